@@ -1,0 +1,97 @@
+"""trouper: an actor runtime for Trio.
+
+Actors own mailboxes and talk only by messages; supervisors restart the ones
+that fail. This module re-exports what the common case needs; the
+subpackages (``trouper.actors``, ``trouper.supervision``, ``trouper.runtime``,
+...) hold the rest.
+"""
+
+from trouper.actors import (
+    Actor,
+    ActorRef,
+    ActorState,
+    Address,
+    Context,
+    Exited,
+    Request,
+    Terminated,
+    Timer,
+    handler,
+)
+from trouper.errors import (
+    ActorError,
+    ActorStopped,
+    ChildFailed,
+    ChildNotFound,
+    DuplicateChild,
+    HandlerError,
+    InvalidSubject,
+    LinkedActorFailed,
+    MailboxFull,
+    NameTaken,
+    RestartIntensityExceeded,
+    StartFailed,
+    UnhandledMessage,
+)
+from trouper.runtime import (
+    ActorEvent,
+    DeadLetter,
+    EventKind,
+    Runtime,
+    Supervisor,
+    open_runtime,
+    start_runtime,
+)
+from trouper.supervision import (
+    Backoff,
+    ChildSpec,
+    Directive,
+    OneForAll,
+    OneForOne,
+    Restart,
+    RestForOne,
+    Strategy,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Actor",
+    "ActorError",
+    "ActorEvent",
+    "ActorRef",
+    "ActorState",
+    "ActorStopped",
+    "Address",
+    "Backoff",
+    "ChildFailed",
+    "ChildNotFound",
+    "ChildSpec",
+    "Context",
+    "DeadLetter",
+    "Directive",
+    "DuplicateChild",
+    "EventKind",
+    "Exited",
+    "HandlerError",
+    "InvalidSubject",
+    "LinkedActorFailed",
+    "MailboxFull",
+    "NameTaken",
+    "OneForAll",
+    "OneForOne",
+    "Request",
+    "RestForOne",
+    "Restart",
+    "RestartIntensityExceeded",
+    "Runtime",
+    "StartFailed",
+    "Strategy",
+    "Supervisor",
+    "Terminated",
+    "Timer",
+    "UnhandledMessage",
+    "handler",
+    "open_runtime",
+    "start_runtime",
+]

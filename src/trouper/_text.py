@@ -1,0 +1,15 @@
+"""Small text helpers shared by every layer (logs, dead letters, trees)."""
+
+from __future__ import annotations
+
+
+def describe(error: BaseException) -> str:
+    """Return ``TypeName('message')`` for an error, as logs and dead letters show it."""
+    return f"{type(error).__name__}({str(error)!r})"
+
+
+def type_name(cls: type) -> str:
+    """Return a class's qualified name, with its module unless it is a builtin."""
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -1,0 +1,30 @@
+"""Argument checks shared by every layer; each raises ``ValueError`` saying what is wrong."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["check_mailbox_size", "check_seconds", "check_throughput"]
+
+
+def check_mailbox_size(value: float) -> float:
+    """Return ``value`` if it is an int >= 1 or ``math.inf``."""
+    if value == math.inf:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"mailbox_size must be an int >= 1 or math.inf, got {value!r}")
+    return value
+
+
+def check_seconds(name: str, value: float) -> float:
+    """Return ``value`` if it is a number of seconds >= 0 (``math.inf`` allowed)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"{name} must be seconds >= 0, got {value!r}")
+    return value
+
+
+def check_throughput(value: int) -> int:
+    """Return ``value`` if it is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"throughput must be an int >= 1, got {value!r}")
+    return value

@@ -1,0 +1,25 @@
+"""Actors: what a user writes (``Actor``, ``@handler``, ``ActorRef``, ``Context``, messages).
+
+Knows nothing of the engine; the runtime implements ``Context`` and the endpoints refs call.
+"""
+
+from trouper.actors._actor import Actor, HandlerFunction, handler, instantiate
+from trouper.actors._context import Context, Exited, Terminated, Timer
+from trouper.actors._ref import ActorRef, Address, Endpoint, Request
+from trouper.actors._state import ActorState
+
+__all__ = [
+    "Actor",
+    "ActorRef",
+    "ActorState",
+    "Address",
+    "Context",
+    "Endpoint",
+    "Exited",
+    "HandlerFunction",
+    "Request",
+    "Terminated",
+    "Timer",
+    "handler",
+    "instantiate",
+]

@@ -1,0 +1,231 @@
+"""The ``Actor`` base class and the ``@handler`` decorator.
+
+Dispatch is decided when a class is created: ``__init_subclass__`` reads each
+``@handler`` method's message annotation and builds a table from message type
+to function. At run time the cell looks a message's exact type up in that
+table (one dict lookup); a type seen for the first time is resolved once
+through its MRO and the answer is cached on the class.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    from trouper.actors._context import Context
+    from trouper.supervision import Strategy
+
+__all__ = ["Actor", "HandlerFunction", "handler", "instantiate"]
+
+HandlerFunction = Callable[[Any, Any], Awaitable[object]]
+"""An unbound handler: ``await fn(actor, message)``."""
+
+F = TypeVar("F", bound=Callable[..., Awaitable[object]])
+
+_HANDLER_MARK = "__trouper_handler__"
+_constructing: ContextVar[Context | None] = ContextVar("trouper_constructing", default=None)
+
+
+def handler(fn: F) -> F:
+    """Mark an ``async def`` method as the handler for the messages its annotation names.
+
+    The method takes one parameter besides ``self``; its annotation is a class
+    or a union of classes, and messages of those classes (or their subclasses)
+    are dispatched to it. The return value is the reply to an ``ask``. The
+    method stays an ordinary method: it can still be called directly.
+
+    Misuse (not ``async``, no annotation, an annotation that is not a class or
+    union of classes, two handlers for one type in one class) raises
+    ``TypeError`` naming the class and the method when the class is created.
+    """
+    setattr(fn, _HANDLER_MARK, True)
+    return fn
+
+
+class Actor:
+    """Base class for actors: subclass it, write ``@handler`` methods.
+
+    An actor owns its state and is driven by one task: its handlers never run
+    concurrently with each other, so they need no locks. Lifecycle hooks:
+    ``on_start`` (before the first message), ``on_stop`` (after the last one)
+    and ``on_restart(error)`` (on the fresh instance, before its ``on_start``,
+    when a supervisor restarts the actor after ``error``).
+
+    Define ``async def receive(self, message)`` to take every message no
+    handler takes. Set ``supervisor_strategy`` to choose how this actor
+    supervises its children, and ``trap_exits = True`` to receive ``Exited``
+    messages from linked actors instead of failing with them.
+    """
+
+    supervisor_strategy: Strategy | None = None
+    """How this actor supervises its children; ``None`` means the runtime's default.
+
+    Read when the actor first has children in an incarnation, so an instance
+    may set its own in ``__init__`` (``Supervisor`` does).
+    """
+    trap_exits: ClassVar[bool] = False
+    """Receive ``Exited`` from linked actors instead of failing when they fail."""
+
+    _trouper_handlers: ClassVar[Mapping[type, HandlerFunction]] = {}
+    _trouper_dispatch: ClassVar[dict[type, HandlerFunction | None]] = {}
+    _trouper_ctx: Context | None
+
+    def __new__(cls, *args: object, **kwargs: object) -> Actor:
+        self = object.__new__(cls)
+        self._trouper_ctx = _constructing.get()
+        return self
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        caller = sys._getframe(1)
+        # The frame creating the class holds its local names: message classes
+        # defined in a function body must resolve too.
+        while caller.f_code.co_name == "__init_subclass__" and caller.f_back is not None:
+            caller = caller.f_back
+        cls._trouper_handlers = _build_handler_table(cls, dict(caller.f_locals))
+        cls._trouper_dispatch = dict(cls._trouper_handlers)
+        receive = cls.__dict__.get("receive")
+        if receive is not None and not inspect.iscoroutinefunction(receive):
+            raise TypeError(f"{cls.__qualname__}.receive must be an async def")
+
+    @property
+    def ctx(self) -> Context:
+        """This actor's context: its ref, the runtime, children, timers, stop."""
+        ctx = self._trouper_ctx
+        if ctx is None:
+            raise RuntimeError(
+                f"{type(self).__qualname__} is not running in a runtime: "
+                "ctx exists only for actors created by spawn"
+            )
+        return ctx
+
+    async def on_start(self) -> None:
+        """Run before the first message; ``spawn`` returns once it has completed."""
+
+    async def on_stop(self) -> None:
+        """Run after the last message, when the actor stops or before it restarts."""
+
+    async def on_restart(self, error: BaseException) -> None:
+        """Run on the new instance, before ``on_start``, when it replaces a failed one."""
+
+    @classmethod
+    def _trouper_resolve(cls, message_type: type) -> HandlerFunction | None:
+        """Find (once) the handler for a type with no exact entry; cache the answer."""
+        found: HandlerFunction | None = None
+        for base in message_type.__mro__[1:]:
+            found = cls._trouper_handlers.get(base)
+            if found is not None:
+                break
+        else:
+            found = getattr(cls, "receive", None)
+        cls._trouper_dispatch[message_type] = found
+        return found
+
+    @classmethod
+    def handles(cls, message_type: type) -> bool:
+        """Tell whether instances of this class take messages of ``message_type``."""
+        try:
+            return cls._trouper_dispatch[message_type] is not None
+        except KeyError:
+            return cls._trouper_resolve(message_type) is not None
+
+
+def _build_handler_table(
+    cls: type[Actor], localns: dict[str, object]
+) -> dict[type, HandlerFunction]:
+    table: dict[type, HandlerFunction] = {}
+    # Inherited handlers first, re-read by name so that a plain override of a
+    # handler method in the subclass is what runs.
+    for base in reversed(cls.__mro__[1:]):
+        inherited = base.__dict__.get("_trouper_handlers", {})
+        for message_type, fn in inherited.items():
+            current = getattr(cls, fn.__name__, None)
+            if current is None:
+                table.pop(message_type, None)
+            elif inspect.iscoroutinefunction(current):
+                table[message_type] = current
+    own: dict[type, str] = {}
+    for name, fn in cls.__dict__.items():
+        if not getattr(fn, _HANDLER_MARK, False):
+            continue
+        where = f"{cls.__qualname__}.{name}"
+        for message_type in _message_types(fn, where, localns):
+            if message_type in own:
+                raise TypeError(
+                    f"{where} and {cls.__qualname__}.{own[message_type]} both handle "
+                    f"{message_type.__qualname__}: one type, one handler"
+                )
+            own[message_type] = name
+            table[message_type] = fn
+    return table
+
+
+def _message_types(fn: object, where: str, localns: dict[str, object]) -> tuple[type, ...]:
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{where} is marked @handler but is not an async def")
+    parameters = list(inspect.signature(fn).parameters.values())
+    if len(parameters) != 2 or any(
+        p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters
+    ):
+        raise TypeError(f"{where} must take exactly one message parameter besides self")
+    parameter = parameters[1]
+    if parameter.annotation is inspect.Parameter.empty:
+        raise TypeError(
+            f"{where} has no annotation on {parameter.name!r}: "
+            "annotate it with the message class (or a union of classes) it handles"
+        )
+    try:
+        hints = typing.get_type_hints(fn, localns=localns)
+    except NameError as error:
+        raise TypeError(f"{where}: cannot resolve the message annotation ({error})") from None
+    annotation = hints.get(parameter.name, parameter.annotation)
+    members = _union_members(annotation)
+    bad = [m for m in members if not isinstance(m, type)]
+    if bad:
+        raise TypeError(
+            f"{where}: the message annotation must be a class or a union of classes, "
+            f"got {annotation!r}"
+        )
+    return tuple(typing.cast(list[type], members))
+
+
+def _union_members(annotation: object) -> list[object]:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members: list[object] = []
+        for arg in typing.get_args(annotation):
+            members.extend(_union_members(arg))
+        return members
+    if annotation is None:
+        return [type(None)]
+    return [annotation]
+
+
+def instantiate(
+    context: Context,
+    factory: Callable[..., Actor],
+    args: tuple[object, ...],
+    kwargs: Mapping[str, object],
+) -> Actor:
+    """Call ``factory(*args, **kwargs)`` with ``context`` visible as ``self.ctx`` in ``__init__``.
+
+    For runtimes and test harnesses; applications use ``spawn``.
+
+    Raises:
+        TypeError: the factory returned something that is not an ``Actor``.
+    """
+    token = _constructing.set(context)
+    try:
+        instance = factory(*args, **kwargs)
+    finally:
+        _constructing.reset(token)
+    if not isinstance(instance, Actor):
+        raise TypeError(f"the factory {factory!r} returned {instance!r}, which is not an Actor")
+    if instance._trouper_ctx is None:
+        instance._trouper_ctx = context
+    return instance

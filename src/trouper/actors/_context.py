@@ -1,0 +1,184 @@
+"""``Context``: what a running actor can do besides handling messages.
+
+The interface lives here, with the user's vocabulary; the runtime implements
+it. An actor reaches it as ``self.ctx``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from trouper.actors._actor import Actor
+from trouper.actors._ref import ActorRef
+
+if TYPE_CHECKING:
+    from trouper.runtime import Runtime
+    from trouper.supervision import ChildInfo, ChildSpec, Restart
+
+__all__ = ["Context", "Exited", "Terminated", "Timer"]
+
+
+@attrs.frozen
+class Terminated:
+    """Delivered to a watcher once the actor it watches has stopped for good."""
+
+    ref: ActorRef[object]
+    """The actor that stopped."""
+    reason: BaseException | None
+    """``None`` for a normal stop, else the error it stopped with."""
+
+
+@attrs.frozen
+class Exited:
+    """Delivered to an actor that traps exits when an actor linked to it stops for good."""
+
+    ref: ActorRef[object]
+    """The linked actor that stopped."""
+    reason: BaseException | None
+    """``None`` for a normal stop, else the error it stopped with."""
+
+
+class Timer(abc.ABC):
+    """A scheduled delivery from ``send_later`` or ``every``; ``cancel()`` stops it."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Stop the timer; a message not yet delivered will not be. Idempotent."""
+
+    @property
+    @abc.abstractmethod
+    def active(self) -> bool:
+        """Whether the timer may still deliver a message."""
+
+
+class Context(abc.ABC):
+    """A running actor's window on the runtime (``self.ctx``).
+
+    Everything here acts on behalf of the actor: children it spawns are
+    supervised by it, timers it starts end when it stops or restarts, and the
+    actors it watches report to it. Methods are not thread-safe; call them from
+    the actor's own handlers and hooks.
+    """
+
+    @property
+    @abc.abstractmethod
+    def self_ref(self) -> ActorRef[object]:
+        """This actor's own ref (stable across restarts)."""
+
+    @property
+    @abc.abstractmethod
+    def runtime(self) -> Runtime:
+        """The runtime this actor runs in."""
+
+    @property
+    @abc.abstractmethod
+    def parent(self) -> ActorRef[object] | None:
+        """The supervising actor's ref, or ``None`` for a top-level actor."""
+
+    @abc.abstractmethod
+    async def spawn(
+        self,
+        factory: Callable[..., Actor],
+        *args: object,
+        name: str | None = None,
+        mailbox_size: float | None = None,
+        throughput: int | None = None,
+        restart: Restart | None = None,
+        shutdown: float | None = None,
+        **kwargs: object,
+    ) -> ActorRef[object]:
+        """Start a child of this actor and return its ref once its ``on_start`` has run.
+
+        The child is supervised by this actor's ``supervisor_strategy``. Its
+        restart kind defaults to ``Restart.TRANSIENT`` (restarted after a
+        failure, not after a normal stop). Arguments are passed to ``factory``;
+        options are keyword-only (a factory argument with an option's name
+        needs ``functools.partial``).
+
+        Raises:
+            NameTaken: ``name`` belongs to a living actor.
+            StartFailed: the factory or the first ``on_start`` raised.
+        """
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop this actor for good once the running handler returns."""
+
+    @abc.abstractmethod
+    def send_later(self, delay: float, target: ActorRef[object], message: object) -> Timer:
+        """Tell ``message`` to ``target`` after ``delay`` seconds, unless cancelled first."""
+
+    @abc.abstractmethod
+    def every(self, interval: float, target: ActorRef[object], message: object) -> Timer:
+        """Tell ``message`` to ``target`` every ``interval`` seconds until cancelled.
+
+        Ticks are at fixed times (start + k * interval) and do not drift; a
+        tick waits while the target's mailbox is full.
+        """
+
+    @abc.abstractmethod
+    def watch(self, ref: ActorRef[object]) -> None:
+        """Receive ``Terminated(ref, reason)`` once ``ref`` has stopped for good.
+
+        Watching an actor that is already dead delivers ``Terminated`` at once;
+        watching twice still delivers one ``Terminated``.
+        """
+
+    @abc.abstractmethod
+    def unwatch(self, ref: ActorRef[object]) -> None:
+        """Stop watching ``ref``; a ``Terminated`` not yet delivered will not be."""
+
+    @abc.abstractmethod
+    def link(self, ref: ActorRef[object]) -> None:
+        """Tie this actor's fate to ``ref``'s, both ways (Erlang links).
+
+        When either stops for good after a failure, the other fails with
+        ``LinkedActorFailed``, unless it traps exits; an actor that traps exits
+        receives ``Exited(ref, reason)`` for every stop of a linked actor.
+        """
+
+    @abc.abstractmethod
+    def unlink(self, ref: ActorRef[object]) -> None:
+        """Remove the link with ``ref``, both ways."""
+
+    @abc.abstractmethod
+    async def start_child(self, spec: ChildSpec) -> ActorRef[object]:
+        """Start a child from a spec, after the existing children.
+
+        Raises:
+            DuplicateChild: a child with this id exists.
+            StartFailed: the child could not start (nothing of it keeps running).
+        """
+
+    @abc.abstractmethod
+    async def stop_child(self, child_id: str) -> None:
+        """Stop a child for good (its spec is kept, except a temporary child's).
+
+        Raises:
+            ChildNotFound: there is no child with this id.
+        """
+
+    @abc.abstractmethod
+    async def restart_child(self, child_id: str) -> ActorRef[object]:
+        """Start a stopped child again from its spec, or stop and start a running one.
+
+        Raises:
+            ChildNotFound: there is no child with this id.
+            StartFailed: the child could not start.
+        """
+
+    @abc.abstractmethod
+    async def delete_child(self, child_id: str) -> None:
+        """Stop a child if it runs and forget its spec.
+
+        Raises:
+            ChildNotFound: there is no child with this id.
+        """
+
+    @abc.abstractmethod
+    def children(self) -> list[ChildInfo]:
+        """This actor's children, in start order: id, ref, state and restart count."""

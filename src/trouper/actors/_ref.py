@@ -1,0 +1,137 @@
+"""Addresses and references: how one actor names and reaches another.
+
+An ``Address`` is a plain value (node, path). An ``ActorRef`` is a handle that
+pairs an address with an endpoint, the object that actually moves messages: a
+local actor's cell, a pool, or (later) a remote transport. The ref knows
+nothing of the engine; it only calls the endpoint's three operations.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Protocol, TypeVar, overload
+
+import attrs
+
+__all__ = ["ActorRef", "Address", "Endpoint", "Request"]
+
+M = TypeVar("M", contravariant=True)
+R = TypeVar("R")
+
+
+@attrs.frozen(order=True)
+class Address:
+    """Where an actor lives: a node name and a path within that node.
+
+    Addresses are values: they compare, hash, sort, pickle, and a cattrs
+    converter turns them into ``{"node": ..., "path": ...}`` and back.
+    """
+
+    node: str
+    """The name of the node (the runtime) that hosts the actor."""
+    path: str
+    """The actor's path in its node's tree, such as ``/bank/acct-1``."""
+
+    def __str__(self) -> str:
+        return f"trouper://{self.node}{self.path}"
+
+
+class Request(Generic[R]):
+    """Marks a message class as a request whose reply has type ``R``.
+
+    ``await ref.ask(msg)`` on a ``Request[int]`` is typed as returning ``int``.
+    It changes nothing at run time: any message can be asked.
+    """
+
+    __slots__ = ()
+
+
+class Endpoint(Protocol[M]):
+    """What an ``ActorRef`` needs from whatever delivers its messages."""
+
+    async def send(self, message: M) -> None:
+        """Deliver ``message``, waiting while the target's mailbox is full."""
+
+    def send_nowait(self, message: M) -> None:
+        """Deliver ``message`` now or raise ``MailboxFull``."""
+
+    async def ask(self, message: M) -> object:
+        """Deliver ``message`` and wait for the handler's return value."""
+
+
+class ActorRef(Generic[M]):
+    """A handle to an actor: send it messages, ask it questions.
+
+    Refs are equal and hashed by their ``address``. A ref stays valid while
+    its actor restarts; once the actor has stopped for good, ``tell`` turns
+    messages into dead letters and ``ask`` raises ``ActorStopped``.
+
+    Refs are cheap to copy and safe to share between tasks; they are not
+    thread-safe (use the runtime's ``Portal`` from other threads).
+    """
+
+    __slots__ = ("_address", "_endpoint")
+
+    def __init__(self, address: Address, endpoint: Endpoint[M]) -> None:
+        self._address = address
+        self._endpoint = endpoint
+
+    @property
+    def address(self) -> Address:
+        """The actor's address: a value that names it on its node."""
+        return self._address
+
+    @property
+    def endpoint(self) -> Endpoint[M]:
+        """What delivers this ref's messages (a runtime's cell, a pool, a transport)."""
+        return self._endpoint
+
+    async def tell(self, message: M) -> None:
+        """Send ``message`` without waiting for it to be handled.
+
+        Waits while the target's mailbox is full (backpressure). Messages from
+        one sender to one receiver arrive in the order they were told. If the
+        target has stopped, the message becomes a dead letter and this returns
+        normally. A checkpoint: if cancelled, the message was not sent.
+        """
+        await self._endpoint.send(message)
+
+    def tell_nowait(self, message: M) -> None:
+        """Send ``message`` now, without waiting.
+
+        Raises:
+            MailboxFull: the target's mailbox is full; the message was not sent.
+        """
+        self._endpoint.send_nowait(message)
+
+    @overload
+    async def ask(self, message: Request[R]) -> R: ...
+
+    @overload
+    async def ask(self, message: M) -> object: ...
+
+    async def ask(self, message: object) -> object:
+        """Send ``message`` and wait for the reply: the return value of its handler.
+
+        The deadline comes from the caller's cancel scope (``with
+        trio.fail_after(1): await ref.ask(msg)``). If the ask is cancelled
+        before the actor takes the message, the message is withdrawn; if the
+        handler is already running, its reply is discarded. Either way nothing
+        is left waiting.
+
+        Raises:
+            ActorStopped: the actor has stopped, or stops before it replies.
+            UnhandledMessage: the actor has no handler for this message's type.
+            HandlerError: the handler raised; the original error is ``__cause__``.
+        """
+        return await self._endpoint.ask(message)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ActorRef):
+            return self._address == other._address
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._address)
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self._address}>"

@@ -1,0 +1,730 @@
+"""The cell: the one task that runs an actor, across all its incarnations.
+
+Theory of operation
+-------------------
+A cell owns an actor's mailbox, its ref (the cell is the ref's endpoint), and
+a nursery where the actor's children and timers run. The actor instance is
+replaceable; the cell is not: a restart swaps the instance and keeps the
+mailbox, the ref, the name and the watchers.
+
+Only the cell's own task changes the cell's phase. Everyone else (the
+supervisor, a stopper, a linked actor) sends it a *command* and, if they need
+to, waits for the phase they expect. ``_lifecycle`` is a loop over commands::
+
+    _Start(cause)    create an instance (not on the first start: spawn did),
+                     on_restart(cause) if restarting, on_start; then serve
+    _Resume          serve again with the same instance
+    _Fail / _Exit    (from serving) report to the supervisor, park for its answer
+    _Restart(cause)  end the instance, wait out the backoff, then _Start
+    _Terminate       end the instance, park for _Start (group restarts)
+    _Stop(reason)    stop children, on_stop, finalize: stopped for good
+
+Serving is the hot path: take a message from the mailbox's deque, find its
+handler in the class's table (one dict lookup by exact type), await it. A
+handler's exception ends serving with ``_Fail``; a pending command ends it
+between two messages, so a running handler always finishes. After
+``throughput`` messages without a park the cell yields to the scheduler.
+
+A stop has a deadline (the actor's ``shutdown``): it is set on the cell's
+nursery scope, so once it passes everything still running in the actor (its
+handler, its children, its ``on_stop``) is cancelled, and the cell finalizes.
+
+Finalizing is synchronous and always runs (also when cancelled from outside):
+the mailbox closes and its messages become dead letters (asks get
+``ActorStopped``), the name is freed, watchers and links are told, and the
+supervisor forgets or keeps the child.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+import outcome
+import trio
+from trio.lowlevel import (
+    Abort,
+    Task,
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
+
+from trouper._text import describe, type_name
+from trouper.actors import (
+    Actor,
+    ActorRef,
+    ActorState,
+    Address,
+    Context,
+    Exited,
+    Terminated,
+    instantiate,
+)
+from trouper.errors import (
+    ActorStopped,
+    HandlerError,
+    LinkedActorFailed,
+    MailboxFull,
+    StartFailed,
+    UnhandledMessage,
+)
+from trouper.runtime._mailbox import Mailbox
+from trouper.runtime._observe import ActorEvent, DeadLetter, EventKind
+from trouper.supervision import ChildSpec, Restart
+
+if TYPE_CHECKING:
+    from trouper.runtime._guardian import Guardian
+    from trouper.runtime._runtime import Runtime
+
+__all__ = ["Cell"]
+
+log = logging.getLogger("trouper")
+
+
+# --- commands ------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Start:
+    cause: BaseException | None
+
+
+@attrs.frozen
+class _Resume:
+    pass
+
+
+@attrs.frozen
+class _Fail:
+    error: BaseException
+
+
+@attrs.frozen
+class _Exit:
+    """The actor stopped itself (``ctx.stop()``)."""
+
+
+@attrs.frozen
+class _Restart:
+    cause: BaseException | None
+    delay: float
+
+
+@attrs.frozen
+class _Terminate:
+    cause: BaseException | None
+
+
+@attrs.frozen
+class _Stop:
+    reason: BaseException | None
+
+
+_Command = _Start | _Resume | _Fail | _Exit | _Restart | _Terminate | _Stop
+
+_EXIT = _Exit()
+_CAN_FAIL = (ActorState.STARTING, ActorState.RUNNING)
+
+
+# --- asks ------------------------------------------------------------------------
+
+
+class Ask:
+    """An ask in flight: the message, and how its reply reaches the waiting task."""
+
+    __slots__ = ("abandoned", "message", "result", "task")
+
+    def __init__(self, message: object) -> None:
+        self.message = message
+        self.task: Task | None = None
+        self.result: outcome.Outcome[object] | None = None
+        self.abandoned = False
+
+    def settle(self, result: outcome.Outcome[object]) -> None:
+        """Deliver the reply (or error) to the asker, now or when it parks."""
+        task = self.task
+        if task is not None:
+            self.task = None
+            reschedule(task, result)
+        elif not self.abandoned:
+            self.result = result
+
+    def _abort(self, _: object) -> Abort:
+        self.task = None
+        self.abandoned = True
+        return Abort.SUCCEEDED
+
+    async def wait(self) -> object:
+        """Wait for the reply; if cancelled first, the ask is abandoned."""
+        if self.result is None:
+            self.task = current_task()
+            return await wait_task_rescheduled(self._abort)
+        return self.result.unwrap()
+
+
+# --- the cell --------------------------------------------------------------------
+
+
+class Cell:
+    """Runs one actor: its mailbox, its task, its instances, its children."""
+
+    __slots__ = (
+        "_command",
+        "_context",
+        "_guardian",
+        "_nursery",
+        "_parked",
+        "_spawner",
+        "_started",
+        "_state_waiters",
+        "_stop_deadline",
+        "_timers",
+        "actor_class",
+        "address",
+        "args",
+        "child_id",
+        "current",
+        "exiting",
+        "factory",
+        "handled",
+        "idle",
+        "incarnation",
+        "instance",
+        "kwargs",
+        "links",
+        "mailbox",
+        "name",
+        "owns_mailbox",
+        "parent",
+        "ref",
+        "restart",
+        "restarts",
+        "runtime",
+        "shutdown",
+        "spec",
+        "state",
+        "stop_reason",
+        "task",
+        "throughput",
+        "watchers",
+        "watching",
+    )
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        parent: Guardian,
+        child_id: str,
+        factory: Callable[..., Actor],
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+        *,
+        name: str | None,
+        mailbox: Mailbox,
+        throughput: int,
+        restart: Restart,
+        shutdown: float,
+        spec: ChildSpec | None = None,
+        owns_mailbox: bool = True,
+    ) -> None:
+        self.runtime = runtime
+        self.parent = parent
+        self.child_id = child_id
+        self.factory = factory
+        self.args = args
+        self.kwargs = kwargs
+        self.name = name
+        self.mailbox = mailbox
+        self.owns_mailbox = owns_mailbox
+        self.throughput = throughput
+        self.restart = restart
+        self.shutdown = shutdown
+        self.spec = spec
+        self.address = Address(runtime.node, f"{parent.path}/{child_id}")
+        self.ref: ActorRef[object] = ActorRef(self.address, self)
+        self.actor_class: type[Actor] = factory if isinstance(factory, type) else Actor
+        self.instance: Actor | None = None
+        self.state = ActorState.STARTING
+        self.task: Task | None = None
+        self.handled = 0
+        self.restarts = 0
+        self.incarnation = 0
+        self.current: Ask | None = None
+        self.exiting = False
+        self.idle = False
+        self.stop_reason: BaseException | None = None
+        self.watchers: dict[Cell, None] = {}
+        self.watching: dict[Cell, None] = {}
+        self.links: dict[Cell, None] = {}
+        self._command: _Command | None = None
+        self._context: Context | None = None
+        self._guardian: Guardian | None = None
+        self._nursery: trio.Nursery | None = None
+        self._parked = False
+        self._spawner: Task | None = None
+        self._started = False
+        self._state_waiters: trio.lowlevel.ParkingLot | None = None
+        self._stop_deadline = math.inf
+        self._timers: set[object] = set()
+
+    def __repr__(self) -> str:
+        return f"<Cell {self.address.path} {self.state.value}>"
+
+    # --- the endpoint: how refs reach the actor ------------------------------
+
+    async def send(self, message: object) -> None:
+        """Put ``message`` in the mailbox, waiting while it is full (``ActorRef.tell``)."""
+        await checkpoint_if_cancelled()
+        mailbox = self.mailbox
+        if mailbox.put_nowait(message):
+            await cancel_shielded_checkpoint()
+        elif mailbox.closed:
+            self.dead_letter(message, "actor stopped")
+            await cancel_shielded_checkpoint()
+        elif not await mailbox.put(message):
+            self.dead_letter(message, "actor stopped")
+
+    def send_nowait(self, message: object) -> None:
+        """Put ``message`` in the mailbox now (``ActorRef.tell_nowait``)."""
+        mailbox = self.mailbox
+        if not mailbox.put_nowait(message):
+            if mailbox.closed:
+                self.dead_letter(message, "actor stopped")
+            else:
+                raise MailboxFull(self.address, mailbox.capacity)
+
+    async def ask(self, message: object) -> object:
+        """Put an ask in the mailbox and wait for the handler's reply (``ActorRef.ask``)."""
+        await checkpoint_if_cancelled()
+        mailbox = self.mailbox
+        if mailbox.closed:
+            self.dead_letter(message, "actor stopped")
+            raise ActorStopped(self.address)
+        if not self.actor_class.handles(type(message)):
+            self.dead_letter(message, "unhandled message")
+            raise UnhandledMessage(self.address, type_name(type(message)))
+        if self.task is not None and current_task() is self.task:
+            raise RuntimeError(
+                f"{self.address.path} asked itself from inside its own handler, "
+                "which would wait forever: call the method directly or tell instead"
+            )
+        envelope = Ask(message)
+        if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
+            self.dead_letter(message, "actor stopped")
+            raise ActorStopped(self.address)
+        return await envelope.wait()
+
+    def dead_letter(self, message: object, reason: str, error: BaseException | None = None) -> None:
+        """Report ``message`` to this actor as undeliverable, failing its ask if it is one."""
+        if type(message) is Ask:
+            message.settle(outcome.Error(ActorStopped(self.address)))
+            if message.abandoned:
+                return
+            message = message.message
+        self.runtime.dead_letters.post(DeadLetter(message, self.address, reason, error))
+
+    # --- commands and parking ------------------------------------------------
+
+    def command(self, command: _Command) -> None:
+        """Ask the cell's task to do something; a stop overrides anything pending."""
+        state = self.state
+        if state is ActorState.STOPPED:
+            return
+        pending = self._command
+        if type(command) is _Stop:
+            if type(pending) is _Stop:
+                return
+            self.stop_reason = command.reason
+            self._apply_stop_deadline(self.runtime.now() + self.shutdown)
+        elif pending is not None or (type(command) is _Fail and state not in _CAN_FAIL):
+            return
+        self._command = command
+        self._unpark()
+
+    def _apply_stop_deadline(self, deadline: float) -> None:
+        self._stop_deadline = min(self._stop_deadline, deadline)
+        if self._nursery is not None:
+            scope = self._nursery.cancel_scope
+            scope.deadline = min(scope.deadline, self._stop_deadline)
+
+    def cancel(self) -> None:
+        """Cancel everything the actor is doing now (used when a spawn is cancelled)."""
+        self.command(_Stop(None))
+        self._apply_stop_deadline(-math.inf)
+
+    def wake(self) -> None:
+        """Resume the parked task (the mailbox calls this when mail arrives)."""
+        if self._parked:
+            self._parked = False
+            reschedule(self.task)  # type: ignore[arg-type]  # parked implies a task
+
+    def _unpark(self) -> None:
+        if self._parked:
+            self.mailbox.forget(self)
+            self._parked = False
+            reschedule(self.task)  # type: ignore[arg-type]  # parked implies a task
+
+    def _abort_park(self, _: object) -> Abort:
+        self._parked = False
+        self.mailbox.forget(self)
+        return Abort.SUCCEEDED
+
+    async def _park(self) -> None:
+        self._parked = True
+        await wait_task_rescheduled(self._abort_park)
+
+    async def _next_command(self) -> _Command:
+        if self._command is None:
+            self.idle = True
+            self.notify()
+            try:
+                while self._command is None:
+                    await self._park()
+            finally:
+                self.idle = False
+        command, self._command = self._command, None
+        return command
+
+    # --- phases others wait for ------------------------------------------------
+
+    def _set_state(self, state: ActorState) -> None:
+        self.state = state
+        if self._state_waiters is not None:
+            self._state_waiters.unpark_all()
+
+    async def wait_until(self, done: Callable[[Cell], bool]) -> None:
+        """Wait until ``done(self)`` holds, re-checking at each change of state."""
+        while not done(self):
+            if self._state_waiters is None:
+                self._state_waiters = trio.lowlevel.ParkingLot()
+            await self._state_waiters.park()
+
+    def notify(self) -> None:
+        """Wake the tasks waiting in ``wait_until`` to re-check their condition."""
+        if self._state_waiters is not None:
+            self._state_waiters.unpark_all()
+
+    # --- the task -------------------------------------------------------------
+
+    def begin(self, instance: Actor | None) -> None:
+        """Start the cell's task, with the first instance if ``spawn`` built it already."""
+        if instance is not None:
+            self.instance = instance
+            self.actor_class = type(instance)
+        self.parent.nursery.start_soon(self._run, name=f"trouper {self.address.path}")
+
+    async def wait_first_start(self) -> None:
+        """Wait until the first ``on_start`` has run (``spawn`` calls this).
+
+        Raises:
+            StartFailed: the first ``on_start`` raised; nothing of the actor runs.
+        """
+        if self._started or self.state is ActorState.RUNNING:
+            await checkpoint()
+            return
+        self._spawner = current_task()
+
+        def abort(_: object) -> Abort:
+            self._spawner = None
+            self.cancel()
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
+
+    def _release_spawner(self, result: outcome.Outcome[None]) -> None:
+        spawner, self._spawner = self._spawner, None
+        if spawner is not None:
+            reschedule(spawner, result)
+
+    async def _run(self) -> None:
+        self.task = current_task()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.cancel_scope.deadline = self._stop_deadline
+                await self._lifecycle()
+        finally:
+            self._finalize()
+
+    async def _lifecycle(self) -> None:
+        command: _Command = _Start(None)
+        while True:
+            kind = type(command)
+            if kind is _Start:
+                error = await self._start_instance(command.cause)  # type: ignore[union-attr]
+                if error is not None and self.incarnation == 1:
+                    await self._stop_children()
+                    self.stop_reason = error
+                    return
+                command = _Fail(error) if error is not None else await self._serve()
+            elif kind is _Resume:
+                command = await self._serve()
+            elif kind is _Fail or kind is _Exit:
+                if kind is _Fail and self.state is not ActorState.FAILED:
+                    self._report_failure(command.error)  # type: ignore[union-attr]
+                self.exiting = True
+                self.parent.child_exited(self, getattr(command, "error", None))
+                command = await self._next_command()
+                self.exiting = False
+            elif kind is _Restart:
+                await self._end_instance()
+                command = await self._pause(command.delay) or _Start(command.cause)  # type: ignore[union-attr]
+            elif kind is _Terminate:
+                await self._end_instance()
+                command = await self._next_command()
+            else:
+                await self._stop_for_good()
+                return
+
+    async def _start_instance(self, cause: BaseException | None) -> BaseException | None:
+        self.incarnation += 1
+        self._set_state(ActorState.STARTING)
+        self._started = False
+        try:
+            if self.instance is None:
+                assert self._context is not None
+                self.instance = instantiate(self._context, self.factory, self.args, self.kwargs)
+                self.actor_class = type(self.instance)
+            if cause is not None:
+                await self.instance.on_restart(cause)
+            await self.instance.on_start()
+        except Exception as error:
+            self._report_failure(error)
+            if self.incarnation == 1:
+                failure = StartFailed(self.address, describe(error))
+                failure.__cause__ = error
+                self._release_spawner(outcome.Error(failure))
+            return error
+        self._started = True
+        self._set_state(ActorState.RUNNING)
+        self._emit(EventKind.STARTED)
+        self._release_spawner(outcome.Value(None))
+        return None
+
+    async def _serve(self) -> _Command:
+        """Handle messages until a command arrives or a handler fails (the hot path)."""
+        instance = self.instance
+        assert instance is not None
+        actor_class = type(instance)
+        dispatch = actor_class._trouper_dispatch
+        resolve = actor_class._trouper_resolve
+        mailbox = self.mailbox
+        items = mailbox.items
+        throughput = self.throughput
+        budget = throughput
+        while self._command is None:
+            if not items:
+                mailbox.register(self)
+                await self._park()
+                budget = throughput
+                continue
+            message = items.popleft()
+            if mailbox._producers:
+                mailbox.admit()
+            if type(message) is Ask:
+                envelope = message
+                if envelope.abandoned:
+                    continue
+                message = envelope.message
+            else:
+                envelope = None
+            try:
+                handler = dispatch[type(message)]
+            except KeyError:
+                handler = resolve(type(message))
+            if handler is None:
+                self._unhandled(message, envelope)
+                continue
+            self.handled += 1
+            self.current = envelope
+            try:
+                result = await handler(instance, message)
+            except Exception as error:
+                self.current = None
+                return self._handler_failed(error, message, envelope)
+            if envelope is not None:
+                self.current = None
+                envelope.settle(outcome.Value(result))
+            budget -= 1
+            if not budget:
+                budget = throughput
+                await checkpoint()
+        command, self._command = self._command, None
+        return command
+
+    def _unhandled(self, message: object, envelope: Ask | None) -> None:
+        if envelope is not None:
+            envelope.settle(outcome.Error(UnhandledMessage(self.address, type_name(type(message)))))
+        self.runtime.dead_letters.post(DeadLetter(message, self.address, "unhandled message"))
+
+    def _handler_failed(self, error: Exception, message: object, envelope: Ask | None) -> _Command:
+        if envelope is not None:
+            failure = HandlerError(self.address, describe(error))
+            failure.__cause__ = error
+            envelope.settle(outcome.Error(failure))
+        self.runtime.dead_letters.post(DeadLetter(message, self.address, "handler failed", error))
+        self._report_failure(error)
+        return _Fail(error)
+
+    def _report_failure(self, error: BaseException) -> None:
+        self._set_state(ActorState.FAILED)
+        self._emit(EventKind.FAILED, error)
+
+    async def _pause(self, delay: float) -> _Command | None:
+        """Wait out a backoff; return a command (a stop) that cut it short, if any."""
+        self._set_state(ActorState.RESTARTING)
+        if delay > 0:
+            with trio.move_on_after(delay):
+                while self._command is None:
+                    await self._park()
+        command, self._command = self._command, None
+        return command
+
+    async def _end_instance(self) -> None:
+        """End the current instance before a restart: on_stop, then its children."""
+        self._set_state(ActorState.RESTARTING)
+        await self._call_on_stop()
+        await self._stop_children()
+        self.instance = None
+
+    async def _stop_for_good(self) -> None:
+        self._set_state(ActorState.STOPPING)
+        await self._stop_children()
+        await self._call_on_stop()
+
+    async def _call_on_stop(self) -> None:
+        self._cancel_timers()
+        instance = self.instance
+        if instance is None or not self._started:
+            return
+        self._started = False
+        try:
+            await instance.on_stop()
+        except Exception:
+            log.exception("%s: on_stop raised (ignored, the stop goes on)", self.address.path)
+
+    async def _stop_children(self) -> None:
+        self._cancel_timers()
+        guardian, self._guardian = self._guardian, None
+        if guardian is not None:
+            await guardian.shutdown()
+
+    def _cancel_timers(self) -> None:
+        if self._timers:
+            for timer in tuple(self._timers):
+                timer.cancel()  # type: ignore[attr-defined]
+
+    # --- finalizing ---------------------------------------------------------
+
+    def _finalize(self) -> None:
+        """Stopped for good: close the mailbox, free the name, tell everyone (sync)."""
+        reason = self.stop_reason
+        self._set_state(ActorState.STOPPED)
+        self._command = None
+        self._nursery = None
+        self.task = None
+        self._release_spawner(outcome.Error(ActorStopped(self.address)))
+        if self.current is not None:
+            self.current.settle(outcome.Error(ActorStopped(self.address)))
+            self.current = None
+        if self.owns_mailbox:
+            queued, waiting = self.mailbox.close()
+            for message in (*queued, *waiting):
+                self.dead_letter(message, "actor stopped")
+        runtime = self.runtime
+        if self.name is not None and runtime.names.get(self.name) is self:
+            del runtime.names[self.name]
+        self._emit(EventKind.STOPPED, reason)
+        for watched in self.watching:
+            watched.watchers.pop(self, None)
+        self.watching.clear()
+        for watcher in tuple(self.watchers):
+            watcher.watching.pop(self, None)
+            watcher.deliver_system(Terminated(self.ref, reason))
+        self.watchers.clear()
+        for linked in tuple(self.links):
+            linked.links.pop(self, None)
+            linked.linked_stopped(self, reason)
+        self.links.clear()
+        self.instance = None
+        self.parent.child_stopped(self)
+
+    def deliver_system(self, message: object) -> None:
+        """Put a system message (Terminated, Exited) in the mailbox, whatever its size."""
+        if self.mailbox.closed:
+            self.runtime.dead_letters.post(DeadLetter(message, self.address, "actor stopped"))
+        else:
+            self.mailbox.put_system(message)
+
+    def linked_stopped(self, other: Cell, reason: BaseException | None) -> None:
+        """React to a linked actor's stop: an ``Exited`` message, or a failure of our own."""
+        if self.actor_class.trap_exits:
+            self.deliver_system(Exited(other.ref, reason))
+        elif reason is not None:
+            failure = LinkedActorFailed(other.address, describe(reason))
+            failure.__cause__ = reason
+            self.command(_Fail(failure))
+
+    def _emit(self, kind: EventKind, reason: BaseException | None = None) -> None:
+        self.runtime.events.emit(
+            ActorEvent(
+                kind, self.address, self.actor_class.__qualname__, reason, self.runtime.now()
+            )
+        )
+
+    # --- used by the guardian and the context ---------------------------------------
+
+    @property
+    def guardian(self) -> Guardian:
+        """The supervising side of this actor, created when it first has children."""
+        if self._guardian is None:
+            if self._nursery is None or self.state in (ActorState.STOPPING, ActorState.STOPPED):
+                raise RuntimeError(f"{self.address.path} is not running: it cannot have children")
+            from trouper.runtime._guardian import Guardian
+
+            self._guardian = Guardian(
+                self.runtime,
+                self._nursery,
+                path=self.address.path,
+                strategy=self.actor_class.supervisor_strategy or self.runtime.default_strategy,
+                owner=self,
+            )
+        return self._guardian
+
+    @property
+    def children_guardian(self) -> Guardian | None:
+        """The guardian if the actor has (or had, in this incarnation) children."""
+        return self._guardian
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """Where the actor's children and timers run."""
+        if self._nursery is None:
+            raise RuntimeError(
+                f"{self.address.path} is not running yet: start timers in on_start or a handler"
+            )
+        return self._nursery
+
+    @property
+    def timers(self) -> set[object]:
+        """The actor's live timers (cancelled when its instance ends)."""
+        return self._timers
+
+    def stop_self(self) -> None:
+        """Stop once the running handler returns (``ctx.stop()``)."""
+        self.command(_EXIT)
+
+    def reset_for_new_life(self) -> None:
+        """Make a stopped child startable again from its spec (same ref, same mailbox)."""
+        self.mailbox.reopen()
+        self.state = ActorState.STARTING
+        self.stop_reason = None
+        self._stop_deadline = math.inf
+        self.incarnation = 0

@@ -1,0 +1,262 @@
+"""The guardian: the supervising half of an actor, or of the runtime's root.
+
+Theory of operation
+-------------------
+A guardian holds an owner's children in start order and the ``Supervision``
+that decides their fate (``trouper.supervision``: pure logic). Children run
+as tasks in the owner's nursery; the guardian never touches a child's
+instance, it only sends the child's cell commands and waits for the phase it
+expects (see ``_cell``).
+
+When a child exits (a failure, or a stop of its own) its cell calls
+``child_exited`` and parks. Decisions that need no waiting are carried out
+at once: resume, restart one child (the child restarts itself, backoff
+included), stop it. Decisions that need waiting (restarting a group of
+children in order, giving up) go to the guardian's worker, a task that does
+one such job at a time, exactly as an OTP supervisor handles one exit at a
+time. While the worker is busy, further exits queue behind it; when their
+turn comes, an exit from a child that has been restarted meanwhile is stale
+and is dropped (OTP flushes those EXIT messages too).
+
+Give-up (the intensity exceeded, or the strategy escalates): the guardian
+stops every child, last started first, then fails its owner, whose own
+guardian decides. The root has no owner: it either stops the child that
+exceeded (the default: top-level actors are independent services) or fails
+the runtime.
+
+``shutdown`` stops every child, one at a time, last started first, each
+within its own ``shutdown`` deadline, and ends the worker.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+import trio
+
+from trouper._text import describe
+from trouper.actors import ActorState, Address
+from trouper.errors import ChildFailed, RestartIntensityExceeded
+from trouper.runtime._cell import Cell, _Fail, _Restart, _Resume, _Start, _Stop, _Terminate
+from trouper.runtime._observe import ActorEvent, EventKind
+from trouper.supervision import Decision, Directive, Restart, Strategy, Supervision
+
+if TYPE_CHECKING:
+    from trouper.runtime._runtime import Runtime
+
+__all__ = ["Guardian"]
+
+
+_Job = Callable[[], Awaitable[None]]
+
+
+def _ended(cell: Cell) -> bool:
+    """The cell's instance has ended and it waits to be started (or it stopped)."""
+    return cell.state is ActorState.STOPPED or (cell.idle and cell.instance is None)
+
+
+def _settled(cell: Cell) -> bool:
+    """The cell started (running), failed to, or stopped."""
+    return cell.state in (ActorState.RUNNING, ActorState.FAILED, ActorState.STOPPED)
+
+
+def _stopped(cell: Cell) -> bool:
+    return cell.state is ActorState.STOPPED
+
+
+class Guardian:
+    """The children of one owner (an actor, or the root) and how they are supervised."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        nursery: trio.Nursery,
+        *,
+        path: str,
+        strategy: Strategy,
+        owner: Cell | None,
+    ) -> None:
+        self.runtime = runtime
+        self.nursery = nursery
+        self.path = "" if path == "/" else path
+        self.strategy = strategy
+        self.owner = owner
+        self.address = owner.address if owner is not None else Address(runtime.node, "/")
+        self.supervision = Supervision(strategy, per_child=owner is None)
+        self.children: list[Cell] = []
+        self.closing = False
+        self._queue: deque[tuple[Cell, int, BaseException | None]] = deque()
+        self._busy = False
+        self._worker_scope: trio.CancelScope | None = None
+
+    def __repr__(self) -> str:
+        return f"<Guardian {self.path or '/'} {len(self.children)} children>"
+
+    def find(self, child_id: str) -> Cell | None:
+        """Return the child with this id, or ``None``."""
+        for cell in self.children:
+            if cell.child_id == child_id:
+                return cell
+        return None
+
+    def check_open(self) -> None:
+        """Raise ``RuntimeError`` if the guardian takes no new children."""
+        if self.closing:
+            where = self.path or "the runtime"
+            raise RuntimeError(f"{where} is stopping: it cannot start new children")
+
+    def live_ids(self) -> list[str]:
+        """The ids of the children that have not stopped, in start order."""
+        return [c.child_id for c in self.children if c.state is not ActorState.STOPPED]
+
+    # --- exits -------------------------------------------------------------------
+
+    def child_exited(self, cell: Cell, error: BaseException | None) -> None:
+        """A child failed (``error``) or stopped itself (``None``) and waits for a decision."""
+        if self.closing:
+            cell.command(_Stop(error))
+        elif self._busy:
+            self._queue.append((cell, cell.incarnation, error))
+        else:
+            job = self._decide(cell, error)
+            if job is not None:
+                self._busy = True
+                self.nursery.start_soon(self._work, job, name=f"trouper guardian {self.path}")
+
+    def _decide(self, cell: Cell, error: BaseException | None) -> _Job | None:
+        """Carry out a decision that needs no waiting; return the job for one that does."""
+        runtime = self.runtime
+        decision = self.supervision.on_exit(
+            self.live_ids(),
+            cell.child_id,
+            cell.restart,
+            error,
+            runtime.now(),
+            runtime.random.random(),
+        )
+        directive = decision.directive
+        if directive is Directive.RESUME:
+            cell.command(_Resume())
+        elif directive is Directive.STOP:
+            cell.command(_Stop(error))
+        elif directive is Directive.RESTART:
+            if decision.restart != (cell.child_id,):
+                return partial(self._restart_group, error, decision)
+            self._count_restart(cell, error)
+            cell.command(_Restart(error, decision.delay))
+        else:
+            assert error is not None  # a normal exit never escalates
+            return self._escalate(cell, error, decision)
+        return None
+
+    def _count_restart(self, cell: Cell, error: BaseException | None) -> None:
+        cell.restarts += 1
+        self.runtime.events.emit(
+            ActorEvent(
+                EventKind.RESTARTED,
+                cell.address,
+                cell.actor_class.__qualname__,
+                error,
+                self.runtime.now(),
+            )
+        )
+
+    def _escalate(self, cell: Cell, error: BaseException, decision: Decision) -> _Job | None:
+        failure: BaseException
+        if decision.gave_up:
+            failure = RestartIntensityExceeded(
+                cell.address, self.strategy.max_restarts, self.strategy.within
+            )
+        else:
+            failure = ChildFailed(cell.address, describe(error))
+        failure.__cause__ = error
+        blamed = self.owner if self.owner is not None else cell
+        self.runtime.events.emit(
+            ActorEvent(
+                EventKind.GAVE_UP,
+                blamed.address,
+                blamed.actor_class.__qualname__,
+                failure,
+                self.runtime.now(),
+            )
+        )
+        if self.owner is None:
+            self.runtime.root_escalation(cell, error, failure, gave_up=decision.gave_up)
+            return None
+        return partial(self._give_up, cell, error, failure)
+
+    # --- the worker ------------------------------------------------------------
+
+    async def _work(self, job: _Job) -> None:
+        """Do waiting jobs one at a time, then the exits that queued meanwhile."""
+        with trio.CancelScope() as scope:
+            self._worker_scope = scope
+            try:
+                next_job: _Job | None = job
+                while next_job is not None:
+                    await next_job()
+                    next_job = None
+                    while next_job is None and self._queue and not self.closing:
+                        cell, incarnation, error = self._queue.popleft()
+                        if cell.exiting and cell.incarnation == incarnation:
+                            next_job = self._decide(cell, error)
+            finally:
+                self._worker_scope = None
+                self._busy = False
+
+    async def _restart_group(self, error: BaseException | None, decision: Decision) -> None:
+        ids = set(decision.restart)
+        group = [c for c in self.children if c.child_id in ids]
+        for cell in reversed(group):
+            cell.command(_Terminate(error))
+            await cell.wait_until(_ended)
+        if decision.delay > 0:
+            await trio.sleep(decision.delay)
+        for cell in group:
+            if self.closing:
+                return
+            if cell.state is ActorState.STOPPED:
+                continue
+            self._count_restart(cell, error)
+            cell.command(_Start(error))
+            await cell.wait_until(_settled)
+            if cell.state is ActorState.FAILED:
+                return  # its failure is queued behind this job and decided next
+
+    async def _give_up(self, failed: Cell, error: BaseException, failure: BaseException) -> None:
+        self.closing = True
+        await self._stop_all(failed, error)
+        assert self.owner is not None
+        self.owner.command(_Fail(failure))
+
+    # --- stopping ---------------------------------------------------------------
+
+    async def _stop_all(
+        self, failed: Cell | None = None, error: BaseException | None = None
+    ) -> None:
+        for cell in reversed(tuple(self.children)):
+            if cell.state is not ActorState.STOPPED:
+                cell.command(_Stop(error if cell is failed else None))
+                await cell.wait_until(_stopped)
+
+    async def shutdown(self) -> None:
+        """Stop every child, last started first, each within its shutdown deadline."""
+        self.closing = True
+        self._queue.clear()
+        if self._worker_scope is not None:
+            self._worker_scope.cancel()
+        await self._stop_all()
+
+    def child_stopped(self, cell: Cell) -> None:
+        """A child stopped for good: forget it, unless its spec keeps it listed."""
+        if cell.spec is None or cell.spec.restart is Restart.TEMPORARY:
+            if cell in self.children:
+                self.children.remove(cell)
+            self.supervision.forget(cell.child_id)
+
+    def add(self, cell: Cell) -> None:
+        """Append a new child (it starts after the existing ones)."""
+        self.children.append(cell)

@@ -1,0 +1,112 @@
+"""``Supervisor``: an actor whose only job is to run children from specs (OTP's supervisor)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from trouper.actors import Actor, ActorRef, handler
+from trouper.supervision import ChildInfo, ChildSpec, OneForOne, Strategy, check_unique_ids
+
+__all__ = [
+    "DeleteChild",
+    "RestartChild",
+    "StartChild",
+    "StopChild",
+    "Supervisor",
+    "WhichChildren",
+]
+
+
+@attrs.frozen
+class StartChild:
+    """Ask a ``Supervisor`` to start a child from ``spec``; the reply is the child's ref."""
+
+    spec: ChildSpec
+    """The new child's spec (its id must be new)."""
+
+
+@attrs.frozen
+class StopChild:
+    """Ask a ``Supervisor`` to stop a child for good (its spec is kept)."""
+
+    id: str
+    """The child's id."""
+
+
+@attrs.frozen
+class RestartChild:
+    """Ask a ``Supervisor`` to (re)start a child from its spec; the reply is its ref."""
+
+    id: str
+    """The child's id."""
+
+
+@attrs.frozen
+class DeleteChild:
+    """Ask a ``Supervisor`` to stop a child if needed and forget its spec."""
+
+    id: str
+    """The child's id."""
+
+
+@attrs.frozen
+class WhichChildren:
+    """Ask a ``Supervisor`` for its children; the reply is a list of ``ChildInfo``."""
+
+
+class Supervisor(Actor):
+    """Starts children from specs, in order, and supervises them with a strategy.
+
+    ``on_start`` starts every child in spec order, each after the previous
+    one's ``on_start``; if one cannot start, the supervisor's own start fails
+    with that cause (and the children already started are stopped). On stop,
+    children stop in reverse order. The strategy's give-up fails the
+    supervisor; its own supervisor decides what happens to it, and a restart
+    starts every spec again with a fresh restart history.
+
+    At run time, ask it ``StartChild``, ``StopChild``, ``RestartChild``,
+    ``DeleteChild`` or ``WhichChildren`` (or, from inside, use ``self.ctx``).
+
+    Raises:
+        ValueError: when built with duplicate child ids or a bad strategy.
+    """
+
+    def __init__(
+        self, children: Sequence[ChildSpec] = (), *, strategy: Strategy | None = None
+    ) -> None:
+        if strategy is not None and not isinstance(strategy, Strategy):
+            raise ValueError(f"strategy must be a Strategy, got {strategy!r}")
+        self.specs = check_unique_ids(children)
+        self.supervisor_strategy = strategy or OneForOne()
+
+    async def on_start(self) -> None:
+        """Start every child from its spec, in order."""
+        for spec in self.specs:
+            await self.ctx.start_child(spec)
+
+    @handler
+    async def start_child(self, message: StartChild) -> ActorRef[object]:
+        """Start a new child; reply with its ref."""
+        return await self.ctx.start_child(message.spec)
+
+    @handler
+    async def stop_child(self, message: StopChild) -> None:
+        """Stop a child for good."""
+        await self.ctx.stop_child(message.id)
+
+    @handler
+    async def restart_child(self, message: RestartChild) -> ActorRef[object]:
+        """Start a child again from its spec; reply with its ref."""
+        return await self.ctx.restart_child(message.id)
+
+    @handler
+    async def delete_child(self, message: DeleteChild) -> None:
+        """Stop a child if needed and forget its spec."""
+        await self.ctx.delete_child(message.id)
+
+    @handler
+    async def which_children(self, message: WhichChildren) -> list[ChildInfo]:
+        """Reply with the children, in start order."""
+        return self.ctx.children()

@@ -1,0 +1,99 @@
+"""Child specs and child listings: what a supervisor starts, and what it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+
+import attrs
+
+from trouper._validate import check_mailbox_size, check_seconds
+from trouper.actors import Actor, ActorRef, ActorState
+from trouper.supervision._strategy import Restart
+
+__all__ = ["ChildInfo", "ChildSpec", "check_unique_ids"]
+
+
+def _check_id(_instance: object, _attribute: object, value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"a child id must be a non-empty string, got {value!r}")
+    if "/" in value or value.strip() != value:
+        raise ValueError(f"a child id cannot hold '/' or surrounding spaces, got {value!r}")
+
+
+def _check_restart(_instance: object, _attribute: object, value: Restart) -> None:
+    if not isinstance(value, Restart):
+        raise ValueError(
+            "restart must be Restart.PERMANENT, Restart.TRANSIENT or Restart.TEMPORARY, "
+            f"got {value!r}"
+        )
+
+
+def _check_shutdown(_instance: object, _attribute: object, value: float) -> None:
+    check_seconds("shutdown", value)
+
+
+def _check_mailbox_size(_instance: object, _attribute: object, value: float | None) -> None:
+    if value is not None:
+        check_mailbox_size(value)
+
+
+def _check_factory(_instance: object, _attribute: object, value: Callable[..., Actor]) -> None:
+    if not callable(value):
+        raise ValueError(f"factory must be callable (an Actor class or a function), got {value!r}")
+
+
+def _frozen_mapping(value: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class ChildSpec:
+    """How a supervisor starts one child, and when it restarts it (OTP's child spec)."""
+
+    id: str = attrs.field(validator=_check_id)
+    """Unique among the supervisor's children; also the child's path segment."""
+    factory: Callable[..., Actor] = attrs.field(validator=_check_factory)
+    """What builds the child: an ``Actor`` subclass or a function returning an instance."""
+    args: tuple[object, ...] = attrs.field(default=(), converter=tuple)
+    """Positional arguments for ``factory``."""
+    kwargs: Mapping[str, object] = attrs.field(factory=dict, converter=_frozen_mapping)
+    """Keyword arguments for ``factory``."""
+    restart: Restart = attrs.field(default=Restart.PERMANENT, validator=_check_restart)
+    """When the child is restarted (default: always, as in OTP)."""
+    shutdown: float = attrs.field(default=5.0, validator=_check_shutdown)
+    """Seconds a graceful stop may take before the child is cancelled (0: at once)."""
+    name: str | None = attrs.field(default=None)
+    """A runtime-wide name to register the child under, or ``None``."""
+    mailbox_size: float | None = attrs.field(default=None, validator=_check_mailbox_size)
+    """The child's mailbox capacity (``None``: the runtime's default)."""
+
+
+def check_unique_ids(specs: Iterable[ChildSpec]) -> list[ChildSpec]:
+    """Return the specs as a list, or raise ``ValueError`` naming a repeated id."""
+    seen: set[str] = set()
+    result = []
+    for spec in specs:
+        if not isinstance(spec, ChildSpec):
+            raise ValueError(f"children must be ChildSpec values, got {spec!r}")
+        if spec.id in seen:
+            raise ValueError(f"duplicate child id {spec.id!r}")
+        seen.add(spec.id)
+        result.append(spec)
+    return result
+
+
+@attrs.frozen
+class ChildInfo:
+    """One child of a supervisor, as ``children()`` lists it."""
+
+    id: str
+    """The child's id."""
+    ref: ActorRef[object]
+    """The child's ref (stable across restarts)."""
+    state: ActorState
+    """Where the child is in its life."""
+    restarts: int
+    """How many times it has been restarted."""
+    restart: Restart
+    """Its restart kind."""

@@ -1,0 +1,1 @@
+"""trouper's pytest plugin (registered through the ``pytest11`` entry point)."""
