@@ -13,3 +13,8 @@ def type_name(cls: type) -> str:
     if cls.__module__ == "builtins":
         return cls.__qualname__
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def class_label(cls: type) -> str:
+    """A class's qualified name without the ``<locals>`` of enclosing functions."""
+    return cls.__qualname__.rpartition("<locals>.")[2]

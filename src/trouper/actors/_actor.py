@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from trouper._text import class_label
+
 if TYPE_CHECKING:
     from trouper.actors._context import Context
     from trouper.supervision import Strategy
@@ -92,7 +94,7 @@ class Actor:
         cls._trouper_dispatch = dict(cls._trouper_handlers)
         receive = cls.__dict__.get("receive")
         if receive is not None and not inspect.iscoroutinefunction(receive):
-            raise TypeError(f"{cls.__qualname__}.receive must be an async def")
+            raise TypeError(f"{class_label(cls)}.receive must be an async def")
 
     @property
     def ctx(self) -> Context:
@@ -100,7 +102,7 @@ class Actor:
         ctx = self._trouper_ctx
         if ctx is None:
             raise RuntimeError(
-                f"{type(self).__qualname__} is not running in a runtime: "
+                f"{class_label(type(self))} is not running in a runtime: "
                 "ctx exists only for actors created by spawn"
             )
         return ctx
@@ -154,11 +156,11 @@ def _build_handler_table(
     for name, fn in cls.__dict__.items():
         if not getattr(fn, _HANDLER_MARK, False):
             continue
-        where = f"{cls.__qualname__}.{name}"
+        where = f"{class_label(cls)}.{name}"
         for message_type in _message_types(fn, where, localns):
             if message_type in own:
                 raise TypeError(
-                    f"{where} and {cls.__qualname__}.{own[message_type]} both handle "
+                    f"{where} and {class_label(cls)}.{own[message_type]} both handle "
                     f"{message_type.__qualname__}: one type, one handler"
                 )
             own[message_type] = name

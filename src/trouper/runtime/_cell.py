@@ -56,7 +56,7 @@ from trio.lowlevel import (
     wait_task_rescheduled,
 )
 
-from trouper._text import describe, type_name
+from trouper._text import class_label, describe, type_name
 from trouper.actors import (
     Actor,
     ActorRef,
@@ -298,7 +298,7 @@ class Cell:
             if mailbox.closed:
                 self.dead_letter(message, "actor stopped")
             else:
-                raise MailboxFull(self.address, mailbox.capacity)
+                raise MailboxFull(self.address, mailbox.size)
 
     async def ask(self, message: object) -> object:
         """Put an ask in the mailbox and wait for the handler's reply (``ActorRef.ask``)."""
@@ -675,7 +675,7 @@ class Cell:
     def _emit(self, kind: EventKind, reason: BaseException | None = None) -> None:
         self.runtime.events.emit(
             ActorEvent(
-                kind, self.address, self.actor_class.__qualname__, reason, self.runtime.now()
+                kind, self.address, class_label(self.actor_class), reason, self.runtime.now()
             )
         )
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from trouper._text import describe
+from trouper._text import class_label, describe
 from trouper.actors import ActorState, Address
 from trouper.errors import ChildFailed, RestartIntensityExceeded
 from trouper.runtime._cell import Cell, _Fail, _Restart, _Resume, _Start, _Stop, _Terminate
@@ -158,7 +158,7 @@ class Guardian:
             ActorEvent(
                 EventKind.RESTARTED,
                 cell.address,
-                cell.actor_class.__qualname__,
+                class_label(cell.actor_class),
                 error,
                 self.runtime.now(),
             )
@@ -178,7 +178,7 @@ class Guardian:
             ActorEvent(
                 EventKind.GAVE_UP,
                 blamed.address,
-                blamed.actor_class.__qualname__,
+                class_label(blamed.actor_class),
                 failure,
                 self.runtime.now(),
             )

@@ -31,9 +31,6 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 
 __all__ = ["Consumer", "Mailbox"]
 
-_DELIVERED = Value(True)
-_REFUSED = Value(False)
-
 
 class Consumer(Protocol):
     """A cell, as a mailbox sees it: something to wake when mail arrives."""
@@ -45,11 +42,13 @@ class Consumer(Protocol):
 class Mailbox:
     """A bounded FIFO of messages, consumed by one cell (or a pool's cells)."""
 
-    __slots__ = ("_consumers", "_producers", "capacity", "closed", "items")
+    __slots__ = ("_consumers", "_producers", "capacity", "closed", "items", "size")
 
-    def __init__(self, capacity: float) -> None:
+    def __init__(self, size: float) -> None:
         self.items: deque[object] = deque()
-        self.capacity = capacity
+        self.size = size
+        # A closed mailbox has no room, so the put fast path needs no closed check.
+        self.capacity = size
         self.closed = False
         self._consumers: dict[Consumer, None] = {}
         self._producers: dict[Task, object] = {}
@@ -73,7 +72,7 @@ class Mailbox:
         return True
 
     def put_system(self, item: object) -> None:
-        """Append ``item`` whatever the capacity (system messages only)."""
+        """Append ``item`` however full the mailbox is (system messages only; not when closed)."""
         self.items.append(item)
         if self._consumers:
             self._wake_one()
@@ -101,7 +100,7 @@ class Mailbox:
         while producers and len(items) < self.capacity:
             task = next(iter(producers))
             items.append(producers.pop(task))
-            reschedule(task, _DELIVERED)
+            reschedule(task, Value(True))
         if items and self._consumers:
             self._wake_one()
 
@@ -125,15 +124,17 @@ class Mailbox:
         becomes of every returned item.
         """
         self.closed = True
+        self.capacity = 0
         queued = list(self.items)
         self.items.clear()
         waiting = []
         for task, item in self._producers.items():
             waiting.append(item)
-            reschedule(task, _REFUSED)
+            reschedule(task, Value(False))
         self._producers.clear()
         return queued, waiting
 
     def reopen(self) -> None:
         """Accept items again (a stopped child started anew from its spec)."""
         self.closed = False
+        self.capacity = self.size

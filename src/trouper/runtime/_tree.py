@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from trouper._text import class_label
 from trouper.actors import ActorState
 from trouper.supervision import Strategy
 
@@ -91,7 +92,7 @@ def _info(cell: Cell) -> ActorInfo:
     children = () if guardian is None else tuple(_info(c) for c in guardian.children)
     return ActorInfo(
         path=cell.address.path,
-        actor_class=cell.actor_class.__qualname__,
+        actor_class=class_label(cell.actor_class),
         state=cell.state,
         mailbox_depth=len(cell.mailbox) if cell.owns_mailbox else 0,
         handled=cell.handled,
