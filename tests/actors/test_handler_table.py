@@ -90,7 +90,7 @@ def test_receive_takes_what_no_handler_takes() -> None:
 
 
 def test_local_message_classes_resolve_with_postponed_annotations() -> None:
-    """Annotations naming classes local to a function resolve (``from __future__ import annotations``)."""
+    """Annotations naming local classes resolve under ``from __future__ import annotations``."""
 
     @attrs.frozen
     class Local:

@@ -102,7 +102,8 @@ async def test_failing_first_on_start_raises_start_failed_and_leaves_nothing() -
     async with trouper.open_runtime() as rt:
         before = trio.lowlevel.current_statistics().tasks_living
         with pytest.raises(
-            StartFailed, match=r"^actor trouper://local/broken failed to start: OSError\('no disk'\)$"
+            StartFailed,
+            match=r"^actor trouper://local/broken failed to start: OSError\('no disk'\)$",
         ) as info:
             await rt.spawn(Broken, name="broken")
         assert isinstance(info.value.__cause__, OSError)
@@ -158,12 +159,11 @@ async def test_pending_asks_fail_with_actor_stopped_at_shutdown() -> None:
         except trouper.ActorStopped:
             outcomes.append("stopped")
 
-    async with trio.open_nursery() as nursery:
-        async with trouper.open_runtime(shutdown=1) as rt:
-            ref = await rt.spawn(Node, [], "a")
-            nursery.start_soon(asker, ref)
-            nursery.start_soon(asker, ref)
-            await trio.testing.wait_all_tasks_blocked()
+    async with trio.open_nursery() as nursery, trouper.open_runtime(shutdown=1) as rt:
+        ref = await rt.spawn(Node, [], "a")
+        nursery.start_soon(asker, ref)
+        nursery.start_soon(asker, ref)
+        await trio.testing.wait_all_tasks_blocked()
     assert outcomes == ["stopped", "stopped"]
 
 
@@ -183,10 +183,14 @@ async def test_cancelling_the_runtime_from_outside_leaves_no_task() -> None:
 async def test_body_error_leaves_the_block_after_shutdown() -> None:
     """An error in the block leaves it as itself, after every actor has stopped."""
     journal: list[str] = []
-    with pytest.raises(KeyError, match="oops"):
+
+    async def scenario() -> None:
         async with trouper.open_runtime() as rt:
             await rt.spawn(Node, journal, "a")
             raise KeyError("oops")
+
+    with pytest.raises(KeyError, match="oops"):
+        await scenario()
     assert journal == ["start a", "stop a"]
 
 
@@ -202,11 +206,14 @@ async def test_base_exception_in_a_handler_escapes_the_runtime() -> None:
         async def hang(self, message: Hang) -> None:
             raise Interrupt
 
-    with pytest.raises(Interrupt):
+    async def scenario() -> None:
         async with trouper.open_runtime() as rt:
             ref = await rt.spawn(Fatal)
             await ref.tell(Hang())
             await trio.sleep_forever()
+
+    with pytest.raises(Interrupt):
+        await scenario()
 
 
 async def test_failure_is_logged_with_the_path_and_the_actor_restarts(

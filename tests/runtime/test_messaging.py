@@ -116,7 +116,9 @@ async def test_tell_nowait_raises_mailbox_full() -> None:
         ref = await rt.spawn(Recorder)
         ref.tell_nowait(Put(1))
         ref.tell_nowait(Put(2))
-        with pytest.raises(MailboxFull, match=r"^mailbox of trouper://local/Recorder-1 is full") as info:
+        with pytest.raises(
+            MailboxFull, match=r"^mailbox of trouper://local/Recorder-1 is full"
+        ) as info:
             ref.tell_nowait(Put(3))
         assert isinstance(info.value, trio.WouldBlock)
         assert await ref.ask(Get()) == [1, 2]
@@ -134,7 +136,9 @@ async def test_unbounded_mailbox_takes_everything() -> None:
 async def test_bad_mailbox_size_is_refused() -> None:
     """A mailbox size below 1 is a ValueError saying so."""
     async with trouper.open_runtime() as rt:
-        with pytest.raises(ValueError, match=r"^mailbox_size must be an int >= 1 or math.inf, got 0$"):
+        with pytest.raises(
+            ValueError, match=r"^mailbox_size must be an int >= 1 or math.inf, got 0$"
+        ):
             await rt.spawn(Recorder, mailbox_size=0)
 
 
@@ -320,3 +324,33 @@ async def test_typed_request_is_an_ordinary_message() -> None:
     async with trouper.open_runtime() as rt:
         ref = await rt.spawn(Counter)
         assert await ref.ask(Count()) == 42
+
+
+async def test_reject_answers_an_ask_with_an_error_without_failing() -> None:
+    """A handler returning Reject makes the ask raise that error; state is kept."""
+
+    class Guarded(Actor):
+        def __init__(self) -> None:
+            self.total = 0
+
+        @handler
+        async def put(self, message: Put) -> int | trouper.Reject:
+            if message.value < 0:
+                return trouper.Reject(ValueError("negative"))
+            self.total += message.value
+            return self.total
+
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Guarded)
+        assert await ref.ask(Put(5)) == 5
+        with pytest.raises(ValueError, match=r"^negative$"):
+            await ref.ask(Put(-1))
+        await ref.tell(Put(-2))
+        assert await ref.ask(Put(1)) == 6
+        assert rt.tree().actors[0].restarts == 0
+        (letter,) = rt.dead_letters.recent
+        assert (letter.message, letter.reason, str(letter.error)) == (
+            Put(-2),
+            "rejected",
+            "negative",
+        )

@@ -6,6 +6,7 @@ Knows nothing of the engine; the runtime implements ``Context`` and the endpoint
 from trouper.actors._actor import Actor, HandlerFunction, handler, instantiate
 from trouper.actors._context import Context, Exited, Terminated, Timer
 from trouper.actors._ref import ActorRef, Address, Endpoint, Request
+from trouper.actors._reply import Reject
 from trouper.actors._state import ActorState
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Endpoint",
     "Exited",
     "HandlerFunction",
+    "Reject",
     "Request",
     "Terminated",
     "Timer",

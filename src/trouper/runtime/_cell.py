@@ -64,6 +64,7 @@ from trouper.actors import (
     Address,
     Context,
     Exited,
+    Reject,
     Terminated,
     instantiate,
 )
@@ -77,7 +78,7 @@ from trouper.errors import (
 )
 from trouper.runtime._mailbox import Mailbox
 from trouper.runtime._observe import ActorEvent, DeadLetter, EventKind
-from trouper.supervision import ChildSpec, Restart
+from trouper.supervision import ChildSpec, Restart, Strategy
 
 if TYPE_CHECKING:
     from trouper.runtime._guardian import Guardian
@@ -497,10 +498,6 @@ class Cell:
             await self.instance.on_start()
         except Exception as error:
             self._report_failure(error)
-            if self.incarnation == 1:
-                failure = StartFailed(self.address, describe(error))
-                failure.__cause__ = error
-                self._release_spawner(outcome.Error(failure))
             return error
         self._started = True
         self._set_state(ActorState.RUNNING)
@@ -551,7 +548,14 @@ class Cell:
                 return self._handler_failed(error, message, envelope)
             if envelope is not None:
                 self.current = None
-                envelope.settle(outcome.Value(result))
+                if type(result) is Reject:
+                    envelope.settle(outcome.Error(result.error))
+                else:
+                    envelope.settle(outcome.Value(result))
+            elif result is not None and type(result) is Reject:
+                self.runtime.dead_letters.post(
+                    DeadLetter(message, self.address, "rejected", result.error)
+                )
             budget -= 1
             if not budget:
                 budget = throughput
@@ -630,7 +634,14 @@ class Cell:
         self._command = None
         self._nursery = None
         self.task = None
-        self._release_spawner(outcome.Error(ActorStopped(self.address)))
+        if self._spawner is not None:
+            # The first start never completed: the spawner learns why only now,
+            # once nothing of the actor runs any more.
+            failure: BaseException = ActorStopped(self.address)
+            if reason is not None:
+                failure = StartFailed(self.address, describe(reason))
+                failure.__cause__ = reason
+            self._release_spawner(outcome.Error(failure))
         if self.current is not None:
             self.current.settle(outcome.Error(ActorStopped(self.address)))
             self.current = None
@@ -693,10 +704,14 @@ class Cell:
                 self.runtime,
                 self._nursery,
                 path=self.address.path,
-                strategy=self.actor_class.supervisor_strategy or self.runtime.default_strategy,
+                strategy=self._strategy(),
                 owner=self,
             )
         return self._guardian
+
+    def _strategy(self) -> Strategy:
+        source = self.instance if self.instance is not None else self.actor_class
+        return source.supervisor_strategy or self.runtime.default_strategy
 
     @property
     def children_guardian(self) -> Guardian | None:

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from trouper.actors import Actor, ActorRef, handler
+from trouper.actors import Actor, ActorRef, Reject, handler
+from trouper.errors import ChildNotFound, DuplicateChild, NameTaken, StartFailed
 from trouper.supervision import ChildInfo, ChildSpec, OneForOne, Strategy, check_unique_ids
 
 __all__ = [
@@ -68,6 +69,9 @@ class Supervisor(Actor):
 
     At run time, ask it ``StartChild``, ``StopChild``, ``RestartChild``,
     ``DeleteChild`` or ``WhichChildren`` (or, from inside, use ``self.ctx``).
+    A request it cannot carry out (a duplicate or unknown id, a child that
+    cannot start) is rejected: the ``ask`` raises ``DuplicateChild``,
+    ``ChildNotFound`` or ``StartFailed`` and the supervisor goes on.
 
     Raises:
         ValueError: when built with duplicate child ids or a bad strategy.
@@ -87,24 +91,38 @@ class Supervisor(Actor):
             await self.ctx.start_child(spec)
 
     @handler
-    async def start_child(self, message: StartChild) -> ActorRef[object]:
-        """Start a new child; reply with its ref."""
-        return await self.ctx.start_child(message.spec)
+    async def start_child(self, message: StartChild) -> ActorRef[object] | Reject:
+        """Start a new child; reply with its ref (or reject a duplicate id or failed start)."""
+        try:
+            return await self.ctx.start_child(message.spec)
+        except (DuplicateChild, StartFailed) as error:
+            return Reject(error)
 
     @handler
-    async def stop_child(self, message: StopChild) -> None:
-        """Stop a child for good."""
-        await self.ctx.stop_child(message.id)
+    async def stop_child(self, message: StopChild) -> Reject | None:
+        """Stop a child for good (or reject an unknown id)."""
+        try:
+            await self.ctx.stop_child(message.id)
+        except ChildNotFound as error:
+            return Reject(error)
+        return None
 
     @handler
-    async def restart_child(self, message: RestartChild) -> ActorRef[object]:
-        """Start a child again from its spec; reply with its ref."""
-        return await self.ctx.restart_child(message.id)
+    async def restart_child(self, message: RestartChild) -> ActorRef[object] | Reject:
+        """Start a child again from its spec; reply with its ref (or reject)."""
+        try:
+            return await self.ctx.restart_child(message.id)
+        except (ChildNotFound, StartFailed, NameTaken) as error:
+            return Reject(error)
 
     @handler
-    async def delete_child(self, message: DeleteChild) -> None:
-        """Stop a child if needed and forget its spec."""
-        await self.ctx.delete_child(message.id)
+    async def delete_child(self, message: DeleteChild) -> Reject | None:
+        """Stop a child if needed and forget its spec (or reject an unknown id)."""
+        try:
+            await self.ctx.delete_child(message.id)
+        except ChildNotFound as error:
+            return Reject(error)
+        return None
 
     @handler
     async def which_children(self, message: WhichChildren) -> list[ChildInfo]:

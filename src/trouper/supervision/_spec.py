@@ -43,6 +43,10 @@ def _check_factory(_instance: object, _attribute: object, value: Callable[..., A
         raise ValueError(f"factory must be callable (an Actor class or a function), got {value!r}")
 
 
+def _to_tuple(value: Iterable[object]) -> tuple[object, ...]:
+    return tuple(value)
+
+
 def _frozen_mapping(value: Mapping[str, object]) -> Mapping[str, object]:
     return MappingProxyType(dict(value))
 
@@ -55,7 +59,7 @@ class ChildSpec:
     """Unique among the supervisor's children; also the child's path segment."""
     factory: Callable[..., Actor] = attrs.field(validator=_check_factory)
     """What builds the child: an ``Actor`` subclass or a function returning an instance."""
-    args: tuple[object, ...] = attrs.field(default=(), converter=tuple)
+    args: tuple[object, ...] = attrs.field(default=(), converter=_to_tuple)
     """Positional arguments for ``factory``."""
     kwargs: Mapping[str, object] = attrs.field(factory=dict, converter=_frozen_mapping)
     """Keyword arguments for ``factory``."""

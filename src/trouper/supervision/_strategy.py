@@ -82,9 +82,9 @@ class Backoff:
     further consecutive failure (a failed ``on_start`` too) multiplies the wait
     by ``multiplier``, up to ``maximum``. ``jitter`` adds up to that fraction of
     the wait at random (``0.1``: up to 10 % longer), drawn from the runtime's
-    random source so that simulations replay. After ``reset_after`` seconds
-    without a failure of that child (default: ``maximum``), the next wait is
-    ``initial`` again.
+    random source so that simulations replay. Once the child has run for
+    ``reset_after`` seconds since its last restart without failing (default:
+    ``maximum``), the next wait is ``initial`` again.
     """
 
     initial: float = attrs.field(validator=_non_negative("initial"))
@@ -262,7 +262,7 @@ def within_intensity(
 @attrs.define(eq=False)
 class _Streak:
     attempts: int = 0
-    last_failure: float = -math.inf
+    restarted_at: float = -math.inf
 
 
 @attrs.define(eq=False)
@@ -325,11 +325,13 @@ class Supervision:
         if backoff is None:
             return 0.0
         streak = self._streaks.setdefault(child, _Streak())
-        if now - streak.last_failure >= backoff.quiet_period:
+        # Quiet time runs from the last restart, not the last failure: the
+        # backoff wait itself is not time the child ran without failing.
+        if now - streak.restarted_at >= backoff.quiet_period:
             streak.attempts = 0
         delay = backoff.delay(streak.attempts, random)
         streak.attempts += 1
-        streak.last_failure = now
+        streak.restarted_at = now + delay
         return delay
 
     def forget(self, child: str) -> None:

@@ -170,8 +170,8 @@ class SubjectIndex(Generic[T]):
         return self._size
 
     def __repr__(self) -> str:
-        """Return ``SubjectIndex(<n> entries)``; the trie itself is not shown."""
-        return f"SubjectIndex({self._size} entries)"
+        """Return ``SubjectIndex(entries=<n>)``; the trie itself is not shown."""
+        return f"SubjectIndex(entries={self._size})"
 
     def add(self, pattern: str, value: T) -> None:
         """Add the entry (``pattern``, ``value``); do nothing if it is already there.

@@ -1,0 +1,195 @@
+"""What both sides of a workload share: messages, the tally, samples, clocks, memory probes.
+
+Both sides handle the same frozen attrs messages and do the same work per
+message (``Tally.add``), so a ratio measures delivery and scheduling only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from time import perf_counter
+from typing import Literal
+
+import attrs
+import trio
+
+__all__ = [
+    "MAILBOX_SIZE",
+    "PING",
+    "MemoryProbe",
+    "Ping",
+    "ProbeKind",
+    "Sample",
+    "Tally",
+    "Token",
+    "in_fresh_process",
+    "rate",
+]
+
+MAILBOX_SIZE = 1000
+"""Capacity of every mailbox and raw channel (trouper's default mailbox size)."""
+
+
+@attrs.frozen
+class Ping:
+    """A message whose handler only counts it."""
+
+    n: int
+    """A sequence number, unused by handlers."""
+
+
+PING = Ping(0)
+"""The one ``Ping`` both sides send: the benchmarks measure delivery, not construction."""
+
+
+@attrs.frozen
+class Token:
+    """The message a ring passes on."""
+
+    left: int
+    """How many hops remain after this one; the node that gets 0 ends the run."""
+
+
+class Tally:
+    """Counts handled messages and sets ``done`` at the expected count.
+
+    ``add`` is the whole of a handler's work, on both sides. One tally may be
+    shared by many actors (fan-out, ring): all of them run in one Trio thread.
+    """
+
+    __slots__ = ("count", "done", "expected")
+
+    def __init__(self, expected: int) -> None:
+        self.count = 0
+        self.expected = expected
+        self.done = trio.Event()
+
+    def add(self) -> int:
+        """Count one message; return the count so far."""
+        self.count = count = self.count + 1
+        if count == self.expected:
+            self.done.set()
+        return count
+
+
+@attrs.frozen
+class Sample:
+    """One measurement of one side of a workload."""
+
+    value: float
+    """Operations per second, or bytes per actor for memory workloads."""
+    handled: int
+    """What the side counted (messages handled, actors made); must equal the workload's size."""
+
+
+def rate(n: int, start: float) -> float:
+    """Operations per second for ``n`` operations started at ``perf_counter() == start``."""
+    return n / (perf_counter() - start)
+
+
+def in_fresh_process(fn: Callable[..., Sample], **options: object) -> Callable[[int], Sample]:
+    """Make ``fn(n, **options)`` run in a new interpreter, for measures earlier work would skew.
+
+    RSS is one: memory that earlier workloads freed but the allocator kept is
+    reused, so in-process growth shrinks from one repetition to the next.
+    ``fn`` must be a module-level function and ``options`` plain literals.
+    """
+    code = (
+        f"import json; from {fn.__module__} import {fn.__qualname__} as fn; "
+        f"s = fn(int(input()), **{options!r}); print(json.dumps([s.value, s.handled]))"
+    )
+
+    def run(n: int) -> Sample:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            input=str(n),
+            cwd=_PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"{fn.__qualname__} failed in a fresh process:\n{done.stderr}")
+        value, handled = json.loads(done.stdout)
+        return Sample(float(value), int(handled))
+
+    return run
+
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+ProbeKind = Literal["traced", "rss"]
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _load_malloc_trim() -> Callable[[int], object] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _settle() -> None:
+    """Free what is garbage and hand freed heap pages back to the OS (glibc only)."""
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process, from ``/proc/self/statm`` (0 where it is absent)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except OSError:
+        return 0
+
+
+class MemoryProbe:
+    """Measures how much memory N things add: ``start()``, make them, ``per_item(n)``.
+
+    ``"traced"`` counts the bytes of live Python allocations made in between
+    (``tracemalloc``, started and stopped by the probe); ``"rss"`` the growth
+    of the resident set, which also sees allocator overhead and reuse. Both
+    collect garbage first. Do not time anything while a traced probe runs.
+    """
+
+    def __init__(self, kind: ProbeKind) -> None:
+        self.kind = kind
+        self._base = 0
+
+    def _read(self) -> int:
+        if self.kind == "traced":
+            return tracemalloc.get_traced_memory()[0]
+        return rss_bytes()
+
+    def start(self) -> None:
+        """Take the baseline."""
+        _settle()
+        if self.kind == "traced":
+            tracemalloc.start()
+        self._base = self._read()
+
+    def per_item(self, n: int) -> float:
+        """Bytes added per item since ``start()`` (stops tracing)."""
+        _settle()
+        grown = self._read() - self._base
+        if self.kind == "traced":
+            tracemalloc.stop()
+        return grown / n

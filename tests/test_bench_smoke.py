@@ -1,0 +1,79 @@
+"""Smoke test of the benchmark suite: every workload runs tiny, on both sides, in one go.
+
+Speed is not asserted; only that each workload runs, handles the expected
+number of messages (or actors) on both sides, and gives a table row. The
+suite calls ``trio.run`` itself, so it runs as ``python -m bench`` in a
+subprocess, from the project root.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QuickRun = tuple[str, dict[str, Any]]
+"""The printed table and the JSON results of one ``--quick`` run."""
+
+
+def _bench(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def keys() -> list[str]:
+    return [line.split()[0] for line in _bench("--list").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
+    path = tmp_path_factory.mktemp("bench") / "results.json"
+    table = _bench("--quick", "--repeat", "1", "--quiet", "--json", str(path))
+    results: dict[str, Any] = json.loads(path.read_text())
+    return table, results
+
+
+def test_every_workload_gives_a_result(keys: list[str], quick_run: QuickRun) -> None:
+    """Each registered workload has a result row, in registry order."""
+    _, results = quick_run
+    assert keys
+    assert [row["key"] for row in results["rows"]] == keys
+
+
+def test_both_sides_handle_the_whole_workload(quick_run: QuickRun) -> None:
+    """Each side of each workload counted exactly ``n`` messages, round trips or actors."""
+    _, results = quick_run
+    for row in results["rows"]:
+        for side in ("raw", "trouper"):
+            assert [s["handled"] for s in row["samples"][side]] == [row["n"]], (row["key"], side)
+
+
+def test_rates_are_positive(quick_run: QuickRun) -> None:
+    """Every rate workload measured a positive rate on both sides."""
+    _, results = quick_run
+    for row in results["rows"]:
+        if row["unit"].endswith("/s"):
+            assert row["raw"] > 0
+            assert row["trouper"] > 0
+
+
+def test_table_has_a_row_per_workload(quick_run: QuickRun) -> None:
+    """The printed table names every workload with a verdict."""
+    table, results = quick_run
+    for row in results["rows"]:
+        line = next(line for line in table.splitlines() if line.startswith(row["name"]))
+        assert line.split()[-1] in ("PASS", "MISS", "info")
