@@ -16,6 +16,7 @@ from trouper.actors._actor import Actor
 from trouper.actors._ref import ActorRef
 
 if TYPE_CHECKING:
+    from trouper.routing import Router
     from trouper.runtime import Runtime
     from trouper.supervision import ChildInfo, ChildSpec, Restart
 
@@ -102,6 +103,21 @@ class Context(abc.ABC):
         Raises:
             NameTaken: ``name`` belongs to a living actor.
             StartFailed: the factory or the first ``on_start`` raised.
+        """
+
+    @abc.abstractmethod
+    async def spawn_pool(
+        self,
+        factory: Callable[..., Actor],
+        size: int,
+        *args: object,
+        router: Router | None = None,
+        name: str | None = None,
+        **kwargs: object,
+    ) -> ActorRef[object]:
+        """Start a pool of ``size`` actors behind one ref, as a child of this actor.
+
+        See ``Runtime.spawn_pool`` and ``trouper.routing``.
         """
 
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from trouper.runtime._timers import start_timer
 from trouper.supervision import ChildInfo, ChildSpec, Restart
 
 if TYPE_CHECKING:
+    from trouper.routing import Router
     from trouper.runtime._runtime import Runtime
 
 __all__ = ["ActorContext"]
@@ -73,6 +74,22 @@ class ActorContext(Context):
             shutdown=shutdown,
         )
         return cell.ref
+
+    async def spawn_pool(
+        self,
+        factory: Callable[..., Actor],
+        size: int,
+        *args: object,
+        router: Router | None = None,
+        name: str | None = None,
+        **kwargs: object,
+    ) -> ActorRef[object]:
+        """Start a pool of ``size`` actors behind one ref, as a child of this actor."""
+        from trouper.routing import spawn_pool
+
+        return await spawn_pool(
+            self._cell.guardian, factory, size, *args, router=router, name=name, **kwargs
+        )
 
     def stop(self) -> None:
         """Stop this actor for good once the running handler returns."""

@@ -15,7 +15,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
@@ -30,6 +30,10 @@ from trouper.runtime._observe import DeadLetterOffice, EventLog
 from trouper.runtime._portal import Portal
 from trouper.runtime._tree import ActorTree, build_tree
 from trouper.supervision import ChildSpec, OneForOne, Restart, Strategy
+
+if TYPE_CHECKING:
+    from trouper.routing import Router
+    from trouper.topics import TopicRegistry
 
 __all__ = ["Runtime", "cell_of", "open_runtime", "spawn_cell", "start_runtime"]
 
@@ -97,6 +101,7 @@ class Runtime:
         self._closed = trio.Event()
         self._finished = trio.Event()
         self._token: trio.lowlevel.TrioToken | None = None
+        self._topics: TopicRegistry | None = None
 
     def __repr__(self) -> str:
         return f"<Runtime {self.node!r}>"
@@ -185,6 +190,39 @@ class Runtime:
     def tree(self) -> ActorTree:
         """The live hierarchy as data; ``str()`` of it is a readable rendering."""
         return build_tree(self.root, self.root_strategy)
+
+    @property
+    def topics(self) -> TopicRegistry:
+        """This runtime's topic registry: subscribe, unsubscribe, publish.
+
+        The one place the engine names a layer above it (``trouper.topics``,
+        imported on first use), so that the registry is reachable from the
+        runtime; nothing in the engine depends on it.
+        """
+        if self._topics is None:
+            from trouper.topics import TopicRegistry
+
+            self._topics = TopicRegistry(self)
+        return self._topics
+
+    async def spawn_pool(
+        self,
+        factory: Callable[..., Actor],
+        size: int,
+        *args: object,
+        router: Router | None = None,
+        name: str | None = None,
+        **kwargs: object,
+    ) -> ActorRef[object]:
+        """Start a pool of ``size`` actors behind one ref (see ``trouper.routing``).
+
+        The ref behaves as a single actor (tell, ask); members are supervised
+        children of the pool, restarted when they fail. ``router`` chooses
+        the member for each message (default ``RoundRobin()``).
+        """
+        from trouper.routing import spawn_pool
+
+        return await spawn_pool(self.root, factory, size, *args, router=router, name=name, **kwargs)
 
     @property
     def portal(self) -> Portal:
@@ -283,8 +321,15 @@ async def spawn_cell(
     restart: Restart | None = None,
     shutdown: float | None = None,
     spec: ChildSpec | None = None,
+    child_id: str | None = None,
+    mailbox: Mailbox | None = None,
 ) -> Cell:
-    """Create, register and start a child of ``guardian``; return once ``on_start`` ran."""
+    """Create, register and start a child of ``guardian``; return once ``on_start`` ran.
+
+    ``mailbox`` shares an existing mailbox (a balancing pool's members); the
+    cell then neither sizes nor closes it. ``child_id`` overrides the path
+    segment (by default the name, or ``Class-N``).
+    """
     from trouper.runtime._context import ActorContext
 
     await checkpoint_if_cancelled()
@@ -297,10 +342,10 @@ async def spawn_cell(
         raise ValueError(f"restart must be a Restart member, got {restart!r}")
     if spec is not None:
         child_id = spec.id
-        if guardian.find(child_id) is not None:
-            raise DuplicateChild(guardian.address, child_id)
-    else:
+    elif child_id is None:
         child_id = name if name is not None else f"{_label(factory)}-{next(runtime._ids)}"
+    if guardian.find(child_id) is not None:
+        raise DuplicateChild(guardian.address, child_id)
     cell = Cell(
         runtime,
         guardian,
@@ -309,9 +354,11 @@ async def spawn_cell(
         args,
         kwargs,
         name=name,
-        mailbox=Mailbox(
+        mailbox=mailbox
+        or Mailbox(
             check_mailbox_size(runtime.mailbox_size if mailbox_size is None else mailbox_size)
         ),
+        owns_mailbox=mailbox is None,
         throughput=check_throughput(runtime.throughput if throughput is None else throughput),
         restart=restart or Restart.TRANSIENT,
         shutdown=check_seconds("shutdown", runtime.shutdown if shutdown is None else shutdown),
