@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import attrs
-import pytest
 import trio
 import trio.testing
 
@@ -159,16 +158,17 @@ async def test_timer_to_a_stopped_target_is_a_dead_letter() -> None:
         ]
 
 
-def test_timers_need_a_running_actor() -> None:
-    """Checked at the call: a timer before the actor's task exists is refused."""
+async def test_timers_may_start_in_init() -> None:
+    """A timer started in ``__init__`` runs like any other (the context exists there)."""
+    seen: list[tuple[float, str]] = []
 
-    async def main() -> None:
-        class Early(Actor):
-            def __init__(self) -> None:
-                self.ctx.send_later(1, self.ctx.self_ref, "x")
+    class Early(Clocked):
+        def __init__(self) -> None:
+            super().__init__(seen)
+            self.ctx.send_later(1, self.ctx.self_ref, Tick("from init"))
 
-        async with trouper.open_runtime() as rt:
-            with pytest.raises(RuntimeError, match=r"start timers in on_start or a handler$"):
-                await rt.spawn(Early)
-
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    async with trouper.open_runtime() as rt:
+        start = trio.current_time()
+        await rt.spawn(Early)
+        await trio.sleep(2)
+    assert [(t - start, label) for t, label in seen] == [(1, "from init")]

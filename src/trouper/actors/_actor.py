@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import inspect
 import sys
+import threading
 import types
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from trouper._text import class_label
@@ -31,7 +31,11 @@ HandlerFunction = Callable[[Any, Any], Awaitable[object]]
 F = TypeVar("F", bound=Callable[..., Awaitable[object]])
 
 _HANDLER_MARK = "__trouper_handler__"
-_constructing: ContextVar[Context | None] = ContextVar("trouper_constructing", default=None)
+# The context of the actor being constructed, so that ``self.ctx`` works in
+# ``__init__``. Construction is synchronous, so a thread-local suffices (and,
+# unlike a ContextVar, costs no allocation per spawn).
+_constructing = threading.local()
+_constructing.context = None
 
 
 def handler(fn: F) -> F:
@@ -76,12 +80,7 @@ class Actor:
 
     _trouper_handlers: ClassVar[Mapping[type, HandlerFunction]] = {}
     _trouper_dispatch: ClassVar[dict[type, HandlerFunction | None]] = {}
-    _trouper_ctx: Context | None
-
-    def __new__(cls, *args: object, **kwargs: object) -> Actor:
-        self = object.__new__(cls)
-        self._trouper_ctx = _constructing.get()
-        return self
+    _trouper_ctx: Context | None = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -100,6 +99,9 @@ class Actor:
     def ctx(self) -> Context:
         """This actor's context: its ref, the runtime, children, timers, stop."""
         ctx = self._trouper_ctx
+        if ctx is None:
+            # Inside __init__, before instantiate() has set it.
+            ctx = getattr(_constructing, "context", None)
         if ctx is None:
             raise RuntimeError(
                 f"{class_label(type(self))} is not running in a runtime: "
@@ -221,13 +223,13 @@ def instantiate(
     Raises:
         TypeError: the factory returned something that is not an ``Actor``.
     """
-    token = _constructing.set(context)
+    outer = getattr(_constructing, "context", None)
+    _constructing.context = context
     try:
         instance = factory(*args, **kwargs)
     finally:
-        _constructing.reset(token)
+        _constructing.context = outer
     if not isinstance(instance, Actor):
         raise TypeError(f"the factory {factory!r} returned {instance!r}, which is not an Actor")
-    if instance._trouper_ctx is None:
-        instance._trouper_ctx = context
+    instance._trouper_ctx = context
     return instance

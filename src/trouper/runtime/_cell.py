@@ -2,10 +2,16 @@
 
 Theory of operation
 -------------------
-A cell owns an actor's mailbox, its ref (the cell is the ref's endpoint), and
-a nursery where the actor's children and timers run. The actor instance is
-replaceable; the cell is not: a restart swaps the instance and keeps the
-mailbox, the ref, the name and the watchers.
+A cell owns an actor's mailbox and its ref (the cell is the ref's endpoint)
+and runs as one task in its parent's nursery, inside a cancel scope of its
+own. The actor instance is replaceable; the cell is not: a restart swaps the
+instance and keeps the mailbox, the ref, the name and the watchers.
+
+An actor that has children gets a nursery for them when it spawns the first
+one: a small host task, started beside the cell in the parent's nursery,
+holds it open until the children have stopped. So the tree of supervisors
+is a tree of nurseries, and a leaf actor (most of them) pays for none.
+Timers run beside the cell too, and end with its instance.
 
 Only the cell's own task changes the cell's phase. Everyone else (the
 supervisor, a stopper, a linked actor) sends it a *command* and, if they need
@@ -26,8 +32,9 @@ between two messages, so a running handler always finishes. After
 ``throughput`` messages without a park the cell yields to the scheduler.
 
 A stop has a deadline (the actor's ``shutdown``): it is set on the cell's
-nursery scope, so once it passes everything still running in the actor (its
-handler, its children, its ``on_stop``) is cancelled, and the cell finalizes.
+scope and its children's host, so once it passes everything still running in
+the actor (its handler, its children, its ``on_stop``) is cancelled, and the
+cell finalizes.
 
 Finalizing is synchronous and always runs (also when cancelled from outside):
 the mailbox closes and its messages become dead letters (asks get
@@ -66,6 +73,7 @@ from trouper.actors import (
     Exited,
     Reject,
     Terminated,
+    Timer,
     instantiate,
 )
 from trouper.errors import (
@@ -131,6 +139,7 @@ class _Stop:
 _Command = _Start | _Resume | _Fail | _Exit | _Restart | _Terminate | _Stop
 
 _EXIT = _Exit()
+_RESUME = _Resume()
 _CAN_FAIL = (ActorState.STARTING, ActorState.RUNNING)
 
 
@@ -173,20 +182,33 @@ class Ask:
 # --- the cell --------------------------------------------------------------------
 
 
+class _Bonds:
+    """Who watches an actor, whom it watches, and whom it is linked to (made on first use)."""
+
+    __slots__ = ("links", "watchers", "watching")
+
+    def __init__(self) -> None:
+        self.watchers: dict[Cell, None] = {}
+        self.watching: dict[Cell, None] = {}
+        self.links: dict[Cell, None] = {}
+
+
 class Cell:
     """Runs one actor: its mailbox, its task, its instances, its children."""
 
     __slots__ = (
+        "_bonds",
         "_command",
         "_context",
         "_guardian",
-        "_nursery",
+        "_host_scope",
         "_parked",
+        "_scope",
         "_spawner",
         "_started",
-        "_state_waiters",
         "_stop_deadline",
         "_timers",
+        "_waiters",
         "actor_class",
         "address",
         "args",
@@ -199,7 +221,6 @@ class Cell:
         "incarnation",
         "instance",
         "kwargs",
-        "links",
         "mailbox",
         "name",
         "owns_mailbox",
@@ -214,8 +235,6 @@ class Cell:
         "stop_reason",
         "task",
         "throughput",
-        "watchers",
-        "watching",
     )
 
     def __init__(
@@ -261,19 +280,18 @@ class Cell:
         self.exiting = False
         self.idle = False
         self.stop_reason: BaseException | None = None
-        self.watchers: dict[Cell, None] = {}
-        self.watching: dict[Cell, None] = {}
-        self.links: dict[Cell, None] = {}
+        self._bonds: _Bonds | None = None
         self._command: _Command | None = None
         self._context: Context | None = None
         self._guardian: Guardian | None = None
-        self._nursery: trio.Nursery | None = None
+        self._host_scope: trio.CancelScope | None = None
         self._parked = False
+        self._scope: trio.CancelScope | None = None
         self._spawner: Task | None = None
         self._started = False
-        self._state_waiters: trio.lowlevel.ParkingLot | None = None
         self._stop_deadline = math.inf
-        self._timers: set[object] = set()
+        self._timers: set[Timer] | None = None
+        self._waiters: list[tuple[Task, Callable[[Cell], bool]]] | None = None
 
     def __repr__(self) -> str:
         return f"<Cell {self.address.path} {self.state.value}>"
@@ -350,15 +368,25 @@ class Cell:
         self._unpark()
 
     def _apply_stop_deadline(self, deadline: float) -> None:
-        self._stop_deadline = min(self._stop_deadline, deadline)
-        if self._nursery is not None:
-            scope = self._nursery.cancel_scope
-            scope.deadline = min(scope.deadline, self._stop_deadline)
+        if deadline >= self._stop_deadline:
+            return
+        self._stop_deadline = deadline
+        if not self._parked:
+            self._arm_deadline()
+        # A parked cell runs no user code: its deadline is armed when (and if)
+        # the stop has something to wait for, which spares idle actors the cost.
+
+    def _arm_deadline(self) -> None:
+        deadline = self._stop_deadline
+        for scope in (self._scope, self._host_scope):
+            if scope is not None and deadline < scope.deadline:
+                scope.deadline = deadline
 
     def cancel(self) -> None:
         """Cancel everything the actor is doing now (used when a spawn is cancelled)."""
         self.command(_Stop(None))
-        self._apply_stop_deadline(-math.inf)
+        self._stop_deadline = -math.inf
+        self._arm_deadline()
 
     def wake(self) -> None:
         """Resume the parked task (the mailbox calls this when mail arrives)."""
@@ -377,17 +405,14 @@ class Cell:
         self.mailbox.forget(self)
         return Abort.SUCCEEDED
 
-    async def _park(self) -> None:
-        self._parked = True
-        await wait_task_rescheduled(self._abort_park)
-
     async def _next_command(self) -> _Command:
         if self._command is None:
             self.idle = True
             self.notify()
             try:
                 while self._command is None:
-                    await self._park()
+                    self._parked = True
+                    await wait_task_rescheduled(self._abort_park)
             finally:
                 self.idle = False
         command, self._command = self._command, None
@@ -397,28 +422,53 @@ class Cell:
 
     def _set_state(self, state: ActorState) -> None:
         self.state = state
-        if self._state_waiters is not None:
-            self._state_waiters.unpark_all()
+        if self._waiters:
+            self.notify()
 
     async def wait_until(self, done: Callable[[Cell], bool]) -> None:
-        """Wait until ``done(self)`` holds, re-checking at each change of state."""
-        while not done(self):
-            if self._state_waiters is None:
-                self._state_waiters = trio.lowlevel.ParkingLot()
-            await self._state_waiters.park()
+        """Wait until ``done(self)`` holds; it is checked at each change of state."""
+        if done(self):
+            return
+        if self._waiters is None:
+            self._waiters = []
+        waiter = (current_task(), done)
+        self._waiters.append(waiter)
+
+        def abort(_: object) -> Abort:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
 
     def notify(self) -> None:
-        """Wake the tasks waiting in ``wait_until`` to re-check their condition."""
-        if self._state_waiters is not None:
-            self._state_waiters.unpark_all()
+        """Wake the tasks in ``wait_until`` whose condition now holds."""
+        waiters = self._waiters
+        if waiters:
+            keep = []
+            for task, done in waiters:
+                if done(self):
+                    reschedule(task)
+                else:
+                    keep.append((task, done))
+            self._waiters = keep or None
 
     # --- the task -------------------------------------------------------------
 
-    def begin(self, instance: Actor | None) -> None:
-        """Start the cell's task, with the first instance if ``spawn`` built it already."""
+    def begin(self, instance: Actor | None, *, started: bool = False) -> None:
+        """Start the cell's task, with the first instance if ``spawn`` built it already.
+
+        ``started=True`` declares the instance started already (its ``on_start``
+        is the default, which does nothing): the actor is running from now on.
+        """
         if instance is not None:
             self.instance = instance
             self.actor_class = type(instance)
+        if started:
+            self.incarnation = 1
+            self._started = True
+            self.state = ActorState.RUNNING
+            self._emit(EventKind.STARTED)
         self.parent.nursery.start_soon(self._run, name=f"trouper {self.address.path}")
 
     async def wait_first_start(self) -> None:
@@ -427,9 +477,6 @@ class Cell:
         Raises:
             StartFailed: the first ``on_start`` raised; nothing of the actor runs.
         """
-        if self._started or self.state is ActorState.RUNNING:
-            await checkpoint()
-            return
         self._spawner = current_task()
 
         def abort(_: object) -> Abort:
@@ -447,15 +494,13 @@ class Cell:
     async def _run(self) -> None:
         self.task = current_task()
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                nursery.cancel_scope.deadline = self._stop_deadline
+            with trio.CancelScope(deadline=self._stop_deadline) as self._scope:
                 await self._lifecycle()
         finally:
             self._finalize()
 
     async def _lifecycle(self) -> None:
-        command: _Command = _Start(None)
+        command: _Command = _RESUME if self._started else _Start(None)
         while True:
             kind = type(command)
             if kind is _Start:
@@ -519,7 +564,8 @@ class Cell:
         while self._command is None:
             if not items:
                 mailbox.register(self)
-                await self._park()
+                self._parked = True
+                await wait_task_rescheduled(self._abort_park)
                 budget = throughput
                 continue
             message = items.popleft()
@@ -587,18 +633,25 @@ class Cell:
         if delay > 0:
             with trio.move_on_after(delay):
                 while self._command is None:
-                    await self._park()
+                    self._parked = True
+                    await wait_task_rescheduled(self._abort_park)
         command, self._command = self._command, None
         return command
 
     async def _end_instance(self) -> None:
         """End the current instance before a restart: on_stop, then its children."""
+        self._arm_deadline()
         self._set_state(ActorState.RESTARTING)
         await self._call_on_stop()
         await self._stop_children()
         self.instance = None
 
     async def _stop_for_good(self) -> None:
+        instance = self.instance
+        if self._guardian is not None or (
+            instance is not None and type(instance).on_stop is not Actor.on_stop
+        ):
+            self._arm_deadline()
         self._set_state(ActorState.STOPPING)
         await self._stop_children()
         await self._call_on_stop()
@@ -619,11 +672,14 @@ class Cell:
         guardian, self._guardian = self._guardian, None
         if guardian is not None:
             await guardian.shutdown()
+        host, self._host_scope = self._host_scope, None
+        if host is not None:
+            host.cancel()
 
     def _cancel_timers(self) -> None:
         if self._timers:
             for timer in tuple(self._timers):
-                timer.cancel()  # type: ignore[attr-defined]
+                timer.cancel()
 
     # --- finalizing ---------------------------------------------------------
 
@@ -632,8 +688,12 @@ class Cell:
         reason = self.stop_reason
         self._set_state(ActorState.STOPPED)
         self._command = None
-        self._nursery = None
+        self._scope = None
         self.task = None
+        self._cancel_timers()
+        if self._host_scope is not None:  # cancelled before its children stopped
+            self._host_scope.cancel()
+            self._host_scope = None
         if self._spawner is not None:
             # The first start never completed: the spawner learns why only now,
             # once nothing of the actor runs any more.
@@ -653,19 +713,25 @@ class Cell:
         if self.name is not None and runtime.names.get(self.name) is self:
             del runtime.names[self.name]
         self._emit(EventKind.STOPPED, reason)
-        for watched in self.watching:
-            watched.watchers.pop(self, None)
-        self.watching.clear()
-        for watcher in tuple(self.watchers):
-            watcher.watching.pop(self, None)
-            watcher.deliver_system(Terminated(self.ref, reason))
-        self.watchers.clear()
-        for linked in tuple(self.links):
-            linked.links.pop(self, None)
-            linked.linked_stopped(self, reason)
-        self.links.clear()
+        bonds, self._bonds = self._bonds, None
+        if bonds is not None:
+            for watched in bonds.watching:
+                watched.bonds.watchers.pop(self, None)
+            for watcher in bonds.watchers:
+                watcher.bonds.watching.pop(self, None)
+                watcher.deliver_system(Terminated(self.ref, reason))
+            for linked in bonds.links:
+                linked.bonds.links.pop(self, None)
+                linked.linked_stopped(self, reason)
         self.instance = None
         self.parent.child_stopped(self)
+
+    @property
+    def bonds(self) -> _Bonds:
+        """Watchers, watched actors and links of this actor (made on first use)."""
+        if self._bonds is None:
+            self._bonds = _Bonds()
+        return self._bonds
 
     def deliver_system(self, message: object) -> None:
         """Put a system message (Terminated, Exited) in the mailbox, whatever its size."""
@@ -684,28 +750,26 @@ class Cell:
             self.command(_Fail(failure))
 
     def _emit(self, kind: EventKind, reason: BaseException | None = None) -> None:
-        self.runtime.events.emit(
-            ActorEvent(
-                kind, self.address, class_label(self.actor_class), reason, self.runtime.now()
+        events = self.runtime.events
+        if events.wants(kind):
+            events.emit(
+                ActorEvent(
+                    kind, self.address, class_label(self.actor_class), reason, self.runtime.now()
+                )
             )
-        )
 
     # --- used by the guardian and the context ---------------------------------------
 
     @property
     def guardian(self) -> Guardian:
-        """The supervising side of this actor, created when it first has children."""
+        """The supervising side of this actor (its nursery opens with the first child)."""
         if self._guardian is None:
-            if self._nursery is None or self.state in (ActorState.STOPPING, ActorState.STOPPED):
-                raise RuntimeError(f"{self.address.path} is not running: it cannot have children")
+            if self.state in (ActorState.STOPPING, ActorState.STOPPED):
+                raise RuntimeError(f"{self.address.path} is stopping: it cannot have children")
             from trouper.runtime._guardian import Guardian
 
             self._guardian = Guardian(
-                self.runtime,
-                self._nursery,
-                path=self.address.path,
-                strategy=self._strategy(),
-                owner=self,
+                self.runtime, None, path=self.address.path, strategy=self._strategy(), owner=self
             )
         return self._guardian
 
@@ -718,18 +782,29 @@ class Cell:
         """The guardian if the actor has (or had, in this incarnation) children."""
         return self._guardian
 
-    @property
-    def nursery(self) -> trio.Nursery:
-        """Where the actor's children and timers run."""
-        if self._nursery is None:
-            raise RuntimeError(
-                f"{self.address.path} is not running yet: start timers in on_start or a handler"
-            )
-        return self._nursery
+    async def open_children_nursery(self) -> trio.Nursery:
+        """Start the host task that holds a nursery for this actor's children; return it."""
+        nursery: trio.Nursery = await self.parent.nursery.start(
+            self._host, name=f"trouper children of {self.address.path}"
+        )
+        return nursery
+
+    async def _host(self, *, task_status: trio.TaskStatus[trio.Nursery]) -> None:
+        with trio.CancelScope(deadline=self._stop_deadline) as self._host_scope:
+            async with trio.open_nursery() as nursery:
+                task_status.started(nursery)
+                await trio.sleep_forever()
 
     @property
-    def timers(self) -> set[object]:
+    def timer_nursery(self) -> trio.Nursery:
+        """Where the actor's timers run (beside the cell)."""
+        return self.parent.nursery
+
+    @property
+    def timers(self) -> set[Timer]:
         """The actor's live timers (cancelled when its instance ends)."""
+        if self._timers is None:
+            self._timers = set()
         return self._timers
 
     def stop_self(self) -> None:

@@ -9,8 +9,8 @@ from trio.lowlevel import cancel_shielded_checkpoint
 
 from trouper.actors import Actor, ActorRef, ActorState, Context, Terminated, Timer
 from trouper.errors import ChildNotFound, NameTaken
+from trouper.runtime import _runtime
 from trouper.runtime._cell import Cell, _Stop
-from trouper.runtime._runtime import cell_of, spawn_cell
 from trouper.runtime._timers import start_timer
 from trouper.supervision import ChildInfo, ChildSpec, Restart
 
@@ -61,7 +61,7 @@ class ActorContext(Context):
         **kwargs: object,
     ) -> ActorRef[object]:
         """Start a child of this actor; see ``Context.spawn``."""
-        cell = await spawn_cell(
+        cell = await _runtime.spawn_cell(
             self._cell.runtime,
             self._cell.guardian,
             factory,
@@ -105,46 +105,46 @@ class ActorContext(Context):
 
     def watch(self, ref: ActorRef[object]) -> None:
         """Receive ``Terminated(ref, reason)`` once ``ref`` has stopped for good."""
-        me, target = self._cell, cell_of(ref)
-        if target is me or target in me.watching:
+        me, target = self._cell, _runtime.cell_of(ref)
+        if target is me or (me._bonds is not None and target in me._bonds.watching):
             return
         if target.state is ActorState.STOPPED:
             me.deliver_system(Terminated(target.ref, target.stop_reason))
             return
-        target.watchers[me] = None
-        me.watching[target] = None
+        target.bonds.watchers[me] = None
+        me.bonds.watching[target] = None
 
     def unwatch(self, ref: ActorRef[object]) -> None:
         """Stop watching ``ref``; a ``Terminated`` not yet handled is withdrawn."""
-        me, target = self._cell, cell_of(ref)
-        target.watchers.pop(me, None)
-        me.watching.pop(target, None)
+        me, target = self._cell, _runtime.cell_of(ref)
+        target.bonds.watchers.pop(me, None)
+        me.bonds.watching.pop(target, None)
         items = me.mailbox.items
         for item in [m for m in items if type(m) is Terminated and m.ref == ref]:
             items.remove(item)
 
     def link(self, ref: ActorRef[object]) -> None:
         """Tie this actor's fate to ``ref``'s, both ways; see ``Context.link``."""
-        me, other = self._cell, cell_of(ref)
-        if other is me or other in me.links:
+        me, other = self._cell, _runtime.cell_of(ref)
+        if other is me or other in me.bonds.links:
             return
         if other.state is ActorState.STOPPED:
             me.linked_stopped(other, other.stop_reason)
             return
-        me.links[other] = None
-        other.links[me] = None
+        me.bonds.links[other] = None
+        other.bonds.links[me] = None
 
     def unlink(self, ref: ActorRef[object]) -> None:
         """Remove the link with ``ref``, both ways."""
-        me, other = self._cell, cell_of(ref)
-        me.links.pop(other, None)
-        other.links.pop(me, None)
+        me, other = self._cell, _runtime.cell_of(ref)
+        me.bonds.links.pop(other, None)
+        other.bonds.links.pop(me, None)
 
     async def start_child(self, spec: ChildSpec) -> ActorRef[object]:
         """Start a child from a spec, after the existing children; see ``Context.start_child``."""
         if not isinstance(spec, ChildSpec):
             raise TypeError(f"start_child takes a ChildSpec, got {spec!r}")
-        cell = await spawn_cell(
+        cell = await _runtime.spawn_cell(
             self._cell.runtime,
             self._cell.guardian,
             spec.factory,
@@ -198,8 +198,7 @@ class ActorContext(Context):
         child = self._child(child_id)
         await self.stop_child(child_id)
         guardian = self._cell.guardian
-        if child in guardian.children:
-            guardian.children.remove(child)
+        guardian.remove(child)
         guardian.supervision.forget(child_id)
 
     def children(self) -> list[ChildInfo]:

@@ -73,34 +73,58 @@ class Guardian:
     def __init__(
         self,
         runtime: Runtime,
-        nursery: trio.Nursery,
+        nursery: trio.Nursery | None,
         *,
         path: str,
         strategy: Strategy,
         owner: Cell | None,
     ) -> None:
         self.runtime = runtime
-        self.nursery = nursery
+        self._nursery = nursery
         self.path = "" if path == "/" else path
         self.strategy = strategy
         self.owner = owner
         self.address = owner.address if owner is not None else Address(runtime.node, "/")
         self.supervision = Supervision(strategy, per_child=owner is None)
-        self.children: list[Cell] = []
+        # Insertion-ordered: iteration is start order, lookup and removal are O(1).
+        self._children: dict[str, Cell] = {}
         self.closing = False
         self._queue: deque[tuple[Cell, int, BaseException | None]] = deque()
         self._busy = False
         self._worker_scope: trio.CancelScope | None = None
+        self._opening: trio.Event | None = None
 
     def __repr__(self) -> str:
-        return f"<Guardian {self.path or '/'} {len(self.children)} children>"
+        return f"<Guardian {self.path or '/'} {len(self._children)} children>"
+
+    @property
+    def children(self) -> list[Cell]:
+        """The children, in start order (a copy)."""
+        return list(self._children.values())
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """Where the children run (open once the first child is being spawned)."""
+        assert self._nursery is not None, "open() the guardian before starting children"
+        return self._nursery
+
+    async def open(self) -> None:
+        """Make sure the children's nursery exists (the owner's host task starts it)."""
+        while self._nursery is None:
+            if self._opening is not None:
+                await self._opening.wait()
+                continue
+            assert self.owner is not None  # the root is given its nursery
+            opening = self._opening = trio.Event()
+            try:
+                self._nursery = await self.owner.open_children_nursery()
+            finally:
+                self._opening = None
+                opening.set()
 
     def find(self, child_id: str) -> Cell | None:
         """Return the child with this id, or ``None``."""
-        for cell in self.children:
-            if cell.child_id == child_id:
-                return cell
-        return None
+        return self._children.get(child_id)
 
     def check_open(self) -> None:
         """Raise ``RuntimeError`` if the guardian takes no new children."""
@@ -110,7 +134,7 @@ class Guardian:
 
     def live_ids(self) -> list[str]:
         """The ids of the children that have not stopped, in start order."""
-        return [c.child_id for c in self.children if c.state is not ActorState.STOPPED]
+        return [c.child_id for c in self._children.values() if c.state is not ActorState.STOPPED]
 
     # --- exits -------------------------------------------------------------------
 
@@ -154,15 +178,17 @@ class Guardian:
 
     def _count_restart(self, cell: Cell, error: BaseException | None) -> None:
         cell.restarts += 1
-        self.runtime.events.emit(
-            ActorEvent(
-                EventKind.RESTARTED,
-                cell.address,
-                class_label(cell.actor_class),
-                error,
-                self.runtime.now(),
+        events = self.runtime.events
+        if events.wants(EventKind.RESTARTED):
+            events.emit(
+                ActorEvent(
+                    EventKind.RESTARTED,
+                    cell.address,
+                    class_label(cell.actor_class),
+                    error,
+                    self.runtime.now(),
+                )
             )
-        )
 
     def _escalate(self, cell: Cell, error: BaseException, decision: Decision) -> _Job | None:
         failure: BaseException
@@ -209,7 +235,7 @@ class Guardian:
 
     async def _restart_group(self, error: BaseException | None, decision: Decision) -> None:
         ids = set(decision.restart)
-        group = [c for c in self.children if c.child_id in ids]
+        group = [c for c in self._children.values() if c.child_id in ids]
         for cell in reversed(group):
             cell.command(_Terminate(error))
             await cell.wait_until(_ended)
@@ -237,7 +263,7 @@ class Guardian:
     async def _stop_all(
         self, failed: Cell | None = None, error: BaseException | None = None
     ) -> None:
-        for cell in reversed(tuple(self.children)):
+        for cell in reversed(tuple(self._children.values())):
             if cell.state is not ActorState.STOPPED:
                 cell.command(_Stop(error if cell is failed else None))
                 await cell.wait_until(_stopped)
@@ -253,10 +279,14 @@ class Guardian:
     def child_stopped(self, cell: Cell) -> None:
         """A child stopped for good: forget it, unless its spec keeps it listed."""
         if cell.spec is None or cell.spec.restart is Restart.TEMPORARY:
-            if cell in self.children:
-                self.children.remove(cell)
+            self.remove(cell)
             self.supervision.forget(cell.child_id)
 
     def add(self, cell: Cell) -> None:
         """Append a new child (it starts after the existing ones)."""
-        self.children.append(cell)
+        self._children[cell.child_id] = cell
+
+    def remove(self, cell: Cell) -> None:
+        """Forget a child (if it is still this guardian's)."""
+        if self._children.get(cell.child_id) is cell:
+            del self._children[cell.child_id]

@@ -154,18 +154,28 @@ class DeadLetterOffice(_Listeners[DeadLetter]):
             self._notify(letter)
 
 
+_LEVELS = {
+    EventKind.STARTED: logging.DEBUG,
+    EventKind.STOPPED: logging.DEBUG,
+    EventKind.FAILED: logging.ERROR,
+    EventKind.RESTARTED: logging.WARNING,
+    EventKind.GAVE_UP: logging.WARNING,
+}
+
+
 @attrs.define(eq=False)
 class EventLog(_Listeners[ActorEvent]):
     """Where lifecycle events go: logged at their level, listeners told at once."""
 
+    def wants(self, kind: EventKind) -> bool:
+        """Whether an event of this kind would reach a listener or the log (else skip it)."""
+        return bool(self._listeners) or log.isEnabledFor(_LEVELS[kind])
+
     def emit(self, event: ActorEvent) -> None:
         """Report an event: log it (failures at ERROR, restarts and give-ups at WARNING)."""
-        kind = event.kind
-        if kind is EventKind.FAILED:
-            log.error("%s", event, exc_info=event.reason)
-        elif kind is EventKind.RESTARTED or kind is EventKind.GAVE_UP:
-            log.warning("%s", event)
-        elif log.isEnabledFor(logging.DEBUG):
-            log.debug("%s", event)
+        level = _LEVELS[event.kind]
+        if log.isEnabledFor(level):
+            exc_info = event.reason if event.kind is EventKind.FAILED else None
+            log.log(level, "%s", event, exc_info=exc_info)
         if self._listeners:
             self._notify(event)

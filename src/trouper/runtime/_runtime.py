@@ -24,6 +24,7 @@ from trouper._validate import check_mailbox_size, check_seconds, check_throughpu
 from trouper.actors import Actor, ActorRef, ActorState, instantiate
 from trouper.errors import DuplicateChild, NameTaken
 from trouper.runtime._cell import Cell, _Stop
+from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._mailbox import Mailbox
 from trouper.runtime._observe import DeadLetterOffice, EventLog
@@ -330,8 +331,6 @@ async def spawn_cell(
     cell then neither sizes nor closes it. ``child_id`` overrides the path
     segment (by default the name, or ``Class-N``).
     """
-    from trouper.runtime._context import ActorContext
-
     await checkpoint_if_cancelled()
     guardian.check_open()
     if not callable(factory):
@@ -356,23 +355,26 @@ async def spawn_cell(
         name=name,
         mailbox=mailbox
         or Mailbox(
-            check_mailbox_size(runtime.mailbox_size if mailbox_size is None else mailbox_size)
+            runtime.mailbox_size if mailbox_size is None else check_mailbox_size(mailbox_size)
         ),
         owns_mailbox=mailbox is None,
-        throughput=check_throughput(runtime.throughput if throughput is None else throughput),
+        throughput=runtime.throughput if throughput is None else check_throughput(throughput),
         restart=restart or Restart.TRANSIENT,
-        shutdown=check_seconds("shutdown", runtime.shutdown if shutdown is None else shutdown),
+        shutdown=runtime.shutdown if shutdown is None else check_seconds("shutdown", shutdown),
         spec=spec,
     )
+    await guardian.open()
     context = cell._context = ActorContext(cell)
     instance = instantiate(context, factory, args, kwargs)
     if name is not None:
         runtime.names[name] = cell
     guardian.add(cell)
-    cell.begin(instance)
     if type(instance).on_start is Actor.on_start:
+        # Nothing to wait for: the actor is started as spawn returns.
+        cell.begin(instance, started=True)
         await cancel_shielded_checkpoint()
     else:
+        cell.begin(instance)
         await cell.wait_first_start()
     return cell
 

@@ -54,7 +54,7 @@ def start_timer(
     if not isinstance(target, ActorRef):
         raise TypeError(f"target must be an ActorRef, got {target!r}")
     timer = _Timer(cell)
-    cell.nursery.start_soon(_run, timer, delay, interval, target, message)
+    cell.timer_nursery.start_soon(_run, timer, delay, interval, target, message)
     cell.timers.add(timer)
     return timer
 

@@ -1,6 +1,29 @@
-"""Topics: publish/subscribe over direct addressing, with NATS-style subjects.
+"""Topics: publish/subscribe over direct addressing, with NATS-style subjects and patterns.
 
-Imports ``trouper.runtime``.
+Imports ``trouper.runtime`` and ``trouper.actors``; nothing above them.
 """
 
-__all__: list[str] = []
+from trouper.topics._registry import (
+    SYSTEM_DEAD_LETTERS,
+    SYSTEM_PREFIX,
+    Overflow,
+    Published,
+    Subscription,
+    TopicRegistry,
+    system_subject,
+)
+from trouper.topics._subjects import SubjectIndex, parse_pattern, parse_subject, pattern_matches
+
+__all__ = [
+    "SYSTEM_DEAD_LETTERS",
+    "SYSTEM_PREFIX",
+    "Overflow",
+    "Published",
+    "SubjectIndex",
+    "Subscription",
+    "TopicRegistry",
+    "parse_pattern",
+    "parse_subject",
+    "pattern_matches",
+    "system_subject",
+]

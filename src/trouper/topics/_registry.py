@@ -1,0 +1,511 @@
+"""The topic registry: subscribe actors to subject patterns, publish to them.
+
+Theory of operation
+-------------------
+A ``Subscription`` is one (ref, pattern, options) entry. Subscriptions live in
+one of two ``SubjectIndex`` tables: the *system* table holds the patterns that
+begin with the literal tokens ``trouper.system``, the *user* table every other
+one. User messages are published on the user table only (the ``trouper.system``
+namespace is refused there) and the runtime's own reports on the system table
+only, so a catch-all such as ``>`` never sees the runtime's events, as NATS
+keeps ``$SYS`` apart from application subjects.
+
+Publishing looks the subject up in a per-table cache of *plans*: the tuple of
+subscriptions to deliver to, in subscribe order, with at most one
+subscription per ref (the earliest of a ref's matching subscriptions decides
+how it is delivered). A plan is built once per subject, from the index, and the
+cache is emptied whenever the table changes, so the hot path is one dict lookup
+and one loop. Everything a delivery needs (the endpoint's bound ``send`` and
+``send_nowait``, the policy, whether to wrap) was computed at subscribe time.
+
+Cleanup is driven by the runtime's event log: when an actor stops for good
+(``EventKind.STOPPED``) every subscription of its address is cancelled; a
+restart emits no such event, so subscriptions survive it. The same listener,
+and one on the dead-letter office, publish lifecycle events and dead letters on
+the system subjects, synchronously and with ``tell_nowait`` (the runtime never
+waits on a subscriber). The registry listens only while it needs to: to the
+event log while it holds any subscription, to the dead-letter office while it
+holds a system one; otherwise the runtime does not even build the reports.
+
+A full subscriber loses a report: it is counted, never turned into a dead
+letter, and dead letters raised while a report is being delivered are not
+reported again, so a report can never feed itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+
+import attrs
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from trouper.actors import ActorRef, ActorState, Address
+from trouper.errors import ActorStopped, InvalidSubject, MailboxFull
+from trouper.runtime import ActorEvent, DeadLetter, EventKind, Listener, Runtime
+from trouper.runtime.lowlevel import cell_of
+from trouper.topics._subjects import SubjectIndex, parse_pattern, parse_subject
+
+__all__ = [
+    "SYSTEM_DEAD_LETTERS",
+    "SYSTEM_PREFIX",
+    "Overflow",
+    "Published",
+    "Subscription",
+    "TopicRegistry",
+    "system_subject",
+]
+
+SYSTEM_PREFIX = "trouper.system"
+"""The namespace of the runtime's own topics; user messages may not be published in it."""
+
+SYSTEM_DEAD_LETTERS = "trouper.system.dead_letters"
+"""The subject dead letters are published on (the message is the ``DeadLetter``)."""
+
+_EVENT_SUBJECTS = {kind: f"{SYSTEM_PREFIX}.actor.{kind.value}" for kind in EventKind}
+
+_PLAN_LIMIT = 1024
+"""Plans cached per table; the cache is emptied when it reaches this size."""
+
+_STOPPED_REASON = "actor stopped"
+"""The dead-letter reason the engine gives once an actor's mailbox is closed."""
+
+
+def system_subject(kind: EventKind) -> str:
+    """Return the subject lifecycle events of ``kind`` are published on.
+
+    ``system_subject(EventKind.FAILED)`` is ``"trouper.system.actor.failed"``.
+    """
+    return _EVENT_SUBJECTS[kind]
+
+
+class Overflow(enum.Enum):
+    """What publishing does when a subscriber's mailbox is full (per subscription)."""
+
+    BACKPRESSURE = "backpressure"
+    """The publisher waits until there is room (``await ref.tell``); nothing is lost.
+
+    The default for user topics.
+    """
+    DROP = "drop"
+    """The message is not delivered (``tell_nowait``): it becomes a dead letter with
+    reason ``"slow subscriber"`` and is counted. The only policy of system topics,
+    whose drops are counted but not dead-lettered."""
+
+
+@attrs.frozen
+class Published:
+    """A published message together with its subject (``subscribe(..., with_subject=True)``).
+
+    The wrapper is what such a subscriber receives, so its handler takes
+    ``Published`` and reads ``message`` from it. It is not generic: a handler's
+    annotation must be a plain class. One instance is shared by every
+    subscriber of one publish.
+    """
+
+    subject: str
+    """The subject the message was published on (never a pattern)."""
+    message: object
+    """The message as the publisher gave it."""
+
+
+@attrs.define(eq=False, repr=False)
+class Subscription:
+    """One actor's subscription to one subject pattern; ``cancel()`` ends it.
+
+    Made by ``TopicRegistry.subscribe``, never directly. A handle compared by
+    identity: subscribing the same ref with the same pattern twice gives two
+    subscriptions (and still one delivery per publish). It stays inactive once
+    cancelled, unsubscribed, or once its actor has stopped for good.
+    """
+
+    _registry: TopicRegistry
+    _pattern: str
+    _ref: ActorRef[object]
+    _overflow: Overflow
+    _with_subject: bool
+    _system: bool
+    # The address the cleanup is keyed on: the local cell's (which is what its
+    # STOPPED event names) or, for a ref with no local cell, the ref's.
+    _owner: Address
+    _send: Callable[[object], Awaitable[None]]
+    _send_nowait: Callable[[object], None]
+    _drop: bool = attrs.field(init=False)
+    _active: bool = attrs.field(default=True, init=False)
+    _dropped: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._drop = self._overflow is Overflow.DROP
+
+    @property
+    def pattern(self) -> str:
+        """The subject pattern (``*`` one token, ``>`` one or more trailing tokens)."""
+        return self._pattern
+
+    @property
+    def ref(self) -> ActorRef[object]:
+        """The subscriber."""
+        return self._ref
+
+    @property
+    def overflow(self) -> Overflow:
+        """What publishing does when the subscriber's mailbox is full."""
+        return self._overflow
+
+    @property
+    def with_subject(self) -> bool:
+        """Whether the subscriber receives ``Published(subject, message)`` wrappers."""
+        return self._with_subject
+
+    @property
+    def active(self) -> bool:
+        """Whether publishing still delivers through this subscription."""
+        return self._active
+
+    @property
+    def dropped(self) -> int:
+        """How many messages this subscription lost to a full mailbox."""
+        return self._dropped
+
+    def cancel(self) -> None:
+        """End the subscription (``TopicRegistry.unsubscribe``). Idempotent."""
+        self._registry.unsubscribe(self)
+
+    def __repr__(self) -> str:
+        state = "" if self._active else " cancelled"
+        wrapped = " with_subject" if self._with_subject else ""
+        return (
+            f"<Subscription {self._pattern!r} -> {self._ref.address} "
+            f"{self._overflow.value}{wrapped}{state}>"
+        )
+
+
+_Plan = tuple[Subscription, ...]
+
+
+@attrs.define(eq=False)
+class _Table:
+    """Subscriptions by pattern, and the delivery plans cached by subject."""
+
+    index: SubjectIndex[Subscription] = attrs.field(factory=SubjectIndex)
+    plans: dict[str, _Plan] = attrs.field(factory=dict)
+
+    def add(self, subscription: Subscription) -> None:
+        self.index.add(subscription._pattern, subscription)
+        self.plans.clear()
+
+    def remove(self, subscription: Subscription) -> None:
+        self.index.remove(subscription._pattern, subscription)
+        self.plans.clear()
+
+    def plan(self, subject: str) -> _Plan:
+        """Build (and cache) the plan for a valid subject: one subscription per ref."""
+        chosen: dict[ActorRef[object], Subscription] = {}
+        for subscription in self.index.match(subject):
+            chosen.setdefault(subscription._ref, subscription)
+        plan = tuple(chosen.values())
+        plans = self.plans
+        if len(plans) >= _PLAN_LIMIT:
+            plans.clear()
+        plans[subject] = plan
+        return plan
+
+
+def _is_system_pattern(tokens: tuple[str, ...]) -> bool:
+    return len(tokens) >= 2 and tokens[0] == "trouper" and tokens[1] == "system"
+
+
+@attrs.define(eq=False, repr=False)
+class TopicRegistry:
+    """Publish/subscribe for one runtime: actors subscribe to patterns, anyone publishes.
+
+    Reach it as ``runtime.topics`` (made on first use, one per runtime). Its
+    methods belong to the runtime's Trio thread; ``subscribe`` and
+    ``unsubscribe`` never wait. Lifecycle events and dead letters are
+    published on ``trouper.system.*`` subjects while someone subscribes
+    there; the registry listens to the runtime only while it holds
+    subscriptions, so an unused one costs nothing.
+    """
+
+    _runtime: Runtime
+    _user: _Table = attrs.field(factory=_Table, init=False)
+    _system: _Table = attrs.field(factory=_Table, init=False)
+    _by_owner: dict[Address, dict[Subscription, None]] = attrs.field(factory=dict, init=False)
+    _dropped: int = attrs.field(default=0, init=False)
+    _reporting: bool = attrs.field(default=False, init=False)
+    _events: Listener | None = attrs.field(default=None, init=False)
+    _letters: Listener | None = attrs.field(default=None, init=False)
+
+    def __repr__(self) -> str:
+        return f"<TopicRegistry of {self._runtime!r}: {len(self)} subscriptions>"
+
+    def __len__(self) -> int:
+        """Return the number of active subscriptions."""
+        return len(self._user.index) + len(self._system.index)
+
+    @property
+    def dropped(self) -> int:
+        """How many messages and reports were not delivered because a mailbox was full."""
+        return self._dropped
+
+    def subscriptions_of(self, ref: ActorRef[object]) -> tuple[Subscription, ...]:
+        """Return ``ref``'s active subscriptions, oldest first."""
+        return tuple(s for s in self._by_owner.get(_owner_of(ref), ()) if s._ref == ref)
+
+    # --- subscribing ------------------------------------------------------------
+
+    def subscribe(
+        self,
+        ref: ActorRef[object],
+        pattern: str,
+        *,
+        with_subject: bool = False,
+        overflow: Overflow | None = None,
+    ) -> Subscription:
+        """Deliver every message published on a subject matching ``pattern`` to ``ref``.
+
+        Takes effect at once, for the publishes that start from now on. The
+        subscription lasts until it is cancelled or its actor stops for good;
+        it survives restarts. Each publish reaches a subscriber once, however
+        many of its subscriptions match; the earliest of them decides the
+        delivery (``with_subject``, ``overflow``).
+
+        Patterns that begin with ``trouper.system`` subscribe to the runtime's
+        own reports, which are only ever dropped, never waited for: for them
+        ``overflow`` is ``Overflow.DROP`` (the default there).
+
+        Args:
+            ref: the subscriber. A ref to an actor of this runtime is
+                unsubscribed when that actor stops for good; any other ref
+                stays subscribed until cancelled.
+            pattern: dot-separated tokens; ``*`` matches exactly one token
+                and a final ``>`` one or more tokens.
+            with_subject: deliver ``Published(subject, message)`` instead of
+                the bare message.
+            overflow: what publishing does when the mailbox is full (default
+                ``Overflow.BACKPRESSURE``, or ``Overflow.DROP`` for system
+                topics).
+
+        Raises:
+            InvalidSubject: ``pattern`` does not follow the grammar.
+            ActorStopped: ``ref``'s actor has already stopped for good.
+            ValueError: ``overflow`` is not an ``Overflow``, is
+                ``BACKPRESSURE`` for a system pattern, or ``ref`` is an actor
+                of another runtime.
+            TypeError: ``ref`` is not an ``ActorRef``.
+        """
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"the subscriber must be an ActorRef, got {ref!r}")
+        system = _is_system_pattern(parse_pattern(pattern))
+        if overflow is None:
+            overflow = Overflow.DROP if system else Overflow.BACKPRESSURE
+        elif not isinstance(overflow, Overflow):
+            raise ValueError(f"overflow must be an Overflow member, got {overflow!r}")
+        elif system and overflow is Overflow.BACKPRESSURE:
+            raise ValueError(
+                f"system topics are never waited for: subscribe to {pattern!r} "
+                "with overflow=Overflow.DROP (the default for them)"
+            )
+        owner = self._check_alive(ref)
+        endpoint = ref.endpoint
+        subscription = Subscription(
+            self,
+            pattern,
+            ref,
+            overflow,
+            bool(with_subject),
+            system,
+            owner,
+            endpoint.send,
+            endpoint.send_nowait,
+        )
+        (self._system if system else self._user).add(subscription)
+        self._by_owner.setdefault(owner, {})[subscription] = None
+        self._listen()
+        return subscription
+
+    def _check_alive(self, ref: ActorRef[object]) -> Address:
+        try:
+            cell = cell_of(ref)
+        except TypeError:
+            return ref.address  # not a local actor: nothing to watch
+        if cell.runtime is not self._runtime:
+            raise ValueError(f"{ref!r} is an actor of another runtime")
+        if cell.state is ActorState.STOPPED:
+            raise ActorStopped(ref.address)
+        return cell.address
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """End ``subscription``: no publish that reaches it from now on delivers through it.
+
+        Idempotent: ending an inactive subscription does nothing. A publish
+        already waiting on another subscriber skips this one.
+
+        Raises:
+            ValueError: ``subscription`` belongs to another registry.
+            TypeError: ``subscription`` is not a ``Subscription``.
+        """
+        if not isinstance(subscription, Subscription):
+            raise TypeError(f"expected a Subscription, got {subscription!r}")
+        if subscription._registry is not self:
+            raise ValueError(f"{subscription!r} belongs to another registry")
+        if not subscription._active:
+            return
+        owned = self._by_owner.get(subscription._owner)
+        if owned is not None:
+            owned.pop(subscription, None)
+            if not owned:
+                del self._by_owner[subscription._owner]
+        self._remove(subscription)
+        self._listen()
+
+    def _remove(self, subscription: Subscription) -> None:
+        subscription._active = False
+        (self._system if subscription._system else self._user).remove(subscription)
+
+    def _forget(self, owner: Address) -> None:
+        owned = self._by_owner.pop(owner, None)
+        if owned:
+            for subscription in owned:
+                self._remove(subscription)
+            self._listen()
+
+    def _listen(self) -> None:
+        """Listen to the runtime's reports exactly while subscriptions need them."""
+        runtime = self._runtime
+        if self._events is None:
+            if len(self):
+                self._events = runtime.events.listen(self._on_event)
+        elif not len(self):
+            self._events.cancel()
+            self._events = None
+        if self._letters is None:
+            if len(self._system.index):
+                self._letters = runtime.dead_letters.listen(self._on_dead_letter)
+        elif not len(self._system.index):
+            self._letters.cancel()
+            self._letters = None
+
+    # --- publishing -------------------------------------------------------------
+
+    async def publish(self, subject: str, message: object) -> int:
+        """Deliver ``message`` to every subscriber whose pattern matches ``subject``.
+
+        Subscribers are served one after another in the order they subscribed,
+        each once. A backpressure subscriber with a full mailbox makes this
+        wait (the subscribers after it wait too); a drop subscriber with a
+        full mailbox loses the message, which becomes a dead letter with
+        reason ``"slow subscriber"``. A checkpoint: if cancelled while waiting,
+        the subscribers before the one it waited on have the message and the
+        rest do not; subscriptions made meanwhile are not served, cancelled
+        ones are skipped. An actor that publishes on a subject it subscribes
+        to with ``BACKPRESSURE`` waits for itself once its mailbox is full,
+        as ``await self_ref.tell`` would: subscribe it with ``DROP`` there.
+
+        Returns:
+            How many subscribers the message was handed to (drops excluded).
+
+        Raises:
+            InvalidSubject: ``subject`` is not a valid published subject (no
+                wildcards), or lies in the reserved ``trouper.system`` namespace.
+        """
+        try:
+            plan = self._user.plans.get(subject)
+        except TypeError:  # unhashable: certainly not a subject
+            plan = None
+        if plan is None:
+            plan = self._user_plan(subject)
+        await checkpoint_if_cancelled()
+        delivered = 0
+        waited = False
+        wrapped: Published | None = None
+        for subscription in plan:
+            if not subscription._active:
+                continue
+            item = message
+            if subscription._with_subject:
+                if wrapped is None:
+                    wrapped = Published(subject, message)
+                item = wrapped
+            if subscription._drop:
+                try:
+                    subscription._send_nowait(item)
+                except MailboxFull:
+                    self._slow(subscription, item)
+                    continue
+            else:
+                await subscription._send(item)
+                waited = True
+            delivered += 1
+        if not waited:
+            await cancel_shielded_checkpoint()
+        return delivered
+
+    def _user_plan(self, subject: str) -> _Plan:
+        tokens = parse_subject(subject)
+        if _is_system_pattern(tokens):
+            raise InvalidSubject(
+                subject, f"the {SYSTEM_PREFIX!r} namespace is reserved for the runtime's reports"
+            )
+        return self._user.plan(subject)
+
+    def _slow(self, subscription: Subscription, item: object) -> None:
+        subscription._dropped += 1
+        self._dropped += 1
+        self._runtime.dead_letters.post(
+            DeadLetter(item, subscription._ref.address, "slow subscriber")
+        )
+
+    # --- system topics ------------------------------------------------------------
+
+    def _on_event(self, event: ActorEvent) -> None:
+        if event.kind is EventKind.STOPPED:
+            self._forget(event.address)
+        if len(self._system.index):
+            self._report(_EVENT_SUBJECTS[event.kind], event)
+
+    def _on_dead_letter(self, letter: DeadLetter) -> None:
+        if letter.reason == _STOPPED_REASON and letter.recipient in self._by_owner:
+            # The recipient's mailbox is closed: it is stopping for good and its
+            # STOPPED event is on the way. Forget it now, so that the dead
+            # letters of its own queue are not reported back to it.
+            self._forget(letter.recipient)
+        if self._reporting or not len(self._system.index):
+            return
+        self._report(SYSTEM_DEAD_LETTERS, letter)
+
+    def _report(self, subject: str, report: object) -> None:
+        """Publish a runtime report now, without waiting; full subscribers lose it."""
+        table = self._system
+        plan = table.plans.get(subject)
+        if plan is None:
+            plan = table.plan(subject)
+        if not plan:
+            return
+        wrapped: Published | None = None
+        # Dead letters that this delivery causes (a subscriber whose mailbox has
+        # just closed) are not reported again: no report may feed itself.
+        reporting, self._reporting = self._reporting, True
+        try:
+            for subscription in plan:
+                if not subscription._active:
+                    continue
+                item = report
+                if subscription._with_subject:
+                    if wrapped is None:
+                        wrapped = Published(subject, report)
+                    item = wrapped
+                try:
+                    subscription._send_nowait(item)
+                except MailboxFull:
+                    subscription._dropped += 1
+                    self._dropped += 1
+        finally:
+            self._reporting = reporting
+
+
+def _owner_of(ref: ActorRef[object]) -> Address:
+    try:
+        return cell_of(ref).address
+    except TypeError:
+        return ref.address
