@@ -58,13 +58,16 @@ def show(event: trouper.ActorEvent) -> None:
 
 
 async def main() -> None:
-    accounts = [ChildSpec(name, Account, (opening,), name=name) for name, opening in
-                [("alice", 100), ("bob", 50), ("carol", 0)]]
+    accounts = [
+        ChildSpec(name, Account, (opening,), name=name)
+        for name, opening in [("alice", 100), ("bob", 50), ("carol", 0)]
+    ]
     async with trouper.open_runtime() as rt:
         rt.events.listen(show)
         await rt.spawn(Supervisor, accounts, name="bank")
         alice, bob = rt.lookup("alice"), rt.lookup("bob")
-        assert alice is not None and bob is not None
+        assert alice is not None
+        assert bob is not None
 
         print("alice withdraws 30 ->", await alice.ask(Withdraw(30)))
         await bob.tell(Deposit(25))

@@ -123,10 +123,12 @@ class HandlerError(ActorError, RuntimeError):
 
 
 class StartFailed(ActorError, RuntimeError):
-    """An actor could not start: its factory or its first ``on_start`` raised.
+    """An actor could not start: its first ``on_start`` raised.
 
-    Raised by ``spawn`` (and by ``start_child``); the original error is ``__cause__``
-    and nothing of the actor keeps running.
+    Raised by ``spawn`` (and by ``start_child``) once nothing of the actor
+    runs any more; the original error is ``__cause__``. (An error of the
+    factory itself, like calling a class with wrong arguments, is raised by
+    ``spawn`` as it is.)
     """
 
     def __init__(self, address: Address, description: str) -> None:

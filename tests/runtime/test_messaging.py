@@ -355,3 +355,36 @@ async def test_reject_answers_an_ask_with_an_error_without_failing() -> None:
             "rejected",
             "negative",
         )
+
+
+async def test_a_sender_waiting_on_a_full_mailbox_when_the_actor_stops_makes_one_dead_letter() -> None:
+    """A blocked tell is dead-lettered once (by its sender), a blocked ask fails once."""
+    async with trouper.open_runtime(mailbox_size=1) as rt:
+        ref = await rt.spawn(Recorder)
+        outcomes: list[str] = []
+
+        async def blocked_ask() -> None:
+            with pytest.raises(ActorStopped):
+                await ref.ask(Get())
+            outcomes.append("ask stopped")
+
+        async def running_ask() -> None:
+            with pytest.raises(ActorStopped):  # its handler is cancelled at the deadline
+                await ref.ask(Block())
+            outcomes.append("running ask stopped")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(running_ask)
+            await trio.testing.wait_all_tasks_blocked()
+            ref.tell_nowait(Put(1))  # fills the mailbox
+            nursery.start_soon(ref.tell, Put(2))
+            nursery.start_soon(blocked_ask)
+            await trio.testing.wait_all_tasks_blocked()
+            await rt.stop(ref)
+        assert sorted(outcomes) == ["ask stopped", "running ask stopped"]
+        assert sorted(str(d.message) for d in rt.dead_letters.recent) == [
+            "Get()",
+            "Put(value=1)",
+            "Put(value=2)",
+        ]
+        assert rt.dead_letters.count == 3

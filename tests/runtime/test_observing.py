@@ -52,8 +52,8 @@ async def test_tree_is_the_live_hierarchy_as_data_and_text() -> None:
         assert [a.path for a in tree.walk()] == ["/top", "/top/child", "/other"]
         assert tree.find("/top") is not None
         assert str(tree) == (
-            "/ (root, OneForOne(3 in 5.0s))\n"
-            "├── top (Parent) running, mailbox 0, handled 1, restarts 0 [OneForOne(3 in 5.0s)]\n"
+            "/ (root, OneForOne(3 in 5s))\n"
+            "├── top (Parent) running, mailbox 0, handled 1, restarts 0 [OneForOne(3 in 5s)]\n"
             "│   └── child (Parent) running, mailbox 0, handled 3, restarts 1\n"
             "└── other (Parent) running, mailbox 0, handled 0, restarts 0"
         )

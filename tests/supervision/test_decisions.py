@@ -203,8 +203,9 @@ def test_shutdown_accepts_zero_and_infinity() -> None:
 def test_strategy_describes_itself() -> None:
     """Trees and logs show a strategy briefly."""
     assert OneForAll(max_restarts=2, within=1.5).describe() == "OneForAll(2 in 1.5s)"
+    assert OneForOne(within=10).describe() == "OneForOne(3 in 10s)"
     assert (
-        RestForOne(backoff=Backoff(0.5, 4)).describe() == "RestForOne(3 in 5.0s, backoff 0.5..4s)"
+        RestForOne(backoff=Backoff(0.5, 4)).describe() == "RestForOne(3 in 5s, backoff 0.5..4s)"
     )
     assert isinstance(OneForOne(), Strategy)
 
@@ -216,7 +217,7 @@ def reference_allows(
     restart_times: list[float], now: float, max_restarts: int, within: float
 ) -> bool:
     """Would one more restart at ``now`` keep at most ``max_restarts`` in the window?"""
-    recent = [t for t in restart_times if now - t < within]
+    recent = [t for t in restart_times if now - t <= within]
     return len(recent) + 1 <= max_restarts
 
 
@@ -253,5 +254,22 @@ def test_within_intensity_keeps_only_the_window(
 ) -> None:
     """The kept history is the restarts inside the window plus the new one."""
     kept, allowed = within_intensity(tuple(history), now, max_restarts, within)
-    assert kept == (*[t for t in history if now - t < within], now)
+    assert kept == (*[t for t in history if now - t <= within], now)
     assert allowed == (len(kept) <= max_restarts)
+
+
+def test_a_restart_exactly_within_seconds_old_still_counts() -> None:
+    """The window includes its edge, as OTP's (``now - t <= within``)."""
+    supervision = Supervision(OneForOne(max_restarts=1, within=5))
+    assert not supervision.on_exit(CHILDREN, "a", Restart.PERMANENT, ValueError(), 0).gave_up
+    assert supervision.on_exit(CHILDREN, "a", Restart.PERMANENT, ValueError(), 5).gave_up
+
+
+def test_an_instance_that_never_started_is_restarted_not_resumed() -> None:
+    """RESUME needs a started instance; a failed on_start restarts (and counts)."""
+    supervision = Supervision(OneForOne(max_restarts=1, directives={KeyError: Directive.RESUME}))
+    resumed = supervision.on_exit(CHILDREN, "a", Restart.PERMANENT, KeyError(), 0, started=True)
+    assert resumed == Decision(Directive.RESUME)
+    restarted = supervision.on_exit(CHILDREN, "a", Restart.PERMANENT, KeyError(), 1, started=False)
+    assert restarted.directive is Directive.RESTART
+    assert supervision.on_exit(CHILDREN, "a", Restart.PERMANENT, KeyError(), 2, started=False).gave_up

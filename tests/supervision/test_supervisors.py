@@ -242,7 +242,7 @@ async def test_intensity_exceeded_escalates_one_level_then_the_next() -> None:
         ("/outer/inner", "RestartIntensityExceeded"),
         ("/outer/inner", "RestartIntensityExceeded"),
         ("/outer", "RestartIntensityExceeded"),
-        ("/outer", "RestartIntensityExceeded"),
+        ("/", "RestartIntensityExceeded"),  # the root gives up on /outer
     ]
 
 
@@ -576,8 +576,8 @@ async def test_supervisor_shows_its_strategy_in_the_tree() -> None:
         await (await child(rt, "/s/b")).tell(Crash())
         await settle()
         assert str(rt.tree()).splitlines() == [
-            "/ (root, OneForOne(3 in 5.0s))",
-            "└── s (Supervisor) running, mailbox 0, handled 0, restarts 0 [RestForOne(2 in 5.0s)]",
+            "/ (root, OneForOne(3 in 5s))",
+            "└── s (Supervisor) running, mailbox 0, handled 0, restarts 0 [RestForOne(2 in 5s)]",
             "    ├── a (Worker) running, mailbox 0, handled 0, restarts 0",
             "    └── b (Worker) running, mailbox 0, handled 1, restarts 1",
         ]
@@ -646,3 +646,110 @@ async def test_bad_runtime_options_are_refused() -> None:
 
 def _labels(journal: Sequence[str]) -> list[str]:
     return list(journal)
+
+
+async def test_a_resumed_actor_is_running_again() -> None:
+    """After RESUME the actor shows as running and still fails with its links."""
+    journal: list[str] = []
+    strategy = OneForOne(directives={KeyError: Directive.RESUME})
+    async with trouper.open_runtime() as rt:
+        await rt.spawn(Supervisor, specs(journal, "a"), strategy=strategy, name="s")
+        a = await child(rt, "/s/a")
+        await a.tell(Crash(KeyError))
+        assert await a.ask(Count()) == 1
+        info = rt.tree().find("/s/a")
+        assert info is not None
+        assert (info.state, info.restarts) == (ActorState.RUNNING, 0)
+
+
+async def test_temporary_children_are_stopped_not_restarted_in_a_group() -> None:
+    """OneForAll restarts its permanent children; a temporary sibling just stops (OTP)."""
+    journal: list[str] = []
+    children = [
+        ChildSpec("a", Worker, (journal, "a")),
+        ChildSpec("t", Worker, (journal, "t"), restart=Restart.TEMPORARY),
+        ChildSpec("c", Worker, (journal, "c")),
+    ]
+    async with trouper.open_runtime() as rt:
+        sup = await rt.spawn(Supervisor, children, strategy=OneForAll(), name="s")
+        journal.clear()
+        await (await child(rt, "/s/c")).tell(Crash())
+        await settle()
+        assert journal == [
+            "stop c",
+            "stop t",
+            "stop a",
+            "restart a after RuntimeError",
+            "start a",
+            "restart c after RuntimeError",
+            "start c",
+        ]
+        listed = await sup.ask(WhichChildren())
+        assert [c.id for c in listed] == ["a", "c"]  # type: ignore[attr-defined]
+
+
+async def test_ending_an_instance_for_a_restart_is_bounded_by_shutdown() -> None:
+    """A slow on_stop during a restart is cancelled at the shutdown deadline."""
+    journal: list[str] = []
+    starts: list[float] = []
+
+    class Slow(Worker):
+        async def on_start(self) -> None:
+            starts.append(trio.current_time())
+
+        async def on_stop(self) -> None:
+            await trio.sleep(100)
+
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Slow, journal, "slow", shutdown=2)
+        await ref.tell(Crash())
+        await trio.sleep(10)
+        assert [s - starts[0] for s in starts] == [0, 2]
+
+
+async def test_start_child_rejects_a_taken_name_without_failing() -> None:
+    """StartChild with a taken name or a broken factory is rejected; the supervisor goes on."""
+    journal: list[str] = []
+    async with trouper.open_runtime() as rt:
+        sup = await rt.spawn(Supervisor, specs(journal, "a"), name="s")
+        await rt.spawn(Worker, journal, "other", name="taken")
+        with pytest.raises(trouper.NameTaken):
+            await sup.ask(StartChild(ChildSpec("b", Worker, (journal, "b"), name="taken")))
+        with pytest.raises(TypeError):
+            await sup.ask(StartChild(ChildSpec("c", Worker, ())))
+        assert rt.tree().find("/s") is not None
+        assert rt.tree().actors[0].restarts == 0
+
+
+async def test_child_spec_shutdown_defaults_to_the_runtime() -> None:
+    """A spec without ``shutdown`` takes the runtime's; names are checked when built."""
+    journal: list[str] = []
+    async with trouper.open_runtime(shutdown=3) as rt:
+        sup = await rt.spawn(Supervisor, [ChildSpec("h", Worker, (journal, "h"))], name="s")
+        await (await child(rt, "/s/h")).tell(Hang())
+        await settle()
+        start = trio.current_time()
+        await rt.stop(sup)
+        assert trio.current_time() - start == 3
+    with pytest.raises(ValueError, match=r"^an actor name must be a non-empty string"):
+        ChildSpec("x", Worker, name="a/b")
+
+
+async def test_restarted_is_reported_when_decided_for_groups_too() -> None:
+    """With a backoff, RESTARTED comes at the decision and STARTED after the wait."""
+    journal: list[str] = []
+    events: list[ActorEvent] = []
+    strategy = OneForAll(backoff=Backoff(2, 2))
+    async with trouper.open_runtime() as rt:
+        rt.events.listen(events.append, kinds=[EventKind.RESTARTED, EventKind.STARTED])
+        await rt.spawn(Supervisor, specs(journal, "a", "b"), strategy=strategy, name="s")
+        events.clear()
+        start = trio.current_time()
+        await (await child(rt, "/s/a")).tell(Crash())
+        await trio.sleep(5)
+    assert [(e.kind.value, e.address.path, e.time - start) for e in events] == [
+        ("restarted", "/s/a", 0),
+        ("restarted", "/s/b", 0),
+        ("started", "/s/a", 2),
+        ("started", "/s/b", 2),
+    ]

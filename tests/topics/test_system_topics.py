@@ -71,7 +71,7 @@ async def test_stop_and_give_up_are_published() -> None:
         crasher = await rt.spawn(Collector, [], name="crasher")
         await crasher.tell("boom")
         await trio.testing.wait_all_tasks_blocked()
-        assert kinds(seen) == [(EventKind.GAVE_UP, "/crasher"), (EventKind.STOPPED, "/crasher")]
+        assert kinds(seen) == [(EventKind.GAVE_UP, "/"), (EventKind.STOPPED, "/crasher")]
 
 
 async def test_dead_letters_are_published() -> None:

@@ -102,7 +102,8 @@ class Context(abc.ABC):
 
         Raises:
             NameTaken: ``name`` belongs to a living actor.
-            StartFailed: the factory or the first ``on_start`` raised.
+            StartFailed: the first ``on_start`` raised (a factory's own error is
+                raised as it is).
         """
 
     @abc.abstractmethod
@@ -122,7 +123,12 @@ class Context(abc.ABC):
 
     @abc.abstractmethod
     def stop(self) -> None:
-        """Stop this actor for good once the running handler returns."""
+        """Stop this actor once the running handler returns (a normal exit).
+
+        The supervisor treats it by the actor's restart kind: final for
+        ``TRANSIENT`` (the default of ``spawn``) and ``TEMPORARY`` actors, a
+        restart for ``PERMANENT`` ones. ``runtime.stop(ref)`` is always final.
+        """
 
     @abc.abstractmethod
     def send_later(self, delay: float, target: ActorRef[object], message: object) -> Timer:

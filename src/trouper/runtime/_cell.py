@@ -71,6 +71,7 @@ from trouper.actors import (
     Address,
     Context,
     Exited,
+    HandlerFunction,
     Reject,
     Terminated,
     Timer,
@@ -511,6 +512,7 @@ class Cell:
                     return
                 command = _Fail(error) if error is not None else await self._serve()
             elif kind is _Resume:
+                self._set_state(ActorState.RUNNING)
                 command = await self._serve()
             elif kind is _Fail or kind is _Exit:
                 if kind is _Fail and self.state is not ActorState.FAILED:
@@ -554,9 +556,7 @@ class Cell:
         """Handle messages until a command arrives or a handler fails (the hot path)."""
         instance = self.instance
         assert instance is not None
-        actor_class = type(instance)
-        dispatch = actor_class._trouper_dispatch
-        resolve = actor_class._trouper_resolve
+        dispatch, resolve = self._handlers(type(instance))
         mailbox = self.mailbox
         items = mailbox.items
         throughput = self.throughput
@@ -609,6 +609,12 @@ class Cell:
         command, self._command = self._command, None
         return command
 
+    def _handlers(
+        self, actor_class: type[Actor]
+    ) -> tuple[Mapping[type, HandlerFunction | None], Callable[[type], HandlerFunction | None]]:
+        """The handler table and resolver ``_serve`` uses (a seam for instrumented cells)."""
+        return actor_class._trouper_dispatch, actor_class._trouper_resolve
+
     def _unhandled(self, message: object, envelope: Ask | None) -> None:
         if envelope is not None:
             envelope.settle(outcome.Error(UnhandledMessage(self.address, type_name(type(message)))))
@@ -639,11 +645,17 @@ class Cell:
         return command
 
     async def _end_instance(self) -> None:
-        """End the current instance before a restart: on_stop, then its children."""
+        """End the current instance before a restart: on_stop, then its children.
+
+        Bounded by the actor's ``shutdown`` like a stop: what is still running
+        when it passes is cancelled, and the restart goes on.
+        """
         self._arm_deadline()
         self._set_state(ActorState.RESTARTING)
-        await self._call_on_stop()
-        await self._stop_children()
+        with trio.move_on_after(self.shutdown):
+            await self._call_on_stop()
+            await self._stop_children()
+        self._cancel_children()
         self.instance = None
 
     async def _stop_for_good(self) -> None:
@@ -672,6 +684,11 @@ class Cell:
         guardian, self._guardian = self._guardian, None
         if guardian is not None:
             await guardian.shutdown()
+        self._cancel_children()
+
+    def _cancel_children(self) -> None:
+        """Cancel the children's host (and whatever still runs there); it is done."""
+        self._guardian = None
         host, self._host_scope = self._host_scope, None
         if host is not None:
             host.cancel()
@@ -691,9 +708,7 @@ class Cell:
         self._scope = None
         self.task = None
         self._cancel_timers()
-        if self._host_scope is not None:  # cancelled before its children stopped
-            self._host_scope.cancel()
-            self._host_scope = None
+        self._cancel_children()  # if cancelled before its children stopped
         if self._spawner is not None:
             # The first start never completed: the spawner learns why only now,
             # once nothing of the actor runs any more.
@@ -706,8 +721,7 @@ class Cell:
             self.current.settle(outcome.Error(ActorStopped(self.address)))
             self.current = None
         if self.owns_mailbox:
-            queued, waiting = self.mailbox.close()
-            for message in (*queued, *waiting):
+            for message in self.mailbox.close():
                 self.dead_letter(message, "actor stopped")
         runtime = self.runtime
         if self.name is not None and runtime.names.get(self.name) is self:
@@ -725,6 +739,11 @@ class Cell:
                 linked.linked_stopped(self, reason)
         self.instance = None
         self.parent.child_stopped(self)
+
+    @property
+    def started(self) -> bool:
+        """Whether the current instance has completed ``on_start`` (and not stopped)."""
+        return self._started
 
     @property
     def bonds(self) -> _Bonds:
@@ -794,6 +813,10 @@ class Cell:
             async with trio.open_nursery() as nursery:
                 task_status.started(nursery)
                 await trio.sleep_forever()
+
+    async def deliver_timer(self, target: ActorRef[object], message: object) -> None:
+        """Deliver a timer's message (a seam: instrumented cells trace it)."""
+        await target.tell(message)
 
     @property
     def timer_nursery(self) -> trio.Nursery:

@@ -92,7 +92,7 @@ class ActorContext(Context):
         )
 
     def stop(self) -> None:
-        """Stop this actor for good once the running handler returns."""
+        """Stop this actor once the running handler returns; see ``Context.stop``."""
         self._cell.stop_self()
 
     def send_later(self, delay: float, target: ActorRef[object], message: object) -> Timer:

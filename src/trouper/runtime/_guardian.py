@@ -160,6 +160,7 @@ class Guardian:
             error,
             runtime.now(),
             runtime.random.random(),
+            started=cell.started,
         )
         directive = decision.directive
         if directive is Directive.RESUME:
@@ -199,15 +200,9 @@ class Guardian:
         else:
             failure = ChildFailed(cell.address, describe(error))
         failure.__cause__ = error
-        blamed = self.owner if self.owner is not None else cell
+        owner = "root" if self.owner is None else class_label(self.owner.actor_class)
         self.runtime.events.emit(
-            ActorEvent(
-                EventKind.GAVE_UP,
-                blamed.address,
-                class_label(blamed.actor_class),
-                failure,
-                self.runtime.now(),
-            )
+            ActorEvent(EventKind.GAVE_UP, self.address, owner, failure, self.runtime.now())
         )
         if self.owner is None:
             self.runtime.root_escalation(cell, error, failure, gave_up=decision.gave_up)
@@ -236,17 +231,24 @@ class Guardian:
     async def _restart_group(self, error: BaseException | None, decision: Decision) -> None:
         ids = set(decision.restart)
         group = [c for c in self._children.values() if c.child_id in ids]
+        # Temporary children are never restarted: in a group they are stopped (OTP).
+        restarting = [c for c in group if c.restart is not Restart.TEMPORARY]
+        for cell in restarting:
+            self._count_restart(cell, error)
         for cell in reversed(group):
-            cell.command(_Terminate(error))
-            await cell.wait_until(_ended)
+            if cell.restart is Restart.TEMPORARY:
+                cell.command(_Stop(None))
+                await cell.wait_until(_stopped)
+            else:
+                cell.command(_Terminate(error))
+                await cell.wait_until(_ended)
         if decision.delay > 0:
             await trio.sleep(decision.delay)
-        for cell in group:
+        for cell in restarting:
             if self.closing:
                 return
             if cell.state is ActorState.STOPPED:
                 continue
-            self._count_restart(cell, error)
             cell.command(_Start(error))
             await cell.wait_until(_settled)
             if cell.state is ActorState.FAILED:

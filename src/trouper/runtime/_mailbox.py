@@ -117,22 +117,20 @@ class Mailbox:
         del self._consumers[consumer]
         consumer.wake()
 
-    def close(self) -> tuple[list[object], list[object]]:
-        """Refuse further items; return (queued items, items of producers still waiting).
+    def close(self) -> list[object]:
+        """Refuse further items; return the queued ones (the caller decides their fate).
 
-        Waiting producers are woken with "not put"; the caller decides what
-        becomes of every returned item.
+        Producers still waiting are woken with "not put": each deals with its
+        own item (``put`` returns ``False``).
         """
         self.closed = True
         self.capacity = 0
         queued = list(self.items)
         self.items.clear()
-        waiting = []
-        for task, item in self._producers.items():
-            waiting.append(item)
+        for task in self._producers:
             reschedule(task, Value(False))
         self._producers.clear()
-        return queued, waiting
+        return queued
 
     def reopen(self) -> None:
         """Accept items again (a stopped child started anew from its spec)."""

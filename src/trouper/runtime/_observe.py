@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 import attrs
@@ -167,9 +167,33 @@ _LEVELS = {
 class EventLog(_Listeners[ActorEvent]):
     """Where lifecycle events go: logged at their level, listeners told at once."""
 
+    _kinds: dict[Listener, frozenset[EventKind]] = attrs.field(factory=dict, init=False)
+    _wanted: frozenset[EventKind] = attrs.field(default=frozenset(), init=False)
+
     def wants(self, kind: EventKind) -> bool:
         """Whether an event of this kind would reach a listener or the log (else skip it)."""
-        return bool(self._listeners) or log.isEnabledFor(_LEVELS[kind])
+        return kind in self._wanted or log.isEnabledFor(_LEVELS[kind])
+
+    def listen(
+        self, fn: Callable[[ActorEvent], None], *, kinds: Iterable[EventKind] | None = None
+    ) -> Listener:
+        """Call ``fn(event)`` for every event (of ``kinds``, if given) from now on."""
+        wanted = frozenset(EventKind) if kinds is None else frozenset(kinds)
+        if wanted == frozenset(EventKind):
+            listener = super().listen(fn)
+        else:
+            listener = super().listen(lambda event: fn(event) if event.kind in wanted else None)
+        self._kinds[listener] = wanted
+        self._recount()
+        return listener
+
+    def _remove(self, listener: Listener) -> None:
+        super()._remove(listener)
+        self._kinds.pop(listener, None)
+        self._recount()
+
+    def _recount(self) -> None:
+        self._wanted = frozenset().union(*self._kinds.values())
 
     def emit(self, event: ActorEvent) -> None:
         """Report an event: log it (failures at ERROR, restarts and give-ups at WARNING)."""

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from trouper.routing import Router
     from trouper.topics import TopicRegistry
 
-__all__ = ["Runtime", "cell_of", "open_runtime", "spawn_cell", "start_runtime"]
+__all__ = ["Runtime", "cell_of", "open_runtime", "running", "spawn_cell", "start_runtime"]
 
 log = logging.getLogger("trouper")
 
@@ -47,7 +47,8 @@ EscalationPolicy = Literal["raise", "log"]
 class Runtime:
     """A running actor system: spawn actors, find them by name, stop them, look at them.
 
-    Made by ``open_runtime()`` or ``start_runtime()``, never directly. Its
+    Made and run by ``open_runtime()`` or ``start_runtime()`` (the testing
+    kit builds one by hand and runs it with ``lowlevel.running``). Its
     methods are for the Trio thread that runs it; other threads use
     ``portal``.
     """
@@ -65,6 +66,7 @@ class Runtime:
         on_root_give_up: GiveUpPolicy = "stop",
         on_escalation: EscalationPolicy = "raise",
         seed: int | None = None,
+        cell_class: type[Cell] = Cell,
     ) -> None:
         if not isinstance(node, str) or not node or "/" in node:
             raise ValueError(f"node must be a non-empty name without '/', got {node!r}")
@@ -90,6 +92,8 @@ class Runtime:
         self.on_root_give_up = on_root_give_up
         self.on_escalation = on_escalation
         self.random = random.Random(seed)
+        self.cell_class = cell_class
+        """The class of the cells that run actors (the testing kit substitutes its own)."""
         self.names: dict[str, Cell] = {}
         self.dead_letters = DeadLetterOffice()
         """Undeliverable messages: ``count``, ``recent``, ``listen(fn)``."""
@@ -345,7 +349,7 @@ async def spawn_cell(
         child_id = name if name is not None else f"{_label(factory)}-{next(runtime._ids)}"
     if guardian.find(child_id) is not None:
         raise DuplicateChild(guardian.address, child_id)
-    cell = Cell(
+    cell = runtime.cell_class(
         runtime,
         guardian,
         child_id,
@@ -433,6 +437,19 @@ async def open_runtime(
         on_escalation=on_escalation,
         seed=seed,
     )
+    async with running(runtime):
+        yield runtime
+
+
+@asynccontextmanager
+async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
+    """Run a ``Runtime`` built by hand for the duration of a block (see ``open_runtime``).
+
+    For the layers above the engine (the testing kit builds its runtimes with
+    instrumented cells); applications use ``open_runtime()``.
+    """
+    if runtime._root is not None:
+        raise RuntimeError("this runtime has already run; build a new one")
     body_error: Exception | None = None
     try:
         async with trio.open_nursery() as nursery:

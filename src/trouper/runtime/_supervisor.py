@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import attrs
 
 from trouper.actors import Actor, ActorRef, Reject, handler
-from trouper.errors import ChildNotFound, DuplicateChild, NameTaken, StartFailed
+from trouper.errors import ChildNotFound, NameTaken, StartFailed
 from trouper.supervision import ChildInfo, ChildSpec, OneForOne, Strategy, check_unique_ids
 
 __all__ = [
@@ -69,9 +69,10 @@ class Supervisor(Actor):
 
     At run time, ask it ``StartChild``, ``StopChild``, ``RestartChild``,
     ``DeleteChild`` or ``WhichChildren`` (or, from inside, use ``self.ctx``).
-    A request it cannot carry out (a duplicate or unknown id, a child that
-    cannot start) is rejected: the ``ask`` raises ``DuplicateChild``,
-    ``ChildNotFound`` or ``StartFailed`` and the supervisor goes on.
+    A request it cannot carry out (a duplicate or unknown id, a name already
+    taken, a child that cannot start) is rejected: the ``ask`` raises
+    ``DuplicateChild``, ``ChildNotFound``, ``NameTaken``, ``StartFailed`` (or
+    the factory's own error) and the supervisor goes on.
 
     Raises:
         ValueError: when built with duplicate child ids or a bad strategy.
@@ -92,10 +93,10 @@ class Supervisor(Actor):
 
     @handler
     async def start_child(self, message: StartChild) -> ActorRef[object] | Reject:
-        """Start a new child; reply with its ref (or reject a duplicate id or failed start)."""
+        """Start a new child; reply with its ref, or reject why it could not start."""
         try:
             return await self.ctx.start_child(message.spec)
-        except (DuplicateChild, StartFailed) as error:
+        except Exception as error:  # any start error is the asker's answer (OTP's {error, _})
             return Reject(error)
 
     @handler

@@ -67,7 +67,7 @@ async def _run(
             deadline = trio.current_time() + delay
             while True:
                 await trio.sleep_until(deadline)
-                await target.tell(message)
+                await timer._cell.deliver_timer(target, message)
                 if interval is None:
                     return
                 deadline += interval

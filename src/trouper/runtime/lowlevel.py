@@ -11,11 +11,12 @@ releases without notice.
 - ``spawn_cell``: create and start a child cell under a guardian.
 - ``cell_of``: the local cell behind a ref.
 - ``Ask``: an ask in flight, as it sits in a mailbox.
+- ``running``: run a ``Runtime`` built by hand (with ``cell_class=``) for a block.
 """
 
 from trouper.runtime._cell import Ask, Cell
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._mailbox import Mailbox
-from trouper.runtime._runtime import cell_of, spawn_cell
+from trouper.runtime._runtime import cell_of, running, spawn_cell
 
-__all__ = ["Ask", "Cell", "Guardian", "Mailbox", "cell_of", "spawn_cell"]
+__all__ = ["Ask", "Cell", "Guardian", "Mailbox", "cell_of", "running", "spawn_cell"]

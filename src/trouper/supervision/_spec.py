@@ -29,8 +29,16 @@ def _check_restart(_instance: object, _attribute: object, value: Restart) -> Non
         )
 
 
-def _check_shutdown(_instance: object, _attribute: object, value: float) -> None:
-    check_seconds("shutdown", value)
+def _check_shutdown(_instance: object, _attribute: object, value: float | None) -> None:
+    if value is not None:
+        check_seconds("shutdown", value)
+
+
+def _check_name(_instance: object, _attribute: object, value: str | None) -> None:
+    if value is not None and (
+        not isinstance(value, str) or not value or "/" in value or value.strip() != value
+    ):
+        raise ValueError(f"an actor name must be a non-empty string without '/', got {value!r}")
 
 
 def _check_mailbox_size(_instance: object, _attribute: object, value: float | None) -> None:
@@ -65,9 +73,10 @@ class ChildSpec:
     """Keyword arguments for ``factory``."""
     restart: Restart = attrs.field(default=Restart.PERMANENT, validator=_check_restart)
     """When the child is restarted (default: always, as in OTP)."""
-    shutdown: float = attrs.field(default=5.0, validator=_check_shutdown)
-    """Seconds a graceful stop may take before the child is cancelled (0: at once)."""
-    name: str | None = attrs.field(default=None)
+    shutdown: float | None = attrs.field(default=None, validator=_check_shutdown)
+    """Seconds a graceful stop may take before the child is cancelled (0: at once;
+    ``None``: the runtime's ``shutdown``)."""
+    name: str | None = attrs.field(default=None, validator=_check_name)
     """A runtime-wide name to register the child under, or ``None``."""
     mailbox_size: float | None = attrs.field(default=None, validator=_check_mailbox_size)
     """The child's mailbox capacity (``None``: the runtime's default)."""

@@ -15,9 +15,9 @@ this module never waits, sleeps or touches a task.
 Intensity counts as OTP does: every restart the supervisor decides on is
 recorded at the moment it is decided (a restart whose ``on_start`` then fails
 counts too, and the failed start is a new exit); a restart at time ``t`` counts
-while ``now - t < within``; when recording one more would make more than
-``max_restarts``, the supervisor gives up instead. ``max_restarts=0`` gives up
-on the first failure.
+while ``now - t <= within`` (OTP keeps a restart exactly ``period`` old too);
+when recording one more would make more than ``max_restarts``, the supervisor
+gives up instead. ``max_restarts=0`` gives up on the first failure.
 """
 
 from __future__ import annotations
@@ -153,8 +153,8 @@ class Strategy:
     seconds; one more and the supervisor gives up (stops its children and
     fails itself). ``backoff`` spaces restarts of the same child (none by
     default: restarts are immediate, as in OTP). ``directives`` maps exception
-    classes to a ``Directive`` other than ``RESTART`` (looked up along the
-    error's MRO, Akka's decider).
+    classes to a ``Directive`` (looked up along the error's MRO, Akka's
+    decider); errors not in it restart.
     """
 
     max_restarts: int = attrs.field(default=3)
@@ -196,13 +196,13 @@ class Strategy:
         raise NotImplementedError
 
     def describe(self) -> str:
-        """A short text for trees and logs: ``OneForOne(3 in 5.0s)``."""
+        """A short text for trees and logs: ``OneForOne(3 in 5s)``."""
         backoff = (
             ""
             if self.backoff is None
-            else f", backoff {self.backoff.initial}..{self.backoff.maximum}s"
+            else f", backoff {self.backoff.initial:g}..{self.backoff.maximum:g}s"
         )
-        return f"{type(self).__name__}({self.max_restarts} in {self.within}s{backoff})"
+        return f"{type(self).__name__}({self.max_restarts} in {self.within:g}s{backoff})"
 
 
 @attrs.frozen
@@ -252,10 +252,10 @@ def within_intensity(
 ) -> tuple[tuple[float, ...], bool]:
     """Record one more restart at ``now``.
 
-    Returns the history that still counts (restarts with ``now - t < within``,
+    Returns the history that still counts (restarts with ``now - t <= within``,
     the new one included) and whether it stays within ``max_restarts``.
     """
-    kept = (*(t for t in history if now - t < within), now)
+    kept = (*(t for t in history if now - t <= within), now)
     return kept, len(kept) <= max_restarts
 
 
@@ -287,6 +287,8 @@ class Supervision:
         error: BaseException | None,
         now: float,
         random: float = 0.0,
+        *,
+        started: bool = True,
     ) -> Decision:
         """Decide what happens after ``child`` (one of ``children``) exits.
 
@@ -297,12 +299,17 @@ class Supervision:
             error: what it failed with, or ``None`` if it stopped by itself.
             now: the current time, in seconds.
             random: a number in [0, 1) for the backoff jitter.
+            started: whether the failed instance had completed ``on_start``;
+                an instance that never started cannot be resumed, so RESUME
+                restarts it instead (and counts).
         """
         if error is None:
             if restart is not Restart.PERMANENT:
                 return Decision(Directive.STOP)
         else:
             directive = self.strategy.directive_for(error)
+            if directive is Directive.RESUME and not started:
+                directive = Directive.RESTART
             if directive is not Directive.RESTART:
                 return Decision(directive)
             if restart is Restart.TEMPORARY:

@@ -1,6 +1,52 @@
 """Testing: the pytest plugin, probes, virtual time and seeded simulation with faults.
 
-Imports everything above it.
+Imports everything above it (actors, supervision, runtime, topics, routing).
 """
 
-__all__: list[str] = []
+from trouper.testing._faults import (
+    Crash,
+    Delay,
+    Drop,
+    Duplicate,
+    Exponential,
+    FaultPlan,
+    InjectedCrash,
+    Pause,
+    Uniform,
+)
+from trouper.testing._probe import Received, TestProbe
+from trouper.testing._simulation import (
+    Deadlock,
+    Exploration,
+    SimCell,
+    Simulation,
+    SimulationResult,
+    explore,
+    run_simulation,
+    simulate,
+)
+from trouper.testing._trace import Trace, TraceEvent
+
+__all__ = [
+    "Crash",
+    "Deadlock",
+    "Delay",
+    "Drop",
+    "Duplicate",
+    "Exploration",
+    "Exponential",
+    "FaultPlan",
+    "InjectedCrash",
+    "Pause",
+    "Received",
+    "SimCell",
+    "Simulation",
+    "SimulationResult",
+    "TestProbe",
+    "Trace",
+    "TraceEvent",
+    "Uniform",
+    "explore",
+    "run_simulation",
+    "simulate",
+]

@@ -1,1 +1,107 @@
-"""trouper's pytest plugin (registered through the ``pytest11`` entry point)."""
+"""trouper's pytest plugin: ``runtime`` and ``probe`` fixtures on virtual time.
+
+Registered through the ``pytest11`` entry point, so installing trouper (with
+pytest-trio) is enough: no conftest. A test that uses ``runtime`` or
+``probe`` runs under Trio on ``MockClock(autojump_threshold=0)``, even
+without ``trio_mode``.
+
+Options, per test with ``@pytest.mark.trouper(...)`` or for the whole suite
+in the ini file:
+
+- ``strict=True`` (ini ``trouper_strict = true``): fail the test if an actor
+  failed or a dead letter appeared during it, unless the test expected it.
+- any other keyword is an ``open_runtime`` option for that test's runtime
+  (``mailbox_size=10``, ``root_strategy=...``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from trouper.runtime import ActorEvent, DeadLetter, EventKind, Runtime, open_runtime
+from trouper.testing._probe import TestProbe
+
+_FIXTURES = frozenset({"runtime", "probe"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "trouper_strict",
+        "fail tests whose actors failed or produced dead letters unexpectedly",
+        type="bool",
+        default=False,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "trouper(strict=False, **runtime_options): options for trouper's runtime fixture",
+    )
+
+
+def run_on_virtual_time(
+    fn: Callable[[], Any], *, clock: trio.abc.Clock | None = None, **options: Any
+) -> Any:
+    """``trio.run`` on ``MockClock(autojump_threshold=0)`` unless the test brings a clock."""
+    return trio.run(fn, clock=clock or trio.testing.MockClock(autojump_threshold=0), **options)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not _FIXTURES & set(getattr(item, "fixturenames", ())):
+            continue
+        if not inspect.iscoroutinefunction(getattr(item, "obj", None)):
+            continue
+        if importlib.util.find_spec("pytest_trio") is None:
+            raise pytest.UsageError(
+                "trouper's runtime and probe fixtures need pytest-trio: "
+                "pip install 'trouper[testing]'"
+            )
+        item.add_marker(pytest.mark.trio(run=run_on_virtual_time), append=False)
+
+
+@pytest.fixture
+async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
+    """A fresh runtime on virtual time, stopped and checked after the test.
+
+    After the test, every actor has stopped and no task the runtime started
+    may remain. With ``strict`` (marker or ini), the test also fails if an
+    actor failed or a dead letter appeared while it ran.
+    """
+    marker = request.node.get_closest_marker("trouper")
+    options = dict(marker.kwargs) if marker is not None else {}
+    strict = bool(options.pop("strict", request.config.getini("trouper_strict")))
+    failures: list[ActorEvent] = []
+    dead_letters: list[DeadLetter] = []
+    tasks_before = trio.lowlevel.current_statistics().tasks_living
+    async with open_runtime(**options) as rt:
+        rt.events.listen(failures.append, kinds=[EventKind.FAILED])
+        rt.dead_letters.listen(dead_letters.append)
+        yield rt
+    await trio.testing.wait_all_tasks_blocked()
+    leaked = trio.lowlevel.current_statistics().tasks_living - tasks_before
+    if leaked > 0:
+        pytest.fail(f"{leaked} task(s) of the runtime still run after it stopped")
+    if strict and (failures or dead_letters):
+        lines = [f"failed: {event}" for event in failures]
+        lines += [str(letter) for letter in dead_letters]
+        pytest.fail("unexpected actor failures or dead letters (strict):\n  " + "\n  ".join(lines))
+
+
+@pytest.fixture
+def probe(runtime: Runtime) -> Callable[..., TestProbe]:
+    """Make test probes: ``p = probe()`` or ``probe("client")``."""
+
+    def make(name: str | None = None) -> TestProbe:
+        return TestProbe(runtime, name)
+
+    return make

@@ -1,0 +1,291 @@
+"""Fault plans: which faults a simulation injects, where, and how often.
+
+A ``FaultPlan`` is a value: a tuple of rules. Each rule names the actors it
+applies to by path patterns (``fnmatch`` style: ``/bank/*``), so faults only
+happen where the plan says. The simulation asks the plan, at each send and
+each delivery, what to do; every random draw comes from the simulation's
+seeded source, in the order events happen, so a seed replays the same
+faults.
+
+Senders that are not actors (the simulation's own code, a timer's owner is
+an actor) are named ``<main>``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from fnmatch import fnmatchcase
+from typing import cast
+
+import attrs
+
+__all__ = [
+    "Crash",
+    "Delay",
+    "Drop",
+    "Duplicate",
+    "Exponential",
+    "FaultPlan",
+    "InjectedCrash",
+    "Pause",
+    "Uniform",
+]
+
+MAIN = "<main>"
+
+
+class InjectedCrash(Exception):
+    """The error a ``Crash`` rule raises inside an actor, as if its handler had."""
+
+
+def _probability(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
+
+
+def _pattern(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"{attribute.name} must be a path pattern such as '/bank/*', got {value!r}"
+        )
+
+
+def _pair(_instance: object, attribute: attrs.Attribute[tuple[str, str]], value: object) -> None:
+    if not (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and all(isinstance(p, str) and p for p in value)
+    ):
+        raise ValueError(
+            f"{attribute.name} must be a (sender, receiver) pair of path patterns, got {value!r}"
+        )
+
+
+@attrs.frozen
+class Uniform:
+    """A delay drawn uniformly between ``low`` and ``high`` seconds."""
+
+    low: float
+    """The shortest delay."""
+    high: float
+    """The longest delay."""
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.low <= self.high < math.inf:
+            raise ValueError(f"Uniform needs 0 <= low <= high < inf, got {self.low}, {self.high}")
+
+    def draw(self, rng: random.Random) -> float:
+        """Draw one delay."""
+        return rng.uniform(self.low, self.high)
+
+
+@attrs.frozen
+class Exponential:
+    """A delay drawn from an exponential distribution with the given mean (seconds)."""
+
+    mean: float
+    """The mean delay."""
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.mean < math.inf:
+            raise ValueError(f"Exponential needs 0 < mean < inf, got {self.mean}")
+
+    def draw(self, rng: random.Random) -> float:
+        """Draw one delay."""
+        return rng.expovariate(1 / self.mean)
+
+
+Distribution = float | Uniform | Exponential
+
+
+def _distribution(
+    _instance: object, attribute: attrs.Attribute[Distribution], value: object
+) -> None:
+    if isinstance(value, Uniform | Exponential):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ValueError(
+            f"{attribute.name} must be seconds >= 0, a Uniform or an Exponential, got {value!r}"
+        )
+
+
+@attrs.frozen
+class Crash:
+    """Crash ``actor`` at its ``at_message``-th message, and/or with ``probability`` per message.
+
+    The crash happens as the message is delivered, before the handler runs:
+    the handler does not run, and the actor fails with ``InjectedCrash``
+    (its supervisor decides what follows). Messages count from 1 across
+    restarts; ``at_message`` fires once.
+    """
+
+    actor: str = attrs.field(validator=_pattern)
+    """Which actors (a path pattern)."""
+    at_message: int | None = None
+    """Crash at this message (counted per actor, from 1)."""
+    probability: float = attrs.field(default=0.0, validator=_probability)
+    """Chance of a crash at each message."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.at_message is not None and (
+            isinstance(self.at_message, bool)
+            or not isinstance(self.at_message, int)
+            or self.at_message < 1
+        ):
+            raise ValueError(f"at_message must be an int >= 1, got {self.at_message!r}")
+        if self.at_message is None and self.probability == 0:
+            raise ValueError("a Crash needs at_message or a probability > 0")
+
+
+@attrs.frozen
+class Drop:
+    """Lose messages from ``between[0]`` to ``between[1]`` with ``probability``.
+
+    A dropped tell is gone; a dropped ask is never delivered, so its asker
+    waits (until its own deadline).
+    """
+
+    between: tuple[str, str] = attrs.field(validator=_pair)
+    """(sender, receiver) path patterns."""
+    probability: float = attrs.field(validator=_probability)
+    """Chance of a drop per message."""
+
+
+@attrs.frozen
+class Delay:
+    """Delay messages from ``between[0]`` to ``between[1]`` by ``delay`` with ``probability``.
+
+    A delayed message can overtake, or be overtaken by, others: order per
+    sender is no longer kept for it.
+    """
+
+    between: tuple[str, str] = attrs.field(validator=_pair)
+    """(sender, receiver) path patterns."""
+    probability: float = attrs.field(validator=_probability)
+    """Chance of a delay per message."""
+    delay: Distribution = attrs.field(
+        default=cast(Distribution, Uniform(0.0, 1.0)), validator=_distribution
+    )
+    """Seconds of virtual time: a number, a ``Uniform`` or an ``Exponential``."""
+
+
+@attrs.frozen
+class Duplicate:
+    """Deliver messages from ``between[0]`` to ``between[1]`` twice with ``probability``.
+
+    For an ask, the second copy arrives as a tell (its reply goes nowhere).
+    """
+
+    between: tuple[str, str] = attrs.field(validator=_pair)
+    """(sender, receiver) path patterns."""
+    probability: float = attrs.field(validator=_probability)
+    """Chance of a duplicate per message."""
+
+
+@attrs.frozen
+class Pause:
+    """Stop ``actor`` from handling messages from time ``at`` for ``duration`` seconds.
+
+    Times are virtual seconds since the simulation started. Messages that
+    arrive during the pause wait in the mailbox.
+    """
+
+    actor: str = attrs.field(validator=_pattern)
+    """Which actors (a path pattern)."""
+    at: float = attrs.field(validator=attrs.validators.ge(0))
+    """When the pause starts."""
+    duration: float = attrs.field(validator=attrs.validators.gt(0))
+    """How long it lasts."""
+
+
+Rule = Crash | Drop | Delay | Duplicate | Pause
+
+
+@attrs.frozen
+class Route:
+    """What happens to one sent message."""
+
+    drop: bool = False
+    """It is lost."""
+    delay: float = 0.0
+    """It arrives this many seconds late."""
+    duplicate: bool = False
+    """It arrives twice."""
+
+
+_DELIVER = Route()
+
+
+def _matches(pattern: str, path: str) -> bool:
+    return pattern == "*" or fnmatchcase(path, pattern)
+
+
+@attrs.frozen(init=False)
+class FaultPlan:
+    """The faults a simulation injects: a tuple of ``Crash``, ``Drop``, ``Delay``,
+    ``Duplicate`` and ``Pause`` rules. An empty plan injects nothing.
+    """
+
+    rules: tuple[Rule, ...] = ()
+    """The rules, applied in order (the first matching rule of each kind decides)."""
+
+    def __init__(self, *rules: Rule) -> None:
+        for rule in rules:
+            if not isinstance(rule, Crash | Drop | Delay | Duplicate | Pause):
+                raise ValueError(f"a FaultPlan takes fault rules, got {rule!r}")
+        self.__attrs_init__(tuple(rules))
+
+    def __repr__(self) -> str:
+        return f"FaultPlan({', '.join(map(repr, self.rules))})"
+
+    def route(self, sender: str, receiver: str, rng: random.Random) -> Route:
+        """Decide the fate of a message from ``sender`` to ``receiver`` (draws from ``rng``)."""
+        drop = duplicate = False
+        delay = 0.0
+        for rule in self.rules:
+            if isinstance(rule, Drop | Delay | Duplicate):
+                if not (_matches(rule.between[0], sender) and _matches(rule.between[1], receiver)):
+                    continue
+                if rng.random() >= rule.probability:
+                    continue
+                if isinstance(rule, Drop):
+                    drop = True
+                elif isinstance(rule, Delay):
+                    distribution = rule.delay
+                    delay = (
+                        float(distribution)
+                        if isinstance(distribution, int | float)
+                        else distribution.draw(rng)
+                    )
+                else:
+                    duplicate = True
+        if not (drop or delay or duplicate):
+            return _DELIVER
+        return Route(drop=drop, delay=delay, duplicate=duplicate)
+
+    def crash(self, actor: str, count: int, rng: random.Random) -> Crash | None:
+        """The rule that crashes ``actor`` at its ``count``-th message, if any."""
+        for rule in self.rules:
+            if isinstance(rule, Crash) and _matches(rule.actor, actor):
+                if rule.at_message == count:
+                    return rule
+                if rule.probability and rng.random() < rule.probability:
+                    return rule
+        return None
+
+    def pause_until(self, actor: str, now: float) -> float | None:
+        """The end of a pause of ``actor`` that covers time ``now``, if any."""
+        for rule in self.rules:
+            if (
+                isinstance(rule, Pause)
+                and _matches(rule.actor, actor)
+                and rule.at <= now < rule.at + rule.duration
+            ):
+                return rule.at + rule.duration
+        return None
+
+    @property
+    def touches_sends(self) -> bool:
+        """Whether any rule acts on sends (drop, delay, duplicate)."""
+        return any(isinstance(rule, Drop | Delay | Duplicate) for rule in self.rules)

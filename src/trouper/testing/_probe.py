@@ -1,0 +1,262 @@
+"""``TestProbe``: a ref that records what it receives, for assertions (Akka's TestKit probe).
+
+A probe is an ``ActorRef``: give it to the actors under test as a
+collaborator. What arrives is kept, in order, with the virtual time it
+arrived; ``expect`` and friends take messages from the front and fail with
+an ``AssertionError`` that says what was expected and lists what arrived
+instead. A probe has no task of its own: an ask sent to it waits until the
+test answers it with ``reply``.
+
+``within=`` takes seconds: test expectations read better with a number than
+with a cancel scope around each line, and every wait is on virtual time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+
+import attrs
+import outcome
+import trio
+from trio.lowlevel import Abort, Task, checkpoint, checkpoint_if_cancelled, current_task
+
+from trouper.actors import ActorRef, ActorState, Address, Terminated
+from trouper.runtime import EventKind, Runtime
+from trouper.runtime.lowlevel import cell_of
+
+__all__ = ["Received", "TestProbe"]
+
+DEFAULT_WITHIN = 3.0
+_names = itertools.count(1)
+
+Matcher = type | Callable[[object], bool] | object
+
+
+@attrs.define(eq=False)
+class Received:
+    """One message a probe received: when, what, and (for an ask) how to answer it."""
+
+    time: float
+    """Trio's clock when it arrived."""
+    message: object
+    """The message."""
+    _reply_to: Task | None = None
+    _answer: outcome.Outcome[object] | None = None
+    _abandoned: bool = False
+
+    @property
+    def is_ask(self) -> bool:
+        """Whether the sender waits for an answer."""
+        return self._reply_to is not None or self._answer is not None
+
+    def __str__(self) -> str:
+        return f"t={self.time:.4f} {'ask ' if self.is_ask else ''}{self.message!r}"
+
+
+class _ProbeEndpoint:
+    """Delivers a probe's messages straight into its inbox."""
+
+    def __init__(self, probe: TestProbe) -> None:
+        self.probe = probe
+
+    async def send(self, message: object) -> None:
+        await checkpoint_if_cancelled()
+        self.probe._arrive(Received(trio.current_time(), message))
+        await checkpoint()
+
+    def send_nowait(self, message: object) -> None:
+        self.probe._arrive(Received(trio.current_time(), message))
+
+    async def ask(self, message: object) -> object:
+        await checkpoint_if_cancelled()
+        received = Received(trio.current_time(), message, current_task())
+
+        def abort(_: object) -> Abort:
+            received._reply_to = None
+            received._abandoned = True
+            return Abort.SUCCEEDED
+
+        self.probe._arrive(received)
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+
+def _describe(matcher: Matcher) -> str:
+    if isinstance(matcher, type):
+        return f"a {matcher.__qualname__}"
+    if callable(matcher):
+        return f"a message matching {getattr(matcher, '__name__', repr(matcher))}"
+    return repr(matcher)
+
+
+def _matches(matcher: Matcher, message: object) -> bool:
+    if isinstance(matcher, type):
+        return isinstance(message, matcher)
+    if callable(matcher):
+        return bool(matcher(message))
+    return message == matcher
+
+
+class TestProbe(ActorRef[object]):
+    """A ref that records the messages it receives; assertions take them in order.
+
+    Made with ``TestProbe(runtime)`` or the ``probe`` fixture. Not thread-safe;
+    use it from the test's Trio thread. A probe cannot be watched or linked
+    (it is not an actor); it can watch others with ``expect_terminated``.
+    """
+
+    __test__ = False  # not a test class, despite its name
+    __slots__ = ("_arrived", "_inbox", "_last", "_runtime", "history")
+
+    def __init__(self, runtime: Runtime, name: str | None = None) -> None:
+        label = name if name is not None else str(next(_names))
+        super().__init__(Address(runtime.node, f"/probe/{label}"), _ProbeEndpoint(self))
+        self._runtime = runtime
+        self._inbox: deque[Received] = deque()
+        self._arrived = trio.Event()
+        self._last: Received | None = None
+        self.history: list[Received] = []
+        """Every message received, including those already taken."""
+
+    def __repr__(self) -> str:
+        return f"<TestProbe {self.address.path}, {len(self._inbox)} waiting>"
+
+    def _arrive(self, received: Received) -> None:
+        self._inbox.append(received)
+        self.history.append(received)
+        self._arrived.set()
+
+    async def _next(self, deadline: float) -> Received | None:
+        with trio.move_on_at(deadline):
+            while not self._inbox:
+                self._arrived = trio.Event()
+                await self._arrived.wait()
+            return self._inbox.popleft()
+        return None
+
+    def _failure(self, expected: str, within: float, seen: list[Received]) -> AssertionError:
+        now = trio.current_time()
+        arrived = [str(r) for r in (*seen, *self._inbox)]
+        listing = "\n  ".join(arrived) if arrived else "nothing"
+        return AssertionError(
+            f"{self.address.path} expected {expected} within {within}s (now t={now:.4f}); "
+            f"arrived instead:\n  {listing}"
+        )
+
+    def _take(self, received: Received) -> object:
+        if received.is_ask:
+            self._last = received
+        return received.message
+
+    async def expect(self, matcher: Matcher, *, within: float = DEFAULT_WITHIN) -> object:
+        """Take the next message; it must match (a type, a predicate, or an equal value).
+
+        Raises:
+            AssertionError: nothing arrived within ``within`` seconds, or the next
+                message does not match; the message lists what arrived.
+        """
+        received = await self._next(trio.current_time() + within)
+        if received is None:
+            raise self._failure(_describe(matcher), within, [])
+        if not _matches(matcher, received.message):
+            raise self._failure(_describe(matcher), within, [received])
+        return self._take(received)
+
+    async def expect_no_message(self, *, within: float = 1.0) -> None:
+        """Wait ``within`` seconds; no message may arrive (or be waiting) meanwhile.
+
+        Raises:
+            AssertionError: a message arrived; it is listed.
+        """
+        received = await self._next(trio.current_time() + within)
+        if received is not None:
+            self._inbox.appendleft(received)
+            raise self._failure("no message", within, [])
+
+    async def receive_n(self, n: int, *, within: float = DEFAULT_WITHIN) -> list[object]:
+        """Take the next ``n`` messages, whatever they are.
+
+        Raises:
+            AssertionError: fewer than ``n`` arrived within ``within`` seconds.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        deadline = trio.current_time() + within
+        taken: list[Received] = []
+        while len(taken) < n:
+            received = await self._next(deadline)
+            if received is None:
+                raise self._failure(f"{n} messages", within, taken)
+            taken.append(received)
+        await checkpoint()
+        return [self._take(r) for r in taken]
+
+    async def fish_for(
+        self, predicate: Callable[[object], bool], *, within: float = DEFAULT_WITHIN
+    ) -> object:
+        """Skip messages until one satisfies ``predicate``; return it.
+
+        Raises:
+            AssertionError: none did within ``within`` seconds; the skipped ones are listed.
+        """
+        deadline = trio.current_time() + within
+        skipped: list[Received] = []
+        while True:
+            received = await self._next(deadline)
+            if received is None:
+                raise self._failure(_describe(predicate), within, skipped)
+            if predicate(received.message):
+                return self._take(received)
+            skipped.append(received)
+
+    def reply(self, value: object) -> None:
+        """Answer the last ask this probe took (by ``expect``, ``receive_n`` or ``fish_for``).
+
+        Raises:
+            RuntimeError: no ask has been taken, or it was answered already.
+        """
+        self._settle(outcome.Value(value))
+
+    def reply_error(self, error: BaseException) -> None:
+        """Make the last ask this probe took raise ``error`` (like a handler's ``Reject``)."""
+        self._settle(outcome.Error(error))
+
+    def _settle(self, result: outcome.Outcome[object]) -> None:
+        received = self._last
+        if received is None:
+            raise RuntimeError(f"{self.address.path} has taken no ask to reply to")
+        self._last = None
+        task, received._reply_to = received._reply_to, None
+        if task is not None:
+            trio.lowlevel.reschedule(task, result)
+        elif not received._abandoned:
+            raise RuntimeError(f"{self.address.path} already answered that ask")
+
+    async def expect_terminated(
+        self, ref: ActorRef[object], *, within: float = DEFAULT_WITHIN
+    ) -> Terminated:
+        """Watch ``ref`` and expect its ``Terminated`` next (at once if it is already dead).
+
+        Raises:
+            AssertionError: it did not stop within ``within`` seconds, or another
+                message came first (as with ``expect``).
+        """
+        cell = cell_of(ref)
+        if cell.state is ActorState.STOPPED:
+            self._arrive(Received(trio.current_time(), Terminated(ref, cell.stop_reason)))
+        else:
+
+            def on_stop(event: object) -> None:
+                if getattr(event, "address", None) == ref.address:
+                    listener.cancel()
+                    self._arrive(Received(trio.current_time(), Terminated(ref, cell.stop_reason)))
+
+            listener = self._runtime.events.listen(on_stop, kinds=[EventKind.STOPPED])
+
+        def terminated_of_ref(message: object) -> bool:
+            return isinstance(message, Terminated) and message.ref == ref
+
+        message = await self.expect(terminated_of_ref, within=within)
+        assert isinstance(message, Terminated)
+        return message

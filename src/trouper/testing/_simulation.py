@@ -1,0 +1,587 @@
+"""Seeded simulation: a whole system on virtual time, faults on purpose, the same run again.
+
+Theory of operation
+-------------------
+A run is a function of its seed because the seed fixes everything the
+runtime may do in more than one order:
+
+1. Time is Trio's ``MockClock(autojump_threshold=0)``: no real time leaks in,
+   timers and deadlines fire in virtual time.
+2. Scheduling: each turn, Trio's run loop runs the batch of ready tasks in an
+   order drawn from a module-level ``Random``. In its deterministic mode (the
+   one Trio's own Hypothesis integration switches on) it first sorts the
+   batch by task creation order, then shuffles it with that ``Random``,
+   which a simulation seeds. So which ready actor runs first is the seed's
+   choice, not an accident of memory addresses.
+3. Randomness: fault decisions, the runtime's backoff jitter and
+   ``sim.random`` come from generators seeded from the seed, drawn in the
+   order events happen; the global ``random`` module is seeded too (and
+   restored after the run) for code that uses it.
+
+Instrumented cells (``SimCell``) do the faults and the tracing, at the
+engine's seams: the endpoint (send, tell_nowait, ask: drop, delay,
+duplicate), the handler table (deliver, crash, pause, handled) and timers.
+Lifecycle events and dead letters come from the runtime's listeners.
+
+A watchdog task detects deadlocks: when every other task is blocked and no
+deadline is pending, nothing can ever happen again; if the system has not
+finished, the run fails with who waits on whom. When a deadline is pending,
+the watchdog sleeps until it, so the clock can jump there.
+
+What can still differ between runs of the same seed: anything outside the
+simulation (real I/O, threads, reading the wall clock), iteration over sets
+of objects hashed by identity in user code, and reprs that show memory
+addresses (they would only differ in the trace text).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Generic, TypeVar
+
+import attrs
+import trio
+import trio.testing
+from trio.lowlevel import Task, checkpoint, current_task
+
+from trouper._text import describe
+from trouper.actors import Actor, ActorRef, HandlerFunction
+from trouper.errors import MailboxFull
+from trouper.runtime import ActorEvent, DeadLetter, Runtime
+from trouper.runtime.lowlevel import Cell, running
+from trouper.testing._faults import MAIN, FaultPlan, InjectedCrash
+from trouper.testing._trace import Trace, TraceEvent
+
+__all__ = [
+    "Deadlock",
+    "Exploration",
+    "SimCell",
+    "Simulation",
+    "SimulationResult",
+    "explore",
+    "run_simulation",
+    "simulate",
+]
+
+T = TypeVar("T")
+System = Callable[["Simulation"], Awaitable[T]]
+
+
+class Deadlock(AssertionError):
+    """A simulated system can never make progress again, and has not finished.
+
+    Raised (as the run's error) when every task waits, no timer or deadline
+    is pending, and the system's main function has not returned. ``waits``
+    says who waits on whom.
+    """
+
+    def __init__(self, time: float, waits: tuple[str, ...]) -> None:
+        super().__init__(time, waits)
+        self.time = time
+        self.waits = waits
+
+    def __str__(self) -> str:
+        lines = [f"deadlock at t={self.time:.4f}: every task waits and no timer is pending"]
+        lines.extend(
+            f"  {wait}" for wait in self.waits or ("the system waits, but not on an actor",)
+        )
+        return "\n".join(lines)
+
+
+@attrs.define(eq=False)
+class _Wait:
+    who: str
+    what: str
+    since: float
+
+
+class Simulation:
+    """A running simulation: its runtime, its trace so far, its seeded random source."""
+
+    def __init__(self, seed: int, faults: FaultPlan | None) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an int, got {seed!r}")
+        if faults is not None and not isinstance(faults, FaultPlan):
+            raise ValueError(f"faults must be a FaultPlan, got {faults!r}")
+        self.seed = seed
+        """The seed of this run."""
+        self.faults = faults if faults is not None else FaultPlan()
+        """The faults this run injects."""
+        self.random = random.Random(f"trouper.sim/{seed}/system")
+        """A random source for the system's own choices (seeded: replays with the run)."""
+        self._fault_rng = random.Random(f"trouper.sim/{seed}/faults")
+        self._events: list[TraceEvent] = []
+        self._start = 0.0
+        self._runtime: Runtime | None = None
+        self._nursery: trio.Nursery | None = None
+        self._body: trio.CancelScope | None = None
+        self._tasks: dict[Task, Cell] = {}
+        self._counts: dict[Cell, int] = {}
+        self._waits: dict[int, _Wait] = {}
+        self._wait_ids = iter(range(1, 1 << 62))
+        self.deadlock: Deadlock | None = None
+        """The deadlock that ended the run, if one did."""
+        self.cell_class: type[Cell] = type("SimCell", (SimCell,), {"__slots__": (), "sim": self})
+
+    @property
+    def runtime(self) -> Runtime:
+        """The simulated runtime: spawn the system's actors here."""
+        if self._runtime is None:
+            raise RuntimeError("the simulation is not running")
+        return self._runtime
+
+    @property
+    def trace(self) -> Trace:
+        """Everything recorded so far."""
+        return Trace(self._events)
+
+    def now(self) -> float:
+        """Virtual seconds since the simulation started."""
+        return trio.current_time() - self._start
+
+    # --- recording -------------------------------------------------------------
+
+    def record(self, kind: str, actor: str, detail: str) -> None:
+        """Add an event to the trace (also for the system's own notes: kind ``fault`` etc.)."""
+        self._events.append(TraceEvent(round(self.now(), 9), kind, actor, detail))
+
+    def _on_event(self, event: ActorEvent) -> None:
+        reason = "" if event.reason is None else describe(event.reason)
+        self.record(event.kind.value, event.address.path, reason)
+
+    def _on_dead_letter(self, letter: DeadLetter) -> None:
+        error = "" if letter.error is None else f" {describe(letter.error)}"
+        self.record(
+            "dead_letter", letter.recipient.path, f"{letter.reason}{error}: {letter.message!r}"
+        )
+
+    def sender(self) -> str:
+        """The path of the actor whose task is running now, or ``<main>``."""
+        cell = self._tasks.get(current_task())
+        return MAIN if cell is None else cell.address.path
+
+    def bind(self, cell: Cell) -> None:
+        """Treat the current task as acting for ``cell`` (its own task, or one of its timers)."""
+        self._tasks[current_task()] = cell
+
+    def unbind(self) -> None:
+        """Forget the current task."""
+        self._tasks.pop(current_task(), None)
+
+    def count(self, cell: Cell) -> int:
+        """Count one more message delivered to ``cell``; return the count."""
+        count = self._counts.get(cell, 0) + 1
+        self._counts[cell] = count
+        return count
+
+    # --- waits, for deadlock reports ----------------------------------------------
+
+    def wait_begins(self, what: str) -> int:
+        """Note that the current task waits on something (an ask, a full mailbox)."""
+        token = next(self._wait_ids)
+        self._waits[token] = _Wait(self.sender(), what, self.now())
+        return token
+
+    def wait_ends(self, token: int) -> None:
+        """The wait noted as ``token`` is over."""
+        self._waits.pop(token, None)
+
+    async def _watchdog(self) -> None:
+        while True:
+            await trio.testing.wait_all_tasks_blocked()
+            until_next = trio.lowlevel.current_statistics().seconds_to_next_deadline
+            if until_next == math.inf:
+                waits = tuple(
+                    f"{w.who} waits for {w.what} (since t={w.since:.4f})"
+                    for w in self._waits.values()
+                )
+                self.deadlock = Deadlock(self.now(), waits)
+                self.record("fault", MAIN, str(self.deadlock).splitlines()[0])
+                if self._body is not None:
+                    self._body.cancel()
+                return
+            # Let the clock jump to the next deadline (a task in
+            # wait_all_tasks_blocked would keep it from jumping).
+            await trio.sleep(until_next)
+
+    # --- deliveries ---------------------------------------------------------------
+
+    def deliver_later(self, target: Cell, message: object, delay: float) -> None:
+        """Deliver ``message`` to ``target`` after ``delay`` virtual seconds."""
+        assert self._nursery is not None
+        self._nursery.start_soon(self._late, target, message, delay)
+
+    async def _late(self, target: Cell, message: object, delay: float) -> None:
+        await trio.sleep(delay)
+        self.record("fault", MAIN, f"late delivery {message!r} -> {target.address.path}")
+        await Cell.send(target, message)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _running(self, options: Mapping[str, object]) -> AsyncIterator[Simulation]:
+        self._start = trio.current_time()
+        runtime = Runtime(node="sim", seed=self.seed, cell_class=self.cell_class, **options)  # type: ignore[arg-type]
+        self._runtime = runtime
+        runtime.events.listen(self._on_event)
+        runtime.dead_letters.listen(self._on_dead_letter)
+        block_error: Exception | None = None
+        async with running(runtime), trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._watchdog)
+            try:
+                with trio.CancelScope() as self._body:
+                    yield self
+            except Exception as error:  # raised below, not wrapped in the nursery's group
+                block_error = error
+            finally:
+                self._body = None
+                nursery.cancel_scope.cancel()
+        if block_error is not None:
+            raise block_error
+        if self.deadlock is not None:
+            raise self.deadlock
+
+
+class SimCell(Cell):
+    """A cell that injects its simulation's faults and records what happens."""
+
+    __slots__ = ()
+    sim: Simulation
+
+    async def send(self, message: object) -> None:
+        """``tell``, through the fault plan."""
+        sim = self.sim
+        route = sim.faults.route(sim.sender(), self.address.path, sim._fault_rng)
+        sim.record("send", sim.sender(), f"tell {message!r} -> {self.address.path}")
+        if route.drop or route.delay:
+            self._fault(route.drop, route.delay, message)
+            await checkpoint()
+            return
+        token = sim.wait_begins(f"room in the mailbox of {self.address.path}")
+        try:
+            await super().send(message)
+        finally:
+            sim.wait_ends(token)
+        if route.duplicate:
+            self._duplicate(message)
+
+    def send_nowait(self, message: object) -> None:
+        """``tell_nowait``, through the fault plan."""
+        sim = self.sim
+        route = sim.faults.route(sim.sender(), self.address.path, sim._fault_rng)
+        sim.record("send", sim.sender(), f"tell_nowait {message!r} -> {self.address.path}")
+        if route.drop or route.delay:
+            self._fault(route.drop, route.delay, message)
+            return
+        super().send_nowait(message)
+        if route.duplicate:
+            self._duplicate(message)
+
+    async def ask(self, message: object) -> object:
+        """``ask``, through the fault plan."""
+        sim = self.sim
+        route = sim.faults.route(sim.sender(), self.address.path, sim._fault_rng)
+        sim.record("send", sim.sender(), f"ask {message!r} -> {self.address.path}")
+        token = sim.wait_begins(f"an answer from {self.address.path} to {message!r}")
+        try:
+            if route.drop:
+                sim.record("fault", sim.sender(), f"drop ask {message!r} -> {self.address.path}")
+                await trio.sleep_forever()
+            if route.delay:
+                sim.record("fault", sim.sender(), f"delay {route.delay:.4f}s ask {message!r}")
+                await trio.sleep(route.delay)
+            if route.duplicate:
+                self._duplicate(message)
+            return await super().ask(message)
+        finally:
+            sim.wait_ends(token)
+
+    def _fault(self, drop: bool, delay: float, message: object) -> None:
+        sim = self.sim
+        if drop:
+            sim.record("fault", sim.sender(), f"drop {message!r} -> {self.address.path}")
+        else:
+            sim.record(
+                "fault", sim.sender(), f"delay {delay:.4f}s {message!r} -> {self.address.path}"
+            )
+            sim.deliver_later(self, message, delay)
+
+    def _duplicate(self, message: object) -> None:
+        sim = self.sim
+        sim.record("fault", sim.sender(), f"duplicate {message!r} -> {self.address.path}")
+        try:
+            Cell.send_nowait(self, message)
+        except MailboxFull:
+            sim.record("fault", sim.sender(), "duplicate lost: mailbox full")
+
+    def _handlers(
+        self, actor_class: type[Actor]
+    ) -> tuple[Mapping[type, HandlerFunction | None], Callable[[type], HandlerFunction | None]]:
+        dispatch, resolve = super()._handlers(actor_class)
+        return _TracedTable(self, dispatch, resolve), resolve
+
+    async def deliver_timer(self, target: ActorRef[object], message: object) -> None:
+        """A timer fires: traced, and sent as from this actor."""
+        self.sim.bind(self)
+        try:
+            self.sim.record("timer", self.address.path, f"{message!r} -> {target.address.path}")
+            await target.tell(message)
+        finally:
+            self.sim.unbind()
+
+    async def _run(self) -> None:
+        self.sim.bind(self)
+        try:
+            await super()._run()
+        finally:
+            self.sim.unbind()
+
+
+class _TracedTable(dict[type, "HandlerFunction | None"]):
+    """A cell's view of its handler table where every handler is wrapped for the trace."""
+
+    def __init__(
+        self,
+        cell: SimCell,
+        dispatch: Mapping[type, HandlerFunction | None],
+        resolve: Callable[[type], HandlerFunction | None],
+    ) -> None:
+        super().__init__()
+        self._cell = cell
+        self._dispatch = dispatch
+        self._resolve = resolve
+
+    def __missing__(self, message_type: type) -> HandlerFunction | None:
+        handler = self._dispatch.get(message_type) or self._resolve(message_type)
+        traced = None if handler is None else _traced(self._cell, handler)
+        self[message_type] = traced
+        return traced
+
+
+def _traced(cell: SimCell, handler: HandlerFunction) -> HandlerFunction:
+    sim = cell.sim
+    path = cell.address.path
+
+    async def traced(instance: Actor, message: object) -> object:
+        until = sim.faults.pause_until(path, sim.now())
+        if until is not None:
+            sim.record("fault", path, f"pause until t={until:.4f}")
+            await trio.sleep_until(sim._start + until)
+        count = sim.count(cell)
+        sim.record("deliver", path, repr(message))
+        if sim.faults.crash(path, count, sim._fault_rng) is not None:
+            sim.record("fault", path, f"crash at message {count}")
+            raise InjectedCrash(f"injected crash of {path} at message {count}")
+        result = await handler(instance, message)
+        sim.record("handled", path, type(message).__name__)
+        return result
+
+    return traced
+
+
+# --- running simulations ---------------------------------------------------------------
+
+
+@contextmanager
+def _quiet(silence: bool) -> Iterator[None]:
+    """Silence the ``trouper`` logger for a run (the trace has it all), then restore it."""
+    logger = logging.getLogger("trouper")
+    level = logger.level
+    if silence:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Make Trio's scheduling and the global ``random`` a function of ``seed``, then restore."""
+    from trio._core import _run  # the one private use: Trio's deterministic scheduling switch
+
+    if not hasattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING") or not hasattr(_run, "_r"):
+        raise RuntimeError(
+            f"trio {trio.__version__} has no deterministic scheduling mode; "
+            "trouper's simulations need it (trio >= 0.30 has it)"
+        )
+    flag, scheduler_state = _run._ALLOW_DETERMINISTIC_SCHEDULING, _run._r.getstate()
+    global_state = random.getstate()
+    _run._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
+    _run._r.seed(f"trouper.sim/{seed}/scheduler")
+    random.seed(f"trouper.sim/{seed}/global")
+    try:
+        yield
+    finally:
+        _run._ALLOW_DETERMINISTIC_SCHEDULING = flag  # type: ignore[misc]
+        _run._r.setstate(scheduler_state)
+        random.setstate(global_state)
+
+
+@attrs.frozen
+class SimulationResult(Generic[T]):
+    """What one run did: its seed, its trace, and how it ended."""
+
+    seed: int
+    """The seed of the run."""
+    faults: FaultPlan
+    """The faults it injected."""
+    trace: Trace
+    """Everything that happened, in order."""
+    value: T | None
+    """What the system function returned (``None`` if it did not return)."""
+    error: BaseException | None
+    """What ended the run early: an exception of the system, a runtime failure, a ``Deadlock``."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run finished without error."""
+        return self.error is None
+
+
+def run_simulation(
+    system: System[T],
+    *,
+    seed: int,
+    faults: FaultPlan | None = None,
+    log: bool = False,
+    **runtime_options: object,
+) -> SimulationResult[T]:
+    """Run ``await system(sim)`` in a fresh simulation and return what happened.
+
+    A synchronous call: it runs its own ``trio.run`` on virtual time, with
+    scheduling and randomness fixed by ``seed``, so the same ``system``,
+    ``seed`` and ``faults`` give the identical trace, in this process or
+    another. ``runtime_options`` are ``open_runtime`` options (not ``node``,
+    ``seed``). Errors of the system are not raised: they are the result's
+    ``error``. The ``trouper`` logger is silent during the run unless
+    ``log=True`` (the trace records every failure).
+    """
+    simulation = Simulation(seed, faults)
+    with _seeded(seed), _quiet(not log):
+        return trio.run(
+            _run_system,
+            simulation,
+            system,
+            runtime_options,
+            clock=trio.testing.MockClock(autojump_threshold=0),
+        )
+
+
+async def _run_system(
+    simulation: Simulation, system: System[T], options: Mapping[str, object]
+) -> SimulationResult[T]:
+    value: T | None = None
+    error: BaseException | None = None
+    try:
+        async with simulation._running(options) as sim:
+            value = await system(sim)
+    except Exception as failure:
+        error = failure
+    return SimulationResult(simulation.seed, simulation.faults, simulation.trace, value, error)
+
+
+@asynccontextmanager
+async def simulate(
+    *, seed: int, faults: FaultPlan | None = None, **runtime_options: object
+) -> AsyncIterator[Simulation]:
+    """Run a simulation inside the current Trio run (a test), for an ``async with`` block.
+
+    From the block's start, Trio's scheduling and the global ``random`` are
+    seeded (and restored at its end), faults are injected and everything is
+    traced in ``sim.trace``. A deadlock cancels the block and raises
+    ``Deadlock``. Needs virtual time (the ``runtime`` fixture and
+    ``MockClock(autojump_threshold=0)`` give it). What ran before the block
+    (fixtures, other tasks) can make two runs differ; ``run_simulation`` and
+    ``explore``, which own their Trio run, are exactly reproducible.
+    """
+    clock = trio.lowlevel.current_clock()
+    if not isinstance(clock, trio.testing.MockClock) or clock.autojump_threshold != 0:
+        raise RuntimeError(
+            "simulate() needs virtual time: run under trio.testing.MockClock(autojump_threshold=0) "
+            "(trouper's pytest plugin does it for tests that use the runtime fixture)"
+        )
+    simulation = Simulation(seed, faults)
+    with _seeded(seed):
+        async with simulation._running(runtime_options) as sim:
+            yield sim
+
+
+@attrs.frozen
+class Exploration:
+    """What ``explore`` found: how many seeds ran, and the first run that broke, if any."""
+
+    runs: int
+    """How many seeds were run."""
+    failure: SimulationResult[object] | None
+    """The first run that broke the check, with its seed, trace and error."""
+    problem: BaseException | None
+    """Why it broke: its error, or the check's ``AssertionError``."""
+    replay: str | None
+    """The line that replays the failing run."""
+
+    @property
+    def failed(self) -> bool:
+        """Whether some seed broke the check."""
+        return self.failure is not None
+
+    def __str__(self) -> str:
+        if self.failure is None:
+            return f"explored {self.runs} seeds: every run passed the check"
+        return "\n".join(
+            [
+                f"explored {self.runs} seeds: seed {self.failure.seed} breaks the check",
+                f"problem: {describe(self.problem) if self.problem else '?'}",
+                f"replay:  {self.replay}",
+                "trace (last 40 events):",
+                self.failure.trace.render(limit=40),
+            ]
+        )
+
+
+def explore(
+    system: System[T],
+    *,
+    seeds: Iterable[int],
+    check: Callable[[SimulationResult[T]], object] | None = None,
+    faults: FaultPlan | None = None,
+    log: bool = False,
+    **runtime_options: object,
+) -> Exploration:
+    """Run ``system`` once per seed; report the first run that breaks.
+
+    A run breaks when the system raises, the runtime fails, it deadlocks, or
+    ``check(result)`` raises ``AssertionError`` or returns ``False`` (use
+    ``check`` for invariants over the final state, ``result.value``, or the
+    trace). Stops at the first broken run and says which seed, why, the
+    trace, and the one line that replays it.
+    """
+    runs = 0
+    for seed in seeds:
+        runs += 1
+        result = run_simulation(system, seed=seed, faults=faults, log=log, **runtime_options)
+        problem = result.error
+        if problem is None and check is not None:
+            try:
+                verdict = check(result)
+            except AssertionError as failed:
+                problem = failed
+            else:
+                if verdict is False:
+                    name = getattr(check, "__qualname__", repr(check)).rpartition("<locals>.")[2]
+                    problem = AssertionError(f"check {name} returned False")
+        if problem is not None:
+            replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r})"
+            return Exploration(runs, result, problem, replay)  # type: ignore[arg-type]
+    return Exploration(runs, None, None, None)
+
+
+def _name(fn: object) -> str:
+    module = getattr(fn, "__module__", None)
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    return f"{module}.{name}" if module and module != "__main__" else name
