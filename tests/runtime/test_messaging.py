@@ -357,7 +357,9 @@ async def test_reject_answers_an_ask_with_an_error_without_failing() -> None:
         )
 
 
-async def test_a_sender_waiting_on_a_full_mailbox_when_the_actor_stops_makes_one_dead_letter() -> None:
+async def test_a_sender_waiting_on_a_full_mailbox_when_the_actor_stops_makes_one_dead_letter() -> (
+    None
+):
     """A blocked tell is dead-lettered once (by its sender), a blocked ask fails once."""
     async with trouper.open_runtime(mailbox_size=1) as rt:
         ref = await rt.spawn(Recorder)

@@ -204,9 +204,7 @@ def test_strategy_describes_itself() -> None:
     """Trees and logs show a strategy briefly."""
     assert OneForAll(max_restarts=2, within=1.5).describe() == "OneForAll(2 in 1.5s)"
     assert OneForOne(within=10).describe() == "OneForOne(3 in 10s)"
-    assert (
-        RestForOne(backoff=Backoff(0.5, 4)).describe() == "RestForOne(3 in 5s, backoff 0.5..4s)"
-    )
+    assert RestForOne(backoff=Backoff(0.5, 4)).describe() == "RestForOne(3 in 5s, backoff 0.5..4s)"
     assert isinstance(OneForOne(), Strategy)
 
 
@@ -272,4 +270,6 @@ def test_an_instance_that_never_started_is_restarted_not_resumed() -> None:
     assert resumed == Decision(Directive.RESUME)
     restarted = supervision.on_exit(CHILDREN, "a", Restart.PERMANENT, KeyError(), 1, started=False)
     assert restarted.directive is Directive.RESTART
-    assert supervision.on_exit(CHILDREN, "a", Restart.PERMANENT, KeyError(), 2, started=False).gave_up
+    assert supervision.on_exit(
+        CHILDREN, "a", Restart.PERMANENT, KeyError(), 2, started=False
+    ).gave_up

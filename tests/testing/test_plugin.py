@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-USER_TESTS = '''
+USER_TESTS = """
 import attrs, pytest, trio, trouper
 
 @attrs.frozen
@@ -45,7 +45,7 @@ async def test_strict_fails_on_a_dead_letter(runtime):
 async def test_relaxed_by_default(runtime):
     ref = await runtime.spawn(Ponger)
     await ref.tell("nobody handles a str")
-'''
+"""
 
 
 def _run_pytest(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:

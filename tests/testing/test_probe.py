@@ -67,7 +67,9 @@ async def test_expectation_times_out_on_virtual_time(runtime: trouper.Runtime, p
     """Nothing arriving within ``within`` fails after exactly that long."""
     p = probe("idle")
     start = trio.current_time()
-    with pytest.raises(AssertionError, match=r"expected a Hello within 5s .*arrived instead:\n  nothing$"):
+    with pytest.raises(
+        AssertionError, match=r"expected a Hello within 5s .*arrived instead:\n  nothing$"
+    ):
         await p.expect(Hello, within=5)
     assert trio.current_time() - start == 5
 

@@ -1,0 +1,78 @@
+"""The public surface, pinned: a change here is a change of public API (and of CHANGELOG.md)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+import trouper
+
+SURFACE = {
+    "trouper": {
+        "Actor", "ActorError", "ActorEvent", "ActorRef", "ActorState", "ActorStopped", "Address",
+        "Backoff", "ChildFailed", "ChildNotFound", "ChildSpec", "Context", "DeadLetter",
+        "Directive", "DuplicateChild", "EventKind", "Exited", "HandlerError", "InvalidSubject",
+        "LinkedActorFailed", "MailboxFull", "NameTaken", "OneForAll", "OneForOne", "Reject",
+        "Request", "RestForOne", "Restart", "RestartIntensityExceeded", "Runtime", "StartFailed",
+        "Strategy", "Supervisor", "Terminated", "Timer", "UnhandledMessage", "handler",
+        "open_runtime", "start_runtime",
+    },
+    "trouper.errors": {
+        "ActorError", "ActorStopped", "ChildFailed", "ChildNotFound", "DuplicateChild",
+        "HandlerError", "InvalidSubject", "LinkedActorFailed", "MailboxFull", "NameTaken",
+        "RestartIntensityExceeded", "StartFailed", "UnhandledMessage",
+    },
+    "trouper.actors": {
+        "Actor", "ActorRef", "ActorState", "Address", "Context", "Endpoint", "Exited",
+        "HandlerFunction", "Reject", "Request", "Terminated", "Timer", "handler", "instantiate",
+    },
+    "trouper.supervision": {
+        "Backoff", "ChildInfo", "ChildSpec", "Decision", "Directive", "OneForAll", "OneForOne",
+        "RestForOne", "Restart", "Strategy", "Supervision", "check_unique_ids", "within_intensity",
+    },
+    "trouper.runtime": {
+        "ActorEvent", "ActorInfo", "ActorTree", "DeadLetter", "DeadLetterOffice", "DeleteChild",
+        "EventKind", "EventLog", "Listener", "Mailbox", "Portal", "RestartChild", "Runtime",
+        "StartChild", "StopChild", "Supervisor", "WhichChildren", "cell_of", "open_runtime",
+        "start_runtime",
+    },
+    "trouper.runtime.lowlevel": {
+        "Ask", "Cell", "Guardian", "Mailbox", "cell_of", "running", "spawn_cell",
+    },
+    "trouper.testing": {
+        "Crash", "Deadlock", "Delay", "Drop", "Duplicate", "Exploration", "Exponential",
+        "FaultPlan", "InjectedCrash", "Pause", "Received", "SimCell", "Simulation",
+        "SimulationResult", "TestProbe", "Trace", "TraceEvent", "Uniform", "explore",
+        "run_simulation", "simulate",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module_name", sorted(SURFACE))
+def test_public_names_are_pinned(module_name: str) -> None:
+    """Each module's ``__all__`` is exactly the pinned set, and every name exists."""
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == SURFACE[module_name]
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.{name} is in __all__ but missing"
+
+
+@pytest.mark.parametrize("module_name", sorted(SURFACE))
+def test_public_names_have_docstrings(module_name: str) -> None:
+    """Every public class and function says what it does."""
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert (obj.__doc__ or "").strip(), f"{module_name}.{name} has no docstring"
+
+
+def test_top_level_names_are_the_subpackages_objects() -> None:
+    """``trouper.X`` is the same object as in its subpackage (re-exports, not copies)."""
+    from trouper import actors, runtime, supervision
+
+    assert trouper.Actor is actors.Actor
+    assert trouper.open_runtime is runtime.open_runtime
+    assert trouper.OneForOne is supervision.OneForOne
