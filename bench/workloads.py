@@ -13,7 +13,7 @@ from functools import partial
 
 import attrs
 
-from bench import raw, trouper_side
+from bench import raw, routing_bench, topics_bench, trouper_side
 from bench.common import Sample, in_fresh_process
 
 __all__ = ["WORKLOADS", "Target", "Workload"]
@@ -136,6 +136,25 @@ WORKLOADS: list[Workload] = [
         _sized(raw.fan_out, FAN_OUT),
         _sized(trouper_side.fan_out, FAN_OUT),
         Target(0.5),
+    ),
+    Workload(
+        "publish",
+        f"publish, 1 -> {topics_bench.SUBSCRIBERS} via '{topics_bench.PATTERN}'",
+        2_000,
+        "msg/s",
+        topics_bench.raw_publish,
+        topics_bench.trouper_publish,
+        None,  # the issue asks for the ratio, with no target
+    ),
+    Workload(
+        "balancing",
+        f"balancing pool of {routing_bench.POOL_SIZE} vs 1 actor, yielding handler",
+        100_000,
+        "msg/s",
+        routing_bench.single_actor,
+        routing_bench.balancing_pool,
+        None,  # the ratio is the pool's gain over one actor; the issue sets no target
+        baseline="1 actor",
     ),
     Workload(
         "memory",

@@ -41,6 +41,15 @@ SURFACE = {
     "trouper.runtime.lowlevel": {
         "Ask", "Cell", "Guardian", "Mailbox", "cell_of", "running", "spawn_cell",
     },
+    "trouper.topics": {
+        "Overflow", "Published", "SYSTEM_DEAD_LETTERS", "SYSTEM_PREFIX", "SubjectIndex",
+        "Subscription", "TopicRegistry", "parse_pattern", "parse_subject", "pattern_matches",
+        "system_subject",
+    },
+    "trouper.routing": {
+        "Balancing", "Broadcast", "ConsistentHash", "HashRing", "Members", "Resize",
+        "RoundRobin", "Router", "key_hash", "members", "resize", "spawn_pool",
+    },
     "trouper.testing": {
         "Crash", "Deadlock", "Delay", "Drop", "Duplicate", "Exploration", "Exponential",
         "FaultPlan", "InjectedCrash", "Pause", "Received", "SimCell", "Simulation",

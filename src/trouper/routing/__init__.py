@@ -1,6 +1,31 @@
 """Routing: pools of actors behind one ref, with round-robin, balancing, hash and broadcast routers.
 
-Imports ``trouper.runtime``.
+Imports ``trouper.runtime`` (and its ``lowlevel``), ``trouper.actors``, ``trouper.supervision``.
 """
 
-__all__: list[str] = []
+from trouper.routing._messages import Members, Resize
+from trouper.routing._pool import members, resize, spawn_pool
+from trouper.routing._routers import (
+    Balancing,
+    Broadcast,
+    ConsistentHash,
+    HashRing,
+    RoundRobin,
+    Router,
+    key_hash,
+)
+
+__all__ = [
+    "Balancing",
+    "Broadcast",
+    "ConsistentHash",
+    "HashRing",
+    "Members",
+    "Resize",
+    "RoundRobin",
+    "Router",
+    "key_hash",
+    "members",
+    "resize",
+    "spawn_pool",
+]

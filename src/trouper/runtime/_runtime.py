@@ -21,7 +21,7 @@ import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper._validate import check_mailbox_size, check_seconds, check_throughput
-from trouper.actors import Actor, ActorRef, ActorState, instantiate
+from trouper.actors import Actor, ActorRef, ActorState, Endpoint, instantiate
 from trouper.errors import DuplicateChild, NameTaken
 from trouper.runtime._cell import Cell, _Stop
 from trouper.runtime._context import ActorContext
@@ -328,12 +328,15 @@ async def spawn_cell(
     spec: ChildSpec | None = None,
     child_id: str | None = None,
     mailbox: Mailbox | None = None,
+    endpoint: Callable[[Cell], Endpoint[object]] | None = None,
 ) -> Cell:
     """Create, register and start a child of ``guardian``; return once ``on_start`` ran.
 
     ``mailbox`` shares an existing mailbox (a balancing pool's members); the
     cell then neither sizes nor closes it. ``child_id`` overrides the path
-    segment (by default the name, or ``Class-N``).
+    segment (by default the name, or ``Class-N``). ``endpoint(cell)`` gives
+    the object the actor's ref delivers through (a pool's router), instead of
+    the cell itself.
     """
     await checkpoint_if_cancelled()
     guardian.check_open()
@@ -358,7 +361,8 @@ async def spawn_cell(
         kwargs,
         name=name,
         mailbox=mailbox
-        or Mailbox(
+        if mailbox is not None
+        else Mailbox(
             runtime.mailbox_size if mailbox_size is None else check_mailbox_size(mailbox_size)
         ),
         owns_mailbox=mailbox is None,
@@ -367,7 +371,10 @@ async def spawn_cell(
         shutdown=runtime.shutdown if shutdown is None else check_seconds("shutdown", shutdown),
         spec=spec,
     )
-    await guardian.open()
+    if endpoint is not None:
+        cell.ref = ActorRef(cell.address, endpoint(cell))
+    if guardian._nursery is None:
+        await guardian.open()
     context = cell._context = ActorContext(cell)
     instance = instantiate(context, factory, args, kwargs)
     if name is not None:

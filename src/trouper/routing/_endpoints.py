@@ -1,0 +1,439 @@
+"""Pool endpoints: what a pool's ``ActorRef`` calls to tell and ask, one class per router.
+
+Theory of operation
+-------------------
+A pool's ref pairs the pool actor's address with one of these endpoints (as
+a plain actor's ref pairs it with its cell). The endpoint is the routing hot
+path: it looks at the message's type once, hands ``Resize`` and ``Members``
+to the pool actor's own cell, and sends anything else straight to the
+chosen member's cell (or, for a balancing pool, into the shared mailbox):
+no extra hop through the pool actor, no task per message.
+
+The pool actor (``_pool``) owns the membership and is the only writer of
+``members``; it replaces the tuple on every change, so a send that is
+iterating an old tuple (a broadcast) finishes over the members it started
+with. Everything here runs in the runtime's Trio thread; nothing blocks.
+
+When the pool has stopped for good, ``close`` empties the members and, for a
+balancing pool, closes the shared mailbox: what was queued becomes dead
+letters (asks get ``ActorStopped``), and later tells and asks to the pool
+behave as they do for any stopped actor.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+
+import outcome
+import trio
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from trouper._text import type_name
+from trouper.actors import Actor, ActorRef, Exited, Terminated
+from trouper.errors import ActorStopped, MailboxFull, UnhandledMessage
+from trouper.routing._messages import CONTROL
+from trouper.routing._routers import (
+    Balancing,
+    Broadcast,
+    ConsistentHash,
+    HashRing,
+    RoundRobin,
+    Router,
+    key_hash,
+)
+from trouper.runtime.lowlevel import Ask, Cell, Mailbox
+
+__all__ = ["PoolEndpoint", "endpoint_for"]
+
+_SYSTEM = (Terminated, Exited)
+
+
+class PoolEndpoint:
+    """A pool's endpoint (base): control messages to the pool, the rest to members.
+
+    Subclasses implement ``send``, ``send_nowait`` and ``ask`` for one router.
+    ``cell`` is the pool actor's cell (so ``cell_of(pool_ref)`` is the pool),
+    set by ``attach`` when the pool actor is first built.
+    """
+
+    __slots__ = ("actor_class", "cell", "closed", "members", "ref", "shared", "size")
+
+    cell: Cell
+    ref: ActorRef[object]
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        """How many members the pool wants (its last ``Resize``, or the initial size)."""
+        self.members: tuple[Cell, ...] = ()
+        """The members' cells in member order (``member-1`` first); replaced on change."""
+        self.shared: Mailbox | None = None
+        """The mailbox every member shares (balancing pools only)."""
+        self.actor_class: type[Actor] | None = None
+        """The members' class, once one has started."""
+        self.closed = False
+        """Whether the pool has stopped for good."""
+
+    def attach(self, cell: Cell) -> PoolEndpoint:
+        """Become the endpoint of the pool actor's cell (``spawn_cell(endpoint=...)``).
+
+        The cell's ref then routes: it is what ``lookup(name)``, a member's
+        ``ctx.parent``, ``Terminated`` and the tree hand out.
+        """
+        self.cell = cell
+        self.ref = ActorRef(cell.address, self)
+        return self
+
+    async def send(self, message: object) -> None:
+        """Tell: route ``message`` (``ActorRef.tell``)."""
+        raise NotImplementedError
+
+    def send_nowait(self, message: object) -> None:
+        """Tell now: route ``message`` or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
+        raise NotImplementedError
+
+    async def ask(self, message: object) -> object:
+        """Ask: route ``message`` and wait for the reply (``ActorRef.ask``)."""
+        raise NotImplementedError
+
+    def set_members(self, members: Sequence[Cell]) -> None:
+        """Route to ``members`` from now on (called by the pool actor only)."""
+        self.members = tuple(members)
+
+    def retire(self, member: Cell) -> None:
+        """Deal with the mail of a member just taken out of ``members`` (before it stops).
+
+        By default nothing: the member's queue becomes dead letters when it stops.
+        """
+
+    def close(self) -> None:
+        """The pool has stopped for good: route nothing any more."""
+        self.closed = True
+        self.members = ()
+
+    # --- the pool itself, and a pool with no one to route to ------------------
+
+    def _why(self) -> str:
+        return "actor stopped" if self.closed else "pool has no members"
+
+    async def _dead_send(self, message: object) -> None:
+        await checkpoint_if_cancelled()
+        self.cell.dead_letter(message, self._why())
+        await cancel_shielded_checkpoint()
+
+    async def _dead_ask(self, message: object) -> object:
+        await checkpoint_if_cancelled()
+        self.cell.dead_letter(message, self._why())
+        raise ActorStopped(self.cell.address)
+
+    def _dead_send_nowait(self, message: object) -> None:
+        self.cell.dead_letter(message, self._why())
+
+
+def _take_all(mailbox: Mailbox) -> list[object]:
+    """Empty a member's mailbox for good, admitting parked senders' messages first."""
+    taken: list[object] = []
+    items = mailbox.items
+    while items:
+        taken.extend(items)
+        items.clear()
+        # Senders parked on the full mailbox get their message in (and
+        # return normally), so that it is routed again with the rest.
+        mailbox.admit()
+    mailbox.close()
+    return taken
+
+
+class _Rerouting(PoolEndpoint):
+    """A pool whose members have their own mailboxes: a removed member's queue is routed again."""
+
+    __slots__ = ()
+
+    def _member(self, message: object) -> Cell:
+        raise NotImplementedError
+
+    def retire(self, member: Cell) -> None:
+        """Route the removed member's queued messages (asks too) to the remaining members.
+
+        Messages are appended to their new member's mailbox even when it is
+        full (a one-time transfer, at most one mailbox's worth plus parked
+        senders). Watch and link notices addressed to the removed member are
+        its own: they become dead letters.
+        """
+        for item in _take_all(member.mailbox):
+            if type(item) is Ask:
+                if item.abandoned:
+                    continue
+                message = item.message
+            else:
+                message = item
+            if not self.members or type(message) in _SYSTEM:
+                member.dead_letter(item, "actor stopped")
+                continue
+            try:
+                target = self._member(message)
+            except Exception as error:
+                member.dead_letter(item, "routing failed", error)
+                continue
+            if target.mailbox.closed:
+                target.dead_letter(item, "actor stopped")
+            else:
+                target.mailbox.put_system(item)
+
+
+class RoundRobinEndpoint(_Rerouting):
+    """Each message to the next member in turn."""
+
+    __slots__ = ("_turn",)
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self._turn = 0
+
+    def _member(self, message: object) -> Cell:
+        members = self.members
+        turn = self._turn
+        self._turn = turn + 1 if turn < len(members) - 1 else 0
+        return members[turn % len(members)]
+
+    async def send(self, message: object) -> None:
+        """Tell the next member (``ActorRef.tell``)."""
+        if type(message) in CONTROL:
+            await self.cell.send(message)
+        elif self.members:
+            await self._member(message).send(message)
+        else:
+            await self._dead_send(message)
+
+    def send_nowait(self, message: object) -> None:
+        """Tell the next member now, or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
+        if type(message) in CONTROL:
+            self.cell.send_nowait(message)
+        elif self.members:
+            self._member(message).send_nowait(message)
+        else:
+            self._dead_send_nowait(message)
+
+    async def ask(self, message: object) -> object:
+        """Ask the next member (``ActorRef.ask``)."""
+        if type(message) in CONTROL:
+            return await self.cell.ask(message)
+        if self.members:
+            return await self._member(message).ask(message)
+        return await self._dead_ask(message)
+
+
+class ConsistentHashEndpoint(_Rerouting):
+    """Each message to the member that owns its key on the ring."""
+
+    __slots__ = ("_key", "_owners", "_points", "_virtual_nodes")
+
+    def __init__(self, size: int, key: Callable[[object], object], virtual_nodes: int) -> None:
+        super().__init__(size)
+        self._key = key
+        self._virtual_nodes = virtual_nodes
+        self._points: tuple[int, ...] = ()
+        self._owners: tuple[Cell, ...] = ()
+
+    def set_members(self, members: Sequence[Cell]) -> None:
+        """Route to ``members`` and rebuild the ring over their ids."""
+        super().set_members(members)
+        if not self.members:
+            self._points, self._owners = (), ()
+            return
+        ring = HashRing.build([m.child_id for m in self.members], self._virtual_nodes)
+        by_id = {m.child_id: m for m in self.members}
+        self._points = ring.points
+        self._owners = tuple(by_id[owner] for owner in ring.owners)
+
+    def _member(self, message: object) -> Cell:
+        points = self._points
+        i = bisect_left(points, key_hash(self._key(message)))
+        return self._owners[i if i < len(points) else 0]
+
+    async def send(self, message: object) -> None:
+        """Tell the member that owns the message's key (``ActorRef.tell``)."""
+        if type(message) in CONTROL:
+            await self.cell.send(message)
+        elif self.members:
+            await self._member(message).send(message)
+        else:
+            await self._dead_send(message)
+
+    def send_nowait(self, message: object) -> None:
+        """Tell the key's member now, or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
+        if type(message) in CONTROL:
+            self.cell.send_nowait(message)
+        elif self.members:
+            self._member(message).send_nowait(message)
+        else:
+            self._dead_send_nowait(message)
+
+    async def ask(self, message: object) -> object:
+        """Ask the member that owns the message's key (``ActorRef.ask``)."""
+        if type(message) in CONTROL:
+            return await self.cell.ask(message)
+        if self.members:
+            return await self._member(message).ask(message)
+        return await self._dead_ask(message)
+
+
+class BroadcastEndpoint(PoolEndpoint):
+    """Every message to every member, in member order."""
+
+    __slots__ = ()
+
+    async def send(self, message: object) -> None:
+        """Tell every member, one after the other (``ActorRef.tell``).
+
+        Waits while a member's mailbox is full. If cancelled part way, the
+        members before that point have the message and the others do not.
+        """
+        if type(message) in CONTROL:
+            await self.cell.send(message)
+            return
+        members = self.members
+        if not members:
+            await self._dead_send(message)
+            return
+        for member in members:
+            await member.send(message)
+
+    def send_nowait(self, message: object) -> None:
+        """Tell every member now, or none of them (``ActorRef.tell_nowait``).
+
+        Raises:
+            MailboxFull: a member's mailbox is full (the first such, in member order).
+        """
+        if type(message) in CONTROL:
+            self.cell.send_nowait(message)
+            return
+        members = self.members
+        if not members:
+            self._dead_send_nowait(message)
+            return
+        for member in members:
+            mailbox = member.mailbox
+            if mailbox.full and not mailbox.closed:
+                raise MailboxFull(member.address, mailbox.size)
+        for member in members:
+            member.send_nowait(message)
+
+    async def ask(self, message: object) -> object:
+        """Ask every member at once; return their replies as a list, in member order.
+
+        Waits for every member. If some failed (``HandlerError``,
+        ``ActorStopped``, ...), raises the first failure in member order once
+        all have answered. Cancelled, it abandons every member's ask.
+        """
+        if type(message) in CONTROL:
+            return await self.cell.ask(message)
+        members = self.members
+        if not members:
+            return await self._dead_ask(message)
+        results: list[outcome.Outcome[object] | None] = [None] * len(members)
+        async with trio.open_nursery() as nursery:
+            for index, member in enumerate(members):
+                nursery.start_soon(_ask_one, member, message, results, index)
+        return [result.unwrap() for result in results if result is not None]
+
+
+async def _ask_one(
+    member: Cell, message: object, results: list[outcome.Outcome[object] | None], index: int
+) -> None:
+    try:
+        results[index] = outcome.Value(await member.ask(message))
+    except Exception as error:
+        results[index] = outcome.Error(error)
+
+
+class BalancingEndpoint(PoolEndpoint):
+    """Every message into the one mailbox the members share."""
+
+    __slots__ = ()
+
+    def __init__(self, size: int, mailbox: Mailbox) -> None:
+        super().__init__(size)
+        self.shared = mailbox
+
+    async def send(self, message: object) -> None:
+        """Put the message in the shared mailbox, waiting while it is full (``ActorRef.tell``)."""
+        if type(message) in CONTROL:
+            await self.cell.send(message)
+            return
+        await checkpoint_if_cancelled()
+        mailbox = self.shared
+        assert mailbox is not None
+        if mailbox.put_nowait(message):
+            await cancel_shielded_checkpoint()
+        elif mailbox.closed:
+            self.cell.dead_letter(message, "actor stopped")
+            await cancel_shielded_checkpoint()
+        elif not await mailbox.put(message):
+            self.cell.dead_letter(message, "actor stopped")
+
+    def send_nowait(self, message: object) -> None:
+        """Put the message in the shared mailbox now (``ActorRef.tell_nowait``).
+
+        Raises:
+            MailboxFull: the shared mailbox is full; the message was not sent.
+        """
+        if type(message) in CONTROL:
+            self.cell.send_nowait(message)
+            return
+        mailbox = self.shared
+        assert mailbox is not None
+        if not mailbox.put_nowait(message):
+            if mailbox.closed:
+                self.cell.dead_letter(message, "actor stopped")
+            else:
+                raise MailboxFull(self.cell.address, mailbox.size)
+
+    async def ask(self, message: object) -> object:
+        """Put an ask in the shared mailbox; the member that takes it replies (``ActorRef.ask``)."""
+        if type(message) in CONTROL:
+            return await self.cell.ask(message)
+        await checkpoint_if_cancelled()
+        mailbox = self.shared
+        assert mailbox is not None
+        address = self.cell.address
+        if mailbox.closed:
+            self.cell.dead_letter(message, "actor stopped")
+            raise ActorStopped(address)
+        actor_class = self.actor_class
+        if actor_class is not None and not actor_class.handles(type(message)):
+            self.cell.dead_letter(message, "unhandled message")
+            raise UnhandledMessage(address, type_name(type(message)))
+        envelope = Ask(message)
+        if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
+            self.cell.dead_letter(message, "actor stopped")
+            raise ActorStopped(address)
+        return await envelope.wait()
+
+    def close(self) -> None:
+        """Close the shared mailbox: its messages become dead letters, its asks fail."""
+        super().close()
+        mailbox = self.shared
+        assert mailbox is not None
+        if mailbox.closed:
+            return
+        # Parked senders are woken with "not put" and report their own
+        # message as a dead letter: only the queued ones are ours to report.
+        for item in mailbox.close():
+            self.cell.dead_letter(item, "actor stopped")
+
+
+def endpoint_for(router: Router, size: int, mailbox_size: float) -> PoolEndpoint:
+    """Build the endpoint that routes as ``router`` says, for a pool of ``size``."""
+    if isinstance(router, Balancing):
+        return BalancingEndpoint(size, Mailbox(mailbox_size))
+    if isinstance(router, ConsistentHash):
+        return ConsistentHashEndpoint(size, router.key, router.virtual_nodes)
+    if isinstance(router, Broadcast):
+        return BroadcastEndpoint(size)
+    if isinstance(router, RoundRobin):
+        return RoundRobinEndpoint(size)
+    raise ValueError(
+        "router must be RoundRobin(), Balancing(), ConsistentHash(key) or Broadcast(), "
+        f"got {router!r}"
+    )

@@ -1,0 +1,279 @@
+"""Pools: ``spawn_pool`` and the ``Pool`` actor that owns a pool's members.
+
+Theory of operation
+-------------------
+A pool is an ordinary actor (``Pool``) whose ref routes: its endpoint (see
+``_endpoints``) sends each message straight to a member, or into the shared
+mailbox of a balancing pool, and hands only ``Resize`` and ``Members`` to the
+pool actor itself. The pool actor is the members' supervisor and the only
+writer of the membership:
+
+- ``on_start`` starts the members one by one (``member-1`` .. ``member-N``,
+  children of the pool, so the pool's ``strategy`` restarts a member that
+  fails: same cell, same mailbox, nothing else lost) and watches each;
+- ``Resize`` starts members with the lowest free numbers, or removes the
+  highest-numbered ones: out of the routing first, their queue handed back
+  to the router (``PoolEndpoint.retire``), then stopped, last first;
+- a member that stops for good on its own (``ctx.stop()``, ``rt.stop`` on
+  its ref, a ``STOP`` directive) leaves the pool when its ``Terminated``
+  arrives; the pool stops itself when none is left, unless its supervision
+  is already stopping them all (a give-up, whose failure must reach the
+  pool's own supervisor).
+
+If the pool actor restarts (its members exceeded the restart intensity and
+its supervisor restarted it), the members are stopped with the old instance
+and the new one starts as many fresh ones as the pool last wanted. Its
+``on_stop`` unwatches the members, so that their stop (which, when the pool
+stops for good, comes before ``on_stop``) leaves no ``Terminated`` behind to
+become a dead letter.
+
+When the pool actor stops for good, one listener per runtime on its
+``STOPPED`` event (sent from the cell's synchronous finalization, so also
+after a cancelled stop) closes the endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import weakref
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from trouper.actors import Actor, ActorRef, ActorState, Address, Reject, Terminated, handler
+from trouper.errors import ChildNotFound
+from trouper.routing._endpoints import PoolEndpoint, endpoint_for
+from trouper.routing._messages import Members, Resize, check_size
+from trouper.routing._routers import RoundRobin, Router
+from trouper.runtime import ActorEvent, EventKind, EventLog, Listener, Runtime
+from trouper.runtime.lowlevel import Cell, Guardian, cell_of, spawn_cell
+from trouper.supervision import Strategy
+
+__all__ = ["Pool", "members", "resize", "spawn_pool"]
+
+
+@attrs.frozen
+class _MemberSpec:
+    """How to build a member: the same for every member, across restarts."""
+
+    factory: Callable[..., Actor]
+    args: tuple[object, ...]
+    kwargs: Mapping[str, object]
+    strategy: Strategy | None
+
+
+def _number(cell: Cell) -> int:
+    return int(cell.child_id.rpartition("-")[2])
+
+
+class Pool(Actor):
+    """The actor behind a pool's ref: starts, watches, resizes and supervises the members.
+
+    Not spawned directly: use ``spawn_pool`` (``rt.spawn_pool``,
+    ``ctx.spawn_pool``). It handles ``Resize``, ``Members`` and its members'
+    ``Terminated``; everything else told to the pool's ref goes to members
+    without passing through it.
+    """
+
+    def __init__(self, endpoint: PoolEndpoint, spec: _MemberSpec) -> None:
+        self._cell = endpoint.cell
+        self.endpoint = endpoint
+        self.spec = spec
+        self.supervisor_strategy = spec.strategy
+
+    async def on_start(self) -> None:
+        """Start the members the pool wants, one by one, each routed to once started."""
+        self.endpoint.set_members(())
+        for number in range(1, self.endpoint.size + 1):
+            await self._start_member(number)
+
+    async def on_stop(self) -> None:
+        """Stop watching the members, withdrawing the ``Terminated`` their stop queued."""
+        for cell in self.endpoint.members:
+            self.ctx.unwatch(cell.ref)
+
+    async def _start_member(self, number: int) -> None:
+        spec, endpoint = self.spec, self.endpoint
+        cell = await spawn_cell(
+            self._cell.runtime,
+            self._cell.guardian,
+            spec.factory,
+            spec.args,
+            dict(spec.kwargs),
+            child_id=f"member-{number}",
+            mailbox=endpoint.shared,
+        )
+        self.ctx.watch(cell.ref)
+        endpoint.actor_class = cell.actor_class
+        endpoint.set_members(sorted((*endpoint.members, cell), key=_number))
+
+    @handler
+    async def resize(self, message: Resize) -> Reject | None:
+        """Grow or shrink to ``message.size`` members; reject if a new member cannot start."""
+        endpoint = self.endpoint
+        current = endpoint.members
+        endpoint.size = message.size
+        if message.size > len(current):
+            taken = {_number(cell) for cell in current}
+            free = (n for n in itertools.count(1) if n not in taken)
+            for number in itertools.islice(free, message.size - len(current)):
+                try:
+                    await self._start_member(number)
+                except Exception as error:
+                    # The new member's failure (StartFailed, or its factory's own
+                    # error) is the asker's answer; the pool itself is fine.
+                    endpoint.size = len(endpoint.members)
+                    return Reject(error)
+        elif message.size < len(current):
+            leaving = current[message.size :]
+            endpoint.set_members(current[: message.size])
+            for cell in leaving:
+                self.ctx.unwatch(cell.ref)
+                endpoint.retire(cell)
+            for cell in reversed(leaving):
+                await self._stop_member(cell)
+        return None
+
+    async def _stop_member(self, cell: Cell) -> None:
+        if cell.state is ActorState.STOPPED:
+            return
+        with contextlib.suppress(ChildNotFound):  # it stopped while another was stopping
+            await self.ctx.stop_child(cell.child_id)
+
+    @handler
+    async def members(self, message: Members) -> tuple[ActorRef[object], ...]:
+        """Reply with the members' refs, in member order."""
+        return tuple(cell.ref for cell in self.endpoint.members)
+
+    @handler
+    async def member_stopped(self, message: Terminated) -> None:
+        """Take a member that stopped for good out of the pool; stop when none is left."""
+        endpoint = self.endpoint
+        gone = cell_of(message.ref)
+        if gone not in endpoint.members:
+            return  # a member of an earlier incarnation, or one removed by a resize
+        guardian = self._cell.children_guardian
+        if guardian is not None and guardian.closing:
+            # The supervision gave up and is stopping every member; the pool
+            # fails next, and a restart starts as many members as it had.
+            return
+        endpoint.set_members([cell for cell in endpoint.members if cell is not gone])
+        endpoint.size = len(endpoint.members)
+        if not endpoint.members:
+            self.ctx.stop()
+
+
+# --- closing the endpoint when the pool stops for good ------------------------------
+
+
+@attrs.define(eq=False)
+class _OpenPools:
+    """A runtime's pools that have not stopped, and the listener that closes them."""
+
+    _events: EventLog
+    _pools: dict[Address, PoolEndpoint] = attrs.field(factory=dict)
+    _listener: Listener | None = None
+
+    def track(self, endpoint: PoolEndpoint) -> None:
+        """Close ``endpoint`` once its pool actor has stopped for good."""
+        if endpoint.cell.state is ActorState.STOPPED:
+            endpoint.close()
+            return
+        self._pools[endpoint.cell.address] = endpoint
+        if self._listener is None:
+            # Listen only while a pool is open, and only to stops, so that a
+            # runtime without pools does not even build the events.
+            self._listener = self._events.listen(self._on_stop, kinds=[EventKind.STOPPED])
+
+    def _on_stop(self, event: ActorEvent) -> None:
+        endpoint = self._pools.get(event.address)
+        if endpoint is None or endpoint.cell.state is not ActorState.STOPPED:
+            return
+        del self._pools[event.address]
+        endpoint.close()
+        if not self._pools and self._listener is not None:
+            self._listener.cancel()
+            self._listener = None
+
+
+# Keyed weakly, and the value holds no reference to the runtime once its pools
+# have stopped (they all have when the runtime has), so runtimes are not kept.
+_open_pools: weakref.WeakKeyDictionary[Runtime, _OpenPools] = weakref.WeakKeyDictionary()
+
+
+def _track(runtime: Runtime, endpoint: PoolEndpoint) -> None:
+    pools = _open_pools.get(runtime)
+    if pools is None:
+        pools = _open_pools[runtime] = _OpenPools(runtime.events)
+    pools.track(endpoint)
+
+
+# --- the API ------------------------------------------------------------------------
+
+
+async def spawn_pool(
+    guardian: Guardian,
+    factory: Callable[..., Actor],
+    size: int,
+    *args: object,
+    router: Router | None = None,
+    name: str | None = None,
+    **kwargs: object,
+) -> ActorRef[object]:
+    """Start a pool of ``size`` members behind one ref, as a child of ``guardian``.
+
+    Applications call ``rt.spawn_pool`` or ``ctx.spawn_pool``, which pass the
+    guardian. Each member is ``factory(*args, **kwargs)``; ``router``
+    (default ``RoundRobin()``) decides which member gets each message;
+    ``name`` registers the pool (``rt.lookup(name)`` returns the same routing
+    ref). Returns once every member has run its ``on_start``.
+
+    The ref behaves as one actor's: ``tell``, ``tell_nowait`` and ``ask`` go
+    to the member(s) the router picks (see each router for what ``ask``
+    returns); ``Resize`` and ``Members`` go to the pool itself; ``rt.stop``,
+    ``ctx.watch`` and ``ctx.link`` act on the pool, which stops its members
+    when it stops. Members are the pool's children, restarted by its
+    ``router.strategy`` when they fail.
+
+    Raises:
+        ValueError: ``size`` is not an int >= 1, or ``router`` is not one of the routers.
+        TypeError: ``factory`` is not callable.
+        NameTaken: ``name`` belongs to a living actor.
+        StartFailed: a member (or the pool) could not start; nothing of the pool keeps running.
+    """
+    check_size(size)
+    runtime = guardian.runtime
+    endpoint = endpoint_for(RoundRobin() if router is None else router, size, runtime.mailbox_size)
+    if not callable(factory):
+        raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
+    spec = _MemberSpec(factory, args, dict(kwargs), None if router is None else router.strategy)
+    cell = await spawn_cell(
+        runtime, guardian, Pool, (endpoint, spec), {}, name=name, endpoint=endpoint.attach
+    )
+    _track(runtime, endpoint)
+    return cell.ref
+
+
+async def resize(pool: ActorRef[object], size: int) -> None:
+    """Have the pool behind ``pool`` run ``size`` members; return once it does.
+
+    Same as ``await pool.ask(Resize(size))``; see ``Resize`` for what happens
+    to the messages of removed members.
+
+    Raises:
+        ValueError: ``size`` is not an int >= 1.
+        StartFailed: a new member's ``on_start`` raised (a factory's own error is
+            raised as it is); the members started so far stay.
+        ActorStopped: the pool has stopped.
+    """
+    await pool.ask(Resize(size))
+
+
+async def members(pool: ActorRef[object]) -> tuple[ActorRef[object], ...]:
+    """Return the refs of the pool's members, in member order (``pool.ask(Members())``).
+
+    Raises:
+        ActorStopped: the pool has stopped.
+    """
+    return await pool.ask(Members())
