@@ -141,6 +141,8 @@ _Command = _Start | _Resume | _Fail | _Exit | _Restart | _Terminate | _Stop
 
 _EXIT = _Exit()
 _RESUME = _Resume()
+STOP = _Stop(None)
+"""A normal stop (commands are values: this one is shared)."""
 _CAN_FAIL = (ActorState.STARTING, ActorState.RUNNING)
 
 
@@ -385,7 +387,7 @@ class Cell:
 
     def cancel(self) -> None:
         """Cancel everything the actor is doing now (used when a spawn is cancelled)."""
-        self.command(_Stop(None))
+        self.command(STOP)
         self._stop_deadline = -math.inf
         self._arm_deadline()
 
@@ -674,6 +676,8 @@ class Cell:
         if instance is None or not self._started:
             return
         self._started = False
+        if type(instance).on_stop is Actor.on_stop:
+            return
         try:
             await instance.on_stop()
         except Exception:

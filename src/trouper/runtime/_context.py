@@ -10,7 +10,7 @@ from trio.lowlevel import cancel_shielded_checkpoint
 from trouper.actors import Actor, ActorRef, ActorState, Context, Terminated, Timer
 from trouper.errors import ChildNotFound, NameTaken
 from trouper.runtime import _runtime
-from trouper.runtime._cell import Cell, _Stop
+from trouper.runtime._cell import STOP, Cell
 from trouper.runtime._timers import start_timer
 from trouper.supervision import ChildInfo, ChildSpec, Restart
 
@@ -171,7 +171,7 @@ class ActorContext(Context):
         if child.state is ActorState.STOPPED:
             await cancel_shielded_checkpoint()
             return
-        child.command(_Stop(None))
+        child.command(STOP)
         await child.wait_until(_stopped)
 
     async def restart_child(self, child_id: str) -> ActorRef[object]:

@@ -40,7 +40,7 @@ import trio
 from trouper._text import class_label, describe
 from trouper.actors import ActorState, Address
 from trouper.errors import ChildFailed, RestartIntensityExceeded
-from trouper.runtime._cell import Cell, _Fail, _Restart, _Resume, _Start, _Stop, _Terminate
+from trouper.runtime._cell import STOP, Cell, _Fail, _Restart, _Resume, _Start, _Stop, _Terminate
 from trouper.runtime._observe import ActorEvent, EventKind
 from trouper.supervision import Decision, Directive, Restart, Strategy, Supervision
 
@@ -237,7 +237,7 @@ class Guardian:
             self._count_restart(cell, error)
         for cell in reversed(group):
             if cell.restart is Restart.TEMPORARY:
-                cell.command(_Stop(None))
+                cell.command(STOP)
                 await cell.wait_until(_stopped)
             else:
                 cell.command(_Terminate(error))

@@ -23,7 +23,7 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from trouper._validate import check_mailbox_size, check_seconds, check_throughput
 from trouper.actors import Actor, ActorRef, ActorState, Endpoint, instantiate
 from trouper.errors import DuplicateChild, NameTaken
-from trouper.runtime._cell import Cell, _Stop
+from trouper.runtime._cell import STOP, Cell, _Stop
 from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._mailbox import Mailbox
@@ -186,7 +186,7 @@ class Runtime:
         if cell.state is ActorState.STOPPED:
             await cancel_shielded_checkpoint()
             return
-        cell.command(_Stop(None))
+        cell.command(STOP)
         if cell.task is not None and cell.task is trio.lowlevel.current_task():
             await cancel_shielded_checkpoint()
             return
