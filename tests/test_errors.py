@@ -1,0 +1,59 @@
+"""Errors: one base, the builtin or Trio error each resembles, exact messages, and pickling."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import trio
+
+from trouper import Address, errors
+
+HERE = Address("n1", "/a")
+
+EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
+    (errors.ActorStopped(HERE), trio.BrokenResourceError, "actor trouper://n1/a has stopped"),
+    (errors.MailboxFull(HERE, 10), trio.WouldBlock, "mailbox of trouper://n1/a is full (10 messages)"),
+    (errors.UnhandledMessage(HERE, "int"), TypeError, "actor trouper://n1/a has no handler for int"),
+    (errors.HandlerError(HERE, "ValueError('x')"), RuntimeError, "handler of trouper://n1/a raised ValueError('x')"),
+    (errors.StartFailed(HERE, "OSError('x')"), RuntimeError, "actor trouper://n1/a failed to start: OSError('x')"),
+    (
+        errors.RestartIntensityExceeded(HERE, 3, 5.0),
+        RuntimeError,
+        "trouper://n1/a failed more than 3 restarts allow within 5.0 s; its supervisor gave up",
+    ),
+    (errors.ChildFailed(HERE, "KeyError('k')"), RuntimeError, "child trouper://n1/a failed and escalated: KeyError('k')"),
+    (errors.LinkedActorFailed(HERE, "E()"), RuntimeError, "linked actor trouper://n1/a failed: E()"),
+    (errors.NameTaken("acct"), ValueError, "an actor named 'acct' already exists"),
+    (errors.DuplicateChild(HERE, "w"), ValueError, "trouper://n1/a already has a child with id 'w'"),
+    (errors.ChildNotFound(HERE, "w"), LookupError, "trouper://n1/a has no child with id 'w'"),
+    (errors.InvalidSubject("a..b", "empty token at position 2"), ValueError, "invalid subject 'a..b': empty token at position 2"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("error", "resembles", "message"), EXAMPLES, ids=lambda v: type(v).__name__
+)
+def test_error_family_message_and_pickling(
+    error: errors.ActorError, resembles: type[BaseException], message: str
+) -> None:
+    """Each error is an ActorError and its look-alike, says what happened, and pickles."""
+    assert isinstance(error, errors.ActorError)
+    assert isinstance(error, resembles)
+    assert str(error) == message
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert copy.args == error.args
+    assert str(copy) == message
+
+
+def test_every_public_error_is_covered() -> None:
+    """A new error gets an example above."""
+    covered = {type(error).__name__ for error, _, _ in EXAMPLES}
+    assert covered == set(errors.__all__) - {"ActorError"}
+
+
+@pytest.mark.parametrize("name", sorted(set(errors.__all__)))
+def test_every_error_says_when_it_is_raised(name: str) -> None:
+    """Each error's docstring says when it is raised."""
+    assert (getattr(errors, name).__doc__ or "").strip()
