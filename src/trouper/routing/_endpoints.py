@@ -145,12 +145,39 @@ def _take_all(mailbox: Mailbox) -> list[object]:
 
 
 class _Rerouting(PoolEndpoint):
-    """A pool whose members have their own mailboxes: a removed member's queue is routed again."""
+    """A pool whose members have their own mailboxes: each message goes to the one
+    member ``_member`` picks, and a removed member's queue is routed again."""
 
     __slots__ = ()
 
     def _member(self, message: object) -> Cell:
         raise NotImplementedError
+
+    async def send(self, message: object) -> None:
+        """Tell the member the router picks (``ActorRef.tell``)."""
+        if type(message) in CONTROL:
+            await self.cell.send(message)
+        elif self.members:
+            await self._member(message).send(message)
+        else:
+            await self._dead_send(message)
+
+    def send_nowait(self, message: object) -> None:
+        """Tell the router's member now, or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
+        if type(message) in CONTROL:
+            self.cell.send_nowait(message)
+        elif self.members:
+            self._member(message).send_nowait(message)
+        else:
+            self._dead_send_nowait(message)
+
+    async def ask(self, message: object) -> object:
+        """Ask the member the router picks (``ActorRef.ask``)."""
+        if type(message) in CONTROL:
+            return await self.cell.ask(message)
+        if self.members:
+            return await self._member(message).ask(message)
+        return await self._dead_ask(message)
 
     def retire(self, member: Cell) -> None:
         """Route the removed member's queued messages (asks too) to the remaining members.
@@ -196,32 +223,6 @@ class RoundRobinEndpoint(_Rerouting):
         self._turn = turn + 1 if turn < len(members) - 1 else 0
         return members[turn % len(members)]
 
-    async def send(self, message: object) -> None:
-        """Tell the next member (``ActorRef.tell``)."""
-        if type(message) in CONTROL:
-            await self.cell.send(message)
-        elif self.members:
-            await self._member(message).send(message)
-        else:
-            await self._dead_send(message)
-
-    def send_nowait(self, message: object) -> None:
-        """Tell the next member now, or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
-        if type(message) in CONTROL:
-            self.cell.send_nowait(message)
-        elif self.members:
-            self._member(message).send_nowait(message)
-        else:
-            self._dead_send_nowait(message)
-
-    async def ask(self, message: object) -> object:
-        """Ask the next member (``ActorRef.ask``)."""
-        if type(message) in CONTROL:
-            return await self.cell.ask(message)
-        if self.members:
-            return await self._member(message).ask(message)
-        return await self._dead_ask(message)
-
 
 class ConsistentHashEndpoint(_Rerouting):
     """Each message to the member that owns its key on the ring."""
@@ -250,32 +251,6 @@ class ConsistentHashEndpoint(_Rerouting):
         points = self._points
         i = bisect_left(points, key_hash(self._key(message)))
         return self._owners[i if i < len(points) else 0]
-
-    async def send(self, message: object) -> None:
-        """Tell the member that owns the message's key (``ActorRef.tell``)."""
-        if type(message) in CONTROL:
-            await self.cell.send(message)
-        elif self.members:
-            await self._member(message).send(message)
-        else:
-            await self._dead_send(message)
-
-    def send_nowait(self, message: object) -> None:
-        """Tell the key's member now, or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
-        if type(message) in CONTROL:
-            self.cell.send_nowait(message)
-        elif self.members:
-            self._member(message).send_nowait(message)
-        else:
-            self._dead_send_nowait(message)
-
-    async def ask(self, message: object) -> object:
-        """Ask the member that owns the message's key (``ActorRef.ask``)."""
-        if type(message) in CONTROL:
-            return await self.cell.ask(message)
-        if self.members:
-            return await self._member(message).ask(message)
-        return await self._dead_ask(message)
 
 
 class BroadcastEndpoint(PoolEndpoint):
