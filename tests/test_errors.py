@@ -13,22 +13,54 @@ HERE = Address("n1", "/a")
 
 EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
     (errors.ActorStopped(HERE), trio.BrokenResourceError, "actor trouper://n1/a has stopped"),
-    (errors.MailboxFull(HERE, 10), trio.WouldBlock, "mailbox of trouper://n1/a is full (10 messages)"),
-    (errors.UnhandledMessage(HERE, "int"), TypeError, "actor trouper://n1/a has no handler for int"),
-    (errors.HandlerError(HERE, "ValueError('x')"), RuntimeError, "handler of trouper://n1/a raised ValueError('x')"),
-    (errors.StartFailed(HERE, "OSError('x')"), RuntimeError, "actor trouper://n1/a failed to start: OSError('x')"),
+    (
+        errors.MailboxFull(HERE, 10),
+        trio.WouldBlock,
+        "mailbox of trouper://n1/a is full (10 messages)",
+    ),
+    (
+        errors.UnhandledMessage(HERE, "int"),
+        TypeError,
+        "actor trouper://n1/a has no handler for int",
+    ),
+    (
+        errors.HandlerError(HERE, "ValueError('x')"),
+        RuntimeError,
+        "handler of trouper://n1/a raised ValueError('x')",
+    ),
+    (
+        errors.StartFailed(HERE, "OSError('x')"),
+        RuntimeError,
+        "actor trouper://n1/a failed to start: OSError('x')",
+    ),
     (
         errors.RestartIntensityExceeded(HERE, 3, 5.0),
         RuntimeError,
         "trouper://n1/a failed more than 3 restarts allow within 5.0 s; its supervisor gave up",
     ),
-    (errors.ChildFailed(HERE, "KeyError('k')"), RuntimeError, "child trouper://n1/a failed and escalated: KeyError('k')"),
-    (errors.LinkedActorFailed(HERE, "E()"), RuntimeError, "linked actor trouper://n1/a failed: E()"),
+    (
+        errors.ChildFailed(HERE, "KeyError('k')"),
+        RuntimeError,
+        "child trouper://n1/a failed and escalated: KeyError('k')",
+    ),
+    (
+        errors.LinkedActorFailed(HERE, "E()"),
+        RuntimeError,
+        "linked actor trouper://n1/a failed: E()",
+    ),
     (errors.NameTaken("acct"), ValueError, "an actor named 'acct' already exists"),
-    (errors.DuplicateChild(HERE, "w"), ValueError, "trouper://n1/a already has a child with id 'w'"),
+    (
+        errors.DuplicateChild(HERE, "w"),
+        ValueError,
+        "trouper://n1/a already has a child with id 'w'",
+    ),
     (errors.ChildNotFound(HERE, "w"), LookupError, "trouper://n1/a has no child with id 'w'"),
-    (errors.InvalidSubject("a..b", "empty token at position 2"), ValueError, "invalid subject 'a..b': empty token at position 2"),
-]  # fmt: skip
+    (
+        errors.InvalidSubject("a..b", "empty token at position 2"),
+        ValueError,
+        "invalid subject 'a..b': empty token at position 2",
+    ),
+]
 
 
 @pytest.mark.parametrize(

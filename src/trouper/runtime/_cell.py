@@ -1,4 +1,4 @@
-"""The cell: the one task that runs an actor, across all its incarnations.
+"""The cell: the one task that runs an actor, across all its instances.
 
 Theory of operation
 -------------------
@@ -24,6 +24,24 @@ to, waits for the phase they expect. ``_lifecycle`` is a loop over commands::
     _Restart(cause)  end the instance, wait out the backoff, then _Start
     _Terminate       end the instance, park for _Start (group restarts)
     _Stop(reason)    stop children, on_stop, finalize: stopped for good
+
+Commands come from three places, with fixed precedence:
+
+- a stop (``rt.stop``, a supervisor's STOP, a shutdown) always wins;
+- the supervisor's instructions are only taken where they make sense:
+  ``_Resume`` and ``_Restart`` answer the exit awaiting a decision (and
+  nothing else), ``_Start`` starts a cell that is idle with no instance, and
+  ``_Terminate`` (a group restart) replaces whatever the actor had pending
+  of its own (its exit is moot: it is being replaced anyway);
+- the actor's own exits (``ctx.stop()``, a linked actor's failure, its
+  children's give-up) count only while it runs an instance and is not
+  already exiting; a failure overrides a pending normal exit. A link
+  failure that arrives between instances is kept for the next one.
+
+Each exit the cell reports gets a number (``exits``); the supervisor queues
+exits while it is busy and drops one whose number is no longer current or
+that was answered meanwhile (``exiting`` is cleared as soon as an answer,
+or a stop, is delivered).
 
 Serving is the hot path: take a message from the mailbox's deque, find its
 handler in the class's table (one dict lookup by exact type), await it. A
@@ -114,6 +132,8 @@ class _Resume:
 @attrs.frozen
 class _Fail:
     error: BaseException
+    linked: bool = False
+    """From a linked actor's failure: kept for the next instance if none runs now."""
 
 
 @attrs.frozen
@@ -203,7 +223,10 @@ class Cell:
         "_bonds",
         "_command",
         "_context",
+        "_deferred",
+        "_first_start",
         "_guardian",
+        "_host_done",
         "_host_scope",
         "_parked",
         "_scope",
@@ -218,10 +241,10 @@ class Cell:
         "child_id",
         "current",
         "exiting",
+        "exits",
         "factory",
         "handled",
         "idle",
-        "incarnation",
         "instance",
         "kwargs",
         "mailbox",
@@ -278,15 +301,18 @@ class Cell:
         self.task: Task | None = None
         self.handled = 0
         self.restarts = 0
-        self.incarnation = 0
+        self._first_start = True
         self.current: Ask | None = None
         self.exiting = False
+        self.exits = 0
         self.idle = False
         self.stop_reason: BaseException | None = None
         self._bonds: _Bonds | None = None
         self._command: _Command | None = None
         self._context: Context | None = None
+        self._deferred: _Fail | None = None
         self._guardian: Guardian | None = None
+        self._host_done: trio.Event | None = None
         self._host_scope: trio.CancelScope | None = None
         self._parked = False
         self._scope: trio.CancelScope | None = None
@@ -355,17 +381,36 @@ class Cell:
     # --- commands and parking ------------------------------------------------
 
     def command(self, command: _Command) -> None:
-        """Ask the cell's task to do something; a stop overrides anything pending."""
+        """Ask the cell's task to do something (see the precedence rules above)."""
         state = self.state
         if state is ActorState.STOPPED:
             return
-        pending = self._command
-        if type(command) is _Stop:
+        kind, pending = type(command), self._command
+        if kind is _Stop:
             if type(pending) is _Stop:
                 return
-            self.stop_reason = command.reason
+            self.stop_reason = command.reason  # type: ignore[union-attr]
+            self.exiting = False
             self._apply_stop_deadline(self.runtime.now() + self.shutdown)
-        elif pending is not None or (type(command) is _Fail and state not in _CAN_FAIL):
+        elif type(pending) is _Stop:
+            return
+        elif kind is _Terminate:
+            if self.idle and self.instance is None:
+                return  # already ended
+            self.exiting = False
+        elif kind is _Start:
+            if not (self.idle and self.instance is None) or pending is not None:
+                return
+        elif kind is _Resume or kind is _Restart:
+            if not self.exiting:
+                return  # a stale answer: the exit it answers is over
+            self.exiting = False
+        elif self.exiting or state not in _CAN_FAIL:
+            # The actor's own exit while no instance runs (or while it already exits).
+            if kind is _Fail and command.linked and self._deferred is None:  # type: ignore[union-attr]
+                self._deferred = command  # type: ignore[assignment]
+            return
+        elif pending is not None and not (kind is _Fail and type(pending) is _Exit):
             return
         self._command = command
         self._unpark()
@@ -468,7 +513,7 @@ class Cell:
             self.instance = instance
             self.actor_class = type(instance)
         if started:
-            self.incarnation = 1
+            self._first_start = False
             self._started = True
             self.state = ActorState.RUNNING
             self._emit(EventKind.STARTED)
@@ -500,6 +545,11 @@ class Cell:
             with trio.CancelScope(deadline=self._stop_deadline) as self._scope:
                 await self._lifecycle()
         finally:
+            # Cancelled before its children stopped: cancel them, and let them
+            # finalize first (children before parents, names freed in order).
+            if self._host_done is not None:
+                self._cancel_children()
+                await self._join_children()
             self._finalize()
 
     async def _lifecycle(self) -> None:
@@ -507,8 +557,9 @@ class Cell:
         while True:
             kind = type(command)
             if kind is _Start:
+                first, self._first_start = self._first_start, False
                 error = await self._start_instance(command.cause)  # type: ignore[union-attr]
-                if error is not None and self.incarnation == 1:
+                if error is not None and first:
                     await self._stop_children()
                     self.stop_reason = error
                     return
@@ -520,6 +571,7 @@ class Cell:
                 if kind is _Fail and self.state is not ActorState.FAILED:
                     self._report_failure(command.error)  # type: ignore[union-attr]
                 self.exiting = True
+                self.exits += 1
                 self.parent.child_exited(self, getattr(command, "error", None))
                 command = await self._next_command()
                 self.exiting = False
@@ -534,7 +586,6 @@ class Cell:
                 return
 
     async def _start_instance(self, cause: BaseException | None) -> BaseException | None:
-        self.incarnation += 1
         self._set_state(ActorState.STARTING)
         self._started = False
         try:
@@ -563,6 +614,8 @@ class Cell:
         items = mailbox.items
         throughput = self.throughput
         budget = throughput
+        if self._deferred is not None and self._command is None:
+            self._command, self._deferred = self._deferred, None
         while self._command is None:
             if not items:
                 mailbox.register(self)
@@ -609,6 +662,9 @@ class Cell:
                 budget = throughput
                 await checkpoint()
         command, self._command = self._command, None
+        if items and not self.owns_mailbox and mailbox._consumers:
+            # A shared mailbox may have spent its wake-up on this cell: pass it on.
+            mailbox._wake_one()
         return command
 
     def _handlers(
@@ -650,7 +706,8 @@ class Cell:
         """End the current instance before a restart: on_stop, then its children.
 
         Bounded by the actor's ``shutdown`` like a stop: what is still running
-        when it passes is cancelled, and the restart goes on.
+        when it passes is cancelled (and has finalized before the new
+        instance starts), and the restart goes on.
         """
         self._arm_deadline()
         self._set_state(ActorState.RESTARTING)
@@ -658,6 +715,7 @@ class Cell:
             await self._call_on_stop()
             await self._stop_children()
         self._cancel_children()
+        await self._join_children()
         self.instance = None
 
     async def _stop_for_good(self) -> None:
@@ -697,6 +755,13 @@ class Cell:
         if host is not None:
             host.cancel()
 
+    async def _join_children(self) -> None:
+        """Wait (shielded) until the children's host task has ended, if there was one."""
+        done, self._host_done = self._host_done, None
+        if done is not None and not done.is_set():
+            with trio.CancelScope(shield=True):
+                await done.wait()
+
     def _cancel_timers(self) -> None:
         if self._timers:
             for timer in tuple(self._timers):
@@ -712,7 +777,6 @@ class Cell:
         self._scope = None
         self.task = None
         self._cancel_timers()
-        self._cancel_children()  # if cancelled before its children stopped
         if self._spawner is not None:
             # The first start never completed: the spawner learns why only now,
             # once nothing of the actor runs any more.
@@ -770,7 +834,7 @@ class Cell:
         elif reason is not None:
             failure = LinkedActorFailed(other.address, describe(reason))
             failure.__cause__ = reason
-            self.command(_Fail(failure))
+            self.command(_Fail(failure, linked=True))
 
     def _emit(self, kind: EventKind, reason: BaseException | None = None) -> None:
         events = self.runtime.events
@@ -802,7 +866,7 @@ class Cell:
 
     @property
     def children_guardian(self) -> Guardian | None:
-        """The guardian if the actor has (or had, in this incarnation) children."""
+        """The guardian if the current instance has (or had) children."""
         return self._guardian
 
     async def open_children_nursery(self) -> trio.Nursery:
@@ -813,10 +877,14 @@ class Cell:
         return nursery
 
     async def _host(self, *, task_status: trio.TaskStatus[trio.Nursery]) -> None:
-        with trio.CancelScope(deadline=self._stop_deadline) as self._host_scope:
-            async with trio.open_nursery() as nursery:
-                task_status.started(nursery)
-                await trio.sleep_forever()
+        done = self._host_done = trio.Event()
+        try:
+            with trio.CancelScope(deadline=self._stop_deadline) as self._host_scope:
+                async with trio.open_nursery() as nursery:
+                    task_status.started(nursery)
+                    await trio.sleep_forever()
+        finally:
+            done.set()
 
     async def deliver_timer(self, target: ActorRef[object], message: object) -> None:
         """Deliver a timer's message (a seam: instrumented cells trace it)."""
@@ -844,4 +912,5 @@ class Cell:
         self.state = ActorState.STARTING
         self.stop_reason = None
         self._stop_deadline = math.inf
-        self.incarnation = 0
+        self._deferred = None
+        self._first_start = True

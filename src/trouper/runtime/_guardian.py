@@ -143,7 +143,7 @@ class Guardian:
         if self.closing:
             cell.command(_Stop(error))
         elif self._busy:
-            self._queue.append((cell, cell.incarnation, error))
+            self._queue.append((cell, cell.exits, error))
         else:
             job = self._decide(cell, error)
             if job is not None:
@@ -160,7 +160,10 @@ class Guardian:
             error,
             runtime.now(),
             runtime.random.random(),
-            started=cell.started,
+            # An actor whose own children's supervision gave up has lost part of
+            # what it was: it can be restarted, never resumed.
+            started=cell.started
+            and not (cell.children_guardian is not None and cell.children_guardian.closing),
         )
         directive = decision.directive
         if directive is Directive.RESUME:
@@ -221,8 +224,9 @@ class Guardian:
                     await next_job()
                     next_job = None
                     while next_job is None and self._queue and not self.closing:
-                        cell, incarnation, error = self._queue.popleft()
-                        if cell.exiting and cell.incarnation == incarnation:
+                        cell, exit_number, error = self._queue.popleft()
+                        # Stale if the exit was answered meanwhile (or the cell stopped).
+                        if cell.exiting and cell.exits == exit_number:
                             next_job = self._decide(cell, error)
             finally:
                 self._worker_scope = None
@@ -251,8 +255,8 @@ class Guardian:
                 continue
             cell.command(_Start(error))
             await cell.wait_until(_settled)
-            if cell.state is ActorState.FAILED:
-                return  # its failure is queued behind this job and decided next
+            # A cell that failed again has its failure queued behind this job;
+            # its siblings are started all the same, so none is left waiting.
 
     async def _give_up(self, failed: Cell, error: BaseException, failure: BaseException) -> None:
         self.closing = True
