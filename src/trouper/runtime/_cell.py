@@ -54,10 +54,10 @@ scope and its children's host, so once it passes everything still running in
 the actor (its handler, its children, its ``on_stop``) is cancelled, and the
 cell finalizes.
 
-Finalizing is synchronous and always runs (also when cancelled from outside):
-the mailbox closes and its messages become dead letters (asks get
-``ActorStopped``), the name is freed, watchers and links are told, and the
-supervisor forgets or keeps the child.
+Finalizing is synchronous and always runs (also when cancelled from outside),
+after the actor's children have finalized: the mailbox closes and its
+messages become dead letters (asks get ``ActorStopped``), the name is freed,
+watchers and links are told, and the supervisor forgets or keeps the child.
 """
 
 from __future__ import annotations
