@@ -2,17 +2,21 @@
 
 Theory of operation
 -------------------
-A mailbox is a deque plus two sets of parked tasks. Consumers are cells: a
-cell takes messages straight from ``items`` (``popleft``) and, when it finds
-the deque empty, parks itself with ``wait``. Producers put with ``put_nowait``
-(which never waits) or ``put`` (which parks the sending task, holding its
-message, while the mailbox is full). Whenever a consumer takes a message it
-calls ``admit`` if producers are parked, which moves the oldest parked
-message into the deque and wakes its sender, so waiting senders keep their
-order. Every put wakes one parked consumer; a consumer that is woken for
-another reason (a command) is unregistered first, so a wake-up is never
-spent on a consumer that is not waiting (which matters when several cells
-share one mailbox, as a balancing pool's members do).
+A mailbox is a deque plus the parked consumers and producers. Consumers are
+cells: a cell takes messages straight from ``items`` (``popleft``) and, when
+it finds the deque empty, ``register``s itself and parks. Producers put with
+``put_nowait`` (which never waits) or ``put`` (which parks the sending task,
+holding its message, while the mailbox is full). Whenever a consumer takes a
+message it calls ``admit`` if producers are parked, which moves the oldest
+parked message into the deque and wakes its sender, so waiting senders keep
+their order. A closed mailbox has no room: the put fast path needs no
+closed check.
+
+Every put wakes one parked consumer. A consumer woken for another reason (a
+command) ``forget``s itself first, and one that leaves without taking the
+message it was woken for passes the wake-up on, so when several cells share
+a mailbox (a balancing pool's members) no message waits while a consumer is
+parked.
 
 System messages (``Terminated``, ``Exited``) skip the capacity check: a
 watcher must learn of a death even when its mailbox is full.

@@ -284,8 +284,3 @@ class FaultPlan:
             ):
                 return rule.at + rule.duration
         return None
-
-    @property
-    def touches_sends(self) -> bool:
-        """Whether any rule acts on sends (drop, delay, duplicate)."""
-        return any(isinstance(rule, Drop | Delay | Duplicate) for rule in self.rules)
