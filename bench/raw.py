@@ -8,6 +8,7 @@ handler's work inline in the task's loop.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 import trio
@@ -69,47 +70,50 @@ async def _ring_node(
             await next_node.send(Token(token.left - 1))
 
 
-def tell(n: int) -> Sample:
-    """One sender, one task: ``await send`` per message, then wait until all are handled."""
+def _one_task(
+    n: int,
+    consumer: Callable[[trio.MemoryReceiveChannel[Ping], Tally], Awaitable[None]],
+    send_all: Callable[[trio.MemorySendChannel[Ping], int], Awaitable[None]],
+) -> Sample:
+    """Time ``send_all(channel, n)`` to one idle consumer task, until it has counted ``n``."""
 
     async def main() -> Sample:
         tally = Tally(n)
         send, receive = trio.open_memory_channel[Ping](MAILBOX_SIZE)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_counter, receive, tally)
+            nursery.start_soon(consumer, receive, tally)
             await wait_all_tasks_blocked()
             start = perf_counter()
-            for _ in range(n):
-                await send.send(PING)
+            await send_all(send, n)
             await tally.done.wait()
             value = rate(n, start)
             send.close()
         return Sample(value, tally.count)
 
     return trio.run(main)
+
+
+async def _send_each(send: trio.MemorySendChannel[Ping], n: int) -> None:
+    for _ in range(n):
+        await send.send(PING)
+
+
+async def _send_greedily(send: trio.MemorySendChannel[Ping], n: int) -> None:
+    for _ in range(n):
+        try:
+            send.send_nowait(PING)
+        except trio.WouldBlock:
+            await send.send(PING)
+
+
+def tell(n: int) -> Sample:
+    """One sender, one task: ``await send`` per message, then wait until all are handled."""
+    return _one_task(n, _counter, _send_each)
 
 
 def tell_greedy(n: int) -> Sample:
     """One sender, one greedy task: both sides yield only when the channel is full or empty."""
-
-    async def main() -> Sample:
-        tally = Tally(n)
-        send, receive = trio.open_memory_channel[Ping](MAILBOX_SIZE)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_greedy_counter, receive, tally)
-            await wait_all_tasks_blocked()
-            start = perf_counter()
-            for _ in range(n):
-                try:
-                    send.send_nowait(PING)
-                except trio.WouldBlock:
-                    await send.send(PING)
-            await tally.done.wait()
-            value = rate(n, start)
-            send.close()
-        return Sample(value, tally.count)
-
-    return trio.run(main)
+    return _one_task(n, _greedy_counter, _send_greedily)
 
 
 def ask(n: int) -> Sample:

@@ -8,6 +8,7 @@ on the raw side.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 import attrs
@@ -26,6 +27,7 @@ from bench.common import (
     Token,
     rate,
 )
+from trouper import ActorRef
 
 __all__ = ["ask", "fan_out", "idle_memory", "ring", "spawn_stop", "tell", "tell_nowait"]
 
@@ -67,8 +69,8 @@ class RingNode(trouper.Actor):
             await self.next_node.tell(Token(message.left - 1))
 
 
-def tell(n: int) -> Sample:
-    """One sender, one actor: ``await tell`` per message, then wait until all are handled."""
+def _one_actor(n: int, send_all: Callable[[ActorRef[object], int], Awaitable[None]]) -> Sample:
+    """Time ``send_all(ref, n)`` to one idle actor, until it has handled all ``n`` messages."""
 
     async def main() -> Sample:
         tally = Tally(n)
@@ -76,34 +78,35 @@ def tell(n: int) -> Sample:
             ref = await runtime.spawn(Counter, tally)
             await wait_all_tasks_blocked()
             start = perf_counter()
-            for _ in range(n):
-                await ref.tell(PING)
+            await send_all(ref, n)
             await tally.done.wait()
             value = rate(n, start)
         return Sample(value, tally.count)
 
     return trio.run(main)
+
+
+async def _tell_each(ref: ActorRef[object], n: int) -> None:
+    for _ in range(n):
+        await ref.tell(PING)
+
+
+async def _tell_in_bursts(ref: ActorRef[object], n: int) -> None:
+    for _ in range(n):
+        try:
+            ref.tell_nowait(PING)
+        except trouper.MailboxFull:
+            await ref.tell(PING)
+
+
+def tell(n: int) -> Sample:
+    """One sender, one actor: ``await tell`` per message, then wait until all are handled."""
+    return _one_actor(n, _tell_each)
 
 
 def tell_nowait(n: int) -> Sample:
     """One sender, one actor: ``tell_nowait`` until ``MailboxFull``, then one ``await tell``."""
-
-    async def main() -> Sample:
-        tally = Tally(n)
-        async with trouper.open_runtime(mailbox_size=MAILBOX_SIZE) as runtime:
-            ref = await runtime.spawn(Counter, tally)
-            await wait_all_tasks_blocked()
-            start = perf_counter()
-            for _ in range(n):
-                try:
-                    ref.tell_nowait(PING)
-                except trouper.MailboxFull:
-                    await ref.tell(PING)
-            await tally.done.wait()
-            value = rate(n, start)
-        return Sample(value, tally.count)
-
-    return trio.run(main)
+    return _one_actor(n, _tell_in_bursts)
 
 
 def ask(n: int) -> Sample:

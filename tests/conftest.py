@@ -1,27 +1,18 @@
 """Every async test runs on virtual time unless it is marked ``real_clock``.
 
-pytest-trio takes a clock only from a test's own arguments, so instead each
-async test gets a ``trio`` marker whose runner defaults the clock to
-``MockClock(autojump_threshold=0)``; a test that asks for a clock fixture
-still gets that one.
+pytest-trio takes a clock only from a test's own arguments, so each async
+test gets a ``trio`` marker whose runner (the one trouper's plugin uses for
+its fixtures) defaults the clock to ``MockClock(autojump_threshold=0)``; a
+test that asks for a clock fixture still gets that one.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-import trio
-import trio.testing
 
-
-def run_on_virtual_time(
-    fn: Callable[[], Any], *, clock: trio.abc.Clock | None = None, **options: Any
-) -> Any:
-    """``trio.run`` with an autojumping MockClock unless a clock is given."""
-    return trio.run(fn, clock=clock or trio.testing.MockClock(autojump_threshold=0), **options)
+from trouper.testing._plugin import run_on_virtual_time
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["check_mailbox_size", "check_seconds", "check_throughput"]
+__all__ = ["check_mailbox_size", "check_name", "check_seconds", "check_throughput"]
 
 
 def check_mailbox_size(value: float) -> float:
@@ -13,6 +13,13 @@ def check_mailbox_size(value: float) -> float:
         return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"mailbox_size must be an int >= 1 or math.inf, got {value!r}")
+    return value
+
+
+def check_name(value: str) -> str:
+    """Return ``value`` if it can name an actor: a non-empty path segment."""
+    if not isinstance(value, str) or not value or "/" in value or value.strip() != value:
+        raise ValueError(f"an actor name must be a non-empty string without '/', got {value!r}")
     return value
 
 

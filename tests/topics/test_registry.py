@@ -8,35 +8,12 @@ import attrs
 import pytest
 import trio
 import trio.testing
+from topic_actors import Collector, Gated
 
 import trouper
-from trouper import Actor, ActorRef, Address
+from trouper import ActorRef, Address
 from trouper.runtime import DeadLetter
 from trouper.topics import Overflow, Published, Subscription, TopicRegistry
-
-
-class Collector(Actor):
-    """Appends every message to a list shared across its restarts; fails on ``"boom"``."""
-
-    def __init__(self, seen: list[object]) -> None:
-        self.seen = seen
-
-    async def receive(self, message: object) -> None:
-        if message == "boom":
-            raise ValueError("boom")
-        self.seen.append(message)
-
-
-class Gated(Actor):
-    """Holds each message until ``gate`` is set, then appends it to ``seen``."""
-
-    def __init__(self, gate: trio.Event, seen: list[object]) -> None:
-        self.gate = gate
-        self.seen = seen
-
-    async def receive(self, message: object) -> None:
-        await self.gate.wait()
-        self.seen.append(message)
 
 
 @attrs.define

@@ -166,6 +166,10 @@ STOP = _Stop(None)
 _CAN_FAIL = (ActorState.STARTING, ActorState.RUNNING)
 
 
+def _is_stopped(cell: Cell) -> bool:
+    return cell.state is ActorState.STOPPED
+
+
 # --- asks ------------------------------------------------------------------------
 
 
@@ -488,6 +492,10 @@ class Cell:
             return Abort.SUCCEEDED
 
         await wait_task_rescheduled(abort)
+
+    async def wait_stopped(self) -> None:
+        """Wait until the actor has stopped for good."""
+        await self.wait_until(_is_stopped)
 
     def notify(self) -> None:
         """Wake the tasks in ``wait_until`` whose condition now holds."""

@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["ActorContext"]
 
 
-def _stopped(cell: Cell) -> bool:
-    return cell.state is ActorState.STOPPED
-
-
 class ActorContext(Context):
     """What ``self.ctx`` is for an actor run by a ``Runtime``."""
 
@@ -172,7 +168,7 @@ class ActorContext(Context):
             await cancel_shielded_checkpoint()
             return
         child.command(STOP)
-        await child.wait_until(_stopped)
+        await child.wait_stopped()
 
     async def restart_child(self, child_id: str) -> ActorRef[object]:
         """Start a stopped child again, or stop and start a running one."""

@@ -63,10 +63,6 @@ def _settled(cell: Cell) -> bool:
     return cell.state in (ActorState.RUNNING, ActorState.FAILED, ActorState.STOPPED)
 
 
-def _stopped(cell: Cell) -> bool:
-    return cell.state is ActorState.STOPPED
-
-
 class Guardian:
     """The children of one owner (an actor, or the root) and how they are supervised."""
 
@@ -242,7 +238,7 @@ class Guardian:
         for cell in reversed(group):
             if cell.restart is Restart.TEMPORARY:
                 cell.command(STOP)
-                await cell.wait_until(_stopped)
+                await cell.wait_stopped()
             else:
                 cell.command(_Terminate(error))
                 await cell.wait_until(_ended)
@@ -272,7 +268,7 @@ class Guardian:
         for cell in reversed(tuple(self._children.values())):
             if cell.state is not ActorState.STOPPED:
                 cell.command(_Stop(error if cell is failed else None))
-                await cell.wait_until(_stopped)
+                await cell.wait_stopped()
 
     async def shutdown(self) -> None:
         """Stop every child, last started first, each within its shutdown deadline."""

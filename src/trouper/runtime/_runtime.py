@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from trouper._validate import check_mailbox_size, check_seconds, check_throughput
+from trouper._validate import check_mailbox_size, check_name, check_seconds, check_throughput
 from trouper.actors import Actor, ActorRef, ActorState, Endpoint, instantiate
 from trouper.errors import DuplicateChild, NameTaken
 from trouper.runtime._cell import STOP, Cell, _Stop
@@ -190,7 +190,7 @@ class Runtime:
         if cell.task is not None and cell.task is trio.lowlevel.current_task():
             await cancel_shielded_checkpoint()
             return
-        await cell.wait_until(_is_stopped)
+        await cell.wait_stopped()
 
     def tree(self) -> ActorTree:
         """The live hierarchy as data; ``str()`` of it is a readable rendering."""
@@ -282,10 +282,6 @@ class Runtime:
         root.nursery.cancel_scope.cancel()
 
 
-def _is_stopped(cell: Cell) -> bool:
-    return cell.state is ActorState.STOPPED
-
-
 def cell_of(ref: ActorRef[object]) -> Cell:
     """The local cell behind ``ref``.
 
@@ -299,12 +295,6 @@ def cell_of(ref: ActorRef[object]) -> Cell:
     if isinstance(cell, Cell):
         return cell
     raise TypeError(f"{ref!r} is not a ref to an actor of this process")
-
-
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name or "/" in name or name.strip() != name:
-        raise ValueError(f"an actor name must be a non-empty string without '/', got {name!r}")
-    return name
 
 
 def _label(factory: Callable[..., object]) -> str:
@@ -342,7 +332,7 @@ async def spawn_cell(
     guardian.check_open()
     if not callable(factory):
         raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
-    if name is not None and _check_name(name) in runtime.names:
+    if name is not None and check_name(name) in runtime.names:
         raise NameTaken(name)
     if restart is not None and not isinstance(restart, Restart):
         raise ValueError(f"restart must be a Restart member, got {restart!r}")

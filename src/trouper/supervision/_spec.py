@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import attrs
 
-from trouper._validate import check_mailbox_size, check_seconds
+from trouper._validate import check_mailbox_size, check_name, check_seconds
 from trouper.actors import Actor, ActorRef, ActorState
 from trouper.supervision._strategy import Restart
 
@@ -35,10 +35,8 @@ def _check_shutdown(_instance: object, _attribute: object, value: float | None) 
 
 
 def _check_name(_instance: object, _attribute: object, value: str | None) -> None:
-    if value is not None and (
-        not isinstance(value, str) or not value or "/" in value or value.strip() != value
-    ):
-        raise ValueError(f"an actor name must be a non-empty string without '/', got {value!r}")
+    if value is not None:
+        check_name(value)
 
 
 def _check_mailbox_size(_instance: object, _attribute: object, value: float | None) -> None:
