@@ -16,7 +16,20 @@ releases without notice.
 
 from trouper.runtime._cell import Ask, Cell
 from trouper.runtime._guardian import Guardian
+from trouper.runtime._instrument import HandlerOutcome, Instrument, Interception, SendKind
 from trouper.runtime._mailbox import Mailbox
 from trouper.runtime._runtime import cell_of, running, spawn_cell
 
-__all__ = ["Ask", "Cell", "Guardian", "Mailbox", "cell_of", "running", "spawn_cell"]
+__all__ = [
+    "Ask",
+    "Cell",
+    "Guardian",
+    "HandlerOutcome",
+    "Instrument",
+    "Interception",
+    "Mailbox",
+    "SendKind",
+    "cell_of",
+    "running",
+    "spawn_cell",
+]
