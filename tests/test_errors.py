@@ -60,6 +60,33 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         ValueError,
         "invalid subject 'a..b': empty token at position 2",
     ),
+    (errors.StoreError("shop.db", "cannot open"), OSError, "store 'shop.db': cannot open"),
+    (
+        errors.NotAStore("notes.txt", "no SQLite header"),
+        OSError,
+        "'notes.txt' is not a trouper store: no SQLite header",
+    ),
+    (
+        errors.StoreCorrupt("shop.db", "database disk image is malformed"),
+        OSError,
+        "store 'shop.db' is corrupt: database disk image is malformed",
+    ),
+    (
+        errors.StoreLocked("shop.db", "shop.db-lock"),
+        OSError,
+        "store 'shop.db' is in use by another runtime (lock held on 'shop.db-lock')",
+    ),
+    (
+        errors.StoreVersionTooNew("shop.db", 7, 1),
+        OSError,
+        "store 'shop.db' has schema version 7, newer than 1, the newest this trouper "
+        "knows: upgrade trouper to open it",
+    ),
+    (
+        errors.StoreFailed("shop.db", "database or disk is full"),
+        OSError,
+        "store 'shop.db' failed: database or disk is full; it accepts no more writes",
+    ),
 ]
 
 

@@ -15,6 +15,12 @@ that already catches ``trio.WouldBlock`` or ``ValueError`` keeps working::
     ├── NameTaken (ValueError)
     ├── DuplicateChild (ValueError)
     ├── ChildNotFound (LookupError)
+    ├── StoreError (OSError)
+    │   ├── NotAStore
+    │   ├── StoreCorrupt
+    │   ├── StoreLocked
+    │   ├── StoreVersionTooNew
+    │   └── StoreFailed
     └── InvalidSubject (ValueError)
 
 Errors carry addresses (plain values), never live references, so they pickle
@@ -41,8 +47,14 @@ __all__ = [
     "LinkedActorFailed",
     "MailboxFull",
     "NameTaken",
+    "NotAStore",
     "RestartIntensityExceeded",
     "StartFailed",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreFailed",
+    "StoreLocked",
+    "StoreVersionTooNew",
     "UnhandledMessage",
 ]
 
@@ -225,3 +237,94 @@ class InvalidSubject(ActorError, ValueError):
 
     def _message(self) -> str:
         return f"invalid subject {self.args[0]!r}: {self.args[1]}"
+
+
+class StoreError(ActorError, OSError):
+    """The durable store could not be used; the message names the file and the reason.
+
+    The base of the store's errors (raised when a store is opened, or by a write
+    that cannot be made durable). It is an ``OSError`` because every one of them is
+    a problem with a file, so code that already handles ``OSError`` for files
+    keeps working.
+    """
+
+    def __init__(self, path: str, problem: str, *more: object) -> None:
+        # BaseException's own __init__: OSError's would read the first two
+        # arguments as errno and strerror and drop a third from ``args``.
+        BaseException.__init__(self, path, problem, *more)
+
+    @property
+    def path(self) -> str:
+        """The store file concerned."""
+        return self.args[0]  # type: ignore[no-any-return]
+
+    def _message(self) -> str:
+        return f"store {self.args[0]!r}: {self.args[1]}"
+
+
+class NotAStore(StoreError):
+    """Opening a file that is not a trouper store (another SQLite database, or not SQLite)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+
+    def _message(self) -> str:
+        return f"{self.args[0]!r} is not a trouper store: {self.args[1]}"
+
+
+class StoreCorrupt(StoreError):
+    """Opening a trouper store whose file is damaged (SQLite's integrity check failed)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+
+    def _message(self) -> str:
+        return f"store {self.args[0]!r} is corrupt: {self.args[1]}"
+
+
+class StoreLocked(StoreError):
+    """Opening a store that another runtime (in this process or another one) has open.
+
+    One store file serves one runtime at a time; the lock is an exclusive
+    ``flock`` on the file named in the message, released when that runtime
+    closes its store or its process ends.
+    """
+
+    def __init__(self, path: str, lock_path: str) -> None:
+        super().__init__(path, lock_path)
+
+    def _message(self) -> str:
+        return (
+            f"store {self.args[0]!r} is in use by another runtime "
+            f"(lock held on {self.args[1]!r})"
+        )
+
+
+class StoreVersionTooNew(StoreError):
+    """Opening a store written by a newer trouper, whose schema this one does not know."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        super().__init__(path, found, supported)
+
+    def _message(self) -> str:
+        return (
+            f"store {self.args[0]!r} has schema version {self.args[1]}, newer than "
+            f"{self.args[2]}, the newest this trouper knows: upgrade trouper to open it"
+        )
+
+
+class StoreFailed(StoreError):
+    """A commit failed (a full disk, an I/O error): nothing in it was stored.
+
+    Raised to every writer waiting on that commit and on any write after it:
+    the store stops accepting writes (as PostgreSQL stops after a failed
+    ``fsync``), so nothing is acknowledged that is not on disk. Close it and
+    open it again once the cause is fixed; the messages it held are redelivered.
+    ``__cause__`` is SQLite's error.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+
+    def _message(self) -> str:
+        return f"store {self.args[0]!r} failed: {self.args[1]}; it accepts no more writes"

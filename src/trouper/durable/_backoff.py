@@ -1,0 +1,73 @@
+"""How long a failed message waits before its next delivery: pure functions, no Trio.
+
+The default is exponential backoff with full jitter (AWS's "Exponential
+Backoff And Jitter"): the n-th failure waits a uniformly random time between
+0 and ``min(maximum, initial * multiplier ** (n - 1))``, which spreads the
+retries of messages that failed together. An explicit tuple of delays waits
+exactly those, the last one repeating.
+"""
+
+from __future__ import annotations
+
+import math
+from random import Random
+
+import attrs
+
+__all__ = ["ExponentialJitter", "RetryBackoff", "retry_delay"]
+
+
+@attrs.frozen
+class ExponentialJitter:
+    """Exponential backoff with full jitter: failure n waits ``uniform(0, cap(n))``.
+
+    ``cap(n) = min(maximum, initial * multiplier ** (n - 1))``, so the waits
+    grow until ``maximum`` and are spread at random below their cap, drawn
+    from the mailbox's random source (seed it to replay a run).
+    """
+
+    initial: float = attrs.field(default=1.0)
+    """Cap of the first wait, in seconds (> 0)."""
+    maximum: float = attrs.field(default=300.0)
+    """The largest cap, in seconds (>= ``initial``)."""
+    multiplier: float = attrs.field(default=2.0)
+    """Factor between consecutive caps (>= 1)."""
+
+    @initial.validator
+    def _check_initial(self, _attribute: object, value: float) -> None:
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"initial must be a finite number > 0, got {value!r}")
+
+    @maximum.validator
+    def _check_maximum(self, _attribute: object, value: float) -> None:
+        if not (value >= self.initial and math.isfinite(value)):
+            raise ValueError(
+                f"maximum must be finite and >= initial ({self.initial!r}), got {value!r}"
+            )
+
+    @multiplier.validator
+    def _check_multiplier(self, _attribute: object, value: float) -> None:
+        if not (value >= 1 and math.isfinite(value)):
+            raise ValueError(f"multiplier must be a finite number >= 1, got {value!r}")
+
+    def cap(self, failures: int) -> float:
+        """The longest wait after ``failures`` failures (1 is the first)."""
+        exponent = min(failures - 1, 1024)
+        try:
+            grown = self.initial * self.multiplier**exponent
+        except OverflowError:
+            return self.maximum
+        return min(self.maximum, grown)
+
+
+RetryBackoff = ExponentialJitter | tuple[float, ...]
+"""A retry policy: exponential with full jitter, or explicit delays in seconds."""
+
+
+def retry_delay(backoff: RetryBackoff, failures: int, random: Random) -> float:
+    """Seconds to wait after ``failures`` failures (1 is the first) under ``backoff``."""
+    if failures < 1:
+        raise ValueError(f"failures must be >= 1, got {failures}")
+    if isinstance(backoff, tuple):
+        return backoff[min(failures, len(backoff)) - 1]
+    return random.uniform(0.0, backoff.cap(failures))

@@ -1,0 +1,93 @@
+"""Time for the store: wall-clock seconds that follow Trio's clock, and holding virtual time.
+
+Times written to the store (when a message becomes available again, when a
+dedup id expires, when a message died) must mean the same thing to the next
+process, so they are wall-clock seconds. But every delay must also run on
+Trio's clock, so that ``trio.testing.MockClock`` runs a two-minute dedup
+window or a five-minute backoff instantly. ``wall_now`` gives both: the wall
+clock read once per Trio run, plus the Trio time elapsed since. On the real
+clock that is the wall clock (to within the drift between the monotonic and
+the wall clock over the run); on a MockClock it moves only when virtual time
+does, and stays continuous when a store is closed and reopened in one run.
+
+SQLite works in threads, and while it does every Trio task may be blocked: a
+MockClock with ``autojump_threshold=0`` would then jump to the next deadline
+while a commit is still on its way to the disk. ``hold_virtual_time`` stops
+that for as long as store I/O is in flight (nothing to do on any other
+clock), so on virtual time I/O takes no time and a simulation replays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import trio
+import trio.testing
+from trio.lowlevel import RunVar
+
+__all__ = ["hold_virtual_time", "release_virtual_time", "wall_now"]
+
+# (wall seconds, Trio seconds) read together at the first ``wall_now`` of a run.
+_anchor: RunVar[tuple[float, float]] = RunVar("trouper_durable_wall_anchor")
+
+
+def wall_now() -> float:
+    """Wall-clock seconds that advance with Trio's clock (virtual time on a MockClock)."""
+    try:
+        wall, trio_base = _anchor.get()
+    except LookupError:
+        wall, trio_base = time.time(), trio.current_time()
+        _anchor.set((wall, trio_base))
+    return wall + (trio.current_time() - trio_base)
+
+
+class _Hold:
+    """How many store operations hold a MockClock's autojump, and what to restore."""
+
+    __slots__ = ("count", "saved")
+
+    def __init__(self) -> None:
+        # Operations in flight; the autojump threshold is infinite while > 0.
+        self.count = 0
+        # The threshold the clock had before the first hold (restored at 0).
+        self.saved = math.inf
+
+
+_holds: RunVar[_Hold | None] = RunVar("trouper_durable_clock_hold")
+
+
+def _hold_state() -> _Hold | None:
+    try:
+        return _holds.get()
+    except LookupError:
+        state = (
+            _Hold() if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock) else None
+        )
+        _holds.set(state)
+        return state
+
+
+def hold_virtual_time() -> None:
+    """Keep a MockClock from autojumping until the matching ``release_virtual_time``."""
+    state = _hold_state()
+    if state is None:
+        return
+    if state.count == 0:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        state.saved = clock.autojump_threshold
+        clock.autojump_threshold = math.inf
+    state.count += 1
+
+
+def release_virtual_time() -> None:
+    """Undo one ``hold_virtual_time``; the last one restores the autojump threshold."""
+    state = _hold_state()
+    if state is None:
+        return
+    state.count -= 1
+    if state.count == 0:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)
+        clock.autojump_threshold = state.saved

@@ -1,0 +1,175 @@
+"""The store's file layout: identity, schema version, tables, and migrations from older versions.
+
+A trouper store is an SQLite database whose ``PRAGMA application_id`` is
+``APPLICATION_ID`` (the bytes ``TRPR``) and whose ``PRAGMA user_version`` is
+its schema version. Opening checks both before anything is written:
+
+- an empty file (or none) becomes a store of version ``VERSION``;
+- a file that is not SQLite, or an SQLite database of another application, is
+  refused (``NotAStore``) and left as it was;
+- a newer version is refused (``StoreVersionTooNew``): this trouper cannot know
+  what the newer one stored;
+- an older version is migrated, one step at a time, in one transaction.
+
+Version history:
+
+- 0: development snapshots. Messages counted every delivery, ``Retry`` ones
+  included, and crash recovery was not recorded per mailbox.
+- 1: ``messages.retries`` (deliveries ended by ``Retry``, which do not count
+  toward ``max_deliveries``); ``mailboxes.suspect_upto``, ``recovered_upto``,
+  ``recovery_at`` and ``trying`` record recovery after an unclean stop.
+
+Every function here runs in the store's writer thread, never on Trio's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from trouper.errors import NotAStore, StoreCorrupt, StoreVersionTooNew
+
+__all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "prepare"]
+
+APPLICATION_ID = 0x54525052
+"""``PRAGMA application_id`` of every trouper store: ``TRPR`` in ASCII."""
+
+VERSION = 1
+"""The schema version this trouper writes."""
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+# Version 1, the current layout. Times are wall-clock seconds (see _clock).
+_TABLES = """
+CREATE TABLE mailboxes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    claimed_upto INTEGER,
+    suspect_upto INTEGER,
+    recovered_upto INTEGER,
+    recovery_at REAL,
+    trying INTEGER
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    mailbox INTEGER NOT NULL,
+    type_name TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    msg_id TEXT,
+    deliveries INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0,
+    available_at REAL NOT NULL,
+    enqueued_at REAL NOT NULL,
+    first_delivered_at REAL,
+    last_delivered_at REAL
+);
+CREATE INDEX messages_by_mailbox ON messages (mailbox, id);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    mailbox INTEGER NOT NULL,
+    type_name TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    msg_id TEXT,
+    deliveries INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    traceback TEXT,
+    enqueued_at REAL NOT NULL,
+    first_delivered_at REAL,
+    last_delivered_at REAL,
+    dead_at REAL NOT NULL
+);
+CREATE INDEX dead_letters_by_mailbox ON dead_letters (mailbox, id);
+CREATE TABLE dedup (
+    mailbox INTEGER NOT NULL,
+    msg_id TEXT NOT NULL,
+    expires_at REAL,
+    PRIMARY KEY (mailbox, msg_id)
+) WITHOUT ROWID;
+CREATE INDEX dedup_by_expiry ON dedup (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE states (
+    key TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    saved_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+# Steps from each older version to the next one; each runs in the opening transaction.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    0: (
+        "ALTER TABLE messages ADD COLUMN retries INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE mailboxes ADD COLUMN suspect_upto INTEGER",
+        "ALTER TABLE mailboxes ADD COLUMN recovered_upto INTEGER",
+        "ALTER TABLE mailboxes ADD COLUMN recovery_at REAL",
+        "ALTER TABLE mailboxes ADD COLUMN trying INTEGER",
+    ),
+}
+
+
+def check_header(path: Path) -> None:
+    """Refuse a non-empty file that does not start with SQLite's header (nothing is opened)."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    if header and header != SQLITE_HEADER:
+        raise NotAStore(str(path), "it is not an SQLite database (no SQLite header)")
+
+
+def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, check: bool) -> None:
+    """Make ``connection``'s database a current trouper store, or raise without changing it.
+
+    Sets WAL mode and the ``synchronous`` level, creates the tables of a new
+    store, migrates an older one, and with ``check`` runs SQLite's
+    ``quick_check``.
+
+    Raises:
+        NotAStore: the database belongs to another application.
+        StoreVersionTooNew: it was written by a newer trouper.
+        StoreCorrupt: SQLite cannot read it, or its quick check fails.
+    """
+    try:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        objects = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        raise StoreCorrupt(path, str(error)) from error
+    fresh = application_id == 0 and objects == 0
+    if not fresh and application_id != APPLICATION_ID:
+        raise NotAStore(
+            path,
+            f"it is an SQLite database of another application (application_id {application_id})",
+        )
+    if not fresh and version > VERSION:
+        raise StoreVersionTooNew(path, version, VERSION)
+    try:
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StoreCorrupt(path, f"cannot switch to WAL mode (journal_mode is {mode!r})")
+        connection.execute(f"PRAGMA synchronous = {synchronous}")
+        if fresh or version < VERSION:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                if fresh:
+                    for statement in _TABLES.split(";"):
+                        if statement.strip():
+                            connection.execute(statement)
+                    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                else:
+                    for step in range(version, VERSION):
+                        for statement in _MIGRATIONS[step]:
+                            connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {VERSION}")
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        if check:
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise StoreCorrupt(path, "; ".join(problems))
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            raise
+        raise StoreCorrupt(path, str(error)) from error

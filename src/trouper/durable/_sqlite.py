@@ -1,0 +1,1038 @@
+"""The SQLite store: stdlib ``sqlite3`` in two dedicated threads, group commit, one lock per file.
+
+Theory of operation
+-------------------
+No SQLite call runs on Trio's thread. A writer thread owns the connection
+that writes; a reader thread owns a second connection (WAL mode lets it read
+while the writer writes) for statistics, dead-letter listings and states.
+Each thread takes jobs from a queue and hands each result back to Trio with
+``TrioToken.run_sync_soon``.
+
+Group commit: ``stage`` and ``submit`` append a batch to ``_pending`` and, if
+the writer is idle, schedule ``_start`` for the end of the current pass of
+the scheduler (so every task woken together stages first). ``_start`` hands
+everything pending to the writer thread as one group: one transaction, one
+``fsync``. While that commit is in the thread, new batches accumulate in
+``_pending``; when it completes (``_done``) the next group starts at once.
+There is no timer: an idle store adds no latency, a busy one commits as
+often as the disk allows, and every commit carries all that piled up.
+
+A failed commit (a full disk, an I/O error) is rolled back by SQLite; the
+store then fails as a whole: every batch of that group and every batch
+pending or staged after it raises ``StoreFailed``, and attached mailboxes are
+told. After an ``fsync`` error the kernel may already have dropped the
+written pages, so retrying could acknowledge what is not on disk
+(PostgreSQL's "fsyncgate"); stopping loudly never does. Reopening the store
+recovers: what was not acknowledged is still there.
+
+One runtime per file: ``open`` takes an exclusive ``flock`` on ``<file>-lock``
+(held by the open file, so the kernel releases it when the process dies,
+even by SIGKILL) and refuses with ``StoreLocked`` if another store holds it,
+in this process or another. Readers that only inspect (the CLI) take no lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import outcome
+import trio
+from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+
+from trouper.durable._clock import hold_virtual_time, release_virtual_time, wall_now
+from trouper.durable._schema import check_header, prepare
+from trouper.durable._store import (
+    Append,
+    DeadLetterRecord,
+    MailboxListener,
+    MailboxOpening,
+    MailboxStatistics,
+    StoredMessage,
+    StoreStatistics,
+    WriteBatch,
+)
+from trouper.errors import StoreError, StoreFailed, StoreLocked
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+Synchronous = Literal["full", "normal"]
+
+_PAGE = 100  # dead letters read per query while iterating
+
+_COLUMNS = (
+    "id, type_name, payload, msg_id, deliveries, retries, enqueued_at, "
+    "first_delivered_at, last_delivered_at"
+)
+_INSERT = (
+    "INSERT INTO messages (id, mailbox, type_name, payload, msg_id, available_at, enqueued_at) "
+    "VALUES (?, ?, ?, ?, ?, 0, ?)"
+)
+# A live record of the same id makes the append a duplicate (no row changed);
+# an expired one is replaced.
+_DEDUP = (
+    "INSERT INTO dedup (mailbox, msg_id, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (mailbox, msg_id) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE dedup.expires_at IS NOT NULL AND dedup.expires_at <= ?"
+)
+_PURGE = (
+    "DELETE FROM dedup WHERE (mailbox, msg_id) IN (SELECT mailbox, msg_id FROM dedup "
+    "WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
+)
+_CLAIM = "UPDATE mailboxes SET claimed_upto = max(coalesce(claimed_upto, 0), ?) WHERE id = ?"
+_NACK = (
+    "UPDATE messages SET deliveries = ?, retries = ?, available_at = ?, "
+    "last_delivered_at = ?, first_delivered_at = coalesce(first_delivered_at, ?) WHERE id = ?"
+)
+_BURY = (
+    "INSERT INTO dead_letters (id, mailbox, type_name, payload, msg_id, deliveries, reason, "
+    "traceback, enqueued_at, first_delivered_at, last_delivered_at, dead_at) "
+    "SELECT id, mailbox, type_name, payload, msg_id, ?, ?, ?, enqueued_at, "
+    "coalesce(first_delivered_at, ?), coalesce(?, last_delivered_at), ? "
+    "FROM messages WHERE id = ?"
+)
+_DELETE = "DELETE FROM messages WHERE id = ?"
+_SAVE_STATE = (
+    "INSERT INTO states (key, data, saved_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at"
+)
+_RELEASE = "UPDATE mailboxes SET claimed_upto = NULL, trying = NULL WHERE id = ?"
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+def _no_abort(_: object) -> Abort:
+    # A job already handed to a thread cannot be taken back: the caller waits
+    # for its result, and a pending cancellation strikes at its next checkpoint.
+    return Abort.FAILED
+
+
+class _Worker:
+    """A dedicated thread running jobs one at a time, each result handed back to Trio."""
+
+    __slots__ = ("_jobs", "_thread", "_token")
+
+    def __init__(self, name: str, token: trio.lowlevel.TrioToken) -> None:
+        # Jobs (function, callback on Trio's thread) in order; None stops the thread.
+        self._jobs: queue.SimpleQueue[
+            tuple[Callable[[], object], Callable[[outcome.Outcome[object]], object]] | None
+        ] = queue.SimpleQueue()
+        # Where results go back to Trio.
+        self._token = token
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            function, done = job
+            result = outcome.capture(function)
+            try:
+                self._token.run_sync_soon(done, result)
+            except trio.RunFinishedError:
+                return
+
+    def post(
+        self, function: Callable[[], object], done: Callable[[outcome.Outcome[Any]], object]
+    ) -> None:
+        """Run ``function()`` in the thread, then ``done(outcome)`` on Trio's thread."""
+        self._jobs.put((function, done))
+
+    async def call(self, function: Callable[[], T]) -> T:
+        """Run ``function()`` in the thread and return its result (waits even if cancelled)."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        task = current_task()
+        hold_virtual_time()
+
+        def done(result: outcome.Outcome[object]) -> None:
+            release_virtual_time()
+            reschedule(task, result)
+
+        self.post(function, done)
+        return await wait_task_rescheduled(_no_abort)  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        """Let the thread finish once the jobs before this call are done."""
+        self._jobs.put(None)
+
+
+class _Entry:
+    """A batch or an operation waiting for the writer, and who waits for it."""
+
+    __slots__ = ("batch", "op", "waiter")
+
+    def __init__(self, batch: WriteBatch | None, op: _Op | None, waiter: Task | None) -> None:
+        # The writes, or None for an operation.
+        self.batch = batch
+        # An operation with a result (fetch, recovery, redrive...), or None.
+        self.op = op
+        # The task parked until this entry is durable, or None (staged only).
+        self.waiter = waiter
+
+
+class _Writing:
+    """The writer thread's own state: its connection, mailbox ids and the next delivery id."""
+
+    __slots__ = ("boxes", "connection", "next_id")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        # The writing connection (autocommit mode; transactions are explicit).
+        self.connection = connection
+        # Mailbox name -> row id, filled on first use.
+        self.boxes: dict[str, int] = {}
+        # The id the next appended message gets: above every stored id.
+        self.next_id: int = 1 + max(
+            connection.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0],
+            connection.execute("SELECT coalesce(max(id), 0) FROM dead_letters").fetchone()[0],
+        )
+
+    def box(self, name: str) -> int:
+        """The row id of mailbox ``name``, created if new (inside the current transaction)."""
+        try:
+            return self.boxes[name]
+        except KeyError:
+            pass
+        connection = self.connection
+        row = connection.execute("SELECT id FROM mailboxes WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            cursor = connection.execute("INSERT INTO mailboxes (name) VALUES (?)", (name,))
+            box = cursor.lastrowid
+            assert box is not None
+        else:
+            box = row[0]
+        self.boxes[name] = box
+        return box
+
+    def take_id(self) -> int:
+        """Hand out the next delivery id."""
+        delivery_id = self.next_id
+        self.next_id = delivery_id + 1
+        return delivery_id
+
+
+def _stored(mailbox: str, row: Sequence[Any]) -> StoredMessage:
+    return StoredMessage(
+        id=row[0],
+        mailbox=mailbox,
+        type_name=row[1],
+        payload=row[2],
+        msg_id=row[3],
+        deliveries=row[4],
+        retries=row[5],
+        enqueued_at=row[6],
+        first_delivered_at=row[7],
+        last_delivered_at=row[8],
+    )
+
+
+def _filters(
+    mailbox: str | None, ids: Sequence[int] | None, table: str = "d"
+) -> tuple[str, list[object]]:
+    """A WHERE clause (joined with mailboxes as ``b``) for a mailbox and a list of ids."""
+    clauses = ["1"]
+    params: list[object] = []
+    if mailbox is not None:
+        clauses.append("b.name = ?")
+        params.append(mailbox)
+    if ids is not None:
+        clauses.append(f"{table}.id IN (SELECT value FROM json_each(?))")
+        params.append("[" + ",".join(str(int(i)) for i in ids) + "]")
+    return " AND ".join(clauses), params
+
+
+class _Op:
+    """An operation the writer runs inside a group's transaction, after its batches."""
+
+    __slots__ = ("result",)
+
+    def __init__(self) -> None:
+        # What ``run`` returned (read on Trio's thread after the commit).
+        self.result: object = None
+
+    def run(self, writing: _Writing, now: float) -> object:
+        raise NotImplementedError
+
+    def appended(self) -> Sequence[Append]:
+        """Messages this operation appended (listeners hear of them)."""
+        return ()
+
+
+class _Fetch(_Op):
+    __slots__ = ("after", "ids", "limit", "mailbox")
+
+    def __init__(self, mailbox: str, after: int, ids: Sequence[int] | None, limit: int) -> None:
+        super().__init__()
+        self.mailbox = mailbox
+        self.after = after
+        self.ids = ids
+        self.limit = limit
+
+    def run(self, writing: _Writing, now: float) -> object:
+        connection = writing.connection
+        box = writing.box(self.mailbox)
+        if self.ids is None:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE mailbox = ? AND id > ? "
+                "AND available_at <= ? ORDER BY id LIMIT ?",
+                (box, self.after, now, self.limit),
+            ).fetchall()
+        else:
+            wanted = "[" + ",".join(str(int(i)) for i in self.ids) + "]"
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?)) "
+                "AND mailbox = ? ORDER BY id",
+                (wanted, box),
+            ).fetchall()
+        if rows:
+            connection.execute(_CLAIM, (rows[-1][0], box))
+        return [_stored(self.mailbox, row) for row in rows]
+
+
+class _OpenMailbox(_Op):
+    __slots__ = ("mailbox",)
+
+    def __init__(self, mailbox: str) -> None:
+        super().__init__()
+        self.mailbox = mailbox
+
+    def run(self, writing: _Writing, now: float) -> object:
+        connection = writing.connection
+        box = writing.box(self.mailbox)
+        claimed, suspect, recovered, recovery_at = connection.execute(
+            "SELECT claimed_upto, suspect_upto, recovered_upto, recovery_at "
+            "FROM mailboxes WHERE id = ?",
+            (box,),
+        ).fetchone()
+        if claimed is not None:
+            # An unclean stop: whatever was claimed and available may have been
+            # in progress. Charge each one delivery (the one that may have run)
+            # and make them suspects, handed out one at a time.
+            connection.execute(
+                "UPDATE messages SET deliveries = deliveries + 1 "
+                "WHERE mailbox = ? AND id <= ? AND available_at <= ?",
+                (box, claimed, now),
+            )
+            suspect = max(suspect or 0, claimed)
+            recovered = recovered or 0
+            recovery_at = now
+            connection.execute(
+                "UPDATE mailboxes SET claimed_upto = NULL, trying = NULL, suspect_upto = ?, "
+                "recovered_upto = ?, recovery_at = ? WHERE id = ?",
+                (suspect, recovered, recovery_at, box),
+            )
+        depth = connection.execute(
+            "SELECT count(*) FROM messages WHERE mailbox = ?", (box,)
+        ).fetchone()[0]
+        delayed = connection.execute(
+            "SELECT id, available_at FROM messages WHERE mailbox = ? AND available_at > ? "
+            "ORDER BY id",
+            (box, now),
+        ).fetchall()
+        return MailboxOpening(
+            depth=depth,
+            recovering=suspect is not None,
+            delayed=tuple((row[0], row[1]) for row in delayed),
+        )
+
+
+class _NextSuspect(_Op):
+    __slots__ = ("after", "mailbox", "max_deliveries")
+
+    def __init__(self, mailbox: str, after: int | None, max_deliveries: int) -> None:
+        super().__init__()
+        self.mailbox = mailbox
+        self.after = after
+        self.max_deliveries = max_deliveries
+
+    def run(self, writing: _Writing, now: float) -> object:
+        connection = writing.connection
+        box = writing.box(self.mailbox)
+        suspect, recovered, recovery_at = connection.execute(
+            "SELECT suspect_upto, recovered_upto, recovery_at FROM mailboxes WHERE id = ?",
+            (box,),
+        ).fetchone()
+        if suspect is None:
+            return None
+        recovered = recovered or 0
+        if self.after is not None:
+            recovered = max(recovered, self.after)
+        while True:
+            row = connection.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE mailbox = ? AND id > ? AND id <= ? "
+                "AND available_at <= ? ORDER BY id LIMIT 1",
+                (box, recovered, suspect, recovery_at),
+            ).fetchone()
+            if row is None:
+                connection.execute(
+                    "UPDATE mailboxes SET suspect_upto = NULL, recovered_upto = NULL, "
+                    "recovery_at = NULL, trying = NULL WHERE id = ?",
+                    (box,),
+                )
+                return None
+            message = _stored(self.mailbox, row)
+            if message.deliveries - message.retries >= self.max_deliveries:
+                reason = (
+                    f"gave up after {message.deliveries} deliveries: the process stopped "
+                    "while it was being handled"
+                )
+                connection.execute(
+                    _BURY, (message.deliveries, reason, None, None, None, now, message.id)
+                )
+                connection.execute(_DELETE, (message.id,))
+                recovered = message.id
+                continue
+            connection.execute(
+                "UPDATE messages SET deliveries = deliveries + 1, last_delivered_at = ?, "
+                "first_delivered_at = coalesce(first_delivered_at, ?) WHERE id = ?",
+                (now, now, message.id),
+            )
+            connection.execute(
+                "UPDATE mailboxes SET recovered_upto = ?, trying = ? WHERE id = ?",
+                (recovered, message.id, box),
+            )
+            return _stored(
+                self.mailbox,
+                (
+                    message.id,
+                    message.type_name,
+                    message.payload,
+                    message.msg_id,
+                    message.deliveries + 1,
+                    message.retries,
+                    message.enqueued_at,
+                    message.first_delivered_at if message.first_delivered_at else now,
+                    now,
+                ),
+            )
+
+
+class _Redrive(_Op):
+    __slots__ = ("_appends", "ids", "mailbox")
+
+    def __init__(self, mailbox: str | None, ids: Sequence[int] | None) -> None:
+        super().__init__()
+        self.mailbox = mailbox
+        self.ids = ids
+        self._appends: list[Append] = []
+
+    def run(self, writing: _Writing, now: float) -> object:
+        connection = writing.connection
+        where, params = _filters(self.mailbox, self.ids)
+        rows = connection.execute(
+            "SELECT d.id, d.mailbox, b.name, d.type_name, d.payload, d.msg_id, d.enqueued_at "
+            f"FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox WHERE {where} "
+            "ORDER BY d.id",
+            params,
+        ).fetchall()
+        for old_id, box, name, type_name, payload, msg_id, enqueued_at in rows:
+            record = Append(name, type_name, payload, msg_id, None, False, None)
+            record.id = writing.take_id()
+            record.accepted = True
+            connection.execute(_INSERT, (record.id, box, type_name, payload, msg_id, enqueued_at))
+            connection.execute("DELETE FROM dead_letters WHERE id = ?", (old_id,))
+            self._appends.append(record)
+        return len(rows)
+
+    def appended(self) -> Sequence[Append]:
+        return self._appends
+
+
+class _Discard(_Op):
+    __slots__ = ("ids", "mailbox")
+
+    def __init__(self, mailbox: str | None, ids: Sequence[int] | None) -> None:
+        super().__init__()
+        self.mailbox = mailbox
+        self.ids = ids
+
+    def run(self, writing: _Writing, now: float) -> object:
+        where, params = _filters(self.mailbox, self.ids)
+        cursor = writing.connection.execute(
+            "DELETE FROM dead_letters WHERE id IN (SELECT d.id FROM dead_letters d "
+            f"JOIN mailboxes b ON b.id = d.mailbox WHERE {where})",
+            params,
+        )
+        return int(cursor.rowcount)
+
+
+class _ReleaseAll(_Op):
+    __slots__ = ()
+
+    def run(self, writing: _Writing, now: float) -> object:
+        writing.connection.execute(
+            "UPDATE mailboxes SET claimed_upto = NULL, trying = NULL "
+            "WHERE claimed_upto IS NOT NULL OR trying IS NOT NULL"
+        )
+        return None
+
+
+def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
+    """Apply every batch and operation of a group in one transaction (the writer thread)."""
+    batches = [entry.batch for entry in entries if entry.batch]
+    ops = [entry.op for entry in entries if entry.op is not None]
+    if not batches and not ops:
+        return
+    connection = writing.connection
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        inserts: list[tuple[object, ...]] = []
+        claims: dict[int, int] = {}
+        dedups = 0
+        for batch in batches:
+            for record in batch.appends:
+                box = writing.box(record.mailbox)
+                if record.msg_id is not None:
+                    dedups += 1
+                    cursor = connection.execute(
+                        _DEDUP, (box, record.msg_id, record.dedup_until, now)
+                    )
+                    if cursor.rowcount == 0:
+                        continue
+                record.id = delivery_id = writing.take_id()
+                record.accepted = True
+                inserts.append(
+                    (delivery_id, box, record.type_name, record.payload, record.msg_id, now)
+                )
+                if record.claim:
+                    claims[box] = delivery_id
+        if inserts:
+            connection.executemany(_INSERT, inserts)
+        if claims:
+            connection.executemany(_CLAIM, [(upto, box) for box, upto in claims.items()])
+        nacks = [nack for batch in batches for nack in batch.nacks]
+        if nacks:
+            connection.executemany(_NACK, nacks)
+        dead = [entry for batch in batches for entry in batch.dead]
+        if dead:
+            connection.executemany(
+                _BURY,
+                [
+                    (count, reason, text, first, last, now, delivery_id)
+                    for count, reason, text, first, last, delivery_id in dead
+                ],
+            )
+            connection.executemany(_DELETE, [(entry[-1],) for entry in dead])
+        acks = [(delivery_id,) for batch in batches for delivery_id in batch.acks]
+        if acks:
+            connection.executemany(_DELETE, acks)
+        states = {key: data for batch in batches for key, data in batch.states}
+        if states:
+            connection.executemany(_SAVE_STATE, [(key, data, now) for key, data in states.items()])
+        releases = {name for batch in batches for name in batch.releases}
+        if releases:
+            connection.executemany(_RELEASE, [(writing.box(name),) for name in releases])
+        for op in ops:
+            op.result = op.run(writing, now)
+        # Expired dedup ids go a few at a time, more when many are being added.
+        connection.execute(_PURGE, (now, 64 + 2 * dedups))
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+        raise
+
+
+class _DeadLetterPages:
+    """An async iterator over dead letters, read a page at a time by the reader thread."""
+
+    __slots__ = ("_after", "_buffer", "_mailbox", "_store")
+
+    def __init__(self, store: SqliteStore, mailbox: str | None) -> None:
+        self._store = store
+        self._mailbox = mailbox
+        # The last id returned; the next page starts above it.
+        self._after = 0
+        # The page being returned, in reverse (pop from the end).
+        self._buffer: list[DeadLetterRecord] = []
+
+    def __aiter__(self) -> _DeadLetterPages:
+        return self
+
+    async def __anext__(self) -> DeadLetterRecord:
+        if not self._buffer:
+            page = await self._store._read(partial(_dead_letter_page, self._mailbox, self._after))
+            if not page:
+                raise StopAsyncIteration
+            self._after = page[-1].id
+            self._buffer = page[::-1]
+        return self._buffer.pop()
+
+
+def _dead_letter_page(
+    mailbox: str | None, after: int, connection: sqlite3.Connection
+) -> list[DeadLetterRecord]:
+    where, params = _filters(mailbox, None)
+    rows = connection.execute(
+        "SELECT d.id, b.name, d.type_name, d.payload, d.msg_id, d.deliveries, d.reason, "
+        "d.traceback, d.enqueued_at, d.first_delivered_at, d.last_delivered_at, d.dead_at "
+        f"FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox WHERE {where} "
+        "AND d.id > ? ORDER BY d.id LIMIT ?",
+        [*params, after, _PAGE],
+    ).fetchall()
+    return [DeadLetterRecord(*row) for row in rows]
+
+
+def mailbox_counts(connection: sqlite3.Connection, now: float) -> list[MailboxStatistics]:
+    """Every mailbox's counts, in one read (used by the store and the CLI)."""
+    rows = connection.execute(
+        "SELECT b.name, "
+        "(SELECT count(*) FROM messages m WHERE m.mailbox = b.id), "
+        "(SELECT count(*) FROM messages m WHERE m.mailbox = b.id AND m.available_at > ?), "
+        "(SELECT count(*) FROM messages m WHERE m.mailbox = b.id AND m.available_at <= ? "
+        " AND (m.id <= coalesce(b.claimed_upto, 0) OR m.id = b.trying)), "
+        "(SELECT count(*) FROM dead_letters d WHERE d.mailbox = b.id) "
+        "FROM mailboxes b ORDER BY b.name",
+        (now, now),
+    ).fetchall()
+    return [
+        MailboxStatistics(
+            name=name,
+            depth=depth,
+            ready=depth - delayed - in_flight,
+            in_flight=in_flight,
+            delayed=delayed,
+            dead=dead,
+        )
+        for name, depth, delayed, in_flight, dead in rows
+    ]
+
+
+def _load_state(key: str, connection: sqlite3.Connection) -> bytes | None:
+    row = connection.execute("SELECT data FROM states WHERE key = ?", (key,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+class SqliteStore:
+    """A durable store in one SQLite file (WAL mode), for one runtime at a time.
+
+    ``synchronous="full"`` (the default) makes every commit reach the disk
+    before it is acknowledged (``fsync`` of the WAL): acknowledged messages
+    survive the process being killed and the machine losing power.
+    ``synchronous="normal"`` syncs only at WAL checkpoints: acknowledged
+    messages survive the process being killed, but a power loss or an OS
+    crash may lose the last commits (never corrupting the file).
+
+    ``max_size`` caps the database file, in bytes: a commit that would grow
+    it beyond fails as a full disk does (``StoreFailed``). ``check`` runs
+    SQLite's ``quick_check`` when opening (time grows with the file's size).
+
+    Open it with ``async with store:`` or ``await store.open()``; every method
+    is called from Trio's thread, and none runs SQLite there.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "full",
+        max_size: int | None = None,
+        check: bool = True,
+    ) -> None:
+        if synchronous not in ("full", "normal"):
+            raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+        if max_size is not None and max_size < 65536:
+            raise ValueError(f"max_size must be >= 65536 bytes, got {max_size!r}")
+        # The database file.
+        self.path = Path(path)
+        # SQLite's synchronous level, as given.
+        self.synchronous: Synchronous = synchronous
+        self._max_size = max_size
+        self._check = check
+        # The file name used in errors.
+        self._name = str(self.path)
+        # "new" until opened, "open", then "closed" (for good).
+        self._phase = "new"
+        self._writer: _Worker | None = None
+        self._reader: _Worker | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        # The writer thread's state (touched only in that thread once opened).
+        self._writing: _Writing | None = None
+        # The reader thread's connection (touched only in that thread).
+        self._reading: sqlite3.Connection | None = None
+        # The descriptor holding the exclusive flock on ``<file>-lock``.
+        self._lock_fd: int | None = None
+        # Batches and operations staged for the next group, in order.
+        self._pending: list[_Entry] = []
+        # Whether a group is in the writer thread now.
+        self._busy = False
+        # Whether ``_start`` is scheduled to run at the end of this scheduler pass.
+        self._scheduled = False
+        # Set when no group is in the writer thread (closing waits on it).
+        self._idle = trio.Event()
+        self._idle.set()
+        # The live consumer of each mailbox, told about its commits.
+        self._listeners: dict[str, MailboxListener] = {}
+        # The error that failed the store, if one did; every write raises it after.
+        self._failure: StoreFailed | None = None
+        self._commits = 0
+        self._batches = 0
+        self._rows = 0
+        self._largest_group = 0
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {self._name!r} {self._phase}>"
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- opening and closing ---------------------------------------------
+
+    async def open(self) -> None:
+        """Open the store: lock, check, create or migrate; raise a ``StoreError`` if it cannot.
+
+        Raises:
+            StoreLocked: another runtime has this store open.
+            NotAStore: the file is not a trouper store (it is left untouched).
+            StoreCorrupt: SQLite cannot read it, or its quick check fails.
+            StoreVersionTooNew: it was written by a newer trouper.
+            StoreError: another problem with the file (the message says which).
+        """
+        if self._phase != "new":
+            raise RuntimeError(f"{self!r} can be opened only once")
+        self._phase = "opening"
+        self._token = token = trio.lowlevel.current_trio_token()
+        writer = _Worker("trouper-store-writer", token)
+        reader = _Worker("trouper-store-reader", token)
+        try:
+            self._writing = await writer.call(self._open_writer)
+            self._reading = await reader.call(self._open_reader)
+        except BaseException:
+            await self._shut(writer, reader)
+            self._phase = "closed"
+            raise
+        self._writer, self._reader = writer, reader
+        self._phase = "open"
+
+    def _open_writer(self) -> _Writing:
+        path = self._name
+        lock_path = path + "-lock"
+        try:
+            check_header(self.path)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            if isinstance(error, StoreError):
+                raise
+            raise StoreError(path, _describe(error)) from error
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreLocked(path, lock_path) from None
+        self._lock_fd = fd
+        try:
+            connection = sqlite3.connect(path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StoreError(path, _describe(error)) from error
+        try:
+            connection.execute("PRAGMA busy_timeout = 2000")
+            try:
+                prepare(connection, path, synchronous=self.synchronous, check=self._check)
+            except sqlite3.OperationalError as error:
+                raise StoreLocked(path, path) from error
+            if self._max_size is not None:
+                page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+                connection.execute(f"PRAGMA max_page_count = {self._max_size // page_size}")
+            return _Writing(connection)
+        except BaseException:
+            connection.close()
+            raise
+
+    def _open_reader(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._name, isolation_level=None)
+        connection.execute("PRAGMA query_only = 1")
+        connection.execute("PRAGMA busy_timeout = 2000")
+        return connection
+
+    async def _shut(self, writer: _Worker | None, reader: _Worker | None) -> None:
+        """Close both connections in their threads, stop the threads, release the lock."""
+        if reader is not None:
+            await reader.call(self._close_reader)
+            reader.stop()
+        if writer is not None:
+            await writer.call(self._close_writer)
+            writer.stop()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _close_reader(self) -> None:
+        if self._reading is not None:
+            self._reading.close()
+            self._reading = None
+
+    def _close_writer(self) -> None:
+        if self._writing is not None:
+            self._writing.connection.close()
+            self._writing = None
+
+    async def aclose(self) -> None:
+        """Commit what is staged, record a clean stop, and close (a second call does nothing).
+
+        A clean stop clears every mailbox's claim watermark: nothing was in
+        progress, so the next open redelivers nothing as a suspect. Waits for
+        the writer even if cancelled (the file must be left consistent).
+        """
+        if self._phase != "open":
+            return
+        self._phase = "closing"
+        with trio.CancelScope(shield=True):
+            if self._failure is None:
+                with contextlib.suppress(StoreFailed):
+                    await self._run_op(_ReleaseAll(), closing=True)
+            await self._idle.wait()
+            await self._shut(self._writer, self._reader)
+        self._phase = "closed"
+        self._listeners.clear()
+
+    async def simulate_crash(self) -> None:
+        """Stop as if the process had been killed here: for tests and simulations.
+
+        What is staged is dropped (its waiters get ``StoreFailed``), a commit
+        already in the writer thread completes, the claim watermarks stay, and
+        the lock is released, so the file can be opened again at once, as
+        after a restart following a crash.
+        """
+        if self._phase != "open":
+            return
+        self._phase = "closing"
+        with trio.CancelScope(shield=True):
+            pending, self._pending = self._pending, []
+            self._fail_waiters(pending, "the store stopped without committing (simulated crash)")
+            await self._idle.wait()
+            await self._shut(self._writer, self._reader)
+        self._phase = "closed"
+        self._listeners.clear()
+
+    # --- writing ------------------------------------------------------------
+
+    def _writable(self, *, closing: bool = False) -> None:
+        if self._failure is not None:
+            raise self._copy_failure()
+        if self._phase != "open" and not (closing and self._phase == "closing"):
+            raise trio.ClosedResourceError(f"{self!r} is not open")
+
+    def _copy_failure(self) -> StoreFailed:
+        failure = self._failure
+        assert failure is not None
+        copy = StoreFailed(*failure.args)
+        copy.__cause__ = failure.__cause__
+        return copy
+
+    def stage(self, batch: WriteBatch) -> None:
+        """Queue ``batch`` for the next commit and return at once (see ``Store.stage``)."""
+        self._writable()
+        self._pending.append(_Entry(batch, None, None))
+        if not self._busy and not self._scheduled:
+            self._schedule()
+
+    async def submit(self, batch: WriteBatch) -> None:
+        """Stage ``batch`` and wait until it is durable (see ``Store.submit``).
+
+        Once staged, the batch commits whether or not the caller is cancelled
+        meanwhile: the caller waits for the commit, and the cancellation
+        strikes at its next checkpoint.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._writable()
+        self._pending.append(_Entry(batch, None, current_task()))
+        if not self._busy and not self._scheduled:
+            self._schedule()
+        await wait_task_rescheduled(_no_abort)
+
+    async def flush(self) -> None:
+        """Wait until everything staged before this call is durable."""
+        if not self._pending and not self._busy:
+            await trio.lowlevel.checkpoint()
+            if self._failure is not None:
+                raise self._copy_failure()
+            return
+        await self.submit(WriteBatch())
+
+    async def _run_op(self, op: _Op, *, closing: bool = False) -> Any:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._writable(closing=closing)
+        self._pending.append(_Entry(None, op, current_task()))
+        if not self._busy and not self._scheduled:
+            self._schedule()
+        await wait_task_rescheduled(_no_abort)
+        return op.result
+
+    def _schedule(self) -> None:
+        self._scheduled = True
+        assert self._token is not None
+        self._token.run_sync_soon(self._start)
+
+    def _start(self) -> None:
+        self._scheduled = False
+        if self._busy or not self._pending or self._writer is None:
+            return
+        entries, self._pending = self._pending, []
+        for entry in entries:
+            if entry.batch is not None:
+                entry.batch.sealed = True
+        self._busy = True
+        self._idle = trio.Event()
+        hold_virtual_time()
+        writing = self._writing
+        assert writing is not None
+        self._writer.post(
+            partial(_commit, writing, entries, wall_now()), partial(self._done, entries)
+        )
+
+    def _done(self, entries: list[_Entry], result: outcome.Outcome[None]) -> None:
+        self._busy = False
+        self._idle.set()
+        release_virtual_time()
+        if isinstance(result, outcome.Error):
+            self._fail(result.error, entries)
+            return
+        batches = 0
+        rows = 0
+        notices: dict[str, list[Append]] = {}
+        listeners = self._listeners
+        for entry in entries:
+            batch = entry.batch
+            if batch is not None:
+                batches += 1
+                rows += batch.rows
+                if listeners:
+                    for record in batch.appends:
+                        if record.mailbox in listeners:
+                            notices.setdefault(record.mailbox, []).append(record)
+            elif entry.op is not None and listeners:
+                for record in entry.op.appended():
+                    if record.mailbox in listeners:
+                        notices.setdefault(record.mailbox, []).append(record)
+        if batches or any(entry.op is not None for entry in entries):
+            self._commits += 1
+        self._batches += batches
+        self._rows += rows
+        self._largest_group = max(self._largest_group, batches)
+        for name, records in notices.items():
+            listeners[name].appended(records)
+        for entry in entries:
+            batch = entry.batch
+            if batch is not None:
+                for callback in batch.callbacks():
+                    callback()
+            if entry.waiter is not None:
+                reschedule(entry.waiter)
+        if self._pending and not self._scheduled:
+            self._schedule()
+
+    def _fail(self, error: BaseException, entries: list[_Entry]) -> None:
+        failure = StoreFailed(self._name, _describe(error))
+        failure.__cause__ = error
+        self._failure = failure
+        pending, self._pending = self._pending, []
+        self._fail_waiters([*entries, *pending], None)
+        for listener in list(self._listeners.values()):
+            listener.store_failed(failure)
+
+    def _fail_waiters(self, entries: list[_Entry], problem: str | None) -> None:
+        for entry in entries:
+            if entry.waiter is None:
+                continue
+            error = self._copy_failure() if problem is None else StoreFailed(self._name, problem)
+            reschedule(entry.waiter, outcome.Error(error))
+
+    # --- consumers ------------------------------------------------------------
+
+    def attach(self, mailbox: str, listener: MailboxListener) -> None:
+        """Tell ``listener`` about every commit that appends to ``mailbox``."""
+        if mailbox in self._listeners and self._listeners[mailbox] is not listener:
+            raise RuntimeError(f"mailbox {mailbox!r} already has a consumer attached")
+        self._listeners[mailbox] = listener
+
+    def detach(self, mailbox: str) -> None:
+        """Stop telling ``mailbox``'s listener about commits."""
+        self._listeners.pop(mailbox, None)
+
+    async def open_mailbox(self, mailbox: str) -> MailboxOpening:
+        """Prepare ``mailbox`` for a consumer (see ``Store.open_mailbox``)."""
+        result: MailboxOpening = await self._run_op(_OpenMailbox(mailbox))
+        return result
+
+    async def next_suspect(
+        self, mailbox: str, *, after: int | None, max_deliveries: int
+    ) -> StoredMessage | None:
+        """Hand out the next suspect of an unclean stop (see ``Store.next_suspect``)."""
+        result: StoredMessage | None = await self._run_op(
+            _NextSuspect(mailbox, after, max_deliveries)
+        )
+        return result
+
+    async def fetch(
+        self, mailbox: str, *, after: int = 0, ids: Sequence[int] | None = None, limit: int
+    ) -> list[StoredMessage]:
+        """Claim and return the next available messages (see ``Store.fetch``)."""
+        result: list[StoredMessage] = await self._run_op(_Fetch(mailbox, after, ids, limit))
+        return result
+
+    # --- reading and administration -------------------------------------------
+
+    async def _read(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        if self._phase != "open":
+            raise trio.ClosedResourceError(f"{self!r} is not open")
+        assert self._reader is not None
+        return await self._reader.call(lambda: function(self._reading))  # type: ignore[arg-type]
+
+    async def load_state(self, key: str) -> bytes | None:
+        """Return the state saved under ``key`` (committed), or None."""
+        return await self._read(partial(_load_state, key))
+
+    async def mailbox_statistics(self) -> list[MailboxStatistics]:
+        """Return every mailbox's committed counts, by name."""
+        return await self._read(partial(_counts_now, wall_now()))
+
+    def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
+        """Iterate over dead letters (of ``mailbox``, or all), oldest first, a page at a time."""
+        return _DeadLetterPages(self, mailbox)
+
+    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Move dead letters back to their mailboxes as new messages; return how many.
+
+        Their deliveries start from zero, their dedup ids are not checked again,
+        and they count toward their mailbox's capacity once there (even beyond it).
+        """
+        result: int = await self._run_op(_Redrive(mailbox, ids))
+        return result
+
+    async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Delete dead letters for good; return how many."""
+        result: int = await self._run_op(_Discard(mailbox, ids))
+        return result
+
+    def statistics(self) -> StoreStatistics:
+        """Return the writer's counters since the store opened."""
+        return StoreStatistics(
+            commits=self._commits,
+            batches=self._batches,
+            rows=self._rows,
+            largest_group=self._largest_group,
+            pending=len(self._pending),
+            failed=self._failure is not None,
+        )
+
+
+def _counts_now(now: float, connection: sqlite3.Connection) -> list[MailboxStatistics]:
+    return mailbox_counts(connection, now)

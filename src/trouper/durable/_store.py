@@ -1,0 +1,419 @@
+"""The store protocol: what a durable mailbox needs of the place its messages live.
+
+SQLite implements it (``SqliteStore``); NATS JetStream will. The words are a
+broker's: a producer *appends* to a mailbox (a stream's subject), a consumer
+*fetches* a bounded batch (a pull consumer's fetch, Kafka's poll) and then
+*acks* each message (deleted), *nacks* it (redelivered later, its delivery
+counted) or moves it to the *dead-letter queue*; *redrive* puts dead letters
+back (SQS's word), *discard* drops them; *flush* is the barrier for
+everything staged (Kafka's and NATS's ``flush``). Statistics use SQS's
+words: *depth*, *in flight*, *delayed*.
+
+Writes are gathered in a ``WriteBatch``: everything one handler's outcome
+changes (its ack, the messages it sent, the actor's new state) commits in one
+transaction, or none of it does. ``stage`` queues a batch for the next commit
+and returns at once; ``submit`` also waits until it is durable.
+
+Times are wall-clock seconds that follow Trio's clock (see ``_clock``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+import attrs
+
+__all__ = [
+    "Append",
+    "DeadLetterRecord",
+    "MailboxListener",
+    "MailboxOpening",
+    "MailboxStatistics",
+    "Store",
+    "StoreStatistics",
+    "StoredMessage",
+    "WriteBatch",
+]
+
+
+@attrs.frozen
+class StoredMessage:
+    """A message as the store holds it, handed out by ``fetch`` or ``next_suspect``."""
+
+    id: int
+    """The delivery id: unique among stored messages, increasing in append order."""
+    mailbox: str
+    """The mailbox (the durable actor's name) it waits in."""
+    type_name: str
+    """The message type's stable name (how the codec finds its class)."""
+    payload: bytes
+    """The encoded message."""
+    msg_id: str | None
+    """The sender's message id (the dedup key), if it gave one."""
+    deliveries: int
+    """Deliveries recorded so far (each counts one handler run, possibly interrupted)."""
+    retries: int
+    """How many of those deliveries ended with ``Retry`` (they do not count as failures)."""
+    enqueued_at: float
+    """When it was first appended (wall-clock seconds)."""
+    first_delivered_at: float | None
+    """When it was first handed to a handler, if a delivery was recorded."""
+    last_delivered_at: float | None
+    """When it was last handed to a handler, if a delivery was recorded."""
+
+
+@attrs.frozen
+class DeadLetterRecord:
+    """A message in the dead-letter queue: what it was, why it died, and when."""
+
+    id: int
+    """Its delivery id when it died (``redrive`` gives it a new one)."""
+    mailbox: str
+    """The mailbox it was taken from (and where ``redrive`` puts it back)."""
+    type_name: str
+    """The message type's stable name."""
+    payload: bytes
+    """The encoded message."""
+    msg_id: str | None
+    """The sender's message id, if it gave one."""
+    attempts: int
+    """How many deliveries it had."""
+    reason: str
+    """Why it died, one line first (the error, ``GiveUp``'s reason, ``max_deliveries``...)."""
+    traceback: str | None
+    """The last handler error's traceback text, if an error killed it."""
+    enqueued_at: float
+    """When it was first appended (wall-clock seconds)."""
+    first_delivered_at: float | None
+    """When it was first handed to a handler."""
+    last_delivered_at: float | None
+    """When it was last handed to a handler."""
+    dead_at: float
+    """When it was moved to the dead-letter queue."""
+
+
+@attrs.frozen
+class MailboxStatistics:
+    """Counts of one mailbox's messages, as committed."""
+
+    name: str
+    """The mailbox."""
+    depth: int
+    """Messages stored: ready + in flight + delayed."""
+    ready: int
+    """Available and not yet claimed by a consumer."""
+    in_flight: int
+    """Claimed by a consumer (prefetched or being handled) and not yet settled."""
+    delayed: int
+    """Waiting out a backoff before their next delivery."""
+    dead: int
+    """Messages of this mailbox in the dead-letter queue."""
+
+
+@attrs.frozen
+class StoreStatistics:
+    """What the store's writer has done since it opened (group commit shows here)."""
+
+    commits: int
+    """Transactions committed."""
+    batches: int
+    """Write batches committed (many per transaction under load)."""
+    rows: int
+    """Rows written or deleted by those batches."""
+    largest_group: int
+    """The most batches one transaction carried."""
+    pending: int
+    """Batches staged and not yet committed."""
+    failed: bool
+    """Whether a commit failed (the store then refuses writes)."""
+
+
+@attrs.frozen
+class MailboxOpening:
+    """What a consumer learns when it opens a mailbox."""
+
+    depth: int
+    """Messages stored in it."""
+    recovering: bool
+    """Whether suspects of an unclean stop must be handled one at a time first."""
+    delayed: tuple[tuple[int, float], ...]
+    """``(id, available_at)`` of the messages waiting out a backoff."""
+
+
+class Append:
+    """One message to append to a mailbox; the store fills in ``id`` and ``accepted``."""
+
+    __slots__ = (
+        "accepted",
+        "claim",
+        "dedup_until",
+        "hint",
+        "id",
+        "mailbox",
+        "msg_id",
+        "payload",
+        "type_name",
+    )
+
+    def __init__(
+        self,
+        mailbox: str,
+        type_name: str,
+        payload: bytes,
+        msg_id: str | None,
+        dedup_until: float | None,
+        claim: bool,
+        hint: object,
+    ) -> None:
+        # The mailbox to append to.
+        self.mailbox = mailbox
+        # The message type's stable name.
+        self.type_name = type_name
+        # The encoded message (bytes, checked when staged).
+        self.payload = payload
+        # The sender's message id: a second append with it is dropped while
+        # the first one's dedup record lives.
+        self.msg_id = msg_id
+        # When the dedup record expires (wall seconds); None keeps it for good.
+        self.dedup_until = dedup_until
+        # Whether the consumer takes it at once: the commit also raises the
+        # mailbox's claim watermark to it (see docs/durable.md).
+        self.claim = claim
+        # Anything the appender wants back after the commit (never stored).
+        self.hint = hint
+        # The delivery id, set by the store when the batch commits (0 before).
+        self.id = 0
+        # False once committed if it was a duplicate and was dropped.
+        self.accepted = False
+
+
+class WriteBatch:
+    """Writes that commit together, in one transaction, or not at all.
+
+    Build one, fill it, and hand it to ``Store.stage`` or ``Store.submit``; it
+    is not reused after. Within a commit, the appends of all batches are made
+    first (in staging order), then nacks, dead-letter moves, acks, state saves
+    and claim releases, so a batch may ack a message and append its results.
+    """
+
+    __slots__ = (
+        "_callbacks",
+        "acks",
+        "appends",
+        "dead",
+        "nacks",
+        "releases",
+        "sealed",
+        "states",
+    )
+
+    def __init__(self) -> None:
+        # Messages to append, in order.
+        self.appends: list[Append] = []
+        # Delivery ids to delete (handled).
+        self.acks: list[int] = []
+        # (deliveries, retries, available_at, delivered_at, first_delivered_at, id).
+        self.nacks: list[tuple[int, int, float, float, float, int]] = []
+        # (deliveries, reason, traceback, first_delivered_at, last_delivered_at, id).
+        self.dead: list[tuple[int, str, str | None, float | None, float | None, int]] = []
+        # (key, data): actor states to save, the last one per key wins.
+        self.states: list[tuple[str, bytes]] = []
+        # Mailboxes whose claim watermark is cleared (their consumer closed).
+        self.releases: list[str] = []
+        # Functions run on Trio's thread once this batch is durable.
+        self._callbacks: list[Callable[[], object]] | None = None
+        # Set by the store when it takes the batch into a commit: from then on
+        # it must not change (a producer that keeps a batch open starts another).
+        self.sealed = False
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.appends or self.acks or self.nacks or self.dead or self.states or self.releases
+        )
+
+    @property
+    def rows(self) -> int:
+        """How many rows this batch writes or deletes."""
+        return (
+            len(self.appends)
+            + len(self.acks)
+            + len(self.nacks)
+            + 2 * len(self.dead)
+            + len(self.states)
+            + len(self.releases)
+        )
+
+    def append(
+        self,
+        mailbox: str,
+        type_name: str,
+        payload: bytes,
+        *,
+        msg_id: str | None = None,
+        dedup_until: float | None = None,
+        claim: bool = False,
+        hint: object = None,
+    ) -> Append:
+        """Append a message to ``mailbox``; return the record the commit fills in.
+
+        With a ``msg_id``, the message is dropped (``accepted`` stays False) if
+        the mailbox kept that id from an earlier append whose dedup record has
+        not expired; ``dedup_until`` is when this one's expires (``None``: never).
+        """
+        if type(payload) is not bytes:
+            raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
+        record = Append(mailbox, type_name, payload, msg_id, dedup_until, claim, hint)
+        self.appends.append(record)
+        return record
+
+    def ack(self, delivery_id: int) -> None:
+        """Delete a handled message."""
+        self.acks.append(delivery_id)
+
+    def nack(
+        self,
+        delivery_id: int,
+        *,
+        deliveries: int,
+        retries: int,
+        available_at: float,
+        delivered_at: float,
+        first_delivered_at: float,
+    ) -> None:
+        """Record an unsuccessful delivery; the message is available again at ``available_at``."""
+        self.nacks.append(
+            (deliveries, retries, available_at, delivered_at, first_delivered_at, delivery_id)
+        )
+
+    def dead_letter(
+        self,
+        delivery_id: int,
+        *,
+        reason: str,
+        traceback: str | None,
+        deliveries: int,
+        first_delivered_at: float | None,
+        last_delivered_at: float | None,
+    ) -> None:
+        """Move a message to the dead-letter queue."""
+        self.dead.append(
+            (deliveries, reason, traceback, first_delivered_at, last_delivered_at, delivery_id)
+        )
+
+    def save_state(self, key: str, data: bytes) -> None:
+        """Save an actor's durable state under ``key``."""
+        if type(data) is not bytes:
+            raise TypeError(f"state data must be bytes, got {type(data).__name__}")
+        self.states.append((key, data))
+
+    def release(self, mailbox: str) -> None:
+        """Clear ``mailbox``'s claim watermark: its consumer has nothing in progress."""
+        self.releases.append(mailbox)
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` on Trio's thread once the batch is durable (never if it fails)."""
+        if self._callbacks is None:
+            self._callbacks = []
+        self._callbacks.append(callback)
+
+    def callbacks(self) -> Sequence[Callable[[], object]]:
+        """The functions ``after_commit`` registered, in order."""
+        return self._callbacks or ()
+
+
+class MailboxListener(Protocol):
+    """What the store tells a mailbox's live consumer (on Trio's thread, right after a commit)."""
+
+    def appended(self, appends: Sequence[Append]) -> None:
+        """Messages appended to the mailbox were committed (``accepted`` says which were kept)."""
+
+    def store_failed(self, error: BaseException) -> None:
+        """A commit failed: the store accepts no more writes."""
+
+
+class Store(Protocol):
+    """Where durable mailboxes keep their messages, dead letters, dedup ids and actor states.
+
+    Every method is called from Trio's thread. Writes are grouped: a store
+    commits everything staged since its last commit in one transaction.
+    """
+
+    async def open(self) -> None:
+        """Open the store (create, check, migrate); raise a ``StoreError`` if it cannot be used."""
+
+    async def aclose(self) -> None:
+        """Commit what is staged, record a clean stop and close (idempotent)."""
+
+    def stage(self, batch: WriteBatch) -> None:
+        """Queue ``batch`` for the next commit and return at once.
+
+        Raises:
+            StoreFailed: an earlier commit failed.
+        """
+
+    async def submit(self, batch: WriteBatch) -> None:
+        """Stage ``batch`` and wait until it is durable.
+
+        A cancellation before the batch is staged raises ``trio.Cancelled``
+        and stages nothing; once staged, the call waits for the commit.
+
+        Raises:
+            StoreFailed: its commit (or an earlier one) failed: nothing in it was stored.
+        """
+
+    async def flush(self) -> None:
+        """Wait until everything staged before this call is durable."""
+
+    def attach(self, mailbox: str, listener: MailboxListener) -> None:
+        """Tell ``listener`` about every commit that appends to ``mailbox`` (one per mailbox)."""
+
+    def detach(self, mailbox: str) -> None:
+        """Stop telling ``mailbox``'s listener."""
+
+    async def open_mailbox(self, mailbox: str) -> MailboxOpening:
+        """Prepare ``mailbox`` for a consumer; record suspects if its last stop was unclean.
+
+        After an unclean stop, the messages the consumer had claimed (its claim
+        watermark) may have been in progress: each available one is charged one
+        delivery, and they become suspects, to be handed out one at a time
+        through ``next_suspect`` before anything else.
+        """
+
+    async def next_suspect(
+        self, mailbox: str, *, after: int | None, max_deliveries: int
+    ) -> StoredMessage | None:
+        """Return the next suspect with its delivery recorded, or None when recovery is over.
+
+        ``after`` is the previous suspect, now settled. A suspect that has
+        already used ``max_deliveries`` deliveries goes to the dead-letter
+        queue instead (it kept stopping the process), and the next one is tried.
+        """
+
+    async def fetch(
+        self, mailbox: str, *, after: int = 0, ids: Sequence[int] | None = None, limit: int
+    ) -> list[StoredMessage]:
+        """Claim and return up to ``limit`` available messages with ids above ``after``, in order.
+
+        With ``ids``, claim and return those messages instead (those still
+        stored). The claim (the mailbox's watermark) commits before this
+        returns, in the same group commit as other writes.
+        """
+
+    async def load_state(self, key: str) -> bytes | None:
+        """Return the state saved under ``key``, or None."""
+
+    async def mailbox_statistics(self) -> list[MailboxStatistics]:
+        """Return the counts of every mailbox, by name."""
+
+    def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
+        """Iterate over the dead-letter queue (of one mailbox or all), oldest first."""
+
+    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Move dead letters back to their mailboxes (deliveries reset); return how many."""
+
+    async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Delete dead letters for good; return how many."""
+
+    def statistics(self) -> StoreStatistics:
+        """Return the writer's counters."""

@@ -1,0 +1,123 @@
+"""Helpers for the durable tests: a text codec, a consumer that acts as a cell, a served queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from random import Random
+from typing import Any
+
+import attrs
+import trio
+
+from trouper.durable import (
+    HANDLED,
+    Delivery,
+    Durable,
+    DurableQueue,
+    Failed,
+    SqliteStore,
+    Store,
+)
+
+
+@attrs.frozen
+class Encoded:
+    """A message as bytes with its type's name."""
+
+    type_name: str
+    payload: bytes
+
+
+class TextCodec:
+    """Strings as UTF-8; a type named ``broken`` never decodes (a payload that no longer fits)."""
+
+    def encode(self, message: object) -> Encoded:
+        if isinstance(message, str):
+            return Encoded("str", message.encode())
+        if isinstance(message, bytes):
+            return Encoded("broken", message)
+        raise TypeError(f"cannot encode {type(message).__name__}")
+
+    def decode(self, type_name: str, payload: bytes) -> object:
+        if type_name == "str":
+            return payload.decode()
+        raise ValueError(f"no message type named {type_name!r}")
+
+
+CODEC = TextCodec()
+
+
+def make_store(path: Path, **options: Any) -> SqliteStore:
+    """A store for tests: ``synchronous=normal`` (no fsync per commit) unless told otherwise."""
+    options.setdefault("synchronous", "normal")
+    return SqliteStore(path, **options)
+
+
+class Taker:
+    """Takes deliveries from a queue as a cell does: pop, park when empty, admit senders."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def take(self, queue: DurableQueue) -> Delivery:
+        while not queue.items:
+            self._event = trio.Event()
+            queue.register(self)
+            try:
+                await self._event.wait()
+            finally:
+                queue.forget(self)
+        item = queue.items.popleft()
+        if queue.producers_waiting:
+            queue.admit()
+        assert isinstance(item, Delivery)
+        return item
+
+    async def handle(self, queue: DurableQueue) -> Delivery:
+        """Take the next delivery and settle it as handled."""
+        delivery = await self.take(queue)
+        queue.settle(delivery, HANDLED)
+        return delivery
+
+    async def fail(self, queue: DurableQueue, error: BaseException) -> Delivery:
+        """Take the next delivery and settle it as failed with ``error``."""
+        delivery = await self.take(queue)
+        queue.settle(delivery, Failed(error))
+        return delivery
+
+
+@asynccontextmanager
+async def serving(
+    store: Store,
+    name: str = "box",
+    options: Durable | None = None,
+    *,
+    seed: int = 0,
+    **kwargs: Any,
+) -> AsyncIterator[DurableQueue]:
+    """A queue on ``store``, served until the block ends, then closed."""
+    queue = DurableQueue(store, name, CODEC, options, random=Random(seed), **kwargs)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(queue.serve)
+        try:
+            yield queue
+        finally:
+            queue.close()
+            await queue.aclose()
+
+
+async def drain(queue: DurableQueue, store: Store) -> list[str]:
+    """Handle everything the queue holds now (after a flush); return the messages in order."""
+    await store.flush()
+    taker = Taker()
+    seen: list[str] = []
+    while queue.items:
+        delivery = await taker.handle(queue)
+        seen.append(str(delivery.message))
+    await store.flush()
+    return seen
