@@ -48,6 +48,28 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         RuntimeError,
         "linked actor trouper://n1/a failed: E()",
     ),
+    (
+        errors.UnhandledMessage(HERE, "int", "A.take takes int but is not marked @handler"),
+        TypeError,
+        "actor trouper://n1/a has no handler for int (A.take takes int but is not marked @handler)",
+    ),
+    (
+        errors.AskCycle(("/a", "/b", "/a")),
+        RuntimeError,
+        "ask cycle /a -> /b -> /a: each waits for the next to answer, so none ever would; "
+        "tell one of them instead",
+    ),
+    (
+        errors.AskCycle(("/a", "/a")),
+        RuntimeError,
+        "/a asked itself from inside its own handler, which would wait forever: "
+        "call the method directly or tell instead",
+    ),
+    (
+        errors.RuntimeClosed("n1"),
+        RuntimeError,
+        "the runtime of node 'n1' is closed: it takes no new actors",
+    ),
     (errors.NameTaken("acct"), ValueError, "an actor named 'acct' already exists"),
     (
         errors.DuplicateChild(HERE, "w"),

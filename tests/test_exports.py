@@ -20,12 +20,13 @@ SURFACE = {
         "open_runtime", "start_runtime",
     },
     "trouper.errors": {
-        "ActorError", "ActorStopped", "ChildFailed", "ChildNotFound", "DuplicateChild",
-        "HandlerError", "InvalidSubject", "LinkedActorFailed", "MailboxFull", "NameTaken",
-        "RestartIntensityExceeded", "StartFailed", "UnhandledMessage",
+        "ActorError", "ActorStopped", "AskCycle", "ChildFailed", "ChildNotFound",
+        "DuplicateChild", "HandlerError", "InvalidSubject", "LinkedActorFailed", "MailboxFull",
+        "NameTaken", "RestartIntensityExceeded", "RuntimeClosed", "StartFailed",
+        "UnhandledMessage",
     },
     "trouper.actors": {
-        "Actor", "ActorRef", "ActorState", "Address", "Context", "Endpoint", "Exited",
+        "Actor", "ActorRef", "ActorState", "Address", "Context", "Exited",
         "HandlerFunction", "Reject", "Request", "Terminated", "Timer", "handler", "instantiate",
     },
     "trouper.supervision": {
@@ -33,13 +34,16 @@ SURFACE = {
         "RestForOne", "Restart", "Strategy", "Supervision", "check_unique_ids", "within_intensity",
     },
     "trouper.runtime": {
-        "ActorEvent", "ActorInfo", "ActorTree", "DeadLetter", "DeadLetterOffice", "DeleteChild",
-        "EventKind", "EventLog", "Listener", "Mailbox", "Portal", "RestartChild", "Runtime",
-        "StartChild", "StopChild", "Supervisor", "WhichChildren", "cell_of", "open_runtime",
-        "start_runtime",
+        "ActorEvent", "ActorInfo", "ActorTree", "DeadLetter", "DeadLetterOffice",
+        "DeadLetterReason", "DeleteChild", "EventKind", "EventLog", "Listener", "Portal",
+        "RestartChild", "Runtime", "StartChild", "StopChild", "Supervisor", "WhichChildren",
+        "open_runtime", "start_runtime",
     },
     "trouper.runtime.lowlevel": {
-        "Ask", "Cell", "Guardian", "Mailbox", "cell_of", "running", "spawn_cell",
+        "Ask", "Cell", "Consumer", "Endpoint", "EndpointFactory", "Guardian", "HandlerOutcome",
+        "Instrument", "Instruments", "Interception", "Mailbox", "MailboxEnding", "MemoryMailbox",
+        "SendKind", "Watcher", "cell_of", "current_cell", "message_of", "register_extension",
+        "running", "spawn_cell",
     },
     "trouper.topics": {
         "Overflow", "Published", "SYSTEM_DEAD_LETTERS", "SYSTEM_PREFIX", "SubjectIndex",
@@ -47,13 +51,13 @@ SURFACE = {
         "system_subject",
     },
     "trouper.routing": {
-        "Balancing", "Broadcast", "ConsistentHash", "HashRing", "Members", "Resize",
-        "RoundRobin", "Router", "key_hash", "members", "resize", "spawn_pool",
+        "Balancing", "Broadcast", "ConsistentHash", "HashRing", "Members", "PoolFactory",
+        "Resize", "RoundRobin", "Router", "key_hash", "members", "pool", "resize", "spawn_pool",
     },
     "trouper.testing": {
         "Crash", "Deadlock", "Delay", "Drop", "Duplicate", "Exploration", "Exponential",
-        "FaultPlan", "InjectedCrash", "Pause", "Received", "SimCell", "Simulation",
-        "SimulationResult", "TestProbe", "Trace", "TraceEvent", "Uniform", "explore",
+        "FaultPlan", "InjectedCrash", "Pause", "Received", "Simulation",
+        "SimulationResult", "TestProbe", "Trace", "TraceEvent", "TraceKind", "Uniform", "explore",
         "run_simulation", "simulate",
     },
 }  # fmt: skip

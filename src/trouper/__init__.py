@@ -6,6 +6,10 @@ subpackages (``trouper.actors``, ``trouper.supervision``, ``trouper.runtime``,
 ...) hold the rest.
 """
 
+# The layers above the engine attach to every runtime as extensions when they
+# are imported (rt.topics, rt.spawn_pool): importing trouper makes them available.
+from trouper import routing as _routing  # noqa: F401
+from trouper import topics as _topics  # noqa: F401
 from trouper.actors import (
     Actor,
     ActorRef,

@@ -16,10 +16,24 @@ def check_mailbox_size(value: float) -> float:
     return value
 
 
-def check_name(value: str) -> str:
-    """Return ``value`` if it can name an actor: a non-empty path segment."""
-    if not isinstance(value, str) or not value or "/" in value or value.strip() != value:
-        raise ValueError(f"an actor name must be a non-empty string without '/', got {value!r}")
+def check_name(value: str, what: str = "an actor name") -> str:
+    """Return ``value`` if it can name an actor (or a child id): one path segment.
+
+    The rules, each with its own message: a non-empty string; no ``/`` (a name
+    is one path segment); no whitespace; no ``*`` or ``>`` (the wildcards of
+    subjects, which names become across nodes); not only dots (``.``, ``..``,
+    which paths reserve).
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    if "/" in value:
+        raise ValueError(f"{what} is one path segment: it cannot hold '/', got {value!r}")
+    if any(char.isspace() for char in value):
+        raise ValueError(f"{what} cannot hold spaces or other whitespace, got {value!r}")
+    if "*" in value or ">" in value:
+        raise ValueError(f"{what} cannot hold '*' or '>', the wildcards of subjects, got {value!r}")
+    if not value.strip("."):
+        raise ValueError(f"{what} cannot be only dots, which paths reserve, got {value!r}")
     return value
 
 

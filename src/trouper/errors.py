@@ -12,16 +12,26 @@ that already catches ``trio.WouldBlock`` or ``ValueError`` keeps working::
     ├── RestartIntensityExceeded (RuntimeError)
     ├── ChildFailed (RuntimeError)
     ├── LinkedActorFailed (RuntimeError)
+    ├── AskCycle (RuntimeError)
+    ├── RuntimeClosed (RuntimeError)
     ├── NameTaken (ValueError)
     ├── DuplicateChild (ValueError)
     ├── ChildNotFound (LookupError)
+    ├── InvalidSubject (ValueError)
+    ├── MessageTypeConflict (ValueError)
+    ├── UnregisteredMessageType (TypeError)
+    ├── UnencodableMessage (TypeError)
     ├── StoreError (OSError)
     │   ├── NotAStore
     │   ├── StoreCorrupt
     │   ├── StoreLocked
     │   ├── StoreVersionTooNew
     │   └── StoreFailed
-    └── InvalidSubject (ValueError)
+    └── UndecodableMessage (ValueError)
+        ├── UnknownMessageType (LookupError)
+        ├── MalformedPayload
+        ├── MessageMismatch
+        └── UnresolvableRef (LookupError)
 
 Errors carry addresses (plain values), never live references, so they pickle
 and can cross a process boundary.
@@ -39,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActorError",
     "ActorStopped",
+    "AskCycle",
     "ChildFailed",
     "ChildNotFound",
     "DuplicateChild",
@@ -46,16 +57,25 @@ __all__ = [
     "InvalidSubject",
     "LinkedActorFailed",
     "MailboxFull",
+    "MalformedPayload",
+    "MessageMismatch",
+    "MessageTypeConflict",
     "NameTaken",
     "NotAStore",
     "RestartIntensityExceeded",
+    "RuntimeClosed",
     "StartFailed",
     "StoreCorrupt",
     "StoreError",
     "StoreFailed",
     "StoreLocked",
     "StoreVersionTooNew",
+    "UndecodableMessage",
+    "UnencodableMessage",
     "UnhandledMessage",
+    "UnknownMessageType",
+    "UnregisteredMessageType",
+    "UnresolvableRef",
 ]
 
 
@@ -115,13 +135,16 @@ class UnhandledMessage(ActorError, TypeError):
     """No handler of the target takes the message's type, and it has no ``receive``.
 
     Raised by ``ask`` at once; a ``tell`` of such a message becomes a dead letter.
+    When a method of the actor's class would take the message but is not marked
+    ``@handler``, the message names it.
     """
 
-    def __init__(self, address: Address, message_type: str) -> None:
-        super().__init__(address, message_type)
+    def __init__(self, address: Address, message_type: str, hint: str = "") -> None:
+        super().__init__(address, message_type, hint)
 
     def _message(self) -> str:
-        return f"actor {self.args[0]} has no handler for {self.args[1]}"
+        hint = f" ({self.args[2]})" if self.args[2] else ""
+        return f"actor {self.args[0]} has no handler for {self.args[1]}{hint}"
 
 
 class HandlerError(ActorError, RuntimeError):
@@ -196,6 +219,50 @@ class LinkedActorFailed(ActorError, RuntimeError):
         return f"linked actor {self.args[0]} failed: {self.args[1]}"
 
 
+class AskCycle(ActorError, RuntimeError):
+    """An ask would close a cycle of asks, so no actor in it could ever answer.
+
+    Raised at once by ``ask`` when the target's handler is itself waiting, directly
+    or through a chain of actors, on an ask to the asker (an actor asking itself
+    is the shortest cycle). ``cycle`` names the actors in order, the asker first
+    and last. Nothing was queued.
+    """
+
+    def __init__(self, cycle: tuple[str, ...]) -> None:
+        super().__init__(cycle)
+
+    @property
+    def cycle(self) -> tuple[str, ...]:
+        """The paths of the actors in the cycle, the asker first and last."""
+        return self.args[0]  # type: ignore[no-any-return]
+
+    def _message(self) -> str:
+        if len(self.cycle) == 2:
+            return (
+                f"{self.cycle[0]} asked itself from inside its own handler, which would wait "
+                "forever: call the method directly or tell instead"
+            )
+        return (
+            "ask cycle " + " -> ".join(self.cycle) + ": each waits for the next to answer, "
+            "so none ever would; tell one of them instead"
+        )
+
+
+class RuntimeClosed(ActorError, RuntimeError):
+    """The runtime has stopped (or is stopping for good): it takes no new actors.
+
+    Raised by ``spawn`` (also through the portal) after ``aclose()``, after the
+    runtime's block has been left or cancelled, and by the portal once the
+    runtime's thread no longer runs it.
+    """
+
+    def __init__(self, node: str) -> None:
+        super().__init__(node)
+
+    def _message(self) -> str:
+        return f"the runtime of node {self.args[0]!r} is closed: it takes no new actors"
+
+
 class NameTaken(ActorError, ValueError):
     """``spawn`` was given a name that a living actor already has."""
 
@@ -237,6 +304,127 @@ class InvalidSubject(ActorError, ValueError):
 
     def _message(self) -> str:
         return f"invalid subject {self.args[0]!r}: {self.args[1]}"
+
+
+class MessageTypeConflict(ActorError, ValueError):
+    """A registry was asked to give a name or a class a second meaning.
+
+    Raised by ``register`` and ``@message`` when the name already names another
+    class, or the class is already registered under another name. Registering
+    a class again under the name it has changes nothing and raises nothing.
+    """
+
+    def __init__(self, message_type: str, name: str, problem: str) -> None:
+        super().__init__(message_type, name, problem)
+
+    def _message(self) -> str:
+        return f"cannot register {self.args[0]} as {self.args[1]!r}: {self.args[2]}"
+
+
+class UnregisteredMessageType(ActorError, TypeError):
+    """A message's class is not registered, so it has no name to be stored or sent under.
+
+    Raised by ``Codec.encode`` (and ``name_of``); a codec never registers a
+    class on its own.
+    """
+
+    def __init__(self, message_type: str) -> None:
+        super().__init__(message_type)
+
+    def _message(self) -> str:
+        return (
+            f"{self.args[0]} is not a registered message type: "
+            "decorate it with @trouper.message(name) or call trouper.register(cls)"
+        )
+
+
+class UnencodableMessage(ActorError, TypeError):
+    """A registered message holds a value its codec cannot turn into bytes.
+
+    Raised by ``Codec.encode``; the message says which field and why.
+    """
+
+    def __init__(self, message_type: str, problem: str) -> None:
+        super().__init__(message_type, problem)
+
+    def _message(self) -> str:
+        return f"cannot encode {self.args[0]}: {self.args[1]}"
+
+
+class UndecodableMessage(ActorError, ValueError):
+    """A payload could not be turned back into a message; the base of every decoding error.
+
+    Raised by ``Codec.decode``; the subclasses say why. The layers that store
+    or receive messages turn it into a dead letter whose reason is its text,
+    so decoding never crashes anything.
+    """
+
+    def __init__(self, type_name: str | None, problem: str) -> None:
+        super().__init__(type_name, problem)
+
+    @property
+    def type_name(self) -> str | None:
+        """The message type name the payload came with (``None`` if not even that was read)."""
+        return self.args[0]  # type: ignore[no-any-return]
+
+    def _message(self) -> str:
+        return f"payload for {self.args[0]!r} cannot be decoded: {self.args[1]}"
+
+
+class UnknownMessageType(UndecodableMessage, LookupError):
+    """A payload names a message type that is not registered in this process.
+
+    Decoding never imports a module named by the data: the type must have
+    been registered (imported) beforehand.
+    """
+
+    def __init__(self, type_name: str) -> None:
+        ActorError.__init__(self, type_name)
+
+    def _message(self) -> str:
+        return f"no message type is registered as {self.args[0]!r} in this process"
+
+
+class MalformedPayload(UndecodableMessage):
+    """A payload is not well-formed data: not msgpack, or not shaped as trouper writes it."""
+
+    def __init__(self, type_name: str | None, problem: str) -> None:
+        super().__init__(type_name, problem)
+
+    def _message(self) -> str:
+        if self.args[0] is None:
+            return f"message blob is malformed: {self.args[1]}"
+        return f"payload for {self.args[0]!r} is malformed: {self.args[1]}"
+
+
+class MessageMismatch(UndecodableMessage):
+    """A payload is well-formed but does not fit its class (now).
+
+    A field is missing (or was renamed), unexpected, or of another type, or
+    the class refused the values; the message names every such field.
+    """
+
+    def __init__(self, type_name: str, message_type: str, problem: str) -> None:
+        ActorError.__init__(self, type_name, message_type, problem)
+
+    def _message(self) -> str:
+        return f"payload for {self.args[0]!r} does not fit {self.args[1]}: {self.args[2]}"
+
+
+class UnresolvableRef(UndecodableMessage, LookupError):
+    """A payload holds an actor ref that its codec could not turn back into a ref.
+
+    The codec has no resolver, or its resolver raised (then ``__cause__``).
+    """
+
+    def __init__(self, type_name: str, field: str, address: Address, problem: str) -> None:
+        ActorError.__init__(self, type_name, field, address, problem)
+
+    def _message(self) -> str:
+        return (
+            f"payload for {self.args[0]!r} holds a ref to {self.args[2]} in field "
+            f"{self.args[1]!r} that cannot be resolved: {self.args[3]}"
+        )
 
 
 class StoreError(ActorError, OSError):
@@ -295,8 +483,7 @@ class StoreLocked(StoreError):
 
     def _message(self) -> str:
         return (
-            f"store {self.args[0]!r} is in use by another runtime "
-            f"(lock held on {self.args[1]!r})"
+            f"store {self.args[0]!r} is in use by another runtime (lock held on {self.args[1]!r})"
         )
 
 

@@ -20,7 +20,7 @@ from trouper import (
     handler,
 )
 from trouper.routing import Balancing, members, resize
-from trouper.runtime import cell_of
+from trouper.runtime.lowlevel import cell_of
 
 
 @attrs.frozen
@@ -220,5 +220,5 @@ async def test_the_shared_queue_survives_a_restart_of_the_pool() -> None:
         for i in range(1, 6):
             pool.tell_nowait(Job(i))
         await tally.done.wait()
-        assert cell_of(pool).restarts == 1
+        assert cell_of(pool).restart_count == 1
     assert sorted(job for _, job in tally.handled) == [1, 2, 3, 4, 5]

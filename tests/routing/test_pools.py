@@ -19,7 +19,7 @@ from trouper import (
     handler,
 )
 from trouper.routing import Balancing, Broadcast, ConsistentHash, RoundRobin, Router, members
-from trouper.runtime import cell_of
+from trouper.runtime.lowlevel import cell_of
 
 
 @attrs.frozen
@@ -308,4 +308,4 @@ async def test_a_crashed_member_keeps_its_ref() -> None:
             True,
             True,
         ]
-        assert cell_of(after[0]).restarts == 1
+        assert cell_of(after[0]).restart_count == 1

@@ -10,7 +10,7 @@ import trio.testing
 import trouper
 from trouper import Actor, ActorState, StartFailed, handler
 from trouper.routing import Members, Resize, members, resize
-from trouper.runtime import cell_of
+from trouper.runtime.lowlevel import cell_of
 
 
 @attrs.frozen

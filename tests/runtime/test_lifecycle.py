@@ -83,12 +83,24 @@ async def test_stop_waits_for_the_actor_and_frees_its_name() -> None:
         await rt.stop(ref)  # stopping a stopped actor does nothing
 
 
-async def test_bad_names_are_refused() -> None:
-    """A name is a non-empty path segment."""
+BAD_NAMES = [
+    ("", r"^an actor name must be a non-empty string, got ''$"),
+    ("a/b", r"^an actor name is one path segment: it cannot hold '/', got 'a/b'$"),
+    (" a", r"^an actor name cannot hold spaces or other whitespace, got ' a'$"),
+    ("a b", r"^an actor name cannot hold spaces or other whitespace, got 'a b'$"),
+    ("a*", r"^an actor name cannot hold '\*' or '>', the wildcards of subjects, got 'a\*'$"),
+    ("a>", r"^an actor name cannot hold '\*' or '>', the wildcards of subjects, got 'a>'$"),
+    ("..", r"^an actor name cannot be only dots, which paths reserve, got '\.\.'$"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), BAD_NAMES)
+async def test_bad_names_are_refused_with_the_rule_they_break(bad: str, message: str) -> None:
+    """A name is one path segment without spaces or wildcards, and not only dots."""
     async with trouper.open_runtime() as rt:
-        for bad in ("", "a/b", " a"):
-            with pytest.raises(ValueError, match=r"^an actor name must be a non-empty string"):
-                await rt.spawn(Node, [], "x", name=bad)
+        with pytest.raises(ValueError, match=message):
+            await rt.spawn(Node, [], "x", name=bad)
+        assert rt.names == {}
 
 
 async def test_failing_first_on_start_raises_start_failed_and_leaves_nothing() -> None:
@@ -244,7 +256,7 @@ async def test_failure_is_logged_with_the_path_and_the_actor_restarts(
         await ref.tell(Add(1))  # queued behind the failure: handled by the new instance
         assert await ref.ask(Add(0)) == 11
         assert rt.lookup("counter") == ref
-        assert rt.tree().actors[0].restarts == 1
+        assert rt.tree().actors[0].restart_count == 1
     records = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert ("ERROR", "/counter (Counter) failed: ValueError('negative')") in records
     assert ("WARNING", "/counter (Counter) restarted: ValueError('negative')") in records
@@ -292,7 +304,7 @@ async def test_restarts_spread_over_time_do_not_exhaust_the_policy() -> None:
             await ref.tell(Hang())
             await trio.sleep(2)
         assert rt.lookup("flaky") == ref
-        assert rt.tree().actors[0].restarts == 10
+        assert rt.tree().actors[0].restart_count == 10
 
 
 async def test_started_runtime_lives_in_an_existing_nursery() -> None:

@@ -348,7 +348,7 @@ async def test_reject_answers_an_ask_with_an_error_without_failing() -> None:
             await ref.ask(Put(-1))
         await ref.tell(Put(-2))
         assert await ref.ask(Put(1)) == 6
-        assert rt.tree().actors[0].restarts == 0
+        assert rt.tree().actors[0].restart_count == 0
         (letter,) = rt.dead_letters.recent
         assert (letter.message, letter.reason, str(letter.error)) == (
             Put(-2),

@@ -43,7 +43,7 @@ async def test_tree_is_the_live_hierarchy_as_data_and_text() -> None:
         tree = rt.tree()
         info = tree.find("/top/child")
         assert info is not None
-        assert (info.actor_class, info.state, info.handled, info.restarts) == (
+        assert (info.actor_class, info.state, info.handled, info.restart_count) == (
             "Parent",
             ActorState.RUNNING,
             3,

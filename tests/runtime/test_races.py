@@ -30,7 +30,8 @@ from trouper import (
 )
 from trouper.errors import LinkedActorFailed
 from trouper.routing import Balancing, members
-from trouper.runtime import EventKind, RestartChild, StartChild, cell_of
+from trouper.runtime import EventKind, RestartChild, StartChild
+from trouper.runtime.lowlevel import cell_of
 
 
 @attrs.frozen
@@ -383,7 +384,7 @@ async def test_a_link_failure_during_a_pending_exit_fails_the_next_instance_once
         await settle()
         await partner.tell(Crash())  # x, still waiting for its decision, fails too
         await trio.sleep(3)
-        x_restarts = cell_of(x).restarts
+        x_restarts = cell_of(x).restart_count
         x_state = cell_of(x).state
     assert (x_state, x_restarts, restarted.count("/sup/x")) == (ActorState.RUNNING, 2, 2)
 

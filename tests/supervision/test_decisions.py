@@ -179,7 +179,7 @@ def test_no_backoff_means_immediate_restarts() -> None:
             r"got 'permanent'$",
         ),
         (lambda: ChildSpec("", Actor), r"^a child id must be a non-empty string, got ''$"),
-        (lambda: ChildSpec("a/b", Actor), r"^a child id cannot hold '/'"),
+        (lambda: ChildSpec("a/b", Actor), r"^a child id is one path segment: it cannot hold '/'"),
         (lambda: ChildSpec("a", 42), r"^factory must be callable"),  # type: ignore[arg-type]
         (lambda: ChildSpec("a", Actor, mailbox_size=0), r"^mailbox_size must be an int >= 1"),
         (

@@ -8,6 +8,7 @@ import trio
 
 import trouper
 from trouper import Actor, handler
+from trouper.errors import AskCycle
 from trouper.testing import (
     Crash,
     Deadlock,
@@ -198,8 +199,46 @@ class Mutual(Actor):
         return await other.ask(Ask(self.ctx.self_ref.address.path.lstrip("/")))
 
 
+@attrs.frozen
+class Wait:
+    pass
+
+
+class Hold(Actor):
+    """Asks ``/gate`` and waits on an event nobody sets while it answers."""
+
+    def __init__(self) -> None:
+        self.never = trio.Event()
+
+    @handler
+    async def relay(self, msg: Ask) -> object:
+        other = self.ctx.runtime.lookup(msg.other)
+        assert other is not None
+        return await other.ask(Wait())
+
+    @handler
+    async def wait(self, msg: Wait) -> None:
+        await self.never.wait()
+
+
 def test_deadlock_is_found_with_who_waits_on_whom() -> None:
-    """Two actors asking each other: the run fails with both waits listed."""
+    """A chain of asks ending in a wait nobody ends: the run fails with every wait listed."""
+
+    async def system(sim: Simulation) -> object:
+        await sim.runtime.spawn(Hold, name="gate")
+        relay = await sim.runtime.spawn(Hold, name="relay")
+        return await relay.ask(Ask("gate"))
+
+    result = run_simulation(system, seed=1)
+    assert isinstance(result.error, Deadlock)
+    text = str(result.error)
+    assert text.startswith("deadlock at t=0.0000: every task waits and no timer is pending")
+    assert "<main> waits for an answer from /relay to Ask(other='gate')" in text
+    assert "/relay waits for an answer from /gate to Wait()" in text
+
+
+def test_asks_in_a_cycle_fail_at_once_instead_of_deadlocking() -> None:
+    """Two actors asking each other: the inner ask raises AskCycle, no deadlock."""
 
     async def system(sim: Simulation) -> object:
         await sim.runtime.spawn(Mutual, name="a")
@@ -207,12 +246,11 @@ def test_deadlock_is_found_with_who_waits_on_whom() -> None:
         return await b.ask(Ask("a"))
 
     result = run_simulation(system, seed=1)
-    assert isinstance(result.error, Deadlock)
-    text = str(result.error)
-    assert text.startswith("deadlock at t=0.0000: every task waits and no timer is pending")
-    assert "<main> waits for an answer from /b to Ask(other='a')" in text
-    assert "/b waits for an answer from /a to Ask(other='b')" in text
-    assert "/a waits for an answer from /b to Ask(other='a')" in text
+    assert isinstance(result.error, trouper.HandlerError)
+    assert isinstance(result.error.__cause__, trouper.HandlerError)
+    cycle = result.error.__cause__.__cause__
+    assert isinstance(cycle, AskCycle)
+    assert cycle.cycle == ("/a", "/b", "/a")
 
 
 def test_explore_reports_the_first_breaking_seed_and_its_replay() -> None:

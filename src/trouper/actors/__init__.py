@@ -1,11 +1,14 @@
 """Actors: what a user writes (``Actor``, ``@handler``, ``ActorRef``, ``Context``, messages).
 
-Knows nothing of the engine; the runtime implements ``Context`` and the endpoints refs call.
+Knows nothing of the engine; the runtime implements ``Context`` and the endpoints refs call
+(the ``Endpoint`` and ``Watcher`` protocols are exported by ``trouper.runtime.lowlevel``).
 """
 
 from trouper.actors._actor import Actor, HandlerFunction, handler, instantiate
 from trouper.actors._context import Context, Exited, Terminated, Timer
-from trouper.actors._ref import ActorRef, Address, Endpoint, Request
+from trouper.actors._ref import ActorRef, Address, Request
+from trouper.actors._ref import Endpoint as Endpoint
+from trouper.actors._ref import Watcher as Watcher
 from trouper.actors._reply import Reject
 from trouper.actors._state import ActorState
 
@@ -15,7 +18,6 @@ __all__ = [
     "ActorState",
     "Address",
     "Context",
-    "Endpoint",
     "Exited",
     "HandlerFunction",
     "Reject",

@@ -80,6 +80,7 @@ class Actor:
 
     _trouper_handlers: ClassVar[Mapping[type, HandlerFunction]] = {}
     _trouper_dispatch: ClassVar[dict[type, HandlerFunction | None]] = {}
+    _trouper_unmarked: ClassVar[tuple[tuple[type, str], ...]] = ()
     _trouper_ctx: Context | None = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -89,8 +90,10 @@ class Actor:
         # defined in a function body must resolve too.
         while caller.f_code.co_name == "__init_subclass__" and caller.f_back is not None:
             caller = caller.f_back
-        cls._trouper_handlers = _build_handler_table(cls, dict(caller.f_locals))
+        localns = dict(caller.f_locals)
+        cls._trouper_handlers = _build_handler_table(cls, localns)
         cls._trouper_dispatch = dict(cls._trouper_handlers)
+        cls._trouper_unmarked = _unmarked_methods(cls, localns)
         receive = cls.__dict__.get("receive")
         if receive is not None and not inspect.iscoroutinefunction(receive):
             raise TypeError(f"{class_label(cls)}.receive must be an async def")
@@ -130,6 +133,17 @@ class Actor:
             found = getattr(cls, "receive", None)
         cls._trouper_dispatch[message_type] = found
         return found
+
+    @classmethod
+    def unmarked_hint(cls, message_type: type) -> str:
+        """Name a method that would take ``message_type`` but lacks ``@handler`` (or ``""``)."""
+        for taken, name in cls._trouper_unmarked:
+            if issubclass(message_type, taken):
+                return (
+                    f"{class_label(cls)}.{name} takes {taken.__qualname__} "
+                    "but is not marked @handler"
+                )
+        return ""
 
     @classmethod
     def handles(cls, message_type: type) -> bool:
@@ -189,6 +203,12 @@ def _message_types(fn: object, where: str, localns: dict[str, object]) -> tuple[
     except NameError as error:
         raise TypeError(f"{where}: cannot resolve the message annotation ({error})") from None
     annotation = hints.get(parameter.name, parameter.annotation)
+    if annotation is typing.Any or annotation is object:
+        raise TypeError(
+            f"{where}: the message annotation {getattr(annotation, '__name__', annotation)!s} "
+            "would take every message: name the message classes it handles, or define "
+            "`async def receive(self, message)` to take the messages no handler takes"
+        )
     members = _union_members(annotation)
     bad = [m for m in members if not isinstance(m, type)]
     if bad:
@@ -197,6 +217,39 @@ def _message_types(fn: object, where: str, localns: dict[str, object]) -> tuple[
             f"got {annotation!r}"
         )
     return tuple(typing.cast(list[type], members))
+
+
+_HOOK_NAMES = frozenset({"on_start", "on_stop", "on_restart", "receive"})
+
+
+def _unmarked_methods(cls: type[Actor], localns: dict[str, object]) -> tuple[tuple[type, str], ...]:
+    """Async methods of ``cls`` that look like handlers (one annotated message) but lack the mark.
+
+    Only used to explain an unhandled message; what cannot be resolved is skipped.
+    """
+    found: list[tuple[type, str]] = []
+    for name, fn in cls.__dict__.items():
+        if (
+            name in _HOOK_NAMES
+            or name.startswith("_")
+            or getattr(fn, _HANDLER_MARK, False)
+            or not inspect.iscoroutinefunction(fn)
+        ):
+            continue
+        try:
+            parameters = list(inspect.signature(fn).parameters.values())
+            if len(parameters) != 2:
+                continue
+            hints = typing.get_type_hints(fn, localns=localns)
+        except Exception:  # an annotation that does not resolve: not a handler candidate
+            continue
+        if parameters[1].name not in hints:
+            continue
+        annotation = hints[parameters[1].name]
+        for member in _union_members(annotation):
+            if isinstance(member, type) and member is not object:
+                found.append((member, name))
+    return tuple(found)
 
 
 def _union_members(annotation: object) -> list[object]:

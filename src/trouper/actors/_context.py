@@ -114,11 +114,17 @@ class Context(abc.ABC):
         *args: object,
         router: Router | None = None,
         name: str | None = None,
+        mailbox_size: float | None = None,
+        throughput: int | None = None,
+        restart: Restart | None = None,
+        shutdown: float | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
         """Start a pool of ``size`` actors behind one ref, as a child of this actor.
 
-        See ``Runtime.spawn_pool`` and ``trouper.routing``.
+        Takes ``spawn``'s options (``name``, ``restart`` and ``shutdown`` for the
+        pool, ``mailbox_size`` and ``throughput`` for each member). See
+        ``Runtime.spawn_pool`` and ``trouper.routing``.
         """
 
     @abc.abstractmethod

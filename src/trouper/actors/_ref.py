@@ -12,7 +12,7 @@ from typing import Generic, Protocol, TypeVar, overload
 
 import attrs
 
-__all__ = ["ActorRef", "Address", "Endpoint", "Request"]
+__all__ = ["ActorRef", "Address", "Endpoint", "Request", "Watcher"]
 
 M = TypeVar("M", contravariant=True)
 R = TypeVar("R")
@@ -45,17 +45,42 @@ class Request(Generic[R]):
     __slots__ = ()
 
 
+class Watcher(Protocol):
+    """Whoever watches an actor: told once when it stops for good (a cell, a remote node)."""
+
+    def terminated(self, ref: ActorRef[object], reason: BaseException | None) -> None:
+        """The actor behind ``ref`` stopped for good (``reason`` is ``None`` if normally)."""
+
+
 class Endpoint(Protocol[M]):
-    """What an ``ActorRef`` needs from whatever delivers its messages."""
+    """What an ``ActorRef`` needs from whatever delivers its messages.
 
-    async def send(self, message: M) -> None:
-        """Deliver ``message``, waiting while the target's mailbox is full."""
+    A local actor's cell, a pool's router and a remote node are endpoints;
+    the ref calls nothing else. Exported by ``trouper.runtime.lowlevel``.
+    """
 
-    def send_nowait(self, message: M) -> None:
-        """Deliver ``message`` now or raise ``MailboxFull``."""
+    async def send(self, message: M) -> bool:
+        """Deliver ``message``, waiting while the target's mailbox is full.
+
+        Returns ``True`` if it reached a mailbox, ``False`` if it became a dead letter.
+        """
+        ...
+
+    def send_nowait(self, message: M) -> bool:
+        """Deliver ``message`` now or raise ``MailboxFull``; ``False``: it became a dead letter."""
+        ...
 
     async def ask(self, message: M) -> object:
         """Deliver ``message`` and wait for the handler's return value."""
+        ...
+
+    def watch(self, watcher: Watcher) -> None:
+        """Tell ``watcher`` once when the actor stops for good (at once if it has)."""
+        ...
+
+    def unwatch(self, watcher: Watcher) -> None:
+        """Stop telling ``watcher``."""
+        ...
 
 
 class ActorRef(Generic[M]):

@@ -4,7 +4,7 @@ Imports ``trouper.runtime`` (and its ``lowlevel``), ``trouper.actors``, ``troupe
 """
 
 from trouper.routing._messages import Members, Resize
-from trouper.routing._pool import members, resize, spawn_pool
+from trouper.routing._pool import PoolFactory, members, pool, resize, spawn_pool
 from trouper.routing._routers import (
     Balancing,
     Broadcast,
@@ -21,11 +21,13 @@ __all__ = [
     "ConsistentHash",
     "HashRing",
     "Members",
+    "PoolFactory",
     "Resize",
     "RoundRobin",
     "Router",
     "key_hash",
     "members",
+    "pool",
     "resize",
     "spawn_pool",
 ]

@@ -30,7 +30,7 @@ import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper._text import type_name
-from trouper.actors import Actor, ActorRef, Exited, Terminated
+from trouper.actors import Actor, ActorRef, Exited, Terminated, Watcher
 from trouper.errors import ActorStopped, MailboxFull, UnhandledMessage
 from trouper.routing._messages import CONTROL
 from trouper.routing._routers import (
@@ -42,7 +42,8 @@ from trouper.routing._routers import (
     Router,
     key_hash,
 )
-from trouper.runtime.lowlevel import Ask, Cell, Mailbox
+from trouper.runtime import DeadLetterReason
+from trouper.runtime.lowlevel import Ask, Cell, Mailbox, MemoryMailbox, message_of
 
 __all__ = ["PoolEndpoint", "endpoint_for"]
 
@@ -67,7 +68,7 @@ class PoolEndpoint:
         """How many members the pool wants (its last ``Resize``, or the initial size)."""
         self.members: tuple[Cell, ...] = ()
         """The members' cells in member order (``member-1`` first); replaced on change."""
-        self.shared: Mailbox | None = None
+        self.shared: MemoryMailbox | None = None
         """The mailbox every member shares (balancing pools only)."""
         self.actor_class: type[Actor] | None = None
         """The members' class, once one has started."""
@@ -84,17 +85,25 @@ class PoolEndpoint:
         self.ref = ActorRef(cell.address, self)
         return self
 
-    async def send(self, message: object) -> None:
-        """Tell: route ``message`` (``ActorRef.tell``)."""
+    async def send(self, message: object) -> bool:
+        """Tell: route ``message`` (``ActorRef.tell``); whether it reached a mailbox."""
         raise NotImplementedError
 
-    def send_nowait(self, message: object) -> None:
+    def send_nowait(self, message: object) -> bool:
         """Tell now: route ``message`` or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
         raise NotImplementedError
 
     async def ask(self, message: object) -> object:
         """Ask: route ``message`` and wait for the reply (``ActorRef.ask``)."""
         raise NotImplementedError
+
+    def watch(self, watcher: Watcher) -> None:
+        """Watching a pool watches the pool actor (it stops when the pool does)."""
+        self.cell.watch(watcher)
+
+    def unwatch(self, watcher: Watcher) -> None:
+        """Stop watching the pool actor."""
+        self.cell.unwatch(watcher)
 
     def set_members(self, members: Sequence[Cell]) -> None:
         """Route to ``members`` from now on (called by the pool actor only)."""
@@ -113,21 +122,23 @@ class PoolEndpoint:
 
     # --- the pool itself, and a pool with no one to route to ------------------
 
-    def _why(self) -> str:
-        return "actor stopped" if self.closed else "pool has no members"
+    def _why(self) -> DeadLetterReason:
+        return DeadLetterReason.ACTOR_STOPPED if self.closed else DeadLetterReason.NO_MEMBERS
 
-    async def _dead_send(self, message: object) -> None:
+    async def _dead_send(self, message: object) -> bool:
         await checkpoint_if_cancelled()
         self.cell.dead_letter(message, self._why())
         await cancel_shielded_checkpoint()
+        return False
 
     async def _dead_ask(self, message: object) -> object:
         await checkpoint_if_cancelled()
         self.cell.dead_letter(message, self._why())
         raise ActorStopped(self.cell.address)
 
-    def _dead_send_nowait(self, message: object) -> None:
+    def _dead_send_nowait(self, message: object) -> bool:
         self.cell.dead_letter(message, self._why())
+        return False
 
 
 def _take_all(mailbox: Mailbox) -> list[object]:
@@ -153,23 +164,21 @@ class _Rerouting(PoolEndpoint):
     def _member(self, message: object) -> Cell:
         raise NotImplementedError
 
-    async def send(self, message: object) -> None:
+    async def send(self, message: object) -> bool:
         """Tell the member the router picks (``ActorRef.tell``)."""
         if type(message) in CONTROL:
-            await self.cell.send(message)
-        elif self.members:
-            await self._member(message).send(message)
-        else:
-            await self._dead_send(message)
+            return await self.cell.send(message)
+        if self.members:
+            return await self._member(message).send(message)
+        return await self._dead_send(message)
 
-    def send_nowait(self, message: object) -> None:
+    def send_nowait(self, message: object) -> bool:
         """Tell the router's member now, or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
         if type(message) in CONTROL:
-            self.cell.send_nowait(message)
-        elif self.members:
-            self._member(message).send_nowait(message)
-        else:
-            self._dead_send_nowait(message)
+            return self.cell.send_nowait(message)
+        if self.members:
+            return self._member(message).send_nowait(message)
+        return self._dead_send_nowait(message)
 
     async def ask(self, message: object) -> object:
         """Ask the member the router picks (``ActorRef.ask``)."""
@@ -188,22 +197,19 @@ class _Rerouting(PoolEndpoint):
         its own: they become dead letters.
         """
         for item in _take_all(member.mailbox):
-            if type(item) is Ask:
-                if item.abandoned:
-                    continue
-                message = item.message
-            else:
-                message = item
+            if type(item) is Ask and item.abandoned:
+                continue
+            message = message_of(item)
             if not self.members or type(message) in _SYSTEM:
-                member.dead_letter(item, "actor stopped")
+                member.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
                 continue
             try:
                 target = self._member(message)
             except Exception as error:
-                member.dead_letter(item, "routing failed", error)
+                member.dead_letter(item, DeadLetterReason.ROUTING_FAILED, error)
                 continue
             if target.mailbox.closed:
-                target.dead_letter(item, "actor stopped")
+                target.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
             else:
                 target.mailbox.put_system(item)
 
@@ -237,7 +243,15 @@ class ConsistentHashEndpoint(_Rerouting):
         self._owners: tuple[Cell, ...] = ()
 
     def set_members(self, members: Sequence[Cell]) -> None:
-        """Route to ``members`` and rebuild the ring over their ids."""
+        """Route to ``members`` and rebuild the ring over their ids.
+
+        When members join, the keys the ring now gives them move: the
+        messages of those keys still queued at their old member move to the
+        new owner, in order, before anything else is routed there, so each
+        key's messages keep their order (as a removed member's queue is
+        routed again when the pool shrinks).
+        """
+        before = self.members
         super().set_members(members)
         if not self.members:
             self._points, self._owners = (), ()
@@ -246,6 +260,39 @@ class ConsistentHashEndpoint(_Rerouting):
         by_id = {m.child_id: m for m in self.members}
         self._points = ring.points
         self._owners = tuple(by_id[owner] for owner in ring.owners)
+        if before and any(member not in before for member in self.members):
+            for member in before:
+                if member in self.members:
+                    self._move_keys(member)
+
+    def _move_keys(self, member: Cell) -> None:
+        """Move the queued messages whose key no longer belongs to ``member`` (in order)."""
+        items = member.mailbox.items
+        keep: list[object] = []
+        moves: list[tuple[Cell, object]] = []
+        for item in items:
+            message = message_of(item)
+            if type(message) in _SYSTEM or type(message) in CONTROL:
+                keep.append(item)
+                continue
+            try:
+                owner = self._member(message)
+            except Exception:
+                keep.append(item)  # a key that fails stays where it was routed
+                continue
+            if owner is member:
+                keep.append(item)
+            else:
+                moves.append((owner, item))
+        if not moves:
+            return
+        items.clear()
+        items.extend(keep)
+        for owner, item in moves:
+            if owner.mailbox.closed:
+                owner.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+            else:
+                owner.mailbox.put_system(item)
 
     def _member(self, message: object) -> Cell:
         points = self._points
@@ -258,41 +305,42 @@ class BroadcastEndpoint(PoolEndpoint):
 
     __slots__ = ()
 
-    async def send(self, message: object) -> None:
+    async def send(self, message: object) -> bool:
         """Tell every member, one after the other (``ActorRef.tell``).
 
         Waits while a member's mailbox is full. If cancelled part way, the
         members before that point have the message and the others do not.
+        Returns whether it reached at least one member's mailbox.
         """
         if type(message) in CONTROL:
-            await self.cell.send(message)
-            return
+            return await self.cell.send(message)
         members = self.members
         if not members:
-            await self._dead_send(message)
-            return
+            return await self._dead_send(message)
+        reached = False
         for member in members:
-            await member.send(message)
+            reached = await member.send(message) or reached
+        return reached
 
-    def send_nowait(self, message: object) -> None:
+    def send_nowait(self, message: object) -> bool:
         """Tell every member now, or none of them (``ActorRef.tell_nowait``).
 
         Raises:
             MailboxFull: a member's mailbox is full (the first such, in member order).
         """
         if type(message) in CONTROL:
-            self.cell.send_nowait(message)
-            return
+            return self.cell.send_nowait(message)
         members = self.members
         if not members:
-            self._dead_send_nowait(message)
-            return
+            return self._dead_send_nowait(message)
         for member in members:
             mailbox = member.mailbox
-            if mailbox.full and not mailbox.closed:
+            if len(mailbox) >= mailbox.size and not mailbox.closed:
                 raise MailboxFull(member.address, mailbox.size)
+        reached = False
         for member in members:
-            member.send_nowait(message)
+            reached = member.send_nowait(message) or reached
+        return reached
 
     async def ask(self, message: object) -> object:
         """Ask every member at once; return their replies as a list, in member order.
@@ -327,61 +375,69 @@ class BalancingEndpoint(PoolEndpoint):
 
     __slots__ = ()
 
-    def __init__(self, size: int, mailbox: Mailbox) -> None:
+    def __init__(self, size: int, mailbox: MemoryMailbox) -> None:
         super().__init__(size)
         self.shared = mailbox
 
-    async def send(self, message: object) -> None:
+    async def send(self, message: object) -> bool:
         """Put the message in the shared mailbox, waiting while it is full (``ActorRef.tell``)."""
         if type(message) in CONTROL:
-            await self.cell.send(message)
-            return
+            return await self.cell.send(message)
+        self.cell.runtime.check_thread("tell")
         await checkpoint_if_cancelled()
         mailbox = self.shared
         assert mailbox is not None
         if mailbox.put_nowait(message):
             await cancel_shielded_checkpoint()
-        elif mailbox.closed:
-            self.cell.dead_letter(message, "actor stopped")
+            return True
+        if mailbox.closed:
+            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
             await cancel_shielded_checkpoint()
-        elif not await mailbox.put(message):
-            self.cell.dead_letter(message, "actor stopped")
+            return False
+        if await mailbox.put(message):
+            return True
+        self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+        return False
 
-    def send_nowait(self, message: object) -> None:
+    def send_nowait(self, message: object) -> bool:
         """Put the message in the shared mailbox now (``ActorRef.tell_nowait``).
 
         Raises:
             MailboxFull: the shared mailbox is full; the message was not sent.
         """
         if type(message) in CONTROL:
-            self.cell.send_nowait(message)
-            return
+            return self.cell.send_nowait(message)
+        self.cell.runtime.check_thread("tell_nowait")
         mailbox = self.shared
         assert mailbox is not None
-        if not mailbox.put_nowait(message):
-            if mailbox.closed:
-                self.cell.dead_letter(message, "actor stopped")
-            else:
-                raise MailboxFull(self.cell.address, mailbox.size)
+        if mailbox.put_nowait(message):
+            return True
+        if mailbox.closed:
+            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+            return False
+        raise MailboxFull(self.cell.address, mailbox.size)
 
     async def ask(self, message: object) -> object:
         """Put an ask in the shared mailbox; the member that takes it replies (``ActorRef.ask``)."""
         if type(message) in CONTROL:
             return await self.cell.ask(message)
+        self.cell.runtime.check_thread("ask")
         await checkpoint_if_cancelled()
         mailbox = self.shared
         assert mailbox is not None
         address = self.cell.address
         if mailbox.closed:
-            self.cell.dead_letter(message, "actor stopped")
+            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
             raise ActorStopped(address)
         actor_class = self.actor_class
         if actor_class is not None and not actor_class.handles(type(message)):
-            self.cell.dead_letter(message, "unhandled message")
-            raise UnhandledMessage(address, type_name(type(message)))
+            self.cell.dead_letter(message, DeadLetterReason.UNHANDLED)
+            raise UnhandledMessage(
+                address, type_name(type(message)), actor_class.unmarked_hint(type(message))
+            )
         envelope = Ask(message)
         if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
-            self.cell.dead_letter(message, "actor stopped")
+            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
             raise ActorStopped(address)
         return await envelope.wait()
 
@@ -395,13 +451,13 @@ class BalancingEndpoint(PoolEndpoint):
         # Parked senders are woken with "not put" and report their own
         # message as a dead letter: only the queued ones are ours to report.
         for item in mailbox.close():
-            self.cell.dead_letter(item, "actor stopped")
+            self.cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
 
 
 def endpoint_for(router: Router, size: int, mailbox_size: float) -> PoolEndpoint:
     """Build the endpoint that routes as ``router`` says, for a pool of ``size``."""
     if isinstance(router, Balancing):
-        return BalancingEndpoint(size, Mailbox(mailbox_size))
+        return BalancingEndpoint(size, MemoryMailbox(mailbox_size))
     if isinstance(router, ConsistentHash):
         return ConsistentHashEndpoint(size, router.key, router.virtual_nodes)
     if isinstance(router, Broadcast):

@@ -41,16 +41,17 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from trouper._validate import check_mailbox_size, check_throughput
 from trouper.actors import Actor, ActorRef, ActorState, Address, Reject, Terminated, handler
 from trouper.errors import ChildNotFound
 from trouper.routing._endpoints import PoolEndpoint, endpoint_for
 from trouper.routing._messages import Members, Resize, check_size
 from trouper.routing._routers import RoundRobin, Router
 from trouper.runtime import ActorEvent, EventKind, EventLog, Listener, Runtime
-from trouper.runtime.lowlevel import Cell, Guardian, cell_of, spawn_cell
-from trouper.supervision import Strategy
+from trouper.runtime.lowlevel import Cell, Guardian, cell_of, register_extension, spawn_cell
+from trouper.supervision import Restart, Strategy
 
-__all__ = ["Pool", "members", "resize", "spawn_pool"]
+__all__ = ["Pool", "PoolFactory", "members", "pool", "resize", "spawn_pool"]
 
 
 @attrs.frozen
@@ -61,6 +62,76 @@ class _MemberSpec:
     args: tuple[object, ...]
     kwargs: Mapping[str, object]
     strategy: Strategy | None
+    mailbox_size: float | None
+    throughput: int | None
+
+
+@attrs.frozen
+class PoolFactory:
+    """A pool as a factory: ``ChildSpec("workers", pool(Worker, 4))`` supervises a pool.
+
+    Made by ``pool(...)``. Calling it builds the ``Pool`` actor; the engine
+    asks it (``trouper_endpoint``) for the endpoint each new pool's ref
+    routes through, so every pool it starts gets its own router state.
+    """
+
+    member: _MemberSpec
+    """How each member is built."""
+    router: Router
+    """How messages are spread over the members."""
+    size: int
+    """How many members a new pool starts."""
+
+    def __call__(self) -> Pool:
+        """Build the pool actor (the engine calls this, with ``self.ctx`` set)."""
+        return Pool(self)
+
+    def trouper_endpoint(self, cell: Cell) -> PoolEndpoint:
+        """The routing endpoint of the pool run by ``cell`` (one per pool started)."""
+        runtime = cell.runtime
+        size = self.member.mailbox_size
+        endpoint = endpoint_for(
+            self.router, self.size, runtime.mailbox_size if size is None else size
+        ).attach(cell)
+        _track(runtime, endpoint)
+        return endpoint
+
+
+def pool(
+    factory: Callable[..., Actor],
+    size: int,
+    *args: object,
+    router: Router | None = None,
+    mailbox_size: float | None = None,
+    throughput: int | None = None,
+    **kwargs: object,
+) -> PoolFactory:
+    """Describe a pool of ``size`` members built by ``factory(*args, **kwargs)``.
+
+    For ``ChildSpec``: ``ChildSpec("workers", pool(Worker, 4, router=Balancing()))``
+    makes the pool a supervised child like any other (restarted by its
+    supervisor's strategy, stopped in order). ``mailbox_size`` and
+    ``throughput`` apply to each member (a balancing pool's shared mailbox
+    takes ``mailbox_size``).
+
+    Raises:
+        ValueError: ``size`` is not an int >= 1, a bad option, or an unknown router.
+        TypeError: ``factory`` is not callable.
+    """
+    check_size(size)
+    if not callable(factory):
+        raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
+    chosen = RoundRobin() if router is None else router
+    endpoint_for(chosen, size, 1)  # refuses what is not a router, before anything starts
+    member = _MemberSpec(
+        factory,
+        args,
+        dict(kwargs),
+        chosen.strategy,
+        None if mailbox_size is None else check_mailbox_size(mailbox_size),
+        None if throughput is None else check_throughput(throughput),
+    )
+    return PoolFactory(member, chosen, size)
 
 
 def _number(cell: Cell) -> int:
@@ -76,11 +147,13 @@ class Pool(Actor):
     without passing through it.
     """
 
-    def __init__(self, endpoint: PoolEndpoint, spec: _MemberSpec) -> None:
+    def __init__(self, factory: PoolFactory) -> None:
+        endpoint = self.ctx.self_ref.endpoint
+        assert isinstance(endpoint, PoolEndpoint)
         self._cell = endpoint.cell
         self.endpoint = endpoint
-        self.spec = spec
-        self.supervisor_strategy = spec.strategy
+        self.spec = factory.member
+        self.supervisor_strategy = factory.member.strategy
 
     async def on_start(self) -> None:
         """Start the members the pool wants, one by one, each routed to once started."""
@@ -103,6 +176,8 @@ class Pool(Actor):
             dict(spec.kwargs),
             child_id=f"member-{number}",
             mailbox=endpoint.shared,
+            mailbox_size=spec.mailbox_size,
+            throughput=spec.throughput,
         )
         self.ctx.watch(cell.ref)
         endpoint.actor_class = cell.actor_class
@@ -219,15 +294,21 @@ async def spawn_pool(
     *args: object,
     router: Router | None = None,
     name: str | None = None,
+    mailbox_size: float | None = None,
+    throughput: int | None = None,
+    restart: Restart | None = None,
+    shutdown: float | None = None,
     **kwargs: object,
 ) -> ActorRef[object]:
     """Start a pool of ``size`` members behind one ref, as a child of ``guardian``.
 
     Applications call ``rt.spawn_pool`` or ``ctx.spawn_pool``, which pass the
     guardian. Each member is ``factory(*args, **kwargs)``; ``router``
-    (default ``RoundRobin()``) decides which member gets each message;
-    ``name`` registers the pool (``rt.lookup(name)`` returns the same routing
-    ref). Returns once every member has run its ``on_start``.
+    (default ``RoundRobin()``) decides which member gets each message. The
+    options are ``spawn``'s: ``name`` registers the pool (``rt.lookup(name)``
+    returns the same routing ref), ``restart`` and ``shutdown`` apply to the
+    pool as a child of its supervisor, ``mailbox_size`` and ``throughput`` to
+    each member. Returns once every member has run its ``on_start``.
 
     The ref behaves as one actor's: ``tell``, ``tell_nowait`` and ``ask`` go
     to the member(s) the router picks (see each router for what ``ask``
@@ -242,17 +323,40 @@ async def spawn_pool(
         NameTaken: ``name`` belongs to a living actor.
         StartFailed: a member (or the pool) could not start; nothing of the pool keeps running.
     """
-    check_size(size)
-    runtime = guardian.runtime
-    endpoint = endpoint_for(RoundRobin() if router is None else router, size, runtime.mailbox_size)
-    if not callable(factory):
-        raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
-    spec = _MemberSpec(factory, args, dict(kwargs), None if router is None else router.strategy)
-    cell = await spawn_cell(
-        runtime, guardian, Pool, (endpoint, spec), {}, name=name, endpoint=endpoint.attach
+    description = pool(
+        factory,
+        size,
+        *args,
+        router=router,
+        mailbox_size=mailbox_size,
+        throughput=throughput,
+        **kwargs,
     )
-    _track(runtime, endpoint)
+    cell = await spawn_cell(
+        guardian.runtime,
+        guardian,
+        description,
+        (),
+        {},
+        name=name,
+        restart=restart,
+        shutdown=shutdown,
+    )
     return cell.ref
+
+
+class _Pools:
+    """The ``"pools"`` extension of a runtime: what ``rt.spawn_pool`` calls."""
+
+    __slots__ = ()
+
+    def __init__(self, runtime: Runtime) -> None:
+        pass
+
+    spawn = staticmethod(spawn_pool)
+
+
+register_extension("pools", _Pools)
 
 
 async def resize(pool: ActorRef[object], size: int) -> None:

@@ -3,17 +3,17 @@
 Imports ``trouper.actors`` and ``trouper.supervision``; nothing above them.
 """
 
-from trouper.runtime._mailbox import Mailbox
 from trouper.runtime._observe import (
     ActorEvent,
     DeadLetter,
     DeadLetterOffice,
+    DeadLetterReason,
     EventKind,
     EventLog,
     Listener,
 )
 from trouper.runtime._portal import Portal
-from trouper.runtime._runtime import Runtime, cell_of, open_runtime, start_runtime
+from trouper.runtime._runtime import Runtime, open_runtime, start_runtime
 from trouper.runtime._supervisor import (
     DeleteChild,
     RestartChild,
@@ -30,11 +30,11 @@ __all__ = [
     "ActorTree",
     "DeadLetter",
     "DeadLetterOffice",
+    "DeadLetterReason",
     "DeleteChild",
     "EventKind",
     "EventLog",
     "Listener",
-    "Mailbox",
     "Portal",
     "RestartChild",
     "Runtime",
@@ -42,7 +42,6 @@ __all__ = [
     "StopChild",
     "Supervisor",
     "WhichChildren",
-    "cell_of",
     "open_runtime",
     "start_runtime",
 ]

@@ -5,69 +5,57 @@ Theory of operation
 A cell owns an actor's mailbox and its ref (the cell is the ref's endpoint)
 and runs as one task in its parent's nursery, inside a cancel scope of its
 own. The actor instance is replaceable; the cell is not: a restart swaps the
-instance and keeps the mailbox, the ref, the name and the watchers.
+instance and keeps the mailbox, the ref, the name and the bonds.
 
-An actor that has children gets a nursery for them when it spawns the first
-one: a small host task, started beside the cell in the parent's nursery,
-holds it open until the children have stopped. So the tree of supervisors
-is a tree of nurseries, and a leaf actor (most of them) pays for none.
-Timers run beside the cell too, and end with its instance.
+Only the cell's own task moves it from one ``Phase`` to the next; everyone
+else sends it a ``Command``, and ``_lifecycle.admit`` (a pure table) decides
+whether the command is taken, dropped or deferred. ``_lifecycle`` below is
+the loop that carries the pending command out:
 
-Only the cell's own task changes the cell's phase. Everyone else (the
-supervisor, a stopper, a linked actor) sends it a *command* and, if they need
-to, waits for the phase they expect. ``_lifecycle`` is a loop over commands::
+- ``START``: build an instance (not on the first start: spawn did), run
+  ``on_restart`` if restarting, ``on_start``; then serve.
+- ``RESUME``: serve again with the same instance.
+- a failure (a handler raised, ``FAIL``, ``LINK_FAILED``) or ``EXIT``: report
+  the exit to the supervisor (``Guardian.child_exited``, which only queues
+  it) and park until the supervisor answers with ``RESUME``, ``TERMINATE``
+  or ``STOP``. The supervisor decides and carries its decision out in its
+  own task; it never calls back into a cell that is still reporting.
+- ``TERMINATE``: end the instance (``on_stop``, then its children) and park
+  in ``ENDED`` until ``START``.
+- ``STOP``: stop the children, run ``on_stop``, finalize: stopped for good.
 
-    _Start(cause)    create an instance (not on the first start: spawn did),
-                     on_restart(cause) if restarting, on_start; then serve
-    _Resume          serve again with the same instance
-    _Fail / _Exit    (from serving) report to the supervisor, park for its answer
-    _Restart(cause)  end the instance, wait out the backoff, then _Start
-    _Terminate       end the instance, park for _Start (group restarts)
-    _Stop(reason)    stop children, on_stop, finalize: stopped for good
-
-Commands come from three places, with fixed precedence:
-
-- a stop (``rt.stop``, a supervisor's STOP, a shutdown) always wins;
-- the supervisor's instructions are only taken where they make sense:
-  ``_Resume`` and ``_Restart`` answer the exit awaiting a decision (and
-  nothing else), ``_Start`` starts a cell that is idle with no instance, and
-  ``_Terminate`` (a group restart) replaces whatever the actor had pending
-  of its own (its exit is moot: it is being replaced anyway);
-- the actor's own exits (``ctx.stop()``, a linked actor's failure, its
-  children's give-up) count only while it runs an instance and is not
-  already exiting; a failure overrides a pending normal exit. A link
-  failure that arrives between instances is kept for the next one.
-
-Each exit the cell reports gets a number (``exits``); the supervisor queues
-exits while it is busy and drops one whose number is no longer current or
-that was answered meanwhile (``exiting`` is cleared as soon as an answer,
-or a stop, is delivered).
-
-Serving is the hot path: take a message from the mailbox's deque, find its
+Serving is the hot path: take an item from the mailbox's deque, find the
 handler in the class's table (one dict lookup by exact type), await it. A
-handler's exception ends serving with ``_Fail``; a pending command ends it
+handler's exception ends serving with a failure; a pending command ends it
 between two messages, so a running handler always finishes. After
 ``throughput`` messages without a park the cell yields to the scheduler.
+While an instrument watches messages, or the mailbox wants every message
+settled (a durable mailbox), the cell serves through ``_serve_tracked``, which
+does the same and calls the hooks; the plain loop pays for neither.
 
-A stop has a deadline (the actor's ``shutdown``): it is set on the cell's
-scope and its children's host, so once it passes everything still running in
-the actor (its handler, its children, its ``on_stop``) is cancelled, and the
-cell finalizes.
+A stop has a deadline (the actor's ``shutdown``; an actor with children
+defaults to none, as OTP's supervisors default to ``infinity``): it is set on
+the cell's scope and its children's host, so once it passes everything
+still running in the actor (its handler, its children, its ``on_stop``) is
+cancelled, and the cell finalizes. A stop that finds the actor idle with
+nothing to wait for (no children, no timers, the default ``on_stop``)
+finalizes it at once, in the stopper's task.
 
-Finalizing is synchronous and always runs (also when cancelled from outside),
-after the actor's children have finalized: the mailbox closes and its
-messages become dead letters (asks get ``ActorStopped``), the name is freed,
-watchers and links are told, and the supervisor forgets or keeps the child.
+Finalizing is synchronous and always runs (also when cancelled from
+outside), after the actor's children have finalized: the mailbox closes and
+its messages become dead letters (asks get ``ActorStopped``), the name is
+freed, watchers and links are told, and the supervisor forgets or keeps the
+child.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-import attrs
 import outcome
 import trio
 from trio.lowlevel import (
@@ -76,12 +64,13 @@ from trio.lowlevel import (
     cancel_shielded_checkpoint,
     checkpoint,
     checkpoint_if_cancelled,
+    current_root_task,
     current_task,
     reschedule,
     wait_task_rescheduled,
 )
 
-from trouper._text import class_label, describe, type_name
+from trouper._text import describe, type_name
 from trouper.actors import (
     Actor,
     ActorRef,
@@ -89,10 +78,10 @@ from trouper.actors import (
     Address,
     Context,
     Exited,
-    HandlerFunction,
     Reject,
     Terminated,
     Timer,
+    Watcher,
     instantiate,
 )
 from trouper.errors import (
@@ -103,121 +92,54 @@ from trouper.errors import (
     StartFailed,
     UnhandledMessage,
 )
-from trouper.runtime._mailbox import Mailbox
-from trouper.runtime._observe import ActorEvent, DeadLetter, EventKind
+from trouper.runtime._ask import Ask, check_cycle
+from trouper.runtime._bonds import Bonds
+from trouper.runtime._host import ChildrenHost
+from trouper.runtime._instrument import Contexts, HandlerOutcome, Interception, SendKind
+from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
+from trouper.runtime._mailbox import Mailbox, MailboxEnding
+from trouper.runtime._observe import DeadLetter, DeadLetterReason
 from trouper.supervision import ChildSpec, Restart, Strategy
 
 if TYPE_CHECKING:
     from trouper.runtime._guardian import Guardian
     from trouper.runtime._runtime import Runtime
 
-__all__ = ["Cell"]
+__all__ = ["Carried", "Cell", "current_cell", "message_of"]
 
 log = logging.getLogger("trouper")
 
+_current: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
+    "trouper_current_cell", default=None
+)
 
-# --- commands ------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Start:
-    cause: BaseException | None
-
-
-@attrs.frozen
-class _Resume:
-    pass
+_Next = tuple[Command, BaseException | None]
+_STOPPED_REASON = DeadLetterReason.ACTOR_STOPPED
 
 
-@attrs.frozen
-class _Fail:
-    error: BaseException
-    linked: bool = False
-    """From a linked actor's failure: kept for the next instance if none runs now."""
+def current_cell() -> Cell | None:
+    """The cell whose task (or a task it started: a timer, a handler's nursery) runs now."""
+    return _current.get()
 
 
-@attrs.frozen
-class _Exit:
-    """The actor stopped itself (``ctx.stop()``)."""
+def message_of(item: object) -> object:
+    """The message inside a mailbox item (an ``Ask``, a message carrying contexts, or itself)."""
+    cls = type(item)
+    if cls is Ask or cls is Carried:
+        return item.message  # type: ignore[attr-defined]
+    return item
 
 
-@attrs.frozen
-class _Restart:
-    cause: BaseException | None
-    delay: float
+class Carried:
+    """A told message with the contexts instruments attached to it (see ``message_sent``)."""
 
+    __slots__ = ("contexts", "message")
 
-@attrs.frozen
-class _Terminate:
-    cause: BaseException | None
-
-
-@attrs.frozen
-class _Stop:
-    reason: BaseException | None
-
-
-_Command = _Start | _Resume | _Fail | _Exit | _Restart | _Terminate | _Stop
-
-_EXIT = _Exit()
-_RESUME = _Resume()
-STOP = _Stop(None)
-"""A normal stop (commands are values: this one is shared)."""
-_CAN_FAIL = (ActorState.STARTING, ActorState.RUNNING)
-
-
-def _is_stopped(cell: Cell) -> bool:
-    return cell.state is ActorState.STOPPED
-
-
-# --- asks ------------------------------------------------------------------------
-
-
-class Ask:
-    """An ask in flight: the message, and how its reply reaches the waiting task."""
-
-    __slots__ = ("abandoned", "message", "result", "task")
-
-    def __init__(self, message: object) -> None:
+    def __init__(self, message: object, contexts: Contexts) -> None:
         self.message = message
-        self.task: Task | None = None
-        self.result: outcome.Outcome[object] | None = None
-        self.abandoned = False
-
-    def settle(self, result: outcome.Outcome[object]) -> None:
-        """Deliver the reply (or error) to the asker, now or when it parks."""
-        task = self.task
-        if task is not None:
-            self.task = None
-            reschedule(task, result)
-        elif not self.abandoned:
-            self.result = result
-
-    def _abort(self, _: object) -> Abort:
-        self.task = None
-        self.abandoned = True
-        return Abort.SUCCEEDED
-
-    async def wait(self) -> object:
-        """Wait for the reply; if cancelled first, the ask is abandoned."""
-        if self.result is None:
-            self.task = current_task()
-            return await wait_task_rescheduled(self._abort)
-        return self.result.unwrap()
-
-
-# --- the cell --------------------------------------------------------------------
-
-
-class _Bonds:
-    """Who watches an actor, whom it watches, and whom it is linked to (made on first use)."""
-
-    __slots__ = ("links", "watchers", "watching")
-
-    def __init__(self) -> None:
-        self.watchers: dict[Cell, None] = {}
-        self.watching: dict[Cell, None] = {}
-        self.links: dict[Cell, None] = {}
+        # The message as told.
+        self.contexts = contexts
+        # What each instrument carries with it, by instrument.
 
 
 class Cell:
@@ -225,43 +147,43 @@ class Cell:
 
     __slots__ = (
         "_bonds",
-        "_command",
-        "_context",
         "_deferred",
         "_first_start",
         "_guardian",
-        "_host_done",
-        "_host_scope",
+        "_host",
         "_parked",
+        "_pending",
+        "_pending_reason",
         "_scope",
         "_spawner",
-        "_started",
         "_stop_deadline",
         "_timers",
         "_waiters",
         "actor_class",
         "address",
         "args",
+        "asking",
         "child_id",
+        "context",
         "current",
-        "exiting",
         "exits",
         "factory",
         "handled",
-        "idle",
         "instance",
         "kwargs",
         "mailbox",
         "name",
         "owns_mailbox",
         "parent",
+        "phase",
         "ref",
         "restart",
-        "restarts",
+        "restart_count",
+        "restart_ticket",
         "runtime",
         "shutdown",
         "spec",
-        "state",
+        "started",
         "stop_reason",
         "task",
         "throughput",
@@ -280,144 +202,382 @@ class Cell:
         mailbox: Mailbox,
         throughput: int,
         restart: Restart,
-        shutdown: float,
+        shutdown: float | None,
         spec: ChildSpec | None = None,
         owns_mailbox: bool = True,
     ) -> None:
+        # --- identity: fixed for the cell's life -------------------------------------
         self.runtime = runtime
+        # The runtime the actor runs in.
         self.parent = parent
+        # The supervising side of the actor's parent (the root's for a top-level actor).
         self.child_id = child_id
+        # The actor's id among its siblings and its path segment; unique in ``parent``.
+        self.address = Address(runtime.node, f"{parent.path}/{child_id}")
+        # Where the actor lives (node, path).
+        self.ref: ActorRef[object] = ActorRef(self.address, self)
+        # The ref handed out: to this cell, or to an endpoint routing for it (a pool).
+        self.name = name
+        # The runtime-wide name it is registered under while it lives, or None.
+        self.spec = spec
+        # The child spec it was started from (kept listed after a stop), or None.
         self.factory = factory
         self.args = args
         self.kwargs = kwargs
-        self.name = name
+        # How each instance is built: ``factory(*args, **kwargs)``.
+        # --- options ---------------------------------------------------------------------
         self.mailbox = mailbox
+        # What the cell consumes; the same across restarts.
         self.owns_mailbox = owns_mailbox
+        # False for a pool member sharing its pool's mailbox (it neither sizes nor closes it).
         self.throughput = throughput
+        # Messages handled before yielding to the scheduler (>= 1).
         self.restart = restart
+        # The restart kind: what the supervisor does after the actor's own exits.
         self.shutdown = shutdown
-        self.spec = spec
-        self.address = Address(runtime.node, f"{parent.path}/{child_id}")
-        self.ref: ActorRef[object] = ActorRef(self.address, self)
-        self.actor_class: type[Actor] = factory if isinstance(factory, type) else Actor
-        self.instance: Actor | None = None
-        self.state = ActorState.STARTING
-        self.task: Task | None = None
-        self.handled = 0
-        self.restarts = 0
-        self._first_start = True
-        self.current: Ask | None = None
-        self.exiting = False
-        self.exits = 0
-        self.idle = False
+        # Seconds a stop may take; None: the runtime's default, or none with children.
+        # --- lifecycle -------------------------------------------------------------------
+        self.phase = Phase.STARTING
+        # Where the cell is (``_lifecycle``); changed only by the cell's own task.
+        self._pending: Command | None = None
+        # The command the task carries out next; replaced only by a higher rank.
+        self._pending_reason: BaseException | None = None
+        # The cause or error that goes with ``_pending``.
+        self._deferred: BaseException | None = None
+        # A link failure kept for the next instance to run (LinkedActorFailed), or None.
         self.stop_reason: BaseException | None = None
-        self._bonds: _Bonds | None = None
-        self._command: _Command | None = None
-        self._context: Context | None = None
-        self._deferred: _Fail | None = None
-        self._guardian: Guardian | None = None
-        self._host_done: trio.Event | None = None
-        self._host_scope: trio.CancelScope | None = None
-        self._parked = False
+        # Why the actor stops for good (None: normally); set by the STOP taken.
+        self.exits = 0
+        # How many exits the cell has reported; a queued exit is current while equal.
+        self.restart_ticket = 0
+        # Bumped by each restart routine that ends this instance (stale delayed starts skip).
+        self._first_start = True
+        # No instance has started yet: a failed start is a StartFailed, not a failure.
+        self.instance: Actor | None = None
+        # The current instance; None between instances and once stopped.
+        self.actor_class: type[Actor] = factory if isinstance(factory, type) else Actor
+        # The class of the latest instance (the factory until one is built).
+        self.started = False
+        # Whether the current instance completed ``on_start`` (and has not ended).
+        self.context: Context | None = None
+        # ``self.ctx`` of every instance (set by spawn).
+        self.task: Task | None = None
+        # The cell's task while it runs.
         self._scope: trio.CancelScope | None = None
-        self._spawner: Task | None = None
-        self._started = False
+        # The task's cancel scope, carrying the stop deadline.
         self._stop_deadline = math.inf
-        self._timers: set[Timer] | None = None
+        # When a stop must be over: the scope's and the children host's deadline.
+        self._parked = False
+        # Whether the task waits in ``wait_task_rescheduled`` (mail or a command wakes it).
         self._waiters: list[tuple[Task, Callable[[Cell], bool]]] | None = None
+        # Tasks in ``wait_until`` and their conditions; None when there are none.
+        self._spawner: Task | None = None
+        # The task in ``wait_first_start``, until the first start succeeds or fails.
+        # --- work ------------------------------------------------------------------------
+        self.handled = 0
+        # Messages handed to a handler, across instances.
+        self.restart_count = 0
+        # How many times its supervisor decided to restart it.
+        self.current: Ask | None = None
+        # The ask whose handler runs now (failed with ActorStopped if the cell dies).
+        self.asking: Cell | None = None
+        # The cell this actor's handler waits on an ask to (ask cycles), or None.
+        # --- made on first use --------------------------------------------------------
+        self._bonds: Bonds | None = None
+        # Watchers, watched refs and links.
+        self._guardian: Guardian | None = None
+        # The supervising side of the current instance's children.
+        self._host: ChildrenHost | None = None
+        # The task holding the children's nursery, while there is one.
+        self._timers: set[Timer] | None = None
+        # The current instance's live timers.
 
     def __repr__(self) -> str:
-        return f"<Cell {self.address.path} {self.state.value}>"
+        return f"<Cell {self.address.path} {self.phase.value}>"
+
+    @property
+    def state(self) -> ActorState:
+        """Where the actor is in its life, as trees and child lists show it."""
+        return PUBLIC_STATE[self.phase]
 
     # --- the endpoint: how refs reach the actor ------------------------------
 
-    async def send(self, message: object) -> None:
-        """Put ``message`` in the mailbox, waiting while it is full (``ActorRef.tell``)."""
-        await checkpoint_if_cancelled()
-        mailbox = self.mailbox
-        if mailbox.put_nowait(message):
-            await cancel_shielded_checkpoint()
-        elif mailbox.closed:
-            self.dead_letter(message, "actor stopped")
-            await cancel_shielded_checkpoint()
-        elif not await mailbox.put(message):
-            self.dead_letter(message, "actor stopped")
+    def _foreign(self) -> bool:
+        """Whether the calling code runs outside this runtime's Trio thread (or run)."""
+        try:
+            return current_root_task() is not self.runtime.root_task
+        except RuntimeError:  # no Trio run in this thread
+            return True
 
-    def send_nowait(self, message: object) -> None:
-        """Put ``message`` in the mailbox now (``ActorRef.tell_nowait``)."""
+    async def send(self, message: object) -> bool:
+        """Put ``message`` in the mailbox, waiting while it is full (``ActorRef.tell``).
+
+        Returns whether it reached the mailbox (``False``: it became a dead letter).
+        """
+        runtime = self.runtime
+        if self._foreign():
+            runtime.refuse_foreign_thread("tell")
+        await checkpoint_if_cancelled()
+        if runtime.instruments.watch_sends:
+            return await self._send_watched(message, SendKind.TELL)
         mailbox = self.mailbox
-        if not mailbox.put_nowait(message):
+        if not mailbox.durable and mailbox.put_nowait(message):
+            await cancel_shielded_checkpoint()
+            return True
+        return await self._put(message)
+
+    async def _put(self, item: object) -> bool:
+        mailbox = self.mailbox
+        if mailbox.closed:
+            self.dead_letter(item, _STOPPED_REASON)
+            await cancel_shielded_checkpoint()
+            return False
+        if await mailbox.put(item):
+            return True
+        self.dead_letter(item, _STOPPED_REASON)
+        return False
+
+    def send_nowait(self, message: object) -> bool:
+        """Put ``message`` in the mailbox now (``ActorRef.tell_nowait``).
+
+        Returns whether it reached the mailbox (``False``: it became a dead letter).
+
+        Raises:
+            MailboxFull: the mailbox is full; the message was not sent.
+        """
+        runtime = self.runtime
+        if self._foreign():
+            runtime.refuse_foreign_thread("tell_nowait")
+        item = message
+        instruments = runtime.instruments
+        if instruments.watch_sends:
+            if instruments.intercept_send:
+                fate = instruments.intercept(self, message, SendKind.TELL_NOWAIT)
+                if fate is not None:
+                    return self._intercepted_nowait(fate, message)
+            if instruments.message_sent:
+                contexts = instruments.sent(self, message, SendKind.TELL_NOWAIT)
+                if contexts is not None:
+                    item = Carried(message, contexts)
+        mailbox = self.mailbox
+        if not mailbox.put_nowait(item):
             if mailbox.closed:
-                self.dead_letter(message, "actor stopped")
-            else:
-                raise MailboxFull(self.address, mailbox.size)
+                self.dead_letter(item, _STOPPED_REASON)
+                return False
+            raise MailboxFull(self.address, mailbox.size)
+        if instruments.message_delivered:
+            instruments.delivered(self, message)
+        return True
 
     async def ask(self, message: object) -> object:
         """Put an ask in the mailbox and wait for the handler's reply (``ActorRef.ask``)."""
+        runtime = self.runtime
+        if self._foreign():
+            runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
+        instruments = runtime.instruments
+        if instruments.intercept_send:
+            fate = instruments.intercept(self, message, SendKind.ASK)
+            if fate is not None:
+                await self._intercepted_ask(fate, message)
+        envelope = self._open_ask(message, None)
+        if instruments.message_sent:
+            envelope.contexts = instruments.sent(self, message, SendKind.ASK)
+        asker = _current.get()
+        if asker is not None:
+            if asker.task is current_task():
+                check_cycle(asker, self)
+            else:
+                asker = None  # a task beside the handler: its wait blocks no mailbox
         mailbox = self.mailbox
-        if mailbox.closed:
-            self.dead_letter(message, "actor stopped")
-            raise ActorStopped(self.address)
-        if not self.actor_class.handles(type(message)):
-            self.dead_letter(message, "unhandled message")
-            raise UnhandledMessage(self.address, type_name(type(message)))
-        if self.task is not None and current_task() is self.task:
-            raise RuntimeError(
-                f"{self.address.path} asked itself from inside its own handler, "
-                "which would wait forever: call the method directly or tell instead"
-            )
-        envelope = Ask(message)
         if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
-            self.dead_letter(message, "actor stopped")
+            self.dead_letter(message, _STOPPED_REASON)
             raise ActorStopped(self.address)
-        return await envelope.wait()
+        if instruments.message_delivered:
+            instruments.delivered(self, message)
+        if asker is None:
+            return await envelope.wait()
+        asker.asking = self
+        try:
+            return await envelope.wait()
+        finally:
+            asker.asking = None
 
-    def dead_letter(self, message: object, reason: str, error: BaseException | None = None) -> None:
+    def _open_ask(self, message: object, on_reply: Callable[..., None] | None) -> Ask:
+        """Check that ``message`` can be asked now; return its envelope (or raise)."""
+        if self.mailbox.closed:
+            self.dead_letter(message, _STOPPED_REASON)
+            raise ActorStopped(self.address)
+        actor_class = self.actor_class
+        if not actor_class.handles(type(message)):
+            self.dead_letter(message, DeadLetterReason.UNHANDLED)
+            raise UnhandledMessage(
+                self.address, type_name(type(message)), actor_class.unmarked_hint(type(message))
+            )
+        return Ask(message, on_reply)
+
+    def ask_soon(self, message: object, on_reply: Callable[[outcome.Outcome[object]], None]) -> Ask:
+        """Queue an ask whose reply goes to ``on_reply`` instead of a waiting task.
+
+        For layers that answer asks without a task per ask (a bridge from
+        another event loop, a remote node): ``on_reply(outcome)`` is called
+        once, in the runtime's thread, with the handler's reply or error
+        (``ActorStopped`` if the actor stops first). ``abandon()`` on the
+        returned ask withdraws it. Synchronous: it never waits.
+
+        Raises:
+            MailboxFull: the mailbox is full; nothing was queued.
+            ActorStopped: the actor has stopped (a dead letter was posted).
+            UnhandledMessage: no handler takes the message (a dead letter was posted).
+        """
+        if self._foreign():
+            self.runtime.refuse_foreign_thread("ask")
+        envelope = self._open_ask(message, on_reply)
+        if not self.mailbox.put_nowait(envelope):
+            raise MailboxFull(self.address, self.mailbox.size)
+        return envelope
+
+    # --- interceptions (simulated network faults) -----------------------------------
+
+    async def _send_watched(self, message: object, kind: SendKind) -> bool:
+        instruments = self.runtime.instruments
+        if instruments.intercept_send:
+            fate = instruments.intercept(self, message, kind)
+            if fate is not None:
+                delivered = self._intercepted_nowait(fate, message)
+                await checkpoint()
+                return delivered
+        item: object = message
+        if instruments.message_sent:
+            contexts = instruments.sent(self, message, kind)
+            if contexts is not None:
+                item = Carried(message, contexts)
+        if not self.mailbox.durable and self.mailbox.put_nowait(item):
+            await cancel_shielded_checkpoint()
+        elif not await self._put(item):
+            return False
+        if instruments.message_delivered:
+            instruments.delivered(self, message)
+        return True
+
+    def _intercepted_nowait(self, fate: Interception, message: object) -> bool:
+        if fate.drop:
+            return True  # lost on the way: the sender cannot tell
+        if fate.delay > 0:
+            self.runtime.root.nursery.start_soon(self._deliver_late, message, fate.delay)
+            return True
+        delivered = self._put_copy(message)
+        if fate.duplicate:
+            self._put_copy(message)
+        return delivered
+
+    def _put_copy(self, message: object) -> bool:
+        try:
+            return self.send_nowait_unwatched(message)
+        except MailboxFull:
+            self.dead_letter(message, DeadLetterReason.MAILBOX_FULL)
+            return False
+
+    def send_nowait_unwatched(self, message: object) -> bool:
+        """``send_nowait`` without instruments (an interception's own deliveries)."""
+        mailbox = self.mailbox
+        if mailbox.put_nowait(message):
+            return True
+        if mailbox.closed:
+            self.dead_letter(message, _STOPPED_REASON)
+            return False
+        raise MailboxFull(self.address, mailbox.size)
+
+    async def _deliver_late(self, message: object, delay: float) -> None:
+        await trio.sleep(delay)
+        await self._put(message)
+
+    async def _intercepted_ask(self, fate: Interception, message: object) -> None:
+        if fate.drop:
+            await trio.sleep_forever()  # the request is lost: only a deadline ends the wait
+        if fate.delay > 0:
+            await trio.sleep(fate.delay)
+        if fate.duplicate:
+            self._put_copy(message)
+
+    # --- being watched -------------------------------------------------------------
+
+    def watch(self, watcher: Watcher) -> None:
+        """Tell ``watcher`` once when this actor stops for good (at once if it has)."""
+        if self.phase is Phase.STOPPED:
+            watcher.terminated(self.ref, self.stop_reason)
+        else:
+            self.bonds.watchers[watcher] = None
+
+    def unwatch(self, watcher: Watcher) -> None:
+        """Stop telling ``watcher``."""
+        if self._bonds is not None:
+            self._bonds.watchers.pop(watcher, None)
+
+    def terminated(self, ref: ActorRef[object], reason: BaseException | None) -> None:
+        """An actor this one watches stopped for good: queue ``Terminated`` (a ``Watcher``)."""
+        if self._bonds is not None:
+            self._bonds.watching.pop(ref, None)
+        self.deliver_system(Terminated(ref, reason))
+
+    def dead_letter(
+        self, message: object, reason: DeadLetterReason | str, error: BaseException | None = None
+    ) -> None:
         """Report ``message`` to this actor as undeliverable, failing its ask if it is one."""
-        if type(message) is Ask:
-            message.settle(outcome.Error(ActorStopped(self.address)))
-            if message.abandoned:
-                return
-            message = message.message
+        cls = type(message)
+        if cls is Ask:
+            message.settle(outcome.Error(ActorStopped(self.address)))  # type: ignore[attr-defined]
+            message = message.message  # type: ignore[attr-defined]
+        elif cls is Carried:
+            message = message.message  # type: ignore[attr-defined]
         self.runtime.dead_letters.post(DeadLetter(message, self.address, reason, error))
 
     # --- commands and parking ------------------------------------------------
 
-    def command(self, command: _Command) -> None:
-        """Ask the cell's task to do something (see the precedence rules above)."""
-        state = self.state
-        if state is ActorState.STOPPED:
-            return
-        kind, pending = type(command), self._command
-        if kind is _Stop:
-            if type(pending) is _Stop:
-                return
-            self.stop_reason = command.reason  # type: ignore[union-attr]
-            self.exiting = False
-            self._apply_stop_deadline(self.runtime.now() + self.shutdown)
-        elif type(pending) is _Stop:
-            return
-        elif kind is _Terminate:
-            if self.idle and self.instance is None:
-                return  # already ended
-            self.exiting = False
-        elif kind is _Start:
-            if not (self.idle and self.instance is None) or pending is not None:
-                return
-        elif kind is _Resume or kind is _Restart:
-            if not self.exiting:
-                return  # a stale answer: the exit it answers is over
-            self.exiting = False
-        elif self.exiting or state not in _CAN_FAIL:
-            # The actor's own exit while no instance runs (or while it already exits).
-            if kind is _Fail and command.linked and self._deferred is None:  # type: ignore[union-attr]
-                self._deferred = command  # type: ignore[assignment]
-            return
-        elif pending is not None and not (kind is _Fail and type(pending) is _Exit):
-            return
-        self._command = command
-        self._unpark()
+    def command(self, command: Command, reason: BaseException | None = None) -> None:
+        """Ask the cell's task to do something; ``_lifecycle.admit`` decides if it will."""
+        verdict = admit(self.phase, self._pending, command)
+        if verdict is Verdict.TAKE:
+            self._pending = command
+            self._pending_reason = reason
+            if command is Command.STOP:
+                self.stop_reason = reason
+                self._apply_stop_deadline(self.runtime.now() + self.stop_timeout)
+                if self._can_stop_at_once():
+                    self._stop_at_once()
+                    return
+            self._unpark()
+        elif verdict is Verdict.DEFER and self._deferred is None:
+            self._deferred = reason
+
+    @property
+    def stop_timeout(self) -> float:
+        """Seconds a stop may take: ``shutdown``, else none with children, else the default."""
+        if self.shutdown is not None:
+            return self.shutdown
+        if self._guardian is not None and self._guardian.has_children:
+            return math.inf
+        return self.runtime.shutdown
+
+    def _can_stop_at_once(self) -> bool:
+        """Idle, serving, nothing to wait for: the stop can be over in the stopper's task."""
+        return (
+            self._parked
+            and self.phase is Phase.RUNNING
+            and self._guardian is None
+            and self._host is None
+            and not self._timers
+            and self.instance is not None
+            and type(self.instance).on_stop is Actor.on_stop
+        )
+
+    def _stop_at_once(self) -> None:
+        self._parked = False
+        self.mailbox.forget(self)
+        task = self.task
+        self._finalize()  # the task, woken, sees STOPPED and ends
+        if task is not None:
+            reschedule(task)
 
     def _apply_stop_deadline(self, deadline: float) -> None:
         if deadline >= self._stop_deadline:
@@ -430,13 +590,15 @@ class Cell:
 
     def _arm_deadline(self) -> None:
         deadline = self._stop_deadline
-        for scope in (self._scope, self._host_scope):
-            if scope is not None and deadline < scope.deadline:
-                scope.deadline = deadline
+        scope = self._scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+        if self._host is not None:
+            self._host.set_deadline(deadline)
 
     def cancel(self) -> None:
-        """Cancel everything the actor is doing now (used when a spawn is cancelled)."""
-        self.command(STOP)
+        """Stop at once, cancelling whatever the actor is doing (a cancelled spawn)."""
+        self.command(Command.STOP)
         self._stop_deadline = -math.inf
         self._arm_deadline()
 
@@ -457,29 +619,35 @@ class Cell:
         self.mailbox.forget(self)
         return Abort.SUCCEEDED
 
-    async def _next_command(self) -> _Command:
-        if self._command is None:
-            self.idle = True
-            self.notify()
-            try:
-                while self._command is None:
-                    self._parked = True
-                    await wait_task_rescheduled(self._abort_park)
-            finally:
-                self.idle = False
-        command, self._command = self._command, None
-        return command
+    async def _park(self) -> None:
+        """Wait until mail (if registered on the mailbox) or a command wakes the task."""
+        self._parked = True
+        await wait_task_rescheduled(self._abort_park)
+
+    async def _next_command(self) -> _Next:
+        """Park until a command is pending; take it."""
+        while self._pending is None:
+            await self._park()
+        return self._take_pending()
+
+    def _take_pending(self) -> _Next:
+        command, reason = self._pending, self._pending_reason
+        assert command is not None
+        self._pending = None
+        self._pending_reason = None
+        return command, reason
 
     # --- phases others wait for ------------------------------------------------
 
-    def _set_state(self, state: ActorState) -> None:
-        self.state = state
+    def _enter(self, phase: Phase) -> None:
+        self.phase = phase
         if self._waiters:
             self.notify()
 
     async def wait_until(self, done: Callable[[Cell], bool]) -> None:
-        """Wait until ``done(self)`` holds; it is checked at each change of state."""
+        """Wait until ``done(self)`` holds; it is checked at each change of phase."""
         if done(self):
+            await cancel_shielded_checkpoint()
             return
         if self._waiters is None:
             self._waiters = []
@@ -522,9 +690,9 @@ class Cell:
             self.actor_class = type(instance)
         if started:
             self._first_start = False
-            self._started = True
-            self.state = ActorState.RUNNING
-            self._emit(EventKind.STARTED)
+            self.started = True
+            self.phase = Phase.RUNNING
+            self.runtime.instruments.started(self)
         self.parent.nursery.start_soon(self._run, name=f"trouper {self.address.path}")
 
     async def wait_first_start(self) -> None:
@@ -549,102 +717,134 @@ class Cell:
 
     async def _run(self) -> None:
         self.task = current_task()
+        _current.set(self)
         try:
             with trio.CancelScope(deadline=self._stop_deadline) as self._scope:
                 await self._lifecycle()
         finally:
-            # Cancelled before its children stopped: cancel them, and let them
-            # finalize first (children before parents, names freed in order).
-            if self._host_done is not None:
-                self._cancel_children()
-                await self._join_children()
-            self._finalize()
+            if self.phase is not Phase.STOPPED:
+                # Cancelled before its children stopped: cancel them, and let them
+                # finalize first (children before parents, names freed in order).
+                host = self._host
+                if host is not None:
+                    host.cancel()
+                    await host.join()
+                self._finalize()
 
     async def _lifecycle(self) -> None:
-        command: _Command = _RESUME if self._started else _Start(None)
+        command, reason = (Command.RESUME, None) if self.started else (Command.START, None)
         while True:
-            kind = type(command)
-            if kind is _Start:
-                first, self._first_start = self._first_start, False
-                error = await self._start_instance(command.cause)  # type: ignore[union-attr]
-                if error is not None and first:
-                    await self._stop_children()
-                    self.stop_reason = error
-                    return
-                command = _Fail(error) if error is not None else await self._serve()
-            elif kind is _Resume:
-                self._set_state(ActorState.RUNNING)
-                command = await self._serve()
-            elif kind is _Fail or kind is _Exit:
-                if kind is _Fail and self.state is not ActorState.FAILED:
-                    self._report_failure(command.error)  # type: ignore[union-attr]
-                self.exiting = True
-                self.exits += 1
-                self.parent.child_exited(self, getattr(command, "error", None))
-                command = await self._next_command()
-                self.exiting = False
-            elif kind is _Restart:
+            if command is Command.RESUME:
+                self._enter(Phase.RUNNING)
+                command, reason = await self._serve()
+            elif command is Command.START:
+                started = await self._start_instance(reason)
+                if started is None:
+                    command, reason = await self._serve()
+                elif self.phase is Phase.STOPPING:
+                    return  # the first start failed: stopped for good
+                else:
+                    command, reason = Command.FAIL, started
+            elif command is Command.EXIT:
+                command, reason = await self._report(Phase.EXITING, None)
+            elif command is Command.TERMINATE:
                 await self._end_instance()
-                command = await self._pause(command.delay) or _Start(command.cause)  # type: ignore[union-attr]
-            elif kind is _Terminate:
-                await self._end_instance()
-                command = await self._next_command()
-            else:
-                await self._stop_for_good()
+                self._enter(Phase.ENDED)
+                command, reason = await self._next_command()
+            elif command is Command.STOP:
+                if self.phase is not Phase.STOPPED:  # (else a stop at once finalized it)
+                    await self._stop_for_good()
                 return
+            else:  # a failure: FAIL, LINK_FAILED, a handler's or on_start's exception
+                assert reason is not None
+                command, reason = await self._report(Phase.FAILED, reason)
+
+    async def _report(self, phase: Phase, error: BaseException | None) -> _Next:
+        """Report an exit to the supervisor and park until it answers."""
+        if error is not None:
+            self._failed(error)
+        self._enter(phase)
+        self.exits += 1
+        self.parent.child_exited(self, self.exits, error)
+        return await self._next_command()
+
+    def _failed(self, error: BaseException) -> None:
+        runtime = self.runtime
+        runtime.instruments.failed(self, error)
 
     async def _start_instance(self, cause: BaseException | None) -> BaseException | None:
-        self._set_state(ActorState.STARTING)
-        self._started = False
+        """Build and start an instance; return the error if that failed."""
+        self._enter(Phase.STARTING)
+        first, self._first_start = self._first_start, False
+        self.started = False
         try:
             if self.instance is None:
-                assert self._context is not None
-                self.instance = instantiate(self._context, self.factory, self.args, self.kwargs)
+                assert self.context is not None
+                self.instance = instantiate(self.context, self.factory, self.args, self.kwargs)
                 self.actor_class = type(self.instance)
             if cause is not None:
                 await self.instance.on_restart(cause)
             await self.instance.on_start()
         except Exception as error:
-            self._report_failure(error)
+            if first:
+                self._failed(error)
+                self._pending = None
+                self.stop_reason = error
+                self._enter(Phase.STOPPING)
+                await self._stop_children()
+                return error
             return error
-        self._started = True
-        self._set_state(ActorState.RUNNING)
-        self._emit(EventKind.STARTED)
+        self.started = True
+        self._enter(Phase.RUNNING)
+        self.runtime.instruments.started(self)
         self._release_spawner(outcome.Value(None))
         return None
 
-    async def _serve(self) -> _Command:
+    async def _serve(self) -> _Next:
         """Handle messages until a command arrives or a handler fails (the hot path)."""
         instance = self.instance
         assert instance is not None
-        dispatch, resolve = self._handlers(type(instance))
         mailbox = self.mailbox
+        instruments = self.runtime.instruments
+        tracked = instruments.watch_messages or mailbox.settles
+        if tracked:
+            return await self._serve_tracked()
+        self._take_deferred()
+        actor_class = type(instance)
+        dispatch = actor_class._trouper_dispatch
+        resolve = actor_class._trouper_resolve
         items = mailbox.items
         throughput = self.throughput
         budget = throughput
-        if self._deferred is not None and self._command is None:
-            self._command, self._deferred = self._deferred, None
-        while self._command is None:
+        while self._pending is None:
             if not items:
                 mailbox.register(self)
-                self._parked = True
-                await wait_task_rescheduled(self._abort_park)
+                await self._park()
+                if self.phase is Phase.STOPPED:
+                    return Command.STOP, None  # a stop at once finalized the cell
+                if instruments.watch_messages:
+                    return Command.RESUME, None  # serve again, instrumented
                 budget = throughput
                 continue
             message = items.popleft()
-            if mailbox._producers:
+            if mailbox.producers:
                 mailbox.admit()
-            if type(message) is Ask:
-                envelope = message
-                if envelope.abandoned:
+            cls = type(message)
+            if cls is Ask:
+                envelope: Ask | None = message  # type: ignore[assignment]
+                if envelope.abandoned:  # type: ignore[union-attr]
                     continue
-                message = envelope.message
+                message = envelope.message  # type: ignore[union-attr]
+                cls = type(message)
             else:
                 envelope = None
+                if cls is Carried:
+                    message = message.message  # type: ignore[attr-defined]
+                    cls = type(message)
             try:
-                handler = dispatch[type(message)]
+                handler = dispatch[cls]
             except KeyError:
-                handler = resolve(type(message))
+                handler = resolve(cls)
             if handler is None:
                 self._unhandled(message, envelope)
                 continue
@@ -661,54 +861,148 @@ class Cell:
                     envelope.settle(outcome.Error(result.error))
                 else:
                     envelope.settle(outcome.Value(result))
-            elif result is not None and type(result) is Reject:
+            elif type(result) is Reject:
                 self.runtime.dead_letters.post(
-                    DeadLetter(message, self.address, "rejected", result.error)
+                    DeadLetter(message, self.address, DeadLetterReason.REJECTED, result.error)
                 )
             budget -= 1
             if not budget:
                 budget = throughput
                 await checkpoint()
-        command, self._command = self._command, None
-        if items and not self.owns_mailbox and mailbox._consumers:
-            # A shared mailbox may have spent its wake-up on this cell: pass it on.
-            mailbox._wake_one()
-        return command
+                if instruments.watch_messages:
+                    break
+        return self._leave_serving()
 
-    def _handlers(
-        self, actor_class: type[Actor]
-    ) -> tuple[Mapping[type, HandlerFunction | None], Callable[[type], HandlerFunction | None]]:
-        """The handler table and resolver ``_serve`` uses (a seam for instrumented cells)."""
-        return actor_class._trouper_dispatch, actor_class._trouper_resolve
+    async def _serve_tracked(self) -> _Next:
+        """``_serve`` with instrument hooks around each handler and each item settled."""
+        instance = self.instance
+        assert instance is not None
+        self._take_deferred()
+        actor_class = type(instance)
+        dispatch = actor_class._trouper_dispatch
+        resolve = actor_class._trouper_resolve
+        mailbox = self.mailbox
+        settles = mailbox.settles
+        items = mailbox.items
+        instruments = self.runtime.instruments
+        throughput = self.throughput
+        budget = throughput
+        while self._pending is None:
+            if not items:
+                mailbox.register(self)
+                await self._park()
+                if self.phase is Phase.STOPPED:
+                    return Command.STOP, None
+                if not (instruments.watch_messages or settles):
+                    return Command.RESUME, None  # serve again, plain
+                budget = throughput
+                continue
+            item = items.popleft()
+            if mailbox.producers:
+                mailbox.admit()
+            message = item
+            envelope: Ask | None = None
+            contexts: Contexts = None
+            cls = type(item)
+            if cls is Ask:
+                envelope = item  # type: ignore[assignment]
+                assert envelope is not None
+                if envelope.abandoned:
+                    if settles:
+                        mailbox.settle(item, MailboxEnding.RETURNED, None)
+                    continue
+                message = envelope.message
+                contexts = envelope.contexts
+            elif cls is Carried:
+                message = item.message  # type: ignore[attr-defined]
+                contexts = item.contexts  # type: ignore[attr-defined]
+            handler = dispatch.get(type(message)) or resolve(type(message))
+            if handler is None:
+                self._unhandled(message, envelope)
+                if settles:
+                    mailbox.settle(item, MailboxEnding.FAILED, None)
+                continue
+            self.handled += 1
+            self.current = envelope
+            try:
+                if instruments.handler_started:
+                    await self._handler_started(message, contexts)
+                result = await handler(instance, message)
+            except Exception as error:
+                self.current = None
+                if instruments.handler_finished:
+                    instruments.finished(self, message, contexts, HandlerOutcome(error))
+                if settles:
+                    mailbox.settle(item, MailboxEnding.FAILED, error)
+                return self._handler_failed(error, message, envelope)
+            except BaseException:
+                if settles:
+                    mailbox.settle(item, MailboxEnding.RETURNED, None)
+                raise
+            if instruments.handler_finished:
+                instruments.finished(self, message, contexts, HandlerOutcome(None, result))
+            if settles:
+                mailbox.settle(item, MailboxEnding.HANDLED, None)
+            if envelope is not None:
+                self.current = None
+                if type(result) is Reject:
+                    envelope.settle(outcome.Error(result.error))
+                else:
+                    envelope.settle(outcome.Value(result))
+            elif type(result) is Reject:
+                self.runtime.dead_letters.post(
+                    DeadLetter(message, self.address, DeadLetterReason.REJECTED, result.error)
+                )
+            budget -= 1
+            if not budget:
+                budget = throughput
+                await checkpoint()
+                if not (instruments.watch_messages or settles):
+                    break
+        return self._leave_serving()
+
+    async def _handler_started(self, message: object, contexts: Contexts) -> None:
+        for hook in self.runtime.instruments.handler_started:
+            own = None if contexts is None else contexts.get(getattr(hook, "__self__", None))
+            pause = hook(self, message, own)
+            if pause is not None:
+                await pause
+
+    def _take_deferred(self) -> None:
+        """A link failure kept for this instance fails it now."""
+        if self._deferred is not None and self._pending is None:
+            self._pending, self._pending_reason = Command.LINK_FAILED, self._deferred
+            self._deferred = None
+
+    def _leave_serving(self) -> _Next:
+        if self._pending is None:
+            return Command.RESUME, None  # the instruments changed: serve again
+        if not self.owns_mailbox:
+            # A shared mailbox may have spent its wake-up on this cell: pass it on.
+            pass_wakeup = getattr(self.mailbox, "pass_wakeup", None)
+            if pass_wakeup is not None:
+                pass_wakeup()
+        return self._take_pending()
 
     def _unhandled(self, message: object, envelope: Ask | None) -> None:
+        hint = self.actor_class.unmarked_hint(type(message))
         if envelope is not None:
-            envelope.settle(outcome.Error(UnhandledMessage(self.address, type_name(type(message)))))
-        self.runtime.dead_letters.post(DeadLetter(message, self.address, "unhandled message"))
+            envelope.settle(
+                outcome.Error(UnhandledMessage(self.address, type_name(type(message)), hint))
+            )
+        self.runtime.dead_letters.post(
+            DeadLetter(message, self.address, DeadLetterReason.UNHANDLED)
+        )
 
-    def _handler_failed(self, error: Exception, message: object, envelope: Ask | None) -> _Command:
+    def _handler_failed(self, error: Exception, message: object, envelope: Ask | None) -> _Next:
         if envelope is not None:
             failure = HandlerError(self.address, describe(error))
             failure.__cause__ = error
             envelope.settle(outcome.Error(failure))
-        self.runtime.dead_letters.post(DeadLetter(message, self.address, "handler failed", error))
-        self._report_failure(error)
-        return _Fail(error)
-
-    def _report_failure(self, error: BaseException) -> None:
-        self._set_state(ActorState.FAILED)
-        self._emit(EventKind.FAILED, error)
-
-    async def _pause(self, delay: float) -> _Command | None:
-        """Wait out a backoff; return a command (a stop) that cut it short, if any."""
-        self._set_state(ActorState.RESTARTING)
-        if delay > 0:
-            with trio.move_on_after(delay):
-                while self._command is None:
-                    self._parked = True
-                    await wait_task_rescheduled(self._abort_park)
-        command, self._command = self._command, None
-        return command
+        self.runtime.dead_letters.post(
+            DeadLetter(message, self.address, DeadLetterReason.HANDLER_FAILED, error)
+        )
+        return Command.FAIL, error
 
     async def _end_instance(self) -> None:
         """End the current instance before a restart: on_stop, then its children.
@@ -717,58 +1011,57 @@ class Cell:
         when it passes is cancelled (and has finalized before the new
         instance starts), and the restart goes on.
         """
-        self._arm_deadline()
-        self._set_state(ActorState.RESTARTING)
-        with trio.move_on_after(self.shutdown):
+        self._enter(Phase.ENDING)
+        with trio.move_on_after(self.stop_timeout):
             await self._call_on_stop()
             await self._stop_children()
-        self._cancel_children()
-        await self._join_children()
+        host, self._host = self._host, None
+        self._guardian = None
+        if host is not None:
+            host.cancel()
+            await host.join()
         self.instance = None
 
     async def _stop_for_good(self) -> None:
+        self._enter(Phase.STOPPING)
         instance = self.instance
         if self._guardian is not None or (
             instance is not None and type(instance).on_stop is not Actor.on_stop
         ):
             self._arm_deadline()
-        self._set_state(ActorState.STOPPING)
         await self._stop_children()
         await self._call_on_stop()
 
     async def _call_on_stop(self) -> None:
         self._cancel_timers()
         instance = self.instance
-        if instance is None or not self._started:
+        if instance is None or not self.started:
             return
-        self._started = False
+        self.started = False
         if type(instance).on_stop is Actor.on_stop:
             return
+        if self._cancelled_from_outside():
+            return  # a stop that is a cancellation never starts on_stop
         try:
             await instance.on_stop()
         except Exception:
             log.exception("%s: on_stop raised (ignored, the stop goes on)", self.address.path)
 
+    def _cancelled_from_outside(self) -> bool:
+        """Whether the task is cancelled by something other than its own stop deadline."""
+        scope = self._scope
+        own = scope is not None and scope.cancel_called
+        return trio.current_effective_deadline() == -math.inf and not own
+
     async def _stop_children(self) -> None:
         self._cancel_timers()
         guardian, self._guardian = self._guardian, None
         if guardian is not None:
-            await guardian.shutdown()
-        self._cancel_children()
-
-    def _cancel_children(self) -> None:
-        """Cancel the children's host (and whatever still runs there); it is done."""
-        self._guardian = None
-        host, self._host_scope = self._host_scope, None
+            await guardian.stop_all()
+        host, self._host = self._host, None
         if host is not None:
             host.cancel()
-
-    async def _join_children(self) -> None:
-        """Wait (shielded) until the children's host task has ended, if there was one."""
-        done, self._host_done = self._host_done, None
-        if done is not None and not done.is_set():
-            with trio.CancelScope(shield=True):
-                await done.wait()
+            await host.join()
 
     def _cancel_timers(self) -> None:
         if self._timers:
@@ -780,10 +1073,11 @@ class Cell:
     def _finalize(self) -> None:
         """Stopped for good: close the mailbox, free the name, tell everyone (sync)."""
         reason = self.stop_reason
-        self._set_state(ActorState.STOPPED)
-        self._command = None
+        self._enter(Phase.STOPPED)
+        self._pending = None
         self._scope = None
         self.task = None
+        self.asking = None
         self._cancel_timers()
         if self._spawner is not None:
             # The first start never completed: the spawner learns why only now,
@@ -798,40 +1092,28 @@ class Cell:
             self.current = None
         if self.owns_mailbox:
             for message in self.mailbox.close():
-                self.dead_letter(message, "actor stopped")
+                self.dead_letter(message, _STOPPED_REASON)
         runtime = self.runtime
         if self.name is not None and runtime.names.get(self.name) is self:
             del runtime.names[self.name]
-        self._emit(EventKind.STOPPED, reason)
+        runtime.instruments.stopped(self, reason)
         bonds, self._bonds = self._bonds, None
         if bonds is not None:
-            for watched in bonds.watching:
-                watched.bonds.watchers.pop(self, None)
-            for watcher in bonds.watchers:
-                watcher.bonds.watching.pop(self, None)
-                watcher.deliver_system(Terminated(self.ref, reason))
-            for linked in bonds.links:
-                linked.bonds.links.pop(self, None)
-                linked.linked_stopped(self, reason)
+            bonds.release(self, reason)
         self.instance = None
         self.parent.child_stopped(self)
 
     @property
-    def started(self) -> bool:
-        """Whether the current instance has completed ``on_start`` (and not stopped)."""
-        return self._started
-
-    @property
-    def bonds(self) -> _Bonds:
-        """Watchers, watched actors and links of this actor (made on first use)."""
+    def bonds(self) -> Bonds:
+        """Watchers, watched refs and links of this actor (made on first use)."""
         if self._bonds is None:
-            self._bonds = _Bonds()
+            self._bonds = Bonds()
         return self._bonds
 
     def deliver_system(self, message: object) -> None:
         """Put a system message (Terminated, Exited) in the mailbox, whatever its size."""
         if self.mailbox.closed:
-            self.runtime.dead_letters.post(DeadLetter(message, self.address, "actor stopped"))
+            self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
         else:
             self.mailbox.put_system(message)
 
@@ -842,33 +1124,21 @@ class Cell:
         elif reason is not None:
             failure = LinkedActorFailed(other.address, describe(reason))
             failure.__cause__ = reason
-            self.command(_Fail(failure, linked=True))
-
-    def _emit(self, kind: EventKind, reason: BaseException | None = None) -> None:
-        events = self.runtime.events
-        if events.wants(kind):
-            events.emit(
-                ActorEvent(
-                    kind, self.address, class_label(self.actor_class), reason, self.runtime.now()
-                )
-            )
+            self.command(Command.LINK_FAILED, failure)
 
     # --- used by the guardian and the context ---------------------------------------
 
     @property
     def guardian(self) -> Guardian:
-        """The supervising side of this actor (its nursery opens with the first child)."""
+        """The supervising side of this actor's children (made with the first child)."""
         if self._guardian is None:
-            if self.state in (ActorState.STOPPING, ActorState.STOPPED):
+            if self.phase in (Phase.STOPPING, Phase.STOPPED, Phase.ENDING):
                 raise RuntimeError(f"{self.address.path} is stopping: it cannot have children")
-            from trouper.runtime._guardian import Guardian
-
-            self._guardian = Guardian(
-                self.runtime, None, path=self.address.path, strategy=self._strategy(), owner=self
-            )
+            self._guardian = self.runtime.new_guardian(self)
         return self._guardian
 
-    def _strategy(self) -> Strategy:
+    def strategy(self) -> Strategy:
+        """How this actor supervises its children (its instance's or class's, or the default)."""
         source = self.instance if self.instance is not None else self.actor_class
         return source.supervisor_strategy or self.runtime.default_strategy
 
@@ -879,24 +1149,8 @@ class Cell:
 
     async def open_children_nursery(self) -> trio.Nursery:
         """Start the host task that holds a nursery for this actor's children; return it."""
-        nursery: trio.Nursery = await self.parent.nursery.start(
-            self._host, name=f"trouper children of {self.address.path}"
-        )
-        return nursery
-
-    async def _host(self, *, task_status: trio.TaskStatus[trio.Nursery]) -> None:
-        done = self._host_done = trio.Event()
-        try:
-            with trio.CancelScope(deadline=self._stop_deadline) as self._host_scope:
-                async with trio.open_nursery() as nursery:
-                    task_status.started(nursery)
-                    await trio.sleep_forever()
-        finally:
-            done.set()
-
-    async def deliver_timer(self, target: ActorRef[object], message: object) -> None:
-        """Deliver a timer's message (a seam: instrumented cells trace it)."""
-        await target.tell(message)
+        host = self._host = ChildrenHost(self._stop_deadline)
+        return await host.open(self.parent.nursery, f"trouper children of {self.address.path}")
 
     @property
     def timer_nursery(self) -> trio.Nursery:
@@ -912,13 +1166,28 @@ class Cell:
 
     def stop_self(self) -> None:
         """Stop once the running handler returns (``ctx.stop()``)."""
-        self.command(_EXIT)
+        self.command(Command.EXIT)
+
+    def awaiting_decision(self, exit_number: int) -> bool:
+        """Whether the exit numbered ``exit_number`` still waits for its supervisor.
+
+        Not once an answer (or a stop) is pending: the exit has been answered.
+        """
+        return (
+            self.exits == exit_number
+            and self.phase in (Phase.FAILED, Phase.EXITING)
+            and self._pending is None
+        )
 
     def reset_for_new_life(self) -> None:
         """Make a stopped child startable again from its spec (same ref, same mailbox)."""
         self.mailbox.reopen()
-        self.state = ActorState.STARTING
+        self.phase = Phase.STARTING
         self.stop_reason = None
         self._stop_deadline = math.inf
         self._deferred = None
         self._first_start = True
+
+
+def _is_stopped(cell: Cell) -> bool:
+    return cell.phase is Phase.STOPPED

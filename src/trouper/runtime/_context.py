@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from trio.lowlevel import cancel_shielded_checkpoint
 
-from trouper.actors import Actor, ActorRef, ActorState, Context, Terminated, Timer
+from trouper.actors import Actor, ActorRef, Context, Terminated, Timer
 from trouper.errors import ChildNotFound, NameTaken
 from trouper.runtime import _runtime
-from trouper.runtime._cell import STOP, Cell
+from trouper.runtime._cell import Cell
+from trouper.runtime._lifecycle import Command, Phase
 from trouper.runtime._timers import start_timer
 from trouper.supervision import ChildInfo, ChildSpec, Restart
 
@@ -28,6 +29,7 @@ class ActorContext(Context):
 
     def __init__(self, cell: Cell) -> None:
         self._cell = cell
+        # The cell of the actor this context belongs to (every instance shares it).
 
     @property
     def self_ref(self) -> ActorRef[object]:
@@ -78,13 +80,27 @@ class ActorContext(Context):
         *args: object,
         router: Router | None = None,
         name: str | None = None,
+        mailbox_size: float | None = None,
+        throughput: int | None = None,
+        restart: Restart | None = None,
+        shutdown: float | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
         """Start a pool of ``size`` actors behind one ref, as a child of this actor."""
-        from trouper.routing import spawn_pool
-
-        return await spawn_pool(
-            self._cell.guardian, factory, size, *args, router=router, name=name, **kwargs
+        cell = self._cell
+        pools = cast("_runtime._Pools", cell.runtime.extension("pools"))
+        return await pools.spawn(
+            cell.guardian,
+            factory,
+            size,
+            *args,
+            router=router,
+            name=name,
+            mailbox_size=mailbox_size,
+            throughput=throughput,
+            restart=restart,
+            shutdown=shutdown,
+            **kwargs,
         )
 
     def stop(self) -> None:
@@ -100,31 +116,35 @@ class ActorContext(Context):
         return start_timer(self._cell, interval, interval, target, message)
 
     def watch(self, ref: ActorRef[object]) -> None:
-        """Receive ``Terminated(ref, reason)`` once ``ref`` has stopped for good."""
-        me, target = self._cell, _runtime.cell_of(ref)
-        if target is me or (me._bonds is not None and target in me._bonds.watching):
+        """Receive ``Terminated(ref, reason)`` once ``ref`` has stopped for good.
+
+        Goes through the ref's endpoint, so a pool or a remote actor is watched
+        as a local one is.
+        """
+        me = self._cell
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"watch takes an ActorRef, got {ref!r}")
+        if ref == me.ref or (me._bonds is not None and ref in me._bonds.watching):
             return
-        if target.state is ActorState.STOPPED:
-            me.deliver_system(Terminated(target.ref, target.stop_reason))
-            return
-        target.bonds.watchers[me] = None
-        me.bonds.watching[target] = None
+        me.bonds.watching[ref] = None
+        _watch(ref, me)
 
     def unwatch(self, ref: ActorRef[object]) -> None:
         """Stop watching ``ref``; a ``Terminated`` not yet handled is withdrawn."""
-        me, target = self._cell, _runtime.cell_of(ref)
-        target.bonds.watchers.pop(me, None)
-        me.bonds.watching.pop(target, None)
+        me = self._cell
+        if me._bonds is not None and ref in me._bonds.watching:
+            del me._bonds.watching[ref]
+            _unwatch(ref, me)
         items = me.mailbox.items
-        for item in [m for m in items if type(m) is Terminated and m.ref == ref]:
+        for item in [m for m in items if _is_terminated_of(m, ref)]:
             items.remove(item)
 
     def link(self, ref: ActorRef[object]) -> None:
         """Tie this actor's fate to ``ref``'s, both ways; see ``Context.link``."""
-        me, other = self._cell, _runtime.cell_of(ref)
+        me, other = self._cell, _local(ref, "link")
         if other is me or other in me.bonds.links:
             return
-        if other.state is ActorState.STOPPED:
+        if other.phase is Phase.STOPPED:
             me.linked_stopped(other, other.stop_reason)
             return
         me.bonds.links[other] = None
@@ -132,7 +152,7 @@ class ActorContext(Context):
 
     def unlink(self, ref: ActorRef[object]) -> None:
         """Remove the link with ``ref``, both ways."""
-        me, other = self._cell, _runtime.cell_of(ref)
+        me, other = self._cell, _local(ref, "unlink")
         me.bonds.links.pop(other, None)
         other.bonds.links.pop(me, None)
 
@@ -148,6 +168,7 @@ class ActorContext(Context):
             dict(spec.kwargs),
             name=spec.name,
             mailbox_size=spec.mailbox_size,
+            throughput=spec.throughput,
             restart=spec.restart,
             shutdown=spec.shutdown,
             spec=spec,
@@ -164,10 +185,10 @@ class ActorContext(Context):
     async def stop_child(self, child_id: str) -> None:
         """Stop a child for good; see ``Context.stop_child``."""
         child = self._child(child_id)
-        if child.state is ActorState.STOPPED:
+        if child.phase is Phase.STOPPED:
             await cancel_shielded_checkpoint()
             return
-        child.command(STOP)
+        child.command(Command.STOP)
         await child.wait_stopped()
 
     async def restart_child(self, child_id: str) -> ActorRef[object]:
@@ -203,5 +224,33 @@ class ActorContext(Context):
         if guardian is None:
             return []
         return [
-            ChildInfo(c.child_id, c.ref, c.state, c.restarts, c.restart) for c in guardian.children
+            ChildInfo(c.child_id, c.ref, c.state, c.restart_count, c.restart)
+            for c in guardian.children
         ]
+
+
+def _watch(ref: ActorRef[object], watcher: Cell) -> None:
+    watch = getattr(ref.endpoint, "watch", None)
+    if watch is None:
+        raise TypeError(f"{ref!r} cannot be watched: its endpoint does not support watching")
+    watch(watcher)
+
+
+def _unwatch(ref: ActorRef[object], watcher: Cell) -> None:
+    unwatch = getattr(ref.endpoint, "unwatch", None)
+    if unwatch is not None:
+        unwatch(watcher)
+
+
+def _is_terminated_of(item: object, ref: ActorRef[object]) -> bool:
+    return type(item) is Terminated and item.ref == ref
+
+
+def _local(ref: ActorRef[object], what: str) -> Cell:
+    try:
+        return _runtime.cell_of(ref)
+    except TypeError:
+        raise TypeError(
+            f"cannot {what} {ref!r}: links tie actors of one process only; "
+            "watch a remote actor instead (ctx.watch), which reports its stop"
+        ) from None

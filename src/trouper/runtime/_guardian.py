@@ -4,43 +4,54 @@ Theory of operation
 -------------------
 A guardian holds an owner's children in start order and the ``Supervision``
 that decides their fate (``trouper.supervision``: pure logic). Children run
-as tasks in the owner's nursery; the guardian never touches a child's
-instance, it only sends the child's cell commands and waits for the phase it
-expects (see ``_cell``).
+as tasks in the owner's nursery (the root's, or the owner's children host).
 
-When a child exits (a failure, or a stop of its own) its cell calls
-``child_exited`` and parks. Decisions that need no waiting are carried out
-at once: resume, restart one child (the child restarts itself, backoff
-included), stop it. Decisions that need waiting (restarting a group of
-children in order, giving up) go to the guardian's worker, a task that does
-one such job at a time, exactly as an OTP supervisor handles one exit at a
-time. While the worker is busy, further exits queue behind it; when their
-turn comes, an exit from a child that has been restarted meanwhile is stale
-and is dropped (OTP flushes those EXIT messages too).
+Supervision flows one way. A child that exits (a failure, or a stop of its
+own) reports it with ``child_exited``, which only queues the exit, and parks
+(``_lifecycle``: ``FAILED`` or ``EXITING``). The guardian's worker, a task
+that runs while there is work, takes one job at a time, as an OTP supervisor
+handles one exit at a time:
 
-Give-up (the intensity exceeded, or the strategy escalates): the guardian
-stops every child, last started first, then fails its owner, whose own
-guardian decides. The root has no owner: it either stops the child that
-exceeded (the default: top-level actors are independent services) or fails
-the runtime.
+- an exit: if still current (the child has not been answered or restarted
+  since), ask ``Supervision.on_exit`` for a decision and carry it out:
+  ``RESUME`` or ``STOP`` is a command to the child; a restart, of one child or
+  of a group, goes through ``_restart``; an escalation or a give-up through
+  ``_give_up``;
+- a delayed start: the second half of a restart whose backoff has passed.
 
-``shutdown`` stops every child, one at a time, last started first, each
-within its own ``shutdown`` deadline, and ends the worker.
+``_restart`` is the one restart routine: it counts the restart of each member
+(``RESTARTED``), ends the group last started first (``TERMINATE``, or ``STOP``
+for a temporary child) waiting for each to end, then starts the members in
+start order (``START``), each after the previous one's ``on_start``. A backoff
+is the one wait between the two halves, and it does not hold up the worker:
+a timer queues the start as a job when it passes, and the members' restart
+tickets say whether the start is still theirs to do (a later restart or a
+stop supersedes it).
+
+Give-up (the intensity exceeded, or the strategy escalates): a guardian of
+an actor stops every child, last started first, then fails its owner
+(``FAIL``), whose own guardian decides. The root has no owner: it stops the
+child that exceeded (top-level actors are independent services) and, as the
+runtime's options say, fails the runtime.
+
+``stop_all`` stops every child, one at a time, last started first, each
+within its own deadline, and ends the worker and the pending backoffs.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import TYPE_CHECKING
 
+import attrs
 import trio
+from trio.lowlevel import Task, current_task
 
 from trouper._text import class_label, describe
-from trouper.actors import ActorState, Address
+from trouper.actors import Address
 from trouper.errors import ChildFailed, RestartIntensityExceeded
-from trouper.runtime._cell import STOP, Cell, _Fail, _Restart, _Resume, _Start, _Stop, _Terminate
+from trouper.runtime._cell import Cell
+from trouper.runtime._lifecycle import Command, Phase
 from trouper.runtime._observe import ActorEvent, EventKind
 from trouper.supervision import Decision, Directive, Restart, Strategy, Supervision
 
@@ -50,21 +61,60 @@ if TYPE_CHECKING:
 __all__ = ["Guardian"]
 
 
-_Job = Callable[[], Awaitable[None]]
+@attrs.frozen
+class _Exit:
+    """A child's exit waiting for a decision."""
+
+    cell: Cell
+    """The child that exited."""
+    number: int
+    """Its exit number when it reported (the exit is current while it is unchanged)."""
+    error: BaseException | None
+    """Its error, or ``None`` for a normal exit of its own."""
+
+
+@attrs.frozen
+class _DelayedStart:
+    """The second half of a restart, once its backoff has passed."""
+
+    cells: tuple[Cell, ...]
+    """The members to start, in start order."""
+    tickets: tuple[int, ...]
+    """Each member's restart ticket when it was ended: a start is theirs while equal."""
+    cause: BaseException | None
+    """The failure that caused the restart (for ``on_restart``)."""
+
+
+_Job = _Exit | _DelayedStart
 
 
 def _ended(cell: Cell) -> bool:
-    """The cell's instance has ended and it waits to be started (or it stopped)."""
-    return cell.state is ActorState.STOPPED or (cell.idle and cell.instance is None)
+    return cell.phase is Phase.ENDED or cell.phase is Phase.STOPPED
 
 
 def _settled(cell: Cell) -> bool:
-    """The cell started (running), failed to, or stopped."""
-    return cell.state in (ActorState.RUNNING, ActorState.FAILED, ActorState.STOPPED)
+    return cell.phase is not Phase.ENDED and cell.phase is not Phase.STARTING
 
 
 class Guardian:
     """The children of one owner (an actor, or the root) and how they are supervised."""
+
+    __slots__ = (
+        "_backoffs",
+        "_children",
+        "_nursery",
+        "_opening",
+        "_queue",
+        "_worker",
+        "_worker_task",
+        "address",
+        "closing",
+        "owner",
+        "path",
+        "runtime",
+        "strategy",
+        "supervision",
+    )
 
     def __init__(
         self,
@@ -76,19 +126,33 @@ class Guardian:
         owner: Cell | None,
     ) -> None:
         self.runtime = runtime
-        self._nursery = nursery
-        self.path = "" if path == "/" else path
-        self.strategy = strategy
+        # The runtime the children run in.
         self.owner = owner
+        # The actor whose children these are; None for the root.
+        self.path = "" if path == "/" else path
+        # The owner's path ("" for the root): the prefix of the children's paths.
         self.address = owner.address if owner is not None else Address(runtime.node, "/")
+        # Who reports give-ups (the owner, or the root's "/").
+        self.strategy = strategy
+        # How the children are supervised; fixed for the guardian's life.
         self.supervision = Supervision(strategy, per_child=owner is None)
-        # Insertion-ordered: iteration is start order, lookup and removal are O(1).
-        self._children: dict[str, Cell] = {}
+        # The decision state: restart history, backoff streaks.
         self.closing = False
-        self._queue: deque[tuple[Cell, int, BaseException | None]] = deque()
-        self._busy = False
-        self._worker_scope: trio.CancelScope | None = None
+        # True once the guardian stops its children for good (it takes no new ones).
+        self._nursery = nursery
+        # Where the children run; for an actor, opened with the first child.
         self._opening: trio.Event | None = None
+        # Set while the owner's children host is being started (others wait on it).
+        self._children: dict[str, Cell] = {}
+        # The children by id, in start order (insertion order).
+        self._queue: deque[_Job] = deque()
+        # Jobs waiting for the worker, oldest first.
+        self._worker: trio.CancelScope | None = None
+        # The worker task's scope while it runs (None: no worker).
+        self._worker_task: Task | None = None
+        # The worker task, once it has begun (a worker never cancels itself).
+        self._backoffs: set[trio.CancelScope] = set()
+        # The scopes of backoff timers not yet passed.
 
     def __repr__(self) -> str:
         return f"<Guardian {self.path or '/'} {len(self._children)} children>"
@@ -99,10 +163,20 @@ class Guardian:
         return list(self._children.values())
 
     @property
+    def has_children(self) -> bool:
+        """Whether any child is listed (running or kept after a stop)."""
+        return bool(self._children)
+
+    @property
     def nursery(self) -> trio.Nursery:
         """Where the children run (open once the first child is being spawned)."""
         assert self._nursery is not None, "open() the guardian before starting children"
         return self._nursery
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the children's nursery exists."""
+        return self._nursery is not None
 
     async def open(self) -> None:
         """Make sure the children's nursery exists (the owner's host task starts it)."""
@@ -122,32 +196,53 @@ class Guardian:
         """Return the child with this id, or ``None``."""
         return self._children.get(child_id)
 
-    def check_open(self) -> None:
-        """Raise ``RuntimeError`` if the guardian takes no new children."""
-        if self.closing:
-            where = self.path or "the runtime"
-            raise RuntimeError(f"{where} is stopping: it cannot start new children")
-
     def live_ids(self) -> list[str]:
         """The ids of the children that have not stopped, in start order."""
-        return [c.child_id for c in self._children.values() if c.state is not ActorState.STOPPED]
+        return [c.child_id for c in self._children.values() if c.phase is not Phase.STOPPED]
 
     # --- exits -------------------------------------------------------------------
 
-    def child_exited(self, cell: Cell, error: BaseException | None) -> None:
-        """A child failed (``error``) or stopped itself (``None``) and waits for a decision."""
-        if self.closing:
-            cell.command(_Stop(error))
-        elif self._busy:
-            self._queue.append((cell, cell.exits, error))
-        else:
-            job = self._decide(cell, error)
-            if job is not None:
-                self._busy = True
-                self.nursery.start_soon(self._work, job, name=f"trouper guardian {self.path}")
+    def child_exited(self, cell: Cell, number: int, error: BaseException | None) -> None:
+        """A child failed (``error``) or stopped itself (``None``): queue it for a decision.
 
-    def _decide(self, cell: Cell, error: BaseException | None) -> _Job | None:
-        """Carry out a decision that needs no waiting; return the job for one that does."""
+        Never calls back into the child: the worker answers it later. A
+        guardian that is closing drops it (``stop_all`` stops every child).
+        """
+        if not self.closing:
+            self._enqueue(_Exit(cell, number, error))
+
+    def _enqueue(self, job: _Job) -> None:
+        self._queue.append(job)
+        self._ensure_worker()
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None and self._queue and not self.closing:
+            self._worker = trio.CancelScope()
+            self.nursery.start_soon(self._work, name=f"trouper supervisor {self.path or '/'}")
+
+    async def _work(self) -> None:
+        """Do the queued jobs one at a time, until none is left."""
+        scope = self._worker
+        assert scope is not None
+        self._worker_task = current_task()
+        try:
+            with scope:
+                while self._queue and not self.closing:
+                    job = self._queue.popleft()
+                    if type(job) is _Exit:
+                        await self._decide(job)
+                    else:
+                        await self._start_group(job)  # type: ignore[arg-type]
+        finally:
+            if self._worker is scope:
+                self._worker = None
+                self._worker_task = None
+                self._ensure_worker()  # jobs queued while this worker was ending
+
+    async def _decide(self, job: _Exit) -> None:
+        cell, error = job.cell, job.error
+        if not cell.awaiting_decision(job.number):
+            return  # stale: answered, restarted or stopped meanwhile
         runtime = self.runtime
         decision = self.supervision.on_exit(
             self.live_ids(),
@@ -163,34 +258,67 @@ class Guardian:
         )
         directive = decision.directive
         if directive is Directive.RESUME:
-            cell.command(_Resume())
+            cell.command(Command.RESUME)
         elif directive is Directive.STOP:
-            cell.command(_Stop(error))
+            cell.command(Command.STOP, error)
         elif directive is Directive.RESTART:
-            if decision.restart != (cell.child_id,):
-                return partial(self._restart_group, error, decision)
-            self._count_restart(cell, error)
-            cell.command(_Restart(error, decision.delay))
+            ids = set(decision.restart)
+            group = [c for c in self._children.values() if c.child_id in ids]
+            await self._restart(group, error, decision.delay)
         else:
             assert error is not None  # a normal exit never escalates
-            return self._escalate(cell, error, decision)
-        return None
+            await self._give_up(cell, error, decision)
 
-    def _count_restart(self, cell: Cell, error: BaseException | None) -> None:
-        cell.restarts += 1
-        events = self.runtime.events
-        if events.wants(EventKind.RESTARTED):
-            events.emit(
-                ActorEvent(
-                    EventKind.RESTARTED,
-                    cell.address,
-                    class_label(cell.actor_class),
-                    error,
-                    self.runtime.now(),
-                )
-            )
+    # --- the one restart routine ----------------------------------------------------
 
-    def _escalate(self, cell: Cell, error: BaseException, decision: Decision) -> _Job | None:
+    async def _restart(self, group: list[Cell], cause: BaseException | None, delay: float) -> None:
+        """Restart ``group``: end it last started first, wait ``delay``, start it in order."""
+        # Temporary children are never restarted: in a group they are stopped (OTP).
+        restarting = [c for c in group if c.restart is not Restart.TEMPORARY]
+        for cell in restarting:
+            self._count_restart(cell, cause)
+        for cell in reversed(group):
+            cell.restart_ticket += 1
+            if cell.restart is Restart.TEMPORARY:
+                cell.command(Command.STOP)
+                await cell.wait_stopped()
+            else:
+                cell.command(Command.TERMINATE)
+                await cell.wait_until(_ended)
+        start = _DelayedStart(tuple(restarting), tuple(c.restart_ticket for c in restarting), cause)
+        if delay > 0:
+            self.nursery.start_soon(self._after_backoff, start, delay)
+        else:
+            await self._start_group(start)
+
+    async def _after_backoff(self, start: _DelayedStart, delay: float) -> None:
+        with trio.CancelScope() as scope:
+            self._backoffs.add(scope)
+            try:
+                await trio.sleep(delay)
+            finally:
+                self._backoffs.discard(scope)
+            if not self.closing:
+                self._enqueue(start)
+
+    async def _start_group(self, start: _DelayedStart) -> None:
+        for cell, ticket in zip(start.cells, start.tickets, strict=True):
+            if self.closing:
+                return
+            if cell.restart_ticket != ticket or cell.phase is not Phase.ENDED:
+                continue  # superseded by a later restart, or stopped meanwhile
+            cell.command(Command.START, start.cause)
+            await cell.wait_until(_settled)
+            # A child that failed again has its exit queued behind this job;
+            # its siblings are started all the same, so none is left waiting.
+
+    def _count_restart(self, cell: Cell, cause: BaseException | None) -> None:
+        cell.restart_count += 1
+        self.runtime.instruments.restarted(cell, cause)
+
+    # --- giving up ------------------------------------------------------------------
+
+    async def _give_up(self, cell: Cell, error: BaseException, decision: Decision) -> None:
         failure: BaseException
         if decision.gave_up:
             failure = RestartIntensityExceeded(
@@ -199,84 +327,40 @@ class Guardian:
         else:
             failure = ChildFailed(cell.address, describe(error))
         failure.__cause__ = error
+        runtime = self.runtime
         owner = "root" if self.owner is None else class_label(self.owner.actor_class)
-        self.runtime.events.emit(
-            ActorEvent(EventKind.GAVE_UP, self.address, owner, failure, self.runtime.now())
+        runtime.events.emit(
+            ActorEvent(EventKind.GAVE_UP, self.address, owner, failure, runtime.now())
         )
         if self.owner is None:
-            self.runtime.root_escalation(cell, error, failure, gave_up=decision.gave_up)
-            return None
-        return partial(self._give_up, cell, error, failure)
-
-    # --- the worker ------------------------------------------------------------
-
-    async def _work(self, job: _Job) -> None:
-        """Do waiting jobs one at a time, then the exits that queued meanwhile."""
-        with trio.CancelScope() as scope:
-            self._worker_scope = scope
-            try:
-                next_job: _Job | None = job
-                while next_job is not None:
-                    await next_job()
-                    next_job = None
-                    while next_job is None and self._queue and not self.closing:
-                        cell, exit_number, error = self._queue.popleft()
-                        # Stale if the exit was answered meanwhile (or the cell stopped).
-                        if cell.exiting and cell.exits == exit_number:
-                            next_job = self._decide(cell, error)
-            finally:
-                self._worker_scope = None
-                self._busy = False
-
-    async def _restart_group(self, error: BaseException | None, decision: Decision) -> None:
-        ids = set(decision.restart)
-        group = [c for c in self._children.values() if c.child_id in ids]
-        # Temporary children are never restarted: in a group they are stopped (OTP).
-        restarting = [c for c in group if c.restart is not Restart.TEMPORARY]
-        for cell in restarting:
-            self._count_restart(cell, error)
-        for cell in reversed(group):
-            if cell.restart is Restart.TEMPORARY:
-                cell.command(STOP)
-                await cell.wait_stopped()
-            else:
-                cell.command(_Terminate(error))
-                await cell.wait_until(_ended)
-        if decision.delay > 0:
-            await trio.sleep(decision.delay)
-        for cell in restarting:
-            if self.closing:
-                return
-            if cell.state is ActorState.STOPPED:
-                continue
-            cell.command(_Start(error))
-            await cell.wait_until(_settled)
-            # A cell that failed again has its failure queued behind this job;
-            # its siblings are started all the same, so none is left waiting.
-
-    async def _give_up(self, failed: Cell, error: BaseException, failure: BaseException) -> None:
-        self.closing = True
-        await self._stop_all(failed, error)
-        assert self.owner is not None
-        self.owner.command(_Fail(failure))
+            # Top-level actors are independent services: stop only the offender.
+            cell.command(Command.STOP, error)
+            if not (decision.gave_up and runtime.on_root_give_up == "stop"):
+                runtime.escalated(cell, failure)
+            return
+        await self.stop_all(failed=cell, error=error)
+        self.owner.command(Command.FAIL, failure)
 
     # --- stopping ---------------------------------------------------------------
 
-    async def _stop_all(
-        self, failed: Cell | None = None, error: BaseException | None = None
+    async def stop_all(
+        self, *, failed: Cell | None = None, error: BaseException | None = None
     ) -> None:
-        for cell in reversed(tuple(self._children.values())):
-            if cell.state is not ActorState.STOPPED:
-                cell.command(_Stop(error if cell is failed else None))
-                await cell.wait_stopped()
+        """Stop every child for good, last started first, each within its shutdown deadline.
 
-    async def shutdown(self) -> None:
-        """Stop every child, last started first, each within its shutdown deadline."""
+        The guardian takes no new children and no new decisions from now on.
+        """
         self.closing = True
         self._queue.clear()
-        if self._worker_scope is not None:
-            self._worker_scope.cancel()
-        await self._stop_all()
+        worker = self._worker
+        if worker is not None and self._worker_task is not current_task():
+            worker.cancel()
+        for scope in tuple(self._backoffs):
+            scope.cancel()
+        for cell in reversed(tuple(self._children.values())):
+            if cell.phase is not Phase.STOPPED:
+                cell.command(Command.STOP, error if cell is failed else None)
+                await cell.wait_stopped()
 
     def child_stopped(self, cell: Cell) -> None:
         """A child stopped for good: forget it, unless its spec keeps it listed."""

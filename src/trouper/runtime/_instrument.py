@@ -34,8 +34,9 @@ read; instruments never change it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 
@@ -44,7 +45,12 @@ if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
     from trouper.runtime._observe import DeadLetter
 
-__all__ = ["HandlerOutcome", "Instrument", "Interception", "SendKind"]
+__all__ = ["HandlerOutcome", "Instrument", "Instruments", "Interception", "SendKind"]
+
+log = logging.getLogger("trouper")
+
+Contexts: TypeAlias = dict[object, object] | None
+"""The contexts one message carries, by the instrument that returned each (or None)."""
 
 
 class SendKind(enum.Enum):
@@ -145,3 +151,169 @@ class Instrument:
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """A message became a dead letter."""
+
+
+_HOOKS = (
+    "actor_started",
+    "actor_failed",
+    "actor_restarted",
+    "actor_stopped",
+    "intercept_send",
+    "message_sent",
+    "message_delivered",
+    "handler_started",
+    "handler_finished",
+    "timer_fired",
+    "dead_letter",
+)
+# Hooks that make a cell serve through its instrumented loop while any instrument has one.
+_MESSAGE_HOOKS = ("message_sent", "handler_started", "handler_finished")
+# Hooks that make endpoints call them on each send while any instrument has one.
+_SEND_HOOKS = ("intercept_send", "message_sent", "message_delivered")
+
+
+class Instruments:
+    """The instruments installed on one runtime, and for each hook the methods to call.
+
+    ``runtime.instruments``. For each hook name there is an attribute holding
+    the tuple of bound methods of the installed instruments that override it,
+    in installation order; the engine tests it for truth before calling, so
+    an unimplemented hook costs a truth test.
+    """
+
+    __slots__ = ("_installed", "watch_messages", "watch_sends", *_HOOKS)
+
+    actor_started: tuple[Callable[[Cell], None], ...]
+    actor_failed: tuple[Callable[[Cell, BaseException], None], ...]
+    actor_restarted: tuple[Callable[[Cell, BaseException | None], None], ...]
+    actor_stopped: tuple[Callable[[Cell, BaseException | None], None], ...]
+    intercept_send: tuple[Callable[[Cell, object, SendKind], Interception | None], ...]
+    message_sent: tuple[Callable[[Cell, object, SendKind], object], ...]
+    message_delivered: tuple[Callable[[Cell, object], None], ...]
+    handler_started: tuple[Callable[[Cell, object, object], Awaitable[None] | None], ...]
+    handler_finished: tuple[Callable[[Cell, object, object, HandlerOutcome], None], ...]
+    timer_fired: tuple[Callable[[Cell, ActorRef[object], object], None], ...]
+    dead_letter: tuple[Callable[[DeadLetter], None], ...]
+
+    def __init__(self) -> None:
+        self._installed: list[Instrument] = []
+        # Installed instruments, in installation order (each at most once).
+        self.watch_messages = False
+        # Whether some instrument carries contexts or watches handlers: cells serve instrumented.
+        self.watch_sends = False
+        # Whether some instrument intercepts or watches sends: endpoints call the hooks.
+        self._rebuild()
+
+    def __iter__(self) -> Iterator[Instrument]:
+        return iter(tuple(self._installed))
+
+    def __len__(self) -> int:
+        return len(self._installed)
+
+    def __contains__(self, instrument: object) -> bool:
+        return instrument in self._installed
+
+    def add(self, instrument: Instrument) -> None:
+        """Install ``instrument`` (after those already installed); installing twice does nothing.
+
+        Cells switch to or from their instrumented loop at their next idle
+        moment or after at most ``throughput`` messages.
+
+        Raises:
+            TypeError: ``instrument`` is not an ``Instrument``.
+        """
+        if not isinstance(instrument, Instrument):
+            raise TypeError(f"expected a trouper.runtime.lowlevel.Instrument, got {instrument!r}")
+        if instrument not in self._installed:
+            self._installed.append(instrument)
+            self._rebuild()
+
+    def remove(self, instrument: Instrument) -> None:
+        """Uninstall ``instrument``; removing one that is not installed does nothing."""
+        if instrument in self._installed:
+            self._installed.remove(instrument)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        for hook in _HOOKS:
+            default = getattr(Instrument, hook)
+            methods = tuple(
+                getattr(instrument, hook)
+                for instrument in self._installed
+                if getattr(type(instrument), hook) is not default
+            )
+            setattr(self, hook, methods)
+        self.watch_messages = any(getattr(self, hook) for hook in _MESSAGE_HOOKS)
+        self.watch_sends = any(getattr(self, hook) for hook in _SEND_HOOKS)
+
+    # --- calling observing hooks (errors logged, never raised into the engine) ---------
+
+    def started(self, actor: Cell) -> None:
+        """Call ``actor_started`` hooks."""
+        for hook in self.actor_started:
+            _observe(hook, actor)
+
+    def failed(self, actor: Cell, error: BaseException) -> None:
+        """Call ``actor_failed`` hooks."""
+        for hook in self.actor_failed:
+            _observe(hook, actor, error)
+
+    def restarted(self, actor: Cell, error: BaseException | None) -> None:
+        """Call ``actor_restarted`` hooks."""
+        for hook in self.actor_restarted:
+            _observe(hook, actor, error)
+
+    def stopped(self, actor: Cell, reason: BaseException | None) -> None:
+        """Call ``actor_stopped`` hooks."""
+        for hook in self.actor_stopped:
+            _observe(hook, actor, reason)
+
+    def delivered(self, actor: Cell, message: object) -> None:
+        """Call ``message_delivered`` hooks."""
+        for hook in self.message_delivered:
+            _observe(hook, actor, message)
+
+    def timer(self, actor: Cell, target: ActorRef[object], message: object) -> None:
+        """Call ``timer_fired`` hooks."""
+        for hook in self.timer_fired:
+            _observe(hook, actor, target, message)
+
+    def dead(self, letter: DeadLetter) -> None:
+        """Call ``dead_letter`` hooks."""
+        for hook in self.dead_letter:
+            _observe(hook, letter)
+
+    def finished(
+        self, actor: Cell, message: object, contexts: Contexts, outcome: HandlerOutcome
+    ) -> None:
+        """Call ``handler_finished`` hooks, each with the context its instrument carried."""
+        for hook in self.handler_finished:
+            own = None if contexts is None else contexts.get(getattr(hook, "__self__", None))
+            _observe(hook, actor, message, own, outcome)
+
+    def sent(self, actor: Cell, message: object, kind: SendKind) -> Contexts:
+        """Call ``message_sent`` hooks; return the contexts to carry, by instrument (or None)."""
+        contexts: dict[object, object] | None = None
+        for hook in self.message_sent:
+            context = _observe(hook, actor, message, kind)
+            if context is not None:
+                if contexts is None:
+                    contexts = {}
+                contexts[getattr(hook, "__self__", None)] = context
+        return contexts
+
+    def intercept(self, actor: Cell, message: object, kind: SendKind) -> Interception | None:
+        """Ask ``intercept_send`` hooks; the first ``Interception`` decides."""
+        for hook in self.intercept_send:
+            fate = hook(actor, message, kind)
+            if fate is not None:
+                return fate
+        return None
+
+
+def _observe(hook: Callable[..., object], *args: object) -> object:
+    try:
+        return hook(*args)
+    except Exception:
+        log.exception("trouper instrument hook %r raised (ignored)", hook)
+        return None

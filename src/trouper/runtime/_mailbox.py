@@ -1,16 +1,20 @@
-"""Mailboxes: bounded FIFO queues between senders and the cells that consume them.
+"""Mailboxes: what a cell needs of the queue it consumes, and the in-memory one.
 
 Theory of operation
 -------------------
-A mailbox is a deque plus the parked consumers and producers. Consumers are
-cells: a cell takes messages straight from ``items`` (``popleft``) and, when
-it finds the deque empty, ``register``s itself and parks. Producers put with
-``put_nowait`` (which never waits) or ``put`` (which parks the sending task,
-holding its message, while the mailbox is full). Whenever a consumer takes a
-message it calls ``admit`` if producers are parked, which moves the oldest
-parked message into the deque and wakes its sender, so waiting senders keep
-their order. A closed mailbox has no room: the put fast path needs no
-closed check.
+``Mailbox`` is the protocol a cell consumes through (``trouper.runtime.lowlevel``);
+``MemoryMailbox`` implements it in memory, for one cell or for the cells of a
+balancing pool, and a durable mailbox (``trouper.durable``) implements it on a
+store.
+
+Consumers are cells: a cell takes items straight from ``items`` (``popleft``)
+and, when it finds the deque empty, ``register``s itself and parks. Producers
+put with ``put_nowait`` (which never waits) or ``put`` (which parks the
+sending task, holding its message, while the mailbox is full). Whenever a
+consumer takes an item and ``producers`` is truthy, it calls ``admit``, which
+moves the oldest parked message into the deque and wakes its sender, so
+waiting senders keep their order. A closed mailbox has no room: the put fast
+path needs no closed check.
 
 Every put wakes one parked consumer. A consumer woken for another reason (a
 command) ``forget``s itself first, and one that leaves without taking the
@@ -21,19 +25,37 @@ parked.
 System messages (``Terminated``, ``Exited``) skip the capacity check: a
 watcher must learn of a death even when its mailbox is full.
 
+How each message ended: a mailbox whose ``settles`` is true is told, once per
+item the cell took, whether its handler returned (``HANDLED``), raised
+(``FAILED``, with the error), or never finished because the instance
+restarted or stopped (``RETURNED``): a durable mailbox acknowledges,
+redelivers with a backoff, or keeps the message accordingly. The in-memory
+mailbox does not settle, and cells then skip the call altogether. A mailbox
+whose ``durable`` is true holds a told message only once ``put`` has
+returned: ``tell`` always awaits ``put`` there, while ``put_nowait`` only
+stages the message for the mailbox's next commit.
+
 Nothing here knows about dead letters or asks; the cell decides what a
 closed mailbox means for each message.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import deque
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from outcome import Value
-from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import (
+    Abort,
+    Task,
+    cancel_shielded_checkpoint,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
 
-__all__ = ["Consumer", "Mailbox"]
+__all__ = ["Consumer", "Mailbox", "MailboxEnding", "MemoryMailbox"]
 
 
 class Consumer(Protocol):
@@ -43,22 +65,109 @@ class Consumer(Protocol):
         """Resume the consumer, which has parked itself on the mailbox."""
 
 
-class Mailbox:
-    """A bounded FIFO of messages, consumed by one cell (or a pool's cells)."""
+class MailboxEnding(enum.Enum):
+    """How a message a cell took from its mailbox ended."""
+
+    HANDLED = "handled"
+    """Its handler returned (an ask's ``Reject`` counts: the handler returned)."""
+    FAILED = "failed"
+    """Its handler raised; the error is given with it."""
+    RETURNED = "returned"
+    """Its handler never finished: the instance restarted or stopped (it was cancelled)."""
+
+
+class Mailbox(Protocol):
+    """What a cell needs of the mailbox it consumes (in memory, shared, or durable)."""
+
+    items: deque[object]
+    """What is ready to be handled, in order; the consumer ``popleft()``s from it."""
+    size: float
+    """The capacity in messages (``math.inf`` for none)."""
+    closed: bool
+    """Whether the mailbox refuses new messages (its actor has stopped)."""
+    settles: ClassVar[bool]
+    """Whether the cell must ``settle`` every item it takes."""
+    durable: ClassVar[bool]
+    """Whether a told message is held only once ``put`` returned (``tell`` awaits it)."""
+
+    def __len__(self) -> int:
+        """The number of messages waiting (what trees show as the mailbox depth)."""
+        ...
+
+    @property
+    def producers(self) -> object:
+        """Truthy while senders wait for room: the consumer calls ``admit`` after a take."""
+        ...
+
+    def put_nowait(self, item: object) -> bool:
+        """Put ``item`` if there is room and wake a consumer; return whether it was put."""
+        ...
+
+    async def put(self, item: object) -> bool:
+        """Park until ``item`` fits, then put it; ``False`` if the mailbox closed meanwhile."""
+        ...
+
+    def put_system(self, item: object) -> None:
+        """Append a system message however full the mailbox is (not when closed)."""
+        ...
+
+    def admit(self) -> None:
+        """Let waiting senders' messages in while there is room."""
+        ...
+
+    def register(self, consumer: Consumer) -> None:
+        """Have ``consumer`` woken by the next put; it parks itself right after."""
+        ...
+
+    def forget(self, consumer: Consumer) -> None:
+        """Unregister a parked consumer that was woken by something else."""
+        ...
+
+    def close(self) -> list[object]:
+        """Refuse further items; return the queued ones that are the caller's to report."""
+        ...
+
+    def reopen(self) -> None:
+        """Accept items again (a stopped child started anew from its spec)."""
+        ...
+
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> None:
+        """Learn how a taken item ended (called only when ``settles`` is true)."""
+        ...
+
+
+class MemoryMailbox:
+    """A bounded FIFO of messages in memory, consumed by one cell (or a pool's cells)."""
 
     __slots__ = ("_consumers", "_producers", "capacity", "closed", "items", "size")
 
+    settles: ClassVar[bool] = False
+    durable: ClassVar[bool] = False
+
     def __init__(self, size: float) -> None:
         self.items: deque[object] = deque()
+        # Messages (and asks) waiting, oldest first.
         self.size = size
-        # A closed mailbox has no room, so the put fast path needs no closed check.
+        # The capacity asked for (>= 1 or math.inf); never changes.
         self.capacity = size
+        # The room the put fast path checks: ``size``, or 0 once closed.
         self.closed = False
-        self._consumers: dict[Consumer, None] = {}
-        self._producers: dict[Task, object] = {}
+        # Whether the mailbox refuses new items (its actor stopped for good).
+        self._consumers: dict[Consumer, None] | None = None
+        # Parked consumers in the order they parked; made on first park.
+        self._producers: dict[Task, object] | None = None
+        # Parked senders and their messages, oldest first; None or empty when none.
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"<MemoryMailbox {len(self.items)}/{self.size}{' closed' if self.closed else ''}>"
+
+    @property
+    def producers(self) -> object:
+        """Truthy while senders wait for room (then call ``admit`` after taking)."""
+        return self._producers
 
     @property
     def full(self) -> bool:
@@ -84,15 +193,24 @@ class Mailbox:
     async def put(self, item: object) -> bool:
         """Park the calling task until ``item`` fits, then put it.
 
-        Call only after ``put_nowait`` refused. Returns ``True`` once the item
-        is in the mailbox, ``False`` if the mailbox was closed while waiting
-        (the item was not put). If cancelled, the item was not put.
+        Returns ``True`` once the item is in the mailbox, ``False`` if the
+        mailbox was closed while waiting (the item was not put). If
+        cancelled, the item was not put.
         """
+        if self.put_nowait(item):
+            await cancel_shielded_checkpoint()
+            return True
+        if self.closed:
+            await cancel_shielded_checkpoint()
+            return False
         task = current_task()
-        self._producers[task] = item
+        producers = self._producers
+        if producers is None:
+            producers = self._producers = {}
+        producers[task] = item
 
         def abort(_: object) -> Abort:
-            del self._producers[task]
+            del producers[task]
             return Abort.SUCCEEDED
 
         return bool(await wait_task_rescheduled(abort))
@@ -110,15 +228,26 @@ class Mailbox:
 
     def register(self, consumer: Consumer) -> None:
         """Have ``consumer`` woken by the next put; it parks itself right after."""
-        self._consumers[consumer] = None
+        consumers = self._consumers
+        if consumers is None:
+            consumers = self._consumers = {}
+        consumers[consumer] = None
 
     def forget(self, consumer: Consumer) -> None:
         """Unregister a parked consumer that was woken by something else."""
-        self._consumers.pop(consumer, None)
+        if self._consumers:
+            self._consumers.pop(consumer, None)
+
+    def pass_wakeup(self) -> None:
+        """Wake another parked consumer if items wait (a consumer left without taking)."""
+        if self.items and self._consumers:
+            self._wake_one()
 
     def _wake_one(self) -> None:
-        consumer = next(iter(self._consumers))
-        del self._consumers[consumer]
+        consumers = self._consumers
+        assert consumers
+        consumer = next(iter(consumers))
+        del consumers[consumer]
         consumer.wake()
 
     def close(self) -> list[object]:
@@ -131,12 +260,16 @@ class Mailbox:
         self.capacity = 0
         queued = list(self.items)
         self.items.clear()
-        for task in self._producers:
-            reschedule(task, Value(False))
-        self._producers.clear()
+        if self._producers:
+            for task in self._producers:
+                reschedule(task, Value(False))
+            self._producers.clear()
         return queued
 
     def reopen(self) -> None:
         """Accept items again (a stopped child started anew from its spec)."""
         self.closed = False
         self.capacity = self.size
+
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> None:
+        """Nothing to do in memory: an item taken is gone (``settles`` is false)."""

@@ -12,17 +12,23 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
-from trouper._text import describe
+from trouper._text import class_label, describe
 from trouper.actors import Address
+from trouper.runtime._instrument import Instrument
+
+if TYPE_CHECKING:
+    from trouper.runtime._cell import Cell
+    from trouper.runtime._instrument import Instruments
 
 __all__ = [
     "ActorEvent",
     "DeadLetter",
     "DeadLetterOffice",
+    "DeadLetterReason",
     "EventKind",
     "EventLog",
     "Listener",
@@ -31,6 +37,27 @@ __all__ = [
 log = logging.getLogger("trouper")
 
 T = TypeVar("T")
+
+
+class DeadLetterReason(enum.StrEnum):
+    """Why the engine made a message a dead letter (layers above add reasons of their own)."""
+
+    ACTOR_STOPPED = "actor stopped"
+    """The recipient has stopped for good (or stopped before taking it)."""
+    UNHANDLED = "unhandled message"
+    """No handler of the recipient takes its type, and it has no ``receive``."""
+    HANDLER_FAILED = "handler failed"
+    """Its handler raised (the error is attached)."""
+    REJECTED = "rejected"
+    """Its handler returned ``Reject`` to a tell, which has no asker to answer."""
+    MAILBOX_FULL = "mailbox full"
+    """A copy delivered by an interception (a simulated duplicate) found no room."""
+    SLOW_SUBSCRIBER = "slow subscriber"
+    """A publish to a subscriber with ``Overflow.DROP`` found its mailbox full."""
+    NO_MEMBERS = "pool has no members"
+    """A pool that has no members left was told or asked."""
+    ROUTING_FAILED = "routing failed"
+    """A pool's router raised while choosing a member (the error is attached)."""
 
 
 @attrs.frozen
@@ -42,7 +69,7 @@ class DeadLetter:
     recipient: Address
     """Where it was going."""
     reason: str
-    """Why it is dead: ``"actor stopped"``, ``"unhandled message"``, ``"handler failed"``, ..."""
+    """Why it is dead: a ``DeadLetterReason`` for the engine's reasons, else the layer's text."""
     error: BaseException | None = None
     """The error involved, if any (the handler's error for ``"handler failed"``)."""
 
@@ -129,8 +156,9 @@ class _Listeners(Generic[T]):
 
 @attrs.define(eq=False)
 class DeadLetterOffice(_Listeners[DeadLetter]):
-    """Where dead letters go: counted, the latest kept, listeners told at once."""
+    """Where dead letters go: counted, the latest kept, listeners and instruments told at once."""
 
+    _instruments: Instruments | None = None
     keep: int = 100
     count: int = attrs.field(default=0, init=False)
     """How many dead letters there have been."""
@@ -152,6 +180,9 @@ class DeadLetterOffice(_Listeners[DeadLetter]):
             log.info("%s", letter)
         if self._listeners:
             self._notify(letter)
+        instruments = self._instruments
+        if instruments is not None and instruments.dead_letter:
+            instruments.dead(letter)
 
 
 _LEVELS = {
@@ -164,8 +195,13 @@ _LEVELS = {
 
 
 @attrs.define(eq=False)
-class EventLog(_Listeners[ActorEvent]):
-    """Where lifecycle events go: logged at their level, listeners told at once."""
+class EventLog(_Listeners[ActorEvent], Instrument):
+    """Where lifecycle events go: logged at their level, listeners told at once.
+
+    The runtime installs it as its first instrument: the engine reports starts,
+    failures, restarts and stops through the instrument hooks, and the log turns
+    them into ``ActorEvent`` values for whoever wants them.
+    """
 
     _kinds: dict[Listener, frozenset[EventKind]] = attrs.field(factory=dict, init=False)
     _wanted: frozenset[EventKind] = attrs.field(default=frozenset(), init=False)
@@ -194,6 +230,30 @@ class EventLog(_Listeners[ActorEvent]):
 
     def _recount(self) -> None:
         self._wanted = frozenset().union(*self._kinds.values())
+
+    def actor_started(self, actor: Cell) -> None:
+        """Report ``STARTED``."""
+        self._report(EventKind.STARTED, actor, None)
+
+    def actor_failed(self, actor: Cell, error: BaseException) -> None:
+        """Report ``FAILED``."""
+        self._report(EventKind.FAILED, actor, error)
+
+    def actor_restarted(self, actor: Cell, error: BaseException | None) -> None:
+        """Report ``RESTARTED``."""
+        self._report(EventKind.RESTARTED, actor, error)
+
+    def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
+        """Report ``STOPPED``."""
+        self._report(EventKind.STOPPED, actor, reason)
+
+    def _report(self, kind: EventKind, actor: Cell, reason: BaseException | None) -> None:
+        if kind in self._wanted or log.isEnabledFor(_LEVELS[kind]):
+            self.emit(
+                ActorEvent(
+                    kind, actor.address, class_label(actor.actor_class), reason, actor.runtime.now()
+                )
+            )
 
     def emit(self, event: ActorEvent) -> None:
         """Report an event: log it (failures at ERROR, restarts and give-ups at WARNING)."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
 from trouper.actors import Actor, ActorRef
+from trouper.errors import RuntimeClosed
 
 if TYPE_CHECKING:
     from trouper.runtime._runtime import Runtime
+    from trouper.topics import Subscription
 
 __all__ = ["Portal"]
 
@@ -18,24 +21,48 @@ T = TypeVar("T")
 
 
 class Portal:
-    """Tell, ask and spawn from a thread that is not the runtime's Trio thread.
+    """Tell, ask, spawn and publish from a thread that is not the runtime's Trio thread.
 
     Each call blocks the calling thread until the Trio side has done the
-    work, and re-raises there what the Trio side raised. Calling a portal
-    from the runtime's own thread raises ``RuntimeError`` (use the async API
-    there). Typical users: a synchronous web framework's request handlers, a
-    CLI, a worker started with ``trio.to_thread.run_sync``.
+    work, and re-raises there what the Trio side raised. Called from the
+    thread that hosts the runtime (its Trio thread, or the asyncio loop that
+    hosts Trio as a guest) it raises ``RuntimeError`` at once instead of
+    waiting for itself forever; use the async API there (or ``trouper.aio``).
+    Once the runtime has stopped, calls raise ``RuntimeClosed``. Typical
+    users: a synchronous web framework's request handlers, a CLI, a worker
+    started with ``trio.to_thread.run_sync``.
     """
 
-    __slots__ = ("_runtime", "_token")
+    __slots__ = ("_runtime", "_thread", "_token")
 
-    def __init__(self, token: trio.lowlevel.TrioToken, runtime: Runtime) -> None:
+    def __init__(self, token: trio.lowlevel.TrioToken, runtime: Runtime, thread: int) -> None:
         self._token = token
+        # The Trio run's token: what ``from_thread`` schedules work through.
         self._runtime = runtime
+        # The runtime the portal talks to.
+        self._thread = thread
+        # The id of the thread that hosts the runtime (where the portal must not be used).
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
-        """Run ``await fn(*args)`` in the runtime's thread and return its result."""
-        return trio.from_thread.run(fn, *args, trio_token=self._token)
+        """Run ``await fn(*args)`` in the runtime's thread and return its result.
+
+        Raises:
+            RuntimeError: called from the thread that hosts the runtime.
+            RuntimeClosed: the runtime has stopped.
+        """
+        if threading.get_ident() == self._thread:
+            raise RuntimeError(
+                "the portal was called from the thread that hosts the runtime, where it "
+                "would wait for itself forever: use the async API there (await ref.ask(...)), "
+                "or trouper.aio from asyncio code"
+            )
+        runtime = self._runtime
+        if runtime.closed:
+            raise RuntimeClosed(runtime.node)
+        try:
+            return trio.from_thread.run(fn, *args, trio_token=self._token)
+        except trio.RunFinishedError:
+            raise RuntimeClosed(runtime.node) from None
 
     def tell(self, ref: ActorRef[object], message: object) -> None:
         """``await ref.tell(message)`` from this thread (waits while the mailbox is full)."""
@@ -60,11 +87,40 @@ class Portal:
         return self.run(ask_within)
 
     def spawn(
-        self, factory: Callable[..., Actor], *args: object, name: str | None = None
+        self, factory: Callable[..., Actor], *args: object, **options_and_kwargs: object
     ) -> ActorRef[object]:
-        """``await runtime.spawn(factory, *args, name=name)`` from this thread."""
+        """``await runtime.spawn(factory, *args, **kwargs)`` from this thread.
+
+        Takes the factory's keyword arguments and the spawn options (``name``,
+        ``mailbox_size``, ``throughput``, ``restart``, ``shutdown``) as
+        ``Runtime.spawn`` does.
+        """
 
         async def spawn() -> ActorRef[object]:
-            return await self._runtime.spawn(factory, *args, name=name)
+            return await self._runtime.spawn(factory, *args, **options_and_kwargs)  # type: ignore[arg-type]
 
         return self.run(spawn)
+
+    def stop(self, ref: ActorRef[object]) -> None:
+        """``await runtime.stop(ref)`` from this thread."""
+        self.run(self._runtime.stop, ref)
+
+    def publish(self, subject: str, message: object) -> int:
+        """``await runtime.topics.publish(subject, message)`` from this thread."""
+        return self.run(self._runtime.topics.publish, subject, message)
+
+    def subscribe(self, ref: ActorRef[object], pattern: str, **options: object) -> Subscription:
+        """``runtime.topics.subscribe(ref, pattern, **options)`` from this thread."""
+
+        async def subscribe() -> Subscription:
+            return self._runtime.topics.subscribe(ref, pattern, **options)  # type: ignore[arg-type]
+
+        return self.run(subscribe)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """``runtime.topics.unsubscribe(subscription)`` from this thread."""
+
+        async def unsubscribe() -> None:
+            self._runtime.topics.unsubscribe(subscription)
+
+        self.run(unsubscribe)

@@ -1,10 +1,16 @@
 """The runtime: ``open_runtime()``, ``start_runtime()`` and ``Runtime``.
 
 A runtime is a nursery where top-level actors run, a root guardian that
-supervises them, a name registry, the dead-letter office and the event log.
-Leaving ``open_runtime()`` stops every actor (last spawned first, each one's
-children before itself) within ``shutdown_timeout``; what is still running
-then is cancelled.
+supervises them, a name registry, the dead-letter office, the event log and
+the instruments. Leaving ``open_runtime()`` stops every actor (last spawned
+first, each one's children before itself) within ``shutdown_timeout``; what
+is still running then is cancelled.
+
+The layers above the engine (topics, pools) attach to a runtime as
+*extensions*: a layer registers a factory under a key when it is imported
+(``register_extension``), and ``runtime.extension(key)`` makes that layer's
+object for the runtime on first use. ``rt.topics`` and ``rt.spawn_pool`` are
+conveniences over it; the engine imports no layer above it.
 """
 
 from __future__ import annotations
@@ -12,36 +18,76 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 import trio
-from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+from trio.lowlevel import (
+    Task,
+    cancel_shielded_checkpoint,
+    checkpoint_if_cancelled,
+    current_root_task,
+    current_task,
+)
 
 from trouper._validate import check_mailbox_size, check_name, check_seconds, check_throughput
-from trouper.actors import Actor, ActorRef, ActorState, Endpoint, instantiate
-from trouper.errors import DuplicateChild, NameTaken
-from trouper.runtime._cell import STOP, Cell, _Stop
+from trouper.actors import Actor, ActorRef, instantiate
+from trouper.errors import DuplicateChild, NameTaken, RuntimeClosed
+from trouper.runtime._cell import Cell
 from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
-from trouper.runtime._mailbox import Mailbox
+from trouper.runtime._instrument import Instruments
+from trouper.runtime._lifecycle import Command, Phase
+from trouper.runtime._mailbox import Mailbox, MemoryMailbox
 from trouper.runtime._observe import DeadLetterOffice, EventLog
 from trouper.runtime._portal import Portal
 from trouper.runtime._tree import ActorTree, build_tree
 from trouper.supervision import ChildSpec, OneForOne, Restart, Strategy
 
 if TYPE_CHECKING:
+    from trouper.actors import Endpoint
     from trouper.routing import Router
     from trouper.topics import TopicRegistry
 
-__all__ = ["Runtime", "cell_of", "open_runtime", "running", "spawn_cell", "start_runtime"]
+__all__ = [
+    "EndpointFactory",
+    "Runtime",
+    "cell_of",
+    "open_runtime",
+    "register_extension",
+    "running",
+    "spawn_cell",
+    "start_runtime",
+]
 
 log = logging.getLogger("trouper")
 
 GiveUpPolicy = Literal["stop", "escalate"]
 EscalationPolicy = Literal["raise", "log"]
+
+_EXTENSIONS: dict[str, Callable[[Runtime], object]] = {}
+
+
+def register_extension(key: str, factory: Callable[[Runtime], object]) -> None:
+    """Make ``runtime.extension(key)`` build ``factory(runtime)`` on first use, per runtime.
+
+    For the layers above the engine, at import time (``trouper.topics``
+    registers ``"topics"``, ``trouper.routing`` registers ``"pools"``).
+    Registering a key again replaces its factory for runtimes that have not
+    used it yet.
+    """
+    _EXTENSIONS[key] = factory
+
+
+class EndpointFactory(Protocol):
+    """A factory whose actors' refs deliver through an endpoint of its own (a pool's router)."""
+
+    def trouper_endpoint(self, cell: Cell) -> Endpoint[object]:
+        """Return the endpoint the actor's ref delivers through, for the cell just made."""
+        ...
 
 
 class Runtime:
@@ -50,7 +96,7 @@ class Runtime:
     Made and run by ``open_runtime()`` or ``start_runtime()`` (the testing
     kit builds one by hand and runs it with ``lowlevel.running``). Its
     methods are for the Trio thread that runs it; other threads use
-    ``portal``.
+    ``portal``, asyncio code uses ``trouper.aio``.
     """
 
     def __init__(
@@ -66,7 +112,6 @@ class Runtime:
         on_root_give_up: GiveUpPolicy = "stop",
         on_escalation: EscalationPolicy = "raise",
         seed: int | None = None,
-        cell_class: type[Cell] = Cell,
     ) -> None:
         if not isinstance(node, str) or not node or "/" in node:
             raise ValueError(f"node must be a non-empty name without '/', got {node!r}")
@@ -83,30 +128,47 @@ class Runtime:
             if strategy is not None and not isinstance(strategy, Strategy):
                 raise ValueError(f"{label} must be a Strategy, got {strategy!r}")
         self.node = node
+        """This runtime's node name (the ``node`` of every address)."""
         self.mailbox_size = check_mailbox_size(mailbox_size)
+        """The default mailbox capacity."""
         self.throughput = check_throughput(throughput)
+        """The default number of messages an actor handles before it yields."""
         self.shutdown = check_seconds("shutdown", shutdown)
+        """The default seconds a leaf actor's graceful stop may take."""
         self.shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout)
+        """Seconds the whole shutdown may take at the end of the runtime's block."""
         self.root_strategy = root_strategy or OneForOne()
+        """How top-level actors are supervised."""
         self.default_strategy = default_strategy or OneForOne()
+        """How an actor supervises its children when its class sets no strategy."""
         self.on_root_give_up = on_root_give_up
+        """What the root does when a top-level actor exceeds its intensity."""
         self.on_escalation = on_escalation
+        """What an escalation past the root does."""
         self.random = random.Random(seed)
-        self.cell_class = cell_class
-        """The class of the cells that run actors (the testing kit substitutes its own)."""
-        self.names: dict[str, Cell] = {}
-        self.dead_letters = DeadLetterOffice()
-        """Undeliverable messages: ``count``, ``recent``, ``listen(fn)``."""
+        """The runtime's random source (backoff jitter), seeded by ``seed``."""
+        self.instruments = Instruments()
+        """Hooks on what the engine does (``trouper.runtime.lowlevel.Instrument``)."""
         self.events = EventLog()
         """Lifecycle events (started, stopped, failed, restarted, gave up): ``listen(fn)``."""
+        self.instruments.add(self.events)
+        self.dead_letters = DeadLetterOffice(self.instruments)
+        """Undeliverable messages: ``count``, ``recent``, ``listen(fn)``."""
+        self.names: dict[str, Cell] = {}
+        """The living actors by name (chosen or automatic); read it, never change it."""
+        self.root_task: Task | None = None
+        """The root task of the Trio run the runtime lives in, once it runs."""
+        self.closed = False
+        """Whether the runtime takes no new actors (its block ended, or it was closed)."""
+        self._thread: int | None = None
         self._ids = itertools.count(1)
         self._root: Guardian | None = None
         self._body_scope: trio.CancelScope | None = None
         self._failure: BaseException | None = None
-        self._closed = trio.Event()
+        self._close_requested = trio.Event()
         self._finished = trio.Event()
         self._token: trio.lowlevel.TrioToken | None = None
-        self._topics: TopicRegistry | None = None
+        self._extensions: dict[str, object] = {}
 
     def __repr__(self) -> str:
         return f"<Runtime {self.node!r}>"
@@ -118,9 +180,51 @@ class Runtime:
 
     @property
     def root(self) -> Guardian:
+        """The root's supervising side (``trouper.runtime.lowlevel.Guardian``), for the layers."""
         if self._root is None:
             raise RuntimeError("the runtime is not running")
         return self._root
+
+    def extension(self, key: str) -> object:
+        """This runtime's object for the layer registered as ``key`` (made on first use).
+
+        Raises:
+            LookupError: no layer registered ``key`` (its package is not imported).
+        """
+        try:
+            return self._extensions[key]
+        except KeyError:
+            pass
+        factory = _EXTENSIONS.get(key)
+        if factory is None:
+            raise LookupError(
+                f"no trouper layer provides {key!r}: import the package that does "
+                "(trouper.topics for 'topics', trouper.routing for 'pools')"
+            )
+        made = self._extensions[key] = factory(self)
+        return made
+
+    def check_thread(self, what: str) -> None:
+        """Raise ``RuntimeError`` if called outside the runtime's Trio thread (or run).
+
+        Every operation that may queue something checks this before it does,
+        so that a call from another thread fails clearly instead of leaving an
+        actor stuck.
+        """
+        try:
+            if current_root_task() is self.root_task:
+                return
+        except RuntimeError:  # no Trio run in this thread
+            pass
+        self.refuse_foreign_thread(what)
+
+    def refuse_foreign_thread(self, what: str) -> None:
+        """Raise the ``RuntimeError`` for ``what`` called from outside the runtime's thread."""
+        raise RuntimeError(
+            f"{what}() was called from outside the Trio run that hosts runtime {self.node!r}; "
+            f"from another thread use rt.portal ({_PORTAL_NAMES.get(what, 'portal.run')}), "
+            "from asyncio code use trouper.aio"
+        )
 
     # --- actors -----------------------------------------------------------------
 
@@ -140,20 +244,31 @@ class Runtime:
         ``factory(*args, **kwargs)`` builds the instance (an ``Actor`` subclass,
         or a function returning one); it is called again for each restart.
         Options are keyword-only: ``name`` registers the actor for ``lookup``
-        (and is its path segment), ``mailbox_size`` bounds its mailbox
-        (``math.inf`` for none), ``throughput`` is how many messages it handles
-        before yielding, ``restart`` its restart kind (default
-        ``Restart.TRANSIENT``), ``shutdown`` the seconds its graceful stop may
-        take. A factory argument named like an option needs ``functools.partial``.
+        (and is its path segment; without one the actor gets an automatic
+        name such as ``Account-3``, which ``lookup`` finds too), ``mailbox_size``
+        bounds its mailbox (``math.inf`` for none), ``throughput`` is how many
+        messages it handles before yielding, ``restart`` its restart kind
+        (default ``Restart.TRANSIENT``), ``shutdown`` the seconds its graceful
+        stop may take (default: the runtime's ``shutdown``, or no limit for an
+        actor that has children, as OTP gives supervisors ``infinity``). A
+        factory argument named like an option needs ``functools.partial``.
 
         Raises:
             NameTaken: ``name`` belongs to a living actor.
             StartFailed: the first ``on_start`` raised (``__cause__``); nothing keeps running.
-            RuntimeError: the runtime is shutting down.
+            RuntimeClosed: the runtime has stopped or is stopping.
+            RuntimeError: called from outside the runtime's Trio thread.
         """
+        self.check_thread("spawn")
+        if self._root is None:
+            raise (
+                RuntimeClosed(self.node)
+                if self.closed
+                else RuntimeError("the runtime is not running")
+            )
         cell = await spawn_cell(
             self,
-            self.root,
+            self._root,
             factory,
             args,
             kwargs,
@@ -180,14 +295,18 @@ class Runtime:
         whatever its restart kind. Stopping a stopped actor does nothing.
         Called by the actor on itself, it returns at once and the stop takes
         effect when the running handler returns.
+
+        Raises:
+            RuntimeError: called from outside the runtime's Trio thread.
         """
+        self.check_thread("stop")
         cell = cell_of(ref)
         await checkpoint_if_cancelled()
-        if cell.state is ActorState.STOPPED:
+        if cell.phase is Phase.STOPPED:
             await cancel_shielded_checkpoint()
             return
-        cell.command(STOP)
-        if cell.task is not None and cell.task is trio.lowlevel.current_task():
+        cell.command(Command.STOP)
+        if cell.task is not None and cell.task is current_task():
             await cancel_shielded_checkpoint()
             return
         await cell.wait_stopped()
@@ -198,17 +317,8 @@ class Runtime:
 
     @property
     def topics(self) -> TopicRegistry:
-        """This runtime's topic registry: subscribe, unsubscribe, publish.
-
-        The one place the engine names a layer above it (``trouper.topics``,
-        imported on first use), so that the registry is reachable from the
-        runtime; nothing in the engine depends on it.
-        """
-        if self._topics is None:
-            from trouper.topics import TopicRegistry
-
-            self._topics = TopicRegistry(self)
-        return self._topics
+        """This runtime's topic registry: subscribe, unsubscribe, publish (``trouper.topics``)."""
+        return cast("TopicRegistry", self.extension("topics"))
 
     async def spawn_pool(
         self,
@@ -217,38 +327,58 @@ class Runtime:
         *args: object,
         router: Router | None = None,
         name: str | None = None,
+        mailbox_size: float | None = None,
+        throughput: int | None = None,
+        restart: Restart | None = None,
+        shutdown: float | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
         """Start a pool of ``size`` actors behind one ref (see ``trouper.routing``).
 
         The ref behaves as a single actor (tell, ask); members are supervised
         children of the pool, restarted when they fail. ``router`` chooses
-        the member for each message (default ``RoundRobin()``).
+        the member for each message (default ``RoundRobin()``). The options
+        are those of ``spawn``: ``name``, ``restart`` and ``shutdown`` apply to
+        the pool; ``mailbox_size`` and ``throughput`` to each member (a
+        balancing pool's shared mailbox takes ``mailbox_size``).
         """
-        from trouper.routing import spawn_pool
-
-        return await spawn_pool(self.root, factory, size, *args, router=router, name=name, **kwargs)
+        self.check_thread("spawn_pool")
+        pools = cast("_Pools", self.extension("pools"))
+        return await pools.spawn(
+            self.root,
+            factory,
+            size,
+            *args,
+            router=router,
+            name=name,
+            mailbox_size=mailbox_size,
+            throughput=throughput,
+            restart=restart,
+            shutdown=shutdown,
+            **kwargs,
+        )
 
     @property
     def portal(self) -> Portal:
-        """A handle for other threads to tell, ask and spawn (Trio's ``from_thread``)."""
-        if self._token is None:
+        """A handle for other threads to tell, ask, spawn and publish (Trio's ``from_thread``)."""
+        if self._token is None or self._thread is None:
             raise RuntimeError("the runtime is not running")
-        return Portal(self._token, self)
+        return Portal(self._token, self, self._thread)
 
     # --- lifecycle --------------------------------------------------------------
 
     def _begin(self, nursery: trio.Nursery) -> None:
         self._root = Guardian(self, nursery, path="/", strategy=self.root_strategy, owner=None)
         self._token = trio.lowlevel.current_trio_token()
+        self.root_task = current_root_task()
+        self._thread = threading.get_ident()
 
-    def root_escalation(
-        self, cell: Cell, error: BaseException, failure: BaseException, *, gave_up: bool
-    ) -> None:
-        """Handle a give-up or escalation at the root: stop the actor, or fail the runtime."""
-        cell.command(_Stop(error))
-        if gave_up and self.on_root_give_up == "stop":
-            return
+    def new_guardian(self, owner: Cell) -> Guardian:
+        """The supervising side of ``owner``'s children (``Cell.guardian`` makes it)."""
+        return Guardian(self, None, path=owner.address.path, strategy=owner.strategy(), owner=owner)
+
+    def escalated(self, cell: Cell, failure: BaseException) -> None:
+        """An escalation reached past the root: fail the runtime, or log it (``on_escalation``)."""
         if self.on_escalation == "log":
             log.error("%s escalated past the root; it is stopped", cell.address.path)
             return
@@ -267,13 +397,14 @@ class Runtime:
         Waits until the shutdown is complete. Do not call it from an actor of
         this runtime: it would wait for itself.
         """
-        self._closed.set()
+        self.closed = True
+        self._close_requested.set()
         await self._finished.wait()
 
     async def _shutdown(self) -> None:
         root = self.root
         with trio.move_on_after(self.shutdown_timeout) as scope:
-            await root.shutdown()
+            await root.stop_all()
         if scope.cancelled_caught:
             log.warning(
                 "the runtime did not stop within %s s; cancelling what still runs",
@@ -282,8 +413,38 @@ class Runtime:
         root.nursery.cancel_scope.cancel()
 
 
+_PORTAL_NAMES = {
+    "tell": "portal.tell",
+    "tell_nowait": "portal.tell",
+    "ask": "portal.ask",
+    "spawn": "portal.spawn",
+    "spawn_pool": "portal.run",
+    "stop": "portal.stop",
+    "subscribe": "portal.subscribe",
+    "unsubscribe": "portal.unsubscribe",
+    "publish": "portal.publish",
+}
+
+
+class _Pools(Protocol):
+    async def spawn(
+        self,
+        guardian: Guardian,
+        factory: Callable[..., Actor],
+        size: int,
+        *args: object,
+        router: Router | None,
+        name: str | None,
+        mailbox_size: float | None,
+        throughput: int | None,
+        restart: Restart | None,
+        shutdown: float | None,
+        **kwargs: object,
+    ) -> ActorRef[object]: ...
+
+
 def cell_of(ref: ActorRef[object]) -> Cell:
-    """The local cell behind ``ref``.
+    """The local cell behind ``ref`` (a pool's ref gives the pool actor's cell).
 
     Raises:
         TypeError: ``ref`` is not a ref to a local actor.
@@ -300,7 +461,19 @@ def cell_of(ref: ActorRef[object]) -> Cell:
 def _label(factory: Callable[..., object]) -> str:
     while isinstance(factory, partial):
         factory = factory.func
-    return getattr(factory, "__name__", type(factory).__name__)
+    label = getattr(factory, "__name__", None)
+    if not isinstance(label, str):
+        label = type(factory).__name__
+    return label if label.isidentifier() else "Actor"
+
+
+def _automatic_id(runtime: Runtime, guardian: Guardian, factory: Callable[..., object]) -> str:
+    """A new automatic name: ``Label-N``, never one taken as a name or a sibling's id."""
+    label = _label(factory)
+    while True:
+        candidate = f"{label}-{next(runtime._ids)}"
+        if candidate not in runtime.names and guardian.find(candidate) is None:
+            return candidate
 
 
 async def spawn_cell(
@@ -318,31 +491,41 @@ async def spawn_cell(
     spec: ChildSpec | None = None,
     child_id: str | None = None,
     mailbox: Mailbox | None = None,
-    endpoint: Callable[[Cell], Endpoint[object]] | None = None,
 ) -> Cell:
     """Create, register and start a child of ``guardian``; return once ``on_start`` ran.
 
     ``mailbox`` shares an existing mailbox (a balancing pool's members); the
-    cell then neither sizes nor closes it. ``child_id`` overrides the path
-    segment (by default the name, or ``Class-N``). ``endpoint(cell)`` gives
-    the object the actor's ref delivers through (a pool's router), instead of
-    the cell itself.
+    cell then neither sizes nor closes it. ``child_id`` sets the path segment
+    of an actor that has no runtime-wide name (a pool's ``member-3``); by
+    default an actor is named by ``name``, or automatically (``Class-N``).
+    A factory that has a ``trouper_endpoint(cell)`` method (``EndpointFactory``)
+    gives the endpoint the actor's ref delivers through, instead of the cell.
+
+    Raises:
+        RuntimeClosed: the runtime has stopped or is stopping.
+        RuntimeError: the guardian's owner is stopping (it takes no new children).
+        NameTaken, DuplicateChild, TypeError, ValueError: bad or taken names and options.
     """
     await checkpoint_if_cancelled()
-    guardian.check_open()
+    if runtime.closed or (guardian.closing and guardian.owner is None):
+        raise RuntimeClosed(runtime.node)
+    if guardian.closing:
+        raise RuntimeError(f"{guardian.path} is stopping: it cannot start new children")
     if not callable(factory):
         raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
-    if name is not None and check_name(name) in runtime.names:
-        raise NameTaken(name)
     if restart is not None and not isinstance(restart, Restart):
         raise ValueError(f"restart must be a Restart member, got {restart!r}")
+    if name is not None and check_name(name) in runtime.names:
+        raise NameTaken(name)
     if spec is not None:
         child_id = spec.id
     elif child_id is None:
-        child_id = name if name is not None else f"{_label(factory)}-{next(runtime._ids)}"
+        if name is None:
+            name = _automatic_id(runtime, guardian, factory)
+        child_id = name
     if guardian.find(child_id) is not None:
         raise DuplicateChild(guardian.address, child_id)
-    cell = runtime.cell_class(
+    cell = Cell(
         runtime,
         guardian,
         child_id,
@@ -352,30 +535,38 @@ async def spawn_cell(
         name=name,
         mailbox=mailbox
         if mailbox is not None
-        else Mailbox(
+        else MemoryMailbox(
             runtime.mailbox_size if mailbox_size is None else check_mailbox_size(mailbox_size)
         ),
         owns_mailbox=mailbox is None,
         throughput=runtime.throughput if throughput is None else check_throughput(throughput),
         restart=restart or Restart.TRANSIENT,
-        shutdown=runtime.shutdown if shutdown is None else check_seconds("shutdown", shutdown),
+        shutdown=None if shutdown is None else check_seconds("shutdown", shutdown),
         spec=spec,
     )
-    if endpoint is not None:
-        cell.ref = ActorRef(cell.address, endpoint(cell))
-    if guardian._nursery is None:
+    make_endpoint = getattr(factory, "trouper_endpoint", None)
+    if make_endpoint is not None:
+        cell.ref = ActorRef(cell.address, make_endpoint(cell))
+    if not guardian.is_open:
         await guardian.open()
-    context = cell._context = ActorContext(cell)
+    context = cell.context = ActorContext(cell)
     instance = instantiate(context, factory, args, kwargs)
+    if name is not None and name in runtime.names:
+        raise NameTaken(name)  # taken while the guardian's nursery was opening
+    default_start = type(instance).on_start is Actor.on_start
+    try:
+        cell.begin(instance, started=default_start)
+    except RuntimeError:  # the nursery closed under us: the runtime is stopping
+        raise RuntimeClosed(runtime.node) from None
+    # Registered once its task exists: if it is cancelled before it runs, its
+    # finalization (which always runs) unregisters it.
     if name is not None:
         runtime.names[name] = cell
     guardian.add(cell)
-    if type(instance).on_start is Actor.on_start:
+    if default_start:
         # Nothing to wait for: the actor is started as spawn returns.
-        cell.begin(instance, started=True)
         await cancel_shielded_checkpoint()
     else:
-        cell.begin(instance)
         await cell.wait_first_start()
     return cell
 
@@ -400,7 +591,9 @@ async def open_runtime(
         node: this runtime's node name (the ``node`` of every address).
         mailbox_size: default mailbox capacity (an int >= 1, or ``math.inf``).
         throughput: default number of messages an actor handles before it yields.
-        shutdown: default seconds an actor's graceful stop may take.
+        shutdown: default seconds a leaf actor's graceful stop may take (an
+            actor with children waits for them as long as their own
+            ``shutdown`` allows, unless it was given a ``shutdown`` of its own).
         shutdown_timeout: seconds the whole shutdown may take at the end of
             the block; what is still running then is cancelled.
         root_strategy: how top-level actors are supervised (default
@@ -420,7 +613,8 @@ async def open_runtime(
     with ``ActorStopped``. An error that escalates past the root cancels the
     block and leaves it as that error. Cancelling the block from outside
     cancels every actor at once (their ``on_stop`` does not run) and leaves no
-    task behind.
+    task behind. Once the block is left (or cancelled), ``spawn`` raises
+    ``RuntimeClosed``.
     """
     runtime = Runtime(
         node=node,
@@ -442,10 +636,10 @@ async def open_runtime(
 async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
     """Run a ``Runtime`` built by hand for the duration of a block (see ``open_runtime``).
 
-    For the layers above the engine (the testing kit builds its runtimes with
-    instrumented cells); applications use ``open_runtime()``.
+    For the layers above the engine (the testing kit installs instruments on
+    its runtimes before they run); applications use ``open_runtime()``.
     """
-    if runtime._root is not None:
+    if runtime._root is not None or runtime.closed:
         raise RuntimeError("this runtime has already run; build a new one")
     body_error: Exception | None = None
     try:
@@ -458,6 +652,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
                 body_error = error
             finally:
                 runtime._body_scope = None
+                runtime.closed = True
             await runtime._shutdown()
     except BaseExceptionGroup as group:
         single = _single_leaf(group)
@@ -465,6 +660,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
             raise
         raise single from None
     finally:
+        runtime.closed = True
         runtime._finished.set()
     if body_error is not None:
         raise body_error
@@ -504,4 +700,4 @@ async def _serve_runtime(
 ) -> None:
     async with open_runtime(**options) as runtime:  # type: ignore[arg-type]
         task_status.started(runtime)
-        await runtime._closed.wait()
+        await runtime._close_requested.wait()

@@ -22,7 +22,9 @@ class _Timer(Timer):
 
     def __init__(self, cell: Cell) -> None:
         self._cell = cell
+        # The actor that owns the timer (its live timers include this one while active).
         self._scope = trio.CancelScope()
+        # The timer task's scope: cancelling it ends the timer.
 
     def cancel(self) -> None:
         """Stop the timer; a message not yet delivered will not be. Idempotent."""
@@ -67,7 +69,11 @@ async def _run(
             deadline = trio.current_time() + delay
             while True:
                 await trio.sleep_until(deadline)
-                await timer._cell.deliver_timer(target, message)
+                cell = timer._cell
+                instruments = cell.runtime.instruments
+                if instruments.timer_fired:
+                    instruments.timer(cell, target, message)
+                await target.tell(message)
                 if interval is None:
                     return
                 deadline += interval

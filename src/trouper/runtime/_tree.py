@@ -32,7 +32,7 @@ class ActorInfo:
     """Messages waiting in its mailbox."""
     handled: int
     """Messages it has handled, across restarts."""
-    restarts: int
+    restart_count: int
     """How many times its supervisor restarted it."""
     strategy: str | None
     """How it supervises its children, if it has any; else ``None``."""
@@ -82,7 +82,7 @@ def _render(actors: tuple[ActorInfo, ...], prefix: str, lines: list[str]) -> Non
         lines.append(
             f"{prefix}{branch}{actor.path.rsplit('/', 1)[-1]} ({actor.actor_class}) "
             f"{actor.state.value}, mailbox {actor.mailbox_depth}, handled {actor.handled}, "
-            f"restarts {actor.restarts}{strategy}"
+            f"restarts {actor.restart_count}{strategy}"
         )
         _render(actor.children, prefix + extend, lines)
 
@@ -96,7 +96,7 @@ def _info(cell: Cell) -> ActorInfo:
         state=cell.state,
         mailbox_depth=len(cell.mailbox) if cell.owns_mailbox else 0,
         handled=cell.handled,
-        restarts=cell.restarts,
+        restart_count=cell.restart_count,
         strategy=None if guardian is None or not children else guardian.strategy.describe(),
         children=children,
     )

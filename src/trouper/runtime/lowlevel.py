@@ -1,35 +1,86 @@
-"""The engine's parts, for the layers built on it (topics, routing, testing, remote).
+"""The engine's extension points, for the layers built on it (topics, routing, durable, remote).
 
-Like ``trio.lowlevel``: public so that sibling layers need not import private
-modules, but not for applications. Everything here may change between
-releases without notice.
+Like ``trio.lowlevel``: public so that the layers above need not import
+private modules, but not for applications. Each extension point is written
+up in ``docs/engine.md`` with an example of a layer using it.
 
-- ``Cell``: the task that runs one actor; it is its refs' endpoint.
-- ``Guardian``: the supervising half of an actor or of the root; ``Runtime.root``
-  is the root's.
-- ``Mailbox``: the bounded FIFO a cell consumes (shareable by a pool's cells).
-- ``spawn_cell``: create and start a child cell under a guardian.
-- ``cell_of``: the local cell behind a ref.
-- ``Ask``: an ask in flight, as it sits in a mailbox.
-- ``running``: run a ``Runtime`` built by hand (with ``cell_class=``) for a block.
+Instruments (after ``trio.abc.Instrument``) watch what the engine does:
+``Instrument`` is the base class with every hook (``actor_started``,
+``actor_failed``, ``actor_restarted``, ``actor_stopped``, ``intercept_send``,
+``message_sent``, ``message_delivered``, ``handler_started``,
+``handler_finished``, ``timer_fired``, ``dead_letter``); install one with
+``runtime.instruments.add(instrument)`` (``Instruments``). ``SendKind``,
+``Interception`` and ``HandlerOutcome`` are the values hooks see and return.
+A hook no instrument implements costs the hot path a truth test.
+
+Mailboxes: ``Mailbox`` is what a cell needs of the queue it consumes,
+including ``settle`` (how each taken message ended, ``MailboxEnding``), so a
+durable mailbox can acknowledge or redeliver; ``MemoryMailbox`` is the
+in-memory one (also a balancing pool's shared mailbox); ``Consumer`` is a
+cell as a mailbox sees it.
+
+Endpoints: ``Endpoint`` is what an ``ActorRef`` needs of whatever delivers
+for it: ``send`` and ``send_nowait`` (each says whether the message reached a
+mailbox or became a dead letter), ``ask``, and ``watch`` / ``unwatch`` for
+death watch (``Watcher``). A cell, a pool and a remote node are peers behind
+the same ref. A factory with a ``trouper_endpoint(cell)`` method
+(``EndpointFactory``) gives its actors' refs an endpoint of its own.
+``Ask`` is an ask in flight; ``Cell.ask_soon`` queues one with a callback
+instead of a waiting task; ``message_of(item)`` is the message inside any
+mailbox item.
+
+Attaching a layer: ``register_extension(key, factory)`` makes
+``runtime.extension(key)`` build the layer's object per runtime on first use
+(``rt.topics`` and ``rt.spawn_pool`` go through it), so the engine imports
+no layer above it.
+
+The engine's parts, for layers that need them: ``Cell`` (runs one actor),
+``Guardian`` (the supervising half of an actor or of the root, ``rt.root``),
+``spawn_cell``, ``cell_of`` (the local cell behind a ref), ``current_cell``
+(the actor whose task runs now), ``running`` (run a ``Runtime`` built by
+hand). Everything here may change between releases without notice.
 """
 
-from trouper.runtime._cell import Ask, Cell
+from trouper.actors import Endpoint, Watcher
+from trouper.runtime._ask import Ask
+from trouper.runtime._cell import Cell, current_cell, message_of
 from trouper.runtime._guardian import Guardian
-from trouper.runtime._instrument import HandlerOutcome, Instrument, Interception, SendKind
-from trouper.runtime._mailbox import Mailbox
-from trouper.runtime._runtime import cell_of, running, spawn_cell
+from trouper.runtime._instrument import (
+    HandlerOutcome,
+    Instrument,
+    Instruments,
+    Interception,
+    SendKind,
+)
+from trouper.runtime._mailbox import Consumer, Mailbox, MailboxEnding, MemoryMailbox
+from trouper.runtime._runtime import (
+    EndpointFactory,
+    cell_of,
+    register_extension,
+    running,
+    spawn_cell,
+)
 
 __all__ = [
     "Ask",
     "Cell",
+    "Consumer",
+    "Endpoint",
+    "EndpointFactory",
     "Guardian",
     "HandlerOutcome",
     "Instrument",
+    "Instruments",
     "Interception",
     "Mailbox",
+    "MailboxEnding",
+    "MemoryMailbox",
     "SendKind",
+    "Watcher",
     "cell_of",
+    "current_cell",
+    "message_of",
+    "register_extension",
     "running",
     "spawn_cell",
 ]

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import attrs
 
-from trouper._validate import check_mailbox_size, check_name, check_seconds
+from trouper._validate import check_mailbox_size, check_name, check_seconds, check_throughput
 from trouper.actors import Actor, ActorRef, ActorState
 from trouper.supervision._strategy import Restart
 
@@ -15,10 +15,7 @@ __all__ = ["ChildInfo", "ChildSpec", "check_unique_ids"]
 
 
 def _check_id(_instance: object, _attribute: object, value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"a child id must be a non-empty string, got {value!r}")
-    if "/" in value or value.strip() != value:
-        raise ValueError(f"a child id cannot hold '/' or surrounding spaces, got {value!r}")
+    check_name(value, "a child id")
 
 
 def _check_restart(_instance: object, _attribute: object, value: Restart) -> None:
@@ -36,7 +33,12 @@ def _check_shutdown(_instance: object, _attribute: object, value: float | None) 
 
 def _check_name(_instance: object, _attribute: object, value: str | None) -> None:
     if value is not None:
-        check_name(value)
+        check_name(value, "name")
+
+
+def _check_throughput(_instance: object, _attribute: object, value: int | None) -> None:
+    if value is not None:
+        check_throughput(value)
 
 
 def _check_mailbox_size(_instance: object, _attribute: object, value: float | None) -> None:
@@ -50,10 +52,18 @@ def _check_factory(_instance: object, _attribute: object, value: Callable[..., A
 
 
 def _to_tuple(value: Iterable[object]) -> tuple[object, ...]:
+    # A string or bytes would silently become one argument per character.
+    if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
+        raise ValueError(f"args must be a tuple or list of positional arguments, got {value!r}")
     return tuple(value)
 
 
 def _frozen_mapping(value: Mapping[str, object]) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"kwargs must be a mapping of keyword arguments, got {value!r}")
+    bad = [key for key in value if not isinstance(key, str) or not key.isidentifier()]
+    if bad:
+        raise ValueError(f"kwargs keys must be argument names, got {bad[0]!r}")
     return MappingProxyType(dict(value))
 
 
@@ -73,11 +83,14 @@ class ChildSpec:
     """When the child is restarted (default: always, as in OTP)."""
     shutdown: float | None = attrs.field(default=None, validator=_check_shutdown)
     """Seconds a graceful stop may take before the child is cancelled (0: at once;
-    ``None``: the runtime's ``shutdown``)."""
+    ``None``: the runtime's ``shutdown``, or no limit for a child that has children
+    of its own, as OTP gives supervisors ``infinity``)."""
     name: str | None = attrs.field(default=None, validator=_check_name)
     """A runtime-wide name to register the child under, or ``None``."""
     mailbox_size: float | None = attrs.field(default=None, validator=_check_mailbox_size)
     """The child's mailbox capacity (``None``: the runtime's default)."""
+    throughput: int | None = attrs.field(default=None, validator=_check_throughput)
+    """Messages the child handles before it yields (``None``: the runtime's default)."""
 
 
 def check_unique_ids(specs: Iterable[ChildSpec]) -> list[ChildSpec]:
@@ -104,7 +117,7 @@ class ChildInfo:
     """The child's ref (stable across restarts)."""
     state: ActorState
     """Where the child is in its life."""
-    restarts: int
+    restart_count: int
     """How many times it has been restarted."""
     restart: Restart
     """Its restart kind."""

@@ -18,14 +18,13 @@ from trouper.testing._probe import Received, TestProbe
 from trouper.testing._simulation import (
     Deadlock,
     Exploration,
-    SimCell,
     Simulation,
     SimulationResult,
     explore,
     run_simulation,
     simulate,
 )
-from trouper.testing._trace import Trace, TraceEvent
+from trouper.testing._trace import Trace, TraceEvent, TraceKind
 
 __all__ = [
     "Crash",
@@ -39,12 +38,12 @@ __all__ = [
     "InjectedCrash",
     "Pause",
     "Received",
-    "SimCell",
     "Simulation",
     "SimulationResult",
     "TestProbe",
     "Trace",
     "TraceEvent",
+    "TraceKind",
     "Uniform",
     "explore",
     "run_simulation",

@@ -22,9 +22,8 @@ import outcome
 import trio
 from trio.lowlevel import Abort, Task, checkpoint, checkpoint_if_cancelled, current_task
 
-from trouper.actors import ActorRef, ActorState, Address, Terminated
-from trouper.runtime import EventKind, Runtime
-from trouper.runtime.lowlevel import cell_of
+from trouper.actors import ActorRef, Address, Terminated
+from trouper.runtime import Runtime
 
 __all__ = ["Received", "TestProbe"]
 
@@ -61,15 +60,27 @@ class _ProbeEndpoint:
     def __init__(self, probe: TestProbe) -> None:
         self.probe = probe
 
-    async def send(self, message: object) -> None:
+    async def send(self, message: object) -> bool:
+        """Record ``message`` (a probe's mailbox never fills)."""
         await checkpoint_if_cancelled()
         self.probe._arrive(Received(trio.current_time(), message))
         await checkpoint()
+        return True
 
-    def send_nowait(self, message: object) -> None:
+    def send_nowait(self, message: object) -> bool:
+        """Record ``message`` now."""
         self.probe._arrive(Received(trio.current_time(), message))
+        return True
+
+    def watch(self, watcher: object) -> None:
+        """A probe is not an actor: it never stops, so it cannot be watched."""
+        raise TypeError(f"{self.probe!r} is a test probe, not an actor: it cannot be watched")
+
+    def unwatch(self, watcher: object) -> None:
+        """Nothing to undo (a probe cannot be watched)."""
 
     async def ask(self, message: object) -> object:
+        """Record an ask; it waits until the test answers it (``reply``)."""
         await checkpoint_if_cancelled()
         received = Received(trio.current_time(), message, current_task())
 
@@ -121,6 +132,10 @@ class TestProbe(ActorRef[object]):
 
     def __repr__(self) -> str:
         return f"<TestProbe {self.address.path}, {len(self._inbox)} waiting>"
+
+    def terminated(self, ref: ActorRef[object], reason: BaseException | None) -> None:
+        """A watched actor stopped for good: receive its ``Terminated`` (a ``Watcher``)."""
+        self._arrive(Received(trio.current_time(), Terminated(ref, reason)))
 
     def _arrive(self, received: Received) -> None:
         self._inbox.append(received)
@@ -242,17 +257,10 @@ class TestProbe(ActorRef[object]):
             AssertionError: it did not stop within ``within`` seconds, or another
                 message came first (as with ``expect``).
         """
-        cell = cell_of(ref)
-        if cell.state is ActorState.STOPPED:
-            self._arrive(Received(trio.current_time(), Terminated(ref, cell.stop_reason)))
-        else:
-
-            def on_stop(event: object) -> None:
-                if getattr(event, "address", None) == ref.address:
-                    listener.cancel()
-                    self._arrive(Received(trio.current_time(), Terminated(ref, cell.stop_reason)))
-
-            listener = self._runtime.events.listen(on_stop, kinds=[EventKind.STOPPED])
+        watch = getattr(ref.endpoint, "watch", None)
+        if watch is None:
+            raise TypeError(f"{ref!r} cannot be watched")
+        watch(self)
 
         def terminated_of_ref(message: object) -> bool:
             return isinstance(message, Terminated) and message.ref == ref

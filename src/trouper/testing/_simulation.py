@@ -18,10 +18,12 @@ runtime may do in more than one order:
    order events happen; the global ``random`` module is seeded too (and
    restored after the run) for code that uses it.
 
-Instrumented cells (``SimCell``) do the faults and the tracing, at the
-engine's seams: the endpoint (send, tell_nowait, ask: drop, delay,
-duplicate), the handler table (deliver, crash, pause, handled) and timers.
-Lifecycle events and dead letters come from the runtime's listeners.
+An instrument (``trouper.runtime.lowlevel.Instrument``) installed on the
+simulated runtime does the faults and the tracing: ``intercept_send`` drops,
+delays and duplicates sends; ``handler_started`` pauses, counts and crashes
+deliveries; the other hooks trace handler ends, timers, lifecycle events and
+dead letters. The sender of a message is the actor whose task (or timer) runs
+(``lowlevel.current_cell``), else ``<main>``.
 
 A watchdog task detects deadlocks: when every other task is blocked and no
 deadline is pending, nothing can ever happen again; if the system has not
@@ -46,20 +48,26 @@ from typing import Generic, TypeVar
 import attrs
 import trio
 import trio.testing
-from trio.lowlevel import Task, checkpoint, current_task
+from trio.lowlevel import Task, current_task
 
 from trouper._text import describe
-from trouper.actors import Actor, ActorRef, HandlerFunction
-from trouper.errors import MailboxFull
-from trouper.runtime import ActorEvent, DeadLetter, Runtime
-from trouper.runtime.lowlevel import Cell, running
+from trouper.actors import ActorRef
+from trouper.runtime import ActorEvent, DeadLetter, EventKind, Runtime
+from trouper.runtime.lowlevel import (
+    Cell,
+    HandlerOutcome,
+    Instrument,
+    Interception,
+    SendKind,
+    current_cell,
+    running,
+)
 from trouper.testing._faults import MAIN, FaultPlan, InjectedCrash
-from trouper.testing._trace import Trace, TraceEvent
+from trouper.testing._trace import Trace, TraceEvent, TraceKind
 
 __all__ = [
     "Deadlock",
     "Exploration",
-    "SimCell",
     "Simulation",
     "SimulationResult",
     "explore",
@@ -119,13 +127,12 @@ class Simulation:
         self._runtime: Runtime | None = None
         self._nursery: trio.Nursery | None = None
         self._body: trio.CancelScope | None = None
-        self._tasks: dict[Task, Cell] = {}
         self._counts: dict[Cell, int] = {}
         self._waits: dict[int, _Wait] = {}
         self._wait_ids = iter(range(1, 1 << 62))
+        self._room_waits: dict[Task, int] = {}
         self.deadlock: Deadlock | None = None
         """The deadlock that ended the run, if one did."""
-        self.cell_class: type[Cell] = type("SimCell", (SimCell,), {"__slots__": (), "sim": self})
 
     @property
     def runtime(self) -> Runtime:
@@ -145,32 +152,22 @@ class Simulation:
 
     # --- recording -------------------------------------------------------------
 
-    def record(self, kind: str, actor: str, detail: str) -> None:
-        """Add an event to the trace (also for the system's own notes: kind ``fault`` etc.)."""
-        self._events.append(TraceEvent(round(self.now(), 9), kind, actor, detail))
+    def record(self, kind: TraceKind | str, actor: str, detail: str) -> None:
+        """Add an event to the trace (also for the system's own notes: kind ``fault`` etc.).
+
+        Raises:
+            ValueError: ``kind`` is not a ``TraceKind``.
+        """
+        self._events.append(TraceEvent(round(self.now(), 9), TraceKind(kind), actor, detail))
 
     def _on_event(self, event: ActorEvent) -> None:
         reason = "" if event.reason is None else describe(event.reason)
         self.record(event.kind.value, event.address.path, reason)
 
-    def _on_dead_letter(self, letter: DeadLetter) -> None:
-        error = "" if letter.error is None else f" {describe(letter.error)}"
-        self.record(
-            "dead_letter", letter.recipient.path, f"{letter.reason}{error}: {letter.message!r}"
-        )
-
     def sender(self) -> str:
-        """The path of the actor whose task is running now, or ``<main>``."""
-        cell = self._tasks.get(current_task())
+        """The path of the actor whose task (or timer) is running now, or ``<main>``."""
+        cell = current_cell()
         return MAIN if cell is None else cell.address.path
-
-    def bind(self, cell: Cell) -> None:
-        """Treat the current task as acting for ``cell`` (its own task, or one of its timers)."""
-        self._tasks[current_task()] = cell
-
-    def unbind(self) -> None:
-        """Forget the current task."""
-        self._tasks.pop(current_task(), None)
 
     def count(self, cell: Cell) -> int:
         """Count one more message delivered to ``cell``; return the count."""
@@ -208,27 +205,15 @@ class Simulation:
             # wait_all_tasks_blocked would keep it from jumping).
             await trio.sleep(until_next)
 
-    # --- deliveries ---------------------------------------------------------------
-
-    def deliver_later(self, target: Cell, message: object, delay: float) -> None:
-        """Deliver ``message`` to ``target`` after ``delay`` virtual seconds."""
-        assert self._nursery is not None
-        self._nursery.start_soon(self._late, target, message, delay)
-
-    async def _late(self, target: Cell, message: object, delay: float) -> None:
-        await trio.sleep(delay)
-        self.record("fault", MAIN, f"late delivery {message!r} -> {target.address.path}")
-        await Cell.send(target, message)
-
     # --- lifecycle ------------------------------------------------------------------
 
     @asynccontextmanager
     async def _running(self, options: Mapping[str, object]) -> AsyncIterator[Simulation]:
         self._start = trio.current_time()
-        runtime = Runtime(node="sim", seed=self.seed, cell_class=self.cell_class, **options)  # type: ignore[arg-type]
+        runtime = Runtime(node="sim", seed=self.seed, **options)  # type: ignore[arg-type]
         self._runtime = runtime
-        runtime.events.listen(self._on_event)
-        runtime.dead_letters.listen(self._on_dead_letter)
+        runtime.instruments.add(_Faults(self))
+        runtime.events.listen(self._on_event, kinds=[EventKind.GAVE_UP])
         block_error: Exception | None = None
         async with running(runtime), trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -247,141 +232,126 @@ class Simulation:
             raise self.deadlock
 
 
-class SimCell(Cell):
-    """A cell that injects its simulation's faults and records what happens."""
+class _Faults(Instrument):
+    """The simulation's instrument: it injects the fault plan and records the trace."""
 
-    __slots__ = ()
-    sim: Simulation
+    __slots__ = ("sim",)
 
-    async def send(self, message: object) -> None:
-        """``tell``, through the fault plan."""
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        # The simulation whose plan, random source and trace this instrument uses.
+
+    def intercept_send(self, actor: Cell, message: object, kind: SendKind) -> Interception | None:
+        """Trace the send; drop, delay or duplicate it as the plan draws."""
         sim = self.sim
-        route = sim.faults.route(sim.sender(), self.address.path, sim._fault_rng)
-        sim.record("send", sim.sender(), f"tell {message!r} -> {self.address.path}")
-        if route.drop or route.delay:
-            self._fault(route.drop, route.delay, message)
-            await checkpoint()
-            return
-        token = sim.wait_begins(f"room in the mailbox of {self.address.path}")
-        try:
-            await super().send(message)
-        finally:
-            sim.wait_ends(token)
-        if route.duplicate:
-            self._duplicate(message)
-
-    def send_nowait(self, message: object) -> None:
-        """``tell_nowait``, through the fault plan."""
-        sim = self.sim
-        route = sim.faults.route(sim.sender(), self.address.path, sim._fault_rng)
-        sim.record("send", sim.sender(), f"tell_nowait {message!r} -> {self.address.path}")
-        if route.drop or route.delay:
-            self._fault(route.drop, route.delay, message)
-            return
-        super().send_nowait(message)
-        if route.duplicate:
-            self._duplicate(message)
-
-    async def ask(self, message: object) -> object:
-        """``ask``, through the fault plan."""
-        sim = self.sim
-        route = sim.faults.route(sim.sender(), self.address.path, sim._fault_rng)
-        sim.record("send", sim.sender(), f"ask {message!r} -> {self.address.path}")
-        token = sim.wait_begins(f"an answer from {self.address.path} to {message!r}")
-        try:
+        sender, path = sim.sender(), actor.address.path
+        sim.record(TraceKind.SEND, sender, f"{kind.value} {message!r} -> {path}")
+        route = sim.faults.route(sender, path, sim._fault_rng)
+        if kind is SendKind.ASK:
             if route.drop:
-                sim.record("fault", sim.sender(), f"drop ask {message!r} -> {self.address.path}")
-                await trio.sleep_forever()
+                sim.record(TraceKind.FAULT, sender, f"drop ask {message!r} -> {path}")
+                sim.wait_begins(f"an answer from {path} to {message!r}")
+                return Interception(drop=True)
             if route.delay:
-                sim.record("fault", sim.sender(), f"delay {route.delay:.4f}s ask {message!r}")
-                await trio.sleep(route.delay)
+                sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s ask {message!r}")
             if route.duplicate:
-                self._duplicate(message)
-            return await super().ask(message)
-        finally:
-            sim.wait_ends(token)
+                sim.record(TraceKind.FAULT, sender, f"duplicate {message!r} -> {path}")
+            if route.delay or route.duplicate:
+                return Interception(delay=route.delay, duplicate=route.duplicate)
+            return None
+        if route.drop:
+            sim.record(TraceKind.FAULT, sender, f"drop {message!r} -> {path}")
+            return Interception(drop=True)
+        if route.delay:
+            sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s {message!r} -> {path}")
+            return Interception(delay=route.delay)
+        if route.duplicate:
+            sim.record(TraceKind.FAULT, sender, f"duplicate {message!r} -> {path}")
+            return Interception(duplicate=True)
+        if kind is SendKind.TELL and len(actor.mailbox) >= actor.mailbox.size:
+            sim._room_waits[current_task()] = sim.wait_begins(f"room in the mailbox of {path}")
+        return None
 
-    def _fault(self, drop: bool, delay: float, message: object) -> None:
+    def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
+        """An ask carries the token of its asker's wait, ended when it is answered."""
+        if kind is not SendKind.ASK:
+            return None
+        return self.sim.wait_begins(f"an answer from {actor.address.path} to {message!r}")
+
+    def message_delivered(self, actor: Cell, message: object) -> None:
+        """A tell that waited for room got in."""
+        token = self.sim._room_waits.pop(current_task(), None)
+        if token is not None:
+            self.sim.wait_ends(token)
+
+    def handler_started(
+        self, actor: Cell, message: object, context: object
+    ) -> Awaitable[None] | None:
+        """Pause, count and trace the delivery; crash it as the plan says."""
         sim = self.sim
-        if drop:
-            sim.record("fault", sim.sender(), f"drop {message!r} -> {self.address.path}")
-        else:
-            sim.record(
-                "fault", sim.sender(), f"delay {delay:.4f}s {message!r} -> {self.address.path}"
-            )
-            sim.deliver_later(self, message, delay)
-
-    def _duplicate(self, message: object) -> None:
-        sim = self.sim
-        sim.record("fault", sim.sender(), f"duplicate {message!r} -> {self.address.path}")
-        try:
-            Cell.send_nowait(self, message)
-        except MailboxFull:
-            sim.record("fault", sim.sender(), "duplicate lost: mailbox full")
-
-    def _handlers(
-        self, actor_class: type[Actor]
-    ) -> tuple[Mapping[type, HandlerFunction | None], Callable[[type], HandlerFunction | None]]:
-        dispatch, resolve = super()._handlers(actor_class)
-        return _TracedTable(self, dispatch, resolve), resolve
-
-    async def deliver_timer(self, target: ActorRef[object], message: object) -> None:
-        """A timer fires: traced, and sent as from this actor."""
-        self.sim.bind(self)
-        try:
-            self.sim.record("timer", self.address.path, f"{message!r} -> {target.address.path}")
-            await target.tell(message)
-        finally:
-            self.sim.unbind()
-
-    async def _run(self) -> None:
-        self.sim.bind(self)
-        try:
-            await super()._run()
-        finally:
-            self.sim.unbind()
-
-
-class _TracedTable(dict[type, "HandlerFunction | None"]):
-    """A cell's view of its handler table where every handler is wrapped for the trace."""
-
-    def __init__(
-        self,
-        cell: SimCell,
-        dispatch: Mapping[type, HandlerFunction | None],
-        resolve: Callable[[type], HandlerFunction | None],
-    ) -> None:
-        super().__init__()
-        self._cell = cell
-        self._dispatch = dispatch
-        self._resolve = resolve
-
-    def __missing__(self, message_type: type) -> HandlerFunction | None:
-        handler = self._dispatch.get(message_type) or self._resolve(message_type)
-        traced = None if handler is None else _traced(self._cell, handler)
-        self[message_type] = traced
-        return traced
-
-
-def _traced(cell: SimCell, handler: HandlerFunction) -> HandlerFunction:
-    sim = cell.sim
-    path = cell.address.path
-
-    async def traced(instance: Actor, message: object) -> object:
-        until = sim.faults.pause_until(path, sim.now())
+        until = sim.faults.pause_until(actor.address.path, sim.now())
         if until is not None:
-            sim.record("fault", path, f"pause until t={until:.4f}")
-            await trio.sleep_until(sim._start + until)
-        count = sim.count(cell)
-        sim.record("deliver", path, repr(message))
-        if sim.faults.crash(path, count, sim._fault_rng) is not None:
-            sim.record("fault", path, f"crash at message {count}")
-            raise InjectedCrash(f"injected crash of {path} at message {count}")
-        result = await handler(instance, message)
-        sim.record("handled", path, type(message).__name__)
-        return result
+            sim.record(TraceKind.FAULT, actor.address.path, f"pause until t={until:.4f}")
+            return self._paused(actor, message, sim._start + until)
+        self._deliver(actor, message)
+        return None
 
-    return traced
+    async def _paused(self, actor: Cell, message: object, until: float) -> None:
+        await trio.sleep_until(until)
+        self._deliver(actor, message)
+
+    def _deliver(self, actor: Cell, message: object) -> None:
+        sim = self.sim
+        path = actor.address.path
+        count = sim.count(actor)
+        sim.record(TraceKind.DELIVER, path, repr(message))
+        if sim.faults.crash(path, count, sim._fault_rng) is not None:
+            sim.record(TraceKind.FAULT, path, f"crash at message {count}")
+            raise InjectedCrash(f"injected crash of {path} at message {count}")
+
+    def handler_finished(
+        self, actor: Cell, message: object, context: object, outcome: HandlerOutcome
+    ) -> None:
+        """Trace a handler that returned; an ask's wait is over either way."""
+        if isinstance(context, int):
+            self.sim.wait_ends(context)
+        if outcome.ok:
+            self.sim.record(TraceKind.HANDLED, actor.address.path, type(message).__name__)
+
+    def timer_fired(self, actor: Cell, target: ActorRef[object], message: object) -> None:
+        """Trace a timer."""
+        self.sim.record(
+            TraceKind.TIMER, actor.address.path, f"{message!r} -> {target.address.path}"
+        )
+
+    def actor_started(self, actor: Cell) -> None:
+        """Trace a start."""
+        self.sim.record(TraceKind.STARTED, actor.address.path, "")
+
+    def actor_failed(self, actor: Cell, error: BaseException) -> None:
+        """Trace a failure."""
+        self.sim.record(TraceKind.FAILED, actor.address.path, describe(error))
+
+    def actor_restarted(self, actor: Cell, error: BaseException | None) -> None:
+        """Trace a restart decision."""
+        self.sim.record(
+            TraceKind.RESTARTED, actor.address.path, "" if error is None else describe(error)
+        )
+
+    def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
+        """Trace a stop for good."""
+        self.sim.record(
+            TraceKind.STOPPED, actor.address.path, "" if reason is None else describe(reason)
+        )
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Trace a dead letter."""
+        error = "" if letter.error is None else f" {describe(letter.error)}"
+        self.sim.record(
+            TraceKind.DEAD_LETTER,
+            letter.recipient.path,
+            f"{letter.reason}{error}: {letter.message!r}",
+        )
 
 
 # --- running simulations ---------------------------------------------------------------

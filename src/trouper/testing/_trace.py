@@ -10,26 +10,43 @@ shows a memory address makes traces differ between processes.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Sequence
 from typing import overload
 
 import attrs
 
-__all__ = ["Trace", "TraceEvent"]
+__all__ = ["Trace", "TraceEvent", "TraceKind"]
 
-KINDS = (
-    "send",
-    "deliver",
-    "handled",
-    "failed",
-    "started",
-    "restarted",
-    "stopped",
-    "gave_up",
-    "timer",
-    "fault",
-    "dead_letter",
-)
+
+class TraceKind(enum.StrEnum):
+    """What a trace event records (a ``str``: ``TraceKind.SEND == "send"``)."""
+
+    SEND = "send"
+    """A tell, tell_nowait or ask was made (``actor`` is the sender)."""
+    DELIVER = "deliver"
+    """An actor is about to handle a message."""
+    HANDLED = "handled"
+    """A handler returned."""
+    FAILED = "failed"
+    """A handler or lifecycle hook raised."""
+    STARTED = "started"
+    """An instance completed ``on_start``."""
+    RESTARTED = "restarted"
+    """A supervisor decided a restart."""
+    STOPPED = "stopped"
+    """An actor stopped for good."""
+    GAVE_UP = "gave_up"
+    """A supervisor gave up (intensity exceeded, or an escalation)."""
+    TIMER = "timer"
+    """A timer fired."""
+    FAULT = "fault"
+    """A fault was injected, or the simulation noted something (a deadlock)."""
+    DEAD_LETTER = "dead_letter"
+    """A message became a dead letter."""
+
+
+KINDS = tuple(kind.value for kind in TraceKind)
 
 
 @attrs.frozen
@@ -38,16 +55,15 @@ class TraceEvent:
 
     time: float
     """Virtual seconds since the simulation started."""
-    kind: str
-    """One of ``send``, ``deliver``, ``handled``, ``failed``, ``started``,
-    ``restarted``, ``stopped``, ``gave_up``, ``timer``, ``fault``, ``dead_letter``."""
+    kind: TraceKind = attrs.field(converter=TraceKind)
+    """What happened (a ``TraceKind``; plain strings such as ``"send"`` are converted)."""
     actor: str
     """The actor's path (for ``send``: the sender, ``<main>`` outside actors)."""
     detail: str
     """The rest, as text: the message, the receiver, the error, the fault."""
 
     def __str__(self) -> str:
-        return f"{self.time:10.4f}  {self.kind:<11} {self.actor}  {self.detail}"
+        return f"{self.time:10.4f}  {self.kind.value:<11} {self.actor}  {self.detail}"
 
 
 class Trace(Sequence[TraceEvent]):

@@ -42,8 +42,8 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper.actors import ActorRef, ActorState, Address
 from trouper.errors import ActorStopped, InvalidSubject, MailboxFull
-from trouper.runtime import ActorEvent, DeadLetter, EventKind, Listener, Runtime
-from trouper.runtime.lowlevel import cell_of
+from trouper.runtime import ActorEvent, DeadLetter, DeadLetterReason, EventKind, Listener, Runtime
+from trouper.runtime.lowlevel import cell_of, register_extension
 from trouper.topics._subjects import SubjectIndex, parse_pattern, parse_subject
 
 __all__ = [
@@ -67,7 +67,7 @@ _EVENT_SUBJECTS = {kind: f"{SYSTEM_PREFIX}.actor.{kind.value}" for kind in Event
 _PLAN_LIMIT = 1024
 """Plans cached per table; the cache is emptied when it reaches this size."""
 
-_STOPPED_REASON = "actor stopped"
+_STOPPED_REASON = DeadLetterReason.ACTOR_STOPPED
 """The dead-letter reason the engine gives once an actor's mailbox is closed."""
 
 
@@ -128,8 +128,8 @@ class Subscription:
     # The address the cleanup is keyed on: the local cell's (which is what its
     # STOPPED event names) or, for a ref with no local cell, the ref's.
     _owner: Address
-    _send: Callable[[object], Awaitable[None]]
-    _send_nowait: Callable[[object], None]
+    _send: Callable[[object], Awaitable[bool]]
+    _send_nowait: Callable[[object], bool]
     _drop: bool = attrs.field(init=False)
     _active: bool = attrs.field(default=True, init=False)
     _dropped: int = attrs.field(default=0, init=False)
@@ -294,6 +294,7 @@ class TopicRegistry:
                 of another runtime.
             TypeError: ``ref`` is not an ``ActorRef``.
         """
+        self._runtime.check_thread("subscribe")
         if not isinstance(ref, ActorRef):
             raise TypeError(f"the subscriber must be an ActorRef, got {ref!r}")
         system = _is_system_pattern(parse_pattern(pattern))
@@ -345,6 +346,7 @@ class TopicRegistry:
             ValueError: ``subscription`` belongs to another registry.
             TypeError: ``subscription`` is not a ``Subscription``.
         """
+        self._runtime.check_thread("unsubscribe")
         if not isinstance(subscription, Subscription):
             raise TypeError(f"expected a Subscription, got {subscription!r}")
         if subscription._registry is not self:
@@ -403,12 +405,15 @@ class TopicRegistry:
         as ``await self_ref.tell`` would: subscribe it with ``DROP`` there.
 
         Returns:
-            How many subscribers the message was handed to (drops excluded).
+            How many subscribers' mailboxes the message reached: drops to full
+            mailboxes, and subscribers that stopped (the message became their
+            dead letter) while the publisher waited, are not counted.
 
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject (no
                 wildcards), or lies in the reserved ``trouper.system`` namespace.
         """
+        self._runtime.check_thread("publish")
         try:
             plan = self._user.plans.get(subject)
         except TypeError:  # unhashable: certainly not a subject
@@ -429,14 +434,15 @@ class TopicRegistry:
                 item = wrapped
             if subscription._drop:
                 try:
-                    subscription._send_nowait(item)
+                    reached = subscription._send_nowait(item)
                 except MailboxFull:
                     self._slow(subscription, item)
                     continue
             else:
-                await subscription._send(item)
+                reached = await subscription._send(item)
                 waited = True
-            delivered += 1
+            if reached:
+                delivered += 1
         if not waited:
             await cancel_shielded_checkpoint()
         return delivered
@@ -453,7 +459,7 @@ class TopicRegistry:
         subscription._dropped += 1
         self._dropped += 1
         self._runtime.dead_letters.post(
-            DeadLetter(item, subscription._ref.address, "slow subscriber")
+            DeadLetter(item, subscription._ref.address, DeadLetterReason.SLOW_SUBSCRIBER)
         )
 
     # --- system topics ------------------------------------------------------------
@@ -509,3 +515,6 @@ def _owner_of(ref: ActorRef[object]) -> Address:
         return cell_of(ref).address
     except TypeError:
         return ref.address
+
+
+register_extension("topics", TopicRegistry)

@@ -1,0 +1,110 @@
+"""Asks in flight: the envelope an ask travels in, and how its reply finds the asker.
+
+Theory of operation
+-------------------
+``ask`` puts an ``Ask`` in the target's mailbox and parks the asking task on
+it. The cell that takes it runs the handler and ``settle``s the envelope with
+the handler's outcome: the asker is rescheduled with it (or, for an ask made
+with ``on_reply``, the callback is called with it, synchronously, in the
+runtime's thread: a bridge or a remote node needs no task per ask).
+
+Cancellation: an asker cancelled before the reply is *abandoned*; a cell that
+meets an abandoned ask in its mailbox skips it (the ask is withdrawn), and a
+reply to an abandoned ask that was already taken is discarded. Nothing is
+left waiting either way.
+
+Ask cycles: an actor whose handler awaits an ask cannot take another message
+until the reply comes, so a chain of asks that comes back to an actor already
+waiting in it can never finish. Each cell records the cell its handler is
+asking (``asking``, set only while the handler's own task waits), and
+``check_cycle`` follows that chain from the target before a new ask is queued:
+if it reaches the asker, the ask fails at once with ``AskCycle`` naming the
+actors in order, instead of hanging both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import outcome
+from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+
+from trouper.errors import AskCycle
+
+if TYPE_CHECKING:
+    from trouper.runtime._cell import Cell
+
+__all__ = ["Ask", "check_cycle"]
+
+ReplyCallback = Callable[["outcome.Outcome[object]"], None]
+
+
+class Ask:
+    """An ask in flight: the message, and how its reply reaches the asker."""
+
+    __slots__ = ("abandoned", "contexts", "message", "on_reply", "result", "task")
+
+    def __init__(self, message: object, on_reply: ReplyCallback | None = None) -> None:
+        self.message = message
+        # The message asked; never changes.
+        self.task: Task | None = None
+        # The asker's task while it waits for the reply, else None.
+        self.result: outcome.Outcome[object] | None = None
+        # The reply, if it came before the asker parked (else None).
+        self.abandoned = False
+        # The asker gave up (cancelled, or withdrew the callback): skip it, drop its reply.
+        self.on_reply = on_reply
+        # Called with the reply instead of waking a task (asks made without a task).
+        self.contexts: dict[object, object] | None = None
+        # What instruments carry with the ask (``Instrument.message_sent``), by instrument.
+
+    def settle(self, result: outcome.Outcome[object]) -> None:
+        """Deliver the reply (or error) to the asker, now or when it parks. Idempotent."""
+        if self.abandoned:
+            return
+        on_reply = self.on_reply
+        if on_reply is not None:
+            self.abandoned = True  # one reply only
+            on_reply(result)
+            return
+        task = self.task
+        if task is not None:
+            self.task = None
+            self.abandoned = True
+            reschedule(task, result)
+        elif self.result is None:
+            self.result = result
+
+    def abandon(self) -> None:
+        """Withdraw the ask: a cell that meets it skips it, a late reply is dropped."""
+        self.abandoned = True
+        self.task = None
+
+    def _abort(self, _: object) -> Abort:
+        self.abandon()
+        return Abort.SUCCEEDED
+
+    async def wait(self) -> object:
+        """Wait for the reply; if cancelled first, the ask is abandoned."""
+        result = self.result
+        if result is None:
+            self.task = current_task()
+            return await wait_task_rescheduled(self._abort)
+        self.abandoned = True
+        return result.unwrap()
+
+
+def check_cycle(asker: Cell, target: Cell) -> None:
+    """Raise ``AskCycle`` if ``asker`` asking ``target`` would close a cycle of asks.
+
+    ``asker`` is the cell whose handler makes the ask; the chain followed is
+    ``target``, the cell ``target``'s handler is asking, and so on.
+    """
+    cell: Cell | None = target
+    chain = [asker]
+    while cell is not None:
+        chain.append(cell)
+        if cell is asker:
+            raise AskCycle(tuple(c.address.path for c in chain))
+        cell = cell.asking
