@@ -1,0 +1,328 @@
+"""The web app: the page, its JSON API, its stream of updates, ``/metrics``, and control.
+
+Theory of operation
+-------------------
+A Starlette app over one ``Observer``; Hypercorn's Trio worker runs it in
+the runtime's own Trio thread (``_serve``), so handlers read the live cells
+directly and never need a lock.
+
+Updates reach the page as server-sent events (``/api/events``): a
+``_Ticker`` samples the observer at a fixed rate (2 per second by default)
+and wakes every open stream, which sends one ``update`` event with only the
+sections that changed since it last sent them (summary, tree, topics, pools)
+and the feed entries after its cursor, at most ``FEED_LIMIT`` of them. So an
+update is bounded in size (the tree by ``max_rows``) and a page gets at most
+one per tick, however many messages the actors handle. The page's view
+state (open nodes, pages) is in the stream's query: changing it reopens the
+stream, with the feed cursor (``since``) so that nothing is missed.
+
+Safety: the page and the API only read. ``POST /api/stop/{path}`` and
+``/api/restart/{path}`` answer 403 unless the view was served with
+``allow_control=True``; even then they require the ``X-Trouper-Control``
+header (a page from another origin cannot send it without a CORS preflight,
+which this app never grants) and refuse an ``Origin`` that is not the
+view's own. On loopback, a request whose ``Host`` is not a loopback name is
+refused (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from urllib.parse import urlsplit
+
+import trio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from trouper.observe._observer import Observer
+
+__all__ = ["CONTROL_HEADER", "FEED_LIMIT", "Ticker", "host_is_loopback", "make_app"]
+
+CONTROL_HEADER = "X-Trouper-Control"
+"""The header a control request must carry (the page sets it)."""
+
+FEED_LIMIT = 100
+"""Feed entries one update carries at most (the rest are counted as skipped)."""
+
+_VIEW_LIMIT = 200
+"""Open or closed paths, or pages, one request may name at most."""
+
+_PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_is_loopback(host: str) -> bool:
+    """Whether a ``Host`` header names the loopback: ``localhost``, ``127.x.y.z`` or ``[::1]``.
+
+    The port, if any, is ignored.
+    """
+    host = host.strip().lower()
+    if host.startswith("["):
+        name = host[1:].partition("]")[0]
+    else:
+        name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return name in _LOOPBACK_NAMES or name.startswith("127.")
+
+
+class Ticker:
+    """Samples the observer at a fixed rate and wakes the streams waiting for the next sample."""
+
+    def __init__(self, observer: Observer, interval: float) -> None:
+        self.observer = observer  # what it samples
+        self.interval = interval  # seconds between samples
+        self.closed = False  # set once: streams end, the ticker stops
+        self._tick = trio.Event()  # set (and replaced) at each sample
+        self._scope = trio.CancelScope()  # the running loop's scope, cancelled by close()
+
+    async def run(self) -> None:
+        """Sample every ``interval`` seconds until closed."""
+        with self._scope:
+            while True:
+                self.observer.sample()
+                tick, self._tick = self._tick, trio.Event()
+                tick.set()
+                await trio.sleep(self.interval)
+
+    async def next(self) -> bool:
+        """Wait for the next sample; ``False`` once the ticker is closed."""
+        if self.closed:
+            return False
+        await self._tick.wait()
+        return not self.closed
+
+    def close(self) -> None:
+        """Stop sampling and release every waiting stream."""
+        self.closed = True
+        self._scope.cancel()
+        self._tick.set()
+
+
+class _LoopbackOnly:
+    """ASGI middleware: refuse requests whose ``Host`` is not a loopback name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next(
+                (value.decode("latin-1") for key, value in scope["headers"] if key == b"host"),
+                "",
+            )
+            if not host_is_loopback(host):
+                response = PlainTextResponse(
+                    f"refused: the host {host!r} is not a loopback name (this view is served "
+                    "on loopback only)",
+                    status_code=403,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _error(status: int, text: str) -> JSONResponse:
+    return JSONResponse({"error": text}, status_code=status)
+
+
+class _ViewQuery:
+    """The page's view state, from a request's query: open and closed paths, pages."""
+
+    __slots__ = ("closed", "open", "pages")
+
+    def __init__(self, request: Request) -> None:
+        params = request.query_params
+        self.open = params.getlist("open")[:_VIEW_LIMIT]  # paths the page opened
+        self.closed = params.getlist("closed")[:_VIEW_LIMIT]  # paths the page closed
+        self.pages: dict[str, int] = {}  # per parent path, the first child shown
+        for page in params.getlist("page")[:_VIEW_LIMIT]:
+            path, _, offset = page.rpartition(":")
+            if path and offset.isdigit():
+                self.pages[path] = int(offset)
+
+
+def _since(request: Request) -> int:
+    text = request.query_params.get("since") or request.headers.get("last-event-id") or "0"
+    return int(text) if text.isdigit() else 0
+
+
+def make_app(
+    observer: Observer, ticker: Ticker, *, allow_control: bool, loopback_only: bool
+) -> ASGIApp:
+    """Build the ASGI app of the view over ``observer``."""
+    page = (resources.files("trouper.observe") / "static" / "index.html").read_bytes()
+    config = {
+        "allow_control": allow_control,
+        "interval": ticker.interval,
+        "page_size": observer.page_size,
+        "max_rows": observer.max_rows,
+        "node": observer.runtime.node,
+    }
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    async def get_config(request: Request) -> Response:
+        return JSONResponse(config)
+
+    async def summary(request: Request) -> Response:
+        return JSONResponse(observer.summary().to_json())
+
+    async def tree(request: Request) -> Response:
+        view = _ViewQuery(request)
+        return JSONResponse(
+            observer.tree(open=view.open, closed=view.closed, pages=view.pages).to_json()
+        )
+
+    async def actor(request: Request) -> Response:
+        path = "/" + request.path_params["path"]
+        details = observer.actor(path)
+        if details is None:
+            return _error(404, f"no actor at {path}")
+        return JSONResponse(details.to_json())
+
+    async def topics(request: Request) -> Response:
+        return JSONResponse([topic.to_json() for topic in observer.topics()])
+
+    async def pools(request: Request) -> Response:
+        return JSONResponse([pool.to_json() for pool in observer.pools()])
+
+    async def feed(request: Request) -> Response:
+        limit = request.query_params.get("limit", "")
+        return JSONResponse(
+            observer.feed(
+                _since(request), limit=int(limit) if limit.isdigit() else FEED_LIMIT
+            ).to_json()
+        )
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(observer.metrics.exposition(), media_type=_PROMETHEUS)
+
+    async def events(request: Request) -> Response:
+        view = _ViewQuery(request)
+        return StreamingResponse(
+            _Updates(observer, ticker, view, _since(request)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    def control(
+        action: Callable[[str], Awaitable[None]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            refusal = _refusal(request, allow_control)
+            if refusal is not None:
+                return _error(403, refusal)
+            path = "/" + request.path_params["path"]
+            try:
+                await action(path)
+            except LookupError as error:
+                return _error(404, str(error))
+            except ValueError as error:
+                return _error(409, str(error))
+            return JSONResponse({"ok": True, "path": path})
+
+        return endpoint
+
+    app: ASGIApp = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/config", get_config),
+            Route("/api/summary", summary),
+            Route("/api/tree", tree),
+            Route("/api/actor/{path:path}", actor),
+            Route("/api/topics", topics),
+            Route("/api/pools", pools),
+            Route("/api/feed", feed),
+            Route("/api/events", events),
+            Route("/metrics", metrics),
+            Route("/api/stop/{path:path}", control(observer.stop), methods=["POST"]),
+            Route("/api/restart/{path:path}", control(observer.restart), methods=["POST"]),
+        ]
+    )
+    return _LoopbackOnly(app) if loopback_only else app
+
+
+def _refusal(request: Request, allow_control: bool) -> str | None:
+    """Why a control request is refused, or ``None`` if it may go ahead."""
+    if not allow_control:
+        return "control is off: the view is read-only (serve it with allow_control=True)"
+    if request.headers.get(CONTROL_HEADER) != "1":
+        return (
+            f"a control request must carry the header '{CONTROL_HEADER}: 1' "
+            "(a guard against requests from other sites)"
+        )
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        return f"refused a control request from another origin ({origin})"
+    return None
+
+
+class _Updates:
+    """The server-sent events of one page: an update per sample, with only what changed.
+
+    An iterator object rather than an async generator, so that a stream cut
+    by a disconnecting page leaves no generator to finalize.
+    """
+
+    def __init__(self, observer: Observer, ticker: Ticker, view: _ViewQuery, since: int) -> None:
+        self.observer = observer  # where updates come from
+        self.ticker = ticker  # when they are due
+        self.view = view  # the page's open nodes and pages
+        self.cursor = since  # the number of the last feed entry sent
+        self.sent: dict[str, str] = {}  # each section as last sent (JSON text)
+        self.first = True  # the first update goes out at once, later ones at each sample
+
+    def __aiter__(self) -> _Updates:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            if self.first:
+                self.first = False
+                await trio.lowlevel.checkpoint()
+            elif not await self.ticker.next():
+                raise StopAsyncIteration
+            update = self._update()
+            if update is not None:
+                return update
+
+    def _update(self) -> str | None:
+        observer, view = self.observer, self.view
+        tree = observer.tree(open=view.open, closed=view.closed, pages=view.pages).to_json()
+        del tree["time"]  # so that an unchanged tree is not sent again
+        parts = []
+        for name, value in (
+            ("summary", observer.summary().to_json()),
+            ("tree", tree),
+            ("topics", [topic.to_json() for topic in observer.topics()]),
+            ("pools", [pool.to_json() for pool in observer.pools()]),
+        ):
+            text = _dumps(value)
+            if self.sent.get(name) != text:
+                self.sent[name] = text
+                parts.append(f'"{name}":{text}')
+        feed = observer.feed(self.cursor, limit=FEED_LIMIT)
+        if feed.items or feed.skipped:
+            parts.append(f'"feed":{_dumps(feed.to_json())}')
+        self.cursor = feed.last
+        if not parts:
+            return None
+        # The summary carries the sample's time, so every sample sends at least that:
+        # the stream's heartbeat.
+        return f"id: {self.cursor}\nevent: update\ndata: {{{','.join(parts)}}}\n\n"

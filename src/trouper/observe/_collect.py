@@ -1,0 +1,284 @@
+"""The collector: what happened to actors (the page's feed) and each actor's recent failures.
+
+Theory of operation
+-------------------
+A ``Collector`` is an instrument with lifecycle hooks and the dead-letter
+hook only: it costs nothing per handled message. Each report becomes one
+entry in a ring of the latest ``keep`` entries, numbered in order (``seq``);
+a reader keeps the number of the last entry it saw and asks for what came
+after (``feed(since)``), so any number of pages follow one ring and a slow
+one learns how many entries it missed instead of growing a queue.
+
+Entries hold the raw report (the error, the message) and are formatted only
+when read, and only the ones read: a storm of dead letters costs a ring
+append each. Failures are also kept per actor (the latest
+``failures_per_actor``, for at most ``actors`` actors, the least recently
+failed forgotten first), with the stack summarized at once so that no
+frame is kept alive.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import deque
+from itertools import islice
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from trouper.observe._source import class_name
+from trouper.runtime import DeadLetter
+from trouper.runtime.lowlevel import Instrument
+
+if TYPE_CHECKING:
+    from trouper.runtime.lowlevel import Cell
+
+__all__ = ["Collector", "Failure", "Feed", "FeedItem"]
+
+_TEXT_LIMIT = 200
+"""Characters of a message's or an error's text kept in a feed item."""
+
+_STACK_LIMIT = 30
+"""Frames of a failure's traceback kept (the innermost ones)."""
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
+
+
+def _describe(error: BaseException) -> str:
+    return _shorten(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+
+
+@attrs.frozen
+class FeedItem:
+    """One thing that happened to an actor, as the page's feed shows it."""
+
+    seq: int
+    """Its number: entries are numbered 1, 2, ... in the order they happened."""
+    time: float
+    """Trio's clock when it happened."""
+    kind: str
+    """``started``, ``failed``, ``restarted``, ``stopped`` or ``dead_letter``."""
+    path: str
+    """The actor's path (for a dead letter: the recipient's)."""
+    actor_class: str
+    """The actor's class name (empty for a dead letter to an actor that is gone)."""
+    reason: str | None
+    """Why: the error (``ValueError: boom``), or a dead letter's reason; ``None`` for none."""
+    message: str | None
+    """A dead letter's message (its ``repr``, shortened); ``None`` for other kinds."""
+
+    def to_json(self) -> dict[str, object]:
+        """The item as the JSON API sends it."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "kind": self.kind,
+            "path": self.path,
+            "class": self.actor_class,
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+
+@attrs.frozen
+class Feed:
+    """The entries after a reader's last one, at most ``limit`` of them (newest kept)."""
+
+    items: tuple[FeedItem, ...]
+    """The entries, oldest first."""
+    last: int
+    """The number of the newest entry so far: pass it as ``since`` next time."""
+    skipped: int
+    """Entries after ``since`` that are not in ``items`` (over the limit, or out of the ring)."""
+
+    def to_json(self) -> dict[str, object]:
+        """The feed as the JSON API sends it."""
+        return {
+            "items": [item.to_json() for item in self.items],
+            "last": self.last,
+            "skipped": self.skipped,
+        }
+
+
+@attrs.frozen
+class Failure:
+    """One failure of one actor, with where it happened."""
+
+    time: float
+    """Trio's clock when it happened."""
+    error: str
+    """The error, as ``ValueError: boom``."""
+    traceback: str
+    """The traceback (its innermost frames), formatted."""
+
+    def to_json(self) -> dict[str, object]:
+        """The failure as the JSON API sends it."""
+        return {"time": self.time, "error": self.error, "traceback": self.traceback}
+
+
+class _Entry:
+    """A raw report in the ring, formatted into a ``FeedItem`` when read."""
+
+    __slots__ = ("actor_class", "error", "kind", "message", "path", "reason", "seq", "time")
+
+    def __init__(
+        self,
+        seq: int,
+        time: float,
+        kind: str,
+        path: str,
+        actor_class: str,
+        error: BaseException | None,
+        reason: str | None = None,
+        message: object = None,
+    ) -> None:
+        self.seq = seq  # its number in the ring
+        self.time = time  # Trio's clock when reported
+        self.kind = kind  # a FeedItem kind
+        self.path = path  # the actor's path
+        self.actor_class = actor_class  # the class name, computed at report time (cheap)
+        self.error = error  # the error involved, formatted on read
+        self.reason = reason  # a dead letter's reason
+        self.message = message  # a dead letter's message, formatted on read
+
+    def item(self) -> FeedItem:
+        reason = self.reason
+        if self.error is not None:
+            described = _describe(self.error)
+            reason = described if reason is None else f"{reason}: {described}"
+        message = None if self.kind != "dead_letter" else _shorten(repr(self.message))
+        return FeedItem(
+            self.seq, self.time, self.kind, self.path, self.actor_class, reason, message
+        )
+
+
+class _FailureRecord:
+    """A failure kept for an actor's details: the stack summarized, no frames held."""
+
+    __slots__ = ("error", "stack", "time")
+
+    def __init__(self, time: float, error: BaseException) -> None:
+        self.time = time  # Trio's clock when it failed
+        self.error = _describe(error)  # the error's text
+        tb = error.__traceback__
+        self.stack = (  # the innermost frames, without source lines (read on demand)
+            traceback.StackSummary.extract(
+                traceback.walk_tb(tb), limit=-_STACK_LIMIT, lookup_lines=False
+            )
+            if tb is not None
+            else None
+        )
+
+    def failure(self) -> Failure:
+        text = "" if self.stack is None else "".join(self.stack.format())
+        return Failure(self.time, self.error, text)
+
+
+class Collector(Instrument):
+    """Records actors' lifecycle and dead letters for the page: a numbered feed, recent failures.
+
+    An instrument (``trouper.runtime.lowlevel.Instrument``) with lifecycle and
+    dead-letter hooks only, so it costs nothing per handled message. Hooks
+    run in the runtime's Trio thread; so do the readers (``feed``,
+    ``failures``). Memory is bounded: ``keep`` feed entries, and
+    ``failures_per_actor`` failures for each of at most ``actors`` actors.
+    """
+
+    __slots__ = ("_failures", "_keep_failures", "_max_actors", "_ring", "_seq", "counts")
+
+    def __init__(self, *, keep: int = 500, failures_per_actor: int = 5, actors: int = 10_000):
+        for label, value in (
+            ("keep", keep),
+            ("failures_per_actor", failures_per_actor),
+            ("actors", actors),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{label} must be an int >= 1, got {value!r}")
+        # The latest entries, oldest first; seq numbers are consecutive.
+        self._ring: deque[_Entry] = deque(maxlen=keep)
+        # The number of the latest entry (0: none yet).
+        self._seq = 0
+        # Per actor path, its latest failures; insertion order is least recently failed first.
+        self._failures: dict[str, deque[_FailureRecord]] = {}
+        # How many failures each actor keeps.
+        self._keep_failures = failures_per_actor
+        # How many actors keep failures.
+        self._max_actors = actors
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("started", "failed", "restarted", "stopped", "dead_letter"), 0
+        )
+        """How many reports of each kind there have been (keys are the feed kinds)."""
+
+    def _add(
+        self,
+        kind: str,
+        cell: Cell | None,
+        path: str,
+        error: BaseException | None,
+        reason: str | None = None,
+        message: object = None,
+    ) -> None:
+        self._seq = seq = self._seq + 1
+        self.counts[kind] += 1
+        actor_class = "" if cell is None else class_name(cell.actor_class)
+        self._ring.append(
+            _Entry(seq, trio.current_time(), kind, path, actor_class, error, reason, message)
+        )
+
+    # --- the instrument's hooks -------------------------------------------------
+
+    def actor_started(self, actor: Cell) -> None:
+        """Record that an instance of ``actor`` started."""
+        self._add("started", actor, actor.address.path, None)
+
+    def actor_failed(self, actor: Cell, error: BaseException) -> None:
+        """Record a failure of ``actor``, in the feed and in its recent failures."""
+        path = actor.address.path
+        self._add("failed", actor, path, error)
+        kept = self._failures.pop(path, None)
+        if kept is None:
+            kept = deque(maxlen=self._keep_failures)
+            if len(self._failures) >= self._max_actors:
+                del self._failures[next(iter(self._failures))]
+        kept.append(_FailureRecord(trio.current_time(), error))
+        self._failures[path] = kept
+
+    def actor_restarted(self, actor: Cell, error: BaseException | None) -> None:
+        """Record that ``actor``'s supervisor restarted it."""
+        self._add("restarted", actor, actor.address.path, error)
+
+    def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
+        """Record that ``actor`` stopped for good."""
+        self._add("stopped", actor, actor.address.path, reason)
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Record a dead letter."""
+        self._add(
+            "dead_letter", None, letter.recipient.path, letter.error, letter.reason, letter.message
+        )
+
+    # --- reading ----------------------------------------------------------------
+
+    @property
+    def last(self) -> int:
+        """The number of the latest entry (0 before the first)."""
+        return self._seq
+
+    def feed(self, since: int = 0, *, limit: int = 100) -> Feed:
+        """The entries numbered after ``since``: the newest ``limit`` of them, oldest first."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        if not 0 <= since <= self._seq:
+            since = 0  # a cursor from another collector (a page that outlived its server)
+        newer = self._seq - since
+        ring = self._ring
+        take = min(newer, limit, len(ring))
+        entries = islice(ring, len(ring) - take, None)
+        return Feed(tuple(entry.item() for entry in entries), self._seq, newer - take)
+
+    def failures(self, path: str) -> tuple[Failure, ...]:
+        """The latest failures of the actor at ``path``, oldest first."""
+        return tuple(record.failure() for record in self._failures.get(path, ()))

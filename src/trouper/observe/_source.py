@@ -1,0 +1,172 @@
+"""What ``trouper.observe`` reads of the engine, in one place.
+
+Theory of operation
+-------------------
+Everything the view, the metrics and the page know about a runtime comes
+through the few functions below, so that a change in the engine is a change
+here only:
+
+- the live hierarchy is read from the cells (``trouper.runtime.lowlevel``):
+  the root's children, each cell's ``children_guardian``, and the public
+  attributes of a cell (``address``, ``actor_class``, ``state``, ``mailbox``,
+  ``handled``, ``restarts``, ``ref``). Reading never changes anything and
+  never waits; it runs in the runtime's Trio thread.
+- what *happens* (starts, failures, restarts, stops, dead letters) reaches a
+  ``Collector`` (and a ``Metrics``) through ``attach``. Today ``attach``
+  listens to the runtime's event log and dead-letter office and calls the
+  instrument's hooks itself; once the engine calls instruments, it installs
+  them with ``runtime.instruments.add`` instead (they already are
+  ``Instrument`` subclasses), and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from trouper.actors import ActorState
+from trouper.runtime import ActorEvent, EventKind, Runtime
+from trouper.runtime.lowlevel import Cell, Guardian, Instrument
+
+__all__ = [
+    "attach",
+    "children",
+    "class_name",
+    "find",
+    "mailbox_depth",
+    "restart_kind",
+    "restarts",
+    "router_of",
+    "strategy_of",
+    "top_level",
+    "walk",
+]
+
+
+def top_level(runtime: Runtime) -> list[Cell]:
+    """The runtime's top-level cells in start order (none once it has stopped)."""
+    try:
+        root = runtime.root
+    except RuntimeError:  # not running yet
+        return []
+    return root.children
+
+
+def children(cell: Cell) -> list[Cell]:
+    """A cell's children in start order (a copy)."""
+    guardian = cell.children_guardian
+    return [] if guardian is None else guardian.children
+
+
+def walk(runtime: Runtime) -> Iterator[tuple[Cell, int]]:
+    """Every live cell with its depth (top level is 1), depth first, in start order."""
+    stack = [(cell, 1) for cell in reversed(top_level(runtime))]
+    while stack:
+        cell, depth = stack.pop()
+        yield cell, depth
+        guardian = cell.children_guardian
+        if guardian is not None:
+            stack.extend((child, depth + 1) for child in reversed(guardian.children))
+
+
+def find(runtime: Runtime, path: str) -> Cell | None:
+    """The live cell at ``path`` (``/a/b``), or ``None``."""
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments:
+        return None
+    try:
+        guardian: Guardian | None = runtime.root
+    except RuntimeError:
+        return None
+    cell: Cell | None = None
+    for segment in segments:
+        if guardian is None:
+            return None
+        cell = guardian.find(segment)
+        if cell is None:
+            return None
+        guardian = cell.children_guardian
+    return cell
+
+
+def class_name(actor_class: type) -> str:
+    """A class's name as the tree shows it: qualified, without ``<locals>``."""
+    return actor_class.__qualname__.rpartition("<locals>.")[2]
+
+
+def mailbox_depth(cell: Cell) -> int:
+    """Messages waiting for the cell (a pool member sharing a mailbox shows the shared queue)."""
+    return len(cell.mailbox)
+
+
+def strategy_of(cell: Cell) -> str | None:
+    """How the cell supervises its children, if it has any."""
+    guardian = cell.children_guardian
+    if guardian is None or not guardian.children:
+        return None
+    return guardian.strategy.describe()
+
+
+def restarts(cell: Cell) -> int:
+    """How many times the cell's supervisor restarted it."""
+    # The engine's second pass renames ``restarts`` to ``restart_count``; both are read
+    # until it lands.
+    for name in ("restart_count", "restarts"):
+        count = getattr(cell, name, None)
+        if isinstance(count, int):
+            return count
+    return 0
+
+
+def restart_kind(cell: Cell) -> str:
+    """The cell's restart kind (``permanent``, ``transient``, ``temporary``)."""
+    return cell.restart.value
+
+
+def router_of(cell: Cell) -> str | None:
+    """The router's name if the cell is a pool (its ref routes through another endpoint)."""
+    endpoint: object = cell.ref.endpoint
+    if endpoint is cell:
+        return None
+    return type(endpoint).__name__.removesuffix("Endpoint")
+
+
+def is_alive(cell: Cell) -> bool:
+    """Whether the cell has not stopped for good."""
+    return cell.state is not ActorState.STOPPED
+
+
+def attach(runtime: Runtime, instrument: Instrument) -> Callable[[], None]:
+    """Have ``instrument``'s lifecycle and dead-letter hooks called from now on; return the detach.
+
+    The one place that decides how: today by listening to the runtime's
+    event log and dead-letter office (each event's cell found by its path,
+    so an actor that stopped and was forgotten in between is skipped); once
+    the engine calls instruments, by ``runtime.instruments.add(instrument)``,
+    which also calls its per-message hooks.
+    """
+
+    def on_event(event: ActorEvent) -> None:
+        cell = find(runtime, event.address.path)
+        if cell is None:
+            return
+        kind, reason = event.kind, event.reason
+        if kind is EventKind.STARTED:
+            instrument.actor_started(cell)
+        elif kind is EventKind.FAILED and reason is not None:
+            instrument.actor_failed(cell, reason)
+        elif kind is EventKind.RESTARTED:
+            instrument.actor_restarted(cell, reason)
+        elif kind is EventKind.STOPPED:
+            instrument.actor_stopped(cell, reason)
+
+    events = runtime.events.listen(on_event, kinds=_LIFECYCLE)
+    letters = runtime.dead_letters.listen(instrument.dead_letter)
+
+    def detach() -> None:
+        events.cancel()
+        letters.cancel()
+
+    return detach
+
+
+_LIFECYCLE = (EventKind.STARTED, EventKind.FAILED, EventKind.RESTARTED, EventKind.STOPPED)

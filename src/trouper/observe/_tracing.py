@@ -1,0 +1,150 @@
+"""Tracing: one OpenTelemetry span per handled message, parented by whoever sent it.
+
+Theory of operation
+-------------------
+The engine hands each instrument back the context its ``message_sent``
+returned, with the message, to ``handler_started`` and ``handler_finished``.
+``Tracing`` returns the sender's current OpenTelemetry context there (a
+context-variable read, in the sender's task), so the span it starts when the
+handler starts is a child of the span the sender was in: a handler that
+tells or asks another actor makes the receiver's span a child of its own,
+and a web request handler that asks an actor makes the actor's span a
+child of the request's.
+
+While the handler runs its span is the current one in the cell's task
+(``context.attach`` at start, ``detach`` at the end, in the same task), so
+the handler's own sends, and any OpenTelemetry-instrumented library it
+calls, see it. A span whose handler never finished (the actor was
+cancelled while stopping) is ended when the actor stops.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trouper.observe._source import class_name
+from trouper.runtime.lowlevel import HandlerOutcome, Instrument, SendKind
+
+if TYPE_CHECKING:
+    from contextvars import Token
+
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span, Tracer, TracerProvider
+
+    from trouper.runtime.lowlevel import Cell
+
+__all__ = ["Tracing"]
+
+
+class Tracing(Instrument):
+    """Traces actors with OpenTelemetry: a span per handled message, child of the sender's span.
+
+    Install it on a runtime (``runtime.instruments.add(Tracing())``). Spans
+    are named ``"<ActorClass> handle <MessageType>"``, of kind ``CONSUMER``,
+    with the attributes ``trouper.actor.path``, ``trouper.actor.class``,
+    ``trouper.message.type`` and ``trouper.send.kind`` (``tell``,
+    ``tell_nowait`` or ``ask``; absent for messages the runtime sent itself).
+    A handler that raises ends its span with status ``ERROR`` and the
+    exception recorded.
+
+    Hooks run in the runtime's thread; the span of a running handler is the
+    current span in the actor's task while it runs.
+
+    Args:
+        tracer_provider: where spans go; the global provider by default.
+
+    Raises:
+        ImportError: ``opentelemetry-api`` is not installed (the ``otel`` extra).
+    """
+
+    __slots__ = (
+        "_active",
+        "_attach",
+        "_consumer",
+        "_detach",
+        "_empty",
+        "_get_current",
+        "_in_context",
+        "_names",
+        "_tracer",
+    )
+
+    def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+        try:
+            from opentelemetry import context, trace
+        except ImportError as error:  # pragma: no cover - the extra is installed in tests
+            raise ImportError(
+                "Tracing needs opentelemetry-api: pip install 'trouper[otel]'"
+            ) from error
+        from trouper import __version__
+
+        provider = tracer_provider or trace.get_tracer_provider()
+        # Where spans are made.
+        self._tracer: Tracer = provider.get_tracer("trouper.observe", __version__)
+        # Each cell's running handler: its span and the token that made it current.
+        self._active: dict[Cell, tuple[Span, Token[Context]]] = {}
+        # Span names per (actor class, message type), made once.
+        self._names: dict[tuple[type, type], str] = {}
+        # OpenTelemetry's functions and constants, looked up once.
+        self._get_current = context.get_current
+        self._attach = context.attach
+        self._detach = context.detach
+        self._in_context = trace.set_span_in_context
+        self._consumer = trace.SpanKind.CONSUMER
+        # The parent of a message nobody's span sent: none.
+        self._empty = context.Context()
+
+    def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
+        """Carry the sender's current context (and how it sent) with the message."""
+        return (self._get_current(), kind)
+
+    def handler_started(self, actor: Cell, message: object, context: object) -> None:
+        """Start the handler's span, a child of the sender's, and make it current."""
+        parent = self._empty
+        attributes: dict[str, str] = {
+            "trouper.actor.path": actor.address.path,
+            "trouper.actor.class": class_name(actor.actor_class),
+            "trouper.message.type": type(message).__qualname__,
+        }
+        if type(context) is tuple:
+            parent, kind = context
+            attributes["trouper.send.kind"] = kind.value
+        key = (actor.actor_class, type(message))
+        name = self._names.get(key)
+        if name is None:
+            name = self._names[key] = (
+                f"{class_name(actor.actor_class)} handle {type(message).__qualname__}"
+            )
+        span = self._tracer.start_span(
+            name, context=parent, kind=self._consumer, attributes=attributes
+        )
+        self._active[actor] = (span, self._attach(self._in_context(span)))
+
+    def handler_finished(
+        self, actor: Cell, message: object, context: object, outcome: HandlerOutcome
+    ) -> None:
+        """End the handler's span with its outcome."""
+        active = self._active.pop(actor, None)
+        if active is None:
+            return
+        span, token = active
+        error = outcome.error
+        if error is not None:
+            _fail(span, error)
+        span.end()
+        self._detach(token)
+
+    def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
+        """End the span of a handler that never finished (cancelled while stopping)."""
+        active = self._active.pop(actor, None)
+        if active is not None:
+            span, _ = active
+            _fail(span, reason or RuntimeError("the actor stopped before its handler finished"))
+            span.end()
+
+
+def _fail(span: Span, error: BaseException) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))

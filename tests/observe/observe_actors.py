@@ -1,0 +1,59 @@
+"""Actors and helpers the observe tests share."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import attrs
+
+import trouper
+from trouper import Actor, ActorRef, handler
+from trouper.runtime.lowlevel import Cell, cell_of
+
+
+@attrs.frozen
+class Spawn:
+    """Ask a ``Parent`` to spawn a child ``Echo`` with this name."""
+
+    name: str
+
+
+@attrs.frozen
+class Log:
+    """Ask an ``Echo`` to log this text on the ``observe.tests`` logger."""
+
+    text: str
+
+
+class Echo(Actor):
+    """Replies with what it is asked; fails on ``"boom"``; logs ``Log`` messages."""
+
+    @handler
+    async def echo(self, message: str) -> str:
+        if message == "boom":
+            raise ValueError("boom")
+        return message
+
+    @handler
+    async def log(self, message: Log) -> None:
+        logging.getLogger("observe.tests").warning("%s", message.text)
+
+
+class Parent(Echo):
+    """An ``Echo`` that spawns children on request."""
+
+    @handler
+    async def spawn(self, message: Spawn) -> ActorRef[object]:
+        return await self.ctx.spawn(Echo, name=message.name)
+
+
+def cell(ref: ActorRef[object]) -> Cell:
+    """The cell behind a local ref (what the engine hands instruments)."""
+    return cell_of(ref)
+
+
+async def crash(ref: ActorRef[object]) -> None:
+    """Make an ``Echo`` fail once (its supervisor restarts it)."""
+    with contextlib.suppress(trouper.HandlerError):
+        await ref.ask("boom")
