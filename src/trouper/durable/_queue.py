@@ -427,6 +427,8 @@ class DurableQueue:
         self._attach_needed = True
         # Whether the serving task should stop.
         self._detached = False
+        # Whether the store failed or closed under the serving task (it then idles).
+        self._halted = False
         # Set to wake the serving task.
         self._kicked = trio.Event()
         # The store's failure, once it failed.
@@ -883,17 +885,29 @@ class DurableQueue:
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Attach to the store and keep the mailbox supplied until ``aclose`` (or cancelled).
 
-        Reports started once the mailbox is open: recovery begun if the last
-        stop was unclean, the first messages on their way. Then it fetches
+        Reports started once the mailbox is open and supplied: the first
+        suspect handed out if the last stop was unclean, else the first window
+        of stored messages fetched. Then it fetches
         when the queue is spilled and the window has room, hands out suspects
         one at a time, and runs the redelivery timers on Trio's clock.
         """
         self.store.attach(self.name, self)
         try:
             await self._attach()
+            # The first suspect, or the first window of stored messages, is
+            # ready before ``start`` returns (and new appends are handed over
+            # at commit if everything stored fit in the window).
+            if not self._attach_needed:
+                await self._step()
             task_status.started()
             while not self._detached:
-                await self._step()
+                try:
+                    await self._step()
+                except (StoreFailed, trio.ClosedResourceError):
+                    # The store failed (reported through store_failed and
+                    # on_failure) or was closed under the queue: from now on
+                    # it hands out nothing and waits to be closed.
+                    self._halted = True
         finally:
             self.store.detach(self.name)
 
@@ -923,7 +937,7 @@ class DurableQueue:
             self._known.add(delivery_id)
 
     async def _step(self) -> None:
-        if self._failure is not None or (self.closed and not self._attach_needed):
+        if self._halted or self._failure is not None or (self.closed and not self._attach_needed):
             await self._wait(math.inf)
             return
         if self._attach_needed:

@@ -1022,6 +1022,31 @@ class SqliteStore:
         result: int = await self._run_op(_Discard(mailbox, ids))
         return result
 
+    async def sqlite_settings(self) -> dict[str, object]:
+        """Return the writing connection's SQLite settings, as SQLite reports them.
+
+        ``journal_mode`` (``"wal"``), ``synchronous`` (2 for FULL, 1 for NORMAL),
+        ``page_size``, ``max_page_count`` and ``application_id`` and
+        ``user_version`` (the store's identity and schema version).
+        """
+        if self._phase != "open" or self._writer is None:
+            raise trio.ClosedResourceError(f"{self!r} is not open")
+
+        def read() -> dict[str, object]:
+            assert self._writing is not None
+            connection = self._writing.connection
+            names = (
+                "journal_mode",
+                "synchronous",
+                "page_size",
+                "max_page_count",
+                "application_id",
+                "user_version",
+            )
+            return {name: connection.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+        return await self._writer.call(read)
+
     def statistics(self) -> StoreStatistics:
         """Return the writer's counters since the store opened."""
         return StoreStatistics(

@@ -1,0 +1,152 @@
+"""Reading a store from outside a runtime: what ``python -m trouper.durable inspect`` prints.
+
+It takes no lock and writes nothing (``PRAGMA query_only``), so it can look at
+a store a runtime has open: WAL mode lets it read the last committed state.
+It refuses files that are not trouper stores, and versions it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import attrs
+
+from trouper.durable._schema import APPLICATION_ID, VERSION, check_header
+from trouper.durable._sqlite import mailbox_counts
+from trouper.durable._store import DeadLetterRecord, MailboxStatistics
+from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreVersionTooNew
+
+__all__ = ["StoreReport", "inspect_store", "render_json", "render_text"]
+
+
+@attrs.frozen
+class StoreReport:
+    """What a store holds: its mailboxes' counts and its dead letters."""
+
+    path: str
+    """The store file."""
+    version: int
+    """Its schema version."""
+    mailboxes: tuple[MailboxStatistics, ...]
+    """Every mailbox's counts, by name."""
+    dead_letters: tuple[DeadLetterRecord, ...]
+    """Dead letters, oldest first (at most the limit asked for)."""
+    dead_total: int
+    """How many dead letters there are in all."""
+
+
+def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
+    """Read ``path``'s mailboxes and up to ``limit`` dead letters, without writing anything.
+
+    Raises:
+        StoreError: the file does not exist or cannot be read.
+        NotAStore: it is not a trouper store.
+        StoreVersionTooNew: a newer trouper wrote it.
+        StoreCorrupt: SQLite cannot read it.
+    """
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise StoreError(name, "no such file")
+    check_header(path)
+    if path.stat().st_size == 0:
+        raise NotAStore(name, "the file is empty")
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error as error:
+        raise StoreError(name, str(error)) from error
+    try:
+        connection.execute("PRAGMA query_only = 1")
+        try:
+            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            raise StoreCorrupt(name, str(error)) from error
+        if application_id != APPLICATION_ID:
+            raise NotAStore(
+                name,
+                "it is an SQLite database of another application "
+                f"(application_id {application_id})",
+            )
+        if version > VERSION:
+            raise StoreVersionTooNew(name, version, VERSION)
+        if version < VERSION:
+            raise StoreError(
+                name,
+                f"schema version {version} is older than {VERSION}: open it with a runtime "
+                "once to migrate it",
+            )
+        try:
+            mailboxes = mailbox_counts(connection, time.time())
+            rows = connection.execute(
+                "SELECT d.id, b.name, d.type_name, d.payload, d.msg_id, d.deliveries, d.reason, "
+                "d.traceback, d.enqueued_at, d.first_delivered_at, d.last_delivered_at, "
+                "d.dead_at FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox "
+                "ORDER BY d.id LIMIT ?",
+                (limit,),
+            ).fetchall()
+            total = connection.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            raise StoreCorrupt(name, str(error)) from error
+    finally:
+        connection.close()
+    return StoreReport(
+        path=name,
+        version=version,
+        mailboxes=tuple(mailboxes),
+        dead_letters=tuple(DeadLetterRecord(*row) for row in rows),
+        dead_total=total,
+    )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def render_text(report: StoreReport) -> str:
+    """The report as aligned text: a table of mailboxes, then the dead letters."""
+    lines = [f"store {report.path} (schema version {report.version})", ""]
+    header = ("mailbox", "depth", "ready", "in flight", "delayed", "dead")
+    table = [header] + [
+        (m.name, str(m.depth), str(m.ready), str(m.in_flight), str(m.delayed), str(m.dead))
+        for m in report.mailboxes
+    ]
+    if len(table) == 1:
+        lines.append("no mailboxes")
+    else:
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            cells = [row[0].ljust(widths[0])] + [
+                cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
+            ]
+            lines.append("  ".join(cells).rstrip())
+    lines.append("")
+    shown = len(report.dead_letters)
+    if report.dead_total == 0:
+        lines.append("no dead letters")
+    else:
+        more = f", showing the oldest {shown}" if shown < report.dead_total else ""
+        lines.append(f"dead letters: {report.dead_total}{more}")
+        for dead in report.dead_letters:
+            lines.append(
+                f"  #{dead.id} {dead.mailbox} {dead.type_name} attempts={dead.attempts}: "
+                f"{_first_line(dead.reason)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: StoreReport) -> str:
+    """The report as JSON (payloads as hex, times as wall-clock seconds)."""
+    document = {
+        "path": report.path,
+        "version": report.version,
+        "mailboxes": [attrs.asdict(m) for m in report.mailboxes],
+        "dead_total": report.dead_total,
+        "dead_letters": [
+            {**attrs.asdict(d), "payload": d.payload.hex()} for d in report.dead_letters
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
