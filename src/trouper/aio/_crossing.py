@@ -1,0 +1,492 @@
+"""The crossing: the one place where asyncio code hands work to the Trio guest.
+
+Theory of operation
+-------------------
+Trio runs as a guest on the asyncio loop's thread: its scheduler runs in loop
+callbacks ("ticks"), and only its wait for I/O runs in a worker thread. Code
+in an asyncio task is outside every Trio task, so it never calls Trio or the
+engine: each call it makes is a *job* appended to ``jobs`` and carried out by
+the *pump*, a Trio task of the bridge's nursery that runs queued jobs in
+order, each in a copy of its caller's ``contextvars`` context.
+
+Waking the pump when Trio is idle is the expensive part: Trio then sleeps in
+its I/O thread, and ``TrioToken.run_sync_soon`` wakes that thread, which
+wakes the loop: two thread switches (50-130 µs measured), where a Trio tick
+costs about 7 µs. So the pump stays awake for ``LINGER`` seconds after its
+last job or after a call completes: awake, it checks ``jobs`` once per tick
+and a job queued meanwhile needs no wake-up. A completion renews the linger,
+so a caller that asks again as soon as its reply comes finds Trio awake.
+Only a parked pump is woken through ``run_sync_soon``, once per park.
+
+A job is one of:
+
+- a plain call, done in the pump's own step (``subscribe``, ``unsubscribe``,
+  withdrawing a call, ``run_sync``);
+- a delivery (``tell``, ``tell_nowait``): ``tell_nowait`` on the Trio ref in
+  the pump's step. If the mailbox is full, the message starts the actor's
+  *lane*: a queue served in order by one Trio task (``await tell``,
+  ``await ask``), which every later delivery and ask from the loop to that
+  actor joins until it is empty, so messages from the loop keep their order;
+- an awaited call (``spawn``, ``stop``, ``publish``, ``run``): a Trio task in
+  the bridge's nursery, inside a cancel scope of its own;
+- an ask: queued in the pump's step with a reply callback where the endpoint
+  offers one (``ask_soon``, the engine's ask without a waiting task), else an
+  awaited call of ``ref.ask``.
+
+An awaited call hands its result to an asyncio future (set from Trio code on
+the loop's thread, which asyncio allows). When the asyncio caller is
+cancelled (``asyncio.timeout``, ``wait_for``, ``task.cancel()``), its future
+is cancelled at once and a withdrawal job cancels the call's scope, so the
+engine applies its own rule: an ask not yet taken is withdrawn, the reply to
+one already taken is discarded (a callback ask is ``abandon``ed, to the same
+effect); a tell still waiting for room is not sent.
+
+``tell_nowait`` cannot learn synchronously whether the mailbox has room (it
+never touches the engine), so the loop keeps its own bound: at most the
+runtime's ``mailbox_size`` messages per actor on their way (queued here or
+in a lane); one more raises ``MailboxFull`` at the call site.
+
+When the bridge's nursery is cancelled (the runtime has closed), the pump
+marks the crossing closed, so later calls raise ``RuntimeError`` at once, and
+runs what was still queued: deliveries reach the engine (a stopped actor's
+messages become dead letters) and every call still awaited fails with the
+closed-runtime error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
+from time import perf_counter
+from typing import Protocol, TypeVar
+
+import outcome
+import trio
+from trio.lowlevel import Abort, Task, TrioToken, current_task, reschedule, wait_task_rescheduled
+
+from trouper.actors import ActorRef
+from trouper.errors import MailboxFull
+
+__all__ = ["LINGER", "Call", "Crossing", "closed_error"]
+
+log = logging.getLogger("trouper.aio")
+
+T = TypeVar("T")
+
+LINGER = 0.0005
+"""Seconds the pump stays awake after its last job or completion (see the theory above)."""
+
+_CLOSED = "the runtime is closed"
+_FOREIGN_THREAD = (
+    "trouper.aio calls belong to the event loop's thread; "
+    "other threads use the runtime's portal (rt.portal)"
+)
+
+
+def closed_error() -> RuntimeError:
+    """The error a call to a closed runtime raises, from either side."""
+    return RuntimeError(_CLOSED)
+
+
+class Call:
+    """One awaited call from asyncio: the future its caller awaits, and the scope to withdraw it."""
+
+    __slots__ = ("envelope", "future", "scope")
+
+    def __init__(self, future: asyncio.Future[object]) -> None:
+        self.future = future
+        # What the asyncio caller awaits; cancelled as soon as the caller is.
+        self.scope: trio.CancelScope | None = None
+        # The Trio side's cancel scope while the call runs in a task, else None.
+        self.envelope: _Abandonable | None = None
+        # An ask queued with a reply callback, until it is answered, else None.
+
+    def resolve(self, value: object) -> None:
+        """Hand ``value`` to the caller, unless it has given up."""
+        if not self.future.done():
+            self.future.set_result(value)
+
+    def reject(self, error: BaseException) -> None:
+        """Raise ``error`` in the caller, unless it has given up."""
+        if not self.future.done():
+            self.future.set_exception(error)
+
+    def withdraw(self) -> None:
+        """Cancel the Trio side of a call its caller gave up (a job: runs in Trio)."""
+        if self.scope is not None:
+            self.scope.cancel()
+        if self.envelope is not None:
+            self.envelope.abandon()
+
+
+class _Abandonable(Protocol):
+    """An ask in flight that was queued with a reply callback."""
+
+    def abandon(self) -> None:
+        """Withdraw it: skipped if not yet taken, its reply dropped if taken."""
+
+
+_AskSoon = Callable[[object, Callable[["outcome.Outcome[object]"], None]], _Abandonable]
+"""An endpoint's ``ask_soon(message, on_reply)``: an ask answered by callback, with no task."""
+
+
+class _Item:
+    """A message waiting in a lane: what to send, and who awaits it (``None`` for tell_nowait)."""
+
+    __slots__ = ("asking", "call", "message")
+
+    def __init__(self, message: object, call: Call | None, *, asking: bool) -> None:
+        self.message = message
+        # The message, as the loop's caller gave it.
+        self.call = call
+        # The awaiting caller's call; None for a tell_nowait, which nobody awaits.
+        self.asking = asking
+        # Whether this is an ask (served with ``await ask``) rather than a tell.
+
+
+_Job = tuple[contextvars.Context, Callable[..., None], tuple[object, ...]]
+
+
+class Crossing:
+    """Carries asyncio callers' work into the Trio guest, in order (see the theory above).
+
+    Built in Trio (by the guest run, with the bridge's nursery); its
+    asyncio-side methods are for the loop's thread only, outside Trio tasks.
+    """
+
+    __slots__ = (
+        "_awake_until",
+        "_closed",
+        "_jobs",
+        "_lanes",
+        "_limit",
+        "_loop",
+        "_nursery",
+        "_parked",
+        "_thread",
+        "_token",
+        "_waiting",
+        "_waking",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        token: TrioToken,
+        nursery: trio.Nursery,
+        *,
+        limit: float,
+    ) -> None:
+        self._loop = loop
+        # The host loop; every future made here belongs to it.
+        self._token = token
+        # The guest run's token: how a parked pump is woken.
+        self._nursery = nursery
+        # The bridge's nursery: the pump, lanes and awaited calls run there.
+        self._thread = threading.get_ident()
+        # The loop's thread, the only one allowed to queue jobs.
+        self._limit = limit
+        # At most this many tell_nowait messages per actor on their way.
+        self._jobs: deque[_Job] = deque()
+        # Jobs queued by asyncio callers, oldest first; only the pump takes them.
+        self._lanes: dict[object, deque[_Item]] = {}
+        # Per endpoint, the messages waiting behind a full mailbox; a lane exists while non-empty.
+        self._waiting: dict[object, int] = {}
+        # Per endpoint, tell_nowait messages accepted and not yet in a mailbox (absent when 0).
+        self._parked: Task | None = None
+        # The pump's task while it is parked, else None.
+        self._waking = False
+        # A wake-up of the parked pump is on its way through run_sync_soon.
+        self._awake_until = 0.0
+        # perf_counter() time until which the pump stays awake without jobs.
+        self._closed = False
+        # Set once (by the pump, as the bridge's nursery ends): no job is accepted after.
+
+    # --- the asyncio side ----------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether the runtime has closed: calls raise ``RuntimeError`` from now on."""
+        return self._closed
+
+    def check_caller(self) -> None:
+        """Refuse callers that are not asyncio code on the loop's thread.
+
+        Raises:
+            RuntimeError: the runtime is closed, or the caller is another thread
+                (other threads have the portal).
+        """
+        if self._closed:
+            raise closed_error()
+        if threading.get_ident() != self._thread:
+            raise RuntimeError(_FOREIGN_THREAD)
+
+    def submit(self, fn: Callable[..., None], *args: object) -> None:
+        """Queue ``fn(*args)`` to run in Trio, in the caller's context, after earlier jobs."""
+        self.check_caller()
+        self._queue(fn, args)
+
+    def _queue(self, fn: Callable[..., None], args: tuple[object, ...]) -> None:
+        self._jobs.append((contextvars.copy_context(), fn, args))
+        if self._parked is not None and not self._waking:
+            self._waking = True
+            self._token.run_sync_soon(self._wake)
+
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
+        """``await fn(*args)`` in a Trio task and return its result (or raise its error)."""
+        self.check_caller()
+        call = Call(self._loop.create_future())
+        self._queue(self._start, (call, fn, args))
+        return await self._outcome(call)  # type: ignore[return-value]
+
+    async def call_sync(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in the pump's step (Trio's context) and return its result."""
+        self.check_caller()
+        call = Call(self._loop.create_future())
+        self._queue(self._run_sync, (call, fn, args))
+        return await self._outcome(call)  # type: ignore[return-value]
+
+    async def tell(self, ref: ActorRef[object], message: object) -> None:
+        """``await ref.tell(message)`` from asyncio: returns once the message is in the mailbox."""
+        self.check_caller()
+        call = Call(self._loop.create_future())
+        self._queue(self._deliver, (ref, message, call))
+        await self._outcome(call)
+
+    def tell_nowait(self, ref: ActorRef[object], message: object) -> None:
+        """Queue ``message`` for ``ref`` at the next crossing, without waiting.
+
+        Raises:
+            MailboxFull: the loop already has ``limit`` messages on their way to this actor.
+        """
+        if self._closed:
+            raise closed_error()
+        if threading.get_ident() != self._thread:
+            raise RuntimeError(_FOREIGN_THREAD)
+        key = ref.endpoint
+        waiting = self._waiting.get(key, 0)
+        if waiting >= self._limit:
+            raise MailboxFull(ref.address, self._limit)
+        self._waiting[key] = waiting + 1
+        self._queue(self._deliver, (ref, message, None))
+
+    async def ask(self, ref: ActorRef[object], message: object) -> object:
+        """``await ref.ask(message)`` from asyncio, with the engine's cancellation rule."""
+        self.check_caller()
+        call = Call(self._loop.create_future())
+        self._queue(self._ask, (ref, message, call))
+        return await self._outcome(call)
+
+    async def _outcome(self, call: Call) -> object:
+        try:
+            return await call.future
+        except asyncio.CancelledError:
+            if call.future.cancelled() and not self._closed:
+                self._queue(call.withdraw, ())
+            raise
+
+    # --- the Trio side -------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Wake the parked pump (sent through ``run_sync_soon``; runs in Trio)."""
+        self._waking = False
+        self.rouse()
+
+    def rouse(self) -> None:
+        """Keep the pump awake for ``LINGER`` more seconds, unparking it if needed (Trio)."""
+        self._awake_until = perf_counter() + LINGER
+        task, self._parked = self._parked, None
+        if task is not None:
+            reschedule(task)
+
+    def _abort_park(self, _: object) -> Abort:
+        self._parked = None
+        return Abort.SUCCEEDED
+
+    async def pump(self) -> None:
+        """Run queued jobs until the bridge's nursery is cancelled (the bridge's one loop)."""
+        jobs = self._jobs
+        try:
+            while True:
+                if jobs:
+                    while jobs:
+                        context, fn, args = jobs.popleft()
+                        context.run(fn, *args)
+                    self._awake_until = perf_counter() + LINGER
+                elif perf_counter() >= self._awake_until:
+                    self._parked = current_task()
+                    await wait_task_rescheduled(self._abort_park)
+                    continue
+                await trio.lowlevel.checkpoint()
+        finally:
+            # The runtime has closed: refuse new jobs, settle the queued ones.
+            self._closed = True
+            while jobs:
+                context, fn, args = jobs.popleft()
+                context.run(fn, *args)
+
+    def _run_sync(self, call: Call, fn: Callable[..., object], args: tuple[object, ...]) -> None:
+        if call.future.cancelled():
+            return
+        try:
+            value = fn(*args)
+        except Exception as error:
+            call.reject(error)
+        else:
+            call.resolve(value)
+
+    def _start(
+        self, call: Call, fn: Callable[..., Awaitable[object]], args: tuple[object, ...]
+    ) -> None:
+        self._nursery.start_soon(self._perform, call, fn, args)
+
+    async def _perform(
+        self, call: Call, fn: Callable[..., Awaitable[object]], args: tuple[object, ...]
+    ) -> None:
+        if call.future.cancelled():
+            return  # withdrawn before it started
+        try:
+            with trio.CancelScope() as call.scope:
+                try:
+                    value = await fn(*args)
+                except Exception as error:
+                    call.reject(error)
+                else:
+                    call.resolve(value)
+        finally:
+            call.scope = None
+            # Cancelled from above: the runtime is closing under the call.
+            call.reject(closed_error())
+        self.rouse()
+
+    def _ask(self, ref: ActorRef[object], message: object, call: Call) -> None:
+        # The one place an ask crosses. With an endpoint that takes a reply
+        # callback (``ask_soon``), the ask is queued here and answered by
+        # ``_replied``, with no Trio task; otherwise a task awaits ``ref.ask``.
+        key = ref.endpoint
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append(_Item(message, call, asking=True))
+            return
+        ask_soon: _AskSoon | None = getattr(key, "ask_soon", None)
+        if ask_soon is None:
+            self._nursery.start_soon(self._perform, call, ref.ask, (message,))
+            return
+        if call.future.cancelled():
+            return  # withdrawn before it crossed
+        try:
+            call.envelope = ask_soon(message, partial(self._replied, call))
+        except MailboxFull:
+            lane = self._lanes[key] = deque([_Item(message, call, asking=True)])
+            self._nursery.start_soon(self._serve_lane, ref, lane)
+        except Exception as error:
+            call.reject(error)
+
+    def _replied(self, call: Call, result: outcome.Outcome[object]) -> None:
+        call.envelope = None
+        if isinstance(result, outcome.Value):
+            call.resolve(result.value)
+        else:
+            call.reject(result.error)  # type: ignore[attr-defined]
+        self.rouse()
+
+    def _deliver(self, ref: ActorRef[object], message: object, call: Call | None) -> None:
+        key = ref.endpoint
+        lane = self._lanes.get(key)
+        if lane is None:
+            if call is not None and call.future.cancelled():
+                return  # withdrawn before it crossed
+            try:
+                ref.tell_nowait(message)
+            except MailboxFull:
+                lane = self._lanes[key] = deque()
+                self._nursery.start_soon(self._serve_lane, ref, lane)
+            except Exception as error:
+                self._delivered(key, call, error)
+                return
+            else:
+                self._delivered(key, call, None)
+                return
+        lane.append(_Item(message, call, asking=False))
+
+    def _delivered(self, key: object, call: Call | None, error: Exception | None) -> None:
+        if call is not None:
+            if error is None:
+                call.resolve(None)
+            else:
+                call.reject(error)
+            return
+        self._arrived(key, 1)
+        if error is not None:
+            log.error("a message told from asyncio was lost", exc_info=error)
+
+    def _arrived(self, key: object, count: int) -> None:
+        """Count ``count`` tell_nowait messages to ``key`` as no longer on their way."""
+        waiting = self._waiting.get(key, 0) - count
+        if waiting > 0:
+            self._waiting[key] = waiting
+        else:
+            self._waiting.pop(key, None)
+
+    async def _serve_lane(self, ref: ActorRef[object], lane: deque[_Item]) -> None:
+        """Send a lane's messages in order: at once while there is room, else waiting for it."""
+        key = ref.endpoint
+        try:
+            while lane:
+                item = lane[0]
+                call = item.call
+                if call is not None and call.future.cancelled():
+                    lane.popleft()  # withdrawn before its turn
+                    continue
+                if not item.asking:
+                    try:
+                        ref.tell_nowait(item.message)
+                    except MailboxFull:
+                        pass  # wait for room below
+                    except Exception as error:
+                        lane.popleft()
+                        self._delivered(key, call, error)
+                        continue
+                    else:
+                        lane.popleft()
+                        self._delivered(key, call, None)
+                        continue
+                await self._wait_in_lane(ref, item)
+                lane.popleft()
+        finally:
+            # Cancelled from above (the runtime is closing): what is left is not sent.
+            del self._lanes[key]
+            for item in lane:
+                if item.call is not None:
+                    item.call.reject(closed_error())
+            self._arrived(key, sum(item.call is None for item in lane))
+
+    async def _wait_in_lane(self, ref: ActorRef[object], item: _Item) -> None:
+        """Send the lane's head, waiting for room (a tell) or for the reply (an ask)."""
+        call = item.call
+        error: Exception | None = None
+        value: object = None
+        with trio.CancelScope() as scope:
+            if call is not None:
+                call.scope = scope
+            try:
+                if item.asking:
+                    value = await ref.ask(item.message)
+                else:
+                    await ref.tell(item.message)
+            except Exception as failure:
+                error = failure
+        if call is None:
+            self._delivered(ref.endpoint, None, error)
+            return
+        call.scope = None
+        if error is None:
+            call.resolve(value)
+        else:
+            call.reject(error)
+        self.rouse()

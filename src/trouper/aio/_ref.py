@@ -1,0 +1,106 @@
+"""``AioRef``: an actor's handle for asyncio code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
+
+from trouper.actors import ActorRef, Address, Request
+
+if TYPE_CHECKING:
+    from trouper.aio._crossing import Crossing
+
+__all__ = ["AioRef"]
+
+M = TypeVar("M", contravariant=True)
+R = TypeVar("R")
+
+
+class AioRef(Generic[M]):
+    """A handle to an actor for asyncio code: ``tell``, ``tell_nowait`` and ``ask`` from a loop.
+
+    The asyncio face of an ``ActorRef``: equal to it and hashed like it (by
+    ``address``), and ``ref`` is the ``ActorRef`` itself, which is what goes
+    into messages and what actors use. Get one from ``AioRuntime.spawn``,
+    ``lookup`` or ``ref(actor_ref)``. Its methods belong to the event loop's
+    thread and to asyncio code only (never to actors or other threads); each
+    call crosses into the runtime in order with the loop's other calls, so
+    messages from one asyncio task to one actor arrive in the order told.
+    """
+
+    __slots__ = ("_crossing", "_ref")
+
+    def __init__(self, ref: ActorRef[M], crossing: Crossing) -> None:
+        self._ref = ref
+        self._crossing = crossing
+
+    @property
+    def address(self) -> Address:
+        """The actor's address: a value that names it on its node."""
+        return self._ref.address
+
+    @property
+    def ref(self) -> ActorRef[M]:
+        """The actor's ``ActorRef``: put this in messages; actors and Trio code use it."""
+        return self._ref
+
+    async def tell(self, message: M) -> None:
+        """Send ``message`` without waiting for it to be handled.
+
+        Returns once the message is in the actor's mailbox, waiting while
+        the mailbox is full (backpressure). If the actor has stopped, the
+        message becomes a dead letter and this returns normally. If the
+        caller is cancelled before the message reached the mailbox, it is
+        not sent.
+
+        Raises:
+            RuntimeError: the runtime is closed.
+        """
+        await self._crossing.tell(self._ref, message)  # type: ignore[arg-type]
+
+    def tell_nowait(self, message: M) -> None:
+        """Send ``message`` without waiting; it reaches the mailbox at the next crossing.
+
+        The loop does not wait on the engine, so it bounds what it sends
+        ahead on its own: at most the runtime's ``mailbox_size`` messages to
+        one actor on their way at a time. A message that finds the mailbox
+        full when it crosses waits for room there, in order, never lost.
+
+        Raises:
+            MailboxFull: that many messages to this actor are already on their way.
+            RuntimeError: the runtime is closed.
+        """
+        self._crossing.tell_nowait(self._ref, message)  # type: ignore[arg-type]
+
+    @overload
+    async def ask(self, message: Request[R]) -> R: ...
+
+    @overload
+    async def ask(self, message: M) -> object: ...
+
+    async def ask(self, message: object) -> object:
+        """Send ``message`` and wait for the reply: the return value of its handler.
+
+        The deadline comes from asyncio (``async with asyncio.timeout(1):``
+        or ``asyncio.wait_for``). If the caller is cancelled before the actor
+        takes the message, the message is withdrawn; if the handler is
+        already running, its reply is discarded. Either way nothing is left
+        waiting.
+
+        Raises:
+            ActorStopped: the actor has stopped, or stops before it replies.
+            UnhandledMessage: the actor has no handler for this message's type.
+            HandlerError: the handler raised; the original error is ``__cause__``.
+            RuntimeError: the runtime is closed.
+        """
+        return await self._crossing.ask(self._ref, message)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AioRef | ActorRef):
+            return self._ref.address == other.address
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._ref)
+
+    def __repr__(self) -> str:
+        return f"<AioRef {self._ref.address}>"

@@ -1,0 +1,445 @@
+"""``open_runtime()`` for asyncio: the runtime as a Trio guest on the running loop.
+
+Theory of operation
+-------------------
+``open_runtime`` starts a Trio guest run (``trio.lowlevel.start_guest_run``)
+on the running asyncio loop: Trio's scheduler runs in the loop's own
+callbacks on the loop's thread, and only Trio's wait for I/O sits in a worker
+thread of Trio's. The guest run's main function (``_GuestRun.main``) holds,
+from the outside in:
+
+- ``outer``, a cancel scope that an abort (the owner task cancelled from
+  outside) cancels: every actor is cancelled at once, as when a Trio
+  ``open_runtime`` block is cancelled;
+- the bridge's nursery: the crossing's pump, its lanes and its calls. It
+  outlives the runtime, so that calls in flight during the shutdown end the
+  way they end on Trio (an ask gets ``ActorStopped``);
+- ``trouper.open_runtime(**options)``, whose body hands the ``AioRuntime`` to
+  ``__aenter__`` and waits for ``closing``.
+
+Leaving the ``async with`` normally or with an error sets ``closing`` (the
+graceful shutdown: every actor stopped, ``on_stop`` run); leaving it
+cancelled aborts. Either way ``__aexit__`` waits for the guest run to finish
+(Trio must run to completion), and a cancellation that arrives while it
+waits turns a graceful shutdown into an abort. An error that escalates past
+the root cancels the runtime's body in Trio; the body then cancels the owner
+task (as ``asyncio.TaskGroup`` cancels its parent), and ``__aexit__`` takes
+that cancellation back and raises the error instead, once the runtime has
+shut down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TypeVar
+
+import outcome
+import trio
+
+import trouper
+from trouper.actors import Actor, ActorRef
+from trouper.aio._crossing import Crossing
+from trouper.aio._ref import AioRef
+from trouper.runtime import ActorTree, Portal, Runtime
+from trouper.supervision import Restart
+from trouper.topics import Overflow, Subscription
+
+__all__ = ["AioRuntime", "open_runtime"]
+
+T = TypeVar("T")
+
+AnyRef = AioRef[object] | ActorRef[object]
+
+
+def _trio_ref(ref: AnyRef) -> ActorRef[object]:
+    if isinstance(ref, AioRef):
+        return ref.ref
+    if isinstance(ref, ActorRef):
+        return ref
+    raise TypeError(f"expected an AioRef or an ActorRef, got {ref!r}")
+
+
+class AioRuntime:
+    """A running actor system, seen from asyncio: spawn, stop, find actors; publish, subscribe.
+
+    Made by ``trouper.aio.open_runtime()``. The actors are ordinary trouper
+    actors running in Trio; this is their asyncio face. Coroutine methods
+    cross into Trio and return once the work is done there; plain methods
+    (``lookup``, ``ref``, ``tree``) only read. Every method belongs to the
+    event loop's thread: other threads use ``portal``, and Trio code (actors)
+    the Trio ``runtime``.
+    """
+
+    __slots__ = ("_crossing", "_runtime")
+
+    def __init__(self, runtime: Runtime, crossing: Crossing) -> None:
+        self._runtime = runtime
+        self._crossing = crossing
+
+    def __repr__(self) -> str:
+        return f"<AioRuntime {self._runtime.node!r}>"
+
+    @property
+    def runtime(self) -> Runtime:
+        """The Trio ``Runtime`` underneath, for Trio code and for ``run``/``run_sync``.
+
+        Do not call its methods from asyncio code: hand them to ``run`` or
+        ``run_sync``, which run them in Trio.
+        """
+        return self._runtime
+
+    @property
+    def portal(self) -> Portal:
+        """The runtime's portal, for threads other than the loop's (``run_in_executor``)."""
+        return self._runtime.portal
+
+    @property
+    def closed(self) -> bool:
+        """Whether the runtime has closed; every crossing call then raises ``RuntimeError``."""
+        return self._crossing.closed
+
+    # --- actors -------------------------------------------------------------------
+
+    def ref(self, ref: AnyRef) -> AioRef[object]:
+        """The asyncio handle of ``ref`` (an ``ActorRef`` from a reply, say); equal to it."""
+        if isinstance(ref, AioRef):
+            return ref
+        return AioRef(_trio_ref(ref), self._crossing)
+
+    async def spawn(
+        self,
+        factory: Callable[..., Actor],
+        *args: object,
+        name: str | None = None,
+        mailbox_size: float | None = None,
+        throughput: int | None = None,
+        restart: Restart | None = None,
+        shutdown: float | None = None,
+        **kwargs: object,
+    ) -> AioRef[object]:
+        """Start a top-level actor and return its handle once its ``on_start`` has run.
+
+        Takes what ``Runtime.spawn`` takes: ``factory(*args, **kwargs)``
+        builds the instance, and the options are keyword-only (see there).
+        Cancelled before the actor has started, the spawn is undone.
+
+        Raises:
+            NameTaken: ``name`` belongs to a living actor.
+            StartFailed: the first ``on_start`` raised (``__cause__``).
+            RuntimeError: the runtime is shutting down or closed.
+        """
+        runtime = self._runtime
+
+        async def spawn() -> ActorRef[object]:
+            return await runtime.spawn(
+                factory,
+                *args,
+                name=name,
+                mailbox_size=mailbox_size,
+                throughput=throughput,
+                restart=restart,
+                shutdown=shutdown,
+                **kwargs,
+            )
+
+        return AioRef(await self._crossing.call(spawn), self._crossing)
+
+    async def stop(self, ref: AnyRef) -> None:
+        """Stop an actor for good and wait until it has stopped (``Runtime.stop``)."""
+        await self._crossing.call(self._runtime.stop, _trio_ref(ref))
+
+    def lookup(self, name: str) -> AioRef[object] | None:
+        """Return the handle of the living actor registered as ``name``, or ``None``.
+
+        A read of the registry as it is now (Trio is between two steps while
+        asyncio code runs); nothing crosses.
+        """
+        self._crossing.check_caller()
+        ref = self._runtime.lookup(name)
+        return None if ref is None else AioRef(ref, self._crossing)
+
+    def tree(self) -> ActorTree:
+        """The live hierarchy as data (``Runtime.tree``), read as it is now."""
+        self._crossing.check_caller()
+        return self._runtime.tree()
+
+    # --- topics -------------------------------------------------------------------
+
+    async def publish(self, subject: str, message: object) -> int:
+        """Deliver ``message`` to every subscriber of ``subject`` (``TopicRegistry.publish``).
+
+        Returns:
+            How many subscribers the message was handed to.
+
+        Raises:
+            InvalidSubject: ``subject`` is not a valid subject, or is in ``trouper.system``.
+        """
+        runtime = self._runtime
+
+        async def publish() -> int:
+            return await runtime.topics.publish(subject, message)
+
+        return await self._crossing.call(publish)
+
+    async def subscribe(
+        self,
+        ref: AnyRef,
+        pattern: str,
+        *,
+        with_subject: bool = False,
+        overflow: Overflow | None = None,
+    ) -> Subscription:
+        """Subscribe an actor to ``pattern`` (``TopicRegistry.subscribe``); return the subscription.
+
+        End it with ``unsubscribe`` (its own ``cancel()`` is for Trio code).
+        """
+        runtime, actor = self._runtime, _trio_ref(ref)
+
+        def subscribe() -> Subscription:
+            return runtime.topics.subscribe(
+                actor, pattern, with_subject=with_subject, overflow=overflow
+            )
+
+        return await self._crossing.call_sync(subscribe)
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """End ``subscription`` (``TopicRegistry.unsubscribe``). Idempotent."""
+        runtime = self._runtime
+
+        def unsubscribe() -> None:
+            runtime.topics.unsubscribe(subscription)
+
+        await self._crossing.call_sync(unsubscribe)
+
+    # --- anything else ------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
+        """``await fn(*args)`` in a Trio task of the runtime and return its result.
+
+        For the Trio API the bridge does not wrap (``rt.run(rt.runtime.spawn_pool,
+        Worker, 4)``). Cancelling the caller cancels the task.
+        """
+        return await self._crossing.call(fn, *args)
+
+    async def run_sync(self, fn: Callable[..., T], *args: object) -> T:
+        """Call ``fn(*args)`` in the runtime's Trio context and return its result."""
+        return await self._crossing.call_sync(fn, *args)
+
+
+def open_runtime(**options: object) -> _GuestRun:
+    """Run an actor system on the running asyncio loop for the duration of an ``async with``.
+
+    ``async with trouper.aio.open_runtime() as rt:`` inside ``asyncio.run``
+    (or any asyncio application: a Starlette or FastAPI lifespan, an aiohttp
+    cleanup context) runs ``trouper.open_runtime(**options)`` as a Trio guest
+    on the loop's thread (``trio.lowlevel.start_guest_run``); actors are the
+    same Trio code as everywhere. It takes the options of
+    ``trouper.open_runtime``. One per event loop (one Trio run per thread).
+
+    Leaving the block stops every actor as on Trio (each one's ``on_stop``
+    run, pending asks failed with ``ActorStopped``) and waits for it. An
+    error that escalates past the root cancels the block and leaves it as
+    that error. Cancelling the task that runs the block cancels every actor
+    at once and leaves no Trio task and no asyncio task behind.
+
+    Raises:
+        RuntimeError: not in an asyncio task, or a Trio run is already active
+            in this thread.
+    """
+    return _GuestRun(options)
+
+
+def _host_uses_wakeup_fd() -> bool:
+    """Whether the host has taken ``signal.set_wakeup_fd`` (Trio must then leave it alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        return True  # only the main thread has one; Trio does not touch it elsewhere
+    fd = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd)
+    return fd != -1
+
+
+class _GuestRun:
+    """The ``async with`` of ``open_runtime``: one guest run, from start to finish."""
+
+    def __init__(self, options: dict[str, object]) -> None:
+        self._options = options
+        # What trouper.open_runtime takes, passed through.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The host loop, once entered.
+        self._owner: asyncio.Task[object] | None = None
+        # The task that runs the block: what a failure of the runtime cancels.
+        self._token: trio.lowlevel.TrioToken | None = None
+        # The guest run's token, once started.
+        self._ready: asyncio.Future[AioRuntime] | None = None
+        # Resolved by the guest run when the runtime runs (or failed to start).
+        self._done: asyncio.Future[outcome.Outcome[None]] | None = None
+        # Resolved with the guest run's outcome when it has finished.
+        self._outer: trio.CancelScope | None = None
+        # The guest run's outermost scope (Trio side), cancelled by an abort.
+        self._closing: trio.Event | None = None
+        # Set (in Trio) to shut the runtime down gracefully.
+        self._aborted = False
+        # An abort was requested: the owner was cancelled from outside.
+        self._exiting = False
+        # __aexit__ has begun: a failure no longer cancels the owner.
+        self._failed_owner = False
+        # The runtime failed and cancelled the owner (one cancel() to take back).
+
+    # --- asyncio side --------------------------------------------------------------
+
+    async def __aenter__(self) -> AioRuntime:
+        if self._loop is not None:
+            raise RuntimeError("this open_runtime() has already been entered")
+        loop = self._loop = asyncio.get_running_loop()
+        owner = asyncio.current_task()
+        if owner is None:
+            raise RuntimeError("trouper.aio.open_runtime() must run in an asyncio task")
+        if trio.lowlevel.in_trio_run():
+            raise RuntimeError(
+                "a Trio run is already active in this thread: one trouper.aio runtime "
+                "per event loop (and in Trio code, use trouper.open_runtime)"
+            )
+        self._owner = owner
+        self._ready = loop.create_future()
+        self._done = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            self._main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            run_sync_soon_not_threadsafe=loop.call_soon,
+            done_callback=self._finished,
+            host_uses_signal_set_wakeup_fd=_host_uses_wakeup_fd(),
+        )
+        # Allowed right after start_guest_run returns (Trio's guest-mode docs).
+        self._token = trio.lowlevel.current_trio_token()
+        try:
+            return await asyncio.shield(self._ready)
+        except asyncio.CancelledError:
+            self._abort()
+            await self._wait_finished()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._owner is not None
+        assert self._done is not None
+        self._exiting = True
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        if cancelled and not self._failed_owner:
+            self._abort()
+        else:
+            self._close()
+        interrupted = await self._wait_finished()
+        result = self._done.result()
+        if self._failed_owner:
+            self._failed_owner = False
+            if self._owner.uncancel() == 0:
+                cancelled = False  # only the runtime's own cancellation: taken back
+        if cancelled:
+            return  # the block's cancellation goes on
+        if interrupted:
+            raise asyncio.CancelledError  # cancelled while it shut down: that goes on
+        own_error = exc is not None and not isinstance(exc, asyncio.CancelledError)
+        if isinstance(result, outcome.Error) and not own_error:
+            # The runtime failed; an error of the block's own would win, as on Trio.
+            error = result.error
+            error.__suppress_context__ = True
+            raise error
+
+    def _close(self) -> None:
+        self._request(self._set_closing)
+
+    def _abort(self) -> None:
+        self._aborted = True
+        self._request(self._cancel_outer)
+
+    def _request(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` in Trio soon (``run_sync_soon``: the crossing needs a live pump)."""
+        assert self._token is not None
+        # A finished guest run has nothing left to stop.
+        with contextlib.suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(fn)
+
+    async def _wait_finished(self) -> bool:
+        """Wait until the guest run has finished; return whether a cancellation came meanwhile.
+
+        Trio must run to completion: a cancellation does not interrupt the
+        wait, it turns the shutdown into an abort.
+        """
+        assert self._done is not None
+        interrupted = False
+        while not self._done.done():
+            try:
+                await asyncio.shield(self._done)
+            except asyncio.CancelledError:
+                interrupted = True
+                self._abort()
+        return interrupted
+
+    def _finished(self, result: outcome.Outcome[None]) -> None:
+        """The guest run's done callback (called on the loop's thread)."""
+        assert self._done is not None
+        assert self._ready is not None
+        if not self._ready.done():
+            error = result.error if isinstance(result, outcome.Error) else None
+            self._ready.set_exception(
+                error or RuntimeError("the runtime stopped before it started")
+            )
+            self._ready.exception()  # retrieved here if nobody awaits it any more
+        self._done.set_result(result)
+
+    # --- Trio side ------------------------------------------------------------------
+
+    async def _main(self) -> None:
+        assert self._loop is not None
+        assert self._ready is not None
+        failure: Exception | None = None
+        with trio.CancelScope() as self._outer:
+            if self._aborted:
+                self._outer.cancel()
+            async with trio.open_nursery() as nursery:
+                try:
+                    async with trouper.open_runtime(**self._options) as runtime:  # type: ignore[arg-type]
+                        crossing = Crossing(
+                            self._loop,
+                            trio.lowlevel.current_trio_token(),
+                            nursery,
+                            limit=runtime.mailbox_size,
+                        )
+                        nursery.start_soon(crossing.pump, name="trouper.aio pump")
+                        self._closing = trio.Event()
+                        self._ready.set_result(AioRuntime(runtime, crossing))
+                        try:
+                            await self._closing.wait()
+                        finally:
+                            if not self._closing.is_set():
+                                self._body_cancelled()
+                except Exception as error:
+                    failure = error
+                finally:
+                    nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    def _body_cancelled(self) -> None:
+        """The runtime's body was cancelled in Trio: by an abort, or by a failure of the runtime."""
+        if self._aborted or self._exiting:
+            return
+        assert self._owner is not None
+        self._failed_owner = self._owner.cancel(msg="the trouper runtime failed")
+
+    def _set_closing(self) -> None:
+        if self._closing is not None:
+            self._closing.set()
+
+    def _cancel_outer(self) -> None:
+        if self._outer is not None:
+            self._outer.cancel()
