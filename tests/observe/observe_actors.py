@@ -6,6 +6,8 @@ import contextlib
 import logging
 
 import attrs
+import trio
+import trio.testing
 
 import trouper
 from trouper import Actor, ActorRef, handler
@@ -40,6 +42,16 @@ class Echo(Actor):
         logging.getLogger("observe.tests").warning("%s", message.text)
 
 
+class Starting(Echo):
+    """An ``Echo`` with ``on_start`` and ``on_stop`` hooks, as a supervisor's spec child."""
+
+    async def on_start(self) -> None:
+        pass
+
+    async def on_stop(self) -> None:
+        pass
+
+
 class Parent(Echo):
     """An ``Echo`` that spawns children on request."""
 
@@ -54,6 +66,7 @@ def cell(ref: ActorRef[object]) -> Cell:
 
 
 async def crash(ref: ActorRef[object]) -> None:
-    """Make an ``Echo`` fail once (its supervisor restarts it)."""
+    """Make an ``Echo`` fail once, and wait until its supervisor has restarted it."""
     with contextlib.suppress(trouper.HandlerError):
         await ref.ask("boom")
+    await trio.testing.wait_all_tasks_blocked()

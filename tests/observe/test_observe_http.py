@@ -9,7 +9,7 @@ from contextlib import aclosing, asynccontextmanager
 import httpx
 import pytest
 import trio
-from observe_actors import Echo, crash
+from observe_actors import Echo, Starting, crash
 
 import trouper
 from trouper import ChildSpec, Supervisor
@@ -251,7 +251,7 @@ async def test_control_stops_and_restarts_actors() -> None:
     with trio.fail_after(DEADLINE):
         async with trouper.open_runtime() as rt, served(rt, allow_control=True) as (_view, client):
             await rt.spawn(Echo, name="a")
-            await rt.spawn(Supervisor, [ChildSpec("b", Echo, name="b")], name="sup")
+            await rt.spawn(Supervisor, [ChildSpec("b", Starting, name="b")], name="sup")
             stopped = await client.post("/api/stop/a", headers=headers)
             restarted = await client.post("/api/restart/sup/b", headers=headers)
             refused = await client.post("/api/restart/sup", headers=headers)

@@ -8,7 +8,7 @@ import time
 import pytest
 import trio
 import trio.testing
-from observe_actors import Echo, Parent, Spawn, crash
+from observe_actors import Echo, Parent, Spawn, Starting, crash
 
 import trouper
 from trouper import ChildSpec, Supervisor
@@ -270,7 +270,7 @@ async def test_stop_stops_the_actor_at_a_path() -> None:
 async def test_restart_starts_a_supervisors_child_anew() -> None:
     """``restart(path)`` stops a ``Supervisor``'s child and starts it again from its spec."""
     async with trouper.open_runtime() as rt:
-        await rt.spawn(Supervisor, [ChildSpec("a", Echo, name="a")], name="sup")
+        await rt.spawn(Supervisor, [ChildSpec("a", Starting, name="a")], name="sup")
         before = rt.lookup("a")
         with Observer(rt) as observer:
             await observer.restart("/sup/a")

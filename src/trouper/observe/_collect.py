@@ -257,7 +257,12 @@ class Collector(Instrument):
     def dead_letter(self, letter: DeadLetter) -> None:
         """Record a dead letter."""
         self._add(
-            "dead_letter", None, letter.recipient.path, letter.error, letter.reason, letter.message
+            "dead_letter",
+            None,
+            letter.recipient.path,
+            letter.error,
+            str(letter.reason),
+            letter.message,
         )
 
     # --- reading ----------------------------------------------------------------

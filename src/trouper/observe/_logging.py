@@ -2,40 +2,32 @@
 
 Theory of operation
 -------------------
-Every actor runs as one Trio task for its whole life (handlers, ``on_start``,
-``on_stop``), which the engine names ``"trouper <path>"``. So the actor a log
-call comes from is the current task's, read when the record is made, and
-nothing is done per message: ``current_actor`` reads the task's name, and
-``ActorLogFilter`` puts it on the record as ``record.actor``, as
-``extra={"actor": path}`` would. A record that already carries an ``actor``
-(the runtime's own records about another actor) keeps it.
+The engine marks every task an actor runs (its cell's task, and the tasks
+it starts: timers, a handler's own nursery) with the actor's cell
+(``trouper.runtime.lowlevel.current_cell``, a context variable set once per
+task). So the actor a log call comes from is read when the record is made,
+and nothing is done per message: ``ActorLogFilter`` puts its path on the
+record as ``record.actor``, as ``extra={"actor": path}`` would. A record
+that already carries an ``actor`` keeps it.
 """
 
 from __future__ import annotations
 
 import logging
 
-import trio
+from trouper.runtime.lowlevel import current_cell
 
 __all__ = ["ActorLogFilter", "current_actor"]
-
-_PREFIX = "trouper /"
-"""How the engine names an actor's task: ``"trouper "`` and the actor's path."""
 
 
 def current_actor() -> str | None:
     """Return the path of the actor whose task is running, or ``None`` outside any actor.
 
-    Works in handlers and lifecycle hooks (everything an actor's task runs);
+    Works in handlers, lifecycle hooks, timers and tasks a handler starts;
     ``None`` in plain Trio tasks, in other threads and outside Trio.
     """
-    try:
-        name = trio.lowlevel.current_task().name
-    except RuntimeError:  # not in Trio
-        return None
-    if name.startswith(_PREFIX):
-        return name[len(_PREFIX) - 1 :]
-    return None
+    cell = current_cell()
+    return None if cell is None else cell.address.path
 
 
 class ActorLogFilter(logging.Filter):

@@ -351,8 +351,8 @@ class Metrics(Instrument):
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Count a dead letter by its reason."""
-        dead = self._dead
-        dead[letter.reason] = dead.get(letter.reason, 0) + 1
+        dead, reason = self._dead, str(letter.reason)
+        dead[reason] = dead.get(reason, 0) + 1
 
     def include(self, runtime: Runtime) -> None:
         """Count the actors already running in ``runtime`` as alive (installed after them)."""

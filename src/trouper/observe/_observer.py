@@ -50,7 +50,7 @@ from trouper.observe._source import (
     top_level,
     walk,
 )
-from trouper.runtime import RestartChild, Runtime, StopChild, Supervisor
+from trouper.runtime import RestartChild, Runtime, Supervisor
 from trouper.runtime.lowlevel import Cell
 
 __all__ = [
@@ -640,7 +640,9 @@ class Observer:
         await self.runtime.stop(cell.ref)
 
     async def restart(self, path: str) -> None:
-        """Restart the actor at ``path`` through its ``Supervisor``: stop, then start from its spec.
+        """Restart the actor at ``path`` through its ``Supervisor`` (``RestartChild``).
+
+        The supervisor stops it and starts it again from its spec (same ref).
 
         Raises:
             LookupError: there is no actor at ``path``.
@@ -656,5 +658,4 @@ class Observer:
                 f"{path} cannot be restarted from outside: only the children of a "
                 "trouper.Supervisor can (stop it instead)"
             )
-        await owner.ref.ask(StopChild(cell.child_id))
         await owner.ref.ask(RestartChild(cell.child_id))

@@ -11,12 +11,10 @@ here only:
   attributes of a cell (``address``, ``actor_class``, ``state``, ``mailbox``,
   ``handled``, ``restarts``, ``ref``). Reading never changes anything and
   never waits; it runs in the runtime's Trio thread.
-- what *happens* (starts, failures, restarts, stops, dead letters) reaches a
-  ``Collector`` (and a ``Metrics``) through ``attach``. Today ``attach``
-  listens to the runtime's event log and dead-letter office and calls the
-  instrument's hooks itself; once the engine calls instruments, it installs
-  them with ``runtime.instruments.add`` instead (they already are
-  ``Instrument`` subclasses), and nothing else changes.
+- what *happens* (starts, failures, restarts, stops, dead letters, and
+  for timing instruments each message) reaches the ``Collector``, ``Metrics``
+  and ``Tracing`` as the engine's instrument hooks; ``attach`` installs them
+  (``runtime.instruments``).
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from trouper.actors import ActorState
-from trouper.runtime import ActorEvent, EventKind, Runtime
+from trouper.runtime import Runtime
 from trouper.runtime.lowlevel import Cell, Guardian, Instrument
 
 __all__ = [
@@ -136,37 +134,13 @@ def is_alive(cell: Cell) -> bool:
 
 
 def attach(runtime: Runtime, instrument: Instrument) -> Callable[[], None]:
-    """Have ``instrument``'s lifecycle and dead-letter hooks called from now on; return the detach.
+    """Install ``instrument`` on ``runtime`` (``runtime.instruments``); return what uninstalls it.
 
-    The one place that decides how: today by listening to the runtime's
-    event log and dead-letter office (each event's cell found by its path,
-    so an actor that stopped and was forgotten in between is skipped); once
-    the engine calls instruments, by ``runtime.instruments.add(instrument)``,
-    which also calls its per-message hooks.
+    An instrument that was installed already stays installed after the
+    returned function runs: whoever installed it uninstalls it.
     """
-
-    def on_event(event: ActorEvent) -> None:
-        cell = find(runtime, event.address.path)
-        if cell is None:
-            return
-        kind, reason = event.kind, event.reason
-        if kind is EventKind.STARTED:
-            instrument.actor_started(cell)
-        elif kind is EventKind.FAILED and reason is not None:
-            instrument.actor_failed(cell, reason)
-        elif kind is EventKind.RESTARTED:
-            instrument.actor_restarted(cell, reason)
-        elif kind is EventKind.STOPPED:
-            instrument.actor_stopped(cell, reason)
-
-    events = runtime.events.listen(on_event, kinds=_LIFECYCLE)
-    letters = runtime.dead_letters.listen(instrument.dead_letter)
-
-    def detach() -> None:
-        events.cancel()
-        letters.cancel()
-
-    return detach
-
-
-_LIFECYCLE = (EventKind.STARTED, EventKind.FAILED, EventKind.RESTARTED, EventKind.STOPPED)
+    instruments = runtime.instruments
+    if instrument in instruments:
+        return lambda: None
+    instruments.add(instrument)
+    return lambda: instruments.remove(instrument)
