@@ -713,6 +713,7 @@ class DurableQueue:
         if item is self._suspect:
             self._suspect = None
             self._after_suspect = item.id
+            self._open_batch().settle_suspect(self.name)
             self._kicked.set()
         elif not self._live and self._outstanding <= self.options.prefetch // 2:
             self._kicked.set()
@@ -733,6 +734,7 @@ class DurableQueue:
         if item is self._suspect:
             self._suspect = None
             self._after_suspect = item.id
+            self._open_batch().settle_suspect(self.name)
         again = Delivery(
             item.message,
             item.id,

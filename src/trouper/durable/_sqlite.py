@@ -106,7 +106,14 @@ _SAVE_STATE = (
     "INSERT INTO states (key, data, saved_at) VALUES (?, ?, ?) "
     "ON CONFLICT (key) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at"
 )
+# A suspect handed out and not settled when its consumer stops cleanly was
+# returned, not run: it gets its charged delivery back.
+_UNCHARGE = (
+    "UPDATE messages SET deliveries = deliveries - 1 WHERE deliveries > 0 AND id = "
+    "(SELECT trying FROM mailboxes WHERE id = ?)"
+)
 _RELEASE = "UPDATE mailboxes SET claimed_upto = NULL, trying = NULL WHERE id = ?"
+_TRIED = "UPDATE mailboxes SET trying = NULL WHERE id = ?"
 
 
 def _describe(error: BaseException) -> str:
@@ -473,7 +480,12 @@ class _ReleaseAll(_Op):
     __slots__ = ()
 
     def run(self, writing: _Writing, now: float) -> object:
-        writing.connection.execute(
+        connection = writing.connection
+        connection.execute(
+            "UPDATE messages SET deliveries = deliveries - 1 WHERE deliveries > 0 AND id IN "
+            "(SELECT trying FROM mailboxes WHERE trying IS NOT NULL)"
+        )
+        connection.execute(
             "UPDATE mailboxes SET claimed_upto = NULL, trying = NULL "
             "WHERE claimed_upto IS NOT NULL OR trying IS NOT NULL"
         )
@@ -532,9 +544,13 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
         states = {key: data for batch in batches for key, data in batch.states}
         if states:
             connection.executemany(_SAVE_STATE, [(key, data, now) for key, data in states.items()])
-        releases = {name for batch in batches for name in batch.releases}
+        tried = {name for batch in batches for name in batch.tried}
+        if tried:
+            connection.executemany(_TRIED, [(writing.box(name),) for name in tried])
+        releases = [(writing.box(name),) for name in {n for b in batches for n in b.releases}]
         if releases:
-            connection.executemany(_RELEASE, [(writing.box(name),) for name in releases])
+            connection.executemany(_UNCHARGE, releases)
+            connection.executemany(_RELEASE, releases)
         for op in ops:
             op.result = op.run(writing, now)
         # Expired dedup ids go a few at a time, more when many are being added.

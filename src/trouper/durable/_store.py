@@ -206,6 +206,7 @@ class WriteBatch:
         "releases",
         "sealed",
         "states",
+        "tried",
     )
 
     def __init__(self) -> None:
@@ -219,8 +220,11 @@ class WriteBatch:
         self.dead: list[tuple[int, str, str | None, float | None, float | None, int]] = []
         # (key, data): actor states to save, the last one per key wins.
         self.states: list[tuple[str, bytes]] = []
-        # Mailboxes whose claim watermark is cleared (their consumer closed).
+        # Mailboxes whose claim watermark is cleared (their consumer closed);
+        # a suspect out and not settled is uncharged (it did not run).
         self.releases: list[str] = []
+        # Mailboxes whose suspect out was settled (no longer being tried).
+        self.tried: list[str] = []
         # Functions run on Trio's thread once this batch is durable.
         self._callbacks: list[Callable[[], object]] | None = None
         # Set by the store when it takes the batch into a commit: from then on
@@ -229,7 +233,13 @@ class WriteBatch:
 
     def __bool__(self) -> bool:
         return bool(
-            self.appends or self.acks or self.nacks or self.dead or self.states or self.releases
+            self.appends
+            or self.acks
+            or self.nacks
+            or self.dead
+            or self.states
+            or self.releases
+            or self.tried
         )
 
     @property
@@ -242,6 +252,7 @@ class WriteBatch:
             + 2 * len(self.dead)
             + len(self.states)
             + len(self.releases)
+            + len(self.tried)
         )
 
     def append(
@@ -308,8 +319,16 @@ class WriteBatch:
         self.states.append((key, data))
 
     def release(self, mailbox: str) -> None:
-        """Clear ``mailbox``'s claim watermark: its consumer has nothing in progress."""
+        """Record a clean stop of ``mailbox``'s consumer: nothing of it is in progress.
+
+        Clears the claim watermark; a suspect handed out and not settled gets
+        back the delivery charged to it (it was returned, not run).
+        """
         self.releases.append(mailbox)
+
+    def settle_suspect(self, mailbox: str) -> None:
+        """Record that ``mailbox``'s suspect out was settled (it is no longer being tried)."""
+        self.tried.append(mailbox)
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Run ``callback()`` on Trio's thread once the batch is durable (never if it fails)."""
