@@ -106,13 +106,7 @@ def strategy_of(cell: Cell) -> str | None:
 
 def restarts(cell: Cell) -> int:
     """How many times the cell's supervisor restarted it."""
-    # The engine's second pass renames ``restarts`` to ``restart_count``; both are read
-    # until it lands.
-    for name in ("restart_count", "restarts"):
-        count = getattr(cell, name, None)
-        if isinstance(count, int):
-            return count
-    return 0
+    return cell.restart_count
 
 
 def restart_kind(cell: Cell) -> str:
