@@ -109,6 +109,54 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         OSError,
         "store 'shop.db' failed: database or disk is full; it accepts no more writes",
     ),
+    (
+        errors.MessageTypeConflict(
+            "shop.Charge", "billing.charge", "it is already registered as 'shop.charge'"
+        ),
+        ValueError,
+        "cannot register shop.Charge as 'billing.charge': "
+        "it is already registered as 'shop.charge'",
+    ),
+    (
+        errors.UnregisteredMessageType("shop.Charge"),
+        TypeError,
+        "shop.Charge is not a registered message type: decorate it with @trouper.message(name) "
+        "or call trouper.register(cls)",
+    ),
+    (
+        errors.UnencodableMessage("shop.Charge", "field 'at': cannot encode a socket.socket"),
+        TypeError,
+        "cannot encode shop.Charge: field 'at': cannot encode a socket.socket",
+    ),
+    (
+        errors.UndecodableMessage("shop.charge", "shop.Charge has a field the codec cannot read"),
+        ValueError,
+        "payload for 'shop.charge' cannot be decoded: "
+        "shop.Charge has a field the codec cannot read",
+    ),
+    (
+        errors.UnknownMessageType("shop.charge"),
+        LookupError,
+        "no message type is registered as 'shop.charge' in this process",
+    ),
+    (
+        errors.MalformedPayload("shop.charge", "not valid msgpack (it ends too soon)"),
+        errors.UndecodableMessage,
+        "payload for 'shop.charge' is malformed: not valid msgpack (it ends too soon)",
+    ),
+    (
+        errors.MessageMismatch(
+            "shop.charge", "shop.Charge", "field 'total' expected int, got 'abc'"
+        ),
+        ValueError,
+        "payload for 'shop.charge' does not fit shop.Charge: field 'total' expected int, got 'abc'",
+    ),
+    (
+        errors.UnresolvableRef("shop.ask", "reply_to", HERE, "this codec has no resolver"),
+        LookupError,
+        "payload for 'shop.ask' holds a ref to trouper://n1/a in field 'reply_to' that cannot be "
+        "resolved: this codec has no resolver",
+    ),
 ]
 
 

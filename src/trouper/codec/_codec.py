@@ -1,0 +1,404 @@
+"""The codec: messages to bytes and back, by registered type name, for stores and transports.
+
+Theory of operation
+-------------------
+A ``Codec`` pairs a registry with trouper's converter (``_hooks``) and msgpack.
+Its two tables are filled on first use and only grow: ``_encoders`` maps a
+class to its name and its unstructure hook, ``_decoders`` a name to its class
+and its structure hook. The hot path is one dict lookup, the hook, and one
+msgpack call; the converter builds each hook once, when a class is first seen.
+The builtin value types are in both tables from the start.
+
+Encoding trusts the message and refuses only what cannot be written (an
+unregistered class; a value msgpack cannot pack, whose field it then finds).
+Decoding trusts nothing: every failure becomes an ``UndecodableMessage`` whose
+text says which type and why, and nothing on the way imports a module or
+unpickles: msgpack reads only plain values, extension types are refused, and
+a class is found only among those registered.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import attrs
+import msgpack  # type: ignore[import-untyped]
+from cattrs import Converter
+
+from trouper._text import describe, type_name
+from trouper.codec._explain import explain
+from trouper.codec._hooks import (
+    Expected,
+    NotBuiltin,
+    Path,
+    Resolver,
+    builtin_problem,
+    make_converter,
+    render_path,
+    short,
+    where,
+)
+from trouper.codec._registry import DEFAULT_REGISTRY, MessageRegistry
+from trouper.errors import (
+    MalformedPayload,
+    MessageMismatch,
+    UndecodableMessage,
+    UnencodableMessage,
+    UnresolvableRef,
+)
+
+__all__ = ["Codec", "Encoded", "RefResolver"]
+
+RefResolver = Resolver
+"""What a codec calls to turn an ``Address`` read from a payload back into an ``ActorRef``."""
+
+Buffer = bytes | bytearray | memoryview
+
+_SCALAR_NAMES: dict[type, str] = {
+    type(None): "none",
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    bytes: "bytes",
+}
+
+
+@attrs.frozen
+class Encoded:
+    """A message as bytes, with the name of its type: what a store writes or a transport sends."""
+
+    type_name: str
+    """The message type's registered name (``"shop.charge"``, or ``"int"`` for a builtin)."""
+    payload: bytes
+    """The message's fields in msgpack (a map of field names for an attrs class)."""
+
+
+def _refuse_extension(code: int, data: bytes) -> object:
+    raise ValueError(f"msgpack extension type {code} is not allowed")
+
+
+_unpackb = msgpack.unpackb
+_packb = msgpack.packb
+
+
+def _unpack_problem(error: Exception) -> str:
+    if isinstance(error, msgpack.ExtraData):
+        return "not valid msgpack (bytes left over after the value)"
+    if isinstance(error, msgpack.StackError):
+        return "not valid msgpack (nested too deeply)"
+    if isinstance(error, msgpack.FormatError):
+        return "not valid msgpack (a byte that starts no value)"
+    if isinstance(error, ValueError) and str(error) == "Unpack failed: incomplete input":
+        return "not valid msgpack (it ends too soon)"
+    return f"not valid msgpack ({describe(error)})"
+
+
+def _exact(cls: type) -> Any:
+    label = cls.__name__
+
+    def structure(value: Any, _: Any) -> Any:
+        if value.__class__ is cls:
+            return value
+        raise Expected(label, value)
+
+    return structure
+
+
+def _structure_none(value: Any, _: Any) -> Any:
+    if value is None:
+        return None
+    raise Expected("None", value)
+
+
+def _structure_tree(cls: type) -> Any:
+    label = "a list" if cls is list else "a map"
+
+    def structure(value: Any, _: Any) -> Any:
+        if value.__class__ is not cls:
+            raise Expected(label, value)
+        problem = builtin_problem(value)
+        if problem is not None:
+            raise problem
+        return value
+
+    return structure
+
+
+def _unstructure_tree(value: Any) -> Any:
+    problem = builtin_problem(value)
+    if problem is not None:
+        raise problem
+    return value
+
+
+class Codec:
+    """Turns registered messages into ``Encoded`` bytes and back; one per runtime or store.
+
+    What can be a message: the classes registered in ``registry`` (attrs
+    classes, whose fields may be attrs classes, enums, datetimes, tuples,
+    lists, dicts with str keys, sets, ``Optional`` and unions, refs and
+    addresses) and the builtin values (``None``, ``bool``, ``int``, ``float``,
+    ``str``, ``bytes``, and lists and dicts with str keys of them). See
+    docs/messages.md for the rules.
+
+    A codec is safe to share between tasks and threads: its tables only grow,
+    and each entry is computed from values that never change. The resolver is
+    called on whichever thread decodes.
+
+    Args:
+        registry: where message types are looked up (``DEFAULT_REGISTRY`` if
+            not given). Classes registered after the codec was made are found.
+        resolver: turns the address of an ``ActorRef`` read from a payload
+            back into a ref. It is fixed per codec, because the hooks that call
+            it are built once and a codec belongs to one runtime. Without one,
+            decoding a payload that holds a ref raises ``UnresolvableRef``
+            (encoding refs never needs it).
+    """
+
+    __slots__ = (
+        "_converter",
+        "_decoders",
+        "_detailed",
+        "_encoders",
+        "_registry",
+        "_resolver",
+    )
+
+    def __init__(
+        self, registry: MessageRegistry | None = None, *, resolver: RefResolver | None = None
+    ) -> None:
+        # Where names and classes are looked up; registrations only add to it.
+        self._registry = DEFAULT_REGISTRY if registry is None else registry
+        # Turns addresses back into refs; closed over by the converter's ref hook.
+        self._resolver = resolver
+        # trouper's cattrs converter for this codec; it caches a hook per type.
+        self._converter = make_converter(self._registry, resolver, detailed=False)
+        # The same rules with cattrs' detailed validation, made on the first
+        # failure to say which fields failed; None until then.
+        self._detailed: Converter | None = None
+        # class -> (name, unstructure hook); holds only registered classes.
+        self._encoders: dict[type, tuple[str, Any]] = {
+            cls: (name, _unstructure_tree if cls in (list, dict) else None)
+            for cls, name in {**_SCALAR_NAMES, list: "list", dict: "dict"}.items()
+        }
+        # name -> (class, structure hook); holds only registered names.
+        self._decoders: dict[str, tuple[type, Any]] = {
+            "none": (type(None), _structure_none),
+            "list": (list, _structure_tree(list)),
+            "dict": (dict, _structure_tree(dict)),
+        }
+        for cls, name in _SCALAR_NAMES.items():
+            if cls is float:
+                self._decoders[name] = (float, self._converter.get_structure_hook(float))
+            elif cls is not type(None):
+                self._decoders[name] = (cls, _exact(cls))
+
+    @property
+    def registry(self) -> MessageRegistry:
+        """The registry this codec looks message types up in."""
+        return self._registry
+
+    @property
+    def resolver(self) -> RefResolver | None:
+        """What turns addresses read from payloads back into refs (``None``: refs are refused)."""
+        return self._resolver
+
+    def encode(self, message: object) -> Encoded:
+        """Return ``message`` as bytes with the name of its type.
+
+        Raises:
+            UnregisteredMessageType: the message's class is not registered (a
+                codec never registers a class by itself; see docs/messages.md).
+            UnencodableMessage: a field holds a value that cannot be written;
+                the message names the field.
+        """
+        name, unstructure = self._encoders.get(message.__class__) or self._encoder(message)
+        try:
+            return Encoded(name, _packb(message if unstructure is None else unstructure(message)))
+        except Exception:
+            pass
+        raise self._unencodable(message, unstructure)
+
+    def encode_blob(self, message: object) -> bytes:
+        """Return ``message`` and the name of its type as one msgpack value, ``[name, fields]``.
+
+        For a transport that carries one opaque body per message; ``decode_blob``
+        reads it back. Raises as ``encode`` does.
+        """
+        name, unstructure = self._encoders.get(message.__class__) or self._encoder(message)
+        try:
+            blob: bytes = _packb((name, message if unstructure is None else unstructure(message)))
+        except Exception:
+            pass
+        else:
+            return blob
+        raise self._unencodable(message, unstructure)
+
+    def decode(self, type_name: str, payload: Buffer) -> object:
+        """Return the message that ``encode`` turned into ``Encoded(type_name, payload)``.
+
+        Never imports a module named by the data and never unpickles; whatever
+        the bytes, it either returns a message of the registered class or
+        raises one of the ``UndecodableMessage`` errors, whose text is meant
+        for a dead letter's reason.
+
+        Raises:
+            UnknownMessageType: no class is registered as ``type_name``.
+            MalformedPayload: ``payload`` is not msgpack.
+            MessageMismatch: it is, but does not fit the class (a field
+                missing, renamed, unexpected, or of another type).
+            UnresolvableRef: it holds a ref and the codec has no resolver, or
+                the resolver raised.
+            UndecodableMessage: the class has a field type the codec cannot read.
+        """
+        cls, structure = self._decoders.get(type_name) or self._decoder(type_name)
+        try:
+            data = _unpackb(payload, ext_hook=_refuse_extension)
+        except Exception as error:
+            raise MalformedPayload(type_name, _unpack_problem(error)) from None
+        try:
+            return structure(data, cls)
+        except Exception:
+            pass
+        raise self._undecodable(type_name, cls, data)
+
+    def decode_blob(self, blob: Buffer) -> object:
+        """Return the message that ``encode_blob`` turned into ``blob``.
+
+        Raises as ``decode`` does; ``MalformedPayload`` also when ``blob`` is
+        not a ``[name, fields]`` pair.
+        """
+        try:
+            data = _unpackb(blob, ext_hook=_refuse_extension)
+        except Exception as error:
+            raise MalformedPayload(None, _unpack_problem(error)) from None
+        if data.__class__ is not list or len(data) != 2 or data[0].__class__ is not str:
+            raise MalformedPayload(None, f"expected [type name, fields], got {short(data)}")
+        name, fields = data
+        cls, structure = self._decoders.get(name) or self._decoder(name)
+        try:
+            return structure(fields, cls)
+        except Exception:
+            pass
+        raise self._undecodable(name, cls, fields)
+
+    def _encoder(self, message: object) -> tuple[str, Any]:
+        entry = self._encoders.get(message.__class__)
+        if entry is None:
+            cls = message.__class__
+            name = self._registry.name_of(cls)
+            try:
+                hook = self._converter.get_unstructure_hook(cls)
+            except Exception as error:
+                raise UnencodableMessage(type_name(cls), describe(error)) from error
+            entry = self._encoders[cls] = (name, hook)
+        return entry
+
+    def _unencodable(self, message: object, unstructure: Any) -> UnencodableMessage:
+        """Say which field of ``message`` could not be encoded, and why."""
+        label = type_name(message.__class__)
+        try:
+            data = message if unstructure is None else unstructure(message)
+        except Exception as error:
+            return UnencodableMessage(
+                label, _locate(self._converter, message, ()) or _problem((), error)
+            )
+        try:
+            _packb(data)
+        except Exception as error:
+            path, problem = _find_unpackable(data)
+            return UnencodableMessage(label, f"{where(path)}{problem or describe(error)}")
+        # Unreachable: the same message was just refused.
+        return UnencodableMessage(label, "it could be encoded only on a second try")
+
+    def _decoder(self, name: str) -> tuple[type, Any]:
+        entry = self._decoders.get(name)
+        if entry is None:
+            cls = self._registry.type_named(name)
+            try:
+                hook = self._converter.get_structure_hook(cls)
+            except Exception as error:
+                raise UndecodableMessage(
+                    name, f"{type_name(cls)} has a field the codec cannot read: {describe(error)}"
+                ) from error
+            entry = self._decoders[name] = (cls, hook)
+        return entry
+
+    def _undecodable(self, name: str, cls: type, data: object) -> UndecodableMessage:
+        """Structure ``data`` again with detailed validation and say why it fails."""
+        if self._detailed is None:
+            self._detailed = make_converter(self._registry, self._resolver, detailed=True)
+        if cls.__module__ == "builtins":
+            structure = self._decoders[name][1]
+        else:
+            structure = self._detailed.get_structure_hook(cls)
+        try:
+            structure(data, cls)
+        except Exception as error:
+            explanation = explain(error)
+        else:
+            # Unreachable while both converters follow the same rules.
+            return UndecodableMessage(name, "it fits only when checked in detail")
+        if explanation.refs and not explanation.problems:
+            path, address, why = explanation.refs[0]
+            undecodable: UndecodableMessage = UnresolvableRef(name, render_path(path), address, why)
+        else:
+            undecodable = MessageMismatch(name, type_name(cls), explanation.text)
+        undecodable.__cause__ = explanation.cause
+        return undecodable
+
+
+_PACKABLE = (type(None), bool, int, float, str, bytes, bytearray, memoryview)
+
+
+def _find_unpackable(data: object) -> tuple[Path, str | None]:
+    """Find the first value in ``data`` that msgpack cannot pack: its path and why.
+
+    ``data`` is unstructured, so the str keys of its maps are read as field names.
+    """
+    stack: list[tuple[object, Path]] = [(data, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            stack.extend(
+                (v, (*path, k if isinstance(k, str) else (repr(k),)))
+                for k, v in reversed(list(item.items()))
+            )
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -(2**63) <= item < 2**64:
+                return path, f"{short(item)} is out of msgpack's integer range"
+        elif not isinstance(item, _PACKABLE):
+            return path, f"cannot encode a {type_name(type(item))}"
+    return (), None
+
+
+def _problem(path: Path, error: Exception) -> str:
+    """Say what an unstructure hook refused, and where."""
+    if isinstance(error, Expected):
+        return f"{where(path)}expected {error.expected}, got {short(error.got)}"
+    if isinstance(error, NotBuiltin):
+        return f"{where((*path, *error.path))}{error.problem}"
+    return f"{where(path)}{describe(error)}"
+
+
+def _locate(converter: Converter, value: object, path: Path) -> str | None:
+    """Say which field of the attrs instance ``value`` its hook cannot unstructure, and why."""
+    cls = value.__class__
+    if not attrs.has(cls):
+        return None
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        return None
+    for field in attrs.fields(cls):
+        item = getattr(value, field.name)
+        try:
+            converter.get_unstructure_hook(hints.get(field.name, Any))(item)
+        except Exception as error:
+            here = (*path, field.name)
+            return _locate(converter, item, here) or _problem(here, error)
+    return None

@@ -1,0 +1,136 @@
+"""Turn a structuring failure (cattrs' exception groups with notes) into one line.
+
+cattrs reports a failure of an attrs class as a ``ClassValidationError``: an
+exception group with one exception per failing attribute, each carrying an
+``AttributeValidationNote`` (which attribute); containers do the same with
+``IterableValidationError`` and ``IterableValidationNote`` (which index or
+key). Nested classes nest groups. This module walks the tree, keeps the path
+of each leaf (``item.qty``, ``lines[2].sku``, ``prices["usd"]``) and says
+what went wrong there, in field order, joined by ``"; "``:
+
+- ``KeyError(name)`` noted with that very attribute: ``missing field 'order_id'``;
+- ``ForbiddenExtraKeysError``: ``unexpected field 'amount'`` for each;
+- ``Expected``: ``field 'total' expected int, got 'abc'``;
+- an exception of the class itself, without a note (a validator or
+  ``__attrs_post_init__`` refused the values): ``Charge refused the values: ...``;
+- ``Unresolvable``: kept apart, for ``UnresolvableRef``.
+"""
+
+from __future__ import annotations
+
+import attrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    BaseValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationNote,
+)
+
+from trouper._text import class_label, describe
+from trouper.actors import Address
+from trouper.codec._hooks import (
+    TAG,
+    Expected,
+    NotBuiltin,
+    Path,
+    UnknownVariant,
+    Unresolvable,
+    render_path,
+    short,
+    where,
+)
+
+__all__ = ["Explanation", "explain"]
+
+
+@attrs.frozen
+class Explanation:
+    """What went wrong while structuring one payload."""
+
+    problems: tuple[str, ...]
+    """One sentence per problem, in field order."""
+    refs: tuple[tuple[Path, Address, str], ...]
+    """(path, address, why) of each ref that could not be resolved."""
+    cause: BaseException | None
+    """The first error raised by user code (a validator, a resolver), worth chaining."""
+
+    @property
+    def text(self) -> str:
+        """Every problem, the unresolved refs included, on one line."""
+        parts = list(self.problems)
+        parts.extend(
+            f"{where(path)}cannot resolve the ref to {address}: {why}"
+            for path, address, why in self.refs
+        )
+        return "; ".join(parts)
+
+
+def explain(error: BaseException) -> Explanation:
+    """Explain ``error``, raised by a structuring hook, as problems with their paths."""
+    problems: list[str] = []
+    refs: list[tuple[Path, Address, str]] = []
+    causes: list[BaseException] = []
+    _walk(error, (), problems, refs, causes)
+    return Explanation(tuple(problems), tuple(refs), causes[0] if causes else None)
+
+
+def _walk(
+    error: BaseException,
+    path: Path,
+    problems: list[str],
+    refs: list[tuple[Path, Address, str]],
+    causes: list[BaseException],
+) -> None:
+    if isinstance(error, ForbiddenExtraKeysError):
+        for name in sorted(error.extra_fields):
+            problems.append(f"unexpected field {render_path((*path, name))!r}")
+    elif isinstance(error, BaseValidationError):
+        for sub in error.exceptions:
+            note = _note(sub)
+            if isinstance(note, AttributeValidationNote):
+                if type(sub) is KeyError and sub.args == (note.name,):
+                    problems.append(f"missing field {render_path((*path, note.name))!r}")
+                else:
+                    _walk(sub, (*path, note.name), problems, refs, causes)
+            elif isinstance(note, IterableValidationNote):
+                index = note.index
+                step = index if isinstance(index, int) else (str(index),)
+                _walk(sub, (*path, step), problems, refs, causes)
+            elif isinstance(sub, ForbiddenExtraKeysError):
+                _walk(sub, path, problems, refs, causes)
+            else:
+                # No note: the class itself refused the values it was built with.
+                label = class_label(error.cl)
+                problems.append(f"{where(path)}{label} refused the values: {describe(sub)}")
+                causes.append(sub)
+    elif isinstance(error, Expected):
+        problems.append(f"{_subject(path)}expected {error.expected}, got {short(error.got)}")
+    elif isinstance(error, NotBuiltin):
+        problems.append(f"{where((*path, *error.path))}{error.problem}")
+    elif isinstance(error, UnknownVariant):
+        choices = ", ".join(repr(choice) for choice in error.choices)
+        tag = error.tag
+        what = f"has no {TAG!r} tag" if tag is None else f"has {TAG!r} {short(tag)}"
+        problems.append(f"{_subject(path)}{what}, expected one of {choices}")
+    elif isinstance(error, Unresolvable):
+        refs.append((path, error.address, error.problem))
+        if error.__cause__ is not None:
+            causes.append(error.__cause__)
+    elif isinstance(error, RecursionError):
+        problems.append(f"{where(path)}nested too deeply")
+    else:
+        problems.append(f"{where(path)}{describe(error)}")
+        causes.append(error)
+
+
+def _subject(path: Path) -> str:
+    """How a problem's place starts a sentence: ``field 'item.qty' ``, ``at [2] `` or nothing."""
+    return where(path)[:-2] + " " if path else ""
+
+
+def _note(error: BaseException) -> object:
+    """The last cattrs validation note of ``error``: the step of the path it failed at."""
+    for note in reversed(getattr(error, "__notes__", ())):
+        if isinstance(note, AttributeValidationNote | IterableValidationNote):
+            return note
+    return None

@@ -1,0 +1,640 @@
+"""trouper's cattrs converter: strict hooks, tagged unions, refs as addresses.
+
+Theory of operation
+-------------------
+A codec turns a message into builtin values (``unstructure``), which msgpack
+turns into bytes, and back (msgpack, then ``structure``). cattrs generates the
+code for attrs classes (one function per class, with cattrs' detailed
+validation, so a failure says which attribute); everything else is a hook
+built here, once per type, and cached by the converter's dispatch.
+
+Structuring is strict, because its input comes from another process or
+another version of the code, and a payload that no longer fits its class
+must be refused, never bent into shape: an ``int`` field takes an ``int``
+(not ``"12"``, not ``True``), a ``float`` field an ``int`` or a ``float``, a
+``list[str]`` a msgpack array (not a string, which cattrs would happily
+iterate), an attrs class a map with exactly its fields (unless its type was
+registered with ``ignore_unknown_fields``). A leaf problem raises
+``Expected`` (what was wanted, what came); containers collect their
+elements' failures into cattrs' ``IterableValidationError`` with an
+``IterableValidationNote`` per element, as the generated attrs code does with
+``AttributeValidationNote``, so ``_explain`` can name the path of each.
+
+Unstructuring trusts the message: it is a typed value built by our own
+process, so scalars pass through untouched (msgpack refuses what it cannot
+pack, and the encoder finds the field). Values typed ``Any`` or ``object``
+are the exception: they are checked to be builtin values, so that they come
+back as they went.
+
+A union with two or more attrs classes is tagged: the member's map carries a
+``"$type"`` key with the member's registered name (its ``module.QualName`` if
+it is not registered), and decoding picks the member by that tag among the
+union's own members only. A union with one attrs class, scalars and ``None``
+needs no tag (the kind of the value decides).
+
+An ``ActorRef`` is written as its ``Address`` and read back through the
+codec's resolver, which the hooks close over; with no resolver, reading a
+ref raises ``Unresolvable``.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import datetime
+import enum
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+import cattrs
+from cattrs.errors import IterableValidationError, IterableValidationNote
+from cattrs.fns import identity
+from cattrs.gen import make_dict_structure_fn
+
+from trouper._text import describe
+from trouper.actors import ActorRef, Address
+
+__all__ = [
+    "TAG",
+    "Expected",
+    "NotBuiltin",
+    "Path",
+    "Resolver",
+    "TypeNames",
+    "UnknownVariant",
+    "Unresolvable",
+    "builtin_problem",
+    "make_converter",
+    "render_path",
+    "short",
+    "where",
+]
+
+TAG = "$type"
+"""The key that names the member of a tagged union (no attrs field can be called that)."""
+
+Resolver = Callable[[Address], ActorRef[object]]
+"""Turns an address read from a payload into a ref (local or remote)."""
+
+Path = tuple[str | int | tuple[str], ...]
+"""Where a value sits in a payload: attribute names, list indices, and dict keys as 1-tuples."""
+
+StructureHook = Callable[[Any, Any], Any]
+UnstructureHook = Callable[[Any], Any]
+
+_SCALARS: tuple[type, ...] = (str, int, float, bool, bytes)
+_SHORT = 60
+
+
+class TypeNames(Protocol):
+    """What the hooks need of a registry: the tag of a union member and its field policy."""
+
+    def __contains__(self, item: object) -> bool: ...
+
+    def name_of(self, cls: type) -> str: ...
+
+    def ignores_unknown_fields(self, cls: type) -> bool: ...
+
+
+class Expected(Exception):
+    """A value is not of the kind its type wants (a leaf of a structuring failure)."""
+
+    def __init__(self, expected: str, got: object) -> None:
+        super().__init__(expected, got)
+        self.expected = expected
+        self.got = got
+
+
+class UnknownVariant(Exception):
+    """A tagged union's map has no tag, or a tag that names none of its members."""
+
+    def __init__(self, tag: object, choices: tuple[str, ...]) -> None:
+        super().__init__(tag, choices)
+        self.tag = tag
+        self.choices = choices
+
+
+class Unresolvable(Exception):
+    """A ref's address could not be turned back into a ref."""
+
+    def __init__(self, address: Address, problem: str) -> None:
+        super().__init__(address, problem)
+        self.address = address
+        self.problem = problem
+
+
+class UnsupportedType(TypeError):
+    """A field's type is one the codec cannot carry (raised when a hook is built)."""
+
+
+def short(value: object) -> str:
+    """Return ``repr(value)``, cut to a length that keeps an error message on one line."""
+    text = repr(value)
+    if len(text) > _SHORT:
+        return text[: _SHORT - 3] + "..."
+    return text
+
+
+class NotBuiltin(Exception):
+    """A value that should be builtin values holds something else (at ``path`` within it)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(path, problem)
+        self.path = path
+        self.problem = problem
+
+
+def builtin_problem(value: object) -> NotBuiltin | None:
+    """Say why ``value`` is not a tree of builtin values, or return ``None`` if it is.
+
+    Builtin values are ``None``, ``bool``, ``int``, ``float``, ``str``,
+    ``bytes`` (exactly those classes), and lists and dicts with ``str`` keys
+    of them. Walks without recursion, so depth is no limit.
+    """
+    stack: list[tuple[object, Path]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        cls = item.__class__
+        if item is None or cls in _SCALARS:
+            continue
+        if isinstance(item, list) and cls is list:
+            stack.extend((v, (*path, i)) for i, v in enumerate(item))
+        elif isinstance(item, dict) and cls is dict:
+            for key, v in item.items():
+                if key.__class__ is not str:
+                    return NotBuiltin(path, f"a dict key is {short(key)}, not a str")
+                stack.append((v, (*path, (key,))))
+        else:
+            return NotBuiltin(path, f"{_type_label(cls)} is not a builtin value")
+    return None
+
+
+def render_path(path: Path) -> str:
+    """``("item", "qty")`` → ``item.qty``; ``("lines", 2)`` → ``lines[2]``; keys as ``["usd"]``."""
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        elif isinstance(step, tuple):
+            text += "[" + _quote(step[0]) + "]"
+        else:
+            text += f".{step}" if text else step
+    return text
+
+
+def _quote(key: object) -> str:
+    if isinstance(key, str):
+        return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(key)
+
+
+def where(path: Path) -> str:
+    """How a problem's place is said: ``field 'item.qty': ``, ``at [2]: `` or nothing."""
+    if not path:
+        return ""
+    text = render_path(path)
+    if text.startswith("["):
+        return f"at {text}: "
+    return f"field {text!r}: "
+
+
+def _type_label(tp: Any) -> str:
+    """A type as error messages show it: ``int``, ``Item``, ``list[str]``, ``A | B``."""
+    if tp is type(None):
+        return "None"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__qualname__.rpartition("<locals>.")[2]
+    if _is_union(tp):
+        return " | ".join(_type_label(arg) for arg in typing.get_args(tp))
+    origin = typing.get_origin(tp)
+    if origin is not None:
+        inner = ", ".join("..." if a is Ellipsis else _type_label(a) for a in typing.get_args(tp))
+        return f"{_type_label(origin)}[{inner}]"
+    return repr(tp).replace("typing.", "")
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _is_attrs(tp: Any) -> bool:
+    return attrs.has(tp) or attrs.has(typing.get_origin(tp) or object)
+
+
+def _is_ref(tp: Any) -> bool:
+    if tp is ActorRef or typing.get_origin(tp) is ActorRef:
+        return True
+    return isinstance(tp, type) and issubclass(tp, ActorRef)
+
+
+def _is_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, enum.Enum)
+
+
+def _is_any(tp: Any) -> bool:
+    return tp is Any or tp is object
+
+
+# (origin, kind) of each container annotation the codec takes; kind is what it
+# decodes to. Abstract collections decode to their immutable concrete class.
+_SEQUENCES: dict[Any, type] = {
+    list: list,
+    collections.abc.MutableSequence: list,
+    collections.abc.Sequence: tuple,
+    set: set,
+    collections.abc.MutableSet: set,
+    frozenset: frozenset,
+    collections.abc.Set: frozenset,
+}
+_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def _origin(tp: Any) -> Any:
+    return typing.get_origin(tp) or tp
+
+
+def _is_sequence(tp: Any) -> bool:
+    return _origin(tp) in _SEQUENCES
+
+
+def _is_tuple(tp: Any) -> bool:
+    return _origin(tp) is tuple
+
+
+def _is_mapping(tp: Any) -> bool:
+    return _origin(tp) in _MAPPINGS
+
+
+def make_converter(
+    names: TypeNames, resolver: Resolver | None, *, detailed: bool
+) -> cattrs.Converter:
+    """Build a converter whose hooks follow the rules above, for one codec.
+
+    Hooks are built on first use of each type and cached by the converter.
+    ``names`` gives union members their tags and attrs classes their policy
+    for unknown fields; ``resolver`` turns addresses back into refs. A
+    ``detailed`` converter's attrs hooks note which attribute failed (cattrs'
+    detailed validation); the other's are faster and accept and refuse
+    exactly the same payloads, so a codec decodes with the fast one and asks
+    the detailed one why only when that fails.
+    """
+    conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=True)
+
+    def hook_for(tp: Any) -> StructureHook:
+        try:
+            return conv.get_structure_hook(tp)
+        except RecursionError:
+            # A class that contains itself: look the hook up when it is needed.
+            return conv.structure
+
+    def unhook_for(tp: Any) -> UnstructureHook:
+        try:
+            return conv.get_unstructure_hook(tp)
+        except RecursionError:
+            return lambda value: conv.unstructure(value, tp)
+
+    # Scalars. cattrs dispatches these classes (and their subclasses, such as
+    # an IntEnum) through functools.singledispatch before any predicate, so the
+    # strict hooks hand subclasses on to the enum hook themselves.
+    def structure_int(value: Any, tp: Any) -> Any:
+        if tp is not int:
+            return structure_enum(value, tp)
+        if value.__class__ is int:
+            return value
+        raise Expected("int", value)
+
+    def structure_float(value: Any, tp: Any) -> Any:
+        if tp is not float:
+            return structure_enum(value, tp)
+        cls = value.__class__
+        if cls is float:
+            return value
+        if cls is int:
+            return float(value)
+        raise Expected("float", value)
+
+    def structure_str(value: Any, tp: Any) -> Any:
+        if tp is not str:
+            return structure_enum(value, tp)
+        if value.__class__ is str:
+            return value
+        raise Expected("str", value)
+
+    def structure_bytes(value: Any, tp: Any) -> Any:
+        if tp is not bytes:
+            return structure_enum(value, tp)
+        if value.__class__ is bytes:
+            return value
+        raise Expected("bytes", value)
+
+    def structure_bool(value: Any, _: Any) -> Any:
+        if value.__class__ is bool:
+            return value
+        raise Expected("bool", value)
+
+    conv.register_structure_hook(int, structure_int)
+    conv.register_structure_hook(float, structure_float)
+    conv.register_structure_hook(str, structure_str)
+    conv.register_structure_hook(bytes, structure_bytes)
+    conv.register_structure_hook(bool, structure_bool)
+
+    def structure_enum(value: Any, tp: Any) -> Any:
+        if value.__class__ in _SCALARS and value.__class__ is not bool:
+            try:
+                return tp(value)
+            except ValueError:
+                pass
+        raise Expected(_type_label(tp), value)
+
+    conv.register_structure_hook_func(_is_enum, structure_enum)
+    conv.register_unstructure_hook_func(_is_enum, lambda member: member.value)
+
+    # Dates and times, as ISO 8601 text: exact (microseconds, offsets, naive
+    # or aware all come back as they went) and readable in a stored row.
+    def structure_datetime(value: Any, tp: Any) -> Any:
+        if value.__class__ is str:
+            try:
+                return tp.fromisoformat(value)
+            except ValueError:
+                pass
+        raise Expected(f"{tp.__name__} (ISO 8601 text)", value)
+
+    def unstructure_moment(value: Any) -> Any:
+        try:
+            return value.isoformat()
+        except AttributeError:
+            raise Expected("a date or time", value) from None
+
+    for moment in (datetime.datetime, datetime.date, datetime.time):
+        conv.register_structure_hook(moment, structure_datetime)
+        conv.register_unstructure_hook(moment, unstructure_moment)
+
+    # Any and object: builtin values only, checked both ways.
+    def check_builtin(value: Any, _: Any = None) -> Any:
+        problem = builtin_problem(value)
+        if problem is not None:
+            raise problem
+        return value
+
+    conv.register_structure_hook_func(_is_any, check_builtin)
+    conv.register_unstructure_hook_func(_is_any, check_builtin)
+
+    # attrs classes: cattrs' generated code, behind a check that a map came.
+    def attrs_structure(tp: Any) -> StructureHook:
+        cls = _origin(tp)
+        generated = make_dict_structure_fn(
+            tp,
+            conv,
+            _cattrs_forbid_extra_keys=not names.ignores_unknown_fields(cls),
+            _cattrs_detailed_validation=detailed,
+        )
+
+        def structure(value: Any, _: Any) -> Any:
+            if value.__class__ is not dict:
+                raise Expected("a map of fields", value)
+            return generated(value, tp)
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_attrs, attrs_structure)
+
+    # Containers. The fast converter lets the first failure through; the
+    # detailed one goes through every element once and raises them all,
+    # each noted with its index or key.
+    def each(value: list[Any], inner: StructureHook, element: Any, container: Any) -> list[Any]:
+        if not detailed:
+            return [inner(v, element) for v in value]
+        errors = []
+        items = []
+        for index, v in enumerate(value):
+            try:
+                items.append(inner(v, element))
+            except Exception as error:
+                errors.append(_noted(error, index, element, container))
+        if errors:
+            raise IterableValidationError(f"While structuring {container!r}", errors, container)
+        return items
+
+    def sequence_structure(tp: Any) -> StructureHook:
+        kind = _SEQUENCES[_origin(tp)]
+        args = typing.get_args(tp)
+        element = args[0] if args else Any
+        inner = hook_for(element)
+        label = "a list"
+
+        def structure(value: Any, _: Any) -> Any:
+            if value.__class__ is not list:
+                raise Expected(label, value)
+            items = each(value, inner, element, tp)
+            return items if kind is list else kind(items)
+
+        return structure
+
+    def sequence_unstructure(tp: Any) -> UnstructureHook:
+        args = typing.get_args(tp)
+        inner = unhook_for(args[0] if args else Any)
+        if inner is identity and _origin(tp) in (list, collections.abc.MutableSequence):
+            return identity
+        return lambda value: [inner(v) for v in value]
+
+    conv.register_structure_hook_factory(_is_sequence, sequence_structure)
+    conv.register_unstructure_hook_factory(_is_sequence, sequence_unstructure)
+
+    def tuple_structure(tp: Any) -> StructureHook:
+        args = typing.get_args(tp)
+        if not args or (len(args) == 2 and args[1] is Ellipsis):
+            element = args[0] if args else Any
+            inner = hook_for(element)
+
+            def structure_many(value: Any, _: Any) -> Any:
+                if value.__class__ is not list:
+                    raise Expected("a list", value)
+                return tuple(each(value, inner, element, tp))
+
+            return structure_many
+        if args == ((),):  # tuple[()]
+            args = ()
+        hooks = [(hook_for(arg), arg) for arg in args]
+        label = f"a list of {len(args)} items"
+
+        def structure_fixed(value: Any, _: Any) -> Any:
+            if value.__class__ is not list or len(value) != len(hooks):
+                raise Expected(label, value)
+            if not detailed:
+                return tuple([inner(v, arg) for v, (inner, arg) in zip(value, hooks, strict=True)])
+            errors = []
+            items = []
+            for index, (v, (inner, arg)) in enumerate(zip(value, hooks, strict=True)):
+                try:
+                    items.append(inner(v, arg))
+                except Exception as error:
+                    errors.append(_noted(error, index, arg, tp))
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return tuple(items)
+
+        return structure_fixed
+
+    def tuple_unstructure(tp: Any) -> UnstructureHook:
+        args = typing.get_args(tp)
+        if not args or (len(args) == 2 and args[1] is Ellipsis):
+            inner = unhook_for(args[0] if args else Any)
+            return lambda value: [inner(v) for v in value]
+        hooks = [unhook_for(arg) for arg in args if arg != ()]
+        return lambda value: [h(v) for h, v in zip(hooks, value, strict=True)]
+
+    conv.register_structure_hook_factory(_is_tuple, tuple_structure)
+    conv.register_unstructure_hook_factory(_is_tuple, tuple_unstructure)
+
+    def check_keys(tp: Any) -> tuple[Any, Any]:
+        args = typing.get_args(tp)
+        key, value = args if args else (str, Any)
+        if not (key is str or (_is_enum(key) and all(isinstance(m.value, str) for m in key))):
+            raise UnsupportedType(
+                f"{_type_label(tp)}: dict keys must be str or an enum of str values, "
+                f"not {_type_label(key)}"
+            )
+        return key, value
+
+    def mapping_structure(tp: Any) -> StructureHook:
+        key, element = check_keys(tp)
+        key_hook = hook_for(key)
+        inner = hook_for(element)
+
+        def structure(value: Any, _: Any) -> Any:
+            if value.__class__ is not dict:
+                raise Expected("a map", value)
+            if not detailed:
+                return {key_hook(k, key): inner(v, element) for k, v in value.items()}
+            errors = []
+            items = {}
+            for k, v in value.items():
+                try:
+                    items[key_hook(k, key)] = inner(v, element)
+                except Exception as error:
+                    errors.append(_noted(error, k, element, tp))
+            if errors:
+                raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+            return items
+
+        return structure
+
+    def mapping_unstructure(tp: Any) -> UnstructureHook:
+        key, element = check_keys(tp)
+        key_hook = unhook_for(key)
+        inner = unhook_for(element)
+        if key_hook is identity and inner is identity:
+            return identity
+        return lambda value: {key_hook(k): inner(v) for k, v in value.items()}
+
+    conv.register_structure_hook_factory(_is_mapping, mapping_structure)
+    conv.register_unstructure_hook_factory(_is_mapping, mapping_unstructure)
+
+    # Refs travel as their address.
+    address_structure = hook_for(Address)
+    address_unstructure = unhook_for(Address)
+
+    def structure_ref(value: Any, _: Any) -> Any:
+        address = address_structure(value, Address)
+        if resolver is None:
+            raise Unresolvable(address, "this codec has no resolver")
+        try:
+            return resolver(address)
+        except Exception as error:
+            raise Unresolvable(address, describe(error)) from error
+
+    conv.register_structure_hook_func(_is_ref, structure_ref)
+    conv.register_unstructure_hook_func(_is_ref, lambda ref: address_unstructure(ref.address))
+
+    # Unions.
+    def union_parts(tp: Any) -> tuple[bool, list[Any], list[type]]:
+        members = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        has_none = len(members) < len(typing.get_args(tp))
+        classes = [m for m in members if _is_attrs(m)]
+        others = [m for m in members if not _is_attrs(m)]
+        if len(members) > 1 and any(m not in _SCALARS for m in others):
+            raise UnsupportedType(
+                f"{_type_label(tp)}: a union may hold attrs classes, str, int, float, "
+                "bool, bytes and None, or one other type and None"
+            )
+        return has_none, classes, others
+
+    def tag_of(cls: Any) -> str:
+        origin = _origin(cls)
+        if origin in names:
+            return names.name_of(origin)
+        return f"{origin.__module__}.{origin.__qualname__}"
+
+    def union_structure(tp: Any) -> StructureHook:
+        has_none, classes, others = union_parts(tp)
+        label = _type_label(tp)
+        if len(classes) + len(others) == 1:
+            (only,) = classes or others
+            inner = hook_for(only)
+
+            def structure_optional(value: Any, _: Any) -> Any:
+                if value is None:
+                    return None
+                return inner(value, only)
+
+            return structure_optional
+        scalars = frozenset(others)
+        widen = float in scalars and int not in scalars
+        single = (classes[0], hook_for(classes[0])) if len(classes) == 1 else None
+        tagged = {tag_of(cls): (cls, hook_for(cls)) for cls in classes}
+        choices = tuple(tagged)
+
+        def structure(value: Any, _: Any) -> Any:
+            cls = value.__class__
+            if cls is dict and classes:
+                if single is not None:
+                    return single[1](value, single[0])
+                member = tagged.get(value.get(TAG))
+                if member is None:
+                    raise UnknownVariant(value.get(TAG), choices)
+                fields = dict(value)
+                del fields[TAG]
+                return member[1](fields, member[0])
+            if cls in scalars or (value is None and has_none):
+                return value
+            if widen and cls is int:
+                return float(value)
+            raise Expected(label, value)
+
+        return structure
+
+    def union_unstructure(tp: Any) -> UnstructureHook:
+        _, classes, others = union_parts(tp)
+        if len(classes) + len(others) == 1:
+            inner = unhook_for((classes or others)[0])
+            return lambda value: None if value is None else inner(value)
+        label = _type_label(tp)
+        tag = len(classes) > 1
+        hooks = {_origin(cls): (unhook_for(cls), tag_of(cls)) for cls in classes}
+
+        def unstructure(value: Any) -> Any:
+            entry = hooks.get(value.__class__)
+            if entry is None:
+                if value is None or value.__class__ in _SCALARS:
+                    return value
+                raise Expected(label, value)
+            fields = entry[0](value)
+            if tag:
+                fields[TAG] = entry[1]
+            return fields
+
+        return unstructure
+
+    conv.register_structure_hook_factory(_is_union, union_structure)
+    conv.register_unstructure_hook_factory(_is_union, union_unstructure)
+    return conv
+
+
+def _noted(error: Exception, index: int | str, tp: Any, container: Any) -> Exception:
+    error.__notes__ = [
+        *getattr(error, "__notes__", []),
+        IterableValidationNote(f"Structuring {container!r} @ index {index!r}", index, tp),
+    ]
+    return error
