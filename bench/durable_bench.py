@@ -1,0 +1,577 @@
+"""Durable messaging against raw ``sqlite3`` and Python's SQLite queues, on the same disk.
+
+``python -m bench.durable_bench [--scale S] [--dir PATH] [--synchronous full|normal]``
+
+Method: every row runs in this process on files in one directory (by
+default a temporary one on the file system of the working directory), in
+WAL mode at the same ``synchronous`` level. The raw baselines come first,
+stdlib ``sqlite3`` on the calling thread with the tightest loop it allows
+(``executemany`` for batches). Then the store's rows, through
+``DurableQueue`` and ``SqliteStore``, then the peers (litequeue, huey's
+``SqliteStorage``). Each row prints its rate and, since this machine's disk
+alternates between fast ``fsync`` (about 0.1-0.2 ms) and throttled minutes
+(about 4 ms), the ``fsync`` time measured right before it and the regime
+that implies; compare a trouper row with a baseline that ran in the same
+regime. Payloads are 64 bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from time import perf_counter
+
+import attrs
+import trio
+
+from trouper.durable import HANDLED, Delivery, Durable, DurableQueue, SqliteStore
+
+PAYLOAD = b"x" * 64
+BATCH = 100
+
+
+@attrs.frozen
+class Encoded:
+    """A message as bytes with its type's name."""
+
+    type_name: str
+    payload: bytes
+
+
+class BytesCodec:
+    """Messages are bytes already: the bench measures storage, not encoding."""
+
+    def encode(self, message: object) -> Encoded:
+        assert isinstance(message, bytes)
+        return Encoded("b", message)
+
+    def decode(self, type_name: str, payload: bytes) -> object:
+        return payload
+
+
+CODEC = BytesCodec()
+
+
+# --- the disk -----------------------------------------------------------------
+
+
+def fsync_probe(directory: Path, count: int = 8) -> float:
+    """Median milliseconds of a 4 KiB write + fsync on ``directory``'s file system."""
+    path = directory / "fsync-probe"
+    times = []
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for n in range(count):
+            os.pwrite(fd, b"p" * 4096, 4096 * (n % 4))
+            start = perf_counter()
+            os.fsync(fd)
+            times.append((perf_counter() - start) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times)
+
+
+def regime(fsync_ms: float) -> str:
+    """Name the disk's regime from an fsync time."""
+    if fsync_ms < 1.0:
+        return "fast"
+    if fsync_ms >= 2.5:
+        return "throttled"
+    return "between"
+
+
+# --- raw sqlite3 -------------------------------------------------------------------
+
+
+def raw_connection(path: Path, synchronous: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {synchronous}")
+    connection.execute("CREATE TABLE IF NOT EXISTS q (id INTEGER PRIMARY KEY, payload BLOB)")
+    return connection
+
+
+def prefill(connection: sqlite3.Connection, n: int, table: str = "q") -> None:
+    connection.execute("BEGIN")
+    connection.executemany(f"INSERT INTO {table} (payload) VALUES (?)", [(PAYLOAD,)] * n)
+    connection.execute("COMMIT")
+
+
+def raw_insert(path: Path, synchronous: str, n: int, batch: int) -> float:
+    """(a)/(b): INSERT ``batch`` rows per commit; messages per second."""
+    connection = raw_connection(path, synchronous)
+    rows = [(PAYLOAD,)] * batch
+    start = perf_counter()
+    for _ in range(n // batch):
+        connection.execute("BEGIN")
+        if batch == 1:
+            connection.execute("INSERT INTO q (payload) VALUES (?)", rows[0])
+        else:
+            connection.executemany("INSERT INTO q (payload) VALUES (?)", rows)
+        connection.execute("COMMIT")
+    rate = n / (perf_counter() - start)
+    connection.close()
+    return rate
+
+
+def raw_take(path: Path, synchronous: str, n: int, batch: int) -> float:
+    """(c): read the next ``batch`` rows and delete them, per commit; messages per second."""
+    connection = raw_connection(path, synchronous)
+    prefill(connection, n)
+    start = perf_counter()
+    for _ in range(n // batch):
+        connection.execute("BEGIN")
+        rows = connection.execute(
+            "SELECT id, payload FROM q ORDER BY id LIMIT ?", (batch,)
+        ).fetchall()
+        if batch == 1:
+            connection.execute("DELETE FROM q WHERE id = ?", (rows[0][0],))
+        else:
+            connection.executemany("DELETE FROM q WHERE id = ?", [(row[0],) for row in rows])
+        connection.execute("COMMIT")
+    rate = n / (perf_counter() - start)
+    connection.close()
+    return rate
+
+
+def raw_take_and_send(path: Path, synchronous: str, n: int, batch: int) -> float:
+    """(d): delete ``batch`` inputs and insert one output each, per commit; messages per second."""
+    connection = raw_connection(path, synchronous)
+    connection.execute("CREATE TABLE IF NOT EXISTS out (id INTEGER PRIMARY KEY, payload BLOB)")
+    prefill(connection, n)
+    start = perf_counter()
+    for _ in range(n // batch):
+        connection.execute("BEGIN")
+        rows = connection.execute(
+            "SELECT id, payload FROM q ORDER BY id LIMIT ?", (batch,)
+        ).fetchall()
+        if batch == 1:
+            connection.execute("DELETE FROM q WHERE id = ?", (rows[0][0],))
+            connection.execute("INSERT INTO out (payload) VALUES (?)", (rows[0][1],))
+        else:
+            connection.executemany("DELETE FROM q WHERE id = ?", [(row[0],) for row in rows])
+            connection.executemany(
+                "INSERT INTO out (payload) VALUES (?)", [(row[1],) for row in rows]
+            )
+        connection.execute("COMMIT")
+    rate = n / (perf_counter() - start)
+    connection.close()
+    return rate
+
+
+# --- trouper -----------------------------------------------------------------------
+
+
+class Taker:
+    """Takes deliveries from a queue as a cell does."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def take(self, queue: DurableQueue) -> Delivery | None:
+        items = queue.items
+        while not items:
+            if queue.closed:
+                return None
+            self._event = trio.Event()
+            queue.register(self)
+            await self._event.wait()
+        item = items.popleft()
+        assert isinstance(item, Delivery)
+        return item
+
+
+def _store(path: Path, synchronous: str) -> SqliteStore:
+    return SqliteStore(path, synchronous="full" if synchronous == "full" else "normal")
+
+
+def durable(prefetch: int = 100) -> Durable:
+    return Durable(prefetch=prefetch, capacity=10_000_000)
+
+
+async def _fill(store: SqliteStore, name: str, n: int) -> None:
+    queue = DurableQueue(store, name, CODEC, durable())
+    for start in range(0, n, 1000):
+        for _ in range(min(1000, n - start)):
+            queue.put_nowait(PAYLOAD)
+        await store.flush()
+
+
+def trouper_sequential(path: Path, synchronous: str, n: int) -> float:
+    """One sender, ``await queue.put`` one at a time."""
+
+    async def main() -> float:
+        async with _store(path, synchronous) as store, trio.open_nursery() as nursery:
+            queue = DurableQueue(store, "box", CODEC, durable())
+            await nursery.start(queue.serve)
+            start = perf_counter()
+            for _ in range(n):
+                await queue.put(PAYLOAD)
+            rate = n / (perf_counter() - start)
+            queue.close()
+            await queue.aclose()
+        return rate
+
+    return trio.run(main)
+
+
+def trouper_appenders(
+    path: Path, synchronous: str, n: int, senders: int = 100, lag: list[float] | None = None
+) -> float:
+    """``senders`` tasks each ``await queue.put`` n/senders times; optionally a heartbeat."""
+
+    async def main() -> float:
+        async with _store(path, synchronous) as store, trio.open_nursery() as nursery:
+            queue = DurableQueue(store, "box", CODEC, durable())
+            await nursery.start(queue.serve)
+            stop = trio.Event()
+            if lag is not None:
+                nursery.start_soon(_heartbeat, lag, stop)
+            each = n // senders
+
+            async def sender() -> None:
+                for _ in range(each):
+                    await queue.put(PAYLOAD)
+
+            start = perf_counter()
+            async with trio.open_nursery() as inner:
+                for _ in range(senders):
+                    inner.start_soon(sender)
+            rate = each * senders / (perf_counter() - start)
+            stop.set()
+            queue.close()
+            await queue.aclose()
+        return rate
+
+    return trio.run(main)
+
+
+async def _heartbeat(lateness: list[float], stop: trio.Event) -> None:
+    """Sleep 1 ms again and again; record how late each wake-up is (ms)."""
+    while not stop.is_set():
+        due = trio.current_time() + 0.001
+        await trio.sleep_until(due)
+        lateness.append((trio.current_time() - due) * 1000)
+
+
+def trouper_consume(path: Path, synchronous: str, n: int, consumers: int = 1) -> float:
+    """``consumers`` tasks take and ack from one prefilled mailbox until it is empty."""
+
+    async def main() -> float:
+        async with SqliteStore(path, synchronous=synchronous) as store:  # type: ignore[arg-type]
+            await _fill(store, "box", n)
+            async with trio.open_nursery() as nursery:
+                queue = DurableQueue(store, "box", CODEC, durable(prefetch=max(200, consumers)))
+                done = 0
+
+                async def consumer() -> None:
+                    nonlocal done
+                    taker = Taker()
+                    while done < n:
+                        delivery = await taker.take(queue)
+                        if delivery is None:
+                            return
+                        queue.settle(delivery, HANDLED)
+                        done += 1
+                        if done == n:
+                            queue.close()
+
+                start = perf_counter()
+                await nursery.start(queue.serve)
+                async with trio.open_nursery() as inner:
+                    for _ in range(consumers):
+                        inner.start_soon(consumer)
+                await store.flush()
+                rate = n / (perf_counter() - start)
+                await queue.aclose()
+        return rate
+
+    return trio.run(main)
+
+
+def trouper_transactional(path: Path, synchronous: str, n: int, actors: int = 100) -> float:
+    """``actors`` mailboxes, each consumer acks its message with one staged send to a sink."""
+
+    async def main() -> float:
+        async with SqliteStore(path, synchronous=synchronous) as store:  # type: ignore[arg-type]
+            each = n // actors
+            for index in range(actors):
+                await _fill(store, f"in-{index}", each)
+            async with trio.open_nursery() as nursery:
+                sink = DurableQueue(store, "sink", CODEC, durable())
+                await nursery.start(sink.serve)
+                queues = []
+                for index in range(actors):
+                    queue = DurableQueue(store, f"in-{index}", CODEC, durable())
+                    queues.append(queue)
+
+                async def actor(queue: DurableQueue) -> None:
+                    taker = Taker()
+                    for _ in range(each):
+                        delivery = await taker.take(queue)
+                        assert delivery is not None
+                        delivery.send(sink, delivery.message)
+                        queue.settle(delivery, HANDLED)
+
+                start = perf_counter()
+                for queue in queues:
+                    await nursery.start(queue.serve)
+                async with trio.open_nursery() as inner:
+                    for queue in queues:
+                        inner.start_soon(actor, queue)
+                await store.flush()
+                rate = each * actors / (perf_counter() - start)
+                for queue in [*queues, sink]:
+                    queue.close()
+                    await queue.aclose()
+        return rate
+
+    return trio.run(main)
+
+
+# --- peers ---------------------------------------------------------------------------
+
+
+def litequeue_consume(path: Path, synchronous: str, n: int) -> float:
+    """litequeue: ``pop`` then ``done`` per message (its own transactions)."""
+    from litequeue import LiteQueue  # type: ignore[import-untyped]
+
+    queue = LiteQueue(str(path))
+    queue.conn.execute(f"PRAGMA synchronous = {synchronous}")
+    for _ in range(n):
+        queue.put(PAYLOAD.decode())
+    start = perf_counter()
+    for _ in range(n):
+        message = queue.pop()
+        assert message is not None
+        queue.done(message.message_id)
+    rate = n / (perf_counter() - start)
+    queue.close()
+    return rate
+
+
+def huey_consume(path: Path, synchronous: str, n: int, workers: int = 100) -> float:
+    """huey's SqliteStorage: ``workers`` threads ``dequeue`` until it is empty."""
+    from huey.storage import SqliteStorage  # type: ignore[import-untyped]
+
+    storage = SqliteStorage("bench", filename=str(path), fsync=synchronous == "full")
+    for _ in range(n):
+        storage.enqueue(PAYLOAD)
+    taken = [0] * workers
+
+    def worker(index: int) -> None:
+        while storage.dequeue() is not None:
+            taken[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
+    start = perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rate = sum(taken) / (perf_counter() - start)
+    assert sum(taken) == n, (sum(taken), n)
+    return rate
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Row:
+    name: str
+    n: int
+    unit: str
+    baseline: str
+    raw: float | None
+    trouper: float
+    target: float | None
+    fsync_ms: float
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.raw is None else self.trouper / self.raw
+
+    @property
+    def result(self) -> str:
+        if self.target is None or self.ratio is None:
+            return "info"
+        return "PASS" if self.ratio >= self.target else "MISS"
+
+
+def run(
+    directory: Path,
+    synchronous: str,
+    scale: float,
+    repeat: int,
+    progress: Callable[[str], None],
+) -> None:
+    counter = iter(range(100_000))
+
+    def fresh() -> Path:
+        return directory / f"bench-{next(counter)}.db"
+
+    def size(n: int) -> int:
+        return max(BATCH, int(n * scale) // BATCH * BATCH)
+
+    before = fsync_probe(directory)
+    print(f"fsync probe before: {before:.3f} ms ({regime(before)})")
+    print(f"files in {directory}, WAL, synchronous={synchronous.upper()}, best of {repeat}\n")
+    small, large, peer_n = size(2000), size(40_000), size(2000)
+    sync = synchronous
+    raw_rows: list[tuple[str, Callable[[], float]]] = [
+        ("(a) INSERT, 1 per commit", lambda: raw_insert(fresh(), sync, small, 1)),
+        ("(b) INSERT, 100 per commit", lambda: raw_insert(fresh(), sync, large, BATCH)),
+        ("(c) read+delete, 1 per commit", lambda: raw_take(fresh(), sync, small, 1)),
+        ("(c) read+delete, 100 per commit", lambda: raw_take(fresh(), sync, large, BATCH)),
+        ("(d) delete+insert, 1 per commit", lambda: raw_take_and_send(fresh(), sync, small, 1)),
+        (
+            "(d) delete+insert, 100 per commit",
+            lambda: raw_take_and_send(fresh(), sync, large, BATCH),
+        ),
+    ]
+    print(f"{'raw baseline (run first)':<36} {'msg/s':>10}  {'fsync ms':>8}  regime")
+    raw_best: dict[str, float] = {}
+    for label, function in raw_rows:
+        progress(f"raw {label}")
+        probe = fsync_probe(directory, 4)
+        raw_best[label] = max(function() for _ in range(repeat))
+        print(f"{label:<36} {raw_best[label]:>10,.0f}  {probe:>8.3f}  {regime(probe)}")
+    print()
+    lateness: list[float] = []
+    pairs: list[tuple[str, int, str, Callable[[], float], Callable[[], float], float]] = [
+        (
+            "sequential await put",
+            small,
+            "(a)",
+            raw_rows[0][1],
+            lambda: trouper_sequential(fresh(), sync, small),
+            0.7,
+        ),
+        (
+            "100 concurrent appenders",
+            large,
+            "(b)",
+            raw_rows[1][1],
+            lambda: trouper_appenders(fresh(), sync, large, lag=lateness),
+            0.5,
+        ),
+        (
+            "ack + 1 staged send, 100 actors",
+            large,
+            "(d)x100",
+            raw_rows[5][1],
+            lambda: trouper_transactional(fresh(), sync, large),
+            0.45,
+        ),
+        (
+            "1 consumer take + ack",
+            large,
+            "(c)x100",
+            raw_rows[3][1],
+            lambda: trouper_consume(fresh(), sync, large),
+            0.4,
+        ),
+        (
+            "take + ack vs litequeue pop+done",
+            peer_n,
+            "litequeue",
+            lambda: litequeue_consume(fresh(), sync, peer_n),
+            lambda: trouper_consume(fresh(), sync, large),
+            10.0,
+        ),
+        (
+            "100 consumers vs huey, 100 threads",
+            peer_n,
+            "huey",
+            lambda: huey_consume(fresh(), sync, peer_n),
+            lambda: trouper_consume(fresh(), sync, large, consumers=100),
+            5.0,
+        ),
+    ]
+    rows: list[Row] = []
+    for name, n, baseline, raw_function, trouper_function, goal in pairs:
+        progress(name)
+        probes = []
+        raw_values: list[float] = []
+        trouper_values: list[float] = []
+        for round_ in range(repeat):
+            probes.append(fsync_probe(directory, 4))
+            order = [raw_function, trouper_function]
+            if round_ % 2:
+                order.reverse()
+            for function in order:
+                value = function()
+                (raw_values if function is raw_function else trouper_values).append(value)
+        rows.append(
+            Row(
+                name,
+                n,
+                "msg/s",
+                baseline,
+                max(raw_values),
+                max(trouper_values),
+                goal,
+                statistics.median(probes),
+            )
+        )
+
+    print(
+        f"{'row':<36} {'n':>6} {'unit':>6} {'baseline':>10} {'raw':>10} {'trouper':>10} "
+        f"{'ratio':>6} {'target':>6} {'result':>6}  disk (fsync)"
+    )
+    for row in rows:
+        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
+        target = f">={row.target:g}" if row.target is not None else "-"
+        raw_text = f"{row.raw:,.0f}" if row.raw is not None else "-"
+        print(
+            f"{row.name:<36} {row.n:>6} {row.unit:>6} {row.baseline:>10} {raw_text:>10} "
+            f"{row.trouper:>10,.0f} {ratio:>6} {target:>6} {row.result:>6}  "
+            f"{regime(row.fsync_ms)} ({row.fsync_ms:.2f} ms)"
+        )
+    lateness.sort()
+    if lateness:
+        p99 = lateness[min(len(lateness) - 1, int(len(lateness) * 0.99))]
+        worst = lateness[-1]
+        verdict = "PASS" if worst <= 1.0 else "MISS"
+        print(
+            f"\nevent-loop lag under 100 appenders: p99 {p99:.3f} ms, max {worst:.3f} ms "
+            f"({len(lateness)} heartbeats; target max <= 1 ms: {verdict})"
+        )
+    after = fsync_probe(directory)
+    print(f"\nfsync probe after: {after:.3f} ms ({regime(after)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.durable_bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size")
+    parser.add_argument("--dir", type=Path, help="where the files go (default: a temp dir here)")
+    parser.add_argument("--synchronous", choices=["full", "normal"], default="full")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per side, best kept")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"... {line}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(dir=args.dir or Path.cwd(), prefix="durable-bench-") as d:
+        run(Path(d), args.synchronous, args.scale, args.repeat, progress)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
