@@ -155,6 +155,8 @@ class Gates:
     def __init__(self, started: trio.Event, gate: trio.Event) -> None:
         self.started = started
         self.gate = gate
+        self.held: asyncio.Task[str] | None = None
+        # The background ask of ``Hold``, if a test started one: ``open`` awaits it.
 
     @classmethod
     async def make(cls, rt: AioRuntime) -> Gates:
@@ -166,8 +168,10 @@ class Gates:
         await rt.run(self.started.wait)
 
     async def open(self, rt: AioRuntime) -> None:
-        """Let the held handler finish."""
+        """Let the held handler finish (and its background ask, if any, return)."""
         await rt.run_sync(self.gate.set)
+        if self.held is not None:
+            assert await self.held == "held"
 
 
 async def until(condition: Callable[[], bool]) -> None:

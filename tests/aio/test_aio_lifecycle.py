@@ -12,6 +12,7 @@ from aio_actors import Account, Balance, Deposit, Stubborn, Where, Withdraw, run
 import trouper
 from trouper import Directive, OneForOne
 from trouper.aio import AioRuntime, open_runtime
+from trouper.errors import RuntimeClosed
 
 pytestmark = pytest.mark.real_clock
 
@@ -203,17 +204,17 @@ def test_one_runtime_per_event_loop() -> None:
 
 
 def test_calls_after_the_block_raise_runtime_closed() -> None:
-    """Once the block is left, every call raises ``RuntimeError`` (nothing is swallowed)."""
+    """Once the block is left, every call raises ``RuntimeClosed`` (nothing is swallowed)."""
 
     async def main() -> None:
         async with open_runtime() as rt:
             account = await rt.spawn(Account, 0)
         assert rt.closed
-        with pytest.raises(RuntimeError, match=r"^the runtime is closed$"):
+        with pytest.raises(RuntimeClosed, match=r"^the runtime of node 'local' is closed"):
             account.tell_nowait(Deposit(1))
-        with pytest.raises(RuntimeError, match=r"^the runtime is closed$"):
+        with pytest.raises(RuntimeClosed, match=r"^the runtime of node 'local' is closed"):
             await account.ask(Balance())
-        with pytest.raises(RuntimeError, match=r"^the runtime is closed$"):
+        with pytest.raises(RuntimeClosed, match=r"^the runtime of node 'local' is closed"):
             await rt.spawn(Account, 0)
 
     run(main)
@@ -234,6 +235,18 @@ def test_calls_from_another_thread_are_refused() -> None:
             return await asyncio.to_thread(from_thread, rt, account)
 
     assert run(main) == 2
+
+
+def test_the_portal_refuses_the_loops_own_thread() -> None:
+    """From asyncio code the portal would wait for its own thread: it raises, naming trouper.aio."""
+
+    async def main() -> None:
+        async with open_runtime() as rt:
+            account = await rt.spawn(Account, 0)
+            with pytest.raises(RuntimeError, match=r"trouper\.aio from asyncio code"):
+                rt.portal.tell(account.ref, Deposit(1))
+
+    run(main)
 
 
 def test_the_trio_runtime_is_reachable_for_trio_code() -> None:

@@ -39,8 +39,8 @@ async def _held(
 ) -> tuple[AioRef[object], Gates]:
     """A ``Holder`` busy with a ``Hold`` (asked in the background) until ``gates.open``."""
     gates = await Gates.make(rt)
-    holder = await rt.spawn(Holder, gates.started, gates.gate, journal, **options)  # type: ignore[arg-type]
-    asyncio.get_running_loop().create_task(holder.ask(Hold()))
+    holder = await rt.spawn(Holder, gates.started, gates.gate, journal, **options)
+    gates.held = asyncio.create_task(holder.ask(Hold()))
     await gates.wait_started(rt)
     return holder, gates
 

@@ -47,7 +47,7 @@ runtime's ``mailbox_size`` messages per actor on their way (queued here or
 in a lane); one more raises ``MailboxFull`` at the call site.
 
 When the bridge's nursery is cancelled (the runtime has closed), the pump
-marks the crossing closed, so later calls raise ``RuntimeError`` at once, and
+marks the crossing closed, so later calls raise ``RuntimeClosed`` at once, and
 runs what was still queued: deliveries reach the engine (a stopped actor's
 messages become dead letters) and every call still awaited fails with the
 closed-runtime error.
@@ -70,9 +70,9 @@ import trio
 from trio.lowlevel import Abort, Task, TrioToken, current_task, reschedule, wait_task_rescheduled
 
 from trouper.actors import ActorRef
-from trouper.errors import MailboxFull
+from trouper.errors import MailboxFull, RuntimeClosed
 
-__all__ = ["LINGER", "Call", "Crossing", "closed_error"]
+__all__ = ["LINGER", "Call", "Crossing"]
 
 log = logging.getLogger("trouper.aio")
 
@@ -81,16 +81,10 @@ T = TypeVar("T")
 LINGER = 0.0005
 """Seconds the pump stays awake after its last job or completion (see the theory above)."""
 
-_CLOSED = "the runtime is closed"
 _FOREIGN_THREAD = (
     "trouper.aio calls belong to the event loop's thread; "
     "other threads use the runtime's portal (rt.portal)"
 )
-
-
-def closed_error() -> RuntimeError:
-    """The error a call to a closed runtime raises, from either side."""
-    return RuntimeError(_CLOSED)
 
 
 class Call:
@@ -166,6 +160,7 @@ class Crossing:
         "_lanes",
         "_limit",
         "_loop",
+        "_node",
         "_nursery",
         "_parked",
         "_thread",
@@ -180,10 +175,13 @@ class Crossing:
         token: TrioToken,
         nursery: trio.Nursery,
         *,
+        node: str,
         limit: float,
     ) -> None:
         self._loop = loop
         # The host loop; every future made here belongs to it.
+        self._node = node
+        # The runtime's node name, for the closed-runtime error.
         self._token = token
         # The guest run's token: how a parked pump is woken.
         self._nursery = nursery
@@ -211,18 +209,18 @@ class Crossing:
 
     @property
     def closed(self) -> bool:
-        """Whether the runtime has closed: calls raise ``RuntimeError`` from now on."""
+        """Whether the runtime has closed: calls raise ``RuntimeClosed`` from now on."""
         return self._closed
 
     def check_caller(self) -> None:
         """Refuse callers that are not asyncio code on the loop's thread.
 
         Raises:
-            RuntimeError: the runtime is closed, or the caller is another thread
-                (other threads have the portal).
+            RuntimeClosed: the runtime is closed.
+            RuntimeError: the caller is another thread (other threads have the portal).
         """
         if self._closed:
-            raise closed_error()
+            raise RuntimeClosed(self._node)
         if threading.get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
 
@@ -265,7 +263,7 @@ class Crossing:
             MailboxFull: the loop already has ``limit`` messages on their way to this actor.
         """
         if self._closed:
-            raise closed_error()
+            raise RuntimeClosed(self._node)
         if threading.get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
         key = ref.endpoint
@@ -361,7 +359,7 @@ class Crossing:
         finally:
             call.scope = None
             # Cancelled from above: the runtime is closing under the call.
-            call.reject(closed_error())
+            call.reject(RuntimeClosed(self._node))
         self.rouse()
 
     def _ask(self, ref: ActorRef[object], message: object, call: Call) -> None:
@@ -463,7 +461,7 @@ class Crossing:
             del self._lanes[key]
             for item in lane:
                 if item.call is not None:
-                    item.call.reject(closed_error())
+                    item.call.reject(RuntimeClosed(self._node))
             self._arrived(key, sum(item.call is None for item in lane))
 
     async def _wait_in_lane(self, ref: ActorRef[object], item: _Item) -> None:

@@ -53,7 +53,7 @@ class AioRef(Generic[M]):
         not sent.
 
         Raises:
-            RuntimeError: the runtime is closed.
+            RuntimeClosed: the runtime is closed.
         """
         await self._crossing.tell(self._ref, message)  # type: ignore[arg-type]
 
@@ -67,7 +67,7 @@ class AioRef(Generic[M]):
 
         Raises:
             MailboxFull: that many messages to this actor are already on their way.
-            RuntimeError: the runtime is closed.
+            RuntimeClosed: the runtime is closed.
         """
         self._crossing.tell_nowait(self._ref, message)  # type: ignore[arg-type]
 
@@ -90,7 +90,7 @@ class AioRef(Generic[M]):
             ActorStopped: the actor has stopped, or stops before it replies.
             UnhandledMessage: the actor has no handler for this message's type.
             HandlerError: the handler raised; the original error is ``__cause__``.
-            RuntimeError: the runtime is closed.
+            RuntimeClosed: the runtime is closed.
         """
         return await self._crossing.ask(self._ref, message)  # type: ignore[arg-type]
 

@@ -46,7 +46,6 @@ from trouper.actors import Actor, ActorRef
 from trouper.aio._crossing import Crossing
 from trouper.aio._ref import AioRef
 from trouper.runtime import ActorTree, Portal, Runtime
-from trouper.supervision import Restart
 from trouper.topics import Overflow, Subscription
 
 __all__ = ["AioRuntime", "open_runtime"]
@@ -100,7 +99,7 @@ class AioRuntime:
 
     @property
     def closed(self) -> bool:
-        """Whether the runtime has closed; every crossing call then raises ``RuntimeError``."""
+        """Whether the runtime has closed; every call that crosses then raises ``RuntimeClosed``."""
         return self._crossing.closed
 
     # --- actors -------------------------------------------------------------------
@@ -112,40 +111,25 @@ class AioRuntime:
         return AioRef(_trio_ref(ref), self._crossing)
 
     async def spawn(
-        self,
-        factory: Callable[..., Actor],
-        *args: object,
-        name: str | None = None,
-        mailbox_size: float | None = None,
-        throughput: int | None = None,
-        restart: Restart | None = None,
-        shutdown: float | None = None,
-        **kwargs: object,
+        self, factory: Callable[..., Actor], *args: object, **options_and_kwargs: object
     ) -> AioRef[object]:
         """Start a top-level actor and return its handle once its ``on_start`` has run.
 
-        Takes what ``Runtime.spawn`` takes: ``factory(*args, **kwargs)``
-        builds the instance, and the options are keyword-only (see there).
-        Cancelled before the actor has started, the spawn is undone.
+        Takes what ``Runtime.spawn`` takes, passed through: ``factory(*args,
+        **kwargs)`` builds the instance, and the spawn options (``name``,
+        ``mailbox_size``, ``throughput``, ``restart``, ``shutdown``, ...) are
+        keyword-only. Cancelled before the actor has started, the spawn is
+        undone.
 
         Raises:
             NameTaken: ``name`` belongs to a living actor.
             StartFailed: the first ``on_start`` raised (``__cause__``).
-            RuntimeError: the runtime is shutting down or closed.
+            RuntimeClosed: the runtime is shutting down or closed.
         """
         runtime = self._runtime
 
         async def spawn() -> ActorRef[object]:
-            return await runtime.spawn(
-                factory,
-                *args,
-                name=name,
-                mailbox_size=mailbox_size,
-                throughput=throughput,
-                restart=restart,
-                shutdown=shutdown,
-                **kwargs,
-            )
+            return await runtime.spawn(factory, *args, **options_and_kwargs)  # type: ignore[arg-type]
 
         return AioRef(await self._crossing.call(spawn), self._crossing)
 
@@ -412,6 +396,7 @@ class _GuestRun:
                             self._loop,
                             trio.lowlevel.current_trio_token(),
                             nursery,
+                            node=runtime.node,
                             limit=runtime.mailbox_size,
                         )
                         nursery.start_soon(crossing.pump, name="trouper.aio pump")
