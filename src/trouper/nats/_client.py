@@ -1235,7 +1235,7 @@ class Client:
             except AuthorizationError as error:
                 refused = error
                 errors.append(f"{server.address}: {error}")
-            except (OSError, trio.TooSlowError, NatsError, ssl.SSLError) as error:
+            except _CONNECT_ERRORS as error:
                 errors.append(f"{server.address}: {_describe(error)}")
             else:
                 self._status = Status.CONNECTED
@@ -1418,7 +1418,7 @@ class Client:
             await trio.sleep_until(server.next_attempt)
             try:
                 stream, parser = await self._open(server)
-            except (OSError, trio.TooSlowError, NatsError, ssl.SSLError) as error:
+            except _CONNECT_ERRORS as error:
                 server.failures += 1
                 server.next_attempt = trio.current_time() + self._backoff(server)
                 last_error = error
@@ -1469,10 +1469,18 @@ async def _read_info(stream: trio.abc.Stream, parser: Parser) -> dict[str, objec
     return event.info
 
 
+_CONNECT_ERRORS = (OSError, trio.TooSlowError, trio.BrokenResourceError, NatsError, ssl.SSLError)
+"""What a failed connection attempt raises (anything else is a bug and propagates)."""
+
+
 def _describe(error: BaseException | None) -> str:
     if error is None:
         return "closed by the server"
-    return f"{type(error).__name__}: {error}"
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    cause = error.__cause__ or error.__context__
+    if cause is not None and not str(error):
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
 
 
 def _check_limit(name: str, value: int) -> None:

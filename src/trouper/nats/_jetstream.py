@@ -20,8 +20,9 @@ first failure.
 A pull (``PullConsumer.fetch``) publishes one ``CONSUMER.MSG.NEXT`` request
 whose reply subject is a fresh inbox with a subscription of its own (pulled
 messages keep their stream subjects, so only the subscription tells them
-apart); its callback collects messages until the batch is full or a status message ends the request (404
-no messages, 408 request expired, 409 a terminal condition). The metadata of
+apart); its callback collects messages until the batch is full or a status
+message ends the request (404 no messages, 408 request expired, 409 a
+terminal condition). The metadata of
 each message (stream, consumer, delivery count, sequences, time, pending) is
 parsed from its ``$JS.ACK`` reply subject, to which the acks are published.
 """
@@ -31,7 +32,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final
 
@@ -73,6 +74,14 @@ __all__ = [
 _NANOS: Final = 1_000_000_000
 _DURATION: Final = "nats_duration"
 """Field metadata key: the field is seconds in Python and nanoseconds on the wire."""
+
+
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _floats(values: Iterable[float]) -> tuple[float, ...]:
+    return tuple(values)
 
 
 def _seconds(default: float | None) -> Any:
@@ -149,7 +158,7 @@ class StreamConfig:
 
     name: str
     """The stream's name (no dots, spaces, ``*`` or ``>``)."""
-    subjects: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    subjects: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     """The subjects (patterns allowed) whose messages it stores."""
     description: str | None = None
     """Free text."""
@@ -212,7 +221,7 @@ class ConsumerConfig:
     max_deliver: int = -1
     """Deliveries of one message before the server stops trying (-1: no limit)."""
     backoff: tuple[float, ...] = attrs.field(
-        default=(), converter=tuple, metadata={_DURATION: True}
+        default=(), converter=_floats, metadata={_DURATION: True}
     )
     """Seconds before each redelivery (overrides ``ack_wait``; at most ``max_deliver`` long)."""
     filter_subject: str | None = None

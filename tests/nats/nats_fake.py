@@ -1,0 +1,180 @@
+"""A scripted NATS server for what a real one cannot be made to send.
+
+``fake_server()`` listens on 127.0.0.1; each connection the client makes is
+handed to the test as a ``Peer``, through which the test plays the server:
+it sends exact bytes and reads the client's commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+import trio.lowlevel
+
+from trouper.nats import Client, connect
+
+DEFAULT_INFO: dict[str, object] = {
+    "server_id": "FAKE",
+    "server_name": "fake",
+    "version": "2.10.0",
+    "proto": 1,
+    "host": "127.0.0.1",
+    "port": 4222,
+    "headers": True,
+    "max_payload": 1048576,
+}
+
+
+def msg_frame(subject: str, sid: int, payload: bytes, reply: str | None = None) -> bytes:
+    """A whole MSG frame, as the server sends it."""
+    head = f"MSG {subject} {sid} {reply + ' ' if reply else ''}{len(payload)}\r\n"
+    return head.encode() + payload + b"\r\n"
+
+
+def hmsg_frame(
+    subject: str, sid: int, header_block: bytes, payload: bytes, reply: str | None = None
+) -> bytes:
+    """A whole HMSG frame; ``header_block`` must end with its blank line."""
+    sizes = f"{len(header_block)} {len(header_block) + len(payload)}"
+    head = f"HMSG {subject} {sid} {reply + ' ' if reply else ''}{sizes}\r\n"
+    return head.encode() + header_block + payload + b"\r\n"
+
+
+class Peer:
+    """One client connection, seen from the server's side."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self._buffer = bytearray()
+
+    async def send(self, data: bytes) -> None:
+        """Send exact bytes."""
+        await self.stream.send_all(data)
+
+    async def send_bytewise(self, data: bytes) -> None:
+        """Send ``data`` one byte per ``send_all``, so every split point happens."""
+        for i in range(len(data)):
+            await self.stream.send_all(data[i : i + 1])
+
+    async def _fill(self) -> None:
+        data = await self.stream.receive_some(65536)
+        if not data:
+            raise EOFError("the client closed the connection")
+        self._buffer += data
+
+    async def read_line(self) -> str:
+        """The next line the client sent, without its CRLF."""
+        while b"\r\n" not in self._buffer:
+            await self._fill()
+        line, _, rest = bytes(self._buffer).partition(b"\r\n")
+        self._buffer = bytearray(rest)
+        return line.decode()
+
+    async def read_exact(self, size: int) -> bytes:
+        """The next ``size`` bytes."""
+        while len(self._buffer) < size:
+            await self._fill()
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    async def read_command(self) -> tuple[str, bytes | None]:
+        """The next command line, and the payload of a PUB/HPUB (its CRLF dropped)."""
+        line = await self.read_line()
+        op = line.split(" ", 1)[0]
+        if op in ("PUB", "HPUB"):
+            size = int(line.split()[-1])
+            payload = await self.read_exact(size + 2)
+            return line, payload[:-2]
+        return line, None
+
+    async def read_until(self, prefix: str) -> str:
+        """Skip commands until one starting with ``prefix``; return its line."""
+        while True:
+            line, _ = await self.read_command()
+            if line.startswith(prefix):
+                return line
+
+    async def handshake(self, **info: object) -> dict[str, object]:
+        """Send INFO, read CONNECT and PING, answer PONG; return the CONNECT options."""
+        await self.send(b"INFO " + json.dumps({**DEFAULT_INFO, **info}).encode() + b"\r\n")
+        line = await self.read_line()
+        assert line.startswith("CONNECT "), line
+        options: dict[str, object] = json.loads(line[len("CONNECT ") :])
+        assert await self.read_line() == "PING"
+        await self.send(b"PONG\r\n")
+        return options
+
+    async def close(self) -> None:
+        """Drop the connection."""
+        await self.stream.aclose()
+
+
+class FakeServer:
+    """Listens on 127.0.0.1; ``accept()`` gives the next connection the client made."""
+
+    def __init__(self, listener: trio.SocketListener) -> None:
+        self.listener = listener
+        self.port: int = listener.socket.getsockname()[1]
+        self.peers: list[Peer] = []
+
+    @property
+    def url(self) -> str:
+        """``nats://127.0.0.1:<port>``."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    async def accept(self) -> Peer:
+        """Wait for the client's next connection."""
+        peer = Peer(await self.listener.accept())
+        self.peers.append(peer)
+        return peer
+
+    async def close(self) -> None:
+        """Stop listening: further connections are refused."""
+        await self.listener.aclose()
+
+
+@asynccontextmanager
+async def fake_server() -> AsyncIterator[FakeServer]:
+    """A fake server listening on a free loopback port while the block runs."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    server = FakeServer(listeners[0])
+    try:
+        yield server
+    finally:
+        await server.listener.aclose()
+        for peer in server.peers:
+            await trio.aclose_forcefully(peer.stream)
+
+
+@asynccontextmanager
+async def connected(server: FakeServer, **options: Any) -> AsyncIterator[tuple[Client, Peer]]:
+    """``connect()`` to the fake server, playing its side of the handshake; yield both ends."""
+    peer: list[Peer] = []
+
+    async def serve() -> None:
+        accepted = await server.accept()
+        await accepted.handshake()
+        peer.append(accepted)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        async with connect(server.url, **options) as client:
+            with trio.fail_after(5):
+                while not peer:
+                    await trio.lowlevel.checkpoint()
+            yield client, peer[0]
+
+
+async def wait_for(predicate: Callable[[], bool]) -> None:
+    """Poll ``predicate`` until it holds (bound the call with a deadline).
+
+    For state changed by another process (a server restarting) or by the
+    client's background tasks, which no event of ours signals.
+    """
+    while not predicate():  # noqa: ASYNC110 - the state comes from outside this task
+        await trio.sleep(0.001)
