@@ -17,6 +17,7 @@ from trouper.nats import (
     MaxPayloadExceeded,
     Msg,
     NoResponders,
+    OutboundBufferFull,
     SlowConsumer,
     Status,
     SubscriptionClosed,
@@ -341,3 +342,93 @@ async def test_connect_refuses_bad_options() -> None:
     with pytest.raises(ValueError, match="pending_msgs_limit must be an int >= 1"):
         async with connect("nats://127.0.0.1:1", pending_msgs_limit=0):
             pass
+
+
+async def test_callback_error_leaves_the_async_with(nats_url: str) -> None:
+    """A callback that raises closes the client; the error leaves connect()'s block."""
+
+    def broken(msg: Msg) -> None:
+        raise KeyError(msg.subject)
+
+    with (
+        trio.fail_after(5),
+        pytest.RaisesGroup(pytest.RaisesExc(KeyError, match="'boom'"), flatten_subgroups=True),
+    ):
+        async with connect(nats_url) as nc:
+            await nc.subscribe("boom", callback=broken)
+            await nc.publish("boom", b"")
+            await trio.sleep_forever()
+
+
+async def test_respond_needs_a_reply_subject(nats_url: str) -> None:
+    """Responding to a message without a reply subject raises ValueError."""
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            sub = await nc.subscribe("plain")
+            await nc.publish("plain", b"")
+            msg = await sub.next_msg()
+            with pytest.raises(ValueError, match=r"^message on 'plain' has no reply subject$"):
+                await msg.respond(b"")
+
+
+async def test_publish_waits_when_the_write_buffer_is_over_its_bound(nats_url: str) -> None:
+    """With a small write buffer, publish waits for the writer: the buffer stays bounded."""
+    limit = 1000
+    largest = 0
+    with trio.fail_after(10):
+        async with connect(nats_url, write_buffer_size=limit) as nc:
+            sub = await nc.subscribe("bp", max_msgs=500, pending_msgs_limit=1000)
+            for _ in range(500):
+                await nc.publish("bp", b"x" * 100)
+                largest = max(largest, nc.statistics().buffered_bytes)
+            assert len([msg async for msg in sub]) == 500
+    assert largest <= limit + 120
+
+
+async def test_publish_nowait_refuses_when_the_write_buffer_is_full(nats_url: str) -> None:
+    """publish_nowait raises OutboundBufferFull instead of waiting for the writer."""
+    with trio.fail_after(5):
+        async with connect(nats_url, write_buffer_size=10) as nc:
+            nc.publish_nowait("nw", b"x" * 20)
+            with pytest.raises(OutboundBufferFull):
+                nc.publish_nowait("nw", b"y")
+            await nc.flush()
+            nc.publish_nowait("nw", b"z")
+
+
+async def test_subscription_drain_reads_what_was_delivered(nats_url: str) -> None:
+    """sub.drain() stops delivery and returns once the buffered messages were read."""
+    read: list[bytes] = []
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            sub = await nc.subscribe("sd")
+            for n in range(5):
+                await nc.publish("sd", str(n).encode())
+            async with trio.open_nursery() as nursery:
+
+                async def reader() -> None:
+                    async for msg in sub:
+                        read.append(msg.data)
+
+                nursery.start_soon(reader)
+                await sub.drain()
+            await nc.publish("sd", b"late")
+            await nc.flush()
+    assert read == [str(n).encode() for n in range(5)]
+
+
+async def test_callback_subscription_cannot_be_read(nats_url: str) -> None:
+    """next_msg() on a callback subscription raises ValueError."""
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            sub = await nc.subscribe("cbonly", callback=lambda msg: None)
+            with pytest.raises(ValueError, match="has a callback"):
+                await sub.next_msg()
+
+
+async def test_new_inboxes_are_unique(nats_url: str) -> None:
+    """new_inbox() never repeats and uses the inbox prefix."""
+    async with connect(nats_url, inbox_prefix="_MY") as nc:
+        inboxes = {nc.new_inbox() for _ in range(100)}
+    assert len(inboxes) == 100
+    assert all(inbox.startswith("_MY.") for inbox in inboxes)
