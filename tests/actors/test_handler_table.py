@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import attrs
 import pytest
 
@@ -40,9 +42,7 @@ class Account(Actor):
 
 
 def _handler_name(actor_class: type[Actor], message_type: type) -> str | None:
-    found = actor_class._trouper_dispatch.get(message_type)
-    if found is None:
-        found = actor_class._trouper_resolve(message_type)
+    found = actor_class.handler_for(message_type)
     return None if found is None else found.__name__
 
 
@@ -75,7 +75,7 @@ def test_subclasses_inherit_and_override_handlers() -> None:
     assert _handler_name(Audited, Audit) == "audit"
     assert _handler_name(Audited, Withdraw) == "change"
     assert _handler_name(Audited, Deposit) == "deposit"
-    assert Renamed._trouper_handlers[Deposit] is Renamed.deposit
+    assert Renamed.handler_for(Deposit) is Renamed.deposit
 
 
 def test_receive_takes_what_no_handler_takes() -> None:
@@ -191,3 +191,45 @@ def test_handler_stays_an_ordinary_method() -> None:
     """The decorator returns the function itself, callable directly."""
     assert Account.deposit.__name__ == "deposit"
     assert trouper.handler(Account.deposit) is Account.deposit
+
+
+@pytest.mark.parametrize("annotation", ["typing.Any", "object"])
+def test_catch_all_annotation_is_refused_and_points_to_receive(annotation: str) -> None:
+    """A handler annotated ``Any`` or ``object`` would match everything: refused, naming receive."""
+    namespace: dict[str, object] = {"Actor": Actor, "handler": handler, "typing": typing}
+    source = (
+        "class Greedy(Actor):\n"
+        "    @handler\n"
+        f"    async def take(self, message: {annotation}) -> None:\n"
+        "        pass\n"
+    )
+    name = "Any" if annotation == "typing.Any" else "object"
+    with pytest.raises(
+        TypeError,
+        match=(
+            rf"^Greedy\.take: the message annotation {name} would take every message: "
+            r"name the message classes it handles, or define `async def receive\(self, "
+            r"message\)` to take the messages no handler takes$"
+        ),
+    ):
+        exec(source, namespace)
+
+
+async def test_an_unmarked_method_is_named_when_its_message_goes_unhandled() -> None:
+    """A method that would take the message but lacks @handler is named in the error."""
+
+    class Forgetful(Actor):
+        async def deposit(self, message: Deposit) -> str:  # no @handler
+            return "never"
+
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Forgetful)
+        with pytest.raises(
+            trouper.UnhandledMessage,
+            match=(
+                r"has no handler for test_handler_table\.Deposit \(Forgetful\.deposit takes "
+                r"Deposit but is not marked @handler\)$"
+            ),
+        ):
+            await ref.ask(Deposit(1))
+        assert rt.dead_letters.recent[-1].reason == "unhandled message"

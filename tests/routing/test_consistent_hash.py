@@ -172,3 +172,29 @@ async def test_an_error_in_the_key_function_reaches_the_sender() -> None:
         await trio.testing.wait_all_tasks_blocked()
     assert journal == []
     assert rt.dead_letters.count == 0
+
+
+async def test_growing_keeps_the_order_of_each_key_that_moves() -> None:
+    """From 2 to 4 members: a moved key's queued messages go first to its new member."""
+    journal: list[tuple[str, str, int]] = []
+    gate = trio.Event()
+    async with trouper.open_runtime() as rt:
+        pool = await rt.spawn_pool(Counter, 2, journal, gate, router=ConsistentHash(user_of))
+        for n in range(3):
+            for user in USERS:
+                pool.tell_nowait(Visit(user, n))
+        await trio.testing.wait_all_tasks_blocked()  # each member is busy with its first visit
+        await resize(pool, 4)
+        for user in USERS:
+            await pool.tell(Visit(user, 3))
+        gate.set()
+        await trio.testing.wait_all_tasks_blocked()
+    busy: dict[str, str] = {}
+    for member, user, _ in journal:
+        busy.setdefault(member, user)
+    in_flight = {busy["member-1"], busy["member-2"]}  # taken before the resize
+    moved = {user for member, user, n in journal if n == 3 and member in ("member-3", "member-4")}
+    assert moved - in_flight, "no key moved: the test proves nothing"
+    for user in set(USERS) - in_flight:
+        assert [n for _, u, n in journal if u == user] == [0, 1, 2, 3], user
+    assert rt.dead_letters.count == 0

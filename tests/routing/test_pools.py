@@ -14,11 +14,21 @@ from trouper import (
     ActorStopped,
     EventKind,
     OneForOne,
+    Restart,
     StartFailed,
     Terminated,
     handler,
 )
-from trouper.routing import Balancing, Broadcast, ConsistentHash, RoundRobin, Router, members
+from trouper.routing import (
+    Balancing,
+    Broadcast,
+    ConsistentHash,
+    RoundRobin,
+    Router,
+    members,
+    pool,
+)
+from trouper.runtime import WhichChildren
 from trouper.runtime.lowlevel import cell_of
 
 
@@ -309,3 +319,67 @@ async def test_a_crashed_member_keeps_its_ref() -> None:
             True,
         ]
         assert cell_of(after[0]).restart_count == 1
+
+
+async def test_a_pool_is_a_supervisors_child_through_a_child_spec() -> None:
+    """ChildSpec(id, pool(...)): the supervisor starts the pool; its ref routes to members."""
+    journal: list[tuple[str, int]] = []
+    async with trouper.open_runtime() as rt:
+        sup = await rt.spawn(
+            trouper.Supervisor,
+            [trouper.ChildSpec("workers", pool(Worker, 3, journal, router=RoundRobin()))],
+            name="sup",
+        )
+        listed = await sup.ask(WhichChildren())
+        info = listed[0]
+        workers = info.ref
+        assert info.id == "workers"
+        assert [await workers.ask(Job(n)) for n in range(3)] == [
+            "member-1",
+            "member-2",
+            "member-3",
+        ]
+        assert len(await members(workers)) == 3
+        await rt.stop(sup)
+        assert cell_of(workers).state is ActorState.STOPPED
+
+
+async def test_a_pool_child_is_restarted_by_its_supervisor_when_it_gives_up() -> None:
+    """Members exceed the pool's intensity: the pool fails, its supervisor restarts it."""
+    journal: list[tuple[str, int]] = []
+    fragile = RoundRobin(strategy=OneForOne(max_restarts=0))
+    async with trouper.open_runtime() as rt:
+        sup = await rt.spawn(
+            trouper.Supervisor,
+            [trouper.ChildSpec("workers", pool(Worker, 2, journal, router=fragile))],
+        )
+        info = (await sup.ask(WhichChildren()))[0]
+        await info.ref.tell(Job(1, crash=True))
+        await trio.testing.wait_all_tasks_blocked()
+        after = (await sup.ask(WhichChildren()))[0]
+        assert (after.restart_count, after.state) == (1, ActorState.RUNNING)
+        assert await info.ref.ask(Job(2)) in ("member-1", "member-2")
+
+
+async def test_spawn_pool_options_go_to_the_pool_and_its_members_not_the_factory() -> None:
+    """mailbox_size and throughput size each member; name, restart, shutdown the pool."""
+    journal: list[tuple[str, int]] = []
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn_pool(
+            Worker,
+            2,
+            journal,
+            router=RoundRobin(),
+            name="small",
+            mailbox_size=1,
+            throughput=5,
+            restart=Restart.PERMANENT,
+            shutdown=2,
+        )
+        assert rt.lookup("small") == ref
+        for n in range(2):  # one queued for each member ...
+            ref.tell_nowait(Job(n))
+        with pytest.raises(trouper.MailboxFull):  # ... and each member's mailbox holds one
+            ref.tell_nowait(Job(9))
+        await trio.testing.wait_all_tasks_blocked()
+        assert sorted(n for _, n in journal) == [0, 1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -342,9 +343,22 @@ async def test_stop_called_by_the_actor_on_itself_takes_effect_after_the_handler
             assert rt.tree().find(ref.address.path) is None
 
 
-async def test_fairness_a_busy_actor_yields_after_throughput_messages() -> None:
-    """A flooded actor yields every ``throughput`` messages, so others get a turn."""
-    order: list[str] = []
+class _StepMarks(trio.abc.Instrument):
+    """Marks the end of every task step in a journal (a Trio instrument)."""
+
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.journal.append("|")
+
+
+@pytest.mark.parametrize("throughput", [1, 7, 10])
+async def test_fairness_a_busy_actor_yields_after_exactly_throughput_messages(
+    throughput: int,
+) -> None:
+    """A flooded actor handles exactly ``throughput`` messages per turn of the scheduler."""
+    journal: list[str] = []
 
     class Worker(Actor):
         def __init__(self, label: str) -> None:
@@ -352,17 +366,22 @@ async def test_fairness_a_busy_actor_yields_after_throughput_messages() -> None:
 
         @handler
         async def work(self, message: int) -> None:
-            order.append(self.label)
+            journal.append(self.label)
 
-    async with trouper.open_runtime(throughput=10, mailbox_size=1000) as rt:
-        busy = await rt.spawn(Worker, "busy")
-        other = await rt.spawn(Worker, "other")
-        for i in range(100):
-            busy.tell_nowait(i)
-        other.tell_nowait(0)
-        await trio.testing.wait_all_tasks_blocked()
-    assert order.index("other") <= 20
-    assert order.count("busy") == 100
+    async with trouper.open_runtime(throughput=throughput, mailbox_size=1000) as rt:
+        a = await rt.spawn(Worker, "a")
+        b = await rt.spawn(Worker, "b")
+        for i in range(10 * throughput):
+            a.tell_nowait(i)
+            b.tell_nowait(i)
+        marks = _StepMarks(journal)
+        trio.lowlevel.add_instrument(marks)
+        try:
+            await trio.testing.wait_all_tasks_blocked()
+        finally:
+            trio.lowlevel.remove_instrument(marks)
+    steps = [len(list(run)) for label, run in itertools.groupby(journal) if label != "|"]
+    assert steps == [throughput] * 20
 
 
 def _names(journal: list[str], predicate: Callable[[str], bool]) -> list[str]:

@@ -496,7 +496,7 @@ async def test_balancing_message_is_taken_when_the_woken_member_stops_before_it_
         cells = [cell_of(ref) for ref in await members(pool)]
         await settle()
         pool.tell_nowait(Job(1))  # wakes one parked member ...
-        woken = next(cell for cell in cells if not cell._parked)  # (peek: which one)
+        woken = next(cell for cell in cells if not cell.parked)  # (peek: which one)
         other = next(cell for cell in cells if cell is not woken)
         await rt.stop(woken.ref)  # ... which is told to stop before it runs
         await settle()
@@ -580,10 +580,10 @@ async def test_a_tell_cancelled_on_a_full_mailbox_leaves_no_parked_sender() -> N
         cell = cell_of(busy)
         with trio.move_on_after(1):
             await busy.tell(Count())
-        assert cell.mailbox._producers == {}
+        assert not cell.mailbox.producers
         with trio.move_on_after(1):
             await busy.ask(Count())
-        assert cell.mailbox._producers == {}
+        assert not cell.mailbox.producers
         assert await busy.ask(Count()) == 2  # only the first Count was delivered
 
 
@@ -594,10 +594,7 @@ async def test_a_cancelled_stop_still_stops_and_leaves_no_waiter() -> None:
         with trio.move_on_after(1):
             await rt.stop(ref)
         cell = cell_of(ref)
-        assert (cell.state, cell._waiters) in (
-            (ActorState.STOPPING, None),
-            (ActorState.STOPPING, []),
-        )
+        assert (cell.state, cell.waiting) == (ActorState.STOPPING, 0)
         await trio.sleep(2)
         assert cell.state is ActorState.STOPPED
 
@@ -694,3 +691,36 @@ async def test_a_failure_during_a_give_up_is_stopped_and_the_owner_fails_once() 
         assert cell_of(sup).state is ActorState.STOPPED
     assert failed.count("/sup") == 1
     assert failed.count("/sup/a") == 1
+
+
+# --- a stop that is a cancellation never starts on_stop -------------------------------------
+
+
+async def _stop_then_cancel_from_outside(checkpoints: int) -> list[bool]:
+    """rt.stop(actor) and, ``checkpoints`` later, a cancel of the runtime from outside.
+
+    Returns, for each on_stop that started, whether the outside cancel had been issued.
+    """
+    started_after_cancel: list[bool] = []
+
+    with trio.CancelScope() as outer:
+
+        class Tidy(trouper.Actor):
+            async def on_stop(self) -> None:
+                started_after_cancel.append(outer.cancel_called)
+
+        async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
+            ref = await rt.spawn(Tidy)
+            nursery.start_soon(rt.stop, ref)
+            for _ in range(checkpoints):
+                await trio.lowlevel.checkpoint()
+            outer.cancel()
+    return started_after_cancel
+
+
+async def test_an_actor_stopped_by_an_outside_cancel_never_starts_on_stop() -> None:
+    """A stop under way when the runtime is cancelled from outside: on_stop either ran before
+    the cancel or never starts."""
+    for _ in range(20):  # both orders of Trio's batches, at every distance
+        for checkpoints in range(4):
+            assert True not in await _stop_then_cancel_from_outside(checkpoints)

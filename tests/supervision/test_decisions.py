@@ -183,6 +183,42 @@ def test_no_backoff_means_immediate_restarts() -> None:
         (lambda: ChildSpec("a", 42), r"^factory must be callable"),  # type: ignore[arg-type]
         (lambda: ChildSpec("a", Actor, mailbox_size=0), r"^mailbox_size must be an int >= 1"),
         (
+            lambda: ChildSpec("a", Actor, args="abc"),
+            r"^args must be a tuple or list of positional arguments, got 'abc'$",
+        ),
+        (
+            lambda: ChildSpec("a", Actor, args=5),  # type: ignore[arg-type]
+            r"^args must be a tuple or list of positional arguments, got 5$",
+        ),
+        (
+            lambda: ChildSpec("a", Actor, kwargs=5),  # type: ignore[arg-type]
+            r"^kwargs must be a mapping of keyword arguments, got 5$",
+        ),
+        (
+            lambda: ChildSpec("a", Actor, kwargs={1: "x"}),  # type: ignore[dict-item]
+            r"^kwargs keys must be argument names, got 1$",
+        ),
+        (
+            lambda: ChildSpec("a", Actor, throughput=0),
+            r"^throughput must be an int >= 1, got 0$",
+        ),
+        (
+            lambda: ChildSpec("a b", Actor),
+            r"^a child id cannot hold spaces or other whitespace, got 'a b'$",
+        ),
+        (
+            lambda: ChildSpec("a*", Actor),
+            r"^a child id cannot hold '\*' or '>', the wildcards of subjects, got 'a\*'$",
+        ),
+        (
+            lambda: ChildSpec("a", Actor, name="x>"),
+            r"^name cannot hold '\*' or '>', the wildcards of subjects, got 'x>'$",
+        ),
+        (
+            lambda: ChildSpec("...", Actor),
+            r"^a child id cannot be only dots, which paths reserve, got '\.\.\.'$",
+        ),
+        (
             lambda: check_unique_ids([ChildSpec("a", Actor), ChildSpec("a", Actor)]),
             r"^duplicate child id 'a'$",
         ),

@@ -277,15 +277,13 @@ async def test_transient_and_temporary_rules() -> None:
         await (await child(rt, "/sup/temporary")).tell(Crash())
         await settle()
         listed = await sup.ask(WhichChildren())
-        assert [(c.id, c.state, c.restart_count) for c in listed] == [  # type: ignore[attr-defined]
+        assert [(c.id, c.state, c.restart_count) for c in listed] == [
             ("transient", ActorState.RUNNING, 1)
         ]
         await (await child(rt, "/sup/transient")).tell(Quit())
         await settle()
         listed = await sup.ask(WhichChildren())
-        assert [(c.id, c.state) for c in listed] == [  # type: ignore[attr-defined]
-            ("transient", ActorState.STOPPED)
-        ]
+        assert [(c.id, c.state) for c in listed] == [("transient", ActorState.STOPPED)]
 
 
 async def test_permanent_child_is_restarted_after_stopping_itself() -> None:
@@ -467,7 +465,7 @@ async def test_stop_directive_stops_the_child_for_good() -> None:
         await a.tell(Crash(PermissionError))
         await settle()
         listed = await sup.ask(WhichChildren())
-        assert [(c.id, c.state) for c in listed] == [("a", ActorState.STOPPED)]  # type: ignore[attr-defined]
+        assert [(c.id, c.state) for c in listed] == [("a", ActorState.STOPPED)]
 
 
 async def test_escalate_directive_fails_the_supervisor_with_child_failed() -> None:
@@ -546,7 +544,7 @@ async def test_dynamic_children_start_stop_restart_delete_and_list() -> None:
 
         await sup.ask(StopChild("b"))
         listed = await sup.ask(WhichChildren())
-        assert [(c.id, c.state) for c in listed] == [  # type: ignore[attr-defined]
+        assert [(c.id, c.state) for c in listed] == [
             ("a", ActorState.RUNNING),
             ("b", ActorState.STOPPED),
         ]
@@ -560,7 +558,7 @@ async def test_dynamic_children_start_stop_restart_delete_and_list() -> None:
 
         await sup.ask(DeleteChild("b"))
         listed = await sup.ask(WhichChildren())
-        assert [c.id for c in listed] == ["a"]  # type: ignore[attr-defined]
+        assert [c.id for c in listed] == ["a"]
         with pytest.raises(trouper.ChildNotFound):
             await sup.ask(RestartChild("b"))
         assert rt.tree().actors[0].restart_count == 0  # rejected requests never failed it
@@ -685,7 +683,7 @@ async def test_temporary_children_are_stopped_not_restarted_in_a_group() -> None
             "start c",
         ]
         listed = await sup.ask(WhichChildren())
-        assert [c.id for c in listed] == ["a", "c"]  # type: ignore[attr-defined]
+        assert [c.id for c in listed] == ["a", "c"]
 
 
 async def test_ending_an_instance_for_a_restart_is_bounded_by_shutdown() -> None:

@@ -402,3 +402,29 @@ async def test_bad_options_are_refused() -> None:
         with pytest.raises(TypeError, match=r"^expected a Subscription, got 'a'$"):
             rt.topics.unsubscribe("a")  # type: ignore[arg-type]
         assert len(rt.topics) == 0
+
+
+async def test_publish_does_not_count_a_subscriber_that_stopped_while_it_waited() -> None:
+    """A publish waiting on a full subscriber that then stops counts only real deliveries."""
+    gate = trio.Event()
+    seen: list[object] = []
+    other: list[object] = []
+    counts: list[int] = []
+    async with trouper.open_runtime() as rt:
+        slow = await rt.spawn(Gated, gate, seen, mailbox_size=1)
+        rt.topics.subscribe(slow, "t")
+        rt.topics.subscribe(await rt.spawn(Collector, other), "t")
+        await slow.tell("first")  # taken: the handler waits on the gate
+        await trio.testing.wait_all_tasks_blocked()
+        await slow.tell("second")  # queued: the mailbox is full now
+        async with trio.open_nursery() as nursery:
+
+            async def publish() -> None:
+                counts.append(await rt.topics.publish("t", "news"))
+
+            nursery.start_soon(publish)
+            await trio.testing.wait_all_tasks_blocked()  # the publisher waits for room
+            await rt.stop(slow)  # ... and the subscriber stops instead
+        await trio.testing.wait_all_tasks_blocked()
+    assert counts == [1]
+    assert other == ["news"]

@@ -185,14 +185,22 @@ class Unreachable:
     runtime: trouper.Runtime
     address: Address
 
-    async def send(self, message: object) -> None:
+    async def send(self, message: object) -> bool:
         self.send_nowait(message)
         await trio.lowlevel.checkpoint()
+        return False
 
-    def send_nowait(self, message: object) -> None:
+    def send_nowait(self, message: object) -> bool:
         self.runtime.dead_letters.post(DeadLetter(message, self.address, "unreachable"))
+        return False
 
     async def ask(self, message: object) -> object:
+        raise NotImplementedError
+
+    def watch(self, watcher: object) -> None:
+        raise NotImplementedError
+
+    def unwatch(self, watcher: object) -> None:
         raise NotImplementedError
 
 

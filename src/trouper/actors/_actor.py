@@ -21,6 +21,7 @@ from trouper._text import class_label
 
 if TYPE_CHECKING:
     from trouper.actors._context import Context
+    from trouper.runtime.lowlevel import MailboxFactory
     from trouper.supervision import Strategy
 
 __all__ = ["Actor", "HandlerFunction", "handler", "instantiate"]
@@ -77,6 +78,8 @@ class Actor:
     """
     trap_exits: ClassVar[bool] = False
     """Receive ``Exited`` from linked actors instead of failing when they fail."""
+    default_mailbox: ClassVar[MailboxFactory | None] = None
+    """The mailbox factory used when ``spawn`` is given none (``None``: in memory)."""
 
     _trouper_handlers: ClassVar[Mapping[type, HandlerFunction]] = {}
     _trouper_dispatch: ClassVar[dict[type, HandlerFunction | None]] = {}
@@ -146,12 +149,21 @@ class Actor:
         return ""
 
     @classmethod
+    def handler_for(cls, message_type: type) -> HandlerFunction | None:
+        """The function that handles messages of ``message_type``, or ``None``.
+
+        The exact type's handler, else the nearest base class's along the
+        message type's MRO, else ``receive`` if the class defines one.
+        """
+        try:
+            return cls._trouper_dispatch[message_type]
+        except KeyError:
+            return cls._trouper_resolve(message_type)
+
+    @classmethod
     def handles(cls, message_type: type) -> bool:
         """Tell whether instances of this class take messages of ``message_type``."""
-        try:
-            return cls._trouper_dispatch[message_type] is not None
-        except KeyError:
-            return cls._trouper_resolve(message_type) is not None
+        return cls.handler_for(message_type) is not None
 
 
 def _build_handler_table(

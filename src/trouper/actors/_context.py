@@ -18,6 +18,7 @@ from trouper.actors._ref import ActorRef
 if TYPE_CHECKING:
     from trouper.routing import Router
     from trouper.runtime import Runtime
+    from trouper.runtime.lowlevel import MailboxFactory
     from trouper.supervision import ChildInfo, ChildSpec, Restart
 
 __all__ = ["Context", "Exited", "Terminated", "Timer"]
@@ -90,6 +91,7 @@ class Context(abc.ABC):
         throughput: int | None = None,
         restart: Restart | None = None,
         shutdown: float | None = None,
+        mailbox: MailboxFactory | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
         """Start a child of this actor and return its ref once its ``on_start`` has run.
@@ -97,8 +99,9 @@ class Context(abc.ABC):
         The child is supervised by this actor's ``supervisor_strategy``. Its
         restart kind defaults to ``Restart.TRANSIENT`` (restarted after a
         failure, not after a normal stop). Arguments are passed to ``factory``;
-        options are keyword-only (a factory argument with an option's name
-        needs ``functools.partial``).
+        options are keyword-only and those of ``Runtime.spawn`` (``mailbox`` takes
+        a mailbox factory such as ``trouper.durable.Durable()``); a factory
+        argument with an option's name needs ``functools.partial``.
 
         Raises:
             NameTaken: ``name`` belongs to a living actor.

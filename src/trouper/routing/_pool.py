@@ -175,7 +175,7 @@ class Pool(Actor):
             spec.args,
             dict(spec.kwargs),
             child_id=f"member-{number}",
-            mailbox=endpoint.shared,
+            shared_mailbox=endpoint.shared,
             mailbox_size=spec.mailbox_size,
             throughput=spec.throughput,
         )

@@ -300,6 +300,16 @@ class Cell:
         """Where the actor is in its life, as trees and child lists show it."""
         return PUBLIC_STATE[self.phase]
 
+    @property
+    def parked(self) -> bool:
+        """Whether the cell's task is parked, waiting for mail or a command."""
+        return self._parked
+
+    @property
+    def waiting(self) -> int:
+        """How many tasks wait in ``wait_until`` for a phase of this cell."""
+        return len(self._waiters) if self._waiters else 0
+
     # --- the endpoint: how refs reach the actor ------------------------------
 
     def _foreign(self) -> bool:
@@ -452,9 +462,13 @@ class Cell:
             contexts = instruments.sent(self, message, kind)
             if contexts is not None:
                 item = Carried(message, contexts)
-        if not self.mailbox.durable and self.mailbox.put_nowait(item):
+        mailbox = self.mailbox
+        if not mailbox.durable and mailbox.put_nowait(item):
+            if instruments.message_delivered:
+                instruments.delivered(self, message)
             await cancel_shielded_checkpoint()
-        elif not await self._put(item):
+            return True
+        if not await self._put(item):
             return False
         if instruments.message_delivered:
             instruments.delivered(self, message)

@@ -17,7 +17,7 @@ from trouper.supervision import ChildInfo, ChildSpec, Restart
 
 if TYPE_CHECKING:
     from trouper.routing import Router
-    from trouper.runtime._runtime import Runtime
+    from trouper.runtime._runtime import MailboxFactory, Runtime
 
 __all__ = ["ActorContext"]
 
@@ -56,6 +56,7 @@ class ActorContext(Context):
         throughput: int | None = None,
         restart: Restart | None = None,
         shutdown: float | None = None,
+        mailbox: MailboxFactory | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
         """Start a child of this actor; see ``Context.spawn``."""
@@ -70,6 +71,7 @@ class ActorContext(Context):
             throughput=throughput,
             restart=restart,
             shutdown=shutdown,
+            mailbox=mailbox,
         )
         return cell.ref
 
@@ -171,6 +173,7 @@ class ActorContext(Context):
             throughput=spec.throughput,
             restart=spec.restart,
             shutdown=spec.shutdown,
+            mailbox=cast("MailboxFactory | None", spec.mailbox),
             spec=spec,
         )
         return cell.ref

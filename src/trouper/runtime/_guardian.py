@@ -14,7 +14,8 @@ handles one exit at a time:
 
 - an exit: if still current (the child has not been answered or restarted
   since), ask ``Supervision.on_exit`` for a decision and carry it out:
-  ``RESUME`` or ``STOP`` is a command to the child; a restart, of one child or
+  ``RESUME`` is a command to the child; ``STOP`` a command whose end the
+  worker waits for (within the child's shutdown); a restart, of one child or
   of a group, goes through ``_restart``; an escalation or a give-up through
   ``_give_up``;
 - a delayed start: the second half of a restart whose backoff has passed.
@@ -261,6 +262,7 @@ class Guardian:
             cell.command(Command.RESUME)
         elif directive is Directive.STOP:
             cell.command(Command.STOP, error)
+            await cell.wait_stopped()  # one exit at a time: this one is over when it has stopped
         elif directive is Directive.RESTART:
             ids = set(decision.restart)
             group = [c for c in self._children.values() if c.child_id in ids]

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EndpointFactory",
+    "MailboxFactory",
     "Runtime",
     "cell_of",
     "open_runtime",
@@ -80,6 +81,22 @@ def register_extension(key: str, factory: Callable[[Runtime], object]) -> None:
     used it yet.
     """
     _EXTENSIONS[key] = factory
+
+
+class MailboxFactory(Protocol):
+    """What ``spawn(..., mailbox=...)`` takes: it opens the mailbox of each actor spawned.
+
+    ``trouper.durable.Durable`` is one; an ``Actor`` subclass may name one as its
+    class default (``default_mailbox``).
+    """
+
+    def open_mailbox(self, runtime: Runtime, name: str | None, size: float) -> Mailbox:
+        """Return the mailbox of an actor named ``name`` (``None``: unnamed), of capacity ``size``.
+
+        Raises:
+            ValueError: the mailbox cannot serve this actor (a durable one needs a name).
+        """
+        ...
 
 
 class EndpointFactory(Protocol):
@@ -237,6 +254,7 @@ class Runtime:
         throughput: int | None = None,
         restart: Restart | None = None,
         shutdown: float | None = None,
+        mailbox: MailboxFactory | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
         """Start a top-level actor and return its ref once its ``on_start`` has run.
@@ -250,8 +268,11 @@ class Runtime:
         messages it handles before yielding, ``restart`` its restart kind
         (default ``Restart.TRANSIENT``), ``shutdown`` the seconds its graceful
         stop may take (default: the runtime's ``shutdown``, or no limit for an
-        actor that has children, as OTP gives supervisors ``infinity``). A
-        factory argument named like an option needs ``functools.partial``.
+        actor that has children, as OTP gives supervisors ``infinity``),
+        ``mailbox`` what kind of mailbox it gets (default: in memory, or the
+        class's ``default_mailbox``; ``trouper.durable.Durable()`` for one on
+        the runtime's store). A factory argument named like an option needs
+        ``functools.partial``.
 
         Raises:
             NameTaken: ``name`` belongs to a living actor.
@@ -277,6 +298,7 @@ class Runtime:
             throughput=throughput,
             restart=restart,
             shutdown=shutdown,
+            mailbox=mailbox,
         )
         return cell.ref
 
@@ -490,12 +512,15 @@ async def spawn_cell(
     shutdown: float | None = None,
     spec: ChildSpec | None = None,
     child_id: str | None = None,
-    mailbox: Mailbox | None = None,
+    mailbox: MailboxFactory | None = None,
+    shared_mailbox: Mailbox | None = None,
 ) -> Cell:
     """Create, register and start a child of ``guardian``; return once ``on_start`` ran.
 
-    ``mailbox`` shares an existing mailbox (a balancing pool's members); the
-    cell then neither sizes nor closes it. ``child_id`` sets the path segment
+    ``mailbox`` opens the actor's own mailbox (default: in memory, or the
+    factory class's ``default_mailbox``). ``shared_mailbox`` shares an
+    existing one (a balancing pool's members); the cell then neither sizes
+    nor closes it. ``child_id`` sets the path segment
     of an actor that has no runtime-wide name (a pool's ``member-3``); by
     default an actor is named by ``name``, or automatically (``Class-N``).
     A factory that has a ``trouper_endpoint(cell)`` method (``EndpointFactory``)
@@ -525,6 +550,21 @@ async def spawn_cell(
         child_id = name
     if guardian.find(child_id) is not None:
         raise DuplicateChild(guardian.address, child_id)
+    size = runtime.mailbox_size if mailbox_size is None else check_mailbox_size(mailbox_size)
+    if shared_mailbox is not None:
+        own_mailbox: Mailbox = shared_mailbox
+    else:
+        if mailbox is None and isinstance(factory, type):
+            mailbox = getattr(factory, "default_mailbox", None)
+        if mailbox is None:
+            own_mailbox = MemoryMailbox(size)
+        elif callable(getattr(mailbox, "open_mailbox", None)):
+            own_mailbox = mailbox.open_mailbox(runtime, name if spec is None else spec.name, size)
+        else:
+            raise TypeError(
+                f"mailbox must be a mailbox factory such as trouper.durable.Durable(), "
+                f"got {mailbox!r}"
+            )
     cell = Cell(
         runtime,
         guardian,
@@ -533,12 +573,8 @@ async def spawn_cell(
         args,
         kwargs,
         name=name,
-        mailbox=mailbox
-        if mailbox is not None
-        else MemoryMailbox(
-            runtime.mailbox_size if mailbox_size is None else check_mailbox_size(mailbox_size)
-        ),
-        owns_mailbox=mailbox is None,
+        mailbox=own_mailbox,
+        owns_mailbox=shared_mailbox is None,
         throughput=runtime.throughput if throughput is None else check_throughput(throughput),
         restart=restart or Restart.TRANSIENT,
         shutdown=None if shutdown is None else check_seconds("shutdown", shutdown),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from trouper.actors import Actor, ActorRef, Reject, handler
+from trouper.actors import Actor, ActorRef, Reject, Request, handler
 from trouper.errors import ChildNotFound, NameTaken, StartFailed
 from trouper.supervision import ChildInfo, ChildSpec, OneForOne, Strategy, check_unique_ids
 
@@ -21,7 +21,7 @@ __all__ = [
 
 
 @attrs.frozen
-class StartChild:
+class StartChild(Request[ActorRef[object]]):
     """Ask a ``Supervisor`` to start a child from ``spec``; the reply is the child's ref."""
 
     spec: ChildSpec
@@ -37,7 +37,7 @@ class StopChild:
 
 
 @attrs.frozen
-class RestartChild:
+class RestartChild(Request[ActorRef[object]]):
     """Ask a ``Supervisor`` to (re)start a child from its spec; the reply is its ref."""
 
     id: str
@@ -53,7 +53,7 @@ class DeleteChild:
 
 
 @attrs.frozen
-class WhichChildren:
+class WhichChildren(Request[list[ChildInfo]]):
     """Ask a ``Supervisor`` for its children; the reply is a list of ``ChildInfo``."""
 
 

@@ -13,7 +13,9 @@ Instruments (after ``trio.abc.Instrument``) watch what the engine does:
 ``Interception`` and ``HandlerOutcome`` are the values hooks see and return.
 A hook no instrument implements costs the hot path a truth test.
 
-Mailboxes: ``Mailbox`` is what a cell needs of the queue it consumes,
+Mailboxes: ``spawn(..., mailbox=factory)`` takes a ``MailboxFactory`` (or an
+actor class names one as ``default_mailbox``); ``Mailbox`` is what a cell needs
+of the queue it consumes,
 including ``settle`` (how each taken message ended, ``MailboxEnding``), so a
 durable mailbox can acknowledge or redeliver; ``MemoryMailbox`` is the
 in-memory one (also a balancing pool's shared mailbox); ``Consumer`` is a
@@ -34,6 +36,11 @@ Attaching a layer: ``register_extension(key, factory)`` makes
 (``rt.topics`` and ``rt.spawn_pool`` go through it), so the engine imports
 no layer above it.
 
+The cell's lifecycle, as pure tables (no Trio): ``Phase``, ``Command``,
+``ACCEPTS`` (the commands each phase takes), ``RANK`` (which command wins),
+``PUBLIC_STATE`` (how each phase shows as an ``ActorState``) and
+``admit(phase, pending, command)`` -> ``Verdict``.
+
 The engine's parts, for layers that need them: ``Cell`` (runs one actor),
 ``Guardian`` (the supervising half of an actor or of the root, ``rt.root``),
 ``spawn_cell``, ``cell_of`` (the local cell behind a ref), ``current_cell``
@@ -52,9 +59,19 @@ from trouper.runtime._instrument import (
     Interception,
     SendKind,
 )
+from trouper.runtime._lifecycle import (
+    ACCEPTS,
+    PUBLIC_STATE,
+    RANK,
+    Command,
+    Phase,
+    Verdict,
+    admit,
+)
 from trouper.runtime._mailbox import Consumer, Mailbox, MailboxEnding, MemoryMailbox
 from trouper.runtime._runtime import (
     EndpointFactory,
+    MailboxFactory,
     cell_of,
     register_extension,
     running,
@@ -62,8 +79,12 @@ from trouper.runtime._runtime import (
 )
 
 __all__ = [
+    "ACCEPTS",
+    "PUBLIC_STATE",
+    "RANK",
     "Ask",
     "Cell",
+    "Command",
     "Consumer",
     "Endpoint",
     "EndpointFactory",
@@ -74,9 +95,13 @@ __all__ = [
     "Interception",
     "Mailbox",
     "MailboxEnding",
+    "MailboxFactory",
     "MemoryMailbox",
+    "Phase",
     "SendKind",
+    "Verdict",
     "Watcher",
+    "admit",
     "cell_of",
     "current_cell",
     "message_of",

@@ -36,6 +36,13 @@ def _check_name(_instance: object, _attribute: object, value: str | None) -> Non
         check_name(value, "name")
 
 
+def _check_mailbox(_instance: object, _attribute: object, value: object) -> None:
+    if value is not None and not callable(getattr(value, "open_mailbox", None)):
+        raise ValueError(
+            f"mailbox must be a mailbox factory such as trouper.durable.Durable(), got {value!r}"
+        )
+
+
 def _check_throughput(_instance: object, _attribute: object, value: int | None) -> None:
     if value is not None:
         check_throughput(value)
@@ -91,6 +98,8 @@ class ChildSpec:
     """The child's mailbox capacity (``None``: the runtime's default)."""
     throughput: int | None = attrs.field(default=None, validator=_check_throughput)
     """Messages the child handles before it yields (``None``: the runtime's default)."""
+    mailbox: object = attrs.field(default=None, validator=_check_mailbox)
+    """A mailbox factory (``trouper.durable.Durable()``), or ``None`` for the class default."""
 
 
 def check_unique_ids(specs: Iterable[ChildSpec]) -> list[ChildSpec]:

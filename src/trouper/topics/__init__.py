@@ -12,11 +12,18 @@ from trouper.topics._registry import (
     TopicRegistry,
     system_subject,
 )
-from trouper.topics._subjects import SubjectIndex, parse_pattern, parse_subject, pattern_matches
+from trouper.topics._subjects import (
+    IndexStatistics,
+    SubjectIndex,
+    parse_pattern,
+    parse_subject,
+    pattern_matches,
+)
 
 __all__ = [
     "SYSTEM_DEAD_LETTERS",
     "SYSTEM_PREFIX",
+    "IndexStatistics",
     "Overflow",
     "Published",
     "SubjectIndex",

@@ -34,7 +34,7 @@ import attrs
 
 from trouper.errors import InvalidSubject
 
-__all__ = ["SubjectIndex", "parse_pattern", "parse_subject", "pattern_matches"]
+__all__ = ["IndexStatistics", "SubjectIndex", "parse_pattern", "parse_subject", "pattern_matches"]
 
 T = TypeVar("T", bound=Hashable)
 
@@ -121,6 +121,20 @@ def pattern_matches(pattern: str, subject: str) -> bool:
         if token != "*" and token != subject_tokens[position]:
             return False
     return len(pattern_tokens) == len(subject_tokens)
+
+
+@attrs.frozen
+class IndexStatistics:
+    """A ``SubjectIndex``'s size (``SubjectIndex.statistics()``)."""
+
+    entries: int
+    """(pattern, value) entries."""
+    nodes: int
+    """Trie nodes, the root included: 1 when the index holds nothing (empty nodes are pruned)."""
+    cached_subjects: int
+    """Subjects whose match result is cached."""
+    cache_limit: int
+    """At most this many results are cached (the cache is emptied when it is reached)."""
 
 
 @attrs.define(eq=False)
@@ -270,6 +284,18 @@ class SubjectIndex(Generic[T]):
         for node in frontier:
             _merge(found, node.entries)
         return sorted(found, key=found.__getitem__), visited
+
+    def statistics(self) -> IndexStatistics:
+        """How big the index is: entries, trie nodes, cached results (O(nodes) to count)."""
+        return IndexStatistics(self._size, self._node_count(), len(self._cache), _CACHE_LIMIT)
+
+    def visits(self, subject: str) -> int:
+        """How many trie nodes a match of ``subject`` visits: its cost, without the cache.
+
+        Raises:
+            InvalidSubject: ``subject`` is not a valid published subject.
+        """
+        return self._lookup(parse_subject(subject))[1]
 
     def _node_count(self) -> int:
         # Trie nodes, the root included; 1 means the index holds nothing.

@@ -1,0 +1,115 @@
+"""Names (chosen and automatic) and a runtime that has closed: nothing collides, nothing leaks."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+import trouper
+from trouper import Actor, handler
+from trouper.errors import ActorError, ActorStopped, NameTaken, RuntimeClosed
+
+
+class Echo(Actor):
+    @handler
+    async def echo(self, message: str) -> str:
+        return message
+
+
+async def test_automatic_names_never_collide_with_chosen_ones() -> None:
+    """After spawn(name="Echo-2"), two unnamed spawns of Echo both succeed with other names."""
+    async with trouper.open_runtime() as rt:
+        chosen = await rt.spawn(Echo, name="Echo-2")
+        first = await rt.spawn(Echo)
+        second = await rt.spawn(Echo)
+        paths = {chosen.address.path, first.address.path, second.address.path}
+        assert paths == {"/Echo-2", "/Echo-1", "/Echo-3"}
+        assert await second.ask("hi") == "hi"
+
+
+async def test_a_chosen_name_taken_by_an_automatic_one_raises_name_taken() -> None:
+    """Choosing the name an unnamed actor was given is NameTaken, never DuplicateChild."""
+    async with trouper.open_runtime() as rt:
+        automatic = await rt.spawn(Echo)
+        name = automatic.address.path.lstrip("/")
+        with pytest.raises(ActorError) as caught:
+            await rt.spawn(Echo, name=name)
+        assert type(caught.value) is NameTaken, repr(caught.value)
+
+
+async def test_lookup_finds_an_actor_by_its_automatic_name() -> None:
+    """An unnamed actor's automatic name finds it until it stops."""
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Echo)
+        name = ref.address.path.lstrip("/")
+        assert rt.lookup(name) == ref
+        await rt.stop(ref)
+        assert rt.lookup(name) is None
+
+
+async def test_children_get_automatic_names_unique_across_the_runtime() -> None:
+    """An unnamed child's automatic name is runtime-wide: lookup finds it too."""
+
+    class Parent(Actor):
+        @handler
+        async def spawn(self, message: str) -> trouper.ActorRef[object]:
+            return await self.ctx.spawn(Echo)
+
+    async with trouper.open_runtime() as rt:
+        parent = await rt.spawn(Parent, name="p")
+        child = await parent.ask("go")
+        assert isinstance(child, trouper.ActorRef)
+        assert rt.lookup(child.address.path.rsplit("/", 1)[1]) == child
+
+
+async def test_spawn_after_aclose_raises_runtime_closed_and_leaves_nothing() -> None:
+    """Once aclose() has run, spawn raises RuntimeClosed: no name, no tree entry."""
+    async with trio.open_nursery() as nursery:
+        rt = await trouper.start_runtime(nursery)
+        await rt.aclose()
+    with pytest.raises(
+        RuntimeClosed, match=r"^the runtime of node 'local' is closed: it takes no new actors$"
+    ):
+        await rt.spawn(Echo, name="late")
+    assert rt.lookup("late") is None
+    assert rt.tree().actors == ()
+
+
+async def test_after_an_outside_cancel_nothing_is_swallowed_and_nothing_hangs() -> None:
+    """The runtime cancelled from outside: spawn is RuntimeClosed, tell a dead letter, ask fails."""
+    with trio.CancelScope() as outer:
+        async with trouper.open_runtime() as rt:
+            ref = await rt.spawn(Echo, name="e")
+            outer.cancel()
+            await trio.sleep_forever()
+    assert outer.cancelled_caught
+    with pytest.raises(RuntimeClosed):
+        await rt.spawn(Echo, name="e")
+    assert (rt.lookup("e"), rt.tree().actors) == (None, ())
+    before = rt.dead_letters.count
+    await ref.tell("lost?")
+    assert rt.dead_letters.count == before + 1
+    with trio.fail_after(1), pytest.raises(ActorStopped):
+        await ref.ask("anyone?")
+
+
+async def test_a_spawn_racing_the_shutdown_is_refused_and_leaves_no_name() -> None:
+    """A spawn made while the runtime shuts down raises RuntimeClosed; the name stays free."""
+
+    class Slow(Actor):
+        async def on_stop(self) -> None:
+            await trio.sleep(1)
+
+    outcome: list[BaseException] = []
+    async with trio.open_nursery() as nursery:
+        rt = await trouper.start_runtime(nursery)
+        await rt.spawn(Slow)
+        nursery.start_soon(rt.aclose)
+        await trio.testing.wait_all_tasks_blocked()  # the shutdown is stopping Slow
+        try:
+            await rt.spawn(Echo, name="during")
+        except Exception as error:
+            outcome.append(error)
+    assert [type(error) for error in outcome] == [RuntimeClosed]
+    assert rt.lookup("during") is None
