@@ -63,7 +63,7 @@ async def test_the_engine_feeds_the_collector_once_installed() -> None:
 
 async def test_the_engine_times_handlers_and_mailbox_waits_for_metrics() -> None:
     """Three messages to a slow actor: each takes 1 s; they waited 0, 1 and 2 s in the mailbox."""
-    metrics = Metrics(otel=False, clock=trio.current_time)
+    metrics = Metrics(otel=False, sample_every=1, clock=trio.current_time)
     async with trouper.open_runtime() as rt:
         rt.instruments.add(metrics)
         slow = await rt.spawn(Slow, name="slow")

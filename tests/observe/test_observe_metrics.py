@@ -137,7 +137,7 @@ async def test_mailbox_depth_counts_a_shared_mailbox_once() -> None:
 
 async def test_histograms_time_mailbox_wait_and_handler_duration() -> None:
     """The message hooks put each wait and duration in its bucket, and add them up."""
-    metrics = Metrics(otel=False, clock=trio.current_time)
+    metrics = Metrics(otel=False, sample_every=1, clock=trio.current_time)
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
         metrics.actor_started(a)
@@ -152,15 +152,29 @@ async def test_histograms_time_mailbox_wait_and_handler_duration() -> None:
     assert durations.sum == pytest.approx(2.02)
 
 
-async def test_a_message_sent_before_install_is_timed_without_a_wait() -> None:
-    """With no context carried, only the handler's duration is timed."""
-    metrics = Metrics(otel=False, clock=trio.current_time)
+async def test_one_message_in_sample_every_per_class_is_timed_the_first_included() -> None:
+    """``sample_every=3``: of seven messages of one class the 1st, 4th and 7th are timed."""
+    counting, metrics = (Metrics(otel=False, sample_every=3, clock=trio.current_time) for _ in "ab")
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
+        carried = [counting.message_sent(a, "x", SendKind.TELL) is not None for _ in range(7)]
+        for _ in range(7):
+            await _handle(metrics, a, wait=0.0, duration=0.001)
+        echo = metrics.snapshot().classes["Echo"]
+    assert carried == [True, False, False, True, False, False, True]
+    assert (echo.mailbox_wait.count, echo.handler_duration.count) == (3, 3)
+
+
+async def test_a_message_that_carries_no_context_is_not_timed() -> None:
+    """A message sent before the install (or not sampled) carries nothing: no timing."""
+    metrics = Metrics(otel=False, sample_every=1, clock=trio.current_time)
+    async with trouper.open_runtime() as rt:
+        a = cell(await rt.spawn(Echo, name="a"))
+        metrics.actor_started(a)
         metrics.handler_started(a, "x", None)
         metrics.handler_finished(a, "x", None, HandlerOutcome(None))
         echo = metrics.snapshot().classes["Echo"]
-    assert (echo.mailbox_wait.count, echo.handler_duration.count) == (0, 1)
+    assert (echo.mailbox_wait.count, echo.handler_duration.count) == (0, 0)
 
 
 async def test_opentelemetry_reads_counters_and_gauges_per_class() -> None:
@@ -196,8 +210,8 @@ async def test_opentelemetry_reads_counters_and_gauges_per_class() -> None:
     }
 
 
-async def test_opentelemetry_histograms_record_one_timing_in_sample_every() -> None:
-    """``sample_every=2`` records every other timing of a class in the OpenTelemetry histograms."""
+async def test_opentelemetry_histograms_record_the_timed_messages() -> None:
+    """``sample_every=2``: every other message of a class is timed, locally and in OpenTelemetry."""
     provider, reader = _otel()
     metrics = Metrics(provider, sample_every=2, clock=trio.current_time)
     async with trouper.open_runtime() as rt:
@@ -208,13 +222,13 @@ async def test_opentelemetry_histograms_record_one_timing_in_sample_every() -> N
         local = metrics.snapshot().classes["Echo"].handler_duration.count
     duration = _points(data, "trouper.handler.duration")["Echo"]
     wait = _points(data, "trouper.mailbox.wait")["Echo"]
-    assert (duration.count, wait.count, local) == (3, 3, 6)  # type: ignore[attr-defined]
+    assert (duration.count, wait.count, local) == (3, 3, 3)  # type: ignore[attr-defined]
     assert duration.sum == pytest.approx(0.03)  # type: ignore[attr-defined]
 
 
 async def test_exposition_is_prometheus_text_with_cumulative_buckets() -> None:
     """``exposition()`` writes counters, gauges and cumulative histogram buckets per class."""
-    metrics = Metrics(otel=False, clock=trio.current_time)
+    metrics = Metrics(otel=False, sample_every=1, clock=trio.current_time)
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
         metrics.actor_started(a)

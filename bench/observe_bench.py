@@ -1,0 +1,203 @@
+"""Observability's cost: the tell and ask rows with trouper.observe's instruments on and off.
+
+Each workload is the ``bench.trouper_side`` tell or ask with an instrument
+installed (``runtime.instruments.add``) before the actor is spawned; its
+baseline ("off") is the same workload with nothing installed, so the ratio is
+what the instrument costs (the issue's target: metrics on, the tell row
+costs at most 20%, a ratio of at least 1/1.2). ``python -m bench.observe_bench``
+runs these rows alone and prints, besides, the cost of each hook called
+directly (ns per call). To show them in ``make bench``, append ``ROWS`` to
+``bench.workloads.WORKLOADS``.
+
+The instruments: the view's ``Collector`` (lifecycle hooks only); ``Metrics``
+counting only (``histograms=False``, no per-message hook); ``Metrics`` with
+histograms (three hooks per message; one timing in 16 recorded into an
+OpenTelemetry SDK ``MeterProvider``); ``Tracing`` into an OpenTelemetry SDK
+``TracerProvider`` with no span processor (every span is made and ended,
+nothing is exported: the instrument's own cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from time import perf_counter
+
+import trio
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from trio.testing import wait_all_tasks_blocked
+
+import trouper
+from bench.common import MAILBOX_SIZE, PING, Sample, Tally, rate
+from bench.runner import meta, render, run
+from bench.trouper_side import Counter
+from bench.workloads import Target, Workload
+from trouper import ActorRef
+from trouper.observe import Collector, Metrics, Tracing
+from trouper.runtime.lowlevel import HandlerOutcome, Instrument, SendKind, cell_of
+
+__all__ = ["INSTRUMENTS", "ROWS", "hook_costs", "main"]
+
+TELL_SIZE = 200_000
+ASK_SIZE = 20_000
+
+METRICS_TARGET = Target(1 / 1.2)
+"""Metrics on: the tell row costs at most 20% (rate ratio >= 1/1.2)."""
+
+
+def _metrics() -> Instrument:
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
+    return Metrics(provider)
+
+
+def _counting() -> Instrument:
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()], shutdown_on_exit=False)
+    return Metrics(provider, histograms=False)
+
+
+def _tracing() -> Instrument:
+    return Tracing(TracerProvider(shutdown_on_exit=False))
+
+
+INSTRUMENTS: dict[str, Callable[[], Instrument] | None] = {
+    "off": None,
+    "collector": Collector,
+    "counting": _counting,
+    "metrics": _metrics,
+    "tracing": _tracing,
+}
+"""Each configuration measured: a factory of the instrument installed (``None``: nothing)."""
+
+
+async def _tell_each(ref: ActorRef[object], n: int) -> None:
+    for _ in range(n):
+        await ref.tell(PING)
+
+
+async def _ask_each(ref: ActorRef[object], n: int) -> None:
+    for _ in range(n):
+        await ref.ask(PING)
+
+
+def _one_actor(
+    n: int,
+    send_all: Callable[[ActorRef[object], int], Awaitable[None]],
+    instrument: Callable[[], Instrument] | None,
+) -> Sample:
+    """Time ``send_all(ref, n)`` to one idle actor, with ``instrument`` installed first."""
+
+    async def main() -> Sample:
+        tally = Tally(n)
+        async with trouper.open_runtime(mailbox_size=MAILBOX_SIZE) as runtime:
+            if instrument is not None:
+                runtime.instruments.add(instrument())
+            ref = await runtime.spawn(Counter, tally)
+            await wait_all_tasks_blocked()
+            start = perf_counter()
+            await send_all(ref, n)
+            await tally.done.wait()
+            value = rate(n, start)
+        return Sample(value, tally.count)
+
+    return trio.run(main)
+
+
+def tell(n: int, instrument: str) -> Sample:
+    """``await tell`` to one actor with the named configuration of ``INSTRUMENTS``."""
+    return _one_actor(n, _tell_each, INSTRUMENTS[instrument])
+
+
+def ask(n: int, instrument: str) -> Sample:
+    """``ask`` in sequence with the named configuration of ``INSTRUMENTS``."""
+    return _one_actor(n, _ask_each, INSTRUMENTS[instrument])
+
+
+def _rows() -> list[Workload]:
+    rows = []
+    for kind, fn, size, unit in (
+        ("tell", tell, TELL_SIZE, "msg/s"),
+        ("ask", ask, ASK_SIZE, "ask/s"),
+    ):
+        for name in ("collector", "counting", "metrics", "tracing"):
+            rows.append(
+                Workload(
+                    f"{kind}_{name}",
+                    f"{kind} with {name}",
+                    size,
+                    unit,
+                    partial(fn, instrument="off"),
+                    partial(fn, instrument=name),
+                    METRICS_TARGET if (kind, name) == ("tell", "metrics") else None,
+                    baseline="off",
+                )
+            )
+    return rows
+
+
+ROWS: list[Workload] = _rows()
+"""The rows, for ``bench.workloads.WORKLOADS``."""
+
+
+def hook_costs(n: int = 200_000) -> dict[str, float]:
+    """Nanoseconds per call of each per-message hook, called directly as the engine calls it."""
+
+    async def main() -> dict[str, float]:
+        costs: dict[str, float] = {}
+        async with trouper.open_runtime() as runtime:
+            cell = cell_of(await runtime.spawn(Counter, Tally(0)))
+            done = HandlerOutcome(None, 1)
+            for label, factory in (("metrics", _metrics), ("tracing", _tracing)):
+                instrument = factory()
+                context = instrument.message_sent(cell, PING, SendKind.TELL)
+                calls: list[tuple[str, Callable[[], object]]] = [
+                    ("message_sent", partial(instrument.message_sent, cell, PING, SendKind.TELL)),
+                    (
+                        "handler_started+finished",
+                        partial(_pair, instrument, cell, context, done),
+                    ),
+                ]
+                for hook, call in calls:
+                    start = perf_counter()
+                    for _ in range(n):
+                        call()
+                    costs[f"{label}.{hook}"] = (perf_counter() - start) / n * 1e9
+        return costs
+
+    return trio.run(main)
+
+
+def _pair(instrument: Instrument, cell: object, context: object, done: HandlerOutcome) -> None:
+    instrument.handler_started(cell, PING, context)  # type: ignore[arg-type]
+    instrument.handler_finished(cell, PING, context, done)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the observe rows (and the hook costs); print them as ``python -m bench`` does."""
+    parser = argparse.ArgumentParser(prog="python -m bench.observe_bench", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per side (default 3)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the sizes")
+    args = parser.parse_args(argv)
+    rows = run(
+        ROWS,
+        scale=args.scale,
+        repeat=args.repeat,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    info = meta(scale=args.scale, repeat=args.repeat)
+    print(
+        f"trouper {info['trouper']}, Python {info['python']}, {info['cpus']} CPUs, "
+        f"scale {args.scale:g}, best of {args.repeat}; baseline: nothing installed\n"
+    )
+    render(rows, sys.stdout)
+    print("\nper-message hooks called directly (ns per call):")
+    for hook, cost in hook_costs(max(1000, round(200_000 * args.scale))).items():
+        print(f"  {hook:<36} {cost:8.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
