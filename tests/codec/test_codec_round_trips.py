@@ -116,6 +116,25 @@ def test_naive_datetimes_stay_naive() -> None:
     assert msgpack.unpackb(CODEC.encode(back).payload)["at"] == "2001-02-03T04:05:06.000007"
 
 
+@REGISTRY.message("test.alarm")
+@attrs.frozen
+class Alarm:
+    """A message with a time of day."""
+
+    at: datetime.time
+    days: list[datetime.date]
+
+
+def test_times_and_dates_round_trip() -> None:
+    """Times of day (with their offset) and dates are ISO 8601 text too."""
+    alarm = Alarm(datetime.time(6, 30, 0, 15, tzinfo=datetime.UTC), [datetime.date(2024, 1, 1)])
+    assert round_trip(alarm) == alarm
+    assert msgpack.unpackb(CODEC.encode(alarm).payload) == {
+        "at": "06:30:00.000015+00:00",
+        "days": ["2024-01-01"],
+    }
+
+
 def test_a_recursive_class_round_trips() -> None:
     """A class that contains itself is encoded and decoded to any depth the data has."""
     tree = Tree("root", [Tree("a", [Tree("a1")]), Tree("b")])
