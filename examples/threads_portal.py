@@ -99,7 +99,7 @@ async def main() -> None:
     async with trouper.open_runtime() as rt:
         server = make_server("127.0.0.1", 0, create_app(rt.portal), threaded=True)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(trio.to_thread.run_sync, lambda: server.serve_forever())
+            nursery.start_soon(trio.to_thread.run_sync, lambda: server.serve_forever(0.05))
             await trio.to_thread.run_sync(script, f"http://127.0.0.1:{server.port}")
             await trio.to_thread.run_sync(server.shutdown)
 

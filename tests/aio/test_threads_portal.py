@@ -42,7 +42,7 @@ async def served(rt: trouper.Runtime, *, charge_seconds: float = 0.0) -> AsyncIt
     app = example.create_app(rt.portal, charge_seconds=charge_seconds)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio.to_thread.run_sync, lambda: server.serve_forever())
+        nursery.start_soon(trio.to_thread.run_sync, lambda: server.serve_forever(0.05))
         try:
             yield f"http://127.0.0.1:{server.port}"
         finally:

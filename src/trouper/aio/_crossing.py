@@ -41,10 +41,13 @@ engine applies its own rule: an ask not yet taken is withdrawn, the reply to
 one already taken is discarded (a callback ask is ``abandon``ed, to the same
 effect); a tell still waiting for room is not sent.
 
-``tell_nowait`` cannot learn synchronously whether the mailbox has room (it
-never touches the engine), so the loop keeps its own bound: at most the
-runtime's ``mailbox_size`` messages per actor on their way (queued here or
-in a lane); one more raises ``MailboxFull`` at the call site.
+``tell_nowait`` must raise ``MailboxFull`` at once, before its message has
+crossed. For an actor of this runtime it reads the mailbox's depth (a read,
+not a call: Trio is between two steps while asyncio code runs) and counts
+the messages the loop already has on their way to it; a message that finds
+the mailbox full anyway when it crosses (filled meanwhile from Trio) joins
+the lane, never lost. For other endpoints (a pool, a remote node) the loop
+bounds what it has on its way to each at the runtime's ``mailbox_size``.
 
 When the bridge's nursery is cancelled (the runtime has closed), the pump
 marks the crossing closed, so later calls raise ``RuntimeClosed`` at once, and
@@ -71,6 +74,7 @@ from trio.lowlevel import Abort, Task, TrioToken, current_task, reschedule, wait
 
 from trouper.actors import ActorRef
 from trouper.errors import MailboxFull, RuntimeClosed
+from trouper.runtime.lowlevel import Cell
 
 __all__ = ["LINGER", "Call", "Crossing"]
 
@@ -268,10 +272,19 @@ class Crossing:
             raise RuntimeError(_FOREIGN_THREAD)
         key = ref.endpoint
         waiting = self._waiting.get(key, 0)
-        if waiting >= self._limit:
+        if isinstance(key, Cell):
+            # An actor of this runtime: its mailbox's room, as it is now, bounds
+            # what the loop sends ahead (a read: Trio is between two steps).
+            mailbox = key.mailbox
+            if not mailbox.closed and waiting + len(mailbox) >= mailbox.size:
+                raise MailboxFull(ref.address, mailbox.size)
+        elif waiting >= self._limit:
             raise MailboxFull(ref.address, self._limit)
         self._waiting[key] = waiting + 1
-        self._queue(self._deliver, (ref, message, None))
+        self._jobs.append((contextvars.copy_context(), self._tell_soon, (ref, message)))
+        if self._parked is not None and not self._waking:
+            self._waking = True
+            self._token.run_sync_soon(self._wake)
 
     async def ask(self, ref: ActorRef[object], message: object) -> object:
         """``await ref.ask(message)`` from asyncio, with the engine's cancellation rule."""
@@ -411,6 +424,27 @@ class Crossing:
                 self._delivered(key, call, None)
                 return
         lane.append(_Item(message, call, asking=False))
+
+    def _tell_soon(self, ref: ActorRef[object], message: object) -> None:
+        """Deliver a message told nowait (``_deliver`` without a caller, for bursts)."""
+        key = ref.endpoint
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append(_Item(message, None, asking=False))
+            return
+        try:
+            ref.tell_nowait(message)
+        except MailboxFull:
+            lane = self._lanes[key] = deque([_Item(message, None, asking=False)])
+            self._nursery.start_soon(self._serve_lane, ref, lane)
+            return
+        except Exception as error:
+            log.error("a message told from asyncio was lost", exc_info=error)
+        waiting = self._waiting[key] - 1
+        if waiting:
+            self._waiting[key] = waiting
+        else:
+            del self._waiting[key]
 
     def _delivered(self, key: object, call: Call | None, error: Exception | None) -> None:
         if call is not None:

@@ -60,13 +60,15 @@ class AioRef(Generic[M]):
     def tell_nowait(self, message: M) -> None:
         """Send ``message`` without waiting; it reaches the mailbox at the next crossing.
 
-        The loop does not wait on the engine, so it bounds what it sends
-        ahead on its own: at most the runtime's ``mailbox_size`` messages to
-        one actor on their way at a time. A message that finds the mailbox
-        full when it crosses waits for room there, in order, never lost.
+        Raises ``MailboxFull`` when the actor's mailbox, counting the
+        messages the loop already has on their way to it, is full (for a
+        pool or a remote actor, when the runtime's ``mailbox_size`` messages
+        are on their way). A message that finds the mailbox full anyway when
+        it crosses (filled meanwhile from Trio) waits for room, in order,
+        never lost.
 
         Raises:
-            MailboxFull: that many messages to this actor are already on their way.
+            MailboxFull: the mailbox has no room for it.
             RuntimeClosed: the runtime is closed.
         """
         self._crossing.tell_nowait(self._ref, message)  # type: ignore[arg-type]
