@@ -99,6 +99,7 @@ from trouper.nats._protocol import (
     sub_command,
     unsub_command,
 )
+from trouper.nats._transport import SocketTransport, open_transport
 
 if TYPE_CHECKING:
     from trouper.nats._jetstream import JetStream
@@ -1143,7 +1144,7 @@ class Client:
         """Connect to ``server`` and do the handshake; return the stream and its parser."""
         options = self._options
         with trio.fail_after(options.connect_timeout):
-            stream: trio.abc.Stream = await trio.open_tcp_stream(server.host, server.port)
+            stream: trio.abc.Stream = await open_transport(server.host, server.port)
             try:
                 tls = options.tls
                 if tls is None and server.scheme == "tls":
@@ -1297,10 +1298,15 @@ class Client:
         feed = parser.feed
         next_event = parser.next_event
         subs = self._subs
+        # A plain socket does not yield after a receive that found data waiting;
+        # then the reader yields itself (TLS streams always do).
+        transport = stream if isinstance(stream, SocketTransport) else None
         while True:
             data = await receive(_RECEIVE_SIZE)
             if not data:
                 raise ConnectionLost("the server closed the connection")
+            if transport is not None and not transport.waited:
+                await cancel_shielded_checkpoint()
             feed(data)
             while (event := next_event()) is not None:
                 if type(event) is MsgEvent:

@@ -1,0 +1,407 @@
+"""Benchmark trouper's NATS client against nats-py: ``python -m bench.nats_client [--quick]``.
+
+Method: one ``nats-server`` (from the venv, JetStream off) is started for the
+run. Each workload is written twice with the same shape, once with
+``trouper.nats`` under Trio and once with nats-py under asyncio; both run in
+this one process, each sample in a fresh ``trio.run`` or ``asyncio.run`` (so
+the two event loops never share a thread at once), the two sides interleaved
+(alternating which goes first) for ``--repeat`` rounds; the best sample of each
+side is kept. Only the work is timed (``time.perf_counter``), from the first
+publish to the moment the last message (or reply) has been received; connecting
+and closing are not.
+
+Workloads:
+
+- ``pubsub-cb``: one connection publishes N messages of 100 bytes, a second
+  connection's subscription receives them all through a callback (trouper: a
+  plain function called by the reader task; nats-py: its ``cb=`` coroutine).
+- ``pubsub-iter``: the same, read with ``async for`` (nats-py: ``sub.messages``).
+- ``request``: N requests in sequence to a responder on a second connection
+  (trouper's responder is a callback that answers with ``respond_nowait``,
+  nats-py's a ``cb=`` coroutine that awaits ``msg.respond``).
+- ``request-32``: the same N requests made by 32 concurrent tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+from collections.abc import Callable, Sequence
+from time import perf_counter
+from typing import Any
+
+import attrs
+import trio
+
+from trouper import nats as tnats
+from trouper.testing._nats_server import NatsServer
+
+PAYLOAD = b"x" * 100
+SUBJECT = "bench.data"
+SERVICE = "bench.service"
+CONCURRENCY = 32
+DEADLINE = 120.0
+"""Seconds a sample may take before the benchmark gives up on it."""
+
+
+class WrongCount(RuntimeError):
+    """A side received a different number of messages than it published."""
+
+
+@attrs.frozen
+class Workload:
+    """One row of the table: a name, a size, and a run function per side."""
+
+    key: str
+    name: str
+    n: int
+    unit: str
+    trouper: Callable[[str, int], float]
+    nats_py: Callable[[str, int], float]
+    target: float
+    """The lowest acceptable trouper / nats-py ratio."""
+
+
+# --- trouper (Trio) --------------------------------------------------------
+
+
+def trouper_pubsub_cb(url: str, n: int) -> float:
+    async def main() -> float:
+        async with tnats.connect(url) as pub, tnats.connect(url) as sub_conn:
+            done = trio.Event()
+            count = 0
+
+            def on_msg(msg: tnats.Msg) -> None:
+                nonlocal count
+                count += 1
+                if count == n:
+                    done.set()
+
+            await sub_conn.subscribe(SUBJECT, callback=on_msg)
+            await sub_conn.flush()
+            start = perf_counter()
+            for _ in range(n):
+                await pub.publish(SUBJECT, PAYLOAD)
+            with trio.fail_after(DEADLINE):
+                await done.wait()
+            elapsed = perf_counter() - start
+            _check(count, n)
+            return n / elapsed
+
+    return trio.run(main)
+
+
+def trouper_pubsub_iter(url: str, n: int) -> float:
+    async def main() -> float:
+        async with tnats.connect(url) as pub, tnats.connect(url) as sub_conn:
+            sub = await sub_conn.subscribe(SUBJECT, max_msgs=n, pending_msgs_limit=n)
+            await sub_conn.flush()
+            count = 0
+            async with trio.open_nursery() as nursery:
+                start = perf_counter()
+
+                async def publisher() -> None:
+                    for _ in range(n):
+                        await pub.publish(SUBJECT, PAYLOAD)
+
+                nursery.start_soon(publisher)
+                with trio.fail_after(DEADLINE):
+                    async for _ in sub:
+                        count += 1
+                elapsed = perf_counter() - start
+            _check(count, n)
+            return n / elapsed
+
+    return trio.run(main)
+
+
+def trouper_request(url: str, n: int, concurrency: int = 1) -> float:
+    async def main() -> float:
+        async with tnats.connect(url) as client, tnats.connect(url) as server:
+            await server.subscribe(SERVICE, callback=lambda m: m.respond_nowait(m.data))
+            await server.flush()
+            answered = 0
+
+            async def asker(count: int) -> None:
+                nonlocal answered
+                for _ in range(count):
+                    await client.request(SERVICE, PAYLOAD)
+                    answered += 1
+
+            start = perf_counter()
+            with trio.fail_after(DEADLINE):
+                async with trio.open_nursery() as nursery:
+                    for share in _shares(n, concurrency):
+                        nursery.start_soon(asker, share)
+            elapsed = perf_counter() - start
+            _check(answered, n)
+            return n / elapsed
+
+    return trio.run(main)
+
+
+# --- nats-py (asyncio) -------------------------------------------------------
+
+
+def nats_py_pubsub_cb(url: str, n: int) -> float:
+    import nats
+
+    async def main() -> float:
+        pub = await nats.connect(url)
+        sub_conn = await nats.connect(url)
+        done = asyncio.Event()
+        count = 0
+
+        async def on_msg(msg: object) -> None:
+            nonlocal count
+            count += 1
+            if count == n:
+                done.set()
+
+        await sub_conn.subscribe(
+            SUBJECT, cb=on_msg, pending_msgs_limit=n + 1, pending_bytes_limit=1 << 30
+        )
+        await sub_conn.flush()
+        start = perf_counter()
+        for _ in range(n):
+            await pub.publish(SUBJECT, PAYLOAD)
+        await asyncio.wait_for(done.wait(), DEADLINE)
+        elapsed = perf_counter() - start
+        await pub.close()
+        await sub_conn.close()
+        _check(count, n)
+        return n / elapsed
+
+    return asyncio.run(main())
+
+
+def nats_py_pubsub_iter(url: str, n: int) -> float:
+    import nats
+
+    async def main() -> float:
+        pub = await nats.connect(url)
+        sub_conn = await nats.connect(url)
+        sub = await sub_conn.subscribe(
+            SUBJECT, pending_msgs_limit=n + 1, pending_bytes_limit=1 << 30
+        )
+        await sub_conn.flush()
+        count = 0
+
+        async def reader() -> None:
+            nonlocal count
+            async for _ in sub.messages:
+                count += 1
+                if count == n:
+                    return
+
+        start = perf_counter()
+        reading = asyncio.ensure_future(reader())
+        for _ in range(n):
+            await pub.publish(SUBJECT, PAYLOAD)
+        await asyncio.wait_for(reading, DEADLINE)
+        elapsed = perf_counter() - start
+        await pub.close()
+        await sub_conn.close()
+        _check(count, n)
+        return n / elapsed
+
+    return asyncio.run(main())
+
+
+def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
+    import nats
+
+    async def main() -> float:
+        client = await nats.connect(url)
+        server = await nats.connect(url)
+
+        async def respond(msg: Any) -> None:
+            await msg.respond(msg.data)
+
+        await server.subscribe(SERVICE, cb=respond)
+        await server.flush()
+        answered = 0
+
+        async def asker(count: int) -> None:
+            nonlocal answered
+            for _ in range(count):
+                await client.request(SERVICE, PAYLOAD, timeout=DEADLINE)
+                answered += 1
+
+        start = perf_counter()
+        await asyncio.gather(*(asker(share) for share in _shares(n, concurrency)))
+        elapsed = perf_counter() - start
+        await client.close()
+        await server.close()
+        _check(answered, n)
+        return n / elapsed
+
+    return asyncio.run(main())
+
+
+# --- the run ----------------------------------------------------------------------
+
+
+def _shares(n: int, parts: int) -> list[int]:
+    base, extra = divmod(n, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts) if base or i < extra]
+
+
+def _check(count: int, n: int) -> None:
+    if count != n:
+        raise WrongCount(f"received {count:,} of {n:,}")
+
+
+WORKLOADS = [
+    Workload(
+        "pubsub-cb",
+        "pub/sub, callback subscriber",
+        200_000,
+        "msg/s",
+        trouper_pubsub_cb,
+        nats_py_pubsub_cb,
+        1.0,
+    ),
+    Workload(
+        "pubsub-iter",
+        "pub/sub, async-for subscriber",
+        200_000,
+        "msg/s",
+        trouper_pubsub_iter,
+        nats_py_pubsub_iter,
+        1.0,
+    ),
+    Workload(
+        "request",
+        "request/reply in sequence",
+        10_000,
+        "req/s",
+        trouper_request,
+        nats_py_request,
+        1.0,
+    ),
+    Workload(
+        "request-32",
+        f"request/reply, {CONCURRENCY} concurrent",
+        10_000,
+        "req/s",
+        lambda url, n: trouper_request(url, n, CONCURRENCY),
+        lambda url, n: nats_py_request(url, n, CONCURRENCY),
+        1.0,
+    ),
+]
+
+
+@attrs.frozen
+class Row:
+    """One workload's best sample on each side."""
+
+    workload: Workload
+    n: int
+    nats_py: float
+    trouper: float
+
+    @property
+    def ratio(self) -> float:
+        return self.trouper / self.nats_py
+
+    @property
+    def result(self) -> str:
+        return "PASS" if self.ratio >= self.workload.target else "MISS"
+
+
+def run(
+    workloads: Sequence[Workload], *, scale: float, repeat: int, quiet: bool = False
+) -> list[Row]:
+    """Run each workload's sides interleaved ``repeat`` times; keep the best of each."""
+    best: dict[str, dict[str, float]] = {w.key: {"trouper": 0.0, "nats-py": 0.0} for w in workloads}
+    with NatsServer(jetstream=False) as server:
+        for rep in range(repeat):
+            for workload in workloads:
+                n = max(1, int(workload.n * scale))
+                sides = [("trouper", workload.trouper), ("nats-py", workload.nats_py)]
+                if rep % 2:
+                    sides.reverse()
+                for side, fn in sides:
+                    if not quiet:
+                        print(
+                            f"[{rep + 1}/{repeat}] {workload.key} {side} n={n:,}", file=sys.stderr
+                        )
+                    gc.collect()
+                    value = fn(server.url, n)
+                    best[workload.key][side] = max(best[workload.key][side], value)
+    return [
+        Row(w, max(1, int(w.n * scale)), best[w.key]["nats-py"], best[w.key]["trouper"])
+        for w in workloads
+    ]
+
+
+def render(rows: Sequence[Row]) -> str:
+    """The results as an aligned text table."""
+    header = ("workload", "n", "unit", "nats-py", "trouper", "ratio", "target", "result")
+    lines = [
+        (
+            row.workload.name,
+            f"{row.n:,}",
+            row.workload.unit,
+            f"{row.nats_py:,.0f}",
+            f"{row.trouper:,.0f}",
+            f"{row.ratio:.2f}",
+            f">= {row.workload.target:.1f}x",
+            row.result,
+        )
+        for row in rows
+    ]
+    widths = [max(len(cells[i]) for cells in (header, *lines)) for i in range(len(header))]
+    numeric = {1, 3, 4, 5}
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if i in numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [line(header), "  ".join("-" * w for w in widths), *(line(cells) for cells in lines)]
+    out.append("ratio = trouper / nats-py of the best of each side; higher is better.")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark from the command line; return the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.nats_client",
+        description="Measure trouper.nats against nats-py on asyncio; print a table.",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per side (default 3)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
+    parser.add_argument("--only", metavar="KEYS", help="comma-separated workload keys")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    scale = 0.01 if args.quick else args.scale
+    workloads = WORKLOADS
+    if args.only:
+        keys = {key.strip() for key in args.only.split(",")}
+        unknown = keys - {w.key for w in WORKLOADS}
+        if unknown:
+            parser.error(f"unknown workload keys: {', '.join(sorted(unknown))}")
+        workloads = [w for w in WORKLOADS if w.key in keys]
+    try:
+        rows = run(workloads, scale=scale, repeat=args.repeat, quiet=args.quiet)
+    except WrongCount as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"trouper.nats vs nats-py, Python {sys.version.split()[0]}, trio {trio.__version__}, "
+        f"scale {scale:g}, best of {args.repeat}\n"
+    )
+    print(render(rows), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
