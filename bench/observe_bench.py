@@ -9,7 +9,9 @@ runs these rows alone and prints, besides, the cost of each hook called
 directly (ns per call). To show them in ``make bench``, append ``ROWS`` to
 ``bench.workloads.WORKLOADS``.
 
-The instruments: the view's ``Collector`` (lifecycle hooks only); ``Metrics``
+The instruments: ``EmptyHooks`` (the three message hooks, doing nothing: what
+the engine's instrumented path costs by itself); the view's ``Collector``
+(lifecycle hooks only); ``Metrics``
 counting only (``histograms=False``, no per-message hook); ``Metrics`` with
 histograms (three hooks per message; one timing in 16 recorded into an
 OpenTelemetry SDK ``MeterProvider``); ``Tracing`` into an OpenTelemetry SDK
@@ -38,15 +40,31 @@ from bench.trouper_side import Counter
 from bench.workloads import Target, Workload
 from trouper import ActorRef
 from trouper.observe import Collector, Metrics, Tracing
-from trouper.runtime.lowlevel import HandlerOutcome, Instrument, SendKind, cell_of
+from trouper.runtime.lowlevel import Cell, HandlerOutcome, Instrument, SendKind, cell_of
 
-__all__ = ["INSTRUMENTS", "ROWS", "hook_costs", "main"]
+__all__ = ["INSTRUMENTS", "ROWS", "EmptyHooks", "hook_costs", "main"]
 
 TELL_SIZE = 200_000
 ASK_SIZE = 20_000
 
 METRICS_TARGET = Target(1 / 1.2)
 """Metrics on: the tell row costs at most 20% (rate ratio >= 1/1.2)."""
+
+
+class EmptyHooks(Instrument):
+    """Implements the per-message hooks and does nothing: the engine's own share of the cost."""
+
+    def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
+        """Carry nothing."""
+        return None
+
+    def handler_started(self, actor: Cell, message: object, context: object) -> None:
+        """Do nothing."""
+
+    def handler_finished(
+        self, actor: Cell, message: object, context: object, outcome: HandlerOutcome
+    ) -> None:
+        """Do nothing."""
 
 
 def _metrics() -> Instrument:
@@ -65,6 +83,7 @@ def _tracing() -> Instrument:
 
 INSTRUMENTS: dict[str, Callable[[], Instrument] | None] = {
     "off": None,
+    "empty hooks": EmptyHooks,
     "collector": Collector,
     "counting": _counting,
     "metrics": _metrics,
@@ -122,10 +141,10 @@ def _rows() -> list[Workload]:
         ("tell", tell, TELL_SIZE, "msg/s"),
         ("ask", ask, ASK_SIZE, "ask/s"),
     ):
-        for name in ("collector", "counting", "metrics", "tracing"):
+        for name in ("empty hooks", "collector", "counting", "metrics", "tracing"):
             rows.append(
                 Workload(
-                    f"{kind}_{name}",
+                    f"{kind}_{name.replace(' ', '_')}",
                     f"{kind} with {name}",
                     size,
                     unit,

@@ -165,6 +165,20 @@ async def test_updates_stream_the_tree_then_crashes_restarts_and_dead_letters_as
     ]
 
 
+async def test_an_update_leaves_out_what_did_not_change() -> None:
+    """Once the rates have settled, a quiet system's updates carry the summary only."""
+    stream = Stream()
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, served(rt) as (_view, client):
+            await rt.spawn(Echo, name="a")
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stream.read, client, {})
+                updates = await stream.wait_for(lambda updates: len(updates) >= 4)
+                nursery.cancel_scope.cancel()
+    assert {"summary", "tree", "topics", "pools"} <= set(updates[0])
+    assert [sorted(update) for update in updates[2:4]] == [["summary"], ["summary"]]
+
+
 async def test_a_stream_resumes_after_the_feed_entry_it_names() -> None:
     """``since=N`` (or ``Last-Event-ID``) sends only the feed entries after N."""
     stream = Stream()
@@ -295,6 +309,18 @@ async def test_closing_the_view_ends_the_open_streams() -> None:
                 await stream.wait_for(lambda updates: bool(updates))
             await stream.ended.wait()
             await client.aclose()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "example.com"])
+async def test_a_host_beyond_loopback_is_refused_with_the_reason(host: str) -> None:
+    """Only loopback addresses are served unless ``allow_remote=True`` says otherwise."""
+    async with trouper.open_runtime() as rt:
+        refused = (
+            rf"^host must be a loopback address \(127\.0\.0\.1, ::1 or localhost\), got '{host}'"
+        )
+        with pytest.raises(ValueError, match=refused):
+            async with open_view(rt, host, 0):
+                pass
 
 
 async def test_a_port_in_use_is_an_oserror() -> None:
