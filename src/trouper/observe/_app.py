@@ -28,6 +28,7 @@ refused (DNS rebinding).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from urllib.parse import urlsplit
@@ -48,6 +49,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from trouper.observe._observer import Observer
 
 __all__ = ["CONTROL_HEADER", "FEED_LIMIT", "Ticker", "host_is_loopback", "make_app"]
+
+log = logging.getLogger("trouper.observe")
 
 CONTROL_HEADER = "X-Trouper-Control"
 """The header a control request must carry (the page sets it)."""
@@ -90,7 +93,10 @@ class Ticker:
         """Sample every ``interval`` seconds until closed."""
         with self._scope:
             while True:
-                self.observer.sample()
+                try:
+                    self.observer.sample()
+                except Exception:  # a bug of the view must not take the application down
+                    log.exception("trouper.observe could not sample the runtime (will retry)")
                 tick, self._tick = self._tick, trio.Event()
                 tick.set()
                 await trio.sleep(self.interval)

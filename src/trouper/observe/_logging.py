@@ -2,10 +2,9 @@
 
 Theory of operation
 -------------------
-The engine marks every task an actor runs (its cell's task, and the tasks
-it starts: timers, a handler's own nursery) with the actor's cell
-(``trouper.runtime.lowlevel.current_cell``, a context variable set once per
-task). So the actor a log call comes from is read when the record is made,
+The engine knows which actor each of its tasks acts for (the actor's own
+task, and its timers'): ``trouper.runtime.lowlevel.current_cell``. So the
+actor a log call comes from is read when the record is made,
 and nothing is done per message: ``ActorLogFilter`` puts its path on the
 record as ``record.actor``, as ``extra={"actor": path}`` would. A record
 that already carries an ``actor`` keeps it.
@@ -23,10 +22,13 @@ __all__ = ["ActorLogFilter", "current_actor"]
 def current_actor() -> str | None:
     """Return the path of the actor whose task is running, or ``None`` outside any actor.
 
-    Works in handlers, lifecycle hooks, timers and tasks a handler starts;
-    ``None`` in plain Trio tasks, in other threads and outside Trio.
+    Works in handlers, lifecycle hooks and timers; ``None`` in other tasks
+    (including tasks a handler starts itself), in other threads and outside Trio.
     """
-    cell = current_cell()
+    try:
+        cell = current_cell()
+    except RuntimeError:  # no Trio run in this thread
+        return None
     return None if cell is None else cell.address.path
 
 

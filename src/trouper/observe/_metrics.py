@@ -558,12 +558,12 @@ class _TimedMetrics(Metrics):
 
     def handler_started(self, actor: Cell, message: object, context: object) -> None:
         """Time a timed message's mailbox wait; note its handler's start."""
-        if context is None:
-            return
+        if type(context) is not float:
+            return  # not timed (or another clock's: the engine never mixes them)
         now = self._clock()
         self._starts[actor] = now
         tally = self._tallies.get(actor.actor_class) or self._tally(actor.actor_class)
-        wait = now - context  # type: ignore[operator]
+        wait = now - context
         tally.wait[bisect_left(BUCKETS, wait)] += 1
         tally.wait_sum += wait
         if self._wait_histogram is not None:

@@ -20,6 +20,7 @@ cancelled while stopping) is ended when the actor stops.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from trouper.observe._source import class_name
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from trouper.runtime.lowlevel import Cell
 
 __all__ = ["Tracing"]
+
+log = logging.getLogger("trouper.observe")
 
 
 class Tracing(Instrument):
@@ -99,7 +102,16 @@ class Tracing(Instrument):
         return (self._get_current(), kind)
 
     def handler_started(self, actor: Cell, message: object, context: object) -> None:
-        """Start the handler's span, a child of the sender's, and make it current."""
+        """Start the handler's span, a child of the sender's, and make it current.
+
+        Never raises (the engine would fail the handler): a tracing error is logged.
+        """
+        try:
+            self._start(actor, message, context)
+        except Exception:
+            log.exception("trouper.observe.Tracing could not start a span (ignored)")
+
+    def _start(self, actor: Cell, message: object, context: object) -> None:
         parent = self._empty
         attributes: dict[str, str] = {
             "trouper.actor.path": actor.address.path,
