@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import trio
+import trio.testing
 
 from trouper.nats import (
     AckPolicy,
@@ -200,6 +201,30 @@ async def test_fetch_returns_what_came_when_it_expires(nats_url: str) -> None:
             msgs = await consumer.fetch(10, expires=0.3)
             assert trio.current_time() - start >= 0.25
     assert [m.data for m in msgs] == [b"only"]
+
+
+async def test_pull_ended_by_a_409_raises_jetstream_error(nats_url: str) -> None:
+    """A waiting pull whose consumer is deleted ends with JetStreamError 409."""
+    name = fresh()
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            await work_queue(js, name)
+            consumer = await js.pull_subscribe(name, "doomed")
+            async with trio.open_nursery() as nursery:
+
+                async def pull() -> None:
+                    with pytest.raises(JetStreamError) as caught:
+                        await consumer.fetch(1, expires=4)
+                    assert (caught.value.code, caught.value.description) == (
+                        409,
+                        "Consumer Deleted",
+                    )
+
+                nursery.start_soon(pull)
+                await trio.testing.wait_all_tasks_blocked()
+                await nc.flush()
+                await js.delete_consumer(name, "doomed")
 
 
 async def test_acked_message_is_not_delivered_again(nats_url: str) -> None:
