@@ -122,17 +122,20 @@ async def test_max_deliveries_moves_the_message_to_the_dead_letter_queue(tmp_pat
 
 async def test_retry_redelivers_at_its_delay_without_counting(tmp_path: Path) -> None:
     """``Retry(after)`` redelivers after exactly ``after``, and does not use up deliveries."""
-    options = Durable(max_deliveries=1)
+    options = Durable(max_deliveries=2, backoff=(1.0,))
     async with make_store(tmp_path / "s.db") as store, serving(store, options=options) as queue:
         assert await queue.put("charge")
         taker = Taker()
         for n in range(3):
             delivery = await taker.fail(queue, Retry(after=5.0))
             assert (delivery.attempt, trio.current_time()) == (n + 1, 5.0 * n)
-        last = await taker.handle(queue)
+        failed = await taker.fail(queue, ValueError("down"))
+        with trio.fail_after(60):  # dead-lettered by mistake: no redelivery ever comes
+            last = await taker.handle(queue)
         await store.flush()
         dead = [d async for d in store.dead_letters()]
-    assert (last.attempt, last.redelivered, trio.current_time(), dead) == (4, True, 15.0, [])
+    assert (failed.attempt, last.attempt, last.redelivered) == (4, 5, True)
+    assert (trio.current_time(), dead) == (16.0, [])
 
 
 async def test_give_up_dead_letters_at_once(tmp_path: Path) -> None:
