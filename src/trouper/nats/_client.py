@@ -30,6 +30,16 @@ pinger's), since the server answers in order. On a disconnect the waiters fail
 with ``ConnectionLost``; PINGs still in ``_out`` (not yet written) will be sent
 after the reconnect and their PONGs are skipped (``_stale_pongs``).
 
+The client's status moves along this table; nothing else changes it::
+
+    from           event                                   to
+    (connect())    first connection up                     CONNECTED
+    CONNECTED      the connection fails                    RECONNECTING
+    RECONNECTING   a server accepts the handshake          CONNECTED
+    RECONNECTING   no server left to try, or no reconnect  CLOSED
+    CONNECTED      drain()                                 DRAINING
+    any            close(), end of drain(), callback error CLOSED
+
 Request/reply uses one wildcard subscription, ``<inbox>.*``, made on first
 use; each request registers a handler under a fresh token, and the inbox
 subscription's callback hands each reply to its token's handler. JetStream's
@@ -647,6 +657,7 @@ class Client:
     def __init__(self, options: _Options) -> None:
         # What connect() was given.
         self._options = options
+        # Where the client is (see the table in the module docstring).
         self._status = Status.RECONNECTING
         # Why the client closed (None while open or after a plain close).
         self._reason: BaseException | None = None
@@ -658,6 +669,7 @@ class Client:
         self._current: _Server | None = None
         # The current server's INFO.
         self._info: dict[str, object] = {}
+        # The current server's max_payload (publishes over it are refused).
         self._max_payload = 1024 * 1024
         # Bytes for the writer; the outage buffer while reconnecting.
         self._out = bytearray()
@@ -681,6 +693,7 @@ class Client:
         self._stale_pongs = 0
         # Live subscriptions by sid.
         self._subs: dict[int, Subscription] = {}
+        # The sid the next subscription gets (sids are never reused).
         self._next_sid = 1
         # The wildcard reply subscription, made on first request.
         self._reply_sub: Subscription | None = None
@@ -688,9 +701,11 @@ class Client:
         self._inbox = f"{options.inbox_prefix}.{secrets.token_hex(11)}."
         # Who takes replies to each token (a NatsError instead when the client closes).
         self._reply_handlers: dict[str, ReplyHandler] = {}
+        # The last reply token handed out (tokens are never reused).
         self._next_token = 0
         # Subjects already checked.
         self._checked: dict[str, None] = {}
+        # The counters of statistics(), over every connection.
         self._in_msgs = self._in_bytes = self._out_msgs = self._out_bytes = 0
         self._reconnects = 0
         self._dropped = 0
