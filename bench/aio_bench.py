@@ -317,7 +317,9 @@ async def _load(url: str, seconds: float) -> tuple[float, int, int]:
     return counts[0] / elapsed, counts[0], counts[1]
 
 
-def http_row(*, seconds: float, repeat: int, progress: Callable[[str], None]) -> tuple[Row, str]:
+def http_row(
+    *, seconds: float, repeat: int, warm_up: bool, progress: Callable[[str], None]
+) -> tuple[Row, str]:
     """Measure the endpoint inline and through an actor; return the row and the generator."""
     generator = "wrk" if shutil.which("wrk") else "httpx"
     measure = _wrk if generator == "wrk" else _httpx_load
@@ -325,7 +327,8 @@ def http_row(*, seconds: float, repeat: int, progress: Callable[[str], None]) ->
     with _server("inline_app") as inline_url, _server("actor_app") as actor_url:
         urls = {"inline_app": inline_url, "actor_app": actor_url}
         for url in urls.values():
-            measure(url, 1)  # warm-up: imports, first requests, CPU caches
+            if warm_up:
+                measure(url, 1)  # imports, first requests, CPU caches
         for rep in range(repeat):
             order = list(urls) if rep % 2 == 0 else list(reversed(urls))
             for app in order:
@@ -413,7 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the bridge's benchmarks from the command line; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m bench.aio_bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="rounds per side (default 3)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 s HTTP runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, 1 s HTTP runs, no warm-up"
+    )
     parser.add_argument("--http-seconds", type=float, default=5.0, help="per HTTP run")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP row")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
@@ -433,7 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     generator = "-"
     if not args.no_http:
         seconds = 1.0 if args.quick else args.http_seconds
-        row, generator = http_row(seconds=seconds, repeat=args.repeat, progress=progress)
+        row, generator = http_row(
+            seconds=seconds, repeat=args.repeat, warm_up=not args.quick, progress=progress
+        )
         rows.append(row)
     info = meta(scale=scale, repeat=args.repeat) | {"http_load": generator}
     print(

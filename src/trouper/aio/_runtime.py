@@ -35,6 +35,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TypeVar
 
@@ -215,15 +216,16 @@ class AioRuntime:
         return await self._crossing.call_sync(fn, *args)
 
 
-def open_runtime(**options: object) -> _GuestRun:
+def open_runtime(**options: object) -> AbstractAsyncContextManager[AioRuntime]:
     """Run an actor system on the running asyncio loop for the duration of an ``async with``.
 
     ``async with trouper.aio.open_runtime() as rt:`` inside ``asyncio.run``
-    (or any asyncio application: a Starlette or FastAPI lifespan, an aiohttp
-    cleanup context) runs ``trouper.open_runtime(**options)`` as a Trio guest
-    on the loop's thread (``trio.lowlevel.start_guest_run``); actors are the
-    same Trio code as everywhere. It takes the options of
-    ``trouper.open_runtime``. One per event loop (one Trio run per thread).
+    (or any asyncio application: a Starlette or FastAPI lifespan) runs
+    ``trouper.open_runtime(**options)`` as a Trio guest on the loop's thread
+    (``trio.lowlevel.start_guest_run``); actors are the same Trio code as
+    everywhere. It takes the options of ``trouper.open_runtime``. One per
+    event loop (one Trio run per thread); the block is entered and left by
+    one task, as ``asyncio.timeout``'s is.
 
     Leaving the block stops every actor as on Trio (each one's ``on_stop``
     run, pending asks failed with ``ActorStopped``) and waits for it. An
