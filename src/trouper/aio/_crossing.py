@@ -5,9 +5,10 @@ Theory of operation
 Trio runs as a guest on the asyncio loop's thread: its scheduler runs in loop
 callbacks ("ticks"), and only its wait for I/O runs in a worker thread. Code
 in an asyncio task is outside every Trio task, so it never calls Trio or the
-engine: each call it makes is a *job* appended to ``jobs`` and carried out by
-the *pump*, a Trio task of the bridge's nursery that runs queued jobs in
-order, each in a copy of its caller's ``contextvars`` context.
+engine (it may read the engine's state: Trio is between two steps whenever
+asyncio code runs). Each call it makes is a *job* appended to ``jobs`` and
+carried out by the *pump*, a Trio task of the bridge's nursery that runs
+queued jobs in order, each in a copy of its caller's ``contextvars`` context.
 
 Waking the pump when Trio is idle is the expensive part: Trio then sleeps in
 its I/O thread, and ``TrioToken.run_sync_soon`` wakes that thread, which
@@ -193,7 +194,7 @@ class Crossing:
         self._thread = threading.get_ident()
         # The loop's thread, the only one allowed to queue jobs.
         self._limit = limit
-        # At most this many tell_nowait messages per actor on their way.
+        # At most this many tell_nowait messages on their way to a pool or remote endpoint.
         self._jobs: deque[_Job] = deque()
         # Jobs queued by asyncio callers, oldest first; only the pump takes them.
         self._lanes: dict[object, deque[_Item]] = {}
@@ -228,12 +229,8 @@ class Crossing:
         if threading.get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
 
-    def submit(self, fn: Callable[..., None], *args: object) -> None:
-        """Queue ``fn(*args)`` to run in Trio, in the caller's context, after earlier jobs."""
-        self.check_caller()
-        self._queue(fn, args)
-
     def _queue(self, fn: Callable[..., None], args: tuple[object, ...]) -> None:
+        """Queue ``fn(*args)`` to run in Trio, in the caller's context, after earlier jobs."""
         self._jobs.append((contextvars.copy_context(), fn, args))
         if self._parked is not None and not self._waking:
             self._waking = True
@@ -264,7 +261,11 @@ class Crossing:
         """Queue ``message`` for ``ref`` at the next crossing, without waiting.
 
         Raises:
-            MailboxFull: the loop already has ``limit`` messages on their way to this actor.
+            MailboxFull: the actor's mailbox has no room left for it, counting the
+                messages the loop has on their way to it (for an endpoint with no
+                mailbox of its own, ``limit`` messages are on their way to it).
+            RuntimeClosed: the runtime is closed.
+            RuntimeError: the caller is another thread.
         """
         if self._closed:
             raise RuntimeClosed(self._node)
@@ -306,9 +307,9 @@ class Crossing:
     def _wake(self) -> None:
         """Wake the parked pump (sent through ``run_sync_soon``; runs in Trio)."""
         self._waking = False
-        self.rouse()
+        self._rouse()
 
-    def rouse(self) -> None:
+    def _rouse(self) -> None:
         """Keep the pump awake for ``LINGER`` more seconds, unparking it if needed (Trio)."""
         self._awake_until = perf_counter() + LINGER
         task, self._parked = self._parked, None
@@ -373,7 +374,7 @@ class Crossing:
             call.scope = None
             # Cancelled from above: the runtime is closing under the call.
             call.reject(RuntimeClosed(self._node))
-        self.rouse()
+        self._rouse()
 
     def _ask(self, ref: ActorRef[object], message: object, call: Call) -> None:
         # The one place an ask crosses. With an endpoint that takes a reply
@@ -404,7 +405,7 @@ class Crossing:
             call.resolve(result.value)
         else:
             call.reject(result.error)  # type: ignore[attr-defined]
-        self.rouse()
+        self._rouse()
 
     def _deliver(self, ref: ActorRef[object], message: object, call: Call | None) -> None:
         key = ref.endpoint
@@ -521,4 +522,4 @@ class Crossing:
             call.resolve(value)
         else:
             call.reject(error)
-        self.rouse()
+        self._rouse()

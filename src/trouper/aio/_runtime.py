@@ -5,7 +5,7 @@ Theory of operation
 ``open_runtime`` starts a Trio guest run (``trio.lowlevel.start_guest_run``)
 on the running asyncio loop: Trio's scheduler runs in the loop's own
 callbacks on the loop's thread, and only Trio's wait for I/O sits in a worker
-thread of Trio's. The guest run's main function (``_GuestRun.main``) holds,
+thread of Trio's. The guest run's main function (``_GuestRun._main``) holds,
 from the outside in:
 
 - ``outer``, a cancel scope that an abort (the owner task cancelled from
@@ -35,7 +35,6 @@ import contextlib
 import signal
 import threading
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TypeVar
 
@@ -216,7 +215,7 @@ class AioRuntime:
         return await self._crossing.call_sync(fn, *args)
 
 
-def open_runtime(**options: object) -> AbstractAsyncContextManager[AioRuntime]:
+def open_runtime(**options: object) -> contextlib.AbstractAsyncContextManager[AioRuntime]:
     """Run an actor system on the running asyncio loop for the duration of an ``async with``.
 
     ``async with trouper.aio.open_runtime() as rt:`` inside ``asyncio.run``
