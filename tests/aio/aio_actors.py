@@ -91,6 +91,18 @@ class Stubborn(Actor):
         await trio.sleep_forever()
 
 
+class SlowStarter(Actor):
+    """``on_start`` sets ``started`` and waits for ``gate``: a spawn that takes its time."""
+
+    def __init__(self, started: trio.Event, gate: trio.Event) -> None:
+        self.started = started
+        self.gate = gate
+
+    async def on_start(self) -> None:
+        self.started.set()
+        await self.gate.wait()
+
+
 @attrs.frozen
 class Hold(Request[str]):
     """Held by ``Holder`` until its gate opens."""

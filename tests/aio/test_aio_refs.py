@@ -17,6 +17,7 @@ from aio_actors import (
     Holder,
     Introduce,
     Note,
+    SlowStarter,
     Withdraw,
     run,
     until,
@@ -348,6 +349,26 @@ def test_spawn_takes_the_options_of_runtime_spawn() -> None:
                 await rt.spawn(Account, 0, name="acct")
             await rt.stop(account)
             assert journal == ["on_stop 1"]
+
+    run(main)
+
+
+def test_a_spawn_cancelled_before_on_start_returns_is_undone() -> None:
+    """Cancelled while ``on_start`` runs, the spawn leaves nothing: the name is free again."""
+
+    async def main() -> None:
+        async with open_runtime() as rt:
+            gates = await Gates.make(rt)
+            spawning = asyncio.create_task(
+                rt.spawn(SlowStarter, gates.started, gates.gate, name="slow")
+            )
+            await gates.wait_started(rt)
+            spawning.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await spawning
+            await until(lambda: rt.lookup("slow") is None)  # once its cell has finalized
+            account = await rt.spawn(Account, 1, name="slow")
+            assert await account.ask(Balance()) == 1
 
     run(main)
 
