@@ -6,8 +6,10 @@ baseline ("off") is the same workload with nothing installed, so the ratio is
 what the instrument costs (the issue's target: metrics on, the tell row
 costs at most 20%, a ratio of at least 1/1.2). ``python -m bench.observe_bench``
 runs these rows alone and prints, besides, the cost of each hook called
-directly (ns per call). To show them in ``make bench``, append ``ROWS`` to
-``bench.workloads.WORKLOADS``.
+directly (ns per message). To show them in ``make bench``, extend
+``bench.workloads.WORKLOADS`` with ``rows()`` (this module imports
+``bench.workloads`` and ``bench.runner`` only inside functions, so
+``bench.workloads`` may import it at its top).
 
 The instruments: ``EmptyHooks`` (the three message hooks, doing nothing: what
 the engine's instrumented path costs by itself); the view's ``Collector``
@@ -26,6 +28,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 import trio
 from opentelemetry.sdk.metrics import MeterProvider
@@ -35,19 +38,20 @@ from trio.testing import wait_all_tasks_blocked
 
 import trouper
 from bench.common import MAILBOX_SIZE, PING, Sample, Tally, rate
-from bench.runner import meta, render, run
 from bench.trouper_side import Counter
-from bench.workloads import Target, Workload
 from trouper import ActorRef
 from trouper.observe import Collector, Metrics, Tracing
 from trouper.runtime.lowlevel import Cell, HandlerOutcome, Instrument, SendKind, cell_of
 
-__all__ = ["HOOKED", "INSTRUMENTS", "ROWS", "EmptyHooks", "hook_costs", "main"]
+if TYPE_CHECKING:
+    from bench.workloads import Workload
+
+__all__ = ["HOOKED", "INSTRUMENTS", "EmptyHooks", "hook_costs", "main", "rows"]
 
 TELL_SIZE = 200_000
 ASK_SIZE = 20_000
 
-METRICS_TARGET = Target(1 / 1.2)
+METRICS_TARGET = 1 / 1.2
 """Metrics on: the tell row costs at most 20% (rate ratio >= 1/1.2)."""
 
 
@@ -135,14 +139,17 @@ def ask(n: int, instrument: str) -> Sample:
     return _one_actor(n, _ask_each, INSTRUMENTS[instrument])
 
 
-def _rows() -> list[Workload]:
-    rows = []
+def rows() -> list[Workload]:
+    """The observe rows, for ``bench.workloads.WORKLOADS``: tell and ask per configuration."""
+    from bench.workloads import Target, Workload
+
+    made = []
     for kind, fn, size, unit in (
         ("tell", tell, TELL_SIZE, "msg/s"),
         ("ask", ask, ASK_SIZE, "ask/s"),
     ):
         for name in ("empty hooks", "collector", "counting", "metrics", "tracing"):
-            rows.append(
+            made.append(
                 Workload(
                     f"{kind}_{name.replace(' ', '_')}",
                     f"{kind} with {name}",
@@ -150,15 +157,11 @@ def _rows() -> list[Workload]:
                     unit,
                     partial(fn, instrument="off"),
                     partial(fn, instrument=name),
-                    METRICS_TARGET if (kind, name) == ("tell", "metrics") else None,
+                    Target(METRICS_TARGET) if (kind, name) == ("tell", "metrics") else None,
                     baseline="off",
                 )
             )
-    return rows
-
-
-ROWS: list[Workload] = _rows()
-"""The rows, for ``bench.workloads.WORKLOADS``."""
+    return made
 
 
 def _local() -> Instrument:
@@ -216,8 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds per side (default 3)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the sizes")
     args = parser.parse_args(argv)
-    rows = run(
-        ROWS,
+    from bench.runner import meta, render, run
+
+    results = run(
+        rows(),
         scale=args.scale,
         repeat=args.repeat,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
@@ -227,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"trouper {info['trouper']}, Python {info['python']}, {info['cpus']} CPUs, "
         f"scale {args.scale:g}, best of {args.repeat}; baseline: nothing installed\n"
     )
-    render(rows, sys.stdout)
+    render(results, sys.stdout)
     print("\nthe three message hooks called directly, ns per message:")
     for label, cost in hook_costs(max(1000, round(100_000 * args.scale))).items():
         print(f"  {label:<32} {cost:8,.0f}")
