@@ -26,7 +26,16 @@ from bench.common import (
     rate,
 )
 
-__all__ = ["ask", "fan_out", "idle_memory", "ring", "spawn_stop", "tell", "tell_greedy"]
+__all__ = [
+    "ask",
+    "fan_out",
+    "idle_memory",
+    "ring",
+    "spawn_stop",
+    "stop_only",
+    "tell",
+    "tell_greedy",
+]
 
 Reply = trio.MemorySendChannel[int]
 
@@ -151,6 +160,28 @@ def spawn_stop(n: int) -> Sample:
                 sends.append(send)
             await wait_all_tasks_blocked()
             alive = len(nursery.child_tasks)
+            for send in sends:
+                send.close()
+        # Leaving the nursery waited for every task to end.
+        return Sample(rate(n, start), alive)
+
+    return trio.run(main)
+
+
+def stop_only(n: int) -> Sample:
+    """Start ``n`` idle tasks; time closing their channels until every task has ended."""
+
+    async def main() -> Sample:
+        tally = Tally(0)
+        async with trio.open_nursery() as nursery:
+            sends = []
+            for _ in range(n):
+                send, receive = trio.open_memory_channel[Ping](MAILBOX_SIZE)
+                nursery.start_soon(_counter, receive, tally)
+                sends.append(send)
+            await wait_all_tasks_blocked()
+            alive = len(nursery.child_tasks)
+            start = perf_counter()
             for send in sends:
                 send.close()
         # Leaving the nursery waited for every task to end.

@@ -29,7 +29,16 @@ from bench.common import (
 )
 from trouper import ActorRef
 
-__all__ = ["ask", "fan_out", "idle_memory", "ring", "spawn_stop", "tell", "tell_nowait"]
+__all__ = [
+    "ask",
+    "fan_out",
+    "idle_memory",
+    "ring",
+    "spawn_stop",
+    "stop_only",
+    "tell",
+    "tell_nowait",
+]
 
 
 class Counter(trouper.Actor):
@@ -138,6 +147,26 @@ def spawn_stop(n: int) -> Sample:
             alive = len(runtime.root.children)
             for ref in refs:
                 await runtime.stop(ref)
+            value = rate(n, start)
+            left = len(runtime.root.children)
+        return Sample(value, alive if left == 0 else -left)
+
+    return trio.run(main)
+
+
+def stop_only(n: int) -> Sample:
+    """Spawn ``n`` actors, let them go idle; time stopping them one by one until all ended."""
+
+    async def main() -> Sample:
+        tally = Tally(0)
+        async with trouper.open_runtime(mailbox_size=MAILBOX_SIZE) as runtime:
+            refs = [await runtime.spawn(Counter, tally) for _ in range(n)]
+            await wait_all_tasks_blocked()
+            alive = len(runtime.root.children)
+            start = perf_counter()
+            for ref in refs:
+                await runtime.stop(ref)
+            await wait_all_tasks_blocked()
             value = rate(n, start)
             left = len(runtime.root.children)
         return Sample(value, alive if left == 0 else -left)

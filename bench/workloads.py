@@ -89,7 +89,7 @@ WORKLOADS: list[Workload] = [
         "msg/s",
         raw.tell,
         trouper_side.tell,
-        Target(0.7),
+        Target(1.1),
     ),
     Workload(
         "tell_nowait",
@@ -98,7 +98,7 @@ WORKLOADS: list[Workload] = [
         "msg/s",
         raw.tell_greedy,
         trouper_side.tell_nowait,
-        Target(0.3),
+        Target(0.7),
         baseline="greedy raw",
     ),
     Workload(
@@ -108,7 +108,7 @@ WORKLOADS: list[Workload] = [
         "ask/s",
         raw.ask,
         trouper_side.ask,
-        Target(0.7),
+        Target(1.3),
     ),
     Workload(
         "spawn",
@@ -117,6 +117,15 @@ WORKLOADS: list[Workload] = [
         "actor/s",
         raw.spawn_stop,
         trouper_side.spawn_stop,
+        Target(0.8),
+    ),
+    Workload(
+        "stop",
+        "stop all (idle), one by one",
+        10_000,
+        "actor/s",
+        raw.stop_only,
+        trouper_side.stop_only,
         Target(0.5),
     ),
     Workload(
@@ -126,7 +135,7 @@ WORKLOADS: list[Workload] = [
         "hop/s",
         _sized(raw.ring, RING_SIZE),
         _sized(trouper_side.ring, RING_SIZE),
-        Target(0.5),
+        Target(1.0),
     ),
     Workload(
         "fan_out",
@@ -135,7 +144,7 @@ WORKLOADS: list[Workload] = [
         "msg/s",
         _sized(raw.fan_out, FAN_OUT),
         _sized(trouper_side.fan_out, FAN_OUT),
-        Target(0.5),
+        Target(1.0),
     ),
     Workload(
         "publish",
@@ -163,7 +172,7 @@ WORKLOADS: list[Workload] = [
         "B/actor",
         partial(raw.idle_memory, kind="traced"),
         partial(trouper_side.idle_memory, kind="traced"),
-        Target(1.5, at_least=False),
+        Target(1.15, at_least=False),
         higher_is_better=False,
     ),
     Workload(

@@ -17,13 +17,16 @@ SURFACE = {
         "LinkedActorFailed", "MailboxFull", "NameTaken", "OneForAll", "OneForOne", "Reject",
         "Request", "RestForOne", "Restart", "RestartIntensityExceeded", "Runtime", "StartFailed",
         "Strategy", "Supervisor", "Terminated", "Timer", "UnhandledMessage", "handler",
-        "open_runtime", "start_runtime",
+        "message", "open_runtime", "register", "start_runtime",
     },
     "trouper.errors": {
         "ActorError", "ActorStopped", "AskCycle", "ChildFailed", "ChildNotFound",
         "DuplicateChild", "HandlerError", "InvalidSubject", "LinkedActorFailed", "MailboxFull",
-        "NameTaken", "RestartIntensityExceeded", "RuntimeClosed", "StartFailed",
-        "UnhandledMessage",
+        "MalformedPayload", "MessageMismatch", "MessageTypeConflict", "NameTaken", "NotAStore",
+        "RestartIntensityExceeded", "RuntimeClosed", "StartFailed", "StoreCorrupt",
+        "StoreError", "StoreFailed", "StoreLocked", "StoreVersionTooNew", "UndecodableMessage",
+        "UnencodableMessage", "UnhandledMessage", "UnknownMessageType",
+        "UnregisteredMessageType", "UnresolvableRef",
     },
     "trouper.actors": {
         "Actor", "ActorRef", "ActorState", "Address", "Context", "Exited",
@@ -43,8 +46,14 @@ SURFACE = {
         "ACCEPTS", "PUBLIC_STATE", "RANK", "Ask", "Cell", "Command", "Consumer", "Endpoint",
         "EndpointFactory", "Guardian", "HandlerOutcome", "Instrument", "Instruments",
         "Interception", "Mailbox", "MailboxEnding", "MailboxFactory", "MemoryMailbox", "Phase", "SendKind",
-        "Verdict", "Watcher", "admit", "cell_of", "current_cell", "message_of",
-        "register_extension", "running", "spawn_cell",
+        "Transaction", "Verdict", "Watcher", "WithMsgId", "admit", "cell_of",
+        "current_cell",
+        "message_of", "register_extension", "running", "spawn_cell", "stage_if_in_transaction",
+    },
+    "trouper.codec": {
+        "Codec", "DEFAULT_REGISTRY", "Encoded", "MAX_NAME_LENGTH", "MessageRegistry",
+        "RefResolver", "check_message_name", "default_name", "message", "name_of", "register",
+        "type_named",
     },
     "trouper.topics": {
         "IndexStatistics", "Overflow", "Published", "SYSTEM_DEAD_LETTERS", "SYSTEM_PREFIX",
@@ -91,3 +100,30 @@ def test_top_level_names_are_the_subpackages_objects() -> None:
     assert trouper.Actor is actors.Actor
     assert trouper.open_runtime is runtime.open_runtime
     assert trouper.OneForOne is supervision.OneForOne
+
+
+@pytest.mark.parametrize("module_name", sorted(SURFACE))
+def test_public_classes_show_their_public_module(module_name: str) -> None:
+    """A public class or function names a public module, never the private one it lives in."""
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            shown = obj.__module__
+            assert not any(part.startswith("_") for part in shown.split(".")), (name, shown)
+
+
+def test_no_name_is_exported_from_two_subpackages() -> None:
+    """Each public object has one home: only ``trouper`` itself re-exports others' names."""
+    homes: dict[int, str] = {}
+    for module_name in sorted(SURFACE):
+        if module_name == "trouper":
+            continue
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            where = f"{module_name}.{name}"
+            assert id(obj) not in homes, f"{where} is also {homes[id(obj)]}"
+            homes[id(obj)] = where

@@ -23,6 +23,7 @@ from trouper.actors import (
     Timer,
     handler,
 )
+from trouper.codec import message, register
 from trouper.errors import (
     ActorError,
     ActorStopped,
@@ -98,6 +99,8 @@ __all__ = [
     "Timer",
     "UnhandledMessage",
     "handler",
+    "message",
     "open_runtime",
+    "register",
     "start_runtime",
 ]

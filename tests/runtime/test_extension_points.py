@@ -23,6 +23,7 @@ from trouper.runtime.lowlevel import (
     MemoryMailbox,
     SendKind,
     Watcher,
+    message_of,
 )
 
 
@@ -278,9 +279,9 @@ class Settling(MemoryMailbox):
 
     settles = True
 
-    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> None:
-        message = getattr(item, "message", item)
-        self.endings.append((message, ending, None if error is None else str(error)))
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> bool:
+        self.endings.append((message_of(item), ending, None if error is None else str(error)))
+        return False
 
 
 class SettlingMailboxes:
@@ -346,12 +347,12 @@ class Remote:
         self.watchers: list[Watcher] = []
         self.reachable = True
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         await trio.lowlevel.checkpoint()
         self.sent.append(message)
         return self.reachable
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         self.sent.append(message)
         return self.reachable
 

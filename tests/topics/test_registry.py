@@ -23,12 +23,12 @@ class Recorder:
     name: str
     journal: list[tuple[str, object]]
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         self.journal.append((self.name, message))
         await trio.lowlevel.checkpoint()
         return True
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         self.journal.append((self.name, message))
         return True
 

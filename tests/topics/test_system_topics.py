@@ -185,12 +185,12 @@ class Unreachable:
     runtime: trouper.Runtime
     address: Address
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         self.send_nowait(message)
         await trio.lowlevel.checkpoint()
         return False
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         self.runtime.dead_letters.post(DeadLetter(message, self.address, "unreachable"))
         return False
 

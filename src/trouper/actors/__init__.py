@@ -4,6 +4,7 @@ Knows nothing of the engine; the runtime implements ``Context`` and the endpoint
 (the ``Endpoint`` and ``Watcher`` protocols are exported by ``trouper.runtime.lowlevel``).
 """
 
+from trouper._exports import publish
 from trouper.actors._actor import Actor, HandlerFunction, handler, instantiate
 from trouper.actors._context import Context, Exited, Terminated, Timer
 from trouper.actors._ref import ActorRef, Address, Request
@@ -27,3 +28,5 @@ __all__ = [
     "handler",
     "instantiate",
 ]
+
+publish(__name__, globals())

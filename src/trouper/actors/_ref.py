@@ -59,14 +59,16 @@ class Endpoint(Protocol[M]):
     the ref calls nothing else. Exported by ``trouper.runtime.lowlevel``.
     """
 
-    async def send(self, message: M) -> bool:
+    async def send(self, message: M, msg_id: str | None = None) -> bool:
         """Deliver ``message``, waiting while the target's mailbox is full.
 
-        Returns ``True`` if it reached a mailbox, ``False`` if it became a dead letter.
+        Returns ``True`` if it reached a mailbox, ``False`` if it became a dead
+        letter. ``msg_id`` identifies the message for deduplication where the
+        target's mailbox keeps ids (durable ones); elsewhere it changes nothing.
         """
         ...
 
-    def send_nowait(self, message: M) -> bool:
+    def send_nowait(self, message: M, msg_id: str | None = None) -> bool:
         """Deliver ``message`` now or raise ``MailboxFull``; ``False``: it became a dead letter."""
         ...
 
@@ -110,23 +112,37 @@ class ActorRef(Generic[M]):
         """What delivers this ref's messages (a runtime's cell, a pool, a transport)."""
         return self._endpoint
 
-    async def tell(self, message: M) -> None:
+    async def tell(self, message: M, *, msg_id: str | None = None) -> None:
         """Send ``message`` without waiting for it to be handled.
 
         Waits while the target's mailbox is full (backpressure). Messages from
         one sender to one receiver arrive in the order they were told. If the
         target has stopped, the message becomes a dead letter and this returns
         normally. A checkpoint: if cancelled, the message was not sent.
-        """
-        await self._endpoint.send(message)
 
-    def tell_nowait(self, message: M) -> None:
+        To an actor with a durable mailbox, returns once the message is
+        stored; ``msg_id`` then deduplicates: a second message with the same
+        id for the same mailbox within its window is dropped. In memory,
+        delivery is at most once and ``msg_id`` changes nothing.
+        """
+        if msg_id is None:
+            await self._endpoint.send(message)
+        else:
+            await self._endpoint.send(message, msg_id)
+
+    def tell_nowait(self, message: M, *, msg_id: str | None = None) -> None:
         """Send ``message`` now, without waiting.
+
+        To an actor with a durable mailbox, the message is staged for the
+        store's next commit (``await runtime.store.flush()`` is the barrier).
 
         Raises:
             MailboxFull: the target's mailbox is full; the message was not sent.
         """
-        self._endpoint.send_nowait(message)
+        if msg_id is None:
+            self._endpoint.send_nowait(message)
+        else:
+            self._endpoint.send_nowait(message, msg_id)
 
     @overload
     async def ask(self, message: Request[R]) -> R: ...

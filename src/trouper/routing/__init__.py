@@ -3,6 +3,7 @@
 Imports ``trouper.runtime`` (and its ``lowlevel``), ``trouper.actors``, ``trouper.supervision``.
 """
 
+from trouper._exports import publish
 from trouper.routing._messages import Members, Resize
 from trouper.routing._pool import PoolFactory, members, pool, resize, spawn_pool
 from trouper.routing._routers import (
@@ -31,3 +32,5 @@ __all__ = [
     "resize",
     "spawn_pool",
 ]
+
+publish(__name__, globals())

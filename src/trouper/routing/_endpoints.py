@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import outcome
 import trio
@@ -43,7 +44,15 @@ from trouper.routing._routers import (
     key_hash,
 )
 from trouper.runtime import DeadLetterReason
-from trouper.runtime.lowlevel import Ask, Cell, Mailbox, MemoryMailbox, message_of
+from trouper.runtime.lowlevel import (
+    Ask,
+    Cell,
+    Mailbox,
+    MemoryMailbox,
+    WithMsgId,
+    message_of,
+    stage_if_in_transaction,
+)
 
 __all__ = ["PoolEndpoint", "endpoint_for"]
 
@@ -68,7 +77,7 @@ class PoolEndpoint:
         """How many members the pool wants (its last ``Resize``, or the initial size)."""
         self.members: tuple[Cell, ...] = ()
         """The members' cells in member order (``member-1`` first); replaced on change."""
-        self.shared: MemoryMailbox | None = None
+        self.shared: Mailbox | None = None
         """The mailbox every member shares (balancing pools only)."""
         self.actor_class: type[Actor] | None = None
         """The members' class, once one has started."""
@@ -85,11 +94,11 @@ class PoolEndpoint:
         self.ref = ActorRef(cell.address, self)
         return self
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Tell: route ``message`` (``ActorRef.tell``); whether it reached a mailbox."""
         raise NotImplementedError
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Tell now: route ``message`` or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
         raise NotImplementedError
 
@@ -164,20 +173,20 @@ class _Rerouting(PoolEndpoint):
     def _member(self, message: object) -> Cell:
         raise NotImplementedError
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Tell the member the router picks (``ActorRef.tell``)."""
         if type(message) in CONTROL:
             return await self.cell.send(message)
         if self.members:
-            return await self._member(message).send(message)
+            return await self._member(message).send(message, msg_id)
         return await self._dead_send(message)
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Tell the router's member now, or raise ``MailboxFull`` (``ActorRef.tell_nowait``)."""
         if type(message) in CONTROL:
             return self.cell.send_nowait(message)
         if self.members:
-            return self._member(message).send_nowait(message)
+            return self._member(message).send_nowait(message, msg_id)
         return self._dead_send_nowait(message)
 
     async def ask(self, message: object) -> object:
@@ -305,7 +314,7 @@ class BroadcastEndpoint(PoolEndpoint):
 
     __slots__ = ()
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Tell every member, one after the other (``ActorRef.tell``).
 
         Waits while a member's mailbox is full. If cancelled part way, the
@@ -319,10 +328,10 @@ class BroadcastEndpoint(PoolEndpoint):
             return await self._dead_send(message)
         reached = False
         for member in members:
-            reached = await member.send(message) or reached
+            reached = await member.send(message, msg_id) or reached
         return reached
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Tell every member now, or none of them (``ActorRef.tell_nowait``).
 
         Raises:
@@ -339,7 +348,7 @@ class BroadcastEndpoint(PoolEndpoint):
                 raise MailboxFull(member.address, mailbox.size)
         reached = False
         for member in members:
-            reached = member.send_nowait(message) or reached
+            reached = member.send_nowait(message, msg_id) or reached
         return reached
 
     async def ask(self, message: object) -> object:
@@ -375,18 +384,30 @@ class BalancingEndpoint(PoolEndpoint):
 
     __slots__ = ()
 
-    def __init__(self, size: int, mailbox: MemoryMailbox) -> None:
+    def __init__(self, size: int, mailbox: Mailbox) -> None:
         super().__init__(size)
         self.shared = mailbox
 
-    async def send(self, message: object) -> bool:
-        """Put the message in the shared mailbox, waiting while it is full (``ActorRef.tell``)."""
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
+        """Put the message in the shared mailbox, waiting while it is full (``ActorRef.tell``).
+
+        Staged like a cell's ``send`` when sent from a handler in a transaction.
+        """
         if type(message) in CONTROL:
             return await self.cell.send(message)
         self.cell.runtime.check_thread("tell")
         await checkpoint_if_cancelled()
         mailbox = self.shared
         assert mailbox is not None
+        if stage_if_in_transaction(mailbox, message, msg_id, partial(self._release, message)):
+            await cancel_shielded_checkpoint()
+            return True
+        if mailbox.durable:
+            message = message if msg_id is None else WithMsgId(message, msg_id)
+            if await mailbox.put(message):
+                return True
+            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+            return False
         if mailbox.put_nowait(message):
             await cancel_shielded_checkpoint()
             return True
@@ -399,7 +420,7 @@ class BalancingEndpoint(PoolEndpoint):
         self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
         return False
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Put the message in the shared mailbox now (``ActorRef.tell_nowait``).
 
         Raises:
@@ -410,6 +431,10 @@ class BalancingEndpoint(PoolEndpoint):
         self.cell.runtime.check_thread("tell_nowait")
         mailbox = self.shared
         assert mailbox is not None
+        if stage_if_in_transaction(mailbox, message, msg_id, partial(self._release, message)):
+            return True
+        if msg_id is not None and mailbox.durable:
+            message = WithMsgId(message, msg_id)
         if mailbox.put_nowait(message):
             return True
         if mailbox.closed:
@@ -440,6 +465,15 @@ class BalancingEndpoint(PoolEndpoint):
             self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
             raise ActorStopped(address)
         return await envelope.wait()
+
+    def _release(self, message: object) -> None:
+        """Deliver a staged message once its transaction committed (whatever the room)."""
+        mailbox = self.shared
+        assert mailbox is not None
+        if mailbox.closed:
+            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+        else:
+            mailbox.put_system(message)
 
     def close(self) -> None:
         """Close the shared mailbox: its messages become dead letters, its asks fail."""

@@ -3,6 +3,7 @@
 Imports ``trouper.actors`` and ``trouper.supervision``; nothing above them.
 """
 
+from trouper._exports import publish
 from trouper.runtime._observe import (
     ActorEvent,
     DeadLetter,
@@ -45,3 +46,5 @@ __all__ = [
     "open_runtime",
     "start_runtime",
 ]
+
+publish(__name__, globals())

@@ -50,11 +50,11 @@ child.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Protocol, cast
 
 import outcome
 import trio
@@ -94,6 +94,7 @@ from trouper.errors import (
 )
 from trouper.runtime._ask import Ask, check_cycle
 from trouper.runtime._bonds import Bonds
+from trouper.runtime._envelopes import Carried, WithMsgId
 from trouper.runtime._host import ChildrenHost
 from trouper.runtime._instrument import Contexts, HandlerOutcome, Interception, SendKind
 from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
@@ -105,41 +106,69 @@ if TYPE_CHECKING:
     from trouper.runtime._guardian import Guardian
     from trouper.runtime._runtime import Runtime
 
-__all__ = ["Carried", "Cell", "current_cell", "message_of"]
+__all__ = ["Cell", "Transaction", "act_for", "current_cell", "stage_if_in_transaction"]
 
 log = logging.getLogger("trouper")
 
-_current: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
-    "trouper_current_cell", default=None
-)
+_acting: dict[Task, Cell] = {}
+# The task of every running cell (and of its timers), to the cell it acts for. A plain
+# dict rather than a context variable: setting one would cost each actor two objects.
 
 _Next = tuple[Command, BaseException | None]
 _STOPPED_REASON = DeadLetterReason.ACTOR_STOPPED
 
 
 def current_cell() -> Cell | None:
-    """The cell whose task (or a task it started: a timer, a handler's nursery) runs now."""
-    return _current.get()
+    """The cell whose task, or one of whose timers, runs now (``None`` for any other task)."""
+    return _acting.get(current_task())
 
 
-def message_of(item: object) -> object:
-    """The message inside a mailbox item (an ``Ask``, a message carrying contexts, or itself)."""
-    cls = type(item)
-    if cls is Ask or cls is Carried:
-        return item.message  # type: ignore[attr-defined]
-    return item
+def act_for(cell: Cell | None) -> None:
+    """Treat the current task as acting for ``cell`` (a timer's task); ``None`` undoes it."""
+    if cell is None:
+        _acting.pop(current_task(), None)
+    else:
+        _acting[current_task()] = cell
 
 
-class Carried:
-    """A told message with the contexts instruments attached to it (see ``message_sent``)."""
+class Transaction(Protocol):
+    """Where the sends of a handler go while its message is in a transaction (durable).
 
-    __slots__ = ("contexts", "message")
+    A settling mailbox's ``open_item`` may return a delivery with this method;
+    while the handler runs, every ``tell`` and ``tell_nowait`` it makes to a
+    local actor is handed to ``stage`` instead of being delivered.
+    """
 
-    def __init__(self, message: object, contexts: Contexts) -> None:
-        self.message = message
-        # The message as told.
-        self.contexts = contexts
-        # What each instrument carries with it, by instrument.
+    def stage(
+        self,
+        target: Mailbox,
+        message: object,
+        msg_id: str | None,
+        release: Callable[[], None],
+    ) -> None:
+        """Add ``message`` for ``target`` to the transaction; ``release()`` delivers it."""
+        ...
+
+
+_staging: dict[Task, Transaction] = {}
+# The tasks whose running handler is in a transaction, to it. Empty (the usual case), a
+# send pays one truth test for it.
+
+
+def stage_if_in_transaction(
+    target: Mailbox, message: object, msg_id: str | None, release: Callable[[], None]
+) -> bool:
+    """Stage a send in the running handler's transaction, if it has one; say whether it did.
+
+    For endpoints that put into a mailbox themselves (a balancing pool's).
+    """
+    if not _staging:
+        return False
+    transaction = _staging.get(current_task())
+    if transaction is None:
+        return False
+    transaction.stage(target, message, msg_id, release)
+    return True
 
 
 class Cell:
@@ -166,6 +195,7 @@ class Cell:
         "child_id",
         "context",
         "current",
+        "delivery",
         "exits",
         "factory",
         "handled",
@@ -282,6 +312,8 @@ class Cell:
         # The ask whose handler runs now (failed with ActorStopped if the cell dies).
         self.asking: Cell | None = None
         # The cell this actor's handler waits on an ask to (ask cycles), or None.
+        self.delivery: object = None
+        # The running handler's delivery from a settling mailbox (``ctx.delivery``), or None.
         # --- made on first use --------------------------------------------------------
         self._bonds: Bonds | None = None
         # Watchers, watched refs and links.
@@ -299,6 +331,11 @@ class Cell:
     def state(self) -> ActorState:
         """Where the actor is in its life, as trees and child lists show it."""
         return PUBLIC_STATE[self.phase]
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the actor has stopped for good."""
+        return self.phase is Phase.STOPPED
 
     @property
     def parked(self) -> bool:
@@ -319,22 +356,49 @@ class Cell:
         except RuntimeError:  # no Trio run in this thread
             return True
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Put ``message`` in the mailbox, waiting while it is full (``ActorRef.tell``).
 
         Returns whether it reached the mailbox (``False``: it became a dead letter).
+        Sent from a handler whose message is in a transaction (a durable
+        mailbox's), the message is staged in it instead: it is delivered only
+        once that transaction has committed.
         """
         runtime = self.runtime
-        if self._foreign():
+        try:
+            foreign = current_root_task() is not runtime.root_task
+        except RuntimeError:  # no Trio run in this thread
+            foreign = True
+        if foreign:
             runtime.refuse_foreign_thread("tell")
         await checkpoint_if_cancelled()
+        if _staging and self._stage(message, msg_id):
+            await cancel_shielded_checkpoint()
+            return True
         if runtime.instruments.watch_sends:
-            return await self._send_watched(message, SendKind.TELL)
+            return await self._send_watched(message, SendKind.TELL, msg_id)
         mailbox = self.mailbox
-        if not mailbox.durable and mailbox.put_nowait(message):
+        if mailbox.durable:
+            return await self._put(message if msg_id is None else WithMsgId(message, msg_id))
+        if mailbox.put_nowait(message):
             await cancel_shielded_checkpoint()
             return True
         return await self._put(message)
+
+    def _stage(self, message: object, msg_id: str | None) -> bool:
+        """Stage ``message`` in the transaction of the handler running now, if it has one."""
+        transaction = _staging.get(current_task())
+        if transaction is None:
+            return False
+        transaction.stage(self.mailbox, message, msg_id, partial(self._release, message))
+        return True
+
+    def _release(self, message: object) -> None:
+        """Deliver a staged message once its transaction committed (whatever the room)."""
+        if self.mailbox.closed:
+            self.dead_letter(message, _STOPPED_REASON)
+        else:
+            self.mailbox.put_system(message)
 
     async def _put(self, item: object) -> bool:
         mailbox = self.mailbox
@@ -347,29 +411,36 @@ class Cell:
         self.dead_letter(item, _STOPPED_REASON)
         return False
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Put ``message`` in the mailbox now (``ActorRef.tell_nowait``).
 
         Returns whether it reached the mailbox (``False``: it became a dead letter).
+        Staged like ``send`` when sent from a handler in a transaction.
 
         Raises:
             MailboxFull: the mailbox is full; the message was not sent.
         """
         runtime = self.runtime
-        if self._foreign():
+        try:
+            foreign = current_root_task() is not runtime.root_task
+        except RuntimeError:  # no Trio run in this thread
+            foreign = True
+        if foreign:
             runtime.refuse_foreign_thread("tell_nowait")
-        item = message
+        if _staging and self._stage(message, msg_id):
+            return True
+        mailbox = self.mailbox
+        item = message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
         instruments = runtime.instruments
         if instruments.watch_sends:
             if instruments.intercept_send:
                 fate = instruments.intercept(self, message, SendKind.TELL_NOWAIT)
                 if fate is not None:
-                    return self._intercepted_nowait(fate, message)
-            if instruments.message_sent:
+                    return self._intercepted_nowait(fate, item)
+            if instruments.message_sent and not mailbox.durable:
                 contexts = instruments.sent(self, message, SendKind.TELL_NOWAIT)
                 if contexts is not None:
                     item = Carried(message, contexts)
-        mailbox = self.mailbox
         if not mailbox.put_nowait(item):
             if mailbox.closed:
                 self.dead_letter(item, _STOPPED_REASON)
@@ -382,7 +453,11 @@ class Cell:
     async def ask(self, message: object) -> object:
         """Put an ask in the mailbox and wait for the handler's reply (``ActorRef.ask``)."""
         runtime = self.runtime
-        if self._foreign():
+        try:
+            foreign = current_root_task() is not runtime.root_task
+        except RuntimeError:  # no Trio run in this thread
+            foreign = True
+        if foreign:
             runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
         instruments = runtime.instruments
@@ -393,12 +468,12 @@ class Cell:
         envelope = self._open_ask(message, None)
         if instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
-        asker = _current.get()
+        asker = _acting.get(current_task())
         if asker is not None:
             if asker.task is current_task():
                 check_cycle(asker, self)
             else:
-                asker = None  # a task beside the handler: its wait blocks no mailbox
+                asker = None  # a timer: its wait blocks no mailbox
         mailbox = self.mailbox
         if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
             self.dead_letter(message, _STOPPED_REASON)
@@ -449,20 +524,24 @@ class Cell:
 
     # --- interceptions (simulated network faults) -----------------------------------
 
-    async def _send_watched(self, message: object, kind: SendKind) -> bool:
+    async def _send_watched(
+        self, message: object, kind: SendKind, msg_id: str | None = None
+    ) -> bool:
         instruments = self.runtime.instruments
+        mailbox = self.mailbox
+        item: object = (
+            message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
+        )
         if instruments.intercept_send:
             fate = instruments.intercept(self, message, kind)
             if fate is not None:
-                delivered = self._intercepted_nowait(fate, message)
+                delivered = self._intercepted_nowait(fate, item)
                 await checkpoint()
                 return delivered
-        item: object = message
-        if instruments.message_sent:
+        if instruments.message_sent and not mailbox.durable:
             contexts = instruments.sent(self, message, kind)
             if contexts is not None:
                 item = Carried(message, contexts)
-        mailbox = self.mailbox
         if not mailbox.durable and mailbox.put_nowait(item):
             if instruments.message_delivered:
                 instruments.delivered(self, message)
@@ -556,10 +635,10 @@ class Cell:
             self._pending_reason = reason
             if command is Command.STOP:
                 self.stop_reason = reason
-                self._apply_stop_deadline(self.runtime.now() + self.stop_timeout)
                 if self._can_stop_at_once():
                     self._stop_at_once()
                     return
+                self._apply_stop_deadline(self.runtime.now() + self.stop_timeout)
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
             self._deferred = reason
@@ -730,20 +809,31 @@ class Cell:
             reschedule(spawner, result)
 
     async def _run(self) -> None:
-        self.task = current_task()
-        _current.set(self)
+        task = self.task = current_task()
+        _acting[task] = self
         try:
+            if self.started and not self.mailbox.items and self._pending is None:
+                # Idle from the start: wait for the first mail without a cancel scope,
+                # so an actor stopped before it ever works never pays for one.
+                self.mailbox.register(self)
+                self._parked = True
+                await wait_task_rescheduled(self._abort_park)
+                if self.phase is Phase.STOPPED:
+                    return  # stopped at once, in the stopper's task
             with trio.CancelScope(deadline=self._stop_deadline) as self._scope:
                 await self._lifecycle()
         finally:
-            if self.phase is not Phase.STOPPED:
-                # Cancelled before its children stopped: cancel them, and let them
-                # finalize first (children before parents, names freed in order).
-                host = self._host
-                if host is not None:
-                    host.cancel()
-                    await host.join()
-                self._finalize()
+            try:
+                if self.phase is not Phase.STOPPED:
+                    # Cancelled before its children stopped: cancel them, and let them
+                    # finalize first (children before parents, names freed in order).
+                    host = self._host
+                    if host is not None:
+                        host.cancel()
+                        await host.join()
+                    self._finalize()
+            finally:
+                del _acting[task]
 
     async def _lifecycle(self) -> None:
         command, reason = (Command.RESUME, None) if self.started else (Command.START, None)
@@ -888,7 +978,14 @@ class Cell:
         return self._leave_serving()
 
     async def _serve_tracked(self) -> _Next:
-        """``_serve`` with instrument hooks around each handler and each item settled."""
+        """``_serve`` with instrument hooks around each handler and each item settled.
+
+        A settling mailbox owns the fate of each message: it opens each item
+        (``open_item``: the message, its ask, its delivery), hears how it ended
+        (``settle``), and may absorb a failure (a retry asked for by the
+        handler), which then is no failure of the actor. While a handler runs
+        whose delivery is a ``Transaction``, the sends it makes are staged in it.
+        """
         instance = self.instance
         assert instance is not None
         self._take_deferred()
@@ -899,6 +996,7 @@ class Cell:
         settles = mailbox.settles
         items = mailbox.items
         instruments = self.runtime.instruments
+        task = current_task()
         throughput = self.throughput
         budget = throughput
         while self._pending is None:
@@ -914,22 +1012,25 @@ class Cell:
             item = items.popleft()
             if mailbox.producers:
                 mailbox.admit()
-            message = item
-            envelope: Ask | None = None
+            delivery: object = None
             contexts: Contexts = None
-            cls = type(item)
-            if cls is Ask:
-                envelope = item  # type: ignore[assignment]
-                assert envelope is not None
-                if envelope.abandoned:
-                    if settles:
-                        mailbox.settle(item, MailboxEnding.RETURNED, None)
-                    continue
-                message = envelope.message
+            envelope: Ask | None = None
+            if settles:
+                message, envelope, delivery = mailbox.open_item(item)
+            else:
+                message = item
+                cls = type(item)
+                if cls is Ask:
+                    envelope = cast(Ask, item)
+                    if envelope.abandoned:
+                        continue
+                    message = envelope.message
+                    contexts = envelope.contexts
+                elif cls is Carried:
+                    message = item.message  # type: ignore[attr-defined]
+                    contexts = item.contexts  # type: ignore[attr-defined]
+            if envelope is not None and contexts is None:
                 contexts = envelope.contexts
-            elif cls is Carried:
-                message = item.message  # type: ignore[attr-defined]
-                contexts = item.contexts  # type: ignore[attr-defined]
             handler = dispatch.get(type(message)) or resolve(type(message))
             if handler is None:
                 self._unhandled(message, envelope)
@@ -938,6 +1039,9 @@ class Cell:
                 continue
             self.handled += 1
             self.current = envelope
+            self.delivery = delivery
+            if delivery is not None and hasattr(delivery, "stage"):
+                _staging[task] = cast(Transaction, delivery)
             try:
                 if instruments.handler_started:
                     await self._handler_started(message, contexts)
@@ -946,13 +1050,24 @@ class Cell:
                 self.current = None
                 if instruments.handler_finished:
                     instruments.finished(self, message, contexts, HandlerOutcome(error))
-                if settles:
-                    mailbox.settle(item, MailboxEnding.FAILED, error)
-                return self._handler_failed(error, message, envelope)
+                if not settles:
+                    return self._handler_failed(error, message, envelope)
+                if mailbox.settle(item, MailboxEnding.FAILED, error):
+                    continue  # absorbed (a retry): the ask waits for the redelivery
+                # The mailbox keeps the message (to retry or dead-letter it): no dead letter here.
+                if envelope is not None:
+                    failure = HandlerError(self.address, describe(error))
+                    failure.__cause__ = error
+                    envelope.settle(outcome.Error(failure))
+                return Command.FAIL, error
             except BaseException:
                 if settles:
                     mailbox.settle(item, MailboxEnding.RETURNED, None)
                 raise
+            finally:
+                self.delivery = None
+                if _staging:
+                    _staging.pop(task, None)
             if instruments.handler_finished:
                 instruments.finished(self, message, contexts, HandlerOutcome(None, result))
             if settles:

@@ -249,9 +249,12 @@ class Instruments:
     # --- calling observing hooks (errors logged, never raised into the engine) ---------
 
     def started(self, actor: Cell) -> None:
-        """Call ``actor_started`` hooks."""
+        """Call ``actor_started`` hooks (once per spawn: inlined)."""
         for hook in self.actor_started:
-            _observe(hook, actor)
+            try:
+                hook(actor)
+            except Exception:
+                log.exception("trouper instrument hook %r raised (ignored)", hook)
 
     def failed(self, actor: Cell, error: BaseException) -> None:
         """Call ``actor_failed`` hooks."""
@@ -264,9 +267,12 @@ class Instruments:
             _observe(hook, actor, error)
 
     def stopped(self, actor: Cell, reason: BaseException | None) -> None:
-        """Call ``actor_stopped`` hooks."""
+        """Call ``actor_stopped`` hooks (once per stop: inlined)."""
         for hook in self.actor_stopped:
-            _observe(hook, actor, reason)
+            try:
+                hook(actor, reason)
+            except Exception:
+                log.exception("trouper instrument hook %r raised (ignored)", hook)
 
     def delivered(self, actor: Cell, message: object) -> None:
         """Call ``message_delivered`` hooks."""

@@ -82,6 +82,10 @@ class Phase(enum.Enum):
     STOPPED = "stopped"
     """Stopped for good (final)."""
 
+    # Members are singletons: hashing by identity is correct and much faster than
+    # Enum's hash of the name, and the tables are looked up on every command.
+    __hash__ = object.__hash__
+
 
 class Command(enum.Enum):
     """What others ask a cell to do."""
@@ -100,6 +104,8 @@ class Command(enum.Enum):
     """A linked actor stopped with an error (deferred while no instance runs)."""
     EXIT = "exit"
     """The actor stops itself (``ctx.stop()``): an exit its supervisor decides."""
+
+    __hash__ = object.__hash__  # (see Phase)
 
 
 class Verdict(enum.Enum):

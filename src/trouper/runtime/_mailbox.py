@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from outcome import Value
 from trio.lowlevel import (
@@ -54,6 +54,13 @@ from trio.lowlevel import (
     reschedule,
     wait_task_rescheduled,
 )
+
+from trouper.runtime._ask import Ask
+from trouper.runtime._envelopes import message_of
+
+if TYPE_CHECKING:
+    from trouper.actors import Actor
+    from trouper.runtime._cell import Cell
 
 __all__ = ["Consumer", "Mailbox", "MailboxEnding", "MemoryMailbox"]
 
@@ -131,8 +138,30 @@ class Mailbox(Protocol):
         """Accept items again (a stopped child started anew from its spec)."""
         ...
 
-    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> None:
-        """Learn how a taken item ended (called only when ``settles`` is true)."""
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> bool:
+        """Learn how a taken item ended (called only when ``settles`` is true).
+
+        Returns whether the mailbox absorbed a failure: the error was a request
+        about the message (a retry), not a failure of the actor, which then
+        goes on serving without reporting it to its supervisor.
+        """
+        ...
+
+    def open_item(self, item: object) -> tuple[object, Ask | None, object]:
+        """The message in ``item``, its ask (if one waits), and its delivery (or None).
+
+        Called only when ``settles`` is true. The delivery is what
+        ``ctx.delivery`` shows while the handler runs; if it has a ``stage``
+        method (a ``Transaction``), the handler's sends are staged in it.
+        """
+        ...
+
+    def attach(self, cell: Cell) -> None:
+        """Meet the cell that consumes this mailbox (once, when the cell is made)."""
+        ...
+
+    async def prepare(self, instance: Actor) -> None:
+        """Ready a new instance before its ``on_start`` (a durable mailbox loads its state)."""
         ...
 
 
@@ -153,8 +182,9 @@ class MemoryMailbox:
         # The room the put fast path checks: ``size``, or 0 once closed.
         self.closed = False
         # Whether the mailbox refuses new items (its actor stopped for good).
-        self._consumers: dict[Consumer, None] | None = None
-        # Parked consumers in the order they parked; made on first park.
+        self._consumers: Consumer | dict[Consumer, None] | None = None
+        # The parked consumer (one cell: the usual case, no dict), or the parked consumers
+        # in the order they parked (a shared mailbox), or None / empty when none is parked.
         self._producers: dict[Task, object] | None = None
         # Parked senders and their messages, oldest first; None or empty when none.
 
@@ -229,14 +259,20 @@ class MemoryMailbox:
     def register(self, consumer: Consumer) -> None:
         """Have ``consumer`` woken by the next put; it parks itself right after."""
         consumers = self._consumers
-        if consumers is None:
-            consumers = self._consumers = {}
-        consumers[consumer] = None
+        if consumers is None or consumers is consumer:
+            self._consumers = consumer
+        elif type(consumers) is dict:
+            consumers[consumer] = None
+        else:  # a second consumer parks: a shared mailbox
+            self._consumers = {consumers: None, consumer: None}  # type: ignore[dict-item]
 
     def forget(self, consumer: Consumer) -> None:
         """Unregister a parked consumer that was woken by something else."""
-        if self._consumers:
-            self._consumers.pop(consumer, None)
+        consumers = self._consumers
+        if consumers is consumer:
+            self._consumers = None
+        elif type(consumers) is dict:
+            consumers.pop(consumer, None)
 
     def pass_wakeup(self) -> None:
         """Wake another parked consumer if items wait (a consumer left without taking)."""
@@ -245,9 +281,13 @@ class MemoryMailbox:
 
     def _wake_one(self) -> None:
         consumers = self._consumers
-        assert consumers
-        consumer = next(iter(consumers))
-        del consumers[consumer]
+        if type(consumers) is dict:
+            consumer: Consumer = next(iter(consumers))
+            del consumers[consumer]
+        else:
+            assert consumers is not None
+            consumer = consumers  # type: ignore[assignment]
+            self._consumers = None
         consumer.wake()
 
     def close(self) -> list[object]:
@@ -271,5 +311,18 @@ class MemoryMailbox:
         self.closed = False
         self.capacity = self.size
 
-    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> None:
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> bool:
         """Nothing to do in memory: an item taken is gone (``settles`` is false)."""
+        return False
+
+    def open_item(self, item: object) -> tuple[object, Ask | None, object]:
+        """The message in ``item`` and its ask; in memory there is no delivery."""
+        if type(item) is Ask:
+            return item.message, item, None
+        return message_of(item), None, None
+
+    def attach(self, cell: Cell) -> None:
+        """Nothing to remember in memory."""
+
+    async def prepare(self, instance: Actor) -> None:
+        """Nothing to load in memory."""

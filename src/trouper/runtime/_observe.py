@@ -92,6 +92,9 @@ class EventKind(enum.Enum):
     GAVE_UP = "gave_up"
     """A supervisor exceeded its restart intensity (or escalated) and gave up."""
 
+    # Members are singletons: identity hashing is correct, and faster than Enum's.
+    __hash__ = object.__hash__
+
 
 @attrs.frozen
 class ActorEvent:
@@ -205,6 +208,10 @@ class EventLog(_Listeners[ActorEvent], Instrument):
 
     _kinds: dict[Listener, frozenset[EventKind]] = attrs.field(factory=dict, init=False)
     _wanted: frozenset[EventKind] = attrs.field(default=frozenset(), init=False)
+    # Whether a listener wants starts / stops: read per spawn and stop, so kept as plain
+    # flags (an enum member hashes slowly).
+    _want_started: bool = attrs.field(default=False, init=False)
+    _want_stopped: bool = attrs.field(default=False, init=False)
 
     def wants(self, kind: EventKind) -> bool:
         """Whether an event of this kind would reach a listener or the log (else skip it)."""
@@ -230,10 +237,13 @@ class EventLog(_Listeners[ActorEvent], Instrument):
 
     def _recount(self) -> None:
         self._wanted = frozenset().union(*self._kinds.values())
+        self._want_started = EventKind.STARTED in self._wanted
+        self._want_stopped = EventKind.STOPPED in self._wanted
 
     def actor_started(self, actor: Cell) -> None:
         """Report ``STARTED``."""
-        self._report(EventKind.STARTED, actor, None)
+        if self._want_started or log.isEnabledFor(logging.DEBUG):
+            self._report(EventKind.STARTED, actor, None)
 
     def actor_failed(self, actor: Cell, error: BaseException) -> None:
         """Report ``FAILED``."""
@@ -245,7 +255,8 @@ class EventLog(_Listeners[ActorEvent], Instrument):
 
     def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
         """Report ``STOPPED``."""
-        self._report(EventKind.STOPPED, actor, reason)
+        if self._want_stopped or log.isEnabledFor(logging.DEBUG):
+            self._report(EventKind.STOPPED, actor, reason)
 
     def _report(self, kind: EventKind, actor: Cell, reason: BaseException | None) -> None:
         if kind in self._wanted or log.isEnabledFor(_LEVELS[kind]):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from trouper.actors import ActorRef, Timer
+from trouper.runtime._cell import act_for
 
 if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
@@ -64,6 +65,7 @@ def start_timer(
 async def _run(
     timer: _Timer, delay: float, interval: float | None, target: ActorRef[object], message: object
 ) -> None:
+    act_for(timer._cell)
     try:
         with timer._scope:
             deadline = trio.current_time() + delay
@@ -78,4 +80,5 @@ async def _run(
                     return
                 deadline += interval
     finally:
+        act_for(None)
         timer._cell.timers.discard(timer)

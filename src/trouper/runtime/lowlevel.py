@@ -48,9 +48,11 @@ The engine's parts, for layers that need them: ``Cell`` (runs one actor),
 hand). Everything here may change between releases without notice.
 """
 
+from trouper._exports import publish
 from trouper.actors import Endpoint, Watcher
 from trouper.runtime._ask import Ask
-from trouper.runtime._cell import Cell, current_cell, message_of
+from trouper.runtime._cell import Cell, Transaction, current_cell, stage_if_in_transaction
+from trouper.runtime._envelopes import WithMsgId, message_of
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._instrument import (
     HandlerOutcome,
@@ -99,8 +101,10 @@ __all__ = [
     "MemoryMailbox",
     "Phase",
     "SendKind",
+    "Transaction",
     "Verdict",
     "Watcher",
+    "WithMsgId",
     "admit",
     "cell_of",
     "current_cell",
@@ -108,4 +112,8 @@ __all__ = [
     "register_extension",
     "running",
     "spawn_cell",
+    "stage_if_in_transaction",
 ]
+
+publish(__name__, globals(), private_package="trouper.runtime")
+publish(__name__, globals(), private_package="trouper.actors")  # Endpoint, Watcher

@@ -3,6 +3,7 @@
 Pure decision logic, no I/O and no Trio; imports only ``trouper.actors``.
 """
 
+from trouper._exports import publish
 from trouper.supervision._spec import ChildInfo, ChildSpec, check_unique_ids
 from trouper.supervision._strategy import (
     Backoff,
@@ -32,3 +33,5 @@ __all__ = [
     "check_unique_ids",
     "within_intensity",
 ]
+
+publish(__name__, globals())

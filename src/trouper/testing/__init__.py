@@ -3,6 +3,7 @@
 Imports everything above it (actors, supervision, runtime, topics, routing).
 """
 
+from trouper._exports import publish
 from trouper.testing._faults import (
     Crash,
     Delay,
@@ -49,3 +50,5 @@ __all__ = [
     "run_simulation",
     "simulate",
 ]
+
+publish(__name__, globals())

@@ -60,14 +60,14 @@ class _ProbeEndpoint:
     def __init__(self, probe: TestProbe) -> None:
         self.probe = probe
 
-    async def send(self, message: object) -> bool:
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Record ``message`` (a probe's mailbox never fills)."""
         await checkpoint_if_cancelled()
         self.probe._arrive(Received(trio.current_time(), message))
         await checkpoint()
         return True
 
-    def send_nowait(self, message: object) -> bool:
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Record ``message`` now."""
         self.probe._arrive(Received(trio.current_time(), message))
         return True

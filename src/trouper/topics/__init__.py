@@ -3,6 +3,7 @@
 Imports ``trouper.runtime`` and ``trouper.actors``; nothing above them.
 """
 
+from trouper._exports import publish
 from trouper.topics._registry import (
     SYSTEM_DEAD_LETTERS,
     SYSTEM_PREFIX,
@@ -34,3 +35,5 @@ __all__ = [
     "pattern_matches",
     "system_subject",
 ]
+
+publish(__name__, globals())

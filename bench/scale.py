@@ -1,0 +1,96 @@
+"""Spawn and shut down many idle actors: ``python -m bench.scale [N ...] [--gc on|off|both]``.
+
+Each size runs in a fresh interpreter (so no run inherits another's heap), with
+the garbage collector on or off. Spawn time is from the first spawn to the
+last one returning; shutdown time is leaving ``open_runtime()`` with default
+options (each actor stopped in turn, last spawned first). Reports wall and CPU
+seconds, peak RSS, and whether the shutdown finished within the runtime's
+default ``shutdown_timeout`` (it must: the default deadline may not trip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import trio
+
+import trouper
+
+__all__ = ["main", "measure"]
+
+
+class Idle(trouper.Actor):
+    """An actor that never gets a message."""
+
+
+def measure(n: int, collector: bool) -> dict[str, float | int | bool]:
+    """Spawn ``n`` idle actors, then leave the runtime; return the timings."""
+    if not collector:
+        gc.disable()
+    result: dict[str, float | int | bool] = {"n": n, "gc": collector}
+
+    async def main() -> None:
+        slow: list[str] = []
+        start = time.perf_counter()
+        cpu = time.process_time()
+        async with trouper.open_runtime() as rt:
+            rt.events.listen(lambda event: slow.append(str(event)), kinds=[])
+            for _ in range(n):
+                await rt.spawn(Idle)
+            result["spawn_s"] = time.perf_counter() - start
+            result["spawn_cpu_s"] = time.process_time() - cpu
+            result["alive"] = len(rt.root.children)
+            start = time.perf_counter()
+            cpu = time.process_time()
+        result["shutdown_s"] = time.perf_counter() - start
+        result["shutdown_cpu_s"] = time.process_time() - cpu
+        result["left"] = len(rt.root.children)
+
+    trio.run(main)
+    result["within_default_timeout"] = float(result["shutdown_s"]) < 10.0
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run each size in a fresh process and print a table."""
+    parser = argparse.ArgumentParser(prog="python -m bench.scale")
+    parser.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000])
+    parser.add_argument("--gc", choices=["on", "off", "both"], default="both")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.sizes[0], args.gc == "on")))
+        return 0
+    modes = ["on", "off"] if args.gc == "both" else [args.gc]
+    print(
+        f"{'actors':>10} {'gc':>3} {'spawn s':>8} {'spawn/s':>9} {'shutdown s':>10} "
+        f"{'stop/s':>9} {'peak RSS MB':>11} {'left':>5} {'< 10 s':>6}"
+    )
+    for n in args.sizes:
+        for mode in modes:
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.scale", str(n), "--gc", mode, "--child"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"{n:>10,} {mode:>3} {row['spawn_s']:>8.2f} {n / row['spawn_s']:>9,.0f} "
+                f"{row['shutdown_s']:>10.2f} {n / row['shutdown_s']:>9,.0f} "
+                f"{row['peak_rss_mb']:>11,.0f} {row['left']:>5} "
+                f"{'yes' if row['within_default_timeout'] else 'NO':>6}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
