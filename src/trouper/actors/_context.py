@@ -81,6 +81,15 @@ class Context(abc.ABC):
     def parent(self) -> ActorRef[object] | None:
         """The supervising actor's ref, or ``None`` for a top-level actor."""
 
+    @property
+    @abc.abstractmethod
+    def delivery(self) -> object:
+        """How the message being handled was delivered, for a durable mailbox; else ``None``.
+
+        A durable mailbox's delivery says the message's id, its attempt number
+        and whether it is a redelivery (``trouper.durable.Delivery``).
+        """
+
     @abc.abstractmethod
     async def spawn(
         self,

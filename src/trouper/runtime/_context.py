@@ -47,6 +47,11 @@ class ActorContext(Context):
         owner = self._cell.parent.owner
         return None if owner is None else owner.ref
 
+    @property
+    def delivery(self) -> object:
+        """How the message being handled was delivered (durable mailboxes), else ``None``."""
+        return self._cell.delivery
+
     async def spawn(
         self,
         factory: Callable[..., Actor],

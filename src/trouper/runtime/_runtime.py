@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Literal, Protocol, cast
 
@@ -49,6 +49,7 @@ from trouper.supervision import ChildSpec, OneForOne, Restart, Strategy
 
 if TYPE_CHECKING:
     from trouper.actors import Endpoint
+    from trouper.durable import Store
     from trouper.routing import Router
     from trouper.topics import TopicRegistry
 
@@ -129,6 +130,7 @@ class Runtime:
         on_root_give_up: GiveUpPolicy = "stop",
         on_escalation: EscalationPolicy = "raise",
         seed: int | None = None,
+        store: AbstractAsyncContextManager[object] | None = None,
     ) -> None:
         if not isinstance(node, str) or not node or "/" in node:
             raise ValueError(f"node must be a non-empty name without '/', got {node!r}")
@@ -164,6 +166,11 @@ class Runtime:
         """What an escalation past the root does."""
         self.random = random.Random(seed)
         """The runtime's random source (backoff jitter), seeded by ``seed``."""
+        if store is not None and not (hasattr(store, "__aenter__") and hasattr(store, "__aexit__")):
+            raise TypeError(
+                f"store must be a store such as trouper.durable.SqliteStore, got {store!r}"
+            )
+        self._store = store
         self.instruments = Instruments()
         """Hooks on what the engine does (``trouper.runtime.lowlevel.Instrument``)."""
         self.events = EventLog()
@@ -194,6 +201,22 @@ class Runtime:
     def now() -> float:
         """The current time on Trio's clock (virtual under ``MockClock``)."""
         return trio.current_time()
+
+    @property
+    def store(self) -> Store:
+        """The store durable mailboxes keep messages in (``open_runtime(store=...)``).
+
+        Opened before the first actor starts and closed after the last one stops.
+
+        Raises:
+            RuntimeError: the runtime was opened without a store.
+        """
+        if self._store is None:
+            raise RuntimeError(
+                "this runtime has no store: open it with open_runtime(store=SqliteStore(path)) "
+                "to use durable mailboxes"
+            )
+        return cast("Store", self._store)
 
     @property
     def root(self) -> Guardian:
@@ -620,6 +643,7 @@ async def open_runtime(
     on_root_give_up: GiveUpPolicy = "stop",
     on_escalation: EscalationPolicy = "raise",
     seed: int | None = None,
+    store: AbstractAsyncContextManager[object] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Run an actor system for the duration of an ``async with`` block.
 
@@ -643,6 +667,10 @@ async def open_runtime(
             (default) fails the runtime, so the error leaves this ``async
             with``; ``"log"`` logs it, stops the actor and goes on.
         seed: seed of the runtime's random source (backoff jitter), for replays.
+        store: where durable mailboxes keep their messages (a
+            ``trouper.durable.SqliteStore``); opened before the block's actors
+            start, closed after the last one stops. A store that cannot be opened
+            (not a store, locked, corrupt) raises here.
 
     Leaving the block stops every actor: top-level actors last-spawned first,
     each one's children before itself, ``on_stop`` run, pending asks failed
@@ -663,6 +691,7 @@ async def open_runtime(
         on_root_give_up=on_root_give_up,
         on_escalation=on_escalation,
         seed=seed,
+        store=store,
     )
     async with running(runtime):
         yield runtime
@@ -679,22 +708,27 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
         raise RuntimeError("this runtime has already run; build a new one")
     body_error: Exception | None = None
     try:
-        async with trio.open_nursery() as nursery:
-            runtime._begin(nursery)
+        async with AsyncExitStack() as stack:
+            if runtime._store is not None:
+                # Open before the first actor, closed after the last one has stopped.
+                await stack.enter_async_context(runtime._store)
             try:
-                with trio.CancelScope() as runtime._body_scope:
-                    yield runtime
-            except Exception as error:
-                body_error = error
-            finally:
-                runtime._body_scope = None
-                runtime.closed = True
-            await runtime._shutdown()
-    except BaseExceptionGroup as group:
-        single = _single_leaf(group)
-        if single is None:
-            raise
-        raise single from None
+                async with trio.open_nursery() as nursery:
+                    runtime._begin(nursery)
+                    try:
+                        with trio.CancelScope() as runtime._body_scope:
+                            yield runtime
+                    except Exception as error:
+                        body_error = error
+                    finally:
+                        runtime._body_scope = None
+                        runtime.closed = True
+                    await runtime._shutdown()
+            except BaseExceptionGroup as group:
+                single = _single_leaf(group)
+                if single is None:
+                    raise
+                raise single from None
     finally:
         runtime.closed = True
         runtime._finished.set()
