@@ -34,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -247,8 +248,12 @@ def _server(app: str) -> Iterator[str]:
         [sys.executable, "-c", code], cwd=ROOT, pass_fds=(listener.fileno(),)
     )
     listener.close()
+    url = f"http://{host}:{port}/count"
     try:
-        yield f"http://{host}:{port}/count"
+        # The first request waits in the socket's backlog until the server is up.
+        with urllib.request.urlopen(url, timeout=60) as first:
+            first.read()
+        yield url
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

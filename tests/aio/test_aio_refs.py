@@ -25,6 +25,7 @@ from aio_actors import (
 
 import trouper
 from trouper.aio import AioRef, AioRuntime, open_runtime
+from trouper.runtime.lowlevel import Cell, Instrument, SendKind
 
 pytestmark = pytest.mark.real_clock
 
@@ -383,6 +384,48 @@ def test_calls_carry_the_callers_context() -> None:
             return await rt.run_sync(request_id.get)
 
     assert run(main) == "r-17"
+
+
+class SentWith(Instrument):
+    """Records, for each ``Note`` sent, the ``request_id`` of the context it was sent in."""
+
+    def __init__(self, seen: list[tuple[str, str]]) -> None:
+        self.seen = seen
+
+    def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
+        if isinstance(message, Note):
+            self.seen.append((message.tag, REQUEST_ID.get("-")))
+        return None
+
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+
+
+def test_sends_run_in_their_callers_context() -> None:
+    """Instruments see each tell, tell_nowait and ask in the context of the task that sent it."""
+    seen: list[tuple[str, str]] = []
+
+    async def sender(rt: AioRuntime, holder: AioRef[object], request: str) -> None:
+        REQUEST_ID.set(request)
+        holder.tell_nowait(Note(f"{request} nowait"))
+        REQUEST_ID.set(f"{request}+")  # a change between two tells of one burst
+        holder.tell_nowait(Note(f"{request}+ nowait"))
+        await holder.tell(Note(f"{request}+ tell"))
+        await holder.ask(Note(f"{request}+ ask"))
+
+    async def main() -> None:
+        async with open_runtime() as rt:
+            await rt.run_sync(rt.runtime.instruments.add, SentWith(seen))
+            gates = await Gates.make(rt)
+            holder = await rt.spawn(Holder, gates.started, gates.gate, [])
+            await asyncio.gather(sender(rt, holder, "r1"), sender(rt, holder, "r2"))
+
+    run(main)
+    assert sorted(seen) == sorted(
+        (f"{request}{suffix}", request + ("" if suffix == " nowait" else "+"))
+        for request in ("r1", "r2")
+        for suffix in (" nowait", "+ nowait", "+ tell", "+ ask")
+    )
 
 
 def test_many_concurrent_asks_are_all_answered() -> None:

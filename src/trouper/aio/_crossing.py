@@ -27,12 +27,16 @@ A job is one of:
   the pump's step. If the mailbox is full, the message starts the actor's
   *lane*: a queue served in order by one Trio task (``await tell``,
   ``await ask``), which every later delivery and ask from the loop to that
-  actor joins until it is empty, so messages from the loop keep their order;
+  actor joins until it is empty, so messages from the loop keep their order.
+  Consecutive ``tell_nowait`` calls to one actor in one context (a burst)
+  share a job: the later ones append their message to the last queued job;
 - an awaited call (``spawn``, ``stop``, ``publish``, ``run``): a Trio task in
   the bridge's nursery, inside a cancel scope of its own;
 - an ask: queued in the pump's step with a reply callback where the endpoint
   offers one (``ask_soon``, the engine's ask without a waiting task), else an
-  awaited call of ``ref.ask``.
+  awaited call of ``ref.ask``. ``ask_soon`` does not call the instruments'
+  send hooks, so while one is installed (tracing, metrics, a simulation's
+  interceptions) asks take the awaited route, which does.
 
 An awaited call hands its result to an asyncio future (set from Trio code on
 the loop's thread, which asyncio allows). When the asyncio caller is
@@ -75,7 +79,7 @@ from trio.lowlevel import Abort, Task, TrioToken, current_task, reschedule, wait
 
 from trouper.actors import ActorRef
 from trouper.errors import MailboxFull, RuntimeClosed
-from trouper.runtime.lowlevel import Cell
+from trouper.runtime.lowlevel import Cell, Instruments
 
 __all__ = ["LINGER", "Call", "Crossing"]
 
@@ -161,6 +165,7 @@ class Crossing:
     __slots__ = (
         "_awake_until",
         "_closed",
+        "_instruments",
         "_jobs",
         "_lanes",
         "_limit",
@@ -182,6 +187,7 @@ class Crossing:
         *,
         node: str,
         limit: float,
+        instruments: Instruments,
     ) -> None:
         self._loop = loop
         # The host loop; every future made here belongs to it.
@@ -195,6 +201,8 @@ class Crossing:
         # The loop's thread, the only one allowed to queue jobs.
         self._limit = limit
         # At most this many tell_nowait messages on their way to a pool or remote endpoint.
+        self._instruments = instruments
+        # The runtime's instruments: while one watches sends, asks go through ``ref.ask``.
         self._jobs: deque[_Job] = deque()
         # Jobs queued by asyncio callers, oldest first; only the pump takes them.
         self._lanes: dict[object, deque[_Item]] = {}
@@ -282,7 +290,15 @@ class Crossing:
         elif waiting >= self._limit:
             raise MailboxFull(ref.address, self._limit)
         self._waiting[key] = waiting + 1
-        self._jobs.append((contextvars.copy_context(), self._tell_soon, (ref, message)))
+        context = contextvars.copy_context()
+        jobs = self._jobs
+        if jobs:
+            # A burst: messages to the same actor in the same context share a job.
+            last_context, fn, args = jobs[-1]
+            if fn == self._tell_all and args[0] is ref and last_context == context:
+                args[1].append(message)  # type: ignore[attr-defined]
+                return
+        jobs.append((context, self._tell_all, (ref, [message])))
         if self._parked is not None and not self._waking:
             self._waking = True
             self._token.run_sync_soon(self._wake)
@@ -386,7 +402,12 @@ class Crossing:
             lane.append(_Item(message, call, asking=True))
             return
         ask_soon: _AskSoon | None = getattr(key, "ask_soon", None)
-        if ask_soon is None:
+        instruments = self._instruments
+        if ask_soon is None or (
+            instruments.intercept_send or instruments.message_sent or instruments.message_delivered
+        ):
+            # ``ask_soon`` skips the send hooks, which ``ref.ask`` calls: while an
+            # instrument watches sends (tracing, metrics, a simulation), asks take a task.
             self._nursery.start_soon(self._perform, call, ref.ask, (message,))
             return
         if call.future.cancelled():
@@ -426,26 +447,26 @@ class Crossing:
                 return
         lane.append(_Item(message, call, asking=False))
 
-    def _tell_soon(self, ref: ActorRef[object], message: object) -> None:
-        """Deliver a message told nowait (``_deliver`` without a caller, for bursts)."""
+    def _tell_all(self, ref: ActorRef[object], messages: list[object]) -> None:
+        """Deliver messages told nowait, in order (a job: one per burst to one actor)."""
         key = ref.endpoint
         lane = self._lanes.get(key)
+        delivered = 0
+        if lane is None:
+            for message in messages:
+                try:
+                    ref.tell_nowait(message)
+                except MailboxFull:
+                    lane = self._lanes[key] = deque()
+                    self._nursery.start_soon(self._serve_lane, ref, lane)
+                    break
+                except Exception as error:
+                    log.error("a message told from asyncio was lost", exc_info=error)
+                delivered += 1
         if lane is not None:
-            lane.append(_Item(message, None, asking=False))
-            return
-        try:
-            ref.tell_nowait(message)
-        except MailboxFull:
-            lane = self._lanes[key] = deque([_Item(message, None, asking=False)])
-            self._nursery.start_soon(self._serve_lane, ref, lane)
-            return
-        except Exception as error:
-            log.error("a message told from asyncio was lost", exc_info=error)
-        waiting = self._waiting[key] - 1
-        if waiting:
-            self._waiting[key] = waiting
-        else:
-            del self._waiting[key]
+            lane.extend(_Item(message, None, asking=False) for message in messages[delivered:])
+        if delivered:
+            self._arrived(key, delivered)
 
     def _delivered(self, key: object, call: Call | None, error: Exception | None) -> None:
         if call is not None:

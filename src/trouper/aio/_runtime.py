@@ -399,6 +399,7 @@ class _GuestRun:
                             nursery,
                             node=runtime.node,
                             limit=runtime.mailbox_size,
+                            instruments=runtime.instruments,
                         )
                         nursery.start_soon(crossing.pump, name="trouper.aio pump")
                         self._closing = trio.Event()
