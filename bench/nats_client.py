@@ -20,6 +20,13 @@ Workloads:
   (trouper's responder is a callback that answers with ``respond_nowait``,
   nats-py's a ``cb=`` coroutine that awaits ``msg.respond``).
 - ``request-32``: the same N requests made by 32 concurrent tasks.
+- ``js-publish``: N JetStream publishes in sequence, each waiting for its ack
+  (a fresh file-stored stream per sample).
+- ``js-pipeline``: N JetStream publishes with at most 256 unacknowledged
+  (trouper: ``publish_pipeline``; nats-py: ``publish_async`` with
+  ``publish_async_max_pending=256`` then ``publish_async_completed``).
+- ``js-consume``: N stored messages pulled in batches of 100 by a durable pull
+  consumer, each acked (``fetch`` + ``ack`` on both sides), until all are taken.
 """
 
 from __future__ import annotations
@@ -196,8 +203,11 @@ def nats_py_pubsub_iter(url: str, n: int) -> float:
                 if count == n:
                     return
 
-        start = perf_counter()
         reading = asyncio.ensure_future(reader())
+        # Let the reader start iterating first: nats-py's iterator sometimes
+        # stalls when messages were queued before its first __anext__.
+        await asyncio.sleep(0)
+        start = perf_counter()
         for _ in range(n):
             await pub.publish(SUBJECT, PAYLOAD)
         await asyncio.wait_for(reading, DEADLINE)
@@ -236,6 +246,124 @@ def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
         await client.close()
         await server.close()
         _check(answered, n)
+        return n / elapsed
+
+    return asyncio.run(main())
+
+
+# --- JetStream --------------------------------------------------------------------
+
+_streams = iter(range(10**9))
+
+
+def _stream_name() -> str:
+    return f"BENCH{next(_streams)}"
+
+
+def trouper_js_publish(url: str, n: int, pipelined: bool = False) -> float:
+    async def main() -> float:
+        async with tnats.connect(url) as nc:
+            js = nc.jetstream()
+            name = _stream_name()
+            await js.add_stream(tnats.StreamConfig(name, subjects=[f"{name}.>"]))
+            subject = f"{name}.x"
+            start = perf_counter()
+            if pipelined:
+                async with js.publish_pipeline(max_in_flight=256) as pipe:
+                    for _ in range(n):
+                        await pipe.publish(subject, PAYLOAD)
+                acked = len(pipe.acks)
+            else:
+                acked = 0
+                for _ in range(n):
+                    await js.publish(subject, PAYLOAD)
+                    acked += 1
+            elapsed = perf_counter() - start
+            await js.delete_stream(name)
+            _check(acked, n)
+            return n / elapsed
+
+    return trio.run(main)
+
+
+def trouper_js_consume(url: str, n: int) -> float:
+    async def main() -> float:
+        async with tnats.connect(url) as nc:
+            js = nc.jetstream()
+            name = _stream_name()
+            await js.add_stream(tnats.StreamConfig(name, subjects=[f"{name}.>"]))
+            async with js.publish_pipeline(max_in_flight=256) as pipe:
+                for _ in range(n):
+                    await pipe.publish(f"{name}.x", PAYLOAD)
+            consumer = await js.pull_subscribe(name, "bench")
+            taken = 0
+            start = perf_counter()
+            with trio.fail_after(DEADLINE):
+                while taken < n:
+                    for msg in await consumer.fetch(100, expires=5):
+                        await msg.ack()
+                        taken += 1
+            await nc.flush()
+            elapsed = perf_counter() - start
+            await js.delete_stream(name)
+            _check(taken, n)
+            return n / elapsed
+
+    return trio.run(main)
+
+
+def nats_py_js_publish(url: str, n: int, pipelined: bool = False) -> float:
+    import nats
+
+    async def main() -> float:
+        nc = await nats.connect(url)
+        js = nc.jetstream(publish_async_max_pending=256)
+        name = _stream_name()
+        await js.add_stream(name=name, subjects=[f"{name}.>"])
+        subject = f"{name}.x"
+        start = perf_counter()
+        acked = 0
+        if pipelined:
+            for _ in range(n):
+                await js.publish_async(subject, PAYLOAD)
+                acked += 1
+            await js.publish_async_completed()
+        else:
+            for _ in range(n):
+                await js.publish(subject, PAYLOAD)
+                acked += 1
+        elapsed = perf_counter() - start
+        await js.delete_stream(name)
+        await nc.close()
+        _check(acked, n)
+        return n / elapsed
+
+    return asyncio.run(main())
+
+
+def nats_py_js_consume(url: str, n: int) -> float:
+    import nats
+
+    async def main() -> float:
+        nc = await nats.connect(url)
+        js = nc.jetstream(publish_async_max_pending=256)
+        name = _stream_name()
+        await js.add_stream(name=name, subjects=[f"{name}.>"])
+        for _ in range(n):
+            await js.publish_async(f"{name}.x", PAYLOAD)
+        await js.publish_async_completed()
+        psub = await js.pull_subscribe(f"{name}.>", "bench", stream=name)
+        taken = 0
+        start = perf_counter()
+        while taken < n:
+            for msg in await psub.fetch(100, timeout=5):
+                await msg.ack()
+                taken += 1
+        await nc.flush()
+        elapsed = perf_counter() - start
+        await js.delete_stream(name)
+        await nc.close()
+        _check(taken, n)
         return n / elapsed
 
     return asyncio.run(main())
@@ -291,6 +419,33 @@ WORKLOADS = [
         lambda url, n: nats_py_request(url, n, CONCURRENCY),
         1.0,
     ),
+    Workload(
+        "js-publish",
+        "JetStream publish, ack each",
+        5_000,
+        "msg/s",
+        trouper_js_publish,
+        nats_py_js_publish,
+        1.0,
+    ),
+    Workload(
+        "js-pipeline",
+        "JetStream publish, 256 in flight",
+        20_000,
+        "msg/s",
+        lambda url, n: trouper_js_publish(url, n, pipelined=True),
+        lambda url, n: nats_py_js_publish(url, n, pipelined=True),
+        1.0,
+    ),
+    Workload(
+        "js-consume",
+        "JetStream pull 100 + ack each",
+        20_000,
+        "msg/s",
+        trouper_js_consume,
+        nats_py_js_consume,
+        1.0,
+    ),
 ]
 
 
@@ -317,7 +472,7 @@ def run(
 ) -> list[Row]:
     """Run each workload's sides interleaved ``repeat`` times; keep the best of each."""
     best: dict[str, dict[str, float]] = {w.key: {"trouper": 0.0, "nats-py": 0.0} for w in workloads}
-    with NatsServer(jetstream=False) as server:
+    with NatsServer() as server:
         for rep in range(repeat):
             for workload in workloads:
                 n = max(1, int(workload.n * scale))
@@ -379,7 +534,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
     parser.add_argument("--only", metavar="KEYS", help="comma-separated workload keys")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--list", action="store_true", help="print the workloads and exit")
     args = parser.parse_args(argv)
+    if args.list:
+        for workload in WORKLOADS:
+            print(f"{workload.key:<12} {workload.name}")
+        return 0
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1, got {args.repeat}")
     scale = 0.01 if args.quick else args.scale

@@ -407,9 +407,10 @@ class JsMsg:
         await checkpoint_if_cancelled()
         if self._state.settled:
             raise AlreadyAcknowledged(self.subject, self._state.settled)
-        self._client.publish_nowait(self.reply, payload)
+        client = self._client
+        added = client._buffer_publish(self.reply, payload, None, None)
         self._state.settled = how
-        await cancel_shielded_checkpoint()
+        await client._after_write(added)
 
     async def ack(self) -> None:
         """Acknowledge: the message is done and will not be delivered again."""
@@ -438,8 +439,8 @@ class JsMsg:
         await checkpoint_if_cancelled()
         if self._state.settled:
             raise AlreadyAcknowledged(self.subject, self._state.settled)
-        self._client.publish_nowait(self.reply, b"+WPI")
-        await cancel_shielded_checkpoint()
+        client = self._client
+        await client._after_write(client._buffer_publish(self.reply, b"+WPI", None, None))
 
     async def term(self, *, reason: str | None = None) -> None:
         """Give it up for good: it is never delivered again (whatever ``max_deliver`` says)."""
@@ -519,7 +520,16 @@ def _decode(msg: Msg) -> dict[str, Any]:
 
 def _pub_ack(msg: Msg) -> PubAck:
     body = _decode(msg)
-    return converter.structure(body, PubAck)
+    try:
+        # Built by hand: this runs once per acknowledged publish.
+        return PubAck(
+            str(body["stream"]),
+            int(body["seq"]),
+            bool(body.get("duplicate", False)),
+            body.get("domain"),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise JetStreamError(0, 0, f"not a publish acknowledgement: {msg.data[:200]!r}") from None
 
 
 def _publish_headers(
