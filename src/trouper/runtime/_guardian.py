@@ -41,6 +41,7 @@ within its own deadline, and ends the worker and the pending backoffs.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -351,11 +352,19 @@ class Guardian:
     # --- stopping ---------------------------------------------------------------
 
     async def stop_all(
-        self, *, failed: Cell | None = None, error: BaseException | None = None
-    ) -> None:
+        self,
+        *,
+        failed: Cell | None = None,
+        error: BaseException | None = None,
+        budget: float = math.inf,
+    ) -> bool:
         """Stop every child for good, last started first, each within its shutdown deadline.
 
         The guardian takes no new children and no new decisions from now on.
+        ``budget`` bounds the seconds spent *waiting* for children to stop (the
+        runtime's ``shutdown_timeout``); stopping children that stop at once
+        (idle, nothing to wait for) costs none of it. Returns ``False`` if the
+        budget ran out before every child had stopped.
         """
         self.closing = True
         self._queue.clear()
@@ -369,13 +378,19 @@ class Guardian:
             if cell.phase is Phase.STOPPED:
                 continue
             cell.command(Command.STOP, error if cell is failed else None)
-            if not cell.stopped:
-                await cell.wait_stopped()
-            else:  # stopped at once (idle, nothing to wait for): no need to wait
+            if cell.stopped:  # stopped at once: nothing to wait for
                 at_once += 1
                 if not at_once % _STOPS_PER_CHECKPOINT:
                     await checkpoint()
+                continue
+            start = trio.current_time()
+            with trio.move_on_after(budget) as waiting:
+                await cell.wait_stopped()
+            if waiting.cancelled_caught:
+                return False
+            budget -= trio.current_time() - start
         await checkpoint()
+        return True
 
     def child_stopped(self, cell: Cell) -> None:
         """A child stopped for good: forget it, unless its spec keeps it listed."""

@@ -155,7 +155,7 @@ class Runtime:
         self.shutdown = check_seconds("shutdown", shutdown)
         """The default seconds a leaf actor's graceful stop may take."""
         self.shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout)
-        """Seconds the whole shutdown may take at the end of the runtime's block."""
+        """Seconds the shutdown may wait for actors to stop (idle ones, stopped at once, free)."""
         self.root_strategy = root_strategy or OneForOne()
         """How top-level actors are supervised."""
         self.default_strategy = default_strategy or OneForOne()
@@ -448,9 +448,7 @@ class Runtime:
 
     async def _shutdown(self) -> None:
         root = self.root
-        with trio.move_on_after(self.shutdown_timeout) as scope:
-            await root.stop_all()
-        if scope.cancelled_caught:
+        if not await root.stop_all(budget=self.shutdown_timeout):
             log.warning(
                 "the runtime did not stop within %s s; cancelling what still runs",
                 self.shutdown_timeout,
@@ -654,8 +652,10 @@ async def open_runtime(
         shutdown: default seconds a leaf actor's graceful stop may take (an
             actor with children waits for them as long as their own
             ``shutdown`` allows, unless it was given a ``shutdown`` of its own).
-        shutdown_timeout: seconds the whole shutdown may take at the end of
-            the block; what is still running then is cancelled.
+        shutdown_timeout: seconds the shutdown at the end of the block may
+            wait for actors to finish stopping; what is still running then is
+            cancelled. Stopping idle actors, which stop at once, does not count
+            against it, so a million idle actors shut down without tripping it.
         root_strategy: how top-level actors are supervised (default
             ``OneForOne()``: 3 restarts within 5 s, counted per actor).
         default_strategy: how an actor supervises its children when its class
