@@ -11,6 +11,12 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from hypothesis import settings
+
+# The machine is shared and its speed varies: a property may take longer than Hypothesis's
+# default 200 ms per example without anything being wrong, so no deadline (CI included).
+settings.register_profile("trouper", deadline=None)
+settings.load_profile("trouper")
 
 from trouper.testing._plugin import run_on_virtual_time
 

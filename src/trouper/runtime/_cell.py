@@ -886,6 +886,8 @@ class Cell:
                 assert self.context is not None
                 self.instance = instantiate(self.context, self.factory, self.args, self.kwargs)
                 self.actor_class = type(self.instance)
+            if self.mailbox.settles:
+                await self.mailbox.prepare(self.instance)
             if cause is not None:
                 await self.instance.on_restart(cause)
             await self.instance.on_start()

@@ -57,6 +57,7 @@ __all__ = [
     "EndpointFactory",
     "MailboxFactory",
     "Runtime",
+    "Transport",
     "cell_of",
     "open_runtime",
     "register_extension",
@@ -82,6 +83,20 @@ def register_extension(key: str, factory: Callable[[Runtime], object]) -> None:
     used it yet.
     """
     _EXTENSIONS[key] = factory
+
+
+class Transport(Protocol):
+    """What ``open_runtime(transport=...)`` takes: a way to other nodes (``trouper.remote.Nats``).
+
+    ``attach(runtime)`` returns an async context manager entered once the
+    runtime runs (before the block's first line) and exited after every actor
+    has stopped (so remote watchers still hear of the stops), before the
+    runtime's tasks are cancelled.
+    """
+
+    def attach(self, runtime: Runtime) -> AbstractAsyncContextManager[object]:
+        """Join the cluster as ``runtime.node`` for as long as the returned context is entered."""
+        ...
 
 
 class MailboxFactory(Protocol):
@@ -131,6 +146,7 @@ class Runtime:
         on_escalation: EscalationPolicy = "raise",
         seed: int | None = None,
         store: AbstractAsyncContextManager[object] | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if not isinstance(node, str) or not node or "/" in node:
             raise ValueError(f"node must be a non-empty name without '/', got {node!r}")
@@ -171,6 +187,12 @@ class Runtime:
                 f"store must be a store such as trouper.durable.SqliteStore, got {store!r}"
             )
         self._store = store
+        if transport is not None and not callable(getattr(transport, "attach", None)):
+            raise TypeError(
+                f"transport must be a transport such as trouper.remote.Nats(url), got {transport!r}"
+            )
+        self.transport = transport
+        """How this runtime reaches other nodes (``open_runtime(transport=...)``), or ``None``."""
         self.instruments = Instruments()
         """Hooks on what the engine does (``trouper.runtime.lowlevel.Instrument``)."""
         self.events = EventLog()
@@ -217,6 +239,19 @@ class Runtime:
                 "to use durable mailboxes"
             )
         return cast("Store", self._store)
+
+    def remote(self, node: str, name: str) -> ActorRef[object]:
+        """A ref to the actor registered as ``name`` on ``node`` (``trouper.remote``).
+
+        Raises:
+            RuntimeError: the runtime has no transport to other nodes.
+        """
+        if self.transport is None:
+            raise RuntimeError(
+                "this runtime has no transport: open it with "
+                "open_runtime(node=..., transport=trouper.remote.Nats(url)) to reach other nodes"
+            )
+        return cast("_Remote", self.extension("remote")).ref(node, name)
 
     @property
     def root(self) -> Guardian:
@@ -446,14 +481,14 @@ class Runtime:
         self._close_requested.set()
         await self._finished.wait()
 
-    async def _shutdown(self) -> None:
-        root = self.root
-        if not await root.stop_all(budget=self.shutdown_timeout):
+    async def _stop_actors(self) -> None:
+        """Stop every actor (the shutdown); then the runtime's tasks may be cancelled."""
+        if not await self.root.stop_all(budget=self.shutdown_timeout):
             log.warning(
                 "the runtime did not stop within %s s; cancelling what still runs",
                 self.shutdown_timeout,
             )
-        root.nursery.cancel_scope.cancel()
+            self.root.nursery.cancel_scope.cancel()
 
 
 _PORTAL_NAMES = {
@@ -467,6 +502,10 @@ _PORTAL_NAMES = {
     "unsubscribe": "portal.unsubscribe",
     "publish": "portal.publish",
 }
+
+
+class _Remote(Protocol):
+    def ref(self, node: str, name: str) -> ActorRef[object]: ...
 
 
 class _Pools(Protocol):
@@ -563,6 +602,7 @@ async def spawn_cell(
         raise ValueError(f"restart must be a Restart member, got {restart!r}")
     if name is not None and check_name(name) in runtime.names:
         raise NameTaken(name)
+    chosen = name if spec is None else spec.name  # None for an automatic name (not stable)
     if spec is not None:
         child_id = spec.id
     elif child_id is None:
@@ -580,7 +620,7 @@ async def spawn_cell(
         if mailbox is None:
             own_mailbox = MemoryMailbox(size)
         elif callable(getattr(mailbox, "open_mailbox", None)):
-            own_mailbox = mailbox.open_mailbox(runtime, name if spec is None else spec.name, size)
+            own_mailbox = mailbox.open_mailbox(runtime, chosen, size)
         else:
             raise TypeError(
                 f"mailbox must be a mailbox factory such as trouper.durable.Durable(), "
@@ -601,6 +641,8 @@ async def spawn_cell(
         shutdown=None if shutdown is None else check_seconds("shutdown", shutdown),
         spec=spec,
     )
+    if own_mailbox.settles:
+        own_mailbox.attach(cell)
     make_endpoint = getattr(factory, "trouper_endpoint", None)
     if make_endpoint is not None:
         cell.ref = ActorRef(cell.address, make_endpoint(cell))
@@ -610,7 +652,9 @@ async def spawn_cell(
     instance = instantiate(context, factory, args, kwargs)
     if name is not None and name in runtime.names:
         raise NameTaken(name)  # taken while the guardian's nursery was opening
-    default_start = type(instance).on_start is Actor.on_start
+    # A settling mailbox prepares each instance before its on_start (a durable one
+    # loads the actor's state): such an actor always goes through its first start.
+    default_start = type(instance).on_start is Actor.on_start and not own_mailbox.settles
     try:
         cell.begin(instance, started=default_start)
     except RuntimeError:  # the nursery closed under us: the runtime is stopping
@@ -642,6 +686,7 @@ async def open_runtime(
     on_escalation: EscalationPolicy = "raise",
     seed: int | None = None,
     store: AbstractAsyncContextManager[object] | None = None,
+    transport: Transport | None = None,
 ) -> AsyncIterator[Runtime]:
     """Run an actor system for the duration of an ``async with`` block.
 
@@ -671,6 +716,9 @@ async def open_runtime(
             ``trouper.durable.SqliteStore``); opened before the block's actors
             start, closed after the last one stops. A store that cannot be opened
             (not a store, locked, corrupt) raises here.
+        transport: how this runtime, as node ``node``, reaches other nodes (a
+            ``trouper.remote.Nats``); attached once the runtime runs, detached
+            after the last actor has stopped.
 
     Leaving the block stops every actor: top-level actors last-spawned first,
     each one's children before itself, ``on_stop`` run, pending asks failed
@@ -692,6 +740,7 @@ async def open_runtime(
         on_escalation=on_escalation,
         seed=seed,
         store=store,
+        transport=transport,
     )
     async with running(runtime):
         yield runtime
@@ -715,15 +764,19 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
             try:
                 async with trio.open_nursery() as nursery:
                     runtime._begin(nursery)
-                    try:
-                        with trio.CancelScope() as runtime._body_scope:
-                            yield runtime
-                    except Exception as error:
-                        body_error = error
-                    finally:
-                        runtime._body_scope = None
-                        runtime.closed = True
-                    await runtime._shutdown()
+                    async with AsyncExitStack() as attached:
+                        if runtime.transport is not None:
+                            await attached.enter_async_context(runtime.transport.attach(runtime))
+                        try:
+                            with trio.CancelScope() as runtime._body_scope:
+                                yield runtime
+                        except Exception as error:
+                            body_error = error
+                        finally:
+                            runtime._body_scope = None
+                            runtime.closed = True
+                        await runtime._stop_actors()
+                    runtime.root.nursery.cancel_scope.cancel()
             except BaseExceptionGroup as group:
                 single = _single_leaf(group)
                 if single is None:

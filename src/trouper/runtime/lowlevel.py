@@ -74,6 +74,7 @@ from trouper.runtime._mailbox import Consumer, Mailbox, MailboxEnding, MemoryMai
 from trouper.runtime._runtime import (
     EndpointFactory,
     MailboxFactory,
+    Transport,
     cell_of,
     register_extension,
     running,
@@ -102,6 +103,7 @@ __all__ = [
     "Phase",
     "SendKind",
     "Transaction",
+    "Transport",
     "Verdict",
     "Watcher",
     "WithMsgId",
