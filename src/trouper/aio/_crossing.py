@@ -164,6 +164,7 @@ class Crossing:
 
     __slots__ = (
         "_awake_until",
+        "_burst",
         "_closed",
         "_instruments",
         "_jobs",
@@ -217,6 +218,8 @@ class Crossing:
         # perf_counter() time until which the pump stays awake without jobs.
         self._closed = False
         # Set once (by the pump, as the bridge's nursery ends): no job is accepted after.
+        self._burst: Callable[[ActorRef[object], list[object]], None] = self._tell_all
+        # The job that delivers told-nowait messages (one bound method, compared by identity).
 
     # --- the asyncio side ----------------------------------------------------------
 
@@ -295,10 +298,10 @@ class Crossing:
         if jobs:
             # A burst: messages to the same actor in the same context share a job.
             last_context, fn, args = jobs[-1]
-            if fn == self._tell_all and args[0] is ref and last_context == context:
+            if fn is self._burst and args[0] is ref and last_context == context:
                 args[1].append(message)  # type: ignore[attr-defined]
                 return
-        jobs.append((context, self._tell_all, (ref, [message])))
+        jobs.append((context, self._burst, (ref, [message])))
         if self._parked is not None and not self._waking:
             self._waking = True
             self._token.run_sync_soon(self._wake)
