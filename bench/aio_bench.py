@@ -14,10 +14,11 @@ a loopback socket, in two versions: ``/count`` asking a ``Counter`` actor per
 request through the bridge (the runtime opened in the app's lifespan), and the
 same endpoint computing the count inline, in an app with no runtime at all.
 Load comes from ``wrk`` (C, one thread, 50 connections, keep-alive) when it is
-installed (``apt-get install wrk``), otherwise from an httpx client with 50
-concurrent requests in another process, which is slower than uvicorn and so
-understates the gap; the table says which. Servers get a short warm-up; runs
-alternate between the two servers and the best of ``--repeat`` is kept.
+installed (``apt-get install wrk``), otherwise from a minimal asyncio client
+in another process (50 keep-alive connections, one request in flight on each),
+which is slower than wrk and so may understate the gap; the table says which.
+Servers get a short warm-up; runs alternate between the two servers and the
+best of ``--repeat`` is kept.
 
 ``--profile`` runs the sequential ask through the bridge under pyinstrument
 and prints where the time goes.
@@ -34,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -287,8 +289,8 @@ def _wrk(url: str, seconds: float) -> Load:
     return Load(value, requests - failures, failures)
 
 
-def _httpx_load(url: str, seconds: float) -> Load:
-    """Keep ``HTTP_CONNECTIONS`` requests in flight for ``seconds`` from a child process."""
+def _socket_load(url: str, seconds: float) -> Load:
+    """Keep ``HTTP_CONNECTIONS`` connections busy for ``seconds`` from a child process."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.aio_bench", "_load", url, str(seconds)],
         cwd=ROOT,
@@ -301,33 +303,44 @@ def _httpx_load(url: str, seconds: float) -> Load:
 
 
 async def _load(url: str, seconds: float) -> tuple[float, int, int]:
-    import httpx
+    """The fallback load generator: asyncio streams, one request in flight per connection.
 
+    A minimal HTTP/1.1 client (GET, keep-alive, ``Content-Length`` bodies), as
+    a full Python client such as httpx spends more time per request than
+    uvicorn does and would measure itself.
+    """
+    parts = urllib.parse.urlsplit(url)
+    request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
     counts = [0, 0]
-    limits = httpx.Limits(max_connections=HTTP_CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        deadline = perf_counter() + seconds
+    deadline = perf_counter() + seconds
 
-        async def worker() -> None:
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
             while perf_counter() < deadline:
-                try:
-                    ok = (await client.get(url)).is_success
-                except httpx.HTTPError:
-                    ok = False
-                counts[0 if ok else 1] += 1
+                writer.write(request)
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                counts[0 if status.split()[1:2] == [b"200"] else 1] += 1
+        finally:
+            writer.close()
 
-        start = perf_counter()
-        await asyncio.gather(*(worker() for _ in range(HTTP_CONNECTIONS)))
-        elapsed = perf_counter() - start
-    return counts[0] / elapsed, counts[0], counts[1]
+    start = perf_counter()
+    await asyncio.gather(*(connection() for _ in range(HTTP_CONNECTIONS)))
+    return counts[0] / (perf_counter() - start), counts[0], counts[1]
 
 
 def http_row(
     *, seconds: float, repeat: int, warm_up: bool, progress: Callable[[str], None]
 ) -> tuple[Row, str]:
     """Measure the endpoint inline and through an actor; return the row and the generator."""
-    generator = "wrk" if shutil.which("wrk") else "httpx"
-    measure = _wrk if generator == "wrk" else _httpx_load
+    generator = "wrk" if shutil.which("wrk") else "asyncio sockets"
+    measure = _wrk if generator == "wrk" else _socket_load
     samples: dict[str, list[Sample]] = {"inline_app": [], "actor_app": []}
     with _server("inline_app") as inline_url, _server("actor_app") as actor_url:
         urls = {"inline_app": inline_url, "actor_app": actor_url}
