@@ -41,11 +41,11 @@ from typing import TypeVar
 import outcome
 import trio
 
-import trouper
 from trouper.actors import Actor, ActorRef
 from trouper.aio._crossing import Crossing
 from trouper.aio._ref import AioRef
 from trouper.runtime import ActorTree, Portal, Runtime
+from trouper.runtime import open_runtime as open_trio_runtime
 from trouper.topics import Overflow, Subscription
 
 __all__ = ["AioRuntime", "open_runtime"]
@@ -392,7 +392,7 @@ class _GuestRun:
                 self._outer.cancel()
             async with trio.open_nursery() as nursery:
                 try:
-                    async with trouper.open_runtime(**self._options) as runtime:  # type: ignore[arg-type]
+                    async with open_trio_runtime(**self._options) as runtime:  # type: ignore[arg-type]
                         crossing = Crossing(
                             self._loop,
                             trio.lowlevel.current_trio_token(),
