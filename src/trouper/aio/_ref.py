@@ -31,7 +31,9 @@ class AioRef(Generic[M]):
 
     def __init__(self, ref: ActorRef[M], crossing: Crossing) -> None:
         self._ref = ref
+        # The actor's ref on the Trio side; never changes.
         self._crossing = crossing
+        # The runtime's crossing, which every call of this handle goes through.
 
     @property
     def address(self) -> Address:

@@ -78,7 +78,9 @@ class AioRuntime:
 
     def __init__(self, runtime: Runtime, crossing: Crossing) -> None:
         self._runtime = runtime
+        # The Trio runtime; its methods are called only in Trio, through the crossing.
         self._crossing = crossing
+        # The one way from the loop into Trio, shared with every AioRef of this runtime.
 
     def __repr__(self) -> str:
         return f"<AioRuntime {self._runtime.node!r}>"
