@@ -372,10 +372,20 @@ class Cell:
         if foreign:
             runtime.refuse_foreign_thread("tell")
         await checkpoint_if_cancelled()
+        mailbox = self.mailbox
+        if _staging or msg_id is not None or mailbox.durable or runtime.instruments.watch_sends:
+            return await self._send_special(message, msg_id)
+        if mailbox.put_nowait(message):
+            await cancel_shielded_checkpoint()
+            return True
+        return await self._put(message)
+
+    async def _send_special(self, message: object, msg_id: str | None) -> bool:
+        """``send`` when something is not plain: staging, an id, a durable mailbox, instruments."""
         if _staging and self._stage(message, msg_id):
             await cancel_shielded_checkpoint()
             return True
-        if runtime.instruments.watch_sends:
+        if self.runtime.instruments.watch_sends:
             return await self._send_watched(message, SendKind.TELL, msg_id)
         mailbox = self.mailbox
         if mailbox.durable:
@@ -427,11 +437,23 @@ class Cell:
             foreign = True
         if foreign:
             runtime.refuse_foreign_thread("tell_nowait")
+        if _staging or msg_id is not None or runtime.instruments.watch_sends:
+            return self._send_nowait_special(message, msg_id)
+        mailbox = self.mailbox
+        if mailbox.put_nowait(message):
+            return True
+        if mailbox.closed:
+            self.dead_letter(message, _STOPPED_REASON)
+            return False
+        raise MailboxFull(self.address, mailbox.size)
+
+    def _send_nowait_special(self, message: object, msg_id: str | None) -> bool:
+        """``send_nowait`` when something is not plain: staging, an id, instruments."""
         if _staging and self._stage(message, msg_id):
             return True
         mailbox = self.mailbox
         item = message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
-        instruments = runtime.instruments
+        instruments = self.runtime.instruments
         if instruments.watch_sends:
             if instruments.intercept_send:
                 fate = instruments.intercept(self, message, SendKind.TELL_NOWAIT)
@@ -925,7 +947,8 @@ class Cell:
         while self._pending is None:
             if not items:
                 mailbox.register(self)
-                await self._park()
+                self._parked = True
+                await wait_task_rescheduled(self._abort_park)
                 if self.phase is Phase.STOPPED:
                     return Command.STOP, None  # a stop at once finalized the cell
                 if instruments.watch_messages:
@@ -1004,7 +1027,8 @@ class Cell:
         while self._pending is None:
             if not items:
                 mailbox.register(self)
-                await self._park()
+                self._parked = True
+                await wait_task_rescheduled(self._abort_park)
                 if self.phase is Phase.STOPPED:
                     return Command.STOP, None
                 if not (instruments.watch_messages or settles):

@@ -168,7 +168,7 @@ class Mailbox(Protocol):
 class MemoryMailbox:
     """A bounded FIFO of messages in memory, consumed by one cell (or a pool's cells)."""
 
-    __slots__ = ("_consumers", "_producers", "capacity", "closed", "items", "size")
+    __slots__ = ("_consumers", "capacity", "closed", "items", "producers", "size")
 
     settles: ClassVar[bool] = False
     durable: ClassVar[bool] = False
@@ -185,19 +185,15 @@ class MemoryMailbox:
         self._consumers: Consumer | dict[Consumer, None] | None = None
         # The parked consumer (one cell: the usual case, no dict), or the parked consumers
         # in the order they parked (a shared mailbox), or None / empty when none is parked.
-        self._producers: dict[Task, object] | None = None
-        # Parked senders and their messages, oldest first; None or empty when none.
+        self.producers: dict[Task, object] | None = None
+        # Parked senders and their messages, oldest first; None or empty when none (read
+        # by the consumer after each take: a plain attribute, not a property).
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __repr__(self) -> str:
         return f"<MemoryMailbox {len(self.items)}/{self.size}{' closed' if self.closed else ''}>"
-
-    @property
-    def producers(self) -> object:
-        """Truthy while senders wait for room (then call ``admit`` after taking)."""
-        return self._producers
 
     @property
     def full(self) -> bool:
@@ -234,9 +230,9 @@ class MemoryMailbox:
             await cancel_shielded_checkpoint()
             return False
         task = current_task()
-        producers = self._producers
+        producers = self.producers
         if producers is None:
-            producers = self._producers = {}
+            producers = self.producers = {}
         producers[task] = item
 
         def abort(_: object) -> Abort:
@@ -247,7 +243,7 @@ class MemoryMailbox:
 
     def admit(self) -> None:
         """Move waiting producers' items in while there is room (call after taking items)."""
-        producers = self._producers
+        producers = self.producers
         items = self.items
         while producers and len(items) < self.capacity:
             task = next(iter(producers))
@@ -300,10 +296,10 @@ class MemoryMailbox:
         self.capacity = 0
         queued = list(self.items)
         self.items.clear()
-        if self._producers:
-            for task in self._producers:
+        if self.producers:
+            for task in self.producers:
                 reschedule(task, Value(False))
-            self._producers.clear()
+            self.producers.clear()
         return queued
 
     def reopen(self) -> None:
