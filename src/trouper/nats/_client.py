@@ -16,9 +16,12 @@ handshake, re-sends ``SUB`` for every live subscription (with the remaining
 
 Every outgoing byte goes through one ``bytearray``, ``_out``. Publishing
 appends to it and wakes the writer; the writer swaps it for an empty one and
-sends the whole of it with one ``send_all``. When woken, the writer first
-yields to the scheduler while the buffer keeps growing (up to 64 KiB), so a
-burst of publishes becomes one system call rather than one per message. While
+sends the whole of it with one ``send_all``. After a quiet spell the first
+bytes leave at once; in a burst (bytes that came while it was sending or
+within 50 µs of the end of its last send) the writer yields while the buffer
+keeps growing (up to 64 KiB), so a burst of publishes becomes a few system
+calls rather than one per message, even when the publisher yields between
+messages. While
 connected, ``_out`` above ``write_buffer_size`` makes ``publish`` wait for the
 writer (backpressure); while disconnected it is the outage buffer, bounded by
 ``reconnect_buffer_size``, and a publish that does not fit raises
@@ -57,6 +60,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib import metadata
+from time import perf_counter
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote, urlsplit
 
@@ -139,6 +143,8 @@ _DEFAULT_PORT: Final = 4222
 _RECEIVE_SIZE: Final = 256 * 1024
 _COALESCE_LIMIT: Final = 64 * 1024
 """The writer stops waiting for more bytes once it holds this many."""
+_BURST_WINDOW: Final = 50e-6
+"""Bytes that come within this many seconds of a send's end are part of a burst."""
 _YIELD_EVERY: Final = 64 * 1024
 """``publish`` yields to the scheduler at least once per this many bytes published."""
 _YIELD_EVERY_MSGS: Final = 128
@@ -1273,7 +1279,7 @@ class Client:
                         return
                     stream, parser = opened
             finally:
-                self._abort(self._reason)
+                self._abort(self._reason if self._user_error is None else self._user_error)
 
     async def _serve(self, stream: trio.abc.Stream, parser: Parser) -> BaseException | None:
         """Run reader, writer and pinger on one connection until it fails; return why."""
@@ -1366,24 +1372,27 @@ class Client:
             self._on_info(event.info, self._current)
 
     async def _writer(self, stream: trio.abc.Stream, parser: Parser) -> None:
-        # Bytes waiting right after a send mean a burst: then wait for more before
-        # sending. After an idle spell, send at once (request/reply latency).
-        burst = False
+        # Bytes that come soon after a send (while it ran, or within
+        # _BURST_WINDOW of its end) are a burst: the writer then waits while the
+        # buffer keeps growing, up to 64 KiB, so the burst leaves in few system
+        # calls rather than one per message, even from a publisher that yields
+        # between messages. Bytes after a quiet spell leave at once (request/reply).
+        sent_at = -math.inf
         while True:
             if not self._out:
-                burst = False
                 self._room_lot.unpark_all()
                 await self._writer_lot.park()
                 continue
-            if burst:
+            if perf_counter() - sent_at < _BURST_WINDOW:
+                # Trio runs the tasks of a scheduler round in no fixed order, so
+                # one round without growth proves nothing: wait for two.
                 size = len(self._out)
-                while size < _COALESCE_LIMIT:
+                still = 0
+                while size < _COALESCE_LIMIT and still < 2:
                     await cancel_shielded_checkpoint()
                     grown = len(self._out)
-                    if grown == size:
-                        break
+                    still = still + 1 if grown == size else 0
                     size = grown
-            burst = True
             data = self._out
             self._out = bytearray()
             self._out_pings = 0
@@ -1392,6 +1401,7 @@ class Client:
                 await stream.send_all(data)
             finally:
                 self._writing = False
+            sent_at = perf_counter()
             if self._room_lot:
                 self._room_lot.unpark_all()
 
