@@ -12,14 +12,13 @@ import attrs
 import trio
 
 from trouper.durable import (
-    HANDLED,
     Delivery,
     Durable,
     DurableQueue,
-    Failed,
     SqliteStore,
     Store,
 )
+from trouper.runtime.lowlevel import MailboxEnding
 
 
 @attrs.frozen
@@ -73,7 +72,7 @@ class Taker:
             finally:
                 queue.forget(self)
         item = queue.items.popleft()
-        if queue.producers_waiting:
+        if queue.producers:
             queue.admit()
         assert isinstance(item, Delivery)
         return item
@@ -81,13 +80,13 @@ class Taker:
     async def handle(self, queue: DurableQueue) -> Delivery:
         """Take the next delivery and settle it as handled."""
         delivery = await self.take(queue)
-        queue.settle(delivery, HANDLED)
+        queue.settle(delivery, MailboxEnding.HANDLED, None)
         return delivery
 
     async def fail(self, queue: DurableQueue, error: BaseException) -> Delivery:
         """Take the next delivery and settle it as failed with ``error``."""
         delivery = await self.take(queue)
-        queue.settle(delivery, Failed(error))
+        queue.settle(delivery, MailboxEnding.FAILED, error)
         return delivery
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import trio
 from durable_support import Taker, drain, make_store, serving
 
-from trouper.durable import HANDLED, Delivery, Durable, SqliteStore, WriteBatch
+from trouper.durable import Delivery, Durable, SqliteStore, WriteBatch
+from trouper.runtime.lowlevel import MailboxEnding
 
 OPTIONS = Durable(max_deliveries=3, backoff=(1.0,))
 
@@ -47,7 +48,7 @@ async def test_suspects_are_handed_out_one_at_a_time(tmp_path: Path) -> None:
             delivery = await taker.take(queue)
             await trio.sleep(1)  # on virtual time: until the store and every task are idle
             assert not queue.items
-            queue.settle(delivery, HANDLED)
+            queue.settle(delivery, MailboxEnding.HANDLED, None)
             seen.append(delivery)
     assert [(d.message, d.attempt) for d in seen] == [("a", 2), ("b", 2), ("c", 2)]
 

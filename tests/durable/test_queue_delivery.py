@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 from random import Random
+from typing import cast
 
 import pytest
 import trio
 from durable_support import Taker, drain, make_store, serving
 
+from trouper.actors import ActorRef, Address, Endpoint, Terminated
 from trouper.durable import (
-    HANDLED,
-    RETURNED,
     Durable,
     ExponentialJitter,
-    Failed,
     GiveUp,
     Retry,
-    WithMsgId,
 )
 from trouper.durable._backoff import retry_delay
+from trouper.runtime.lowlevel import MailboxEnding, WithMsgId
 
 
 async def test_messages_are_delivered_in_order_once_durable(tmp_path: Path) -> None:
@@ -82,7 +81,7 @@ async def test_failure_waits_exponential_full_jitter_from_the_seeded_source(
         delivery = await taker.take(queue)
         for _ in range(3):
             failed_at = trio.current_time()
-            queue.settle(delivery, Failed(ValueError("no")))
+            queue.settle(delivery, MailboxEnding.FAILED, ValueError("no"))
             delivery = await taker.take(queue)
             waits.append(trio.current_time() - failed_at)
     assert waits == pytest.approx(expected)
@@ -169,7 +168,7 @@ async def test_returned_message_comes_back_first_and_uncounted(tmp_path: Path) -
             assert await queue.put(text)
         taker = Taker()
         first = await taker.take(queue)
-        queue.settle(first, RETURNED)
+        queue.settle(first, MailboxEnding.RETURNED, None)
         again = await taker.take(queue)
     assert (again is first, again.attempt) == (True, 1)
 
@@ -190,7 +189,7 @@ async def test_put_waits_while_the_mailbox_is_full(tmp_path: Path) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sender)
             await trio.testing.wait_all_tasks_blocked()
-            assert (done, queue.producers_waiting) == ([], True)
+            assert (done, bool(queue.producers)) == ([], True)
             await Taker().handle(queue)
         assert (done, queue.depth) == (["c"], 2)
 
@@ -254,7 +253,7 @@ async def test_handled_message_commits_its_sends_with_its_ack(tmp_path: Path) ->
         delivery.send(billing, "charge o-1", msg_id="o-1")
         await store.flush()
         assert billing.depth == 0
-        orders.settle(delivery, HANDLED)
+        orders.settle(delivery, MailboxEnding.HANDLED, None)
         await store.flush()
         charge = await Taker().take(billing)
         assert (orders.depth, charge.message, charge.msg_id) == (0, "charge o-1", "o-1")
@@ -268,7 +267,7 @@ async def test_in_memory_sends_are_released_after_the_commit(tmp_path: Path) -> 
         delivery = await Taker().take(queue)
         delivery.after_commit(lambda: released.append(store.statistics().commits))
         commits = store.statistics().commits
-        queue.settle(delivery, HANDLED)
+        queue.settle(delivery, MailboxEnding.HANDLED, None)
         assert released == []
         await store.flush()
     assert released == [commits + 1]
@@ -287,7 +286,7 @@ async def test_failed_handler_drops_its_staged_sends_and_state(tmp_path: Path) -
         delivery.send(billing, "charge")
         delivery.after_commit(lambda: released.append("sent"))
         delivery.save_state(b"changed")
-        orders.settle(delivery, Failed(ValueError("no")))
+        orders.settle(delivery, MailboxEnding.FAILED, ValueError("no"))
         await store.flush()
         assert (billing.depth, released, await orders.load_state()) == (0, [], None)
 
@@ -300,7 +299,7 @@ async def test_state_saved_with_an_ack_is_loaded_after_reopening(tmp_path: Path)
         assert await queue.put("charge")
         delivery = await Taker().take(queue)
         delivery.save_state(b'{"o-1": 30}')
-        queue.settle(delivery, HANDLED)
+        queue.settle(delivery, MailboxEnding.HANDLED, None)
         assert await queue.load_state() == b'{"o-1": 30}'
     async with make_store(path) as store, serving(store, "billing") as queue:
         assert await queue.load_state() == b'{"o-1": 30}'
@@ -317,8 +316,9 @@ async def test_close_returns_system_notices_and_keeps_messages_stored(tmp_path: 
     """Closing hands back in-memory notices; stored messages wait for ``reopen``."""
     async with make_store(tmp_path / "s.db") as store, serving(store) as queue:
         assert await queue.put("m")
-        queue.put_system("terminated")
-        assert queue.close() == ["terminated"]
+        notice = Terminated(ActorRef(Address("local", "/gone"), cast(Endpoint[object], None)), None)
+        queue.put_system(notice)
+        assert queue.close() == [notice]
         assert not queue.put_nowait("refused")
         queue.reopen()
         assert (await Taker().handle(queue)).message == "m"

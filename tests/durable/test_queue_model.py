@@ -23,14 +23,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trouper.durable import (
-    HANDLED,
     Delivery,
     Durable,
     DurableQueue,
-    Failed,
     Retry,
     SqliteStore,
 )
+from trouper.runtime.lowlevel import MailboxEnding
 
 MAX = 3
 OPTIONS = Durable(max_deliveries=MAX, backoff=(1.0, 2.0))
@@ -158,18 +157,18 @@ async def play(plan: list[Step], path: Path) -> None:
                 if is_suspect:
                     assert text == model.out, "suspects come back one at a time, in order"
                 if action == "handle":
-                    queue.settle(delivery, HANDLED)
+                    queue.settle(delivery, MailboxEnding.HANDLED, None)
                     model.handled.add(text)
                     await run.store.flush()  # type: ignore[union-attr]
                     durable_acks.add(text)
                 elif action == "fail":
-                    queue.settle(delivery, Failed(ValueError("no")))
+                    queue.settle(delivery, MailboxEnding.FAILED, ValueError("no"))
                     if not is_suspect:
                         model.charged[text] += 1
                     if model.charged[text] >= MAX:
                         model.dead.add(text)
                 else:
-                    queue.settle(delivery, Failed(Retry(after=value)))
+                    queue.settle(delivery, MailboxEnding.FAILED, Retry(after=value))
                     if is_suspect:
                         model.charged[text] -= 1
                 if is_suspect:
@@ -201,7 +200,7 @@ async def play(plan: list[Step], path: Path) -> None:
                 is_suspect = model.out is not None
                 if is_suspect:
                     assert text == model.out
-                queue.settle(delivery, HANDLED)
+                queue.settle(delivery, MailboxEnding.HANDLED, None)
                 model.handled.add(text)
                 if is_suspect:
                     model.settled_suspect()

@@ -9,8 +9,9 @@ import pytest
 import trio
 from durable_support import Taker, make_store, serving
 
-from trouper.durable import HANDLED, Durable, WithMsgId, WriteBatch
+from trouper.durable import Durable, WriteBatch
 from trouper.errors import StoreFailed
+from trouper.runtime.lowlevel import MailboxEnding, WithMsgId
 
 
 def one_append(text: str, mailbox: str = "box") -> WriteBatch:
@@ -93,7 +94,7 @@ async def test_ack_in_a_failed_commit_is_not_acknowledged(tmp_path: Path) -> Non
         assert await queue.put("order")
         delivery = await Taker().take(queue)
         delivery.send(queue, "y" * 300_000)
-        queue.settle(delivery, HANDLED)
+        queue.settle(delivery, MailboxEnding.HANDLED, None)
         with pytest.raises(StoreFailed):
             await store.flush()
     assert len(failures) == 1

@@ -2,16 +2,21 @@
 
 Theory of operation
 -------------------
-A ``DurableQueue`` is what a cell consumes, like the in-memory ``Mailbox``:
-the cell ``popleft``s from ``items``, registers itself and parks when it is
-empty, and calls ``settle(item, ending)`` once for every message it took,
-saying how it ended. Each item is a ``Delivery``: the decoded message and its
-delivery facts (id, msg_id, attempt).
+A ``DurableQueue`` is what a cell consumes, like the engine's ``MemoryMailbox``
+(it implements ``trouper.runtime.lowlevel.Mailbox``): the cell ``popleft``s
+from ``items``, registers itself and parks when it is empty, opens each item
+(``open_item``) and calls ``settle(item, ending, error)`` once for every
+message it took, saying how it ended. Each item is a ``Delivery``: the
+decoded message and its delivery facts (id, msg_id, attempt).
 
-Putting: ``put_nowait`` encodes the message and stages an append for the
-next group commit; ``put`` waits for room, then until the append is durable.
-Room is the capacity (in messages) minus the messages stored and the appends
-staged; acks and dead-letter moves make room when they are staged.
+Putting: ``put_nowait`` encodes the message and stages an append in the
+queue's open batch for the next group commit; ``put`` waits for room, stages
+it the same way, then waits until that batch is durable. Room is the
+capacity (in messages) minus the messages stored and the appends staged;
+acks and dead-letter moves make room when they are staged. What is put may
+be a bare message, the engine's ``WithMsgId`` (deduplicated) or an ``Ask``
+(its message is stored, the ask waits in memory as the delivery's
+``companion``: the reply is at most once).
 
 Handing over: messages reach ``items`` two ways, and ``_claimed`` (a mirror
 of the mailbox's committed claim watermark) is always at least the id of
@@ -28,13 +33,14 @@ been in progress.
   When a fetch comes back short and no unclaimed append was staged since it
   was issued, everything stored has been read: the queue is live again.
 
-Settling: ``handled`` stages the ack with the handler's staged sends and the
-actor's new state in one batch (one transaction); callbacks for in-memory
-targets run only after it commits. ``failed`` with ``Retry`` or an error
-stages a nack and arms a timer on Trio's clock for the redelivery; at
-``max_deliveries`` (or with ``GiveUp``, or a payload that cannot be decoded)
-the message moves to the dead-letter queue instead. ``returned`` puts it back
-at the front, uncounted.
+Settling: ``HANDLED`` stages the ack with the handler's staged sends (the
+delivery is the engine's ``Transaction``: sends to durable mailboxes on the
+same store are appended in the ack's batch, the others are released once it
+commits) and the actor's new state, in one batch (one transaction).
+``FAILED`` with ``Retry`` or an error stages a nack and arms a timer on
+Trio's clock for the redelivery; at ``max_deliveries`` (or with ``GiveUp``,
+or a payload that cannot be decoded) the message moves to the dead-letter
+queue instead. ``RETURNED`` puts it back at the front, uncounted.
 
 Recovery: when the store says the mailbox stopped uncleanly, the serving
 task hands out the suspects one at a time through ``next_suspect`` (each
@@ -46,38 +52,45 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import logging
 import math
 import traceback
+import typing
 from collections import deque
 from collections.abc import Callable, Sequence
 from random import Random
-from typing import Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import attrs
 import outcome
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
+from trouper.actors import Exited, Terminated
 from trouper.durable._backoff import ExponentialJitter, RetryBackoff, retry_delay
 from trouper.durable._clock import wall_now
 from trouper.durable._store import Append, Store, StoredMessage, WriteBatch
-from trouper.errors import StoreFailed
+from trouper.errors import ActorStopped, HandlerError, StoreFailed, UndecodableMessage
+from trouper.runtime.lowlevel import Ask, MailboxEnding, WithMsgId
+
+if TYPE_CHECKING:
+    from trouper.actors import Actor, Address
+    from trouper.runtime.lowlevel import Cell, Consumer
 
 __all__ = [
-    "HANDLED",
-    "RETURNED",
     "Delivery",
     "Durable",
     "DurableQueue",
     "EncodedMessage",
-    "Failed",
     "GiveUp",
-    "Handled",
     "MessageCodec",
     "Retry",
-    "Returned",
-    "WithMsgId",
 ]
+
+log = logging.getLogger("trouper")
+
+_HANDLED = MailboxEnding.HANDLED
+_FAILED = MailboxEnding.FAILED
 
 
 def _backoff(value: object) -> RetryBackoff:
@@ -96,14 +109,23 @@ def _backoff(value: object) -> RetryBackoff:
 
 @attrs.frozen
 class Durable:
-    """How a durable mailbox delivers: retries, backoff, capacity, prefetch, deduplication."""
+    """A durable mailbox on the runtime's store: ``spawn(..., mailbox=Durable())``.
+
+    A mailbox factory (``trouper.runtime.lowlevel.MailboxFactory``): each actor
+    spawned with it gets a mailbox kept in ``rt.store`` under the actor's
+    name, which must be chosen (``name=...``): it is the mailbox's identity
+    across processes. An actor class may make it its default
+    (``default_mailbox = Durable()``). The fields say how messages are
+    delivered: retries and their backoff, capacity, prefetch, deduplication.
+    A spawn's ``mailbox_size`` does not apply; ``capacity`` does.
+    """
 
     max_deliveries: int = attrs.field(default=10)
     """Deliveries that may fail (error or crash) before the message is dead-lettered."""
     backoff: RetryBackoff = attrs.field(default=ExponentialJitter(), converter=_backoff)
     """Waits between failed deliveries: ``ExponentialJitter(...)`` or explicit delays."""
     capacity: int = attrs.field(default=100_000)
-    """Messages the mailbox may hold (``put`` waits, ``put_nowait`` refuses, beyond)."""
+    """Messages the mailbox may hold (``tell`` waits, ``tell_nowait`` refuses, beyond)."""
     prefetch: int = attrs.field(default=100)
     """Messages held in memory, ready or being handled (RabbitMQ's prefetch count)."""
     dedup_window: float | None = attrs.field(default=120.0)
@@ -129,12 +151,26 @@ class Durable:
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise ValueError(f"dedup_window must be None or a finite number >= 0, got {value!r}")
 
+    def open_mailbox(self, runtime: object, name: str | None, size: float) -> DurableQueue:
+        """Open the durable mailbox of actor ``name`` on ``runtime.store`` (the engine calls it).
+
+        Raises:
+            ValueError: ``name`` is None (an unnamed actor has no stable identity)
+                or a living actor consumes that mailbox already.
+            RuntimeError: the runtime has no store.
+        """
+        from trouper.durable._actors import open_actor_mailbox  # the layer over the engine
+
+        return open_actor_mailbox(self, runtime, name)
+
 
 class Retry(Exception):
     """Raised by a handler: deliver this message again after ``after`` seconds.
 
     The delivery is recorded (the next one has the next attempt number) but it
-    does not count toward ``max_deliveries``, and the actor did not fail.
+    does not count toward ``max_deliveries``, and the actor did not fail: it
+    goes on with the next message, its supervisor is not told, and an ``ask``
+    waiting for the message waits for the redelivery.
     """
 
     def __init__(self, after: float) -> None:
@@ -151,9 +187,12 @@ class Retry(Exception):
 class GiveUp(Exception):
     """Raised by a handler: move this message to the dead-letter queue now, with ``reason``.
 
-    Named for what the handler does with the message; ``Reject`` answers an
-    ``ask`` with an error, and ``DeadLetter`` is the runtime's record of an
-    undeliverable message.
+    Like ``Retry``, a decision about the message, not a failure of the actor:
+    it goes on with the next message and its supervisor is not told; an
+    ``ask`` waiting for the message gets ``HandlerError``. Named for what the
+    handler does with the message; ``Reject`` answers an ``ask`` with an
+    error, and ``DeadLetter`` is the runtime's record of an undeliverable
+    message.
     """
 
     def __init__(self, reason: str) -> None:
@@ -163,42 +202,6 @@ class GiveUp(Exception):
     def reason(self) -> str:
         """Why the message cannot be handled (stored as the dead letter's reason)."""
         return self.args[0]  # type: ignore[no-any-return]
-
-
-@attrs.frozen
-class Handled:
-    """The handler returned: acknowledge, with its staged sends and state, in one transaction."""
-
-
-@attrs.frozen
-class Failed:
-    """The handler raised ``error``: redeliver later, or dead-letter the message."""
-
-    error: BaseException
-    """What the handler raised (``Retry`` and ``GiveUp`` included)."""
-
-
-@attrs.frozen
-class Returned:
-    """The message was not handled (the instance restarted or stopped first): put it back."""
-
-
-HANDLED = Handled()
-"""The ending of a handler that returned."""
-RETURNED = Returned()
-"""The ending of a message taken but not handled."""
-
-Ending = Handled | Failed | Returned
-
-
-@attrs.frozen
-class WithMsgId:
-    """A message put with a message id: a duplicate of it within the dedup window is dropped."""
-
-    message: object
-    """The message."""
-    msg_id: str
-    """The sender's id for it (an idempotency key)."""
 
 
 class EncodedMessage(Protocol):
@@ -223,22 +226,25 @@ class MessageCodec(Protocol):
         """Return the message stored as ``type_name`` and ``payload``; raise if it cannot."""
 
 
-Unwrap = Callable[[object], tuple[object, "str | None", object]]
-
-
-def _unwrap(item: object) -> tuple[object, str | None, object]:
-    if type(item) is WithMsgId:
-        return item.message, item.msg_id, None
+def _unwrap(item: object) -> tuple[object, str | None, Ask | None]:
+    cls = type(item)
+    if cls is WithMsgId:
+        with_id = typing.cast(WithMsgId, item)
+        return with_id.message, with_id.msg_id, None
+    if cls is Ask:
+        ask = typing.cast(Ask, item)
+        return ask.message, None, ask
     return item, None, None
 
 
 class Delivery:
     """One delivery of a stored message: what a cell takes from a durable mailbox's ``items``.
 
-    ``id``, ``msg_id``, ``attempt`` and ``redelivered`` are the delivery facts
-    a handler may read. While the handler runs, the engine stages its effects
-    here (``send``, ``after_commit``, ``save_state``); they commit with the
-    ack, or are dropped if the handler fails.
+    ``self.ctx.delivery`` in a handler. ``id``, ``msg_id``, ``attempt`` and
+    ``redelivered`` are the delivery facts a handler may read. While the
+    handler runs, the engine stages its sends here (``stage``: the delivery
+    is the engine's ``Transaction``); they commit with the ack, with the
+    actor's new state, or are dropped if the handler fails.
     """
 
     __slots__ = (
@@ -246,6 +252,7 @@ class Delivery:
         "_delivered_at",
         "_first",
         "_generation",
+        "_queue",
         "_retries",
         "_sends",
         "_state",
@@ -258,15 +265,18 @@ class Delivery:
 
     def __init__(
         self,
+        queue: DurableQueue,
         message: object,
         delivery_id: int,
         msg_id: str | None,
         attempt: int,
         retries: int,
         first_delivered_at: float | None,
-        companion: object,
+        companion: Ask | None,
         generation: int,
     ) -> None:
+        # The queue it came from (the store its sends must share to join the ack).
+        self._queue = queue
         # The decoded message.
         self.message = message
         # The delivery id (the store's row id).
@@ -275,19 +285,22 @@ class Delivery:
         self.msg_id = msg_id
         # This delivery's number: 1 for the first.
         self.attempt = attempt
-        # In-memory object put with the message (an ask's envelope), or None;
-        # lost with the process, so a durable ask's reply is at most once.
+        # The ask waiting for the reply, or None; lost with the process, so a
+        # durable ask's reply is at most once.
         self.companion = companion
+        # Deliveries of this message that ended with Retry (not failures).
         self._retries = retries
+        # When it was first delivered (wall seconds), if an earlier delivery was.
         self._first = first_delivered_at
-        # When this delivery was handed over (wall seconds).
+        # When this delivery was handed over (wall seconds), set when created.
         self._delivered_at = wall_now()
+        # The queue's generation when handed over; an older one only settles in the store.
         self._generation = generation
-        # (target queue, message, msg_id) appended with the ack.
-        self._sends: list[tuple[DurableQueue, object, str | None]] | None = None
-        # Callbacks released after the ack commits.
+        # (target queue, message, encoded, msg_id) appended with the ack.
+        self._sends: list[tuple[DurableQueue, object, EncodedMessage, str | None]] | None = None
+        # Callbacks run once the ack has committed (the outbox).
         self._after: list[Callable[[], object]] | None = None
-        # (key, data) saved with the ack.
+        # (key, data) saved with the ack, or None.
         self._state: tuple[str | None, bytes] | None = None
 
     def __repr__(self) -> str:
@@ -295,14 +308,33 @@ class Delivery:
 
     @property
     def redelivered(self) -> bool:
-        """Whether an earlier delivery of this message was recorded."""
+        """Whether an earlier delivery of this message was recorded (``attempt > 1``)."""
         return self.attempt > 1
 
+    def stage(
+        self, target: object, message: object, msg_id: str | None, release: Callable[[], None]
+    ) -> None:
+        """Take a send of the running handler (the engine calls this: ``Transaction``).
+
+        To a durable mailbox on the same store: encoded now (an unencodable
+        message fails the handler) and appended in the ack's transaction.
+        To anything else: ``release()`` runs once the ack has committed.
+        """
+        if isinstance(target, DurableQueue) and target.store is self._queue.store:
+            self.send(target, message, msg_id)
+        else:
+            self.after_commit(release)
+
     def send(self, target: DurableQueue, message: object, msg_id: str | None = None) -> None:
-        """Stage ``message`` for ``target``: appended in the same transaction as this ack."""
+        """Stage ``message`` for ``target``: appended in the same transaction as this ack.
+
+        Raises:
+            UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
+        """
+        encoded = target.encode(message)
         if self._sends is None:
             self._sends = []
-        self._sends.append((target, message, msg_id))
+        self._sends.append((target, message, encoded, msg_id))
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Run ``callback()`` once the ack has committed (in-memory sends: an outbox)."""
@@ -315,21 +347,37 @@ class Delivery:
         self._state = (key, data)
 
 
-class _Hint:
-    """What a queue attaches to its own appends, to hand them over after the commit."""
+class _Put(Append):
+    """An append made through a queue: what it needs back once the append has committed."""
 
-    __slots__ = ("claimed", "companion", "generation", "message", "reserved")
+    __slots__ = ("claimed", "companion", "generation", "message", "queue", "reserved")
 
     def __init__(
-        self, message: object, companion: object, claimed: bool, reserved: bool, generation: int
+        self,
+        queue: DurableQueue,
+        encoded: EncodedMessage,
+        msg_id: str | None,
+        dedup_until: float | None,
+        message: object,
+        companion: Ask | None,
+        claimed: bool,
+        reserved: bool,
     ) -> None:
+        Append.__init__(
+            self, queue.name, encoded.type_name, encoded.payload, msg_id, dedup_until, claimed, None
+        )
+        # The queue that staged it (its counters change when it commits).
+        self.queue = queue
+        # The message as put (handed over as is, never decoded again).
         self.message = message
+        # The ask waiting for the reply, or None.
         self.companion = companion
         # Staged with claim=True: handed over as soon as it commits.
         self.claimed = claimed
         # Counted in the queue's ``_reserved`` until it commits.
         self.reserved = reserved
-        self.generation = generation
+        # The queue's generation when staged (a close makes it stale).
+        self.generation = queue._generation
 
 
 def _ignore(_: object) -> None:
@@ -337,20 +385,23 @@ def _ignore(_: object) -> None:
 
 
 class DurableQueue:
-    """A durable mailbox: the cell-facing protocol of ``Mailbox``, backed by a ``Store``.
+    """A durable mailbox: the engine's ``Mailbox`` protocol, backed by a ``Store``.
 
     Start ``serve`` in a nursery (``await nursery.start(queue.serve)``) before
     the cell consumes; it attaches to the store, recovers after an unclean
     stop, fetches and runs the redelivery timers. Everything else is called
-    from Trio's thread by the cell and by senders.
+    from Trio's thread by the cell and by senders. ``Durable(...)`` opens one
+    per durable actor, served by the runtime; tests and tools may make one
+    on a store directly.
 
     ``codec`` turns messages into bytes; ``random`` drives the backoff's
-    jitter (seed it to replay); ``unwrap(item)`` splits what is put into
-    ``(message, msg_id, companion)`` (by default: ``WithMsgId`` or a bare
-    message); ``on_dead_letter(delivery, reason)`` is called once a message's
-    move to the dead-letter queue commits; ``on_failure(error)`` once if the
-    store fails.
+    jitter (seed it to replay); ``on_dead_letter(delivery, reason, error)``
+    is called once a message's move to the dead-letter queue commits;
+    ``on_failure(error)`` once if the store fails.
     """
+
+    settles: ClassVar[bool] = True
+    durable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -360,8 +411,7 @@ class DurableQueue:
         options: Durable | None = None,
         *,
         random: Random | None = None,
-        unwrap: Unwrap = _unwrap,
-        on_dead_letter: Callable[[Delivery, str], object] | None = None,
+        on_dead_letter: Callable[[Delivery, str, BaseException | None], object] | None = None,
         on_failure: Callable[[BaseException], object] | None = None,
     ) -> None:
         if not name:
@@ -372,19 +422,23 @@ class DurableQueue:
         self.name = name
         # Delivery options.
         self.options = options or Durable()
+        # The capacity in messages (the engine's ``Mailbox.size``).
+        self.size: float = self.options.capacity
         self._codec = codec
         self._random = random or Random()
-        self._unwrap = unwrap
         self._on_dead_letter = on_dead_letter
         self._on_failure = on_failure or _ignore
-        # Deliveries ready to handle, and system messages, in order (the cell pops).
+        # Deliveries ready to handle, and system notices, in order (the cell pops).
         self.items: deque[object] = deque()
         # Whether puts are refused (the actor stopped); the rows stay stored.
         self.closed = False
+        # Where the actor lives, once a cell is attached (asks fail with it).
+        self.address: Address | None = None
         # Parked consumers (cells), woken one per arrival.
-        self._consumers: dict[object, None] = {}
-        # Parked producers waiting for room, in arrival order.
-        self._producers: dict[Task, None] = {}
+        self._consumers: dict[Consumer, None] = {}
+        # Parked senders waiting for room, in arrival order (truthy while any
+        # waits: the consumer then calls ``admit``).
+        self.producers: dict[Task, None] = {}
         # Bumped by close: deliveries of an older generation only settle in the store.
         self._generation = 0
         # Messages stored (committed), less the acks and dead-letter moves staged.
@@ -411,7 +465,7 @@ class DurableQueue:
         self._timers: list[tuple[float, int, int, Delivery | None]] = []
         self._sequence = 0
         # Companions of appends not handed over at commit (asks, by id).
-        self._companions: dict[int, object] = {}
+        self._companions: dict[int, Ask] = {}
         # The batch being filled for the next commit (None or sealed: start another).
         self._batch: WriteBatch | None = None
         # Last state saved or loaded, and whether it is known.
@@ -425,7 +479,7 @@ class DurableQueue:
         self._after_suspect: int | None = None
         # Whether the serving task must (re)attach: at start and after reopen.
         self._attach_needed = True
-        # Whether the serving task should stop.
+        # Whether the serving task should stop (``aclose``).
         self._detached = False
         # Whether the store failed or closed under the serving task (it then idles).
         self._halted = False
@@ -452,6 +506,10 @@ class DurableQueue:
         """Whether a ``put_nowait`` would be refused for room."""
         return self._depth + self._reserved >= self.options.capacity
 
+    def encode(self, message: object) -> EncodedMessage:
+        """Encode ``message`` with this mailbox's codec (raises what the codec raises)."""
+        return self._codec.encode(message)
+
     def _check(self) -> None:
         if self._failure is not None:
             raise StoreFailed(*self._failure.args) from self._failure.__cause__
@@ -467,34 +525,34 @@ class DurableQueue:
         self,
         batch: WriteBatch,
         message: object,
+        encoded: EncodedMessage,
         msg_id: str | None,
-        companion: object,
-        *,
-        reserved: bool,
-    ) -> Append:
-        encoded = self._codec.encode(message)
-        claim = (
-            self._live
-            and not self.closed
-            and self._outstanding + self._pending_claims < self.options.prefetch
-        )
+        companion: Ask | None,
+    ) -> None:
+        if self.closed:
+            # The actor stopped: the message is stored for its next incarnation.
+            window = self.options.dedup_window
+            batch.append(
+                self.name,
+                encoded.type_name,
+                encoded.payload,
+                msg_id=msg_id,
+                dedup_until=None if msg_id is None or window is None else wall_now() + window,
+            )
+            return
+        claim = self._live and self._outstanding + self._pending_claims < self.options.prefetch
         if claim:
             self._pending_claims += 1
         else:
             self._live = False
             self._unread += 1
-        if reserved:
-            self._reserved += 1
-        window = self.options.dedup_window
-        return batch.append(
-            self.name,
-            encoded.type_name,
-            encoded.payload,
-            msg_id=msg_id,
-            dedup_until=None if msg_id is None or window is None else wall_now() + window,
-            claim=claim,
-            hint=_Hint(message, companion, claim, reserved, self._generation),
-        )
+        self._reserved += 1
+        dedup_until = None
+        if msg_id is not None:
+            window = self.options.dedup_window
+            if window is not None:
+                dedup_until = wall_now() + window
+        batch.add(_Put(self, encoded, msg_id, dedup_until, message, companion, claim, True))
 
     def put_nowait(self, item: object) -> bool:
         """Stage ``item`` for the next commit; return False if the mailbox is full or closed.
@@ -504,10 +562,11 @@ class DurableQueue:
         and ``StoreFailed`` once the store has failed.
         """
         self._check()
-        if self.closed or self._producers or self.full:
+        if self.closed or self.producers or self._depth + self._reserved >= self.size:
             return False
-        message, msg_id, companion = self._unwrap(item)
-        self._stage_append(self._open_batch(), message, msg_id, companion, reserved=True)
+        message, msg_id, companion = _unwrap(item)
+        encoded = self._codec.encode(message)
+        self._stage_append(self._open_batch(), message, encoded, msg_id, companion)
         return True
 
     async def put(self, item: object) -> bool:
@@ -520,72 +579,73 @@ class DurableQueue:
 
         Raises:
             StoreFailed: the store failed; the item may not be stored.
+            UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         self._check()
         if self.closed:
             return False
-        message, msg_id, companion = self._unwrap(item)
-        if self._producers or self.full:
+        message, msg_id, companion = _unwrap(item)
+        encoded = self._codec.encode(message)
+        if self.producers or self._depth + self._reserved >= self.size:
             task = current_task()
-            self._producers[task] = None
+            self.producers[task] = None
 
             def abort(_: object) -> Abort:
-                del self._producers[task]
+                del self.producers[task]
                 return Abort.SUCCEEDED
 
             # True: admitted with a reservation made for us. False: closed.
             if not await wait_task_rescheduled(abort):
                 return False
             self._reserved -= 1
-        batch = WriteBatch()
-        record = self._stage_append(batch, message, msg_id, companion, reserved=True)
-        try:
-            await self.store.submit(batch)
-        except trio.Cancelled:
-            # Cancelled before the batch was staged: nothing was put.
-            self._unstage(record)
-            raise
+        batch = self._open_batch()
+        self._stage_append(batch, message, encoded, msg_id, companion)
+        await batch.wait()
         return True
 
-    def _unstage(self, record: Append) -> None:
-        hint = record.hint
-        assert isinstance(hint, _Hint)
-        self._reserved -= 1
-        if hint.claimed:
-            self._pending_claims -= 1
-        if self._producers:
-            self.admit()
-
     def put_system(self, item: object) -> None:
-        """Append a system notice (``Terminated``, ``Exited``): in memory only, never refused."""
-        self.items.append(item)
-        if self._consumers:
-            self._wake_one()
+        """Add ``item`` however full the mailbox is.
+
+        A system notice (``Terminated``, ``Exited``) waits in memory only. Any
+        other message (one released by a transaction's outbox, or moved here
+        by a pool) is stored for the next commit, beyond the capacity.
+        """
+        cls = type(item)
+        if cls is Terminated or cls is Exited:
+            self.items.append(item)
+            if self._consumers:
+                self._wake_one()
+            return
+        self._check()
+        message, msg_id, companion = _unwrap(item)
+        self._stage_append(
+            self._open_batch(), message, self._codec.encode(message), msg_id, companion
+        )
 
     # --- what the cell calls ----------------------------------------------------
 
-    def register(self, consumer: object) -> None:
+    def register(self, consumer: Consumer) -> None:
         """Have ``consumer`` (with a ``wake()`` method) woken by the next arrival."""
         self._consumers[consumer] = None
 
-    def forget(self, consumer: object) -> None:
+    def forget(self, consumer: Consumer) -> None:
         """Unregister a parked consumer woken by something else."""
         self._consumers.pop(consumer, None)
 
     def _wake_one(self) -> None:
         consumer = next(iter(self._consumers))
         del self._consumers[consumer]
-        consumer.wake()  # type: ignore[attr-defined]
+        consumer.wake()
 
-    @property
-    def producers_waiting(self) -> bool:
-        """Whether senders are parked waiting for room."""
-        return bool(self._producers)
+    def pass_wakeup(self) -> None:
+        """Wake another parked consumer if items wait (a consumer left without taking)."""
+        if self.items and self._consumers:
+            self._wake_one()
 
     def admit(self) -> None:
         """Let parked senders in while there is room (room comes from settling, not taking)."""
-        producers = self._producers
+        producers = self.producers
         capacity = self.options.capacity
         while producers and self._depth + self._reserved < capacity:
             task = next(iter(producers))
@@ -597,27 +657,38 @@ class DurableQueue:
         """Refuse puts and drop what is held in memory; return what is not stored.
 
         The stored messages stay for the next incarnation (or a ``reopen``).
-        Returned: the system notices that were waiting, and the companions
-        (ask envelopes) of messages not yet handled, so their askers can be
-        answered. Parked senders get False.
+        Asks waiting for messages not yet handled fail with ``ActorStopped``
+        (returned instead when no cell is attached, for the caller to fail);
+        the system notices that were waiting are returned. Parked senders get
+        False.
         """
         if self.closed:
             return []
         self.closed = True
         self._generation += 1
         returned: list[object] = []
+        asks: list[Ask] = []
         for item in self.items:
             if type(item) is Delivery:
                 if item.companion is not None:
-                    returned.append(item.companion)
+                    asks.append(item.companion)
             else:
                 returned.append(item)
-        returned.extend(self._companions.values())
+        asks.extend(self._companions.values())
+        for _, _, _, delivery in self._timers:
+            if delivery is not None and delivery.companion is not None:
+                asks.append(delivery.companion)
+        if self.address is None:
+            returned.extend(asks)
+        else:
+            for ask in asks:
+                ask.settle(outcome.Error(ActorStopped(self.address)))
         self._reset_memory()
-        for task in self._producers:
+        for task in self.producers:
             reschedule(task, outcome.Value(False))
-        self._producers.clear()
+        self.producers.clear()
         if self._failure is None and not self._detached:
+            # If the store is gone, the next open finds the claims: an unclean stop.
             with contextlib.suppress(StoreFailed, trio.ClosedResourceError):
                 self._open_batch().release(self.name)
         self._kicked.set()
@@ -645,28 +716,58 @@ class DurableQueue:
         self._attach_needed = True
         self._kicked.set()
 
-    def settle(self, item: object, ending: Ending) -> None:
-        """Record how a taken message ended (call once per message taken from ``items``).
+    def open_item(self, item: object) -> tuple[object, Ask | None, object]:
+        """The message of ``item``, its waiting ask, and its delivery (``ctx.delivery``)."""
+        if type(item) is Delivery:
+            return item.message, item.companion, item
+        return item, None, None
+
+    def attach(self, cell: Cell) -> None:
+        """Meet the cell that consumes this mailbox (asks then fail with its address)."""
+        self.address = cell.address
+
+    async def prepare(self, instance: Actor) -> None:
+        """Nothing to prepare in the core (the actors' layer loads state here)."""
+
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> bool:
+        """Record how a taken item ended (once per item taken); return True to absorb a failure.
 
         ``HANDLED``: ack it, with the sends, callbacks and state staged on the
-        delivery, in one transaction. ``Failed(error)``: with ``Retry``,
-        redeliver after its delay (not counted); with ``GiveUp``, dead-letter
-        it now; any other error counts a failure: redeliver after the
-        backoff, or dead-letter it at ``max_deliveries``. ``RETURNED``: put it
-        back at the front of ``items``, uncounted. System notices need no
-        settling (ignored here).
+        delivery, in one transaction. ``FAILED``: with ``Retry``, redeliver
+        after its delay (not counted, absorbed); with ``GiveUp``, dead-letter
+        it now (absorbed, a waiting ask gets ``HandlerError``); with no error
+        (no handler took it), dead-letter it now; any other error counts a
+        failure: redeliver after the backoff, or dead-letter it at
+        ``max_deliveries`` (not absorbed). ``RETURNED``: put it back at the
+        front of ``items``, uncounted. System notices need no settling.
+        Once the store has failed or closed, nothing more is written: what
+        was not acknowledged stays stored.
         """
         if type(item) is not Delivery:
-            return
-        self._check()
-        current = item._generation == self._generation
-        if ending is HANDLED:
-            batch = self._open_batch()
+            return False
+        if self._failure is not None or self._halted:
+            return False
+        if ending is _HANDLED:
+            try:
+                state = self._state_data()
+            except Exception as problem:
+                # The new state cannot be stored: nothing of the handler commits.
+                log.error("%s: the actor's state cannot be saved: %r", self.name, problem)
+                self._roll_back(item)
+                return self._failed(item, problem)
+            try:
+                batch = self._open_batch()
+            except (StoreFailed, trio.ClosedResourceError):
+                self._halted = True
+                return False
             batch.ack(item.id)
             sends = item._sends
             if sends is not None:
-                for target, message, msg_id in sends:
-                    target._stage_append(batch, message, msg_id, None, reserved=True)
+                for target, message, encoded, msg_id in sends:
+                    target._stage_append(batch, message, encoded, msg_id, None)
+            if state is not None:
+                batch.save_state(self.name, state)
+                self._state, self._state_known = state, True
             if item._state is not None:
                 key, data = item._state
                 batch.save_state(self.name if key is None else key, data)
@@ -676,39 +777,61 @@ class DurableQueue:
                 for callback in item._after:
                     batch.after_commit(callback)
             self._depth -= 1
-            self._settled(item, current)
-            return
-        if type(ending) is Returned:
-            if current and not self.closed:
+            self._settled(item, item._generation == self._generation)
+            return False
+        self._roll_back(item)
+        try:
+            if ending is _FAILED:
+                return self._failed(item, error)
+            if item._generation == self._generation and not self.closed:
                 self.items.appendleft(item)
                 if self._consumers:
                     self._wake_one()
-            return
-        assert type(ending) is Failed
-        error = ending.error
+        except (StoreFailed, trio.ClosedResourceError):
+            self._halted = True
+        return False
+
+    def _failed(self, item: Delivery, error: BaseException | None) -> bool:
         now = wall_now()
+        if error is None:
+            self._bury(item, f"no handler for {type(item.message).__name__}", None, notify=False)
+            return False
         if isinstance(error, Retry):
-            self._redeliver(item, error.after, retries=item._retries + 1, now=now)
-        elif isinstance(error, GiveUp):
+            self._redeliver(item, error.after, retries=item._retries + 1, now=now, keep_ask=True)
+            return True
+        if isinstance(error, GiveUp):
             self._bury(item, f"gave up: {error.reason}", error)
+            ask = item.companion
+            if ask is not None and self.address is not None:
+                failure = HandlerError(self.address, f"gave up: {error.reason}")
+                failure.__cause__ = error
+                ask.settle(outcome.Error(failure))
+            return True
+        failures = item.attempt - item._retries
+        if failures >= self.options.max_deliveries:
+            self._bury(
+                item,
+                f"{_describe(error)} (max_deliveries {self.options.max_deliveries} reached)",
+                error,
+            )
         else:
-            failures = item.attempt - item._retries
-            if failures >= self.options.max_deliveries:
-                self._bury(
-                    item,
-                    f"{_describe(error)} (max_deliveries {self.options.max_deliveries} reached)",
-                    error,
-                )
-            else:
-                delay = retry_delay(self.options.backoff, failures, self._random)
-                self._redeliver(item, delay, retries=item._retries, now=now)
+            delay = retry_delay(self.options.backoff, failures, self._random)
+            self._redeliver(item, delay, retries=item._retries, now=now, keep_ask=False)
+        return False
+
+    def _state_data(self) -> bytes | None:
+        """The actor's state as bytes if it changed since last saved, else None (the layer's)."""
+        return None
+
+    def _roll_back(self, item: Delivery) -> None:
+        """Forget what a failed or returned handler changed in memory (the actors' layer does)."""
 
     def _settled(self, item: Delivery, current: bool) -> None:
         if not current:
             return
         self._known.discard(item.id)
         self._outstanding -= 1
-        if self._producers:
+        if self.producers:
             self.admit()
         if item is self._suspect:
             self._suspect = None
@@ -718,7 +841,9 @@ class DurableQueue:
         elif not self._live and self._outstanding <= self.options.prefetch // 2:
             self._kicked.set()
 
-    def _redeliver(self, item: Delivery, delay: float, *, retries: int, now: float) -> None:
+    def _redeliver(
+        self, item: Delivery, delay: float, *, retries: int, now: float, keep_ask: bool
+    ) -> None:
         first = item._first if item._first is not None else item._delivered_at
         self._open_batch().nack(
             item.id,
@@ -736,20 +861,23 @@ class DurableQueue:
             self._after_suspect = item.id
             self._open_batch().settle_suspect(self.name)
         again = Delivery(
+            self,
             item.message,
             item.id,
             item.msg_id,
             item.attempt + 1,
             retries,
             first,
-            None,
+            item.companion if keep_ask else None,
             self._generation,
         )
         self._sequence += 1
         heapq.heappush(self._timers, (trio.current_time() + delay, self._sequence, item.id, again))
         self._kicked.set()
 
-    def _bury(self, item: Delivery, reason: str, error: BaseException | None) -> None:
+    def _bury(
+        self, item: Delivery, reason: str, error: BaseException | None, *, notify: bool = True
+    ) -> None:
         text = None
         if error is not None:
             text = "".join(traceback.format_exception(error))
@@ -762,9 +890,9 @@ class DurableQueue:
             first_delivered_at=item._first if item._first is not None else item._delivered_at,
             last_delivered_at=item._delivered_at,
         )
-        if self._on_dead_letter is not None:
-            notify = self._on_dead_letter
-            batch.after_commit(lambda: notify(item, reason))
+        if notify and self._on_dead_letter is not None:
+            on_dead_letter = self._on_dead_letter
+            batch.after_commit(lambda: on_dead_letter(item, reason, error))
         self._depth -= 1
         self._settled(item, item._generation == self._generation)
 
@@ -783,54 +911,51 @@ class DurableQueue:
     def appended(self, appends: Sequence[Append]) -> None:
         """Hand over the claimed appends that just committed; note the others as unread."""
         unread = False
+        generation = self._generation
         for record in appends:
-            hint = record.hint
-            mine = isinstance(hint, _Hint)
-            if isinstance(hint, _Hint):
-                if hint.reserved:
-                    self._reserved -= 1
-                if hint.claimed:
+            if type(record) is _Put and record.queue is self:
+                self._reserved -= 1
+                if record.claimed:
                     self._pending_claims -= 1
+                if not record.accepted:
+                    continue
+                self._depth += 1
+                if record.generation != generation:
+                    unread = True
+                    continue
+                if record.claimed and not self.closed:
+                    delivery_id = record.id
+                    if delivery_id > self._claimed:
+                        self._claimed = delivery_id
+                    if delivery_id > self._cursor:
+                        self._cursor = delivery_id
+                    self._hand_over(
+                        Delivery(
+                            self,
+                            record.message,
+                            delivery_id,
+                            record.msg_id,
+                            1,
+                            0,
+                            None,
+                            record.companion,
+                            generation,
+                        )
+                    )
+                    continue
+                if record.companion is not None:
+                    self._companions[record.id] = record.companion
+                unread = True
+                continue
             if not record.accepted:
                 continue
             self._depth += 1
-            if (
-                isinstance(hint, _Hint)
-                and hint.claimed
-                and hint.generation == self._generation
-                and not self.closed
-            ):
-                delivery_id = record.id
-                if delivery_id > self._claimed:
-                    self._claimed = delivery_id
-                if delivery_id > self._cursor:
-                    self._cursor = delivery_id
-                self._hand_over(
-                    Delivery(
-                        hint.message,
-                        delivery_id,
-                        record.msg_id,
-                        1,
-                        0,
-                        None,
-                        hint.companion,
-                        self._generation,
-                    )
-                )
-                continue
-            if (
-                isinstance(hint, _Hint)
-                and hint.companion is not None
-                and hint.generation == self._generation
-            ):
-                self._companions[record.id] = hint.companion
-            if not mine:
-                self._unread += 1
+            self._unread += 1
             unread = True
         if unread:
             self._live = False
             self._kicked.set()
-        if self._producers:
+        if self.producers:
             self.admit()
 
     def store_failed(self, error: BaseException) -> None:
@@ -839,9 +964,9 @@ class DurableQueue:
             return
         self._failure = error
         self.items.clear()
-        for task in self._producers:
+        for task in self.producers:
             reschedule(task, outcome.Error(StoreFailed(*error.args)))
-        self._producers.clear()
+        self.producers.clear()
         self._kicked.set()
         self._on_failure(error)
 
@@ -860,6 +985,7 @@ class DurableQueue:
             message = self._codec.decode(row.type_name, row.payload)
         except Exception as error:
             delivery = Delivery(
+                self,
                 None,
                 row.id,
                 row.msg_id,
@@ -871,9 +997,14 @@ class DurableQueue:
             )
             self._known.add(row.id)
             self._outstanding += 1
-            self._bury(delivery, f"cannot decode {row.type_name}: {_describe(error)}", error)
+            if isinstance(error, UndecodableMessage):
+                reason = str(error)
+            else:
+                reason = f"cannot decode {row.type_name}: {_describe(error)}"
+            self._bury(delivery, reason, error)
             return None
         return Delivery(
+            self,
             message,
             row.id,
             row.msg_id,
@@ -889,9 +1020,9 @@ class DurableQueue:
 
         Reports started once the mailbox is open and supplied: the first
         suspect handed out if the last stop was unclean, else the first window
-        of stored messages fetched. Then it fetches
-        when the queue is spilled and the window has room, hands out suspects
-        one at a time, and runs the redelivery timers on Trio's clock.
+        of stored messages fetched. Then it fetches when the queue is spilled
+        and the window has room, hands out suspects one at a time, and runs
+        the redelivery timers on Trio's clock.
         """
         self.store.attach(self.name, self)
         try:
@@ -911,13 +1042,18 @@ class DurableQueue:
                     # it hands out nothing and waits to be closed.
                     self._halted = True
         finally:
-            self.store.detach(self.name)
+            self.store.detach(self.name, self)
 
     async def aclose(self) -> None:
         """Stop ``serve`` and detach from the store (close the queue first)."""
+        self.retire()
+        await trio.lowlevel.checkpoint()
+
+    def retire(self) -> None:
+        """Stop ``serve`` and detach from the store now (a closed queue that is replaced)."""
         self._detached = True
         self._kicked.set()
-        await trio.lowlevel.checkpoint()
+        self.store.detach(self.name, self)
 
     async def _attach(self) -> None:
         self._attach_needed = False
@@ -964,8 +1100,9 @@ class DurableQueue:
         await self._wait(self._timers[0][0] if self._timers else math.inf)
 
     async def _wait(self, deadline: float) -> None:
-        with trio.move_on_at(deadline):
-            await self._kicked.wait()
+        if not self._kicked.is_set():
+            with trio.move_on_at(deadline):
+                await self._kicked.wait()
         if self._kicked.is_set():
             self._kicked = trio.Event()
 

@@ -697,6 +697,12 @@ class SqliteStore:
         self._failure: StoreFailed | None = None
         # Entries in the last group handed to the writer (how to schedule the next).
         self._last_group = 0
+        # The committer task (a system task while the store is open), and
+        # whether it is parked waiting for ``_schedule``.
+        self._committer: Task | None = None
+        self._committer_parked = False
+        # Whether the committer lets one more pass of the scheduler stage first.
+        self._gather = False
         self._commits = 0
         self._batches = 0
         self._rows = 0
@@ -739,6 +745,7 @@ class SqliteStore:
             raise
         self._writer, self._reader = writer, reader
         self._phase = "open"
+        trio.lowlevel.spawn_system_task(self._commit_loop, name=f"trouper store {self._name}")
 
     def _open_writer(self) -> _Writing:
         path = self._name
@@ -819,6 +826,7 @@ class SqliteStore:
             await self._idle.wait()
             await self._shut(self._writer, self._reader)
         self._phase = "closed"
+        self._stop_committer()
         self._listeners.clear()
 
     async def simulate_crash(self) -> None:
@@ -838,6 +846,7 @@ class SqliteStore:
             await self._idle.wait()
             await self._shut(self._writer, self._reader)
         self._phase = "closed"
+        self._stop_committer()
         self._listeners.clear()
 
     # --- writing ------------------------------------------------------------
@@ -856,7 +865,11 @@ class SqliteStore:
         return copy
 
     def stage(self, batch: WriteBatch) -> None:
-        """Queue ``batch`` for the next commit and return at once (see ``Store.stage``)."""
+        """Queue ``batch`` for the next commit and return at once (see ``Store.stage``).
+
+        The caller may go on filling the batch until it yields: the commit that
+        takes it starts in a later pass of the scheduler, never during this call.
+        """
         self._writable()
         self._pending.append(_Entry(batch, None, None))
         if not self._busy and not self._scheduled:
@@ -873,7 +886,12 @@ class SqliteStore:
         self._writable()
         self._pending.append(_Entry(batch, None, current_task()))
         if not self._busy and not self._scheduled:
-            self._schedule()
+            if self._last_group <= 1:
+                # One sender waiting for each commit: its batch is complete, so
+                # start now, without a pass through the scheduler.
+                self._start()
+            else:
+                self._schedule()
         await wait_task_rescheduled(_no_abort)
 
     async def flush(self) -> None:
@@ -895,16 +913,36 @@ class SqliteStore:
         return op.result
 
     def _schedule(self) -> None:
-        # After a group of one batch (one sender waiting for each commit),
-        # start now: no extra hop through the scheduler. After a bigger group,
-        # start at the end of this pass of the scheduler, so that every task
-        # woken by the last commit stages its batch into the next one.
-        if self._last_group <= 1:
-            self._start()
-            return
+        # Start the next group in the committer task, which runs in a later
+        # pass of the scheduler than this one: every task running in this
+        # pass stages first, and a batch still being filled is complete by then.
         self._scheduled = True
-        assert self._token is not None
-        self._token.run_sync_soon(self._start)
+        committer = self._committer
+        if committer is not None and self._committer_parked:
+            self._committer_parked = False
+            reschedule(committer)
+
+    async def _commit_loop(self) -> None:
+        """The committer: starts each group on Trio's thread, woken by ``_schedule``."""
+        self._committer = current_task()
+        while self._phase in ("open", "closing"):
+            if self._scheduled:
+                if self._gather:
+                    # After a big group, let the tasks its commit woke (they
+                    # run in this same pass) stage into the next one first.
+                    self._gather = False
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                self._start()
+                continue
+            self._committer_parked = True
+            await wait_task_rescheduled(_no_abort)
+        self._committer = None
+
+    def _stop_committer(self) -> None:
+        committer = self._committer
+        if committer is not None and self._committer_parked:
+            self._committer_parked = False
+            reschedule(committer)
 
     def _start(self) -> None:
         self._scheduled = False
@@ -960,10 +998,17 @@ class SqliteStore:
             if batch is not None:
                 for callback in batch.callbacks():
                     callback()
+                if batch.waiters is not None:
+                    for task in batch.waiters:
+                        reschedule(task)
             if entry.waiter is not None:
                 reschedule(entry.waiter)
         if self._pending and not self._scheduled:
-            self._schedule()
+            if self._last_group <= 1:
+                self._start()
+            else:
+                self._gather = True
+                self._schedule()
 
     def _fail(self, error: BaseException, entries: list[_Entry]) -> None:
         failure = StoreFailed(self._name, _describe(error))
@@ -976,10 +1021,14 @@ class SqliteStore:
 
     def _fail_waiters(self, entries: list[_Entry], problem: str | None) -> None:
         for entry in entries:
-            if entry.waiter is None:
-                continue
-            error = self._copy_failure() if problem is None else StoreFailed(self._name, problem)
-            reschedule(entry.waiter, outcome.Error(error))
+            waiters = [] if entry.waiter is None else [entry.waiter]
+            if entry.batch is not None and entry.batch.waiters is not None:
+                waiters.extend(entry.batch.waiters)
+            for waiter in waiters:
+                error = (
+                    self._copy_failure() if problem is None else StoreFailed(self._name, problem)
+                )
+                reschedule(waiter, outcome.Error(error))
 
     # --- consumers ------------------------------------------------------------
 
@@ -989,9 +1038,10 @@ class SqliteStore:
             raise RuntimeError(f"mailbox {mailbox!r} already has a consumer attached")
         self._listeners[mailbox] = listener
 
-    def detach(self, mailbox: str) -> None:
-        """Stop telling ``mailbox``'s listener about commits."""
-        self._listeners.pop(mailbox, None)
+    def detach(self, mailbox: str, listener: MailboxListener) -> None:
+        """Stop telling ``mailbox``'s listener about commits, if it is still ``listener``."""
+        if self._listeners.get(mailbox) is listener:
+            del self._listeners[mailbox]
 
     async def open_mailbox(self, mailbox: str) -> MailboxOpening:
         """Prepare ``mailbox`` for a consumer (see ``Store.open_mailbox``)."""

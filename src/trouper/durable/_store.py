@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 import attrs
+from trio.lowlevel import Abort, Task, current_task, wait_task_rescheduled
 
 __all__ = [
     "Append",
@@ -35,6 +36,12 @@ __all__ = [
     "StoredMessage",
     "WriteBatch",
 ]
+
+
+def _no_abort(_: object) -> Abort:
+    # A batch already staged cannot be taken back: the caller waits for its
+    # commit, and a pending cancellation strikes at its next checkpoint.
+    return Abort.FAILED
 
 
 @attrs.frozen
@@ -207,6 +214,7 @@ class WriteBatch:
         "sealed",
         "states",
         "tried",
+        "waiters",
     )
 
     def __init__(self) -> None:
@@ -230,6 +238,9 @@ class WriteBatch:
         # Set by the store when it takes the batch into a commit: from then on
         # it must not change (a producer that keeps a batch open starts another).
         self.sealed = False
+        # Tasks parked until this batch is durable (``wait``), or None: the store
+        # reschedules each once, with None or the error that failed the commit.
+        self.waiters: list[Task] | None = None
 
     def __bool__(self) -> bool:
         return bool(
@@ -330,6 +341,24 @@ class WriteBatch:
         """Record that ``mailbox``'s suspect out was settled (it is no longer being tried)."""
         self.tried.append(mailbox)
 
+    def add(self, record: Append) -> Append:
+        """Append a record built by the caller (a subclass of ``Append`` may carry more)."""
+        if type(record.payload) is not bytes:
+            raise TypeError(f"payload must be bytes, got {type(record.payload).__name__}")
+        self.appends.append(record)
+        return record
+
+    async def wait(self) -> None:
+        """Wait until this batch (staged, not yet sealed) is durable; not cancellable.
+
+        Raises:
+            StoreFailed: its commit failed, or the store stopped before it.
+        """
+        if self.waiters is None:
+            self.waiters = []
+        self.waiters.append(current_task())
+        await wait_task_rescheduled(_no_abort)
+
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Run ``callback()`` on Trio's thread once the batch is durable (never if it fails)."""
         if self._callbacks is None:
@@ -387,8 +416,8 @@ class Store(Protocol):
     def attach(self, mailbox: str, listener: MailboxListener) -> None:
         """Tell ``listener`` about every commit that appends to ``mailbox`` (one per mailbox)."""
 
-    def detach(self, mailbox: str) -> None:
-        """Stop telling ``mailbox``'s listener."""
+    def detach(self, mailbox: str, listener: MailboxListener) -> None:
+        """Stop telling ``mailbox``'s listener, if it is still ``listener``."""
 
     async def open_mailbox(self, mailbox: str) -> MailboxOpening:
         """Prepare ``mailbox`` for a consumer; record suspects if its last stop was unclean.

@@ -1,0 +1,355 @@
+"""Durable actors: ``Durable()`` mailboxes opened on a runtime's store, and durable state.
+
+Theory of operation
+-------------------
+``Durable(...).open_mailbox(runtime, name, size)`` (the engine calls it when
+an actor is spawned with ``mailbox=Durable()``) returns an ``ActorMailbox``:
+the ``DurableQueue`` core, kept in ``runtime.store`` under the actor's chosen
+name, plus what an actor needs on top of it:
+
+- Serving: the first instance's ``prepare`` (before its ``on_start``) starts
+  the queue's serving task in the root's nursery, so the mailbox is loaded
+  (suspects of an unclean stop first) before the actor handles anything;
+  the runtime cancels that task after its last actor stopped, and closes
+  the store after that.
+- Durable state: an actor class that annotates ``state`` with an attrs class
+  (``state: Ledger``) gets ``self.state`` loaded in ``prepare`` (before
+  ``on_start``, also after every restart; a fresh ``Ledger()`` if none was
+  saved), encoded after each handled message and saved in the ack's
+  transaction when its bytes changed. A failed or returned handler's
+  changes are rolled back to the last saved state, so a redelivery replays
+  against exactly what was committed.
+- Dead letters: each move to the dead-letter queue is also posted to the
+  runtime's dead-letter office once it has committed (so it is published on
+  ``trouper.system.dead_letters``).
+- A failed store fails the runtime: nothing more can be acknowledged.
+
+One ``_Layer`` per runtime (``runtime.extension("durable")``) holds the codec
+(``trouper.codec.Codec`` with a resolver that finds local actors by their
+address, see ``_LateRef``) and the open mailboxes by name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import typing
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+
+from trouper.actors import Actor, ActorRef, Address
+from trouper.codec import Codec, MessageRegistry
+from trouper.durable._queue import Delivery, Durable, DurableQueue
+from trouper.errors import ActorStopped
+from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
+from trouper.runtime.lowlevel import Cell, Guardian, register_extension
+
+if TYPE_CHECKING:
+    from trouper.actors import Watcher
+
+__all__ = ["ActorMailbox", "open_actor_mailbox", "state_class"]
+
+log = logging.getLogger("trouper")
+
+_STATE_NAME = "trouper.state"
+
+# Actor class -> its durable state class (or None), found once per class.
+_state_classes: weakref.WeakKeyDictionary[type, type | None] = weakref.WeakKeyDictionary()
+
+
+def state_class(actor_class: type) -> type | None:
+    """The attrs class an actor class declares as its durable state (``state: Ledger``), or None.
+
+    Raises:
+        TypeError: ``state`` is annotated with something that is not an attrs
+            class, or its annotation cannot be resolved.
+    """
+    try:
+        return _state_classes[actor_class]
+    except KeyError:
+        pass
+    found: type | None = None
+    for klass in actor_class.__mro__:
+        if "state" not in inspect.get_annotations(klass):
+            continue
+        hint: object = inspect.get_annotations(klass)["state"]
+        try:
+            if isinstance(hint, str):  # postponed (``from __future__ import annotations``)
+                module = sys.modules.get(klass.__module__)
+                hint = eval(hint, vars(module) if module else {}, dict(vars(klass)))
+        except Exception as error:
+            raise TypeError(
+                f"{klass.__qualname__}.state: its annotation cannot be resolved "
+                f"({type(error).__name__}: {error}); define the state class at module level"
+            ) from error
+        if hint is typing.ClassVar or typing.get_origin(hint) is typing.ClassVar:
+            break  # a class attribute named state, not durable state
+        if not (isinstance(hint, type) and attrs.has(hint)):
+            raise TypeError(
+                f"{klass.__qualname__}.state must be annotated with an attrs class "
+                f"(durable state), got {hint!r}"
+            )
+        found = hint
+        break
+    _state_classes[actor_class] = found
+    return found
+
+
+class _LateEndpoint:
+    """A ref read from the store: it finds the actor at its address on each use.
+
+    Stored messages outlive the actors they mention, and are read back before
+    those actors may have started again; the ref is resolved when used, and
+    sending to an address where no actor lives is a dead letter.
+    """
+
+    __slots__ = ("address", "runtime")
+
+    def __init__(self, runtime: Runtime, address: Address) -> None:
+        # The runtime to look the address up in.
+        self.runtime = runtime
+        # The address read from the store.
+        self.address = address
+
+    def _target(self) -> ActorRef[object] | None:
+        cell = _find(self.runtime, self.address)
+        return None if cell is None else cell.ref
+
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
+        """Send to the actor living at the address now, or post a dead letter."""
+        target = self._target()
+        if target is None:
+            await checkpoint_if_cancelled()
+            self._dead(message)
+            await cancel_shielded_checkpoint()
+            return False
+        return await target.endpoint.send(message, msg_id)
+
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
+        """Send now to the actor living at the address, or post a dead letter."""
+        target = self._target()
+        if target is None:
+            self._dead(message)
+            return False
+        return target.endpoint.send_nowait(message, msg_id)
+
+    async def ask(self, message: object) -> object:
+        """Ask the actor living at the address now.
+
+        Raises:
+            ActorStopped: no actor lives there.
+        """
+        target = self._target()
+        if target is None:
+            await checkpoint_if_cancelled()
+            self._dead(message)
+            raise ActorStopped(self.address)
+        return await target.endpoint.ask(message)
+
+    def watch(self, watcher: Watcher) -> None:
+        """Watch the actor living at the address (told at once if none does)."""
+        target = self._target()
+        if target is None:
+            watcher.terminated(ActorRef(self.address, self), None)
+        else:
+            target.endpoint.watch(watcher)
+
+    def unwatch(self, watcher: Watcher) -> None:
+        """Stop watching the actor living at the address."""
+        target = self._target()
+        if target is not None:
+            target.endpoint.unwatch(watcher)
+
+    def _dead(self, message: object) -> None:
+        self.runtime.dead_letters.post(
+            DeadLetter(message, self.address, DeadLetterReason.ACTOR_STOPPED)
+        )
+
+
+def _find(runtime: Runtime, address: Address) -> Cell | None:
+    """The living cell at ``address`` in ``runtime``, walking the tree from the root."""
+    if address.node != runtime.node:
+        return None
+    guardian: Guardian | None = runtime.root
+    cell: Cell | None = None
+    for segment in address.path.strip("/").split("/"):
+        if guardian is None:
+            return None
+        cell = guardian.find(segment)
+        if cell is None:
+            return None
+        guardian = cell.children_guardian
+    if cell is None or cell.stopped:
+        return None
+    return cell
+
+
+class _Layer:
+    """The durable layer of one runtime: its codec, its state codecs, its open mailboxes."""
+
+    __slots__ = ("__weakref__", "codec", "mailboxes", "runtime", "state_codecs")
+
+    def __init__(self, runtime: Runtime) -> None:
+        # The runtime whose store the mailboxes use.
+        self.runtime = runtime
+        # Messages to bytes and back; refs read back resolve in this runtime.
+        self.codec = Codec(resolver=self.resolve)
+        # The mailbox opened last under each name (a closed one is replaced).
+        self.mailboxes: dict[str, ActorMailbox] = {}
+        # State class -> the codec of its values (a registry of its own each).
+        self.state_codecs: dict[type, Codec] = {}
+
+    def resolve(self, address: Address) -> ActorRef[object]:
+        """The ref an address read from the store stands for.
+
+        Raises:
+            LookupError: the address is on another node.
+        """
+        if address.node != self.runtime.node:
+            raise LookupError(f"it is on node {address.node!r}, not this runtime's")
+        return ActorRef(address, _LateEndpoint(self.runtime, address))
+
+    def state_codec(self, cls: type) -> Codec:
+        """The codec of ``cls`` values as durable state."""
+        codec = self.state_codecs.get(cls)
+        if codec is None:
+            registry = MessageRegistry()
+            registry.register(cls, _STATE_NAME)
+            codec = self.state_codecs[cls] = Codec(registry, resolver=self.resolve)
+        return codec
+
+
+register_extension("durable", _Layer)
+
+
+def open_actor_mailbox(options: Durable, runtime: object, name: str | None) -> ActorMailbox:
+    """Open the durable mailbox called ``name`` on ``runtime``'s store (``Durable.open_mailbox``).
+
+    Raises:
+        ValueError: ``name`` is None, or a living actor consumes that mailbox.
+        RuntimeError: the runtime has no store.
+    """
+    if not isinstance(runtime, Runtime):
+        raise TypeError(f"a durable mailbox needs a trouper Runtime, got {runtime!r}")
+    if name is None:
+        raise ValueError(
+            "a durable mailbox needs a chosen name: spawn the actor with name=... "
+            "(the name is its mailbox's identity in the store; an automatic one changes "
+            "from one run to the next)"
+        )
+    store = runtime.store
+    layer = typing.cast(_Layer, runtime.extension("durable"))
+    existing = layer.mailboxes.get(name)
+    if existing is not None:
+        if not existing.closed:
+            raise ValueError(f"the durable mailbox {name!r} is already in use by a living actor")
+        existing.retire()
+    mailbox = ActorMailbox(layer, name, options)
+    layer.mailboxes[name] = mailbox
+    store.attach(name, mailbox)
+    return mailbox
+
+
+class ActorMailbox(DurableQueue):
+    """A durable actor's mailbox: the queue, served by the runtime, with the actor's state."""
+
+    def __init__(self, layer: _Layer, name: str, options: Durable) -> None:
+        runtime = layer.runtime
+        super().__init__(
+            runtime.store,
+            name,
+            layer.codec,
+            options,
+            random=runtime.random,
+            on_dead_letter=self._posted,
+            on_failure=self._store_failed,
+        )
+        # The runtime's durable layer.
+        self._layer = layer
+        # The cells consuming it: one, or a balancing pool's members.
+        self._cells: list[Cell] = []
+        # Set once the serving task has started (None before anyone started it).
+        self._serving: trio.Event | None = None
+        # The actor's state class and its codec, once an instance declared one.
+        self._state_type: type | None = None
+        self._state_codec: Codec | None = None
+
+    def attach(self, cell: Cell) -> None:
+        """Meet a consuming cell (a pool's members share one mailbox)."""
+        if self.address is None:
+            self.address = cell.address
+        self._cells.append(cell)
+
+    async def prepare(self, instance: Actor) -> None:
+        """Start serving (first instance), then load the actor's state into ``instance.state``.
+
+        Raises:
+            TypeError: the state class is not usable, or the mailbox is shared.
+            StoreFailed: the store failed.
+        """
+        if self._serving is None:
+            self._serving = trio.Event()
+            await self._layer.runtime.root.nursery.start(self.serve)
+            self._serving.set()
+        else:
+            await self._serving.wait()
+        cls = state_class(type(instance))
+        if cls is None:
+            return
+        if len(self._cells) > 1:
+            raise TypeError(
+                f"{type(instance).__qualname__} declares durable state, but the members of a "
+                "pool share one mailbox: durable state needs an actor of its own"
+            )
+        self._state_type = cls
+        self._state_codec = self._layer.state_codec(cls)
+        data = await self.load_state()
+        instance.state = self._decode_state(cls, data)  # type: ignore[attr-defined]
+
+    def _decode_state(self, cls: type, data: bytes | None) -> Any:
+        if data is None:
+            try:
+                return cls()
+            except TypeError as error:
+                raise TypeError(
+                    f"no state was saved for {self.name!r} and {cls.__qualname__}() cannot be "
+                    f"made with no arguments ({error}): give its fields defaults"
+                ) from error
+        assert self._state_codec is not None
+        return self._state_codec.decode(_STATE_NAME, data)
+
+    def _state_data(self) -> bytes | None:
+        cls = self._state_type
+        if cls is None:
+            return None
+        instance = self._cells[0].instance
+        if instance is None:
+            return None
+        state = getattr(instance, "state", None)
+        if type(state) is not cls:
+            raise TypeError(f"self.state must stay a {cls.__qualname__}, got {state!r}")
+        assert self._state_codec is not None
+        data = self._state_codec.encode(state).payload
+        return None if data == self._state else data
+
+    def _roll_back(self, item: Delivery) -> None:
+        cls = self._state_type
+        if cls is None:
+            return
+        instance = self._cells[0].instance
+        if instance is not None:
+            instance.state = self._decode_state(cls, self._state)  # type: ignore[attr-defined]
+
+    def _posted(self, delivery: Delivery, reason: str, error: BaseException | None) -> None:
+        address = self.address
+        assert address is not None
+        self._layer.runtime.dead_letters.post(DeadLetter(delivery.message, address, reason, error))
+
+    def _store_failed(self, error: BaseException) -> None:
+        log.error("the durable store failed: %s; the runtime stops", error)
+        self._layer.runtime.fail(error)
