@@ -378,3 +378,87 @@ def test_configs_go_to_the_wire_in_nanoseconds_without_nones() -> None:
     assert "filter_subject" not in wire
     assert converter.structure(wire, ConsumerConfig).ack_wait == 1.5
     assert converter is not __import__("cattrs").global_converter
+
+
+async def test_consume_hands_messages_over_as_they_arrive(nats_url: str) -> None:
+    """A message published while consume() waits arrives at once, not at the pull's end."""
+    name = fresh()
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            await work_queue(js, name)
+            consumer = await js.pull_subscribe(name, "stream")
+            async with consumer.consume(batch=10, expires=30) as messages:
+                await js.publish(f"{name}.c", b"now")
+                start = trio.current_time()
+                msg = await messages.next_msg()
+                assert trio.current_time() - start < 2
+                await msg.ack()
+    assert msg.data == b"now"
+
+
+async def test_consume_keeps_pulling_past_one_batch(nats_url: str) -> None:
+    """Three batches' worth of messages all come through, in order, none twice."""
+    name = fresh()
+    seen: list[int] = []
+    with trio.fail_after(10):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            await work_queue(js, name)
+            async with js.publish_pipeline() as pipe:
+                for n in range(30):
+                    await pipe.publish(f"{name}.k", str(n).encode())
+            consumer = await js.pull_subscribe(name, "keeper")
+            async with consumer.consume(batch=10, expires=5) as messages:
+                async for msg in messages:
+                    seen.append(int(msg.data))
+                    await msg.ack()
+                    if len(seen) == 30:
+                        break
+    assert seen == list(range(30))
+
+
+async def test_consume_renews_a_pull_that_expired(nats_url: str) -> None:
+    """After a pull expires with nothing, the next message still arrives."""
+    name = fresh()
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            await work_queue(js, name)
+            consumer = await js.pull_subscribe(name, "patient")
+            async with (
+                consumer.consume(batch=5, expires=0.2) as messages,
+                trio.open_nursery() as nursery,
+            ):
+
+                async def later() -> None:
+                    await trio.sleep(0.5)  # outlive two pulls
+                    await js.publish(f"{name}.r", b"late")
+
+                nursery.start_soon(later)
+                msg = await messages.next_msg()
+    assert msg.data == b"late"
+
+
+async def test_consume_ends_with_409_when_the_consumer_is_deleted(nats_url: str) -> None:
+    """Deleting the consumer under a consume() makes its reader raise JetStreamError 409."""
+    name = fresh()
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            await work_queue(js, name)
+            consumer = await js.pull_subscribe(name, "gone")
+            async with (
+                consumer.consume(batch=5, expires=4) as messages,
+                trio.open_nursery() as nursery,
+            ):
+
+                async def read() -> None:
+                    with pytest.raises(JetStreamError) as caught:
+                        await messages.next_msg()
+                    assert caught.value.code == 409
+
+                nursery.start_soon(read)
+                while (await consumer.info()).num_waiting == 0:  # noqa: ASYNC110
+                    await trio.sleep(0.005)  # the server registers pulls on its own time
+                await js.delete_consumer(name, "gone")

@@ -32,18 +32,26 @@ from __future__ import annotations
 import enum
 import json
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import cattrs
 import outcome
+import trio
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper.nats._client import Msg, _Waiter
-from trouper.nats._errors import AlreadyAcknowledged, JetStreamError, NatsError, NoResponders
+from trouper.nats._errors import (
+    AlreadyAcknowledged,
+    ConnectionClosed,
+    JetStreamError,
+    NatsError,
+    NoResponders,
+)
 from trouper.nats._protocol import Headers, HeadersLike
 
 if TYPE_CHECKING:
@@ -57,6 +65,7 @@ __all__ = [
     "DiscardPolicy",
     "JetStream",
     "JsMsg",
+    "MessageStream",
     "MsgMetadata",
     "PubAck",
     "PublishPipeline",
@@ -804,7 +813,7 @@ class PublishPipeline:
 
 
 class PullConsumer:
-    """A durable pull consumer; ``fetch`` takes batches of messages from it."""
+    """A durable pull consumer: ``fetch`` takes batches, ``consume`` streams messages."""
 
     __slots__ = ("_js", "name", "stream")
 
@@ -892,3 +901,158 @@ class PullConsumer:
             client._reply_handlers.pop(token, None)
             client._unsubscribe(sub)
         return msgs
+
+    @asynccontextmanager
+    async def consume(
+        self, *, batch: int = 100, expires: float = 30.0
+    ) -> AsyncIterator[MessageStream]:
+        """Keep pull requests outstanding and hand messages over as they arrive.
+
+        ``async with consumer.consume() as messages: async for msg in messages:``.
+        Unlike ``fetch``, a message is handed over as soon as it arrives. The
+        stream asks the server for ``batch`` messages at a time and asks for more
+        once half of them came, so at most ``batch`` wait in memory; each pull
+        lasts ``expires`` seconds on the server and is renewed when it ends (or,
+        if its end was lost with a connection, ``expires`` seconds later).
+        Leaving the block stops pulling; messages the server had already sent
+        are delivered again after ``ack_wait``.
+        """
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        if not expires > 0 or math.isinf(expires):
+            raise ValueError(f"expires must be seconds > 0, got {expires!r}")
+        stream = MessageStream(self, batch, expires)
+        try:
+            yield stream
+        finally:
+            stream._close()
+
+
+class MessageStream:
+    """Messages of a pull consumer as they arrive; made by ``PullConsumer.consume``.
+
+    Read it with ``async for msg in messages`` or ``await messages.next_msg()``
+    from one task or several (each message goes to one reader).
+    """
+
+    __slots__ = (
+        "_batch",
+        "_buffer",
+        "_client",
+        "_consumer",
+        "_error",
+        "_expires",
+        "_lot",
+        "_outstanding",
+        "_pulled_at",
+        "_sub",
+        "_token",
+    )
+
+    def __init__(self, consumer: PullConsumer, batch: int, expires: float) -> None:
+        client = consumer._js._client
+        # The consumer pulled from, and the client pulled through.
+        self._consumer = consumer
+        self._client = client
+        # Messages asked for at a time, and how long each pull lasts on the server.
+        self._batch = batch
+        self._expires = expires
+        # Messages asked for and not yet received (0 <= _outstanding <= _batch).
+        self._outstanding = 0
+        # trio.current_time() of the last pull request.
+        self._pulled_at = -math.inf
+        # Messages received and not yet read (at most _batch).
+        self._buffer: deque[JsMsg] = deque()
+        # Readers waiting for a message.
+        self._lot = ParkingLot()
+        # What ended the stream (a 409, the client closing), raised to readers.
+        self._error: BaseException | None = None
+        # The inbox subscription the server delivers to.
+        self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
+        # Our entry in the client's reply table, only to hear that it closed.
+        self._token, _ = client._reply_subject(self._on_message)
+
+    def _on_message(self, msg: Msg | NatsError) -> None:
+        if isinstance(msg, NatsError):
+            self._fail(msg)
+            return
+        status = msg.status
+        if status is None:
+            reply = msg.reply or ""
+            try:
+                metadata = MsgMetadata.from_reply(reply)
+            except ValueError:
+                return
+            self._outstanding = max(self._outstanding - 1, 0)
+            self._buffer.append(
+                JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, self._client)
+            )
+            if self._lot:
+                self._lot.unpark()
+        elif status in (404, 408):
+            # A pull ended; the messages it still owed are in its headers.
+            owed = self._outstanding
+            if msg.headers is not None:
+                with suppress(ValueError):
+                    owed = int(msg.headers.get("Nats-Pending-Messages", owed))
+            self._outstanding = max(self._outstanding - owed, 0)
+            if self._lot:
+                self._lot.unpark()
+        elif status == 409:
+            text = msg.description
+            if "exceeded" in text.lower():
+                self._outstanding = 0  # a pull was refused for size; ask again
+            else:
+                self._fail(JetStreamError(409, 0, text))
+
+    def _fail(self, error: BaseException) -> None:
+        if self._error is None:
+            self._error = error
+        self._lot.unpark_all()
+
+    def _pull(self) -> None:
+        wanted = self._batch - self._outstanding - len(self._buffer)
+        if wanted <= 0:
+            return
+        js = self._consumer._js
+        request = {"batch": wanted, "expires": round(self._expires * _NANOS)}
+        subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self._consumer.stream}.{self._consumer.name}"
+        self._client._buffer_publish(subject, json.dumps(request).encode(), self._sub.subject, None)
+        self._outstanding += wanted
+        self._pulled_at = trio.current_time()
+
+    async def next_msg(self) -> JsMsg:
+        """Return the next message, waiting (and pulling) for one.
+
+        Raises:
+            JetStreamError: the server ended the pulls with a 409 (consumer deleted...).
+            ConnectionClosed: the client closed.
+        """
+        await checkpoint_if_cancelled()
+        while not self._buffer:
+            if self._error is not None:
+                raise self._error
+            now = trio.current_time()
+            if now - self._pulled_at >= self._expires:
+                self._outstanding = 0  # the pull's end was lost (a reconnect): renew it
+            if self._outstanding * 2 <= self._batch:
+                self._pull()
+            with trio.move_on_at(self._pulled_at + self._expires):
+                await self._lot.park()
+        if self._outstanding * 2 <= self._batch:
+            self._pull()
+        msg = self._buffer.popleft()
+        await cancel_shielded_checkpoint()
+        return msg
+
+    def __aiter__(self) -> MessageStream:
+        return self
+
+    async def __anext__(self) -> JsMsg:
+        return await self.next_msg()
+
+    def _close(self) -> None:
+        self._client._reply_handlers.pop(self._token, None)
+        if self._sub.active:
+            self._client._unsubscribe(self._sub)
+        self._fail(ConnectionClosed("the message stream was closed"))
