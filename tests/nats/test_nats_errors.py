@@ -28,6 +28,7 @@ EXAMPLES: list[tuple[nats.NatsError, type[BaseException], str]] = [
         'server error: Permissions Violation for Publish to "x"',
     ),
     (nats.StaleConnection("Stale Connection"), ConnectionError, "server error: Stale Connection"),
+    (nats.ProtocolViolation("Parser Error"), ValueError, "server error: Parser Error"),
     (
         nats.MaxPayloadExceeded(10, 5),
         ValueError,
@@ -89,9 +90,12 @@ def test_every_public_error_has_an_example() -> None:
         ("User Authentication Expired", nats.AuthorizationError, True),
         ('Permissions Violation for Subscription to "a.>"', nats.PermissionsViolation, False),
         ("Stale Connection", nats.StaleConnection, True),
-        ("Maximum Payload Violation", nats.ServerError, True),
-        ("Unknown Protocol Operation", nats.ServerError, True),
-        ("Invalid Subject", nats.ServerError, False),
+        ("Maximum Payload Violation", nats.ProtocolViolation, True),
+        ("Unknown Protocol Operation", nats.ProtocolViolation, True),
+        ("Parser Error", nats.ProtocolViolation, True),
+        ("Invalid Subject", nats.ProtocolViolation, False),
+        ("Maximum Connections Exceeded", nats.ServerError, True),
+        ("Something New", nats.ServerError, False),
     ],
 )
 def test_err_texts_map_to_typed_errors(text: str, kind: type, fatal: bool) -> None:

@@ -14,6 +14,7 @@ error it resembles, so code that already catches ``LookupError`` or
     ├── ServerError (RuntimeError)              a ``-ERR`` with no more specific type
     │   ├── AuthorizationError (PermissionError)    bad or missing credentials
     │   ├── PermissionsViolation (PermissionError)  publish/subscribe not allowed
+    │   ├── ProtocolViolation (ValueError)          the server says our bytes broke a rule
     │   └── StaleConnection (ConnectionError)       no PONG in time (server or client side)
     ├── MaxPayloadExceeded (ValueError)         a message larger than the server's max_payload
     ├── OutboundBufferFull (trio.WouldBlock)    no room to buffer a publish during an outage
@@ -45,6 +46,7 @@ __all__ = [
     "OutboundBufferFull",
     "PermissionsViolation",
     "ProtocolError",
+    "ProtocolViolation",
     "ServerError",
     "SlowConsumer",
     "StaleConnection",
@@ -174,6 +176,16 @@ class PermissionsViolation(ServerError, PermissionError):
         """The subject the server refused ("" if the text does not name one)."""
         match = _PERMISSION.match(self.text)
         return match.group(2) if match else ""
+
+
+class ProtocolViolation(ServerError, ValueError):
+    """The server says the client broke the protocol or one of its limits.
+
+    ``Unknown Protocol Operation``, ``Parser Error``, ``Maximum Payload
+    Violation``, ``Maximum Control Line Exceeded``, ``Invalid Client Protocol``
+    and ``Invalid Subject``. The client checks what it sends, so these point
+    to a bug; all but ``Invalid Subject`` end the connection (it reconnects).
+    """
 
 
 class StaleConnection(ServerError, ConnectionError):
@@ -308,6 +320,13 @@ _BY_PREFIX: tuple[tuple[str, type[ServerError]], ...] = (
     ("account authentication expired", AuthorizationError),
     ("permissions violation", PermissionsViolation),
     ("stale connection", StaleConnection),
+    ("unknown protocol operation", ProtocolViolation),
+    ("parser error", ProtocolViolation),
+    ("maximum payload violation", ProtocolViolation),
+    ("maximum control line exceeded", ProtocolViolation),
+    ("invalid client protocol", ProtocolViolation),
+    ("invalid subject", ProtocolViolation),
+    ("invalid publish subject", ProtocolViolation),
 )
 
 FATAL_PREFIXES = (
