@@ -23,6 +23,7 @@ from trouper.nats import (
     ClientEvent,
     Disconnected,
     Headers,
+    LameDuck,
     Msg,
     NoResponders,
     PermissionsViolation,
@@ -185,6 +186,17 @@ async def test_permissions_violation_is_reported_and_ends_the_subscription() -> 
     assert len(reported) == 1
     assert isinstance(reported[0], AsyncError)
     assert reported[0].error == caught.value
+
+
+async def test_lame_duck_info_is_reported() -> None:
+    """An INFO announcing lame duck mode is reported as a LameDuck event."""
+    events = Events()
+    with trio.fail_after(5):
+        async with fake_server() as server, connected(server, on_event=events) as (nc, peer):
+            await peer.send(b'INFO {"server_id":"FAKE","ldm":true}\r\n')
+            (event,) = await events.wait(LameDuck)
+            assert nc.status.value == "connected"
+    assert event == LameDuck(f"127.0.0.1:{server.port}")
 
 
 async def test_unknown_err_is_reported_as_server_error() -> None:

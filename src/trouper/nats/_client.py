@@ -125,6 +125,7 @@ __all__ = [
     "ClientStatistics",
     "Closed",
     "Disconnected",
+    "LameDuck",
     "Msg",
     "Reconnected",
     "Status",
@@ -280,7 +281,19 @@ class AsyncError:
     """A ``ServerError`` (such as ``PermissionsViolation``) or ``SlowConsumer``."""
 
 
-ClientEvent = Disconnected | Reconnected | Closed | AsyncError
+@attrs.frozen
+class LameDuck:
+    """The server is shutting down soon (lame duck mode): its clients should move on.
+
+    The client keeps its connection until the server closes it, then
+    reconnects elsewhere as usual; this event lets an application prepare.
+    """
+
+    server: str
+    """The server entering lame duck mode, as ``host:port``."""
+
+
+ClientEvent = Disconnected | Reconnected | Closed | AsyncError | LameDuck
 """What ``on_event`` is called with."""
 
 ReplyHandler = Callable[["Msg | NatsError"], None]
@@ -1228,6 +1241,8 @@ class Client:
         return connect
 
     def _on_info(self, info: dict[str, object], server: _Server | None) -> None:
+        if info.get("ldm") and server is not None and self._status is not Status.CLOSED:
+            self._report(LameDuck(server.address))
         self._info = info
         max_payload = info.get("max_payload")
         if isinstance(max_payload, int) and max_payload > 0:
