@@ -450,3 +450,35 @@ def test_intercept_values_are_frozen() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         Interception().drop = True  # type: ignore[misc]
     assert math.isfinite(Interception(delay=1.5).delay)
+
+
+async def test_an_instrument_that_samples_sees_handlers_only_for_what_it_carried() -> None:
+    """With only_carried, handler hooks run only for messages given a context in message_sent."""
+
+    class Sampler(Instrument):
+        only_carried = True
+
+        def __init__(self) -> None:
+            self.seen: list[object] = []
+
+        def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
+            return "sampled" if message == Note("b") else None
+
+        def handler_started(self, actor: Cell, message: object, context: object) -> None:
+            self.seen.append(("started", message, context))
+
+        def handler_finished(
+            self, actor: Cell, message: object, context: object, outcome: HandlerOutcome
+        ) -> None:
+            self.seen.append(("finished", message, context, outcome.value))
+
+    sampler = Sampler()
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Worker)
+        rt.instruments.add(sampler)
+        for text in "abc":
+            await ref.ask(Note(text))
+    assert sampler.seen == [
+        ("started", Note("b"), "sampled"),
+        ("finished", Note("b"), "sampled", "B"),
+    ]

@@ -386,3 +386,26 @@ async def test_fairness_a_busy_actor_yields_after_exactly_throughput_messages(
 
 def _names(journal: list[str], predicate: Callable[[str], bool]) -> list[str]:
     return [entry for entry in journal if predicate(entry)]
+
+
+async def test_restart_replaces_the_instance_and_keeps_the_ref() -> None:
+    """rt.restart: on_stop of the old instance, on_start of a new one, same ref and mailbox."""
+    journal: list[str] = []
+    async with trouper.open_runtime(root_strategy=trouper.OneForOne(max_restarts=0)) as rt:
+        ref = await rt.spawn(Node, journal, "n", name="n")
+        await rt.restart(ref)
+        await rt.restart(ref)  # not counted toward the intensity (0 allowed)
+        info = rt.tree().find("/n")
+        assert info is not None
+        assert (info.state, info.restart_count) == (ActorState.RUNNING, 2)
+        assert rt.lookup("n") == ref
+    assert journal == ["start n", "stop n", "start n", "stop n", "start n", "stop n"]
+
+
+async def test_restart_of_a_stopped_actor_raises_actor_stopped() -> None:
+    """A stopped actor cannot be restarted."""
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Node, [], "n")
+        await rt.stop(ref)
+        with pytest.raises(trouper.ActorStopped):
+            await rt.restart(ref)

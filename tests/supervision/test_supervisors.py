@@ -751,3 +751,19 @@ async def test_restarted_is_reported_when_decided_for_groups_too() -> None:
         ("started", "/s/a", 2),
         ("started", "/s/b", 2),
     ]
+
+
+async def test_restart_child_of_a_running_child_without_hooks_starts_it_again() -> None:
+    """RestartChild on a running spec child whose class has no on_start: stopped, started anew."""
+
+    class Plain(Actor):
+        @handler
+        async def count(self, message: Count) -> str:
+            return "ok"
+
+    async with trouper.open_runtime() as rt:
+        sup = await rt.spawn(Supervisor, [ChildSpec("a", Plain), ChildSpec("b", Plain, name="b")])
+        with trio.fail_after(1):
+            for child_id in ("a", "b"):
+                ref = await sup.ask(RestartChild(child_id))
+                assert await ref.ask(Count()) == "ok"

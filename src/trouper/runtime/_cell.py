@@ -1070,7 +1070,9 @@ class Cell:
                 _staging[task] = cast(Transaction, delivery)
             try:
                 if instruments.handler_started:
-                    await self._handler_started(message, contexts)
+                    pause = instruments.starting(self, message, contexts)
+                    if pause is not None:
+                        await pause
                 result = await handler(instance, message)
             except Exception as error:
                 self.current = None
@@ -1115,13 +1117,6 @@ class Cell:
                 if not (instruments.watch_messages or settles):
                     break
         return self._leave_serving()
-
-    async def _handler_started(self, message: object, contexts: Contexts) -> None:
-        for hook in self.runtime.instruments.handler_started:
-            own = None if contexts is None else contexts.get(getattr(hook, "__self__", None))
-            pause = hook(self, message, own)
-            if pause is not None:
-                await pause
 
     def _take_deferred(self) -> None:
         """A link failure kept for this instance fails it now."""
@@ -1256,6 +1251,7 @@ class Cell:
         if bonds is not None:
             bonds.release(self, reason)
         self.instance = None
+        self.started = False
         self.parent.child_stopped(self)
 
     @property

@@ -87,7 +87,17 @@ class _DelayedStart:
     """The failure that caused the restart (for ``on_restart``)."""
 
 
-_Job = _Exit | _DelayedStart
+@attrs.frozen
+class _RestartRequest:
+    """A restart asked for from outside (``Runtime.restart``), not decided by the strategy."""
+
+    cell: Cell
+    """The child to restart."""
+    done: trio.Event
+    """Set once the new instance has started (or the child stopped meanwhile)."""
+
+
+_Job = _Exit | _DelayedStart | _RestartRequest
 
 _STOPS_PER_CHECKPOINT = 256
 # Children stopped at once (idle, nothing to wait for) between two checkpoints of a
@@ -238,6 +248,12 @@ class Guardian:
                     job = self._queue.popleft()
                     if type(job) is _Exit:
                         await self._decide(job)
+                    elif type(job) is _RestartRequest:
+                        try:
+                            if not job.cell.stopped:
+                                await self._restart([job.cell], None, 0)
+                        finally:
+                            job.done.set()
                     else:
                         await self._start_group(job)  # type: ignore[arg-type]
         finally:
@@ -276,6 +292,20 @@ class Guardian:
         else:
             assert error is not None  # a normal exit never escalates
             await self._give_up(cell, error, decision)
+
+    def request_restart(self, cell: Cell) -> trio.Event:
+        """Queue a restart of ``cell`` asked for from outside; the event is set when it is done.
+
+        It goes through the one restart routine, like a decided restart (counted
+        in ``restart_count`` and reported as ``RESTARTED``), but no strategy
+        decided it, so it does not count toward the intensity.
+        """
+        done = trio.Event()
+        if self.closing:
+            done.set()
+        else:
+            self._enqueue(_RestartRequest(cell, done))
+        return done
 
     # --- the one restart routine ----------------------------------------------------
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 import attrs
 
@@ -76,19 +76,32 @@ class Interception:
     """Deliver it twice."""
 
 
-@attrs.frozen
 class HandlerOutcome:
-    """How a handler ended, as ``handler_finished`` sees it."""
+    """How a handler ended, as ``handler_finished`` sees it (a value; made per message)."""
 
-    error: BaseException | None
-    """The exception it raised, or ``None`` if it returned."""
-    value: object = None
-    """What it returned (the reply to an ask), when it returned."""
+    __slots__ = ("error", "value")
+
+    def __init__(self, error: BaseException | None, value: object = None) -> None:
+        self.error = error
+        # The exception the handler raised, or None if it returned.
+        self.value = value
+        # What it returned (the reply to an ask), when it returned.
 
     @property
     def ok(self) -> bool:
         """Whether the handler returned without raising."""
         return self.error is None
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, HandlerOutcome):
+            return (self.error, self.value) == (other.error, other.value)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((type(self.error), id(self.value)))
+
+    def __repr__(self) -> str:
+        return f"HandlerOutcome(error={self.error!r}, value={self.value!r})"
 
 
 class Instrument:
@@ -99,6 +112,11 @@ class Instrument:
     """
 
     __slots__ = ()
+
+    only_carried: ClassVar[bool] = False
+    """Call this instrument's ``handler_started`` and ``handler_finished`` only for
+    messages it attached a context to in ``message_sent`` (an instrument that samples
+    one message in N pays for the other N - 1 only the ``message_sent`` call)."""
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -181,7 +199,7 @@ class Instruments:
     an unimplemented hook costs a truth test.
     """
 
-    __slots__ = ("_installed", "watch_messages", "watch_sends", *_HOOKS)
+    __slots__ = ("_carried_only", "_installed", "watch_messages", "watch_sends", *_HOOKS)
 
     actor_started: tuple[Callable[[Cell], None], ...]
     actor_failed: tuple[Callable[[Cell, BaseException], None], ...]
@@ -198,6 +216,8 @@ class Instruments:
     def __init__(self) -> None:
         self._installed: list[Instrument] = []
         # Installed instruments, in installation order (each at most once).
+        self._carried_only: frozenset[Instrument] = frozenset()
+        # The installed instruments whose handler hooks see only the messages they carried.
         self.watch_messages = False
         # Whether some instrument carries contexts or watches handlers: cells serve instrumented.
         self.watch_sends = False
@@ -243,6 +263,9 @@ class Instruments:
                 if getattr(type(instrument), hook) is not default
             )
             setattr(self, hook, methods)
+        self._carried_only = frozenset(
+            instrument for instrument in self._installed if type(instrument).only_carried
+        )
         self.watch_messages = any(getattr(self, hook) for hook in _MESSAGE_HOOKS)
         self.watch_sends = any(getattr(self, hook) for hook in _SEND_HOOKS)
 
@@ -293,9 +316,36 @@ class Instruments:
         self, actor: Cell, message: object, contexts: Contexts, outcome: HandlerOutcome
     ) -> None:
         """Call ``handler_finished`` hooks, each with the context its instrument carried."""
+        carried_only = self._carried_only
         for hook in self.handler_finished:
-            own = None if contexts is None else contexts.get(getattr(hook, "__self__", None))
-            _observe(hook, actor, message, own, outcome)
+            owner = getattr(hook, "__self__", None)
+            own = None if contexts is None else contexts.get(owner)
+            if own is None and owner in carried_only:
+                continue
+            try:
+                hook(actor, message, own, outcome)
+            except Exception:
+                log.exception("trouper instrument hook %r raised (ignored)", hook)
+
+    def starting(self, actor: Cell, message: object, contexts: Contexts) -> Awaitable[None] | None:
+        """Call ``handler_started`` hooks; return what the cell must await first, if anything.
+
+        Unlike the observing hooks, an exception raised here propagates: the
+        handler then fails with it (an injected crash).
+        """
+        carried_only = self._carried_only
+        pauses: list[Awaitable[None]] = []
+        for hook in self.handler_started:
+            owner = getattr(hook, "__self__", None)
+            own = None if contexts is None else contexts.get(owner)
+            if own is None and owner in carried_only:
+                continue
+            pause = hook(actor, message, own)
+            if pause is not None:
+                pauses.append(pause)
+        if not pauses:
+            return None
+        return pauses[0] if len(pauses) == 1 else _in_turn(pauses)
 
     def sent(self, actor: Cell, message: object, kind: SendKind) -> Contexts:
         """Call ``message_sent`` hooks; return the contexts to carry, by instrument (or None)."""
@@ -315,6 +365,11 @@ class Instruments:
             if fate is not None:
                 return fate
         return None
+
+
+async def _in_turn(pauses: list[Awaitable[None]]) -> None:
+    for pause in pauses:
+        await pause
 
 
 def _observe(hook: Callable[..., object], *args: object) -> object:

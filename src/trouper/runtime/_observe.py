@@ -271,6 +271,6 @@ class EventLog(_Listeners[ActorEvent], Instrument):
         level = _LEVELS[event.kind]
         if log.isEnabledFor(level):
             exc_info = event.reason if event.kind is EventKind.FAILED else None
-            log.log(level, "%s", event, exc_info=exc_info)
+            log.log(level, "%s", event, exc_info=exc_info, extra={"actor": event.address.path})
         if self._listeners:
             self._notify(event)

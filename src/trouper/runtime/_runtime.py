@@ -35,7 +35,7 @@ from trio.lowlevel import (
 
 from trouper._validate import check_mailbox_size, check_name, check_seconds, check_throughput
 from trouper.actors import Actor, ActorRef, instantiate
-from trouper.errors import DuplicateChild, NameTaken, RuntimeClosed
+from trouper.errors import ActorStopped, DuplicateChild, NameTaken, RuntimeClosed
 from trouper.runtime._cell import Cell
 from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
@@ -391,6 +391,33 @@ class Runtime:
             return
         await cell.wait_stopped()
 
+    async def restart(self, ref: ActorRef[object]) -> None:
+        """Restart an actor: end its instance, start a fresh one; return once it has started.
+
+        The running handler finishes first; the old instance's ``on_stop``
+        runs and its children stop; the new instance's ``on_start`` runs (not
+        ``on_restart``: nothing failed). The mailbox, the ref and the name stay.
+        It is carried out by the actor's supervisor, one job at a time with its
+        decisions, is counted in the actor's restart count and reported as
+        ``RESTARTED``, and does not count toward the restart intensity. Called
+        by the actor on itself, it returns at once and the restart follows
+        the running handler.
+
+        Raises:
+            ActorStopped: the actor has stopped for good.
+            RuntimeError: called from outside the runtime's Trio thread.
+        """
+        self.check_thread("restart")
+        cell = cell_of(ref)
+        await checkpoint_if_cancelled()
+        if cell.phase is Phase.STOPPED:
+            raise ActorStopped(cell.address)
+        done = cell.parent.request_restart(cell)
+        if cell.task is not None and cell.task is current_task():
+            await cancel_shielded_checkpoint()
+            return
+        await done.wait()
+
     def tree(self) -> ActorTree:
         """The live hierarchy as data; ``str()`` of it is a readable rendering."""
         return build_tree(self.root, self.root_strategy)
@@ -498,6 +525,7 @@ _PORTAL_NAMES = {
     "spawn": "portal.spawn",
     "spawn_pool": "portal.run",
     "stop": "portal.stop",
+    "restart": "portal.run",
     "subscribe": "portal.subscribe",
     "unsubscribe": "portal.unsubscribe",
     "publish": "portal.publish",
