@@ -353,3 +353,46 @@ async def test_flush_fails_when_the_connection_drops_before_pong() -> None:
             n.start_soon(drop)
             with pytest.raises(ConnectionLost):
                 await nc.flush()
+
+
+async def test_request_written_before_a_drop_fails_with_connection_lost() -> None:
+    """A request whose bytes were written when the connection dropped fails at once."""
+    from trouper.nats import ConnectionLost
+
+    with trio.fail_after(5):
+        async with (
+            fake_server() as server,
+            connected(server, **FAST_RECONNECT) as (nc, peer),
+            trio.open_nursery() as nursery,
+        ):
+
+            async def drop_after_the_request() -> None:
+                await peer.read_until("PUB service")
+                await peer.close()
+                await reconnect_peer(server)
+
+            nursery.start_soon(drop_after_the_request)
+            with pytest.raises(ConnectionLost, match="after the request was sent"):
+                await nc.request("service", b"?")
+
+
+async def test_request_made_during_an_outage_is_sent_after_the_reconnect() -> None:
+    """A request buffered while disconnected goes out after the reconnect and is answered."""
+    events = Events()
+    with trio.fail_after(5):
+        async with (
+            fake_server() as server,
+            connected(server, on_event=events, **FAST_RECONNECT) as (nc, peer),
+            trio.open_nursery() as nursery,
+        ):
+            await peer.close()
+            await events.wait(Disconnected)
+
+            async def answer_after_reconnect() -> None:
+                second = await reconnect_peer(server)
+                line = await second.read_until("PUB service")
+                reply = line.split()[2]
+                await second.send(msg_frame(reply, 1, b"answer"))
+
+            nursery.start_soon(answer_after_reconnect)
+            assert (await nc.request("service", b"?")).data == b"answer"

@@ -656,17 +656,20 @@ class Client:
         "_out_pings",
         "_outstanding_pings",
         "_pongs",
+        "_queued",
         "_reason",
         "_reconnected_lot",
         "_reconnects",
         "_reply_handlers",
         "_reply_sub",
+        "_requests",
         "_room_lot",
         "_run_scope",
         "_servers",
         "_stale_pongs",
         "_status",
         "_subs",
+        "_taken",
         "_user_error",
         "_writer_lot",
         "_writing",
@@ -694,6 +697,13 @@ class Client:
         self._out = bytearray()
         # PINGs in _out (not yet taken by the writer).
         self._out_pings = 0
+        # Bytes ever put in _out, and ever taken from it by the writer (minus
+        # those re-sent in front of it at a reconnect): a request is on the wire
+        # once _taken reaches the _queued it left behind it.
+        self._queued = 0
+        self._taken = 0
+        # Requests waiting for a reply: token -> the _queued their bytes end at.
+        self._requests: dict[str, int] = {}
         # Whether the writer is in send_all (its bytes are out of _out but not sent).
         self._writing = False
         # The writer parks here while _out is empty.
@@ -837,6 +847,7 @@ class Client:
             out += block
         out += payload
         out += b"\r\n"
+        self._queued += added
         self._out_msgs += 1
         self._out_bytes += size
         if self._writer_lot:
@@ -913,6 +924,7 @@ class Client:
 
     def _write(self, data: bytes) -> None:
         self._out += data
+        self._queued += len(data)
         if self._writer_lot:
             self._writer_lot.unpark()
 
@@ -1051,10 +1063,12 @@ class Client:
         scope (``with trio.fail_after(2): await nc.request(...)``). Replies
         come through one wildcard inbox subscription shared by every request
         of this client. A request made while reconnecting is sent after the
-        reconnect (if the outage buffer has room).
+        reconnect (if the outage buffer has room); a request already written
+        when the connection drops fails at once, since its reply was lost with it.
 
         Raises:
             NoResponders: nobody subscribes to ``subject`` (the server said 503).
+            ConnectionLost: the connection dropped after the request was written.
             MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
                 as ``publish``.
         """
@@ -1073,10 +1087,12 @@ class Client:
         token, reply = self._reply_subject(on_reply)
         try:
             added = self._buffer_publish(subject, payload, reply, headers)
+            self._requests[token] = self._queued
             await self._after_write(added)
             result = await waiter.wait()
         finally:
             self._reply_handlers.pop(token, None)
+            self._requests.pop(token, None)
         assert isinstance(result, Msg)
         return result
 
@@ -1411,6 +1427,7 @@ class Client:
             data = self._out
             self._out = bytearray()
             self._out_pings = 0
+            self._taken += len(data)
             self._writing = True
             try:
                 await stream.send_all(data)
@@ -1437,11 +1454,22 @@ class Client:
         self._status = Status.RECONNECTING
         self._stale_pongs = self._out_pings
         self._outstanding_pings = 0
-        lost = ConnectionLost(f"the connection dropped: {_describe(reason)}")
+        why = _describe(reason)
+        lost = ConnectionLost(f"the connection dropped: {why}")
         for waiter in self._pongs:
             if waiter is not None:
                 waiter.set(outcome.Error(lost))
         self._pongs.clear()
+        # Requests already written may have been answered on the lost connection:
+        # their replies are gone, so they fail now rather than at their deadline.
+        # Those still in the outage buffer go out after the reconnect.
+        for token, end in list(self._requests.items()):
+            if end <= self._taken:
+                handler = self._reply_handlers.get(token)
+                if handler is not None:
+                    handler(
+                        ConnectionLost(f"the connection dropped after the request was sent: {why}")
+                    )
         self._room_lot.unpark_all()
         self._report(Disconnected(reason))
 
@@ -1491,6 +1519,7 @@ class Client:
             if sub._max_msgs is not None:
                 commands += unsub_command(sub.sid, sub._max_msgs - sub._delivered)
         self._out[0:0] = commands
+        self._taken -= len(commands)
         if self._writer_lot:
             self._writer_lot.unpark()
 
