@@ -1,4 +1,4 @@
-"""Helpers for the durable tests: a text codec, a consumer that acts as a cell, a served queue."""
+"""Helpers for the durable tests: a text codec, a taker acting as a cell, a served queue, actors."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from typing import Any
 import attrs
 import trio
 
+import trouper
 from trouper.durable import (
     Delivery,
     Durable,
     DurableQueue,
+    Retry,
     SqliteStore,
     Store,
 )
@@ -120,3 +122,67 @@ async def drain(queue: DurableQueue, store: Store) -> list[str]:
         seen.append(str(delivery.message))
     await store.flush()
     return seen
+
+
+# --- actors ---------------------------------------------------------------------------
+
+
+@trouper.message("test.durable.place")
+@attrs.frozen
+class Place:
+    """An order to place (the first actor of a pipeline gets it)."""
+
+    order_id: str
+    total: int
+
+
+@trouper.message("test.durable.charge")
+@attrs.frozen
+class Charge:
+    """A charge to record (the second actor gets it from the first one's handler)."""
+
+    order_id: str
+    total: int
+
+
+@attrs.define
+class Ledger:
+    """Durable state: what was charged, by order."""
+
+    charged: dict[str, int] = attrs.Factory(dict)
+
+
+class Billing(trouper.Actor):
+    """Records each charge in its durable state; a total over 1000 waits once (``Retry``)."""
+
+    state: Ledger
+
+    def __init__(self, seen: list[tuple[str, int]] | None = None) -> None:
+        self.seen = seen if seen is not None else []
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> None:
+        delivery = self.ctx.delivery
+        assert isinstance(delivery, Delivery)
+        self.seen.append((message.order_id, delivery.attempt))
+        if delivery.attempt == 1 and message.total > 1000:
+            raise Retry(after=5.0)
+        self.state.charged[message.order_id] = message.total
+
+
+class Orders(trouper.Actor):
+    """Charges each order it is told, from its handler (the send commits with the ack)."""
+
+    def __init__(self, billing: trouper.ActorRef[object]) -> None:
+        self.billing = billing
+
+    @trouper.handler
+    async def place(self, message: Place) -> None:
+        if message.total <= 0:
+            raise ValueError("empty order")
+        await self.billing.tell(Charge(message.order_id, message.total))
+
+
+def sqlite(path: Path, **options: Any) -> SqliteStore:
+    """A store for actor tests (``synchronous=normal``)."""
+    return make_store(path, **options)

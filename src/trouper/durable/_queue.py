@@ -292,8 +292,8 @@ class Delivery:
         self._retries = retries
         # When it was first delivered (wall seconds), if an earlier delivery was.
         self._first = first_delivered_at
-        # When this delivery was handed over (wall seconds), set when created.
-        self._delivered_at = wall_now()
+        # When this delivery was handed over (wall seconds), set by the hand-over.
+        self._delivered_at = 0.0
         # The queue's generation when handed over; an older one only settles in the store.
         self._generation = generation
         # (target queue, message, encoded, msg_id) appended with the ack.
@@ -973,6 +973,7 @@ class DurableQueue:
     # --- the serving task -----------------------------------------------------------
 
     def _hand_over(self, delivery: Delivery) -> None:
+        delivery._delivered_at = wall_now()
         self.items.append(delivery)
         self._known.add(delivery.id)
         self._outstanding += 1
@@ -995,6 +996,7 @@ class DurableQueue:
                 None,
                 self._generation,
             )
+            delivery._delivered_at = wall_now()
             self._known.add(row.id)
             self._outstanding += 1
             if isinstance(error, UndecodableMessage):

@@ -44,11 +44,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import attrs
 import outcome
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
+from trouper.codec import Codec
 from trouper.durable._clock import hold_virtual_time, release_virtual_time, wall_now
+from trouper.durable._queue import MessageCodec
 from trouper.durable._schema import check_header, prepare
 from trouper.durable._store import (
     Append,
@@ -586,7 +589,12 @@ class _DeadLetterPages:
                 raise StopAsyncIteration
             self._after = page[-1].id
             self._buffer = page[::-1]
-        return self._buffer.pop()
+        record = self._buffer.pop()
+        try:
+            message = self._store.codec.decode(record.type_name, record.payload)
+        except Exception:
+            return record  # its type is unknown here, or it no longer fits: message None
+        return attrs.evolve(record, message=message)
 
 
 def _dead_letter_page(
@@ -646,6 +654,8 @@ class SqliteStore:
     ``max_size`` caps the database file, in bytes: a commit that would grow
     it beyond fails as a full disk does (``StoreFailed``). ``check`` runs
     SQLite's ``quick_check`` when opening (time grows with the file's size).
+    ``codec`` decodes the messages of dead letters as they are listed
+    (default: ``trouper.codec.Codec()``, the default registry, no refs).
 
     Open it with ``async with store:`` or ``await store.open()``; every method
     is called from Trio's thread, and none runs SQLite there.
@@ -658,6 +668,7 @@ class SqliteStore:
         synchronous: Synchronous = "full",
         max_size: int | None = None,
         check: bool = True,
+        codec: MessageCodec | None = None,
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
@@ -669,6 +680,8 @@ class SqliteStore:
         self.synchronous: Synchronous = synchronous
         self._max_size = max_size
         self._check = check
+        # Decodes dead letters' messages as they are listed.
+        self.codec: MessageCodec = Codec() if codec is None else codec
         # The file name used in errors.
         self._name = str(self.path)
         # "new" until opened, "open", then "closed" (for good).

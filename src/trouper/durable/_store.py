@@ -98,6 +98,8 @@ class DeadLetterRecord:
     """When it was last handed to a handler."""
     dead_at: float
     """When it was moved to the dead-letter queue."""
+    message: object = None
+    """The message, decoded by the store's codec; None if it cannot be decoded here."""
 
 
 @attrs.frozen
