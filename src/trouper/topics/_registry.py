@@ -30,12 +30,25 @@ holds a system one; otherwise the runtime does not even build the reports.
 A full subscriber loses a report: it is counted, never turned into a dead
 letter, and dead letters raised while a report is being delivered are not
 reported again, so a report can never feed itself.
+
+Queue groups and nodes: a subscription made with ``queue=`` joins the *group*
+of its (pattern, queue) and lives in ``_groups``, not in a table, so plans
+hold plain subscriptions only. A publish gives each matching group's message
+to one member, in turn. A *relay* (``set_relay``: ``trouper.remote`` on a
+runtime that joined a cluster) carries publishes to the other nodes: it is
+told of every publish before local delivery, and when it shares the subject
+with the cluster the groups are served by the cluster (through the server,
+which picks one member across every node), not here. Messages published on
+other nodes come back through ``deliver_nowait`` and ``deliver_to_group``,
+which never wait. While there is neither a group nor a relay, ``_routed`` is
+false and ``publish`` pays one truth test for all this.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import attrs
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
@@ -130,6 +143,8 @@ class Subscription:
     _owner: Address
     _send: Callable[[object], Awaitable[bool]]
     _send_nowait: Callable[[object], bool]
+    # The queue group it belongs to (with its pattern), or None for a plain one.
+    _queue: str | None = None
     _drop: bool = attrs.field(init=False)
     _active: bool = attrs.field(default=True, init=False)
     _dropped: int = attrs.field(default=0, init=False)
@@ -158,6 +173,11 @@ class Subscription:
         return self._with_subject
 
     @property
+    def queue(self) -> str | None:
+        """The queue group it belongs to (each message goes to one member), or ``None``."""
+        return self._queue
+
+    @property
     def active(self) -> bool:
         """Whether publishing still delivers through this subscription."""
         return self._active
@@ -174,9 +194,10 @@ class Subscription:
     def __repr__(self) -> str:
         state = "" if self._active else " cancelled"
         wrapped = " with_subject" if self._with_subject else ""
+        queue = "" if self._queue is None else f" queue={self._queue!r}"
         return (
             f"<Subscription {self._pattern!r} -> {self._ref.address} "
-            f"{self._overflow.value}{wrapped}{state}>"
+            f"{self._overflow.value}{queue}{wrapped}{state}>"
         )
 
 
@@ -211,6 +232,57 @@ class _Table:
         return plan
 
 
+@attrs.define(eq=False)
+class _Group:
+    """This runtime's members of one queue group: the subscriptions with one (pattern, queue)."""
+
+    pattern: str
+    queue: str
+    # The active members, in subscribe order; never empty while the group is registered.
+    members: list[Subscription] = attrs.field(factory=list)
+    # Where the next pick starts in members (taken modulo their number).
+    turn: int = 0
+
+    def pick(self) -> Subscription | None:
+        """The member whose turn it is, round-robin (``None`` if there is none)."""
+        members = self.members
+        if not members:
+            return None
+        index = self.turn % len(members)
+        self.turn = index + 1
+        return members[index]
+
+
+class TopicRelay(Protocol):
+    """What carries a runtime's topics to other nodes (``trouper.remote`` is one).
+
+    Installed with ``TopicRegistry.set_relay``; every method runs in the
+    runtime's Trio thread.
+    """
+
+    async def relay(self, subject: str, message: object) -> bool:
+        """Send a publish made here to the other nodes, before it is delivered here.
+
+        Returns whether the cluster serves the subject's queue groups (the
+        server then picks one member across every node, this runtime's
+        included); ``False`` leaves them to this runtime. An error it raises
+        leaves ``publish`` with nothing delivered.
+        """
+        ...
+
+    def group_joined(self, pattern: str, queue: str) -> None:
+        """The first member of this runtime's queue group (``pattern``, ``queue``) subscribed."""
+        ...
+
+    def group_left(self, pattern: str, queue: str) -> None:
+        """The last member of this runtime's queue group (``pattern``, ``queue``) left."""
+        ...
+
+
+OnFull = Callable[[Subscription, object], None]
+"""Takes a message that a subscriber's full mailbox could not take now (``deliver_nowait``)."""
+
+
 def _is_system_pattern(tokens: tuple[str, ...]) -> bool:
     return len(tokens) >= 2 and tokens[0] == "trouper" and tokens[1] == "system"
 
@@ -235,13 +307,22 @@ class TopicRegistry:
     _reporting: bool = attrs.field(default=False, init=False)
     _events: Listener | None = attrs.field(default=None, init=False)
     _letters: Listener | None = attrs.field(default=None, init=False)
+    # Queue groups with at least one member here, by (pattern, queue).
+    _groups: dict[tuple[str, str], _Group] = attrs.field(factory=dict, init=False)
+    # The same groups, by pattern, for matching subjects.
+    _group_index: SubjectIndex[_Group] = attrs.field(factory=SubjectIndex, init=False)
+    # What carries publishes to other nodes (set_relay), or None.
+    _relay: TopicRelay | None = attrs.field(default=None, init=False)
+    # Whether a relay or a queue group exists: publish then takes the routed path.
+    _routed: bool = attrs.field(default=False, init=False)
 
     def __repr__(self) -> str:
         return f"<TopicRegistry of {self._runtime!r}: {len(self)} subscriptions>"
 
     def __len__(self) -> int:
         """Return the number of active subscriptions."""
-        return len(self._user.index) + len(self._system.index)
+        grouped = sum(len(group.members) for group in self._groups.values())
+        return len(self._user.index) + len(self._system.index) + grouped
 
     @property
     def dropped(self) -> int:
@@ -261,6 +342,7 @@ class TopicRegistry:
         *,
         with_subject: bool = False,
         overflow: Overflow | None = None,
+        queue: str | None = None,
     ) -> Subscription:
         """Deliver every message published on a subject matching ``pattern`` to ``ref``.
 
@@ -269,6 +351,13 @@ class TopicRegistry:
         it survives restarts. Each publish reaches a subscriber once, however
         many of its subscriptions match; the earliest of them decides the
         delivery (``with_subject``, ``overflow``).
+
+        With ``queue``, the subscription joins the queue group named
+        ``queue`` for ``pattern`` (as NATS's queue groups: the group is the
+        pair): each message published on a matching subject goes to one
+        member of the group, in turn, besides every plain subscriber. On a
+        runtime that joined a cluster (``trouper.remote``) the group spans
+        the nodes: one member across all of them gets each message.
 
         Patterns that begin with ``trouper.system`` subscribe to the runtime's
         own reports, which are only ever dropped, never waited for: for them
@@ -285,19 +374,28 @@ class TopicRegistry:
             overflow: what publishing does when the mailbox is full (default
                 ``Overflow.BACKPRESSURE``, or ``Overflow.DROP`` for system
                 topics).
+            queue: the name of a queue group to join (a subject without
+                wildcards, such as ``"workers"``), or ``None``.
 
         Raises:
             InvalidSubject: ``pattern`` does not follow the grammar.
             ActorStopped: ``ref``'s actor has already stopped for good.
             ValueError: ``overflow`` is not an ``Overflow``, is
-                ``BACKPRESSURE`` for a system pattern, or ``ref`` is an actor
-                of another runtime.
+                ``BACKPRESSURE`` for a system pattern, ``queue`` is not a
+                valid name or is given for a system pattern, or ``ref`` is an
+                actor of another runtime.
             TypeError: ``ref`` is not an ``ActorRef``.
         """
         self._runtime.check_thread("subscribe")
         if not isinstance(ref, ActorRef):
             raise TypeError(f"the subscriber must be an ActorRef, got {ref!r}")
         system = _is_system_pattern(parse_pattern(pattern))
+        if queue is not None:
+            _check_queue(queue)
+            if system:
+                raise ValueError(
+                    f"system topics have no queue groups: subscribe to {pattern!r} without queue"
+                )
         if overflow is None:
             overflow = Overflow.DROP if system else Overflow.BACKPRESSURE
         elif not isinstance(overflow, Overflow):
@@ -319,11 +417,41 @@ class TopicRegistry:
             owner,
             endpoint.send,
             endpoint.send_nowait,
+            queue,
         )
-        (self._system if system else self._user).add(subscription)
+        if queue is None:
+            (self._system if system else self._user).add(subscription)
+        else:
+            self._join(subscription, queue)
         self._by_owner.setdefault(owner, {})[subscription] = None
         self._listen()
         return subscription
+
+    def _join(self, subscription: Subscription, queue: str) -> None:
+        key = (subscription._pattern, queue)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(subscription._pattern, queue)
+            self._group_index.add(group.pattern, group)
+            self._routed = True
+            group.members.append(subscription)
+            if self._relay is not None:
+                self._relay.group_joined(group.pattern, queue)
+        else:
+            group.members.append(subscription)
+
+    def _leave(self, subscription: Subscription, queue: str) -> None:
+        key = (subscription._pattern, queue)
+        group = self._groups.get(key)
+        if group is None:
+            return
+        group.members.remove(subscription)
+        if not group.members:
+            del self._groups[key]
+            self._group_index.remove(group.pattern, group)
+            self._routed = self._relay is not None or bool(self._groups)
+            if self._relay is not None:
+                self._relay.group_left(group.pattern, queue)
 
     def _check_alive(self, ref: ActorRef[object]) -> Address:
         try:
@@ -363,7 +491,10 @@ class TopicRegistry:
 
     def _remove(self, subscription: Subscription) -> None:
         subscription._active = False
-        (self._system if subscription._system else self._user).remove(subscription)
+        if subscription._queue is not None:
+            self._leave(subscription, subscription._queue)
+        else:
+            (self._system if subscription._system else self._user).remove(subscription)
 
     def _forget(self, owner: Address) -> None:
         owned = self._by_owner.pop(owner, None)
@@ -404,10 +535,17 @@ class TopicRegistry:
         to with ``BACKPRESSURE`` waits for itself once its mailbox is full,
         as ``await self_ref.tell`` would: subscribe it with ``DROP`` there.
 
+        Each matching queue group gives the message to one of its members,
+        in turn (counted like a subscriber). On a runtime that joined a
+        cluster, a subject the cluster shares goes to the other nodes first
+        (an error encoding it leaves this call with nothing delivered), and
+        its queue groups are served by the cluster, through the server.
+
         Returns:
-            How many subscribers' mailboxes the message reached: drops to full
-            mailboxes, and subscribers that stopped (the message became their
-            dead letter) while the publisher waited, are not counted.
+            How many subscribers' mailboxes the message reached here: drops to
+            full mailboxes, and subscribers that stopped (the message became
+            their dead letter) while the publisher waited, are not counted, nor
+            are other nodes' subscribers.
 
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject (no
@@ -420,6 +558,8 @@ class TopicRegistry:
             plan = None
         if plan is None:
             plan = self._user_plan(subject)
+        if self._routed:
+            return await self._publish_routed(subject, message, plan)
         await checkpoint_if_cancelled()
         delivered = 0
         waited = False
@@ -445,6 +585,123 @@ class TopicRegistry:
                 delivered += 1
         if not waited:
             await cancel_shielded_checkpoint()
+        return delivered
+
+    async def _publish_routed(self, subject: str, message: object, plan: _Plan) -> int:
+        """``publish`` when queue groups or a relay exist: relay first, then deliver here."""
+        await checkpoint_if_cancelled()
+        shared = False
+        if self._relay is not None:
+            shared = await self._relay.relay(subject, message)
+        if self._groups and not shared:
+            picks = [m for g in self._group_index.match(subject) if (m := g.pick()) is not None]
+            if picks:
+                plan = (*plan, *picks)
+        delivered = 0
+        waited = False
+        wrapped: Published | None = None
+        for subscription in plan:
+            if not subscription._active:
+                continue
+            item = message
+            if subscription._with_subject:
+                if wrapped is None:
+                    wrapped = Published(subject, message)
+                item = wrapped
+            if subscription._drop:
+                try:
+                    reached = subscription._send_nowait(item)
+                except MailboxFull:
+                    self._slow(subscription, item)
+                    continue
+            else:
+                reached = await subscription._send(item)
+                waited = True
+            if reached:
+                delivered += 1
+        if not waited:
+            await cancel_shielded_checkpoint()
+        return delivered
+
+    # --- other nodes ----------------------------------------------------------------
+
+    def set_relay(self, relay: TopicRelay | None) -> None:
+        """Carry publishes to other nodes through ``relay`` from now on (``None``: stop).
+
+        For the layer that joins the runtime to a cluster (``trouper.remote``),
+        not for applications. The relay is told at once of every queue group
+        that has members here, then of each group's first member joining and
+        last member leaving.
+        """
+        self._runtime.check_thread("set_relay")
+        self._relay = relay
+        self._routed = relay is not None or bool(self._groups)
+        if relay is not None:
+            for pattern, queue in list(self._groups):
+                relay.group_joined(pattern, queue)
+
+    def deliver_nowait(self, subject: str, message: object, on_full: OnFull) -> int:
+        """Deliver a message published on another node to the plain subscribers here.
+
+        For the relay. Each subscriber whose pattern matches gets it as
+        ``publish`` would deliver it, except that nothing waits: a full
+        ``DROP`` subscriber loses it (a dead letter, counted as by
+        ``publish``), a full ``BACKPRESSURE`` one is handed to
+        ``on_full(subscription, item)``, which is to deliver it later, in
+        order. Queue groups are left out (the cluster gives their messages to
+        ``deliver_to_group``).
+
+        Returns:
+            How many subscribers got it (in their mailbox or through ``on_full``).
+
+        Raises:
+            InvalidSubject: ``subject`` is not a valid published subject.
+        """
+        plan = self._user.plans.get(subject)
+        if plan is None:
+            plan = self._user_plan(subject)
+        return self._offer(subject, message, plan, on_full)
+
+    def deliver_to_group(
+        self, pattern: str, queue: str, subject: str, message: object, on_full: OnFull
+    ) -> bool:
+        """Give a message the cluster chose this runtime for to one member of a queue group.
+
+        For the relay: the member whose turn it is, or the next one if that
+        one's actor has stopped; a full mailbox is handled as by
+        ``deliver_nowait``. Returns whether a member got it (``False``: the
+        group has no member left here).
+        """
+        group = self._groups.get((pattern, queue))
+        if group is None:
+            return False
+        for _ in range(len(group.members)):
+            member = group.pick()
+            if member is not None and self._offer(subject, message, (member,), on_full):
+                return True
+        return False
+
+    def _offer(self, subject: str, message: object, plan: _Plan, on_full: OnFull) -> int:
+        delivered = 0
+        wrapped: Published | None = None
+        for subscription in plan:
+            if not subscription._active:
+                continue
+            item = message
+            if subscription._with_subject:
+                if wrapped is None:
+                    wrapped = Published(subject, message)
+                item = wrapped
+            try:
+                reached = subscription._send_nowait(item)
+            except MailboxFull:
+                if subscription._drop:
+                    self._slow(subscription, item)
+                    continue
+                on_full(subscription, item)
+                reached = True
+            if reached:
+                delivered += 1
         return delivered
 
     def _user_plan(self, subject: str) -> _Plan:
@@ -508,6 +765,17 @@ class TopicRegistry:
                     self._dropped += 1
         finally:
             self._reporting = reporting
+
+
+def _check_queue(queue: object) -> None:
+    if not isinstance(queue, str):
+        raise ValueError(f"queue must be a queue group name (a str), got {queue!r}")
+    try:
+        parse_subject(queue)
+    except InvalidSubject as error:
+        raise ValueError(
+            f"queue must be a name made of subject tokens without wildcards, got {queue!r}"
+        ) from error
 
 
 def _owner_of(ref: ActorRef[object]) -> Address:
