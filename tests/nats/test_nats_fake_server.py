@@ -6,6 +6,7 @@ import json
 
 import pytest
 import trio
+import trio.testing
 from nats_fake import (
     DEFAULT_INFO,
     FakeServer,
@@ -396,3 +397,29 @@ async def test_request_made_during_an_outage_is_sent_after_the_reconnect() -> No
 
             nursery.start_soon(answer_after_reconnect)
             assert (await nc.request("service", b"?")).data == b"answer"
+
+
+async def test_request_still_buffered_at_a_drop_is_sent_after_the_reconnect() -> None:
+    """A request queued behind a blocked send survives the drop and is answered later."""
+    with trio.fail_after(10):
+        async with (
+            fake_server() as server,
+            connected(server, write_buffer_size=1 << 26, **FAST_RECONNECT) as (nc, peer),
+            trio.open_nursery() as nursery,
+        ):
+            for _ in range(200):  # 20 MB the fake never reads: the writer blocks on them
+                await nc.publish("bulk", b"x" * 100_000)
+            await trio.testing.wait_all_tasks_blocked()
+            answer: list[bytes] = []
+
+            async def ask() -> None:
+                answer.append((await nc.request("service", b"?")).data)
+
+            nursery.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked()
+            await peer.close()
+            second = await reconnect_peer(server)
+            line = await second.read_until("PUB service")
+            await second.send(msg_frame(line.split()[2], 1, b"late answer"))
+            await wait_for(lambda: bool(answer))
+    assert answer == [b"late answer"]
