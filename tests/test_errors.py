@@ -29,6 +29,24 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         "handler of trouper://n1/a raised ValueError('x')",
     ),
     (
+        errors.HandlerError(
+            HERE, "ValueError('x')", errors.RemoteError("n1", "ValueError", "x", "Traceback ...")
+        ),
+        RuntimeError,
+        "handler of trouper://n1/a raised ValueError('x')",
+    ),
+    (
+        errors.NodeUnreachable(HERE, "node 'n1' sent no heartbeat for 2.0 s"),
+        errors.ActorStopped,
+        "actor trouper://n1/a is unreachable: node 'n1' sent no heartbeat for 2.0 s",
+    ),
+    (
+        errors.RemoteError("n1", "shop.OutOfStock", "no more", "Traceback ..."),
+        RuntimeError,
+        "shop.OutOfStock: no more (raised on node 'n1')",
+    ),
+    (errors.NodeNameTaken("n1"), ValueError, "a node named 'n1' is already in the cluster"),
+    (
         errors.StartFailed(HERE, "OSError('x')"),
         RuntimeError,
         "actor trouper://n1/a failed to start: OSError('x')",
@@ -186,3 +204,33 @@ def test_every_public_error_is_covered() -> None:
 def test_every_error_says_when_it_is_raised(name: str) -> None:
     """Each error's docstring says when it is raised."""
     assert (getattr(errors, name).__doc__ or "").strip()
+
+
+def test_a_remote_handler_error_carries_the_remote_error_as_text() -> None:
+    """``remote`` (also the cause) holds the type name, message and traceback; it pickles."""
+    remote = errors.RemoteError("bank", "shop.OutOfStock", "no more", "Traceback (most...)\n")
+    error = errors.HandlerError(HERE, "OutOfStock('no more')", remote)
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.remote is not None
+    assert (copy.remote.node, copy.remote.type_name, copy.remote.message) == (
+        "bank",
+        "shop.OutOfStock",
+        "no more",
+    )
+    assert copy.remote.traceback == "Traceback (most...)\n"
+    assert copy.__cause__ is copy.remote
+    assert errors.HandlerError(HERE, "ValueError('x')").remote is None
+
+
+def test_a_remote_error_prints_its_remote_traceback() -> None:
+    """The remote traceback is a note, so Python prints it with the error."""
+    error = errors.RemoteError("bank", "KeyError", "'k'", "Traceback:\n  line 1\n")
+    assert error.__notes__ == ["traceback on node 'bank':\nTraceback:\n  line 1"]
+    assert not hasattr(errors.RemoteError("bank", "KeyError", "'k'"), "__notes__")
+
+
+def test_an_unreachable_node_reads_as_a_stopped_actor() -> None:
+    """``NodeUnreachable`` is an ``ActorStopped`` with the actor's address and the problem."""
+    error = errors.NodeUnreachable(HERE, "node 'n1' left the cluster")
+    assert isinstance(error, errors.ActorStopped)
+    assert (error.address, error.problem) == (HERE, "node 'n1' left the cluster")

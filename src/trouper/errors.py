@@ -5,6 +5,7 @@ that already catches ``trio.WouldBlock`` or ``ValueError`` keeps working::
 
     ActorError (Exception)
     ├── ActorStopped (trio.BrokenResourceError)
+    │   └── NodeUnreachable
     ├── MailboxFull (trio.WouldBlock)
     ├── UnhandledMessage (TypeError)
     ├── HandlerError (RuntimeError)
@@ -14,7 +15,9 @@ that already catches ``trio.WouldBlock`` or ``ValueError`` keeps working::
     ├── LinkedActorFailed (RuntimeError)
     ├── AskCycle (RuntimeError)
     ├── RuntimeClosed (RuntimeError)
+    ├── RemoteError (RuntimeError)
     ├── NameTaken (ValueError)
+    ├── NodeNameTaken (ValueError)
     ├── DuplicateChild (ValueError)
     ├── ChildNotFound (LookupError)
     ├── InvalidSubject (ValueError)
@@ -34,7 +37,10 @@ that already catches ``trio.WouldBlock`` or ``ValueError`` keeps working::
         └── UnresolvableRef (LookupError)
 
 Errors carry addresses (plain values), never live references, so they pickle
-and can cross a process boundary.
+and can cross a process boundary. An error raised on another node arrives as
+itself when trouper or Python's builtins define it, else as ``RemoteError``:
+its type's name, message and traceback, as text (nothing received is ever
+unpickled).
 """
 
 from __future__ import annotations
@@ -61,7 +67,10 @@ __all__ = [
     "MessageMismatch",
     "MessageTypeConflict",
     "NameTaken",
+    "NodeNameTaken",
+    "NodeUnreachable",
     "NotAStore",
+    "RemoteError",
     "RestartIntensityExceeded",
     "RuntimeClosed",
     "StartFailed",
@@ -116,6 +125,30 @@ class ActorStopped(ActorError, trio.BrokenResourceError):
         return f"actor {self.address} has stopped"
 
 
+class NodeUnreachable(ActorStopped):
+    """The node of a remote actor cannot be reached: as far as this node can tell, it stopped.
+
+    Raised by a remote ``ask`` when the actor's node has gone silent (no
+    heartbeat for two intervals), left, restarted, or is not in the cluster,
+    or when this node's own connection to the cluster is down (asks then fail
+    at once, or as the connection drops, rather than wait). A watcher of a
+    remote actor receives ``Terminated`` with this error as the reason when
+    the actor's node is gone. It is an ``ActorStopped``, so code that handles
+    a stopped actor handles it too.
+    """
+
+    def __init__(self, address: Address, problem: str) -> None:
+        ActorError.__init__(self, address, problem)
+
+    @property
+    def problem(self) -> str:
+        """Why the node cannot be reached."""
+        return self.args[1]  # type: ignore[no-any-return]
+
+    def _message(self) -> str:
+        return f"actor {self.args[0]} is unreachable: {self.args[1]}"
+
+
 class MailboxFull(ActorError, trio.WouldBlock):
     """``tell_nowait`` found the target's mailbox full; the message was not sent."""
 
@@ -148,10 +181,27 @@ class UnhandledMessage(ActorError, TypeError):
 
 
 class HandlerError(ActorError, RuntimeError):
-    """The handler that took an ``ask`` raised; the original error is ``__cause__``."""
+    """The handler that took an ``ask`` raised; the original error is ``__cause__``.
 
-    def __init__(self, address: Address, description: str) -> None:
-        super().__init__(address, description)
+    For an actor on another node the original error stays there: ``remote``
+    is a ``RemoteError`` carrying its type's name, message and traceback as
+    text, and it is also the ``__cause__``. For a local actor ``remote`` is
+    ``None``.
+    """
+
+    def __init__(
+        self, address: Address, description: str, remote: RemoteError | None = None
+    ) -> None:
+        if remote is None:
+            super().__init__(address, description)
+        else:
+            super().__init__(address, description, remote)
+            self.__cause__ = remote
+
+    @property
+    def remote(self) -> RemoteError | None:
+        """What the handler raised, as text, when it ran on another node (else ``None``)."""
+        return self.args[2] if len(self.args) > 2 else None
 
     def _message(self) -> str:
         return f"handler of {self.args[0]} raised {self.args[1]}"
@@ -263,6 +313,56 @@ class RuntimeClosed(ActorError, RuntimeError):
         return f"the runtime of node {self.args[0]!r} is closed: it takes no new actors"
 
 
+class RemoteError(ActorError, RuntimeError):
+    """An error raised on another node, carried as text: its type's name, message and traceback.
+
+    What a remote handler raised (``HandlerError.remote``), what a remote
+    actor stopped with (``Terminated.reason``), or the error of a remote
+    ``Reject``, when neither trouper nor Python's builtins define its type:
+    the type cannot be rebuilt here (nothing received is ever unpickled or
+    imported). The remote traceback is added to the error's notes, so it is
+    printed with it. Unlike other errors it compares by value (its four
+    fields), as the text it is.
+    """
+
+    def __init__(self, node: str, type_name: str, message: str, traceback: str = "") -> None:
+        super().__init__(node, type_name, message, traceback)
+        if traceback:
+            self.add_note(f"traceback on node {node!r}:\n{traceback.rstrip()}")
+
+    @property
+    def node(self) -> str:
+        """The node where it was raised."""
+        return self.args[0]  # type: ignore[no-any-return]
+
+    @property
+    def type_name(self) -> str:
+        """The qualified name of its type there (``ValueError``, ``shop.errors.OutOfStock``)."""
+        return self.args[1]  # type: ignore[no-any-return]
+
+    @property
+    def message(self) -> str:
+        """``str()`` of the error there."""
+        return self.args[2]  # type: ignore[no-any-return]
+
+    @property
+    def traceback(self) -> str:
+        """Its traceback there, formatted (``""`` when none was sent)."""
+        return self.args[3]  # type: ignore[no-any-return]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RemoteError):
+            return self.args == other.args
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.args)
+
+    def _message(self) -> str:
+        text = f"{self.args[1]}: {self.args[2]}" if self.args[2] else self.args[1]
+        return f"{text} (raised on node {self.args[0]!r})"
+
+
 class NameTaken(ActorError, ValueError):
     """``spawn`` was given a name that a living actor already has."""
 
@@ -271,6 +371,21 @@ class NameTaken(ActorError, ValueError):
 
     def _message(self) -> str:
         return f"an actor named {self.args[0]!r} already exists"
+
+
+class NodeNameTaken(ActorError, ValueError):
+    """A runtime tried to join a cluster under a node name that a running node already has.
+
+    Raised by ``open_runtime(node=..., transport=...)`` as it joins: two
+    nodes of one name would share each other's messages. Choose another name,
+    or stop the other node first.
+    """
+
+    def __init__(self, node: str) -> None:
+        super().__init__(node)
+
+    def _message(self) -> str:
+        return f"a node named {self.args[0]!r} is already in the cluster"
 
 
 class DuplicateChild(ActorError, ValueError):
