@@ -29,6 +29,7 @@ from trouper.nats import (
     NoResponders,
     PermissionsViolation,
     ProtocolError,
+    PullConsumer,
     Reconnected,
     ServerError,
     StaleConnection,
@@ -423,3 +424,17 @@ async def test_request_still_buffered_at_a_drop_is_sent_after_the_reconnect() ->
             await second.send(msg_frame(line.split()[2], 1, b"late answer"))
             await wait_for(lambda: bool(answer))
     assert answer == [b"late answer"]
+
+
+async def test_fetch_stops_when_the_end_of_its_pull_never_comes() -> None:
+    """A pull whose 408 is lost still returns, shortly after its expiry."""
+    with trio.fail_after(5):
+        async with fake_server() as server, connected(server) as (nc, peer):
+            consumer = PullConsumer(nc.jetstream(), "ORDERS", "worker")
+            start = trio.current_time()
+            assert await consumer.fetch(5, expires=0.1) == []
+            assert 2.0 <= trio.current_time() - start < 4
+            line, payload = await peer.read_command()
+            while not line.startswith("PUB $JS.API.CONSUMER.MSG.NEXT.ORDERS.worker"):
+                line, payload = await peer.read_command()
+    assert json.loads(payload or b"") == {"batch": 5, "expires": 100_000_000}

@@ -81,6 +81,8 @@ __all__ = [
 ]
 
 _NANOS: Final = 1_000_000_000
+_PULL_GRACE: Final = 2.0
+"""Seconds past a pull's expiry after which fetch() stops waiting for the server's end."""
 _DURATION: Final = "nats_duration"
 """Field metadata key: the field is seconds in Python and nanoseconds on the wire."""
 
@@ -840,9 +842,10 @@ class PullConsumer:
         Waits until ``batch`` messages came or ``expires`` seconds passed on the
         server (status 408), and returns what came, possibly nothing. With
         ``no_wait``, returns at once with what is available (status 404 when
-        nothing is). The caller's cancel scope bounds the wait too; messages
-        that arrive after it was cancelled are delivered again by the server
-        after ``ack_wait``.
+        nothing is). If the server's end of the pull is lost (the connection
+        dropped), it returns what came 2 s after ``expires``. The caller's
+        cancel scope bounds the wait too; messages that arrive after it was
+        cancelled are delivered again by the server after ``ack_wait``.
 
         Raises:
             JetStreamError: the server ended the pull with a 409 (consumer
@@ -896,7 +899,9 @@ class PullConsumer:
             subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
             added = client._buffer_publish(subject, json.dumps(request).encode(), inbox, None)
             await client._after_write(added)
-            await done.wait()
+            # The server ends the pull; if that end is lost (a reconnect), stop anyway.
+            with trio.move_on_after((0 if no_wait else expires) + _PULL_GRACE):
+                await done.wait()
         finally:
             client._reply_handlers.pop(token, None)
             client._unsubscribe(sub)
