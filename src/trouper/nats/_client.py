@@ -704,7 +704,7 @@ class Client:
         self._taken = 0
         # Requests waiting for a reply: token -> the _queued their bytes end at.
         self._requests: dict[str, int] = {}
-        # Whether the writer is in send_all (its bytes are out of _out but not sent).
+        # Whether the writer is in send_all (its bytes are out of _out, not all sent).
         self._writing = False
         # The writer parks here while _out is empty.
         self._writer_lot = ParkingLot()
@@ -1108,7 +1108,7 @@ class Client:
         scope; if cancelled, the client is closed at once.
         """
         if self._status in (Status.CLOSED, Status.DRAINING):
-            await self._wait_closed_or_checkpoint()
+            await trio.lowlevel.checkpoint()
             return
         try:
             if self._status is Status.CONNECTED:
@@ -1135,7 +1135,7 @@ class Client:
         cancelled, the connection is closed at once without writing the rest.
         """
         if self._status is Status.CLOSED:
-            await self._wait_closed_or_checkpoint()
+            await trio.lowlevel.checkpoint()
             return
         try:
             await self._close_gracefully()
@@ -1148,9 +1148,6 @@ class Client:
             self._reason = None
             while (self._out or self._writing) and not self._run_scope.cancel_called:
                 await self._room_lot.park()
-        await trio.lowlevel.checkpoint()
-
-    async def _wait_closed_or_checkpoint(self) -> None:
         await trio.lowlevel.checkpoint()
 
     def _closed_reason(self) -> str:
