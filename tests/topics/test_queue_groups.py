@@ -9,7 +9,7 @@ import trio.testing
 from topic_actors import Collector, Gated
 
 import trouper
-from trouper import ActorRef
+from trouper import ActorRef, Address
 from trouper.runtime import DeadLetter
 from trouper.topics import Overflow, Published, Subscription
 
@@ -105,7 +105,9 @@ async def test_with_subject_and_drop_apply_to_group_members() -> None:
         rt.dead_letters.listen(letters.append)
         member = await rt.spawn(Gated, gate, seen, mailbox_size=1)
         rt.topics.subscribe(member, "jobs", queue="w", with_subject=True, overflow=Overflow.DROP)
-        assert [await rt.topics.publish("jobs", n) for n in range(3)] == [1, 1, 0]
+        assert await rt.topics.publish("jobs", 0) == 1
+        await trio.testing.wait_all_tasks_blocked()  # the member holds 0, its mailbox is empty
+        assert [await rt.topics.publish("jobs", n) for n in (1, 2)] == [1, 0]
         gate.set()
         await trio.testing.wait_all_tasks_blocked()
     assert seen == [Published("jobs", 0), Published("jobs", 1)]
@@ -230,15 +232,19 @@ async def test_unsetting_the_relay_serves_groups_here_again() -> None:
 
 
 async def test_deliver_nowait_never_waits_on_a_full_subscriber() -> None:
-    """A full backpressure subscriber goes to on_full; a full drop subscriber loses it."""
+    """A backpressure subscriber goes through the offer; a full drop subscriber loses it."""
     gate = trio.Event()
     kept: list[object] = []
     dropped: list[object] = []
     letters: list[DeadLetter] = []
     held: list[tuple[ActorRef[object], object]] = []
 
-    def on_full(subscription: Subscription, item: object) -> None:
-        held.append((subscription.ref, item))
+    def offer(subscription: Subscription, item: object) -> bool:
+        try:
+            return subscription.ref.endpoint.send_nowait(item)
+        except trouper.MailboxFull:
+            held.append((subscription.ref, item))
+            return True
 
     async with trouper.open_runtime() as rt:
         rt.dead_letters.listen(letters.append)
@@ -247,7 +253,7 @@ async def test_deliver_nowait_never_waits_on_a_full_subscriber() -> None:
         rt.topics.subscribe(slow, "jobs")
         rt.topics.subscribe(lossy, "jobs", overflow=Overflow.DROP)
         rt.topics.subscribe(await rt.spawn(Collector, []), "jobs", queue="w")
-        counts = [rt.topics.deliver_nowait("jobs", n, on_full) for n in range(3)]
+        counts = [rt.topics.deliver_nowait("jobs", n, offer) for n in range(3)]
         gate.set()
         await trio.testing.wait_all_tasks_blocked()
     assert counts == [2, 1, 1]
@@ -259,20 +265,54 @@ async def test_deliver_nowait_never_waits_on_a_full_subscriber() -> None:
     assert (kept, dropped) == ([0], [0])
 
 
-async def test_deliver_to_group_gives_one_member_the_message_skipping_stopped_ones() -> None:
-    """Members take turns; a member whose actor stopped is passed over; no group is False."""
+@attrs.define
+class DeadEnd:
+    """An endpoint whose every message becomes a dead letter (an actor that has stopped)."""
+
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
+        return False
+
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
+        return False
+
+    async def ask(self, message: object) -> object:
+        raise NotImplementedError
+
+    def watch(self, watcher: object) -> None:
+        raise NotImplementedError
+
+    def unwatch(self, watcher: object) -> None:
+        raise NotImplementedError
+
+
+def offer_now(subscription: Subscription, item: object) -> bool:
+    """Deliver at once (the tests' mailboxes have room)."""
+    return subscription.ref.endpoint.send_nowait(item)
+
+
+async def test_deliver_to_group_gives_one_member_the_message_in_turn() -> None:
+    """Members take turns, as for a local publish; an unknown group is False."""
     first: list[object] = []
     second: list[object] = []
     async with trouper.open_runtime() as rt:
-        a = await rt.spawn(Collector, first)
-        rt.topics.subscribe(a, "jobs.*", queue="w")
+        rt.topics.subscribe(await rt.spawn(Collector, first), "jobs.*", queue="w")
         rt.topics.subscribe(await rt.spawn(Collector, second), "jobs.*", queue="w")
         results = [
-            rt.topics.deliver_to_group("jobs.*", "w", "jobs.x", n, lambda s, i: None)
-            for n in range(3)
+            rt.topics.deliver_to_group("jobs.*", "w", "jobs.x", n, offer_now) for n in range(3)
         ]
-        missing = rt.topics.deliver_to_group("jobs.*", "other", "jobs.x", 9, lambda s, i: None)
+        missing = rt.topics.deliver_to_group("jobs.*", "other", "jobs.x", 9, offer_now)
         await trio.testing.wait_all_tasks_blocked()
-    assert results == [True, True, True]
-    assert missing is False
+    assert (results, missing) == ([True, True, True], False)
     assert (first, second) == ([0, 2], [1])
+
+
+async def test_deliver_to_group_passes_over_a_member_that_cannot_take_it() -> None:
+    """A member whose message became a dead letter is skipped for the next one."""
+    seen: list[object] = []
+    async with trouper.open_runtime() as rt:
+        gone = ActorRef(Address("elsewhere", "/gone"), DeadEnd())
+        rt.topics.subscribe(gone, "jobs", queue="w")
+        rt.topics.subscribe(await rt.spawn(Collector, seen), "jobs", queue="w")
+        results = [rt.topics.deliver_to_group("jobs", "w", "jobs", n, offer_now) for n in range(2)]
+        await trio.testing.wait_all_tasks_blocked()
+    assert (results, seen) == ([True, True], [0, 1])

@@ -279,8 +279,12 @@ class TopicRelay(Protocol):
         ...
 
 
-OnFull = Callable[[Subscription, object], None]
-"""Takes a message that a subscriber's full mailbox could not take now (``deliver_nowait``)."""
+Offer = Callable[[Subscription, object], bool]
+"""Delivers a message to a ``BACKPRESSURE`` subscriber without waiting (``deliver_nowait``).
+
+Returns whether the subscriber has it (in its mailbox, or held in order for
+it); it must never wait and never raise ``MailboxFull``.
+"""
 
 
 def _is_system_pattern(tokens: tuple[str, ...]) -> bool:
@@ -640,19 +644,20 @@ class TopicRegistry:
             for pattern, queue in list(self._groups):
                 relay.group_joined(pattern, queue)
 
-    def deliver_nowait(self, subject: str, message: object, on_full: OnFull) -> int:
+    def deliver_nowait(self, subject: str, message: object, offer: Offer) -> int:
         """Deliver a message published on another node to the plain subscribers here.
 
         For the relay. Each subscriber whose pattern matches gets it as
-        ``publish`` would deliver it, except that nothing waits: a full
-        ``DROP`` subscriber loses it (a dead letter, counted as by
-        ``publish``), a full ``BACKPRESSURE`` one is handed to
-        ``on_full(subscription, item)``, which is to deliver it later, in
-        order. Queue groups are left out (the cluster gives their messages to
-        ``deliver_to_group``).
+        ``publish`` would deliver it (``Published`` if it asked for the
+        subject), except that nothing waits: a full ``DROP`` subscriber loses
+        it (a dead letter, counted as by ``publish``), and each
+        ``BACKPRESSURE`` subscriber is handed to ``offer(subscription,
+        item)``, which delivers it without waiting, in order (holding it while
+        the mailbox is full). Queue groups are left out (the cluster gives
+        their messages to ``deliver_to_group``).
 
         Returns:
-            How many subscribers got it (in their mailbox or through ``on_full``).
+            How many subscribers got it (or hold it).
 
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject.
@@ -660,28 +665,27 @@ class TopicRegistry:
         plan = self._user.plans.get(subject)
         if plan is None:
             plan = self._user_plan(subject)
-        return self._offer(subject, message, plan, on_full)
+        return self._offer(subject, message, plan, offer)
 
     def deliver_to_group(
-        self, pattern: str, queue: str, subject: str, message: object, on_full: OnFull
+        self, pattern: str, queue: str, subject: str, message: object, offer: Offer
     ) -> bool:
         """Give a message the cluster chose this runtime for to one member of a queue group.
 
         For the relay: the member whose turn it is, or the next one if that
-        one's actor has stopped; a full mailbox is handled as by
-        ``deliver_nowait``. Returns whether a member got it (``False``: the
-        group has no member left here).
+        one's actor has stopped; delivered as by ``deliver_nowait``. Returns
+        whether a member got it (``False``: the group has no member left here).
         """
         group = self._groups.get((pattern, queue))
         if group is None:
             return False
         for _ in range(len(group.members)):
             member = group.pick()
-            if member is not None and self._offer(subject, message, (member,), on_full):
+            if member is not None and self._offer(subject, message, (member,), offer):
                 return True
         return False
 
-    def _offer(self, subject: str, message: object, plan: _Plan, on_full: OnFull) -> int:
+    def _offer(self, subject: str, message: object, plan: _Plan, offer: Offer) -> int:
         delivered = 0
         wrapped: Published | None = None
         for subscription in plan:
@@ -692,14 +696,14 @@ class TopicRegistry:
                 if wrapped is None:
                     wrapped = Published(subject, message)
                 item = wrapped
-            try:
-                reached = subscription._send_nowait(item)
-            except MailboxFull:
-                if subscription._drop:
+            if subscription._drop:
+                try:
+                    reached = subscription._send_nowait(item)
+                except MailboxFull:
                     self._slow(subscription, item)
                     continue
-                on_full(subscription, item)
-                reached = True
+            else:
+                reached = offer(subscription, item)
             if reached:
                 delivered += 1
         return delivered
