@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-smoke format clean
+.PHONY: install demo test test-browser lint typecheck pytest bench bench-smoke format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The live view's browser test: Debian's chromium driven headless (installed with
+# apt-get where the machine allows it; the script says so where it cannot).
+test-browser: $(STAMP)
+	scripts/install-chromium.sh
+	$(BIN)/pytest -q tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -139,7 +139,9 @@ def ask(n: int, instrument: str) -> Sample:
     return _one_actor(n, _ask_each, INSTRUMENTS[instrument])
 
 
-def rows() -> list[Workload]:
+def rows(
+    names: tuple[str, ...] = ("empty hooks", "collector", "counting", "metrics", "tracing"),
+) -> list[Workload]:
     """The observe rows, for ``bench.workloads.WORKLOADS``: tell and ask per configuration."""
     from bench.workloads import Target, Workload
 
@@ -148,7 +150,7 @@ def rows() -> list[Workload]:
         ("tell", tell, TELL_SIZE, "msg/s"),
         ("ask", ask, ASK_SIZE, "ask/s"),
     ):
-        for name in ("empty hooks", "collector", "counting", "metrics", "tracing"):
+        for name in names:
             made.append(
                 Workload(
                     f"{kind}_{name.replace(' ', '_')}",

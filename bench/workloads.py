@@ -13,7 +13,7 @@ from functools import partial
 
 import attrs
 
-from bench import raw, routing_bench, topics_bench, trouper_side
+from bench import observe_bench, raw, routing_bench, topics_bench, trouper_side
 from bench.common import Sample, in_fresh_process
 
 __all__ = ["WORKLOADS", "Target", "Workload"]
@@ -187,3 +187,6 @@ WORKLOADS: list[Workload] = [
     ),
 ]
 """Every workload, in the order the table shows them."""
+
+# The tell and ask rows with metrics and with tracing installed, against none (issue 11).
+WORKLOADS += observe_bench.rows(("metrics", "tracing"))

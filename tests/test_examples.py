@@ -17,6 +17,7 @@ SHOWS = {
     "pubsub_ticker.py": "prices.",
     "work_queue.py": "total 40 of 40 jobs, in 10s of virtual time",
     "simulated_bank.py": "explored 200 seeds: every run passed the check",
+    "observe_demo.py": "/bank/bob            Account    running  restarts 1",
 }
 
 

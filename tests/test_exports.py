@@ -55,6 +55,12 @@ SURFACE = {
         "RefResolver", "check_message_name", "default_name", "message", "name_of", "register",
         "type_named",
     },
+    "trouper.observe": {
+        "ActorDetails", "ActorLogFilter", "ActorRow", "BUCKETS", "CONTROL_HEADER", "ClassMetrics",
+        "Collector", "Failure", "Feed", "FeedItem", "HistogramData", "LevelSummary", "Metrics",
+        "MetricsSnapshot", "Observer", "PoolInfo", "ServedView", "Summary", "TopicInfo",
+        "Tracing", "TreeView", "current_actor", "open_view", "serve",
+    },
     "trouper.topics": {
         "IndexStatistics", "Overflow", "Published", "SYSTEM_DEAD_LETTERS", "SYSTEM_PREFIX",
         "SubjectIndex",

@@ -524,6 +524,10 @@ class _TimedMetrics(Metrics):
 
     __slots__ = ("_starts",)
 
+    # Only the sampled messages carry a send time; the engine calls the handler hooks
+    # for those alone, so the others cost one ``message_sent`` call.
+    only_carried = True
+
     def __init__(
         self,
         meter_provider: MeterProvider | None = None,

@@ -96,7 +96,7 @@ from trouper.runtime._ask import Ask, check_cycle
 from trouper.runtime._bonds import Bonds
 from trouper.runtime._envelopes import Carried, WithMsgId
 from trouper.runtime._host import ChildrenHost
-from trouper.runtime._instrument import Contexts, HandlerOutcome, Interception, SendKind
+from trouper.runtime._instrument import Contexts, Interception, SendKind
 from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
 from trouper.runtime._mailbox import Mailbox, MailboxEnding
 from trouper.runtime._observe import DeadLetter, DeadLetterReason
@@ -374,22 +374,14 @@ class Cell:
         await checkpoint_if_cancelled()
         mailbox = self.mailbox
         if _staging or msg_id is not None or mailbox.durable or runtime.instruments.watch_sends:
-            return await self._send_special(message, msg_id)
-        if mailbox.put_nowait(message):
-            await cancel_shielded_checkpoint()
-            return True
-        return await self._put(message)
-
-    async def _send_special(self, message: object, msg_id: str | None) -> bool:
-        """``send`` when something is not plain: staging, an id, a durable mailbox, instruments."""
-        if _staging and self._stage(message, msg_id):
-            await cancel_shielded_checkpoint()
-            return True
-        if self.runtime.instruments.watch_sends:
-            return await self._send_watched(message, SendKind.TELL, msg_id)
-        mailbox = self.mailbox
-        if mailbox.durable:
-            return await self._put(message if msg_id is None else WithMsgId(message, msg_id))
+            # Not plain (rare): staged in a transaction, watched, identified or durable.
+            if _staging and self._stage(message, msg_id):
+                await cancel_shielded_checkpoint()
+                return True
+            if runtime.instruments.watch_sends:
+                return await self._send_watched(message, SendKind.TELL, msg_id)
+            if mailbox.durable:
+                return await self._put(message if msg_id is None else WithMsgId(message, msg_id))
         if mailbox.put_nowait(message):
             await cancel_shielded_checkpoint()
             return True
@@ -929,12 +921,18 @@ class Cell:
         return None
 
     async def _serve(self) -> _Next:
-        """Handle messages until a command arrives or a handler fails (the hot path)."""
+        """Handle messages until a command arrives or a handler fails (the hot path).
+
+        A message that carries instruments' contexts (``Carried``, or an ask
+        with contexts) goes through ``_handle_one``, which calls the handler
+        hooks; plain messages pay for neither. While some instrument watches
+        every handler, or the mailbox settles, ``_serve_tracked`` serves instead.
+        """
         instance = self.instance
         assert instance is not None
         mailbox = self.mailbox
         instruments = self.runtime.instruments
-        tracked = instruments.watch_messages or mailbox.settles
+        tracked = instruments.watch_handlers or mailbox.settles
         if tracked:
             return await self._serve_tracked()
         self._take_deferred()
@@ -951,7 +949,7 @@ class Cell:
                 await wait_task_rescheduled(self._abort_park)
                 if self.phase is Phase.STOPPED:
                     return Command.STOP, None  # a stop at once finalized the cell
-                if instruments.watch_messages:
+                if instruments.watch_handlers:
                     return Command.RESUME, None  # serve again, instrumented
                 budget = throughput
                 continue
@@ -963,13 +961,22 @@ class Cell:
                 envelope: Ask | None = message  # type: ignore[assignment]
                 if envelope.abandoned:  # type: ignore[union-attr]
                     continue
+                if envelope.contexts is not None:  # type: ignore[union-attr]
+                    leave = await self._handle_one(instance, message, False, None)
+                    if leave is not None:
+                        return leave
+                    budget -= 1
+                    continue
                 message = envelope.message  # type: ignore[union-attr]
                 cls = type(message)
+            elif cls is Carried:
+                leave = await self._handle_one(instance, message, False, None)
+                if leave is not None:
+                    return leave
+                budget -= 1
+                continue
             else:
                 envelope = None
-                if cls is Carried:
-                    message = message.message  # type: ignore[attr-defined]
-                    cls = type(message)
             try:
                 handler = dispatch[cls]
             except KeyError:
@@ -995,28 +1002,18 @@ class Cell:
                     DeadLetter(message, self.address, DeadLetterReason.REJECTED, result.error)
                 )
             budget -= 1
-            if not budget:
+            if budget <= 0:
                 budget = throughput
                 await checkpoint()
-                if instruments.watch_messages:
+                if instruments.watch_handlers:
                     break
         return self._leave_serving()
 
     async def _serve_tracked(self) -> _Next:
-        """``_serve`` with instrument hooks around each handler and each item settled.
-
-        A settling mailbox owns the fate of each message: it opens each item
-        (``open_item``: the message, its ask, its delivery), hears how it ended
-        (``settle``), and may absorb a failure (a retry asked for by the
-        handler), which then is no failure of the actor. While a handler runs
-        whose delivery is a ``Transaction``, the sends it makes are staged in it.
-        """
+        """``_serve`` where every item goes through ``_handle_one`` (hooks, settling)."""
         instance = self.instance
         assert instance is not None
         self._take_deferred()
-        actor_class = type(instance)
-        dispatch = actor_class._trouper_dispatch
-        resolve = actor_class._trouper_resolve
         mailbox = self.mailbox
         settles = mailbox.settles
         items = mailbox.items
@@ -1031,92 +1028,115 @@ class Cell:
                 await wait_task_rescheduled(self._abort_park)
                 if self.phase is Phase.STOPPED:
                     return Command.STOP, None
-                if not (instruments.watch_messages or settles):
+                if not (instruments.watch_handlers or settles):
                     return Command.RESUME, None  # serve again, plain
                 budget = throughput
                 continue
             item = items.popleft()
             if mailbox.producers:
                 mailbox.admit()
-            delivery: object = None
-            contexts: Contexts = None
-            envelope: Ask | None = None
-            if settles:
-                message, envelope, delivery = mailbox.open_item(item)
-            else:
-                message = item
-                cls = type(item)
-                if cls is Ask:
-                    envelope = cast(Ask, item)
-                    if envelope.abandoned:
-                        continue
-                    message = envelope.message
-                    contexts = envelope.contexts
-                elif cls is Carried:
-                    message = item.message  # type: ignore[attr-defined]
-                    contexts = item.contexts  # type: ignore[attr-defined]
-            if envelope is not None and contexts is None:
-                contexts = envelope.contexts
-            handler = dispatch.get(type(message)) or resolve(type(message))
-            if handler is None:
-                self._unhandled(message, envelope)
-                if settles:
-                    mailbox.settle(item, MailboxEnding.FAILED, None)
-                continue
-            self.handled += 1
-            self.current = envelope
-            self.delivery = delivery
-            if delivery is not None and hasattr(delivery, "stage"):
-                _staging[task] = cast(Transaction, delivery)
-            try:
-                if instruments.handler_started:
-                    pause = instruments.starting(self, message, contexts)
-                    if pause is not None:
-                        await pause
-                result = await handler(instance, message)
-            except Exception as error:
-                self.current = None
-                if instruments.handler_finished:
-                    instruments.finished(self, message, contexts, HandlerOutcome(error))
-                if not settles:
-                    return self._handler_failed(error, message, envelope)
-                if mailbox.settle(item, MailboxEnding.FAILED, error):
-                    continue  # absorbed (a retry): the ask waits for the redelivery
-                # The mailbox keeps the message (to retry or dead-letter it): no dead letter here.
-                if envelope is not None:
-                    failure = HandlerError(self.address, describe(error))
-                    failure.__cause__ = error
-                    envelope.settle(outcome.Error(failure))
-                return Command.FAIL, error
-            except BaseException:
-                if settles:
-                    mailbox.settle(item, MailboxEnding.RETURNED, None)
-                raise
-            finally:
-                self.delivery = None
-                if _staging:
-                    _staging.pop(task, None)
-            if instruments.handler_finished:
-                instruments.finished(self, message, contexts, HandlerOutcome(None, result))
-            if settles:
-                mailbox.settle(item, MailboxEnding.HANDLED, None)
-            if envelope is not None:
-                self.current = None
-                if type(result) is Reject:
-                    envelope.settle(outcome.Error(result.error))
-                else:
-                    envelope.settle(outcome.Value(result))
-            elif type(result) is Reject:
-                self.runtime.dead_letters.post(
-                    DeadLetter(message, self.address, DeadLetterReason.REJECTED, result.error)
-                )
+            leave = await self._handle_one(instance, item, settles, task)
+            if leave is not None:
+                return leave
             budget -= 1
-            if not budget:
+            if budget <= 0:
                 budget = throughput
                 await checkpoint()
-                if not (instruments.watch_messages or settles):
+                if not (instruments.watch_handlers or settles):
                     break
         return self._leave_serving()
+
+    async def _handle_one(
+        self, instance: Actor, item: object, settles: bool, task: Task | None
+    ) -> _Next | None:
+        """Handle one item with the instruments' hooks, settling it if the mailbox settles.
+
+        Returns what ends serving (a failure) or ``None`` to go on. A settling
+        mailbox owns the fate of each message: it opens each item
+        (``open_item``: the message, its ask, its delivery), hears how it ended
+        (``settle``), and may absorb a failure (a retry asked for by the
+        handler), which then is no failure of the actor. While a handler runs
+        whose delivery is a ``Transaction``, the sends it makes are staged in it.
+        """
+        mailbox = self.mailbox
+        instruments = self.runtime.instruments
+        delivery: object = None
+        contexts: Contexts = None
+        envelope: Ask | None = None
+        if settles:
+            message, envelope, delivery = mailbox.open_item(item)
+        else:
+            message = item
+            cls = type(item)
+            if cls is Ask:
+                envelope = cast(Ask, item)
+                if envelope.abandoned:
+                    return None
+                message = envelope.message
+            elif cls is Carried:
+                message = item.message  # type: ignore[attr-defined]
+                contexts = item.contexts  # type: ignore[attr-defined]
+        if envelope is not None and contexts is None:
+            contexts = envelope.contexts
+        actor_class = type(instance)
+        handler = actor_class._trouper_dispatch.get(type(message)) or actor_class._trouper_resolve(
+            type(message)
+        )
+        if handler is None:
+            self._unhandled(message, envelope)
+            if settles:
+                mailbox.settle(item, MailboxEnding.FAILED, None)
+            return None
+        self.handled += 1
+        self.current = envelope
+        if settles:
+            self.delivery = delivery
+            if task is not None and delivery is not None and hasattr(delivery, "stage"):
+                _staging[task] = cast(Transaction, delivery)
+        try:
+            if instruments.handler_started:
+                pause = instruments.starting(self, message, contexts)
+                if pause is not None:
+                    await pause
+            result = await handler(instance, message)
+        except Exception as error:
+            self.current = None
+            if instruments.handler_finished:
+                instruments.finished(self, message, contexts, error)
+            if not settles:
+                return self._handler_failed(error, message, envelope)
+            if mailbox.settle(item, MailboxEnding.FAILED, error):
+                return None  # absorbed (a retry): the ask waits for the redelivery
+            # The mailbox keeps the message (to retry or dead-letter it): no dead letter here.
+            if envelope is not None:
+                failure = HandlerError(self.address, describe(error))
+                failure.__cause__ = error
+                envelope.settle(outcome.Error(failure))
+            return Command.FAIL, error
+        except BaseException:
+            if settles:
+                mailbox.settle(item, MailboxEnding.RETURNED, None)
+            raise
+        finally:
+            if settles:
+                self.delivery = None
+                if task is not None:
+                    _staging.pop(task, None)
+        if instruments.handler_finished:
+            instruments.finished(self, message, contexts, None, result)
+        if settles:
+            mailbox.settle(item, MailboxEnding.HANDLED, None)
+        if envelope is not None:
+            self.current = None
+            if type(result) is Reject:
+                envelope.settle(outcome.Error(result.error))
+            else:
+                envelope.settle(outcome.Value(result))
+        elif type(result) is Reject:
+            self.runtime.dead_letters.post(
+                DeadLetter(message, self.address, DeadLetterReason.REJECTED, result.error)
+            )
+        return None
 
     def _take_deferred(self) -> None:
         """A link failure kept for this instance fails it now."""

@@ -199,7 +199,14 @@ class Instruments:
     an unimplemented hook costs a truth test.
     """
 
-    __slots__ = ("_carried_only", "_installed", "watch_messages", "watch_sends", *_HOOKS)
+    __slots__ = (
+        "_carried_only",
+        "_installed",
+        "watch_handlers",
+        "watch_messages",
+        "watch_sends",
+        *_HOOKS,
+    )
 
     actor_started: tuple[Callable[[Cell], None], ...]
     actor_failed: tuple[Callable[[Cell, BaseException], None], ...]
@@ -219,7 +226,10 @@ class Instruments:
         self._carried_only: frozenset[Instrument] = frozenset()
         # The installed instruments whose handler hooks see only the messages they carried.
         self.watch_messages = False
-        # Whether some instrument carries contexts or watches handlers: cells serve instrumented.
+        # Whether some instrument carries contexts or watches handlers.
+        self.watch_handlers = False
+        # Whether some instrument watches every handler (not only_carried): cells then serve
+        # through their instrumented loop; messages carrying contexts take it one by one.
         self.watch_sends = False
         # Whether some instrument intercepts or watches sends: endpoints call the hooks.
         self._rebuild()
@@ -267,6 +277,12 @@ class Instruments:
             instrument for instrument in self._installed if type(instrument).only_carried
         )
         self.watch_messages = any(getattr(self, hook) for hook in _MESSAGE_HOOKS)
+        self.watch_handlers = any(
+            getattr(type(instrument), hook) is not getattr(Instrument, hook)
+            and not type(instrument).only_carried
+            for instrument in self._installed
+            for hook in ("handler_started", "handler_finished")
+        )
         self.watch_sends = any(getattr(self, hook) for hook in _SEND_HOOKS)
 
     # --- calling observing hooks (errors logged, never raised into the engine) ---------
@@ -313,15 +329,26 @@ class Instruments:
             _observe(hook, letter)
 
     def finished(
-        self, actor: Cell, message: object, contexts: Contexts, outcome: HandlerOutcome
+        self,
+        actor: Cell,
+        message: object,
+        contexts: Contexts,
+        error: BaseException | None,
+        value: object = None,
     ) -> None:
-        """Call ``handler_finished`` hooks, each with the context its instrument carried."""
+        """Call ``handler_finished`` hooks, each with the context its instrument carried.
+
+        The ``HandlerOutcome`` is made only if some hook is to be called.
+        """
         carried_only = self._carried_only
+        outcome: HandlerOutcome | None = None
         for hook in self.handler_finished:
             owner = getattr(hook, "__self__", None)
             own = None if contexts is None else contexts.get(owner)
             if own is None and owner in carried_only:
                 continue
+            if outcome is None:
+                outcome = HandlerOutcome(error, value)
             try:
                 hook(actor, message, own, outcome)
             except Exception:
@@ -351,7 +378,11 @@ class Instruments:
         """Call ``message_sent`` hooks; return the contexts to carry, by instrument (or None)."""
         contexts: dict[object, object] | None = None
         for hook in self.message_sent:
-            context = _observe(hook, actor, message, kind)
+            try:
+                context = hook(actor, message, kind)
+            except Exception:
+                log.exception("trouper instrument hook %r raised (ignored)", hook)
+                continue
             if context is not None:
                 if contexts is None:
                     contexts = {}
