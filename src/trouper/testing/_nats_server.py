@@ -6,11 +6,14 @@ running interpreter, else ``nats-server`` on ``PATH``; versions older than
 file, its log and its JetStream store, kept across ``stop()``/``start()`` so a
 restart finds its streams again. Methods are synchronous (for fixtures and
 scripts); the ``a``-prefixed twins run them in a worker thread, for use inside
-a Trio test without blocking the run. No pytest imports here.
+a Trio test without blocking the run. Servers still running when the
+interpreter exits are killed (not when it is killed itself). No pytest
+imports here.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -94,6 +98,16 @@ def _check_version(binary: Path) -> tuple[int, ...]:
         )
     _checked_versions[binary] = version
     return version
+
+
+_running: weakref.WeakSet[NatsServer] = weakref.WeakSet()
+"""Servers started and not yet stopped, killed when the interpreter exits."""
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_running):
+        server.close()
 
 
 def _free_port() -> int:
@@ -208,6 +222,7 @@ class NatsServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+        _running.add(self)
         deadline = time.monotonic() + _READY_TIMEOUT
         while True:
             if self._process.poll() is not None:
@@ -243,6 +258,7 @@ class NatsServer:
         if process is None:
             return
         self._process = None
+        _running.discard(self)
         if process.poll() is None:
             process.send_signal(how)
             try:
