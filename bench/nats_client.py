@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
@@ -550,6 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown workload keys: {', '.join(sorted(unknown))}")
         workloads = [w for w in WORKLOADS if w.key in keys]
+    # Killed from outside (a timeout), leave through the with-blocks, so the
+    # server started for the run is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         rows = run(workloads, scale=scale, repeat=args.repeat, quiet=args.quiet)
     except WrongCount as error:
