@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-browser lint typecheck pytest bench bench-smoke format clean
+.PHONY: install demo test test-browser lint typecheck pytest bench bench-nats bench-smoke format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test-browser: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The NATS client against nats-py on asyncio (starts its own nats-server).
+bench-nats: $(STAMP)
+	$(BIN)/python -m bench.nats_client
 
 format: $(STAMP)
 	$(BIN)/ruff format .

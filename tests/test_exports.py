@@ -55,6 +55,18 @@ SURFACE = {
         "RefResolver", "check_message_name", "default_name", "message", "name_of", "register",
         "type_named",
     },
+    "trouper.nats": {
+        "AckPolicy", "AlreadyAcknowledged", "AsyncError", "AuthorizationError", "Client",
+        "ClientEvent", "ClientStatistics", "Closed", "ConnectError", "ConnectionClosed",
+        "ConnectionLost", "ConsumerConfig", "ConsumerInfo", "DeliverPolicy", "DiscardPolicy",
+        "Disconnected", "Headers", "HeadersLike", "JetStream", "JetStreamError", "JsMsg",
+        "LameDuck", "MaxPayloadExceeded", "MessageStream", "Msg", "MsgMetadata", "NatsError",
+        "NoResponders", "OutboundBufferFull", "PermissionsViolation", "ProtocolError",
+        "ProtocolViolation", "PubAck", "PublishPipeline", "PullConsumer", "Reconnected",
+        "ReplayPolicy", "RetentionPolicy", "SequenceInfo", "ServerError", "SlowConsumer",
+        "StaleConnection", "Status", "StorageType", "StreamConfig", "StreamInfo", "StreamState",
+        "Subscription", "SubscriptionClosed", "SubscriptionStatistics", "connect",
+    },
     "trouper.observe": {
         "ActorDetails", "ActorLogFilter", "ActorRow", "BUCKETS", "CONTROL_HEADER", "ClassMetrics",
         "Collector", "Failure", "Feed", "FeedItem", "HistogramData", "LevelSummary", "Metrics",
@@ -73,7 +85,8 @@ SURFACE = {
     },
     "trouper.testing": {
         "Crash", "Deadlock", "Delay", "Drop", "Duplicate", "Exploration", "Exponential",
-        "FaultPlan", "InjectedCrash", "Pause", "Received", "Simulation",
+        "FaultPlan", "InjectedCrash", "NatsServer", "NatsServerError", "Pause", "Received",
+        "Simulation", "TlsFiles", "find_nats_server",
         "SimulationResult", "TestProbe", "Trace", "TraceEvent", "TraceKind", "Uniform", "explore",
         "run_simulation", "simulate",
     },

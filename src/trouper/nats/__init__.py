@@ -3,6 +3,11 @@
 Imports only trio, attrs, cattrs and the standard library; it knows nothing of actors.
 """
 
+import contextlib
+
+import attrs
+
+from trouper._exports import publish
 from trouper.nats._client import (
     AsyncError,
     Client,
@@ -113,3 +118,15 @@ __all__ = [
     "SubscriptionStatistics",
     "connect",
 ]
+
+# Resolve the attrs classes' annotations where they were written (cattrs reads them later,
+# from the class's module), then show every public name under trouper.nats.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) and attrs.has(_value):
+        # A class whose hints name types imported for type checking only is never
+        # structured by cattrs: leave it unresolved.
+        with contextlib.suppress(NameError):
+            attrs.resolve_types(_value)
+del _name, _value
+publish(__name__, globals())

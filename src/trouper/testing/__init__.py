@@ -15,6 +15,7 @@ from trouper.testing._faults import (
     Pause,
     Uniform,
 )
+from trouper.testing._nats_server import NatsServer, NatsServerError, TlsFiles, find_nats_server
 from trouper.testing._probe import Received, TestProbe
 from trouper.testing._simulation import (
     Deadlock,
@@ -37,16 +38,20 @@ __all__ = [
     "Exponential",
     "FaultPlan",
     "InjectedCrash",
+    "NatsServer",
+    "NatsServerError",
     "Pause",
     "Received",
     "Simulation",
     "SimulationResult",
     "TestProbe",
+    "TlsFiles",
     "Trace",
     "TraceEvent",
     "TraceKind",
     "Uniform",
     "explore",
+    "find_nats_server",
     "run_simulation",
     "simulate",
 ]
