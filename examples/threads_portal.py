@@ -100,8 +100,11 @@ async def main() -> None:
         server = make_server("127.0.0.1", 0, create_app(rt.portal), threaded=True)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trio.to_thread.run_sync, lambda: server.serve_forever(0.05))
-            await trio.to_thread.run_sync(script, f"http://127.0.0.1:{server.port}")
-            await trio.to_thread.run_sync(server.shutdown)
+            try:
+                await trio.to_thread.run_sync(script, f"http://127.0.0.1:{server.port}")
+            finally:  # the serving thread ends only when told to, even if the script failed
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(server.shutdown)
 
 
 if __name__ == "__main__":
