@@ -1,0 +1,1261 @@
+"""``Cluster``: one runtime's membership in a cluster of nodes over NATS.
+
+Theory of operation
+-------------------
+A runtime opened with ``transport=Nats(...)`` makes its ``Cluster`` (the
+``"remote"`` extension) and ``join``s: one NATS connection, five callback
+subscriptions and two background tasks, all in the runtime's Trio thread.
+Nothing spends a task per message: the client's reader task calls the
+callbacks, which decode and put messages straight into mailboxes
+(``send_nowait``) or queue asks with a reply callback (``Cell.ask_soon``).
+
+Inbound, in the order of arrival (one connection per node, so messages from
+one node arrive in the order it sent them):
+
+- ``P.actor.<me>.>``: tells and asks to this node's actors. The target is
+  found by path (cached per subject) and the frame decoded; an undecodable
+  one becomes a dead letter whose reason is the decoding error's text. A
+  full mailbox never blocks the reader: the message is *held* in a queue of
+  its target's (``_backlogs``) drained by one task per full target, and the
+  target's later messages queue behind it, so order holds. At most
+  ``backlog`` messages are held in all; beyond that they become dead letters
+  ("mailbox full"), or ``MailboxFull`` answers for asks.
+- ``P.node.<me>``: control (watch requests and their ``terminated`` answers,
+  ``whois``). A watch from another node registers a *proxy* watcher on the
+  local actor, which publishes ``terminated`` to that node when it stops.
+- ``P.heartbeat.*``: every node's heartbeats. A node silent for two of its
+  own intervals, one that says goodbye, and one that comes back under a new
+  incarnation is *gone*: its pending asks fail with ``NodeUnreachable``,
+  watchers of its actors get ``Terminated`` (reason ``NodeUnreachable``),
+  proxies it registered here are dropped. A gone node that is heard from
+  again (a healed partition) is alive again; what was reported stays
+  reported.
+- ``P.topic.>``: topics published on other nodes (this node's own come back
+  too and are skipped by their incarnation), delivered to the plain
+  subscribers here; one queue subscription per queue group with members here
+  takes the group's messages.
+- ``P.locate``: cluster-wide name lookups.
+
+Outbound: ``RemoteEndpoint`` publishes frames (sequence numbers per receiving
+node), asks are requests under the caller's cancel scope. The per-sender
+sequence numbers let a receiver count the messages that an outage lost
+(``statistics().lost``): core NATS is at most once. When this node's own
+connection drops, every ask in flight fails with ``NodeUnreachable`` (its
+reply could never come) and asks made meanwhile fail at once; after the
+reconnect every watch is registered again, in case a ``terminated`` was lost.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from functools import partial
+from typing import TYPE_CHECKING, Final
+
+import attrs
+import outcome
+import trio
+from trio.lowlevel import current_root_task
+
+from trouper._validate import check_name
+from trouper.actors import ActorRef, Address, Watcher
+from trouper.codec import Codec
+from trouper.errors import (
+    ActorStopped,
+    MailboxFull,
+    NodeNameTaken,
+    NodeUnreachable,
+    UndecodableMessage,
+    UnencodableMessage,
+    UnhandledMessage,
+    UnregisteredMessageType,
+)
+from trouper.nats import (
+    AsyncError,
+    Client,
+    ClientEvent,
+    Closed,
+    Disconnected,
+    Msg,
+    NatsError,
+    NoResponders,
+    Reconnected,
+    Status,
+    Subscription,
+    connect,
+)
+from trouper.remote._endpoint import MSG_ID_HEADER, RemoteEndpoint
+from trouper.remote._wire import (
+    FAILED,
+    FRAME_HEAD,
+    NO_INCARNATION,
+    OK,
+    REF,
+    WireError,
+    check_token,
+    error_from_wire,
+    error_to_wire,
+    lost_before,
+    pack,
+    path_of_token,
+    unpack,
+)
+from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
+from trouper.runtime.lowlevel import Ask, Cell, Guardian, register_extension
+from trouper.topics import Subscription as TopicSubscription
+from trouper.topics import TopicRegistry, pattern_matches
+
+if TYPE_CHECKING:
+    from trouper.remote._transport import Nats
+
+__all__ = ["Cluster", "ClusterStatistics", "Peer"]
+
+log = logging.getLogger("trouper.remote")
+
+UNREACHABLE: Final = "node unreachable"
+"""The dead-letter reason of a tell to a node that is gone (or when this node is cut off)."""
+
+_WRITE_BUFFER: Final = 8 * 1024 * 1024
+"""Bytes the connection buffers before ``send`` waits (and ``send_nowait`` raises)."""
+
+_ENDPOINT_CACHE: Final = 4096
+"""Remote endpoints (and inbound targets) remembered; the caches are emptied at this size."""
+
+_FLUSH_BOUND: Final = 1.0
+"""Seconds the goodbye may take to reach the server when the node leaves."""
+
+
+class _Liveness(enum.Enum):
+    UNKNOWN = "unknown"  # never heard from
+    ALIVE = "alive"  # heard from within two of its heartbeat intervals
+    GONE = "gone"  # silent, left, or restarted since
+
+
+@attrs.frozen
+class ClusterStatistics:
+    """Counters of one node's traffic with the cluster since it joined."""
+
+    sent: int
+    """Tells, asks and topic publishes handed to the connection."""
+    received: int
+    """Tells, asks and topic messages received from the cluster."""
+    lost: int
+    """Messages from other nodes known to be lost: gaps in their sequence numbers.
+
+    Core NATS is at most once; a gap is seen when a later message from the
+    same node arrives, so losses at the very end of a stream are not counted.
+    """
+    unsent: int
+    """Messages that could not be sent: a node gone, or this node cut off with a full buffer."""
+    undecodable: int
+    """Messages received that could not be decoded (each became a dead letter)."""
+    overflowed: int
+    """Messages received while ``backlog`` messages were already held (dead letters)."""
+    held: int
+    """Messages held now, waiting for room in their actors' mailboxes."""
+    reconnects: int
+    """Times this node's connection to the cluster was re-established."""
+
+
+class Peer:
+    """Another node as this node knows it: liveness, sequence numbers, watches, asks."""
+
+    __slots__ = (
+        "asks",
+        "incarnation",
+        "interval",
+        "last_seen",
+        "left",
+        "node",
+        "seq",
+        "state",
+        "tag",
+        "watches",
+        "why",
+    )
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        # The node's name.
+        self.state = _Liveness.UNKNOWN
+        # Whether it is heard from (only heartbeats and goodbyes change it).
+        self.incarnation: str | None = None
+        # The incarnation of its last heartbeat (None until one came).
+        self.left: str | None = None
+        # The incarnation that said goodbye: its late heartbeats are ignored.
+        self.interval = 1.0
+        # Its heartbeat interval, as it announces it.
+        self.last_seen = -math.inf
+        # trio.current_time() of its last heartbeat.
+        self.seq = 0
+        # The sequence number of the last tell or ask sent to it (0 for a new incarnation).
+        self.tag = NO_INCARNATION
+        # Its incarnation as frames to it name it (bytes of ``incarnation``, or zeros).
+        self.why = ""
+        # Why it is gone (meaningful while state is GONE).
+        self.watches: dict[str, _Watch] = {}
+        # Its actors watched from here, by path.
+        self.asks: dict[trio.CancelScope, str] = {}
+        # Asks to it in flight: their scopes, and why they were failed ("" while not).
+
+    @property
+    def gone(self) -> bool:
+        """Whether the node is gone (silent, left, or restarted)."""
+        return self.state is _Liveness.GONE
+
+
+class _Watch:
+    """The watchers here of one remote actor."""
+
+    __slots__ = ("endpoint", "watchers")
+
+    def __init__(self, endpoint: RemoteEndpoint) -> None:
+        self.endpoint = endpoint
+        # Delivers to the watched actor; its address names it.
+        self.watchers: dict[Watcher, None] = {}
+        # Told once when it stops or its node is gone (insertion order).
+
+
+class _Proxy:
+    """Watches a local actor for another node, and tells that node when the actor stops."""
+
+    __slots__ = ("cluster", "node", "path", "ref")
+
+    def __init__(self, cluster: Cluster, node: str, path: str, ref: ActorRef[object]) -> None:
+        self.cluster = cluster
+        # Whose proxy it is.
+        self.node = node
+        # The watching node.
+        self.path = path
+        # The path the watching node knows the actor by.
+        self.ref = ref
+        # The local actor watched.
+
+    def terminated(self, ref: ActorRef[object], reason: BaseException | None) -> None:
+        """The local actor stopped for good: tell the watching node (a ``Watcher``)."""
+        self.cluster._proxy_fired(self, reason)
+
+
+class _Held:
+    """A message from another node waiting for room in a full mailbox."""
+
+    __slots__ = ("message", "msg_id", "reply")
+
+    def __init__(self, message: object, msg_id: str | None, reply: str | None) -> None:
+        self.message = message
+        # What was sent.
+        self.msg_id = msg_id
+        # Its msg_id, for a durable mailbox (None if it had none).
+        self.reply = reply
+        # Where the answer goes if it is an ask (None for a tell).
+
+
+class Cluster:
+    """One runtime's membership in a cluster of nodes over NATS.
+
+    Made by the runtime, once, as its ``"remote"`` extension (``rt.remote``
+    uses it; ``trouper.remote.cluster_of(rt)`` returns it). It joins when the
+    runtime attaches its transport (``open_runtime(node=..., transport=Nats(url))``)
+    and leaves after the runtime's last actor has stopped. Everything runs in
+    the runtime's Trio thread; see the module docstring for how.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        # The runtime whose node this is.
+        self._options: Nats | None = None
+        # The transport it joined with (None before join).
+        self._client: Client | None = None
+        # The connection, while joined (None before and after).
+        self._incarnation = secrets.token_bytes(8)
+        # Identifies this run of the node in frames and heartbeats.
+        self._codec = Codec(resolver=self.resolve)
+        # Turns messages into bytes; refs in them into local or remote refs.
+        self._prefix = "trouper"
+        # The cluster's subject prefix.
+        self._write_buffer = _WRITE_BUFFER
+        # What send_nowait's MailboxFull names as the capacity.
+        self._peers: dict[str, Peer] = {}
+        # Every other node heard of or addressed, by name.
+        self._endpoints: dict[Address, RemoteEndpoint] = {}
+        # Remote endpoints by address (a cache: they hold no state of their own).
+        self._targets: dict[str, tuple[ActorRef[object], Cell | None]] = {}
+        # Inbound subject -> the local ref it reaches and the cell behind it (re-found
+        # once that cell has stopped).
+        self._backlogs: dict[ActorRef[object], deque[_Held]] = {}
+        # Messages held for full mailboxes, by target; each queue has one draining task.
+        self._held = 0
+        # Messages in all the backlogs together.
+        self._seen: dict[bytes, int] = {}
+        # The last sequence number received per (sender, receiver) incarnation pair.
+        self._seen_topics: dict[bytes, int] = {}
+        # The same for topic messages.
+        self._topic_seq = 0
+        # The sequence number of this node's last topic publish.
+        self._proxies: dict[str, dict[str, _Proxy]] = {}
+        # Proxies watching local actors, by watching node and path.
+        self._groups: dict[tuple[str, str], Subscription | None] = {}
+        # NATS queue subscriptions of the queue groups with members here (None while made).
+        self._joining = 0
+        # Queue subscriptions being made now.
+        self._joining_done = trio.Event()
+        # Set when _joining drops to 0 (then replaced by a fresh one).
+        self._shared: dict[str, bool] = {}
+        # Whether a subject is shared with the cluster, by subject (a cache).
+        self._nursery: trio.Nursery | None = None
+        # Where held messages drain, watches are made and asks to pools wait.
+        self._wake_liveness: trio.CancelScope | None = None
+        # Cancelled to make the liveness check look at a new node now.
+        self._topic_cut = len("trouper.topic.")
+        # Characters before a trouper subject in a topic's NATS subject.
+        self._sent = self._received = self._lost = self._unsent = 0
+        self._undecodable = self._overflowed = self._reconnects = 0
+        # The counters of statistics().
+
+    def __repr__(self) -> str:
+        state = "joined" if self._client is not None else "not joined"
+        return f"<Cluster node={self._runtime.node!r} {state}>"
+
+    # --- what users read -------------------------------------------------------
+
+    @property
+    def node(self) -> str:
+        """This node's name (the runtime's ``node``)."""
+        return self._runtime.node
+
+    @property
+    def joined(self) -> bool:
+        """Whether the node is in the cluster (between joining and leaving)."""
+        return self._client is not None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the node is in the cluster and its connection to it is up now."""
+        client = self._client
+        return client is not None and client.status is Status.CONNECTED
+
+    def nodes(self) -> tuple[str, ...]:
+        """The nodes this node hears from now, itself included, sorted by name."""
+        alive = [peer.node for peer in self._peers.values() if peer.state is _Liveness.ALIVE]
+        return tuple(sorted([self.node, *alive]))
+
+    def statistics(self) -> ClusterStatistics:
+        """This node's counters now."""
+        return ClusterStatistics(
+            sent=self._sent,
+            received=self._received,
+            lost=self._lost,
+            unsent=self._unsent,
+            undecodable=self._undecodable,
+            overflowed=self._overflowed,
+            held=self._held,
+            reconnects=self._reconnects,
+        )
+
+    # --- refs -------------------------------------------------------------------
+
+    def ref(self, node: str, name: str) -> ActorRef[object]:
+        """A ref to the actor registered as ``name`` on ``node`` (what ``rt.remote`` returns).
+
+        Its address is ``trouper://<node>/<name>``: the path of a top-level actor
+        (a named child is reached by name too, under that address). On this
+        node's own name it is the local actor's ref if one has the name. Nothing
+        is checked remotely: an actor that does not exist shows as a stopped
+        one (``ask`` raises ``ActorStopped``, tells become dead letters there).
+
+        Raises:
+            ValueError: ``node`` or ``name`` cannot be a node or an actor name.
+        """
+        check_token(node, "a node name")
+        check_name(name)
+        if node == self._runtime.node:
+            local = self._runtime.lookup(name)
+            if local is not None:
+                return local
+        address = Address(node, "/" + name)
+        return ActorRef(address, self._endpoint(address))
+
+    def resolve(self, address: Address) -> ActorRef[object]:
+        """A ref for an address read from a message: local for this node's actors, else remote."""
+        if address.node == self._runtime.node:
+            local = self._find_local(address.path)
+            if local is not None:
+                return local
+        return ActorRef(address, self._endpoint(address))
+
+    async def locate(self, name: str) -> ActorRef[object] | None:
+        """Find the node that runs the actor registered as ``name``; return a ref to it.
+
+        Looks here first, then asks every node of the cluster at once and
+        returns as soon as one has it, or ``None`` once every node heard
+        from has said it does not (a node that does not answer within two
+        heartbeat intervals counts as not having it). The deadline is the
+        caller's cancel scope. The ref's address is the actor's real one.
+
+        Raises:
+            ValueError: ``name`` cannot be an actor name.
+            NodeUnreachable: this node is not in a cluster, or is cut off from it.
+        """
+        check_name(name)
+        local = self._runtime.lookup(name)
+        if local is not None:
+            await trio.lowlevel.checkpoint()
+            return local
+        client = self._connected_client(Address(self.node, "/" + name))
+        expected = {peer.node for peer in self._peers.values() if peer.state is _Liveness.ALIVE}
+        answered: set[str] = set()
+        found: list[Address] = []
+        done = trio.Event()
+
+        def on_answer(msg: Msg) -> None:
+            answer = unpack_or_none(msg.data)
+            if not isinstance(answer, list) or len(answer) != 2:
+                return
+            node, path = answer
+            if not isinstance(node, str) or not (path is None or isinstance(path, str)):
+                return
+            answered.add(node)
+            if path is not None:
+                found.append(Address(node, path))
+            if found or expected <= answered:
+                done.set()
+
+        inbox = client.new_inbox()
+        sub = await client.subscribe(inbox, callback=on_answer)
+        try:
+            await client.publish(
+                f"{self._prefix}.locate", pack(["locate", name, self.node]), reply=inbox
+            )
+            with trio.move_on_after(2 * self._interval()):
+                await done.wait()
+        finally:
+            with trio.CancelScope(shield=True):
+                await sub.unsubscribe()
+        if not found:
+            return None
+        address = found[0]
+        return self.resolve(address)
+
+    async def flush(self) -> None:
+        """Wait until the server has everything this node sent so far.
+
+        Queue groups joined since are then in place too, so a publish made
+        afterwards from any node reaches them. A round trip to the server;
+        the deadline is the caller's cancel scope.
+
+        Raises:
+            NodeUnreachable: this node is not in a cluster, or is cut off from it.
+        """
+        client = self._connected_client(Address(self.node, "/"))
+        while self._joining:
+            await self._joining_done.wait()
+        try:
+            await client.flush()
+        except NatsError as error:
+            raise NodeUnreachable(Address(self.node, "/"), f"the flush failed: {error}") from None
+
+    def _endpoint(self, address: Address) -> RemoteEndpoint:
+        endpoint = self._endpoints.get(address)
+        if endpoint is None:
+            if len(self._endpoints) >= _ENDPOINT_CACHE:
+                self._endpoints.clear()
+            endpoint = self._endpoints[address] = RemoteEndpoint(
+                self, self._peer(address.node), address, self._prefix
+            )
+        return endpoint
+
+    def _peer(self, node: str) -> Peer:
+        peer = self._peers.get(node)
+        if peer is None:
+            peer = self._peers[node] = Peer(node)
+        return peer
+
+    def _find_local(self, path: str) -> ActorRef[object] | None:
+        """The living local actor at ``path``, or registered as its one segment."""
+        runtime = self._runtime
+        segments = path[1:].split("/")
+        cell = runtime.names.get(segments[-1])
+        if cell is not None and (len(segments) == 1 or cell.address.path == path):
+            return None if cell.stopped else cell.ref
+        try:
+            guardian: Guardian | None = runtime.root
+        except RuntimeError:  # not running
+            return None
+        found: Cell | None = None
+        for segment in segments:
+            if guardian is None:
+                return None
+            found = guardian.find(segment)
+            if found is None:
+                return None
+            guardian = found.children_guardian
+        if found is None or found.stopped:
+            return None
+        return found.ref
+
+    def _check_thread(self, what: str) -> None:
+        runtime = self._runtime
+        try:
+            if current_root_task() is runtime.root_task:
+                return
+        except RuntimeError:  # no Trio run in this thread
+            pass
+        runtime.refuse_foreign_thread(what)
+
+    def _interval(self) -> float:
+        return 1.0 if self._options is None else self._options.heartbeat
+
+    def _connected_client(self, address: Address) -> Client:
+        client = self._client
+        if client is None:
+            raise NodeUnreachable(address, "this node is not in a cluster (it has left)")
+        if client.status is not Status.CONNECTED:
+            raise NodeUnreachable(address, "this node's connection to the cluster is down")
+        return client
+
+    # --- joining and leaving -------------------------------------------------------
+
+    @asynccontextmanager
+    async def join(self, options: Nats) -> AsyncIterator[Cluster]:
+        """Be a node of the cluster ``options`` names while the block runs (``Nats.attach``).
+
+        Raises:
+            NodeNameTaken: a running node already has this runtime's node name.
+            ValueError: the node name cannot be a subject token.
+            ConnectError, AuthorizationError: no server could be reached, or
+                the credentials were refused (``trouper.nats``).
+        """
+        if self._options is not None:
+            raise RuntimeError(f"node {self.node!r} has already joined a cluster")
+        node = check_token(self._runtime.node, "a node name in a cluster")
+        self._options = options
+        self._prefix = prefix = options.prefix
+        self._topic_cut = len(f"{prefix}.topic.")
+        self._codec = Codec(options.registry, resolver=self.resolve)
+        async with connect(
+            list(options.servers),
+            name=f"trouper node {node}",
+            user=options.user,
+            password=options.password,
+            token=options.token,
+            tls=options.tls,
+            reconnect_wait=options.reconnect_wait,
+            reconnect_max_wait=options.reconnect_max_wait,
+            reconnect_jitter=min(0.1, options.reconnect_wait),
+            max_reconnect_attempts=options.max_reconnect_attempts,
+            connect_timeout=options.connect_timeout,
+            write_buffer_size=_WRITE_BUFFER,
+            on_event=self._on_client_event,
+        ) as client:
+            await self._check_name_is_free(client, node)
+            await client.subscribe(f"{prefix}.actor.{node}.>", callback=self._on_actor_message)
+            await client.subscribe(f"{prefix}.node.{node}", callback=self._on_control)
+            await client.subscribe(f"{prefix}.heartbeat.*", callback=self._on_heartbeat)
+            await client.subscribe(f"{prefix}.locate", callback=self._on_locate)
+            if options.topics:
+                await client.subscribe(f"{prefix}.topic.>", callback=self._on_topic)
+            await client.flush()
+            topics: TopicRegistry = self._runtime.topics
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._client = client
+                self._heartbeat(client, "up")
+                nursery.start_soon(self._send_heartbeats, client)
+                nursery.start_soon(self._check_liveness)
+                topics.set_relay(self)
+                try:
+                    yield self
+                finally:
+                    topics.set_relay(None)
+                    self._heartbeat(client, "bye")
+                    self._client = None
+                    with trio.move_on_after(_FLUSH_BOUND) as scope:
+                        scope.shield = True
+                        with suppress(NatsError):
+                            await client.flush()
+                    self._fail_asks("this node left the cluster")
+                    nursery.cancel_scope.cancel()
+        self._nursery = None
+
+    async def _check_name_is_free(self, client: Client, node: str) -> None:
+        with trio.move_on_after(max(1.0, 2 * self._interval())):
+            try:
+                await client.request(f"{self._prefix}.node.{node}", pack(["whois"]))
+            except NoResponders:
+                return
+            raise NodeNameTaken(node)
+
+    def _heartbeat(self, client: Client, kind: str) -> None:
+        beat = [kind, self._incarnation.hex(), self._interval()]
+        with suppress(NatsError):  # cut off or closing: the others will notice the silence
+            client.publish_nowait(f"{self._prefix}.heartbeat.{self.node}", pack(beat))
+
+    async def _send_heartbeats(self, client: Client) -> None:
+        interval = self._interval()
+        while True:
+            await trio.sleep(interval)
+            if client.status is Status.CONNECTED:
+                self._heartbeat(client, "up")
+
+    async def _check_liveness(self) -> None:
+        while True:
+            now = trio.current_time()
+            wake = now + self._interval()
+            for peer in list(self._peers.values()):
+                if peer.state is not _Liveness.ALIVE:
+                    continue
+                deadline = peer.last_seen + 2 * peer.interval
+                if deadline <= now:
+                    self._gone(
+                        peer, f"node {peer.node!r} sent no heartbeat for {2 * peer.interval:g} s"
+                    )
+                else:
+                    wake = min(wake, deadline)
+            with trio.CancelScope() as self._wake_liveness:
+                await trio.sleep_until(wake)
+            self._wake_liveness = None
+
+    def _on_client_event(self, event: ClientEvent) -> None:
+        if isinstance(event, Disconnected):
+            log.warning("node %r lost its connection to the cluster: %s", self.node, event.reason)
+            self._fail_asks("this node's connection to the cluster dropped")
+        elif isinstance(event, Reconnected):
+            log.info("node %r reconnected to the cluster at %s", self.node, event.server)
+            self._reconnects += 1
+            for peer in self._peers.values():
+                for watch in peer.watches.values():
+                    self._start(self._establish_watch, peer, watch)
+        elif isinstance(event, Closed):
+            if self._client is not None:
+                log.error(
+                    "node %r is cut off from the cluster for good: %s", self.node, event.reason
+                )
+            self._fail_asks("this node's connection to the cluster is closed")
+        elif isinstance(event, AsyncError):
+            log.warning("node %r: %s", self.node, event.error)
+
+    def _fail_asks(self, why: str) -> None:
+        for peer in self._peers.values():
+            for scope in peer.asks:
+                if not peer.asks[scope]:
+                    peer.asks[scope] = why
+                    scope.cancel()
+
+    def _start(self, fn: Callable[..., object], *args: object) -> None:
+        nursery = self._nursery
+        if nursery is not None:
+            nursery.start_soon(fn, *args)  # type: ignore[arg-type]
+
+    # --- liveness ---------------------------------------------------------------------
+
+    def _on_heartbeat(self, msg: Msg) -> None:
+        node = msg.subject.rpartition(".")[2]
+        if node == self.node:
+            return
+        try:
+            beat = unpack(msg.data)
+            if not isinstance(beat, list) or len(beat) < 2:
+                raise WireError("a heartbeat is a list")
+            kind, incarnation = beat[0], beat[1]
+            if not isinstance(incarnation, str) or len(incarnation) != 16:
+                raise WireError("an incarnation is 16 hex digits")
+            try:
+                tag = bytes.fromhex(incarnation)
+            except ValueError:
+                raise WireError("an incarnation is 16 hex digits") from None
+            peer = self._peer(node)
+            if kind == "bye":
+                peer.left = incarnation
+                if peer.incarnation == incarnation and not peer.gone:
+                    self._gone(peer, f"node {node!r} left the cluster")
+                return
+            if kind != "up" or incarnation == peer.left:
+                return
+            interval = beat[2] if len(beat) > 2 else 1.0
+            if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+                raise WireError("a heartbeat interval is seconds > 0")
+            if peer.incarnation != incarnation:
+                if peer.incarnation is not None and not peer.gone:
+                    self._gone(peer, f"node {node!r} restarted")
+                peer.seq = 0  # number the messages to this incarnation from 1
+                peer.tag = tag
+            peer.interval = float(interval)
+            peer.last_seen = trio.current_time()
+            if peer.state is not _Liveness.ALIVE or peer.incarnation != incarnation:
+                if peer.gone:
+                    log.info("node %r is back in the cluster", node)
+                peer.incarnation = incarnation
+                peer.state = _Liveness.ALIVE
+                if self._wake_liveness is not None:
+                    self._wake_liveness.cancel()
+                if self._client is not None:
+                    # A newcomer (or one back) learns of this node now, not a beat later.
+                    self._heartbeat(self._client, "up")
+        except WireError as error:
+            log.warning(
+                "node %r: a malformed heartbeat from %r ignored: %s", self.node, node, error
+            )
+
+    def _gone(self, peer: Peer, why: str) -> None:
+        """``peer`` is gone: fail its asks, tell its actors' watchers, drop its proxies here."""
+        log.warning("node %r: %s", self.node, why)
+        peer.state = _Liveness.GONE
+        peer.why = why
+        for scope in peer.asks:
+            if not peer.asks[scope]:
+                peer.asks[scope] = why
+                scope.cancel()
+        watches, peer.watches = peer.watches, {}
+        for watch in watches.values():
+            ref = watch.endpoint.ref()
+            for watcher in watch.watchers:
+                watcher.terminated(ref, NodeUnreachable(ref.address, why))
+        for proxy in self._proxies.pop(peer.node, {}).values():
+            proxy.ref.endpoint.unwatch(proxy)
+
+    # --- watching -----------------------------------------------------------------------
+
+    def _watch(self, endpoint: RemoteEndpoint, watcher: Watcher) -> None:
+        address = endpoint.address
+        peer = self._peer(address.node)
+        if self._client is None or peer.gone:
+            why = (
+                "this node is not in a cluster (it has left)" if self._client is None else peer.why
+            )
+            watcher.terminated(endpoint.ref(), NodeUnreachable(address, why))
+            return
+        watch = peer.watches.get(address.path)
+        if watch is None:
+            watch = peer.watches[address.path] = _Watch(endpoint)
+            self._start(self._establish_watch, peer, watch)
+        watch.watchers[watcher] = None
+
+    def _unwatch(self, endpoint: RemoteEndpoint, watcher: Watcher) -> None:
+        address = endpoint.address
+        peer = self._peers.get(address.node)
+        watch = None if peer is None else peer.watches.get(address.path)
+        if peer is None or watch is None:
+            return
+        watch.watchers.pop(watcher, None)
+        if not watch.watchers:
+            del peer.watches[address.path]
+            self._control(address.node, ["unwatch", self.node, address.path])
+
+    async def _establish_watch(self, peer: Peer, watch: _Watch) -> None:
+        """Ask the watched actor's node to tell this node when the actor stops."""
+        client = self._client
+        address = watch.endpoint.address
+        if client is None:
+            return
+        request = pack(["watch", self.node, address.path])
+        with trio.move_on_after(max(2.0, 4 * peer.interval)) as scope:
+            try:
+                reply = await client.request(f"{self._prefix}.node.{peer.node}", request)
+            except NoResponders:
+                self._terminated(
+                    peer,
+                    address.path,
+                    NodeUnreachable(address, f"no node {peer.node!r} is in the cluster"),
+                )
+                return
+            except NatsError:
+                return  # cut off: the watch is made again after the reconnect
+        if scope.cancelled_caught:
+            if peer.watches.get(address.path) is watch and not peer.gone:
+                self._terminated(
+                    peer,
+                    address.path,
+                    NodeUnreachable(address, f"node {peer.node!r} did not answer a watch"),
+                )
+            return
+        try:
+            answer = unpack(reply.data)
+            if not isinstance(answer, list) or not answer:
+                raise WireError("a watch answer is a list")
+            if answer[0] == "gone":
+                reason = (
+                    None
+                    if len(answer) < 2 or answer[1] is None
+                    else error_from_wire(answer[1], peer.node)
+                )
+                self._terminated(peer, address.path, reason)
+        except WireError as error:
+            log.warning(
+                "node %r: a malformed watch answer from %r: %s", self.node, peer.node, error
+            )
+
+    def _terminated(self, peer: Peer | None, path: str, reason: BaseException | None) -> None:
+        """The watched actor at ``path`` on ``peer`` stopped: tell its watchers here, once."""
+        watch = None if peer is None else peer.watches.pop(path, None)
+        if watch is None:
+            return
+        ref = watch.endpoint.ref()
+        for watcher in watch.watchers:
+            watcher.terminated(ref, reason)
+
+    def _proxy_fired(self, proxy: _Proxy, reason: BaseException | None) -> None:
+        proxies = self._proxies.get(proxy.node)
+        if proxies is not None and proxies.get(proxy.path) is proxy:
+            del proxies[proxy.path]
+            if not proxies:
+                del self._proxies[proxy.node]
+        wired = None if reason is None else error_to_wire(reason, self.node)
+        self._control(proxy.node, ["terminated", self.node, proxy.path, wired])
+
+    def _control(self, node: str, message: list[object]) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.publish_nowait(f"{self._prefix}.node.{node}", pack(message))
+        except NatsError:
+            self._unsent += 1
+
+    def _on_control(self, msg: Msg) -> None:
+        try:
+            message = unpack(msg.data)
+            if not isinstance(message, list) or not message:
+                raise WireError("a control message is a list")
+            op = message[0]
+            if op == "watch":
+                node, path = _strings(message[1:], 2)
+                self._watched_from(node, path, msg)
+            elif op == "unwatch":
+                node, path = _strings(message[1:], 2)
+                proxy = self._proxies.get(node, {}).pop(path, None)
+                if proxy is not None:
+                    proxy.ref.endpoint.unwatch(proxy)
+            elif op == "terminated":
+                node, path = _strings(message[1:3], 2)
+                wired = message[3] if len(message) > 3 else None
+                reason = None if wired is None else error_from_wire(wired, node)
+                self._terminated(self._peers.get(node), path, reason)
+            elif op == "whois":
+                if msg.reply:
+                    msg.respond_nowait(pack([self._incarnation.hex()]))
+            else:
+                raise WireError(f"unknown control {op!r}")
+        except (WireError, NatsError) as error:
+            log.warning("node %r: a malformed control message ignored: %s", self.node, error)
+
+    def _watched_from(self, node: str, path: str, msg: Msg) -> None:
+        ref = self._find_local(path)
+        if ref is None:
+            answer: list[object] = ["gone", None]
+        else:
+            proxies = self._proxies.setdefault(node, {})
+            if path not in proxies:
+                proxy = proxies[path] = _Proxy(self, node, path, ref)
+                ref.endpoint.watch(proxy)
+            answer = ["ok"]
+        if msg.reply:
+            msg.respond_nowait(pack(answer))
+
+    # --- tells and asks from other nodes ----------------------------------------------
+
+    def _on_actor_message(self, msg: Msg) -> None:
+        subject = msg.subject
+        data = msg.data
+        self._received += 1
+        try:
+            target = self._targets.get(subject)
+            if target is None or (target[1] is not None and target[1].stopped):
+                target = self._target(subject)
+            lost = lost_before(self._seen, data, self._incarnation)
+            if lost:
+                self._lost += lost
+            ref = target[0]
+            reply = msg.reply
+            try:
+                message = self._codec.decode_blob(memoryview(data)[FRAME_HEAD:])
+            except UndecodableMessage as error:
+                self._undecodable += 1
+                address = self._address_of(subject) if target is _NOBODY else ref.address
+                self._runtime.dead_letters.post(
+                    DeadLetter(data[FRAME_HEAD:], address, str(error), error)
+                )
+                if reply:
+                    self._answer(reply, outcome.Error(error))
+                return
+            if target is _NOBODY:
+                address = self._address_of(subject)
+                self._runtime.dead_letters.post(
+                    DeadLetter(message, address, DeadLetterReason.ACTOR_STOPPED)
+                )
+                if reply:
+                    self._answer(reply, outcome.Error(ActorStopped(address)))
+            elif not reply:
+                headers = msg.headers
+                msg_id = None if headers is None else headers.get(MSG_ID_HEADER)
+                self._deliver(ref, message, msg_id)
+            else:
+                self._ask_local(ref, message, reply)
+        except Exception:  # a callback must never raise: it would close the connection
+            log.exception("node %r: a message on %r could not be delivered", self.node, subject)
+
+    def _address_of(self, subject: str) -> Address:
+        return Address(self.node, path_of_token(subject.rpartition(".")[2]))
+
+    def _target(self, subject: str) -> tuple[ActorRef[object], Cell | None]:
+        """The local actor an inbound subject names (``_NOBODY`` if none lives)."""
+        ref = self._find_local(path_of_token(subject.rpartition(".")[2]))
+        if ref is None:
+            return _NOBODY
+        endpoint = ref.endpoint
+        cell = endpoint if type(endpoint) is Cell else getattr(endpoint, "cell", None)
+        target = (ref, cell if isinstance(cell, Cell) else None)
+        if len(self._targets) >= _ENDPOINT_CACHE:
+            self._targets.clear()
+        self._targets[subject] = target
+        return target
+
+    def _deliver(self, ref: ActorRef[object], message: object, msg_id: str | None) -> None:
+        """Put a tell in ``ref``'s mailbox now, or hold it (in order) while the mailbox is full."""
+        if self._backlogs:
+            backlog = self._backlogs.get(ref)
+            if backlog is not None:
+                self._hold(ref, _Held(message, msg_id, None))
+                return
+        try:
+            if msg_id is None:
+                ref.endpoint.send_nowait(message)
+            else:
+                ref.endpoint.send_nowait(message, msg_id)
+        except MailboxFull:
+            self._hold(ref, _Held(message, msg_id, None))
+
+    def _offer(self, subscription: TopicSubscription, item: object) -> bool:
+        """Deliver a topic message from another node without waiting (the registry's offer)."""
+        ref = subscription.ref
+        if self._backlogs and ref in self._backlogs:
+            self._hold(ref, _Held(item, None, None))
+            return True
+        try:
+            return ref.endpoint.send_nowait(item)
+        except MailboxFull:
+            self._hold(ref, _Held(item, None, None))
+            return True
+
+    def _ask_local(self, ref: ActorRef[object], message: object, reply: str) -> None:
+        endpoint = ref.endpoint
+        if type(endpoint) is not Cell:
+            # A pool's router has no ask with a callback: one task per such ask.
+            self._start(self._ask_by_task, ref, message, reply)
+            return
+        if self._backlogs and ref in self._backlogs:
+            self._hold(ref, _Held(message, None, reply))
+            return
+        try:
+            endpoint.ask_soon(message, partial(self._answer, reply))
+        except MailboxFull:
+            self._hold(ref, _Held(message, None, reply))
+        except (ActorStopped, UnhandledMessage) as error:
+            self._answer(reply, outcome.Error(error))
+
+    async def _ask_by_task(self, ref: ActorRef[object], message: object, reply: str) -> None:
+        self._answer(reply, await outcome.acapture(ref.endpoint.ask, message))
+
+    def _answer(self, reply: str, result: outcome.Outcome[object]) -> None:
+        """Send an ask's outcome back to the asking node (``Cell.ask_soon``'s callback)."""
+        client = self._client
+        if client is None:
+            return
+        if isinstance(result, outcome.Value):
+            value = result.value
+            try:
+                if type(value) is ActorRef:
+                    payload = REF + pack([value.address.node, value.address.path])
+                else:
+                    payload = OK + self._codec.encode_blob(value)
+            except (UnregisteredMessageType, UnencodableMessage) as error:
+                payload = FAILED + pack(error_to_wire(error, self.node))
+        else:
+            assert isinstance(result, outcome.Error)
+            payload = FAILED + pack(error_to_wire(result.error, self.node))
+        try:
+            client.publish_nowait(reply, payload)
+        except NatsError:
+            self._unsent += 1
+
+    def _read_reply(self, data: bytes, address: Address) -> object:
+        """The value of a reply to an ask, or raise the error it carries."""
+        status = data[:1]
+        if status == OK:
+            return self._codec.decode_blob(memoryview(data)[1:])
+        if status == FAILED:
+            try:
+                raise error_from_wire(unpack(memoryview(data)[1:]), address.node)
+            except WireError:
+                pass
+        elif status == REF:
+            try:
+                node, path = _strings(unpack(memoryview(data)[1:]), 2)
+            except WireError:
+                pass
+            else:
+                return self.resolve(Address(node, path))
+        raise UndecodableMessage(None, f"the reply from {address} is not a trouper reply")
+
+    # --- held messages ------------------------------------------------------------------------
+
+    def _hold(self, ref: ActorRef[object], held: _Held) -> None:
+        options = self._options
+        if options is None or self._held >= options.backlog:
+            self._overflowed += 1
+            if held.reply is not None:
+                self._answer(
+                    held.reply,
+                    outcome.Error(MailboxFull(ref.address, options.backlog if options else 0)),
+                )
+            else:
+                self._runtime.dead_letters.post(
+                    DeadLetter(held.message, ref.address, DeadLetterReason.MAILBOX_FULL)
+                )
+            return
+        backlog = self._backlogs.get(ref)
+        if backlog is None:
+            backlog = self._backlogs[ref] = deque()
+            self._start(self._drain, ref, backlog)
+        backlog.append(held)
+        self._held += 1
+
+    async def _drain(self, ref: ActorRef[object], backlog: deque[_Held]) -> None:
+        """Deliver ``ref``'s held messages in order, waiting for room in its mailbox."""
+        try:
+            while backlog:
+                held = backlog[0]
+                if held.reply is None:
+                    if held.msg_id is None:
+                        await ref.endpoint.send(held.message)
+                    else:
+                        await ref.endpoint.send(held.message, held.msg_id)
+                else:
+                    await self._ask_when_room(ref, held.message, held.reply)
+                backlog.popleft()
+                self._held -= 1
+        finally:
+            if self._backlogs.get(ref) is backlog:
+                del self._backlogs[ref]
+            self._held -= len(backlog)
+
+    async def _ask_when_room(self, ref: ActorRef[object], message: object, reply: str) -> None:
+        cell = ref.endpoint
+        if type(cell) is not Cell:
+            self._start(self._ask_by_task, ref, message, reply)
+            return
+        answer = partial(self._answer, reply)
+        try:
+            cell.ask_soon(message, answer)
+            return
+        except MailboxFull:
+            pass  # the checks passed: wait for room below
+        except (ActorStopped, UnhandledMessage) as error:
+            answer(outcome.Error(error))
+            return
+        if not await cell.mailbox.put(Ask(message, answer)):
+            cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+            answer(outcome.Error(ActorStopped(ref.address)))
+
+    # --- topics ---------------------------------------------------------------------------------
+
+    async def relay(self, subject: str, message: object) -> bool:
+        """Publish a local publish to the cluster, if it shares the subject (a ``TopicRelay``).
+
+        Raises ``UnregisteredMessageType`` or ``UnencodableMessage`` before
+        anything is delivered, for a subject the cluster shares.
+        """
+        client = self._client
+        if client is None or not self._shares(subject):
+            return False
+        blob = self._codec.encode_blob(message)
+        self._topic_seq = seq = self._topic_seq + 1
+        try:
+            await client.publish(
+                f"{self._prefix}.topic.{subject}",
+                self._incarnation + NO_INCARNATION + seq.to_bytes(8, "big") + blob,
+            )
+        except (NatsError, ValueError):
+            self._topic_seq = seq - 1
+            self._unsent += 1
+        else:
+            self._sent += 1
+        return True
+
+    def _shares(self, subject: str) -> bool:
+        shared = self._shared.get(subject)
+        if shared is None:
+            patterns = () if self._options is None else self._options.topics
+            shared = any(pattern_matches(pattern, subject) for pattern in patterns)
+            if len(self._shared) >= _ENDPOINT_CACHE:
+                self._shared.clear()
+            self._shared[subject] = shared
+        return shared
+
+    def group_joined(self, pattern: str, queue: str) -> None:
+        """This runtime's first member of a queue group subscribed: join it on the server."""
+        key = (pattern, queue)
+        if key not in self._groups and self._nursery is not None:
+            self._groups[key] = None
+            self._joining += 1
+            self._start(self._subscribe_group, key)
+
+    def group_left(self, pattern: str, queue: str) -> None:
+        """This runtime's last member of a queue group left: leave it on the server."""
+        sub = self._groups.pop((pattern, queue), None)
+        if sub is not None:
+            self._start(sub.unsubscribe)
+
+    async def _subscribe_group(self, key: tuple[str, str]) -> None:
+        try:
+            client = self._client
+            if client is None:
+                return
+            pattern, queue = key
+            try:
+                sub = await client.subscribe(
+                    f"{self._prefix}.topic.{pattern}",
+                    queue=queue,
+                    callback=partial(self._on_group_message, pattern, queue),
+                )
+            except NatsError as error:
+                log.warning("node %r could not join queue group %r: %s", self.node, queue, error)
+                return
+            if key in self._groups and self._groups[key] is None:
+                self._groups[key] = sub
+            else:
+                await sub.unsubscribe()
+        finally:
+            self._joining -= 1
+            if not self._joining:
+                self._joining_done.set()
+                self._joining_done = trio.Event()
+
+    def _on_topic(self, msg: Msg) -> None:
+        data = msg.data
+        if data.startswith(self._incarnation):
+            return  # this node's own publish, delivered here when it was made
+        self._received += 1
+        try:
+            message = self._topic_frame(data)
+            if message is None:
+                return
+            subject = msg.subject[self._topic_cut :]
+            self._runtime.topics.deliver_nowait(subject, message, self._offer)
+        except Exception:  # a callback must never raise
+            log.exception(
+                "node %r: a topic message on %r could not be delivered", self.node, msg.subject
+            )
+
+    def _on_group_message(self, pattern: str, queue: str, msg: Msg) -> None:
+        self._received += 1
+        try:
+            message = self._topic_frame(msg.data, count=False)
+            if message is None:
+                return
+            subject = msg.subject[self._topic_cut :]
+            topics = self._runtime.topics
+            if not topics.deliver_to_group(pattern, queue, subject, message, self._offer):
+                self._runtime.dead_letters.post(
+                    DeadLetter(
+                        message,
+                        Address(self.node, "/"),
+                        f"queue group {queue!r} of {pattern!r} has no member left here",
+                    )
+                )
+        except Exception:  # a callback must never raise
+            log.exception("node %r: a queue group message could not be delivered", self.node)
+
+    def _topic_frame(self, data: bytes, *, count: bool = True) -> object | None:
+        """The message in a topic frame (``None``: undecodable, now a dead letter)."""
+        if count:
+            origin = data[:8]
+            seq = int.from_bytes(data[16:FRAME_HEAD], "big")
+            last = self._seen_topics.get(origin)
+            if last is not None and seq > last + 1:
+                self._lost += seq - last - 1
+            self._seen_topics[origin] = seq
+        try:
+            return self._codec.decode_blob(memoryview(data)[FRAME_HEAD:])
+        except UndecodableMessage as error:
+            self._undecodable += 1
+            self._runtime.dead_letters.post(
+                DeadLetter(data[FRAME_HEAD:], Address(self.node, "/"), str(error), error)
+            )
+            return None
+
+    # --- name lookups -----------------------------------------------------------------------------
+
+    def _on_locate(self, msg: Msg) -> None:
+        try:
+            op, name, asker = _strings(unpack(msg.data), 3)
+            if op != "locate" or asker == self.node or not msg.reply:
+                return
+            ref = self._runtime.lookup(name)
+            msg.respond_nowait(pack([self.node, None if ref is None else ref.address.path]))
+        except (WireError, NatsError) as error:
+            log.warning("node %r: a malformed lookup ignored: %s", self.node, error)
+
+    # --- tells that cannot go ---------------------------------------------------------------------
+
+    def _unreachable(self, message: object, address: Address, peer: Peer) -> None:
+        self._unsent += 1
+        self._runtime.dead_letters.post(
+            DeadLetter(message, address, UNREACHABLE, NodeUnreachable(address, self._why(peer)))
+        )
+
+    def _why(self, peer: Peer) -> str:
+        client = self._client
+        if client is None:
+            return "this node is not in a cluster (it has left)"
+        if peer.gone:
+            return peer.why
+        return "this node's connection to the cluster is down"
+
+
+class _Nobody:
+    """Stands for a missing actor in the inbound table (never called)."""
+
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
+        raise AssertionError("unreachable")
+
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
+        raise AssertionError("unreachable")
+
+    async def ask(self, message: object) -> object:
+        raise AssertionError("unreachable")
+
+    def watch(self, watcher: Watcher) -> None:
+        raise AssertionError("unreachable")
+
+    def unwatch(self, watcher: Watcher) -> None:
+        raise AssertionError("unreachable")
+
+
+_NOBODY: tuple[ActorRef[object], Cell | None] = (ActorRef(Address("-", "/"), _Nobody()), None)
+"""What ``_target`` returns for a path no living local actor has."""
+
+
+def _strings(value: object, count: int) -> list[str]:
+    """``value`` as a list of at least ``count`` strings (its first ``count``)."""
+    if not isinstance(value, list) or len(value) < count:
+        raise WireError(f"expected a list of {count} strings")
+    items = value[:count]
+    if not all(isinstance(item, str) for item in items):
+        raise WireError(f"expected a list of {count} strings")
+    return items
+
+
+def unpack_or_none(data: bytes) -> object:
+    """``unpack(data)``, or ``None`` if it is not msgpack."""
+    try:
+        return unpack(data)
+    except WireError:
+        return None
+
+
+register_extension("remote", Cluster)
