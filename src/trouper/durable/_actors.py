@@ -275,15 +275,25 @@ class ActorMailbox(DurableQueue):
         self._cells: list[Cell] = []
         # Set once the serving task has started (None before anyone started it).
         self._serving: trio.Event | None = None
+        # Whether a balancing pool's members share it (durable state is refused).
+        self._shared = False
+        # Where its dead letters are addressed: the actor, or the pool.
+        self._recipient: Address | None = None
         # The actor's state class and its codec, once an instance declared one.
         self._state_type: type | None = None
         self._state_codec: Codec | None = None
 
     def attach(self, cell: Cell) -> None:
-        """Meet a consuming cell (a pool's members share one mailbox)."""
-        if self.address is None:
-            self.address = cell.address
-        self._cells.append(cell)
+        """Meet a consuming cell: the actor's, or one of a balancing pool's members."""
+        self._cells = [*(c for c in self._cells if not c.stopped), cell]
+        if cell.owns_mailbox:
+            self.address = self._recipient = cell.address
+        else:
+            # A pool member: the pool's endpoint fails waiting asks when it closes
+            # the mailbox; dead letters are addressed to the pool.
+            self._shared = True
+            owner = cell.parent.owner
+            self._recipient = cell.address if owner is None else owner.address
 
     async def prepare(self, instance: Actor) -> None:
         """Start serving (first instance), then load the actor's state into ``instance.state``.
@@ -301,7 +311,7 @@ class ActorMailbox(DurableQueue):
         cls = state_class(type(instance))
         if cls is None:
             return
-        if len(self._cells) > 1:
+        if self._shared:
             raise TypeError(
                 f"{type(instance).__qualname__} declares durable state, but the members of a "
                 "pool share one mailbox: durable state needs an actor of its own"
@@ -346,7 +356,7 @@ class ActorMailbox(DurableQueue):
             instance.state = self._decode_state(cls, self._state)  # type: ignore[attr-defined]
 
     def _posted(self, delivery: Delivery, reason: str, error: BaseException | None) -> None:
-        address = self.address
+        address = self._recipient
         assert address is not None
         self._layer.runtime.dead_letters.post(DeadLetter(delivery.message, address, reason, error))
 

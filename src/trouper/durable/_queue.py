@@ -71,7 +71,7 @@ from trouper.durable._backoff import ExponentialJitter, RetryBackoff, retry_dela
 from trouper.durable._clock import wall_now
 from trouper.durable._store import Append, Store, StoredMessage, WriteBatch
 from trouper.errors import ActorStopped, HandlerError, StoreFailed, UndecodableMessage
-from trouper.runtime.lowlevel import Ask, MailboxEnding, WithMsgId
+from trouper.runtime.lowlevel import Ask, MailboxEnding, WithMsgId, current_cell
 
 if TYPE_CHECKING:
     from trouper.actors import Actor, Address
@@ -802,8 +802,10 @@ class DurableQueue:
         if isinstance(error, GiveUp):
             self._bury(item, f"gave up: {error.reason}", error)
             ask = item.companion
-            if ask is not None and self.address is not None:
-                failure = HandlerError(self.address, f"gave up: {error.reason}")
+            cell = current_cell()
+            address = self.address or (None if cell is None else cell.address)
+            if ask is not None and address is not None:
+                failure = HandlerError(address, f"gave up: {error.reason}")
                 failure.__cause__ = error
                 ask.settle(outcome.Error(failure))
             return True

@@ -488,10 +488,16 @@ class BalancingEndpoint(PoolEndpoint):
             self.cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
 
 
-def endpoint_for(router: Router, size: int, mailbox_size: float) -> PoolEndpoint:
-    """Build the endpoint that routes as ``router`` says, for a pool of ``size``."""
+def endpoint_for(
+    router: Router, size: int, mailbox_size: float, shared: Mailbox | None = None
+) -> PoolEndpoint:
+    """Build the endpoint that routes as ``router`` says, for a pool of ``size``.
+
+    ``shared`` is a balancing pool's shared mailbox when it is not in memory
+    (a durable one, opened under the pool's name).
+    """
     if isinstance(router, Balancing):
-        return BalancingEndpoint(size, MemoryMailbox(mailbox_size))
+        return BalancingEndpoint(size, MemoryMailbox(mailbox_size) if shared is None else shared)
     if isinstance(router, ConsistentHash):
         return ConsistentHashEndpoint(size, router.key, router.virtual_nodes)
     if isinstance(router, Broadcast):

@@ -46,9 +46,16 @@ from trouper.actors import Actor, ActorRef, ActorState, Address, Reject, Termina
 from trouper.errors import ChildNotFound
 from trouper.routing._endpoints import PoolEndpoint, endpoint_for
 from trouper.routing._messages import Members, Resize, check_size
-from trouper.routing._routers import RoundRobin, Router
+from trouper.routing._routers import Balancing, RoundRobin, Router
 from trouper.runtime import ActorEvent, EventKind, EventLog, Listener, Runtime
-from trouper.runtime.lowlevel import Cell, Guardian, cell_of, register_extension, spawn_cell
+from trouper.runtime.lowlevel import (
+    Cell,
+    Guardian,
+    MailboxFactory,
+    cell_of,
+    register_extension,
+    spawn_cell,
+)
 from trouper.supervision import Restart, Strategy
 
 __all__ = ["Pool", "PoolFactory", "members", "pool", "resize", "spawn_pool"]
@@ -81,6 +88,8 @@ class PoolFactory:
     """How messages are spread over the members."""
     size: int
     """How many members a new pool starts."""
+    mailbox: MailboxFactory | None = None
+    """What opens a balancing pool's shared mailbox (``Durable()``), or None: in memory."""
 
     def __call__(self) -> Pool:
         """Build the pool actor (the engine calls this, with ``self.ctx`` set)."""
@@ -90,9 +99,13 @@ class PoolFactory:
         """The routing endpoint of the pool run by ``cell`` (one per pool started)."""
         runtime = cell.runtime
         size = self.member.mailbox_size
-        endpoint = endpoint_for(
-            self.router, self.size, runtime.mailbox_size if size is None else size
-        ).attach(cell)
+        if size is None:
+            size = runtime.mailbox_size
+        shared = None
+        if self.mailbox is not None:
+            # Opened under the pool's name: a durable one is the pool's identity in the store.
+            shared = self.mailbox.open_mailbox(runtime, cell.name, size)
+        endpoint = endpoint_for(self.router, self.size, size, shared).attach(cell)
         _track(runtime, endpoint)
         return endpoint
 
@@ -104,6 +117,7 @@ def pool(
     router: Router | None = None,
     mailbox_size: float | None = None,
     throughput: int | None = None,
+    mailbox: MailboxFactory | None = None,
     **kwargs: object,
 ) -> PoolFactory:
     """Describe a pool of ``size`` members built by ``factory(*args, **kwargs)``.
@@ -112,17 +126,31 @@ def pool(
     makes the pool a supervised child like any other (restarted by its
     supervisor's strategy, stopped in order). ``mailbox_size`` and
     ``throughput`` apply to each member (a balancing pool's shared mailbox
-    takes ``mailbox_size``).
+    takes ``mailbox_size``). ``mailbox`` opens a balancing pool's shared
+    mailbox: ``Durable()`` makes the pool a durable work queue, kept under
+    the pool's name (which must then be chosen).
 
     Raises:
-        ValueError: ``size`` is not an int >= 1, a bad option, or an unknown router.
-        TypeError: ``factory`` is not callable.
+        ValueError: ``size`` is not an int >= 1, a bad option, an unknown
+            router, or a ``mailbox`` for a pool that is not balancing.
+        TypeError: ``factory`` is not callable, or ``mailbox`` is not a mailbox factory.
     """
     check_size(size)
     if not callable(factory):
         raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
     chosen = RoundRobin() if router is None else router
     endpoint_for(chosen, size, 1)  # refuses what is not a router, before anything starts
+    if mailbox is not None:
+        if not callable(getattr(mailbox, "open_mailbox", None)):
+            raise TypeError(
+                f"mailbox must be a mailbox factory such as trouper.durable.Durable(), "
+                f"got {mailbox!r}"
+            )
+        if not isinstance(chosen, Balancing):
+            raise ValueError(
+                "mailbox= is for Balancing() pools, whose members share one mailbox; "
+                f"got router {chosen!r}"
+            )
     member = _MemberSpec(
         factory,
         args,
@@ -131,7 +159,7 @@ def pool(
         None if mailbox_size is None else check_mailbox_size(mailbox_size),
         None if throughput is None else check_throughput(throughput),
     )
-    return PoolFactory(member, chosen, size)
+    return PoolFactory(member, chosen, size, mailbox)
 
 
 def _number(cell: Cell) -> int:
@@ -298,6 +326,7 @@ async def spawn_pool(
     throughput: int | None = None,
     restart: Restart | None = None,
     shutdown: float | None = None,
+    mailbox: MailboxFactory | None = None,
     **kwargs: object,
 ) -> ActorRef[object]:
     """Start a pool of ``size`` members behind one ref, as a child of ``guardian``.
@@ -308,7 +337,10 @@ async def spawn_pool(
     options are ``spawn``'s: ``name`` registers the pool (``rt.lookup(name)``
     returns the same routing ref), ``restart`` and ``shutdown`` apply to the
     pool as a child of its supervisor, ``mailbox_size`` and ``throughput`` to
-    each member. Returns once every member has run its ``on_start``.
+    each member. ``mailbox`` opens a balancing pool's shared mailbox:
+    ``rt.spawn_pool(Worker, 4, router=Balancing(), name="jobs", mailbox=Durable())``
+    is a durable work queue with competing consumers, kept under the pool's
+    name. Returns once every member has run its ``on_start``.
 
     The ref behaves as one actor's: ``tell``, ``tell_nowait`` and ``ask`` go
     to the member(s) the router picks (see each router for what ``ask``
@@ -330,6 +362,7 @@ async def spawn_pool(
         router=router,
         mailbox_size=mailbox_size,
         throughput=throughput,
+        mailbox=mailbox,
         **kwargs,
     )
     cell = await spawn_cell(
