@@ -180,6 +180,26 @@ class _Worker:
         self._jobs.put(None)
 
 
+class _Inline:
+    """Runs each job at once on Trio's thread (``threads=False``): for deterministic simulations."""
+
+    __slots__ = ()
+
+    def post(
+        self, function: Callable[[], object], done: Callable[[outcome.Outcome[Any]], object]
+    ) -> None:
+        """Run ``function()`` now, then ``done(outcome)`` (the caller is not a waiter)."""
+        done(outcome.capture(function))
+
+    async def call(self, function: Callable[[], T]) -> T:
+        """Run ``function()`` now, after a checkpoint, and return its result."""
+        await trio.lowlevel.checkpoint()
+        return function()
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
 class _Entry:
     """A batch or an operation waiting for the writer, and who waits for it."""
 
@@ -656,6 +676,11 @@ class SqliteStore:
     SQLite's ``quick_check`` when opening (time grows with the file's size).
     ``codec`` decodes the messages of dead letters as they are listed
     (default: ``trouper.codec.Codec()``, the default registry, no refs).
+    ``threads=False`` runs SQLite on Trio's thread instead, each group in the
+    committer task: the event loop then waits for every commit, but no thread
+    decides when a result arrives, so a simulation on virtual time replays
+    exactly (``trouper.testing.run_durable_simulation`` uses it). Never use it
+    in production.
 
     Open it with ``async with store:`` or ``await store.open()``; every method
     is called from Trio's thread, and none runs SQLite there.
@@ -669,6 +694,7 @@ class SqliteStore:
         max_size: int | None = None,
         check: bool = True,
         codec: MessageCodec | None = None,
+        threads: bool = True,
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
@@ -680,14 +706,17 @@ class SqliteStore:
         self.synchronous: Synchronous = synchronous
         self._max_size = max_size
         self._check = check
+        # Whether SQLite runs in the writer and reader threads (False: inline,
+        # on Trio's thread, in the committer task: deterministic, for simulations).
+        self._threads = threads
         # Decodes dead letters' messages as they are listed.
         self.codec: MessageCodec = Codec() if codec is None else codec
         # The file name used in errors.
         self._name = str(self.path)
         # "new" until opened, "open", then "closed" (for good).
         self._phase = "new"
-        self._writer: _Worker | None = None
-        self._reader: _Worker | None = None
+        self._writer: _Worker | _Inline | None = None
+        self._reader: _Worker | _Inline | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         # The writer thread's state (touched only in that thread once opened).
         self._writing: _Writing | None = None
@@ -747,8 +776,13 @@ class SqliteStore:
             raise RuntimeError(f"{self!r} can be opened only once")
         self._phase = "opening"
         self._token = token = trio.lowlevel.current_trio_token()
-        writer = _Worker("trouper-store-writer", token)
-        reader = _Worker("trouper-store-reader", token)
+        writer: _Worker | _Inline
+        reader: _Worker | _Inline
+        if self._threads:
+            writer = _Worker("trouper-store-writer", token)
+            reader = _Worker("trouper-store-reader", token)
+        else:
+            writer = reader = _Inline()
         try:
             self._writing = await writer.call(self._open_writer)
             self._reading = await reader.call(self._open_reader)
@@ -800,7 +834,9 @@ class SqliteStore:
         connection.execute("PRAGMA busy_timeout = 2000")
         return connection
 
-    async def _shut(self, writer: _Worker | None, reader: _Worker | None) -> None:
+    async def _shut(
+        self, writer: _Worker | _Inline | None, reader: _Worker | _Inline | None
+    ) -> None:
         """Close both connections in their threads, stop the threads, release the lock."""
         if reader is not None:
             await reader.call(self._close_reader)
@@ -899,7 +935,7 @@ class SqliteStore:
         self._writable()
         self._pending.append(_Entry(batch, None, current_task()))
         if not self._busy and not self._scheduled:
-            if self._last_group <= 1:
+            if self._last_group <= 1 and self._threads:
                 # One sender waiting for each commit: its batch is complete, so
                 # start now, without a pass through the scheduler.
                 self._start()
@@ -1017,7 +1053,7 @@ class SqliteStore:
             if entry.waiter is not None:
                 reschedule(entry.waiter)
         if self._pending and not self._scheduled:
-            if self._last_group <= 1:
+            if self._last_group <= 1 and self._threads:
                 self._start()
             else:
                 self._gather = True

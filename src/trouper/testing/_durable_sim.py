@@ -1,0 +1,303 @@
+"""Durable simulations: kill the whole runtime at chosen instants, restart it on the same store.
+
+Theory of operation
+-------------------
+``run_durable_simulation(system, seed=..., crashes=(2.5, 7.0))`` runs
+``await system(sim)`` in a seeded simulation (``_simulation``: virtual time,
+deterministic scheduling, fault plan, trace) whose runtime has a store, one
+SQLite file in a temporary directory unless a path is given. At each crash
+instant (virtual seconds since the start) the runtime is killed as a process
+would be: the store stops at once (``SqliteStore.simulate_crash``: what was
+staged and not committed is lost, the claim watermarks stay), then every
+task of the runtime is cancelled, no ``on_stop`` runs, nothing is committed
+on the way out. A new runtime (the next *incarnation*) then opens the same
+file and ``system(sim)`` is called again (``sim.incarnation`` says which);
+it spawns the same durable actors, which recover what was stored. The run
+ends when an incarnation's ``system`` returns: a crash instant still to
+come then does not happen.
+
+The store runs SQLite on Trio's thread (``SqliteStore(threads=False)``): no
+thread decides when a commit's result arrives, so the same seed gives the
+same trace. After the run the store is opened once more and its mailboxes
+and dead letters are put in the result, for ``check`` to verify invariants
+after the last recovery (``explore_durable`` runs many seeds and reports the
+first that breaks one).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import attrs
+import trio
+import trio.testing
+
+from trouper._text import describe
+from trouper.durable import DeadLetterRecord, MailboxStatistics, SqliteStore
+from trouper.runtime import EventKind, Runtime
+from trouper.runtime.lowlevel import running
+from trouper.testing._faults import MAIN, FaultPlan
+from trouper.testing._simulation import Simulation, _Faults, _quiet, _seeded
+from trouper.testing._trace import Trace, TraceKind
+
+__all__ = [
+    "DurableExploration",
+    "DurableSimulation",
+    "DurableSimulationResult",
+    "explore_durable",
+    "run_durable_simulation",
+]
+
+T = TypeVar("T")
+DurableSystem = Callable[["DurableSimulation"], Awaitable[T]]
+CrashPlan = Sequence[float] | Callable[[random.Random], Sequence[float]]
+
+
+class DurableSimulation(Simulation):
+    """A running durable simulation: the current incarnation's runtime and store, the trace."""
+
+    def __init__(self, seed: int, faults: FaultPlan | None, path: Path) -> None:
+        super().__init__(seed, faults)
+        self.path = path
+        """The store file every incarnation opens."""
+        self.incarnation = 0
+        """How many crashes came before the running incarnation (0: the first run)."""
+        self._store: SqliteStore | None = None
+
+    @property
+    def store(self) -> SqliteStore:
+        """The running incarnation's store (the same file each time)."""
+        if self._store is None:
+            raise RuntimeError("the simulation is not running")
+        return self._store
+
+
+@attrs.frozen
+class DurableSimulationResult(Generic[T]):
+    """What a durable simulation did, and what its store holds after the last incarnation."""
+
+    seed: int
+    """The seed of the run."""
+    faults: FaultPlan
+    """The faults it injected."""
+    crashes: tuple[float, ...]
+    """The instants (virtual seconds from the start) at which the runtime was killed."""
+    trace: Trace
+    """Everything that happened, across incarnations, in order."""
+    value: T | None
+    """What the last incarnation's ``system`` returned (``None`` if it did not)."""
+    error: BaseException | None
+    """What ended the run early: an error of the system, a runtime failure, a ``Deadlock``."""
+    mailboxes: tuple[MailboxStatistics, ...]
+    """Every mailbox's counts in the store after the run."""
+    dead_letters: tuple[DeadLetterRecord, ...]
+    """The dead-letter queue after the run, oldest first."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run finished without error."""
+        return self.error is None
+
+
+def run_durable_simulation(
+    system: DurableSystem[T],
+    *,
+    seed: int,
+    crashes: CrashPlan = (),
+    faults: FaultPlan | None = None,
+    path: str | Path | None = None,
+    log: bool = False,
+    **runtime_options: object,
+) -> DurableSimulationResult[T]:
+    """Run ``system`` with a store, killing and restarting the runtime at each crash instant.
+
+    A synchronous call with its own ``trio.run`` on virtual time: the same
+    ``system``, ``seed``, ``crashes`` and ``faults`` give the identical trace.
+    ``crashes`` are virtual seconds from the start, or a function of a
+    random source seeded from ``seed`` that returns them. ``path`` is the
+    store file (default: a new one in a temporary directory, removed after).
+    ``runtime_options`` are ``open_runtime`` options (not ``node``, ``seed``,
+    ``store``). Errors are not raised: they are the result's ``error``.
+    """
+    if callable(crashes):
+        instants = tuple(crashes(random.Random(f"trouper.sim/{seed}/crashes")))
+    else:
+        instants = tuple(crashes)
+    for instant in instants:
+        if not (instant >= 0 and math.isfinite(instant)):
+            raise ValueError(f"crash instants must be finite and >= 0, got {instant!r}")
+    with tempfile.TemporaryDirectory(prefix="trouper-sim-") as directory:
+        file = Path(directory) / "store.db" if path is None else Path(path)
+        simulation = DurableSimulation(seed, faults, file)
+        with _seeded(seed), _quiet(not log):
+            return trio.run(
+                _run,
+                simulation,
+                system,
+                tuple(sorted(instants)),
+                runtime_options,
+                clock=trio.testing.MockClock(autojump_threshold=0),
+            )
+
+
+async def _run(
+    sim: DurableSimulation,
+    system: DurableSystem[T],
+    instants: tuple[float, ...],
+    options: Mapping[str, object],
+) -> DurableSimulationResult[T]:
+    sim._start = trio.current_time()
+    value: T | None = None
+    error: BaseException | None = None
+    happened: list[float] = []
+    for incarnation in range(len(instants) + 1):
+        crash_at = instants[incarnation] if incarnation < len(instants) else None
+        sim.incarnation = incarnation
+        if incarnation:
+            sim.record(TraceKind.FAULT, MAIN, f"restart: incarnation {incarnation}")
+        crashed, value, error = await _incarnation(sim, system, crash_at, options)
+        if not crashed:
+            break
+        assert crash_at is not None
+        happened.append(crash_at)
+    mailboxes, dead = await _read_back(sim.path)
+    return DurableSimulationResult(
+        sim.seed, sim.faults, tuple(happened), sim.trace, value, error, mailboxes, dead
+    )
+
+
+async def _incarnation(
+    sim: DurableSimulation,
+    system: DurableSystem[T],
+    crash_at: float | None,
+    options: Mapping[str, object],
+) -> tuple[bool, T | None, BaseException | None]:
+    """Run one incarnation; return whether it was killed, and the system's value or error."""
+    store = SqliteStore(sim.path, synchronous="normal", threads=False)
+    runtime = Runtime(
+        node="sim",
+        seed=sim.seed * 1_000_003 + sim.incarnation,
+        store=store,
+        **options,  # type: ignore[arg-type]
+    )
+    runtime.instruments.add(_Faults(sim))
+    runtime.events.listen(sim._on_event, kinds=[EventKind.GAVE_UP])
+    crashed = False
+    value: T | None = None
+    error: BaseException | None = None
+
+    async def crash(scope: trio.CancelScope, at: float) -> None:
+        nonlocal crashed
+        await trio.sleep_until(sim._start + at)
+        sim.record(
+            TraceKind.FAULT, MAIN, f"crash: the runtime is killed (incarnation {sim.incarnation})"
+        )
+        crashed = True
+        await store.simulate_crash()
+        scope.cancel()
+
+    try:
+        with trio.CancelScope() as killed:
+            async with running(runtime), trio.open_nursery() as nursery:
+                sim._runtime, sim._store, sim._nursery = runtime, store, nursery
+                nursery.start_soon(sim._watchdog)
+                if crash_at is not None:
+                    nursery.start_soon(crash, killed, crash_at)
+                try:
+                    with trio.CancelScope() as sim._body:
+                        value = await system(sim)
+                finally:
+                    sim._body = None
+                    if not crashed:
+                        nursery.cancel_scope.cancel()
+    except Exception as failure:  # the system's own error, or the runtime's
+        if not crashed:
+            error = failure
+    finally:
+        sim._runtime = sim._store = None
+    if crashed:
+        return True, None, None
+    if error is None and sim.deadlock is not None:
+        error = sim.deadlock
+    return False, value, error
+
+
+async def _read_back(
+    path: Path,
+) -> tuple[tuple[MailboxStatistics, ...], tuple[DeadLetterRecord, ...]]:
+    """Open the store once more, after the last incarnation, and read what it holds."""
+    async with SqliteStore(path, synchronous="normal", threads=False) as store:
+        mailboxes = tuple(await store.mailbox_statistics())
+        dead = tuple([letter async for letter in store.dead_letters()])
+    return mailboxes, dead
+
+
+@attrs.frozen
+class DurableExploration:
+    """What ``explore_durable`` found: how many seeds ran, and the first run that broke."""
+
+    runs: int
+    """How many seeds were run."""
+    failure: DurableSimulationResult[object] | None
+    """The first run that broke the check, with its seed, crashes, trace and error."""
+    problem: BaseException | None
+    """Why it broke: its error, or the check's ``AssertionError``."""
+
+    @property
+    def failed(self) -> bool:
+        """Whether some seed broke the check."""
+        return self.failure is not None
+
+    def __str__(self) -> str:
+        if self.failure is None:
+            return f"explored {self.runs} seeds: every run passed the check"
+        return "\n".join(
+            [
+                f"explored {self.runs} seeds: seed {self.failure.seed} breaks the check "
+                f"(crashes at {list(self.failure.crashes)})",
+                f"problem: {describe(self.problem) if self.problem else '?'}",
+                "trace (last 40 events):",
+                self.failure.trace.render(limit=40),
+            ]
+        )
+
+
+def explore_durable(
+    system: DurableSystem[T],
+    *,
+    seeds: Iterable[int],
+    crashes: CrashPlan = (),
+    check: Callable[[DurableSimulationResult[T]], object] | None = None,
+    faults: FaultPlan | None = None,
+    log: bool = False,
+    **runtime_options: object,
+) -> DurableExploration:
+    """Run ``system`` once per seed, with its crashes; report the first run that breaks.
+
+    A run breaks when it ends with an error, or ``check(result)`` raises
+    ``AssertionError`` or returns ``False``. With ``crashes`` a function,
+    each seed draws its own crash instants.
+    """
+    runs = 0
+    for seed in seeds:
+        runs += 1
+        result = run_durable_simulation(
+            system, seed=seed, crashes=crashes, faults=faults, path=None, log=log, **runtime_options
+        )
+        problem = result.error
+        if problem is None and check is not None:
+            try:
+                verdict = check(result)
+            except AssertionError as failed:
+                problem = failed
+            else:
+                if verdict is False:
+                    problem = AssertionError("the check returned False")
+        if problem is not None:
+            return DurableExploration(runs, result, problem)  # type: ignore[arg-type]
+    return DurableExploration(runs, None, None)
