@@ -312,11 +312,31 @@ async def test_delivery_carries_the_msg_id(tmp_path: Path) -> None:
         assert (await Taker().take(queue)).msg_id == "k-1"
 
 
+class Gone:
+    """The endpoint of an actor that is no more (only its ref is needed)."""
+
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
+        return False
+
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
+        return False
+
+    async def ask(self, message: object) -> object:
+        raise NotImplementedError
+
+    def watch(self, watcher: object) -> None:
+        pass
+
+    def unwatch(self, watcher: object) -> None:
+        pass
+
+
 async def test_close_returns_system_notices_and_keeps_messages_stored(tmp_path: Path) -> None:
     """Closing hands back in-memory notices; stored messages wait for ``reopen``."""
     async with make_store(tmp_path / "s.db") as store, serving(store) as queue:
         assert await queue.put("m")
-        notice = Terminated(ActorRef(Address("local", "/gone"), cast(Endpoint[object], None)), None)
+        gone = ActorRef(Address("local", "/gone"), cast(Endpoint[object], Gone()))
+        notice = Terminated(gone, None)
         queue.put_system(notice)
         assert queue.close() == [notice]
         assert not queue.put_nowait("refused")

@@ -601,7 +601,7 @@ class DurableQueue:
             self._reserved -= 1
         batch = self._open_batch()
         self._stage_append(batch, message, encoded, msg_id, companion)
-        await batch.wait()
+        await self.store.durable(batch)
         return True
 
     def put_system(self, item: object) -> None:
@@ -956,7 +956,8 @@ class DurableQueue:
             unread = True
         if unread:
             self._live = False
-            self._kicked.set()
+            if self._outstanding <= self.options.prefetch // 2:
+                self._kicked.set()  # a window's worth may be fetched (else settling kicks)
         if self.producers:
             self.admit()
 

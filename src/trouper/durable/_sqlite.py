@@ -943,6 +943,19 @@ class SqliteStore:
                 self._schedule()
         await wait_task_rescheduled(_no_abort)
 
+    async def durable(self, batch: WriteBatch) -> None:
+        """Wait until ``batch`` (staged, not yet sealed) is durable (see ``Store.durable``)."""
+        if batch.sealed:
+            raise RuntimeError("durable() takes a batch that is still open")
+        if batch.waiters is None:
+            batch.waiters = []
+        batch.waiters.append(current_task())
+        if not self._busy and self._last_group <= 1 and self._threads:
+            # One sender waiting for each commit: start now, without a pass
+            # through the scheduler (the committer then finds nothing to do).
+            self._start()
+        await wait_task_rescheduled(_no_abort)
+
     async def flush(self) -> None:
         """Wait until everything staged before this call is durable."""
         if not self._pending and not self._busy:

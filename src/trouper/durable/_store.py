@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 import attrs
-from trio.lowlevel import Abort, Task, current_task, wait_task_rescheduled
+from trio.lowlevel import Task
 
 __all__ = [
     "Append",
@@ -36,12 +36,6 @@ __all__ = [
     "StoredMessage",
     "WriteBatch",
 ]
-
-
-def _no_abort(_: object) -> Abort:
-    # A batch already staged cannot be taken back: the caller waits for its
-    # commit, and a pending cancellation strikes at its next checkpoint.
-    return Abort.FAILED
 
 
 @attrs.frozen
@@ -240,8 +234,8 @@ class WriteBatch:
         # Set by the store when it takes the batch into a commit: from then on
         # it must not change (a producer that keeps a batch open starts another).
         self.sealed = False
-        # Tasks parked until this batch is durable (``wait``), or None: the store
-        # reschedules each once, with None or the error that failed the commit.
+        # Tasks parked until this batch is durable (``Store.durable``), or None: the
+        # store reschedules each once, with None or the error that failed the commit.
         self.waiters: list[Task] | None = None
 
     def __bool__(self) -> bool:
@@ -350,17 +344,6 @@ class WriteBatch:
         self.appends.append(record)
         return record
 
-    async def wait(self) -> None:
-        """Wait until this batch (staged, not yet sealed) is durable; not cancellable.
-
-        Raises:
-            StoreFailed: its commit failed, or the store stopped before it.
-        """
-        if self.waiters is None:
-            self.waiters = []
-        self.waiters.append(current_task())
-        await wait_task_rescheduled(_no_abort)
-
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Run ``callback()`` on Trio's thread once the batch is durable (never if it fails)."""
         if self._callbacks is None:
@@ -414,6 +397,15 @@ class Store(Protocol):
 
     async def flush(self) -> None:
         """Wait until everything staged before this call is durable."""
+
+    async def durable(self, batch: WriteBatch) -> None:
+        """Wait until ``batch``, staged earlier and still open, is durable; not cancellable.
+
+        The caller is done filling it: the store may start its commit at once.
+
+        Raises:
+            StoreFailed: its commit failed, or the store stopped before it.
+        """
 
     def attach(self, mailbox: str, listener: MailboxListener) -> None:
         """Tell ``listener`` about every commit that appends to ``mailbox`` (one per mailbox)."""
