@@ -96,11 +96,14 @@ class ActorRef(Generic[M]):
     thread-safe (use the runtime's ``Portal`` from other threads).
     """
 
-    __slots__ = ("_address", "_endpoint")
+    __slots__ = ("_address", "_endpoint", "_send", "_send_nowait")
 
     def __init__(self, address: Address, endpoint: Endpoint[M]) -> None:
         self._address = address
         self._endpoint = endpoint
+        # The endpoint's delivery methods, bound once: the hot path of every tell.
+        self._send = endpoint.send
+        self._send_nowait = endpoint.send_nowait
 
     @property
     def address(self) -> Address:
@@ -126,9 +129,9 @@ class ActorRef(Generic[M]):
         delivery is at most once and ``msg_id`` changes nothing.
         """
         if msg_id is None:
-            await self._endpoint.send(message)
+            await self._send(message)
         else:
-            await self._endpoint.send(message, msg_id)
+            await self._send(message, msg_id)
 
     def tell_nowait(self, message: M, *, msg_id: str | None = None) -> None:
         """Send ``message`` now, without waiting.
@@ -140,9 +143,9 @@ class ActorRef(Generic[M]):
             MailboxFull: the target's mailbox is full; the message was not sent.
         """
         if msg_id is None:
-            self._endpoint.send_nowait(message)
+            self._send_nowait(message)
         else:
-            self._endpoint.send_nowait(message, msg_id)
+            self._send_nowait(message, msg_id)
 
     @overload
     async def ask(self, message: Request[R]) -> R: ...

@@ -54,6 +54,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from functools import partial
+from threading import get_ident
 from typing import TYPE_CHECKING, Protocol, cast
 
 import outcome
@@ -64,7 +65,6 @@ from trio.lowlevel import (
     cancel_shielded_checkpoint,
     checkpoint,
     checkpoint_if_cancelled,
-    current_root_task,
     current_task,
     reschedule,
     wait_task_rescheduled,
@@ -350,11 +350,8 @@ class Cell:
     # --- the endpoint: how refs reach the actor ------------------------------
 
     def _foreign(self) -> bool:
-        """Whether the calling code runs outside this runtime's Trio thread (or run)."""
-        try:
-            return current_root_task() is not self.runtime.root_task
-        except RuntimeError:  # no Trio run in this thread
-            return True
+        """Whether the calling code runs in another thread than the runtime's."""
+        return get_ident() != self.runtime.thread
 
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Put ``message`` in the mailbox, waiting while it is full (``ActorRef.tell``).
@@ -365,17 +362,16 @@ class Cell:
         once that transaction has committed.
         """
         runtime = self.runtime
-        try:
-            foreign = current_root_task() is not runtime.root_task
-        except RuntimeError:  # no Trio run in this thread
-            foreign = True
-        if foreign:
+        if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("tell")
-        await checkpoint_if_cancelled()
+        try:
+            await checkpoint_if_cancelled()
+        except RuntimeError:  # this thread, but outside the Trio run (asyncio code)
+            runtime.refuse_foreign_thread("tell")
         mailbox = self.mailbox
-        if _staging or msg_id is not None or mailbox.durable or runtime.instruments.watch_sends:
+        if msg_id is not None or runtime.special_sends or mailbox.durable:
             # Not plain (rare): staged in a transaction, watched, identified or durable.
-            if _staging and self._stage(message, msg_id):
+            if runtime.in_transaction and self._stage(message, msg_id):
                 await cancel_shielded_checkpoint()
                 return True
             if runtime.instruments.watch_sends:
@@ -423,16 +419,16 @@ class Cell:
             MailboxFull: the mailbox is full; the message was not sent.
         """
         runtime = self.runtime
-        try:
-            foreign = current_root_task() is not runtime.root_task
-        except RuntimeError:  # no Trio run in this thread
-            foreign = True
-        if foreign:
+        if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("tell_nowait")
-        if _staging or msg_id is not None or runtime.instruments.watch_sends:
+        if msg_id is not None or runtime.special_sends:
             return self._send_nowait_special(message, msg_id)
         mailbox = self.mailbox
-        if mailbox.put_nowait(message):
+        try:
+            put = mailbox.put_nowait(message)
+        except RuntimeError:  # this thread, but outside the Trio run (asyncio code)
+            runtime.refuse_foreign_thread("tell_nowait")
+        if put:
             return True
         if mailbox.closed:
             self.dead_letter(message, _STOPPED_REASON)
@@ -441,7 +437,7 @@ class Cell:
 
     def _send_nowait_special(self, message: object, msg_id: str | None) -> bool:
         """``send_nowait`` when something is not plain: staging, an id, instruments."""
-        if _staging and self._stage(message, msg_id):
+        if self.runtime.in_transaction and self._stage(message, msg_id):
             return True
         mailbox = self.mailbox
         item = message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
@@ -467,32 +463,33 @@ class Cell:
     async def ask(self, message: object) -> object:
         """Put an ask in the mailbox and wait for the handler's reply (``ActorRef.ask``)."""
         runtime = self.runtime
-        try:
-            foreign = current_root_task() is not runtime.root_task
-        except RuntimeError:  # no Trio run in this thread
-            foreign = True
-        if foreign:
+        if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("ask")
-        await checkpoint_if_cancelled()
+        try:
+            await checkpoint_if_cancelled()
+        except RuntimeError:  # this thread, but outside the Trio run (asyncio code)
+            runtime.refuse_foreign_thread("ask")
         instruments = runtime.instruments
-        if instruments.intercept_send:
+        watched = instruments.watch_sends
+        if watched and instruments.intercept_send:
             fate = instruments.intercept(self, message, SendKind.ASK)
             if fate is not None:
                 await self._intercepted_ask(fate, message)
         envelope = self._open_ask(message, None)
-        if instruments.message_sent:
+        if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
-        asker = _acting.get(current_task())
+        task = current_task()
+        asker = _acting.get(task)
         if asker is not None:
-            if asker.task is current_task():
-                check_cycle(asker, self)
-            else:
+            if asker.task is not task:
                 asker = None  # a timer: its wait blocks no mailbox
+            elif self is asker or self.asking is not None:
+                check_cycle(asker, self)
         mailbox = self.mailbox
         if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
             self.dead_letter(message, _STOPPED_REASON)
             raise ActorStopped(self.address)
-        if instruments.message_delivered:
+        if watched and instruments.message_delivered:
             instruments.delivered(self, message)
         if asker is None:
             return await envelope.wait()
@@ -508,7 +505,9 @@ class Cell:
             self.dead_letter(message, _STOPPED_REASON)
             raise ActorStopped(self.address)
         actor_class = self.actor_class
-        if not actor_class.handles(type(message)):
+        if actor_class._trouper_dispatch.get(type(message)) is None and not actor_class.handles(
+            type(message)
+        ):
             self.dead_letter(message, DeadLetterReason.UNHANDLED)
             raise UnhandledMessage(
                 self.address, type_name(type(message)), actor_class.unmarked_hint(type(message))
@@ -712,8 +711,8 @@ class Cell:
     def wake(self) -> None:
         """Resume the parked task (the mailbox calls this when mail arrives)."""
         if self._parked:
-            self._parked = False
             reschedule(self.task)  # type: ignore[arg-type]  # parked implies a task
+            self._parked = False  # (after: a reschedule that fails leaves it parked)
 
     def _unpark(self) -> None:
         if self._parked:
@@ -1089,10 +1088,15 @@ class Cell:
             return None
         self.handled += 1
         self.current = envelope
+        staged = False
         if settles:
             self.delivery = delivery
             if task is not None and delivery is not None and hasattr(delivery, "stage"):
                 _staging[task] = cast(Transaction, delivery)
+                staged = True
+                runtime = self.runtime
+                runtime.in_transaction += 1
+                runtime.special_sends = True
         try:
             if instruments.handler_started:
                 pause = instruments.starting(self, message, contexts)
@@ -1120,8 +1124,10 @@ class Cell:
         finally:
             if settles:
                 self.delivery = None
-                if task is not None:
-                    _staging.pop(task, None)
+                if staged:
+                    _staging.pop(task, None)  # type: ignore[arg-type]
+                    self.runtime.in_transaction -= 1
+                    self.runtime.recount_special_sends()
         if instruments.handler_finished:
             instruments.finished(self, message, contexts, None, result)
         if settles:

@@ -202,6 +202,7 @@ class Instruments:
     __slots__ = (
         "_carried_only",
         "_installed",
+        "on_change",
         "watch_handlers",
         "watch_messages",
         "watch_sends",
@@ -223,6 +224,8 @@ class Instruments:
     def __init__(self) -> None:
         self._installed: list[Instrument] = []
         # Installed instruments, in installation order (each at most once).
+        self.on_change: Callable[[], None] | None = None
+        # Called after each change (the runtime recomputes its fast-path flag).
         self._carried_only: frozenset[Instrument] = frozenset()
         # The installed instruments whose handler hooks see only the messages they carried.
         self.watch_messages = False
@@ -284,6 +287,8 @@ class Instruments:
             for hook in ("handler_started", "handler_finished")
         )
         self.watch_sends = any(getattr(self, hook) for hook in _SEND_HOOKS)
+        if self.on_change is not None:
+            self.on_change()
 
     # --- calling observing hooks (errors logged, never raised into the engine) ---------
 

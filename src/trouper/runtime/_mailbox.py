@@ -207,7 +207,13 @@ class MemoryMailbox:
             return False
         items.append(item)
         if self._consumers:
-            self._wake_one()
+            try:
+                self._wake_one()
+            except BaseException:
+                # Waking needs the runtime's Trio run (the caller is outside it): the
+                # item was never queued, and the parked consumer stays registered.
+                items.pop()
+                raise
         return True
 
     def put_system(self, item: object) -> None:
@@ -276,15 +282,16 @@ class MemoryMailbox:
             self._wake_one()
 
     def _wake_one(self) -> None:
+        # Wake first, forget after: a wake that fails leaves the consumer registered.
         consumers = self._consumers
         if type(consumers) is dict:
             consumer: Consumer = next(iter(consumers))
+            consumer.wake()
             del consumers[consumer]
         else:
             assert consumers is not None
-            consumer = consumers  # type: ignore[assignment]
+            consumers.wake()  # type: ignore[union-attr]
             self._consumers = None
-        consumer.wake()
 
     def close(self) -> list[object]:
         """Refuse further items; return the queued ones (the caller decides their fate).

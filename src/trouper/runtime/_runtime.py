@@ -22,7 +22,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Literal, NoReturn, Protocol, cast
 
 import trio
 from trio.lowlevel import (
@@ -193,8 +193,14 @@ class Runtime:
             )
         self.transport = transport
         """How this runtime reaches other nodes (``open_runtime(transport=...)``), or ``None``."""
+        self.special_sends = False
+        """Whether sends must take their slow path: an instrument watches sends, or a handler
+        runs in a transaction (then its sends are staged). Read by every tell."""
+        self.in_transaction = 0
+        """How many of this runtime's handlers run in a transaction (durable mailboxes) now."""
         self.instruments = Instruments()
         """Hooks on what the engine does (``trouper.runtime.lowlevel.Instrument``)."""
+        self.instruments.on_change = self.recount_special_sends
         self.events = EventLog()
         """Lifecycle events (started, stopped, failed, restarted, gave up): ``listen(fn)``."""
         self.instruments.add(self.events)
@@ -206,7 +212,8 @@ class Runtime:
         """The root task of the Trio run the runtime lives in, once it runs."""
         self.closed = False
         """Whether the runtime takes no new actors (its block ended, or it was closed)."""
-        self._thread: int | None = None
+        self.thread: int | None = None
+        """The id of the thread the runtime runs in (``threading.get_ident()``), once it runs."""
         self._ids = itertools.count(1)
         self._root: Guardian | None = None
         self._body_scope: trio.CancelScope | None = None
@@ -218,6 +225,10 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"<Runtime {self.node!r}>"
+
+    def recount_special_sends(self) -> None:
+        """Recompute ``special_sends`` (after instruments or transactions change)."""
+        self.special_sends = self.in_transaction > 0 or self.instruments.watch_sends
 
     @staticmethod
     def now() -> float:
@@ -293,10 +304,11 @@ class Runtime:
             pass
         self.refuse_foreign_thread(what)
 
-    def refuse_foreign_thread(self, what: str) -> None:
+    def refuse_foreign_thread(self, what: str) -> NoReturn:
         """Raise the ``RuntimeError`` for ``what`` called from outside the runtime's thread."""
         raise RuntimeError(
-            f"{what}() was called from outside the Trio run that hosts runtime {self.node!r}; "
+            f"{what}() was called from outside the Trio run that hosts runtime {self.node!r} "
+            "(another thread, or asyncio code beside it); "
             f"from another thread use rt.portal ({_PORTAL_NAMES.get(what, 'portal.run')}), "
             "from asyncio code use trouper.aio"
         )
@@ -468,9 +480,9 @@ class Runtime:
     @property
     def portal(self) -> Portal:
         """A handle for other threads to tell, ask, spawn and publish (Trio's ``from_thread``)."""
-        if self._token is None or self._thread is None:
+        if self._token is None or self.thread is None:
             raise RuntimeError("the runtime is not running")
-        return Portal(self._token, self, self._thread)
+        return Portal(self._token, self, self.thread)
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -478,7 +490,7 @@ class Runtime:
         self._root = Guardian(self, nursery, path="/", strategy=self.root_strategy, owner=None)
         self._token = trio.lowlevel.current_trio_token()
         self.root_task = current_root_task()
-        self._thread = threading.get_ident()
+        self.thread = threading.get_ident()
 
     def new_guardian(self, owner: Cell) -> Guardian:
         """The supervising side of ``owner``'s children (``Cell.guardian`` makes it)."""
