@@ -46,8 +46,8 @@ SURFACE = {
         "ACCEPTS", "PUBLIC_STATE", "RANK", "Ask", "Cell", "Command", "Consumer", "Endpoint",
         "EndpointFactory", "Guardian", "HandlerOutcome", "Instrument", "Instruments",
         "Interception", "Mailbox", "MailboxEnding", "MailboxFactory", "MemoryMailbox", "Phase",
-        "SendKind", "Transaction", "Transport", "Verdict", "Watcher", "WithMsgId", "admit",
-        "cell_of", "current_cell",
+        "ReplyCallback", "SendKind", "Transaction", "Transport", "Verdict", "Watcher",
+        "WithMsgId", "admit", "cell_of", "current_cell",
         "message_of", "register_extension", "running", "spawn_cell", "stage_if_in_transaction",
     },
     "trouper.codec": {

@@ -383,3 +383,16 @@ async def test_spawn_pool_options_go_to_the_pool_and_its_members_not_the_factory
             ref.tell_nowait(Job(9))
         await trio.testing.wait_all_tasks_blocked()
         assert sorted(n for _, n in journal) == [0, 1]
+
+
+@pytest.mark.parametrize("router", [RoundRobin(), Balancing(), ConsistentHash(lambda m: 1)])
+async def test_a_pool_takes_callback_asks(router: Router) -> None:
+    """ask_soon on a pool's endpoint routes to a member; the reply reaches the callback."""
+    replies: list[object] = []
+    async with trouper.open_runtime() as rt:
+        pool = await rt.spawn_pool(Worker, 2, [], router=router)
+        endpoint = pool.endpoint
+        assert hasattr(endpoint, "ask_soon")
+        endpoint.ask_soon(Job(7), lambda result: replies.append(result.unwrap()))
+        await trio.testing.wait_all_tasks_blocked()
+    assert replies in (["member-1"], ["member-2"])

@@ -482,3 +482,24 @@ async def test_an_instrument_that_samples_sees_handlers_only_for_what_it_carried
         ("started", Note("b"), "sampled"),
         ("finished", Note("b"), "sampled", "B"),
     ]
+
+
+async def test_ask_soon_goes_through_the_instruments_like_ask() -> None:
+    """A callback ask is sent, delivered and handled under the hooks, context included."""
+    journal = Journal()
+    replies: list[object] = []
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Worker)
+        rt.instruments.add(journal)
+        cell = ref.endpoint
+        assert isinstance(cell, Cell)
+        cell.ask_soon(Note("cb"), lambda result: replies.append(result.unwrap()))
+        await trio.testing.wait_all_tasks_blocked()
+        rt.instruments.remove(journal)
+    assert replies == ["CB"]
+    assert journal.calls == [
+        ("sent", "ask", Note("cb"), 1),
+        ("delivered", Note("cb")),
+        ("handler_started", Note("cb"), 1),
+        ("handler_finished", Note("cb"), 1, "CB"),
+    ]

@@ -49,6 +49,7 @@ from trouper.runtime.lowlevel import (
     Cell,
     Mailbox,
     MemoryMailbox,
+    ReplyCallback,
     WithMsgId,
     message_of,
     stage_if_in_transaction,
@@ -105,6 +106,12 @@ class PoolEndpoint:
     async def ask(self, message: object) -> object:
         """Ask: route ``message`` and wait for the reply (``ActorRef.ask``)."""
         raise NotImplementedError
+
+    def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
+        """Route an ask whose reply goes to ``on_reply`` (``Cell.ask_soon``; no task)."""
+        if type(message) in CONTROL:
+            return self.cell.ask_soon(message, on_reply)
+        raise TypeError(f"{type(self).__name__} does not take callback asks; use ask")
 
     def watch(self, watcher: Watcher) -> None:
         """Watching a pool watches the pool actor (it stops when the pool does)."""
@@ -196,6 +203,15 @@ class _Rerouting(PoolEndpoint):
         if self.members:
             return await self._member(message).ask(message)
         return await self._dead_ask(message)
+
+    def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
+        """Route a callback ask to the member the router picks (``Cell.ask_soon``)."""
+        if type(message) in CONTROL:
+            return self.cell.ask_soon(message, on_reply)
+        if not self.members:
+            self.cell.dead_letter(message, self._why())
+            raise ActorStopped(self.cell.address)
+        return self._member(message).ask_soon(message, on_reply)
 
     def retire(self, member: Cell) -> None:
         """Route the removed member's queued messages (asks too) to the remaining members.
@@ -465,6 +481,34 @@ class BalancingEndpoint(PoolEndpoint):
             self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
             raise ActorStopped(address)
         return await envelope.wait()
+
+    def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
+        """Put a callback ask in the shared mailbox (``Cell.ask_soon``); it never waits.
+
+        Raises:
+            MailboxFull: the shared mailbox is full; nothing was queued.
+            ActorStopped: the pool has stopped.
+            UnhandledMessage: the members take no such message.
+        """
+        if type(message) in CONTROL:
+            return self.cell.ask_soon(message, on_reply)
+        self.cell.runtime.check_thread("ask")
+        mailbox = self.shared
+        assert mailbox is not None
+        address = self.cell.address
+        if mailbox.closed:
+            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+            raise ActorStopped(address)
+        actor_class = self.actor_class
+        if actor_class is not None and not actor_class.handles(type(message)):
+            self.cell.dead_letter(message, DeadLetterReason.UNHANDLED)
+            raise UnhandledMessage(
+                address, type_name(type(message)), actor_class.unmarked_hint(type(message))
+            )
+        envelope = Ask(message, on_reply)
+        if not mailbox.put_nowait(envelope):
+            raise MailboxFull(address, mailbox.size)
+        return envelope
 
     def _release(self, message: object) -> None:
         """Deliver a staged message once its transaction committed (whatever the room)."""

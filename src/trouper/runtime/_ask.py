@@ -35,9 +35,10 @@ from trouper.errors import AskCycle
 if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
 
-__all__ = ["Ask", "check_cycle"]
+__all__ = ["Ask", "ReplyCallback", "check_cycle"]
 
 ReplyCallback = Callable[["outcome.Outcome[object]"], None]
+"""What an ask made without a task (``ask_soon``) calls with its reply, once."""
 
 
 class Ask:

@@ -528,12 +528,35 @@ class Cell:
             ActorStopped: the actor has stopped (a dead letter was posted).
             UnhandledMessage: no handler takes the message (a dead letter was posted).
         """
+        runtime = self.runtime
         if self._foreign():
-            self.runtime.refuse_foreign_thread("ask")
+            runtime.refuse_foreign_thread("ask")
+        instruments = runtime.instruments
+        watched = instruments.watch_sends
+        fate = instruments.intercept(self, message, SendKind.ASK) if watched else None
         envelope = self._open_ask(message, on_reply)
+        if fate is not None:
+            if fate.duplicate:
+                self._put_copy(message)
+            if fate.drop:
+                return envelope  # a lost request: only the caller's deadline ends the wait
+            if fate.delay > 0:
+                runtime.root.nursery.start_soon(self._ask_late, envelope, fate.delay)
+                return envelope
+        if watched and instruments.message_sent:
+            envelope.contexts = instruments.sent(self, message, SendKind.ASK)
         if not self.mailbox.put_nowait(envelope):
             raise MailboxFull(self.address, self.mailbox.size)
+        if watched and instruments.message_delivered:
+            instruments.delivered(self, message)
         return envelope
+
+    async def _ask_late(self, envelope: Ask, delay: float) -> None:
+        await trio.sleep(delay)
+        if envelope.abandoned:
+            return
+        if not await self.mailbox.put(envelope):
+            self.dead_letter(envelope, _STOPPED_REASON)
 
     # --- interceptions (simulated network faults) -----------------------------------
 

@@ -50,7 +50,7 @@ hand). Everything here may change between releases without notice.
 
 from trouper._exports import publish
 from trouper.actors import Endpoint, Watcher
-from trouper.runtime._ask import Ask
+from trouper.runtime._ask import Ask, ReplyCallback
 from trouper.runtime._cell import Cell, Transaction, current_cell, stage_if_in_transaction
 from trouper.runtime._envelopes import WithMsgId, message_of
 from trouper.runtime._guardian import Guardian
@@ -101,6 +101,7 @@ __all__ = [
     "MailboxFactory",
     "MemoryMailbox",
     "Phase",
+    "ReplyCallback",
     "SendKind",
     "Transaction",
     "Transport",
