@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-browser lint typecheck pytest bench bench-nats bench-smoke format clean
+.PHONY: install demo test test-browser lint typecheck pytest bench bench-aio bench-nats bench-smoke format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test-browser: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The asyncio bridge against native Trio, and an HTTP endpoint asking an actor (uses wrk if
+# it is installed: apt-get install wrk).
+bench-aio: $(STAMP)
+	$(BIN)/python -m bench.aio_bench
 
 # The NATS client against nats-py on asyncio (starts its own nats-server).
 bench-nats: $(STAMP)

@@ -18,6 +18,8 @@ SHOWS = {
     "work_queue.py": "total 40 of 40 jobs, in 10s of virtual time",
     "simulated_bank.py": "explored 200 seeds: every run passed the check",
     "observe_demo.py": "/bank/bob            Account    running  restarts 1",
+    "asyncio_web.py": "GET /visit/crash -> 500",
+    "threads_portal.py": "40 adds from 8 threads -> [202]",
 }
 
 

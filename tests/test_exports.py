@@ -12,6 +12,7 @@ import trouper
 SURFACE = {
     "trouper": {
         "Actor", "ActorError", "ActorEvent", "ActorRef", "ActorState", "ActorStopped", "Address",
+        "AskCycle", "RuntimeClosed",
         "Backoff", "ChildFailed", "ChildNotFound", "ChildSpec", "Context", "DeadLetter",
         "Directive", "DuplicateChild", "EventKind", "Exited", "HandlerError", "InvalidSubject",
         "LinkedActorFailed", "MailboxFull", "NameTaken", "OneForAll", "OneForOne", "Reject",
@@ -50,6 +51,7 @@ SURFACE = {
         "WithMsgId", "admit", "cell_of", "current_cell",
         "message_of", "register_extension", "running", "spawn_cell", "stage_if_in_transaction",
     },
+    "trouper.aio": {"AioRef", "AioRuntime", "open_runtime"},
     "trouper.codec": {
         "Codec", "DEFAULT_REGISTRY", "Encoded", "MAX_NAME_LENGTH", "MessageRegistry",
         "RefResolver", "check_message_name", "default_name", "message", "name_of", "register",

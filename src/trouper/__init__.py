@@ -27,6 +27,7 @@ from trouper.codec import message, register
 from trouper.errors import (
     ActorError,
     ActorStopped,
+    AskCycle,
     ChildFailed,
     ChildNotFound,
     DuplicateChild,
@@ -36,6 +37,7 @@ from trouper.errors import (
     MailboxFull,
     NameTaken,
     RestartIntensityExceeded,
+    RuntimeClosed,
     StartFailed,
     UnhandledMessage,
 )
@@ -69,6 +71,7 @@ __all__ = [
     "ActorState",
     "ActorStopped",
     "Address",
+    "AskCycle",
     "Backoff",
     "ChildFailed",
     "ChildNotFound",
@@ -92,6 +95,7 @@ __all__ = [
     "Restart",
     "RestartIntensityExceeded",
     "Runtime",
+    "RuntimeClosed",
     "StartFailed",
     "Strategy",
     "Supervisor",
