@@ -292,7 +292,7 @@ class Delivery:
         self._retries = retries
         # When it was first delivered (wall seconds), if an earlier delivery was.
         self._first = first_delivered_at
-        # When this delivery was handed over (wall seconds), set by the hand-over.
+        # When this delivery was handed over (Trio's clock), set by the hand-over.
         self._delivered_at = 0.0
         # The queue's generation when handed over; an older one only settles in the store.
         self._generation = generation
@@ -363,9 +363,16 @@ class _Put(Append):
         claimed: bool,
         reserved: bool,
     ) -> None:
-        Append.__init__(
-            self, queue.name, encoded.type_name, encoded.payload, msg_id, dedup_until, claimed, None
-        )
+        # Append's fields, set here rather than through Append.__init__ (the hot path).
+        self.mailbox = queue.name
+        self.type_name = encoded.type_name
+        self.payload = encoded.payload
+        self.msg_id = msg_id
+        self.dedup_until = dedup_until
+        self.claim = claimed
+        self.hint = None
+        self.id = 0
+        self.accepted = False
         # The queue that staged it (its counters change when it commits).
         self.queue = queue
         # The message as put (handed over as is, never decoded again).
@@ -846,13 +853,14 @@ class DurableQueue:
     def _redeliver(
         self, item: Delivery, delay: float, *, retries: int, now: float, keep_ask: bool
     ) -> None:
-        first = item._first if item._first is not None else item._delivered_at
+        delivered = _wall(item._delivered_at)
+        first = item._first if item._first is not None else delivered
         self._open_batch().nack(
             item.id,
             deliveries=item.attempt,
             retries=retries,
             available_at=now + delay,
-            delivered_at=item._delivered_at,
+            delivered_at=delivered,
             first_delivered_at=first,
         )
         if item._generation != self._generation:
@@ -884,13 +892,14 @@ class DurableQueue:
         if error is not None:
             text = "".join(traceback.format_exception(error))
         batch = self._open_batch()
+        delivered = _wall(item._delivered_at)
         batch.dead_letter(
             item.id,
             reason=reason,
             traceback=text,
             deliveries=item.attempt,
-            first_delivered_at=item._first if item._first is not None else item._delivered_at,
-            last_delivered_at=item._delivered_at,
+            first_delivered_at=item._first if item._first is not None else delivered,
+            last_delivered_at=delivered,
         )
         if notify and self._on_dead_letter is not None:
             on_dead_letter = self._on_dead_letter
@@ -914,6 +923,7 @@ class DurableQueue:
         """Hand over the claimed appends that just committed; note the others as unread."""
         unread = False
         generation = self._generation
+        now = -1.0  # read from Trio's clock once, if something is handed over
         for record in appends:
             if type(record) is _Put and record.queue is self:
                 self._reserved -= 1
@@ -931,6 +941,8 @@ class DurableQueue:
                         self._claimed = delivery_id
                     if delivery_id > self._cursor:
                         self._cursor = delivery_id
+                    if now < 0:
+                        now = trio.current_time()
                     self._hand_over(
                         Delivery(
                             self,
@@ -942,7 +954,8 @@ class DurableQueue:
                             None,
                             record.companion,
                             generation,
-                        )
+                        ),
+                        now,
                     )
                     continue
                 if record.companion is not None:
@@ -975,8 +988,8 @@ class DurableQueue:
 
     # --- the serving task -----------------------------------------------------------
 
-    def _hand_over(self, delivery: Delivery) -> None:
-        delivery._delivered_at = wall_now()
+    def _hand_over(self, delivery: Delivery, now: float) -> None:
+        delivery._delivered_at = now
         self.items.append(delivery)
         self._known.add(delivery.id)
         self._outstanding += 1
@@ -999,7 +1012,7 @@ class DurableQueue:
                 None,
                 self._generation,
             )
-            delivery._delivered_at = wall_now()
+            delivery._delivered_at = trio.current_time()
             self._known.add(row.id)
             self._outstanding += 1
             if isinstance(error, UndecodableMessage):
@@ -1126,7 +1139,7 @@ class DurableQueue:
             self._after_suspect = row.id
             return
         self._suspect = delivery
-        self._hand_over(delivery)
+        self._hand_over(delivery, trio.current_time())
 
     async def _fire_timers(self) -> None:
         now = trio.current_time()
@@ -1135,7 +1148,7 @@ class DurableQueue:
         while timers and timers[0][0] <= now:
             _, _, delivery_id, delivery = heapq.heappop(timers)
             if delivery is not None and delivery_id <= self._claimed:
-                self._hand_over(delivery)
+                self._hand_over(delivery, now)
             else:
                 reread.append(delivery_id)
         if not reread:
@@ -1144,12 +1157,13 @@ class DurableQueue:
         rows = await self.store.fetch(self.name, ids=reread, limit=len(reread))
         if generation != self._generation:
             return
+        now = trio.current_time()
         for row in rows:
             if row.id > self._claimed:
                 self._claimed = row.id
             delivery = self._from_row(row, row.deliveries + 1)
             if delivery is not None:
-                self._hand_over(delivery)
+                self._hand_over(delivery, now)
         gone = set(reread) - {row.id for row in rows}
         self._known.difference_update(gone)
 
@@ -1160,18 +1174,26 @@ class DurableQueue:
         if generation != self._generation:
             return
         known = self._known
+        now = trio.current_time()
+        if rows:
+            last = rows[-1].id
+            if last > self._cursor:
+                self._cursor = last
+            if last > self._claimed:
+                self._claimed = last
         for row in rows:
-            if row.id > self._cursor:
-                self._cursor = row.id
-            if row.id > self._claimed:
-                self._claimed = row.id
             if row.id in known:
                 continue
             delivery = self._from_row(row, row.deliveries + 1)
             if delivery is not None:
-                self._hand_over(delivery)
+                self._hand_over(delivery, now)
         if len(rows) < room and self._unread == seen:
             self._live = True
+
+
+def _wall(trio_time: float) -> float:
+    """The wall-clock seconds (as stored) of an instant on Trio's clock."""
+    return wall_now() - (trio.current_time() - trio_time)
 
 
 def _describe(error: BaseException) -> str:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 import queue
 import sqlite3
@@ -217,13 +218,16 @@ class _Entry:
 class _Writing:
     """The writer thread's own state: its connection, mailbox ids and the next delivery id."""
 
-    __slots__ = ("boxes", "connection", "next_id")
+    __slots__ = ("boxes", "connection", "next_expiry", "next_id")
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         # The writing connection (autocommit mode; transactions are explicit).
         self.connection = connection
         # Mailbox name -> row id, filled on first use.
         self.boxes: dict[str, int] = {}
+        # When the first stored dedup id expires (inf: none will): commits purge
+        # expired ids only once it has passed.
+        self.next_expiry = _first_expiry(connection)
         # The id the next appended message gets: above every stored id.
         self.next_id: int = 1 + max(
             connection.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0],
@@ -252,6 +256,12 @@ class _Writing:
         delivery_id = self.next_id
         self.next_id = delivery_id + 1
         return delivery_id
+
+
+def _first_expiry(connection: sqlite3.Connection) -> float:
+    """When the first stored dedup id expires (inf if none will)."""
+    row = connection.execute("SELECT min(expires_at) FROM dedup").fetchone()
+    return math.inf if row[0] is None else float(row[0])
 
 
 def _stored(mailbox: str, row: Sequence[Any]) -> StoredMessage:
@@ -515,43 +525,98 @@ class _ReleaseAll(_Op):
         return None
 
 
+_CHUNK = 100  # rows per multi-row INSERT or DELETE statement (at most 700 parameters)
+_GROUP_ROWS = 2000  # rows a group takes before the rest waits for the next commit
+_WAKE_SLICE = 32  # tasks woken per pass of the scheduler once their commit is done
+
+
+def _insert_sql(count: int) -> str:
+    return _INSERT + ", (?, ?, ?, ?, ?, 0, ?)" * (count - 1)
+
+
+def _delete_sql(count: int) -> str:
+    return "DELETE FROM messages WHERE id IN (?" + ", ?" * (count - 1) + ")"
+
+
+def _in_chunks(
+    connection: sqlite3.Connection, sql: Callable[[int], str], rows: list[object], width: int
+) -> None:
+    """Run ``sql(n)`` over ``rows`` (flat parameters, ``width`` per row), ``_CHUNK`` rows a time.
+
+    One statement per hundred rows instead of one per row (``executemany``):
+    fewer steps through SQLite, and fewer times the thread gives up the GIL.
+    """
+    step = _CHUNK * width
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        connection.execute(sql(len(part) // width), part)
+
+
 def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
     """Apply every batch and operation of a group in one transaction (the writer thread)."""
-    batches = [entry.batch for entry in entries if entry.batch]
-    ops = [entry.op for entry in entries if entry.op is not None]
+    batches: list[WriteBatch] = []
+    ops: list[_Op] = []
+    for entry in entries:
+        if entry.batch:
+            batches.append(entry.batch)
+        elif entry.op is not None:
+            ops.append(entry.op)
     if not batches and not ops:
         return
     connection = writing.connection
     connection.execute("BEGIN IMMEDIATE")
     try:
-        inserts: list[tuple[object, ...]] = []
+        inserts: list[object] = []
         claims: dict[int, int] = {}
+        acks: list[object] = []
+        nacks: list[tuple[int, int, float, float, float, int]] = []
+        dead: list[tuple[int, str, str | None, float | None, float | None, int]] = []
+        states: dict[str, bytes] = {}
+        tried: set[str] = set()
+        released: set[str] = set()
+        boxes = writing.boxes
+        next_id = writing.next_id
         dedups = 0
         for batch in batches:
             for record in batch.appends:
-                box = writing.box(record.mailbox)
-                if record.msg_id is not None:
+                name = record.mailbox
+                box = boxes.get(name)
+                if box is None:
+                    box = writing.box(name)
+                msg_id = record.msg_id
+                if msg_id is not None:
                     dedups += 1
-                    cursor = connection.execute(
-                        _DEDUP, (box, record.msg_id, record.dedup_until, now)
-                    )
+                    until = record.dedup_until
+                    cursor = connection.execute(_DEDUP, (box, msg_id, until, now))
                     if cursor.rowcount == 0:
                         continue
-                record.id = delivery_id = writing.take_id()
+                    if until is not None and until < writing.next_expiry:
+                        writing.next_expiry = until
+                record.id = next_id
                 record.accepted = True
-                inserts.append(
-                    (delivery_id, box, record.type_name, record.payload, record.msg_id, now)
-                )
+                inserts += (next_id, box, record.type_name, record.payload, msg_id, now)
                 if record.claim:
-                    claims[box] = delivery_id
+                    claims[box] = next_id
+                next_id += 1
+            if batch.acks:
+                acks += batch.acks
+            if batch.nacks:
+                nacks += batch.nacks
+            if batch.dead:
+                dead += batch.dead
+            if batch.states:
+                states.update(batch.states)
+            if batch.tried:
+                tried.update(batch.tried)
+            if batch.releases:
+                released.update(batch.releases)
+        writing.next_id = next_id
         if inserts:
-            connection.executemany(_INSERT, inserts)
+            _in_chunks(connection, _insert_sql, inserts, 6)
         if claims:
             connection.executemany(_CLAIM, [(upto, box) for box, upto in claims.items()])
-        nacks = [nack for batch in batches for nack in batch.nacks]
         if nacks:
             connection.executemany(_NACK, nacks)
-        dead = [entry for batch in batches for entry in batch.dead]
         if dead:
             connection.executemany(
                 _BURY,
@@ -560,24 +625,23 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
                     for count, reason, text, first, last, delivery_id in dead
                 ],
             )
-            connection.executemany(_DELETE, [(entry[-1],) for entry in dead])
-        acks = [(delivery_id,) for batch in batches for delivery_id in batch.acks]
+            _in_chunks(connection, _delete_sql, [entry[-1] for entry in dead], 1)
         if acks:
-            connection.executemany(_DELETE, acks)
-        states = {key: data for batch in batches for key, data in batch.states}
+            _in_chunks(connection, _delete_sql, acks, 1)
         if states:
             connection.executemany(_SAVE_STATE, [(key, data, now) for key, data in states.items()])
-        tried = {name for batch in batches for name in batch.tried}
         if tried:
             connection.executemany(_TRIED, [(writing.box(name),) for name in tried])
-        releases = [(writing.box(name),) for name in {n for b in batches for n in b.releases}]
-        if releases:
+        if released:
+            releases = [(writing.box(name),) for name in released]
             connection.executemany(_UNCHARGE, releases)
             connection.executemany(_RELEASE, releases)
         for op in ops:
             op.result = op.run(writing, now)
-        # Expired dedup ids go a few at a time, more when many are being added.
-        connection.execute(_PURGE, (now, 64 + 2 * dedups))
+        if now >= writing.next_expiry:
+            # Expired dedup ids go a few at a time, more when many are being added.
+            connection.execute(_PURGE, (now, 64 + 2 * dedups))
+            writing.next_expiry = _first_expiry(connection)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -737,14 +801,22 @@ class SqliteStore:
         self._listeners: dict[str, MailboxListener] = {}
         # The error that failed the store, if one did; every write raises it after.
         self._failure: StoreFailed | None = None
-        # Entries in the last group handed to the writer (how to schedule the next).
+        # Tasks that waited for the last group handed to the writer: one (or none)
+        # is a sequential sender, whose next commit starts at once.
         self._last_group = 0
         # The committer task (a system task while the store is open), and
         # whether it is parked waiting for ``_schedule``.
         self._committer: Task | None = None
         self._committer_parked = False
-        # Whether the committer lets one more pass of the scheduler stage first.
-        self._gather = False
+        # Tasks whose commit is done and that are not woken yet (``_wake_slice``).
+        self._to_wake: list[Task] = []
+        # Whether the last group left staged entries behind (over _GROUP_ROWS).
+        self._capped = False
+        # Tasks waiting for what is pending (not yet handed to the writer).
+        self._pending_waiters = 0
+        # Tasks that waited for the last group (at least 1): once as many wait
+        # for what is pending, its commit starts (``_one_more_waiter``).
+        self._population = 1
         self._commits = 0
         self._batches = 0
         self._rows = 0
@@ -811,7 +883,8 @@ class SqliteStore:
             raise StoreLocked(path, lock_path) from None
         self._lock_fd = fd
         try:
-            connection = sqlite3.connect(path, isolation_level=None)
+            # A statement cache for every size of the multi-row statements.
+            connection = sqlite3.connect(path, isolation_level=None, cached_statements=256)
         except sqlite3.Error as error:
             raise StoreError(path, _describe(error)) from error
         try:
@@ -934,13 +1007,7 @@ class SqliteStore:
         await trio.lowlevel.checkpoint_if_cancelled()
         self._writable()
         self._pending.append(_Entry(batch, None, current_task()))
-        if not self._busy and not self._scheduled:
-            if self._last_group <= 1 and self._threads:
-                # One sender waiting for each commit: its batch is complete, so
-                # start now, without a pass through the scheduler.
-                self._start()
-            else:
-                self._schedule()
+        self._one_more_waiter()
         await wait_task_rescheduled(_no_abort)
 
     async def durable(self, batch: WriteBatch) -> None:
@@ -950,10 +1017,7 @@ class SqliteStore:
         if batch.waiters is None:
             batch.waiters = []
         batch.waiters.append(current_task())
-        if not self._busy and self._last_group <= 1 and self._threads:
-            # One sender waiting for each commit: start now, without a pass
-            # through the scheduler (the committer then finds nothing to do).
-            self._start()
+        self._one_more_waiter()
         await wait_task_rescheduled(_no_abort)
 
     async def flush(self) -> None:
@@ -969,10 +1033,28 @@ class SqliteStore:
         await trio.lowlevel.checkpoint_if_cancelled()
         self._writable(closing=closing)
         self._pending.append(_Entry(None, op, current_task()))
-        if not self._busy and not self._scheduled:
-            self._schedule()
+        self._one_more_waiter()
         await wait_task_rescheduled(_no_abort)
         return op.result
+
+    def _one_more_waiter(self) -> None:
+        """A task waits for what is pending: start the commit now if all are waiting.
+
+        The tasks that waited for the last group, woken by its commit, run in
+        the next pass of the scheduler and stage again. Once as many wait as
+        waited last time, the group is complete: its commit starts at once,
+        in this pass, without waiting for the committer (a lone sender starts
+        its own commit as it stages). Otherwise the committer starts it once
+        the pass is over. Groups stay whole: splitting them to overlap staging
+        and committing was measured slower, each part paying for an ``fsync``.
+        """
+        self._pending_waiters += 1
+        if self._busy:
+            return
+        if self._threads and self._pending_waiters >= self._population:
+            self._start()
+        elif not self._scheduled:
+            self._schedule()
 
     def _schedule(self) -> None:
         # Start the next group in the committer task, which runs in a later
@@ -988,17 +1070,43 @@ class SqliteStore:
         """The committer: starts each group on Trio's thread, woken by ``_schedule``."""
         self._committer = current_task()
         while self._phase in ("open", "closing"):
+            if self._to_wake:
+                self._wake_slice()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                continue
             if self._scheduled:
-                if self._gather:
-                    # After a big group, let the tasks its commit woke (they
-                    # run in this same pass) stage into the next one first.
-                    self._gather = False
-                    await trio.lowlevel.cancel_shielded_checkpoint()
                 self._start()
                 continue
             self._committer_parked = True
             await wait_task_rescheduled(_no_abort)
+        for task in self._to_wake:
+            reschedule(task)
+        self._to_wake.clear()
         self._committer = None
+
+    def _wake_slice(self) -> None:
+        """Wake the next ``_WAKE_SLICE`` tasks waiting for a commit that is done.
+
+        Waking a hundred senders at once would make one pass of the scheduler
+        as long as all their work, and every other task (a heartbeat, a timer)
+        wait that long; a slice at a time, the committer waking the next one
+        each pass, keeps each pass short.
+        """
+        to_wake = self._to_wake
+        if not to_wake:
+            return
+        if len(to_wake) <= _WAKE_SLICE:
+            for task in to_wake:
+                reschedule(task)
+            to_wake.clear()
+            return
+        for task in to_wake[:_WAKE_SLICE]:
+            reschedule(task)
+        del to_wake[:_WAKE_SLICE]
+        committer = self._committer
+        if committer is not None and self._committer_parked:
+            self._committer_parked = False
+            reschedule(committer)
 
     def _stop_committer(self) -> None:
         committer = self._committer
@@ -1006,15 +1114,52 @@ class SqliteStore:
             self._committer_parked = False
             reschedule(committer)
 
+    def _take_group(self) -> list[_Entry]:
+        """Take the next group from what is pending: fetches first, then a bounded prefix.
+
+        A fetch only reads what is committed and claims it, so it may go
+        before batches staged earlier; it goes first because a consumer may be
+        waiting for it. The batches keep their staging order (so appends keep
+        theirs), up to about ``_GROUP_ROWS`` rows: a huge group would make
+        the fetches staged behind it wait for all of it.
+        """
+        pending = self._pending
+        if len(pending) == 1:
+            self._pending = []
+            self._capped = False
+            return pending
+        group = [entry for entry in pending if type(entry.op) is _Fetch]
+        rows = len(group)
+        rest: list[_Entry] = []
+        for index, entry in enumerate(pending):
+            if type(entry.op) is _Fetch:
+                continue
+            if rows >= _GROUP_ROWS and group:
+                rest = [e for e in pending[index:] if type(e.op) is not _Fetch]
+                break
+            group.append(entry)
+            rows += 1 if entry.batch is None else entry.batch.rows
+        self._pending = rest
+        self._capped = bool(rest)
+        return group
+
     def _start(self) -> None:
         self._scheduled = False
         if self._busy or not self._pending or self._writer is None:
             return
-        entries, self._pending = self._pending, []
-        self._last_group = len(entries)
+        entries = self._take_group()
+        waiting = 0
         for entry in entries:
-            if entry.batch is not None:
-                entry.batch.sealed = True
+            if entry.waiter is not None:
+                waiting += 1
+            batch = entry.batch
+            if batch is not None:
+                batch.sealed = True
+                if batch.waiters is not None:
+                    waiting += len(batch.waiters)
+        self._pending_waiters -= waiting
+        self._population = max(1, waiting)
+        self._last_group = waiting
         self._busy = True
         self._idle = trio.Event()
         hold_virtual_time()
@@ -1061,15 +1206,18 @@ class SqliteStore:
                 for callback in batch.callbacks():
                     callback()
                 if batch.waiters is not None:
-                    for task in batch.waiters:
-                        reschedule(task)
+                    self._to_wake.extend(batch.waiters)
             if entry.waiter is not None:
-                reschedule(entry.waiter)
-        if self._pending and not self._scheduled:
-            if self._last_group <= 1 and self._threads:
+                self._to_wake.append(entry.waiter)
+        self._wake_slice()
+        if self._pending:
+            # Everything pending was staged by tasks that have yielded since:
+            # complete batches. The writer, now idle, takes them at once if the
+            # whole population waits for them (else the tasks just woken stage
+            # first: see ``_one_more_waiter``), or once this pass is over.
+            if self._threads and (self._capped or self._pending_waiters >= self._population):
                 self._start()
-            else:
-                self._gather = True
+            elif not self._scheduled:
                 self._schedule()
 
     def _fail(self, error: BaseException, entries: list[_Entry]) -> None:
