@@ -13,6 +13,8 @@ from durable_support import Billing, Charge, Ledger, Orders, Place, sqlite
 import trouper
 from trouper.durable import Delivery, Durable
 from trouper.errors import StartFailed
+from trouper.runtime import Supervisor
+from trouper.supervision import ChildSpec
 
 
 async def test_the_issue_example_charges_each_order_once(tmp_path: Path) -> None:
@@ -319,3 +321,56 @@ async def test_an_asks_reply_is_at_most_once(tmp_path: Path) -> None:
         await rt.spawn(Stuck, runs, name="stuck", mailbox=Durable())
         await trio.sleep(1)
     assert runs == [7, 7]  # handled again (at least once); its reply went to no one
+
+
+async def test_a_supervisor_child_spec_may_be_durable(tmp_path: Path) -> None:
+    """``ChildSpec(..., name=..., mailbox=Durable())`` makes a supervised child durable."""
+    spec = ChildSpec("log", Log, args=([],), name="log", mailbox=Durable())
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Supervisor, [spec], name="sup")
+        log = rt.lookup("log")
+        assert log is not None
+        await log.tell(Charge("a", 1))
+        assert [box.name for box in await rt.store.mailbox_statistics()] == ["log"]
+
+
+@trouper.message("test.durable.reply-to")
+@attrs.frozen
+class ReplyTo:
+    """A stored message holding a ref."""
+
+    order_id: str
+    to: trouper.ActorRef[object]
+
+
+class Replier(trouper.Actor):
+    """Waits ``delay`` seconds, then tells the ref in the message a Charge."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    @trouper.handler
+    async def reply(self, message: ReplyTo) -> None:
+        await trio.sleep(self.delay)
+        await message.to.tell(Charge(message.order_id, 1))
+
+
+async def test_a_ref_in_a_stored_message_finds_its_actor_when_used(tmp_path: Path) -> None:
+    """Read back by a new runtime before its actor lives, a ref resolves when it is used."""
+    got: list[Charge] = []
+
+    class Collect(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            got.append(message)
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db"), shutdown=0.5) as rt:
+        collector = await rt.spawn(Collect, name="collector")
+        replier = await rt.spawn(Replier, 100.0, name="replier", mailbox=Durable())
+        await replier.tell(ReplyTo("a", collector))  # stays stored: the handler never ends
+        await trio.sleep(0.1)
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Replier, 1.0, name="replier", mailbox=Durable())  # decodes the ref now
+        await rt.spawn(Collect, name="collector")
+        await trio.sleep(2)
+    assert got == [Charge("a", 1)]
