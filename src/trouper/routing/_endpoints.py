@@ -464,22 +464,12 @@ class BalancingEndpoint(PoolEndpoint):
             return await self.cell.ask(message)
         self.cell.runtime.check_thread("ask")
         await checkpoint_if_cancelled()
+        envelope = self._open_ask(message, None)
         mailbox = self.shared
         assert mailbox is not None
-        address = self.cell.address
-        if mailbox.closed:
-            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
-            raise ActorStopped(address)
-        actor_class = self.actor_class
-        if actor_class is not None and not actor_class.handles(type(message)):
-            self.cell.dead_letter(message, DeadLetterReason.UNHANDLED)
-            raise UnhandledMessage(
-                address, type_name(type(message)), actor_class.unmarked_hint(type(message))
-            )
-        envelope = Ask(message)
         if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
             self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
-            raise ActorStopped(address)
+            raise ActorStopped(self.cell.address)
         return await envelope.wait()
 
     def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
@@ -493,6 +483,15 @@ class BalancingEndpoint(PoolEndpoint):
         if type(message) in CONTROL:
             return self.cell.ask_soon(message, on_reply)
         self.cell.runtime.check_thread("ask")
+        envelope = self._open_ask(message, on_reply)
+        mailbox = self.shared
+        assert mailbox is not None
+        if not mailbox.put_nowait(envelope):
+            raise MailboxFull(self.cell.address, mailbox.size)
+        return envelope
+
+    def _open_ask(self, message: object, on_reply: ReplyCallback | None) -> Ask:
+        """Check that ``message`` can be asked of the members now; return its envelope."""
         mailbox = self.shared
         assert mailbox is not None
         address = self.cell.address
@@ -505,10 +504,7 @@ class BalancingEndpoint(PoolEndpoint):
             raise UnhandledMessage(
                 address, type_name(type(message)), actor_class.unmarked_hint(type(message))
             )
-        envelope = Ask(message, on_reply)
-        if not mailbox.put_nowait(envelope):
-            raise MailboxFull(address, mailbox.size)
-        return envelope
+        return Ask(message, on_reply)
 
     def _release(self, message: object) -> None:
         """Deliver a staged message once its transaction committed (whatever the room)."""

@@ -1013,6 +1013,7 @@ class Cell:
             except Exception as error:
                 self.current = None
                 return self._handler_failed(error, message, envelope)
+            # _answer, inlined: this is the hot path.
             if envelope is not None:
                 self.current = None
                 if type(result) is Reject:
@@ -1155,6 +1156,11 @@ class Cell:
             instruments.finished(self, message, contexts, None, result)
         if settles:
             mailbox.settle(item, MailboxEnding.HANDLED, None)
+        self._answer(envelope, message, result)
+        return None
+
+    def _answer(self, envelope: Ask | None, message: object, result: object) -> None:
+        """Give a handler's result to its asker (a ``Reject`` raises there); _serve inlines it."""
         if envelope is not None:
             self.current = None
             if type(result) is Reject:
@@ -1165,7 +1171,6 @@ class Cell:
             self.runtime.dead_letters.post(
                 DeadLetter(message, self.address, DeadLetterReason.REJECTED, result.error)
             )
-        return None
 
     def _take_deferred(self) -> None:
         """A link failure kept for this instance fails it now."""
