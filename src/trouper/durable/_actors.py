@@ -318,6 +318,7 @@ class ActorMailbox(DurableQueue):
             )
         self._state_type = cls
         self._state_codec = self._layer.state_codec(cls)
+        self._stateful = True
         data = await self.load_state()
         instance.state = self._decode_state(cls, data)  # type: ignore[attr-defined]
 

@@ -499,6 +499,8 @@ class DurableQueue:
         self._kicked = trio.Event()
         # The store's failure, once it failed.
         self._failure: BaseException | None = None
+        # Whether the actor has durable state (``_state_data`` is asked after each ack).
+        self._stateful = False
 
     def __repr__(self) -> str:
         return f"<DurableQueue {self.name!r} depth {self._depth + self._reserved}>"
@@ -594,10 +596,15 @@ class DurableQueue:
             UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        self._check()
+        if self._failure is not None:
+            self._check()
         if self.closed:
             return False
-        message, msg_id, companion = _unwrap(item)
+        cls = type(item)
+        if cls is WithMsgId or cls is Ask:
+            message, msg_id, companion = _unwrap(item)
+        else:
+            message, msg_id, companion = item, None, None
         encoded = self._codec.encode(message)
         if self.producers or self._depth + self._reserved >= self.size:
             task = current_task()
@@ -611,7 +618,9 @@ class DurableQueue:
             if not await wait_task_rescheduled(abort):
                 return False
             self._reserved -= 1
-        batch = self._open_batch()
+        batch = self._batch
+        if batch is None or batch.sealed:
+            batch = self._open_batch()
         self._stage_append(batch, message, encoded, msg_id, companion)
         await self.store.durable(batch)
         return True
@@ -761,7 +770,7 @@ class DurableQueue:
             return False
         if ending is _HANDLED:
             try:
-                state = self._state_data()
+                state = self._state_data() if self._stateful else None
             except Exception as problem:
                 # The new state cannot be stored: nothing of the handler commits.
                 log.error("%s: the actor's state cannot be saved: %r", self.name, problem)
