@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-browser lint typecheck pytest bench bench-aio bench-nats bench-smoke format clean
+.PHONY: install demo test test-browser lint typecheck pytest bench bench-aio bench-durable bench-nats bench-smoke kill-durable format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: $(STAMP)
 # it is installed: apt-get install wrk).
 bench-aio: $(STAMP)
 	$(BIN)/python -m bench.aio_bench
+
+# Durable mailboxes against raw sqlite3 and the Python peers (litequeue, huey), with the
+# disk's fsync regime; and the kill -9 proof: a durable pipeline killed 40 times.
+bench-durable: $(STAMP)
+	$(BIN)/python -m bench.durable_bench
+
+kill-durable: $(STAMP)
+	$(BIN)/python -m bench.durable_kill --kills 40
 
 # The NATS client against nats-py on asyncio (starts its own nats-server).
 bench-nats: $(STAMP)

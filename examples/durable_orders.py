@@ -18,7 +18,7 @@ import attrs
 import trio
 
 import trouper
-from trouper.durable import Delivery, Durable, Retry, SqliteStore
+from trouper.durable import Durable, Retry, SqliteStore
 from trouper.supervision import OneForOne
 
 
@@ -52,9 +52,7 @@ class Billing(trouper.Actor):
 
     @trouper.handler
     async def charge(self, msg: Charge) -> None:
-        delivery = self.ctx.delivery  # this message's id, attempt number, redelivered
-        assert isinstance(delivery, Delivery)  # a durable mailbox's (for the type checker)
-        if delivery.attempt == 1 and msg.total > 1000:
+        if self.ctx.delivery.attempt == 1 and msg.total > 1000:
             raise Retry(after=0.5)  # not now: redelivered in 0.5 s
         self.state.charged[msg.order_id] = msg.total
 

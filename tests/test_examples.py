@@ -19,6 +19,7 @@ SHOWS = {
     "simulated_bank.py": "explored 200 seeds: every run passed the check",
     "observe_demo.py": "/bank/bob            Account    running  restarts 1",
     "asyncio_web.py": "GET /visit/crash -> 500",
+    "durable_orders.py": "charged after a restart: {'o-1': 30, 'o-3': 2000}",
     "threads_portal.py": "40 adds from 8 threads -> [202]",
 }
 

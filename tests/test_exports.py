@@ -30,7 +30,8 @@ SURFACE = {
         "UnregisteredMessageType", "UnresolvableRef",
     },
     "trouper.actors": {
-        "Actor", "ActorRef", "ActorState", "Address", "Context", "Exited",
+        "IN_MEMORY_DELIVERY", "Actor", "ActorRef", "ActorState", "Address", "Context",
+        "DeliveryInfo", "Exited",
         "HandlerFunction", "Reject", "Request", "Terminated", "Timer", "handler", "instantiate",
     },
     "trouper.supervision": {
@@ -56,6 +57,12 @@ SURFACE = {
         "Codec", "DEFAULT_REGISTRY", "Encoded", "MAX_NAME_LENGTH", "MessageRegistry",
         "RefResolver", "check_message_name", "default_name", "message", "name_of", "register",
         "type_named",
+    },
+    "trouper.durable": {
+        "Append", "DeadLetterRecord", "Delivery", "Durable", "DurableQueue", "EncodedMessage",
+        "ExponentialJitter", "GiveUp", "MailboxListener", "MailboxOpening", "MailboxStatistics",
+        "MessageCodec", "Retry", "RetryBackoff", "SqliteStore", "Store", "StoreStatistics",
+        "StoredMessage", "WriteBatch",
     },
     "trouper.nats": {
         "AckPolicy", "AlreadyAcknowledged", "AsyncError", "AuthorizationError", "Client",
@@ -87,10 +94,11 @@ SURFACE = {
     },
     "trouper.testing": {
         "Crash", "Deadlock", "Delay", "Drop", "Duplicate", "Exploration", "Exponential",
-        "FaultPlan", "InjectedCrash", "NatsServer", "NatsServerError", "Pause", "Received",
+        "DurableExploration", "DurableSimulation", "DurableSimulationResult", "FaultPlan",
+        "InjectedCrash", "NatsServer", "NatsServerError", "Pause", "Received",
         "Simulation", "TlsFiles", "find_nats_server",
         "SimulationResult", "TestProbe", "Trace", "TraceEvent", "TraceKind", "Uniform", "explore",
-        "run_simulation", "simulate",
+        "explore_durable", "run_durable_simulation", "run_simulation", "simulate",
     },
 }  # fmt: skip
 

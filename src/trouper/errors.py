@@ -551,7 +551,7 @@ class StoreError(ActorError, OSError):
     keeps working.
     """
 
-    def __init__(self, path: str, problem: str, *more: object) -> None:
+    def __init__(self, path: str, problem: object, *more: object) -> None:
         # BaseException's own __init__: OSError's would read the first two
         # arguments as errno and strerror and drop a third from ``args``.
         BaseException.__init__(self, path, problem, *more)

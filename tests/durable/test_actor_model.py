@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import trouper
 from trouper.durable import Delivery, Durable, Retry
 from trouper.supervision import OneForOne
-from trouper.testing._durable_sim import DurableSimulation, run_durable_simulation
+from trouper.testing import DurableSimulation, run_durable_simulation
 
 KINDS = ("ok", "fail_once", "retry_once", "poison")
 OPTIONS = Durable(max_deliveries=5, backoff=(0.1,), dedup_window=None)

@@ -149,8 +149,8 @@ async def test_ctx_delivery_gives_the_id_the_attempt_and_redelivery(tmp_path: Pa
     assert facts == [("a-1", 1, False), ("a-1", 2, True), ("a-1", 3, True)]
 
 
-async def test_ctx_delivery_is_none_for_an_in_memory_actor() -> None:
-    """Only a durable mailbox has deliveries."""
+async def test_ctx_delivery_of_an_in_memory_actor_is_a_first_delivery_without_id() -> None:
+    """In memory, every message is delivered once: attempt 1, no id, never redelivered."""
     seen: list[object] = []
 
     class Look(trouper.Actor):
@@ -160,7 +160,15 @@ async def test_ctx_delivery_is_none_for_an_in_memory_actor() -> None:
 
     async with trouper.open_runtime() as rt:
         await (await rt.spawn(Look)).ask(Charge("a", 1))
-    assert seen == [None]
+    assert seen == [trouper.actors.IN_MEMORY_DELIVERY]
+    (delivery,) = seen
+    assert isinstance(delivery, type(trouper.actors.IN_MEMORY_DELIVERY))
+    assert (delivery.id, delivery.msg_id, delivery.attempt, delivery.redelivered) == (
+        None,
+        None,
+        1,
+        False,
+    )
 
 
 # --- durable state -----------------------------------------------------------------------

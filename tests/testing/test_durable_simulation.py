@@ -10,7 +10,7 @@ import trio
 
 import trouper
 from trouper.durable import Durable
-from trouper.testing._durable_sim import (
+from trouper.testing import (
     DurableSimulation,
     DurableSimulationResult,
     explore_durable,

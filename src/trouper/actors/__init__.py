@@ -6,7 +6,14 @@ Knows nothing of the engine; the runtime implements ``Context`` and the endpoint
 
 from trouper._exports import publish
 from trouper.actors._actor import Actor, HandlerFunction, handler, instantiate
-from trouper.actors._context import Context, Exited, Terminated, Timer
+from trouper.actors._context import (
+    IN_MEMORY_DELIVERY,
+    Context,
+    DeliveryInfo,
+    Exited,
+    Terminated,
+    Timer,
+)
 from trouper.actors._ref import ActorRef, Address, Request
 from trouper.actors._ref import Endpoint as Endpoint
 from trouper.actors._ref import Watcher as Watcher
@@ -14,11 +21,13 @@ from trouper.actors._reply import Reject
 from trouper.actors._state import ActorState
 
 __all__ = [
+    "IN_MEMORY_DELIVERY",
     "Actor",
     "ActorRef",
     "ActorState",
     "Address",
     "Context",
+    "DeliveryInfo",
     "Exited",
     "HandlerFunction",
     "Reject",

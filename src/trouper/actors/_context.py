@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from trouper.runtime.lowlevel import MailboxFactory
     from trouper.supervision import ChildInfo, ChildSpec, Restart
 
-__all__ = ["Context", "Exited", "Terminated", "Timer"]
+__all__ = ["IN_MEMORY_DELIVERY", "Context", "DeliveryInfo", "Exited", "Terminated", "Timer"]
 
 
 @attrs.frozen
@@ -42,6 +42,48 @@ class Exited:
     """The linked actor that stopped."""
     reason: BaseException | None
     """``None`` for a normal stop, else the error it stopped with."""
+
+
+class DeliveryInfo(Protocol):
+    """How the message being handled was delivered (``self.ctx.delivery``)."""
+
+    @property
+    def id(self) -> object:
+        """The message's id in its mailbox (a durable one's row), or ``None`` in memory."""
+        ...
+
+    @property
+    def msg_id(self) -> str | None:
+        """The sender's ``msg_id`` (``tell(msg, msg_id=...)``), if it gave one."""
+        ...
+
+    @property
+    def attempt(self) -> int:
+        """Which delivery of the message this is: 1, then 2 for its first redelivery, ..."""
+        ...
+
+    @property
+    def redelivered(self) -> bool:
+        """Whether it was delivered before (a retry, or after a restart or a crash)."""
+        ...
+
+
+@attrs.frozen
+class _InMemoryDelivery:
+    """The delivery of an in-memory message: delivered once, never again."""
+
+    id: object = None
+    """No id: an in-memory message is not stored."""
+    msg_id: str | None = None
+    """In memory, ``msg_id`` is not kept."""
+    attempt: int = 1
+    """Always the first delivery."""
+    redelivered: bool = False
+    """Never redelivered (at-most-once)."""
+
+
+IN_MEMORY_DELIVERY: DeliveryInfo = _InMemoryDelivery()
+"""What ``ctx.delivery`` is for an actor whose mailbox keeps no delivery facts (in memory)."""
 
 
 class Timer(abc.ABC):
@@ -83,11 +125,13 @@ class Context(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def delivery(self) -> object:
-        """How the message being handled was delivered, for a durable mailbox; else ``None``.
+    def delivery(self) -> DeliveryInfo:
+        """How the message being handled was delivered: its id, attempt, whether redelivered.
 
-        A durable mailbox's delivery says the message's id, its attempt number
-        and whether it is a redelivery (``trouper.durable.Delivery``).
+        A durable mailbox's delivery (``trouper.durable.Delivery``) says the
+        message's stored id, its ``msg_id``, its attempt number and whether it
+        is a redelivery. In memory (and outside a handler) it is
+        ``IN_MEMORY_DELIVERY``: attempt 1, never redelivered.
         """
 
     @abc.abstractmethod

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, cast
 
 from trio.lowlevel import cancel_shielded_checkpoint
 
-from trouper.actors import Actor, ActorRef, Context, Terminated, Timer
+from trouper.actors import (
+    IN_MEMORY_DELIVERY,
+    Actor,
+    ActorRef,
+    Context,
+    DeliveryInfo,
+    Terminated,
+    Timer,
+)
 from trouper.errors import ChildNotFound, NameTaken
 from trouper.runtime import _runtime
 from trouper.runtime._cell import Cell
@@ -48,9 +56,10 @@ class ActorContext(Context):
         return None if owner is None else owner.ref
 
     @property
-    def delivery(self) -> object:
-        """How the message being handled was delivered (durable mailboxes), else ``None``."""
-        return self._cell.delivery
+    def delivery(self) -> DeliveryInfo:
+        """How the message being handled was delivered (see ``Context.delivery``)."""
+        delivery = self._cell.delivery
+        return IN_MEMORY_DELIVERY if delivery is None else cast(DeliveryInfo, delivery)
 
     async def spawn(
         self,

@@ -4,6 +4,13 @@ Imports everything above it (actors, supervision, runtime, topics, routing).
 """
 
 from trouper._exports import publish
+from trouper.testing._durable_sim import (
+    DurableExploration,
+    DurableSimulation,
+    DurableSimulationResult,
+    explore_durable,
+    run_durable_simulation,
+)
 from trouper.testing._faults import (
     Crash,
     Delay,
@@ -34,6 +41,9 @@ __all__ = [
     "Delay",
     "Drop",
     "Duplicate",
+    "DurableExploration",
+    "DurableSimulation",
+    "DurableSimulationResult",
     "Exploration",
     "Exponential",
     "FaultPlan",
@@ -51,7 +61,9 @@ __all__ = [
     "TraceKind",
     "Uniform",
     "explore",
+    "explore_durable",
     "find_nats_server",
+    "run_durable_simulation",
     "run_simulation",
     "simulate",
 ]
