@@ -131,3 +131,41 @@ async def test_stopping_many_idle_actors_does_not_count_against_the_shutdown_tim
     assert len(stopped) == 20_000
     assert elapsed > 0.02  # the work took longer than the timeout ...
     assert "did not stop within" not in caplog.text  # ... and it never tripped
+
+
+async def test_spawns_and_stops_that_complete_at_once_still_let_others_run() -> None:
+    """A loop of quick spawns and stops yields to the scheduler regularly (every 16 calls)."""
+    turns: list[int] = []
+
+    async def other() -> None:
+        while True:
+            turns.append(1)
+            await trio.lowlevel.checkpoint()
+
+    async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await trio.testing.wait_all_tasks_blocked()
+        before = len(turns)
+        refs = [await rt.spawn(Echo) for _ in range(64)]
+        during_spawns = len(turns) - before
+        before = len(turns)
+        for ref in refs:
+            await rt.stop(ref)
+        during_stops = len(turns) - before
+        nursery.cancel_scope.cancel()
+    assert during_spawns >= 3
+    assert during_stops >= 3
+
+
+async def test_a_cancelled_spawn_and_stop_raise_cancelled_and_change_nothing() -> None:
+    """Quick paths are still cancellation points: inside a cancelled scope nothing happens."""
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Echo, name="kept")
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await rt.spawn(Echo, name="never")
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await rt.stop(ref)
+        assert rt.lookup("never") is None
+        assert rt.lookup("kept") == ref

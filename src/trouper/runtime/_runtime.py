@@ -73,6 +73,9 @@ EscalationPolicy = Literal["raise", "log"]
 
 _EXTENSIONS: dict[str, Callable[[Runtime], object]] = {}
 
+QUICK_OPS_PER_YIELD = 16
+"""Spawns and stops that complete at once between two yields to the scheduler."""
+
 
 def register_extension(key: str, factory: Callable[[Runtime], object]) -> None:
     """Make ``runtime.extension(key)`` build ``factory(runtime)`` on first use, per runtime.
@@ -222,9 +225,24 @@ class Runtime:
         self._finished = trio.Event()
         self._token: trio.lowlevel.TrioToken | None = None
         self._extensions: dict[str, object] = {}
+        self._quick_ops = 0
+        # Operations completed at once since the last yield (see ``quick_checkpoint``).
 
     def __repr__(self) -> str:
         return f"<Runtime {self.node!r}>"
+
+    async def quick_checkpoint(self) -> None:
+        """The schedule point of an operation that completed at once (a spawn, an idle stop).
+
+        Each such call was already a cancellation point; it yields to the
+        scheduler once every ``QUICK_OPS_PER_YIELD`` calls, so that a loop
+        spawning or stopping many actors still lets other tasks run, without
+        paying a scheduler round (as much work as the spawn itself) for each.
+        """
+        self._quick_ops += 1
+        if self._quick_ops >= QUICK_OPS_PER_YIELD:
+            self._quick_ops = 0
+            await cancel_shielded_checkpoint()
 
     def recount_special_sends(self) -> None:
         """Recompute ``special_sends`` (after instruments or transactions change)."""
@@ -398,6 +416,9 @@ class Runtime:
             await cancel_shielded_checkpoint()
             return
         cell.command(Command.STOP)
+        if cell.stopped:  # stopped at once (idle, nothing to wait for)
+            await self.quick_checkpoint()
+            return
         if cell.task is not None and cell.task is current_task():
             await cancel_shielded_checkpoint()
             return
@@ -706,7 +727,7 @@ async def spawn_cell(
     guardian.add(cell)
     if default_start:
         # Nothing to wait for: the actor is started as spawn returns.
-        await cancel_shielded_checkpoint()
+        await runtime.quick_checkpoint()
     else:
         await cell.wait_first_start()
     return cell
