@@ -144,7 +144,7 @@ async def test_spawns_and_stops_that_complete_at_once_still_let_others_run() -> 
 
     async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
         nursery.start_soon(other)
-        await trio.testing.wait_all_tasks_blocked()
+        await trio.lowlevel.checkpoint()
         before = len(turns)
         refs = [await rt.spawn(Echo) for _ in range(64)]
         during_spawns = len(turns) - before
