@@ -47,7 +47,6 @@ reconnect every watch is registered again, in case a ``terminated`` was lost.
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 import secrets
@@ -60,7 +59,6 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import outcome
 import trio
-from trio.lowlevel import current_root_task
 
 from trouper._validate import check_name
 from trouper.actors import ActorRef, Address, Watcher
@@ -89,8 +87,16 @@ from trouper.nats import (
     Subscription,
     connect,
 )
-from trouper.remote._endpoint import MSG_ID_HEADER, RemoteEndpoint
+from trouper.remote._endpoint import (
+    MSG_ID_HEADER,
+    YIELD_EVERY,
+    Liveness,
+    Pending,
+    RemoteEndpoint,
+)
+from trouper.remote._outbox import Batch, Outbox
 from trouper.remote._wire import (
+    ENTRY,
     FAILED,
     FRAME_HEAD,
     NO_INCARNATION,
@@ -100,13 +106,12 @@ from trouper.remote._wire import (
     check_token,
     error_from_wire,
     error_to_wire,
-    lost_before,
     pack,
     path_of_token,
     unpack,
 )
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import Ask, Cell, Guardian, register_extension
+from trouper.runtime.lowlevel import Ask, Cell, Endpoint, Guardian, register_extension
 from trouper.topics import Subscription as TopicSubscription
 from trouper.topics import TopicRegistry, pattern_matches
 
@@ -128,12 +133,6 @@ _ENDPOINT_CACHE: Final = 4096
 
 _FLUSH_BOUND: Final = 1.0
 """Seconds the goodbye may take to reach the server when the node leaves."""
-
-
-class _Liveness(enum.Enum):
-    UNKNOWN = "unknown"  # never heard from
-    ALIVE = "alive"  # heard from within two of its heartbeat intervals
-    GONE = "gone"  # silent, left, or restarted since
 
 
 @attrs.frozen
@@ -167,11 +166,13 @@ class Peer:
 
     __slots__ = (
         "asks",
+        "head",
         "incarnation",
         "interval",
         "last_seen",
         "left",
         "node",
+        "reply_subject",
         "seq",
         "state",
         "tag",
@@ -179,10 +180,12 @@ class Peer:
         "why",
     )
 
-    def __init__(self, node: str) -> None:
+    def __init__(self, node: str, own: bytes, reply_prefix: str) -> None:
         self.node = node
         # The node's name.
-        self.state = _Liveness.UNKNOWN
+        self.reply_subject = reply_prefix + node
+        # Where the answers to this node's asks to it come (one subject per node asked).
+        self.state = Liveness.UNKNOWN
         # Whether it is heard from (only heartbeats and goodbyes change it).
         self.incarnation: str | None = None
         # The incarnation of its last heartbeat (None until one came).
@@ -196,17 +199,19 @@ class Peer:
         # The sequence number of the last tell or ask sent to it (0 for a new incarnation).
         self.tag = NO_INCARNATION
         # Its incarnation as frames to it name it (bytes of ``incarnation``, or zeros).
+        self.head = own + NO_INCARNATION
+        # What frames to it start with: this node's incarnation, then ``tag``.
         self.why = ""
         # Why it is gone (meaningful while state is GONE).
         self.watches: dict[str, _Watch] = {}
         # Its actors watched from here, by path.
-        self.asks: dict[trio.CancelScope, str] = {}
-        # Asks to it in flight: their scopes, and why they were failed ("" while not).
+        self.asks: dict[int, Pending] = {}
+        # Asks to it waiting for their replies, by token.
 
     @property
     def gone(self) -> bool:
         """Whether the node is gone (silent, left, or restarted)."""
-        return self.state is _Liveness.GONE
+        return self.state is Liveness.GONE
 
 
 class _Watch:
@@ -241,18 +246,29 @@ class _Proxy:
         self.cluster._proxy_fired(self, reason)
 
 
+_unpack_entry = ENTRY.unpack_from
+
+_Reply = tuple[str, bytes]
+"""Where an ask from another node is answered: the asking node's reply subject and the token."""
+_pack_entry = ENTRY.pack
+
+
 class _Held:
     """A message from another node waiting for room in a full mailbox."""
 
     __slots__ = ("message", "msg_id", "reply")
 
-    def __init__(self, message: object, msg_id: str | None, reply: str | None) -> None:
+    def __init__(self, message: object, msg_id: str | None, reply: _Reply | None) -> None:
         self.message = message
         # What was sent.
         self.msg_id = msg_id
         # Its msg_id, for a durable mailbox (None if it had none).
         self.reply = reply
         # Where the answer goes if it is an ask (None for a tell).
+
+
+_Target = tuple[ActorRef[object], "Cell | None", "Endpoint[object]"]
+"""An inbound subject's local actor: its ref, the cell behind it (if any), the ref's endpoint."""
 
 
 class Cluster:
@@ -272,6 +288,8 @@ class Cluster:
         # The transport it joined with (None before join).
         self._client: Client | None = None
         # The connection, while joined (None before and after).
+        self._outbox: Outbox | None = None
+        # What this node sends to other nodes' actors, in order (while joined).
         self._incarnation = secrets.token_bytes(8)
         # Identifies this run of the node in frames and heartbeats.
         self._codec = Codec(resolver=self.resolve)
@@ -284,9 +302,9 @@ class Cluster:
         # Every other node heard of or addressed, by name.
         self._endpoints: dict[Address, RemoteEndpoint] = {}
         # Remote endpoints by address (a cache: they hold no state of their own).
-        self._targets: dict[str, tuple[ActorRef[object], Cell | None]] = {}
-        # Inbound subject -> the local ref it reaches and the cell behind it (re-found
-        # once that cell has stopped).
+        self._targets: dict[str, _Target] = {}
+        # Inbound subject -> the local ref it reaches, the cell behind it (re-found
+        # once that cell has stopped) and the ref's endpoint.
         self._backlogs: dict[ActorRef[object], deque[_Held]] = {}
         # Messages held for full mailboxes, by target; each queue has one draining task.
         self._held = 0
@@ -313,6 +331,16 @@ class Cluster:
         # Cancelled to make the liveness check look at a new node now.
         self._topic_cut = len("trouper.topic.")
         # Characters before a trouper subject in a topic's NATS subject.
+        self._topic_head = self._incarnation + NO_INCARNATION
+        # What this node's topic frames start with.
+        self._reply_prefix = ""
+        # What the reply subjects of this node's asks start with (a node's name follows).
+        self._tokens = 0
+        # The last ask token handed out (tokens are never reused).
+        self._pending: dict[int, Pending] = {}
+        # Asks from this node waiting for their replies, by token.
+        self._yield_budget = YIELD_EVERY
+        # Bytes of tells that may still be sent before ``send`` yields.
         self._sent = self._received = self._lost = self._unsent = 0
         self._undecodable = self._overflowed = self._reconnects = 0
         # The counters of statistics().
@@ -341,7 +369,7 @@ class Cluster:
 
     def nodes(self) -> tuple[str, ...]:
         """The nodes this node hears from now, itself included, sorted by name."""
-        alive = [peer.node for peer in self._peers.values() if peer.state is _Liveness.ALIVE]
+        alive = [peer.node for peer in self._peers.values() if peer.state is Liveness.ALIVE]
         return tuple(sorted([self.node, *alive]))
 
     def statistics(self) -> ClusterStatistics:
@@ -407,7 +435,7 @@ class Cluster:
             await trio.lowlevel.checkpoint()
             return local
         client = self._connected_client(Address(self.node, "/" + name))
-        expected = {peer.node for peer in self._peers.values() if peer.state is _Liveness.ALIVE}
+        expected = {peer.node for peer in self._peers.values() if peer.state is Liveness.ALIVE}
         answered: set[str] = set()
         found: list[Address] = []
         done = trio.Event()
@@ -472,7 +500,7 @@ class Cluster:
     def _peer(self, node: str) -> Peer:
         peer = self._peers.get(node)
         if peer is None:
-            peer = self._peers[node] = Peer(node)
+            peer = self._peers[node] = Peer(node, self._incarnation, self._reply_prefix)
         return peer
 
     def _find_local(self, path: str) -> ActorRef[object] | None:
@@ -497,15 +525,6 @@ class Cluster:
         if found is None or found.stopped:
             return None
         return found.ref
-
-    def _check_thread(self, what: str) -> None:
-        runtime = self._runtime
-        try:
-            if current_root_task() is runtime.root_task:
-                return
-        except RuntimeError:  # no Trio run in this thread
-            pass
-        runtime.refuse_foreign_thread(what)
 
     def _interval(self) -> float:
         return 1.0 if self._options is None else self._options.heartbeat
@@ -536,6 +555,7 @@ class Cluster:
         self._options = options
         self._prefix = prefix = options.prefix
         self._topic_cut = len(f"{prefix}.topic.")
+        self._reply_prefix = f"{prefix}.reply.{node}."
         self._codec = Codec(options.registry, resolver=self.resolve)
         async with connect(
             list(options.servers),
@@ -557,6 +577,7 @@ class Cluster:
             await client.subscribe(f"{prefix}.node.{node}", callback=self._on_control)
             await client.subscribe(f"{prefix}.heartbeat.*", callback=self._on_heartbeat)
             await client.subscribe(f"{prefix}.locate", callback=self._on_locate)
+            await client.subscribe(f"{prefix}.reply.{node}.*", callback=self._on_reply)
             if options.topics:
                 await client.subscribe(f"{prefix}.topic.>", callback=self._on_topic)
             await client.flush()
@@ -564,6 +585,8 @@ class Cluster:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._client = client
+                self._outbox = outbox = Outbox(client, self._batch_lost)
+                nursery.start_soon(outbox.run)
                 self._heartbeat(client, "up")
                 nursery.start_soon(self._send_heartbeats, client)
                 nursery.start_soon(self._check_liveness)
@@ -572,8 +595,10 @@ class Cluster:
                     yield self
                 finally:
                     topics.set_relay(None)
+                    outbox.close()
                     self._heartbeat(client, "bye")
                     self._client = None
+                    self._outbox = None
                     with trio.move_on_after(_FLUSH_BOUND) as scope:
                         scope.shield = True
                         with suppress(NatsError):
@@ -607,7 +632,7 @@ class Cluster:
             now = trio.current_time()
             wake = now + self._interval()
             for peer in list(self._peers.values()):
-                if peer.state is not _Liveness.ALIVE:
+                if peer.state is not Liveness.ALIVE:
                     continue
                 deadline = peer.last_seen + 2 * peer.interval
                 if deadline <= now:
@@ -641,10 +666,8 @@ class Cluster:
 
     def _fail_asks(self, why: str) -> None:
         for peer in self._peers.values():
-            for scope in peer.asks:
-                if not peer.asks[scope]:
-                    peer.asks[scope] = why
-                    scope.cancel()
+            for pending in list(peer.asks.values()):
+                pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
 
     def _start(self, fn: Callable[..., object], *args: object) -> None:
         nursery = self._nursery
@@ -684,13 +707,16 @@ class Cluster:
                     self._gone(peer, f"node {node!r} restarted")
                 peer.seq = 0  # number the messages to this incarnation from 1
                 peer.tag = tag
+                peer.head = self._incarnation + tag
+                if self._outbox is not None:
+                    self._outbox.seal(f"{self._prefix}.actor.{node}.")
             peer.interval = float(interval)
             peer.last_seen = trio.current_time()
-            if peer.state is not _Liveness.ALIVE or peer.incarnation != incarnation:
+            if peer.state is not Liveness.ALIVE or peer.incarnation != incarnation:
                 if peer.gone:
                     log.info("node %r is back in the cluster", node)
                 peer.incarnation = incarnation
-                peer.state = _Liveness.ALIVE
+                peer.state = Liveness.ALIVE
                 if self._wake_liveness is not None:
                     self._wake_liveness.cancel()
                 if self._client is not None:
@@ -704,12 +730,10 @@ class Cluster:
     def _gone(self, peer: Peer, why: str) -> None:
         """``peer`` is gone: fail its asks, tell its actors' watchers, drop its proxies here."""
         log.warning("node %r: %s", self.node, why)
-        peer.state = _Liveness.GONE
+        peer.state = Liveness.GONE
         peer.why = why
-        for scope in peer.asks:
-            if not peer.asks[scope]:
-                peer.asks[scope] = why
-                scope.cancel()
+        for pending in list(peer.asks.values()):
+            pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
         watches, peer.watches = peer.watches, {}
         for watch in watches.values():
             ref = watch.endpoint.ref()
@@ -808,13 +832,10 @@ class Cluster:
         self._control(proxy.node, ["terminated", self.node, proxy.path, wired])
 
     def _control(self, node: str, message: list[object]) -> None:
-        client = self._client
-        if client is None:
-            return
-        try:
-            client.publish_nowait(f"{self._prefix}.node.{node}", pack(message))
-        except NatsError:
-            self._unsent += 1
+        """Send a control message in order with this node's tells to ``node``."""
+        outbox = self._outbox
+        if outbox is not None:
+            outbox.raw(f"{self._prefix}.node.{node}", pack(message))
 
     def _on_control(self, msg: Msg) -> None:
         try:
@@ -859,56 +880,101 @@ class Cluster:
     # --- tells and asks from other nodes ----------------------------------------------
 
     def _on_actor_message(self, msg: Msg) -> None:
+        # The hot path of every tell and ask from another node: inlined on purpose.
         subject = msg.subject
         data = msg.data
-        self._received += 1
         try:
             target = self._targets.get(subject)
             if target is None or (target[1] is not None and target[1].stopped):
                 target = self._target(subject)
-            lost = lost_before(self._seen, data, self._incarnation)
-            if lost:
-                self._lost += lost
-            ref = target[0]
-            reply = msg.reply
-            try:
-                message = self._codec.decode_blob(memoryview(data)[FRAME_HEAD:])
-            except UndecodableMessage as error:
-                self._undecodable += 1
-                address = self._address_of(subject) if target is _NOBODY else ref.address
-                self._runtime.dead_letters.post(
-                    DeadLetter(data[FRAME_HEAD:], address, str(error), error)
-                )
-                if reply:
-                    self._answer(reply, outcome.Error(error))
-                return
-            if target is _NOBODY:
-                address = self._address_of(subject)
-                self._runtime.dead_letters.post(
-                    DeadLetter(message, address, DeadLetterReason.ACTOR_STOPPED)
-                )
-                if reply:
-                    self._answer(reply, outcome.Error(ActorStopped(address)))
-            elif not reply:
-                headers = msg.headers
-                msg_id = None if headers is None else headers.get(MSG_ID_HEADER)
-                self._deliver(ref, message, msg_id)
-            else:
-                self._ask_local(ref, message, reply)
+            ref, _, endpoint = target
+            key = data[:16]
+            seen = self._seen
+            last = seen.get(key)
+            size = len(data)
+            asked = msg.reply
+            if asked is not None:  # an ask: its token ends the frame
+                size -= 8
+            pos = FRAME_HEAD
+            reply: _Reply | None
+            codec = self._codec
+            while pos < size:
+                seq, length = _unpack_entry(data, pos)
+                pos += 12
+                blob = data[pos : pos + length]
+                pos += length
+                self._received += 1
+                if last is None or seq != last + 1:
+                    self._count_lost(data, seq, last)
+                last = seq
+                reply = None if pos < size or asked is None else (asked, data[size:])
+                try:
+                    message = codec.decode_blob(blob)
+                except UndecodableMessage as error:
+                    self._undecodable_message(subject, target, blob, error, reply)
+                    continue
+                if target is _NOBODY:
+                    self._no_actor(subject, message, reply)
+                elif reply is not None:
+                    self._ask_local(ref, message, reply)
+                elif msg.headers is None and not self._backlogs:
+                    try:
+                        endpoint.send_nowait(message)
+                    except MailboxFull:
+                        self._hold(ref, _Held(message, None, None))
+                else:
+                    headers = msg.headers
+                    msg_id = None if headers is None else headers.get(MSG_ID_HEADER)
+                    self._deliver(ref, message, msg_id)
+            if last is not None:
+                seen[key] = last
         except Exception:  # a callback must never raise: it would close the connection
             log.exception("node %r: a message on %r could not be delivered", self.node, subject)
+
+    def _count_lost(self, data: bytes, seq: int, last: int | None) -> None:
+        """Count the messages a frame shows were lost before it (the rule is in ``_wire``)."""
+        if last is None:
+            receiver = data[8:16]
+            if receiver != self._incarnation and receiver != NO_INCARNATION:
+                return  # numbered for an earlier incarnation of this node
+            last = 0
+        if seq > last + 1:
+            self._lost += seq - last - 1
+
+    def _undecodable_message(
+        self,
+        subject: str,
+        target: _Target,
+        blob: bytes,
+        error: UndecodableMessage,
+        reply: _Reply | None,
+    ) -> None:
+        self._undecodable += 1
+        address = self._address_of(subject) if target is _NOBODY else target[0].address
+        self._runtime.dead_letters.post(DeadLetter(blob, address, str(error), error))
+        if reply:
+            self._answer(reply, outcome.Error(error))
+
+    def _no_actor(self, subject: str, message: object, reply: _Reply | None) -> None:
+        """A message for a path where no actor lives here: a dead letter, ``ActorStopped``."""
+        address = self._address_of(subject)
+        self._runtime.dead_letters.post(
+            DeadLetter(message, address, DeadLetterReason.ACTOR_STOPPED)
+        )
+        if reply:
+            self._answer(reply, outcome.Error(ActorStopped(address)))
 
     def _address_of(self, subject: str) -> Address:
         return Address(self.node, path_of_token(subject.rpartition(".")[2]))
 
-    def _target(self, subject: str) -> tuple[ActorRef[object], Cell | None]:
+    def _target(self, subject: str) -> _Target:
         """The local actor an inbound subject names (``_NOBODY`` if none lives)."""
         ref = self._find_local(path_of_token(subject.rpartition(".")[2]))
         if ref is None:
             return _NOBODY
         endpoint = ref.endpoint
         cell = endpoint if type(endpoint) is Cell else getattr(endpoint, "cell", None)
-        target = (ref, cell if isinstance(cell, Cell) else None)
+        target = (ref, cell if isinstance(cell, Cell) else None, endpoint)
         if len(self._targets) >= _ENDPOINT_CACHE:
             self._targets.clear()
         self._targets[subject] = target
@@ -941,7 +1007,7 @@ class Cluster:
             self._hold(ref, _Held(item, None, None))
             return True
 
-    def _ask_local(self, ref: ActorRef[object], message: object, reply: str) -> None:
+    def _ask_local(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
         endpoint = ref.endpoint
         if type(endpoint) is not Cell:
             # A pool's router has no ask with a callback: one task per such ask.
@@ -957,44 +1023,65 @@ class Cluster:
         except (ActorStopped, UnhandledMessage) as error:
             self._answer(reply, outcome.Error(error))
 
-    async def _ask_by_task(self, ref: ActorRef[object], message: object, reply: str) -> None:
+    async def _ask_by_task(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
         self._answer(reply, await outcome.acapture(ref.endpoint.ask, message))
 
-    def _answer(self, reply: str, result: outcome.Outcome[object]) -> None:
+    def _answer(self, reply: _Reply, result: outcome.Outcome[object]) -> None:
         """Send an ask's outcome back to the asking node (``Cell.ask_soon``'s callback)."""
-        client = self._client
-        if client is None:
+        outbox = self._outbox
+        if outbox is None:
             return
+        subject, token = reply
         if isinstance(result, outcome.Value):
             value = result.value
             try:
                 if type(value) is ActorRef:
-                    payload = REF + pack([value.address.node, value.address.path])
+                    address = value.address
+                    payload = REF + token + pack([address.node, address.path])
                 else:
-                    payload = OK + self._codec.encode_blob(value)
+                    payload = OK + token + self._codec.encode_blob(value)
             except (UnregisteredMessageType, UnencodableMessage) as error:
-                payload = FAILED + pack(error_to_wire(error, self.node))
+                payload = FAILED + token + pack(error_to_wire(error, self.node))
         else:
             assert isinstance(result, outcome.Error)
-            payload = FAILED + pack(error_to_wire(result.error, self.node))
-        try:
-            client.publish_nowait(reply, payload)
-        except NatsError:
-            self._unsent += 1
+            payload = FAILED + token + pack(error_to_wire(result.error, self.node))
+        if outbox.empty:  # nothing to go first: publish it now
+            client = self._client
+            assert client is not None
+            try:
+                client.publish_nowait(subject, payload)
+            except NatsError:
+                self._unsent += 1
+        else:
+            outbox.raw(subject, payload)
+            outbox.publish_now()
+
+    def _on_reply(self, msg: Msg) -> None:
+        data = msg.data
+        if msg.status == 503:  # nobody took the ask: no such node in the cluster
+            peer = self._peers.get(msg.subject[len(self._reply_prefix) :])
+            for pending in [] if peer is None else list(peer.asks.values()):
+                address = pending.address
+                why = f"no node {address.node!r} is in the cluster"
+                pending.settle(outcome.Error(NodeUnreachable(address, why)))
+            return
+        waiting = self._pending.get(int.from_bytes(data[1:9], "big"))
+        if waiting is not None:  # else the asker gave up (or its connection dropped)
+            waiting.settle(outcome.Value(data))
 
     def _read_reply(self, data: bytes, address: Address) -> object:
         """The value of a reply to an ask, or raise the error it carries."""
         status = data[:1]
         if status == OK:
-            return self._codec.decode_blob(memoryview(data)[1:])
+            return self._codec.decode_blob(data[9:])
         if status == FAILED:
             try:
-                raise error_from_wire(unpack(memoryview(data)[1:]), address.node)
+                raise error_from_wire(unpack(data[9:]), address.node)
             except WireError:
                 pass
         elif status == REF:
             try:
-                node, path = _strings(unpack(memoryview(data)[1:]), 2)
+                node, path = _strings(unpack(data[9:]), 2)
             except WireError:
                 pass
             else:
@@ -1043,7 +1130,7 @@ class Cluster:
                 del self._backlogs[ref]
             self._held -= len(backlog)
 
-    async def _ask_when_room(self, ref: ActorRef[object], message: object, reply: str) -> None:
+    async def _ask_when_room(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
         cell = ref.endpoint
         if type(cell) is not Cell:
             self._start(self._ask_by_task, ref, message, reply)
@@ -1077,7 +1164,7 @@ class Cluster:
         try:
             await client.publish(
                 f"{self._prefix}.topic.{subject}",
-                self._incarnation + NO_INCARNATION + seq.to_bytes(8, "big") + blob,
+                self._topic_head + _pack_entry(seq, len(blob)) + blob,
             )
         except (NatsError, ValueError):
             self._topic_seq = seq - 1
@@ -1172,19 +1259,20 @@ class Cluster:
 
     def _topic_frame(self, data: bytes, *, count: bool = True) -> object | None:
         """The message in a topic frame (``None``: undecodable, now a dead letter)."""
+        seq, length = _unpack_entry(data, FRAME_HEAD)
+        blob = data[FRAME_HEAD + 12 : FRAME_HEAD + 12 + length]
         if count:
             origin = data[:8]
-            seq = int.from_bytes(data[16:FRAME_HEAD], "big")
             last = self._seen_topics.get(origin)
             if last is not None and seq > last + 1:
                 self._lost += seq - last - 1
             self._seen_topics[origin] = seq
         try:
-            return self._codec.decode_blob(memoryview(data)[FRAME_HEAD:])
+            return self._codec.decode_blob(blob)
         except UndecodableMessage as error:
             self._undecodable += 1
             self._runtime.dead_letters.post(
-                DeadLetter(data[FRAME_HEAD:], Address(self.node, "/"), str(error), error)
+                DeadLetter(blob, Address(self.node, "/"), str(error), error)
             )
             return None
 
@@ -1201,6 +1289,13 @@ class Cluster:
             log.warning("node %r: a malformed lookup ignored: %s", self.node, error)
 
     # --- tells that cannot go ---------------------------------------------------------------------
+
+    def _batch_lost(self, batch: Batch) -> None:
+        """A batch could not be written at all: its tells become dead letters."""
+        address = batch.address
+        peer = self._peer(address.node)
+        for message in batch.messages:
+            self._unreachable(message, address, peer)
 
     def _unreachable(self, message: object, address: Address, peer: Peer) -> None:
         self._unsent += 1
@@ -1236,7 +1331,8 @@ class _Nobody:
         raise AssertionError("unreachable")
 
 
-_NOBODY: tuple[ActorRef[object], Cell | None] = (ActorRef(Address("-", "/"), _Nobody()), None)
+_NOBODY_ENDPOINT = _Nobody()
+_NOBODY: _Target = (ActorRef(Address("-", "/"), _NOBODY_ENDPOINT), None, _NOBODY_ENDPOINT)
 """What ``_target`` returns for a path no living local actor has."""
 
 

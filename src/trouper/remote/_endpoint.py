@@ -2,32 +2,90 @@
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING, Final
 
-import trio
-from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+import outcome
+from trio.lowlevel import (
+    Abort,
+    Task,
+    cancel_shielded_checkpoint,
+    checkpoint_if_cancelled,
+    current_root_task,
+    current_task,
+    reschedule,
+    wait_task_rescheduled,
+)
 
 from trouper.actors import ActorRef, Address, Watcher
 from trouper.errors import MailboxFull, NodeUnreachable
-from trouper.nats import (
-    ConnectionClosed,
-    ConnectionLost,
-    NoResponders,
-    OutboundBufferFull,
-    Status,
-)
-from trouper.remote._wire import actor_subject
+from trouper.nats import ConnectionClosed, MaxPayloadExceeded, OutboundBufferFull, Status
+from trouper.remote._outbox import QUEUE_BYTES
+from trouper.remote._wire import ENTRY, actor_subject
 
 if TYPE_CHECKING:
     from trouper.remote._cluster import Cluster, Peer
 
-__all__ = ["MSG_ID_HEADER", "RemoteEndpoint"]
+__all__ = ["GONE", "MSG_ID_HEADER", "YIELD_EVERY", "Pending", "RemoteEndpoint"]
 
 MSG_ID_HEADER: Final = "Trouper-Msg-Id"
 """The header a tell's ``msg_id`` travels in (for a durable mailbox on the other node)."""
 
-_UNSENT = (OutboundBufferFull, ConnectionClosed)
-"""What a publish raises when the message cannot be sent at all."""
+YIELD_EVERY: Final = 64 * 1024
+"""Bytes of tells after which ``send`` yields (it checks for cancellation on every call)."""
+
+
+class Liveness(enum.Enum):
+    """What this node knows of another: never heard from, alive, or gone."""
+
+    UNKNOWN = "unknown"
+    ALIVE = "alive"
+    GONE = "gone"
+
+
+GONE: Final = Liveness.GONE
+
+_pack_entry = ENTRY.pack
+
+
+class Pending:
+    """An ask waiting for its reply: the reply's bytes, or the error that ended the wait."""
+
+    __slots__ = ("address", "result", "task")
+
+    def __init__(self, address: Address) -> None:
+        self.address = address
+        # The actor asked (for the errors that end the wait).
+        self.task: Task | None = None
+        # The asking task while it waits for the reply.
+        self.result: outcome.Outcome[bytes] | None = None
+        # The reply (or error) once it came; set at most once.
+
+    def settle(self, result: outcome.Outcome[bytes]) -> None:
+        """Hand the reply (or error) to the asker, now or when it waits. Idempotent."""
+        if self.result is not None:
+            return
+        self.result = result
+        task = self.task
+        if task is not None:
+            self.task = None
+            reschedule(task, result)
+
+    async def wait(self) -> bytes:
+        """Wait for the reply; cancelled, the ask is withdrawn (a late reply is dropped)."""
+        result = self.result
+        if result is not None:
+            await cancel_shielded_checkpoint()
+            return result.unwrap()
+        self.task = current_task()
+
+        def abort(_: object) -> Abort:
+            self.task = None
+            self.result = outcome.Value(b"")  # nobody takes it any more
+            return Abort.SUCCEEDED
+
+        data: bytes = await wait_task_rescheduled(abort)
+        return data
 
 
 class RemoteEndpoint:
@@ -38,19 +96,23 @@ class RemoteEndpoint:
     run in the runtime's Trio thread, as a local actor's do.
 
     - ``send`` / ``send_nowait`` (``tell``, ``tell_nowait``): encode the message
-      and hand it to the connection, in order with every other message of this
-      node. ``True`` means *handed on*: written (or buffered to be written) to
-      the server, at most once, not that it reached the actor. FIFO holds per
-      sender and receiver. ``False``: the node is gone or this node is cut off
-      and cannot buffer it; the message became a dead letter ("node
-      unreachable"). ``send`` waits while the connection's write buffer is
-      full; ``send_nowait`` raises ``MailboxFull`` then.
+      and queue it in this node's outbox, in order with everything else the
+      node sends to that actor; a burst of tells leaves as one NATS message
+      once the sender yields. ``True`` means *handed on*: queued to be written
+      to the server, at most once, not that it reached the actor. FIFO holds
+      per sender and receiver. ``False``: the node is known to be gone, or
+      this node has left the cluster; the message became a dead letter ("node
+      unreachable"), as it does later if it cannot be written at all.
+      ``send`` checks for cancellation on every call and yields once per 64
+      KiB sent; it waits while 4 MiB wait to be written (``send_nowait``
+      raises ``MailboxFull`` then).
     - ``ask``: a NATS request under the caller's cancel scope; see ``Cluster``
       for the errors it raises.
     - ``watch`` / ``unwatch``: death watch across nodes (``ctx.watch(ref)``).
 
     An unregistered or unencodable message raises ``UnregisteredMessageType`` or
-    ``UnencodableMessage`` from the call, before anything is sent.
+    ``UnencodableMessage`` from the call, before anything is sent, and one over
+    the server's ``max_payload`` raises ``MaxPayloadExceeded``.
     """
 
     __slots__ = ("_cluster", "_peer", "_subject", "address")
@@ -71,63 +133,90 @@ class RemoteEndpoint:
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Send ``message`` to the remote actor (``tell``); see the class docstring."""
         cluster = self._cluster
-        cluster._check_thread("tell")
+        runtime = cluster._runtime
+        try:
+            foreign = current_root_task() is not runtime.root_task
+        except RuntimeError:  # no Trio run in this thread
+            foreign = True
+        if foreign:
+            runtime.refuse_foreign_thread("tell")
         await checkpoint_if_cancelled()
-        client = cluster._client
+        outbox = cluster._outbox
         peer = self._peer
-        if client is None or peer.gone:
+        if outbox is None or peer.state is GONE:
             cluster._unreachable(message, self.address, peer)
             await cancel_shielded_checkpoint()
             return False
+        if outbox.full:
+            await outbox.wait_room()
         blob = cluster._codec.encode_blob(message)
+        self._check_size(blob)
         peer.seq = seq = peer.seq + 1
-        headers = None if msg_id is None else {MSG_ID_HEADER: msg_id}
-        try:
-            await client.publish(
-                self._subject,
-                cluster._incarnation + peer.tag + seq.to_bytes(8, "big") + blob,
-                headers=headers,
+        if msg_id is None:
+            outbox.tell(self._subject, self.address, peer.head, seq, blob, message)
+        else:
+            headers = {MSG_ID_HEADER: msg_id}
+            outbox.alone(
+                self._subject, self.address, peer.head, seq, blob, headers=headers, message=message
             )
-        except _UNSENT:
-            peer.seq = seq - 1  # raised before anything was buffered
-            cluster._unreachable(message, self.address, peer)
-            return False
         cluster._sent += 1
+        # A burst of tells is published when the sender yields, so yield once per
+        # so many bytes (cancellation is checked on every call).
+        budget = cluster._yield_budget - len(blob)
+        if budget > 0:
+            cluster._yield_budget = budget
+        else:
+            cluster._yield_budget = YIELD_EVERY
+            await cancel_shielded_checkpoint()
         return True
 
     def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
-        """Send ``message`` now (``tell_nowait``); ``MailboxFull`` if the write buffer is full."""
+        """Send ``message`` now (``tell_nowait``); ``MailboxFull`` if too much waits to be sent."""
         cluster = self._cluster
-        cluster._check_thread("tell_nowait")
-        client = cluster._client
-        peer = self._peer
-        if client is None or peer.gone:
-            cluster._unreachable(message, self.address, peer)
-            return False
-        blob = cluster._codec.encode_blob(message)
-        peer.seq = seq = peer.seq + 1
-        headers = None if msg_id is None else {MSG_ID_HEADER: msg_id}
+        runtime = cluster._runtime
         try:
-            client.publish_nowait(
-                self._subject,
-                cluster._incarnation + peer.tag + seq.to_bytes(8, "big") + blob,
-                headers=headers,
-            )
-        except _UNSENT:
-            peer.seq = seq - 1
-            if client.status is Status.CONNECTED:
-                raise MailboxFull(self.address, cluster._write_buffer) from None
+            foreign = current_root_task() is not runtime.root_task
+        except RuntimeError:  # no Trio run in this thread
+            foreign = True
+        if foreign:
+            runtime.refuse_foreign_thread("tell_nowait")
+        outbox = cluster._outbox
+        peer = self._peer
+        if outbox is None or peer.state is GONE:
             cluster._unreachable(message, self.address, peer)
             return False
+        if outbox.full:
+            raise MailboxFull(self.address, QUEUE_BYTES)
+        blob = cluster._codec.encode_blob(message)
+        self._check_size(blob)
+        peer.seq = seq = peer.seq + 1
+        if msg_id is None:
+            outbox.tell(self._subject, self.address, peer.head, seq, blob, message)
+        else:
+            headers = {MSG_ID_HEADER: msg_id}
+            outbox.alone(
+                self._subject, self.address, peer.head, seq, blob, headers=headers, message=message
+            )
         cluster._sent += 1
         return True
+
+    def _check_size(self, blob: bytes) -> None:
+        client = self._cluster._client
+        if client is not None and len(blob) + 64 > client.max_payload:
+            raise MaxPayloadExceeded(len(blob), client.max_payload)
 
     async def ask(self, message: object) -> object:
         """Ask the remote actor and wait for its reply (``ask``), under the caller's deadline.
 
+        The request leaves at once, after what this node queued for the same
+        actor, and the caller waits for the reply, its error, or the end of its
+        cancel scope; nothing else bounds the wait, except that it fails as soon
+        as this node knows no reply can come.
+
         Raises:
-            NodeUnreachable: the node is gone, not in the cluster, or this node's
-                connection to the cluster is down (also when it drops during the ask).
+            NodeUnreachable: the node is gone (also while the ask waits), not in
+                the cluster, or this node's connection to the cluster is down
+                (also when it drops while the ask waits).
             ActorStopped: the node has no such actor (or it stopped before replying).
             HandlerError: its handler raised (``remote`` carries what, as text).
             UnhandledMessage: the actor has no handler for the message's type.
@@ -135,45 +224,60 @@ class RemoteEndpoint:
             UndecodableMessage: the reply cannot be decoded here.
         """
         cluster = self._cluster
-        cluster._check_thread("ask")
+        runtime = cluster._runtime
+        try:
+            foreign = current_root_task() is not runtime.root_task
+        except RuntimeError:  # no Trio run in this thread
+            foreign = True
+        if foreign:
+            runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
         client = cluster._client
+        outbox = cluster._outbox
         peer = self._peer
         address = self.address
-        if client is None:
+        if client is None or outbox is None:
             raise NodeUnreachable(address, "this node is not in a cluster (it has left)")
-        if peer.gone:
+        if peer.state is GONE:
             raise NodeUnreachable(address, peer.why)
         if client.status is not Status.CONNECTED:
             raise NodeUnreachable(address, "this node's connection to the cluster is down")
+        if outbox.full:
+            await outbox.wait_room()
         blob = cluster._codec.encode_blob(message)
-        peer.seq = seq = peer.seq + 1
-        asks = peer.asks
-        with trio.CancelScope() as scope:
-            asks[scope] = ""
-            try:
-                reply = await client.request(
-                    self._subject, cluster._incarnation + peer.tag + seq.to_bytes(8, "big") + blob
+        self._check_size(blob)
+        cluster._tokens = token = cluster._tokens + 1
+        pending = Pending(address)
+        cluster._pending[token] = pending
+        peer.asks[token] = pending
+        try:
+            peer.seq = seq = peer.seq + 1
+            reply = peer.reply_subject
+            if outbox.empty:  # nothing to go first: publish it now, without a batch
+                frame = peer.head + _pack_entry(seq, len(blob)) + blob + token.to_bytes(8, "big")
+                try:
+                    client.publish_nowait(self._subject, frame, reply=reply)
+                except (OutboundBufferFull, ConnectionClosed):
+                    why = "this node's connection to the cluster is down"
+                    raise NodeUnreachable(address, why) from None
+            else:
+                outbox.alone(
+                    self._subject,
+                    address,
+                    peer.head,
+                    seq,
+                    blob,
+                    reply=reply,
+                    token=token,
+                    pending=pending,
                 )
-            except NoResponders:
-                raise NodeUnreachable(
-                    address, f"no node {address.node!r} is in the cluster"
-                ) from None
-            except ConnectionLost:  # written, then the connection dropped: no reply can come
-                raise NodeUnreachable(
-                    address, "this node's connection to the cluster dropped"
-                ) from None
-            except _UNSENT:
-                peer.seq = seq - 1
-                raise NodeUnreachable(
-                    address, "this node's connection to the cluster is down"
-                ) from None
-            finally:
-                why = asks.pop(scope)
-        if scope.cancelled_caught:
-            raise NodeUnreachable(address, why)
-        cluster._sent += 1
-        return cluster._read_reply(reply.data, address)
+                outbox.publish_now()
+            cluster._sent += 1
+            data = await pending.wait()
+        finally:
+            del cluster._pending[token]
+            peer.asks.pop(token, None)
+        return cluster._read_reply(data, address)
 
     def watch(self, watcher: Watcher) -> None:
         """Tell ``watcher`` once when the remote actor stops, or its node is gone."""

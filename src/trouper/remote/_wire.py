@@ -15,14 +15,21 @@ Subjects, under the cluster's prefix ``P`` (``trouper`` unless configured):
 ``P.topic.<subject>``   a topic's publishes (the trouper subject as it is)
 ======================  ====================================================
 
-A tell, an ask or a topic message is a *frame*: the sender's incarnation (8
-random bytes, new for every run of a node), the receiver's incarnation as
-the sender knows it (8 bytes, zeros when it does not, and for topics), a
-sequence number (8 bytes, big endian) and the codec's blob (``[type name,
-fields]`` in msgpack). The sender numbers its tells and asks to one node
-from 1 for each incarnation of that node it learns of, and its topic
-publishes from 1; so a receiver counts what was lost as gaps (``lost_before``),
-and a node tells its own topic publishes apart by its incarnation.
+Tells, asks and topic messages travel in *frames*: the sender's incarnation
+(8 random bytes, new for every run of a node), the receiver's incarnation as
+the sender knows it (8 bytes, zeros when it does not, and for topics), then
+one or more *entries*: a sequence number (8 bytes, big endian), the blob's
+length (4 bytes) and the codec's blob (``[type name, fields]`` in msgpack).
+A burst of tells from one node to one actor leaves as one frame of many
+entries, so the per-message costs of NATS (framing, routing, parsing) are
+paid once per burst. The sender numbers its tells and asks to one node from
+1 for each incarnation of that node it learns of, and its topic publishes
+from 1; so a receiver counts what was lost as gaps, and a node tells its own
+topic publishes apart by its incarnation. The first frame a
+receiver sees for a (sender, receiver) pair counts the numbers before it as
+lost if it names this incarnation of the receiver (or none); one that names
+an earlier incarnation (the sender has not yet heard of a restart) counts
+nothing.
 
 A reply is a status byte, ``OK`` then the blob of the value, ``REF`` then a
 ref's address (a handler may answer with a ref, which the codec takes only
@@ -38,7 +45,9 @@ Nothing is ever unpickled or imported by name from the data.
 from __future__ import annotations
 
 import builtins
+import struct
 import traceback
+from collections.abc import Iterable
 from typing import Final
 from urllib.parse import unquote
 
@@ -50,6 +59,7 @@ from trouper.actors import Address
 from trouper.errors import ActorError, HandlerError, RemoteError
 
 __all__ = [
+    "ENTRY",
     "FAILED",
     "FRAME_HEAD",
     "NO_INCARNATION",
@@ -61,14 +71,17 @@ __all__ = [
     "error_from_wire",
     "error_to_wire",
     "frame",
-    "lost_before",
     "pack",
     "path_of_token",
+    "read_entries",
     "unpack",
 ]
 
-FRAME_HEAD: Final = 24
-"""Bytes before the blob in a frame: two incarnations (8 each) and a sequence number (8)."""
+FRAME_HEAD: Final = 16
+"""Bytes before the entries of a frame: two incarnations (8 each)."""
+
+ENTRY: Final = struct.Struct(">QI")
+"""What precedes each blob in a frame: its sequence number and its length."""
 
 NO_INCARNATION: Final = bytes(8)
 """The receiver's incarnation in a frame whose sender does not know it (and in topic frames)."""
@@ -121,31 +134,37 @@ def path_of_token(token: str) -> str:
     return token if token == "/" else "/" + token
 
 
-def frame(sender: bytes, receiver: bytes, seq: int, blob: bytes) -> bytes:
-    """A tell, ask or topic message as it travels: incarnations, sequence number, blob."""
-    return sender + receiver + seq.to_bytes(8, "big") + blob
+def frame(sender: bytes, receiver: bytes, entries: Iterable[tuple[int, bytes]]) -> bytes:
+    """Messages as they travel: the incarnations, then each (sequence number, blob) entry."""
+    out = bytearray(sender + receiver)
+    for seq, blob in entries:
+        out += ENTRY.pack(seq, len(blob))
+        out += blob
+    return bytes(out)
 
 
-def lost_before(seen: dict[bytes, int], head: bytes, own: bytes) -> int:
-    """How many messages the frame ``head`` (its first 24 bytes) shows were lost before it.
+def read_entries(data: bytes) -> list[tuple[int, bytes]]:
+    """The (sequence number, blob) entries of a frame that ``frame`` wrote.
 
-    ``seen`` maps (sender, receiver) incarnation pairs to the last sequence
-    number received, and is updated; ``own`` is the receiving node's
-    incarnation. The first frame of a pair addressed to this incarnation (or
-    to none known) counts the numbers before it as lost, since the sender
-    numbers them from 1; one addressed to an earlier incarnation of this node
-    (the sender has not heard of the restart yet) counts nothing.
+    Raises:
+        WireError: the frame is cut short or has no entry.
     """
-    key = head[:16]
-    seq = int.from_bytes(head[16:24], "big")
-    last = seen.get(key)
-    seen[key] = seq
-    if last is None:
-        receiver = head[8:16]
-        if receiver != own and receiver != NO_INCARNATION:
-            return 0
-        last = 0
-    return seq - last - 1 if seq > last + 1 else 0
+    entries = []
+    size = len(data)
+    pos = FRAME_HEAD
+    unpack_entry = ENTRY.unpack_from
+    while pos < size:
+        if pos + 12 > size:
+            raise WireError("a frame is cut short")
+        seq, length = unpack_entry(data, pos)
+        pos += 12
+        if pos + length > size:
+            raise WireError("a frame is cut short")
+        entries.append((seq, data[pos : pos + length]))
+        pos += length
+    if not entries:
+        raise WireError("a frame has no entry")
+    return entries
 
 
 _packb = msgpack.packb

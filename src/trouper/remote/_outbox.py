@@ -1,0 +1,248 @@
+"""``Outbox``: everything a node sends to other nodes' actors, in order, batched per target.
+
+Theory of operation
+-------------------
+Tells, asks, answers and control messages of a node leave through one
+queue of *batches*, each one NATS message to one subject. A tell goes into
+its target's *open* batch (one per subject, still taking entries), so a
+burst of tells to one actor costs NATS one message, not one per tell; a
+batch closes when it reaches ``BATCH_BYTES``, when an ask joins it (the
+ask is its last entry, and the NATS message's reply subject is the ask's),
+or when it is published. One task, ``run``, publishes the queue in order
+whenever it has something (it is woken when the queue stops being empty,
+so it runs once the sender yields). Asks and answers wait for nobody:
+``publish_now`` publishes the queue at once, in order, up to the first
+batch that does not fit in the connection's write buffer. So the order of
+everything a node sends to one subject is the order it was added in.
+
+While the connection's write buffer is full, the task waits until the
+server has read it; meanwhile the queue grows, and ``send`` waits (and
+``send_nowait`` raises ``MailboxFull``) once it holds ``QUEUE_BYTES``.
+While the connection is down, batches go to the client's outage buffer; a
+batch that does not fit is lost: its tells become dead letters ("node
+unreachable") and its ask fails with ``NodeUnreachable``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import outcome
+import trio
+from trio.lowlevel import ParkingLot
+
+from trouper.actors import Address
+from trouper.errors import NodeUnreachable
+from trouper.nats import (
+    ConnectionClosed,
+    ConnectionLost,
+    HeadersLike,
+    MaxPayloadExceeded,
+    OutboundBufferFull,
+    Status,
+)
+from trouper.remote._wire import ENTRY
+
+if TYPE_CHECKING:
+    from trouper.nats import Client
+    from trouper.remote._endpoint import Pending
+
+__all__ = ["BATCH_BYTES", "QUEUE_BYTES", "Batch", "Outbox"]
+
+BATCH_BYTES: Final = 64 * 1024
+"""A batch closes once it holds this many bytes (or the server's ``max_payload``, if less)."""
+
+QUEUE_BYTES: Final = 4 * 1024 * 1024
+"""Bytes queued and not yet published beyond which ``send`` waits (backpressure)."""
+
+_pack_entry = ENTRY.pack
+_NOBODY = Address("-", "/")
+
+
+class Batch:
+    """Messages for one subject that leave as one NATS message (a frame of entries)."""
+
+    __slots__ = ("address", "data", "headers", "messages", "pending", "reply", "subject")
+
+    def __init__(
+        self, subject: str, address: Address, head: bytes, headers: HeadersLike | None = None
+    ) -> None:
+        self.subject = subject
+        # Where it goes.
+        self.address = address
+        # The actor it is for (dead letters name it); the node's root for control messages.
+        self.data = bytearray(head)
+        # The frame: the head, then one entry per message (or a control message's bytes).
+        self.messages: list[object] = []
+        # The tells in it, in order, to make dead letters of if it cannot be sent.
+        self.reply: str | None = None
+        # The reply subject of the ask it ends with (it then takes no more entries).
+        self.pending: Pending | None = None
+        # That ask, to fail if the batch cannot be sent.
+        self.headers = headers
+        # NATS headers (a tell's msg_id); such a batch holds that one message.
+
+
+class Outbox:
+    """One node's outgoing batches, in order, and the task that publishes them."""
+
+    __slots__ = ("_client", "_lot", "_on_lost", "_open", "_queue", "_queued", "_room")
+
+    def __init__(self, client: Client, on_lost: Callable[[Batch], None]) -> None:
+        self._client = client
+        # The connection everything leaves through.
+        self._on_lost = on_lost
+        # Called with each batch that could not be sent (its tells become dead letters).
+        self._queue: deque[Batch] = deque()
+        # Batches not yet published, oldest first.
+        self._open: dict[str, Batch] = {}
+        # The batch of each subject still taking tells (always also in _queue).
+        self._queued = 0
+        # Bytes in _queue.
+        self._lot = ParkingLot()
+        # The publishing task parks here while the queue is empty.
+        self._room = ParkingLot()
+        # Senders wait here while _queued is over QUEUE_BYTES.
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing waits to be published (a message may then be published at once)."""
+        return not self._queue
+
+    @property
+    def full(self) -> bool:
+        """Whether senders should wait before queueing more."""
+        return self._queued > QUEUE_BYTES
+
+    def tell(
+        self, subject: str, address: Address, head: bytes, seq: int, blob: bytes, message: object
+    ) -> None:
+        """Queue a tell: into ``subject``'s open batch, or a new one."""
+        batch = self._open.get(subject)
+        if batch is None or len(batch.data) + len(blob) > self._limit():
+            if batch is not None:
+                del self._open[subject]
+            batch = self._open[subject] = self._new(subject, address, head)
+        data = batch.data
+        before = len(data)
+        data += _pack_entry(seq, len(blob))
+        data += blob
+        batch.messages.append(message)
+        self._queued += len(data) - before
+
+    def alone(
+        self,
+        subject: str,
+        address: Address,
+        head: bytes,
+        seq: int,
+        blob: bytes,
+        *,
+        reply: str | None = None,
+        token: int = 0,
+        pending: Pending | None = None,
+        headers: HeadersLike | None = None,
+        message: object = None,
+    ) -> None:
+        """Queue an ask (it ends ``subject``'s open batch) or a tell with headers (alone).
+
+        An ask's frame ends with its ``token`` (8 bytes), which the answer carries back.
+        """
+        batch = self._open.pop(subject, None)
+        if batch is None or headers is not None or len(batch.data) + len(blob) > self._limit():
+            batch = self._new(subject, address, head, headers)
+        data = batch.data
+        before = len(data)
+        data += _pack_entry(seq, len(blob))
+        data += blob
+        if reply is None:
+            batch.messages.append(message)
+        else:
+            data += token.to_bytes(8, "big")
+        batch.reply = reply
+        batch.pending = pending
+        self._queued += len(data) - before
+
+    def raw(self, subject: str, payload: bytes) -> None:
+        """Queue a message that is no frame (an answer, a control message), in order."""
+        self._new(subject, _NOBODY, payload)
+
+    def seal(self, prefix: str) -> None:
+        """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
+        for subject in [subject for subject in self._open if subject.startswith(prefix)]:
+            del self._open[subject]
+
+    def _new(
+        self, subject: str, address: Address, head: bytes, headers: HeadersLike | None = None
+    ) -> Batch:
+        batch = Batch(subject, address, head, headers)
+        self._queue.append(batch)
+        self._queued += len(head)
+        if self._lot:
+            self._lot.unpark()
+        return batch
+
+    def _limit(self) -> int:
+        return min(BATCH_BYTES, self._client.max_payload)
+
+    def publish_now(self) -> None:
+        """Publish what is queued, in order, while it fits in the write buffer (asks, answers)."""
+        queue = self._queue
+        client = self._client
+        while queue:
+            batch = queue[0]
+            try:
+                client.publish_nowait(
+                    batch.subject, bytes(batch.data), reply=batch.reply, headers=batch.headers
+                )
+            except OutboundBufferFull:
+                if client.status is Status.CONNECTED:
+                    return  # the task publishes the rest once there is room
+                self._lose(batch)
+            except (ConnectionClosed, MaxPayloadExceeded, ValueError):
+                self._lose(batch)
+            self._done(batch)
+
+    def _done(self, batch: Batch) -> None:
+        self._queue.popleft()
+        if self._open.get(batch.subject) is batch:
+            del self._open[batch.subject]
+        self._queued -= len(batch.data)
+        if self._room and not self.full:
+            self._room.unpark_all()
+
+    def _lose(self, batch: Batch) -> None:
+        pending = batch.pending
+        if pending is not None:
+            why = "this node's connection to the cluster is down"
+            pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
+        self._on_lost(batch)
+
+    async def wait_room(self) -> None:
+        """Wait until the queue is back under ``QUEUE_BYTES`` (a checkpoint)."""
+        while self.full:
+            await self._room.park()
+        await trio.lowlevel.checkpoint()
+
+    async def run(self) -> None:
+        """Publish the queue in order whenever it has something, waiting for room as needed."""
+        client = self._client
+        while True:
+            while not self._queue:
+                await self._lot.park()
+            self.publish_now()
+            if self._queue:  # the write buffer is full: wait until the server has read it
+                try:
+                    await client.flush()
+                except (ConnectionLost, ConnectionClosed):
+                    await trio.lowlevel.checkpoint()
+
+    def close(self) -> None:
+        """Publish what can be published now; the rest is lost (the node is leaving)."""
+        self.publish_now()
+        while self._queue:
+            batch = self._queue[0]
+            self._lose(batch)
+            self._done(batch)
