@@ -447,7 +447,7 @@ WORKLOADS = [
     Workload(
         "work",
         "CPU-bound work queue, 2 vs 1 worker processes",
-        400,
+        2_000,
         "job/s",
         lambda url, n: trouper_work(url, n, 2),
         lambda url, n: trouper_work(url, n, 1),

@@ -316,3 +316,14 @@ async def test_deliver_to_group_passes_over_a_member_that_cannot_take_it() -> No
         results = [rt.topics.deliver_to_group("jobs", "w", "jobs", n, offer_now) for n in range(2)]
         await trio.testing.wait_all_tasks_blocked()
     assert (results, seen) == ([True, True], [0, 1])
+
+
+async def test_has_subscribers_counts_plain_subscribers_only() -> None:
+    """A plain subscriber makes it true; a queue group member alone does not."""
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Collector, [])
+        rt.topics.subscribe(ref, "jobs.*", queue="w")
+        assert not rt.topics.has_subscribers("jobs.new")
+        rt.topics.subscribe(ref, "jobs.>")
+        assert rt.topics.has_subscribers("jobs.new")
+        assert not rt.topics.has_subscribers("other")

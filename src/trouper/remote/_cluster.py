@@ -1228,11 +1228,13 @@ class Cluster:
             return  # this node's own publish, delivered here when it was made
         self._received += 1
         try:
-            message = self._topic_frame(data)
-            if message is None:
-                return
             subject = msg.subject[self._topic_cut :]
-            self._runtime.topics.deliver_nowait(subject, message, self._offer)
+            topics = self._runtime.topics
+            wanted = topics.has_subscribers(subject)
+            message = self._topic_frame(data, decode=wanted)
+            if message is None or not wanted:
+                return
+            topics.deliver_nowait(subject, message, self._offer)
         except Exception:  # a callback must never raise
             log.exception(
                 "node %r: a topic message on %r could not be delivered", self.node, msg.subject
@@ -1257,8 +1259,14 @@ class Cluster:
         except Exception:  # a callback must never raise
             log.exception("node %r: a queue group message could not be delivered", self.node)
 
-    def _topic_frame(self, data: bytes, *, count: bool = True) -> object | None:
-        """The message in a topic frame (``None``: undecodable, now a dead letter)."""
+    def _topic_frame(
+        self, data: bytes, *, count: bool = True, decode: bool = True
+    ) -> object | None:
+        """The message in a topic frame (``None``: undecodable, now a dead letter).
+
+        Counts a gap in the sender's numbering as lost (``count``); with
+        ``decode`` false only counts.
+        """
         seq, length = _unpack_entry(data, FRAME_HEAD)
         blob = data[FRAME_HEAD + 12 : FRAME_HEAD + 12 + length]
         if count:
@@ -1267,6 +1275,8 @@ class Cluster:
             if last is not None and seq > last + 1:
                 self._lost += seq - last - 1
             self._seen_topics[origin] = seq
+        if not decode:
+            return None
         try:
             return self._codec.decode_blob(blob)
         except UndecodableMessage as error:

@@ -644,6 +644,20 @@ class TopicRegistry:
             for pattern, queue in list(self._groups):
                 relay.group_joined(pattern, queue)
 
+    def has_subscribers(self, subject: str) -> bool:
+        """Whether a message published on ``subject`` would reach a plain subscriber here.
+
+        For the relay, to skip decoding what nobody here takes (queue groups are
+        not counted). One dict lookup once the subject's plan is cached.
+
+        Raises:
+            InvalidSubject: ``subject`` is not a valid published subject.
+        """
+        plan = self._user.plans.get(subject)
+        if plan is None:
+            plan = self._user_plan(subject)
+        return bool(plan)
+
     def deliver_nowait(self, subject: str, message: object, offer: Offer) -> int:
         """Deliver a message published on another node to the plain subscribers here.
 
