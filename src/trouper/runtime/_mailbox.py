@@ -168,7 +168,7 @@ class Mailbox(Protocol):
 class MemoryMailbox:
     """A bounded FIFO of messages in memory, consumed by one cell (or a pool's cells)."""
 
-    __slots__ = ("_consumers", "capacity", "closed", "items", "producers", "size")
+    __slots__ = ("capacity", "closed", "consumers", "items", "producers", "size")
 
     settles: ClassVar[bool] = False
     durable: ClassVar[bool] = False
@@ -182,7 +182,7 @@ class MemoryMailbox:
         # The room the put fast path checks: ``size``, or 0 once closed.
         self.closed = False
         # Whether the mailbox refuses new items (its actor stopped for good).
-        self._consumers: Consumer | dict[Consumer, None] | None = None
+        self.consumers: Consumer | dict[Consumer, None] | None = None
         # The parked consumer (one cell: the usual case, no dict), or the parked consumers
         # in the order they parked (a shared mailbox), or None / empty when none is parked.
         self.producers: dict[Task, object] | None = None
@@ -206,9 +206,9 @@ class MemoryMailbox:
         if len(items) >= self.capacity:
             return False
         items.append(item)
-        if self._consumers:
+        if self.consumers:
             try:
-                self._wake_one()
+                self.wake_one()
             except BaseException:
                 # Waking needs the runtime's Trio run (the caller is outside it): the
                 # item was never queued, and the parked consumer stays registered.
@@ -219,8 +219,8 @@ class MemoryMailbox:
     def put_system(self, item: object) -> None:
         """Append ``item`` however full the mailbox is (system messages only; not when closed)."""
         self.items.append(item)
-        if self._consumers:
-            self._wake_one()
+        if self.consumers:
+            self.wake_one()
 
     async def put(self, item: object) -> bool:
         """Park the calling task until ``item`` fits, then put it.
@@ -255,35 +255,35 @@ class MemoryMailbox:
             task = next(iter(producers))
             items.append(producers.pop(task))
             reschedule(task, Value(True))
-        if items and self._consumers:
-            self._wake_one()
+        if items and self.consumers:
+            self.wake_one()
 
     def register(self, consumer: Consumer) -> None:
         """Have ``consumer`` woken by the next put; it parks itself right after."""
-        consumers = self._consumers
+        consumers = self.consumers
         if consumers is None or consumers is consumer:
-            self._consumers = consumer
+            self.consumers = consumer
         elif type(consumers) is dict:
             consumers[consumer] = None
         else:  # a second consumer parks: a shared mailbox
-            self._consumers = {consumers: None, consumer: None}  # type: ignore[dict-item]
+            self.consumers = {consumers: None, consumer: None}  # type: ignore[dict-item]
 
     def forget(self, consumer: Consumer) -> None:
         """Unregister a parked consumer that was woken by something else."""
-        consumers = self._consumers
+        consumers = self.consumers
         if consumers is consumer:
-            self._consumers = None
+            self.consumers = None
         elif type(consumers) is dict:
             consumers.pop(consumer, None)
 
     def pass_wakeup(self) -> None:
         """Wake another parked consumer if items wait (a consumer left without taking)."""
-        if self.items and self._consumers:
-            self._wake_one()
+        if self.items and self.consumers:
+            self.wake_one()
 
-    def _wake_one(self) -> None:
+    def wake_one(self) -> None:
         # Wake first, forget after: a wake that fails leaves the consumer registered.
-        consumers = self._consumers
+        consumers = self.consumers
         if type(consumers) is dict:
             consumer: Consumer = next(iter(consumers))
             consumer.wake()
@@ -291,7 +291,7 @@ class MemoryMailbox:
         else:
             assert consumers is not None
             consumers.wake()  # type: ignore[union-attr]
-            self._consumers = None
+            self.consumers = None
 
     def close(self) -> list[object]:
         """Refuse further items; return the queued ones (the caller decides their fate).
