@@ -13,12 +13,13 @@ import inspect
 import pytest
 from hypothesis import settings
 
+from trouper.testing._plugin import run_on_virtual_time
+
 # The machine is shared and its speed varies: a property may take longer than Hypothesis's
 # default 200 ms per example without anything being wrong, so no deadline (CI included).
 settings.register_profile("trouper", deadline=None)
 settings.load_profile("trouper")
 
-from trouper.testing._plugin import run_on_virtual_time
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
