@@ -21,7 +21,6 @@ settings.register_profile("trouper", deadline=None)
 settings.load_profile("trouper")
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         function = getattr(item, "obj", None)
