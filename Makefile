@@ -23,6 +23,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	for conftest in tests/*/conftest.py; do $(BIN)/mypy "$$conftest" || exit 1; done
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
