@@ -238,3 +238,23 @@ async def test_asks_fail_at_once_while_the_server_is_down(
                     break
                 except NodeUnreachable:
                     await trio.sleep(0.05)
+
+
+async def test_a_node_restarted_under_its_name_terminates_the_old_ones_actors(
+    cluster_server: NatsServer, prefix: str
+) -> None:
+    """Killed and back before its silence shows: its new incarnation ends the old watches."""
+    seen: list[tuple[Terminated, float]] = []
+    async with driver(cluster_server.url, prefix, 5.0) as rt:
+        async with node_processes(cluster_server.url, prefix, ["n2"], 5.0) as first:
+            with trio.fail_after(STARTUP):
+                await wait_for(lambda: "n2" in cluster_of(rt).nodes())
+            await (await rt.spawn(Journal, seen)).tell(rt.remote("n2", "acct"))
+            with trio.fail_after(10):
+                await wait_until_watchers(rt, "n2", 1)
+            first["n2"].kill()
+        async with node_processes(cluster_server.url, prefix, ["n2"], 5.0):
+            with trio.fail_after(10):
+                await wait_for(lambda: len(seen) == 1)
+                assert await rt.remote("n2", "acct").ask(Balance()) == 0
+    assert str(seen[0][0].reason) == "actor trouper://n2/acct is unreachable: node 'n2' restarted"
