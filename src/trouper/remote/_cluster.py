@@ -696,6 +696,7 @@ class Cluster:
                 peer.left = incarnation
                 if peer.incarnation == incarnation and not peer.gone:
                     self._gone(peer, f"node {node!r} left the cluster")
+                self._forget(incarnation)
                 return
             if kind != "up" or incarnation == peer.left:
                 return
@@ -705,6 +706,7 @@ class Cluster:
             if peer.incarnation != incarnation:
                 if peer.incarnation is not None and not peer.gone:
                     self._gone(peer, f"node {node!r} restarted")
+                self._forget(peer.incarnation)
                 peer.seq = 0  # number the messages to this incarnation from 1
                 peer.tag = tag
                 peer.head = self._incarnation + tag
@@ -741,6 +743,14 @@ class Cluster:
                 watcher.terminated(ref, NodeUnreachable(ref.address, why))
         for proxy in self._proxies.pop(peer.node, {}).values():
             proxy.ref.endpoint.unwatch(proxy)
+
+    def _forget(self, incarnation: str | None) -> None:
+        """Drop the numbering of a node's incarnation that will never send again."""
+        if incarnation is not None:
+            origin = bytes.fromhex(incarnation)
+            self._seen_topics.pop(origin, None)
+            for key in [key for key in self._seen if key.startswith(origin)]:
+                del self._seen[key]
 
     # --- watching -----------------------------------------------------------------------
 
