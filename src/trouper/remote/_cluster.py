@@ -3,11 +3,12 @@
 Theory of operation
 -------------------
 A runtime opened with ``transport=Nats(...)`` makes its ``Cluster`` (the
-``"remote"`` extension) and ``join``s: one NATS connection, five callback
-subscriptions and two background tasks, all in the runtime's Trio thread.
-Nothing spends a task per message: the client's reader task calls the
-callbacks, which decode and put messages straight into mailboxes
-(``send_nowait``) or queue asks with a reply callback (``Cell.ask_soon``).
+``"remote"`` extension) and ``join``s: one NATS connection, six callback
+subscriptions and three background tasks (heartbeats, the liveness check,
+the outbox), all in the runtime's Trio thread. Nothing spends a task per
+message: the client's reader task calls the callbacks, which decode and put
+messages straight into mailboxes (``send_nowait``) or queue asks with a
+reply callback (``Cell.ask_soon``).
 
 Inbound, in the order of arrival (one connection per node, so messages from
 one node arrive in the order it sent them):
@@ -35,10 +36,14 @@ one node arrive in the order it sent them):
   subscribers here; one queue subscription per queue group with members here
   takes the group's messages.
 - ``P.locate``: cluster-wide name lookups.
+- ``P.reply.<me>.*``: the answers to this node's asks, one subject per node
+  asked (the server's "no responders" on it fails the asks to that node);
+  each answer carries its ask's token.
 
-Outbound: ``RemoteEndpoint`` publishes frames (sequence numbers per receiving
-node), asks are requests under the caller's cancel scope. The per-sender
-sequence numbers let a receiver count the messages that an outage lost
+Outbound: ``RemoteEndpoint`` queues tells, asks, answers and control messages
+in the ``Outbox`` (``_outbox``), which keeps them in order and batches a
+burst of tells to one actor into one NATS message. The per-sender sequence
+numbers let a receiver count the messages that an outage lost
 (``statistics().lost``): core NATS is at most once. When this node's own
 connection drops, every ask in flight fails with ``NodeUnreachable`` (its
 reply could never come) and asks made meanwhile fail at once; after the
@@ -126,7 +131,7 @@ UNREACHABLE: Final = "node unreachable"
 """The dead-letter reason of a tell to a node that is gone (or when this node is cut off)."""
 
 _WRITE_BUFFER: Final = 8 * 1024 * 1024
-"""Bytes the connection buffers before ``send`` waits (and ``send_nowait`` raises)."""
+"""Bytes the connection buffers before the outbox waits for the server to read them."""
 
 _ENDPOINT_CACHE: Final = 4096
 """Remote endpoints (and inbound targets) remembered; the caches are emptied at this size."""
@@ -140,7 +145,7 @@ class ClusterStatistics:
     """Counters of one node's traffic with the cluster since it joined."""
 
     sent: int
-    """Tells, asks and topic publishes handed to the connection."""
+    """Tells, asks and topic publishes handed on (queued to be written to the server)."""
     received: int
     """Tells, asks and topic messages received from the cluster."""
     lost: int
@@ -247,10 +252,10 @@ class _Proxy:
 
 
 _unpack_entry = ENTRY.unpack_from
+_pack_entry = ENTRY.pack
 
 _Reply = tuple[str, bytes]
 """Where an ask from another node is answered: the asking node's reply subject and the token."""
-_pack_entry = ENTRY.pack
 
 
 class _Held:
@@ -296,8 +301,6 @@ class Cluster:
         # Turns messages into bytes; refs in them into local or remote refs.
         self._prefix = "trouper"
         # The cluster's subject prefix.
-        self._write_buffer = _WRITE_BUFFER
-        # What send_nowait's MailboxFull names as the capacity.
         self._peers: dict[str, Peer] = {}
         # Every other node heard of or addressed, by name.
         self._endpoints: dict[Address, RemoteEndpoint] = {}
@@ -482,6 +485,8 @@ class Cluster:
         client = self._connected_client(Address(self.node, "/"))
         while self._joining:
             await self._joining_done.wait()
+        if self._outbox is not None:
+            self._outbox.publish_now()
         try:
             await client.flush()
         except NatsError as error:
@@ -679,6 +684,9 @@ class Cluster:
     def _on_heartbeat(self, msg: Msg) -> None:
         node = msg.subject.rpartition(".")[2]
         if node == self.node:
+            beat = unpack_or_none(msg.data)
+            if isinstance(beat, list) and beat[1:2] != [self._incarnation.hex()]:
+                log.error("another node named %r is in the cluster (they joined at once?)", node)
             return
         try:
             beat = unpack(msg.data)
