@@ -31,6 +31,7 @@ address, see ``_LateRef``) and the open mailboxes by name.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import sys
@@ -45,14 +46,16 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from trouper.actors import Actor, ActorRef, Address
 from trouper.codec import Codec, MessageRegistry
 from trouper.durable._queue import Delivery, Durable, DurableQueue
+from trouper.durable._served import ServedQueue
+from trouper.durable._store import WriteBatch
 from trouper.errors import ActorStopped
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import Cell, Guardian, register_extension
+from trouper.runtime.lowlevel import Cell, Guardian, register_extension, stage_if_in_transaction
 
 if TYPE_CHECKING:
     from trouper.actors import Watcher
 
-__all__ = ["ActorMailbox", "open_actor_mailbox", "state_class"]
+__all__ = ["ActorMailbox", "ServedActorMailbox", "durable_ref", "open_actor_mailbox", "state_class"]
 
 log = logging.getLogger("trouper")
 
@@ -249,7 +252,8 @@ def open_actor_mailbox(options: Durable, runtime: object, name: str | None) -> A
         if not existing.closed:
             raise ValueError(f"the durable mailbox {name!r} is already in use by a living actor")
         existing.retire()
-    mailbox = ActorMailbox(layer, name, options)
+    kind = ServedActorMailbox if store.redelivers else ActorMailbox
+    mailbox = kind(layer, name, options)
     layer.mailboxes[name] = mailbox
     store.attach(name, mailbox)
     return mailbox
@@ -364,3 +368,121 @@ class ActorMailbox(DurableQueue):
     def _store_failed(self, error: BaseException) -> None:
         log.error("the durable store failed: %s; the runtime stops", error)
         self._layer.runtime.fail(error)
+
+
+class ServedActorMailbox(ActorMailbox, ServedQueue):
+    """A durable actor's mailbox on a store that redelivers itself (``JetStreamStore``)."""
+
+
+class _MailboxEndpoint:
+    """Delivers to a durable mailbox by name, wherever (and whether) its actor runs.
+
+    A tell appends to the mailbox in the store: through the living actor's
+    cell if this runtime hosts it, else straight into the store (at least
+    once; on a shared store, the processes that host the mailbox take it).
+    """
+
+    __slots__ = ("address", "layer", "name", "options", "sender")
+
+    def __init__(self, layer: _Layer, name: str, options: Durable) -> None:
+        # The runtime's durable layer (its codec, its open mailboxes).
+        self.layer = layer
+        # The mailbox's name in the store.
+        self.name = name
+        # The mailbox's options if no host made it yet (a host's own options win).
+        self.options = options
+        # The address a local actor of that name would have.
+        self.address = Address(layer.runtime.node, f"/{name}")
+        # A closed queue of that name: it only encodes and stages appends.
+        store = layer.runtime.store
+        kind: type[DurableQueue] = ServedQueue if store.redelivers else DurableQueue
+        self.sender = kind(store, name, layer.codec, options)
+        self.sender.closed = True
+
+    def _local(self) -> ActorRef[object] | None:
+        mailbox = self.layer.mailboxes.get(self.name)
+        if mailbox is None or mailbox.closed or not mailbox._cells:
+            return None
+        cell = mailbox._cells[-1]
+        return None if cell.stopped else cell.ref
+
+    def _batch(self, message: object, msg_id: str | None) -> WriteBatch:
+        batch = WriteBatch()
+        sender = self.sender
+        sender._stage_append(batch, message, sender.encode(message), msg_id, None)
+        return batch
+
+    def _released(self, message: object, msg_id: str | None) -> None:
+        self.layer.runtime.store.stage(self._batch(message, msg_id))
+
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
+        """Append ``message`` to the mailbox; return once it is durable."""
+        local = self._local()
+        if local is not None:
+            return await local.endpoint.send(message, msg_id)
+        await checkpoint_if_cancelled()
+        release = functools.partial(self._released, message, msg_id)
+        if stage_if_in_transaction(self.sender, message, msg_id, release):
+            await cancel_shielded_checkpoint()
+            return True
+        await self.layer.runtime.store.submit(self._batch(message, msg_id))
+        return True
+
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
+        """Stage ``message`` for the mailbox (durable once the store has published it)."""
+        local = self._local()
+        if local is not None:
+            return local.endpoint.send_nowait(message, msg_id)
+        release = functools.partial(self._released, message, msg_id)
+        if not stage_if_in_transaction(self.sender, message, msg_id, release):
+            self.layer.runtime.store.stage(self._batch(message, msg_id))
+        return True
+
+    async def ask(self, message: object) -> object:
+        """Ask the actor if this runtime hosts it.
+
+        Raises:
+            ActorStopped: this runtime does not host it (a reply cannot come
+                back through the store: tell it, and have it tell you).
+        """
+        local = self._local()
+        if local is None:
+            await checkpoint_if_cancelled()
+            raise ActorStopped(self.address)
+        return await local.endpoint.ask(message)
+
+    def watch(self, watcher: Watcher) -> None:
+        """Watch the actor if this runtime hosts it; otherwise nothing to watch (never told)."""
+        local = self._local()
+        if local is not None:
+            local.endpoint.watch(watcher)
+
+    def unwatch(self, watcher: Watcher) -> None:
+        """Stop watching the actor hosted here."""
+        local = self._local()
+        if local is not None:
+            local.endpoint.unwatch(watcher)
+
+
+def durable_ref(runtime: Runtime, name: str, *, options: Durable | None = None) -> ActorRef[object]:
+    """A ref that tells the durable mailbox ``name`` on ``runtime.store``, wherever its actor runs.
+
+    A tell through it returns once the message is durable in the store
+    (``tell_nowait`` stages it; inside a durable handler it joins the
+    handler's outputs), whether or not an actor consumes the mailbox now: on
+    a ``JetStreamStore`` the processes that host ``name`` on the same server
+    take it, at least once; on a ``SqliteStore`` it waits for the actor's
+    next start in this runtime. If this runtime hosts the actor, the ref
+    delivers through it (and ``ask`` works); otherwise ``ask`` raises
+    ``ActorStopped``. ``options`` make the mailbox if nobody has yet (its
+    host's own options replace them when it opens it).
+
+    Raises:
+        RuntimeError: the runtime has no store.
+        ValueError: ``name`` is empty.
+    """
+    if not name:
+        raise ValueError("durable_ref needs the mailbox's name")
+    layer = typing.cast(_Layer, runtime.extension("durable"))
+    endpoint = _MailboxEndpoint(layer, name, options or Durable())
+    return ActorRef(endpoint.address, endpoint)

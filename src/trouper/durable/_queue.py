@@ -69,7 +69,7 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 from trouper.actors import Exited, Terminated
 from trouper.durable._backoff import ExponentialJitter, RetryBackoff, retry_delay
 from trouper.durable._clock import wall_now
-from trouper.durable._store import Append, Store, StoredMessage, WriteBatch
+from trouper.durable._store import Append, PolledStore, Store, StoredMessage, WriteBatch
 from trouper.errors import ActorStopped, HandlerError, StoreFailed, UndecodableMessage
 from trouper.runtime.lowlevel import Ask, MailboxEnding, WithMsgId, current_cell
 
@@ -430,6 +430,9 @@ class DurableQueue:
             raise ValueError("a durable mailbox needs a name (its identity in the store)")
         # The store the messages live in.
         self.store = store
+        # The same store as a polled one (the SQLite path reads through it;
+        # a ServedQueue, for a store that redelivers itself, never does).
+        self._polled = typing.cast(PolledStore, store)
         # The mailbox's name in the store (the durable actor's name).
         self.name = name
         # Delivery options.
@@ -1090,7 +1093,7 @@ class DurableQueue:
     async def _attach(self) -> None:
         self._attach_needed = False
         generation = self._generation
-        opening = await self.store.open_mailbox(self.name)
+        opening = await self._polled.open_mailbox(self.name)
         if generation != self._generation:
             self._attach_needed = True
             return
@@ -1140,7 +1143,7 @@ class DurableQueue:
 
     async def _next_suspect(self) -> None:
         generation = self._generation
-        row = await self.store.next_suspect(
+        row = await self._polled.next_suspect(
             self.name, after=self._after_suspect, max_deliveries=self.options.max_deliveries
         )
         if generation != self._generation:
@@ -1168,7 +1171,7 @@ class DurableQueue:
         if not reread:
             return
         generation = self._generation
-        rows = await self.store.fetch(self.name, ids=reread, limit=len(reread))
+        rows = await self._polled.fetch(self.name, ids=reread, limit=len(reread))
         if generation != self._generation:
             return
         now = trio.current_time()
@@ -1184,7 +1187,7 @@ class DurableQueue:
     async def _fetch(self, room: int) -> None:
         generation = self._generation
         seen = self._unread
-        rows = await self.store.fetch(self.name, after=self._cursor, limit=room)
+        rows = await self._polled.fetch(self.name, after=self._cursor, limit=room)
         if generation != self._generation:
             return
         known = self._known

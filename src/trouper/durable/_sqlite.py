@@ -825,6 +825,11 @@ class SqliteStore:
     def __repr__(self) -> str:
         return f"<SqliteStore {self._name!r} {self._phase}>"
 
+    @property
+    def redelivers(self) -> bool:
+        """False: the mailbox reads, claims and redelivers (a ``PolledStore``)."""
+        return False
+
     async def __aenter__(self) -> SqliteStore:
         await self.open()
         return self

@@ -28,9 +28,14 @@ from trio.lowlevel import Task
 __all__ = [
     "Append",
     "DeadLetterRecord",
+    "DeliveringStore",
+    "Feed",
     "MailboxListener",
     "MailboxOpening",
     "MailboxStatistics",
+    "PolledStore",
+    "Receipt",
+    "Received",
     "Store",
     "StoreStatistics",
     "StoredMessage",
@@ -373,7 +378,18 @@ class Store(Protocol):
 
     Every method is called from Trio's thread. Writes are grouped: a store
     commits everything staged since its last commit in one transaction.
+
+    This is what every store does. How messages reach a consumer comes in two
+    kinds, told apart by ``redelivers``: a ``PolledStore`` (SQLite) is a table
+    the mailbox reads, claims and updates, keeping the redelivery timers and
+    the crash recovery itself; a ``DeliveringStore`` (JetStream) is a broker
+    that pushes messages, counts their deliveries and redelivers them on its
+    own (after a nack's delay, or when an ack does not come in time).
     """
+
+    @property
+    def redelivers(self) -> bool:
+        """Whether the store delivers and redelivers by itself (a ``DeliveringStore``)."""
 
     async def open(self) -> None:
         """Open the store (create, check, migrate); raise a ``StoreError`` if it cannot be used."""
@@ -416,6 +432,31 @@ class Store(Protocol):
     def detach(self, mailbox: str, listener: MailboxListener) -> None:
         """Stop telling ``mailbox``'s listener, if it is still ``listener``."""
 
+    async def load_state(self, key: str) -> bytes | None:
+        """Return the state saved under ``key``, or None."""
+
+    async def mailbox_statistics(self) -> list[MailboxStatistics]:
+        """Return the counts of every mailbox, by name."""
+
+    def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
+        """Iterate over the dead-letter queue (of one mailbox or all), oldest first."""
+
+    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Move dead letters back to their mailboxes (deliveries reset); return how many."""
+
+    async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Delete dead letters for good; return how many."""
+
+    def statistics(self) -> StoreStatistics:
+        """Return the writer's counters."""
+
+
+class PolledStore(Store, Protocol):
+    """A store the mailbox reads: it fetches and claims, keeps timers, recovers suspects (SQLite).
+
+    ``redelivers`` is False.
+    """
+
     async def open_mailbox(self, mailbox: str) -> MailboxOpening:
         """Prepare ``mailbox`` for a consumer; record suspects if its last stop was unclean.
 
@@ -445,20 +486,89 @@ class Store(Protocol):
         returns, in the same group commit as other writes.
         """
 
-    async def load_state(self, key: str) -> bytes | None:
-        """Return the state saved under ``key``, or None."""
 
-    async def mailbox_statistics(self) -> list[MailboxStatistics]:
-        """Return the counts of every mailbox, by name."""
+class Receipt(Protocol):
+    """How a delivering store's message is settled (a JetStream message's ack methods)."""
 
-    def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
-        """Iterate over the dead-letter queue (of one mailbox or all), oldest first."""
+    def ack_nowait(self) -> None:
+        """Done: never deliver it again."""
 
-    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
-        """Move dead letters back to their mailboxes (deliveries reset); return how many."""
+    def nak_nowait(self, *, delay: float | None = None) -> None:
+        """Deliver it again, after ``delay`` seconds (the delivery counts)."""
 
-    async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
-        """Delete dead letters for good; return how many."""
+    def term_nowait(self, *, reason: str | None = None) -> None:
+        """Never deliver it again (it was moved elsewhere)."""
 
-    def statistics(self) -> StoreStatistics:
-        """Return the writer's counters."""
+
+class Received(NamedTuple):
+    """A message as a delivering store hands it over: one delivery of it."""
+
+    id: int
+    """Its sequence in the mailbox (the same for every delivery of it)."""
+    type_name: str
+    """The message type's stable name."""
+    payload: bytes
+    """The encoded message."""
+    msg_id: str | None
+    """The sender's message id, if it gave one."""
+    deliveries: int
+    """Deliveries of it so far, this one included (the store counts them)."""
+    enqueued_at: float
+    """When it was stored (wall-clock seconds)."""
+    ask: str | None
+    """The token of the ``ask`` waiting for it, if one was made in this process."""
+    receipt: Receipt
+    """How to settle this delivery."""
+
+
+class Feed(Protocol):
+    """A delivering store's long-poll for one mailbox: the consumer says how many it wants."""
+
+    @property
+    def requested(self) -> int:
+        """Messages asked for that have not come yet (0 after a lost or ended poll)."""
+
+    def pull(self, batch: int) -> None:
+        """Ask for ``batch`` more messages; each goes to the feed's callback as it comes."""
+
+    def wake(self) -> None:
+        """Wake a task in ``wait()``."""
+
+    async def wait(self) -> None:
+        """Wait until something changed (a message, an ended or lost poll, ``wake()``)."""
+
+    def close(self) -> None:
+        """Stop (what was handed over and not settled is redelivered by the store)."""
+
+
+class DeliveringStore(Store, Protocol):
+    """A broker that pushes messages and redelivers them itself (JetStream); ``redelivers`` is True.
+
+    The mailbox keeps no timers and no claims: a nack carries its delay to
+    the store, the store counts deliveries (``Received.deliveries``), and a
+    message whose ack does not come in time (its process died) is delivered
+    again, to this consumer or to another one of the same mailbox.
+    """
+
+    async def open_feed(
+        self, mailbox: str, options: object, deliver: Callable[[Received], object]
+    ) -> Feed:
+        """Make ``mailbox`` ready for a consumer and return its feed (``options``: its ``Durable``).
+
+        ``deliver`` is called with each message as it arrives, from a task of
+        the store's, and must not block.
+        """
+
+    def bury(
+        self,
+        batch: WriteBatch,
+        mailbox: str,
+        message: Received,
+        *,
+        reason: str,
+        traceback: str | None,
+        deliveries: int,
+        first_delivered_at: float | None,
+        last_delivered_at: float | None,
+    ) -> None:
+        """Move ``message`` to the dead-letter queue in ``batch`` (its receipt settled after it)."""

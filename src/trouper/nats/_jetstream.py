@@ -29,6 +29,7 @@ parsed from its ``$JS.ACK`` reply subject, to which the acks are published.
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
 import math
@@ -52,7 +53,7 @@ from trouper.nats._errors import (
     NatsError,
     NoResponders,
 )
-from trouper.nats._protocol import Headers, HeadersLike
+from trouper.nats._protocol import Headers, HeadersLike, parse_header_block
 
 if TYPE_CHECKING:
     from trouper.nats._client import Client
@@ -70,12 +71,14 @@ __all__ = [
     "PubAck",
     "PublishPipeline",
     "PullConsumer",
+    "PullFeed",
     "ReplayPolicy",
     "RetentionPolicy",
     "SequenceInfo",
     "StorageType",
     "StreamConfig",
     "StreamInfo",
+    "StreamMsg",
     "StreamState",
     "converter",
 ]
@@ -330,6 +333,22 @@ class PubAck:
 
 
 @attrs.frozen
+class StreamMsg:
+    """A message read straight from a stream by its sequence or subject (``JetStream.get_msg``)."""
+
+    subject: str
+    """The subject it was published on."""
+    seq: int
+    """Its sequence in the stream."""
+    data: bytes
+    """The payload."""
+    headers: Headers | None
+    """Its headers, if it had any."""
+    time: str
+    """When it was stored (RFC 3339 text, as the server gives it)."""
+
+
+@attrs.frozen
 class MsgMetadata:
     """A JetStream message's delivery facts, parsed from its ``$JS.ACK`` reply subject."""
 
@@ -457,6 +476,35 @@ class JsMsg:
         """Give it up for good: it is never delivered again (whatever ``max_deliver`` says)."""
         payload = b"+TERM" if not reason else b"+TERM " + reason.encode()
         await self._settle("term", payload)
+
+    def _settle_nowait(self, how: str, payload: bytes) -> None:
+        if self._state.settled:
+            raise AlreadyAcknowledged(self.subject, self._state.settled)
+        self._client._buffer_publish(self.reply, payload, None, None)
+        self._state.settled = how
+
+    def ack_nowait(self) -> None:
+        """``ack()`` from synchronous code (a callback): buffered, never waits.
+
+        Raises:
+            AlreadyAcknowledged: it was settled already.
+            OutboundBufferFull: reconnecting, and the outage buffer has no room.
+            ConnectionClosed: the client is closed.
+        """
+        self._settle_nowait("ack", b"+ACK")
+
+    def nak_nowait(self, *, delay: float | None = None) -> None:
+        """``nak()`` from synchronous code: buffered, never waits (raises as ``ack_nowait``)."""
+        if delay is None:
+            self._settle_nowait("nak", b"-NAK")
+            return
+        if not delay >= 0 or math.isinf(delay):
+            raise ValueError(f"delay must be seconds >= 0, got {delay!r}")
+        self._settle_nowait("nak", b'-NAK {"delay": %d}' % int(delay * _NANOS))
+
+    def term_nowait(self, *, reason: str | None = None) -> None:
+        """``term()`` from synchronous code: buffered, never waits (raises as ``ack_nowait``)."""
+        self._settle_nowait("term", b"+TERM" if not reason else b"+TERM " + reason.encode())
 
 
 # --- the converter ----------------------------------------------------------
@@ -672,6 +720,140 @@ class JetStream:
         headers = _publish_headers(headers, msg_id, expected_stream, expected_last_seq)
         reply = await self._client.request(subject, payload, headers=headers)
         return _pub_ack(reply)
+
+    def publish_soon(
+        self,
+        subject: str,
+        payload: bytes,
+        on_ack: Callable[[PubAck | NatsError], object],
+        *,
+        headers: HeadersLike | None = None,
+        msg_id: str | None = None,
+    ) -> None:
+        """Send an acknowledged publish now and call ``on_ack`` with its outcome later.
+
+        For synchronous code that keeps many publishes in flight without a task
+        each (a store's group of writes): the publish is buffered at once and
+        ``on_ack`` is called from the client's reader task with the ``PubAck``,
+        or with the error: ``NoResponders`` (no stream takes ``subject``, or
+        JetStream is not ready), ``JetStreamError`` (the stream refused it),
+        ``ConnectionLost`` (the connection dropped after it was written: it
+        may or may not be stored; publish it again with the same ``msg_id``),
+        ``ConnectionClosed``. ``on_ack`` must not block.
+
+        Raises:
+            MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
+                as ``Client.publish_nowait`` (nothing was sent, ``on_ack`` is not called).
+        """
+        client = self._client
+
+        def on_reply(msg: Msg | NatsError) -> None:
+            client._reply_handlers.pop(token, None)
+            client._requests.pop(token, None)
+            if isinstance(msg, NatsError):
+                on_ack(msg)
+                return
+            if msg.status == 503 and not msg.data:
+                on_ack(NoResponders(subject))
+                return
+            try:
+                ack = _pub_ack(msg)
+            except JetStreamError as error:
+                on_ack(error)
+                return
+            on_ack(ack)
+
+        token, reply = client._reply_subject(on_reply)
+        try:
+            client._buffer_publish(
+                subject, payload, reply, _publish_headers(headers, msg_id, None, None)
+            )
+        except BaseException:
+            client._reply_handlers.pop(token, None)
+            raise
+        # Registered as a request: if the connection drops once it is written,
+        # on_ack hears ConnectionLost at once (its reply would be lost).
+        client._requests[token] = client._queued
+
+    async def get_msg(
+        self,
+        stream: str,
+        *,
+        seq: int | None = None,
+        last_by_subject: str | None = None,
+        next_by_subject: str | None = None,
+    ) -> StreamMsg:
+        """Read one stored message: by ``seq``, the last one on a subject, or the next one on one.
+
+        ``next_by_subject`` (a pattern) with ``seq`` gives the first message at
+        or after ``seq`` whose subject matches it; ``last_by_subject`` the
+        newest message of that subject.
+
+        Raises:
+            JetStreamError: no such message (``code`` 404, ``err_code`` 10037) or stream.
+        """
+        _check_name("stream", stream)
+        request: dict[str, object] = {}
+        if seq is not None:
+            request["seq"] = seq
+        if last_by_subject is not None:
+            request["last_by_subj"] = last_by_subject
+        if next_by_subject is not None:
+            request["next_by_subj"] = next_by_subject
+        if not request:
+            raise ValueError("get_msg needs seq, last_by_subject or next_by_subject")
+        body = await self._api(f"STREAM.MSG.GET.{stream}", request)
+        try:
+            message = body["message"]
+            headers = None
+            if message.get("hdrs"):
+                headers, _, _ = parse_header_block(base64.b64decode(message["hdrs"]))
+            return StreamMsg(
+                str(message["subject"]),
+                int(message["seq"]),
+                base64.b64decode(message.get("data") or b""),
+                headers,
+                str(message.get("time", "")),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise JetStreamError(0, 0, f"not a stored message: {str(body)[:200]!r}") from None
+
+    async def delete_msg(self, stream: str, seq: int) -> bool:
+        """Delete one stored message by its sequence; return whether the server deleted it.
+
+        Raises:
+            JetStreamError: no such stream, or the message is not there (``err_code`` 10057).
+        """
+        _check_name("stream", stream)
+        body = await self._api(f"STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})
+        return bool(body.get("success", False))
+
+    async def stream_names(self, subject: str | None = None) -> list[str]:
+        """The names of the streams (those that take ``subject``, a pattern, if given)."""
+        names: list[str] = []
+        while True:
+            request: dict[str, object] = {"offset": len(names)}
+            if subject is not None:
+                request["subject"] = subject
+            body = await self._api("STREAM.NAMES", request)
+            page = body.get("streams") or []
+            names.extend(str(name) for name in page)
+            if not page or len(names) >= int(body.get("total", 0)):
+                return names
+
+    async def subject_counts(self, stream: str, subjects: str) -> dict[str, int]:
+        """How many messages ``stream`` holds on each subject matching ``subjects`` (a pattern)."""
+        _check_name("stream", stream)
+        counts: dict[str, int] = {}
+        while True:
+            body = await self._api(
+                f"STREAM.INFO.{stream}", {"subjects_filter": subjects, "offset": len(counts)}
+            )
+            page = (body.get("state") or {}).get("subjects") or {}
+            for name, count in page.items():
+                counts[str(name)] = int(count)
+            if not page or len(counts) >= int(body.get("total", 0) or 0):
+                return counts
 
     @asynccontextmanager
     async def publish_pipeline(self, *, max_in_flight: int = 256) -> AsyncIterator[PublishPipeline]:
@@ -907,6 +1089,16 @@ class PullConsumer:
             client._unsubscribe(sub)
         return msgs
 
+    def feed(
+        self,
+        callback: Callable[[JsMsg], object],
+        *,
+        expires: float = 30.0,
+        heartbeat: float = 5.0,
+    ) -> PullFeed:
+        """Pull requests whose messages go to ``callback`` as they arrive (see ``PullFeed``)."""
+        return PullFeed(self, callback, expires, heartbeat)
+
     @asynccontextmanager
     async def consume(
         self, *, batch: int = 100, expires: float = 30.0
@@ -1061,3 +1253,180 @@ class MessageStream:
         if self._sub.active:
             self._client._unsubscribe(self._sub)
         self._fail(ConnectionClosed("the message stream was closed"))
+
+
+class PullFeed:
+    """Long-polling pull requests whose messages go to a callback; made by ``PullConsumer.feed``.
+
+    For a consumer that keeps its own window of messages (a durable mailbox):
+    it says how many more it wants with ``pull(n)``; each message is handed to
+    ``callback`` from the client's reader task as soon as it arrives (no task,
+    no buffer per message). Each pull lasts ``expires`` seconds on the server,
+    which sends an idle heartbeat every ``heartbeat`` seconds while the pull
+    waits, so a pull lost with a connection or a server restart is noticed
+    after two silent heartbeats (or at once after a reconnect): ``requested``
+    then drops to 0 and the owner pulls again. Call ``wait()`` in a loop to
+    learn when to pull; ``close()`` stops (messages the server had already
+    sent come back after ``ack_wait``).
+    """
+
+    __slots__ = (
+        "_callback",
+        "_client",
+        "_consumer",
+        "_error",
+        "_expires",
+        "_heartbeat",
+        "_kicked",
+        "_last_heard",
+        "_reconnects",
+        "_sub",
+        "_subject",
+        "_token",
+        "requested",
+    )
+
+    def __init__(
+        self,
+        consumer: PullConsumer,
+        callback: Callable[[JsMsg], object],
+        expires: float,
+        heartbeat: float,
+    ) -> None:
+        if not expires > 0 or math.isinf(expires):
+            raise ValueError(f"expires must be seconds > 0, got {expires!r}")
+        if not 0 < heartbeat <= expires / 2:
+            raise ValueError(f"heartbeat must be seconds in (0, expires/2], got {heartbeat!r}")
+        client = consumer._js._client
+        # The consumer pulled from, and the client pulled through.
+        self._consumer = consumer
+        self._client = client
+        # Takes each message, on the reader task.
+        self._callback = callback
+        # Seconds a pull lasts on the server, and between its idle heartbeats.
+        self._expires = expires
+        self._heartbeat = heartbeat
+        # Messages asked for and neither received nor released by the server (>= 0).
+        self.requested = 0
+        """Messages asked for that have neither come nor been given up by the server."""
+        # trio.current_time() when the server was last heard from about our pulls.
+        self._last_heard = trio.current_time()
+        # The client's reconnect count when we last pulled (pulls die with a connection).
+        self._reconnects = client._reconnects
+        # Set to wake wait(): something changed.
+        self._kicked = trio.Event()
+        # What ended the feed (the consumer deleted, the client closed), or None.
+        self._error: BaseException | None = None
+        # The CONSUMER.MSG.NEXT subject.
+        self._subject = (
+            f"{consumer._js._prefix}.CONSUMER.MSG.NEXT.{consumer.stream}.{consumer.name}"
+        )
+        # The inbox the server delivers to, and our reply-table entry (to hear of a close).
+        self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
+        self._token, _ = client._reply_subject(self._on_closed)
+
+    def _on_closed(self, msg: Msg | NatsError) -> None:
+        if isinstance(msg, NatsError):
+            self._fail(msg)
+
+    def _fail(self, error: BaseException) -> None:
+        if self._error is None:
+            self._error = error
+        self._kicked.set()
+
+    def _on_message(self, msg: Msg) -> None:
+        status = msg.status
+        if status is None:
+            reply = msg.reply or ""
+            try:
+                metadata = MsgMetadata.from_reply(reply)
+            except ValueError:
+                return
+            self._last_heard = trio.current_time()
+            if self.requested > 0:
+                self.requested -= 1
+            self._callback(JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, self._client))
+            return
+        self._last_heard = trio.current_time()
+        if status == 100:
+            if msg.reply:  # flow control asks for an answer; a heartbeat does not
+                self._client.publish_nowait(msg.reply, b"")
+            return
+        if status in (404, 408):
+            owed = self.requested
+            if msg.headers is not None:
+                with suppress(ValueError):
+                    owed = int(msg.headers.get("Nats-Pending-Messages", owed))
+            self.requested = max(self.requested - owed, 0)
+        elif status == 409:
+            text = msg.description.lower()
+            if "deleted" in text:
+                self._fail(JetStreamError(409, 0, msg.description))
+            else:  # exceeded limits, leadership change...: the pull is over, ask again
+                self.requested = 0
+        self._kicked.set()
+
+    def pull(self, batch: int) -> None:
+        """Ask for ``batch`` more messages (one pull request, lasting ``expires`` seconds).
+
+        Raises:
+            JetStreamError: the feed ended (the consumer was deleted).
+            ConnectionClosed, OutboundBufferFull: as ``Client.publish_nowait``.
+        """
+        if self._error is not None:
+            raise self._error
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        request = b'{"batch":%d,"expires":%d,"idle_heartbeat":%d}' % (
+            batch,
+            round(self._expires * _NANOS),
+            round(self._heartbeat * _NANOS),
+        )
+        if self.requested == 0:
+            self._last_heard = trio.current_time()
+        self._client._buffer_publish(self._subject, request, self._sub.subject, None)
+        self.requested += batch
+        self._reconnects = self._client._reconnects
+
+    def wake(self) -> None:
+        """Wake a task in ``wait()`` (its owner has room for more, or is closing)."""
+        self._kicked.set()
+
+    async def wait(self) -> None:
+        """Wait until something changed: a pull ended or was lost, a message came, ``wake()``.
+
+        Returns at once if the pulls in flight were lost (a reconnect since
+        they were made, or two heartbeats of silence): ``requested`` is then 0.
+
+        Raises:
+            JetStreamError: the consumer was deleted.
+            ConnectionClosed: the client closed.
+        """
+        while True:
+            if self._error is not None:
+                raise self._error
+            if self._kicked.is_set():
+                self._kicked = trio.Event()
+                await cancel_shielded_checkpoint()
+                return
+            if self.requested and self._client._reconnects != self._reconnects:
+                self.requested = 0
+                await cancel_shielded_checkpoint()
+                return
+            deadline = self._last_heard + 2 * self._heartbeat + 0.1
+            if self.requested and trio.current_time() >= deadline:
+                self.requested = 0
+                await cancel_shielded_checkpoint()
+                return
+            with trio.move_on_at(deadline if self.requested else math.inf):
+                await self._kicked.wait()
+            if not self._kicked.is_set():
+                # Woken by the deadline: look again (a reconnect or silence).
+                await trio.lowlevel.checkpoint()
+
+    def close(self) -> None:
+        """Stop: unsubscribe (idempotent); a task in ``wait()`` gets ``ConnectionClosed``."""
+        self._client._reply_handlers.pop(self._token, None)
+        if self._sub.active:
+            self._client._unsubscribe(self._sub)
+        self._fail(ConnectionClosed("the pull feed was closed"))

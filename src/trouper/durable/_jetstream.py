@@ -1,0 +1,1095 @@
+"""``JetStreamStore``: durable mailboxes on NATS JetStream, shared by every process that opens it.
+
+Theory of operation
+-------------------
+Layout, under a prefix (``trouper`` by default), for each durable mailbox
+``name`` (``<t>`` is the name escaped into a NATS token, see ``_token``):
+
+- a work-queue stream ``<prefix>_mailbox_<t>`` on the subject
+  ``<prefix>.mailbox.<t>``, file storage, ``max_msgs`` = the mailbox's
+  ``capacity`` with ``discard: new`` (a full mailbox refuses a publish), and
+  ``duplicate_window`` = its ``dedup_window``; a stream per mailbox, so each
+  mailbox has its own window, capacity and deduplication ids;
+- one durable pull consumer ``trouper`` on it, shared by every process that
+  hosts the mailbox (a work queue across processes), explicit acks,
+  ``ack_wait`` from the store;
+- dead letters in one limits stream ``<prefix>_dead`` (subject
+  ``<prefix>.dead.<t>``), kept for ever;
+- actor states in one stream ``<prefix>_state`` (subject
+  ``<prefix>.state.<t>``) that keeps one message per subject, read back by
+  a last-by-subject get.
+
+Writing: a ``WriteBatch`` is sealed and published when the store takes it
+(at the end of the scheduler pass that staged it, or at once when someone
+waits for it): each append is a publish with acknowledgement whose
+``Nats-Msg-Id`` is its dedup key (``u:<msg_id>`` for a sender's id,
+``d:<key>`` for a handler's derived key, ``g:<store>.<n>`` otherwise, so that
+publishing it again after a lost connection cannot store it twice); each
+state is a publish too. Many publishes are in flight at once, none has a
+task: each ack is counted by a callback, and when a batch's last one came
+the batch is durable (its waiters wake, its ``after_commit`` callbacks run:
+that is where a handled message is acked, after its outputs). A publish
+whose answer was lost with a connection is sent again; one that found no
+stream (a mailbox nobody opened yet) makes the stream and is sent again;
+one refused because the mailbox is full is sent again after a pause (so
+``tell`` waits while it is full). Any other refusal fails its batch.
+
+Reading: ``open_feed`` makes the stream and consumer and returns a long
+poll (``trouper.nats.PullFeed``) whose messages become ``Received`` values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import secrets
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Final
+
+import outcome
+import trio
+from trio.lowlevel import Task, current_task, reschedule, wait_task_rescheduled
+
+from trouper.codec import Codec
+from trouper.durable._served import ServedAppend
+from trouper.durable._store import (
+    Append,
+    DeadLetterRecord,
+    Feed,
+    MailboxListener,
+    MailboxStatistics,
+    Received,
+    StoreStatistics,
+    WriteBatch,
+)
+from trouper.errors import StoreError, StoreFailed
+from trouper.nats import (
+    AckPolicy,
+    Client,
+    ConnectionClosed,
+    ConnectionLost,
+    ConsumerConfig,
+    DiscardPolicy,
+    JetStreamError,
+    JsMsg,
+    NatsError,
+    NoResponders,
+    PubAck,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    connect,
+)
+
+if TYPE_CHECKING:
+    from trouper.durable._queue import Durable, MessageCodec
+
+__all__ = ["JetStreamStore"]
+
+log = logging.getLogger("trouper")
+
+MIN_SERVER: Final = (2, 10)
+"""The oldest nats-server accepted: the first with ``sync_interval: always``."""
+
+CONSUMER: Final = "trouper"
+"""The durable pull consumer every host of a mailbox shares."""
+
+_FULL_PAUSE: Final = 0.05
+"""Seconds before a publish refused by a full mailbox is tried again (doubling to 1 s)."""
+
+
+def _token(name: str) -> str:
+    """``name`` as a NATS token and stream-name part: ``[A-Za-z0-9-]`` kept, other bytes ``_hh``."""
+    out: list[str] = []
+    for char in name:
+        if char.isascii() and (char.isalnum() or char == "-"):
+            out.append(char)
+        else:
+            out.extend(f"_{byte:02x}" for byte in char.encode())
+    return "".join(out)
+
+
+def _untoken(token: str) -> str:
+    """The name ``_token`` made ``token`` from."""
+    data = bytearray()
+    index = 0
+    while index < len(token):
+        if token[index] == "_":
+            data.append(int(token[index + 1 : index + 3], 16))
+            index += 3
+        else:
+            data += token[index].encode()
+            index += 1
+    return data.decode()
+
+
+def _parse_version(text: object) -> tuple[int, ...]:
+    parts: list[int] = []
+    for part in str(text).split("-")[0].split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+class _DeadAppend(Append):
+    """A dead letter to publish on the dead-letter stream (its body is the record, as JSON)."""
+
+    __slots__ = ("key", "subject")
+
+    def __init__(self, subject: str, body: bytes, key: str) -> None:
+        super().__init__("", "", body, None, None, False, None)
+        # Where it is published.
+        self.subject = subject
+        # Its dedup key (the mailbox and the message's sequence): one dead letter per message.
+        self.key = key
+
+
+class _Publish:
+    """One publish of a commit, kept until its ack came (to be sent again if needed)."""
+
+    __slots__ = ("commit", "headers", "mailbox", "msg_id", "payload", "record", "subject", "waits")
+
+    def __init__(
+        self,
+        commit: _Commit,
+        subject: str,
+        payload: bytes,
+        headers: dict[str, str] | None,
+        msg_id: str | None,
+        record: Append | None,
+        mailbox: str | None,
+    ) -> None:
+        # The commit it belongs to.
+        self.commit = commit
+        # What is published.
+        self.subject = subject
+        self.payload = payload
+        self.headers = headers
+        self.msg_id = msg_id
+        # The append it carries (told its sequence and whether it was kept), or None.
+        self.record = record
+        # The mailbox whose stream takes it (made on demand), or None.
+        self.mailbox = mailbox
+        # Seconds to wait before the next try when the mailbox is full (doubles).
+        self.waits = _FULL_PAUSE
+
+
+class _Commit:
+    """A batch being published: done when every one of its publishes is acknowledged."""
+
+    __slots__ = ("batch", "error", "remaining")
+
+    def __init__(self, batch: WriteBatch) -> None:
+        # The batch (sealed).
+        self.batch = batch
+        # Publishes not yet acknowledged (>= 0); the commit is done at 0.
+        self.remaining = 0
+        # Why it failed, if it did (its waiters get it, its callbacks never run).
+        self.error: StoreFailed | None = None
+
+
+def _no_abort(_: object) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.FAILED
+
+
+class JetStreamStore:
+    """A durable store on NATS JetStream: mailboxes live in the server, shared across processes.
+
+    ``open_runtime(store=JetStreamStore("nats://127.0.0.1:4222"))``: durable
+    actors work on it as on ``SqliteStore``, and every runtime (in any
+    process) that opens a store on the same server and prefix sees the same
+    mailboxes: it can tell a durable actor it does not host
+    (``trouper.durable.durable_ref``), and it can host the same mailbox too,
+    the hosts then sharing its messages (at least once; see docs/durable.md,
+    "On JetStream", for what is and is not atomic).
+
+    Give a server URL (or several, comma-separated or as a list), and the
+    store connects when opened and closes the connection when closed; or
+    give a connected ``client`` (``trouper.nats.connect``), which it uses and
+    leaves open. Opening refuses a server without JetStream or older than
+    2.10 (``StoreError``). Durability is the server's: configure it with
+    ``jetstream { sync_interval: always }`` so that an acknowledged publish
+    is on disk (see docs/durable.md).
+
+    Args:
+        servers: NATS URL(s), unless ``client`` is given.
+        client: a connected client to use instead.
+        prefix: the names of its streams and subjects start with it; stores
+            with different prefixes on one server do not see each other.
+        ack_wait: seconds without an ack after which a delivered message is
+            delivered again (a handler that runs longer is delivered twice).
+        poll_expires, heartbeat: each long poll lasts ``poll_expires`` seconds
+            on the server, which sends a heartbeat every ``heartbeat`` seconds
+            while it waits (a lost poll is noticed after two missed ones).
+        replicas: copies of each stream in a JetStream cluster.
+        codec: decodes dead letters' messages as they are listed.
+        name: the connection's name in the server's monitoring.
+    """
+
+    def __init__(
+        self,
+        servers: str | Sequence[str] | None = None,
+        *,
+        client: Client | None = None,
+        prefix: str = "trouper",
+        ack_wait: float = 30.0,
+        poll_expires: float = 30.0,
+        heartbeat: float = 5.0,
+        replicas: int = 1,
+        codec: MessageCodec | None = None,
+        name: str | None = None,
+    ) -> None:
+        if (servers is None) == (client is None):
+            raise ValueError("give JetStreamStore either server URLs or a connected client")
+        if not prefix or _token(prefix) != prefix or "_" in prefix:
+            raise ValueError(f"prefix must be letters, digits and '-', got {prefix!r}")
+        for label, value in (("ack_wait", ack_wait), ("poll_expires", poll_expires)):
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{label} must be seconds > 0, got {value!r}")
+        if not 0 < heartbeat <= poll_expires / 2:
+            raise ValueError(f"heartbeat must be seconds in (0, poll_expires/2], got {heartbeat!r}")
+        if not (isinstance(replicas, int) and replicas >= 1):
+            raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
+        # Where to connect (None with a client of the caller's).
+        self._servers = servers
+        # The connection (the caller's, or ours once open).
+        self._client = client
+        # How errors name the store.
+        self._name = (
+            ",".join([servers] if isinstance(servers, str) else servers)
+            if servers is not None
+            else f"{prefix} on a client"
+        )
+        self._connection_name = name
+        self.prefix = prefix
+        """The prefix of its streams and subjects."""
+        self.ack_wait = ack_wait
+        """Seconds without an ack before a delivered message is delivered again."""
+        self._poll_expires = poll_expires
+        self._heartbeat = heartbeat
+        self._replicas = replicas
+        # Decodes dead letters' messages as they are listed.
+        self.codec: MessageCodec = Codec() if codec is None else codec
+        # "new", "open", "closing", "closed".
+        self._phase = "new"
+        # Holds our connection and our nursery while open.
+        self._stack: AsyncExitStack | None = None
+        self._nursery: trio.Nursery | None = None
+        # Batches staged and not yet taken, in order.
+        self._staged: list[WriteBatch] = []
+        # Commits taken and not yet done.
+        self._open: dict[_Commit, None] = {}
+        # Wakes the committer: something was staged.
+        self._wake = trio.Event()
+        # Publishes waiting to be tried again (no stream yet, a full mailbox).
+        self._retry: trio.MemorySendChannel[_Publish] | None = None
+        # The live consumer of each mailbox, told about its appends.
+        self._listeners: dict[str, MailboxListener] = {}
+        # Mailbox streams known to exist.
+        self._streams: set[str] = set()
+        # Makes the g: keys of this store unique across processes and runs.
+        self._key_prefix = "g:" + secrets.token_hex(8) + "."
+        self._keys = 0
+        # Tasks waiting for every open commit (flush), each with the commits it waits for.
+        self._flushers: list[tuple[Task, set[_Commit]]] = []
+        # The error that failed the store, if one did; every write raises it after.
+        self._failure: StoreFailed | None = None
+        self._commits = 0
+        self._batches = 0
+        self._rows = 0
+        self._largest_group = 0
+
+    def __repr__(self) -> str:
+        return f"<JetStreamStore {self._name!r} {self._phase}>"
+
+    @property
+    def redelivers(self) -> bool:
+        """True: JetStream delivers, counts deliveries and redelivers by itself."""
+        return True
+
+    @property
+    def client(self) -> Client:
+        """The NATS connection (raises ``RuntimeError`` before the store is opened)."""
+        if self._client is None:
+            raise RuntimeError(f"{self!r} is not open")
+        return self._client
+
+    # --- names ----------------------------------------------------------------
+
+    def stream_name(self, mailbox: str) -> str:
+        """The stream that holds ``mailbox``'s messages."""
+        return f"{self.prefix}_mailbox_{_token(mailbox)}"
+
+    def subject(self, mailbox: str) -> str:
+        """The subject ``mailbox``'s messages are published on."""
+        return f"{self.prefix}.mailbox.{_token(mailbox)}"
+
+    @property
+    def _dead_stream(self) -> str:
+        return f"{self.prefix}_dead"
+
+    @property
+    def _state_stream(self) -> str:
+        return f"{self.prefix}_state"
+
+    def _dead_subject(self, mailbox: str | None) -> str:
+        return f"{self.prefix}.dead.{'>' if mailbox is None else _token(mailbox)}"
+
+    def _state_subject(self, key: str) -> str:
+        return f"{self.prefix}.state.{_token(key)}"
+
+    # --- opening and closing --------------------------------------------------------
+
+    async def __aenter__(self) -> JetStreamStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Connect, check the server and make the dead-letter and state streams.
+
+        Raises:
+            StoreError: no server reached, no JetStream, or a server older than 2.10.
+        """
+        if self._phase != "new":
+            raise RuntimeError(f"{self!r} can be opened only once")
+        self._phase = "opening"
+        stack = AsyncExitStack()
+        try:
+            if self._client is None:
+                assert self._servers is not None
+                try:
+                    self._client = await stack.enter_async_context(
+                        connect(self._servers, name=self._connection_name)
+                    )
+                except (NatsError, OSError) as error:
+                    raise StoreError(self._name, f"cannot connect: {error}") from error
+            self._check_server(self._client.server_info)
+            self._nursery = await stack.enter_async_context(trio.open_nursery())
+            send, receive = trio.open_memory_channel[_Publish](math.inf)
+            self._retry = send
+            self._nursery.start_soon(self._committer)
+            self._nursery.start_soon(self._retrier, receive)
+            try:
+                await self._ensure(self._dead_config())
+                await self._ensure(self._state_config())
+            except (NatsError, JetStreamError) as error:
+                raise StoreError(self._name, f"cannot make its streams: {error}") from error
+        except BaseException:
+            if self._nursery is not None:
+                self._nursery.cancel_scope.cancel()
+            self._phase = "closed"
+            with trio.CancelScope(shield=True):
+                await stack.aclose()
+            raise
+        self._stack = stack
+        self._phase = "open"
+
+    def _check_server(self, info: dict[str, object]) -> None:
+        version = _parse_version(info.get("version", ""))
+        if version < MIN_SERVER:
+            raise StoreError(
+                self._name,
+                f"nats-server {info.get('version')} is too old: durable mailboxes need 2.10 or "
+                "newer, whose JetStream can sync every write to disk (sync_interval: always)",
+            )
+        if not info.get("jetstream"):
+            raise StoreError(
+                self._name,
+                "the server has no JetStream: start it with -js, or a jetstream { } block "
+                "with sync_interval: always (see docs/durable.md)",
+            )
+
+    async def aclose(self) -> None:
+        """Publish what is staged, wait (5 s at most) for its acks, stop (idempotent).
+
+        Deliveries held and not settled are redelivered by the server after
+        ``ack_wait``; a connection the store made is closed.
+        """
+        if self._phase != "open":
+            return
+        self._phase = "closing"
+        with trio.CancelScope(shield=True), trio.move_on_after(5.0):
+            if self._failure is None:
+                self._take_staged()
+                while self._open and self._failure is None:
+                    await self._wait_open(set(self._open))
+                if self._client is not None:
+                    await self._client.flush()
+        self._phase = "closed"
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+        self._fail_all(StoreFailed(self._name, "the store was closed"), report=False)
+        if self._stack is not None:
+            # Left outside any scope opened here: the stack holds a nursery
+            # entered in open(), which must be exited where it was entered.
+            await self._stack.aclose()
+        self._listeners.clear()
+
+    # --- streams ------------------------------------------------------------------
+
+    def _dead_config(self) -> StreamConfig:
+        return StreamConfig(
+            self._dead_stream,
+            subjects=[self._dead_subject(None)],
+            description="trouper: dead letters of durable mailboxes",
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=self._replicas,
+        )
+
+    def _state_config(self) -> StreamConfig:
+        return StreamConfig(
+            self._state_stream,
+            subjects=[f"{self.prefix}.state.>"],
+            description="trouper: durable actor states (the last one per actor)",
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_msgs_per_subject=1,
+            num_replicas=self._replicas,
+        )
+
+    def _mailbox_config(self, mailbox: str, options: Durable) -> StreamConfig:
+        window = options.dedup_window
+        if window is None:
+            raise ValueError(
+                f"the durable mailbox {mailbox!r} asks for dedup_window=None (ids kept for good): "
+                "JetStream keeps message ids for a window, give dedup_window in seconds"
+            )
+        return StreamConfig(
+            self.stream_name(mailbox),
+            subjects=[self.subject(mailbox)],
+            description=f"trouper: durable mailbox {mailbox!r}",
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_msgs=options.capacity,
+            discard=DiscardPolicy.NEW,
+            duplicate_window=max(window, 0.001),
+            num_replicas=self._replicas,
+        )
+
+    async def _ensure(self, config: StreamConfig) -> None:
+        js = self.client.jetstream()
+        try:
+            await js.add_stream(config)
+        except JetStreamError as error:
+            if error.err_code != 10058:  # in use with another configuration
+                raise
+            await js.update_stream(config)
+
+    async def _ensure_mailbox(self, mailbox: str, options: Durable | None) -> None:
+        if options is None:
+            if mailbox in self._streams:
+                return
+            from trouper.durable._queue import Durable  # the layer above this module
+
+            js = self.client.jetstream()
+            try:
+                await js.stream_info(self.stream_name(mailbox))
+            except JetStreamError as error:
+                if error.err_code != 10059:
+                    raise
+                await self._ensure(self._mailbox_config(mailbox, Durable()))
+        else:
+            await self._ensure(self._mailbox_config(mailbox, options))
+        self._streams.add(mailbox)
+
+    async def open_feed(
+        self, mailbox: str, options: object, deliver: Callable[[Received], object]
+    ) -> Feed:
+        """Make ``mailbox``'s stream (its options win) and consumer; return its long poll.
+
+        Raises:
+            StoreFailed: the store failed or closed.
+            ValueError: ``options.dedup_window`` is None (JetStream keeps ids for a window).
+        """
+        from trouper.durable._queue import Durable  # the layer above this module
+
+        assert isinstance(options, Durable)
+        self._writable()
+        js = self.client.jetstream()
+        while True:
+            try:
+                await self._ensure_mailbox(mailbox, options)
+                consumer = await js.pull_subscribe(
+                    self.stream_name(mailbox),
+                    CONSUMER,
+                    ConsumerConfig(
+                        description=f"trouper: the hosts of {mailbox!r}",
+                        ack_policy=AckPolicy.EXPLICIT,
+                        ack_wait=self.ack_wait,
+                        max_deliver=-1,
+                        max_ack_pending=-1,
+                    ),
+                )
+                break
+            except NoResponders:
+                # JetStream is not ready (a server restarting): try again shortly.
+                self._writable()
+                await trio.sleep(0.2)
+            except ConnectionClosed as error:
+                raise StoreFailed(self._name, str(error)) from error
+
+        def on_message(msg: JsMsg) -> None:
+            headers = msg.headers
+            metadata = msg.metadata
+            if headers is None:
+                type_name = msg_id = ask = None
+            else:
+                type_name = headers.get("Trouper-Type")
+                msg_id = headers.get("Trouper-Msg-Id")
+                ask = headers.get("Trouper-Ask")
+            deliver(
+                Received(
+                    metadata.stream_seq,
+                    type_name or "",
+                    msg.data,
+                    msg_id,
+                    metadata.num_delivered,
+                    metadata.timestamp,
+                    ask,
+                    msg,
+                )
+            )
+
+        return consumer.feed(on_message, expires=self._poll_expires, heartbeat=self._heartbeat)
+
+    # --- writing ------------------------------------------------------------------
+
+    def _writable(self) -> None:
+        if self._failure is not None:
+            copy = StoreFailed(*self._failure.args)
+            copy.__cause__ = self._failure.__cause__
+            raise copy
+        if self._phase not in ("open", "closing"):
+            raise trio.ClosedResourceError(f"{self!r} is not open")
+
+    def stage(self, batch: WriteBatch) -> None:
+        """Queue ``batch`` to be published at the end of this pass of the scheduler."""
+        self._writable()
+        self._staged.append(batch)
+        self._wake.set()
+
+    async def submit(self, batch: WriteBatch) -> None:
+        """Stage ``batch`` and wait until the server acknowledged all of it (see ``Store``)."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self.stage(batch)
+        await self.durable(batch)
+
+    async def durable(self, batch: WriteBatch) -> None:
+        """Publish ``batch`` (and what was staged before it) now and wait until it is durable.
+
+        Raises:
+            StoreFailed: a publish of it was refused, or the store failed or closed.
+        """
+        if batch.sealed:
+            raise RuntimeError("durable() takes a batch that is still open")
+        if batch.waiters is None:
+            batch.waiters = []
+        batch.waiters.append(current_task())
+        self._take_staged(until=batch)
+        await wait_task_rescheduled(_no_abort)
+
+    async def flush(self) -> None:
+        """Wait until everything staged before this call is acknowledged, acks included."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._writable()
+        self._take_staged()
+        if self._open:
+            await self._wait_open(set(self._open))
+        if self._failure is not None:
+            self._writable()
+        await self.client.flush()
+
+    async def _wait_open(self, commits: set[_Commit]) -> None:
+        entry = (current_task(), commits)
+        self._flushers.append(entry)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._flushers.remove(entry)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
+
+    async def _committer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            self._take_staged()
+
+    def _take_staged(self, until: WriteBatch | None = None) -> None:
+        staged = self._staged
+        if not staged:
+            return
+        if until is None or staged[-1] is until:
+            taken, self._staged = staged, []
+        else:
+            index = next((i for i, b in enumerate(staged) if b is until), len(staged) - 1)
+            taken, self._staged = staged[: index + 1], staged[index + 1 :]
+        self._commits += 1
+        self._largest_group = max(self._largest_group, len(taken))
+        for batch in taken:
+            self._publish_batch(batch)
+
+    def _publish_batch(self, batch: WriteBatch) -> None:
+        batch.sealed = True
+        commit = _Commit(batch)
+        self._batches += 1
+        self._open[commit] = None
+        commit.remaining = 1  # held until every publish is sent
+        try:
+            for record in batch.appends:
+                self._rows += 1
+                kind = type(record)
+                if kind is ServedAppend:
+                    served = record
+                    assert isinstance(served, ServedAppend)
+                    headers = {"Trouper-Type": served.type_name}
+                    if served.msg_id is not None:
+                        headers["Trouper-Msg-Id"] = served.msg_id
+                    if served.token is not None:
+                        headers["Trouper-Ask"] = served.token
+                    if served.key is not None:
+                        key = "d:" + served.key
+                    elif served.msg_id is not None:
+                        key = "u:" + served.msg_id
+                    else:
+                        self._keys += 1
+                        key = f"{self._key_prefix}{self._keys}"
+                    self._send(
+                        _Publish(
+                            commit,
+                            self.subject(served.mailbox),
+                            served.payload,
+                            headers,
+                            key,
+                            served,
+                            served.mailbox,
+                        )
+                    )
+                elif kind is _DeadAppend:
+                    dead = record
+                    assert isinstance(dead, _DeadAppend)
+                    self._send(
+                        _Publish(commit, dead.subject, dead.payload, None, dead.key, None, None)
+                    )
+                else:
+                    headers = {"Trouper-Type": record.type_name}
+                    if record.msg_id is not None:
+                        headers["Trouper-Msg-Id"] = record.msg_id
+                        key = "u:" + record.msg_id
+                    else:
+                        self._keys += 1
+                        key = f"{self._key_prefix}{self._keys}"
+                    self._send(
+                        _Publish(
+                            commit,
+                            self.subject(record.mailbox),
+                            record.payload,
+                            headers,
+                            key,
+                            record,
+                            record.mailbox,
+                        )
+                    )
+            if batch.states:
+                last: dict[str, bytes] = dict(batch.states)
+                for state_key, data in last.items():
+                    self._rows += 1
+                    self._send(
+                        _Publish(
+                            commit, self._state_subject(state_key), data, None, None, None, None
+                        )
+                    )
+        except (NatsError, ValueError) as error:
+            self._fail_commit(commit, error)
+            return
+        self._acked(commit)
+
+    def _send(self, publish: _Publish) -> None:
+        commit = publish.commit
+        commit.remaining += 1
+
+        def on_ack(result: PubAck | NatsError) -> None:
+            self._on_ack(publish, result)
+
+        self.client.jetstream().publish_soon(
+            publish.subject,
+            publish.payload,
+            on_ack,
+            headers=publish.headers,
+            msg_id=publish.msg_id,
+        )
+
+    def _on_ack(self, publish: _Publish, result: PubAck | NatsError) -> None:
+        commit = publish.commit
+        if commit.error is not None:
+            return
+        if isinstance(result, PubAck):
+            record = publish.record
+            if record is not None:
+                record.id = result.seq
+                record.accepted = not result.duplicate
+            self._acked(commit)
+            return
+        if self._phase == "closed":
+            return
+        commit.remaining -= 1  # _send counts it again
+        try:
+            if isinstance(result, ConnectionLost):
+                self._send(publish)  # the same dedup key: stored once either way
+                return
+            if isinstance(result, ConnectionClosed):
+                self._fail_store(result)
+                return
+            if isinstance(result, NoResponders) or _busy(result):
+                commit.remaining += 1
+                assert self._retry is not None
+                self._retry.send_nowait(publish)
+                return
+            if _full(result):
+                commit.remaining += 1
+                assert self._retry is not None
+                self._retry.send_nowait(publish)
+                return
+        except (NatsError, ValueError) as error:
+            self._fail_commit(commit, error)
+            return
+        self._fail_commit(commit, result)
+
+    async def _retrier(self, receive: trio.MemoryReceiveChannel[_Publish]) -> None:
+        """Try again the publishes that found no stream, a busy server or a full mailbox."""
+        async for publish in receive:
+            commit = publish.commit
+            if commit.error is not None:
+                continue
+            try:
+                if publish.mailbox is not None:
+                    self._streams.discard(publish.mailbox)
+                    await self._ensure_mailbox(publish.mailbox, None)
+                else:
+                    await self._ensure(
+                        self._dead_config()
+                        if publish.subject.startswith(f"{self.prefix}.dead.")
+                        else self._state_config()
+                    )
+            except (NoResponders, ConnectionLost):
+                await trio.sleep(0.2)
+            except ConnectionClosed as error:
+                self._fail_store(error)
+                return
+            except JetStreamError as error:
+                if not _busy(error):
+                    self._fail_commit(commit, error)
+                    continue
+                await trio.sleep(0.2)
+            else:
+                await trio.sleep(publish.waits)
+                publish.waits = min(publish.waits * 2, 1.0)
+            if commit.error is not None or self._failure is not None:
+                continue
+            commit.remaining -= 1
+            try:
+                self._send(publish)
+            except (NatsError, ValueError) as error:
+                self._fail_commit(commit, error)
+
+    def _acked(self, commit: _Commit) -> None:
+        commit.remaining -= 1
+        if commit.remaining:
+            return
+        del self._open[commit]
+        batch = commit.batch
+        by_mailbox: dict[str, list[Append]] = {}
+        for record in batch.appends:
+            if record.mailbox in self._listeners:
+                by_mailbox.setdefault(record.mailbox, []).append(record)
+        for mailbox, records in by_mailbox.items():
+            listener = self._listeners.get(mailbox)
+            if listener is not None:
+                listener.appended(records)
+        for callback in batch.callbacks():
+            callback()
+        if batch.waiters:
+            for task in batch.waiters:
+                reschedule(task, outcome.Value(None))
+            batch.waiters = None
+        self._release_flushers(commit)
+
+    def _release_flushers(self, commit: _Commit) -> None:
+        if not self._flushers:
+            return
+        still: list[tuple[Task, set[_Commit]]] = []
+        for task, commits in self._flushers:
+            commits.discard(commit)
+            if commits:
+                still.append((task, commits))
+            else:
+                reschedule(task, outcome.Value(None))
+        self._flushers = still
+
+    def _fail_commit(self, commit: _Commit, error: BaseException) -> None:
+        if commit.error is not None:
+            return
+        failure = StoreFailed(self._name, f"a publish was refused: {error}")
+        failure.__cause__ = error
+        commit.error = failure
+        log.error("durable store %s: %s", self._name, failure)
+        self._open.pop(commit, None)
+        batch = commit.batch
+        if batch.waiters:
+            for task in batch.waiters:
+                copy = StoreFailed(*failure.args)
+                copy.__cause__ = error
+                reschedule(task, outcome.Error(copy))
+            batch.waiters = None
+        self._release_flushers(commit)
+
+    def _fail_store(self, error: BaseException) -> None:
+        if self._failure is not None:
+            return
+        failure = StoreFailed(self._name, f"the connection closed: {error}")
+        failure.__cause__ = error
+        self._fail_all(failure, report=True)
+
+    def _fail_all(self, failure: StoreFailed, *, report: bool) -> None:
+        if self._failure is None:
+            self._failure = failure
+        for commit in list(self._open):
+            self._fail_commit(commit, failure)
+        for batch in self._staged:
+            if batch.waiters:
+                for task in batch.waiters:
+                    reschedule(task, outcome.Error(StoreFailed(*failure.args)))
+                batch.waiters = None
+        self._staged.clear()
+        for task, _ in self._flushers:
+            reschedule(task, outcome.Error(StoreFailed(*failure.args)))
+        self._flushers.clear()
+        if report:
+            for listener in list(self._listeners.values()):
+                listener.store_failed(failure)
+
+    def bury(
+        self,
+        batch: WriteBatch,
+        mailbox: str,
+        message: Received,
+        *,
+        reason: str,
+        traceback: str | None,
+        deliveries: int,
+        first_delivered_at: float | None,
+        last_delivered_at: float | None,
+    ) -> None:
+        """Publish ``message`` on the dead-letter stream in ``batch``, then ``+TERM`` it."""
+        from trouper.durable._clock import wall_now
+
+        body = {
+            "mailbox": mailbox,
+            "seq": message.id,
+            "type_name": message.type_name,
+            "payload": base64.b64encode(message.payload).decode(),
+            "msg_id": message.msg_id,
+            "attempts": deliveries,
+            "reason": reason,
+            "traceback": traceback,
+            "enqueued_at": message.enqueued_at,
+            "first_delivered_at": first_delivered_at,
+            "last_delivered_at": last_delivered_at,
+            "dead_at": wall_now(),
+        }
+        batch.add(
+            _DeadAppend(
+                self._dead_subject(mailbox),
+                json.dumps(body).encode(),
+                f"dead:{_token(mailbox)}:{message.id}",
+            )
+        )
+        receipt = message.receipt
+        first_line = reason.splitlines()[0] if reason else "dead letter"
+
+        def term() -> None:
+            try:
+                receipt.term_nowait(reason=first_line[:200])
+            except Exception as error:
+                log.debug("a +TERM could not be sent (%r); it will be redelivered", error)
+
+        batch.after_commit(term)
+
+    def attach(self, mailbox: str, listener: MailboxListener) -> None:
+        """Tell ``listener`` about every batch that appends to ``mailbox``, once durable."""
+        self._listeners[mailbox] = listener
+
+    def detach(self, mailbox: str, listener: MailboxListener) -> None:
+        """Stop telling ``mailbox``'s listener, if it is still ``listener``."""
+        if self._listeners.get(mailbox) is listener:
+            del self._listeners[mailbox]
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def load_state(self, key: str) -> bytes | None:
+        """Return the state saved last under ``key`` (a last-by-subject get), or None."""
+        self._writable()
+        try:
+            found = await self.client.jetstream().get_msg(
+                self._state_stream, last_by_subject=self._state_subject(key)
+            )
+        except JetStreamError as error:
+            if error.code == 404:
+                return None
+            raise
+        return found.data
+
+    async def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
+        """Iterate over the dead-letter stream (of one mailbox or all), oldest first."""
+        js = self.client.jetstream()
+        subject = self._dead_subject(mailbox)
+        seq = 1
+        while True:
+            try:
+                found = await js.get_msg(self._dead_stream, seq=seq, next_by_subject=subject)
+            except JetStreamError as error:
+                if error.code == 404:
+                    return
+                raise
+            seq = found.seq + 1
+            yield self._record(found.seq, found.data)
+
+    def _record(self, seq: int, data: bytes) -> DeadLetterRecord:
+        body = json.loads(data)
+        payload = base64.b64decode(body["payload"])
+        try:
+            message = self.codec.decode(body["type_name"], payload)
+        except Exception:
+            message = None
+        return DeadLetterRecord(
+            seq,
+            body["mailbox"],
+            body["type_name"],
+            payload,
+            body.get("msg_id"),
+            int(body["attempts"]),
+            body["reason"],
+            body.get("traceback"),
+            float(body["enqueued_at"]),
+            body.get("first_delivered_at"),
+            body.get("last_delivered_at"),
+            float(body["dead_at"]),
+            message,
+        )
+
+    async def _chosen(
+        self, mailbox: str | None, ids: Sequence[int] | None
+    ) -> list[DeadLetterRecord]:
+        wanted = None if ids is None else set(ids)
+        return [
+            record
+            async for record in self.dead_letters(mailbox)
+            if wanted is None or record.id in wanted
+        ]
+
+    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Publish dead letters back to their mailboxes (deliveries from zero); return how many.
+
+        Each is published with a key made from its dead-letter sequence (a
+        redrive repeated after a crash does not store it twice), then deleted
+        from the dead-letter stream.
+        """
+        self._writable()
+        js = self.client.jetstream()
+        count = 0
+        for record in await self._chosen(mailbox, ids):
+            headers = {"Trouper-Type": record.type_name}
+            if record.msg_id is not None:
+                headers["Trouper-Msg-Id"] = record.msg_id
+            while True:
+                try:
+                    await js.publish(
+                        self.subject(record.mailbox),
+                        record.payload,
+                        headers=headers,
+                        msg_id=f"r:{record.id}",
+                    )
+                    break
+                except NoResponders:
+                    self._streams.discard(record.mailbox)
+                    await self._ensure_mailbox(record.mailbox, None)
+            await js.delete_msg(self._dead_stream, record.id)
+            count += 1
+        return count
+
+    async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Delete dead letters for good; return how many."""
+        self._writable()
+        js = self.client.jetstream()
+        count = 0
+        for record in await self._chosen(mailbox, ids):
+            await js.delete_msg(self._dead_stream, record.id)
+            count += 1
+        return count
+
+    async def mailbox_statistics(self) -> list[MailboxStatistics]:
+        """The counts of every mailbox under this prefix, by name, as the server reports them.
+
+        ``in_flight`` is the consumer's delivered-and-unacked count (nacked
+        messages waiting out a delay included); ``delayed`` is always 0 (the
+        server does not report it apart).
+        """
+        self._writable()
+        js = self.client.jetstream()
+        marker = f"{self.prefix}_mailbox_"
+        dead: dict[str, int] = {}
+        for subject, count in (
+            await js.subject_counts(self._dead_stream, self._dead_subject(None))
+        ).items():
+            dead[_untoken(subject.rsplit(".", 1)[1])] = count
+        found: dict[str, MailboxStatistics] = {}
+        for stream in await js.stream_names(f"{self.prefix}.mailbox.>"):
+            if not stream.startswith(marker):
+                continue
+            name = _untoken(stream[len(marker) :])
+            info = await js.stream_info(stream)
+            in_flight = 0
+            ready = info.state.messages
+            try:
+                consumer = await js.consumer_info(stream, CONSUMER)
+                in_flight = consumer.num_ack_pending
+                ready = consumer.num_pending
+            except JetStreamError as error:
+                if error.err_code != 10014:
+                    raise
+            found[name] = MailboxStatistics(
+                name, info.state.messages, ready, in_flight, 0, dead.get(name, 0)
+            )
+        for name, count in dead.items():
+            if name not in found:
+                found[name] = MailboxStatistics(name, 0, 0, 0, 0, count)
+        return [found[name] for name in sorted(found)]
+
+    def statistics(self) -> StoreStatistics:
+        """What the store has published: groups taken, batches, publishes, largest group."""
+        return StoreStatistics(
+            self._commits,
+            self._batches,
+            self._rows,
+            self._largest_group,
+            len(self._staged) + len(self._open),
+            self._failure is not None,
+        )
+
+
+def _full(error: NatsError) -> bool:
+    """Whether a refused publish says the mailbox is full (it may be tried again later)."""
+    return isinstance(error, JetStreamError) and "maximum" in error.description.lower()
+
+
+def _busy(error: NatsError) -> bool:
+    """Whether JetStream says it cannot answer now (starting, electing a leader...)."""
+    return isinstance(error, JetStreamError) and error.code == 503

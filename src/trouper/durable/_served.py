@@ -1,0 +1,496 @@
+"""The durable mailbox on a store that delivers and redelivers by itself (JetStream).
+
+Theory of operation
+-------------------
+A ``ServedQueue`` is a ``DurableQueue`` whose messages are pushed by the
+store (a ``DeliveringStore``) instead of read from it. What changes is only
+the consuming side; putting is the same (an append staged in a batch,
+``put`` waits until the batch is durable, ``put_nowait`` stages it):
+
+- Serving: ``serve`` opens the mailbox's feed (the store makes its stream
+  and its consumer) and keeps a long poll outstanding for as many messages
+  as the prefetch window has room for. The store calls ``_arrived`` with
+  each message as it comes (from the store's reader task): it is decoded
+  and handed to ``items``. Nothing is read back, nothing is claimed, no
+  timer runs here: the store counts deliveries and redelivers a message
+  whose ack does not come in time (its process died, or it was nacked with
+  a delay).
+- Several consumers, in several processes, may share one mailbox: each
+  message goes to one of them at a time.
+- Settling ``HANDLED``: the handler's sends to durable mailboxes and the
+  actor's new state go in one batch; the sends carry dedup keys derived
+  from this message (``<mailbox>/<sequence>/<n>``), so a redelivery of it
+  sends the same keys and the store drops the copies; once the batch is
+  durable, the message is acked. There is no transaction: a crash between
+  the two is absorbed by the deduplication window (docs/durable.md, "On
+  JetStream").
+- ``FAILED``: a nack with the backoff's delay (the store redelivers); at
+  ``max_deliveries`` failures, or with ``GiveUp``, the store moves it to the
+  dead-letter queue in a batch and settles it after. ``Retry`` is a nack
+  with its delay that this process does not count as a failure (the count
+  of ``Retry`` endings is kept in memory: after a crash they count).
+- A message that arrives with its deliveries used up (it was being handled
+  when its process died, ``max_deliveries`` times) is dead-lettered without
+  running: that is the poison protection.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from functools import partial
+from random import Random
+from typing import TYPE_CHECKING
+
+import outcome
+import trio
+from trio.lowlevel import reschedule
+
+from trouper.durable._clock import wall_now
+from trouper.durable._queue import (
+    _FAILED,
+    _HANDLED,
+    Delivery,
+    Durable,
+    DurableQueue,
+    EncodedMessage,
+    MessageCodec,
+    _describe,
+    _wall,
+)
+from trouper.durable._store import Append, DeliveringStore, Feed, Received, WriteBatch
+from trouper.errors import ActorStopped, StoreFailed, UndecodableMessage
+from trouper.runtime.lowlevel import Ask, MailboxEnding
+
+if TYPE_CHECKING:
+    from trouper.runtime.lowlevel import Ask
+
+__all__ = ["ServedAppend", "ServedQueue"]
+
+log = logging.getLogger("trouper")
+
+
+class ServedAppend(Append):
+    """An append made through a ``ServedQueue``: with its dedup key and its ask token."""
+
+    __slots__ = ("key", "queue", "token")
+
+    def __init__(
+        self,
+        queue: ServedQueue,
+        encoded: EncodedMessage,
+        msg_id: str | None,
+        key: str | None,
+        token: str | None,
+    ) -> None:
+        # Append's fields, set here rather than through Append.__init__ (the hot path).
+        self.mailbox = queue.name
+        self.type_name = encoded.type_name
+        self.payload = encoded.payload
+        self.msg_id = msg_id
+        self.dedup_until = None
+        self.claim = False
+        self.hint = None
+        self.id = 0
+        self.accepted = False
+        # The queue that staged it (its reservation is released when it commits).
+        self.queue = queue
+        # The dedup key derived from the message whose handler sent it, or None
+        # (then the sender's msg_id, or a key of the store's, is the dedup key).
+        self.key = key
+        # The token of the ask waiting in this process for its delivery, or None.
+        self.token = token
+
+
+class ServedQueue(DurableQueue):
+    """A durable mailbox on a ``DeliveringStore``: the store pushes and redelivers its messages.
+
+    The same ``Mailbox`` protocol and options as ``DurableQueue``, with these
+    differences: ``capacity`` is kept by the store for every producer
+    (``put`` waits while the store says the mailbox is full); there is no
+    recovery phase after a crash (what a dead process held is redelivered
+    by the store once its ack is overdue, each message charged one
+    delivery); an ``ask``'s reply reaches the asker only if the message is
+    handled in this process.
+    """
+
+    def __init__(
+        self,
+        store: DeliveringStore,
+        name: str,
+        codec: MessageCodec,
+        options: Durable | None = None,
+        *,
+        random: Random | None = None,
+        on_dead_letter: Callable[[Delivery, str, BaseException | None], object] | None = None,
+        on_failure: Callable[[BaseException], object] | None = None,
+    ) -> None:
+        super().__init__(
+            store,
+            name,
+            codec,
+            options,
+            random=random,
+            on_dead_letter=on_dead_letter,
+            on_failure=on_failure,
+        )
+        # The store, as the delivering store it is.
+        self._delivering = store
+        # The deliveries held here (in items, being handled, or settling), by
+        # sequence: the latest delivery of each, settled when its outcome is
+        # durable. A redelivery of one held here is not handed over again.
+        self._receipts: dict[int, Received] = {}
+        # Retry endings seen by this process, by sequence (they are not failures).
+        self._retries: dict[int, int] = {}
+        # When each held message was first delivered here (wall seconds), by sequence.
+        self._first_seen: dict[int, float] = {}
+        # Asks waiting in this process for their message, by token.
+        self._asks: dict[str, Ask] = {}
+        # Tokens are this prefix and a count: unique across processes sharing the mailbox.
+        self._token_prefix = secrets.token_hex(6) + "-"
+        self._tokens = 0
+        # The long poll, while serving.
+        self._feed: Feed | None = None
+
+    # --- putting -------------------------------------------------------------------
+
+    def _stage_append(
+        self,
+        batch: WriteBatch,
+        message: object,
+        encoded: EncodedMessage,
+        msg_id: str | None,
+        companion: Ask | None,
+        key: str | None = None,
+    ) -> None:
+        token = None
+        if companion is not None:
+            self._tokens += 1
+            token = f"{self._token_prefix}{self._tokens}"
+            self._asks[token] = companion
+        self._reserved += 1
+        batch.add(ServedAppend(self, encoded, msg_id, key, token))
+
+    def appended(self, appends: Sequence[Append]) -> None:
+        """Release the reservations of this queue's appends that just became durable."""
+        for record in appends:
+            if type(record) is ServedAppend and record.queue is self:
+                self._reserved -= 1
+        if self.producers:
+            self.admit()
+
+    def store_failed(self, error: BaseException) -> None:
+        """The store failed: hand out nothing more, fail parked senders, tell ``on_failure``."""
+        super().store_failed(error)
+        if self._feed is not None:
+            self._feed.wake()
+
+    # --- serving --------------------------------------------------------------------
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Open the mailbox's feed and keep the prefetch window supplied until ``aclose``.
+
+        Reports started once the store has the mailbox ready and the first
+        poll is out. A feed that ends under it (its consumer deleted) is
+        opened again; once the store failed or closed, it idles until closed.
+        """
+        self.store.attach(self.name, self)
+        started = False
+        try:
+            while not self._detached:
+                feed = await self._delivering.open_feed(self.name, self.options, self._arrived)
+                self._feed = feed
+                try:
+                    self._supply(feed)
+                    if not started:
+                        started = True
+                        task_status.started()
+                    while not self._detached:
+                        await feed.wait()
+                        self._supply(feed)
+                except (StoreFailed, trio.ClosedResourceError):
+                    self._halted = True
+                    await trio.sleep_forever()
+                except Exception as error:
+                    if self._failure is not None:
+                        self._halted = True
+                        await trio.sleep_forever()
+                    log.warning("%s: its feed ended (%s); opening it again", self.name, error)
+                    await trio.sleep(1.0)
+                finally:
+                    self._feed = None
+                    feed.close()
+        finally:
+            self.store.detach(self.name, self)
+
+    def _supply(self, feed: Feed) -> None:
+        if self.closed or self._failure is not None or self._halted or self._detached:
+            return
+        prefetch = self.options.prefetch
+        requested = feed.requested
+        room = prefetch - self._outstanding - requested
+        if room > 0 and (requested == 0 or room >= prefetch // 2):
+            feed.pull(room)
+
+    def retire(self) -> None:
+        """Stop ``serve`` and detach from the store now."""
+        super().retire()
+        if self._feed is not None:
+            self._feed.wake()
+
+    def _arrived(self, received: Received) -> None:
+        """Take one delivery from the store (called by the store's reader task)."""
+        if self.closed or self._failure is not None or self._halted:
+            _settle_quietly(received.receipt.nak_nowait)
+            return
+        sequence = received.id
+        receipts = self._receipts
+        if sequence in receipts:
+            # Delivered again while held here (its ack was late): keep the newer receipt.
+            receipts[sequence] = received
+            return
+        receipts[sequence] = received
+        now = trio.current_time()
+        first = self._first_seen.setdefault(sequence, wall_now())
+        retries = self._retries.get(sequence, 0)
+        companion = None if received.ask is None else self._asks.get(received.ask)
+        used = received.deliveries - 1 - retries
+        if used >= self.options.max_deliveries:
+            delivery = self._delivery(received, None, retries, first, companion)
+            delivery._delivered_at = now
+            self._outstanding += 1
+            self._bury(
+                delivery,
+                f"gave up after {used} deliveries: its handler never finished (the process "
+                "stopped, or its ack did not come within ack_wait)",
+                None,
+            )
+            return
+        try:
+            message = self._codec.decode(received.type_name, received.payload)
+        except Exception as error:
+            delivery = self._delivery(received, None, retries, first, companion)
+            delivery._delivered_at = now
+            self._outstanding += 1
+            if isinstance(error, UndecodableMessage):
+                reason = str(error)
+            else:
+                reason = f"cannot decode {received.type_name}: {_describe(error)}"
+            self._bury(delivery, reason, error)
+            return
+        delivery = self._delivery(received, message, retries, first, companion)
+        self._hand_over(delivery, now)
+
+    def _delivery(
+        self,
+        received: Received,
+        message: object,
+        retries: int,
+        first: float,
+        companion: Ask | None,
+    ) -> Delivery:
+        return Delivery(
+            self,
+            message,
+            received.id,
+            received.msg_id,
+            received.deliveries,
+            retries,
+            first,
+            companion,
+            self._generation,
+        )
+
+    # --- settling -------------------------------------------------------------------
+
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> bool:
+        """Record how a taken item ended (see ``DurableQueue.settle``); outputs before the ack.
+
+        ``HANDLED``: the handler's sends (with keys derived from this
+        message) and the actor's new state go in one batch; once it is
+        durable the message is acked. A delivery of an older generation (its
+        actor stopped meanwhile) is settled the same way in the store.
+        """
+        if type(item) is not Delivery:
+            return False
+        if self._failure is not None or self._halted:
+            return False
+        if ending is _HANDLED:
+            try:
+                state = self._state_data() if self._stateful else None
+            except Exception as problem:
+                log.error("%s: the actor's state cannot be saved: %r", self.name, problem)
+                self._roll_back(item)
+                return self._failed(item, problem)
+            try:
+                batch = self._open_batch()
+            except (StoreFailed, trio.ClosedResourceError):
+                self._halted = True
+                return False
+            sends = item._sends
+            if sends is not None:
+                prefix = f"{self.name}/{item.id}/"
+                for index, (target, message, encoded, msg_id) in enumerate(sends):
+                    key = None if msg_id is not None else f"{prefix}{index}"
+                    if isinstance(target, ServedQueue):
+                        target._stage_append(batch, message, encoded, msg_id, None, key)
+                    else:
+                        target._stage_append(batch, message, encoded, msg_id, None)
+            if state is not None:
+                batch.save_state(self.name, state)
+                self._state, self._state_known = state, True
+            if item._state is not None:
+                key_name, data = item._state
+                batch.save_state(self.name if key_name is None else key_name, data)
+                if key_name is None:
+                    self._state, self._state_known = data, True
+            if item._after is not None:
+                for callback in item._after:
+                    batch.after_commit(callback)
+            batch.after_commit(partial(self._ack, item.id))
+            self._forget_ask(item)
+            self._settled(item, item._generation == self._generation)
+            return False
+        self._roll_back(item)
+        try:
+            if ending is _FAILED:
+                return self._failed(item, error)
+            if item._generation == self._generation and not self.closed:
+                self.items.appendleft(item)
+                if self._consumers:
+                    self._wake_one()
+            else:
+                self._nack(item.id, None)
+        except (StoreFailed, trio.ClosedResourceError):
+            self._halted = True
+        return False
+
+    def _ack(self, sequence: int) -> None:
+        received = self._receipts.pop(sequence, None)
+        self._retries.pop(sequence, None)
+        self._first_seen.pop(sequence, None)
+        if received is not None:
+            _settle_quietly(received.receipt.ack_nowait)
+
+    def _nack(self, sequence: int, delay: float | None) -> None:
+        received = self._receipts.pop(sequence, None)
+        if received is not None:
+            _settle_quietly(partial(received.receipt.nak_nowait, delay=delay))
+
+    def _forget_ask(self, item: Delivery) -> None:
+        if item.companion is not None:
+            for token, ask in list(self._asks.items()):
+                if ask is item.companion:
+                    del self._asks[token]
+                    break
+
+    def _settled(self, item: Delivery, current: bool) -> None:
+        if not current:
+            return
+        self._outstanding -= 1
+        if self.producers:
+            self.admit()
+        feed = self._feed
+        if feed is not None and self._outstanding <= self.options.prefetch // 2:
+            feed.wake()
+
+    def _redeliver(
+        self, item: Delivery, delay: float, *, retries: int, now: float, keep_ask: bool
+    ) -> None:
+        if retries > item._retries:
+            self._retries[item.id] = retries
+        if not keep_ask:
+            self._forget_ask(item)
+        self._nack(item.id, delay)
+        self._settled(item, item._generation == self._generation)
+
+    def _bury(
+        self, item: Delivery, reason: str, error: BaseException | None, *, notify: bool = True
+    ) -> None:
+        received = self._receipts.get(item.id)
+        if received is None:  # settled already (cannot happen: each delivery settles once)
+            self._settled(item, item._generation == self._generation)
+            return
+        text = None
+        if error is not None:
+            import traceback
+
+            text = "".join(traceback.format_exception(error))
+        batch = self._open_batch()
+        delivered = _wall(item._delivered_at)
+        self._delivering.bury(
+            batch,
+            self.name,
+            received,
+            reason=reason,
+            traceback=text,
+            deliveries=item.attempt,
+            first_delivered_at=item._first if item._first is not None else delivered,
+            last_delivered_at=delivered,
+        )
+        sequence = item.id
+        batch.after_commit(partial(self._forget, sequence))
+        if notify and self._on_dead_letter is not None:
+            on_dead_letter = self._on_dead_letter
+            batch.after_commit(lambda: on_dead_letter(item, reason, error))
+        self._forget_ask(item)
+        self._settled(item, item._generation == self._generation)
+
+    def _forget(self, sequence: int) -> None:
+        self._receipts.pop(sequence, None)
+        self._retries.pop(sequence, None)
+        self._first_seen.pop(sequence, None)
+
+    # --- closing --------------------------------------------------------------------
+
+    def close(self) -> list[object]:
+        """Refuse puts, give back what was not taken (the store redelivers it at once).
+
+        Asks waiting for messages not yet handled fail with ``ActorStopped``
+        (returned instead when no cell is attached); system notices that
+        were waiting are returned; parked senders get False. Deliveries being
+        handled settle in the store when their handlers end.
+        """
+        if self.closed:
+            return []
+        self.closed = True
+        self._generation += 1
+        returned: list[object] = []
+        for item in self.items:
+            if type(item) is Delivery:
+                self._nack(item.id, None)
+                self._first_seen.pop(item.id, None)
+            else:
+                returned.append(item)
+        self.items.clear()
+        self._outstanding = 0
+        asks = list(self._asks.values())
+        self._asks.clear()
+        if self.address is None:
+            returned.extend(asks)
+        else:
+            for ask in asks:
+                ask.settle(outcome.Error(ActorStopped(self.address)))
+        for task in self.producers:
+            reschedule(task, outcome.Value(False))
+        self.producers.clear()
+        if self._feed is not None:
+            self._feed.wake()
+        return returned
+
+    def reopen(self) -> None:
+        """Accept puts again and resume pulling (a stopped child restarted)."""
+        if not self.closed:
+            return
+        self.closed = False
+        if self._feed is not None:
+            self._feed.wake()
+
+
+def _settle_quietly(settle: Callable[[], None]) -> None:
+    """Send an ack, nack or term; if it cannot be sent, the store redelivers after ``ack_wait``."""
+    try:
+        settle()
+    except Exception as error:
+        log.debug("a settlement could not be sent (%r); it will be redelivered", error)
