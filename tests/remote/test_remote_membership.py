@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import trio
 from remote_support import Account, Balance, Deposit, Note, Notes, nodes, wait_for
@@ -123,3 +125,16 @@ async def test_a_partition_terminates_both_sides_and_healing_brings_the_nodes_ba
     assert [str(t.reason) for t in seen_b] == [
         "actor trouper://a/acct is unreachable: node 'a' sent no heartbeat for 0.5 s"
     ]
+
+
+async def test_a_stall_of_this_process_does_not_make_the_others_look_gone(
+    transport: Nats,
+) -> None:
+    """Blocked longer than two heartbeats, a node first reads what came, then judges."""
+    async with nodes(transport, "a", "b") as (a, b):
+        time.sleep(3 * transport.heartbeat)  # noqa: ASYNC251 - the stall under test
+        with trio.fail_after(5):
+            deadline = trio.current_time() + 2 * transport.heartbeat
+            while trio.current_time() < deadline:
+                assert cluster_of(a).nodes() == cluster_of(b).nodes() == ("a", "b")
+                await trio.sleep(0.01)

@@ -139,6 +139,9 @@ _ENDPOINT_CACHE: Final = 4096
 _FLUSH_BOUND: Final = 1.0
 """Seconds the goodbye may take to reach the server when the node leaves."""
 
+_SETTLE_BOUND: Final = 0.1
+"""Seconds the liveness check waits to read what the server has, before calling nodes gone."""
+
 
 @attrs.frozen
 class ClusterStatistics:
@@ -594,7 +597,7 @@ class Cluster:
                 nursery.start_soon(outbox.run)
                 self._heartbeat(client, "up")
                 nursery.start_soon(self._send_heartbeats, client)
-                nursery.start_soon(self._check_liveness)
+                nursery.start_soon(self._check_liveness, client)
                 topics.set_relay(self)
                 try:
                     yield self
@@ -632,23 +635,33 @@ class Cluster:
             if client.status is Status.CONNECTED:
                 self._heartbeat(client, "up")
 
-    async def _check_liveness(self) -> None:
+    async def _check_liveness(self, client: Client) -> None:
         while True:
-            now = trio.current_time()
-            wake = now + self._interval()
-            for peer in list(self._peers.values()):
-                if peer.state is not Liveness.ALIVE:
-                    continue
-                deadline = peer.last_seen + 2 * peer.interval
-                if deadline <= now:
+            if self._overdue():
+                # Before calling a node gone, read everything the server already has
+                # for this node: after a stall of this process, the heartbeats are there.
+                with trio.move_on_after(_SETTLE_BOUND), suppress(NatsError):
+                    await client.flush()
+                for peer in self._overdue():
                     self._gone(
                         peer, f"node {peer.node!r} sent no heartbeat for {2 * peer.interval:g} s"
                     )
-                else:
-                    wake = min(wake, deadline)
+            wake = trio.current_time() + self._interval()
+            for peer in self._peers.values():
+                if peer.state is Liveness.ALIVE:
+                    wake = min(wake, peer.last_seen + 2 * peer.interval)
             with trio.CancelScope() as self._wake_liveness:
                 await trio.sleep_until(wake)
             self._wake_liveness = None
+
+    def _overdue(self) -> list[Peer]:
+        """The nodes alive so far that have been silent for two of their intervals."""
+        now = trio.current_time()
+        return [
+            peer
+            for peer in self._peers.values()
+            if peer.state is Liveness.ALIVE and peer.last_seen + 2 * peer.interval <= now
+        ]
 
     def _on_client_event(self, event: ClientEvent) -> None:
         if isinstance(event, Disconnected):
