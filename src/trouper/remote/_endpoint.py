@@ -26,7 +26,7 @@ from trouper.remote._wire import ENTRY, actor_subject
 if TYPE_CHECKING:
     from trouper.remote._cluster import Cluster, Peer
 
-__all__ = ["GONE", "MSG_ID_HEADER", "YIELD_EVERY", "Pending", "RemoteEndpoint"]
+__all__ = ["GONE", "MSG_ID_HEADER", "YIELD_EVERY", "Liveness", "Pending", "RemoteEndpoint"]
 
 MSG_ID_HEADER: Final = "Trouper-Msg-Id"
 """The header a tell's ``msg_id`` travels in (for a durable mailbox on the other node)."""
@@ -39,8 +39,11 @@ class Liveness(enum.Enum):
     """What this node knows of another: never heard from, alive, or gone."""
 
     UNKNOWN = "unknown"
+    """Never heard from: messages are sent, and the server says if nobody takes them."""
     ALIVE = "alive"
+    """Heard from within two of its heartbeat intervals."""
     GONE = "gone"
+    """Silent, left or restarted since: tells become dead letters, asks fail at once."""
 
 
 GONE: Final = Liveness.GONE
