@@ -311,3 +311,21 @@ async def test_the_counters_count_what_crossed(transport: Nats) -> None:
         received = cluster_of(bank).statistics()
     assert (sent.sent, sent.lost, sent.unsent) == (11, 0, 0)
     assert (received.received, received.lost, received.undecodable) == (11, 0, 0)
+
+
+@pytest.mark.parametrize("router", ["round_robin", "broadcast"])
+async def test_a_pool_on_another_node_is_told_and_asked_through_its_name(
+    transport: Nats, router: str
+) -> None:
+    """A pool's one ref works from another node: tells are routed, asks answered."""
+    from trouper.routing import Broadcast, RoundRobin
+
+    chosen = RoundRobin() if router == "round_robin" else Broadcast()
+    async with nodes(transport, "bank", "web") as (bank, web):
+        await bank.spawn_pool(Account, 2, 0, router=chosen, name="accounts")
+        pool = web.remote("bank", "accounts")
+        await pool.tell(Deposit(5))  # round robin: member 1
+        await pool.tell(Deposit(5))  # member 2
+        with trio.fail_after(5):
+            answer = await pool.ask(Balance())  # member 1 again
+    assert answer == ([10, 10] if router == "broadcast" else 5)

@@ -1040,19 +1040,21 @@ class Cluster:
 
     def _ask_local(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
         endpoint = ref.endpoint
-        if type(endpoint) is not Cell:
-            # A pool's router has no ask with a callback: one task per such ask.
-            self._start(self._ask_by_task, ref, message, reply)
-            return
         if self._backlogs and ref in self._backlogs:
             self._hold(ref, _Held(message, None, reply))
             return
+        ask_soon = getattr(endpoint, "ask_soon", None)
+        if ask_soon is None:
+            self._start(self._ask_by_task, ref, message, reply)
+            return
         try:
-            endpoint.ask_soon(message, partial(self._answer, reply))
+            ask_soon(message, partial(self._answer, reply))
         except MailboxFull:
             self._hold(ref, _Held(message, None, reply))
         except (ActorStopped, UnhandledMessage) as error:
             self._answer(reply, outcome.Error(error))
+        except TypeError:  # an endpoint that takes no callback asks (a broadcast pool)
+            self._start(self._ask_by_task, ref, message, reply)
 
     async def _ask_by_task(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
         self._answer(reply, await outcome.acapture(ref.endpoint.ask, message))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from threading import get_ident
 from typing import TYPE_CHECKING, Final
 
 import outcome
@@ -11,7 +12,6 @@ from trio.lowlevel import (
     Task,
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
-    current_root_task,
     current_task,
     reschedule,
     wait_task_rescheduled,
@@ -137,11 +137,7 @@ class RemoteEndpoint:
         """Send ``message`` to the remote actor (``tell``); see the class docstring."""
         cluster = self._cluster
         runtime = cluster._runtime
-        try:
-            foreign = current_root_task() is not runtime.root_task
-        except RuntimeError:  # no Trio run in this thread
-            foreign = True
-        if foreign:
+        if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("tell")
         await checkpoint_if_cancelled()
         outbox = cluster._outbox
@@ -177,11 +173,7 @@ class RemoteEndpoint:
         """Send ``message`` now (``tell_nowait``); ``MailboxFull`` if too much waits to be sent."""
         cluster = self._cluster
         runtime = cluster._runtime
-        try:
-            foreign = current_root_task() is not runtime.root_task
-        except RuntimeError:  # no Trio run in this thread
-            foreign = True
-        if foreign:
+        if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("tell_nowait")
         outbox = cluster._outbox
         peer = self._peer
@@ -228,11 +220,7 @@ class RemoteEndpoint:
         """
         cluster = self._cluster
         runtime = cluster._runtime
-        try:
-            foreign = current_root_task() is not runtime.root_task
-        except RuntimeError:  # no Trio run in this thread
-            foreign = True
-        if foreign:
+        if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
         client = cluster._client
