@@ -1,13 +1,16 @@
 """Durable delivery: mailboxes kept in a store, ack, retry with backoff, a dead-letter queue.
 
-Imports the engine (``trouper.runtime``), ``trouper.codec`` and Trio:
+Imports the engine (``trouper.runtime``), ``trouper.codec``, ``trouper.nats`` and Trio:
 ``Durable()`` opens a durable mailbox on the runtime's store
 (``open_runtime(store=SqliteStore(path))``); ``SqliteStore`` keeps messages
-in one SQLite file.
+in one SQLite file, ``JetStreamStore`` in a NATS JetStream server shared by
+every process that opens it.
 """
 
 from trouper._exports import publish
+from trouper.durable._actors import durable_ref
 from trouper.durable._backoff import ExponentialJitter, RetryBackoff
+from trouper.durable._jetstream import JetStreamStore
 from trouper.durable._queue import (
     Delivery,
     Durable,
@@ -17,13 +20,19 @@ from trouper.durable._queue import (
     MessageCodec,
     Retry,
 )
+from trouper.durable._served import ServedQueue
 from trouper.durable._sqlite import SqliteStore
 from trouper.durable._store import (
     Append,
     DeadLetterRecord,
+    DeliveringStore,
+    Feed,
     MailboxListener,
     MailboxOpening,
     MailboxStatistics,
+    PolledStore,
+    Receipt,
+    Received,
     Store,
     StoredMessage,
     StoreStatistics,
@@ -33,23 +42,31 @@ from trouper.durable._store import (
 __all__ = [
     "Append",
     "DeadLetterRecord",
+    "DeliveringStore",
     "Delivery",
     "Durable",
     "DurableQueue",
     "EncodedMessage",
     "ExponentialJitter",
+    "Feed",
     "GiveUp",
+    "JetStreamStore",
     "MailboxListener",
     "MailboxOpening",
     "MailboxStatistics",
     "MessageCodec",
+    "PolledStore",
+    "Receipt",
+    "Received",
     "Retry",
     "RetryBackoff",
+    "ServedQueue",
     "SqliteStore",
     "Store",
     "StoreStatistics",
     "StoredMessage",
     "WriteBatch",
+    "durable_ref",
 ]
 
 publish(__name__, globals())

@@ -385,8 +385,7 @@ class JetStreamStore:
             if self._nursery is not None:
                 self._nursery.cancel_scope.cancel()
             self._phase = "closed"
-            with trio.CancelScope(shield=True):
-                await stack.aclose()
+            await stack.aclose()  # not in a scope of ours: it holds a nursery entered here
             raise
         self._stack = stack
         self._phase = "open"

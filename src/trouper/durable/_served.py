@@ -126,6 +126,12 @@ class ServedQueue(DurableQueue):
         on_dead_letter: Callable[[Delivery, str, BaseException | None], object] | None = None,
         on_failure: Callable[[BaseException], object] | None = None,
     ) -> None:
+        if options is not None and options.dedup_window is None:
+            raise ValueError(
+                f"the durable mailbox {name!r} asks for dedup_window=None (ids kept for good): "
+                "a store that delivers itself keeps message ids for a window, "
+                "give dedup_window in seconds"
+            )
         super().__init__(
             store,
             name,

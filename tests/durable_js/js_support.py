@@ -1,0 +1,57 @@
+"""Helpers for the JetStream durable tests: syncing servers, stores, messages and actors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import trio
+
+import trouper
+from trouper.durable import JetStreamStore
+from trouper.testing import NatsServer
+
+
+def syncing_server(directory: Path) -> NatsServer:
+    """A JetStream server (not started) whose store in ``directory`` syncs every write."""
+    return NatsServer(
+        jetstream=False,
+        config=f'jetstream {{ store_dir: "{directory}", sync_interval: always }}',
+    )
+
+
+def store_for(url: str, prefix: str, **options: float) -> JetStreamStore:
+    """A store on ``url`` under ``prefix``, with test-sized timings unless given."""
+    timings = {"ack_wait": 2.0, "poll_expires": 2.0, "heartbeat": 0.5, **options}
+    return JetStreamStore(
+        url,
+        prefix=prefix,
+        ack_wait=timings["ack_wait"],
+        poll_expires=timings["poll_expires"],
+        heartbeat=timings["heartbeat"],
+    )
+
+
+@trouper.message("js-test.job")
+@attrs.frozen
+class Job:
+    """A unit of work."""
+
+    n: int
+
+
+@trouper.message("js-test.done")
+@attrs.frozen
+class Done:
+    """Job ``n`` was handled by ``by``."""
+
+    n: int
+    by: str
+
+
+async def until(predicate: object, seconds: float = 10.0) -> None:
+    """Wait (real time, bounded) until ``predicate()`` is true, polling every 10 ms."""
+    assert callable(predicate)
+    with trio.fail_after(seconds):
+        while not predicate():
+            await trio.sleep(0.01)
