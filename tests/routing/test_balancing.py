@@ -116,6 +116,7 @@ async def test_ask_is_answered_by_the_member_that_takes_it() -> None:
         await pool.tell(Job(0, seconds=5))
         answered_by = await pool.ask(Job(1))
         assert trio.current_time() == 0
+        assert isinstance(answered_by, str)
         await tally.done.wait()
     # Which member parked first is the scheduler's choice; the busy one did not answer.
     assert sorted(tally.handled) == sorted([(answered_by, 1), (other(answered_by), 0)])
