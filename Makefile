@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-browser lint typecheck pytest bench bench-aio bench-durable bench-nats bench-smoke kill-durable format clean
+.PHONY: install demo cluster-demo test test-browser lint typecheck pytest bench bench-aio bench-durable bench-nats bench-remote bench-smoke kill-durable format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/bank_demo.py
+
+# Three node processes over a nats-server it starts: a shared work queue and a topic, one node
+# killed with SIGKILL, the others carrying on.
+cluster-demo: $(STAMP)
+	$(BIN)/python examples/cluster/cluster_demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,6 +60,11 @@ kill-durable: $(STAMP)
 # The NATS client against nats-py on asyncio (starts its own nats-server).
 bench-nats: $(STAMP)
 	$(BIN)/python -m bench.nats_client
+
+# Nodes over NATS, two processes: remote tell and ask against nats-py pub/sub and request/reply,
+# and a CPU-bound work queue on one and two worker processes.
+bench-remote: $(STAMP)
+	$(BIN)/python -m bench.remote_bench
 
 format: $(STAMP)
 	$(BIN)/ruff format .

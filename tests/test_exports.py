@@ -23,8 +23,8 @@ SURFACE = {
     "trouper.errors": {
         "ActorError", "ActorStopped", "AskCycle", "ChildFailed", "ChildNotFound",
         "DuplicateChild", "HandlerError", "InvalidSubject", "LinkedActorFailed", "MailboxFull",
-        "MalformedPayload", "MessageMismatch", "MessageTypeConflict", "NameTaken", "NotAStore",
-        "RestartIntensityExceeded", "RuntimeClosed", "StartFailed", "StoreCorrupt",
+        "MalformedPayload", "MessageMismatch", "MessageTypeConflict", "NameTaken",
+        "NodeNameTaken", "NodeUnreachable", "NotAStore", "RemoteError", "RestartIntensityExceeded", "RuntimeClosed", "StartFailed", "StoreCorrupt",
         "StoreError", "StoreFailed", "StoreLocked", "StoreVersionTooNew", "UndecodableMessage",
         "UnencodableMessage", "UnhandledMessage", "UnknownMessageType",
         "UnregisteredMessageType", "UnresolvableRef",
@@ -75,6 +75,9 @@ SURFACE = {
         "ReplayPolicy", "RetentionPolicy", "SequenceInfo", "ServerError", "SlowConsumer",
         "StaleConnection", "Status", "StorageType", "StreamConfig", "StreamInfo", "StreamState",
         "Subscription", "SubscriptionClosed", "SubscriptionStatistics", "connect",
+    },
+    "trouper.remote": {
+        "Cluster", "ClusterStatistics", "Nats", "RemoteEndpoint", "cluster_of", "locate",
     },
     "trouper.observe": {
         "ActorDetails", "ActorLogFilter", "ActorRow", "BUCKETS", "CONTROL_HEADER", "ClassMetrics",
