@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -49,9 +52,17 @@ class Done:
     by: str
 
 
-async def until(predicate: object, seconds: float = 10.0) -> None:
-    """Wait (real time, bounded) until ``predicate()`` is true, polling every 10 ms."""
-    assert callable(predicate)
+async def eventually(condition: Callable[[], object], seconds: float = 10.0) -> None:
+    """Wait until ``condition()`` is true: the server delivers in its own time (bounded, real time).
+
+    ``condition`` may be async. Polls every 10 ms, since what is awaited
+    happens in another process (the server, a worker).
+    """
     with trio.fail_after(seconds):
-        while not predicate():
+        for _ in itertools.count():
+            result = condition()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
             await trio.sleep(0.01)

@@ -1,14 +1,22 @@
-"""Durable actors on a JetStreamStore: ack, Retry, failures and backoff, dead letters, dedup, state."""
+"""Durable actors on a JetStreamStore: ack, Retry, backoff, dead letters, dedup, state."""
 
 from __future__ import annotations
 
 import attrs
 import pytest
 import trio
-from js_support import Done, Job, store_for
+from js_support import Done, Job, eventually, store_for
 
 import trouper
-from trouper.durable import Delivery, Durable, GiveUp, JetStreamStore, Retry, durable_ref
+from trouper.durable import (
+    DeadLetterRecord,
+    Delivery,
+    Durable,
+    GiveUp,
+    JetStreamStore,
+    Retry,
+    durable_ref,
+)
 from trouper.errors import StoreError
 from trouper.supervision import OneForOne
 from trouper.testing import NatsServer
@@ -33,11 +41,9 @@ class Recorder(trouper.Actor):
             raise error
 
 
-async def wait_for(seen: list[tuple[int, int]], count: int, seconds: float = 10.0) -> None:
+async def wait_for(seen: list[tuple[int, int]], count: int) -> None:
     """Wait (bounded) until ``seen`` has ``count`` entries."""
-    with trio.fail_after(seconds):
-        while len(seen) < count:
-            await trio.sleep(0.005)
+    await eventually(lambda: len(seen) >= count)
 
 
 async def test_a_handled_message_is_acked_and_not_delivered_again(
@@ -120,9 +126,13 @@ async def test_failures_are_retried_after_the_backoff_then_dead_lettered(
         )
         await ref.tell(Job(3), msg_id="job-3")
         await wait_for(seen, 3)
-        with trio.fail_after(5):
-            while not (dead := [record async for record in rt.store.dead_letters("jobs")]):
-                await trio.sleep(0.01)
+        dead: list[DeadLetterRecord] = []
+
+        async def buried() -> bool:
+            dead[:] = [record async for record in rt.store.dead_letters("jobs")]
+            return bool(dead)
+
+        await eventually(buried)
     assert seen == [(3, 1), (3, 2), (3, 3)]
     (record,) = dead
     assert (record.mailbox, record.message, record.msg_id, record.attempts) == (
@@ -132,7 +142,8 @@ async def test_failures_are_retried_after_the_backoff_then_dead_lettered(
         3,
     )
     assert record.reason == "ValueError: empty order (max_deliveries 3 reached)"
-    assert record.traceback is not None and "ValueError: empty order" in record.traceback
+    assert record.traceback is not None
+    assert "ValueError: empty order" in record.traceback
 
 
 async def test_give_up_dead_letters_at_once_and_the_actor_goes_on(
@@ -246,17 +257,18 @@ async def test_state_is_saved_with_each_ack_and_loaded_by_the_next_runtime(
         for n in range(3):
             await ref.tell(Job(n))
         await rt.store.flush()
-        with trio.fail_after(5):
-            while await rt.store.load_state("tally") is None:
-                await trio.sleep(0.01)
-            await rt.store.flush()
+
+        async def saved() -> bool:
+            return await rt.store.load_state("tally") is not None
+
+        await eventually(saved)
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
         await rt.spawn(Counter, started, name="tally", mailbox=Durable())
     assert started == [[], [0, 1, 2]]
 
 
 class Forwarder(trouper.Actor):
-    """Forwards each job to ``target`` as ``Done``; its first delivery returns only after ``hold``."""
+    """Forwards each job to ``target`` as ``Done``; a first delivery returns after ``hold``."""
 
     def __init__(
         self,
@@ -307,16 +319,21 @@ async def test_a_redelivered_handlers_sends_are_stored_once(
         await one.spawn(Sink, got, name="sink", mailbox=Durable())
         # One message at a time on the first host: its redelivery goes to the second.
         fw = Durable(prefetch=1)
-        await one.spawn(Forwarder, durable_ref(one, "sink"), hold, "one", runs, name="fw", mailbox=fw)
+        await one.spawn(
+            Forwarder, durable_ref(one, "sink"), hold, "one", runs, name="fw", mailbox=fw
+        )
         await durable_ref(one, "fw").tell(Job(1))
-        await two.spawn(Forwarder, durable_ref(two, "sink"), hold, "two", runs, name="fw", mailbox=fw)
-        with trio.fail_after(5):
-            while len(got) < 1:
-                await trio.sleep(0.01)
+        await two.spawn(
+            Forwarder, durable_ref(two, "sink"), hold, "two", runs, name="fw", mailbox=fw
+        )
+        await eventually(lambda: got)
         hold.set()  # the first run returns late: its send and its ack follow the second's
-        with trio.fail_after(5):
-            while await one.store.mailbox_statistics() != await two.store.mailbox_statistics():
-                await trio.sleep(0.01)
+
+        async def settled() -> bool:
+            (stats,) = [s for s in await one.store.mailbox_statistics() if s.name == "fw"]
+            return stats.depth == 0
+
+        await eventually(settled)
         await one.store.flush()
         await trio.sleep(0.3)
     assert runs == [("one", 1), ("two", 2)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from js_support import Done, Job, store_for
+from js_support import Done, Job, eventually, store_for
 
 import trouper
 from trouper.durable import Durable, durable_ref
@@ -46,14 +46,6 @@ class Sink(trouper.Actor):
         self.got.append(message)
 
 
-async def wait_until(condition: object, seconds: float = 10.0) -> None:
-    """Wait (real time, bounded) until ``condition()`` holds."""
-    assert callable(condition)
-    with trio.fail_after(seconds):
-        while not condition():
-            await trio.sleep(0.01)
-
-
 async def test_two_runtimes_sharing_a_mailbox_each_handle_a_share_and_none_twice(
     js_server: NatsServer, prefix: str
 ) -> None:
@@ -70,11 +62,12 @@ async def test_two_runtimes_sharing_a_mailbox_each_handle_a_share_and_none_twice
         for n in range(200):
             jobs.tell_nowait(Job(n))
         await one.store.flush()
-        await wait_until(lambda: len(handled) >= 200)
+        await eventually(lambda: len(handled) >= 200)
         await trio.sleep(0.2)
     assert sorted(n for _, n in handled) == list(range(200))
     shares = Counter(who for who, _ in handled)
-    assert shares["one"] > 0 and shares["two"] > 0
+    assert shares["one"] > 0
+    assert shares["two"] > 0
 
 
 async def test_a_runtime_tells_a_durable_actor_it_does_not_host(
@@ -89,7 +82,7 @@ async def test_a_runtime_tells_a_durable_actor_it_does_not_host(
         await host.spawn(Worker, "host", handled, name="billing", mailbox=Durable())
         await durable_ref(teller, "billing").tell(Job(1), msg_id="j-1")
         await durable_ref(teller, "billing").tell(Job(1), msg_id="j-1")
-        await wait_until(lambda: handled)
+        await eventually(lambda: handled)
         await trio.sleep(0.2)
         with pytest.raises(trouper.ActorStopped):
             await durable_ref(teller, "billing").ask(Job(2))
@@ -106,7 +99,7 @@ async def test_messages_told_before_any_host_wait_for_the_first_one(
             await durable_ref(rt, "later").tell(Job(n))
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
         await rt.spawn(Worker, "late", handled, name="later", mailbox=Durable())
-        await wait_until(lambda: len(handled) == 3)
+        await eventually(lambda: len(handled) == 3)
     assert handled == [("late", 0), ("late", 1), ("late", 2)]
 
 
@@ -126,9 +119,9 @@ async def test_a_server_restart_in_the_middle_of_a_stream_loses_no_durable_messa
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(send)
-            await wait_until(lambda: len(handled) >= 50)
+            await eventually(lambda: len(handled) >= 50)
             await own_js_server.arestart()
-        await wait_until(lambda: len({n for _, n in handled}) == 300, seconds=30)
+        await eventually(lambda: len({n for _, n in handled}) == 300, seconds=30)
     assert {n for _, n in handled} == set(range(300))
 
 
@@ -139,7 +132,7 @@ async def test_a_killed_worker_process_messages_go_to_the_survivor(
     got: list[Done] = []
     handled: list[tuple[str, int]] = []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: ASYNC220 (started once, returns at once)
         [sys.executable, str(HERE / "js_worker.py"), js_server.url, prefix],
         stdout=subprocess.PIPE,
         env=env,
@@ -154,13 +147,13 @@ async def test_a_killed_worker_process_messages_go_to_the_survivor(
             for n in range(100):
                 jobs.tell_nowait(Job(n))
             await rt.store.flush()
-            await wait_until(lambda: len(got) >= 20)
+            await eventually(lambda: len(got) >= 20)
             worker.send_signal(signal.SIGKILL)
             await trio.to_thread.run_sync(worker.wait)
             held = 100 - len(got)
             # The survivor: the test's runtime hosts the same mailbox (ack_wait 2 s).
             await rt.spawn(Worker, "survivor", handled, name="jobs", mailbox=Durable())
-            await wait_until(lambda: len({d.n for d in got} | {n for _, n in handled}) == 100)
+            await eventually(lambda: len({d.n for d in got} | {n for _, n in handled}) == 100)
     finally:
         if worker.poll() is None:
             worker.kill()

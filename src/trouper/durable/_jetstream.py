@@ -151,7 +151,17 @@ class _DeadAppend(Append):
 class _Publish:
     """One publish of a commit, kept until its ack came (to be sent again if needed)."""
 
-    __slots__ = ("commit", "headers", "mailbox", "msg_id", "payload", "record", "subject", "waits")
+    __slots__ = (
+        "commit",
+        "headers",
+        "mailbox",
+        "missing",
+        "msg_id",
+        "payload",
+        "record",
+        "subject",
+        "waits",
+    )
 
     def __init__(
         self,
@@ -176,6 +186,8 @@ class _Publish:
         self.mailbox = mailbox
         # Seconds to wait before the next try when the mailbox is full (doubles).
         self.waits = _FULL_PAUSE
+        # Whether its last try found no stream (it is made before the next one).
+        self.missing = False
 
 
 class _Commit:
@@ -578,7 +590,9 @@ class JetStreamStore:
     async def submit(self, batch: WriteBatch) -> None:
         """Stage ``batch`` and wait until the server acknowledged all of it (see ``Store``)."""
         await trio.lowlevel.checkpoint_if_cancelled()
-        self.stage(batch)
+        self._writable()
+        # Taken at once, without waking the committer (a task switch per call).
+        self._staged.append(batch)
         await self.durable(batch)
 
     async def durable(self, batch: WriteBatch) -> None:
@@ -747,12 +761,8 @@ class JetStreamStore:
             if isinstance(result, ConnectionClosed):
                 self._fail_store(result)
                 return
-            if isinstance(result, NoResponders) or _busy(result):
-                commit.remaining += 1
-                assert self._retry is not None
-                self._retry.send_nowait(publish)
-                return
-            if _full(result):
+            if isinstance(result, NoResponders) or _busy(result) or _full(result):
+                publish.missing = isinstance(result, NoResponders)
                 commit.remaining += 1
                 assert self._retry is not None
                 self._retry.send_nowait(publish)
@@ -763,41 +773,54 @@ class JetStreamStore:
         self._fail_commit(commit, result)
 
     async def _retrier(self, receive: trio.MemoryReceiveChannel[_Publish]) -> None:
-        """Try again the publishes that found no stream, a busy server or a full mailbox."""
-        async for publish in receive:
-            commit = publish.commit
-            if commit.error is not None:
-                continue
-            try:
-                if publish.mailbox is not None:
-                    self._streams.discard(publish.mailbox)
-                    await self._ensure_mailbox(publish.mailbox, None)
-                else:
-                    await self._ensure(
-                        self._dead_config()
-                        if publish.subject.startswith(f"{self.prefix}.dead.")
-                        else self._state_config()
-                    )
-            except (NoResponders, ConnectionLost):
-                await trio.sleep(0.2)
-            except ConnectionClosed as error:
-                self._fail_store(error)
-                return
-            except JetStreamError as error:
-                if not _busy(error):
-                    self._fail_commit(commit, error)
+        """Send again the publishes that found no stream, a busy server or a full mailbox.
+
+        Takes everything waiting at once: makes each missing stream once, waits
+        once if some found a full mailbox or a busy server, then sends them all.
+        """
+        async for first in receive:
+            group = [first]
+            while True:
+                try:
+                    group.append(receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            pause = 0.0
+            for mailbox in {p.mailbox for p in group if p.missing}:
+                try:
+                    if mailbox is not None:
+                        self._streams.discard(mailbox)
+                        await self._ensure_mailbox(mailbox, None)
+                    else:
+                        await self._ensure(self._dead_config())
+                        await self._ensure(self._state_config())
+                except (NoResponders, ConnectionLost):
+                    pause = max(pause, 0.2)
+                except ConnectionClosed as error:
+                    self._fail_store(error)
+                    return
+                except JetStreamError as error:
+                    if not _busy(error):
+                        for publish in group:
+                            if publish.mailbox == mailbox:
+                                self._fail_commit(publish.commit, error)
+                        continue
+                    pause = max(pause, 0.2)
+            for publish in group:
+                if not publish.missing:
+                    pause = max(pause, publish.waits)
+                    publish.waits = min(publish.waits * 2, 1.0)
+            if pause:
+                await trio.sleep(pause)
+            for publish in group:
+                commit = publish.commit
+                if commit.error is not None or self._failure is not None:
                     continue
-                await trio.sleep(0.2)
-            else:
-                await trio.sleep(publish.waits)
-                publish.waits = min(publish.waits * 2, 1.0)
-            if commit.error is not None or self._failure is not None:
-                continue
-            commit.remaining -= 1
-            try:
-                self._send(publish)
-            except (NatsError, ValueError) as error:
-                self._fail_commit(commit, error)
+                commit.remaining -= 1
+                try:
+                    self._send(publish)
+                except (NatsError, ValueError) as error:
+                    self._fail_commit(commit, error)
 
     def _acked(self, commit: _Commit) -> None:
         commit.remaining -= 1
@@ -839,7 +862,8 @@ class JetStreamStore:
         failure = StoreFailed(self._name, f"a publish was refused: {error}")
         failure.__cause__ = error
         commit.error = failure
-        log.error("durable store %s: %s", self._name, failure)
+        if self._phase == "open":
+            log.error("durable store %s: %s", self._name, failure)
         self._open.pop(commit, None)
         batch = commit.batch
         if batch.waiters:
