@@ -444,6 +444,74 @@ async def test_ask_soon_replies_through_a_callback_without_a_task() -> None:
     assert replies == ["CB"]
 
 
+async def test_ask_when_room_waits_for_room_then_replies_through_its_callback() -> None:
+    """Cell.ask_when_room waits while the mailbox is full, then queues; the reply is a callback."""
+    replies: list[object] = []
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Worker, mailbox_size=1)
+        cell = ref.endpoint
+        assert isinstance(cell, Cell)
+        ref.tell_nowait(Hang())
+        await trio.testing.wait_all_tasks_blocked()
+        ref.tell_nowait(Note("queued"))  # the mailbox is full now
+        with trio.move_on_after(5):
+            await cell.ask_when_room(Note("never"), replies.append)
+        assert trio.current_time() == 5  # it waited, and its cancellation queued nothing
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                cell.ask_when_room, Note("later"), lambda result: replies.append(result.unwrap())
+            )
+            await trio.testing.wait_all_tasks_blocked()
+            assert replies == []
+            await rt.restart(ref)  # the hung handler is cancelled: room again
+        await trio.testing.wait_all_tasks_blocked()
+    assert replies == ["LATER"]
+
+
+async def test_ask_when_room_raises_actor_stopped_if_the_actor_stops_while_it_waits() -> None:
+    """An actor that stops while an ask waits for room fails that ask with ActorStopped."""
+    replies: list[object] = []
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Worker, mailbox_size=1)
+        cell = ref.endpoint
+        assert isinstance(cell, Cell)
+        ref.tell_nowait(Hang())
+        await trio.testing.wait_all_tasks_blocked()
+        ref.tell_nowait(Note("queued"))
+
+        async def stop_soon() -> None:
+            await trio.testing.wait_all_tasks_blocked()
+            await rt.stop(ref)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop_soon)
+            with pytest.raises(trouper.ActorStopped):
+                await cell.ask_when_room(Note("late"), replies.append)
+    assert replies == []
+
+
+async def test_find_returns_the_living_actor_at_a_path() -> None:
+    """Runtime.find walks the tree by path; stopped actors and other paths find nothing."""
+
+    class Parent(Actor):
+        async def on_start(self) -> None:
+            await self.ctx.spawn(Worker, name="kid")
+
+    async with trouper.open_runtime() as rt:
+        parent = await rt.spawn(Parent, name="parent")
+        await trio.testing.wait_all_tasks_blocked()
+        kid = rt.find("/parent/kid")
+        assert kid is not None
+        assert kid.address.path == "/parent/kid"
+        assert await kid.ask(Note("hi")) == "HI"
+        assert rt.find("/parent") == parent
+        assert rt.find("/parent/nobody") is None
+        assert rt.find("/parent/kid/deeper") is None
+        assert rt.find("parent") is None
+        await rt.stop(kid)
+        assert rt.find("/parent/kid") is None
+
+
 def test_intercept_values_are_frozen() -> None:
     """Interception is a value: hashable, immutable, with defaults that deliver normally."""
     assert Interception() == Interception(drop=False, delay=0.0, duplicate=False)

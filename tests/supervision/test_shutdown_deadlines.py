@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import trio
+import trio.testing
 
 import trouper
 from trouper import Actor, ChildSpec, Supervisor
@@ -76,3 +78,78 @@ async def test_a_leaf_actor_keeps_the_runtime_default_shutdown() -> None:
         ref = await rt.spawn(SlowToStop, 8, journal)
         assert await _time_to_stop(rt, ref) == 3
     assert journal == []
+
+
+@attrs.frozen
+class Crash:
+    pass
+
+
+@attrs.frozen
+class Stuck:
+    pass
+
+
+class Sibling(Actor):
+    """Hangs in a handler on ``Stuck``; fails on ``Crash``; notes when each instance starts."""
+
+    def __init__(self, starts: list[str], name: str) -> None:
+        self.starts = starts
+        self.name = name
+
+    async def on_start(self) -> None:
+        self.starts.append(f"{self.name}@{trio.current_time():g}")
+
+    @trouper.handler
+    async def stuck(self, message: Stuck) -> None:
+        await trio.sleep_forever()
+
+    @trouper.handler
+    async def crash(self, message: Crash) -> None:
+        raise RuntimeError("crash")
+
+
+async def test_a_restart_cancels_a_sibling_handler_that_outlives_its_shutdown() -> None:
+    """OneForAll: a sibling stuck in a handler is cancelled after its shutdown (3 s), restarted."""
+    starts: list[str] = []
+    async with trouper.open_runtime() as rt:
+        children = [
+            ChildSpec("stuck", Sibling, (starts, "stuck"), shutdown=3),
+            ChildSpec("crashing", Sibling, (starts, "crashing")),
+        ]
+        sup = await rt.spawn(Supervisor, children, strategy=trouper.OneForAll())
+        await trio.testing.wait_all_tasks_blocked()
+        stuck = rt.find(f"{sup.address.path}/stuck")
+        crashing = rt.find(f"{sup.address.path}/crashing")
+        assert stuck is not None
+        assert crashing is not None
+        answers: list[object] = []
+
+        async def ask_the_stuck_one() -> None:
+            try:
+                answers.append(await stuck.ask(Stuck()))
+            except trouper.ActorStopped as error:
+                answers.append(error)
+
+        # (Without the deadline, a restart that waits for the handler would never end.)
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ask_the_stuck_one)
+                await trio.testing.wait_all_tasks_blocked()
+                await crashing.tell(Crash())
+            await trio.sleep(10)  # time for the restart to be over
+        assert [type(answer) for answer in answers] == [trouper.ActorStopped]
+        assert starts == ["stuck@0", "crashing@0", "stuck@3", "crashing@3"]
+
+
+async def test_restart_by_hand_waits_for_a_running_handler_at_most_its_shutdown() -> None:
+    """rt.restart of an actor stuck in a handler returns after its shutdown, restarted."""
+    starts: list[str] = []
+    async with trouper.open_runtime(shutdown=2) as rt:
+        ref = await rt.spawn(Sibling, starts, "one")
+        ref.tell_nowait(Stuck())
+        await trio.testing.wait_all_tasks_blocked()
+        with trio.fail_after(60):  # (a restart that waits for the handler would never end)
+            await rt.restart(ref)
+        assert trio.current_time() == 2
+        assert starts == ["one@0", "one@2"]

@@ -116,7 +116,7 @@ from trouper.remote._wire import (
     unpack,
 )
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import Ask, Cell, Endpoint, Guardian, register_extension
+from trouper.runtime.lowlevel import Cell, Endpoint, register_extension
 from trouper.topics import Subscription as TopicSubscription
 from trouper.topics import TopicRegistry, pattern_matches
 
@@ -518,21 +518,7 @@ class Cluster:
         cell = runtime.names.get(segments[-1])
         if cell is not None and (len(segments) == 1 or cell.address.path == path):
             return None if cell.stopped else cell.ref
-        try:
-            guardian: Guardian | None = runtime.root
-        except RuntimeError:  # not running
-            return None
-        found: Cell | None = None
-        for segment in segments:
-            if guardian is None:
-                return None
-            found = guardian.find(segment)
-            if found is None:
-                return None
-            guardian = found.children_guardian
-        if found is None or found.stopped:
-            return None
-        return found.ref
+        return runtime.find(path)
 
     def _interval(self) -> float:
         return 1.0 if self._options is None else self._options.heartbeat
@@ -1170,16 +1156,9 @@ class Cluster:
             return
         answer = partial(self._answer, reply)
         try:
-            cell.ask_soon(message, answer)
-            return
-        except MailboxFull:
-            pass  # the checks passed: wait for room below
+            await cell.ask_when_room(message, answer)
         except (ActorStopped, UnhandledMessage) as error:
             answer(outcome.Error(error))
-            return
-        if not await cell.mailbox.put(Ask(message, answer)):
-            cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
-            answer(outcome.Error(ActorStopped(ref.address)))
 
     # --- topics ---------------------------------------------------------------------------------
 

@@ -184,6 +184,7 @@ class Cell:
         "_pending",
         "_pending_reason",
         "_scope",
+        "_serving",
         "_spawner",
         "_stop_deadline",
         "_timers",
@@ -295,6 +296,10 @@ class Cell:
         # The cell's task while it runs.
         self._scope: trio.CancelScope | None = None
         # The task's cancel scope, carrying the stop deadline.
+        self._serving: trio.CancelScope | None = None
+        # The scope around serving, while the cell serves: a restart's TERMINATE puts
+        # the actor's ``shutdown`` deadline on it, so a running handler cannot hold the
+        # restart up for longer.
         self._stop_deadline = math.inf
         # When a stop must be over: the scope's and the children host's deadline.
         self._parked = False
@@ -541,6 +546,43 @@ class Cell:
             ActorStopped: the actor has stopped (a dead letter was posted).
             UnhandledMessage: no handler takes the message (a dead letter was posted).
         """
+        envelope, deliver = self._callback_ask(message, on_reply)
+        if deliver:
+            if not self.mailbox.put_nowait(envelope):
+                raise MailboxFull(self.address, self.mailbox.size)
+            self._ask_delivered(message)
+        return envelope
+
+    async def ask_when_room(
+        self, message: object, on_reply: Callable[[outcome.Outcome[object]], None]
+    ) -> Ask:
+        """``ask_soon`` that waits for room in a full mailbox instead of raising ``MailboxFull``.
+
+        Cancelled while it waits, it queues nothing and ``on_reply`` is never
+        called.
+
+        Raises:
+            ActorStopped: the actor has stopped, or stopped while this waited
+                (a dead letter was posted).
+            UnhandledMessage: no handler takes the message (a dead letter was posted).
+        """
+        envelope, deliver = self._callback_ask(message, on_reply)
+        if deliver:
+            mailbox = self.mailbox
+            if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
+                self.dead_letter(message, _STOPPED_REASON)
+                raise ActorStopped(self.address)
+            self._ask_delivered(message)
+        return envelope
+
+    def _callback_ask(
+        self, message: object, on_reply: Callable[[outcome.Outcome[object]], None]
+    ) -> tuple[Ask, bool]:
+        """Check and open a callback ask; return it and whether it still goes in the mailbox.
+
+        An interception (a simulated fault) may drop or delay it, or queue a
+        copy first: then it is not delivered here.
+        """
         runtime = self.runtime
         if self._foreign():
             runtime.refuse_foreign_thread("ask")
@@ -552,17 +594,18 @@ class Cell:
             if fate.duplicate:
                 self._put_copy(message)
             if fate.drop:
-                return envelope  # a lost request: only the caller's deadline ends the wait
+                return envelope, False  # a lost request: only the caller's deadline ends the wait
             if fate.delay > 0:
                 runtime.root.nursery.start_soon(self._ask_late, envelope, fate.delay)
-                return envelope
+                return envelope, False
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
-        if not self.mailbox.put_nowait(envelope):
-            raise MailboxFull(self.address, self.mailbox.size)
-        if watched and instruments.message_delivered:
+        return envelope, True
+
+    def _ask_delivered(self, message: object) -> None:
+        instruments = self.runtime.instruments
+        if instruments.watch_sends and instruments.message_delivered:
             instruments.delivered(self, message)
-        return envelope
 
     async def _ask_late(self, envelope: Ask, delay: float) -> None:
         await trio.sleep(delay)
@@ -688,6 +731,8 @@ class Cell:
                     self._stop_at_once()
                     return
                 self._apply_stop_deadline(self.runtime.now() + self.stop_timeout)
+            elif command is Command.TERMINATE and self._serving is not None and not self._parked:
+                self._serving.deadline = self.runtime.now() + self.stop_timeout
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
             self._deferred = reason
@@ -889,11 +934,11 @@ class Cell:
         while True:
             if command is Command.RESUME:
                 self._enter(Phase.RUNNING)
-                command, reason = await self._serve()
+                command, reason = await self._serve_until_terminated()
             elif command is Command.START:
                 started = await self._start_instance(reason)
                 if started is None:
-                    command, reason = await self._serve()
+                    command, reason = await self._serve_until_terminated()
                 elif self.phase is Phase.STOPPING:
                     return  # the first start failed: stopped for good
                 else:
@@ -954,6 +999,25 @@ class Cell:
         self.runtime.instruments.started(self)
         self._release_spawner(outcome.Value(None))
         return None
+
+    async def _serve_until_terminated(self) -> _Next:
+        """Serve; a restart's ``TERMINATE`` waits for the running handler only ``shutdown`` s.
+
+        When that deadline passes, the handler is cancelled (its ask gets
+        ``ActorStopped``; a settling mailbox gets the message back) and the
+        restart goes on, as OTP's supervisor kills a child that outlives its
+        shutdown time.
+        """
+        with trio.CancelScope() as scope:
+            self._serving = scope
+            try:
+                return await self._serve()
+            finally:
+                self._serving = None
+        envelope, self.current = self.current, None
+        if envelope is not None:
+            envelope.settle(outcome.Error(ActorStopped(self.address)))
+        return self._take_pending()
 
     async def _serve(self) -> _Next:
         """Handle messages until a command arrives or a handler fails (the hot path).

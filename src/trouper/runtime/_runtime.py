@@ -395,6 +395,28 @@ class Runtime:
         cell = self.names.get(name)
         return None if cell is None else cell.ref
 
+    def find(self, path: str) -> ActorRef[object] | None:
+        """Return the ref of the living actor at ``path`` (``"/parent/child"``), or ``None``.
+
+        The path is an address's path: the ids from a top-level actor down, each
+        after a ``/``. A stopped actor, or a path that does not start with ``/``,
+        finds nothing.
+        """
+        if self._root is None or not path.startswith("/"):
+            return None
+        guardian: Guardian | None = self._root
+        found: Cell | None = None
+        for child_id in path[1:].split("/"):
+            if guardian is None:
+                return None
+            found = guardian.find(child_id)
+            if found is None:
+                return None
+            guardian = found.children_guardian
+        if found is None or found.phase is Phase.STOPPED:
+            return None
+        return found.ref
+
     async def stop(self, ref: ActorRef[object]) -> None:
         """Stop an actor for good and wait until it has stopped.
 
@@ -427,8 +449,9 @@ class Runtime:
     async def restart(self, ref: ActorRef[object]) -> None:
         """Restart an actor: end its instance, start a fresh one; return once it has started.
 
-        The running handler finishes first; the old instance's ``on_stop``
-        runs and its children stop; the new instance's ``on_start`` runs (not
+        The running handler finishes first (it gets the actor's ``shutdown``
+        seconds, then it is cancelled); the old instance's ``on_stop`` runs and
+        its children stop; the new instance's ``on_start`` runs (not
         ``on_restart``: nothing failed). The mailbox, the ref and the name stay.
         It is carried out by the actor's supervisor, one job at a time with its
         decisions, is counted in the actor's restart count and reported as
