@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo cluster-demo test test-browser lint typecheck pytest bench bench-aio bench-durable bench-nats bench-remote bench-smoke kill-durable format clean
+.PHONY: install demo cluster-demo test test-browser lint typecheck pytest bench bench-aio bench-durable bench-durable-js bench-nats bench-remote bench-smoke kill-durable format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench-aio: $(STAMP)
 # disk's fsync regime; and the kill -9 proof: a durable pipeline killed 40 times.
 bench-durable: $(STAMP)
 	$(BIN)/python -m bench.durable_bench
+
+# Durable mailboxes on JetStream against nats-py's JetStream publish and pull (starts its own
+# nats-server, synced to disk on every write).
+bench-durable-js: $(STAMP)
+	$(BIN)/python -m bench.durable_js_bench
 
 kill-durable: $(STAMP)
 	$(BIN)/python -m bench.durable_kill --kills 40

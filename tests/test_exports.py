@@ -62,7 +62,8 @@ SURFACE = {
         "Append", "DeadLetterRecord", "Delivery", "Durable", "DurableQueue", "EncodedMessage",
         "ExponentialJitter", "GiveUp", "MailboxListener", "MailboxOpening", "MailboxStatistics",
         "MessageCodec", "Retry", "RetryBackoff", "SqliteStore", "Store", "StoreStatistics",
-        "StoredMessage", "WriteBatch",
+        "StoredMessage", "WriteBatch", "DeliveringStore", "Feed", "JetStreamStore", "PolledStore",
+        "Receipt", "Received", "ServedQueue", "durable_ref",
     },
     "trouper.nats": {
         "AckPolicy", "AlreadyAcknowledged", "AsyncError", "AuthorizationError", "Client",
@@ -71,9 +72,9 @@ SURFACE = {
         "Disconnected", "Headers", "HeadersLike", "JetStream", "JetStreamError", "JsMsg",
         "LameDuck", "MaxPayloadExceeded", "MessageStream", "Msg", "MsgMetadata", "NatsError",
         "NoResponders", "OutboundBufferFull", "PermissionsViolation", "ProtocolError",
-        "ProtocolViolation", "PubAck", "PublishPipeline", "PullConsumer", "Reconnected",
+        "ProtocolViolation", "PubAck", "PublishPipeline", "PullConsumer", "PullFeed", "Reconnected",
         "ReplayPolicy", "RetentionPolicy", "SequenceInfo", "ServerError", "SlowConsumer",
-        "StaleConnection", "Status", "StorageType", "StreamConfig", "StreamInfo", "StreamState",
+        "StaleConnection", "Status", "StorageType", "StreamConfig", "StreamInfo", "StreamMsg", "StreamState",
         "Subscription", "SubscriptionClosed", "SubscriptionStatistics", "connect",
     },
     "trouper.remote": {
