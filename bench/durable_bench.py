@@ -476,6 +476,7 @@ def run(
     scale: float,
     repeat: int,
     progress: Callable[[str], None],
+    only: list[str] | None = None,
 ) -> None:
     counter = iter(range(100_000))
 
@@ -503,7 +504,7 @@ def run(
     ]
     print(f"{'raw baseline (run first)':<36} {'msg/s':>10}  {'fsync ms':>8}  regime")
     raw_best: dict[str, float] = {}
-    for label, function in raw_rows:
+    for label, function in raw_rows if only is None else ():
         progress(f"raw {label}")
         probe = fsync_probe(directory, 4)
         raw_best[label] = max(function() for _ in range(repeat))
@@ -562,6 +563,8 @@ def run(
     ]
     rows: list[Row] = []
     for name, n, baseline, raw_function, trouper_function, goal in pairs:
+        if only is not None and not any(word in name for word in only):
+            continue
         progress(name)
         probes = []
         raw_values: list[float] = []
@@ -628,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synchronous", choices=["full", "normal"], default="full")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per side, best kept")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="WORDS",
+        help="run only the paired rows whose name contains WORDS (repeatable; no raw table)",
+    )
     args = parser.parse_args(argv)
 
     def progress(line: str) -> None:
@@ -635,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... {line}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(dir=args.dir or Path.cwd(), prefix="durable-bench-") as d:
-        run(Path(d), args.synchronous, args.scale, args.repeat, progress)
+        run(Path(d), args.synchronous, args.scale, args.repeat, progress, args.only)
     return 0
 
 
