@@ -444,16 +444,22 @@ async def test_ask_soon_replies_through_a_callback_without_a_task() -> None:
     assert replies == ["CB"]
 
 
+async def _jammed(rt: trouper.Runtime) -> tuple[ActorRef[object], Cell]:
+    """A worker stuck in a handler, its mailbox of one full: its ref and its cell."""
+    ref = await rt.spawn(Worker, mailbox_size=1)
+    cell = ref.endpoint
+    assert isinstance(cell, Cell)
+    ref.tell_nowait(Hang())
+    await trio.testing.wait_all_tasks_blocked()
+    ref.tell_nowait(Note("queued"))
+    return ref, cell
+
+
 async def test_ask_when_room_waits_for_room_then_replies_through_its_callback() -> None:
     """Cell.ask_when_room waits while the mailbox is full, then queues; the reply is a callback."""
     replies: list[object] = []
     async with trouper.open_runtime() as rt:
-        ref = await rt.spawn(Worker, mailbox_size=1)
-        cell = ref.endpoint
-        assert isinstance(cell, Cell)
-        ref.tell_nowait(Hang())
-        await trio.testing.wait_all_tasks_blocked()
-        ref.tell_nowait(Note("queued"))  # the mailbox is full now
+        ref, cell = await _jammed(rt)
         with trio.move_on_after(5):
             await cell.ask_when_room(Note("never"), replies.append)
         assert trio.current_time() == 5  # it waited, and its cancellation queued nothing
@@ -472,12 +478,7 @@ async def test_ask_when_room_raises_actor_stopped_if_the_actor_stops_while_it_wa
     """An actor that stops while an ask waits for room fails that ask with ActorStopped."""
     replies: list[object] = []
     async with trouper.open_runtime() as rt:
-        ref = await rt.spawn(Worker, mailbox_size=1)
-        cell = ref.endpoint
-        assert isinstance(cell, Cell)
-        ref.tell_nowait(Hang())
-        await trio.testing.wait_all_tasks_blocked()
-        ref.tell_nowait(Note("queued"))
+        ref, cell = await _jammed(rt)
 
         async def stop_soon() -> None:
             await trio.testing.wait_all_tasks_blocked()
