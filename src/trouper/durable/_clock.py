@@ -26,7 +26,7 @@ import trio
 import trio.testing
 from trio.lowlevel import RunVar
 
-__all__ = ["hold_virtual_time", "release_virtual_time", "wall_now"]
+__all__ = ["hold_virtual_time", "on_virtual_time", "release_virtual_time", "wall_now"]
 
 # (wall seconds, Trio seconds) read together at the first ``wall_now`` of a run.
 _anchor: RunVar[tuple[float, float]] = RunVar("trouper_durable_wall_anchor")
@@ -66,6 +66,11 @@ def _hold_state() -> _Hold | None:
         )
         _holds.set(state)
         return state
+
+
+def on_virtual_time() -> bool:
+    """Whether this run's clock is a MockClock (the holds then matter; else they do nothing)."""
+    return _hold_state() is not None
 
 
 def hold_virtual_time() -> None:

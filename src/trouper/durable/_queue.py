@@ -504,6 +504,8 @@ class DurableQueue:
         self._failure: BaseException | None = None
         # Whether the actor has durable state (``_state_data`` is asked after each ack).
         self._stateful = False
+        # At or below this many outstanding deliveries, the next window is fetched.
+        self._refill = self.options.prefetch // 2
 
     def __repr__(self) -> str:
         return f"<DurableQueue {self.name!r} depth {self._depth + self._reserved}>"
@@ -779,12 +781,14 @@ class DurableQueue:
                 log.error("%s: the actor's state cannot be saved: %r", self.name, problem)
                 self._roll_back(item)
                 return self._failed(item, problem)
-            try:
-                batch = self._open_batch()
-            except (StoreFailed, trio.ClosedResourceError):
-                self._halted = True
-                return False
-            batch.ack(item.id)
+            batch = self._batch
+            if batch is None or batch.sealed:
+                try:
+                    batch = self._open_batch()
+                except (StoreFailed, trio.ClosedResourceError):
+                    self._halted = True
+                    return False
+            batch.acks.append(item.id)
             sends = item._sends
             if sends is not None:
                 for target, message, encoded, msg_id in sends:
@@ -801,7 +805,15 @@ class DurableQueue:
                 for callback in item._after:
                     batch.after_commit(callback)
             self._depth -= 1
-            self._settled(item, item._generation == self._generation)
+            if item._generation == self._generation:
+                if item is self._suspect or self.producers:
+                    self._settled(item, True)
+                else:
+                    # ``_settled``'s common case, inline (once per message).
+                    self._known.discard(item.id)
+                    self._outstanding -= 1
+                    if not self._live and self._outstanding <= self._refill:
+                        self._kicked.set()
             return False
         self._roll_back(item)
         try:
@@ -864,7 +876,7 @@ class DurableQueue:
             self._after_suspect = item.id
             self._open_batch().settle_suspect(self.name)
             self._kicked.set()
-        elif not self._live and self._outstanding <= self.options.prefetch // 2:
+        elif not self._live and self._outstanding <= self._refill:
             self._kicked.set()
 
     def _redeliver(
@@ -1198,12 +1210,42 @@ class DurableQueue:
                 self._cursor = last
             if last > self._claimed:
                 self._claimed = last
+        # ``_from_row`` and ``_hand_over`` inline for the rows that decode (the
+        # common case), the consumers woken once for the lot.
+        decode = self._codec.decode
+        companions = self._companions
+        items = self.items
+        generation = self._generation
+        handed = 0
         for row in rows:
-            if row.id in known:
+            delivery_id = row.id
+            if delivery_id in known:
                 continue
-            delivery = self._from_row(row, row.deliveries + 1)
-            if delivery is not None:
-                self._hand_over(delivery, now)
+            try:
+                message = decode(row.type_name, row.payload)
+            except Exception:
+                self._from_row(row, row.deliveries + 1)  # dead-lettered with the codec's reason
+                continue
+            delivery = Delivery(
+                self,
+                message,
+                delivery_id,
+                row.msg_id,
+                row.deliveries + 1,
+                row.retries,
+                row.first_delivered_at,
+                companions.pop(delivery_id, None) if companions else None,
+                generation,
+            )
+            delivery._delivered_at = now
+            items.append(delivery)
+            known.add(delivery_id)
+            handed += 1
+        if handed:
+            self._outstanding += handed
+            while handed and self._consumers:
+                self._wake_one()
+                handed -= 1
         if len(rows) < room and self._unread == seen:
             self._live = True
 

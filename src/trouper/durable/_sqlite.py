@@ -51,7 +51,12 @@ import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.codec import Codec
-from trouper.durable._clock import hold_virtual_time, release_virtual_time, wall_now
+from trouper.durable._clock import (
+    hold_virtual_time,
+    on_virtual_time,
+    release_virtual_time,
+    wall_now,
+)
 from trouper.durable._queue import MessageCodec
 from trouper.durable._schema import check_header, prepare
 from trouper.durable._store import (
@@ -264,6 +269,16 @@ def _first_expiry(connection: sqlite3.Connection) -> float:
     return math.inf if row[0] is None else float(row[0])
 
 
+# A StoredMessage from a row that has every field in order (built in C: no
+# Python frame per row, and the writer thread holds the GIL for less).
+_as_stored: Callable[[Sequence[Any]], StoredMessage] = partial(tuple.__new__, StoredMessage)
+# The fields of a StoredMessage after its mailbox, as columns of ``messages``.
+_AFTER_MAILBOX = (
+    "type_name, payload, msg_id, deliveries, retries, enqueued_at, "
+    "first_delivered_at, last_delivered_at"
+)
+
+
 def _stored(mailbox: str, row: Sequence[Any]) -> StoredMessage:
     return StoredMessage(
         id=row[0],
@@ -324,22 +339,23 @@ class _Fetch(_Op):
     def run(self, writing: _Writing, now: float) -> object:
         connection = writing.connection
         box = writing.box(self.mailbox)
+        # Rows in StoredMessage's order, the mailbox's name a bound column.
         if self.ids is None:
             rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE mailbox = ? AND id > ? "
+                f"SELECT id, ?, {_AFTER_MAILBOX} FROM messages WHERE mailbox = ? AND id > ? "
                 "AND available_at <= ? ORDER BY id LIMIT ?",
-                (box, self.after, now, self.limit),
+                (self.mailbox, box, self.after, now, self.limit),
             ).fetchall()
         else:
             wanted = "[" + ",".join(str(int(i)) for i in self.ids) + "]"
             rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?)) "
-                "AND mailbox = ? ORDER BY id",
-                (wanted, box),
+                f"SELECT id, ?, {_AFTER_MAILBOX} FROM messages "
+                "WHERE id IN (SELECT value FROM json_each(?)) AND mailbox = ? ORDER BY id",
+                (self.mailbox, wanted, box),
             ).fetchall()
         if rows:
             connection.execute(_CLAIM, (rows[-1][0], box))
-        return [_stored(self.mailbox, row) for row in rows]
+        return list(map(_as_stored, rows))
 
 
 class _OpenMailbox(_Op):
@@ -552,8 +568,12 @@ def _in_chunks(
         connection.execute(sql(len(part) // width), part)
 
 
-def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
-    """Apply every batch and operation of a group in one transaction (the writer thread)."""
+def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, int] | None:
+    """Apply every batch and operation of a group in one transaction (the writer thread).
+
+    Returns how many batches and rows it wrote (counted here rather than on
+    Trio's thread), or None if there was nothing to write (no transaction).
+    """
     batches: list[WriteBatch] = []
     ops: list[_Op] = []
     for entry in entries:
@@ -562,7 +582,8 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
         elif entry.op is not None:
             ops.append(entry.op)
     if not batches and not ops:
-        return
+        return None
+    rows = 0
     connection = writing.connection
     connection.execute("BEGIN IMMEDIATE")
     try:
@@ -578,6 +599,7 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
         next_id = writing.next_id
         dedups = 0
         for batch in batches:
+            rows += batch.rows
             for record in batch.appends:
                 name = record.mailbox
                 box = boxes.get(name)
@@ -648,6 +670,7 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> None:
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("ROLLBACK")
         raise
+    return len(batches), rows
 
 
 class _DeadLetterPages:
@@ -794,9 +817,14 @@ class SqliteStore:
         self._busy = False
         # Whether ``_start`` is scheduled to run at the end of this scheduler pass.
         self._scheduled = False
-        # Set when no group is in the writer thread (closing waits on it).
-        self._idle = trio.Event()
-        self._idle.set()
+        # The group in the writer thread now (empty when none is).
+        self._flight: list[_Entry] = []
+        # Set when the group in the writer thread is done, for a task waiting
+        # for it (``_quiet``); made only then, None otherwise.
+        self._idle: trio.Event | None = None
+        # Whether the run's clock is a MockClock, whose autojump each commit
+        # holds (read when opened: a store lives in one run).
+        self._virtual = False
         # The live consumer of each mailbox, told about its commits.
         self._listeners: dict[str, MailboxListener] = {}
         # The error that failed the store, if one did; every write raises it after.
@@ -853,6 +881,7 @@ class SqliteStore:
             raise RuntimeError(f"{self!r} can be opened only once")
         self._phase = "opening"
         self._token = token = trio.lowlevel.current_trio_token()
+        self._virtual = on_virtual_time()
         writer: _Worker | _Inline
         reader: _Worker | _Inline
         if self._threads:
@@ -950,7 +979,7 @@ class SqliteStore:
             if self._failure is None:
                 with contextlib.suppress(StoreFailed):
                     await self._run_op(_ReleaseAll(), closing=True)
-            await self._idle.wait()
+            await self._quiet()
             await self._shut(self._writer, self._reader)
         self._phase = "closed"
         self._stop_committer()
@@ -970,13 +999,20 @@ class SqliteStore:
         with trio.CancelScope(shield=True):
             pending, self._pending = self._pending, []
             self._fail_waiters(pending, "the store stopped without committing (simulated crash)")
-            await self._idle.wait()
+            await self._quiet()
             await self._shut(self._writer, self._reader)
         self._phase = "closed"
         self._stop_committer()
         self._listeners.clear()
 
     # --- writing ------------------------------------------------------------
+
+    async def _quiet(self) -> None:
+        """Wait until no group is in the writer thread."""
+        while self._busy:
+            if self._idle is None:
+                self._idle = trio.Event()
+            await self._idle.wait()
 
     def _writable(self, *, closing: bool = False) -> None:
         if self._failure is not None:
@@ -1166,54 +1202,68 @@ class SqliteStore:
         self._population = max(1, waiting)
         self._last_group = waiting
         self._busy = True
-        self._idle = trio.Event()
-        hold_virtual_time()
+        self._flight = entries
+        if self._virtual:
+            hold_virtual_time()
         writing = self._writing
         assert writing is not None
-        self._writer.post(
-            partial(_commit, writing, entries, wall_now()), partial(self._done, entries)
-        )
+        self._writer.post(partial(_commit, writing, entries, wall_now()), self._done)
 
-    def _done(self, entries: list[_Entry], result: outcome.Outcome[None]) -> None:
+    def _done(self, result: outcome.Outcome[tuple[int, int] | None]) -> None:
+        """The group in the writer thread is done: tell listeners, run callbacks, wake waiters."""
+        entries, self._flight = self._flight, []
         self._busy = False
-        self._idle.set()
-        release_virtual_time()
-        if isinstance(result, outcome.Error):
+        if self._idle is not None:
+            self._idle.set()
+            self._idle = None
+        if self._virtual:
+            release_virtual_time()
+        if type(result) is not outcome.Value:
+            assert isinstance(result, outcome.Error)
             self._fail(result.error, entries)
             return
-        batches = 0
-        rows = 0
-        notices: dict[str, list[Append]] = {}
-        listeners = self._listeners
-        for entry in entries:
-            batch = entry.batch
-            if batch:
-                batches += 1
-                rows += batch.rows
-                if listeners:
-                    for record in batch.appends:
-                        if record.mailbox in listeners:
-                            notices.setdefault(record.mailbox, []).append(record)
-            elif entry.op is not None and listeners:
-                for record in entry.op.appended():
-                    if record.mailbox in listeners:
-                        notices.setdefault(record.mailbox, []).append(record)
-        if batches or any(entry.op is not None for entry in entries):
+        counts = result.unwrap()
+        if counts is not None:
+            batches, rows = counts
             self._commits += 1
-        self._batches += batches
-        self._rows += rows
-        self._largest_group = max(self._largest_group, batches)
-        for name, records in notices.items():
-            listeners[name].appended(records)
+            self._batches += batches
+            self._rows += rows
+            if batches > self._largest_group:
+                self._largest_group = batches
+        to_wake = self._to_wake
+        listeners = self._listeners
+        if listeners:
+            # Most batches append to one mailbox: look a listener up per run of
+            # records to the same mailbox, not per record.
+            notices: dict[str, list[Append]] = {}
+            for entry in entries:
+                batch, op = entry.batch, entry.op
+                records: Sequence[Append] = (
+                    batch.appends if batch is not None else () if op is None else op.appended()
+                )
+                name = None
+                heard: list[Append] | None = None
+                for record in records:
+                    if record.mailbox != name:
+                        name = record.mailbox
+                        heard = None
+                        if name in listeners:
+                            heard = notices.get(name)
+                            if heard is None:
+                                heard = notices[name] = []
+                    if heard is not None:
+                        heard.append(record)
+            for name, heard_records in notices.items():
+                listeners[name].appended(heard_records)
         for entry in entries:
             batch = entry.batch
             if batch is not None:
                 for callback in batch.callbacks():
                     callback()
                 if batch.waiters is not None:
-                    self._to_wake.extend(batch.waiters)
+                    to_wake += batch.waiters
             if entry.waiter is not None:
-                self._to_wake.append(entry.waiter)
+                to_wake.append(entry.waiter)
         self._wake_slice()
         if self._pending:
             # Everything pending was staged by tasks that have yielded since:
