@@ -562,9 +562,9 @@ class TopicRegistry:
             plan = None
         if plan is None:
             plan = self._user_plan(subject)
-        if self._routed:
-            return await self._publish_routed(subject, message, plan)
         await checkpoint_if_cancelled()
+        if self._routed:
+            plan = await self._route(subject, message, plan)
         delivered = 0
         waited = False
         wrapped: Published | None = None
@@ -591,41 +591,21 @@ class TopicRegistry:
             await cancel_shielded_checkpoint()
         return delivered
 
-    async def _publish_routed(self, subject: str, message: object, plan: _Plan) -> int:
-        """``publish`` when queue groups or a relay exist: relay first, then deliver here."""
-        await checkpoint_if_cancelled()
+    async def _route(self, subject: str, message: object, plan: _Plan) -> _Plan:
+        """With queue groups or a relay: relay ``message`` first, then add the groups' picks.
+
+        A publish the relay shares with the cluster reaches this node's queue
+        groups through the cluster (each message to one member cluster-wide),
+        so they are picked here only when it is not shared.
+        """
         shared = False
         if self._relay is not None:
             shared = await self._relay.relay(subject, message)
         if self._groups and not shared:
             picks = [m for g in self._group_index.match(subject) if (m := g.pick()) is not None]
             if picks:
-                plan = (*plan, *picks)
-        delivered = 0
-        waited = False
-        wrapped: Published | None = None
-        for subscription in plan:
-            if not subscription._active:
-                continue
-            item = message
-            if subscription._with_subject:
-                if wrapped is None:
-                    wrapped = Published(subject, message)
-                item = wrapped
-            if subscription._drop:
-                try:
-                    reached = subscription._send_nowait(item)
-                except MailboxFull:
-                    self._slow(subscription, item)
-                    continue
-            else:
-                reached = await subscription._send(item)
-                waited = True
-            if reached:
-                delivered += 1
-        if not waited:
-            await cancel_shielded_checkpoint()
-        return delivered
+                return (*plan, *picks)
+        return plan
 
     # --- other nodes ----------------------------------------------------------------
 
