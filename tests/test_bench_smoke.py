@@ -9,40 +9,27 @@ subprocess, from the project root.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_support import run_bench
+
 QuickRun = tuple[str, dict[str, Any]]
 """The printed table and the JSON results of one ``--quick`` run."""
 
 
-def _bench(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def keys() -> list[str]:
-    return [line.split()[0] for line in _bench("--list").splitlines()]
+    return [line.split()[0] for line in run_bench("bench", "--list", timeout=60).splitlines()]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
     path = tmp_path_factory.mktemp("bench") / "results.json"
-    table = _bench("--quick", "--repeat", "1", "--quiet", "--json", str(path))
+    table = run_bench(
+        "bench", "--quick", "--repeat", "1", "--quiet", "--json", str(path), timeout=60
+    )
     results: dict[str, Any] = json.loads(path.read_text())
     return table, results
 

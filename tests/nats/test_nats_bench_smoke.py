@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def bench(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.nats_client", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+from bench_support import listed_and_reported
 
 
 def test_every_workload_runs_and_gets_a_verdict() -> None:
     """``--quick --repeat 1`` prints one PASS/MISS row per workload, in order."""
-    names = [line.split(None, 1)[1] for line in bench("--list").splitlines()]
-    table = bench("--quick", "--repeat", "1", "--quiet")
-    rows = [line for line in table.splitlines() if line.endswith(("PASS", "MISS"))]
+    names, rows = listed_and_reported("bench.nats_client", ("PASS", "MISS"))
     assert len(names) == 7
-    assert [row.split("  ")[0].strip() for row in rows] == names
+    assert rows == names
