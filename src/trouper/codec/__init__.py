@@ -3,6 +3,7 @@
 Imports only ``trouper.actors`` (and ``trouper.errors``), attrs and cattrs (with msgpack).
 """
 
+from trouper._exports import publish
 from trouper.codec._codec import Codec, Encoded, RefResolver
 from trouper.codec._names import MAX_NAME_LENGTH, check_message_name, default_name
 from trouper.codec._registry import (
@@ -29,16 +30,4 @@ __all__ = [
     "type_named",
 ]
 
-for _name in (
-    "Codec",
-    "Encoded",
-    "MessageRegistry",
-    "check_message_name",
-    "default_name",
-    "message",
-    "name_of",
-    "register",
-    "type_named",
-):
-    globals()[_name].__module__ = __name__
-del _name
+publish(__name__, globals())

@@ -3,6 +3,7 @@
 May import ``trouper.runtime``, ``trouper.topics``, ``trouper.routing`` (and Starlette, Hypercorn).
 """
 
+from trouper._exports import publish
 from trouper.observe._app import CONTROL_HEADER
 from trouper.observe._collect import Collector, Failure, Feed, FeedItem
 from trouper.observe._logging import ActorLogFilter, current_actor
@@ -47,9 +48,4 @@ __all__ = [
     "serve",
 ]
 
-# Public names show this package as their module, not the private one they live in.
-for _name in __all__:
-    _value = globals()[_name]
-    if getattr(_value, "__module__", "").startswith(__name__ + "."):
-        setattr(_value, "__module__", __name__)  # noqa: B010 - mypy refuses a direct assignment
-del _name, _value
+publish(__name__, globals())
