@@ -42,7 +42,7 @@ from trouper.durable import DeadLetterRecord, MailboxStatistics, SqliteStore
 from trouper.runtime import EventKind, Runtime
 from trouper.runtime.lowlevel import running
 from trouper.testing._faults import MAIN, FaultPlan
-from trouper.testing._simulation import Simulation, _Faults, _quiet, _seeded
+from trouper.testing._simulation import Simulation, _Faults, _problem_of, _quiet, _seeded
 from trouper.testing._trace import Trace, TraceKind
 
 __all__ = [
@@ -289,15 +289,7 @@ def explore_durable(
         result = run_durable_simulation(
             system, seed=seed, crashes=crashes, faults=faults, path=None, log=log, **runtime_options
         )
-        problem = result.error
-        if problem is None and check is not None:
-            try:
-                verdict = check(result)
-            except AssertionError as failed:
-                problem = failed
-            else:
-                if verdict is False:
-                    problem = AssertionError("the check returned False")
+        problem = _problem_of(result, check)
         if problem is not None:
             return DurableExploration(runs, result, problem)  # type: ignore[arg-type]
     return DurableExploration(runs, None, None)

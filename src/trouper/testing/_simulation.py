@@ -43,7 +43,7 @@ import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import attrs
 import trio
@@ -535,20 +535,39 @@ def explore(
     for seed in seeds:
         runs += 1
         result = run_simulation(system, seed=seed, faults=faults, log=log, **runtime_options)
-        problem = result.error
-        if problem is None and check is not None:
-            try:
-                verdict = check(result)
-            except AssertionError as failed:
-                problem = failed
-            else:
-                if verdict is False:
-                    name = getattr(check, "__qualname__", repr(check)).rpartition("<locals>.")[2]
-                    problem = AssertionError(f"check {name} returned False")
+        problem = _problem_of(result, check)
         if problem is not None:
             replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r})"
             return Exploration(runs, result, problem, replay)  # type: ignore[arg-type]
     return Exploration(runs, None, None, None)
+
+
+class _Ended(Protocol):
+    """A finished run, as a check sees it (``SimulationResult``, ``DurableSimulationResult``)."""
+
+    @property
+    def error(self) -> BaseException | None: ...
+
+
+R = TypeVar("R", bound=_Ended)
+
+
+def _problem_of(result: R, check: Callable[[R], object] | None) -> BaseException | None:
+    """Why a run broke: its error, else what ``check`` said of it; ``None`` if it passed.
+
+    ``check`` breaks a run by raising ``AssertionError`` (returned as it is)
+    or by returning ``False`` (an ``AssertionError`` naming the check).
+    """
+    if result.error is not None or check is None:
+        return result.error
+    try:
+        verdict = check(result)
+    except AssertionError as failed:
+        return failed
+    if verdict is False:
+        name = getattr(check, "__qualname__", repr(check)).rpartition("<locals>.")[2]
+        return AssertionError(f"check {name} returned False")
+    return None
 
 
 def _name(fn: object) -> str:
