@@ -186,6 +186,7 @@ class Metrics(Instrument):
         "_dead",
         "_duration_histogram",
         "_every",
+        "_starts",
         "_tallies",
         "_wait_histogram",
     )
@@ -222,6 +223,8 @@ class Metrics(Instrument):
         self._every = sample_every
         # Where timings are read.
         self._clock = clock
+        # The start time of each cell's running handler (filled only when handlers are timed).
+        self._starts: dict[Cell, float] = {}
         # The OpenTelemetry histograms (``None``: not exported).
         self._duration_histogram: Histogram | None = None
         self._wait_histogram: Histogram | None = None
@@ -522,30 +525,11 @@ def _histogram_family(
 class _TimedMetrics(Metrics):
     """``Metrics`` with handler and mailbox-wait timings: three hooks per message."""
 
-    __slots__ = ("_starts",)
+    __slots__ = ()
 
     # Only the sampled messages carry a send time; the engine calls the handler hooks
     # for those alone, so the others cost one ``message_sent`` call.
     only_carried = True
-
-    def __init__(
-        self,
-        meter_provider: MeterProvider | None = None,
-        *,
-        otel: bool = True,
-        histograms: bool = True,
-        sample_every: int = 64,
-        clock: Callable[[], float] = time.perf_counter,
-    ) -> None:
-        # The start time of each cell's running handler.
-        self._starts: dict[Cell, float] = {}
-        super().__init__(
-            meter_provider,
-            otel=otel,
-            histograms=histograms,
-            sample_every=sample_every,
-            clock=clock,
-        )
 
     @property
     def histograms(self) -> bool:
