@@ -11,7 +11,7 @@ from codec_messages import REGISTRY, WithRefs
 
 from trouper import ActorRef, Address
 from trouper.actors import Endpoint
-from trouper.codec import Codec
+from trouper.codec import Codec, RefResolver
 from trouper.errors import MessageMismatch, UndecodableMessage, UnresolvableRef
 
 
@@ -23,6 +23,17 @@ def exactly(text: str) -> str:
 def ref(node: str, path: str) -> ActorRef[object]:
     """A ref to ``node``/``path`` with no endpoint (a codec never sends)."""
     return ActorRef(Address(node, path), cast("Endpoint[object]", None))
+
+
+def recording_resolver() -> tuple[list[Address], RefResolver]:
+    """A resolver that notes each address it is given (in the list) and makes a ref to it."""
+    seen: list[Address] = []
+
+    def resolve(address: Address) -> ActorRef[object]:
+        seen.append(address)
+        return ref(address.node, address.path)
+
+    return seen, resolve
 
 
 MESSAGE = WithRefs(ref("n1", "/a"), None, [ref("n2", "/b"), ref("n1", "/c")])
@@ -40,12 +51,7 @@ def test_refs_are_written_as_their_addresses() -> None:
 
 def test_the_resolver_turns_addresses_back_into_refs() -> None:
     """Each address read goes through the resolver, whose refs end up in the message."""
-    seen: list[Address] = []
-
-    def resolve(address: Address) -> ActorRef[object]:
-        seen.append(address)
-        return ref(address.node, address.path)
-
+    seen, resolve = recording_resolver()
     codec = Codec(REGISTRY, resolver=resolve)
     assert codec.resolver is resolve
     encoded = codec.encode(MESSAGE)
@@ -105,12 +111,7 @@ def test_a_bad_ref_among_other_problems_is_one_of_them() -> None:
 
 def test_an_address_that_is_not_one_is_a_mismatch() -> None:
     """A ref field holding something other than an address map is refused before resolving."""
-    calls: list[Address] = []
-
-    def resolve(address: Address) -> ActorRef[object]:
-        calls.append(address)
-        return ref(address.node, address.path)
-
+    calls, resolve = recording_resolver()
     codec = Codec(REGISTRY, resolver=resolve)
     payload = msgpack.packb({"reply_to": {"node": "n1"}, "maybe": None, "several": ["n1/a"]})
     with pytest.raises(
