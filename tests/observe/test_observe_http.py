@@ -65,6 +65,18 @@ class Stream:
         return self.updates
 
 
+@asynccontextmanager
+async def streaming(
+    client: httpx.AsyncClient, params: Mapping[str, str | int]
+) -> AsyncIterator[Stream]:
+    """A ``Stream`` reading ``/api/events?params`` for the block; the block's end stops it."""
+    stream = Stream()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(stream.read, client, params)
+        yield stream
+        nursery.cancel_scope.cancel()
+
+
 def _feed(updates: list[Update]) -> list[tuple[object, object]]:
     return [
         (item["kind"], item["path"])
@@ -133,12 +145,10 @@ async def test_updates_stream_the_tree_then_crashes_restarts_and_dead_letters_as
     None
 ):
     """The first update has everything; later ones bring the feed and the changed tree."""
-    stream = Stream()
     with trio.fail_after(DEADLINE):
         async with trouper.open_runtime() as rt, served(rt) as (_view, client):
             await rt.spawn(Echo, name="a")
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(stream.read, client, {})
+            async with streaming(client, {}) as stream:
                 first = (await stream.wait_for(lambda updates: bool(updates)))[0]
                 crashy = await rt.spawn(Echo, name="crashy")
                 await crash(crashy)
@@ -152,7 +162,6 @@ async def test_updates_stream_the_tree_then_crashes_restarts_and_dead_letters_as
                         == 1
                     )
                 )
-                nursery.cancel_scope.cancel()
     assert set(first) >= {"summary", "tree", "topics", "pools"}
     assert list(_rows(first)) == ["/a"]
     assert [kind for kind, path in _feed(stream.updates) if path == "/crashy"] == [
@@ -167,14 +176,11 @@ async def test_updates_stream_the_tree_then_crashes_restarts_and_dead_letters_as
 
 async def test_an_update_leaves_out_what_did_not_change() -> None:
     """Once the rates have settled, a quiet system's updates carry the summary only."""
-    stream = Stream()
     with trio.fail_after(DEADLINE):
         async with trouper.open_runtime() as rt, served(rt) as (_view, client):
             await rt.spawn(Echo, name="a")
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(stream.read, client, {})
+            async with streaming(client, {}) as stream:
                 updates = await stream.wait_for(lambda updates: len(updates) >= 6)
-                nursery.cancel_scope.cancel()
     assert {"summary", "tree", "topics", "pools"} <= set(updates[0])
     # A new actor has a rate from its second sample on; after that nothing changes.
     assert [sorted(update) for update in updates[4:6]] == [["summary"], ["summary"]]
@@ -182,30 +188,24 @@ async def test_an_update_leaves_out_what_did_not_change() -> None:
 
 async def test_a_stream_resumes_after_the_feed_entry_it_names() -> None:
     """``since=N`` (or ``Last-Event-ID``) sends only the feed entries after N."""
-    stream = Stream()
     with trio.fail_after(DEADLINE):
         async with trouper.open_runtime() as rt, served(rt) as (_view, client):
             await rt.spawn(Echo, name="a")
             await rt.spawn(Echo, name="b")
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(stream.read, client, {"since": 1})
+            async with streaming(client, {"since": 1}) as stream:
                 await stream.wait_for(lambda updates: bool(updates))
-                nursery.cancel_scope.cancel()
     assert _feed(stream.updates[:1]) == [("started", "/b")]
     assert stream.ids[0] == 2
 
 
 async def test_updates_stay_small_for_a_large_system() -> None:
     """With 2,000 actors the first update carries one page of the tree, not 2,000 rows."""
-    stream = Stream()
     with trio.fail_after(DEADLINE * 3):
         async with trouper.open_runtime() as rt, served(rt) as (_view, client):
             for _ in range(2_000):
                 await rt.spawn(Echo)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(stream.read, client, {"page": "/:1000"})
+            async with streaming(client, {"page": "/:1000"}) as stream:
                 first = (await stream.wait_for(lambda updates: bool(updates)))[0]
-                nursery.cancel_scope.cancel()
     rows = first["tree"]["rows"]  # type: ignore[index]
     assert (len(rows), rows[0]["kind"], rows[0]["offset"], rows[1]["path"]) == (
         51,
