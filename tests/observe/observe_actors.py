@@ -8,9 +8,13 @@ import logging
 import attrs
 import trio
 import trio.testing
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import trouper
 from trouper import Actor, ActorRef, handler
+from trouper.observe import Tracing
 from trouper.runtime.lowlevel import Cell, cell_of
 
 
@@ -70,3 +74,11 @@ async def crash(ref: ActorRef[object]) -> None:
     with contextlib.suppress(trouper.HandlerError):
         await ref.ask("boom")
     await trio.testing.wait_all_tasks_blocked()
+
+
+def memory_tracing() -> tuple[Tracing, InMemorySpanExporter, TracerProvider]:
+    """A ``Tracing`` whose finished spans the exporter keeps, and the provider it traces with."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return Tracing(provider), exporter, provider

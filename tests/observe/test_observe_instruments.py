@@ -6,15 +6,12 @@ import attrs
 import pytest
 import trio
 import trio.testing
-from observe_actors import Echo, crash
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from observe_actors import Echo, crash, memory_tracing
 from opentelemetry.trace import StatusCode
 
 import trouper
 from trouper import Actor, ActorRef, handler
-from trouper.observe import BUCKETS, Collector, Metrics, Tracing
+from trouper.observe import BUCKETS, Collector, Metrics
 
 
 @attrs.frozen
@@ -81,11 +78,9 @@ async def test_the_engine_times_handlers_and_mailbox_waits_for_metrics() -> None
 
 async def test_spans_follow_messages_from_the_caller_through_a_relay() -> None:
     """The test's span -> the relayer's span (ask) -> the echo's span (its tell), one trace."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing, exporter, provider = memory_tracing()
     async with trouper.open_runtime() as rt:
-        rt.instruments.add(Tracing(provider))
+        rt.instruments.add(tracing)
         echo = await rt.spawn(Echo, name="echo")
         relayer = await rt.spawn(Relayer, name="relayer")
         with provider.get_tracer("test").start_as_current_span("request"):
@@ -108,11 +103,9 @@ async def test_spans_follow_messages_from_the_caller_through_a_relay() -> None:
 
 async def test_a_failing_handler_gives_an_error_span() -> None:
     """The engine ends a failed handler's span with status ``ERROR``."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing, exporter, _ = memory_tracing()
     async with trouper.open_runtime() as rt:
-        rt.instruments.add(Tracing(provider))
+        rt.instruments.add(tracing)
         await crash(await rt.spawn(Echo, name="a"))
     (span,) = exporter.get_finished_spans()
     assert (span.status.status_code, span.status.description) == (

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import trio
-from observe_actors import Echo, cell
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from observe_actors import Echo, cell, memory_tracing
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 import trouper
 from trouper.observe import Tracing
 from trouper.runtime.lowlevel import Cell, HandlerOutcome, SendKind
-
-
-def _tracing() -> tuple[Tracing, InMemorySpanExporter, TracerProvider]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return Tracing(provider), exporter, provider
 
 
 def _ids(span: ReadableSpan) -> tuple[int, int]:
@@ -28,7 +19,7 @@ def _ids(span: ReadableSpan) -> tuple[int, int]:
 
 async def test_each_handled_message_is_a_span_named_after_class_and_message() -> None:
     """``handler_started`` opens a span, ``handler_finished`` ends it; attributes name the actor."""
-    tracing, exporter, _ = _tracing()
+    tracing, exporter, _ = memory_tracing()
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
         context = tracing.message_sent(a, "hello", SendKind.ASK)
@@ -51,7 +42,7 @@ async def test_each_handled_message_is_a_span_named_after_class_and_message() ->
 
 async def test_the_span_is_a_child_of_the_senders_span() -> None:
     """A message sent inside a span is handled in a child span of the same trace."""
-    tracing, exporter, provider = _tracing()
+    tracing, exporter, provider = memory_tracing()
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
         with provider.get_tracer("test").start_as_current_span("request") as request:
@@ -73,7 +64,7 @@ async def _handle(tracing: Tracing, actor: Cell, message: object, context: objec
 
 async def test_context_flows_from_a_handler_to_the_actors_it_tells() -> None:
     """While A's handler runs its span is current, so what A sends is handled in A's child span."""
-    tracing, exporter, _ = _tracing()
+    tracing, exporter, _ = memory_tracing()
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
         b = cell(await rt.spawn(Echo, name="b"))
@@ -91,7 +82,7 @@ async def test_context_flows_from_a_handler_to_the_actors_it_tells() -> None:
 
 async def test_a_failed_handler_ends_its_span_with_an_error() -> None:
     """A handler that raised: status ``ERROR`` with the error, and the exception recorded."""
-    tracing, exporter, _ = _tracing()
+    tracing, exporter, _ = memory_tracing()
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
         context = tracing.message_sent(a, "boom", SendKind.TELL)
@@ -107,7 +98,7 @@ async def test_a_failed_handler_ends_its_span_with_an_error() -> None:
 
 async def test_a_handler_that_never_finished_is_ended_when_its_actor_stops() -> None:
     """An actor stopped mid-handler (cancelled) still ends its span, as failed."""
-    tracing, exporter, _ = _tracing()
+    tracing, exporter, _ = memory_tracing()
     async with trouper.open_runtime() as rt:
         a = cell(await rt.spawn(Echo, name="a"))
         tracing.handler_started(a, "x", None)
