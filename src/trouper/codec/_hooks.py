@@ -298,12 +298,17 @@ def make_converter(
     # Scalars. cattrs dispatches these classes (and their subclasses, such as
     # an IntEnum) through functools.singledispatch before any predicate, so the
     # strict hooks hand subclasses on to the enum hook themselves.
-    def structure_int(value: Any, tp: Any) -> Any:
-        if tp is not int:
-            return structure_enum(value, tp)
-        if value.__class__ is int:
-            return value
-        raise Expected("int", value)
+    def exactly(kind: type) -> StructureHook:
+        """The hook for ``int``, ``str`` or ``bytes``: that very class, nothing else."""
+
+        def structure(value: Any, tp: Any) -> Any:
+            if tp is not kind:
+                return structure_enum(value, tp)
+            if value.__class__ is kind:
+                return value
+            raise Expected(kind.__name__, value)
+
+        return structure
 
     def structure_float(value: Any, tp: Any) -> Any:
         if tp is not float:
@@ -315,29 +320,14 @@ def make_converter(
             return float(value)
         raise Expected("float", value)
 
-    def structure_str(value: Any, tp: Any) -> Any:
-        if tp is not str:
-            return structure_enum(value, tp)
-        if value.__class__ is str:
-            return value
-        raise Expected("str", value)
-
-    def structure_bytes(value: Any, tp: Any) -> Any:
-        if tp is not bytes:
-            return structure_enum(value, tp)
-        if value.__class__ is bytes:
-            return value
-        raise Expected("bytes", value)
-
     def structure_bool(value: Any, _: Any) -> Any:
         if value.__class__ is bool:
             return value
         raise Expected("bool", value)
 
-    conv.register_structure_hook(int, structure_int)
+    for kind in (int, str, bytes):
+        conv.register_structure_hook(kind, exactly(kind))
     conv.register_structure_hook(float, structure_float)
-    conv.register_structure_hook(str, structure_str)
-    conv.register_structure_hook(bytes, structure_bytes)
     conv.register_structure_hook(bool, structure_bool)
 
     def structure_enum(value: Any, tp: Any) -> Any:
