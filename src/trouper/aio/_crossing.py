@@ -4,20 +4,38 @@ Theory of operation
 -------------------
 Trio runs as a guest on the asyncio loop's thread: its scheduler runs in loop
 callbacks ("ticks"), and only its wait for I/O runs in a worker thread. Code
-in an asyncio task is outside every Trio task, so it never calls Trio or the
-engine (it may read the engine's state: Trio is between two steps whenever
-asyncio code runs). Each call it makes is a *job* appended to ``jobs`` and
-carried out by the *pump*, a Trio task of the bridge's nursery that runs
-queued jobs in order, each in a copy of its caller's ``contextvars`` context.
+in an asyncio task is outside every Trio task, so it never awaits Trio; it
+may read the engine's state (Trio is between two steps whenever asyncio code
+runs) and call the engine's synchronous sends (the direct route, below).
+Every other call is a *job* appended to ``jobs`` and carried out by the
+*pump*, a Trio task of the bridge's nursery that runs queued jobs in order,
+each in a copy of its caller's ``contextvars`` context.
 
-Waking the pump when Trio is idle is the expensive part: Trio then sleeps in
-its I/O thread, and ``TrioToken.run_sync_soon`` wakes that thread, which
-wakes the loop: two thread switches (50-130 µs measured), where a Trio tick
-costs about 7 µs. So the pump stays awake for ``LINGER`` seconds after its
-last job or after a call completes: awake, it checks ``jobs`` once per tick
-and a job queued meanwhile needs no wake-up. A completion renews the linger,
-so a caller that asks again as soon as its reply comes finds Trio awake.
-Only a parked pump is woken through ``run_sync_soon``, once per park.
+Most calls need no job. Trio's guest mode lets the host loop's own thread
+change Trio's state between two ticks: a task rescheduled from asyncio code
+(``Event.set``, a mailbox waking its actor) runs in Trio's next tick, and
+Trio's ``reschedule`` forces that tick itself if Trio was idle (Trio's own
+tests pin this: "the host can directly wake a Trio task"). The engine's
+synchronous sends do nothing else, so the *direct route* calls them from
+the asyncio caller at once, in its own context: ``ask`` queues the ask with
+``Cell.ask_soon`` (the reply callback resolves the caller's future),
+``tell_nowait`` and ``tell`` put the message with ``Cell.send_nowait``. An
+ask then costs one Trio tick and one round of the asyncio loop, where a job
+costs two of each. A call takes the direct route when its target is an actor
+of this runtime with an in-memory mailbox, no instrument watches sends (their
+hooks expect to run in Trio), nothing from the loop waits for that actor's
+room (its lane, below) and no job is queued (the call would overtake it);
+else it is a job, as below.
+
+Waking Trio when it is idle is the expensive part: Trio then sleeps in its
+I/O thread, and a wake-up wakes that thread, which wakes the loop: two
+thread switches (50-130 µs measured), where a Trio tick costs about 7 µs.
+So the pump stays awake for ``LINGER`` seconds after the loop's last call or
+a call's completion: awake, it checks ``jobs`` once per tick, and Trio has a
+task to run, so it never goes idle between an ask's reply and the next ask.
+Every call marks the crossing *active* (a flag, no clock read on the loop's
+side); the pump renews the linger when it finds the mark. A parked pump is
+rescheduled by the call itself (allowed from the host, as above).
 
 A job is one of:
 
@@ -34,9 +52,9 @@ A job is one of:
   the bridge's nursery, inside a cancel scope of its own;
 - an ask: queued in the pump's step with a reply callback where the endpoint
   offers one (``ask_soon``, the engine's ask without a waiting task), else an
-  awaited call of ``ref.ask``. ``ask_soon`` does not call the instruments'
-  send hooks, so while one is installed (tracing, metrics, a simulation's
-  interceptions) asks take the awaited route, which does.
+  awaited call of ``ref.ask``. While an instrument watches sends (tracing,
+  metrics, a simulation's interceptions), asks take the awaited route, so
+  that its hooks see a Trio task's ask.
 
 An awaited call hands its result to an asyncio future (set from Trio code on
 the loop's thread, which asyncio allows). When the asyncio caller is
@@ -44,12 +62,14 @@ cancelled (``asyncio.timeout``, ``wait_for``, ``task.cancel()``), its future
 is cancelled at once and a withdrawal job cancels the call's scope, so the
 engine applies its own rule: an ask not yet taken is withdrawn, the reply to
 one already taken is discarded (a callback ask is ``abandon``ed, to the same
-effect); a tell still waiting for room is not sent.
+effect, at once when it went the direct route); a tell still waiting for
+room is not sent.
 
 ``tell_nowait`` must raise ``MailboxFull`` at once, before its message has
-crossed. For an actor of this runtime it reads the mailbox's depth (a read,
-not a call: Trio is between two steps while asyncio code runs) and counts
-the messages the loop already has on their way to it; a message that finds
+crossed. The direct route raises the engine's own. Otherwise, for an actor
+of this runtime it reads the mailbox's depth (a read, not a call: Trio is
+between two steps while asyncio code runs) and counts the messages the loop
+already has on their way to it; a message that finds
 the mailbox full anyway when it crosses (filled meanwhile from Trio) joins
 the lane, never lost. For other endpoints (a pool, a remote node) the loop
 bounds what it has on its way to each at the runtime's ``mailbox_size``.
@@ -71,15 +91,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
 from time import perf_counter
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeGuard, TypeVar
 
 import outcome
 import trio
-from trio.lowlevel import Abort, Task, TrioToken, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.actors import ActorRef
 from trouper.errors import MailboxFull, RuntimeClosed
-from trouper.runtime.lowlevel import Cell, Instruments
+from trouper.runtime.lowlevel import Cell, Instruments, MemoryMailbox
 
 __all__ = ["LINGER", "Call", "Crossing"]
 
@@ -163,6 +183,7 @@ class Crossing:
     """
 
     __slots__ = (
+        "_active",
         "_awake_until",
         "_burst",
         "_closed",
@@ -175,15 +196,12 @@ class Crossing:
         "_nursery",
         "_parked",
         "_thread",
-        "_token",
         "_waiting",
-        "_waking",
     )
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        token: TrioToken,
         nursery: trio.Nursery,
         *,
         node: str,
@@ -194,8 +212,6 @@ class Crossing:
         # The host loop; every future made here belongs to it.
         self._node = node
         # The runtime's node name, for the closed-runtime error.
-        self._token = token
-        # The guest run's token: how a parked pump is woken.
         self._nursery = nursery
         # The bridge's nursery: the pump, lanes and awaited calls run there.
         self._thread = threading.get_ident()
@@ -212,8 +228,8 @@ class Crossing:
         # Per endpoint, tell_nowait messages accepted and not yet in a mailbox (absent when 0).
         self._parked: Task | None = None
         # The pump's task while it is parked, else None.
-        self._waking = False
-        # A wake-up of the parked pump is on its way through run_sync_soon.
+        self._active = False
+        # A call or a completion happened since the pump last looked: it renews its linger.
         self._awake_until = 0.0
         # perf_counter() time until which the pump stays awake without jobs.
         self._closed = False
@@ -240,12 +256,20 @@ class Crossing:
         if threading.get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
 
+    def _direct(self, key: object) -> TypeGuard[Cell]:
+        """Whether a send to endpoint ``key`` may take the direct route (see the theory above)."""
+        return (
+            type(key) is Cell
+            and not self._jobs
+            and type(key.mailbox) is MemoryMailbox
+            and key not in self._lanes
+            and not self._instruments.watch_sends
+        )
+
     def _queue(self, fn: Callable[..., None], args: tuple[object, ...]) -> None:
         """Queue ``fn(*args)`` to run in Trio, in the caller's context, after earlier jobs."""
         self._jobs.append((contextvars.copy_context(), fn, args))
-        if self._parked is not None and not self._waking:
-            self._waking = True
-            self._token.run_sync_soon(self._wake)
+        self._rouse()
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
         """``await fn(*args)`` in a Trio task and return its result (or raise its error)."""
@@ -264,6 +288,16 @@ class Crossing:
     async def tell(self, ref: ActorRef[object], message: object) -> None:
         """``await ref.tell(message)`` from asyncio: returns once the message is in the mailbox."""
         self.check_caller()
+        key = ref.endpoint
+        if self._direct(key):
+            # With room, no wait (as asyncio.Queue.put): no yield, so nothing overtakes it.
+            try:
+                key.send_nowait(message)
+            except MailboxFull:
+                pass  # wait for room in the actor's lane, as a job
+            else:
+                self._rouse()
+                return
         call = Call(self._loop.create_future())
         self._queue(self._deliver, (ref, message, call))
         await self._outcome(call)
@@ -283,6 +317,10 @@ class Crossing:
         if threading.get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
         key = ref.endpoint
+        if self._direct(key):
+            key.send_nowait(message)
+            self._rouse()
+            return
         waiting = self._waiting.get(key, 0)
         if isinstance(key, Cell):
             # An actor of this runtime: its mailbox's room, as it is now, bounds
@@ -302,13 +340,26 @@ class Crossing:
                 args[1].append(message)  # type: ignore[attr-defined]
                 return
         jobs.append((context, self._burst, (ref, [message])))
-        if self._parked is not None and not self._waking:
-            self._waking = True
-            self._token.run_sync_soon(self._wake)
+        self._rouse()
 
     async def ask(self, ref: ActorRef[object], message: object) -> object:
         """``await ref.ask(message)`` from asyncio, with the engine's cancellation rule."""
         self.check_caller()
+        key = ref.endpoint
+        if self._direct(key):
+            future = self._loop.create_future()
+            try:
+                envelope = key.ask_soon(message, partial(_settle, future))
+            except MailboxFull:
+                pass  # wait for room in the actor's lane, as a job
+            else:
+                self._rouse()
+                try:
+                    return await future
+                except asyncio.CancelledError:
+                    if future.cancelled():
+                        envelope.abandon()  # withdrawn, or its reply dropped
+                    raise
         call = Call(self._loop.create_future())
         self._queue(self._ask, (ref, message, call))
         return await self._outcome(call)
@@ -323,16 +374,16 @@ class Crossing:
 
     # --- the Trio side -------------------------------------------------------------
 
-    def _wake(self) -> None:
-        """Wake the parked pump (sent through ``run_sync_soon``; runs in Trio)."""
-        self._waking = False
-        self._rouse()
-
     def _rouse(self) -> None:
-        """Keep the pump awake for ``LINGER`` more seconds, unparking it if needed (Trio)."""
-        self._awake_until = perf_counter() + LINGER
-        task, self._parked = self._parked, None
+        """Keep the pump awake for ``LINGER`` more seconds, unparking it if needed.
+
+        From Trio or from asyncio code (Trio's ``reschedule`` is allowed from
+        the host between ticks, and forces a tick if Trio was idle).
+        """
+        self._active = True
+        task = self._parked
         if task is not None:
+            self._parked = None
             reschedule(task)
 
     def _abort_park(self, _: object) -> Abort:
@@ -344,10 +395,11 @@ class Crossing:
         jobs = self._jobs
         try:
             while True:
-                if jobs:
-                    while jobs:
-                        context, fn, args = jobs.popleft()
-                        context.run(fn, *args)
+                while jobs:
+                    context, fn, args = jobs.popleft()
+                    context.run(fn, *args)
+                if self._active:
+                    self._active = False
                     self._awake_until = perf_counter() + LINGER
                 elif perf_counter() >= self._awake_until:
                     self._parked = current_task()
@@ -547,3 +599,12 @@ class Crossing:
         else:
             call.reject(error)
         self._rouse()
+
+
+def _settle(future: asyncio.Future[object], result: outcome.Outcome[object]) -> None:
+    """Hand an ask's reply (or error) to its asyncio caller, unless it has given up."""
+    if not future.done():
+        if type(result) is outcome.Value:
+            future.set_result(result.value)
+        else:
+            future.set_exception(result.error)  # type: ignore[attr-defined]

@@ -397,7 +397,6 @@ class _GuestRun:
                     async with open_trio_runtime(**self._options) as runtime:  # type: ignore[arg-type]
                         crossing = Crossing(
                             self._loop,
-                            trio.lowlevel.current_trio_token(),
                             nursery,
                             node=runtime.node,
                             limit=runtime.mailbox_size,
