@@ -38,6 +38,11 @@ class SocketTransport(trio.abc.Stream):
         # Whether the last receive_some had to wait for data (it then yielded).
         self.waited = False
 
+    @property
+    def socket(self) -> socket.socket:
+        """The socket itself (for a non-blocking ``send`` while no task sends)."""
+        return self._sock
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send every byte, waiting for room when the kernel's buffer is full."""
         sock = self._sock

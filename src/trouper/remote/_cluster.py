@@ -323,12 +323,8 @@ class Cluster:
         # The sequence number of this node's last topic publish.
         self._proxies: dict[str, dict[str, _Proxy]] = {}
         # Proxies watching local actors, by watching node and path.
-        self._groups: dict[tuple[str, str], Subscription | None] = {}
-        # NATS queue subscriptions of the queue groups with members here (None while made).
-        self._joining = 0
-        # Queue subscriptions being made now.
-        self._joining_done = trio.Event()
-        # Set when _joining drops to 0 (then replaced by a fresh one).
+        self._groups: dict[tuple[str, str], Subscription] = {}
+        # NATS queue subscriptions of the queue groups with members here.
         self._shared: dict[str, bool] = {}
         # Whether a subject is shared with the cluster, by subject (a cache).
         self._nursery: trio.Nursery | None = None
@@ -460,7 +456,7 @@ class Cluster:
                 done.set()
 
         inbox = client.new_inbox()
-        sub = await client.subscribe(inbox, callback=on_answer)
+        sub = client.subscribe_nowait(inbox, callback=on_answer)
         try:
             await client.publish(
                 f"{self._prefix}.locate", pack(["locate", name, self.node]), reply=inbox
@@ -468,8 +464,7 @@ class Cluster:
             with trio.move_on_after(2 * self._interval()):
                 await done.wait()
         finally:
-            with trio.CancelScope(shield=True):
-                await sub.unsubscribe()
+            sub.unsubscribe_nowait()
         if not found:
             return None
         address = found[0]
@@ -486,8 +481,6 @@ class Cluster:
             NodeUnreachable: this node is not in a cluster, or is cut off from it.
         """
         client = self._connected_client(Address(self.node, "/"))
-        while self._joining:
-            await self._joining_done.wait()
         if self._outbox is not None:
             self._outbox.publish_now()
         try:
@@ -1196,43 +1189,30 @@ class Cluster:
         return shared
 
     def group_joined(self, pattern: str, queue: str) -> None:
-        """This runtime's first member of a queue group subscribed: join it on the server."""
+        """This runtime's first member of a queue group subscribed: join it on the server.
+
+        The queue subscription is queued on the connection at once, in order
+        with everything this node sends, so a ``flush()`` afterwards has it in
+        place on the server.
+        """
         key = (pattern, queue)
-        if key not in self._groups and self._nursery is not None:
-            self._groups[key] = None
-            self._joining += 1
-            self._start(self._subscribe_group, key)
+        client = self._client
+        if key in self._groups or client is None:
+            return
+        try:
+            self._groups[key] = client.subscribe_nowait(
+                f"{self._prefix}.topic.{pattern}",
+                queue=queue,
+                callback=partial(self._on_group_message, pattern, queue),
+            )
+        except NatsError as error:
+            log.warning("node %r could not join queue group %r: %s", self.node, queue, error)
 
     def group_left(self, pattern: str, queue: str) -> None:
         """This runtime's last member of a queue group left: leave it on the server."""
         sub = self._groups.pop((pattern, queue), None)
         if sub is not None:
-            self._start(sub.unsubscribe)
-
-    async def _subscribe_group(self, key: tuple[str, str]) -> None:
-        try:
-            client = self._client
-            if client is None:
-                return
-            pattern, queue = key
-            try:
-                sub = await client.subscribe(
-                    f"{self._prefix}.topic.{pattern}",
-                    queue=queue,
-                    callback=partial(self._on_group_message, pattern, queue),
-                )
-            except NatsError as error:
-                log.warning("node %r could not join queue group %r: %s", self.node, queue, error)
-                return
-            if key in self._groups and self._groups[key] is None:
-                self._groups[key] = sub
-            else:
-                await sub.unsubscribe()
-        finally:
-            self._joining -= 1
-            if not self._joining:
-                self._joining_done.set()
-                self._joining_done = trio.Event()
+            sub.unsubscribe_nowait()
 
     def _on_topic(self, msg: Msg) -> None:
         data = msg.data
