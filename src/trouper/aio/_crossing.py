@@ -30,18 +30,23 @@ else it is a job, as below.
 Waking Trio when it is idle is the expensive part: Trio then sleeps in its
 I/O thread, and a wake-up wakes that thread, which wakes the loop: two
 thread switches (50-130 µs measured), where a Trio tick costs about 7 µs.
-So the pump stays awake for ``LINGER`` seconds after the loop's last call or
-a call's completion: awake, it checks ``jobs`` once per tick, and Trio has a
-task to run, so it never goes idle between an ask's reply and the next ask.
-Every call marks the crossing *active* (a flag, no clock read on the loop's
-side); the pump renews the linger when it finds the mark. A parked pump is
-rescheduled by the call itself (allowed from the host, as above).
+So Trio stays awake for ``LINGER`` seconds after the loop's last call or a
+call's completion, and never goes idle between an ask's reply and the next
+ask. The guest run's clock (``LingerClock``) does it: Trio asks its clock
+how long it may sleep when it has no task to run, and while the crossing is
+lingering the clock answers 0, so Trio polls again on the next round of the
+loop instead of handing its wait to the I/O thread, at no task step's cost.
+Every call and completion marks the clock *active* (a flag, no clock read
+on the loop's side); the clock renews the linger when it finds the mark.
+
+The pump parks whenever ``jobs`` is empty; queueing a job reschedules it
+(allowed from the host, as above).
 
 A job is one of:
 
 - a plain call, done in the pump's own step (``subscribe``, ``unsubscribe``,
   withdrawing a call, ``run_sync``);
-- a delivery (``tell``, ``tell_nowait``): ``tell_nowait`` on the Trio ref in
+- a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait`` on the Trio ref in
   the pump's step. If the mailbox is full, the message starts the actor's
   *lane*: a queue served in order by one Trio task (``await tell``,
   ``await ask``), which every later delivery and ask from the loop to that
@@ -86,12 +91,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import threading
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
+from threading import get_ident
 from time import perf_counter
-from typing import Protocol, TypeGuard, TypeVar
+from typing import Protocol, TypeVar
 
 import outcome
 import trio
@@ -101,19 +107,56 @@ from trouper.actors import ActorRef
 from trouper.errors import MailboxFull, RuntimeClosed
 from trouper.runtime.lowlevel import Cell, Instruments, MemoryMailbox
 
-__all__ = ["LINGER", "Call", "Crossing"]
+__all__ = ["LINGER", "Call", "Crossing", "LingerClock"]
 
 log = logging.getLogger("trouper.aio")
 
 T = TypeVar("T")
 
 LINGER = 0.0005
-"""Seconds the pump stays awake after its last job or completion (see the theory above)."""
+"""Seconds Trio stays awake after the loop's last call or a completion (see the theory above)."""
 
 _FOREIGN_THREAD = (
     "trouper.aio calls belong to the event loop's thread; "
     "other threads use the runtime's portal (rt.portal)"
 )
+
+
+class LingerClock(trio.abc.Clock):
+    """The guest run's clock: the system's time, but no sleep while the crossing lingers.
+
+    Trio calls ``deadline_to_sleep_time`` only when it has no task to run,
+    to learn how long its I/O wait may last; answering 0 makes it poll and
+    come back on the loop's next round instead of sleeping in its I/O
+    thread (sleeping less than asked is always allowed: Trio just looks
+    again). Read and written on the loop's thread only.
+    """
+
+    __slots__ = ("_awake_until", "active")
+
+    def __init__(self) -> None:
+        self.active = False
+        # Set by every call and completion; the next sleep question renews the linger.
+        self._awake_until = -math.inf
+        # perf_counter() time until which Trio does not sleep.
+
+    def start_clock(self) -> None:
+        """Nothing to start: the time is ``perf_counter()``."""
+
+    def current_time(self) -> float:
+        """The time in seconds, from ``perf_counter()`` (as Trio's own clock)."""
+        return perf_counter()
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        """Seconds until ``deadline``, or 0 while the crossing lingers."""
+        now = perf_counter()
+        if self.active:
+            self.active = False
+            self._awake_until = now + LINGER
+            return 0.0
+        if now < self._awake_until:
+            return 0.0
+        return deadline - now
 
 
 class Call:
@@ -183,9 +226,8 @@ class Crossing:
     """
 
     __slots__ = (
-        "_active",
-        "_awake_until",
         "_burst",
+        "_clock",
         "_closed",
         "_instruments",
         "_jobs",
@@ -203,6 +245,7 @@ class Crossing:
         self,
         loop: asyncio.AbstractEventLoop,
         nursery: trio.Nursery,
+        clock: LingerClock,
         *,
         node: str,
         limit: float,
@@ -214,7 +257,7 @@ class Crossing:
         # The runtime's node name, for the closed-runtime error.
         self._nursery = nursery
         # The bridge's nursery: the pump, lanes and awaited calls run there.
-        self._thread = threading.get_ident()
+        self._thread = get_ident()
         # The loop's thread, the only one allowed to queue jobs.
         self._limit = limit
         # At most this many tell_nowait messages on their way to a pool or remote endpoint.
@@ -228,10 +271,8 @@ class Crossing:
         # Per endpoint, tell_nowait messages accepted and not yet in a mailbox (absent when 0).
         self._parked: Task | None = None
         # The pump's task while it is parked, else None.
-        self._active = False
-        # A call or a completion happened since the pump last looked: it renews its linger.
-        self._awake_until = 0.0
-        # perf_counter() time until which the pump stays awake without jobs.
+        self._clock = clock
+        # The guest run's clock, which keeps Trio awake while the loop is busy.
         self._closed = False
         # Set once (by the pump, as the bridge's nursery ends): no job is accepted after.
         self._burst: Callable[[ActorRef[object], list[object]], None] = self._tell_all
@@ -253,23 +294,34 @@ class Crossing:
         """
         if self._closed:
             raise RuntimeClosed(self._node)
-        if threading.get_ident() != self._thread:
+        if get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
 
-    def _direct(self, key: object) -> TypeGuard[Cell]:
-        """Whether a send to endpoint ``key`` may take the direct route (see the theory above)."""
-        return (
+    def _direct(self, ref: ActorRef[object]) -> Cell | None:
+        """The actor's cell if a send to ``ref`` may take the direct route now, else ``None``.
+
+        Checks the caller first (as ``check_caller``). The hot path of every
+        send from asyncio: plain reads only.
+        """
+        if self._closed:
+            raise RuntimeClosed(self._node)
+        if get_ident() != self._thread:
+            raise RuntimeError(_FOREIGN_THREAD)
+        key = ref.endpoint
+        if (
             type(key) is Cell
             and not self._jobs
             and type(key.mailbox) is MemoryMailbox
-            and key not in self._lanes
             and not self._instruments.watch_sends
-        )
+            and (not self._lanes or key not in self._lanes)
+        ):
+            return key
+        return None
 
     def _queue(self, fn: Callable[..., None], args: tuple[object, ...]) -> None:
         """Queue ``fn(*args)`` to run in Trio, in the caller's context, after earlier jobs."""
         self._jobs.append((contextvars.copy_context(), fn, args))
-        self._rouse()
+        self._unpark()
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
         """``await fn(*args)`` in a Trio task and return its result (or raise its error)."""
@@ -287,16 +339,15 @@ class Crossing:
 
     async def tell(self, ref: ActorRef[object], message: object) -> None:
         """``await ref.tell(message)`` from asyncio: returns once the message is in the mailbox."""
-        self.check_caller()
-        key = ref.endpoint
-        if self._direct(key):
+        cell = self._direct(ref)
+        if cell is not None and len(cell.mailbox) < cell.mailbox.size:
             # With room, no wait (as asyncio.Queue.put): no yield, so nothing overtakes it.
             try:
-                key.send_nowait(message)
+                cell.send_nowait(message)
             except MailboxFull:
-                pass  # wait for room in the actor's lane, as a job
+                pass  # (the room was read above: not expected) wait for it in a lane
             else:
-                self._rouse()
+                self._clock.active = True
                 return
         call = Call(self._loop.create_future())
         self._queue(self._deliver, (ref, message, call))
@@ -312,15 +363,12 @@ class Crossing:
             RuntimeClosed: the runtime is closed.
             RuntimeError: the caller is another thread.
         """
-        if self._closed:
-            raise RuntimeClosed(self._node)
-        if threading.get_ident() != self._thread:
-            raise RuntimeError(_FOREIGN_THREAD)
-        key = ref.endpoint
-        if self._direct(key):
-            key.send_nowait(message)
-            self._rouse()
+        cell = self._direct(ref)
+        if cell is not None:
+            cell.send_nowait(message)
+            self._clock.active = True
             return
+        key = ref.endpoint
         waiting = self._waiting.get(key, 0)
         if isinstance(key, Cell):
             # An actor of this runtime: its mailbox's room, as it is now, bounds
@@ -340,20 +388,19 @@ class Crossing:
                 args[1].append(message)  # type: ignore[attr-defined]
                 return
         jobs.append((context, self._burst, (ref, [message])))
-        self._rouse()
+        self._unpark()
 
     async def ask(self, ref: ActorRef[object], message: object) -> object:
         """``await ref.ask(message)`` from asyncio, with the engine's cancellation rule."""
-        self.check_caller()
-        key = ref.endpoint
-        if self._direct(key):
+        cell = self._direct(ref)
+        if cell is not None:
             future = self._loop.create_future()
             try:
-                envelope = key.ask_soon(message, partial(_settle, future))
+                envelope = cell.ask_soon(message, partial(_settle, future))
             except MailboxFull:
                 pass  # wait for room in the actor's lane, as a job
             else:
-                self._rouse()
+                self._clock.active = True
                 try:
                     return await future
                 except asyncio.CancelledError:
@@ -374,17 +421,21 @@ class Crossing:
 
     # --- the Trio side -------------------------------------------------------------
 
-    def _rouse(self) -> None:
-        """Keep the pump awake for ``LINGER`` more seconds, unparking it if needed.
+    def _unpark(self) -> None:
+        """Have the pump run the queued jobs, and Trio linger (asyncio side).
 
-        From Trio or from asyncio code (Trio's ``reschedule`` is allowed from
-        the host between ticks, and forces a tick if Trio was idle).
+        Trio's ``reschedule`` is allowed from the host between ticks, and
+        forces a tick if Trio was idle.
         """
-        self._active = True
+        self._clock.active = True
         task = self._parked
         if task is not None:
             self._parked = None
             reschedule(task)
+
+    def _rouse(self) -> None:
+        """Keep Trio awake for ``LINGER`` more seconds after a completion (Trio side)."""
+        self._clock.active = True
 
     def _abort_park(self, _: object) -> Abort:
         self._parked = None
@@ -398,14 +449,8 @@ class Crossing:
                 while jobs:
                     context, fn, args = jobs.popleft()
                     context.run(fn, *args)
-                if self._active:
-                    self._active = False
-                    self._awake_until = perf_counter() + LINGER
-                elif perf_counter() >= self._awake_until:
-                    self._parked = current_task()
-                    await wait_task_rescheduled(self._abort_park)
-                    continue
-                await trio.lowlevel.checkpoint()
+                self._parked = current_task()
+                await wait_task_rescheduled(self._abort_park)
         finally:
             # The runtime has closed: refuse new jobs, settle the queued ones.
             self._closed = True

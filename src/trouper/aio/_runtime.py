@@ -42,7 +42,7 @@ import outcome
 import trio
 
 from trouper.actors import Actor, ActorRef
-from trouper.aio._crossing import Crossing
+from trouper.aio._crossing import Crossing, LingerClock
 from trouper.aio._ref import AioRef
 from trouper.runtime import ActorTree, Portal, Runtime
 from trouper.runtime import open_runtime as open_trio_runtime
@@ -260,6 +260,8 @@ class _GuestRun:
         # The host loop, once entered.
         self._owner: asyncio.Task[object] | None = None
         # The task that runs the block: what a failure of the runtime cancels.
+        self._clock = LingerClock()
+        # The guest run's clock: keeps Trio awake while the crossing is busy.
         self._token: trio.lowlevel.TrioToken | None = None
         # The guest run's token, once started.
         self._ready: asyncio.Future[AioRuntime] | None = None
@@ -296,6 +298,7 @@ class _GuestRun:
         self._done = loop.create_future()
         trio.lowlevel.start_guest_run(
             self._main,
+            clock=self._clock,
             run_sync_soon_threadsafe=loop.call_soon_threadsafe,
             run_sync_soon_not_threadsafe=loop.call_soon,
             done_callback=self._finished,
@@ -398,6 +401,7 @@ class _GuestRun:
                         crossing = Crossing(
                             self._loop,
                             nursery,
+                            self._clock,
                             node=runtime.node,
                             limit=runtime.mailbox_size,
                             instruments=runtime.instruments,
