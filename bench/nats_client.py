@@ -130,6 +130,7 @@ def trouper_request(url: str, n: int, concurrency: int = 1) -> float:
         async with tnats.connect(url) as client, tnats.connect(url) as server:
             await server.subscribe(SERVICE, callback=lambda m: m.respond_nowait(m.data))
             await server.flush()
+            await client.request(SERVICE, PAYLOAD)
             answered = 0
 
             async def asker(count: int) -> None:
@@ -233,6 +234,10 @@ def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
 
         await server.subscribe(SERVICE, cb=respond)
         await server.flush()
+        # One request before the clock starts, as on trouper's side: nats-py
+        # makes its reply subscription on the first request, and concurrent
+        # first requests race it.
+        await client.request(SERVICE, PAYLOAD, timeout=DEADLINE)
         answered = 0
 
         async def asker(count: int) -> None:
