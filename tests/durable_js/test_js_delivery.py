@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 import trio
-from js_support import Done, Job, eventually, store_for
+from js_support import Job, eventually, store_for
 
 import trouper
 from trouper.durable import (
@@ -265,79 +265,6 @@ async def test_state_is_saved_with_each_ack_and_loaded_by_the_next_runtime(
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
         await rt.spawn(Counter, started, name="tally", mailbox=Durable())
     assert started == [[], [0, 1, 2]]
-
-
-class Forwarder(trouper.Actor):
-    """Forwards each job to ``target`` as ``Done``; a first delivery returns after ``hold``."""
-
-    def __init__(
-        self,
-        target: trouper.ActorRef[object],
-        hold: trio.Event,
-        who: str,
-        runs: list[tuple[str, int]],
-    ) -> None:
-        self.target = target
-        self.hold = hold
-        self.who = who
-        self.runs = runs
-
-    @trouper.handler
-    async def job(self, message: Job) -> None:
-        delivery = self.ctx.delivery
-        assert isinstance(delivery, Delivery)
-        self.runs.append((self.who, delivery.attempt))
-        await self.target.tell(Done(message.n, f"{self.who}:{delivery.attempt}"))
-        if delivery.attempt == 1:
-            await self.hold.wait()
-
-
-class Sink(trouper.Actor):
-    """Collects every ``Done``."""
-
-    def __init__(self, got: list[Done]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def done(self, message: Done) -> None:
-        self.got.append(message)
-
-
-async def test_a_redelivered_handlers_sends_are_stored_once(
-    js_server: NatsServer, prefix: str
-) -> None:
-    """Sends carry keys derived from their message: the copies a second run sends are dropped."""
-    got: list[Done] = []
-    runs: list[tuple[str, int]] = []
-    hold = trio.Event()
-    first = store_for(js_server.url, prefix, ack_wait=0.5)
-    second = store_for(js_server.url, prefix, ack_wait=0.5)
-    async with (
-        trouper.open_runtime(store=first) as one,
-        trouper.open_runtime(store=second) as two,
-    ):
-        await one.spawn(Sink, got, name="sink", mailbox=Durable())
-        # One message at a time on the first host: its redelivery goes to the second.
-        fw = Durable(prefetch=1)
-        await one.spawn(
-            Forwarder, durable_ref(one, "sink"), hold, "one", runs, name="fw", mailbox=fw
-        )
-        await durable_ref(one, "fw").tell(Job(1))
-        await two.spawn(
-            Forwarder, durable_ref(two, "sink"), hold, "two", runs, name="fw", mailbox=fw
-        )
-        await eventually(lambda: got)
-        hold.set()  # the first run returns late: its send and its ack follow the second's
-
-        async def settled() -> bool:
-            (stats,) = [s for s in await one.store.mailbox_statistics() if s.name == "fw"]
-            return stats.depth == 0
-
-        await eventually(settled)
-        await one.store.flush()
-        await trio.sleep(0.3)
-    assert runs == [("one", 1), ("two", 2)]
-    assert got == [Done(1, "two:2")]
 
 
 async def test_open_runtime_refuses_a_server_without_jetstream(prefix: str) -> None:

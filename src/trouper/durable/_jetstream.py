@@ -36,6 +36,11 @@ one refused because the mailbox is full is sent again after a pause (so
 
 Reading: ``open_feed`` makes the stream and consumer and returns a long
 poll (``trouper.nats.PullFeed``) whose messages become ``Received`` values.
+Each delivery's receipt is a lease, held until it is settled: a keeper task
+sends ``+WPI`` every ``ack_wait / 4`` for each lease held since the round
+before, so a message is redelivered (to another host, or to this one) only
+once this process stops holding it: settled, or the process died, froze or
+lost the server for about ``ack_wait``. One handler at a time per message.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ from trouper.nats import (
     NatsError,
     NoResponders,
     PubAck,
+    PullFeed,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -208,6 +214,83 @@ def _no_abort(_: object) -> trio.lowlevel.Abort:
     return trio.lowlevel.Abort.FAILED
 
 
+class _Lease:
+    """A delivery this process holds: settled through it, kept from redelivery until then.
+
+    The store's keeper sends ``+WPI`` for every lease held longer than a
+    tick, so the server does not hand the message to another host (or again
+    to this one) while it waits in this process or its handler runs.
+    """
+
+    __slots__ = ("held", "msg", "seq", "tick")
+
+    def __init__(self, msg: JsMsg, held: dict[int, _Lease], seq: int, tick: int) -> None:
+        # The delivery, settled through its ack methods.
+        self.msg = msg
+        # The leases of its feed, by stream sequence; it is there until settled.
+        self.held = held
+        self.seq = seq
+        # The keeper's tick when it came (it is kept alive from the next tick on).
+        self.tick = tick
+
+    def _release(self) -> None:
+        if self.held.get(self.seq) is self:
+            del self.held[self.seq]
+
+    def ack_nowait(self) -> None:
+        """Acknowledge it (see ``JsMsg.ack_nowait``); it is no longer kept alive."""
+        self._release()
+        self.msg.ack_nowait()
+
+    def nak_nowait(self, *, delay: float | None = None) -> None:
+        """Refuse it for ``delay`` seconds (see ``JsMsg.nak_nowait``)."""
+        self._release()
+        self.msg.nak_nowait(delay=delay)
+
+    def term_nowait(self, *, reason: str | None = None) -> None:
+        """Give it up for good (see ``JsMsg.term_nowait``)."""
+        self._release()
+        self.msg.term_nowait(reason=reason)
+
+
+class _LeasedFeed:
+    """A mailbox's long poll, with the leases of the deliveries it handed over."""
+
+    __slots__ = ("_feed", "_feeds", "held")
+
+    def __init__(self, feed: PullFeed, feeds: set[_LeasedFeed], held: dict[int, _Lease]) -> None:
+        # The long poll.
+        self._feed = feed
+        # The store's open feeds (the keeper's round); this one is there until closed.
+        self._feeds = feeds
+        # The deliveries handed over and not settled, by stream sequence (the latest of each).
+        self.held = held
+        feeds.add(self)
+
+    @property
+    def requested(self) -> int:
+        """Messages asked for that have not come yet."""
+        return self._feed.requested
+
+    def pull(self, batch: int) -> None:
+        """Ask for ``batch`` more messages."""
+        self._feed.pull(batch)
+
+    def wake(self) -> None:
+        """Wake a task in ``wait()``."""
+        self._feed.wake()
+
+    async def wait(self) -> None:
+        """Wait until something changed (see ``PullFeed.wait``)."""
+        await self._feed.wait()
+
+    def close(self) -> None:
+        """Stop polling and stop keeping its leases (the server redelivers them after ack_wait)."""
+        self._feeds.discard(self)
+        self.held.clear()
+        self._feed.close()
+
+
 class JetStreamStore:
     """A durable store on NATS JetStream: mailboxes live in the server, shared across processes.
 
@@ -303,6 +386,10 @@ class JetStreamStore:
         self._listeners: dict[str, MailboxListener] = {}
         # Mailbox streams known to exist.
         self._streams: set[str] = set()
+        # The open feeds, whose held deliveries the keeper keeps from redelivery.
+        self._feeds: set[_LeasedFeed] = set()
+        # The keeper's count of its rounds (a lease is kept alive from the round after it came).
+        self._tick = 0
         # Makes the g: keys of this store unique across processes and runs.
         self._key_prefix = "g:" + secrets.token_hex(8) + "."
         self._keys = 0
@@ -388,6 +475,7 @@ class JetStreamStore:
             self._retry = send
             self._nursery.start_soon(self._committer)
             self._nursery.start_soon(self._retrier, receive)
+            self._nursery.start_soon(self._keeper)
             try:
                 await self._ensure(self._dead_config())
                 await self._ensure(self._state_config())
@@ -547,9 +635,14 @@ class JetStreamStore:
             except ConnectionClosed as error:
                 raise StoreFailed(self._name, str(error)) from error
 
+        held: dict[int, _Lease] = {}
+
         def on_message(msg: JsMsg) -> None:
             headers = msg.headers
             metadata = msg.metadata
+            seq = metadata.stream_seq
+            # A redelivery of one held here replaces its lease (the holder settles the latest).
+            lease = held[seq] = _Lease(msg, held, seq, self._tick)
             if headers is None:
                 type_name = msg_id = ask = None
             else:
@@ -558,18 +651,45 @@ class JetStreamStore:
                 ask = headers.get("Trouper-Ask")
             deliver(
                 Received(
-                    metadata.stream_seq,
+                    seq,
                     type_name or "",
                     msg.data,
                     msg_id,
                     metadata.num_delivered,
                     metadata.timestamp,
                     ask,
-                    msg,
+                    lease,
                 )
             )
 
-        return consumer.feed(on_message, expires=self._poll_expires, heartbeat=self._heartbeat)
+        feed = consumer.feed(on_message, expires=self._poll_expires, heartbeat=self._heartbeat)
+        return _LeasedFeed(feed, self._feeds, held)
+
+    async def _keeper(self) -> None:
+        """Send ``+WPI`` for each delivery held here since before the last round (every ack_wait/4).
+
+        So a held message is redelivered only once this process stops saying
+        it holds it (it died, or lost the server for about ``ack_wait``): a
+        handler that runs longer than ``ack_wait`` keeps its message, and two
+        hosts never handle one message at once while both reach the server.
+        A delivery is thus refreshed at most ``ack_wait / 2`` after it came or
+        was last refreshed.
+        """
+        period = self.ack_wait / 4
+        while True:
+            await trio.sleep(period)
+            self._tick += 1
+            if self._failure is not None:
+                return
+            before = self._tick - 1
+            publish = self.client.publish_nowait
+            try:
+                for feed in self._feeds:
+                    for lease in feed.held.values():
+                        if lease.tick < before:
+                            publish(lease.msg.reply, b"+WPI")
+            except NatsError as error:
+                log.debug("durable store %s: a +WPI could not be sent (%r)", self._name, error)
 
     # --- writing ------------------------------------------------------------------
 
