@@ -199,19 +199,18 @@ class _Publish:
 class _Commit:
     """A batch being published: done when every one of its publishes is acknowledged."""
 
-    __slots__ = ("batch", "error", "remaining")
+    __slots__ = ("batch", "error", "parked", "remaining")
 
     def __init__(self, batch: WriteBatch) -> None:
         # The batch (sealed).
         self.batch = batch
         # Publishes not yet acknowledged (>= 0); the commit is done at 0.
         self.remaining = 0
+        # Of those, the ones waiting in the retrier (for room, a stream, the server): while
+        # it is > 0, a cancelled waiter may leave (its message may still be stored later).
+        self.parked = 0
         # Why it failed, if it did (its waiters get it, its callbacks never run).
         self.error: StoreFailed | None = None
-
-
-def _no_abort(_: object) -> trio.lowlevel.Abort:
-    return trio.lowlevel.Abort.FAILED
 
 
 class _Lease:
@@ -395,6 +394,9 @@ class JetStreamStore:
         self._keys = 0
         # Tasks waiting for every open commit (flush), each with the commits it waits for.
         self._flushers: list[tuple[Task, set[_Commit]]] = []
+        # Tasks cancelled in ``durable`` while their batch was in flight: each leaves
+        # (with its cancellation) when a publish of its batch parks in the retrier.
+        self._leaving: dict[Task, tuple[WriteBatch, trio.lowlevel.RaiseCancelT]] = {}
         # The error that failed the store, if one did; every write raises it after.
         self._failure: StoreFailed | None = None
         self._commits = 0
@@ -583,20 +585,37 @@ class JetStreamStore:
             await js.update_stream(config)
 
     async def _ensure_mailbox(self, mailbox: str, options: Durable | None) -> None:
-        if options is None:
-            if mailbox in self._streams:
-                return
-            from trouper.durable._queue import Durable  # the layer above this module
+        """Make ``mailbox``'s stream, or bring it to ``options`` (a host's: they win).
 
-            js = self.client.jetstream()
+        With ``options`` None (a sender's publish found no stream), make it
+        with the defaults if it still does not exist, else leave it as it is.
+        """
+        if options is None:
+            await self._make_missing(mailbox, None)
+            return
+        await self._ensure(self._mailbox_config(mailbox, options))
+        self._streams.add(mailbox)
+
+    async def _make_missing(self, mailbox: str, options: Durable | None) -> None:
+        """Make ``mailbox``'s stream with a sender's ``options`` (or the defaults) if it is missing.
+
+        A stream that exists, or that another process makes meanwhile, is
+        left as it is: its host's options win over a sender's.
+        """
+        from trouper.durable._queue import Durable  # the layer above this module
+
+        js = self.client.jetstream()
+        try:
+            await js.stream_info(self.stream_name(mailbox))
+        except JetStreamError as error:
+            if error.err_code != 10059:  # stream not found
+                raise
+            config = self._mailbox_config(mailbox, Durable() if options is None else options)
             try:
-                await js.stream_info(self.stream_name(mailbox))
+                await js.add_stream(config)
             except JetStreamError as error:
-                if error.err_code != 10059:
+                if error.err_code != 10058:  # made meanwhile, with other options
                     raise
-                await self._ensure(self._mailbox_config(mailbox, Durable()))
-        else:
-            await self._ensure(self._mailbox_config(mailbox, options))
         self._streams.add(mailbox)
 
     async def open_feed(
@@ -718,6 +737,13 @@ class JetStreamStore:
     async def durable(self, batch: WriteBatch) -> None:
         """Publish ``batch`` (and what was staged before it) now and wait until it is durable.
 
+        A cancelled wait ends once a publish of ``batch`` waits to be sent
+        again (its mailbox is full, its stream is being made, the server is
+        not ready), at once if one does already: ``trio.Cancelled`` then says
+        nothing of whether the batch is stored; it still is, when it can be,
+        as a staged batch would be. A wait whose publishes are all in flight
+        ends with their answers (one round trip).
+
         Raises:
             StoreFailed: a publish of it was refused, or the store failed or closed.
         """
@@ -725,9 +751,21 @@ class JetStreamStore:
             raise RuntimeError("durable() takes a batch that is still open")
         if batch.waiters is None:
             batch.waiters = []
-        batch.waiters.append(current_task())
+        task = current_task()
+        batch.waiters.append(task)
         self._take_staged(until=batch)
-        await wait_task_rescheduled(_no_abort)
+
+        def abort(raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+            # Cancelled while in flight: wait for the answer (one round trip),
+            # and leave then if the publish is parked (a full mailbox...).
+            commit = next((c for c in self._open if c.batch is batch), None)
+            if commit is not None and commit.parked and batch.waiters is not None:
+                batch.waiters.remove(task)
+                return trio.lowlevel.Abort.SUCCEEDED
+            self._leaving[task] = (batch, raise_cancel)
+            return trio.lowlevel.Abort.FAILED
+
+        await wait_task_rescheduled(abort)
 
     async def flush(self) -> None:
         """Wait until everything staged before this call is acknowledged, acks included."""
@@ -884,8 +922,11 @@ class JetStreamStore:
             if isinstance(result, NoResponders) or _busy(result) or _full(result):
                 publish.missing = isinstance(result, NoResponders)
                 commit.remaining += 1
+                commit.parked += 1
                 assert self._retry is not None
                 self._retry.send_nowait(publish)
+                if self._leaving:
+                    self._let_leave(commit.batch)
                 return
         except (NatsError, ValueError) as error:
             self._fail_commit(commit, error)
@@ -906,11 +947,19 @@ class JetStreamStore:
                 except trio.WouldBlock:
                     break
             pause = 0.0
-            for mailbox in {p.mailbox for p in group if p.missing}:
+            # The streams to make, each with the options of a sender's ref (durable_ref's).
+            missing: dict[str | None, Durable | None] = {}
+            for publish in group:
+                if publish.missing:
+                    record = publish.record
+                    options = record.queue.options if type(record) is ServedAppend else None
+                    if missing.get(publish.mailbox) is None:
+                        missing[publish.mailbox] = options
+            for mailbox, options in missing.items():
                 try:
                     if mailbox is not None:
                         self._streams.discard(mailbox)
-                        await self._ensure_mailbox(mailbox, None)
+                        await self._make_missing(mailbox, options)
                     else:
                         await self._ensure(self._dead_config())
                         await self._ensure(self._state_config())
@@ -937,6 +986,7 @@ class JetStreamStore:
                 if commit.error is not None or self._failure is not None:
                     continue
                 commit.remaining -= 1
+                commit.parked -= 1
                 try:
                     self._send(publish)
                 except (NatsError, ValueError) as error:
@@ -961,8 +1011,23 @@ class JetStreamStore:
         if batch.waiters:
             for task in batch.waiters:
                 reschedule(task, outcome.Value(None))
+            if self._leaving:
+                self._stay(batch.waiters)
             batch.waiters = None
         self._release_flushers(commit)
+
+    def _let_leave(self, batch: WriteBatch) -> None:
+        """Reschedule, with their cancellation, the tasks that asked to leave ``batch``'s wait."""
+        for task, (leaving, raise_cancel) in list(self._leaving.items()):
+            if leaving is batch and batch.waiters is not None:
+                del self._leaving[task]
+                batch.waiters.remove(task)
+                reschedule(task, outcome.capture(raise_cancel))
+
+    def _stay(self, tasks: list[Task]) -> None:
+        """Forget the wishes to leave of ``tasks``, rescheduled otherwise."""
+        for task in tasks:
+            self._leaving.pop(task, None)
 
     def _release_flushers(self, commit: _Commit) -> None:
         if not self._flushers:
@@ -991,6 +1056,8 @@ class JetStreamStore:
                 copy = StoreFailed(*failure.args)
                 copy.__cause__ = error
                 reschedule(task, outcome.Error(copy))
+            if self._leaving:
+                self._stay(batch.waiters)
             batch.waiters = None
         self._release_flushers(commit)
 
@@ -1010,6 +1077,8 @@ class JetStreamStore:
             if batch.waiters:
                 for task in batch.waiters:
                     reschedule(task, outcome.Error(StoreFailed(*failure.args)))
+                if self._leaving:
+                    self._stay(batch.waiters)
                 batch.waiters = None
         self._staged.clear()
         for task, _ in self._flushers:
