@@ -59,6 +59,20 @@ async def test_requests_after_quiet_spells_are_answered(nats_url: str) -> None:
     assert answers == [str(n).encode() * 2 for n in range(50)]
 
 
+async def test_a_publish_after_a_quiet_spell_leaves_before_the_publisher_yields() -> None:
+    """The first bytes after a quiet spell are sent at once; the rest of the round's at its end."""
+    with trio.fail_after(5):
+        async with fake_server() as server, connected(server) as (nc, peer):
+            await trio.testing.wait_all_tasks_blocked()
+            nc.publish_nowait("first", b"1")
+            assert nc.statistics().buffered_bytes == 0
+            nc.publish_nowait("second", b"22")
+            assert nc.statistics().buffered_bytes == len(b"PUB second 2\r\n22\r\n")
+            lines = [await peer.read_line() for _ in range(4)]
+            assert nc.statistics().buffered_bytes == 0
+    assert lines == ["PUB first 1", "1", "PUB second 2", "22"]
+
+
 async def test_subscribe_nowait_delivers_to_its_callback(nats_url: str) -> None:
     """A subscription made without waiting gets the messages published after it, in order."""
     seen: list[bytes] = []

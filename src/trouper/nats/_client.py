@@ -17,13 +17,15 @@ handshake, re-sends ``SUB`` for every live subscription (with the remaining
 Every outgoing byte goes through one ``bytearray``, ``_out``. Publishing
 appends to it and wakes the writer; the writer swaps it for an empty one and
 sends the whole of it with one ``send_all``. After a quiet spell the first
-bytes leave at once; in a burst (bytes that came while it was sending or
-within 50 µs of the end of its last send) the writer yields while the buffer
-keeps growing (up to 64 KiB), so a burst of publishes becomes a few system
-calls rather than one per message, even when the publisher yields between
-messages. While
-connected, ``_out`` above ``write_buffer_size`` makes ``publish`` wait for the
-writer (backpressure); while disconnected it is the outage buffer, bounded by
+bytes leave at once, sent by the publishing task itself (``_wake_writer``),
+and what the rest of that scheduler round writes leaves in one more send
+just before Trio waits for I/O; in a burst (bytes that came while the writer
+was sending or within 50 µs of the end of the last send) the writer yields
+while the buffer keeps growing (up to 64 KiB), so a burst of publishes
+becomes a few system calls rather than one per message, even when the
+publisher yields between messages. While connected, ``_out`` above
+``write_buffer_size`` makes ``publish`` wait for the writer (backpressure);
+while disconnected it is the outage buffer, bounded by
 ``reconnect_buffer_size``, and a publish that does not fit raises
 ``OutboundBufferFull``.
 
@@ -964,12 +966,15 @@ class Client:
     def _wake_writer(self) -> None:
         """The writer is parked, so ``_out`` holds only bytes added since: get them out.
 
-        After a quiet spell (nothing sent for ``_BURST_WINDOW``) they are left
-        for ``_flush_due_bytes``, which the scheduler calls once every task
-        that can run now has run, just before it waits for I/O: what the whole
-        round of tasks wrote then leaves in one ``send``, without waking the
-        writer (two task switches per round trip saved on each side). In a
-        burst the writer is woken and coalesces as before.
+        After a quiet spell (nothing sent for ``_BURST_WINDOW``) the publishing
+        task sends them itself, at once, with one non-blocking ``send``: a
+        request or a reply leaves before its task has even finished its step.
+        What the rest of that scheduler round writes is left for
+        ``_flush_due_bytes``, which the scheduler calls once every task that
+        can run now has run, just before it waits for I/O, so it leaves in one
+        more ``send``; neither wakes the writer (two task switches per round
+        trip saved on each side). In a burst, or when the socket does not take
+        every byte, the writer is woken and coalesces as before.
         """
         if self._flush_due:
             return
@@ -979,8 +984,34 @@ class Client:
             and in_trio_task()  # not from a guest-mode host between Trio's ticks
         ):
             self._flush_due = True
+            if self._send_now() or self._room_lot:
+                self._writer_lot.unpark()
             return
         self._writer_lot.unpark()
+
+    def _send_now(self) -> bool:
+        """Send ``_out`` with one non-blocking ``send``; return whether bytes are left.
+
+        Only while the writer is parked and the connection is a plain socket.
+        Never raises: an error (no room, a broken connection) leaves the bytes
+        for the writer, which copes.
+        """
+        out = self._out
+        assert self._socket is not None
+        try:
+            sent = self._socket.send(out)
+        except OSError:
+            return True
+        if sent:
+            self._sent_at = perf_counter()
+            self._taken += sent
+            self._out_pings = 0
+            if sent == len(out):
+                out.clear()
+                return False
+            del out[:sent]
+            self._partial = len(out)
+        return True
 
     def _flush_due_bytes(self) -> None:
         """Send what ``_wake_writer`` left, if the writer is still parked (a Trio hook).
@@ -991,26 +1022,10 @@ class Client:
         through ``run_sync_soon``, which also ends that wait.
         """
         self._flush_due = False
-        out = self._out
-        sock = self._socket
-        if not out or not self._writer_lot:
+        if not self._out or not self._writer_lot:
             return  # sent already, or the writer was woken since
-        if sock is not None:
-            try:
-                sent = sock.send(out)
-            except OSError:  # no room (EAGAIN) or a broken connection: the writer copes
-                sent = 0
-            if sent:
-                self._sent_at = perf_counter()
-                self._taken += sent
-                self._out_pings = 0
-                if sent == len(out):
-                    out.clear()
-                    if not self._room_lot:
-                        return
-                else:
-                    del out[:sent]
-                    self._partial = len(out)
+        if self._socket is not None and not self._send_now() and not self._room_lot:
+            return
         token = self._trio_token
         if token is not None:
             token.run_sync_soon(self._writer_lot.unpark_all)
