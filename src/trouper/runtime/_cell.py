@@ -374,19 +374,42 @@ class Cell:
         except RuntimeError:  # this thread, but outside the Trio run (asyncio code)
             runtime.refuse_foreign_thread("tell")
         mailbox = self.mailbox
-        if msg_id is not None or runtime.special_sends or mailbox.durable:
-            # Not plain (rare): staged in a transaction, watched, identified or durable.
-            if runtime.in_transaction and self._stage(message, msg_id):
+        if msg_id is None and not runtime.special_sends and not mailbox.durable:
+            # Plain: the hot path.
+            if mailbox.put_nowait(message):
                 await cancel_shielded_checkpoint()
                 return True
-            if runtime.instruments.watch_sends:
-                return await self._send_watched(message, SendKind.TELL, msg_id)
-            if mailbox.durable:
-                return await self._put(message if msg_id is None else WithMsgId(message, msg_id))
-        if mailbox.put_nowait(message):
+            return await self._put(message)
+        # Not plain: staged in a transaction, watched, identified or durable.
+        if runtime.in_transaction and self._stage(message, msg_id):
             await cancel_shielded_checkpoint()
             return True
-        return await self._put(message)
+        item: object = (
+            message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
+        )
+        instruments = runtime.instruments
+        watched = instruments.watch_sends
+        if watched:
+            if instruments.intercept_send:
+                fate = instruments.intercept(self, message, SendKind.TELL)
+                if fate is not None:
+                    delivered = self._intercepted_nowait(fate, item)
+                    await checkpoint()
+                    return delivered
+            if instruments.message_sent and not mailbox.durable:
+                contexts = instruments.sent(self, message, SendKind.TELL)
+                if contexts is not None:
+                    item = Carried(message, contexts)
+        if not mailbox.durable and mailbox.put_nowait(item):
+            if watched and instruments.message_delivered:
+                instruments.delivered(self, message)
+            await cancel_shielded_checkpoint()
+            return True
+        if not await self._put(item):
+            return False
+        if watched and instruments.message_delivered:
+            instruments.delivered(self, message)
+        return True
 
     def _stage(self, message: object, msg_id: str | None) -> bool:
         """Stage ``message`` in the transaction of the handler running now, if it has one."""
@@ -615,35 +638,6 @@ class Cell:
             self.dead_letter(envelope, _STOPPED_REASON)
 
     # --- interceptions (simulated network faults) -----------------------------------
-
-    async def _send_watched(
-        self, message: object, kind: SendKind, msg_id: str | None = None
-    ) -> bool:
-        instruments = self.runtime.instruments
-        mailbox = self.mailbox
-        item: object = (
-            message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
-        )
-        if instruments.intercept_send:
-            fate = instruments.intercept(self, message, kind)
-            if fate is not None:
-                delivered = self._intercepted_nowait(fate, item)
-                await checkpoint()
-                return delivered
-        if instruments.message_sent and not mailbox.durable:
-            contexts = instruments.sent(self, message, kind)
-            if contexts is not None:
-                item = Carried(message, contexts)
-        if not mailbox.durable and mailbox.put_nowait(item):
-            if instruments.message_delivered:
-                instruments.delivered(self, message)
-            await cancel_shielded_checkpoint()
-            return True
-        if not await self._put(item):
-            return False
-        if instruments.message_delivered:
-            instruments.delivered(self, message)
-        return True
 
     def _intercepted_nowait(self, fate: Interception, message: object) -> bool:
         if fate.drop:
