@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+import pytest
 import trio
 from observe_actors import Echo, cell, memory_tracing
 from opentelemetry.sdk.trace import ReadableSpan
@@ -9,7 +12,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import trouper
 from trouper.observe import Tracing
-from trouper.runtime.lowlevel import Cell, HandlerOutcome, SendKind
+from trouper.runtime.lowlevel import Cell, HandlerOutcome, Instrument, SendKind
 
 
 def _ids(span: ReadableSpan) -> tuple[int, int]:
@@ -106,3 +109,55 @@ async def test_a_handler_that_never_finished_is_ended_when_its_actor_stops() -> 
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert "trouper.send.kind" not in (span.attributes or {})
+
+
+async def test_a_context_crosses_processes_in_headers() -> None:
+    """What ``outgoing_headers`` carries, delivered inside ``received``, parents the span.
+
+    This is how ``trouper.remote`` carries a trace between nodes: the headers
+    leave with the message; the receiving node tells its actor inside
+    ``received(headers)``.
+    """
+    tracing, exporter, provider = memory_tracing()
+    async with trouper.open_runtime() as rt:
+        rt.instruments.add(tracing)
+        ref = await rt.spawn(Echo, name="a")
+        with provider.get_tracer("test").start_as_current_span("request") as request:
+            headers = rt.instruments.outgoing_headers()
+        assert set(headers) == {"traceparent"}
+        with rt.instruments.received(headers):
+            assert await ref.ask("x") == "x"
+        assert await ref.ask("after") == "after"  # the sender's context was undone
+    handled = [s for s in exporter.get_finished_spans() if s.name == "Echo handle str"]
+    assert handled[0].parent is not None
+    assert (handled[0].parent.trace_id, handled[0].parent.span_id) == (
+        request.get_span_context().trace_id,
+        request.get_span_context().span_id,
+    )
+    assert handled[1].parent is None
+
+
+class _BrokenHeaders(Instrument):
+    def inject_headers(self, headers: dict[str, str]) -> None:
+        raise RuntimeError("inject")
+
+    def extract_headers(self, headers: Mapping[str, str]) -> Callable[[], None] | None:
+        raise RuntimeError("extract")
+
+
+async def test_headers_hooks_that_raise_are_logged_and_delivery_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without a headers hook nothing travels; a hook that raises costs only a log record."""
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Echo, name="a")
+        assert rt.instruments.outgoing_headers() == {}
+        rt.instruments.add(_BrokenHeaders())
+        assert rt.instruments.outgoing_headers() == {}
+        with rt.instruments.received({"traceparent": "garbage"}):
+            assert await ref.ask("x") == "x"
+    hooks = [record.getMessage().split(" of ")[0] for record in caplog.records]
+    assert hooks == [
+        "trouper instrument hook <bound method _BrokenHeaders.inject_headers",
+        "trouper instrument hook <bound method _BrokenHeaders.extract_headers",
+    ]

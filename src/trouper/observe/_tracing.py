@@ -16,11 +16,20 @@ While the handler runs its span is the current one in the cell's task
 the handler's own sends, and any OpenTelemetry-instrumented library it
 calls, see it. A span whose handler never finished (the actor was
 cancelled while stopping) is ended when the actor stops.
+
+Across nodes the context travels in the message's headers, through the
+global OpenTelemetry propagator (W3C ``traceparent`` by default):
+``inject_headers`` writes the sender's current context there, and
+``extract_headers`` attaches the context they carry while the receiving
+node delivers the message, so ``message_sent`` on that node carries it to
+the handler's span as if the sender were local.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
 from trouper.observe._source import class_name
@@ -66,15 +75,17 @@ class Tracing(Instrument):
         "_consumer",
         "_detach",
         "_empty",
+        "_extract",
         "_get_current",
         "_in_context",
+        "_inject",
         "_names",
         "_tracer",
     )
 
     def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
         try:
-            from opentelemetry import context, trace
+            from opentelemetry import context, propagate, trace
         except ImportError as error:  # pragma: no cover - the extra is installed in tests
             raise ImportError(
                 "Tracing needs opentelemetry-api: pip install 'trouper[otel]'"
@@ -94,6 +105,8 @@ class Tracing(Instrument):
         self._detach = context.detach
         self._in_context = trace.set_span_in_context
         self._consumer = trace.SpanKind.CONSUMER
+        self._inject = propagate.inject
+        self._extract = propagate.extract
         # The parent of a message nobody's span sent: none.
         self._empty = context.Context()
 
@@ -145,6 +158,15 @@ class Tracing(Instrument):
             _fail(span, error)
         span.end()
         self._detach(token)
+
+    def inject_headers(self, headers: dict[str, str]) -> None:
+        """Write the sender's current context into a message's headers for another node."""
+        self._inject(headers)
+
+    def extract_headers(self, headers: Mapping[str, str]) -> Callable[[], None] | None:
+        """Make the context ``headers`` carry current while the message is delivered here."""
+        token = self._attach(self._extract(headers))
+        return partial(self._detach, token)
 
     def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
         """End the span of a handler that never finished (cancelled while stopping)."""

@@ -26,6 +26,12 @@ hook is documented to intervene:
   ``handler_finished`` (trace context, enqueue time for mailbox-wait
   metrics).
 
+Across processes a context travels as text headers: a layer that sends a
+message to another node calls ``inject_headers`` in the sender's task and
+puts what they add in the message's headers; the receiving node calls
+``extract_headers`` around the local delivery (``Instruments.received``),
+so that ``message_sent`` there sees the sender's context as the current one.
+
 Every hook receives the actor's ``Cell`` (``trouper.runtime.lowlevel``):
 its ``address``, ``actor_class``, ``mailbox`` and ``state`` are there to
 read; instruments never change it.
@@ -35,8 +41,9 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, ClassVar, TypeAlias
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, ClassVar, TypeAlias, cast
 
 import attrs
 
@@ -170,6 +177,24 @@ class Instrument:
     def dead_letter(self, letter: DeadLetter) -> None:
         """A message became a dead letter."""
 
+    # --- across processes -------------------------------------------------------
+
+    def inject_headers(self, headers: dict[str, str]) -> None:
+        """Add to ``headers`` what travels with a message leaving for another process.
+
+        Called in the sender's task (its context variables are current) by a
+        layer that sends messages elsewhere, such as ``trouper.remote``.
+        """
+
+    def extract_headers(self, headers: Mapping[str, str]) -> Callable[[], None] | None:
+        """Make current what ``headers`` carry while a message from another process is delivered.
+
+        Called by the receiving layer just before it hands the message to the
+        local actor (so ``message_sent`` sees it); returns what undoes it,
+        called right after, or ``None`` when there is nothing to undo.
+        """
+        return None
+
 
 _HOOKS = (
     "actor_started",
@@ -183,6 +208,8 @@ _HOOKS = (
     "handler_finished",
     "timer_fired",
     "dead_letter",
+    "inject_headers",
+    "extract_headers",
 )
 # Hooks that make a cell serve through its instrumented loop while any instrument has one.
 _MESSAGE_HOOKS = ("message_sent", "handler_started", "handler_finished")
@@ -220,6 +247,8 @@ class Instruments:
     handler_finished: tuple[Callable[[Cell, object, object, HandlerOutcome], None], ...]
     timer_fired: tuple[Callable[[Cell, ActorRef[object], object], None], ...]
     dead_letter: tuple[Callable[[DeadLetter], None], ...]
+    inject_headers: tuple[Callable[[dict[str, str]], None], ...]
+    extract_headers: tuple[Callable[[Mapping[str, str]], Callable[[], None] | None], ...]
 
     def __init__(self) -> None:
         self._installed: list[Instrument] = []
@@ -332,6 +361,33 @@ class Instruments:
         """Call ``dead_letter`` hooks."""
         for hook in self.dead_letter:
             _observe(hook, letter)
+
+    def outgoing_headers(self) -> dict[str, str]:
+        """Call ``inject_headers`` hooks; return the headers they added (maybe none)."""
+        headers: dict[str, str] = {}
+        for hook in self.inject_headers:
+            _observe(hook, headers)
+        return headers
+
+    @contextmanager
+    def received(self, headers: Mapping[str, str] | None) -> Iterator[None]:
+        """Deliver a message from another process inside this block.
+
+        ``extract_headers`` hooks make what ``headers`` carry current for the
+        block and undo it after (in reverse order). Without headers, or with
+        no such hook, it does nothing.
+        """
+        undos: list[Callable[[], None]] = []
+        if headers:
+            for hook in self.extract_headers:
+                undo = _observe(hook, headers)
+                if undo is not None:
+                    undos.append(cast("Callable[[], None]", undo))
+        try:
+            yield
+        finally:
+            for undo in reversed(undos):
+                _observe(undo)
 
     def finished(
         self,

@@ -8,10 +8,14 @@ Instruments (after ``trio.abc.Instrument``) watch what the engine does:
 ``Instrument`` is the base class with every hook (``actor_started``,
 ``actor_failed``, ``actor_restarted``, ``actor_stopped``, ``intercept_send``,
 ``message_sent``, ``message_delivered``, ``handler_started``,
-``handler_finished``, ``timer_fired``, ``dead_letter``); install one with
+``handler_finished``, ``timer_fired``, ``dead_letter``, and across
+processes ``inject_headers`` and ``extract_headers``); install one with
 ``runtime.instruments.add(instrument)`` (``Instruments``). ``SendKind``,
 ``Interception`` and ``HandlerOutcome`` are the values hooks see and return.
-A hook no instrument implements costs the hot path a truth test.
+A hook no instrument implements costs the hot path a truth test. A layer
+that carries messages to another process asks
+``runtime.instruments.outgoing_headers()`` in the sender's task and, on the
+receiving side, delivers inside ``runtime.instruments.received(headers)``.
 
 Mailboxes: ``spawn(..., mailbox=factory)`` takes a ``MailboxFactory`` (or an
 actor class names one as ``default_mailbox``); ``Mailbox`` is what a cell needs
