@@ -355,26 +355,28 @@ class Delivery:
 class _Put(Append):
     """An append made through a queue: what it needs back once the append has committed."""
 
-    __slots__ = ("claimed", "companion", "generation", "message", "queue", "reserved")
+    __slots__ = ("companion", "generation", "message", "queue")
 
     def __init__(
         self,
         queue: DurableQueue,
-        encoded: EncodedMessage,
+        payload: bytes,
+        type_name: str,
         msg_id: str | None,
         dedup_until: float | None,
         message: object,
         companion: Ask | None,
-        claimed: bool,
-        reserved: bool,
+        claim: bool,
     ) -> None:
-        # Append's fields, set here rather than through Append.__init__ (the hot path).
+        # Append's fields, set here rather than through Append.__init__ (the hot
+        # path). ``claim``: handed over as soon as it commits. Counted in the
+        # queue's ``_reserved`` until it commits.
         self.mailbox = queue.name
-        self.type_name = encoded.type_name
-        self.payload = encoded.payload
+        self.type_name = type_name
+        self.payload = payload
         self.msg_id = msg_id
         self.dedup_until = dedup_until
-        self.claim = claimed
+        self.claim = claim
         self.hint = None
         self.id = 0
         self.accepted = False
@@ -384,10 +386,6 @@ class _Put(Append):
         self.message = message
         # The ask waiting for the reply, or None.
         self.companion = companion
-        # Staged with claim=True: handed over as soon as it commits.
-        self.claimed = claimed
-        # Counted in the queue's ``_reserved`` until it commits.
-        self.reserved = reserved
         # The queue's generation when staged (a close makes it stale).
         self.generation = queue._generation
 
@@ -559,6 +557,9 @@ class DurableQueue:
                 dedup_until=None if msg_id is None or window is None else wall_now() + window,
             )
             return
+        payload = encoded.payload
+        if type(payload) is not bytes:
+            raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
         claim = self._live and self._outstanding + self._pending_claims < self.options.prefetch
         if claim:
             self._pending_claims += 1
@@ -571,7 +572,9 @@ class DurableQueue:
             window = self.options.dedup_window
             if window is not None:
                 dedup_until = wall_now() + window
-        batch.add(_Put(self, encoded, msg_id, dedup_until, message, companion, claim, True))
+        batch.appends.append(
+            _Put(self, payload, encoded.type_name, msg_id, dedup_until, message, companion, claim)
+        )
 
     def put_nowait(self, item: object) -> bool:
         """Stage ``item`` for the next commit; return False if the mailbox is full or closed.
@@ -956,7 +959,7 @@ class DurableQueue:
         for record in appends:
             if type(record) is _Put and record.queue is self:
                 self._reserved -= 1
-                if record.claimed:
+                if record.claim:
                     self._pending_claims -= 1
                 if not record.accepted:
                     continue
@@ -964,7 +967,7 @@ class DurableQueue:
                 if record.generation != generation:
                     unread = True
                     continue
-                if record.claimed and not self.closed:
+                if record.claim and not self.closed:
                     delivery_id = record.id
                     if delivery_id > self._claimed:
                         self._claimed = delivery_id
