@@ -2,15 +2,18 @@
 
 Theory of operation
 -------------------
-``Parser`` owns one ``bytearray``. ``feed()`` appends what the socket gave
-(first dropping the bytes already parsed, which CPython does without moving
-the rest); ``next_event()`` returns the next complete event or ``None`` when
-it needs more bytes. A control line is found by scanning for CRLF from where
-the previous scan stopped, so a line that arrives one byte at a time is
-scanned once in all. ``MSG``/``HMSG`` announce their sizes in the control
-line; the parser then waits, without scanning, until the whole payload and
-its CRLF are buffered, and only then copies the payload out (through a
-``memoryview`` for large payloads, so it is copied once). Anything that is not
+``Parser`` owns one buffer. When everything fed before has been parsed (the
+usual case), ``feed()`` keeps the received ``bytes`` object itself, so that
+payloads are sliced out of it with one copy; otherwise the buffer is a
+``bytearray`` and ``feed()`` appends to it (first dropping the bytes already
+parsed, which CPython does without moving the rest). ``next_event()`` returns
+the next complete event or ``None`` when it needs more bytes. A control line
+is found by scanning for CRLF from where the previous scan stopped, so a line
+that arrives one byte at a time is scanned once in all. ``MSG``/``HMSG``
+announce their sizes in the control line; the parser then waits, without
+scanning, until the whole payload and its CRLF are buffered, and only then
+copies the payload out (once: a slice of ``bytes``, or through a
+``memoryview`` for a large payload in a ``bytearray``). Anything that is not
 the protocol (an unknown operation, a bad size, a payload not followed by
 CRLF, a control line longer than ``max_control_line``) raises
 ``ProtocolError``; the connection is then unusable and the client replaces it.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Final, NamedTuple
 
 import attrs
@@ -238,6 +242,9 @@ class ErrEvent:
 Event = InfoEvent | MsgEvent | PingEvent | PongEvent | OkEvent | ErrEvent
 """Everything the parser produces."""
 
+_new_msg_event = partial(tuple.__new__, MsgEvent)
+"""Makes a ``MsgEvent`` from a tuple of its fields (without the Python-level ``__new__``)."""
+
 _PING_EVENT: Final = PingEvent()
 _PONG_EVENT: Final = PongEvent()
 _OK_EVENT: Final = OkEvent()
@@ -257,7 +264,9 @@ class Parser:
 
     def __init__(self, *, max_control_line: int = MAX_CONTROL_LINE) -> None:
         # Bytes received and not yet dropped; [_pos:] is what is left to parse.
-        self._buf = bytearray()
+        # The bytes of the last receive as they came while they hold everything
+        # unparsed, a bytearray once bytes are added to a remainder.
+        self._buf: bytes | bytearray = b""
         # Where the unparsed bytes start.
         self._pos = 0
         # Where the next CRLF scan starts (>= _pos): bytes before it hold no CRLF.
@@ -270,12 +279,24 @@ class Parser:
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes received from the server."""
+        buf = self._buf
         pos = self._pos
-        if pos:
-            del self._buf[:pos]
-            self._scan -= pos
-            self._pos = 0
-        self._buf += data
+        if pos == len(buf) and type(data) is bytes:
+            # Everything before was parsed (the usual case): keep the received
+            # bytes as they are, so that payloads are sliced out of them with
+            # one copy and no bytearray is grown.
+            self._buf = data
+            self._pos = self._scan = 0
+            return
+        if isinstance(buf, bytearray):
+            if pos:
+                del buf[:pos]
+        else:
+            buf = bytearray(buf[pos:])  # only the unparsed rest is copied
+        self._scan -= pos
+        self._pos = 0
+        buf += data
+        self._buf = buf
 
     def buffered(self) -> int:
         """How many received bytes are not parsed yet."""
@@ -302,15 +323,14 @@ class Parser:
             # A CR at the very end may be the first half of the CRLF.
             self._scan = size - 1 if size > pos else pos
             return None
-        line = buf[pos:end]
         self._pos = self._scan = end + 2
-        if line.startswith(b"MSG "):
-            return self._msg_line(line, headers=False)
-        if line.startswith(b"HMSG "):
-            return self._msg_line(line, headers=True)
-        return self._other_line(line)
+        if buf.startswith(b"MSG ", pos):
+            return self._msg_line(buf[pos:end], headers=False)
+        if buf.startswith(b"HMSG ", pos):
+            return self._msg_line(buf[pos:end], headers=True)
+        return self._other_line(buf[pos:end])
 
-    def _msg_line(self, line: bytearray, *, headers: bool) -> Event | None:
+    def _msg_line(self, line: bytes | bytearray, *, headers: bool) -> Event | None:
         parts = line.split()
         count = len(parts)
         try:
@@ -351,28 +371,29 @@ class Parser:
         end = start + total
         if len(buf) < end + 2:
             return None
-        if buf[end : end + 2] != b"\r\n":
+        if not buf.startswith(b"\r\n", end):
             raise ProtocolError(f"message payload of {total} bytes is not followed by CRLF")
         self._pending = None
         self._pos = self._scan = end + 2
         if header_size < 0:
-            if total < _COPY_VIA_VIEW:
-                payload = bytes(buf[start:end])
-            else:
-                with memoryview(buf) as view:
-                    payload = view[start:end].tobytes()
-            return MsgEvent(sid, subject, reply, payload, None, None, "")
+            payload = self._copy(buf, start, end)
+            return _new_msg_event((sid, subject, reply, payload, None, None, ""))
         block = buf[start : start + header_size]
-        body_start = start + header_size
-        if end - body_start < _COPY_VIA_VIEW:
-            payload = bytes(buf[body_start:end])
-        else:
-            with memoryview(buf) as view:
-                payload = view[body_start:end].tobytes()
+        payload = self._copy(buf, start + header_size, end)
         parsed, status, description = parse_header_block(block)
         return MsgEvent(sid, subject, reply, payload, parsed, status, description)
 
-    def _other_line(self, line: bytearray) -> Event:
+    @staticmethod
+    def _copy(buf: bytes | bytearray, start: int, end: int) -> bytes:
+        """``buf[start:end]`` as ``bytes``, copied once."""
+        if type(buf) is bytes:
+            return buf[start:end]
+        if end - start < _COPY_VIA_VIEW:
+            return bytes(buf[start:end])
+        with memoryview(buf) as view:
+            return view[start:end].tobytes()
+
+    def _other_line(self, line: bytes | bytearray) -> Event:
         op, _, rest = bytes(line).partition(b" ")
         if not op:
             op, _, rest = bytes(line).lstrip().partition(b" ")
