@@ -597,16 +597,18 @@ class DurableQueue:
         Returns False if the mailbox was closed while waiting (nothing was put).
         If cancelled while waiting for room, nothing was put; once the append
         is staged it completes even if cancelled meanwhile. A duplicate
-        ``msg_id`` is dropped by the commit and still returns True.
+        ``msg_id`` is dropped by the commit and still returns True. As the
+        engine's in-memory mailbox, it checks for cancellation only where it
+        waits for room: the sender (the cell's ``send``) checks just before.
 
         Raises:
             StoreFailed: the store failed; the item may not be stored.
             UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
         """
-        await trio.lowlevel.checkpoint_if_cancelled()
         if self._failure is not None:
             self._check()
         if self.closed:
+            await trio.lowlevel.cancel_shielded_checkpoint()
             return False
         cls = type(item)
         if cls is WithMsgId or cls is Ask:
@@ -956,18 +958,21 @@ class DurableQueue:
         unread = False
         generation = self._generation
         now = -1.0  # read from Trio's clock once, if something is handed over
+        # Counted here, added to the queue's counters once after the loop.
+        ours = claims = stored = 0
         for record in appends:
             if type(record) is _Put and record.queue is self:
-                self._reserved -= 1
-                if record.claim:
-                    self._pending_claims -= 1
+                ours += 1
+                claim = record.claim
+                if claim:
+                    claims += 1
                 if not record.accepted:
                     continue
-                self._depth += 1
+                stored += 1
                 if record.generation != generation:
                     unread = True
                     continue
-                if record.claim and not self.closed:
+                if claim and not self.closed:
                     delivery_id = record.id
                     if delivery_id > self._claimed:
                         self._claimed = delivery_id
@@ -996,9 +1001,12 @@ class DurableQueue:
                 continue
             if not record.accepted:
                 continue
-            self._depth += 1
+            stored += 1
             self._unread += 1
             unread = True
+        self._reserved -= ours
+        self._pending_claims -= claims
+        self._depth += stored
         if unread:
             self._live = False
             if self._outstanding <= self.options.prefetch // 2:
