@@ -78,6 +78,7 @@ from trouper.nats import (
     ConnectionLost,
     ConsumerConfig,
     DiscardPolicy,
+    JetStream,
     JetStreamError,
     JsMsg,
     NatsError,
@@ -162,30 +163,31 @@ class _Publish:
         "headers",
         "mailbox",
         "missing",
-        "msg_id",
         "payload",
         "record",
+        "store",
         "subject",
         "waits",
     )
 
     def __init__(
         self,
+        store: JetStreamStore,
         commit: _Commit,
         subject: str,
         payload: bytes,
         headers: dict[str, str] | None,
-        msg_id: str | None,
         record: Append | None,
         mailbox: str | None,
     ) -> None:
+        # The store that told its answer.
+        self.store = store
         # The commit it belongs to.
         self.commit = commit
-        # What is published.
+        # What is published; the headers hold its dedup key (Nats-Msg-Id) if it has one.
         self.subject = subject
         self.payload = payload
         self.headers = headers
-        self.msg_id = msg_id
         # The append it carries (told its sequence and whether it was kept), or None.
         self.record = record
         # The mailbox whose stream takes it (made on demand), or None.
@@ -194,6 +196,10 @@ class _Publish:
         self.waits = _FULL_PAUSE
         # Whether its last try found no stream (it is made before the next one).
         self.missing = False
+
+    def answered(self, result: PubAck | NatsError) -> None:
+        """Take the server's answer (called by the client's reader task)."""
+        self.store._on_ack(self, result)
 
 
 class _Commit:
@@ -383,6 +389,10 @@ class JetStreamStore:
         self._retry: trio.MemorySendChannel[_Publish] | None = None
         # The live consumer of each mailbox, told about its appends.
         self._listeners: dict[str, MailboxListener] = {}
+        # The publishing side of the client (made once).
+        self._js: JetStream | None = None
+        # Each mailbox's subject, by name (made once per mailbox).
+        self._subjects: dict[str, str] = {}
         # Mailbox streams known to exist.
         self._streams: set[str] = set()
         # The open feeds, whose held deliveries the keeper keeps from redelivery.
@@ -814,6 +824,7 @@ class JetStreamStore:
         self._batches += 1
         self._open[commit] = None
         commit.remaining = 1  # held until every publish is sent
+        subjects = self._subjects
         try:
             for record in batch.appends:
                 self._rows += 1
@@ -821,50 +832,59 @@ class JetStreamStore:
                 if kind is ServedAppend:
                     served = record
                     assert isinstance(served, ServedAppend)
-                    headers = {"Trouper-Type": served.type_name}
-                    if served.msg_id is not None:
-                        headers["Trouper-Msg-Id"] = served.msg_id
-                    if served.token is not None:
-                        headers["Trouper-Ask"] = served.token
+                    msg_id = served.msg_id
                     if served.key is not None:
                         key = "d:" + served.key
-                    elif served.msg_id is not None:
-                        key = "u:" + served.msg_id
+                    elif msg_id is not None:
+                        key = "u:" + msg_id
                     else:
                         self._keys += 1
                         key = f"{self._key_prefix}{self._keys}"
+                    headers = {"Trouper-Type": served.type_name, "Nats-Msg-Id": key}
+                    if msg_id is not None:
+                        headers["Trouper-Msg-Id"] = msg_id
+                    if served.token is not None:
+                        headers["Trouper-Ask"] = served.token
+                    mailbox = served.mailbox
+                    subject = subjects.get(mailbox)
+                    if subject is None:
+                        subject = subjects[mailbox] = self.subject(mailbox)
                     self._send(
-                        _Publish(
-                            commit,
-                            self.subject(served.mailbox),
-                            served.payload,
-                            headers,
-                            key,
-                            served,
-                            served.mailbox,
-                        )
+                        _Publish(self, commit, subject, served.payload, headers, served, mailbox)
                     )
                 elif kind is _DeadAppend:
                     dead = record
                     assert isinstance(dead, _DeadAppend)
                     self._send(
-                        _Publish(commit, dead.subject, dead.payload, None, dead.key, None, None)
+                        _Publish(
+                            self,
+                            commit,
+                            dead.subject,
+                            dead.payload,
+                            {"Nats-Msg-Id": dead.key},
+                            None,
+                            None,
+                        )
                     )
                 else:
-                    headers = {"Trouper-Type": record.type_name}
                     if record.msg_id is not None:
-                        headers["Trouper-Msg-Id"] = record.msg_id
                         key = "u:" + record.msg_id
+                        headers = {
+                            "Trouper-Type": record.type_name,
+                            "Nats-Msg-Id": key,
+                            "Trouper-Msg-Id": record.msg_id,
+                        }
                     else:
                         self._keys += 1
                         key = f"{self._key_prefix}{self._keys}"
+                        headers = {"Trouper-Type": record.type_name, "Nats-Msg-Id": key}
                     self._send(
                         _Publish(
+                            self,
                             commit,
                             self.subject(record.mailbox),
                             record.payload,
                             headers,
-                            key,
                             record,
                             record.mailbox,
                         )
@@ -875,7 +895,7 @@ class JetStreamStore:
                     self._rows += 1
                     self._send(
                         _Publish(
-                            commit, self._state_subject(state_key), data, None, None, None, None
+                            self, commit, self._state_subject(state_key), data, None, None, None
                         )
                     )
         except (NatsError, ValueError) as error:
@@ -884,19 +904,11 @@ class JetStreamStore:
         self._acked(commit)
 
     def _send(self, publish: _Publish) -> None:
-        commit = publish.commit
-        commit.remaining += 1
-
-        def on_ack(result: PubAck | NatsError) -> None:
-            self._on_ack(publish, result)
-
-        self.client.jetstream().publish_soon(
-            publish.subject,
-            publish.payload,
-            on_ack,
-            headers=publish.headers,
-            msg_id=publish.msg_id,
-        )
+        publish.commit.remaining += 1
+        js = self._js
+        if js is None:
+            js = self._js = self.client.jetstream()
+        js.publish_soon(publish.subject, publish.payload, publish.answered, headers=publish.headers)
 
     def _on_ack(self, publish: _Publish, result: PubAck | NatsError) -> None:
         commit = publish.commit
