@@ -326,7 +326,11 @@ class Delivery:
         To anything else: ``release()`` runs once the ack has committed.
         """
         if isinstance(target, DurableQueue) and target.store is self._queue.store:
-            self.send(target, message, msg_id)
+            # ``send``, inline (once per message a transactional handler sends).
+            encoded = target._codec.encode(message)
+            if self._sends is None:
+                self._sends = []
+            self._sends.append((target, message, encoded, msg_id))
         else:
             self.after_commit(release)
 
