@@ -325,6 +325,24 @@ class Parser:
             return None
         self._pos = self._scan = end + 2
         if buf.startswith(b"MSG ", pos):
+            # The hot path, inlined: a well-formed MSG whose payload is all here.
+            # Anything else takes _msg_line, which waits for the rest or raises.
+            parts = buf[pos + 4 : end].split()
+            count = len(parts)
+            if count == 3 or count == 4:
+                try:
+                    total = int(parts[-1])
+                    sid = int(parts[1])
+                    subject = parts[0].decode()
+                    reply = parts[2].decode() if count == 4 else None
+                except ValueError:
+                    total = -1
+                start = end + 2
+                stop = start + total
+                if total >= 0 and len(buf) >= stop + 2 and buf.startswith(b"\r\n", stop):
+                    self._pos = self._scan = stop + 2
+                    payload = self._copy(buf, start, stop)
+                    return _new_msg_event((sid, subject, reply, payload, None, None, ""))
             return self._msg_line(buf[pos:end], headers=False)
         if buf.startswith(b"HMSG ", pos):
             return self._msg_line(buf[pos:end], headers=True)
