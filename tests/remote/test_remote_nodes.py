@@ -125,6 +125,48 @@ async def test_a_remote_handler_error_arrives_with_its_type_message_and_tracebac
     assert error.__cause__ is error.remote
 
 
+@trouper.message("remote_test.gated")
+@attrs.frozen
+class Gated(trouper.Request[str]):
+    text: str
+
+
+class Gatekeeper(trouper.Actor):
+    """Answers ``Gated`` with its text; the first one only once ``gate`` is set."""
+
+    def __init__(self, entered: trio.Event, gate: trio.Event) -> None:
+        self.entered = entered
+        self.gate = gate
+
+    @trouper.handler
+    async def gated(self, message: Gated) -> str:
+        if message.text == "first":
+            self.entered.set()
+            await self.gate.wait()
+        return message.text
+
+
+async def test_an_ask_cancelled_while_the_actor_works_is_withdrawn(transport: Nats) -> None:
+    """A cancelled ask raises Cancelled; its late reply is dropped, the next ask gets its own."""
+    entered, gate = trio.Event(), trio.Event()
+    async with nodes(transport, "a", "b") as (a, b):
+        await b.spawn(Gatekeeper, entered, gate, name="keeper")
+        keeper = a.remote("b", "keeper")
+
+        async def cancel_once_entered(scope: trio.CancelScope) -> None:
+            await entered.wait()
+            scope.cancel()
+
+        with trio.fail_after(5):
+            with trio.CancelScope() as scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(cancel_once_entered, scope)
+                    await keeper.ask(Gated("first"))
+            assert scope.cancelled_caught
+            gate.set()
+            assert await keeper.ask(Gated("second")) == "second"
+
+
 async def test_an_ask_to_an_unknown_remote_actor_raises_actor_stopped(transport: Nats) -> None:
     """A node without such an actor answers as a stopped actor would; the tell is a dead letter."""
     letters: list[DeadLetter] = []

@@ -81,14 +81,13 @@ class Pending:
             await cancel_shielded_checkpoint()
             return result.unwrap()
         self.task = current_task()
-
-        def abort(_: object) -> Abort:
-            self.task = None
-            self.result = outcome.Value(b"")  # nobody takes it any more
-            return Abort.SUCCEEDED
-
-        data: bytes = await wait_task_rescheduled(abort)
+        data: bytes = await wait_task_rescheduled(self._abort)
         return data
+
+    def _abort(self, _: object) -> Abort:
+        self.task = None
+        self.result = outcome.Value(b"")  # nobody takes it any more
+        return Abort.SUCCEEDED
 
 
 class RemoteEndpoint:
@@ -264,7 +263,12 @@ class RemoteEndpoint:
                 )
                 outbox.publish_now()
             cluster._sent += 1
-            data = await pending.wait()
+            # Pending.wait, inlined: one coroutine fewer per ask.
+            if pending.result is None:
+                pending.task = current_task()
+                data = await wait_task_rescheduled(pending._abort)
+            else:
+                data = await pending.wait()
         finally:
             del cluster._pending[token]
             peer.asks.pop(token, None)
