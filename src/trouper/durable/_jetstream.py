@@ -37,10 +37,10 @@ one refused because the mailbox is full is sent again after a pause (so
 Reading: ``open_feed`` makes the stream and consumer and returns a long
 poll (``trouper.nats.PullFeed``) whose messages become ``Received`` values.
 Each delivery's receipt is a lease, held until it is settled: a keeper task
-sends ``+WPI`` every ``ack_wait / 4`` for each lease held since the round
-before, so a message is redelivered (to another host, or to this one) only
-once this process stops holding it: settled, or the process died, froze or
-lost the server for about ``ack_wait``. One handler at a time per message.
+sends ``+WPI`` every ``ack_wait / 4`` for each lease held, so a message is
+redelivered (to another host, or to this one) only once this process stops
+holding it: settled, or the process died, froze or lost the server for
+about ``ack_wait``. One handler at a time per message.
 """
 
 from __future__ import annotations
@@ -222,21 +222,19 @@ class _Commit:
 class _Lease:
     """A delivery this process holds: settled through it, kept from redelivery until then.
 
-    The store's keeper sends ``+WPI`` for every lease held longer than a
-    tick, so the server does not hand the message to another host (or again
-    to this one) while it waits in this process or its handler runs.
+    The store's keeper sends ``+WPI`` for every lease held, every
+    ``ack_wait / 4``, so the server does not hand the message to another host
+    (or again to this one) while it waits in this process or its handler runs.
     """
 
-    __slots__ = ("held", "msg", "seq", "tick")
+    __slots__ = ("held", "msg", "seq")
 
-    def __init__(self, msg: JsMsg, held: dict[int, _Lease], seq: int, tick: int) -> None:
+    def __init__(self, msg: JsMsg, held: dict[int, _Lease], seq: int) -> None:
         # The delivery, settled through its ack methods.
         self.msg = msg
         # The leases of its feed, by stream sequence; it is there until settled.
         self.held = held
         self.seq = seq
-        # The keeper's tick when it came (it is kept alive from the next tick on).
-        self.tick = tick
 
     def _release(self) -> None:
         if self.held.get(self.seq) is self:
@@ -397,8 +395,6 @@ class JetStreamStore:
         self._streams: set[str] = set()
         # The open feeds, whose held deliveries the keeper keeps from redelivery.
         self._feeds: set[_LeasedFeed] = set()
-        # The keeper's count of its rounds (a lease is kept alive from the round after it came).
-        self._tick = 0
         # Makes the g: keys of this store unique across processes and runs.
         self._key_prefix = "g:" + secrets.token_hex(8) + "."
         self._keys = 0
@@ -671,7 +667,7 @@ class JetStreamStore:
             metadata = msg.metadata
             seq = metadata.stream_seq
             # A redelivery of one held here replaces its lease (the holder settles the latest).
-            lease = held[seq] = _Lease(msg, held, seq, self._tick)
+            lease = held[seq] = _Lease(msg, held, seq)
             if headers is None:
                 type_name = msg_id = ask = None
             else:
@@ -695,28 +691,25 @@ class JetStreamStore:
         return _LeasedFeed(feed, self._feeds, held)
 
     async def _keeper(self) -> None:
-        """Send ``+WPI`` for each delivery held here since before the last round (every ack_wait/4).
+        """Send ``+WPI`` for each delivery held here, every ``ack_wait / 4``.
 
         So a held message is redelivered only once this process stops saying
-        it holds it (it died, or lost the server for about ``ack_wait``): a
-        handler that runs longer than ``ack_wait`` keeps its message, and two
-        hosts never handle one message at once while both reach the server.
-        A delivery is thus refreshed at most ``ack_wait / 2`` after it came or
-        was last refreshed.
+        it holds it (it died, froze, or lost the server for about
+        ``ack_wait``): a handler that runs longer than ``ack_wait`` keeps its
+        message, and two hosts never handle one message at once while both
+        reach the server. A stall of the event loop up to ``3/4 ack_wait`` is
+        absorbed.
         """
         period = self.ack_wait / 4
         while True:
             await trio.sleep(period)
-            self._tick += 1
             if self._failure is not None:
                 return
-            before = self._tick - 1
             publish = self.client.publish_nowait
             try:
                 for feed in self._feeds:
                     for lease in feed.held.values():
-                        if lease.tick < before:
-                            publish(lease.msg.reply, b"+WPI")
+                        publish(lease.msg.reply, b"+WPI")
             except NatsError as error:
                 log.debug("durable store %s: a +WPI could not be sent (%r)", self._name, error)
 
