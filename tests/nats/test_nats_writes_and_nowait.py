@@ -73,6 +73,22 @@ async def test_a_publish_after_a_quiet_spell_leaves_before_the_publisher_yields(
     assert lines == ["PUB first 1", "1", "PUB second 2", "22"]
 
 
+async def test_the_end_of_round_send_works_again_after_idle_rounds() -> None:
+    """After many rounds with nothing to send, a round's second publish still leaves at its end."""
+    with trio.fail_after(5):
+        async with fake_server() as server, connected(server) as (nc, peer):
+            await trio.testing.wait_all_tasks_blocked()
+            for _ in range(2):
+                nc.publish_nowait("first", b"1")
+                assert nc.statistics().buffered_bytes == 0
+                nc.publish_nowait("second", b"22")
+                assert nc.statistics().buffered_bytes > 0
+                lines = [await peer.read_line() for _ in range(4)]
+                assert lines == ["PUB first 1", "1", "PUB second 2", "22"]
+                for _ in range(200):  # idle rounds: the client drops its end-of-round hook
+                    await trio.lowlevel.checkpoint()
+
+
 async def test_subscribe_nowait_delivers_to_its_callback(nats_url: str) -> None:
     """A subscription made without waiting gets the messages published after it, in order."""
     seen: list[bytes] = []

@@ -150,6 +150,8 @@ _COALESCE_LIMIT: Final = 64 * 1024
 """The writer stops waiting for more bytes once it holds this many."""
 _BURST_WINDOW: Final = 50e-6
 """Bytes that come within this many seconds of a send's end are part of a burst."""
+_FLUSHER_IDLE: Final = 64
+"""Scheduler rounds in a row with nothing to send after which the flusher is removed."""
 _YIELD_EVERY: Final = 64 * 1024
 """``publish`` yields to the scheduler at least once per this many bytes published."""
 _YIELD_EVERY_MSGS: Final = 128
@@ -657,6 +659,7 @@ class Client:
         "_dropped",
         "_flush_due",
         "_flusher",
+        "_flushing",
         "_in_bytes",
         "_in_msgs",
         "_inbox",
@@ -735,10 +738,14 @@ class Client:
         # on the current connection: dropped, not re-sent, if it fails.
         self._partial = 0
         # Whether _out holds bytes the flusher sends before the scheduler waits
-        # (the writer stays parked meanwhile).
+        # (the writer stays parked meanwhile); only while _flushing.
         self._flush_due = False
-        # The Trio instrument that calls _flush_due_bytes (installed by connect()).
+        # The Trio instrument that calls _flush_due_bytes.
         self._flusher = _Flusher(self)
+        # Whether the flusher is installed: from the first time a scheduler round
+        # writes again after a send until it has found nothing to send for a while
+        # (an instrument costs every scheduler round, so it is not kept for nothing).
+        self._flushing = False
         # The Trio run's token (set by connect()): wakes the writer from the flusher.
         self._trio_token: trio.lowlevel.TrioToken | None = None
         # The writer parks here while _out is empty.
@@ -969,24 +976,31 @@ class Client:
         After a quiet spell (nothing sent for ``_BURST_WINDOW``) the publishing
         task sends them itself, at once, with one non-blocking ``send``: a
         request or a reply leaves before its task has even finished its step.
-        What the rest of that scheduler round writes is left for
-        ``_flush_due_bytes``, which the scheduler calls once every task that
-        can run now has run, just before it waits for I/O, so it leaves in one
-        more ``send``; neither wakes the writer (two task switches per round
-        trip saved on each side). In a burst, or when the socket does not take
+        Bytes written soon after a send (the rest of that scheduler round) are
+        left for ``_flush_due_bytes``, which the scheduler calls once every task
+        that can run now has run, just before it waits for I/O, so they leave
+        in one more ``send``; neither wakes the writer (two task switches per
+        round trip saved on each side). That hook is an instrument, installed
+        the first time a round writes after a send and removed once it has had
+        nothing to send for ``_FLUSHER_IDLE`` rounds, so a request/reply in
+        sequence pays for none. In a burst, or when the socket does not take
         every byte, the writer is woken and coalesces as before.
         """
         if self._flush_due:
             return
-        if (
-            self._socket is not None
-            and perf_counter() - self._sent_at >= _BURST_WINDOW
-            and in_trio_task()  # not from a guest-mode host between Trio's ticks
-        ):
-            self._flush_due = True
-            if self._send_now() or self._room_lot:
-                self._writer_lot.unpark()
-            return
+        if self._socket is not None and in_trio_task():
+            # (not from a guest-mode host between Trio's ticks)
+            if perf_counter() - self._sent_at >= _BURST_WINDOW:
+                if self._flushing:
+                    self._flush_due = True  # the rest of the round: at its end
+                if self._send_now() or self._room_lot:
+                    self._writer_lot.unpark()
+                return
+            if not self._flushing:
+                trio.lowlevel.add_instrument(self._flusher)
+                self._flushing = True
+                self._flush_due = True
+                return
         self._writer_lot.unpark()
 
     def _send_now(self) -> bool:
@@ -1013,22 +1027,31 @@ class Client:
             self._partial = len(out)
         return True
 
-    def _flush_due_bytes(self) -> None:
+    def _flush_due_bytes(self) -> bool:
         """Send what ``_wake_writer`` left, if the writer is still parked (a Trio hook).
 
         Called by the scheduler, outside any task, so it must not raise nor
         wake a task directly (the scheduler has already chosen how long to
         wait): when the socket does not take every byte, the writer is woken
-        through ``run_sync_soon``, which also ends that wait.
+        through ``run_sync_soon``, which also ends that wait. Returns whether
+        there was anything to send.
         """
         self._flush_due = False
         if not self._out or not self._writer_lot:
-            return  # sent already, or the writer was woken since
+            return False  # sent already, or the writer was woken since
         if self._socket is not None and not self._send_now() and not self._room_lot:
-            return
+            return True
         token = self._trio_token
         if token is not None:
             token.run_sync_soon(self._writer_lot.unpark_all)
+        return True
+
+    def _stop_flushing(self) -> None:
+        """Remove the flusher (idle, or the client is done); bytes it left go to the writer."""
+        if self._flushing:
+            self._flushing = False
+            with suppress(KeyError, RuntimeError):  # gone already, or the run is over
+                trio.lowlevel.remove_instrument(self._flusher)
 
     async def flush(self) -> None:
         """Wait until the server has processed everything this client sent before the call.
@@ -1661,18 +1684,28 @@ class Client:
 
 
 class _Flusher(trio.abc.Instrument):
-    """Sends a client's due bytes when the scheduler is about to wait for I/O."""
+    """Sends a client's due bytes when the scheduler is about to wait for I/O.
 
-    __slots__ = ("_client",)
+    Removes itself after ``_FLUSHER_IDLE`` rounds in a row with nothing to send.
+    """
+
+    __slots__ = ("_client", "_idle")
 
     def __init__(self, client: Client) -> None:
         # The client whose bytes it sends.
         self._client = client
+        # Rounds in a row in which it had nothing to send.
+        self._idle = 0
 
     def before_io_wait(self, timeout: float) -> None:
         client = self._client
-        if client._flush_due:
-            client._flush_due_bytes()
+        if client._flush_due and client._flush_due_bytes():
+            self._idle = 0
+        elif self._idle < _FLUSHER_IDLE:
+            self._idle += 1
+        else:
+            self._idle = 0
+            client._stop_flushing()
 
 
 async def _next_event(stream: trio.abc.Stream, parser: Parser) -> object:
@@ -1846,7 +1879,6 @@ async def connect(
     client = Client(options)
     stream, parser = await client._connect_first()
     client._trio_token = trio.lowlevel.current_trio_token()
-    trio.lowlevel.add_instrument(client._flusher)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client._run, stream, parser)
@@ -1858,5 +1890,4 @@ async def connect(
                 finally:
                     client._abort(client._reason)
     finally:
-        with suppress(KeyError):  # already gone if the run removed it
-            trio.lowlevel.remove_instrument(client._flusher)
+        client._stop_flushing()
