@@ -308,11 +308,13 @@ class Parser:
         Raises:
             ProtocolError: the bytes are not the NATS protocol.
         """
+        buf = self._buf
+        pos = self._pos
+        if pos == len(buf):
+            return None  # all parsed (a pending payload has not begun either)
         pending = self._pending
         if pending is not None:
             return self._payload(pending)
-        buf = self._buf
-        pos = self._pos
         end = buf.find(b"\r\n", self._scan)
         if end < 0:
             size = len(buf)
