@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from js_support import Done, Job, eventually, store_for
 import trouper
 from trouper.durable import Delivery, Durable, durable_ref
 from trouper.routing import Balancing
+from trouper.supervision import OneForOne
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -77,6 +79,49 @@ async def test_a_pool_member_running_past_ack_wait_keeps_its_message_from_the_ot
         await eventually(lambda: runs)
         await trio.sleep(4 * ACK_WAIT)
     assert [(who, attempt) for who, attempt, _, _ in runs] == [("pool", 1)]
+
+
+class Failing(trouper.Actor):
+    """Records each run (host, attempt, start, end); the first two attempts fail after 0.2 s."""
+
+    def __init__(self, who: str, runs: list[tuple[str, int, float, float]]) -> None:
+        self.who = who
+        self.runs = runs
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        delivery = self.ctx.delivery
+        assert isinstance(delivery, Delivery)
+        start = trio.current_time()
+        await trio.sleep(0.2)
+        self.runs.append((self.who, delivery.attempt, start, trio.current_time()))
+        if delivery.attempt < 3:
+            raise ValueError("not yet")
+
+
+async def test_a_nacked_message_comes_back_once_its_run_ended_to_one_host_at_a_time(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Two hosts, a job failing twice: its three runs follow one another, none overlapping."""
+    runs: list[tuple[str, int, float, float]] = []
+    options = Durable(prefetch=1, backoff=(0.05,), max_deliveries=5)
+    patient = OneForOne(max_restarts=10, within=60)
+    async with (
+        trouper.open_runtime(
+            store=store_for(js_server.url, prefix, ack_wait=ACK_WAIT), root_strategy=patient
+        ) as one,
+        trouper.open_runtime(
+            store=store_for(js_server.url, prefix, ack_wait=ACK_WAIT), root_strategy=patient
+        ) as two,
+    ):
+        await one.spawn(Failing, "one", runs, name="jobs", mailbox=options)
+        await two.spawn(Failing, "two", runs, name="jobs", mailbox=options)
+        await durable_ref(one, "jobs").tell(Job(1))
+        await eventually(lambda: len(runs) >= 3)
+        await trio.sleep(2 * ACK_WAIT)
+    assert [attempt for _, attempt, _, _ in runs] == [1, 2, 3]
+    for (_, _, _, end), (_, _, start, _) in itertools.pairwise(runs):
+        assert end <= start
 
 
 class Forwarder(trouper.Actor):
