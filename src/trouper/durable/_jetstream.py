@@ -180,7 +180,7 @@ class _Publish:
         record: Append | None,
         mailbox: str | None,
     ) -> None:
-        # The store that told its answer.
+        # The store it belongs to (told its answer).
         self.store = store
         # The commit it belongs to.
         self.commit = commit
