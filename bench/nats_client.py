@@ -222,6 +222,26 @@ def nats_py_pubsub_iter(url: str, n: int) -> float:
     return asyncio.run(main())
 
 
+async def _first_request(client: Any) -> None:
+    """nats-py's first request, tried again while the server answers "no responders".
+
+    About one run in five here, that first request fails with
+    ``NoRespondersError`` although the responder's subscription was flushed
+    (right after the trouper side's sample closed its connections; nats-py's
+    side alone, cause not found). The timed requests are not affected.
+    """
+    import nats
+
+    for _ in range(100):
+        try:
+            await client.request(SERVICE, PAYLOAD, timeout=DEADLINE)
+        except nats.errors.NoRespondersError:
+            await asyncio.sleep(0.01)
+        else:
+            return
+    raise RuntimeError("nats-py's responder never answered its first request")
+
+
 def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
     import nats
 
@@ -237,7 +257,7 @@ def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
         # One request before the clock starts, as on trouper's side: nats-py
         # makes its reply subscription on the first request, and concurrent
         # first requests race it.
-        await client.request(SERVICE, PAYLOAD, timeout=DEADLINE)
+        await _first_request(client)
         answered = 0
 
         async def asker(count: int) -> None:
