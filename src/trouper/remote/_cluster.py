@@ -57,7 +57,7 @@ import math
 import secrets
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext, suppress
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
@@ -84,6 +84,7 @@ from trouper.nats import (
     ClientEvent,
     Closed,
     Disconnected,
+    Headers,
     Msg,
     NatsError,
     NoResponders,
@@ -264,13 +265,13 @@ _Reply = tuple[str, bytes]
 class _Held:
     """A message from another node waiting for room in a full mailbox."""
 
-    __slots__ = ("message", "msg_id", "reply")
+    __slots__ = ("headers", "message", "reply")
 
-    def __init__(self, message: object, msg_id: str | None, reply: _Reply | None) -> None:
+    def __init__(self, message: object, headers: Headers | None, reply: _Reply | None) -> None:
         self.message = message
         # What was sent.
-        self.msg_id = msg_id
-        # Its msg_id, for a durable mailbox (None if it had none).
+        self.headers = headers
+        # The NATS headers it came with: its msg_id, a trace context (None if none).
         self.reply = reply
         # Where the answer goes if it is an ask (None for a tell).
 
@@ -926,16 +927,14 @@ class Cluster:
                 if target is _NOBODY:
                     self._no_actor(subject, message, reply)
                 elif reply is not None:
-                    self._ask_local(ref, message, reply)
+                    self._ask_local(ref, message, reply, msg.headers)
                 elif msg.headers is None and not self._backlogs:
                     try:
                         endpoint.send_nowait(message)
                     except MailboxFull:
                         self._hold(ref, _Held(message, None, None))
                 else:
-                    headers = msg.headers
-                    msg_id = None if headers is None else headers.get(MSG_ID_HEADER)
-                    self._deliver(ref, message, msg_id)
+                    self._deliver(ref, message, msg.headers)
             if last is not None:
                 seen[key] = last
         except Exception:  # a callback must never raise: it would close the connection
@@ -990,20 +989,33 @@ class Cluster:
         self._targets[subject] = target
         return target
 
-    def _deliver(self, ref: ActorRef[object], message: object, msg_id: str | None) -> None:
+    def _deliver(self, ref: ActorRef[object], message: object, headers: Headers | None) -> None:
         """Put a tell in ``ref``'s mailbox now, or hold it (in order) while the mailbox is full."""
         if self._backlogs:
             backlog = self._backlogs.get(ref)
             if backlog is not None:
-                self._hold(ref, _Held(message, msg_id, None))
+                self._hold(ref, _Held(message, headers, None))
                 return
+        msg_id = None if headers is None else headers.get(MSG_ID_HEADER)
         try:
-            if msg_id is None:
-                ref.endpoint.send_nowait(message)
-            else:
-                ref.endpoint.send_nowait(message, msg_id)
+            with self._delivering(headers):
+                if msg_id is None:
+                    ref.endpoint.send_nowait(message)
+                else:
+                    ref.endpoint.send_nowait(message, msg_id)
         except MailboxFull:
-            self._hold(ref, _Held(message, msg_id, None))
+            self._hold(ref, _Held(message, headers, None))
+
+    def _delivering(self, headers: Headers | None) -> AbstractContextManager[None]:
+        """Where a message from another node is delivered: what its headers carry is current.
+
+        Only around the delivery itself: a task started inside it (the drain of
+        held messages) would keep that context for every message it delivers.
+        """
+        instruments = self._runtime.instruments
+        if headers is None or not instruments.extract_headers:
+            return nullcontext()
+        return instruments.received(headers)
 
     def _offer(self, subscription: TopicSubscription, item: object) -> bool:
         """Deliver a topic message from another node without waiting (the registry's offer)."""
@@ -1017,26 +1029,39 @@ class Cluster:
             self._hold(ref, _Held(item, None, None))
             return True
 
-    def _ask_local(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
+    def _ask_local(
+        self,
+        ref: ActorRef[object],
+        message: object,
+        reply: _Reply,
+        headers: Headers | None = None,
+    ) -> None:
         endpoint = ref.endpoint
         if self._backlogs and ref in self._backlogs:
-            self._hold(ref, _Held(message, None, reply))
+            self._hold(ref, _Held(message, headers, reply))
             return
         ask_soon = getattr(endpoint, "ask_soon", None)
         if ask_soon is None:
-            self._start(self._ask_by_task, ref, message, reply)
+            self._start(self._ask_by_task, ref, message, reply, headers)
             return
         try:
-            ask_soon(message, partial(self._answer, reply))
+            if headers is None:
+                ask_soon(message, partial(self._answer, reply))
+            else:
+                with self._delivering(headers):
+                    ask_soon(message, partial(self._answer, reply))
         except MailboxFull:
-            self._hold(ref, _Held(message, None, reply))
+            self._hold(ref, _Held(message, headers, reply))
         except (ActorStopped, UnhandledMessage) as error:
             self._answer(reply, outcome.Error(error))
         except TypeError:  # an endpoint that takes no callback asks (a broadcast pool)
-            self._start(self._ask_by_task, ref, message, reply)
+            self._start(self._ask_by_task, ref, message, reply, headers)
 
-    async def _ask_by_task(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
-        self._answer(reply, await outcome.acapture(ref.endpoint.ask, message))
+    async def _ask_by_task(
+        self, ref: ActorRef[object], message: object, reply: _Reply, headers: Headers | None
+    ) -> None:
+        with self._delivering(headers):
+            self._answer(reply, await outcome.acapture(ref.endpoint.ask, message))
 
     def _answer(self, reply: _Reply, result: outcome.Outcome[object]) -> None:
         """Send an ask's outcome back to the asking node (``Cell.ask_soon``'s callback)."""
@@ -1128,13 +1153,14 @@ class Cluster:
         try:
             while backlog:
                 held = backlog[0]
-                if held.reply is None:
-                    if held.msg_id is None:
+                headers = held.headers
+                with self._delivering(headers):
+                    if held.reply is not None:
+                        await self._ask_when_room(ref, held.message, held.reply)
+                    elif headers is None or MSG_ID_HEADER not in headers:
                         await ref.endpoint.send(held.message)
                     else:
-                        await ref.endpoint.send(held.message, held.msg_id)
-                else:
-                    await self._ask_when_room(ref, held.message, held.reply)
+                        await ref.endpoint.send(held.message, headers[MSG_ID_HEADER])
                 backlog.popleft()
                 self._held -= 1
         finally:
@@ -1145,7 +1171,7 @@ class Cluster:
     async def _ask_when_room(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
         cell = ref.endpoint
         if type(cell) is not Cell:
-            self._start(self._ask_by_task, ref, message, reply)
+            self._start(self._ask_by_task, ref, message, reply, None)  # in the held one's context
             return
         answer = partial(self._answer, reply)
         try:

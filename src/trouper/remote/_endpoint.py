@@ -25,6 +25,7 @@ from trouper.remote._wire import ENTRY, actor_subject
 
 if TYPE_CHECKING:
     from trouper.remote._cluster import Cluster, Peer
+    from trouper.runtime.lowlevel import Instruments
 
 __all__ = ["GONE", "MSG_ID_HEADER", "YIELD_EVERY", "Liveness", "Pending", "RemoteEndpoint"]
 
@@ -147,20 +148,10 @@ class RemoteEndpoint:
             return False
         if outbox.full:
             await outbox.wait_room()
-        blob = cluster._codec.encode_blob(message)
-        self._check_size(blob)
-        peer.seq = seq = peer.seq + 1
-        if msg_id is None:
-            outbox.tell(self._subject, self.address, peer.head, seq, blob, message)
-        else:
-            headers = {MSG_ID_HEADER: msg_id}
-            outbox.alone(
-                self._subject, self.address, peer.head, seq, blob, headers=headers, message=message
-            )
-        cluster._sent += 1
+        size = self._queue_tell(message, msg_id)
         # A burst of tells is published when the sender yields, so yield once per
         # so many bytes (cancellation is checked on every call).
-        budget = cluster._yield_budget - len(blob)
+        budget = cluster._yield_budget - size
         if budget > 0:
             cluster._yield_budget = budget
         else:
@@ -181,18 +172,33 @@ class RemoteEndpoint:
             return False
         if outbox.full:
             raise MailboxFull(self.address, QUEUE_BYTES)
+        self._queue_tell(message, msg_id)
+        return True
+
+    def _queue_tell(self, message: object, msg_id: str | None) -> int:
+        """Encode ``message`` and queue it for the remote actor; return its encoded size.
+
+        It joins the subject's open batch, unless it carries headers (a
+        ``msg_id``, or what the instruments send along: a trace context),
+        which go with a NATS message of its own.
+        """
+        cluster = self._cluster
+        outbox = cluster._outbox
+        assert outbox is not None
+        peer = self._peer
         blob = cluster._codec.encode_blob(message)
         self._check_size(blob)
         peer.seq = seq = peer.seq + 1
-        if msg_id is None:
+        instruments = cluster._runtime.instruments
+        if msg_id is None and not instruments.inject_headers:
             outbox.tell(self._subject, self.address, peer.head, seq, blob, message)
         else:
-            headers = {MSG_ID_HEADER: msg_id}
+            headers = _headers(instruments, msg_id)
             outbox.alone(
                 self._subject, self.address, peer.head, seq, blob, headers=headers, message=message
             )
         cluster._sent += 1
-        return True
+        return len(blob)
 
     def _check_size(self, blob: bytes) -> None:
         client = self._cluster._client
@@ -243,10 +249,11 @@ class RemoteEndpoint:
         try:
             peer.seq = seq = peer.seq + 1
             reply = peer.reply_subject
+            headers = _headers(runtime.instruments, None)
             if outbox.empty:  # nothing to go first: publish it now, without a batch
                 frame = peer.head + _pack_entry(seq, len(blob)) + blob + token.to_bytes(8, "big")
                 try:
-                    client.publish_nowait(self._subject, frame, reply=reply)
+                    client.publish_nowait(self._subject, frame, reply=reply, headers=headers)
                 except (OutboundBufferFull, ConnectionClosed):
                     why = "this node's connection to the cluster is down"
                     raise NodeUnreachable(address, why) from None
@@ -260,6 +267,7 @@ class RemoteEndpoint:
                     reply=reply,
                     token=token,
                     pending=pending,
+                    headers=headers,
                 )
                 outbox.publish_now()
             cluster._sent += 1
@@ -285,3 +293,13 @@ class RemoteEndpoint:
     def ref(self) -> ActorRef[object]:
         """A ref to the remote actor through this endpoint."""
         return ActorRef(self.address, self)
+
+
+def _headers(instruments: Instruments, msg_id: str | None) -> dict[str, str] | None:
+    """The NATS headers a message carries: its ``msg_id``, what instruments send along."""
+    headers = instruments.outgoing_headers() if instruments.inject_headers else None
+    if msg_id is not None:
+        if headers is None:
+            return {MSG_ID_HEADER: msg_id}
+        headers[MSG_ID_HEADER] = msg_id
+    return headers or None
