@@ -22,10 +22,13 @@ the asyncio caller at once, in its own context: ``ask`` queues the ask with
 ``tell_nowait`` and ``tell`` put the message with ``Cell.send_nowait``. An
 ask then costs one Trio tick and one round of the asyncio loop, where a job
 costs two of each. A call takes the direct route when its target is an actor
-of this runtime with an in-memory mailbox, no instrument watches sends (their
-hooks expect to run in Trio), nothing from the loop waits for that actor's
-room (its lane, below) and no job is queued (the call would overtake it);
-else it is a job, as below.
+of this runtime with an in-memory mailbox, the runtime's sends are plain
+(``Runtime.special_sends`` is false: no instrument watches sends, whose hooks
+expect to run in Trio, and no handler runs in a transaction, since the engine
+stages a send made in one by asking Trio for the current task, and between
+two ticks there is none), nothing from the loop waits for that actor's room
+(its lane, below) and no job is queued (the call would overtake it); else it
+is a job, as below.
 
 Waking Trio when it is idle is the expensive part: Trio then sleeps in its
 I/O thread, and a wake-up wakes that thread, which wakes the loop: two
@@ -105,7 +108,8 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 
 from trouper.actors import ActorRef
 from trouper.errors import MailboxFull, RuntimeClosed
-from trouper.runtime.lowlevel import Cell, Instruments, MemoryMailbox
+from trouper.runtime import Runtime
+from trouper.runtime.lowlevel import Cell, MemoryMailbox
 
 __all__ = ["LINGER", "Call", "Crossing", "LingerClock"]
 
@@ -237,6 +241,7 @@ class Crossing:
         "_node",
         "_nursery",
         "_parked",
+        "_runtime",
         "_thread",
         "_waiting",
     )
@@ -249,7 +254,7 @@ class Crossing:
         *,
         node: str,
         limit: float,
-        instruments: Instruments,
+        runtime: Runtime,
     ) -> None:
         self._loop = loop
         # The host loop; every future made here belongs to it.
@@ -261,7 +266,9 @@ class Crossing:
         # The loop's thread, the only one allowed to queue jobs.
         self._limit = limit
         # At most this many tell_nowait messages on their way to a pool or remote endpoint.
-        self._instruments = instruments
+        self._runtime = runtime
+        # The Trio runtime: while its sends are special, none takes the direct route.
+        self._instruments = runtime.instruments
         # The runtime's instruments: while one watches sends, asks go through ``ref.ask``.
         self._jobs: deque[_Job] = deque()
         # Jobs queued by asyncio callers, oldest first; only the pump takes them.
@@ -312,7 +319,7 @@ class Crossing:
             type(key) is Cell
             and not self._jobs
             and type(key.mailbox) is MemoryMailbox
-            and not self._instruments.watch_sends
+            and not self._runtime.special_sends
             and (not self._lanes or key not in self._lanes)
         ):
             return key

@@ -404,7 +404,7 @@ class _GuestRun:
                             self._clock,
                             node=runtime.node,
                             limit=runtime.mailbox_size,
-                            instruments=runtime.instruments,
+                            runtime=runtime,
                         )
                         nursery.start_soon(crossing.pump, name="trouper.aio pump")
                         self._closing = trio.Event()
