@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
-from aio_actors import Account, Balance, Deposit, Gates, Note, run, until
+from aio_actors import Account, Balance, Deposit, Gates, Hold, Holder, Note, run, until
 
 import trouper
 from trouper.aio import AioRef, AioRuntime, open_runtime
@@ -159,3 +160,38 @@ def test_sends_from_asyncio_are_not_held_by_a_handlers_transaction(tmp_path: Pat
             return balance
 
     assert run(main) == 3
+
+
+@pytest.mark.parametrize("ending", ["graceful", "abort"])
+def test_asks_in_flight_when_the_runtime_ends_raise_actor_stopped(ending: str) -> None:
+    """Asks from asyncio, one being handled and one queued, end with ``ActorStopped``, not hang."""
+    journal: list[str] = []
+
+    async def main() -> list[BaseException | None]:
+        asks: list[asyncio.Task[object]] = []
+        entered = asyncio.Event()
+
+        async def owner() -> None:
+            async with open_runtime(shutdown=0.01) as rt:
+                gates = await Gates.make(rt)
+                holder = await rt.spawn(Holder, gates.started, gates.gate, journal)
+                asks.append(asyncio.create_task(holder.ask(Hold())))
+                asks.append(asyncio.create_task(holder.ask(Note("queued"))))
+                await gates.wait_started(rt)
+                if ending == "abort":
+                    entered.set()
+                    await asyncio.Event().wait()
+
+        block = asyncio.create_task(owner())
+        if ending == "abort":
+            await entered.wait()
+            block.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await block
+        done, _ = await asyncio.wait(asks, timeout=2)
+        assert len(done) == 2
+        return [ask.exception() for ask in asks]
+
+    errors = run(main)
+    assert [type(error) for error in errors] == [trouper.ActorStopped, trouper.ActorStopped]
+    assert journal == ["hold"]
