@@ -233,7 +233,6 @@ class Crossing:
         "_burst",
         "_clock",
         "_closed",
-        "_instruments",
         "_jobs",
         "_lanes",
         "_limit",
@@ -268,8 +267,6 @@ class Crossing:
         # At most this many tell_nowait messages on their way to a pool or remote endpoint.
         self._runtime = runtime
         # The Trio runtime: while its sends are special, none takes the direct route.
-        self._instruments = runtime.instruments
-        # The runtime's instruments: while one watches sends, asks go through ``ref.ask``.
         self._jobs: deque[_Job] = deque()
         # Jobs queued by asyncio callers, oldest first; only the pump takes them.
         self._lanes: dict[object, deque[_Item]] = {}
@@ -509,12 +506,7 @@ class Crossing:
             lane.append(_Item(message, call, asking=True))
             return
         ask_soon: _AskSoon | None = getattr(key, "ask_soon", None)
-        instruments = self._instruments
-        if ask_soon is None or (
-            instruments.intercept_send or instruments.message_sent or instruments.message_delivered
-        ):
-            # ``ask_soon`` skips the send hooks, which ``ref.ask`` calls: while an
-            # instrument watches sends (tracing, metrics, a simulation), asks take a task.
+        if ask_soon is None:
             self._nursery.start_soon(self._perform, call, ref.ask, (message,))
             return
         if call.future.cancelled():
