@@ -52,6 +52,17 @@ class Done:
     by: str
 
 
+class Sink(trouper.Actor):
+    """Collects every ``Done``."""
+
+    def __init__(self, got: list[Done]) -> None:
+        self.got = got
+
+    @trouper.handler
+    async def done(self, message: Done) -> None:
+        self.got.append(message)
+
+
 async def eventually(condition: Callable[[], object], seconds: float = 10.0) -> None:
     """Wait until ``condition()`` is true: the server delivers in its own time (bounded, real time).
 

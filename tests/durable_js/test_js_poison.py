@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from js_poison_worker import POISON
-from js_support import Done, Job, eventually, store_for
+from js_support import Done, Job, Sink, eventually, store_for
 
 import trouper
 from trouper.durable import DeadLetterRecord, Delivery, Durable, durable_ref
@@ -66,17 +66,6 @@ async def test_a_failing_message_is_dead_lettered_and_its_neighbours_run_once(
     assert record.reason == "ValueError: poison (max_deliveries 3 reached)"
     assert sorted(seen) == [(0, 1), (1, 1), (2, 1), (2, 2), (2, 3), (3, 1), (4, 1)]
     assert (stats.depth, stats.in_flight, stats.dead) == (0, 0, 1)
-
-
-class Sink(trouper.Actor):
-    """Collects every ``Done``."""
-
-    def __init__(self, got: list[Done]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def done(self, message: Done) -> None:
-        self.got.append(message)
 
 
 async def test_a_message_that_kills_its_process_is_dead_lettered_without_charging_neighbours(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from js_support import Done, Job, eventually, store_for
+from js_support import Done, Job, Sink, eventually, store_for
 
 import trouper
 from trouper.durable import Delivery, Durable, durable_ref
@@ -27,20 +27,34 @@ ACK_WAIT = 0.5
 """The stores' ack_wait here: each slow handler below runs three times as long."""
 
 
-class Slow(trouper.Actor):
-    """Records each run of a job (host, attempt, start, end); runs ``3 * ACK_WAIT`` seconds."""
+class Runs(trouper.Actor):
+    """Records each run of a job (host, attempt, start, end).
 
-    def __init__(self, who: str, runs: list[tuple[str, int, float, float]]) -> None:
+    A run takes ``seconds`` (three times ack_wait by default); attempts before
+    ``succeeds_at`` fail once they have run.
+    """
+
+    def __init__(
+        self,
+        who: str,
+        runs: list[tuple[str, int, float, float]],
+        seconds: float = 3 * ACK_WAIT,
+        succeeds_at: int = 1,
+    ) -> None:
         self.who = who
         self.runs = runs
+        self.seconds = seconds
+        self.succeeds_at = succeeds_at
 
     @trouper.handler
     async def job(self, message: Job) -> None:
         delivery = self.ctx.delivery
         assert isinstance(delivery, Delivery)
         start = trio.current_time()
-        await trio.sleep(3 * ACK_WAIT)
+        await trio.sleep(self.seconds)
         self.runs.append((self.who, delivery.attempt, start, trio.current_time()))
+        if delivery.attempt < self.succeeds_at:
+            raise ValueError("not yet")
 
 
 async def test_a_handler_running_past_ack_wait_keeps_its_message_from_the_other_host(
@@ -53,8 +67,8 @@ async def test_a_handler_running_past_ack_wait_keeps_its_message_from_the_other_
         trouper.open_runtime(store=store_for(js_server.url, prefix, ack_wait=ACK_WAIT)) as one,
         trouper.open_runtime(store=store_for(js_server.url, prefix, ack_wait=ACK_WAIT)) as two,
     ):
-        await one.spawn(Slow, "one", runs, name="jobs", mailbox=options)
-        await two.spawn(Slow, "two", runs, name="jobs", mailbox=options)
+        await one.spawn(Runs, "one", runs, name="jobs", mailbox=options)
+        await two.spawn(Runs, "two", runs, name="jobs", mailbox=options)
         await durable_ref(one, "jobs").tell(Job(1))
         await eventually(lambda: runs)
         await trio.sleep(4 * ACK_WAIT)  # a redelivery would have come and finished by now
@@ -73,30 +87,12 @@ async def test_a_pool_member_running_past_ack_wait_keeps_its_message_from_the_ot
     store = store_for(js_server.url, prefix, ack_wait=ACK_WAIT)
     async with trouper.open_runtime(store=store) as rt:
         await rt.spawn_pool(
-            Slow, 3, "pool", runs, router=Balancing(), name="jobs", mailbox=Durable()
+            Runs, 3, "pool", runs, router=Balancing(), name="jobs", mailbox=Durable()
         )
         await durable_ref(rt, "jobs").tell(Job(1))
         await eventually(lambda: runs)
         await trio.sleep(4 * ACK_WAIT)
     assert [(who, attempt) for who, attempt, _, _ in runs] == [("pool", 1)]
-
-
-class Failing(trouper.Actor):
-    """Records each run (host, attempt, start, end); the first two attempts fail after 0.2 s."""
-
-    def __init__(self, who: str, runs: list[tuple[str, int, float, float]]) -> None:
-        self.who = who
-        self.runs = runs
-
-    @trouper.handler
-    async def job(self, message: Job) -> None:
-        delivery = self.ctx.delivery
-        assert isinstance(delivery, Delivery)
-        start = trio.current_time()
-        await trio.sleep(0.2)
-        self.runs.append((self.who, delivery.attempt, start, trio.current_time()))
-        if delivery.attempt < 3:
-            raise ValueError("not yet")
 
 
 async def test_a_nacked_message_comes_back_once_its_run_ended_to_one_host_at_a_time(
@@ -114,8 +110,8 @@ async def test_a_nacked_message_comes_back_once_its_run_ended_to_one_host_at_a_t
             store=store_for(js_server.url, prefix, ack_wait=ACK_WAIT), root_strategy=patient
         ) as two,
     ):
-        await one.spawn(Failing, "one", runs, name="jobs", mailbox=options)
-        await two.spawn(Failing, "two", runs, name="jobs", mailbox=options)
+        await one.spawn(Runs, "one", runs, 0.2, 3, name="jobs", mailbox=options)
+        await two.spawn(Runs, "two", runs, 0.2, 3, name="jobs", mailbox=options)
         await durable_ref(one, "jobs").tell(Job(1))
         await eventually(lambda: len(runs) >= 3)
         await trio.sleep(2 * ACK_WAIT)
@@ -136,17 +132,6 @@ class Forwarder(trouper.Actor):
         delivery = self.ctx.delivery
         assert isinstance(delivery, Delivery)
         await self.sink.tell(Done(message.n, f"{self.who}:{delivery.attempt}"))
-
-
-class Sink(trouper.Actor):
-    """Collects every ``Done``."""
-
-    def __init__(self, got: list[Done]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def done(self, message: Done) -> None:
-        self.got.append(message)
 
 
 async def test_a_frozen_hosts_message_goes_to_another_and_its_late_sends_are_dropped(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from js_support import Done, Job, eventually, store_for
+from js_support import Done, Job, Sink, eventually, store_for
 
 import trouper
 from trouper.durable import Durable, durable_ref
@@ -33,17 +33,6 @@ class Worker(trouper.Actor):
     async def job(self, message: Job) -> None:
         self.handled.append((self.who, message.n))
         await trio.sleep(0.001)  # a little work, so that both hosts get some
-
-
-class Sink(trouper.Actor):
-    """Collects every ``Done``."""
-
-    def __init__(self, got: list[Done]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def done(self, message: Done) -> None:
-        self.got.append(message)
 
 
 async def test_two_runtimes_sharing_a_mailbox_each_handle_a_share_and_none_twice(
