@@ -15,7 +15,7 @@ The instruments: ``EmptyHooks`` (the three message hooks, doing nothing: what
 the engine's instrumented path costs by itself); the view's ``Collector``
 (lifecycle hooks only); ``Metrics``
 counting only (``histograms=False``, no per-message hook); ``Metrics`` with
-histograms (three hooks per message; one message in 64 timed, into an
+histograms (three hooks per message; one message in 256 timed, into an
 OpenTelemetry SDK ``MeterProvider``); ``Tracing`` into an OpenTelemetry SDK
 ``TracerProvider`` with no span processor (every span is made and ended,
 nothing is exported: the instrument's own cost).
@@ -176,7 +176,7 @@ def _every_message() -> Instrument:
 
 
 HOOKED: dict[str, Callable[[], Instrument]] = {
-    "metrics (1 in 64 timed)": _metrics,
+    "metrics (1 in 256 timed)": _metrics,
     "metrics without OpenTelemetry": _local,
     "metrics, every message timed": _every_message,
     "tracing": _tracing,
