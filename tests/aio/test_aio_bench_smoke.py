@@ -7,33 +7,24 @@ row per workload. It runs as a subprocess from the project root, as ``make bench
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.real_clock
+from bench_support import run_bench
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.real_clock
 
 
 def test_every_row_runs_and_is_reported(tmp_path: Path) -> None:
     """``--quick --repeat 1``: each row has a positive rate on both sides and a table line."""
     results = tmp_path / "results.json"
-    command = ["-m", "bench.aio_bench", "--quick", "--repeat", "1", "--quiet"]
-    done = subprocess.run(
-        [sys.executable, *command, "--json", str(results)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    table = run_bench(
+        "bench.aio_bench", "--quick", "--repeat", "1", "--quiet", "--json", str(results)
     )
-    assert done.returncode == 0, done.stderr
     rows = json.loads(results.read_text())["rows"]
     assert [row["key"] for row in rows] == ["ask", "ask_many", "tell_nowait", "tell", "http"]
     for row in rows:
         assert row["baseline"] > 0, row["key"]
         assert row["aio"] > 0, row["key"]
-        assert row["name"] in done.stdout
+        assert row["name"] in table
