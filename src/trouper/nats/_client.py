@@ -1022,6 +1022,7 @@ class Client:
             self._out_pings = 0
             if sent == len(out):
                 out.clear()
+                self._partial = 0  # nothing begun is left (a later disconnect must cut nothing)
                 return False
             del out[:sent]
             self._partial = len(out)
