@@ -83,6 +83,26 @@ async def test_full_disk_fails_the_submit_and_the_store(tmp_path: Path) -> None:
     assert box.depth == 1
 
 
+async def test_a_failed_commit_runs_its_failure_callbacks_not_its_commit_callbacks(
+    tmp_path: Path,
+) -> None:
+    """A failed commit calls its ``after_failure`` callbacks with the error, no ``after_commit``."""
+    ran: list[object] = []
+    async with make_store(tmp_path / "s.db", max_size=128 * 1024) as store:
+        kept = one_append("kept")
+        kept.after_commit(lambda: ran.append("committed"))
+        kept.after_failure(ran.append)
+        await store.submit(kept)
+        lost = one_append("x" * 300_000)
+        lost.after_commit(lambda: ran.append("not committed"))
+        lost.after_failure(ran.append)
+        with pytest.raises(StoreFailed):
+            await store.submit(lost)
+    assert ran[0] == "committed"
+    assert [type(error) for error in ran[1:]] == [StoreFailed]
+    assert "database or disk is full" in str(ran[1])
+
+
 async def test_ack_in_a_failed_commit_is_not_acknowledged(tmp_path: Path) -> None:
     """A handled message whose ack did not commit is delivered again after reopening."""
     failures: list[BaseException] = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import trio
-from js_support import Job, eventually, store_for
+from js_support import Done, Job, Sink, eventually, store_for
 
 import trouper
-from trouper.durable import Durable, durable_ref
+from trouper.durable import Delivery, Durable, durable_ref
 from trouper.errors import MailboxFull
 from trouper.testing import NatsServer
 
@@ -102,3 +102,42 @@ async def test_tell_nowait_beyond_capacity_in_one_pass_raises_mailbox_full(
         await rt.store.flush()
         await eventually(lambda: len(seen) == 2)
     assert seen == [0, 1]
+
+
+class Oversender(trouper.Actor):
+    """On its first attempt at a job, sends the sink more than the server takes in one message."""
+
+    def __init__(self, sink: trouper.ActorRef[object], attempts: list[int]) -> None:
+        self.sink = sink
+        self.attempts = attempts
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        delivery = self.ctx.delivery
+        assert isinstance(delivery, Delivery)
+        self.attempts.append(delivery.attempt)
+        size = 2_000_000 if delivery.attempt == 1 else 10  # the server's max_payload: 1 MiB
+        await self.sink.tell(Done(message.n, "x" * size))
+
+
+async def test_a_handled_message_whose_sends_are_refused_is_delivered_again(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A refused commit (a send too large) neither acks the message nor keeps it held here.
+
+    Its outputs and ack were not stored, so it comes back after the backoff's
+    delay and the next run's sends are stored; nothing of the refused run is.
+    """
+    got: list[Done] = []
+    attempts: list[int] = []
+    options = Durable(prefetch=1, backoff=(0.05,))
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix, ack_wait=1.0)) as rt:
+        sink = await rt.spawn(Sink, got, name="sink", mailbox=Durable())
+        await rt.spawn(Oversender, sink, attempts, name="jobs", mailbox=options)
+        await durable_ref(rt, "jobs").tell(Job(7))
+        await eventually(lambda: got)
+        await rt.store.flush()
+        stats = {s.name: s for s in await rt.store.mailbox_statistics()}
+    assert attempts == [1, 2]
+    assert got == [Done(7, "x" * 10)]
+    assert (stats["jobs"].depth, stats["jobs"].in_flight) == (0, 0)

@@ -1064,6 +1064,11 @@ class JetStreamStore:
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None
+        for callback in batch.failure_callbacks():
+            try:
+                callback(failure)
+            except Exception:
+                log.exception("durable store %s: a failure callback raised", self._name)
         self._release_flushers(commit)
 
     def _fail_store(self, error: BaseException) -> None:

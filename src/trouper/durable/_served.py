@@ -47,6 +47,7 @@ import outcome
 import trio
 from trio.lowlevel import reschedule
 
+from trouper.durable._backoff import retry_delay
 from trouper.durable._clock import wall_now
 from trouper.durable._queue import (
     _FAILED,
@@ -355,6 +356,7 @@ class ServedQueue(DurableQueue):
                 for callback in item._after:
                     batch.after_commit(callback)
             batch.after_commit(partial(self._ack, item.id))
+            batch.after_failure(partial(self._commit_refused, item))
             self._forget_ask(item)
             self._settled(item, item._generation == self._generation)
             return False
@@ -378,6 +380,20 @@ class ServedQueue(DurableQueue):
         self._first_seen.pop(sequence, None)
         if received is not None:
             _settle_quietly(received.receipt.ack_nowait)
+
+    def _commit_refused(self, item: Delivery, error: BaseException) -> None:
+        """A handled message's batch was refused (a send too large, say): deliver it again.
+
+        Its outputs and ack were not stored, so the message is released to the
+        server after the backoff's delay, as after a failure (not counted as
+        one: the handler did not fail), instead of staying held here.
+        """
+        failures = max(1, item.attempt - item._retries)
+        delay = retry_delay(self.options.backoff, failures, self._random)
+        log.error(
+            "%s: message %s is delivered again in %.3g s: %s", self.name, item.id, delay, error
+        )
+        self._nack(item.id, delay)
 
     def _nack(self, sequence: int, delay: float | None) -> None:
         received = self._receipts.pop(sequence, None)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import math
 import os
 import queue
@@ -72,6 +73,8 @@ from trouper.durable._store import (
 from trouper.errors import StoreError, StoreFailed, StoreLocked
 
 __all__ = ["SqliteStore"]
+
+log = logging.getLogger("trouper")
 
 T = TypeVar("T")
 
@@ -1312,6 +1315,16 @@ class SqliteStore:
 
     def _fail_waiters(self, entries: list[_Entry], problem: str | None) -> None:
         for entry in entries:
+            if entry.batch is not None:
+                for callback in entry.batch.failure_callbacks():
+                    try:
+                        callback(
+                            self._copy_failure()
+                            if problem is None
+                            else StoreFailed(self._name, problem)
+                        )
+                    except Exception:
+                        log.exception("durable store %s: a failure callback raised", self._name)
             waiters = [] if entry.waiter is None else [entry.waiter]
             if entry.batch is not None and entry.batch.waiters is not None:
                 waiters.extend(entry.batch.waiters)

@@ -210,6 +210,7 @@ class WriteBatch:
 
     __slots__ = (
         "_callbacks",
+        "_on_failure",
         "acks",
         "appends",
         "dead",
@@ -239,6 +240,8 @@ class WriteBatch:
         self.tried: list[str] = []
         # Functions run on Trio's thread once this batch is durable.
         self._callbacks: list[Callable[[], object]] | None = None
+        # Functions run on Trio's thread with the error if this batch's commit fails.
+        self._on_failure: list[Callable[[BaseException], object]] | None = None
         # Set by the store when it takes the batch into a commit: from then on
         # it must not change (a producer that keeps a batch open starts another).
         self.sealed = False
@@ -361,6 +364,20 @@ class WriteBatch:
     def callbacks(self) -> Sequence[Callable[[], object]]:
         """The functions ``after_commit`` registered, in order."""
         return self._callbacks or ()
+
+    def after_failure(self, callback: Callable[[BaseException], object]) -> None:
+        """Run ``callback(error)`` on Trio's thread if the batch's commit fails (never if durable).
+
+        For what was waiting on the commit and must be released instead: the
+        input a handler's batch would have acked, for one.
+        """
+        if self._on_failure is None:
+            self._on_failure = []
+        self._on_failure.append(callback)
+
+    def failure_callbacks(self) -> Sequence[Callable[[BaseException], object]]:
+        """The functions ``after_failure`` registered, in order."""
+        return self._on_failure or ()
 
 
 class MailboxListener(Protocol):
