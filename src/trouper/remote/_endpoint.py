@@ -190,10 +190,14 @@ class RemoteEndpoint:
         self._check_size(blob)
         peer.seq = seq = peer.seq + 1
         instruments = cluster._runtime.instruments
-        if msg_id is None and not instruments.inject_headers:
+        headers = (
+            None
+            if msg_id is None and not instruments.inject_headers
+            else _headers(instruments, msg_id)
+        )
+        if headers is None:  # (also when the instruments had nothing to add)
             outbox.tell(self._subject, self.address, peer.head, seq, blob, message)
         else:
-            headers = _headers(instruments, msg_id)
             outbox.alone(
                 self._subject, self.address, peer.head, seq, blob, headers=headers, message=message
             )
