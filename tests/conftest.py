@@ -13,7 +13,7 @@ import inspect
 import pytest
 from hypothesis import settings
 
-from trouper.testing._plugin import run_on_virtual_time
+from trouper.testing import run_on_virtual_time
 
 # The machine is shared and its speed varies: a property may take longer than Hypothesis's
 # default 200 ms per example without anything being wrong, so no deadline (CI included).

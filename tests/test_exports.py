@@ -104,7 +104,8 @@ SURFACE = {
         "InjectedCrash", "NatsServer", "NatsServerError", "Pause", "Received",
         "Simulation", "TlsFiles", "find_nats_server",
         "SimulationResult", "TestProbe", "Trace", "TraceEvent", "TraceKind", "Uniform", "explore",
-        "explore_durable", "run_durable_simulation", "run_simulation", "simulate",
+        "explore_durable", "run_durable_simulation", "run_on_virtual_time", "run_simulation",
+        "simulate",
     },
 }  # fmt: skip
 

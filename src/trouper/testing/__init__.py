@@ -34,6 +34,7 @@ from trouper.testing._simulation import (
     simulate,
 )
 from trouper.testing._trace import Trace, TraceEvent, TraceKind
+from trouper.testing._virtual_time import run_on_virtual_time
 
 __all__ = [
     "Crash",
@@ -64,6 +65,7 @@ __all__ = [
     "explore_durable",
     "find_nats_server",
     "run_durable_simulation",
+    "run_on_virtual_time",
     "run_simulation",
     "simulate",
 ]

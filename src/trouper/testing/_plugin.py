@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 import trio
@@ -27,6 +26,7 @@ import trio.testing
 
 from trouper.runtime import ActorEvent, DeadLetter, EventKind, Runtime, open_runtime
 from trouper.testing._probe import TestProbe
+from trouper.testing._virtual_time import run_on_virtual_time
 
 _FIXTURES = frozenset({"runtime", "probe"})
 
@@ -45,13 +45,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "trouper(strict=False, **runtime_options): options for trouper's runtime fixture",
     )
-
-
-def run_on_virtual_time(
-    fn: Callable[[], Any], *, clock: trio.abc.Clock | None = None, **options: Any
-) -> Any:
-    """``trio.run`` on ``MockClock(autojump_threshold=0)`` unless the test brings a clock."""
-    return trio.run(fn, clock=clock or trio.testing.MockClock(autojump_threshold=0), **options)
 
 
 @pytest.hookimpl(trylast=True)
