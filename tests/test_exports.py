@@ -98,6 +98,11 @@ SURFACE = {
         "Balancing", "Broadcast", "ConsistentHash", "HashRing", "Members", "PoolFactory",
         "Resize", "RoundRobin", "Router", "key_hash", "members", "pool", "resize", "spawn_pool",
     },
+    "trouper.remote.wire": {
+        "ENTRY", "FAILED", "FRAME_HEAD", "NO_INCARNATION", "OK", "REF", "WireError",
+        "actor_subject", "check_token", "error_from_wire", "error_to_wire", "frame", "pack",
+        "path_of_token", "read_entries", "unpack",
+    },
     "trouper.testing": {
         "Crash", "Deadlock", "Delay", "Drop", "Duplicate", "Exploration", "Exponential",
         "DurableExploration", "DurableSimulation", "DurableSimulationResult", "FaultPlan",

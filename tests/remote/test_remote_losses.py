@@ -9,7 +9,7 @@ from remote_support import Note, Notes, nodes, wait_for
 import trouper.nats
 from trouper.codec import Codec
 from trouper.remote import Nats, cluster_of
-from trouper.remote._wire import NO_INCARNATION, frame
+from trouper.remote.wire import NO_INCARNATION, frame
 
 pytestmark = pytest.mark.real_clock
 

@@ -22,7 +22,7 @@ from trouper.errors import (
     UnhandledMessage,
 )
 from trouper.remote import Nats
-from trouper.remote._wire import (
+from trouper.remote.wire import (
     NO_INCARNATION,
     WireError,
     actor_subject,
