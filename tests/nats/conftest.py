@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from trouper.testing._nats_server import NatsServer, TlsFiles
+from trouper.testing import NatsServer, TlsFiles
 
 
 @pytest.fixture(scope="session")

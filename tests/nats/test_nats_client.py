@@ -23,7 +23,7 @@ from trouper.nats import (
     SubscriptionClosed,
     connect,
 )
-from trouper.testing._nats_server import NatsServer
+from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
 

@@ -22,7 +22,7 @@ from trouper.nats import (
     connect,
 )
 from trouper.nats._jetstream import converter
-from trouper.testing._nats_server import NatsServer
+from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
 

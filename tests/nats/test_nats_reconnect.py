@@ -17,7 +17,7 @@ from trouper.nats import (
     Status,
     connect,
 )
-from trouper.testing._nats_server import NatsServer
+from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
 

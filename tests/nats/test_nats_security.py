@@ -11,7 +11,7 @@ import trio
 import trustme
 
 from trouper.nats import AuthorizationError, ConnectError, connect
-from trouper.testing._nats_server import NatsServer, TlsFiles
+from trouper.testing import NatsServer, TlsFiles
 
 pytestmark = pytest.mark.real_clock
 

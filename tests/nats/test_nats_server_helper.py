@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trouper.testing._nats_server import NatsServer, NatsServerError, find_nats_server
+from trouper.testing import NatsServer, NatsServerError, find_nats_server
 
 
 def accepts(port: int) -> bool:

@@ -13,10 +13,10 @@ from trouper.durable import Durable
 from trouper.testing import (
     DurableSimulation,
     DurableSimulationResult,
+    TraceKind,
     explore_durable,
     run_durable_simulation,
 )
-from trouper.testing._trace import TraceKind
 
 ORDERS = 30
 
