@@ -98,6 +98,11 @@ SURFACE = {
         "Balancing", "Broadcast", "ConsistentHash", "HashRing", "Members", "PoolFactory",
         "Resize", "RoundRobin", "Router", "key_hash", "members", "pool", "resize", "spawn_pool",
     },
+    "trouper.nats.protocol": {
+        "PING", "PONG", "ErrEvent", "Event", "InfoEvent", "MsgEvent", "OkEvent", "Parser",
+        "PingEvent", "PongEvent", "check_subject", "connect_command", "encode_headers", "is_fatal",
+        "pub_command", "server_error", "sub_command", "unsub_command",
+    },
     "trouper.remote.wire": {
         "ENTRY", "FAILED", "FRAME_HEAD", "NO_INCARNATION", "OK", "REF", "WireError",
         "actor_subject", "check_token", "error_from_wire", "error_to_wire", "frame", "pack",

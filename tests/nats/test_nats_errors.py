@@ -8,7 +8,7 @@ import pytest
 import trio
 
 from trouper import nats
-from trouper.nats._errors import is_fatal, server_error
+from trouper.nats.protocol import is_fatal, server_error
 
 EXAMPLES: list[tuple[nats.NatsError, type[BaseException], str]] = [
     (nats.ConnectError("no server"), ConnectionError, "no server"),

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trouper.nats import Headers, ProtocolError
-from trouper.nats._protocol import (
+from trouper.nats.protocol import (
     ErrEvent,
     Event,
     InfoEvent,
