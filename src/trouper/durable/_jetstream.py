@@ -69,6 +69,7 @@ from trouper.durable._store import (
     Received,
     StoreStatistics,
     WriteBatch,
+    run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed
 from trouper.nats import (
@@ -1064,11 +1065,7 @@ class JetStreamStore:
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None
-        for callback in batch.failure_callbacks():
-            try:
-                callback(failure)
-            except Exception:
-                log.exception("durable store %s: a failure callback raised", self._name)
+        run_failure_callbacks(batch, self._name, lambda: failure)
         self._release_flushers(commit)
 
     def _fail_store(self, error: BaseException) -> None:

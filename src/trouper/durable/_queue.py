@@ -713,21 +713,25 @@ class DurableQueue:
         for _, _, _, delivery in self._timers:
             if delivery is not None and delivery.companion is not None:
                 asks.append(delivery.companion)
-        if self.address is None:
-            returned.extend(asks)
-        else:
-            for ask in asks:
-                ask.settle(outcome.Error(ActorStopped(self.address)))
         self._reset_memory()
-        for task in self.producers:
-            reschedule(task, outcome.Value(False))
-        self.producers.clear()
+        self._turn_away(asks, returned)
         if self._failure is None and not self._detached:
             # If the store is gone, the next open finds the claims: an unclean stop.
             with contextlib.suppress(StoreFailed, trio.ClosedResourceError):
                 self._open_batch().release(self.name)
         self._kicked.set()
         return returned
+
+    def _turn_away(self, asks: list[Ask], returned: list[object]) -> None:
+        """On close: fail ``asks`` with ``ActorStopped`` (or return them), senders get False."""
+        if self.address is None:
+            returned.extend(asks)
+        else:
+            for ask in asks:
+                ask.settle(outcome.Error(ActorStopped(self.address)))
+        for task in self.producers:
+            reschedule(task, outcome.Value(False))
+        self.producers.clear()
 
     def _reset_memory(self) -> None:
         self.items.clear()
@@ -824,6 +828,12 @@ class DurableQueue:
                     if not self._live and self._outstanding <= self._refill:
                         self._kicked.set()
             return False
+        return self._settle_unhandled(item, ending, error)
+
+    def _settle_unhandled(
+        self, item: Delivery, ending: MailboxEnding, error: BaseException | None
+    ) -> bool:
+        """``settle`` for a ``FAILED`` or ``RETURNED`` delivery (the same on every store)."""
         self._roll_back(item)
         try:
             if ending is _FAILED:
@@ -832,9 +842,14 @@ class DurableQueue:
                 self.items.appendleft(item)
                 if self._consumers:
                     self._wake_one()
+            else:
+                self._returned_stale(item)
         except (StoreFailed, trio.ClosedResourceError):
             self._halted = True
         return False
+
+    def _returned_stale(self, item: Delivery) -> None:
+        """A delivery of an older generation came back unhandled: it stays stored as it is."""
 
     def _failed(self, item: Delivery, error: BaseException | None) -> bool:
         now = wall_now()
@@ -1059,11 +1074,7 @@ class DurableQueue:
             delivery._delivered_at = trio.current_time()
             self._known.add(row.id)
             self._outstanding += 1
-            if isinstance(error, UndecodableMessage):
-                reason = str(error)
-            else:
-                reason = f"cannot decode {row.type_name}: {_describe(error)}"
-            self._bury(delivery, reason, error)
+            self._bury(delivery, _undecodable(row.type_name, error), error)
             return None
         return Delivery(
             self,
@@ -1268,6 +1279,13 @@ class DurableQueue:
 def _wall(trio_time: float) -> float:
     """The wall-clock seconds (as stored) of an instant on Trio's clock."""
     return wall_now() - (trio.current_time() - trio_time)
+
+
+def _undecodable(type_name: str, error: Exception) -> str:
+    """The dead-letter reason of a payload of ``type_name`` that did not decode."""
+    if isinstance(error, UndecodableMessage):
+        return str(error)
+    return f"cannot decode {type_name}: {_describe(error)}"
 
 
 def _describe(error: BaseException) -> str:

@@ -43,25 +43,22 @@ from functools import partial
 from random import Random
 from typing import TYPE_CHECKING
 
-import outcome
 import trio
-from trio.lowlevel import reschedule
 
 from trouper.durable._backoff import retry_delay
 from trouper.durable._clock import wall_now
 from trouper.durable._queue import (
-    _FAILED,
     _HANDLED,
     Delivery,
     Durable,
     DurableQueue,
     EncodedMessage,
     MessageCodec,
-    _describe,
+    _undecodable,
     _wall,
 )
 from trouper.durable._store import Append, DeliveringStore, Feed, Received, WriteBatch
-from trouper.errors import ActorStopped, StoreFailed, UndecodableMessage
+from trouper.errors import StoreFailed
 from trouper.runtime.lowlevel import Ask, MailboxEnding
 
 if TYPE_CHECKING:
@@ -280,11 +277,7 @@ class ServedQueue(DurableQueue):
             delivery = self._delivery(received, None, retries, first, companion)
             delivery._delivered_at = now
             self._outstanding += 1
-            if isinstance(error, UndecodableMessage):
-                reason = str(error)
-            else:
-                reason = f"cannot decode {received.type_name}: {_describe(error)}"
-            self._bury(delivery, reason, error)
+            self._bury(delivery, _undecodable(received.type_name, error), error)
             return
         delivery = self._delivery(received, message, retries, first, companion)
         self._hand_over(delivery, now)
@@ -360,19 +353,11 @@ class ServedQueue(DurableQueue):
             self._forget_ask(item)
             self._settled(item, item._generation == self._generation)
             return False
-        self._roll_back(item)
-        try:
-            if ending is _FAILED:
-                return self._failed(item, error)
-            if item._generation == self._generation and not self.closed:
-                self.items.appendleft(item)
-                if self._consumers:
-                    self._wake_one()
-            else:
-                self._nack(item.id, None)
-        except (StoreFailed, trio.ClosedResourceError):
-            self._halted = True
-        return False
+        return self._settle_unhandled(item, ending, error)
+
+    def _returned_stale(self, item: Delivery) -> None:
+        """Its actor stopped meanwhile: the store delivers it again at once."""
+        self._nack(item.id, None)
 
     def _ack(self, sequence: int) -> None:
         received = self._receipts.pop(sequence, None)
@@ -489,14 +474,7 @@ class ServedQueue(DurableQueue):
         self._outstanding = 0
         asks = list(self._asks.values())
         self._asks.clear()
-        if self.address is None:
-            returned.extend(asks)
-        else:
-            for ask in asks:
-                ask.settle(outcome.Error(ActorStopped(self.address)))
-        for task in self.producers:
-            reschedule(task, outcome.Value(False))
-        self.producers.clear()
+        self._turn_away(asks, returned)
         if self._feed is not None:
             self._feed.wake()
         return returned

@@ -69,6 +69,7 @@ from trouper.durable._store import (
     StoredMessage,
     StoreStatistics,
     WriteBatch,
+    run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed, StoreLocked
 
@@ -1314,25 +1315,17 @@ class SqliteStore:
             listener.store_failed(failure)
 
     def _fail_waiters(self, entries: list[_Entry], problem: str | None) -> None:
+        failure: Callable[[], StoreFailed] = (
+            self._copy_failure if problem is None else partial(StoreFailed, self._name, problem)
+        )
         for entry in entries:
             if entry.batch is not None:
-                for callback in entry.batch.failure_callbacks():
-                    try:
-                        callback(
-                            self._copy_failure()
-                            if problem is None
-                            else StoreFailed(self._name, problem)
-                        )
-                    except Exception:
-                        log.exception("durable store %s: a failure callback raised", self._name)
+                run_failure_callbacks(entry.batch, self._name, failure)
             waiters = [] if entry.waiter is None else [entry.waiter]
             if entry.batch is not None and entry.batch.waiters is not None:
                 waiters.extend(entry.batch.waiters)
             for waiter in waiters:
-                error = (
-                    self._copy_failure() if problem is None else StoreFailed(self._name, problem)
-                )
-                reschedule(waiter, outcome.Error(error))
+                reschedule(waiter, outcome.Error(failure()))
 
     # --- consumers ------------------------------------------------------------
 

@@ -19,6 +19,7 @@ Times are wall-clock seconds that follow Trio's clock (see ``_clock``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import NamedTuple, Protocol
 
@@ -41,6 +42,8 @@ __all__ = [
     "StoredMessage",
     "WriteBatch",
 ]
+
+log = logging.getLogger("trouper")
 
 
 class StoredMessage(NamedTuple):
@@ -589,3 +592,18 @@ class DeliveringStore(Store, Protocol):
         last_delivered_at: float | None,
     ) -> None:
         """Move ``message`` to the dead-letter queue in ``batch`` (its receipt settled after it)."""
+
+
+def run_failure_callbacks(
+    batch: WriteBatch, store: str, error: Callable[[], BaseException]
+) -> None:
+    """Run ``batch``'s ``after_failure`` callbacks, each with ``error()``, for a store's commit.
+
+    Used by every store when a batch's commit fails: a callback that raises
+    is logged, and the others still run.
+    """
+    for callback in batch.failure_callbacks():
+        try:
+            callback(error())
+        except Exception:
+            log.exception("durable store %s: a failure callback raised", store)
