@@ -6,18 +6,20 @@ message (``Tally.add``), so a ratio measures delivery and scheduling only.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import ctypes.util
 import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import perf_counter
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 import attrs
 import trio
@@ -31,8 +33,13 @@ __all__ = [
     "Sample",
     "Tally",
     "Token",
+    "WrongCount",
+    "add_run_options",
+    "best_of_interleaved",
+    "format_table",
     "in_fresh_process",
     "rate",
+    "run_from_args",
 ]
 
 MAILBOX_SIZE = 1000
@@ -193,3 +200,120 @@ class MemoryProbe:
         if self.kind == "traced":
             tracemalloc.stop()
         return grown / n
+
+
+class WrongCount(RuntimeError):
+    """A side handled or received a different number of messages (or actors) than it should."""
+
+
+def format_table(
+    header: Sequence[str], lines: Sequence[Sequence[str]], numeric: set[int]
+) -> list[str]:
+    """Lay out a table: the header, a rule, a line per row; ``numeric`` columns right-aligned."""
+    widths = [max(len(cells[i]) for cells in (header, *lines)) for i in range(len(header))]
+
+    def format_line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if i in numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [
+        format_line(header),
+        "  ".join("-" * width for width in widths),
+        *(format_line(cells) for cells in lines),
+    ]
+
+
+Side = tuple[str, Callable[[str, int], float]]
+"""One side of a rate workload against a server: a label for progress lines, and ``fn(url, n)``."""
+
+
+def best_of_interleaved(
+    plan: Sequence[tuple[str, int, Sequence[Side]]],
+    url: str,
+    *,
+    repeat: int,
+    quiet: bool,
+) -> list[list[float]]:
+    """Run every ``(key, n, sides)`` of ``plan`` ``repeat`` times; return each side's best rate.
+
+    Repetitions go round the whole plan, and the side that runs first
+    alternates between repetitions. The result holds, per entry of ``plan``,
+    the best rate of each of its sides, in the order given.
+    """
+    best = [[0.0] * len(sides) for _, _, sides in plan]
+    for rep in range(repeat):
+        for (key, n, sides), best_of in zip(plan, best, strict=True):
+            order = list(enumerate(sides))
+            if rep % 2:
+                order.reverse()
+            for i, (label, fn) in order:
+                if not quiet:
+                    print(f"[{rep + 1}/{repeat}] {key} {label} n={n:,}", file=sys.stderr)
+                gc.collect()
+                best_of[i] = max(best_of[i], fn(url, n))
+    return best
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options :func:`run_from_args` reads: repeat, scale, quick, only, quiet, list."""
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per side (default 3)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
+    parser.add_argument("--only", metavar="KEYS", help="comma-separated workload keys")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--list", action="store_true", help="print the workloads and exit")
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+W = TypeVar("W", bound=_Keyed)
+
+
+def run_from_args(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    workloads: Sequence[W],
+    *,
+    quick_scale: float,
+    key_width: int,
+    measure: Callable[[Sequence[W], float], str],
+    title: Callable[[float], str],
+) -> int:
+    """Do what :func:`add_run_options`' options ask; return the exit status.
+
+    ``--list`` prints the workloads; otherwise ``measure(selected, scale)``
+    runs them and returns the table, printed under ``title(scale)``. A
+    :class:`WrongCount` is reported and exits 1.
+    """
+    if args.list:
+        for workload in workloads:
+            print(f"{workload.key:<{key_width}} {workload.name}")
+        return 0
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    scale = quick_scale if args.quick else args.scale
+    selected = workloads
+    if args.only:
+        keys = {key.strip() for key in args.only.split(",")}
+        unknown = keys - {w.key for w in workloads}
+        if unknown:
+            parser.error(f"unknown workload keys: {', '.join(sorted(unknown))}")
+        selected = [w for w in workloads if w.key in keys]
+    # Killed from outside (a timeout), leave through the with-blocks, so the
+    # server started for the run is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        table = measure(selected, scale)
+    except WrongCount as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(title(scale) + "\n")
+    print(table, end="")
+    return 0

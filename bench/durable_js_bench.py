@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import attrs
 import trio
 
 import trouper
+from bench.common import best_of_interleaved
 from trouper.durable import Durable, JetStreamStore, durable_ref
 from trouper.testing import NatsServer
 
@@ -187,18 +187,11 @@ class Row:
 
 
 def measure(row: Row, url: str, repeat: int) -> tuple[float, float]:
-    best_t = best_n = 0.0
-    for round_ in range(repeat):
-        order = [("t", row.trouper), ("n", row.nats_py)]
-        if round_ % 2:
-            order.reverse()
-        for side, run in order:
-            gc.collect()
-            rate = run(url, row.n)
-            if side == "t":
-                best_t = max(best_t, rate)
-            else:
-                best_n = max(best_n, rate)
+    """The best rate of trouper's side and of nats-py's, over ``repeat`` interleaved rounds."""
+    sides = [("trouper", row.trouper), ("nats-py", row.nats_py)]
+    [(best_t, best_n)] = best_of_interleaved(
+        [(row.name, row.n, sides)], url, repeat=repeat, quiet=True
+    )
     return best_t, best_n
 
 

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter
@@ -43,6 +41,13 @@ from typing import Any
 import attrs
 import trio
 
+from bench.common import (
+    WrongCount,
+    add_run_options,
+    best_of_interleaved,
+    format_table,
+    run_from_args,
+)
 from trouper import nats as tnats
 from trouper.testing._nats_server import NatsServer
 
@@ -52,10 +57,6 @@ SERVICE = "bench.service"
 CONCURRENCY = 32
 DEADLINE = 120.0
 """Seconds a sample may take before the benchmark gives up on it."""
-
-
-class WrongCount(RuntimeError):
-    """A side received a different number of messages than it published."""
 
 
 @attrs.frozen
@@ -497,25 +498,15 @@ def run(
     workloads: Sequence[Workload], *, scale: float, repeat: int, quiet: bool = False
 ) -> list[Row]:
     """Run each workload's sides interleaved ``repeat`` times; keep the best of each."""
-    best: dict[str, dict[str, float]] = {w.key: {"trouper": 0.0, "nats-py": 0.0} for w in workloads}
-    with NatsServer() as server:
-        for rep in range(repeat):
-            for workload in workloads:
-                n = max(1, int(workload.n * scale))
-                sides = [("trouper", workload.trouper), ("nats-py", workload.nats_py)]
-                if rep % 2:
-                    sides.reverse()
-                for side, fn in sides:
-                    if not quiet:
-                        print(
-                            f"[{rep + 1}/{repeat}] {workload.key} {side} n={n:,}", file=sys.stderr
-                        )
-                    gc.collect()
-                    value = fn(server.url, n)
-                    best[workload.key][side] = max(best[workload.key][side], value)
-    return [
-        Row(w, max(1, int(w.n * scale)), best[w.key]["nats-py"], best[w.key]["trouper"])
+    plan = [
+        (w.key, max(1, int(w.n * scale)), [("trouper", w.trouper), ("nats-py", w.nats_py)])
         for w in workloads
+    ]
+    with NatsServer() as server:
+        best = best_of_interleaved(plan, server.url, repeat=repeat, quiet=quiet)
+    return [
+        Row(w, n, nats_py, trouper)
+        for w, (_, n, _), (trouper, nats_py) in zip(workloads, plan, best, strict=True)
     ]
 
 
@@ -535,16 +526,7 @@ def render(rows: Sequence[Row]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(cells[i]) for cells in (header, *lines)) for i in range(len(header))]
-    numeric = {1, 3, 4, 5}
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if i in numeric else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    out = [line(header), "  ".join("-" * w for w in widths), *(line(cells) for cells in lines)]
+    out = format_table(header, lines, numeric={1, 3, 4, 5})
     out.append("ratio = trouper / nats-py of the best of each side; higher is better.")
     return "\n".join(out) + "\n"
 
@@ -555,41 +537,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.nats_client",
         description="Measure trouper.nats against nats-py on asyncio; print a table.",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per side (default 3)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
-    parser.add_argument("--only", metavar="KEYS", help="comma-separated workload keys")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    parser.add_argument("--list", action="store_true", help="print the workloads and exit")
+    add_run_options(parser)
     args = parser.parse_args(argv)
-    if args.list:
-        for workload in WORKLOADS:
-            print(f"{workload.key:<12} {workload.name}")
-        return 0
-    if args.repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {args.repeat}")
-    scale = 0.01 if args.quick else args.scale
-    workloads = WORKLOADS
-    if args.only:
-        keys = {key.strip() for key in args.only.split(",")}
-        unknown = keys - {w.key for w in WORKLOADS}
-        if unknown:
-            parser.error(f"unknown workload keys: {', '.join(sorted(unknown))}")
-        workloads = [w for w in WORKLOADS if w.key in keys]
-    # Killed from outside (a timeout), leave through the with-blocks, so the
-    # server started for the run is stopped too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    try:
-        rows = run(workloads, scale=scale, repeat=args.repeat, quiet=args.quiet)
-    except WrongCount as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(
-        f"trouper.nats vs nats-py, Python {sys.version.split()[0]}, trio {trio.__version__}, "
-        f"scale {scale:g}, best of {args.repeat}\n"
+    return run_from_args(
+        parser,
+        args,
+        WORKLOADS,
+        quick_scale=0.01,
+        key_width=12,
+        measure=lambda workloads, scale: render(
+            run(workloads, scale=scale, repeat=args.repeat, quiet=args.quiet)
+        ),
+        title=lambda scale: (
+            f"trouper.nats vs nats-py, Python {sys.version.split()[0]}, trio {trio.__version__}, "
+            f"scale {scale:g}, best of {args.repeat}"
+        ),
     )
-    print(render(rows), end="")
-    return 0
 
 
 if __name__ == "__main__":

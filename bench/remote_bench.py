@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +44,13 @@ import attrs
 import trio
 
 import trouper
+from bench.common import (
+    WrongCount,
+    add_run_options,
+    best_of_interleaved,
+    format_table,
+    run_from_args,
+)
 from trouper import Actor, ActorRef, handler
 from trouper.remote import Nats, cluster_of
 from trouper.testing import NatsServer
@@ -104,10 +109,6 @@ PING = Ping(0)
 _codec = trouper.codec.Codec()
 PAYLOAD = b"x" * (24 + len(_codec.encode_blob(PING)))
 """nats-py's payload: as long as a trouper frame holding ``PING``."""
-
-
-class WrongCount(RuntimeError):
-    """A side received a different number of messages than it sent."""
 
 
 # --- the far side: node processes ----------------------------------------------------
@@ -480,25 +481,15 @@ class Row:
 
 def run(workloads: Sequence[Workload], *, scale: float, repeat: int, quiet: bool) -> list[Row]:
     """Run each workload's sides interleaved ``repeat`` times; keep the best of each."""
-    best = {w.key: {"trouper": 0.0, "other": 0.0} for w in workloads}
-    with NatsServer(jetstream=False) as server:
-        for rep in range(repeat):
-            for workload in workloads:
-                n = max(1, int(workload.n * scale))
-                sides = [("trouper", workload.trouper), ("other", workload.other)]
-                if rep % 2:
-                    sides.reverse()
-                for side, fn in sides:
-                    label = "trouper" if side == "trouper" else workload.other_name
-                    if not quiet:
-                        print(
-                            f"[{rep + 1}/{repeat}] {workload.key} {label} n={n:,}", file=sys.stderr
-                        )
-                    gc.collect()
-                    best[workload.key][side] = max(best[workload.key][side], fn(server.url, n))
-    return [
-        Row(w, max(1, int(w.n * scale)), best[w.key]["other"], best[w.key]["trouper"])
+    plan = [
+        (w.key, max(1, int(w.n * scale)), [("trouper", w.trouper), (w.other_name, w.other)])
         for w in workloads
+    ]
+    with NatsServer(jetstream=False) as server:
+        best = best_of_interleaved(plan, server.url, repeat=repeat, quiet=quiet)
+    return [
+        Row(w, n, other, trouper)
+        for w, (_, n, _), (trouper, other) in zip(workloads, plan, best, strict=True)
     ]
 
 
@@ -519,16 +510,7 @@ def render(rows: Sequence[Row]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(cells[i]) for cells in (header, *lines)) for i in range(len(header))]
-    numeric = {1, 4, 5, 6}
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if i in numeric else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    out = [line(header), "  ".join("-" * w for w in widths), *(line(cells) for cells in lines)]
+    out = format_table(header, lines, numeric={1, 4, 5, 6})
     out.append(
         "ratio = trouper / the other side's best; for work, the speed-up of 2 workers over 1."
     )
@@ -541,12 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.remote_bench",
         description="Measure trouper.remote between processes against nats-py; print a table.",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per side (default 3)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check it runs")
-    parser.add_argument("--only", metavar="KEYS", help="comma-separated workload keys")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    parser.add_argument("--list", action="store_true", help="print the workloads and exit")
+    add_run_options(parser)
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -556,32 +533,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             url, prefix, node, *role = args.serve[1:]
             trio.run(serve_trouper, url, prefix, node, role[0] if role else "node")
         return 0
-    if args.list:
-        for workload in WORKLOADS:
-            print(f"{workload.key:<8} {workload.name}")
-        return 0
-    if args.repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {args.repeat}")
-    scale = 0.02 if args.quick else args.scale
-    workloads = WORKLOADS
-    if args.only:
-        keys = {key.strip() for key in args.only.split(",")}
-        unknown = keys - {w.key for w in WORKLOADS}
-        if unknown:
-            parser.error(f"unknown workload keys: {', '.join(sorted(unknown))}")
-        workloads = [w for w in WORKLOADS if w.key in keys]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    try:
-        rows = run(workloads, scale=scale, repeat=args.repeat, quiet=args.quiet)
-    except WrongCount as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(
-        f"trouper.remote vs nats-py, two processes, Python {sys.version.split()[0]}, "
-        f"trio {trio.__version__}, {os.cpu_count()} CPUs, scale {scale:g}, best of {args.repeat}\n"
+    return run_from_args(
+        parser,
+        args,
+        WORKLOADS,
+        quick_scale=0.02,
+        key_width=8,
+        measure=lambda workloads, scale: render(
+            run(workloads, scale=scale, repeat=args.repeat, quiet=args.quiet)
+        ),
+        title=lambda scale: (
+            f"trouper.remote vs nats-py, two processes, Python {sys.version.split()[0]}, "
+            f"trio {trio.__version__}, {os.cpu_count()} CPUs, scale {scale:g}, "
+            f"best of {args.repeat}"
+        ),
     )
-    print(render(rows), end="")
-    return 0
 
 
 if __name__ == "__main__":

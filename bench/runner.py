@@ -20,14 +20,10 @@ import attrs
 import trio
 
 import trouper
-from bench.common import Sample
+from bench.common import Sample, WrongCount, format_table
 from bench.workloads import Workload
 
 __all__ = ["Row", "WrongCount", "meta", "render", "run", "to_json"]
-
-
-class WrongCount(RuntimeError):
-    """A side handled a different number of messages (or actors) than its workload's size."""
 
 
 @attrs.frozen
@@ -127,19 +123,8 @@ def render(rows: Sequence[Row], out: TextIO) -> None:
         )
         for row in rows
     ]
-    widths = [max(len(cells[i]) for cells in (header, *lines)) for i in range(len(header))]
-    numeric = {1, 4, 5, 6}
-
-    def format_line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if i in numeric else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    out.write(format_line(header) + "\n")
-    out.write("  ".join("-" * width for width in widths) + "\n")
-    for cells in lines:
-        out.write(format_line(cells) + "\n")
+    for line in format_table(header, lines, numeric={1, 4, 5, 6}):
+        out.write(line + "\n")
     by_key = {row.workload.key: row for row in rows}
     if "tell" in by_key and "tell_nowait" in by_key:
         speedup = by_key["tell_nowait"].best_raw / by_key["tell"].best_raw
