@@ -577,6 +577,18 @@ def _decode(msg: Msg) -> dict[str, Any]:
     return body
 
 
+def _still_owed(msg: Msg, asked: int) -> int:
+    """How many of the ``asked`` messages a pull that ended (404/408) released unsent.
+
+    The server says it in ``Nats-Pending-Messages``; without that header (or
+    with an unreadable one) the pull is taken to have released all it asked.
+    """
+    if msg.headers is not None:
+        with suppress(ValueError):
+            return int(msg.headers.get("Nats-Pending-Messages", asked))
+    return asked
+
+
 def _pub_ack(msg: Msg) -> PubAck:
     body = _decode(msg)
     try:
@@ -1188,11 +1200,7 @@ class MessageStream:
                 self._lot.unpark()
         elif status in (404, 408):
             # A pull ended; the messages it still owed are in its headers.
-            owed = self._outstanding
-            if msg.headers is not None:
-                with suppress(ValueError):
-                    owed = int(msg.headers.get("Nats-Pending-Messages", owed))
-            self._outstanding = max(self._outstanding - owed, 0)
+            self._outstanding = max(self._outstanding - _still_owed(msg, self._outstanding), 0)
             if self._lot:
                 self._lot.unpark()
         elif status == 409:
@@ -1353,11 +1361,7 @@ class PullFeed:
                 self._client.publish_nowait(msg.reply, b"")
             return
         if status in (404, 408):
-            owed = self.requested
-            if msg.headers is not None:
-                with suppress(ValueError):
-                    owed = int(msg.headers.get("Nats-Pending-Messages", owed))
-            self.requested = max(self.requested - owed, 0)
+            self.requested = max(self.requested - _still_owed(msg, self.requested), 0)
         elif status == 409:
             text = msg.description.lower()
             if "deleted" in text:
