@@ -36,10 +36,12 @@ __all__ = [
     "WrongCount",
     "add_run_options",
     "best_of_interleaved",
+    "check_count",
     "format_table",
     "in_fresh_process",
     "rate",
     "run_from_args",
+    "shares",
 ]
 
 MAILBOX_SIZE = 1000
@@ -204,6 +206,18 @@ class MemoryProbe:
 
 class WrongCount(RuntimeError):
     """A side handled or received a different number of messages (or actors) than it should."""
+
+
+def check_count(count: int, n: int) -> None:
+    """Raise :class:`WrongCount` unless a side received all ``n`` it should have."""
+    if count != n:
+        raise WrongCount(f"received {count:,} of {n:,}")
+
+
+def shares(n: int, parts: int) -> list[int]:
+    """Split ``n`` into at most ``parts`` near-equal positive counts (one per concurrent task)."""
+    base, extra = divmod(n, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts) if base or i < extra]
 
 
 def format_table(

@@ -42,11 +42,12 @@ import attrs
 import trio
 
 from bench.common import (
-    WrongCount,
     add_run_options,
     best_of_interleaved,
+    check_count,
     format_table,
     run_from_args,
+    shares,
 )
 from trouper import nats as tnats
 from trouper.testing._nats_server import NatsServer
@@ -96,7 +97,7 @@ def trouper_pubsub_cb(url: str, n: int) -> float:
             with trio.fail_after(DEADLINE):
                 await done.wait()
             elapsed = perf_counter() - start
-            _check(count, n)
+            check_count(count, n)
             return n / elapsed
 
     return trio.run(main)
@@ -120,7 +121,7 @@ def trouper_pubsub_iter(url: str, n: int) -> float:
                     async for _ in sub:
                         count += 1
                 elapsed = perf_counter() - start
-            _check(count, n)
+            check_count(count, n)
             return n / elapsed
 
     return trio.run(main)
@@ -143,10 +144,10 @@ def trouper_request(url: str, n: int, concurrency: int = 1) -> float:
             start = perf_counter()
             with trio.fail_after(DEADLINE):
                 async with trio.open_nursery() as nursery:
-                    for share in _shares(n, concurrency):
+                    for share in shares(n, concurrency):
                         nursery.start_soon(asker, share)
             elapsed = perf_counter() - start
-            _check(answered, n)
+            check_count(answered, n)
             return n / elapsed
 
     return trio.run(main)
@@ -181,7 +182,7 @@ def nats_py_pubsub_cb(url: str, n: int) -> float:
         elapsed = perf_counter() - start
         await pub.close()
         await sub_conn.close()
-        _check(count, n)
+        check_count(count, n)
         return n / elapsed
 
     return asyncio.run(main())
@@ -217,7 +218,7 @@ def nats_py_pubsub_iter(url: str, n: int) -> float:
         elapsed = perf_counter() - start
         await pub.close()
         await sub_conn.close()
-        _check(count, n)
+        check_count(count, n)
         return n / elapsed
 
     return asyncio.run(main())
@@ -268,11 +269,11 @@ def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
                 answered += 1
 
         start = perf_counter()
-        await asyncio.gather(*(asker(share) for share in _shares(n, concurrency)))
+        await asyncio.gather(*(asker(share) for share in shares(n, concurrency)))
         elapsed = perf_counter() - start
         await client.close()
         await server.close()
-        _check(answered, n)
+        check_count(answered, n)
         return n / elapsed
 
     return asyncio.run(main())
@@ -307,7 +308,7 @@ def trouper_js_publish(url: str, n: int, pipelined: bool = False) -> float:
                     acked += 1
             elapsed = perf_counter() - start
             await js.delete_stream(name)
-            _check(acked, n)
+            check_count(acked, n)
             return n / elapsed
 
     return trio.run(main)
@@ -333,7 +334,7 @@ def trouper_js_consume(url: str, n: int) -> float:
             await nc.flush()
             elapsed = perf_counter() - start
             await js.delete_stream(name)
-            _check(taken, n)
+            check_count(taken, n)
             return n / elapsed
 
     return trio.run(main)
@@ -362,7 +363,7 @@ def nats_py_js_publish(url: str, n: int, pipelined: bool = False) -> float:
         elapsed = perf_counter() - start
         await js.delete_stream(name)
         await nc.close()
-        _check(acked, n)
+        check_count(acked, n)
         return n / elapsed
 
     return asyncio.run(main())
@@ -390,23 +391,13 @@ def nats_py_js_consume(url: str, n: int) -> float:
         elapsed = perf_counter() - start
         await js.delete_stream(name)
         await nc.close()
-        _check(taken, n)
+        check_count(taken, n)
         return n / elapsed
 
     return asyncio.run(main())
 
 
 # --- the run ----------------------------------------------------------------------
-
-
-def _shares(n: int, parts: int) -> list[int]:
-    base, extra = divmod(n, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts) if base or i < extra]
-
-
-def _check(count: int, n: int) -> None:
-    if count != n:
-        raise WrongCount(f"received {count:,} of {n:,}")
 
 
 WORKLOADS = [

@@ -45,11 +45,12 @@ import trio
 
 import trouper
 from bench.common import (
-    WrongCount,
     add_run_options,
     best_of_interleaved,
+    check_count,
     format_table,
     run_from_args,
+    shares,
 )
 from trouper import Actor, ActorRef, handler
 from trouper.remote import Nats, cluster_of
@@ -296,10 +297,10 @@ def trouper_ask(url: str, n: int, concurrency: int = 1) -> float:
             start = perf_counter()
             with trio.fail_after(DEADLINE):
                 async with trio.open_nursery() as nursery:
-                    for share in _shares(n, concurrency):
+                    for share in shares(n, concurrency):
                         nursery.start_soon(asker, share)
             elapsed = perf_counter() - start
-            _check(answered, n)
+            check_count(answered, n)
             return n / elapsed
 
     with far("trouper", url, prefix, "far"):
@@ -377,10 +378,10 @@ def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
                 answered += 1
 
         start = perf_counter()
-        await asyncio.gather(*(asker(share) for share in _shares(n, concurrency)))
+        await asyncio.gather(*(asker(share) for share in shares(n, concurrency)))
         elapsed = perf_counter() - start
         await nc.close()
-        _check(answered, n)
+        check_count(answered, n)
         return n / elapsed
 
     with far("nats-py", url):
@@ -388,16 +389,6 @@ def nats_py_request(url: str, n: int, concurrency: int = 1) -> float:
 
 
 # --- the run --------------------------------------------------------------------------------
-
-
-def _shares(n: int, parts: int) -> list[int]:
-    base, extra = divmod(n, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts) if base or i < extra]
-
-
-def _check(count: int, n: int) -> None:
-    if count != n:
-        raise WrongCount(f"received {count:,} of {n:,}")
 
 
 @attrs.frozen
