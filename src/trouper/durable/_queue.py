@@ -941,24 +941,28 @@ class DurableQueue:
     def _bury(
         self, item: Delivery, reason: str, error: BaseException | None, *, notify: bool = True
     ) -> None:
-        text = None
-        if error is not None:
-            text = "".join(traceback.format_exception(error))
+        text, first, last = _dead_letter_facts(item, error)
         batch = self._open_batch()
-        delivered = _wall(item._delivered_at)
         batch.dead_letter(
             item.id,
             reason=reason,
             traceback=text,
             deliveries=item.attempt,
-            first_delivered_at=item._first if item._first is not None else delivered,
-            last_delivered_at=delivered,
+            first_delivered_at=first,
+            last_delivered_at=last,
         )
-        if notify and self._on_dead_letter is not None:
-            on_dead_letter = self._on_dead_letter
-            batch.after_commit(lambda: on_dead_letter(item, reason, error))
+        if notify:
+            self._notify_dead_letter(batch, item, reason, error)
         self._depth -= 1
         self._settled(item, item._generation == self._generation)
+
+    def _notify_dead_letter(
+        self, batch: WriteBatch, item: Delivery, reason: str, error: BaseException | None
+    ) -> None:
+        """Call ``on_dead_letter`` once ``batch``, which dead-letters ``item``, is durable."""
+        if self._on_dead_letter is not None:
+            on_dead_letter = self._on_dead_letter
+            batch.after_commit(lambda: on_dead_letter(item, reason, error))
 
     # --- state -------------------------------------------------------------------
 
@@ -1279,6 +1283,15 @@ class DurableQueue:
 def _wall(trio_time: float) -> float:
     """The wall-clock seconds (as stored) of an instant on Trio's clock."""
     return wall_now() - (trio.current_time() - trio_time)
+
+
+def _dead_letter_facts(
+    item: Delivery, error: BaseException | None
+) -> tuple[str | None, float, float]:
+    """What a dead letter of ``item`` records: the traceback, its first and last delivery."""
+    text = None if error is None else "".join(traceback.format_exception(error))
+    delivered = _wall(item._delivered_at)
+    return text, item._first if item._first is not None else delivered, delivered
 
 
 def _undecodable(type_name: str, error: Exception) -> str:

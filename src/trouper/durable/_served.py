@@ -54,8 +54,8 @@ from trouper.durable._queue import (
     DurableQueue,
     EncodedMessage,
     MessageCodec,
+    _dead_letter_facts,
     _undecodable,
-    _wall,
 )
 from trouper.durable._store import Append, DeliveringStore, Feed, Received, WriteBatch
 from trouper.errors import StoreFailed
@@ -419,13 +419,8 @@ class ServedQueue(DurableQueue):
         if received is None:  # settled already (cannot happen: each delivery settles once)
             self._settled(item, item._generation == self._generation)
             return
-        text = None
-        if error is not None:
-            import traceback
-
-            text = "".join(traceback.format_exception(error))
+        text, first, last = _dead_letter_facts(item, error)
         batch = self._open_batch()
-        delivered = _wall(item._delivered_at)
         self._delivering.bury(
             batch,
             self.name,
@@ -433,14 +428,12 @@ class ServedQueue(DurableQueue):
             reason=reason,
             traceback=text,
             deliveries=item.attempt,
-            first_delivered_at=item._first if item._first is not None else delivered,
-            last_delivered_at=delivered,
+            first_delivered_at=first,
+            last_delivered_at=last,
         )
-        sequence = item.id
-        batch.after_commit(partial(self._forget, sequence))
-        if notify and self._on_dead_letter is not None:
-            on_dead_letter = self._on_dead_letter
-            batch.after_commit(lambda: on_dead_letter(item, reason, error))
+        batch.after_commit(partial(self._forget, item.id))
+        if notify:
+            self._notify_dead_letter(batch, item, reason, error)
         self._forget_ask(item)
         self._settled(item, item._generation == self._generation)
 
