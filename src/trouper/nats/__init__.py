@@ -65,7 +65,7 @@ from trouper.nats._jetstream import (
     StreamMsg,
     StreamState,
 )
-from trouper.nats._protocol import Headers, HeadersLike
+from trouper.nats.protocol import Headers, HeadersLike
 
 __all__ = [
     "AckPolicy",

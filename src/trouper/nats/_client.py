@@ -100,7 +100,8 @@ from trouper.nats._errors import (
     is_fatal,
     server_error,
 )
-from trouper.nats._protocol import (
+from trouper.nats._transport import SocketTransport, open_transport
+from trouper.nats.protocol import (
     PING,
     PONG,
     ErrEvent,
@@ -117,7 +118,6 @@ from trouper.nats._protocol import (
     sub_command,
     unsub_command,
 )
-from trouper.nats._transport import SocketTransport, open_transport
 
 if TYPE_CHECKING:
     from trouper.nats._jetstream import JetStream

@@ -53,7 +53,7 @@ from trouper.nats._errors import (
     NatsError,
     NoResponders,
 )
-from trouper.nats._protocol import Headers, HeadersLike, parse_header_block
+from trouper.nats.protocol import Headers, HeadersLike, parse_header_block
 
 if TYPE_CHECKING:
     from trouper.nats._client import Client

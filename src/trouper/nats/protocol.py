@@ -1,5 +1,10 @@
 """The NATS client protocol without I/O: bytes from the server in, events out; commands out.
 
+Public for tools and tests that speak the protocol themselves (``Client`` is
+built on it); not for applications, which use ``trouper.nats.connect``; it
+may change between releases. ``server_error`` and ``is_fatal`` say what a
+``-ERR`` text means. ``Headers`` is exported by ``trouper.nats``.
+
 Theory of operation
 -------------------
 ``Parser`` owns one buffer. When everything fed before has been parsed (the
@@ -35,15 +40,14 @@ from typing import Final, NamedTuple
 
 import attrs
 
-from trouper.nats._errors import ProtocolError
+from trouper._exports import publish
+from trouper.nats._errors import ProtocolError, is_fatal, server_error
 
 __all__ = [
     "PING",
     "PONG",
     "ErrEvent",
     "Event",
-    "Headers",
-    "HeadersLike",
     "InfoEvent",
     "MsgEvent",
     "OkEvent",
@@ -53,7 +57,9 @@ __all__ = [
     "check_subject",
     "connect_command",
     "encode_headers",
+    "is_fatal",
     "pub_command",
+    "server_error",
     "sub_command",
     "unsub_command",
 ]
@@ -506,3 +512,6 @@ def unsub_command(sid: int, max_msgs: int | None = None) -> bytes:
     if max_msgs is None:
         return f"UNSUB {sid}\r\n".encode()
     return f"UNSUB {sid} {max_msgs}\r\n".encode()
+
+
+publish(__name__, globals(), private_package="trouper.nats")  # is_fatal, server_error

@@ -101,7 +101,7 @@ from trouper.remote._endpoint import (
     RemoteEndpoint,
 )
 from trouper.remote._outbox import Batch, Outbox
-from trouper.remote._wire import (
+from trouper.remote.wire import (
     ENTRY,
     FAILED,
     FRAME_HEAD,

@@ -21,7 +21,7 @@ from trouper.actors import ActorRef, Address, Watcher
 from trouper.errors import MailboxFull, NodeUnreachable
 from trouper.nats import ConnectionClosed, MaxPayloadExceeded, OutboundBufferFull, Status
 from trouper.remote._outbox import QUEUE_BYTES
-from trouper.remote._wire import ENTRY, actor_subject
+from trouper.remote.wire import ENTRY, actor_subject
 
 if TYPE_CHECKING:
     from trouper.remote._cluster import Cluster, Peer

@@ -43,7 +43,7 @@ from trouper.nats import (
     OutboundBufferFull,
     Status,
 )
-from trouper.remote._wire import ENTRY
+from trouper.remote.wire import ENTRY
 
 if TYPE_CHECKING:
     from trouper.nats import Client

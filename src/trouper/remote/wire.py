@@ -1,7 +1,9 @@
 """What crosses between nodes: subjects, frames, replies, errors as data, control messages.
 
 Pure functions and constants, no I/O and no Trio, so each rule is tested on
-its own.
+its own. Public for tools and tests that read or write what nodes exchange
+(like ``trouper.runtime.lowlevel`` for the engine); not for applications, and
+it may change between releases.
 
 Subjects, under the cluster's prefix ``P`` (``trouper`` unless configured):
 
