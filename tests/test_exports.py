@@ -64,7 +64,7 @@ SURFACE = {
         "ExponentialJitter", "GiveUp", "MailboxListener", "MailboxOpening", "MailboxStatistics",
         "MessageCodec", "Retry", "RetryBackoff", "SqliteStore", "Store", "StoreStatistics",
         "StoredMessage", "WriteBatch", "DeliveringStore", "Feed", "JetStreamStore", "PolledStore",
-        "Receipt", "Received", "ServedQueue", "durable_ref",
+        "Receipt", "Received", "ServedQueue", "durable_ref", "retry_delay",
     },
     "trouper.nats": {
         "AckPolicy", "AlreadyAcknowledged", "AsyncError", "AuthorizationError", "Client",

@@ -16,8 +16,8 @@ from trouper.durable import (
     ExponentialJitter,
     GiveUp,
     Retry,
+    retry_delay,
 )
-from trouper.durable._backoff import retry_delay
 from trouper.runtime.lowlevel import MailboxEnding, WithMsgId
 
 

@@ -9,7 +9,7 @@ every process that opens it.
 
 from trouper._exports import publish
 from trouper.durable._actors import durable_ref
-from trouper.durable._backoff import ExponentialJitter, RetryBackoff
+from trouper.durable._backoff import ExponentialJitter, RetryBackoff, retry_delay
 from trouper.durable._jetstream import JetStreamStore
 from trouper.durable._queue import (
     Delivery,
@@ -67,6 +67,7 @@ __all__ = [
     "StoredMessage",
     "WriteBatch",
     "durable_ref",
+    "retry_delay",
 ]
 
 publish(__name__, globals())
