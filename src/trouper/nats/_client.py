@@ -71,17 +71,13 @@ import attrs
 import outcome
 import trio
 from trio.lowlevel import (
-    Abort,
     ParkingLot,
-    Task,
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
-    current_task,
     in_trio_task,
-    reschedule,
-    wait_task_rescheduled,
 )
 
+from trouper._waiting import Waiter
 from trouper.nats._errors import (
     AuthorizationError,
     ConnectError,
@@ -381,40 +377,6 @@ def _parse_server(url: str, *, discovered: bool = False) -> _Server:
 
 
 # --- waiting --------------------------------------------------------------
-
-
-class _Waiter:
-    """One task waiting for one result, which may come before it starts waiting."""
-
-    __slots__ = ("result", "task")
-
-    def __init__(self) -> None:
-        # The task parked in wait(), while it is parked.
-        self.task: Task | None = None
-        # The result once set; set at most once.
-        self.result: outcome.Outcome[object] | None = None
-
-    def set(self, result: outcome.Outcome[object]) -> None:
-        if self.result is not None:
-            return
-        self.result = result
-        task = self.task
-        if task is not None:
-            self.task = None
-            reschedule(task, result)
-
-    async def wait(self) -> object:
-        if self.result is not None:
-            await cancel_shielded_checkpoint()
-            return self.result.unwrap()
-        self.task = current_task()
-
-        def abort(_: object) -> Abort:
-            self.task = None
-            self.result = outcome.Value(None)  # nobody will take it: ignore what comes
-            return Abort.SUCCEEDED
-
-        return await wait_task_rescheduled(abort)
 
 
 # --- subscriptions ----------------------------------------------------------
@@ -757,7 +719,7 @@ class Client:
         # Bytes publish may still add before it yields to the scheduler.
         self._yield_budget = _YIELD_EVERY
         # One entry per PING sent on this connection: a flush waiter or None.
-        self._pongs: deque[_Waiter | None] = deque()
+        self._pongs: deque[Waiter[object] | None] = deque()
         # PINGs sent since the last PONG (the pinger's stale check).
         self._outstanding_pings = 0
         # PONGs still to come for PINGs written before a disconnect: skipped.
@@ -1070,7 +1032,7 @@ class Client:
             await self._reconnected_lot.park()
         if self._status is Status.CLOSED:
             raise ConnectionClosed(self._closed_reason())
-        waiter = _Waiter()
+        waiter: Waiter[object] = Waiter()
         self._pongs.append(waiter)
         self._out_pings += 1
         self._write(PING)
@@ -1220,16 +1182,16 @@ class Client:
                 as ``publish``.
         """
         await checkpoint_if_cancelled()
-        waiter = _Waiter()
+        waiter: Waiter[object] = Waiter()
 
         def on_reply(msg: Msg | NatsError) -> None:
             self._reply_handlers.pop(token, None)
             if isinstance(msg, NatsError):
-                waiter.set(outcome.Error(msg))
+                waiter.settle(outcome.Error(msg))
             elif msg.status == 503 and not msg.data:
-                waiter.set(outcome.Error(NoResponders(subject)))
+                waiter.settle(outcome.Error(NoResponders(subject)))
             else:
-                waiter.set(outcome.Value(msg))
+                waiter.settle(outcome.Value(msg))
 
         token, reply = self._reply_subject(on_reply)
         try:
@@ -1313,7 +1275,7 @@ class Client:
         closed = ConnectionClosed(self._closed_reason())
         for waiter in self._pongs:
             if waiter is not None:
-                waiter.set(outcome.Error(closed))
+                waiter.settle(outcome.Error(closed))
         self._pongs.clear()
         for handler in list(self._reply_handlers.values()):
             handler(closed)
@@ -1543,7 +1505,7 @@ class Client:
             if self._pongs:
                 waiter = self._pongs.popleft()
                 if waiter is not None:
-                    waiter.set(outcome.Value(None))
+                    waiter.settle(outcome.Value(None))
         elif isinstance(event, ErrEvent):
             error = server_error(event.text)
             if is_fatal(event.text):
@@ -1618,7 +1580,7 @@ class Client:
         lost = ConnectionLost(f"the connection dropped: {why}")
         for waiter in self._pongs:
             if waiter is not None:
-                waiter.set(outcome.Error(lost))
+                waiter.settle(outcome.Error(lost))
         self._pongs.clear()
         # Requests already written may have been answered on the lost connection:
         # their replies are gone, so they fail now rather than at their deadline.

@@ -45,7 +45,8 @@ import trio
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from trouper.nats._client import Msg, _Waiter
+from trouper._waiting import Waiter
+from trouper.nats._client import Msg
 from trouper.nats._errors import (
     AlreadyAcknowledged,
     ConnectionClosed,
@@ -1053,11 +1054,11 @@ class PullConsumer:
         js = self._js
         client = js._client
         msgs: list[JsMsg] = []
-        done = _Waiter()
+        done: Waiter[object] = Waiter()
 
         def on_message(msg: Msg | NatsError) -> None:
             if isinstance(msg, NatsError):
-                done.set(outcome.Error(msg))
+                done.settle(outcome.Error(msg))
                 return
             status = msg.status
             if status is None:
@@ -1068,16 +1069,16 @@ class PullConsumer:
                     return
                 msgs.append(JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, client))
                 if len(msgs) >= batch:
-                    done.set(outcome.Value(None))
+                    done.settle(outcome.Value(None))
             elif status in (404, 408):
-                done.set(outcome.Value(None))
+                done.settle(outcome.Value(None))
             elif status == 409:
                 if msgs:
-                    done.set(outcome.Value(None))
+                    done.settle(outcome.Value(None))
                 else:
-                    done.set(outcome.Error(JetStreamError(409, 0, msg.description)))
+                    done.settle(outcome.Error(JetStreamError(409, 0, msg.description)))
             elif status == 503 and not msgs:
-                done.set(outcome.Error(NoResponders(f"{self.stream}/{self.name}")))
+                done.settle(outcome.Error(NoResponders(f"{self.stream}/{self.name}")))
 
         request: dict[str, object] = {"batch": batch}
         if no_wait:

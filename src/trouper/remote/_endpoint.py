@@ -6,17 +6,14 @@ import enum
 from threading import get_ident
 from typing import TYPE_CHECKING, Final
 
-import outcome
 from trio.lowlevel import (
-    Abort,
-    Task,
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
     current_task,
-    reschedule,
     wait_task_rescheduled,
 )
 
+from trouper._waiting import Waiter
 from trouper.actors import ActorRef, Address, Watcher
 from trouper.errors import MailboxFull, NodeUnreachable
 from trouper.nats import ConnectionClosed, MaxPayloadExceeded, OutboundBufferFull, Status
@@ -52,43 +49,15 @@ GONE: Final = Liveness.GONE
 _pack_entry = ENTRY.pack
 
 
-class Pending:
+class Pending(Waiter[bytes]):
     """An ask waiting for its reply: the reply's bytes, or the error that ended the wait."""
 
-    __slots__ = ("address", "result", "task")
+    __slots__ = ("address",)
 
     def __init__(self, address: Address) -> None:
+        super().__init__()
         self.address = address
         # The actor asked (for the errors that end the wait).
-        self.task: Task | None = None
-        # The asking task while it waits for the reply.
-        self.result: outcome.Outcome[bytes] | None = None
-        # The reply (or error) once it came; set at most once.
-
-    def settle(self, result: outcome.Outcome[bytes]) -> None:
-        """Hand the reply (or error) to the asker, now or when it waits. Idempotent."""
-        if self.result is not None:
-            return
-        self.result = result
-        task = self.task
-        if task is not None:
-            self.task = None
-            reschedule(task, result)
-
-    async def wait(self) -> bytes:
-        """Wait for the reply; cancelled, the ask is withdrawn (a late reply is dropped)."""
-        result = self.result
-        if result is not None:
-            await cancel_shielded_checkpoint()
-            return result.unwrap()
-        self.task = current_task()
-        data: bytes = await wait_task_rescheduled(self._abort)
-        return data
-
-    def _abort(self, _: object) -> Abort:
-        self.task = None
-        self.result = outcome.Value(b"")  # nobody takes it any more
-        return Abort.SUCCEEDED
 
 
 class RemoteEndpoint:
@@ -278,7 +247,7 @@ class RemoteEndpoint:
             # Pending.wait, inlined: one coroutine fewer per ask.
             if pending.result is None:
                 pending.task = current_task()
-                data = await wait_task_rescheduled(pending._abort)
+                data = await wait_task_rescheduled(pending.give_up)
             else:
                 data = await pending.wait()
         finally:
