@@ -24,11 +24,13 @@ from trouper.nats import (
     ClientEvent,
     Disconnected,
     Headers,
+    JetStreamError,
     LameDuck,
     Msg,
     NoResponders,
     PermissionsViolation,
     ProtocolError,
+    PubAck,
     PullConsumer,
     Reconnected,
     ServerError,
@@ -438,3 +440,57 @@ async def test_fetch_stops_when_the_end_of_its_pull_never_comes() -> None:
             while not line.startswith("PUB $JS.API.CONSUMER.MSG.NEXT.ORDERS.worker"):
                 line, payload = await peer.read_command()
     assert json.loads(payload or b"") == {"batch": 5, "expires": 100_000_000}
+
+
+async def test_publish_acks_are_read_in_every_form_the_server_writes() -> None:
+    """The usual answer, a duplicate, one with a domain, and an error all read as the server meant."""
+    answers = [
+        b'{"stream":"S","seq":7}',
+        b'{"stream":"S","seq":7,"duplicate": true}',
+        b'{"stream":"S", "domain":"hub", "seq":8}',
+        b'{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 3"}}',
+    ]
+    with trio.fail_after(5):
+        async with (
+            fake_server() as server,
+            connected(server) as (nc, peer),
+            trio.open_nursery() as nursery,
+        ):
+
+            async def answer() -> None:
+                for data in answers:
+                    line = await peer.read_until("PUB s.x")
+                    await peer.send(msg_frame(line.split()[2], 1, data))
+
+            nursery.start_soon(answer)
+            js = nc.jetstream()
+            acks = [await js.publish("s.x", b"1") for _ in range(3)]
+            with pytest.raises(JetStreamError, match=r"^JetStream error 400 \(10071\): wrong last sequence: 3$"):
+                await js.publish("s.x", b"1")
+    assert acks == [PubAck("S", 7), PubAck("S", 7, duplicate=True), PubAck("S", 8, domain="hub")]
+
+
+async def test_publish_soon_sends_its_headers_then_the_msg_id() -> None:
+    """The header block is the given headers, then Nats-Msg-Id; a CR or LF in the id is refused."""
+    acks: list[object] = []
+    with trio.fail_after(5):
+        async with fake_server() as server, connected(server) as (nc, peer):
+            js = nc.jetstream()
+            headers = Headers({"Trouper-Type": "job"})
+            with pytest.raises(ValueError, match=r"^a header value must be a string"):
+                js.publish_soon("s.x", b"body", acks.append, headers=headers, msg_id="k\r\n")
+            js.publish_soon("s.x", b"body", acks.append, headers=headers, msg_id="k-1")
+            js.publish_soon("s.x", b"bare", acks.append, msg_id="k-2")
+            sent = []
+            for seq in (1, 2):
+                line, payload = await peer.read_command()
+                while not line.startswith("HPUB s.x"):
+                    line, payload = await peer.read_command()
+                sent.append(payload)
+                await peer.send(msg_frame(line.split()[2], 1, b'{"stream":"S","seq":%d}' % seq))
+            await wait_for(lambda: len(acks) == 2)
+    assert sent == [
+        b"NATS/1.0\r\nTrouper-Type: job\r\nNats-Msg-Id: k-1\r\n\r\nbody",
+        b"NATS/1.0\r\nNats-Msg-Id: k-2\r\n\r\nbare",
+    ]
+    assert acks == [PubAck("S", 1), PubAck("S", 2)]

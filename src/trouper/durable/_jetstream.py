@@ -79,6 +79,7 @@ from trouper.nats import (
     ConnectionLost,
     ConsumerConfig,
     DiscardPolicy,
+    Headers,
     JetStream,
     JetStreamError,
     JsMsg,
@@ -162,6 +163,7 @@ class _Publish:
     __slots__ = (
         "commit",
         "headers",
+        "key",
         "mailbox",
         "missing",
         "payload",
@@ -177,7 +179,8 @@ class _Publish:
         commit: _Commit,
         subject: str,
         payload: bytes,
-        headers: dict[str, str] | None,
+        headers: Headers | None,
+        key: str | None,
         record: Append | None,
         mailbox: str | None,
     ) -> None:
@@ -185,10 +188,11 @@ class _Publish:
         self.store = store
         # The commit it belongs to.
         self.commit = commit
-        # What is published; the headers hold its dedup key (Nats-Msg-Id) if it has one.
+        # What is published, and its dedup key (sent as Nats-Msg-Id), if it has one.
         self.subject = subject
         self.payload = payload
         self.headers = headers
+        self.key = key
         # The append it carries (told its sequence and whether it was kept), or None.
         self.record = record
         # The mailbox whose stream takes it (made on demand), or None.
@@ -392,6 +396,9 @@ class JetStreamStore:
         self._js: JetStream | None = None
         # Each mailbox's subject, by name (made once per mailbox).
         self._subjects: dict[str, str] = {}
+        # The headers of a message with neither msg_id nor ask token, by type name
+        # (made once per type: a Headers keeps its encoded block).
+        self._type_headers: dict[str, Headers] = {}
         # Mailbox streams known to exist.
         self._streams: set[str] = set()
         # The open feeds, whose held deliveries the keeper keeps from redelivery.
@@ -823,10 +830,21 @@ class JetStreamStore:
             for record in batch.appends:
                 self._rows += 1
                 kind = type(record)
+                if kind is _DeadAppend:
+                    dead = record
+                    assert isinstance(dead, _DeadAppend)
+                    self._send(
+                        _Publish(
+                            self, commit, dead.subject, dead.payload, None, dead.key, None, None
+                        )
+                    )
+                    continue
+                msg_id = record.msg_id
+                token = None
                 if kind is ServedAppend:
                     served = record
                     assert isinstance(served, ServedAppend)
-                    msg_id = served.msg_id
+                    token = served.token
                     if served.key is not None:
                         key = "d:" + served.key
                     elif msg_id is not None:
@@ -834,62 +852,46 @@ class JetStreamStore:
                     else:
                         self._keys += 1
                         key = f"{self._key_prefix}{self._keys}"
-                    headers = {"Trouper-Type": served.type_name, "Nats-Msg-Id": key}
-                    if msg_id is not None:
-                        headers["Trouper-Msg-Id"] = msg_id
-                    if served.token is not None:
-                        headers["Trouper-Ask"] = served.token
-                    mailbox = served.mailbox
-                    subject = subjects.get(mailbox)
-                    if subject is None:
-                        subject = subjects[mailbox] = self.subject(mailbox)
-                    self._send(
-                        _Publish(self, commit, subject, served.payload, headers, served, mailbox)
-                    )
-                elif kind is _DeadAppend:
-                    dead = record
-                    assert isinstance(dead, _DeadAppend)
-                    self._send(
-                        _Publish(
-                            self,
-                            commit,
-                            dead.subject,
-                            dead.payload,
-                            {"Nats-Msg-Id": dead.key},
-                            None,
-                            None,
-                        )
-                    )
+                elif msg_id is not None:
+                    key = "u:" + msg_id
                 else:
-                    if record.msg_id is not None:
-                        key = "u:" + record.msg_id
-                        headers = {
-                            "Trouper-Type": record.type_name,
-                            "Nats-Msg-Id": key,
-                            "Trouper-Msg-Id": record.msg_id,
-                        }
-                    else:
-                        self._keys += 1
-                        key = f"{self._key_prefix}{self._keys}"
-                        headers = {"Trouper-Type": record.type_name, "Nats-Msg-Id": key}
-                    self._send(
-                        _Publish(
-                            self,
-                            commit,
-                            self.subject(record.mailbox),
-                            record.payload,
-                            headers,
-                            record,
-                            record.mailbox,
+                    self._keys += 1
+                    key = f"{self._key_prefix}{self._keys}"
+                type_name = record.type_name
+                if msg_id is None and token is None:
+                    headers = self._type_headers.get(type_name)
+                    if headers is None:
+                        headers = self._type_headers[type_name] = Headers(
+                            {"Trouper-Type": type_name}
                         )
-                    )
+                else:
+                    fields = {"Trouper-Type": type_name}
+                    if msg_id is not None:
+                        fields["Trouper-Msg-Id"] = msg_id
+                    if token is not None:
+                        fields["Trouper-Ask"] = token
+                    headers = Headers(fields)
+                mailbox = record.mailbox
+                subject = subjects.get(mailbox)
+                if subject is None:
+                    subject = subjects[mailbox] = self.subject(mailbox)
+                self._send(
+                    _Publish(self, commit, subject, record.payload, headers, key, record, mailbox)
+                )
             if batch.states:
                 last: dict[str, bytes] = dict(batch.states)
                 for state_key, data in last.items():
                     self._rows += 1
                     self._send(
                         _Publish(
-                            self, commit, self._state_subject(state_key), data, None, None, None
+                            self,
+                            commit,
+                            self._state_subject(state_key),
+                            data,
+                            None,
+                            None,
+                            None,
+                            None,
                         )
                     )
         except (NatsError, ValueError) as error:
@@ -902,7 +904,13 @@ class JetStreamStore:
         js = self._js
         if js is None:
             js = self._js = self.client.jetstream()
-        js.publish_soon(publish.subject, publish.payload, publish.answered, headers=publish.headers)
+        js.publish_soon(
+            publish.subject,
+            publish.payload,
+            publish.answered,
+            headers=publish.headers,
+            msg_id=publish.key,
+        )
 
     def _on_ack(self, publish: _Publish, result: PubAck | NatsError) -> None:
         commit = publish.commit
@@ -1004,14 +1012,16 @@ class JetStreamStore:
             return
         del self._open[commit]
         batch = commit.batch
-        by_mailbox: dict[str, list[Append]] = {}
-        for record in batch.appends:
-            if record.mailbox in self._listeners:
-                by_mailbox.setdefault(record.mailbox, []).append(record)
-        for mailbox, records in by_mailbox.items():
-            listener = self._listeners.get(mailbox)
-            if listener is not None:
-                listener.appended(records)
+        listeners = self._listeners
+        if listeners:
+            by_mailbox: dict[str, list[Append]] = {}
+            for record in batch.appends:
+                if record.mailbox in listeners:
+                    by_mailbox.setdefault(record.mailbox, []).append(record)
+            for mailbox, records in by_mailbox.items():
+                listener = listeners.get(mailbox)
+                if listener is not None:
+                    listener.appended(records)
         for callback in batch.callbacks():
             callback()
         if batch.waiters:

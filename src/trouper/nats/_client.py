@@ -812,15 +812,26 @@ class Client:
         checked[subject] = None
 
     def _buffer_publish(
-        self, subject: str, payload: bytes, reply: str | None, headers: HeadersLike | None
+        self,
+        subject: str,
+        payload: bytes,
+        reply: str | None,
+        headers: HeadersLike | bytes | None,
+        *,
+        own_reply: bool = False,
     ) -> int:
-        """Append one PUB/HPUB to ``_out``; return its size. Raises before appending anything."""
+        """Append one PUB/HPUB to ``_out``; return its size. Raises before appending anything.
+
+        ``headers`` may be a header block already encoded (``bytes``, checked
+        by its maker); ``own_reply`` says ``reply`` came from ``_reply_subject``
+        (valid by construction: it is not checked again).
+        """
         status = self._status
         if status is Status.CLOSED:
             raise ConnectionClosed(self._closed_reason())
         if subject not in self._checked:
             self._check_subject(subject, "subject")
-        if reply is not None and reply not in self._checked:
+        if reply is not None and not own_reply and reply not in self._checked:
             self._check_subject(reply, "reply subject")
         out = self._out
         size = len(payload)
@@ -833,7 +844,7 @@ class Client:
                 line = f"PUB {subject} {reply} {size}\r\n".encode()
             block = b""
         else:
-            block = encode_headers(headers)
+            block = headers if isinstance(headers, bytes) else encode_headers(headers)
             total = len(block) + size
             if total > self._max_payload:
                 raise MaxPayloadExceeded(total, self._max_payload)
@@ -1154,7 +1165,7 @@ class Client:
         if self._reply_sub is None:
             self._reply_sub = self._subscribe_now(self._inbox + "*", callback=self._on_reply)
         self._next_token += 1
-        token = _base36(self._next_token)
+        token = f"{self._next_token:x}"
         self._reply_handlers[token] = handler
         return token, self._inbox + token
 
@@ -1195,7 +1206,7 @@ class Client:
 
         token, reply = self._reply_subject(on_reply)
         try:
-            added = self._buffer_publish(subject, payload, reply, headers)
+            added = self._buffer_publish(subject, payload, reply, headers, own_reply=True)
             self._requests[token] = self._queued
             await self._after_write(added)
             result = await waiter.wait()
@@ -1708,17 +1719,6 @@ def _describe(error: BaseException | None) -> str:
 def _check_limit(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-
-
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _base36(n: int) -> str:
-    out = []
-    while n:
-        n, rem = divmod(n, 36)
-        out.append(_DIGITS[rem])
-    return "".join(reversed(out)) or "0"
 
 
 @asynccontextmanager

@@ -33,6 +33,7 @@ import base64
 import enum
 import json
 import math
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -54,7 +55,13 @@ from trouper.nats._errors import (
     NatsError,
     NoResponders,
 )
-from trouper.nats.protocol import Headers, HeadersLike, parse_header_block
+from trouper.nats.protocol import (
+    Headers,
+    HeadersLike,
+    _check_value,
+    encode_headers,
+    parse_header_block,
+)
 
 if TYPE_CHECKING:
     from trouper.nats._client import Client
@@ -590,7 +597,19 @@ def _still_owed(msg: Msg, asked: int) -> int:
     return asked
 
 
+_PUB_ACK: Final = re.compile(
+    rb'\{"stream":"([^"\\]+)",\s*"seq":(\d+)(,\s*"duplicate":\s*true)?\}\Z'
+)
+"""The acknowledgement as nats-server writes it (no domain, no escapes), read without json."""
+
+
 def _pub_ack(msg: Msg) -> PubAck:
+    # This runs once per acknowledged publish: the server's usual answer is
+    # matched directly, anything else (a domain, an error) goes through json.
+    match = _PUB_ACK.match(msg.data)
+    if match is not None:
+        stream, seq, duplicate = match.groups()
+        return PubAck(stream.decode(), int(seq), duplicate is not None, None)
     body = _decode(msg)
     try:
         # Built by hand: this runs once per acknowledged publish.
@@ -623,6 +642,22 @@ def _publish_headers(
         return Headers(extra)
     base = headers if isinstance(headers, Headers) else Headers(headers)
     return Headers([*base.pairs(), *extra])
+
+
+_BARE_BLOCK: Final = b"NATS/1.0\r\n\r\n"
+"""The header block with no headers (``encode_headers(Headers())``)."""
+
+
+def _msg_id_block(headers: HeadersLike | None, msg_id: str) -> bytes:
+    """The header block of ``headers`` followed by ``Nats-Msg-Id: msg_id``, encoded.
+
+    Built from the block ``headers`` keeps (see ``encode_headers``), so a
+    ``Headers`` published again and again with a new id each time is not
+    encoded nor checked again; only the id is.
+    """
+    _check_value(msg_id)
+    base = _BARE_BLOCK if headers is None else encode_headers(headers)
+    return b"%sNats-Msg-Id: %s\r\n\r\n" % (base[:-2], msg_id.encode())
 
 
 class JetStream:
@@ -776,11 +811,14 @@ class JetStream:
                 return
             on_ack(ack)
 
+        block: bytes | None = None
+        if msg_id is not None:
+            block = _msg_id_block(headers, msg_id)
+        elif headers is not None:
+            block = encode_headers(headers)
         token, reply = client._reply_subject(on_reply)
         try:
-            client._buffer_publish(
-                subject, payload, reply, _publish_headers(headers, msg_id, None, None)
-            )
+            client._buffer_publish(subject, payload, reply, block, own_reply=True)
         except BaseException:
             client._reply_handlers.pop(token, None)
             raise
@@ -980,7 +1018,7 @@ class PublishPipeline:
 
         token, reply = client._reply_subject(on_reply)
         try:
-            added = client._buffer_publish(subject, payload, reply, headers)
+            added = client._buffer_publish(subject, payload, reply, headers, own_reply=True)
         except BaseException:
             client._reply_handlers.pop(token, None)
             self.acks.pop()

@@ -89,7 +89,7 @@ class Headers(Mapping[str, str]):
             character, or a value holds CR or LF.
     """
 
-    __slots__ = ("_index", "_pairs")
+    __slots__ = ("_block", "_index", "_pairs")
 
     def __init__(
         self, items: Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]] = ()
@@ -105,12 +105,17 @@ class Headers(Mapping[str, str]):
         self._pairs: tuple[tuple[str, str], ...] = tuple(pairs)
         # Every value of each name, in order; built on first lookup.
         self._index: dict[str, list[str]] | None = None
+        # The header block as sent (encode_headers); built on first use, kept
+        # (the pairs never change), so one Headers published again and again
+        # is encoded once.
+        self._block: bytes | None = None
 
     @classmethod
     def _trusted(cls, pairs: list[tuple[str, str]]) -> Headers:
         headers = cls.__new__(cls)
         headers._pairs = tuple(pairs)
         headers._index = None
+        headers._block = None
         return headers
 
     def _lookup(self) -> dict[str, list[str]]:
@@ -481,12 +486,18 @@ def connect_command(options: Mapping[str, object]) -> bytes:
 
 
 def encode_headers(headers: HeadersLike) -> bytes:
-    """The header block of an ``HPUB``: ``NATS/1.0``, one line per pair, and a blank line."""
+    """The header block of an ``HPUB``: ``NATS/1.0``, one line per pair, and a blank line.
+
+    A ``Headers`` keeps its block: encoding it again costs nothing.
+    """
     if not isinstance(headers, Headers):
         headers = Headers(headers)
-    lines = [_HEADER_PREFIX]
-    lines.extend(f"{name}: {value}".encode() for name, value in headers.pairs())
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    block = headers._block
+    if block is None:
+        lines = [_HEADER_PREFIX]
+        lines.extend(f"{name}: {value}".encode() for name, value in headers._pairs)
+        block = headers._block = b"\r\n".join(lines) + b"\r\n\r\n"
+    return block
 
 
 def pub_command(
