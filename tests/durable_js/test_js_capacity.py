@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 from js_support import Done, Job, Sink, eventually, store_for
 
 import trouper
 from trouper.durable import Delivery, Durable, durable_ref
 from trouper.errors import MailboxFull
+from trouper.nats import JetStreamError
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -51,6 +53,62 @@ async def test_tell_waits_while_the_durable_mailbox_is_full(
         await eventually(lambda: len(seen) == 3)
     assert told == [2]
     assert seen == [0, 1, 2]
+
+
+class Holder(trouper.Actor):
+    """Sets ``started`` when a job begins, finishes it once ``release`` is set.
+
+    ``second`` is set once two jobs are done.
+    """
+
+    def __init__(
+        self, started: trio.Event, release: trio.Event, second: trio.Event, seen: list[int]
+    ) -> None:
+        self.started = started
+        self.release = release
+        self.second = second
+        self.seen = seen
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        self.started.set()
+        await self.release.wait()
+        self.seen.append(message.n)
+        if len(self.seen) == 2:
+            self.second.set()
+
+
+async def test_a_tell_waiting_for_room_is_woken_by_an_ack_of_this_process(
+    js_server: NatsServer, prefix: str, mock_clock: trio.testing.MockClock
+) -> None:
+    """A host here finishes a message of the full mailbox: the waiting tell is stored at once.
+
+    Virtual time stands still unless every task has waited 3 s of real time
+    (no server heartbeat comes that often here): a tell that waited for its
+    retry timer (50 ms) could not return without such a jump.
+    """
+    mock_clock.autojump_threshold = 3.0
+    started, release, second = trio.Event(), trio.Event(), trio.Event()
+    seen: list[int] = []
+    options = Durable(capacity=1)
+    store = store_for(js_server.url, prefix, poll_expires=60.0, heartbeat=20.0)
+    async with trouper.open_runtime(store=store) as rt:
+        ref = await rt.spawn(Holder, started, release, second, seen, name="jobs", mailbox=options)
+        await ref.tell(Job(0))
+        await started.wait()  # Job 0 is held, not acked: the stream is full
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ref.tell, Job(1))
+            await trio.testing.wait_all_tasks_blocked()  # its publish is out
+            # Answered after the tell's publish (one connection, one stream, in order):
+            # the tell has been refused for room once this returns.
+            with pytest.raises(JetStreamError, match=r"maximum messages"):
+                await store.client.jetstream().publish(store.subject("jobs"), b"probe")
+            release.set()
+        waited = trio.current_time() - start
+        await second.wait()
+    assert waited == 0
+    assert seen == [0, 1]
 
 
 async def test_a_tell_waiting_for_room_is_cancelled_by_its_deadline(

@@ -443,7 +443,7 @@ async def test_fetch_stops_when_the_end_of_its_pull_never_comes() -> None:
 
 
 async def test_publish_acks_are_read_in_every_form_the_server_writes() -> None:
-    """The usual answer, a duplicate, one with a domain, and an error all read as the server meant."""
+    """The usual answer, a duplicate, one with a domain and an error read as the server meant."""
     answers = [
         b'{"stream":"S","seq":7}',
         b'{"stream":"S","seq":7,"duplicate": true}',
@@ -465,7 +465,8 @@ async def test_publish_acks_are_read_in_every_form_the_server_writes() -> None:
             nursery.start_soon(answer)
             js = nc.jetstream()
             acks = [await js.publish("s.x", b"1") for _ in range(3)]
-            with pytest.raises(JetStreamError, match=r"^JetStream error 400 \(10071\): wrong last sequence: 3$"):
+            refused = r"^JetStream error 400 \(10071\): wrong last sequence: 3$"
+            with pytest.raises(JetStreamError, match=refused):
                 await js.publish("s.x", b"1")
     assert acks == [PubAck("S", 7), PubAck("S", 7, duplicate=True), PubAck("S", 8, domain="hub")]
 

@@ -11,8 +11,10 @@ from trouper.nats import (
     AckPolicy,
     AlreadyAcknowledged,
     ConsumerConfig,
+    DiscardPolicy,
     JetStream,
     JetStreamError,
+    JsMsg,
     MsgMetadata,
     NoResponders,
     PubAck,
@@ -239,6 +241,33 @@ async def test_acked_message_is_not_delivered_again(nats_url: str) -> None:
             await msg.ack_sync()
             assert await consumer.fetch(1, expires=0.5) == []
             assert (await js.stream_info(name)).state.messages == 0
+
+
+async def test_a_confirmed_ack_or_term_has_been_applied_when_its_callback_runs(
+    nats_url: str,
+) -> None:
+    """on_confirmed is called once the server applied the settlement: a full queue has room."""
+    name = fresh()
+    confirmed: list[object] = []
+    with trio.fail_after(10):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            await work_queue(js, name, max_msgs=1, discard=DiscardPolicy.NEW)
+            consumer = await js.pull_subscribe(name, "w", ConsumerConfig())
+            await js.publish(f"{name}.x", b"0")
+            for n in range(1, 11):
+                (msg,) = await consumer.fetch(1, expires=1)
+                done = trio.Event()
+
+                def on_confirmed(error: object, done: trio.Event = done) -> None:
+                    confirmed.append(error)
+                    done.set()
+
+                settle = JsMsg.term_nowait if n % 2 else JsMsg.ack_nowait
+                settle(msg, on_confirmed=on_confirmed)
+                await done.wait()
+                await js.publish(f"{name}.x", b"%d" % n)  # room: the queue held one
+    assert confirmed == [None] * 10
 
 
 async def test_nak_with_delay_redelivers_after_the_delay(nats_url: str) -> None:

@@ -46,6 +46,7 @@ about ``ack_wait``. One handler at a time per message.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import math
@@ -162,6 +163,7 @@ class _Publish:
 
     __slots__ = (
         "commit",
+        "full",
         "headers",
         "key",
         "mailbox",
@@ -201,6 +203,8 @@ class _Publish:
         self.waits = _FULL_PAUSE
         # Whether its last try found no stream (it is made before the next one).
         self.missing = False
+        # Whether its last try found the mailbox full (counted in the store's _full).
+        self.full = False
 
     def answered(self, result: PubAck | NatsError) -> None:
         """Take the server's answer (called by the client's reader task)."""
@@ -230,25 +234,38 @@ class _Lease:
     The store's keeper sends ``+WPI`` for every lease held, every
     ``ack_wait / 4``, so the server does not hand the message to another host
     (or again to this one) while it waits in this process or its handler runs.
+    An ack or term while publishes of this process wait for room in the
+    mailbox asks the server to confirm it, and the confirmation wakes them.
     """
 
-    __slots__ = ("held", "msg", "seq")
+    __slots__ = ("held", "mailbox", "msg", "seq", "store")
 
-    def __init__(self, msg: JsMsg, held: dict[int, _Lease], seq: int) -> None:
+    def __init__(
+        self, msg: JsMsg, held: dict[int, _Lease], seq: int, store: JetStreamStore, mailbox: str
+    ) -> None:
         # The delivery, settled through its ack methods.
         self.msg = msg
         # The leases of its feed, by stream sequence; it is there until settled.
         self.held = held
         self.seq = seq
+        # The store and mailbox it came from (told when settling it made room).
+        self.store = store
+        self.mailbox = mailbox
 
     def _release(self) -> None:
         if self.held.get(self.seq) is self:
             del self.held[self.seq]
 
+    def _on_room(self) -> Callable[[NatsError | None], object] | None:
+        """The callback that wakes publishes waiting for room here, if some wait; else None."""
+        if self.mailbox not in self.store._full:
+            return None
+        return functools.partial(self.store._room_made, self.mailbox)
+
     def ack_nowait(self) -> None:
         """Acknowledge it (see ``JsMsg.ack_nowait``); it is no longer kept alive."""
         self._release()
-        self.msg.ack_nowait()
+        self.msg.ack_nowait(on_confirmed=self._on_room())
 
     def nak_nowait(self, *, delay: float | None = None) -> None:
         """Refuse it for ``delay`` seconds (see ``JsMsg.nak_nowait``)."""
@@ -258,7 +275,7 @@ class _Lease:
     def term_nowait(self, *, reason: str | None = None) -> None:
         """Give it up for good (see ``JsMsg.term_nowait``)."""
         self._release()
-        self.msg.term_nowait(reason=reason)
+        self.msg.term_nowait(reason=reason, on_confirmed=self._on_room())
 
 
 class _LeasedFeed:
@@ -390,6 +407,13 @@ class JetStreamStore:
         self._wake = trio.Event()
         # Publishes waiting to be tried again (no stream yet, a full mailbox).
         self._retry: trio.MemorySendChannel[_Publish] | None = None
+        # Publishes refused as full and not sent again yet, counted by mailbox (> 0):
+        # an ack or term sent here for one of these asks the server to confirm it.
+        self._full: dict[str, int] = {}
+        # Mailboxes in which such a confirmed settlement made room since the retrier
+        # last looked; the retrier parks in _room_lot until one of its own is here.
+        self._made: set[str] = set()
+        self._room_lot = trio.lowlevel.ParkingLot()
         # The live consumer of each mailbox, told about its appends.
         self._listeners: dict[str, MailboxListener] = {}
         # The publishing side of the client (made once).
@@ -675,7 +699,7 @@ class JetStreamStore:
             metadata = msg.metadata
             seq = metadata.stream_seq
             # A redelivery of one held here replaces its lease (the holder settles the latest).
-            lease = held[seq] = _Lease(msg, held, seq)
+            lease = held[seq] = _Lease(msg, held, seq, self, mailbox)
             if headers is None:
                 type_name = msg_id = ask = None
             else:
@@ -935,6 +959,9 @@ class JetStreamStore:
                 return
             if isinstance(result, NoResponders) or _busy(result) or _full(result):
                 publish.missing = isinstance(result, NoResponders)
+                if publish.mailbox is not None and _full(result):
+                    publish.full = True
+                    self._full[publish.mailbox] = self._full.get(publish.mailbox, 0) + 1
                 commit.remaining += 1
                 commit.parked += 1
                 assert self._retry is not None
@@ -994,8 +1021,11 @@ class JetStreamStore:
                     pause = max(pause, publish.waits)
                     publish.waits = min(publish.waits * 2, 1.0)
             if pause:
-                await trio.sleep(pause)
+                await self._wait_for_room(pause, {p.mailbox for p in group if not p.missing})
             for publish in group:
+                if publish.full:
+                    publish.full = False
+                    self._not_full(publish.mailbox)
                 commit = publish.commit
                 if commit.error is not None or self._failure is not None:
                     continue
@@ -1005,6 +1035,37 @@ class JetStreamStore:
                     self._send(publish)
                 except (NatsError, ValueError) as error:
                     self._fail_commit(commit, error)
+
+    async def _wait_for_room(self, pause: float, mailboxes: set[str | None]) -> None:
+        """Wait ``pause`` seconds, or less if this process made room in one of ``mailboxes``.
+
+        Room made by another process is not seen: the pause (50 ms doubling to
+        1 s per publish) is what notices it.
+        """
+        with trio.move_on_after(pause):
+            while self._made.isdisjoint(mailboxes):
+                await self._room_lot.park()
+        self._made.difference_update(mailboxes)
+
+    def _room_made(self, mailbox: str, error: NatsError | None) -> None:
+        """An ack or term sent for ``mailbox`` while it was full was confirmed (or failed).
+
+        Either way its waiting publishes are tried again now (a failed
+        confirmation may still have made room; if not, they wait again).
+        """
+        if error is not None:
+            log.debug("durable store %s: a settlement was not confirmed (%r)", self._name, error)
+        self._made.add(mailbox)
+        self._room_lot.unpark_all()
+
+    def _not_full(self, mailbox: str | None) -> None:
+        """One publish refused as full in ``mailbox`` is being sent again."""
+        if mailbox is not None:
+            left = self._full[mailbox] - 1
+            if left:
+                self._full[mailbox] = left
+            else:
+                del self._full[mailbox]
 
     def _acked(self, commit: _Commit) -> None:
         commit.remaining -= 1

@@ -485,21 +485,58 @@ class JsMsg:
         payload = b"+TERM" if not reason else b"+TERM " + reason.encode()
         await self._settle("term", payload)
 
-    def _settle_nowait(self, how: str, payload: bytes) -> None:
+    def _settle_nowait(
+        self,
+        how: str,
+        payload: bytes,
+        on_confirmed: Callable[[NatsError | None], object] | None = None,
+    ) -> None:
         if self._state.settled:
             raise AlreadyAcknowledged(self.subject, self._state.settled)
-        self._client._buffer_publish(self.reply, payload, None, None)
+        client = self._client
+        if on_confirmed is None:
+            client._buffer_publish(self.reply, payload, None, None)
+        else:
+
+            def on_reply(msg: Msg | NatsError) -> None:
+                client._reply_handlers.pop(token, None)
+                client._requests.pop(token, None)
+                if isinstance(msg, NatsError):
+                    on_confirmed(msg)
+                elif msg.status == 503:
+                    on_confirmed(NoResponders(self.reply))
+                else:
+                    on_confirmed(None)
+
+            token, reply = client._reply_subject(on_reply)
+            try:
+                client._buffer_publish(self.reply, payload, reply, None, own_reply=True)
+            except BaseException:
+                client._reply_handlers.pop(token, None)
+                raise
+            # A request: if the connection drops once it is written, on_reply hears it.
+            client._requests[token] = client._queued
         self._state.settled = how
 
-    def ack_nowait(self) -> None:
+    def ack_nowait(
+        self, *, on_confirmed: Callable[[NatsError | None], object] | None = None
+    ) -> None:
         """``ack()`` from synchronous code (a callback): buffered, never waits.
+
+        With ``on_confirmed``, the ack asks the server to confirm it, as
+        ``ack_sync`` does: the client's reader task calls ``on_confirmed(None)``
+        once the server has applied it (on a work-queue stream the message is
+        then gone and its room free), or with the error (``ConnectionLost``:
+        the connection dropped after it was written, ``NoResponders``: the
+        consumer is gone). A server that holds the message for no consumer
+        any more may not answer at all: never wait on the call alone.
 
         Raises:
             AlreadyAcknowledged: it was settled already.
             OutboundBufferFull: reconnecting, and the outage buffer has no room.
             ConnectionClosed: the client is closed.
         """
-        self._settle_nowait("ack", b"+ACK")
+        self._settle_nowait("ack", b"+ACK", on_confirmed)
 
     def nak_nowait(self, *, delay: float | None = None) -> None:
         """``nak()`` from synchronous code: buffered, never waits (raises as ``ack_nowait``)."""
@@ -510,9 +547,18 @@ class JsMsg:
             raise ValueError(f"delay must be seconds >= 0, got {delay!r}")
         self._settle_nowait("nak", b'-NAK {"delay": %d}' % int(delay * _NANOS))
 
-    def term_nowait(self, *, reason: str | None = None) -> None:
-        """``term()`` from synchronous code: buffered, never waits (raises as ``ack_nowait``)."""
-        self._settle_nowait("term", b"+TERM" if not reason else b"+TERM " + reason.encode())
+    def term_nowait(
+        self,
+        *,
+        reason: str | None = None,
+        on_confirmed: Callable[[NatsError | None], object] | None = None,
+    ) -> None:
+        """``term()`` from synchronous code: buffered, never waits (raises as ``ack_nowait``).
+
+        ``on_confirmed`` is as for ``ack_nowait``.
+        """
+        payload = b"+TERM" if not reason else b"+TERM " + reason.encode()
+        self._settle_nowait("term", payload, on_confirmed)
 
 
 # --- the converter ----------------------------------------------------------
