@@ -33,7 +33,8 @@ SURFACE = {
     "trouper.actors": {
         "IN_MEMORY_DELIVERY", "Actor", "ActorRef", "ActorState", "Address", "Context",
         "DeliveryInfo", "Exited",
-        "HandlerFunction", "Reject", "Request", "Terminated", "Timer", "handler", "instantiate",
+        "HandlerFunction", "Reject", "Request", "Tell", "TellNowait", "Terminated", "Timer",
+        "handler", "instantiate",
     },
     "trouper.supervision": {
         "Backoff", "ChildInfo", "ChildSpec", "Decision", "Directive", "OneForAll", "OneForOne",

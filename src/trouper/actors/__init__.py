@@ -14,7 +14,7 @@ from trouper.actors._context import (
     Terminated,
     Timer,
 )
-from trouper.actors._ref import ActorRef, Address, Request
+from trouper.actors._ref import ActorRef, Address, Request, Tell, TellNowait
 from trouper.actors._ref import Endpoint as Endpoint
 from trouper.actors._ref import Watcher as Watcher
 from trouper.actors._reply import Reject
@@ -32,6 +32,8 @@ __all__ = [
     "HandlerFunction",
     "Reject",
     "Request",
+    "Tell",
+    "TellNowait",
     "Terminated",
     "Timer",
     "handler",

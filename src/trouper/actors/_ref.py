@@ -8,12 +8,12 @@ nothing of the engine; it only calls the endpoint's three operations.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Generic, NoReturn, Protocol, TypeVar, overload
 
 import attrs
 
-__all__ = ["ActorRef", "Address", "Endpoint", "Request", "Watcher"]
+__all__ = ["ActorRef", "Address", "Endpoint", "Request", "Tell", "TellNowait", "Watcher"]
 
 M = TypeVar("M", contravariant=True)
 R = TypeVar("R")
@@ -86,8 +86,49 @@ class Endpoint(Protocol[M]):
         ...
 
 
-def _no_endpoint(*args: object) -> NoReturn:
+def _no_endpoint(*args: object, **kwargs: object) -> NoReturn:
     raise TypeError("this ref has no endpoint to deliver through")
+
+
+class Tell(Protocol[M]):
+    """``ActorRef.tell``: send a message, waiting while the mailbox is full."""
+
+    def __call__(self, message: M, *, msg_id: str | None = None) -> Awaitable[bool]:
+        """Send ``message``; ``True`` once it reached a mailbox, ``False``: a dead letter."""
+        ...
+
+
+class TellNowait(Protocol[M]):
+    """``ActorRef.tell_nowait``: send a message now, or raise ``MailboxFull``."""
+
+    def __call__(self, message: M, *, msg_id: str | None = None) -> bool:
+        """Send ``message`` now; ``True`` if it reached a mailbox, ``False``: a dead letter."""
+        ...
+
+
+_TELL_DOC = """Send ``message`` without waiting for it to be handled: ``await ref.tell(msg)``.
+
+Waits while the target's mailbox is full (backpressure). Messages from one
+sender to one receiver arrive in the order they were told. If the target
+has stopped, the message becomes a dead letter and this returns ``False``;
+otherwise ``True``. A checkpoint: if cancelled, the message was not sent.
+
+To an actor with a durable mailbox, returns once the message is stored;
+``msg_id=`` then deduplicates: a second message with the same id for the
+same mailbox within its window is dropped. In memory, delivery is at most
+once and ``msg_id`` changes nothing.
+"""
+
+_TELL_NOWAIT_DOC = """Send ``message`` now, without waiting: ``ref.tell_nowait(msg)``.
+
+Returns ``True`` if it reached a mailbox, ``False`` if the target has
+stopped (it became a dead letter). To an actor with a durable mailbox, the
+message is staged for the store's next commit (``await
+runtime.store.flush()`` is the barrier).
+
+Raises:
+    MailboxFull: the target's mailbox is full; the message was not sent.
+"""
 
 
 class ActorRef(Generic[M]):
@@ -101,15 +142,26 @@ class ActorRef(Generic[M]):
     thread-safe (use the runtime's ``Portal`` from other threads).
     """
 
-    __slots__ = ("_address", "_endpoint", "_send", "_send_nowait")
+    # ``tell`` and ``tell_nowait`` are the endpoint's own ``send`` and
+    # ``send_nowait``, bound once per ref: no frame of the ref's own stands
+    # between a sender and the mailbox, the hot path of every message. The
+    # slots' texts are their docstrings (``help(ActorRef.tell)``).
+    __slots__ = {
+        "_address": "The actor's address.",
+        "_endpoint": "What delivers this ref's messages.",
+        "tell": _TELL_DOC,
+        "tell_nowait": _TELL_NOWAIT_DOC,
+    }
+
+    tell: Tell[M]
+    tell_nowait: TellNowait[M]
 
     def __init__(self, address: Address, endpoint: Endpoint[M]) -> None:
         self._address = address
         self._endpoint = endpoint
-        # The endpoint's delivery methods, bound once: the hot path of every tell.
-        # (A stand-in without them, as some tests build, fails only when it is told.)
-        self._send: Callable[..., Awaitable[bool]] = getattr(endpoint, "send", _no_endpoint)
-        self._send_nowait: Callable[..., bool] = getattr(endpoint, "send_nowait", _no_endpoint)
+        # (A stand-in endpoint without them, as some tests build, fails only when told.)
+        self.tell = getattr(endpoint, "send", _no_endpoint)
+        self.tell_nowait = getattr(endpoint, "send_nowait", _no_endpoint)
 
     @property
     def address(self) -> Address:
@@ -120,38 +172,6 @@ class ActorRef(Generic[M]):
     def endpoint(self) -> Endpoint[M]:
         """What delivers this ref's messages (a runtime's cell, a pool, a transport)."""
         return self._endpoint
-
-    async def tell(self, message: M, *, msg_id: str | None = None) -> None:
-        """Send ``message`` without waiting for it to be handled.
-
-        Waits while the target's mailbox is full (backpressure). Messages from
-        one sender to one receiver arrive in the order they were told. If the
-        target has stopped, the message becomes a dead letter and this returns
-        normally. A checkpoint: if cancelled, the message was not sent.
-
-        To an actor with a durable mailbox, returns once the message is
-        stored; ``msg_id`` then deduplicates: a second message with the same
-        id for the same mailbox within its window is dropped. In memory,
-        delivery is at most once and ``msg_id`` changes nothing.
-        """
-        if msg_id is None:
-            await self._send(message)
-        else:
-            await self._send(message, msg_id)
-
-    def tell_nowait(self, message: M, *, msg_id: str | None = None) -> None:
-        """Send ``message`` now, without waiting.
-
-        To an actor with a durable mailbox, the message is staged for the
-        store's next commit (``await runtime.store.flush()`` is the barrier).
-
-        Raises:
-            MailboxFull: the target's mailbox is full; the message was not sent.
-        """
-        if msg_id is None:
-            self._send_nowait(message)
-        else:
-            self._send_nowait(message, msg_id)
 
     @overload
     async def ask(self, message: Request[R]) -> R: ...

@@ -1037,6 +1037,10 @@ class Cell:
         budget = throughput
         while self._pending is None:
             if not items:
+                if mailbox.producers:
+                    mailbox.admit()  # emptied by other means (a withdrawn Terminated)
+                    if items:
+                        continue
                 mailbox.register(self)
                 self._parked = True
                 await wait_task_rescheduled(self._abort_park)
@@ -1047,8 +1051,8 @@ class Cell:
                 budget = throughput
                 continue
             message = items.popleft()
-            if mailbox.producers:
-                mailbox.admit()
+            if not items and mailbox.producers:
+                mailbox.admit()  # drained: senders waiting for room come in
             cls = type(message)
             if cls is Ask:
                 envelope: Ask | None = message  # type: ignore[assignment]
@@ -1117,6 +1121,10 @@ class Cell:
         budget = throughput
         while self._pending is None:
             if not items:
+                if mailbox.producers:
+                    mailbox.admit()
+                    if items:
+                        continue
                 mailbox.register(self)
                 self._parked = True
                 await wait_task_rescheduled(self._abort_park)

@@ -10,11 +10,19 @@ store.
 Consumers are cells: a cell takes items straight from ``items`` (``popleft``)
 and, when it finds the deque empty, ``register``s itself and parks. Producers
 put with ``put_nowait`` (which never waits) or ``put`` (which parks the
-sending task, holding its message, while the mailbox is full). Whenever a
-consumer takes an item and ``producers`` is truthy, it calls ``admit``, which
-moves the oldest parked message into the deque and wakes its sender, so
-waiting senders keep their order. A closed mailbox has no room: the put fast
-path needs no closed check.
+sending task, holding its message, while the mailbox is full). When a
+consumer finds the deque empty and ``producers`` is truthy, it calls ``admit``
+before it parks (a settling consumer also after every take), and the mailbox
+lets the parked messages in, oldest first, waking their senders. A closed
+mailbox has no room: the put fast path needs no closed check.
+
+Backpressure has hysteresis: once a sender parks, the in-memory mailbox
+counts as full (``capacity`` 0, so ``put_nowait`` refuses and no sender
+jumps the queue of those waiting) until its consumer has drained it; then
+every waiting sender comes in at once, up to ``size``. A fast sender and its
+actor thus take turns a mailbox at a time, not a message at a time: each
+turn is a park and a wake-up, and draining first makes them as rare as a
+greedy raw channel's. The waiting order is kept, and so is the bound.
 
 Every put wakes one parked consumer. A consumer woken for another reason (a
 command) ``forget``s itself first, and one that leaves without taking the
@@ -103,7 +111,11 @@ class Mailbox(Protocol):
 
     @property
     def producers(self) -> object:
-        """Truthy while senders wait for room: the consumer calls ``admit`` after a take."""
+        """Truthy while senders wait for room: ``admit`` is then due when ``items`` is empty.
+
+        A consumer that finds ``items`` empty calls ``admit`` before it parks; a
+        settling consumer also calls it after every take.
+        """
         ...
 
     def put_nowait(self, item: object) -> bool:
@@ -119,7 +131,7 @@ class Mailbox(Protocol):
         ...
 
     def admit(self) -> None:
-        """Let waiting senders' messages in while there is room."""
+        """Let waiting senders' messages in, oldest first, if the mailbox is ready for them."""
         ...
 
     def register(self, consumer: Consumer) -> None:
@@ -179,7 +191,8 @@ class MemoryMailbox:
         self.size = size
         # The capacity asked for (>= 1 or math.inf); never changes.
         self.capacity = size
-        # The room the put fast path checks: ``size``, or 0 once closed.
+        # The room the put fast path checks: ``size``, or 0 once closed or while
+        # senders wait (until it has drained: see ``admit``).
         self.closed = False
         # Whether the mailbox refuses new items (its actor stopped for good).
         self.consumers: Consumer | dict[Consumer, None] | None = None
@@ -240,21 +253,33 @@ class MemoryMailbox:
         if producers is None:
             producers = self.producers = {}
         producers[task] = item
+        self.capacity = 0  # full until drained: no put jumps the waiting senders' queue
 
         def abort(_: object) -> Abort:
             del producers[task]
+            if not producers and not self.closed:
+                self.capacity = self.size
             return Abort.SUCCEEDED
 
         return bool(await wait_task_rescheduled(abort))
 
     def admit(self) -> None:
-        """Move waiting producers' items in while there is room (call after taking items)."""
+        """Once the mailbox has drained, let the waiting senders' items in, oldest first.
+
+        Up to ``size`` of them; any left keep waiting for the next drain, and
+        the mailbox takes puts again once none is left. Before it has
+        drained this does nothing: that is the hysteresis.
+        """
         producers = self.producers
         items = self.items
-        while producers and len(items) < self.capacity:
-            task = next(iter(producers))
-            items.append(producers.pop(task))
-            reschedule(task, Value(True))
+        if producers and not items:
+            size = self.size
+            while producers and len(items) < size:
+                task = next(iter(producers))
+                items.append(producers.pop(task))
+                reschedule(task, Value(True))
+            if not producers and not self.closed:
+                self.capacity = size
         if items and self.consumers:
             self.wake_one()
 
