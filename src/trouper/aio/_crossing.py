@@ -349,7 +349,7 @@ class Crossing:
             try:
                 cell.send_nowait(message)
             except MailboxFull:
-                pass  # (the room was read above: not expected) wait for it in a lane
+                pass  # senders wait there: full until drained (hysteresis); wait in a lane
             else:
                 self._clock.active = True
                 return
