@@ -17,6 +17,14 @@ everything pending to the writer thread as one group: one transaction, one
 There is no timer: an idle store adds no latency, a busy one commits as
 often as the disk allows, and every commit carries all that piled up.
 
+A group stays open until the writer thread starts it. That thread runs
+Python only while it holds the GIL, and while Trio's thread is busy it
+rarely gets it (Trio's thread gives the GIL up and takes it back at every
+``epoll`` call, before the waiting thread wakes), so a group handed over
+often waits there until Trio's thread blocks. Batches staged meanwhile
+join it (``_join``, from the committer, under the group's lock) instead
+of forming the next group, which would pay an ``fsync`` of its own.
+
 A failed commit (a full disk, an I/O error) is rolled back by SQLite; the
 store then fails as a whole: every batch of that group and every batch
 pending or staged after it raises ``StoreFailed``, and attached mailboxes are
@@ -222,6 +230,39 @@ class _Entry:
         self.op = op
         # The task parked until this entry is durable, or None (staged only).
         self.waiter = waiter
+
+
+class _Group:
+    """Entries handed to the writer thread as one transaction; open until the thread starts it.
+
+    The writer thread runs Python only when it holds the GIL, and while
+    Trio's thread is busy it seldom gets it: a group handed over may wait
+    there until Trio's thread blocks. Until the thread starts the group,
+    Trio's thread adds what was staged since (``SqliteStore._join``), so
+    that wait fills the group instead of leaving the next one behind it,
+    paying its own ``fsync``. ``lock`` makes starting and joining exclusive.
+    """
+
+    __slots__ = ("entries", "lock", "now", "rows", "started")
+
+    def __init__(self, entries: list[_Entry], rows: int, now: float) -> None:
+        # The batches and operations, in staging order (fetches may go first).
+        self.entries = entries
+        # About how many rows they write (bounds what may join, see _GROUP_ROWS).
+        self.rows = rows
+        # Wall-clock seconds the commit records (the time of the last join).
+        self.now = now
+        # Set by the writer thread, under ``lock``, when it takes the entries:
+        # from then on nothing joins and ``entries`` does not change.
+        self.started = False
+        self.lock = threading.Lock()
+
+
+def _commit_group(writing: _Writing, group: _Group) -> tuple[int, int] | None:
+    """Close ``group`` to joiners and commit it (the writer thread)."""
+    with group.lock:
+        group.started = True
+    return _commit(writing, group.entries, group.now)
 
 
 class _Writing:
@@ -558,8 +599,33 @@ def _delete_sql(count: int) -> str:
     return "DELETE FROM messages WHERE id IN (?" + ", ?" * (count - 1) + ")"
 
 
+_DELETE_RANGE = "DELETE FROM messages WHERE id BETWEEN ? AND ?"
+
+
+def _one_run(acks: list[int]) -> bool:
+    """Sort ``acks`` and tell whether they are consecutive ids (deleted as one range).
+
+    A consumer acks in id order, so a commit's acks are often one run of
+    ids (ids are unique across mailboxes, so the range holds nothing else):
+    one statement seeks once instead of once per id, and the thread takes
+    the GIL back once.
+    """
+    acks.sort()
+    first = acks[0]
+    count = len(acks)
+    return acks[-1] - first + 1 == count and acks == list(range(first, first + count))
+
+
+def _delete_acks(connection: sqlite3.Connection, acks: list[int], run: bool) -> None:
+    """Delete the acknowledged ids: one range if they are one ``run``, else ``_CHUNK`` a time."""
+    if run:
+        connection.execute(_DELETE_RANGE, (acks[0], acks[-1]))
+    else:
+        _in_chunks(connection, _delete_sql, acks, 1)
+
+
 def _in_chunks(
-    connection: sqlite3.Connection, sql: Callable[[int], str], rows: list[object], width: int
+    connection: sqlite3.Connection, sql: Callable[[int], str], rows: Sequence[object], width: int
 ) -> None:
     """Run ``sql(n)`` over ``rows`` (flat parameters, ``width`` per row), ``_CHUNK`` rows a time.
 
@@ -595,7 +661,7 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
     try:
         inserts: list[object] = []
         claims: dict[int, int] = {}
-        acks: list[object] = []
+        acks: list[int] = []
         nacks: list[tuple[int, int, float, float, float, int]] = []
         dead: list[tuple[int, str, str | None, float | None, float | None, int]] = []
         states: dict[str, bytes] = {}
@@ -645,20 +711,25 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
             if batch.releases:
                 released.update(batch.releases)
         writing.next_id = next_id
+        run = bool(acks) and _one_run(acks)
         if (
             not begun
             and not (claims or nacks or dead or states or tried or released or ops)
             and now < writing.next_expiry
-            and (len(inserts) <= _CHUNK * 6 if not acks else not inserts and len(acks) <= _CHUNK)
+            and (
+                len(inserts) <= _CHUNK * 6
+                if not acks
+                else not inserts and (run or len(acks) <= _CHUNK)
+            )
         ):
-            # One statement (at most _CHUNK appends, or at most _CHUNK acks):
+            # One statement (at most _CHUNK appends, or one run or _CHUNK acks):
             # SQLite's own transaction around it is as atomic and as durable,
             # and the writer thread takes the GIL back once instead of after
             # BEGIN, the statement and COMMIT (which waits while Trio runs).
             if inserts:
                 connection.execute(_insert_sql(len(inserts) // 6), inserts)
             elif acks:
-                connection.execute(_delete_sql(len(acks)), acks)
+                _delete_acks(connection, acks, run)
             return len(batches), rows
         if not begun:
             connection.execute("BEGIN IMMEDIATE")
@@ -679,7 +750,7 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
             )
             _in_chunks(connection, _delete_sql, [entry[-1] for entry in dead], 1)
         if acks:
-            _in_chunks(connection, _delete_sql, acks, 1)
+            _delete_acks(connection, acks, run)
         if states:
             connection.executemany(_SAVE_STATE, [(key, data, now) for key, data in states.items()])
         if tried:
@@ -847,8 +918,8 @@ class SqliteStore:
         self._busy = False
         # Whether ``_start`` is scheduled to run at the end of this scheduler pass.
         self._scheduled = False
-        # The group in the writer thread now (empty when none is).
-        self._flight: list[_Entry] = []
+        # The group in the writer thread now, or None.
+        self._flight: _Group | None = None
         # Set when the group in the writer thread is done, for a task waiting
         # for it (``_quiet``); made only then, None otherwise.
         self._idle: trio.Event | None = None
@@ -1065,7 +1136,7 @@ class SqliteStore:
         """
         self._writable()
         self._pending.append(_Entry(batch, None, None))
-        if not self._busy and not self._scheduled:
+        if not self._scheduled and not (self._busy and self._flight_started()):
             self._schedule()
 
     async def submit(self, batch: WriteBatch) -> None:
@@ -1118,14 +1189,23 @@ class SqliteStore:
         its own commit as it stages). Otherwise the committer starts it once
         the pass is over. Groups stay whole: splitting them to overlap staging
         and committing was measured slower, each part paying for an ``fsync``.
+        While a group waits for the writer thread, the committer adds what is
+        pending to it (``_join``).
         """
         self._pending_waiters += 1
         if self._busy:
+            if not self._scheduled and not self._flight_started():
+                self._schedule()  # the committer adds what is pending to that group
             return
         if self._threads and self._pending_waiters >= self._population:
             self._start()
         elif not self._scheduled:
             self._schedule()
+
+    def _flight_started(self) -> bool:
+        # Read without the lock: a hint (``_join`` checks again under it).
+        flight = self._flight
+        return flight is None or flight.started
 
     def _schedule(self) -> None:
         # Start the next group in the committer task, which runs in a later
@@ -1185,42 +1265,40 @@ class SqliteStore:
             self._committer_parked = False
             reschedule(committer)
 
-    def _take_group(self) -> list[_Entry]:
+    def _take_group(self, rows: int = 0) -> tuple[list[_Entry], int, int]:
         """Take the next group from what is pending: fetches first, then a bounded prefix.
 
         A fetch only reads what is committed and claims it, so it may go
         before batches staged earlier; it goes first because a consumer may be
         waiting for it. The batches keep their staging order (so appends keep
-        theirs), up to about ``_GROUP_ROWS`` rows: a huge group would make
-        the fetches staged behind it wait for all of it.
+        theirs), up to about ``_GROUP_ROWS`` rows with the ``rows`` the group
+        has already: a huge group would make the fetches staged behind it
+        wait for all of it. Seals the batches taken; returns them, how many
+        tasks wait for them and the group's rows with them.
         """
         pending = self._pending
-        if len(pending) == 1:
+        if len(pending) == 1 and rows < _GROUP_ROWS:
             self._pending = []
             self._capped = False
-            return pending
-        group = [entry for entry in pending if type(entry.op) is _Fetch]
-        rows = len(group)
-        rest: list[_Entry] = []
-        for index, entry in enumerate(pending):
-            if type(entry.op) is _Fetch:
-                continue
-            if rows >= _GROUP_ROWS and group:
-                rest = [e for e in pending[index:] if type(e.op) is not _Fetch]
-                break
-            group.append(entry)
-            rows += 1 if entry.batch is None else entry.batch.rows
-        self._pending = rest
-        self._capped = bool(rest)
-        return group
-
-    def _start(self) -> None:
-        self._scheduled = False
-        if self._busy or not self._pending or self._writer is None:
-            return
-        entries = self._take_group()
+            group = pending
+            batch = pending[0].batch
+            rows += 1 if batch is None else batch.rows
+        else:
+            group = [entry for entry in pending if type(entry.op) is _Fetch]
+            rows += len(group)
+            rest: list[_Entry] = []
+            for index, entry in enumerate(pending):
+                if type(entry.op) is _Fetch:
+                    continue
+                if rows >= _GROUP_ROWS and group:
+                    rest = [e for e in pending[index:] if type(e.op) is not _Fetch]
+                    break
+                group.append(entry)
+                rows += 1 if entry.batch is None else entry.batch.rows
+            self._pending = rest
+            self._capped = bool(rest)
         waiting = 0
-        for entry in entries:
+        for entry in group:
             if entry.waiter is not None:
                 waiting += 1
             batch = entry.batch
@@ -1229,19 +1307,45 @@ class SqliteStore:
                 if batch.waiters is not None:
                     waiting += len(batch.waiters)
         self._pending_waiters -= waiting
+        return group, waiting, rows
+
+    def _start(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._writer is None:
+            return
+        if self._busy:
+            self._join()
+            return
+        entries, waiting, rows = self._take_group()
         self._population = max(1, waiting)
         self._last_group = waiting
         self._busy = True
-        self._flight = entries
+        self._flight = group = _Group(entries, rows, wall_now())
         if self._virtual:
             hold_virtual_time()
         writing = self._writing
         assert writing is not None
-        self._writer.post(partial(_commit, writing, entries, wall_now()), self._done)
+        self._writer.post(partial(_commit_group, writing, group), self._done)
+
+    def _join(self) -> None:
+        """Add what is pending to the group handed to the writer, if it has not started it."""
+        group = self._flight
+        if group is None or not self._pending:
+            return
+        with group.lock:
+            if group.started:
+                return
+            entries, waiting, group.rows = self._take_group(group.rows)
+            group.entries += entries
+            group.now = wall_now()
+        self._population += waiting
+        self._last_group += waiting
 
     def _done(self, result: outcome.Outcome[tuple[int, int] | None]) -> None:
         """The group in the writer thread is done: tell listeners, run callbacks, wake waiters."""
-        entries, self._flight = self._flight, []
+        group, self._flight = self._flight, None
+        assert group is not None
+        entries = group.entries
         self._busy = False
         if self._idle is not None:
             self._idle.set()
