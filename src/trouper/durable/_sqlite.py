@@ -268,11 +268,15 @@ def _commit_group(writing: _Writing, group: _Group) -> tuple[int, int] | None:
 class _Writing:
     """The writer thread's own state: its connection, mailbox ids and the next delivery id."""
 
-    __slots__ = ("boxes", "connection", "next_expiry", "next_id")
+    __slots__ = ("big_chunk", "boxes", "connection", "next_expiry", "next_id")
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         # The writing connection (autocommit mode; transactions are explicit).
         self.connection = connection
+        # Rows per statement of a large group: _BIG_CHUNK, fewer if SQLite
+        # allows fewer parameters (999 before 3.32), at least _CHUNK.
+        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.big_chunk = max(_CHUNK, min(_BIG_CHUNK, limit // 6 // _CHUNK * _CHUNK))
         # Mailbox name -> row id, filled on first use.
         self.boxes: dict[str, int] = {}
         # When the first stored dedup id expires (inf: none will): commits purge
@@ -586,7 +590,8 @@ class _ReleaseAll(_Op):
         return None
 
 
-_CHUNK = 100  # rows per multi-row INSERT or DELETE statement (at most 700 parameters)
+_CHUNK = 100  # rows per multi-row INSERT or DELETE statement of a small group
+_BIG_CHUNK = 500  # rows per statement of a large group (a multiple of _CHUNK), if SQLite allows
 _GROUP_ROWS = 2000  # rows a group takes before the rest waits for the next commit
 _WAKE_SLICE = 32  # tasks woken per pass of the scheduler once their commit is done
 
@@ -616,26 +621,40 @@ def _one_run(acks: list[int]) -> bool:
     return acks[-1] - first + 1 == count and acks == list(range(first, first + count))
 
 
-def _delete_acks(connection: sqlite3.Connection, acks: list[int], run: bool) -> None:
-    """Delete the acknowledged ids: one range if they are one ``run``, else ``_CHUNK`` a time."""
+def _delete_acks(writing: _Writing, acks: list[int], run: bool) -> None:
+    """Delete the acknowledged ids: one range if they are one ``run``, else in chunks."""
     if run:
-        connection.execute(_DELETE_RANGE, (acks[0], acks[-1]))
+        writing.connection.execute(_DELETE_RANGE, (acks[0], acks[-1]))
     else:
-        _in_chunks(connection, _delete_sql, acks, 1)
+        _in_chunks(writing, _delete_sql, acks, 1)
 
 
 def _in_chunks(
-    connection: sqlite3.Connection, sql: Callable[[int], str], rows: Sequence[object], width: int
+    writing: _Writing, sql: Callable[[int], str], rows: Sequence[object], width: int
 ) -> None:
-    """Run ``sql(n)`` over ``rows`` (flat parameters, ``width`` per row), ``_CHUNK`` rows a time.
+    """Run ``sql(n)`` over ``rows`` (flat parameters, ``width`` per row), in few statements.
 
-    One statement per hundred rows instead of one per row (``executemany``):
-    fewer steps through SQLite, and fewer times the thread gives up the GIL.
+    Many rows per statement instead of one per row (``executemany``): fewer
+    steps through SQLite, and fewer times the thread gives the GIL up and
+    must wait to take it back (while Trio's thread is busy, each wait may
+    last until it blocks). ``big_chunk`` rows a statement, then multiples
+    of ``_CHUNK``, then the rest: at most ``_CHUNK + _BIG_CHUNK // _CHUNK``
+    sizes of each statement, all in the connection's statement cache.
     """
-    step = _CHUNK * width
-    for start in range(0, len(rows), step):
-        part = rows[start : start + step]
-        connection.execute(sql(len(part) // width), part)
+    connection = writing.connection
+    big = writing.big_chunk
+    total = len(rows) // width
+    start = 0
+    while start < total:
+        left = total - start
+        if left >= big:
+            count = big
+        elif left > _CHUNK:
+            count = left - left % _CHUNK
+        else:
+            count = left
+        connection.execute(sql(count), rows[start * width : (start + count) * width])
+        start += count
 
 
 def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, int] | None:
@@ -729,13 +748,13 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
             if inserts:
                 connection.execute(_insert_sql(len(inserts) // 6), inserts)
             elif acks:
-                _delete_acks(connection, acks, run)
+                _delete_acks(writing, acks, run)
             return len(batches), rows
         if not begun:
             connection.execute("BEGIN IMMEDIATE")
             begun = True
         if inserts:
-            _in_chunks(connection, _insert_sql, inserts, 6)
+            _in_chunks(writing, _insert_sql, inserts, 6)
         if claims:
             connection.executemany(_CLAIM, [(upto, box) for box, upto in claims.items()])
         if nacks:
@@ -748,9 +767,9 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
                     for count, reason, text, first, last, delivery_id in dead
                 ],
             )
-            _in_chunks(connection, _delete_sql, [entry[-1] for entry in dead], 1)
+            _in_chunks(writing, _delete_sql, [entry[-1] for entry in dead], 1)
         if acks:
-            _delete_acks(connection, acks, run)
+            _delete_acks(writing, acks, run)
         if states:
             connection.executemany(_SAVE_STATE, [(key, data, now) for key, data in states.items()])
         if tried:
@@ -1019,7 +1038,7 @@ class SqliteStore:
         self._lock_fd = fd
         try:
             # A statement cache for every size of the multi-row statements.
-            connection = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+            connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
         except sqlite3.Error as error:
             raise StoreError(path, _describe(error)) from error
         try:
@@ -1330,7 +1349,7 @@ class SqliteStore:
     def _join(self) -> None:
         """Add what is pending to the group handed to the writer, if it has not started it."""
         group = self._flight
-        if group is None or not self._pending:
+        if group is None or not self._pending or group.rows >= _GROUP_ROWS:
             return
         with group.lock:
             if group.started:
