@@ -32,7 +32,11 @@ that is where a handled message is acked, after its outputs). A publish
 whose answer was lost with a connection is sent again; one that found no
 stream (a mailbox nobody opened yet) makes the stream and is sent again;
 one refused because the mailbox is full is sent again after a pause (so
-``tell`` waits while it is full). Any other refusal fails its batch.
+``tell`` waits while it is full), or sooner when this process makes room:
+while such publishes wait, the leases of that mailbox settle with a request
+(``on_confirmed``), and the server's answer (the message is gone: a plain
+ack may still be queued in the server when the next publish arrives) ends
+the pause. Any other refusal fails its batch.
 
 Reading: ``open_feed`` makes the stream and consumer and returns a long
 poll (``trouper.nats.PullFeed``) whose messages become ``Received`` values.
