@@ -388,23 +388,25 @@ class _Fetch(_Op):
     def run(self, writing: _Writing, now: float) -> object:
         connection = writing.connection
         box = writing.box(self.mailbox)
-        # Rows in StoredMessage's order, the mailbox's name a bound column.
+        # Rows in StoredMessage's order, the mailbox's name a bound column,
+        # each made a StoredMessage as the cursor steps (no list of bare rows).
         if self.ids is None:
-            rows = connection.execute(
+            cursor = connection.execute(
                 f"SELECT id, ?, {_AFTER_MAILBOX} FROM messages WHERE mailbox = ? AND id > ? "
                 "AND available_at <= ? ORDER BY id LIMIT ?",
                 (self.mailbox, box, self.after, now, self.limit),
-            ).fetchall()
+            )
         else:
             wanted = "[" + ",".join(str(int(i)) for i in self.ids) + "]"
-            rows = connection.execute(
+            cursor = connection.execute(
                 f"SELECT id, ?, {_AFTER_MAILBOX} FROM messages "
                 "WHERE id IN (SELECT value FROM json_each(?)) AND mailbox = ? ORDER BY id",
                 (self.mailbox, wanted, box),
-            ).fetchall()
-        if rows:
-            connection.execute(_CLAIM, (rows[-1][0], box))
-        return list(map(_as_stored, rows))
+            )
+        messages = list(map(_as_stored, cursor))
+        if messages:
+            connection.execute(_CLAIM, (messages[-1].id, box))
+        return messages
 
 
 class _OpenMailbox(_Op):
