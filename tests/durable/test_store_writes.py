@@ -176,3 +176,17 @@ async def test_expired_ids_are_purged_by_later_commits(tmp_path: Path) -> None:
         assert await queue.put("a later message without id")
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT count(*) FROM dedup").fetchone()[0] == 0
+
+
+async def test_fetch_hands_its_window_to_prepare_before_returning_it(tmp_path: Path) -> None:
+    """``fetch(prepare=...)`` calls ``prepare`` once with the very list it then returns."""
+    async with make_store(tmp_path / "s.db") as store:
+        for n in range(3):
+            await store.submit(one_append(f"m{n}"))
+        seen: list[object] = []
+        window = await store.fetch("box", limit=10, prepare=seen.append)
+        empty = await store.fetch("box", after=window[-1].id, limit=10, prepare=seen.append)
+    assert [message.payload for message in window] == [b"m0", b"m1", b"m2"]
+    assert empty == []
+    assert len(seen) == 1
+    assert seen[0] is window

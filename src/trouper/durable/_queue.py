@@ -30,6 +30,8 @@ been in progress.
 - Fetch: otherwise appends stay on disk (the queue is "spilled") and the
   serving task fetches the next ones in id order, a window at a time, each
   fetch claiming what it returns in the same group commit as other writes.
+  The store hands the window over early (``prepare``) so that it is decoded
+  while that commit is on its way to the disk; it goes to ``items`` after.
   When a fetch comes back short and no unclaimed append was staged since it
   was issued, everything stored has been read: the queue is live again.
 
@@ -508,6 +510,9 @@ class DurableQueue:
         self._stateful = False
         # At or below this many outstanding deliveries, the next window is fetched.
         self._refill = self.options.prefetch // 2
+        # The fetch in progress's messages decoded early (``_prepare``), one
+        # Delivery per row or None where it did not decode; None if not yet.
+        self._prepared: list[Delivery | None] | None = None
 
     def __repr__(self) -> str:
         return f"<DurableQueue {self.name!r} depth {self._depth + self._reserved}>"
@@ -1226,10 +1231,48 @@ class DurableQueue:
         gone = set(reread) - {row.id for row in rows}
         self._known.difference_update(gone)
 
+    def _prepare(self, rows: list[StoredMessage]) -> None:
+        """Decode a window while the commit that claims it is on its way to the disk.
+
+        The store calls it on Trio's thread before ``fetch`` returns; the
+        deliveries are handed over only once it has (after the claim commits).
+        """
+        decode = self._codec.decode
+        generation = self._generation
+        prepared: list[Delivery | None] = []
+        for row in rows:
+            try:
+                message = decode(row.type_name, row.payload)
+            except Exception:
+                prepared.append(None)  # dead-lettered at the hand-over, with its reason
+                continue
+            prepared.append(
+                Delivery(
+                    self,
+                    message,
+                    row.id,
+                    row.msg_id,
+                    row.deliveries + 1,
+                    row.retries,
+                    row.first_delivered_at,
+                    None,
+                    generation,
+                )
+            )
+        self._prepared = prepared
+
+    def _take_prepared(self) -> list[Delivery | None] | None:
+        prepared, self._prepared = self._prepared, None
+        return prepared
+
     async def _fetch(self, room: int) -> None:
         generation = self._generation
         seen = self._unread
-        rows = await self._polled.fetch(self.name, after=self._cursor, limit=room)
+        self._prepared = None
+        rows = await self._polled.fetch(
+            self.name, after=self._cursor, limit=room, prepare=self._prepare
+        )
+        prepared = self._take_prepared()
         if generation != self._generation:
             return
         known = self._known
@@ -1247,7 +1290,24 @@ class DurableQueue:
         items = self.items
         generation = self._generation
         handed = 0
-        for row in rows:
+        undecoded: list[StoredMessage] = rows
+        if prepared is not None and len(prepared) == len(rows):
+            # Decoded while the claim committed (``_prepare``).
+            undecoded = []
+            for row, ready in zip(rows, prepared, strict=True):
+                delivery_id = row.id
+                if delivery_id in known:
+                    continue
+                if ready is None:
+                    self._from_row(row, row.deliveries + 1)  # dead-lettered with its reason
+                    continue
+                if companions:
+                    ready.companion = companions.pop(delivery_id, None)
+                ready._delivered_at = now
+                items.append(ready)
+                known.add(delivery_id)
+                handed += 1
+        for row in undecoded:
             delivery_id = row.id
             if delivery_id in known:
                 continue

@@ -268,7 +268,7 @@ def _commit_group(writing: _Writing, group: _Group) -> tuple[int, int] | None:
 class _Writing:
     """The writer thread's own state: its connection, mailbox ids and the next delivery id."""
 
-    __slots__ = ("big_chunk", "boxes", "connection", "next_expiry", "next_id")
+    __slots__ = ("big_chunk", "boxes", "connection", "next_expiry", "next_id", "soon")
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         # The writing connection (autocommit mode; transactions are explicit).
@@ -277,6 +277,9 @@ class _Writing:
         # allows fewer parameters (999 before 3.32), at least _CHUNK.
         limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self.big_chunk = max(_CHUNK, min(_BIG_CHUNK, limit // 6 // _CHUNK * _CHUNK))
+        # Trio's ``run_sync_soon`` when the writer is a thread (None inline):
+        # a fetch's ``prepare`` runs through it while the commit is on disk.
+        self.soon: Callable[..., object] | None = None
         # Mailbox name -> row id, filled on first use.
         self.boxes: dict[str, int] = {}
         # When the first stored dedup id expires (inf: none will): commits purge
@@ -374,16 +377,30 @@ class _Op:
         """Messages this operation appended (listeners hear of them)."""
         return ()
 
+    def committing(self) -> None:
+        """Called in the writer thread just before its group's COMMIT."""
+
 
 class _Fetch(_Op):
-    __slots__ = ("after", "ids", "limit", "mailbox")
+    __slots__ = ("after", "ids", "limit", "mailbox", "prepare", "ready")
 
-    def __init__(self, mailbox: str, after: int, ids: Sequence[int] | None, limit: int) -> None:
+    def __init__(
+        self,
+        mailbox: str,
+        after: int,
+        ids: Sequence[int] | None,
+        limit: int,
+        prepare: Callable[[list[StoredMessage]], object] | None,
+    ) -> None:
         super().__init__()
         self.mailbox = mailbox
         self.after = after
         self.ids = ids
         self.limit = limit
+        # Called with the rows on Trio's thread before the commit is durable.
+        self.prepare = prepare
+        # Set by the writer thread as its COMMIT starts (``prepare`` waits for it).
+        self.ready: threading.Event | None = None
 
     def run(self, writing: _Writing, now: float) -> object:
         connection = writing.connection
@@ -406,7 +423,27 @@ class _Fetch(_Op):
         messages = list(map(_as_stored, cursor))
         if messages:
             connection.execute(_CLAIM, (messages[-1].id, box))
+            if self.prepare is not None and writing.soon is not None:
+                # The caller decodes them on Trio's thread while COMMIT waits
+                # for the disk (handing them over still waits for the commit).
+                self.ready = threading.Event()
+                with contextlib.suppress(trio.RunFinishedError):
+                    writing.soon(self._prepare, messages)
         return messages
+
+    def _prepare(self, messages: list[StoredMessage]) -> None:
+        # On Trio's thread. Waiting here (the GIL given up) lets the writer
+        # thread reach its COMMIT, which runs without the GIL; otherwise it
+        # would wait for the GIL until ``prepare`` is done, and nothing would
+        # overlap. Bounded: a commit that fails before COMMIT never sets it.
+        assert self.ready is not None
+        assert self.prepare is not None
+        self.ready.wait(_READY_WAIT)
+        self.prepare(messages)
+
+    def committing(self) -> None:
+        if self.ready is not None:
+            self.ready.set()
 
 
 class _OpenMailbox(_Op):
@@ -592,6 +629,7 @@ class _ReleaseAll(_Op):
         return None
 
 
+_READY_WAIT = 0.002  # seconds a fetch's ``prepare`` waits at most for its COMMIT to start
 _CHUNK = 100  # rows per multi-row INSERT or DELETE statement of a small group
 _BIG_CHUNK = 500  # rows per statement of a large group (a multiple of _CHUNK), if SQLite allows
 _GROUP_ROWS = 2000  # rows a group takes before the rest waits for the next commit
@@ -786,6 +824,8 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
             # Expired dedup ids go a few at a time, more when many are being added.
             connection.execute(_PURGE, (now, 64 + 2 * dedups))
             writing.next_expiry = _first_expiry(connection)
+        for op in ops:
+            op.committing()
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -1013,6 +1053,8 @@ class SqliteStore:
             writer = reader = _Inline()
         try:
             self._writing = await writer.call(self._open_writer)
+            if self._threads:
+                self._writing.soon = token.run_sync_soon
             self._reading = await reader.call(self._open_reader)
         except BaseException:
             await self._shut(writer, reader)
@@ -1480,10 +1522,22 @@ class SqliteStore:
         return result
 
     async def fetch(
-        self, mailbox: str, *, after: int = 0, ids: Sequence[int] | None = None, limit: int
+        self,
+        mailbox: str,
+        *,
+        after: int = 0,
+        ids: Sequence[int] | None = None,
+        limit: int,
+        prepare: Callable[[list[StoredMessage]], object] | None = None,
     ) -> list[StoredMessage]:
-        """Claim and return the next available messages (see ``Store.fetch``)."""
-        result: list[StoredMessage] = await self._run_op(_Fetch(mailbox, after, ids, limit))
+        """Claim and return the next available messages (see ``PolledStore.fetch``).
+
+        In threads mode, ``prepare`` runs on Trio's thread while the commit
+        that claims them is on its way to the disk; inline, it is not called.
+        """
+        result: list[StoredMessage] = await self._run_op(
+            _Fetch(mailbox, after, ids, limit, prepare)
+        )
         return result
 
     # --- reading and administration -------------------------------------------

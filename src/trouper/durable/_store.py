@@ -497,13 +497,23 @@ class PolledStore(Store, Protocol):
         """
 
     async def fetch(
-        self, mailbox: str, *, after: int = 0, ids: Sequence[int] | None = None, limit: int
+        self,
+        mailbox: str,
+        *,
+        after: int = 0,
+        ids: Sequence[int] | None = None,
+        limit: int,
+        prepare: Callable[[list[StoredMessage]], object] | None = None,
     ) -> list[StoredMessage]:
         """Claim and return up to ``limit`` available messages with ids above ``after``, in order.
 
         With ``ids``, claim and return those messages instead (those still
         stored). The claim (the mailbox's watermark) commits before this
-        returns, in the same group commit as other writes.
+        returns, in the same group commit as other writes. A store may call
+        ``prepare`` once, on Trio's thread, with the list it will return,
+        before the claim has committed (while the commit waits for the
+        disk), so the caller decodes the messages meanwhile; it must not
+        hand them to a handler before ``fetch`` returns.
         """
 
 
