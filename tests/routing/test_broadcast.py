@@ -112,6 +112,43 @@ async def test_tell_nowait_delivers_to_all_members_or_none() -> None:
     assert journal == [("member-2", 9)]
 
 
+class Metered(Listener):
+    """A listener whose ``member-2`` handles a ``Note`` only once given a permit."""
+
+    def __init__(self, journal: list[tuple[str, object]], permits: trio.Semaphore) -> None:
+        super().__init__(journal)
+        self.permits = permits
+
+    @handler
+    async def note(self, message: Note) -> str:
+        if self.member == "member-2":
+            await self.permits.acquire()
+        return await super().note(message)
+
+
+async def test_tell_nowait_counts_a_member_with_a_waiting_sender_as_full() -> None:
+    """Room behind a waiting sender is the sender's: ``tell_nowait`` raises and delivers nowhere."""
+    journal: list[tuple[str, object]] = []
+    permits = trio.Semaphore(0)
+    async with trouper.open_runtime(mailbox_size=2) as rt:
+        pool = await rt.spawn_pool(Metered, 2, journal, permits, router=Broadcast(), name="all")
+        for n in range(3):  # member-2 takes 0 and waits for a permit: [1, 2], full
+            pool.tell_nowait(Note(n))
+            await trio.testing.wait_all_tasks_blocked()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pool.tell, Note(3))  # member-1 has it; it waits on member-2
+            await trio.testing.wait_all_tasks_blocked()
+            permits.release()  # member-2 handles 0 and takes 1: [2], and 3 still waits
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(MailboxFull, match=r"^mailbox of trouper://local/all/member-2 "):
+                pool.tell_nowait(Note(4))
+            for _ in range(3):
+                permits.release()
+        await trio.testing.wait_all_tasks_blocked()
+    assert [n for member, n in journal if member == "member-1"] == [0, 1, 2, 3]
+    assert [n for member, n in journal if member == "member-2"] == [0, 1, 2, 3]
+
+
 async def test_growing_adds_listeners_for_later_messages() -> None:
     """After a resize up, the new members get the messages told from then on."""
     journal: list[tuple[str, object]] = []

@@ -53,7 +53,7 @@ async def _fill(ref: ActorRef[object], *values: int) -> None:
 
 
 async def test_a_waiting_sender_comes_in_once_the_mailbox_has_drained() -> None:
-    """Room alone does not let a waiting sender in: the mailbox must drain first (hysteresis)."""
+    """Takes alone do not let a waiting sender in: the mailbox must drain first (hysteresis)."""
     permits = trio.Semaphore(0)
     async with trouper.open_runtime() as rt:
         ref = await rt.spawn(Turnstile, permits, mailbox_size=3)
@@ -71,9 +71,6 @@ async def test_a_waiting_sender_comes_in_once_the_mailbox_has_drained() -> None:
                 permits.release()  # 0, then 1 handled: the mailbox holds 2, then 1
                 await trio.testing.wait_all_tasks_blocked()
                 assert not done.is_set()
-                # While a sender waits, the mailbox counts as full: nobody jumps its queue.
-                with pytest.raises(MailboxFull):
-                    ref.tell_nowait(Put(99))
             permits.release()  # 2 handled, 3 taken: drained, so the sender comes in
             await trio.testing.wait_all_tasks_blocked()
             assert done.is_set()
@@ -81,6 +78,76 @@ async def test_a_waiting_sender_comes_in_once_the_mailbox_has_drained() -> None:
         for _ in range(3):
             permits.release()
         assert await ref.ask(Get()) == [0, 1, 2, 3, 4, 5]
+
+
+async def test_a_put_that_finds_room_lets_the_waiting_senders_in_first() -> None:
+    """While a sender waits, a ``tell_nowait`` with room puts its message behind the waiting one."""
+    permits = trio.Semaphore(0)
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Turnstile, permits, mailbox_size=3)
+        await _fill(ref, 0, 1, 2, 3)
+        done = trio.Event()
+
+        async def sender() -> None:
+            await ref.tell(Put(4))
+            done.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sender)
+            await trio.testing.wait_all_tasks_blocked()
+            permits.release()  # 0 handled, 1 taken: [2, 3], one place free
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(MailboxFull):
+                ref.tell_nowait(Put(98))  # the waiting 4 takes the place first
+            await trio.testing.wait_all_tasks_blocked()
+            assert done.is_set()
+            permits.release()  # 1 handled, 2 taken: [3, 4]
+            await trio.testing.wait_all_tasks_blocked()
+            assert ref.tell_nowait(Put(5)) is True
+        for _ in range(5):
+            permits.release()
+        assert await ref.ask(Get()) == [0, 1, 2, 3, 4, 5]
+
+
+@attrs.frozen
+class Step:
+    value: int
+
+
+class Looper(Actor):
+    """On ``Step(2)``, tells itself ``Step(100)`` and waits for that tell to return."""
+
+    def __init__(self, gate: trio.Event) -> None:
+        self.gate = gate
+        self.seen: list[int] = []
+
+    @handler
+    async def step(self, message: Step) -> None:
+        await self.gate.wait()
+        self.seen.append(message.value)
+        if message.value == 2:
+            await self.ctx.self_ref.tell(Step(100))
+
+    @handler
+    async def get(self, message: Get) -> list[int]:
+        return list(self.seen)
+
+
+async def test_a_handler_telling_its_own_actor_with_room_does_not_wait_for_a_drain() -> None:
+    """A tell that finds room never waits, even while another sender waits for the drain."""
+    gate = trio.Event()
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Looper, gate, mailbox_size=3)
+        await ref.tell(Step(0))  # taken at once; its handler waits on the gate
+        await trio.testing.wait_all_tasks_blocked()
+        for value in (1, 2, 3):
+            ref.tell_nowait(Step(value))
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ref.tell, Step(4))  # waits for room
+                await trio.testing.wait_all_tasks_blocked()
+                gate.set()  # in 2's handler the mailbox holds [3]: room, with 4 waiting
+            assert await ref.ask(Get()) == [0, 1, 2, 3, 4, 100]
 
 
 async def test_waiting_senders_come_in_in_order_and_at_most_a_mailbox_at_a_time() -> None:
@@ -192,3 +259,16 @@ def test_tell_and_tell_nowait_are_documented() -> None:
     tell, tell_nowait = vars(ActorRef)["tell"], vars(ActorRef)["tell_nowait"]
     assert (inspect.getdoc(tell) or "").startswith("Send ``message`` without waiting")
     assert (inspect.getdoc(tell_nowait) or "").startswith("Send ``message`` now")
+
+
+def test_a_ref_subclass_cannot_override_tell() -> None:
+    """``tell`` is the endpoint's own ``send``: overriding it in a subclass is refused clearly."""
+    with pytest.raises(
+        TypeError,
+        match=r"^Custom overrides ActorRef\.tell, which is its endpoint's own send: "
+        r"give the ref an endpoint \(runtime\.lowlevel\.Endpoint\) instead$",
+    ):
+
+        class Custom(ActorRef[object]):
+            async def tell(self, message: object, *, msg_id: str | None = None) -> bool:  # type: ignore[override]
+                return False

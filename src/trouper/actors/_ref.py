@@ -156,6 +156,15 @@ class ActorRef(Generic[M]):
     tell: Tell[M]
     tell_nowait: TellNowait[M]
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("tell", "tell_nowait"):
+            if name in vars(cls):
+                raise TypeError(
+                    f"{cls.__name__} overrides ActorRef.{name}, which is its endpoint's own "
+                    f"send: give the ref an endpoint (runtime.lowlevel.Endpoint) instead"
+                )
+
     def __init__(self, address: Address, endpoint: Endpoint[M]) -> None:
         self._address = address
         self._endpoint = endpoint

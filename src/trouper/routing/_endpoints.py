@@ -360,7 +360,7 @@ class BroadcastEndpoint(PoolEndpoint):
             return self._dead_send_nowait(message)
         for member in members:
             mailbox = member.mailbox
-            if len(mailbox) >= mailbox.size and not mailbox.closed:
+            if mailbox.full and not mailbox.closed:
                 raise MailboxFull(member.address, mailbox.size)
         reached = False
         for member in members:

@@ -464,13 +464,13 @@ class Cell:
                         items.pop()
                         runtime.refuse_foreign_thread("tell_nowait")
                 return True
-        else:
-            try:
-                put = mailbox.put_nowait(message)
-            except RuntimeError:  # this thread, but outside the Trio run (asyncio code)
-                runtime.refuse_foreign_thread("tell_nowait")
-            if put:
-                return True
+        # No room on the fast path (or another mailbox): senders may wait, or it is full.
+        try:
+            put = mailbox.put_nowait(message)
+        except RuntimeError:  # this thread, but outside the Trio run (asyncio code)
+            runtime.refuse_foreign_thread("tell_nowait")
+        if put:
+            return True
         if mailbox.closed:
             self.dead_letter(message, _STOPPED_REASON)
             return False

@@ -17,12 +17,16 @@ lets the parked messages in, oldest first, waking their senders. A closed
 mailbox has no room: the put fast path needs no closed check.
 
 Backpressure has hysteresis: once a sender parks, the in-memory mailbox
-counts as full (``capacity`` 0, so ``put_nowait`` refuses and no sender
-jumps the queue of those waiting) until its consumer has drained it; then
-every waiting sender comes in at once, up to ``size``. A fast sender and its
-actor thus take turns a mailbox at a time, not a message at a time: each
-turn is a park and a wake-up, and draining first makes them as rare as a
-greedy raw channel's. The waiting order is kept, and so is the bound.
+takes it back when its consumer has drained it, not at the first free
+place; then every waiting sender comes in at once, up to ``size``. A fast
+sender and its actor thus take turns a mailbox at a time, not a message at
+a time: each turn is a park and a wake-up, and draining first makes them
+as rare as a greedy raw channel's. Meanwhile ``capacity`` is 0, so the put
+fast path refuses, and a put that finds room in the slow path lets the
+waiting senders in first, then itself if room is left: nobody jumps their
+queue, and a put with room never waits (a handler telling its own busy
+actor does not deadlock on a mailbox that is not full). The waiting order
+is kept, and so is the bound.
 
 Every put wakes one parked consumer. A consumer woken for another reason (a
 command) ``forget``s itself first, and one that leaves without taking the
@@ -107,6 +111,11 @@ class Mailbox(Protocol):
 
     def __len__(self) -> int:
         """The number of messages waiting (what trees show as the mailbox depth)."""
+        ...
+
+    @property
+    def full(self) -> bool:
+        """Whether ``put_nowait`` would refuse a message now for want of room."""
         ...
 
     @property
@@ -200,7 +209,7 @@ class MemoryMailbox:
         # in the order they parked (a shared mailbox), or None / empty when none is parked.
         self.producers: dict[Task, object] | None = None
         # Parked senders and their messages, oldest first; None or empty when none (read
-        # by the consumer after each take: a plain attribute, not a property).
+        # by the consumer when it empties the deque: a plain attribute, not a property).
 
     def __len__(self) -> int:
         return len(self.items)
@@ -210,13 +219,18 @@ class MemoryMailbox:
 
     @property
     def full(self) -> bool:
-        """Whether a ``put_nowait`` would be refused."""
-        return len(self.items) >= self.capacity
+        """Whether ``put_nowait`` would refuse a message now: senders waiting for room go first."""
+        producers = self.producers
+        return len(self.items) + (len(producers) if producers else 0) >= self.size
 
     def put_nowait(self, item: object) -> bool:
-        """Append ``item`` if there is room and wake a consumer; return whether it was put."""
+        """Append ``item`` if there is room and wake a consumer; return whether it was put.
+
+        Senders waiting for room go first: if there is room while some wait,
+        they are let in (oldest first), then ``item`` if room is left.
+        """
         items = self.items
-        if len(items) >= self.capacity:
+        if len(items) >= self.capacity and not self._room_after_waiting():
             return False
         items.append(item)
         if self.consumers:
@@ -268,20 +282,33 @@ class MemoryMailbox:
 
         Up to ``size`` of them; any left keep waiting for the next drain, and
         the mailbox takes puts again once none is left. Before it has
-        drained this does nothing: that is the hysteresis.
+        drained this does nothing: that is the hysteresis (a put that finds
+        room lets them in earlier, see ``put_nowait``).
         """
-        producers = self.producers
-        items = self.items
-        if producers and not items:
-            size = self.size
-            while producers and len(items) < size:
-                task = next(iter(producers))
-                items.append(producers.pop(task))
-                reschedule(task, Value(True))
-            if not producers and not self.closed:
-                self.capacity = size
-        if items and self.consumers:
+        if self.producers and not self.items:
+            self._let_in()
+        if self.items and self.consumers:
             self.wake_one()
+
+    def _room_after_waiting(self) -> bool:
+        """Room while senders wait: let them in first; whether room is left for one more."""
+        if not self.producers or len(self.items) >= self.size:
+            return False  # full, or closed (closing let every waiting sender go)
+        self._let_in()
+        return len(self.items) < self.capacity
+
+    def _let_in(self) -> None:
+        producers = self.producers
+        assert producers is not None
+        items = self.items
+        size = self.size
+        while producers and len(items) < size:
+            task = next(iter(producers))
+            # Woken first: outside the Trio run this raises with nothing moved.
+            reschedule(task, Value(True))
+            items.append(producers.pop(task))
+        if not producers and not self.closed:
+            self.capacity = size
 
     def register(self, consumer: Consumer) -> None:
         """Have ``consumer`` woken by the next put; it parks itself right after."""
