@@ -52,21 +52,29 @@ async def _fill(ref: ActorRef[object], *values: int) -> None:
         ref.tell_nowait(Put(value))
 
 
+async def _start_waiting_sender(
+    nursery: trio.Nursery, ref: ActorRef[object], message: object
+) -> trio.Event:
+    """Start a task that tells ``message`` (it waits for room); its event is set once it is in."""
+    done = trio.Event()
+
+    async def sender() -> None:
+        await ref.tell(message)
+        done.set()
+
+    nursery.start_soon(sender)
+    await trio.testing.wait_all_tasks_blocked()
+    return done
+
+
 async def test_a_waiting_sender_comes_in_once_the_mailbox_has_drained() -> None:
     """Takes alone do not let a waiting sender in: the mailbox must drain first (hysteresis)."""
     permits = trio.Semaphore(0)
     async with trouper.open_runtime() as rt:
         ref = await rt.spawn(Turnstile, permits, mailbox_size=3)
         await _fill(ref, 0, 1, 2, 3)
-        done = trio.Event()
-
-        async def sender() -> None:
-            await ref.tell(Put(4))
-            done.set()
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(sender)
-            await trio.testing.wait_all_tasks_blocked()
+            done = await _start_waiting_sender(nursery, ref, Put(4))
             for _ in range(2):
                 permits.release()  # 0, then 1 handled: the mailbox holds 2, then 1
                 await trio.testing.wait_all_tasks_blocked()
@@ -86,15 +94,8 @@ async def test_a_put_that_finds_room_lets_the_waiting_senders_in_first() -> None
     async with trouper.open_runtime() as rt:
         ref = await rt.spawn(Turnstile, permits, mailbox_size=3)
         await _fill(ref, 0, 1, 2, 3)
-        done = trio.Event()
-
-        async def sender() -> None:
-            await ref.tell(Put(4))
-            done.set()
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(sender)
-            await trio.testing.wait_all_tasks_blocked()
+            done = await _start_waiting_sender(nursery, ref, Put(4))
             permits.release()  # 0 handled, 1 taken: [2, 3], one place free
             await trio.testing.wait_all_tasks_blocked()
             with pytest.raises(MailboxFull):
