@@ -9,7 +9,7 @@ import trio.testing
 from durable_support import Charge, Ledger, Place, sqlite
 
 import trouper
-from trouper.durable import Delivery, Durable, SqliteStore
+from trouper.durable import Delivery, Durable, SqliteStore, durable_ref
 
 
 class Sink(trouper.Actor):
@@ -62,6 +62,26 @@ async def test_sends_state_and_ack_commit_in_one_transaction(tmp_path: Path) -> 
         assert store.statistics().batches == batches + 1  # one batch: the ack, send and state
     assert before == {"forward": 1, "sink": 0}
     assert after == {"forward": 0, "sink": 1}
+
+
+async def test_a_send_to_a_mailbox_no_actor_hosts_commits_with_the_ack(tmp_path: Path) -> None:
+    """Told through ``durable_ref`` from a handler, the message is stored with the handler's ack."""
+    gate = trio.Event()
+    store = sqlite(tmp_path / "s.db")
+    async with trouper.open_runtime(store=store) as rt:
+        elsewhere = durable_ref(rt, "elsewhere")
+        forward = await rt.spawn(Forward, elsewhere, gate, name="forward", mailbox=Durable())
+        await forward.tell(Place("o-1", 5))
+        await trio.sleep(0.5)  # on virtual time: once the store and every task are idle
+        await store.flush()
+        before = {b.name: b.depth for b in await store.mailbox_statistics()}
+        gate.set()
+        await trio.sleep(0.5)
+        await store.flush()
+        after = {b.name: b.depth for b in await store.mailbox_statistics()}
+    assert before.get("elsewhere", 0) == 0
+    assert before["forward"] == 1
+    assert after == {"forward": 0, "elsewhere": 1}
 
 
 class Gatekeeper(trouper.Actor):

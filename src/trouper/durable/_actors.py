@@ -415,14 +415,20 @@ class _MailboxEndpoint:
     def _released(self, message: object, msg_id: str | None) -> None:
         self.layer.runtime.store.stage(self._batch(message, msg_id))
 
+    def _staged(self, message: object, msg_id: str | None) -> bool:
+        """Stage the send in the running handler's transaction, if one is open anywhere."""
+        if not self.layer.runtime.in_transaction:
+            return False  # the usual case: no callback to build
+        release = functools.partial(self._released, message, msg_id)
+        return stage_if_in_transaction(self.sender, message, msg_id, release)
+
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Append ``message`` to the mailbox; return once it is durable."""
         local = self._local()
         if local is not None:
             return await local.endpoint.send(message, msg_id)
         await checkpoint_if_cancelled()
-        release = functools.partial(self._released, message, msg_id)
-        if stage_if_in_transaction(self.sender, message, msg_id, release):
+        if self._staged(message, msg_id):
             await cancel_shielded_checkpoint()
             return True
         await self.layer.runtime.store.submit(self._batch(message, msg_id))
@@ -433,8 +439,7 @@ class _MailboxEndpoint:
         local = self._local()
         if local is not None:
             return local.endpoint.send_nowait(message, msg_id)
-        release = functools.partial(self._released, message, msg_id)
-        if not stage_if_in_transaction(self.sender, message, msg_id, release):
+        if not self._staged(message, msg_id):
             self.layer.runtime.store.stage(self._batch(message, msg_id))
         return True
 
