@@ -57,7 +57,10 @@ class Endpoint(Protocol[M]):
     """What an ``ActorRef`` needs from whatever delivers its messages.
 
     A local actor's cell, a pool's router and a remote node are endpoints;
-    the ref calls nothing else. Exported by ``trouper.runtime.lowlevel``.
+    the ref calls nothing else. ``ActorRef.tell`` and ``tell_nowait`` are
+    ``send`` and ``send_nowait`` themselves, bound once per ref, so users
+    call them directly (``msg_id`` by keyword). Exported by
+    ``trouper.runtime.lowlevel``.
     """
 
     async def send(self, message: M, msg_id: str | None = None) -> bool:
