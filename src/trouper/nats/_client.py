@@ -1169,6 +1169,38 @@ class Client:
         self._reply_handlers[token] = handler
         return token, self._inbox + token
 
+    def _request_soon(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: HeadersLike | bytes | None,
+        on_reply: ReplyHandler,
+    ) -> tuple[str, int]:
+        """Buffer a request whose answer goes to ``on_reply``; return its token and size.
+
+        ``on_reply`` is called once, from the reader task, with the reply, or
+        with ``ConnectionLost`` if the connection drops once the request is
+        written (its reply was lost with it). Raises before buffering anything
+        (as ``_buffer_publish``), and then ``on_reply`` is never called.
+        """
+
+        def once(msg: Msg | NatsError) -> None:
+            self._forget_request(token)
+            on_reply(msg)
+
+        token, reply = self._reply_subject(once)
+        try:
+            added = self._buffer_publish(subject, payload, reply, headers, own_reply=True)
+        except BaseException:
+            self._reply_handlers.pop(token, None)
+            raise
+        self._requests[token] = self._queued
+        return token, added
+
+    def _forget_request(self, token: str) -> None:
+        self._reply_handlers.pop(token, None)
+        self._requests.pop(token, None)
+
     def _on_reply(self, msg: Msg) -> None:
         handler = self._reply_handlers.get(msg.subject[len(self._inbox) :])
         if handler is not None:
@@ -1196,7 +1228,6 @@ class Client:
         waiter: Waiter[object] = Waiter()
 
         def on_reply(msg: Msg | NatsError) -> None:
-            self._reply_handlers.pop(token, None)
             if isinstance(msg, NatsError):
                 waiter.settle(outcome.Error(msg))
             elif msg.status == 503 and not msg.data:
@@ -1204,15 +1235,12 @@ class Client:
             else:
                 waiter.settle(outcome.Value(msg))
 
-        token, reply = self._reply_subject(on_reply)
+        token, added = self._request_soon(subject, payload, headers, on_reply)
         try:
-            added = self._buffer_publish(subject, payload, reply, headers, own_reply=True)
-            self._requests[token] = self._queued
             await self._after_write(added)
             result = await waiter.wait()
         finally:
-            self._reply_handlers.pop(token, None)
-            self._requests.pop(token, None)
+            self._forget_request(token)  # (cancelled: nobody waits for the answer any more)
         assert isinstance(result, Msg)
         return result
 

@@ -499,8 +499,6 @@ class JsMsg:
         else:
 
             def on_reply(msg: Msg | NatsError) -> None:
-                client._reply_handlers.pop(token, None)
-                client._requests.pop(token, None)
                 if isinstance(msg, NatsError):
                     on_confirmed(msg)
                 elif msg.status == 503:
@@ -508,14 +506,7 @@ class JsMsg:
                 else:
                     on_confirmed(None)
 
-            token, reply = client._reply_subject(on_reply)
-            try:
-                client._buffer_publish(self.reply, payload, reply, None, own_reply=True)
-            except BaseException:
-                client._reply_handlers.pop(token, None)
-                raise
-            # A request: if the connection drops once it is written, on_reply hears it.
-            client._requests[token] = client._queued
+            client._request_soon(self.reply, payload, None, on_reply)
         self._state.settled = how
 
     def ack_nowait(
@@ -842,8 +833,6 @@ class JetStream:
         client = self._client
 
         def on_reply(msg: Msg | NatsError) -> None:
-            client._reply_handlers.pop(token, None)
-            client._requests.pop(token, None)
             if isinstance(msg, NatsError):
                 on_ack(msg)
                 return
@@ -862,15 +851,9 @@ class JetStream:
             block = _msg_id_block(headers, msg_id)
         elif headers is not None:
             block = encode_headers(headers)
-        token, reply = client._reply_subject(on_reply)
-        try:
-            client._buffer_publish(subject, payload, reply, block, own_reply=True)
-        except BaseException:
-            client._reply_handlers.pop(token, None)
-            raise
-        # Registered as a request: if the connection drops once it is written,
-        # on_ack hears ConnectionLost at once (its reply would be lost).
-        client._requests[token] = client._queued
+        # A request: if the connection drops once it is written, on_ack hears
+        # ConnectionLost at once (its reply would be lost).
+        client._request_soon(subject, payload, block, on_reply)
 
     async def get_msg(
         self,
