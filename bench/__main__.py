@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.common import add_run_options, choose_workloads
 from bench.runner import WrongCount, meta, render, run, to_json
 from bench.workloads import WORKLOADS
 
@@ -33,25 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Measure trouper against raw Trio; print a table of ratios and targets.",
     )
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="rounds per side; the best is kept (default 3)"
-    )
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="multiply every workload's size (default 1)"
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"tiny sizes (--scale {QUICK_SCALE}), to check that every workload runs",
-    )
-    parser.add_argument(
-        "--only",
-        metavar="KEYS",
-        help="comma-separated workload keys: " + ", ".join(w.key for w in WORKLOADS),
-    )
-    parser.add_argument("--list", action="store_true", help="print the workload keys and exit")
+    add_run_options(parser)
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
 
@@ -59,23 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks from the command line; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.list:
-        for workload in WORKLOADS:
-            print(f"{workload.key:<12} {workload.name}")
+    chosen = choose_workloads(parser, args, WORKLOADS, quick_scale=QUICK_SCALE, key_width=12)
+    if chosen is None:
         return 0
-    if args.repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {args.repeat}")
-    scale = QUICK_SCALE if args.quick else args.scale
-    if scale <= 0:
-        parser.error(f"--scale must be > 0, got {scale}")
-    workloads = WORKLOADS
-    if args.only:
-        keys = [key.strip() for key in args.only.split(",") if key.strip()]
-        known = {w.key for w in WORKLOADS}
-        unknown = [key for key in keys if key not in known]
-        if unknown:
-            parser.error(f"unknown workload keys: {', '.join(unknown)}")
-        workloads = [w for w in WORKLOADS if w.key in keys]
+    workloads, scale = chosen
 
     def progress(line: str) -> None:
         if not args.quiet:

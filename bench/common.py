@@ -290,6 +290,37 @@ class _Keyed(Protocol):
 W = TypeVar("W", bound=_Keyed)
 
 
+def choose_workloads(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    workloads: Sequence[W],
+    *,
+    quick_scale: float,
+    key_width: int,
+) -> tuple[Sequence[W], float] | None:
+    """Check :func:`add_run_options`' options: the workloads ``--only`` picks and the scale.
+
+    Returns ``None`` after printing the workloads for ``--list``; a bad
+    option exits through ``parser.error``.
+    """
+    if args.list:
+        for workload in workloads:
+            print(f"{workload.key:<{key_width}} {workload.name}")
+        return None
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    scale = quick_scale if args.quick else args.scale
+    if scale <= 0:
+        parser.error(f"--scale must be > 0, got {scale}")
+    if not args.only:
+        return workloads, scale
+    keys = {key.strip() for key in args.only.split(",") if key.strip()}
+    unknown = keys - {w.key for w in workloads}
+    if unknown:
+        parser.error(f"unknown workload keys: {', '.join(sorted(unknown))}")
+    return [w for w in workloads if w.key in keys], scale
+
+
 def run_from_args(
     parser: argparse.ArgumentParser,
     args: argparse.Namespace,
@@ -306,20 +337,10 @@ def run_from_args(
     runs them and returns the table, printed under ``title(scale)``. A
     :class:`WrongCount` is reported and exits 1.
     """
-    if args.list:
-        for workload in workloads:
-            print(f"{workload.key:<{key_width}} {workload.name}")
+    chosen = choose_workloads(parser, args, workloads, quick_scale=quick_scale, key_width=key_width)
+    if chosen is None:
         return 0
-    if args.repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {args.repeat}")
-    scale = quick_scale if args.quick else args.scale
-    selected = workloads
-    if args.only:
-        keys = {key.strip() for key in args.only.split(",")}
-        unknown = keys - {w.key for w in workloads}
-        if unknown:
-            parser.error(f"unknown workload keys: {', '.join(sorted(unknown))}")
-        selected = [w for w in workloads if w.key in keys]
+    selected, scale = chosen
     # Killed from outside (a timeout), leave through the with-blocks, so the
     # server started for the run is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
