@@ -349,7 +349,7 @@ class Crossing:
             try:
                 cell.send_nowait(message)
             except MailboxFull:
-                pass  # senders wait there: full until drained (hysteresis); wait in a lane
+                pass  # its room went to senders already waiting there: wait in a lane
             else:
                 self._clock.active = True
                 return
