@@ -18,14 +18,23 @@ Each row prints its rate and, since this machine's disk alternates between
 fast ``fsync`` (about 0.1-0.2 ms) and throttled minutes (about 4 ms), the
 ``fsync`` time measured right before it and the regime that implies; compare
 a trouper row with a baseline that ran in the same regime.
+
+After the table, two floors: a round trip from a Trio task to a thread and
+back (the way every durable ``await tell`` goes, to the writer thread and
+back through ``run_sync_soon``) and, for comparison, to a child process over
+a pipe, each with no work on the other side; and the rate the sequential
+row could reach through each if nothing but raw (a)'s commit and that round
+trip cost anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import queue
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -400,6 +409,80 @@ def trouper_transactional(path: Path, synchronous: str, n: int, actors: int = 10
     return trio.run(main)
 
 
+# --- floors: a round trip to another thread or process, with no work there --------
+
+
+def thread_round_trip(count: int = 3000, rounds: int = 3) -> float:
+    """Microseconds for a Trio task to hand a job to a thread and be woken with the answer.
+
+    The path of every durable ``await tell`` (to the writer thread in a queue,
+    back through ``run_sync_soon``), with no SQLite and no trouper code in
+    between: what the sequential row pays besides the commit. Best of ``rounds``.
+    """
+    jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+
+    def serve(token: trio.lowlevel.TrioToken) -> None:
+        while (job := jobs.get()) is not None:
+            token.run_sync_soon(job)
+
+    async def main() -> float:
+        thread = threading.Thread(target=serve, args=(trio.lowlevel.current_trio_token(),))
+        thread.start()
+        best = float("inf")
+        for _ in range(rounds):
+            start = perf_counter()
+            for _ in range(count):
+                task = trio.lowlevel.current_task()
+                jobs.put(lambda task=task: trio.lowlevel.reschedule(task))  # type: ignore[misc]
+                await trio.lowlevel.wait_task_rescheduled(_cannot_abort)
+            best = min(best, (perf_counter() - start) / count * 1e6)
+        jobs.put(None)
+        thread.join()
+        return best
+
+    return trio.run(main)
+
+
+def _cannot_abort(_: object) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.FAILED
+
+
+_ECHO = "import os, sys\nwhile data := os.read(0, 65536):\n    os.write(1, data)\n"
+
+
+def process_round_trip(count: int = 3000, rounds: int = 3) -> float:
+    """Microseconds for a Trio task to send 100 bytes to a child process and read the echo.
+
+    For comparison with ``thread_round_trip``: a writer in its own process (its
+    own GIL) would be reached this way, the answer waking the task directly.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-S", "-c", _ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert child.stdin is not None
+    assert child.stdout is not None
+    to_child, from_child = child.stdin.fileno(), child.stdout.fileno()
+    os.set_blocking(from_child, False)
+
+    async def main() -> float:
+        best = float("inf")
+        for _ in range(rounds):
+            start = perf_counter()
+            for _ in range(count):
+                os.write(to_child, PAYLOAD + PAYLOAD[:36])
+                await trio.lowlevel.wait_readable(from_child)
+                os.read(from_child, 65536)
+            best = min(best, (perf_counter() - start) / count * 1e6)
+        return best
+
+    try:
+        return trio.run(main)
+    finally:
+        child.stdin.close()
+        child.wait()
+        child.stdout.close()
+
+
 # --- peers ---------------------------------------------------------------------------
 
 
@@ -603,6 +686,18 @@ def run(
             f"{row.trouper:>10,.0f} {ratio:>6} {target:>6} {row.result:>6}  "
             f"{regime(row.fsync_ms)} ({row.fsync_ms:.2f} ms)"
         )
+    through_thread, through_process = thread_round_trip(), process_round_trip()
+    print("\nfloors (a round trip with no work on the other side, best of 3):")
+    print(f"  Trio -> thread -> Trio (queue, run_sync_soon)       {through_thread:6.1f} us")
+    print(f"  Trio -> child process -> Trio (pipe, wait_readable) {through_process:6.1f} us")
+    raw_a = raw_best.get(raw_rows[0][0])
+    if raw_a:
+        for way, round_trip in (("a thread", through_thread), ("a process", through_process)):
+            ceiling = 1 / (1 / raw_a + round_trip / 1e6)
+            print(
+                f"  sequential await tell through {way}, nothing else costing: at most "
+                f"{ceiling:,.0f} msg/s = {ceiling / raw_a:.2f}x raw (a)"
+            )
     idle = idle_lag()
     print()
     for label, values in (("idle loop (no load)", idle), ("under 100 telling actors", lateness)):

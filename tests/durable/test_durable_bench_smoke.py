@@ -1,0 +1,34 @@
+"""Smoke test of bench.durable_bench: every row, the floors and the lag run tiny and print."""
+
+from __future__ import annotations
+
+import re
+
+from bench_support import run_bench
+
+ROWS = (
+    "sequential await tell, 1 sender",
+    "100 actors telling concurrently",
+    "ack + 1 staged send, 100 actors",
+    "1 durable actor handling + ack",
+    "handle + ack vs litequeue pop+done",
+    "durable pool of 100 vs huey, 100 threads",
+)
+
+
+def test_every_row_and_floor_is_printed() -> None:
+    """``--scale 0.01 --repeat 1`` prints a verdict per row, both round trips and the lag."""
+    out = run_bench("bench.durable_bench", "--scale", "0.01", "--repeat", "1", "--quiet")
+    verdicts = {
+        name: re.findall(r" (PASS|MISS) ", line)
+        for line in out.splitlines()
+        for name in ROWS
+        if line.startswith(name)
+    }
+    assert set(verdicts) == set(ROWS)
+    assert all(len(found) == 1 for found in verdicts.values())
+    round_trips = re.findall(r"-> Trio \(.*\)\s+([\d.]+) us", out)
+    assert len(round_trips) == 2
+    assert all(float(value) > 0 for value in round_trips)
+    assert len(re.findall(r"through a (?:thread|process), nothing else costing", out)) == 2
+    assert "event-loop lag, under 100 telling actors" in out
