@@ -24,7 +24,9 @@ back (the way every durable ``await tell`` goes, to the writer thread and
 back through ``run_sync_soon``) and, for comparison, to a child process over
 a pipe, each with no work on the other side; and the rate the sequential
 row could reach through each if nothing but raw (a)'s commit and that round
-trip cost anything.
+trip cost anything; and the rate of one commit per message made by a child
+process for a caller blocked on its pipe (no Trio, no trouper): what a writer
+outside the caller's thread reaches at best on this machine.
 """
 
 from __future__ import annotations
@@ -483,6 +485,59 @@ def process_round_trip(count: int = 3000, rounds: int = 3) -> float:
         child.stdout.close()
 
 
+_WRITER = """
+import os, sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA journal_mode = WAL")
+connection.execute("PRAGMA synchronous = " + sys.argv[2])
+connection.execute(
+    "CREATE TABLE messages (id INTEGER PRIMARY KEY, mailbox INTEGER NOT NULL, "
+    "type_name TEXT NOT NULL, payload BLOB NOT NULL, msg_id TEXT, available_at REAL NOT NULL, "
+    "enqueued_at REAL NOT NULL)"
+)
+connection.execute("CREATE INDEX messages_by_mailbox ON messages (mailbox, id)")
+os.write(1, b"+")
+while payload := os.read(0, 65536):
+    connection.execute(
+        "INSERT INTO messages (mailbox, type_name, payload, available_at, enqueued_at) "
+        "VALUES (1, 'bench.durable.payload', ?, 0, 0)",
+        (payload,),
+    )
+    os.write(1, b"+")
+"""
+
+
+def process_writer(path: Path, synchronous: str, n: int) -> float:
+    """Messages per second when a child process commits each one and the caller blocks on it.
+
+    One INSERT per commit into a table shaped like the store's, in a process
+    of its own (its own GIL), the caller a plain loop writing to its pipe and
+    reading the answer: the best a writer outside the caller's thread can do
+    for the sequential row, with no Trio, no codec and no trouper code.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-S", "-c", _WRITER, str(path), synchronous],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdin is not None
+    assert child.stdout is not None
+    to_child, from_child = child.stdin.fileno(), child.stdout.fileno()
+    try:
+        if os.read(from_child, 1) != b"+":
+            raise RuntimeError("the writer process did not start")
+        start = perf_counter()
+        for _ in range(n):
+            os.write(to_child, PAYLOAD)
+            if os.read(from_child, 1) != b"+":
+                raise RuntimeError("the writer process stopped")
+        return n / (perf_counter() - start)
+    finally:
+        child.stdin.close()
+        child.wait()
+        child.stdout.close()
+
+
 # --- peers ---------------------------------------------------------------------------
 
 
@@ -698,6 +753,12 @@ def run(
                 f"  sequential await tell through {way}, nothing else costing: at most "
                 f"{ceiling:,.0f} msg/s = {ceiling / raw_a:.2f}x raw (a)"
             )
+    if raw_a and only is None:
+        in_process = max(process_writer(fresh(), sync, small) for _ in range(repeat))
+        print(
+            f"  one commit per message in a child process, the caller blocked on it (no Trio): "
+            f"{in_process:,.0f} msg/s = {in_process / raw_a:.2f}x raw (a)"
+        )
     idle = idle_lag()
     print()
     for label, values in (("idle loop (no load)", idle), ("under 100 telling actors", lateness)):

@@ -31,4 +31,5 @@ def test_every_row_and_floor_is_printed() -> None:
     assert len(round_trips) == 2
     assert all(float(value) > 0 for value in round_trips)
     assert len(re.findall(r"through a (?:thread|process), nothing else costing", out)) == 2
+    assert re.search(r"in a child process, the caller blocked on it \(no Trio\): [\d,]+ msg/s", out)
     assert "event-loop lag, under 100 telling actors" in out
