@@ -47,7 +47,8 @@ queue instead. ``RETURNED`` puts it back at the front, uncounted.
 Recovery: when the store says the mailbox stopped uncleanly, the serving
 task hands out the suspects one at a time through ``next_suspect`` (each
 delivery committed before its handler runs) and nothing else until they are
-all settled (see docs/durable.md).
+all settled; one that used its deliveries up is dead-lettered instead, by the
+queue, which counts its room and reports it (see docs/durable.md).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ import contextlib
 import heapq
 import logging
 import math
+import sys
 import traceback
 import typing
 from collections import deque
@@ -992,14 +994,17 @@ class DurableQueue:
             if type(record) is _Put and record.queue is self:
                 ours += 1
                 claim = record.claim
+                if record.generation != generation:
+                    # Staged before a close, which zeroed ``_pending_claims``.
+                    if record.accepted:
+                        stored += 1
+                        unread = True
+                    continue
                 if claim:
                     claims += 1
                 if not record.accepted:
                     continue
                 stored += 1
-                if record.generation != generation:
-                    unread = True
-                    continue
                 if claim and not self.closed:
                     delivery_id = record.id
                     if delivery_id > self._claimed:
@@ -1190,20 +1195,36 @@ class DurableQueue:
 
     async def _next_suspect(self) -> None:
         generation = self._generation
+        # The queue, not the store, moves a suspect that used its deliveries
+        # up (below), so that its room is made and its dead letter reported.
         row = await self._polled.next_suspect(
-            self.name, after=self._after_suspect, max_deliveries=self.options.max_deliveries
+            self.name, after=self._after_suspect, max_deliveries=sys.maxsize
         )
         if generation != self._generation:
             return
         if row is None:
             self._recovering = False
             return
-        delivery = self._from_row(row, row.deliveries)
+        # ``row.deliveries`` counts this delivery, recorded but not run yet.
+        ran = row.deliveries - 1
+        spent = ran - row.retries >= self.options.max_deliveries
+        delivery = self._from_row(row, ran if spent else row.deliveries)
         if delivery is None:
             self._after_suspect = row.id
             return
         self._suspect = delivery
-        self._hand_over(delivery, trio.current_time())
+        if not spent:
+            self._hand_over(delivery, trio.current_time())
+            return
+        # It kept stopping the process: dead without running again.
+        delivery._delivered_at = trio.current_time()
+        self._known.add(row.id)
+        self._outstanding += 1
+        self._bury(
+            delivery,
+            f"gave up after {ran} deliveries: the process stopped while it was being handled",
+            None,
+        )
 
     async def _fire_timers(self) -> None:
         now = trio.current_time()
