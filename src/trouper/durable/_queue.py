@@ -1070,7 +1070,7 @@ class DurableQueue:
             self._wake_one()
 
     def _from_row(self, row: StoredMessage, attempt: int) -> Delivery | None:
-        """Decode a stored message; a payload that cannot be decoded is dead-lettered."""
+        """Decode a stored message; one that cannot be is dead-lettered, its ask fails."""
         try:
             message = self._codec.decode(row.type_name, row.payload)
         except Exception as error:
@@ -1089,6 +1089,9 @@ class DurableQueue:
             self._known.add(row.id)
             self._outstanding += 1
             self._bury(delivery, _undecodable(row.type_name, error), error)
+            ask = self._companions.pop(row.id, None)
+            if ask is not None:
+                ask.settle(outcome.Error(error))  # it will never be handled
             return None
         return Delivery(
             self,
