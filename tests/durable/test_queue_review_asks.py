@@ -6,6 +6,7 @@ from pathlib import Path
 
 import outcome
 import pytest
+import trio
 from durable_support import Taker, make_store, serving
 
 from trouper.durable import Durable
@@ -25,7 +26,7 @@ async def test_an_ask_whose_stored_message_does_not_decode_gets_the_codecs_error
         assert queue.put_nowait(Ask(b"unreadable", replies.append))
         await store.flush()
         await Taker().handle(queue)
-        await store.flush()
+        await trio.sleep(1)  # on virtual time: until the store and every task are idle
         (dead,) = [d async for d in store.dead_letters()]
     assert dead.payload == b"unreadable"
     (reply,) = replies
