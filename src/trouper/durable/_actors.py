@@ -254,6 +254,8 @@ def open_actor_mailbox(options: Durable, runtime: object, name: str | None) -> A
         existing.retire()
     kind = ServedActorMailbox if store.redelivers else ActorMailbox
     mailbox = kind(layer, name, options)
+    if existing is not None:
+        mailbox.replacing(existing)
     layer.mailboxes[name] = mailbox
     store.attach(name, mailbox)
     return mailbox

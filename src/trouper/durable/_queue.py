@@ -515,6 +515,11 @@ class DurableQueue:
         # The fetch in progress's messages decoded early (``_prepare``), one
         # Delivery per row or None where it did not decode; None if not yet.
         self._prepared: list[Delivery | None] | None = None
+        # Set once ``serve`` has returned (None while it never ran): a queue
+        # that replaces this one opens the mailbox only after that.
+        self._served: trio.Event | None = None
+        # The closed queue this one replaces (same store and name), if any.
+        self._predecessor: DurableQueue | None = None
 
     def __repr__(self) -> str:
         return f"<DurableQueue {self.name!r} depth {self._depth + self._reserved}>"
@@ -1112,10 +1117,17 @@ class DurableQueue:
         suspect handed out if the last stop was unclean, else the first window
         of stored messages fetched. Then it fetches when the queue is spilled
         and the window has room, hands out suspects one at a time, and runs
-        the redelivery timers on Trio's clock.
+        the redelivery timers on Trio's clock. A queue that replaces a closed
+        one (``replacing``) first waits until that one's serving task has
+        returned: a read of the store it was making claims what it read, and
+        its release must commit before this queue opens the mailbox.
         """
-        self.store.attach(self.name, self)
+        self._served = trio.Event()
+        predecessor, self._predecessor = self._predecessor, None
         try:
+            if predecessor is not None and predecessor._served is not None:
+                await predecessor._served.wait()
+            self.store.attach(self.name, self)
             await self._attach()
             # The first suspect, or the first window of stored messages, is
             # ready before ``start`` returns (and new appends are handed over
@@ -1133,6 +1145,11 @@ class DurableQueue:
                     self._halted = True
         finally:
             self.store.detach(self.name, self)
+            self._served.set()
+
+    def replacing(self, predecessor: DurableQueue) -> None:
+        """Say that this queue replaces ``predecessor`` (closed and retired): see ``serve``."""
+        self._predecessor = predecessor
 
     async def aclose(self) -> None:
         """Stop ``serve`` and detach from the store (close the queue first)."""
@@ -1150,6 +1167,7 @@ class DurableQueue:
         generation = self._generation
         opening = await self._polled.open_mailbox(self.name)
         if generation != self._generation:
+            self._closed_meanwhile()
             self._attach_needed = True
             return
         self._depth = opening.depth
@@ -1196,6 +1214,18 @@ class DurableQueue:
         if self._kicked.is_set():
             self._kicked = trio.Event()
 
+    def _closed_meanwhile(self) -> None:
+        """A read of the store that claims returned after a close: clear the claims again.
+
+        The close's release may have committed before that read's claim (a
+        store runs its reads after a group's writes), which would leave the
+        watermark of a clean stop set: the next open would charge everything
+        below it a delivery that never ran. This release follows the claim.
+        """
+        if self._failure is None:
+            with contextlib.suppress(StoreFailed, trio.ClosedResourceError):
+                self._open_batch().release(self.name)
+
     async def _next_suspect(self) -> None:
         generation = self._generation
         # The queue, not the store, moves a suspect that used its deliveries
@@ -1204,6 +1234,7 @@ class DurableQueue:
             self.name, after=self._after_suspect, max_deliveries=sys.maxsize
         )
         if generation != self._generation:
+            self._closed_meanwhile()
             return
         if row is None:
             self._recovering = False
@@ -1244,6 +1275,7 @@ class DurableQueue:
         generation = self._generation
         rows = await self._polled.fetch(self.name, ids=reread, limit=len(reread))
         if generation != self._generation:
+            self._closed_meanwhile()
             return
         now = trio.current_time()
         for row in rows:
@@ -1298,6 +1330,7 @@ class DurableQueue:
         )
         prepared = self._take_prepared()
         if generation != self._generation:
+            self._closed_meanwhile()
             return
         known = self._known
         now = trio.current_time()
