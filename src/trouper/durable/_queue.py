@@ -478,6 +478,9 @@ class DurableQueue:
         self._unread = 0
         # The highest id fetched or handed over; fetches continue above it.
         self._cursor = 0
+        # The lowest id above the cursor that may be stored and not read yet
+        # (0: none): a claimed append above it is read back, not handed over.
+        self._behind = 0
         # Mirror of the committed claim watermark: every handed-over id is <= it.
         self._claimed = 0
         # Ids held in memory (items, being handled, or waiting for redelivery).
@@ -754,6 +757,7 @@ class DurableQueue:
         self._pending_claims = 0
         self._live = False
         self._cursor = 0
+        self._behind = 0
         self._claimed = 0
         self._recovering = False
         self._suspect = None
@@ -1010,7 +1014,7 @@ class DurableQueue:
                 if not record.accepted:
                     continue
                 stored += 1
-                if claim and not self.closed:
+                if claim and not self.closed and (self._behind == 0 or record.id < self._behind):
                     delivery_id = record.id
                     if delivery_id > self._claimed:
                         self._claimed = delivery_id
@@ -1035,12 +1039,20 @@ class DurableQueue:
                     continue
                 if record.companion is not None:
                     self._companions[record.id] = record.companion
+                if claim:
+                    # Stored above a message not read yet: read back after it, in
+                    # order (handed over now, it would move the cursor past it).
+                    self._unread += 1
+                if self._behind == 0 or record.id < self._behind:
+                    self._behind = record.id
                 unread = True
                 continue
             if not record.accepted:
                 continue
             stored += 1
             self._unread += 1
+            if self._behind == 0 or record.id < self._behind:
+                self._behind = record.id
             unread = True
         self._reserved -= ours
         self._pending_claims -= claims
@@ -1395,6 +1407,9 @@ class DurableQueue:
                 handed -= 1
         if len(rows) < room and self._unread == seen:
             self._live = True
+            self._behind = 0
+        elif rows and 0 < self._behind <= rows[-1].id:
+            self._behind = rows[-1].id + 1  # read up to here: what is left lies above
 
 
 def _wall(trio_time: float) -> float:
