@@ -90,7 +90,7 @@ class FetchThenOpen(HeldFetches):
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._store.__aexit__(*exc)  # type: ignore[arg-type]
+        await self._store.__aexit__(*exc)
 
     async def fetch(
         self,
