@@ -285,10 +285,16 @@ class _Writing:
         # When the first stored dedup id expires (inf: none will): commits purge
         # expired ids only once it has passed.
         self.next_expiry = _first_expiry(connection)
-        # The id the next appended message gets: above every stored id.
+        # The id the next appended message gets: above every stored id, and above
+        # every id a mailbox's watermarks still name (an unclean stop's claim may
+        # name acked messages: a new message under it would be taken for a suspect).
         self.next_id: int = 1 + max(
             connection.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0],
             connection.execute("SELECT coalesce(max(id), 0) FROM dead_letters").fetchone()[0],
+            connection.execute(
+                "SELECT coalesce(max(max(coalesce(claimed_upto, 0), coalesce(suspect_upto, 0), "
+                "coalesce(recovered_upto, 0), coalesce(trying, 0))), 0) FROM mailboxes"
+            ).fetchone()[0],
         )
 
     def box(self, name: str) -> int:
@@ -962,7 +968,8 @@ class SqliteStore:
         self.codec: MessageCodec = Codec() if codec is None else codec
         # The file name used in errors.
         self._name = str(self.path)
-        # "new" until opened, "open", then "closed" (for good).
+        # "new" until opened, "open", then "closing" and "closed" (``aclose``)
+        # or "crashing" and "crashed" (``simulate_crash``), for good.
         self._phase = "new"
         self._writer: _Worker | _Inline | None = None
         self._reader: _Worker | _Inline | None = None
@@ -1057,7 +1064,9 @@ class SqliteStore:
                 self._writing.soon = token.run_sync_soon
             self._reading = await reader.call(self._open_reader)
         except BaseException:
-            await self._shut(writer, reader)
+            # Shielded: cancelled here, the connection and the file's lock would stay.
+            with trio.CancelScope(shield=True):
+                await self._shut(writer, reader)
             self._phase = "closed"
             raise
         self._writer, self._reader = writer, reader
@@ -1159,13 +1168,13 @@ class SqliteStore:
         """
         if self._phase != "open":
             return
-        self._phase = "closing"
+        self._phase = "crashing"
         with trio.CancelScope(shield=True):
             pending, self._pending = self._pending, []
             self._fail_waiters(pending, "the store stopped without committing (simulated crash)")
             await self._quiet()
             await self._shut(self._writer, self._reader)
-        self._phase = "closed"
+        self._phase = "crashed"
         self._stop_committer()
         self._listeners.clear()
 
@@ -1219,6 +1228,10 @@ class SqliteStore:
         """Wait until ``batch`` (staged, not yet sealed) is durable (see ``Store.durable``)."""
         if batch.sealed:
             raise RuntimeError("durable() takes a batch that is still open")
+        if self._phase != "open" or self._failure is not None:
+            # A failure or a simulated crash dropped what was staged: no commit
+            # would ever take this batch. (A clean close commits it first.)
+            self._writable(closing=True)
         if batch.waiters is None:
             batch.waiters = []
         batch.waiters.append(current_task())
@@ -1231,6 +1244,9 @@ class SqliteStore:
             await trio.lowlevel.checkpoint()
             if self._failure is not None:
                 raise self._copy_failure()
+            if self._phase in ("crashing", "crashed"):
+                # What was staged was dropped, not committed.
+                raise trio.ClosedResourceError(f"{self!r} is not open")
             return
         await self.submit(WriteBatch())
 
@@ -1283,20 +1299,28 @@ class SqliteStore:
     async def _commit_loop(self) -> None:
         """The committer: starts each group on Trio's thread, woken by ``_schedule``."""
         self._committer = current_task()
-        while self._phase in ("open", "closing"):
-            if self._to_wake:
-                self._wake_slice()
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                continue
-            if self._scheduled:
-                self._start()
-                continue
-            self._committer_parked = True
-            await wait_task_rescheduled(_no_abort)
-        for task in self._to_wake:
-            reschedule(task)
-        self._to_wake.clear()
-        self._committer = None
+        try:
+            while self._phase in ("open", "closing", "crashing"):
+                if self._to_wake:
+                    self._wake_slice()
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    continue
+                if self._scheduled:
+                    self._start()
+                    continue
+                self._committer_parked = True
+                # Cancelled only when the run ends with the store still open
+                # (system tasks are cancelled once the main task is done).
+                await wait_task_rescheduled(self._unpark)
+        finally:
+            for task in self._to_wake:
+                reschedule(task)
+            self._to_wake.clear()
+            self._committer = None
+
+    def _unpark(self, _: object) -> Abort:
+        self._committer_parked = False
+        return Abort.SUCCEEDED
 
     def _wake_slice(self) -> None:
         """Wake the next ``_WAKE_SLICE`` tasks waiting for a commit that is done.
@@ -1309,7 +1333,7 @@ class SqliteStore:
         to_wake = self._to_wake
         if not to_wake:
             return
-        if len(to_wake) <= _WAKE_SLICE:
+        if len(to_wake) <= _WAKE_SLICE or self._committer is None:
             for task in to_wake:
                 reschedule(task)
             to_wake.clear()
@@ -1456,7 +1480,12 @@ class SqliteStore:
             batch = entry.batch
             if batch is not None:
                 for callback in batch.callbacks():
-                    callback()
+                    # Raising here would crash the run (or the committer task)
+                    # with every other waiter of this commit still parked.
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("durable store %s: a commit callback raised", self._name)
                 if batch.waiters is not None:
                     to_wake += batch.waiters
             if entry.waiter is not None:
