@@ -192,3 +192,23 @@ async def test_open_cancelled_while_the_writer_opens_releases_the_file(tmp_path:
     async with make_store(path) as again:
         await again.submit(appends("after"))
     assert cancelled == [True]
+
+
+async def test_a_fetch_whose_prepare_raises_still_returns_its_window(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``prepare`` that raises is logged; the claimed window is still returned to the caller."""
+
+    def prepare(_: object) -> None:
+        raise ValueError("cannot prepare")
+
+    store = make_store(tmp_path / "s.db")
+    await store.open()  # closed only if all went well: a broken store could not close
+    await store.submit(appends("a", "b"))
+    window = await store.fetch("box", limit=10, prepare=prepare)
+    await store.aclose()
+    assert [message.payload for message in window] == [b"a", b"b"]
+    (record,) = caplog.records
+    assert record.getMessage() == "durable store: a fetch's prepare raised (mailbox 'box')"
+    assert record.exc_info is not None
+    assert record.exc_info[0] is ValueError

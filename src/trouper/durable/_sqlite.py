@@ -445,7 +445,12 @@ class _Fetch(_Op):
         assert self.ready is not None
         assert self.prepare is not None
         self.ready.wait(_READY_WAIT)
-        self.prepare(messages)
+        # Raising here (a callback from the writer thread) would crash the run;
+        # the caller gets the window all the same, and prepares it itself.
+        try:
+            self.prepare(messages)
+        except Exception:
+            log.exception("durable store: a fetch's prepare raised (mailbox %r)", self.mailbox)
 
     def committing(self) -> None:
         if self.ready is not None:
