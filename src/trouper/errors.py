@@ -590,13 +590,20 @@ class StoreLocked(StoreError):
 
     One store file serves one runtime at a time; the lock is an exclusive
     ``flock`` on the file named in the message, released when that runtime
-    closes its store or its process ends.
+    closes its store or its process ends. Also raised when a program outside
+    trouper holds SQLite's own lock on the file for longer than the two-second
+    busy timeout (the second argument is then the store's own path).
     """
 
     def __init__(self, path: str, lock_path: str) -> None:
         super().__init__(path, lock_path)
 
     def _message(self) -> str:
+        if self.args[1] == self.args[0]:
+            return (
+                f"store {self.args[0]!r} is locked by another program "
+                "(an SQLite connection outside trouper holds its lock)"
+            )
         return (
             f"store {self.args[0]!r} is in use by another runtime (lock held on {self.args[1]!r})"
         )

@@ -178,3 +178,21 @@ def test_unknown_durability_mode_is_refused(tmp_path: Path) -> None:
     """Only 'full' and 'normal' are durability modes."""
     with pytest.raises(ValueError, match=r"^synchronous must be 'full' or 'normal', got 'off'$"):
         SqliteStore(tmp_path / "shop.db", synchronous="off")  # type: ignore[arg-type]
+
+
+@pytest.mark.real_clock
+async def test_store_locked_by_another_program_is_refused_as_locked(tmp_path: Path) -> None:
+    """A file another program holds SQLite's exclusive lock on is refused as locked, not corrupt."""
+    path = tmp_path / "shop.db"
+    async with make_store(path):
+        pass
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("PRAGMA locking_mode = EXCLUSIVE")
+        other.execute("BEGIN EXCLUSIVE")
+        with trio.fail_after(20), pytest.raises(StoreLocked, match="locked by another program"):
+            await make_store(path).open()
+    finally:
+        other.close()
+    async with make_store(path):
+        pass

@@ -128,12 +128,15 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
         NotAStore: the database belongs to another application.
         StoreVersionTooNew: it was written by a newer trouper.
         StoreCorrupt: SQLite cannot read it, or its quick check fails.
+        sqlite3.OperationalError: another connection holds the file locked.
     """
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         objects = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as error:
+        if _locked(error):
+            raise
         raise StoreCorrupt(path, str(error)) from error
     fresh = application_id == 0 and objects == 0
     if not fresh and application_id != APPLICATION_ID:
@@ -170,6 +173,12 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
             if problems != ["ok"]:
                 raise StoreCorrupt(path, "; ".join(problems))
     except sqlite3.DatabaseError as error:
-        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+        if _locked(error):
             raise
         raise StoreCorrupt(path, str(error)) from error
+
+
+def _locked(error: sqlite3.DatabaseError) -> bool:
+    # Another connection holds SQLite's lock past the busy timeout: the caller
+    # reports the file as locked (it may be fine), never as corrupt.
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
