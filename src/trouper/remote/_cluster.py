@@ -85,6 +85,7 @@ from trouper.nats import (
     Closed,
     Disconnected,
     Headers,
+    MaxPayloadExceeded,
     Msg,
     NatsError,
     NoResponders,
@@ -785,8 +786,8 @@ class Cluster:
         """Ask the watched actor's node to tell this node when the actor stops."""
         client = self._client
         address = watch.endpoint.address
-        if client is None:
-            return
+        if client is None or peer.watches.get(address.path) is not watch:
+            return  # left, or unwatched before the request could go: asking would leak a proxy
         request = pack(["watch", self.node, address.path])
         with trio.move_on_after(max(2.0, 4 * peer.interval)) as scope:
             try:
@@ -1082,9 +1083,12 @@ class Cluster:
         else:
             assert isinstance(result, outcome.Error)
             payload = FAILED + token + pack(error_to_wire(result.error, self.node))
+        client = self._client
+        assert client is not None
+        if len(payload) > client.max_payload:  # it could not cross: say so, or no answer comes
+            too_big = MaxPayloadExceeded(len(payload), client.max_payload)
+            payload = FAILED + token + pack(error_to_wire(too_big, self.node))
         if outbox.empty:  # nothing to go first: publish it now
-            client = self._client
-            assert client is not None
             try:
                 client.publish_nowait(subject, payload)
             except NatsError:

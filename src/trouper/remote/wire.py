@@ -227,10 +227,14 @@ def _value_from_wire(value: object) -> object:
         return [_value_from_wire(item) for item in value]
     if isinstance(value, dict):
         if set(value) == {"$address"}:
-            node, path = value["$address"]
-            if not (isinstance(node, str) and isinstance(path, str)):
+            pair = value["$address"]
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(part, str) for part in pair)
+            ):
                 raise WireError("an address is two strings")
-            return Address(node, path)
+            return Address(pair[0], pair[1])
         if set(value) == {"$tuple"} and isinstance(value["$tuple"], list):
             return tuple(_value_from_wire(item) for item in value["$tuple"])
         raise WireError("a map is not a value errors carry")

@@ -1,0 +1,105 @@
+"""Failures across nodes a review found: bad bytes from the wire, replies too big, watch races."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import trio
+import trio.testing
+from remote_support import Account, Balance, nodes
+
+import trouper
+import trouper.nats
+from trouper import Actor, handler
+from trouper.errors import RemoteError
+from trouper.remote import Nats, cluster_of
+from trouper.remote.wire import WireError, error_from_wire, pack
+from trouper.runtime.lowlevel import cell_of
+
+pytestmark = pytest.mark.real_clock
+
+# An error as another node might write it, whose "$address" is no pair of strings.
+BAD_ERROR = {"kind": "builtin", "type": "KeyError", "args": {"$tuple": [{"$address": 5}]}}
+
+
+@trouper.message("remote_review.big")
+@attrs.frozen
+class Big(trouper.Request[str]):
+    size: int
+
+
+class Echo(Actor):
+    """Answers ``Big(n)`` with a string of ``n`` characters."""
+
+    @handler
+    async def big(self, message: Big) -> str:
+        return "x" * message.size
+
+
+class Flicker(Actor):
+    """Watches a ref and unwatches it again in one handler (``("flicker", ref)``)."""
+
+    @handler
+    async def barrier(self, message: Balance) -> int:
+        return 0
+
+    async def receive(self, message: object) -> None:
+        assert isinstance(message, tuple)
+        self.ctx.watch(message[1])
+        self.ctx.unwatch(message[1])
+
+
+def test_an_address_in_an_error_that_is_no_pair_of_strings_is_a_wire_error() -> None:
+    """Malformed bytes are a WireError (which callers catch), never a TypeError."""
+    with pytest.raises(WireError):
+        error_from_wire(BAD_ERROR, "elsewhere")
+    with pytest.raises(WireError):
+        error_from_wire({**BAD_ERROR, "args": {"$tuple": [{"$address": ["a", "b", "c"]}]}}, "n")
+
+
+async def test_a_malformed_terminated_does_not_cut_the_node_off(transport: Nats) -> None:
+    """A control message whose error cannot be read is ignored; the node stays connected."""
+    async with nodes(transport, "bank", "web") as (bank, web):
+        await bank.spawn(Account, 7, name="acct-1")
+        with trio.fail_after(5):
+            async with trouper.nats.connect(transport.servers[0]) as client:
+                data = pack(["terminated", "web", "/someone", BAD_ERROR])
+                await client.publish(f"{transport.prefix}.node.bank", data)
+                await client.flush()
+            # Reaches bank after the control message (one server, one connection each).
+            assert await web.remote("bank", "acct-1").ask(Balance()) == 7
+        assert cluster_of(bank).connected
+
+
+async def test_a_reply_too_big_to_cross_fails_the_ask_instead_of_never_coming(
+    transport: Nats,
+) -> None:
+    """An answer over the server's max_payload comes back as an error saying so."""
+    async with nodes(transport, "bank", "web") as (bank, web):
+        await bank.spawn(Echo, name="echo")
+        echo = web.remote("bank", "echo")
+        with trio.fail_after(5):
+            assert await echo.ask(Big(10)) == "x" * 10
+            with pytest.raises(RemoteError, match="max_payload") as caught:
+                await echo.ask(Big(2 * 1024 * 1024))
+            assert caught.value.type_name.endswith("MaxPayloadExceeded")
+            assert await echo.ask(Big(3)) == "xxx"
+
+
+async def test_a_watch_withdrawn_before_it_was_sent_leaves_no_watch_behind(
+    transport: Nats,
+) -> None:
+    """Watch then unwatch at once: the other node must not keep watching for this one."""
+    async with nodes(transport, "bank", "web") as (bank, web):
+        acct = await bank.spawn(Account, 0, name="acct-1")
+        remote = web.remote("bank", "acct-1")
+        flicker = await web.spawn(Flicker)
+        with trio.fail_after(5):
+            await flicker.tell(("flicker", remote))
+            await flicker.ask(Balance())
+            # Whatever the node sends for that watch is on the connection now...
+            await trio.testing.wait_all_tasks_blocked()
+            await cluster_of(web).flush()
+            # ...and so reaches bank before this ask does.
+            await remote.ask(Balance())
+        assert not cell_of(acct).bonds.watchers
