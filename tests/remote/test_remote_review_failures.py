@@ -13,7 +13,7 @@ import trouper.nats
 from trouper import Actor, handler
 from trouper.errors import RemoteError
 from trouper.remote import Nats, cluster_of
-from trouper.remote.wire import WireError, error_from_wire, pack
+from trouper.remote.wire import WireError, error_from_wire, error_to_wire, pack
 from trouper.runtime.lowlevel import cell_of
 
 pytestmark = pytest.mark.real_clock
@@ -55,6 +55,19 @@ def test_an_address_in_an_error_that_is_no_pair_of_strings_is_a_wire_error() -> 
         error_from_wire(BAD_ERROR, "elsewhere")
     with pytest.raises(WireError):
         error_from_wire({**BAD_ERROR, "args": {"$tuple": [{"$address": ["a", "b", "c"]}]}}, "n")
+
+
+def test_arguments_nested_too_deep_are_a_wire_error_not_a_recursion_error() -> None:
+    """Nesting that would exhaust the stack is refused both ways (a RemoteError is sent instead)."""
+    deep: list[object] = []
+    for _ in range(2000):
+        deep = [deep]
+    with pytest.raises(WireError):
+        error_from_wire({"kind": "builtin", "type": "KeyError", "args": {"$tuple": deep}}, "n")
+    shallower: list[object] = []
+    for _ in range(100):
+        shallower = [shallower]
+    assert error_to_wire(KeyError(shallower), "n")["kind"] == "remote"
 
 
 async def test_a_malformed_terminated_does_not_cut_the_node_off(transport: Nats) -> None:

@@ -100,6 +100,9 @@ REF: Final = b"\x02"
 _TEXT_LIMIT: Final = 16 * 1024
 """Characters of a remote message or traceback kept (the end of a traceback)."""
 
+_DEPTH_LIMIT: Final = 32
+"""Levels of lists and tuples an error's arguments may nest (deeper would exhaust the stack)."""
+
 
 class WireError(ValueError):
     """Bytes from another node that do not follow this module's formats (they are ignored)."""
@@ -208,7 +211,9 @@ def remote_error_of(error: BaseException, node: str) -> RemoteError:
     return RemoteError(node, type_name(type(error)), _cut(str(error)), _cut(text, keep_end=True))
 
 
-def _value_to_wire(value: object) -> object:
+def _value_to_wire(value: object, depth: int = 0) -> object:
+    if depth > _DEPTH_LIMIT:
+        raise WireError("values nested too deep")
     if value is None or isinstance(value, bool | int | float | str | bytes):
         if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
             raise WireError("an int out of msgpack's range")
@@ -216,15 +221,17 @@ def _value_to_wire(value: object) -> object:
     if isinstance(value, Address):
         return {"$address": [value.node, value.path]}
     if isinstance(value, tuple):
-        return {"$tuple": [_value_to_wire(item) for item in value]}
+        return {"$tuple": [_value_to_wire(item, depth + 1) for item in value]}
     if isinstance(value, list):
-        return [_value_to_wire(item) for item in value]
+        return [_value_to_wire(item, depth + 1) for item in value]
     raise WireError(f"a {type_name(type(value))} cannot cross")
 
 
-def _value_from_wire(value: object) -> object:
+def _value_from_wire(value: object, depth: int = 0) -> object:
+    if depth > _DEPTH_LIMIT:
+        raise WireError("values nested too deep")
     if isinstance(value, list):
-        return [_value_from_wire(item) for item in value]
+        return [_value_from_wire(item, depth + 1) for item in value]
     if isinstance(value, dict):
         if set(value) == {"$address"}:
             pair = value["$address"]
@@ -236,7 +243,7 @@ def _value_from_wire(value: object) -> object:
                 raise WireError("an address is two strings")
             return Address(pair[0], pair[1])
         if set(value) == {"$tuple"} and isinstance(value["$tuple"], list):
-            return tuple(_value_from_wire(item) for item in value["$tuple"])
+            return tuple(_value_from_wire(item, depth + 1) for item in value["$tuple"])
         raise WireError("a map is not a value errors carry")
     return value
 
