@@ -464,6 +464,9 @@ class DurableQueue:
         self._generation = 0
         # Messages stored (committed), less the acks and dead-letter moves staged.
         self._depth = 0
+        # While the mailbox is being opened, the ids of the appends heard since
+        # (the opening counts those up to its ``last_id``); None otherwise.
+        self._heard: list[int] | None = None
         # Appends staged through this queue and not yet committed.
         self._reserved = 0
         # Deliveries handed to ``items`` and not yet settled.
@@ -1057,6 +1060,8 @@ class DurableQueue:
         self._reserved -= ours
         self._pending_claims -= claims
         self._depth += stored
+        if stored and self._heard is not None:
+            self._heard.extend(record.id for record in appends if record.accepted)
         if unread:
             self._live = False
             if self._outstanding <= self.options.prefetch // 2:
@@ -1177,12 +1182,19 @@ class DurableQueue:
     async def _attach(self) -> None:
         self._attach_needed = False
         generation = self._generation
-        opening = await self._polled.open_mailbox(self.name)
+        self._heard = []
+        try:
+            opening = await self._polled.open_mailbox(self.name)
+        finally:
+            heard, self._heard = self._heard, None
         if generation != self._generation:
             self._closed_meanwhile()
             self._attach_needed = True
             return
-        self._depth = opening.depth
+        # Appends heard while the opening was on its way that committed after
+        # its count (its caller may resume after later commits were heard).
+        last = opening.last_id
+        self._depth = opening.depth + sum(1 for delivery_id in heard if delivery_id > last)
         self._recovering = opening.recovering
         now = trio.current_time()
         wall = wall_now()

@@ -499,6 +499,7 @@ class _OpenMailbox(_Op):
         ).fetchall()
         return MailboxOpening(
             depth=depth,
+            last_id=writing.next_id - 1,
             recovering=suspect is not None,
             delayed=tuple((row[0], row[1]) for row in delayed),
         )

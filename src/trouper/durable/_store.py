@@ -145,10 +145,21 @@ class StoreStatistics:
 
 @attrs.frozen
 class MailboxOpening:
-    """What a consumer learns when it opens a mailbox."""
+    """What a consumer learns when it opens a mailbox: a snapshot, taken in one commit.
+
+    Appends that commit after the snapshot are not in it; a listener attached
+    before the opening hears of them, maybe before ``open_mailbox`` returns,
+    and tells them apart by their ids (above ``last_id``).
+    """
 
     depth: int
     """Messages stored in it."""
+    last_id: int
+    """The highest delivery id the store had given out when ``depth`` was counted.
+
+    A message appended later has a higher id (ids increase in commit order)
+    and is not in ``depth``.
+    """
     recovering: bool
     """Whether suspects of an unclean stop must be handled one at a time first."""
     delayed: tuple[tuple[int, float], ...]
