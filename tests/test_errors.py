@@ -117,9 +117,9 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         "store 'shop.db' is in use by another runtime (lock held on 'shop.db-lock')",
     ),
     (
-        errors.StoreVersionTooNew("shop.db", 7, 1),
+        errors.StoreVersionTooNew("shop.db", 7, 2),
         OSError,
-        "store 'shop.db' has schema version 7, newer than 1, the newest this trouper "
+        "store 'shop.db' has schema version 7, newer than 2, the newest this trouper "
         "knows: upgrade trouper to open it",
     ),
     (

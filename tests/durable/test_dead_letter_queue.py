@@ -97,7 +97,7 @@ async def test_inspect_prints_mailboxes_and_dead_letters(
     assert cli(["inspect", str(path)]) == 0
     out = capsys.readouterr().out
     assert out == (
-        f"store {path} (schema version 1)\n"
+        f"store {path} (schema version 2)\n"
         "\n"
         "mailbox  depth  ready  in flight  delayed  dead\n"
         "billing      1      1          0        0     0\n"

@@ -12,7 +12,7 @@ import pytest
 import trio
 from durable_support import make_store, serving
 
-from trouper.durable import SqliteStore
+from trouper.durable import SqliteStore, WriteBatch
 from trouper.errors import NotAStore, StoreCorrupt, StoreLocked, StoreVersionTooNew
 
 TROUPER_ID = 0x54525052
@@ -54,11 +54,11 @@ def pragmas(path: Path) -> tuple[int, int, str]:
         )
 
 
-async def test_new_file_becomes_a_version_1_store_in_wal_mode(tmp_path: Path) -> None:
-    """A new store carries trouper's application id, schema version 1 and WAL mode."""
+async def test_new_file_becomes_a_version_2_store_in_wal_mode(tmp_path: Path) -> None:
+    """A new store carries trouper's application id, schema version 2 and WAL mode."""
     async with make_store(tmp_path / "shop.db"):
         pass
-    assert pragmas(tmp_path / "shop.db") == (TROUPER_ID, 1, "wal")
+    assert pragmas(tmp_path / "shop.db") == (TROUPER_ID, 2, "wal")
 
 
 async def test_text_file_is_not_a_store_and_is_left_untouched(tmp_path: Path) -> None:
@@ -86,12 +86,12 @@ async def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
         pass
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA user_version = 7")
-    with pytest.raises(StoreVersionTooNew, match=r"schema version 7, newer than 1"):
+    with pytest.raises(StoreVersionTooNew, match=r"schema version 7, newer than 2"):
         await make_store(path).open()
 
 
 async def test_version_0_store_migrates_and_keeps_its_messages(tmp_path: Path) -> None:
-    """A hand-built version 0 store opens as version 1, its messages delivered as before."""
+    """A hand-built version 0 store opens as version 2, its messages delivered as before."""
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as connection:
         connection.executescript(VERSION_0)
@@ -103,7 +103,7 @@ async def test_version_0_store_migrates_and_keeps_its_messages(tmp_path: Path) -
     async with make_store(path) as store, serving(store) as queue:
         await store.flush()
         delivery = queue.items[0]
-    assert pragmas(path)[:2] == (TROUPER_ID, 1)
+    assert pragmas(path)[:2] == (TROUPER_ID, 2)
     assert (delivery.message, delivery.id, delivery.attempt) == ("old", 5, 3)  # type: ignore[attr-defined]
 
 
@@ -196,3 +196,61 @@ async def test_store_locked_by_another_program_is_refused_as_locked(tmp_path: Pa
         other.close()
     async with make_store(path):
         pass
+
+
+async def acked_ids(store: SqliteStore, count: int) -> list[int]:
+    """Append ``count`` messages to "box", then fetch and ack them all; return their ids."""
+    batch = WriteBatch()
+    for n in range(count):
+        batch.append("box", "str", f"m{n}".encode())
+    await store.submit(batch)
+    window = await store.fetch("box", limit=count)
+    acks = WriteBatch()
+    for message in window:
+        acks.ack(message.id)
+    await store.submit(acks)
+    return [message.id for message in window]
+
+
+async def first_new_id(store: SqliteStore) -> int:
+    batch = WriteBatch()
+    record = batch.append("box", "str", b"new")
+    await store.submit(batch)
+    return record.id
+
+
+async def test_delivery_ids_are_not_reused_after_a_clean_restart(tmp_path: Path) -> None:
+    """Once every message was acked and the store closed, new messages still get new ids."""
+    path = tmp_path / "shop.db"
+    async with make_store(path) as store:
+        old = await acked_ids(store, 3)
+    async with make_store(path) as store:
+        assert await first_new_id(store) > max(old)
+
+
+async def test_delivery_ids_are_not_reused_after_a_crash(tmp_path: Path) -> None:
+    """A crash right after the newest messages were acked does not let their ids come back."""
+    path = tmp_path / "shop.db"
+    store = make_store(path)
+    await store.open()
+    old = await acked_ids(store, 3)
+    await store.simulate_crash()
+    async with make_store(path) as store:
+        assert await first_new_id(store) > max(old)
+
+
+async def test_version_1_store_migrates_and_keeps_its_ids_rising(tmp_path: Path) -> None:
+    """A version 1 store (no stored next id) opens as version 2, new ids above its messages."""
+    path = tmp_path / "old.db"
+    async with make_store(path) as store:
+        batch = WriteBatch()
+        kept = batch.append("box", "str", b"kept")
+        await store.submit(batch)
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP TABLE meta")
+        connection.execute("PRAGMA user_version = 1")
+    async with make_store(path) as store:
+        assert await first_new_id(store) > kept.id
+        (box,) = await store.mailbox_statistics()
+    assert pragmas(path)[:2] == (TROUPER_ID, 2)
+    assert box.depth == 2

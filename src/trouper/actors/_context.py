@@ -49,7 +49,12 @@ class DeliveryInfo(Protocol):
 
     @property
     def id(self) -> object:
-        """The message's id in its mailbox (a durable one's row), or ``None`` in memory."""
+        """The message's id in its mailbox, or ``None`` in memory.
+
+        A SQLite store's row id (rising, never reused), a JetStream store's
+        stream sequence; the same on every redelivery (a redriven dead letter
+        gets a new one).
+        """
         ...
 
     @property

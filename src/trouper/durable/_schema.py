@@ -18,6 +18,9 @@ Version history:
 - 1: ``messages.retries`` (deliveries ended by ``Retry``, which do not count
   toward ``max_deliveries``); ``mailboxes.suspect_upto``, ``recovered_upto``,
   ``recovery_at`` and ``trying`` record recovery after an unclean stop.
+- 2: ``meta``, whose ``next_id`` row lies above every delivery id handed out,
+  so ids are never reused, not even after the newest messages were acked and
+  the process stopped (version 1 derived the next id from the rows left).
 
 Every function here runs in the store's writer thread, never on Trio's.
 """
@@ -34,7 +37,7 @@ __all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "prepar
 APPLICATION_ID = 0x54525052
 """``PRAGMA application_id`` of every trouper store: ``TRPR`` in ASCII."""
 
-VERSION = 1
+VERSION = 2
 """The schema version this trouper writes."""
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -92,6 +95,10 @@ CREATE TABLE states (
     data BLOB NOT NULL,
     saved_at REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 # Steps from each older version to the next one; each runs in the opening transaction.
@@ -103,6 +110,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE mailboxes ADD COLUMN recovery_at REAL",
         "ALTER TABLE mailboxes ADD COLUMN trying INTEGER",
     ),
+    1: ("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",),
 }
 
 

@@ -134,6 +134,12 @@ _UNCHARGE = (
     "(SELECT trying FROM mailboxes WHERE id = ?)"
 )
 _RELEASE = "UPDATE mailboxes SET claimed_upto = NULL, trying = NULL WHERE id = ?"
+_NEXT_ID = "SELECT coalesce(max(value), 1) FROM meta WHERE key = 'next_id'"
+_RESERVE = (
+    "INSERT INTO meta (key, value) VALUES ('next_id', ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_ID_BLOCK = 1 << 16  # delivery ids reserved on disk at a time (one more write per block)
 _TRIED = "UPDATE mailboxes SET trying = NULL WHERE id = ?"
 
 
@@ -268,7 +274,7 @@ def _commit_group(writing: _Writing, group: _Group) -> tuple[int, int] | None:
 class _Writing:
     """The writer thread's own state: its connection, mailbox ids and the next delivery id."""
 
-    __slots__ = ("big_chunk", "boxes", "connection", "next_expiry", "next_id", "soon")
+    __slots__ = ("big_chunk", "boxes", "connection", "next_expiry", "next_id", "reserved", "soon")
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         # The writing connection (autocommit mode; transactions are explicit).
@@ -285,17 +291,25 @@ class _Writing:
         # When the first stored dedup id expires (inf: none will): commits purge
         # expired ids only once it has passed.
         self.next_expiry = _first_expiry(connection)
-        # The id the next appended message gets: above every stored id, and above
+        # The id the next appended message gets: at or above the stored
+        # ``next_id`` (above every id ever handed out: ids are never reused, even
+        # once the newest messages were acked), above every stored id, and above
         # every id a mailbox's watermarks still name (an unclean stop's claim may
         # name acked messages: a new message under it would be taken for a suspect).
-        self.next_id: int = 1 + max(
-            connection.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0],
-            connection.execute("SELECT coalesce(max(id), 0) FROM dead_letters").fetchone()[0],
-            connection.execute(
+        self.next_id: int = max(
+            connection.execute(_NEXT_ID).fetchone()[0],
+            1 + connection.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0],
+            1 + connection.execute("SELECT coalesce(max(id), 0) FROM dead_letters").fetchone()[0],
+            1
+            + connection.execute(
                 "SELECT coalesce(max(max(coalesce(claimed_upto, 0), coalesce(suspect_upto, 0), "
                 "coalesce(recovered_upto, 0), coalesce(trying, 0))), 0) FROM mailboxes"
             ).fetchone()[0],
         )
+        # Ids below it may be handed out: the stored ``next_id`` says so on disk,
+        # so a crash never lets them be handed out twice.
+        self.reserved = self.next_id + _ID_BLOCK
+        connection.execute(_RESERVE, (self.reserved,))
 
     def box(self, name: str) -> int:
         """The row id of mailbox ``name``, created if new (inside the current transaction)."""
@@ -787,6 +801,7 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
             not begun
             and not (claims or nacks or dead or states or tried or released or ops)
             and now < writing.next_expiry
+            and next_id <= writing.reserved
             and (
                 len(inserts) <= _CHUNK * 6
                 if not acks
@@ -836,6 +851,11 @@ def _commit(writing: _Writing, entries: list[_Entry], now: float) -> tuple[int, 
             # Expired dedup ids go a few at a time, more when many are being added.
             connection.execute(_PURGE, (now, 64 + 2 * dedups))
             writing.next_expiry = _first_expiry(connection)
+        if writing.next_id > writing.reserved:
+            # Past the ids reserved on disk (appends, or redriven dead letters):
+            # reserve the next block in this transaction.
+            writing.reserved = writing.next_id + _ID_BLOCK
+            connection.execute(_RESERVE, (writing.reserved,))
         for op in ops:
             op.committing()
         connection.execute("COMMIT")
