@@ -11,12 +11,25 @@ from remote_support import Account, Balance, nodes
 import trouper
 import trouper.nats
 from trouper import Actor, handler
-from trouper.errors import RemoteError
+from trouper.codec import Codec
+from trouper.errors import RemoteError, UndecodableMessage
 from trouper.remote import Nats, cluster_of
-from trouper.remote.wire import WireError, error_from_wire, error_to_wire, pack
+from trouper.remote.wire import (
+    FAILED,
+    NO_INCARNATION,
+    WireError,
+    error_from_wire,
+    error_to_wire,
+    frame,
+    pack,
+    unpack,
+)
+from trouper.runtime import DeadLetter
 from trouper.runtime.lowlevel import cell_of
 
 pytestmark = pytest.mark.real_clock
+
+BLOB = Codec().encode_blob(Balance())
 
 # An error as another node might write it, whose "$address" is no pair of strings.
 BAD_ERROR = {"kind": "builtin", "type": "KeyError", "args": {"$tuple": [{"$address": 5}]}}
@@ -116,3 +129,31 @@ async def test_a_watch_withdrawn_before_it_was_sent_leaves_no_watch_behind(
             # ...and so reaches bank before this ask does.
             await remote.ask(Balance())
         assert not cell_of(acct).bonds.watchers
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"hello",  # no frame at all (a plain NATS request to an actor's subject)
+        frame(b"S" * 8, NO_INCARNATION, [(1, BLOB)])[:-3] + b"TOKEN123",  # cut inside an entry
+    ],
+    ids=["not-a-frame", "cut-short"],
+)
+async def test_an_ask_that_is_no_frame_is_answered_and_dead_lettered(
+    transport: Nats, data: bytes
+) -> None:
+    """Bytes that are no trouper frame: the asker hears so, the node keeps a dead letter."""
+    letters: list[DeadLetter] = []
+    async with nodes(transport, "bank") as (bank,):
+        bank.dead_letters.listen(letters.append)
+        await bank.spawn(Account, 0, name="acct-1")
+        with trio.fail_after(5):
+            async with trouper.nats.connect(transport.servers[0]) as client:
+                reply = await client.request(f"{transport.prefix}.actor.bank.acct-1", data)
+        assert reply.data[:1] == FAILED
+        assert isinstance(error_from_wire(unpack(reply.data[9:]), "bank"), UndecodableMessage)
+        assert cluster_of(bank).statistics().undecodable == 1
+    [letter] = letters
+    assert letter.recipient == trouper.Address("bank", "/acct-1")
+    assert letter.message == data
+    assert "frame" in letter.reason

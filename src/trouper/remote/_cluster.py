@@ -55,6 +55,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import struct
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext, suppress
@@ -908,11 +909,17 @@ class Cluster:
             if asked is not None:  # an ask: its token ends the frame
                 size -= 8
             pos = FRAME_HEAD
+            if size <= pos:  # not even one entry: no frame (a plain NATS request, say)
+                self._not_a_frame(subject, data, asked)
+                return
             reply: _Reply | None
             codec = self._codec
             while pos < size:
                 seq, length = _unpack_entry(data, pos)
                 pos += 12
+                if pos + length > size:  # cut short: the entry would run into the ask's token
+                    self._not_a_frame(subject, data, asked)
+                    break
                 blob = data[pos : pos + length]
                 pos += length
                 self._received += 1
@@ -938,6 +945,8 @@ class Cluster:
                     self._deliver(ref, message, msg.headers)
             if last is not None:
                 seen[key] = last
+        except struct.error:  # an entry's head cut short
+            self._not_a_frame(subject, data, msg.reply)
         except Exception:  # a callback must never raise: it would close the connection
             log.exception("node %r: a message on %r could not be delivered", self.node, subject)
 
@@ -964,6 +973,20 @@ class Cluster:
         self._runtime.dead_letters.post(DeadLetter(blob, address, str(error), error))
         if reply:
             self._answer(reply, outcome.Error(error))
+
+    def _not_a_frame(self, subject: str, data: bytes, asked: str | None) -> None:
+        """Bytes on an actor's subject that are no frame, or one cut short: a dead letter.
+
+        Entries before the cut were delivered. An ask gets ``UndecodableMessage``
+        back (its token is the last 8 bytes, if the asker wrote one).
+        """
+        error = UndecodableMessage(None, "not a trouper frame (no entry, or cut short)")
+        self._undecodable += 1
+        self._runtime.dead_letters.post(
+            DeadLetter(data, self._address_of(subject), str(error), error)
+        )
+        if asked is not None:
+            self._answer((asked, (bytes(8) + data)[-8:]), outcome.Error(error))
 
     def _no_actor(self, subject: str, message: object, reply: _Reply | None) -> None:
         """A message for a path where no actor lives here: a dead letter, ``ActorStopped``."""
