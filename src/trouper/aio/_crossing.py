@@ -51,9 +51,11 @@ A job is one of:
   withdrawing a call, ``run_sync``);
 - a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait`` on the Trio ref in
   the pump's step. If the mailbox is full, the message starts the actor's
-  *lane*: a queue served in order by one Trio task (``await tell``,
-  ``await ask``), which every later delivery and ask from the loop to that
-  actor joins until it is empty, so messages from the loop keep their order.
+  *lane*: a queue served in order by one Trio task (``await tell``, and for
+  an ask the endpoint's ``ask_when_room``, which waits for room but not for
+  the reply, else ``await ask``), which every later delivery and ask from the
+  loop to that actor joins until it is empty, so messages from the loop keep
+  their order without a later tell waiting for an earlier ask's reply.
   Consecutive ``tell_nowait`` calls to one actor in one context (a burst)
   share a job: the later ones append their message to the last queued job;
 - an awaited call (``spawn``, ``stop``, ``publish``, ``run``): a Trio task in
@@ -184,7 +186,7 @@ class Call:
     def reject(self, error: BaseException) -> None:
         """Raise ``error`` in the caller, unless it has given up."""
         if not self.future.done():
-            self.future.set_exception(error)
+            self.future.set_exception(_crossable(error))
 
     def withdraw(self) -> None:
         """Cancel the Trio side of a call its caller gave up (a job: runs in Trio)."""
@@ -203,6 +205,11 @@ class _Abandonable(Protocol):
 
 _AskSoon = Callable[[object, Callable[["outcome.Outcome[object]"], None]], _Abandonable]
 """An endpoint's ``ask_soon(message, on_reply)``: an ask answered by callback, with no task."""
+
+_AskWhenRoom = Callable[
+    [object, Callable[["outcome.Outcome[object]"], None]], Awaitable[_Abandonable]
+]
+"""An endpoint's ``ask_when_room(message, on_reply)``: ``ask_soon`` that waits for room."""
 
 
 class _Item:
@@ -624,12 +631,22 @@ class Crossing:
         call = item.call
         error: Exception | None = None
         value: object = None
+        queued: _Abandonable | None = None
         with trio.CancelScope() as scope:
             if call is not None:
                 call.scope = scope
             try:
                 if item.asking:
-                    value = await ref.ask(item.message)
+                    assert call is not None  # an ask always has its caller
+                    ask_when_room: _AskWhenRoom | None = getattr(
+                        ref.endpoint, "ask_when_room", None
+                    )
+                    if ask_when_room is None:
+                        value = await ref.ask(item.message)
+                    else:
+                        # Wait for room only: the reply comes to _replied, and the
+                        # lane moves on (a later tell must not wait for this reply).
+                        queued = await ask_when_room(item.message, partial(self._replied, call))
                 else:
                     await ref.tell(item.message)
             except Exception as failure:
@@ -638,6 +655,12 @@ class Crossing:
             self._delivered(ref.endpoint, None, error)
             return
         call.scope = None
+        if queued is not None:
+            if call.future.cancelled():
+                queued.abandon()  # its caller gave up as it got room: withdrawn
+            elif not call.future.done():
+                call.envelope = queued  # until _replied: what a withdrawal abandons
+            return
         if error is None:
             call.resolve(value)
         else:
@@ -651,4 +674,18 @@ def _settle(future: asyncio.Future[object], result: outcome.Outcome[object]) -> 
         if type(result) is outcome.Value:
             future.set_result(result.value)
         else:
-            future.set_exception(result.error)  # type: ignore[attr-defined]
+            future.set_exception(_crossable(result.error))  # type: ignore[attr-defined]
+
+
+def _crossable(error: BaseException) -> BaseException:
+    """``error``, or for a ``StopIteration`` (which asyncio futures refuse) a ``RuntimeError``.
+
+    The ``RuntimeError`` has the ``StopIteration`` as ``__cause__``: what a
+    coroutine that lets one escape raises (PEP 479), so what a native await
+    of the same call would have raised.
+    """
+    if isinstance(error, StopIteration):
+        wrapped = RuntimeError(f"the call raised {type(error).__name__}")
+        wrapped.__cause__ = error
+        return wrapped
+    return error
