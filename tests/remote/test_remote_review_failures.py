@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import pytest
 import trio
 import trio.testing
-from remote_support import Account, Balance, nodes
+from remote_support import Account, Balance, Seen, nodes, wait_for
 
 import trouper
 import trouper.nats
 from trouper import Actor, handler
 from trouper.codec import Codec
 from trouper.errors import RemoteError, UndecodableMessage
+from trouper.nats import MaxPayloadExceeded
 from trouper.remote import Nats, cluster_of
 from trouper.remote.wire import (
     FAILED,
@@ -157,3 +160,40 @@ async def test_an_ask_that_is_no_frame_is_answered_and_dead_lettered(
     assert letter.recipient == trouper.Address("bank", "/acct-1")
     assert letter.message == data
     assert "frame" in letter.reason
+
+
+@pytest.mark.parametrize("interval", [math.nan, math.inf])
+async def test_a_heartbeat_whose_interval_is_not_finite_is_ignored(
+    transport: Nats, interval: float
+) -> None:
+    """A node announcing NaN or infinite seconds would never be found gone: it is not heard."""
+    async with nodes(transport, "a") as (a,):
+        with trio.fail_after(5):
+            async with trouper.nats.connect(transport.servers[0]) as client:
+                beat = pack(["up", "ab" * 8, interval])
+                await client.publish(f"{transport.prefix}.heartbeat.ghost", beat)
+                # Answered by a after it has read the heartbeat (one connection each).
+                await client.request(f"{transport.prefix}.node.a", pack(["whois"]))
+        assert cluster_of(a).nodes() == ("a",)
+
+
+@trouper.message("remote_review.blob")
+@attrs.frozen
+class Blob:
+    text: str
+
+
+async def test_a_publish_too_big_to_cross_raises_as_a_tell_does(transport: Nats) -> None:
+    """Over the server's max_payload, a shared publish is refused, not silently counted unsent."""
+    seen: list[object] = []
+    async with nodes(transport, "a", "b") as (a, b):
+        b.topics.subscribe(await b.spawn(Seen, seen), "big.>")
+        a.topics.subscribe(await a.spawn(Seen, seen), "big.>")
+        with trio.fail_after(5):
+            await cluster_of(b).flush()
+            with pytest.raises(MaxPayloadExceeded):
+                await a.topics.publish("big.one", Blob("x" * 2 * 1024 * 1024))
+            assert await a.topics.publish("big.two", Blob("small")) == 1
+            await wait_for(lambda: len(seen) == 2)
+        assert cluster_of(a).statistics().unsent == 0
+        assert seen == [Blob("small"), Blob("small")]

@@ -704,8 +704,12 @@ class Cluster:
             if kind != "up" or incarnation == peer.left:
                 return
             interval = beat[2] if len(beat) > 2 else 1.0
-            if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-                raise WireError("a heartbeat interval is seconds > 0")
+            if (
+                isinstance(interval, bool)
+                or not isinstance(interval, int | float)
+                or not 0 < interval < math.inf  # (NaN too: such a node could never be gone)
+            ):
+                raise WireError("a heartbeat interval is finite seconds > 0")
             if peer.incarnation != incarnation:
                 if peer.incarnation is not None and not peer.gone:
                     self._gone(peer, f"node {node!r} restarted")
@@ -1211,19 +1215,20 @@ class Cluster:
     async def relay(self, subject: str, message: object) -> bool:
         """Publish a local publish to the cluster, if it shares the subject (a ``TopicRelay``).
 
-        Raises ``UnregisteredMessageType`` or ``UnencodableMessage`` before
-        anything is delivered, for a subject the cluster shares.
+        Raises ``UnregisteredMessageType``, ``UnencodableMessage`` or
+        ``MaxPayloadExceeded`` before anything is delivered, for a subject the
+        cluster shares.
         """
         client = self._client
         if client is None or not self._shares(subject):
             return False
         blob = self._codec.encode_blob(message)
+        data = self._topic_head + _pack_entry(self._topic_seq + 1, len(blob)) + blob
+        if len(data) > client.max_payload:  # as a tell: the sender hears it cannot cross
+            raise MaxPayloadExceeded(len(data), client.max_payload)
         self._topic_seq = seq = self._topic_seq + 1
         try:
-            await client.publish(
-                f"{self._prefix}.topic.{subject}",
-                self._topic_head + _pack_entry(seq, len(blob)) + blob,
-            )
+            await client.publish(f"{self._prefix}.topic.{subject}", data)
         except (NatsError, ValueError):
             self._topic_seq = seq - 1
             self._unsent += 1
