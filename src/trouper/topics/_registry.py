@@ -726,10 +726,13 @@ class TopicRegistry:
             self._report(_EVENT_SUBJECTS[event.kind], event)
 
     def _on_dead_letter(self, letter: DeadLetter) -> None:
-        if letter.reason == _STOPPED_REASON and letter.recipient in self._by_owner:
+        owned = self._by_owner.get(letter.recipient) if letter.reason == _STOPPED_REASON else None
+        if owned and _closing(next(iter(owned))._ref):
             # The recipient's mailbox is closed: it is stopping for good and its
             # STOPPED event is on the way. Forget it now, so that the dead
-            # letters of its own queue are not reported back to it.
+            # letters of its own queue are not reported back to it. (A dead
+            # letter of an earlier incarnation under the same address, told
+            # through a stale ref, leaves the living actor's subscriptions.)
             self._forget(letter.recipient)
         if self._reporting or not len(self._system.index):
             return
@@ -774,6 +777,14 @@ def _check_queue(queue: object) -> None:
         raise ValueError(
             f"queue must be a name made of subject tokens without wildcards, got {queue!r}"
         ) from error
+
+
+def _closing(ref: ActorRef[object]) -> bool:
+    """Whether ``ref``'s local actor takes no more messages (any ref with no local cell: yes)."""
+    try:
+        return cell_of(ref).mailbox.closed
+    except TypeError:
+        return True
 
 
 def _owner_of(ref: ActorRef[object]) -> Address:
