@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 import trio
 import trio.testing
@@ -169,3 +172,26 @@ async def test_a_cancelled_spawn_and_stop_raise_cancelled_and_change_nothing() -
             await rt.stop(ref)
         assert rt.lookup("never") is None
         assert rt.lookup("kept") == ref
+
+
+class FailsWhileAttaching:
+    """A transport whose attach fails the runtime before the block's first line."""
+
+    @asynccontextmanager
+    async def attach(self, runtime: trouper.Runtime) -> AsyncIterator[None]:
+        runtime.fail(ValueError("the cluster refused this node"))
+        yield
+
+
+async def test_a_failure_before_the_block_starts_cancels_the_block() -> None:
+    """A runtime failed while its transport attaches cancels its block and raises the failure."""
+    reached: list[str] = []
+
+    async def run() -> None:
+        async with trouper.open_runtime(transport=FailsWhileAttaching()):
+            reached.append("body")
+            await trio.sleep_forever()
+
+    with trio.fail_after(60), pytest.raises(ValueError, match="the cluster refused this node"):
+        await run()
+    assert reached == ["body"]

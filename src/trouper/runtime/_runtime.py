@@ -852,7 +852,11 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
                         if runtime.transport is not None:
                             await attached.enter_async_context(runtime.transport.attach(runtime))
                         try:
+                            # Failed already (while the transport attached): the
+                            # block is cancelled at its first checkpoint.
                             with trio.CancelScope() as runtime._body_scope:
+                                if runtime._failure is not None:
+                                    runtime._body_scope.cancel()
                                 yield runtime
                         except Exception as error:
                             body_error = error
