@@ -90,6 +90,7 @@ from trouper.nats import (
     Msg,
     NatsError,
     NoResponders,
+    OutboundBufferFull,
     Reconnected,
     Status,
     Subscription,
@@ -1118,6 +1119,11 @@ class Cluster:
         if outbox.empty:  # nothing to go first: publish it now
             try:
                 client.publish_nowait(subject, payload)
+            except OutboundBufferFull:
+                if client.status is Status.CONNECTED:
+                    outbox.raw(subject, payload)  # sent once the server has read the rest
+                else:
+                    self._unsent += 1
             except NatsError:
                 self._unsent += 1
         else:

@@ -223,14 +223,17 @@ class RemoteEndpoint:
             peer.seq = seq = peer.seq + 1
             reply = peer.reply_subject
             headers = _headers(runtime.instruments, None)
-            if outbox.empty:  # nothing to go first: publish it now, without a batch
+            queue = not outbox.empty
+            if not queue:  # nothing to go first: publish it now, without a batch
                 frame = peer.head + _pack_entry(seq, len(blob)) + blob + token.to_bytes(8, "big")
                 try:
                     client.publish_nowait(self._subject, frame, reply=reply, headers=headers)
                 except (OutboundBufferFull, ConnectionClosed):
-                    why = "this node's connection to the cluster is down"
-                    raise NodeUnreachable(address, why) from None
-            else:
+                    if not cluster.connected:  # (else only the write buffer is full)
+                        why = "this node's connection to the cluster is down"
+                        raise NodeUnreachable(address, why) from None
+                    queue = True  # the outbox sends it once the server has read the rest
+            if queue:
                 outbox.alone(
                     self._subject,
                     address,
