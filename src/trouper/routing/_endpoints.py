@@ -252,7 +252,17 @@ class RoundRobinEndpoint(_Rerouting):
         members = self.members
         turn = self._turn
         self._turn = turn + 1 if turn < len(members) - 1 else 0
-        return members[turn % len(members)]
+        member = members[turn % len(members)]
+        if member.mailbox.closed:
+            # It stopped for good and the pool has not handled its Terminated
+            # yet (it may be busy starting a member): the next one still open.
+            for _ in range(len(members) - 1):
+                turn = self._turn
+                self._turn = turn + 1 if turn < len(members) - 1 else 0
+                candidate = members[turn % len(members)]
+                if not candidate.mailbox.closed:
+                    return candidate
+        return member
 
 
 class ConsistentHashEndpoint(_Rerouting):
@@ -322,7 +332,19 @@ class ConsistentHashEndpoint(_Rerouting):
     def _member(self, message: object) -> Cell:
         points = self._points
         i = bisect_left(points, key_hash(self._key(message)))
-        return self._owners[i if i < len(points) else 0]
+        if i == len(points):
+            i = 0
+        owners = self._owners
+        owner = owners[i]
+        if owner.mailbox.closed:
+            # It stopped for good and the pool has not handled its Terminated
+            # yet: the key goes where the ring without it (and without any
+            # other closed member) puts it, the first open owner after it.
+            for step in range(1, len(points)):
+                candidate = owners[(i + step) % len(points)]
+                if not candidate.mailbox.closed:
+                    return candidate
+        return owner
 
 
 class BroadcastEndpoint(PoolEndpoint):
