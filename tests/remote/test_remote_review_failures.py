@@ -12,9 +12,9 @@ from remote_support import Account, Balance, Seen, nodes, wait_for
 
 import trouper
 import trouper.nats
-from trouper import Actor, handler
+from trouper import Actor, Terminated, handler
 from trouper.codec import Codec
-from trouper.errors import RemoteError, UndecodableMessage
+from trouper.errors import NodeUnreachable, RemoteError, UndecodableMessage
 from trouper.nats import MaxPayloadExceeded
 from trouper.remote import Nats, cluster_of
 from trouper.remote.wire import (
@@ -29,6 +29,7 @@ from trouper.remote.wire import (
 )
 from trouper.runtime import DeadLetter
 from trouper.runtime.lowlevel import cell_of
+from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
 
@@ -197,3 +198,36 @@ async def test_a_publish_too_big_to_cross_raises_as_a_tell_does(transport: Nats)
             await wait_for(lambda: len(seen) == 2)
         assert cluster_of(a).statistics().unsent == 0
         assert seen == [Blob("small"), Blob("small")]
+
+
+async def test_a_watch_made_once_the_connection_is_closed_for_good_is_told_at_once(
+    own_server: NatsServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The watch request cannot go: the watcher hears Terminated, not nothing, ever."""
+    transport = Nats(
+        own_server.url, prefix=prefix, heartbeat=0.25, reconnect_wait=0.05, max_reconnect_attempts=1
+    )
+    seen: list[Terminated] = []
+    async with nodes(transport, "a") as (a,):
+        journal = await a.spawn(Journal, seen)
+        with trio.fail_after(10):
+            await own_server.astop()
+            await wait_for(lambda: "cut off from the cluster for good" in caplog.text)
+            await journal.tell(a.remote("elsewhere", "acct"))
+            await wait_for(lambda: len(seen) == 1)
+    assert isinstance(seen[0].reason, NodeUnreachable)
+
+
+class Journal(Actor):
+    """Watches the refs it is told of and records each ``Terminated``."""
+
+    def __init__(self, seen: list[Terminated]) -> None:
+        self.seen = seen
+
+    @handler
+    async def terminated(self, message: Terminated) -> None:
+        self.seen.append(message)
+
+    async def receive(self, message: object) -> None:
+        assert isinstance(message, trouper.ActorRef)
+        self.ctx.watch(message)

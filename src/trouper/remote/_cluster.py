@@ -806,6 +806,9 @@ class Cluster:
                 )
                 return
             except NatsError:
+                if client.status is Status.CLOSED:  # no reconnect will make it again
+                    why = "this node's connection to the cluster is closed"
+                    self._terminated(peer, address.path, NodeUnreachable(address, why))
                 return  # cut off: the watch is made again after the reconnect
         if scope.cancelled_caught:
             if peer.watches.get(address.path) is watch and not peer.gone:
