@@ -161,11 +161,15 @@ def _take_all(mailbox: Mailbox) -> list[object]:
     """Empty a member's mailbox for good, admitting parked senders' messages first."""
     taken: list[object] = []
     items = mailbox.items
-    while items:
+    while True:
         taken.extend(items)
         items.clear()
+        if not mailbox.producers:
+            break
         # Senders parked on the full mailbox get their message in (and
-        # return normally), so that it is routed again with the rest.
+        # return normally), so that it is routed again with the rest. They
+        # may be parked on an empty queue too: its member took the last item
+        # and is busy, or a hash pool's growth moved the queue away.
         mailbox.admit()
     mailbox.close()
     return taken
