@@ -154,8 +154,10 @@ class ServedQueue(DurableQueue):
         # Tokens are this prefix and a count: unique across processes sharing the mailbox.
         self._token_prefix = secrets.token_hex(6) + "-"
         self._tokens = 0
-        # The long poll, while serving.
+        # The long poll, while serving and open (closed with the queue: see ``close``).
         self._feed: Feed | None = None
+        # Set when the queue is reopened or retired (``serve`` waits on it while closed).
+        self._resumed = trio.Event()
 
     # --- putting -------------------------------------------------------------------
 
@@ -203,6 +205,14 @@ class ServedQueue(DurableQueue):
         started = False
         try:
             while not self._detached:
+                if self.closed:
+                    # Stopped: no poll until reopened (see ``close``).
+                    if not started:
+                        started = True
+                        task_status.started()
+                    await self._resumed.wait()
+                    self._resumed = trio.Event()
+                    continue
                 feed = await self._delivering.open_feed(self.name, self.options, self._arrived)
                 self._feed = feed
                 try:
@@ -210,7 +220,7 @@ class ServedQueue(DurableQueue):
                     if not started:
                         started = True
                         task_status.started()
-                    while not self._detached:
+                    while not self._detached and not self.closed:
                         await feed.wait()
                         self._supply(feed)
                 except (StoreFailed, trio.ClosedResourceError):
@@ -220,6 +230,8 @@ class ServedQueue(DurableQueue):
                     if self._failure is not None:
                         self._halted = True
                         await trio.sleep_forever()
+                    if self._paused():
+                        continue  # ``close`` or ``retire`` ended the feed
                     log.warning("%s: its feed ended (%s); opening it again", self.name, error)
                     await trio.sleep(1.0)
                 finally:
@@ -227,6 +239,10 @@ class ServedQueue(DurableQueue):
                     feed.close()
         finally:
             self.store.detach(self.name, self)
+
+    def _paused(self) -> bool:
+        """Whether the queue is closed or retired (a method: ``serve`` awaits between checks)."""
+        return self.closed or self._detached
 
     def _supply(self, feed: Feed) -> None:
         if self.closed or self._failure is not None or self._halted or self._detached:
@@ -242,6 +258,7 @@ class ServedQueue(DurableQueue):
         super().retire()
         if self._feed is not None:
             self._feed.wake()
+        self._resumed.set()
 
     def _arrived(self, received: Received) -> None:
         """Take one delivery from the store (called by the store's reader task)."""
@@ -456,6 +473,13 @@ class ServedQueue(DurableQueue):
             return []
         self.closed = True
         self._generation += 1
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            # Before giving anything back: a -NAK'd message goes at once to a pull
+            # waiting at the server, and this feed's would hand it back here to be
+            # given back again, each time counted as a delivery, until its
+            # deliveries were used up. The server drops a pull nobody listens to.
+            feed.close()
         returned: list[object] = []
         for item in self.items:
             if type(item) is Delivery:
@@ -468,8 +492,6 @@ class ServedQueue(DurableQueue):
         asks = list(self._asks.values())
         self._asks.clear()
         self._turn_away(asks, returned)
-        if self._feed is not None:
-            self._feed.wake()
         return returned
 
     def reopen(self) -> None:
@@ -477,8 +499,7 @@ class ServedQueue(DurableQueue):
         if not self.closed:
             return
         self.closed = False
-        if self._feed is not None:
-            self._feed.wake()
+        self._resumed.set()
 
 
 def _settle_quietly(settle: Callable[[], None]) -> None:
