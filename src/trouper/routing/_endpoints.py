@@ -305,8 +305,22 @@ class ConsistentHashEndpoint(_Rerouting):
                     self._move_keys(member)
 
     def _move_keys(self, member: Cell) -> None:
-        """Move the queued messages whose key no longer belongs to ``member`` (in order)."""
-        items = member.mailbox.items
+        """Move the queued messages whose key no longer belongs to ``member`` (in order).
+
+        Senders parked on its full mailbox are let in first (their messages
+        come after the queued ones), so that a parked message of a moved key
+        follows the key rather than stay behind on its old member.
+        """
+        mailbox = member.mailbox
+        items = mailbox.items
+        if mailbox.producers:
+            queued = list(items)
+            while mailbox.producers:
+                items.clear()
+                mailbox.admit()
+                queued.extend(items)
+            items.clear()
+            items.extend(queued)
         keep: list[object] = []
         moves: list[tuple[Cell, object]] = []
         for item in items:

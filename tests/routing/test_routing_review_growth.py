@@ -1,0 +1,64 @@
+"""Growing a hash pool: a moved key's messages all go to its new member, parked ones too."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+from trouper import Actor, Runtime, handler
+from trouper.routing import ConsistentHash, HashRing, resize
+
+
+@attrs.frozen
+class Keyed:
+    key: int
+    seq: int
+    seconds: float = 0
+
+
+class KeyWorker(Actor):
+    """Sleeps the message's seconds, then journals (member, seq)."""
+
+    def __init__(self, journal: list[tuple[str, int]]) -> None:
+        self.journal = journal
+
+    @handler
+    async def keyed(self, message: Keyed) -> None:
+        await trio.sleep(message.seconds)
+        self.journal.append((self.ctx.self_ref.address.path.rpartition("/")[2], message.seq))
+
+
+def _key_moving_from_2_to_3() -> int:
+    """A key member-2 owns among two members, and member-3 among three."""
+    two = HashRing.build(["member-1", "member-2"])
+    three = HashRing.build(["member-1", "member-2", "member-3"])
+    return next(
+        k for k in range(1000) if two.owner(k) == "member-2" and three.owner(k) == "member-3"
+    )
+
+
+@pytest.mark.trouper(mailbox_size=1)
+async def test_a_sender_parked_on_the_old_owner_follows_its_key(runtime: Runtime) -> None:
+    """A moved key's queued and parked messages are all handled by the new owner, in order."""
+    key = _key_moving_from_2_to_3()
+    journal: list[tuple[str, int]] = []
+    pool = await runtime.spawn_pool(
+        KeyWorker, 2, journal, router=ConsistentHash(lambda m: getattr(m, "key", 0))
+    )
+
+    async def sender() -> None:
+        await pool.tell(Keyed(key, 0, seconds=1))  # in member-2's hand
+        await pool.tell(Keyed(key, 1))  # queued: member-2's mailbox is full
+        await pool.tell(Keyed(key, 2, seconds=1))  # parks until the pool has grown
+        await pool.tell(Keyed(key, 3))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sender)
+        await trio.testing.wait_all_tasks_blocked()
+        await resize(pool, 3)
+    await trio.sleep(5)  # every handler has returned
+    assert [seq for member, seq in journal if member == "member-2"] == [0]
+    assert [seq for member, seq in journal if member == "member-3"] == [1, 2, 3]
+    assert runtime.dead_letters.count == 0
