@@ -633,7 +633,7 @@ class TopicRegistry:
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject.
         """
-        plan = self._user.plans.get(subject)
+        plan = self._plan_or_none(subject)
         if plan is None:
             plan = self._user_plan(subject)
         return bool(plan)
@@ -656,7 +656,7 @@ class TopicRegistry:
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject.
         """
-        plan = self._user.plans.get(subject)
+        plan = self._plan_or_none(subject)
         if plan is None:
             plan = self._user_plan(subject)
         return self._offer(subject, message, plan, offer)
@@ -701,6 +701,12 @@ class TopicRegistry:
             if reached:
                 delivered += 1
         return delivered
+
+    def _plan_or_none(self, subject: str) -> _Plan | None:
+        try:
+            return self._user.plans.get(subject)
+        except TypeError:  # unhashable: certainly not a subject (_user_plan says why)
+            return None
 
     def _user_plan(self, subject: str) -> _Plan:
         tokens = parse_subject(subject)

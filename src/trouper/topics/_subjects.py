@@ -245,7 +245,10 @@ class SubjectIndex(Generic[T]):
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject.
         """
-        cached = self._cache.get(subject)
+        try:
+            cached = self._cache.get(subject)
+        except TypeError:  # unhashable: certainly not a subject (parse_subject says why)
+            cached = None
         if cached is None:
             found, _visited = self._lookup(parse_subject(subject))
             cached = tuple(found)
