@@ -88,6 +88,7 @@ from trouper.nats import (
     JetStream,
     JetStreamError,
     JsMsg,
+    MaxPayloadExceeded,
     NatsError,
     NoResponders,
     PubAck,
@@ -97,6 +98,7 @@ from trouper.nats import (
     StreamConfig,
     connect,
 )
+from trouper.nats.protocol import encode_headers
 
 if TYPE_CHECKING:
     from trouper.durable._queue import Durable, MessageCodec
@@ -854,6 +856,10 @@ class JetStreamStore:
         self._open[commit] = None
         commit.remaining = 1  # held until every publish is sent
         subjects = self._subjects
+        # Built first and checked, then sent: a publish the client refuses at once
+        # (too large) fails the batch before any of it is sent, so nothing of a
+        # refused run is stored.
+        publishes: list[_Publish] = []
         try:
             for record in batch.appends:
                 self._rows += 1
@@ -861,7 +867,7 @@ class JetStreamStore:
                 if kind is _DeadAppend:
                     dead = record
                     assert isinstance(dead, _DeadAppend)
-                    self._send(
+                    publishes.append(
                         _Publish(
                             self, commit, dead.subject, dead.payload, None, dead.key, None, None
                         )
@@ -903,14 +909,14 @@ class JetStreamStore:
                 subject = subjects.get(mailbox)
                 if subject is None:
                     subject = subjects[mailbox] = self.subject(mailbox)
-                self._send(
+                publishes.append(
                     _Publish(self, commit, subject, record.payload, headers, key, record, mailbox)
                 )
             if batch.states:
                 last: dict[str, bytes] = dict(batch.states)
                 for state_key, data in last.items():
                     self._rows += 1
-                    self._send(
+                    publishes.append(
                         _Publish(
                             self,
                             commit,
@@ -922,6 +928,11 @@ class JetStreamStore:
                             None,
                         )
                     )
+            limit = self.client.max_payload
+            for publish in publishes:
+                _check_size(publish, limit)
+            for publish in publishes:
+                self._send(publish)
         except (NatsError, ValueError) as error:
             self._fail_commit(commit, error)
             return
@@ -1377,6 +1388,25 @@ class JetStreamStore:
             len(self._staged) + len(self._open),
             self._failure is not None,
         )
+
+
+def _check_size(publish: _Publish, limit: int) -> None:
+    """Raise ``MaxPayloadExceeded`` if the client would refuse ``publish`` as too large."""
+    size = len(publish.payload)
+    if size + _HEADROOM <= limit:
+        return
+    if publish.headers is not None:
+        size += len(encode_headers(publish.headers))
+    elif publish.key is not None:
+        size += 12  # the bare block, b"NATS/1.0\r\n\r\n"
+    if publish.key is not None:
+        size += len(publish.key.encode()) + 15  # b"Nats-Msg-Id: <key>\r\n"
+    if size > limit:
+        raise MaxPayloadExceeded(size, limit)
+
+
+_HEADROOM: Final = 64 * 1024
+"""Bytes of headers below which a publish cannot be too large (its size is then not counted)."""
 
 
 def _full(error: NatsError) -> bool:
