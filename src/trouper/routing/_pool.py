@@ -43,7 +43,7 @@ import attrs
 
 from trouper._validate import check_mailbox_size, check_throughput
 from trouper.actors import Actor, ActorRef, ActorState, Address, Reject, Terminated, handler
-from trouper.errors import ChildNotFound
+from trouper.errors import ActorStopped, ChildNotFound
 from trouper.routing._endpoints import PoolEndpoint, endpoint_for
 from trouper.routing._messages import Members, Resize, check_size
 from trouper.routing._routers import Balancing, RoundRobin, Router
@@ -227,6 +227,12 @@ class Pool(Actor):
                     # The new member's failure (StartFailed, or its factory's own
                     # error) is the asker's answer; the pool itself is fine.
                     endpoint.size = len(endpoint.members)
+                    guardian = self._cell.children_guardian
+                    if guardian is not None and guardian.closing:
+                        # Not the member's fault: the supervision gave up and is
+                        # stopping every member, and the pool fails next (a
+                        # restart starts as many members as it has now).
+                        return Reject(ActorStopped(self._cell.address))
                     return Reject(error)
         elif message.size < len(current):
             leaving = current[message.size :]
@@ -402,7 +408,8 @@ async def resize(pool: ActorRef[object], size: int) -> None:
         ValueError: ``size`` is not an int >= 1.
         StartFailed: a new member's ``on_start`` raised (a factory's own error is
             raised as it is); the members started so far stay.
-        ActorStopped: the pool has stopped.
+        ActorStopped: the pool has stopped, or its supervision gave up (and the
+            pool restarts with the members it had) before the new ones all started.
     """
     await pool.ask(Resize(size))
 
