@@ -136,6 +136,12 @@ class PoolEndpoint:
         self.closed = True
         self.members = ()
 
+    def reopen(self) -> None:
+        """The stopped pool is started again from its spec (same cell, same ref): route again."""
+        self.closed = False
+        if self.shared is not None and self.shared.closed:
+            self.shared.reopen()
+
     # --- the pool itself, and a pool with no one to route to ------------------
 
     def _why(self) -> DeadLetterReason:

@@ -185,6 +185,12 @@ class Pool(Actor):
 
     async def on_start(self) -> None:
         """Start the members the pool wants, one by one, each routed to once started."""
+        if self.endpoint.closed:
+            # Stopped for good, then started again from its spec (``RestartChild``):
+            # the endpoint was closed (a balancing pool's shared mailbox too), and
+            # is closed again when this life of the pool ends.
+            self.endpoint.reopen()
+            _track(self._cell.runtime, self.endpoint)
         self.endpoint.set_members(())
         for number in range(1, self.endpoint.size + 1):
             await self._start_member(number)
