@@ -743,13 +743,17 @@ class JetStreamStore:
             await trio.sleep(period)
             if self._failure is not None:
                 return
-            publish = self.client.publish_nowait
-            try:
-                for feed in self._feeds:
-                    for lease in feed.held.values():
-                        publish(lease.msg.reply, b"+WPI")
-            except NatsError as error:
-                log.debug("durable store %s: a +WPI could not be sent (%r)", self._name, error)
+            # Waits for room in the write buffer (publish_nowait refused every +WPI after
+            # the first once the buffer was over its bound: those messages moved away).
+            leases = [lease for feed in self._feeds for lease in feed.held.values()]
+            for lease in leases:
+                if lease.held.get(lease.seq) is not lease:
+                    continue  # settled meanwhile: a +WPI would undo a -NAK's delay
+                try:
+                    await self.client.publish(lease.msg.reply, b"+WPI")
+                except NatsError as error:
+                    log.debug("durable store %s: a +WPI could not be sent (%r)", self._name, error)
+                    break
 
     # --- writing ------------------------------------------------------------------
 
