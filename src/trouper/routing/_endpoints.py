@@ -177,6 +177,8 @@ def _take_all(mailbox: Mailbox) -> list[object]:
         # may be parked on an empty queue too: its member took the last item
         # and is busy, or a hash pool's growth moved the queue away.
         mailbox.admit()
+        if not items:
+            break  # nobody let in: a mailbox whose room comes from elsewhere
     mailbox.close()
     return taken
 
@@ -324,6 +326,8 @@ class ConsistentHashEndpoint(_Rerouting):
             while mailbox.producers:
                 items.clear()
                 mailbox.admit()
+                if not items:
+                    break  # nobody let in: a mailbox whose room comes from elsewhere
                 queued.extend(items)
             items.clear()
             items.extend(queued)
