@@ -7,7 +7,10 @@ import trio
 from js_support import Job, eventually, store_for
 
 import trouper
-from trouper.durable import Delivery, Durable
+from trouper import Supervisor
+from trouper.durable import Delivery, Durable, durable_ref
+from trouper.runtime import RestartChild
+from trouper.supervision import ChildSpec
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -56,3 +59,19 @@ async def test_messages_given_back_by_a_stopped_actor_are_not_charged_deliveries
     assert dead == []
     assert {n for n, _ in seen} >= {1, 2, 3}
     assert max(attempt for _, attempt in seen) <= 3
+
+
+async def test_a_stopped_child_started_again_gets_its_messages(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A durable spec child stopped and started again by its supervisor serves its mailbox again."""
+    seen: list[tuple[int, int]] = []
+    spec = ChildSpec("jobs", Blocker, (seen, None), name="jobs", mailbox=Durable())
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        supervisor = await rt.spawn(Supervisor, [spec], name="sup")
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await eventually(lambda: len(seen) == 1)
+        await supervisor.ask(RestartChild("jobs"))
+        await durable_ref(rt, "jobs").tell(Job(2))
+        await eventually(lambda: len(seen) == 2, seconds=5.0)
+    assert seen == [(1, 1), (2, 1)]

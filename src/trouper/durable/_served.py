@@ -224,6 +224,8 @@ class ServedQueue(DurableQueue):
                         await feed.wait()
                         self._supply(feed)
                 except (StoreFailed, trio.ClosedResourceError):
+                    if self._paused() and self._failure is None:
+                        continue  # ``close`` or ``retire`` closed the feed
                     self._halted = True
                     await trio.sleep_forever()
                 except Exception as error:
