@@ -224,16 +224,16 @@ class ServedQueue(DurableQueue):
                         await feed.wait()
                         self._supply(feed)
                 except (StoreFailed, trio.ClosedResourceError):
-                    if self._paused() and self._failure is None:
-                        continue  # ``close`` or ``retire`` closed the feed
+                    if self._feed is not feed and self._failure is None:
+                        continue  # ``close`` ended the feed (the queue may be reopened already)
                     self._halted = True
                     await trio.sleep_forever()
                 except Exception as error:
                     if self._failure is not None:
                         self._halted = True
                         await trio.sleep_forever()
-                    if self._paused():
-                        continue  # ``close`` or ``retire`` ended the feed
+                    if self._feed is not feed:
+                        continue  # ``close`` ended the feed (the queue may be reopened already)
                     log.warning("%s: its feed ended (%s); opening it again", self.name, error)
                     await trio.sleep(1.0)
                 finally:
@@ -241,10 +241,6 @@ class ServedQueue(DurableQueue):
                     feed.close()
         finally:
             self.store.detach(self.name, self)
-
-    def _paused(self) -> bool:
-        """Whether the queue is closed or retired (a method: ``serve`` awaits between checks)."""
-        return self.closed or self._detached
 
     def _supply(self, feed: Feed) -> None:
         if self.closed or self._failure is not None or self._halted or self._detached:
