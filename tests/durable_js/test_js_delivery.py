@@ -259,7 +259,9 @@ async def test_state_is_saved_with_each_ack_and_loaded_by_the_next_runtime(
         await rt.store.flush()
 
         async def saved() -> bool:
-            return await rt.store.load_state("tally") is not None
+            # Every job acked (each ack follows its state's save), not only the first saved.
+            (stats,) = await rt.store.mailbox_statistics()
+            return stats.depth == 0 and await rt.store.load_state("tally") is not None
 
         await eventually(saved)
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
