@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import attrs
@@ -17,6 +17,7 @@ from remote_support import nodes
 import trouper
 from trouper import Actor, handler
 from trouper.remote import Nats
+from trouper.runtime import DeadLetter
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -140,3 +141,54 @@ async def test_an_ask_made_while_the_write_buffer_is_full_waits_its_turn(
                     nursery.start_soon(ask)
                     await trio.testing.wait_all_tasks_blocked(0.2)
     assert answers == ["done"]
+
+
+async def test_a_tell_waiting_for_room_when_the_node_leaves_becomes_a_dead_letter(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """Woken by the leave, the tell reports the node unreachable instead of failing inside."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    letters: list[DeadLetter] = []
+    results: list[bool] = []
+    with ExitStack() as pause:
+        async with trio.open_nursery() as nursery, nodes(transport, "a", "b") as (a, _b):
+            a.dead_letters.listen(letters.append)
+            target = a.remote("b", "sink")
+
+            async def tell_until_refused() -> None:
+                while await target.tell(Chunk(bytes(CHUNK))):
+                    pass
+                results.append(False)
+                pause.close()  # let the server read again: the node can leave now
+
+            with trio.fail_after(20):
+                pause.enter_context(paused(own_server))
+                nursery.start_soon(tell_until_refused)
+                await trio.testing.wait_all_tasks_blocked(0.2)
+    assert results == [False]
+    assert letters[-1].reason == "node unreachable"
+
+
+async def test_a_node_leaves_in_bounded_time_while_the_server_reads_nothing(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """What the server has not taken within the bound is dropped: the runtime's exit never hangs."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    with paused_after_setup(own_server) as pause, trio.fail_after(10):
+        async with trio.open_nursery() as nursery, nodes(transport, "a", "b") as (a, _b):
+            target = a.remote("b", "sink")
+
+            async def tell_until_refused() -> None:
+                while await target.tell(Chunk(bytes(CHUNK))):
+                    pass
+
+            pause()
+            nursery.start_soon(tell_until_refused)
+            await trio.testing.wait_all_tasks_blocked(0.2)
+
+
+@contextmanager
+def paused_after_setup(server: NatsServer) -> Iterator[Callable[[], None]]:
+    """A function that pauses the server (SIGSTOP); it reads again when the block ends."""
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(paused(server))

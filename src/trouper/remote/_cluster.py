@@ -141,7 +141,7 @@ _ENDPOINT_CACHE: Final = 4096
 """Remote endpoints (and inbound targets) remembered; the caches are emptied at this size."""
 
 _FLUSH_BOUND: Final = 1.0
-"""Seconds the goodbye may take to reach the server when the node leaves."""
+"""Seconds the goodbye may take to reach the server when the node leaves (and the close after)."""
 
 _SETTLE_BOUND: Final = 0.1
 """Seconds the liveness check waits to read what the server has, before calling nodes gone."""
@@ -595,6 +595,11 @@ class Cluster:
                         with suppress(NatsError):
                             await client.flush()
                     self._fail_asks("this node left the cluster")
+                    # A server that reads nothing (hung, or the network silent) must not keep
+                    # the node from leaving: what it has not taken by then is dropped.
+                    with trio.move_on_after(_FLUSH_BOUND) as scope:
+                        scope.shield = True
+                        await client.close()
                     nursery.cancel_scope.cancel()
         self._nursery = None
 

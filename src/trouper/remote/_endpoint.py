@@ -117,6 +117,9 @@ class RemoteEndpoint:
             return False
         if outbox.full:
             await outbox.wait_room()
+            if cluster._outbox is None or peer.gone:  # left, or the node went, meanwhile
+                cluster._unreachable(message, self.address, peer)
+                return False
         size = self._queue_tell(message, msg_id)
         # A burst of tells is published when the sender yields, so yield once per
         # so many bytes (cancellation is checked on every call).
