@@ -1156,6 +1156,10 @@ class JetStreamStore:
                 self._stay(batch.waiters)
             batch.waiters = None
         run_failure_callbacks(batch, self._name, lambda: failure)
+        for record in batch.appends:
+            if type(record) is ServedAppend:
+                # Not stored: the room its queue reserved for it is free again.
+                record.queue.appended((record,))
         self._release_flushers(commit)
 
     def _fail_store(self, error: BaseException) -> None:

@@ -179,7 +179,7 @@ class ServedQueue(DurableQueue):
         batch.add(ServedAppend(self, encoded, msg_id, key, token))
 
     def appended(self, appends: Sequence[Append]) -> None:
-        """Release the reservations of this queue's appends that just became durable."""
+        """Release the reservations of this queue's appends now durable, or refused."""
         for record in appends:
             if type(record) is ServedAppend and record.queue is self:
                 self._reserved -= 1
