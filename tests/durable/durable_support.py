@@ -186,3 +186,20 @@ class Orders(trouper.Actor):
 def sqlite(path: Path, **options: Any) -> SqliteStore:
     """A store for actor tests (``synchronous=normal``)."""
     return make_store(path, **options)
+
+
+class GatedStore:
+    """A store passed through, except what a subclass holds at ``gate`` once ``hold`` is set.
+
+    ``held`` is set when an operation is held; setting ``gate`` lets it go on.
+    Tests use it to land one commit before another deterministically.
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self.hold = False
+        self.held = trio.Event()
+        self.gate = trio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import trio
 import trio.testing
-from durable_support import Charge, Taker, make_store, serving, sqlite
+from durable_support import Charge, GatedStore, Taker, make_store, serving, sqlite
 
 import trouper
 from trouper.durable import (
@@ -23,17 +23,8 @@ from trouper.durable import (
 OPTIONS = Durable(prefetch=2)
 
 
-class HeldFetches:
+class HeldFetches(GatedStore):
     """A store whose fetches wait for ``gate`` once ``hold`` is set (their commit lands late)."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-        self.hold = False
-        self.held = trio.Event()
-        self.gate = trio.Event()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     async def fetch(
         self,

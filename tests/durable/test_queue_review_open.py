@@ -6,29 +6,20 @@ from pathlib import Path
 
 import trio
 import trio.testing
-from durable_support import make_store, serving
+from durable_support import GatedStore, make_store, serving
 
-from trouper.durable import Durable, MailboxOpening, SqliteStore
+from trouper.durable import Durable, MailboxOpening
 
 OPTIONS = Durable(capacity=3)
 
 
-class LateOpenings:
+class LateOpenings(GatedStore):
     """A store whose openings, once ``hold`` is set, return only when ``gate`` is set.
 
     The opening has committed (``held`` is set) but its caller resumes late,
     as a serving task does when it is woken after other tasks waiting on the
     same commit, and after a later commit has been heard.
     """
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-        self.hold = False
-        self.held = trio.Event()
-        self.gate = trio.Event()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     async def open_mailbox(self, mailbox: str) -> MailboxOpening:
         opening = await self._store.open_mailbox(mailbox)
