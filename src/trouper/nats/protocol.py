@@ -329,7 +329,8 @@ class Parser:
         end = buf.find(b"\r\n", self._scan)
         if end < 0:
             size = len(buf)
-            if size - pos > self._max_control_line:
+            # A CR at the very end may be the first half of the CRLF: not part of the line.
+            if size - pos - (buf[-1] == 13) > self._max_control_line:
                 raise ProtocolError(
                     f"control line longer than {self._max_control_line} bytes without CRLF"
                 )

@@ -1,0 +1,25 @@
+"""Review: the parser's answer does not depend on how the server's bytes are split."""
+
+from __future__ import annotations
+
+from trouper.nats.protocol import ErrEvent, Event, Parser, PingEvent
+
+
+def _parse_split(data: bytes, cut: int, *, max_control_line: int) -> list[Event]:
+    parser = Parser(max_control_line=max_control_line)
+    events: list[Event] = []
+    for chunk in (data[:cut], data[cut:]):
+        parser.feed(chunk)
+        while (event := parser.next_event()) is not None:
+            events.append(event)
+    return events
+
+
+def test_a_control_line_of_exactly_the_limit_is_accepted_at_every_split() -> None:
+    """A line of max_control_line bytes is accepted even when its CR and LF come apart."""
+    line = b"-ERR '" + b"x" * 9 + b"'"
+    assert len(line) == 16
+    data = line + b"\r\n" + b"PING\r\n"
+    for cut in range(len(data) + 1):
+        events = _parse_split(data, cut, max_control_line=16)
+        assert events == [ErrEvent("x" * 9), PingEvent()], cut
