@@ -27,6 +27,7 @@ refused (DNS rebinding).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -76,7 +77,12 @@ def host_is_loopback(host: str) -> bool:
         name = host[1:].partition("]")[0]
     else:
         name = host.rpartition(":")[0] if host.count(":") == 1 else host
-    return name in _LOOPBACK_NAMES or name.startswith("127.")
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:  # a name such as ``127.0.0.1.evil.example`` is not an address: refused
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class Ticker:
@@ -158,13 +164,22 @@ class _ViewQuery:
         self.pages: dict[str, int] = {}  # per parent path, the first child shown
         for page in params.getlist("page")[:_VIEW_LIMIT]:
             path, _, offset = page.rpartition(":")
-            if path and offset.isdigit():
-                self.pages[path] = int(offset)
+            number = _number(offset)
+            if path and number is not None:
+                self.pages[path] = number
+
+
+def _number(text: str) -> int | None:
+    """``text`` as an int if it is a plain ASCII number of at most 18 digits, else ``None``.
+
+    ``str.isdigit`` alone lets through ``²`` and numbers longer than ``int`` reads.
+    """
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _since(request: Request) -> int:
     text = request.query_params.get("since") or request.headers.get("last-event-id") or "0"
-    return int(text) if text.isdigit() else 0
+    return _number(text) or 0
 
 
 def make_app(
@@ -209,11 +224,9 @@ def make_app(
         return JSONResponse([pool.to_json() for pool in observer.pools()])
 
     async def feed(request: Request) -> Response:
-        limit = request.query_params.get("limit", "")
+        limit = _number(request.query_params.get("limit", ""))
         return JSONResponse(
-            observer.feed(
-                _since(request), limit=int(limit) if limit.isdigit() else FEED_LIMIT
-            ).to_json()
+            observer.feed(_since(request), limit=FEED_LIMIT if limit is None else limit).to_json()
         )
 
     async def metrics(request: Request) -> Response:
