@@ -1554,6 +1554,12 @@ class Client:
                     if sub.subject == error.subject:
                         self._forget(sub)
                         sub._end(error)
+                        if sub is self._reply_sub:
+                            # No reply can come: the waiting requests fail now,
+                            # and the next request subscribes again.
+                            self._reply_sub = None
+                            for handler in list(self._reply_handlers.values()):
+                                handler(error)
             self._report(AsyncError(error))
         elif isinstance(event, InfoEvent):
             self._on_info(event.info, self._current)
