@@ -75,19 +75,40 @@ async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     strict = bool(options.pop("strict", request.config.getini("trouper_strict")))
     failures: list[ActorEvent] = []
     dead_letters: list[DeadLetter] = []
-    tasks_before = trio.lowlevel.current_statistics().tasks_living
+    tasks_before = _tasks()
     async with open_runtime(**options) as rt:
         rt.events.listen(failures.append, kinds=[EventKind.FAILED])
         rt.dead_letters.listen(dead_letters.append)
         yield rt
     await trio.testing.wait_all_tasks_blocked()
-    leaked = trio.lowlevel.current_statistics().tasks_living - tasks_before
+    # New tasks, not a difference of counts: the test's task, which ended meanwhile,
+    # would hide one leaked task.
+    leaked = len(_tasks() - tasks_before)
     if leaked > 0:
         pytest.fail(f"{leaked} task(s) of the runtime still run after it stopped")
     if strict and (failures or dead_letters):
         lines = [f"failed: {event}" for event in failures]
         lines += [str(letter) for letter in dead_letters]
         pytest.fail("unexpected actor failures or dead letters (strict):\n  " + "\n  ".join(lines))
+
+
+def _tasks() -> set[trio.lowlevel.Task]:
+    """Every living task of this run, except those of the test and its other fixtures.
+
+    pytest-trio runs the test and each fixture as siblings of this fixture's
+    task; what they start is theirs to clean up, not a leak of the runtime.
+    """
+    me = trio.lowlevel.current_task()
+    siblings = set(me.parent_nursery.child_tasks) - {me} if me.parent_nursery else set()
+    tasks: set[trio.lowlevel.Task] = set()
+    stack = [trio.lowlevel.current_root_task()]
+    while stack:
+        task = stack.pop()
+        if task is None or task in siblings:
+            continue
+        tasks.add(task)
+        stack.extend(child for nursery in task.child_nurseries for child in nursery.child_tasks)
+    return tasks
 
 
 @pytest.fixture
