@@ -44,10 +44,16 @@ def _probability(_instance: object, attribute: attrs.Attribute[float], value: fl
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
 
 
+def _can_match(pattern: object) -> bool:
+    """Whether ``pattern`` can match an actor's path (paths start with ``/``)."""
+    return isinstance(pattern, str) and pattern[:1] in ("/", "*", "?", "[")
+
+
 def _pattern(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value:
+    if not _can_match(value):
         raise ValueError(
-            f"{attribute.name} must be a path pattern such as '/bank/*', got {value!r}"
+            f"{attribute.name} must be a path pattern such as '/bank/*' (actor paths start "
+            f"with '/'), got {value!r}"
         )
 
 
@@ -55,10 +61,12 @@ def _pair(_instance: object, attribute: attrs.Attribute[tuple[str, str]], value:
     if not (
         isinstance(value, tuple)
         and len(value) == 2
-        and all(isinstance(p, str) and p for p in value)
+        and (value[0] == MAIN or _can_match(value[0]))
+        and _can_match(value[1])
     ):
         raise ValueError(
-            f"{attribute.name} must be a (sender, receiver) pair of path patterns, got {value!r}"
+            f"{attribute.name} must be a (sender, receiver) pair of path patterns (actor paths "
+            f"start with '/'; a sender outside actors is '{MAIN}'), got {value!r}"
         )
 
 
