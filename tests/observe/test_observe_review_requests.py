@@ -10,7 +10,8 @@ import pytest
 import trio
 
 import trouper
-from trouper.observe import ServedView, open_view
+from trouper import ChildSpec, Supervisor
+from trouper.observe import CONTROL_HEADER, ServedView, open_view
 
 pytestmark = pytest.mark.real_clock
 
@@ -19,10 +20,12 @@ DEADLINE = 10.0
 
 
 @asynccontextmanager
-async def served(rt: trouper.Runtime) -> AsyncIterator[tuple[ServedView, httpx.AsyncClient]]:
+async def served(
+    rt: trouper.Runtime, *, allow_control: bool = False
+) -> AsyncIterator[tuple[ServedView, httpx.AsyncClient]]:
     """The runtime's view on a free loopback port, and a client for it."""
     async with (
-        open_view(rt, port=0, interval=0.05) as view,
+        open_view(rt, port=0, interval=0.05, allow_control=allow_control) as view,
         httpx.AsyncClient(base_url=view.url) as client,
     ):
         yield view, client
@@ -55,3 +58,24 @@ async def test_a_host_name_that_only_starts_like_a_loopback_address_is_refused(h
             refused = await client.get("/api/tree", headers={"Host": host})
             local = await client.get("/api/tree", headers={"Host": "127.0.0.2:8765"})
     assert (refused.status_code, local.status_code) == (403, 200)
+
+
+class FailsItsSecondStart(trouper.Actor):
+    """Starts once; every later start fails in ``on_start``."""
+
+    starts = 0
+
+    async def on_start(self) -> None:
+        FailsItsSecondStart.starts += 1
+        if FailsItsSecondStart.starts > 1:
+            raise ValueError("no second start")
+
+
+async def test_a_restart_whose_start_fails_is_answered_with_the_reason() -> None:
+    """``/api/restart`` of a child whose ``on_start`` fails answers 409 with why, not a 500."""
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, served(rt, allow_control=True) as (_view, client):
+            await rt.spawn(Supervisor, [ChildSpec("b", FailsItsSecondStart, name="b")], name="sup")
+            answer = await client.post("/api/restart/sup/b", headers={CONTROL_HEADER: "1"})
+    assert answer.status_code == 409
+    assert "no second start" in answer.json()["error"]

@@ -47,6 +47,7 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from trouper.errors import ActorError
 from trouper.observe._observer import Observer
 
 __all__ = ["CONTROL_HEADER", "FEED_LIMIT", "Ticker", "host_is_loopback", "make_app"]
@@ -252,7 +253,9 @@ def make_app(
                 await action(path)
             except LookupError as error:
                 return _error(404, str(error))
-            except ValueError as error:
+            except (ValueError, ActorError) as error:
+                # ActorError: the restarted child failed to start, or it (or its
+                # supervisor) stopped meanwhile: an answer, not a crash of the view.
                 return _error(409, str(error))
             return JSONResponse({"ok": True, "path": path})
 
