@@ -1558,8 +1558,10 @@ class Client:
                             # No reply can come: the waiting requests fail now,
                             # and the next request subscribes again.
                             self._reply_sub = None
-                            for handler in list(self._reply_handlers.values()):
-                                handler(error)
+                            for token in list(self._requests):
+                                handler = self._reply_handlers.get(token)
+                                if handler is not None:
+                                    handler(error)
             self._report(AsyncError(error))
         elif isinstance(event, InfoEvent):
             self._on_info(event.info, self._current)
