@@ -537,7 +537,11 @@ def explore(
         result = run_simulation(system, seed=seed, faults=faults, log=log, **runtime_options)
         problem = _problem_of(result, check)
         if problem is not None:
-            replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r})"
+            # The runtime options too: without them the line would run another system.
+            options = "".join(f", {key}={value!r}" for key, value in runtime_options.items())
+            replay = (
+                f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r}{options})"
+            )
             return Exploration(runs, result, problem, replay)  # type: ignore[arg-type]
     return Exploration(runs, None, None, None)
 
