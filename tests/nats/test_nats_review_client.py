@@ -6,7 +6,7 @@ import pytest
 import trio
 from nats_fake import connected, fake_server
 
-from trouper.nats import PermissionsViolation
+from trouper.nats import ConnectionLost, PermissionsViolation
 
 pytestmark = pytest.mark.real_clock
 
@@ -39,3 +39,24 @@ async def test_a_refused_reply_subscription_fails_its_requests() -> None:
                     f"-ERR 'Permissions Violation for Subscription to \"{inbox}\"'\r\n".encode()
                 )
             assert len(failed) == 2
+
+
+async def test_a_pipeline_publish_written_before_a_drop_fails_instead_of_waiting() -> None:
+    """An ack lost with the connection fails the pipeline, as it fails ``js.publish``."""
+    with trio.fail_after(5):
+        async with (
+            fake_server() as server,
+            connected(server, reconnect_wait=0.01, reconnect_jitter=0.0) as (nc, peer),
+        ):
+            js = nc.jetstream()
+
+            async def publish_then_drop() -> None:
+                async with js.publish_pipeline() as pipe:
+                    await pipe.publish("orders.1", b"x")
+                    assert (await peer.read_until("PUB")).startswith("PUB orders.1 ")
+                    await peer.close()
+                    second = await server.accept()
+                    await second.handshake()
+
+            with pytest.raises(ConnectionLost):
+                await publish_then_drop()

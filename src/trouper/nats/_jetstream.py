@@ -1017,6 +1017,8 @@ class PublishPipeline:
 
         Raises:
             JetStreamError, NoResponders: an earlier publish of the pipeline failed.
+            ConnectionLost: the connection dropped after an earlier publish was
+                written (its ack was lost with it).
             MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed: as ``Client.publish``.
         """
         await checkpoint_if_cancelled()
@@ -1030,7 +1032,7 @@ class PublishPipeline:
         self.acks.append(None)
 
         def on_reply(msg: Msg | NatsError) -> None:
-            client._reply_handlers.pop(token, None)
+            client._forget_request(token)
             self._tokens.discard(token)
             self._in_flight -= 1
             try:
@@ -1052,6 +1054,9 @@ class PublishPipeline:
             client._reply_handlers.pop(token, None)
             self.acks.pop()
             raise
+        # A request: its handler hears ConnectionLost if the connection drops
+        # once it is written (its ack is lost), as js.publish does.
+        client._requests[token] = client._queued
         self._tokens.add(token)
         self._in_flight += 1
         await client._after_write(added)
@@ -1061,6 +1066,7 @@ class PublishPipeline:
 
         Raises:
             JetStreamError, NoResponders: a publish failed (the first failure).
+            ConnectionLost: the connection dropped after a publish was written.
         """
         await checkpoint_if_cancelled()
         while self._in_flight and self._error is None:
@@ -1072,7 +1078,7 @@ class PublishPipeline:
 
     def _abandon(self) -> None:
         for token in self._tokens:
-            self._client._reply_handlers.pop(token, None)
+            self._client._forget_request(token)
         self._tokens.clear()
 
 
