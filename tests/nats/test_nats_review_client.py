@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import trio
-from nats_fake import connected, fake_server
+from nats_fake import connected, fake_server, wait_for
 
-from trouper.nats import ConnectionLost, PermissionsViolation
+from trouper.nats import ConnectionLost, PermissionsViolation, PullConsumer, Status
 
 pytestmark = pytest.mark.real_clock
 
@@ -60,3 +60,25 @@ async def test_a_pipeline_publish_written_before_a_drop_fails_instead_of_waiting
 
             with pytest.raises(ConnectionLost):
                 await publish_then_drop()
+
+
+async def test_a_pull_made_while_reconnecting_is_not_taken_for_lost() -> None:
+    """A feed's pull sent from the outage buffer is live on the new connection."""
+    with trio.fail_after(5):
+        async with (
+            fake_server() as server,
+            connected(server, reconnect_wait=0.01, reconnect_jitter=0.0) as (nc, peer),
+        ):
+            feed = PullConsumer(nc.jetstream(), "ORDERS", "worker").feed(
+                lambda msg: None, expires=30.0, heartbeat=5.0
+            )
+            await peer.close()
+            await wait_for(lambda: nc.status is Status.RECONNECTING)
+            feed.pull(3)
+            second = await server.accept()
+            await second.handshake()
+            await second.read_until("PUB $JS.API.CONSUMER.MSG.NEXT.ORDERS.worker")
+            with trio.move_on_after(0.2):
+                await feed.wait()
+            assert feed.requested == 3
+            feed.close()

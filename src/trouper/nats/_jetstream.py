@@ -47,7 +47,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper._waiting import Waiter
-from trouper.nats._client import Msg
+from trouper.nats._client import Msg, Status
 from trouper.nats._errors import (
     AlreadyAcknowledged,
     ConnectionClosed,
@@ -1462,9 +1462,12 @@ class PullFeed:
         )
         if self.requested == 0:
             self._last_heard = trio.current_time()
-        self._client._buffer_publish(self._subject, request, self._sub.subject, None)
+        client = self._client
+        client._buffer_publish(self._subject, request, self._sub.subject, None)
         self.requested += batch
-        self._reconnects = self._client._reconnects
+        # A pull made while reconnecting waits in the outage buffer and goes out
+        # on the next connection: it is lost only with a later one.
+        self._reconnects = client._reconnects + (client._status is Status.RECONNECTING)
 
     def wake(self) -> None:
         """Wake a task in ``wait()`` (its owner has room for more, or is closing)."""
