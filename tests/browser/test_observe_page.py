@@ -12,6 +12,7 @@ from typing import TypeVar
 import pytest
 import trio
 from browser_driver import start
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -66,7 +67,25 @@ async def _until(driver: WebDriver, css: str, text: str = "") -> None:
     def shown(d: WebDriver) -> bool:
         return any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, css))
 
-    await _in_thread(lambda: WebDriverWait(driver, WAIT, poll_frequency=0.1).until(shown))
+    # The live view re-renders as events arrive: an element found may be replaced before its
+    # text is read (stale); the wait then looks again.
+    waiting = WebDriverWait(
+        driver, WAIT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    await _in_thread(lambda: waiting.until(shown))
+
+
+async def _click(driver: WebDriver, css: str) -> None:
+    """Click the element matching ``css``, finding it again if the page replaced it meanwhile."""
+
+    def clicked(d: WebDriver) -> bool:
+        d.find_element(By.CSS_SELECTOR, css).click()
+        return True
+
+    waiting = WebDriverWait(
+        driver, WAIT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    await _in_thread(lambda: waiting.until(clicked))
 
 
 async def test_the_page_shows_an_actor_appear_crash_restart_and_a_dead_letter(
@@ -99,9 +118,7 @@ async def test_the_page_shows_an_actor_appear_crash_restart_and_a_dead_letter(
                 driver, '#feed li[data-kind="dead_letter"][data-path="/crashy"]', "unhandled"
             )
 
-            await _in_thread(
-                driver.find_element(By.CSS_SELECTOR, 'tr.actor[data-path="/crashy"]').click
-            )
+            await _click(driver, 'tr.actor[data-path="/crashy"]')
             await _until(driver, "#details h3", "Recent failures (1)")
             await _until(driver, "#details .failure", "ValueError: boom")
 
