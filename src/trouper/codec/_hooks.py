@@ -215,6 +215,17 @@ def _type_label(tp: Any) -> str:
     return repr(tp).replace("typing.", "")
 
 
+def _is_date_text(text: str) -> bool:
+    """Whether ``text`` is a date alone (ISO 8601 date forms are at most 10 characters)."""
+    if len(text) > 10:
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType)
 
@@ -343,8 +354,12 @@ def make_converter(
 
     # Dates and times, as ISO 8601 text: exact (microseconds, offsets, naive
     # or aware all come back as they went) and readable in a stored row.
+    # datetime.fromisoformat also reads a date's text, as midnight: a field
+    # changed from date to datetime would invent a time of day, so a datetime
+    # field refuses it (date forms are at most 10 characters; what encode
+    # writes for a datetime is longer, so the good path pays one len()).
     def structure_datetime(value: Any, tp: Any) -> Any:
-        if value.__class__ is str:
+        if value.__class__ is str and not (tp is datetime.datetime and _is_date_text(value)):
             try:
                 return tp.fromisoformat(value)
             except ValueError:
