@@ -196,10 +196,11 @@ class GatedStore:
     """
 
     def __init__(self, store: SqliteStore) -> None:
-        self._store = store
+        # The store wrapped.
+        self.inner = store
         self.hold = False
         self.held = trio.Event()
         self.gate = trio.Event()
 
     def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
+        return getattr(self.inner, name)

@@ -38,7 +38,7 @@ class HeldFetches(GatedStore):
         if self.hold:
             self.held.set()
             await self.gate.wait()
-        return await self._store.fetch(mailbox, after=after, ids=ids, limit=limit, prepare=prepare)
+        return await self.inner.fetch(mailbox, after=after, ids=ids, limit=limit, prepare=prepare)
 
 
 async def test_a_fetch_that_commits_after_the_close_leaves_no_suspects(tmp_path: Path) -> None:
@@ -77,11 +77,11 @@ class FetchThenOpen(HeldFetches):
         self.opened = trio.Event()
 
     async def __aenter__(self) -> FetchThenOpen:
-        await self._store.__aenter__()
+        await self.inner.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._store.__aexit__(*exc)
+        await self.inner.__aexit__(*exc)
 
     async def fetch(
         self,
@@ -93,11 +93,11 @@ class FetchThenOpen(HeldFetches):
         prepare: Callable[[list[StoredMessage]], object] | None = None,
     ) -> list[StoredMessage]:
         if not (self.hold and after > 0):
-            return await self._store.fetch(mailbox, after=after, ids=ids, limit=limit)
+            return await self.inner.fetch(mailbox, after=after, ids=ids, limit=limit)
         self.hold = False
         self.held.set()
         await self.gate.wait()
-        rows = await self._store.fetch(mailbox, after=after, ids=ids, limit=limit)
+        rows = await self.inner.fetch(mailbox, after=after, ids=ids, limit=limit)
         self.fetched.set()
         with trio.move_on_after(10):  # an opening that waits for this caller never comes
             await self.opened.wait()
@@ -106,7 +106,7 @@ class FetchThenOpen(HeldFetches):
     async def open_mailbox(self, mailbox: str) -> MailboxOpening:
         if self.held.is_set():
             await self.fetched.wait()
-        opening = await self._store.open_mailbox(mailbox)
+        opening = await self.inner.open_mailbox(mailbox)
         if self.held.is_set():
             self.opened.set()
         return opening

@@ -22,7 +22,7 @@ class LateOpenings(GatedStore):
     """
 
     async def open_mailbox(self, mailbox: str) -> MailboxOpening:
-        opening = await self._store.open_mailbox(mailbox)
+        opening = await self.inner.open_mailbox(mailbox)
         if self.hold:
             self.hold = False
             self.held.set()

@@ -1096,25 +1096,18 @@ class DurableQueue:
         try:
             message = self._codec.decode(row.type_name, row.payload)
         except Exception as error:
-            delivery = Delivery(
-                self,
-                None,
-                row.id,
-                row.msg_id,
-                attempt,
-                row.retries,
-                row.first_delivered_at,
-                None,
-                self._generation,
-            )
-            delivery._delivered_at = trio.current_time()
-            self._known.add(row.id)
-            self._outstanding += 1
-            self._bury(delivery, _undecodable(row.type_name, error), error)
+            unread = self._row_delivery(row, None, attempt, None)
+            self._bury_unhandled(unread, _undecodable(row.type_name, error), error)
             ask = self._companions.pop(row.id, None)
             if ask is not None:
                 ask.settle(outcome.Error(error))  # it will never be handled
             return None
+        return self._row_delivery(row, message, attempt, self._companions.pop(row.id, None))
+
+    def _row_delivery(
+        self, row: StoredMessage, message: object, attempt: int, companion: Ask | None
+    ) -> Delivery:
+        """The delivery of stored ``row``, its message decoded, as attempt ``attempt``."""
         return Delivery(
             self,
             message,
@@ -1123,9 +1116,16 @@ class DurableQueue:
             attempt,
             row.retries,
             row.first_delivered_at,
-            self._companions.pop(row.id, None),
+            companion,
             self._generation,
         )
+
+    def _bury_unhandled(self, delivery: Delivery, reason: str, error: BaseException | None) -> None:
+        """Dead-letter a delivery no handler will see (held for the move, then buried)."""
+        delivery._delivered_at = trio.current_time()
+        self._known.add(delivery.id)
+        self._outstanding += 1
+        self._bury(delivery, reason, error)
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Attach to the store and keep the mailbox supplied until ``aclose`` (or cancelled).
@@ -1275,10 +1275,7 @@ class DurableQueue:
             self._hand_over(delivery, trio.current_time())
             return
         # It kept stopping the process: dead without running again.
-        delivery._delivered_at = trio.current_time()
-        self._known.add(row.id)
-        self._outstanding += 1
-        self._bury(
+        self._bury_unhandled(
             delivery,
             f"gave up after {ran} deliveries: the process stopped while it was being handled",
             None,
@@ -1318,7 +1315,7 @@ class DurableQueue:
         deliveries are handed over only once it has (after the claim commits).
         """
         decode = self._codec.decode
-        generation = self._generation
+        row_delivery = self._row_delivery
         prepared: list[Delivery | None] = []
         for row in rows:
             try:
@@ -1326,22 +1323,12 @@ class DurableQueue:
             except Exception:
                 prepared.append(None)  # dead-lettered at the hand-over, with its reason
                 continue
-            prepared.append(
-                Delivery(
-                    self,
-                    message,
-                    row.id,
-                    row.msg_id,
-                    row.deliveries + 1,
-                    row.retries,
-                    row.first_delivered_at,
-                    None,
-                    generation,
-                )
-            )
+            prepared.append(row_delivery(row, message, row.deliveries + 1, None))
         self._prepared = prepared
 
     def _take_prepared(self) -> list[Delivery | None] | None:
+        # A method, not an inline read: ``_prepare`` sets the field while
+        # ``_fetch`` awaits, which a type checker cannot see.
         prepared, self._prepared = self._prepared, None
         return prepared
 
