@@ -163,22 +163,27 @@ class PoolEndpoint:
         return False
 
 
-def _take_all(mailbox: Mailbox) -> list[object]:
-    """Empty a member's mailbox for good, admitting parked senders' messages first."""
+def _drain(mailbox: Mailbox) -> list[object]:
+    """Take every queued item, then the messages of senders parked on it, in order."""
     taken: list[object] = []
     items = mailbox.items
     while True:
         taken.extend(items)
         items.clear()
         if not mailbox.producers:
-            break
+            return taken
         # Senders parked on the full mailbox get their message in (and
-        # return normally), so that it is routed again with the rest. They
-        # may be parked on an empty queue too: its member took the last item
-        # and is busy, or a hash pool's growth moved the queue away.
+        # return normally), so that it goes with the rest. They may be
+        # parked on an empty queue too: its member took the last item and
+        # is busy, or a hash pool's growth moved the queue away.
         mailbox.admit()
         if not items:
-            break  # nobody let in: a mailbox whose room comes from elsewhere
+            return taken  # nobody let in: a mailbox whose room comes from elsewhere
+
+
+def _take_all(mailbox: Mailbox) -> list[object]:
+    """Empty a member's mailbox for good, admitting parked senders' messages first."""
+    taken = _drain(mailbox)
     mailbox.close()
     return taken
 
@@ -322,15 +327,7 @@ class ConsistentHashEndpoint(_Rerouting):
         mailbox = member.mailbox
         items = mailbox.items
         if mailbox.producers:
-            queued = list(items)
-            while mailbox.producers:
-                items.clear()
-                mailbox.admit()
-                if not items:
-                    break  # nobody let in: a mailbox whose room comes from elsewhere
-                queued.extend(items)
-            items.clear()
-            items.extend(queued)
+            items.extend(_drain(mailbox))
         keep: list[object] = []
         moves: list[tuple[Cell, object]] = []
         for item in items:
