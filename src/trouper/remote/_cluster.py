@@ -36,9 +36,9 @@ one node arrive in the order it sent them):
   subscribers here; one queue subscription per queue group with members here
   takes the group's messages.
 - ``P.locate``: cluster-wide name lookups.
-- ``P.reply.<me>.*``: the answers to this node's asks, one subject per node
-  asked (the server's "no responders" on it fails the asks to that node);
-  each answer carries its ask's token.
+- ``P.reply.<me>.*.*``: the answers to this node's asks, one subject per
+  ask (``P.reply.<me>.<node asked>.<token>``), so that the server's "no
+  responders" on it fails that ask alone; each answer carries its token.
 
 Outbound: ``RemoteEndpoint`` queues tells, asks, answers and control messages
 in the ``Outbox`` (``_outbox``), which keeps them in order and batches a
@@ -196,7 +196,7 @@ class Peer:
         self.node = node
         # The node's name.
         self.reply_subject = reply_prefix + node
-        # Where the answers to this node's asks to it come (one subject per node asked).
+        # What the reply subjects of asks to it start with (the ask's token follows).
         self.state = Liveness.UNKNOWN
         # Whether it is heard from (only heartbeats and goodbyes change it).
         self.incarnation: str | None = None
@@ -568,7 +568,7 @@ class Cluster:
             await client.subscribe(f"{prefix}.node.{node}", callback=self._on_control)
             await client.subscribe(f"{prefix}.heartbeat.*", callback=self._on_heartbeat)
             await client.subscribe(f"{prefix}.locate", callback=self._on_locate)
-            await client.subscribe(f"{prefix}.reply.{node}.*", callback=self._on_reply)
+            await client.subscribe(f"{prefix}.reply.{node}.*.*", callback=self._on_reply)
             if options.topics:
                 await client.subscribe(f"{prefix}.topic.>", callback=self._on_topic)
             await client.flush()
@@ -1140,9 +1140,10 @@ class Cluster:
 
     def _on_reply(self, msg: Msg) -> None:
         data = msg.data
-        if msg.status == 503:  # nobody took the ask: no such node in the cluster
-            peer = self._peers.get(msg.subject[len(self._reply_prefix) :])
-            for pending in [] if peer is None else list(peer.asks.values()):
+        if msg.status == 503:  # nobody took this ask (its subject names it): no such node
+            token = msg.subject.rpartition(".")[2]
+            pending = self._pending.get(int(token)) if token.isdecimal() else None
+            if pending is not None:
                 address = pending.address
                 why = f"no node {address.node!r} is in the cluster"
                 pending.settle(outcome.Error(NodeUnreachable(address, why)))

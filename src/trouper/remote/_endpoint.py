@@ -224,7 +224,7 @@ class RemoteEndpoint:
         peer.asks[token] = pending
         try:
             peer.seq = seq = peer.seq + 1
-            reply = peer.reply_subject
+            reply = f"{peer.reply_subject}.{token}"  # its own: a "no responders" names it
             headers = _headers(runtime.instruments, None)
             queue = not outbox.empty
             if not queue:  # nothing to go first: publish it now, without a batch
