@@ -9,12 +9,15 @@ a reader keeps the number of the last entry it saw and asks for what came
 after (``feed(since)``), so any number of pages follow one ring and a slow
 one learns how many entries it missed instead of growing a queue.
 
-Entries hold the raw report (the error, the message) and are formatted only
-when read, and only the ones read: a storm of dead letters costs a ring
-append each. Failures are also kept per actor (the latest
+An error is rendered as text when it is reported (``ValueError: boom``),
+never kept: an exception holds its traceback, whose frames hold every local
+of the failed handler, and a ring of them would keep all that alive for as
+long as the entries stay. A dead letter's message is kept as it is and
+formatted only when read, and only if read: a storm of dead letters costs
+a ring append each. Failures are also kept per actor (the latest
 ``failures_per_actor``, for at most ``actors`` actors, the least recently
 failed forgotten first), with the stack summarized at once so that no
-frame is kept alive.
+frame is kept alive, and forgotten when the actor stops.
 """
 
 from __future__ import annotations
@@ -120,9 +123,9 @@ class Failure:
 
 
 class _Entry:
-    """A raw report in the ring, formatted into a ``FeedItem`` when read."""
+    """A report in the ring, made a ``FeedItem`` when read; it holds no error, only its text."""
 
-    __slots__ = ("actor_class", "error", "kind", "message", "path", "reason", "seq", "time")
+    __slots__ = ("actor_class", "kind", "message", "path", "reason", "seq", "time")
 
     def __init__(
         self,
@@ -131,8 +134,7 @@ class _Entry:
         kind: str,
         path: str,
         actor_class: str,
-        error: BaseException | None,
-        reason: str | None = None,
+        reason: str | None,
         message: object = None,
     ) -> None:
         self.seq = seq  # its number in the ring
@@ -140,15 +142,11 @@ class _Entry:
         self.kind = kind  # a FeedItem kind
         self.path = path  # the actor's path
         self.actor_class = actor_class  # the class name, computed at report time (cheap)
-        self.error = error  # the error involved, formatted on read
-        self.reason = reason  # a dead letter's reason
+        self.reason = reason  # the reason and the error as text, rendered at report time
         self.message = message  # a dead letter's message, formatted on read
 
     def item(self) -> FeedItem:
         reason = self.reason
-        if self.error is not None:
-            described = _describe(self.error)
-            reason = described if reason is None else f"{reason}: {described}"
         message = None if self.kind != "dead_letter" else _shorten(repr(self.message))
         return FeedItem(
             self.seq, self.time, self.kind, self.path, self.actor_class, reason, message
@@ -201,7 +199,8 @@ class Collector(Instrument):
         self._ring: deque[_Entry] = deque(maxlen=keep)
         # The number of the latest entry (0: none yet).
         self._seq = 0
-        # Per actor path, its latest failures; insertion order is least recently failed first.
+        # Per live actor path, its latest failures; insertion order is least recently failed
+        # first. An actor's entry goes when it stops (a new actor of its name starts with none).
         self._failures: dict[str, deque[_FailureRecord]] = {}
         # How many failures each actor keeps.
         self._keep_failures = failures_per_actor
@@ -224,8 +223,12 @@ class Collector(Instrument):
         self._seq = seq = self._seq + 1
         self.counts[kind] += 1
         actor_class = "" if cell is None else class_name(cell.actor_class)
+        if error is not None:
+            # Rendered now: the error's traceback would keep the failed frames alive.
+            described = _describe(error)
+            reason = described if reason is None else f"{reason}: {described}"
         self._ring.append(
-            _Entry(seq, trio.current_time(), kind, path, actor_class, error, reason, message)
+            _Entry(seq, trio.current_time(), kind, path, actor_class, reason, message)
         )
 
     # --- the instrument's hooks -------------------------------------------------
@@ -251,8 +254,10 @@ class Collector(Instrument):
         self._add("restarted", actor, actor.address.path, error)
 
     def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
-        """Record that ``actor`` stopped for good."""
-        self._add("stopped", actor, actor.address.path, reason)
+        """Record that ``actor`` stopped for good; forget its recent failures."""
+        path = actor.address.path
+        self._add("stopped", actor, path, reason)
+        self._failures.pop(path, None)
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Record a dead letter."""

@@ -214,7 +214,8 @@ class Metrics(Instrument):
     ) -> None:
         if not isinstance(sample_every, int) or sample_every < 1:
             raise ValueError(f"sample_every must be an int >= 1, got {sample_every!r}")
-        # The cells alive, each with its ``handled`` when it started being counted.
+        # The cells alive, each with its ``handled`` when it started being counted; a cell
+        # leaves when its stop is reported, or at ``include`` if it stopped unreported.
         self._alive: dict[Cell, int] = {}
         # Per actor class, its tallies (classes are never forgotten: they are few).
         self._tallies: dict[type, _ClassTally] = {}
@@ -361,7 +362,15 @@ class Metrics(Instrument):
         dead[reason] = dead.get(reason, 0) + 1
 
     def include(self, runtime: Runtime) -> None:
-        """Count the actors already running in ``runtime`` as alive (installed after them)."""
+        """Count the actors already running in ``runtime`` as alive (installed after them).
+
+        Actors that stopped while this was not installed (their stop went
+        unreported) are forgotten first, their handled messages kept in their
+        class's count, as ``actor_stopped`` would have done.
+        """
+        missed = [cell for cell in (*self._alive, *self._starts) if not is_alive(cell)]
+        for cell in missed:
+            self.actor_stopped(cell, None)
         for cell, _ in walk(runtime):
             if is_alive(cell):
                 self.actor_started(cell)
