@@ -64,7 +64,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from importlib import metadata
 from time import perf_counter
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import unquote, urlsplit
 
 import attrs
@@ -300,6 +300,16 @@ ClientEvent = Disconnected | Reconnected | Closed | AsyncError | LameDuck
 
 ReplyHandler = Callable[["Msg | NatsError"], None]
 """Takes the messages sent to one reply token, or the error that ended the client."""
+
+
+class _LinkWatcher(Protocol):
+    """Told of each connection's loss and of each reconnect (JetStream's pulls die with one)."""
+
+    def _connection_lost(self, written: int) -> None:
+        """The connection dropped; bytes up to ``written`` (a ``_queued`` count) went out on it."""
+
+    def _reconnected(self) -> None:
+        """A new connection is up; the outage buffer goes out on it first."""
 
 
 @attrs.frozen
@@ -626,6 +636,7 @@ class Client:
         "_in_msgs",
         "_inbox",
         "_info",
+        "_link_watchers",
         "_max_payload",
         "_next_sid",
         "_next_token",
@@ -688,6 +699,9 @@ class Client:
         self._taken = 0
         # Requests waiting for a reply: token -> the _queued their bytes end at.
         self._requests: dict[str, int] = {}
+        # Told of every disconnect and reconnect: the pull feeds and message
+        # streams, each there from its making until it closes.
+        self._link_watchers: set[_LinkWatcher] = set()
         # Whether the writer is in send_all (its bytes are out of _out, not all sent).
         self._writing = False
         # The current connection's socket while a publisher may write to it
@@ -1319,6 +1333,7 @@ class Client:
         for handler in list(self._reply_handlers.values()):
             handler(closed)
         self._reply_handlers.clear()
+        self._link_watchers.clear()
         end_error = None if reason is None else ConnectionClosed(self._closed_reason())
         for sub in list(self._subs.values()):
             sub._end(end_error)
@@ -1639,6 +1654,8 @@ class Client:
                     handler(
                         ConnectionLost(f"the connection dropped after the request was sent: {why}")
                     )
+        for watcher in list(self._link_watchers):
+            watcher._connection_lost(self._taken)
         self._room_lot.unpark_all()
         self._report(Disconnected(reason))
 
@@ -1671,6 +1688,8 @@ class Client:
             self._status = Status.CONNECTED
             self._reconnects += 1
             self._reconnected_lot.unpark_all()
+            for watcher in list(self._link_watchers):
+                watcher._reconnected()
             self._report(Reconnected(server.address))
             return stream, parser
 

@@ -1196,7 +1196,9 @@ class PullConsumer:
         stream asks the server for ``batch`` messages at a time and asks for more
         once half of them came, so at most ``batch`` wait in memory; each pull
         lasts ``expires`` seconds on the server and is renewed when it ends (or,
-        if its end was lost with a connection, ``expires`` seconds later).
+        if its end went unheard, ``expires`` seconds later). A pull written on a
+        connection that drops is renewed at once; one made during the outage
+        goes out on the next connection, however long the outage.
         Leaving the block stops pulling; messages the server had already sent
         are delivered again after ``ack_wait``.
         """
@@ -1230,6 +1232,7 @@ class MessageStream:
         "_pulled_at",
         "_sub",
         "_token",
+        "_unsent",
     )
 
     def __init__(self, consumer: PullConsumer, batch: int, expires: float) -> None:
@@ -1242,8 +1245,11 @@ class MessageStream:
         self._expires = expires
         # Messages asked for and not yet received (0 <= _outstanding <= _batch).
         self._outstanding = 0
-        # trio.current_time() of the last pull request.
+        # trio.current_time() of the last pull request (or of the reconnect that sent it).
         self._pulled_at = -math.inf
+        # The pulls that may not have been written yet, oldest first: (the
+        # client's _queued count their bytes end at, their batch).
+        self._unsent: deque[tuple[int, int]] = deque()
         # Messages received and not yet read (at most _batch).
         self._buffer: deque[JsMsg] = deque()
         # Readers waiting for a message.
@@ -1254,6 +1260,26 @@ class MessageStream:
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
         # Our entry in the client's reply table, only to hear that it closed.
         self._token, _ = client._reply_subject(self._on_message)
+        client._link_watchers.add(self)
+
+    def _still_unsent(self, written: int) -> int:
+        """Forget the pulls written up to ``written``; return the batches of the others."""
+        unsent = self._unsent
+        while unsent and unsent[0][0] <= written:
+            unsent.popleft()
+        return sum(batch for _, batch in unsent)
+
+    def _connection_lost(self, written: int) -> None:
+        # The pulls written on it are gone; those still buffered go out on the next.
+        outstanding = self._still_unsent(written)
+        if outstanding != self._outstanding:
+            self._outstanding = outstanding
+            self._lot.unpark_all()
+
+    def _reconnected(self) -> None:
+        # The buffered pulls went out now: their expiry counts from here.
+        self._pulled_at = trio.current_time()
+        self._lot.unpark_all()
 
     def _on_message(self, msg: Msg | NatsError) -> None:
         if isinstance(msg, NatsError):
@@ -1296,9 +1322,12 @@ class MessageStream:
         js = self._consumer._js
         request = {"batch": wanted, "expires": round(self._expires * _NANOS)}
         subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self._consumer.stream}.{self._consumer.name}"
-        self._client._buffer_publish(subject, json.dumps(request).encode(), self._sub.subject, None)
+        client = self._client
+        client._buffer_publish(subject, json.dumps(request).encode(), self._sub.subject, None)
         self._outstanding += wanted
         self._pulled_at = trio.current_time()
+        self._still_unsent(client._taken)
+        self._unsent.append((client._queued, wanted))
 
     async def next_msg(self) -> JsMsg:
         """Return the next message, waiting (and pulling) for one.
@@ -1311,12 +1340,15 @@ class MessageStream:
         while not self._buffer:
             if self._error is not None:
                 raise self._error
-            now = trio.current_time()
-            if now - self._pulled_at >= self._expires:
-                self._outstanding = 0  # the pull's end was lost (a reconnect): renew it
+            client = self._client
+            # While reconnecting, no pull ends: those buffered go out after.
+            live = client._status is not Status.RECONNECTING
+            if live and trio.current_time() - self._pulled_at >= self._expires:
+                # The pull's end went unheard (a server restart): renew it.
+                self._outstanding = self._still_unsent(client._taken)
             if self._outstanding * 2 <= self._batch:
                 self._pull()
-            with trio.move_on_at(self._pulled_at + self._expires):
+            with trio.move_on_at(self._pulled_at + self._expires if live else math.inf):
                 await self._lot.park()
         if self._outstanding * 2 <= self._batch:
             self._pull()
@@ -1332,6 +1364,7 @@ class MessageStream:
 
     def _close(self) -> None:
         self._client._reply_handlers.pop(self._token, None)
+        self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
         self._fail(ConnectionClosed("the message stream was closed"))
@@ -1345,11 +1378,14 @@ class PullFeed:
     ``callback`` from the client's reader task as soon as it arrives (no task,
     no buffer per message). Each pull lasts ``expires`` seconds on the server,
     which sends an idle heartbeat every ``heartbeat`` seconds while the pull
-    waits, so a pull lost with a connection or a server restart is noticed
-    after two silent heartbeats (or at once after a reconnect): ``requested``
-    then drops to 0 and the owner pulls again. Call ``wait()`` in a loop to
-    learn when to pull; ``close()`` stops (messages the server had already
-    sent come back after ``ack_wait``).
+    waits, so a pull lost with a server restart is noticed after two silent
+    heartbeats on a live connection: ``requested`` then drops and the owner
+    pulls again. A pull written on a connection that drops is lost with it,
+    and forgotten at once; a pull made while the client reconnects (or not
+    yet written when the connection dropped) waits in the outage buffer and
+    stays counted, however long the outage, since it goes out on the next
+    connection. Call ``wait()`` in a loop to learn when to pull; ``close()``
+    stops (messages the server had already sent come back after ``ack_wait``).
     """
 
     __slots__ = (
@@ -1361,10 +1397,10 @@ class PullFeed:
         "_heartbeat",
         "_kicked",
         "_last_heard",
-        "_reconnects",
         "_sub",
         "_subject",
         "_token",
+        "_unsent",
         "requested",
     )
 
@@ -1391,10 +1427,13 @@ class PullFeed:
         # Messages asked for and neither received nor released by the server (>= 0).
         self.requested = 0
         """Messages asked for that have neither come nor been given up by the server."""
-        # trio.current_time() when the server was last heard from about our pulls.
+        # trio.current_time() when the server was last heard from about our pulls
+        # (or when the connection they went out on came up).
         self._last_heard = trio.current_time()
-        # The client's reconnect count when we last pulled (pulls die with a connection).
-        self._reconnects = client._reconnects
+        # The pulls that may not have been written yet, oldest first: (the
+        # client's _queued count their bytes end at, their batch). The rest of
+        # ``requested`` was written, and dies with its connection.
+        self._unsent: deque[tuple[int, int]] = deque()
         # Set to wake wait(): something changed.
         self._kicked = trio.Event()
         # What ended the feed (the consumer deleted, the client closed), or None.
@@ -1406,10 +1445,30 @@ class PullFeed:
         # The inbox the server delivers to, and our reply-table entry (to hear of a close).
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
         self._token, _ = client._reply_subject(self._on_closed)
+        client._link_watchers.add(self)
 
     def _on_closed(self, msg: Msg | NatsError) -> None:
         if isinstance(msg, NatsError):
             self._fail(msg)
+
+    def _still_unsent(self, written: int) -> int:
+        """Forget the pulls written up to ``written``; return the batches of the others."""
+        unsent = self._unsent
+        while unsent and unsent[0][0] <= written:
+            unsent.popleft()
+        return sum(batch for _, batch in unsent)
+
+    def _connection_lost(self, written: int) -> None:
+        # The pulls written on it are gone; those still buffered go out on the next.
+        requested = self._still_unsent(written)
+        if requested != self.requested:
+            self.requested = requested
+            self._kicked.set()
+
+    def _reconnected(self) -> None:
+        # The buffered pulls went out now: silence counts from here.
+        self._last_heard = trio.current_time()
+        self._kicked.set()
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -1465,19 +1524,21 @@ class PullFeed:
         client = self._client
         client._buffer_publish(self._subject, request, self._sub.subject, None)
         self.requested += batch
-        # A pull made while reconnecting waits in the outage buffer and goes out
-        # on the next connection: it is lost only with a later one.
-        self._reconnects = client._reconnects + (client._status is Status.RECONNECTING)
+        self._still_unsent(client._taken)
+        self._unsent.append((client._queued, batch))
 
     def wake(self) -> None:
         """Wake a task in ``wait()`` (its owner has room for more, or is closing)."""
         self._kicked.set()
 
     async def wait(self) -> None:
-        """Wait until something changed: a pull ended or was lost, a message came, ``wake()``.
+        """Wait until something changed: a pull ended or was lost, a message came, ``wake()``,
+        the connection dropped or came back.
 
-        Returns at once if the pulls in flight were lost (a reconnect since
-        they were made, or two heartbeats of silence): ``requested`` is then 0.
+        Returns when pulls were lost (written on a connection that dropped,
+        or two heartbeats of silence on a live one): ``requested`` then
+        counts only the pulls still waiting to be written. While the client
+        reconnects, silence loses nothing.
 
         Raises:
             JetStreamError: the consumer was deleted.
@@ -1490,24 +1551,25 @@ class PullFeed:
                 self._kicked = trio.Event()
                 await cancel_shielded_checkpoint()
                 return
-            if self.requested and self._client._reconnects != self._reconnects:
-                self.requested = 0
-                await cancel_shielded_checkpoint()
-                return
-            deadline = self._last_heard + 2 * self._heartbeat + 0.1
-            if self.requested and trio.current_time() >= deadline:
-                self.requested = 0
-                await cancel_shielded_checkpoint()
-                return
-            with trio.move_on_at(deadline if self.requested else math.inf):
+            deadline = math.inf
+            if self.requested and self._client._status is not Status.RECONNECTING:
+                deadline = self._last_heard + 2 * self._heartbeat + 0.1
+                if trio.current_time() >= deadline:
+                    # Silence: the written pulls are lost (a server restart).
+                    self.requested = self._still_unsent(self._client._taken)
+                    self._last_heard = trio.current_time()
+                    await cancel_shielded_checkpoint()
+                    return
+            with trio.move_on_at(deadline):
                 await self._kicked.wait()
             if not self._kicked.is_set():
-                # Woken by the deadline: look again (a reconnect or silence).
+                # Woken by the deadline: look again (silence).
                 await trio.lowlevel.checkpoint()
 
     def close(self) -> None:
         """Stop: unsubscribe (idempotent); a task in ``wait()`` gets ``ConnectionClosed``."""
         self._client._reply_handlers.pop(self._token, None)
+        self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
         self._fail(ConnectionClosed("the pull feed was closed"))
