@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 import trio
-from remote_support import Balance, Note, nodes, wait_for
+from remote_support import Balance, Note, Seen, nodes, wait_for
 
 import trouper
 import trouper.nats
 from trouper import Actor, Terminated, handler
 from trouper.codec import Codec
-from trouper.errors import NodeUnreachable
-from trouper.remote import Nats
-from trouper.remote.wire import OK
+from trouper.errors import NodeUnreachable, UndecodableMessage
+from trouper.remote import Nats, cluster_of
+from trouper.remote.wire import ENTRY, NO_INCARNATION, OK, frame
+from trouper.runtime import DeadLetter
 
 pytestmark = pytest.mark.real_clock
 
@@ -61,3 +62,40 @@ async def test_no_responders_fails_only_the_ask_that_had_none(transport: Nats) -
                     await web.remote("bank", "other").ask(Balance())
                 await request.respond(OK + request.data[-8:] + Codec().encode_blob(7))
                 await wait_for(lambda: replies == [7])
+
+
+def topic_frame(seq: int, blob: bytes) -> bytes:
+    """A topic frame as another node (incarnation ``S``*8) writes it."""
+    return frame(b"S" * 8, NO_INCARNATION, [(seq, blob)])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"hi",  # no frame head at all
+        b"S" * 8 + NO_INCARNATION + b"\x00\x00\x00",  # cut inside the entry's head
+        topic_frame(1, NOTE)[:-3],  # cut inside the message
+        b"S" * 8 + NO_INCARNATION + ENTRY.pack(1, 1 << 30) + NOTE,  # a length past the end
+    ],
+    ids=["no-head", "cut-entry-head", "cut-message", "length-past-end"],
+)
+async def test_a_topic_frame_cut_short_is_a_dead_letter(transport: Nats, data: bytes) -> None:
+    """Bytes on a topic that are no whole frame are reported as a dead letter, not only logged."""
+    letters: list[DeadLetter] = []
+    seen: list[object] = []
+    async with nodes(transport, "a") as (a,):
+        a.dead_letters.listen(letters.append)
+        a.topics.subscribe(await a.spawn(Seen, seen), "news.>")
+        with trio.fail_after(5):
+            async with trouper.nats.connect(transport.servers[0]) as client:
+                await client.publish(f"{transport.prefix}.topic.news.one", data)
+                await client.publish(f"{transport.prefix}.topic.news.two", topic_frame(2, NOTE))
+                await client.flush()
+            await wait_for(lambda: len(seen) == 1)  # the whole frame after it arrived
+        assert cluster_of(a).statistics().undecodable == 1
+    assert seen == [Note("ok")]
+    [letter] = letters
+    assert letter.message == data
+    assert letter.recipient == trouper.Address("a", "/")
+    assert isinstance(letter.error, UndecodableMessage)
+    assert "frame" in letter.reason

@@ -993,13 +993,16 @@ class Cluster:
         Entries before the cut were delivered. An ask gets ``UndecodableMessage``
         back (its token is the last 8 bytes, if the asker wrote one).
         """
-        error = UndecodableMessage(None, "not a trouper frame (no entry, or cut short)")
-        self._undecodable += 1
-        self._runtime.dead_letters.post(
-            DeadLetter(data, self._address_of(subject), str(error), error)
-        )
+        error = self._dead_frame(data, self._address_of(subject))
         if asked is not None:
             self._answer((asked, (bytes(8) + data)[-8:]), outcome.Error(error))
+
+    def _dead_frame(self, data: bytes, recipient: Address) -> UndecodableMessage:
+        """Bytes that are no trouper frame, or one cut short: a dead letter; the error."""
+        error = UndecodableMessage(None, "not a trouper frame (no entry, or cut short)")
+        self._undecodable += 1
+        self._runtime.dead_letters.post(DeadLetter(data, recipient, str(error), error))
+        return error
 
     def _no_actor(self, subject: str, message: object, reply: _Reply | None) -> None:
         """A message for a path where no actor lives here: a dead letter, ``ActorStopped``."""
@@ -1327,13 +1330,19 @@ class Cluster:
     def _topic_frame(
         self, data: bytes, *, count: bool = True, decode: bool = True
     ) -> object | None:
-        """The message in a topic frame (``None``: undecodable, now a dead letter).
+        """The message in a topic frame (``None``: undecodable or cut short, now a dead letter).
 
         Counts a gap in the sender's numbering as lost (``count``); with
-        ``decode`` false only counts.
+        ``decode`` false (nobody here wants it) only counts.
         """
-        seq, length = _unpack_entry(data, FRAME_HEAD)
-        blob = data[FRAME_HEAD + 12 : FRAME_HEAD + 12 + length]
+        start = FRAME_HEAD + 12
+        end = len(data)
+        seq, length = _unpack_entry(data, FRAME_HEAD) if end >= start else (0, end)
+        if start + length > end:  # no entry's head, or the message cut short
+            if decode:  # reported as on an actor's subject, not only logged
+                self._dead_frame(data, Address(self.node, "/"))
+            return None
+        blob = data[start : start + length]
         if count:
             origin = data[:8]
             last = self._seen_topics.get(origin)
