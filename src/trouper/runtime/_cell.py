@@ -954,6 +954,12 @@ class Cell:
     async def _report(self, phase: Phase, error: BaseException | None) -> _Next:
         """Report an exit to the supervisor and park until it answers."""
         if error is not None:
+            pending = self._pending
+            if pending is not None and admit(self.phase, pending, Command.FAIL) is Verdict.TAKE:
+                # A failure beats the exit its instance asked for before it raised
+                # (``ctx.stop()`` then an exception): reported once, as a failure.
+                self._pending = None
+                self._pending_reason = None
             self._failed(error)
         self._enter(phase)
         self.exits += 1
