@@ -12,7 +12,7 @@ from trouper import Actor, Terminated, handler
 from trouper.codec import Codec
 from trouper.errors import NodeUnreachable, UndecodableMessage
 from trouper.remote import Nats, cluster_of
-from trouper.remote.wire import ENTRY, NO_INCARNATION, OK, frame
+from trouper.remote.wire import ENTRY, NO_INCARNATION, OK, frame, pack, unpack
 from trouper.runtime import DeadLetter
 
 pytestmark = pytest.mark.real_clock
@@ -62,6 +62,30 @@ async def test_no_responders_fails_only_the_ask_that_had_none(transport: Nats) -
                     await web.remote("bank", "other").ask(Balance())
                 await request.respond(OK + request.data[-8:] + Codec().encode_blob(7))
                 await wait_for(lambda: replies == [7])
+
+
+async def test_a_watch_the_other_node_is_slow_to_answer_is_withdrawn_there(
+    transport: Nats,
+) -> None:
+    """A watch request answered after its deadline: the watcher hears, the other node unwatches."""
+    seen: list[Terminated] = []
+    async with nodes(transport, "web") as (web,):
+        async with trouper.nats.connect(transport.servers[0]) as bank:
+            # A node "bank" too slow to answer (stalled, say): it answers after the deadline.
+            control = await bank.subscribe(f"{transport.prefix}.node.bank")
+            await bank.flush()
+            journal = await web.spawn(Journal, seen)
+            await journal.tell(web.remote("bank", "acct"))
+            with trio.fail_after(10):
+                request = await control.next_msg()
+                assert unpack(request.data) == ["watch", "web", "/acct"]
+                await wait_for(lambda: len(seen) == 1)
+                await request.respond(pack(["ok"]))  # bank now watches acct for web
+                withdrawn = await control.next_msg()
+        assert unpack(withdrawn.data) == ["unwatch", "web", "/acct"]
+    assert str(seen[0].reason) == (
+        "actor trouper://bank/acct is unreachable: node 'bank' did not answer a watch"
+    )
 
 
 def topic_frame(seq: int, blob: bytes) -> bytes:

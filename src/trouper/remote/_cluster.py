@@ -822,6 +822,9 @@ class Cluster:
                     address.path,
                     NodeUnreachable(address, f"node {peer.node!r} did not answer a watch"),
                 )
+                # A node only slow to answer (stalled) still takes the request: withdraw it
+                # there, or it keeps watching for nobody.
+                self._control(peer.node, ["unwatch", self.node, address.path])
             return
         try:
             answer = unpack(reply.data)
