@@ -199,14 +199,19 @@ class Context(abc.ABC):
 
     @abc.abstractmethod
     def send_later(self, delay: float, target: ActorRef[object], message: object) -> Timer:
-        """Tell ``message`` to ``target`` after ``delay`` seconds, unless cancelled first."""
+        """Tell ``message`` to ``target`` after ``delay`` seconds, unless cancelled first.
+
+        If that tell raises (a consistent-hash pool's ``key``), this actor fails
+        with the error, as if a handler had raised it.
+        """
 
     @abc.abstractmethod
     def every(self, interval: float, target: ActorRef[object], message: object) -> Timer:
         """Tell ``message`` to ``target`` every ``interval`` seconds until cancelled.
 
         Ticks are at fixed times (start + k * interval) and do not drift; a
-        tick waits while the target's mailbox is full.
+        tick waits while the target's mailbox is full. A tick whose tell
+        raises ends the timer and fails this actor with the error.
         """
 
     @abc.abstractmethod

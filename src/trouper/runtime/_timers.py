@@ -9,6 +9,7 @@ import trio
 
 from trouper.actors import ActorRef, Timer
 from trouper.runtime._cell import act_for
+from trouper.runtime._lifecycle import Command
 
 if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
@@ -45,7 +46,11 @@ def start_timer(
     target: ActorRef[object],
     message: object,
 ) -> Timer:
-    """Schedule ``message`` for ``target`` after ``delay``, then every ``interval`` if given."""
+    """Schedule ``message`` for ``target`` after ``delay``, then every ``interval`` if given.
+
+    A tell that raises (a consistent-hash pool's ``key``) ends the timer and
+    fails its actor with the error, as a handler's tell would.
+    """
     if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf:
         raise ValueError(f"delay must be finite seconds >= 0, got {delay!r}")
     if interval is not None and (
@@ -75,7 +80,14 @@ async def _run(
                 instruments = cell.runtime.instruments
                 if instruments.timer_fired:
                     instruments.timer(cell, target, message)
-                await target.tell(message)
+                try:
+                    await target.tell(message)
+                except Exception as error:
+                    # The tell raised (a hash pool's key): the error is the timer's
+                    # actor's, as it would be its handler's, not the runtime's. The
+                    # timer ends; a restart starts the instance's timers anew.
+                    cell.command(Command.FAIL, error)
+                    return
                 if interval is None:
                     return
                 deadline += interval
