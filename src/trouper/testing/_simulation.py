@@ -30,6 +30,14 @@ deadline is pending, nothing can ever happen again; if the system has not
 finished, the run fails with who waits on whom. When a deadline is pending,
 the watchdog sleeps until it, so the clock can jump there.
 
+Who waits on whom comes from the send hooks: an ask (or a tell that finds
+the mailbox full) notes a wait, and its handler's end closes it. An ask can
+also end with no handler ending: its asker gives up (a deadline), its actor
+stops with the ask still queued, the request was dropped on purpose. So a
+wait also notes the engine's coroutine frame that waits (``Cell.ask``,
+``Cell.send``) and the task it runs in, and the report keeps only the waits
+whose frame is still in its task's await stack: the waits still going on.
+
 What can still differ between runs of the same seed: anything outside the
 simulation (real I/O, threads, reading the wall clock), iteration over sets
 of objects hashed by identity in user code, and reprs that show memory
@@ -38,11 +46,14 @@ addresses (they would only differ in the trace text).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import random
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from types import FrameType, FunctionType
 from typing import Generic, Protocol, TypeVar
 
 import attrs
@@ -57,6 +68,7 @@ from trouper.runtime.lowlevel import (
     Cell,
     HandlerOutcome,
     Instrument,
+    Instruments,
     Interception,
     SendKind,
     current_cell,
@@ -102,9 +114,46 @@ class Deadlock(AssertionError):
 
 @attrs.define(eq=False)
 class _Wait:
+    """A wait noted for deadlock reports."""
+
     who: str
+    # The path of the actor that waits, or ``<main>``.
     what: str
+    # What it waits for, as the report says it.
     since: float
+    # Virtual seconds since the start when it began.
+    task: Task
+    # The task that waits.
+    frame: FrameType | None
+    # The coroutine frame that waits (``Cell.ask``, ``Cell.send``): the wait is going on
+    # while this frame is in ``task``'s await stack. ``None``: not known, it goes on
+    # until ``wait_ends``.
+
+    def going_on(self) -> bool:
+        """Whether the task still waits here (its frame has not returned or raised)."""
+        frame = self.frame
+        return frame is None or any(f is frame for f, _ in self.task.iter_await_frames())
+
+
+_RELAYS = frozenset(
+    value.__code__ for value in vars(Instruments).values() if isinstance(value, FunctionType)
+)
+"""The code of the engine's calls into instruments, skipped on the way to the waiting frame."""
+
+
+def _waiting_frame() -> FrameType | None:
+    """The coroutine frame that called the hook noting a wait (``Cell.ask``), or ``None``.
+
+    ``None`` when the hook was called from synchronous code (``Cell.ask_soon``: no
+    task waits for such an ask).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    here = sys._getframe().f_globals
+    while frame is not None and (frame.f_globals is here or frame.f_code in _RELAYS):
+        frame = frame.f_back
+    if frame is None or not frame.f_code.co_flags & inspect.CO_COROUTINE:
+        return None
+    return frame
 
 
 class Simulation:
@@ -130,6 +179,9 @@ class Simulation:
         self._counts: dict[Cell, int] = {}
         self._waits: dict[int, _Wait] = {}
         self._wait_ids = iter(range(1, 1 << 62))
+        # Past this many waits, ``wait_begins`` forgets the ones no longer going on (whose
+        # end no hook reported), so that they never pile up; doubles with the live ones.
+        self._prune_at = 64
         self._room_waits: dict[Task, int] = {}
         self.deadlock: Deadlock | None = None
         """The deadlock that ended the run, if one did."""
@@ -178,9 +230,22 @@ class Simulation:
     # --- waits, for deadlock reports ----------------------------------------------
 
     def wait_begins(self, what: str) -> int:
-        """Note that the current task waits on something (an ask, a full mailbox)."""
+        """Note that the current task waits on something (an ask, a full mailbox).
+
+        The wait goes on until ``wait_ends(token)``, or until the coroutine
+        that called the hook noting it (``Cell.ask``, ``Cell.send``; or the
+        caller's own, called from a coroutine) returns or raises, whichever
+        comes first: an ask its asker gave up, or that its actor's stop
+        answered, is no longer a wait.
+        """
+        waits = self._waits
+        if len(waits) >= self._prune_at:
+            for token, wait in tuple(waits.items()):
+                if not wait.going_on():
+                    del waits[token]
+            self._prune_at = max(64, 2 * len(waits))
         token = next(self._wait_ids)
-        self._waits[token] = _Wait(self.sender(), what, self.now())
+        waits[token] = _Wait(self.sender(), what, self.now(), current_task(), _waiting_frame())
         return token
 
     def wait_ends(self, token: int) -> None:
@@ -195,6 +260,7 @@ class Simulation:
                 waits = tuple(
                     f"{w.who} waits for {w.what} (since t={w.since:.4f})"
                     for w in self._waits.values()
+                    if w.going_on()
                 )
                 self.deadlock = Deadlock(self.now(), waits)
                 self.record("fault", MAIN, str(self.deadlock).splitlines()[0])
