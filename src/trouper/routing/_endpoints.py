@@ -386,7 +386,7 @@ class BroadcastEndpoint(PoolEndpoint):
         """
         if type(message) in CONTROL:
             return await self.cell.send(message)
-        members = self.members
+        members = _open_members(self.members)
         if not members:
             return await self._dead_send(message)
         reached = False
@@ -402,7 +402,7 @@ class BroadcastEndpoint(PoolEndpoint):
         """
         if type(message) in CONTROL:
             return self.cell.send_nowait(message)
-        members = self.members
+        members = _open_members(self.members)
         if not members:
             return self._dead_send_nowait(message)
         for member in members:
@@ -423,7 +423,7 @@ class BroadcastEndpoint(PoolEndpoint):
         """
         if type(message) in CONTROL:
             return await self.cell.ask(message)
-        members = self.members
+        members = _open_members(self.members)
         if not members:
             return await self._dead_ask(message)
         results: list[outcome.Outcome[object] | None] = [None] * len(members)
@@ -431,6 +431,15 @@ class BroadcastEndpoint(PoolEndpoint):
             for index, member in enumerate(members):
                 nursery.start_soon(_ask_one, member, message, results, index)
         return [result.unwrap() for result in results if result is not None]
+
+
+def _open_members(members: tuple[Cell, ...]) -> tuple[Cell, ...]:
+    """The members still taking messages: one that stopped for good is skipped even
+    before the pool has handled its ``Terminated`` (it may be busy starting a member)."""
+    for member in members:
+        if member.mailbox.closed:
+            return tuple(m for m in members if not m.mailbox.closed)
+    return members
 
 
 async def _ask_one(
