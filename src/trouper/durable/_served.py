@@ -29,6 +29,11 @@ the consuming side; putting is the same (an append staged in a batch,
   dead-letter queue in a batch and settles it after. ``Retry`` is a nack
   with its delay that this process does not count as a failure (the count
   of ``Retry`` endings is kept in memory: after a crash they count).
+- Giving back (``close``, a stop that interrupted a handler): a nack
+  without delay that the server counts as a delivery and this process does
+  not (``_returned``, kept in memory and handed to the queue that replaces
+  this one, as the ``Retry`` counts): a message that no handler ran to its
+  end keeps its attempt number however often its actor stops.
 - A message that arrives with its deliveries used up (it was being handled
   when its process died, ``max_deliveries`` times) is dead-lettered without
   running: that is the poison protection.
@@ -67,6 +72,9 @@ if TYPE_CHECKING:
 __all__ = ["ServedAppend", "ServedQueue"]
 
 log = logging.getLogger("trouper")
+
+_RETURNS_KEPT = 100_000
+"""Sequences whose returns a queue remembers; the oldest is forgotten beyond (then charged)."""
 
 
 class ServedAppend(Append):
@@ -147,6 +155,11 @@ class ServedQueue(DurableQueue):
         self._receipts: dict[int, Received] = {}
         # Retry endings seen by this process, by sequence (they are not failures).
         self._retries: dict[int, int] = {}
+        # Deliveries this process gave back without running them (prefetched when
+        # its actor stopped, or interrupted by the stop), by sequence: the server
+        # counted each, the attempt does not. At most ``_RETURNS_KEPT`` entries
+        # (one given back and handled elsewhere is never forgotten here).
+        self._returned: dict[int, int] = {}
         # When each held message was first delivered here (wall seconds), by sequence.
         self._first_seen: dict[int, float] = {}
         # Asks waiting in this process for their message, by token.
@@ -261,6 +274,7 @@ class ServedQueue(DurableQueue):
     def _arrived(self, received: Received) -> None:
         """Take one delivery from the store (called by the store's reader task)."""
         if self.closed or self._failure is not None or self._halted:
+            self._count_return(received.id)
             _settle_quietly(received.receipt.nak_nowait)
             return
         sequence = received.id
@@ -274,9 +288,12 @@ class ServedQueue(DurableQueue):
         first = self._first_seen.setdefault(sequence, wall_now())
         retries = self._retries.get(sequence, 0)
         companion = None if received.ask is None else self._asks.get(received.ask)
-        used = received.deliveries - 1 - retries
+        attempt = received.deliveries
+        if self._returned:
+            attempt -= self._returned.get(sequence, 0)
+        used = attempt - 1 - retries
         if used >= self.options.max_deliveries:
-            delivery = self._delivery(received, None, retries, first, companion)
+            delivery = self._delivery(received, attempt, None, retries, first, companion)
             delivery._delivered_at = now
             self._outstanding += 1
             self._bury(
@@ -289,17 +306,18 @@ class ServedQueue(DurableQueue):
         try:
             message = self._codec.decode(received.type_name, received.payload)
         except Exception as error:
-            delivery = self._delivery(received, None, retries, first, companion)
+            delivery = self._delivery(received, attempt, None, retries, first, companion)
             delivery._delivered_at = now
             self._outstanding += 1
             self._bury(delivery, _undecodable(received.type_name, error), error)
             return
-        delivery = self._delivery(received, message, retries, first, companion)
+        delivery = self._delivery(received, attempt, message, retries, first, companion)
         self._hand_over(delivery, now)
 
     def _delivery(
         self,
         received: Received,
+        attempt: int,
         message: object,
         retries: int,
         first: float,
@@ -310,7 +328,7 @@ class ServedQueue(DurableQueue):
             message,
             received.id,
             received.msg_id,
-            received.deliveries,
+            attempt,
             retries,
             first,
             companion,
@@ -371,12 +389,26 @@ class ServedQueue(DurableQueue):
         return self._settle_unhandled(item, ending, error)
 
     def _returned_stale(self, item: Delivery) -> None:
-        """Its actor stopped meanwhile: the store delivers it again at once."""
-        self._nack(item.id, None)
+        """Its actor stopped meanwhile: the store delivers it again at once, uncharged."""
+        self._give_back(item.id)
+
+    def _give_back(self, sequence: int) -> None:
+        """Release a delivery no handler ran to the end: redelivered at once, uncharged."""
+        if sequence in self._receipts:
+            self._count_return(sequence)
+            self._nack(sequence, None)
+
+    def _count_return(self, sequence: int) -> None:
+        """Note that the server's next delivery of ``sequence`` is not a new attempt."""
+        returned = self._returned
+        returned[sequence] = returned.get(sequence, 0) + 1
+        if len(returned) > _RETURNS_KEPT:
+            del returned[next(iter(returned))]
 
     def _ack(self, sequence: int) -> None:
         received = self._receipts.pop(sequence, None)
         self._retries.pop(sequence, None)
+        self._returned.pop(sequence, None)
         self._first_seen.pop(sequence, None)
         if received is not None:
             _settle_quietly(received.receipt.ack_nowait)
@@ -455,6 +487,7 @@ class ServedQueue(DurableQueue):
     def _forget(self, sequence: int) -> None:
         self._receipts.pop(sequence, None)
         self._retries.pop(sequence, None)
+        self._returned.pop(sequence, None)
         self._first_seen.pop(sequence, None)
 
     # --- closing --------------------------------------------------------------------
@@ -481,7 +514,7 @@ class ServedQueue(DurableQueue):
         returned: list[object] = []
         for item in self.items:
             if type(item) is Delivery:
-                self._nack(item.id, None)
+                self._give_back(item.id)
                 self._first_seen.pop(item.id, None)
             else:
                 returned.append(item)
@@ -491,6 +524,17 @@ class ServedQueue(DurableQueue):
         self._asks.clear()
         self._turn_away(asks, returned)
         return returned
+
+    def replacing(self, predecessor: DurableQueue) -> None:
+        """Take over what ``predecessor`` (closed, same mailbox) counted in memory.
+
+        Its ``Retry`` endings and the deliveries it gave back are not failures
+        here either (an actor stopped and spawned again in this process).
+        """
+        super().replacing(predecessor)
+        if isinstance(predecessor, ServedQueue):
+            self._retries.update(predecessor._retries)
+            self._returned.update(predecessor._returned)
 
     def reopen(self) -> None:
         """Accept puts again and resume pulling (a stopped child restarted)."""
