@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import attrs
 import outcome
@@ -192,6 +193,9 @@ class TestProbe(ActorRef[object]):
     async def receive_n(self, n: int, *, within: float = DEFAULT_WITHIN) -> list[object]:
         """Take the next ``n`` messages, whatever they are.
 
+        Cancelled, it takes none: the messages it had taken stay first in line,
+        in order, for the next expectation.
+
         Raises:
             AssertionError: fewer than ``n`` arrived within ``within`` seconds.
         """
@@ -199,31 +203,53 @@ class TestProbe(ActorRef[object]):
             raise ValueError(f"n must be >= 0, got {n}")
         deadline = trio.current_time() + within
         taken: list[Received] = []
-        while len(taken) < n:
-            received = await self._next(deadline)
-            if received is None:
-                raise self._failure(f"{n} messages", within, taken)
-            taken.append(received)
-        await checkpoint()
+        with self._put_back_if_cancelled(taken):
+            while len(taken) < n:
+                received = await self._next(deadline)
+                if received is None:
+                    break
+                taken.append(received)
+            await checkpoint()
+        if len(taken) < n:
+            raise self._failure(f"{n} messages", within, taken)
         return [self._take(r) for r in taken]
+
+    @contextmanager
+    def _put_back_if_cancelled(self, taken: list[Received]) -> Iterator[None]:
+        """Put ``taken`` back at the front of the inbox, in order, if the block is cancelled.
+
+        (Or raises otherwise: a failing predicate leaves the inbox as it found it too.)
+        """
+        try:
+            yield
+        except BaseException:
+            self._inbox.extendleft(reversed(taken))
+            raise
 
     async def fish_for(
         self, predicate: Callable[[object], bool], *, within: float = DEFAULT_WITHIN
     ) -> object:
         """Skip messages until one satisfies ``predicate``; return it.
 
+        Cancelled, it skips none: the messages it had skipped stay first in line.
+
         Raises:
             AssertionError: none did within ``within`` seconds; the skipped ones are listed.
         """
         deadline = trio.current_time() + within
         skipped: list[Received] = []
-        while True:
-            received = await self._next(deadline)
-            if received is None:
-                raise self._failure(_describe(predicate), within, skipped)
-            if predicate(received.message):
-                return self._take(received)
-            skipped.append(received)
+        with self._put_back_if_cancelled(skipped):
+            while True:
+                received = await self._next(deadline)
+                if received is None:
+                    break
+                skipped.append(received)  # until the predicate has said (it may raise)
+                if predicate(received.message):
+                    skipped.pop()
+                    break
+        if received is None:
+            raise self._failure(_describe(predicate), within, skipped)
+        return self._take(received)
 
     def reply(self, value: object) -> None:
         """Answer the last ask this probe took (by ``expect``, ``receive_n`` or ``fish_for``).

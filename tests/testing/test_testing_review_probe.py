@@ -1,0 +1,48 @@
+"""Review: a probe's wait that is cancelled takes nothing: its messages stay receivable."""
+
+from __future__ import annotations
+
+import trio
+
+import trouper
+from trouper.testing import TestProbe
+
+
+async def test_receive_n_cancelled_while_waiting_leaves_what_it_took(
+    runtime: trouper.Runtime,
+) -> None:
+    """Cancelled before the n-th message came, ``receive_n`` puts back the ones it had."""
+    p = TestProbe(runtime)
+    p.tell_nowait("a")
+    p.tell_nowait("b")
+    with trio.move_on_after(1) as scope:
+        await p.receive_n(3, within=10)
+    assert scope.cancelled_caught
+    p.tell_nowait("c")
+    assert await p.receive_n(3) == ["a", "b", "c"]
+
+
+async def test_receive_n_cancelled_at_its_last_checkpoint_leaves_what_it_took(
+    runtime: trouper.Runtime,
+) -> None:
+    """Cancelled when all n were there already, ``receive_n`` takes none of them."""
+    p = TestProbe(runtime)
+    p.tell_nowait("a")
+    p.tell_nowait("b")
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await p.receive_n(2)
+    assert scope.cancelled_caught
+    assert await p.receive_n(2) == ["a", "b"]
+
+
+async def test_fish_for_cancelled_leaves_the_messages_it_skipped(
+    runtime: trouper.Runtime,
+) -> None:
+    """Cancelled before a match came, ``fish_for`` skipped nothing."""
+    p = TestProbe(runtime)
+    p.tell_nowait(1)
+    p.tell_nowait(2)
+    with trio.move_on_after(1):
+        await p.fish_for(lambda m: m == 3, within=10)
+    assert await p.receive_n(2) == [1, 2]
