@@ -526,19 +526,20 @@ class Cell:
                 asker = None  # a timer: its wait blocks no mailbox
             elif self is asker or self.asking is not None:
                 check_cycle(asker, self)
-        mailbox = self.mailbox
-        if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
-            self.dead_letter(message, _STOPPED_REASON)
-            raise ActorStopped(self.address)
-        if watched and instruments.message_delivered:
-            instruments.delivered(self, message)
-        if asker is None:
-            return await envelope.wait()
-        asker.asking = self
+        if asker is not None:
+            # Already while it waits for room: the target's handler may ask back meanwhile.
+            asker.asking = self
         try:
+            mailbox = self.mailbox
+            if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
+                self.dead_letter(message, _STOPPED_REASON)
+                raise ActorStopped(self.address)
+            if watched and instruments.message_delivered:
+                instruments.delivered(self, message)
             return await envelope.wait()
         finally:
-            asker.asking = None
+            if asker is not None:
+                asker.asking = None
 
     def _open_ask(self, message: object, on_reply: Callable[..., None] | None) -> Ask:
         """Check that ``message`` can be asked now; return its envelope (or raise)."""
