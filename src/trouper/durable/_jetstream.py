@@ -152,14 +152,21 @@ def _parse_version(text: object) -> tuple[int, ...]:
 
 
 class _DeadAppend(Append):
-    """A dead letter to publish on the dead-letter stream (its body is the record, as JSON)."""
+    """A dead letter to publish on the dead-letter stream: the message's bytes, facts in headers.
 
-    __slots__ = ("key", "subject")
+    Its body is the message's payload as stored (not wrapped, so whatever
+    the mailbox stored fits); its headers are the type, the msg_id, and the
+    facts (``Trouper-Dead``, JSON: reason, traceback, attempts, times).
+    """
 
-    def __init__(self, subject: str, body: bytes, key: str) -> None:
-        super().__init__("", "", body, None, None, False, None)
+    __slots__ = ("headers", "key", "subject")
+
+    def __init__(self, subject: str, payload: bytes, headers: Headers, key: str) -> None:
+        super().__init__("", "", payload, None, None, False, None)
         # Where it is published.
         self.subject = subject
+        # The type, the msg_id and the facts.
+        self.headers = headers
         # Its dedup key (the mailbox and the message's sequence): one dead letter per message.
         self.key = key
 
@@ -873,7 +880,14 @@ class JetStreamStore:
                     assert isinstance(dead, _DeadAppend)
                     publishes.append(
                         _Publish(
-                            self, commit, dead.subject, dead.payload, None, dead.key, None, None
+                            self,
+                            commit,
+                            dead.subject,
+                            dead.payload,
+                            dead.headers,
+                            dead.key,
+                            None,
+                            None,
                         )
                     )
                     continue
@@ -1201,15 +1215,18 @@ class JetStreamStore:
         first_delivered_at: float | None,
         last_delivered_at: float | None,
     ) -> None:
-        """Publish ``message`` on the dead-letter stream in ``batch``, then ``+TERM`` it."""
+        """Publish ``message`` on the dead-letter stream in ``batch``, then ``+TERM`` it.
+
+        The dead letter is the message's payload as it was stored, with the
+        facts in a header; a traceback (then a reason) too long for the room
+        ``max_payload`` leaves beside the payload keeps only its end (then its
+        start). Tells keep ``_DEAD_RESERVE`` bytes of that room free.
+        """
         from trouper.durable._clock import wall_now
 
-        body = {
+        facts: dict[str, object] = {
             "mailbox": mailbox,
             "seq": message.id,
-            "type_name": message.type_name,
-            "payload": base64.b64encode(message.payload).decode(),
-            "msg_id": message.msg_id,
             "attempts": deliveries,
             "reason": reason,
             "traceback": traceback,
@@ -1218,11 +1235,26 @@ class JetStreamStore:
             "last_delivered_at": last_delivered_at,
             "dead_at": wall_now(),
         }
+        key = f"dead:{_token(mailbox)}:{message.id}"
+        fields = {"Trouper-Type": message.type_name}
+        if message.msg_id is not None:
+            fields["Trouper-Msg-Id"] = message.msg_id
+        # Bytes left for the facts' JSON: the limit less the payload, the other headers
+        # (with the facts' own name and the dedup key's line) and a margin.
+        room = (
+            self.client.max_payload
+            - len(message.payload)
+            - len(encode_headers(Headers(fields)))
+            - len(key)
+            - 64
+        )
+        text = _fitted(facts, room)
         batch.add(
             _DeadAppend(
                 self._dead_subject(mailbox),
-                json.dumps(body).encode(),
-                f"dead:{_token(mailbox)}:{message.id}",
+                message.payload,
+                Headers({**fields, "Trouper-Dead": text}),
+                key,
             )
         )
         receipt = message.receipt
@@ -1273,11 +1305,19 @@ class JetStreamStore:
                     return
                 raise
             seq = found.seq + 1
-            yield self._record(found.seq, found.data)
+            yield self._record(found.seq, found.data, found.headers)
 
-    def _record(self, seq: int, data: bytes) -> DeadLetterRecord:
-        body = json.loads(data)
-        payload = base64.b64decode(body["payload"])
+    def _record(self, seq: int, data: bytes, headers: Headers | None) -> DeadLetterRecord:
+        facts = None if headers is None else headers.get("Trouper-Dead")
+        if facts is not None and headers is not None:
+            body = json.loads(facts)
+            body["type_name"] = headers.get("Trouper-Type") or ""
+            body["msg_id"] = headers.get("Trouper-Msg-Id")
+            payload = data
+        else:
+            # Stored by an earlier trouper: the whole record as JSON, the payload in base64.
+            body = json.loads(data)
+            payload = base64.b64decode(body["payload"])
         try:
             message = self.codec.decode(body["type_name"], payload)
         except Exception:
@@ -1399,9 +1439,18 @@ class JetStreamStore:
 
 
 def _check_size(publish: _Publish, limit: int) -> None:
-    """Raise ``MaxPayloadExceeded`` if the client would refuse ``publish`` as too large."""
+    """Raise if the client would refuse ``publish`` as too large, or could not dead-letter it.
+
+    A message for a mailbox must leave ``_DEAD_RESERVE`` bytes of
+    ``max_payload`` for the facts its dead letter carries beside it.
+
+    Raises:
+        ValueError: a message for a mailbox is over ``max_payload - _DEAD_RESERVE``.
+        MaxPayloadExceeded: another publish is over ``max_payload``.
+    """
     size = len(publish.payload)
-    if size + _HEADROOM <= limit:
+    reserve = 0 if publish.mailbox is None else _DEAD_RESERVE
+    if size + _HEADROOM + reserve <= limit:
         return
     if publish.headers is not None:
         size += len(encode_headers(publish.headers))
@@ -1409,8 +1458,46 @@ def _check_size(publish: _Publish, limit: int) -> None:
         size += 12  # the bare block, b"NATS/1.0\r\n\r\n"
     if publish.key is not None:
         size += len(publish.key.encode()) + 15  # b"Nats-Msg-Id: <key>\r\n"
+    if reserve and size + reserve > limit:
+        raise ValueError(
+            f"a message of {size} bytes with its headers is too large for a durable mailbox: "
+            f"at most {limit - reserve} bytes with its headers (the server's max_payload of "
+            f"{limit} less {reserve} kept for its dead letter)"
+        )
     if size > limit:
         raise MaxPayloadExceeded(size, limit)
+
+
+_DEAD_RESERVE: Final = 1024
+"""Bytes of ``max_payload`` a mailbox's message leaves free for its dead letter's facts."""
+
+
+def _fitted(facts: dict[str, object], room: int) -> str:
+    """``facts`` as JSON in at most ``room`` bytes if it can be: long texts cut to fit.
+
+    A reason over 500 characters keeps its first and last 250; a traceback
+    keeps as much of its end (the error) as the room allows, or nothing.
+    What cannot be cut (the numbers, the mailbox's name) may leave it longer.
+    """
+    text = json.dumps(facts)
+    if len(text) <= room:
+        return text
+    reason = facts.get("reason")
+    if isinstance(reason, str) and len(reason) > 500:
+        facts["reason"] = f"{reason[:250]} [...] {reason[-250:]}"
+    traceback = facts.get("traceback")
+    facts["traceback"] = None
+    spare = room - len(json.dumps(facts)) - 16
+    if isinstance(traceback, str) and spare > 0:
+        keep = traceback[-spare:]
+        while keep:
+            facts["traceback"] = "[...]" + keep
+            text = json.dumps(facts)  # escapes may make it longer than the characters kept
+            if len(text) <= room:
+                return text
+            keep = keep[len(keep) // 4 or 1 :]
+        facts["traceback"] = None
+    return json.dumps(facts)
 
 
 _HEADROOM: Final = 64 * 1024
