@@ -7,6 +7,15 @@ import attrs
 __all__ = ["Reject"]
 
 
+def _check_error(_instance: object, _attribute: object, value: BaseException) -> None:
+    if not isinstance(value, BaseException):
+        # Checked here, in the handler that builds it: the handler fails (its
+        # asker gets HandlerError) instead of the cell, which answers after it.
+        raise TypeError(
+            f"Reject takes an exception instance, such as ValueError('why'), got {value!r}"
+        )
+
+
 @attrs.frozen
 class Reject:
     """Return this from a handler to make the waiting ``ask`` raise ``error``.
@@ -23,7 +32,11 @@ class Reject:
 
     A ``Reject`` returned for a ``tell`` has nobody to go to: it becomes a
     dead letter (reason ``"rejected"``) carrying the error.
+
+    Raises:
+        TypeError: ``error`` is not an exception instance (a string, or an
+            exception class); raised in the handler, which then fails.
     """
 
-    error: BaseException
+    error: BaseException = attrs.field(validator=_check_error)
     """What the asker's ``ask`` raises."""
