@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
-from remote_support import Balance, Note, Seen, nodes, wait_for
+from remote_support import Account, Balance, Note, Seen, nodes, wait_for
 
 import trouper
 import trouper.nats
@@ -14,6 +14,7 @@ from trouper.errors import NodeUnreachable, UndecodableMessage
 from trouper.remote import Nats, cluster_of
 from trouper.remote.wire import ENTRY, NO_INCARNATION, OK, frame, pack, unpack
 from trouper.runtime import DeadLetter
+from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
 
@@ -86,6 +87,156 @@ async def test_a_watch_the_other_node_is_slow_to_answer_is_withdrawn_there(
     assert str(seen[0].reason) == (
         "actor trouper://bank/acct is unreachable: node 'bank' did not answer a watch"
     )
+
+
+async def test_an_actor_that_stopped_during_an_outage_is_reported_after_it(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """The server restarts, shorter than two heartbeats: a stop meanwhile still reaches watchers."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=5.0, reconnect_wait=0.05)
+    seen: list[Terminated] = []
+    async with nodes(transport, "bank", "web") as (bank, web):
+        acct = await bank.spawn(Account, 0, name="acct")
+        journal = await web.spawn(Journal, seen)
+        with trio.fail_after(10):
+            await journal.tell(web.remote("bank", "acct"))
+            await journal.ask(Balance())
+            await wait_for(lambda: watched(bank, "acct"))
+            await own_server.astop()
+            await wait_for(lambda: not cluster_of(bank).connected)
+            await wait_for(lambda: not cluster_of(web).connected)
+            await bank.stop(acct)
+            await own_server.astart()
+            await wait_for(lambda: len(seen) == 1)
+        assert cluster_of(web).nodes() == ("bank", "web")
+    assert seen[0].reason is None
+
+
+async def test_an_actor_that_stopped_while_its_node_was_cut_off_is_reported_after_it(
+    cluster_server: NatsServer, prefix: str
+) -> None:
+    """Only the watched node's connection drops, so long that it drops the watch: re-checked."""
+    seen: list[Terminated] = []
+    async with trio.open_nursery() as nursery:
+        relay = Relay(cluster_server.url)
+        port = await nursery.start(relay.serve)
+        # bank hears web's silence after 0.5 s; web would hear bank's only after 10 s.
+        near = Nats(cluster_server.url, prefix=prefix, heartbeat=0.25)
+        far = Nats(f"nats://127.0.0.1:{port}", prefix=prefix, heartbeat=5.0, reconnect_wait=0.05)
+        async with (
+            trouper.open_runtime(node="bank", transport=far) as bank,
+            trouper.open_runtime(node="web", transport=near) as web,
+        ):
+            acct = await bank.spawn(Account, 0, name="acct")
+            journal = await web.spawn(Journal, seen)
+            with trio.fail_after(10):
+                await wait_for(lambda: cluster_of(bank).nodes() == ("bank", "web"))
+                await wait_for(lambda: cluster_of(web).nodes() == ("bank", "web"))
+                await journal.tell(web.remote("bank", "acct"))
+                await wait_for(lambda: watched(bank, "acct"))
+                relay.cut()
+                await wait_for(lambda: cluster_of(bank).nodes() == ("bank",))
+                await bank.stop(acct)  # no one here watches it for web any more
+                relay.heal()
+                await wait_for(lambda: cluster_of(bank).nodes() == ("bank", "web"))
+                await wait_for(lambda: len(seen) == 1)
+            assert cluster_of(web).nodes() == ("bank", "web")  # web never found bank gone
+        nursery.cancel_scope.cancel()
+    assert seen[0].reason is None
+
+
+async def test_a_notice_lost_with_the_watched_nodes_connection_is_made_good(
+    cluster_server: NatsServer, prefix: str
+) -> None:
+    """The terminated notice dies with bank's connection: after bank reconnects, web re-checks."""
+    seen: list[Terminated] = []
+    async with trio.open_nursery() as nursery:
+        relay = Relay(cluster_server.url)
+        port = await nursery.start(relay.serve)
+        near = Nats(cluster_server.url, prefix=prefix, heartbeat=1.0)
+        far = Nats(f"nats://127.0.0.1:{port}", prefix=prefix, heartbeat=5.0, reconnect_wait=0.05)
+        async with (
+            trouper.open_runtime(node="bank", transport=far) as bank,
+            trouper.open_runtime(node="web", transport=near) as web,
+        ):
+            acct = await bank.spawn(Account, 0, name="acct")
+            journal = await web.spawn(Journal, seen)
+            with trio.fail_after(10):
+                await wait_for(lambda: cluster_of(bank).nodes() == ("bank", "web"))
+                await wait_for(lambda: cluster_of(web).nodes() == ("bank", "web"))
+                await journal.tell(web.remote("bank", "acct"))
+                await wait_for(lambda: watched(bank, "acct"))
+                relay.swallow()  # what bank writes now is lost, and bank cannot tell yet
+                await bank.stop(acct)
+                await wait_for(lambda: relay.swallowed > 0)  # the notice
+                relay.cut()
+                relay.heal()
+                await wait_for(lambda: cluster_of(bank).statistics().reconnects == 1)
+                await wait_for(lambda: len(seen) == 1)
+            assert cluster_of(web).nodes() == cluster_of(bank).nodes() == ("bank", "web")
+        nursery.cancel_scope.cancel()
+    assert seen[0].reason is None
+
+
+class Relay:
+    """Relays TCP connections to a server; ``cut`` drops them and refuses more until ``heal``."""
+
+    def __init__(self, url: str) -> None:
+        self._port = int(url.rpartition(":")[2])
+        # The server's port.
+        self._open: list[trio.CancelScope] = []
+        # One scope per relayed connection; cancelling it closes both sides.
+        self._refusing = False
+        # Whether new connections are closed at once.
+        self._swallowing = False
+        # Whether what clients write is dropped instead of relayed.
+        self.swallowed = 0
+        """Bytes clients wrote that were dropped."""
+
+    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        task_status.started(listeners[0].socket.getsockname()[1])
+        await trio.serve_listeners(self._relay, listeners)
+
+    async def _relay(self, near: trio.SocketStream) -> None:
+        async with near:
+            if self._refusing:
+                return
+            async with await trio.open_tcp_stream("127.0.0.1", self._port) as far:
+                with trio.CancelScope() as scope:
+                    self._open.append(scope)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._pump, near, far, True)
+                        nursery.start_soon(self._pump, far, near, False)
+
+    async def _pump(
+        self, source: trio.SocketStream, sink: trio.SocketStream, outward: bool
+    ) -> None:
+        async for data in source:
+            if outward and self._swallowing:
+                self.swallowed += len(data)
+            else:
+                await sink.send_all(data)
+
+    def cut(self) -> None:
+        self._refusing = True
+        for scope in self._open:
+            scope.cancel()
+        self._open.clear()
+
+    def swallow(self) -> None:
+        self._swallowing = True
+
+    def heal(self) -> None:
+        self._refusing = self._swallowing = False
+
+
+def watched(runtime: trouper.Runtime, name: str) -> bool:
+    """Whether another node watches the local actor ``name`` (its cell has a watcher)."""
+    from trouper.runtime.lowlevel import cell_of
+
+    ref = runtime.lookup(name)
+    return ref is not None and bool(cell_of(ref).bonds.watchers)
 
 
 def topic_frame(seq: int, blob: bytes) -> bytes:

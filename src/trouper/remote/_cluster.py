@@ -22,8 +22,9 @@ one node arrive in the order it sent them):
   ``backlog`` messages are held in all; beyond that they become dead letters
   ("mailbox full"), or ``MailboxFull`` answers for asks.
 - ``P.node.<me>``: control (watch requests and their ``terminated`` answers,
-  ``whois``). A watch from another node registers a *proxy* watcher on the
-  local actor, which publishes ``terminated`` to that node when it stops.
+  ``recheck``, ``whois``). A watch from another node registers a *proxy*
+  watcher on the local actor, which publishes ``terminated`` to that node
+  when it stops.
 - ``P.heartbeat.*``: every node's heartbeats. A node silent for two of its
   own intervals, one that says goodbye, and one that comes back under a new
   incarnation is *gone*: its pending asks fail with ``NodeUnreachable``,
@@ -47,7 +48,13 @@ numbers let a receiver count the messages that an outage lost
 (``statistics().lost``): core NATS is at most once. When this node's own
 connection drops, every ask in flight fails with ``NodeUnreachable`` (its
 reply could never come) and asks made meanwhile fail at once; after the
-reconnect every watch is registered again, in case a ``terminated`` was lost.
+reconnect every watch is registered again, in case a ``terminated`` was lost,
+and every node alive is sent ``recheck``: it registers its watches here again,
+since a ``terminated`` this node sent may have been lost with the connection.
+A node heard again after it was found gone is sent ``recheck`` too (its
+watches here were dropped; it drops its proxies for this node). A watch
+request that meets "no responders" on a node heard from lately waits for that
+node's ``recheck`` or silence instead of reporting it gone.
 """
 
 from __future__ import annotations
@@ -661,6 +668,8 @@ class Cluster:
             for peer in self._peers.values():
                 for watch in peer.watches.values():
                     self._start(self._establish_watch, peer, watch)
+                if peer.state is Liveness.ALIVE:  # a terminated this node sent may be lost too
+                    self._recheck(peer, forgot=False)
         elif isinstance(event, Closed):
             if self._client is not None:
                 log.error(
@@ -669,6 +678,21 @@ class Cluster:
             self._fail_asks("this node's connection to the cluster is closed")
         elif isinstance(event, AsyncError):
             log.warning("node %r: %s", self.node, event.error)
+
+    def _recheck(self, peer: Peer, *, forgot: bool) -> None:
+        """Ask ``peer`` to register its watches here again: a ``terminated`` may be lost.
+
+        ``forgot``: this node found it gone and dropped its watches (``_gone``);
+        it then drops what it watches for this node, since those watchers here
+        were told ``Terminated`` then. Sent at once, not through the outbox, so
+        that it goes before any watch request made from now on.
+        """
+        client = self._client
+        if client is not None:
+            with suppress(NatsError):  # cut off: the reconnect sends one again
+                client.publish_nowait(
+                    f"{self._prefix}.node.{peer.node}", pack(["recheck", self.node, forgot])
+                )
 
     def _fail_asks(self, why: str) -> None:
         for peer in self._peers.values():
@@ -728,6 +752,7 @@ class Cluster:
             peer.interval = float(interval)
             peer.last_seen = trio.current_time()
             if peer.state is not Liveness.ALIVE or peer.incarnation != incarnation:
+                back = peer.gone and peer.incarnation == incarnation
                 if peer.gone:
                     log.info("node %r is back in the cluster", node)
                 peer.incarnation = incarnation
@@ -737,6 +762,8 @@ class Cluster:
                 if self._client is not None:
                     # A newcomer (or one back) learns of this node now, not a beat later.
                     self._heartbeat(self._client, "up")
+                if back:  # the same process: its watches here were dropped when it went
+                    self._recheck(peer, forgot=True)
         except WireError as error:
             log.warning(
                 "node %r: a malformed heartbeat from %r ignored: %s", self.node, node, error
@@ -804,6 +831,8 @@ class Cluster:
             try:
                 reply = await client.request(f"{self._prefix}.node.{peer.node}", request)
             except NoResponders:
+                if peer.state is Liveness.ALIVE:
+                    return  # heard from lately, so reconnecting: its recheck or silence settles it
                 self._terminated(
                     peer,
                     address.path,
@@ -885,6 +914,9 @@ class Cluster:
                 wired = message[3] if len(message) > 3 else None
                 reason = None if wired is None else error_from_wire(wired, node)
                 self._terminated(self._peers.get(node), path, reason)
+            elif op == "recheck":
+                [node] = _strings(message[1:], 1)
+                self._rechecked(node, forgot=len(message) > 2 and message[2] is True)
             elif op == "whois":
                 if msg.reply:
                     msg.respond_nowait(pack([self._incarnation.hex()]))
@@ -892,6 +924,17 @@ class Cluster:
                 raise WireError(f"unknown control {op!r}")
         except (WireError, NatsError) as error:
             log.warning("node %r: a malformed control message ignored: %s", self.node, error)
+
+    def _rechecked(self, node: str, *, forgot: bool) -> None:
+        """``node`` may have lost watches of this node's, or ``terminated`` notices: redo them."""
+        peer = self._peers.get(node)
+        if peer is None or peer.gone:
+            return  # nothing watched there (it was all reported when it went)
+        if forgot:
+            for proxy in self._proxies.pop(node, {}).values():
+                proxy.ref.endpoint.unwatch(proxy)
+        for watch in peer.watches.values():
+            self._start(self._establish_watch, peer, watch)
 
     def _watched_from(self, node: str, path: str, msg: Msg) -> None:
         ref = self._find_local(path)
