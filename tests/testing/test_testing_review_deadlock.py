@@ -6,6 +6,7 @@ import contextlib
 
 import attrs
 import trio
+import trio.testing
 
 import trouper
 from trouper import Actor, handler
@@ -124,3 +125,29 @@ def test_a_tell_that_gave_up_waiting_for_room_is_not_reported_as_a_wait() -> Non
 
     deadlock = deadlock_of(run_simulation(system, seed=1))
     assert deadlock.waits == ()
+
+
+def test_a_system_that_waits_for_quiescence_is_not_taken_for_a_deadlock() -> None:
+    """``wait_all_tasks_blocked`` in the system wakes with the watchdog: that is progress."""
+
+    async def system(sim: Simulation) -> object:
+        stuck = await sim.runtime.spawn(Stuck, name="stuck")
+        await stuck.tell(Ping())
+        await trio.testing.wait_all_tasks_blocked()
+        await trio.testing.wait_all_tasks_blocked()
+        return await stuck.ask(Ping())
+
+    result = run_simulation(system, seed=1)
+    assert (result.error, result.value) == (None, "pong")
+
+
+def test_a_deadlock_after_waiting_for_quiescence_is_still_found() -> None:
+    """A system that waited for quiescence and then waits for ever is a deadlock."""
+
+    async def system(sim: Simulation) -> object:
+        stuck = await sim.runtime.spawn(Stuck, name="stuck")
+        await trio.testing.wait_all_tasks_blocked()
+        return await stuck.ask(Block())
+
+    deadlock = deadlock_of(run_simulation(system, seed=1))
+    assert deadlock.waits == ("<main> waits for an answer from /stuck to Block() (since t=0.0000)",)

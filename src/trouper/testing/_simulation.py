@@ -28,7 +28,11 @@ dead letters. The sender of a message is the actor whose task (or timer) runs
 A watchdog task detects deadlocks: when every other task is blocked and no
 deadline is pending, nothing can ever happen again; if the system has not
 finished, the run fails with who waits on whom. When a deadline is pending,
-the watchdog sleeps until it, so the clock can jump there.
+the watchdog sleeps until it, so the clock can jump there. Trio wakes every
+task in ``wait_all_tasks_blocked`` at once, so a system waiting for
+quiescence itself wakes with the watchdog; the watchdog therefore looks
+twice, and finds a deadlock only if no other task took a step in between
+(a Trio instrument counts them).
 
 Who waits on whom comes from the send hooks: an ask (or a tell that finds
 the mailbox full) notes a wait, and its handler's end closes it. An ask can
@@ -156,6 +160,20 @@ def _waiting_frame() -> FrameType | None:
     return frame
 
 
+class _Steps(trio.abc.Instrument):
+    """Counts the steps of every task but the watchdog's (Trio instrument)."""
+
+    def __init__(self, watchdog: Task) -> None:
+        self.watchdog = watchdog
+        # The watchdog's task, whose own steps are not counted.
+        self.count = 0
+        # Steps taken by the other tasks so far.
+
+    def before_task_step(self, task: Task) -> None:
+        if task is not self.watchdog:
+            self.count += 1
+
+
 class Simulation:
     """A running simulation: its runtime, its trace so far, its seeded random source."""
 
@@ -253,10 +271,25 @@ class Simulation:
         self._waits.pop(token, None)
 
     async def _watchdog(self) -> None:
+        steps = _Steps(current_task())
+        trio.lowlevel.add_instrument(steps)
+        try:
+            await self._watch(steps)
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+
+    async def _watch(self, steps: _Steps) -> None:
+        # The step count when the last wake found no deadline pending (None: one was).
+        still: int | None = None
         while True:
             await trio.testing.wait_all_tasks_blocked()
             until_next = trio.lowlevel.current_statistics().seconds_to_next_deadline
             if until_next == math.inf:
+                if still != steps.count:
+                    # Tasks of the system waiting for quiescence too woke with this one:
+                    # only a second look with no step of theirs between says nothing runs.
+                    still = steps.count
+                    continue
                 waits = tuple(
                     f"{w.who} waits for {w.what} (since t={w.since:.4f})"
                     for w in self._waits.values()
@@ -269,6 +302,7 @@ class Simulation:
                 return
             # Let the clock jump to the next deadline (a task in
             # wait_all_tasks_blocked would keep it from jumping).
+            still = None
             await trio.sleep(until_next)
 
     # --- lifecycle ------------------------------------------------------------------
