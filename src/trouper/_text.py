@@ -4,8 +4,17 @@ from __future__ import annotations
 
 
 def describe(error: BaseException) -> str:
-    """Return ``TypeName('message')`` for an error, as logs and dead letters show it."""
-    return f"{type(error).__name__}({str(error)!r})"
+    """Return ``TypeName('message')`` for an error, as logs and dead letters show it.
+
+    Never raises: an error whose ``str()`` raises (a user's exception class
+    with a broken ``__str__``) is shown as ``TypeName(<str() raised E>)``, so
+    that reporting a failure cannot fail in turn.
+    """
+    try:
+        text = str(error)
+    except Exception as broken:
+        return f"{type(error).__name__}(<str() raised {type(broken).__name__}>)"
+    return f"{type(error).__name__}({text!r})"
 
 
 def type_name(cls: type) -> str:
