@@ -138,8 +138,7 @@ class ActorContext(Context):
         as a local one is.
         """
         me = self._cell
-        if not isinstance(ref, ActorRef):
-            raise TypeError(f"watch takes an ActorRef, got {ref!r}")
+        _runtime.check_ref(ref, "watch")
         if ref == me.ref or (me._bonds is not None and ref in me._bonds.watching):
             return
         me.bonds.watching[ref] = None
@@ -147,6 +146,7 @@ class ActorContext(Context):
 
     def unwatch(self, ref: ActorRef[object]) -> None:
         """Stop watching ``ref``; a ``Terminated`` not yet handled is withdrawn."""
+        _runtime.check_ref(ref, "unwatch")
         me = self._cell
         if me._bonds is not None and ref in me._bonds.watching:
             del me._bonds.watching[ref]
@@ -264,6 +264,7 @@ def _is_terminated_of(item: object, ref: ActorRef[object]) -> bool:
 
 
 def _local(ref: ActorRef[object], what: str) -> Cell:
+    _runtime.check_ref(ref, what)
     try:
         return _runtime.cell_of(ref)
     except TypeError:

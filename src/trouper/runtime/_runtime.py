@@ -429,9 +429,11 @@ class Runtime:
         effect when the running handler returns.
 
         Raises:
+            TypeError: ``ref`` is not a ref to an actor of this process.
             RuntimeError: called from outside the runtime's Trio thread.
         """
         self.check_thread("stop")
+        check_ref(ref, "stop")
         cell = cell_of(ref)
         await checkpoint_if_cancelled()
         if cell.phase is Phase.STOPPED:
@@ -461,9 +463,11 @@ class Runtime:
 
         Raises:
             ActorStopped: the actor has stopped for good.
+            TypeError: ``ref`` is not a ref to an actor of this process.
             RuntimeError: called from outside the runtime's Trio thread.
         """
         self.check_thread("restart")
+        check_ref(ref, "restart")
         cell = cell_of(ref)
         await checkpoint_if_cancelled()
         if cell.phase is Phase.STOPPED:
@@ -607,6 +611,14 @@ class _Pools(Protocol):
         shutdown: float | None,
         **kwargs: object,
     ) -> ActorRef[object]: ...
+
+
+def check_ref(ref: object, what: str) -> None:
+    """Raise ``TypeError`` if ``ref`` is not an ``ActorRef`` (a name, most likely)."""
+    if not isinstance(ref, ActorRef):
+        raise TypeError(
+            f"{what} takes an ActorRef (rt.lookup(name) finds one by name), got {ref!r}"
+        )
 
 
 def cell_of(ref: ActorRef[object]) -> Cell:
