@@ -6,10 +6,15 @@ Layout, under a prefix (``trouper`` by default), for each durable mailbox
 ``name`` (``<t>`` is the name escaped into a NATS token, see ``_token``):
 
 - a work-queue stream ``<prefix>_mailbox_<t>`` on the subject
-  ``<prefix>.mailbox.<t>``, file storage, ``max_msgs`` = the mailbox's
-  ``capacity`` with ``discard: new`` (a full mailbox refuses a publish), and
-  ``duplicate_window`` = its ``dedup_window``; a stream per mailbox, so each
-  mailbox has its own window, capacity and deduplication ids;
+  ``<prefix>.mailbox.<t>`` and those under it, file storage,
+  ``max_msgs_per_subject`` = the mailbox's ``capacity`` with ``discard: new``
+  per subject (a full mailbox refuses a tell), and ``duplicate_window`` = its
+  ``dedup_window``; a stream per mailbox, so each mailbox has its own
+  window, capacity and deduplication ids. Tells are published on the
+  mailbox's subject; what must be stored beyond capacity (a handler's sends,
+  whose message's ack is what makes room; redrives; system puts) on a
+  subject of its own under it (``<subject>.<unique>``), which one message
+  never fills, as SQLite never refuses those for room;
 - one durable pull consumer ``trouper`` on it, shared by every process that
   hosts the mailbox (a work queue across processes), explicit acks,
   ``ack_wait`` from the store;
@@ -443,6 +448,10 @@ class JetStreamStore:
         # Makes the g: keys of this store unique across processes and runs.
         self._key_prefix = "g:" + secrets.token_hex(8) + "."
         self._keys = 0
+        # Makes the subjects of messages stored beyond capacity unique (one message
+        # per subject, so the per-subject limit that is the capacity never refuses them).
+        self._beyond_prefix = secrets.token_hex(8) + "-"
+        self._beyonds = 0
         # Tasks waiting for every open commit (flush), each with the commits it waits for.
         self._flushers: list[tuple[Task, set[_Commit]]] = []
         # Tasks cancelled in ``durable`` while their batch was in flight: each leaves
@@ -487,6 +496,11 @@ class JetStreamStore:
     @property
     def _state_stream(self) -> str:
         return f"{self.prefix}_state"
+
+    def _beyond_subject(self, subject: str) -> str:
+        """A subject of its own under a mailbox's ``subject``: stored beyond its capacity."""
+        self._beyonds += 1
+        return f"{subject}.{self._beyond_prefix}{self._beyonds}"
 
     def _dead_subject(self, mailbox: str | None) -> str:
         return f"{self.prefix}.dead.{'>' if mailbox is None else _token(mailbox)}"
@@ -607,26 +621,74 @@ class JetStreamStore:
             num_replicas=self._replicas,
         )
 
-    def _mailbox_config(self, mailbox: str, options: Durable) -> StreamConfig:
+    def _mailbox_config(self, mailbox: str, options: Durable) -> dict[str, object]:
+        """The stream of ``mailbox`` with ``options``, as the JetStream API's JSON.
+
+        Two subjects: the mailbox's (tells, at most ``capacity`` messages:
+        ``max_msgs_per_subject`` with ``discard_new_per_subject``) and the
+        ones under it (``<subject>.<unique>``, one message each: what must be
+        stored beyond capacity, a handler's sends, redrives, system puts).
+        ``trouper.nats.StreamConfig`` has no ``discard_new_per_subject``, hence
+        the JSON (``_put_stream``).
+        """
         window = options.dedup_window
         if window is None:
             raise ValueError(
                 f"the durable mailbox {mailbox!r} asks for dedup_window=None (ids kept for good): "
                 "JetStream keeps message ids for a window, give dedup_window in seconds"
             )
-        return StreamConfig(
-            self.stream_name(mailbox),
-            subjects=[self.subject(mailbox)],
+        return self._mailbox_stream(
+            mailbox,
             description=f"trouper: durable mailbox {mailbox!r}",
-            retention=RetentionPolicy.WORK_QUEUE,
-            storage=StorageType.FILE,
-            max_msgs=options.capacity,
-            discard=DiscardPolicy.NEW,
-            duplicate_window=max(window, 0.001),
-            num_replicas=self._replicas,
+            capacity=options.capacity,
+            window=max(window, 0.001),
+            replicas=self._replicas,
         )
 
-    async def _ensure(self, config: StreamConfig) -> None:
+    def _mailbox_stream(
+        self, mailbox: str, *, description: str, capacity: int, window: float, replicas: int
+    ) -> dict[str, object]:
+        subject = self.subject(mailbox)
+        return {
+            "name": self.stream_name(mailbox),
+            "subjects": [subject, subject + ".>"],
+            "description": description,
+            "retention": RetentionPolicy.WORK_QUEUE.value,
+            "storage": StorageType.FILE.value,
+            "max_msgs": -1,
+            "max_msgs_per_subject": capacity,
+            "discard": DiscardPolicy.NEW.value,
+            "discard_new_per_subject": True,
+            "duplicate_window": round(window * 1e9),
+            "num_replicas": replicas,
+        }
+
+    async def _put_stream(self, verb: str, config: dict[str, object]) -> None:
+        """Send ``config`` to ``$JS.API.STREAM.<verb>.<name>``; raise the API's error."""
+        reply = await self.client.request(
+            f"$JS.API.STREAM.{verb}.{config['name']}", json.dumps(config).encode()
+        )
+        try:
+            body = json.loads(reply.data)
+        except ValueError:
+            raise JetStreamError(0, 0, f"not an API answer: {reply.data[:200]!r}") from None
+        error = body.get("error") if isinstance(body, dict) else None
+        if error:
+            raise JetStreamError(
+                int(error.get("code", 0)),
+                int(error.get("err_code", 0)),
+                str(error.get("description", "")),
+            )
+
+    async def _ensure(self, config: StreamConfig | dict[str, object]) -> None:
+        if isinstance(config, dict):
+            try:
+                await self._put_stream("CREATE", config)
+            except JetStreamError as error:
+                if error.err_code != 10058:  # in use with another configuration
+                    raise
+                await self._put_stream("UPDATE", config)
+            return
         js = self.client.jetstream()
         try:
             await js.add_stream(config)
@@ -651,22 +713,38 @@ class JetStreamStore:
         """Make ``mailbox``'s stream with a sender's ``options`` (or the defaults) if it is missing.
 
         A stream that exists, or that another process makes meanwhile, is
-        left as it is: its host's options win over a sender's.
+        left as it is: its host's options win over a sender's. One made by an
+        earlier trouper (one subject, ``max_msgs`` its capacity) gets the
+        subjects under its own, its limits kept.
         """
         from trouper.durable._queue import Durable  # the layer above this module
 
         js = self.client.jetstream()
         try:
-            await js.stream_info(self.stream_name(mailbox))
+            info = await js.stream_info(self.stream_name(mailbox))
         except JetStreamError as error:
             if error.err_code != 10059:  # stream not found
                 raise
             config = self._mailbox_config(mailbox, Durable() if options is None else options)
             try:
-                await js.add_stream(config)
+                await self._put_stream("CREATE", config)
             except JetStreamError as error:
                 if error.err_code != 10058:  # made meanwhile, with other options
                     raise
+        else:
+            old = info.config
+            if self.subject(mailbox) + ".>" not in old.subjects:
+                capacity = old.max_msgs if old.max_msgs > 0 else old.max_msgs_per_subject
+                await self._put_stream(
+                    "UPDATE",
+                    self._mailbox_stream(
+                        mailbox,
+                        description=old.description or f"trouper: durable mailbox {mailbox!r}",
+                        capacity=capacity,
+                        window=old.duplicate_window,
+                        replicas=old.num_replicas,
+                    ),
+                )
         self._streams.add(mailbox)
 
     async def open_feed(
@@ -893,10 +971,12 @@ class JetStreamStore:
                     continue
                 msg_id = record.msg_id
                 token = None
+                beyond = False
                 if kind is ServedAppend:
                     served = record
                     assert isinstance(served, ServedAppend)
                     token = served.token
+                    beyond = served.beyond
                     if served.key is not None:
                         key = "d:" + served.key
                     elif msg_id is not None:
@@ -927,6 +1007,8 @@ class JetStreamStore:
                 subject = subjects.get(mailbox)
                 if subject is None:
                     subject = subjects[mailbox] = self.subject(mailbox)
+                if beyond:
+                    subject = self._beyond_subject(subject)
                 publishes.append(
                     _Publish(self, commit, subject, record.payload, headers, key, record, mailbox)
                 )
@@ -1365,7 +1447,7 @@ class JetStreamStore:
             while True:
                 try:
                     await js.publish(
-                        self.subject(record.mailbox),
+                        self._beyond_subject(self.subject(record.mailbox)),
                         record.payload,
                         headers=headers,
                         msg_id=f"r:{record.id}",

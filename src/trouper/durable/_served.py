@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from trouper.actors import Exited, Terminated
 from trouper.durable._backoff import retry_delay
 from trouper.durable._clock import wall_now
 from trouper.durable._queue import (
@@ -61,6 +62,7 @@ from trouper.durable._queue import (
     MessageCodec,
     _dead_letter_facts,
     _undecodable,
+    _unwrap,
 )
 from trouper.durable._store import Append, DeliveringStore, Feed, Received, WriteBatch
 from trouper.errors import StoreFailed
@@ -80,7 +82,7 @@ _RETURNS_KEPT = 100_000
 class ServedAppend(Append):
     """An append made through a ``ServedQueue``: with its dedup key and its ask token."""
 
-    __slots__ = ("key", "queue", "token")
+    __slots__ = ("beyond", "key", "queue", "token")
 
     def __init__(
         self,
@@ -89,6 +91,7 @@ class ServedAppend(Append):
         msg_id: str | None,
         key: str | None,
         token: str | None,
+        beyond: bool = False,
     ) -> None:
         # Append's fields, set here rather than through Append.__init__ (the hot path).
         self.mailbox = queue.name
@@ -107,6 +110,9 @@ class ServedAppend(Append):
         self.key = key
         # The token of the ask waiting in this process for its delivery, or None.
         self.token = token
+        # Whether it is stored beyond the mailbox's capacity (a handler's send, a
+        # system put: never refused for room, as on SQLite).
+        self.beyond = beyond
 
 
 class ServedQueue(DurableQueue):
@@ -114,7 +120,8 @@ class ServedQueue(DurableQueue):
 
     The same ``Mailbox`` protocol and options as ``DurableQueue``, with these
     differences: ``capacity`` is kept by the store for every producer
-    (``put`` waits while the store says the mailbox is full); there is no
+    (``put`` waits while the store says the mailbox is full; a handler's
+    sends and system puts are stored beyond it, as on SQLite); there is no
     recovery phase after a crash (what a dead process held is redelivered
     by the store once its ack is overdue, each message charged one
     delivery); an ``ask``'s reply reaches the asker only if the message is
@@ -182,6 +189,8 @@ class ServedQueue(DurableQueue):
         msg_id: str | None,
         companion: Ask | None,
         key: str | None = None,
+        *,
+        beyond: bool = False,
     ) -> None:
         token = None
         if companion is not None:
@@ -189,7 +198,21 @@ class ServedQueue(DurableQueue):
             token = f"{self._token_prefix}{self._tokens}"
             self._asks[token] = companion
         self._reserved += 1
-        batch.add(ServedAppend(self, encoded, msg_id, key, token))
+        batch.add(ServedAppend(self, encoded, msg_id, key, token, beyond))
+
+    def put_system(self, item: object) -> None:
+        """Add ``item`` however full the mailbox is (see ``DurableQueue.put_system``).
+
+        A message is stored beyond the capacity the server enforces for tells.
+        """
+        cls = type(item)
+        if cls is Terminated or cls is Exited:
+            super().put_system(item)
+            return
+        self._check()
+        message, msg_id, companion = _unwrap(item)
+        encoded = self._codec.encode(message)
+        self._stage_append(self._open_batch(), message, encoded, msg_id, companion, beyond=True)
 
     def appended(self, appends: Sequence[Append]) -> None:
         """Release the reservations of this queue's appends now durable, or refused."""
@@ -367,7 +390,10 @@ class ServedQueue(DurableQueue):
                 for index, (target, message, encoded, msg_id) in enumerate(sends):
                     key = None if msg_id is not None else f"{prefix}{index}"
                     if isinstance(target, ServedQueue):
-                        target._stage_append(batch, message, encoded, msg_id, None, key)
+                        # Beyond capacity: this message's ack, which makes room, waits for it.
+                        target._stage_append(
+                            batch, message, encoded, msg_id, None, key, beyond=True
+                        )
                     else:
                         target._stage_append(batch, message, encoded, msg_id, None)
             if state is not None:
