@@ -65,6 +65,26 @@ async def test_no_responders_fails_only_the_ask_that_had_none(transport: Nats) -
                 await wait_for(lambda: replies == [7])
 
 
+async def test_no_responders_from_a_node_heard_lately_says_it_is_not_connected(
+    transport: Nats,
+) -> None:
+    """A node whose heartbeats came but that receives nothing now is not called absent."""
+    async with (
+        nodes(transport, "web") as (web,),
+        trouper.nats.connect(transport.servers[0]) as bank,
+    ):
+        # A node "bank" that beats but has no subscription: as one reconnecting would be.
+        await bank.publish(f"{transport.prefix}.heartbeat.bank", pack(["up", "ab" * 8, 5.0]))
+        with trio.fail_after(5):
+            await wait_for(lambda: cluster_of(web).nodes() == ("bank", "web"))
+            with pytest.raises(
+                NodeUnreachable,
+                match=r"^actor trouper://bank/acct is unreachable: "
+                r"node 'bank' is not connected to the cluster now$",
+            ):
+                await web.remote("bank", "acct").ask(Balance())
+
+
 async def test_a_watch_the_other_node_is_slow_to_answer_is_withdrawn_there(
     transport: Nats,
 ) -> None:

@@ -1194,7 +1194,12 @@ class Cluster:
             pending = self._pending.get(int(token)) if token.isdecimal() else None
             if pending is not None:
                 address = pending.address
-                why = f"no node {address.node!r} is in the cluster"
+                peer = self._peers.get(address.node)
+                why = (
+                    f"node {address.node!r} is not connected to the cluster now"
+                    if peer is not None and peer.state is Liveness.ALIVE  # (reconnecting)
+                    else f"no node {address.node!r} is in the cluster"
+                )
                 pending.settle(outcome.Error(NodeUnreachable(address, why)))
             return
         waiting = self._pending.get(int.from_bytes(data[1:9], "big"))
