@@ -290,7 +290,8 @@ class Guardian:
             group = [c for c in self._children.values() if c.child_id in ids]
             await self._restart(group, error, decision.delay)
         else:
-            assert error is not None  # a normal exit never escalates
+            # A give-up may follow a normal exit too: a permanent child that
+            # stops itself is restarted, and that counts toward the intensity.
             await self._give_up(cell, error, decision)
 
     def request_restart(self, cell: Cell) -> trio.Event:
@@ -356,9 +357,9 @@ class Guardian:
 
     # --- giving up ------------------------------------------------------------------
 
-    async def _give_up(self, cell: Cell, error: BaseException, decision: Decision) -> None:
+    async def _give_up(self, cell: Cell, error: BaseException | None, decision: Decision) -> None:
         failure: BaseException
-        if decision.gave_up:
+        if decision.gave_up or error is None:  # (only a failure escalates by directive)
             failure = RestartIntensityExceeded(
                 cell.address, self.strategy.max_restarts, self.strategy.within
             )
