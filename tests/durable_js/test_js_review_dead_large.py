@@ -24,6 +24,8 @@ class Refuser(trouper.Actor):
 
     @trouper.handler
     async def done(self, message: Done) -> None:
+        if message.by == "fail long":
+            raise ValueError("x" * 100_000 + " the handler failed")
         if message.by.startswith("fail"):
             raise ValueError("x" * 4000 + " the handler failed")
         raise GiveUp("too big to handle")
@@ -83,6 +85,28 @@ async def test_a_failed_message_near_max_payload_keeps_the_end_of_a_long_traceba
     assert record.traceback is not None
     assert record.traceback.endswith(" the handler failed\n")
     assert record.reason.endswith("(max_deliveries 1 reached)")
+
+
+async def test_a_traceback_longer_than_jetstreams_headers_keeps_its_end(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A small message whose handler raised a 100 KiB error is dead-lettered, the error's end kept.
+
+    The facts travel in a header, and JetStream refuses more than 64 KiB of them.
+    """
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        await rt.spawn(Refuser, name="small", mailbox=Durable(max_deliveries=1))
+        await durable_ref(rt, "small").tell(Done(5, "fail long"))
+
+        async def buried() -> bool:
+            return bool(await dead_letters(rt, "small"))
+
+        await eventually(buried)
+        (record,) = await dead_letters(rt, "small")
+    assert record.message == Done(5, "fail long")
+    assert record.traceback is not None
+    assert record.traceback.endswith(" the handler failed\n")
+    assert 32 * 1024 < len(record.traceback) < 64 * 1024
 
 
 async def test_a_dead_letter_stored_as_a_json_record_is_still_listed(

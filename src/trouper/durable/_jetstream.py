@@ -1300,9 +1300,10 @@ class JetStreamStore:
         """Publish ``message`` on the dead-letter stream in ``batch``, then ``+TERM`` it.
 
         The dead letter is the message's payload as it was stored, with the
-        facts in a header; a traceback (then a reason) too long for the room
-        ``max_payload`` leaves beside the payload keeps only its end (then its
-        start). Tells keep ``_DEAD_RESERVE`` bytes of that room free.
+        facts in a header; a traceback too long for the room left (by
+        ``max_payload`` beside the payload, and by JetStream's 64 KiB of
+        headers) keeps only its end. Tells keep ``_DEAD_RESERVE`` bytes of
+        ``max_payload`` free for the facts.
         """
         from trouper.durable._clock import wall_now
 
@@ -1323,13 +1324,8 @@ class JetStreamStore:
             fields["Trouper-Msg-Id"] = message.msg_id
         # Bytes left for the facts' JSON: the limit less the payload, the other headers
         # (with the facts' own name and the dedup key's line) and a margin.
-        room = (
-            self.client.max_payload
-            - len(message.payload)
-            - len(encode_headers(Headers(fields)))
-            - len(key)
-            - 64
-        )
+        others = len(encode_headers(Headers(fields))) + len(key) + 64
+        room = min(self.client.max_payload - len(message.payload), _HEADERS_MAX) - others
         text = _fitted(facts, room)
         batch.add(
             _DeadAppend(
@@ -1549,6 +1545,9 @@ def _check_size(publish: _Publish, limit: int) -> None:
     if size > limit:
         raise MaxPayloadExceeded(size, limit)
 
+
+_HEADERS_MAX: Final = 60 * 1024
+"""Bytes of headers a dead letter may have (JetStream refuses over 64 KiB of them)."""
 
 _DEAD_RESERVE: Final = 1024
 """Bytes of ``max_payload`` a mailbox's message leaves free for its dead letter's facts."""
