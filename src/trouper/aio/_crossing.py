@@ -53,16 +53,20 @@ A job is one of:
   the pump's step. If the mailbox is full, the message starts the actor's
   *lane*: a queue served in order by one Trio task (``await tell``, and for
   an ask the endpoint's ``ask_when_room``, which waits for room but not for
-  the reply, else ``await ask``), which every later delivery and ask from the
-  loop to that actor joins until it is empty, so messages from the loop keep
-  their order without a later tell waiting for an earlier ask's reply.
+  the reply, else ``ref.ask`` in a task of its own that the lane lets run to
+  its first wait, its message in or queued for room, before going on), which
+  every later delivery and ask from the loop to that actor joins until it is
+  empty, so messages from the loop keep their order without a later tell
+  waiting for an earlier ask's reply.
   Consecutive ``tell_nowait`` calls to one actor in one context (a burst)
   share a job: the later ones append their message to the last queued job;
 - an awaited call (``spawn``, ``stop``, ``publish``, ``run``): a Trio task in
   the bridge's nursery, inside a cancel scope of its own;
 - an ask: queued in the pump's step with a reply callback where the endpoint
-  offers one (``ask_soon``, the engine's ask without a waiting task), else an
-  awaited call of ``ref.ask``. While an instrument watches sends (tracing,
+  offers one (``ask_soon``, the engine's ask without a waiting task), else
+  (no room, or an endpoint that answers no callback ask: a remote node, a
+  broadcast pool) it starts the endpoint's lane, so that later sends keep
+  behind it. While an instrument watches sends (tracing,
   metrics, a simulation's interceptions), asks take the awaited route, so
   that its hooks see a Trio task's ask.
 
@@ -109,7 +113,7 @@ import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.actors import ActorRef
-from trouper.errors import MailboxFull, RuntimeClosed
+from trouper.errors import ActorError, MailboxFull, RuntimeClosed
 from trouper.runtime import Runtime
 from trouper.runtime.lowlevel import Cell, MemoryMailbox
 
@@ -503,6 +507,19 @@ class Crossing:
             call.reject(RuntimeClosed(self._node))
         self._rouse()
 
+    async def _ask_apart(
+        self,
+        call: Call,
+        ask: Callable[[object], Awaitable[object]],
+        message: object,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        # Reported started first: the ask still runs on to its first wait in
+        # this step, and the lane that started it resumes in a later one.
+        task_status.started()
+        await self._perform(call, ask, (message,))
+
     def _ask(self, ref: ActorRef[object], message: object, call: Call) -> None:
         # The one place an ask crosses. With an endpoint that takes a reply
         # callback (``ask_soon``), the ask is queued here and answered by
@@ -512,19 +529,24 @@ class Crossing:
         if lane is not None:
             lane.append(_Item(message, call, asking=True))
             return
-        ask_soon: _AskSoon | None = getattr(key, "ask_soon", None)
-        if ask_soon is None:
-            self._nursery.start_soon(self._perform, call, ref.ask, (message,))
-            return
         if call.future.cancelled():
             return  # withdrawn before it crossed
-        try:
-            call.envelope = ask_soon(message, partial(self._replied, call))
-        except MailboxFull:
-            lane = self._lanes[key] = deque([_Item(message, call, asking=True)])
-            self._nursery.start_soon(self._serve_lane, ref, lane)
-        except Exception as error:
-            call.reject(error)
+        ask_soon: _AskSoon | None = getattr(key, "ask_soon", None)
+        if ask_soon is not None:
+            try:
+                call.envelope = ask_soon(message, partial(self._replied, call))
+            except MailboxFull:
+                pass  # it waits for room in a lane, below
+            except Exception as error:
+                if not _takes_no_callback(error):
+                    call.reject(error)
+                    return
+            else:
+                return
+        # No room, or no callback ask: the ask starts a lane, which later
+        # sends to this endpoint join, so that none overtakes it.
+        lane = self._lanes[key] = deque([_Item(message, call, asking=True)])
+        self._nursery.start_soon(self._serve_lane, ref, lane)
 
     def _replied(self, call: Call, result: outcome.Outcome[object]) -> None:
         call.envelope = None
@@ -627,26 +649,31 @@ class Crossing:
             self._arrived(key, sum(item.call is None for item in lane))
 
     async def _wait_in_lane(self, ref: ActorRef[object], item: _Item) -> None:
-        """Send the lane's head, waiting for room (a tell) or for the reply (an ask)."""
+        """Send the lane's head, waiting for room; an ask's reply is not waited for here."""
         call = item.call
+        ask_when_room: _AskWhenRoom | None = getattr(ref.endpoint, "ask_when_room", None)
+        if item.asking and ask_when_room is None:
+            # An endpoint whose ask both sends and waits for the reply (a pool, a
+            # remote node): the ask runs in a task of its own, which the lane
+            # lets run first to where it waits (for the reply once its message
+            # is in, or for room among the senders waiting there, ahead of the
+            # lane's next message), then one round more for the tasks it
+            # started (a broadcast's asks of its members).
+            assert call is not None  # an ask always has its caller
+            await self._nursery.start(self._ask_apart, call, ref.ask, item.message)
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
         error: Exception | None = None
-        value: object = None
         queued: _Abandonable | None = None
         with trio.CancelScope() as scope:
             if call is not None:
                 call.scope = scope
             try:
-                if item.asking:
+                if ask_when_room is not None and item.asking:
                     assert call is not None  # an ask always has its caller
-                    ask_when_room: _AskWhenRoom | None = getattr(
-                        ref.endpoint, "ask_when_room", None
-                    )
-                    if ask_when_room is None:
-                        value = await ref.ask(item.message)
-                    else:
-                        # Wait for room only: the reply comes to _replied, and the
-                        # lane moves on (a later tell must not wait for this reply).
-                        queued = await ask_when_room(item.message, partial(self._replied, call))
+                    # Wait for room only: the reply comes to _replied, and the
+                    # lane moves on (a later tell must not wait for this reply).
+                    queued = await ask_when_room(item.message, partial(self._replied, call))
                 else:
                     await ref.tell(item.message)
             except Exception as failure:
@@ -662,10 +689,20 @@ class Crossing:
                 call.envelope = queued  # until _replied: what a withdrawal abandons
             return
         if error is None:
-            call.resolve(value)
+            call.resolve(None)
         else:
             call.reject(error)
         self._rouse()
+
+
+def _takes_no_callback(error: Exception) -> bool:
+    """Whether ``ask_soon`` raised because its endpoint takes no callback asks (use ``ask``).
+
+    A pool's endpoint has ``ask_soon`` for every router, and one whose
+    router cannot answer by callback (a broadcast) raises ``TypeError``;
+    trouper's own errors (``UnhandledMessage`` is a ``TypeError`` too) are the ask's answer.
+    """
+    return isinstance(error, TypeError) and not isinstance(error, ActorError)
 
 
 def _settle(future: asyncio.Future[object], result: outcome.Outcome[object]) -> None:
