@@ -49,6 +49,9 @@ Request/reply uses one wildcard subscription, ``<inbox>.*``, made on first
 use; each request registers a handler under a fresh token, and the inbox
 subscription's callback hands each reply to its token's handler. JetStream's
 pull requests use the same table with handlers that take many messages.
+Pull feeds and message streams are also told of each drop (with ``_taken``,
+so that they forget the pulls written on the lost connection and keep those
+still in the outage buffer) and of each reconnect.
 """
 
 from __future__ import annotations
