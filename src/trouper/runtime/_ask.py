@@ -8,6 +8,9 @@ the handler's outcome: the asker is rescheduled with it (or, for an ask made
 with ``on_reply``, the callback is called with it, synchronously, in the
 runtime's thread: a bridge or a remote node needs no task per ask).
 
+A reply callback that raises is logged and the reply is lost: the cell
+calling it (while serving, or finalizing) goes on.
+
 Cancellation: an asker cancelled before the reply is *abandoned*; a cell that
 meets an abandoned ask in its mailbox skips it (the ask is withdrawn), and a
 reply to an abandoned ask that was already taken is discarded. Nothing is
@@ -24,6 +27,7 @@ actors in order, instead of hanging both.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
 
 __all__ = ["Ask", "ReplyCallback", "check_cycle"]
+
+log = logging.getLogger("trouper")
 
 ReplyCallback = Callable[["outcome.Outcome[object]"], None]
 """What an ask made without a task (``ask_soon``) calls with its reply, once."""
@@ -67,7 +73,15 @@ class Ask:
         on_reply = self.on_reply
         if on_reply is not None:
             self.abandoned = True  # one reply only
-            on_reply(result)
+            try:
+                on_reply(result)
+            except Exception:
+                # Called by the cell that answers (in its serving loop, or while it
+                # finalizes): its receiver's error must not take the actor down.
+                log.exception(
+                    "a reply callback raised (the reply to a %s is lost)",
+                    type(self.message).__name__,
+                )
             return
         task = self.task
         if task is not None:

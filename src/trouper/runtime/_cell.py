@@ -562,8 +562,9 @@ class Cell:
         For layers that answer asks without a task per ask (a bridge from
         another event loop, a remote node): ``on_reply(outcome)`` is called
         once, in the runtime's thread, with the handler's reply or error
-        (``ActorStopped`` if the actor stops first). ``abandon()`` on the
-        returned ask withdraws it. Synchronous: it never waits.
+        (``ActorStopped`` if the actor stops first); an error it raises is
+        logged and dropped, the actor goes on. ``abandon()`` on the returned
+        ask withdraws it. Synchronous: it never waits.
 
         Raises:
             MailboxFull: the mailbox is full; nothing was queued.
