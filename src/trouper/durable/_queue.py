@@ -42,7 +42,11 @@ commits) and the actor's new state, in one batch (one transaction).
 ``FAILED`` with ``Retry`` or an error stages a nack and arms a timer on
 Trio's clock for the redelivery; at ``max_deliveries`` (or with ``GiveUp``,
 or a payload that cannot be decoded) the message moves to the dead-letter
-queue instead. ``RETURNED`` puts it back at the front, uncounted.
+queue instead. ``RETURNED`` puts it back at the front, uncounted. A
+delivery taken before a ``close`` (of an older generation) settles only its
+stored message: handled, it is acked, making room once whatever the order
+of that ack and the reopened mailbox's opening (reads of the store hold
+such acks back until they return); otherwise it stays stored as it is.
 
 Recovery: when the store says the mailbox stopped uncleanly, the serving
 task hands out the suspects one at a time through ``next_suspect`` (each
@@ -462,6 +466,19 @@ class DurableQueue:
         self.producers: dict[Task, None] = {}
         # Bumped by close: deliveries of an older generation only settle in the store.
         self._generation = 0
+        # Deliveries of older generations (being handled when the queue was
+        # closed) not settled yet: how many, by id. Their acks delete rows
+        # the current generation may have counted in ``_depth``.
+        self._stale: dict[int, int] = {}
+        # Those of ``_stale`` whose row is deleted, or its deletion staged
+        # (by any generation): an ack of theirs makes no more room.
+        self._stale_gone: set[int] = set()
+        # Whether the serving task waits for a read of the store (an opening,
+        # a fetch); while it does, stale acks wait in ``_deferred``: whether
+        # the read saw their row would be unknown.
+        self._reading = False
+        # Stale deliveries handled while a read was on its way, to ack after it.
+        self._deferred: list[Delivery] = []
         # Messages stored (committed), less the acks and dead-letter moves staged.
         self._depth = 0
         # While the mailbox is being opened, the ids of the appends heard since
@@ -721,16 +738,24 @@ class DurableQueue:
         self._generation += 1
         returned: list[object] = []
         asks: list[Ask] = []
+        # What is held and not waiting in items or for a timer is being handled:
+        # stale once this close is done (see ``_settle_stale``).
+        taken = set(self._known)
         for item in self.items:
             if type(item) is Delivery:
+                taken.discard(item.id)
                 if item.companion is not None:
                     asks.append(item.companion)
             else:
                 returned.append(item)
         asks.extend(self._companions.values())
-        for _, _, _, delivery in self._timers:
+        for _, _, delivery_id, delivery in self._timers:
+            taken.discard(delivery_id)
             if delivery is not None and delivery.companion is not None:
                 asks.append(delivery.companion)
+        stale = self._stale
+        for delivery_id in taken:
+            stale[delivery_id] = stale.get(delivery_id, 0) + 1
         self._reset_memory()
         self._turn_away(asks, returned)
         if self._failure is None and not self._detached:
@@ -799,12 +824,15 @@ class DurableQueue:
         ``max_deliveries`` (not absorbed). ``RETURNED``: put it back at the
         front of ``items``, uncounted. System notices need no settling.
         Once the store has failed or closed, nothing more is written: what
-        was not acknowledged stays stored.
+        was not acknowledged stays stored. A delivery taken before a
+        ``close`` only settles its stored message (see ``_settle_stale``).
         """
         if type(item) is not Delivery:
             return False
         if self._failure is not None or self._halted:
             return False
+        if item._generation != self._generation:
+            return self._settle_stale(item, ending, error)
         if ending is _HANDLED:
             try:
                 state = self._state_data() if self._stateful else None
@@ -837,17 +865,115 @@ class DurableQueue:
                 for callback in item._after:
                     batch.after_commit(callback)
             self._depth -= 1
-            if item._generation == self._generation:
-                if item is self._suspect or self.producers:
-                    self._settled(item, True)
-                else:
-                    # ``_settled``'s common case, inline (once per message).
-                    self._known.discard(item.id)
-                    self._outstanding -= 1
-                    if not self._live and self._outstanding <= self._refill:
-                        self._kicked.set()
+            if self._stale and item.id in self._stale:
+                self._stale_gone.add(item.id)
+            if item is self._suspect or self.producers:
+                self._settled(item, True)
+            else:
+                # ``_settled``'s common case, inline (once per message).
+                self._known.discard(item.id)
+                self._outstanding -= 1
+                if not self._live and self._outstanding <= self._refill:
+                    self._kicked.set()
             return False
         return self._settle_unhandled(item, ending, error)
+
+    def _settle_stale(
+        self, item: Delivery, ending: MailboxEnding, error: BaseException | None
+    ) -> bool:
+        """``settle`` for a delivery taken before a ``close``: its stored message, nothing else.
+
+        Handled, it is acked with its sends (see ``_ack_stale``); otherwise
+        it stays stored as it is, for the current generation to deliver (a
+        nack or a dead-letter move could hit that generation's own delivery
+        of it). The current generation's counters are not touched. ``Retry``
+        and ``GiveUp`` are absorbed; a waiting ask fails with ``ActorStopped``
+        (the message is not redelivered to it).
+        """
+        if ending is _HANDLED:
+            if self._reading:
+                self._deferred.append(item)
+            else:
+                self._ack_stale(item)
+            return False
+        self._stale_settled(item.id)
+        if ending is not _FAILED or not isinstance(error, (Retry, GiveUp)):
+            return False
+        ask = item.companion
+        if ask is not None and self.address is not None:
+            item.companion = None
+            ask.settle(outcome.Error(ActorStopped(self.address)))
+        return True
+
+    def _ack_stale(self, item: Delivery) -> None:
+        """Ack a stale handled delivery; count it out if the current generation counted it in.
+
+        No read of the store is on its way (they defer these), so the ack
+        commits after the last read and before the next: a stored row the
+        current opening counted, that no delivery held now will settle, is
+        counted out now; the next read will not see it. One whose deletion was
+        staged before (by any generation) makes no room again. A delivery that
+        changed the mailbox's own state stays stored: that state belongs to
+        the current generation, so it is handled again against it.
+        """
+        delivery_id = item.id
+        if self._stateful or (item._state is not None and item._state[0] is None):
+            self._stale_settled(delivery_id)
+            return
+        if self._failure is not None or self._halted:
+            self._stale_settled(delivery_id)
+            return
+        try:
+            batch = self._open_batch()
+        except (StoreFailed, trio.ClosedResourceError):
+            self._halted = True
+            self._stale_settled(delivery_id)
+            return
+        batch.acks.append(delivery_id)
+        sends = item._sends
+        if sends is not None:
+            for target, message, encoded, msg_id in sends:
+                target._stage_append(batch, message, encoded, msg_id, None)
+        if item._state is not None:
+            key, data = item._state
+            batch.save_state(self.name if key is None else key, data)
+        if item._after is not None:
+            for callback in item._after:
+                batch.after_commit(callback)
+        if delivery_id in self._stale and delivery_id not in self._stale_gone:
+            self._stale_gone.add(delivery_id)
+            if not (self.closed or self._attach_needed or self._holds(delivery_id)):
+                self._depth -= 1
+                if self.producers:
+                    self.admit()
+        self._stale_settled(delivery_id)
+
+    def _holds(self, delivery_id: int) -> bool:
+        """Whether a delivery of ``delivery_id`` is held now (it counts it out when settled).
+
+        A timer without a delivery (a message delayed at the opening) holds
+        none: it reads the message back, and one gone by then is forgotten.
+        """
+        if delivery_id not in self._known:
+            return False
+        return not any(timer[2] == delivery_id and timer[3] is None for timer in self._timers)
+
+    def _stale_settled(self, delivery_id: int) -> None:
+        """One stale delivery of ``delivery_id`` is settled."""
+        count = self._stale.get(delivery_id)
+        if count is None:
+            return
+        if count > 1:
+            self._stale[delivery_id] = count - 1
+        else:
+            del self._stale[delivery_id]
+            self._stale_gone.discard(delivery_id)
+
+    def _ack_deferred(self) -> None:
+        """Ack the stale deliveries handled while a read was on its way (it has returned)."""
+        deferred, self._deferred = self._deferred, []
+        for item in deferred:
+            self._ack_stale(item)
 
     def _settle_unhandled(
         self, item: Delivery, ending: MailboxEnding, error: BaseException | None
@@ -973,6 +1099,8 @@ class DurableQueue:
         if notify:
             self._notify_dead_letter(batch, item, reason, error)
         self._depth -= 1
+        if self._stale and item.id in self._stale:
+            self._stale_gone.add(item.id)
         self._settled(item, item._generation == self._generation)
 
     def _notify_dead_letter(
@@ -1161,6 +1289,9 @@ class DurableQueue:
                     # it hands out nothing and waits to be closed.
                     self._halted = True
         finally:
+            if self._deferred:
+                with contextlib.suppress(StoreFailed, trio.ClosedResourceError):
+                    self._ack_deferred()
             self.store.detach(self.name, self)
             self._served.set()
 
@@ -1183,9 +1314,11 @@ class DurableQueue:
         self._attach_needed = False
         generation = self._generation
         self._heard = []
+        self._reading = True
         try:
             opening = await self._polled.open_mailbox(self.name)
         finally:
+            self._reading = False
             heard, self._heard = self._heard, None
         if generation != self._generation:
             self._closed_meanwhile()
@@ -1207,6 +1340,8 @@ class DurableQueue:
             self._known.add(delivery_id)
 
     async def _step(self) -> None:
+        if self._deferred:
+            self._ack_deferred()  # before the next read: see ``_ack_stale``
         if self._halted or self._failure is not None or (self.closed and not self._attach_needed):
             await self._wait(math.inf)
             return
@@ -1254,9 +1389,13 @@ class DurableQueue:
         generation = self._generation
         # The queue, not the store, moves a suspect that used its deliveries
         # up (below), so that its room is made and its dead letter reported.
-        row = await self._polled.next_suspect(
-            self.name, after=self._after_suspect, max_deliveries=sys.maxsize
-        )
+        self._reading = True
+        try:
+            row = await self._polled.next_suspect(
+                self.name, after=self._after_suspect, max_deliveries=sys.maxsize
+            )
+        finally:
+            self._reading = False
         if generation != self._generation:
             self._closed_meanwhile()
             return
@@ -1294,7 +1433,11 @@ class DurableQueue:
         if not reread:
             return
         generation = self._generation
-        rows = await self._polled.fetch(self.name, ids=reread, limit=len(reread))
+        self._reading = True
+        try:
+            rows = await self._polled.fetch(self.name, ids=reread, limit=len(reread))
+        finally:
+            self._reading = False
         if generation != self._generation:
             self._closed_meanwhile()
             return
@@ -1336,9 +1479,13 @@ class DurableQueue:
         generation = self._generation
         seen = self._unread
         self._prepared = None
-        rows = await self._polled.fetch(
-            self.name, after=self._cursor, limit=room, prepare=self._prepare
-        )
+        self._reading = True
+        try:
+            rows = await self._polled.fetch(
+                self.name, after=self._cursor, limit=room, prepare=self._prepare
+            )
+        finally:
+            self._reading = False
         prepared = self._take_prepared()
         if generation != self._generation:
             self._closed_meanwhile()
