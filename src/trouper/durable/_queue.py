@@ -47,6 +47,8 @@ delivery taken before a ``close`` (of an older generation) settles only its
 stored message: handled, it is acked, making room once whatever the order
 of that ack and the reopened mailbox's opening (reads of the store hold
 such acks back until they return); otherwise it stays stored as it is.
+Once the store has failed, nothing more is written, and ``Retry`` and
+``GiveUp`` are still not failures of the actor.
 
 Recovery: when the store says the mailbox stopped uncleanly, the serving
 task hands out the suspects one at a time through ``next_suspect`` (each
@@ -824,13 +826,14 @@ class DurableQueue:
         ``max_deliveries`` (not absorbed). ``RETURNED``: put it back at the
         front of ``items``, uncounted. System notices need no settling.
         Once the store has failed or closed, nothing more is written: what
-        was not acknowledged stays stored. A delivery taken before a
-        ``close`` only settles its stored message (see ``_settle_stale``).
+        was not acknowledged stays stored, and ``Retry`` and ``GiveUp`` are
+        still absorbed (see ``_settle_unwritable``). A delivery taken before
+        a ``close`` only settles its stored message (see ``_settle_stale``).
         """
         if type(item) is not Delivery:
             return False
         if self._failure is not None or self._halted:
-            return False
+            return self._settle_unwritable(item, ending, error)
         if item._generation != self._generation:
             return self._settle_stale(item, ending, error)
         if ending is _HANDLED:
@@ -877,6 +880,32 @@ class DurableQueue:
                     self._kicked.set()
             return False
         return self._settle_unhandled(item, ending, error)
+
+    def _settle_unwritable(
+        self, item: Delivery, ending: MailboxEnding, error: BaseException | None
+    ) -> bool:
+        """``settle`` once the store failed or closed: nothing is written, the message stays.
+
+        ``Retry`` and ``GiveUp`` are decisions about the message, not failures
+        of the actor, whether or not they can be recorded: absorbed (the
+        supervisor is not told, the actor is not restarted against a store
+        that cannot take anything), and an ask waiting for the message gets
+        the store's failure, as no redelivery or dead letter will answer it.
+        Any other error is a failure of the actor, as with a working store.
+        """
+        if ending is not _FAILED or not isinstance(error, (Retry, GiveUp)):
+            return False
+        ask = item.companion
+        if ask is not None:
+            item.companion = None
+            failure: BaseException
+            if self._failure is not None:
+                failure = StoreFailed(*self._failure.args)
+                failure.__cause__ = self._failure.__cause__
+            else:
+                failure = trio.ClosedResourceError(f"{self.store!r} is closed")
+            ask.settle(outcome.Error(failure))
+        return True
 
     def _settle_stale(
         self, item: Delivery, ending: MailboxEnding, error: BaseException | None
