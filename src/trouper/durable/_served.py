@@ -556,8 +556,10 @@ class ServedQueue(DurableQueue):
 
         Its ``Retry`` endings and the deliveries it gave back are not failures
         here either (an actor stopped and spawned again in this process).
+        Nothing else is kept of it: ``serve`` has no claims of it to wait for
+        (``DurableQueue``'s does), and a reference would chain every queue
+        the mailbox ever had.
         """
-        super().replacing(predecessor)
         if isinstance(predecessor, ServedQueue):
             self._retries.update(predecessor._retries)
             self._returned.update(predecessor._returned)
