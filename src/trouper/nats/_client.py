@@ -49,9 +49,9 @@ Request/reply uses one wildcard subscription, ``<inbox>.*``, made on first
 use; each request registers a handler under a fresh token, and the inbox
 subscription's callback hands each reply to its token's handler. JetStream's
 pull requests use the same table with handlers that take many messages.
-Pull feeds and message streams are also told of each drop (with ``_taken``,
-so that they forget the pulls written on the lost connection and keep those
-still in the outage buffer) and of each reconnect.
+Pull feeds and message streams are also told of each drop (their pulls die
+with it: they move to a new inbox, so that the server, which may still hold
+those pulls, drops them) and of each reconnect.
 """
 
 from __future__ import annotations
@@ -308,8 +308,8 @@ ReplyHandler = Callable[["Msg | NatsError"], None]
 class _LinkWatcher(Protocol):
     """Told of each connection's loss and of each reconnect (JetStream's pulls die with one)."""
 
-    def _connection_lost(self, written: int) -> None:
-        """The connection dropped; bytes up to ``written`` (a ``_queued`` count) went out on it."""
+    def _connection_lost(self) -> None:
+        """The connection dropped (the status is already ``RECONNECTING``)."""
 
     def _reconnected(self) -> None:
         """A new connection is up; the outage buffer goes out on it first."""
@@ -1658,7 +1658,7 @@ class Client:
                         ConnectionLost(f"the connection dropped after the request was sent: {why}")
                     )
         for watcher in list(self._link_watchers):
-            watcher._connection_lost(self._taken)
+            watcher._connection_lost()
         self._room_lot.unpark_all()
         self._report(Disconnected(reason))
 

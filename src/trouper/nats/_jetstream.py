@@ -47,7 +47,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper._waiting import Waiter
-from trouper.nats._client import Msg, Status
+from trouper.nats._client import Msg, Status, Subscription
 from trouper.nats._errors import (
     AlreadyAcknowledged,
     ConnectionClosed,
@@ -620,6 +620,26 @@ def _decode(msg: Msg) -> dict[str, Any]:
             str(error.get("description", "")),
         )
     return body
+
+
+def _fresh_inbox(
+    client: Client, sub: Subscription, callback: Callable[[Msg], None]
+) -> Subscription:
+    """Subscribe a new inbox for pulls in place of ``sub``'s, which ends.
+
+    The server drops a pull whose reply subject nobody listens to (when it
+    next has a message for it), so the pulls sent to ``sub``'s inbox can
+    deliver nothing once it is gone: those written on a connection that
+    dropped (the server may still hold them, and the client re-subscribes
+    its inboxes at once when it reconnects) and those still in the outage
+    buffer. The new subscription goes out before the buffer on reconnecting.
+    """
+    if sub.active:
+        if client._status is not Status.RECONNECTING:
+            client._send_unsub(sub)  # (the lost connection took the server's copy)
+        client._forget(sub)
+        sub._end(None)
+    return client._subscribe_now(client.new_inbox(), callback=callback)
 
 
 def _still_owed(msg: Msg, asked: int) -> int:
@@ -1196,9 +1216,10 @@ class PullConsumer:
         stream asks the server for ``batch`` messages at a time and asks for more
         once half of them came, so at most ``batch`` wait in memory; each pull
         lasts ``expires`` seconds on the server and is renewed when it ends (or,
-        if its end went unheard, ``expires`` seconds later). A pull written on a
-        connection that drops is renewed at once; one made during the outage
-        goes out on the next connection, however long the outage.
+        if its end went unheard, ``expires`` seconds later). A pull made before
+        the connection drops is renewed at once (on a new inbox, so the old one
+        cannot deliver too); one made during the outage goes out on the next
+        connection, however long the outage.
         Leaving the block stops pulling; messages the server had already sent
         are delivered again after ``ack_wait``.
         """
@@ -1232,7 +1253,6 @@ class MessageStream:
         "_pulled_at",
         "_sub",
         "_token",
-        "_unsent",
     )
 
     def __init__(self, consumer: PullConsumer, batch: int, expires: float) -> None:
@@ -1247,33 +1267,24 @@ class MessageStream:
         self._outstanding = 0
         # trio.current_time() of the last pull request (or of the reconnect that sent it).
         self._pulled_at = -math.inf
-        # The pulls that may not have been written yet, oldest first: (the
-        # client's _queued count their bytes end at, their batch).
-        self._unsent: deque[tuple[int, int]] = deque()
         # Messages received and not yet read (at most _batch).
         self._buffer: deque[JsMsg] = deque()
         # Readers waiting for a message.
         self._lot = ParkingLot()
         # What ended the stream (a 409, the client closing), raised to readers.
         self._error: BaseException | None = None
-        # The inbox subscription the server delivers to.
+        # The inbox subscription the server delivers to (a new one after each drop).
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
         # Our entry in the client's reply table, only to hear that it closed.
         self._token, _ = client._reply_subject(self._on_message)
         client._link_watchers.add(self)
 
-    def _still_unsent(self, written: int) -> int:
-        """Forget the pulls written up to ``written``; return the batches of the others."""
-        unsent = self._unsent
-        while unsent and unsent[0][0] <= written:
-            unsent.popleft()
-        return sum(batch for _, batch in unsent)
-
-    def _connection_lost(self, written: int) -> None:
-        # The pulls written on it are gone; those still buffered go out on the next.
-        outstanding = self._still_unsent(written)
-        if outstanding != self._outstanding:
-            self._outstanding = outstanding
+    def _connection_lost(self) -> None:
+        # Its pulls die with it, whether written or still in the outage buffer.
+        if self._error is None:
+            self._sub = _fresh_inbox(self._client, self._sub, self._on_message)
+        if self._outstanding:
+            self._outstanding = 0
             self._lot.unpark_all()
 
     def _reconnected(self) -> None:
@@ -1322,12 +1333,9 @@ class MessageStream:
         js = self._consumer._js
         request = {"batch": wanted, "expires": round(self._expires * _NANOS)}
         subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self._consumer.stream}.{self._consumer.name}"
-        client = self._client
-        client._buffer_publish(subject, json.dumps(request).encode(), self._sub.subject, None)
+        self._client._buffer_publish(subject, json.dumps(request).encode(), self._sub.subject, None)
         self._outstanding += wanted
         self._pulled_at = trio.current_time()
-        self._still_unsent(client._taken)
-        self._unsent.append((client._queued, wanted))
 
     async def next_msg(self) -> JsMsg:
         """Return the next message, waiting (and pulling) for one.
@@ -1344,8 +1352,7 @@ class MessageStream:
             # While reconnecting, no pull ends: those buffered go out after.
             live = client._status is not Status.RECONNECTING
             if live and trio.current_time() - self._pulled_at >= self._expires:
-                # The pull's end went unheard (a server restart): renew it.
-                self._outstanding = self._still_unsent(client._taken)
+                self._outstanding = 0  # the pull's end went unheard: renew it
             if self._outstanding * 2 <= self._batch:
                 self._pull()
             with trio.move_on_at(self._pulled_at + self._expires if live else math.inf):
@@ -1378,14 +1385,16 @@ class PullFeed:
     ``callback`` from the client's reader task as soon as it arrives (no task,
     no buffer per message). Each pull lasts ``expires`` seconds on the server,
     which sends an idle heartbeat every ``heartbeat`` seconds while the pull
-    waits, so a pull lost with a server restart is noticed after two silent
-    heartbeats on a live connection: ``requested`` then drops and the owner
-    pulls again. A pull written on a connection that drops is lost with it,
-    and forgotten at once; a pull made while the client reconnects (or not
-    yet written when the connection dropped) waits in the outage buffer and
-    stays counted, however long the outage, since it goes out on the next
-    connection. Call ``wait()`` in a loop to learn when to pull; ``close()``
-    stops (messages the server had already sent come back after ``ack_wait``).
+    waits, so a pull the server lost is noticed after two silent heartbeats
+    on a live connection: ``requested`` then drops to 0 and the owner pulls
+    again. When the connection drops, every pull made until then is given
+    up at once, and made sure of: the feed moves to a new inbox, so the
+    server (which may still hold those pulls when the client reconnects)
+    cannot deliver to them. A pull made while the client reconnects waits in
+    the outage buffer and stays counted, however long the outage, since it
+    goes out on the next connection. Call ``wait()`` in a loop to learn when
+    to pull; ``close()`` stops (messages the server had already sent come
+    back after ``ack_wait``).
     """
 
     __slots__ = (
@@ -1400,7 +1409,6 @@ class PullFeed:
         "_sub",
         "_subject",
         "_token",
-        "_unsent",
         "requested",
     )
 
@@ -1430,10 +1438,6 @@ class PullFeed:
         # trio.current_time() when the server was last heard from about our pulls
         # (or when the connection they went out on came up).
         self._last_heard = trio.current_time()
-        # The pulls that may not have been written yet, oldest first: (the
-        # client's _queued count their bytes end at, their batch). The rest of
-        # ``requested`` was written, and dies with its connection.
-        self._unsent: deque[tuple[int, int]] = deque()
         # Set to wake wait(): something changed.
         self._kicked = trio.Event()
         # What ended the feed (the consumer deleted, the client closed), or None.
@@ -1442,7 +1446,8 @@ class PullFeed:
         self._subject = (
             f"{consumer._js._prefix}.CONSUMER.MSG.NEXT.{consumer.stream}.{consumer.name}"
         )
-        # The inbox the server delivers to, and our reply-table entry (to hear of a close).
+        # The inbox the server delivers to (a new one whenever pulls are given
+        # up for lost), and our reply-table entry (to hear of a close).
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
         self._token, _ = client._reply_subject(self._on_closed)
         client._link_watchers.add(self)
@@ -1451,19 +1456,17 @@ class PullFeed:
         if isinstance(msg, NatsError):
             self._fail(msg)
 
-    def _still_unsent(self, written: int) -> int:
-        """Forget the pulls written up to ``written``; return the batches of the others."""
-        unsent = self._unsent
-        while unsent and unsent[0][0] <= written:
-            unsent.popleft()
-        return sum(batch for _, batch in unsent)
+    def _give_up_pulls(self) -> None:
+        """Take every pull made so far for lost, and make sure it is: none can deliver now."""
+        if self._error is None:
+            self._sub = _fresh_inbox(self._client, self._sub, self._on_message)
+        self.requested = 0
 
-    def _connection_lost(self, written: int) -> None:
-        # The pulls written on it are gone; those still buffered go out on the next.
-        requested = self._still_unsent(written)
-        if requested != self.requested:
-            self.requested = requested
+    def _connection_lost(self) -> None:
+        # Its pulls die with it, whether written or still in the outage buffer.
+        if self.requested:
             self._kicked.set()
+        self._give_up_pulls()
 
     def _reconnected(self) -> None:
         # The buffered pulls went out now: silence counts from here.
@@ -1524,8 +1527,6 @@ class PullFeed:
         client = self._client
         client._buffer_publish(self._subject, request, self._sub.subject, None)
         self.requested += batch
-        self._still_unsent(client._taken)
-        self._unsent.append((client._queued, batch))
 
     def wake(self) -> None:
         """Wake a task in ``wait()`` (its owner has room for more, or is closing)."""
@@ -1535,10 +1536,9 @@ class PullFeed:
         """Wait until something changed: a pull ended or was lost, a message came, ``wake()``,
         the connection dropped or came back.
 
-        Returns when pulls were lost (written on a connection that dropped,
-        or two heartbeats of silence on a live one): ``requested`` then
-        counts only the pulls still waiting to be written. While the client
-        reconnects, silence loses nothing.
+        When pulls were lost (the connection dropped, or two heartbeats of
+        silence on a live one), ``requested`` is 0 on return. While the
+        client reconnects, silence loses nothing.
 
         Raises:
             JetStreamError: the consumer was deleted.
@@ -1555,9 +1555,7 @@ class PullFeed:
             if self.requested and self._client._status is not Status.RECONNECTING:
                 deadline = self._last_heard + 2 * self._heartbeat + 0.1
                 if trio.current_time() >= deadline:
-                    # Silence: the written pulls are lost (a server restart).
-                    self.requested = self._still_unsent(self._client._taken)
-                    self._last_heard = trio.current_time()
+                    self._give_up_pulls()  # silence: the server lost them
                     await cancel_shielded_checkpoint()
                     return
             with trio.move_on_at(deadline):
