@@ -9,7 +9,7 @@ import trio
 import trio.testing
 from durable_support import GatedStore, Taker, make_store, serving
 
-from trouper.durable import Durable, GiveUp, MailboxOpening, Retry
+from trouper.durable import Durable, GiveUp, MailboxOpening, Retry, SqliteStore, WriteBatch
 from trouper.runtime.lowlevel import MailboxEnding
 
 OPTIONS = Durable(capacity=3, max_deliveries=1)
@@ -218,3 +218,87 @@ async def test_a_stale_delivery_that_saved_the_mailbox_state_is_handled_again(
         await store.flush()
         (stats,) = await store.mailbox_statistics()
         assert stats.depth == queue.depth == 0
+
+
+class HeldWrites(GatedStore):
+    """A store whose batches staged while ``hold`` is set reach it only at ``release()``.
+
+    So a read made meanwhile commits before them, as a fetch may in one group
+    commit of ``SqliteStore`` (fetches go first).
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.staged: list[WriteBatch] = []
+
+    def stage(self, batch: WriteBatch) -> None:
+        if self.hold:
+            self.staged.append(batch)
+        else:
+            self.inner.stage(batch)
+
+    def release(self) -> None:
+        self.hold = False
+        for batch in self.staged:
+            self.inner.stage(batch)
+        self.staged.clear()
+
+
+async def test_a_message_a_stale_ack_counted_out_is_not_fetched_again(tmp_path: Path) -> None:
+    """A fetch that commits before that ack finds the message: it is not handed over."""
+    options = Durable(capacity=10, prefetch=2, backoff=(10.0,))
+    async with make_store(tmp_path / "s.db", threads=False) as store:
+        held = HeldWrites(store)
+        async with serving(held, options=options) as queue:  # type: ignore[arg-type]
+            for text in "abxc":
+                assert queue.put_nowait(text)
+            await store.flush()
+            taker = Taker()
+            for _ in "ab":
+                await taker.fail(queue, Retry(after=10.0))
+            stale = await taker.take(queue)
+            assert stale.message == "x"
+            queue.close()
+            await trio.sleep(20)  # a and b are due again: the reopened window holds them
+            queue.reopen()
+            await trio.testing.wait_all_tasks_blocked()
+            a, b = await taker.take(queue), await taker.take(queue)
+            assert (a.message, b.message) == ("a", "b")
+            held.hold = True
+            queue.settle(stale, MailboxEnding.HANDLED, None)
+            queue.settle(a, MailboxEnding.HANDLED, None)  # room: the next window is fetched
+            await trio.testing.wait_all_tasks_blocked()
+            assert [d.message for d in queue.items] == ["c"]  # type: ignore[attr-defined]
+            held.release()
+            await store.flush()
+            (stats,) = await store.mailbox_statistics()
+            assert stats.depth == queue.depth == 2
+
+
+async def test_a_message_a_stale_ack_counted_out_is_not_read_back_by_its_timer(
+    tmp_path: Path,
+) -> None:
+    """Delayed at the opening, then acked by the stale delivery: its timer hands nothing over."""
+    options = Durable(capacity=3, backoff=(10.0,))
+    async with make_store(tmp_path / "s.db", threads=False) as store:
+        held = HeldWrites(store)
+        async with serving(held, options=options) as queue:  # type: ignore[arg-type]
+            assert queue.put_nowait("a")
+            await store.flush()
+            first = await Taker().take(queue)
+            queue.close()
+            queue.reopen()
+            await trio.testing.wait_all_tasks_blocked()
+            await Taker().fail(queue, ValueError("boom"))  # delayed for 10 s
+            await store.flush()
+            queue.close()
+            queue.reopen()
+            await trio.testing.wait_all_tasks_blocked()
+            held.hold = True
+            queue.settle(first, MailboxEnding.HANDLED, None)
+            await trio.sleep(20)  # the timer reads it back before the ack commits
+            assert not queue.items
+            held.release()
+            await store.flush()
+            (stats,) = await store.mailbox_statistics()
+            assert stats.depth == queue.depth == 0

@@ -481,6 +481,10 @@ class DurableQueue:
         self._reading = False
         # Stale deliveries handled while a read was on its way, to ack after it.
         self._deferred: list[Delivery] = []
+        # Ids a stale ack counted out in this generation: never handed over
+        # again, though a fetch may return them (fetches go first in a group
+        # commit, so one may commit before that ack).
+        self._counted_out: set[int] = set()
         # Messages stored (committed), less the acks and dead-letter moves staged.
         self._depth = 0
         # While the mailbox is being opened, the ids of the appends heard since
@@ -792,6 +796,7 @@ class DurableQueue:
         self._recovering = False
         self._suspect = None
         self._after_suspect = None
+        self._counted_out.clear()
 
     def reopen(self) -> None:
         """Accept puts again and reload the mailbox from the store (a stopped child restarted)."""
@@ -938,12 +943,14 @@ class DurableQueue:
         """Ack a stale handled delivery; count it out if the current generation counted it in.
 
         No read of the store is on its way (they defer these), so the ack
-        commits after the last read and before the next: a stored row the
-        current opening counted, that no delivery held now will settle, is
-        counted out now; the next read will not see it. One whose deletion was
-        staged before (by any generation) makes no room again. A delivery that
-        changed the mailbox's own state stays stored: that state belongs to
-        the current generation, so it is handled again against it.
+        commits after the last read returned: the current opening counted its
+        row unless a deletion staged earlier (by any generation) removed it.
+        Counted and held by no delivery now (which would count it out when
+        settled), it is counted out here, and this generation never hands it
+        over again (a later fetch may commit first and return it: fetches go
+        first in a group commit). A delivery that changed the mailbox's own
+        state stays stored: that state is the current generation's, so it is
+        handled again against it.
         """
         delivery_id = item.id
         if self._stateful or (item._state is not None and item._state[0] is None):
@@ -973,6 +980,7 @@ class DurableQueue:
             self._stale_gone.add(delivery_id)
             if not (self.closed or self._attach_needed or self._holds(delivery_id)):
                 self._depth -= 1
+                self._counted_out.add(delivery_id)
                 if self.producers:
                     self.admit()
         self._stale_settled(delivery_id)
@@ -997,6 +1005,20 @@ class DurableQueue:
         else:
             del self._stale[delivery_id]
             self._stale_gone.discard(delivery_id)
+
+    def _without_counted_out(
+        self, rows: list[StoredMessage], prepared: list[Delivery | None] | None
+    ) -> tuple[list[StoredMessage], list[Delivery | None] | None]:
+        """``rows`` (and their ``prepared`` deliveries) but those a stale ack counted out."""
+        counted_out = self._counted_out
+        keep = [index for index, row in enumerate(rows) if row.id not in counted_out]
+        if len(keep) == len(rows):
+            return rows, prepared
+        if prepared is not None and len(prepared) == len(rows):
+            prepared = [prepared[index] for index in keep]
+        else:
+            prepared = None
+        return [rows[index] for index in keep], prepared
 
     def _ack_deferred(self) -> None:
         """Ack the stale deliveries handled while a read was on its way (it has returned)."""
@@ -1471,13 +1493,16 @@ class DurableQueue:
             self._closed_meanwhile()
             return
         now = trio.current_time()
+        counted_out = self._counted_out
         for row in rows:
             if row.id > self._claimed:
                 self._claimed = row.id
+            if row.id in counted_out:
+                continue  # acked by a stale delivery: gone once that ack commits
             delivery = self._from_row(row, row.deliveries + 1)
             if delivery is not None:
                 self._hand_over(delivery, now)
-        gone = set(reread) - {row.id for row in rows}
+        gone = set(reread) - {row.id for row in rows if row.id not in counted_out}
         self._known.difference_update(gone)
 
     def _prepare(self, rows: list[StoredMessage]) -> None:
@@ -1521,12 +1546,16 @@ class DurableQueue:
             return
         known = self._known
         now = trio.current_time()
+        fetched = len(rows)
+        last = 0
         if rows:
             last = rows[-1].id
             if last > self._cursor:
                 self._cursor = last
             if last > self._claimed:
                 self._claimed = last
+            if self._counted_out:
+                rows, prepared = self._without_counted_out(rows, prepared)
         # ``_from_row`` and ``_hand_over`` inline for the rows that decode (the
         # common case), the consumers woken once for the lot.
         decode = self._codec.decode
@@ -1580,11 +1609,11 @@ class DurableQueue:
             while handed and self._consumers:
                 self._wake_one()
                 handed -= 1
-        if len(rows) < room and self._unread == seen:
+        if fetched < room and self._unread == seen:
             self._live = True
             self._behind = 0
-        elif rows and 0 < self._behind <= rows[-1].id:
-            self._behind = rows[-1].id + 1  # read up to here: what is left lies above
+        elif fetched and 0 < self._behind <= last:
+            self._behind = last + 1  # read up to here: what is left lies above
 
 
 def _wall(trio_time: float) -> float:
