@@ -73,6 +73,30 @@ async def test_stream_lifecycle(nats_url: str) -> None:
     assert str(caught.value) == "JetStream error 404 (10059): stream not found"
 
 
+async def test_discard_new_per_subject_refuses_a_message_to_a_full_subject_only(
+    nats_url: str,
+) -> None:
+    """With discard NEW per subject, a full subject refuses more; other subjects still take."""
+    name = fresh()
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            info = await work_queue(
+                js,
+                name,
+                max_msgs_per_subject=1,
+                discard=DiscardPolicy.NEW,
+                discard_new_per_subject=True,
+            )
+            assert (await js.stream_info(name)).config == info
+            await js.publish(f"{name}.a", b"1")
+            with pytest.raises(JetStreamError) as caught:
+                await js.publish(f"{name}.a", b"2")
+            await js.publish(f"{name}.b", b"3")
+            assert (await js.stream_info(name)).state.messages == 2
+    assert caught.value.err_code == 10077  # maximum messages per subject exceeded
+
+
 async def test_consumer_lifecycle(nats_url: str) -> None:
     """A durable consumer can be created, read and deleted."""
     name = fresh()

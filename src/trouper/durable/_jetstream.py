@@ -621,15 +621,13 @@ class JetStreamStore:
             num_replicas=self._replicas,
         )
 
-    def _mailbox_config(self, mailbox: str, options: Durable) -> dict[str, object]:
-        """The stream of ``mailbox`` with ``options``, as the JetStream API's JSON.
+    def _mailbox_config(self, mailbox: str, options: Durable) -> StreamConfig:
+        """The stream of ``mailbox`` with ``options``.
 
         Two subjects: the mailbox's (tells, at most ``capacity`` messages:
         ``max_msgs_per_subject`` with ``discard_new_per_subject``) and the
         ones under it (``<subject>.<unique>``, one message each: what must be
         stored beyond capacity, a handler's sends, redrives, system puts).
-        ``trouper.nats.StreamConfig`` has no ``discard_new_per_subject``, hence
-        the JSON (``_put_stream``).
         """
         window = options.dedup_window
         if window is None:
@@ -647,48 +645,23 @@ class JetStreamStore:
 
     def _mailbox_stream(
         self, mailbox: str, *, description: str, capacity: int, window: float, replicas: int
-    ) -> dict[str, object]:
+    ) -> StreamConfig:
         subject = self.subject(mailbox)
-        return {
-            "name": self.stream_name(mailbox),
-            "subjects": [subject, subject + ".>"],
-            "description": description,
-            "retention": RetentionPolicy.WORK_QUEUE.value,
-            "storage": StorageType.FILE.value,
-            "max_msgs": -1,
-            "max_msgs_per_subject": capacity,
-            "discard": DiscardPolicy.NEW.value,
-            "discard_new_per_subject": True,
-            "duplicate_window": round(window * 1e9),
-            "num_replicas": replicas,
-        }
-
-    async def _put_stream(self, verb: str, config: dict[str, object]) -> None:
-        """Send ``config`` to ``$JS.API.STREAM.<verb>.<name>``; raise the API's error."""
-        reply = await self.client.request(
-            f"$JS.API.STREAM.{verb}.{config['name']}", json.dumps(config).encode()
+        return StreamConfig(
+            self.stream_name(mailbox),
+            subjects=[subject, subject + ".>"],
+            description=description,
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_msgs=-1,
+            max_msgs_per_subject=capacity,
+            discard=DiscardPolicy.NEW,
+            discard_new_per_subject=True,
+            duplicate_window=window,
+            num_replicas=replicas,
         )
-        try:
-            body = json.loads(reply.data)
-        except ValueError:
-            raise JetStreamError(0, 0, f"not an API answer: {reply.data[:200]!r}") from None
-        error = body.get("error") if isinstance(body, dict) else None
-        if error:
-            raise JetStreamError(
-                int(error.get("code", 0)),
-                int(error.get("err_code", 0)),
-                str(error.get("description", "")),
-            )
 
-    async def _ensure(self, config: StreamConfig | dict[str, object]) -> None:
-        if isinstance(config, dict):
-            try:
-                await self._put_stream("CREATE", config)
-            except JetStreamError as error:
-                if error.err_code != 10058:  # in use with another configuration
-                    raise
-                await self._put_stream("UPDATE", config)
-            return
+    async def _ensure(self, config: StreamConfig) -> None:
         js = self.client.jetstream()
         try:
             await js.add_stream(config)
@@ -727,7 +700,7 @@ class JetStreamStore:
                 raise
             config = self._mailbox_config(mailbox, Durable() if options is None else options)
             try:
-                await self._put_stream("CREATE", config)
+                await js.add_stream(config)
             except JetStreamError as error:
                 if error.err_code != 10058:  # made meanwhile, with other options
                     raise
@@ -735,8 +708,7 @@ class JetStreamStore:
             old = info.config
             if self.subject(mailbox) + ".>" not in old.subjects:
                 capacity = old.max_msgs if old.max_msgs > 0 else old.max_msgs_per_subject
-                await self._put_stream(
-                    "UPDATE",
+                await js.update_stream(
                     self._mailbox_stream(
                         mailbox,
                         description=old.description or f"trouper: durable mailbox {mailbox!r}",

@@ -202,6 +202,8 @@ class StreamConfig:
     """Disk or memory."""
     discard: DiscardPolicy = DiscardPolicy.OLD
     """What a full stream does."""
+    discard_new_per_subject: bool = False
+    """With ``discard`` NEW and ``max_msgs_per_subject``: refuse a message to a full subject."""
     num_replicas: int = 1
     """Copies kept in a cluster."""
     duplicate_window: float = _seconds(120.0)
