@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A runtime opened with ``transport=Nats(...)`` makes its ``Cluster`` (the
-``"remote"`` extension) and ``join``s: one NATS connection, six callback
+``"remote"`` extension) and ``join``s: one NATS connection, seven callback
 subscriptions and three background tasks (heartbeats, the liveness check,
 the outbox), all in the runtime's Trio thread. Nothing spends a task per
 message: the client's reader task calls the callbacks, which decode and put
@@ -25,6 +25,8 @@ one node arrive in the order it sent them):
   ``recheck``, ``whois``). A watch from another node registers a *proxy*
   watcher on the local actor, which publishes ``terminated`` to that node
   when it stops.
+- ``P.node.<me>.*``: the answers to this node's watch requests, one subject
+  per request (``P.node.<me>.<token>``).
 - ``P.heartbeat.*``: every node's heartbeats. A node silent for two of its
   own intervals, one that says goodbye, and one that comes back under a new
   incarnation is *gone*: its pending asks fail with ``NodeUnreachable``,
@@ -42,6 +44,8 @@ one node arrive in the order it sent them):
   responders" on it fails that ask alone; each answer carries its token.
 
 Outbound: ``RemoteEndpoint`` queues tells, asks, answers and control messages
+(watch requests, unwatches, ``recheck`` among them, so that whatever the
+write buffer holds, the other node takes them in the order they were made)
 in the ``Outbox`` (``_outbox``), which keeps them in order and batches a
 burst of tells to one actor into one NATS message. The per-sender sequence
 numbers let a receiver count the messages that an outage lost
@@ -91,6 +95,8 @@ from trouper.nats import (
     Client,
     ClientEvent,
     Closed,
+    ConnectionClosed,
+    ConnectionLost,
     Disconnected,
     Headers,
     MaxPayloadExceeded,
@@ -352,6 +358,8 @@ class Cluster:
         # The last ask token handed out (tokens are never reused).
         self._pending: dict[int, Pending] = {}
         # Asks from this node waiting for their replies, by token.
+        self._watch_answers: dict[int, Pending] = {}
+        # Watch requests from this node waiting for their answers, by token.
         self._yield_budget = YIELD_EVERY
         # Bytes of tells that may still be sent before ``send`` yields.
         self._sent = self._received = self._lost = self._unsent = 0
@@ -573,6 +581,7 @@ class Cluster:
             await self._check_name_is_free(client, node)
             await client.subscribe(f"{prefix}.actor.{node}.>", callback=self._on_actor_message)
             await client.subscribe(f"{prefix}.node.{node}", callback=self._on_control)
+            await client.subscribe(f"{prefix}.node.{node}.*", callback=self._on_watch_answer)
             await client.subscribe(f"{prefix}.heartbeat.*", callback=self._on_heartbeat)
             await client.subscribe(f"{prefix}.locate", callback=self._on_locate)
             await client.subscribe(f"{prefix}.reply.{node}.*.*", callback=self._on_reply)
@@ -662,6 +671,8 @@ class Cluster:
         if isinstance(event, Disconnected):
             log.warning("node %r lost its connection to the cluster: %s", self.node, event.reason)
             self._fail_asks("this node's connection to the cluster dropped")
+            # Their answers may be lost with it: the reconnect makes every watch again.
+            self._fail_watch_requests(ConnectionLost(f"the connection dropped: {event.reason}"))
         elif isinstance(event, Reconnected):
             log.info("node %r reconnected to the cluster at %s", self.node, event.server)
             self._reconnects += 1
@@ -676,6 +687,7 @@ class Cluster:
                     "node %r is cut off from the cluster for good: %s", self.node, event.reason
                 )
             self._fail_asks("this node's connection to the cluster is closed")
+            self._fail_watch_requests(ConnectionClosed())
         elif isinstance(event, AsyncError):
             log.warning("node %r: %s", self.node, event.error)
 
@@ -684,15 +696,16 @@ class Cluster:
 
         ``forgot``: this node found it gone and dropped its watches (``_gone``);
         it then drops what it watches for this node, since those watchers here
-        were told ``Terminated`` then. Sent at once, not through the outbox, so
-        that it goes before any watch request made from now on.
+        were told ``Terminated`` then. Queued in order with the watch requests
+        and unwatches to it, so it goes after those made before (which it
+        undoes) and before any made from now on (lost cut off, with the outage
+        buffer full: the reconnect sends one again).
         """
-        client = self._client
-        if client is not None:
-            with suppress(NatsError):  # cut off: the reconnect sends one again
-                client.publish_nowait(
-                    f"{self._prefix}.node.{peer.node}", pack(["recheck", self.node, forgot])
-                )
+        self._control(peer.node, ["recheck", self.node, forgot])
+
+    def _fail_watch_requests(self, error: NatsError) -> None:
+        for answer in list(self._watch_answers.values()):
+            answer.settle(outcome.Error(error))
 
     def _fail_asks(self, why: str) -> None:
         for peer in self._peers.values():
@@ -821,15 +834,40 @@ class Cluster:
             self._control(address.node, ["unwatch", self.node, address.path])
 
     async def _establish_watch(self, peer: Peer, watch: _Watch) -> None:
-        """Ask the watched actor's node to tell this node when the actor stops."""
+        """Ask the watched actor's node to tell this node when the actor stops.
+
+        The request goes through the outbox, in order with the unwatches (and
+        ``recheck``) to that node: one that overtook an earlier unwatch would
+        have its proxy dropped there, and one overtaken by a later unwatch
+        would leave a proxy that watches for nobody. The answer comes on a
+        subject of its own (``P.node.<this node>.<token>``).
+        """
         client = self._client
+        outbox = self._outbox
         address = watch.endpoint.address
-        if client is None or peer.watches.get(address.path) is not watch:
+        if client is None or outbox is None or peer.watches.get(address.path) is not watch:
             return  # left, or unwatched before the request could go: asking would leak a proxy
-        request = pack(["watch", self.node, address.path])
+        self._tokens = token = self._tokens + 1
+        answer = self._watch_answers[token] = Pending(address)
+        try:
+            await self._await_watch(client, outbox, peer, watch, token, answer)
+        finally:
+            del self._watch_answers[token]
+
+    async def _await_watch(
+        self, client: Client, outbox: Outbox, peer: Peer, watch: _Watch, token: int, answer: Pending
+    ) -> None:
+        address = watch.endpoint.address
+        prefix = self._prefix
+        outbox.raw(
+            f"{prefix}.node.{peer.node}",
+            pack(["watch", self.node, address.path]),
+            reply=f"{prefix}.node.{self.node}.{token}",
+            pending=answer,
+        )
         with trio.move_on_after(max(2.0, 4 * peer.interval)) as scope:
             try:
-                reply = await client.request(f"{self._prefix}.node.{peer.node}", request)
+                data = await answer.wait()
             except NoResponders:
                 if peer.state is Liveness.ALIVE:
                     return  # heard from lately, so reconnecting: its recheck or silence settles it
@@ -839,7 +877,7 @@ class Cluster:
                     NodeUnreachable(address, f"no node {peer.node!r} is in the cluster"),
                 )
                 return
-            except NatsError:
+            except (NatsError, NodeUnreachable):  # (the latter: it could not be written)
                 if client.status is Status.CLOSED:  # no reconnect will make it again
                     why = "this node's connection to the cluster is closed"
                     self._terminated(peer, address.path, NodeUnreachable(address, why))
@@ -856,20 +894,30 @@ class Cluster:
                 self._control(peer.node, ["unwatch", self.node, address.path])
             return
         try:
-            answer = unpack(reply.data)
-            if not isinstance(answer, list) or not answer:
+            said = unpack(data)
+            if not isinstance(said, list) or not said:
                 raise WireError("a watch answer is a list")
-            if answer[0] == "gone":
+            if said[0] == "gone":
                 reason = (
                     None
-                    if len(answer) < 2 or answer[1] is None
-                    else error_from_wire(answer[1], peer.node)
+                    if len(said) < 2 or said[1] is None
+                    else error_from_wire(said[1], peer.node)
                 )
                 self._terminated(peer, address.path, reason)
         except WireError as error:
             log.warning(
                 "node %r: a malformed watch answer from %r: %s", self.node, peer.node, error
             )
+
+    def _on_watch_answer(self, msg: Msg) -> None:
+        token = msg.subject.rpartition(".")[2]
+        answer = self._watch_answers.get(int(token)) if token.isdecimal() else None
+        if answer is None:
+            return  # given up (timed out, or failed by a drop) or not one of this node's
+        if msg.status == 503 and not msg.data:  # nobody takes that node's control subject
+            answer.settle(outcome.Error(NoResponders(msg.subject)))
+        else:
+            answer.settle(outcome.Value(msg.data))
 
     def _terminated(self, peer: Peer | None, path: str, reason: BaseException | None) -> None:
         """The watched actor at ``path`` on ``peer`` stopped: tell its watchers here, once."""

@@ -78,9 +78,10 @@ class Batch:
         self.messages: list[object] = []
         # The tells in it, in order, to make dead letters of if it cannot be sent.
         self.reply: str | None = None
-        # The reply subject of the ask it ends with (it then takes no more entries).
+        # The reply subject of the ask it ends with (it then takes no more entries), or of
+        # the watch request it is.
         self.pending: Pending | None = None
-        # That ask, to fail if the batch cannot be sent.
+        # That ask (or watch request), to fail if the batch cannot be sent.
         self.headers = headers
         # NATS headers (a tell's msg_id); such a batch holds that one message.
 
@@ -165,9 +166,21 @@ class Outbox:
         batch.pending = pending
         self._queued += len(data) - before
 
-    def raw(self, subject: str, payload: bytes) -> None:
-        """Queue a message that is no frame (an answer, a control message), in order."""
-        self._new(subject, _NOBODY, payload)
+    def raw(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        reply: str | None = None,
+        pending: Pending | None = None,
+    ) -> None:
+        """Queue a message that is no frame (an answer, a control message), in order.
+
+        With ``reply``, a request (a watch): ``pending`` is failed if it cannot be sent.
+        """
+        batch = self._new(subject, _NOBODY, payload)
+        batch.reply = reply
+        batch.pending = pending
 
     def seal(self, prefix: str) -> None:
         """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
