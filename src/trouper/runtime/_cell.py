@@ -95,6 +95,7 @@ from trouper.errors import (
 from trouper.runtime._ask import Ask, check_cycle
 from trouper.runtime._bonds import Bonds
 from trouper.runtime._envelopes import Carried, WithMsgId
+from trouper.runtime._frames import release_frames
 from trouper.runtime._host import ChildrenHost
 from trouper.runtime._instrument import Contexts, Interception, SendKind
 from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
@@ -177,6 +178,7 @@ class Cell:
     __slots__ = (
         "_bonds",
         "_deferred",
+        "_failure",
         "_first_start",
         "_guardian",
         "_host",
@@ -278,6 +280,9 @@ class Cell:
         # A link failure kept for the next instance to run (LinkedActorFailed), or None.
         self.stop_reason: BaseException | None = None
         # Why the actor stops for good (None: normally); set by the STOP taken.
+        self._failure: BaseException | None = None
+        # The failure last reported to the supervisor, until its frames are released
+        # (``release_frames``): once the cell serves again or has finalized.
         self.exits = 0
         # How many exits the cell has reported; a queued exit is current while equal.
         self.restart_ticket = 0
@@ -930,10 +935,15 @@ class Cell:
         while True:
             if command is Command.RESUME:
                 self._enter(Phase.RUNNING)
+                if self._failure is not None:
+                    self._release_failure()
                 command, reason = await self._serve_until_terminated()
             elif command is Command.START:
                 started = await self._start_instance(reason)
+                reason = None  # (the cause, if any: not kept while the new instance serves)
                 if started is None:
+                    if self._failure is not None:
+                        self._release_failure()
                     command, reason = await self._serve_until_terminated()
                 elif self.phase is Phase.STOPPING:
                     return  # the first start failed: stopped for good
@@ -963,6 +973,9 @@ class Cell:
                 self._pending = None
                 self._pending_reason = None
             self._failed(error)
+            if self._failure is not None and self._failure is not error:
+                self._release_failure()
+            self._failure = error
         self._enter(phase)
         self.exits += 1
         self.parent.child_exited(self, self.exits, error)
@@ -971,6 +984,19 @@ class Cell:
     def _failed(self, error: BaseException) -> None:
         runtime = self.runtime
         runtime.instruments.failed(self, error)
+
+    def _release_failure(self) -> None:
+        """The reported failure has reached everyone owed it: let its frames' locals go.
+
+        Its supervisor has decided and the decision is carried out (the new
+        instance's ``on_restart`` has run, or the cell resumed, or it stopped
+        and told its watchers and links). The error itself stays with whoever
+        holds it (``DeadLetter.error``, ``Terminated.reason``, ``stop_reason``),
+        with its traceback, but without the failed handler's local variables.
+        """
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            release_frames(failure)
 
     async def _start_instance(self, cause: BaseException | None) -> BaseException | None:
         """Build and start an instance; return the error if that failed."""
@@ -1394,6 +1420,8 @@ class Cell:
         self.instance = None
         self.started = False
         self.parent.child_stopped(self)
+        if self._failure is not None:
+            self._release_failure()
 
     @property
     def bonds(self) -> Bonds:
