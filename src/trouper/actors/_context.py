@@ -220,6 +220,10 @@ class Context(abc.ABC):
 
         Watching an actor that is already dead delivers ``Terminated`` at once;
         watching twice still delivers one ``Terminated``.
+
+        Raises:
+            TypeError: ``ref`` is not a ref, or its endpoint cannot be watched
+                (it has no ``watch`` and ``unwatch``); nothing is recorded.
         """
 
     @abc.abstractmethod

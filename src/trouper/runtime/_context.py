@@ -136,13 +136,26 @@ class ActorContext(Context):
 
         Goes through the ref's endpoint, so a pool or a remote actor is watched
         as a local one is.
+
+        Raises:
+            TypeError: ``ref`` is not a ref, or its endpoint has no ``watch`` and
+                ``unwatch``; nothing is recorded.
         """
         me = self._cell
         _runtime.check_ref(ref, "watch")
         if ref == me.ref or (me._bonds is not None and ref in me._bonds.watching):
             return
+        watch = getattr(ref.endpoint, "watch", None)
+        if watch is None or not callable(getattr(ref.endpoint, "unwatch", None)):
+            # Checked before anything is recorded: a watch kept for a ref that cannot be
+            # unwatched would fail this actor's own stop.
+            raise TypeError(f"{ref!r} cannot be watched: its endpoint does not support watching")
         me.bonds.watching[ref] = None
-        _watch(ref, me)
+        try:
+            watch(me)
+        except BaseException:
+            me.bonds.watching.pop(ref, None)
+            raise
 
     def unwatch(self, ref: ActorRef[object]) -> None:
         """Stop watching ``ref``; a ``Terminated`` not yet handled is withdrawn."""
@@ -244,13 +257,6 @@ class ActorContext(Context):
             ChildInfo(c.child_id, c.ref, c.state, c.restart_count, c.restart)
             for c in guardian.children
         ]
-
-
-def _watch(ref: ActorRef[object], watcher: Cell) -> None:
-    watch = getattr(ref.endpoint, "watch", None)
-    if watch is None:
-        raise TypeError(f"{ref!r} cannot be watched: its endpoint does not support watching")
-    watch(watcher)
 
 
 def _unwatch(ref: ActorRef[object], watcher: Cell) -> None:
