@@ -11,7 +11,7 @@ import attrs
 import trio
 
 import trouper
-from trouper.durable import JetStreamStore
+from trouper.durable import Delivery, DurableQueue, JetStreamStore
 from trouper.testing import NatsServer
 
 
@@ -77,3 +77,27 @@ async def eventually(condition: Callable[[], object], seconds: float = 10.0) -> 
             if result:
                 return
             await trio.sleep(0.01)
+
+
+class Taker:
+    """Takes deliveries from a durable mailbox as a cell does: pop, or park until one comes."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def take(self, queue: DurableQueue) -> Delivery:
+        """The next delivery (bounded: the server delivers in its own time)."""
+        with trio.fail_after(10):
+            while not queue.items:
+                self._event = trio.Event()
+                queue.register(self)
+                try:
+                    await self._event.wait()
+                finally:
+                    queue.forget(self)
+        item = queue.items.popleft()
+        assert isinstance(item, Delivery)
+        return item

@@ -576,18 +576,25 @@ class JetStreamStore:
         """Publish what is staged, wait (5 s at most) for its acks, stop (idempotent).
 
         Deliveries held and not settled are redelivered by the server after
-        ``ack_wait``; a connection the store made is closed.
+        ``ack_wait``; a connection the store made is closed. A connection that
+        closed (or a store that failed) meanwhile ends the wait: the store is
+        closed all the same.
         """
         if self._phase != "open":
             return
         self._phase = "closing"
         with trio.CancelScope(shield=True), trio.move_on_after(5.0):
-            if self._failure is None:
-                self._take_staged()
-                while self._open and self._failure is None:
-                    await self._wait_open(set(self._open))
-                if self._client is not None:
-                    await self._client.flush()
+            try:
+                if self._failure is None:
+                    self._take_staged()
+                    while self._open and self._failure is None:
+                        await self._wait_open(set(self._open))
+                    if self._client is not None:
+                        await self._client.flush()
+            except (NatsError, StoreFailed) as error:
+                # The connection closed or the store failed meanwhile: nothing more
+                # can be sent, and the store must still be left (its nursery with it).
+                log.debug("durable store %s: closing without a last flush (%r)", self._name, error)
         self._phase = "closed"
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()

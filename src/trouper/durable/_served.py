@@ -54,6 +54,7 @@ from trouper.actors import Exited, Terminated
 from trouper.durable._backoff import retry_delay
 from trouper.durable._clock import wall_now
 from trouper.durable._queue import (
+    _FAILED,
     _HANDLED,
     Delivery,
     Durable,
@@ -366,15 +367,26 @@ class ServedQueue(DurableQueue):
         ``HANDLED``: the handler's sends (with keys derived from this
         message) and the actor's new state go in one batch; once it is
         durable the message is acked. A delivery of an older generation (its
-        actor stopped meanwhile) is settled the same way in the store.
+        actor stopped meanwhile) is settled the same way in the store. Once
+        the store has failed or closed, nothing is written, and ``Retry`` and
+        ``GiveUp`` are still absorbed (``DurableQueue._settle_unwritable``).
         """
         if type(item) is not Delivery:
             return False
         if self._failure is not None or self._halted:
-            return False
+            return self._settle_unwritable(item, ending, error)
         if ending is _HANDLED:
+            current = item._generation == self._generation
+            if not current and (
+                self._stateful or (item._state is not None and item._state[0] is None)
+            ):
+                # The mailbox's state is the current generation's (saved, it would
+                # also become what that generation rolls back to): the message
+                # runs again against it, uncharged, as on SQLite.
+                self._give_back(item.id)
+                return False
             try:
-                state = self._state_data() if self._stateful else None
+                state = self._state_data() if self._stateful and current else None
             except Exception as problem:
                 log.error("%s: the actor's state cannot be saved: %r", self.name, problem)
                 self._roll_back(item)
@@ -410,9 +422,28 @@ class ServedQueue(DurableQueue):
             batch.after_commit(partial(self._ack, item.id))
             batch.after_failure(partial(self._commit_refused, item))
             self._forget_ask(item)
-            self._settled(item, item._generation == self._generation)
+            self._settled(item, current)
             return False
         return self._settle_unhandled(item, ending, error)
+
+    def _settle_unhandled(
+        self, item: Delivery, ending: MailboxEnding, error: BaseException | None
+    ) -> bool:
+        """``settle`` for a ``FAILED`` or ``RETURNED`` delivery (see ``DurableQueue``).
+
+        One taken before a ``close`` settles its message in the store as any
+        other, but rolls nothing back: the actor's state in memory is the
+        current generation's (the actors' layer's ``_roll_back``).
+        """
+        if item._generation == self._generation:
+            return super()._settle_unhandled(item, ending, error)
+        try:
+            if ending is _FAILED:
+                return self._failed(item, error)
+            self._returned_stale(item)
+        except (StoreFailed, trio.ClosedResourceError):
+            self._halted = True
+        return False
 
     def _returned_stale(self, item: Delivery) -> None:
         """Its actor stopped meanwhile: the store delivers it again at once, uncharged."""
