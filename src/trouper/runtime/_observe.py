@@ -58,6 +58,9 @@ class DeadLetterReason(enum.StrEnum):
     """A pool that has no members left was told or asked."""
     ROUTING_FAILED = "routing failed"
     """A pool's router raised while choosing a member (the error is attached)."""
+    DELIVERY_FAILED = "delivery failed"
+    """Handing a runtime report to a system-topic subscriber raised (its endpoint refused
+    it: a pool whose router rejects the report); the error is attached."""
 
 
 @attrs.frozen

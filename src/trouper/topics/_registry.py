@@ -29,7 +29,9 @@ holds a system one; otherwise the runtime does not even build the reports.
 
 A full subscriber loses a report: it is counted, never turned into a dead
 letter, and dead letters raised while a report is being delivered are not
-reported again, so a report can never feed itself.
+reported again, so a report can never feed itself. A subscriber whose
+delivery raises (its endpoint refuses the report) loses it as a dead letter
+with the error; the subscribers after it still get it.
 
 Queue groups and nodes: a subscription made with ``queue=`` joins the *group*
 of its (pattern, queue) and lives in ``_groups``, not in a table, so plans
@@ -51,12 +53,13 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import attrs
+import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper.actors import ActorRef, ActorState, Address
 from trouper.errors import ActorStopped, InvalidSubject, MailboxFull
 from trouper.runtime import ActorEvent, DeadLetter, DeadLetterReason, EventKind, Listener, Runtime
-from trouper.runtime.lowlevel import cell_of, register_extension
+from trouper.runtime.lowlevel import Cell, Mailbox, cell_of, register_extension
 from trouper.topics._subjects import SubjectIndex, parse_pattern, parse_subject
 
 __all__ = [
@@ -148,9 +151,17 @@ class Subscription:
     _drop: bool = attrs.field(init=False)
     _active: bool = attrs.field(default=True, init=False)
     _dropped: int = attrs.field(default=0, init=False)
+    # The in-memory mailbox of a local actor subscriber (a publish that finds room in it
+    # cannot wait), else None: a publish to it may wait, and unsubscribing must end that.
+    _mailbox: Mailbox | None = attrs.field(default=None, init=False)
+    # The cancel scopes of the publishes waiting on this subscriber now (None: none yet).
+    _waits: list[trio.CancelScope] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._drop = self._overflow is Overflow.DROP
+        endpoint = self._ref.endpoint
+        if isinstance(endpoint, Cell) and not endpoint.mailbox.durable:
+            self._mailbox = endpoint.mailbox
 
     @property
     def pattern(self) -> str:
@@ -472,7 +483,11 @@ class TopicRegistry:
         """End ``subscription``: no publish that reaches it from now on delivers through it.
 
         Idempotent: ending an inactive subscription does nothing. A publish
-        already waiting on another subscriber skips this one.
+        already waiting on another subscriber skips this one, and one waiting
+        for room in this subscriber's mailbox gives up on it and moves on: once
+        this returns, the subscription delivers nothing more (what is already in
+        the mailbox stays). A message skipped so is neither counted nor a dead
+        letter.
 
         Raises:
             ValueError: ``subscription`` belongs to another registry.
@@ -492,6 +507,10 @@ class TopicRegistry:
                 del self._by_owner[subscription._owner]
         self._remove(subscription)
         self._listen()
+        if subscription._waits:
+            # Publishes waiting for room in its mailbox give up on it and move on.
+            for scope in subscription._waits:
+                scope.cancel()
 
     def _remove(self, subscription: Subscription) -> None:
         subscription._active = False
@@ -535,9 +554,10 @@ class TopicRegistry:
         reason ``"slow subscriber"``. A checkpoint: if cancelled while waiting,
         the subscribers before the one it waited on have the message and the
         rest do not; subscriptions made meanwhile are not served, cancelled
-        ones are skipped. An actor that publishes on a subject it subscribes
-        to with ``BACKPRESSURE`` waits for itself once its mailbox is full,
-        as ``await self_ref.tell`` would: subscribe it with ``DROP`` there.
+        ones are skipped (the one it waits on included). An actor that
+        publishes on a subject it subscribes to with ``BACKPRESSURE`` waits
+        for itself once its mailbox is full, as ``await self_ref.tell``
+        would: subscribe it with ``DROP`` there.
 
         Each matching queue group gives the message to one of its members,
         in turn (counted like a subscriber). On a runtime that joined a
@@ -583,7 +603,11 @@ class TopicRegistry:
                     self._slow(subscription, item)
                     continue
             else:
-                reached = await subscription._send(item)
+                mailbox = subscription._mailbox
+                if mailbox is not None and not mailbox.full:
+                    reached = await subscription._send(item)  # in at once: nothing to wait for
+                else:
+                    reached = await _send_unless_unsubscribed(subscription, item)
                 waited = True
             if reached:
                 delivered += 1
@@ -770,8 +794,37 @@ class TopicRegistry:
                 except MailboxFull:
                     subscription._dropped += 1
                     self._dropped += 1
+                except Exception as error:
+                    # Its own problem (a pool whose router rejects the report): it loses
+                    # this report, as a dead letter with the error, and the rest get it.
+                    self._runtime.dead_letters.post(
+                        DeadLetter(
+                            item,
+                            subscription._ref.address,
+                            DeadLetterReason.DELIVERY_FAILED,
+                            error,
+                        )
+                    )
         finally:
             self._reporting = reporting
+
+
+async def _send_unless_unsubscribed(subscription: Subscription, item: object) -> bool:
+    """``send`` that ``unsubscribe`` can end while it waits: then nothing was delivered.
+
+    A cancel scope costs about as much as the send, so only sends that may
+    wait (a full mailbox, or an endpoint other than a local cell) pay for one.
+    """
+    waits = subscription._waits
+    if waits is None:
+        waits = subscription._waits = []
+    with trio.CancelScope() as scope:
+        waits.append(scope)
+        try:
+            return await subscription._send(item)
+        finally:
+            waits.remove(scope)
+    return False  # unsubscribed while waiting: skipped, not lost
 
 
 def _check_queue(queue: object) -> None:
