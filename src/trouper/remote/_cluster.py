@@ -159,6 +159,14 @@ _FLUSH_BOUND: Final = 1.0
 _SETTLE_BOUND: Final = 0.1
 """Seconds the liveness check waits to read what the server has, before calling nodes gone."""
 
+_FORGET_AFTER: Final = 10
+"""This node's heartbeat intervals after which the record of a node not heard from is dropped.
+
+(Gone, or never heard from, with no ask, watch or proxy of its.)"""
+
+_FORGOTTEN: Final = 4096
+"""Incarnations of dropped records of nodes gone silent, remembered to know them when back."""
+
 
 @attrs.frozen
 class ClusterStatistics:
@@ -184,6 +192,12 @@ class ClusterStatistics:
     """Messages held now, waiting for room in their actors' mailboxes."""
     reconnects: int
     """Times this node's connection to the cluster was re-established."""
+    peers: int
+    """Other nodes this node keeps a record of now: alive, addressed lately, or gone lately.
+
+    A node gone (or never heard from) for ten heartbeat intervals, with no
+    ask or watch of this node's waiting on it, is forgotten.
+    """
 
 
 class Peer:
@@ -191,6 +205,7 @@ class Peer:
 
     __slots__ = (
         "asks",
+        "dropped",
         "head",
         "incarnation",
         "interval",
@@ -199,6 +214,7 @@ class Peer:
         "node",
         "reply_subject",
         "seq",
+        "since",
         "state",
         "tag",
         "watches",
@@ -232,11 +248,23 @@ class Peer:
         # Its actors watched from here, by path.
         self.asks: dict[int, Pending] = {}
         # Asks to it waiting for their replies, by token.
+        self.since = _now()
+        # trio.current_time() when it was made, went gone, or came alive (its last change).
+        self.dropped = False
+        # Forgotten by the cluster (its state is then GONE, so endpoints holding it look again).
 
     @property
     def gone(self) -> bool:
         """Whether the node is gone (silent, left, or restarted)."""
         return self.state is Liveness.GONE
+
+
+def _now() -> float:
+    """``trio.current_time()``, or minus infinity outside a Trio run."""
+    try:
+        return trio.current_time()
+    except RuntimeError:
+        return -math.inf
 
 
 class _Watch:
@@ -358,6 +386,9 @@ class Cluster:
         # The last ask token handed out (tokens are never reused).
         self._pending: dict[int, Pending] = {}
         # Asks from this node waiting for their replies, by token.
+        self._forgotten: dict[str, None] = {}
+        # Incarnations of nodes gone silent whose records were dropped (at most _FORGOTTEN,
+        # oldest first): one heard again is back, as if its record were kept.
         self._watch_answers: dict[int, Pending] = {}
         # Watch requests from this node waiting for their answers, by token.
         self._yield_budget = YIELD_EVERY
@@ -404,6 +435,7 @@ class Cluster:
             overflowed=self._overflowed,
             held=self._held,
             reconnects=self._reconnects,
+            peers=len(self._peers),
         )
 
     # --- refs -------------------------------------------------------------------
@@ -650,6 +682,7 @@ class Cluster:
                     self._gone(
                         peer, f"node {peer.node!r} sent no heartbeat for {2 * peer.interval:g} s"
                     )
+            self._drop_forgotten()
             wake = trio.current_time() + self._interval()
             for peer in self._peers.values():
                 if peer.state is Liveness.ALIVE:
@@ -657,6 +690,36 @@ class Cluster:
             with trio.CancelScope() as self._wake_liveness:
                 await trio.sleep_until(wake)
             self._wake_liveness = None
+
+    def _drop_forgotten(self) -> None:
+        """Drop the records of nodes not heard from for ``_FORGET_AFTER`` intervals, if idle.
+
+        Idle: no ask waits on it, none of its actors is watched from here, and
+        none of this node's is watched for it. An endpoint holding a dropped
+        record finds it ``dropped`` and takes the node's current one.
+        """
+        horizon = trio.current_time() - _FORGET_AFTER * self._interval()
+        proxies = self._proxies
+        idle = [
+            peer
+            for peer in self._peers.values()
+            if peer.state is not Liveness.ALIVE
+            and peer.since <= horizon
+            and not peer.asks
+            and not peer.watches
+            and peer.node not in proxies
+        ]
+        for peer in idle:
+            del self._peers[peer.node]
+            if peer.gone and peer.left != peer.incarnation and peer.incarnation is not None:
+                forgotten = self._forgotten  # gone silent: it may yet come back
+                if len(forgotten) >= _FORGOTTEN:
+                    del forgotten[next(iter(forgotten))]
+                forgotten[peer.incarnation] = None
+            self._forget(peer.incarnation)
+            peer.state = Liveness.GONE
+            peer.why = f"node {peer.node!r} is forgotten"
+            peer.dropped = True
 
     def _overdue(self) -> list[Peer]:
         """The nodes alive so far that have been silent for two of their intervals."""
@@ -766,10 +829,14 @@ class Cluster:
             peer.last_seen = trio.current_time()
             if peer.state is not Liveness.ALIVE or peer.incarnation != incarnation:
                 back = peer.gone and peer.incarnation == incarnation
+                if peer.incarnation is None and incarnation in self._forgotten:
+                    del self._forgotten[incarnation]
+                    back = True  # gone silent, its record dropped since, and now heard again
                 if peer.gone:
                     log.info("node %r is back in the cluster", node)
                 peer.incarnation = incarnation
                 peer.state = Liveness.ALIVE
+                peer.since = trio.current_time()
                 if self._wake_liveness is not None:
                     self._wake_liveness.cancel()
                 if self._client is not None:
@@ -787,6 +854,7 @@ class Cluster:
         log.warning("node %r: %s", self.node, why)
         peer.state = Liveness.GONE
         peer.why = why
+        peer.since = trio.current_time()
         for pending in list(peer.asks.values()):
             pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
         watches, peer.watches = peer.watches, {}

@@ -111,12 +111,16 @@ class RemoteEndpoint:
         await checkpoint_if_cancelled()
         outbox = cluster._outbox
         peer = self._peer
+        if peer.state is GONE and peer.dropped:
+            peer = self._repeer()
         if outbox is None or peer.state is GONE:
             cluster._unreachable(message, self.address, peer)
             await cancel_shielded_checkpoint()
             return False
         if outbox.full:
             await outbox.wait_room()
+            if peer.dropped:
+                peer = self._repeer()
             if cluster._outbox is None or peer.gone:  # left, or the node went, meanwhile
                 cluster._unreachable(message, self.address, peer)
                 return False
@@ -139,6 +143,8 @@ class RemoteEndpoint:
             runtime.refuse_foreign_thread("tell_nowait")
         outbox = cluster._outbox
         peer = self._peer
+        if peer.state is GONE and peer.dropped:
+            peer = self._repeer()
         if outbox is None or peer.state is GONE:
             cluster._unreachable(message, self.address, peer)
             return False
@@ -146,6 +152,11 @@ class RemoteEndpoint:
             raise MailboxFull(self.address, QUEUE_BYTES)
         self._queue_tell(message, msg_id)
         return True
+
+    def _repeer(self) -> Peer:
+        """Take the node's current record: the cluster dropped the one this endpoint held."""
+        peer = self._peer = self._cluster._peer(self.address.node)
+        return peer
 
     def _queue_tell(self, message: object, msg_id: str | None) -> int:
         """Encode ``message`` and queue it for the remote actor; return its encoded size.
@@ -207,6 +218,8 @@ class RemoteEndpoint:
         client = cluster._client
         outbox = cluster._outbox
         peer = self._peer
+        if peer.state is GONE and peer.dropped:
+            peer = self._repeer()
         address = self.address
         if client is None or outbox is None:
             raise NodeUnreachable(address, "this node is not in a cluster (it has left)")
@@ -216,6 +229,8 @@ class RemoteEndpoint:
             raise NodeUnreachable(address, "this node's connection to the cluster is down")
         if outbox.full:
             await outbox.wait_room()
+            if peer.dropped:  # (forgotten meanwhile)
+                peer = self._repeer()
         blob = cluster._codec.encode_blob(message)
         self._check_size(blob)
         cluster._tokens = token = cluster._tokens + 1
