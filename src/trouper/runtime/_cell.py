@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from functools import partial
 from threading import get_ident
@@ -182,6 +183,7 @@ class Cell:
         "_first_start",
         "_guardian",
         "_host",
+        "_notices",
         "_parked",
         "_pending",
         "_pending_reason",
@@ -333,6 +335,9 @@ class Cell:
         # The task holding the children's nursery, while there is one.
         self._timers: set[Timer] | None = None
         # The current instance's live timers.
+        self._notices: deque[object] | None = None
+        # For a member sharing its pool's mailbox: the Terminated and Exited of its own
+        # watches and links, which it alone handles (before its next shared message).
 
     def __repr__(self) -> str:
         return f"<Cell {self.address.path} {self.phase.value}>"
@@ -1063,6 +1068,10 @@ class Cell:
         if tracked:
             return await self._serve_tracked()
         self._take_deferred()
+        if self._notices:
+            leave = await self._serve_notices(instance, None)
+            if leave is not None:
+                return leave
         actor_class = type(instance)
         dispatch = actor_class._trouper_dispatch
         resolve = actor_class._trouper_resolve
@@ -1075,13 +1084,15 @@ class Cell:
                     mailbox.admit()  # emptied by other means (a withdrawn Terminated)
                     if items:
                         continue
+                if self._notices:
+                    return Command.RESUME, None  # serve again, its own notices first
                 mailbox.register(self)
                 self._parked = True
                 await wait_task_rescheduled(self._abort_park)
                 if self.phase is Phase.STOPPED:
                     return Command.STOP, None  # a stop at once finalized the cell
-                if instruments.watch_handlers:
-                    return Command.RESUME, None  # serve again, instrumented
+                if instruments.watch_handlers or self._notices:
+                    return Command.RESUME, None  # serve again, instrumented or notified
                 budget = throughput
                 continue
             message = items.popleft()
@@ -1137,7 +1148,7 @@ class Cell:
             if budget <= 0:
                 budget = throughput
                 await checkpoint()
-                if instruments.watch_handlers:
+                if instruments.watch_handlers or self._notices:
                     break
         return self._leave_serving()
 
@@ -1154,6 +1165,11 @@ class Cell:
         throughput = self.throughput
         budget = throughput
         while self._pending is None:
+            if self._notices:
+                leave = await self._serve_notices(instance, task)
+                if leave is not None:
+                    return leave
+                continue
             if not items:
                 if mailbox.producers:
                     mailbox.admit()
@@ -1270,6 +1286,18 @@ class Cell:
         if settles:
             mailbox.settle(item, MailboxEnding.HANDLED, None)
         self._answer(envelope, message, result)
+        return None
+
+    async def _serve_notices(self, instance: Actor, task: Task | None) -> _Next | None:
+        """Handle this member's own notices (``Terminated``, ``Exited``), oldest first.
+
+        Returns what ends serving (a failure) or ``None`` once none is left.
+        """
+        notices = self._notices
+        while notices and self._pending is None:
+            leave = await self._handle_one(instance, notices.popleft(), False, task)
+            if leave is not None:
+                return leave
         return None
 
     def _answer(self, envelope: Ask | None, message: object, result: object) -> None:
@@ -1410,6 +1438,10 @@ class Cell:
         if self.owns_mailbox:
             for message in self.mailbox.close():
                 self.dead_letter(message, _STOPPED_REASON)
+        notices, self._notices = self._notices, None
+        if notices:
+            for message in notices:
+                self.dead_letter(message, _STOPPED_REASON)
         runtime = self.runtime
         if self.name is not None and runtime.names.get(self.name) is self:
             del runtime.names[self.name]
@@ -1431,11 +1463,32 @@ class Cell:
         return self._bonds
 
     def deliver_system(self, message: object) -> None:
-        """Put a system message (Terminated, Exited) in the mailbox, whatever its size."""
-        if self.mailbox.closed:
+        """Put a system message (Terminated, Exited) in the mailbox, whatever its size.
+
+        A member sharing its pool's mailbox keeps it apart instead: the notice
+        of its own watch or link is for it alone, not for whichever member is
+        free (and its ``unwatch`` withdraws only its own).
+        """
+        if not self.owns_mailbox:
+            if self.phase is Phase.STOPPED:
+                self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
+                return
+            if self._notices is None:
+                self._notices = deque()
+            self._notices.append(message)
+            if self.phase is Phase.RUNNING:
+                self._unpark()  # (parked on the shared mailbox: serve the notice now)
+        elif self.mailbox.closed:
             self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
         else:
             self.mailbox.put_system(message)
+
+    def withdraw_notices(self, ref: ActorRef[object]) -> None:
+        """Drop the ``Terminated`` for ``ref`` not yet handled (``ctx.unwatch``)."""
+        items = self.mailbox.items if self.owns_mailbox else self._notices
+        if items:
+            for item in [m for m in items if type(m) is Terminated and m.ref == ref]:
+                items.remove(item)
 
     def linked_stopped(self, other: Cell, reason: BaseException | None) -> None:
         """React to a linked actor's stop: an ``Exited`` message, or a failure of our own."""

@@ -13,7 +13,6 @@ from trouper.actors import (
     ActorRef,
     Context,
     DeliveryInfo,
-    Terminated,
     Timer,
 )
 from trouper.errors import ChildNotFound, NameTaken
@@ -164,9 +163,7 @@ class ActorContext(Context):
         if me._bonds is not None and ref in me._bonds.watching:
             del me._bonds.watching[ref]
             _unwatch(ref, me)
-        items = me.mailbox.items
-        for item in [m for m in items if _is_terminated_of(m, ref)]:
-            items.remove(item)
+        me.withdraw_notices(ref)
 
     def link(self, ref: ActorRef[object]) -> None:
         """Tie this actor's fate to ``ref``'s, both ways; see ``Context.link``."""
@@ -263,10 +260,6 @@ def _unwatch(ref: ActorRef[object], watcher: Cell) -> None:
     unwatch = getattr(ref.endpoint, "unwatch", None)
     if unwatch is not None:
         unwatch(watcher)
-
-
-def _is_terminated_of(item: object, ref: ActorRef[object]) -> bool:
-    return type(item) is Terminated and item.ref == ref
 
 
 def _local(ref: ActorRef[object], what: str) -> Cell:
