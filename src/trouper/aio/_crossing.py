@@ -66,9 +66,12 @@ A job is one of:
   offers one (``ask_soon``, the engine's ask without a waiting task), else
   (no room, or an endpoint that answers no callback ask: a remote node, a
   broadcast pool) it starts the endpoint's lane, so that later sends keep
-  behind it. While an instrument watches sends (tracing,
-  metrics, a simulation's interceptions), asks take the awaited route, so
-  that its hooks see a Trio task's ask.
+  behind it. While an instrument watches sends (tracing, metrics, a
+  simulation's interceptions), asks still go by callback, off the direct
+  route: ``ask_soon`` calls the send hooks itself (``intercept_send``,
+  ``message_sent``, ``message_delivered``), so they see the ask in the
+  pump's step, a Trio task, in the caller's context, as they see a Trio
+  task's ``ref.ask``.
 
 An awaited call hands its result to an asyncio future (set from Trio code on
 the loop's thread, which asyncio allows). When the asyncio caller is
