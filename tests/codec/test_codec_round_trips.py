@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 import msgpack  # type: ignore[import-untyped]
+import pytest
 from codec_messages import (
     REGISTRY,
     Charge,
@@ -133,6 +134,26 @@ def test_times_and_dates_round_trip() -> None:
         "at": "06:30:00.000015+00:00",
         "days": ["2024-01-01"],
     }
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [
+        datetime.timedelta(microseconds=1),
+        -datetime.timedelta(microseconds=250),
+        datetime.timedelta(hours=-3, seconds=-1, microseconds=-5),
+    ],
+    ids=["plus-1us", "minus-250us", "hours-seconds-and-us"],
+)
+def test_an_offset_with_a_fraction_of_a_second_round_trips(offset: datetime.timedelta) -> None:
+    """A UTC offset under a second (which CPython 3.11 reads back as UTC) keeps its value."""
+    zone = datetime.timezone(offset)
+    moment = datetime.datetime(2000, 1, 1, 12, 0, 0, 5, tzinfo=zone)
+    back = round_trip(attrs.evolve(EVERYTHING, at=moment))
+    assert isinstance(back, Everything)
+    assert (back.at, back.at.utcoffset()) == (moment, offset)
+    alarm = Alarm(datetime.time(6, 30, tzinfo=zone), [])
+    assert round_trip(alarm) == alarm
 
 
 def test_a_recursive_class_round_trips() -> None:

@@ -215,6 +215,20 @@ def _type_label(tp: Any) -> str:
     return repr(tp).replace("typing.", "")
 
 
+def _offset(text: str) -> datetime.timezone:
+    """The UTC offset written ``+HH:MM:SS.ffffff`` (what ``isoformat`` writes for one)."""
+    sign = -1 if text[0] == "-" else 1
+    return datetime.timezone(
+        sign
+        * datetime.timedelta(
+            hours=int(text[1:3]),
+            minutes=int(text[4:6]),
+            seconds=int(text[7:9]),
+            microseconds=int(text[10:16]),
+        )
+    )
+
+
 def _is_date_text(text: str) -> bool:
     """Whether ``text`` is a date alone (ISO 8601 date forms are at most 10 characters)."""
     if len(text) > 10:
@@ -361,9 +375,15 @@ def make_converter(
     def structure_datetime(value: Any, tp: Any) -> Any:
         if value.__class__ is str and not (tp is datetime.datetime and _is_date_text(value)):
             try:
-                return tp.fromisoformat(value)
+                moment = tp.fromisoformat(value)
             except ValueError:
                 pass
+            else:
+                if value[-7:-6] == "." and value[-16:-15] in ("+", "-"):
+                    # An offset with a fraction of a second: CPython 3.11 reads
+                    # one under a second as UTC ("+00:00:00.000001").
+                    return moment.replace(tzinfo=_offset(value[-16:]))
+                return moment
         raise Expected(f"{tp.__name__} (ISO 8601 text)", value)
 
     def unstructure_moment(value: Any) -> Any:
