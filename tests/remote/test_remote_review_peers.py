@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import trio
 from remote_support import Account, Balance, Note, nodes, wait_for
+from test_remote_review_notices import Journal, Relay, watched
 
 import trouper
+from trouper import Terminated
 from trouper.errors import NodeUnreachable
 from trouper.remote import Nats, cluster_of
+from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
 
@@ -52,3 +55,38 @@ async def test_the_record_of_a_node_that_left_is_dropped_after_a_while(transport
             match=r"^actor trouper://brief/acct is unreachable: no node .brief. is in the cluster$",
         ):
             await ref.ask(Balance())
+
+
+async def test_a_node_heard_again_after_it_was_forgotten_gets_its_watches_checked(
+    cluster_server: NatsServer, prefix: str
+) -> None:
+    """web forgets bank, gone silent one way; heard again, bank still re-checks its watches."""
+    seen: list[Terminated] = []
+    async with trio.open_nursery() as nursery:
+        relay = Relay(cluster_server.url)
+        port = await nursery.start(relay.serve)
+        near = Nats(cluster_server.url, prefix=prefix, heartbeat=0.2)
+        far = Nats(f"nats://127.0.0.1:{port}", prefix=prefix, heartbeat=0.2)
+        async with (
+            trouper.open_runtime(node="bank", transport=far) as bank,
+            trouper.open_runtime(node="web", transport=near) as web,
+        ):
+            acct = await web.spawn(Account, 0, name="acct")
+            journal = await bank.spawn(Journal, seen)
+            with trio.fail_after(20):
+                await wait_for(lambda: cluster_of(bank).nodes() == ("bank", "web"))
+                await wait_for(lambda: cluster_of(web).nodes() == ("bank", "web"))
+                await journal.tell(bank.remote("web", "acct"))
+                await wait_for(lambda: watched(web, "acct"))
+                relay.swallow()  # bank hears web, web hears nothing of bank
+                await wait_for(lambda: not watched(web, "acct"))  # bank found gone: dropped
+                await wait_for(lambda: cluster_of(web).statistics().peers == 0)
+                relay.heal()
+                await wait_for(lambda: cluster_of(web).nodes() == ("bank", "web"))
+                await wait_for(lambda: watched(web, "acct"))
+                await web.stop(acct)
+                await wait_for(lambda: len(seen) == 1)
+            assert cluster_of(bank).statistics().reconnects == 0  # (which would re-check too)
+            assert cluster_of(bank).nodes() == ("bank", "web")  # bank never found web gone
+        nursery.cancel_scope.cancel()
+    assert seen[0].reason is None
