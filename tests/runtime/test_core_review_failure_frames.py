@@ -146,3 +146,24 @@ async def test_releasing_a_failure_leaves_a_handler_that_still_runs_alone() -> N
         catcher = await rt.spawn(Catcher)
         assert await catcher.ask(Relay(chained)) == "finished"
         assert trio.current_time() == 1
+
+
+async def test_a_failure_that_fails_the_runtime_keeps_its_locals_for_debugging() -> None:
+    """An error escalated out of ``open_runtime`` keeps its handler's locals (post-mortem)."""
+    kept: list[weakref.ref[object]] = []
+    strategy = OneForOne(directives={ValueError: Directive.ESCALATE})
+
+    async def scenario() -> None:
+        async with trouper.open_runtime(root_strategy=strategy) as rt:
+            ref = await rt.spawn(Crasher, kept, name="crasher")
+            await ref.tell(Crash())
+            await trio.sleep_forever()
+
+    try:
+        await scenario()
+    except trouper.ChildFailed as failed:
+        error = failed.__cause__
+    assert isinstance(error, ValueError)
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    (crash_frame,) = [frame for frame in frames if frame.f_code.co_name == "crash"]
+    assert isinstance(crash_frame.f_locals["big"], Big)

@@ -99,6 +99,7 @@ from trouper.nats import (
     PubAck,
     PullFeed,
     RetentionPolicy,
+    Status,
     StorageType,
     StreamConfig,
     connect,
@@ -299,11 +300,19 @@ class _Lease:
 class _LeasedFeed:
     """A mailbox's long poll, with the leases of the deliveries it handed over."""
 
-    __slots__ = ("_feed", "_feeds", "held")
+    __slots__ = ("_closed", "_feed", "_feeds", "held")
 
-    def __init__(self, feed: PullFeed, feeds: set[_LeasedFeed], held: dict[int, _Lease]) -> None:
+    def __init__(
+        self,
+        feed: PullFeed,
+        feeds: set[_LeasedFeed],
+        held: dict[int, _Lease],
+        closed: Callable[[ConnectionClosed], None],
+    ) -> None:
         # The long poll.
         self._feed = feed
+        # Called when the client closed under the feed (the store fails).
+        self._closed = closed
         # The store's open feeds (the keeper's round); this one is there until closed.
         self._feeds = feeds
         # The deliveries handed over and not settled, by stream sequence (the latest of each).
@@ -324,8 +333,16 @@ class _LeasedFeed:
         self._feed.wake()
 
     async def wait(self) -> None:
-        """Wait until something changed (see ``PullFeed.wait``)."""
-        await self._feed.wait()
+        """Wait until something changed (see ``PullFeed.wait``).
+
+        Raises:
+            ConnectionClosed: the feed was closed, or the client (then the store fails).
+        """
+        try:
+            await self._feed.wait()
+        except ConnectionClosed as error:
+            self._closed(error)
+            raise
 
     def close(self) -> None:
         """Stop polling and stop keeping its leases (the server redelivers them after ack_wait)."""
@@ -790,7 +807,7 @@ class JetStreamStore:
             )
 
         feed = consumer.feed(on_message, expires=self._poll_expires, heartbeat=self._heartbeat)
-        return _LeasedFeed(feed, self._feeds, held)
+        return _LeasedFeed(feed, self._feeds, held, self._client_closed)
 
     async def _keeper(self) -> None:
         """Send ``+WPI`` for each delivery held here, every ``ack_wait / 4``.
@@ -1236,6 +1253,11 @@ class JetStreamStore:
                 # Not stored: the room its queue reserved for it is free again.
                 record.queue.appended((record,))
         self._release_flushers(commit)
+
+    def _client_closed(self, error: ConnectionClosed) -> None:
+        """A feed's client closed (it gave up reconnecting): the store fails, unless closing."""
+        if self._phase == "open" and self.client.status is Status.CLOSED:
+            self._fail_store(error)
 
     def _fail_store(self, error: BaseException) -> None:
         if self._failure is not None:

@@ -1000,7 +1000,9 @@ class Cell:
         with its traceback, but without the failed handler's local variables.
         """
         failure, self._failure = self._failure, None
-        if failure is not None:
+        if failure is not None and not self.runtime.failing:
+            # (A failed runtime raises its error out of ``open_runtime``: the
+            # locals stay, for post-mortem debugging.)
             release_frames(failure)
 
     async def _start_instance(self, cause: BaseException | None) -> BaseException | None:

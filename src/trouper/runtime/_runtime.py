@@ -551,6 +551,11 @@ class Runtime:
             return
         self.fail(failure)
 
+    @property
+    def failing(self) -> bool:
+        """Whether the runtime has failed: its block is cancelled and the error will leave it."""
+        return self._failure is not None
+
     def fail(self, error: BaseException) -> None:
         """Fail the runtime: the ``async with`` body is cancelled and ``error`` leaves it."""
         if self._failure is None:
