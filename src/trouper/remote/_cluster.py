@@ -33,7 +33,10 @@ one node arrive in the order it sent them):
   watchers of its actors get ``Terminated`` (reason ``NodeUnreachable``),
   proxies it registered here are dropped. A gone node that is heard from
   again (a healed partition) is alive again; what was reported stays
-  reported.
+  reported. The record (``Peer``) of a node gone or never heard from for
+  ``_FORGET_AFTER`` intervals, with no ask, watch or proxy on it, is dropped,
+  so that records stay bounded; its incarnation is remembered (bounded too)
+  if it went silent, so that it is still known as back if heard again.
 - ``P.topic.>``: topics published on other nodes (this node's own come back
   too and are skipped by their incarnation), delivered to the plain
   subscribers here; one queue subscription per queue group with members here
