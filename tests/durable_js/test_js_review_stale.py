@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import attrs
+import outcome
 import pytest
 import trio
 from js_support import Job, Taker, store_for
@@ -20,7 +21,8 @@ import trouper
 from trouper.actors import Address
 from trouper.codec import Codec
 from trouper.durable import Delivery, Durable, GiveUp, JetStreamStore, Retry, ServedQueue
-from trouper.runtime.lowlevel import MailboxEnding
+from trouper.errors import ActorStopped, HandlerError
+from trouper.runtime.lowlevel import Ask, MailboxEnding
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -135,3 +137,44 @@ async def test_a_stale_delivery_leaves_the_current_actor_state_alone(
         cell.stopped = True
         mailbox.close()
     assert isinstance(stale, Delivery)
+
+
+@pytest.mark.parametrize(
+    ("ending", "error", "answer"),
+    [
+        (MailboxEnding.HANDLED, None, None),
+        (MailboxEnding.FAILED, Retry(after=0.0), ActorStopped),
+        (MailboxEnding.FAILED, GiveUp("no"), HandlerError),
+    ],
+    ids=["handled", "retry", "give-up"],
+)
+async def test_an_ask_whose_message_is_being_handled_is_left_to_its_handler_at_close(
+    js_server: NatsServer,
+    prefix: str,
+    ending: MailboxEnding,
+    error: BaseException | None,
+    answer: type[BaseException] | None,
+) -> None:
+    """As on SQLite, the close fails only asks whose message no handler holds.
+
+    It failed every ask waiting in this process with ``ActorStopped``, that
+    of the message being handled too, whose handler may yet succeed and
+    answer. A stale ``Retry`` answers it ``ActorStopped`` (its redelivery
+    goes to the reopened queue, which does not know the ask).
+    """
+    replies: list[outcome.Outcome[object]] = []
+    async with store_for(js_server.url, prefix) as store, serving(store) as queue:
+        queue.attach(StandInCell(Address("local", "/box"), None))  # type: ignore[arg-type]
+        assert queue.put_nowait(Ask(Job(1), replies.append))
+        await store.flush()
+        taken = await Taker().take(queue)
+        queue.close()
+        assert replies == []
+        queue.reopen()
+        queue.settle(taken, ending, error)
+        if answer is None:
+            assert replies == []  # the cell answers it with the handler's result
+        else:
+            (reply,) = replies
+            with pytest.raises(answer):
+                reply.unwrap()

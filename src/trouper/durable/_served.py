@@ -48,6 +48,7 @@ from functools import partial
 from random import Random
 from typing import TYPE_CHECKING
 
+import outcome
 import trio
 
 from trouper.actors import Exited, Terminated
@@ -61,12 +62,13 @@ from trouper.durable._queue import (
     DurableQueue,
     EncodedMessage,
     MessageCodec,
+    Retry,
     _dead_letter_facts,
     _undecodable,
     _unwrap,
 )
 from trouper.durable._store import Append, DeliveringStore, Feed, Received, WriteBatch
-from trouper.errors import StoreFailed
+from trouper.errors import ActorStopped, StoreFailed
 from trouper.runtime.lowlevel import Ask, MailboxEnding
 
 if TYPE_CHECKING:
@@ -433,13 +435,20 @@ class ServedQueue(DurableQueue):
 
         One taken before a ``close`` settles its message in the store as any
         other, but rolls nothing back: the actor's state in memory is the
-        current generation's (the actors' layer's ``_roll_back``).
+        current generation's (the actors' layer's ``_roll_back``). With
+        ``Retry``, a waiting ask gets ``ActorStopped``: the queue that
+        redelivers the message does not know it.
         """
         if item._generation == self._generation:
             return super()._settle_unhandled(item, ending, error)
         try:
             if ending is _FAILED:
-                return self._failed(item, error)
+                absorbed = self._failed(item, error)
+                ask = item.companion
+                if isinstance(error, Retry) and ask is not None and self.address is not None:
+                    item.companion = None
+                    ask.settle(outcome.Error(ActorStopped(self.address)))
+                return absorbed
             self._returned_stale(item)
         except (StoreFailed, trio.ClosedResourceError):
             self._halted = True
@@ -553,8 +562,9 @@ class ServedQueue(DurableQueue):
         """Refuse puts, give back what was not taken (the store redelivers it at once).
 
         Asks waiting for messages not yet handled fail with ``ActorStopped``
-        (returned instead when no cell is attached); system notices that
-        were waiting are returned; parked senders get False. Deliveries being
+        (returned instead when no cell is attached), except those of messages
+        being handled, which their handlers answer; system notices that were
+        waiting are returned; parked senders get False. Deliveries being
         handled settle in the store when their handlers end.
         """
         if self.closed:
@@ -577,7 +587,10 @@ class ServedQueue(DurableQueue):
                 returned.append(item)
         self.items.clear()
         self._outstanding = 0
-        asks = list(self._asks.values())
+        # What is still held was taken (being handled, or settling): its ask is
+        # its handler's to answer (as on SQLite); see ``_settle_unhandled``.
+        taken = {received.ask for received in self._receipts.values()}
+        asks = [ask for token, ask in self._asks.items() if token not in taken]
         self._asks.clear()
         self._turn_away(asks, returned)
         return returned
