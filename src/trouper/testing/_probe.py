@@ -14,6 +14,7 @@ with a cancel scope around each line, and every wait is on virtual time.
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,9 @@ from trouper.runtime import Runtime
 __all__ = ["Received", "TestProbe"]
 
 DEFAULT_WITHIN = 3.0
-_names = itertools.count(1)
+_numbers: weakref.WeakKeyDictionary[Runtime, Iterator[int]] = weakref.WeakKeyDictionary()
+"""The numbers of each runtime's unnamed probes: per runtime, so that a simulation's
+probes have the same paths in every run of a seed, whatever ran before in the process."""
 
 Matcher = type | Callable[[object], bool] | object
 
@@ -122,8 +125,12 @@ class TestProbe(ActorRef[object]):
     __slots__ = ("_arrived", "_inbox", "_last", "_runtime", "history")
 
     def __init__(self, runtime: Runtime, name: str | None = None) -> None:
-        label = name if name is not None else str(next(_names))
-        super().__init__(Address(runtime.node, f"/probe/{label}"), _ProbeEndpoint(self))
+        if name is None:
+            numbers = _numbers.get(runtime)
+            if numbers is None:
+                numbers = _numbers[runtime] = itertools.count(1)
+            name = str(next(numbers))
+        super().__init__(Address(runtime.node, f"/probe/{name}"), _ProbeEndpoint(self))
         self._runtime = runtime
         self._inbox: deque[Received] = deque()
         self._arrived = trio.Event()
