@@ -22,7 +22,14 @@ from contextlib import contextmanager
 import attrs
 import outcome
 import trio
-from trio.lowlevel import Abort, Task, checkpoint, checkpoint_if_cancelled, current_task
+from trio.lowlevel import (
+    Abort,
+    Task,
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+)
 
 from trouper.actors import ActorRef, Address, Terminated
 from trouper.runtime import Runtime
@@ -68,7 +75,9 @@ class _ProbeEndpoint:
         """Record ``message`` (a probe's mailbox never fills)."""
         await checkpoint_if_cancelled()
         self.probe._arrive(Received(trio.current_time(), message))
-        await checkpoint()
+        # Arrived: a cancellation now would make the sender think it was lost (and send
+        # it again). A tell to an actor's mailbox ends the same way.
+        await cancel_shielded_checkpoint()
         return True
 
     def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
