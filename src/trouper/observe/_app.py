@@ -146,11 +146,20 @@ class _LoopbackOnly:
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # ASCII with escapes: a lone surrogate (a name or an error text made with
+    # ``surrogateescape``) has no UTF-8 form and would fail the response.
+    return json.dumps(value, separators=(",", ":"))
+
+
+class _JSON(JSONResponse):
+    """A JSON answer as ASCII, escapes included, as ``_dumps`` writes it."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
 def _error(status: int, text: str) -> JSONResponse:
-    return JSONResponse({"error": text}, status_code=status)
+    return _JSON({"error": text}, status_code=status)
 
 
 class _ViewQuery:
@@ -200,33 +209,31 @@ def make_app(
         return HTMLResponse(page)
 
     async def get_config(request: Request) -> Response:
-        return JSONResponse(config)
+        return _JSON(config)
 
     async def summary(request: Request) -> Response:
-        return JSONResponse(observer.summary().to_json())
+        return _JSON(observer.summary().to_json())
 
     async def tree(request: Request) -> Response:
         view = _ViewQuery(request)
-        return JSONResponse(
-            observer.tree(open=view.open, closed=view.closed, pages=view.pages).to_json()
-        )
+        return _JSON(observer.tree(open=view.open, closed=view.closed, pages=view.pages).to_json())
 
     async def actor(request: Request) -> Response:
         path = "/" + request.path_params["path"]
         details = observer.actor(path)
         if details is None:
             return _error(404, f"no actor at {path}")
-        return JSONResponse(details.to_json())
+        return _JSON(details.to_json())
 
     async def topics(request: Request) -> Response:
-        return JSONResponse([topic.to_json() for topic in observer.topics()])
+        return _JSON([topic.to_json() for topic in observer.topics()])
 
     async def pools(request: Request) -> Response:
-        return JSONResponse([pool.to_json() for pool in observer.pools()])
+        return _JSON([pool.to_json() for pool in observer.pools()])
 
     async def feed(request: Request) -> Response:
         limit = _number(request.query_params.get("limit", ""))
-        return JSONResponse(
+        return _JSON(
             observer.feed(_since(request), limit=FEED_LIMIT if limit is None else limit).to_json()
         )
 
@@ -257,7 +264,7 @@ def make_app(
                 # ActorError: the restarted child failed to start, or it (or its
                 # supervisor) stopped meanwhile: an answer, not a crash of the view.
                 return _error(409, str(error))
-            return JSONResponse({"ok": True, "path": path})
+            return _JSON({"ok": True, "path": path})
 
         return endpoint
 
