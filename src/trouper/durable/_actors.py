@@ -18,7 +18,10 @@ name, plus what an actor needs on top of it:
   saved), encoded after each handled message and saved in the ack's
   transaction when its bytes changed. A failed or returned handler's
   changes are rolled back to the last saved state, so a redelivery replays
-  against exactly what was committed.
+  against exactly what was committed. A state that cannot be encoded (or a
+  ``self.state`` replaced by another type) fails the delivery: nothing of the
+  handler commits, the state is rolled back, the message counts a failure,
+  and a waiting ask gets ``HandlerError`` (not the handler's result).
 - Dead letters: each move to the dead-letter queue is also posted to the
   runtime's dead-letter office once it has committed (so it is published on
   ``trouper.system.dead_letters``).
@@ -40,15 +43,17 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import outcome
 import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
+from trouper._text import describe
 from trouper.actors import Actor, ActorRef, Address
 from trouper.codec import Codec, MessageRegistry
 from trouper.durable._queue import Delivery, Durable, DurableQueue
 from trouper.durable._served import ServedQueue
 from trouper.durable._store import WriteBatch
-from trouper.errors import ActorStopped
+from trouper.errors import ActorStopped, HandlerError
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
 from trouper.runtime.lowlevel import Cell, Guardian, register_extension, stage_if_in_transaction
 
@@ -288,6 +293,9 @@ class ActorMailbox(DurableQueue):
         # The actor's state class and its codec, once an instance declared one.
         self._state_type: type | None = None
         self._state_codec: Codec | None = None
+        # Why the last handled message's state could not be encoded (None if it could):
+        # ``_roll_back`` answers its ask with it, as the message was not acknowledged.
+        self._unsaved: BaseException | None = None
 
     def attach(self, cell: Cell) -> None:
         """Meet a consuming cell: the actor's, or one of a balancing pool's members."""
@@ -348,16 +356,30 @@ class ActorMailbox(DurableQueue):
         if instance is None:
             return None
         state = getattr(instance, "state", None)
-        if type(state) is not cls:
-            raise TypeError(f"self.state must stay a {cls.__qualname__}, got {state!r}")
-        assert self._state_codec is not None
-        data = self._state_codec.encode(state).payload
+        try:
+            if type(state) is not cls:
+                raise TypeError(f"self.state must stay a {cls.__qualname__}, got {state!r}")
+            assert self._state_codec is not None
+            data = self._state_codec.encode(state).payload
+        except Exception as error:
+            self._unsaved = error
+            raise
         return None if data == self._state else data
 
     def _roll_back(self, item: Delivery) -> None:
         cls = self._state_type
         if cls is None:
             return
+        error, self._unsaved = self._unsaved, None
+        if error is not None and item.companion is not None:
+            # The handler returned, but its state cannot be saved, so nothing of it
+            # commits and the message counts a failure: its asker must not be
+            # answered with the result (the cell answers after settling; the first
+            # answer wins).
+            ask, item.companion = item.companion, None
+            failure = HandlerError(self.address or self._cells[0].address, describe(error))
+            failure.__cause__ = error
+            ask.settle(outcome.Error(failure))
         instance = self._cells[0].instance
         if instance is not None:
             instance.state = self._decode_state(cls, self._state)  # type: ignore[attr-defined]

@@ -1,0 +1,75 @@
+"""Durable state, reviewed: asks when the state cannot be saved, on_start changes, evolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+from durable_support import Charge, sqlite
+
+import trouper
+from trouper.durable import Durable
+from trouper.errors import HandlerError, UnencodableMessage
+
+
+class Opaque:
+    """Not a value the codec can store."""
+
+
+@attrs.define
+class Box:
+    """Durable state that a handler can make unencodable."""
+
+    total: int = 0
+    extra: object = None
+
+
+class Spoiler(trouper.Actor):
+    """Adds each charge; a total of 0 leaves an unencodable value in the state."""
+
+    state: Box
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> int:
+        self.state.total += message.total
+        if message.total == 0:
+            self.state.extra = Opaque()
+        return self.state.total
+
+
+async def test_an_ask_whose_state_cannot_be_saved_gets_handler_error(tmp_path: Path) -> None:
+    """The handler returned but nothing committed: the asker hears why, not the result."""
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Spoiler, name="s", mailbox=Durable(max_deliveries=1))
+        assert await ref.ask(Charge("a", 5)) == 5
+        with pytest.raises(HandlerError, match=r"cannot encode .*Box: field 'extra'") as caught:
+            await ref.ask(Charge("b", 0))
+        assert isinstance(caught.value.__cause__, UnencodableMessage)
+        await trio.sleep(1)
+        assert await ref.ask(Charge("c", 1)) == 6
+        reasons = [dead.reason async for dead in rt.store.dead_letters("s")]
+    assert len(reasons) == 1
+    assert reasons[0].startswith("UnencodableMessage: cannot encode")
+
+
+class Replacer(trouper.Actor):
+    """Replaces its state with a dict on a total of 0."""
+
+    state: Box
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> int:
+        if message.total == 0:
+            self.state = {"total": 0}  # type: ignore[assignment]
+        return message.total
+
+
+async def test_an_ask_whose_state_was_replaced_gets_handler_error(tmp_path: Path) -> None:
+    """self.state replaced by another type: the asker hears it, the state is rolled back."""
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Replacer, name="r", mailbox=Durable(max_deliveries=1))
+        with pytest.raises(HandlerError, match=r"self.state must stay a Box"):
+            await ref.ask(Charge("a", 0))
+        assert await ref.ask(Charge("b", 7)) == 7
