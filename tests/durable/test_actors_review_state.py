@@ -10,7 +10,7 @@ import trio
 from durable_support import Charge, sqlite
 
 import trouper
-from trouper.durable import Durable
+from trouper.durable import Durable, GiveUp
 from trouper.errors import HandlerError, UnencodableMessage
 
 
@@ -73,3 +73,43 @@ async def test_an_ask_whose_state_was_replaced_gets_handler_error(tmp_path: Path
         with pytest.raises(HandlerError, match=r"self.state must stay a Box"):
             await ref.ask(Charge("a", 0))
         assert await ref.ask(Charge("b", 7)) == 7
+
+
+@attrs.define
+class Starts:
+    """Durable state: a line per start, and the charges."""
+
+    log: list[str] = attrs.Factory(list)
+
+
+class Starter(trouper.Actor):
+    """Notes each start in its state; gives a charge of 0 up, returns the log otherwise."""
+
+    state: Starts
+
+    def __init__(self, seen: list[list[str]]) -> None:
+        self.seen = seen
+
+    async def on_start(self) -> None:
+        self.seen.append(list(self.state.log))
+        self.state.log.append("start")
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> list[str]:
+        self.state.log.append(message.order_id)
+        if message.total == 0:
+            raise GiveUp("zero")
+        return list(self.state.log)
+
+
+async def test_an_absorbed_failure_keeps_what_on_start_changed(tmp_path: Path) -> None:
+    """A GiveUp before the first ack rolls back to the state as on_start left it, not before."""
+    seen: list[list[str]] = []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Starter, seen, name="s", mailbox=Durable())
+        with pytest.raises(HandlerError, match=r"gave up: zero"):
+            await ref.ask(Charge("a", 0))
+        assert await ref.ask(Charge("b", 1)) == ["start", "b"]
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Starter, seen, name="s", mailbox=Durable())
+    assert seen == [[], ["start", "b"]]

@@ -18,10 +18,14 @@ name, plus what an actor needs on top of it:
   saved), encoded after each handled message and saved in the ack's
   transaction when its bytes changed. A failed or returned handler's
   changes are rolled back to the last saved state, so a redelivery replays
-  against exactly what was committed. A state that cannot be encoded (or a
-  ``self.state`` replaced by another type) fails the delivery: nothing of the
-  handler commits, the state is rolled back, the message counts a failure,
-  and a waiting ask gets ``HandlerError`` (not the handler's result).
+  against exactly what was committed. What ``on_start`` (or ``on_restart``)
+  changed is saved with the next ack; a failure before that ack rolls back
+  to the state as ``on_start`` left it (it does not run again unless the
+  actor restarts, which loads the saved state). A state that cannot be
+  encoded (or a ``self.state`` replaced by another type) fails the delivery:
+  nothing of the handler commits, the state is rolled back, the message
+  counts a failure, and a waiting ask gets ``HandlerError`` (not the
+  handler's result).
 - Dead letters: each move to the dead-letter queue is also posted to the
   runtime's dead-letter office once it has committed (so it is published on
   ``trouper.system.dead_letters``).
@@ -55,7 +59,13 @@ from trouper.durable._served import ServedQueue
 from trouper.durable._store import WriteBatch
 from trouper.errors import ActorStopped, HandlerError
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import Cell, Guardian, register_extension, stage_if_in_transaction
+from trouper.runtime.lowlevel import (
+    Ask,
+    Cell,
+    Guardian,
+    register_extension,
+    stage_if_in_transaction,
+)
 
 if TYPE_CHECKING:
     from trouper.actors import Watcher
@@ -296,6 +306,12 @@ class ActorMailbox(DurableQueue):
         # Why the last handled message's state could not be encoded (None if it could):
         # ``_roll_back`` answers its ask with it, as the message was not acknowledged.
         self._unsaved: BaseException | None = None
+        # Whether the instance's state has not been looked at since ``prepare`` loaded it
+        # (its ``on_start`` may have changed it): the next delivery opened looks.
+        self._fresh = False
+        # The state as ``on_start`` left it, if that differs from the saved one and no
+        # ack has saved it yet: what a failure before that ack rolls back to.
+        self._started: bytes | None = None
 
     def attach(self, cell: Cell) -> None:
         """Meet a consuming cell: the actor's, or one of a balancing pool's members."""
@@ -333,6 +349,7 @@ class ActorMailbox(DurableQueue):
         self._state_type = cls
         self._state_codec = self._layer.state_codec(cls)
         self._stateful = True
+        self._fresh, self._started = True, None
         data = await self.load_state()
         instance.state = self._decode_state(cls, data)  # type: ignore[attr-defined]
 
@@ -347,6 +364,33 @@ class ActorMailbox(DurableQueue):
                 ) from error
         assert self._state_codec is not None
         return self._state_codec.decode(_STATE_NAME, data)
+
+    def open_item(self, item: object) -> tuple[object, Ask | None, object]:
+        """The message of ``item``, its waiting ask, and its delivery (``ctx.delivery``)."""
+        if type(item) is Delivery:
+            if self._fresh:
+                self._note_started()
+            return item.message, item.companion, item
+        return item, None, None
+
+    def _note_started(self) -> None:
+        """Keep the state as ``on_start`` left it, if it changed what was loaded.
+
+        Those changes are saved with the next ack; a failure before then must
+        roll back to them, not to the saved state (``on_start`` does not run
+        again unless the actor restarts, which loads the saved state again).
+        """
+        self._fresh = False
+        instance = self._cells[0].instance if self._cells else None
+        state = getattr(instance, "state", None)
+        if self._state_codec is None or type(state) is not self._state_type:
+            return  # the ack refuses it, saying why
+        try:
+            data = self._state_codec.encode(state).payload
+        except Exception:
+            return  # the ack fails, saying why
+        if data != self._state:
+            self._started = data
 
     def _state_data(self) -> bytes | None:
         cls = self._state_type
@@ -364,6 +408,7 @@ class ActorMailbox(DurableQueue):
         except Exception as error:
             self._unsaved = error
             raise
+        self._started = None  # saved with this ack (or undone by the handler)
         return None if data == self._state else data
 
     def _roll_back(self, item: Delivery) -> None:
@@ -382,7 +427,8 @@ class ActorMailbox(DurableQueue):
             ask.settle(outcome.Error(failure))
         instance = self._cells[0].instance
         if instance is not None:
-            instance.state = self._decode_state(cls, self._state)  # type: ignore[attr-defined]
+            data = self._state if self._started is None else self._started
+            instance.state = self._decode_state(cls, data)  # type: ignore[attr-defined]
 
     def _posted(self, delivery: Delivery, reason: str, error: BaseException | None) -> None:
         address = self._recipient
