@@ -51,7 +51,21 @@ def _shorten(text: str) -> str:
 
 
 def _describe(error: BaseException) -> str:
-    return _shorten(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+    """``ValueError: boom``, shortened; never raises (a user's error may break its ``str``)."""
+    try:
+        text = str(error)
+    except Exception as broken:
+        text = f"<str() raised {type(broken).__name__}>"
+    return _shorten(f"{type(error).__name__}: {text}" if text else type(error).__name__)
+
+
+def _show(message: object) -> str:
+    """A message's ``repr``, shortened; never raises (a user's message may break its ``repr``)."""
+    try:
+        text = repr(message)
+    except Exception as broken:
+        text = f"{type(message).__name__}(<repr() raised {type(broken).__name__}>)"
+    return _shorten(text)
 
 
 @attrs.frozen
@@ -147,7 +161,7 @@ class _Entry:
 
     def item(self) -> FeedItem:
         reason = self.reason
-        message = None if self.kind != "dead_letter" else _shorten(repr(self.message))
+        message = None if self.kind != "dead_letter" else _show(self.message)
         return FeedItem(
             self.seq, self.time, self.kind, self.path, self.actor_class, reason, message
         )
