@@ -113,3 +113,52 @@ async def test_an_absorbed_failure_keeps_what_on_start_changed(tmp_path: Path) -
     async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
         await rt.spawn(Starter, seen, name="s", mailbox=Durable())
     assert seen == [[], ["start", "b"]]
+
+
+@attrs.define
+class CartV1:
+    """Durable state, first version."""
+
+    items: int = 0
+    coupon: str = ""
+
+
+@trouper.message("test.durable.review.cart", ignore_unknown_fields=True)
+@attrs.define
+class CartV2:
+    """Durable state, second version: ``coupon`` removed, unknown fields dropped."""
+
+    items: int = 0
+
+
+class CartOne(trouper.Actor):
+    """Counts items in the first version of its state."""
+
+    state: CartV1
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> int:
+        self.state.items += message.total
+        self.state.coupon = message.order_id
+        return self.state.items
+
+
+class CartTwo(trouper.Actor):
+    """Counts items in the second version of its state."""
+
+    state: CartV2
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> int:
+        self.state.items += message.total
+        return self.state.items
+
+
+async def test_a_state_class_registered_lenient_drops_a_removed_field(tmp_path: Path) -> None:
+    """As for messages, ignore_unknown_fields=True lets a state class lose a field between runs."""
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(CartOne, name="cart", mailbox=Durable())
+        assert await ref.ask(Charge("c-1", 2)) == 2
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(CartTwo, name="cart", mailbox=Durable())
+        assert await ref.ask(Charge("c-2", 3)) == 5

@@ -16,7 +16,9 @@ name, plus what an actor needs on top of it:
   (``state: Ledger``) gets ``self.state`` loaded in ``prepare`` (before
   ``on_start``, also after every restart; a fresh ``Ledger()`` if none was
   saved), encoded after each handled message and saved in the ack's
-  transaction when its bytes changed. A failed or returned handler's
+  transaction when its bytes changed. Decoding a saved state follows the
+  class's unknown-field policy as a message (``@trouper.message(...,
+  ignore_unknown_fields=True)`` lets it lose a field between runs). A failed or returned handler's
   changes are rolled back to the last saved state, so a redelivery replays
   against exactly what was committed. What ``on_start`` (or ``on_restart``)
   changed is saved with the next ack; a failure before that ack rolls back
@@ -236,8 +238,12 @@ class _Layer:
         """The codec of ``cls`` values as durable state."""
         codec = self.state_codecs.get(cls)
         if codec is None:
+            # Its own registry, where it is named as state; the unknown-field policy is
+            # the one it was registered with as a message, if it was (docs/messages.md),
+            # so that a state class can lose a field between runs as a message can.
             registry = MessageRegistry()
-            registry.register(cls, _STATE_NAME)
+            lenient = self.codec.registry.ignores_unknown_fields(cls)
+            registry.register(cls, _STATE_NAME, ignore_unknown_fields=lenient)
             codec = self.state_codecs[cls] = Codec(registry, resolver=self.resolve)
         return codec
 
