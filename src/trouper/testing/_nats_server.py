@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -100,8 +99,11 @@ def _check_version(binary: Path) -> tuple[int, ...]:
     return version
 
 
-_running: weakref.WeakSet[NatsServer] = weakref.WeakSet()
-"""Servers started and not yet stopped, killed when the interpreter exits."""
+_running: dict[NatsServer, None] = {}
+"""Servers started and not yet stopped, killed when the interpreter exits.
+
+Held strongly: a server nothing else refers to any more (a test that failed
+before its ``close()``) is still a running process, to be killed at exit."""
 
 
 @atexit.register
@@ -222,7 +224,7 @@ class NatsServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        _running.add(self)
+        _running[self] = None
         deadline = time.monotonic() + _READY_TIMEOUT
         while True:
             if self._process.poll() is not None:
@@ -258,7 +260,7 @@ class NatsServer:
         if process is None:
             return
         self._process = None
-        _running.discard(self)
+        _running.pop(self, None)
         if process.poll() is None:
             process.send_signal(how)
             try:

@@ -1,0 +1,46 @@
+"""Review: a ``NatsServer`` never outlives its interpreter, nor takes another for itself."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+FORGOTTEN = """
+import gc
+from trouper.testing import NatsServer
+
+server = NatsServer(jetstream=False)
+server.start()
+print(server.log_file.read_text().split("]")[0].lstrip("["), flush=True)  # "[pid] ..."
+del server  # a test that failed before its close(): nothing refers to it any more
+gc.collect()
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended and not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_a_running_server_nothing_refers_to_is_killed_when_the_interpreter_exits() -> None:
+    """Dropping the last reference to a started server must not leave its process behind."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORGOTTEN], capture_output=True, text=True, timeout=60, check=True
+    )
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    try:
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # real time: a real process ends
+        assert not alive(pid), "nats-server still runs after the interpreter that started it exited"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
