@@ -1,0 +1,257 @@
+"""Promises of docs/durable.md that no other test pinned, each through the public API (SQLite)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+from durable_support import Charge, sqlite
+
+import trouper
+from trouper.durable import Delivery, Durable, GiveUp, durable_ref
+from trouper.errors import ActorStopped, UnregisteredMessageType
+from trouper.runtime import DeadLetter, EventKind, Supervisor
+from trouper.supervision import ChildSpec, Restart
+
+
+class Gate(trouper.Actor):
+    """Holds each message until ``gate`` is set; records what it handled."""
+
+    def __init__(self, gate: trio.Event, seen: list[Charge]) -> None:
+        self.gate = gate
+        self.seen = seen
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> None:
+        await self.gate.wait()
+        self.seen.append(message)
+
+
+def stored_rows(path: Path) -> int:
+    """Messages a separate reader of the file sees committed (what another process would see)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        (count,) = connection.execute("SELECT count(*) FROM messages").fetchone()
+    connection.close()
+    return int(count)
+
+
+async def test_each_await_tell_returns_only_once_its_message_is_committed(tmp_path: Path) -> None:
+    """Guarantee 1: a reader of the file sees the message as soon as ``await tell`` returns."""
+    gate, seen = trio.Event(), list[Charge]()
+    path = tmp_path / "s.db"
+    async with trouper.open_runtime(store=sqlite(path)) as rt:
+        ref = await rt.spawn(Gate, gate, seen, name="gate", mailbox=Durable())
+        counts = []
+        for n in range(3):
+            await ref.tell(Charge(f"c{n}", n))
+            counts.append(stored_rows(path))
+        gate.set()
+    assert counts == [1, 2, 3]
+
+
+@attrs.frozen
+class Unregistered:
+    """A message type no codec registry knows."""
+
+    value: int
+
+
+async def test_a_message_the_codec_cannot_encode_is_refused_by_its_tell(tmp_path: Path) -> None:
+    """Using it: a message ``trouper.codec`` cannot encode is refused; nothing is stored."""
+    gate, seen = trio.Event(), list[Charge]()
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Gate, gate, seen, name="gate", mailbox=Durable())
+        with pytest.raises(UnregisteredMessageType, match=r"is not a registered message type"):
+            await ref.tell(Unregistered(1))
+        with pytest.raises(UnregisteredMessageType, match=r"is not a registered message type"):
+            ref.tell_nowait(Unregistered(2))
+        await rt.store.flush()
+        assert [box.depth for box in await rt.store.mailbox_statistics()] == [0]
+        gate.set()
+
+
+async def test_rt_store_without_a_store_says_how_to_give_one() -> None:
+    """Using it: ``rt.store`` of a runtime opened without a store raises RuntimeError."""
+    async with trouper.open_runtime() as rt:
+        with pytest.raises(RuntimeError, match=r"^this runtime has no store"):
+            _ = rt.store
+
+
+async def test_a_runtimes_mailbox_size_does_not_bound_a_durable_mailbox(tmp_path: Path) -> None:
+    """Durable options: ``capacity`` bounds a durable mailbox, not the runtime's mailbox_size."""
+    gate, seen = trio.Event(), list[Charge]()
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db"), mailbox_size=1) as rt:
+        ref = await rt.spawn(Gate, gate, seen, name="gate", mailbox=Durable(capacity=5))
+        for n in range(5):
+            ref.tell_nowait(Charge(f"c{n}", n))
+        with pytest.raises(trouper.errors.MailboxFull):
+            ref.tell_nowait(Charge("over", 9))
+        await rt.store.flush()
+        assert [box.depth for box in await rt.store.mailbox_statistics()] == [5]
+        gate.set()
+
+
+async def test_a_redriven_dead_letter_is_not_dropped_by_its_msg_id(tmp_path: Path) -> None:
+    """Guarantee 16: redriven within the dedup window, a dead letter's msg_id is not checked."""
+    handled: list[tuple[str | None, int]] = []
+
+    class Picky(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            delivery = self.ctx.delivery
+            assert isinstance(delivery, Delivery)
+            handled.append((delivery.msg_id, delivery.attempt))
+            if len(handled) == 1:
+                raise GiveUp("not yet")
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Picky, name="picky", mailbox=Durable(dedup_window=None))
+        await ref.tell(Charge("a", 1), msg_id="a")
+        await trio.sleep(1)
+        assert await rt.store.redrive("picky") == 1
+        await trio.sleep(1)
+        assert [d async for d in rt.store.dead_letters()] == []
+    assert handled == [("a", 1), ("a", 1)]
+
+
+async def test_a_redriven_message_is_stored_beyond_capacity(tmp_path: Path) -> None:
+    """Guarantee 17: redrive into a full mailbox is never refused; it is stored beyond capacity."""
+    gate, seen = trio.Event(), list[Charge]()
+    plan = {"dead": GiveUp("later")}
+
+    class Held(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            if message.order_id in plan:
+                raise plan.pop(message.order_id)
+            await gate.wait()
+            seen.append(message)
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Held, name="held", mailbox=Durable(capacity=2))
+        await ref.tell(Charge("dead", 0))
+        await trio.sleep(1)
+        await ref.tell(Charge("a", 1))
+        await ref.tell(Charge("b", 2))
+        with trio.move_on_after(5) as waited:
+            assert await rt.store.redrive("held") == 1
+        assert not waited.cancelled_caught
+        assert [box.depth for box in await rt.store.mailbox_statistics()] == [3]
+        gate.set()
+        await trio.sleep(1)
+    assert [c.order_id for c in seen] == ["a", "b", "dead"]
+
+
+async def test_a_durable_ref_stores_for_the_next_start_and_cannot_ask_an_absent_actor(
+    tmp_path: Path,
+) -> None:
+    """SQLite: a ``durable_ref`` tell waits for the actor's next start; its ask: ActorStopped."""
+    got: list[Charge] = []
+
+    class Collect(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> int:
+            got.append(message)
+            return message.total
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = durable_ref(rt, "later")
+        await ref.tell(Charge("a", 1))
+        with pytest.raises(ActorStopped):
+            await ref.ask(Charge("b", 2))
+    assert got == []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Collect, name="later", mailbox=Durable())
+        await trio.sleep(1)
+        assert await durable_ref(rt, "later").ask(Charge("c", 3)) == 3
+    assert got == [Charge("a", 1), Charge("c", 3)]
+
+
+class Flaky(trouper.Actor):
+    """Fails every delivery of a Charge; counts its runs."""
+
+    def __init__(self, runs: list[int]) -> None:
+        self.runs = runs
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> None:
+        self.runs.append(message.total)
+        raise ValueError("flaky")
+
+
+async def test_a_durable_actor_its_supervisor_stops_keeps_its_message_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """Supervision: a handler error fails the actor; stopped, it leaves its message stored."""
+    runs: list[int] = []
+    events: list[EventKind] = []
+    spec = ChildSpec(
+        "flaky",
+        Flaky,
+        args=(runs,),
+        name="flaky",
+        mailbox=Durable(backoff=(100,)),
+        restart=Restart.TEMPORARY,
+    )
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        rt.events.listen(lambda e: events.append(e.kind), kinds=[EventKind.FAILED])
+        await rt.spawn(Supervisor, [spec], name="sup")
+        flaky = rt.lookup("flaky")
+        assert flaky is not None
+        await flaky.tell(Charge("a", 1))
+        await trio.sleep(1)
+        assert rt.lookup("flaky") is None
+        assert [box.depth for box in await rt.store.mailbox_statistics()] == [1]
+    assert (runs, events) == ([1], [EventKind.FAILED])
+    attempts: list[int] = []
+
+    class Steady(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            delivery = self.ctx.delivery
+            assert isinstance(delivery, Delivery)
+            attempts.append(delivery.attempt)
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Steady, name="flaky", mailbox=Durable())
+        await trio.sleep(101)
+    assert attempts == [2]
+
+
+async def test_every_kind_of_durable_dead_letter_is_published_on_the_system_topic(
+    tmp_path: Path,
+) -> None:
+    """Guarantee 14: GiveUp, max_deliveries and a type no handler takes each post a DeadLetter."""
+    letters: list[DeadLetter] = []
+
+    class Listener(trouper.Actor):
+        @trouper.handler
+        async def letter(self, message: DeadLetter) -> None:
+            letters.append(message)
+
+    class OnlyCharges(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            if message.total < 0:
+                raise GiveUp("negative")
+            if message.total == 0:
+                raise ValueError("empty")
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        rt.topics.subscribe(await rt.spawn(Listener), "trouper.system.dead_letters")
+        ref = await rt.spawn(OnlyCharges, name="c", mailbox=Durable(max_deliveries=1))
+        await ref.tell(Charge("a", -1))
+        await ref.tell(Charge("b", 0))
+        await ref.tell(7)
+        await trio.sleep(1)
+        stored = {d.message: d.reason async for d in rt.store.dead_letters("c")}
+    assert stored == {
+        Charge("a", -1): "gave up: negative",
+        Charge("b", 0): "ValueError: empty (max_deliveries 1 reached)",
+        7: "no handler for int",
+    }
+    posted = [(d.recipient.path, d.message) for d in letters]
+    assert sorted(posted, key=repr) == sorted((("/c", m) for m in stored), key=repr)
