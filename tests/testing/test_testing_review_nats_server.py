@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+
+import pytest
+
+from trouper.testing import NatsServer, NatsServerError
 
 FORGOTTEN = """
 import gc
@@ -44,3 +49,17 @@ def test_a_running_server_nothing_refers_to_is_killed_when_the_interpreter_exits
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_port_another_program_listens_on_is_not_taken_for_the_server() -> None:
+    """The server could not bind its port: start() fails instead of answering for the other."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        server = NatsServer(jetstream=False, port=other.getsockname()[1])
+        try:
+            with pytest.raises(NatsServerError, match=r"^nats-server exited at start:\n"):
+                server.start()
+            assert not server.running
+        finally:
+            server.close()

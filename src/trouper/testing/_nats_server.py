@@ -122,8 +122,10 @@ def _free_port() -> int:
 class NatsServer:
     """One ``nats-server`` process on 127.0.0.1, with JetStream in a temporary directory.
 
-    ``start()`` returns once the server accepts TCP connections (or raises
-    ``NatsServerError`` with the end of its log after 15 s of real time).
+    ``start()`` returns once the server's log says it listens and is ready
+    (so its log must stay in ``log_file``: a ``config`` must not move it), or
+    raises ``NatsServerError`` with the end of its log if it exits (its port
+    is taken) or is not ready after 15 s of real time.
     ``stop()`` ends it with SIGTERM, ``kill()`` with SIGKILL; ``start()``
     again reuses the same port and store (a restart). ``close()`` stops it and
     removes its directory; ``with NatsServer() as server:`` does both ends.
@@ -218,6 +220,8 @@ class NatsServer:
         config = self.directory / "nats-server.conf"
         config.write_text(self._config_text())
         with open(self.log_file, "ab") as log:
+            # Where this start's output begins: an earlier start's "ready" is not this one's.
+            since = log.tell()
             self._process = subprocess.Popen(
                 [str(self.binary), "-c", str(config), *self._extra_args],
                 stdout=log,
@@ -230,17 +234,25 @@ class NatsServer:
             if self._process.poll() is not None:
                 self._process = None
                 raise NatsServerError(f"nats-server exited at start:\n{self._log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.kill()
-                    raise NatsServerError(
-                        f"nats-server did not accept connections within {_READY_TIMEOUT} s:\n"
-                        f"{self._log_tail()}"
-                    ) from None
-                time.sleep(0.01)
+            # Ready when it says so, not when the port accepts: another program listening
+            # there (the port was taken between choosing it and binding it, or since a
+            # stop) would accept, while this server fails to bind and exits.
+            if self._says_ready(since):
+                return
+            if time.monotonic() > deadline:
+                self.kill()
+                raise NatsServerError(
+                    f"nats-server did not say it was ready within {_READY_TIMEOUT} s:\n"
+                    f"{self._log_tail()}"
+                )
+            time.sleep(0.01)
+
+    def _says_ready(self, since: int) -> bool:
+        """Whether the log, from offset ``since``, says the server listens and is ready."""
+        with contextlib.suppress(OSError), open(self.log_file, "rb") as log:
+            log.seek(since)
+            return b"] Server is ready" in log.read()
+        return False
 
     def stop(self) -> None:
         """Stop the server with SIGTERM (it closes its connections), and wait for it to exit."""
