@@ -28,6 +28,16 @@ __all__ = ["ServedView", "check_host", "open_view", "serve"]
 _GRACE = 1.0
 """Seconds open connections get to finish when the view closes."""
 
+_STALLED = 5.0
+"""Seconds a client may leave what was sent to it unread before its connection is cut.
+
+Hypercorn writes to a socket under a shielded cancel scope, so a client that
+stops reading (a stream piped into a pager, a frozen tab) once the buffers are
+full would hold its task, and the view's close, for ever: no cancellation
+reaches that write. The kernel's ``TCP_USER_TIMEOUT`` (Linux; inherited by
+accepted sockets) aborts such a connection, which ends the write.
+"""
+
 
 @attrs.frozen
 class ServedView:
@@ -166,6 +176,8 @@ def _bound(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "TCP_USER_TIMEOUT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(_STALLED * 1000))
         sock.bind((host, port))
     except BaseException:
         sock.close()
