@@ -17,9 +17,12 @@ import attrs
 from trouper.durable._schema import APPLICATION_ID, VERSION, check_header
 from trouper.durable._sqlite import mailbox_counts
 from trouper.durable._store import DeadLetterRecord, MailboxStatistics
-from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreVersionTooNew
+from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
 
 __all__ = ["StoreReport", "inspect_store", "render_json", "render_text"]
+
+# Seconds a read waits for another connection's lock, as the store's own writer does.
+_BUSY_TIMEOUT = 2.0
 
 
 @attrs.frozen
@@ -46,6 +49,8 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
         NotAStore: it is not a trouper store.
         StoreVersionTooNew: a newer trouper wrote it.
         StoreCorrupt: SQLite cannot read it.
+        StoreLocked: another program holds SQLite's exclusive lock on it for
+            longer than two seconds (the store's own busy timeout).
     """
     path = Path(path)
     name = str(path)
@@ -55,7 +60,9 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
     if path.stat().st_size == 0:
         raise NotAStore(name, "the file is empty")
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        connection = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT
+        )
     except sqlite3.Error as error:
         raise StoreError(name, str(error)) from error
     try:
@@ -64,7 +71,7 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
             application_id = connection.execute("PRAGMA application_id").fetchone()[0]
             version = connection.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as error:
-            raise StoreCorrupt(name, str(error)) from error
+            raise _unreadable(name, error) from error
         if application_id != APPLICATION_ID:
             raise NotAStore(
                 name,
@@ -90,7 +97,7 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
             ).fetchall()
             total = connection.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
         except sqlite3.DatabaseError as error:
-            raise StoreCorrupt(name, str(error)) from error
+            raise _unreadable(name, error) from error
     finally:
         connection.close()
     return StoreReport(
@@ -100,6 +107,14 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
         dead_letters=tuple(DeadLetterRecord(*row) for row in rows),
         dead_total=total,
     )
+
+
+def _unreadable(name: str, error: sqlite3.DatabaseError) -> StoreError:
+    """The error for a read SQLite refused: locked (busy) is not corrupt."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreLocked(name, name)
+    return StoreCorrupt(name, str(error))
 
 
 def _first_line(text: str) -> str:
