@@ -1,11 +1,14 @@
-"""The inspect command line, reviewed: a store another program locks."""
+"""The inspect command line, reviewed: a store another program locks, a reader that stops early."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
+import trio
 from durable_support import make_store
 from test_dead_letter_queue import bury
 
@@ -38,3 +41,22 @@ async def test_inspect_says_a_locked_store_is_locked_not_corrupt(
     )
     assert path.read_bytes() == before
 
+
+@pytest.mark.real_clock
+async def test_inspect_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """A reader that stops early (``| head``) ends the command with status 1 and no traceback."""
+    path = tmp_path / "shop.db"
+    await _store_with_a_dead_letter(path)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        with trio.fail_after(20):
+            done = await trio.run_process(
+                [sys.executable, "-m", "trouper.durable", "inspect", str(path)],
+                stdout=write,
+                capture_stderr=True,
+                check=False,
+            )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr.decode()) == (1, "")

@@ -3,12 +3,14 @@
 Prints each mailbox with its depth, ready, in-flight, delayed and dead
 counts, then the dead letters (type, attempts, the first line of the
 reason). Exit status 0, or 1 with the reason on stderr if the file is not a
-store this trouper can read.
+store this trouper can read; 1, quietly, if the reader of the output stops
+early (``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -38,7 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    sys.stdout.write(render_json(report) if args.json else render_text(report))
+    try:
+        sys.stdout.write(render_json(report) if args.json else render_text(report))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader is gone: nothing more can be said, and the flush at exit must
+        # not fail again (the recipe of Python's signal module documentation).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
     return 0
 
 
