@@ -22,7 +22,8 @@ Safety: the page and the API only read. ``POST /api/stop/{path}`` and
 header (a page from another origin cannot send it without a CORS preflight,
 which this app never grants) and refuse an ``Origin`` that is not the
 view's own. On loopback, a request whose ``Host`` is not a loopback name is
-refused (DNS rebinding).
+refused (DNS rebinding). Every answer forbids framing by another site (whose
+visitor could be tricked into clicking Stop) and content sniffing.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trouper.errors import ActorError
 from trouper.observe._observer import Observer
@@ -143,6 +144,37 @@ class _LoopbackOnly:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+_HEADERS = (
+    # No other site may frame the page: a framed page's Stop button could be
+    # clicked by a visitor tricked into it (clickjacking), and its request
+    # would come from the view's own origin.
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    # Answers are what their type says: text that holds actor names, messages
+    # or a refused Host is never taken for a page.
+    (b"x-content-type-options", b"nosniff"),
+)
+
+
+class _Hardened:
+    """ASGI middleware: every answer carries ``_HEADERS``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_hardened(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_hardened)
 
 
 def _dumps(value: object) -> str:
@@ -284,7 +316,7 @@ def make_app(
             Route("/api/restart/{path:path}", control(observer.restart), methods=["POST"]),
         ]
     )
-    return _LoopbackOnly(app) if loopback_only else app
+    return _Hardened(_LoopbackOnly(app) if loopback_only else app)
 
 
 def _refusal(request: Request, allow_control: bool) -> str | None:
