@@ -120,9 +120,14 @@ def run_durable_simulation(
     ``system``, ``seed``, ``crashes`` and ``faults`` give the identical trace.
     ``crashes`` are virtual seconds from the start, or a function of a
     random source seeded from ``seed`` that returns them. ``path`` is the
-    store file (default: a new one in a temporary directory, removed after).
+    store file (default: a new one in a temporary directory, removed after);
+    it must not exist yet, and is kept after the run for inspection.
     ``runtime_options`` are ``open_runtime`` options (not ``node``, ``seed``,
     ``store``). Errors are not raised: they are the result's ``error``.
+
+    Raises:
+        ValueError: ``path`` exists (a run there would start from what it holds
+            and not replay), or a crash instant is negative or not finite.
     """
     if callable(crashes):
         instants = tuple(crashes(random.Random(f"trouper.sim/{seed}/crashes")))
@@ -131,6 +136,11 @@ def run_durable_simulation(
     for instant in instants:
         if not (instant >= 0 and math.isfinite(instant)):
             raise ValueError(f"crash instants must be finite and >= 0, got {instant!r}")
+    if path is not None and Path(path).exists():
+        raise ValueError(
+            f"path {str(path)!r} exists: a durable simulation starts from a new store, or "
+            "the same seed would not give the same run (remove it, or give a new path)"
+        )
     with tempfile.TemporaryDirectory(prefix="trouper-sim-") as directory:
         file = Path(directory) / "store.db" if path is None else Path(path)
         simulation = DurableSimulation(seed, faults, file)
