@@ -1,10 +1,19 @@
-"""``python -m trouper.durable inspect STORE [--json] [--limit N]``: look into a store.
+"""``python -m trouper.durable``: look into a store, redrive or discard its dead letters.
 
-Prints each mailbox with its depth, ready, in-flight, delayed and dead
-counts, then the dead letters (type, attempts, the first line of the
-reason). Exit status 0, or 1 with the reason on stderr if the file is not a
-store this trouper can read; 1, quietly, if the reader of the output stops
-early (``| head``).
+- ``inspect STORE [--json] [--limit N]`` prints each mailbox with its depth,
+  ready, in-flight, delayed and dead counts, then the dead letters (id,
+  type, attempts, the first line of the reason). It only reads.
+- ``redrive STORE MAILBOX (--id N ... | --all)`` moves those dead letters
+  back to their mailbox (deliveries from zero); ``discard`` with the same
+  arguments deletes them for good. Both take the store's lock, so they are
+  refused while a runtime has the store open (from a running runtime, use
+  ``rt.store.redrive`` and ``rt.store.discard``), and change nothing unless
+  every id given is a dead letter of the mailbox.
+
+Exit status 0; 1 with the reason on stderr if the file is not a store this
+trouper can read (or is locked, or an id or the mailbox is not there); 1,
+quietly, if the reader of the output stops early (``| head``); 2 for a
+usage error.
 """
 
 from __future__ import annotations
@@ -14,7 +23,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from trouper.durable._inspect import inspect_store, render_json, render_text
+from trouper.durable._inspect import (
+    change_dead_letters,
+    inspect_store,
+    render_json,
+    render_text,
+)
 from trouper.errors import StoreError
 
 
@@ -32,7 +46,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect.add_argument(
         "--limit", type=int, default=100, help="dead letters to list at most (default 100)"
     )
+    for name, does in (
+        ("redrive", "move dead letters back to their mailbox (deliveries from zero)"),
+        ("discard", "delete dead letters for good"),
+    ):
+        command = commands.add_parser(name, help=does)
+        command.add_argument("store", help="the store file (no runtime may have it open)")
+        command.add_argument("mailbox", help="the mailbox whose dead letters these are")
+        which = command.add_mutually_exclusive_group(required=True)
+        which.add_argument(
+            "--id",
+            dest="ids",
+            type=int,
+            action="append",
+            metavar="ID",
+            help="a dead letter's id, as inspect lists it (repeat for more)",
+        )
+        which.add_argument("--all", action="store_true", help="every dead letter of the mailbox")
     args = parser.parse_args(argv)
+    if args.command != "inspect":
+        return _change(args.command, args.store, args.mailbox, args.ids)
     if args.limit < 0:
         parser.error(f"--limit must be >= 0, got {args.limit}")
     try:
@@ -40,8 +73,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    return _write(render_json(report) if args.json else render_text(report))
+
+
+def _change(command: str, store: str, mailbox: str, ids: list[int] | None) -> int:
     try:
-        sys.stdout.write(render_json(report) if args.json else render_text(report))
+        count = change_dead_letters(store, mailbox, ids=ids, discard=command == "discard")
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    letters = "dead letter" if count == 1 else "dead letters"
+    if command == "discard":
+        return _write(f"discarded {count} {letters} of {mailbox!r}\n")
+    mailboxes = "its mailbox" if count == 1 else "their mailbox"
+    return _write(f"redrove {count} {letters} of {mailbox!r} to {mailboxes}\n")
+
+
+def _write(text: str) -> int:
+    try:
+        sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader is gone: nothing more can be said, and the flush at exit must

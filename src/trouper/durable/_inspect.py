@@ -1,8 +1,12 @@
-"""Reading a store from outside a runtime: what ``python -m trouper.durable inspect`` prints.
+"""A store from outside a runtime: what ``python -m trouper.durable`` prints and changes.
 
-It takes no lock and writes nothing (``PRAGMA query_only``), so it can look at
-a store a runtime has open: WAL mode lets it read the last committed state.
-It refuses files that are not trouper stores, and versions it does not know.
+``inspect_store`` takes no lock and writes nothing (``PRAGMA query_only``), so
+it can look at a store a runtime has open: WAL mode lets it read the last
+committed state. It refuses files that are not trouper stores, and versions
+it does not know. ``change_dead_letters`` (``redrive``, ``discard``) checks the
+file the same way, then opens it as a runtime would, taking the store's lock
+(so it is refused while a runtime has the store open), and changes nothing
+unless every id asked for is a dead letter of the mailbox.
 """
 
 from __future__ import annotations
@@ -10,16 +14,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
+import trio
 
 from trouper.durable._schema import APPLICATION_ID, VERSION, check_header
-from trouper.durable._sqlite import mailbox_counts
+from trouper.durable._sqlite import SqliteStore, mailbox_counts
 from trouper.durable._store import DeadLetterRecord, MailboxStatistics
 from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
 
-__all__ = ["StoreReport", "inspect_store", "render_json", "render_text"]
+__all__ = ["StoreReport", "change_dead_letters", "inspect_store", "render_json", "render_text"]
 
 # Seconds a read waits for another connection's lock, as the store's own writer does.
 _BUSY_TIMEOUT = 2.0
@@ -107,6 +113,74 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
         dead_letters=tuple(DeadLetterRecord(*row) for row in rows),
         dead_total=total,
     )
+
+
+def change_dead_letters(
+    path: str | Path, mailbox: str, *, ids: Sequence[int] | None, discard: bool
+) -> int:
+    """Redrive (or discard) ``mailbox``'s dead letters ``ids`` (all if None); return how many.
+
+    Runs its own Trio loop: call it from a command line, not from async code
+    (which has ``rt.store.redrive`` and ``rt.store.discard``).
+
+    Raises:
+        StoreError: as ``inspect_store`` does (a missing file is not created,
+            an older schema is not migrated), or the mailbox is not in the
+            store, or an id is not one of its dead letters (then nothing is
+            changed).
+        StoreLocked: a runtime has the store open.
+        StoreError: the last runtime did not stop cleanly: closing the store
+            here would erase the claims its next start recovers.
+    """
+    report = inspect_store(path, limit=0)
+    if mailbox not in {m.name for m in report.mailboxes}:
+        raise StoreError(report.path, f"no mailbox {mailbox!r}")
+    unclean = _claimed_mailboxes(report.path)
+    if unclean:
+        # Closing the store records a clean stop for every mailbox, which would
+        # erase the claims its runtime's next start recovers as suspects (each one's
+        # crash counted as a delivery).
+        raise StoreError(
+            report.path,
+            "its last runtime did not stop cleanly (messages of "
+            + ", ".join(repr(name) for name in unclean)
+            + " are to be recovered): start that runtime once before changing dead letters "
+            "from the command line, or use rt.store.redrive / rt.store.discard from it",
+        )
+    return trio.run(_change, report.path, mailbox, ids, discard)
+
+
+def _claimed_mailboxes(name: str) -> list[str]:
+    """The mailboxes whose claims a runtime that did not stop cleanly left."""
+    connection = sqlite3.connect(
+        f"file:{name}?mode=ro", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT
+    )
+    try:
+        connection.execute("PRAGMA query_only = 1")
+        rows = connection.execute(
+            "SELECT name FROM mailboxes WHERE claimed_upto IS NOT NULL OR trying IS NOT NULL "
+            "ORDER BY name"
+        ).fetchall()
+    except sqlite3.DatabaseError as error:
+        raise _unreadable(name, error) from error
+    finally:
+        connection.close()
+    return [row[0] for row in rows]
+
+
+async def _change(path: str, mailbox: str, ids: Sequence[int] | None, discard: bool) -> int:
+    async with SqliteStore(path) as store:
+        if ids is not None:
+            held = {dead.id async for dead in store.dead_letters(mailbox)}
+            missing = sorted({i for i in ids if i not in held})
+            if missing:
+                listed = ", ".join(f"#{i}" for i in missing)
+                raise StoreError(
+                    path, f"no dead letter {listed} in mailbox {mailbox!r} (nothing changed)"
+                )
+        if discard:
+            return await store.discard(mailbox, ids=ids)
+        return await store.redrive(mailbox, ids=ids)
 
 
 def _unreadable(name: str, error: sqlite3.DatabaseError) -> StoreError:
