@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -80,8 +81,9 @@ def check_host(host: str, *, allow_remote: bool = False) -> str:
 def _check(port: int, interval: float) -> None:
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
-    if not isinstance(interval, int | float) or not interval > 0:
-        raise ValueError(f"interval must be a number of seconds > 0, got {interval!r}")
+    # Finite: an infinite one never updates the page, and JSON (``/api/config``) cannot carry it.
+    if not isinstance(interval, int | float) or not 0 < interval < math.inf:
+        raise ValueError(f"interval must be finite seconds > 0, got {interval!r}")
 
 
 @asynccontextmanager
