@@ -291,7 +291,8 @@ def explore_durable(
 
     A run breaks when it ends with an error, or ``check(result)`` raises
     ``AssertionError`` or returns ``False``. With ``crashes`` a function,
-    each seed draws its own crash instants.
+    each seed draws its own crash instants. Anything else ``check`` raises
+    goes up as it is, with a note naming the seed and its crash instants.
     """
     runs = 0
     for seed in seeds:
@@ -299,7 +300,14 @@ def explore_durable(
         result = run_durable_simulation(
             system, seed=seed, crashes=crashes, faults=faults, path=None, log=log, **runtime_options
         )
-        problem = _problem_of(result, check)
+        try:
+            problem = _problem_of(result, check)
+        except BaseException as error:
+            # Not a verdict (a bug of the check, pytest.fail): it goes up, with its seed.
+            error.add_note(
+                f"raised by the check of seed {seed} (crashes at {list(result.crashes)})"
+            )
+            raise
         if problem is not None:
             return DurableExploration(runs, result, problem)  # type: ignore[arg-type]
     return DurableExploration(runs, None, None)

@@ -629,19 +629,23 @@ def explore(
     ``check(result)`` raises ``AssertionError`` or returns ``False`` (use
     ``check`` for invariants over the final state, ``result.value``, or the
     trace). Stops at the first broken run and says which seed, why, the
-    trace, and the one line that replays it.
+    trace, and the one line that replays it. Anything else ``check`` raises
+    goes up as it is, with a note naming the seed and that line.
     """
+    # The runtime options too: without them the line would run another system.
+    options = "".join(f", {key}={value!r}" for key, value in runtime_options.items())
     runs = 0
     for seed in seeds:
         runs += 1
         result = run_simulation(system, seed=seed, faults=faults, log=log, **runtime_options)
-        problem = _problem_of(result, check)
+        replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r}{options})"
+        try:
+            problem = _problem_of(result, check)
+        except BaseException as error:
+            # Not a verdict (a bug of the check, pytest.fail): it goes up, with its seed.
+            error.add_note(f"raised by the check of seed {seed}; replay: {replay}")
+            raise
         if problem is not None:
-            # The runtime options too: without them the line would run another system.
-            options = "".join(f", {key}={value!r}" for key, value in runtime_options.items())
-            replay = (
-                f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r}{options})"
-            )
             return Exploration(runs, result, problem, replay)  # type: ignore[arg-type]
     return Exploration(runs, None, None, None)
 
