@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 import trouper
@@ -46,3 +47,18 @@ async def test_fish_for_cancelled_leaves_the_messages_it_skipped(
     with trio.move_on_after(1):
         await p.fish_for(lambda m: m == 3, within=10)
     assert await p.receive_n(2) == [1, 2]
+
+
+async def test_expect_whose_predicate_raises_leaves_the_message(
+    runtime: trouper.Runtime,
+) -> None:
+    """A predicate that raises says nothing of the message: it stays first in line."""
+    p = TestProbe(runtime)
+    p.tell_nowait("a")
+
+    def broken(message: object) -> bool:
+        raise KeyError(message)
+
+    with pytest.raises(KeyError):
+        await p.expect(broken)
+    assert await p.expect("a") == "a"

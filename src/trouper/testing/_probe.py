@@ -184,6 +184,8 @@ class TestProbe(ActorRef[object]):
     async def expect(self, matcher: Matcher, *, within: float = DEFAULT_WITHIN) -> object:
         """Take the next message; it must match (a type, a predicate, or an equal value).
 
+        A predicate that raises takes nothing: its error goes up, the message stays.
+
         Raises:
             AssertionError: nothing arrived within ``within`` seconds, or the next
                 message does not match; the message lists what arrived.
@@ -191,7 +193,9 @@ class TestProbe(ActorRef[object]):
         received = await self._next(trio.current_time() + within)
         if received is None:
             raise self._failure(_describe(matcher), within, [])
-        if not _matches(matcher, received.message):
+        with self._put_back_if_cancelled([received]):  # a predicate that raises took nothing
+            matched = _matches(matcher, received.message)
+        if not matched:
             raise self._failure(_describe(matcher), within, [received])
         return self._take(received)
 
