@@ -60,3 +60,11 @@ async def test_inspect_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     finally:
         os.close(write)
     assert (done.returncode, done.stderr.decode()) == (1, "")
+
+
+def test_inspect_says_a_directory_is_not_a_store_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory given as the store is named as such, not as a missing file."""
+    assert cli(["inspect", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"error: store '{tmp_path}': it is a directory, not a file\n"

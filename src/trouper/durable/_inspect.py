@@ -60,10 +60,16 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
     """
     path = Path(path)
     name = str(path)
+    if path.is_dir():
+        raise StoreError(name, "it is a directory, not a file")
     if not path.is_file():
         raise StoreError(name, "no such file")
-    check_header(path)
-    if path.stat().st_size == 0:
+    try:
+        check_header(path)
+        empty = path.stat().st_size == 0
+    except OSError as error:  # unreadable: permissions, I/O
+        raise StoreError(name, error.strerror or str(error)) from error
+    if empty:
         raise NotAStore(name, "the file is empty")
     try:
         connection = sqlite3.connect(
