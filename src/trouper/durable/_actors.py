@@ -373,6 +373,8 @@ class ActorMailbox(DurableQueue):
 
     def open_item(self, item: object) -> tuple[object, Ask | None, object]:
         """The message of ``item``, its waiting ask, and its delivery (``ctx.delivery``)."""
+        # ``DurableQueue.open_item`` inline (once per message), plus the first delivery's
+        # look at what ``on_start`` did: change both together.
         if type(item) is Delivery:
             if self._fresh:
                 self._note_started()
