@@ -125,8 +125,14 @@ class Trace(Sequence[TraceEvent]):
         )
 
     def render(self, limit: int | None = None) -> str:
-        """The events as text, one per line (the last ``limit`` ones, if given)."""
-        events = self._events if limit is None else self._events[-limit:]
+        """The events as text, one per line (the last ``limit`` ones, if given).
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        events = self._events if limit is None else self._events[max(0, len(self._events) - limit) :]
         skipped = len(self._events) - len(events)
         lines = [f"... {skipped} earlier events"] if skipped else []
         lines.extend(str(event) for event in events)
