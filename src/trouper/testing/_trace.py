@@ -132,7 +132,9 @@ class Trace(Sequence[TraceEvent]):
         """
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        events = self._events if limit is None else self._events[max(0, len(self._events) - limit) :]
+        events = (
+            self._events if limit is None else self._events[max(0, len(self._events) - limit) :]
+        )
         skipped = len(self._events) - len(events)
         lines = [f"... {skipped} earlier events"] if skipped else []
         lines.extend(str(event) for event in events)
