@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from trouper.observe._source import class_name, is_alive, walk
-from trouper.runtime import DeadLetter, Runtime
+from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
 from trouper.runtime.lowlevel import HandlerOutcome, Instrument, SendKind
 
 if TYPE_CHECKING:
@@ -74,6 +74,15 @@ BUCKETS: tuple[float, ...] = (
 
 _ATTRIBUTE = "trouper.actor.class"
 """The OpenTelemetry attribute that names the actor class."""
+
+_ENGINE_REASONS = frozenset(str(reason) for reason in DeadLetterReason)
+"""The engine's dead-letter reasons: always labels of their own."""
+
+_OTHER_REASONS = 20
+"""Other reasons (the layers', which may be free text) that get a label of their own, at most."""
+
+_OTHER = "other"
+"""The label of the dead letters whose reason came after ``_OTHER_REASONS`` others."""
 
 
 @attrs.frozen
@@ -118,7 +127,7 @@ class MetricsSnapshot:
     classes: Mapping[str, ClassMetrics]
     """Per actor class name."""
     dead_letters: Mapping[str, int]
-    """Dead letters per reason (``"actor stopped"``, ``"handler failed"``, ...)."""
+    """Dead letters per reason (``"actor stopped"``, ...; after 20 layers' reasons, ``"other"``)."""
 
 
 class _ClassTally:
@@ -357,8 +366,15 @@ class Metrics(Instrument):
             self._tally(actor.actor_class).retired += actor.handled - base
 
     def dead_letter(self, letter: DeadLetter) -> None:
-        """Count a dead letter by its reason."""
+        """Count a dead letter by its reason (past ``_OTHER_REASONS`` layers' texts, ``other``)."""
         dead, reason = self._dead, str(letter.reason)
+        # A layer's reason may be free text (an error's, a GiveUp's): bounded, as labels must be.
+        if (
+            reason not in dead
+            and reason not in _ENGINE_REASONS
+            and len(dead.keys() - _ENGINE_REASONS) >= _OTHER_REASONS
+        ):
+            reason = _OTHER
         dead[reason] = dead.get(reason, 0) + 1
 
     def include(self, runtime: Runtime) -> None:
