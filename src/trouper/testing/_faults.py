@@ -236,7 +236,10 @@ class FaultPlan:
     """
 
     rules: tuple[Rule, ...] = ()
-    """The rules, applied in order (the first matching rule of each kind decides)."""
+    """The rules, in order. Every rule that matches draws its own chance, so rules add up:
+    a message is lost if any ``Drop`` fires, doubled if any ``Duplicate`` fires, and late
+    by the last ``Delay`` that fires; an actor crashes if any ``Crash`` fires and pauses in
+    every ``Pause``'s window. A rule with probability 0 exempts nothing."""
 
     def __init__(self, *rules: Rule) -> None:
         for rule in rules:
@@ -283,12 +286,19 @@ class FaultPlan:
         return None
 
     def pause_until(self, actor: str, now: float) -> float | None:
-        """The end of a pause of ``actor`` that covers time ``now``, if any."""
-        for rule in self.rules:
-            if (
-                isinstance(rule, Pause)
-                and _matches(rule.actor, actor)
-                and rule.at <= now < rule.at + rule.duration
-            ):
-                return rule.at + rule.duration
-        return None
+        """When ``actor`` may handle again, if a pause covers time ``now``; else ``None``.
+
+        Pauses that overlap or follow each other make one: the end is that of the last.
+        """
+        windows = [
+            (rule.at, rule.at + rule.duration)
+            for rule in self.rules
+            if isinstance(rule, Pause) and _matches(rule.actor, actor)
+        ]
+        until: float | None = None
+        moment = now
+        while True:
+            ends = [end for start, end in windows if start <= moment < end]
+            if not ends:
+                return until
+            until = moment = max(ends)
