@@ -9,7 +9,7 @@ Options, per test with ``@pytest.mark.trouper(...)`` or for the whole suite
 in the ini file:
 
 - ``strict=True`` (ini ``trouper_strict = true``): fail the test if an actor
-  failed or a dead letter appeared during it, unless the test expected it.
+  failed or a dead letter appeared during it.
 - any other keyword is an ``open_runtime`` option for that test's runtime
   (``mailbox_size=10``, ``root_strategy=...``).
 """
@@ -71,8 +71,16 @@ async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     actor failed or a dead letter appeared while it ran.
     """
     marker = request.node.get_closest_marker("trouper")
+    if marker is not None and marker.args:
+        pytest.fail(
+            "trouper marker takes keywords only (strict=..., open_runtime options), "
+            f"got {marker.args!r}",
+            pytrace=False,
+        )
     options = dict(marker.kwargs) if marker is not None else {}
-    strict = bool(options.pop("strict", request.config.getini("trouper_strict")))
+    strict = options.pop("strict", request.config.getini("trouper_strict"))
+    if not isinstance(strict, bool):
+        pytest.fail(f"trouper marker: strict must be True or False, got {strict!r}", pytrace=False)
     failures: list[ActorEvent] = []
     dead_letters: list[DeadLetter] = []
     tasks_before = _tasks()
