@@ -94,6 +94,9 @@ class Ticker:
         self.observer = observer  # what it samples
         self.interval = interval  # seconds between samples
         self.closed = False  # set once: streams end, the ticker stops
+        # The sections (JSON text) the streams computed since the last sample, by what they
+        # show: the streams with one view share one tree per sample. Emptied at each sample.
+        self.sections: dict[object, str] = {}
         self._tick = trio.Event()  # set (and replaced) at each sample
         self._scope = trio.CancelScope()  # the running loop's scope, cancelled by close()
 
@@ -105,6 +108,7 @@ class Ticker:
                     self.observer.sample()
                 except Exception:  # a bug of the view must not take the application down
                     log.exception("trouper.observe could not sample the runtime (will retry)")
+                self.sections = {}
                 tick, self._tick = self._tick, trio.Event()
                 tick.set()
                 await trio.sleep(self.interval)
@@ -197,7 +201,7 @@ def _error(status: int, text: str) -> JSONResponse:
 class _ViewQuery:
     """The page's view state, from a request's query: open and closed paths, pages."""
 
-    __slots__ = ("closed", "open", "pages")
+    __slots__ = ("closed", "key", "open", "pages")
 
     def __init__(self, request: Request) -> None:
         params = request.query_params
@@ -209,6 +213,8 @@ class _ViewQuery:
             number = _number(offset)
             if path and number is not None:
                 self.pages[path] = number
+        # Equal for two queries that show the same tree.
+        self.key = (frozenset(self.open), frozenset(self.closed), frozenset(self.pages.items()))
 
 
 def _number(text: str) -> int | None:
@@ -363,18 +369,24 @@ class _Updates:
             if update is not None:
                 return update
 
-    def _update(self) -> str | None:
-        observer, view = self.observer, self.view
-        tree = observer.tree(open=view.open, closed=view.closed, pages=view.pages).to_json()
+    def _tree(self) -> dict[str, object]:
+        view = self.view
+        tree = self.observer.tree(open=view.open, closed=view.closed, pages=view.pages).to_json()
         del tree["time"]  # so that an unchanged tree is not sent again
+        return tree
+
+    def _update(self) -> str | None:
+        observer, shared = self.observer, self.ticker.sections
         parts = []
-        for name, value in (
-            ("summary", observer.summary().to_json()),
-            ("tree", tree),
-            ("topics", [topic.to_json() for topic in observer.topics()]),
-            ("pools", [pool.to_json() for pool in observer.pools()]),
+        for name, key, make in (
+            ("summary", "summary", lambda: observer.summary().to_json()),
+            ("tree", ("tree", self.view.key), self._tree),
+            ("topics", "topics", lambda: [topic.to_json() for topic in observer.topics()]),
+            ("pools", "pools", lambda: [pool.to_json() for pool in observer.pools()]),
         ):
-            text = _dumps(value)
+            text = shared.get(key)
+            if text is None:
+                text = shared[key] = _dumps(make())
             if self.sent.get(name) != text:
                 self.sent[name] = text
                 parts.append(f'"{name}":{text}')
