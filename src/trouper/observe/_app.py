@@ -10,9 +10,11 @@ Updates reach the page as server-sent events (``/api/events``): a
 ``_Ticker`` samples the observer at a fixed rate (2 per second by default)
 and wakes every open stream, which sends one ``update`` event with only the
 sections that changed since it last sent them (summary, tree, topics, pools)
-and the feed entries after its cursor, at most ``FEED_LIMIT`` of them. So an
-update is bounded in size (the tree by ``max_rows``) and a page gets at most
-one per tick, however many messages the actors handle. The page's view
+and the feed entries after its cursor, at most ``FEED_LIMIT`` of them. A
+section is made once per sample and shared (``Ticker.sections``): streams with
+the same view cost one tree between them. So an update is bounded in size
+(the tree by ``max_rows``) and a page gets at most one per tick, however many
+messages the actors handle. The page's view
 state (open nodes, pages) is in the stream's query: changing it reopens the
 stream, with the feed cursor (``since``) so that nothing is missed.
 
