@@ -23,7 +23,8 @@ simulated runtime does the faults and the tracing: ``intercept_send`` drops,
 delays and duplicates sends; ``handler_started`` pauses, counts and crashes
 deliveries; the other hooks trace handler ends, timers, lifecycle events and
 dead letters. The sender of a message is the actor whose task (or timer) runs
-(``lowlevel.current_cell``), else ``<main>``.
+(``lowlevel.current_cell``), or whose task is the nearest ancestor of the task
+that runs (one its handler started in a nursery), else ``<main>``.
 
 A watchdog task detects deadlocks: when every other task is blocked and no
 deadline is pending, nothing can ever happen again; if the system has not
@@ -55,6 +56,7 @@ import logging
 import math
 import random
 import sys
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from types import FrameType, FunctionType
@@ -195,6 +197,9 @@ class Simulation:
         self._nursery: trio.Nursery | None = None
         self._body: trio.CancelScope | None = None
         self._counts: dict[Cell, int] = {}
+        # The cell each actor task runs (noted as it handles a message): a task a handler
+        # starts in a nursery of its own sends as the actor whose task is its nearest ancestor.
+        self._cells: weakref.WeakKeyDictionary[Task, Cell] = weakref.WeakKeyDictionary()
         self._waits: dict[int, _Wait] = {}
         self._wait_ids = iter(range(1, 1 << 62))
         # Past this many waits, ``wait_begins`` forgets the ones no longer going on (whose
@@ -235,9 +240,27 @@ class Simulation:
         self.record(event.kind.value, event.address.path, reason)
 
     def sender(self) -> str:
-        """The path of the actor whose task (or timer) is running now, or ``<main>``."""
+        """The path of the actor whose task (or timer) is running now, or ``<main>``.
+
+        A task started by an actor's handler (in a nursery of its own) runs for that
+        actor: the nearest actor task among its ancestors is the sender.
+        """
         cell = current_cell()
+        if cell is None:
+            task: Task | None = current_task()
+            cells = self._cells
+            while cell is None and task is not None:
+                cell = cells.get(task)
+                if cell is not None and cell.task is not task:
+                    cell = None  # a task the actor ran before: it has ended since
+                nursery = task.parent_nursery
+                task = None if nursery is None else nursery.parent_task
         return MAIN if cell is None else cell.address.path
+
+    def _note_task(self, cell: Cell) -> None:
+        """Note the task ``cell`` runs in (as it handles a message), for ``sender``."""
+        if cell.task is not None:
+            self._cells[cell.task] = cell
 
     def count(self, cell: Cell) -> int:
         """Count one more message delivered to ``cell``; return the count."""
@@ -402,6 +425,7 @@ class _Faults(Instrument):
 
     def _deliver(self, actor: Cell, message: object) -> None:
         sim = self.sim
+        sim._note_task(actor)  # its handler's own tasks send as the actor
         path = actor.address.path
         count = sim.count(actor)
         sim.record(TraceKind.DELIVER, path, repr(message))
