@@ -63,3 +63,19 @@ def test_a_port_another_program_listens_on_is_not_taken_for_the_server() -> None
             assert not server.running
         finally:
             server.close()
+
+
+def test_a_with_block_whose_start_fails_leaves_no_directory() -> None:
+    """``with NatsServer()`` that cannot start removes the directory it made."""
+    server = NatsServer(extra_args=["--no-such-flag"])
+    with pytest.raises(NatsServerError, match=r"^nats-server exited at start:\n"), server:
+        pass
+    assert not server.directory.exists()
+
+
+def test_starting_a_closed_server_says_it_was_closed() -> None:
+    """Its directory is gone: a clear error, not a ``FileNotFoundError`` for its config."""
+    server = NatsServer(jetstream=False)
+    server.close()
+    with pytest.raises(NatsServerError, match=r"^this NatsServer was closed: make a new one$"):
+        server.start()

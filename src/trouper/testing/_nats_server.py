@@ -128,7 +128,8 @@ class NatsServer:
     is taken) or is not ready after 15 s of real time.
     ``stop()`` ends it with SIGTERM, ``kill()`` with SIGKILL; ``start()``
     again reuses the same port and store (a restart). ``close()`` stops it and
-    removes its directory; ``with NatsServer() as server:`` does both ends.
+    removes its directory, for good; ``with NatsServer() as server:`` does both
+    ends (and closes it if the start fails).
     Not thread-safe: drive one server from one thread at a time.
     """
 
@@ -168,6 +169,8 @@ class NatsServer:
         self._extra_args = tuple(extra_args)
         # The running process, or None while stopped.
         self._process: subprocess.Popen[bytes] | None = None
+        # Whether close() removed the directory: the server cannot start again.
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -214,7 +217,14 @@ class NatsServer:
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
-        """Start the server (again) and wait until it accepts connections."""
+        """Start the server (again) and wait until it accepts connections.
+
+        Raises:
+            NatsServerError: it exited at start (its log says why: a port taken, a
+                bad option), was not ready in time, or this server was closed.
+        """
+        if self._closed:
+            raise NatsServerError("this NatsServer was closed: make a new one")
         if self.running:
             return
         config = self.directory / "nats-server.conf"
@@ -282,7 +292,9 @@ class NatsServer:
                 process.wait(timeout=10)
 
     def close(self) -> None:
-        """Stop the server and remove its directory. Idempotent."""
+        """Stop the server and remove its directory, for good. Idempotent."""
+        self._closed = True
+        _running.pop(self, None)
         self.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -308,7 +320,11 @@ class NatsServer:
         await trio.to_thread.run_sync(self.restart)
 
     def __enter__(self) -> NatsServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ will not run: remove the directory here
+            raise
         return self
 
     def __exit__(
