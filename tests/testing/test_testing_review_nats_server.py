@@ -79,3 +79,23 @@ def test_starting_a_closed_server_says_it_was_closed() -> None:
     server.close()
     with pytest.raises(NatsServerError, match=r"^this NatsServer was closed: make a new one$"):
         server.start()
+
+
+def test_a_port_chosen_for_the_server_and_taken_before_its_start_is_replaced() -> None:
+    """No ``port=`` given: the server starts on another free port rather than failing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        server = NatsServer(jetstream=False)
+        taken = server.port
+        other.bind(("127.0.0.1", taken))
+        other.listen()
+        try:
+            server.start()
+            assert server.running
+            assert server.port != taken
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+                assert client.recv(5) == b"INFO "
+            server.restart()
+            assert server.port != taken
+            assert server.running
+        finally:
+            server.close()

@@ -39,6 +39,9 @@ MIN_VERSION = (2, 10)
 _READY_TIMEOUT = 15.0
 """Real seconds a server may take to accept connections after it starts."""
 
+_PORT_TRIES = 5
+"""How many free ports a first start tries, when each is taken before the server binds it."""
+
 
 class NatsServerError(RuntimeError):
     """The ``nats-server`` binary is missing, too old, or did not start."""
@@ -124,8 +127,9 @@ class NatsServer:
 
     ``start()`` returns once the server's log says it listens and is ready
     (so its log must stay in ``log_file``: a ``config`` must not move it), or
-    raises ``NatsServerError`` with the end of its log if it exits (its port
-    is taken) or is not ready after 15 s of real time.
+    raises ``NatsServerError`` with the end of its log if it exits or is not
+    ready after 15 s of real time. A port chosen for it (no ``port=``) that
+    another program took before the first start is replaced by another.
     ``stop()`` ends it with SIGTERM, ``kill()`` with SIGKILL; ``start()``
     again reuses the same port and store (a restart). ``close()`` stops it and
     removes its directory, for good; ``with NatsServer() as server:`` does both
@@ -155,7 +159,8 @@ class NatsServer:
         if binary is not None:
             _check_version(binary)
         self.port = port if port is not None else _free_port()
-        """The client port on 127.0.0.1 (the same after a restart)."""
+        """The client port on 127.0.0.1 (the same after a restart; one chosen for it may
+        change at its first start, if another program took it meanwhile)."""
         self.directory = Path(tempfile.mkdtemp(prefix="trouper-nats-"))
         """Holds the config, the log and the JetStream store."""
         self._jetstream = jetstream
@@ -171,6 +176,9 @@ class NatsServer:
         self._process: subprocess.Popen[bytes] | None = None
         # Whether close() removed the directory: the server cannot start again.
         self._closed = False
+        # Whether the port stays what it is: given, or served on once. Until then a
+        # port found taken at start is replaced by another free one.
+        self._port_fixed = port is not None
 
     @property
     def url(self) -> str:
@@ -227,6 +235,21 @@ class NatsServer:
             raise NatsServerError("this NatsServer was closed: make a new one")
         if self.running:
             return
+        for _ in range(_PORT_TRIES - 1):
+            if self._launch():
+                return
+            # A port chosen for it was taken before it could bind it: choose another.
+            self.port = _free_port()
+        if not self._launch():
+            raise NatsServerError(f"nats-server exited at start:\n{self._log_tail()}")
+
+    def _launch(self) -> bool:
+        """Run the server and wait until it is ready: ``True``; ``False`` if it exited
+        because a port it may change was taken (before its first start, not given).
+
+        Raises:
+            NatsServerError: it exited for another reason, or was not ready in time.
+        """
         config = self.directory / "nats-server.conf"
         config.write_text(self._config_text())
         with open(self.log_file, "ab") as log:
@@ -243,12 +266,15 @@ class NatsServer:
         while True:
             if self._process.poll() is not None:
                 self._process = None
+                if not self._port_fixed and b"address already in use" in self._log_since(since):
+                    return False
                 raise NatsServerError(f"nats-server exited at start:\n{self._log_tail()}")
             # Ready when it says so, not when the port accepts: another program listening
             # there (the port was taken between choosing it and binding it, or since a
             # stop) would accept, while this server fails to bind and exits.
-            if self._says_ready(since):
-                return
+            if b"] Server is ready" in self._log_since(since):
+                self._port_fixed = True  # a restart comes back on the same port
+                return True
             if time.monotonic() > deadline:
                 self.kill()
                 raise NatsServerError(
@@ -257,12 +283,12 @@ class NatsServer:
                 )
             time.sleep(0.01)
 
-    def _says_ready(self, since: int) -> bool:
-        """Whether the log, from offset ``since``, says the server listens and is ready."""
+    def _log_since(self, since: int) -> bytes:
+        """The log from offset ``since`` (this start's output)."""
         with contextlib.suppress(OSError), open(self.log_file, "rb") as log:
             log.seek(since)
-            return b"] Server is ready" in log.read()
-        return False
+            return log.read()
+        return b""
 
     def stop(self) -> None:
         """Stop the server with SIGTERM (it closes its connections), and wait for it to exit."""
