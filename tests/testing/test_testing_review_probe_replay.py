@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+import pytest
 
 import trouper
 from trouper.testing import Simulation, TestProbe, explore, run_simulation
@@ -55,3 +56,18 @@ async def test_unnamed_probes_of_one_runtime_get_distinct_paths(runtime: trouper
     """Numbered per runtime, two probes of one runtime still differ."""
     paths = {TestProbe(runtime).address.path for _ in range(3)}
     assert paths == {"/probe/1", "/probe/2", "/probe/3"}
+
+
+async def test_a_second_probe_of_the_same_name_in_one_runtime_is_refused(
+    runtime: trouper.Runtime,
+) -> None:
+    """Two probes at one path would be equal refs: the second is refused with the reason."""
+    TestProbe(runtime, "client")
+    with pytest.raises(ValueError, match=r"^a probe named 'client' exists in this runtime$"):
+        TestProbe(runtime, "client")
+
+
+async def test_an_unnamed_probe_skips_a_number_taken_by_name(runtime: trouper.Runtime) -> None:
+    """``TestProbe(runtime, "1")`` first: the first unnamed one is ``/probe/2``."""
+    TestProbe(runtime, "1")
+    assert TestProbe(runtime).address.path == "/probe/2"

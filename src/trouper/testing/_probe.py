@@ -37,9 +37,10 @@ from trouper.runtime import Runtime
 __all__ = ["Received", "TestProbe"]
 
 DEFAULT_WITHIN = 3.0
-_numbers: weakref.WeakKeyDictionary[Runtime, Iterator[int]] = weakref.WeakKeyDictionary()
-"""The numbers of each runtime's unnamed probes: per runtime, so that a simulation's
-probes have the same paths in every run of a seed, whatever ran before in the process."""
+_names: weakref.WeakKeyDictionary[Runtime, set[str]] = weakref.WeakKeyDictionary()
+"""The names of each runtime's probes. Unnamed probes are numbered per runtime, so that a
+simulation's probes have the same paths in every run of a seed, whatever ran before in the
+process; no two probes of a runtime share a path (they would be equal refs)."""
 
 Matcher = type | Callable[[object], bool] | object
 
@@ -134,11 +135,17 @@ class TestProbe(ActorRef[object]):
     __slots__ = ("_arrived", "_inbox", "_last", "_runtime", "history")
 
     def __init__(self, runtime: Runtime, name: str | None = None) -> None:
+        """A probe at ``/probe/<name>``, or ``/probe/1``, ``/probe/2``... in the runtime.
+
+        Raises:
+            ValueError: a probe of this runtime has that name already.
+        """
+        taken = _names.setdefault(runtime, set())
         if name is None:
-            numbers = _numbers.get(runtime)
-            if numbers is None:
-                numbers = _numbers[runtime] = itertools.count(1)
-            name = str(next(numbers))
+            name = next(label for n in itertools.count(1) if (label := str(n)) not in taken)
+        elif name in taken:
+            raise ValueError(f"a probe named {name!r} exists in this runtime")
+        taken.add(name)
         super().__init__(Address(runtime.node, f"/probe/{name}"), _ProbeEndpoint(self))
         self._runtime = runtime
         self._inbox: deque[Received] = deque()
