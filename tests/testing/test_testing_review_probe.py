@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 import trouper
 from trouper.testing import TestProbe
@@ -62,3 +63,24 @@ async def test_expect_whose_predicate_raises_leaves_the_message(
     with pytest.raises(KeyError):
         await p.expect(broken)
     assert await p.expect("a") == "a"
+
+
+async def test_a_wait_that_ended_beside_another_does_not_keep_it_from_waking(
+    runtime: trouper.Runtime,
+) -> None:
+    """Two tasks wait on one probe; the one that gave up first must not deafen the other."""
+    p = TestProbe(runtime)
+    got: list[object] = []
+
+    async def expect_x() -> None:
+        got.append(await p.expect("x", within=10))
+        got.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(expect_x)
+        await trio.testing.wait_all_tasks_blocked()
+        start = trio.current_time()
+        await p.expect_no_message(within=1)
+        await trio.sleep(1)
+        p.tell_nowait("x")
+    assert got == ["x", start + 2]

@@ -169,7 +169,10 @@ class TestProbe(ActorRef[object]):
     async def _next(self, deadline: float) -> Received | None:
         with trio.move_on_at(deadline):
             while not self._inbox:
-                self._arrived = trio.Event()
+                if self._arrived.is_set():
+                    # A fresh event only once the last one fired: tasks waiting on it
+                    # still (another wait of this probe) are woken by the next arrival.
+                    self._arrived = trio.Event()
                 await self._arrived.wait()
             return self._inbox.popleft()
         return None
