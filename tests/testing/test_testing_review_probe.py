@@ -84,3 +84,19 @@ async def test_a_wait_that_ended_beside_another_does_not_keep_it_from_waking(
         await trio.sleep(1)
         p.tell_nowait("x")
     assert got == ["x", start + 2]
+
+
+async def test_expect_terminated_that_failed_stops_watching(runtime: trouper.Runtime) -> None:
+    """An actor that did not stop in time: its later ``Terminated`` is not a stray message."""
+
+    class Idle(trouper.Actor):
+        @trouper.handler
+        async def take(self, message: str) -> None:
+            pass
+
+    p = TestProbe(runtime)
+    idle = await runtime.spawn(Idle)
+    with pytest.raises(AssertionError, match=r"expected a message matching terminated_of_ref"):
+        await p.expect_terminated(idle, within=1)
+    await runtime.stop(idle)
+    await p.expect_no_message()

@@ -309,6 +309,8 @@ class TestProbe(ActorRef[object]):
     ) -> Terminated:
         """Watch ``ref`` and expect its ``Terminated`` next (at once if it is already dead).
 
+        Failed or cancelled, it stops watching ``ref``.
+
         Raises:
             AssertionError: it did not stop within ``within`` seconds, or another
                 message came first (as with ``expect``).
@@ -321,6 +323,13 @@ class TestProbe(ActorRef[object]):
         def terminated_of_ref(message: object) -> bool:
             return isinstance(message, Terminated) and message.ref == ref
 
-        message = await self.expect(terminated_of_ref, within=within)
+        try:
+            message = await self.expect(terminated_of_ref, within=within)
+        except BaseException:
+            # Failed or cancelled: its Terminated, when it comes, is not awaited any more.
+            unwatch = getattr(ref.endpoint, "unwatch", None)
+            if unwatch is not None:
+                unwatch(self)
+            raise
         assert isinstance(message, Terminated)
         return message
