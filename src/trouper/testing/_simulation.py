@@ -51,6 +51,7 @@ addresses (they would only differ in the trace text).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
@@ -703,6 +704,11 @@ def _problem_of(result: R, check: Callable[[R], object] | None) -> BaseException
 
 
 def _name(fn: object) -> str:
+    """How the replay line names ``fn``: ``module.qualname``, or the call of a partial."""
+    if isinstance(fn, functools.partial):
+        args = [_name(fn.func), *map(repr, fn.args)]
+        args += [f"{key}={value!r}" for key, value in fn.keywords.items()]
+        return f"functools.partial({', '.join(args)})"
     module = getattr(fn, "__module__", None)
     name = getattr(fn, "__qualname__", None) or repr(fn)
     return f"{module}.{name}" if module and module != "__main__" else name
