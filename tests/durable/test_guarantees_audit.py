@@ -11,7 +11,7 @@ import trio
 from durable_support import Charge, sqlite
 
 import trouper
-from trouper.durable import Delivery, Durable, GiveUp, durable_ref
+from trouper.durable import Delivery, Durable, GiveUp, Retry, durable_ref
 from trouper.errors import ActorStopped, UnregisteredMessageType
 from trouper.runtime import DeadLetter, EventKind, Supervisor
 from trouper.supervision import ChildSpec, Restart
@@ -255,3 +255,57 @@ async def test_every_kind_of_durable_dead_letter_is_published_on_the_system_topi
     }
     posted = [(d.recipient.path, d.message) for d in letters]
     assert sorted(posted, key=repr) == sorted((("/c", m) for m in stored), key=repr)
+
+
+async def test_retries_do_not_count_toward_max_deliveries_when_an_error_follows(
+    tmp_path: Path,
+) -> None:
+    """Guarantee 11: after two Retries, one error with max_deliveries=2 is a first failure."""
+    plan: dict[int, BaseException] = {1: Retry(after=1), 2: Retry(after=1), 3: KeyError("once")}
+    attempts: list[int] = []
+
+    class Later(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            delivery = self.ctx.delivery
+            assert isinstance(delivery, Delivery)
+            attempts.append(delivery.attempt)
+            error = plan.get(delivery.attempt)
+            if error is not None:
+                raise error
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        options = Durable(max_deliveries=2, backoff=(1,))
+        ref = await rt.spawn(Later, name="later", mailbox=options)
+        await ref.tell(Charge("a", 1))
+        await trio.sleep(10)
+        dead = [d async for d in rt.store.dead_letters()]
+    assert (attempts, dead) == ([1, 2, 3, 4], [])
+
+
+async def test_a_retry_stays_uncounted_in_the_next_runtime(tmp_path: Path) -> None:
+    """Guarantee 11: the Retry count is stored; a later runtime does not charge it as a failure."""
+    attempts: list[int] = []
+
+    class Once(trouper.Actor):
+        def __init__(self, error: BaseException) -> None:
+            self.error = error
+
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            delivery = self.ctx.delivery
+            assert isinstance(delivery, Delivery)
+            attempts.append(delivery.attempt)
+            if len(attempts) <= 2:
+                raise self.error
+
+    options = Durable(max_deliveries=2, backoff=(1,))
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Once, Retry(after=1000), name="once", mailbox=options)
+        await ref.tell(Charge("a", 1))
+        await trio.sleep(1)
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Once, KeyError("once"), name="once", mailbox=options)
+        await trio.sleep(1010)
+        dead = [d async for d in rt.store.dead_letters()]
+    assert (attempts, dead) == ([1, 2, 3], [])
