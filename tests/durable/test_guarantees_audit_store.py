@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from durable_support import make_store
 
 from trouper.durable import WriteBatch
+from trouper.errors import StoreVersionTooNew
 
 
 async def test_delivery_ids_past_one_reserved_block_are_not_reused_after_a_crash(
@@ -29,3 +32,19 @@ async def test_delivery_ids_past_one_reserved_block_are_not_reused_after_a_crash
         new = batch.append("box", "str", b"new")
         await store.submit(batch)
     assert new.id > records[-1].id
+
+
+async def test_the_next_schema_version_is_already_refused(tmp_path: Path) -> None:
+    """The store file: version 3, one past this trouper's 2, is refused and left as it was."""
+    path = tmp_path / "shop.db"
+    async with make_store(path):
+        pass
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA user_version = 3")
+    connection.close()
+    with pytest.raises(StoreVersionTooNew, match=r"schema version 3, newer than 2"):
+        await make_store(path).open()
+    with sqlite3.connect(path) as connection:
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+    connection.close()
+    assert version == 3
