@@ -1,0 +1,96 @@
+"""Promises of docs/durable.md's JetStream section that no other test pinned."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from js_support import Job, eventually, store_for
+
+import trouper
+from trouper.durable import Delivery, Durable, GiveUp, Retry
+from trouper.testing import NatsServer
+
+pytestmark = pytest.mark.real_clock
+
+
+async def test_retries_do_not_count_toward_max_deliveries_when_an_error_follows(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Guarantee 11 on JetStream: after two Retries, an error with max_deliveries=2 is retried."""
+    plan: dict[int, BaseException] = {1: Retry(after=0.2), 2: Retry(after=0.2), 3: KeyError("x")}
+    attempts: list[int] = []
+
+    class Later(trouper.Actor):
+        @trouper.handler
+        async def job(self, message: Job) -> None:
+            delivery = self.ctx.delivery
+            assert isinstance(delivery, Delivery)
+            attempts.append(delivery.attempt)
+            error = plan.get(delivery.attempt)
+            if error is not None:
+                raise error
+
+    options = Durable(max_deliveries=2, backoff=(0.2,))
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        ref = await rt.spawn(Later, name="jobs", mailbox=options)
+        await ref.tell(Job(1))
+        await eventually(lambda: len(attempts) >= 4)
+        await trio.sleep(0.3)
+        dead = [record async for record in rt.store.dead_letters("jobs")]
+    assert (attempts, dead) == ([1, 2, 3, 4], [])
+
+
+class Collect(trouper.Actor):
+    """Records each job's number."""
+
+    def __init__(self, got: list[int]) -> None:
+        self.got = got
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        if message.n < 0:
+            raise GiveUp("negative")
+        self.got.append(message.n)
+
+
+async def test_a_mailbox_name_nats_would_misread_is_escaped_and_named_back(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Layout: a name with a dot, ``_`` and non-ASCII works and is reported by its name."""
+    name = "orders.eu_ü-1"
+    got: list[int] = []
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        ref = await rt.spawn(Collect, got, name=name, mailbox=Durable())
+        await ref.tell(Job(1))
+        await ref.tell(Job(-1))
+        await eventually(lambda: got == [1])
+        dead: list[object] = []
+        with trio.fail_after(10):
+            while not dead:
+                await trio.sleep(0.05)
+                dead = [record.message async for record in rt.store.dead_letters(name)]
+        boxes = await rt.store.mailbox_statistics()
+    assert ([box.name for box in boxes], dead) == ([name], [Job(-1)])
+
+
+async def test_stores_with_different_prefixes_on_one_server_do_not_see_each_other(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Layout: a mailbox of the same name under another prefix is another mailbox."""
+    got_a: list[int] = []
+    got_b: list[int] = []
+    async with (
+        trouper.open_runtime(store=store_for(js_server.url, f"{prefix}a")) as a,
+        trouper.open_runtime(store=store_for(js_server.url, f"{prefix}a-b")) as b,
+    ):
+        await b.spawn(Collect, got_b, name="jobs", mailbox=Durable())
+        ref = await a.spawn(Collect, got_a, name="jobs", mailbox=Durable())
+        await ref.tell(Job(1))
+        await ref.tell(Job(-1))
+        await eventually(lambda: got_a == [1])
+        await trio.sleep(0.3)
+        dead_a = [record.message async for record in a.store.dead_letters()]
+        dead_b = [record.message async for record in b.store.dead_letters()]
+        boxes_b = await b.store.mailbox_statistics()
+    assert (got_b, dead_a, dead_b) == ([], [Job(-1)], [])
+    assert [(box.name, box.depth, box.dead) for box in boxes_b] == [("jobs", 0, 0)]
