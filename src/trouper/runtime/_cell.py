@@ -403,7 +403,7 @@ class Cell:
             if instruments.intercept_send:
                 fate = instruments.intercept(self, message, SendKind.TELL)
                 if fate is not None:
-                    delivered = self._intercepted_nowait(fate, item)
+                    delivered = self.intercepted_tell(fate, item)
                     await checkpoint()
                     return delivered
             if instruments.message_sent and not mailbox.durable:
@@ -497,7 +497,7 @@ class Cell:
             if instruments.intercept_send:
                 fate = instruments.intercept(self, message, SendKind.TELL_NOWAIT)
                 if fate is not None:
-                    return self._intercepted_nowait(fate, item)
+                    return self.intercepted_tell(fate, item)
             if instruments.message_sent and not mailbox.durable:
                 contexts = instruments.sent(self, message, SendKind.TELL_NOWAIT)
                 if contexts is not None:
@@ -525,7 +525,7 @@ class Cell:
         if watched and instruments.intercept_send:
             fate = instruments.intercept(self, message, SendKind.ASK)
             if fate is not None:
-                await self._intercepted_ask(fate, message)
+                await self.intercepted_ask(fate, message)
         envelope = self._open_ask(message, None)
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
@@ -625,14 +625,8 @@ class Cell:
         watched = instruments.watch_sends
         fate = instruments.intercept(self, message, SendKind.ASK) if watched else None
         envelope = self._open_ask(message, on_reply)
-        if fate is not None:
-            if fate.duplicate:
-                self._put_copy(message)
-            if fate.drop:
-                return envelope, False  # a lost request: only the caller's deadline ends the wait
-            if fate.delay > 0:
-                runtime.root.nursery.start_soon(self._ask_late, envelope, fate.delay)
-                return envelope, False
+        if fate is not None and not self.intercepted_callback_ask(fate, envelope):
+            return envelope, False
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
         return envelope, True
@@ -642,32 +636,43 @@ class Cell:
         if instruments.watch_sends and instruments.message_delivered:
             instruments.delivered(self, message)
 
-    async def _ask_late(self, envelope: Ask, delay: float) -> None:
-        await trio.sleep(delay)
-        if envelope.abandoned:
-            return
-        if not await self.mailbox.put(envelope):
-            self.dead_letter(envelope, _STOPPED_REASON)
-
     # --- interceptions (simulated network faults) -----------------------------------
+    #
+    # Each helper delivers into this cell's mailbox, or into ``mailbox`` when one is
+    # given: the shared mailbox of a balancing pool, whose endpoint reports its sends
+    # to the instruments with the pool's cell as the target (``trouper.routing``).
+    # An interception's own deliveries call no instruments.
 
-    def _intercepted_nowait(self, fate: Interception, message: object) -> bool:
+    def intercepted_tell(
+        self, fate: Interception, item: object, mailbox: Mailbox | None = None
+    ) -> bool:
+        """Deliver a tell as ``fate`` (an ``intercept_send`` hook's) says; whether it got in.
+
+        Dropped, it counts as delivered (the sender cannot tell). Delayed, it
+        is delivered that much later from a task of the runtime's, twice if
+        it is also duplicated. Otherwise it is queued now, twice if
+        duplicated; a copy that finds no room is a dead letter.
+        """
         if fate.drop:
             return True  # lost on the way: the sender cannot tell
+        target = self.mailbox if mailbox is None else mailbox
         if fate.delay > 0:
-            self.runtime.root.nursery.start_soon(self._deliver_late, message, fate.delay)
+            copies = 2 if fate.duplicate else 1
+            self.runtime.root.nursery.start_soon(
+                self._deliver_late, item, fate.delay, target, copies
+            )
             return True
-        delivered = self._put_copy(message)
+        delivered = self._put_copy(item, target)
         if fate.duplicate:
-            self._put_copy(message)
+            self._put_copy(item, target)
         return delivered
 
-    def _put_copy(self, message: object) -> bool:
-        try:
-            return self.send_nowait_unwatched(message)
-        except MailboxFull:
-            self.dead_letter(message, DeadLetterReason.MAILBOX_FULL)
-            return False
+    def _put_copy(self, item: object, mailbox: Mailbox) -> bool:
+        if mailbox.put_nowait(item):
+            return True
+        reason = _STOPPED_REASON if mailbox.closed else DeadLetterReason.MAILBOX_FULL
+        self.dead_letter(item, reason)
+        return False
 
     def send_nowait_unwatched(self, message: object) -> bool:
         """``send_nowait`` without instruments (an interception's own deliveries)."""
@@ -679,17 +684,60 @@ class Cell:
             return False
         raise MailboxFull(self.address, mailbox.size)
 
-    async def _deliver_late(self, message: object, delay: float) -> None:
+    async def _deliver_late(
+        self, item: object, delay: float, mailbox: Mailbox, copies: int
+    ) -> None:
         await trio.sleep(delay)
-        await self._put(message)
+        for _ in range(copies):
+            if mailbox.closed or not await mailbox.put(item):
+                self.dead_letter(item, _STOPPED_REASON)
 
-    async def _intercepted_ask(self, fate: Interception, message: object) -> None:
+    async def intercepted_ask(
+        self, fate: Interception, message: object, mailbox: Mailbox | None = None
+    ) -> None:
+        """Wait as ``fate`` says before an ask is queued; queue its duplicate (a tell).
+
+        Dropped, it waits forever: the request is lost, only the asker's
+        deadline ends the wait.
+        """
         if fate.drop:
             await trio.sleep_forever()  # the request is lost: only a deadline ends the wait
         if fate.delay > 0:
             await trio.sleep(fate.delay)
         if fate.duplicate:
-            self._put_copy(message)
+            self._put_copy(message, self.mailbox if mailbox is None else mailbox)
+
+    def intercepted_callback_ask(
+        self, fate: Interception, envelope: Ask, mailbox: Mailbox | None = None
+    ) -> bool:
+        """Deal with a callback ask as ``fate`` says; whether it is still to be queued now.
+
+        A duplicate is queued at once (as a tell); a dropped ask is never
+        queued (only the caller's deadline ends its wait); a delayed one is
+        queued later from a task of the runtime's, unless abandoned by then.
+        """
+        target = self.mailbox if mailbox is None else mailbox
+        if fate.duplicate:
+            self._put_copy(envelope.message, target)
+        if fate.drop:
+            return False
+        if fate.delay > 0:
+            self.runtime.root.nursery.start_soon(self._ask_late, envelope, fate.delay, target)
+            return False
+        return True
+
+    async def _ask_late(self, envelope: Ask, delay: float, mailbox: Mailbox) -> None:
+        await trio.sleep(delay)
+        if envelope.abandoned:
+            return
+        if mailbox.closed or not await mailbox.put(envelope):
+            self.dead_letter(envelope, _STOPPED_REASON)
+
+    def carrying(self, message: object, kind: SendKind) -> object:
+        """What to queue for ``message`` sent to this cell: it with the contexts its
+        ``message_sent`` hooks return, or itself when they return none."""
+        contexts = self.runtime.instruments.sent(self, message, kind)
+        return message if contexts is None else Carried(message, contexts)
 
     # --- being watched -------------------------------------------------------------
 

@@ -388,10 +388,10 @@ class _Faults(Instrument):
             return Interception(drop=True)
         if route.delay:
             sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s {message!r} -> {path}")
-            return Interception(delay=route.delay)
         if route.duplicate:
             sim.record(TraceKind.FAULT, sender, f"duplicate {message!r} -> {path}")
-            return Interception(duplicate=True)
+        if route.delay or route.duplicate:
+            return Interception(delay=route.delay, duplicate=route.duplicate)
         if kind is SendKind.TELL and len(actor.mailbox) >= actor.mailbox.size:
             sim._room_waits[current_task()] = sim.wait_begins(f"room in the mailbox of {path}")
         return None
