@@ -28,7 +28,7 @@ from functools import partial
 
 import outcome
 import trio
-from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 
 from trouper._text import type_name
 from trouper.actors import Actor, ActorRef, Exited, Terminated, Watcher
@@ -50,6 +50,7 @@ from trouper.runtime.lowlevel import (
     Mailbox,
     MemoryMailbox,
     ReplyCallback,
+    SendKind,
     WithMsgId,
     message_of,
     stage_if_in_transaction,
@@ -467,13 +468,16 @@ class BalancingEndpoint(PoolEndpoint):
         """
         if type(message) in CONTROL:
             return await self.cell.send(message)
-        self.cell.runtime.check_thread("tell")
+        runtime = self.cell.runtime
+        runtime.check_thread("tell")
         await checkpoint_if_cancelled()
         mailbox = self.shared
         assert mailbox is not None
         if stage_if_in_transaction(mailbox, message, msg_id, partial(self._release, message)):
             await cancel_shielded_checkpoint()
             return True
+        if runtime.special_sends and runtime.instruments.watch_sends:
+            return await self._send_watched(mailbox, message, msg_id)
         if mailbox.durable:
             message = message if msg_id is None else WithMsgId(message, msg_id)
             if await mailbox.put(message):
@@ -492,6 +496,32 @@ class BalancingEndpoint(PoolEndpoint):
         self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
         return False
 
+    async def _send_watched(self, mailbox: Mailbox, message: object, msg_id: str | None) -> bool:
+        """``send`` while instruments watch sends: as ``Cell.send`` does, to the pool's cell."""
+        cell = self.cell
+        instruments = cell.runtime.instruments
+        item = message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
+        if instruments.intercept_send:
+            fate = instruments.intercept(cell, message, SendKind.TELL)
+            if fate is not None:
+                delivered = cell.intercepted_tell(fate, item, mailbox)
+                await checkpoint()
+                return delivered
+        if instruments.message_sent and not mailbox.durable:
+            item = cell.carrying(message, SendKind.TELL)
+        if not mailbox.durable and mailbox.put_nowait(item):
+            await cancel_shielded_checkpoint()
+        elif mailbox.closed:
+            cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+            await cancel_shielded_checkpoint()
+            return False
+        elif not await mailbox.put(item):
+            cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+            return False
+        if instruments.message_delivered:
+            instruments.delivered(cell, message)
+        return True
+
     def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Put the message in the shared mailbox now (``ActorRef.tell_nowait``).
 
@@ -500,11 +530,14 @@ class BalancingEndpoint(PoolEndpoint):
         """
         if type(message) in CONTROL:
             return self.cell.send_nowait(message)
-        self.cell.runtime.check_thread("tell_nowait")
+        runtime = self.cell.runtime
+        runtime.check_thread("tell_nowait")
         mailbox = self.shared
         assert mailbox is not None
         if stage_if_in_transaction(mailbox, message, msg_id, partial(self._release, message)):
             return True
+        if runtime.special_sends and runtime.instruments.watch_sends:
+            return self._send_nowait_watched(mailbox, message, msg_id)
         if msg_id is not None and mailbox.durable:
             message = WithMsgId(message, msg_id)
         if mailbox.put_nowait(message):
@@ -514,18 +547,50 @@ class BalancingEndpoint(PoolEndpoint):
             return False
         raise MailboxFull(self.cell.address, mailbox.size)
 
+    def _send_nowait_watched(self, mailbox: Mailbox, message: object, msg_id: str | None) -> bool:
+        """``send_nowait`` while instruments watch sends: as ``Cell.send_nowait`` does."""
+        cell = self.cell
+        instruments = cell.runtime.instruments
+        item = message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
+        if instruments.intercept_send:
+            fate = instruments.intercept(cell, message, SendKind.TELL_NOWAIT)
+            if fate is not None:
+                return cell.intercepted_tell(fate, item, mailbox)
+        if instruments.message_sent and not mailbox.durable:
+            item = cell.carrying(message, SendKind.TELL_NOWAIT)
+        if not mailbox.put_nowait(item):
+            if mailbox.closed:
+                cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+                return False
+            raise MailboxFull(cell.address, mailbox.size)
+        if instruments.message_delivered:
+            instruments.delivered(cell, message)
+        return True
+
     async def ask(self, message: object) -> object:
         """Put an ask in the shared mailbox; the member that takes it replies (``ActorRef.ask``)."""
         if type(message) in CONTROL:
             return await self.cell.ask(message)
-        self.cell.runtime.check_thread("ask")
+        cell = self.cell
+        runtime = cell.runtime
+        runtime.check_thread("ask")
         await checkpoint_if_cancelled()
-        envelope = self._open_ask(message, None)
         mailbox = self.shared
         assert mailbox is not None
+        instruments = runtime.instruments
+        watched = runtime.special_sends and instruments.watch_sends
+        if watched and instruments.intercept_send:
+            fate = instruments.intercept(cell, message, SendKind.ASK)
+            if fate is not None:
+                await cell.intercepted_ask(fate, message, mailbox)
+        envelope = self._open_ask(message, None)
+        if watched and instruments.message_sent:
+            envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
         if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
-            self.cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
-            raise ActorStopped(self.cell.address)
+            cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+            raise ActorStopped(cell.address)
+        if watched and instruments.message_delivered:
+            instruments.delivered(cell, message)
         return await envelope.wait()
 
     def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
@@ -538,12 +603,23 @@ class BalancingEndpoint(PoolEndpoint):
         """
         if type(message) in CONTROL:
             return self.cell.ask_soon(message, on_reply)
-        self.cell.runtime.check_thread("ask")
-        envelope = self._open_ask(message, on_reply)
+        cell = self.cell
+        runtime = cell.runtime
+        runtime.check_thread("ask")
         mailbox = self.shared
         assert mailbox is not None
+        instruments = runtime.instruments
+        watched = runtime.special_sends and instruments.watch_sends
+        fate = instruments.intercept(cell, message, SendKind.ASK) if watched else None
+        envelope = self._open_ask(message, on_reply)
+        if fate is not None and not cell.intercepted_callback_ask(fate, envelope, mailbox):
+            return envelope
+        if watched and instruments.message_sent:
+            envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
         if not mailbox.put_nowait(envelope):
-            raise MailboxFull(self.cell.address, mailbox.size)
+            raise MailboxFull(cell.address, mailbox.size)
+        if watched and instruments.message_delivered:
+            instruments.delivered(cell, message)
         return envelope
 
     def _open_ask(self, message: object, on_reply: ReplyCallback | None) -> Ask:
