@@ -309,3 +309,21 @@ async def test_a_retry_stays_uncounted_in_the_next_runtime(tmp_path: Path) -> No
         await trio.sleep(1010)
         dead = [d async for d in rt.store.dead_letters()]
     assert (attempts, dead) == ([1, 2, 3], [])
+
+
+def test_durable_options_are_keyword_only_and_all_checked() -> None:
+    """Durable options: keyword only, each refused with the rule it breaks."""
+    with pytest.raises(TypeError, match=r"positional argument"):
+        Durable(5)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match=r"^capacity must be an int >= 1, got 0$"):
+        Durable(capacity=0)
+    with pytest.raises(ValueError, match=r"^prefetch must be an int >= 1, got 0$"):
+        Durable(prefetch=0)
+    with pytest.raises(
+        ValueError, match=r"^dedup_window must be None or a finite number >= 0, got 'x'$"
+    ):
+        Durable(dedup_window="x")  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"^dedup_window must be None or a finite number >= 0, got inf$"
+    ):
+        Durable(dedup_window=float("inf"))

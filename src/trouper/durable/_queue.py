@@ -117,7 +117,7 @@ def _backoff(value: object) -> RetryBackoff:
     raise TypeError(f"backoff must be an ExponentialJitter or a sequence of delays, got {value!r}")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Durable:
     """A durable mailbox on the runtime's store: ``spawn(..., mailbox=Durable())``.
 
@@ -163,7 +163,9 @@ class Durable:
 
     @dedup_window.validator
     def _check_dedup_window(self, _attribute: object, value: float | None) -> None:
-        if value is not None and not (value >= 0 and math.isfinite(value)):
+        if value is not None and not (
+            isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)
+        ):
             raise ValueError(f"dedup_window must be None or a finite number >= 0, got {value!r}")
 
     def open_mailbox(self, runtime: object, name: str | None, size: float) -> DurableQueue:
