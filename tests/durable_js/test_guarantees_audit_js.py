@@ -7,7 +7,7 @@ import trio
 from js_support import Job, eventually, store_for
 
 import trouper
-from trouper.durable import Delivery, Durable, GiveUp, Retry
+from trouper.durable import Delivery, Durable, GiveUp, Retry, durable_ref
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -94,3 +94,16 @@ async def test_stores_with_different_prefixes_on_one_server_do_not_see_each_othe
         boxes_b = await b.store.mailbox_statistics()
     assert (got_b, dead_a, dead_b) == ([], [Job(-1)], [])
     assert [(box.name, box.depth, box.dead) for box in boxes_b] == [("jobs", 0, 0)]
+
+
+async def test_flush_returns_once_every_staged_tell_is_stored(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """JetStream 6: after ``flush``, every ``tell_nowait`` made before it is on the server."""
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        ref = durable_ref(rt, "later")
+        for n in range(50):
+            ref.tell_nowait(Job(n))
+        await rt.store.flush()
+        boxes = await rt.store.mailbox_statistics()
+    assert [(box.name, box.depth) for box in boxes] == [("later", 50)]
