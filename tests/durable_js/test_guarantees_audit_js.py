@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import trio
 from js_support import Job, eventually, store_for
 
 import trouper
 from trouper.durable import Delivery, Durable, GiveUp, Retry, durable_ref
+from trouper.errors import StoreError
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -107,3 +110,36 @@ async def test_flush_returns_once_every_staged_tell_is_stored(
         await rt.store.flush()
         boxes = await rt.store.mailbox_statistics()
     assert [(box.name, box.depth) for box in boxes] == [("later", 50)]
+
+
+async def _old_server(listeners: list[trio.SocketListener], version: str) -> None:
+    """Speak just enough NATS for a client to connect: INFO of ``version``, PONG to each PING."""
+
+    async def serve(stream: trio.SocketStream) -> None:
+        info = {"server_id": "old", "version": version, "jetstream": True, "proto": 1}
+        await stream.send_all(f"INFO {json.dumps(info)}\r\n".encode())
+        buffer = b""
+        async for data in stream:
+            buffer += data
+            while b"\r\n" in buffer:
+                line, buffer = buffer.split(b"\r\n", 1)
+                if line.startswith(b"PING"):
+                    await stream.send_all(b"PONG\r\n")
+
+    await trio.serve_listeners(serve, listeners)
+
+
+@pytest.mark.parametrize("version", ["2.9.25", "1.4.1"])
+async def test_open_runtime_refuses_a_server_older_than_2_10(version: str) -> None:
+    """Sync to disk: a server older than 2.10 (no ``sync_interval: always``) is refused."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_old_server, listeners, version)
+        with (
+            trio.fail_after(10),  # a store that does not refuse waits for JetStream's answers
+            pytest.raises(StoreError, match=rf"nats-server {version} is too old"),
+        ):
+            async with trouper.open_runtime(store=store_for(f"nats://127.0.0.1:{port}", "p")):
+                pass
+        nursery.cancel_scope.cancel()
