@@ -327,3 +327,28 @@ def test_durable_options_are_keyword_only_and_all_checked() -> None:
         ValueError, match=r"^dedup_window must be None or a finite number >= 0, got inf$"
     ):
         Durable(dedup_window=float("inf"))
+
+
+async def test_a_handler_telling_its_own_full_mailbox_is_stored_beyond_capacity(
+    tmp_path: Path,
+) -> None:
+    """Guarantee 17: a handler's sends are never refused for room: a self-send cannot deadlock."""
+    handled: list[int] = []
+    all_handled = trio.Event()
+
+    class Countdown(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            handled.append(message.total)
+            if len(handled) == 7:
+                all_handled.set()
+            if message.total > 0:
+                for _ in range(2):  # two sends into a mailbox of capacity 1
+                    await self.ctx.self_ref.tell(Charge("a", message.total - 1))
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Countdown, name="countdown", mailbox=Durable(capacity=1))
+        with trio.fail_after(10):
+            await ref.tell(Charge("a", 2))
+            await all_handled.wait()
+    assert sorted(handled) == [0, 0, 0, 0, 1, 1, 2]
