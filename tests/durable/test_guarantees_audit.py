@@ -8,11 +8,12 @@ from pathlib import Path
 import attrs
 import pytest
 import trio
-from durable_support import Charge, sqlite
+from durable_support import Charge, Ledger, sqlite
 
 import trouper
 from trouper.durable import Delivery, Durable, GiveUp, Retry, durable_ref
-from trouper.errors import ActorStopped, UnregisteredMessageType
+from trouper.errors import ActorStopped, StartFailed, UnregisteredMessageType
+from trouper.routing import Balancing
 from trouper.runtime import DeadLetter, EventKind, Supervisor
 from trouper.supervision import ChildSpec, Restart
 
@@ -352,3 +353,18 @@ async def test_a_handler_telling_its_own_full_mailbox_is_stored_beyond_capacity(
             await ref.tell(Charge("a", 2))
             await all_handled.wait()
     assert sorted(handled) == [0, 0, 0, 0, 1, 1, 2]
+
+
+async def test_a_durable_pool_of_actors_with_durable_state_is_refused(tmp_path: Path) -> None:
+    """Guarantee 19: the members of a pool share a mailbox and cannot have durable state."""
+
+    class Keeper(trouper.Actor):
+        state: Ledger
+
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            self.state.charged[message.order_id] = message.total
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        with pytest.raises(StartFailed, match=r"durable state needs an actor of its own"):
+            await rt.spawn_pool(Keeper, 2, router=Balancing(), name="keepers", mailbox=Durable())
