@@ -368,3 +368,29 @@ async def test_a_durable_pool_of_actors_with_durable_state_is_refused(tmp_path: 
     async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
         with pytest.raises(StartFailed, match=r"durable state needs an actor of its own"):
             await rt.spawn_pool(Keeper, 2, router=Balancing(), name="keepers", mailbox=Durable())
+
+
+async def test_the_store_stays_open_until_the_last_actor_stopped(tmp_path: Path) -> None:
+    """Using it: the store closes after the last actor stopped, so an ``on_stop`` may still tell."""
+
+    class Leaving(trouper.Actor):
+        async def on_stop(self) -> None:
+            await durable_ref(self.ctx.runtime, "log").tell(Charge("bye", 1))
+
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            pass
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Leaving, name="leaving", mailbox=Durable())
+    got: list[Charge] = []
+
+    class Log(trouper.Actor):
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            got.append(message)
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Log, name="log", mailbox=Durable())
+        await trio.sleep(1)
+    assert got == [Charge("bye", 1)]
