@@ -394,3 +394,25 @@ async def test_the_store_stays_open_until_the_last_actor_stopped(tmp_path: Path)
         await rt.spawn(Log, name="log", mailbox=Durable())
         await trio.sleep(1)
     assert got == [Charge("bye", 1)]
+
+
+async def test_state_is_written_with_an_ack_only_when_its_bytes_changed(tmp_path: Path) -> None:
+    """Guarantee 19: a handler that leaves the state as it was writes no state with its ack."""
+
+    class Keeper(trouper.Actor):
+        state: Ledger
+
+        @trouper.handler
+        async def charge(self, message: Charge) -> None:
+            if message.total:
+                self.state.charged[message.order_id] = message.total
+
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Keeper, name="keeper", mailbox=Durable())
+        rows = []
+        for charge in (Charge("a", 1), Charge("b", 0), Charge("c", 2), Charge("c", 2)):
+            before = rt.store.statistics().rows
+            await ref.ask(charge)
+            await rt.store.flush()
+            rows.append(rt.store.statistics().rows - before)
+    assert rows[1] == rows[3] == rows[0] - 1 == rows[2] - 1  # a state row with a change only
