@@ -9,7 +9,7 @@ import trio
 from js_support import Job, eventually, store_for
 
 import trouper
-from trouper.durable import Delivery, Durable, GiveUp, Retry, durable_ref
+from trouper.durable import Delivery, Durable, GiveUp, Received, Retry, WriteBatch, durable_ref
 from trouper.errors import StoreError
 from trouper.testing import NatsServer
 
@@ -143,3 +143,41 @@ async def test_open_runtime_refuses_a_server_older_than_2_10(version: str) -> No
             async with trouper.open_runtime(store=store_for(f"nats://127.0.0.1:{port}", "p")):
                 pass
         nursery.cancel_scope.cancel()
+
+
+async def test_a_message_dead_lettered_twice_is_stored_once(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Dead letters: the key is derived from the message, so a rerun's second burial is dropped."""
+    received: list[Received] = []
+    came = trio.Event()
+
+    def deliver(message: Received) -> None:
+        received.append(message)
+        came.set()
+
+    async with store_for(js_server.url, prefix) as store:
+        feed = await store.open_feed("jobs", Durable(), deliver)
+        batch = WriteBatch()
+        batch.append("jobs", "js-test.job", b"\x91\x01")
+        await store.submit(batch)
+        feed.pull(1)
+        with trio.fail_after(10):
+            await came.wait()
+        (message,) = received
+        for _ in range(2):  # the first +TERM lost: the message ran again and was buried again
+            burial = WriteBatch()
+            store.bury(
+                burial,
+                "jobs",
+                message,
+                reason="gave up: twice",
+                traceback=None,
+                deliveries=1,
+                first_delivered_at=None,
+                last_delivered_at=None,
+            )
+            await store.submit(burial)
+        feed.close()
+        dead = [record.reason async for record in store.dead_letters("jobs")]
+    assert dead == ["gave up: twice"]
