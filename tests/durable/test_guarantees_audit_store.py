@@ -6,10 +6,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from durable_support import make_store
+import trio
+from durable_support import Taker, make_store, serving
 
-from trouper.durable import WriteBatch
+from trouper.durable import Durable, WriteBatch
 from trouper.errors import StoreVersionTooNew
+
+OPTIONS = Durable(max_deliveries=3, backoff=(1.0,))
 
 
 async def test_delivery_ids_past_one_reserved_block_are_not_reused_after_a_crash(
@@ -48,3 +51,22 @@ async def test_the_next_schema_version_is_already_refused(tmp_path: Path) -> Non
         (version,) = connection.execute("PRAGMA user_version").fetchone()
     connection.close()
     assert version == 3
+
+
+async def test_a_suspect_running_at_a_clean_stop_is_given_back_uncharged(tmp_path: Path) -> None:
+    """Poison messages: a clean stop gives back the suspect it was running without charging it."""
+    path = tmp_path / "s.db"
+    store = make_store(path)
+    await store.open()
+    async with serving(store, options=OPTIONS) as queue:
+        assert await queue.put("a")
+        await Taker().take(queue)
+        await store.simulate_crash()
+    attempts = []
+    for _ in range(2):  # taken as a suspect, then the stop is clean while it runs
+        async with make_store(path) as store, serving(store, options=OPTIONS) as queue:
+            attempts.append((await Taker().take(queue)).attempt)
+    async with make_store(path) as store, serving(store, options=OPTIONS) as queue:
+        with trio.move_on_after(60):  # virtual time: a message charged to death never comes
+            attempts.append((await Taker().handle(queue)).attempt)
+    assert attempts == [2, 2, 2]
