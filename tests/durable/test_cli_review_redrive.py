@@ -119,10 +119,15 @@ def test_a_store_a_runtime_has_open_is_refused(
     assert _state(path)[1] == [1]
 
 
-def test_a_store_left_by_a_crash_is_refused(
+def test_a_command_on_a_store_left_by_a_crash_keeps_the_crash_on_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Its claims are for its runtime's next start to recover; the command leaves them be."""
+    """The claims a crash left are for its runtime's next start to recover: the command keeps them.
+
+    The command opens and closes the store without opening ``billing``; the
+    message it was handling when the process died still comes back charged
+    for that delivery.
+    """
     path = tmp_path / "shop.db"
     _bury(path, "orders", "a")
 
@@ -135,11 +140,13 @@ def test_a_store_left_by_a_crash_is_refused(
             await store.simulate_crash()
 
     trio.run(crashed)
-    ids = _state_read_only(path)
-    assert cli(["discard", str(path), "orders", "--all"]) == 1
-    assert capsys.readouterr().err == (
-        f"error: store '{path}': its last runtime did not stop cleanly (messages of 'billing' "
-        "are to be recovered): start that runtime once before changing dead letters from the "
-        "command line, or use rt.store.redrive / rt.store.discard from it\n"
-    )
-    assert _state_read_only(path) == ids
+    assert cli(["discard", str(path), "orders", "--all"]) == 0
+    assert capsys.readouterr().out == "discarded 1 dead letter of 'orders'\n"
+    assert _state_read_only(path) == []
+
+    async def recovered() -> tuple[object, int]:
+        async with make_store(path) as store, serving(store, "billing") as queue:
+            delivery = await Taker().take(queue)
+            return delivery.message, delivery.attempt
+
+    assert trio.run(recovered) == ("charge", 2)

@@ -31,6 +31,27 @@ async def test_clean_close_leaves_no_suspects(tmp_path: Path) -> None:
     assert [(d.message, d.attempt) for d in ready] == [("a", 1), ("b", 1), ("c", 1)]  # type: ignore[attr-defined]
 
 
+async def test_a_run_that_never_opens_a_mailbox_keeps_its_crash_on_record(tmp_path: Path) -> None:
+    """A clean stop releases only the mailboxes its run opened: another's suspects stay suspects.
+
+    A run after a crash that does not serve every durable mailbox (an actor not
+    spawned this time) must not erase what the crash left in the others: their
+    claimed messages are still charged the delivery the crash may have cut short.
+    """
+    path = tmp_path / "s.db"
+    store = make_store(path)
+    await store.open()
+    async with serving(store, options=OPTIONS) as queue:
+        assert await queue.put("a")
+        await Taker().take(queue)
+        await crash(store)
+    async with make_store(path) as store, serving(store, "other", options=OPTIONS) as queue:
+        assert await queue.put("x")
+    async with make_store(path) as store, serving(store, options=OPTIONS) as queue:
+        delivery = await Taker().take(queue)
+    assert (delivery.message, delivery.attempt) == ("a", 2)
+
+
 async def test_suspects_are_handed_out_one_at_a_time(tmp_path: Path) -> None:
     """After a crash with messages claimed, only one suspect is ready at any time."""
     path = tmp_path / "s.db"

@@ -135,43 +135,11 @@ def change_dead_letters(
             store, or an id is not one of its dead letters (then nothing is
             changed).
         StoreLocked: a runtime has the store open.
-        StoreError: the last runtime did not stop cleanly: closing the store
-            here would erase the claims its next start recovers.
     """
     report = inspect_store(path, limit=0)
     if mailbox not in {m.name for m in report.mailboxes}:
         raise StoreError(report.path, f"no mailbox {mailbox!r}")
-    unclean = _claimed_mailboxes(report.path)
-    if unclean:
-        # Closing the store records a clean stop for every mailbox, which would
-        # erase the claims its runtime's next start recovers as suspects (each one's
-        # crash counted as a delivery).
-        raise StoreError(
-            report.path,
-            "its last runtime did not stop cleanly (messages of "
-            + ", ".join(repr(name) for name in unclean)
-            + " are to be recovered): start that runtime once before changing dead letters "
-            "from the command line, or use rt.store.redrive / rt.store.discard from it",
-        )
     return trio.run(_change, report.path, mailbox, ids, discard)
-
-
-def _claimed_mailboxes(name: str) -> list[str]:
-    """The mailboxes whose claims a runtime that did not stop cleanly left."""
-    connection = sqlite3.connect(
-        f"file:{name}?mode=ro", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT
-    )
-    try:
-        connection.execute("PRAGMA query_only = 1")
-        rows = connection.execute(
-            "SELECT name FROM mailboxes WHERE claimed_upto IS NOT NULL OR trying IS NOT NULL "
-            "ORDER BY name"
-        ).fetchall()
-    except sqlite3.DatabaseError as error:
-        raise _unreadable(name, error) from error
-    finally:
-        connection.close()
-    return [row[0] for row in rows]
 
 
 async def _change(path: str, mailbox: str, ids: Sequence[int] | None, discard: bool) -> int:

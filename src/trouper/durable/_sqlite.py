@@ -274,7 +274,16 @@ def _commit_group(writing: _Writing, group: _Group) -> tuple[int, int] | None:
 class _Writing:
     """The writer thread's own state: its connection, mailbox ids and the next delivery id."""
 
-    __slots__ = ("big_chunk", "boxes", "connection", "next_expiry", "next_id", "reserved", "soon")
+    __slots__ = (
+        "big_chunk",
+        "boxes",
+        "connection",
+        "next_expiry",
+        "next_id",
+        "opened",
+        "reserved",
+        "soon",
+    )
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         # The writing connection (autocommit mode; transactions are explicit).
@@ -288,6 +297,9 @@ class _Writing:
         self.soon: Callable[..., object] | None = None
         # Mailbox name -> row id, filled on first use.
         self.boxes: dict[str, int] = {}
+        # The row ids of the mailboxes opened by this run (their claims are its
+        # own: a clean stop releases them, and only them).
+        self.opened: set[int] = set()
         # When the first stored dedup id expires (inf: none will): commits purge
         # expired ids only once it has passed.
         self.next_expiry = _first_expiry(connection)
@@ -481,6 +493,7 @@ class _OpenMailbox(_Op):
     def run(self, writing: _Writing, now: float) -> object:
         connection = writing.connection
         box = writing.box(self.mailbox)
+        writing.opened.add(box)
         claimed, suspect, recovered, recovery_at = connection.execute(
             "SELECT claimed_upto, suspect_upto, recovered_upto, recovery_at "
             "FROM mailboxes WHERE id = ?",
@@ -643,15 +656,12 @@ class _ReleaseAll(_Op):
     __slots__ = ()
 
     def run(self, writing: _Writing, now: float) -> object:
+        # Only the mailboxes this run opened: another's claims are what an
+        # earlier run's crash left, to be recovered when it is next opened.
+        releases = [(box,) for box in sorted(writing.opened)]
         connection = writing.connection
-        connection.execute(
-            "UPDATE messages SET deliveries = deliveries - 1 WHERE deliveries > 0 AND id IN "
-            "(SELECT trying FROM mailboxes WHERE trying IS NOT NULL)"
-        )
-        connection.execute(
-            "UPDATE mailboxes SET claimed_upto = NULL, trying = NULL "
-            "WHERE claimed_upto IS NOT NULL OR trying IS NOT NULL"
-        )
+        connection.executemany(_UNCHARGE, releases)
+        connection.executemany(_RELEASE, releases)
         return None
 
 
@@ -1167,8 +1177,10 @@ class SqliteStore:
     async def aclose(self) -> None:
         """Commit what is staged, record a clean stop, and close (a second call does nothing).
 
-        A clean stop clears every mailbox's claim watermark: nothing was in
-        progress, so the next open redelivers nothing as a suspect. Waits for
+        A clean stop clears the claim watermark of every mailbox this run
+        opened: nothing was in progress, so the next open redelivers nothing
+        as a suspect. A mailbox it never opened keeps what an earlier crash
+        left there, for its next open to recover. Waits for
         the writer even if cancelled (the file must be left consistent).
         """
         if self._phase != "open":
