@@ -75,6 +75,31 @@ async def test_redrive_and_discard_by_id(tmp_path: Path) -> None:
     assert (left.id, box.depth, box.dead) == (a, 1, 1)
 
 
+@pytest.mark.parametrize(
+    ("mailbox", "ids", "problem"),
+    [
+        (None, ["x"], r"'x' is not one"),
+        (None, "12", r"not '12'"),
+        (None, [1.0], r"1\.0 is not one"),
+        (None, 7, r"not 7"),
+        (b"orders", None, r"not b'orders'"),
+    ],
+    ids=["a-text-id", "a-string", "a-float-id", "an-int", "a-bytes-name"],
+)
+@pytest.mark.parametrize("verb", ["redrive", "discard"])
+async def test_a_choice_that_is_not_ids_is_refused_before_the_store_sees_it(
+    tmp_path: Path, verb: str, mailbox: object, ids: object, problem: str
+) -> None:
+    """Bad ids raise ``TypeError`` and change nothing; the store goes on working."""
+    async with make_store(tmp_path / "s.db") as store:
+        await bury(store, "orders", "a", "b")
+        with pytest.raises(TypeError, match=problem):
+            await getattr(store, verb)(mailbox, ids=ids)
+        assert len([d async for d in store.dead_letters()]) == 2
+        assert await store.discard("orders", ids=()) == 0
+        await store.flush()
+
+
 async def test_discard_deletes_for_good(tmp_path: Path) -> None:
     """Discarded dead letters are gone after reopening."""
     path = tmp_path / "s.db"

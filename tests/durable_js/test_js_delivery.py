@@ -202,6 +202,19 @@ async def test_dead_letters_can_be_redriven_and_discarded(
     assert left == []
 
 
+@pytest.mark.parametrize("verb", ["redrive", "discard"])
+async def test_a_choice_that_is_not_ids_is_refused(
+    js_server: NatsServer, prefix: str, verb: str
+) -> None:
+    """A string of ids or a text id raises ``TypeError`` before the server is asked anything."""
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        with pytest.raises(TypeError, match=r"not '12'"):
+            await getattr(rt.store, verb)("jobs", ids="12")
+        with pytest.raises(TypeError, match=r"'x' is not one"):
+            await getattr(rt.store, verb)(ids=["x"])
+        assert await getattr(rt.store, verb)("jobs", ids=[]) == 0
+
+
 async def test_a_msg_id_told_again_within_the_window_is_dropped(
     js_server: NatsServer, prefix: str
 ) -> None:

@@ -79,6 +79,7 @@ from trouper.durable._store import (
     Received,
     StoreStatistics,
     WriteBatch,
+    checked_dead_letter_choice,
     run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed
@@ -1434,6 +1435,7 @@ class JetStreamStore:
         redrive repeated after a crash does not store it twice), then deleted
         from the dead-letter stream.
         """
+        mailbox, ids = checked_dead_letter_choice(mailbox, ids)
         self._writable()
         js = self.client.jetstream()
         count = 0
@@ -1459,6 +1461,7 @@ class JetStreamStore:
 
     async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
         """Delete dead letters for good; return how many."""
+        mailbox, ids = checked_dead_letter_choice(mailbox, ids)
         self._writable()
         js = self.client.jetstream()
         count = 0

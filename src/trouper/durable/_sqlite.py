@@ -77,6 +77,7 @@ from trouper.durable._store import (
     StoredMessage,
     StoreStatistics,
     WriteBatch,
+    checked_dead_letter_choice,
     run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed, StoreLocked
@@ -1633,11 +1634,13 @@ class SqliteStore:
         Their deliveries start from zero, their dedup ids are not checked again,
         and they count toward their mailbox's capacity once there (even beyond it).
         """
+        mailbox, ids = checked_dead_letter_choice(mailbox, ids)
         result: int = await self._run_op(_Redrive(mailbox, ids))
         return result
 
     async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
         """Delete dead letters for good; return how many."""
+        mailbox, ids = checked_dead_letter_choice(mailbox, ids)
         result: int = await self._run_op(_Discard(mailbox, ids))
         return result
 

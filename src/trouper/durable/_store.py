@@ -628,3 +628,26 @@ def run_failure_callbacks(
             callback(error())
         except Exception:
             log.exception("durable store %s: a failure callback raised", store)
+
+
+def checked_dead_letter_choice(
+    mailbox: object, ids: object
+) -> tuple[str | None, tuple[int, ...] | None]:
+    """Check a ``redrive`` / ``discard`` choice before any store sees it; return it as a tuple.
+
+    Raises:
+        TypeError: ``mailbox`` is not a name (or None), or ``ids`` is not a
+            sequence of dead-letter ids (ints; a string is refused, not read
+            character by character).
+    """
+    if mailbox is not None and not isinstance(mailbox, str):
+        raise TypeError(f"mailbox is a durable mailbox's name or None, not {mailbox!r}")
+    if ids is None:
+        return mailbox, None
+    if isinstance(ids, (str, bytes, bytearray)) or not isinstance(ids, Sequence | set | frozenset):
+        raise TypeError(f"ids is a sequence of dead-letter ids (ints), not {ids!r}")
+    chosen = tuple(ids)
+    for value in chosen:
+        if type(value) is not int:
+            raise TypeError(f"ids holds dead-letter ids (ints); {value!r} is not one")
+    return mailbox, chosen
