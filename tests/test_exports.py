@@ -47,7 +47,8 @@ SURFACE = {
         "open_runtime", "start_runtime",
     },
     "trouper.runtime.lowlevel": {
-        "ACCEPTS", "PUBLIC_STATE", "RANK", "Ask", "Cell", "Command", "Consumer", "Endpoint",
+        "ACCEPTS", "PUBLIC_STATE", "RANK", "Ask", "CallbackAskUnsupported", "Cell", "Command",
+        "Consumer", "Endpoint",
         "EndpointFactory", "Guardian", "HandlerOutcome", "Instrument", "Instruments",
         "Interception", "Mailbox", "MailboxEnding", "MailboxFactory", "MemoryMailbox", "Phase",
         "ReplyCallback", "SendKind", "Transaction", "Transport", "Verdict", "Watcher",

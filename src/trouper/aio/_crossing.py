@@ -116,9 +116,9 @@ import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.actors import ActorRef
-from trouper.errors import ActorError, MailboxFull, RuntimeClosed
+from trouper.errors import MailboxFull, RuntimeClosed
 from trouper.runtime import Runtime
-from trouper.runtime.lowlevel import Cell, MemoryMailbox
+from trouper.runtime.lowlevel import CallbackAskUnsupported, Cell, MemoryMailbox
 
 __all__ = ["LINGER", "Call", "Crossing", "LingerClock"]
 
@@ -538,12 +538,11 @@ class Crossing:
         if ask_soon is not None:
             try:
                 call.envelope = ask_soon(message, partial(self._replied, call))
-            except MailboxFull:
-                pass  # it waits for room in a lane, below
+            except (MailboxFull, CallbackAskUnsupported):
+                pass  # it waits for room, or is asked by a task, in a lane below
             except Exception as error:
-                if not _takes_no_callback(error):
-                    call.reject(error)
-                    return
+                call.reject(error)
+                return
             else:
                 return
         # No room, or no callback ask: the ask starts a lane, which later
@@ -696,16 +695,6 @@ class Crossing:
         else:
             call.reject(error)
         self._rouse()
-
-
-def _takes_no_callback(error: Exception) -> bool:
-    """Whether ``ask_soon`` raised because its endpoint takes no callback asks (use ``ask``).
-
-    A pool's endpoint has ``ask_soon`` for every router, and one whose
-    router cannot answer by callback (a broadcast) raises ``TypeError``;
-    trouper's own errors (``UnhandledMessage`` is a ``TypeError`` too) are the ask's answer.
-    """
-    return isinstance(error, TypeError) and not isinstance(error, ActorError)
 
 
 def _settle(future: asyncio.Future[object], result: outcome.Outcome[object]) -> None:

@@ -136,7 +136,7 @@ from trouper.remote.wire import (
     unpack,
 )
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import Cell, Endpoint, register_extension
+from trouper.runtime.lowlevel import CallbackAskUnsupported, Cell, Endpoint, register_extension
 from trouper.topics import Subscription as TopicSubscription
 from trouper.topics import TopicRegistry, pattern_matches
 
@@ -1259,8 +1259,10 @@ class Cluster:
             self._hold(ref, _Held(message, headers, reply))
         except (ActorStopped, UnhandledMessage) as error:
             self._answer(reply, outcome.Error(error))
-        except TypeError:  # an endpoint that takes no callback asks (a broadcast pool)
+        except CallbackAskUnsupported:  # an endpoint that answers by task only (a broadcast pool)
             self._start(self._ask_by_task, ref, message, reply, headers)
+        except Exception as error:  # raised routing the ask (a hash pool's key): its answer
+            self._answer(reply, outcome.Error(error))
 
     async def _ask_by_task(
         self, ref: ActorRef[object], message: object, reply: _Reply, headers: Headers | None

@@ -46,6 +46,7 @@ from trouper.routing._routers import (
 from trouper.runtime import DeadLetterReason
 from trouper.runtime.lowlevel import (
     Ask,
+    CallbackAskUnsupported,
     Cell,
     Mailbox,
     MemoryMailbox,
@@ -109,10 +110,14 @@ class PoolEndpoint:
         raise NotImplementedError
 
     def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
-        """Route an ask whose reply goes to ``on_reply`` (``Cell.ask_soon``; no task)."""
+        """Route an ask whose reply goes to ``on_reply`` (``Cell.ask_soon``; no task).
+
+        Raises:
+            CallbackAskUnsupported: this router cannot answer by callback (use ``ask``).
+        """
         if type(message) in CONTROL:
             return self.cell.ask_soon(message, on_reply)
-        raise TypeError(f"{type(self).__name__} does not take callback asks; use ask")
+        raise CallbackAskUnsupported(f"{type(self).__name__} does not take callback asks; use ask")
 
     def watch(self, watcher: Watcher) -> None:
         """Watching a pool watches the pool actor (it stops when the pool does)."""

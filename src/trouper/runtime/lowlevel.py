@@ -32,8 +32,9 @@ death watch (``Watcher``). A cell, a pool and a remote node are peers behind
 the same ref. A factory with a ``trouper_endpoint(cell)`` method
 (``EndpointFactory``) gives its actors' refs an endpoint of its own.
 ``Ask`` is an ask in flight; ``Cell.ask_soon`` queues one with a callback
-instead of a waiting task; ``message_of(item)`` is the message inside any
-mailbox item.
+instead of a waiting task (an endpoint that cannot answer by callback, a
+broadcast pool, raises ``CallbackAskUnsupported`` from its ``ask_soon``);
+``message_of(item)`` is the message inside any mailbox item.
 
 Attaching a layer: ``register_extension(key, factory)`` makes
 ``runtime.extension(key)`` build the layer's object per runtime on first use
@@ -54,7 +55,7 @@ hand). Everything here may change between releases without notice.
 
 from trouper._exports import publish
 from trouper.actors import Endpoint, Watcher
-from trouper.runtime._ask import Ask, ReplyCallback
+from trouper.runtime._ask import Ask, CallbackAskUnsupported, ReplyCallback
 from trouper.runtime._cell import Cell, Transaction, current_cell, stage_if_in_transaction
 from trouper.runtime._envelopes import WithMsgId, message_of
 from trouper.runtime._guardian import Guardian
@@ -90,6 +91,7 @@ __all__ = [
     "PUBLIC_STATE",
     "RANK",
     "Ask",
+    "CallbackAskUnsupported",
     "Cell",
     "Command",
     "Consumer",
