@@ -48,4 +48,7 @@ def test_an_error_of_a_durable_check_says_which_seed_and_crashes() -> None:
 
     with pytest.raises(KeyError) as raised:
         explore_durable(durable_number, seeds=range(3), crashes=(5.0,), check=check)
-    assert raised.value.__notes__ == ["raised by the check of seed 1 (crashes at [])"]
+    assert raised.value.__notes__ == [
+        "raised by the check of seed 1 (crashes at []); replay: run_durable_simulation("
+        f"{__name__}.durable_number, seed=1, crashes=(5.0,), faults=FaultPlan())"
+    ]

@@ -42,7 +42,14 @@ from trouper.durable import DeadLetterRecord, MailboxStatistics, SqliteStore
 from trouper.runtime import EventKind, Runtime
 from trouper.runtime.lowlevel import running
 from trouper.testing._faults import MAIN, FaultPlan
-from trouper.testing._simulation import Simulation, _Faults, _problem_of, _quiet, _seeded
+from trouper.testing._simulation import (
+    Simulation,
+    _Faults,
+    _name,
+    _problem_of,
+    _quiet,
+    _seeded,
+)
 from trouper.testing._trace import Trace, TraceKind
 
 __all__ = [
@@ -129,13 +136,7 @@ def run_durable_simulation(
         ValueError: ``path`` exists (a run there would start from what it holds
             and not replay), or a crash instant is negative or not finite.
     """
-    if callable(crashes):
-        instants = tuple(crashes(random.Random(f"trouper.sim/{seed}/crashes")))
-    else:
-        instants = tuple(crashes)
-    for instant in instants:
-        if not (instant >= 0 and math.isfinite(instant)):
-            raise ValueError(f"crash instants must be finite and >= 0, got {instant!r}")
+    instants = _instants(crashes, seed)
     if path is not None and Path(path).exists():
         raise ValueError(
             f"path {str(path)!r} exists: a durable simulation starts from a new store, or "
@@ -153,6 +154,22 @@ def run_durable_simulation(
                 runtime_options,
                 clock=trio.testing.MockClock(autojump_threshold=0),
             )
+
+
+def _instants(crashes: CrashPlan, seed: int) -> tuple[float, ...]:
+    """The crash instants of ``seed``'s run: ``crashes``, or what it draws for the seed.
+
+    Raises:
+        ValueError: an instant is negative or not finite.
+    """
+    if callable(crashes):
+        instants = tuple(crashes(random.Random(f"trouper.sim/{seed}/crashes")))
+    else:
+        instants = tuple(crashes)
+    for instant in instants:
+        if not (instant >= 0 and math.isfinite(instant)):
+            raise ValueError(f"crash instants must be finite and >= 0, got {instant!r}")
+    return instants
 
 
 async def _run(
@@ -257,6 +274,8 @@ class DurableExploration:
     """The first run that broke the check, with its seed, crashes, trace and error."""
     problem: BaseException | None
     """Why it broke: its error, or the check's ``AssertionError``."""
+    replay: str | None
+    """The line that replays the failing run (its crash instants written out)."""
 
     @property
     def failed(self) -> bool:
@@ -271,6 +290,7 @@ class DurableExploration:
                 f"explored {self.runs} seeds: seed {self.failure.seed} breaks the check "
                 f"(crashes at {list(self.failure.crashes)})",
                 f"problem: {describe(self.problem) if self.problem else '?'}",
+                f"replay:  {self.replay}",
                 "trace (last 40 events):",
                 self.failure.trace.render(limit=40),
             ]
@@ -292,22 +312,38 @@ def explore_durable(
     A run breaks when it ends with an error, or ``check(result)`` raises
     ``AssertionError`` or returns ``False``. With ``crashes`` a function,
     each seed draws its own crash instants. Anything else ``check`` raises
-    goes up as it is, with a note naming the seed and its crash instants.
+    goes up as it is, with a note naming the seed and the line that replays it.
+    The replay line writes out the seed's crash instants, all of them (those
+    after the run's end too: they are part of the run as planned).
     """
+    # The runtime options too: without them the line would run another system.
+    options = "".join(f", {key}={value!r}" for key, value in runtime_options.items())
     runs = 0
     for seed in seeds:
         runs += 1
+        instants = _instants(crashes, seed)
         result = run_durable_simulation(
-            system, seed=seed, crashes=crashes, faults=faults, path=None, log=log, **runtime_options
+            system,
+            seed=seed,
+            crashes=instants,
+            faults=faults,
+            path=None,
+            log=log,
+            **runtime_options,
+        )
+        replay = (
+            f"run_durable_simulation({_name(system)}, seed={seed}, crashes={instants!r}, "
+            f"faults={result.faults!r}{options})"
         )
         try:
             problem = _problem_of(result, check)
         except BaseException as error:
             # Not a verdict (a bug of the check, pytest.fail): it goes up, with its seed.
             error.add_note(
-                f"raised by the check of seed {seed} (crashes at {list(result.crashes)})"
+                f"raised by the check of seed {seed} (crashes at {list(result.crashes)}); "
+                f"replay: {replay}"
             )
             raise
         if problem is not None:
-            return DurableExploration(runs, result, problem)  # type: ignore[arg-type]
-    return DurableExploration(runs, None, None)
+            return DurableExploration(runs, result, problem, replay)  # type: ignore[arg-type]
+    return DurableExploration(runs, None, None, None)
