@@ -43,8 +43,9 @@ one node arrive in the order it sent them):
   takes the group's messages.
 - ``P.locate``: cluster-wide name lookups.
 - ``P.reply.<me>.*.*``: the answers to this node's asks, one subject per
-  ask (``P.reply.<me>.<node asked>.<token>``), so that the server's "no
-  responders" on it fails that ask alone; each answer carries its token.
+  ask waiting (``P.reply.<me>.<node asked>.<number>``), so that the server's
+  "no responders" on it fails that ask alone; each answer carries its token.
+  An answered ask's subject goes to the next ask to that node (``Peer.free``).
 
 Outbound: ``RemoteEndpoint`` queues tells, asks, answers and control messages
 (watch requests, unwatches, ``recheck`` among them, so that whatever the
@@ -209,6 +210,7 @@ class Peer:
     __slots__ = (
         "asks",
         "dropped",
+        "free",
         "head",
         "incarnation",
         "interval",
@@ -228,7 +230,7 @@ class Peer:
         self.node = node
         # The node's name.
         self.reply_subject = reply_prefix + node
-        # What the reply subjects of asks to it start with (the ask's token follows).
+        # What the reply subjects of asks to it start with (a number follows).
         self.state = Liveness.UNKNOWN
         # Whether it is heard from (only heartbeats and goodbyes change it).
         self.incarnation: str | None = None
@@ -249,8 +251,12 @@ class Peer:
         # Why it is gone (meaningful while state is GONE).
         self.watches: dict[str, _Watch] = {}
         # Its actors watched from here, by path.
-        self.asks: dict[int, Pending] = {}
-        # Asks to it waiting for their replies, by token.
+        self.asks: dict[str, Pending] = {}
+        # Asks to it waiting for their replies, by reply subject (each has its own).
+        self.free: list[str] = []
+        # Reply subjects of answered asks, for later asks: an answered ask's subject
+        # gets no "no responders", and a subject seen before skips the client's
+        # check and the server's match (the subject of an ask given up is never reused).
         self.since = _now()
         # trio.current_time() when it was made, went gone, or came alive (its last change).
         self.dropped = False
@@ -1311,11 +1317,11 @@ class Cluster:
     def _on_reply(self, msg: Msg) -> None:
         data = msg.data
         if msg.status == 503:  # nobody took this ask (its subject names it): no such node
-            token = msg.subject.rpartition(".")[2]
-            pending = self._pending.get(int(token)) if token.isdecimal() else None
+            subject = msg.subject
+            peer = self._peers.get(subject[len(self._reply_prefix) :].rpartition(".")[0])
+            pending = None if peer is None else peer.asks.get(subject)
             if pending is not None:
                 address = pending.address
-                peer = self._peers.get(address.node)
                 why = (
                     f"node {address.node!r} is not connected to the cluster now"
                     if peer is not None and peer.state is Liveness.ALIVE  # (reconnecting)

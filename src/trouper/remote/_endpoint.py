@@ -236,10 +236,13 @@ class RemoteEndpoint:
         cluster._tokens = token = cluster._tokens + 1
         pending = Pending(address)
         cluster._pending[token] = pending
-        peer.asks[token] = pending
+        # Its own reply subject, so that a "no responders" names it: an answered
+        # ask's, or a new one (see Peer.free).
+        free = peer.free
+        reply = free.pop() if free else f"{peer.reply_subject}.{token}"
+        peer.asks[reply] = pending
         try:
             peer.seq = seq = peer.seq + 1
-            reply = f"{peer.reply_subject}.{token}"  # its own: a "no responders" names it
             headers = _headers(runtime.instruments, None)
             queue = not outbox.empty
             if not queue:  # nothing to go first: publish it now, without a batch
@@ -273,7 +276,8 @@ class RemoteEndpoint:
                 data = await pending.wait()
         finally:
             del cluster._pending[token]
-            peer.asks.pop(token, None)
+            peer.asks.pop(reply, None)
+        free.append(reply)  # answered: no "no responders" can come on it now
         return cluster._read_reply(data, address)
 
     def watch(self, watcher: Watcher) -> None:
