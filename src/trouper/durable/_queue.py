@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import logging
 import math
 import sys
 import traceback
@@ -97,7 +96,6 @@ __all__ = [
     "Retry",
 ]
 
-log = logging.getLogger("trouper")
 
 _HANDLED = MailboxEnding.HANDLED
 _FAILED = MailboxEnding.FAILED
@@ -825,11 +823,15 @@ class DurableQueue:
         """Record how a taken item ended (once per item taken); return True to absorb a failure.
 
         ``HANDLED``: ack it, with the sends, callbacks and state staged on the
-        delivery, in one transaction. ``FAILED``: with ``Retry``, redeliver
-        after its delay (not counted, absorbed); with ``GiveUp``, dead-letter
-        it now (absorbed, a waiting ask gets ``HandlerError``); with no error
-        (no handler took it), dead-letter it now; any other error counts a
-        failure: redeliver after the backoff, or dead-letter it at
+        delivery, in one transaction; if the actor's new state cannot be
+        stored, raise why, having settled nothing (the cell then settles it
+        ``FAILED`` with that error: a failure of the handler). ``FAILED``:
+        with ``Retry``, redeliver after its delay (not counted, absorbed);
+        with ``GiveUp``, dead-letter it now (absorbed, a waiting ask gets
+        ``HandlerError``); with no error (no handler took it), dead-letter it
+        now (``no handler for X``, posted once the move commits, as every
+        dead letter); any other error counts a failure: redeliver after the
+        backoff, or dead-letter it at
         ``max_deliveries`` (not absorbed). ``RETURNED``: put it back at the
         front of ``items``, uncounted. System notices need no settling.
         Once the store has failed or closed, nothing more is written: what
@@ -844,13 +846,9 @@ class DurableQueue:
         if item._generation != self._generation:
             return self._settle_stale(item, ending, error)
         if ending is _HANDLED:
-            try:
-                state = self._state_data() if self._stateful else None
-            except Exception as problem:
-                # The new state cannot be stored: nothing of the handler commits.
-                log.error("%s: the actor's state cannot be saved: %r", self.name, problem)
-                self._roll_back(item)
-                return self._failed(item, problem)
+            # A state that cannot be stored raises to the cell, which then settles the
+            # delivery as failed with that error: nothing of the handler commits.
+            state = self._state_data() if self._stateful else None
             batch = self._batch
             if batch is None or batch.sealed:
                 try:
@@ -1052,7 +1050,7 @@ class DurableQueue:
     def _failed(self, item: Delivery, error: BaseException | None) -> bool:
         now = wall_now()
         if error is None:
-            self._bury(item, f"no handler for {type(item.message).__name__}", None, notify=False)
+            self._bury(item, f"no handler for {type(item.message).__name__}", None)
             return False
         if isinstance(error, Retry):
             self._redeliver(item, error.after, retries=item._retries + 1, now=now, keep_ask=True)

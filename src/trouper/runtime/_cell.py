@@ -1285,9 +1285,13 @@ class Cell:
             type(message)
         )
         if handler is None:
-            self._unhandled(message, envelope)
-            if settles:
-                mailbox.settle(item, MailboxEnding.FAILED, None)
+            if not settles:
+                self._unhandled(message, envelope)
+                return None
+            # The mailbox keeps the message and dead-letters it: its notice, posted
+            # once the move is durable, is the one dead letter (none posted here).
+            self._refuse(message, envelope)
+            mailbox.settle(item, MailboxEnding.FAILED, None)
             return None
         self.handled += 1
         self.current = envelope
@@ -1312,14 +1316,7 @@ class Cell:
                 instruments.finished(self, message, contexts, error)
             if not settles:
                 return self._handler_failed(error, message, envelope)
-            if mailbox.settle(item, MailboxEnding.FAILED, error):
-                return None  # absorbed (a retry): the ask waits for the redelivery
-            # The mailbox keeps the message (to retry or dead-letter it): no dead letter here.
-            if envelope is not None:
-                failure = HandlerError(self.address, describe(error))
-                failure.__cause__ = error
-                envelope.settle(outcome.Error(failure))
-            return Command.FAIL, error
+            return self._settle_failed(item, error, envelope)
         except BaseException:
             if settles:
                 mailbox.settle(item, MailboxEnding.RETURNED, None)
@@ -1331,12 +1328,31 @@ class Cell:
                     _staging.pop(task, None)  # type: ignore[arg-type]
                     self.runtime.in_transaction -= 1
                     self.runtime.recount_special_sends()
+        if settles:
+            try:
+                mailbox.settle(item, MailboxEnding.HANDLED, None)
+            except Exception as error:
+                # The handler returned, but what it did cannot be committed (its new
+                # state cannot be stored): it failed, and counts as a handler error.
+                self.current = None
+                if instruments.handler_finished:
+                    instruments.finished(self, message, contexts, error)
+                return self._settle_failed(item, error, envelope)
         if instruments.handler_finished:
             instruments.finished(self, message, contexts, None, result)
-        if settles:
-            mailbox.settle(item, MailboxEnding.HANDLED, None)
         self._answer(envelope, message, result)
         return None
+
+    def _settle_failed(self, item: object, error: Exception, envelope: Ask | None) -> _Next | None:
+        """Settle a failed item with its settling mailbox; return the failure unless absorbed."""
+        if self.mailbox.settle(item, MailboxEnding.FAILED, error):
+            return None  # absorbed (a retry): the ask waits for the redelivery
+        # The mailbox keeps the message (to retry or dead-letter it): no dead letter here.
+        if envelope is not None:
+            failure = HandlerError(self.address, describe(error))
+            failure.__cause__ = error
+            envelope.settle(outcome.Error(failure))
+        return Command.FAIL, error
 
     async def _serve_notices(self, instance: Actor, task: Task | None) -> _Next | None:
         """Handle this member's own notices (``Terminated``, ``Exited``), oldest first.
@@ -1380,14 +1396,18 @@ class Cell:
         return self._take_pending()
 
     def _unhandled(self, message: object, envelope: Ask | None) -> None:
-        hint = self.actor_class.unmarked_hint(type(message))
-        if envelope is not None:
-            envelope.settle(
-                outcome.Error(UnhandledMessage(self.address, type_name(type(message)), hint))
-            )
+        self._refuse(message, envelope)
         self.runtime.dead_letters.post(
             DeadLetter(message, self.address, DeadLetterReason.UNHANDLED)
         )
+
+    def _refuse(self, message: object, envelope: Ask | None) -> None:
+        """Answer the asker of a message no handler takes with ``UnhandledMessage``."""
+        if envelope is not None:
+            hint = self.actor_class.unmarked_hint(type(message))
+            envelope.settle(
+                outcome.Error(UnhandledMessage(self.address, type_name(type(message)), hint))
+            )
 
     def _handler_failed(self, error: Exception, message: object, envelope: Ask | None) -> _Next:
         if envelope is not None:

@@ -164,7 +164,12 @@ class Mailbox(Protocol):
 
         Returns whether the mailbox absorbed a failure: the error was a request
         about the message (a retry), not a failure of the actor, which then
-        goes on serving without reporting it to its supervisor.
+        goes on serving without reporting it to its supervisor. ``HANDLED``
+        may raise an ``Exception``, having settled nothing: what the handler
+        did cannot be committed, and the cell settles the item ``FAILED`` with
+        that error, as if the handler had raised it. ``FAILED`` with no error
+        means no handler takes the message: the mailbox owns its dead letter
+        (the cell posts none).
         """
         ...
 
