@@ -113,7 +113,7 @@ SURFACE = {
     "trouper.testing": {
         "Crash", "Deadlock", "Delay", "Drop", "Duplicate", "Exploration", "Exponential",
         "DurableExploration", "DurableSimulation", "DurableSimulationResult", "FaultPlan",
-        "InjectedCrash", "NatsServer", "NatsServerError", "Pause", "Received",
+        "InjectedCrash", "MaxTimeExceeded", "NatsServer", "NatsServerError", "Pause", "Received",
         "Simulation", "TlsFiles", "find_nats_server",
         "SimulationResult", "TestProbe", "Trace", "TraceEvent", "TraceKind", "Uniform", "explore",
         "explore_durable", "run_durable_simulation", "run_on_virtual_time", "run_simulation",

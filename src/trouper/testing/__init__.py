@@ -27,6 +27,7 @@ from trouper.testing._probe import Received, TestProbe
 from trouper.testing._simulation import (
     Deadlock,
     Exploration,
+    MaxTimeExceeded,
     Simulation,
     SimulationResult,
     explore,
@@ -49,6 +50,7 @@ __all__ = [
     "Exponential",
     "FaultPlan",
     "InjectedCrash",
+    "MaxTimeExceeded",
     "NatsServer",
     "NatsServerError",
     "Pause",

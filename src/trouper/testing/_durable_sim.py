@@ -43,11 +43,13 @@ from trouper.runtime import EventKind, Runtime
 from trouper.runtime.lowlevel import running
 from trouper.testing._faults import MAIN, FaultPlan
 from trouper.testing._simulation import (
+    DEFAULT_MAX_TIME,
     Simulation,
     _Faults,
     _name,
     _problem_of,
     _quiet,
+    _replay_options,
     _seeded,
 )
 from trouper.testing._trace import Trace, TraceKind
@@ -68,8 +70,15 @@ CrashPlan = Sequence[float] | Callable[[random.Random], Sequence[float]]
 class DurableSimulation(Simulation):
     """A running durable simulation: the current incarnation's runtime and store, the trace."""
 
-    def __init__(self, seed: int, faults: FaultPlan | None, path: Path) -> None:
-        super().__init__(seed, faults)
+    def __init__(
+        self,
+        seed: int,
+        faults: FaultPlan | None,
+        path: Path,
+        *,
+        max_time: float | None = DEFAULT_MAX_TIME,
+    ) -> None:
+        super().__init__(seed, faults, max_time=max_time)
         self.path = path
         """The store file every incarnation opens."""
         self.incarnation = 0
@@ -119,6 +128,7 @@ def run_durable_simulation(
     faults: FaultPlan | None = None,
     path: str | Path | None = None,
     log: bool = False,
+    max_time: float | None = DEFAULT_MAX_TIME,
     **runtime_options: object,
 ) -> DurableSimulationResult[T]:
     """Run ``system`` with a store, killing and restarting the runtime at each crash instant.
@@ -131,10 +141,14 @@ def run_durable_simulation(
     it must not exist yet, and is kept after the run for inspection.
     ``runtime_options`` are ``open_runtime`` options (not ``node``, ``seed``,
     ``store``). Errors are not raised: they are the result's ``error``.
+    ``max_time`` bounds the whole run, every incarnation, in virtual seconds
+    from the start (as ``run_simulation``'s: default one hour, ``None`` no
+    bound; past it the run ends with ``MaxTimeExceeded``).
 
     Raises:
         ValueError: ``path`` exists (a run there would start from what it holds
-            and not replay), or a crash instant is negative or not finite.
+            and not replay), a crash instant is negative or not finite, or
+            ``max_time`` is not a finite number > 0 or ``None``.
     """
     instants = _instants(crashes, seed)
     if path is not None and Path(path).exists():
@@ -144,7 +158,7 @@ def run_durable_simulation(
         )
     with tempfile.TemporaryDirectory(prefix="trouper-sim-") as directory:
         file = Path(directory) / "store.db" if path is None else Path(path)
-        simulation = DurableSimulation(seed, faults, file)
+        simulation = DurableSimulation(seed, faults, file, max_time=max_time)
         with _seeded(seed), _quiet(not log):
             return trio.run(
                 _run,
@@ -249,8 +263,8 @@ async def _incarnation(
         sim._runtime = sim._store = None
     if crashed:
         return True, None, None
-    if error is None and sim.deadlock is not None:
-        error = sim.deadlock
+    if error is None and sim._stopped is not None:
+        error = sim._stopped
     return False, value, error
 
 
@@ -305,6 +319,7 @@ def explore_durable(
     check: Callable[[DurableSimulationResult[T]], object] | None = None,
     faults: FaultPlan | None = None,
     log: bool = False,
+    max_time: float | None = DEFAULT_MAX_TIME,
     **runtime_options: object,
 ) -> DurableExploration:
     """Run ``system`` once per seed, with its crashes; report the first run that breaks.
@@ -316,8 +331,7 @@ def explore_durable(
     The replay line writes out the seed's crash instants, all of them (those
     after the run's end too: they are part of the run as planned).
     """
-    # The runtime options too: without them the line would run another system.
-    options = "".join(f", {key}={value!r}" for key, value in runtime_options.items())
+    options = _replay_options(max_time, runtime_options)
     runs = 0
     for seed in seeds:
         runs += 1
@@ -329,6 +343,7 @@ def explore_durable(
             faults=faults,
             path=None,
             log=log,
+            max_time=max_time,
             **runtime_options,
         )
         replay = (

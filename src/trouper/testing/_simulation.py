@@ -35,6 +35,13 @@ quiescence itself wakes with the watchdog; the watchdog therefore looks
 twice, and finds a deadlock only if no other task took a step in between
 (a Trio instrument counts them).
 
+So a system that waits for ever beside a timer that keeps ticking (``every``,
+a ``send_later`` that sets the next) never looks deadlocked. ``max_time``
+bounds a run in virtual seconds (one hour unless told otherwise; ``None``:
+no bound): the watchdog sleeps no later than that instant, and when it wakes
+there with a deadline still pending, the run fails with ``MaxTimeExceeded``,
+naming the seed and the waits still going on.
+
 Who waits on whom comes from the send hooks: an ask (or a tell that finds
 the mailbox full) notes a wait, and its handler's end closes it. An ask can
 also end with no handler ending: its asker gives up (a deadline), its actor
@@ -87,6 +94,7 @@ from trouper.testing._trace import Trace, TraceEvent, TraceKind
 __all__ = [
     "Deadlock",
     "Exploration",
+    "MaxTimeExceeded",
     "Simulation",
     "SimulationResult",
     "explore",
@@ -96,6 +104,9 @@ __all__ = [
 
 T = TypeVar("T")
 System = Callable[["Simulation"], Awaitable[T]]
+
+DEFAULT_MAX_TIME = 3600.0
+"""Virtual seconds a simulation may run when no ``max_time`` is given (one hour)."""
 
 
 class Deadlock(AssertionError):
@@ -117,6 +128,48 @@ class Deadlock(AssertionError):
             f"  {wait}" for wait in self.waits or ("the system waits, but not on an actor",)
         )
         return "\n".join(lines)
+
+
+class MaxTimeExceeded(AssertionError):
+    """A simulated system has not finished after ``max_time`` virtual seconds.
+
+    Raised (as the run's error) when the run reaches its ``max_time`` with a
+    timer or deadline still pending: such a system never looks deadlocked
+    (something may still happen), but it has run longer than it was allowed
+    to, most often because it waits for ever beside a periodic timer.
+    ``waits`` says who waits on whom at that instant.
+    """
+
+    def __init__(self, seed: int, time: float, max_time: float, waits: tuple[str, ...]) -> None:
+        super().__init__(seed, time, max_time, waits)
+        self.seed = seed
+        self.time = time
+        self.max_time = max_time
+        self.waits = waits
+
+    def __str__(self) -> str:
+        lines = [
+            f"seed {self.seed} has not finished at t={self.time:.4f} "
+            f"(max_time={self.max_time!r}): it never deadlocked, but a timer is always "
+            "pending; pass a larger max_time (or None) if it needs longer"
+        ]
+        lines.extend(f"  {wait}" for wait in self.waits)
+        return "\n".join(lines)
+
+
+def _check_max_time(max_time: float | None) -> float | None:
+    """Return ``max_time`` if it is ``None`` or a finite number > 0.
+
+    Raises:
+        ValueError: it is not.
+    """
+    if max_time is None or (
+        isinstance(max_time, int | float)
+        and not isinstance(max_time, bool)
+        and 0 < max_time < math.inf
+    ):
+        return max_time
+    raise ValueError(f"max_time must be a finite number > 0 or None, got {max_time!r}")
 
 
 @attrs.define(eq=False)
@@ -180,7 +233,9 @@ class _Steps(trio.abc.Instrument):
 class Simulation:
     """A running simulation: its runtime, its trace so far, its seeded random source."""
 
-    def __init__(self, seed: int, faults: FaultPlan | None) -> None:
+    def __init__(
+        self, seed: int, faults: FaultPlan | None, *, max_time: float | None = DEFAULT_MAX_TIME
+    ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
         if faults is not None and not isinstance(faults, FaultPlan):
@@ -189,6 +244,8 @@ class Simulation:
         """The seed of this run."""
         self.faults = faults if faults is not None else FaultPlan()
         """The faults this run injects."""
+        self.max_time = _check_max_time(max_time)
+        """Virtual seconds the run may take before it fails (``None``: no bound)."""
         self.random = random.Random(f"trouper.sim/{seed}/system")
         """A random source for the system's own choices (seeded: replays with the run)."""
         self._fault_rng = random.Random(f"trouper.sim/{seed}/faults")
@@ -209,6 +266,8 @@ class Simulation:
         self._room_waits: dict[Task, int] = {}
         self.deadlock: Deadlock | None = None
         """The deadlock that ended the run, if one did."""
+        self._stopped: Deadlock | MaxTimeExceeded | None = None
+        # What the watchdog ended the run with: a deadlock, or the run's max_time reached.
 
     @property
     def runtime(self) -> Runtime:
@@ -302,9 +361,24 @@ class Simulation:
         finally:
             trio.lowlevel.remove_instrument(steps)
 
+    def _waits_going_on(self) -> tuple[str, ...]:
+        return tuple(
+            f"{w.who} waits for {w.what} (since t={w.since:.4f})"
+            for w in self._waits.values()
+            if w.going_on()
+        )
+
+    def _stop(self, why: Deadlock | MaxTimeExceeded) -> None:
+        """End the run with ``why`` (the watchdog's verdict): trace it, cancel the system."""
+        self._stopped = why
+        self.record("fault", MAIN, str(why).splitlines()[0])
+        if self._body is not None:
+            self._body.cancel()
+
     async def _watch(self, steps: _Steps) -> None:
         # The step count when the last wake found no deadline pending (None: one was).
         still: int | None = None
+        limit = math.inf if self.max_time is None else self._start + self.max_time
         while True:
             await trio.testing.wait_all_tasks_blocked()
             until_next = trio.lowlevel.current_statistics().seconds_to_next_deadline
@@ -314,20 +388,19 @@ class Simulation:
                     # only a second look with no step of theirs between says nothing runs.
                     still = steps.count
                     continue
-                waits = tuple(
-                    f"{w.who} waits for {w.what} (since t={w.since:.4f})"
-                    for w in self._waits.values()
-                    if w.going_on()
-                )
-                self.deadlock = Deadlock(self.now(), waits)
-                self.record("fault", MAIN, str(self.deadlock).splitlines()[0])
-                if self._body is not None:
-                    self._body.cancel()
+                self.deadlock = Deadlock(self.now(), self._waits_going_on())
+                self._stop(self.deadlock)
                 return
-            # Let the clock jump to the next deadline (a task in
+            now = trio.current_time()
+            if now >= limit:
+                assert self.max_time is not None
+                waits = self._waits_going_on()
+                self._stop(MaxTimeExceeded(self.seed, self.now(), self.max_time, waits))
+                return
+            # Let the clock jump to the next deadline, or to the limit (a task in
             # wait_all_tasks_blocked would keep it from jumping).
             still = None
-            await trio.sleep(until_next)
+            await trio.sleep_until(min(now + until_next, limit))
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -352,8 +425,8 @@ class Simulation:
                 nursery.cancel_scope.cancel()
         if block_error is not None:
             raise block_error
-        if self.deadlock is not None:
-            raise self.deadlock
+        if self._stopped is not None:
+            raise self._stopped
 
 
 class _Faults(Instrument):
@@ -545,6 +618,7 @@ def run_simulation(
     seed: int,
     faults: FaultPlan | None = None,
     log: bool = False,
+    max_time: float | None = DEFAULT_MAX_TIME,
     **runtime_options: object,
 ) -> SimulationResult[T]:
     """Run ``await system(sim)`` in a fresh simulation and return what happened.
@@ -555,9 +629,15 @@ def run_simulation(
     another. ``runtime_options`` are ``open_runtime`` options (not ``node``,
     ``seed``). Errors of the system are not raised: they are the result's
     ``error``. The ``trouper`` logger is silent during the run unless
-    ``log=True`` (the trace records every failure).
+    ``log=True`` (the trace records every failure). A run still going after
+    ``max_time`` virtual seconds (default one hour; ``None``: no bound) ends
+    with ``MaxTimeExceeded``: a system waiting for ever beside a periodic
+    timer never looks deadlocked.
+
+    Raises:
+        ValueError: ``seed``, ``faults`` or ``max_time`` is not valid.
     """
-    simulation = Simulation(seed, faults)
+    simulation = Simulation(seed, faults, max_time=max_time)
     with _seeded(seed), _quiet(not log):
         return trio.run(
             _run_system,
@@ -583,14 +663,19 @@ async def _run_system(
 
 @asynccontextmanager
 async def simulate(
-    *, seed: int, faults: FaultPlan | None = None, **runtime_options: object
+    *,
+    seed: int,
+    faults: FaultPlan | None = None,
+    max_time: float | None = DEFAULT_MAX_TIME,
+    **runtime_options: object,
 ) -> AsyncIterator[Simulation]:
     """Run a simulation inside the current Trio run (a test), for an ``async with`` block.
 
     From the block's start, Trio's scheduling and the global ``random`` are
     seeded (and restored at its end), faults are injected and everything is
     traced in ``sim.trace``. A deadlock cancels the block and raises
-    ``Deadlock``. Needs virtual time (the ``runtime`` fixture and
+    ``Deadlock``; so does reaching ``max_time`` virtual seconds from the
+    block's start, raising ``MaxTimeExceeded``. Needs virtual time (the ``runtime`` fixture and
     ``MockClock(autojump_threshold=0)`` give it). What ran before the block
     (fixtures, other tasks) can make two runs differ; ``run_simulation`` and
     ``explore``, which own their Trio run, are exactly reproducible.
@@ -601,7 +686,7 @@ async def simulate(
             "simulate() needs virtual time: run under trio.testing.MockClock(autojump_threshold=0) "
             "(trouper's pytest plugin does it for tests that use the runtime fixture)"
         )
-    simulation = Simulation(seed, faults)
+    simulation = Simulation(seed, faults, max_time=max_time)
     with _seeded(seed):
         async with simulation._running(runtime_options) as sim:
             yield sim
@@ -646,23 +731,26 @@ def explore(
     check: Callable[[SimulationResult[T]], object] | None = None,
     faults: FaultPlan | None = None,
     log: bool = False,
+    max_time: float | None = DEFAULT_MAX_TIME,
     **runtime_options: object,
 ) -> Exploration:
     """Run ``system`` once per seed; report the first run that breaks.
 
-    A run breaks when the system raises, the runtime fails, it deadlocks, or
+    A run breaks when the system raises, the runtime fails, it deadlocks, it
+    is still going after ``max_time`` virtual seconds (``MaxTimeExceeded``), or
     ``check(result)`` raises ``AssertionError`` or returns ``False`` (use
     ``check`` for invariants over the final state, ``result.value``, or the
     trace). Stops at the first broken run and says which seed, why, the
     trace, and the one line that replays it. Anything else ``check`` raises
     goes up as it is, with a note naming the seed and that line.
     """
-    # The runtime options too: without them the line would run another system.
-    options = "".join(f", {key}={value!r}" for key, value in runtime_options.items())
+    options = _replay_options(max_time, runtime_options)
     runs = 0
     for seed in seeds:
         runs += 1
-        result = run_simulation(system, seed=seed, faults=faults, log=log, **runtime_options)
+        result = run_simulation(
+            system, seed=seed, faults=faults, log=log, max_time=max_time, **runtime_options
+        )
         replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r}{options})"
         try:
             problem = _problem_of(result, check)
@@ -673,6 +761,17 @@ def explore(
         if problem is not None:
             return Exploration(runs, result, problem, replay)  # type: ignore[arg-type]
     return Exploration(runs, None, None, None)
+
+
+def _replay_options(max_time: float | None, runtime_options: Mapping[str, object]) -> str:
+    """The options of a replay line: ``max_time`` unless the default, and the runtime's.
+
+    Without them the line would run another system (or stop it elsewhere).
+    """
+    _check_max_time(max_time)
+    options: dict[str, object] = {} if max_time == DEFAULT_MAX_TIME else {"max_time": max_time}
+    options.update(runtime_options)
+    return "".join(f", {key}={value!r}" for key, value in options.items())
 
 
 class _Ended(Protocol):
