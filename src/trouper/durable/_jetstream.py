@@ -750,7 +750,9 @@ class JetStreamStore:
         """Make ``mailbox``'s stream (its options win) and consumer; return its long poll.
 
         Raises:
-            StoreFailed: the store failed or closed.
+            StoreFailed: the store failed, or the server refused the mailbox's
+                stream or consumer (``__cause__`` is its error).
+            trio.ClosedResourceError: the store is not open.
             ValueError: ``options.dedup_window`` is None (JetStream keeps ids for a window).
         """
         from trouper.durable._queue import Durable  # the layer above this module
@@ -779,6 +781,13 @@ class JetStreamStore:
                 await trio.sleep(0.2)
             except ConnectionClosed as error:
                 raise StoreFailed(self._name, str(error)) from error
+            except NatsError as error:
+                # The server refused the stream or the consumer (another consumer
+                # took the work queue, a limit, a permission): the mailbox cannot be
+                # served, which its runtime learns as the store's failure.
+                raise StoreFailed(
+                    self._name, f"the durable mailbox {mailbox!r} could not be opened: {error}"
+                ) from error
 
         held: dict[int, _Lease] = {}
 

@@ -252,7 +252,20 @@ class ServedQueue(DurableQueue):
                     await self._resumed.wait()
                     self._resumed = trio.Event()
                     continue
-                feed = await self._delivering.open_feed(self.name, self.options, self._arrived)
+                try:
+                    feed = await self._delivering.open_feed(self.name, self.options, self._arrived)
+                except (StoreFailed, trio.ClosedResourceError) as error:
+                    # The store failed or closed, or refused the mailbox: the
+                    # runtime learns it as any store failure (the first open's
+                    # also fails the start that waits on it); then it idles.
+                    if isinstance(error, StoreFailed):
+                        failure = StoreFailed(*error.args)
+                        failure.__cause__ = error.__cause__
+                        self.store_failed(failure)
+                    self._halted = True
+                    if not started:
+                        raise
+                    await trio.sleep_forever()
                 self._feed = feed
                 try:
                     self._supply(feed)
