@@ -14,7 +14,9 @@ never kept: an exception holds its traceback, whose frames hold every local
 of the failed handler, and a ring of them would keep all that alive for as
 long as the entries stay. A dead letter's message is kept as it is and
 formatted only when read, and only if read: a storm of dead letters costs
-a ring append each. Failures are also kept per actor (the latest
+a ring append each. It is formatted once (the first read keeps the text and
+lets the message go), and only as far as it is shown, so a message of
+50 MB costs what its 200 characters cost. Failures are also kept per actor (the latest
 ``failures_per_actor``, for at most ``actors`` actors, the least recently
 failed forgotten first), with the stack summarized at once so that no
 frame is kept alive, and forgotten when the actor stops.
@@ -24,8 +26,9 @@ from __future__ import annotations
 
 import traceback
 from collections import deque
+from collections.abc import Iterable
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import attrs
 import trio
@@ -35,6 +38,8 @@ from trouper.runtime import DeadLetter
 from trouper.runtime.lowlevel import Instrument
 
 if TYPE_CHECKING:
+    from attrs import AttrsInstance
+
     from trouper.runtime.lowlevel import Cell
 
 __all__ = ["Collector", "Failure", "Feed", "FeedItem"]
@@ -59,13 +64,132 @@ def _describe(error: BaseException) -> str:
     return _shorten(f"{type(error).__name__}: {text}" if text else type(error).__name__)
 
 
+class _Full(Exception):
+    """The text rendered so far is longer than what is shown: stop rendering."""
+
+
+class _Text:
+    """A message's ``repr``, written until it is longer than ``_TEXT_LIMIT``.
+
+    Strings, bytes, the builtin containers and attrs classes with attrs'
+    ``repr`` are written part by part, only as far as is shown: the cost of
+    a message of any size is that of its first ``_TEXT_LIMIT`` characters.
+    Anything else is its own ``repr`` (a user's ``__repr__`` is paid in full,
+    once per message: see ``_Entry``). What fits shows exactly as ``repr``.
+    """
+
+    __slots__ = ("active", "left", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []  # the text so far
+        self.left = _TEXT_LIMIT  # characters still to write before the text is cut (then < 0)
+        self.active: set[int] = set()  # ids of the containers being written (a cycle is ``...``)
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.left -= len(text)
+        if self.left < 0:
+            raise _Full
+
+    def value(self, value: object) -> None:
+        # Exact types only: a subclass may have a ``repr`` of its own.
+        if type(value) is str or type(value) is bytes or type(value) is bytearray:
+            # The repr of its start is the start of its repr (but for the quote
+            # ``repr`` picks for the whole): longer than the limit once quoted.
+            self.write(repr(value[:_TEXT_LIMIT]))
+        elif type(value) is list:
+            self.items(value, "[", "]")
+        elif type(value) is tuple:
+            self.items(value, "(", ",)" if len(value) == 1 else ")")
+        elif type(value) is set or type(value) is frozenset:
+            if not value:
+                self.write(f"{type(value).__name__}()")
+            elif type(value) is set:
+                self.items(value, "{", "}")
+            else:
+                self.items(value, "frozenset({", "})")
+        elif type(value) is deque:
+            maxlen = value.maxlen
+            self.items(value, "deque([", "])" if maxlen is None else f"], maxlen={maxlen})")
+        elif type(value) is dict:
+            self.mapping(value)
+        elif _attrs_repr(type(value)):
+            self.attrs_instance(value)
+        else:
+            self.write(repr(value))
+
+    def items(self, values: Iterable[object], opening: str, closing: str) -> None:
+        if id(values) in self.active:
+            self.write(opening + "..." + closing)
+            return
+        self.active.add(id(values))
+        self.write(opening)
+        for n, value in enumerate(values):
+            if n:
+                self.write(", ")
+            self.value(value)
+        self.write(closing)
+        self.active.discard(id(values))
+
+    def mapping(self, values: dict[object, object]) -> None:
+        if id(values) in self.active:
+            self.write("{...}")
+            return
+        self.active.add(id(values))
+        self.write("{")
+        for n, (key, value) in enumerate(values.items()):
+            if n:
+                self.write(", ")
+            self.value(key)
+            self.write(": ")
+            self.value(value)
+        self.write("}")
+        self.active.discard(id(values))
+
+    def attrs_instance(self, value: object) -> None:
+        # As attrs' generated ``__repr__`` writes it (``attr._make._make_repr_script``).
+        if id(value) in self.active:
+            self.write("...")
+            return
+        self.active.add(id(value))
+        self.write(type(value).__qualname__.rsplit(">.", 1)[-1] + "(")
+        first = True
+        for field in attrs.fields(cast("type[AttrsInstance]", type(value))):
+            if field.repr is False:
+                continue
+            self.write(f"{field.name}=" if first else f", {field.name}=")
+            first = False
+            item = getattr(value, field.name, attrs.NOTHING)
+            if field.repr is True:
+                self.value(item)
+            else:
+                self.write(field.repr(item))
+        self.write(")")
+        self.active.discard(id(value))
+
+
+def _attrs_repr(cls: type) -> bool:
+    """Whether ``cls``'s ``repr`` is the one attrs generated (not a user's own)."""
+    if not attrs.has(cls):
+        return False
+    code = getattr(cls.__repr__, "__code__", None)
+    return code is not None and code.co_filename.startswith("<attrs generated")
+
+
 def _show(message: object) -> str:
-    """A message's ``repr``, shortened; never raises (a user's message may break its ``repr``)."""
+    """A message's ``repr``, shortened; never raises (a user's message may break its ``repr``).
+
+    Its cost is bounded by the text shown, but for a user's own ``__repr__``
+    (see ``_Text``).
+    """
+    text = _Text()
     try:
-        text = repr(message)
+        text.value(message)
+    except _Full:
+        pass
     except Exception as broken:
-        text = f"{type(message).__name__}(<repr() raised {type(broken).__name__}>)"
-    return _shorten(text)
+        return _shorten(f"{type(message).__name__}(<repr() raised {type(broken).__name__}>)")
+    return _shorten("".join(text.parts))
 
 
 @attrs.frozen
@@ -139,7 +263,7 @@ class Failure:
 class _Entry:
     """A report in the ring, made a ``FeedItem`` when read; it holds no error, only its text."""
 
-    __slots__ = ("actor_class", "kind", "message", "path", "reason", "seq", "time")
+    __slots__ = ("actor_class", "kind", "message", "path", "reason", "seq", "shown", "time")
 
     def __init__(
         self,
@@ -157,13 +281,17 @@ class _Entry:
         self.path = path  # the actor's path
         self.actor_class = actor_class  # the class name, computed at report time (cheap)
         self.reason = reason  # the reason and the error as text, rendered at report time
-        self.message = message  # a dead letter's message, formatted on read
+        self.message = message  # a dead letter's message until first read (then None)
+        self.shown: str | None = None  # a dead letter's message as shown, once read
 
     def item(self) -> FeedItem:
-        reason = self.reason
-        message = None if self.kind != "dead_letter" else _show(self.message)
+        shown = self.shown
+        if shown is None and self.kind == "dead_letter":
+            # Rendered on the first read only: every page and every read shows the same text.
+            self.shown = shown = _show(self.message)
+            self.message = None
         return FeedItem(
-            self.seq, self.time, self.kind, self.path, self.actor_class, reason, message
+            self.seq, self.time, self.kind, self.path, self.actor_class, self.reason, shown
         )
 
 
