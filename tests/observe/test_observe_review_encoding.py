@@ -92,3 +92,23 @@ async def test_an_error_whose_text_holds_a_lone_surrogate_reaches_the_feed() -> 
     assert [f["error"] for f in details.json()["failures"]] == [reason]
     items = update["feed"]["items"]  # type: ignore[index]
     assert [i["reason"] for i in items if i["kind"] == "failed"] == [reason]
+
+
+async def test_metrics_with_a_lone_surrogate_in_a_label_are_served_escaped() -> None:
+    """A class name or a dead letter's reason with a lone surrogate: ``/metrics`` answers.
+
+    The exposition is UTF-8 text, where a lone surrogate has no form: the
+    answer was a 500. It is written as JSON writes it, ``\\udcff``, its
+    backslash escaped as Prometheus escapes one in a label value.
+    """
+    odd = type("Odd", (Actor,), {})
+    odd.__qualname__ = LONE  # as a class made from a file's name might be shown
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, served(rt) as (_view, client):
+            ref = await rt.spawn(odd, name="odd")
+            rt.dead_letters.post(trouper.DeadLetter("m", ref.address, f"lost {LONE}"))
+            response = await client.get("/metrics")
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    assert 'trouper_actors_alive{actor_class="x\\\\udcff"} 1' in lines
+    assert 'trouper_dead_letters_total{reason="lost x\\\\udcff"} 1' in lines

@@ -31,6 +31,7 @@ copies of the tallies, never the engine's structures.
 from __future__ import annotations
 
 import math
+import re
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -517,8 +518,17 @@ def _merge(a: ClassMetrics, b: ClassMetrics) -> ClassMetrics:
     )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate (a name made with ``surrogateescape``): it has no UTF-8 form."""
+
+
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if not value.isascii():
+        # Written as JSON writes it (``\udcff``), its backslash escaped as the
+        # format wants: the exposition is UTF-8 text, the answer would fail.
+        value = _SURROGATE.sub(lambda lone: f"\\\\u{ord(lone[0]):04x}", value)
+    return value
 
 
 def _labels(**labels: str) -> str:
