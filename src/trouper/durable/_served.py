@@ -400,12 +400,8 @@ class ServedQueue(DurableQueue):
                 # runs again against it, uncharged, as on SQLite.
                 self._give_back(item.id)
                 return False
-            try:
-                state = self._state_data() if self._stateful and current else None
-            except Exception as problem:
-                log.error("%s: the actor's state cannot be saved: %r", self.name, problem)
-                self._roll_back(item)
-                return self._failed(item, problem)
+            # A state that cannot be stored raises to the cell (see ``DurableQueue.settle``).
+            state = self._state_data() if self._stateful and current else None
             try:
                 batch = self._open_batch()
             except (StoreFailed, trio.ClosedResourceError):
