@@ -115,6 +115,28 @@ async def test_an_absorbed_failure_keeps_what_on_start_changed(tmp_path: Path) -
     assert seen == [[], ["start", "b"]]
 
 
+class Stopper(Starter):
+    """Also notes its stop in its state: no ack follows, so that line is never saved."""
+
+    async def on_stop(self) -> None:
+        self.state.log.append("stop")
+
+
+async def test_on_start_changes_are_saved_with_the_next_ack_and_on_stop_changes_never(
+    tmp_path: Path,
+) -> None:
+    """State is saved with acks only: on_start's changes go with the next one, on_stop's never."""
+    seen: list[list[str]] = []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Stopper, seen, name="s", mailbox=Durable())
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        ref = await rt.spawn(Stopper, seen, name="s", mailbox=Durable())
+        assert await ref.ask(Charge("a", 1)) == ["start", "a"]
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        await rt.spawn(Stopper, seen, name="s", mailbox=Durable())
+    assert seen == [[], [], ["start", "a"]]
+
+
 @attrs.define
 class CartV1:
     """Durable state, first version."""
