@@ -60,17 +60,17 @@ class Taker:
     """Takes deliveries from a queue as a cell does: pop, park when empty, admit senders."""
 
     def __init__(self) -> None:
-        self._event = trio.Event()
+        self.woken = trio.Event()
 
     def wake(self) -> None:
-        self._event.set()
+        self.woken.set()
 
     async def take(self, queue: DurableQueue) -> Delivery:
         while not queue.items:
-            self._event = trio.Event()
+            self.woken = trio.Event()
             queue.register(self)
             try:
-                await self._event.wait()
+                await self.woken.wait()
             finally:
                 queue.forget(self)
         item = queue.items.popleft()

@@ -83,19 +83,19 @@ class Taker:
     """Takes deliveries from a durable mailbox as a cell does: pop, or park until one comes."""
 
     def __init__(self) -> None:
-        self._event = trio.Event()
+        self.woken = trio.Event()
 
     def wake(self) -> None:
-        self._event.set()
+        self.woken.set()
 
     async def take(self, queue: DurableQueue) -> Delivery:
         """The next delivery (bounded: the server delivers in its own time)."""
         with trio.fail_after(10):
             while not queue.items:
-                self._event = trio.Event()
+                self.woken = trio.Event()
                 queue.register(self)
                 try:
-                    await self._event.wait()
+                    await self.woken.wait()
                 finally:
                     queue.forget(self)
         item = queue.items.popleft()

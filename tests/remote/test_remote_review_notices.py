@@ -202,13 +202,13 @@ class Relay:
     """Relays TCP connections to a server; ``cut`` drops them and refuses more until ``heal``."""
 
     def __init__(self, url: str) -> None:
-        self._port = int(url.rpartition(":")[2])
+        self.port = int(url.rpartition(":")[2])
         # The server's port.
-        self._open: list[trio.CancelScope] = []
+        self.open_streams: list[trio.CancelScope] = []
         # One scope per relayed connection; cancelling it closes both sides.
-        self._refusing = False
+        self.refusing = False
         # Whether new connections are closed at once.
-        self._swallowing = False
+        self.swallowing = False
         # Whether what clients write is dropped instead of relayed.
         self.swallowed = 0
         """Bytes clients wrote that were dropped."""
@@ -220,11 +220,11 @@ class Relay:
 
     async def _relay(self, near: trio.SocketStream) -> None:
         async with near:
-            if self._refusing:
+            if self.refusing:
                 return
-            async with await trio.open_tcp_stream("127.0.0.1", self._port) as far:
+            async with await trio.open_tcp_stream("127.0.0.1", self.port) as far:
                 with trio.CancelScope() as scope:
-                    self._open.append(scope)
+                    self.open_streams.append(scope)
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._pump, near, far, True)
                         nursery.start_soon(self._pump, far, near, False)
@@ -233,22 +233,22 @@ class Relay:
         self, source: trio.SocketStream, sink: trio.SocketStream, outward: bool
     ) -> None:
         async for data in source:
-            if outward and self._swallowing:
+            if outward and self.swallowing:
                 self.swallowed += len(data)
             else:
                 await sink.send_all(data)
 
     def cut(self) -> None:
-        self._refusing = True
-        for scope in self._open:
+        self.refusing = True
+        for scope in self.open_streams:
             scope.cancel()
-        self._open.clear()
+        self.open_streams.clear()
 
     def swallow(self) -> None:
-        self._swallowing = True
+        self.swallowing = True
 
     def heal(self) -> None:
-        self._refusing = self._swallowing = False
+        self.refusing = self.swallowing = False
 
 
 def watched(runtime: trouper.Runtime, name: str) -> bool:
