@@ -350,15 +350,12 @@ def explore_durable(
             f"run_durable_simulation({_name(system)}, seed={seed}, crashes={instants!r}, "
             f"faults={result.faults!r}{options})"
         )
-        try:
-            problem = _problem_of(result, check)
-        except BaseException as error:
-            # Not a verdict (a bug of the check, pytest.fail): it goes up, with its seed.
-            error.add_note(
-                f"raised by the check of seed {seed} (crashes at {list(result.crashes)}); "
-                f"replay: {replay}"
-            )
-            raise
+        problem = _problem_of(
+            result,
+            check,
+            note=f"raised by the check of seed {seed} (crashes at {list(result.crashes)}); "
+            f"replay: {replay}",
+        )
         if problem is not None:
             return DurableExploration(runs, result, problem, replay)  # type: ignore[arg-type]
     return DurableExploration(runs, None, None, None)

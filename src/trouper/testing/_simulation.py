@@ -752,12 +752,9 @@ def explore(
             system, seed=seed, faults=faults, log=log, max_time=max_time, **runtime_options
         )
         replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r}{options})"
-        try:
-            problem = _problem_of(result, check)
-        except BaseException as error:
-            # Not a verdict (a bug of the check, pytest.fail): it goes up, with its seed.
-            error.add_note(f"raised by the check of seed {seed}; replay: {replay}")
-            raise
+        problem = _problem_of(
+            result, check, note=f"raised by the check of seed {seed}; replay: {replay}"
+        )
         if problem is not None:
             return Exploration(runs, result, problem, replay)  # type: ignore[arg-type]
     return Exploration(runs, None, None, None)
@@ -784,11 +781,15 @@ class _Ended(Protocol):
 R = TypeVar("R", bound=_Ended)
 
 
-def _problem_of(result: R, check: Callable[[R], object] | None) -> BaseException | None:
+def _problem_of(
+    result: R, check: Callable[[R], object] | None, *, note: str
+) -> BaseException | None:
     """Why a run broke: its error, else what ``check`` said of it; ``None`` if it passed.
 
     ``check`` breaks a run by raising ``AssertionError`` (returned as it is)
     or by returning ``False`` (an ``AssertionError`` naming the check).
+    Anything else it raises is not a verdict (a bug of the check,
+    ``pytest.fail``): it goes up with ``note`` (which seed, how to replay it).
     """
     if result.error is not None or check is None:
         return result.error
@@ -796,6 +797,9 @@ def _problem_of(result: R, check: Callable[[R], object] | None) -> BaseException
         verdict = check(result)
     except AssertionError as failed:
         return failed
+    except BaseException as error:
+        error.add_note(note)
+        raise
     if verdict is False:
         name = getattr(check, "__qualname__", repr(check)).rpartition("<locals>.")[2]
         return AssertionError(f"check {name} returned False")
