@@ -264,8 +264,6 @@ class Simulation:
         # end no hook reported), so that they never pile up; doubles with the live ones.
         self._prune_at = 64
         self._room_waits: dict[Task, int] = {}
-        self.deadlock: Deadlock | None = None
-        """The deadlock that ended the run, if one did."""
         self._stopped: Deadlock | MaxTimeExceeded | None = None
         # What the watchdog ended the run with: a deadlock, or the run's max_time reached.
 
@@ -275,6 +273,11 @@ class Simulation:
         if self._runtime is None:
             raise RuntimeError("the simulation is not running")
         return self._runtime
+
+    @property
+    def deadlock(self) -> Deadlock | None:
+        """The deadlock that ended the run, if one did."""
+        return self._stopped if isinstance(self._stopped, Deadlock) else None
 
     @property
     def trace(self) -> Trace:
@@ -388,8 +391,7 @@ class Simulation:
                     # only a second look with no step of theirs between says nothing runs.
                     still = steps.count
                     continue
-                self.deadlock = Deadlock(self.now(), self._waits_going_on())
-                self._stop(self.deadlock)
+                self._stop(Deadlock(self.now(), self._waits_going_on()))
                 return
             now = trio.current_time()
             if now >= limit:
