@@ -657,9 +657,7 @@ class TopicRegistry:
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject.
         """
-        plan = self._plan_or_none(subject)
-        if plan is None:
-            plan = self._user_plan(subject)
+        plan = self._plan_for(subject)
         return bool(plan)
 
     def deliver_nowait(self, subject: str, message: object, offer: Offer) -> int:
@@ -680,9 +678,7 @@ class TopicRegistry:
         Raises:
             InvalidSubject: ``subject`` is not a valid published subject.
         """
-        plan = self._plan_or_none(subject)
-        if plan is None:
-            plan = self._user_plan(subject)
+        plan = self._plan_for(subject)
         return self._offer(subject, message, plan, offer)
 
     def deliver_to_group(
@@ -726,11 +722,13 @@ class TopicRegistry:
                 delivered += 1
         return delivered
 
-    def _plan_or_none(self, subject: str) -> _Plan | None:
+    def _plan_for(self, subject: str) -> _Plan:
+        """The user plan of ``subject``, cached or built (``publish`` inlines this)."""
         try:
-            return self._user.plans.get(subject)
+            plan = self._user.plans.get(subject)
         except TypeError:  # unhashable: certainly not a subject (_user_plan says why)
-            return None
+            plan = None
+        return self._user_plan(subject) if plan is None else plan
 
     def _user_plan(self, subject: str) -> _Plan:
         tokens = parse_subject(subject)
