@@ -1539,19 +1539,18 @@ class Cell:
         of its own watch or link is for it alone, not for whichever member is
         free (and its ``unwatch`` withdraws only its own).
         """
-        if not self.owns_mailbox:
-            if self.phase is Phase.STOPPED:
-                self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
+        if self.owns_mailbox:
+            if not self.mailbox.closed:
+                self.mailbox.put_system(message)
                 return
+        elif self.phase is not Phase.STOPPED:
             if self._notices is None:
                 self._notices = deque()
             self._notices.append(message)
             if self.phase is Phase.RUNNING:
                 self._unpark()  # (parked on the shared mailbox: serve the notice now)
-        elif self.mailbox.closed:
-            self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
-        else:
-            self.mailbox.put_system(message)
+            return
+        self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
 
     def withdraw_notices(self, ref: ActorRef[object]) -> None:
         """Drop the ``Terminated`` for ``ref`` not yet handled (``ctx.unwatch``)."""
