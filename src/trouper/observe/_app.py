@@ -53,7 +53,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from trouper.errors import ActorError
 from trouper.observe._observer import Observer
 
-__all__ = ["CONTROL_HEADER", "FEED_LIMIT", "Ticker", "host_is_loopback", "make_app"]
+__all__ = [
+    "CONTROL_HEADER",
+    "FEED_LIMIT",
+    "Ticker",
+    "host_is_loopback",
+    "is_loopback_address",
+    "make_app",
+]
 
 log = logging.getLogger("trouper.observe")
 
@@ -68,7 +75,18 @@ _VIEW_LIMIT = 200
 
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+def is_loopback_address(name: str) -> bool:
+    """Whether ``name`` (no port, no brackets) is ``localhost`` or a loopback IP address.
+
+    A name such as ``127.0.0.1.evil.example`` is not an address: refused.
+    """
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def host_is_loopback(host: str) -> bool:
@@ -81,12 +99,7 @@ def host_is_loopback(host: str) -> bool:
         name = host[1:].partition("]")[0]
     else:
         name = host.rpartition(":")[0] if host.count(":") == 1 else host
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:  # a name such as ``127.0.0.1.evil.example`` is not an address: refused
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_address(name)
 
 
 class Ticker:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import socket
@@ -16,7 +15,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
-from trouper.observe._app import Ticker, make_app
+from trouper.observe._app import Ticker, is_loopback_address, make_app
 from trouper.observe._metrics import Metrics
 from trouper.observe._observer import Observer
 from trouper.runtime import Runtime
@@ -62,13 +61,7 @@ def check_host(host: str, *, allow_remote: bool = False) -> str:
     """
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be an address such as '127.0.0.1', got {host!r}")
-    if allow_remote or host == "localhost":
-        return host
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not allow_remote and not is_loopback_address(host):
         raise ValueError(
             f"host must be a loopback address (127.0.0.1, ::1 or localhost), got {host!r}: "
             "the view shows every actor and failure of this process and has no "
