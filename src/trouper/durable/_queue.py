@@ -574,7 +574,22 @@ class DurableQueue:
 
     def _check(self) -> None:
         if self._failure is not None:
-            raise StoreFailed(*self._failure.args) from self._failure.__cause__
+            raise self._copy_failure()
+
+    def _copy_failure(self) -> StoreFailed:
+        """A fresh copy of the store's failure (each raise gets its own traceback)."""
+        assert self._failure is not None
+        failure = StoreFailed(*self._failure.args)
+        failure.__cause__ = self._failure.__cause__
+        return failure
+
+    def _changes_own_state(self, item: Delivery) -> bool:
+        """Whether settling ``item`` would save this mailbox's own state.
+
+        A stale delivery that would is not acked: that state is the current
+        generation's, so the message is handled again against it.
+        """
+        return self._stateful or (item._state is not None and item._state[0] is None)
 
     def _open_batch(self) -> WriteBatch:
         batch = self._batch
@@ -905,8 +920,7 @@ class DurableQueue:
             item.companion = None
             failure: BaseException
             if self._failure is not None:
-                failure = StoreFailed(*self._failure.args)
-                failure.__cause__ = self._failure.__cause__
+                failure = self._copy_failure()
             else:
                 failure = trio.ClosedResourceError(f"{self.store!r} is closed")
             ask.settle(outcome.Error(failure))
@@ -953,7 +967,7 @@ class DurableQueue:
         handled again against it.
         """
         delivery_id = item.id
-        if self._stateful or (item._state is not None and item._state[0] is None):
+        if self._changes_own_state(item):
             self._stale_settled(delivery_id)
             return
         if self._failure is not None or self._halted:

@@ -392,9 +392,7 @@ class ServedQueue(DurableQueue):
             return self._settle_unwritable(item, ending, error)
         if ending is _HANDLED:
             current = item._generation == self._generation
-            if not current and (
-                self._stateful or (item._state is not None and item._state[0] is None)
-            ):
+            if not current and self._changes_own_state(item):
                 # The mailbox's state is the current generation's (saved, it would
                 # also become what that generation rolls back to): the message
                 # runs again against it, uncharged, as on SQLite.
