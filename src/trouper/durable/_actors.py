@@ -28,9 +28,8 @@ name, plus what an actor needs on top of it:
   as if it had raised: nothing of it commits, the state is rolled back, the
   message counts a failure (backoff, ``max_deliveries``), a waiting ask gets
   ``HandlerError`` (not the handler's result), and the actor's supervisor is
-  told (the ack raises to the cell, which settles the delivery as failed;
-  on JetStream the supervisor is not told yet: ``ServedQueue.settle`` still
-  settles the failure itself).
+  told (the ack raises to the cell, which settles the delivery as failed),
+  on SQLite and JetStream alike.
 - Dead letters: each move to the dead-letter queue is also posted to the
   runtime's dead-letter office once it has committed (so it is published on
   ``trouper.system.dead_letters``).
@@ -314,8 +313,8 @@ class ActorMailbox(DurableQueue):
         self._state_codec: Codec | None = None
         # Why the last handled message's state could not be encoded (None if it could):
         # ``_roll_back`` answers its ask with it, as the message was not acknowledged
-        # (on SQLite the cell answers too, first answer wins; JetStream's queue
-        # settles the failure itself, and the cell answers with the result).
+        # (the cell answers too once the failure is settled, on either store; the
+        # first answer wins).
         self._unsaved: BaseException | None = None
         # Whether the instance's state has not been looked at since ``prepare`` loaded it
         # (its ``on_start`` may have changed it): the next delivery opened looks.
