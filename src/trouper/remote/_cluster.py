@@ -1152,9 +1152,8 @@ class Cluster:
         error: UndecodableMessage,
         reply: _Reply | None,
     ) -> None:
-        self._undecodable += 1
         address = self._address_of(subject) if target is _NOBODY else target[0].address
-        self._runtime.dead_letters.post(DeadLetter(blob, address, str(error), error))
+        self._post_undecodable(blob, address, error)
         if reply:
             self._answer(reply, outcome.Error(error))
 
@@ -1171,9 +1170,13 @@ class Cluster:
     def _dead_frame(self, data: bytes, recipient: Address) -> UndecodableMessage:
         """Bytes that are no trouper frame, or one cut short: a dead letter; the error."""
         error = UndecodableMessage(None, "not a trouper frame (no entry, or cut short)")
+        self._post_undecodable(data, recipient, error)
+        return error
+
+    def _post_undecodable(self, data: bytes, recipient: Address, error: UndecodableMessage) -> None:
+        """Count bytes for ``recipient`` that do not decode, and post them as a dead letter."""
         self._undecodable += 1
         self._runtime.dead_letters.post(DeadLetter(data, recipient, str(error), error))
-        return error
 
     def _no_actor(self, subject: str, message: object, reply: _Reply | None) -> None:
         """A message for a path where no actor lives here: a dead letter, ``ActorStopped``."""
@@ -1532,10 +1535,7 @@ class Cluster:
         try:
             return self._codec.decode_blob(blob)
         except UndecodableMessage as error:
-            self._undecodable += 1
-            self._runtime.dead_letters.post(
-                DeadLetter(blob, Address(self.node, "/"), str(error), error)
-            )
+            self._post_undecodable(blob, Address(self.node, "/"), error)
             return None
 
     # --- name lookups -----------------------------------------------------------------------------
