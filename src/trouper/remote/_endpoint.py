@@ -111,7 +111,7 @@ class RemoteEndpoint:
         await checkpoint_if_cancelled()
         outbox = cluster._outbox
         peer = self._peer
-        if peer.state is GONE and peer.dropped:
+        if peer.dropped:
             peer = self._repeer()
         if outbox is None or peer.state is GONE:
             cluster._unreachable(message, self.address, peer)
@@ -143,7 +143,7 @@ class RemoteEndpoint:
             runtime.refuse_foreign_thread("tell_nowait")
         outbox = cluster._outbox
         peer = self._peer
-        if peer.state is GONE and peer.dropped:
+        if peer.dropped:
             peer = self._repeer()
         if outbox is None or peer.state is GONE:
             cluster._unreachable(message, self.address, peer)
@@ -218,7 +218,7 @@ class RemoteEndpoint:
         client = cluster._client
         outbox = cluster._outbox
         peer = self._peer
-        if peer.state is GONE and peer.dropped:
+        if peer.dropped:
             peer = self._repeer()
         address = self.address
         if client is None or outbox is None:
