@@ -526,7 +526,8 @@ class Crossing:
     def _ask(self, ref: ActorRef[object], message: object, call: Call) -> None:
         # The one place an ask crosses. With an endpoint that takes a reply
         # callback (``ask_soon``), the ask is queued here and answered by
-        # ``_replied``, with no Trio task; otherwise a task awaits ``ref.ask``.
+        # ``_replied``, with no Trio task; otherwise (no room, or no callback
+        # ask) it starts the endpoint's lane (see ``_wait_in_lane``).
         key = ref.endpoint
         lane = self._lanes.get(key)
         if lane is not None:
