@@ -80,6 +80,7 @@ from trouper.durable._store import (
     StoreStatistics,
     WriteBatch,
     checked_dead_letter_choice,
+    copy_failure,
     run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed
@@ -850,9 +851,7 @@ class JetStreamStore:
 
     def _writable(self) -> None:
         if self._failure is not None:
-            copy = StoreFailed(*self._failure.args)
-            copy.__cause__ = self._failure.__cause__
-            raise copy
+            raise copy_failure(self._failure)
         if self._phase not in ("open", "closing"):
             raise trio.ClosedResourceError(f"{self!r} is not open")
 
@@ -1251,9 +1250,7 @@ class JetStreamStore:
         batch = commit.batch
         if batch.waiters:
             for task in batch.waiters:
-                copy = StoreFailed(*failure.args)
-                copy.__cause__ = error
-                reschedule(task, outcome.Error(copy))
+                reschedule(task, outcome.Error(copy_failure(failure)))
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None

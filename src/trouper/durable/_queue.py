@@ -78,7 +78,14 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 from trouper.actors import Exited, Terminated
 from trouper.durable._backoff import ExponentialJitter, RetryBackoff, retry_delay
 from trouper.durable._clock import wall_now
-from trouper.durable._store import Append, PolledStore, Store, StoredMessage, WriteBatch
+from trouper.durable._store import (
+    Append,
+    PolledStore,
+    Store,
+    StoredMessage,
+    WriteBatch,
+    copy_failure,
+)
 from trouper.errors import ActorStopped, HandlerError, StoreFailed, UndecodableMessage
 from trouper.runtime.lowlevel import Ask, MailboxEnding, WithMsgId, current_cell
 
@@ -574,14 +581,7 @@ class DurableQueue:
 
     def _check(self) -> None:
         if self._failure is not None:
-            raise self._copy_failure()
-
-    def _copy_failure(self) -> StoreFailed:
-        """A fresh copy of the store's failure (each raise gets its own traceback)."""
-        assert self._failure is not None
-        failure = StoreFailed(*self._failure.args)
-        failure.__cause__ = self._failure.__cause__
-        return failure
+            raise copy_failure(self._failure)
 
     def _changes_own_state(self, item: Delivery) -> bool:
         """Whether settling ``item`` would save this mailbox's own state.
@@ -920,7 +920,7 @@ class DurableQueue:
             item.companion = None
             failure: BaseException
             if self._failure is not None:
-                failure = self._copy_failure()
+                failure = copy_failure(self._failure)
             else:
                 failure = trio.ClosedResourceError(f"{self.store!r} is closed")
             ask.settle(outcome.Error(failure))

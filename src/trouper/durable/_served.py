@@ -67,7 +67,14 @@ from trouper.durable._queue import (
     _undecodable,
     _unwrap,
 )
-from trouper.durable._store import Append, DeliveringStore, Feed, Received, WriteBatch
+from trouper.durable._store import (
+    Append,
+    DeliveringStore,
+    Feed,
+    Received,
+    WriteBatch,
+    copy_failure,
+)
 from trouper.errors import ActorStopped, StoreFailed
 from trouper.runtime.lowlevel import Ask, MailboxEnding
 
@@ -259,9 +266,7 @@ class ServedQueue(DurableQueue):
                     # runtime learns it as any store failure (the first open's
                     # also fails the start that waits on it); then it idles.
                     if isinstance(error, StoreFailed):
-                        failure = StoreFailed(*error.args)
-                        failure.__cause__ = error.__cause__
-                        self.store_failed(failure)
+                        self.store_failed(copy_failure(error))
                     self._halted = True
                     if not started:
                         raise

@@ -78,6 +78,7 @@ from trouper.durable._store import (
     StoreStatistics,
     WriteBatch,
     checked_dead_letter_choice,
+    copy_failure,
     run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed, StoreLocked
@@ -1233,11 +1234,8 @@ class SqliteStore:
             raise trio.ClosedResourceError(f"{self!r} is not open")
 
     def _copy_failure(self) -> StoreFailed:
-        failure = self._failure
-        assert failure is not None
-        copy = StoreFailed(*failure.args)
-        copy.__cause__ = failure.__cause__
-        return copy
+        assert self._failure is not None
+        return copy_failure(self._failure)
 
     def stage(self, batch: WriteBatch) -> None:
         """Queue ``batch`` for the next commit and return at once (see ``Store.stage``).

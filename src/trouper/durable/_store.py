@@ -26,6 +26,8 @@ from typing import NamedTuple, Protocol
 import attrs
 from trio.lowlevel import Task
 
+from trouper.errors import StoreFailed
+
 __all__ = [
     "Append",
     "DeadLetterRecord",
@@ -613,6 +615,17 @@ class DeliveringStore(Store, Protocol):
         last_delivered_at: float | None,
     ) -> None:
         """Move ``message`` to the dead-letter queue in ``batch`` (its receipt settled after it)."""
+
+
+def copy_failure(failure: BaseException) -> StoreFailed:
+    """A fresh ``StoreFailed`` with the args and cause of ``failure``, for one more raise.
+
+    Every store and queue raises a copy of the one failure it keeps, so that
+    no two raises share (and grow) one traceback.
+    """
+    copy = StoreFailed(*failure.args)
+    copy.__cause__ = failure.__cause__
+    return copy
 
 
 def run_failure_callbacks(
