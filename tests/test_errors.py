@@ -24,6 +24,11 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         "actor trouper://n1/a has no handler for int",
     ),
     (
+        errors.CallbackAskUnsupported("BroadcastEndpoint does not take callback asks; use ask"),
+        TypeError,
+        "BroadcastEndpoint does not take callback asks; use ask",
+    ),
+    (
         errors.HandlerError(HERE, "ValueError('x')"),
         RuntimeError,
         "handler of trouper://n1/a raised ValueError('x')",
@@ -55,6 +60,12 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         errors.RestartIntensityExceeded(HERE, 3, 5.0),
         RuntimeError,
         "trouper://n1/a failed more than 3 restarts allow within 5.0 s; its supervisor gave up",
+    ),
+    (
+        errors.RestartIntensityExceeded(HERE, 3, 5.0, True),
+        RuntimeError,
+        "trouper://n1/a exited normally more than 3 restarts allow within 5.0 s; "
+        "its supervisor gave up",
     ),
     (
         errors.ChildFailed(HERE, "KeyError('k')"),

@@ -21,7 +21,8 @@ SURFACE = {
         "message", "open_runtime", "register", "start_runtime",
     },
     "trouper.errors": {
-        "ActorError", "ActorStopped", "AskCycle", "ChildFailed", "ChildNotFound",
+        "ActorError", "ActorStopped", "AskCycle", "CallbackAskUnsupported", "ChildFailed",
+        "ChildNotFound",
         "DuplicateChild", "HandlerError", "InvalidSubject", "LinkedActorFailed", "MailboxFull",
         "MalformedPayload", "MessageMismatch", "MessageTypeConflict", "NameTaken",
         "NodeNameTaken", "NodeUnreachable", "NotAStore", "RemoteError",
@@ -47,7 +48,7 @@ SURFACE = {
         "open_runtime", "start_runtime",
     },
     "trouper.runtime.lowlevel": {
-        "ACCEPTS", "PUBLIC_STATE", "RANK", "Ask", "CallbackAskUnsupported", "Cell", "Command",
+        "ACCEPTS", "PUBLIC_STATE", "RANK", "Ask", "Cell", "Command",
         "Consumer", "Endpoint",
         "EndpointFactory", "Guardian", "HandlerOutcome", "Instrument", "Instruments",
         "Interception", "Mailbox", "MailboxEnding", "MailboxFactory", "MemoryMailbox", "Phase",
@@ -175,3 +176,14 @@ def test_no_name_is_exported_from_two_subpackages() -> None:
             where = f"{module_name}.{name}"
             assert id(obj) not in homes, f"{where} is also {homes[id(obj)]}"
             homes[id(obj)] = where
+
+
+def test_callback_ask_unsupported_lives_in_errors_and_stays_in_lowlevel() -> None:
+    """``CallbackAskUnsupported`` is a ``trouper.errors`` error, the same class in ``lowlevel``."""
+    from trouper import errors
+    from trouper.runtime import lowlevel
+
+    assert lowlevel.CallbackAskUnsupported is errors.CallbackAskUnsupported
+    assert errors.CallbackAskUnsupported.__module__ == "trouper.errors"
+    assert issubclass(errors.CallbackAskUnsupported, errors.ActorError)
+    assert issubclass(errors.CallbackAskUnsupported, TypeError)

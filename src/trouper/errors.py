@@ -8,6 +8,7 @@ that already catches ``trio.WouldBlock`` or ``ValueError`` keeps working::
     │   └── NodeUnreachable
     ├── MailboxFull (trio.WouldBlock)
     ├── UnhandledMessage (TypeError)
+    ├── CallbackAskUnsupported (TypeError)
     ├── HandlerError (RuntimeError)
     ├── StartFailed (RuntimeError)
     ├── RestartIntensityExceeded (RuntimeError)
@@ -56,6 +57,7 @@ __all__ = [
     "ActorError",
     "ActorStopped",
     "AskCycle",
+    "CallbackAskUnsupported",
     "ChildFailed",
     "ChildNotFound",
     "DuplicateChild",
@@ -180,6 +182,21 @@ class UnhandledMessage(ActorError, TypeError):
         return f"actor {self.args[0]} has no handler for {self.args[1]}{hint}"
 
 
+class CallbackAskUnsupported(ActorError, TypeError):
+    """Raised by an endpoint's ``ask_soon`` that cannot answer by callback: use ``ask``.
+
+    A broadcast pool's endpoint raises it (its reply gathers every member's),
+    before anything is sent. Callers that try ``ask_soon`` first and fall back
+    to an awaited ``ask`` catch this and nothing else: any other error raised
+    by ``ask_soon`` (a ``TypeError`` of a hash pool's key, an instrument's) is
+    the ask's answer, and asking again would make the ask twice. Also importable
+    from ``trouper.runtime.lowlevel``, where the endpoints it concerns are.
+    """
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+
+
 class HandlerError(ActorError, RuntimeError):
     """The handler that took an ``ask`` raised; the original error is ``__cause__``.
 
@@ -228,16 +245,26 @@ class RestartIntensityExceeded(ActorError, RuntimeError):
 
     The supervisor then fails with this error (its parent decides what happens
     to it); at the runtime's root it leaves ``open_runtime()`` when the runtime
-    was opened with ``on_root_give_up="escalate"``. ``__cause__`` is the last
-    child failure.
+    was opened with ``on_root_give_up="escalate"``. ``address`` is the child
+    whose exit was one restart too many; ``__cause__`` is its error, or ``None``
+    when that exit was a normal one (a ``PERMANENT`` child that stopped itself:
+    ``exited_normally``), and the message says which.
     """
 
-    def __init__(self, address: Address, max_restarts: int, within: float) -> None:
-        super().__init__(address, max_restarts, within)
+    def __init__(
+        self, address: Address, max_restarts: int, within: float, exited_normally: bool = False
+    ) -> None:
+        super().__init__(address, max_restarts, within, exited_normally)
+
+    @property
+    def exited_normally(self) -> bool:
+        """Whether the exit that exceeded the intensity was a normal exit, not a failure."""
+        return bool(self.args[3])
 
     def _message(self) -> str:
+        what = "exited normally" if self.exited_normally else "failed"
         return (
-            f"{self.args[0]} failed more than {self.args[1]} restarts "
+            f"{self.args[0]} {what} more than {self.args[1]} restarts "
             f"allow within {self.args[2]} s; its supervisor gave up"
         )
 

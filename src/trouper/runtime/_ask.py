@@ -39,23 +39,12 @@ from trouper.errors import AskCycle
 if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
 
-__all__ = ["Ask", "CallbackAskUnsupported", "ReplyCallback", "check_cycle"]
+__all__ = ["Ask", "ReplyCallback", "check_cycle"]
 
 log = logging.getLogger("trouper")
 
 ReplyCallback = Callable[["outcome.Outcome[object]"], None]
 """What an ask made without a task (``ask_soon``) calls with its reply, once."""
-
-
-class CallbackAskUnsupported(TypeError):
-    """Raised by an endpoint's ``ask_soon`` that cannot answer by callback: use ``ask``.
-
-    A broadcast pool's endpoint raises it (its reply gathers every member's),
-    before anything is sent. Callers that try ``ask_soon`` first and fall back
-    to an awaited ``ask`` catch this and nothing else: any other error raised
-    by ``ask_soon`` (a ``TypeError`` of a hash pool's key, an instrument's) is
-    the ask's answer, and asking again would make the ask twice.
-    """
 
 
 class Ask:

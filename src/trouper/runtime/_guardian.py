@@ -361,7 +361,7 @@ class Guardian:
         failure: BaseException
         if decision.gave_up or error is None:  # (only a failure escalates by directive)
             failure = RestartIntensityExceeded(
-                cell.address, self.strategy.max_restarts, self.strategy.within
+                cell.address, self.strategy.max_restarts, self.strategy.within, error is None
             )
         else:
             failure = ChildFailed(cell.address, describe(error))

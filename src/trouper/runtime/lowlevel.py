@@ -33,7 +33,8 @@ the same ref. A factory with a ``trouper_endpoint(cell)`` method
 (``EndpointFactory``) gives its actors' refs an endpoint of its own.
 ``Ask`` is an ask in flight; ``Cell.ask_soon`` queues one with a callback
 instead of a waiting task (an endpoint that cannot answer by callback, a
-broadcast pool, raises ``CallbackAskUnsupported`` from its ``ask_soon``);
+broadcast pool, raises ``trouper.errors.CallbackAskUnsupported``, also
+importable from here, from its ``ask_soon``);
 ``message_of(item)`` is the message inside any mailbox item.
 
 Attaching a layer: ``register_extension(key, factory)`` makes
@@ -55,7 +56,8 @@ hand). Everything here may change between releases without notice.
 
 from trouper._exports import publish
 from trouper.actors import Endpoint, Watcher
-from trouper.runtime._ask import Ask, CallbackAskUnsupported, ReplyCallback
+from trouper.errors import CallbackAskUnsupported as CallbackAskUnsupported
+from trouper.runtime._ask import Ask, ReplyCallback
 from trouper.runtime._cell import Cell, Transaction, current_cell, stage_if_in_transaction
 from trouper.runtime._envelopes import WithMsgId, message_of
 from trouper.runtime._guardian import Guardian
@@ -91,7 +93,6 @@ __all__ = [
     "PUBLIC_STATE",
     "RANK",
     "Ask",
-    "CallbackAskUnsupported",
     "Cell",
     "Command",
     "Consumer",
