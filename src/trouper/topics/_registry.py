@@ -30,8 +30,9 @@ holds a system one; otherwise the runtime does not even build the reports.
 A full subscriber loses a report: it is counted, never turned into a dead
 letter, and dead letters raised while a report is being delivered are not
 reported again, so a report can never feed itself. A subscriber whose
-delivery raises (its endpoint refuses the report) loses it as a dead letter
-with the error; the subscribers after it still get it.
+delivery raises (its endpoint refuses the message: a hash pool whose key
+raises) loses it as a dead letter with the error, on every path (``publish``,
+``deliver_nowait``, reports); the subscribers after it still get it.
 
 Queue groups and nodes: a subscription made with ``queue=`` joins the *group*
 of its (pattern, queue) and lives in ``_groups``, not in a table, so plans
@@ -49,6 +50,7 @@ false and ``publish`` pays one truth test for all this.
 from __future__ import annotations
 
 import enum
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -551,11 +553,14 @@ class TopicRegistry:
         each once. A backpressure subscriber with a full mailbox makes this
         wait (the subscribers after it wait too); a drop subscriber with a
         full mailbox loses the message, which becomes a dead letter with
-        reason ``"slow subscriber"``. A checkpoint: if cancelled while waiting,
-        the subscribers before the one it waited on have the message and the
-        rest do not; subscriptions made meanwhile are not served, cancelled
-        ones are skipped (the one it waits on included). An actor that
-        publishes on a subject it subscribes to with ``BACKPRESSURE`` waits
+        reason ``"slow subscriber"``; one whose delivery raises (its endpoint
+        refuses the message) loses it as a dead letter with reason
+        ``"delivery failed"`` and the error, and the rest still get it. A
+        checkpoint: if cancelled while waiting, the subscribers before the
+        one it waited on have the message and the rest do not; subscriptions
+        made meanwhile are not served, cancelled ones are skipped (the one it
+        waits on included). An actor that publishes on a subject it
+        subscribes to with ``BACKPRESSURE`` waits
         for itself once its mailbox is full, as ``await self_ref.tell``
         would: subscribe it with ``DROP`` there.
 
@@ -596,19 +601,23 @@ class TopicRegistry:
                 if wrapped is None:
                     wrapped = Published(subject, message)
                 item = wrapped
-            if subscription._drop:
-                try:
-                    reached = subscription._send_nowait(item)
-                except MailboxFull:
-                    self._slow(subscription, item)
-                    continue
-            else:
-                mailbox = subscription._mailbox
-                if mailbox is not None and not mailbox.full:
-                    reached = await subscription._send(item)  # in at once: nothing to wait for
+            try:
+                if subscription._drop:
+                    try:
+                        reached = subscription._send_nowait(item)
+                    except MailboxFull:
+                        self._slow(subscription, item)
+                        continue
                 else:
-                    reached = await _send_unless_unsubscribed(subscription, item)
-                waited = True
+                    mailbox = subscription._mailbox
+                    if mailbox is not None and not mailbox.full:
+                        reached = await subscription._send(item)  # in at once: no wait
+                    else:
+                        reached = await _send_unless_unsubscribed(subscription, item)
+                    waited = True
+            except Exception as error:
+                self._failed(subscription, item, error)
+                continue
             if reached:
                 delivered += 1
         if not waited:
@@ -710,14 +719,18 @@ class TopicRegistry:
                 if wrapped is None:
                     wrapped = Published(subject, message)
                 item = wrapped
-            if subscription._drop:
-                try:
-                    reached = subscription._send_nowait(item)
-                except MailboxFull:
-                    self._slow(subscription, item)
-                    continue
-            else:
-                reached = offer(subscription, item)
+            try:
+                if subscription._drop:
+                    try:
+                        reached = subscription._send_nowait(item)
+                    except MailboxFull:
+                        self._slow(subscription, item)
+                        continue
+                else:
+                    reached = offer(subscription, item)
+            except Exception as error:
+                self._failed(subscription, item, error)
+                continue
             if reached:
                 delivered += 1
         return delivered
@@ -744,6 +757,21 @@ class TopicRegistry:
         self._runtime.dead_letters.post(
             DeadLetter(item, subscription._ref.address, DeadLetterReason.SLOW_SUBSCRIBER)
         )
+
+    def _failed(self, subscription: Subscription, item: object, error: Exception) -> None:
+        """Handing ``item`` to ``subscription`` raised: a dead letter with the error.
+
+        Its own problem (a pool whose router rejects the message): it loses this
+        message and the subscribers after it still get it. The frames the error
+        went through below the publish have finished; their locals (the
+        subscriber's endpoint, whatever its router built) are let go unless the
+        runtime is failing, as the engine does with a handler's failure.
+        """
+        self._runtime.dead_letters.post(
+            DeadLetter(item, subscription._ref.address, DeadLetterReason.DELIVERY_FAILED, error)
+        )
+        if not self._runtime.failing:
+            traceback.clear_frames(error.__traceback__)  # (the running publish's frame stays)
 
     # --- system topics ------------------------------------------------------------
 
@@ -793,16 +821,7 @@ class TopicRegistry:
                     subscription._dropped += 1
                     self._dropped += 1
                 except Exception as error:
-                    # Its own problem (a pool whose router rejects the report): it loses
-                    # this report, as a dead letter with the error, and the rest get it.
-                    self._runtime.dead_letters.post(
-                        DeadLetter(
-                            item,
-                            subscription._ref.address,
-                            DeadLetterReason.DELIVERY_FAILED,
-                            error,
-                        )
-                    )
+                    self._failed(subscription, item, error)
         finally:
             self._reporting = reporting
 
