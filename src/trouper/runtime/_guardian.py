@@ -398,7 +398,7 @@ class Guardian:
         budget ran out before every child had stopped.
         """
         self.closing = True
-        self._queue.clear()
+        self._drop_queue()
         worker = self._worker
         if worker is not None and self._worker_task is not current_task():
             worker.cancel()
@@ -422,6 +422,14 @@ class Guardian:
             budget -= trio.current_time() - start
         await checkpoint()
         return True
+
+    def _drop_queue(self) -> None:
+        """Forget the jobs not begun; a restart asked for from outside is over (not done)."""
+        queue = self._queue
+        while queue:
+            job = queue.popleft()
+            if type(job) is _RestartRequest:
+                job.done.set()  # its caller returns: the child is stopped, not restarted
 
     def child_stopped(self, cell: Cell) -> None:
         """A child stopped for good: forget it, unless its spec keeps it listed."""

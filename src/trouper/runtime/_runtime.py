@@ -459,7 +459,8 @@ class Runtime:
         decisions, is counted in the actor's restart count and reported as
         ``RESTARTED``, and does not count toward the restart intensity. Called
         by the actor on itself, it returns at once and the restart follows
-        the running handler.
+        the running handler. If the actor or its supervisor begins to stop
+        before the restart is carried out, it returns without restarting it.
 
         Raises:
             ActorStopped: the actor has stopped for good.
