@@ -215,22 +215,22 @@ class RemoteEndpoint:
         if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
-        client = cluster._client
-        outbox = cluster._outbox
-        peer = self._peer
-        if peer.dropped:
-            peer = self._repeer()
         address = self.address
-        if client is None or outbox is None:
-            raise NodeUnreachable(address, "this node is not in a cluster (it has left)")
-        if peer.state is GONE:
-            raise NodeUnreachable(address, peer.why)
-        if client.status is not Status.CONNECTED:
-            raise NodeUnreachable(address, "this node's connection to the cluster is down")
-        if outbox.full:
-            await outbox.wait_room()
-            if peer.dropped:  # (forgotten meanwhile)
+        while True:  # once, unless it waits for room: all may have changed meanwhile
+            client = cluster._client
+            outbox = cluster._outbox
+            peer = self._peer
+            if peer.dropped:
                 peer = self._repeer()
+            if client is None or outbox is None:
+                raise NodeUnreachable(address, "this node is not in a cluster (it has left)")
+            if peer.state is GONE:
+                raise NodeUnreachable(address, peer.why)
+            if client.status is not Status.CONNECTED:
+                raise NodeUnreachable(address, "this node's connection to the cluster is down")
+            if not outbox.full:
+                break
+            await outbox.wait_room()
         blob = cluster._codec.encode_blob(message)
         self._check_size(blob)
         cluster._tokens = token = cluster._tokens + 1

@@ -1,0 +1,103 @@
+"""An ask that waited for room in a full outbox fails as any ask does when no reply can come."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import pytest
+import trio
+import trio.testing
+from remote_support import Balance, nodes, wait_for
+from test_remote_review_full_buffer import CHUNK, Chunk, paused
+
+import trouper.nats
+from trouper.errors import NodeUnreachable
+from trouper.nats import Msg
+from trouper.remote import Nats, cluster_of
+from trouper.remote.wire import pack
+from trouper.testing import NatsServer
+
+pytestmark = pytest.mark.real_clock
+
+
+def _ignore(msg: Msg) -> None:
+    """A stalled node's callback: it takes everything and answers nothing."""
+
+
+async def test_an_ask_waiting_for_room_fails_when_its_node_is_found_gone_meanwhile(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """The node went silent while the ask waited: NodeUnreachable, not a request nobody answers."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    outcomes: list[BaseException | object] = []
+    with ExitStack() as pause:
+        async with (
+            trio.open_nursery() as nursery,
+            nodes(transport, "web") as (web,),
+            trouper.nats.connect(own_server.url) as bank,
+        ):
+            # A node "bank" that beat once and then stalled: still subscribed, never answering.
+            await bank.subscribe(f"{prefix}.actor.bank.>", callback=_ignore)
+            await bank.publish(f"{prefix}.heartbeat.bank", pack(["up", "ab" * 8, 1.0]))
+            cluster = cluster_of(web)
+            target = web.remote("bank", "acct")
+
+            async def tell_until_refused() -> None:
+                while await target.tell(Chunk(bytes(CHUNK))):
+                    pass
+
+            async def ask() -> None:
+                try:
+                    outcomes.append(await target.ask(Balance()))
+                except NodeUnreachable as error:
+                    outcomes.append(error)
+
+            with trio.fail_after(20):
+                await wait_for(lambda: "bank" in cluster.nodes())
+                pause.enter_context(paused(own_server))
+                nursery.start_soon(tell_until_refused)
+                await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
+                nursery.start_soon(ask)
+                await trio.testing.wait_all_tasks_blocked(0.2)  # the ask waits for room
+                await wait_for(lambda: "bank" not in cluster.nodes())
+                assert outcomes == []
+                pause.close()  # the server reads again: the outbox drains, the ask goes on
+                await wait_for(lambda: outcomes != [])
+    [error] = outcomes
+    assert isinstance(error, NodeUnreachable)
+    assert str(error) == (
+        "actor trouper://bank/acct is unreachable: node 'bank' sent no heartbeat for 2 s"
+    )
+
+
+async def test_an_ask_waiting_for_room_when_its_own_node_leaves_says_so(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """Woken by the leave, the ask fails with the leave as its reason, not a cut connection."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    outcomes: list[BaseException | object] = []
+    with ExitStack() as pause, trio.fail_after(20):
+        async with trio.open_nursery() as nursery, nodes(transport, "web", "bank") as (web, _):
+            target = web.remote("bank", "acct")
+
+            async def tell_until_refused() -> None:
+                while await target.tell(Chunk(bytes(CHUNK))):
+                    pass
+                pause.close()  # let the server read again: the node can leave now
+
+            async def ask() -> None:
+                try:
+                    outcomes.append(await target.ask(Balance()))
+                except NodeUnreachable as error:
+                    outcomes.append(error)
+
+            pause.enter_context(paused(own_server))
+            nursery.start_soon(tell_until_refused)
+            await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
+            nursery.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked(0.2)  # the ask waits for room
+    [error] = outcomes
+    assert isinstance(error, NodeUnreachable)
+    assert str(error) == (
+        "actor trouper://bank/acct is unreachable: this node is not in a cluster (it has left)"
+    )
