@@ -39,9 +39,28 @@ class InjectedCrash(Exception):
     """The error a ``Crash`` rule raises inside an actor, as if its handler had."""
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _probability(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0 <= value <= 1:
+    if not (_is_number(value) and 0 <= value <= 1):
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
+
+
+def _fires(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    """A send rule's probability: between 0 and 1, and not 0 (such a rule never fires).
+
+    A rule that never fires is not a rule switched off: it still draws from the
+    fault source at each message it matches, so a plan holding it replays other
+    faults than the same plan without it. Leaving it out is the way to switch it off.
+    """
+    _probability(instance, attribute, value)
+    if value == 0:
+        raise ValueError(
+            f"a {type(instance).__name__} with probability 0 never fires; "
+            "leave it out of the FaultPlan instead"
+        )
 
 
 def _can_match(pattern: object) -> bool:
@@ -112,10 +131,30 @@ def _distribution(
 ) -> None:
     if isinstance(value, Uniform | Exponential):
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+    if not (_is_number(value) and 0 <= value < math.inf):  # type: ignore[operator]
         raise ValueError(
             f"{attribute.name} must be seconds >= 0, a Uniform or an Exponential, got {value!r}"
         )
+
+
+def _some_delay(instance: object, attribute: attrs.Attribute[Distribution], value: object) -> None:
+    """A ``Delay``'s delay: a distribution that can draw more than 0 seconds."""
+    _distribution(instance, attribute, value)
+    if value == 0 or (isinstance(value, Uniform) and value.high == 0):
+        raise ValueError(
+            f"a Delay of 0 seconds changes nothing: {attribute.name} must be able to exceed 0, "
+            f"got {value!r}"
+        )
+
+
+def _start(_instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if not (_is_number(value) and 0 <= value < math.inf):  # type: ignore[operator]
+        raise ValueError(f"{attribute.name} must be a finite number of seconds >= 0, got {value!r}")
+
+
+def _length(_instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if not (_is_number(value) and value > 0):  # type: ignore[operator]
+        raise ValueError(f"{attribute.name} must be a number of seconds > 0, got {value!r}")
 
 
 @attrs.frozen
@@ -156,8 +195,8 @@ class Drop:
 
     between: tuple[str, str] = attrs.field(validator=_pair)
     """(sender, receiver) path patterns."""
-    probability: float = attrs.field(validator=_probability)
-    """Chance of a drop per message."""
+    probability: float = attrs.field(validator=_fires)
+    """Chance of a drop per message (> 0)."""
 
 
 @attrs.frozen
@@ -170,12 +209,13 @@ class Delay:
 
     between: tuple[str, str] = attrs.field(validator=_pair)
     """(sender, receiver) path patterns."""
-    probability: float = attrs.field(validator=_probability)
-    """Chance of a delay per message."""
+    probability: float = attrs.field(validator=_fires)
+    """Chance of a delay per message (> 0)."""
     delay: Distribution = attrs.field(
-        default=cast(Distribution, Uniform(0.0, 1.0)), validator=_distribution
+        default=cast(Distribution, Uniform(0.0, 1.0)), validator=_some_delay
     )
-    """Seconds of virtual time: a number, a ``Uniform`` or an ``Exponential``."""
+    """Seconds of virtual time: a number > 0, a ``Uniform`` whose ``high`` is > 0, or an
+    ``Exponential``."""
 
 
 @attrs.frozen
@@ -187,8 +227,8 @@ class Duplicate:
 
     between: tuple[str, str] = attrs.field(validator=_pair)
     """(sender, receiver) path patterns."""
-    probability: float = attrs.field(validator=_probability)
-    """Chance of a duplicate per message."""
+    probability: float = attrs.field(validator=_fires)
+    """Chance of a duplicate per message (> 0)."""
 
 
 @attrs.frozen
@@ -201,10 +241,10 @@ class Pause:
 
     actor: str = attrs.field(validator=_pattern)
     """Which actors (a path pattern)."""
-    at: float = attrs.field(validator=attrs.validators.ge(0))
-    """When the pause starts."""
-    duration: float = attrs.field(validator=attrs.validators.gt(0))
-    """How long it lasts."""
+    at: float = attrs.field(validator=_start)
+    """When the pause starts (finite, >= 0)."""
+    duration: float = attrs.field(validator=_length)
+    """How long it lasts (> 0; ``math.inf``: the actor never handles again)."""
 
 
 Rule = Crash | Drop | Delay | Duplicate | Pause
@@ -215,7 +255,7 @@ class Route:
     """What happens to one sent message."""
 
     drop: bool = False
-    """It is lost."""
+    """It is lost (and then neither late nor doubled)."""
     delay: float = 0.0
     """It arrives this many seconds late."""
     duplicate: bool = False
@@ -223,6 +263,7 @@ class Route:
 
 
 _DELIVER = Route()
+_LOST = Route(drop=True)
 
 
 def _matches(pattern: str, path: str) -> bool:
@@ -236,10 +277,12 @@ class FaultPlan:
     """
 
     rules: tuple[Rule, ...] = ()
-    """The rules, in order. Every rule that matches draws its own chance, so rules add up:
-    a message is lost if any ``Drop`` fires, doubled if any ``Duplicate`` fires, and late
-    by the last ``Delay`` that fires; an actor crashes if any ``Crash`` fires and pauses in
-    every ``Pause``'s window. A rule with probability 0 exempts nothing."""
+    """The rules, in order. Every send rule that matches a message draws its own chance,
+    in order, whatever the others drew. A drop wins: a message any ``Drop`` fires on is
+    lost, and nothing else happens to it (it is not late, nor doubled). Otherwise it is
+    doubled if any ``Duplicate`` fires, and late by the last ``Delay`` that fires (both
+    copies late when both fire). An actor crashes if any ``Crash`` fires and pauses in
+    every ``Pause``'s window. No rule exempts a message from another."""
 
     def __init__(self, *rules: Rule) -> None:
         for rule in rules:
@@ -271,9 +314,11 @@ class FaultPlan:
                     )
                 else:
                     duplicate = True
-        if not (drop or delay or duplicate):
+        if drop:
+            return _LOST  # a lost message is not also late or doubled
+        if not (delay or duplicate):
             return _DELIVER
-        return Route(drop=drop, delay=delay, duplicate=duplicate)
+        return Route(delay=delay, duplicate=duplicate)
 
     def crash(self, actor: str, count: int, rng: random.Random) -> Crash | None:
         """The rule that crashes ``actor`` at its ``count``-th message, if any."""

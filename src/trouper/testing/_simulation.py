@@ -431,6 +431,19 @@ class Simulation:
             raise self._stopped
 
 
+def _may_wait_for_room(actor: Cell) -> bool:
+    """Whether a tell to ``actor``'s ref may wait for room: a mailbox it goes into is full.
+
+    A balancing pool's sends are reported with the pool's cell as the target, but
+    its members' messages go into the shared mailbox its endpoint holds (only
+    ``Resize`` and the like into the pool's own). Either being full notes a wait;
+    one noted for a tell that then gets in at once ends as it does
+    (``message_delivered``), so a false alarm never reaches a report.
+    """
+    shared = getattr(actor.ref.endpoint, "shared", None)
+    return actor.mailbox.full or (shared is not None and bool(shared.full))
+
+
 class _Faults(Instrument):
     """The simulation's instrument: it injects the fault plan and records the trace."""
 
@@ -467,7 +480,7 @@ class _Faults(Instrument):
             sim.record(TraceKind.FAULT, sender, f"duplicate {message!r} -> {path}")
         if route.delay or route.duplicate:
             return Interception(delay=route.delay, duplicate=route.duplicate)
-        if kind is SendKind.TELL and len(actor.mailbox) >= actor.mailbox.size:
+        if kind is SendKind.TELL and _may_wait_for_room(actor):
             sim._room_waits[current_task()] = sim.wait_begins(f"room in the mailbox of {path}")
         return None
 
