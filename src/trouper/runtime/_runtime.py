@@ -754,6 +754,8 @@ async def spawn_cell(
     instance = instantiate(context, factory, args, kwargs)
     if name is not None and name in runtime.names:
         raise NameTaken(name)  # taken while the guardian's nursery was opening
+    if guardian.find(child_id) is not None:
+        raise DuplicateChild(guardian.address, child_id)  # (likewise: the first child's id)
     # A settling mailbox prepares each instance before its on_start (a durable one
     # loads the actor's state): such an actor always goes through its first start.
     default_start = type(instance).on_start is Actor.on_start and not own_mailbox.settles
