@@ -22,6 +22,7 @@ behave as they do for any stopped actor.
 
 from __future__ import annotations
 
+import traceback
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -242,24 +243,45 @@ class _Rerouting(PoolEndpoint):
         Messages are appended to their new member's mailbox even when it is
         full (a one-time transfer, at most one mailbox's worth plus parked
         senders). Watch and link notices addressed to the removed member are
-        its own: they become dead letters.
+        its own: they become dead letters, as does a message whose routing
+        raises (with the error).
         """
         for item in _take_all(member.mailbox):
-            if type(item) is Ask and item.abandoned:
-                continue
-            message = message_of(item)
-            if not self.members or type(message) in _SYSTEM:
-                member.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
-                continue
-            try:
-                target = self._member(message)
-            except Exception as error:
-                member.dead_letter(item, DeadLetterReason.ROUTING_FAILED, error)
-                continue
-            if target.mailbox.closed:
-                target.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
-            else:
-                target.mailbox.put_system(item)
+            self._reroute(member, item)
+        # A routing error's traceback keeps this frame alive after it returns (as
+        # the f_back of the frames it went through): it must not keep a message.
+        item = None
+
+    def _reroute(self, member: Cell, item: object) -> None:
+        if type(item) is Ask and item.abandoned:
+            return
+        message = message_of(item)
+        if not self.members or type(message) in _SYSTEM:
+            member.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+            return
+        target = self._member_or_error(message)
+        if not isinstance(target, Cell):
+            member.dead_letter(item, DeadLetterReason.ROUTING_FAILED, target)
+            if not member.runtime.failing:
+                # The frames the error went through have all finished: their
+                # locals go (what the router built, the endpoint), as the engine
+                # lets a reported failure's go; the traceback stays.
+                traceback.clear_frames(target.__traceback__)
+        elif target.mailbox.closed:
+            target.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+        else:
+            target.mailbox.put_system(item)
+
+    def _member_or_error(self, message: object) -> Cell | Exception:
+        """The member the router picks for ``message``, or the error it raised.
+
+        Caught here, so that every frame of the error's traceback has finished
+        by the time it is reported (and its locals can be let go).
+        """
+        try:
+            return self._member(message)
+        except Exception as error:
+            return error
 
 
 class RoundRobinEndpoint(_Rerouting):
