@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import attrs
 import trio
@@ -29,6 +30,8 @@ __all__ = ["StoreReport", "change_dead_letters", "inspect_store", "render_json",
 
 # Seconds a read waits for another connection's lock, as the store's own writer does.
 _BUSY_TIMEOUT = 2.0
+# The most rows a LIMIT can ask for (SQLite's integers are 64-bit signed).
+_MAX_LIMIT = 2**63 - 1
 
 
 @attrs.frozen
@@ -72,8 +75,13 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
     if empty:
         raise NotAStore(name, "the file is empty")
     try:
+        # Quoted: a name with ``%``, ``?`` or ``#`` would otherwise be read as URI syntax
+        # and open another file (or none).
         connection = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT
+            f"file:{quote(str(path))}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            timeout=_BUSY_TIMEOUT,
         )
     except sqlite3.Error as error:
         raise StoreError(name, str(error)) from error
@@ -105,7 +113,7 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
                 "d.traceback, d.enqueued_at, d.first_delivered_at, d.last_delivered_at, "
                 "d.dead_at FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox "
                 "ORDER BY d.id LIMIT ?",
-                (limit,),
+                (min(limit, _MAX_LIMIT),),
             ).fetchall()
             total = connection.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
         except sqlite3.DatabaseError as error:
