@@ -54,13 +54,21 @@ class Received:
     message: object
     """The message."""
     _reply_to: Task | None = None
-    _answer: outcome.Outcome[object] | None = None
+    # The asker's task while it waits for the answer; None once answered or given up
+    # (and for a tell).
+    _ask: bool = attrs.field(init=False)
+    # Whether it came as an ask, whatever became of its asker since: a reply to an ask
+    # its asker gave up answers nobody, and not an earlier ask.
     _abandoned: bool = False
+    # Whether the asker gave up waiting (its deadline, a cancellation) before a reply.
+
+    def __attrs_post_init__(self) -> None:
+        self._ask = self._reply_to is not None
 
     @property
     def is_ask(self) -> bool:
-        """Whether the sender waits for an answer."""
-        return self._reply_to is not None or self._answer is not None
+        """Whether it was sent as an ask (also once its asker gave up waiting)."""
+        return self._ask
 
     def __str__(self) -> str:
         return f"t={self.time:.4f} {'ask ' if self.is_ask else ''}{self.message!r}"
