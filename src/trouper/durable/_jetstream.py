@@ -575,6 +575,8 @@ class JetStreamStore:
             raise
         self._stack = stack
         self._phase = "open"
+        # Started once open: a client that closed before is then noticed too.
+        self._nursery.start_soon(self._watch_client)
 
     def _check_server(self, info: dict[str, object]) -> None:
         version = _parse_version(info.get("version", ""))
@@ -819,6 +821,37 @@ class JetStreamStore:
 
         feed = consumer.feed(on_message, expires=self._poll_expires, heartbeat=self._heartbeat)
         return _LeasedFeed(feed, self._feeds, held, self._client_closed)
+
+    async def _watch_client(self) -> None:
+        """Fail the store as soon as its client closes for good, hosted mailboxes or not.
+
+        A long poll notices a closed client only where a mailbox is hosted;
+        without one, nothing would until the next write (which then looked
+        like one refused publish). The watch is a subscription to an inbox
+        nobody publishes on: it ends when the client closes (with
+        ``ConnectionClosed`` if it gave up reconnecting, plainly if its owner
+        closed it), and is unsubscribed when the store closes, so a caller's
+        client keeps nothing of it.
+        """
+        client = self.client
+        try:
+            watch = await client.subscribe(client.new_inbox())
+        except ConnectionClosed as error:
+            self._client_closed(error)
+            return
+        try:
+            async for _ in watch:
+                pass  # nothing is published there; a stray message changes nothing
+        except ConnectionClosed as error:
+            self._client_closed(error)
+        except NatsError as error:
+            # The server refused the subscription (a permission on inboxes): no watch,
+            # the long polls and the writes still notice a closed client.
+            log.warning("durable store %s: cannot watch its connection (%r)", self._name, error)
+        else:
+            self._client_closed(ConnectionClosed("the client is closed"))
+        finally:
+            watch.unsubscribe_nowait()
 
     async def _keeper(self) -> None:
         """Send ``+WPI`` for each delivery held here, every ``ack_wait / 4``.
@@ -1595,9 +1628,24 @@ _HEADROOM: Final = 64 * 1024
 """Bytes of headers below which a publish cannot be too large (its size is then not counted)."""
 
 
+_ROOM_REFUSALS: Final = frozenset(
+    {
+        "maximum messages per subject exceeded",
+        "maximum messages exceeded",
+        "maximum bytes exceeded",
+    }
+)
+"""What the server says when a stream with ``discard: new`` has no room: an ack makes some."""
+
+
 def _full(error: NatsError) -> bool:
-    """Whether a refused publish says the mailbox is full (it may be tried again later)."""
-    return isinstance(error, JetStreamError) and "maximum" in error.description.lower()
+    """Whether a refused publish says the mailbox is full (it may be tried again later).
+
+    Only the refusals for room: others that name a maximum ("message size
+    exceeds maximum allowed", "header size exceeds maximum allowed") refuse
+    the message for good, and sending it again would wait for ever.
+    """
+    return isinstance(error, JetStreamError) and error.description.lower() in _ROOM_REFUSALS
 
 
 def _busy(error: NatsError) -> bool:

@@ -1,0 +1,101 @@
+"""Review: a store whose client closes for good fails at once, whether or not it hosts a mailbox."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import trio
+from js_support import Job, eventually
+
+import trouper
+from trouper.durable import JetStreamStore, durable_ref
+from trouper.errors import StoreFailed
+from trouper.nats import NoResponders, Status, connect
+from trouper.testing import NatsServer
+
+pytestmark = pytest.mark.real_clock
+
+
+def client_store(client: trouper.nats.Client, prefix: str) -> JetStreamStore:
+    """A store on the caller's ``client``, with test-sized timings."""
+    return JetStreamStore(
+        client=client, prefix=prefix, ack_wait=2.0, poll_expires=2.0, heartbeat=0.5
+    )
+
+
+async def test_a_store_hosting_nothing_fails_when_its_client_gives_up(
+    own_js_server: NatsServer, prefix: str
+) -> None:
+    """The client gave up reconnecting: the store fails then, not at the next write.
+
+    With no durable actor hosted, nothing looked at the client: the store
+    reported itself healthy (``statistics().failed`` False) and each tell
+    raised "a publish was refused", as if one message had been refused.
+    """
+    async with (
+        connect(own_js_server.url, allow_reconnect=False) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await own_js_server.astop()
+        await eventually(lambda: client.status is Status.CLOSED)
+        await eventually(lambda: rt.store.statistics().failed)
+        with pytest.raises(StoreFailed, match=r"the connection closed: the client is closed"):
+            await durable_ref(rt, "jobs").tell(Job(2))
+
+
+async def test_a_store_hosting_nothing_fails_when_its_owner_closes_its_client(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """The caller closed the client the store writes through: the store fails at once."""
+    async with (
+        connect(js_server.url) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await client.close()
+        await eventually(lambda: rt.store.statistics().failed)
+        with pytest.raises(
+            StoreFailed, match=r"closed: the client is closed; it accepts no more writes$"
+        ):
+            await durable_ref(rt, "jobs").tell(Job(2))
+
+
+def monitored_server() -> tuple[NatsServer, int]:
+    """A JetStream server (not started) with its HTTP monitoring on a free port, and that port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return NatsServer(extra_args=["-m", str(port)]), port
+
+
+async def subscriptions_of(port: int, name: str) -> int:
+    """How many subscriptions the server counts for the connection called ``name`` (``/connz``)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(b"GET /connz?subs=1 HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        body = b""
+        while chunk := await stream.receive_some():
+            body += chunk
+    connz = json.loads(body.split(b"\r\n\r\n", 1)[1])
+    (found,) = [c for c in connz["connections"] if c.get("name") == name]
+    return int(found.get("subscriptions", 0))
+
+
+async def test_a_closed_store_leaves_no_subscription_on_the_callers_client(
+    prefix: str,
+) -> None:
+    """The store's watch on the caller's client ends with the store; the client stays open."""
+    server, port = monitored_server()
+    with server:
+        async with connect(server.url, name="caller") as client:
+            with pytest.raises(NoResponders):  # the client's own reply subscription, made now
+                await client.request("nobody.answers", b"")
+            before = await subscriptions_of(port, "caller")
+            async with trouper.open_runtime(store=client_store(client, prefix)) as rt:
+                await durable_ref(rt, "jobs").tell(Job(1))
+            await client.flush()
+            assert client.status is Status.CONNECTED
+            assert await subscriptions_of(port, "caller") == before
