@@ -537,12 +537,16 @@ class BalancingEndpoint(PoolEndpoint):
         if instruments.message_sent and not mailbox.durable:
             item = cell.carrying(message, SendKind.TELL)
         if not mailbox.durable and mailbox.put_nowait(item):
+            # Reported before the checkpoint, which may let a member handle it.
+            if instruments.message_delivered:
+                instruments.delivered(cell, message)
             await cancel_shielded_checkpoint()
-        elif mailbox.closed:
+            return True
+        if mailbox.closed:
             cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
             await cancel_shielded_checkpoint()
             return False
-        elif not await mailbox.put(item):
+        if not await mailbox.put(item):
             cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
             return False
         if instruments.message_delivered:
