@@ -108,17 +108,26 @@ _HANDLED = MailboxEnding.HANDLED
 _FAILED = MailboxEnding.FAILED
 
 
+def _is_number(value: object) -> bool:
+    """Whether ``value`` is an int or a float (a bool is not: ``True`` is no count of seconds)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: object) -> bool:
+    """Whether ``value`` is an int >= 1 (a bool is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _backoff(value: object) -> RetryBackoff:
     if isinstance(value, ExponentialJitter):
         return value
     if isinstance(value, (list, tuple)):
-        delays = tuple(float(delay) for delay in value)
-        if not delays:
+        if not value:
             raise ValueError("backoff delays must not be empty")
-        for delay in delays:
-            if not (delay >= 0 and math.isfinite(delay)):
-                raise ValueError(f"backoff delays must be finite and >= 0, got {delay!r}")
-        return delays
+        for delay in value:
+            if not (_is_number(delay) and delay >= 0 and math.isfinite(delay)):
+                raise ValueError(f"backoff delays must be finite numbers >= 0, got {delay!r}")
+        return tuple(float(delay) for delay in value)
     raise TypeError(f"backoff must be an ExponentialJitter or a sequence of delays, got {value!r}")
 
 
@@ -153,24 +162,22 @@ class Durable:
 
     @max_deliveries.validator
     def _check_max_deliveries(self, _attribute: object, value: int) -> None:
-        if not (isinstance(value, int) and value >= 1):
+        if not _is_count(value):
             raise ValueError(f"max_deliveries must be an int >= 1, got {value!r}")
 
     @capacity.validator
     def _check_capacity(self, _attribute: object, value: int) -> None:
-        if not (isinstance(value, int) and value >= 1):
+        if not _is_count(value):
             raise ValueError(f"capacity must be an int >= 1, got {value!r}")
 
     @prefetch.validator
     def _check_prefetch(self, _attribute: object, value: int) -> None:
-        if not (isinstance(value, int) and value >= 1):
+        if not _is_count(value):
             raise ValueError(f"prefetch must be an int >= 1, got {value!r}")
 
     @dedup_window.validator
     def _check_dedup_window(self, _attribute: object, value: float | None) -> None:
-        if value is not None and not (
-            isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)
-        ):
+        if value is not None and not (_is_number(value) and value >= 0 and math.isfinite(value)):
             raise ValueError(f"dedup_window must be None or a finite number >= 0, got {value!r}")
 
     def open_mailbox(self, runtime: object, name: str | None, size: float) -> DurableQueue:
@@ -196,7 +203,7 @@ class Retry(Exception):
     """
 
     def __init__(self, after: float) -> None:
-        if not (after >= 0 and math.isfinite(after)):
+        if not (_is_number(after) and after >= 0 and math.isfinite(after)):
             raise ValueError(f"after must be a finite number >= 0, got {after!r}")
         super().__init__(after)
 

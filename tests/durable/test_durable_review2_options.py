@@ -1,0 +1,38 @@
+"""Durable's options and Retry, reviewed again: booleans and strings are not numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from trouper.durable import Durable, Retry
+
+
+@pytest.mark.parametrize("option", ["max_deliveries", "capacity", "prefetch"])
+def test_a_bool_is_not_a_count(option: str) -> None:
+    """``True`` is refused where a count is asked for (it is not the int 1 a user meant)."""
+    with pytest.raises(ValueError, match=rf"^{option} must be an int >= 1, got True$"):
+        Durable(**{option: True})  # type: ignore[arg-type]
+
+
+def test_a_bool_is_not_a_dedup_window() -> None:
+    """``dedup_window=True`` is refused, not read as one second."""
+    with pytest.raises(
+        ValueError, match=r"^dedup_window must be None or a finite number >= 0, got True$"
+    ):
+        Durable(dedup_window=True)
+
+
+@pytest.mark.parametrize("delay", ["1", "x", True, None])
+def test_backoff_delays_must_be_numbers(delay: object) -> None:
+    """Each explicit delay is a number: a string is not parsed, a bool is not a second."""
+    with pytest.raises(
+        ValueError, match=rf"^backoff delays must be finite numbers >= 0, got {delay!r}$"
+    ):
+        Durable(backoff=[1, delay])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("after", ["5", None, True])
+def test_retry_after_must_be_a_number(after: object) -> None:
+    """``Retry(after=...)`` refuses a non-number with the rule, not a comparison's TypeError."""
+    with pytest.raises(ValueError, match=rf"^after must be a finite number >= 0, got {after!r}$"):
+        Retry(after=after)  # type: ignore[arg-type]
