@@ -11,7 +11,7 @@ from trouper.durable import Durable, Retry
 def test_a_bool_is_not_a_count(option: str) -> None:
     """``True`` is refused where a count is asked for (it is not the int 1 a user meant)."""
     with pytest.raises(ValueError, match=rf"^{option} must be an int >= 1, got True$"):
-        Durable(**{option: True})  # type: ignore[arg-type]
+        Durable(**{option: True})
 
 
 def test_a_bool_is_not_a_dedup_window() -> None:
@@ -28,7 +28,7 @@ def test_backoff_delays_must_be_numbers(delay: object) -> None:
     with pytest.raises(
         ValueError, match=rf"^backoff delays must be finite numbers >= 0, got {delay!r}$"
     ):
-        Durable(backoff=[1, delay])  # type: ignore[list-item]
+        Durable(backoff=[1, delay])
 
 
 @pytest.mark.parametrize("after", ["5", None, True])
