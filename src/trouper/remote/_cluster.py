@@ -71,6 +71,7 @@ import logging
 import math
 import secrets
 import struct
+import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext, suppress
@@ -1125,6 +1126,8 @@ class Cluster:
                         endpoint.send_nowait(message)
                     except MailboxFull:
                         self._hold(ref, _Held(message, None, None))
+                    except Exception as error:
+                        self._refused(ref, message, error)
                 else:
                     self._deliver(ref, message, msg.headers)
             if last is not None:
@@ -1219,6 +1222,22 @@ class Cluster:
                     ref.endpoint.send_nowait(message, msg_id)
         except MailboxFull:
             self._hold(ref, _Held(message, headers, None))
+        except Exception as error:
+            self._refused(ref, message, error)
+
+    def _refused(self, ref: ActorRef[object], message: object, error: Exception) -> None:
+        """``ref``'s endpoint refused a tell from another node (a pool whose key raised).
+
+        In one process the sender would get the error; a tell from another node
+        has nobody to raise it to, so it becomes a dead letter with the error,
+        as a topic message a subscriber's endpoint refuses does, and the
+        messages after it are still delivered.
+        """
+        self._runtime.dead_letters.post(
+            DeadLetter(message, ref.address, DeadLetterReason.DELIVERY_FAILED, error)
+        )
+        if not self._runtime.failing:
+            traceback.clear_frames(error.__traceback__)  # (its locals: the router's, say)
 
     def _delivering(self, headers: Headers | None) -> AbstractContextManager[None]:
         """Where a message from another node is delivered: what its headers carry is current.
@@ -1387,10 +1406,12 @@ class Cluster:
                 with self._delivering(headers):
                     if held.reply is not None:
                         await self._ask_when_room(ref, held.message, held.reply)
-                    elif headers is None or MSG_ID_HEADER not in headers:
-                        await ref.endpoint.send(held.message)
                     else:
-                        await ref.endpoint.send(held.message, headers[MSG_ID_HEADER])
+                        msg_id = None if headers is None else headers.get(MSG_ID_HEADER)
+                        try:
+                            await ref.endpoint.send(held.message, msg_id)
+                        except Exception as error:
+                            self._refused(ref, held.message, error)
                 backlog.popleft()
                 self._held -= 1
         finally:
