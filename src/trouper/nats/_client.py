@@ -428,6 +428,7 @@ class Subscription:
         "_msgs_limit",
         "_pending",
         "_pending_bytes",
+        "_sent_at",
         "_yield_budget",
         "queue",
         "sid",
@@ -479,6 +480,10 @@ class Subscription:
         self._error: BaseException | None = None
         # Messages next_msg may still take before it yields to the scheduler.
         self._yield_budget = _YIELD_EVERY_MSGS
+        # The client's _queued at the end of this subscription's latest SUB (and
+        # UNSUB max): while above the client's _taken, that SUB is still in the
+        # write buffer, and a reconnect does not send another.
+        self._sent_at = 0
 
     def __repr__(self) -> str:
         queue = f" queue={self.queue!r}" if self.queue else ""
@@ -822,7 +827,7 @@ class Client:
     # --- publishing -----------------------------------------------------------
 
     def _check_subject(self, subject: str, what: str) -> None:
-        check_subject(subject, what)
+        check_subject(subject, what, wildcards=False)
         checked = self._checked
         if len(checked) >= _SUBJECT_CACHE:
             checked.clear()
@@ -1161,6 +1166,7 @@ class Client:
         self._write(sub_command(subject, queue, sid))
         if max_msgs is not None:
             self._write(unsub_command(sid, max_msgs))
+        sub._sent_at = self._queued
         return sub
 
     def _send_unsub(self, sub: Subscription) -> None:
@@ -1704,13 +1710,23 @@ class Client:
         )
 
     def _resubscribe(self) -> None:
+        # A subscription whose SUB is still in _out (made during the outage, or
+        # not yet written when the connection dropped) gets it from there, in
+        # order with what was buffered around it; the others get one in front.
         commands = bytearray()
+        taken = self._taken
+        resent: list[tuple[Subscription, int]] = []
         for sub in self._subs.values():
+            if sub._sent_at > taken:
+                continue
             commands += sub_command(sub.subject, sub.queue, sub.sid)
             if sub._max_msgs is not None:
                 commands += unsub_command(sub.sid, sub._max_msgs - sub._delivered)
+            resent.append((sub, len(commands)))
         self._out[0:0] = commands
-        self._taken -= len(commands)
+        self._taken = taken = taken - len(commands)
+        for sub, end in resent:
+            sub._sent_at = taken + end
         if self._writer_lot:
             self._writer_lot.unpark()
 
@@ -1870,7 +1886,7 @@ async def connect(
     ):
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(f"{label} must be an int >= 0, got {size!r}")
-    check_subject(inbox_prefix, "inbox prefix")
+    check_subject(inbox_prefix, "inbox prefix", wildcards=False)
     options = _Options(
         servers=tuple(servers),
         name=name,

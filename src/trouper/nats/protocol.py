@@ -176,24 +176,45 @@ def _check_value(value: str) -> str:
     return value
 
 
-_BAD_SUBJECT_CHARS = frozenset(" \t\r\n\0")
+_BAD_SUBJECT_CHARS = frozenset(" \t\r\n\f\0")
+"""What the server takes for an argument separator (and NUL): never in a subject."""
 
 
-def check_subject(subject: str, what: str = "subject") -> str:
+def check_subject(subject: str, what: str = "subject", *, wildcards: bool = True) -> str:
     """Return ``subject`` if it can go on the wire: non-empty tokens, no whitespace.
 
+    Only a whole token ``*`` or ``>`` is a wildcard (``a*`` is a literal
+    token, as the server reads it). With ``wildcards`` (a subscription) ``*``
+    may be any token and ``>`` the last one; without (what is published to,
+    a reply subject) neither may be a token. Costs a few scans of the string
+    in C and allocates nothing unless a ``*`` or ``>`` is in it.
+
     Raises:
-        ValueError: it is empty, has an empty token or holds whitespace.
+        ValueError: it is empty, has an empty token, holds whitespace, or
+            holds a wildcard where it may not.
     """
     if (
         not isinstance(subject, str)
         or not subject
+        or subject[0] == "."
+        or subject[-1] == "."
+        or ".." in subject
         or not _BAD_SUBJECT_CHARS.isdisjoint(subject)
-        or "" in subject.split(".")
     ):
         raise ValueError(
             f"a {what} must be non-empty dot-separated tokens without whitespace, got {subject!r}"
         )
+    if ">" not in subject and ("*" not in subject or wildcards):
+        return subject  # the usual case: no token can be a misplaced wildcard
+    tokens = subject.split(".")
+    if not wildcards:
+        if "*" in tokens or ">" in tokens:
+            raise ValueError(
+                f"a {what} must not hold the wildcard tokens '*' or '>' "
+                f"(they are for subscriptions), got {subject!r}"
+            )
+    elif ">" in tokens[:-1]:
+        raise ValueError(f"a {what} may hold '>' only as its last token, got {subject!r}")
     return subject
 
 
