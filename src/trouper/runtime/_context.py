@@ -226,6 +226,13 @@ class ActorContext(Context):
                 f"child {child_id!r} of {self._cell.address.path} was spawned, not started "
                 "from a ChildSpec: only spec children can be restarted by id"
             )
+        if child.spec.restart is Restart.TEMPORARY:
+            # Its stop would take it off the list (OTP deletes a temporary child's spec):
+            # started again, it would run unsupervised, never stopped with its parent.
+            raise ValueError(
+                f"child {child_id!r} of {self._cell.address.path} is TEMPORARY: it is never "
+                "started again; start a new one with StartChild"
+            )
         await self.stop_child(child_id)
         names = self._cell.runtime.names
         if child.name is not None:

@@ -72,7 +72,9 @@ class Supervisor(Actor):
     A request it cannot carry out (a duplicate or unknown id, a name already
     taken, a child that cannot start) is rejected: the ``ask`` raises
     ``DuplicateChild``, ``ChildNotFound``, ``NameTaken``, ``StartFailed`` (or
-    the factory's own error) and the supervisor goes on.
+    the factory's own error; ``ValueError`` for a ``RestartChild`` of a child
+    not started from a spec, or of a ``TEMPORARY`` one) and the supervisor
+    goes on.
 
     Raises:
         ValueError: when built with duplicate child ids or a bad strategy.
@@ -113,7 +115,8 @@ class Supervisor(Actor):
         """Start a child again from its spec; reply with its ref (or reject)."""
         try:
             return await self.ctx.restart_child(message.id)
-        except (ChildNotFound, StartFailed, NameTaken) as error:
+        except (ChildNotFound, StartFailed, NameTaken, ValueError) as error:
+            # (ValueError: a child not from a spec, or a TEMPORARY one: not restartable)
             return Reject(error)
 
     @handler
