@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
+from contextlib import asynccontextmanager, closing
 from typing import TYPE_CHECKING, cast
 
 import attrs
 import trio
+from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
 
 from trouper.observe._app import Ticker, is_loopback_address, make_app
 from trouper.observe._metrics import Metrics
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from hypercorn.typing import ASGIFramework
 
 __all__ = ["ServedView", "check_host", "open_view", "serve"]
+
+log = logging.getLogger("trouper.observe")
 
 _GRACE = 1.0
 """Seconds open connections get to finish when the view closes."""
@@ -37,6 +42,20 @@ full would hold its task, and the view's close, for ever: no cancellation
 reaches that write. The kernel's ``TCP_USER_TIMEOUT`` (Linux; inherited by
 accepted sockets) aborts such a connection, which ends the write.
 """
+
+
+_REFUSING = 16
+"""Connections past the cap answered 503 at once at most; more are closed without an answer."""
+
+_REFUSE_WAIT = 1.0
+"""Seconds a refused connection is given to send its request and read the 503."""
+
+_ACCEPT_CAPACITY_ERRNOS = frozenset(
+    code
+    for code in (getattr(errno, name, None) for name in ("EMFILE", "ENFILE", "ENOMEM", "ENOBUFS"))
+    if code is not None
+)
+"""``accept`` failing with these means the process or the system is out of room: wait, retry."""
 
 
 @attrs.frozen
@@ -71,9 +90,15 @@ def check_host(host: str, *, allow_remote: bool = False) -> str:
     return host
 
 
-def _check(port: int, interval: float) -> None:
+def _check(port: int, interval: float, max_connections: int) -> None:
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
+    if (
+        not isinstance(max_connections, int)
+        or isinstance(max_connections, bool)
+        or max_connections < 1
+    ):
+        raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
     # Finite: an infinite one never updates the page, and JSON (``/api/config``) cannot carry it.
     if not isinstance(interval, int | float) or not 0 < interval < math.inf:
         raise ValueError(f"interval must be finite seconds > 0, got {interval!r}")
@@ -91,6 +116,7 @@ async def open_view(
     interval: float = 0.5,
     page_size: int = 50,
     max_rows: int = 300,
+    max_connections: int = 64,
 ) -> AsyncIterator[ServedView]:
     """Serve the live view of ``runtime`` for the duration of an ``async with`` block.
 
@@ -117,53 +143,167 @@ async def open_view(
         interval: seconds between updates of the page (the sampling rate).
         page_size: children of one tree level shown at a time.
         max_rows: rows of the tree sent to the page at most.
+        max_connections: connections served at once at most (each open page
+            holds one for its updates, a browser a few more). A connection
+            past the cap is answered ``503`` and closed; past the cap and 16
+            being refused, it is closed unanswered. So the view never holds
+            more than ``max_connections + 17`` file descriptors, however many
+            connections a client opens.
 
     Raises:
         ValueError: a bad option, or a non-loopback ``host`` without ``allow_remote``.
         OSError: the address cannot be listened on (the port is taken).
     """
     check_host(host, allow_remote=allow_remote)
-    _check(port, interval)
+    _check(port, interval, max_connections)
     observer = Observer(runtime, metrics=metrics, page_size=page_size, max_rows=max_rows)
     ticker = Ticker(observer, interval)
     app = make_app(observer, ticker, allow_control=allow_control, loopback_only=not allow_remote)
     config = Config()
-    # Hypercorn would leave its socket open if the bind failed: bind here, hand it the fd.
-    config.bind = [f"fd://{_bound(host, port).detach()}"]
     config.accesslog = None
-    config.errorlog = logging.getLogger("trouper.observe")
+    config.errorlog = log
     config.graceful_timeout = _GRACE
-    closing = trio.Event()
-    with observer:
+    sock = _bound(host, port)
+    server = _Server(cast("ASGIFramework", app), config, sock, max_connections)
+    with observer, closing(sock):  # (closed by the server once it runs; twice does no harm)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(ticker.run)
                 try:
-                    binds: list[str] = await nursery.start(
-                        partial(
-                            hypercorn_serve,
-                            cast("ASGIFramework", app),
-                            config,
-                            shutdown_trigger=closing.wait,
-                        )
-                    )
+                    url = await nursery.start(server.run)
                 except BaseException:
                     ticker.close()
                     raise
-                url = binds[0] + "/"
                 try:
                     yield ServedView(
                         url, int(url.rsplit(":", 1)[1].rstrip("/")), allow_control, observer
                     )
                 finally:
                     ticker.close()
-                    closing.set()
+                    server.close()
         except BaseExceptionGroup as group:
             # One error (the body's, or the socket's) leaves as itself, as from the runtime.
             single = _single_leaf(group)
             if single is None:
                 raise
             raise single from None
+
+
+class _Server:
+    """Hypercorn's HTTP connections behind an accept loop of ours, which caps them.
+
+    Hypercorn's own ``serve`` accepts every connection it can (each one a file
+    descriptor of the application's process), so the view accepts them itself
+    and hands each one under the cap to Hypercorn's ``TCPServer``, as
+    Hypercorn's worker does. ``close()`` stops accepting; open connections then
+    get ``_GRACE`` seconds to finish (Hypercorn's graceful shutdown).
+    """
+
+    def __init__(
+        self, app: ASGIFramework, config: Config, sock: socket.socket, max_connections: int
+    ) -> None:
+        self._app = ASGIWrapper(app)  # the app, as Hypercorn's protocols call it
+        self._config = config  # Hypercorn's options (timeouts, logs)
+        self._context = WorkerContext(None)  # tells connections the server is closing
+        self._socket = sock  # bound, not yet listening; the listener owns it once run
+        self._max_connections = max_connections  # connections served at once at most
+        self._connections = 0  # connections being served now (<= _max_connections)
+        self._refusing = 0  # connections being answered 503 now (<= _REFUSING)
+        self._busy = _busy_answer(max_connections)  # the whole 503 answer
+        self._accepting = trio.CancelScope()  # the accept loop's, cancelled by close()
+
+    def close(self) -> None:
+        """Stop accepting; connections being served get ``_GRACE`` seconds to finish."""
+        self._accepting.cancel()
+
+    async def run(self, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen, report the page's URL, and serve until ``close()``."""
+        sock = self._socket
+        try:
+            sock.listen(self._config.backlog)
+            address = sock.getsockname()
+        except BaseException:
+            sock.close()
+            raise
+        host = f"[{address[0]}]" if sock.family == socket.AF_INET6 else address[0]
+        listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+        async with listener, trio.open_nursery() as connections:
+            try:
+                task_status.started(f"http://{host}:{address[1]}/")
+                with self._accepting:
+                    await self._accept(listener, connections)
+            finally:
+                await self._context.terminated.set()
+                connections.cancel_scope.deadline = trio.current_time() + _GRACE
+
+    async def _accept(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as error:
+                if error.errno not in _ACCEPT_CAPACITY_ERRNOS:
+                    raise
+                log.error("trouper.observe cannot accept a connection (%s); retrying", error)
+                await trio.sleep(0.1)
+                continue
+            if self._connections < self._max_connections:
+                self._connections += 1
+                connections.start_soon(self._serve, stream)
+            elif self._refusing < _REFUSING:
+                self._refusing += 1
+                connections.start_soon(self._refuse, stream)
+            else:
+                await trio.aclose_forcefully(stream)
+
+    async def _serve(self, stream: trio.SocketStream) -> None:
+        try:
+            await TCPServer(
+                self._app,
+                self._config,
+                self._context,
+                ConnectionState({}),
+                stream,  # type: ignore[arg-type]  # (typed for TLS; plain streams are handled)
+            )
+        finally:
+            self._connections -= 1
+            # (as trio.serve_listeners: TCPServer's own close is lost if cancelled)
+            await trio.aclose_forcefully(stream)
+
+    async def _refuse(self, stream: trio.SocketStream) -> None:
+        """Answer 503 and close: after the request's head, so the close resets nothing unread."""
+        try:
+            with trio.move_on_after(_REFUSE_WAIT):
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 16384:
+                    chunk = await stream.receive_some(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                await stream.send_all(self._busy)
+                await stream.send_eof()
+                while await stream.receive_some(4096):  # until the client closes its side
+                    pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+        finally:
+            self._refusing -= 1
+            await trio.aclose_forcefully(stream)
+
+
+def _busy_answer(max_connections: int) -> bytes:
+    """The whole HTTP answer of a connection past the cap."""
+    body = (
+        f"busy: the view already serves max_connections={max_connections} connections; "
+        "try again later\n"
+    ).encode()
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"X-Content-Type-Options: nosniff\r\n"
+        b"Retry-After: 1\r\n"
+        b"Connection: close\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
 
 def _bound(host: str, port: int) -> socket.socket:
@@ -201,6 +341,7 @@ async def serve(
     interval: float = 0.5,
     page_size: int = 50,
     max_rows: int = 300,
+    max_connections: int = 64,
     task_status: trio.TaskStatus[ServedView] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the live view of ``runtime`` until cancelled (for ``nursery.start``).
@@ -223,6 +364,7 @@ async def serve(
         interval=interval,
         page_size=page_size,
         max_rows=max_rows,
+        max_connections=max_connections,
     ) as view:
         task_status.started(view)
         await trio.sleep_forever()
