@@ -1056,6 +1056,9 @@ class DurableQueue:
             if ending is _FAILED:
                 return self._failed(item, error)
             if item._generation == self._generation and not self.closed:
+                # Given back unhandled: what its interrupted run staged does not
+                # commit (the next run stages its own; kept, the ack would send twice).
+                item._sends = item._after = item._state = None
                 self.items.appendleft(item)
                 if self._consumers:
                     self._wake_one()
