@@ -29,11 +29,16 @@ from functools import partial
 
 import outcome
 import trio
-from trio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from trio.lowlevel import (
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    current_task,
+)
 
 from trouper._text import type_name
 from trouper.actors import Actor, ActorRef, Exited, Terminated, Watcher
-from trouper.errors import ActorStopped, MailboxFull, UnhandledMessage
+from trouper.errors import ActorStopped, AskCycle, MailboxFull, UnhandledMessage
 from trouper.routing._messages import CONTROL
 from trouper.routing._routers import (
     Balancing,
@@ -54,6 +59,7 @@ from trouper.runtime.lowlevel import (
     ReplyCallback,
     SendKind,
     WithMsgId,
+    current_cell,
     message_of,
     stage_if_in_transaction,
 )
@@ -599,7 +605,13 @@ class BalancingEndpoint(PoolEndpoint):
         return True
 
     async def ask(self, message: object) -> object:
-        """Put an ask in the shared mailbox; the member that takes it replies (``ActorRef.ask``)."""
+        """Put an ask in the shared mailbox; the member that takes it replies (``ActorRef.ask``).
+
+        Raises:
+            AskCycle: asked from a handler, and no member could ever take the
+                ask (each is the asker or waits on it through a chain of
+                asks); nothing was queued.
+        """
         if type(message) in CONTROL:
             return await self.cell.ask(message)
         cell = self.cell
@@ -617,12 +629,48 @@ class BalancingEndpoint(PoolEndpoint):
         envelope = self._open_ask(message, None)
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
-        if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
-            cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
-            raise ActorStopped(cell.address)
-        if watched and instruments.message_delivered:
-            instruments.delivered(cell, message)
-        return await envelope.wait()
+        asker = current_cell()
+        if asker is not None and asker.task is not current_task():
+            asker = None  # a timer: its wait blocks no mailbox
+        if asker is not None:
+            # Set already while it waits for room, as Cell.ask does: the member
+            # that alone can take the ask is what the asker now waits on.
+            asker.asking = self._taker(asker)
+        try:
+            if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
+                cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+                raise ActorStopped(cell.address)
+            if watched and instruments.message_delivered:
+                instruments.delivered(cell, message)
+            return await envelope.wait()
+        finally:
+            if asker is not None:
+                asker.asking = None
+
+    def _taker(self, asker: Cell) -> Cell | None:
+        """The one member that can take ``asker``'s ask, or ``None`` (several can, or none yet).
+
+        A member can take it unless it is ``asker`` or its handler waits, along
+        a chain of asks (``Cell.asking``), on ``asker``: such a member cannot
+        take another message before ``asker``'s ask is answered.
+
+        Raises:
+            AskCycle: no member can take it (every one waits on ``asker``).
+        """
+        taker: Cell | None = None
+        takers = 0
+        cycle: list[Cell] | None = None
+        for member in self.members:
+            chain = _chain_to(member, asker)
+            if chain is None:
+                takers += 1
+                taker = member
+            elif cycle is None:
+                cycle = chain
+        if takers == 0 and cycle is not None:
+            paths = (asker.address.path, self.cell.address.path)
+            raise AskCycle(paths + tuple(c.address.path for c in cycle))
+        return taker if takers == 1 else None
 
     def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
         """Put a callback ask in the shared mailbox (``Cell.ask_soon``); it never waits.
@@ -689,6 +737,18 @@ class BalancingEndpoint(PoolEndpoint):
         # message as a dead letter: only the queued ones are ours to report.
         for item in mailbox.close():
             self.cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+
+
+def _chain_to(member: Cell, asker: Cell) -> list[Cell] | None:
+    """The chain of asks from ``member`` to ``asker`` (both included), or ``None``."""
+    chain: list[Cell] = []
+    cell: Cell | None = member
+    while cell is not None and cell not in chain:
+        chain.append(cell)
+        if cell is asker:
+            return chain
+        cell = cell.asking
+    return None
 
 
 def endpoint_for(
