@@ -7,15 +7,18 @@ import socket
 
 import pytest
 import trio
+import trio.testing
 from js_support import Job, eventually
 
 import trouper
-from trouper.durable import JetStreamStore, durable_ref
+from trouper.durable import Durable, JetStreamStore, durable_ref
 from trouper.errors import StoreFailed
 from trouper.nats import NoResponders, Status, connect
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
+
+CLOSED = "the connection closed: the client is closed"
 
 
 def client_store(client: trouper.nats.Client, prefix: str) -> JetStreamStore:
@@ -99,3 +102,38 @@ async def test_a_closed_store_leaves_no_subscription_on_the_callers_client(
             await client.flush()
             assert client.status is Status.CONNECTED
             assert await subscriptions_of(port, "caller") == before
+
+
+async def test_a_tell_waiting_for_room_when_the_client_closes_gets_the_stores_failure(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A tell waiting in the store when it fails gets its failure as it is, not wrapped in another.
+
+    It got "a publish was refused: store ... failed: the connection closed:
+    ...; it accepts no more writes; it accepts no more writes": a refusal
+    that never happened, around the real reason.
+    """
+    errors: list[BaseException] = []
+
+    async def tell_waiting(ref: trouper.ActorRef[object], task_status: trio.TaskStatus) -> None:
+        task_status.started()
+        try:
+            await ref.tell(Job(2))
+        except StoreFailed as error:
+            errors.append(error)
+
+    async with (
+        connect(js_server.url) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        ref = durable_ref(rt, "jobs", options=Durable(capacity=1))
+        await ref.tell(Job(1))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(tell_waiting, ref)
+            # Its publish is sent (then refused for room and waiting to be sent again,
+            # or still in flight: the store's failure reaches it either way).
+            await trio.testing.wait_all_tasks_blocked()
+            await client.flush()
+            await client.close()
+    (error,) = errors
+    assert str(error) == f"store '{prefix} on a client' failed: {CLOSED}; it accepts no more writes"

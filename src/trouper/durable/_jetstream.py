@@ -1274,11 +1274,16 @@ class JetStreamStore:
     def _fail_commit(self, commit: _Commit, error: BaseException) -> None:
         if commit.error is not None:
             return
-        failure = StoreFailed(self._name, f"a publish was refused: {error}")
-        failure.__cause__ = error
+        if isinstance(error, StoreFailed):
+            # The store failed (logged once, by _fail_store): its waiters get that failure,
+            # not a refusal wrapped around it.
+            failure = error
+        else:
+            failure = StoreFailed(self._name, f"a publish was refused: {error}")
+            failure.__cause__ = error
+            if self._phase == "open":
+                log.error("durable store %s: %s", self._name, failure)
         commit.error = failure
-        if self._phase == "open":
-            log.error("durable store %s: %s", self._name, failure)
         self._open.pop(commit, None)
         batch = commit.batch
         if batch.waiters:
@@ -1304,6 +1309,8 @@ class JetStreamStore:
             return
         failure = StoreFailed(self._name, f"the connection closed: {error}")
         failure.__cause__ = error
+        if self._phase == "open":
+            log.error("durable store %s: %s", self._name, failure)
         self._fail_all(failure, report=True)
 
     def _fail_all(self, failure: StoreFailed, *, report: bool) -> None:
