@@ -45,6 +45,9 @@ from trouper.testing._faults import MAIN, FaultPlan
 from trouper.testing._simulation import (
     DEFAULT_MAX_TIME,
     Simulation,
+    _check_check,
+    _check_runtime_options,
+    _check_system,
     _Faults,
     _name,
     _problem_of,
@@ -147,9 +150,14 @@ def run_durable_simulation(
 
     Raises:
         ValueError: ``path`` exists (a run there would start from what it holds
-            and not replay), a crash instant is negative or not finite, or
-            ``max_time`` is not a finite number > 0 or ``None``.
+            and not replay), a crash instant is not a finite number >= 0,
+            ``max_time`` is not a finite number > 0 or ``None``, or a runtime
+            option is not valid (``node``, ``seed`` and ``store`` are the
+            simulation's own).
+        TypeError: ``system`` is not callable, or ``open_runtime`` takes no such option.
     """
+    _check_system(system)
+    _check_runtime_options(runtime_options, _RESERVED)
     instants = _instants(crashes, seed)
     if path is not None and Path(path).exists():
         raise ValueError(
@@ -170,19 +178,33 @@ def run_durable_simulation(
             )
 
 
+_RESERVED = ("node", "seed", "store")
+"""The runtime options a durable simulation sets itself, for each incarnation."""
+
+
 def _instants(crashes: CrashPlan, seed: int) -> tuple[float, ...]:
     """The crash instants of ``seed``'s run: ``crashes``, or what it draws for the seed.
 
     Raises:
-        ValueError: an instant is negative or not finite.
+        ValueError: ``crashes`` is not a sequence or a function, or an instant
+            is not a finite number >= 0.
     """
     if callable(crashes):
-        instants = tuple(crashes(random.Random(f"trouper.sim/{seed}/crashes")))
+        drawn: object = crashes(random.Random(f"trouper.sim/{seed}/crashes"))
     else:
-        instants = tuple(crashes)
+        drawn = crashes
+    if not isinstance(drawn, Iterable) or isinstance(drawn, str | bytes):
+        raise ValueError(
+            f"crashes must be instants (a sequence of seconds) or a function, got {drawn!r}"
+        )
+    instants = tuple(drawn)
     for instant in instants:
-        if not (instant >= 0 and math.isfinite(instant)):
-            raise ValueError(f"crash instants must be finite and >= 0, got {instant!r}")
+        if not (
+            isinstance(instant, int | float)
+            and not isinstance(instant, bool)
+            and 0 <= instant < math.inf
+        ):
+            raise ValueError(f"crash instants must be finite numbers >= 0, got {instant!r}")
     return instants
 
 
@@ -330,7 +352,16 @@ def explore_durable(
     goes up as it is, with a note naming the seed and the line that replays it.
     The replay line writes out the seed's crash instants, all of them (those
     after the run's end too: they are part of the run as planned).
+
+    Raises:
+        ValueError: ``seeds`` gave no seed (nothing would be explored), or an
+            argument is not valid (as for ``run_durable_simulation``).
+        TypeError: ``system`` or ``check`` is not callable, or ``open_runtime``
+            takes no such option.
     """
+    _check_system(system)
+    _check_check(check)
+    _check_runtime_options(runtime_options, _RESERVED)
     options = _replay_options(max_time, runtime_options)
     runs = 0
     for seed in seeds:
@@ -358,4 +389,6 @@ def explore_durable(
         )
         if problem is not None:
             return DurableExploration(runs, result, problem, replay)  # type: ignore[arg-type]
+    if not runs:
+        raise ValueError("seeds gave no seed: explore_durable ran nothing")
     return DurableExploration(runs, None, None, None)

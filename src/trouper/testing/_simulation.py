@@ -172,6 +172,55 @@ def _check_max_time(max_time: float | None) -> float | None:
     raise ValueError(f"max_time must be a finite number > 0 or None, got {max_time!r}")
 
 
+def _check_system(system: object) -> None:
+    """Refuse a ``system`` that cannot be called (so that no run reports it as its failure).
+
+    Raises:
+        TypeError: it is not callable; a coroutine (a call of the system) is told so.
+    """
+    if callable(system):
+        return
+    if inspect.iscoroutine(system):
+        system.close()  # it will never be awaited: no warning on top of the error
+        raise TypeError(
+            "system must be an async function taking the simulation, got a coroutine "
+            f"({system.__qualname__}(...)): pass the function itself, not a call of it"
+        )
+    raise TypeError(f"system must be an async function taking the simulation, got {system!r}")
+
+
+def _check_check(check: object) -> None:
+    """Refuse a ``check`` that is neither ``None`` nor callable, before any run.
+
+    Raises:
+        TypeError: it is not.
+    """
+    if check is not None and not callable(check):
+        raise TypeError(f"check must be a function of the result or None, got {check!r}")
+
+
+def _check_runtime_options(
+    options: Mapping[str, object], reserved: tuple[str, ...] = ("node", "seed")
+) -> None:
+    """Refuse runtime options the simulated runtime would refuse, before any run.
+
+    Checked by building a runtime with them (never run), so the check is
+    ``Runtime``'s own; ``reserved`` are the options the simulation sets itself.
+    A bad option is the caller's mistake, not the failure of a run.
+
+    Raises:
+        ValueError: an option is reserved, or ``Runtime`` refuses its value.
+        TypeError: ``Runtime`` takes no such option, or refuses its type.
+    """
+    for key in reserved:
+        if key in options:
+            raise ValueError(
+                f"runtime option {key} is the simulation's own (it sets {', '.join(reserved)}), "
+                f"got {options[key]!r}"
+            )
+    Runtime(**options)  # type: ignore[arg-type]
+
+
 @attrs.define(eq=False)
 class _Wait:
     """A wait noted for deadlock reports."""
@@ -650,8 +699,11 @@ def run_simulation(
     timer never looks deadlocked.
 
     Raises:
-        ValueError: ``seed``, ``faults`` or ``max_time`` is not valid.
+        ValueError: ``seed``, ``faults``, ``max_time`` or a runtime option is not valid.
+        TypeError: ``system`` is not callable, or ``open_runtime`` takes no such option.
     """
+    _check_system(system)
+    _check_runtime_options(runtime_options)
     simulation = Simulation(seed, faults, max_time=max_time)
     with _seeded(seed), _quiet(not log):
         return trio.run(
@@ -694,7 +746,13 @@ async def simulate(
     ``MockClock(autojump_threshold=0)`` give it). What ran before the block
     (fixtures, other tasks) can make two runs differ; ``run_simulation`` and
     ``explore``, which own their Trio run, are exactly reproducible.
+
+    Raises:
+        ValueError: ``seed``, ``faults``, ``max_time`` or a runtime option is not valid.
+        TypeError: ``open_runtime`` takes no such option.
+        RuntimeError: the clock is not virtual.
     """
+    _check_runtime_options(runtime_options)
     clock = trio.lowlevel.current_clock()
     if not isinstance(clock, trio.testing.MockClock) or clock.autojump_threshold != 0:
         raise RuntimeError(
@@ -758,7 +816,17 @@ def explore(
     trace). Stops at the first broken run and says which seed, why, the
     trace, and the one line that replays it. Anything else ``check`` raises
     goes up as it is, with a note naming the seed and that line.
+
+    Raises:
+        ValueError: ``seeds`` gave no seed (nothing would be explored), or an
+            argument is not valid (as for ``run_simulation``); checked before
+            any run, but for each seed, checked as its turn comes.
+        TypeError: ``system`` or ``check`` is not callable, or ``open_runtime``
+            takes no such option.
     """
+    _check_system(system)
+    _check_check(check)
+    _check_runtime_options(runtime_options)
     options = _replay_options(max_time, runtime_options)
     runs = 0
     for seed in seeds:
@@ -772,6 +840,8 @@ def explore(
         )
         if problem is not None:
             return Exploration(runs, result, problem, replay)  # type: ignore[arg-type]
+    if not runs:
+        raise ValueError("seeds gave no seed: explore ran nothing")
     return Exploration(runs, None, None, None)
 
 
