@@ -58,6 +58,9 @@ QUEUE_BYTES: Final = 4 * 1024 * 1024
 """Bytes queued and not yet published beyond which ``send`` waits (backpressure)."""
 
 _pack_entry = ENTRY.pack
+_ENTRY_HEAD: Final = ENTRY.size
+_TOKEN: Final = 8
+"""Bytes of the token that ends an ask's frame (the answer carries it back)."""
 _NOBODY = Address("-", "/")
 
 
@@ -122,7 +125,7 @@ class Outbox:
     ) -> None:
         """Queue a tell: into ``subject``'s open batch, or a new one."""
         batch = self._open.get(subject)
-        if batch is None or len(batch.data) + len(blob) > self._limit():
+        if batch is None or len(batch.data) + _ENTRY_HEAD + len(blob) > self._limit():
             if batch is not None:
                 del self._open[subject]
             batch = self._open[subject] = self._new(subject, address, head)
@@ -152,7 +155,11 @@ class Outbox:
         An ask's frame ends with its ``token`` (8 bytes), which the answer carries back.
         """
         batch = self._open.pop(subject, None)
-        if batch is None or headers is not None or len(batch.data) + len(blob) > self._limit():
+        if (
+            batch is None
+            or headers is not None
+            or len(batch.data) + _ENTRY_HEAD + len(blob) + _TOKEN > self._limit()
+        ):
             batch = self._new(subject, address, head, headers)
         data = batch.data
         before = len(data)
