@@ -9,7 +9,7 @@ import trio.testing
 import trouper
 from trouper import Actor, handler
 from trouper.errors import AskCycle
-from trouper.routing import Balancing
+from trouper.routing import Balancing, Broadcast, members
 
 
 @attrs.frozen
@@ -121,3 +121,30 @@ async def test_a_cycle_through_a_one_member_balancing_pool_fails_at_once() -> No
             answer = await outer.ask(Through("pool"))
         assert isinstance(answer, AskCycle)
         assert answer.cycle == ("/pool/member-1", "/outer", "/pool/member-1")
+
+
+async def test_a_member_asking_its_broadcast_pool_gets_an_ask_cycle_at_once() -> None:
+    """A broadcast ask waits for every member, the asker included: it fails at once."""
+    async with trouper.open_runtime() as rt:
+        pool = await rt.spawn_pool(Member, 2, router=Broadcast(), name="pool")
+        _, second = await members(pool)
+        start = trio.current_time()
+        with trio.fail_after(10):
+            answer = await second.ask(AskPool())
+        assert isinstance(answer, AskCycle)
+        assert answer.cycle == ("/pool/member-2", "/pool", "/pool/member-2")
+        assert trio.current_time() == start
+        assert await pool.ask(Echo()) == ["echo", "echo"]  # the pool goes on
+
+
+async def test_a_cycle_through_a_one_member_broadcast_pool_fails_at_once() -> None:
+    """outer asks the broadcast pool, its member asks outer back: that ask fails with AskCycle."""
+    async with trouper.open_runtime() as rt:
+        await rt.spawn_pool(Member, 1, router=Broadcast(), name="pool")
+        outer = await rt.spawn(Outer, name="outer")
+        with trio.fail_after(10):
+            answer = await outer.ask(Through("pool"))
+        assert isinstance(answer, list)
+        [cycle] = answer
+        assert isinstance(cycle, AskCycle)
+        assert cycle.cycle == ("/pool/member-1", "/outer", "/pool/member-1")

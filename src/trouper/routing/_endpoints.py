@@ -454,16 +454,34 @@ class BroadcastEndpoint(PoolEndpoint):
         Waits for every member. If some failed (``HandlerError``,
         ``ActorStopped``, ...), raises the first failure in member order once
         all have answered. Cancelled, it abandons every member's ask.
+
+        Raises:
+            AskCycle: asked from a handler, and a member is that handler's actor
+                or waits on it through a chain of asks; nothing was queued.
         """
         if type(message) in CONTROL:
             return await self.cell.ask(message)
         members = _open_members(self.members)
         if not members:
             return await self._dead_ask(message)
+        asker = _asking_handler()
+        if asker is not None:
+            # The members are asked from tasks of their own, which the engine does
+            # not check: the handler waits on every member, so a chain from any of
+            # them back to it is a cycle.
+            for member in members:
+                chain = _chain_to(member, asker)
+                if chain is not None:
+                    raise _cycle(asker, self.cell, chain)
+            asker.asking = members[0]
         results: list[outcome.Outcome[object] | None] = [None] * len(members)
-        async with trio.open_nursery() as nursery:
-            for index, member in enumerate(members):
-                nursery.start_soon(_ask_one, member, message, results, index)
+        try:
+            async with trio.open_nursery() as nursery:
+                for index, member in enumerate(members):
+                    nursery.start_soon(_ask_one, member, message, results, index)
+        finally:
+            if asker is not None:
+                asker.asking = None
         return [result.unwrap() for result in results if result is not None]
 
 
@@ -629,9 +647,7 @@ class BalancingEndpoint(PoolEndpoint):
         envelope = self._open_ask(message, None)
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
-        asker = current_cell()
-        if asker is not None and asker.task is not current_task():
-            asker = None  # a timer: its wait blocks no mailbox
+        asker = _asking_handler()
         if asker is not None:
             # Set already while it waits for room, as Cell.ask does: the member
             # that alone can take the ask is what the asker now waits on.
@@ -668,8 +684,7 @@ class BalancingEndpoint(PoolEndpoint):
             elif cycle is None:
                 cycle = chain
         if takers == 0 and cycle is not None:
-            paths = (asker.address.path, self.cell.address.path)
-            raise AskCycle(paths + tuple(c.address.path for c in cycle))
+            raise _cycle(asker, self.cell, cycle)
         return taker if takers == 1 else None
 
     def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
@@ -737,6 +752,23 @@ class BalancingEndpoint(PoolEndpoint):
         # message as a dead letter: only the queued ones are ours to report.
         for item in mailbox.close():
             self.cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
+
+
+def _asking_handler() -> Cell | None:
+    """The actor whose handler runs in this task (``None`` in a timer's or any other task).
+
+    Its mailbox is blocked while it waits on an ask: what ask cycles are made of.
+    """
+    asker = current_cell()
+    if asker is not None and asker.task is not current_task():
+        return None  # a timer: its wait blocks no mailbox
+    return asker
+
+
+def _cycle(asker: Cell, pool: Cell, chain: list[Cell]) -> AskCycle:
+    """The ``AskCycle`` of ``asker`` asking ``pool``, whose member starts ``chain`` back to it."""
+    paths = (asker.address.path, pool.address.path)
+    return AskCycle(paths + tuple(cell.address.path for cell in chain))
 
 
 def _chain_to(member: Cell, asker: Cell) -> list[Cell] | None:
