@@ -362,8 +362,15 @@ class Delivery:
         """Stage ``message`` for ``target``: appended in the same transaction as this ack.
 
         Raises:
+            ValueError: ``target`` is on another store (its append could not
+                commit with this ack).
             UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
         """
+        if target.store is not self._queue.store:
+            raise ValueError(
+                f"{target.name!r} is on another store: a delivery's sends commit with its ack, "
+                "in its own store"
+            )
         encoded = target.encode(message)
         if self._sends is None:
             self._sends = []
@@ -376,7 +383,14 @@ class Delivery:
         self._after.append(callback)
 
     def save_state(self, data: bytes, key: str | None = None) -> None:
-        """Save ``data`` as the actor's state (under ``key``, default the mailbox) with the ack."""
+        """Save ``data`` as the actor's state (under ``key``, default the mailbox) with the ack.
+
+        Raises:
+            TypeError: ``data`` is not bytes (refused here, in the handler: at
+                the ack it would fail after the ack was staged).
+        """
+        if type(data) is not bytes:
+            raise TypeError(f"state data must be bytes, got {type(data).__name__}")
         self._state = (key, data)
 
 
