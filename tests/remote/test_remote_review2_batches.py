@@ -9,7 +9,9 @@ import trio
 from remote_support import Account, Balance, Seen, nodes, wait_for
 from test_remote_review_full_buffer import Chunk
 
+import trouper.remote
 from trouper.codec import Codec
+from trouper.nats import MaxPayloadExceeded
 from trouper.remote import Nats
 from trouper.runtime import DeadLetter
 from trouper.testing import NatsServer
@@ -78,3 +80,19 @@ async def test_an_ask_that_just_fits_after_a_tell_without_its_heads_is_answered(
         await acct.tell(second)
         with trio.fail_after(10):
             assert await acct.ask(Balance()) == 7
+
+
+async def test_a_tell_that_fits_only_without_its_headers_raises_max_payload_exceeded(
+    small_server: NatsServer, prefix: str
+) -> None:
+    """The headers count too: the sender hears at once, no dead letter says the link is down."""
+    transport = Nats(small_server.url, prefix=prefix, heartbeat=30.0)
+    letters: list[DeadLetter] = []
+    async with nodes(transport, "web", "bank") as (web, bank):
+        web.dead_letters.listen(letters.append)
+        await bank.spawn(Seen, [], name="sink")
+        sink = web.remote("bank", "sink")
+        with pytest.raises(MaxPayloadExceeded):
+            await sink.tell(chunk_of(MAX_PAYLOAD - 64), msg_id="x" * 100)
+        await trouper.remote.cluster_of(web).flush()
+    assert letters == []

@@ -17,6 +17,7 @@ from trouper._waiting import Waiter
 from trouper.actors import ActorRef, Address, Watcher
 from trouper.errors import MailboxFull, NodeUnreachable
 from trouper.nats import ConnectionClosed, MaxPayloadExceeded, OutboundBufferFull, Status
+from trouper.nats.protocol import encode_headers
 from trouper.remote._outbox import QUEUE_BYTES
 from trouper.remote.wire import ENTRY, actor_subject
 
@@ -170,14 +171,14 @@ class RemoteEndpoint:
         assert outbox is not None
         peer = self._peer
         blob = cluster._codec.encode_blob(message)
-        self._check_size(blob)
-        peer.seq = seq = peer.seq + 1
         instruments = cluster._runtime.instruments
         headers = (
             None
             if msg_id is None and not instruments.inject_headers
             else _headers(instruments, msg_id)
         )
+        self._check_size(blob, headers)
+        peer.seq = seq = peer.seq + 1
         if headers is None:  # (also when the instruments had nothing to add)
             outbox.tell(self._subject, self.address, peer.head, seq, blob, message)
         else:
@@ -187,10 +188,14 @@ class RemoteEndpoint:
         cluster._sent += 1
         return len(blob)
 
-    def _check_size(self, blob: bytes) -> None:
+    def _check_size(self, blob: bytes, headers: dict[str, str] | None) -> None:
+        """Raise ``MaxPayloadExceeded`` if ``blob`` cannot cross, with its headers and frame."""
         client = self._cluster._client
-        if client is not None and len(blob) + 64 > client.max_payload:
-            raise MaxPayloadExceeded(len(blob), client.max_payload)
+        if client is None:
+            return
+        size = len(blob) if headers is None else len(blob) + len(encode_headers(headers))
+        if size + 64 > client.max_payload:  # (64: the frame's heads, an ask's token)
+            raise MaxPayloadExceeded(size, client.max_payload)
 
     async def ask(self, message: object) -> object:
         """Ask the remote actor and wait for its reply (``ask``), under the caller's deadline.
@@ -232,7 +237,8 @@ class RemoteEndpoint:
                 break
             await outbox.wait_room()
         blob = cluster._codec.encode_blob(message)
-        self._check_size(blob)
+        headers = _headers(runtime.instruments, None)
+        self._check_size(blob, headers)
         cluster._tokens = token = cluster._tokens + 1
         pending = Pending(address)
         cluster._pending[token] = pending
@@ -243,7 +249,6 @@ class RemoteEndpoint:
         peer.asks[reply] = pending
         try:
             peer.seq = seq = peer.seq + 1
-            headers = _headers(runtime.instruments, None)
             queue = not outbox.empty
             if not queue:  # nothing to go first: publish it now, without a batch
                 frame = peer.head + _pack_entry(seq, len(blob)) + blob + token.to_bytes(8, "big")
