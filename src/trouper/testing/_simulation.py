@@ -508,30 +508,22 @@ class _Faults(Instrument):
         sender, path = sim.sender(), actor.address.path
         sim.record(TraceKind.SEND, sender, f"{kind.value} {message!r} -> {path}")
         route = sim.faults.route(sender, path, sim._fault_rng)
-        if kind is SendKind.ASK:
-            if route.drop:
-                sim.record(TraceKind.FAULT, sender, f"drop ask {message!r} -> {path}")
-                sim.wait_begins(f"an answer from {path} to {message!r}")
-                return Interception(drop=True)
-            if route.delay:
-                sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s ask {message!r}")
-            if route.duplicate:
-                sim.record(TraceKind.FAULT, sender, f"duplicate {message!r} -> {path}")
-            if route.delay or route.duplicate:
-                return Interception(delay=route.delay, duplicate=route.duplicate)
+        if not (route.drop or route.delay or route.duplicate):
+            if kind is SendKind.TELL and _may_wait_for_room(actor):
+                sim._room_waits[current_task()] = sim.wait_begins(f"room in the mailbox of {path}")
             return None
+        # Every fault reads "<fault> [ask ]<message> -> <receiver>", a tell's and an ask's alike.
+        sent = f"{'ask ' if kind is SendKind.ASK else ''}{message!r} -> {path}"
         if route.drop:
-            sim.record(TraceKind.FAULT, sender, f"drop {message!r} -> {path}")
+            sim.record(TraceKind.FAULT, sender, f"drop {sent}")
+            if kind is SendKind.ASK:
+                sim.wait_begins(f"an answer from {path} to {message!r}")
             return Interception(drop=True)
         if route.delay:
-            sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s {message!r} -> {path}")
+            sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s {sent}")
         if route.duplicate:
-            sim.record(TraceKind.FAULT, sender, f"duplicate {message!r} -> {path}")
-        if route.delay or route.duplicate:
-            return Interception(delay=route.delay, duplicate=route.duplicate)
-        if kind is SendKind.TELL and _may_wait_for_room(actor):
-            sim._room_waits[current_task()] = sim.wait_begins(f"room in the mailbox of {path}")
-        return None
+            sim.record(TraceKind.FAULT, sender, f"duplicate {sent}")
+        return Interception(delay=route.delay, duplicate=route.duplicate)
 
     def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
         """An ask carries the token of its asker's wait, ended when it is answered."""
