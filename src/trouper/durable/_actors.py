@@ -56,6 +56,7 @@ import trio
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper._text import describe
+from trouper._validate import check_name
 from trouper.actors import Actor, ActorRef, Address
 from trouper.codec import Codec, MessageRegistry
 from trouper.durable._queue import Delivery, Durable, DurableQueue
@@ -566,10 +567,10 @@ def durable_ref(runtime: Runtime, name: str, *, options: Durable | None = None) 
 
     Raises:
         RuntimeError: the runtime has no store.
-        ValueError: ``name`` is empty.
+        ValueError: ``name`` could not name an actor (empty, not a string, with
+            a ``/`` or whitespace...): no actor could ever read that mailbox.
     """
-    if not name:
-        raise ValueError("durable_ref needs the mailbox's name")
+    check_name(name, "a durable mailbox name")
     layer = typing.cast(_Layer, runtime.extension("durable"))
     endpoint = _MailboxEndpoint(layer, name, options or Durable())
     return ActorRef(endpoint.address, endpoint)
