@@ -236,7 +236,10 @@ class Pause:
     """Stop ``actor`` from handling messages from time ``at`` for ``duration`` seconds.
 
     Times are virtual seconds since the simulation started. Messages that
-    arrive during the pause wait in the mailbox.
+    arrive during the pause wait in the mailbox. The pause takes hold as the
+    actor takes its next message, before the handler runs: a member of a
+    balancing pool holds that one message until the pause ends (the other
+    members take the rest from the shared mailbox).
     """
 
     actor: str = attrs.field(validator=_pattern)
