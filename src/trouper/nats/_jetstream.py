@@ -54,6 +54,7 @@ from trouper.nats._errors import (
     JetStreamError,
     NatsError,
     NoResponders,
+    OutboundBufferFull,
 )
 from trouper.nats.protocol import (
     Headers,
@@ -457,12 +458,21 @@ class JsMsg:
         await self._settle("ack", b"+ACK")
 
     async def ack_sync(self) -> None:
-        """Acknowledge and wait until the server confirms it (a request)."""
+        """Acknowledge and wait until the server confirms it (a request).
+
+        If it raises ``OutboundBufferFull`` (an outage with a full buffer), no
+        ack was sent and the message is still unsettled: settle it again later.
+        """
         await checkpoint_if_cancelled()
         if self._state.settled:
             raise AlreadyAcknowledged(self.subject, self._state.settled)
         self._state.settled = "ack"
-        await self._client.request(self.reply, b"+ACK")
+        try:
+            await self._client.request(self.reply, b"+ACK")
+        except OutboundBufferFull:
+            # Refused before anything was buffered: no ack went out, it may be sent again.
+            self._state.settled = ""
+            raise
 
     async def nak(self, *, delay: float | None = None) -> None:
         """Refuse it for now: it is delivered again, after ``delay`` seconds if given."""
@@ -634,7 +644,8 @@ def _fresh_inbox(
     deliver nothing once it is gone: those written on a connection that
     dropped (the server may still hold them, and the client re-subscribes
     its inboxes at once when it reconnects) and those still in the outage
-    buffer. The new subscription goes out before the buffer on reconnecting.
+    buffer. Made during an outage, the new subscription's SUB waits in the
+    outage buffer, ahead of every pull made to it, and goes out once.
     """
     if sub.active:
         if client._status is not Status.RECONNECTING:
