@@ -110,3 +110,16 @@ async def test_a_failed_delivery_does_not_keep_the_failing_code_s_locals() -> No
         letter = rt.dead_letters.recent[-1]
         assert letter.reason == DeadLetterReason.DELIVERY_FAILED
         assert 'raise ValueError("no key")' in "".join(traceback.format_exception(letter.error))
+
+
+async def test_deliver_to_group_passes_over_a_member_whose_send_raises() -> None:
+    """The group's next member gets the message; the one that raised, a dead letter."""
+    seen: list[object] = []
+    async with trouper.open_runtime() as rt:
+        pool = await rt.spawn_pool(Worker, 2, router=ConsistentHash(key_of), name="hashed")
+        rt.topics.subscribe(pool, "news", queue="readers")
+        rt.topics.subscribe(await rt.spawn(Collector, seen), "news", queue="readers")
+        assert rt.topics.deliver_to_group("news", "readers", "news", "hello", offer_now)
+        await trio.testing.wait_all_tasks_blocked()
+        assert seen == ["hello"]
+        _assert_dead_letter(rt, pool)

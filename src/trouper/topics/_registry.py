@@ -696,7 +696,8 @@ class TopicRegistry:
         """Give a message the cluster chose this runtime for to one member of a queue group.
 
         For the relay: the member whose turn it is, or the next one if that
-        one's actor has stopped; delivered as by ``deliver_nowait``. Returns
+        one's actor has stopped or its delivery raised (a dead letter to it
+        either way); delivered as by ``deliver_nowait``. Returns
         whether a member got it (``False``: the group has no member left here).
         """
         group = self._groups.get((pattern, queue))
