@@ -70,3 +70,29 @@ def test_rules_that_can_inject_something_are_accepted() -> None:
     Delay(PAIR, 1e-9, delay=0.001)
     Pause("/a", at=0, duration=math.inf)
     Crash("/a", at_message=2, probability=0)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: Uniform("0", 1),  # type: ignore[arg-type]
+            r"^Uniform needs 0 <= low <= high < inf, got '0', 1$",
+        ),
+        (lambda: Uniform(0, True), r"^Uniform needs 0 <= low <= high < inf, got 0, True$"),
+        (
+            lambda: Exponential("1"),  # type: ignore[arg-type]
+            r"^Exponential needs 0 < mean < inf, got '1'$",
+        ),
+        (
+            lambda: Exponential(None),  # type: ignore[arg-type]
+            r"^Exponential needs 0 < mean < inf, got None$",
+        ),
+    ],
+)
+def test_a_distribution_of_something_else_than_seconds_is_refused(
+    build: object, message: str
+) -> None:
+    """Bounds and means are numbers; anything else is a ``ValueError`` saying what it got."""
+    with pytest.raises(ValueError, match=message):
+        build()  # type: ignore[operator]

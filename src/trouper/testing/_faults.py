@@ -99,8 +99,12 @@ class Uniform:
     """The longest delay."""
 
     def __attrs_post_init__(self) -> None:
-        if not 0 <= self.low <= self.high < math.inf:
-            raise ValueError(f"Uniform needs 0 <= low <= high < inf, got {self.low}, {self.high}")
+        if not (
+            _is_number(self.low) and _is_number(self.high) and 0 <= self.low <= self.high < math.inf
+        ):
+            raise ValueError(
+                f"Uniform needs 0 <= low <= high < inf, got {self.low!r}, {self.high!r}"
+            )
 
     def draw(self, rng: random.Random) -> float:
         """Draw one delay."""
@@ -115,8 +119,8 @@ class Exponential:
     """The mean delay."""
 
     def __attrs_post_init__(self) -> None:
-        if not 0 < self.mean < math.inf:
-            raise ValueError(f"Exponential needs 0 < mean < inf, got {self.mean}")
+        if not (_is_number(self.mean) and 0 < self.mean < math.inf):
+            raise ValueError(f"Exponential needs 0 < mean < inf, got {self.mean!r}")
 
     def draw(self, rng: random.Random) -> float:
         """Draw one delay."""
