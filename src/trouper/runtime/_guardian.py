@@ -251,7 +251,7 @@ class Guardian:
                     elif type(job) is _RestartRequest:
                         try:
                             if not job.cell.stopped:
-                                await self._restart([job.cell], None, 0)
+                                await self._restart([job.cell], None, 0, asked=True)
                         finally:
                             job.done.set()
                     else:
@@ -310,15 +310,22 @@ class Guardian:
 
     # --- the one restart routine ----------------------------------------------------
 
-    async def _restart(self, group: list[Cell], cause: BaseException | None, delay: float) -> None:
-        """Restart ``group``: end it last started first, wait ``delay``, start it in order."""
-        # Temporary children are never restarted: in a group they are stopped (OTP).
-        restarting = [c for c in group if c.restart is not Restart.TEMPORARY]
+    async def _restart(
+        self, group: list[Cell], cause: BaseException | None, delay: float, *, asked: bool = False
+    ) -> None:
+        """Restart ``group``: end it last started first, wait ``delay``, start it in order.
+
+        ``asked``: a restart asked for from outside (``rt.restart``), which
+        restarts its one child whatever its restart kind.
+        """
+        # Temporary children are never restarted by a decision: in a group they are
+        # stopped (OTP). The kind says what follows an exit; a restart asked for is none.
+        restarting = group if asked else [c for c in group if c.restart is not Restart.TEMPORARY]
         for cell in restarting:
             self._count_restart(cell, cause)
         for cell in reversed(group):
             cell.restart_ticket += 1
-            if cell.restart is Restart.TEMPORARY:
+            if cell.restart is Restart.TEMPORARY and not asked:
                 cell.command(Command.STOP)
                 await cell.wait_stopped()
             else:

@@ -457,7 +457,9 @@ class Runtime:
         ``on_restart``: nothing failed). The mailbox, the ref and the name stay.
         It is carried out by the actor's supervisor, one job at a time with its
         decisions, is counted in the actor's restart count and reported as
-        ``RESTARTED``, and does not count toward the restart intensity. Called
+        ``RESTARTED``, and does not count toward the restart intensity. Whatever
+        the actor's restart kind (a ``TEMPORARY`` one too: its kind says what
+        follows its own exits, and this is none) it is restarted. Called
         by the actor on itself, it returns at once and the restart follows
         the running handler. If the actor or its supervisor begins to stop
         before the restart is carried out, it returns without restarting it.
