@@ -855,6 +855,8 @@ class Client:
             self._check_subject(subject, "subject")
         if reply is not None and not own_reply and reply not in self._checked:
             self._check_subject(reply, "reply subject")
+        if type(payload) is not bytes:
+            payload = _payload_bytes(payload)  # before any byte is written
         out = self._out
         size = len(payload)
         if headers is None:
@@ -915,6 +917,8 @@ class Client:
             OutboundBufferFull: reconnecting, and the outage buffer has no room.
             ConnectionClosed: the client is closed.
             ValueError: ``subject`` or ``reply`` is not a valid subject, or bad headers.
+            TypeError: ``payload`` is not bytes (a ``bytearray`` or ``memoryview``
+                is sent as its bytes).
         """
         await checkpoint_if_cancelled()
         added = self._buffer_publish(subject, payload, reply, headers)
@@ -935,7 +939,7 @@ class Client:
 
         Raises:
             OutboundBufferFull: the write (or outage) buffer has no room.
-            MaxPayloadExceeded, ConnectionClosed, ValueError: as ``publish``.
+            MaxPayloadExceeded, ConnectionClosed, ValueError, TypeError: as ``publish``.
         """
         limit = self._options.write_buffer_size
         if self._status is not Status.RECONNECTING and len(self._out) > limit:
@@ -1147,7 +1151,9 @@ class Client:
         check_subject(subject)
         if queue is not None:
             check_subject(queue, "queue group")
-        if max_msgs is not None and (isinstance(max_msgs, bool) or max_msgs < 1):
+        if max_msgs is not None and (
+            isinstance(max_msgs, bool) or not isinstance(max_msgs, int) or max_msgs < 1
+        ):
             raise ValueError(f"max_msgs must be an int >= 1 or None, got {max_msgs!r}")
         msgs_limit = (
             self._options.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit
@@ -1788,6 +1794,13 @@ def _describe(error: BaseException | None) -> str:
     if cause is not None and not str(error):
         text += f" ({type(cause).__name__}: {cause})"
     return text
+
+
+def _payload_bytes(payload: object) -> bytes:
+    """A payload that is not ``bytes`` as ``bytes`` (all of a buffer's bytes), or ``TypeError``."""
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    raise TypeError(f"a payload must be bytes, got {type(payload).__name__}")
 
 
 def _check_limit(name: str, value: int) -> None:
