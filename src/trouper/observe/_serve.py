@@ -147,8 +147,8 @@ async def open_view(
             holds one for its updates, a browser a few more). A connection
             past the cap is answered ``503`` and closed; past the cap and 16
             being refused, it is closed unanswered. So the view never holds
-            more than ``max_connections + 17`` file descriptors, however many
-            connections a client opens.
+            more than ``max_connections + 16`` connections open, however many
+            a client opens.
 
     Raises:
         ValueError: a bad option, or a non-loopback ``host`` without ``allow_remote``.
