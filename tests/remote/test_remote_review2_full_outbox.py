@@ -101,3 +101,32 @@ async def test_an_ask_waiting_for_room_when_its_own_node_leaves_says_so(
     assert str(error) == (
         "actor trouper://bank/acct is unreachable: this node is not in a cluster (it has left)"
     )
+
+
+async def test_flush_waits_for_what_the_outbox_still_held_when_it_was_called(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """Everything told before ``flush()`` is on the server once it returns, backlog included."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    told: list[bool] = []
+    with ExitStack() as pause:
+        async with nodes(transport, "web", "bank") as (web, bank):
+            target = web.remote("bank", "sink")  # (no such actor: only the count matters)
+            with trio.fail_after(20):
+                async with trio.open_nursery() as nursery:
+
+                    async def tell_until_full() -> None:
+                        while True:
+                            told.append(await target.tell(Chunk(bytes(CHUNK))))
+
+                    pause.enter_context(paused(own_server))
+                    nursery.start_soon(tell_until_full)
+                    await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
+                    nursery.cancel_scope.cancel()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(cluster_of(web).flush)
+                    await trio.testing.wait_all_tasks_blocked(0.2)
+                    pause.close()
+                # What the server had for bank before bank's own PING, bank has read.
+                await cluster_of(bank).flush()
+                assert cluster_of(bank).statistics().received == len(told)

@@ -542,9 +542,10 @@ class Cluster:
             NodeUnreachable: this node is not in a cluster, or is cut off from it.
         """
         client = self._connected_client(Address(self.node, "/"))
-        if self._outbox is not None:
-            self._outbox.publish_now()
+        outbox = self._outbox
         try:
+            if outbox is not None:
+                await outbox.handed_on()  # (behind a full write buffer, some may wait there)
             await client.flush()
         except NatsError as error:
             raise NodeUnreachable(Address(self.node, "/"), f"the flush failed: {error}") from None

@@ -92,7 +92,17 @@ class Batch:
 class Outbox:
     """One node's outgoing batches, in order, and the task that publishes them."""
 
-    __slots__ = ("_client", "_lot", "_on_lost", "_open", "_queue", "_queued", "_room")
+    __slots__ = (
+        "_added",
+        "_client",
+        "_done_count",
+        "_lot",
+        "_on_lost",
+        "_open",
+        "_queue",
+        "_queued",
+        "_room",
+    )
 
     def __init__(self, client: Client, on_lost: Callable[[Batch], None]) -> None:
         self._client = client
@@ -109,6 +119,10 @@ class Outbox:
         # The publishing task parks here while the queue is empty.
         self._room = ParkingLot()
         # Senders wait here while _queued is over QUEUE_BYTES.
+        self._added = 0
+        # Batches ever queued; batch number n (from 1) left _queue once _done_count >= n.
+        self._done_count = 0
+        # Batches ever taken off _queue, published or lost (_added - _done_count == len(_queue)).
 
     @property
     def empty(self) -> bool:
@@ -199,6 +213,7 @@ class Outbox:
     ) -> Batch:
         batch = Batch(subject, address, head, headers)
         self._queue.append(batch)
+        self._added += 1
         self._queued += len(head)
         if self._lot:
             self._lot.unpark()
@@ -227,6 +242,7 @@ class Outbox:
 
     def _done(self, batch: Batch) -> None:
         self._queue.popleft()
+        self._done_count += 1
         if self._open.get(batch.subject) is batch:
             del self._open[batch.subject]
         self._queued -= len(batch.data)
@@ -244,6 +260,22 @@ class Outbox:
         """Wait until the queue is back under ``QUEUE_BYTES`` (a checkpoint)."""
         while self.full:
             await self._room.park()
+        await trio.lowlevel.checkpoint()
+
+    async def handed_on(self) -> None:
+        """Wait until what is queued now has left the queue (published, or lost if it could not be).
+
+        Batches queued later are not waited for. A checkpoint; the deadline is
+        the caller's cancel scope.
+
+        Raises:
+            ConnectionLost, ConnectionClosed: as ``Client.flush``, while it waits for room.
+        """
+        target = self._added
+        while self._done_count < target:
+            self.publish_now()
+            if self._done_count < target:  # the write buffer is full: wait until it is read
+                await self._client.flush()
         await trio.lowlevel.checkpoint()
 
     async def run(self) -> None:
