@@ -255,6 +255,11 @@ class MessageCodec(Protocol):
         """Return the message stored as ``type_name`` and ``payload``; raise if it cannot."""
 
 
+def _bad_msg_id(msg_id: object) -> typing.NoReturn:
+    """Refuse a msg_id that is not a str (an int would match its str, a tuple fail the store)."""
+    raise TypeError(f"msg_id must be a str, got {msg_id!r}")
+
+
 def _unwrap(item: object) -> tuple[object, str | None, Ask | None]:
     cls = type(item)
     if cls is WithMsgId:
@@ -351,6 +356,8 @@ class Delivery:
         """
         if isinstance(target, DurableQueue) and target.store is self._queue.store:
             # ``send``, inline (once per message a transactional handler sends).
+            if msg_id is not None and type(msg_id) is not str:
+                _bad_msg_id(msg_id)  # here, failing the handler: not at the ack
             encoded = target._codec.encode(message)
             if self._sends is None:
                 self._sends = []
@@ -364,8 +371,11 @@ class Delivery:
         Raises:
             ValueError: ``target`` is on another store (its append could not
                 commit with this ack).
+            TypeError: ``msg_id`` is not a str.
             UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
         """
+        if msg_id is not None and type(msg_id) is not str:
+            _bad_msg_id(msg_id)
         if target.store is not self._queue.store:
             raise ValueError(
                 f"{target.name!r} is on another store: a delivery's sends commit with its ack, "
@@ -627,6 +637,8 @@ class DurableQueue:
         msg_id: str | None,
         companion: Ask | None,
     ) -> None:
+        if msg_id is not None and type(msg_id) is not str:
+            _bad_msg_id(msg_id)  # before anything is counted (SQLite would fail the store)
         if self.closed:
             # The actor stopped: the message is stored for its next incarnation.
             window = self.options.dedup_window
@@ -694,6 +706,8 @@ class DurableQueue:
         cls = type(item)
         if cls is WithMsgId or cls is Ask:
             message, msg_id, companion = _unwrap(item)
+            if msg_id is not None and type(msg_id) is not str:
+                _bad_msg_id(msg_id)  # before waiting for room, which it would not use
         else:
             message, msg_id, companion = item, None, None
         encoded = self._codec.encode(message)

@@ -63,6 +63,7 @@ from trouper.durable._queue import (
     EncodedMessage,
     MessageCodec,
     Retry,
+    _bad_msg_id,
     _dead_letter_facts,
     _undecodable,
     _unwrap,
@@ -202,6 +203,8 @@ class ServedQueue(DurableQueue):
         *,
         beyond: bool = False,
     ) -> None:
+        if msg_id is not None and type(msg_id) is not str:
+            _bad_msg_id(msg_id)
         token = None
         if companion is not None:
             self._tokens += 1
