@@ -137,3 +137,26 @@ async def test_a_tell_waiting_for_room_when_the_client_closes_gets_the_stores_fa
             await client.close()
     (error,) = errors
     assert str(error) == f"store '{prefix} on a client' failed: {CLOSED}; it accepts no more writes"
+
+
+async def test_a_write_that_finds_the_client_closed_fails_the_store(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A tell right after its owner closed the client: the store's failure, not one refusal.
+
+    The publish found the client closed before the store's watch ran: the
+    tell raised "a publish was refused: the client is closed" and the store
+    stayed open until the watch failed it.
+    """
+    async with (
+        connect(js_server.url) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await client.close()
+        with pytest.raises(StoreFailed) as raised:
+            await durable_ref(rt, "jobs").tell(Job(2))
+        assert rt.store.statistics().failed
+    assert str(raised.value) == (
+        f"store '{prefix} on a client' failed: {CLOSED}; it accepts no more writes"
+    )

@@ -1072,7 +1072,7 @@ class JetStreamStore:
             for publish in publishes:
                 self._send(publish)
         except (NatsError, ValueError) as error:
-            self._fail_commit(commit, error)
+            self._unsent(commit, error)
             return
         self._acked(commit)
 
@@ -1123,7 +1123,7 @@ class JetStreamStore:
                     self._let_leave(commit.batch)
                 return
         except (NatsError, ValueError) as error:
-            self._fail_commit(commit, error)
+            self._unsent(commit, error)
             return
         self._fail_commit(commit, result)
 
@@ -1187,7 +1187,7 @@ class JetStreamStore:
                 try:
                     self._send(publish)
                 except (NatsError, ValueError) as error:
-                    self._fail_commit(commit, error)
+                    self._unsent(commit, error)
 
     async def _wait_for_room(self, pause: float, mailboxes: set[str | None]) -> None:
         """Wait ``pause`` seconds, or less if this process made room in one of ``mailboxes``.
@@ -1270,6 +1270,19 @@ class JetStreamStore:
             else:
                 reschedule(task, outcome.Value(None))
         self._flushers = still
+
+    def _unsent(self, commit: _Commit, error: NatsError | ValueError) -> None:
+        """A publish of ``commit`` could not be sent: a closed client fails the store, else commit.
+
+        The client refuses a publish at once when it is closed: that is the
+        store's failure (its watch may not have run yet), not one refusal.
+        """
+        if isinstance(error, ConnectionClosed):
+            self._fail_store(error)
+            if self._failure is not None:
+                self._fail_commit(commit, self._failure)
+                return
+        self._fail_commit(commit, error)
 
     def _fail_commit(self, commit: _Commit, error: BaseException) -> None:
         if commit.error is not None:
