@@ -52,3 +52,11 @@ def test_inspect_takes_a_limit_beyond_sqlites_integers(
     assert cli(["inspect", "--limit", str(2**64), str(path)]) == 0
     out = capsys.readouterr().out
     assert "dead letters: 2\n" in out
+
+
+def test_inspect_says_a_special_file_is_not_a_regular_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A path that exists but is no regular file (a device) is not reported missing."""
+    assert cli(["inspect", "/dev/null"]) == 1
+    assert capsys.readouterr().err == "error: store '/dev/null': it is not a regular file\n"

@@ -66,6 +66,8 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
     if path.is_dir():
         raise StoreError(name, "it is a directory, not a file")
     if not path.is_file():
+        if path.exists():  # a device, a FIFO, a socket: there, but not a store file
+            raise StoreError(name, "it is not a regular file")
         raise StoreError(name, "no such file")
     try:
         check_header(path)
