@@ -10,11 +10,13 @@ import trio.testing
 from remote_support import Balance, nodes, wait_for
 from test_remote_review_full_buffer import CHUNK, Chunk, paused
 
+import trouper
 import trouper.nats
 from trouper.errors import NodeUnreachable
 from trouper.nats import Msg
 from trouper.remote import Nats, cluster_of
 from trouper.remote.wire import pack
+from trouper.runtime import DeadLetter
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -130,3 +132,31 @@ async def test_flush_waits_for_what_the_outbox_still_held_when_it_was_called(
                 # What the server had for bank before bank's own PING, bank has read.
                 await cluster_of(bank).flush()
                 assert cluster_of(bank).statistics().received == len(told)
+
+
+async def test_a_node_that_leaves_with_a_full_outbox_still_sends_what_it_held(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """Tells handed on before the leave reach the server while it reads, not dead letters."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    told: list[bool] = []
+    letters: list[DeadLetter] = []
+    with ExitStack() as pause, trio.fail_after(20):
+        async with nodes(transport, "bank") as (bank,):
+            async with trouper.open_runtime(node="web", transport=transport) as web:
+                web.dead_letters.listen(letters.append)
+                target = web.remote("bank", "sink")  # (no such actor: only the count matters)
+                async with trio.open_nursery() as nursery:
+
+                    async def tell_until_full() -> None:
+                        while True:
+                            told.append(await target.tell(Chunk(bytes(CHUNK))))
+
+                    pause.enter_context(paused(own_server))
+                    nursery.start_soon(tell_until_full)
+                    await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
+                    nursery.cancel_scope.cancel()
+                pause.close()  # the server reads again as web leaves
+            await cluster_of(bank).flush()
+            assert cluster_of(bank).statistics().received == len(told)
+    assert letters == []

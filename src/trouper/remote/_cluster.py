@@ -645,14 +645,17 @@ class Cluster:
                     yield self
                 finally:
                     topics.set_relay(None)
+                    # What was handed on goes first (a full write buffer may hold some of it
+                    # back), then the goodbye, all within one bound; what is left then is lost.
+                    deadline = trio.current_time() + _FLUSH_BOUND
+                    with trio.CancelScope(deadline=deadline, shield=True), suppress(NatsError):
+                        await outbox.handed_on()
                     outbox.close()
                     self._heartbeat(client, "bye")
                     self._client = None
                     self._outbox = None
-                    with trio.move_on_after(_FLUSH_BOUND) as scope:
-                        scope.shield = True
-                        with suppress(NatsError):
-                            await client.flush()
+                    with trio.CancelScope(deadline=deadline, shield=True), suppress(NatsError):
+                        await client.flush()
                     self._fail_asks("this node left the cluster")
                     # A server that reads nothing (hung, or the network silent) must not keep
                     # the node from leaving: what it has not taken by then is dropped.
