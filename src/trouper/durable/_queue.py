@@ -1441,6 +1441,10 @@ class DurableQueue:
                 (now + max(0.0, available_at - wall), self._sequence, delivery_id, None),
             )
             self._known.add(delivery_id)
+        if self.producers:
+            # Senders parked on the count before the opening (a reopened queue's, which
+            # held acks since made): nothing else would let them in if nothing comes.
+            self.admit()
 
     async def _step(self) -> None:
         if self._deferred:
