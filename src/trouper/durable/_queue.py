@@ -637,10 +637,10 @@ class DurableQueue:
         msg_id: str | None,
         companion: Ask | None,
     ) -> None:
-        if msg_id is not None and type(msg_id) is not str:
-            _bad_msg_id(msg_id)  # before anything is counted (SQLite would fail the store)
         if self.closed:
             # The actor stopped: the message is stored for its next incarnation.
+            if msg_id is not None and type(msg_id) is not str:
+                _bad_msg_id(msg_id)
             window = self.options.dedup_window
             batch.append(
                 self.name,
@@ -653,6 +653,13 @@ class DurableQueue:
         payload = encoded.payload
         if type(payload) is not bytes:
             raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
+        dedup_until = None
+        if msg_id is not None:
+            if type(msg_id) is not str:
+                _bad_msg_id(msg_id)  # before anything is counted (SQLite would fail the store)
+            window = self.options.dedup_window
+            if window is not None:
+                dedup_until = wall_now() + window
         claim = self._live and self._outstanding + self._pending_claims < self.options.prefetch
         if claim:
             self._pending_claims += 1
@@ -660,11 +667,6 @@ class DurableQueue:
             self._live = False
             self._unread += 1
         self._reserved += 1
-        dedup_until = None
-        if msg_id is not None:
-            window = self.options.dedup_window
-            if window is not None:
-                dedup_until = wall_now() + window
         batch.appends.append(
             _Put(self, payload, encoded.type_name, msg_id, dedup_until, message, companion, claim)
         )

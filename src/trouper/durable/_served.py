@@ -204,7 +204,7 @@ class ServedQueue(DurableQueue):
         beyond: bool = False,
     ) -> None:
         if msg_id is not None and type(msg_id) is not str:
-            _bad_msg_id(msg_id)
+            _bad_msg_id(msg_id)  # before anything is counted
         token = None
         if companion is not None:
             self._tokens += 1
