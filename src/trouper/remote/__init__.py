@@ -37,7 +37,8 @@ async def locate(runtime: Runtime, name: str) -> ActorRef[object] | None:
 
     Raises:
         RuntimeError: the runtime has no transport.
-        NodeUnreachable: this node is cut off from the cluster.
+        NodeUnreachable: this node is cut off from the cluster (also when its
+            connection drops while it waits: the answers may be lost).
     """
     return await cluster_of(runtime).locate(name)
 

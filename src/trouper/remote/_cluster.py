@@ -401,6 +401,9 @@ class Cluster:
         # oldest first): one heard again is back, as if its record were kept.
         self._watch_answers: dict[int, Pending] = {}
         # Watch requests from this node waiting for their answers, by token.
+        self._lookups: set[trio.Event] = set()
+        # The events of the lookups (locate) waiting for answers: set when the connection
+        # drops, since their answers may be lost with it.
         self._yield_budget = YIELD_EVERY
         # Bytes of tells that may still be sent before ``send`` yields.
         self._sent = self._received = self._lost = self._unsent = 0
@@ -490,14 +493,17 @@ class Cluster:
 
         Raises:
             ValueError: ``name`` cannot be an actor name.
-            NodeUnreachable: this node is not in a cluster, or is cut off from it.
+            NodeUnreachable: this node is not in a cluster, or is cut off from it
+                (also when its connection drops while it waits: answers may be lost).
         """
         check_name(name)
         local = self._runtime.lookup(name)
         if local is not None:
             await trio.lowlevel.checkpoint()
             return local
-        client = self._connected_client(Address(self.node, "/" + name))
+        address = Address(self.node, "/" + name)
+        client = self._connected_client(address)
+        reconnects = self._reconnects
         expected = {peer.node for peer in self._peers.values() if peer.state is Liveness.ALIVE}
         answered: set[str] = set()
         found: list[Address] = []
@@ -518,18 +524,24 @@ class Cluster:
 
         inbox = client.new_inbox()
         sub = client.subscribe_nowait(inbox, callback=on_answer)
+        self._lookups.add(done)
         try:
             await client.publish(
                 f"{self._prefix}.locate", pack(["locate", name, self.node]), reply=inbox
             )
             with trio.move_on_after(2 * self._interval()):
                 await done.wait()
+        except NatsError as error:  # (it could not be sent: cut off, or closed)
+            raise NodeUnreachable(address, f"the lookup could not be sent: {error}") from None
         finally:
+            self._lookups.discard(done)
             sub.unsubscribe_nowait()
-        if not found:
-            return None
-        address = found[0]
-        return self.resolve(address)
+        if found:
+            return self.resolve(found[0])
+        if client.status is not Status.CONNECTED or self._reconnects != reconnects:
+            why = "this node's connection to the cluster dropped during the lookup"
+            raise NodeUnreachable(address, why)  # (the answers may be lost: not a "no")
+        return None
 
     async def flush(self) -> None:
         """Wait until the server has everything this node sent so far.
@@ -750,6 +762,7 @@ class Cluster:
             self._fail_asks("this node's connection to the cluster dropped")
             # Their answers may be lost with it: the reconnect makes every watch again.
             self._fail_watch_requests(ConnectionLost(f"the connection dropped: {event.reason}"))
+            self._end_lookups()
         elif isinstance(event, Reconnected):
             log.info("node %r reconnected to the cluster at %s", self.node, event.server)
             self._reconnects += 1
@@ -765,6 +778,7 @@ class Cluster:
                 )
             self._fail_asks("this node's connection to the cluster is closed")
             self._fail_watch_requests(ConnectionClosed())
+            self._end_lookups()
         elif isinstance(event, AsyncError):
             log.warning("node %r: %s", self.node, event.error)
 
@@ -783,6 +797,11 @@ class Cluster:
     def _fail_watch_requests(self, error: NatsError) -> None:
         for answer in list(self._watch_answers.values()):
             answer.settle(outcome.Error(error))
+
+    def _end_lookups(self) -> None:
+        """The connection dropped: end the lookups' waits (each then says why it failed)."""
+        for done in self._lookups:
+            done.set()
 
     def _fail_asks(self, why: str) -> None:
         for peer in self._peers.values():
