@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from trouper.durable import Durable, Retry
+import pytest
+from durable_support import CODEC, sqlite
+
+import trouper
+from trouper.durable import Durable, DurableQueue, Retry, durable_ref
 
 
 @pytest.mark.parametrize("option", ["max_deliveries", "capacity", "prefetch"])
@@ -36,3 +40,13 @@ def test_retry_after_must_be_a_number(after: object) -> None:
     """``Retry(after=...)`` refuses a non-number with the rule, not a comparison's TypeError."""
     with pytest.raises(ValueError, match=rf"^after must be a finite number >= 0, got {after!r}$"):
         Retry(after=after)  # type: ignore[arg-type]
+
+
+async def test_options_that_are_not_a_durable_are_refused(tmp_path: Path) -> None:
+    """``DurableQueue`` and ``durable_ref`` refuse options that are not ``Durable(...)``."""
+    rule = r"^options must be a trouper\.durable\.Durable, got \{'capacity': 1\}$"
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        with pytest.raises(TypeError, match=rule):
+            DurableQueue(rt.store, "box", CODEC, {"capacity": 1})  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=rule):
+            durable_ref(rt, "box", options={"capacity": 1})  # type: ignore[arg-type]

@@ -478,6 +478,8 @@ class DurableQueue:
     ) -> None:
         if not name:
             raise ValueError("a durable mailbox needs a name (its identity in the store)")
+        if options is not None and not isinstance(options, Durable):
+            raise TypeError(f"options must be a trouper.durable.Durable, got {options!r}")
         # The store the messages live in.
         self.store = store
         # The same store as a polled one (the SQLite path reads through it;

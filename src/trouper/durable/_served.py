@@ -150,7 +150,7 @@ class ServedQueue(DurableQueue):
         on_dead_letter: Callable[[Delivery, str, BaseException | None], object] | None = None,
         on_failure: Callable[[BaseException], object] | None = None,
     ) -> None:
-        if options is not None and options.dedup_window is None:
+        if isinstance(options, Durable) and options.dedup_window is None:
             raise ValueError(
                 f"the durable mailbox {name!r} asks for dedup_window=None (ids kept for good): "
                 "a store that delivers itself keeps message ids for a window, "
