@@ -47,3 +47,22 @@ async def test_a_tell_larger_than_its_streams_max_msg_size_is_refused_not_waited
         assert not rt.store.statistics().failed  # one publish was refused, not the store
         (stats,) = await rt.store.mailbox_statistics()
     assert stats.depth == 1
+
+
+async def test_a_refused_publish_is_logged_as_refused_not_as_the_stores_failure(
+    js_server: NatsServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log says one write was refused and the store goes on; it said the store had failed.
+
+    "store ... failed: ...; it accepts no more writes" sent whoever read the
+    log after a store that was in fact still writing.
+    """
+    store = store_for(js_server.url, prefix)
+    async with trouper.open_runtime(store=store) as rt:
+        ref = durable_ref(rt, "jobs")
+        with pytest.raises(StoreFailed):
+            await ref.tell(Done(1, "x" * 2_000_000))  # over the server's max_payload
+        await ref.tell(Job(1))
+    (record,) = [r for r in caplog.records if r.name == "trouper" and r.levelname == "ERROR"]
+    assert record.getMessage().startswith(f"durable store {js_server.url}: a write was refused ")
+    assert "accepts no more writes" not in record.getMessage()

@@ -1295,7 +1295,13 @@ class JetStreamStore:
             failure = StoreFailed(self._name, f"a publish was refused: {error}")
             failure.__cause__ = error
             if self._phase == "open":
-                log.error("durable store %s: %s", self._name, failure)
+                # Said as what it is: StoreFailed's own text ("it accepts no more writes")
+                # fits a failed store, and this store goes on.
+                log.error(
+                    "durable store %s: a write was refused (the store goes on): %s",
+                    self._name,
+                    error,
+                )
         commit.error = failure
         self._open.pop(commit, None)
         batch = commit.batch
