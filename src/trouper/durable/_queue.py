@@ -1698,5 +1698,9 @@ def _undecodable(type_name: str, error: Exception) -> str:
 
 
 def _describe(error: BaseException) -> str:
-    text = str(error)
+    """``TypeName: text`` for a dead letter's reason; never raises (as ``trouper._text``)."""
+    try:
+        text = str(error)
+    except Exception as broken:  # a user's error with a broken __str__
+        text = f"<str() raised {type(broken).__name__}>"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
