@@ -9,6 +9,7 @@ import trio
 import trio.testing
 from remote_support import Balance, nodes, wait_for
 from test_remote_review_full_buffer import CHUNK, Chunk, paused
+from test_remote_review_notices import Journal
 
 import trouper
 import trouper.nats
@@ -160,3 +161,32 @@ async def test_a_node_that_leaves_with_a_full_outbox_still_sends_what_it_held(
             await cluster_of(bank).flush()
             assert cluster_of(bank).statistics().received == len(told)
     assert letters == []
+
+
+async def test_control_messages_lost_as_the_node_leaves_make_no_record_of_a_node(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """A lost watch request or unwatch is nobody's tell: ``peers`` still counts only real nodes."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    with ExitStack() as pause, trio.fail_after(20):
+        async with nodes(transport, "bank"):
+            async with trouper.open_runtime(node="web", transport=transport) as web:
+                cluster = cluster_of(web)
+                target = web.remote("bank", "sink")
+                journal = await web.spawn(Journal, [])
+                async with trio.open_nursery() as nursery:
+
+                    async def tell_until_full() -> None:
+                        while True:
+                            await target.tell(Chunk(bytes(CHUNK)))
+
+                    pause.enter_context(paused(own_server))
+                    nursery.start_soon(tell_until_full)
+                    await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
+                    nursery.cancel_scope.cancel()
+                await journal.tell(target)  # a watch request, queued behind the tells
+                await trio.testing.wait_all_tasks_blocked(0.2)
+                assert cluster.statistics().peers == 1
+            # Left while the server read nothing: all that was queued is lost.
+            assert cluster.statistics().peers == 1
+            pause.close()

@@ -1598,6 +1598,8 @@ class Cluster:
 
     def _batch_lost(self, batch: Batch) -> None:
         """A batch could not be written at all: its tells become dead letters."""
+        if not batch.messages:  # an ask (failed by the outbox), an answer, a control message
+            return
         address = batch.address
         peer = self._peer(address.node)
         for message in batch.messages:
