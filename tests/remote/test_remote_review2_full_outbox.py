@@ -190,3 +190,28 @@ async def test_control_messages_lost_as_the_node_leaves_make_no_record_of_a_node
             # Left while the server read nothing: all that was queued is lost.
             assert cluster.statistics().peers == 1
             pause.close()
+
+
+async def test_a_node_that_leaves_with_a_full_write_buffer_still_says_goodbye(
+    own_server: NatsServer, prefix: str
+) -> None:
+    """The goodbye waits for room (within its bound): the others see the node leave at once."""
+    transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
+    with ExitStack() as pause, trio.fail_after(20):
+        async with nodes(transport, "bank") as (bank,):
+            async with trouper.open_runtime(node="web", transport=transport) as web:
+                target = web.remote("bank", "sink")
+                await wait_for(lambda: "web" in cluster_of(bank).nodes())
+                async with trio.open_nursery() as nursery:
+
+                    async def tell_until_full() -> None:
+                        while True:
+                            await target.tell(Chunk(bytes(CHUNK)))
+
+                    pause.enter_context(paused(own_server))
+                    nursery.start_soon(tell_until_full)
+                    await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
+                    nursery.cancel_scope.cancel()
+                pause.close()  # the server reads again as web leaves
+            await cluster_of(bank).flush()
+            assert cluster_of(bank).nodes() == ("bank",)
