@@ -46,3 +46,15 @@ async def test_state_that_is_not_bytes_is_refused_when_saved(tmp_path: Path) -> 
         await store.flush()
         (box,) = await store.mailbox_statistics()
     assert (box.depth, box.delayed) == (1, 1)
+
+
+async def test_a_state_key_that_is_not_a_string_is_refused_when_saved(tmp_path: Path) -> None:
+    """``Delivery.save_state(data, key=...)`` refuses a key that is not a str, in the handler."""
+    async with make_store(tmp_path / "s.db") as store, serving(store) as queue:
+        assert await queue.put("job")
+        delivery = await Taker().take(queue)
+        with pytest.raises(TypeError, match=r"^key must be a str or None, got \('a',\)$"):
+            delivery.save_state(b"state", key=("a",))  # type: ignore[arg-type]
+        queue.settle(delivery, MailboxEnding.HANDLED, None)
+        await store.flush()  # the store did not fail on it
+        assert await store.load_state("box") is None

@@ -396,11 +396,13 @@ class Delivery:
         """Save ``data`` as the actor's state (under ``key``, default the mailbox) with the ack.
 
         Raises:
-            TypeError: ``data`` is not bytes (refused here, in the handler: at
-                the ack it would fail after the ack was staged).
+            TypeError: ``data`` is not bytes, or ``key`` not a str (refused here,
+                in the handler: at the ack they would fail it, or the store).
         """
         if type(data) is not bytes:
             raise TypeError(f"state data must be bytes, got {type(data).__name__}")
+        if key is not None and type(key) is not str:
+            raise TypeError(f"key must be a str or None, got {key!r}")
         self._state = (key, data)
 
 
