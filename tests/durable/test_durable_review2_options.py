@@ -50,3 +50,12 @@ async def test_options_that_are_not_a_durable_are_refused(tmp_path: Path) -> Non
             DurableQueue(rt.store, "box", CODEC, {"capacity": 1})  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=rule):
             durable_ref(rt, "box", options={"capacity": 1})  # type: ignore[arg-type]
+
+
+async def test_a_queue_name_that_is_not_a_string_is_refused(tmp_path: Path) -> None:
+    """``DurableQueue`` refuses a name that is not a str (a tuple would fail the store)."""
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        with pytest.raises(
+            TypeError, match=r"^a durable mailbox's name must be a str, got \('a',\)$"
+        ):
+            DurableQueue(rt.store, ("a",), CODEC)  # type: ignore[arg-type]

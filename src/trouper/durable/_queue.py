@@ -478,6 +478,8 @@ class DurableQueue:
         on_dead_letter: Callable[[Delivery, str, BaseException | None], object] | None = None,
         on_failure: Callable[[BaseException], object] | None = None,
     ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"a durable mailbox's name must be a str, got {name!r}")
         if not name:
             raise ValueError("a durable mailbox needs a name (its identity in the store)")
         if options is not None and not isinstance(options, Durable):
