@@ -17,6 +17,11 @@ import attrs
 __all__ = ["ExponentialJitter", "RetryBackoff", "retry_delay"]
 
 
+def _is_number(value: object) -> bool:
+    """Whether ``value`` is an int or a float (a bool is not: ``True`` is no count of seconds)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @attrs.frozen
 class ExponentialJitter:
     """Exponential backoff with full jitter: failure n waits ``uniform(0, cap(n))``.
@@ -27,27 +32,27 @@ class ExponentialJitter:
     """
 
     initial: float = attrs.field(default=1.0)
-    """Cap of the first wait, in seconds (> 0)."""
+    """Cap of the first wait, in seconds (a number > 0; a bool or a string is refused)."""
     maximum: float = attrs.field(default=300.0)
-    """The largest cap, in seconds (>= ``initial``)."""
+    """The largest cap, in seconds (a number >= ``initial``; None is refused: give one)."""
     multiplier: float = attrs.field(default=2.0)
-    """Factor between consecutive caps (>= 1)."""
+    """Factor between consecutive caps (a number >= 1)."""
 
     @initial.validator
     def _check_initial(self, _attribute: object, value: float) -> None:
-        if not (value > 0 and math.isfinite(value)):
+        if not (_is_number(value) and value > 0 and math.isfinite(value)):
             raise ValueError(f"initial must be a finite number > 0, got {value!r}")
 
     @maximum.validator
     def _check_maximum(self, _attribute: object, value: float) -> None:
-        if not (value >= self.initial and math.isfinite(value)):
+        if not (_is_number(value) and value >= self.initial and math.isfinite(value)):
             raise ValueError(
-                f"maximum must be finite and >= initial ({self.initial!r}), got {value!r}"
+                f"maximum must be a finite number >= initial ({self.initial!r}), got {value!r}"
             )
 
     @multiplier.validator
     def _check_multiplier(self, _attribute: object, value: float) -> None:
-        if not (value >= 1 and math.isfinite(value)):
+        if not (_is_number(value) and value >= 1 and math.isfinite(value)):
             raise ValueError(f"multiplier must be a finite number >= 1, got {value!r}")
 
     def cap(self, failures: int) -> float:

@@ -76,7 +76,7 @@ import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.actors import Exited, Terminated
-from trouper.durable._backoff import ExponentialJitter, RetryBackoff, retry_delay
+from trouper.durable._backoff import ExponentialJitter, RetryBackoff, _is_number, retry_delay
 from trouper.durable._clock import wall_now
 from trouper.durable._store import (
     Append,
@@ -106,11 +106,6 @@ __all__ = [
 
 _HANDLED = MailboxEnding.HANDLED
 _FAILED = MailboxEnding.FAILED
-
-
-def _is_number(value: object) -> bool:
-    """Whether ``value`` is an int or a float (a bool is not: ``True`` is no count of seconds)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_count(value: object) -> bool:
