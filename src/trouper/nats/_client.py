@@ -1146,8 +1146,10 @@ class Client:
         pending_bytes_limit: int | None = None,
         callback: Callable[[Msg], None] | None = None,
     ) -> Subscription:
-        if self._status in (Status.CLOSED, Status.DRAINING):
+        if self._status is Status.CLOSED:
             raise ConnectionClosed(self._closed_reason())
+        if self._status is Status.DRAINING:
+            raise ConnectionClosed("the client is draining: it takes no new subscriptions")
         check_subject(subject)
         if queue is not None:
             check_subject(queue, "queue group")
