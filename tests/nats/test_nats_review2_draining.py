@@ -12,16 +12,18 @@ pytestmark = pytest.mark.real_clock
 
 
 async def test_subscribing_while_draining_says_the_client_is_draining() -> None:
-    """``subscribe`` during ``drain()`` raises ``ConnectionClosed`` naming the drain, not a close."""
+    """``subscribe`` during ``drain()`` raises ``ConnectionClosed`` naming the drain."""
     with trio.fail_after(5):
-        async with fake_server() as server, connected(server) as (nc, peer):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(nc.drain)
-                await wait_for(lambda: nc.status is Status.DRAINING)
-                with pytest.raises(
-                    ConnectionClosed,
-                    match=r"^the client is draining: it takes no new subscriptions$",
-                ):
-                    await nc.subscribe("late")
-                await peer.read_until("PING")
-                await peer.send(b"PONG\r\n")
+        async with (
+            fake_server() as server,
+            connected(server) as (nc, peer),
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(nc.drain)
+            await wait_for(lambda: nc.status is Status.DRAINING)
+            with pytest.raises(
+                ConnectionClosed, match=r"^the client is draining: it takes no new subscriptions$"
+            ):
+                await nc.subscribe("late")
+            await peer.read_until("PING")
+            await peer.send(b"PONG\r\n")
