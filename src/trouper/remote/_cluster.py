@@ -666,6 +666,7 @@ class Cluster:
                     self._heartbeat(client, "bye")
                     self._client = None
                     self._outbox = None
+                    outbox.wake()  # senders waiting for room: they fail now (it has left)
                     with trio.CancelScope(deadline=deadline, shield=True), suppress(NatsError):
                         await client.flush()
                     self._fail_asks("this node left the cluster")
@@ -890,6 +891,8 @@ class Cluster:
         peer.since = trio.current_time()
         for pending in list(peer.asks.values()):
             pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
+        if self._outbox is not None:  # tells and asks to it waiting for room fail now
+            self._outbox.wake()
         watches, peer.watches = peer.watches, {}
         for watch in watches.values():
             ref = watch.endpoint.ref()

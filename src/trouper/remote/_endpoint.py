@@ -78,7 +78,8 @@ class RemoteEndpoint:
       unreachable"), as it does later if it cannot be written at all.
       ``send`` checks for cancellation on every call and yields once per 64
       KiB sent; it waits while 4 MiB wait to be written (``send_nowait``
-      raises ``MailboxFull`` then).
+      raises ``MailboxFull`` then), until the node is found gone or this node
+      leaves (then ``False``, as above).
     - ``ask``: a NATS request under the caller's cancel scope; see ``Cluster``
       for the errors it raises.
     - ``watch`` / ``unwatch``: death watch across nodes (``ctx.watch(ref)``).
@@ -118,7 +119,7 @@ class RemoteEndpoint:
             cluster._unreachable(message, self.address, peer)
             await cancel_shielded_checkpoint()
             return False
-        if outbox.full:
+        while outbox.full:  # woken by room, by the node going or by this node leaving
             await outbox.wait_room()
             if peer.dropped:
                 peer = self._repeer()
@@ -235,7 +236,7 @@ class RemoteEndpoint:
                 raise NodeUnreachable(address, "this node's connection to the cluster is down")
             if not outbox.full:
                 break
-            await outbox.wait_room()
+            await outbox.wait_room()  # (woken also when the node goes or this node leaves)
         blob = cluster._codec.encode_blob(message)
         headers = _headers(runtime.instruments, None)
         self._check_size(blob, headers)

@@ -257,10 +257,20 @@ class Outbox:
         self._on_lost(batch)
 
     async def wait_room(self) -> None:
-        """Wait until the queue is back under ``QUEUE_BYTES`` (a checkpoint)."""
-        while self.full:
+        """Wait until the queue is back under ``QUEUE_BYTES``, or ``wake`` is called (a checkpoint).
+
+        The caller checks again what it waited for (room, and that it may still
+        send): a node gone or this node leaving wakes every waiter.
+        """
+        if self.full:
             await self._room.park()
-        await trio.lowlevel.checkpoint()
+        else:
+            await trio.lowlevel.checkpoint()
+
+    def wake(self) -> None:
+        """Wake every sender waiting for room, to check again whether it may send at all."""
+        if self._room:
+            self._room.unpark_all()
 
     async def handed_on(self) -> None:
         """Wait until what is queued now has left the queue (published, or lost if it could not be).
