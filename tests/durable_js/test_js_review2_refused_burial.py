@@ -26,11 +26,6 @@ async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterReco
     return [record async for record in rt.store.dead_letters(mailbox)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs durable/_served.py: a refused burial must release the message "
-    "(ServedQueue._bury: after_failure); see the JetStream review2 report",
-)
 async def test_a_message_whose_dead_letter_was_refused_is_dead_lettered_once_there_is_room(
     js_server: NatsServer, prefix: str
 ) -> None:

@@ -32,11 +32,6 @@ async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterReco
     return [record async for record in rt.store.dead_letters(mailbox)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs durable/_served.py: the refusal's reason must reach the dead letter "
-    "(ServedQueue._commit_refused / _arrived); see the JetStream review2 report",
-)
 async def test_a_message_whose_runs_are_all_refused_is_dead_lettered_with_the_refusal(
     js_server: NatsServer, prefix: str
 ) -> None:

@@ -36,7 +36,11 @@ the consuming side; putting is the same (an append staged in a batch,
   end keeps its attempt number however often its actor stops.
 - A message that arrives with its deliveries used up (it was being handled
   when its process died, ``max_deliveries`` times) is dead-lettered without
-  running: that is the poison protection.
+  running: that is the poison protection. If the store refused the writes
+  of its last run here (``_refused``), its dead letter says so.
+- A dead letter the store refuses leaves its message held by nothing: it is
+  released with the backoff's longest delay and remembered (``_burials``),
+  and dead-lettered again, with the same reason, when it comes back.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from trouper.durable._queue import (
     Retry,
     _bad_msg_id,
     _dead_letter_facts,
+    _describe,
     _undecodable,
     _unwrap,
 )
@@ -87,7 +92,14 @@ __all__ = ["ServedAppend", "ServedQueue"]
 log = logging.getLogger("trouper")
 
 _RETURNS_KEPT = 100_000
-"""Sequences whose returns a queue remembers; the oldest is forgotten beyond (then charged)."""
+"""Sequences whose returns a queue remembers; the oldest is forgotten beyond (then charged).
+
+Also the most refusals of a run's writes it remembers (beyond, the oldest
+message's dead letter would say its handler never finished).
+"""
+
+_BURIALS_KEPT = 10_000
+"""Refused dead letters a queue remembers (each keeps its error); beyond, the oldest runs again."""
 
 
 class ServedAppend(Append):
@@ -178,6 +190,16 @@ class ServedQueue(DurableQueue):
         # counted each, the attempt does not. At most ``_RETURNS_KEPT`` entries
         # (one given back and handled elsewhere is never forgotten here).
         self._returned: dict[int, int] = {}
+        # Why the store refused the writes of each message's last run here, by
+        # sequence: the reason of its dead letter if it comes back with its
+        # deliveries used up. Dropped when it is handed over again (that run's
+        # ending is then the last), acked or dead-lettered; at most
+        # ``_RETURNS_KEPT`` entries.
+        self._refused: dict[int, str] = {}
+        # Messages whose dead letter the store refused, by sequence: the reason and
+        # error to dead-letter them with when they come back (they do not run
+        # again). At most ``_BURIALS_KEPT`` entries.
+        self._burials: dict[int, tuple[str, BaseException | None]] = {}
         # When each held message was first delivered here (wall seconds), by sequence.
         self._first_seen: dict[int, float] = {}
         # Asks waiting in this process for their message, by token.
@@ -339,17 +361,24 @@ class ServedQueue(DurableQueue):
         if self._returned:
             attempt -= self._returned.get(sequence, 0)
         used = attempt - 1 - retries
-        if used >= self.options.max_deliveries:
-            delivery = self._delivery(received, attempt, None, retries, first, companion)
+        if used >= self.options.max_deliveries or (self._burials and sequence in self._burials):
+            burial = self._burials.pop(sequence, None) if self._burials else None
+            message = None
+            if burial is not None:
+                # It ran already (its dead letter says so): decoded again for the
+                # runtime's dead letter. One used up is not (it may be what kills).
+                try:
+                    message = self._codec.decode(received.type_name, received.payload)
+                except Exception:
+                    message = None
+            delivery = self._delivery(received, attempt, message, retries, first, companion)
             delivery._delivered_at = now
             self._outstanding += 1
-            self._bury(
-                delivery,
-                f"gave up after {used} deliveries: its handler never finished (the process "
-                "stopped, or its ack did not come within ack_wait)",
-                None,
-            )
+            reason, error = burial or self._used_up(sequence, used)
+            self._bury(delivery, reason, error)
             return
+        if self._refused:
+            self._refused.pop(sequence, None)  # this run's ending is the last one now
         try:
             message = self._codec.decode(received.type_name, received.payload)
         except Exception as error:
@@ -360,6 +389,25 @@ class ServedQueue(DurableQueue):
             return
         delivery = self._delivery(received, attempt, message, retries, first, companion)
         self._hand_over(delivery, now)
+
+    def _used_up(self, sequence: int, used: int) -> tuple[str, None]:
+        """The reason of the dead letter of ``sequence``, back with its deliveries used up.
+
+        Used by runs whose writes the store refused, if the last one's was;
+        else by runs that never finished.
+        """
+        refused = self._refused.pop(sequence, None) if self._refused else None
+        if refused is not None:
+            return (
+                f"gave up after {used} deliveries: the store refused its last run's writes: "
+                f"{refused}",
+                None,
+            )
+        return (
+            f"gave up after {used} deliveries: its handler never finished (the process "
+            "stopped, or its ack did not come within ack_wait)",
+            None,
+        )
 
     def _delivery(
         self,
@@ -488,9 +536,7 @@ class ServedQueue(DurableQueue):
 
     def _ack(self, sequence: int) -> None:
         received = self._receipts.pop(sequence, None)
-        self._retries.pop(sequence, None)
-        self._returned.pop(sequence, None)
-        self._first_seen.pop(sequence, None)
+        self._forget(sequence)
         if received is not None:
             _settle_quietly(received.receipt.ack_nowait)
 
@@ -498,13 +544,25 @@ class ServedQueue(DurableQueue):
         """A handled message's batch was refused (a send too large, say): deliver it again.
 
         Its outputs and ack were not stored, so the message is released to the
-        server after the backoff's delay, as after a failure (not counted as
-        one: the handler did not fail), instead of staying held here.
+        server after the backoff's delay, as after a failure, instead of
+        staying held here. The handler did not fail (its supervisor is not
+        told), but the delivery counts toward ``max_deliveries``: a message
+        whose runs are all refused is dead-lettered with the refusal
+        (``_used_up``) rather than delivered for ever.
         """
+        refusal = _describe(_refusal(error))
+        refused = self._refused
+        refused[item.id] = refusal
+        if len(refused) > _RETURNS_KEPT:
+            del refused[next(iter(refused))]
         failures = max(1, item.attempt - item._retries)
         delay = retry_delay(self.options.backoff, failures, self._random)
         log.error(
-            "%s: message %s is delivered again in %.3g s: %s", self.name, item.id, delay, error
+            "%s: message %s is delivered again in %.3g s: the store refused its run's writes: %s",
+            self.name,
+            item.id,
+            delay,
+            refusal,
         )
         self._nack(item.id, delay)
 
@@ -559,17 +617,50 @@ class ServedQueue(DurableQueue):
             first_delivered_at=first,
             last_delivered_at=last,
         )
-        batch.after_commit(partial(self._forget, item.id))
+        batch.after_commit(partial(self._forget_buried, item.id))
+        batch.after_failure(partial(self._burial_refused, item.id, reason, error))
         if notify:
             self._notify_dead_letter(batch, item, reason, error)
         self._forget_ask(item)
         self._settled(item, item._generation == self._generation)
 
-    def _forget(self, sequence: int) -> None:
+    def _burial_refused(
+        self, sequence: int, reason: str, error: BaseException | None, refusal: BaseException
+    ) -> None:
+        """The dead letter of ``sequence`` was refused: release it, to dead-letter it again later.
+
+        Held here, it would be kept from redelivery for as long as the process
+        lives, neither dead-lettered nor run. It comes back after the backoff's
+        longest delay (the server counts a delivery) and is dead-lettered then,
+        with this ``reason``, without running.
+        """
+        burials = self._burials
+        burials[sequence] = (reason, error)
+        if len(burials) > _BURIALS_KEPT:
+            del burials[next(iter(burials))]
+        delay = retry_delay(self.options.backoff, self.options.max_deliveries, self._random)
+        log.error(
+            "%s: message %s is dead-lettered again in %.3g s: its dead letter was refused: %s",
+            self.name,
+            sequence,
+            delay,
+            _describe(_refusal(refusal)),
+        )
+        self._nack(sequence, delay)
+
+    def _forget_buried(self, sequence: int) -> None:
         self._receipts.pop(sequence, None)
+        self._forget(sequence)
+
+    def _forget(self, sequence: int) -> None:
+        """Drop what is remembered of ``sequence`` besides its receipt (acked or dead-lettered)."""
         self._retries.pop(sequence, None)
         self._returned.pop(sequence, None)
         self._first_seen.pop(sequence, None)
+        if self._refused:
+            self._refused.pop(sequence, None)
+        if self._burials:
+            self._burials.pop(sequence, None)
 
     # --- closing --------------------------------------------------------------------
 
@@ -622,6 +713,8 @@ class ServedQueue(DurableQueue):
         if isinstance(predecessor, ServedQueue):
             self._retries.update(predecessor._retries)
             self._returned.update(predecessor._returned)
+            self._refused.update(predecessor._refused)
+            self._burials.update(predecessor._burials)
 
     def reopen(self) -> None:
         """Accept puts again and resume pulling (a stopped child restarted)."""
@@ -629,6 +722,16 @@ class ServedQueue(DurableQueue):
             return
         self.closed = False
         self._resumed.set()
+
+
+def _refusal(error: BaseException) -> BaseException:
+    """What the store refused a batch for: ``StoreFailed``'s cause, if it has one.
+
+    A refused batch fails with ``StoreFailed`` (whose text says the store
+    accepts no more writes) around the server's or the client's refusal.
+    """
+    cause = error.__cause__
+    return cause if cause is not None else error
 
 
 def _settle_quietly(settle: Callable[[], None]) -> None:
