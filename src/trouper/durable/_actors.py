@@ -59,7 +59,7 @@ from trouper._text import describe
 from trouper._validate import check_name
 from trouper.actors import Actor, ActorRef, Address
 from trouper.codec import Codec, MessageRegistry
-from trouper.durable._queue import Delivery, Durable, DurableQueue
+from trouper.durable._queue import Delivery, Durable, DurableQueue, _describe
 from trouper.durable._served import ServedQueue
 from trouper.durable._store import WriteBatch
 from trouper.errors import ActorStopped, HandlerError
@@ -495,8 +495,26 @@ class _MailboxEndpoint:
         sender._stage_append(batch, message, sender.encode(message), msg_id, None)
         return batch
 
+    def _staged_batch(self, message: object, msg_id: str | None) -> WriteBatch:
+        """The batch of a send nobody waits on: a dead letter if its commit fails.
+
+        A ``tell_nowait`` (or a transaction's released send) has returned: the
+        store's refusal (a message too large for the server) or failure would
+        otherwise be seen only in the log.
+        """
+        batch = self._batch(message, msg_id)
+        batch.after_failure(functools.partial(self._not_stored, message))
+        return batch
+
+    def _not_stored(self, message: object, error: BaseException) -> None:
+        """Post ``message``, staged for the mailbox, as a dead letter: its commit failed."""
+        cause = error.__cause__ if error.__cause__ is not None else error
+        self.layer.runtime.dead_letters.post(
+            DeadLetter(message, self.address, f"not stored: {_describe(cause)}", error)
+        )
+
     def _released(self, message: object, msg_id: str | None) -> None:
-        self.layer.runtime.store.stage(self._batch(message, msg_id))
+        self.layer.runtime.store.stage(self._staged_batch(message, msg_id))
 
     def _staged(self, message: object, msg_id: str | None) -> bool:
         """Stage the send in the running handler's transaction, if one is open anywhere."""
@@ -518,12 +536,17 @@ class _MailboxEndpoint:
         return True
 
     def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
-        """Stage ``message`` for the mailbox (durable once the store has published it)."""
+        """Stage ``message`` for the mailbox (durable once the store has published it).
+
+        If its commit fails (refused by the server, or the store failed), the
+        message is posted to the runtime's dead letters with the reason
+        ``not stored: <the error>``.
+        """
         local = self._local()
         if local is not None:
             return local.endpoint.send_nowait(message, msg_id)
         if not self._staged(message, msg_id):
-            self.layer.runtime.store.stage(self._batch(message, msg_id))
+            self.layer.runtime.store.stage(self._staged_batch(message, msg_id))
         return True
 
     async def ask(self, message: object) -> object:
@@ -564,6 +587,13 @@ def durable_ref(runtime: Runtime, name: str, *, options: Durable | None = None) 
     delivers through it (and ``ask`` works); otherwise ``ask`` raises
     ``ActorStopped``. ``options`` make the mailbox if nobody has yet (its
     host's own options replace them when it opens it).
+
+    Capacity: while the actor does not run in this runtime, a ``SqliteStore``
+    stores these tells at once, beyond ``capacity`` if need be (no host
+    counts the mailbox's depth here, and checking would read the disk for
+    every tell); a ``JetStreamStore``'s server enforces it. A ``tell_nowait``
+    whose commit fails (refused, or the store failed) is posted to the
+    runtime's dead letters with the reason ``not stored: <the error>``.
 
     Raises:
         RuntimeError: the runtime has no store.
