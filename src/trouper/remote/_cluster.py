@@ -117,6 +117,7 @@ from trouper.nats import (
 from trouper.remote._endpoint import (
     MSG_ID_HEADER,
     YIELD_EVERY,
+    HereEndpoint,
     Liveness,
     Pending,
     RemoteEndpoint,
@@ -458,28 +459,32 @@ class Cluster:
 
         Its address is ``trouper://<node>/<name>``: the path of a top-level actor
         (a named child is reached by name too, under that address). On this
-        node's own name it is the local actor's ref if one has the name. Nothing
-        is checked remotely: an actor that does not exist shows as a stopped
-        one (``ask`` raises ``ActorStopped``, tells become dead letters there).
+        node's own name it is the local actor's ref if one has the name, else a
+        ref that finds the actor here each time it is used, never through the
+        server (``HereEndpoint``). Nothing is checked remotely: an actor that
+        does not exist shows as a stopped one (``ask`` raises ``ActorStopped``,
+        tells become dead letters there).
 
         Raises:
             ValueError: ``node`` or ``name`` cannot be a node or an actor name.
         """
         check_token(node, "a node name")
         check_name(name)
+        address = Address(node, "/" + name)
         if node == self._runtime.node:
             local = self._runtime.lookup(name)
-            if local is not None:
-                return local
-        address = Address(node, "/" + name)
+            return HereEndpoint(self, address).ref() if local is None else local
         return ActorRef(address, self._endpoint(address))
 
     def resolve(self, address: Address) -> ActorRef[object]:
-        """A ref for an address read from a message: local for this node's actors, else remote."""
+        """A ref for an address read from a message: local for this node's addresses, else remote.
+
+        An address here with no actor living at it gives a ref that finds one
+        each time it is used (``HereEndpoint``): it never goes through the server.
+        """
         if address.node == self._runtime.node:
             local = self._find_local(address.path)
-            if local is not None:
-                return local
+            return HereEndpoint(self, address).ref() if local is None else local
         return ActorRef(address, self._endpoint(address))
 
     async def locate(self, name: str) -> ActorRef[object] | None:

@@ -1,4 +1,4 @@
-"""``RemoteEndpoint``: what a ref to an actor on another node delivers through."""
+"""``RemoteEndpoint`` delivers a ref's messages to another node; ``HereEndpoint`` to this one."""
 
 from __future__ import annotations
 
@@ -14,18 +14,27 @@ from trio.lowlevel import (
 )
 
 from trouper._waiting import Waiter
-from trouper.actors import ActorRef, Address, Watcher
-from trouper.errors import MailboxFull, NodeUnreachable
+from trouper.actors import ActorRef, Address, Endpoint, Watcher
+from trouper.errors import ActorStopped, MailboxFull, NodeUnreachable
 from trouper.nats import ConnectionClosed, MaxPayloadExceeded, OutboundBufferFull, Status
 from trouper.nats.protocol import encode_headers
 from trouper.remote._outbox import QUEUE_BYTES
 from trouper.remote.wire import ENTRY, actor_subject
+from trouper.runtime import DeadLetter, DeadLetterReason
 
 if TYPE_CHECKING:
     from trouper.remote._cluster import Cluster, Peer
     from trouper.runtime.lowlevel import Instruments
 
-__all__ = ["GONE", "MSG_ID_HEADER", "YIELD_EVERY", "Liveness", "Pending", "RemoteEndpoint"]
+__all__ = [
+    "GONE",
+    "MSG_ID_HEADER",
+    "YIELD_EVERY",
+    "HereEndpoint",
+    "Liveness",
+    "Pending",
+    "RemoteEndpoint",
+]
 
 MSG_ID_HEADER: Final = "Trouper-Msg-Id"
 """The header a tell's ``msg_id`` travels in (for a durable mailbox on the other node)."""
@@ -296,6 +305,95 @@ class RemoteEndpoint:
 
     def ref(self) -> ActorRef[object]:
         """A ref to the remote actor through this endpoint."""
+        return ActorRef(self.address, self)
+
+
+class HereEndpoint:
+    """Delivers a ref's messages to an address on this node, finding its actor each time.
+
+    The endpoint of a ref that names this node but no actor living here when
+    it was made (``rt.remote(<this node>, name)`` before the spawn, a ref read
+    from a message). Nothing goes through the server: each operation looks the
+    actor up as a message from another node would be (by path, or by the name
+    a top-level actor is registered under) and delegates to its endpoint, so
+    an actor spawned after the ref was made is reached. With none there, the
+    ref behaves as a stopped local actor's: a tell is a dead letter ("actor
+    stopped") and returns ``False``, ``tell_nowait`` too, an ask posts one and
+    raises ``ActorStopped``, and a watcher gets ``Terminated(ref, None)`` at once.
+    """
+
+    __slots__ = ("_cluster", "address")
+
+    def __init__(self, cluster: Cluster, address: Address) -> None:
+        self._cluster = cluster
+        # The node's cluster membership: its runtime holds the actors looked up.
+        self.address = address
+        """The address on this node."""
+
+    def __repr__(self) -> str:
+        return f"<HereEndpoint {self.address}>"
+
+    def _found(self, operation: str) -> Endpoint[object] | None:
+        """The endpoint of the actor living at the address now, or ``None``."""
+        runtime = self._cluster._runtime
+        if get_ident() != runtime.thread:
+            runtime.refuse_foreign_thread(operation)
+        ref = self._cluster._find_local(self.address.path)
+        return None if ref is None else ref.endpoint
+
+    def _dead(self, message: object) -> None:
+        self._cluster._runtime.dead_letters.post(
+            DeadLetter(message, self.address, DeadLetterReason.ACTOR_STOPPED)
+        )
+
+    async def send(self, message: object, msg_id: str | None = None) -> bool:
+        """Tell the actor at the address (``tell``); ``False``, a dead letter, if none lives."""
+        endpoint = self._found("tell")
+        if endpoint is not None:
+            return await endpoint.send(message, msg_id)
+        await checkpoint_if_cancelled()
+        self._dead(message)
+        await cancel_shielded_checkpoint()
+        return False
+
+    def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
+        """Tell the actor now (``tell_nowait``); ``False``, a dead letter, if none lives."""
+        endpoint = self._found("tell_nowait")
+        if endpoint is not None:
+            return endpoint.send_nowait(message, msg_id)
+        self._dead(message)
+        return False
+
+    async def ask(self, message: object) -> object:
+        """Ask the actor at the address (``ask``).
+
+        Raises:
+            ActorStopped: no actor lives there (a dead letter was posted).
+        """
+        endpoint = self._found("ask")
+        if endpoint is not None:
+            return await endpoint.ask(message)
+        await checkpoint_if_cancelled()
+        self._dead(message)
+        await cancel_shielded_checkpoint()
+        raise ActorStopped(self.address)
+
+    def watch(self, watcher: Watcher) -> None:
+        """Watch the actor living at the address; with none, ``watcher`` is told at once."""
+        endpoint = self._found("watch")
+        if endpoint is not None:
+            endpoint.watch(watcher)
+        else:
+            watcher.terminated(self.ref(), None)
+
+    def unwatch(self, watcher: Watcher) -> None:
+        """Stop telling ``watcher`` (of the actor living at the address now)."""
+        endpoint = self._found("unwatch")
+        if endpoint is not None:
+            endpoint.unwatch(watcher)
+
+    def ref(self) -> ActorRef[object]:
+        """A ref to the address through this endpoint."""
         return ActorRef(self.address, self)
 
 
