@@ -173,6 +173,9 @@ _FORGET_AFTER: Final = 10
 _FORGOTTEN: Final = 4096
 """Incarnations of dropped records of nodes gone silent, remembered to know them when back."""
 
+_ENDED: Final = 4096
+"""Stops reported to watching nodes whose reasons are remembered, in case the notice was lost."""
+
 
 @attrs.frozen
 class ClusterStatistics:
@@ -379,6 +382,10 @@ class Cluster:
         # The sequence number of this node's last topic publish.
         self._proxies: dict[str, dict[str, _Proxy]] = {}
         # Proxies watching local actors, by watching node and path.
+        self._ended: dict[tuple[str, str], object] = {}
+        # The reasons (as on the wire) of the stops proxies reported, by watching node and
+        # path (at most _ENDED, oldest first): a node whose notice was lost and that watches
+        # again (its recheck) gets the real reason, not None.
         self._groups: dict[tuple[str, str], Subscription] = {}
         # NATS queue subscriptions of the queue groups with members here.
         self._shared: dict[str, bool] = {}
@@ -1045,6 +1052,10 @@ class Cluster:
                 del self._proxies[proxy.node]
         wired = None if reason is None else error_to_wire(reason, self.node)
         self._control(proxy.node, ["terminated", self.node, proxy.path, wired])
+        ended = self._ended
+        if len(ended) >= _ENDED:
+            del ended[next(iter(ended))]
+        ended[proxy.node, proxy.path] = wired  # (the notice may be lost with a connection)
 
     def _control(self, node: str, message: list[object]) -> None:
         """Send a control message in order with this node's tells to ``node``."""
@@ -1096,8 +1107,10 @@ class Cluster:
     def _watched_from(self, node: str, path: str, msg: Msg) -> None:
         ref = self._find_local(path)
         if ref is None:
-            answer: list[object] = ["gone", None]
+            # A stop reported to that node (its notice maybe lost) keeps its reason.
+            answer: list[object] = ["gone", self._ended.get((node, path))]
         else:
+            self._ended.pop((node, path), None)  # watched anew: an older stop is not its
             proxies = self._proxies.setdefault(node, {})
             if path not in proxies:
                 proxy = proxies[path] = _Proxy(self, node, path, ref)
