@@ -112,7 +112,12 @@ class ActorStopped(ActorError, trio.BrokenResourceError):
 
     Raised by ``ask`` when the target has stopped (at once) or stops before it
     answers (its queued asks are failed with this error when it stops).
+    An actor stopping for good (running ``on_stop``, or finishing its
+    handler first) takes no new mail: an ``ask`` to it raises this at once.
     ``tell`` to a stopped actor never raises: the message becomes a dead letter.
+    Also raised by ``watch``, ``link``, ``spawn``, ``spawn_pool`` and
+    ``start_child`` on the context of an actor that has stopped for good (a
+    context a task kept after the stop), with that actor's address.
     """
 
     def __init__(self, address: Address) -> None:

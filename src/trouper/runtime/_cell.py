@@ -41,11 +41,18 @@ cancelled, and the cell finalizes. A stop that finds the actor idle with
 nothing to wait for (no children, no timers, the default ``on_stop``)
 finalizes it at once, in the stopper's task.
 
+The mailbox closes when a stop for good begins (the ``STOP`` taken), not
+when it is over: the actor will handle no message again, so what is queued
+becomes dead letters then (asks get ``ActorStopped``), and so does what is
+sent while it stops, at once (a pool routes past a stopping member; an
+asker does not wait for ``on_stop``). A restart keeps the mailbox; a shared
+mailbox (a balancing pool's) stays open for the other members; a settling or
+durable one closes when the stop is over (see ``_refuse_mail``).
+
 Finalizing is synchronous and always runs (also when cancelled from
-outside), after the actor's children have finalized: the mailbox closes and
-its messages become dead letters (asks get ``ActorStopped``), the name is
-freed, watchers and links are told, and the supervisor forgets or keeps the
-child.
+outside), after the actor's children have finalized: the mailbox closes (if
+it is still open) and its messages become dead letters, the name is freed,
+watchers and links are told, and the supervisor forgets or keeps the child.
 """
 
 from __future__ import annotations
@@ -784,12 +791,32 @@ class Cell:
                 if self._can_stop_at_once():
                     self._stop_at_once()
                     return
+                self._refuse_mail()
                 self._apply_stop_deadline(self.runtime.now() + self.stop_timeout)
             elif command is Command.TERMINATE and self._serving is not None and not self._parked:
                 self._serving.deadline = self.runtime.now() + self.stop_timeout
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
             self._deferred = reason
+
+    def _refuse_mail(self) -> None:
+        """A stop for good begins: close the mailbox to senders now, not once it is over.
+
+        The running handler still finishes, then the children stop and
+        ``on_stop`` runs, but no message would be handled any more: what is
+        queued becomes dead letters now (asks get ``ActorStopped``), and so
+        does what is sent from now on, at once, so a pool routes past this
+        member and an asker does not wait for ``on_stop``. A restart keeps the
+        mailbox (``TERMINATE`` never comes here). A mailbox the cell does not
+        own (a balancing pool's) stays open for the other members; a settling
+        or durable one closes only when the stop is over: its message in
+        handling must still be settled, and what is told meanwhile is stored
+        for the actor's next incarnation.
+        """
+        mailbox = self.mailbox
+        if self.owns_mailbox and not (mailbox.settles or mailbox.durable):
+            for message in mailbox.close():
+                self.dead_letter(message, _STOPPED_REASON)
 
     @property
     def stop_timeout(self) -> float:
@@ -1074,6 +1101,7 @@ class Cell:
                 self._pending = None
                 self.stop_reason = error
                 self._enter(Phase.STOPPING)
+                self._refuse_mail()
                 await self._stop_children()
                 return error
             return error
@@ -1537,27 +1565,33 @@ class Cell:
 
         A member sharing its pool's mailbox keeps it apart instead: the notice
         of its own watch or link is for it alone, not for whichever member is
-        free (and its ``unwatch`` withdraws only its own).
+        free (and its ``unwatch`` withdraws only its own). So does an actor
+        stopping for good, whose mailbox closed when the stop began: the
+        notice is a dead letter when the stop is over, unless its ``on_stop``
+        withdrew it (``ctx.unwatch``) meanwhile, as it could from the mailbox.
         """
         if self.owns_mailbox:
             if not self.mailbox.closed:
                 self.mailbox.put_system(message)
                 return
-        elif self.phase is not Phase.STOPPED:
-            if self._notices is None:
-                self._notices = deque()
-            self._notices.append(message)
-            if self.phase is Phase.RUNNING:
-                self._unpark()  # (parked on the shared mailbox: serve the notice now)
+            if self.phase is not Phase.STOPPING and self._pending is not Command.STOP:
+                self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
+                return
+        elif self.phase is Phase.STOPPED:
+            self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
             return
-        self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
+        if self._notices is None:
+            self._notices = deque()
+        self._notices.append(message)
+        if self.phase is Phase.RUNNING:
+            self._unpark()  # (parked on the shared mailbox: serve the notice now)
 
     def withdraw_notices(self, ref: ActorRef[object]) -> None:
         """Drop the ``Terminated`` for ``ref`` not yet handled (``ctx.unwatch``)."""
-        items = self.mailbox.items if self.owns_mailbox else self._notices
-        if items:
-            for item in [m for m in items if type(m) is Terminated and m.ref == ref]:
-                items.remove(item)
+        for items in (self.mailbox.items if self.owns_mailbox else None, self._notices):
+            if items:
+                for item in [m for m in items if type(m) is Terminated and m.ref == ref]:
+                    items.remove(item)
 
     def linked_stopped(self, other: Cell, reason: BaseException | None) -> None:
         """React to a linked actor's stop: an ``Exited`` message, or a failure of our own."""
@@ -1574,7 +1608,10 @@ class Cell:
     def guardian(self) -> Guardian:
         """The supervising side of this actor's children (made with the first child)."""
         if self._guardian is None:
-            if self.phase in (Phase.STOPPING, Phase.STOPPED, Phase.ENDING):
+            if self.phase is Phase.STOPPED:
+                # (a context kept after its actor stopped: a child would run unsupervised)
+                raise ActorStopped(self.address)
+            if self.phase in (Phase.STOPPING, Phase.ENDING):
                 raise RuntimeError(f"{self.address.path} is stopping: it cannot have children")
             self._guardian = self.runtime.new_guardian(self)
         return self._guardian

@@ -15,7 +15,7 @@ from trouper.actors import (
     DeliveryInfo,
     Timer,
 )
-from trouper.errors import ChildNotFound, NameTaken
+from trouper.errors import ActorStopped, ChildNotFound, NameTaken
 from trouper.runtime import _runtime
 from trouper.runtime._cell import Cell
 from trouper.runtime._lifecycle import Command, Phase
@@ -37,6 +37,18 @@ class ActorContext(Context):
     def __init__(self, cell: Cell) -> None:
         self._cell = cell
         # The cell of the actor this context belongs to (every instance shares it).
+
+    def _living(self) -> Cell:
+        """This actor's cell, unless it has stopped for good (a context kept after the stop).
+
+        Raises:
+            ActorStopped: the actor has stopped for good: a bond or a child made
+                now would never be released (nobody would learn of it).
+        """
+        cell = self._cell
+        if cell.phase is Phase.STOPPED:
+            raise ActorStopped(cell.address)
+        return cell
 
     @property
     def self_ref(self) -> ActorRef[object]:
@@ -72,7 +84,11 @@ class ActorContext(Context):
         mailbox: MailboxFactory | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
-        """Start a child of this actor; see ``Context.spawn``."""
+        """Start a child of this actor; see ``Context.spawn``.
+
+        Raises:
+            ActorStopped: this actor has stopped for good (a context kept after it).
+        """
         cell = await _runtime.spawn_cell(
             self._cell.runtime,
             self._cell.guardian,
@@ -101,7 +117,11 @@ class ActorContext(Context):
         shutdown: float | None = None,
         **kwargs: object,
     ) -> ActorRef[object]:
-        """Start a pool of ``size`` actors behind one ref, as a child of this actor."""
+        """Start a pool of ``size`` actors behind one ref, as a child of this actor.
+
+        Raises:
+            ActorStopped: this actor has stopped for good (a context kept after it).
+        """
         cell = self._cell
         pools = cast("_runtime._Pools", cell.runtime.extension("pools"))
         return await pools.spawn(
@@ -139,8 +159,10 @@ class ActorContext(Context):
         Raises:
             TypeError: ``ref`` is not a ref, or its endpoint has no ``watch`` and
                 ``unwatch``; nothing is recorded.
+            ActorStopped: this actor has stopped for good (a context kept after
+                it): nothing is recorded, the watched side never holds a stale watcher.
         """
-        me = self._cell
+        me = self._living()
         _runtime.check_ref(ref, "watch")
         if ref == me.ref or (me._bonds is not None and ref in me._bonds.watching):
             return
@@ -166,8 +188,13 @@ class ActorContext(Context):
         me.withdraw_notices(ref)
 
     def link(self, ref: ActorRef[object]) -> None:
-        """Tie this actor's fate to ``ref``'s, both ways; see ``Context.link``."""
-        me, other = self._cell, _local(ref, "link")
+        """Tie this actor's fate to ``ref``'s, both ways; see ``Context.link``.
+
+        Raises:
+            ActorStopped: this actor has stopped for good (a context kept after
+                it): no link is recorded on either side.
+        """
+        me, other = self._living(), _local(ref, "link")
         if other is me or other in me.bonds.links:
             return
         if other.phase is Phase.STOPPED:
@@ -183,7 +210,11 @@ class ActorContext(Context):
         other.bonds.links.pop(me, None)
 
     async def start_child(self, spec: ChildSpec) -> ActorRef[object]:
-        """Start a child from a spec, after the existing children; see ``Context.start_child``."""
+        """Start a child from a spec, after the existing children; see ``Context.start_child``.
+
+        Raises:
+            ActorStopped: this actor has stopped for good (a context kept after it).
+        """
         if not isinstance(spec, ChildSpec):
             raise TypeError(f"start_child takes a ChildSpec, got {spec!r}")
         cell = await _runtime.spawn_cell(

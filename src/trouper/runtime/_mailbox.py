@@ -103,7 +103,7 @@ class Mailbox(Protocol):
     size: float
     """The capacity in messages (``math.inf`` for none)."""
     closed: bool
-    """Whether the mailbox refuses new messages (its actor has stopped)."""
+    """Whether the mailbox refuses new messages (its actor stops or has stopped for good)."""
     settles: ClassVar[bool]
     """Whether the cell must ``settle`` every item it takes."""
     durable: ClassVar[bool]
@@ -152,7 +152,12 @@ class Mailbox(Protocol):
         ...
 
     def close(self) -> list[object]:
-        """Refuse further items; return the queued ones that are the caller's to report."""
+        """Refuse further items; return the queued ones that are the caller's to report.
+
+        A cell calls it once its actor's stop for good is over; a cell that
+        owns a mailbox that neither settles nor is durable calls it already
+        when the stop begins (its last handler may still be running).
+        """
         ...
 
     def reopen(self) -> None:
@@ -208,7 +213,7 @@ class MemoryMailbox:
         # The room the put fast path checks: ``size``, or 0 once closed or while
         # senders wait (until it has drained: see ``admit``).
         self.closed = False
-        # Whether the mailbox refuses new items (its actor stopped for good).
+        # Whether the mailbox refuses new items (its actor stops or stopped for good).
         self.consumers: Consumer | dict[Consumer, None] | None = None
         # The parked consumer (one cell: the usual case, no dict), or the parked consumers
         # in the order they parked (a shared mailbox), or None / empty when none is parked.

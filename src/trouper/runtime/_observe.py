@@ -43,7 +43,8 @@ class DeadLetterReason(enum.StrEnum):
     """Why the engine made a message a dead letter (layers above add reasons of their own)."""
 
     ACTOR_STOPPED = "actor stopped"
-    """The recipient has stopped for good (or stopped before taking it)."""
+    """The recipient has stopped for good, or is stopping for good (its mailbox closed
+    when the stop began), or stopped before taking it."""
     UNHANDLED = "unhandled message"
     """No handler of the recipient takes its type, and it has no ``receive``."""
     HANDLER_FAILED = "handler failed"
