@@ -60,8 +60,11 @@ class DeadLetterReason(enum.StrEnum):
     ROUTING_FAILED = "routing failed"
     """A pool's router raised while choosing a member (the error is attached)."""
     DELIVERY_FAILED = "delivery failed"
-    """Handing a runtime report to a system-topic subscriber raised (its endpoint refused
-    it: a pool whose router rejects the report); the error is attached."""
+    """Handing a message on raised where nobody can be told (the error is attached): a
+    topic subscriber's endpoint refused it (a pool whose router rejects it), for a
+    ``publish`` as for a runtime report to a system-topic subscriber (that subscriber
+    loses it, the others still get it), or a local endpoint refused a tell from
+    another node (``trouper.remote``)."""
 
 
 @attrs.frozen
