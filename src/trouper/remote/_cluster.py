@@ -16,6 +16,9 @@ one node arrive in the order it sent them):
 - ``P.actor.<me>.>``: tells and asks to this node's actors. The target is
   found by path (cached per subject) and the frame decoded; an undecodable
   one becomes a dead letter whose reason is the decoding error's text. A
+  frame that names an earlier incarnation of this node (sent before its
+  sender heard of the restart) is not delivered: its tells become dead
+  letters ("node restarted") and its ask fails with ``NodeUnreachable``. A
   full mailbox never blocks the reader: the message is *held* in a queue of
   its target's (``_backlogs``) drained by one task per full target, and the
   target's later messages queue behind it, so order holds. At most
@@ -152,6 +155,9 @@ log = logging.getLogger("trouper.remote")
 
 UNREACHABLE: Final = "node unreachable"
 """The dead-letter reason of a tell to a node that is gone (or when this node is cut off)."""
+
+RESTARTED: Final = "node restarted"
+"""The dead-letter reason of a message that reached this node for an earlier process of it."""
 
 _WRITE_BUFFER: Final = 8 * 1024 * 1024
 """Bytes the connection buffers before the outbox waits for the server to read them."""
@@ -1141,6 +1147,9 @@ class Cluster:
             if size <= pos:  # not even one entry: no frame (a plain NATS request, say)
                 self._not_a_frame(subject, data, asked)
                 return
+            if last is None and data[8:16] != self._incarnation and data[8:16] != NO_INCARNATION:
+                self._stale_frame(subject, data, size, asked)  # (a pair never seen: stale?)
+                return
             reply: _Reply | None
             codec = self._codec
             while pos < size:
@@ -1182,14 +1191,46 @@ class Cluster:
             log.exception("node %r: a message on %r could not be delivered", self.node, subject)
 
     def _count_lost(self, data: bytes, seq: int, last: int | None) -> None:
-        """Count the messages a frame shows were lost before it (the rule is in ``_wire``)."""
+        """Count the messages a frame shows were lost before it (the rule is in ``_wire``).
+
+        (A frame numbered for an earlier incarnation of this node never gets here.)
+        """
         if last is None:
-            receiver = data[8:16]
-            if receiver != self._incarnation and receiver != NO_INCARNATION:
-                return  # numbered for an earlier incarnation of this node
             last = 0
         if seq > last + 1:
             self._lost += seq - last - 1
+
+    def _stale_frame(self, subject: str, data: bytes, size: int, asked: str | None) -> None:
+        """A frame sent to an earlier process of this node (it restarted since): dead letters.
+
+        Its messages were meant for the old process's actors, not for new ones
+        that merely have their names (an incarnation names the process, as
+        Akka's uid does): each becomes a dead letter ("node restarted"), and an
+        ask gets ``NodeUnreachable`` back, as the sender's asks to the old
+        process fail once it hears of the restart.
+        """
+        address = self._address_of(subject)
+        why = f"node {self.node!r} restarted: the message was sent to its earlier process"
+        error = NodeUnreachable(address, why)
+        codec = self._codec
+        letters = self._runtime.dead_letters
+        pos = FRAME_HEAD
+        while pos < size:
+            _, length = _unpack_entry(data, pos) if pos + 12 <= size else (0, size)
+            pos += 12
+            if pos + length > size:  # cut short: what is left is bytes, as any such frame's
+                self._not_a_frame(subject, data, asked)
+                return
+            blob = data[pos : pos + length]
+            pos += length
+            self._received += 1
+            try:
+                message: object = codec.decode_blob(blob)
+            except UndecodableMessage:
+                message = blob
+            letters.post(DeadLetter(message, address, RESTARTED, error))
+        if asked is not None:
+            self._answer((asked, data[size:]), outcome.Error(error))
 
     def _undecodable_message(
         self,

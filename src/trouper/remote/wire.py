@@ -31,7 +31,7 @@ topic publishes apart by its incarnation. The first frame a
 receiver sees for a (sender, receiver) pair counts the numbers before it as
 lost if it names this incarnation of the receiver (or none); one that names
 an earlier incarnation (the sender has not yet heard of a restart) counts
-nothing.
+nothing and is not delivered: its messages were for the earlier process.
 
 A reply is a status byte, ``OK`` then the blob of the value, ``REF`` then a
 ref's address (a handler may answer with a ref, which the codec takes only
