@@ -54,7 +54,8 @@ SURFACE = {
         "Interception", "Mailbox", "MailboxEnding", "MailboxFactory", "MemoryMailbox", "Phase",
         "ReplyCallback", "SendKind", "Transaction", "Transport", "Verdict", "Watcher",
         "WithMsgId", "admit", "cell_of", "current_cell",
-        "message_of", "register_extension", "running", "spawn_cell", "stage_if_in_transaction",
+        "message_of", "register_extension", "release_frames", "running", "spawn_cell",
+        "stage_if_in_transaction",
     },
     "trouper.aio": {"AioRef", "AioRuntime", "open_runtime"},
     "trouper.codec": {

@@ -22,7 +22,6 @@ behave as they do for any stopped actor.
 
 from __future__ import annotations
 
-import traceback
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -61,6 +60,7 @@ from trouper.runtime.lowlevel import (
     WithMsgId,
     current_cell,
     message_of,
+    release_frames,
     stage_if_in_transaction,
 )
 
@@ -272,7 +272,7 @@ class _Rerouting(PoolEndpoint):
                 # The frames the error went through have all finished: their
                 # locals go (what the router built, the endpoint), as the engine
                 # lets a reported failure's go; the traceback stays.
-                traceback.clear_frames(target.__traceback__)
+                release_frames(target)
         elif target.mailbox.closed:
             target.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
         else:

@@ -8,6 +8,10 @@ actor's ``stop_reason``, the dead-letter office's ``recent``); once everyone
 owed it has had it, ``release_frames`` clears the finished frames, as
 ``traceback.clear_frames`` does, so that the error and its printed traceback
 stay and the objects its frames held can be freed.
+
+Layers above export it from ``trouper.runtime.lowlevel`` for the errors they
+report (a router's, a subscriber endpoint's); like the engine, they skip it
+while ``Runtime.failing``.
 """
 
 from __future__ import annotations

@@ -47,6 +47,15 @@ The cell's lifecycle, as pure tables (no Trio): ``Phase``, ``Command``,
 ``PUBLIC_STATE`` (how each phase shows as an ``ActorState``) and
 ``admit(phase, pending, command)`` -> ``Verdict``.
 
+Failures a layer reports and keeps (a dead letter's error): once everyone
+owed the error has it, ``release_frames(error)`` lets go of the local
+variables of the finished frames its traceback went through (what a router
+or an endpoint built), keeping the error, its chain and its printed
+traceback, as the engine does with a handler's failure; skip it while
+``runtime.failing`` (the locals stay for post-mortem debugging). Unlike
+``traceback.clear_frames`` it follows the error's chain and groups, and never
+clears a suspended coroutine's frame (which would close the coroutine).
+
 The engine's parts, for layers that need them: ``Cell`` (runs one actor),
 ``Guardian`` (the supervising half of an actor or of the root, ``rt.root``),
 ``spawn_cell``, ``cell_of`` (the local cell behind a ref), ``current_cell``
@@ -60,6 +69,7 @@ from trouper.errors import CallbackAskUnsupported as CallbackAskUnsupported
 from trouper.runtime._ask import Ask, ReplyCallback
 from trouper.runtime._cell import Cell, Transaction, current_cell, stage_if_in_transaction
 from trouper.runtime._envelopes import WithMsgId, message_of
+from trouper.runtime._frames import release_frames
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._instrument import (
     HandlerOutcome,
@@ -120,6 +130,7 @@ __all__ = [
     "current_cell",
     "message_of",
     "register_extension",
+    "release_frames",
     "running",
     "spawn_cell",
     "stage_if_in_transaction",

@@ -50,7 +50,6 @@ false and ``publish`` pays one truth test for all this.
 from __future__ import annotations
 
 import enum
-import traceback
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -61,7 +60,7 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from trouper.actors import ActorRef, ActorState, Address
 from trouper.errors import ActorStopped, InvalidSubject, MailboxFull
 from trouper.runtime import ActorEvent, DeadLetter, DeadLetterReason, EventKind, Listener, Runtime
-from trouper.runtime.lowlevel import Cell, Mailbox, cell_of, register_extension
+from trouper.runtime.lowlevel import Cell, Mailbox, cell_of, register_extension, release_frames
 from trouper.topics._subjects import SubjectIndex, parse_pattern, parse_subject
 
 __all__ = [
@@ -772,7 +771,7 @@ class TopicRegistry:
             DeadLetter(item, subscription._ref.address, DeadLetterReason.DELIVERY_FAILED, error)
         )
         if not self._runtime.failing:
-            traceback.clear_frames(error.__traceback__)  # (the running publish's frame stays)
+            release_frames(error)  # (the running publish's frame stays)
 
     # --- system topics ------------------------------------------------------------
 
