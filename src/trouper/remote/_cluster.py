@@ -1059,9 +1059,12 @@ class Cluster:
         wired = None if reason is None else error_to_wire(reason, self.node)
         self._control(proxy.node, ["terminated", self.node, proxy.path, wired])
         ended = self._ended
-        if len(ended) >= _ENDED:
+        key = (proxy.node, proxy.path)
+        if key in ended:
+            del ended[key]  # (so that it goes last: the oldest go first)
+        elif len(ended) >= _ENDED:
             del ended[next(iter(ended))]
-        ended[proxy.node, proxy.path] = wired  # (the notice may be lost with a connection)
+        ended[key] = wired  # kept in case the notice is lost with a connection
 
     def _control(self, node: str, message: list[object]) -> None:
         """Send a control message in order with this node's tells to ``node``."""
