@@ -115,9 +115,10 @@ class ActorStopped(ActorError, trio.BrokenResourceError):
     An actor stopping for good (running ``on_stop``, or finishing its
     handler first) takes no new mail: an ``ask`` to it raises this at once.
     ``tell`` to a stopped actor never raises: the message becomes a dead letter.
-    Also raised by ``watch``, ``link``, ``spawn``, ``spawn_pool`` and
-    ``start_child`` on the context of an actor that has stopped for good (a
-    context a task kept after the stop), with that actor's address.
+    Also raised by ``watch``, ``link``, ``spawn``, ``spawn_pool``,
+    ``start_child``, ``send_later`` and ``every`` on the context of an actor
+    that has stopped for good (a context a task kept after the stop), with
+    that actor's address.
     """
 
     def __init__(self, address: Address) -> None:

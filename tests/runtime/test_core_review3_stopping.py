@@ -281,3 +281,27 @@ async def test_a_failed_first_start_refuses_mail_while_its_children_stop() -> No
         await trio.testing.wait_all_tasks_blocked()  # its child waits in its on_stop
         assert _stopped(letters) == [Job(1)]
         release.set()
+
+
+async def test_timers_on_the_context_of_a_stopped_actor_raise() -> None:
+    """send_later and every on a kept context raise: nothing would ever cancel the timer."""
+    kept: list[trouper.Context] = []
+    journal: list[int] = []
+
+    class Counter(Actor):
+        @handler
+        async def job(self, message: Job) -> None:
+            journal.append(message.key)
+
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Watcher, kept, name="watcher")
+        counter = await rt.spawn(Counter, name="counter")
+        await rt.stop(ref)
+        [ctx] = kept
+        exact = rf"^{re.escape(str(ActorStopped(ref.address)))}$"
+        with pytest.raises(ActorStopped, match=exact):
+            ctx.every(1, counter, Job(1))
+        with pytest.raises(ActorStopped, match=exact):
+            ctx.send_later(1, counter, Job(2))
+        await trio.sleep(10)
+        assert journal == []

@@ -143,12 +143,21 @@ class ActorContext(Context):
         self._cell.stop_self()
 
     def send_later(self, delay: float, target: ActorRef[object], message: object) -> Timer:
-        """Tell ``message`` to ``target`` after ``delay`` seconds, unless cancelled first."""
-        return start_timer(self._cell, delay, None, target, message)
+        """Tell ``message`` to ``target`` after ``delay`` seconds, unless cancelled first.
+
+        Raises:
+            ActorStopped: this actor has stopped for good (a context kept after it).
+        """
+        return start_timer(self._living(), delay, None, target, message)
 
     def every(self, interval: float, target: ActorRef[object], message: object) -> Timer:
-        """Tell ``message`` to ``target`` every ``interval`` seconds until cancelled."""
-        return start_timer(self._cell, interval, interval, target, message)
+        """Tell ``message`` to ``target`` every ``interval`` seconds until cancelled.
+
+        Raises:
+            ActorStopped: this actor has stopped for good (a context kept after it):
+                its timers are cancelled when it stops, and this one never would be.
+        """
+        return start_timer(self._living(), interval, interval, target, message)
 
     def watch(self, ref: ActorRef[object]) -> None:
         """Receive ``Terminated(ref, reason)`` once ``ref`` has stopped for good.
