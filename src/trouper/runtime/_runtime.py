@@ -422,9 +422,12 @@ class Runtime:
 
         The running handler finishes (and replies); then its children stop,
         then its ``on_stop`` runs, all within its ``shutdown`` deadline, after
-        which what remains is cancelled. Queued messages become dead letters
-        and their asks get ``ActorStopped``. A stopped actor is not restarted,
-        whatever its restart kind. Stopping a stopped actor does nothing.
+        which what remains is cancelled. From the moment the stop begins the
+        actor takes no mail: queued messages become dead letters and their
+        asks get ``ActorStopped``, and so does what is sent meanwhile, at once
+        (a durable mailbox stores it for the next incarnation instead). A
+        stopped actor is not restarted, whatever its restart kind. Stopping
+        a stopped actor does nothing.
         Called by the actor on itself, it returns at once and the stop takes
         effect when the running handler returns.
 
