@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
-from remote_support import Account, Balance, Deposit, Note, ReplyTo, nodes, wait_for
+from remote_support import Account, Balance, Deposit, Note, ReplyTo, StopNow, nodes, wait_for
 from test_remote_review_notices import Journal
 
 import trouper
-from trouper import Address, Terminated
+from trouper import Actor, Address, Terminated
 from trouper.errors import ActorStopped
 from trouper.remote import Nats, cluster_of
 from trouper.runtime import DeadLetter, DeadLetterReason
@@ -89,3 +89,28 @@ async def test_a_ref_to_no_actor_here_read_from_another_nodes_message_stays_here
         (Note("x"), DeadLetterReason.ACTOR_STOPPED),
         (Note("c"), DeadLetterReason.ACTOR_STOPPED),
     ]
+
+
+class Parent(Actor):
+    """Starts a child registered as ``kid`` (its address is under the parent's)."""
+
+    async def on_start(self) -> None:
+        await self.ctx.spawn(Account, 1, name="kid")
+
+
+async def test_a_watch_through_a_ref_made_before_a_named_child_names_the_ref_watched(
+    transport: Nats,
+) -> None:
+    """``Terminated`` carries the address watched (``/kid``), not the child's own longer one."""
+    seen: list[Terminated] = []
+    async with nodes(transport, "web") as (web,):
+        ref = web.remote("web", "kid")
+        await web.spawn(Parent, name="parent")
+        journal = await web.spawn(Journal, seen)
+        with trio.fail_after(5):
+            await journal.tell(ref)
+            await journal.ask(Balance())  # the watch is made
+            await ref.tell(StopNow())
+            await wait_for(lambda: seen != [])
+        assert seen == [Terminated(ref, None)]
+        assert seen[0].ref.address == Address("web", "/kid")

@@ -6,6 +6,7 @@ import enum
 from threading import get_ident
 from typing import TYPE_CHECKING, Final
 
+import attrs
 from trio.lowlevel import (
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
@@ -379,22 +380,43 @@ class HereEndpoint:
         raise ActorStopped(self.address)
 
     def watch(self, watcher: Watcher) -> None:
-        """Watch the actor living at the address; with none, ``watcher`` is told at once."""
+        """Watch the actor living at the address; with none, ``watcher`` is told at once.
+
+        ``Terminated`` names this ref's address, also for a child found by its
+        registered name (whose own address is longer), as another node's would.
+        """
         endpoint = self._found("watch")
-        if endpoint is not None:
-            endpoint.watch(watcher)
-        else:
+        if endpoint is None:
             watcher.terminated(self.ref(), None)
+        else:
+            endpoint.watch(_Renamed(watcher, self.address))
 
     def unwatch(self, watcher: Watcher) -> None:
         """Stop telling ``watcher`` (of the actor living at the address now)."""
         endpoint = self._found("unwatch")
         if endpoint is not None:
-            endpoint.unwatch(watcher)
+            endpoint.unwatch(_Renamed(watcher, self.address))
 
     def ref(self) -> ActorRef[object]:
         """A ref to the address through this endpoint."""
         return ActorRef(self.address, self)
+
+
+@attrs.frozen
+class _Renamed:
+    """Watches for a ``HereEndpoint``'s watcher, so ``Terminated`` names the address it watched.
+
+    Equal for the same watcher and address, so that ``unwatch`` finds it.
+    """
+
+    watcher: Watcher
+    """Who is told."""
+    address: Address
+    """The address the watcher watched (the ref it is told of has it)."""
+
+    def terminated(self, ref: ActorRef[object], reason: BaseException | None) -> None:
+        """The actor found at the address stopped for good: tell the watcher of that address."""
+        self.watcher.terminated(ActorRef(self.address, ref.endpoint), reason)
 
 
 def _headers(instruments: Instruments, msg_id: str | None) -> dict[str, str] | None:
