@@ -17,7 +17,9 @@ everything a node sends to one subject is the order it was added in.
 
 While the connection's write buffer is full, the task waits until the
 server has read it; meanwhile the queue grows, and ``send`` waits (and
-``send_nowait`` raises ``MailboxFull``) once it holds ``QUEUE_BYTES``.
+``send_nowait`` raises ``MailboxFull``) once it holds ``QUEUE_BYTES``: until
+there is room, or until ``wake`` (the node sent to is gone, or this node
+leaves), when the sender checks again whether it may send at all.
 While the connection is down, batches go to the client's outage buffer; a
 batch that does not fit is lost: its tells become dead letters ("node
 unreachable") and its ask fails with ``NodeUnreachable``.
