@@ -116,9 +116,9 @@ import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.actors import ActorRef
-from trouper.errors import MailboxFull, RuntimeClosed
+from trouper.errors import CallbackAskUnsupported, MailboxFull, RuntimeClosed
 from trouper.runtime import Runtime
-from trouper.runtime.lowlevel import CallbackAskUnsupported, Cell, MemoryMailbox
+from trouper.runtime.lowlevel import Cell, MemoryMailbox
 
 __all__ = ["LINGER", "Call", "Crossing", "LingerClock"]
 

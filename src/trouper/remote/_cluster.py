@@ -74,7 +74,6 @@ import logging
 import math
 import secrets
 import struct
-import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext, suppress
@@ -90,6 +89,7 @@ from trouper.actors import ActorRef, Address, Watcher
 from trouper.codec import Codec
 from trouper.errors import (
     ActorStopped,
+    CallbackAskUnsupported,
     MailboxFull,
     NodeNameTaken,
     NodeUnreachable,
@@ -142,7 +142,7 @@ from trouper.remote.wire import (
     unpack,
 )
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import CallbackAskUnsupported, Cell, Endpoint, register_extension
+from trouper.runtime.lowlevel import Cell, Endpoint, register_extension, release_frames
 from trouper.topics import Subscription as TopicSubscription
 from trouper.topics import TopicRegistry, pattern_matches
 
@@ -1325,7 +1325,7 @@ class Cluster:
             DeadLetter(message, ref.address, DeadLetterReason.DELIVERY_FAILED, error)
         )
         if not self._runtime.failing:
-            traceback.clear_frames(error.__traceback__)  # (its locals: the router's, say)
+            release_frames(error)  # (its locals: the router's, say)
 
     def _delivering(self, headers: Headers | None) -> AbstractContextManager[None]:
         """Where a message from another node is delivered: what its headers carry is current.

@@ -37,7 +37,13 @@ from trio.lowlevel import (
 
 from trouper._text import type_name
 from trouper.actors import Actor, ActorRef, Exited, Terminated, Watcher
-from trouper.errors import ActorStopped, AskCycle, MailboxFull, UnhandledMessage
+from trouper.errors import (
+    ActorStopped,
+    AskCycle,
+    CallbackAskUnsupported,
+    MailboxFull,
+    UnhandledMessage,
+)
 from trouper.routing._messages import CONTROL
 from trouper.routing._routers import (
     Balancing,
@@ -51,7 +57,6 @@ from trouper.routing._routers import (
 from trouper.runtime import DeadLetterReason
 from trouper.runtime.lowlevel import (
     Ask,
-    CallbackAskUnsupported,
     Cell,
     Mailbox,
     MemoryMailbox,
