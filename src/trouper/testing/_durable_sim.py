@@ -265,7 +265,7 @@ async def _incarnation(
         scope.cancel()
 
     try:
-        with trio.CancelScope() as killed:
+        with sim._bounded() as killed:
             async with running(runtime), trio.open_nursery() as nursery:
                 sim._runtime, sim._store, sim._nursery = runtime, store, nursery
                 nursery.start_soon(sim._watchdog)

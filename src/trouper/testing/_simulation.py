@@ -40,7 +40,11 @@ a ``send_later`` that sets the next) never looks deadlocked. ``max_time``
 bounds a run in virtual seconds (one hour unless told otherwise; ``None``:
 no bound): the watchdog sleeps no later than that instant, and when it wakes
 there with a deadline still pending, the run fails with ``MaxTimeExceeded``,
-naming the seed and the waits still going on.
+naming the seed and the waits still going on. A task that loops without
+ever waiting holds virtual time (it passes only when every task waits) and
+the watchdog with it, so the Trio instrument that counts steps also ends a
+bounded run whose tasks take ``SPIN_STEPS`` steps at one instant, and cuts
+the runtime's shutdown short if an actor spins on through it.
 
 Who waits on whom comes from the send hooks: an ask (or a tell that finds
 the mailbox full) notes a wait, and its handler's end closes it. An ask can
@@ -108,6 +112,15 @@ System = Callable[["Simulation"], Awaitable[T]]
 DEFAULT_MAX_TIME = 3600.0
 """Virtual seconds a simulation may run when no ``max_time`` is given (one hour)."""
 
+SPIN_STEPS = 200_000
+"""Task steps a bounded run may take at one virtual instant before it fails as spinning.
+
+Far more than a simulated system takes at one instant (each message costs a few), and
+reached in seconds of real time by one that never lets time pass."""
+
+_SAMPLE = 1024
+"""The clock is read once per this many steps (a power of 2) to see whether time passed."""
+
 
 class Deadlock(AssertionError):
     """A simulated system can never make progress again, and has not finished.
@@ -131,30 +144,49 @@ class Deadlock(AssertionError):
 
 
 class MaxTimeExceeded(AssertionError):
-    """A simulated system has not finished after ``max_time`` virtual seconds.
+    """A simulated system has not finished after ``max_time`` virtual seconds, or never can.
 
     Raised (as the run's error) when the run reaches its ``max_time`` with a
     timer or deadline still pending: such a system never looks deadlocked
     (something may still happen), but it has run longer than it was allowed
-    to, most often because it waits for ever beside a periodic timer.
-    ``waits`` says who waits on whom at that instant.
+    to, most often because it waits for ever beside a periodic timer. Also
+    raised when its tasks take ``SPIN_STEPS`` steps at one virtual instant
+    (``steps`` is then set): virtual time only passes when every task waits,
+    so a loop that never waits would keep the run from ever reaching
+    ``max_time``. ``waits`` says who waits on whom at that instant.
     """
 
-    def __init__(self, seed: int, time: float, max_time: float, waits: tuple[str, ...]) -> None:
-        super().__init__(seed, time, max_time, waits)
+    def __init__(
+        self,
+        seed: int,
+        time: float,
+        max_time: float,
+        waits: tuple[str, ...],
+        steps: int | None = None,
+    ) -> None:
+        super().__init__(seed, time, max_time, waits, steps)
         self.seed = seed
         self.time = time
         self.max_time = max_time
         self.waits = waits
+        self.steps = steps
+        """The task steps taken at ``time`` when the run spun there; ``None`` if it did not."""
 
     def __str__(self) -> str:
-        lines = [
-            f"seed {self.seed} has not finished at t={self.time:.4f} "
-            f"(max_time={self.max_time!r}): it never deadlocked, but a timer is always "
-            "pending; pass a larger max_time (or None) if it needs longer"
-        ]
-        lines.extend(f"  {wait}" for wait in self.waits)
-        return "\n".join(lines)
+        if self.steps is None:
+            first = (
+                f"seed {self.seed} has not finished at t={self.time:.4f} "
+                f"(max_time={self.max_time!r}): it never deadlocked, but a timer is always "
+                "pending; pass a larger max_time (or None) if it needs longer"
+            )
+        else:
+            first = (
+                f"seed {self.seed} spins at t={self.time:.4f}: {self.steps} task steps without "
+                f"virtual time passing, so it can never reach max_time={self.max_time!r} (a "
+                "loop that never waits, such as a retry of an ask that fails at once; "
+                "max_time=None lifts the bound)"
+            )
+        return "\n".join([first, *(f"  {wait}" for wait in self.waits)])
 
 
 def _check_max_time(max_time: float | None) -> float | None:
@@ -266,17 +298,41 @@ def _waiting_frame() -> FrameType | None:
 
 
 class _Steps(trio.abc.Instrument):
-    """Counts the steps of every task but the watchdog's (Trio instrument)."""
+    """Counts the steps of every task but the watchdog's, and sees a run spin (Trio instrument).
 
-    def __init__(self, watchdog: Task) -> None:
-        self.watchdog = watchdog
+    Virtual time passes only when every task waits, so a task that loops without
+    ever waiting holds the clock, and the watchdog (which wakes when every task
+    waits) with it. Every ``_SAMPLE`` steps the clock is read; ``SPIN_STEPS``
+    steps at one instant end the run (``Simulation._spun``). Counts are a
+    function of the seed, so the run ends at the same step each time.
+    """
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        # The simulation told when its run spins (None: unbounded, never told).
+        self.bounded = sim.max_time is not None
+        # Whether spinning ends the run (it does unless max_time is None).
+        self.watchdog: Task | None = None
         # The watchdog's task, whose own steps are not counted.
         self.count = 0
         # Steps taken by the other tasks so far.
+        self.instant = -math.inf
+        # The virtual time at the last sample.
+        self.since = 0
+        # The step count when the clock was first seen at ``instant``.
 
     def before_task_step(self, task: Task) -> None:
-        if task is not self.watchdog:
-            self.count += 1
+        if task is self.watchdog:
+            return
+        self.count += 1
+        if self.count & (_SAMPLE - 1) or not self.bounded:
+            return
+        now = trio.current_time()
+        if now != self.instant:
+            self.instant, self.since = now, self.count
+        elif self.count - self.since >= SPIN_STEPS:
+            self.since = self.count  # if it spins on, the next SPIN_STEPS count from here
+            self.sim._spun(SPIN_STEPS)
 
 
 class Simulation:
@@ -315,6 +371,10 @@ class Simulation:
         self._room_waits: dict[Task, int] = {}
         self._stopped: Deadlock | MaxTimeExceeded | None = None
         # What the watchdog ended the run with: a deadlock, or the run's max_time reached.
+        self._steps = _Steps(self)
+        # Counts task steps while the run lasts, its shutdown included (``_bounded``).
+        self._outer: trio.CancelScope | None = None
+        # Around the runtime and its shutdown: cancelled when a run spins on once stopped.
 
     @property
     def runtime(self) -> Runtime:
@@ -406,12 +466,34 @@ class Simulation:
         self._waits.pop(token, None)
 
     async def _watchdog(self) -> None:
-        steps = _Steps(current_task())
-        trio.lowlevel.add_instrument(steps)
+        self._steps.watchdog = current_task()
+        await self._watch(self._steps)
+
+    @contextmanager
+    def _bounded(self) -> Iterator[trio.CancelScope]:
+        """Count task steps while the block runs; cancel the scope it gives if the run spins on.
+
+        The block holds the runtime and its shutdown, where an actor that never
+        waits would spin too.
+        """
+        trio.lowlevel.add_instrument(self._steps)
         try:
-            await self._watch(steps)
+            with trio.CancelScope() as self._outer:
+                yield self._outer
         finally:
-            trio.lowlevel.remove_instrument(steps)
+            self._outer = None
+            trio.lowlevel.remove_instrument(self._steps)
+
+    def _spun(self, steps: int) -> None:
+        """The run took ``steps`` steps at one instant: end it; cut it short if it goes on."""
+        if self._stopped is None:
+            assert self.max_time is not None
+            waits = self._waits_going_on()
+            self._stop(MaxTimeExceeded(self.seed, self.now(), self.max_time, waits, steps))
+            if self._body is not None:
+                return  # the system is cancelled: its actors stop next, if they can
+        if self._outer is not None:
+            self._outer.cancel()  # it spins past its stop (an actor that never waits)
 
     def _waits_going_on(self) -> tuple[str, ...]:
         return tuple(
@@ -463,17 +545,18 @@ class Simulation:
         runtime.instruments.add(_Faults(self))
         runtime.events.listen(self._on_event, kinds=[EventKind.GAVE_UP])
         block_error: Exception | None = None
-        async with running(runtime), trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self._watchdog)
-            try:
-                with trio.CancelScope() as self._body:
-                    yield self
-            except Exception as error:  # raised below, not wrapped in the nursery's group
-                block_error = error
-            finally:
-                self._body = None
-                nursery.cancel_scope.cancel()
+        with self._bounded():
+            async with running(runtime), trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._watchdog)
+                try:
+                    with trio.CancelScope() as self._body:
+                        yield self
+                except Exception as error:  # raised below, not wrapped in the nursery's group
+                    block_error = error
+                finally:
+                    self._body = None
+                    nursery.cancel_scope.cancel()
         if block_error is not None:
             raise block_error
         if self._stopped is not None:
@@ -688,7 +771,9 @@ def run_simulation(
     ``log=True`` (the trace records every failure). A run still going after
     ``max_time`` virtual seconds (default one hour; ``None``: no bound) ends
     with ``MaxTimeExceeded``: a system waiting for ever beside a periodic
-    timer never looks deadlocked.
+    timer never looks deadlocked. So does a bounded run whose tasks take
+    ``SPIN_STEPS`` steps at one virtual instant (a loop that never waits
+    keeps time from passing).
 
     Raises:
         ValueError: ``seed``, ``faults``, ``max_time`` or a runtime option is not valid.
