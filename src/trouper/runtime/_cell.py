@@ -533,7 +533,13 @@ class Cell:
             fate = instruments.intercept(self, message, SendKind.ASK)
             if fate is not None:
                 await self.intercepted_ask(fate, message)
-        envelope = self._open_ask(message, None)
+        try:
+            envelope = self._open_ask(message, None)
+        except (ActorStopped, UnhandledMessage):
+            # Refused at once: still a schedule point, as every Trio call that
+            # can wait is, or a loop retrying it would never let others run.
+            await cancel_shielded_checkpoint()
+            raise
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
         task = current_task()
