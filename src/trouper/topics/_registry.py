@@ -155,6 +155,10 @@ class Subscription:
     # The in-memory mailbox of a local actor subscriber (a publish that finds room in it
     # cannot wait), else None: a publish to it may wait, and unsubscribing must end that.
     _mailbox: Mailbox | None = attrs.field(default=None, init=False)
+    # The mailbox of the local actor behind the subscriber (a pool's ref: the pool
+    # actor's), of any kind, else None (another node's ref): once it is closed
+    # the actor is stopping for good, and a queue group passes over it.
+    _closes: Mailbox | None = attrs.field(default=None, init=False)
     # The cancel scopes of the publishes waiting on this subscriber now (None: none yet).
     _waits: list[trio.CancelScope] | None = attrs.field(default=None, init=False)
 
@@ -163,6 +167,11 @@ class Subscription:
         endpoint = self._ref.endpoint
         if isinstance(endpoint, Cell) and not endpoint.mailbox.durable:
             self._mailbox = endpoint.mailbox
+        try:
+            cell = cell_of(self._ref)
+        except TypeError:
+            return  # no local actor (another node's): picked in turn whatever becomes of it
+        self._closes = cell.mailbox
 
     @property
     def pattern(self) -> str:
@@ -256,13 +265,31 @@ class _Group:
     turn: int = 0
 
     def pick(self) -> Subscription | None:
-        """The member whose turn it is, round-robin (``None`` if there is none)."""
+        """The member whose turn it is, round-robin (``None`` if there is none).
+
+        A local member whose mailbox is closed (stopping for good, its
+        subscriptions not yet forgotten) is passed over for the next open one,
+        as a round-robin pool passes over a closed member; with none open, the
+        member whose turn it is (its message becomes a dead letter). Members
+        with no local actor are always open to it.
+        """
         members = self.members
-        if not members:
+        count = len(members)
+        if not count:
             return None
-        index = self.turn % len(members)
+        index = self.turn % count
+        member = members[index]
+        closes = member._closes
+        if closes is not None and closes.closed:
+            for step in range(1, count):
+                candidate = members[(index + step) % count]
+                closes = candidate._closes
+                if closes is None or not closes.closed:
+                    index = (index + step) % count
+                    member = candidate
+                    break
         self.turn = index + 1
-        return members[index]
+        return member
 
 
 class TopicRelay(Protocol):
