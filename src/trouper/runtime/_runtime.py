@@ -367,6 +367,9 @@ class Runtime:
             StartFailed: the first ``on_start`` raised (``__cause__``); nothing keeps running.
             RuntimeClosed: the runtime has stopped or is stopping.
             RuntimeError: called from outside the runtime's Trio thread.
+            TypeError: ``mailbox`` (or the class's ``default_mailbox``) is not a
+                mailbox factory instance: a class such as ``Durable`` is refused
+                (pass ``Durable()``).
         """
         self.check_thread("spawn")
         if self._root is None:
@@ -647,6 +650,18 @@ def cell_of(ref: ActorRef[object]) -> Cell:
     raise TypeError(f"{ref!r} is not a ref to an actor of this process")
 
 
+def _not_a_mailbox_factory(option: str, mailbox: object) -> TypeError:
+    """The error for a ``mailbox`` (or ``default_mailbox``) that opens no mailbox."""
+    if isinstance(mailbox, type):
+        return TypeError(
+            f"{option} must be a mailbox factory instance, got the class "
+            f"{mailbox.__qualname__}: pass an instance, such as Durable()"
+        )
+    return TypeError(
+        f"{option} must be a mailbox factory such as trouper.durable.Durable(), got {mailbox!r}"
+    )
+
+
 def _label(factory: Callable[..., object]) -> str:
     while isinstance(factory, partial):
         factory = factory.func
@@ -722,17 +737,18 @@ async def spawn_cell(
     if shared_mailbox is not None:
         own_mailbox: Mailbox = shared_mailbox
     else:
+        given = mailbox
         if mailbox is None and isinstance(factory, type):
             mailbox = getattr(factory, "default_mailbox", None)
         if mailbox is None:
             own_mailbox = MemoryMailbox(size)
-        elif callable(getattr(mailbox, "open_mailbox", None)):
-            own_mailbox = mailbox.open_mailbox(runtime, chosen, size)
+        elif isinstance(mailbox, type) or not callable(getattr(mailbox, "open_mailbox", None)):
+            # (A class such as Durable has an open_mailbox too, unbound: calling it
+            # would fail deep inside with a missing argument.)
+            option = "mailbox" if given is not None else f"{_label(factory)}.default_mailbox"
+            raise _not_a_mailbox_factory(option, mailbox)
         else:
-            raise TypeError(
-                f"mailbox must be a mailbox factory such as trouper.durable.Durable(), "
-                f"got {mailbox!r}"
-            )
+            own_mailbox = mailbox.open_mailbox(runtime, chosen, size)
     cell = Cell(
         runtime,
         guardian,
