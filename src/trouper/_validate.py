@@ -49,3 +49,22 @@ def check_throughput(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"throughput must be an int >= 1, got {value!r}")
     return value
+
+
+def check_mailbox_factory(value: object, option: str = "mailbox") -> object:
+    """Return ``value`` if it is a mailbox factory: an instance with an ``open_mailbox`` method.
+
+    A class (``Durable`` instead of ``Durable()``) is refused with its own
+    message: its ``open_mailbox`` is callable too, unbound, and would fail deep
+    inside with a missing argument.
+    """
+    if isinstance(value, type):
+        raise TypeError(
+            f"{option} must be a mailbox factory instance, got the class "
+            f"{value.__qualname__}: pass an instance, such as Durable()"
+        )
+    if not callable(getattr(value, "open_mailbox", None)):
+        raise TypeError(
+            f"{option} must be a mailbox factory such as trouper.durable.Durable(), got {value!r}"
+        )
+    return value

@@ -99,21 +99,24 @@ async def test_a_class_default_mailbox_that_is_a_class_is_refused_naming_the_att
         assert rt.lookup("defaults") is None
 
 
-async def test_start_child_refuses_a_spec_whose_mailbox_is_the_durable_class() -> None:
-    """ChildSpec(mailbox=Durable) started by ctx.start_child raises the same TypeError."""
+def test_a_spec_whose_mailbox_is_the_durable_class_is_refused_when_made() -> None:
+    """ChildSpec(mailbox=Durable) raises at once, with the same text (a ValueError, as every
+    field of a spec)."""
+    with pytest.raises(ValueError, match=_exact(DURABLE_CLASS)):
+        trouper.ChildSpec("child", Idle, mailbox=Durable)
 
-    class Starter(Actor):
-        @handler
-        async def start(self, message: SpawnChild) -> str:
-            try:
-                await self.ctx.start_child(
-                    trouper.ChildSpec("child", Idle, mailbox=message.mailbox)
-                )
-            except TypeError as error:
-                return str(error)
-            return "started"
+
+async def test_a_balancing_pool_refuses_the_durable_class_as_its_mailbox() -> None:
+    """rt.spawn_pool(..., router=Balancing(), mailbox=Durable) raises the same TypeError."""
+    from trouper.routing import Balancing
 
     async with trouper.open_runtime() as rt:
-        starter = await rt.spawn(Starter, name="starter")
-        assert await starter.ask(SpawnChild(Durable)) == DURABLE_CLASS
-        assert rt.find("/starter/child") is None
+        with pytest.raises(TypeError, match=_exact(DURABLE_CLASS)):
+            await rt.spawn_pool(
+                Idle,
+                2,
+                router=Balancing(),
+                name="jobs",
+                mailbox=Durable,
+            )
+        assert rt.lookup("jobs") is None

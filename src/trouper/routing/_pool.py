@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from trouper._validate import check_mailbox_size, check_throughput
+from trouper._validate import check_mailbox_factory, check_mailbox_size, check_throughput
 from trouper.actors import Actor, ActorRef, ActorState, Address, Reject, Terminated, handler
 from trouper.errors import ActorStopped, ChildNotFound
 from trouper.routing._endpoints import PoolEndpoint, endpoint_for
@@ -141,11 +141,7 @@ def pool(
     chosen = RoundRobin() if router is None else router
     endpoint_for(chosen, size, 1)  # refuses what is not a router, before anything starts
     if mailbox is not None:
-        if not callable(getattr(mailbox, "open_mailbox", None)):
-            raise TypeError(
-                f"mailbox must be a mailbox factory such as trouper.durable.Durable(), "
-                f"got {mailbox!r}"
-            )
+        check_mailbox_factory(mailbox)
         if not isinstance(chosen, Balancing):
             raise ValueError(
                 "mailbox= is for Balancing() pools, whose members share one mailbox; "

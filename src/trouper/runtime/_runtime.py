@@ -33,7 +33,13 @@ from trio.lowlevel import (
     current_task,
 )
 
-from trouper._validate import check_mailbox_size, check_name, check_seconds, check_throughput
+from trouper._validate import (
+    check_mailbox_factory,
+    check_mailbox_size,
+    check_name,
+    check_seconds,
+    check_throughput,
+)
 from trouper.actors import Actor, ActorRef, instantiate
 from trouper.errors import ActorStopped, DuplicateChild, NameTaken, RuntimeClosed
 from trouper.runtime._cell import Cell
@@ -650,18 +656,6 @@ def cell_of(ref: ActorRef[object]) -> Cell:
     raise TypeError(f"{ref!r} is not a ref to an actor of this process")
 
 
-def _not_a_mailbox_factory(option: str, mailbox: object) -> TypeError:
-    """The error for a ``mailbox`` (or ``default_mailbox``) that opens no mailbox."""
-    if isinstance(mailbox, type):
-        return TypeError(
-            f"{option} must be a mailbox factory instance, got the class "
-            f"{mailbox.__qualname__}: pass an instance, such as Durable()"
-        )
-    return TypeError(
-        f"{option} must be a mailbox factory such as trouper.durable.Durable(), got {mailbox!r}"
-    )
-
-
 def _label(factory: Callable[..., object]) -> str:
     while isinstance(factory, partial):
         factory = factory.func
@@ -742,12 +736,9 @@ async def spawn_cell(
             mailbox = getattr(factory, "default_mailbox", None)
         if mailbox is None:
             own_mailbox = MemoryMailbox(size)
-        elif isinstance(mailbox, type) or not callable(getattr(mailbox, "open_mailbox", None)):
-            # (A class such as Durable has an open_mailbox too, unbound: calling it
-            # would fail deep inside with a missing argument.)
-            option = "mailbox" if given is not None else f"{_label(factory)}.default_mailbox"
-            raise _not_a_mailbox_factory(option, mailbox)
         else:
+            option = "mailbox" if given is not None else f"{_label(factory)}.default_mailbox"
+            check_mailbox_factory(mailbox, option)
             own_mailbox = mailbox.open_mailbox(runtime, chosen, size)
     cell = Cell(
         runtime,

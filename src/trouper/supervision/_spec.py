@@ -7,7 +7,13 @@ from types import MappingProxyType
 
 import attrs
 
-from trouper._validate import check_mailbox_size, check_name, check_seconds, check_throughput
+from trouper._validate import (
+    check_mailbox_factory,
+    check_mailbox_size,
+    check_name,
+    check_seconds,
+    check_throughput,
+)
 from trouper.actors import Actor, ActorRef, ActorState
 from trouper.supervision._strategy import Restart
 
@@ -37,10 +43,11 @@ def _check_name(_instance: object, _attribute: object, value: str | None) -> Non
 
 
 def _check_mailbox(_instance: object, _attribute: object, value: object) -> None:
-    if value is not None and not callable(getattr(value, "open_mailbox", None)):
-        raise ValueError(
-            f"mailbox must be a mailbox factory such as trouper.durable.Durable(), got {value!r}"
-        )
+    if value is not None:
+        try:
+            check_mailbox_factory(value)
+        except TypeError as error:
+            raise ValueError(str(error)) from None  # as every field of a spec does
 
 
 def _check_throughput(_instance: object, _attribute: object, value: int | None) -> None:
