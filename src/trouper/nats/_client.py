@@ -27,13 +27,19 @@ publisher yields between messages. While connected, ``_out`` above
 ``write_buffer_size`` makes ``publish`` wait for the writer (backpressure);
 while disconnected it is the outage buffer, bounded by
 ``reconnect_buffer_size``, and a publish that does not fit raises
-``OutboundBufferFull``.
+``OutboundBufferFull``. When a connection breaks, the commands its socket had
+not taken whole (the rest of the writer's send, or of a direct send that
+stopped part way) go back in front of ``_out`` (``_keep_unwritten``): the
+bytes the socket took are scanned command by command, from the start of the
+send, to find the first command it did not take whole. Over TLS the stream
+does not say how much it took, and the send counts as taken.
 
 PING/PONG: ``_pongs`` holds one entry per PING we sent on the current
 connection, oldest first (a waiter for ``flush()``, ``None`` for the
 pinger's), since the server answers in order. On a disconnect the waiters fail
-with ``ConnectionLost``; PINGs still in ``_out`` (not yet written) will be sent
-after the reconnect and their PONGs are skipped (``_stale_pongs``).
+with ``ConnectionLost``; PINGs still in ``_out`` after it (never taken, or put
+back) will be sent after the reconnect and their PONGs are skipped
+(``_stale_pongs``): ``_ping_ends`` says where each PING is in the byte stream.
 
 The client's status moves along this table; nothing else changes it::
 
@@ -78,6 +84,7 @@ from trio.lowlevel import (
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
     in_trio_task,
+    wait_writable,
 )
 
 from trouper._waiting import Waiter
@@ -640,6 +647,7 @@ class Client:
         "_flush_due",
         "_flusher",
         "_flushing",
+        "_head",
         "_in_bytes",
         "_in_msgs",
         "_inbox",
@@ -652,9 +660,9 @@ class Client:
         "_out",
         "_out_bytes",
         "_out_msgs",
-        "_out_pings",
         "_outstanding_pings",
         "_partial",
+        "_ping_ends",
         "_pongs",
         "_queued",
         "_reason",
@@ -676,6 +684,7 @@ class Client:
         "_user_error",
         "_writer_lot",
         "_writing",
+        "_written",
         "_yield_budget",
     )
 
@@ -698,11 +707,14 @@ class Client:
         self._max_payload = 1024 * 1024
         # Bytes for the writer; the outage buffer while reconnecting.
         self._out = bytearray()
-        # PINGs in _out (not yet taken by the writer).
-        self._out_pings = 0
-        # Bytes ever put in _out, and ever taken from it by the writer (minus
-        # those re-sent in front of it at a reconnect): a request is on the wire
-        # once _taken reaches the _queued it left behind it.
+        # The _queued at the end of each PING written whose PONG has not come, oldest
+        # first: those of this connection, and those of a lost one still in _out (sent
+        # on the next connection, their PONGs are skipped).
+        self._ping_ends: deque[int] = deque()
+        # Bytes ever put in _out, and ever taken from it (minus those put back in
+        # front of it at a disconnect or re-sent there at a reconnect): a request
+        # is on the wire once _taken reaches the _queued it left behind it; always
+        # _queued - _taken == len(_out).
         self._queued = 0
         self._taken = 0
         # Requests waiting for a reply: token -> the _queued their bytes end at.
@@ -710,17 +722,26 @@ class Client:
         # Told of every disconnect and reconnect: the pull feeds and message
         # streams, each there from its making until it closes.
         self._link_watchers: set[_LinkWatcher] = set()
-        # Whether the writer is in send_all (its bytes are out of _out, not all sent).
-        self._writing = False
+        # The bytes the writer took from _out while it sends them (None between
+        # sends); left set if the send fails, for _keep_unwritten.
+        self._writing: bytearray | None = None
+        # How many of _writing the connection took before the send failed (all of
+        # them over TLS, where the stream does not say).
+        self._written = 0
         # The current connection's socket while a publisher may write to it
         # itself (plain TCP, connected); None otherwise (TLS, reconnecting).
         self._socket: socket.socket | None = None
         # perf_counter() at the end of the last send: bytes that come within
         # _BURST_WINDOW of it are part of a burst and wait for the writer.
         self._sent_at = -math.inf
-        # Bytes at the front of _out that are the rest of a message partly sent
-        # on the current connection: dropped, not re-sent, if it fails.
+        # Bytes at the front of _out (or of _writing, once the writer took them)
+        # that continue _head; 0 when what the connection took ends with a whole
+        # command.
         self._partial = 0
+        # What a direct send (_send_now) that stopped part way sent, from the start
+        # of a command: read only while _partial, to find that command again if the
+        # connection breaks before the rest is sent.
+        self._head = bytearray()
         # Whether _out holds bytes the flusher sends before the scheduler waits
         # (the writer stays parked meanwhile); only while _flushing.
         self._flush_due = False
@@ -1018,11 +1039,14 @@ class Client:
         if sent:
             self._sent_at = perf_counter()
             self._taken += sent
-            self._out_pings = 0
             if sent == len(out):
                 out.clear()
                 self._partial = 0  # nothing begun is left (a later disconnect must cut nothing)
                 return False
+            if self._partial:  # the rest of an earlier direct send, sent further
+                self._head += out[:sent]
+            else:
+                self._head = out[:sent]
             del out[:sent]
             self._partial = len(out)
         return True
@@ -1071,8 +1095,8 @@ class Client:
             raise ConnectionClosed(self._closed_reason())
         waiter: Waiter[object] = Waiter()
         self._pongs.append(waiter)
-        self._out_pings += 1
         self._write(PING)
+        self._ping_ends.append(self._queued)
         await waiter.wait()
 
     # --- subscribing ------------------------------------------------------------
@@ -1325,7 +1349,7 @@ class Client:
         if self._status in (Status.CONNECTED, Status.DRAINING):
             self._status = Status.CLOSED
             self._reason = None
-            while (self._out or self._writing) and not self._run_scope.cancel_called:
+            while (self._out or self._writing is not None) and not self._run_scope.cancel_called:
                 await self._room_lot.park()
         await trio.lowlevel.checkpoint()
 
@@ -1569,6 +1593,8 @@ class Client:
         if isinstance(event, PingEvent):
             self._write(PONG)
         elif isinstance(event, PongEvent):
+            if self._ping_ends:
+                self._ping_ends.popleft()
             if self._stale_pongs:
                 self._stale_pongs -= 1
                 return
@@ -1621,14 +1647,31 @@ class Client:
                     size = grown
             data = self._out
             self._out = bytearray()
-            self._out_pings = 0
-            self._partial = 0
             self._taken += len(data)
-            self._writing = True
-            try:
-                await stream.send_all(data)
-            finally:
-                self._writing = False
+            self._writing = data
+            sock = self._socket
+            if sock is None:  # TLS: the stream does not say how much it took
+                try:
+                    await stream.send_all(data)
+                except BaseException:
+                    self._written = len(data)
+                    raise
+            else:  # send_all, counting what the socket takes
+                sent = 0
+                with memoryview(data) as view:
+                    try:
+                        while sent < len(view):
+                            try:
+                                sent += sock.send(view[sent:])
+                            except BlockingIOError:
+                                await wait_writable(sock)
+                    except BaseException:
+                        self._written = sent
+                        raise
+            self._writing = None
+            if self._partial:  # the direct send's rest is out: its command is whole
+                self._partial = 0
+                self._head = bytearray()
             self._sent_at = perf_counter()
             if self._room_lot:
                 self._room_lot.unpark_all()
@@ -1643,17 +1686,18 @@ class Client:
                 )
             self._outstanding_pings += 1
             self._pongs.append(None)
-            self._out_pings += 1
             self._write(PING)
+            self._ping_ends.append(self._queued)
 
     def _on_disconnect(self, reason: BaseException | None) -> None:
         self._status = Status.RECONNECTING
         self._flush_due = False
-        if self._partial:  # the rest of a message begun on the lost connection
-            del self._out[: self._partial]
-            self._taken += self._partial
-            self._partial = 0
-        self._stale_pongs = self._out_pings
+        self._keep_unwritten()
+        # PINGs still in _out go out on the next connection: their PONGs are skipped.
+        taken, ends = self._taken, self._ping_ends
+        while ends and ends[0] <= taken:
+            ends.popleft()
+        self._stale_pongs = len(ends)
         self._outstanding_pings = 0
         why = _describe(reason)
         lost = ConnectionLost(f"the connection dropped: {why}")
@@ -1675,6 +1719,32 @@ class Client:
             watcher._connection_lost()
         self._room_lot.unpark_all()
         self._report(Disconnected(reason))
+
+    def _keep_unwritten(self) -> None:
+        """Put back in front of ``_out`` every command the lost connection did not take whole.
+
+        The rest of the writer's send, or of a direct send that stopped part
+        way: from the first command the socket did not take whole (sent again
+        whole, since the server drops a command cut by the end of its
+        connection), in order, before what was buffered since; the outage
+        buffer's limit then counts them. A cold path: it scans the bytes the
+        socket took, command by command, nothing else.
+        """
+        writing = self._writing
+        if writing is None and not self._partial:
+            return  # what the connection took ends with a whole command
+        stream = self._head if self._partial else bytearray()
+        written = len(stream)
+        if writing is not None:
+            stream += writing
+            written += self._written
+        if written < len(stream):  # (over TLS the whole send counts as taken: no scan)
+            stream += self._out
+            self._out = stream[_unwritten_from(stream, written) :]
+            self._taken = self._queued - len(self._out)
+        self._writing = None
+        self._partial = 0
+        self._head = bytearray()
 
     async def _reconnect(
         self, reason: BaseException | None
@@ -1796,6 +1866,35 @@ def _describe(error: BaseException | None) -> str:
     if cause is not None and not str(error):
         text += f" ({type(cause).__name__}: {cause})"
     return text
+
+
+def _unwritten_from(data: bytearray, written: int) -> int:
+    """Where the first command not wholly within ``data[:written]`` starts (``len(data)``: none).
+
+    ``data`` starts with a command and holds what this client writes: control
+    lines ending with CRLF, each PUB/HPUB line followed by as many bytes as its
+    last field says and a CRLF (payloads are skipped, never searched). A SUB
+    and the UNSUB right after it for the same sid (its ``max_msgs``) count as
+    one: if the UNSUB was not taken whole, the SUB is not counted as taken
+    either, so that the next connection gets the pair.
+    """
+    start, before = 0, -1
+    while start < len(data):
+        eol = data.find(b"\r\n", start)
+        if eol < 0:
+            break  # (not reached: data ends with a whole command)
+        end = eol + 2
+        if data[start] == 0x48 or data.startswith(b"PUB ", start):  # HPUB, PUB
+            end += int(data[data.rfind(b" ", start, eol) + 1 : eol]) + 2
+        if end > written:
+            break
+        start, before = end, start
+    if before >= 0 and data.startswith(b"UNSUB ", start) and data.startswith(b"SUB ", before):
+        sub_line = data[before : data.find(b"\r\n", before)]
+        unsub_line = data[start : data.find(b"\r\n", start)]
+        if sub_line.rsplit(b" ", 1)[1] == unsub_line.split(b" ", 2)[1]:
+            return before
+    return start
 
 
 def _payload_bytes(payload: object) -> bytes:
