@@ -139,6 +139,14 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
         "store 'shop.db' failed: database or disk is full; it accepts no more writes",
     ),
     (
+        errors.StoreRefused(
+            "nats://n1:4222", "a message for the durable mailbox 'jobs': too large"
+        ),
+        OSError,
+        "store 'nats://n1:4222' refused a message for the durable mailbox 'jobs': too large; "
+        "nothing of it was stored, and the store goes on",
+    ),
+    (
         errors.MessageTypeConflict(
             "shop.Charge", "billing.charge", "it is already registered as 'shop.charge'"
         ),

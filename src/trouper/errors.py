@@ -31,6 +31,7 @@ that already catches ``trio.WouldBlock`` or ``ValueError`` keeps working::
     │   ├── StoreLocked
     │   ├── StoreVersionTooNew
     │   └── StoreFailed
+    │       └── StoreRefused
     └── UndecodableMessage (ValueError)
         ├── UnknownMessageType (LookupError)
         ├── MalformedPayload
@@ -80,6 +81,7 @@ __all__ = [
     "StoreError",
     "StoreFailed",
     "StoreLocked",
+    "StoreRefused",
     "StoreVersionTooNew",
     "UndecodableMessage",
     "UnencodableMessage",
@@ -670,3 +672,26 @@ class StoreFailed(StoreError):
 
     def _message(self) -> str:
         return f"store {self.args[0]!r} failed: {self.args[1]}; it accepts no more writes"
+
+
+class StoreRefused(StoreFailed):
+    """The store refused one write for good: nothing of it was stored, and the store goes on.
+
+    Raised by ``JetStreamStore`` for a write its server (or its client) will
+    not take whatever happens: a message too large for the server's
+    ``max_payload`` (raised by ``tell`` and ``tell_nowait`` at once, for that
+    message alone) or for its stream's ``max_msg_size``, a dead letter or a
+    state its stream's limits refuse. Unlike its base, the store is not
+    failed: later writes are made as usual. It is a ``StoreFailed``, so code
+    that handles a failed write handles it too. ``__cause__`` is the
+    refusal, when the server or the client made it.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+
+    def _message(self) -> str:
+        return (
+            f"store {self.args[0]!r} refused {self.args[1]}; nothing of it was stored, "
+            "and the store goes on"
+        )

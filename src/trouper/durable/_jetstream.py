@@ -41,7 +41,11 @@ one refused because the mailbox is full is sent again after a pause (so
 while such publishes wait, the leases of that mailbox settle with a request
 (``on_confirmed``), and the server's answer (the message is gone: a plain
 ack may still be queued in the server when the next publish arrives) ends
-the pause. Any other refusal fails its batch.
+the pause. Any other refusal fails its batch with ``StoreRefused`` (the
+store goes on); a dead letter or a state refused for room is one of them
+(their streams fill only by an operator's limits, which no ack undoes). A
+tell too large for the server is refused before it is staged
+(``check_tell``), so that it does not sink the other tells of its batch.
 
 Reading: ``open_feed`` makes the stream and consumer and returns a long
 poll (``trouper.nats.PullFeed``) whose messages become ``Received`` values.
@@ -83,7 +87,7 @@ from trouper.durable._store import (
     copy_failure,
     run_failure_callbacks,
 )
-from trouper.errors import StoreError, StoreFailed
+from trouper.errors import StoreError, StoreFailed, StoreRefused
 from trouper.nats import (
     AckPolicy,
     Client,
@@ -245,7 +249,8 @@ class _Commit:
         # Of those, the ones waiting in the retrier (for room, a stream, the server): while
         # it is > 0, a cancelled waiter may leave (its message may still be stored later).
         self.parked = 0
-        # Why it failed, if it did (its waiters get it, its callbacks never run).
+        # Why it failed, if it did (its waiters get it, its callbacks never run): a
+        # StoreRefused (one write refused), or the store's failure.
         self.error: StoreFailed | None = None
 
 
@@ -888,6 +893,44 @@ class JetStreamStore:
         if self._phase not in ("open", "closing"):
             raise trio.ClosedResourceError(f"{self!r} is not open")
 
+    def check_tell(
+        self, mailbox: str, type_name: str, payload: bytes, msg_id: str | None, asks: bool
+    ) -> None:
+        """Refuse a tell to ``mailbox`` too large for the server, before it is staged.
+
+        One length comparison for a message far below the server's
+        ``max_payload``; near it, its headers are counted as its publish will
+        carry them (a key of the store's counted at its longest), with the
+        1 KiB its dead letter needs. Refused here, it is refused alone: in the
+        batch it would share with other tells, it would sink them all.
+
+        Raises:
+            StoreRefused: the message and its headers are over ``max_payload``
+                less 1 KiB; nothing of it was staged. Its ``__cause__`` is a
+                ``ValueError`` saying the limit, as a refused batch's is.
+        """
+        client = self._client
+        if client is None:
+            return  # not open: staging raises, or the commit checks it
+        limit = client.max_payload
+        size = len(payload)
+        if size + _HEADROOM + _DEAD_RESERVE <= limit and (msg_id is None or len(msg_id) < 4096):
+            return
+        fields = {"Trouper-Type": type_name}
+        if msg_id is not None:
+            fields["Trouper-Msg-Id"] = msg_id
+            key = len(msg_id.encode()) + 2
+        else:
+            key = len(self._key_prefix) + 20
+        if asks:
+            fields["Trouper-Ask"] = "x" * 40  # a token: 12 hex digits, '-' and a count
+        size += len(encode_headers(Headers(fields))) + key + 15
+        if size + _DEAD_RESERVE > limit:
+            error = _too_large(size, limit, _DEAD_RESERVE)
+            raise StoreRefused(
+                self._name, f"a message for the durable mailbox {mailbox!r}: {error}"
+            ) from error
+
     def stage(self, batch: WriteBatch) -> None:
         """Queue ``batch`` to be published at the end of this pass of the scheduler."""
         self._writable()
@@ -913,7 +956,8 @@ class JetStreamStore:
         ends with their answers (one round trip).
 
         Raises:
-            StoreFailed: a publish of it was refused, or the store failed or closed.
+            StoreRefused: a publish of it was refused (the store goes on).
+            StoreFailed: the store failed or closed.
         """
         if batch.sealed:
             raise RuntimeError("durable() takes a batch that is still open")
@@ -987,6 +1031,8 @@ class JetStreamStore:
         # (too large) fails the batch before any of it is sent, so nothing of a
         # refused run is stored.
         publishes: list[_Publish] = []
+        # The publish being checked or sent (named by a refusal of it).
+        current: _Publish | None = None
         try:
             for record in batch.appends:
                 self._rows += 1
@@ -1067,12 +1113,12 @@ class JetStreamStore:
                         )
                     )
             limit = self.client.max_payload
-            for publish in publishes:
-                _check_size(publish, limit)
-            for publish in publishes:
-                self._send(publish)
+            for current in publishes:
+                _check_size(current, limit)
+            for current in publishes:
+                self._send(current)
         except (NatsError, ValueError) as error:
-            self._unsent(commit, error)
+            self._unsent(commit, error, current)
             return
         self._acked(commit)
 
@@ -1110,11 +1156,15 @@ class JetStreamStore:
             if isinstance(result, ConnectionClosed):
                 self._fail_store(result)
                 return
-            if isinstance(result, NoResponders) or _busy(result) or _full(result):
+            # Room is waited for in a mailbox only, where an ack makes some: the dead
+            # letters' and states' streams fill only by an operator's limits (refused).
+            mailbox = publish.mailbox
+            full = mailbox is not None and _full(result)
+            if isinstance(result, NoResponders) or _busy(result) or full:
                 publish.missing = isinstance(result, NoResponders)
-                if publish.mailbox is not None and _full(result):
+                if full and mailbox is not None:
                     publish.full = True
-                    self._full[publish.mailbox] = self._full.get(publish.mailbox, 0) + 1
+                    self._full[mailbox] = self._full.get(mailbox, 0) + 1
                 commit.remaining += 1
                 commit.parked += 1
                 assert self._retry is not None
@@ -1123,9 +1173,9 @@ class JetStreamStore:
                     self._let_leave(commit.batch)
                 return
         except (NatsError, ValueError) as error:
-            self._unsent(commit, error)
+            self._unsent(commit, error, publish)
             return
-        self._fail_commit(commit, result)
+        self._fail_commit(commit, result, publish)
 
     async def _retrier(self, receive: trio.MemoryReceiveChannel[_Publish]) -> None:
         """Send again the publishes that found no stream, a busy server or a full mailbox.
@@ -1166,7 +1216,7 @@ class JetStreamStore:
                     if not _busy(error):
                         for publish in group:
                             if publish.mailbox == mailbox:
-                                self._fail_commit(publish.commit, error)
+                                self._fail_commit(publish.commit, error, publish)
                         continue
                     pause = max(pause, 0.2)
             for publish in group:
@@ -1187,7 +1237,7 @@ class JetStreamStore:
                 try:
                     self._send(publish)
                 except (NatsError, ValueError) as error:
-                    self._unsent(commit, error)
+                    self._unsent(commit, error, publish)
 
     async def _wait_for_room(self, pause: float, mailboxes: set[str | None]) -> None:
         """Wait ``pause`` seconds, or less if this process made room in one of ``mailboxes``.
@@ -1271,8 +1321,10 @@ class JetStreamStore:
                 reschedule(task, outcome.Value(None))
         self._flushers = still
 
-    def _unsent(self, commit: _Commit, error: NatsError | ValueError) -> None:
-        """A publish of ``commit`` could not be sent: a closed client fails the store, else commit.
+    def _unsent(
+        self, commit: _Commit, error: NatsError | ValueError, publish: _Publish | None
+    ) -> None:
+        """``publish`` of ``commit`` was not sent: a closed client fails the store, else commit.
 
         The client refuses a publish at once when it is closed: that is the
         store's failure (its watch may not have run yet), not one refusal.
@@ -1282,24 +1334,32 @@ class JetStreamStore:
             if self._failure is not None:
                 self._fail_commit(commit, self._failure)
                 return
-        self._fail_commit(commit, error)
+        self._fail_commit(commit, error, publish)
 
-    def _fail_commit(self, commit: _Commit, error: BaseException) -> None:
+    def _fail_commit(
+        self, commit: _Commit, error: BaseException, publish: _Publish | None = None
+    ) -> None:
+        """Fail ``commit`` with the store's failure, or as refused for ``publish`` (``error``).
+
+        A refusal is raised as ``StoreRefused`` naming what was refused (the
+        store goes on), logged as an error while the store is open.
+        """
         if commit.error is not None:
             return
+        failure: StoreFailed
         if isinstance(error, StoreFailed):
             # The store failed (logged once, by _fail_store): its waiters get that failure,
             # not a refusal wrapped around it.
             failure = error
         else:
-            failure = StoreFailed(self._name, f"a publish was refused: {error}")
+            what = self._refused_write(publish)
+            failure = StoreRefused(self._name, f"{what}: {error}")
             failure.__cause__ = error
             if self._phase == "open":
-                # Said as what it is: StoreFailed's own text ("it accepts no more writes")
-                # fits a failed store, and this store goes on.
                 log.error(
-                    "durable store %s: a write was refused (the store goes on): %s",
+                    "durable store %s: a write was refused (the store goes on): %s: %s",
                     self._name,
+                    what,
                     error,
                 )
         commit.error = failure
@@ -1307,7 +1367,7 @@ class JetStreamStore:
         batch = commit.batch
         if batch.waiters:
             for task in batch.waiters:
-                reschedule(task, outcome.Error(copy_failure(failure)))
+                reschedule(task, outcome.Error(_copy(failure)))
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None
@@ -1317,6 +1377,17 @@ class JetStreamStore:
                 # Not stored: the room its queue reserved for it is free again.
                 record.queue.appended((record,))
         self._release_flushers(commit)
+
+    def _refused_write(self, publish: _Publish | None) -> str:
+        """What ``publish`` writes, as its refusal names it ("a dead letter of ...")."""
+        if publish is None:
+            return "a write"
+        if publish.mailbox is not None:
+            return f"a message for the durable mailbox {publish.mailbox!r}"
+        kind, _, token = publish.subject[len(self.prefix) + 1 :].partition(".")
+        if kind == "dead":
+            return f"a dead letter of the durable mailbox {_untoken(token)!r}"
+        return f"the state {_untoken(token)!r}"
 
     def _client_closed(self, error: ConnectionClosed) -> None:
         """A feed's client closed (it gave up reconnecting): the store fails, unless closing."""
@@ -1606,13 +1677,28 @@ def _check_size(publish: _Publish, limit: int) -> None:
     if publish.key is not None:
         size += len(publish.key.encode()) + 15  # b"Nats-Msg-Id: <key>\r\n"
     if reserve and size + reserve > limit:
-        raise ValueError(
-            f"a message of {size} bytes with its headers is too large for a durable mailbox: "
-            f"at most {limit - reserve} bytes with its headers (the server's max_payload of "
-            f"{limit} less {reserve} kept for its dead letter)"
-        )
+        raise _too_large(size, limit, reserve)
     if size > limit:
         raise MaxPayloadExceeded(size, limit)
+
+
+def _too_large(size: int, limit: int, reserve: int) -> ValueError:
+    """The error of a message of ``size`` bytes (headers included) that a mailbox cannot take."""
+    return ValueError(
+        f"a message of {size} bytes with its headers is too large for a durable mailbox: "
+        f"at most {limit - reserve} bytes with its headers (the server's max_payload of "
+        f"{limit} less {reserve} kept for its dead letter)"
+    )
+
+
+def _copy(failure: StoreFailed) -> StoreFailed:
+    """A fresh copy of ``failure`` (a ``StoreRefused`` stays one) and its cause, to raise again.
+
+    So that no two raises share (and grow) one traceback.
+    """
+    copy = StoreRefused(*failure.args) if type(failure) is StoreRefused else copy_failure(failure)
+    copy.__cause__ = failure.__cause__
+    return copy
 
 
 _HEADERS_MAX: Final = 60 * 1024
@@ -1675,5 +1761,9 @@ def _full(error: NatsError) -> bool:
 
 
 def _busy(error: NatsError) -> bool:
-    """Whether JetStream says it cannot answer now (starting, electing a leader...)."""
-    return isinstance(error, JetStreamError) and error.code == 503
+    """Whether JetStream says it cannot answer now (starting, electing a leader...).
+
+    Not a refusal for room, which the server also answers with 503: that one
+    is ``_full``'s, waited out in a mailbox only.
+    """
+    return isinstance(error, JetStreamError) and error.code == 503 and not _full(error)

@@ -227,6 +227,13 @@ class ServedQueue(DurableQueue):
     ) -> None:
         if msg_id is not None and type(msg_id) is not str:
             _bad_msg_id(msg_id)  # before anything is counted
+        if not beyond and not self.closed:
+            # A tell to the mailbox hosted here: one too large for the store is refused
+            # here, alone (in the batch the tells of this pass share, it would sink the
+            # others' writes). A durable_ref's (closed) sender stages each in its own.
+            self._delivering.check_tell(
+                self.name, encoded.type_name, encoded.payload, msg_id, companion is not None
+            )
         token = None
         if companion is not None:
             self._tokens += 1

@@ -602,6 +602,17 @@ class DeliveringStore(Store, Protocol):
         the store's, and must not block.
         """
 
+    def check_tell(
+        self, mailbox: str, type_name: str, payload: bytes, msg_id: str | None, asks: bool
+    ) -> None:
+        """Raise ``StoreRefused`` for a tell the store would never take, before it is staged.
+
+        Called for each message a sender tells (not a handler's sends, which
+        commit or fail with their run), with whether an ``ask`` waits for it:
+        a tell refused here is refused alone, not with the batch it would
+        share with other tells.
+        """
+
     def bury(
         self,
         batch: WriteBatch,
