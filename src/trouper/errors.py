@@ -678,13 +678,14 @@ class StoreRefused(StoreFailed):
     """The store refused one write for good: nothing of it was stored, and the store goes on.
 
     Raised by ``JetStreamStore`` for a write its server (or its client) will
-    not take whatever happens: a message too large for the server's
-    ``max_payload`` (raised by ``tell`` and ``tell_nowait`` at once, for that
-    message alone) or for its stream's ``max_msg_size``, a dead letter or a
-    state its stream's limits refuse. Unlike its base, the store is not
-    failed: later writes are made as usual. It is a ``StoreFailed``, so code
-    that handles a failed write handles it too. ``__cause__`` is the
-    refusal, when the server or the client made it.
+    not take however long it waits: a message too large for the server's
+    ``max_payload`` (by a ``tell``, ``ask`` or ``tell_nowait`` to a mailbox
+    hosted here at once, for that message alone) or for its stream's
+    ``max_msg_size``, a dead letter or a state its stream's limits refuse.
+    Unlike its base, it leaves the store working: later writes are made as
+    usual. It is a ``StoreFailed``, so code that handles a failed write
+    handles it too. ``__cause__`` is the refusal: the server's error, or the
+    client's (a ``ValueError`` saying the size limit).
     """
 
     def __init__(self, path: str, problem: str) -> None:
