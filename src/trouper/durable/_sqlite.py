@@ -964,7 +964,9 @@ class SqliteStore:
     messages survive the process being killed, but a power loss or an OS
     crash may lose the last commits (never corrupting the file).
 
-    ``max_size`` caps the database file, in bytes: a commit that would grow
+    ``path`` names the database file (SQLite's ``":memory:"`` and ``""`` are
+    refused with ``ValueError``: they give each connection a database of its
+    own). ``max_size`` caps the database file, in bytes: a commit that would grow
     it beyond fails as a full disk does (``StoreFailed``). ``check`` runs
     SQLite's ``quick_check`` when opening (time grows with the file's size).
     ``codec`` decodes the messages of dead letters as they are listed
@@ -989,6 +991,15 @@ class SqliteStore:
         codec: MessageCodec | None = None,
         threads: bool = True,
     ) -> None:
+        if os.fspath(path) in ("", ":memory:"):
+            # Each connection would get a database of its own (the reader would
+            # never see the writer's commits), and the lock file would be
+            # made as ``:memory:-lock`` in the working directory.
+            raise ValueError(
+                f"SqliteStore needs a database file, got {path!r}: SQLite gives each connection "
+                "a private in-memory or temporary database for that name (for a throwaway "
+                "store, use a file in a temporary directory)"
+            )
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
         if max_size is not None and max_size < 65536:
