@@ -28,7 +28,17 @@ expect to run in Trio, and no handler runs in a transaction, since the engine
 stages a send made in one by asking Trio for the current task, and between
 two ticks there is none), nothing from the loop waits for that actor's room
 (its lane, below) and no job is queued (the call would overtake it); else it
-is a job, as below.
+is a job, as below. A direct send refused at once (an ask to a stopped actor
+or with no handler, a tell that became a dead letter) lets the loop run once
+before it raises or returns (``_pass_turn``, off the hot path), so that a loop
+retrying it never holds the loop and can be timed out.
+
+Only asyncio code may await the bridge's futures: a Trio task (an actor) that
+tries gets Trio's ``TypeError`` thrown into it at the await, which the bridge
+turns into a ``RuntimeError`` naming the ``ActorRef``, after withdrawing the
+call as a cancellation would. Awaited calls other than sends refuse a Trio
+task before they queue anything; sends are not checked (that would cost
+every message).
 
 Waking Trio when it is idle is the expensive part: Trio then sleeps in its
 I/O thread, and a wake-up wakes that thread, which wakes the loop: two
@@ -113,7 +123,14 @@ from typing import Protocol, TypeVar
 
 import outcome
 import trio
-from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+from trio.lowlevel import (
+    Abort,
+    Task,
+    current_task,
+    in_trio_task,
+    reschedule,
+    wait_task_rescheduled,
+)
 
 from trouper.actors import ActorRef
 from trouper.errors import CallbackAskUnsupported, MailboxFull, RuntimeClosed
@@ -132,6 +149,11 @@ LINGER = 0.0005
 _FOREIGN_THREAD = (
     "trouper.aio calls belong to the event loop's thread; "
     "other threads use the runtime's portal (rt.portal)"
+)
+
+_TRIO_TASK = (
+    "trouper.aio calls belong to asyncio code: actors and other Trio code "
+    "use the ActorRef (aio_ref.ref) and the Trio runtime (rt.runtime)"
 )
 
 
@@ -344,6 +366,8 @@ class Crossing:
     async def call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
         """``await fn(*args)`` in a Trio task and return its result (or raise its error)."""
         self.check_caller()
+        if in_trio_task():
+            raise RuntimeError(_TRIO_TASK)
         call = Call(self._loop.create_future())
         self._queue(self._start, (call, fn, args))
         return await self._outcome(call)  # type: ignore[return-value]
@@ -351,6 +375,8 @@ class Crossing:
     async def call_sync(self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` in the pump's step (Trio's context) and return its result."""
         self.check_caller()
+        if in_trio_task():
+            raise RuntimeError(_TRIO_TASK)
         call = Call(self._loop.create_future())
         self._queue(self._run_sync, (call, fn, args))
         return await self._outcome(call)  # type: ignore[return-value]
@@ -361,11 +387,15 @@ class Crossing:
         if cell is not None and len(cell.mailbox) < cell.mailbox.size:
             # With room, no wait (as asyncio.Queue.put): no yield, so nothing overtakes it.
             try:
-                cell.send_nowait(message)
+                delivered = cell.send_nowait(message)
             except MailboxFull:
                 pass  # its room went to senders already waiting there: wait in a lane
             else:
                 self._clock.active = True
+                if not delivered:
+                    # A dead letter (the actor has stopped): a producer loop must
+                    # still let the loop run, or nothing could time it out.
+                    await _pass_turn()
                 return
         call = Call(self._loop.create_future())
         self._queue(self._deliver, (ref, message, call))
@@ -417,6 +447,11 @@ class Crossing:
                 envelope = cell.ask_soon(message, partial(_settle, future))
             except MailboxFull:
                 pass  # wait for room in the actor's lane, as a job
+            except Exception:
+                # Refused at once (stopped actor, unhandled message): let the loop
+                # run first, so that a loop retrying the ask can be timed out.
+                await _pass_turn()
+                raise
             else:
                 self._clock.active = True
                 try:
@@ -425,6 +460,13 @@ class Crossing:
                     if future.cancelled():
                         envelope.abandon()  # withdrawn, or its reply dropped
                     raise
+                except TypeError as error:
+                    if _raised_by(future, error):
+                        raise  # the reply's own error
+                    # Trio refused to await an asyncio future: the caller is a Trio task.
+                    future.cancel()
+                    envelope.abandon()
+                    raise RuntimeError(_TRIO_TASK) from None
         call = Call(self._loop.create_future())
         self._queue(self._ask, (ref, message, call))
         return await self._outcome(call)
@@ -436,6 +478,15 @@ class Crossing:
             if call.future.cancelled() and not self._closed:
                 self._queue(call.withdraw, ())
             raise
+        except TypeError as error:
+            if _raised_by(call.future, error):
+                raise  # the call's own error
+            # Trio refused to await an asyncio future: the caller is a Trio task
+            # (a tell or ask that had to cross as a job). Withdraw it.
+            call.future.cancel()
+            if not self._closed:
+                self._queue(call.withdraw, ())
+            raise RuntimeError(_TRIO_TASK) from None
 
     # --- the Trio side -------------------------------------------------------------
 
@@ -696,6 +747,20 @@ class Crossing:
         else:
             call.reject(error)
         self._rouse()
+
+
+async def _pass_turn() -> None:
+    """Let the loop run once before a send returns without having waited (a refusal)."""
+    try:
+        await asyncio.sleep(0)
+    except TypeError:
+        # Trio refused the bare yield: the caller is a Trio task, not asyncio code.
+        raise RuntimeError(_TRIO_TASK) from None
+
+
+def _raised_by(future: asyncio.Future[object], error: BaseException) -> bool:
+    """Whether ``error`` is ``future``'s own, not Trio's refusal to await it in a Trio task."""
+    return future.done() and not future.cancelled() and future.exception() is error
 
 
 def _settle(future: asyncio.Future[object], result: outcome.Outcome[object]) -> None:

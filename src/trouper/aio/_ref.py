@@ -50,7 +50,8 @@ class AioRef(Generic[M]):
 
         Returns once the message is in the actor's mailbox, waiting while
         the mailbox is full (backpressure). If the actor has stopped, the
-        message becomes a dead letter and this returns normally. If the
+        message becomes a dead letter and this returns normally, after
+        letting the loop run once (a producer loop can still be timed out). If the
         caller is cancelled before the message reached the mailbox, it is
         not sent.
 
@@ -95,6 +96,8 @@ class AioRef(Generic[M]):
             UnhandledMessage: the actor has no handler for this message's type.
             HandlerError: the handler raised; the original error is ``__cause__``.
             RuntimeClosed: the runtime is closed.
+            RuntimeError: the caller is a Trio task (an actor: use ``ref``), or
+                another thread; the ask is withdrawn, as a cancelled one is.
         """
         return await self._crossing.ask(self._ref, message)  # type: ignore[arg-type]
 
