@@ -9,7 +9,8 @@ of each leaf (``item.qty``, ``lines[2].sku``, ``prices["usd"]``) and says
 what went wrong there, in field order, joined by ``"; "``:
 
 - ``KeyError(name)`` noted with that very attribute: ``missing field 'order_id'``;
-- ``ForbiddenExtraKeysError``: ``unexpected field 'amount'`` for each;
+- ``ForbiddenExtraKeysError``: ``unexpected field 'amount'`` for each (``unexpected key
+  b'amount' (not a str)`` for a bytes key, which msgpack allows);
 - ``Expected``: ``field 'total' expected int, got 'abc'``;
 - an exception of the class itself, without a note (a validator or
   ``__attrs_post_init__`` refused the values): ``Charge refused the values: ...``;
@@ -82,8 +83,12 @@ def _walk(
     causes: list[BaseException],
 ) -> None:
     if isinstance(error, ForbiddenExtraKeysError):
-        for name in sorted(error.extra_fields):
-            problems.append(f"unexpected field {render_path((*path, name))!r}")
+        # msgpack lets a map key be bytes too, which names no field: said after the str ones.
+        for name in sorted(error.extra_fields, key=_field_order):
+            if name.__class__ is str:
+                problems.append(f"unexpected field {render_path((*path, name))!r}")
+            else:
+                problems.append(f"{where(path)}unexpected key {short(name)} (not a str)")
     elif isinstance(error, BaseValidationError):
         for sub in error.exceptions:
             note = _note(sub)
@@ -121,6 +126,11 @@ def _walk(
     else:
         problems.append(f"{where(path)}{describe(error)}")
         causes.append(error)
+
+
+def _field_order(name: object) -> tuple[bool, str]:
+    """Sort the str keys of a map by name, then any other keys by their repr."""
+    return (True, repr(name)) if name.__class__ is not str else (False, str(name))
 
 
 def _subject(path: Path) -> str:
