@@ -47,9 +47,16 @@ def handler(fn: F) -> F:
     are dispatched to it. The return value is the reply to an ``ask``. The
     method stays an ordinary method: it can still be called directly.
 
+    Handlers are inherited, from mixins that are not actors too; the nearest
+    class's handler for a type wins. A subclass that overrides a handler
+    method without ``@handler`` takes over its message types; one that marks
+    the override ``@handler`` handles the types its own annotation names, and
+    only those. Setting the name to ``None`` drops an inherited handler.
+
     Misuse (not ``async``, no annotation, an annotation that is not a class or
-    union of classes, two handlers for one type in one class) raises
-    ``TypeError`` naming the class and the method when the class is created.
+    union of classes, two handlers for one type in one class, a static or
+    class method, a plain ``def`` overriding a handler) raises ``TypeError``
+    naming the class and the method when the class is created.
     """
     setattr(fn, _HANDLER_MARK, True)
     return fn
@@ -81,6 +88,7 @@ class Actor:
     default_mailbox: ClassVar[MailboxFactory | None] = None
     """The mailbox factory used when ``spawn`` is given none (``None``: in memory)."""
 
+    _trouper_declared: ClassVar[Mapping[str, tuple[type, ...]]] = {}
     _trouper_handlers: ClassVar[Mapping[type, HandlerFunction]] = {}
     _trouper_dispatch: ClassVar[dict[type, HandlerFunction | None]] = {}
     _trouper_unmarked: ClassVar[tuple[tuple[type, str], ...]] = ()
@@ -169,31 +177,65 @@ class Actor:
 def _build_handler_table(
     cls: type[Actor], localns: dict[str, object]
 ) -> dict[type, HandlerFunction]:
+    # Which attribute handles each message type. Classes are read farthest
+    # first along the MRO, so the nearest declaration of a type wins; mixins
+    # that are not actors are read here, actors' own declarations were read
+    # when they were created. A method marked @handler again under the same
+    # name restates what it handles: the types its earlier declarations named
+    # do not reach it unless it names them too.
+    owner: dict[type, str] = {}
+    for base in reversed(cls.__mro__[:-1]):
+        declared = base.__dict__.get("_trouper_declared")
+        if declared is None:
+            declared = _declared_handlers(base, localns)
+            if base is cls:
+                cls._trouper_declared = declared
+        if declared:
+            owner = {t: name for t, name in owner.items() if name not in declared}
+            for name, message_types in declared.items():
+                owner.update(dict.fromkeys(message_types, name))
+    # The function that runs is whatever the attribute is on this class, so
+    # that a plain override of a handler method (without @handler) runs.
     table: dict[type, HandlerFunction] = {}
-    # Inherited handlers first, re-read by name so that a plain override of a
-    # handler method in the subclass is what runs.
-    for base in reversed(cls.__mro__[1:]):
-        inherited = base.__dict__.get("_trouper_handlers", {})
-        for message_type, fn in inherited.items():
-            current = getattr(cls, fn.__name__, None)
-            if current is None:
-                table.pop(message_type, None)
-            elif inspect.iscoroutinefunction(current):
-                table[message_type] = current
+    for message_type, name in owner.items():
+        current = getattr(cls, name, None)
+        if current is None:  # `name = None` drops an inherited handler
+            continue
+        if not inspect.iscoroutinefunction(current):
+            raise TypeError(
+                f"{class_label(cls)}.{name} overrides a handler (for "
+                f"{message_type.__qualname__}) but is not an async def: make it async, "
+                "or set it to None to drop the handler"
+            )
+        table[message_type] = current
+    return table
+
+
+def _declared_handlers(cls: type, localns: dict[str, object]) -> dict[str, tuple[type, ...]]:
+    """The methods ``cls`` itself marks ``@handler``, by attribute name, with their types."""
+    declared: dict[str, tuple[type, ...]] = {}
     own: dict[type, str] = {}
     for name, fn in cls.__dict__.items():
-        if not getattr(fn, _HANDLER_MARK, False):
-            continue
         where = f"{class_label(cls)}.{name}"
-        for message_type in _message_types(fn, where, localns):
+        if isinstance(fn, staticmethod | classmethod):
+            if getattr(fn.__func__, _HANDLER_MARK, False) is True:
+                raise TypeError(
+                    f"{where} is marked @handler but is a {type(fn).__name__}: a handler "
+                    "is an async method taking self and the message"
+                )
+            continue
+        if getattr(fn, _HANDLER_MARK, False) is not True:
+            continue
+        message_types = _message_types(fn, where, localns)
+        for message_type in message_types:
             if message_type in own:
                 raise TypeError(
                     f"{where} and {class_label(cls)}.{own[message_type]} both handle "
                     f"{message_type.__qualname__}: one type, one handler"
                 )
             own[message_type] = name
-            table[message_type] = fn
-    return table
+        declared[name] = message_types
+    return declared
 
 
 def _message_types(fn: object, where: str, localns: dict[str, object]) -> tuple[type, ...]:
