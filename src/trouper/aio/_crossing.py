@@ -532,7 +532,9 @@ class Crossing:
             return
         try:
             value = fn(*args)
-        except Exception as error:
+        except BaseException as error:
+            # Any error is the caller's, as trio.from_thread.run hands it back:
+            # one that is no Exception (pytest.fail's) must not end the pump.
             call.reject(error)
         else:
             call.resolve(value)
@@ -551,7 +553,11 @@ class Crossing:
             with trio.CancelScope() as call.scope:
                 try:
                     value = await fn(*args)
-                except Exception as error:
+                except BaseException as error:
+                    if _holds_cancelled(error):
+                        raise  # Trio's to handle: the call's scope, or the closing runtime
+                    # Any other error is the caller's (as trio.from_thread.run
+                    # hands it back), not the runtime's.
                     call.reject(error)
                 else:
                     call.resolve(value)
@@ -756,6 +762,13 @@ async def _pass_turn() -> None:
     except TypeError:
         # Trio refused the bare yield: the caller is a Trio task, not asyncio code.
         raise RuntimeError(_TRIO_TASK) from None
+
+
+def _holds_cancelled(error: BaseException) -> bool:
+    """Whether ``error`` is, or is a group that holds, a ``trio.Cancelled``."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.subgroup(trio.Cancelled) is not None
+    return isinstance(error, trio.Cancelled)
 
 
 def _raised_by(future: asyncio.Future[object], error: BaseException) -> bool:

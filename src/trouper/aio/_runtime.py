@@ -208,12 +208,17 @@ class AioRuntime:
         """``await fn(*args)`` in a Trio task of the runtime and return its result.
 
         For the Trio API the bridge does not wrap (``rt.run(rt.runtime.spawn_pool,
-        Worker, 4)``). Cancelling the caller cancels the task.
+        Worker, 4)``). Cancelling the caller cancels the task. Whatever
+        ``fn`` raises, also an error that is no ``Exception``, is raised here
+        and leaves the runtime running (as ``trio.from_thread.run`` does).
         """
         return await self._crossing.call(fn, *args)
 
     async def run_sync(self, fn: Callable[..., T], *args: object) -> T:
-        """Call ``fn(*args)`` in the runtime's Trio context and return its result."""
+        """Call ``fn(*args)`` in the runtime's Trio context and return its result.
+
+        Whatever ``fn`` raises is raised here, and leaves the runtime running.
+        """
         return await self._crossing.call_sync(fn, *args)
 
 
