@@ -212,7 +212,9 @@ class Codec:
             UnregisteredMessageType: the message's class is not registered (a
                 codec never registers a class by itself; see docs/messages.md).
             UnencodableMessage: a field holds a value that cannot be written;
-                the message names the field.
+                the message names the field. Also raised, the first time a
+                class is encoded, if the codec could not decode it (a field
+                type it has no rule for, such as a generic ``T``).
         """
         name, unstructure = self._encoders.get(message.__class__) or self._encoder(message)
         try:
@@ -293,6 +295,15 @@ class Codec:
                 hook = self._converter.get_unstructure_hook(cls)
             except Exception as error:
                 raise UnencodableMessage(type_name(cls), describe(error)) from error
+            # What no codec could read back is refused here, once per class, by
+            # the sender, rather than by every receiver of every message.
+            try:
+                structure = self._converter.get_structure_hook(cls)
+            except Exception as error:
+                raise UnencodableMessage(
+                    type_name(cls), f"it has a field the codec cannot read back: {describe(error)}"
+                ) from error
+            self._decoders.setdefault(name, (cls, structure))
             entry = self._encoders[cls] = (name, hook)
         return entry
 

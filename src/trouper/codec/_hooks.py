@@ -350,8 +350,15 @@ def make_converter(
             return value
         raise Expected("bool", value)
 
+    def structure_bytearray(value: Any, _: Any) -> Any:
+        if value.__class__ is bytes:
+            return bytearray(value)
+        raise Expected("bytes", value)
+
     for kind in (int, str, bytes):
         conv.register_structure_hook(kind, exactly(kind))
+    # msgpack writes a bytearray as bin, which it reads back as bytes.
+    conv.register_structure_hook(bytearray, structure_bytearray)
     conv.register_structure_hook(float, structure_float)
     conv.register_structure_hook(bool, structure_bool)
 
