@@ -40,8 +40,8 @@ def test_a_class_that_cannot_be_decoded_is_refused_when_encoded() -> None:
         match=(
             "^"
             + re.escape(
-                "cannot encode test_codec_review2_symmetry.Boxed: it has a field the codec "
-                "cannot read back: StructureHandlerNotFoundError("
+                "cannot encode test_codec_review2_symmetry.Boxed: field 'value' cannot be "
+                "read back: StructureHandlerNotFoundError("
             )
         ),
     ):

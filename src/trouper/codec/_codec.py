@@ -301,7 +301,7 @@ class Codec:
                 structure = self._converter.get_structure_hook(cls)
             except Exception as error:
                 raise UnencodableMessage(
-                    type_name(cls), f"it has a field the codec cannot read back: {describe(error)}"
+                    type_name(cls), _unreadable(self._converter, cls, error)
                 ) from error
             self._decoders.setdefault(name, (cls, structure))
             entry = self._encoders[cls] = (name, hook)
@@ -359,6 +359,20 @@ class Codec:
             undecodable = MessageMismatch(name, type_name(cls), explanation.text)
         undecodable.__cause__ = explanation.cause
         return undecodable
+
+
+def _unreadable(converter: Converter, cls: type, error: Exception) -> str:
+    """Say which field of ``cls`` the converter has no structure hook for."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        hints = {}
+    for field in attrs.fields(cls) if attrs.has(cls) else ():
+        try:
+            converter.get_structure_hook(hints.get(field.name, Any))
+        except Exception as field_error:
+            return f"field {field.name!r} cannot be read back: {describe(field_error)}"
+    return f"it has a field the codec cannot read back: {describe(error)}"
 
 
 _PACKABLE = (type(None), bool, int, float, str, bytes, bytearray, memoryview)
