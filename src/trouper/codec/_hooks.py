@@ -258,6 +258,10 @@ def _is_enum(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, enum.Enum)
 
 
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is typing.Literal
+
+
 def _is_any(tp: Any) -> bool:
     return tp is Any or tp is object
 
@@ -328,16 +332,25 @@ def make_converter(
 
         def structure(value: Any, tp: Any) -> Any:
             if tp is not kind:
-                return structure_enum(value, tp)
+                return structure_subclass(value, tp, kind)
             if value.__class__ is kind:
                 return value
             raise Expected(kind.__name__, value)
 
         return structure
 
+    def structure_subclass(value: Any, tp: Any, kind: type) -> Any:
+        """An enum or another subclass of ``kind``: built from a value of ``kind`` itself."""
+        if issubclass(tp, enum.Enum):
+            return structure_enum(value, tp)
+        cls = value.__class__
+        if cls is kind or (kind is float and cls is int):
+            return tp(value)
+        raise Expected(_type_label(tp), value)
+
     def structure_float(value: Any, tp: Any) -> Any:
         if tp is not float:
-            return structure_enum(value, tp)
+            return structure_subclass(value, tp, float)
         cls = value.__class__
         if cls is float:
             return value
@@ -362,16 +375,40 @@ def make_converter(
     conv.register_structure_hook(float, structure_float)
     conv.register_structure_hook(bool, structure_bool)
 
+    # A member is found by equality, so its value's class is checked too: 1
+    # is not the member whose value is True, nor the one whose value is 1.0.
     def structure_enum(value: Any, tp: Any) -> Any:
-        if value.__class__ in _SCALARS and value.__class__ is not bool:
-            try:
-                return tp(value)
-            except ValueError:
-                pass
+        try:
+            member = tp(value)
+        except (ValueError, TypeError):
+            pass
+        else:
+            if member.value.__class__ is value.__class__:
+                return member
         raise Expected(_type_label(tp), value)
 
     conv.register_structure_hook_func(_is_enum, structure_enum)
     conv.register_unstructure_hook_func(_is_enum, lambda member: member.value)
+
+    # Literals: one of the values named, of its own class (True is not 1).
+    def literal_structure(tp: Any) -> StructureHook:
+        allowed: dict[tuple[type, Any], Any] = {}
+        for arg in typing.get_args(tp):
+            if isinstance(arg, enum.Enum):
+                allowed[arg.value.__class__, arg.value] = arg
+            else:
+                allowed[arg.__class__, arg] = arg
+        label = _type_label(tp)
+
+        def structure(value: Any, _: Any) -> Any:
+            try:
+                return allowed[value.__class__, value]
+            except (KeyError, TypeError):  # TypeError: a list or a map, unhashable
+                raise Expected(label, value) from None
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_literal, literal_structure)
 
     # Dates and times, as ISO 8601 text: exact (microseconds, offsets, naive
     # or aware all come back as they went) and readable in a stored row.
