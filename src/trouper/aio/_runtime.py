@@ -26,6 +26,12 @@ the root cancels the runtime's body in Trio; the body then cancels the owner
 task (as ``asyncio.TaskGroup`` cancels its parent), and ``__aexit__`` takes
 that cancellation back and raises the error instead, once the runtime has
 shut down.
+
+Signals: in the main thread of a host that had no ``signal.set_wakeup_fd``
+when the block was entered, Trio installs its own and puts the old one (none)
+back when it ends. A host that took it meanwhile (``loop.add_signal_handler``
+inside the block) would then lose its signals after the block, so the guest
+run notes the fd it finds in place of Trio's as it ends and sets it again.
 """
 
 from __future__ import annotations
@@ -255,6 +261,17 @@ def _host_uses_wakeup_fd() -> bool:
     return fd != -1
 
 
+def _wakeup_fd_taken_over(trio_fd: int) -> int | None:
+    """The wakeup fd someone else (the host loop) set in place of Trio's ``trio_fd``, if any.
+
+    Reading the fd means setting it: it is set back as it was, with Trio's
+    own setting (no warning when its buffer is full) if it is still Trio's.
+    """
+    fd = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd, warn_on_full_buffer=fd != trio_fd)
+    return None if fd == trio_fd else fd
+
+
 class _GuestRun:
     """The ``async with`` of ``open_runtime``: one guest run, from start to finish."""
 
@@ -283,6 +300,11 @@ class _GuestRun:
         # __aexit__ has begun: a failure no longer cancels the owner.
         self._failed_owner = False
         # The runtime failed and cancelled the owner (one cancel() to take back).
+        self._trio_wakeup_fd: int | None = None
+        # Trio's signal wakeup fd, when Trio installed one (main thread, host had none).
+        self._host_wakeup_fd: int | None = None
+        # The wakeup fd the host set in place of Trio's while it ran (loop.add_signal_handler):
+        # Trio puts back the one it found at start when it ends, so it is set again after.
 
     # --- asyncio side --------------------------------------------------------------
 
@@ -301,14 +323,19 @@ class _GuestRun:
         self._owner = owner
         self._ready = loop.create_future()
         self._done = loop.create_future()
+        host_uses_wakeup_fd = _host_uses_wakeup_fd()
         trio.lowlevel.start_guest_run(
             self._main,
             clock=self._clock,
             run_sync_soon_threadsafe=loop.call_soon_threadsafe,
             run_sync_soon_not_threadsafe=loop.call_soon,
             done_callback=self._finished,
-            host_uses_signal_set_wakeup_fd=_host_uses_wakeup_fd(),
+            host_uses_signal_set_wakeup_fd=host_uses_wakeup_fd,
         )
+        if not host_uses_wakeup_fd:
+            # Trio has installed its own by now (setting up the run, before any tick).
+            self._trio_wakeup_fd = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(self._trio_wakeup_fd, warn_on_full_buffer=False)
         # Allowed right after start_guest_run returns (Trio's guest-mode docs).
         self._token = trio.lowlevel.current_trio_token()
         try:
@@ -383,6 +410,9 @@ class _GuestRun:
         """The guest run's done callback (called on the loop's thread)."""
         assert self._done is not None
         assert self._ready is not None
+        if self._host_wakeup_fd is not None:
+            # Trio has put back the fd it found at start (none): the host's goes back in.
+            signal.set_wakeup_fd(self._host_wakeup_fd)
         if not self._ready.done():
             error = result.error if isinstance(result, outcome.Error) else None
             self._ready.set_exception(
@@ -394,6 +424,15 @@ class _GuestRun:
     # --- Trio side ------------------------------------------------------------------
 
     async def _main(self) -> None:
+        """The guest run's main function: the runtime, then the host's signal wakeup fd noted."""
+        try:
+            await self._run_runtime()
+        finally:
+            if self._trio_wakeup_fd is not None:
+                self._host_wakeup_fd = _wakeup_fd_taken_over(self._trio_wakeup_fd)
+
+    async def _run_runtime(self) -> None:
+        """Run the Trio runtime and the crossing until closed or aborted (the theory above)."""
         assert self._loop is not None
         assert self._ready is not None
         failure: Exception | None = None
