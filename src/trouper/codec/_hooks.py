@@ -628,6 +628,18 @@ def make_converter(
                 f"{_type_label(tp)}: a union may hold attrs classes, str, int, float, "
                 "bool, bytes and None, or one other type and None"
             )
+        if len(classes) > 1:
+            # Members are told apart by their tag alone (and encoded by their class).
+            seen: dict[str, Any] = {}
+            for cls in classes:
+                other = seen.setdefault(tag_of(cls), cls)
+                if other is not cls:
+                    raise UnsupportedType(
+                        f"{_type_label(tp)}: members {_type_label(other)} and "
+                        f"{_type_label(cls)} have the same {TAG!r} tag {tag_of(cls)!r}, so "
+                        "they cannot be told apart; register each class under a name of its "
+                        "own (a generic class's parametrizations share one class)"
+                    )
         return has_none, classes, others
 
     def tag_of(cls: Any) -> str:
@@ -660,9 +672,10 @@ def make_converter(
             if cls is dict and classes:
                 if single is not None:
                     return single[1](value, single[0])
-                member = tagged.get(value.get(TAG))
+                tag = value.get(TAG)
+                member = tagged.get(tag) if tag.__class__ is str else None
                 if member is None:
-                    raise UnknownVariant(value.get(TAG), choices)
+                    raise UnknownVariant(tag, choices)
                 fields = dict(value)
                 del fields[TAG]
                 return member[1](fields, member[0])
