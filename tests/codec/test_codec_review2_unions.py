@@ -98,7 +98,9 @@ def test_union_members_with_the_same_tag_are_refused() -> None:
 
 def test_parametrizations_of_one_generic_class_are_refused_in_a_union() -> None:
     """``Box[int] | Box[str]`` carry one tag: refused at encode."""
-    with pytest.raises(UnencodableMessage, match=r"members Box\[int\] and Box\[str\] have the same"):
+    with pytest.raises(
+        UnencodableMessage, match=r"members Box\[int\] and Box\[str\] have the same"
+    ):
         CODEC.encode(Parcel(Box("s")))
 
 
