@@ -7,7 +7,7 @@ import asyncio
 import attrs
 import pytest
 import trio
-from aio_actors import Account, Balance, Deposit, Holder, Note, run
+from aio_actors import Account, Balance, Deposit, Hold, Holder, Note, run
 
 from trouper import Actor, Request, handler
 from trouper.aio import AioRef, AioRuntime, open_runtime
@@ -80,6 +80,8 @@ class Misuser(Actor):
     async def misuse(self, message: Misuse) -> object:
         if message.what == "ask":
             return await message.target.ask(Note("from trio"))
+        if message.what == "tell":
+            return await message.target.tell(Note("from trio"))
         if message.what == "spawn":
             return await message.rt.spawn(Account, 0, name="spawned-from-trio")
         return await message.rt.run_sync(int)
@@ -120,5 +122,25 @@ def test_an_asyncio_ask_from_a_trio_task_is_refused_and_withdrawn() -> None:
             await misuse(rt, "ask", target)
             assert await target.ask(Note("after")) == "after"
             assert journal[-1] == "after"
+
+    run(main)
+
+
+def test_an_asyncio_tell_from_a_trio_task_that_must_wait_is_refused_and_not_sent() -> None:
+    """From an actor, ``AioRef.tell`` to a full mailbox raises ``RuntimeError`` and is not sent."""
+    journal: list[str] = []
+
+    async def main() -> None:
+        async with open_runtime(mailbox_size=1) as rt:
+            started, gate = await rt.run_sync(trio.Event), await rt.run_sync(trio.Event)
+            target = await rt.spawn(Holder, started, gate, journal)
+            held = asyncio.create_task(target.ask(Hold()))
+            await rt.run(started.wait)
+            await target.tell(Note("fill"))  # the mailbox is full
+            await misuse(rt, "tell", target)
+            await rt.run_sync(gate.set)
+            assert await held == "held"
+            assert await target.ask(Note("after")) == "after"
+            assert journal == ["hold", "released", "fill", "after"]
 
     run(main)
