@@ -81,7 +81,8 @@ class Misuser(Actor):
         if message.what == "ask":
             return await message.target.ask(Note("from trio"))
         if message.what == "tell":
-            return await message.target.tell(Note("from trio"))
+            await message.target.tell(Note("from trio"))
+            return None
         if message.what == "spawn":
             return await message.rt.spawn(Account, 0, name="spawned-from-trio")
         return await message.rt.run_sync(int)

@@ -112,6 +112,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import math
 from collections import deque
@@ -537,6 +538,17 @@ class Crossing:
             # one that is no Exception (pytest.fail's) must not end the pump.
             call.reject(error)
         else:
+            if inspect.iscoroutine(value):
+                # An async function: its work would silently never happen.
+                value.close()
+                name = getattr(fn, "__qualname__", repr(fn))
+                call.reject(
+                    TypeError(
+                        f"run_sync expects a synchronous function, but {name} returned "
+                        "a coroutine: await it with run() instead"
+                    )
+                )
+                return
             call.resolve(value)
 
     def _start(

@@ -224,6 +224,10 @@ class AioRuntime:
         """Call ``fn(*args)`` in the runtime's Trio context and return its result.
 
         Whatever ``fn`` raises is raised here, and leaves the runtime running.
+
+        Raises:
+            TypeError: ``fn`` returned a coroutine (an async function: use ``run``);
+                it is closed, not run.
         """
         return await self._crossing.call_sync(fn, *args)
 
