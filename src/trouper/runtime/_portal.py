@@ -48,7 +48,7 @@ class Portal:
 
         Raises:
             RuntimeError: called from the thread that hosts the runtime.
-            RuntimeClosed: the runtime has stopped.
+            RuntimeClosed: the runtime has stopped (or its Trio run ended during the call).
         """
         if threading.get_ident() == self._thread:
             raise RuntimeError(
@@ -61,7 +61,9 @@ class Portal:
             raise RuntimeClosed(runtime.node)
         try:
             return trio.from_thread.run(fn, *args, trio_token=self._token)
-        except trio.RunFinishedError:
+        except (trio.RunFinishedError, trio.Cancelled):
+            # Cancelled: the task running the call was cancelled, which Trio
+            # does to such tasks only as the run ends, with the runtime gone.
             raise RuntimeClosed(runtime.node) from None
 
     def tell(self, ref: ActorRef[object], message: object) -> None:
