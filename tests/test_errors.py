@@ -97,7 +97,7 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
     (
         errors.RuntimeClosed("n1"),
         RuntimeError,
-        "the runtime of node 'n1' is closed: it takes no new actors",
+        "the runtime of node 'n1' is closed: it takes no new actors or calls",
     ),
     (errors.NameTaken("acct"), ValueError, "an actor named 'acct' already exists"),
     (

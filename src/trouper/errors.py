@@ -334,18 +334,19 @@ class AskCycle(ActorError, RuntimeError):
 
 
 class RuntimeClosed(ActorError, RuntimeError):
-    """The runtime has stopped (or is stopping for good): it takes no new actors.
+    """The runtime has stopped (or is stopping for good): it takes no new actors or calls.
 
     Raised by ``spawn`` (also through the portal) after ``aclose()``, after the
-    runtime's block has been left or cancelled, and by the portal once the
-    runtime's thread no longer runs it.
+    runtime's block has been left or cancelled, and by the portal (and the
+    asyncio bridge's ``run``) once the runtime's thread no longer runs it, or
+    when its run ends during the call.
     """
 
     def __init__(self, node: str) -> None:
         super().__init__(node)
 
     def _message(self) -> str:
-        return f"the runtime of node {self.args[0]!r} is closed: it takes no new actors"
+        return f"the runtime of node {self.args[0]!r} is closed: it takes no new actors or calls"
 
 
 class RemoteError(ActorError, RuntimeError):
