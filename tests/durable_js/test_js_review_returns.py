@@ -49,14 +49,18 @@ async def test_an_actor_stopped_often_does_not_dead_letter_messages_it_never_ran
     seen: list[tuple[int, int]] = []
     options = Durable(max_deliveries=2)
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
-        ref = await rt.spawn(Blocker, seen, trio.Event(), name="jobs", mailbox=options)
+        ref = await rt.spawn(
+            Blocker, seen, trio.Event(), name="jobs", mailbox=options, shutdown=0.2
+        )
         for n in range(4):
             await ref.tell(Job(n))
         for stop in range(4):
             await eventually(partial(ran_more_than, seen, stop))  # one runs, the rest wait
             await rt.stop(ref)
             if stop < 3:
-                ref = await rt.spawn(Blocker, seen, trio.Event(), name="jobs", mailbox=options)
+                ref = await rt.spawn(
+                    Blocker, seen, trio.Event(), name="jobs", mailbox=options, shutdown=0.2
+                )
         final: list[tuple[int, int]] = []
         await rt.spawn(Blocker, final, None, name="jobs", mailbox=options)
         await eventually(lambda: len(final) >= 4, seconds=10.0)
