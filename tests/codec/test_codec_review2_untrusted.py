@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
+import enum
 import re
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import msgpack  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from trouper import Address
 from trouper.codec import Codec, MessageRegistry
-from trouper.errors import MessageMismatch
+from trouper.errors import MessageMismatch, UndecodableMessage
 
 REGISTRY = MessageRegistry()
 
@@ -63,3 +70,77 @@ def test_a_blob_whose_fields_have_a_bytes_key_is_a_mismatch() -> None:
     blob = msgpack.packb(["review2.order", {"order_id": "o-1", "item": {"sku": "a"}, b"": 0}])
     with pytest.raises(MessageMismatch, match=exactly(f"{FITS}unexpected key b'' (not a str)")):
         CODEC.decode_blob(blob)
+
+
+class Color(enum.Enum):
+    """An enum with str values."""
+
+    RED = "red"
+
+
+@attrs.frozen
+class Circle:
+    """A union member."""
+
+    radius: float
+
+
+@attrs.frozen
+class Square:
+    """Another union member."""
+
+    side: float
+
+
+@REGISTRY.message("review2.kitchen-sink")
+@attrs.frozen
+class KitchenSink:
+    """Fields of many kinds, each with a default, so that a payload may carry any subset."""
+
+    item: Item | None = None
+    shape: Circle | Square | None = None
+    either: int | str = 0
+    tags: frozenset[str] = frozenset()
+    pair: tuple[int, str] = (0, "")
+    by_color: dict[Color, list[int]] = attrs.Factory(dict)
+    at: datetime.datetime | None = None
+    color: Color = Color.RED
+    anything: Any = None
+    to: Address | None = None
+
+
+KEYS = st.sampled_from([f.name for f in attrs.fields(KitchenSink)] + ["sku", "radius", "$type"])
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.binary(max_size=4)
+    | st.sampled_from(["red", "2024-02-29T12:00:00+01:00", "test_codec_review2_untrusted.Circle"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(KEYS | st.text(max_size=3) | st.binary(max_size=2), children, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+def _refusal(decode: Callable[[], object]) -> str:
+    """Call ``decode``; return the text of the ``UndecodableMessage`` it raised, or ``""``."""
+    try:
+        decode()
+    except UndecodableMessage as error:
+        return str(error)
+    return ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["review2.kitchen-sink", "review2.order", "dict", "list", "int"]), VALUES)
+def test_any_msgpack_value_decodes_or_raises_undecodable(name: str, value: object) -> None:
+    """Whatever msgpack holds, ``decode`` returns a message or raises ``UndecodableMessage``."""
+    for refusal in (
+        _refusal(lambda: CODEC.decode(name, msgpack.packb(value))),
+        _refusal(lambda: CODEC.decode_blob(msgpack.packb([name, value]))),
+    ):
+        assert refusal == "" or refusal.startswith(f"payload for {name!r} ")
