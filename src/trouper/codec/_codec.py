@@ -29,6 +29,8 @@ from cattrs import Converter
 from trouper._text import describe, type_name
 from trouper.codec._explain import explain
 from trouper.codec._hooks import (
+    MAX_NESTING,
+    TOO_DEEP,
     Expected,
     NotBuiltin,
     Path,
@@ -386,6 +388,8 @@ def _find_unpackable(data: object) -> tuple[Path, str | None]:
     stack: list[tuple[object, Path]] = [(data, ())]
     while stack:
         item, path = stack.pop()
+        if len(path) >= MAX_NESTING and isinstance(item, list | tuple | dict):
+            return path[:1], TOO_DEEP
         if isinstance(item, list | tuple):
             stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(item))))
         elif isinstance(item, dict):

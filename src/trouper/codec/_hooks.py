@@ -57,7 +57,9 @@ from trouper._text import describe
 from trouper.actors import ActorRef, Address
 
 __all__ = [
+    "MAX_NESTING",
     "TAG",
+    "TOO_DEEP",
     "Expected",
     "NotBuiltin",
     "Path",
@@ -85,6 +87,11 @@ StructureHook = Callable[[Any, Any], Any]
 UnstructureHook = Callable[[Any], Any]
 
 _SCALARS: tuple[type, ...] = (str, int, float, bool, bytes)
+
+MAX_NESTING = 511
+"""How many arrays and maps msgpack packs within one another (its packer's limit)."""
+TOO_DEEP = f"nested too deeply (more than {MAX_NESTING} levels: does it contain itself?)"
+"""What is said of a value nested deeper than ``MAX_NESTING``."""
 _SHORT = 60
 
 
@@ -151,7 +158,8 @@ def builtin_problem(value: object) -> NotBuiltin | None:
 
     Builtin values are ``None``, ``bool``, ``int``, ``float``, ``str``,
     ``bytes`` (exactly those classes), and lists and dicts with ``str`` keys
-    of them. Walks without recursion, so depth is no limit.
+    of them, nested no deeper than msgpack packs. Walks without recursion,
+    and a value that contains itself ends the walk at that depth.
     """
     stack: list[tuple[object, Path]] = [(value, ())]
     while stack:
@@ -159,6 +167,8 @@ def builtin_problem(value: object) -> NotBuiltin | None:
         cls = item.__class__
         if item is None or cls in _SCALARS:
             continue
+        if len(path) >= MAX_NESTING and (cls is list or cls is dict):
+            return NotBuiltin((), TOO_DEEP)
         if isinstance(item, list) and cls is list:
             stack.extend((v, (*path, i)) for i, v in enumerate(item))
         elif isinstance(item, dict) and cls is dict:
