@@ -100,7 +100,7 @@ def generated_messages(draw: st.DrawFn) -> tuple[Codec, object]:
     return Codec(registry), cls(**{name: draw(FIELD_TYPES[name][1]) for name in chosen})
 
 
-def _classes(value: object) -> list[type]:
+def _classes(value: Any) -> list[type]:
     """The class of each field of an attrs instance."""
     return [type(getattr(value, field.name)) for field in attrs.fields(type(value))]
 
