@@ -61,3 +61,25 @@ def test_a_value_that_contains_itself_is_unencodable(message: object) -> None:
         CODEC.encode(message)
     with pytest.raises(UnencodableMessage, match=r"nested too deeply"):
         CODEC.encode_blob(message)
+
+
+@REGISTRY.message("review2.link")
+@attrs.define
+class Link:
+    """A mutable message that can be made to hold itself."""
+
+    following: Link | None = None
+
+
+def test_an_instance_that_contains_itself_is_named_by_its_first_field() -> None:
+    """The error names the field the loop starts at, on one short line."""
+    link = Link()
+    link.following = Link(link)
+    with pytest.raises(
+        UnencodableMessage,
+        match=(
+            r"^cannot encode test_codec_review2_cycles\.Link: field 'following': nested too "
+            r"deeply \(does it contain itself\?\)$"
+        ),
+    ):
+        CODEC.encode(link)

@@ -427,6 +427,9 @@ def _locate(converter: Converter, value: object, path: Path) -> str | None:
         item = getattr(value, field.name)
         try:
             converter.get_unstructure_hook(hints.get(field.name, Any))(item)
+        except RecursionError:
+            # Deep or looped: walking further down would only hit the limit again.
+            return f"{where((*path, field.name)[:1])}nested too deeply (does it contain itself?)"
         except Exception as error:
             here = (*path, field.name)
             return _locate(converter, item, here) or _problem(here, error)
