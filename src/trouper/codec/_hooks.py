@@ -393,7 +393,7 @@ def make_converter(
         except (ValueError, TypeError):
             pass
         else:
-            if member.value.__class__ is value.__class__:
+            if member._value_.__class__ is value.__class__:
                 return member
         raise Expected(_type_label(tp), value)
 
