@@ -144,3 +144,24 @@ def test_any_msgpack_value_decodes_or_raises_undecodable(name: str, value: objec
         _refusal(lambda: CODEC.decode_blob(msgpack.packb([name, value]))),
     ):
         assert refusal == "" or refusal.startswith(f"payload for {name!r} ")
+
+
+@REGISTRY.message("review2.prices")
+@attrs.frozen
+class Prices:
+    """A message with a map of str keys."""
+
+    by_currency: dict[str, int]
+
+
+def test_a_bytes_key_in_a_str_keyed_map_is_shown_as_bytes() -> None:
+    """The key is shown as the bytes it is, not as a str that reads "b'usd'"."""
+    payload = msgpack.packb({"by_currency": {b"usd": 1}})
+    with pytest.raises(
+        MessageMismatch,
+        match=exactly(
+            "payload for 'review2.prices' does not fit test_codec_review2_untrusted.Prices: "
+            "field \"by_currency[b'usd']\" expected str, got b'usd'"
+        ),
+    ):
+        CODEC.decode("review2.prices", payload)

@@ -99,7 +99,8 @@ def _walk(
                     _walk(sub, (*path, note.name), problems, refs, causes)
             elif isinstance(note, IterableValidationNote):
                 index = note.index
-                step = index if isinstance(index, int) else (str(index),)
+                # A map key as it came: bytes keys (msgpack allows them) show as bytes.
+                step = index if isinstance(index, int) else (index,)
                 _walk(sub, (*path, step), problems, refs, causes)
             elif isinstance(sub, ForbiddenExtraKeysError):
                 _walk(sub, path, problems, refs, causes)
