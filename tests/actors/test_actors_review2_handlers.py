@@ -133,3 +133,13 @@ def test_a_static_method_marked_as_handler_is_refused() -> None:
             @handler
             async def on(message: Ping) -> None:
                 pass
+
+
+@pytest.mark.parametrize("hook", ["on_start", "on_stop", "on_restart"])
+def test_a_lifecycle_hook_that_is_not_async_is_refused(hook: str) -> None:
+    """A sync ``on_start``/``on_stop``/``on_restart`` raises TypeError when the class is made."""
+    namespace: dict[str, object] = {"Actor": Actor}
+    parameters = "self, error" if hook == "on_restart" else "self"
+    source = f"class Hooked(Actor):\n    def {hook}({parameters}):\n        pass\n"
+    with pytest.raises(TypeError, match=exactly(f"Hooked.{hook} must be an async def")):
+        exec(source, namespace)

@@ -32,6 +32,8 @@ HandlerFunction = Callable[[Any, Any], Awaitable[object]]
 F = TypeVar("F", bound=Callable[..., Awaitable[object]])
 
 _HANDLER_MARK = "__trouper_handler__"
+# The methods the cell awaits besides handlers (receive takes unhandled messages).
+_HOOK_NAMES = ("on_start", "on_stop", "on_restart", "receive")
 # The context of the actor being constructed, so that ``self.ctx`` works in
 # ``__init__``. Construction is synchronous, so a thread-local suffices (and,
 # unlike a ContextVar, costs no allocation per spawn).
@@ -69,7 +71,9 @@ class Actor:
     concurrently with each other, so they need no locks. Lifecycle hooks:
     ``on_start`` (before the first message), ``on_stop`` (after the last one)
     and ``on_restart(error)`` (on the fresh instance, before its ``on_start``,
-    when a supervisor restarts the actor after ``error``).
+    when a supervisor restarts the actor after ``error``). Hooks and
+    ``receive`` are ``async def``; a plain ``def`` raises ``TypeError`` when
+    the class is created.
 
     Define ``async def receive(self, message)`` to take every message no
     handler takes. Set ``supervisor_strategy`` to choose how this actor
@@ -105,9 +109,12 @@ class Actor:
         cls._trouper_handlers = _build_handler_table(cls, localns)
         cls._trouper_dispatch = dict(cls._trouper_handlers)
         cls._trouper_unmarked = _unmarked_methods(cls, localns)
-        receive = cls.__dict__.get("receive")
-        if receive is not None and not inspect.iscoroutinefunction(receive):
-            raise TypeError(f"{class_label(cls)}.receive must be an async def")
+        # The cell awaits these: a plain def would fail only when the actor runs,
+        # with Python's "can't be used in 'await' expression".
+        for name in _HOOK_NAMES:
+            hook = cls.__dict__.get(name)
+            if hook is not None and not inspect.iscoroutinefunction(hook):
+                raise TypeError(f"{class_label(cls)}.{name} must be an async def")
 
     @property
     def ctx(self) -> Context:
@@ -271,9 +278,6 @@ def _message_types(fn: object, where: str, localns: dict[str, object]) -> tuple[
             f"got {annotation!r}"
         )
     return tuple(typing.cast(list[type], members))
-
-
-_HOOK_NAMES = frozenset({"on_start", "on_stop", "on_restart", "receive"})
 
 
 def _unmarked_methods(cls: type[Actor], localns: dict[str, object]) -> tuple[tuple[type, str], ...]:
