@@ -940,6 +940,10 @@ class JetStreamStore:
     async def submit(self, batch: WriteBatch) -> None:
         """Stage ``batch`` and wait until the server acknowledged all of it (see ``Store``)."""
         await trio.lowlevel.checkpoint_if_cancelled()
+        await self.stage_and_wait(batch)
+
+    async def stage_and_wait(self, batch: WriteBatch) -> None:
+        """Stage ``batch`` and wait until it is durable (see ``Store.stage_and_wait``)."""
         self._writable()
         # Taken at once, without waking the committer (a task switch per call).
         self._staged.append(batch)

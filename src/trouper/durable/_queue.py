@@ -728,7 +728,17 @@ class DurableQueue:
             self._reserved -= 1
         batch = self._batch
         if batch is None or batch.sealed:
-            batch = self._open_batch()
+            # A batch of its own, staged as this task waits for it: a sender
+            # alone starts its commit at once, and no committer task is woken
+            # to find it started (``stage`` would wake one, as ``put_nowait``
+            # needs). Filled first: nothing is staged if the append raises
+            # (if the store has failed since the checks above, staging raises
+            # and this queue, failed with it, takes nothing more).
+            batch = WriteBatch()
+            self._stage_append(batch, message, encoded, msg_id, companion)
+            self._batch = batch
+            await self.store.stage_and_wait(batch)
+            return True
         self._stage_append(batch, message, encoded, msg_id, companion)
         await self.store.durable(batch)
         return True

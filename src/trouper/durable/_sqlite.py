@@ -1267,6 +1267,15 @@ class SqliteStore:
         strikes at its next checkpoint.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        await self.stage_and_wait(batch)
+
+    async def stage_and_wait(self, batch: WriteBatch) -> None:
+        """Stage ``batch`` and wait until it is durable (see ``Store.stage_and_wait``).
+
+        Unlike ``stage``, it wakes no committer: ``_one_more_waiter`` starts
+        the commit at once if every sender waits (one alone does), or has
+        the committer start it once this pass is over.
+        """
         self._writable()
         self._pending.append(_Entry(batch, None, current_task()))
         self._one_more_waiter()

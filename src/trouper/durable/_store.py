@@ -447,6 +447,19 @@ class Store(Protocol):
             StoreFailed: its commit (or an earlier one) failed: nothing in it was stored.
         """
 
+    async def stage_and_wait(self, batch: WriteBatch) -> None:
+        """Stage ``batch`` and wait until it is durable; not cancellable (as ``durable``).
+
+        The batch stays open until its commit starts: tasks running in this
+        pass of the scheduler may add to it and wait for it with ``durable``.
+        ``submit`` without its cancellation check, for a caller that has
+        already counted what the batch holds; a sender alone starts its
+        commit at once, without a task woken to find it started.
+
+        Raises:
+            StoreFailed: its commit (or an earlier one) failed: nothing in it was stored.
+        """
+
     async def flush(self) -> None:
         """Wait until everything staged before this call is durable."""
 
