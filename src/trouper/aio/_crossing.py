@@ -338,6 +338,17 @@ class Crossing:
         if get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
 
+    def _check_awaiting_caller(self) -> None:
+        """Refuse, before anything is queued, a call that will await the loop's futures.
+
+        Raises:
+            RuntimeClosed: the runtime is closed.
+            RuntimeError: the caller is another thread, or a Trio task (an actor).
+        """
+        self.check_caller()
+        if in_trio_task():
+            raise RuntimeError(_TRIO_TASK)
+
     def _direct(self, ref: ActorRef[object]) -> Cell | None:
         """The actor's cell if a send to ``ref`` may take the direct route now, else ``None``.
 
@@ -366,18 +377,14 @@ class Crossing:
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
         """``await fn(*args)`` in a Trio task and return its result (or raise its error)."""
-        self.check_caller()
-        if in_trio_task():
-            raise RuntimeError(_TRIO_TASK)
+        self._check_awaiting_caller()
         call = Call(self._loop.create_future())
         self._queue(self._start, (call, fn, args))
         return await self._outcome(call)  # type: ignore[return-value]
 
     async def call_sync(self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` in the pump's step (Trio's context) and return its result."""
-        self.check_caller()
-        if in_trio_task():
-            raise RuntimeError(_TRIO_TASK)
+        self._check_awaiting_caller()
         call = Call(self._loop.create_future())
         self._queue(self._run_sync, (call, fn, args))
         return await self._outcome(call)  # type: ignore[return-value]

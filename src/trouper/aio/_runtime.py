@@ -260,19 +260,23 @@ def _host_uses_wakeup_fd() -> bool:
     """Whether the host has taken ``signal.set_wakeup_fd`` (Trio must then leave it alone)."""
     if threading.current_thread() is not threading.main_thread():
         return True  # only the main thread has one; Trio does not touch it elsewhere
-    fd = signal.set_wakeup_fd(-1)
-    signal.set_wakeup_fd(fd)
-    return fd != -1
+    return _read_wakeup_fd() != -1
 
 
-def _wakeup_fd_taken_over(trio_fd: int) -> int | None:
-    """The wakeup fd someone else (the host loop) set in place of Trio's ``trio_fd``, if any.
+def _read_wakeup_fd(trio_fd: int | None = None) -> int:
+    """The signal wakeup fd set now (-1: none); main thread only.
 
-    Reading the fd means setting it: it is set back as it was, with Trio's
-    own setting (no warning when its buffer is full) if it is still Trio's.
+    Reading the fd means setting it: it is set back as it was, with Trio's own
+    setting (no warning when its buffer is full) if it is ``trio_fd``.
     """
     fd = signal.set_wakeup_fd(-1)
     signal.set_wakeup_fd(fd, warn_on_full_buffer=fd != trio_fd)
+    return fd
+
+
+def _wakeup_fd_taken_over(trio_fd: int) -> int | None:
+    """The wakeup fd someone else (the host loop) set in place of Trio's ``trio_fd``, if any."""
+    fd = _read_wakeup_fd(trio_fd)
     return None if fd == trio_fd else fd
 
 
