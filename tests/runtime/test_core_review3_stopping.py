@@ -305,3 +305,38 @@ async def test_timers_on_the_context_of_a_stopped_actor_raise() -> None:
             ctx.send_later(1, counter, Job(2))
         await trio.sleep(10)
         assert journal == []
+
+
+class Unwatcher(Actor):
+    """Watches ``other``; its ``on_stop`` waits for ``release``, then unwatches ``other``."""
+
+    def __init__(self, other: trouper.ActorRef[object], release: trio.Event) -> None:
+        self.other = other
+        self.release = release
+
+    async def on_start(self) -> None:
+        self.ctx.watch(self.other)
+
+    async def on_stop(self) -> None:
+        await self.release.wait()
+        self.ctx.unwatch(self.other)
+
+    @handler
+    async def terminated(self, message: Terminated) -> None:
+        pass
+
+
+async def test_an_unwatch_in_on_stop_withdraws_a_terminated_that_came_while_stopping() -> None:
+    """The notice is kept aside while the stop runs, not a dead letter at once: unwatch drops it."""
+    letters: list[DeadLetter] = []
+    release = trio.Event()
+    async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
+        rt.dead_letters.listen(letters.append)
+        other = await rt.spawn(Idle, name="other")
+        ref = await rt.spawn(Unwatcher, other, release, name="unwatcher")
+        nursery.start_soon(rt.stop, ref)
+        await trio.testing.wait_all_tasks_blocked()
+        await rt.stop(other)
+        await trio.testing.wait_all_tasks_blocked()
+        release.set()
+    assert letters == []

@@ -343,8 +343,10 @@ class Cell:
         self._timers: set[Timer] | None = None
         # The current instance's live timers.
         self._notices: deque[object] | None = None
-        # For a member sharing its pool's mailbox: the Terminated and Exited of its own
-        # watches and links, which it alone handles (before its next shared message).
+        # The Terminated and Exited of this actor's own watches and links kept out of the
+        # mailbox: a member sharing its pool's mailbox handles them alone (before its next
+        # shared message); an actor stopping for good, its mailbox closed, keeps them for
+        # ``unwatch`` to withdraw, and what is left becomes dead letters when it finalizes.
 
     def __repr__(self) -> str:
         return f"<Cell {self.address.path} {self.phase.value}>"
@@ -1580,10 +1582,10 @@ class Cell:
             if not self.mailbox.closed:
                 self.mailbox.put_system(message)
                 return
-            if self.phase is not Phase.STOPPING and self._pending is not Command.STOP:
-                self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
-                return
-        elif self.phase is Phase.STOPPED:
+            kept = self.phase is Phase.STOPPING or self._pending is Command.STOP
+        else:
+            kept = self.phase is not Phase.STOPPED
+        if not kept:
             self.runtime.dead_letters.post(DeadLetter(message, self.address, _STOPPED_REASON))
             return
         if self._notices is None:
