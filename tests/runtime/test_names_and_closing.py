@@ -72,7 +72,8 @@ async def test_spawn_after_aclose_raises_runtime_closed_and_leaves_nothing() -> 
         rt = await trouper.start_runtime(nursery)
         await rt.aclose()
     with pytest.raises(
-        RuntimeClosed, match=r"^the runtime of node 'local' is closed: it takes no new actors or calls$"
+        RuntimeClosed,
+        match=r"^the runtime of node 'local' is closed: it takes no new actors or calls$",
     ):
         await rt.spawn(Echo, name="late")
     assert rt.lookup("late") is None
