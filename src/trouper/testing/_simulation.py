@@ -150,7 +150,7 @@ class MaxTimeExceeded(AssertionError):
     timer or deadline still pending: such a system never looks deadlocked
     (something may still happen), but it has run longer than it was allowed
     to, most often because it waits for ever beside a periodic timer. Also
-    raised when its tasks take ``SPIN_STEPS`` steps at one virtual instant
+    raised when its tasks take 200 000 steps at one virtual instant
     (``steps`` is then set): virtual time only passes when every task waits,
     so a loop that never waits would keep the run from ever reaching
     ``max_time``. ``waits`` says who waits on whom at that instant.
@@ -309,7 +309,7 @@ class _Steps(trio.abc.Instrument):
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
-        # The simulation told when its run spins (None: unbounded, never told).
+        # The simulation told when its run spins.
         self.bounded = sim.max_time is not None
         # Whether spinning ends the run (it does unless max_time is None).
         self.watchdog: Task | None = None
@@ -772,7 +772,7 @@ def run_simulation(
     ``max_time`` virtual seconds (default one hour; ``None``: no bound) ends
     with ``MaxTimeExceeded``: a system waiting for ever beside a periodic
     timer never looks deadlocked. So does a bounded run whose tasks take
-    ``SPIN_STEPS`` steps at one virtual instant (a loop that never waits
+    200 000 steps at one virtual instant (a loop that never waits
     keeps time from passing).
 
     Raises:
