@@ -59,7 +59,7 @@ from trouper._text import describe
 from trouper._validate import check_name
 from trouper.actors import Actor, ActorRef, Address
 from trouper.codec import Codec, MessageRegistry
-from trouper.durable._queue import Delivery, Durable, DurableQueue, _describe
+from trouper.durable._queue import Delivery, Durable, DurableQueue, _describe, _refusal
 from trouper.durable._served import ServedQueue
 from trouper.durable._store import WriteBatch
 from trouper.errors import ActorStopped, HandlerError
@@ -508,9 +508,8 @@ class _MailboxEndpoint:
 
     def _not_stored(self, message: object, error: BaseException) -> None:
         """Post ``message``, staged for the mailbox, as a dead letter: its commit failed."""
-        cause = error.__cause__ if error.__cause__ is not None else error
         self.layer.runtime.dead_letters.post(
-            DeadLetter(message, self.address, f"not stored: {_describe(cause)}", error)
+            DeadLetter(message, self.address, f"not stored: {_describe(_refusal(error))}", error)
         )
 
     def _released(self, message: object, msg_id: str | None) -> None:

@@ -1713,3 +1713,14 @@ def _describe(error: BaseException) -> str:
     except Exception as broken:  # a user's error with a broken __str__
         text = f"<str() raised {type(broken).__name__}>"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _refusal(error: BaseException) -> BaseException:
+    """What a failed commit was refused or failed for: the store's error's cause, if any.
+
+    A commit fails with ``StoreRefused`` (one write refused) or ``StoreFailed``
+    (the store failed) around the server's, the client's or the database's
+    error, which is what a dead letter's or a log line's reason names.
+    """
+    cause = error.__cause__
+    return cause if cause is not None else error

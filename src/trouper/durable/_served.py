@@ -70,6 +70,7 @@ from trouper.durable._queue import (
     _bad_msg_id,
     _dead_letter_facts,
     _describe,
+    _refusal,
     _undecodable,
     _unwrap,
 )
@@ -729,16 +730,6 @@ class ServedQueue(DurableQueue):
             return
         self.closed = False
         self._resumed.set()
-
-
-def _refusal(error: BaseException) -> BaseException:
-    """What the store refused a batch for: ``StoreFailed``'s cause, if it has one.
-
-    A refused batch fails with ``StoreFailed`` (whose text says the store
-    accepts no more writes) around the server's or the client's refusal.
-    """
-    cause = error.__cause__
-    return cause if cause is not None else error
 
 
 def _settle_quietly(settle: Callable[[], None]) -> None:
