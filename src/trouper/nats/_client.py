@@ -435,7 +435,7 @@ class Subscription:
         "_msgs_limit",
         "_pending",
         "_pending_bytes",
-        "_sent_at",
+        "_sub_end",
         "_yield_budget",
         "queue",
         "sid",
@@ -490,7 +490,7 @@ class Subscription:
         # The client's _queued at the end of this subscription's latest SUB (and
         # UNSUB max): while above the client's _taken, that SUB is still in the
         # write buffer, and a reconnect does not send another.
-        self._sent_at = 0
+        self._sub_end = 0
 
     def __repr__(self) -> str:
         queue = f" queue={self.queue!r}" if self.queue else ""
@@ -1198,7 +1198,7 @@ class Client:
         self._write(sub_command(subject, queue, sid))
         if max_msgs is not None:
             self._write(unsub_command(sid, max_msgs))
-        sub._sent_at = self._queued
+        sub._sub_end = self._queued
         return sub
 
     def _send_unsub(self, sub: Subscription) -> None:
@@ -1795,7 +1795,7 @@ class Client:
         taken = self._taken
         resent: list[tuple[Subscription, int]] = []
         for sub in self._subs.values():
-            if sub._sent_at > taken:
+            if sub._sub_end > taken:
                 continue
             commands += sub_command(sub.subject, sub.queue, sub.sid)
             if sub._max_msgs is not None:
@@ -1804,7 +1804,7 @@ class Client:
         self._out[0:0] = commands
         self._taken = taken = taken - len(commands)
         for sub, end in resent:
-            sub._sent_at = taken + end
+            sub._sub_end = taken + end
         if self._writer_lot:
             self._writer_lot.unpark()
 
