@@ -158,7 +158,7 @@ class Subscription:
     # The mailbox of the local actor behind the subscriber (a pool's ref: the pool
     # actor's), of any kind, else None (another node's ref): once it is closed
     # the actor is stopping for good, and a queue group passes over it.
-    _closes: Mailbox | None = attrs.field(default=None, init=False)
+    _actor_mailbox: Mailbox | None = attrs.field(default=None, init=False)
     # The cancel scopes of the publishes waiting on this subscriber now (None: none yet).
     _waits: list[trio.CancelScope] | None = attrs.field(default=None, init=False)
 
@@ -171,7 +171,7 @@ class Subscription:
             cell = cell_of(self._ref)
         except TypeError:
             return  # no local actor (another node's): picked in turn whatever becomes of it
-        self._closes = cell.mailbox
+        self._actor_mailbox = cell.mailbox
 
     @property
     def pattern(self) -> str:
@@ -279,12 +279,12 @@ class _Group:
             return None
         index = self.turn % count
         member = members[index]
-        closes = member._closes
-        if closes is not None and closes.closed:
+        mailbox = member._actor_mailbox
+        if mailbox is not None and mailbox.closed:
             for step in range(1, count):
                 candidate = members[(index + step) % count]
-                closes = candidate._closes
-                if closes is None or not closes.closed:
+                mailbox = candidate._actor_mailbox
+                if mailbox is None or not mailbox.closed:
                     index = (index + step) % count
                     member = candidate
                     break
