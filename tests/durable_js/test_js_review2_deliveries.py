@@ -45,7 +45,7 @@ async def test_max_deliveries_counts_the_runs_of_a_runtime_that_stopped(
     not get ``max_deliveries`` more runs after each restart.
     """
     attempts: list[int] = []
-    options = Durable(max_deliveries=3, backoff=(1.0,), prefetch=1)
+    options = Durable(max_deliveries=3, backoff=(0.3,), prefetch=1)
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
         twice = trio.Event()
         await rt.spawn(Failing, attempts, twice, name="jobs", mailbox=options)
