@@ -332,7 +332,7 @@ class _Steps(trio.abc.Instrument):
             self.instant, self.since = now, self.count
         elif self.count - self.since >= SPIN_STEPS:
             self.since = self.count  # if it spins on, the next SPIN_STEPS count from here
-            self.sim._spun(SPIN_STEPS)
+            self.sim._spun()
 
 
 class Simulation:
@@ -484,12 +484,12 @@ class Simulation:
             self._outer = None
             trio.lowlevel.remove_instrument(self._steps)
 
-    def _spun(self, steps: int) -> None:
-        """The run took ``steps`` steps at one instant: end it; cut it short if it goes on."""
+    def _spun(self) -> None:
+        """The run took ``SPIN_STEPS`` steps at one instant: end it; cut it short if it goes on."""
         if self._stopped is None:
             assert self.max_time is not None
             waits = self._waits_going_on()
-            self._stop(MaxTimeExceeded(self.seed, self.now(), self.max_time, waits, steps))
+            self._stop(MaxTimeExceeded(self.seed, self.now(), self.max_time, waits, SPIN_STEPS))
             if self._body is not None:
                 return  # the system is cancelled: its actors stop next, if they can
         if self._outer is not None:
