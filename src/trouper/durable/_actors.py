@@ -495,8 +495,8 @@ class _MailboxEndpoint:
         sender._stage_append(batch, message, sender.encode(message), msg_id, None)
         return batch
 
-    def _staged_batch(self, message: object, msg_id: str | None) -> WriteBatch:
-        """The batch of a send nobody waits on: a dead letter if its commit fails.
+    def _stage_unawaited(self, message: object, msg_id: str | None) -> None:
+        """Stage a send nobody waits on, in a batch of its own: a dead letter if its commit fails.
 
         A ``tell_nowait`` (or a transaction's released send) has returned: the
         store's refusal (a message too large for the server) or failure would
@@ -504,7 +504,7 @@ class _MailboxEndpoint:
         """
         batch = self._batch(message, msg_id)
         batch.after_failure(functools.partial(self._not_stored, message))
-        return batch
+        self.layer.runtime.store.stage(batch)
 
     def _not_stored(self, message: object, error: BaseException) -> None:
         """Post ``message``, staged for the mailbox, as a dead letter: its commit failed."""
@@ -512,14 +512,11 @@ class _MailboxEndpoint:
             DeadLetter(message, self.address, f"not stored: {_describe(_refusal(error))}", error)
         )
 
-    def _released(self, message: object, msg_id: str | None) -> None:
-        self.layer.runtime.store.stage(self._staged_batch(message, msg_id))
-
     def _staged(self, message: object, msg_id: str | None) -> bool:
         """Stage the send in the running handler's transaction, if one is open anywhere."""
         if not self.layer.runtime.in_transaction:
             return False  # the usual case: no callback to build
-        release = functools.partial(self._released, message, msg_id)
+        release = functools.partial(self._stage_unawaited, message, msg_id)
         return stage_if_in_transaction(self.sender, message, msg_id, release)
 
     async def send(self, message: object, msg_id: str | None = None) -> bool:
@@ -545,7 +542,7 @@ class _MailboxEndpoint:
         if local is not None:
             return local.endpoint.send_nowait(message, msg_id)
         if not self._staged(message, msg_id):
-            self.layer.runtime.store.stage(self._staged_batch(message, msg_id))
+            self._stage_unawaited(message, msg_id)
         return True
 
     async def ask(self, message: object) -> object:
