@@ -17,7 +17,7 @@ from trio.lowlevel import (
 from trouper._waiting import Waiter
 from trouper.actors import ActorRef, Address, Endpoint, Watcher
 from trouper.errors import ActorStopped, MailboxFull, NodeUnreachable
-from trouper.nats import ConnectionClosed, MaxPayloadExceeded, OutboundBufferFull, Status
+from trouper.nats import ConnectionClosed, Headers, MaxPayloadExceeded, OutboundBufferFull, Status
 from trouper.nats.protocol import encode_headers
 from trouper.remote._outbox import QUEUE_BYTES
 from trouper.remote.wire import ENTRY, actor_subject
@@ -199,7 +199,7 @@ class RemoteEndpoint:
         cluster._sent += 1
         return len(blob)
 
-    def _check_size(self, blob: bytes, headers: dict[str, str] | None) -> None:
+    def _check_size(self, blob: bytes, headers: Headers | None) -> None:
         """Raise ``MaxPayloadExceeded`` if ``blob`` cannot cross, with its headers and frame."""
         client = self._cluster._client
         if client is None:
@@ -419,11 +419,15 @@ class _Renamed:
         self.watcher.terminated(ActorRef(self.address, ref.endpoint), reason)
 
 
-def _headers(instruments: Instruments, msg_id: str | None) -> dict[str, str] | None:
-    """The NATS headers a message carries: its ``msg_id``, what instruments send along."""
+def _headers(instruments: Instruments, msg_id: str | None) -> Headers | None:
+    """The NATS headers a message carries: its ``msg_id``, what instruments send along.
+
+    A ``Headers``, not a dict: it keeps its encoded block, so the size check
+    and the publish encode it once between them.
+    """
     headers = instruments.outgoing_headers() if instruments.inject_headers else None
     if msg_id is not None:
         if headers is None:
-            return {MSG_ID_HEADER: msg_id}
+            return Headers({MSG_ID_HEADER: msg_id})
         headers[MSG_ID_HEADER] = msg_id
-    return headers or None
+    return Headers(headers) if headers else None
