@@ -95,7 +95,6 @@ class Outbox:
     """One node's outgoing batches, in order, and the task that publishes them."""
 
     __slots__ = (
-        "_added",
         "_client",
         "_done_count",
         "_lot",
@@ -121,10 +120,9 @@ class Outbox:
         # The publishing task parks here while the queue is empty.
         self._room = ParkingLot()
         # Senders wait here while _queued is over QUEUE_BYTES.
-        self._added = 0
-        # Batches ever queued; batch number n (from 1) left _queue once _done_count >= n.
         self._done_count = 0
-        # Batches ever taken off _queue, published or lost (_added - _done_count == len(_queue)).
+        # Batches ever taken off _queue, published or lost: the batches queued so far have all
+        # left it once it reaches its present value plus len(_queue).
 
     @property
     def empty(self) -> bool:
@@ -215,7 +213,6 @@ class Outbox:
     ) -> Batch:
         batch = Batch(subject, address, head, headers)
         self._queue.append(batch)
-        self._added += 1
         self._queued += len(head)
         if self._lot:
             self._lot.unpark()
@@ -283,7 +280,7 @@ class Outbox:
         Raises:
             ConnectionLost, ConnectionClosed: as ``Client.flush``, while it waits for room.
         """
-        target = self._added
+        target = self._done_count + len(self._queue)
         while self._done_count < target:
             self.publish_now()
             if self._done_count < target:  # the write buffer is full: wait until it is read
