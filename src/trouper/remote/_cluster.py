@@ -1219,9 +1219,9 @@ class Cluster:
         letters = self._runtime.dead_letters
         pos = FRAME_HEAD
         while pos < size:
-            _, length = _unpack_entry(data, pos) if pos + 12 <= size else (0, size)
+            _, length = _unpack_entry(data, pos)  # (struct.error: the caller's, as for any frame)
             pos += 12
-            if pos + length > size:  # cut short: what is left is bytes, as any such frame's
+            if pos + length > size:  # cut short: the entry would run into the ask's token
                 self._not_a_frame(subject, data, asked)
                 return
             blob = data[pos : pos + length]
