@@ -679,18 +679,18 @@ class BalancingEndpoint(PoolEndpoint):
             AskCycle: no member can take it (every one waits on ``asker``).
         """
         taker: Cell | None = None
-        takers = 0
         cycle: list[Cell] | None = None
         for member in self.members:
             chain = _chain_to(member, asker)
             if chain is None:
-                takers += 1
+                if taker is not None:
+                    return None  # a second one: the answer is known (the usual case, early)
                 taker = member
             elif cycle is None:
                 cycle = chain
-        if takers == 0 and cycle is not None:
+        if taker is None and cycle is not None:
             raise _cycle(asker, self.cell, cycle)
-        return taker if takers == 1 else None
+        return taker
 
     def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
         """Put a callback ask in the shared mailbox (``Cell.ask_soon``); it never waits.
