@@ -59,3 +59,13 @@ async def test_a_queue_name_that_is_not_a_string_is_refused(tmp_path: Path) -> N
             TypeError, match=r"^a durable mailbox's name must be a str, got \('a',\)$"
         ):
             DurableQueue(rt.store, ("a",), CODEC)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("options", [{}, [], 0])
+async def test_empty_options_that_are_not_a_durable_are_refused_too(
+    tmp_path: Path, options: object
+) -> None:
+    """``durable_ref(..., options={})`` is refused, not taken for no options (the defaults)."""
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        with pytest.raises(TypeError, match=r"^options must be a trouper\.durable\.Durable, got "):
+            durable_ref(rt, "box", options=options)  # type: ignore[arg-type]

@@ -595,8 +595,9 @@ def durable_ref(runtime: Runtime, name: str, *, options: Durable | None = None) 
         RuntimeError: the runtime has no store.
         ValueError: ``name`` could not name an actor (empty, not a string, with
             a ``/`` or whitespace...): no actor could ever read that mailbox.
+        TypeError: ``options`` is not a ``Durable`` (nor None).
     """
     check_name(name, "a durable mailbox name")
     layer = typing.cast(_Layer, runtime.extension("durable"))
-    endpoint = _MailboxEndpoint(layer, name, options or Durable())
+    endpoint = _MailboxEndpoint(layer, name, Durable() if options is None else options)
     return ActorRef(endpoint.address, endpoint)
