@@ -92,7 +92,10 @@ async def test_a_tell_that_fits_only_without_its_headers_raises_max_payload_exce
         web.dead_letters.listen(letters.append)
         await bank.spawn(Seen, [], name="sink")
         sink = web.remote("bank", "sink")
-        with pytest.raises(MaxPayloadExceeded):
+        with pytest.raises(
+            MaxPayloadExceeded,
+            match=rf"^message of \d+ bytes exceeds the server's max_payload of {MAX_PAYLOAD}$",
+        ):
             await sink.tell(chunk_of(MAX_PAYLOAD - 64), msg_id="x" * 100)
         await trouper.remote.cluster_of(web).flush()
     assert letters == []

@@ -272,7 +272,10 @@ async def test_a_failed_first_start_refuses_mail_while_its_children_stop() -> No
             pass
 
     async def spawn(rt: trouper.Runtime) -> None:
-        with pytest.raises(trouper.StartFailed):
+        with pytest.raises(
+            trouper.StartFailed,
+            match=r"^actor trouper://local/failing failed to start: RuntimeError\('no start'\)$",
+        ):
             await rt.spawn(Failing, name="failing")
 
     async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
