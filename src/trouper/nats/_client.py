@@ -857,7 +857,7 @@ class Client:
     def _buffer_publish(
         self,
         subject: str,
-        payload: bytes,
+        payload: bytes | bytearray | memoryview,
         reply: str | None,
         headers: HeadersLike | bytes | None,
         *,
@@ -917,7 +917,7 @@ class Client:
     async def publish(
         self,
         subject: str,
-        payload: bytes = b"",
+        payload: bytes | bytearray | memoryview = b"",
         *,
         reply: str | None = None,
         headers: HeadersLike | None = None,
@@ -948,7 +948,7 @@ class Client:
     def publish_nowait(
         self,
         subject: str,
-        payload: bytes = b"",
+        payload: bytes | bytearray | memoryview = b"",
         *,
         reply: str | None = None,
         headers: HeadersLike | None = None,
@@ -1227,7 +1227,7 @@ class Client:
     def _request_soon(
         self,
         subject: str,
-        payload: bytes,
+        payload: bytes | bytearray | memoryview,
         headers: HeadersLike | bytes | None,
         on_reply: ReplyHandler,
     ) -> tuple[str, int]:
@@ -1262,7 +1262,11 @@ class Client:
             handler(msg)
 
     async def request(
-        self, subject: str, payload: bytes = b"", *, headers: HeadersLike | None = None
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        *,
+        headers: HeadersLike | None = None,
     ) -> Msg:
         """Publish a request and return the first reply.
 
