@@ -20,6 +20,7 @@ pytestmark = pytest.mark.real_clock
 
 
 def test_a_portal_call_cut_short_by_the_end_of_the_run_raises_runtime_closed() -> None:
+    """The thread's ``portal.run`` raises ``RuntimeClosed``, not ``trio.Cancelled``."""
     outcome: list[BaseException | str] = []
 
     def blocked(portal: Portal, started: threading.Event) -> None:
@@ -48,3 +49,6 @@ def test_a_portal_call_cut_short_by_the_end_of_the_run_raises_runtime_closed() -
     assert not thread.is_alive()
     assert len(outcome) == 1
     assert isinstance(outcome[0], RuntimeClosed), outcome[0]
+    assert str(outcome[0]) == (
+        "the runtime of node 'local' is closed: it takes no new actors or calls"
+    )
