@@ -156,7 +156,9 @@ class Mailbox(Protocol):
 
         A cell calls it once its actor's stop for good is over; a cell that
         owns a mailbox that neither settles nor is durable calls it already
-        when the stop begins (its last handler may still be running).
+        when the stop begins (its last handler may still be running), so such
+        a mailbox must take a second call, which returns what it holds then
+        (nothing, as it refuses items).
         """
         ...
 
