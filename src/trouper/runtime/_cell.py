@@ -50,9 +50,10 @@ mailbox (a balancing pool's) stays open for the other members; a settling or
 durable one closes when the stop is over (see ``_refuse_mail``).
 
 Finalizing is synchronous and always runs (also when cancelled from
-outside), after the actor's children have finalized: the mailbox closes (if
-it is still open) and its messages become dead letters, the name is freed,
-watchers and links are told, and the supervisor forgets or keeps the child.
+outside), after the actor's children have finalized: the mailbox closes (a
+second time if the stop's start closed it) and its messages become dead
+letters, the name is freed, watchers and links are told, and the supervisor
+forgets or keeps the child.
 """
 
 from __future__ import annotations
