@@ -37,7 +37,7 @@ class Worker(trouper.Actor):
 
 
 async def main(url: str, prefix: str) -> None:
-    async with trouper.open_runtime(store=store_for(url, prefix, ack_wait=0.5)) as rt:
+    async with trouper.open_runtime(store=store_for(url, prefix, ack_wait=1.5)) as rt:
         options = Durable(prefetch=1, max_deliveries=2)
         await rt.spawn(Worker, durable_ref(rt, "done"), name="jobs", mailbox=options)
         print("ready", flush=True)
