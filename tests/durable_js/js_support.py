@@ -11,7 +11,7 @@ import attrs
 import trio
 
 import trouper
-from trouper.durable import Delivery, DurableQueue, JetStreamStore
+from trouper.durable import DeadLetterRecord, Delivery, DurableQueue, JetStreamStore
 from trouper.testing import NatsServer
 
 
@@ -33,6 +33,11 @@ def store_for(url: str, prefix: str, **options: float) -> JetStreamStore:
         poll_expires=timings["poll_expires"],
         heartbeat=timings["heartbeat"],
     )
+
+
+async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
+    """The dead letters of ``mailbox`` on ``rt``'s store."""
+    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 @trouper.message("js-test.job")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from js_poison_worker import POISON
-from js_support import Done, Job, Sink, eventually, store_for
+from js_support import Done, Job, Sink, dead_letters, eventually, store_for
 
 import trouper
-from trouper.durable import DeadLetterRecord, Delivery, Durable, durable_ref
+from trouper.durable import Delivery, Durable, durable_ref
 from trouper.supervision import OneForOne
 from trouper.testing import NatsServer
 
@@ -34,11 +34,6 @@ class Picky(trouper.Actor):
         self.seen.append((message.n, delivery.attempt))
         if message.n == POISON:
             raise ValueError("poison")
-
-
-async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
-    """The dead letters of ``mailbox`` on ``rt``'s store."""
-    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 async def test_a_failing_message_is_dead_lettered_and_its_neighbours_run_once(

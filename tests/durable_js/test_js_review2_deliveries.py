@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import trio
-from js_support import Job, eventually, store_for
+from js_support import Job, dead_letters, eventually, store_for
 
 import trouper
-from trouper.durable import DeadLetterRecord, Delivery, Durable, durable_ref
+from trouper.durable import Delivery, Durable, durable_ref
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -28,11 +28,6 @@ class Failing(trouper.Actor):
         if len(self.attempts) == 2:
             self.twice.set()
         raise ValueError("poison")
-
-
-async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
-    """The dead letters of ``mailbox`` on ``rt``'s store."""
-    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 async def test_max_deliveries_counts_the_runs_of_a_runtime_that_stopped(

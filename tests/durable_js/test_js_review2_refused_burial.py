@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from js_support import Job, eventually, store_for
+from js_support import Job, dead_letters, eventually, store_for
 
 import trouper
-from trouper.durable import DeadLetterRecord, Durable, durable_ref
+from trouper.durable import Durable, durable_ref
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -19,11 +19,6 @@ class Poison(trouper.Actor):
     @trouper.handler
     async def job(self, message: Job) -> None:
         raise ValueError("poison")
-
-
-async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
-    """The dead letters of ``mailbox`` on ``rt``'s store."""
-    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 async def test_a_message_whose_dead_letter_was_refused_is_dead_lettered_once_there_is_room(

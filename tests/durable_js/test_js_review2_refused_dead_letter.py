@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from js_support import Done, Job, Sink, eventually, store_for
+from js_support import Done, Job, Sink, dead_letters, eventually, store_for
 
 import trouper
-from trouper.durable import DeadLetterRecord, Delivery, Durable, durable_ref
+from trouper.durable import Delivery, Durable, durable_ref
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -25,11 +25,6 @@ class Oversender(trouper.Actor):
         assert isinstance(delivery, Delivery)
         self.attempts.append(delivery.attempt)
         await self.sink.tell(Done(message.n, "x" * 2_000_000))  # max_payload: 1 MiB
-
-
-async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
-    """The dead letters of ``mailbox`` on ``rt``'s store."""
-    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 async def test_a_message_whose_runs_are_all_refused_is_dead_lettered_with_the_refusal(

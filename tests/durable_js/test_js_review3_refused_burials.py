@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from js_support import Job, eventually, store_for
+from js_support import Job, dead_letters, eventually, store_for
 
 import trouper
-from trouper.durable import DeadLetterRecord, Durable, GiveUp, durable_ref
+from trouper.durable import Durable, GiveUp, durable_ref
 from trouper.runtime import DeadLetter
 from trouper.testing import NatsServer
 
@@ -35,11 +35,6 @@ class Listener(trouper.Actor):
     @trouper.handler
     async def letter(self, message: DeadLetter) -> None:
         self.heard.append(message)
-
-
-async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
-    """The dead letters of ``mailbox`` on ``rt``'s store."""
-    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 async def test_a_given_up_message_whose_dead_letter_was_refused_does_not_run_again(

@@ -8,10 +8,10 @@ import logging
 import attrs
 import pytest
 import trio
-from js_support import Done, Job, eventually, store_for
+from js_support import Done, Job, dead_letters, eventually, store_for
 
 import trouper
-from trouper.durable import DeadLetterRecord, Durable, GiveUp, durable_ref
+from trouper.durable import Durable, GiveUp, durable_ref
 from trouper.errors import StoreFailed, StoreRefused
 from trouper.nats import DiscardPolicy, RetentionPolicy, StreamConfig
 from trouper.testing import NatsServer
@@ -147,11 +147,6 @@ async def test_a_tell_nowait_staged_in_the_same_pass_as_a_too_large_tell_is_stor
         await eventually(lambda: got)
         await rt.store.flush()
     assert got == [Job(1)]
-
-
-async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
-    """The dead letters of ``mailbox`` on ``rt``'s store."""
-    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 async def test_a_dead_letter_refused_for_room_is_logged_and_stored_once_room_is_made(

@@ -6,10 +6,10 @@ import base64
 import json
 
 import pytest
-from js_support import Done, eventually, store_for
+from js_support import Done, dead_letters, eventually, store_for
 
 import trouper
-from trouper.durable import DeadLetterRecord, Durable, GiveUp, durable_ref
+from trouper.durable import Durable, GiveUp, durable_ref
 from trouper.errors import StoreFailed
 from trouper.testing import NatsServer
 
@@ -29,11 +29,6 @@ class Refuser(trouper.Actor):
         if message.by.startswith("fail"):
             raise ValueError("x" * 4000 + " the handler failed")
         raise GiveUp("too big to handle")
-
-
-async def dead_letters(rt: trouper.Runtime, mailbox: str) -> list[DeadLetterRecord]:
-    """The dead letters of ``mailbox`` on ``rt``'s store."""
-    return [record async for record in rt.store.dead_letters(mailbox)]
 
 
 async def test_a_message_near_max_payload_is_dead_lettered_with_its_payload(
