@@ -1147,12 +1147,18 @@ class SqliteStore:
             connection.execute("PRAGMA busy_timeout = 2000")
             try:
                 prepare(connection, path, synchronous=self.synchronous, check=self._check)
+                if self._max_size is not None:
+                    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+                    connection.execute(f"PRAGMA max_page_count = {self._max_size // page_size}")
+                # Its first write (the next block of ids): another program may
+                # hold SQLite's write lock though reads passed, or a table be gone.
+                return _Writing(connection)
             except sqlite3.OperationalError as error:
-                raise StoreLocked(path, path) from error
-            if self._max_size is not None:
-                page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-                connection.execute(f"PRAGMA max_page_count = {self._max_size // page_size}")
-            return _Writing(connection)
+                if "locked" in str(error):
+                    raise StoreLocked(path, path) from error
+                raise StoreError(path, _describe(error)) from error
+            except sqlite3.Error as error:
+                raise StoreError(path, _describe(error)) from error
         except BaseException:
             connection.close()
             raise
