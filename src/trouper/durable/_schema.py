@@ -128,9 +128,9 @@ def check_header(path: Path) -> None:
 def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, check: bool) -> None:
     """Make ``connection``'s database a current trouper store, or raise without changing it.
 
-    Sets WAL mode and the ``synchronous`` level, creates the tables of a new
-    store, migrates an older one, and with ``check`` runs SQLite's
-    ``quick_check``.
+    With ``check`` runs SQLite's ``quick_check`` first, then sets WAL mode
+    and the ``synchronous`` level, creates the tables of a new store and
+    migrates an older one.
 
     Raises:
         NotAStore: the database belongs to another application.
@@ -155,6 +155,12 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
     if not fresh and version > VERSION:
         raise StoreVersionTooNew(path, version, VERSION)
     try:
+        if check:
+            # Before anything is written: a damaged file is refused as it was,
+            # not switched to WAL or migrated first.
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise StoreCorrupt(path, "; ".join(problems))
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StoreCorrupt(path, f"cannot switch to WAL mode (journal_mode is {mode!r})")
@@ -176,10 +182,6 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-        if check:
-            problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
-            if problems != ["ok"]:
-                raise StoreCorrupt(path, "; ".join(problems))
     except sqlite3.DatabaseError as error:
         if _locked(error):
             raise
