@@ -966,7 +966,7 @@ class SqliteStore:
 
     ``path`` names the database file (SQLite's ``":memory:"`` and ``""`` are
     refused with ``ValueError``: they give each connection a database of its
-    own). ``max_size`` caps the database file, in bytes: a commit that would grow
+    own). ``max_size`` caps the database file, in bytes (an int): a commit that would grow
     it beyond fails as a full disk does (``StoreFailed``). ``check`` runs
     SQLite's ``quick_check`` when opening (time grows with the file's size).
     ``codec`` decodes the messages of dead letters as they are listed
@@ -1002,6 +1002,9 @@ class SqliteStore:
             )
         if synchronous not in ("full", "normal"):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+        if max_size is not None and type(max_size) is not int:
+            # SQLite ignores a fractional max_page_count: a float cap would not apply.
+            raise TypeError(f"max_size must be an int (bytes) or None, got {max_size!r}")
         if max_size is not None and max_size < 65536:
             raise ValueError(f"max_size must be >= 65536 bytes, got {max_size!r}")
         # The database file.
