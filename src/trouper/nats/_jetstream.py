@@ -667,6 +667,19 @@ def _still_owed(msg: Msg, asked: int) -> int:
     return asked
 
 
+_FINAL_409: Final = ("consumer deleted", "consumer is push based", "exceeded maxrequest")
+"""409 texts after which a pull asked again is refused again (too big a batch...)."""
+
+
+def _ends_pulls(description: str) -> bool:
+    """Whether a 409 ends a consumer's pulls for good, so pulling again would loop.
+
+    ``Exceeded MaxWaiting``, ``Leadership Change`` and the like end one pull
+    only: the next may succeed.
+    """
+    return description.lower().startswith(_FINAL_409)
+
+
 _PUB_ACK: Final = re.compile(
     rb'\{"stream":"([^"\\]+)",\s*"seq":(\d+)(,\s*"duplicate":\s*true)?\}\Z'
 )
@@ -1328,11 +1341,10 @@ class MessageStream:
             if self._lot:
                 self._lot.unpark()
         elif status == 409:
-            text = msg.description
-            if "exceeded" in text.lower():
-                self._outstanding = 0  # a pull was refused for size; ask again
-            else:
-                self._fail(JetStreamError(409, 0, text))
+            if _ends_pulls(msg.description):
+                self._fail(JetStreamError(409, 0, msg.description))
+            else:  # too many waiting pulls, leadership change...: ask again
+                self._outstanding = 0
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -1512,10 +1524,9 @@ class PullFeed:
         if status in (404, 408):
             self.requested = max(self.requested - _still_owed(msg, self.requested), 0)
         elif status == 409:
-            text = msg.description.lower()
-            if "deleted" in text:
+            if _ends_pulls(msg.description):
                 self._fail(JetStreamError(409, 0, msg.description))
-            else:  # exceeded limits, leadership change...: the pull is over, ask again
+            else:  # too many waiting pulls, leadership change...: the pull is over, ask again
                 self.requested = 0
         self._kicked.set()
 
