@@ -1652,7 +1652,12 @@ class SqliteStore:
         return await self._read(partial(_counts_now, wall_now()))
 
     def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
-        """Iterate over dead letters (of ``mailbox``, or all), oldest first, a page at a time."""
+        """Iterate over dead letters (of ``mailbox``, or all), oldest first, a page at a time.
+
+        Raises:
+            TypeError: ``mailbox`` is not a name or None (checked at the call).
+        """
+        mailbox, _ = checked_dead_letter_choice(mailbox, None)
         return _DeadLetterPages(self, mailbox)
 
     async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
