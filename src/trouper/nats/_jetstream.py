@@ -151,6 +151,8 @@ class DeliverPolicy(enum.Enum):
     """At messages published after it was made."""
     BY_START_SEQUENCE = "by_start_sequence"
     """At ``opt_start_seq``."""
+    BY_START_TIME = "by_start_time"
+    """At the first message stored at or after ``opt_start_time``."""
     LAST_PER_SUBJECT = "last_per_subject"
     """At the last message of each subject."""
 
@@ -265,6 +267,8 @@ class ConsumerConfig:
     """Keep the consumer's state in memory."""
     num_replicas: int = 0
     """Copies of its state in a cluster (0: as the stream)."""
+    opt_start_time: str | None = None
+    """The start time, RFC 3339 text (``"2024-05-01T12:00:00Z"``), with ``BY_START_TIME``."""
 
 
 @attrs.frozen
