@@ -30,7 +30,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from trouper.errors import NotAStore, StoreCorrupt, StoreVersionTooNew
+from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreVersionTooNew
 
 __all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "prepare"]
 
@@ -135,7 +135,8 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
     Raises:
         NotAStore: the database belongs to another application.
         StoreVersionTooNew: it was written by a newer trouper.
-        StoreCorrupt: SQLite cannot read it, or its quick check fails.
+        StoreCorrupt: SQLite finds it malformed, or its quick check fails.
+        StoreError: SQLite cannot read or write it (an I/O error, a full disk).
         sqlite3.OperationalError: another connection holds the file locked.
     """
     try:
@@ -145,7 +146,7 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
     except sqlite3.DatabaseError as error:
         if _locked(error):
             raise
-        raise StoreCorrupt(path, str(error)) from error
+        raise _refusal(path, error) from error
     fresh = application_id == 0 and objects == 0
     if not fresh and application_id != APPLICATION_ID:
         raise NotAStore(
@@ -185,7 +186,15 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
     except sqlite3.DatabaseError as error:
         if _locked(error):
             raise
-        raise StoreCorrupt(path, str(error)) from error
+        raise _refusal(path, error) from error
+
+
+def _refusal(path: str, error: sqlite3.DatabaseError) -> StoreError:
+    # Only SQLite's own verdicts on the file's content make it corrupt; a disk
+    # that is full, read-only or failing is a problem of the file's place.
+    if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StoreCorrupt(path, str(error))
+    return StoreError(path, str(error))
 
 
 def _locked(error: sqlite3.DatabaseError) -> bool:

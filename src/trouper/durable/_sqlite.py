@@ -1094,7 +1094,7 @@ class SqliteStore:
         Raises:
             StoreLocked: another runtime has this store open.
             NotAStore: the file is not a trouper store (it is left untouched).
-            StoreCorrupt: SQLite cannot read it, or its quick check fails.
+            StoreCorrupt: SQLite finds it malformed, or its quick check fails.
             StoreVersionTooNew: it was written by a newer trouper.
             StoreError: another problem with the file (the message says which).
         """
