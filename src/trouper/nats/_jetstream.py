@@ -1167,7 +1167,8 @@ class PullConsumer:
 
         Raises:
             JetStreamError: the server ended the pull with a 409 (consumer
-                deleted, too many waiting pulls...) before any message came.
+                deleted, too many waiting pulls...) before any message came, or
+                refused it as a bad request (400).
         """
         await checkpoint_if_cancelled()
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -1195,11 +1196,11 @@ class PullConsumer:
                     done.settle(outcome.Value(None))
             elif status in (404, 408):
                 done.settle(outcome.Value(None))
-            elif status == 409:
+            elif status in (400, 409):  # a bad request, or a refusal
                 if msgs:
                     done.settle(outcome.Value(None))
                 else:
-                    done.settle(outcome.Error(JetStreamError(409, 0, msg.description)))
+                    done.settle(outcome.Error(JetStreamError(status, 0, msg.description)))
             elif status == 503 and not msgs:
                 done.settle(outcome.Error(NoResponders(f"{self.stream}/{self.name}")))
 
@@ -1344,11 +1345,10 @@ class MessageStream:
             self._outstanding = max(self._outstanding - _still_owed(msg, self._outstanding), 0)
             if self._lot:
                 self._lot.unpark()
-        elif status == 409:
-            if _ends_pulls(msg.description):
-                self._fail(JetStreamError(409, 0, msg.description))
-            else:  # too many waiting pulls, leadership change...: ask again
-                self._outstanding = 0
+        elif status == 400 or (status == 409 and _ends_pulls(msg.description)):
+            self._fail(JetStreamError(status, 0, msg.description))
+        elif status == 409:  # too many waiting pulls, leadership change...: ask again
+            self._outstanding = 0
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -1370,7 +1370,8 @@ class MessageStream:
         """Return the next message, waiting (and pulling) for one.
 
         Raises:
-            JetStreamError: the server ended the pulls with a 409 (consumer deleted...).
+            JetStreamError: the server refused the pulls for good: a 409 (consumer
+                deleted, a batch over its ``max_batch``...) or a bad request (400).
             ConnectionClosed: the client closed.
         """
         await checkpoint_if_cancelled()
@@ -1527,18 +1528,17 @@ class PullFeed:
             return
         if status in (404, 408):
             self.requested = max(self.requested - _still_owed(msg, self.requested), 0)
-        elif status == 409:
-            if _ends_pulls(msg.description):
-                self._fail(JetStreamError(409, 0, msg.description))
-            else:  # too many waiting pulls, leadership change...: the pull is over, ask again
-                self.requested = 0
+        elif status == 400 or (status == 409 and _ends_pulls(msg.description)):
+            self._fail(JetStreamError(status, 0, msg.description))
+        elif status == 409:  # too many waiting pulls, leadership change...: ask again
+            self.requested = 0
         self._kicked.set()
 
     def pull(self, batch: int) -> None:
         """Ask for ``batch`` more messages (one pull request, lasting ``expires`` seconds).
 
         Raises:
-            JetStreamError: the feed ended (the consumer was deleted).
+            JetStreamError: the feed ended (the consumer was deleted, a refused pull...).
             ConnectionClosed, OutboundBufferFull: as ``Client.publish_nowait``.
         """
         if self._error is not None:
@@ -1569,7 +1569,8 @@ class PullFeed:
         client reconnects, silence loses nothing.
 
         Raises:
-            JetStreamError: the consumer was deleted.
+            JetStreamError: the server refused the pulls for good: a 409 (consumer
+                deleted, a batch over its ``max_batch``...) or a bad request (400).
             ConnectionClosed: the client closed.
         """
         while True:
