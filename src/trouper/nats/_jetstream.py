@@ -1231,10 +1231,16 @@ class PullConsumer:
         callback: Callable[[JsMsg], object],
         *,
         expires: float = 30.0,
-        heartbeat: float = 5.0,
+        heartbeat: float | None = None,
     ) -> PullFeed:
-        """Pull requests whose messages go to ``callback`` as they arrive (see ``PullFeed``)."""
-        return PullFeed(self, callback, expires, heartbeat)
+        """Pull requests whose messages go to ``callback`` as they arrive (see ``PullFeed``).
+
+        ``heartbeat`` is at most half of ``expires`` (the server refuses more);
+        by default it is 5 s, or half of ``expires`` if that is shorter.
+        """
+        if heartbeat is None and expires > 0:
+            heartbeat = min(5.0, expires / 2)
+        return PullFeed(self, callback, expires, 5.0 if heartbeat is None else heartbeat)
 
     @asynccontextmanager
     async def consume(
