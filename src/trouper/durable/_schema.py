@@ -192,7 +192,9 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
 def _refusal(path: str, error: sqlite3.DatabaseError) -> StoreError:
     # Only SQLite's own verdicts on the file's content make it corrupt; a disk
     # that is full, read-only or failing is a problem of the file's place.
-    if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+    # (An error the sqlite3 module raises itself carries no code.)
+    code: int | None = getattr(error, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return StoreCorrupt(path, str(error))
     return StoreError(path, str(error))
 
