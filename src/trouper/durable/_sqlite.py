@@ -1701,6 +1701,12 @@ class SqliteStore:
 
         return await self._writer.call(read)
 
+    def _uncommitted(self) -> int:
+        # Batches staged or in the writer's group, not operations (a fetch, an
+        # opening): counted here, when asked, not as each one is staged.
+        entries = self._pending if self._flight is None else [*self._flight.entries, *self._pending]
+        return sum(1 for entry in entries if entry.batch is not None)
+
     def statistics(self) -> StoreStatistics:
         """Return the writer's counters since the store opened."""
         return StoreStatistics(
@@ -1708,7 +1714,7 @@ class SqliteStore:
             batches=self._batches,
             rows=self._rows,
             largest_group=self._largest_group,
-            pending=len(self._pending),
+            pending=self._uncommitted(),
             failed=self._failure is not None,
         )
 
