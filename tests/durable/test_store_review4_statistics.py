@@ -21,4 +21,3 @@ async def test_pending_counts_no_operation_as_a_batch(tmp_path: Path) -> None:
         await store.open_mailbox("box")
         assert seen == [0]
         assert store.statistics().pending == 0
-
