@@ -9,7 +9,10 @@ its schema version. Opening checks both before anything is written:
   refused (``NotAStore``) and left as it was;
 - a newer version is refused (``StoreVersionTooNew``): this trouper cannot know
   what the newer one stored;
-- an older version is migrated, one step at a time, in one transaction.
+- an older version is migrated, one step at a time, in one transaction;
+- a file that fails SQLite's ``quick_check`` (when asked for) is refused
+  (``StoreCorrupt``) before anything is written, and one SQLite cannot read
+  or write (an I/O error, a full disk) is refused with ``StoreError``.
 
 Version history:
 
