@@ -1525,6 +1525,8 @@ class PullFeed:
             self._last_heard = trio.current_time()
             if self.requested > 0:
                 self.requested -= 1
+                if not self.requested:
+                    self._kicked.set()  # every message asked for came: the owner may pull again
             self._callback(JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, self._client))
             return
         self._last_heard = trio.current_time()
@@ -1567,8 +1569,11 @@ class PullFeed:
         self._kicked.set()
 
     async def wait(self) -> None:
-        """Wait until something changed: a pull ended or was lost, a message came, ``wake()``,
-        the connection dropped or came back.
+        """Wait until something changed: a pull ended or was lost, the messages asked for all
+        came (``requested`` fell to 0), ``wake()``, the connection dropped or came back.
+
+        A message that leaves some still asked for does not wake it (the
+        callback has it); a callback that wants the owner woken calls ``wake()``.
 
         When pulls were lost (the connection dropped, or two heartbeats of
         silence on a live one), ``requested`` is 0 on return. While the
