@@ -149,7 +149,7 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
     except sqlite3.DatabaseError as error:
         if _locked(error):
             raise
-        raise _refusal(path, error) from error
+        raise _open_error(path, error) from error
     fresh = application_id == 0 and objects == 0
     if not fresh and application_id != APPLICATION_ID:
         raise NotAStore(
@@ -189,10 +189,10 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
     except sqlite3.DatabaseError as error:
         if _locked(error):
             raise
-        raise _refusal(path, error) from error
+        raise _open_error(path, error) from error
 
 
-def _refusal(path: str, error: sqlite3.DatabaseError) -> StoreError:
+def _open_error(path: str, error: sqlite3.DatabaseError) -> StoreError:
     # Only SQLite's own verdicts on the file's content make it corrupt; a disk
     # that is full, read-only or failing is a problem of the file's place.
     # (An error the sqlite3 module raises itself carries no code.)
