@@ -174,6 +174,9 @@ class PoolEndpoint:
     async def _dead_ask(self, message: object) -> object:
         await checkpoint_if_cancelled()
         self.cell.dead_letter(message, self._why())
+        # Refused at once: still a schedule point (as ``Cell.ask``'s refusal is),
+        # or a loop retrying it would never let others run.
+        await cancel_shielded_checkpoint()
         raise ActorStopped(self.cell.address)
 
     def _dead_send_nowait(self, message: object) -> bool:
@@ -477,6 +480,7 @@ class BroadcastEndpoint(PoolEndpoint):
             for member in members:
                 chain = _chain_to(member, asker)
                 if chain is not None:
+                    await checkpoint()  # refused at once: still a checkpoint, as Cell.ask's is
                     raise _cycle(asker, self.cell, chain)
             asker.asking = members[0]
         results: list[outcome.Outcome[object] | None] = [None] * len(members)
@@ -649,14 +653,21 @@ class BalancingEndpoint(PoolEndpoint):
             fate = instruments.intercept(cell, message, SendKind.ASK)
             if fate is not None:
                 await cell.intercepted_ask(fate, message, mailbox)
-        envelope = self._open_ask(message, None)
-        if watched and instruments.message_sent:
-            envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
         asker = _asking_handler()
-        if asker is not None:
+        try:
+            envelope = self._open_ask(message, None)
             # Set already while it waits for room, as Cell.ask does: the member
             # that alone can take the ask is what the asker now waits on.
-            asker.asking = self._taker(asker)
+            taker = None if asker is None else self._taker(asker)
+        except (ActorStopped, UnhandledMessage, AskCycle):
+            # Refused at once: still a schedule point, as Cell.ask's refusal is,
+            # or a loop retrying it would never let others run.
+            await cancel_shielded_checkpoint()
+            raise
+        if watched and instruments.message_sent:
+            envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
+        if asker is not None:
+            asker.asking = taker
         try:
             if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
                 cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
