@@ -609,6 +609,9 @@ def _make_converter() -> cattrs.Converter:
 converter: Final = _make_converter()
 """The cattrs converter JetStream values go through (this module's own, not cattrs' global one)."""
 
+_STREAM_FIELDS: Final = frozenset(f.name for f in attrs.fields(StreamConfig))
+"""The stream settings ``StreamConfig`` models (an update sends them as given)."""
+
 
 # --- the API ---------------------------------------------------------------------
 
@@ -782,9 +785,24 @@ class JetStream:
         return converter.structure(body, StreamInfo)
 
     async def update_stream(self, config: StreamConfig) -> StreamInfo:
-        """Change a stream's configuration (what the server allows to change)."""
+        """Change a stream's configuration (what the server allows to change).
+
+        The server replaces the whole configuration, so the settings
+        ``StreamConfig`` does not model (``metadata``, ``allow_direct``,
+        ``sources``...) are read from the stream first and sent back as they
+        are: an update changes the fields of ``config`` only, never those
+        trouper cannot show. Two requests, not atomic: a change made by
+        someone else in between to an unmodelled setting is undone.
+        """
         _check_name("stream", config.name)
-        body = await self._api(f"STREAM.UPDATE.{config.name}", converter.unstructure(config))
+        current = await self._api(f"STREAM.INFO.{config.name}")
+        held = current.get("config")
+        kept = {}
+        if isinstance(held, dict):
+            kept = {k: v for k, v in held.items() if k not in _STREAM_FIELDS}
+        body = await self._api(
+            f"STREAM.UPDATE.{config.name}", {**kept, **converter.unstructure(config)}
+        )
         return converter.structure(body, StreamInfo)
 
     async def stream_info(self, name: str) -> StreamInfo:
