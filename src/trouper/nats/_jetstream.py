@@ -54,7 +54,6 @@ from trouper.nats._errors import (
     JetStreamError,
     NatsError,
     NoResponders,
-    OutboundBufferFull,
 )
 from trouper.nats.protocol import (
     Headers,
@@ -464,8 +463,12 @@ class JsMsg:
     async def ack_sync(self) -> None:
         """Acknowledge and wait until the server confirms it (a request).
 
-        If it raises ``OutboundBufferFull`` (an outage with a full buffer), no
-        ack was sent and the message is still unsettled: settle it again later.
+        The message counts as settled only once the server confirmed it;
+        while the request waits, another ack of it is refused. If it raises
+        (``OutboundBufferFull``: no ack was sent; the caller's deadline, or
+        ``ConnectionLost``: the server may or may not have applied it), the
+        message is left unsettled: settle it again (an ack applied twice is
+        harmless; a nak or term after an applied ack does nothing).
         """
         await checkpoint_if_cancelled()
         if self._state.settled:
@@ -473,8 +476,9 @@ class JsMsg:
         self._state.settled = "ack"
         try:
             await self._client.request(self.reply, b"+ACK")
-        except OutboundBufferFull:
-            # Refused before anything was buffered: no ack went out, it may be sent again.
+        except BaseException:
+            # Not confirmed (a reply that came too late was dropped by the request):
+            # counted as settled, the message could be neither acked again nor given back.
             self._state.settled = ""
             raise
 
