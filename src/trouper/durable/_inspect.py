@@ -21,10 +21,10 @@ from urllib.parse import quote
 import attrs
 import trio
 
-from trouper.durable._schema import APPLICATION_ID, VERSION, check_header
+from trouper.durable._schema import APPLICATION_ID, VERSION, check_header, open_error
 from trouper.durable._sqlite import SqliteStore, mailbox_counts
 from trouper.durable._store import DeadLetterRecord, MailboxStatistics
-from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
+from trouper.errors import NotAStore, StoreError, StoreVersionTooNew
 
 __all__ = ["StoreReport", "change_dead_letters", "inspect_store", "render_json", "render_text"]
 
@@ -86,14 +86,14 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
             timeout=_BUSY_TIMEOUT,
         )
     except sqlite3.Error as error:
-        raise StoreError(name, str(error)) from error
+        raise open_error(name, error) from error
     try:
         connection.execute("PRAGMA query_only = 1")
         try:
             application_id = connection.execute("PRAGMA application_id").fetchone()[0]
             version = connection.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as error:
-            raise _unreadable(name, error) from error
+            raise open_error(name, error) from error
         if application_id != APPLICATION_ID:
             raise NotAStore(
                 name,
@@ -119,7 +119,7 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
             ).fetchall()
             total = connection.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
         except sqlite3.DatabaseError as error:
-            raise _unreadable(name, error) from error
+            raise open_error(name, error) from error
     finally:
         connection.close()
     return StoreReport(
@@ -165,14 +165,6 @@ async def _change(path: str, mailbox: str, ids: Sequence[int] | None, discard: b
         if discard:
             return await store.discard(mailbox, ids=ids)
         return await store.redrive(mailbox, ids=ids)
-
-
-def _unreadable(name: str, error: sqlite3.DatabaseError) -> StoreError:
-    """The error for a read SQLite refused: locked (busy) is not corrupt."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return StoreLocked(name, name)
-    return StoreCorrupt(name, str(error))
 
 
 def _first_line(text: str) -> str:

@@ -33,9 +33,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreVersionTooNew
+from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
 
-__all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "prepare"]
+__all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "open_error", "prepare"]
 
 APPLICATION_ID = 0x54525052
 """``PRAGMA application_id`` of every trouper store: ``TRPR`` in ASCII."""
@@ -140,16 +140,14 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
         StoreVersionTooNew: it was written by a newer trouper.
         StoreCorrupt: SQLite finds it malformed, or its quick check fails.
         StoreError: SQLite cannot read or write it (an I/O error, a full disk).
-        sqlite3.OperationalError: another connection holds the file locked.
+        StoreLocked: another connection holds SQLite's lock past the busy timeout.
     """
     try:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         objects = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as error:
-        if _locked(error):
-            raise
-        raise _open_error(path, error) from error
+        raise open_error(path, error) from error
     fresh = application_id == 0 and objects == 0
     if not fresh and application_id != APPLICATION_ID:
         raise NotAStore(
@@ -187,22 +185,26 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
                 connection.execute("ROLLBACK")
                 raise
     except sqlite3.DatabaseError as error:
-        if _locked(error):
-            raise
-        raise _open_error(path, error) from error
+        raise open_error(path, error) from error
 
 
-def _open_error(path: str, error: sqlite3.DatabaseError) -> StoreError:
-    # Only SQLite's own verdicts on the file's content make it corrupt; a disk
-    # that is full, read-only or failing is a problem of the file's place.
-    # (An error the sqlite3 module raises itself carries no code.)
+def open_error(path: str, error: sqlite3.Error) -> StoreError:
+    """The store error for ``error``, SQLite's refusal to open or read the store at ``path``.
+
+    Locked (another connection holds SQLite's lock past the busy timeout: the
+    file may be fine), corrupt (SQLite's own verdict on the file's content),
+    or else a problem of the file's place (a full, read-only or failing disk,
+    a file SQLite cannot open) or of its tables, named by SQLite's message.
+    The store and the command line both report what they cannot open by it.
+    """
+    # An error the sqlite3 module raises itself carries no code.
     code: int | None = getattr(error, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+    if code is None:
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            return StoreLocked(path, path)
+        return StoreError(path, str(error))
+    if code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreLocked(path, path)
+    if code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return StoreCorrupt(path, str(error))
     return StoreError(path, str(error))
-
-
-def _locked(error: sqlite3.DatabaseError) -> bool:
-    # Another connection holds SQLite's lock past the busy timeout: the caller
-    # reports the file as locked (it may be fine), never as corrupt.
-    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)

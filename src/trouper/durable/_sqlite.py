@@ -67,7 +67,7 @@ from trouper.durable._clock import (
     wall_now,
 )
 from trouper.durable._queue import MessageCodec
-from trouper.durable._schema import check_header, prepare
+from trouper.durable._schema import check_header, open_error, prepare
 from trouper.durable._store import (
     Append,
     DeadLetterRecord,
@@ -1145,31 +1145,30 @@ class SqliteStore:
             # A statement cache for every size of the multi-row statements.
             connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
         except sqlite3.Error as error:
-            raise StoreError(path, _describe(error)) from error
+            raise open_error(path, error) from error
         try:
             connection.execute("PRAGMA busy_timeout = 2000")
-            try:
-                prepare(connection, path, synchronous=self.synchronous, check=self._check)
-                if self._max_size is not None:
-                    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-                    connection.execute(f"PRAGMA max_page_count = {self._max_size // page_size}")
-                # Its first write (the next block of ids): another program may
-                # hold SQLite's write lock though reads passed, or a table be gone.
-                return _Writing(connection)
-            except sqlite3.OperationalError as error:
-                if "locked" in str(error):
-                    raise StoreLocked(path, path) from error
-                raise StoreError(path, _describe(error)) from error
-            except sqlite3.Error as error:
-                raise StoreError(path, _describe(error)) from error
+            prepare(connection, path, synchronous=self.synchronous, check=self._check)
+            if self._max_size is not None:
+                page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+                connection.execute(f"PRAGMA max_page_count = {self._max_size // page_size}")
+            # Its first write (the next block of ids): another program may
+            # hold SQLite's write lock though reads passed, or a table be gone.
+            return _Writing(connection)
+        except sqlite3.Error as error:
+            connection.close()
+            raise open_error(path, error) from error
         except BaseException:
             connection.close()
             raise
 
     def _open_reader(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._name, isolation_level=None)
-        connection.execute("PRAGMA query_only = 1")
-        connection.execute("PRAGMA busy_timeout = 2000")
+        try:
+            connection = sqlite3.connect(self._name, isolation_level=None)
+            connection.execute("PRAGMA query_only = 1")
+            connection.execute("PRAGMA busy_timeout = 2000")
+        except sqlite3.Error as error:
+            raise open_error(self._name, error) from error
         return connection
 
     async def _shut(
