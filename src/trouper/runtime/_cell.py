@@ -187,6 +187,7 @@ class Cell:
     __slots__ = (
         "_bonds",
         "_deferred",
+        "_end_by",
         "_failure",
         "_first_start",
         "_guardian",
@@ -317,6 +318,10 @@ class Cell:
         # restart up for longer.
         self._stop_deadline = math.inf
         # When a stop must be over: the scope's and the children host's deadline.
+        self._end_by = math.inf
+        # When a restart's end of the instance must be over, once its TERMINATE found a
+        # handler running (inf otherwise): handler, on_stop and children share one
+        # ``shutdown``, as in a stop and OTP's shutdown timer.
         self._parked = False
         # Whether the task waits in ``wait_task_rescheduled`` (mail or a command wakes it).
         self._waiters: list[tuple[Task, Callable[[Cell], bool]]] | None = None
@@ -803,7 +808,8 @@ class Cell:
                 self._refuse_mail()
                 self._apply_stop_deadline(self.runtime.now() + self.stop_timeout)
             elif command is Command.TERMINATE and self._serving is not None and not self._parked:
-                self._serving.deadline = self.runtime.now() + self.stop_timeout
+                self._end_by = self.runtime.now() + self.stop_timeout
+                self._serving.deadline = self._end_by
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
             self._deferred = reason
@@ -1459,12 +1465,16 @@ class Cell:
     async def _end_instance(self) -> None:
         """End the current instance before a restart: on_stop, then its children.
 
-        Bounded by the actor's ``shutdown`` like a stop: what is still running
-        when it passes is cancelled (and has finalized before the new
-        instance starts), and the restart goes on.
+        Bounded by the actor's ``shutdown`` like a stop, counted from the
+        ``TERMINATE`` if a handler was running then (the handler's wait is part
+        of it): what is still running when it passes is cancelled (and has
+        finalized before the new instance starts), and the restart goes on.
         """
         self._enter(Phase.ENDING)
-        with trio.move_on_after(self.stop_timeout):
+        end_by, self._end_by = self._end_by, math.inf
+        if end_by == math.inf:
+            end_by = self.runtime.now() + self.stop_timeout
+        with trio.move_on_at(end_by):
             await self._call_on_stop()
             await self._stop_children()
         host, self._host = self._host, None
@@ -1673,6 +1683,7 @@ class Cell:
         self.phase = Phase.STARTING
         self.stop_reason = None
         self._stop_deadline = math.inf
+        self._end_by = math.inf
         self._deferred = None
         self._first_start = True
 
