@@ -62,6 +62,7 @@ from trouper.runtime.lowlevel import (
     MemoryMailbox,
     ReplyCallback,
     SendKind,
+    SharingEndpoint,
     WithMsgId,
     current_cell,
     message_of,
@@ -74,7 +75,7 @@ __all__ = ["PoolEndpoint", "endpoint_for"]
 _SYSTEM = (Terminated, Exited)
 
 
-class PoolEndpoint:
+class PoolEndpoint(SharingEndpoint):
     """A pool's endpoint (base): control messages to the pool, the rest to members.
 
     Subclasses implement ``send``, ``send_nowait`` and ``ask`` for one router.
@@ -520,6 +521,12 @@ class BalancingEndpoint(PoolEndpoint):
     def __init__(self, size: int, mailbox: Mailbox) -> None:
         super().__init__(size)
         self.shared = mailbox
+
+    def shared_mailbox_full(self) -> bool:
+        """Whether the members' shared mailbox is full (a tell to the pool would wait)."""
+        mailbox = self.shared
+        assert mailbox is not None
+        return mailbox.full
 
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Put the message in the shared mailbox, waiting while it is full (``ActorRef.tell``).

@@ -35,7 +35,10 @@ the same ref. A factory with a ``trouper_endpoint(cell)`` method
 instead of a waiting task (an endpoint that cannot answer by callback, a
 broadcast pool, raises ``trouper.errors.CallbackAskUnsupported``, also
 importable from here, from its ``ask_soon``);
-``message_of(item)`` is the message inside any mailbox item.
+``message_of(item)`` is the message inside any mailbox item. An endpoint
+whose tells may go into a mailbox other than its cell's (a balancing pool's
+shared one) derives from ``SharingEndpoint`` and says, with
+``shared_mailbox_full()``, whether that mailbox is full.
 
 Attaching a layer: ``register_extension(key, factory)`` makes
 ``runtime.extension(key)`` build the layer's object per runtime on first use
@@ -98,6 +101,23 @@ from trouper.runtime._runtime import (
     spawn_cell,
 )
 
+
+class SharingEndpoint:
+    """Base of an endpoint whose tells may go into a mailbox its cell shares (a pool's).
+
+    A balancing pool's ref puts its members' messages into the one mailbox
+    they all take from, not into the pool actor's own: what watches sends
+    (the simulation's waits for room) asks this, rather than the cell's
+    mailbox alone, whether a tell may wait. Synchronous, it never waits.
+    """
+
+    __slots__ = ()
+
+    def shared_mailbox_full(self) -> bool:
+        """Whether the shared mailbox tells go into is full (``False``: none, or room)."""
+        return False
+
+
 __all__ = [
     "ACCEPTS",
     "PUBLIC_STATE",
@@ -120,6 +140,7 @@ __all__ = [
     "Phase",
     "ReplyCallback",
     "SendKind",
+    "SharingEndpoint",
     "Transaction",
     "Transport",
     "Verdict",

@@ -89,6 +89,7 @@ from trouper.runtime.lowlevel import (
     Instruments,
     Interception,
     SendKind,
+    SharingEndpoint,
     current_cell,
     running,
 )
@@ -572,8 +573,10 @@ def _may_wait_for_room(actor: Cell) -> bool:
     one noted for a tell that then gets in at once ends as it does
     (``message_delivered``), so a false alarm never reaches a report.
     """
-    shared = getattr(actor.ref.endpoint, "shared", None)
-    return actor.mailbox.full or (shared is not None and bool(shared.full))
+    endpoint = actor.ref.endpoint
+    return actor.mailbox.full or (
+        isinstance(endpoint, SharingEndpoint) and endpoint.shared_mailbox_full()
+    )
 
 
 class _Faults(Instrument):
