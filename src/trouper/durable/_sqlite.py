@@ -1048,6 +1048,8 @@ class SqliteStore:
         self._virtual = False
         # The live consumer of each mailbox, told about its commits.
         self._listeners: dict[str, MailboxListener] = {}
+        # Set once the store is closed (or crashed), for every task closing it.
+        self._stopped = trio.Event()
         # The error that failed the store, if one did; every write raises it after.
         self._failure: StoreFailed | None = None
         # Tasks that waited for the last group handed to the writer: one (or none)
@@ -1196,7 +1198,7 @@ class SqliteStore:
             self._writing = None
 
     async def aclose(self) -> None:
-        """Commit what is staged, record a clean stop, and close (a second call does nothing).
+        """Commit what is staged, record a clean stop, and close (once: other calls wait for it).
 
         A clean stop clears the claim watermark of every mailbox this run
         opened: nothing was in progress, so the next open redelivers nothing
@@ -1204,18 +1206,23 @@ class SqliteStore:
         left there, for its next open to recover. Waits for
         the writer even if cancelled (the file must be left consistent).
         """
+        if self._phase in ("closing", "crashing"):
+            # Another task is closing it: return once it is closed, as that task does.
+            with trio.CancelScope(shield=True):
+                await self._stopped.wait()
+            return
         if self._phase != "open":
             return
         self._phase = "closing"
-        with trio.CancelScope(shield=True):
-            if self._failure is None:
-                with contextlib.suppress(StoreFailed):
-                    await self._run_op(_ReleaseAll(), closing=True)
-            await self._quiet()
-            await self._shut(self._writer, self._reader)
-        self._phase = "closed"
-        self._stop_committer()
-        self._listeners.clear()
+        try:
+            with trio.CancelScope(shield=True):
+                if self._failure is None:
+                    with contextlib.suppress(StoreFailed):
+                        await self._run_op(_ReleaseAll(), closing=True)
+                await self._quiet()
+                await self._shut(self._writer, self._reader)
+        finally:
+            self._stop("closed")
 
     async def simulate_crash(self) -> None:
         """Stop as if the process had been killed here: for tests and simulations.
@@ -1225,17 +1232,30 @@ class SqliteStore:
         the lock is released, so the file can be opened again at once, as
         after a restart following a crash.
         """
+        if self._phase in ("closing", "crashing"):
+            with trio.CancelScope(shield=True):
+                await self._stopped.wait()
+            return
         if self._phase != "open":
             return
         self._phase = "crashing"
-        with trio.CancelScope(shield=True):
-            pending, self._pending = self._pending, []
-            self._fail_waiters(pending, "the store stopped without committing (simulated crash)")
-            await self._quiet()
-            await self._shut(self._writer, self._reader)
-        self._phase = "crashed"
+        try:
+            with trio.CancelScope(shield=True):
+                pending, self._pending = self._pending, []
+                self._fail_waiters(
+                    pending, "the store stopped without committing (simulated crash)"
+                )
+                await self._quiet()
+                await self._shut(self._writer, self._reader)
+        finally:
+            self._stop("crashed")
+
+    def _stop(self, phase: str) -> None:
+        """The store is closed (``phase``): stop the committer, wake every task closing it."""
+        self._phase = phase
         self._stop_committer()
         self._listeners.clear()
+        self._stopped.set()
 
     # --- writing ------------------------------------------------------------
 

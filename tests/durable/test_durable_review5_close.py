@@ -1,0 +1,43 @@
+"""Closing a SqliteStore, reviewed: a second ``aclose`` waits until the store is closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+import trio.testing
+from durable_support import make_store
+
+from trouper.durable import WriteBatch
+
+
+async def test_a_second_aclose_returns_once_the_store_is_closed(tmp_path: Path) -> None:
+    """Two tasks close one store: the second returns once the first's commit and close are done."""
+    path = tmp_path / "shop.db"
+    store = make_store(path)
+    await store.open()
+    batch = WriteBatch()
+    batch.append("orders", "str", b"o-1")
+    store.stage(batch)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.aclose)
+        await trio.testing.wait_all_tasks_blocked()
+        await store.aclose()
+        assert repr(store).endswith(" closed>")
+        # The file's lock is released and what was staged is committed.
+        async with make_store(path) as again:
+            [counts] = await again.mailbox_statistics()
+            assert (counts.name, counts.depth) == ("orders", 1)
+
+
+async def test_aclose_during_a_simulated_crash_returns_once_it_is_over(tmp_path: Path) -> None:
+    """``aclose`` while a crash is being simulated returns once the lock is released."""
+    path = tmp_path / "shop.db"
+    store = make_store(path)
+    await store.open()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.simulate_crash)
+        await trio.testing.wait_all_tasks_blocked()
+        await store.aclose()
+        async with make_store(path):
+            pass
