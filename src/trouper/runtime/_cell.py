@@ -1062,11 +1062,17 @@ class Cell:
         """Report an exit to the supervisor and park until it answers."""
         if error is not None:
             pending = self._pending
-            if pending is not None and admit(self.phase, pending, Command.FAIL) is Verdict.TAKE:
-                # A failure beats the exit its instance asked for before it raised
-                # (``ctx.stop()`` then an exception): reported once, as a failure.
-                self._pending = None
-                self._pending_reason = None
+            if pending is not None:
+                # The instance failed: a command that came for it while it ran is
+                # now what the table makes of it in FAILED. Its own exit (``ctx.stop()``,
+                # a FAIL) is moot, reported once as this failure; a link failure is
+                # kept for the next instance, as it would be a moment later.
+                verdict = admit(Phase.FAILED, None, pending)
+                if verdict is not Verdict.TAKE:
+                    if verdict is Verdict.DEFER and self._deferred is None:
+                        self._deferred = self._pending_reason
+                    self._pending = None
+                    self._pending_reason = None
             self._failed(error)
             if self._failure is not None and self._failure is not error:
                 self._release_failure()
