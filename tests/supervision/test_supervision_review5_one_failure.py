@@ -1,4 +1,4 @@
-"""An instance that fails while a linked actor's failure is pending fails once, with its own error."""
+"""An instance failing while a linked actor's failure is pending fails once, with its own error."""
 
 from __future__ import annotations
 
