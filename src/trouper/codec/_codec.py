@@ -10,7 +10,9 @@ msgpack call; the converter builds each hook once, when a class is first seen.
 The builtin value types are in both tables from the start.
 
 Encoding trusts the message and refuses only what cannot be written (an
-unregistered class; a value msgpack cannot pack, whose field it then finds).
+unregistered class; a value msgpack cannot pack, whose field it then finds)
+or would not come back as it went (a subclass of a nested attrs field's
+class, a datetime in a date field).
 Decoding trusts nothing: every failure becomes an ``UndecodableMessage`` whose
 text says which type and why, and nothing on the way imports a module or
 unpickles: msgpack reads only plain values, extension types are refused, and
@@ -34,11 +36,13 @@ from trouper.codec._hooks import (
     Expected,
     NotBuiltin,
     Path,
+    Refused,
     Resolver,
     builtin_problem,
     make_converter,
     render_path,
     short,
+    unchecked,
     where,
 )
 from trouper.codec._registry import DEFAULT_REGISTRY, MessageRegistry
@@ -294,7 +298,8 @@ class Codec:
             cls = message.__class__
             name = self._registry.name_of(cls)
             try:
-                hook = self._converter.get_unstructure_hook(cls)
+                # The message's class is this very class: no need to check it.
+                hook = unchecked(self._converter.get_unstructure_hook(cls))
             except Exception as error:
                 raise UnencodableMessage(type_name(cls), describe(error)) from error
             # What no codec could read back is refused here, once per class, by
@@ -409,6 +414,8 @@ def _problem(path: Path, error: Exception) -> str:
     """Say what an unstructure hook refused, and where."""
     if isinstance(error, Expected):
         return f"{where(path)}expected {error.expected}, got {short(error.got)}"
+    if isinstance(error, Refused):
+        return f"{where(path)}{error.problem}"
     if isinstance(error, NotBuiltin):
         return f"{where((*path, *error.path))}{error.problem}"
     return f"{where(path)}{describe(error)}"

@@ -22,9 +22,12 @@ elements' failures into cattrs' ``IterableValidationError`` with an
 
 Unstructuring trusts the message: it is a typed value built by our own
 process, so scalars pass through untouched (msgpack refuses what it cannot
-pack, and the encoder finds the field). Values typed ``Any`` or ``object``
-are the exception: they are checked to be builtin values, so that they come
-back as they went.
+pack, and the encoder finds the field). Three kinds of values are checked,
+so that they come back as they went: values typed ``Any`` or ``object`` must
+be builtin values; a nested attrs value must be of exactly its field's class
+(a subclass's own fields would be dropped; a union that names the subclass
+carries it); a date or time must be of its field's kind (a datetime, a
+subclass of date, is not a date here).
 
 A union with two or more attrs classes is tagged: the member's map carries a
 ``"$type"`` key with the member's registered name (its ``module.QualName`` if
@@ -42,6 +45,7 @@ from __future__ import annotations
 import collections.abc
 import datetime
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -51,9 +55,9 @@ import attrs
 import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
-from trouper._text import describe
+from trouper._text import describe, type_name
 from trouper.actors import ActorRef, Address
 
 __all__ = [
@@ -63,6 +67,7 @@ __all__ = [
     "Expected",
     "NotBuiltin",
     "Path",
+    "Refused",
     "Resolver",
     "TypeNames",
     "UnknownVariant",
@@ -71,6 +76,7 @@ __all__ = [
     "make_converter",
     "render_path",
     "short",
+    "unchecked",
     "where",
 ]
 
@@ -134,6 +140,14 @@ class Unresolvable(Exception):
 
 class UnsupportedType(TypeError):
     """A field's type is one the codec cannot carry (raised when a hook is built)."""
+
+
+class Refused(Exception):
+    """A value cannot be written as its field's type says (it would not come back as it went)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 def short(value: object) -> str:
@@ -248,6 +262,14 @@ def _is_date_text(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_MOMENTS = (datetime.datetime, datetime.date, datetime.time)
+
+
+def _moment_kind(value: datetime.date | datetime.time) -> str:
+    """``datetime``, ``date`` or ``time``: which of the three ``value`` is an instance of."""
+    return next(kind.__name__ for kind in _MOMENTS if isinstance(value, kind))
 
 
 def _is_union(tp: Any) -> bool:
@@ -440,15 +462,36 @@ def make_converter(
                 return moment
         raise Expected(f"{tp.__name__} (ISO 8601 text)", value)
 
-    def unstructure_moment(value: Any) -> Any:
-        try:
-            return value.isoformat()
-        except AttributeError:
-            raise Expected("a date or time", value) from None
+    # A value is written as its field's type: a datetime in a date field (it
+    # is a subclass of date) would write text no date field reads, so it is
+    # refused here, as a date or time in a field of another kind is. Another
+    # subclass of the type is written as the type (and read back as it), as
+    # a subclass of str or int is. The exact class costs one comparison.
+    def moment_unstructure(kind: type[datetime.date | datetime.time]) -> UnstructureHook:
+        def unstructure(value: Any) -> Any:
+            if value.__class__ is kind:
+                return value.isoformat()
+            return unstructure_other_moment(value, kind)
 
-    for moment in (datetime.datetime, datetime.date, datetime.time):
+        return unstructure
+
+    def unstructure_other_moment(value: Any, kind: type[datetime.date | datetime.time]) -> Any:
+        if not isinstance(value, _MOMENTS):
+            raise Expected("a date or time", value)
+        timed = isinstance(value, datetime.datetime)
+        if isinstance(value, kind) and not (kind is datetime.date and timed):
+            return value.isoformat()
+        problem = f"expected a {kind.__name__}, got the {_moment_kind(value)} {short(value)}"
+        if kind is datetime.date and timed:
+            problem += (
+                " (a date field cannot carry its time: pass its .date(), "
+                "or declare the field datetime)"
+            )
+        raise Refused(problem)
+
+    for moment in _MOMENTS:
         conv.register_structure_hook(moment, structure_datetime)
-        conv.register_unstructure_hook(moment, unstructure_moment)
+        conv.register_unstructure_hook(moment, moment_unstructure(moment))
 
     # Any and object: builtin values only, checked both ways.
     def check_builtin(value: Any, _: Any = None) -> Any:
@@ -478,6 +521,24 @@ def make_converter(
         return structure
 
     conv.register_structure_hook_factory(_is_attrs, attrs_structure)
+
+    # An attrs value is written as its field's class, so a value of another
+    # class there (a subclass, whose own fields would be dropped, read back
+    # as the base) is refused; a union that names the subclass carries it.
+    # The check is one comparison per nested value; a message's own class is
+    # known exact, and the codec calls the hook it wraps (``unchecked``).
+    def attrs_unstructure(tp: Any) -> UnstructureHook:
+        cls = _origin(tp)
+        generated = make_dict_unstructure_fn(tp, conv)
+
+        def unstructure(value: Any) -> Any:
+            if value.__class__ is cls:
+                return generated(value)
+            raise Refused(_wrong_class(cls, value.__class__))
+
+        return functools.update_wrapper(unstructure, generated)
+
+    conv.register_unstructure_hook_factory(_is_attrs, attrs_unstructure)
 
     # Containers. The fast converter lets the first failure through; the
     # detailed one goes through every element once and raises them all,
@@ -704,7 +765,8 @@ def make_converter(
             return lambda value: None if value is None else inner(value)
         label = _type_label(tp)
         tag = len(classes) > 1
-        hooks = {_origin(cls): (unhook_for(cls), tag_of(cls)) for cls in classes}
+        # Each member's class is matched exactly here already.
+        hooks = {_origin(cls): (unchecked(unhook_for(cls)), tag_of(cls)) for cls in classes}
 
         def unstructure(value: Any) -> Any:
             entry = hooks.get(value.__class__)
@@ -722,6 +784,22 @@ def make_converter(
     conv.register_structure_hook_factory(_is_union, union_structure)
     conv.register_unstructure_hook_factory(_is_union, union_unstructure)
     return conv
+
+
+def unchecked(hook: UnstructureHook) -> UnstructureHook:
+    """``hook`` without the check that a value is of its attrs class (the caller knows it is)."""
+    inner: UnstructureHook = getattr(hook, "__wrapped__", hook)
+    return inner
+
+
+def _wrong_class(declared: type, actual: type) -> str:
+    """Say that a value of ``actual`` sits in a field declared ``declared``."""
+    if issubclass(actual, declared):
+        return (
+            f"expected {type_name(declared)}, got its subclass {type_name(actual)}, whose own "
+            "fields the field would drop (declare it as a union of both classes to carry either)"
+        )
+    return f"expected {type_name(declared)}, got {type_name(actual)}"
 
 
 def _noted(error: Exception, index: int | str, tp: Any, container: Any) -> Exception:
