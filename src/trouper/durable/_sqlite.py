@@ -1657,10 +1657,19 @@ class SqliteStore:
     # --- reading and administration -------------------------------------------
 
     async def _read(self, function: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``function`` in the reader thread; SQLite's refusal raises a ``StoreError``.
+
+        ``StoreCorrupt`` for a damaged page, ``StoreError`` for a failing disk
+        (``open_error``): a read fails alone, the store goes on.
+        """
         if self._phase != "open":
             raise trio.ClosedResourceError(f"{self!r} is not open")
         assert self._reader is not None
-        return await self._reader.call(lambda: function(self._reading))  # type: ignore[arg-type]
+        try:
+            return await self._reader.call(lambda: function(self._reading))  # type: ignore[arg-type]
+        except sqlite3.Error as error:
+            # A damaged page, a failing disk: a store error naming the file, as opening says.
+            raise open_error(self._name, error) from error
 
     async def load_state(self, key: str) -> bytes | None:
         """Return the state saved under ``key`` (committed), or None."""
