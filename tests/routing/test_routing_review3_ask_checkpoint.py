@@ -102,3 +102,23 @@ async def test_an_ask_cycle_found_by_the_pool_checkpoints(router: Router) -> Non
 
 async def _set(event: trio.Event) -> None:
     event.set()
+
+
+def _broken_key(message: object) -> object:
+    raise KeyError("no key")
+
+
+async def test_a_tell_whose_key_fails_checkpoints() -> None:
+    """A hash pool's tell that ``key`` refuses raises its error at a schedule point."""
+    async with trouper.open_runtime() as rt:
+        pool = await rt.spawn_pool(Member, 2, router=ConsistentHash(_broken_key), name="keyless")
+        with trio.testing.assert_checkpoints(), pytest.raises(KeyError):
+            await pool.tell(Ping())
+
+
+async def test_an_ask_whose_key_fails_checkpoints() -> None:
+    """A hash pool's ask that ``key`` refuses raises its error at a schedule point."""
+    async with trouper.open_runtime() as rt:
+        pool = await rt.spawn_pool(Member, 2, router=ConsistentHash(_broken_key), name="keyless")
+        with trio.testing.assert_checkpoints(), pytest.raises(KeyError):
+            await pool.ask(Ping())

@@ -224,7 +224,12 @@ class _Rerouting(PoolEndpoint):
         if type(message) in CONTROL:
             return await self.cell.send(message)
         if self.members:
-            return await self._member(message).send(message, msg_id)
+            try:
+                member = self._member(message)
+            except Exception:
+                await checkpoint()  # refused at once (a hash key failed): still a checkpoint
+                raise
+            return await member.send(message, msg_id)
         return await self._dead_send(message)
 
     def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
@@ -240,7 +245,12 @@ class _Rerouting(PoolEndpoint):
         if type(message) in CONTROL:
             return await self.cell.ask(message)
         if self.members:
-            return await self._member(message).ask(message)
+            try:
+                member = self._member(message)
+            except Exception:
+                await checkpoint()  # refused at once (a hash key failed): still a checkpoint
+                raise
+            return await member.ask(message)
         return await self._dead_ask(message)
 
     def ask_soon(self, message: object, on_reply: ReplyCallback) -> Ask:
