@@ -1017,7 +1017,12 @@ class Cell:
                 if self.phase is not Phase.STOPPED:
                     # Cancelled before its children stopped: cancel them, and let them
                     # finalize first (children before parents, names freed in order).
-                    host = self._host
+                    # Both are dropped, as a stop that ran its course drops them: a
+                    # child started again from its spec opens a nursery of its own.
+                    host, self._host = self._host, None
+                    guardian, self._guardian = self._guardian, None
+                    if guardian is not None:
+                        guardian.closing = True
                     if host is not None:
                         host.cancel()
                         await host.join()
