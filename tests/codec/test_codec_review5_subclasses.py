@@ -45,6 +45,13 @@ class Moments:
     clock: datetime.time = datetime.time(12, 30)
 
 
+@attrs.frozen
+class Holder:
+    """A nested value that holds an item."""
+
+    inner: Item
+
+
 @REGISTRY.message("review5.basket")
 @attrs.frozen
 class Basket:
@@ -56,6 +63,7 @@ class Basket:
     by_name: dict[str, Item] = attrs.Factory(dict)
     pair: tuple[Item, int] = (Item("a"), 1)
     either: Item | SpecialItem = Item("a")
+    holder: Holder | None = None
 
 
 CODEC = Codec(REGISTRY)
@@ -129,9 +137,10 @@ def test_a_date_or_time_of_another_kind_is_refused_at_encode(
     [
         (Basket(item=SpecialItem("a", True)), "item"),
         (Basket(maybe=SpecialItem("a", True)), "maybe"),
-        (Basket(items=[Item("a"), SpecialItem("b", True)]), "items"),
-        (Basket(by_name={"x": SpecialItem("b", True)}), "by_name"),
-        (Basket(pair=(SpecialItem("b", True), 2)), "pair"),
+        (Basket(items=[Item("a"), SpecialItem("b", True)]), "items[1]"),
+        (Basket(by_name={"x": Item("a"), "y": SpecialItem("b", True)}), 'by_name["y"]'),
+        (Basket(pair=(SpecialItem("b", True), 2)), "pair[0]"),
+        (Basket(holder=Holder(SpecialItem("b", True))), "holder.inner"),
     ],
 )
 def test_a_subclass_of_a_declared_attrs_class_is_refused_at_encode(

@@ -39,6 +39,7 @@ from trouper.codec._hooks import (
     Refused,
     Resolver,
     builtin_problem,
+    inner_values,
     make_converter,
     render_path,
     short,
@@ -424,20 +425,30 @@ def _problem(path: Path, error: Exception) -> str:
 def _locate(converter: Converter, value: object, path: Path) -> str | None:
     """Say which field of the attrs instance ``value`` its hook cannot unstructure, and why."""
     cls = value.__class__
-    if not attrs.has(cls):
-        return None
     try:
         hints = typing.get_type_hints(cls)
     except Exception:
         return None
-    for field in attrs.fields(cls):
-        item = getattr(value, field.name)
-        try:
-            converter.get_unstructure_hook(hints.get(field.name, Any))(item)
-        except RecursionError:
-            # Deep or looped: walking further down would only hit the limit again.
-            return f"{where((*path, field.name)[:1])}nested too deeply (does it contain itself?)"
-        except Exception as error:
-            here = (*path, field.name)
-            return _locate(converter, item, here) or _problem(here, error)
+    for field in attrs.fields(cls) if attrs.has(cls) else ():
+        problem = _locate_in(
+            converter, hints.get(field.name, Any), getattr(value, field.name), (*path, field.name)
+        )
+        if problem is not None:
+            return problem
+    return None
+
+
+def _locate_in(converter: Converter, tp: Any, value: object, path: Path) -> str | None:
+    """Say why the hook for ``tp`` cannot unstructure ``value``, at the deepest path it fails."""
+    try:
+        converter.get_unstructure_hook(tp)(value)
+    except RecursionError:
+        # Deep or looped: walking further down would only hit the limit again.
+        return f"{where(path[:1])}nested too deeply (does it contain itself?)"
+    except Exception as error:
+        for inner_tp, item, here in inner_values(tp, value, path):
+            problem = _locate_in(converter, inner_tp, item, here)
+            if problem is not None:
+                return problem
+        return _problem(path, error)
     return None

@@ -73,6 +73,7 @@ __all__ = [
     "UnknownVariant",
     "Unresolvable",
     "builtin_problem",
+    "inner_values",
     "make_converter",
     "render_path",
     "short",
@@ -784,6 +785,46 @@ def make_converter(
     conv.register_structure_hook_factory(_is_union, union_structure)
     conv.register_unstructure_hook_factory(_is_union, union_unstructure)
     return conv
+
+
+def inner_values(tp: Any, value: object, path: Path) -> list[tuple[Any, object, Path]]:
+    """The values within ``value``, typed ``tp``, each with its own type and path.
+
+    For finding where within a value its unstructure hook failed: the fields
+    of an attrs instance of exactly ``tp``'s class, the items of a list or a
+    tuple, the values of a dict, and the member of a union that ``value`` is.
+    """
+    cls = value.__class__
+    if _is_union(tp):
+        members = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if value is None:
+            return []
+        if len(members) == 1:
+            return [(members[0], value, path)]
+        return [(m, value, path) for m in members if _is_attrs(m) and _origin(m) is cls]
+    if attrs.has(cls) and _is_attrs(tp) and _origin(tp) is cls:
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:
+            return []
+        return [
+            (hints.get(f.name, Any), getattr(value, f.name), (*path, f.name))
+            for f in attrs.fields(cls)
+        ]
+    args = typing.get_args(tp)
+    if _is_mapping(tp) and isinstance(value, dict):
+        element = args[1] if args else Any
+        return [(element, v, (*path, (k,))) for k, v in value.items()]
+    if not isinstance(value, list | tuple):
+        return []
+    if _is_tuple(tp) and args and not (len(args) == 2 and args[1] is Ellipsis):
+        # A tuple of another length is itself the problem, found by the hook.
+        pairs = zip(args, value, strict=False)
+        return [(arg, v, (*path, i)) for i, (arg, v) in enumerate(pairs)]
+    if _is_sequence(tp) or _is_tuple(tp):
+        element = args[0] if args else Any
+        return [(element, v, (*path, i)) for i, v in enumerate(value)]
+    return []
 
 
 def unchecked(hook: UnstructureHook) -> UnstructureHook:
