@@ -94,6 +94,10 @@ __all__ = [
 _NANOS: Final = 1_000_000_000
 _PULL_GRACE: Final = 2.0
 """Seconds past a pull's expiry after which fetch() stops waiting for the server's end."""
+_REFUSED_PAUSE: Final = 0.05
+"""Seconds before pulling again after a pull refused for now (409 Exceeded MaxWaiting...)."""
+_REFUSED_PAUSE_MAX: Final = 1.0
+"""The longest such pause: it doubles with each refusal in a row, up to this."""
 _DURATION: Final = "nats_duration"
 """Field metadata key: the field is seconds in Python and nanoseconds on the wire."""
 
@@ -691,6 +695,17 @@ def _ends_pulls(description: str) -> bool:
     return description.lower().startswith(_FINAL_409)
 
 
+def _pause_after(refusals: int) -> float:
+    """Seconds to wait before pulling again after ``refusals`` pulls refused for now in a row.
+
+    Asked again at once, a pull refused because too many wait (or too many
+    messages are unacknowledged) is refused again at once: a busy loop
+    against the server. The pause doubles, so that a refusal that lasts costs
+    a pull a second, and a short one little delay.
+    """
+    return min(_REFUSED_PAUSE * (1 << min(refusals - 1, 16)), _REFUSED_PAUSE_MAX)
+
+
 _PUB_ACK: Final = re.compile(
     rb'\{"stream":"([^"\\]+)",\s*"seq":(\d+)(,\s*"duplicate":\s*true)?\}\Z'
 )
@@ -1278,7 +1293,9 @@ class PullConsumer:
         if its end went unheard, ``expires`` seconds later). A pull made before
         the connection drops is renewed at once (on a new inbox, so the old one
         cannot deliver too); one made during the outage goes out on the next
-        connection, however long the outage.
+        connection, however long the outage. A pull refused for now (a 409
+        ``Exceeded MaxWaiting``...) is asked again after a pause, 50 ms
+        doubling with each such refusal in a row up to 1 s.
         Leaving the block stops pulling; messages the server had already sent
         are delivered again after ``ack_wait``.
         """
@@ -1310,6 +1327,8 @@ class MessageStream:
         "_lot",
         "_outstanding",
         "_pulled_at",
+        "_refusals",
+        "_retry_at",
         "_sub",
         "_token",
     )
@@ -1326,6 +1345,10 @@ class MessageStream:
         self._outstanding = 0
         # trio.current_time() of the last pull request (or of the reconnect that sent it).
         self._pulled_at = -math.inf
+        # Pulls refused for now in a row (409 Exceeded MaxWaiting...); 0 once one is taken.
+        self._refusals = 0
+        # trio.current_time() before which no pull is made (after such a refusal).
+        self._retry_at = -math.inf
         # Messages received and not yet read (at most _batch).
         self._buffer: deque[JsMsg] = deque()
         # Readers waiting for a message.
@@ -1363,6 +1386,8 @@ class MessageStream:
             except ValueError:
                 return
             self._outstanding = max(self._outstanding - 1, 0)
+            if self._refusals:
+                self._refusals = 0  # a pull was taken
             self._buffer.append(
                 JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, self._client)
             )
@@ -1371,12 +1396,16 @@ class MessageStream:
         elif status in (404, 408):
             # A pull ended; the messages it still owed are in its headers.
             self._outstanding = max(self._outstanding - _still_owed(msg, self._outstanding), 0)
+            self._refusals = 0
             if self._lot:
                 self._lot.unpark()
         elif status == 400 or (status == 409 and _ends_pulls(msg.description)):
             self._fail(JetStreamError(status, 0, msg.description))
-        elif status == 409:  # too many waiting pulls, leadership change...: ask again
+        elif status == 409:  # too many waiting pulls, leadership change...: ask again, later
             self._outstanding = 0
+            self._refusals += 1
+            self._retry_at = trio.current_time() + _pause_after(self._refusals)
+            self._lot.unpark_all()  # to pull again at _retry_at, not at the pull's expiry
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -1385,7 +1414,7 @@ class MessageStream:
 
     def _pull(self) -> None:
         wanted = self._batch - self._outstanding - len(self._buffer)
-        if wanted <= 0:
+        if wanted <= 0 or trio.current_time() < self._retry_at:
             return
         js = self._consumer._js
         request = {"batch": wanted, "expires": round(self._expires * _NANOS)}
@@ -1413,7 +1442,10 @@ class MessageStream:
                 self._outstanding = 0  # the pull's end went unheard: renew it
             if self._outstanding * 2 <= self._batch:
                 self._pull()
-            with trio.move_on_at(self._pulled_at + self._expires if live else math.inf):
+            deadline = self._pulled_at + self._expires if live else math.inf
+            if not self._outstanding:
+                deadline = max(self._retry_at, trio.current_time())  # a refusal's pause
+            with trio.move_on_at(deadline):
                 await self._lot.park()
         if self._outstanding * 2 <= self._batch:
             self._pull()
@@ -1464,6 +1496,9 @@ class PullFeed:
         "_heartbeat",
         "_kicked",
         "_last_heard",
+        "_paused",
+        "_refusals",
+        "_retry_at",
         "_sub",
         "_subject",
         "_token",
@@ -1498,6 +1533,12 @@ class PullFeed:
         self._last_heard = trio.current_time()
         # Set to wake wait(): something changed.
         self._kicked = trio.Event()
+        # Pulls refused for now in a row (409 Exceeded MaxWaiting...); 0 once one is taken.
+        self._refusals = 0
+        # trio.current_time() at which wait() returns after such a refusal (inf: none pending).
+        self._retry_at = math.inf
+        # Whether _kicked was set by such a refusal only (wait() then waits for _retry_at).
+        self._paused = False
         # What ended the feed (the consumer deleted, the client closed), or None.
         self._error: BaseException | None = None
         # The CONSUMER.MSG.NEXT subject.
@@ -1545,6 +1586,8 @@ class PullFeed:
             except ValueError:
                 return
             self._last_heard = trio.current_time()
+            if self._refusals:
+                self._refusals = 0  # a pull was taken
             if self.requested > 0:
                 self.requested -= 1
                 if not self.requested:
@@ -1558,10 +1601,17 @@ class PullFeed:
             return
         if status in (404, 408):
             self.requested = max(self.requested - _still_owed(msg, self.requested), 0)
+            if self._refusals:
+                self._refusals = 0
+                self._retry_at = math.inf
         elif status == 400 or (status == 409 and _ends_pulls(msg.description)):
             self._fail(JetStreamError(status, 0, msg.description))
-        elif status == 409:  # too many waiting pulls, leadership change...: ask again
+        elif status == 409:  # too many waiting pulls, leadership change...: ask again, later
             self.requested = 0
+            self._refusals += 1
+            # Woken to look at _retry_at, wait() returns then, for the owner to pull again.
+            self._retry_at = self._last_heard + _pause_after(self._refusals)
+            self._paused = True
         self._kicked.set()
 
     def pull(self, batch: int) -> None:
@@ -1599,7 +1649,11 @@ class PullFeed:
 
         When pulls were lost (the connection dropped, or two heartbeats of
         silence on a live one), ``requested`` is 0 on return. While the
-        client reconnects, silence loses nothing.
+        client reconnects, silence loses nothing. A pull refused for now (a
+        409 ``Exceeded MaxWaiting``, ``Exceeded MaxAckPending``...) makes it
+        return after a pause, 50 ms doubling with each such refusal in a row
+        up to 1 s, with ``requested`` 0: pulled again at once, it would be
+        refused again at once.
 
         Raises:
             JetStreamError: the server refused the pulls for good: a 409 (consumer
@@ -1611,8 +1665,11 @@ class PullFeed:
                 raise self._error
             if self._kicked.is_set():
                 self._kicked = trio.Event()
-                await cancel_shielded_checkpoint()
-                return
+                if not (self._paused and self._retry_at > trio.current_time()):
+                    self._paused = False
+                    await cancel_shielded_checkpoint()
+                    return
+                self._paused = False  # woken by a refusal: wait for its pause to end
             deadline = math.inf
             if self.requested and self._client._status is not Status.RECONNECTING:
                 deadline = self._last_heard + 2 * self._heartbeat + 0.1
@@ -1620,6 +1677,11 @@ class PullFeed:
                     self._give_up_pulls()  # silence: the server lost them
                     await cancel_shielded_checkpoint()
                     return
+            if self._retry_at <= trio.current_time():
+                self._retry_at = math.inf  # a refused pull's pause is over: pull again
+                await cancel_shielded_checkpoint()
+                return
+            deadline = min(deadline, self._retry_at)
             with trio.move_on_at(deadline):
                 await self._kicked.wait()
             if not self._kicked.is_set():
