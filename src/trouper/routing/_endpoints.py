@@ -450,6 +450,9 @@ class BroadcastEndpoint(PoolEndpoint):
     def send_nowait(self, message: object, msg_id: str | None = None) -> bool:
         """Tell every member now, or none of them (``ActorRef.tell_nowait``).
 
+        From a handler in a transaction it is staged for every member, as a
+        cell's is, and delivered after the commit whatever the room.
+
         Raises:
             MailboxFull: a member's mailbox is full (the first such, in member order).
         """
@@ -458,6 +461,8 @@ class BroadcastEndpoint(PoolEndpoint):
         members = _open_members(self.members)
         if not members:
             return self._dead_send_nowait(message)
+        if self.cell.runtime.in_transaction and _stage_all(members, message, msg_id):
+            return True  # delivered after the commit, whatever the room (as a cell's is)
         for member in members:
             mailbox = member.mailbox
             if mailbox.full and not mailbox.closed:
@@ -503,6 +508,32 @@ class BroadcastEndpoint(PoolEndpoint):
             if asker is not None:
                 asker.asking = None
         return [result.unwrap() for result in results if result is not None]
+
+
+def _stage_all(members: tuple[Cell, ...], message: object, msg_id: str | None) -> bool:
+    """Stage ``message`` to every member in the running handler's transaction, if it has one.
+
+    Whether it did: staged sends need no room (each is delivered after the
+    commit, as ``Cell.send_nowait``'s are), so a full member refuses nothing.
+    """
+    first, *others = members
+    if not stage_if_in_transaction(
+        first.mailbox, message, msg_id, partial(_release_to, first, message)
+    ):
+        return False
+    for member in others:
+        stage_if_in_transaction(
+            member.mailbox, message, msg_id, partial(_release_to, member, message)
+        )
+    return True
+
+
+def _release_to(member: Cell, message: object) -> None:
+    """Deliver a staged message to ``member`` once its transaction committed (whatever the room)."""
+    if member.mailbox.closed:
+        member.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+    else:
+        member.mailbox.put_system(message)
 
 
 def _open_members(members: tuple[Cell, ...]) -> tuple[Cell, ...]:
