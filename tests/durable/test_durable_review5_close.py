@@ -41,3 +41,33 @@ async def test_aclose_during_a_simulated_crash_returns_once_it_is_over(tmp_path:
         await store.aclose()
         async with make_store(path):
             pass
+
+
+async def test_flush_while_the_store_closes_waits_for_the_close_commit(tmp_path: Path) -> None:
+    """``flush`` during ``aclose`` returns once the close committed what was staged, no error."""
+    path = tmp_path / "shop.db"
+    store = make_store(path)
+    await store.open()
+    batch = WriteBatch()
+    batch.append("orders", "str", b"o-1")
+    store.stage(batch)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.aclose)
+        await trio.testing.wait_all_tasks_blocked()
+        await store.flush()
+    async with make_store(path) as again:
+        [counts] = await again.mailbox_statistics()
+        assert (counts.name, counts.depth) == ("orders", 1)
+
+
+async def test_aclose_while_the_store_opens_closes_it_once_open(tmp_path: Path) -> None:
+    """``aclose`` called while another task opens the store returns with the store closed."""
+    path = tmp_path / "shop.db"
+    store = make_store(path)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.open)
+        await trio.testing.wait_all_tasks_blocked()
+        await store.aclose()
+    assert repr(store).endswith(" closed>")
+    async with make_store(path):
+        pass

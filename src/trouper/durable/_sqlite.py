@@ -1048,6 +1048,8 @@ class SqliteStore:
         self._virtual = False
         # The live consumer of each mailbox, told about its commits.
         self._listeners: dict[str, MailboxListener] = {}
+        # Set once ``open`` is over (open or not), for a task closing it meanwhile.
+        self._opened = trio.Event()
         # Set once the store is closed (or crashed), for every task closing it.
         self._stopped = trio.Event()
         # The error that failed the store, if one did; every write raises it after.
@@ -1122,9 +1124,11 @@ class SqliteStore:
             with trio.CancelScope(shield=True):
                 await self._shut(writer, reader)
             self._phase = "closed"
+            self._opened.set()
             raise
         self._writer, self._reader = writer, reader
         self._phase = "open"
+        self._opened.set()
         trio.lowlevel.spawn_system_task(self._commit_loop, name=f"trouper store {self._name}")
 
     def _open_writer(self) -> _Writing:
@@ -1200,12 +1204,18 @@ class SqliteStore:
     async def aclose(self) -> None:
         """Commit what is staged, record a clean stop, and close (once: other calls wait for it).
 
+        Called while another task opens the store, it waits for the open, then closes.
+
         A clean stop clears the claim watermark of every mailbox this run
         opened: nothing was in progress, so the next open redelivers nothing
         as a suspect. A mailbox it never opened keeps what an earlier crash
         left there, for its next open to recover. Waits for
         the writer even if cancelled (the file must be left consistent).
         """
+        if self._phase == "opening":
+            # Another task is opening it: close it once that is over.
+            with trio.CancelScope(shield=True):
+                await self._opened.wait()
         if self._phase in ("closing", "crashing"):
             # Another task is closing it: return once it is closed, as that task does.
             with trio.CancelScope(shield=True):
@@ -1325,6 +1335,12 @@ class SqliteStore:
 
     async def flush(self) -> None:
         """Wait until everything staged before this call is durable."""
+        if self._phase == "closing":
+            # The close commits everything staged: wait for it, then say how it went.
+            await self._stopped.wait()
+            if self._failure is not None:
+                raise self._copy_failure()
+            return
         if not self._pending and not self._busy:
             await trio.lowlevel.checkpoint()
             if self._failure is not None:
