@@ -760,7 +760,7 @@ def make_converter(
         return structure
 
     def union_unstructure(tp: Any) -> UnstructureHook:
-        _, classes, others = union_parts(tp)
+        has_none, classes, others = union_parts(tp)
         if len(classes) + len(others) == 1:
             inner = unhook_for((classes or others)[0])
             return lambda value: None if value is None else inner(value)
@@ -768,11 +768,19 @@ def make_converter(
         tag = len(classes) > 1
         # Each member's class is matched exactly here already.
         hooks = {_origin(cls): (unchecked(unhook_for(cls)), tag_of(cls)) for cls in classes}
+        # The classes of the scalars the union's readers take (union_structure),
+        # exactly: a bool is an int to a type checker, but no reader of int | str
+        # takes one.
+        scalars = set(others)
+        if float in scalars:
+            scalars.add(int)
+        if has_none:
+            scalars.add(type(None))
 
         def unstructure(value: Any) -> Any:
             entry = hooks.get(value.__class__)
             if entry is None:
-                if value is None or value.__class__ in _SCALARS:
+                if value.__class__ in scalars:
                     return value
                 raise Expected(label, value)
             fields = entry[0](value)
