@@ -421,7 +421,20 @@ def make_converter(
         raise Expected(_type_label(tp), value)
 
     conv.register_structure_hook_func(_is_enum, structure_enum)
-    conv.register_unstructure_hook_func(_is_enum, lambda member: member.value)
+
+    # A member of another enum would be written as its value and read back as
+    # this enum's member of that value, if it has one: refused.
+    def enum_unstructure(tp: Any) -> UnstructureHook:
+        label = _type_label(tp)
+
+        def unstructure(member: Any) -> Any:
+            if member.__class__ is tp:
+                return member._value_
+            raise Expected(label, member)
+
+        return unstructure
+
+    conv.register_unstructure_hook_factory(_is_enum, enum_unstructure)
 
     # Literals: one of the values named, of its own class (True is not 1).
     def literal_structure(tp: Any) -> StructureHook:
