@@ -204,7 +204,7 @@ class ClusterStatistics:
     overflowed: int
     """Messages received while ``backlog`` messages were already held (dead letters)."""
     held: int
-    """Messages held now, waiting for room in their actors' mailboxes."""
+    """Messages held now, waiting for room in their actors' mailboxes (or for a pool's answer)."""
     reconnects: int
     """Times this node's connection to the cluster was re-established."""
     peers: int
@@ -1362,8 +1362,8 @@ class Cluster:
             self._hold(ref, _Held(message, headers, reply))
             return
         ask_soon = getattr(endpoint, "ask_soon", None)
-        if ask_soon is None:
-            self._start(self._ask_by_task, ref, message, reply, headers)
+        if ask_soon is None:  # it answers by task only: held, so what follows waits for it
+            self._hold(ref, _Held(message, headers, reply))
             return
         try:
             if headers is None:
@@ -1375,16 +1375,10 @@ class Cluster:
             self._hold(ref, _Held(message, headers, reply))
         except (ActorStopped, UnhandledMessage) as error:
             self._answer(reply, outcome.Error(error))
-        except CallbackAskUnsupported:  # an endpoint that answers by task only (a broadcast pool)
-            self._start(self._ask_by_task, ref, message, reply, headers)
+        except CallbackAskUnsupported:  # it answers by task only (a broadcast pool): as above
+            self._hold(ref, _Held(message, headers, reply))
         except Exception as error:  # raised routing the ask (a hash pool's key): its answer
             self._answer(reply, outcome.Error(error))
-
-    async def _ask_by_task(
-        self, ref: ActorRef[object], message: object, reply: _Reply, headers: Headers | None
-    ) -> None:
-        with self._delivering(headers):
-            self._answer(reply, await outcome.acapture(ref.endpoint.ask, message))
 
     def _answer(self, reply: _Reply, result: outcome.Outcome[object]) -> None:
         """Send an ask's outcome back to the asking node (``Cell.ask_soon``'s callback)."""
@@ -1508,15 +1502,62 @@ class Cluster:
             self._held -= len(backlog)
 
     async def _ask_when_room(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
-        cell = ref.endpoint
-        if type(cell) is not Cell:
-            self._start(self._ask_by_task, ref, message, reply, None)  # in the held one's context
-            return
+        """Put a held ask in ``ref``'s mailbox, waiting for room, before the drain goes on.
+
+        Its answer comes by callback, so the drain waits for room, not for the
+        reply, and the target's later held messages follow the ask into its
+        mailbox. A pool takes it at once if it can; one whose member is full is
+        waited on at that member. A pool that must wait some other way (a full
+        shared mailbox) or answers by task only (a broadcast) is asked here,
+        its later held messages waiting until it answers: a task of its own
+        would let them overtake it.
+        """
         answer = partial(self._answer, reply)
         try:
+            cell = ref.endpoint
+            if type(cell) is not Cell:
+                member = self._ask_pool_soon(ref, message, answer)
+                if member is True:  # taken, or answered
+                    return
+                if member is False:
+                    try:
+                        value = await ref.endpoint.ask(message)
+                    except Exception as error:
+                        answer(outcome.Error(error))
+                    else:
+                        answer(outcome.Value(value))
+                    return
+                cell = member
             await cell.ask_when_room(message, answer)
         except (ActorStopped, UnhandledMessage) as error:
             answer(outcome.Error(error))
+
+    def _ask_pool_soon(
+        self,
+        ref: ActorRef[object],
+        message: object,
+        answer: Callable[[outcome.Outcome[object]], None],
+    ) -> Cell | bool:
+        """Put a held ask in a pool now, if it takes it; else say where to wait for room.
+
+        Returns ``True`` once the ask is taken (or answered with the error that
+        routing it raised), the member whose mailbox was full, or ``False``
+        when the drain must ask the pool and wait for the reply.
+        """
+        ask_soon = getattr(ref.endpoint, "ask_soon", None)
+        if ask_soon is None:
+            return False
+        try:
+            ask_soon(message, answer)
+        except MailboxFull as error:  # the member the pool picked, if it is one
+            member = self._find_local(error.address.path)
+            endpoint = None if member is None else member.endpoint
+            return endpoint if type(endpoint) is Cell else False
+        except CallbackAskUnsupported:  # (a broadcast pool)
+            return False
+        except Exception as error:  # routing it raised (a hash pool's key): its answer
+            answer(outcome.Error(error))
+        return True
 
     # --- topics ---------------------------------------------------------------------------------
 
