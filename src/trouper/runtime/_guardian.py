@@ -23,7 +23,9 @@ handles one exit at a time:
 ``_restart`` is the one restart routine: it counts the restart of each member
 (``RESTARTED``), ends the group last started first (``TERMINATE``, or ``STOP``
 for a temporary child) waiting for each to end, then starts the members in
-start order (``START``), each after the previous one's ``on_start``. A backoff
+start order (``START``), each after the previous one's ``on_start``; a member
+that fails to start holds the ones after it until its exit is decided (a job
+queued behind that exit starts them, unless the decision restarted them). A backoff
 is the one wait between the two halves, and it does not hold up the worker:
 a timer queues the start as a job when it passes, and the members' restart
 tickets say whether the start is still theirs to do (a later restart or a
@@ -111,6 +113,10 @@ def _ended(cell: Cell) -> bool:
 
 def _settled(cell: Cell) -> bool:
     return cell.phase is not Phase.ENDED and cell.phase is not Phase.STARTING
+
+
+def _exited(cell: Cell) -> bool:
+    return cell.phase is Phase.FAILED or cell.phase is Phase.EXITING
 
 
 class Guardian:
@@ -348,15 +354,24 @@ class Guardian:
                 self._enqueue(start)
 
     async def _start_group(self, start: _DelayedStart) -> None:
-        for cell, ticket in zip(start.cells, start.tickets, strict=True):
+        cells, tickets = start.cells, start.tickets
+        for index, (cell, ticket) in enumerate(zip(cells, tickets, strict=True)):
             if self.closing:
                 return
             if cell.restart_ticket != ticket or cell.phase is not Phase.ENDED:
                 continue  # superseded by a later restart, or stopped meanwhile
             cell.command(Command.START, start.cause)
             await cell.wait_until(_settled)
-            # A child that failed again has its exit queued behind this job;
-            # its siblings are started all the same, so none is left waiting.
+            if _exited(cell):
+                # It exited again, and its exit is queued: the members after it (which
+                # may depend on it) wait for the decision, as OTP starts none after a
+                # child that failed to start. Queued behind that exit, the rest is
+                # started then unless the decision restarted them (their tickets moved).
+                if index + 1 < len(cells):
+                    self._enqueue(
+                        _DelayedStart(cells[index + 1 :], tickets[index + 1 :], start.cause)
+                    )
+                return
 
     def _count_restart(self, cell: Cell, cause: BaseException | None) -> None:
         cell.restart_count += 1
