@@ -36,7 +36,7 @@ from trio.lowlevel import (
 )
 
 from trouper._text import type_name
-from trouper.actors import Actor, ActorRef, Exited, Terminated, Watcher
+from trouper.actors import Actor, ActorRef, ActorState, Exited, Terminated, Watcher
 from trouper.errors import (
     ActorStopped,
     AskCycle,
@@ -73,6 +73,7 @@ from trouper.runtime.lowlevel import (
 __all__ = ["PoolEndpoint", "endpoint_for"]
 
 _SYSTEM = (Terminated, Exited)
+_GONE = frozenset({ActorState.STOPPING, ActorState.STOPPED})
 
 
 class PoolEndpoint(SharingEndpoint):
@@ -732,7 +733,9 @@ class BalancingEndpoint(PoolEndpoint):
 
         A member can take it unless it is ``asker`` or its handler waits, along
         a chain of asks (``Cell.asking``), on ``asker``: such a member cannot
-        take another message before ``asker``'s ask is answered.
+        take another message before ``asker``'s ask is answered. Nor can one
+        whose stop for good has begun, though it stays in ``members`` until the
+        pool handles its ``Terminated`` (the pool may be busy).
 
         Raises:
             AskCycle: no member can take it (every one waits on ``asker``).
@@ -742,6 +745,8 @@ class BalancingEndpoint(PoolEndpoint):
         for member in self.members:
             chain = _chain_to(member, asker)
             if chain is None:
+                if member.state in _GONE:
+                    continue  # takes nothing more from the shared mailbox
                 if taker is not None:
                     return None  # a second one: the answer is known (the usual case, early)
                 taker = member
