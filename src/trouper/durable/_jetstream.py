@@ -100,6 +100,7 @@ from trouper.nats import (
     JetStreamError,
     JsMsg,
     MaxPayloadExceeded,
+    Msg,
     NatsError,
     NoResponders,
     PubAck,
@@ -467,6 +468,11 @@ class JetStreamStore:
         self._type_headers: dict[str, Headers] = {}
         # Mailbox streams known to exist.
         self._streams: set[str] = set()
+        # The max_msg_size of the mailboxes' streams that have one (an operator's), by
+        # mailbox: check_tell refuses a tell over it alone (empty: none has one).
+        self._msg_limits: dict[str, int] = {}
+        # Mailboxes whose stream's max_msg_size is to be read again (_watch_limits reads).
+        self._limits_due: trio.MemorySendChannel[str] | None = None
         # The open feeds, whose held deliveries the keeper keeps from redelivery.
         self._feeds: set[_LeasedFeed] = set()
         # Makes the g: keys of this store unique across processes and runs.
@@ -582,6 +588,7 @@ class JetStreamStore:
         self._phase = "open"
         # Started once open: a client that closed before is then noticed too.
         self._nursery.start_soon(self._watch_client)
+        self._nursery.start_soon(self._watch_limits)
 
     def _check_server(self, info: dict[str, object]) -> None:
         version = _parse_version(info.get("version", ""))
@@ -858,6 +865,54 @@ class JetStreamStore:
         finally:
             watch.unsubscribe_nowait()
 
+    async def _watch_limits(self) -> None:
+        """Follow the ``max_msg_size`` of the mailboxes' streams, for ``check_tell``.
+
+        An operator may set one while the store is open. The server then
+        refuses a message over it at the commit, and with it the batch the
+        tells of that pass share: the others' tells failed for its size. The
+        server's advisory of a stream's update (or the first such refusal,
+        for a connection not allowed to read advisories) makes this read the
+        stream's limit again, so that a tell over it is refused alone.
+        """
+        client = self.client
+        send, receive = trio.open_memory_channel[str](math.inf)
+        self._limits_due = send
+        streams = f"{self.prefix}_mailbox_"
+
+        def updated(msg: Msg) -> None:
+            stream = msg.subject.rpartition(".")[2]
+            if stream.startswith(streams):
+                send.send_nowait(_untoken(stream[len(streams) :]))
+
+        try:
+            advisories = await client.subscribe(
+                "$JS.EVENT.ADVISORY.STREAM.UPDATED.*", callback=updated
+            )
+        except NatsError as error:
+            log.debug("durable store %s: cannot follow stream updates (%r)", self._name, error)
+            advisories = None
+        try:
+            async for mailbox in receive:
+                try:
+                    info = await client.jetstream().stream_info(self.stream_name(mailbox))
+                except NatsError as error:
+                    log.debug(
+                        "durable store %s: cannot read %r's limit (%r)", self._name, mailbox, error
+                    )
+                    continue
+                self._note_limit(mailbox, info.config.max_msg_size)
+        finally:
+            if advisories is not None:
+                advisories.unsubscribe_nowait()
+
+    def _note_limit(self, mailbox: str, max_msg_size: int) -> None:
+        """Keep ``mailbox``'s stream's ``max_msg_size`` (-1: none) for ``check_tell``."""
+        if max_msg_size >= 0:
+            self._msg_limits[mailbox] = max_msg_size
+        else:
+            self._msg_limits.pop(mailbox, None)
+
     async def _keeper(self) -> None:
         """Send ``+WPI`` for each delivery held here, every ``ack_wait / 4``.
 
@@ -901,20 +956,29 @@ class JetStreamStore:
         One length comparison for a message far below the server's
         ``max_payload``; near it, its headers are counted as its publish will
         carry them (a key of the store's counted at its longest), with the
-        1 KiB its dead letter needs. Refused here, it is refused alone: in the
-        batch it would share with other tells, it would sink them all.
+        1 KiB its dead letter needs. So is a ``max_msg_size`` an operator set
+        on the mailbox's stream, as far as the store has seen it (the server's
+        advisory of the update, or a message it refused). Refused here, it is
+        refused alone: in the batch it would share with other tells, it would
+        sink them all.
 
         Raises:
             StoreRefused: the message and its headers are over ``max_payload``
-                less 1 KiB; nothing of it was staged. Its ``__cause__`` is a
-                ``ValueError`` saying the limit, as a refused batch's is.
+                less 1 KiB, or over the stream's ``max_msg_size``; nothing of
+                it was staged. Its ``__cause__`` is a ``ValueError`` saying
+                the limit, as a refused batch's is.
         """
         client = self._client
         if client is None:
             return  # not open: staging raises, or the commit checks it
         limit = client.max_payload
         size = len(payload)
-        if size + _HEADROOM + _DEAD_RESERVE <= limit and (msg_id is None or len(msg_id) < 4096):
+        stream_limit = self._msg_limits.get(mailbox, -1) if self._msg_limits else -1
+        if (
+            size + _HEADROOM + _DEAD_RESERVE <= limit
+            and (msg_id is None or len(msg_id) < 4096)
+            and (stream_limit < 0 or size + _HEADROOM <= stream_limit)
+        ):
             return
         fields = {"Trouper-Type": type_name}
         if msg_id is not None:
@@ -927,9 +991,16 @@ class JetStreamStore:
         size += len(encode_headers(Headers(fields))) + key + 15
         if size + _DEAD_RESERVE > limit:
             error = _too_large(size, limit, _DEAD_RESERVE)
-            raise StoreRefused(
-                self._name, f"a message for the durable mailbox {mailbox!r}: {error}"
-            ) from error
+        elif size > stream_limit >= 0:
+            error = ValueError(
+                f"a message of {size} bytes with its headers is over the max_msg_size of "
+                f"{stream_limit} bytes of its stream {self.stream_name(mailbox)}"
+            )
+        else:
+            return
+        raise StoreRefused(
+            self._name, f"a message for the durable mailbox {mailbox!r}: {error}"
+        ) from error
 
     def stage(self, batch: WriteBatch) -> None:
         """Queue ``batch`` to be published at the end of this pass of the scheduler."""
@@ -1163,6 +1234,8 @@ class JetStreamStore:
             # Room is waited for in a mailbox only, where an ack makes some: the dead
             # letters' and states' streams fill only by an operator's limits (refused).
             mailbox = publish.mailbox
+            if mailbox is not None and _over_max_msg_size(result) and self._limits_due is not None:
+                self._limits_due.send_nowait(mailbox)  # refuse the next one at check_tell
             full = mailbox is not None and _full(result)
             if isinstance(result, NoResponders) or _busy(result) or full:
                 publish.missing = isinstance(result, NoResponders)
@@ -1762,6 +1835,11 @@ def _full(error: NatsError) -> bool:
     the message for good, and sending it again would wait for ever.
     """
     return isinstance(error, JetStreamError) and error.description.lower() in _ROOM_REFUSALS
+
+
+def _over_max_msg_size(error: NatsError) -> bool:
+    """Whether a refused publish was over its stream's ``max_msg_size``."""
+    return isinstance(error, JetStreamError) and error.err_code == 10054
 
 
 def _busy(error: NatsError) -> bool:
