@@ -34,6 +34,7 @@ from trouper.codec._hooks import (
     Expected,
     NotBuiltin,
     Path,
+    Truncated,
     UnknownVariant,
     Unresolvable,
     render_path,
@@ -41,7 +42,10 @@ from trouper.codec._hooks import (
     where,
 )
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["MAX_NAMED", "Explanation", "explain"]
+
+MAX_NAMED = 20
+"""How many problems a payload's refusal names; the others are counted (a payload is untrusted)."""
 
 
 @attrs.frozen
@@ -57,12 +61,14 @@ class Explanation:
 
     @property
     def text(self) -> str:
-        """Every problem, the unresolved refs included, on one line."""
+        """The problems, the unresolved refs included, on one line; past ``MAX_NAMED``, a count."""
         parts = list(self.problems)
         parts.extend(
             f"{where(path)}cannot resolve the ref to {address}: {why}"
             for path, address, why in self.refs
         )
+        if len(parts) > MAX_NAMED:
+            parts[MAX_NAMED:] = [f"and {len(parts) - MAX_NAMED} more problems"]
         return "; ".join(parts)
 
 
@@ -104,6 +110,10 @@ def _walk(
                 _walk(sub, (*path, step), problems, refs, causes)
             elif isinstance(sub, ForbiddenExtraKeysError):
                 _walk(sub, path, problems, refs, causes)
+            elif isinstance(sub, Truncated):
+                problems.append(
+                    f"{where(path)}stopped at {sub.count} misfits, the rest not checked"
+                )
             else:
                 # No note: the class itself refused the values it was built with.
                 label = class_label(error.cl)

@@ -61,6 +61,7 @@ from trouper._text import describe, type_name
 from trouper.actors import ActorRef, Address
 
 __all__ = [
+    "MAX_MISFITS",
     "MAX_NESTING",
     "TAG",
     "TOO_DEEP",
@@ -69,6 +70,7 @@ __all__ = [
     "Path",
     "Refused",
     "Resolver",
+    "Truncated",
     "TypeNames",
     "UnknownVariant",
     "Unresolvable",
@@ -100,6 +102,8 @@ MAX_NESTING = 511
 TOO_DEEP = f"nested too deeply (more than {MAX_NESTING} levels: does it contain itself?)"
 """What is said of a value nested deeper than ``MAX_NESTING``."""
 _SHORT = 60
+MAX_MISFITS = 10
+"""How many failing elements of one list or map a payload's refusal names."""
 
 
 class TypeNames(Protocol):
@@ -143,6 +147,14 @@ class UnsupportedType(TypeError):
     """A field's type is one the codec cannot carry (raised when a hook is built)."""
 
 
+class Truncated(Exception):
+    """A list or a map had ``count`` elements that do not fit; the rest were not checked."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
 class Refused(Exception):
     """A value cannot be written as its field's type says (it would not come back as it went)."""
 
@@ -153,10 +165,7 @@ class Refused(Exception):
 
 def short(value: object) -> str:
     """Return ``repr(value)``, cut to a length that keeps an error message on one line."""
-    text = repr(value)
-    if len(text) > _SHORT:
-        return text[: _SHORT - 3] + "..."
-    return text
+    return _cut(repr(value))
 
 
 class NotBuiltin(Exception):
@@ -203,10 +212,16 @@ def render_path(path: Path) -> str:
         if isinstance(step, int):
             text += f"[{step}]"
         elif isinstance(step, tuple):
-            text += "[" + _quote(step[0]) + "]"
+            text += "[" + _cut(_quote(step[0])) + "]"
         else:
+            step = _cut(step)  # a name read from a payload may be of any length
             text += f".{step}" if text else step
     return text
+
+
+def _cut(text: str) -> str:
+    """``text``, cut as ``short`` cuts a value's repr."""
+    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
 
 
 def _quote(key: object) -> str:
@@ -557,16 +572,21 @@ def make_converter(
     # Containers. The fast converter lets the first failure through; the
     # detailed one goes through every element once and raises them all,
     # each noted with its index or key.
+    # Either stops at MAX_MISFITS failing elements, so that a crafted payload of
+    # many misfits costs no more than a few to explain.
     def each(value: list[Any], inner: StructureHook, element: Any, container: Any) -> list[Any]:
         if not detailed:
             return [inner(v, element) for v in value]
-        errors = []
+        errors: list[Exception] = []
         items = []
         for index, v in enumerate(value):
             try:
                 items.append(inner(v, element))
             except Exception as error:
                 errors.append(_noted(error, index, element, container))
+                if len(errors) == MAX_MISFITS and index < len(value) - 1:
+                    errors.append(Truncated(MAX_MISFITS))
+                    break
         if errors:
             raise IterableValidationError(f"While structuring {container!r}", errors, container)
         return items
@@ -662,13 +682,16 @@ def make_converter(
                 raise Expected("a map", value)
             if not detailed:
                 return {key_hook(k, key): inner(v, element) for k, v in value.items()}
-            errors = []
+            errors: list[Exception] = []
             items = {}
-            for k, v in value.items():
+            for index, (k, v) in enumerate(value.items()):
                 try:
                     items[key_hook(k, key)] = inner(v, element)
                 except Exception as error:
                     errors.append(_noted(error, k, element, tp))
+                    if len(errors) == MAX_MISFITS and index < len(value) - 1:
+                        errors.append(Truncated(MAX_MISFITS))
+                        break
             if errors:
                 raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
             return items
