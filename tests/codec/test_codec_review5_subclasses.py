@@ -183,3 +183,20 @@ def test_nested_attrs_values_of_their_declared_class_round_trip() -> None:
         pair=(Item("f"), 3),
     )
     assert round_trip(message) == message
+
+
+class ZonedDateTime(datetime.datetime):
+    """A datetime whose isoformat adds its zone's name, as RFC 9557 does (``...+00:00[UTC]``)."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return f"{super().isoformat(sep, timespec)}[{self.tzname()}]"
+
+
+def test_a_datetime_subclass_is_written_as_a_datetime_writes_itself() -> None:
+    """Its own isoformat is not used, so its text is one every reader takes."""
+    at = ZonedDateTime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    decoded = round_trip(Moments(at=at))
+    assert isinstance(decoded, Moments)
+    assert type(decoded.at) is datetime.datetime
+    assert decoded.at == at
+    assert decoded.at.utcoffset() == datetime.timedelta(0)

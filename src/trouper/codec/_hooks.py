@@ -494,8 +494,9 @@ def make_converter(
     # A value is written as its field's type: a datetime in a date field (it
     # is a subclass of date) would write text no date field reads, so it is
     # refused here, as a date or time in a field of another kind is. Another
-    # subclass of the type is written as the type (and read back as it), as
-    # a subclass of str or int is. The exact class costs one comparison.
+    # subclass of the type is written as the type writes it (and read back as
+    # the type), as a subclass of str or int is. The exact class costs one
+    # comparison.
     def moment_unstructure(kind: type[datetime.date | datetime.time]) -> UnstructureHook:
         def unstructure(value: Any) -> Any:
             if value.__class__ is kind:
@@ -509,7 +510,9 @@ def make_converter(
             raise Expected("a date or time", value)
         timed = isinstance(value, datetime.datetime)
         if isinstance(value, kind) and not (kind is datetime.date and timed):
-            return value.isoformat()
+            # The type's own isoformat: a subclass's may write what no reader takes.
+            text: str = kind.isoformat(value)  # type: ignore[arg-type]  # value is a kind
+            return text
         problem = f"expected a {kind.__name__}, got the {_moment_kind(value)} {short(value)}"
         if kind is datetime.date and timed:
             problem += (
