@@ -128,7 +128,11 @@ class Backoff:
 
         ``random`` is a number in [0, 1) that scales the jitter.
         """
-        base = min(self.initial * self.multiplier**attempt, self.maximum)
+        try:
+            grown = self.initial * self.multiplier**attempt
+        except OverflowError:  # (a child that has failed at every restart for hours)
+            grown = math.inf if self.initial > 0 else 0.0
+        base = min(grown, self.maximum)
         return base * (1.0 + self.jitter * random)
 
 
