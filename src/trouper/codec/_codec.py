@@ -399,8 +399,11 @@ def _find_unpackable(data: object) -> tuple[Path, str | None]:
         if isinstance(item, list | tuple):
             stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(item))))
         elif isinstance(item, dict):
+            for k in item:
+                if not isinstance(k, _PACKABLE):
+                    return path, f"a key is a {type_name(type(k))}, which cannot be encoded"
             stack.extend(
-                (v, (*path, k if isinstance(k, str) else (repr(k),)))
+                (v, (*path, k if isinstance(k, str) else (short(k),)))
                 for k, v in reversed(list(item.items()))
             )
         elif isinstance(item, int) and not isinstance(item, bool):

@@ -164,8 +164,16 @@ class Refused(Exception):
 
 
 def short(value: object) -> str:
-    """Return ``repr(value)``, cut to a length that keeps an error message on one line."""
-    return _cut(repr(value))
+    """Return ``repr(value)``, cut to a length that keeps an error message on one line.
+
+    Never raises: a value whose repr raises is shown by its class, so that
+    reporting a bad value cannot fail in turn.
+    """
+    try:
+        text = repr(value)
+    except Exception as error:
+        return f"<{type_name(type(value))}, whose repr raised {type(error).__name__}>"
+    return _cut(text)
 
 
 class NotBuiltin(Exception):
