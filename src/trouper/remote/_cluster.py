@@ -1096,7 +1096,7 @@ class Cluster:
                 self._rechecked(node, forgot=len(message) > 2 and message[2] is True)
             elif op == "whois":
                 if msg.reply:
-                    msg.respond_nowait(pack([self._incarnation.hex()]))
+                    self._respond(msg.reply, pack([self._incarnation.hex()]))
             else:
                 raise WireError(f"unknown control {op!r}")
         except (WireError, NatsError) as error:
@@ -1126,7 +1126,7 @@ class Cluster:
                 ref.endpoint.watch(proxy)
             answer = ["ok"]
         if msg.reply:
-            msg.respond_nowait(pack(answer))
+            self._respond(msg.reply, pack(answer))
 
     # --- tells and asks from other nodes ----------------------------------------------
 
@@ -1404,6 +1404,18 @@ class Cluster:
         if len(payload) > client.max_payload:  # it could not cross: say so, or no answer comes
             too_big = MaxPayloadExceeded(len(payload), client.max_payload)
             payload = FAILED + token + pack(error_to_wire(too_big, self.node))
+        self._respond(subject, payload)
+
+    def _respond(self, subject: str, payload: bytes) -> None:
+        """Send an answer (to an ask, a watch, a lookup) now, or in order once there is room.
+
+        A full write buffer queues it in the outbox instead of dropping it
+        (the asker would wait in vain); cut off, it is lost and counted unsent.
+        """
+        outbox = self._outbox
+        client = self._client
+        if outbox is None or client is None:
+            return
         if outbox.empty:  # nothing to go first: publish it now
             try:
                 client.publish_nowait(subject, payload)
@@ -1696,7 +1708,7 @@ class Cluster:
             if op != "locate" or asker == self.node or not msg.reply:
                 return
             ref = self._runtime.lookup(name)
-            msg.respond_nowait(pack([self.node, None if ref is None else ref.address.path]))
+            self._respond(msg.reply, pack([self.node, None if ref is None else ref.address.path]))
         except (WireError, NatsError) as error:
             log.warning("node %r: a malformed lookup ignored: %s", self.node, error)
 
