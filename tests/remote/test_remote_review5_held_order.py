@@ -77,6 +77,41 @@ async def test_a_held_ask_to_a_pool_is_not_overtaken_by_a_later_held_tell(
     assert answers == [4]
 
 
+@pytest.mark.parametrize(
+    "router", [ConsistentHash(one_key), Balancing()], ids=["consistent-hash", "balancing"]
+)
+async def test_an_ask_held_first_waits_for_room_and_the_tell_after_it_waits_behind(
+    transport: Nats, router: Router
+) -> None:
+    """An ask that must wait for room in a full pool stays held; the tell after it follows it."""
+    seen: list[str] = []
+    started, gate = trio.Event(), trio.Event()
+    async with nodes(transport, "web", "bank") as (web, bank):
+        await bank.spawn_pool(
+            GatedLog, 1, started, gate, seen, router=router, name="pool", mailbox_size=1
+        )
+        pool = web.remote("bank", "pool")
+        answers: list[object] = []
+
+        async def ask() -> None:
+            answers.append(await pool.ask(Balance()))
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                await pool.tell(Note("first"))  # taken: it waits at the gate
+                await started.wait()
+                await pool.tell(Note("queued"))  # fills the mailbox
+                await wait_for(lambda: cluster_of(bank).statistics().received == 2)
+                nursery.start_soon(ask)
+                await wait_for(lambda: cluster_of(bank).statistics().held == 1)
+                await pool.tell(Note("after"))
+                await wait_for(lambda: cluster_of(bank).statistics().held == 2)
+                gate.set()
+        await wait_for(lambda: len(seen) == 4)
+    assert seen == ["first", "queued", "ask", "after"]
+    assert answers == [3]
+
+
 class MemberLog(Actor):
     """Logs each ``Note``'s text and each ``Balance`` ask, under its own id."""
 
