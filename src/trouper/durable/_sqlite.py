@@ -1576,7 +1576,13 @@ class SqliteStore:
                     if heard is not None:
                         heard.append(record)
             for name, heard_records in notices.items():
-                listeners[name].appended(heard_records)
+                # Raising here would crash the run with this commit's waiters parked.
+                try:
+                    listeners[name].appended(heard_records)
+                except Exception:
+                    log.exception(
+                        "durable store %s: a listener of mailbox %r raised", self._name, name
+                    )
         for entry in entries:
             batch = entry.batch
             if batch is not None:
@@ -1608,8 +1614,11 @@ class SqliteStore:
         self._failure = failure
         pending, self._pending = self._pending, []
         self._fail_waiters([*entries, *pending], None)
-        for listener in list(self._listeners.values()):
-            listener.store_failed(failure)
+        for name, listener in list(self._listeners.items()):
+            try:
+                listener.store_failed(failure)
+            except Exception:
+                log.exception("durable store %s: a listener of mailbox %r raised", self._name, name)
 
     def _fail_waiters(self, entries: list[_Entry], problem: str | None) -> None:
         failure: Callable[[], StoreFailed] = (
