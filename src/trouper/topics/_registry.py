@@ -515,7 +515,7 @@ class TopicRegistry:
         for room in this subscriber's mailbox gives up on it and moves on: once
         this returns, the subscription delivers nothing more (what is already in
         the mailbox stays). A message skipped so is neither counted nor a dead
-        letter.
+        letter; a queue group's goes to the group's next member instead.
 
         Raises:
             ValueError: ``subscription`` belongs to another registry.
@@ -591,7 +591,9 @@ class TopicRegistry:
         would: subscribe it with ``DROP`` there.
 
         Each matching queue group gives the message to one of its members,
-        in turn (counted like a subscriber). On a runtime that joined a
+        in turn (counted like a subscriber); if that member leaves the group
+        (unsubscribed, or its actor stopped for good) before it took the
+        message, the group's next member gets it. On a runtime that joined a
         cluster, a subject the cluster shares goes to the other nodes first
         (an error encoding it leaves this call with nothing delivered), and
         its queue groups are served by the cluster, through the server.
@@ -621,12 +623,17 @@ class TopicRegistry:
         wrapped: Published | None = None
         for subscription in plan:
             if not subscription._active:
+                if (queue := subscription._queue) is not None and await self._hand_over(
+                    subject, message, subscription._pattern, queue
+                ):
+                    delivered += 1
                 continue
             item = message
             if subscription._with_subject:
                 if wrapped is None:
                     wrapped = Published(subject, message)
                 item = wrapped
+            reached: bool | None
             try:
                 if subscription._drop:
                     try:
@@ -644,11 +651,44 @@ class TopicRegistry:
             except Exception as error:
                 self._failed(subscription, item, error)
                 continue
-            if reached:
+            if reached or (
+                reached is None
+                and (queue := subscription._queue) is not None
+                and await self._hand_over(subject, message, subscription._pattern, queue)
+            ):
                 delivered += 1
         if not waited:
             await cancel_shielded_checkpoint()
         return delivered
+
+    async def _hand_over(self, subject: str, message: object, pattern: str, queue: str) -> bool:
+        """Give a queue group's message to its next member: the one picked for it left.
+
+        The member the publish picked was unsubscribed, or its actor stopped
+        for good, before it took the message (while the publish waited on an
+        earlier subscriber, or on that member): the message is the group's, so
+        the member whose turn is next gets it, delivered as ``publish``
+        delivers. Returns whether a member's mailbox got it (``False``: it was
+        dropped or failed, a dead letter either way, or the group has no member
+        left, as if it had left before the publish).
+        """
+        key = (pattern, queue)
+        while (group := self._groups.get(key)) is not None and (member := group.pick()):
+            item: object = Published(subject, message) if member._with_subject else message
+            try:
+                if member._drop:
+                    try:
+                        return member._send_nowait(item)
+                    except MailboxFull:
+                        self._slow(member, item)
+                        return False
+                reached = await _send_unless_unsubscribed(member, item)
+            except Exception as error:
+                self._failed(member, item, error)
+                return False
+            if reached is not None:
+                return reached
+        return False
 
     async def _route(self, subject: str, message: object, plan: _Plan) -> _Plan:
         """With queue groups or a relay: relay ``message`` first, then add the groups' picks.
@@ -853,8 +893,8 @@ class TopicRegistry:
             self._reporting = reporting
 
 
-async def _send_unless_unsubscribed(subscription: Subscription, item: object) -> bool:
-    """``send`` that ``unsubscribe`` can end while it waits: then nothing was delivered.
+async def _send_unless_unsubscribed(subscription: Subscription, item: object) -> bool | None:
+    """``send`` that ``unsubscribe`` can end while it waits: then nothing was delivered (``None``).
 
     A cancel scope costs about as much as the send, so only sends that may
     wait (a full mailbox, or an endpoint other than a local cell) pay for one.
@@ -868,7 +908,7 @@ async def _send_unless_unsubscribed(subscription: Subscription, item: object) ->
             return await subscription._send(item)
         finally:
             waits.remove(scope)
-    return False  # unsubscribed while waiting: skipped, not lost
+    return None  # unsubscribed while waiting: skipped (a group's message goes to another member)
 
 
 def _check_queue(queue: object) -> None:

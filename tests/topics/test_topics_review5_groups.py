@@ -1,0 +1,128 @@
+"""Review 5: a queue group's message is not lost when its picked member leaves mid-publish."""
+
+from __future__ import annotations
+
+import trio
+import trio.testing
+
+from trouper import Actor, Runtime
+from trouper.runtime import DeadLetter
+
+
+class Gated(Actor):
+    """Journals ``(name, message)`` once ``gate`` is set."""
+
+    def __init__(self, name: str, gate: trio.Event, journal: list[tuple[str, object]]) -> None:
+        self.name = name
+        self.gate = gate
+        self.journal = journal
+
+    async def receive(self, message: object) -> None:
+        await self.gate.wait()
+        self.journal.append((self.name, message))
+
+
+async def _publish(runtime: Runtime, counts: list[int], subject: str, message: object) -> None:
+    counts.append(await runtime.topics.publish(subject, message))
+
+
+async def test_a_member_unsubscribed_while_the_publish_waits_on_it_hands_over(
+    runtime: Runtime,
+) -> None:
+    """The publish waiting on a's full mailbox gives the message to b once a leaves the group."""
+    journal: list[tuple[str, object]] = []
+    letters: list[DeadLetter] = []
+    runtime.dead_letters.listen(letters.append)
+    gate = trio.Event()
+    a = await runtime.spawn(Gated, "a", gate, journal, mailbox_size=1)
+    b = await runtime.spawn(Gated, "b", gate, journal)
+    left = runtime.topics.subscribe(a, "jobs", queue="workers")
+    runtime.topics.subscribe(b, "jobs", queue="workers")
+    await a.tell("busy")
+    await a.tell("full")
+    counts: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        await trio.testing.wait_all_tasks_blocked()  # it waits for room in a's mailbox
+        left.cancel()
+    gate.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert counts == [1]
+    assert sorted(journal) == [("a", "busy"), ("a", "full"), ("b", "job")]
+    assert letters == []
+
+
+async def test_a_picked_member_unsubscribed_before_its_turn_hands_over(runtime: Runtime) -> None:
+    """A member picked, then unsubscribed while the publish waits on another: b gets it."""
+    journal: list[tuple[str, object]] = []
+    gate = trio.Event()
+    plain = await runtime.spawn(Gated, "plain", gate, journal, mailbox_size=1)
+    a = await runtime.spawn(Gated, "a", gate, journal)
+    b = await runtime.spawn(Gated, "b", gate, journal)
+    runtime.topics.subscribe(plain, "jobs")
+    left = runtime.topics.subscribe(a, "jobs", queue="workers")
+    runtime.topics.subscribe(b, "jobs", queue="workers")
+    await plain.tell("busy")
+    await plain.tell("full")
+    counts: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        await trio.testing.wait_all_tasks_blocked()  # a is picked; plain's mailbox holds it up
+        left.cancel()
+        gate.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert counts == [2]
+    assert sorted(journal) == [
+        ("b", "job"),
+        ("plain", "busy"),
+        ("plain", "full"),
+        ("plain", "job"),
+    ]
+
+
+async def test_a_picked_member_stopped_before_its_turn_hands_over(runtime: Runtime) -> None:
+    """A member picked, then stopped for good while the publish waits elsewhere: b gets it."""
+    journal: list[tuple[str, object]] = []
+    letters: list[DeadLetter] = []
+    runtime.dead_letters.listen(letters.append)
+    gate = trio.Event()
+    plain = await runtime.spawn(Gated, "plain", gate, journal, mailbox_size=1)
+    a = await runtime.spawn(Gated, "a", trio.Event(), journal)
+    b = await runtime.spawn(Gated, "b", gate, journal)
+    runtime.topics.subscribe(plain, "jobs")
+    runtime.topics.subscribe(a, "jobs", queue="workers")
+    runtime.topics.subscribe(b, "jobs", queue="workers")
+    await plain.tell("busy")
+    await plain.tell("full")
+    counts: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        await trio.testing.wait_all_tasks_blocked()  # a is picked; plain's mailbox holds it up
+        await runtime.stop(a)
+        gate.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert counts == [2]
+    assert ("b", "job") in journal
+    assert letters == []
+
+
+async def test_a_group_left_empty_mid_publish_takes_nothing(runtime: Runtime) -> None:
+    """The only member leaves while the publish waits on it: nothing delivered, no dead letter."""
+    journal: list[tuple[str, object]] = []
+    letters: list[DeadLetter] = []
+    runtime.dead_letters.listen(letters.append)
+    gate = trio.Event()
+    a = await runtime.spawn(Gated, "a", gate, journal, mailbox_size=1)
+    left = runtime.topics.subscribe(a, "jobs", queue="workers")
+    await a.tell("busy")
+    await a.tell("full")
+    counts: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        await trio.testing.wait_all_tasks_blocked()
+        left.cancel()
+    gate.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert counts == [0]
+    assert journal == [("a", "busy"), ("a", "full")]
+    assert letters == []
