@@ -1096,7 +1096,7 @@ class Cluster:
                 self._rechecked(node, forgot=len(message) > 2 and message[2] is True)
             elif op == "whois":
                 if msg.reply:
-                    self._respond(msg.reply, pack([self._incarnation.hex()]))
+                    self._respond_to(msg, pack([self._incarnation.hex()]))
             else:
                 raise WireError(f"unknown control {op!r}")
         except (WireError, NatsError) as error:
@@ -1126,7 +1126,7 @@ class Cluster:
                 ref.endpoint.watch(proxy)
             answer = ["ok"]
         if msg.reply:
-            self._respond(msg.reply, pack(answer))
+            self._respond_to(msg, pack(answer))
 
     # --- tells and asks from other nodes ----------------------------------------------
 
@@ -1405,6 +1405,18 @@ class Cluster:
             too_big = MaxPayloadExceeded(len(payload), client.max_payload)
             payload = FAILED + token + pack(error_to_wire(too_big, self.node))
         self._respond(subject, payload)
+
+    def _respond_to(self, msg: Msg, payload: bytes) -> None:
+        """Answer a request (a watch, a lookup, a name check) as ``_respond`` does.
+
+        While the node joins (subscribed, its outbox not yet running) or
+        leaves, straight on the connection (``NatsError`` if it cannot).
+        """
+        if self._outbox is None:
+            msg.respond_nowait(payload)
+        else:
+            assert msg.reply is not None
+            self._respond(msg.reply, payload)
 
     def _respond(self, subject: str, payload: bytes) -> None:
         """Send an answer (to an ask, a watch, a lookup) now, or in order once there is room.
@@ -1708,7 +1720,7 @@ class Cluster:
             if op != "locate" or asker == self.node or not msg.reply:
                 return
             ref = self._runtime.lookup(name)
-            self._respond(msg.reply, pack([self.node, None if ref is None else ref.address.path]))
+            self._respond_to(msg, pack([self.node, None if ref is None else ref.address.path]))
         except (WireError, NatsError) as error:
             log.warning("node %r: a malformed lookup ignored: %s", self.node, error)
 
