@@ -373,7 +373,13 @@ class TopicRegistry:
         return self._dropped
 
     def subscriptions_of(self, ref: ActorRef[object]) -> tuple[Subscription, ...]:
-        """Return ``ref``'s active subscriptions, oldest first."""
+        """Return ``ref``'s active subscriptions, oldest first.
+
+        Raises:
+            TypeError: ``ref`` is not an ``ActorRef``.
+        """
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"expected an ActorRef, got {ref!r}")
         return tuple(s for s in self._by_owner.get(_owner_of(ref), ()) if s._ref == ref)
 
     # --- subscribing ------------------------------------------------------------
@@ -427,11 +433,13 @@ class TopicRegistry:
                 ``BACKPRESSURE`` for a system pattern, ``queue`` is not a
                 valid name or is given for a system pattern, or ``ref`` is an
                 actor of another runtime.
-            TypeError: ``ref`` is not an ``ActorRef``.
+            TypeError: ``ref`` is not an ``ActorRef``, or ``with_subject`` not a bool.
         """
         self._runtime.check_thread("subscribe")
         if not isinstance(ref, ActorRef):
             raise TypeError(f"the subscriber must be an ActorRef, got {ref!r}")
+        if not isinstance(with_subject, bool):
+            raise TypeError(f"with_subject must be a bool, got {with_subject!r}")
         system = _is_system_pattern(parse_pattern(pattern))
         if queue is not None:
             _check_queue(queue)
@@ -455,7 +463,7 @@ class TopicRegistry:
             pattern,
             ref,
             overflow,
-            bool(with_subject),
+            with_subject,
             system,
             owner,
             endpoint.send,

@@ -1,0 +1,28 @@
+"""Review 5: bad arguments to the topic registry raise a clear error instead of being coerced."""
+
+from __future__ import annotations
+
+import pytest
+
+from trouper import Actor, Runtime
+
+
+class Idle(Actor):
+    """Takes anything."""
+
+    async def receive(self, message: object) -> None:
+        pass
+
+
+async def test_with_subject_must_be_a_bool(runtime: Runtime) -> None:
+    """A with_subject that is not a bool (here the text "no") is refused, not read as True."""
+    ref = await runtime.spawn(Idle)
+    with pytest.raises(TypeError, match=r"^with_subject must be a bool, got 'no'$"):
+        runtime.topics.subscribe(ref, "prices.>", with_subject="no")  # type: ignore[arg-type]
+    assert runtime.topics.subscriptions_of(ref) == ()
+
+
+async def test_subscriptions_of_takes_a_ref(runtime: Runtime) -> None:
+    """subscriptions_of a value that is not an ActorRef says so, rather than an AttributeError."""
+    with pytest.raises(TypeError, match=r"^expected an ActorRef, got '/worker'$"):
+        runtime.topics.subscriptions_of("/worker")  # type: ignore[arg-type]
