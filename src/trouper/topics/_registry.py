@@ -29,7 +29,8 @@ holds a system one; otherwise the runtime does not even build the reports.
 
 A full subscriber loses a report: it is counted, never turned into a dead
 letter, and dead letters raised while a report is being delivered are not
-reported again, so a report can never feed itself. A subscriber whose
+reported again, nor is a report a system subscriber took and lost afterwards
+(another node's, whose link broke), so a report can never feed itself. A subscriber whose
 delivery raises (its endpoint refuses the message: a hash pool whose key
 raises) loses it as a dead letter with the error, on every path (``publish``,
 ``deliver_nowait``, reports); the subscribers after it still get it.
@@ -78,6 +79,8 @@ SYSTEM_PREFIX = "trouper.system"
 
 SYSTEM_DEAD_LETTERS = "trouper.system.dead_letters"
 """The subject dead letters are published on (the message is the ``DeadLetter``)."""
+
+_SYSTEM_DOT = f"{SYSTEM_PREFIX}."
 
 _EVENT_SUBJECTS = {kind: f"{SYSTEM_PREFIX}.actor.{kind.value}" for kind in EventKind}
 
@@ -857,15 +860,22 @@ class TopicRegistry:
             self._report(_EVENT_SUBJECTS[event.kind], event)
 
     def _on_dead_letter(self, letter: DeadLetter) -> None:
-        owned = self._by_owner.get(letter.recipient) if letter.reason == _STOPPED_REASON else None
-        if owned and _closing(next(iter(owned))._ref):
+        owned = self._by_owner.get(letter.recipient)
+        if owned and letter.reason == _STOPPED_REASON and _closing(next(iter(owned))._ref):
             # The recipient's mailbox is closed: it is stopping for good and its
             # STOPPED event is on the way. Forget it now, so that the dead
             # letters of its own queue are not reported back to it. (A dead
             # letter of an earlier incarnation under the same address, told
             # through a stale ref, leaves the living actor's subscriptions.)
             self._forget(letter.recipient)
+            owned = None
         if self._reporting or not len(self._system.index):
+            return
+        if owned and _is_report(letter.message) and any(s._system for s in owned):
+            # A report that a system subscriber took and lost afterwards (its
+            # endpoint queued it, as another node's does, and the link broke):
+            # not reported again, as if it had failed during its delivery, or
+            # each loss would make the next report for ever.
             return
         self._report(SYSTEM_DEAD_LETTERS, letter)
 
@@ -917,6 +927,15 @@ async def _send_unless_unsubscribed(subscription: Subscription, item: object) ->
         finally:
             waits.remove(scope)
     return None  # unsubscribed while waiting: skipped (a group's message goes to another member)
+
+
+def _is_report(message: object) -> bool:
+    """Whether ``message`` is what the registry delivers to system subscribers."""
+    if type(message) is Published:
+        if not message.subject.startswith(_SYSTEM_DOT):
+            return False
+        message = message.message
+    return type(message) is DeadLetter or type(message) is ActorEvent
 
 
 def _check_queue(queue: object) -> None:
