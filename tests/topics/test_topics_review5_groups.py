@@ -7,6 +7,7 @@ import trio.testing
 
 from trouper import Actor, Runtime
 from trouper.runtime import DeadLetter
+from trouper.topics import Subscription
 
 
 class Gated(Actor):
@@ -126,3 +127,45 @@ async def test_a_group_left_empty_mid_publish_takes_nothing(runtime: Runtime) ->
     assert counts == [0]
     assert journal == [("a", "busy"), ("a", "full")]
     assert letters == []
+
+
+class Stopping(Actor):
+    """Journals what it receives; its ``on_stop`` waits for ``release``."""
+
+    def __init__(self, release: trio.Event, journal: list[object]) -> None:
+        self.release = release
+        self.journal = journal
+
+    async def on_stop(self) -> None:
+        await self.release.wait()
+
+    async def receive(self, message: object) -> None:
+        self.journal.append(message)
+
+
+def _offer_now(subscription: Subscription, item: object) -> bool:
+    return subscription.ref.endpoint.send_nowait(item)
+
+
+async def test_deliver_to_group_of_stopping_members_makes_one_dead_letter(
+    runtime: Runtime,
+) -> None:
+    """Every member here stopping: one dead letter to the one whose turn it was, not one each."""
+    journal: list[object] = []
+    letters: list[DeadLetter] = []
+    runtime.dead_letters.listen(letters.append)
+    release = trio.Event()
+    members = [await runtime.spawn(Stopping, release, journal) for _ in range(3)]
+    for ref in members:
+        runtime.topics.subscribe(ref, "jobs", queue="workers")
+    async with trio.open_nursery() as nursery:
+        for ref in members:
+            nursery.start_soon(runtime.stop, ref)
+        await trio.testing.wait_all_tasks_blocked()  # each waits in its on_stop
+        taken = runtime.topics.deliver_to_group("jobs", "workers", "jobs", "job", _offer_now)
+        assert (taken, [(x.message, x.recipient) for x in letters]) == (
+            True,
+            [("job", members[0].address)],
+        )
+        release.set()
+    assert journal == []

@@ -774,16 +774,24 @@ class TopicRegistry:
 
         For the relay: the member whose turn it is, or the next one if that
         one's actor has stopped or its delivery raised (a dead letter to it
-        either way); delivered as by ``deliver_nowait``. Returns
-        whether a member got it (``False``: the group has no member left here).
+        either way); delivered as by ``deliver_nowait``. When every member
+        here is stopping, the one whose turn it is gets it as a dead letter,
+        as ``publish`` does, and no other. Returns whether the group took it
+        here, a member or that dead letter (``False``: the group has no member
+        left here, or each member's delivery failed).
         """
         group = self._groups.get((pattern, queue))
         if group is None:
             return False
         for _ in range(len(group.members)):
             member = group.pick()
-            if member is not None and self._offer(subject, message, (member,), offer):
+            if member is None:
+                break
+            if self._offer(subject, message, (member,), offer):
                 return True
+            mailbox = member._actor_mailbox
+            if mailbox is not None and mailbox.closed:
+                return True  # picked although stopping: so is every member (a dead letter to it)
         return False
 
     def _offer(self, subject: str, message: object, plan: _Plan, offer: Offer) -> int:
