@@ -1020,12 +1020,8 @@ class Cluster:
             if not isinstance(said, list) or not said:
                 raise WireError("a watch answer is a list")
             if said[0] == "gone":
-                reason = (
-                    None
-                    if len(said) < 2 or said[1] is None
-                    else error_from_wire(said[1], peer.node)
-                )
-                self._terminated(peer, address.path, reason)
+                wired = said[1] if len(said) > 1 else None
+                self._terminated(peer, address.path, _reason_from_wire(wired, address))
         except WireError as error:
             log.warning(
                 "node %r: a malformed watch answer from %r: %s", self.node, peer.node, error
@@ -1089,7 +1085,7 @@ class Cluster:
             elif op == "terminated":
                 node, path = _strings(message[1:3], 2)
                 wired = message[3] if len(message) > 3 else None
-                reason = None if wired is None else error_from_wire(wired, node)
+                reason = _reason_from_wire(wired, Address(node, path))
                 self._terminated(self._peers.get(node), path, reason)
             elif op == "recheck":
                 [node] = _strings(message[1:], 1)
@@ -1772,6 +1768,20 @@ class _Nobody:
 _NOBODY_ENDPOINT = _Nobody()
 _NOBODY: _Target = (ActorRef(Address("-", "/"), _NOBODY_ENDPOINT), None, _NOBODY_ENDPOINT)
 """What ``_target`` returns for a path no living local actor has."""
+
+
+def _reason_from_wire(wired: object, address: Address) -> BaseException | None:
+    """What the actor at ``address`` stopped with, as its node wrote it (``None``: a normal stop).
+
+    A reason that cannot be read here (another version's, say) is an
+    ``UndecodableMessage`` saying so: the watchers are still told of the stop.
+    """
+    if wired is None:
+        return None
+    try:
+        return error_from_wire(wired, address.node)
+    except WireError as error:
+        return UndecodableMessage(None, f"the reason {address} stopped with: {error}")
 
 
 def _strings(value: object, count: int) -> list[str]:
