@@ -88,9 +88,14 @@ class MessageRegistry:
             holder = self._by_name.get(name)
             known = self._by_type.get(cls)
             if holder is not None and holder is not cls:
-                raise MessageTypeConflict(
-                    type_name(cls), name, f"{name!r} already names {type_name(holder)}"
-                )
+                held = type_name(holder)
+                if held == type_name(cls):
+                    # Two classes, one name: "already names m.Ping" would read as
+                    # m.Ping clashing with itself.
+                    held = (
+                        f"another class called {held} (was its module imported twice, or reloaded?)"
+                    )
+                raise MessageTypeConflict(type_name(cls), name, f"{name!r} already names {held}")
             if known is not None and known != name:
                 raise MessageTypeConflict(
                     type_name(cls), name, f"it is already registered as {known!r}"
