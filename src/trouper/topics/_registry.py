@@ -526,7 +526,9 @@ class TopicRegistry:
         for room in this subscriber's mailbox gives up on it and moves on: once
         this returns, the subscription delivers nothing more (what is already in
         the mailbox stays). A message skipped so is neither counted nor a dead
-        letter; a queue group's goes to the group's next member instead.
+        letter; a queue group's goes to the group's next member instead, and a
+        subscriber still subscribed through another pattern that matches gets
+        it through that one.
 
         Raises:
             ValueError: ``subscription`` belongs to another registry.
@@ -596,7 +598,8 @@ class TopicRegistry:
         checkpoint: if cancelled while waiting, the subscribers before the
         one it waited on have the message and the rest do not; subscriptions
         made meanwhile are not served, cancelled ones are skipped (the one it
-        waits on included). An actor that publishes on a subject it
+        waits on included), unless their subscriber is still subscribed through
+        another pattern that matches, which then serves it. An actor that publishes on a subject it
         subscribes to with ``BACKPRESSURE`` waits
         for itself once its mailbox is full, as ``await self_ref.tell``
         would: subscribe it with ``DROP`` there.
@@ -634,9 +637,7 @@ class TopicRegistry:
         wrapped: Published | None = None
         for subscription in plan:
             if not subscription._active:
-                if (queue := subscription._queue) is not None and await self._hand_over(
-                    subject, message, subscription._pattern, queue
-                ):
+                if await self._redeliver(subject, message, subscription):
                     delivered += 1
                 continue
             item = message
@@ -663,43 +664,54 @@ class TopicRegistry:
                 self._failed(subscription, item, error)
                 continue
             if reached or (
-                reached is None
-                and (queue := subscription._queue) is not None
-                and await self._hand_over(subject, message, subscription._pattern, queue)
+                reached is None and await self._redeliver(subject, message, subscription)
             ):
                 delivered += 1
         if not waited:
             await cancel_shielded_checkpoint()
         return delivered
 
-    async def _hand_over(self, subject: str, message: object, pattern: str, queue: str) -> bool:
-        """Give a queue group's message to its next member: the one picked for it left.
+    async def _redeliver(self, subject: str, message: object, left: Subscription) -> bool:
+        """Deliver a message through what stands in for ``left``, which ended before it took it.
 
-        The member the publish picked was unsubscribed, or its actor stopped
-        for good, before it took the message (while the publish waited on an
-        earlier subscriber, or on that member): the message is the group's, so
-        the member whose turn is next gets it, delivered as ``publish``
-        delivers. Returns whether a member's mailbox got it (``False``: it was
-        dropped or failed, a dead letter either way, or the group has no member
-        left, as if it had left before the publish).
+        ``left`` was unsubscribed, or its actor stopped for good, after the
+        publish planned it and before it took the message (while the publish
+        waited on an earlier subscriber, or on ``left`` itself). A queue
+        group's message goes to the group's next member; a plain subscriber
+        still subscribed through another pattern that matches gets it through
+        that one. Delivered as ``publish`` delivers; returns whether a
+        mailbox got it (``False``: nobody stands in, as if ``left`` had ended
+        before the publish, or it was dropped or failed: a dead letter).
         """
-        key = (pattern, queue)
-        while (group := self._groups.get(key)) is not None and (member := group.pick()):
-            item: object = Published(subject, message) if member._with_subject else message
+        while (stand_in := self._stand_in(subject, left)) is not None:
+            item: object = Published(subject, message) if stand_in._with_subject else message
             try:
-                if member._drop:
+                if stand_in._drop:
                     try:
-                        return member._send_nowait(item)
+                        return stand_in._send_nowait(item)
                     except MailboxFull:
-                        self._slow(member, item)
+                        self._slow(stand_in, item)
                         return False
-                reached = await _send_unless_unsubscribed(member, item)
+                reached = await _send_unless_unsubscribed(stand_in, item)
             except Exception as error:
-                self._failed(member, item, error)
+                self._failed(stand_in, item, error)
                 return False
             if reached is not None:
                 return reached
+            left = stand_in
         return False
+
+    def _stand_in(self, subject: str, left: Subscription) -> Subscription | None:
+        """The subscription that now takes ``subject``'s message in ``left``'s place, if any."""
+        queue = left._queue
+        if queue is not None:
+            group = self._groups.get((left._pattern, queue))
+            return None if group is None else group.pick()
+        ref = left._ref
+        for subscription in self._user.plans.get(subject) or self._user.plan(subject):
+            if subscription._ref == ref:
+                return subscription
+        return None
 
     async def _route(self, subject: str, message: object, plan: _Plan) -> _Plan:
         """With queue groups or a relay: relay ``message`` first, then add the groups' picks.
