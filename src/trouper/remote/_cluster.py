@@ -909,8 +909,10 @@ class Cluster:
         peer.since = trio.current_time()
         for pending in list(peer.asks.values()):
             pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
-        if self._outbox is not None:  # tells and asks to it waiting for room fail now
-            self._outbox.wake()
+        outbox = self._outbox
+        if outbox is not None:  # its tells still queued, and those waiting for room, fail now
+            outbox.drop(f"{self._prefix}.actor.{peer.node}.")
+            outbox.wake()
         watches, peer.watches = peer.watches, {}
         for watch in watches.values():
             ref = watch.endpoint.ref()

@@ -20,6 +20,8 @@ server has read it; meanwhile the queue grows, and ``send`` waits (and
 ``send_nowait`` raises ``MailboxFull``) once it holds ``QUEUE_BYTES``: until
 there is room, or until ``wake`` (the node sent to is gone, or this node
 leaves), when the sender checks again whether it may send at all.
+The batches still queued for a node found gone are taken off the queue
+(``drop``): their tells become dead letters, as later ones to it do.
 While the connection is down, batches go to the client's outage buffer; a
 batch that does not fit is lost: its tells become dead letters ("node
 unreachable") and its ask fails with ``NodeUnreachable``.
@@ -207,6 +209,29 @@ class Outbox:
         """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
         for subject in [subject for subject in self._open if subject.startswith(prefix)]:
             del self._open[subject]
+
+    def drop(self, prefix: str) -> None:
+        """Take the batches for subjects under ``prefix`` off the queue, as lost (a node gone).
+
+        Their tells become dead letters now (``on_lost``) instead of being
+        written to a node that can no longer take them; their asks were failed
+        already. The rest keeps its order.
+        """
+        queue = self._queue
+        if not any(batch.subject.startswith(prefix) for batch in queue):
+            return
+        dropped = [batch for batch in queue if batch.subject.startswith(prefix)]
+        # The new queue first: a dead letter's listener may queue more.
+        self._queue = deque(batch for batch in queue if not batch.subject.startswith(prefix))
+        for batch in dropped:
+            if self._open.get(batch.subject) is batch:
+                del self._open[batch.subject]
+            self._queued -= len(batch.data)
+            self._done_count += 1
+        for batch in dropped:
+            self._on_lost(batch)
+        if self._room and not self.full:
+            self._room.unpark_all()
 
     def _new(
         self, subject: str, address: Address, head: bytes, headers: HeadersLike | None = None
