@@ -50,7 +50,7 @@ PREFIX = "cannot encode test_codec_review5_enums.Paint: "
     ("message", "problem"),
     [
         (Paint(color=Shade.RED), "field 'color': expected Color, got <Shade.RED: 'red'>"),  # type: ignore[arg-type]
-        (Paint(level=1), "field 'level': expected Level, got 1"),
+        (Paint(level=1), "field 'level': expected Level, got 1"),  # type: ignore[arg-type]
         (
             Paint(by_color={Shade.RED: 1}),  # type: ignore[dict-item]
             "field 'by_color': expected Color, got <Shade.RED: 'red'>",
