@@ -95,6 +95,7 @@ from trouper.actors import (
 )
 from trouper.errors import (
     ActorStopped,
+    AskCycle,
     HandlerError,
     LinkedActorFailed,
     MailboxFull,
@@ -556,7 +557,11 @@ class Cell:
             if asker.task is not task:
                 asker = None  # a timer: its wait blocks no mailbox
             elif self is asker or self.asking is not None:
-                check_cycle(asker, self)
+                try:
+                    check_cycle(asker, self)
+                except AskCycle:
+                    await cancel_shielded_checkpoint()  # refused at once, as above
+                    raise
         if asker is not None:
             # Already while it waits for room: the target's handler may ask back meanwhile.
             asker.asking = self
