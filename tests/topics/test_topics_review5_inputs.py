@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trouper import Actor, Runtime
+from trouper.runtime import EventKind
+from trouper.topics import system_subject
 
 
 class Idle(Actor):
@@ -26,3 +28,10 @@ async def test_subscriptions_of_takes_a_ref(runtime: Runtime) -> None:
     """subscriptions_of a value that is not an ActorRef says so, rather than an AttributeError."""
     with pytest.raises(TypeError, match=r"^expected an ActorRef, got '/worker'$"):
         runtime.topics.subscriptions_of("/worker")  # type: ignore[arg-type]
+
+
+def test_system_subject_takes_an_event_kind() -> None:
+    """system_subject of a plain string says it wants an EventKind, rather than a KeyError."""
+    with pytest.raises(TypeError, match=r"^kind must be an EventKind, got 'failed'$"):
+        system_subject("failed")  # type: ignore[arg-type]
+    assert system_subject(EventKind.FAILED) == "trouper.system.actor.failed"

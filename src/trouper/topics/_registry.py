@@ -95,8 +95,14 @@ def system_subject(kind: EventKind) -> str:
     """Return the subject lifecycle events of ``kind`` are published on.
 
     ``system_subject(EventKind.FAILED)`` is ``"trouper.system.actor.failed"``.
+
+    Raises:
+        TypeError: ``kind`` is not an ``EventKind``.
     """
-    return _EVENT_SUBJECTS[kind]
+    try:
+        return _EVENT_SUBJECTS[kind]
+    except (KeyError, TypeError):  # (unhashable)
+        raise TypeError(f"kind must be an EventKind, got {kind!r}") from None
 
 
 class Overflow(enum.Enum):
