@@ -192,9 +192,12 @@ class SubjectIndex(Generic[T]):
 
         Raises:
             InvalidSubject: ``pattern`` is not a valid pattern (nothing is added).
+            TypeError: ``value`` is not hashable (nothing is added).
         """
+        tokens = parse_pattern(pattern)
+        hash(value)  # before any node is made for it
         node = self._root
-        for token in parse_pattern(pattern):
+        for token in tokens:
             child = node.children.get(token)
             if child is None:
                 child = node.children[token] = _Node()
