@@ -42,6 +42,11 @@ EXAMPLES: list[tuple[nats.NatsError, type[BaseException], str]] = [
     ),
     (nats.NoResponders("svc"), LookupError, "no responders on subject 'svc'"),
     (
+        nats.ReplyTimeout("svc", 2.5),
+        TimeoutError,
+        "no reply to a request on 'svc' within 2.5 s",
+    ),
+    (
         nats.SlowConsumer("s", 2, 9),
         BufferError,
         "slow consumer on subscription 2 ('s'): 9 messages dropped so far",

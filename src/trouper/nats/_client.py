@@ -55,6 +55,12 @@ Request/reply uses one wildcard subscription, ``<inbox>.*``, made on first
 use; each request registers a handler under a fresh token, and the inbox
 subscription's callback hands each reply to its token's handler. JetStream's
 pull requests use the same table with handlers that take many messages.
+A request that no task waits on (answered by a callback) could wait for a
+reply that never comes and stay in the table for as long as the connection:
+the *expirer*, a fourth task on each connection, fails such requests with
+``ReplyTimeout`` once they were written ``reply_timeout`` ago (up to a quarter
+more: it looks four times per ``reply_timeout``, so publishing pays nothing
+for it).
 Pull feeds and message streams are also told of each drop (their pulls die
 with it: they move to a new inbox, so that the server, which may still hold
 those pulls, drops them) and of each reconnect.
@@ -99,6 +105,7 @@ from trouper.nats._errors import (
     OutboundBufferFull,
     PermissionsViolation,
     ProtocolError,
+    ReplyTimeout,
     ServerError,
     SlowConsumer,
     StaleConnection,
@@ -336,6 +343,7 @@ class _Options:
     inbox_prefix: str
     ping_interval: float
     max_outstanding_pings: int
+    reply_timeout: float
     allow_reconnect: bool
     max_reconnect_attempts: float
     reconnect_wait: float
@@ -681,6 +689,7 @@ class Client:
         "_subs",
         "_taken",
         "_trio_token",
+        "_unattended",
         "_user_error",
         "_writer_lot",
         "_writing",
@@ -717,8 +726,12 @@ class Client:
         # _queued - _taken == len(_out).
         self._queued = 0
         self._taken = 0
-        # Requests waiting for a reply: token -> the _queued their bytes end at.
+        # Requests waiting for a reply: token -> the _queued their bytes end at
+        # (in the order they were made, so in the order of their ends).
         self._requests: dict[str, int] = {}
+        # Those of _requests that no task waits on (the expirer fails them after
+        # reply_timeout): token -> the subject, in the same order.
+        self._unattended: dict[str, str] = {}
         # Told of every disconnect and reconnect: the pull feeds and message
         # streams, each there from its making until it closes.
         self._link_watchers: set[_LinkWatcher] = set()
@@ -1230,13 +1243,17 @@ class Client:
         payload: bytes | bytearray | memoryview,
         headers: HeadersLike | bytes | None,
         on_reply: ReplyHandler,
+        *,
+        attended: bool = False,
     ) -> tuple[str, int]:
         """Buffer a request whose answer goes to ``on_reply``; return its token and size.
 
         ``on_reply`` is called once, from the reader task, with the reply, or
         with ``ConnectionLost`` if the connection drops once the request is
-        written (its reply was lost with it). Raises before buffering anything
-        (as ``_buffer_publish``), and then ``on_reply`` is never called.
+        written (its reply was lost with it), or, unless ``attended`` (a task
+        waits on it, with its own deadline), with ``ReplyTimeout`` from the
+        expirer. Raises before buffering anything (as ``_buffer_publish``),
+        and then ``on_reply`` is never called.
         """
 
         def once(msg: Msg | NatsError) -> None:
@@ -1250,11 +1267,14 @@ class Client:
             self._reply_handlers.pop(token, None)
             raise
         self._requests[token] = self._queued
+        if not attended:
+            self._unattended[token] = subject
         return token, added
 
     def _forget_request(self, token: str) -> None:
         self._reply_handlers.pop(token, None)
         self._requests.pop(token, None)
+        self._unattended.pop(token, None)
 
     def _on_reply(self, msg: Msg) -> None:
         handler = self._reply_handlers.get(msg.subject[len(self._inbox) :])
@@ -1294,7 +1314,7 @@ class Client:
             else:
                 waiter.settle(outcome.Value(msg))
 
-        token, added = self._request_soon(subject, payload, headers, on_reply)
+        token, added = self._request_soon(subject, payload, headers, on_reply, attended=True)
         try:
             await self._after_write(added)
             result = await waiter.wait()
@@ -1547,6 +1567,7 @@ class Client:
                 nursery.start_soon(guard, self._reader)
                 nursery.start_soon(guard, self._writer)
                 nursery.start_soon(guard, self._pinger)
+                nursery.start_soon(guard, self._expirer)
         finally:
             self._socket = None
             with trio.CancelScope(shield=True):
@@ -1692,6 +1713,35 @@ class Client:
             self._pongs.append(None)
             self._write(PING)
             self._ping_ends.append(self._queued)
+
+    async def _expirer(self, stream: trio.abc.Stream, parser: Parser) -> None:
+        # Four looks per reply_timeout, each remembering how far the connection
+        # had written: a request whose bytes ended by the mark of four looks ago
+        # was written at least reply_timeout ago. Tokens come in the order
+        # requests are buffered, so the oldest are first in _unattended.
+        timeout = self._options.reply_timeout
+        marks: deque[int] = deque()
+        while True:
+            marks.append(self._taken)
+            await trio.sleep(timeout / 4)
+            if len(marks) < 4:
+                continue
+            mark = marks.popleft()
+            unattended, requests = self._unattended, self._requests
+            expired = []
+            for token, subject in unattended.items():
+                if requests.get(token, mark + 1) > mark:
+                    break
+                expired.append((token, subject))
+            for token, subject in expired:
+                handler = self._reply_handlers.get(token)
+                self._forget_request(token)
+                if handler is not None:
+                    try:
+                        handler(ReplyTimeout(subject, timeout))
+                    except BaseException as error:
+                        self._user_error = error
+                        raise
 
     def _on_disconnect(self, reason: BaseException | None) -> None:
         self._status = Status.RECONNECTING
@@ -1928,6 +1978,7 @@ async def connect(
     inbox_prefix: str = "_INBOX",
     ping_interval: float = 120.0,
     max_outstanding_pings: int = 2,
+    reply_timeout: float = 60.0,
     allow_reconnect: bool = True,
     max_reconnect_attempts: float = 60,
     reconnect_wait: float = 2.0,
@@ -1964,6 +2015,11 @@ async def connect(
         inbox_prefix: the prefix of reply subjects.
         ping_interval, max_outstanding_pings: PING every ``ping_interval``
             seconds; that many unanswered PINGs mean the connection is stale.
+        reply_timeout: seconds (> 0, ``math.inf``: for ever) a request that no
+            task waits on (``JetStream.publish_soon``, ``JsMsg.ack_nowait`` with
+            ``on_confirmed``) waits for its reply once written (up to a quarter
+            more); then its callback gets ``ReplyTimeout``. ``request()`` waits
+            on its caller's deadline alone.
         allow_reconnect: reconnect after a failure (otherwise close).
         max_reconnect_attempts: failed attempts in a row after which a server is
             given up (``math.inf``: never); the client closes when none is left.
@@ -1995,6 +2051,12 @@ async def connect(
     ):
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
             raise ValueError(f"{label} must be seconds >= 0, got {value!r}")
+    if (
+        isinstance(reply_timeout, bool)
+        or not isinstance(reply_timeout, int | float)
+        or not (reply_timeout > 0)
+    ):
+        raise ValueError(f"reply_timeout must be seconds > 0, got {reply_timeout!r}")
     _check_limit("max_outstanding_pings", max_outstanding_pings)
     _check_limit("pending_msgs_limit", pending_msgs_limit)
     _check_limit("pending_bytes_limit", pending_bytes_limit)
@@ -2018,6 +2080,7 @@ async def connect(
         inbox_prefix=inbox_prefix,
         ping_interval=ping_interval,
         max_outstanding_pings=max_outstanding_pings,
+        reply_timeout=reply_timeout,
         allow_reconnect=allow_reconnect,
         max_reconnect_attempts=max_reconnect_attempts,
         reconnect_wait=reconnect_wait,

@@ -19,6 +19,7 @@ error it resembles, so code that already catches ``LookupError`` or
     ├── MaxPayloadExceeded (ValueError)         a message larger than the server's max_payload
     ├── OutboundBufferFull (trio.WouldBlock)    no room to buffer a publish during an outage
     ├── NoResponders (LookupError)              nobody subscribes to a request's subject
+    ├── ReplyTimeout (TimeoutError)             no reply in time to a request answered by a callback
     ├── SlowConsumer (BufferError)              a subscription dropped messages (reported)
     ├── AlreadyAcknowledged (RuntimeError)      a JetStream message was acked twice
     └── JetStreamError (RuntimeError)           a JetStream API error: code, err_code, text
@@ -47,6 +48,7 @@ __all__ = [
     "PermissionsViolation",
     "ProtocolError",
     "ProtocolViolation",
+    "ReplyTimeout",
     "ServerError",
     "SlowConsumer",
     "StaleConnection",
@@ -236,6 +238,32 @@ class NoResponders(NatsError, LookupError):
 
     def _message(self) -> str:
         return f"no responders on subject {self.subject!r}"
+
+
+class ReplyTimeout(NatsError, TimeoutError):
+    """No reply came within ``reply_timeout`` to a request that no task waits on.
+
+    Given to the callback of such a request (``JetStream.publish_soon``,
+    ``JsMsg.ack_nowait(on_confirmed=...)``) in place of its reply, so that the
+    client does not keep waiting for it for good; a reply that comes later is
+    ignored. A ``request()`` never gets it: its caller's deadline bounds it.
+    """
+
+    def __init__(self, subject: str, timeout: float) -> None:
+        super().__init__(subject, timeout)
+
+    @property
+    def subject(self) -> str:
+        """The subject the request was published on."""
+        return str(self.args[0])
+
+    @property
+    def timeout(self) -> float:
+        """The ``reply_timeout`` it waited, in seconds."""
+        return float(self.args[1])
+
+    def _message(self) -> str:
+        return f"no reply to a request on {self.subject!r} within {self.timeout:g} s"
 
 
 class SlowConsumer(NatsError, BufferError):
