@@ -138,7 +138,7 @@ from trouper.errors import CallbackAskUnsupported, MailboxFull, RuntimeClosed
 from trouper.runtime import Runtime
 from trouper.runtime.lowlevel import Cell, MemoryMailbox
 
-__all__ = ["LINGER", "Call", "Crossing", "LingerClock"]
+__all__ = ["LINGER", "Call", "Crossing", "LingerClock", "holds_cancelled"]
 
 log = logging.getLogger("trouper.aio")
 
@@ -564,7 +564,12 @@ class Crossing:
         self._nursery.start_soon(self._perform, call, fn, args)
 
     async def _perform(
-        self, call: Call, fn: Callable[..., Awaitable[object]], args: tuple[object, ...]
+        self,
+        call: Call,
+        fn: Callable[..., Awaitable[object]],
+        args: tuple[object, ...],
+        *,
+        asking: bool = False,
     ) -> None:
         if call.future.cancelled():
             return  # withdrawn before it started
@@ -573,11 +578,22 @@ class Crossing:
                 try:
                     value = await fn(*args)
                 except BaseException as error:
-                    if _holds_cancelled(error):
+                    if not holds_cancelled(error):
+                        # Any other error is the caller's (as trio.from_thread.run
+                        # hands it back), not the runtime's.
+                        self._failed(call, error, asking=asking)
+                    elif isinstance(error, BaseExceptionGroup):
+                        # Cancelled, and failed on the way out (a nursery's child):
+                        # the cancellation is Trio's, the failure still the caller's,
+                        # never the bridge's nursery's (it would end the runtime).
+                        cancelled, failed = error.split(trio.Cancelled)
+                        if failed is None:
+                            raise
+                        self._failed(call, failed, asking=asking)
+                        assert cancelled is not None  # it holds one
+                        raise cancelled from None
+                    else:
                         raise  # Trio's to handle: the call's scope, or the closing runtime
-                    # Any other error is the caller's (as trio.from_thread.run
-                    # hands it back), not the runtime's.
-                    call.reject(error)
                 else:
                     call.resolve(value)
         finally:
@@ -585,6 +601,12 @@ class Crossing:
             # Cancelled from above: the runtime is closing under the call.
             call.reject(RuntimeClosed(self._node))
         self._rouse()
+
+    def _failed(self, call: Call, error: BaseException, *, asking: bool) -> None:
+        """Raise ``error`` in the caller; if it gave up, log it (an ask's error is its reply)."""
+        if call.future.done() and not asking:
+            log.error("a call from asyncio failed after its caller gave up", exc_info=error)
+        call.reject(error)
 
     async def _ask_apart(
         self,
@@ -597,7 +619,7 @@ class Crossing:
         # Reported started first: the ask still runs on to its first wait in
         # this step, and the lane that started it resumes in a later one.
         task_status.started()
-        await self._perform(call, ask, (message,))
+        await self._perform(call, ask, (message,), asking=True)
 
     def _ask(self, ref: ActorRef[object], message: object, call: Call) -> None:
         # The one place an ask crosses. With an endpoint that takes a reply
@@ -783,7 +805,7 @@ async def _pass_turn() -> None:
         raise RuntimeError(_TRIO_TASK) from None
 
 
-def _holds_cancelled(error: BaseException) -> bool:
+def holds_cancelled(error: BaseException) -> bool:
     """Whether ``error`` is, or is a group that holds, a ``trio.Cancelled``."""
     if isinstance(error, BaseExceptionGroup):
         return error.subgroup(trio.Cancelled) is not None

@@ -48,7 +48,7 @@ import outcome
 import trio
 
 from trouper.actors import Actor, ActorRef
-from trouper.aio._crossing import Crossing, LingerClock
+from trouper.aio._crossing import Crossing, LingerClock, holds_cancelled
 from trouper.aio._ref import AioRef
 from trouper.runtime import ActorTree, Portal, Runtime
 from trouper.runtime import open_runtime as open_trio_runtime
@@ -348,9 +348,11 @@ class _GuestRun:
         self._token = trio.lowlevel.current_trio_token()
         try:
             return await asyncio.shield(self._ready)
-        except asyncio.CancelledError:
-            self._abort()
-            await self._wait_finished()
+        except asyncio.CancelledError as cancelled:
+            # Cancelled from outside (an abort), or by the runtime failing before
+            # the block's first line: __aexit__ tells them apart, and raises the
+            # runtime's error in the second case.
+            await self.__aexit__(type(cancelled), cancelled, cancelled.__traceback__)
             raise
 
     async def __aexit__(
@@ -443,7 +445,7 @@ class _GuestRun:
         """Run the Trio runtime and the crossing until closed or aborted (the theory above)."""
         assert self._loop is not None
         assert self._ready is not None
-        failure: Exception | None = None
+        failure: BaseException | None = None
         with trio.CancelScope() as self._outer:
             if self._aborted:
                 self._outer.cancel()
@@ -466,7 +468,10 @@ class _GuestRun:
                         finally:
                             if not self._closing.is_set():
                                 self._body_cancelled()
-                except Exception as error:
+                except BaseException as error:
+                    if holds_cancelled(error):
+                        raise  # the abort: the outer scope's
+                    # Kept out of the bridge's nursery, which would wrap it in a group.
                     failure = error
                 finally:
                     nursery.cancel_scope.cancel()
