@@ -144,7 +144,8 @@ async def open_view(
         page_size: children of one tree level shown at a time.
         max_rows: rows of the tree sent to the page at most.
         max_connections: connections served at once at most (each open page
-            holds one for its updates, a browser a few more). A connection
+            holds one for its updates, a browser a few more), each serving
+            one request at a time (HTTP/2 included). A connection
             past the cap is answered ``503`` and closed; past the cap and 16
             being refused, it is closed unanswered. So the view never holds
             more than ``max_connections + 16`` connections open, however many
@@ -163,6 +164,10 @@ async def open_view(
     config.accesslog = None
     config.errorlog = log
     config.graceful_timeout = _GRACE
+    # One request at a time on a connection, whatever its protocol: HTTP/2 (which Hypercorn
+    # speaks to a client that opens with its preface, or asks for h2c) would carry up to 100
+    # update streams on each connection, and max_connections would bound nothing.
+    config.h2_max_concurrent_streams = 1
     sock = _bound(host, port)
     server = _Server(cast("ASGIFramework", app), config, sock, max_connections)
     with observer, closing(sock):  # (closed by the server once it runs; twice does no harm)
