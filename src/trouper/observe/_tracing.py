@@ -14,8 +14,9 @@ child of the request's.
 While the handler runs its span is the current one in the cell's task
 (``context.attach`` at start, ``detach`` at the end, in the same task), so
 the handler's own sends, and any OpenTelemetry-instrumented library it
-calls, see it. A span whose handler never finished (the actor was
-cancelled while stopping) is ended when the actor stops.
+calls, see it. A span whose handler never finished is ended when the
+actor stops (cancelled while stopping) or starts again (cut off by a
+restart).
 
 Across nodes the context travels in the message's headers, through the
 global OpenTelemetry propagator (W3C ``traceparent`` by default):
@@ -167,6 +168,20 @@ class Tracing(Instrument):
         """Make the context ``headers`` carry current while the message is delivered here."""
         token = self._attach(self._extract(headers))
         return partial(self._detach, token)
+
+    def actor_started(self, actor: Cell) -> None:
+        """End the span of a handler a restart cut off; it is no longer the current one.
+
+        The engine tells no hook when a restart cancels a handler, so its span is
+        still open when the new instance has started, in the actor's own task (the
+        new instance's ``on_start`` still ran inside it).
+        """
+        active = self._active.pop(actor, None)
+        if active is not None:
+            span, token = active
+            _fail(span, RuntimeError("the actor restarted before its handler finished"))
+            span.end()
+            self._detach(token)
 
     def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
         """End the span of a handler that never finished (cancelled while stopping)."""
