@@ -369,12 +369,16 @@ FATAL_PREFIXES = (
     "maximum payload violation",
     "maximum control line exceeded",
     "maximum connections exceeded",
-    "maximum subscriptions exceeded",
     "secure connection - tls required",
     "invalid client protocol",
     "slow consumer",
 )
-"""``-ERR`` texts after which the server closes the connection."""
+"""``-ERR`` texts after which the server closes the connection.
+
+Not ``maximum subscriptions exceeded``: the server refuses that one SUB and
+keeps the connection (dropping it made the client re-send every SUB on a new
+connection, exceed the limit again and reconnect for ever).
+"""
 
 
 def server_error(text: str) -> ServerError:
