@@ -30,10 +30,11 @@ holds a system one; otherwise the runtime does not even build the reports.
 A full subscriber loses a report: it is counted, never turned into a dead
 letter, and dead letters raised while a report is being delivered are not
 reported again, nor is a report a system subscriber took and lost afterwards
-(another node's, whose link broke), so a report can never feed itself. A subscriber whose
-delivery raises (its endpoint refuses the message: a hash pool whose key
-raises) loses it as a dead letter with the error, on every path (``publish``,
-``deliver_nowait``, reports); the subscribers after it still get it.
+(another node's, whose link broke), so a report can never feed itself. A
+subscriber whose delivery raises (its endpoint refuses the message: a hash
+pool whose key raises) loses it as a dead letter with the error, on every path
+(``publish``, ``deliver_nowait``, reports); the subscribers after it still get
+it.
 
 Queue groups and nodes: a subscription made with ``queue=`` joins the *group*
 of its (pattern, queue) and lives in ``_groups``, not in a table, so plans
@@ -605,10 +606,10 @@ class TopicRegistry:
         one it waited on have the message and the rest do not; subscriptions
         made meanwhile are not served, cancelled ones are skipped (the one it
         waits on included), unless their subscriber is still subscribed through
-        another pattern that matches, which then serves it. An actor that publishes on a subject it
-        subscribes to with ``BACKPRESSURE`` waits
-        for itself once its mailbox is full, as ``await self_ref.tell``
-        would: subscribe it with ``DROP`` there.
+        another pattern that matches, which then serves it. An actor that
+        publishes on a subject it subscribes to with ``BACKPRESSURE`` waits for
+        itself once its mailbox is full, as ``await self_ref.tell`` would:
+        subscribe it with ``DROP`` there.
 
         Each matching queue group gives the message to one of its members,
         in turn (counted like a subscriber); if that member leaves the group
@@ -952,7 +953,7 @@ async def _send_unless_unsubscribed(subscription: Subscription, item: object) ->
             return await subscription._send(item)
         finally:
             waits.remove(scope)
-    return None  # unsubscribed while waiting: skipped (a group's message goes to another member)
+    return None  # unsubscribed while waiting: nothing delivered (the caller finds a stand-in)
 
 
 def _is_report(message: object) -> bool:
