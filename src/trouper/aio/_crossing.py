@@ -60,7 +60,9 @@ A job is one of:
 - a plain call, done in the pump's own step (``subscribe``, ``unsubscribe``,
   withdrawing a call, ``run_sync``);
 - a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait`` on the Trio ref in
-  the pump's step. If the mailbox is full, the message starts the actor's
+  the pump's step. If the mailbox is full (for an actor of this runtime, read
+  before the send is tried: a refused try would reach the instruments as a
+  send of its own, and the wait for room again), the message starts the actor's
   *lane*: a queue served in order by one Trio task (``await tell``, and for
   an ask the endpoint's ``ask_when_room``, which waits for room but not for
   the reply, else ``ref.ask`` in a task of its own that the lane lets run to
@@ -634,7 +636,7 @@ class Crossing:
         if call.future.cancelled():
             return  # withdrawn before it crossed
         ask_soon: _AskSoon | None = getattr(key, "ask_soon", None)
-        if ask_soon is not None:
+        if ask_soon is not None and not _refuses(key):
             try:
                 call.envelope = ask_soon(message, partial(self._replied, call))
             except (MailboxFull, CallbackAskUnsupported):
@@ -664,16 +666,15 @@ class Crossing:
             if call is not None and call.future.cancelled():
                 return  # withdrawn before it crossed
             try:
-                ref.tell_nowait(message)
-            except MailboxFull:
-                lane = self._lanes[key] = deque()
-                self._nursery.start_soon(self._serve_lane, ref, lane)
+                sent = _put_nowait(ref, message)
             except Exception as error:
                 self._delivered(key, call, error)
                 return
-            else:
+            if sent:
                 self._delivered(key, call, None)
                 return
+            lane = self._lanes[key] = deque()
+            self._nursery.start_soon(self._serve_lane, ref, lane)
         lane.append(_Item(message, call, asking=False))
 
     def _tell_all(self, ref: ActorRef[object], messages: list[object]) -> None:
@@ -684,11 +685,10 @@ class Crossing:
         if lane is None:
             for message in messages:
                 try:
-                    ref.tell_nowait(message)
-                except MailboxFull:
-                    lane = self._lanes[key] = deque()
-                    self._nursery.start_soon(self._serve_lane, ref, lane)
-                    break
+                    if not _put_nowait(ref, message):
+                        lane = self._lanes[key] = deque()
+                        self._nursery.start_soon(self._serve_lane, ref, lane)
+                        break
                 except Exception as error:
                     log.error("a message told from asyncio was lost", exc_info=error)
                 delivered += 1
@@ -728,18 +728,16 @@ class Crossing:
                     continue
                 if not item.asking:
                     try:
-                        ref.tell_nowait(item.message)
-                    except MailboxFull:
-                        pass  # wait for room below
+                        sent = _put_nowait(ref, item.message)
                     except Exception as error:
                         lane.popleft()
                         self._delivered(key, call, error)
                         continue
-                    else:
+                    if sent:
                         lane.popleft()
                         self._delivered(key, call, None)
                         continue
-                await self._wait_in_lane(ref, item)
+                await self._wait_in_lane(ref, item)  # no room: wait for it
                 lane.popleft()
         finally:
             # Cancelled from above (the runtime is closing): what is left is not sent.
@@ -794,6 +792,27 @@ class Crossing:
         else:
             call.reject(error)
         self._rouse()
+
+
+def _refuses(endpoint: object) -> bool:
+    """Whether ``endpoint`` is an actor whose mailbox would refuse a message now.
+
+    A send to it waits for room in a lane without being tried first: the
+    refused try would reach the instruments (``intercept_send``,
+    ``message_sent``) as a send of its own, and the wait in the lane again.
+    """
+    return isinstance(endpoint, Cell) and endpoint.mailbox.full
+
+
+def _put_nowait(ref: ActorRef[object], message: object) -> bool:
+    """``ref.tell_nowait(message)``; ``False``, with nothing sent, if it has no room now."""
+    if _refuses(ref.endpoint):
+        return False
+    try:
+        ref.tell_nowait(message)
+    except MailboxFull:
+        return False
+    return True
 
 
 async def _pass_turn() -> None:
