@@ -1330,10 +1330,18 @@ class Client:
 
         Messages already on their way are still delivered; the call returns
         once every subscription's buffer has been read and everything published
-        has been written, then the client is closed. Requests still waiting
-        keep their replies until the close. The deadline is the caller's cancel
-        scope; if cancelled, the client is closed at once.
+        has been written, then the client is closed. While reconnecting it
+        first waits for the reconnect, so that the outage buffer is written.
+        Requests still waiting keep their replies until the close. The
+        deadline is the caller's cancel scope; if cancelled, the client is
+        closed at once.
+
+        Raises:
+            ConnectionClosed: the client gave up reconnecting (what was
+                published during the outage was not sent).
         """
+        if self._status is Status.RECONNECTING and not await self._reconnected():
+            raise ConnectionClosed(self._closed_reason())  # gave up reconnecting
         if self._status in (Status.CLOSED, Status.DRAINING):
             await trio.lowlevel.checkpoint()
             return
@@ -1352,6 +1360,16 @@ class Client:
             await self._close_gracefully()
         finally:
             self._abort(None)
+
+    async def _reconnected(self) -> bool:
+        """Wait while reconnecting; return whether connected again. Cancelled, it closes."""
+        try:
+            while self._status is Status.RECONNECTING:
+                await self._reconnected_lot.park()
+        except BaseException:
+            self._abort(None)
+            raise
+        return self._status is not Status.CLOSED
 
     async def close(self) -> None:
         """Close the connection: write what is buffered, end subscriptions, stop.
