@@ -7,7 +7,9 @@ the runtime's own Trio thread (``_serve``), so handlers read the live cells
 directly and never need a lock.
 
 Updates reach the page as server-sent events (``/api/events``): a
-``_Ticker`` samples the observer at a fixed rate (2 per second by default)
+``Ticker`` samples the observer at a fixed rate (2 per second by default)
+while some stream follows (a sample walks every actor: a view nobody
+follows idles, and answers that read the last sample refresh it first)
 and wakes every open stream, which sends one ``update`` event with only the
 sections that changed since it last sent them (summary, tree, topics, pools)
 and the feed entries after its cursor, at most ``FEED_LIMIT`` of them. A
@@ -33,6 +35,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from urllib.parse import urlsplit
@@ -103,7 +106,14 @@ def host_is_loopback(host: str) -> bool:
 
 
 class Ticker:
-    """Samples the observer at a fixed rate and wakes the streams waiting for the next sample."""
+    """Samples the observer at a fixed rate while a page follows, and wakes the streams waiting.
+
+    A sample walks every actor, so nobody following costs nothing: once a
+    sample finds no stream waiting for the next one, the ticker idles until a
+    stream waits again (and no sooner than an interval after the last sample).
+    ``refresh()`` samples at once for an answer that reads the last sample, if
+    that is older than an interval.
+    """
 
     def __init__(self, observer: Observer, interval: float) -> None:
         self.observer = observer  # what it samples
@@ -114,25 +124,46 @@ class Ticker:
         self.sections: dict[object, str] = {}
         self._tick = trio.Event()  # set (and replaced) at each sample
         self._scope = trio.CancelScope()  # the running loop's scope, cancelled by close()
+        self._waiting = 0  # streams waiting for the next sample now
+        self._wanted = trio.Event()  # set when a stream waits (the idle ticker resumes)
+        self._sampled_at = -math.inf  # Trio's clock at the last sample
 
     async def run(self) -> None:
-        """Sample every ``interval`` seconds until closed."""
+        """Sample every ``interval`` seconds while a stream waits, until closed."""
         with self._scope:
             while True:
-                try:
-                    self.observer.sample()
-                except Exception:  # a bug of the view must not take the application down
-                    log.exception("trouper.observe could not sample the runtime (will retry)")
-                self.sections = {}
-                tick, self._tick = self._tick, trio.Event()
-                tick.set()
+                self._sample()
                 await trio.sleep(self.interval)
+                if not self._waiting:
+                    self._wanted = trio.Event()
+                    await self._wanted.wait()
+                    await trio.sleep_until(self._sampled_at + self.interval)
+
+    def _sample(self) -> None:
+        try:
+            self.observer.sample()
+        except Exception:  # a bug of the view must not take the application down
+            log.exception("trouper.observe could not sample the runtime (will retry)")
+        self._sampled_at = trio.current_time()
+        self.sections = {}
+        tick, self._tick = self._tick, trio.Event()
+        tick.set()
+
+    def refresh(self) -> None:
+        """Sample now if the last sample is older than an interval (the ticker idled)."""
+        if not self.closed and trio.current_time() - self._sampled_at >= self.interval:
+            self._sample()
 
     async def next(self) -> bool:
         """Wait for the next sample; ``False`` once the ticker is closed."""
         if self.closed:
             return False
-        await self._tick.wait()
+        self._waiting += 1
+        self._wanted.set()
+        try:
+            await self._tick.wait()
+        finally:
+            self._waiting -= 1
         return not self.closed
 
     def close(self) -> None:
@@ -265,23 +296,28 @@ def make_app(
         return _JSON(config)
 
     async def summary(request: Request) -> Response:
+        ticker.refresh()
         return _JSON(observer.summary().to_json())
 
     async def tree(request: Request) -> Response:
+        ticker.refresh()
         view = _ViewQuery(request)
         return _JSON(observer.tree(open=view.open, closed=view.closed, pages=view.pages).to_json())
 
     async def actor(request: Request) -> Response:
         path = "/" + request.path_params["path"]
+        ticker.refresh()
         details = observer.actor(path)
         if details is None:
             return _error(404, f"no actor at {path}")
         return _JSON(details.to_json())
 
     async def topics(request: Request) -> Response:
+        ticker.refresh()
         return _JSON([topic.to_json() for topic in observer.topics()])
 
     async def pools(request: Request) -> Response:
+        ticker.refresh()
         return _JSON([pool.to_json() for pool in observer.pools()])
 
     async def feed(request: Request) -> Response:
@@ -378,6 +414,7 @@ class _Updates:
             if self.first:
                 self.first = False
                 await trio.lowlevel.checkpoint()
+                self.ticker.refresh()  # the ticker may have idled: nobody followed
             elif not await self.ticker.next():
                 raise StopAsyncIteration
             update = self._update()
