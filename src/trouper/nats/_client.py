@@ -1518,7 +1518,11 @@ class Client:
                     continue
                 if found.address not in known:
                     if server is not None:
+                        # A cluster shares its scheme and its users: the credentials
+                        # of the announcing server's URL are those of the server too.
                         found.scheme = server.scheme
+                        found.user, found.password = server.user, server.password
+                        found.token = server.token
                     self._servers.append(found)
                     known.add(found.address)
 
