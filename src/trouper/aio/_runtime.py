@@ -216,7 +216,8 @@ class AioRuntime:
         For the Trio API the bridge does not wrap (``rt.run(rt.runtime.spawn_pool,
         Worker, 4)``). Cancelling the caller cancels the task. Whatever
         ``fn`` raises, also an error that is no ``Exception``, is raised here
-        and leaves the runtime running (as ``trio.from_thread.run`` does).
+        and leaves the runtime running (as ``trio.from_thread.run`` does); an
+        error it raises once its caller has been cancelled is logged.
         """
         return await self._crossing.call(fn, *args)
 
