@@ -616,7 +616,8 @@ class Observer:
         actor_class = cell.actor_class
         parent = cell.address.path.rpartition("/")[0] or "/"
         return ActorDetails(
-            row=self._row(cell, path.count("/"), open=False, kids=len(kids)),
+            # (its own path: ``path`` may have more slashes, or none in front)
+            row=self._row(cell, cell.address.path.count("/"), open=False, kids=len(kids)),
             qualified_class=f"{actor_class.__module__}.{actor_class.__qualname__}",
             mailbox_size=cell.mailbox.size,
             restart=restart_kind(cell),
