@@ -1,4 +1,8 @@
-"""Review: a run that loops without ever letting virtual time pass is bounded too."""
+"""Review: a run that loops without ever letting virtual time pass is bounded too.
+
+The runs here take a small ``spin_steps`` (the default, 200 000, is pinned in
+``test_testing_review5_spin_steps``) so that they spin out in milliseconds.
+"""
 
 from __future__ import annotations
 
@@ -58,10 +62,10 @@ def spin_error(result: object) -> MaxTimeExceeded:
 
 def test_a_system_that_spins_at_one_instant_fails_with_max_time_exceeded() -> None:
     """A retry loop that never waits ends the run, saying it spun, instead of hanging it."""
-    error = spin_error(run_simulation(retry_a_refusal, seed=1, max_time=10))
-    assert (error.seed, error.time, error.steps) == (1, 0.0, 200_000)
+    error = spin_error(run_simulation(retry_a_refusal, seed=1, max_time=10, spin_steps=2000))
+    assert (error.seed, error.time, error.steps) == (1, 0.0, 2000)
     assert str(error).startswith(
-        "seed 1 spins at t=0.0000: 200000 task steps without virtual time passing, so it can "
+        "seed 1 spins at t=0.0000: 2000 task steps without virtual time passing, so it can "
         "never reach max_time=10 (a loop that never waits, such as a retry of an ask that "
         "fails at once; max_time=None lifts the bound)"
     )
@@ -69,7 +73,7 @@ def test_a_system_that_spins_at_one_instant_fails_with_max_time_exceeded() -> No
 
 def test_an_actor_that_spins_through_its_stop_is_bounded_too() -> None:
     """The spin goes on in the runtime's shutdown: the run is cut short all the same."""
-    error = spin_error(run_simulation(spin_in_an_actor, seed=1))
+    error = spin_error(run_simulation(spin_in_an_actor, seed=1, spin_steps=2000))
     assert error.waits == ("<main> waits for an answer from /spinner to 1 (since t=0.0000)",)
 
 
@@ -80,7 +84,7 @@ def test_a_durable_simulation_that_spins_is_bounded() -> None:
         while True:
             await trio.lowlevel.checkpoint()
 
-    spin_error(run_durable_simulation(system, seed=1))
+    spin_error(run_durable_simulation(system, seed=1, spin_steps=2000))
 
 
 def test_the_spin_error_pickles() -> None:

@@ -44,6 +44,7 @@ from trouper.runtime.lowlevel import running
 from trouper.testing._faults import MAIN, FaultPlan
 from trouper.testing._simulation import (
     DEFAULT_MAX_TIME,
+    SPIN_STEPS,
     Simulation,
     _check_check,
     _check_runtime_options,
@@ -80,8 +81,9 @@ class DurableSimulation(Simulation):
         path: Path,
         *,
         max_time: float | None = DEFAULT_MAX_TIME,
+        spin_steps: int = SPIN_STEPS,
     ) -> None:
-        super().__init__(seed, faults, max_time=max_time)
+        super().__init__(seed, faults, max_time=max_time, spin_steps=spin_steps)
         self.path = path
         """The store file every incarnation opens."""
         self.incarnation = 0
@@ -132,6 +134,7 @@ def run_durable_simulation(
     path: str | Path | None = None,
     log: bool = False,
     max_time: float | None = DEFAULT_MAX_TIME,
+    spin_steps: int = SPIN_STEPS,
     **runtime_options: object,
 ) -> DurableSimulationResult[T]:
     """Run ``system`` with a store, killing and restarting the runtime at each crash instant.
@@ -146,12 +149,15 @@ def run_durable_simulation(
     ``store``). Errors are not raised: they are the result's ``error``.
     ``max_time`` bounds the whole run, every incarnation, in virtual seconds
     from the start (as ``run_simulation``'s: default one hour, ``None`` no
-    bound; past it the run ends with ``MaxTimeExceeded``).
+    bound; past it the run ends with ``MaxTimeExceeded``), and so does
+    ``spin_steps``, the task steps an incarnation may take at one virtual
+    instant (default 200 000).
 
     Raises:
         ValueError: ``path`` exists (a run there would start from what it holds
             and not replay), a crash instant is not a finite number >= 0,
-            ``max_time`` is not a finite number > 0 or ``None``, or a runtime
+            ``max_time`` is not a finite number > 0 or ``None``, ``spin_steps``
+            is not an int > 0, or a runtime
             option is not valid (``node``, ``seed`` and ``store`` are the
             simulation's own).
         TypeError: ``system`` is not callable, or ``open_runtime`` takes no such option.
@@ -166,7 +172,7 @@ def run_durable_simulation(
         )
     with tempfile.TemporaryDirectory(prefix="trouper-sim-") as directory:
         file = Path(directory) / "store.db" if path is None else Path(path)
-        simulation = DurableSimulation(seed, faults, file, max_time=max_time)
+        simulation = DurableSimulation(seed, faults, file, max_time=max_time, spin_steps=spin_steps)
         with _seeded(seed), _quiet(not log):
             return trio.run(
                 _run,
@@ -342,6 +348,7 @@ def explore_durable(
     faults: FaultPlan | None = None,
     log: bool = False,
     max_time: float | None = DEFAULT_MAX_TIME,
+    spin_steps: int = SPIN_STEPS,
     **runtime_options: object,
 ) -> DurableExploration:
     """Run ``system`` once per seed, with its crashes; report the first run that breaks.
@@ -362,7 +369,7 @@ def explore_durable(
     _check_system(system)
     _check_check(check)
     _check_runtime_options(runtime_options, _RESERVED)
-    options = _replay_options(max_time, runtime_options)
+    options = _replay_options(max_time, spin_steps, runtime_options)
     runs = 0
     for seed in seeds:
         runs += 1
@@ -375,6 +382,7 @@ def explore_durable(
             path=None,
             log=log,
             max_time=max_time,
+            spin_steps=spin_steps,
             **runtime_options,
         )
         replay = (

@@ -43,8 +43,9 @@ there with a deadline still pending, the run fails with ``MaxTimeExceeded``,
 naming the seed and the waits still going on. A task that loops without
 ever waiting holds virtual time (it passes only when every task waits) and
 the watchdog with it, so the Trio instrument that counts steps also ends a
-bounded run whose tasks take ``SPIN_STEPS`` steps at one instant, and cuts
-the runtime's shutdown short if an actor spins on through it.
+bounded run whose tasks take ``spin_steps`` steps at one instant (``SPIN_STEPS``
+unless told otherwise), and cuts the runtime's shutdown short if an actor
+spins on through it.
 
 Who waits on whom comes from the send hooks: an ask (or a tell that finds
 the mailbox full) notes a wait, and its handler's end closes it. An ask can
@@ -116,8 +117,9 @@ DEFAULT_MAX_TIME = 3600.0
 SPIN_STEPS = 200_000
 """Task steps a bounded run may take at one virtual instant before it fails as spinning.
 
-Far more than a simulated system takes at one instant (each message costs a few), and
-reached in seconds of real time by one that never lets time pass."""
+The default of ``spin_steps``: far more than a simulated system takes at one instant
+(each message costs a few), and reached in seconds of real time by one that never
+lets time pass."""
 
 _SAMPLE = 1024
 """The clock is read once per this many steps (a power of 2) to see whether time passed."""
@@ -151,8 +153,9 @@ class MaxTimeExceeded(AssertionError):
     timer or deadline still pending: such a system never looks deadlocked
     (something may still happen), but it has run longer than it was allowed
     to, most often because it waits for ever beside a periodic timer. Also
-    raised when its tasks take 200 000 steps at one virtual instant
-    (``steps`` is then set): virtual time only passes when every task waits,
+    raised when its tasks take ``spin_steps`` steps (200 000 unless told
+    otherwise) at one virtual instant (``steps`` is then set to that bound):
+    virtual time only passes when every task waits,
     so a loop that never waits would keep the run from ever reaching
     ``max_time``. ``waits`` says who waits on whom at that instant.
     """
@@ -203,6 +206,17 @@ def _check_max_time(max_time: float | None) -> float | None:
     ):
         return max_time
     raise ValueError(f"max_time must be a finite number > 0 or None, got {max_time!r}")
+
+
+def _check_spin_steps(spin_steps: object) -> int:
+    """Return ``spin_steps`` if it is an int > 0.
+
+    Raises:
+        ValueError: it is not.
+    """
+    if isinstance(spin_steps, int) and not isinstance(spin_steps, bool) and spin_steps > 0:
+        return spin_steps
+    raise ValueError(f"spin_steps must be an int > 0, got {spin_steps!r}")
 
 
 def _check_system(system: object) -> None:
@@ -303,9 +317,10 @@ class _Steps(trio.abc.Instrument):
 
     Virtual time passes only when every task waits, so a task that loops without
     ever waiting holds the clock, and the watchdog (which wakes when every task
-    waits) with it. Every ``_SAMPLE`` steps the clock is read; ``SPIN_STEPS``
-    steps at one instant end the run (``Simulation._spun``). Counts are a
-    function of the seed, so the run ends at the same step each time.
+    waits) with it. Every ``_SAMPLE`` steps (fewer if the bound is smaller) the
+    clock is read; ``sim.spin_steps`` steps at one instant end the run
+    (``Simulation._spun``). Counts are a function of the seed, so the run ends
+    at the same step each time.
     """
 
     def __init__(self, sim: Simulation) -> None:
@@ -313,6 +328,11 @@ class _Steps(trio.abc.Instrument):
         # The simulation told when its run spins.
         self.bounded = sim.max_time is not None
         # Whether spinning ends the run (it does unless max_time is None).
+        self.limit = sim.spin_steps
+        # Steps at one instant that end the run.
+        self.mask = min(_SAMPLE, 1 << (self.limit.bit_length() - 1)) - 1
+        # The clock is read when ``count & mask`` is 0: a power of 2 minus 1, the
+        # sample no longer than the bound, so a small bound is not overshot by far.
         self.watchdog: Task | None = None
         # The watchdog's task, whose own steps are not counted.
         self.count = 0
@@ -326,13 +346,13 @@ class _Steps(trio.abc.Instrument):
         if task is self.watchdog:
             return
         self.count += 1
-        if self.count & (_SAMPLE - 1) or not self.bounded:
+        if self.count & self.mask or not self.bounded:
             return
         now = trio.current_time()
         if now != self.instant:
             self.instant, self.since = now, self.count
-        elif self.count - self.since >= SPIN_STEPS:
-            self.since = self.count  # if it spins on, the next SPIN_STEPS count from here
+        elif self.count - self.since >= self.limit:
+            self.since = self.count  # if it spins on, the next bound counts from here
             self.sim._spun()
 
 
@@ -340,7 +360,12 @@ class Simulation:
     """A running simulation: its runtime, its trace so far, its seeded random source."""
 
     def __init__(
-        self, seed: int, faults: FaultPlan | None, *, max_time: float | None = DEFAULT_MAX_TIME
+        self,
+        seed: int,
+        faults: FaultPlan | None,
+        *,
+        max_time: float | None = DEFAULT_MAX_TIME,
+        spin_steps: int = SPIN_STEPS,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
@@ -352,6 +377,8 @@ class Simulation:
         """The faults this run injects."""
         self.max_time = _check_max_time(max_time)
         """Virtual seconds the run may take before it fails (``None``: no bound)."""
+        self.spin_steps = _check_spin_steps(spin_steps)
+        """Task steps a bounded run may take at one virtual instant before it fails."""
         self.random = random.Random(f"trouper.sim/{seed}/system")
         """A random source for the system's own choices (seeded: replays with the run)."""
         self._fault_rng = random.Random(f"trouper.sim/{seed}/faults")
@@ -486,11 +513,12 @@ class Simulation:
             trio.lowlevel.remove_instrument(self._steps)
 
     def _spun(self) -> None:
-        """The run took ``SPIN_STEPS`` steps at one instant: end it; cut it short if it goes on."""
+        """The run took ``spin_steps`` steps at one instant: end it; cut it short if it goes on."""
         if self._stopped is None:
             assert self.max_time is not None
             waits = self._waits_going_on()
-            self._stop(MaxTimeExceeded(self.seed, self.now(), self.max_time, waits, SPIN_STEPS))
+            error = MaxTimeExceeded(self.seed, self.now(), self.max_time, waits, self.spin_steps)
+            self._stop(error)
             if self._body is not None:
                 return  # the system is cancelled: its actors stop next, if they can
         if self._outer is not None:
@@ -761,6 +789,7 @@ def run_simulation(
     faults: FaultPlan | None = None,
     log: bool = False,
     max_time: float | None = DEFAULT_MAX_TIME,
+    spin_steps: int = SPIN_STEPS,
     **runtime_options: object,
 ) -> SimulationResult[T]:
     """Run ``await system(sim)`` in a fresh simulation and return what happened.
@@ -775,16 +804,17 @@ def run_simulation(
     ``max_time`` virtual seconds (default one hour; ``None``: no bound) ends
     with ``MaxTimeExceeded``: a system waiting for ever beside a periodic
     timer never looks deadlocked. So does a bounded run whose tasks take
-    200 000 steps at one virtual instant (a loop that never waits
-    keeps time from passing).
+    ``spin_steps`` steps at one virtual instant (default 200 000; a loop
+    that never waits keeps time from passing).
 
     Raises:
-        ValueError: ``seed``, ``faults``, ``max_time`` or a runtime option is not valid.
+        ValueError: ``seed``, ``faults``, ``max_time``, ``spin_steps`` (an int > 0)
+            or a runtime option is not valid.
         TypeError: ``system`` is not callable, or ``open_runtime`` takes no such option.
     """
     _check_system(system)
     _check_runtime_options(runtime_options)
-    simulation = Simulation(seed, faults, max_time=max_time)
+    simulation = Simulation(seed, faults, max_time=max_time, spin_steps=spin_steps)
     with _seeded(seed), _quiet(not log):
         return trio.run(
             _run_system,
@@ -814,6 +844,7 @@ async def simulate(
     seed: int,
     faults: FaultPlan | None = None,
     max_time: float | None = DEFAULT_MAX_TIME,
+    spin_steps: int = SPIN_STEPS,
     **runtime_options: object,
 ) -> AsyncIterator[Simulation]:
     """Run a simulation inside the current Trio run (a test), for an ``async with`` block.
@@ -822,13 +853,15 @@ async def simulate(
     seeded (and restored at its end), faults are injected and everything is
     traced in ``sim.trace``. A deadlock cancels the block and raises
     ``Deadlock``; so does reaching ``max_time`` virtual seconds from the
-    block's start, raising ``MaxTimeExceeded``. Needs virtual time (the ``runtime`` fixture and
+    block's start, or taking ``spin_steps`` task steps at one virtual instant
+    (default 200 000), raising ``MaxTimeExceeded``. Needs virtual time (the ``runtime`` fixture and
     ``MockClock(autojump_threshold=0)`` give it). What ran before the block
     (fixtures, other tasks) can make two runs differ; ``run_simulation`` and
     ``explore``, which own their Trio run, are exactly reproducible.
 
     Raises:
-        ValueError: ``seed``, ``faults``, ``max_time`` or a runtime option is not valid.
+        ValueError: ``seed``, ``faults``, ``max_time``, ``spin_steps`` or a runtime
+            option is not valid.
         TypeError: ``open_runtime`` takes no such option.
         RuntimeError: the clock is not virtual.
     """
@@ -839,7 +872,7 @@ async def simulate(
             "simulate() needs virtual time: run under trio.testing.MockClock(autojump_threshold=0) "
             "(trouper's pytest plugin does it for tests that use the runtime fixture)"
         )
-    simulation = Simulation(seed, faults, max_time=max_time)
+    simulation = Simulation(seed, faults, max_time=max_time, spin_steps=spin_steps)
     with _seeded(seed):
         async with simulation._running(runtime_options) as sim:
             yield sim
@@ -885,12 +918,14 @@ def explore(
     faults: FaultPlan | None = None,
     log: bool = False,
     max_time: float | None = DEFAULT_MAX_TIME,
+    spin_steps: int = SPIN_STEPS,
     **runtime_options: object,
 ) -> Exploration:
     """Run ``system`` once per seed; report the first run that breaks.
 
     A run breaks when the system raises, the runtime fails, it deadlocks, it
-    is still going after ``max_time`` virtual seconds (``MaxTimeExceeded``), or
+    is still going after ``max_time`` virtual seconds or spins ``spin_steps``
+    steps at one instant (``MaxTimeExceeded``), or
     ``check(result)`` raises ``AssertionError`` or returns ``False`` (use
     ``check`` for invariants over the final state, ``result.value``, or the
     trace). Stops at the first broken run and says which seed, why, the
@@ -907,12 +942,18 @@ def explore(
     _check_system(system)
     _check_check(check)
     _check_runtime_options(runtime_options)
-    options = _replay_options(max_time, runtime_options)
+    options = _replay_options(max_time, spin_steps, runtime_options)
     runs = 0
     for seed in seeds:
         runs += 1
         result = run_simulation(
-            system, seed=seed, faults=faults, log=log, max_time=max_time, **runtime_options
+            system,
+            seed=seed,
+            faults=faults,
+            log=log,
+            max_time=max_time,
+            spin_steps=spin_steps,
+            **runtime_options,
         )
         replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r}{options})"
         problem = _problem_of(
@@ -925,13 +966,19 @@ def explore(
     return Exploration(runs, None, None, None)
 
 
-def _replay_options(max_time: float | None, runtime_options: Mapping[str, object]) -> str:
-    """The options of a replay line: ``max_time`` unless the default, and the runtime's.
+def _replay_options(
+    max_time: float | None, spin_steps: int, runtime_options: Mapping[str, object]
+) -> str:
+    """The options of a replay line: ``max_time``, ``spin_steps`` unless the default, the runtime's.
 
-    Without them the line would run another system (or stop it elsewhere).
+    Without them the line would run another system (or stop it elsewhere). Checks
+    the bounds, before any run.
     """
     _check_max_time(max_time)
+    _check_spin_steps(spin_steps)
     options: dict[str, object] = {} if max_time == DEFAULT_MAX_TIME else {"max_time": max_time}
+    if spin_steps != SPIN_STEPS:
+        options["spin_steps"] = spin_steps
     options.update(runtime_options)
     return "".join(f", {key}={value!r}" for key, value in options.items())
 
