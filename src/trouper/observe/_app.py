@@ -272,8 +272,14 @@ def _number(text: str) -> int | None:
 
 
 def _since(request: Request) -> int:
-    text = request.query_params.get("since") or request.headers.get("last-event-id") or "0"
-    return _number(text) or 0
+    """The feed cursor a request resumes after: the later of ``since`` and ``Last-Event-ID``.
+
+    A browser reopens a stream by itself at the same address (whose ``since``
+    is the cursor of when the page opened it), saying in ``Last-Event-ID`` the
+    last update it received since.
+    """
+    cursors = (request.query_params.get("since"), request.headers.get("last-event-id"))
+    return max(_number(text or "") or 0 for text in cursors)
 
 
 def make_app(
