@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aio_actors import Gates, Hold, Holder, Note, run
+import trio
+from aio_actors import Gates, Hold, Holder, Note, run, until
+from test_aio_review_crossing import Waiter, WaitFor
 
+from trouper import MailboxFull
 from trouper.aio import open_runtime
 from trouper.runtime.lowlevel import Cell, Instrument, Interception, SendKind
 
@@ -58,3 +61,35 @@ def test_a_send_that_waits_for_room_is_reported_once(send: str) -> None:
 
     run(main)
     assert journal == ["intercept late", "sent late", "delivered late"]
+
+
+def test_tell_nowait_while_sends_are_watched_refuses_a_mailbox_with_senders_waiting() -> None:
+    """Room taken by a Trio sender waiting for it: ``MailboxFull``, as without instruments."""
+    journal: list[str] = []
+
+    async def main() -> None:
+        async with open_runtime(mailbox_size=2) as rt:
+            first, second = await rt.run_sync(trio.Event), await rt.run_sync(trio.Event)
+            waiter = await rt.spawn(Waiter, journal)
+            held = asyncio.create_task(waiter.ask(WaitFor("a", first)))
+            await until(lambda: journal == ["wait a"])
+            await waiter.tell(WaitFor("b", second))
+            await waiter.tell(Note("c"))  # full: the next sender waits for room
+            parked = asyncio.create_task(rt.run(waiter.ref.tell, Note("d")))
+            await asyncio.sleep(0)
+            await rt.run_sync(rt.runtime.instruments.add, Sends([]))
+            await rt.run_sync(first.set)
+            assert await held == "a"
+            await until(lambda: journal == ["wait a", "wait b"])
+            # "c" in the mailbox, "d" waiting for the room "b" left: it is full.
+            info = rt.tree().find(waiter.address.path)
+            assert info is not None
+            assert info.mailbox_depth == 1
+            assert not parked.done()
+            with pytest.raises(MailboxFull):
+                waiter.tell_nowait(Note("e"))
+            await rt.run_sync(second.set)
+            await parked
+
+    run(main)
+    assert journal == ["wait a", "wait b", "c", "d"]

@@ -431,8 +431,9 @@ class Crossing:
         if isinstance(key, Cell):
             # An actor of this runtime: its mailbox's room, as it is now, bounds
             # what the loop sends ahead (a read: Trio is between two steps).
+            # Full counts the senders waiting for room, who go first.
             mailbox = key.mailbox
-            if not mailbox.closed and waiting + len(mailbox) >= mailbox.size:
+            if not mailbox.closed and (mailbox.full or waiting + len(mailbox) >= mailbox.size):
                 raise MailboxFull(ref.address, mailbox.size)
         elif waiting >= self._limit:
             raise MailboxFull(ref.address, self._limit)
