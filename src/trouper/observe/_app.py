@@ -74,7 +74,7 @@ FEED_LIMIT = 100
 """Feed entries one update carries at most (the rest are counted as skipped)."""
 
 _VIEW_LIMIT = 200
-"""Open or closed paths, or pages, one request may name at most."""
+"""Open or closed paths, or pages, one request may name at most (the last ones are taken)."""
 
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -251,10 +251,12 @@ class _ViewQuery:
 
     def __init__(self, request: Request) -> None:
         params = request.query_params
-        self.open = params.getlist("open")[:_VIEW_LIMIT]  # paths the page opened
-        self.closed = params.getlist("closed")[:_VIEW_LIMIT]  # paths the page closed
+        # The page sends its choices oldest first (paths of actors gone since included):
+        # past the limit, the latest are the ones kept.
+        self.open = params.getlist("open")[-_VIEW_LIMIT:]  # paths the page opened
+        self.closed = params.getlist("closed")[-_VIEW_LIMIT:]  # paths the page closed
         self.pages: dict[str, int] = {}  # per parent path, the first child shown
-        for page in params.getlist("page")[:_VIEW_LIMIT]:
+        for page in params.getlist("page")[-_VIEW_LIMIT:]:
             path, _, offset = page.rpartition(":")
             number = _number(offset)
             if path and number is not None:
