@@ -167,14 +167,15 @@ class Crash:
 
     The crash happens as the message is delivered, before the handler runs:
     the handler does not run, and the actor fails with ``InjectedCrash``
-    (its supervisor decides what follows). Messages count from 1 across
-    restarts; ``at_message`` fires once.
+    (its supervisor decides what follows). Messages count from 1 per actor
+    path, across restarts, spawns again at the path and a durable
+    simulation's incarnations; ``at_message`` fires once.
     """
 
     actor: str = attrs.field(validator=_pattern)
     """Which actors (a path pattern)."""
     at_message: int | None = None
-    """Crash at this message (counted per actor, from 1)."""
+    """Crash at this message (counted per actor path, from 1)."""
     probability: float = attrs.field(default=0.0, validator=_probability)
     """Chance of a crash at each message."""
 

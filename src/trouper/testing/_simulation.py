@@ -387,7 +387,10 @@ class Simulation:
         self._runtime: Runtime | None = None
         self._nursery: trio.Nursery | None = None
         self._body: trio.CancelScope | None = None
-        self._counts: dict[Cell, int] = {}
+        self._counts: dict[str, int] = {}
+        # Messages delivered to each actor path so far: an actor restarted, spawned again at
+        # its path or recovered by a durable simulation's next incarnation goes on counting,
+        # so a ``Crash`` at its Nth message fires once (and no ended cell is kept alive).
         # The cell each actor task runs (noted as it handles a message): a task a handler
         # starts in a nursery of its own sends as the actor whose task is its nearest ancestor.
         self._cells: weakref.WeakKeyDictionary[Task, Cell] = weakref.WeakKeyDictionary()
@@ -397,6 +400,9 @@ class Simulation:
         # end no hook reported), so that they never pile up; doubles with the live ones.
         self._prune_at = 64
         self._room_waits: dict[Task, int] = {}
+        self._late_asks: dict[Task, int] = {}
+        # The wait of the ask each task makes while a ``Delay`` holds its request back:
+        # noted as the ask is made, carried on by its ``message_sent`` once it is sent.
         self._stopped: Deadlock | MaxTimeExceeded | None = None
         # What the watchdog ended the run with: a deadlock, or the run's max_time reached.
         self._steps = _Steps(self)
@@ -463,9 +469,13 @@ class Simulation:
             self._cells[cell.task] = cell
 
     def count(self, cell: Cell) -> int:
-        """Count one more message delivered to ``cell``; return the count."""
-        count = self._counts.get(cell, 0) + 1
-        self._counts[cell] = count
+        """Count one more message delivered to ``cell``'s path; return the count.
+
+        Counted per path, from 1, across restarts, spawns at the same path and incarnations.
+        """
+        path = cell.address.path
+        count = self._counts.get(path, 0) + 1
+        self._counts[path] = count
         return count
 
     # --- waits, for deadlock reports ----------------------------------------------
@@ -488,6 +498,18 @@ class Simulation:
         token = next(self._wait_ids)
         waits[token] = _Wait(self.sender(), what, self.now(), current_task(), _waiting_frame())
         return token
+
+    def late_ask_begins(self, what: str) -> None:
+        """Note that the current task's ask waits while a ``Delay`` holds it back.
+
+        Its ``message_sent``, once the delay is over, goes on with this wait.
+        A callback ask (no task waits for it) notes nothing.
+        """
+        token = self.wait_begins(what)
+        if self._waits[token].frame is None:
+            self.wait_ends(token)
+        else:
+            self._late_asks[current_task()] = token
 
     def wait_ends(self, token: int) -> None:
         """The wait noted as ``token`` is over."""
@@ -635,6 +657,9 @@ class _Faults(Instrument):
             return Interception(drop=True)
         if route.delay:
             sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s {sent}")
+            if kind is SendKind.ASK:
+                # The asker waits from now, not from the request's late arrival.
+                sim.late_ask_begins(f"an answer from {path} to {message!r}")
         if route.duplicate:
             sim.record(TraceKind.FAULT, sender, f"duplicate {sent}")
         return Interception(delay=route.delay, duplicate=route.duplicate)
@@ -643,7 +668,14 @@ class _Faults(Instrument):
         """An ask carries the token of its asker's wait, ended when it is answered."""
         if kind is not SendKind.ASK:
             return None
-        return self.sim.wait_begins(f"an answer from {actor.address.path} to {message!r}")
+        sim = self.sim
+        late = sim._late_asks.pop(current_task(), None)
+        if late is not None:
+            wait = sim._waits.get(late)
+            if wait is not None and wait.frame is _waiting_frame():
+                return late  # this very ask (its frame runs), sent after its delay
+            sim.wait_ends(late)  # an earlier one, given up during its delay
+        return sim.wait_begins(f"an answer from {actor.address.path} to {message!r}")
 
     def message_delivered(self, actor: Cell, message: object) -> None:
         """A tell that waited for room got in."""
