@@ -335,7 +335,7 @@ class Collector(Instrument):
             ("failures_per_actor", failures_per_actor),
             ("actors", actors),
         ):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{label} must be an int >= 1, got {value!r}")
         # The latest entries, oldest first; seq numbers are consecutive.
         self._ring: deque[_Entry] = deque(maxlen=keep)

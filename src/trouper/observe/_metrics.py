@@ -222,7 +222,7 @@ class Metrics(Instrument):
         sample_every: int = 256,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        if not isinstance(sample_every, int) or sample_every < 1:
+        if not isinstance(sample_every, int) or isinstance(sample_every, bool) or sample_every < 1:
             raise ValueError(f"sample_every must be an int >= 1, got {sample_every!r}")
         # The cells alive, each with its ``handled`` when it started being counted; a cell
         # leaves when its stop is reported, or at ``include`` if it stopped unreported.

@@ -343,7 +343,7 @@ class Observer:
         keep: int = 500,
     ) -> None:
         for label, value in (("page_size", page_size), ("max_rows", max_rows)):
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{label} must be an int >= 1, got {value!r}")
         self.runtime = runtime
         """The runtime watched."""

@@ -100,7 +100,11 @@ def _check(port: int, interval: float, max_connections: int) -> None:
     ):
         raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
     # Finite: an infinite one never updates the page, and JSON (``/api/config``) cannot carry it.
-    if not isinstance(interval, int | float) or not 0 < interval < math.inf:
+    if (
+        not isinstance(interval, int | float)
+        or isinstance(interval, bool)
+        or not 0 < interval < math.inf
+    ):
         raise ValueError(f"interval must be finite seconds > 0, got {interval!r}")
 
 
