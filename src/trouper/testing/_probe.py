@@ -115,6 +115,17 @@ class _ProbeEndpoint:
         return await trio.lowlevel.wait_task_rescheduled(abort)
 
 
+def _deadline(within: float) -> float:
+    """The virtual instant ``within`` seconds from now.
+
+    Raises:
+        ValueError: ``within`` is not a number of seconds >= 0 (``math.inf``: no deadline).
+    """
+    if isinstance(within, int | float) and not isinstance(within, bool) and within >= 0:
+        return trio.current_time() + within
+    raise ValueError(f"within must be a number of seconds >= 0, got {within!r}")
+
+
 def _describe(matcher: Matcher) -> str:
     if isinstance(matcher, type):
         return f"a {matcher.__qualname__}"
@@ -207,8 +218,9 @@ class TestProbe(ActorRef[object]):
         Raises:
             AssertionError: nothing arrived within ``within`` seconds, or the next
                 message does not match; the message lists what arrived.
+            ValueError: ``within`` is not a number of seconds >= 0.
         """
-        received = await self._next(trio.current_time() + within)
+        received = await self._next(_deadline(within))
         if received is None:
             raise self._failure(_describe(matcher), within, [])
         with self._put_back_if_cancelled([received]):  # a predicate that raises took nothing
@@ -222,8 +234,9 @@ class TestProbe(ActorRef[object]):
 
         Raises:
             AssertionError: a message arrived; it is listed.
+            ValueError: ``within`` is not a number of seconds >= 0.
         """
-        received = await self._next(trio.current_time() + within)
+        received = await self._next(_deadline(within))
         if received is not None:
             self._inbox.appendleft(received)
             raise self._failure("no message", within, [])
@@ -236,10 +249,11 @@ class TestProbe(ActorRef[object]):
 
         Raises:
             AssertionError: fewer than ``n`` arrived within ``within`` seconds.
+            ValueError: ``n`` is not an int >= 0, or ``within`` not seconds >= 0.
         """
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        deadline = trio.current_time() + within
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        deadline = _deadline(within)
         taken: list[Received] = []
         with self._put_back_if_cancelled(taken):
             while len(taken) < n:
@@ -273,8 +287,9 @@ class TestProbe(ActorRef[object]):
 
         Raises:
             AssertionError: none did within ``within`` seconds; the skipped ones are listed.
+            ValueError: ``within`` is not a number of seconds >= 0.
         """
-        deadline = trio.current_time() + within
+        deadline = _deadline(within)
         skipped: list[Received] = []
         with self._put_back_if_cancelled(skipped):
             while True:
@@ -322,7 +337,9 @@ class TestProbe(ActorRef[object]):
         Raises:
             AssertionError: it did not stop within ``within`` seconds, or another
                 message came first (as with ``expect``).
+            ValueError: ``within`` is not a number of seconds >= 0.
         """
+        _deadline(within)  # checked before watching
         watch = getattr(ref.endpoint, "watch", None)
         if watch is None:
             raise TypeError(f"{ref!r} cannot be watched")
