@@ -9,7 +9,7 @@ between calls: the ``Collector`` that records what happened, and the last
 *sample*.
 
 A sample (``sample()``, called by the view at a fixed rate, 2 per second
-by default) walks every live cell once: it notes each one's ``handled``
+by default, while a page follows it) walks every live cell once: it notes each one's ``handled``
 count, so that the difference with the previous sample gives messages per
 second, and totals the states. Rates are therefore free on the hot path and
 cost one walk per sample, shared by every page that is open.
@@ -320,8 +320,8 @@ class Observer:
     ``with Observer(runtime) as observer:`` installs its ``collector`` and
     ``metrics`` on the runtime for the block. ``sample()`` takes the
     per-actor message counts that rates are computed from; the view calls
-    it at a fixed rate. Every method belongs to the runtime's Trio thread and
-    never waits, except ``stop`` and ``restart``.
+    it at a fixed rate while a page follows it. Every method belongs to the
+    runtime's Trio thread and never waits, except ``stop`` and ``restart``.
 
     Args:
         runtime: the runtime to watch.
