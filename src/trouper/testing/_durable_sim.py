@@ -155,21 +155,18 @@ def run_durable_simulation(
 
     Raises:
         ValueError: ``path`` exists (a run there would start from what it holds
-            and not replay), a crash instant is not a finite number >= 0,
+            and not replay) or its directory does not, a crash instant is not a finite number >= 0,
             ``max_time`` is not a finite number > 0 or ``None``, ``spin_steps``
             is not an int > 0, or a runtime
             option is not valid (``node``, ``seed`` and ``store`` are the
             simulation's own).
-        TypeError: ``system`` is not callable, or ``open_runtime`` takes no such option.
+        TypeError: ``system`` is not callable, ``path`` is not a str or
+            ``os.PathLike``, or ``open_runtime`` takes no such option.
     """
     _check_system(system)
     _check_runtime_options(runtime_options, _RESERVED)
     instants = _instants(crashes, seed)
-    if path is not None and Path(path).exists():
-        raise ValueError(
-            f"path {str(path)!r} exists: a durable simulation starts from a new store, or "
-            "the same seed would not give the same run (remove it, or give a new path)"
-        )
+    _check_path(path)
     with tempfile.TemporaryDirectory(prefix="trouper-sim-") as directory:
         file = Path(directory) / "store.db" if path is None else Path(path)
         simulation = DurableSimulation(seed, faults, file, max_time=max_time, spin_steps=spin_steps)
@@ -182,6 +179,30 @@ def run_durable_simulation(
                 runtime_options,
                 clock=trio.testing.MockClock(autojump_threshold=0),
             )
+
+
+def _check_path(path: object) -> None:
+    """Refuse a ``path`` that cannot be a new store file, before any run.
+
+    Raises:
+        TypeError: it is not a str or an ``os.PathLike`` of one (nor ``None``).
+        ValueError: it exists, or its directory does not.
+    """
+    if path is None:
+        return
+    try:
+        file = Path(path)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"path must be a str or os.PathLike, got {path!r}") from None
+    if file.exists():
+        raise ValueError(
+            f"path {str(path)!r} exists: a durable simulation starts from a new store, or "
+            "the same seed would not give the same run (remove it, or give a new path)"
+        )
+    if not file.parent.is_dir():
+        raise ValueError(
+            f"path {str(path)!r} is in no directory: {str(file.parent)!r} does not exist"
+        )
 
 
 _RESERVED = ("node", "seed", "store")
