@@ -4,15 +4,17 @@ Theory of operation
 -------------------
 ``connect()`` makes the first connection itself (so a bad URL or bad
 credentials raise from it), then runs one background task, ``_run``, in a
-nursery of its own. ``_run`` serves one connection at a time with three
+nursery of its own. ``_run`` serves one connection at a time with four
 tasks: the *reader* (receive, parse, dispatch every complete event, with no
-task per message), the *writer* and the *pinger*. When any of them fails (a
-socket error, a ``ProtocolError``, a fatal ``-ERR``, a stale connection) the
-three are cancelled, the client reports ``Disconnected``, and ``_run``
-reconnects: it tries the known servers (those given, then those the cluster
-announced in ``INFO``), each no sooner than its backoff allows, redoes the
-handshake, re-sends ``SUB`` for every live subscription (with the remaining
-``max_msgs``) and then the bytes buffered during the outage.
+task per message), the *writer*, the *pinger* and the *expirer* (see
+request/reply below). When any of them fails (a socket error, a
+``ProtocolError``, a fatal ``-ERR``, a stale connection) they are all
+cancelled, the client reports ``Disconnected``, and ``_run`` reconnects: it
+tries the known servers (those given, then those the cluster announced in
+``INFO``, reached with the credentials of the URL that announced them), each
+no sooner than its backoff allows, redoes the handshake, re-sends ``SUB`` for
+every live subscription (with the remaining ``max_msgs``) and then the bytes
+buffered during the outage.
 
 Every outgoing byte goes through one ``bytearray``, ``_out``. Publishing
 appends to it and wakes the writer; the writer swaps it for an empty one and
@@ -57,10 +59,9 @@ subscription's callback hands each reply to its token's handler. JetStream's
 pull requests use the same table with handlers that take many messages.
 A request that no task waits on (answered by a callback) could wait for a
 reply that never comes and stay in the table for as long as the connection:
-the *expirer*, a fourth task on each connection, fails such requests with
-``ReplyTimeout`` once they were written ``reply_timeout`` ago (up to a quarter
-more: it looks four times per ``reply_timeout``, so publishing pays nothing
-for it).
+the *expirer* fails such requests with ``ReplyTimeout`` once they were
+written ``reply_timeout`` ago (up to a quarter more: it looks four times per
+``reply_timeout``, so publishing pays for it no more than one table entry).
 Pull feeds and message streams are also told of each drop (their pulls die
 with it: they move to a new inbox, so that the server, which may still hold
 those pulls, drops them) and of each reconnect.
