@@ -50,6 +50,7 @@ from trouper.testing._simulation import (
     _check_runtime_options,
     _check_system,
     _Faults,
+    _iter_seeds,
     _name,
     _problem_of,
     _quiet,
@@ -384,15 +385,15 @@ def explore_durable(
     Raises:
         ValueError: ``seeds`` gave no seed (nothing would be explored), or an
             argument is not valid (as for ``run_durable_simulation``).
-        TypeError: ``system`` or ``check`` is not callable, or ``open_runtime``
-            takes no such option.
+        TypeError: ``system`` or ``check`` is not callable, ``seeds`` is not
+            iterable, or ``open_runtime`` takes no such option.
     """
     _check_system(system)
     _check_check(check)
     _check_runtime_options(runtime_options, _RESERVED)
     options = _replay_options(max_time, spin_steps, runtime_options)
     runs = 0
-    for seed in seeds:
+    for seed in _iter_seeds(seeds):
         runs += 1
         instants = _instants(crashes, seed)
         result = run_durable_simulation(

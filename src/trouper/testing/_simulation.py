@@ -236,6 +236,20 @@ def _check_system(system: object) -> None:
     raise TypeError(f"system must be an async function taking the simulation, got {system!r}")
 
 
+def _iter_seeds(seeds: object) -> Iterator[int]:
+    """Iterate ``seeds`` (each is checked as its turn comes).
+
+    Raises:
+        TypeError: ``seeds`` is not iterable (``seeds=100`` for ``range(100)``).
+    """
+    try:
+        return iter(seeds)  # type: ignore[call-overload,no-any-return]
+    except TypeError:
+        raise TypeError(
+            f"seeds must be an iterable of int seeds, such as range(100), got {seeds!r}"
+        ) from None
+
+
 def _check_check(check: object) -> None:
     """Refuse a ``check`` that is neither ``None`` nor callable, before any run.
 
@@ -968,15 +982,15 @@ def explore(
         ValueError: ``seeds`` gave no seed (nothing would be explored), or an
             argument is not valid (as for ``run_simulation``); checked before
             any run, but for each seed, checked as its turn comes.
-        TypeError: ``system`` or ``check`` is not callable, or ``open_runtime``
-            takes no such option.
+        TypeError: ``system`` or ``check`` is not callable, ``seeds`` is not
+            iterable, or ``open_runtime`` takes no such option.
     """
     _check_system(system)
     _check_check(check)
     _check_runtime_options(runtime_options)
     options = _replay_options(max_time, spin_steps, runtime_options)
     runs = 0
-    for seed in seeds:
+    for seed in _iter_seeds(seeds):
         runs += 1
         result = run_simulation(
             system,
