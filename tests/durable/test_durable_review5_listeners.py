@@ -9,7 +9,7 @@ import pytest
 from durable_support import make_store
 
 from trouper.durable import Append, WriteBatch
-from trouper.errors import StoreFailed
+from trouper.errors import StoreFailed, StoreRefused
 
 
 class Raising:
@@ -20,6 +20,10 @@ class Raising:
 
     def appended(self, appends: Sequence[Append]) -> None:
         self.told.append("appended")
+        raise RuntimeError("listener bug")
+
+    def refused(self, refusals: Sequence[tuple[Append, StoreRefused]]) -> None:
+        self.told.append("refused")
         raise RuntimeError("listener bug")
 
     def store_failed(self, error: BaseException) -> None:
@@ -35,6 +39,9 @@ class Recording:
 
     def appended(self, appends: Sequence[Append]) -> None:
         self.told.append("appended")
+
+    def refused(self, refusals: Sequence[tuple[Append, StoreRefused]]) -> None:
+        self.told.append("refused")
 
     def store_failed(self, error: BaseException) -> None:
         self.told.append("store_failed")

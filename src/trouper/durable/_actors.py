@@ -298,6 +298,7 @@ class ActorMailbox(DurableQueue):
             random=runtime.random,
             on_dead_letter=self._posted,
             on_failure=self._store_failed,
+            on_refused=self._not_stored,
         )
         # The runtime's durable layer.
         self._layer = layer
@@ -447,6 +448,13 @@ class ActorMailbox(DurableQueue):
         address = self._recipient
         assert address is not None
         self._layer.runtime.dead_letters.post(DeadLetter(delivery.message, address, reason, error))
+
+    def _not_stored(self, message: object, error: BaseException) -> None:
+        """Post ``message``, put here, as a dead letter: the store refused it alone."""
+        address = self._recipient or Address(self._layer.runtime.node, f"/{self.name}")
+        self._layer.runtime.dead_letters.post(
+            DeadLetter(message, address, f"not stored: {_describe(_refusal(error))}", error)
+        )
 
     def _store_failed(self, error: BaseException) -> None:
         log.error("the durable store failed: %s; the runtime stops", error)

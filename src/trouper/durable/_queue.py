@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import logging
 import math
 import sys
 import traceback
@@ -83,10 +84,17 @@ from trouper.durable._store import (
     PolledStore,
     Store,
     StoredMessage,
+    TellBatch,
     WriteBatch,
     copy_failure,
 )
-from trouper.errors import ActorStopped, HandlerError, StoreFailed, UndecodableMessage
+from trouper.errors import (
+    ActorStopped,
+    HandlerError,
+    StoreFailed,
+    StoreRefused,
+    UndecodableMessage,
+)
 from trouper.runtime.lowlevel import Ask, MailboxEnding, WithMsgId, current_cell
 
 if TYPE_CHECKING:
@@ -102,6 +110,8 @@ __all__ = [
     "MessageCodec",
     "Retry",
 ]
+
+log = logging.getLogger("trouper")
 
 
 _HANDLED = MailboxEnding.HANDLED
@@ -456,7 +466,9 @@ class DurableQueue:
     ``codec`` turns messages into bytes; ``random`` drives the backoff's
     jitter (seed it to replay); ``on_dead_letter(delivery, reason, error)``
     is called once a message's move to the dead-letter queue commits;
-    ``on_failure(error)`` once if the store fails.
+    ``on_refused(message, error)`` once the store refused a message put here
+    alone (``TellBatch``: an awaited ``put`` raises the error too, an ask's
+    asker gets it); ``on_failure(error)`` once if the store fails.
     """
 
     settles: ClassVar[bool] = True
@@ -472,6 +484,7 @@ class DurableQueue:
         random: Random | None = None,
         on_dead_letter: Callable[[Delivery, str, BaseException | None], object] | None = None,
         on_failure: Callable[[BaseException], object] | None = None,
+        on_refused: Callable[[object, StoreRefused], object] | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"a durable mailbox's name must be a str, got {name!r}")
@@ -494,6 +507,7 @@ class DurableQueue:
         self._random = random or Random()
         self._on_dead_letter = on_dead_letter
         self._on_failure = on_failure or _ignore
+        self._on_refused = on_refused or self._log_refused
         # Deliveries ready to handle, and system notices, in order (the cell pops).
         self.items: deque[object] = deque()
         # Whether puts are refused (the actor stopped); the rows stay stored.
@@ -626,7 +640,8 @@ class DurableQueue:
     def _open_batch(self) -> WriteBatch:
         batch = self._batch
         if batch is None or batch.sealed:
-            self._batch = batch = WriteBatch()
+            # Tells only (a handler's sends go in its own batch): refused one by one.
+            self._batch = batch = TellBatch()
             self.store.stage(batch)
         return batch
 
@@ -637,20 +652,20 @@ class DurableQueue:
         encoded: EncodedMessage,
         msg_id: str | None,
         companion: Ask | None,
-    ) -> None:
+    ) -> Append:
+        """Stage ``message`` in ``batch``, counted in this queue; return its append."""
         if self.closed:
             # The actor stopped: the message is stored for its next incarnation.
             if msg_id is not None and type(msg_id) is not str:
                 _bad_msg_id(msg_id)
             window = self.options.dedup_window
-            batch.append(
+            return batch.append(
                 self.name,
                 encoded.type_name,
                 encoded.payload,
                 msg_id=msg_id,
                 dedup_until=None if msg_id is None or window is None else wall_now() + window,
             )
-            return
         payload = encoded.payload
         if type(payload) is not bytes:
             raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
@@ -668,9 +683,11 @@ class DurableQueue:
             self._live = False
             self._unread += 1
         self._reserved += 1
-        batch.appends.append(
-            _Put(self, payload, encoded.type_name, msg_id, dedup_until, message, companion, claim)
+        record = _Put(
+            self, payload, encoded.type_name, msg_id, dedup_until, message, companion, claim
         )
+        batch.appends.append(record)
+        return record
 
     def put_nowait(self, item: object) -> bool:
         """Stage ``item`` for the next commit; return False if the mailbox is full or closed.
@@ -698,6 +715,8 @@ class DurableQueue:
         waits for room: the sender (the cell's ``send``) checks just before.
 
         Raises:
+            StoreRefused: the store refused this message alone (the other
+                tells of its batch are stored); ``on_refused`` was told too.
             StoreFailed: the store failed; the item may not be stored.
             UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
         """
@@ -734,13 +753,15 @@ class DurableQueue:
             # needs). Filled first: nothing is staged if the append raises
             # (if the store has failed since the checks above, staging raises
             # and this queue, failed with it, takes nothing more).
-            batch = WriteBatch()
-            self._stage_append(batch, message, encoded, msg_id, companion)
+            batch = TellBatch()
+            record = self._stage_append(batch, message, encoded, msg_id, companion)
             self._batch = batch
             await self.store.stage_and_wait(batch)
-            return True
-        self._stage_append(batch, message, encoded, msg_id, companion)
-        await self.store.durable(batch)
+        else:
+            record = self._stage_append(batch, message, encoded, msg_id, companion)
+            await self.store.durable(batch)
+        if batch.refused is not None:
+            _raise_if_refused(batch.refused, record)
         return True
 
     def put_system(self, item: object) -> None:
@@ -1313,6 +1334,33 @@ class DurableQueue:
         if self.producers:
             self.admit()
 
+    def refused(self, refusals: Sequence[tuple[Append, StoreRefused]]) -> None:
+        """Messages put here were refused alone: fail their asks, tell ``on_refused``.
+
+        Their appends came to ``appended`` first, not ``accepted`` (their room
+        is free again); an awaited ``put`` raises the error itself.
+        """
+        for record, error in refusals:
+            if type(record) is _Put and record.queue is self:
+                message = record.message
+                companion = record.companion
+                if companion is not None:
+                    record.companion = None
+                    companion.settle(outcome.Error(_copy_refusal(error)))
+            else:
+                message = self._refused_message(record)
+            self._on_refused(message, error)
+
+    def _refused_message(self, record: Append) -> object:
+        """The message of a refused append staged elsewhere (decoded; its bytes if it cannot be)."""
+        try:
+            return self._codec.decode(record.type_name, record.payload)
+        except Exception:
+            return record.payload
+
+    def _log_refused(self, _message: object, error: StoreRefused) -> None:
+        log.error("%s: a message was not stored: %s", self.name, _describe(_refusal(error)))
+
     def store_failed(self, error: BaseException) -> None:
         """The store failed: hand out nothing more, fail parked senders, tell ``on_failure``."""
         if self._failure is not None:
@@ -1713,6 +1761,20 @@ def _describe(error: BaseException) -> str:
     except Exception as broken:  # a user's error with a broken __str__
         text = f"<str() raised {type(broken).__name__}>"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _copy_refusal(error: StoreRefused) -> StoreRefused:
+    """A fresh ``StoreRefused`` with the args and cause of ``error``, for one more raise."""
+    copy = StoreRefused(*error.args)
+    copy.__cause__ = error.__cause__
+    return copy
+
+
+def _raise_if_refused(refusals: Sequence[tuple[Append, StoreRefused]], record: Append) -> None:
+    """Raise (a copy of) why ``record`` was refused, if it is among ``refusals``."""
+    for refused, error in refusals:
+        if refused is record:
+            raise _copy_refusal(error)
 
 
 def _refusal(error: BaseException) -> BaseException:

@@ -68,6 +68,7 @@ from trouper.durable._queue import (
     MessageCodec,
     Retry,
     _bad_msg_id,
+    _copy_refusal,
     _dead_letter_facts,
     _describe,
     _refusal,
@@ -82,7 +83,7 @@ from trouper.durable._store import (
     WriteBatch,
     copy_failure,
 )
-from trouper.errors import ActorStopped, StoreFailed
+from trouper.errors import ActorStopped, StoreFailed, StoreRefused
 from trouper.runtime.lowlevel import Ask, MailboxEnding
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ class ServedQueue(DurableQueue):
         random: Random | None = None,
         on_dead_letter: Callable[[Delivery, str, BaseException | None], object] | None = None,
         on_failure: Callable[[BaseException], object] | None = None,
+        on_refused: Callable[[object, StoreRefused], object] | None = None,
     ) -> None:
         if isinstance(options, Durable) and options.dedup_window is None:
             raise ValueError(
@@ -177,6 +179,7 @@ class ServedQueue(DurableQueue):
             random=random,
             on_dead_letter=on_dead_letter,
             on_failure=on_failure,
+            on_refused=on_refused,
         )
         # The store, as the delivering store it is.
         self._delivering = store
@@ -225,7 +228,7 @@ class ServedQueue(DurableQueue):
         key: str | None = None,
         *,
         beyond: bool = False,
-    ) -> None:
+    ) -> Append:
         if msg_id is not None and type(msg_id) is not str:
             _bad_msg_id(msg_id)  # before anything is counted
         if not beyond and not self.closed:
@@ -241,7 +244,7 @@ class ServedQueue(DurableQueue):
             token = f"{self._token_prefix}{self._tokens}"
             self._asks[token] = companion
         self._reserved += 1
-        batch.add(ServedAppend(self, encoded, msg_id, key, token, beyond))
+        return batch.add(ServedAppend(self, encoded, msg_id, key, token, beyond))
 
     def put_system(self, item: object) -> None:
         """Add ``item`` however full the mailbox is (see ``DurableQueue.put_system``).
@@ -264,6 +267,15 @@ class ServedQueue(DurableQueue):
                 self._reserved -= 1
         if self.producers:
             self.admit()
+
+    def refused(self, refusals: Sequence[tuple[Append, StoreRefused]]) -> None:
+        """Messages put here were refused alone: fail their asks, tell ``on_refused``."""
+        for record, error in refusals:
+            if type(record) is ServedAppend and record.queue is self and record.token is not None:
+                companion = self._asks.pop(record.token, None)
+                if companion is not None:
+                    companion.settle(outcome.Error(_copy_refusal(error)))
+            self._on_refused(self._refused_message(record), error)
 
     def store_failed(self, error: BaseException) -> None:
         """The store failed: hand out nothing more, fail parked senders, tell ``on_failure``."""

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 import attrs
 from trio.lowlevel import Task
 
-from trouper.errors import StoreFailed
+from trouper.errors import StoreFailed, StoreRefused
 
 __all__ = [
     "Append",
@@ -42,6 +42,7 @@ __all__ = [
     "Store",
     "StoreStatistics",
     "StoredMessage",
+    "TellBatch",
     "WriteBatch",
 ]
 
@@ -222,6 +223,8 @@ class WriteBatch:
     is not reused after. Within a commit, the appends of all batches are made
     first (in staging order), then nacks, dead-letter moves, acks, state saves
     and claim releases, so a batch may ack a message and append its results.
+    A write the store refuses fails the whole batch, unless the batch is
+    ``separable`` (a ``TellBatch``).
     """
 
     __slots__ = (
@@ -231,12 +234,16 @@ class WriteBatch:
         "appends",
         "dead",
         "nacks",
+        "refused",
         "releases",
         "sealed",
         "states",
         "tried",
         "waiters",
     )
+
+    separable: ClassVar[bool] = False
+    """Whether the store may refuse one append alone and commit the rest (``TellBatch``)."""
 
     def __init__(self) -> None:
         # Messages to append, in order.
@@ -264,6 +271,9 @@ class WriteBatch:
         # Tasks parked until this batch is durable (``Store.durable``), or None: the
         # store reschedules each once, with None or the error that failed the commit.
         self.waiters: list[Task] | None = None
+        # The appends the store refused alone, each with why (a ``separable`` batch
+        # only), set by the store before the batch is durable; None if none was.
+        self.refused: list[tuple[Append, StoreRefused]] | None = None
 
     def __bool__(self) -> bool:
         return bool(
@@ -396,11 +406,33 @@ class WriteBatch:
         return self._on_failure or ()
 
 
+class TellBatch(WriteBatch):
+    """Appends only, each a sender's tell of its own: the store may refuse one alone.
+
+    The tells of one scheduler pass share a batch (one commit for many
+    senders), but nothing ties them together: a store that refuses one for
+    good (a per-message limit: too large for its stream...) leaves it out,
+    sets ``accepted`` False, records ``(append, error)`` in ``refused`` and
+    commits the rest. The batch is then durable as usual: its waiters wake,
+    its ``after_commit`` callbacks run, the listener's ``appended`` gets every
+    append (the refused ones not ``accepted``), then its ``refused``. So one
+    sender's refused message fails only that sender's tell. A store that
+    never refuses one message alone (SQLite) treats it as any batch.
+    """
+
+    __slots__ = ()
+
+    separable: ClassVar[bool] = True
+
+
 class MailboxListener(Protocol):
     """What the store tells a mailbox's live consumer (on Trio's thread, right after a commit)."""
 
     def appended(self, appends: Sequence[Append]) -> None:
         """Messages appended to the mailbox were committed (``accepted`` says which were kept)."""
+
+    def refused(self, refusals: Sequence[tuple[Append, StoreRefused]]) -> None:
+        """Appends to the mailbox were refused alone (``TellBatch.refused``); after ``appended``."""
 
     def store_failed(self, error: BaseException) -> None:
         """A commit failed: the store accepts no more writes."""
