@@ -115,6 +115,22 @@ class _ProbeEndpoint:
         return await trio.lowlevel.wait_task_rescheduled(abort)
 
 
+def _check_name(name: object) -> None:
+    """Refuse a probe name that is not one path segment, as ``spawn`` refuses an actor's.
+
+    Raises:
+        ValueError: it is not a non-empty string, or holds ``/``, ``*`` or ``>``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a probe name must be a non-empty string, got {name!r}")
+    if "/" in name:
+        raise ValueError(f"a probe name is one path segment: it cannot hold '/', got {name!r}")
+    if "*" in name or ">" in name:
+        raise ValueError(
+            f"a probe name cannot hold '*' or '>', the wildcards of subjects, got {name!r}"
+        )
+
+
 def _deadline(within: float) -> float:
     """The virtual instant ``within`` seconds from now.
 
@@ -157,8 +173,12 @@ class TestProbe(ActorRef[object]):
         """A probe at ``/probe/<name>``, or ``/probe/1``, ``/probe/2``... in the runtime.
 
         Raises:
-            ValueError: a probe of this runtime has that name already.
+            ValueError: a probe of this runtime has that name already, or the name
+                is not one path segment (a non-empty string without ``/``, ``*``, ``>``,
+                as an actor's name).
         """
+        if name is not None:
+            _check_name(name)
         taken = _names.setdefault(runtime, set())
         if name is None:
             name = next(label for n in itertools.count(1) if (label := str(n)) not in taken)
