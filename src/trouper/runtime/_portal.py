@@ -109,7 +109,11 @@ class Portal:
 
     def publish(self, subject: str, message: object) -> int:
         """``await runtime.topics.publish(subject, message)`` from this thread."""
-        return self.run(self._runtime.topics.publish, subject, message)
+
+        async def publish() -> int:
+            return await self._runtime.topics.publish(subject, message)
+
+        return self.run(publish)
 
     def subscribe(self, ref: ActorRef[object], pattern: str, **options: object) -> Subscription:
         """``runtime.topics.subscribe(ref, pattern, **options)`` from this thread."""

@@ -311,6 +311,14 @@ class Runtime:
                 f"no trouper layer provides {key!r}: import the package that does "
                 "(trouper.topics for 'topics', trouper.routing for 'pools')"
             )
+        if not self._in_run():
+            # A layer's object subscribes to the runtime's events as it is made:
+            # from another thread that would race the Trio thread.
+            raise RuntimeError(
+                f"runtime {self.node!r} makes its {key!r} object on first use, and that use "
+                "was outside the Trio run that hosts it (another thread, or asyncio code "
+                "beside it): use it there first, or go through rt.portal or trouper.aio"
+            )
         made = self._extensions[key] = factory(self)
         return made
 
@@ -321,12 +329,15 @@ class Runtime:
         so that a call from another thread fails clearly instead of leaving an
         actor stuck.
         """
+        if not self._in_run():
+            self.refuse_foreign_thread(what)
+
+    def _in_run(self) -> bool:
+        """Whether the caller runs in the Trio run that hosts this runtime."""
         try:
-            if current_root_task() is self.root_task:
-                return
+            return current_root_task() is self.root_task
         except RuntimeError:  # no Trio run in this thread
-            pass
-        self.refuse_foreign_thread(what)
+            return False
 
     def refuse_foreign_thread(self, what: str) -> NoReturn:
         """Raise the ``RuntimeError`` for ``what`` called from outside the runtime's thread."""
