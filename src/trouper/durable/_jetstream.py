@@ -53,7 +53,9 @@ Each delivery's receipt is a lease, held until it is settled: a keeper task
 sends ``+WPI`` every ``ack_wait / 4`` for each lease held, so a message is
 redelivered (to another host, or to this one) only once this process stops
 holding it: settled, or the process died, froze or lost the server for
-about ``ack_wait``. One handler at a time per message.
+about ``ack_wait``. One handler at a time per message. A feed holds at most
+the mailbox's ``prefetch`` leases and pulls: a handled message counts until
+its ack is sent, so the next one is pulled after it (``_LeasedFeed``).
 """
 
 from __future__ import annotations
@@ -260,28 +262,33 @@ class _Lease:
 
     The store's keeper sends ``+WPI`` for every lease held, every
     ``ack_wait / 4``, so the server does not hand the message to another host
-    (or again to this one) while it waits in this process or its handler runs.
-    An ack or term while publishes of this process wait for room in the
-    mailbox asks the server to confirm it, and the confirmation wakes them.
+    (or again to this one) while it waits in this process, its handler runs, or
+    its outputs are stored before its ack. Settling it lets its feed pull a
+    message it held back for the lease (see ``_LeasedFeed``). An ack or term
+    while publishes of this process wait for room in the mailbox asks the
+    server to confirm it, and the confirmation wakes them.
     """
 
-    __slots__ = ("held", "mailbox", "msg", "seq", "store")
+    __slots__ = ("feed", "mailbox", "msg", "seq", "store")
 
     def __init__(
-        self, msg: JsMsg, held: dict[int, _Lease], seq: int, store: JetStreamStore, mailbox: str
+        self, msg: JsMsg, feed: _LeasedFeed, seq: int, store: JetStreamStore, mailbox: str
     ) -> None:
         # The delivery, settled through its ack methods.
         self.msg = msg
-        # The leases of its feed, by stream sequence; it is there until settled.
-        self.held = held
+        # The feed it came by: in its ``held`` under ``seq`` until settled.
+        self.feed = feed
         self.seq = seq
         # The store and mailbox it came from (told when settling it made room).
         self.store = store
         self.mailbox = mailbox
 
     def _release(self) -> None:
-        if self.held.get(self.seq) is self:
-            del self.held[self.seq]
+        feed = self.feed
+        if feed.held.get(self.seq) is self:
+            del feed.held[self.seq]
+            if feed.deferred:
+                feed.wake()
 
     def _on_room(self) -> Callable[[NatsError | None], object] | None:
         """The callback that wakes publishes waiting for room here, if some wait; else None."""
@@ -306,15 +313,23 @@ class _Lease:
 
 
 class _LeasedFeed:
-    """A mailbox's long poll, with the leases of the deliveries it handed over."""
+    """A mailbox's long poll, with the leases of the deliveries it handed over.
 
-    __slots__ = ("_closed", "_feed", "_feeds", "held")
+    It holds at most ``window`` (the mailbox's prefetch) leases and pulls
+    together: a message whose handler ended is still held until its outputs
+    are stored and its ack is sent, so what its queue asks for then is pulled
+    only once enough leases are settled. Else a process that dies (a poison
+    message that kills it, say) would take with it a handled neighbour whose
+    ack had not gone out, and have it charged one delivery per such death.
+    """
+
+    __slots__ = ("_closed", "_feed", "_feeds", "deferred", "held", "window")
 
     def __init__(
         self,
         feed: PullFeed,
         feeds: set[_LeasedFeed],
-        held: dict[int, _Lease],
+        window: int,
         closed: Callable[[ConnectionClosed], None],
     ) -> None:
         # The long poll.
@@ -323,31 +338,45 @@ class _LeasedFeed:
         self._closed = closed
         # The store's open feeds (the keeper's round); this one is there until closed.
         self._feeds = feeds
+        # The most leases held plus messages pulled and not come yet (>= 1).
+        self.window = window
         # The deliveries handed over and not settled, by stream sequence (the latest of each).
-        self.held = held
+        self.held: dict[int, _Lease] = {}
+        # Messages asked for and not pulled yet, for want of room in the window (>= 0).
+        self.deferred = 0
         feeds.add(self)
 
     @property
     def requested(self) -> int:
-        """Messages asked for that have not come yet."""
-        return self._feed.requested
+        """Messages asked for that have not come yet (pulled, or held back for the window)."""
+        return self._feed.requested + self.deferred
 
     def pull(self, batch: int) -> None:
-        """Ask for ``batch`` more messages."""
-        self._feed.pull(batch)
+        """Ask for ``batch`` more messages: pulled now as far as the window has room, else later."""
+        self.deferred += batch
+        self._pull_deferred()
+
+    def _pull_deferred(self) -> None:
+        room = self.window - len(self.held) - self._feed.requested
+        if room > 0 and self.deferred:
+            batch = min(room, self.deferred)
+            self._feed.pull(batch)
+            self.deferred -= batch
 
     def wake(self) -> None:
         """Wake a task in ``wait()``."""
         self._feed.wake()
 
     async def wait(self) -> None:
-        """Wait until something changed (see ``PullFeed.wait``).
+        """Wait until something changed (see ``PullFeed.wait``); pull what the window has room for.
 
         Raises:
             ConnectionClosed: the feed was closed, or the client (then the store fails).
+            JetStreamError, OutboundBufferFull: as ``PullFeed.pull``.
         """
         try:
             await self._feed.wait()
+            self._pull_deferred()
         except ConnectionClosed as error:
             self._closed(error)
             raise
@@ -356,6 +385,7 @@ class _LeasedFeed:
         """Stop polling and stop keeping its leases (the server redelivers them after ack_wait)."""
         self._feeds.discard(self)
         self.held.clear()
+        self.deferred = 0
         self._feed.close()
 
 
@@ -804,14 +834,12 @@ class JetStreamStore:
                     self._name, f"the durable mailbox {mailbox!r} could not be opened: {error}"
                 ) from error
 
-        held: dict[int, _Lease] = {}
-
         def on_message(msg: JsMsg) -> None:
             headers = msg.headers
             metadata = msg.metadata
             seq = metadata.stream_seq
             # A redelivery of one held here replaces its lease (the holder settles the latest).
-            lease = held[seq] = _Lease(msg, held, seq, self, mailbox)
+            lease = leased.held[seq] = _Lease(msg, leased, seq, self, mailbox)
             if headers is None:
                 type_name = msg_id = ask = None
             else:
@@ -832,7 +860,8 @@ class JetStreamStore:
             )
 
         feed = consumer.feed(on_message, expires=self._poll_expires, heartbeat=self._heartbeat)
-        return _LeasedFeed(feed, self._feeds, held, self._client_closed)
+        leased = _LeasedFeed(feed, self._feeds, options.prefetch, self._client_closed)
+        return leased
 
     async def _watch_client(self) -> None:
         """Fail the store as soon as its client closes for good, hosted mailboxes or not.
@@ -932,7 +961,7 @@ class JetStreamStore:
             # the first once the buffer was over its bound: those messages moved away).
             leases = [lease for feed in self._feeds for lease in feed.held.values()]
             for lease in leases:
-                if lease.held.get(lease.seq) is not lease:
+                if lease.feed.held.get(lease.seq) is not lease:
                     continue  # settled meanwhile: a +WPI would undo a -NAK's delay
                 try:
                     await self.client.publish(lease.msg.reply, b"+WPI")
