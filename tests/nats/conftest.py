@@ -8,7 +8,7 @@ gives a test a server of its own to stop, restart or kill. Servers run the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,29 @@ def nats_server() -> Iterator[NatsServer]:
 def nats_url(nats_server: NatsServer) -> str:
     """The shared server's URL."""
     return nats_server.url
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test of the shared server shows the server's warnings and errors.
+
+    Some refusals say only part of their cause on the wire (a stream whose
+    store could not be made answers "error creating store for stream"; the
+    reason is in the server's log), and the log is removed with the server
+    at the end of the session.
+    """
+    report = yield
+    server = getattr(item, "funcargs", {}).get("nats_server")
+    if report.failed and isinstance(server, NatsServer):
+        try:
+            text = server.log_file.read_text(errors="replace")
+        except OSError as error:
+            text = f"(no log: {error})"
+        lines = [line for line in text.splitlines() if "[WRN]" in line or "[ERR]" in line]
+        report.sections.append(("nats-server warnings", "\n".join(lines[-20:]) or "(none)"))
+    return report
 
 
 @pytest.fixture
