@@ -62,6 +62,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.trio(run=run_on_virtual_time), append=False)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a synchronous test that uses the fixtures before pytest sets any of them up.
+
+    pytest cannot set an async fixture up for a synchronous test; it fails in a
+    way that leaves its fixture machinery broken for every test after it.
+    """
+    used = _FIXTURES & set(getattr(item, "fixturenames", ()))
+    function = getattr(item, "obj", None)
+    if used and function is not None and not inspect.iscoroutinefunction(function):
+        fixture = "probe" if "probe" in used else "runtime"  # probe brings runtime with it
+        pytest.fail(
+            f"{item.name} uses trouper's {fixture} fixture, which runs on Trio: "
+            "make it an async test (async def)",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     """A fresh runtime on virtual time, stopped and checked after the test.
