@@ -60,9 +60,11 @@ A job is one of:
 - a plain call, done in the pump's own step (``subscribe``, ``unsubscribe``,
   withdrawing a call, ``run_sync``);
 - a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait`` on the Trio ref in
-  the pump's step. If the mailbox is full (for an actor of this runtime, read
-  before the send is tried: a refused try would reach the instruments as a
-  send of its own, and the wait for room again), the message starts the actor's
+  the pump's step (for an awaited ``tell`` to an actor of this runtime, ``Cell.tell_now``, so that
+  the instruments see a ``TELL``; to a durable mailbox it always waits in a lane, as ``await
+  tell`` does in Trio, until the message is held). If the mailbox is full (for an
+  actor of this runtime, read before the send is tried: a refused try would reach the
+  instruments as a send of its own, and the wait for room again), the message starts the actor's
   *lane*: a queue served in order by one Trio task (``await tell``, and for
   an ask the endpoint's ``ask_when_room``, which waits for room but not for
   the reply, else ``ref.ask`` in a task of its own that the lane lets run to
@@ -667,7 +669,7 @@ class Crossing:
             if call is not None and call.future.cancelled():
                 return  # withdrawn before it crossed
             try:
-                sent = _put_nowait(ref, message)
+                sent = _put_nowait(ref, message, awaited=call is not None)
             except Exception as error:
                 self._delivered(key, call, error)
                 return
@@ -686,7 +688,7 @@ class Crossing:
         if lane is None:
             for message in messages:
                 try:
-                    if not _put_nowait(ref, message):
+                    if not _put_nowait(ref, message, awaited=False):
                         lane = self._lanes[key] = deque()
                         self._nursery.start_soon(self._serve_lane, ref, lane)
                         break
@@ -729,7 +731,7 @@ class Crossing:
                     continue
                 if not item.asking:
                     try:
-                        sent = _put_nowait(ref, item.message)
+                        sent = _put_nowait(ref, item.message, awaited=call is not None)
                     except Exception as error:
                         lane.popleft()
                         self._delivered(key, call, error)
@@ -805,12 +807,24 @@ def _refuses(endpoint: object) -> bool:
     return isinstance(endpoint, Cell) and endpoint.mailbox.full
 
 
-def _put_nowait(ref: ActorRef[object], message: object) -> bool:
-    """``ref.tell_nowait(message)``; ``False``, with nothing sent, if it has no room now."""
-    if _refuses(ref.endpoint):
+def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> bool:
+    """Send ``message`` to ``ref`` now; ``False``, with nothing sent, if it has no room now.
+
+    ``ref.tell_nowait(message)``, or for a caller's ``await tell`` (``awaited``)
+    to an actor of this runtime, ``Cell.tell_now``: the instruments see the
+    kind the caller used. A durable mailbox holds a told message only once its
+    ``put`` returned: an awaited tell to one always waits for it (in a lane).
+    """
+    endpoint = ref.endpoint
+    if _refuses(endpoint):
         return False
     try:
-        ref.tell_nowait(message)
+        if awaited and isinstance(endpoint, Cell):
+            if endpoint.mailbox.durable:
+                return False
+            endpoint.tell_now(message)
+        else:
+            ref.tell_nowait(message)
     except MailboxFull:
         return False
     return True

@@ -502,7 +502,25 @@ class Cell:
             return False
         raise MailboxFull(self.address, mailbox.size)
 
-    def _send_nowait_special(self, message: object, msg_id: str | None) -> bool:
+    def tell_now(self, message: object) -> bool:
+        """Put ``message`` in the mailbox now, as an ``await tell`` that found room would.
+
+        ``send_nowait`` reported to the instruments as a ``SendKind.TELL``: for a
+        layer that carries out a caller's ``await tell`` from a synchronous step
+        (the asyncio bridge) once it knows there is room. Returns whether it
+        reached the mailbox (``False``: it became a dead letter). Not for a
+        durable mailbox, which holds a told message only once ``put`` returned.
+
+        Raises:
+            MailboxFull: the mailbox is full; the message was not sent.
+        """
+        if self._foreign():
+            self.runtime.refuse_foreign_thread("tell")
+        return self._send_nowait_special(message, None, SendKind.TELL)
+
+    def _send_nowait_special(
+        self, message: object, msg_id: str | None, kind: SendKind = SendKind.TELL_NOWAIT
+    ) -> bool:
         """``send_nowait`` when something is not plain: staging, an id, instruments."""
         if self.runtime.in_transaction and self._stage(message, msg_id):
             return True
@@ -510,12 +528,15 @@ class Cell:
         item = message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
         instruments = self.runtime.instruments
         if instruments.watch_sends:
+            if mailbox.full and not mailbox.closed:
+                # Refused before the hooks: they see only sends that happen.
+                raise MailboxFull(self.address, mailbox.size)
             if instruments.intercept_send:
-                fate = instruments.intercept(self, message, SendKind.TELL_NOWAIT)
+                fate = instruments.intercept(self, message, kind)
                 if fate is not None:
                     return self.intercepted_tell(fate, item)
             if instruments.message_sent and not mailbox.durable:
-                contexts = instruments.sent(self, message, SendKind.TELL_NOWAIT)
+                contexts = instruments.sent(self, message, kind)
                 if contexts is not None:
                     item = Carried(message, contexts)
         if not mailbox.put_nowait(item):
@@ -607,7 +628,7 @@ class Cell:
             ActorStopped: the actor has stopped (a dead letter was posted).
             UnhandledMessage: no handler takes the message (a dead letter was posted).
         """
-        envelope, deliver = self._callback_ask(message, on_reply)
+        envelope, deliver = self._callback_ask(message, on_reply, wait=False)
         if deliver:
             if not self.mailbox.put_nowait(envelope):
                 raise MailboxFull(self.address, self.mailbox.size)
@@ -627,7 +648,7 @@ class Cell:
                 (a dead letter was posted).
             UnhandledMessage: no handler takes the message (a dead letter was posted).
         """
-        envelope, deliver = self._callback_ask(message, on_reply)
+        envelope, deliver = self._callback_ask(message, on_reply, wait=True)
         if deliver:
             mailbox = self.mailbox
             if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
@@ -637,18 +658,24 @@ class Cell:
         return envelope
 
     def _callback_ask(
-        self, message: object, on_reply: Callable[[outcome.Outcome[object]], None]
+        self, message: object, on_reply: Callable[[outcome.Outcome[object]], None], *, wait: bool
     ) -> tuple[Ask, bool]:
         """Check and open a callback ask; return it and whether it still goes in the mailbox.
 
         An interception (a simulated fault) may drop or delay it, or queue a
-        copy first: then it is not delivered here.
+        copy first: then it is not delivered here. Unless the caller will
+        ``wait`` for room, a full mailbox refuses it before the send hooks.
         """
         runtime = self.runtime
         if self._foreign():
             runtime.refuse_foreign_thread("ask")
         instruments = runtime.instruments
         watched = instruments.watch_sends
+        if watched and not wait and self.mailbox.full:
+            # Refused before the hooks (they see only sends that happen), after the
+            # refusals that come first without instruments (stopped, unhandled).
+            self._open_ask(message, on_reply)
+            raise MailboxFull(self.address, self.mailbox.size)
         fate = instruments.intercept(self, message, SendKind.ASK) if watched else None
         envelope = self._open_ask(message, on_reply)
         if fate is not None and not self.intercepted_callback_ask(fate, envelope):
