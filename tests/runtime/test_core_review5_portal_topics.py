@@ -44,7 +44,7 @@ async def test_a_portals_first_publish_makes_the_registry_in_the_runtimes_thread
         ref = await rt.spawn(Keeper)
         portal = rt.portal
 
-        def work() -> tuple[int, int, list[str]]:
+        def work() -> tuple[int, int, object]:
             before = portal.publish("notes.a", Note("nobody yet"))
             portal.subscribe(ref, "notes.*")
             after = portal.publish("notes.b", Note("kept"))
