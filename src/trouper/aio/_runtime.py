@@ -185,16 +185,23 @@ class AioRuntime:
         *,
         with_subject: bool = False,
         overflow: Overflow | None = None,
+        queue: str | None = None,
     ) -> Subscription:
         """Subscribe an actor to ``pattern`` (``TopicRegistry.subscribe``); return the subscription.
 
-        End it with ``unsubscribe`` (its own ``cancel()`` is for Trio code).
+        The options are the registry's: ``with_subject`` delivers
+        ``Published(subject, message)``, ``overflow`` says what publishing does
+        when the mailbox is full, and ``queue`` joins the queue group of that
+        name for ``pattern`` (each publish goes to one member in turn). End
+        the subscription with ``unsubscribe`` (its own ``cancel()`` is for Trio
+        code). The registry's errors (``InvalidSubject``, ``ValueError`` for a
+        bad ``overflow`` or ``queue``) are raised here.
         """
         runtime, actor = self._runtime, _trio_ref(ref)
 
         def subscribe() -> Subscription:
             return runtime.topics.subscribe(
-                actor, pattern, with_subject=with_subject, overflow=overflow
+                actor, pattern, with_subject=with_subject, overflow=overflow, queue=queue
             )
 
         return await self._crossing.call_sync(subscribe)
