@@ -9,7 +9,7 @@ commit the rest: the refused sender's tell raises, its message is posted
 as a dead letter ``not stored: ...``, an ask's asker gets the error.
 
 The store here is a ``SqliteStore`` behind a commit of its own that refuses
-a message holding ``refuse`` the way a broker refuses one over a limit.
+a message to ``keeper`` holding ``refuse``, as a broker refuses one over a limit.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _REFUSAL = (
 
 
 class RefusingStore:
-    """A SqliteStore whose commits refuse every append holding ``refuse``, as a broker would.
+    """A SqliteStore that refuses, at the commit, an append to ``keeper`` holding ``refuse``.
 
     Alone in a ``separable`` batch (``TellBatch``), with the whole batch otherwise.
     """
@@ -102,7 +102,7 @@ class RefusingStore:
         kept: list[tuple[Append, Append]] = []
         refused: list[tuple[Append, StoreRefused]] = []
         for record in batch.appends:
-            if b"refuse" in record.payload:
+            if record.mailbox == "keeper" and b"refuse" in record.payload:
                 what = f"a message for the durable mailbox {record.mailbox!r}: too large"
                 refused.append((record, StoreRefused("refusing", what)))
                 continue
@@ -259,3 +259,27 @@ async def test_a_refused_ask_raises_to_its_asker_alone(tmp_path: Path) -> None:
                 nursery.start_soon(ask, "keep me")
     assert answers == {"refuse me": StoreRefused, "keep me": "keep me"}
     assert got == ["keep me"]
+
+
+class Relay(trouper.Actor):
+    """Tells the keeper what it is told (from a durable handler: the send commits with the ack)."""
+
+    def __init__(self, keeper: trouper.ActorRef[str]) -> None:
+        self.keeper = keeper
+
+    @trouper.handler
+    async def text(self, message: str) -> None:
+        await self.keeper.tell(message)
+
+
+async def test_a_handlers_refused_send_is_never_refused_alone(tmp_path: Path) -> None:
+    """A handler's send shares its ack's fate: refused, the input is not acked (it stays stored)."""
+    got: list[str] = []
+    async with trouper.open_runtime(store=_store(tmp_path)) as rt:
+        keeper = await rt.spawn(Keeper, got, name="keeper", mailbox=Durable())
+        relay = await rt.spawn(Relay, keeper, name="relay", mailbox=Durable())
+        await relay.tell("refuse me")
+        await trio.sleep(1)
+        depths = {stats.name: stats.depth for stats in await rt.store.mailbox_statistics()}
+    assert got == []
+    assert depths["relay"] == 1

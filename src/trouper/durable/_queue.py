@@ -569,8 +569,12 @@ class DurableQueue:
         self._sequence = 0
         # Companions of appends not handed over at commit (asks, by id).
         self._companions: dict[int, Ask] = {}
-        # The batch being filled for the next commit (None or sealed: start another).
+        # The batch being filled for the next commit (None or sealed: start another):
+        # tells, acks without sends, nacks, dead-letter moves (a ``TellBatch``).
         self._batch: WriteBatch | None = None
+        # The batch being filled with the acks of handlers that sent messages, their
+        # sends and states: the store may not refuse a send alone (None or sealed).
+        self._transactions: WriteBatch | None = None
         # Last state saved or loaded, and whether it is known.
         self._state: bytes | None = None
         self._state_known = False
@@ -640,8 +644,16 @@ class DurableQueue:
     def _open_batch(self) -> WriteBatch:
         batch = self._batch
         if batch is None or batch.sealed:
-            # Tells only (a handler's sends go in its own batch): refused one by one.
+            # Its appends are tells (a handler's sends go in ``_open_transactions``'s).
             self._batch = batch = TellBatch()
+            self.store.stage(batch)
+        return batch
+
+    def _open_transactions(self) -> WriteBatch:
+        """The batch for handlers' acks with their sends: they commit together or not at all."""
+        batch = self._transactions
+        if batch is None or batch.sealed:
+            self._transactions = batch = WriteBatch()
             self.store.stage(batch)
         return batch
 
@@ -933,15 +945,15 @@ class DurableQueue:
             # A state that cannot be stored raises to the cell, which then settles the
             # delivery as failed with that error: nothing of the handler commits.
             state = self._state_data() if self._stateful else None
-            batch = self._batch
+            sends = item._sends
+            batch = self._batch if sends is None else self._transactions
             if batch is None or batch.sealed:
                 try:
-                    batch = self._open_batch()
+                    batch = self._open_batch() if sends is None else self._open_transactions()
                 except (StoreFailed, trio.ClosedResourceError):
                     self._halted = True
                     return False
             batch.acks.append(item.id)
-            sends = item._sends
             if sends is not None:
                 for target, message, encoded, msg_id in sends:
                     target._stage_append(batch, message, encoded, msg_id, None)
@@ -1042,14 +1054,14 @@ class DurableQueue:
         if self._failure is not None or self._halted:
             self._stale_settled(delivery_id)
             return
+        sends = item._sends
         try:
-            batch = self._open_batch()
+            batch = self._open_batch() if sends is None else self._open_transactions()
         except (StoreFailed, trio.ClosedResourceError):
             self._halted = True
             self._stale_settled(delivery_id)
             return
         batch.acks.append(delivery_id)
-        sends = item._sends
         if sends is not None:
             for target, message, encoded, msg_id in sends:
                 target._stage_append(batch, message, encoded, msg_id, None)

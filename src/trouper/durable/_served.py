@@ -476,12 +476,12 @@ class ServedQueue(DurableQueue):
                 return False
             # A state that cannot be stored raises to the cell (see ``DurableQueue.settle``).
             state = self._state_data() if self._stateful and current else None
+            sends = item._sends
             try:
-                batch = self._open_batch()
+                batch = self._open_batch() if sends is None else self._open_transactions()
             except (StoreFailed, trio.ClosedResourceError):
                 self._halted = True
                 return False
-            sends = item._sends
             if sends is not None:
                 prefix = f"{self.name}/{item.id}/"
                 for index, (target, message, encoded, msg_id) in enumerate(sends):

@@ -407,10 +407,12 @@ class WriteBatch:
 
 
 class TellBatch(WriteBatch):
-    """Appends only, each a sender's tell of its own: the store may refuse one alone.
+    """A batch whose appends are tells, each a sender's of its own: the store may refuse one alone.
 
     The tells of one scheduler pass share a batch (one commit for many
-    senders), but nothing ties them together: a store that refuses one for
+    senders), with the mailbox's acks, nacks and dead-letter moves, but no
+    append in it is tied to another write (a handler's sends, which are, go
+    in a plain ``WriteBatch`` with their ack): a store that refuses one for
     good (a per-message limit: too large for its stream...) leaves it out,
     sets ``accepted`` False, records ``(append, error)`` in ``refused`` and
     commits the rest. The batch is then durable as usual: its waiters wake,
