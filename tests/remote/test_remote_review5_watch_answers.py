@@ -17,7 +17,7 @@ pytestmark = pytest.mark.real_clock
 async def test_a_watch_answered_while_the_write_buffer_is_full_is_answered_once_there_is_room(
     own_server: NatsServer, prefix: str
 ) -> None:
-    """The answer ("no such actor") waits its turn; it was dropped, and the watch waited for it in vain."""
+    """The answer ("no such actor") waits its turn; it was dropped, and the watch waited in vain."""
     transport = Nats(own_server.url, prefix=prefix, heartbeat=30.0)
     seen: list[object] = []
     async with nodes(transport, "web", "bank") as (web, bank):
