@@ -351,9 +351,12 @@ class Cell:
         # The current instance's live timers.
         self._notices: deque[object] | None = None
         # The Terminated and Exited of this actor's own watches and links kept out of the
-        # mailbox: a member sharing its pool's mailbox handles them alone (before its next
-        # shared message); an actor stopping for good, its mailbox closed, keeps them for
-        # ``unwatch`` to withdraw, and what is left becomes dead letters when it finalizes.
+        # mailbox: a member sharing its pool's mailbox handles them alone, before its next
+        # shared message when idle, else at the end of its turn (the plain loop looks at them
+        # only when it parks or yields: up to ``throughput - 1`` more shared messages after
+        # the one it is handling, and no check per message); an actor stopping for good, its
+        # mailbox closed, keeps them for ``unwatch`` to withdraw, and what is left becomes
+        # dead letters when it finalizes.
 
     def __repr__(self) -> str:
         return f"<Cell {self.address.path} {self.phase.value}>"
