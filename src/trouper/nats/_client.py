@@ -51,7 +51,14 @@ The client's status moves along this table; nothing else changes it::
     RECONNECTING   a server accepts the handshake          CONNECTED
     RECONNECTING   no server left to try, or no reconnect  CLOSED
     CONNECTED      drain()                                 DRAINING
+    DRAINING       the connection fails                    RECONNECTING
+    RECONNECTING   a server accepts it, drain() running    DRAINING
     any            close(), end of drain(), callback error CLOSED
+
+A drain survives an outage (``_draining`` stays set): subscribing stays
+refused, the subscriptions it ends are not made again on the next
+connection (what was on its way to them was lost with the old one), and the
+drain goes on there, outage buffer first.
 
 Request/reply uses one wildcard subscription, ``<inbox>.*``, made on first
 use; each request registers a handler under a fresh token, and the inbox
@@ -185,7 +192,11 @@ class Status(enum.Enum):
     RECONNECTING = "reconnecting"
     """The connection dropped; publishes go to the bounded outage buffer."""
     DRAINING = "draining"
-    """``drain()`` runs: no new subscriptions; publishing still works until it closes."""
+    """``drain()`` runs: no new subscriptions; publishing still works until it closes.
+
+    An outage during a drain shows as ``RECONNECTING``; the drain goes on
+    after the reconnect, and the status is ``DRAINING`` again.
+    """
     CLOSED = "closed"
     """For good: every operation raises ``ConnectionClosed``."""
 
@@ -652,6 +663,7 @@ class Client:
     __slots__ = (
         "_checked",
         "_current",
+        "_draining",
         "_dropped",
         "_flush_due",
         "_flusher",
@@ -703,6 +715,8 @@ class Client:
         self._options = options
         # Where the client is (see the table in the module docstring).
         self._status = Status.RECONNECTING
+        # Whether drain() runs: set once, kept across reconnects until the close.
+        self._draining = False
         # Why the client closed (None while open or after a plain close).
         self._reason: BaseException | None = None
         # Servers to try, in order; the current one included.
@@ -1186,7 +1200,7 @@ class Client:
     ) -> Subscription:
         if self._status is Status.CLOSED:
             raise ConnectionClosed(self._closed_reason())
-        if self._status is Status.DRAINING:
+        if self._draining:
             raise ConnectionClosed("the client is draining: it takes no new subscriptions")
         check_subject(subject)
         if queue is not None:
@@ -1332,35 +1346,50 @@ class Client:
         Messages already on their way are still delivered; the call returns
         once every subscription's buffer has been read and everything published
         has been written, then the client is closed. While reconnecting it
-        first waits for the reconnect, so that the outage buffer is written.
-        Requests still waiting keep their replies until the close. The
-        deadline is the caller's cancel scope; if cancelled, the client is
-        closed at once.
+        first waits for the reconnect, so that the outage buffer is written;
+        a connection that drops during the drain does not end it either: it
+        goes on after the reconnect (subscribing stays refused meanwhile, and
+        what was on its way to the subscriptions was lost with the
+        connection). Before the close a PING/PONG round trip makes sure the
+        server has everything published until then. Requests still waiting
+        keep their replies until the close. The deadline is the caller's
+        cancel scope; if cancelled, the client is closed at once.
 
         Raises:
             ConnectionClosed: the client gave up reconnecting (what was
                 published during the outage was not sent).
         """
-        if self._status is Status.RECONNECTING and not await self._reconnected():
-            raise ConnectionClosed(self._closed_reason())  # gave up reconnecting
-        if self._status in (Status.CLOSED, Status.DRAINING):
+        if self._status is Status.CLOSED or self._draining:
             await trio.lowlevel.checkpoint()
             return
+        self._draining = True
         try:
+            if not await self._reconnected():
+                raise ConnectionClosed(self._closed_reason())  # gave up reconnecting
             if self._status is Status.CONNECTED:
                 self._status = Status.DRAINING
-                subs = [s for s in self._subs.values() if s is not self._reply_sub]
-                for sub in subs:
-                    self._send_unsub(sub)
-                await self.flush()
-                for sub in subs:
-                    self._forget(sub)
-                    sub._end(None)
-                for sub in subs:
-                    await sub._wait_read()
+            subs = [s for s in self._subs.values() if s is not self._reply_sub]
+            for sub in subs:
+                self._send_unsub(sub)
+            await self._flush_across_outages()
+            for sub in subs:
+                self._forget(sub)
+                sub._end(None)
+            for sub in subs:
+                await sub._wait_read()
+            await self._flush_across_outages()
             await self._close_gracefully()
         finally:
             self._abort(None)
+
+    async def _flush_across_outages(self) -> None:
+        """``flush()``, again after each reconnect, until the server has answered it."""
+        while True:
+            try:
+                await self.flush()
+            except ConnectionLost:
+                continue  # (flush() waits for the reconnect, or raises if it never comes)
+            return
 
     async def _reconnected(self) -> bool:
         """Wait while reconnecting; return whether connected again. Cancelled, it closes."""
@@ -1849,7 +1878,7 @@ class Client:
                 continue
             server.failures = 0
             self._resubscribe()
-            self._status = Status.CONNECTED
+            self._status = Status.DRAINING if self._draining else Status.CONNECTED
             self._reconnects += 1
             self._reconnected_lot.unpark_all()
             for watcher in list(self._link_watchers):
@@ -1871,7 +1900,12 @@ class Client:
         commands = bytearray()
         taken = self._taken
         resent: list[tuple[Subscription, int]] = []
-        for sub in self._subs.values():
+        for sub in list(self._subs.values()):
+            if self._draining and sub is not self._reply_sub:
+                # drain() unsubscribed it; what was on its way was lost with the connection.
+                self._forget(sub)
+                sub._end(None)
+                continue
             if sub._sub_end > taken:
                 continue
             commands += sub_command(sub.subject, sub.queue, sub.sid)
