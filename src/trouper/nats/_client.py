@@ -890,12 +890,15 @@ class Client:
         headers: HeadersLike | bytes | None,
         *,
         own_reply: bool = False,
+        nowait: bool = False,
     ) -> int:
         """Append one PUB/HPUB to ``_out``; return its size. Raises before appending anything.
 
         ``headers`` may be a header block already encoded (``bytes``, checked
         by its maker); ``own_reply`` says ``reply`` came from ``_reply_subject``
-        (valid by construction: it is not checked again).
+        (valid by construction: it is not checked again). With ``nowait``
+        (``publish_nowait``), a write buffer over ``write_buffer_size`` while
+        connected refuses the message, after its arguments were checked.
         """
         status = self._status
         if status is Status.CLOSED:
@@ -930,6 +933,8 @@ class Client:
             limit = self._options.reconnect_buffer_size
             if len(out) + added > limit:
                 raise OutboundBufferFull(added, limit)
+        elif nowait and len(out) > self._options.write_buffer_size:
+            raise OutboundBufferFull(added, self._options.write_buffer_size)
         out += line
         if block:
             out += block
@@ -984,16 +989,15 @@ class Client:
         """Publish without waiting, for synchronous code (subscription callbacks).
 
         The same as ``publish`` except that, connected with the write buffer
-        over ``write_buffer_size``, it raises instead of waiting.
+        over ``write_buffer_size``, it raises instead of waiting. Its arguments
+        are checked first: a bad one raises as in ``publish``, whatever the buffer.
 
         Raises:
-            OutboundBufferFull: the write (or outage) buffer has no room.
+            OutboundBufferFull: the write (or outage) buffer has no room (the
+                size it gives is the whole command's, a payload counted in bytes).
             MaxPayloadExceeded, ConnectionClosed, ValueError, TypeError: as ``publish``.
         """
-        limit = self._options.write_buffer_size
-        if self._status is not Status.RECONNECTING and len(self._out) > limit:
-            raise OutboundBufferFull(len(payload), limit)
-        self._buffer_publish(subject, payload, reply, headers)
+        self._buffer_publish(subject, payload, reply, headers, nowait=True)
 
     async def _after_write(self, added: int) -> None:
         """Wait for room if the write buffer is over its bound, else yield now and then."""

@@ -523,9 +523,17 @@ def encode_headers(headers: HeadersLike) -> bytes:
 
 
 def pub_command(
-    subject: str, reply: str | None, payload: bytes, header_block: bytes | None = None
+    subject: str,
+    reply: str | None,
+    payload: bytes | bytearray | memoryview,
+    header_block: bytes | None = None,
 ) -> bytes:
-    """A whole ``PUB`` (or ``HPUB`` when there is a header block), payload included."""
+    """A whole ``PUB`` (or ``HPUB`` when there is a header block), payload included.
+
+    A ``memoryview`` counts its bytes, not its items (a view of ``array('i')``).
+    """
+    if type(payload) is not bytes:
+        payload = bytes(payload)
     head = f"{subject} {reply} " if reply else f"{subject} "
     if header_block is None:
         return b"PUB " + f"{head}{len(payload)}\r\n".encode() + payload + b"\r\n"
