@@ -543,8 +543,11 @@ class JsMsg:
         once the server has applied it (on a work-queue stream the message is
         then gone and its room free), or with the error (``ConnectionLost``:
         the connection dropped after it was written, ``NoResponders``: the
-        consumer is gone). A server that holds the message for no consumer
-        any more may not answer at all: never wait on the call alone.
+        consumer is gone, ``ReplyTimeout``: no answer came within the client's
+        ``reply_timeout`` of the ack being written, as when the server holds
+        the message for no consumer any more, ``ConnectionClosed``: the client
+        closed first). It is called exactly once, at the latest
+        ``reply_timeout`` (and up to a quarter more) after the ack is written.
 
         Raises:
             AlreadyAcknowledged: it was settled already.
@@ -911,7 +914,11 @@ class JetStream:
         JetStream is not ready), ``JetStreamError`` (the stream refused it),
         ``ConnectionLost`` (the connection dropped after it was written: it
         may or may not be stored; publish it again with the same ``msg_id``),
-        ``ConnectionClosed``. ``on_ack`` must not block.
+        ``ReplyTimeout`` (no answer within the client's ``reply_timeout`` of
+        its being written: it may or may not be stored, as for
+        ``ConnectionLost``), ``ConnectionClosed``. It is called exactly once,
+        at the latest ``reply_timeout`` (and up to a quarter more) after the
+        publish is written; ``on_ack`` must not block.
 
         Raises:
             MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
