@@ -22,6 +22,13 @@ class Hold:
     pass
 
 
+@attrs.frozen
+class Unknown:
+    """A message no ``Held`` handler takes."""
+
+    tag: str
+
+
 class Held(Actor):
     """Holds its first ``Hold`` until the gate opens; takes ``Note``s."""
 
@@ -38,23 +45,23 @@ class Held(Actor):
 
 
 class Sends(Instrument):
-    """Journals the ``Note``s intercepted, sent and delivered, with their kind."""
+    """Journals the ``Note``s and ``Unknown``s intercepted, sent and delivered, with their kind."""
 
     def __init__(self) -> None:
         self.journal: list[str] = []
 
     def intercept_send(self, actor: Cell, message: object, kind: SendKind) -> Interception | None:
-        if isinstance(message, Note):
+        if isinstance(message, Note | Unknown):
             self.journal.append(f"intercept {kind.value} {message.tag}")
         return None
 
     def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
-        if isinstance(message, Note):
+        if isinstance(message, Note | Unknown):
             self.journal.append(f"sent {kind.value} {message.tag}")
         return None
 
     def message_delivered(self, actor: Cell, message: object) -> None:
-        if isinstance(message, Note):
+        if isinstance(message, Note | Unknown):
             self.journal.append(f"delivered {message.tag}")
 
 
@@ -115,3 +122,24 @@ async def test_an_accepted_tell_nowait_and_ask_soon_are_reported_once() -> None:
             "sent ask b",
             "delivered b",
         ]
+
+
+async def test_an_ask_refused_at_once_is_not_reported_as_sent() -> None:
+    """An ask with no handler, or to a stopped actor, raises before any send hook sees it."""
+    gate = trio.Event()
+    gate.set()
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(Held, gate)
+        stopped = await rt.spawn(Held, gate)
+        await rt.stop(stopped)
+        cell = ref.endpoint
+        assert isinstance(cell, Cell)
+        sends = Sends()
+        rt.instruments.add(sends)
+        with pytest.raises(trouper.UnhandledMessage):
+            await ref.ask(Unknown("x"))
+        with pytest.raises(trouper.UnhandledMessage):
+            cell.ask_soon(Unknown("y"), lambda _: None)
+        with pytest.raises(trouper.ActorStopped):
+            await stopped.ask(Note("gone"))
+        assert sends.journal == []

@@ -560,19 +560,21 @@ class Cell:
             await checkpoint_if_cancelled()
         except RuntimeError:  # this thread, but outside the Trio run (asyncio code)
             runtime.refuse_foreign_thread("ask")
+        try:
+            envelope = self._open_ask(message, None)
+        except (ActorStopped, UnhandledMessage):
+            # Refused at once (before the send hooks: they see only sends that happen):
+            # still a schedule point, as every Trio call that can wait is, or a loop
+            # retrying it would never let others run.
+            await cancel_shielded_checkpoint()
+            raise
         instruments = runtime.instruments
         watched = instruments.watch_sends
         if watched and instruments.intercept_send:
             fate = instruments.intercept(self, message, SendKind.ASK)
             if fate is not None:
+                # Delayed, it may find the actor stopped: the put below says so.
                 await self.intercepted_ask(fate, message)
-        try:
-            envelope = self._open_ask(message, None)
-        except (ActorStopped, UnhandledMessage):
-            # Refused at once: still a schedule point, as every Trio call that
-            # can wait is, or a loop retrying it would never let others run.
-            await cancel_shielded_checkpoint()
-            raise
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
         task = current_task()
@@ -672,18 +674,18 @@ class Cell:
         runtime = self.runtime
         if self._foreign():
             runtime.refuse_foreign_thread("ask")
-        instruments = runtime.instruments
-        watched = instruments.watch_sends
-        if watched and not wait and self.mailbox.full:
-            # Refused before the hooks (they see only sends that happen), after the
-            # refusals that come first without instruments (stopped, unhandled).
-            self._open_ask(message, on_reply)
-            raise MailboxFull(self.address, self.mailbox.size)
-        fate = instruments.intercept(self, message, SendKind.ASK) if watched else None
         envelope = self._open_ask(message, on_reply)
-        if fate is not None and not self.intercepted_callback_ask(fate, envelope):
-            return envelope, False
-        if watched and instruments.message_sent:
+        instruments = runtime.instruments
+        if not instruments.watch_sends:
+            return envelope, True
+        if not wait and self.mailbox.full:
+            # Refused before the hooks: they see only sends that happen.
+            raise MailboxFull(self.address, self.mailbox.size)
+        if instruments.intercept_send:
+            fate = instruments.intercept(self, message, SendKind.ASK)
+            if fate is not None and not self.intercepted_callback_ask(fate, envelope):
+                return envelope, False
+        if instruments.message_sent:
             envelope.contexts = instruments.sent(self, message, SendKind.ASK)
         return envelope, True
 
