@@ -611,7 +611,16 @@ class DurableQueue:
         return f"<DurableQueue {self.name!r} depth {self._depth + self._reserved}>"
 
     def __len__(self) -> int:
-        return len(self.items)
+        """The mailbox's depth: its messages stored or staged and not settled (``depth``).
+
+        What the engine's trees and metrics show. It counts the messages not
+        fetched yet, those in the prefetch window, the one being handled and
+        those waiting for a redelivery, from counters kept as appends commit
+        and settlements are staged (no read of the store): once ``flush``
+        has returned it is the store's ``MailboxStatistics.depth``. System
+        notices waiting in ``items`` are not messages of the mailbox.
+        """
+        return self._depth + self._reserved
 
     # --- what senders call ---------------------------------------------------
 

@@ -216,6 +216,15 @@ class ServedQueue(DurableQueue):
         # Set when the queue is reopened or retired (``serve`` waits on it while closed).
         self._resumed = trio.Event()
 
+    def __len__(self) -> int:
+        """The messages held here and not taken yet: the mailbox's depth is the server's.
+
+        The stream's count of the mailbox's messages is not sent to this
+        process with its deliveries, and reading it per ``len()`` would be a
+        round trip: ``store.mailbox_statistics()`` has it.
+        """
+        return len(self.items)
+
     # --- putting -------------------------------------------------------------------
 
     def _stage_append(
