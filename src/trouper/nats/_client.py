@@ -1362,6 +1362,8 @@ class Client:
         Raises:
             ConnectionClosed: the client gave up reconnecting (what was
                 published during the outage was not sent).
+            ConnectionLost: the connection dropped while the close wrote the
+                last publishes (the client is closed; those were not sent).
         """
         if self._status is Status.CLOSED or self._draining:
             await trio.lowlevel.checkpoint()
@@ -1412,6 +1414,10 @@ class Client:
         subscriptions end (their buffered messages can still be read). The
         outage buffer is lost if the client is reconnecting. Idempotent. If
         cancelled, the connection is closed at once without writing the rest.
+
+        Raises:
+            ConnectionLost: the connection dropped before what was buffered
+                was written (the client is closed; those bytes were not sent).
         """
         if self._status is Status.CLOSED:
             await trio.lowlevel.checkpoint()
@@ -1427,6 +1433,14 @@ class Client:
             self._reason = None
             while (self._out or self._writing is not None) and not self._run_scope.cancel_called:
                 await self._room_lot.park()
+            # Left unwritten: the connection dropped (or the client was aborted) first.
+            writing = self._writing
+            unsent = len(self._out) + (0 if writing is None else len(writing) - self._written)
+            if unsent:
+                raise ConnectionLost(
+                    f"the connection dropped before {unsent} buffered bytes were written: "
+                    "they were not sent"
+                )
         await trio.lowlevel.checkpoint()
 
     def _closed_reason(self) -> str:
