@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 from nats_fake import FakeServer, connected, fake_server, msg_frame, wait_for
 
 from trouper.nats import Client, ConnectionClosed, Status
@@ -127,5 +128,32 @@ async def test_draining_client_refuses_subscriptions_after_the_reconnect() -> No
             assert (await sub.next_msg()).data == b"unread"
             await second.read_until("PING")
             await second.send(b"PONG\r\n")
+            await wait_for(lambda: bool(drained))
+    assert drained == ["drained"]
+
+
+async def test_drain_called_while_reconnecting_waits_for_buffered_messages() -> None:
+    """``drain()`` started in an outage still returns only once each buffer has been read."""
+    commands: list[str] = []
+    drained: list[object] = []
+    with trio.fail_after(5):
+        async with (
+            fake_server() as server,
+            connected(server, **FAST_RECONNECT) as (nc, peer),
+            trio.open_nursery() as nursery,
+        ):
+            sub = await nc.subscribe("work")
+            await peer.read_until("SUB work")
+            await peer.send(msg_frame("work", 1, b"unread"))
+            await wait_for(lambda: sub.statistics().pending_msgs == 1)
+            await peer.close()
+            await wait_for(lambda: nc.status is Status.RECONNECTING)
+            nursery.start_soon(drain_into, nc, drained)
+            nursery.start_soon(serve_until_closed, server, commands)
+            await wait_for(lambda: "PING" in commands)
+            await trio.testing.wait_all_tasks_blocked(0.05)
+            assert drained == []
+            assert commands.count("PING") == 1
+            assert (await sub.next_msg()).data == b"unread"
             await wait_for(lambda: bool(drained))
     assert drained == ["drained"]

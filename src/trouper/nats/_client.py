@@ -1369,12 +1369,13 @@ class Client:
             await trio.lowlevel.checkpoint()
             return
         self._draining = True
+        # Listed now: a reconnect while draining ends them (their buffers stay to be read).
+        subs = [s for s in self._subs.values() if s is not self._reply_sub]
         try:
             if not await self._reconnected():
                 raise ConnectionClosed(self._closed_reason())  # gave up reconnecting
             if self._status is Status.CONNECTED:
                 self._status = Status.DRAINING
-            subs = [s for s in self._subs.values() if s is not self._reply_sub]
             for sub in subs:
                 self._send_unsub(sub)
             await self._flush_across_outages()
