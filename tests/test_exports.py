@@ -71,6 +71,7 @@ SURFACE = {
         "MessageCodec", "Retry", "RetryBackoff", "SqliteStore", "Store", "StoreStatistics",
         "StoredMessage", "WriteBatch", "DeliveringStore", "Feed", "JetStreamStore", "PolledStore",
         "Receipt", "Received", "ServedQueue", "durable_ref", "retry_delay",
+        "set_wall_clock",
     },
     "trouper.nats": {
         "AckPolicy", "AlreadyAcknowledged", "AsyncError", "AuthorizationError", "Client",

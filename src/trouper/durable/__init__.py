@@ -10,6 +10,7 @@ every process that opens it.
 from trouper._exports import publish
 from trouper.durable._actors import durable_ref
 from trouper.durable._backoff import ExponentialJitter, RetryBackoff, retry_delay
+from trouper.durable._clock import set_wall_clock
 from trouper.durable._jetstream import JetStreamStore
 from trouper.durable._queue import (
     Delivery,
@@ -68,6 +69,7 @@ __all__ = [
     "WriteBatch",
     "durable_ref",
     "retry_delay",
+    "set_wall_clock",
 ]
 
 publish(__name__, globals())

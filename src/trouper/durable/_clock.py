@@ -5,7 +5,8 @@ dedup id expires, when a message died) must mean the same thing to the next
 process, so they are wall-clock seconds. But every delay must also run on
 Trio's clock, so that ``trio.testing.MockClock`` runs a two-minute dedup
 window or a five-minute backoff instantly. ``wall_now`` gives both: the wall
-clock read once per Trio run, plus the Trio time elapsed since. On the real
+clock read once per Trio run (or the epoch ``set_wall_clock`` gave it, which
+a simulation does so that its times replay), plus the Trio time elapsed since. On the real
 clock that is the wall clock (to within the drift between the monotonic and
 the wall clock over the run); on a MockClock it moves only when virtual time
 does, and stays continuous when a store is closed and reopened in one run.
@@ -26,7 +27,13 @@ import trio
 import trio.testing
 from trio.lowlevel import RunVar
 
-__all__ = ["hold_virtual_time", "on_virtual_time", "release_virtual_time", "wall_now"]
+__all__ = [
+    "hold_virtual_time",
+    "on_virtual_time",
+    "release_virtual_time",
+    "set_wall_clock",
+    "wall_now",
+]
 
 # (wall seconds, Trio seconds) read together at the first ``wall_now`` of a run.
 _anchor: RunVar[tuple[float, float]] = RunVar("trouper_durable_wall_anchor")
@@ -40,6 +47,41 @@ def wall_now() -> float:
         wall, trio_base = time.time(), trio.current_time()
         _anchor.set((wall, trio_base))
     return wall + (trio.current_time() - trio_base)
+
+
+def set_wall_clock(epoch: float) -> None:
+    """Make the wall clock of this Trio run read ``epoch`` now, instead of ``time.time()``.
+
+    The times the durable layer writes to a store (when a message died, when
+    it is due again, when a dedup id expires) are this clock's: it then
+    advances with Trio's clock from ``epoch``. A simulation on virtual time
+    calls it first, so that the same seed writes the same times
+    (``run_durable_simulation`` does, with 2026-01-01T00:00:00Z). It sets
+    this run's clock only, and only before anything has read it: times
+    already written would not follow a clock moved after them.
+
+    Raises:
+        TypeError: ``epoch`` is not a number.
+        ValueError: ``epoch`` is not finite.
+        RuntimeError: not in a Trio run, or this run's wall clock was read already.
+    """
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool):
+        raise TypeError(f"epoch must be a number of seconds, got {epoch!r}")
+    if not math.isfinite(epoch):
+        raise ValueError(f"epoch must be a finite number of seconds, got {epoch!r}")
+    try:
+        now = trio.current_time()
+    except RuntimeError:
+        raise RuntimeError("set_wall_clock must be called in a Trio run") from None
+    try:
+        _anchor.get()
+    except LookupError:
+        _anchor.set((float(epoch), now))
+        return
+    raise RuntimeError(
+        "the wall clock of this Trio run was read already (a store opened, or a message was "
+        "stored): set it first, before anything reads it"
+    )
 
 
 class _Hold:

@@ -18,7 +18,8 @@ come then does not happen.
 
 The store runs SQLite on Trio's thread (``SqliteStore(threads=False)``): no
 thread decides when a commit's result arrives, so the same seed gives the
-same trace. After the run the store is opened once more and its mailboxes
+same trace; its wall clock starts at a fixed epoch (``set_wall_clock``), so
+the times it records are the same too. After the run the store is opened once more and its mailboxes
 and dead letters are put in the result, for ``check`` to verify invariants
 after the last recovery (``explore_durable`` runs many seeds and reports the
 first that breaks one).
@@ -38,7 +39,7 @@ import trio
 import trio.testing
 
 from trouper._text import describe
-from trouper.durable import DeadLetterRecord, MailboxStatistics, SqliteStore
+from trouper.durable import DeadLetterRecord, MailboxStatistics, SqliteStore, set_wall_clock
 from trouper.runtime import EventKind, Runtime
 from trouper.runtime.lowlevel import running
 from trouper.testing._faults import MAIN, FaultPlan
@@ -152,7 +153,10 @@ def run_durable_simulation(
     from the start (as ``run_simulation``'s: default one hour, ``None`` no
     bound; past it the run ends with ``MaxTimeExceeded``), and so does
     ``spin_steps``, the task steps an incarnation may take at one virtual
-    instant (default 200 000).
+    instant (default 200 000). The store's wall clock starts at
+    2026-01-01T00:00:00Z and follows virtual time, so the times it records
+    (a dead letter's ``dead_at``...) are the same for the same seed too:
+    so is the whole result.
 
     Raises:
         ValueError: ``path`` exists (a run there would start from what it holds
@@ -206,6 +210,13 @@ def _check_path(path: object) -> None:
         )
 
 
+WALL_CLOCK_EPOCH = 1_767_225_600.0
+"""The wall-clock seconds at a durable simulation's start: 2026-01-01T00:00:00Z.
+
+What the store records (a dead letter's ``dead_at``, a delayed message's due
+time) is then the same for the same seed (``trouper.durable.set_wall_clock``).
+"""
+
 _RESERVED = ("node", "seed", "store")
 """The runtime options a durable simulation sets itself, for each incarnation."""
 
@@ -243,6 +254,7 @@ async def _run(
     options: Mapping[str, object],
 ) -> DurableSimulationResult[T]:
     sim._start = trio.current_time()
+    set_wall_clock(WALL_CLOCK_EPOCH)
     value: T | None = None
     error: BaseException | None = None
     happened: list[float] = []
