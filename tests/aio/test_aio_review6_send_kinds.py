@@ -63,3 +63,30 @@ def test_an_awaited_tell_that_waits_for_room_is_reported_as_a_tell() -> None:
 
     run(main)
     assert journal == ["tell_nowait fill", "tell late"]
+
+
+def test_a_tell_nowait_that_crosses_to_a_full_mailbox_is_reported_as_a_tell_nowait() -> None:
+    """Filled from Trio before it crossed, it waits in a lane: still ``SendKind.TELL_NOWAIT``."""
+    journal: list[str] = []
+
+    async def main() -> None:
+        async with open_runtime(mailbox_size=2) as rt:
+            gates = await Gates.make(rt)
+            holder = await rt.spawn(Holder, gates.started, gates.gate, [])
+            await rt.run_sync(rt.runtime.instruments.add, Kinds(journal))
+            gates.held = asyncio.create_task(holder.ask(Hold()))
+            await gates.wait_started(rt)
+            holder.tell_nowait(Note("crossing"))  # sends are watched: it crosses as a job
+            holder.ref.tell_nowait(Note("fill 1"))  # the engine's own: in at once
+            holder.ref.tell_nowait(Note("fill 2"))
+            await rt.run_sync(len, journal)  # a job after it: it has met the full mailbox
+            await gates.open(rt)
+            await holder.ask(Note("flush"))
+
+    run(main)
+    assert journal == [
+        "tell_nowait fill 1",
+        "tell_nowait fill 2",
+        "tell_nowait crossing",
+        "ask flush",
+    ]

@@ -60,12 +60,13 @@ A job is one of:
 - a plain call, done in the pump's own step (``subscribe``, ``unsubscribe``,
   withdrawing a call, ``run_sync``);
 - a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait`` on the Trio ref in
-  the pump's step (for an awaited ``tell`` to an actor of this runtime, ``Cell.tell_now``, so that
-  the instruments see a ``TELL``; to a durable mailbox it always waits in a lane, as ``await
+  the pump's step (for an awaited ``tell`` to an actor of this runtime, ``Cell.send_nowait_as``,
+  so that the instruments see a ``TELL``; to a durable mailbox it always waits in a lane, as ``await
   tell`` does in Trio, until the message is held). If the mailbox is full (for an
   actor of this runtime, read before the send is tried: a refused try would reach the
   instruments as a send of its own, and the wait for room again), the message starts the actor's
-  *lane*: a queue served in order by one Trio task (``await tell``, and for
+  *lane*: a queue served in order by one Trio task (``await tell``, a ``tell_nowait``
+  with ``Cell.send_as`` so that the instruments still see a ``TELL_NOWAIT``, and for
   an ask the endpoint's ``ask_when_room``, which waits for room but not for
   the reply, else ``ref.ask`` in a task of its own that the lane lets run to
   its first wait, its message in or queued for room, before going on), which
@@ -140,7 +141,7 @@ from trio.lowlevel import (
 from trouper.actors import ActorRef
 from trouper.errors import CallbackAskUnsupported, MailboxFull, RuntimeClosed
 from trouper.runtime import Runtime
-from trouper.runtime.lowlevel import Cell, MemoryMailbox
+from trouper.runtime.lowlevel import Cell, MemoryMailbox, SendKind
 
 __all__ = ["LINGER", "Call", "Crossing", "LingerClock", "holds_cancelled"]
 
@@ -776,6 +777,9 @@ class Crossing:
                     # Wait for room only: the reply comes to _replied, and the
                     # lane moves on (a later tell must not wait for this reply).
                     queued = await ask_when_room(item.message, partial(self._replied, call))
+                elif call is None and isinstance(cell := ref.endpoint, Cell):
+                    # A tell_nowait the loop accepted: the instruments see what its caller did.
+                    await cell.send_as(item.message, SendKind.TELL_NOWAIT)
                 else:
                     await ref.tell(item.message)
             except Exception as failure:
@@ -811,8 +815,8 @@ def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> boo
     """Send ``message`` to ``ref`` now; ``False``, with nothing sent, if it has no room now.
 
     ``ref.tell_nowait(message)``, or for a caller's ``await tell`` (``awaited``)
-    to an actor of this runtime, ``Cell.tell_now``: the instruments see the
-    kind the caller used. A durable mailbox holds a told message only once its
+    to an actor of this runtime, ``Cell.send_nowait_as`` a ``TELL``: the
+    instruments see the kind the caller used. A durable mailbox holds a told message only once its
     ``put`` returned: an awaited tell to one always waits for it (in a lane).
     """
     endpoint = ref.endpoint
@@ -822,7 +826,7 @@ def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> boo
         if awaited and isinstance(endpoint, Cell):
             if endpoint.mailbox.durable:
                 return False
-            endpoint.tell_now(message)
+            endpoint.send_nowait_as(message, SendKind.TELL)
         else:
             ref.tell_nowait(message)
     except MailboxFull:

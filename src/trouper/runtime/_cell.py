@@ -409,7 +409,24 @@ class Cell:
                 await cancel_shielded_checkpoint()
                 return True
             return await self._put(message)
-        # Not plain: staged in a transaction, watched, identified or durable.
+        return await self._send_special(message, msg_id, SendKind.TELL)
+
+    async def send_as(self, message: object, kind: SendKind) -> bool:
+        """``send`` (waiting for room), reported to the instruments as sent by ``kind``.
+
+        For a layer that carries out a caller's send later, in a task of its
+        own: the asyncio bridge waits for room for a ``tell_nowait`` it has
+        accepted (``SendKind.TELL_NOWAIT``). Returns as ``send``.
+        """
+        if self._foreign():
+            self.runtime.refuse_foreign_thread("tell")
+        await checkpoint_if_cancelled()
+        return await self._send_special(message, None, kind)
+
+    async def _send_special(self, message: object, msg_id: str | None, kind: SendKind) -> bool:
+        """``send`` when something is not plain: staged, watched, identified or durable."""
+        runtime = self.runtime
+        mailbox = self.mailbox
         if runtime.in_transaction and self._stage(message, msg_id):
             await cancel_shielded_checkpoint()
             return True
@@ -420,13 +437,13 @@ class Cell:
         watched = instruments.watch_sends
         if watched:
             if instruments.intercept_send:
-                fate = instruments.intercept(self, message, SendKind.TELL)
+                fate = instruments.intercept(self, message, kind)
                 if fate is not None:
                     delivered = self.intercepted_tell(fate, item)
                     await checkpoint()
                     return delivered
             if instruments.message_sent and not mailbox.durable:
-                contexts = instruments.sent(self, message, SendKind.TELL)
+                contexts = instruments.sent(self, message, kind)
                 if contexts is not None:
                     item = Carried(message, contexts)
         if not mailbox.durable and mailbox.put_nowait(item):
@@ -505,21 +522,20 @@ class Cell:
             return False
         raise MailboxFull(self.address, mailbox.size)
 
-    def tell_now(self, message: object) -> bool:
-        """Put ``message`` in the mailbox now, as an ``await tell`` that found room would.
+    def send_nowait_as(self, message: object, kind: SendKind) -> bool:
+        """``send_nowait`` (never waiting), reported to the instruments as sent by ``kind``.
 
-        ``send_nowait`` reported to the instruments as a ``SendKind.TELL``: for a
-        layer that carries out a caller's ``await tell`` from a synchronous step
-        (the asyncio bridge) once it knows there is room. Returns whether it
-        reached the mailbox (``False``: it became a dead letter). Not for a
-        durable mailbox, which holds a told message only once ``put`` returned.
+        For a layer that carries out a caller's send from a synchronous step:
+        the asyncio bridge puts an ``await tell`` that finds room
+        (``SendKind.TELL``). Returns as ``send_nowait``. Not for an awaited
+        tell to a durable mailbox, which holds it only once ``put`` returned.
 
         Raises:
             MailboxFull: the mailbox is full; the message was not sent.
         """
         if self._foreign():
-            self.runtime.refuse_foreign_thread("tell")
-        return self._send_nowait_special(message, None, SendKind.TELL)
+            self.runtime.refuse_foreign_thread("tell_nowait")
+        return self._send_nowait_special(message, None, kind)
 
     def _send_nowait_special(
         self, message: object, msg_id: str | None, kind: SendKind = SendKind.TELL_NOWAIT
