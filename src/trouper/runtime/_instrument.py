@@ -29,8 +29,9 @@ hook is documented to intervene:
 The send hooks (``intercept_send``, ``message_sent``, ``message_delivered``)
 see only sends that happen: one the engine refuses at once (``MailboxFull``
 from ``tell_nowait``, an ask with no handler or to a stopped actor) reaches
-none of them. Their ``SendKind`` is what the caller did, also when a layer
-carries the send out later (``Cell.send_as``).
+none of them (a ``tell`` cancelled while it waits for room was reported as
+it began to wait, without ``message_delivered``). Their ``SendKind`` is what
+the caller did, also when a layer carries the send out later (``Cell.send_as``).
 
 Across processes a context travels as text headers: a layer that sends a
 message to another node calls ``inject_headers`` in the sender's task and
