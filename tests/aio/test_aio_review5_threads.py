@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 import trio
-from aio_actors import Account, Balance, Deposit, Gates, Hold, Holder, run
+from aio_actors import Account, Balance, Deposit, Gates, Hold, Holder, run, until
 
 import trouper
 from trouper.aio import AioRuntime, open_runtime
@@ -41,6 +41,13 @@ def test_portal_calls_from_many_threads_at_once_all_land() -> None:
     assert max(replies) == THREADS * TELLS
 
 
+def depth(rt: AioRuntime, ref: trouper.ActorRef[object]) -> int:
+    """How many messages wait in ``ref``'s mailbox (as the runtime's tree shows it)."""
+    info = rt.tree().find(ref.address.path)
+    assert info is not None
+    return info.mailbox_depth
+
+
 async def park(entered: trio.Event) -> None:
     """Set ``entered``, then wait for ever (a portal call that only the runtime's end ends)."""
     entered.set()
@@ -68,6 +75,9 @@ def test_threads_waiting_in_the_portal_when_the_block_ends_get_errors(ending: st
                     for _ in range(3)
                 )
                 await gates.wait_started(rt)
+                # The other two asks are in the mailbox, not still on their threads'
+                # way in (which would meet the closed runtime instead).
+                await asyncio.wait_for(until(lambda: depth(rt, holder.ref) == 2), 5)
                 await rt.run(entered.wait)
                 blocked.set()
                 if ending == "abort":
