@@ -143,3 +143,34 @@ async def test_an_ask_refused_at_once_is_not_reported_as_sent() -> None:
         with pytest.raises(trouper.ActorStopped):
             await stopped.ask(Note("gone"))
         assert sends.journal == []
+
+
+@attrs.frozen
+class AskSelf:
+    """Ask the handling actor itself (an ask cycle)."""
+
+
+class SelfAsker(Actor):
+    """Asks itself from a handler, which ``AskCycle`` refuses; returns the error's type."""
+
+    @handler
+    async def ask_self(self, message: AskSelf) -> str:
+        try:
+            await self.ctx.self_ref.ask(Note("self"))
+        except trouper.AskCycle as error:
+            return type(error).__name__
+        return "answered"
+
+    @handler
+    async def note(self, message: Note) -> str:
+        return message.tag
+
+
+async def test_an_ask_refused_as_a_cycle_is_not_reported_as_sent() -> None:
+    """An ask ``AskCycle`` refuses raises before any send hook sees it."""
+    async with trouper.open_runtime() as rt:
+        ref = await rt.spawn(SelfAsker)
+        sends = Sends()
+        rt.instruments.add(sends)
+        assert await ref.ask(AskSelf()) == "AskCycle"
+        assert sends.journal == []

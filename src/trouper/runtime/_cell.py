@@ -584,15 +584,6 @@ class Cell:
             # retrying it would never let others run.
             await cancel_shielded_checkpoint()
             raise
-        instruments = runtime.instruments
-        watched = instruments.watch_sends
-        if watched and instruments.intercept_send:
-            fate = instruments.intercept(self, message, SendKind.ASK)
-            if fate is not None:
-                # Delayed, it may find the actor stopped: the put below says so.
-                await self.intercepted_ask(fate, message)
-        if watched and instruments.message_sent:
-            envelope.contexts = instruments.sent(self, message, SendKind.ASK)
         task = current_task()
         asker = _acting.get(task)
         if asker is not None:
@@ -605,9 +596,19 @@ class Cell:
                     await cancel_shielded_checkpoint()  # refused at once, as above
                     raise
         if asker is not None:
-            # Already while it waits for room: the target's handler may ask back meanwhile.
+            # Already while it waits for room (or a simulated delay): the target's
+            # handler may ask back meanwhile.
             asker.asking = self
         try:
+            instruments = runtime.instruments
+            watched = instruments.watch_sends
+            if watched and instruments.intercept_send:
+                fate = instruments.intercept(self, message, SendKind.ASK)
+                if fate is not None:
+                    # Delayed, it may find the actor stopped: the put below says so.
+                    await self.intercepted_ask(fate, message)
+            if watched and instruments.message_sent:
+                envelope.contexts = instruments.sent(self, message, SendKind.ASK)
             mailbox = self.mailbox
             if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
                 self.dead_letter(message, _STOPPED_REASON)
