@@ -265,6 +265,15 @@ def _bad_msg_id(msg_id: object) -> typing.NoReturn:
     raise TypeError(f"msg_id must be a str, got {msg_id!r}")
 
 
+def _bad_payload(payload: object) -> typing.NoReturn:
+    """Refuse a codec's payload that is not bytes (raised at the send, which then fails).
+
+    Found when the ack is staged, it would raise after the ack and the sends
+    before it were staged: they would commit without it.
+    """
+    raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
+
+
 def _unwrap(item: object) -> tuple[object, str | None, Ask | None]:
     cls = type(item)
     if cls is WithMsgId:
@@ -364,6 +373,8 @@ class Delivery:
             if msg_id is not None and type(msg_id) is not str:
                 _bad_msg_id(msg_id)  # here, failing the handler: not at the ack
             encoded = target._codec.encode(message)
+            if type(encoded.payload) is not bytes:
+                _bad_payload(encoded.payload)  # here, failing the handler: not at the ack
             if self._sends is None:
                 self._sends = []
             self._sends.append((target, message, encoded, msg_id))
@@ -376,7 +387,7 @@ class Delivery:
         Raises:
             ValueError: ``target`` is on another store (its append could not
                 commit with this ack).
-            TypeError: ``msg_id`` is not a str.
+            TypeError: ``msg_id`` is not a str, or the codec's payload is not bytes.
             UnregisteredMessageType, UnencodableMessage: the codec cannot encode it.
         """
         if msg_id is not None and type(msg_id) is not str:
@@ -387,6 +398,8 @@ class Delivery:
                 "in its own store"
             )
         encoded = target.encode(message)
+        if type(encoded.payload) is not bytes:
+            _bad_payload(encoded.payload)
         if self._sends is None:
             self._sends = []
         self._sends.append((target, message, encoded, msg_id))
