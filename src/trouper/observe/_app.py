@@ -124,7 +124,6 @@ class Ticker:
         self.sections: dict[object, str] = {}
         self._tick = trio.Event()  # set (and replaced) at each sample
         self._scope = trio.CancelScope()  # the running loop's scope, cancelled by close()
-        self._waiting = 0  # streams waiting for the next sample now
         self._wanted = trio.Event()  # set when a stream waits (the idle ticker resumes)
         self._sampled_at = -math.inf  # Trio's clock at the last sample
 
@@ -134,7 +133,7 @@ class Ticker:
             while True:
                 self._sample()
                 await trio.sleep(self.interval)
-                if not self._waiting:
+                if not self._tick.statistics().tasks_waiting:  # no stream waits now
                     self._wanted = trio.Event()
                     await self._wanted.wait()
                     await trio.sleep_until(self._sampled_at + self.interval)
@@ -158,12 +157,8 @@ class Ticker:
         """Wait for the next sample; ``False`` once the ticker is closed."""
         if self.closed:
             return False
-        self._waiting += 1
         self._wanted.set()
-        try:
-            await self._tick.wait()
-        finally:
-            self._waiting -= 1
+        await self._tick.wait()
         return not self.closed
 
     def close(self) -> None:
