@@ -322,7 +322,7 @@ class Codec:
             data = message if unstructure is None else unstructure(message)
         except Exception as error:
             return UnencodableMessage(
-                label, _locate(self._converter, message, ()) or _problem((), error)
+                label, _locate(self._converter, message) or _problem((), error)
             )
         try:
             _packb(data)
@@ -425,20 +425,9 @@ def _problem(path: Path, error: Exception) -> str:
     return f"{where(path)}{describe(error)}"
 
 
-def _locate(converter: Converter, value: object, path: Path) -> str | None:
-    """Say which field of the attrs instance ``value`` its hook cannot unstructure, and why."""
-    cls = value.__class__
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:
-        return None
-    for field in attrs.fields(cls) if attrs.has(cls) else ():
-        problem = _locate_in(
-            converter, hints.get(field.name, Any), getattr(value, field.name), (*path, field.name)
-        )
-        if problem is not None:
-            return problem
-    return None
+def _locate(converter: Converter, message: object) -> str | None:
+    """Say which field of the attrs instance ``message`` its hook cannot unstructure, and why."""
+    return _first_problem(converter, inner_values(message.__class__, message, ()))
 
 
 def _locate_in(converter: Converter, tp: Any, value: object, path: Path) -> str | None:
@@ -449,9 +438,14 @@ def _locate_in(converter: Converter, tp: Any, value: object, path: Path) -> str 
         # Deep or looped: walking further down would only hit the limit again.
         return f"{where(path[:1])}nested too deeply (does it contain itself?)"
     except Exception as error:
-        for inner_tp, item, here in inner_values(tp, value, path):
-            problem = _locate_in(converter, inner_tp, item, here)
-            if problem is not None:
-                return problem
-        return _problem(path, error)
+        return _first_problem(converter, inner_values(tp, value, path)) or _problem(path, error)
+    return None
+
+
+def _first_problem(converter: Converter, values: list[tuple[Any, object, Path]]) -> str | None:
+    """Say why the first of ``values`` (typed, each at its path) that fails cannot be written."""
+    for tp, value, path in values:
+        problem = _locate_in(converter, tp, value, path)
+        if problem is not None:
+            return problem
     return None
