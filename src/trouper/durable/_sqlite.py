@@ -1048,10 +1048,9 @@ class SqliteStore:
         self._virtual = False
         # The live consumer of each mailbox, told about its commits.
         self._listeners: dict[str, MailboxListener] = {}
-        # Set once ``open`` is over (open or not), for a task closing it meanwhile.
-        self._opened = trio.Event()
-        # Set once the store is closed (or crashed), for every task closing it.
-        self._stopped = trio.Event()
+        # Set once the phase under way ("opening", "closing" or "crashing") is over, for
+        # the tasks that wait it out (``_settle``, ``flush``); a fresh one as each begins.
+        self._settled = trio.Event()
         # The error that failed the store, if one did; every write raises it after.
         self._failure: StoreFailed | None = None
         # Tasks that waited for the last group handed to the writer: one (or none)
@@ -1124,11 +1123,11 @@ class SqliteStore:
             with trio.CancelScope(shield=True):
                 await self._shut(writer, reader)
             self._phase = "closed"
-            self._opened.set()
+            self._settled.set()
             raise
         self._writer, self._reader = writer, reader
         self._phase = "open"
-        self._opened.set()
+        self._settled.set()
         trio.lowlevel.spawn_system_task(self._commit_loop, name=f"trouper store {self._name}")
 
     def _open_writer(self) -> _Writing:
@@ -1212,18 +1211,12 @@ class SqliteStore:
         left there, for its next open to recover. Waits for
         the writer even if cancelled (the file must be left consistent).
         """
-        if self._phase == "opening":
-            # Another task is opening it: close it once that is over.
-            with trio.CancelScope(shield=True):
-                await self._opened.wait()
-        if self._phase in ("closing", "crashing"):
-            # Another task is closing it: return once it is closed, as that task does.
-            with trio.CancelScope(shield=True):
-                await self._stopped.wait()
-            return
+        # Another task opening it: close it once open; closing it: return once closed.
+        await self._settle()
         if self._phase != "open":
             return
         self._phase = "closing"
+        self._settled = trio.Event()
         try:
             with trio.CancelScope(shield=True):
                 if self._failure is None:
@@ -1243,12 +1236,11 @@ class SqliteStore:
         after a restart following a crash.
         """
         if self._phase in ("closing", "crashing"):
-            with trio.CancelScope(shield=True):
-                await self._stopped.wait()
-            return
+            await self._settle()  # (then closed: nothing is left to crash)
         if self._phase != "open":
             return
         self._phase = "crashing"
+        self._settled = trio.Event()
         try:
             with trio.CancelScope(shield=True):
                 pending, self._pending = self._pending, []
@@ -1265,7 +1257,13 @@ class SqliteStore:
         self._phase = phase
         self._stop_committer()
         self._listeners.clear()
-        self._stopped.set()
+        self._settled.set()
+
+    async def _settle(self) -> None:
+        """Wait, even if cancelled, until no open, close or simulated crash is under way."""
+        with trio.CancelScope(shield=True):
+            while self._phase in ("opening", "closing", "crashing"):
+                await self._settled.wait()
 
     # --- writing ------------------------------------------------------------
 
@@ -1337,7 +1335,7 @@ class SqliteStore:
         """Wait until everything staged before this call is durable."""
         if self._phase == "closing":
             # The close commits everything staged: wait for it, then say how it went.
-            await self._stopped.wait()
+            await self._settled.wait()
             if self._failure is not None:
                 raise self._copy_failure()
             return
