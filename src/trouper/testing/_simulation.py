@@ -516,7 +516,7 @@ class Simulation:
     def late_ask_begins(self, what: str) -> None:
         """Note that the current task's ask waits while a ``Delay`` holds it back.
 
-        Its ``message_sent``, once the delay is over, goes on with this wait.
+        Its ``ask_begins``, once the delay is over, goes on with this wait.
         A callback ask (no task waits for it) notes nothing.
         """
         token = self.wait_begins(what)
@@ -524,6 +524,20 @@ class Simulation:
             self.wait_ends(token)
         else:
             self._late_asks[current_task()] = token
+
+    def ask_begins(self, what: str) -> int:
+        """Note that the current task's ask, being sent, waits for its answer; return the token.
+
+        An ask a ``Delay`` held back goes on with the wait ``late_ask_begins`` noted
+        when it was made.
+        """
+        late = self._late_asks.pop(current_task(), None)
+        if late is not None:
+            wait = self._waits.get(late)
+            if wait is not None and wait.frame is _waiting_frame():
+                return late  # this very ask (its frame runs), sent after its delay
+            self.wait_ends(late)  # an earlier one, given up during its delay
+        return self.wait_begins(what)
 
     def wait_ends(self, token: int) -> None:
         """The wait noted as ``token`` is over."""
@@ -682,14 +696,7 @@ class _Faults(Instrument):
         """An ask carries the token of its asker's wait, ended when it is answered."""
         if kind is not SendKind.ASK:
             return None
-        sim = self.sim
-        late = sim._late_asks.pop(current_task(), None)
-        if late is not None:
-            wait = sim._waits.get(late)
-            if wait is not None and wait.frame is _waiting_frame():
-                return late  # this very ask (its frame runs), sent after its delay
-            sim.wait_ends(late)  # an earlier one, given up during its delay
-        return sim.wait_begins(f"an answer from {actor.address.path} to {message!r}")
+        return self.sim.ask_begins(f"an answer from {actor.address.path} to {message!r}")
 
     def message_delivered(self, actor: Cell, message: object) -> None:
         """A tell that waited for room got in."""
