@@ -131,15 +131,20 @@ def _check_name(name: object) -> None:
         )
 
 
-def _deadline(within: float) -> float:
-    """The virtual instant ``within`` seconds from now.
+def _check_within(within: object) -> None:
+    """Refuse a ``within`` that is not a number of seconds >= 0 (``math.inf``: no deadline).
 
     Raises:
-        ValueError: ``within`` is not a number of seconds >= 0 (``math.inf``: no deadline).
+        ValueError: it is not.
     """
-    if isinstance(within, int | float) and not isinstance(within, bool) and within >= 0:
-        return trio.current_time() + within
-    raise ValueError(f"within must be a number of seconds >= 0, got {within!r}")
+    if not isinstance(within, int | float) or isinstance(within, bool) or not within >= 0:
+        raise ValueError(f"within must be a number of seconds >= 0, got {within!r}")
+
+
+def _deadline(within: float) -> float:
+    """The virtual instant ``within`` seconds from now (``within`` checked first)."""
+    _check_within(within)
+    return trio.current_time() + within
 
 
 def _describe(matcher: Matcher) -> str:
@@ -359,7 +364,7 @@ class TestProbe(ActorRef[object]):
                 message came first (as with ``expect``).
             ValueError: ``within`` is not a number of seconds >= 0.
         """
-        _deadline(within)  # checked before watching
+        _check_within(within)  # before watching
         watch = getattr(ref.endpoint, "watch", None)
         if watch is None:
             raise TypeError(f"{ref!r} cannot be watched")
