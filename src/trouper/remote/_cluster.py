@@ -1355,12 +1355,10 @@ class Cluster:
         reply: _Reply,
         headers: Headers | None = None,
     ) -> None:
-        endpoint = ref.endpoint
-        if self._backlogs and ref in self._backlogs:
-            self._hold(ref, _Held(message, headers, reply))
-            return
-        ask_soon = getattr(endpoint, "ask_soon", None)
-        if ask_soon is None:  # it answers by task only: held, so what follows waits for it
+        ask_soon = getattr(ref.endpoint, "ask_soon", None)
+        # Held behind the messages already held for it, or held because it
+        # answers by task only, so that what follows waits for it.
+        if (self._backlogs and ref in self._backlogs) or ask_soon is None:
             self._hold(ref, _Held(message, headers, reply))
             return
         try:
@@ -1369,13 +1367,9 @@ class Cluster:
             else:
                 with self._delivering(headers):
                     ask_soon(message, partial(self._answer, reply))
-        except MailboxFull:
+        except (MailboxFull, CallbackAskUnsupported):  # no room, or by task only (broadcast)
             self._hold(ref, _Held(message, headers, reply))
-        except (ActorStopped, UnhandledMessage) as error:
-            self._answer(reply, outcome.Error(error))
-        except CallbackAskUnsupported:  # it answers by task only (a broadcast pool): as above
-            self._hold(ref, _Held(message, headers, reply))
-        except Exception as error:  # raised routing the ask (a hash pool's key): its answer
+        except Exception as error:  # refused (stopped, unhandled), or routing it raised: its answer
             self._answer(reply, outcome.Error(error))
 
     def _answer(self, reply: _Reply, result: outcome.Outcome[object]) -> None:
@@ -1535,51 +1529,51 @@ class Cluster:
         would let them overtake it.
         """
         answer = partial(self._answer, reply)
+        endpoint = ref.endpoint
         try:
-            cell = ref.endpoint
-            if type(cell) is not Cell:
-                member = self._ask_pool_soon(ref, message, answer)
-                if member is True:  # taken, or answered
-                    return
-                if member is False:
-                    try:
-                        value = await ref.endpoint.ask(message)
-                    except Exception as error:
-                        answer(outcome.Error(error))
-                    else:
-                        answer(outcome.Value(value))
-                    return
-                cell = member
-            await cell.ask_when_room(message, answer)
+            if type(endpoint) is Cell:
+                await endpoint.ask_when_room(message, answer)
+            else:
+                await self._ask_pool_when_room(endpoint, message, answer)
         except (ActorStopped, UnhandledMessage) as error:
             answer(outcome.Error(error))
 
-    def _ask_pool_soon(
+    async def _ask_pool_when_room(
         self,
-        ref: ActorRef[object],
+        pool: Endpoint[object],
         message: object,
         answer: Callable[[outcome.Outcome[object]], None],
-    ) -> Cell | bool:
-        """Put a held ask in a pool now, if it takes it; else say where to wait for room.
+    ) -> None:
+        """``_ask_when_room`` for a pool: at once if it takes it, else at its full member.
 
-        Returns ``True`` once the ask is taken (or answered with the error that
-        routing it raised), the member whose mailbox was full, or ``False``
-        when the drain must ask the pool and wait for the reply.
+        A pool with no ``ask_soon``, one that answers by task only (a broadcast)
+        or one that must wait some other way (a full shared mailbox) is asked
+        here, and this waits for its reply.
         """
-        ask_soon = getattr(ref.endpoint, "ask_soon", None)
-        if ask_soon is None:
-            return False
+        ask_soon = getattr(pool, "ask_soon", None)
+        if ask_soon is not None:
+            full: Cell | None = None
+            try:
+                ask_soon(message, answer)
+                return
+            except MailboxFull as error:  # the member the pool picked, if it is one
+                member = self._find_local(error.address.path)
+                if member is not None and type(member.endpoint) is Cell:
+                    full = member.endpoint
+            except CallbackAskUnsupported:  # (a broadcast pool)
+                pass
+            except Exception as error:  # routing it raised (a hash pool's key): its answer
+                answer(outcome.Error(error))
+                return
+            if full is not None:
+                await full.ask_when_room(message, answer)
+                return
         try:
-            ask_soon(message, answer)
-        except MailboxFull as error:  # the member the pool picked, if it is one
-            member = self._find_local(error.address.path)
-            endpoint = None if member is None else member.endpoint
-            return endpoint if type(endpoint) is Cell else False
-        except CallbackAskUnsupported:  # (a broadcast pool)
-            return False
-        except Exception as error:  # routing it raised (a hash pool's key): its answer
+            value = await pool.ask(message)
+        except Exception as error:
             answer(outcome.Error(error))
-        return True
+        else:
+            answer(outcome.Value(value))
 
     # --- topics ---------------------------------------------------------------------------------
 
