@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+from typing import Any
 
 import attrs
 import trio
@@ -82,3 +84,21 @@ def memory_tracing() -> tuple[Tracing, InMemorySpanExporter, TracerProvider]:
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return Tracing(provider), exporter, provider
+
+
+async def read_updates(
+    port: int, count: int, target: str = "/api/events", headers: str = ""
+) -> list[dict[str, Any]]:
+    """The first ``count`` updates of the stream ``GET target``, read on a connection of its own.
+
+    ``headers``: more header lines, each ending with ``\\r\\n``.
+    """
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n"
+        await stream.send_all(request.encode())
+        received = b""
+        while received.count(b"\n\n") < count + 1:  # the head, then one per update
+            received += await stream.receive_some(65536)
+    lines = received.decode().splitlines()
+    return [json.loads(line[6:]) for line in lines if line.startswith("data: ")][:count]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import httpx
 import pytest
 import trio
+from observe_actors import read_updates
 
 import trouper
 from trouper import Actor
@@ -30,19 +28,6 @@ async def test_a_view_no_page_follows_does_not_sample_the_runtime() -> None:
     assert samples <= 1
 
 
-async def _updates(port: int, count: int) -> list[dict[str, Any]]:
-    """The first ``count`` updates of an update stream, read on a connection of its own."""
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        await stream.send_all(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        received = b""
-        while received.count(b"\n\n") < count + 1:  # the head, then one per update
-            received += await stream.receive_some(65536)
-    return [
-        json.loads(line[6:]) for line in received.decode().splitlines() if line.startswith("data: ")
-    ][:count]
-
-
 @pytest.mark.real_clock
 async def test_a_page_that_comes_after_an_idle_spell_is_followed_again() -> None:
     """Answers show what changed while nobody looked; updates come again at each sample."""
@@ -57,7 +42,7 @@ async def test_a_page_that_comes_after_an_idle_spell_is_followed_again() -> None
             assert (await client.get("/api/summary")).json()["actors"] == 1
             await rt.spawn(Actor, name="later")
             await trio.sleep(0.1)
-            updates = await _updates(view.port, 3)
+            updates = await read_updates(view.port, 3)
             rows = [row["path"] for row in updates[0]["tree"]["rows"]]
             times = [update["summary"]["time"] for update in updates]
             assert (rows, times) == (["/late", "/later"], sorted(set(times)))

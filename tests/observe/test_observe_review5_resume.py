@@ -8,10 +8,9 @@ twice.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import trio
+from observe_actors import read_updates
 
 import trouper
 from trouper import Actor
@@ -21,20 +20,6 @@ pytestmark = pytest.mark.real_clock
 
 DEADLINE = 10.0
 """Seconds any one test may wait for the server."""
-
-
-async def _first_update(port: int, target: str, headers: str = "") -> dict[str, object]:
-    """The first update of ``GET target``, read on a connection of its own."""
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        request = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n"
-        await stream.send_all(request.encode())
-        received = b""
-        while received.count(b"\n\n") < 2:  # the head, then the update
-            received += await stream.receive_some(65536)
-    data = next(line for line in received.decode().splitlines() if line.startswith("data: "))
-    update: dict[str, object] = json.loads(data[6:])
-    return update
 
 
 def _paths(update: dict[str, object]) -> list[object]:
@@ -48,6 +33,8 @@ async def test_a_reconnecting_stream_resumes_after_its_last_event_id() -> None:
         async with trouper.open_runtime() as rt, open_view(rt, port=0, interval=0.05) as view:
             for name in ("a", "b", "c"):
                 await rt.spawn(Actor, name=name)
-            reopened = await _first_update(view.port, "/api/events?since=1", "Last-Event-ID: 2\r\n")
-            opened = await _first_update(view.port, "/api/events?since=1")
+            [reopened] = await read_updates(
+                view.port, 1, "/api/events?since=1", "Last-Event-ID: 2\r\n"
+            )
+            [opened] = await read_updates(view.port, 1, "/api/events?since=1")
     assert (_paths(reopened), _paths(opened)) == (["/c"], ["/b", "/c"])
