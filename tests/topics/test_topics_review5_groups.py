@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import trio
 import trio.testing
+from topic_actors import NamedGated, publish_counted
 
 from trouper import Actor, Runtime
 from trouper.runtime import DeadLetter
 from trouper.topics import Subscription
-
-
-class Gated(Actor):
-    """Journals ``(name, message)`` once ``gate`` is set."""
-
-    def __init__(self, name: str, gate: trio.Event, journal: list[tuple[str, object]]) -> None:
-        self.name = name
-        self.gate = gate
-        self.journal = journal
-
-    async def receive(self, message: object) -> None:
-        await self.gate.wait()
-        self.journal.append((self.name, message))
-
-
-async def _publish(runtime: Runtime, counts: list[int], subject: str, message: object) -> None:
-    counts.append(await runtime.topics.publish(subject, message))
 
 
 async def test_a_member_unsubscribed_while_the_publish_waits_on_it_hands_over(
@@ -35,15 +19,15 @@ async def test_a_member_unsubscribed_while_the_publish_waits_on_it_hands_over(
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    a = await runtime.spawn(Gated, "a", gate, journal, mailbox_size=1)
-    b = await runtime.spawn(Gated, "b", gate, journal)
+    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    b = await runtime.spawn(NamedGated, "b", gate, journal)
     left = runtime.topics.subscribe(a, "jobs", queue="workers")
     runtime.topics.subscribe(b, "jobs", queue="workers")
     await a.tell("busy")
     await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")
         await trio.testing.wait_all_tasks_blocked()  # it waits for room in a's mailbox
         left.cancel()
     gate.set()
@@ -57,9 +41,9 @@ async def test_a_picked_member_unsubscribed_before_its_turn_hands_over(runtime: 
     """A member picked, then unsubscribed while the publish waits on another: b gets it."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    plain = await runtime.spawn(Gated, "plain", gate, journal, mailbox_size=1)
-    a = await runtime.spawn(Gated, "a", gate, journal)
-    b = await runtime.spawn(Gated, "b", gate, journal)
+    plain = await runtime.spawn(NamedGated, "plain", gate, journal, mailbox_size=1)
+    a = await runtime.spawn(NamedGated, "a", gate, journal)
+    b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(plain, "jobs")
     left = runtime.topics.subscribe(a, "jobs", queue="workers")
     runtime.topics.subscribe(b, "jobs", queue="workers")
@@ -67,7 +51,7 @@ async def test_a_picked_member_unsubscribed_before_its_turn_hands_over(runtime: 
     await plain.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")
         await trio.testing.wait_all_tasks_blocked()  # a is picked; plain's mailbox holds it up
         left.cancel()
         gate.set()
@@ -87,9 +71,9 @@ async def test_a_picked_member_stopped_before_its_turn_hands_over(runtime: Runti
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    plain = await runtime.spawn(Gated, "plain", gate, journal, mailbox_size=1)
-    a = await runtime.spawn(Gated, "a", trio.Event(), journal)
-    b = await runtime.spawn(Gated, "b", gate, journal)
+    plain = await runtime.spawn(NamedGated, "plain", gate, journal, mailbox_size=1)
+    a = await runtime.spawn(NamedGated, "a", trio.Event(), journal)
+    b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(plain, "jobs")
     runtime.topics.subscribe(a, "jobs", queue="workers")
     runtime.topics.subscribe(b, "jobs", queue="workers")
@@ -97,7 +81,7 @@ async def test_a_picked_member_stopped_before_its_turn_hands_over(runtime: Runti
     await plain.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")
         await trio.testing.wait_all_tasks_blocked()  # a is picked; plain's mailbox holds it up
         await runtime.stop(a)
         gate.set()
@@ -113,13 +97,13 @@ async def test_a_group_left_empty_mid_publish_takes_nothing(runtime: Runtime) ->
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    a = await runtime.spawn(Gated, "a", gate, journal, mailbox_size=1)
+    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
     left = runtime.topics.subscribe(a, "jobs", queue="workers")
     await a.tell("busy")
     await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_publish, runtime, counts, "jobs", "job")
+        nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")
         await trio.testing.wait_all_tasks_blocked()
         left.cancel()
     gate.set()

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from topic_actors import Idle
 
-from trouper import Actor, Runtime
+from trouper import Runtime
 from trouper.runtime import EventKind
 from trouper.topics import system_subject
-
-
-class Idle(Actor):
-    """Takes anything."""
-
-    async def receive(self, message: object) -> None:
-        pass
 
 
 async def test_with_subject_must_be_a_bool(runtime: Runtime) -> None:

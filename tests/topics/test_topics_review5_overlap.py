@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import trio
 import trio.testing
+from topic_actors import NamedGated, publish_counted
 
-from trouper import Actor, Runtime
+from trouper import Runtime
 from trouper.runtime import DeadLetter
-
-
-class Gated(Actor):
-    """Journals ``(name, message)`` once ``gate`` is set."""
-
-    def __init__(self, name: str, gate: trio.Event, journal: list[tuple[str, object]]) -> None:
-        self.name = name
-        self.gate = gate
-        self.journal = journal
-
-    async def receive(self, message: object) -> None:
-        await self.gate.wait()
-        self.journal.append((self.name, message))
-
-
-async def _publish(runtime: Runtime, counts: list[int], subject: str, message: object) -> None:
-    counts.append(await runtime.topics.publish(subject, message))
 
 
 async def test_cancelling_the_serving_subscription_before_its_turn_keeps_the_other(
@@ -32,8 +16,8 @@ async def test_cancelling_the_serving_subscription_before_its_turn_keeps_the_oth
     """b's first pattern is cancelled while the publish waits on a: b's second still brings it."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    a = await runtime.spawn(Gated, "a", gate, journal, mailbox_size=1)
-    b = await runtime.spawn(Gated, "b", gate, journal)
+    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(a, "prices.nyse")
     first = runtime.topics.subscribe(b, "prices.*")
     runtime.topics.subscribe(b, "prices.nyse")
@@ -41,7 +25,7 @@ async def test_cancelling_the_serving_subscription_before_its_turn_keeps_the_oth
     await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_publish, runtime, counts, "prices.nyse", "quote")
+        nursery.start_soon(publish_counted, runtime, counts, "prices.nyse", "quote")
         await trio.testing.wait_all_tasks_blocked()  # it waits for room in a's mailbox
         first.cancel()
         gate.set()
@@ -58,14 +42,14 @@ async def test_cancelling_the_subscription_a_publish_waits_on_keeps_the_other(
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    b = await runtime.spawn(Gated, "b", gate, journal, mailbox_size=1)
+    b = await runtime.spawn(NamedGated, "b", gate, journal, mailbox_size=1)
     first = runtime.topics.subscribe(b, "prices.*")
     runtime.topics.subscribe(b, "prices.nyse")
     await b.tell("busy")
     await b.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_publish, runtime, counts, "prices.nyse", "quote")
+        nursery.start_soon(publish_counted, runtime, counts, "prices.nyse", "quote")
         await trio.testing.wait_all_tasks_blocked()  # it waits for room in b's mailbox
         first.cancel()
         await trio.testing.wait_all_tasks_blocked()
@@ -80,8 +64,8 @@ async def test_cancelling_the_only_matching_subscription_still_skips(runtime: Ru
     """b's other pattern does not match the subject: b is skipped, as before."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    a = await runtime.spawn(Gated, "a", gate, journal, mailbox_size=1)
-    b = await runtime.spawn(Gated, "b", gate, journal)
+    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(a, "prices.nyse")
     only = runtime.topics.subscribe(b, "prices.*")
     runtime.topics.subscribe(b, "prices.lse")
@@ -89,7 +73,7 @@ async def test_cancelling_the_only_matching_subscription_still_skips(runtime: Ru
     await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_publish, runtime, counts, "prices.nyse", "quote")
+        nursery.start_soon(publish_counted, runtime, counts, "prices.nyse", "quote")
         await trio.testing.wait_all_tasks_blocked()
         only.cancel()
         gate.set()

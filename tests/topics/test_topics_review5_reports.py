@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from trouper import Actor, ActorRef, Address, Runtime
+from topic_actors import Idle
+
+from trouper import ActorRef, Address, Runtime
 from trouper.runtime import ActorEvent, DeadLetter, EventKind
 from trouper.topics import SYSTEM_DEAD_LETTERS, Published, system_subject
 
@@ -41,13 +43,6 @@ class Link:
 
     def unwatch(self, watcher: object) -> None:
         raise NotImplementedError
-
-
-class Idle(Actor):
-    """Takes anything."""
-
-    async def receive(self, message: object) -> None:
-        pass
 
 
 async def test_a_dead_letter_report_lost_later_is_not_reported_to_its_subscriber(

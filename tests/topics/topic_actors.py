@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from trouper import Actor
+from trouper import Actor, Runtime
 
 
 class Collector(Actor):
@@ -29,3 +29,30 @@ class Gated(Actor):
     async def receive(self, message: object) -> None:
         await self.gate.wait()
         self.seen.append(message)
+
+
+class NamedGated(Actor):
+    """Journals ``(name, message)`` once ``gate`` is set."""
+
+    def __init__(self, name: str, gate: trio.Event, journal: list[tuple[str, object]]) -> None:
+        self.name = name
+        self.gate = gate
+        self.journal = journal
+
+    async def receive(self, message: object) -> None:
+        await self.gate.wait()
+        self.journal.append((self.name, message))
+
+
+class Idle(Actor):
+    """Takes anything."""
+
+    async def receive(self, message: object) -> None:
+        pass
+
+
+async def publish_counted(
+    runtime: Runtime, counts: list[int], subject: str, message: object
+) -> None:
+    """Publish ``message`` on ``subject`` and append how many subscribers it reached."""
+    counts.append(await runtime.topics.publish(subject, message))
