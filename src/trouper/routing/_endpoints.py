@@ -293,10 +293,8 @@ class _Rerouting(PoolEndpoint):
                 # locals go (what the router built, the endpoint), as the engine
                 # lets a reported failure's go; the traceback stays.
                 release_frames(target)
-        elif target.mailbox.closed:
-            target.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
         else:
-            target.mailbox.put_system(item)
+            _put_system(target, item)
 
     def _member_or_error(self, message: object) -> Cell | Exception:
         """The member the router picks for ``message``, or the error it raised.
@@ -403,10 +401,7 @@ class ConsistentHashEndpoint(_Rerouting):
         items.clear()
         items.extend(keep)
         for owner, item in moves:
-            if owner.mailbox.closed:
-                owner.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
-            else:
-                owner.mailbox.put_system(item)
+            _put_system(owner, item)
 
     def _member(self, message: object) -> Cell:
         points = self._points
@@ -519,22 +514,26 @@ def _stage_all(members: tuple[Cell, ...], message: object, msg_id: str | None) -
     """
     first, *others = members
     if not stage_if_in_transaction(
-        first.mailbox, message, msg_id, partial(_release_to, first, message)
+        first.mailbox, message, msg_id, partial(_put_system, first, message)
     ):
         return False
     for member in others:
         stage_if_in_transaction(
-            member.mailbox, message, msg_id, partial(_release_to, member, message)
+            member.mailbox, message, msg_id, partial(_put_system, member, message)
         )
     return True
 
 
-def _release_to(member: Cell, message: object) -> None:
-    """Deliver a staged message to ``member`` once its transaction committed (whatever the room)."""
+def _put_system(member: Cell, item: object) -> None:
+    """Put ``item`` in ``member``'s mailbox whatever the room; a dead letter if it is closed.
+
+    For what must not wait: a staged message once its transaction committed,
+    a message moved to another member when the members changed.
+    """
     if member.mailbox.closed:
-        member.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
+        member.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
     else:
-        member.mailbox.put_system(message)
+        member.mailbox.put_system(item)
 
 
 def _open_members(members: tuple[Cell, ...]) -> tuple[Cell, ...]:
