@@ -25,6 +25,8 @@ async def test_two_probes_never_share_a_path(runtime: trouper.Runtime) -> None:
         ("a/b", "a probe name is one path segment: it cannot hold '/', got 'a/b'"),
         ("*", "a probe name cannot hold '*' or '>', the wildcards of subjects, got '*'"),
         ("a>", "a probe name cannot hold '*' or '>', the wildcards of subjects, got 'a>'"),
+        ("a b", "a probe name cannot hold spaces or other whitespace, got 'a b'"),
+        ("..", "a probe name cannot be only dots, which paths reserve, got '..'"),
     ],
 )
 async def test_a_probe_name_that_is_no_path_segment_is_refused(

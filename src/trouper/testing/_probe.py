@@ -31,6 +31,7 @@ from trio.lowlevel import (
     current_task,
 )
 
+from trouper._validate import check_name
 from trouper.actors import ActorRef, Address, Terminated
 from trouper.runtime import Runtime
 
@@ -115,22 +116,6 @@ class _ProbeEndpoint:
         return await trio.lowlevel.wait_task_rescheduled(abort)
 
 
-def _check_name(name: object) -> None:
-    """Refuse a probe name that is not one path segment, as ``spawn`` refuses an actor's.
-
-    Raises:
-        ValueError: it is not a non-empty string, or holds ``/``, ``*`` or ``>``.
-    """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"a probe name must be a non-empty string, got {name!r}")
-    if "/" in name:
-        raise ValueError(f"a probe name is one path segment: it cannot hold '/', got {name!r}")
-    if "*" in name or ">" in name:
-        raise ValueError(
-            f"a probe name cannot hold '*' or '>', the wildcards of subjects, got {name!r}"
-        )
-
-
 def _check_within(within: object) -> None:
     """Refuse a ``within`` that is not a number of seconds >= 0 (``math.inf``: no deadline).
 
@@ -179,11 +164,11 @@ class TestProbe(ActorRef[object]):
 
         Raises:
             ValueError: a probe of this runtime has that name already, or the name
-                is not one path segment (a non-empty string without ``/``, ``*``, ``>``,
-                as an actor's name).
+                is not one path segment, as an actor's name (a non-empty string without
+                ``/``, whitespace, ``*`` or ``>``, and not only dots).
         """
         if name is not None:
-            _check_name(name)
+            check_name(name, "a probe name")
         taken = _names.setdefault(runtime, set())
         if name is None:
             name = next(label for n in itertools.count(1) if (label := str(n)) not in taken)
