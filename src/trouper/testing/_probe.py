@@ -31,7 +31,7 @@ from trio.lowlevel import (
     current_task,
 )
 
-from trouper._validate import check_name
+from trouper._validate import check_name, check_seconds
 from trouper.actors import ActorRef, Address, Terminated
 from trouper.runtime import Runtime
 
@@ -116,20 +116,9 @@ class _ProbeEndpoint:
         return await trio.lowlevel.wait_task_rescheduled(abort)
 
 
-def _check_within(within: object) -> None:
-    """Refuse a ``within`` that is not a number of seconds >= 0 (``math.inf``: no deadline).
-
-    Raises:
-        ValueError: it is not.
-    """
-    if not isinstance(within, int | float) or isinstance(within, bool) or not within >= 0:
-        raise ValueError(f"within must be a number of seconds >= 0, got {within!r}")
-
-
 def _deadline(within: float) -> float:
     """The virtual instant ``within`` seconds from now (``within`` checked first)."""
-    _check_within(within)
-    return trio.current_time() + within
+    return trio.current_time() + check_seconds("within", within)
 
 
 def _describe(matcher: Matcher) -> str:
@@ -349,7 +338,7 @@ class TestProbe(ActorRef[object]):
                 message came first (as with ``expect``).
             ValueError: ``within`` is not a number of seconds >= 0.
         """
-        _check_within(within)  # before watching
+        check_seconds("within", within)  # before watching
         watch = getattr(ref.endpoint, "watch", None)
         if watch is None:
             raise TypeError(f"{ref!r} cannot be watched")
