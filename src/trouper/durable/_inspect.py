@@ -21,7 +21,7 @@ from urllib.parse import quote
 import attrs
 import trio
 
-from trouper.durable._schema import APPLICATION_ID, VERSION, check_header, open_error
+from trouper.durable._schema import APPLICATION_ID, VERSION, check_header, store_error
 from trouper.durable._sqlite import SqliteStore, mailbox_counts
 from trouper.durable._store import DeadLetterRecord, MailboxStatistics
 from trouper.errors import NotAStore, StoreError, StoreVersionTooNew
@@ -86,14 +86,14 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
             timeout=_BUSY_TIMEOUT,
         )
     except sqlite3.Error as error:
-        raise open_error(name, error) from error
+        raise store_error(name, error) from error
     try:
         connection.execute("PRAGMA query_only = 1")
         try:
             application_id = connection.execute("PRAGMA application_id").fetchone()[0]
             version = connection.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as error:
-            raise open_error(name, error) from error
+            raise store_error(name, error) from error
         if application_id != APPLICATION_ID:
             raise NotAStore(
                 name,
@@ -119,7 +119,7 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
             ).fetchall()
             total = connection.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
         except sqlite3.DatabaseError as error:
-            raise open_error(name, error) from error
+            raise store_error(name, error) from error
     finally:
         connection.close()
     return StoreReport(

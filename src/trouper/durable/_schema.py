@@ -35,7 +35,7 @@ from pathlib import Path
 
 from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
 
-__all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "open_error", "prepare"]
+__all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "prepare", "store_error"]
 
 APPLICATION_ID = 0x54525052
 """``PRAGMA application_id`` of every trouper store: ``TRPR`` in ASCII."""
@@ -147,7 +147,7 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         objects = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as error:
-        raise open_error(path, error) from error
+        raise store_error(path, error) from error
     fresh = application_id == 0 and objects == 0
     if not fresh and application_id != APPLICATION_ID:
         raise NotAStore(
@@ -185,17 +185,17 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
                 connection.execute("ROLLBACK")
                 raise
     except sqlite3.DatabaseError as error:
-        raise open_error(path, error) from error
+        raise store_error(path, error) from error
 
 
-def open_error(path: str, error: sqlite3.Error) -> StoreError:
+def store_error(path: str, error: sqlite3.Error) -> StoreError:
     """The store error for ``error``, SQLite's refusal to open or read the store at ``path``.
 
     Locked (another connection holds SQLite's lock past the busy timeout: the
     file may be fine), corrupt (SQLite's own verdict on the file's content),
     or else a problem of the file's place (a full, read-only or failing disk,
     a file SQLite cannot open) or of its tables, named by SQLite's message.
-    The store and the command line both report what they cannot open by it.
+    The store and the command line both report what they cannot open or read by it.
     """
     # An error the sqlite3 module raises itself carries no code.
     code: int | None = getattr(error, "sqlite_errorcode", None)

@@ -67,7 +67,7 @@ from trouper.durable._clock import (
     wall_now,
 )
 from trouper.durable._queue import MessageCodec
-from trouper.durable._schema import check_header, open_error, prepare
+from trouper.durable._schema import check_header, prepare, store_error
 from trouper.durable._store import (
     Append,
     DeadLetterRecord,
@@ -1150,7 +1150,7 @@ class SqliteStore:
             # A statement cache for every size of the multi-row statements.
             connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
         except sqlite3.Error as error:
-            raise open_error(path, error) from error
+            raise store_error(path, error) from error
         try:
             connection.execute("PRAGMA busy_timeout = 2000")
             prepare(connection, path, synchronous=self.synchronous, check=self._check)
@@ -1162,7 +1162,7 @@ class SqliteStore:
             return _Writing(connection)
         except sqlite3.Error as error:
             connection.close()
-            raise open_error(path, error) from error
+            raise store_error(path, error) from error
         except BaseException:
             connection.close()
             raise
@@ -1173,7 +1173,7 @@ class SqliteStore:
             connection.execute("PRAGMA query_only = 1")
             connection.execute("PRAGMA busy_timeout = 2000")
         except sqlite3.Error as error:
-            raise open_error(self._name, error) from error
+            raise store_error(self._name, error) from error
         return connection
 
     async def _shut(
@@ -1683,7 +1683,7 @@ class SqliteStore:
         """Run ``function`` in the reader thread; SQLite's refusal raises a ``StoreError``.
 
         ``StoreCorrupt`` for a damaged page, ``StoreError`` for a failing disk
-        (``open_error``): a read fails alone, the store goes on.
+        (``store_error``): a read fails alone, the store goes on.
         """
         if self._phase != "open":
             raise trio.ClosedResourceError(f"{self!r} is not open")
@@ -1692,7 +1692,7 @@ class SqliteStore:
             return await self._reader.call(lambda: function(self._reading))  # type: ignore[arg-type]
         except sqlite3.Error as error:
             # A damaged page, a failing disk: a store error naming the file, as opening says.
-            raise open_error(self._name, error) from error
+            raise store_error(self._name, error) from error
 
     async def load_state(self, key: str) -> bytes | None:
         """Return the state saved under ``key`` (committed), or None."""
