@@ -664,6 +664,9 @@ class BalancingEndpoint(PoolEndpoint):
         cell = self.cell
         instruments = cell.runtime.instruments
         item = message if msg_id is None or not mailbox.durable else WithMsgId(message, msg_id)
+        if mailbox.full and not mailbox.closed:
+            # Refused before the hooks: they see only sends that happen (as a cell's).
+            raise MailboxFull(cell.address, mailbox.size)
         if instruments.intercept_send:
             fate = instruments.intercept(cell, message, SendKind.TELL_NOWAIT)
             if fate is not None:
@@ -770,12 +773,17 @@ class BalancingEndpoint(PoolEndpoint):
         runtime.check_thread("ask")
         mailbox = self.shared
         assert mailbox is not None
+        envelope = self._open_ask(message, on_reply)
         instruments = runtime.instruments
         watched = runtime.special_sends and instruments.watch_sends
-        fate = instruments.intercept(cell, message, SendKind.ASK) if watched else None
-        envelope = self._open_ask(message, on_reply)
-        if fate is not None and not cell.intercepted_callback_ask(fate, envelope, mailbox):
-            return envelope
+        if watched:
+            if mailbox.full:
+                # Refused before the hooks: they see only sends that happen (as a cell's).
+                raise MailboxFull(cell.address, mailbox.size)
+            if instruments.intercept_send:
+                fate = instruments.intercept(cell, message, SendKind.ASK)
+                if fate is not None and not cell.intercepted_callback_ask(fate, envelope, mailbox):
+                    return envelope
         if watched and instruments.message_sent:
             envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
         if not mailbox.put_nowait(envelope):
