@@ -89,11 +89,8 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
         raise store_error(name, error) from error
     try:
         connection.execute("PRAGMA query_only = 1")
-        try:
-            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as error:
-            raise store_error(name, error) from error
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
         if application_id != APPLICATION_ID:
             raise NotAStore(
                 name,
@@ -108,18 +105,18 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
                 f"schema version {version} is older than {VERSION}: open it with a runtime "
                 "once to migrate it",
             )
-        try:
-            mailboxes = mailbox_counts(connection, time.time())
-            rows = connection.execute(
-                "SELECT d.id, b.name, d.type_name, d.payload, d.msg_id, d.deliveries, d.reason, "
-                "d.traceback, d.enqueued_at, d.first_delivered_at, d.last_delivered_at, "
-                "d.dead_at FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox "
-                "ORDER BY d.id LIMIT ?",
-                (min(limit, _MAX_LIMIT),),
-            ).fetchall()
-            total = connection.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
-        except sqlite3.DatabaseError as error:
-            raise store_error(name, error) from error
+        mailboxes = mailbox_counts(connection, time.time())
+        rows = connection.execute(
+            "SELECT d.id, b.name, d.type_name, d.payload, d.msg_id, d.deliveries, d.reason, "
+            "d.traceback, d.enqueued_at, d.first_delivered_at, d.last_delivered_at, "
+            "d.dead_at FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox "
+            "ORDER BY d.id LIMIT ?",
+            (min(limit, _MAX_LIMIT),),
+        ).fetchall()
+        total = connection.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        # SQLite's refusal, classified as the store classifies its own (locked, corrupt...).
+        raise store_error(name, error) from error
     finally:
         connection.close()
     return StoreReport(
