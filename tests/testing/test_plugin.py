@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from plugin_support import run_pytest
 
 USER_TESTS = """
 import attrs, pytest, trio, trouper
@@ -48,21 +47,9 @@ async def test_relaxed_by_default(runtime):
 """
 
 
-def _run_pytest(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_user.py").write_text(textwrap.dedent(source))
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_plugin_works_from_an_install_with_no_conftest(tmp_path: Path) -> None:
     """The fixtures come from the entry point; strict mode fails what it should."""
-    result = _run_pytest(tmp_path, USER_TESTS)
+    result = run_pytest(tmp_path, USER_TESTS)
     assert "1 failed, 3 passed" in result.stdout, result.stdout + result.stderr
     assert "FAILED test_user.py::test_strict_fails_on_a_dead_letter" in result.stdout
     assert "unexpected actor failures or dead letters (strict)" in result.stdout

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from plugin_support import run_pytest
 
 USER_TESTS = """
 def test_sync_runtime(runtime):
@@ -21,15 +20,7 @@ async def test_async_probe(probe):
 
 def test_a_sync_test_using_the_fixtures_errors_saying_so(tmp_path: Path) -> None:
     """Each says why; the second was a bare AssertionError from pytest's fixture machinery."""
-    (tmp_path / "test_user.py").write_text(textwrap.dedent(USER_TESTS))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_pytest(tmp_path, USER_TESTS)
     output = result.stdout + result.stderr
     assert "1 passed, 2 errors" in result.stdout, output
     for name, fixture in (("test_sync_runtime", "runtime"), ("test_sync_probe", "probe")):

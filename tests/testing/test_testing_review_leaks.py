@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from plugin_support import run_pytest
 
 USER_TESTS = """
 import pytest, trio, trouper
@@ -41,15 +40,7 @@ def test_a_single_task_left_running_after_the_runtime_stopped_fails_the_test(
     tmp_path: Path,
 ) -> None:
     """The test's own task ending must not hide one leaked task from the count."""
-    (tmp_path / "test_user.py").write_text(textwrap.dedent(USER_TESTS))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_pytest(tmp_path, USER_TESTS)
     output = result.stdout + result.stderr
     assert "2 failed, 2 passed" in result.stdout, output
     assert "FAILED test_user.py::test_leaks_one - 1 task(s)" in result.stdout, output

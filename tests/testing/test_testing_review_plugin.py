@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from plugin_support import run_pytest
 
 USER_TESTS = """
 import pytest
@@ -28,15 +27,7 @@ def test_a_marker_with_strict_not_a_bool_or_with_positional_arguments_fails(
     tmp_path: Path,
 ) -> None:
     """``strict="no"`` would be true, ``trouper(True)`` ignored: both fail, saying why."""
-    (tmp_path / "test_user.py").write_text(textwrap.dedent(USER_TESTS))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_pytest(tmp_path, USER_TESTS)
     output = result.stdout + result.stderr
     assert "2 failed, 1 passed" in result.stdout, output
     assert "FAILED test_user.py::test_strict_as_text - trouper marker" in result.stdout, output
