@@ -75,3 +75,18 @@ async def test_aclose_while_the_store_opens_closes_it_once_open(tmp_path: Path) 
     assert repr(store).endswith(" closed>")
     async with make_store(path):
         pass
+
+
+async def test_a_simulated_crash_while_the_store_opens_crashes_it_once_open(
+    tmp_path: Path,
+) -> None:
+    """``simulate_crash`` called while another task opens the store is not dropped."""
+    path = tmp_path / "shop.db"
+    store = make_store(path)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.open)
+        await trio.testing.wait_all_tasks_blocked()
+        await store.simulate_crash()
+    assert repr(store).endswith(" crashed>")
+    async with make_store(path):
+        pass

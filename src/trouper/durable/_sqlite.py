@@ -1233,10 +1233,11 @@ class SqliteStore:
         What is staged is dropped (its waiters get ``StoreFailed``), a commit
         already in the writer thread completes, the claim watermarks stay, and
         the lock is released, so the file can be opened again at once, as
-        after a restart following a crash.
+        after a restart following a crash. Called while another task opens the
+        store, it waits for the open, then crashes it.
         """
-        if self._phase in ("closing", "crashing"):
-            await self._settle()  # (then closed: nothing is left to crash)
+        # Another task opening it: crash it once open; closing it: return once closed.
+        await self._settle()
         if self._phase != "open":
             return
         self._phase = "crashing"
