@@ -1133,7 +1133,7 @@ class JetStreamStore:
         subjects = self._subjects
         # Built first and checked, then sent: a publish the client refuses at once
         # (too large) fails the batch before any of it is sent, so nothing of a
-        # refused run is stored.
+        # refused run is stored; a tell of a separable batch is left out alone.
         publishes: list[_Publish] = []
         # The publish being checked or sent (named by a refusal of it).
         current: _Publish | None = None
@@ -1218,7 +1218,15 @@ class JetStreamStore:
                     )
             limit = self.client.max_payload
             for current in publishes:
-                _check_size(current, limit)
+                try:
+                    _check_size(current, limit)
+                except ValueError as error:
+                    if not self._separable(current):
+                        raise
+                    self._refuse_alone(current, error)
+            if batch.refused is not None:
+                refused = {id(record) for record, _ in batch.refused}
+                publishes = [p for p in publishes if id(p.record) not in refused]
             for current in publishes:
                 self._send(current)
         except (NatsError, ValueError) as error:
@@ -1281,7 +1289,49 @@ class JetStreamStore:
         except (NatsError, ValueError) as error:
             self._unsent(commit, error, publish)
             return
+        if self._separable(publish):
+            # A tell of its own, refused for good: the batch's other writes stand.
+            self._refuse_alone(publish, result)
+            commit.remaining += 1  # taken back above; _acked counts this publish done
+            self._acked(commit)
+            return
         self._fail_commit(commit, result, publish)
+
+    def _separable(self, publish: _Publish) -> bool:
+        """Whether ``publish`` may be refused alone: a tell of a separable batch, heard here.
+
+        Its mailbox's listener must be here to hear of it (its message becomes
+        a dead letter there); a tell to a mailbox hosted elsewhere fails its
+        batch, whose failure callbacks dead-letter it.
+        """
+        return (
+            publish.commit.batch.separable
+            and publish.record is not None
+            and publish.mailbox in self._listeners
+        )
+
+    def _refuse_alone(self, publish: _Publish, error: NatsError | ValueError) -> None:
+        """Record ``publish`` (a tell of a separable batch) as refused alone, ``accepted`` False.
+
+        Its batch commits the rest; its mailbox's listener hears of it after
+        ``appended`` (see ``_acked``), and an awaited tell raises it.
+        """
+        record = publish.record
+        assert record is not None
+        what = self._refused_write(publish)
+        refusal = StoreRefused(self._name, f"{what}: {error}")
+        refusal.__cause__ = error
+        if self._phase == "open":
+            log.error(
+                "durable store %s: a write was refused alone (the store goes on): %s: %s",
+                self._name,
+                what,
+                error,
+            )
+        batch = publish.commit.batch
+        if batch.refused is None:
+            batch.refused = []
+        batch.refused.append((record, refusal))
 
     async def _retrier(self, receive: trio.MemoryReceiveChannel[_Publish]) -> None:
         """Send again the publishes that found no stream, a busy server or a full mailbox.
@@ -1392,6 +1442,10 @@ class JetStreamStore:
                 listener = listeners.get(mailbox)
                 if listener is not None:
                     listener.appended(records)
+                    if batch.refused:
+                        refusals = [r for r in batch.refused if r[0].mailbox == mailbox]
+                        if refusals:
+                            listener.refused(refusals)
         for callback in batch.callbacks():
             callback()
         if batch.waiters:
