@@ -692,7 +692,10 @@ class Cluster:
                     # the node from leaving: what it has not taken by then is dropped.
                     with trio.move_on_after(_FLUSH_BOUND) as scope:
                         scope.shield = True
-                        await client.close()
+                        try:
+                            await client.close()
+                        except ConnectionLost as error:  # it dropped while the rest was written
+                            log.warning("node %s left; %s", self.node, error)
                     nursery.cancel_scope.cancel()
         self._nursery = None
 
