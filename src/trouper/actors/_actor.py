@@ -109,12 +109,7 @@ class Actor:
         cls._trouper_handlers = _build_handler_table(cls, localns)
         cls._trouper_dispatch = dict(cls._trouper_handlers)
         cls._trouper_unmarked = _unmarked_methods(cls, localns)
-        # The cell awaits these: a plain def would fail only when the actor runs,
-        # with Python's "can't be used in 'await' expression".
-        for name in _HOOK_NAMES:
-            hook = cls.__dict__.get(name)
-            if hook is not None and not inspect.iscoroutinefunction(hook):
-                raise TypeError(f"{class_label(cls)}.{name} must be an async def")
+        _check_hooks(cls)
 
     @property
     def ctx(self) -> Context:
@@ -179,6 +174,19 @@ class Actor:
     def handles(cls, message_type: type) -> bool:
         """Tell whether instances of this class take messages of ``message_type``."""
         return cls.handler_for(message_type) is not None
+
+
+def _check_hooks(cls: type[Actor]) -> None:
+    # The cell awaits these: a plain def (or None) would fail only when the actor
+    # runs, with Python's "can't be used in 'await' expression". Read through the
+    # MRO: a mixin that is not an actor was never checked on its own.
+    for name in _HOOK_NAMES:
+        hook = getattr(cls, name, None)
+        if (hook is None and name == "receive") or inspect.iscoroutinefunction(hook):
+            continue  # `receive = None` drops an inherited receive
+        owner = next(base for base in cls.__mro__ if name in base.__dict__)
+        inherited = "" if owner is cls else f" (it is inherited from {class_label(owner)})"
+        raise TypeError(f"{class_label(cls)}.{name} must be an async def{inherited}")
 
 
 def _build_handler_table(
