@@ -82,6 +82,7 @@ from trio.lowlevel import Task, current_task
 
 from trouper._text import describe
 from trouper.actors import ActorRef
+from trouper.durable import set_wall_clock
 from trouper.runtime import ActorEvent, DeadLetter, EventKind, Runtime
 from trouper.runtime.lowlevel import (
     Cell,
@@ -120,6 +121,12 @@ SPIN_STEPS = 200_000
 The default of ``spin_steps``: far more than a simulated system takes at one instant
 (each message costs a few), and reached in seconds of real time by one that never
 lets time pass."""
+
+WALL_CLOCK_EPOCH = 1_767_225_600.0
+"""The wall-clock seconds at the start of a run that owns its Trio run: 2026-01-01T00:00:00Z.
+
+What a durable store records (a dead letter's ``dead_at``, a delayed message's
+due time) is then the same for the same seed (``trouper.durable.set_wall_clock``)."""
 
 _SAMPLE = 1024
 """The clock is read once per this many steps (a power of 2) to see whether time passed."""
@@ -858,7 +865,10 @@ def run_simulation(
     with ``MaxTimeExceeded``: a system waiting for ever beside a periodic
     timer never looks deadlocked. So does a bounded run whose tasks take
     ``spin_steps`` steps at one virtual instant (default 200 000; a loop
-    that never waits keeps time from passing).
+    that never waits keeps time from passing). The durable store's wall
+    clock starts at 2026-01-01T00:00:00Z and follows virtual time, so what a
+    ``store`` records (a dead letter's ``dead_at``...) is the same for the same
+    seed too.
 
     Raises:
         ValueError: ``seed``, ``faults``, ``max_time``, ``spin_steps`` (an int > 0)
@@ -881,6 +891,8 @@ def run_simulation(
 async def _run_system(
     simulation: Simulation, system: System[T], options: Mapping[str, object]
 ) -> SimulationResult[T]:
+    # A store in the options, or one the system opens, writes wall-clock times.
+    set_wall_clock(WALL_CLOCK_EPOCH)
     value: T | None = None
     error: BaseException | None = None
     try:
