@@ -267,11 +267,15 @@ def _message_types(fn: object, where: str, localns: dict[str, object]) -> tuple[
             f"{where} has no annotation on {parameter.name!r}: "
             "annotate it with the message class (or a union of classes) it handles"
         )
+    # Resolve the message annotation alone: the return annotation (or a
+    # parameter's elsewhere) is not ours to judge.
+    only = types.SimpleNamespace(__annotations__={parameter.name: parameter.annotation})
+    globalns = getattr(inspect.unwrap(typing.cast(Callable[..., object], fn)), "__globals__", {})
     try:
-        hints = typing.get_type_hints(fn, localns=localns)
+        hints = typing.get_type_hints(only, globalns=globalns, localns=localns)
     except NameError as error:
         raise TypeError(f"{where}: cannot resolve the message annotation ({error})") from None
-    annotation = hints.get(parameter.name, parameter.annotation)
+    annotation = hints[parameter.name]
     if annotation is typing.Any or annotation is object:
         raise TypeError(
             f"{where}: the message annotation {getattr(annotation, '__name__', annotation)!s} "
