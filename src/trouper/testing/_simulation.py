@@ -998,15 +998,24 @@ def explore(
     goes up as it is, with a note naming the seed and that line.
 
     Raises:
-        ValueError: ``seeds`` gave no seed (nothing would be explored), or an
-            argument is not valid (as for ``run_simulation``); checked before
-            any run, but for each seed, checked as its turn comes.
+        ValueError: ``seeds`` gave no seed (nothing would be explored), an
+            argument is not valid (as for ``run_simulation``; checked before
+            any run, but for each seed, checked as its turn comes), or a
+            ``store`` is given (a store opens only once: ``explore_durable``
+            opens one per seed).
         TypeError: ``system`` or ``check`` is not callable, ``seeds`` is not
             iterable, or ``open_runtime`` takes no such option.
     """
     _check_system(system)
     _check_check(check)
     _check_runtime_options(runtime_options)
+    if "store" in runtime_options:
+        # The second seed's runtime would fail to open it, reported as that seed breaking.
+        raise ValueError(
+            "explore runs each seed on a runtime of its own and a store opens only once: "
+            "use explore_durable, which opens a store per seed, "
+            f"got store={runtime_options['store']!r}"
+        )
     options = _replay_options(max_time, spin_steps, runtime_options)
     runs = 0
     for seed in _iter_seeds(seeds):
