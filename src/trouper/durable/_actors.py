@@ -18,18 +18,20 @@ name, plus what an actor needs on top of it:
   saved), encoded after each handled message and saved in the ack's
   transaction when its bytes changed. Decoding a saved state follows the
   class's unknown-field policy as a message (``@trouper.message(...,
-  ignore_unknown_fields=True)`` lets it lose a field between runs). A failed or returned handler's
-  changes are rolled back to the last saved state, so a redelivery replays
-  against exactly what was committed. What ``on_start`` (or ``on_restart``)
-  changed is saved with the next ack; a failure before that ack rolls back
-  to the state as ``on_start`` left it (it does not run again unless the
-  actor restarts, which loads the saved state). A state that cannot be
-  encoded (or a ``self.state`` replaced by another type) fails the handler,
-  as if it had raised: nothing of it commits, the state is rolled back, the
-  message counts a failure (backoff, ``max_deliveries``), a waiting ask gets
-  ``HandlerError`` (not the handler's result), and the actor's supervisor is
-  told (the ack raises to the cell, which settles the delivery as failed),
-  on SQLite and JetStream alike.
+  ignore_unknown_fields=True)`` lets it lose a field between runs); a saved
+  state that does not fit the class (a field renamed, or added with no
+  default) fails the start with a ``TypeError`` saying so, and stays saved as
+  it was. A failed or returned handler's changes are rolled back to the last
+  saved state, so a redelivery replays against exactly what was committed.
+  What ``on_start`` (or ``on_restart``) changed is saved with the next ack; a
+  failure before that ack rolls back to the state as ``on_start`` left it (it
+  does not run again unless the actor restarts, which loads the saved state).
+  A state that cannot be encoded (or a ``self.state`` replaced by another
+  type) fails the handler, as if it had raised: nothing of it commits, the
+  state is rolled back, the message counts a failure (backoff,
+  ``max_deliveries``), a waiting ask gets ``HandlerError`` (not the handler's
+  result), and the actor's supervisor is told (the ack raises to the cell,
+  which settles the delivery as failed), on SQLite and JetStream alike.
 - Dead letters: each move to the dead-letter queue is also posted to the
   runtime's dead-letter office once it has committed (so it is published on
   ``trouper.system.dead_letters``).
@@ -62,7 +64,7 @@ from trouper.codec import Codec, MessageRegistry
 from trouper.durable._queue import Delivery, Durable, DurableQueue, _describe, _refusal
 from trouper.durable._served import ServedQueue
 from trouper.durable._store import WriteBatch
-from trouper.errors import ActorStopped, HandlerError
+from trouper.errors import ActorStopped, HandlerError, MessageMismatch
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
 from trouper.runtime.lowlevel import (
     Ask,
@@ -341,7 +343,8 @@ class ActorMailbox(DurableQueue):
         """Start serving (first instance), then load the actor's state into ``instance.state``.
 
         Raises:
-            TypeError: the state class is not usable, or the mailbox is shared.
+            TypeError: the state class is not usable, the saved state does not fit
+                it (its fields changed), or the mailbox is shared.
             StoreFailed: the store failed.
         """
         if self._serving is None:
@@ -375,7 +378,14 @@ class ActorMailbox(DurableQueue):
                     f"made with no arguments ({error}): give its fields defaults"
                 ) from error
         assert self._state_codec is not None
-        return self._state_codec.decode(_STATE_NAME, data)
+        try:
+            return self._state_codec.decode(_STATE_NAME, data)
+        except MessageMismatch as error:
+            raise TypeError(
+                f"the state saved for {self.name!r} does not fit {cls.__qualname__} now "
+                f"({error}): give a new field a default, and register a class that lost a "
+                "field with @trouper.message(name, ignore_unknown_fields=True)"
+            ) from error
 
     def open_item(self, item: object) -> tuple[object, Ask | None, object]:
         """The message of ``item``, its waiting ask, and its delivery (``ctx.delivery``)."""
