@@ -1670,6 +1670,13 @@ class Cell:
         if self.phase is Phase.RUNNING:
             self._unpark()  # (parked on the shared mailbox: serve the notice now)
 
+    def awaits_terminated(self, ref: ActorRef[object]) -> bool:
+        """Whether a ``Terminated`` for ``ref`` waits here, not yet handled."""
+        for items in (self.mailbox.items if self.owns_mailbox else None, self._notices):
+            if items and any(type(m) is Terminated and m.ref == ref for m in items):
+                return True
+        return False
+
     def withdraw_notices(self, ref: ActorRef[object]) -> None:
         """Drop the ``Terminated`` for ``ref`` not yet handled (``ctx.unwatch``)."""
         for items in (self.mailbox.items if self.owns_mailbox else None, self._notices):

@@ -175,8 +175,11 @@ class ActorContext(Context):
         _runtime.check_ref(ref, "watch")
         if ref == me.ref or (me._bonds is not None and ref in me._bonds.watching):
             return
-        watch = getattr(ref.endpoint, "watch", None)
-        if watch is None or not callable(getattr(ref.endpoint, "unwatch", None)):
+        endpoint = ref.endpoint
+        if type(endpoint) is Cell and endpoint.phase is Phase.STOPPED and me.awaits_terminated(ref):
+            return  # already told, not yet handled: watching twice gives one Terminated
+        watch = getattr(endpoint, "watch", None)
+        if watch is None or not callable(getattr(endpoint, "unwatch", None)):
             # Checked before anything is recorded: a watch kept for a ref that cannot be
             # unwatched would fail this actor's own stop.
             raise TypeError(f"{ref!r} cannot be watched: its endpoint does not support watching")
