@@ -128,7 +128,9 @@ def pool(
     ``throughput`` apply to each member (a balancing pool's shared mailbox
     takes ``mailbox_size``). ``mailbox`` opens a balancing pool's shared
     mailbox: ``Durable()`` makes the pool a durable work queue, kept under
-    the pool's name (which must then be chosen).
+    the pool's name (which must then be chosen). Without ``mailbox``, a
+    balancing pool's members share one of their class's ``default_mailbox``
+    kind, if it names one.
 
     Raises:
         ValueError: ``size`` is not an int >= 1, a bad option, an unknown
@@ -140,7 +142,14 @@ def pool(
         raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
     chosen = RoundRobin() if router is None else router
     endpoint_for(chosen, size, 1)  # refuses what is not a router, before anything starts
-    if mailbox is not None:
+    if mailbox is None and isinstance(chosen, Balancing) and isinstance(factory, type):
+        # The members' class names its mailbox: the one they share is of that kind (a
+        # durable default makes the pool a durable work queue, as ``mailbox=`` would).
+        default = getattr(factory, "default_mailbox", None)
+        if default is not None:
+            check_mailbox_factory(default, f"{factory.__qualname__}.default_mailbox")
+            mailbox = default
+    elif mailbox is not None:
         check_mailbox_factory(mailbox)
         if not isinstance(chosen, Balancing):
             raise ValueError(
