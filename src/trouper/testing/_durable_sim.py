@@ -46,6 +46,7 @@ from trouper.testing._faults import MAIN, FaultPlan
 from trouper.testing._simulation import (
     DEFAULT_MAX_TIME,
     SPIN_STEPS,
+    WALL_CLOCK_EPOCH,
     Simulation,
     _check_check,
     _check_runtime_options,
@@ -209,13 +210,6 @@ def _check_path(path: object) -> None:
             f"path {str(path)!r} is in no directory: {str(file.parent)!r} does not exist"
         )
 
-
-WALL_CLOCK_EPOCH = 1_767_225_600.0
-"""The wall-clock seconds at a durable simulation's start: 2026-01-01T00:00:00Z.
-
-What the store records (a dead letter's ``dead_at``, a delayed message's due
-time) is then the same for the same seed (``trouper.durable.set_wall_clock``).
-"""
 
 _RESERVED = ("node", "seed", "store")
 """The runtime options a durable simulation sets itself, for each incarnation."""
