@@ -16,8 +16,10 @@ in the ini file:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -84,9 +86,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     """A fresh runtime on virtual time, stopped and checked after the test.
 
-    After the test, every actor has stopped and no task the runtime started
-    may remain. With ``strict`` (marker or ini), the test also fails if an
-    actor failed or a dead letter appeared while it ran.
+    After the test, every actor has stopped and no task started while it ran
+    may remain: the failure names each one, whose it is (the runtime's, or the
+    test's), and whether it never waits (still stepping after ``SETTLE_STEPS``
+    steps, which ends the check instead of hanging it). With ``strict`` (marker
+    or ini), the test also fails if an actor failed or a dead letter appeared
+    while it ran.
     """
     marker = request.node.get_closest_marker("trouper")
     if marker is not None and marker.args:
@@ -102,16 +107,32 @@ async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     failures: list[ActorEvent] = []
     dead_letters: list[DeadLetter] = []
     tasks_before = _tasks()
-    async with open_runtime(**options) as rt:
-        rt.events.listen(failures.append, kinds=[EventKind.FAILED])
-        rt.dead_letters.listen(dead_letters.append)
-        yield rt
-    await trio.testing.wait_all_tasks_blocked()
+    starts = _Starts(trio.lowlevel.current_task())
+    trio.lowlevel.add_instrument(starts)
+    try:
+        async with open_runtime(**options) as rt:
+            rt.events.listen(failures.append, kinds=[EventKind.FAILED])
+            rt.dead_letters.listen(dead_letters.append)
+            yield rt
+        spinning = await _settle()
+    finally:
+        trio.lowlevel.remove_instrument(starts)
     # New tasks, not a difference of counts: the test's task, which ended meanwhile,
     # would hide one leaked task.
-    leaked = len(_tasks() - tasks_before)
-    if leaked > 0:
-        pytest.fail(f"{leaked} task(s) of the runtime still run after it stopped")
+    leaked = sorted(_tasks() - tasks_before, key=lambda task: task.name)
+    if leaked:
+        reports = [
+            f"{task.name!r}, started by {starts.owner(task)}"
+            + (
+                f" (it never waits: still ran after {SETTLE_STEPS} steps)"
+                if task in spinning
+                else ""
+            )
+            for task in leaked
+        ]
+        pytest.fail(
+            f"{len(leaked)} task(s) still run after the runtime stopped: " + "; ".join(reports)
+        )
     if strict and (failures or dead_letters):
         lines = [f"failed: {event}" for event in failures]
         lines += [str(letter) for letter in dead_letters]
@@ -135,6 +156,105 @@ def _tasks() -> set[trio.lowlevel.Task]:
         tasks.add(task)
         stack.extend(child for nursery in task.child_nurseries for child in nursery.child_tasks)
     return tasks
+
+
+SETTLE_STEPS = 10_000
+"""Task steps the leak check waits for tasks to end or wait; a task still stepping never waits."""
+
+
+class _Starts(trio.abc.Instrument):
+    """Notes which task started each task while the ``runtime`` fixture lasts (Trio instrument).
+
+    ``spawn_system_task`` puts a task under Trio's system nursery, whoever
+    called it: only the caller, noted here, says whose the task is.
+    """
+
+    def __init__(self, fixture: trio.lowlevel.Task) -> None:
+        self.fixture = fixture
+        # The fixture's task: the runtime runs in it, so what it starts is the runtime's.
+        self.starters: weakref.WeakKeyDictionary[trio.lowlevel.Task, trio.lowlevel.Task] = (
+            weakref.WeakKeyDictionary()
+        )
+        # The task that started each task (a dead starter is kept while its task lives).
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        with contextlib.suppress(RuntimeError):  # started by the run loop, not a task
+            self.starters[task] = trio.lowlevel.current_task()
+
+    def owner(self, task: trio.lowlevel.Task) -> str:
+        """Whose ``task`` is: the runtime's, the test's (or another fixture's), or not known.
+
+        A task in a nursery is whose nursery holds it; a system task is whose
+        task started it.
+        """
+        first = task
+        while True:
+            line = [task, *_ancestors(task)]
+            if self.fixture in line:
+                return "the runtime" + (f", in its task {task.name!r}" if task is not first else "")
+            home = self.fixture.parent_nursery
+            if home is not None and any(t.parent_nursery is home for t in line):
+                # pytest-trio runs the test and each fixture as siblings of this one.
+                where = f", in its task {task.name!r}" if task is not first else ""
+                return "the test (or another fixture)" + where
+            starter = self.starters.get(task)
+            if starter is None:
+                return "a task the runtime fixture did not see start"
+            task = starter
+
+
+def _ancestors(task: trio.lowlevel.Task) -> list[trio.lowlevel.Task]:
+    """The tasks whose nurseries hold ``task``, nearest first."""
+    found = []
+    nursery = task.parent_nursery
+    while nursery is not None:
+        found.append(nursery.parent_task)
+        nursery = nursery.parent_task.parent_nursery
+    return found
+
+
+class _Spins(trio.abc.Instrument):
+    """Counts task steps for ``_settle`` and cuts its wait short past ``SETTLE_STEPS``."""
+
+    def __init__(self, waiter: trio.lowlevel.Task, scope: trio.CancelScope) -> None:
+        self.waiter = waiter
+        # The task that waits: its own steps do not count.
+        self.scope = scope
+        # Around the wait: cancelled past the bound.
+        self.steps = 0
+        self.last: dict[trio.lowlevel.Task, int] = {}
+        # The step at which each task last stepped.
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.waiter:
+            return
+        self.steps += 1
+        self.last[task] = self.steps
+        if self.steps == SETTLE_STEPS:
+            self.scope.cancel()
+
+    def spinning(self) -> set[trio.lowlevel.Task]:
+        """The tasks that stepped near the bound: they never wait."""
+        if self.steps < SETTLE_STEPS:
+            return set()
+        return {task for task, step in self.last.items() if step > SETTLE_STEPS // 2}
+
+
+async def _settle() -> set[trio.lowlevel.Task]:
+    """Wait until every other task waits, for at most ``SETTLE_STEPS`` of their steps.
+
+    A task that loops on checkpoints without ever waiting would keep
+    ``wait_all_tasks_blocked`` (and virtual time) from ever going on. Return
+    the tasks still stepping when the bound cut the wait short.
+    """
+    with trio.CancelScope() as scope:
+        spins = _Spins(trio.lowlevel.current_task(), scope)
+        trio.lowlevel.add_instrument(spins)
+        try:
+            await trio.testing.wait_all_tasks_blocked()
+        finally:
+            trio.lowlevel.remove_instrument(spins)
+    return spins.spinning()
 
 
 @pytest.fixture
