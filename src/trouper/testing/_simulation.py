@@ -359,7 +359,8 @@ class _Steps(trio.abc.Instrument):
     waits) with it. Every ``_SAMPLE`` steps (fewer if the bound is smaller) the
     clock is read; ``sim.spin_steps`` steps at one instant end the run
     (``Simulation._spun``). Counts are a function of the seed, so the run ends
-    at the same step each time.
+    at the same step each time. It also sees each task end, which ends the room
+    wait of a tell the task gave up (no hook reports that).
     """
 
     def __init__(self, sim: Simulation) -> None:
@@ -393,6 +394,9 @@ class _Steps(trio.abc.Instrument):
         elif self.count - self.since >= self.limit:
             self.since = self.count  # if it spins on, the next bound counts from here
             self.sim._spun()
+
+    def task_exited(self, task: Task) -> None:
+        self.sim._room_wait_over(task)
 
 
 class Simulation:
@@ -571,6 +575,12 @@ class Simulation:
     def wait_ends(self, token: int) -> None:
         """The wait noted as ``token`` is over."""
         self._waits.pop(token, None)
+
+    def _room_wait_over(self, task: Task) -> None:
+        """``task`` ended: a room wait still noted for it was a tell it gave up (cancelled)."""
+        token = self._room_waits.pop(task, None)
+        if token is not None:
+            self.wait_ends(token)
 
     async def _watchdog(self) -> None:
         self._steps.watchdog = current_task()
