@@ -63,3 +63,29 @@ def test_a_late_tell_waiting_for_room_is_listed_in_the_deadlock_report() -> None
     assert result.error.waits == (
         "/fwd's late tell waits for room in the mailbox of /stuck (since t=1.5000)",
     )
+
+
+def test_late_tells_of_one_message_are_each_listed_in_told_order() -> None:
+    """The same message told late twice waits twice; the report keeps the order they were told."""
+    ping = Ping(2)
+
+    async def twice(sim: Simulation) -> object:
+        stuck = await sim.runtime.spawn(Stuck, name="stuck", mailbox_size=1)
+        first = await sim.runtime.spawn(Forwarder, stuck, name="fwd")
+        second = await sim.runtime.spawn(Forwarder, stuck, name="fwd2")
+        await stuck.tell(Block())
+        await trio.sleep(0.5)
+        await stuck.tell(Ping(1))  # fills the mailbox
+        await first.tell(ping)  # delayed to t=1.5
+        await trio.sleep(0.25)
+        await second.tell(ping)  # delayed to t=1.75
+        await trio.Event().wait()
+        return None
+
+    plan = FaultPlan(Delay(("/fwd*", "/stuck"), 1.0, 1.0))
+    result = run_simulation(twice, seed=1, faults=plan)
+    assert isinstance(result.error, Deadlock), result.error
+    assert result.error.waits == (
+        "/fwd's late tell waits for room in the mailbox of /stuck (since t=1.5000)",
+        "/fwd2's late tell waits for room in the mailbox of /stuck (since t=1.7500)",
+    )

@@ -635,16 +635,22 @@ class Simulation:
         tells.append(_LateTell(who, path, message, self.now() + delay))
 
     def _late_deliveries(self) -> Iterator[tuple[_LateTell, Task]]:
-        """Each noted late tell whose delivery task still runs, with that task."""
+        """Each noted late tell whose delivery task still runs, with that task, in told order.
+
+        Each delivery task goes with one late tell: the same message told late
+        twice is two.
+        """
         if self._runtime is None or not self._late_tells:
             return
+        items: dict[Task, object] = {}
         for task in self._runtime.root.nursery.child_tasks:
             frame = task.coro.cr_frame
-            if frame is None or task.coro.cr_code is not _DELIVER_LATE:
-                continue
-            item = frame.f_locals.get("item")
-            for late in self._late_tells:
+            if frame is not None and task.coro.cr_code is _DELIVER_LATE:
+                items[task] = frame.f_locals.get("item")
+        for late in self._late_tells:
+            for task, item in items.items():
                 if late.message is item or getattr(item, "message", None) is late.message:
+                    del items[task]
                     yield late, task
                     break
 
