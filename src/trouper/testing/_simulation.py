@@ -359,8 +359,8 @@ class _Steps(trio.abc.Instrument):
     waits) with it. Every ``_SAMPLE`` steps (fewer if the bound is smaller) the
     clock is read; ``sim.spin_steps`` steps at one instant end the run
     (``Simulation._spun``). Counts are a function of the seed, so the run ends
-    at the same step each time. It also sees each task end, which ends the room
-    wait of a tell the task gave up (no hook reports that).
+    at the same step each time. It also sees each task end, which ends the wait
+    of a tell or delayed ask the task gave up (no hook reports that).
     """
 
     def __init__(self, sim: Simulation) -> None:
@@ -396,7 +396,7 @@ class _Steps(trio.abc.Instrument):
             self.sim._spun()
 
     def task_exited(self, task: Task) -> None:
-        self.sim._room_wait_over(task)
+        self.sim._task_ended(task)
 
 
 class Simulation:
@@ -576,11 +576,12 @@ class Simulation:
         """The wait noted as ``token`` is over."""
         self._waits.pop(token, None)
 
-    def _room_wait_over(self, task: Task) -> None:
-        """``task`` ended: a room wait still noted for it was a tell it gave up (cancelled)."""
-        token = self._room_waits.pop(task, None)
-        if token is not None:
-            self.wait_ends(token)
+    def _task_ended(self, task: Task) -> None:
+        """``task`` ended: a room wait or late ask still noted for it was given up (cancelled)."""
+        for waits in (self._room_waits, self._late_asks):
+            token = waits.pop(task, None)
+            if token is not None:
+                self.wait_ends(token)
 
     async def _watchdog(self) -> None:
         self._steps.watchdog = current_task()
