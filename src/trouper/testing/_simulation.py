@@ -312,24 +312,6 @@ class _Wait:
         return frame is None or any(f is frame for f, _ in self.task.iter_await_frames())
 
 
-@attrs.frozen(eq=False)
-class _LateTell:
-    """A tell a ``Delay`` holds back, noted for deadlock reports."""
-
-    who: str
-    # The path of the actor that told it, or ``<main>``.
-    path: str
-    # The path of the actor it goes to.
-    message: object
-    # What was told (the late delivery's item is it, or carries it).
-    due: float
-    # Virtual seconds since the start when it is delivered.
-
-
-_DELIVER_LATE = Cell._deliver_late.__code__
-"""The code of the runtime's task that delivers a delayed tell (``Cell.intercepted_tell``)."""
-
-
 _RELAYS = frozenset(
     value.__code__ for value in vars(Instruments).values() if isinstance(value, FunctionType)
 )
@@ -444,10 +426,6 @@ class Simulation:
         self._prune_at = 64
         self._room_waits: dict[Task, int] = {}
         self._late_asks: dict[Task, int] = {}
-        self._late_tells: list[_LateTell] = []
-        # Tells a ``Delay`` holds back: their late delivery, a task of the runtime's, may
-        # wait for room, which no hook reports (``_late_room_waits``). Pruned as ``_waits``.
-        self._late_prune_at = 64
         # The wait of the ask each task makes while a ``Delay`` holds its request back:
         # noted as the ask is made, carried on by its ``message_sent`` once it is sent.
         self._stopped: Deadlock | MaxTimeExceeded | None = None
@@ -619,49 +597,7 @@ class Simulation:
             f"{w.who} waits for {w.what} (since t={w.since:.4f})"
             for w in self._waits.values()
             if w.going_on()
-        ) + tuple(
-            f"{late.who}'s late tell waits for room in the mailbox of {late.path} "
-            f"(since t={late.due:.4f})"
-            for late in self._late_room_waits()
         )
-
-    def late_tell(self, who: str, path: str, message: object, delay: float) -> None:
-        """Note a tell a ``Delay`` holds back ``delay`` seconds, for deadlock reports."""
-        tells = self._late_tells
-        if len(tells) >= self._late_prune_at:
-            pending = {id(late) for late, _ in self._late_deliveries()}
-            now = self.now()
-            tells[:] = [late for late in tells if late.due > now or id(late) in pending]
-            self._late_prune_at = max(64, 2 * len(tells))
-        tells.append(_LateTell(who, path, message, self.now() + delay))
-
-    def _late_deliveries(self) -> Iterator[tuple[_LateTell, Task]]:
-        """Each noted late tell whose delivery task still runs, with that task, in told order.
-
-        Each delivery task goes with one late tell: the same message told late
-        twice is two.
-        """
-        if self._runtime is None or not self._late_tells:
-            return
-        items: dict[Task, object] = {}
-        for task in self._runtime.root.nursery.child_tasks:
-            frame = task.coro.cr_frame
-            if frame is not None and task.coro.cr_code is _DELIVER_LATE:
-                items[task] = frame.f_locals.get("item")
-        for late in self._late_tells:
-            for task, item in items.items():
-                if late.message is item or getattr(item, "message", None) is late.message:
-                    del items[task]
-                    yield late, task
-                    break
-
-    def _late_room_waits(self) -> list[_LateTell]:
-        """The late tells whose delivery waits for room (past its delay, in ``put``)."""
-        return [
-            late
-            for late, task in self._late_deliveries()
-            if any(frame.f_code.co_name == "put" for frame, _ in task.iter_await_frames())
-        ]
 
     def _stop(self, why: Deadlock | MaxTimeExceeded) -> None:
         """End the run with ``why`` (the watchdog's verdict): trace it, cancel the system."""
@@ -770,8 +706,6 @@ class _Faults(Instrument):
             if kind is SendKind.ASK:
                 # The asker waits from now, not from the request's late arrival.
                 sim.late_ask_begins(f"an answer from {path} to {message!r}")
-            else:
-                sim.late_tell(sender, path, message, route.delay)
         if route.duplicate:
             sim.record(TraceKind.FAULT, sender, f"duplicate {sent}")
         return Interception(delay=route.delay, duplicate=route.duplicate)
