@@ -41,9 +41,9 @@ class RefusingStore:
 
     def __init__(self, inner: SqliteStore) -> None:
         self.inner = inner
-        self._staged: list[WriteBatch] = []
-        self._wake = trio.Event()
-        self._listeners: dict[str, MailboxListener] = {}
+        self.staged: list[WriteBatch] = []
+        self.wake = trio.Event()
+        self.listeners: dict[str, MailboxListener] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -58,15 +58,15 @@ class RefusingStore:
         await self.inner.aclose()
 
     def attach(self, mailbox: str, listener: MailboxListener) -> None:
-        self._listeners[mailbox] = listener
+        self.listeners[mailbox] = listener
 
     def detach(self, mailbox: str, listener: MailboxListener) -> None:
-        if self._listeners.get(mailbox) is listener:
-            del self._listeners[mailbox]
+        if self.listeners.get(mailbox) is listener:
+            del self.listeners[mailbox]
 
     def stage(self, batch: WriteBatch) -> None:
-        self._staged.append(batch)
-        self._wake.set()
+        self.staged.append(batch)
+        self.wake.set()
 
     async def stage_and_wait(self, batch: WriteBatch) -> None:
         self.stage(batch)
@@ -80,7 +80,7 @@ class RefusingStore:
         if batch.waiters is None:
             batch.waiters = []
         batch.waiters.append(trio.lowlevel.current_task())
-        self._wake.set()
+        self.wake.set()
         await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
 
     async def flush(self) -> None:
@@ -89,9 +89,9 @@ class RefusingStore:
 
     async def _committer(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake = trio.Event()
-            taken, self._staged = self._staged, []
+            await self.wake.wait()
+            self.wake = trio.Event()
+            taken, self.staged = self.staged, []
             for batch in taken:
                 batch.sealed = True
             for batch in taken:
@@ -133,7 +133,7 @@ class RefusingStore:
         for record in batch.appends:
             by_mailbox.setdefault(record.mailbox, []).append(record)
         for mailbox, records in by_mailbox.items():
-            listener = self._listeners.get(mailbox)
+            listener = self.listeners.get(mailbox)
             if listener is not None:
                 listener.appended(records)
                 mine = [(r, e) for r, e in refused if r.mailbox == mailbox]
@@ -146,7 +146,7 @@ class RefusingStore:
         batch.waiters = None
 
     def _fail(self, batch: WriteBatch, error: StoreRefused) -> None:
-        listeners = {r.mailbox: self._listeners.get(r.mailbox) for r in batch.appends}
+        listeners = {r.mailbox: self.listeners.get(r.mailbox) for r in batch.appends}
         for mailbox, listener in listeners.items():
             if listener is not None:
                 listener.appended([r for r in batch.appends if r.mailbox == mailbox])
