@@ -784,8 +784,8 @@ class BalancingEndpoint(PoolEndpoint):
                 fate = instruments.intercept(cell, message, SendKind.ASK)
                 if fate is not None and not cell.intercepted_callback_ask(fate, envelope, mailbox):
                     return envelope
-        if watched and instruments.message_sent:
-            envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
+            if instruments.message_sent:
+                envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
         if not mailbox.put_nowait(envelope):
             raise MailboxFull(cell.address, mailbox.size)
         if watched and instruments.message_delivered:
