@@ -21,7 +21,6 @@ a class is found only among those registered.
 
 from __future__ import annotations
 
-import typing
 from typing import Any
 
 import attrs
@@ -39,6 +38,7 @@ from trouper.codec._hooks import (
     Refused,
     Resolver,
     builtin_problem,
+    field_types,
     inner_values,
     make_converter,
     render_path,
@@ -371,15 +371,11 @@ class Codec:
 
 def _unreadable(converter: Converter, cls: type, error: Exception) -> str:
     """Say which field of ``cls`` the converter has no structure hook for."""
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:
-        hints = {}
-    for field in attrs.fields(cls) if attrs.has(cls) else ():
+    for name, tp in field_types(cls) if attrs.has(cls) else ():
         try:
-            converter.get_structure_hook(hints.get(field.name, Any))
+            converter.get_structure_hook(tp)
         except Exception as field_error:
-            return f"field {field.name!r} cannot be read back: {describe(field_error)}"
+            return f"field {name!r} cannot be read back: {describe(field_error)}"
     return f"it has a field the codec cannot read back: {describe(error)}"
 
 

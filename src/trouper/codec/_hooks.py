@@ -75,6 +75,7 @@ __all__ = [
     "UnknownVariant",
     "Unresolvable",
     "builtin_problem",
+    "field_types",
     "inner_values",
     "make_converter",
     "render_path",
@@ -858,14 +859,7 @@ def inner_values(tp: Any, value: object, path: Path) -> list[tuple[Any, object, 
             return [(members[0], value, path)]
         return [(m, value, path) for m in members if _is_attrs(m) and _origin(m) is cls]
     if attrs.has(cls) and _is_attrs(tp) and _origin(tp) is cls:
-        try:
-            hints = typing.get_type_hints(cls)
-        except Exception:
-            return []
-        return [
-            (hints.get(f.name, Any), getattr(value, f.name), (*path, f.name))
-            for f in attrs.fields(cls)
-        ]
+        return [(ftp, getattr(value, name), (*path, name)) for name, ftp in field_types(cls)]
     args = typing.get_args(tp)
     if _is_mapping(tp) and isinstance(value, dict):
         element = args[1] if args else Any
@@ -880,6 +874,15 @@ def inner_values(tp: Any, value: object, path: Path) -> list[tuple[Any, object, 
         element = args[0] if args else Any
         return [(element, v, (*path, i)) for i, v in enumerate(value)]
     return []
+
+
+def field_types(cls: type) -> list[tuple[str, Any]]:
+    """Each field of the attrs class ``cls`` with its type; none if the types do not resolve."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        return []
+    return [(field.name, hints.get(field.name, Any)) for field in attrs.fields(cls)]
 
 
 def unchecked(hook: UnstructureHook) -> UnstructureHook:
