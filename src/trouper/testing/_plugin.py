@@ -188,14 +188,14 @@ class _Starts(trio.abc.Instrument):
         task started it.
         """
         first = task
+        home = self.fixture.parent_nursery
         while True:
             line = [task, *_ancestors(task)]
+            where = f", in its task {task.name!r}" if task is not first else ""
             if self.fixture in line:
-                return "the runtime" + (f", in its task {task.name!r}" if task is not first else "")
-            home = self.fixture.parent_nursery
+                return "the runtime" + where
             if home is not None and any(t.parent_nursery is home for t in line):
                 # pytest-trio runs the test and each fixture as siblings of this one.
-                where = f", in its task {task.name!r}" if task is not first else ""
                 return "the test (or another fixture)" + where
             starter = self.starters.get(task)
             if starter is None:
