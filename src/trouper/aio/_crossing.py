@@ -677,8 +677,7 @@ class Crossing:
             if sent:
                 self._delivered(key, call, None)
                 return
-            lane = self._lanes[key] = deque()
-            self._nursery.start_soon(self._serve_lane, ref, lane)
+            lane = self._open_lane(key, ref)
         lane.append(_Item(message, call, asking=False))
 
     def _tell_all(self, ref: ActorRef[object], messages: list[object]) -> None:
@@ -690,8 +689,7 @@ class Crossing:
             for message in messages:
                 try:
                     if not _put_nowait(ref, message, awaited=False):
-                        lane = self._lanes[key] = deque()
-                        self._nursery.start_soon(self._serve_lane, ref, lane)
+                        lane = self._open_lane(key, ref)
                         break
                 except Exception as error:
                     log.error("a message told from asyncio was lost", exc_info=error)
@@ -719,6 +717,13 @@ class Crossing:
             self._waiting[key] = waiting
         else:
             self._waiting.pop(key, None)
+
+    def _open_lane(self, key: object, ref: ActorRef[object]) -> deque[_Item]:
+        """Start ``ref``'s lane (the actor's mailbox is full): its queue, served in order."""
+        lane: deque[_Item] = deque()
+        self._lanes[key] = lane
+        self._nursery.start_soon(self._serve_lane, ref, lane)
+        return lane
 
     async def _serve_lane(self, ref: ActorRef[object], lane: deque[_Item]) -> None:
         """Send a lane's messages in order: at once while there is room, else waiting for it."""
