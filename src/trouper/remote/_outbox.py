@@ -218,9 +218,9 @@ class Outbox:
         already. The rest keeps its order.
         """
         queue = self._queue
-        if not any(batch.subject.startswith(prefix) for batch in queue):
-            return
         dropped = [batch for batch in queue if batch.subject.startswith(prefix)]
+        if not dropped:
+            return
         # The new queue first: a dead letter's listener may queue more.
         self._queue = deque(batch for batch in queue if not batch.subject.startswith(prefix))
         for batch in dropped:
