@@ -176,20 +176,29 @@ class Tracing(Instrument):
         still open when the new instance has started, in the actor's own task (the
         new instance's ``on_start`` still ran inside it).
         """
-        active = self._active.pop(actor, None)
-        if active is not None:
-            span, token = active
-            _fail(span, RuntimeError("the actor restarted before its handler finished"))
-            span.end()
+        token = self._end_unfinished(actor, "restarted")
+        if token is not None:
             self._detach(token)
 
     def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
         """End the span of a handler that never finished (cancelled while stopping)."""
+        self._end_unfinished(actor, "stopped", reason)
+
+    def _end_unfinished(
+        self, actor: Cell, what: str, reason: BaseException | None = None
+    ) -> Token[Context] | None:
+        """End the span of ``actor``'s unfinished handler, if any; return its context's token.
+
+        The span fails with ``reason``, or else with the actor having ``what``
+        (restarted, stopped) before its handler finished.
+        """
         active = self._active.pop(actor, None)
-        if active is not None:
-            span, _ = active
-            _fail(span, reason or RuntimeError("the actor stopped before its handler finished"))
-            span.end()
+        if active is None:
+            return None
+        span, token = active
+        _fail(span, reason or RuntimeError(f"the actor {what} before its handler finished"))
+        span.end()
+        return token
 
 
 def _fail(span: Span, error: BaseException) -> None:
