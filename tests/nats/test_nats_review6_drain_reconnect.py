@@ -44,6 +44,14 @@ async def drain_into(nc: Client, outcome: list[object]) -> None:
         outcome.append("drained")
 
 
+async def refused_then_publish_in_outage(nc: Client) -> None:
+    """Wait for the outage; subscribing is refused (draining), publishing is buffered."""
+    await wait_for(lambda: nc.status is Status.RECONNECTING)
+    with pytest.raises(ConnectionClosed, match=DRAINING):
+        await nc.subscribe("late")
+    await nc.publish("kept", b"published in the outage")
+
+
 async def test_drop_during_drain_flush_keeps_draining_and_sends_the_outage_buffer() -> None:
     """A drop before the drain's PONG: the drain ends after the reconnect, buffer written."""
     commands: list[str] = []
@@ -59,10 +67,7 @@ async def test_drop_during_drain_flush_keeps_draining_and_sends_the_outage_buffe
             nursery.start_soon(drain_into, nc, drained)
             await peer.read_until("PING")
             await peer.close()
-            await wait_for(lambda: nc.status is Status.RECONNECTING)
-            with pytest.raises(ConnectionClosed, match=DRAINING):
-                await nc.subscribe("late")
-            await nc.publish("kept", b"published in the outage")
+            await refused_then_publish_in_outage(nc)
             nursery.start_soon(serve_until_closed, server, commands)
             await wait_for(lambda: bool(drained))
             assert nc.status is Status.CLOSED
@@ -89,10 +94,7 @@ async def test_drop_while_drain_waits_for_readers_keeps_draining() -> None:
             await peer.send(msg_frame("work", 1, b"unread") + b"PONG\r\n")
             await wait_for(lambda: not sub.active)
             await peer.close()
-            await wait_for(lambda: nc.status is Status.RECONNECTING)
-            with pytest.raises(ConnectionClosed, match=DRAINING):
-                await nc.subscribe("late")
-            await nc.publish("kept", b"published in the outage")
+            await refused_then_publish_in_outage(nc)
             assert (await sub.next_msg()).data == b"unread"
             nursery.start_soon(serve_until_closed, server, commands)
             await wait_for(lambda: bool(drained))
