@@ -1282,9 +1282,9 @@ class PullConsumer:
         ``heartbeat`` is at most half of ``expires`` (the server refuses more);
         by default it is 5 s, or half of ``expires`` if that is shorter.
         """
-        if heartbeat is None and expires > 0:
-            heartbeat = min(5.0, expires / 2)
-        return PullFeed(self, callback, expires, 5.0 if heartbeat is None else heartbeat)
+        if heartbeat is None:
+            heartbeat = min(5.0, expires / 2) if expires > 0 else 5.0
+        return PullFeed(self, callback, expires, heartbeat)
 
     @asynccontextmanager
     async def consume(
