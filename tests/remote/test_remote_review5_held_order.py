@@ -8,7 +8,7 @@ import trio.testing
 from remote_support import Balance, Note, nodes, wait_for
 from test_remote_review_full_buffer import paused
 
-from trouper import Actor, handler
+from trouper import Actor, ActorRef, handler
 from trouper.remote import Nats, cluster_of
 from trouper.routing import Balancing, Broadcast, ConsistentHash, Router
 from trouper.testing import NatsServer
@@ -41,6 +41,18 @@ def one_key(message: object) -> object:
     return 0
 
 
+async def ask_into(pool: ActorRef[object], answers: list[object]) -> None:
+    """Ask ``pool`` for a ``Balance`` and record the answer."""
+    answers.append(await pool.ask(Balance()))
+
+
+async def fill_the_member(pool: ActorRef[object], started: trio.Event) -> None:
+    """Tell a note the member takes (it waits at the gate), then one that fills its mailbox."""
+    await pool.tell(Note("first"))
+    await started.wait()
+    await pool.tell(Note("queued"))
+
+
 @pytest.mark.parametrize(
     "router", [ConsistentHash(one_key), Balancing()], ids=["consistent-hash", "balancing"]
 )
@@ -56,18 +68,12 @@ async def test_a_held_ask_to_a_pool_is_not_overtaken_by_a_later_held_tell(
         )
         pool = web.remote("bank", "pool")
         answers: list[object] = []
-
-        async def ask() -> None:
-            answers.append(await pool.ask(Balance()))
-
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
-                await pool.tell(Note("first"))  # taken: it waits at the gate
-                await started.wait()
-                await pool.tell(Note("queued"))  # fills the mailbox
+                await fill_the_member(pool, started)
                 await pool.tell(Note("held"))  # held: the ask and the tell queue behind it
                 await wait_for(lambda: cluster_of(bank).statistics().held == 1)
-                nursery.start_soon(ask)
+                nursery.start_soon(ask_into, pool, answers)
                 await wait_for(lambda: cluster_of(bank).statistics().held == 2)
                 await pool.tell(Note("after"))
                 await wait_for(lambda: cluster_of(bank).statistics().held == 3)
@@ -92,17 +98,11 @@ async def test_an_ask_held_first_waits_for_room_and_the_tell_after_it_waits_behi
         )
         pool = web.remote("bank", "pool")
         answers: list[object] = []
-
-        async def ask() -> None:
-            answers.append(await pool.ask(Balance()))
-
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
-                await pool.tell(Note("first"))  # taken: it waits at the gate
-                await started.wait()
-                await pool.tell(Note("queued"))  # fills the mailbox
+                await fill_the_member(pool, started)
                 await wait_for(lambda: cluster_of(bank).statistics().received == 2)
-                nursery.start_soon(ask)
+                nursery.start_soon(ask_into, pool, answers)
                 await wait_for(lambda: cluster_of(bank).statistics().held == 1)
                 await pool.tell(Note("after"))
                 await wait_for(lambda: cluster_of(bank).statistics().held == 2)
@@ -138,14 +138,10 @@ async def test_an_ask_to_a_broadcast_pool_is_not_overtaken_by_the_tell_sent_afte
         await bank.spawn_pool(MemberLog, 2, seen, router=Broadcast(), name="pool")
         pool = web.remote("bank", "pool")
         answers: list[object] = []
-
-        async def ask() -> None:
-            answers.append(await pool.ask(Balance()))
-
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
                 with paused(own_server):  # the ask and the tell reach "bank" together
-                    nursery.start_soon(ask)
+                    nursery.start_soon(ask_into, pool, answers)
                     await wait_for(lambda: cluster_of(web).statistics().sent == 1)
                     await pool.tell(Note("after"))
                     await trio.testing.wait_all_tasks_blocked()  # all written
