@@ -266,10 +266,11 @@ def _bad_msg_id(msg_id: object) -> typing.NoReturn:
 
 
 def _bad_payload(payload: object) -> typing.NoReturn:
-    """Refuse a codec's payload that is not bytes (raised at the send, which then fails).
+    """Refuse a codec's payload that is not bytes.
 
-    Found when the ack is staged, it would raise after the ack and the sends
-    before it were staged: they would commit without it.
+    A handler's send checks at once (the send fails): found when the ack is
+    staged, it would raise after the ack and the sends before it were
+    staged, which would commit without it.
     """
     raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
 
@@ -702,7 +703,7 @@ class DurableQueue:
             )
         payload = encoded.payload
         if type(payload) is not bytes:
-            raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
+            _bad_payload(payload)
         dedup_until = None
         if msg_id is not None:
             if type(msg_id) is not str:
