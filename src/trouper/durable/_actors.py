@@ -462,9 +462,7 @@ class ActorMailbox(DurableQueue):
     def _not_stored(self, message: object, error: BaseException) -> None:
         """Post ``message``, put here, as a dead letter: the store refused it alone."""
         address = self._recipient or Address(self._layer.runtime.node, f"/{self.name}")
-        self._layer.runtime.dead_letters.post(
-            DeadLetter(message, address, f"not stored: {_describe(_refusal(error))}", error)
-        )
+        self._layer.runtime.dead_letters.post(_not_stored_letter(message, address, error))
 
     def _store_failed(self, error: BaseException) -> None:
         log.error("the durable store failed: %s; the runtime stops", error)
@@ -526,9 +524,7 @@ class _MailboxEndpoint:
 
     def _not_stored(self, message: object, error: BaseException) -> None:
         """Post ``message``, staged for the mailbox, as a dead letter: its commit failed."""
-        self.layer.runtime.dead_letters.post(
-            DeadLetter(message, self.address, f"not stored: {_describe(_refusal(error))}", error)
-        )
+        self.layer.runtime.dead_letters.post(_not_stored_letter(message, self.address, error))
 
     def _staged(self, message: object, msg_id: str | None) -> bool:
         """Stage the send in the running handler's transaction, if one is open anywhere."""
@@ -587,6 +583,11 @@ class _MailboxEndpoint:
         local = self._local()
         if local is not None:
             local.endpoint.unwatch(watcher)
+
+
+def _not_stored_letter(message: object, address: Address, error: BaseException) -> DeadLetter:
+    """The dead letter of ``message`` for ``address``, which the store did not store."""
+    return DeadLetter(message, address, f"not stored: {_describe(_refusal(error))}", error)
 
 
 def durable_ref(runtime: Runtime, name: str, *, options: Durable | None = None) -> ActorRef[object]:
