@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from trouper.nats import ProtocolError
 from trouper.nats.protocol import ErrEvent, Event, Parser, PingEvent
 
 
@@ -23,3 +26,13 @@ def test_a_control_line_of_exactly_the_limit_is_accepted_at_every_split() -> Non
     for cut in range(len(data) + 1):
         events = _parse_split(data, cut, max_control_line=16)
         assert events == [ErrEvent("x" * 9), PingEvent()], cut
+
+
+def test_a_control_line_over_the_limit_is_refused_at_every_split() -> None:
+    """A line of max_control_line + 1 bytes is refused however it is cut, CRLF or not in view."""
+    line = b"-ERR '" + b"x" * 10 + b"'"
+    assert len(line) == 17
+    data = line + b"\r\n" + b"PING\r\n"
+    for cut in range(len(data) + 1):
+        with pytest.raises(ProtocolError, match=r"^control line longer than 16 bytes"):
+            _parse_split(data, cut, max_control_line=16)

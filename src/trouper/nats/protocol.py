@@ -352,12 +352,14 @@ class Parser:
             size = len(buf)
             # A CR at the very end may be the first half of the CRLF: not part of the line.
             if size - pos - (buf[-1] == 13) > self._max_control_line:
-                raise ProtocolError(
-                    f"control line longer than {self._max_control_line} bytes without CRLF"
-                )
+                raise ProtocolError(f"control line longer than {self._max_control_line} bytes")
             # A CR at the very end may be the first half of the CRLF.
             self._scan = size - 1 if size > pos else pos
             return None
+        if end - pos > self._max_control_line:
+            # The same line is refused above when it comes without its CRLF: the
+            # answer must not depend on where the reads split the stream.
+            raise ProtocolError(f"control line longer than {self._max_control_line} bytes")
         self._pos = self._scan = end + 2
         if buf.startswith(b"MSG ", pos):
             # The hot path, inlined: a well-formed MSG whose payload is all here.
