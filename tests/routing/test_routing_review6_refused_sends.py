@@ -3,6 +3,8 @@
 As the engine's cells do since review 6: ``tell_nowait`` and callback asks
 to a full shared mailbox, and callback asks the pool refuses (stopped, no
 handler), raise before the send hooks, which see only sends that happen.
+Review 7: so does an ``ask`` the pool refuses (stopped, no handler, an ask
+cycle); it went through ``intercept_send`` first.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import trio.testing
 
 import trouper
 from trouper import Actor, MailboxFull, handler
-from trouper.errors import UnhandledMessage
+from trouper.errors import ActorStopped, AskCycle, UnhandledMessage
 from trouper.routing import Balancing
 from trouper.runtime.lowlevel import Cell, Instrument, Interception, SendKind, SharingEndpoint
 
@@ -38,8 +40,24 @@ class Stray:
     tag: str
 
 
+@attrs.frozen
+class AskPool:
+    """Ask the member's own pool ``Note(tag)``; reply with the ``AskCycle`` it raises."""
+
+    tag: str
+
+
 class Member(Actor):
     """Holds on ``Hold``, answers a ``Note`` with its tag."""
+
+    @handler
+    async def ask_pool(self, message: AskPool) -> object:
+        pool = self.ctx.parent
+        assert pool is not None
+        try:
+            return await pool.ask(Note(message.tag))
+        except AskCycle as cycle:
+            return type(cycle).__name__
 
     @handler
     async def hold(self, message: Hold) -> None:
@@ -109,7 +127,7 @@ async def test_a_refused_callback_ask_to_a_pool_is_not_reported_as_sent() -> Non
 
 
 async def test_an_accepted_tell_nowait_and_callback_ask_to_a_pool_are_reported() -> None:
-    """With room, both go through the hooks once, with their kind."""
+    """With room, each goes through the hooks once, with its kind."""
     release = trio.Event()
     release.set()
     async with trouper.open_runtime() as rt:
@@ -120,10 +138,29 @@ async def test_an_accepted_tell_nowait_and_callback_ask_to_a_pool_are_reported()
         rt.instruments.add(sends)
         pool.tell_nowait(Note("a"))
         endpoint.ask_soon(Note("b"), lambda _: None)
+        assert await pool.ask(Note("c")) == "c"
         assert sends.journal == [
             "intercept tell_nowait a",
             "sent tell_nowait a",
             "intercept ask b",
             "sent ask b",
+            "intercept ask c",
+            "sent ask c",
         ]
         await trio.testing.wait_all_tasks_blocked()
+
+
+async def test_an_ask_a_pool_refuses_is_not_reported_as_sent() -> None:
+    """An ask that no member takes, to a stopped pool, or that would be a cycle raises unseen."""
+    async with trouper.open_runtime() as rt:
+        pool = await rt.spawn_pool(Member, 1, router=Balancing(), name="pool")
+        sends = Sends()
+        rt.instruments.add(sends)
+        with pytest.raises(UnhandledMessage):
+            await pool.ask(Stray("unhandled"))
+        # The only member asking its own pool: nobody could ever take the ask.
+        assert await pool.ask(AskPool("cycle")) == "AskCycle"
+        await rt.stop(pool)
+        with pytest.raises(ActorStopped):
+            await pool.ask(Note("stopped"))
+        assert sends.journal == []

@@ -698,28 +698,31 @@ class BalancingEndpoint(PoolEndpoint):
         await checkpoint_if_cancelled()
         mailbox = self.shared
         assert mailbox is not None
-        instruments = runtime.instruments
-        watched = runtime.special_sends and instruments.watch_sends
-        if watched and instruments.intercept_send:
-            fate = instruments.intercept(cell, message, SendKind.ASK)
-            if fate is not None:
-                await cell.intercepted_ask(fate, message, mailbox)
         asker = _asking_handler()
         try:
             envelope = self._open_ask(message, None)
-            # Set already while it waits for room, as Cell.ask does: the member
-            # that alone can take the ask is what the asker now waits on.
             taker = None if asker is None else self._taker(asker)
         except (ActorStopped, UnhandledMessage, AskCycle):
-            # Refused at once: still a schedule point, as Cell.ask's refusal is,
-            # or a loop retrying it would never let others run.
+            # Refused at once (before the send hooks: they see only sends that
+            # happen, as Cell.ask's): still a schedule point, or a loop retrying
+            # it would never let others run.
             await cancel_shielded_checkpoint()
             raise
-        if watched and instruments.message_sent:
-            envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
         if asker is not None:
+            # Set already while it waits for room (or a simulated delay), as
+            # Cell.ask does: the member that alone can take the ask is what the
+            # asker now waits on.
             asker.asking = taker
         try:
+            instruments = runtime.instruments
+            watched = runtime.special_sends and instruments.watch_sends
+            if watched and instruments.intercept_send:
+                fate = instruments.intercept(cell, message, SendKind.ASK)
+                if fate is not None:
+                    # Delayed, it may find the pool stopped: the put below says so.
+                    await cell.intercepted_ask(fate, message, mailbox)
+            if watched and instruments.message_sent:
+                envelope.contexts = instruments.sent(cell, message, SendKind.ASK)
             if not mailbox.put_nowait(envelope) and not await mailbox.put(envelope):
                 cell.dead_letter(message, DeadLetterReason.ACTOR_STOPPED)
                 raise ActorStopped(cell.address)
