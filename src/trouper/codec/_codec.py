@@ -12,7 +12,7 @@ The builtin value types are in both tables from the start.
 Encoding trusts the message and refuses only what cannot be written (an
 unregistered class; a value msgpack cannot pack, whose field it then finds)
 or would not come back as it went (a subclass of a nested attrs field's
-class, a datetime in a date field).
+class, a datetime in a date field, a bool in an int field).
 Decoding trusts nothing: every failure becomes an ``UndecodableMessage`` whose
 text says which type and why, and nothing on the way imports a module or
 unpickles: msgpack reads only plain values, extension types are refused, and

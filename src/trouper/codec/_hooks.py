@@ -22,12 +22,14 @@ elements' failures into cattrs' ``IterableValidationError`` with an
 
 Unstructuring trusts the message: it is a typed value built by our own
 process, so scalars pass through untouched (msgpack refuses what it cannot
-pack, and the encoder finds the field). Three kinds of values are checked,
-so that they come back as they went: values typed ``Any`` or ``object`` must
-be builtin values; a nested attrs value must be of exactly its field's class
-(a subclass's own fields would be dropped; a union that names the subclass
-carries it); a date or time must be of its field's kind (a datetime, a
-subclass of date, is not a date here).
+pack, and the encoder finds the field). Values a type checker lets through
+but no reader would take back as they went are checked: values typed ``Any``
+or ``object`` must be builtin values; a nested attrs value must be of exactly
+its field's class (a subclass's own fields would be dropped; a union that
+names the subclass carries it); a date or time must be of its field's kind (a
+datetime, a subclass of date, is not a date here); an ``int`` or ``float``
+field must not hold a bool (a bool is an int to a type checker); a union
+field takes a value of one of its members, an enum field a member of its enum.
 
 A union with two or more attrs classes is tagged: the member's map carries a
 ``"$type"`` key with the member's registered name (its ``module.QualName`` if
@@ -319,6 +321,10 @@ def _is_literal(tp: Any) -> bool:
     return typing.get_origin(tp) is typing.Literal
 
 
+def _is_number(tp: Any) -> bool:
+    return tp is int or tp is float
+
+
 def _is_any(tp: Any) -> bool:
     return tp is Any or tp is object
 
@@ -431,6 +437,21 @@ def make_converter(
     conv.register_structure_hook(bytearray, structure_bytearray)
     conv.register_structure_hook(float, structure_float)
     conv.register_structure_hook(bool, structure_bool)
+
+    # A bool is an int to a type checker, so an int or float field may hold
+    # one, which no reader of the field takes: refused here, by the sender.
+    # Any other subclass of int (an IntEnum) is written as the int it is.
+    def refuse_bool(tp: Any) -> UnstructureHook:
+        label = tp.__name__
+
+        def unstructure(value: Any) -> Any:
+            if value.__class__ is bool:
+                raise Expected(label, value)
+            return value
+
+        return unstructure
+
+    conv.register_unstructure_hook_factory(_is_number, refuse_bool)
 
     # A member is found by equality, so its value's class is checked too: 1
     # is not the member whose value is True, nor the one whose value is 1.0.
@@ -620,9 +641,16 @@ def make_converter(
 
     def sequence_unstructure(tp: Any) -> UnstructureHook:
         args = typing.get_args(tp)
-        inner = unhook_for(args[0] if args else Any)
-        if inner is identity and _origin(tp) in (list, collections.abc.MutableSequence):
-            return identity
+        element = args[0] if args else Any
+        inner = unhook_for(element)
+        if _origin(tp) in (list, collections.abc.MutableSequence):
+            if inner is identity:
+                return identity
+            if _is_number(element):
+                # One pass in C over the items' classes, not a call per item.
+                return lambda value: (
+                    [inner(v) for v in value] if bool in map(type, value) else value
+                )
         return lambda value: [inner(v) for v in value]
 
     conv.register_structure_hook_factory(_is_sequence, sequence_structure)
@@ -716,6 +744,13 @@ def make_converter(
         inner = unhook_for(element)
         if key_hook is identity and inner is identity:
             return identity
+        if key_hook is identity and _is_number(element):
+            # As for a list of numbers: the hook runs only to name the bool.
+            return lambda value: (
+                {k: inner(v) for k, v in value.items()}
+                if bool in map(type, value.values())
+                else value
+            )
         return lambda value: {key_hook(k): inner(v) for k, v in value.items()}
 
     conv.register_structure_hook_factory(_is_mapping, mapping_structure)
