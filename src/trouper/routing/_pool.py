@@ -130,11 +130,13 @@ def pool(
     mailbox: ``Durable()`` makes the pool a durable work queue, kept under
     the pool's name (which must then be chosen). Without ``mailbox``, a
     balancing pool's members share one of their class's ``default_mailbox``
-    kind, if it names one.
+    kind, if it names one; the other routers give each member an in-memory
+    mailbox, and refuse a class that names one.
 
     Raises:
         ValueError: ``size`` is not an int >= 1, a bad option, an unknown
-            router, or a ``mailbox`` for a pool that is not balancing.
+            router, or a ``mailbox`` (or the members' class's
+            ``default_mailbox``) for a pool that is not balancing.
         TypeError: ``factory`` is not callable, or ``mailbox`` is not a mailbox factory.
     """
     check_size(size)
@@ -142,12 +144,25 @@ def pool(
         raise TypeError(f"factory must be callable (an Actor class or a function), got {factory!r}")
     chosen = RoundRobin() if router is None else router
     endpoint_for(chosen, size, 1)  # refuses what is not a router, before anything starts
-    if mailbox is None and isinstance(chosen, Balancing) and isinstance(factory, type):
-        # The members' class names its mailbox: the one they share is of that kind (a
-        # durable default makes the pool a durable work queue, as ``mailbox=`` would).
+    if mailbox is None and isinstance(factory, type):
         default = getattr(factory, "default_mailbox", None)
         if default is not None:
-            check_mailbox_factory(default, f"{factory.__qualname__}.default_mailbox")
+            option = f"{factory.__qualname__}.default_mailbox"
+            check_mailbox_factory(default, option)
+            if not isinstance(chosen, Balancing):
+                # Spawned unnamed, each member would open one of its own (a durable
+                # one needs a name: it failed at start, saying to pass name=), and a
+                # member's queue moves to the others on a shrink, out of any store.
+                raise ValueError(
+                    f"{option} cannot be the mailbox of each member of a "
+                    f"{type(chosen).__name__}() pool (a member has no name of its own, "
+                    "and its queued messages move to the other members when the pool "
+                    "shrinks): use router=Balancing() with name=... (the members then "
+                    "share one mailbox of that kind, kept under the pool's name), or pool "
+                    "a subclass whose default_mailbox is None (each member's mailbox in memory)"
+                )
+            # The members' class names its mailbox: the one they share is of that kind (a
+            # durable default makes the pool a durable work queue, as ``mailbox=`` would).
             mailbox = default
     elif mailbox is not None:
         check_mailbox_factory(mailbox)
@@ -367,7 +382,9 @@ async def spawn_pool(
     ``router.strategy`` when they fail.
 
     Raises:
-        ValueError: ``size`` is not an int >= 1, or ``router`` is not one of the routers.
+        ValueError: ``size`` is not an int >= 1, ``router`` is not one of the
+            routers, or a ``mailbox`` (or the members' class's ``default_mailbox``)
+            for a pool that is not balancing.
         TypeError: ``factory`` is not callable.
         NameTaken: ``name`` belongs to a living actor.
         StartFailed: a member (or the pool) could not start; nothing of the pool keeps running.
