@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["check_mailbox_size", "check_name", "check_seconds", "check_throughput"]
+__all__ = [
+    "check_mailbox_size",
+    "check_name",
+    "check_positive_int",
+    "check_seconds",
+    "check_throughput",
+]
 
 
 def check_mailbox_size(value: float) -> float:
@@ -44,11 +50,16 @@ def check_seconds(name: str, value: float) -> float:
     return value
 
 
+def check_positive_int(name: str, value: int) -> int:
+    """Return ``value`` if it is an int >= 1 (a count of things; a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return value
+
+
 def check_throughput(value: int) -> int:
     """Return ``value`` if it is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"throughput must be an int >= 1, got {value!r}")
-    return value
+    return check_positive_int("throughput", value)
 
 
 def check_mailbox_factory(value: object, option: str = "mailbox") -> object:

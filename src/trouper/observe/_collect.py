@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, cast
 import attrs
 import trio
 
+from trouper._validate import check_positive_int
 from trouper.observe._source import class_name
 from trouper.runtime import DeadLetter
 from trouper.runtime.lowlevel import Instrument
@@ -330,13 +331,9 @@ class Collector(Instrument):
     __slots__ = ("_failures", "_keep_failures", "_max_actors", "_ring", "_seq", "counts")
 
     def __init__(self, *, keep: int = 500, failures_per_actor: int = 5, actors: int = 10_000):
-        for label, value in (
-            ("keep", keep),
-            ("failures_per_actor", failures_per_actor),
-            ("actors", actors),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{label} must be an int >= 1, got {value!r}")
+        check_positive_int("keep", keep)
+        check_positive_int("failures_per_actor", failures_per_actor)
+        check_positive_int("actors", actors)
         # The latest entries, oldest first; seq numbers are consecutive.
         self._ring: deque[_Entry] = deque(maxlen=keep)
         # The number of the latest entry (0: none yet).

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from trouper._validate import check_positive_int
 from trouper.observe._source import class_name, is_alive, walk
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
 from trouper.runtime.lowlevel import HandlerOutcome, Instrument, SendKind
@@ -222,8 +223,7 @@ class Metrics(Instrument):
         sample_every: int = 256,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        if not isinstance(sample_every, int) or isinstance(sample_every, bool) or sample_every < 1:
-            raise ValueError(f"sample_every must be an int >= 1, got {sample_every!r}")
+        check_positive_int("sample_every", sample_every)
         # The cells alive, each with its ``handled`` when it started being counted; a cell
         # leaves when its stop is reported, or at ``include`` if it stopped unreported.
         self._alive: dict[Cell, int] = {}

@@ -33,6 +33,7 @@ from types import TracebackType
 import attrs
 import trio
 
+from trouper._validate import check_positive_int
 from trouper.actors import ActorState
 from trouper.observe._collect import Collector, Failure, Feed
 from trouper.observe._metrics import Metrics
@@ -342,9 +343,8 @@ class Observer:
         max_rows: int = 300,
         keep: int = 500,
     ) -> None:
-        for label, value in (("page_size", page_size), ("max_rows", max_rows)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{label} must be an int >= 1, got {value!r}")
+        check_positive_int("page_size", page_size)
+        check_positive_int("max_rows", max_rows)
         self.runtime = runtime
         """The runtime watched."""
         self.collector = Collector(keep=keep)
