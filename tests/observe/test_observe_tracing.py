@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 import pytest
 import trio
+import trio.testing
 from observe_actors import Echo, cell, memory_tracing
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
@@ -13,6 +14,14 @@ from opentelemetry.trace import SpanKind, StatusCode
 import trouper
 from trouper.observe import Tracing
 from trouper.runtime.lowlevel import Cell, HandlerOutcome, Instrument, SendKind
+
+
+class Hangs(trouper.Actor):
+    """Never finishes handling a ``str``."""
+
+    @trouper.handler
+    async def hang(self, message: str) -> None:
+        await trio.sleep_forever()
 
 
 def _ids(span: ReadableSpan) -> tuple[int, int]:
@@ -103,9 +112,10 @@ async def test_a_handler_that_never_finished_is_ended_when_its_actor_stops() -> 
     """An actor stopped mid-handler (cancelled) still ends its span, as failed."""
     tracing, exporter, _ = memory_tracing()
     async with trouper.open_runtime() as rt:
-        a = cell(await rt.spawn(Echo, name="a"))
-        tracing.handler_started(a, "x", None)
-        tracing.actor_stopped(a, None)
+        ref = await rt.spawn(Hangs, name="a")
+        ref.tell_nowait("x")  # queued before Tracing watches: it carries no context
+        rt.instruments.add(tracing)
+        await trio.testing.wait_all_tasks_blocked()
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert "trouper.send.kind" not in (span.attributes or {})

@@ -14,9 +14,9 @@ child of the request's.
 While the handler runs its span is the current one in the cell's task
 (``context.attach`` at start, ``detach`` at the end, in the same task), so
 the handler's own sends, and any OpenTelemetry-instrumented library it
-calls, see it. A span whose handler never finished is ended when the
-actor stops (cancelled while stopping) or starts again (cut off by a
-restart).
+calls, see it. A handler a restart or a stop cuts off is reported finished by
+the engine too (``HandlerOutcome.cut_by``): its span ends as failed then,
+in the actor's task.
 
 Across nodes the context travels in the message's headers, through the
 global OpenTelemetry propagator (W3C ``traceparent`` by default):
@@ -168,37 +168,6 @@ class Tracing(Instrument):
         """Make the context ``headers`` carry current while the message is delivered here."""
         token = self._attach(self._extract(headers))
         return partial(self._detach, token)
-
-    def actor_started(self, actor: Cell) -> None:
-        """End the span of a handler a restart cut off; it is no longer the current one.
-
-        The engine tells no hook when a restart cancels a handler, so its span is
-        still open when the new instance has started, in the actor's own task (the
-        new instance's ``on_start`` still ran inside it).
-        """
-        token = self._end_unfinished(actor, "restarted")
-        if token is not None:
-            self._detach(token)
-
-    def actor_stopped(self, actor: Cell, reason: BaseException | None) -> None:
-        """End the span of a handler that never finished (cancelled while stopping)."""
-        self._end_unfinished(actor, "stopped", reason)
-
-    def _end_unfinished(
-        self, actor: Cell, what: str, reason: BaseException | None = None
-    ) -> Token[Context] | None:
-        """End the span of ``actor``'s unfinished handler, if any; return its context's token.
-
-        The span fails with ``reason``, or else with the actor having ``what``
-        (restarted, stopped) before its handler finished.
-        """
-        active = self._active.pop(actor, None)
-        if active is None:
-            return None
-        span, token = active
-        _fail(span, reason or RuntimeError(f"the actor {what} before its handler finished"))
-        span.end()
-        return token
 
 
 def _fail(span: Span, error: BaseException) -> None:

@@ -1425,7 +1425,9 @@ class Cell:
             if not settles:
                 return self._handler_failed(error, message, envelope)
             return self._settle_failed(item, error, envelope)
-        except BaseException:
+        except BaseException as ended:
+            if instruments.handler_finished:
+                self._cut_off(message, contexts, ended)
             if settles:
                 mailbox.settle(item, MailboxEnding.RETURNED, None)
             raise
@@ -1450,6 +1452,24 @@ class Cell:
             instruments.finished(self, message, contexts, None, result)
         self._answer(envelope, message, result)
         return None
+
+    def _cut_off(self, message: object, contexts: Contexts, ended: BaseException) -> None:
+        """Report a handler that never finished to ``handler_finished`` (``_handle_one``).
+
+        Cancelled, it was cut off by the restart whose deadline was put on the
+        serving scope (``TERMINATE``), or else by a stop: it ends with the
+        ``ActorStopped`` its asker gets. Anything else that is no ``Exception``
+        (``KeyboardInterrupt``) is its error as it is.
+        """
+        if _only_cancelled(ended):
+            serving = self._serving
+            restart = serving is not None and serving.cancel_called
+            by = Command.TERMINATE if restart else Command.STOP
+            self.runtime.instruments.finished(
+                self, message, contexts, ActorStopped(self.address), cut_by=by
+            )
+        else:
+            self.runtime.instruments.finished(self, message, contexts, ended)
 
     def _settle_failed(self, item: object, error: Exception, envelope: Ask | None) -> _Next | None:
         """Settle a failed item with its settling mailbox; return the failure unless absorbed."""
@@ -1758,6 +1778,13 @@ class Cell:
         self._end_by = math.inf
         self._deferred = None
         self._first_start = True
+
+
+def _only_cancelled(error: BaseException) -> bool:
+    """Whether ``error`` is a cancellation: ``trio.Cancelled``, or a group of nothing else."""
+    if isinstance(error, BaseExceptionGroup):
+        return error.split(trio.Cancelled)[1] is None
+    return isinstance(error, trio.Cancelled)
 
 
 def _is_stopped(cell: Cell) -> bool:

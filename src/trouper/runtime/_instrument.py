@@ -57,6 +57,7 @@ import attrs
 if TYPE_CHECKING:
     from trouper.actors import ActorRef
     from trouper.runtime._cell import Cell
+    from trouper.runtime._lifecycle import Command
     from trouper.runtime._observe import DeadLetter
 
 __all__ = ["HandlerOutcome", "Instrument", "Instruments", "Interception", "SendKind"]
@@ -91,15 +92,26 @@ class Interception:
 
 
 class HandlerOutcome:
-    """How a handler ended, as ``handler_finished`` sees it (a value; made per message)."""
+    """How a handler ended, as ``handler_finished`` sees it (a value; made per message).
 
-    __slots__ = ("error", "value")
+    A handler cut off before it finished (its actor restarted or stopped while
+    it ran, and the restart's or stop's deadline passed, or the runtime was
+    cancelled) ends with ``error`` the ``ActorStopped`` its asker gets, and
+    ``cut_by`` the command that cut it: ``Command.TERMINATE`` (a restart) or
+    ``Command.STOP`` (a stop for good).
+    """
 
-    def __init__(self, error: BaseException | None, value: object = None) -> None:
+    __slots__ = ("cut_by", "error", "value")
+
+    def __init__(
+        self, error: BaseException | None, value: object = None, *, cut_by: Command | None = None
+    ) -> None:
         self.error = error
         # The exception the handler raised, or None if it returned.
         self.value = value
         # What it returned (the reply to an ask), when it returned.
+        self.cut_by = cut_by
+        # What cut the handler off (TERMINATE, STOP), or None if it returned or raised.
 
     @property
     def ok(self) -> bool:
@@ -108,14 +120,15 @@ class HandlerOutcome:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, HandlerOutcome):
-            return (self.error, self.value) == (other.error, other.value)
+            return (self.error, self.value, self.cut_by) == (other.error, other.value, other.cut_by)
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((type(self.error), id(self.value)))
+        return hash((type(self.error), id(self.value), self.cut_by))
 
     def __repr__(self) -> str:
-        return f"HandlerOutcome(error={self.error!r}, value={self.value!r})"
+        cut = "" if self.cut_by is None else f", cut_by={self.cut_by}"
+        return f"HandlerOutcome(error={self.error!r}, value={self.value!r}{cut})"
 
 
 class Instrument:
@@ -176,7 +189,12 @@ class Instrument:
     def handler_finished(
         self, actor: Cell, message: object, context: object, outcome: HandlerOutcome
     ) -> None:
-        """``actor``'s handler for ``message`` returned or raised."""
+        """``actor``'s handler for ``message`` returned, raised, or was cut off.
+
+        Called once for each ``handler_started`` call, in the actor's task:
+        also when a restart or a stop cancels the handler (or its pause), with
+        ``outcome.cut_by`` saying which.
+        """
 
     def timer_fired(self, actor: Cell, target: ActorRef[object], message: object) -> None:
         """A timer of ``actor`` is about to tell ``message`` to ``target``."""
@@ -403,6 +421,7 @@ class Instruments:
         contexts: Contexts,
         error: BaseException | None,
         value: object = None,
+        cut_by: Command | None = None,
     ) -> None:
         """Call ``handler_finished`` hooks, each with the context its instrument carried.
 
@@ -416,7 +435,7 @@ class Instruments:
             if own is None and owner in carried_only:
                 continue
             if outcome is None:
-                outcome = HandlerOutcome(error, value)
+                outcome = HandlerOutcome(error, value, cut_by=cut_by)
             try:
                 hook(actor, message, own, outcome)
             except Exception:
