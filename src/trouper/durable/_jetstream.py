@@ -111,6 +111,7 @@ from trouper.nats import (
     Status,
     StorageType,
     StreamConfig,
+    StreamInfo,
     connect,
 )
 from trouper.nats.protocol import encode_headers
@@ -130,6 +131,9 @@ CONSUMER: Final = "trouper"
 
 _FULL_PAUSE: Final = 0.05
 """Seconds before a publish refused by a full mailbox is tried again (doubling to 1 s)."""
+
+_DEPTH_PERIOD: Final = 1.0
+"""Seconds between two reads of a hosted mailbox's stored count, while its depth is being read."""
 
 
 def _token(name: str) -> str:
@@ -257,6 +261,37 @@ class _Commit:
         self.error: StoreFailed | None = None
 
 
+class _Depth:
+    """What this process knows of a hosted mailbox's stored messages: its depth.
+
+    The stream's count as the server last reported it, plus what this
+    process stored in the mailbox and settled there since that read was sent
+    (``count``). Read by ``len()`` often, maybe from another thread: nothing
+    here waits or sends; the store's ``_read_depths`` reads the count again.
+    """
+
+    __slots__ = ("changes", "mark", "read", "wanted")
+
+    def __init__(self) -> None:
+        # The stream's message count at the last read, or None before the first.
+        self.read: int | None = None
+        # Messages this process stored in the mailbox (+1, once their batch is acked)
+        # less those it settled there (-1, an ack or term sent), since it hosted it.
+        self.changes = 0
+        # ``changes`` when the last read was sent: those after it are not in ``read``.
+        self.mark = 0
+        # Whether the depth was asked for since the last read (the next round reads it).
+        self.wanted = False
+
+    def count(self) -> int | None:
+        """The mailbox's stored, unsettled messages as far as this process knows (None: unread)."""
+        self.wanted = True
+        read = self.read
+        if read is None:
+            return None
+        return max(0, read + self.changes - self.mark)
+
+
 class _Lease:
     """A delivery this process holds: settled through it, kept from redelivery until then.
 
@@ -300,6 +335,7 @@ class _Lease:
         """Acknowledge it (see ``JsMsg.ack_nowait``); it is no longer kept alive."""
         self._release()
         self.msg.ack_nowait(on_confirmed=self._on_room())
+        self.feed.depth.changes -= 1
 
     def nak_nowait(self, *, delay: float | None = None) -> None:
         """Refuse it for ``delay`` seconds (see ``JsMsg.nak_nowait``)."""
@@ -310,6 +346,7 @@ class _Lease:
         """Give it up for good (see ``JsMsg.term_nowait``)."""
         self._release()
         self.msg.term_nowait(reason=reason, on_confirmed=self._on_room())
+        self.feed.depth.changes -= 1
 
 
 class _LeasedFeed:
@@ -323,7 +360,7 @@ class _LeasedFeed:
     ack had not gone out, and have it charged one delivery per such death.
     """
 
-    __slots__ = ("_closed", "_feed", "_feeds", "deferred", "held", "window")
+    __slots__ = ("_closed", "_feed", "_feeds", "deferred", "depth", "held", "window")
 
     def __init__(
         self,
@@ -331,6 +368,7 @@ class _LeasedFeed:
         feeds: set[_LeasedFeed],
         window: int,
         closed: Callable[[ConnectionClosed], None],
+        depth: _Depth,
     ) -> None:
         # The long poll.
         self._feed = feed
@@ -344,6 +382,8 @@ class _LeasedFeed:
         self.held: dict[int, _Lease] = {}
         # Messages asked for and not pulled yet, for want of room in the window (>= 0).
         self.deferred = 0
+        # The mailbox's depth, told of each settlement sent.
+        self.depth = depth
         feeds.add(self)
 
     @property
@@ -489,6 +529,8 @@ class JetStreamStore:
         self._room_lot = trio.lowlevel.ParkingLot()
         # The live consumer of each mailbox, told about its appends.
         self._listeners: dict[str, MailboxListener] = {}
+        # The depth of each mailbox that has a listener (the same keys).
+        self._depths: dict[str, _Depth] = {}
         # The publishing side of the client (made once).
         self._js: JetStream | None = None
         # Each mailbox's subject, by name (made once per mailbox).
@@ -619,6 +661,7 @@ class JetStreamStore:
         # Started once open: a client that closed before is then noticed too.
         self._nursery.start_soon(self._watch_client)
         self._nursery.start_soon(self._watch_limits)
+        self._nursery.start_soon(self._read_depths)
 
     def _check_server(self, info: dict[str, object]) -> None:
         version = _parse_version(info.get("version", ""))
@@ -731,26 +774,28 @@ class JetStreamStore:
             num_replicas=replicas,
         )
 
-    async def _ensure(self, config: StreamConfig) -> None:
+    async def _ensure(self, config: StreamConfig) -> StreamInfo:
         js = self.client.jetstream()
         try:
-            await js.add_stream(config)
+            return await js.add_stream(config)
         except JetStreamError as error:
             if error.err_code != 10058:  # in use with another configuration
                 raise
-            await js.update_stream(config)
+            return await js.update_stream(config)
 
-    async def _ensure_mailbox(self, mailbox: str, options: Durable | None) -> None:
+    async def _ensure_mailbox(self, mailbox: str, options: Durable | None) -> StreamInfo | None:
         """Make ``mailbox``'s stream, or bring it to ``options`` (a host's: they win).
 
         With ``options`` None (a sender's publish found no stream), make it
-        with the defaults if it still does not exist, else leave it as it is.
+        with the defaults if it still does not exist, else leave it as it is
+        (and return None); with ``options``, return the stream's info.
         """
         if options is None:
             await self._make_missing(mailbox, None)
-            return
-        await self._ensure(self._mailbox_config(mailbox, options))
+            return None
+        info = await self._ensure(self._mailbox_config(mailbox, options))
         self._streams.add(mailbox)
+        return info
 
     async def _make_missing(self, mailbox: str, options: Durable | None) -> None:
         """Make ``mailbox``'s stream with a sender's ``options`` (or the defaults) if it is missing.
@@ -805,9 +850,15 @@ class JetStreamStore:
         assert isinstance(options, Durable)
         self._writable()
         js = self.client.jetstream()
+        depth = self._depths.get(mailbox)
+        if depth is None:
+            depth = _Depth()  # not attached (used directly): counted, never shown
         while True:
+            mark = depth.changes
             try:
-                await self._ensure_mailbox(mailbox, options)
+                info = await self._ensure_mailbox(mailbox, options)
+                assert info is not None
+                depth.read, depth.mark = info.state.messages, mark
                 consumer = await js.pull_subscribe(
                     self.stream_name(mailbox),
                     CONSUMER,
@@ -860,7 +911,7 @@ class JetStreamStore:
             )
 
         feed = consumer.feed(on_message, expires=self._poll_expires, heartbeat=self._heartbeat)
-        leased = _LeasedFeed(feed, self._feeds, options.prefetch, self._client_closed)
+        leased = _LeasedFeed(feed, self._feeds, options.prefetch, self._client_closed, depth)
         return leased
 
     async def _watch_client(self) -> None:
@@ -968,6 +1019,30 @@ class JetStreamStore:
                 except NatsError as error:
                     log.debug("durable store %s: a +WPI could not be sent (%r)", self._name, error)
                     break
+
+    async def _read_depths(self) -> None:
+        """Read again, every ``_DEPTH_PERIOD``, the count of each mailbox whose depth was asked for.
+
+        One stream info per such mailbox and period, none for a mailbox nobody
+        asked about (see ``depth``); a read that fails keeps the last count.
+        """
+        while True:
+            await trio.sleep(_DEPTH_PERIOD)
+            if self._failure is not None:
+                return
+            for mailbox, known in list(self._depths.items()):
+                if not known.wanted:
+                    continue
+                known.wanted = False
+                mark = known.changes
+                try:
+                    info = await self.client.jetstream().stream_info(self.stream_name(mailbox))
+                except NatsError as error:
+                    log.debug(
+                        "durable store %s: cannot read %r's depth (%r)", self._name, mailbox, error
+                    )
+                    continue
+                known.read, known.mark = info.state.messages, mark
 
     # --- writing ------------------------------------------------------------------
 
@@ -1439,6 +1514,11 @@ class JetStreamStore:
                 if record.mailbox in listeners:
                     by_mailbox.setdefault(record.mailbox, []).append(record)
             for mailbox, records in by_mailbox.items():
+                depth = self._depths.get(mailbox)
+                if depth is not None:
+                    for record in records:
+                        if record.accepted:
+                            depth.changes += 1
                 listener = listeners.get(mailbox)
                 if listener is not None:
                     listener.appended(records)
@@ -1647,11 +1727,29 @@ class JetStreamStore:
     def attach(self, mailbox: str, listener: MailboxListener) -> None:
         """Tell ``listener`` about every batch that appends to ``mailbox``, once durable."""
         self._listeners[mailbox] = listener
+        if mailbox not in self._depths:
+            self._depths[mailbox] = _Depth()
 
     def detach(self, mailbox: str, listener: MailboxListener) -> None:
         """Stop telling ``mailbox``'s listener, if it is still ``listener``."""
         if self._listeners.get(mailbox) is listener:
             del self._listeners[mailbox]
+            self._depths.pop(mailbox, None)
+
+    def depth(self, mailbox: str) -> int | None:
+        """``mailbox``'s messages stored and not settled, as far as this process knows.
+
+        The stream's count as the server reported it at the last read, plus
+        the messages this process stored there and less those it acked or
+        terminated since that read was sent. Read again every ``_DEPTH_PERIOD``
+        (1 s) while someone asks for it, so what other processes store or
+        settle shows in the answers about a second after the first one asked
+        for; an ack sent just before a read may not be applied by the server
+        yet, and counts until the next. No wait and no I/O: a read of numbers
+        (any thread). None for a mailbox not hosted here, or not read yet.
+        """
+        known = self._depths.get(mailbox)
+        return None if known is None else known.count()
 
     # --- reading ---------------------------------------------------------------------
 
@@ -1741,7 +1839,7 @@ class JetStreamStore:
                 headers["Trouper-Msg-Id"] = record.msg_id
             while True:
                 try:
-                    await js.publish(
+                    ack = await js.publish(
                         self._beyond_subject(self.subject(record.mailbox)),
                         record.payload,
                         headers=headers,
@@ -1751,6 +1849,9 @@ class JetStreamStore:
                 except NoResponders:
                     self._streams.discard(record.mailbox)
                     await self._ensure_mailbox(record.mailbox, None)
+            depth = self._depths.get(record.mailbox)
+            if depth is not None and not ack.duplicate:
+                depth.changes += 1
             await js.delete_msg(self._dead_stream, record.id)
             count += 1
         return count

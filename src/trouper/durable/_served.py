@@ -217,13 +217,18 @@ class ServedQueue(DurableQueue):
         self._resumed = trio.Event()
 
     def __len__(self) -> int:
-        """The messages held here and not taken yet: the mailbox's depth is the server's.
+        """The mailbox's depth: its messages stored and not settled, and those staged here.
 
-        The stream's count of the mailbox's messages is not sent to this
-        process with its deliveries, and reading it per ``len()`` would be a
-        round trip: ``store.mailbox_statistics()`` has it.
+        The stored count is the store's figure (``DeliveringStore.depth``: on
+        JetStream, the server's count at its last read, which is renewed
+        about every second while it is asked for, with this process's own
+        writes and settlements counted at once), never a round trip per
+        call. Before the store has a figure, the deliveries held here.
         """
-        return len(self.items)
+        stored = self._delivering.depth(self.name)
+        if stored is None:
+            stored = len(self._receipts)
+        return stored + self._reserved
 
     # --- putting -------------------------------------------------------------------
 

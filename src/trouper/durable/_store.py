@@ -660,6 +660,15 @@ class DeliveringStore(Store, Protocol):
         share with other tells.
         """
 
+    def depth(self, mailbox: str) -> int | None:
+        """``mailbox``'s messages stored and not settled, as far as the store knows, or None.
+
+        What the mailbox's ``len()`` shows (trees, the live view, metrics):
+        called often and maybe from another thread, so it never waits and
+        does no I/O (a figure the store keeps, read again in its own time).
+        None while the store has no figure for the mailbox.
+        """
+
     def bury(
         self,
         batch: WriteBatch,
