@@ -124,6 +124,7 @@ from trouper.remote._endpoint import (
     Liveness,
     Pending,
     RemoteEndpoint,
+    restarted,
 )
 from trouper.remote._outbox import Batch, Outbox
 from trouper.remote.wire import (
@@ -873,7 +874,7 @@ class Cluster:
                 raise WireError("a heartbeat interval is finite seconds > 0")
             if peer.incarnation != incarnation:
                 if peer.incarnation is not None and not peer.gone:
-                    self._gone(peer, f"node {node!r} restarted")
+                    self._gone(peer, restarted(node))
                 self._forget(peer.incarnation)
                 peer.seq = 0  # number the messages to this incarnation from 1
                 peer.tag = tag
@@ -1730,11 +1731,13 @@ class Cluster:
         for message in batch.messages:
             self._unreachable(message, address, peer)
 
-    def _unreachable(self, message: object, address: Address, peer: Peer) -> None:
+    def _unreachable(
+        self, message: object, address: Address, peer: Peer, why: str | None = None
+    ) -> None:
+        """A tell that cannot go: a dead letter ("node unreachable"), by default saying why."""
         self._unsent += 1
-        self._runtime.dead_letters.post(
-            DeadLetter(message, address, UNREACHABLE, NodeUnreachable(address, self._why(peer)))
-        )
+        error = NodeUnreachable(address, self._why(peer) if why is None else why)
+        self._runtime.dead_letters.post(DeadLetter(message, address, UNREACHABLE, error))
 
     def _why(self, peer: Peer) -> str:
         client = self._client

@@ -20,7 +20,7 @@ from trouper.errors import ActorStopped, MailboxFull, NodeUnreachable
 from trouper.nats import ConnectionClosed, Headers, MaxPayloadExceeded, OutboundBufferFull, Status
 from trouper.nats.protocol import encode_headers
 from trouper.remote._outbox import QUEUE_BYTES
-from trouper.remote.wire import ENTRY, actor_subject
+from trouper.remote.wire import ENTRY, NO_INCARNATION, actor_subject
 from trouper.runtime import DeadLetter, DeadLetterReason
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ __all__ = [
     "Liveness",
     "Pending",
     "RemoteEndpoint",
+    "restarted",
 ]
 
 MSG_ID_HEADER: Final = "Trouper-Msg-Id"
@@ -58,6 +59,21 @@ class Liveness(enum.Enum):
 GONE: Final = Liveness.GONE
 
 _pack_entry = ENTRY.pack
+
+
+def restarted(node: str) -> str:
+    """Why messages for a process of ``node`` that has restarted since cannot go."""
+    return f"node {node!r} restarted"
+
+
+def _restarted(peer: Peer, tag: bytes) -> bool:
+    """Whether ``peer`` runs another process than ``tag`` names (zeros: any process will do).
+
+    A tell or ask made while the node ran one process is for that process's
+    actor; one that waited for room while the node restarted is not sent to the
+    new process, as one queued then is not (``Outbox.drop``).
+    """
+    return tag != NO_INCARNATION and peer.tag != tag
 
 
 class Pending(Waiter[bytes]):
@@ -89,7 +105,9 @@ class RemoteEndpoint:
       ``send`` checks for cancellation on every call and yields once per 64
       KiB sent; it waits while 4 MiB wait to be written (``send_nowait``
       raises ``MailboxFull`` then), until the node is found gone or this node
-      leaves (then ``False``, as above).
+      leaves (then ``False``, as above). A tell is for the node's process
+      running when it was made: if the node restarts while it waits, it is
+      ``False`` too (not sent to the new process's actor of the same name).
     - ``ask``: a NATS request under the caller's cancel scope; see ``Cluster``
       for the errors it raises.
     - ``watch`` / ``unwatch``: death watch across nodes (``ctx.watch(ref)``).
@@ -129,12 +147,16 @@ class RemoteEndpoint:
             cluster._unreachable(message, self.address, peer)
             await cancel_shielded_checkpoint()
             return False
+        tag = peer.tag  # the process it is for: a new one after a wait must not get it
         while outbox.full:  # woken by room, by the node going or by this node leaving
             await outbox.wait_room()
             if peer.dropped:
                 peer = self._repeer()
             if cluster._outbox is None or peer.gone:  # left, or the node went, meanwhile
                 cluster._unreachable(message, self.address, peer)
+                return False
+            if _restarted(peer, tag):
+                cluster._unreachable(message, self.address, peer, restarted(peer.node))
                 return False
         size = self._queue_tell(message, msg_id)
         # A burst of tells is published when the sender yields, so yield once per
@@ -217,9 +239,9 @@ class RemoteEndpoint:
         as this node knows no reply can come.
 
         Raises:
-            NodeUnreachable: the node is gone (also while the ask waits), not in
-                the cluster, or this node's connection to the cluster is down
-                (also when it drops while the ask waits).
+            NodeUnreachable: the node is gone (also while the ask waits, or it
+                restarted then), not in the cluster, or this node's connection to
+                the cluster is down (also when it drops while the ask waits).
             ActorStopped: the node has no such actor (or it stopped before replying).
             HandlerError: its handler raised (``remote`` carries what, as text).
             UnhandledMessage: the actor has no handler for the message's type.
@@ -232,6 +254,7 @@ class RemoteEndpoint:
             runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
         address = self.address
+        tag: bytes | None = None  # the process it is for: a new one after a wait must not get it
         while True:  # once, unless it waits for room: all may have changed meanwhile
             client = cluster._client
             outbox = cluster._outbox
@@ -242,6 +265,10 @@ class RemoteEndpoint:
                 raise NodeUnreachable(address, "this node is not in a cluster (it has left)")
             if peer.state is GONE:
                 raise NodeUnreachable(address, peer.why)
+            if tag is None:
+                tag = peer.tag
+            elif _restarted(peer, tag):
+                raise NodeUnreachable(address, restarted(peer.node))
             if client.status is not Status.CONNECTED:
                 raise NodeUnreachable(address, "this node's connection to the cluster is down")
             if not outbox.full:
