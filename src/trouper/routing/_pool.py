@@ -90,6 +90,9 @@ class PoolFactory:
     """How many members a new pool starts."""
     mailbox: MailboxFactory | None = None
     """What opens a balancing pool's shared mailbox (``Durable()``), or None: in memory."""
+    _unnamed: bool = attrs.field(default=False, kw_only=True, alias="_unnamed", repr=False)
+    # Set by ``spawn_pool`` without ``name=``: the pool's name is then automatic
+    # (``PoolFactory-N``, after what was spawned before), no identity for a store.
 
     def __call__(self) -> Pool:
         """Build the pool actor (the engine calls this, with ``self.ctx`` set)."""
@@ -103,8 +106,10 @@ class PoolFactory:
             size = runtime.mailbox_size
         shared = None
         if self.mailbox is not None:
-            # Opened under the pool's name: a durable one is the pool's identity in the store.
-            shared = self.mailbox.open_mailbox(runtime, cell.name, size)
+            # Opened under the pool's chosen name, as spawn opens an actor's: a durable
+            # one is the pool's identity in the store (and refuses an unnamed pool).
+            chosen = None if self._unnamed else cell.name
+            shared = self.mailbox.open_mailbox(runtime, chosen, size)
         endpoint = endpoint_for(self.router, self.size, size, shared).attach(cell)
         _track(runtime, endpoint)
         return endpoint
@@ -399,6 +404,8 @@ async def spawn_pool(
         mailbox=mailbox,
         **kwargs,
     )
+    if name is None:
+        description = attrs.evolve(description, _unnamed=True)
     cell = await spawn_cell(
         guardian.runtime,
         guardian,
