@@ -160,3 +160,23 @@ async def test_a_write_that_finds_the_client_closed_fails_the_store(
     assert str(raised.value) == (
         f"store '{prefix} on a client' failed: {CLOSED}; it accepts no more writes"
     )
+
+
+async def test_a_flush_waiting_for_a_reconnect_that_never_comes_raises_the_stores_failure(
+    own_js_server: NatsServer, prefix: str
+) -> None:
+    """A flush parked in an outage whose client then gives up raises ``StoreFailed``.
+
+    It raised the client's ``ConnectionClosed``, which ``except StoreFailed``
+    (what every other store call raises once the store failed) let through.
+    """
+    async with (
+        connect(own_js_server.url, max_reconnect_attempts=2, reconnect_wait=0.2) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await own_js_server.astop()
+        await eventually(lambda: client.status is Status.RECONNECTING)
+        with pytest.raises(StoreFailed, match=r"the connection closed: "), trio.fail_after(10):
+            await rt.store.flush()
+        assert rt.store.statistics().failed

@@ -1159,7 +1159,26 @@ class JetStreamStore:
         await wait_task_rescheduled(abort)
 
     async def flush(self) -> None:
-        """Wait until everything staged before this call is acknowledged, acks included."""
+        """Wait until everything staged before this call is stored, and the settlements sent.
+
+        Returns once every publish of the batches staged before the call is
+        acknowledged by the server (a refused one is done too: its batch's
+        waiters hear of it), and the server has answered a PING sent after
+        every ack, nack and term this process sent so far (those that
+        commits ran included). That answer says the server has *read* them,
+        not applied them: it applies acks from a queue of the consumer's own,
+        a moment later, so ``mailbox_statistics()`` (or another host's pull)
+        right after may still see a message whose ack was sent. No barrier
+        for applied acks is offered (see docs/durable.md, guarantee 6).
+
+        Raises:
+            StoreFailed: the store failed, its connection closed for good meanwhile
+                included (a flush parked in an outage whose client gives up).
+            ConnectionLost: the connection dropped before the server answered: the
+                publishes waited for are stored, but settlements sent before may be
+                lost with it (their messages come back after ``ack_wait``).
+            trio.ClosedResourceError: the store is not open.
+        """
         await trio.lowlevel.checkpoint_if_cancelled()
         self._writable()
         self._take_staged()
@@ -1167,7 +1186,14 @@ class JetStreamStore:
             await self._wait_open(set(self._open))
         if self._failure is not None:
             self._writable()
-        await self.client.flush()
+        try:
+            await self.client.flush()
+        except ConnectionClosed as error:
+            # Closed for good (it gave up reconnecting, say): the store's failure, which
+            # its watch may not have reported yet.
+            self._fail_store(error)
+            self._writable()
+            raise
 
     async def _wait_open(self, commits: set[_Commit]) -> None:
         entry = (current_task(), commits)
