@@ -333,9 +333,15 @@ def make_app(
         return PlainTextResponse(observer.metrics.exposition(), media_type=_PROMETHEUS)
 
     async def events(request: Request) -> Response:
-        view = _ViewQuery(request)
+        # HEAD (``curl -I``) gets the stream's head alone: the updates never end, and the
+        # connection would serve nothing after them.
+        updates = (
+            _NoUpdates()
+            if request.method == "HEAD"
+            else _Updates(observer, ticker, _ViewQuery(request), _since(request))
+        )
         return StreamingResponse(
-            _Updates(observer, ticker, view, _since(request)),
+            updates,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -392,6 +398,16 @@ def _refusal(request: Request, allow_control: bool) -> str | None:
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
         return f"refused a control request from another origin ({origin})"
     return None
+
+
+class _NoUpdates:
+    """The body of a ``HEAD`` answer to ``/api/events``: no update at all."""
+
+    def __aiter__(self) -> _NoUpdates:
+        return self
+
+    async def __anext__(self) -> str:
+        raise StopAsyncIteration
 
 
 class _Updates:
