@@ -104,7 +104,7 @@ from trouper.errors import (
 )
 from trouper.runtime._ask import Ask, check_cycle
 from trouper.runtime._bonds import Bonds
-from trouper.runtime._envelopes import Carried, WithMsgId
+from trouper.runtime._envelopes import Carried, WithMsgId, message_of
 from trouper.runtime._frames import release_frames
 from trouper.runtime._host import ChildrenHost
 from trouper.runtime._instrument import Contexts, Interception, SendKind
@@ -117,7 +117,14 @@ if TYPE_CHECKING:
     from trouper.runtime._guardian import Guardian
     from trouper.runtime._runtime import Runtime
 
-__all__ = ["Cell", "Transaction", "act_for", "current_cell", "stage_if_in_transaction"]
+__all__ = [
+    "Cell",
+    "LateDelivery",
+    "Transaction",
+    "act_for",
+    "current_cell",
+    "stage_if_in_transaction",
+]
 
 log = logging.getLogger("trouper")
 
@@ -182,6 +189,36 @@ def stage_if_in_transaction(
     return True
 
 
+class LateDelivery:
+    """A tell an ``Interception`` delayed, on its way to the mailbox (``Cell.late_deliveries``).
+
+    Made by the engine as the tell is intercepted; read-only for everyone
+    else. A tell both delayed and duplicated is one late delivery of two
+    copies, put one after the other.
+    """
+
+    __slots__ = ("_waiting", "due", "fate", "message")
+
+    def __init__(self, message: object, fate: Interception, due: float) -> None:
+        self.message = message
+        # The message told (not the envelope it travels in).
+        self.fate = fate
+        # The ``Interception`` an ``intercept_send`` hook returned for it (the very object).
+        self.due = due
+        # When it is delivered, on Trio's clock.
+        self._waiting = False
+        # Whether its delivery waits for room in a full mailbox now (in ``put``).
+
+    @property
+    def waiting_for_room(self) -> bool:
+        """Whether its delivery is due and waits for room in a full mailbox now."""
+        return self._waiting
+
+    def __repr__(self) -> str:
+        room = ", waiting for room" if self._waiting else ""
+        return f"<LateDelivery {self.message!r} due {self.due}{room}>"
+
+
 class Cell:
     """Runs one actor: its mailbox, its task, its instances, its children."""
 
@@ -193,6 +230,7 @@ class Cell:
         "_first_start",
         "_guardian",
         "_host",
+        "_late",
         "_notices",
         "_parked",
         "_pending",
@@ -357,6 +395,9 @@ class Cell:
         # the one it is handling, and no check per message); an actor stopping for good, its
         # mailbox closed, keeps them for ``unwatch`` to withdraw, and what is left becomes
         # dead letters when it finalizes.
+        self._late: list[LateDelivery] | None = None
+        # The tells an interception delayed to this actor whose delivery is not over,
+        # in told order (``late_deliveries``); None until the first.
 
     def __repr__(self) -> str:
         return f"<Cell {self.address.path} {self.phase.value}>"
@@ -375,6 +416,16 @@ class Cell:
     def parked(self) -> bool:
         """Whether the cell's task is parked, waiting for mail or a command."""
         return self._parked
+
+    @property
+    def late_deliveries(self) -> tuple[LateDelivery, ...]:
+        """The tells an ``Interception`` delayed to this actor, not yet delivered, in told order.
+
+        Each stays listed until its delivery is over (it got in, or became a
+        dead letter, or its task was cancelled with the runtime); its
+        ``waiting_for_room`` says whether it waits in a full mailbox now.
+        """
+        return tuple(self._late) if self._late else ()
 
     @property
     def waiting(self) -> int:
@@ -732,9 +783,12 @@ class Cell:
             return True  # lost on the way: the sender cannot tell
         target = self.mailbox if mailbox is None else mailbox
         if fate.delay > 0:
-            copies = 2 if fate.duplicate else 1
+            late = LateDelivery(message_of(item), fate, self.runtime.now() + fate.delay)
+            if self._late is None:
+                self._late = []
+            self._late.append(late)
             self.runtime.root.nursery.start_soon(
-                self._deliver_late, item, fate.delay, target, copies
+                self._deliver_late, late, item, target, 2 if fate.duplicate else 1
             )
             return True
         delivered = self._put_copy(item, target)
@@ -760,12 +814,23 @@ class Cell:
         raise MailboxFull(self.address, mailbox.size)
 
     async def _deliver_late(
-        self, item: object, delay: float, mailbox: Mailbox, copies: int
+        self, late: LateDelivery, item: object, mailbox: Mailbox, copies: int
     ) -> None:
-        await trio.sleep(delay)
-        for _ in range(copies):
-            if mailbox.closed or not await mailbox.put(item):
-                self.dead_letter(item, _STOPPED_REASON)
+        try:
+            await trio.sleep_until(late.due)
+            for _ in range(copies):
+                if mailbox.closed:
+                    self.dead_letter(item, _STOPPED_REASON)
+                    continue
+                late._waiting = mailbox.full
+                try:
+                    put = await mailbox.put(item)
+                finally:
+                    late._waiting = False
+                if not put:
+                    self.dead_letter(item, _STOPPED_REASON)
+        finally:
+            self._late.remove(late)  # type: ignore[union-attr]  # (noted as it was started)
 
     async def intercepted_ask(
         self, fate: Interception, message: object, mailbox: Mailbox | None = None

@@ -35,7 +35,9 @@ the same ref. A factory with a ``trouper_endpoint(cell)`` method
 instead of a waiting task (an endpoint that cannot answer by callback, a
 broadcast pool, raises ``trouper.errors.CallbackAskUnsupported``, also
 importable from here, from its ``ask_soon``);
-``message_of(item)`` is the message inside any mailbox item. An endpoint
+``message_of(item)`` is the message inside any mailbox item; ``Cell.late_deliveries``
+lists the tells an ``Interception`` delayed that are on their way to a cell
+(``LateDelivery``: the message, its fate, when it is due, whether it waits for room). An endpoint
 whose tells may go into a mailbox other than its cell's (a balancing pool's
 shared one) derives from ``SharingEndpoint`` and says, with
 ``shared_mailbox_full()``, whether that mailbox is full.
@@ -70,7 +72,13 @@ from trouper._exports import publish
 from trouper.actors import Endpoint, Watcher
 from trouper.errors import CallbackAskUnsupported as CallbackAskUnsupported
 from trouper.runtime._ask import Ask, ReplyCallback
-from trouper.runtime._cell import Cell, Transaction, current_cell, stage_if_in_transaction
+from trouper.runtime._cell import (
+    Cell,
+    LateDelivery,
+    Transaction,
+    current_cell,
+    stage_if_in_transaction,
+)
 from trouper.runtime._envelopes import WithMsgId, message_of
 from trouper.runtime._frames import release_frames
 from trouper.runtime._guardian import Guardian
@@ -133,6 +141,7 @@ __all__ = [
     "Instrument",
     "Instruments",
     "Interception",
+    "LateDelivery",
     "Mailbox",
     "MailboxEnding",
     "MailboxFactory",

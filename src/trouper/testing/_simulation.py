@@ -597,7 +597,30 @@ class Simulation:
             f"{w.who} waits for {w.what} (since t={w.since:.4f})"
             for w in self._waits.values()
             if w.going_on()
+        ) + tuple(
+            f"{sender}'s late tell waits for room in the mailbox of {path} "
+            f"(since t={due - self._start:.4f})"
+            for sender, path, due in self._late_room_waits()
         )
+
+    def _late_room_waits(self) -> Iterator[tuple[str, str, float]]:
+        """Each tell a ``Delay`` held back whose delivery waits for room: sender, target, due.
+
+        The engine lists each actor's late deliveries (``Cell.late_deliveries``),
+        in told order; the delay this simulation's instrument chose says who told it.
+        """
+        if self._runtime is None:
+            return
+        guardians = [self._runtime.root]
+        while guardians:
+            for cell in guardians.pop(0).children:
+                for late in cell.late_deliveries:
+                    fate = late.fate
+                    if late.waiting_for_room and isinstance(fate, _DelayedTell):
+                        yield fate.sender, cell.address.path, late.due
+                guardian = cell.children_guardian
+                if guardian is not None:
+                    guardians.append(guardian)
 
     def _stop(self, why: Deadlock | MaxTimeExceeded) -> None:
         """End the run with ``why`` (the watchdog's verdict): trace it, cancel the system."""
@@ -675,6 +698,14 @@ def _may_wait_for_room(actor: Cell) -> bool:
     )
 
 
+@attrs.frozen
+class _DelayedTell(Interception):
+    """The delay of a tell, with who told it: deadlock reports name the sender of a late tell."""
+
+    sender: str = MAIN
+    """The path of the actor that told it, or ``<main>``."""
+
+
 class _Faults(Instrument):
     """The simulation's instrument: it injects the fault plan and records the trace."""
 
@@ -708,6 +739,9 @@ class _Faults(Instrument):
                 sim.late_ask_begins(f"an answer from {path} to {message!r}")
         if route.duplicate:
             sim.record(TraceKind.FAULT, sender, f"duplicate {sent}")
+        if route.delay and kind is not SendKind.ASK:
+            # Its late delivery may wait for room: the engine lists it with this fate.
+            return _DelayedTell(delay=route.delay, duplicate=route.duplicate, sender=sender)
         return Interception(delay=route.delay, duplicate=route.duplicate)
 
     def message_sent(self, actor: Cell, message: object, kind: SendKind) -> object:
