@@ -167,13 +167,18 @@ class PoolEndpoint(SharingEndpoint):
     def _why(self) -> DeadLetterReason:
         return DeadLetterReason.ACTOR_STOPPED if self.closed else DeadLetterReason.NO_MEMBERS
 
+    # No member's cell checks the caller's thread on these paths: they check it
+    # before they post anything, as a stopped actor's cell does.
+
     async def _dead_send(self, message: object) -> bool:
+        self.cell.runtime.check_thread("tell")
         await checkpoint_if_cancelled()
         self.cell.dead_letter(message, self._why())
         await cancel_shielded_checkpoint()
         return False
 
     async def _dead_ask(self, message: object) -> object:
+        self.cell.runtime.check_thread("ask")
         await checkpoint_if_cancelled()
         self.cell.dead_letter(message, self._why())
         # Refused at once: still a schedule point (as ``Cell.ask``'s refusal is),
@@ -182,6 +187,7 @@ class PoolEndpoint(SharingEndpoint):
         raise ActorStopped(self.cell.address)
 
     def _dead_send_nowait(self, message: object) -> bool:
+        self.cell.runtime.check_thread("tell_nowait")
         self.cell.dead_letter(message, self._why())
         return False
 
@@ -259,6 +265,7 @@ class _Rerouting(PoolEndpoint):
         if type(message) in CONTROL:
             return self.cell.ask_soon(message, on_reply)
         if not self.members:
+            self.cell.runtime.check_thread("ask")
             self.cell.dead_letter(message, self._why())
             raise ActorStopped(self.cell.address)
         return self._member(message).ask_soon(message, on_reply)
