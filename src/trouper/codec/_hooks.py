@@ -514,9 +514,15 @@ def make_converter(
             except ValueError:
                 pass
             else:
-                if value[-7:-6] == "." and value[-16:-15] in ("+", "-"):
+                if (
+                    value[-7:-6] == "."
+                    and value[-16:-15] in ("+", "-")
+                    and moment.tzinfo is not None
+                ):
                     # An offset with a fraction of a second: CPython 3.11 reads
-                    # one under a second as UTC ("+00:00:00.000001").
+                    # one under a second as UTC ("+00:00:00.000001"). (A naive
+                    # text can end so too: its date and time may be separated
+                    # by any character, a sign included.)
                     return moment.replace(tzinfo=_offset(value[-16:]))
                 return moment
         raise Expected(f"{tp.__name__} (ISO 8601 text)", value)
