@@ -105,7 +105,7 @@ from trouper.errors import (
 from trouper.runtime._ask import Ask, check_cycle
 from trouper.runtime._bonds import Bonds
 from trouper.runtime._envelopes import Carried, WithMsgId, message_of
-from trouper.runtime._frames import release_frames
+from trouper.runtime._frames import release_frames_unless_failing
 from trouper.runtime._host import ChildrenHost
 from trouper.runtime._instrument import Contexts, Interception, SendKind
 from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
@@ -1220,10 +1220,8 @@ class Cell:
         with its traceback, but without the failed handler's local variables.
         """
         failure, self._failure = self._failure, None
-        if failure is not None and not self.runtime.failing:
-            # (A failed runtime raises its error out of ``open_runtime``: the
-            # locals stay, for post-mortem debugging.)
-            release_frames(failure)
+        if failure is not None:
+            release_frames_unless_failing(self.runtime, failure)
 
     async def _start_instance(self, cause: BaseException | None) -> BaseException | None:
         """Build and start an instance; return the error if that failed."""

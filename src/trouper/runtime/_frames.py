@@ -9,9 +9,10 @@ owed it has had it, ``release_frames`` clears the finished frames, as
 ``traceback.clear_frames`` does, so that the error and its printed traceback
 stay and the objects its frames held can be freed.
 
-Layers above export it from ``trouper.runtime.lowlevel`` for the errors they
-report (a router's, a subscriber endpoint's); like the engine, they skip it
-while ``Runtime.failing``.
+Layers above call ``release_frames_unless_failing`` (``trouper.runtime.lowlevel``)
+for the errors they report (a router's, a subscriber endpoint's), as the engine
+does for a handler's failure: while ``Runtime.failing`` the frames stay, for
+post-mortem debugging of the error that will leave ``open_runtime``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,24 @@ from __future__ import annotations
 import contextlib
 import gc
 from types import FrameType
+from typing import TYPE_CHECKING
 
-__all__ = ["release_frames"]
+if TYPE_CHECKING:
+    from trouper.runtime._runtime import Runtime
+
+__all__ = ["release_frames", "release_frames_unless_failing"]
+
+
+def release_frames_unless_failing(runtime: Runtime, error: BaseException) -> None:
+    """``release_frames(error)``, unless ``runtime`` is failing.
+
+    For an error reported to everyone owed it (a dead letter's, a failure
+    its supervisor has dealt with): its finished frames' locals go. A failed
+    runtime raises its error out of ``open_runtime``: then they stay, for
+    post-mortem debugging.
+    """
+    if not runtime.failing:
+        release_frames(error)
 
 
 def release_frames(error: BaseException) -> None:

@@ -53,11 +53,12 @@ The cell's lifecycle, as pure tables (no Trio): ``Phase``, ``Command``,
 ``admit(phase, pending, command)`` -> ``Verdict``.
 
 Failures a layer reports and keeps (a dead letter's error): once everyone
-owed the error has it, ``release_frames(error)`` lets go of the local
-variables of the finished frames its traceback went through (what a router
-or an endpoint built), keeping the error, its chain and its printed
-traceback, as the engine does with a handler's failure; skip it while
-``runtime.failing`` (the locals stay for post-mortem debugging). Unlike
+owed the error has it, ``release_frames_unless_failing(runtime, error)`` lets
+go of the local variables of the finished frames its traceback went through
+(what a router or an endpoint built), keeping the error, its chain and its
+printed traceback, as the engine does with a handler's failure, except while
+``runtime.failing`` (the locals stay for post-mortem debugging);
+``release_frames(error)`` is the step itself. Unlike
 ``traceback.clear_frames`` it follows the error's chain and groups, and never
 clears a suspended coroutine's frame (which would close the coroutine).
 
@@ -80,7 +81,7 @@ from trouper.runtime._cell import (
     stage_if_in_transaction,
 )
 from trouper.runtime._envelopes import WithMsgId, message_of
-from trouper.runtime._frames import release_frames
+from trouper.runtime._frames import release_frames, release_frames_unless_failing
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._instrument import (
     HandlerOutcome,
@@ -161,6 +162,7 @@ __all__ = [
     "message_of",
     "register_extension",
     "release_frames",
+    "release_frames_unless_failing",
     "running",
     "spawn_cell",
     "stage_if_in_transaction",

@@ -62,7 +62,13 @@ from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from trouper.actors import ActorRef, ActorState, Address
 from trouper.errors import ActorStopped, InvalidSubject, MailboxFull
 from trouper.runtime import ActorEvent, DeadLetter, DeadLetterReason, EventKind, Listener, Runtime
-from trouper.runtime.lowlevel import Cell, Mailbox, cell_of, register_extension, release_frames
+from trouper.runtime.lowlevel import (
+    Cell,
+    Mailbox,
+    cell_of,
+    register_extension,
+    release_frames_unless_failing,
+)
 from trouper.topics._subjects import SubjectIndex, parse_pattern, parse_subject
 
 __all__ = [
@@ -875,8 +881,7 @@ class TopicRegistry:
         self._runtime.dead_letters.post(
             DeadLetter(item, subscription._ref.address, DeadLetterReason.DELIVERY_FAILED, error)
         )
-        if not self._runtime.failing:
-            release_frames(error)  # (the running publish's frame stays)
+        release_frames_unless_failing(self._runtime, error)  # (the running publish's frame stays)
 
     # --- system topics ------------------------------------------------------------
 
