@@ -83,7 +83,7 @@ import secrets
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from importlib import metadata
 from time import perf_counter
@@ -1362,8 +1362,9 @@ class Client:
         Raises:
             ConnectionClosed: the client gave up reconnecting (what was
                 published during the outage was not sent).
-            ConnectionLost: the connection dropped while the close wrote the
-                last publishes (the client is closed; those were not sent).
+            ConnectionLost: publishes were not sent: the connection dropped
+                while the close wrote them, or after the last PING/PONG with
+                publishes made since in the outage buffer (the client is closed).
         """
         if self._status is Status.CLOSED or self._draining:
             await trio.lowlevel.checkpoint()
@@ -1412,13 +1413,19 @@ class Client:
         """Close the connection: write what is buffered, end subscriptions, stop.
 
         Waiting requests and flushes fail with ``ConnectionClosed``;
-        subscriptions end (their buffered messages can still be read). The
-        outage buffer is lost if the client is reconnecting. Idempotent. If
-        cancelled, the connection is closed at once without writing the rest.
+        subscriptions end (their buffered messages can still be read). While
+        reconnecting there is no connection to write to and ``close()`` does
+        not wait for one (``drain()`` does): the outage buffer is dropped, and
+        if it held publishes ``close()`` raises ``ConnectionLost`` saying how
+        many. Idempotent. If cancelled, the connection is closed at once
+        without writing the rest.
 
         Raises:
-            ConnectionLost: the connection dropped before what was buffered
-                was written (the client is closed; those bytes were not sent).
+            ConnectionLost: publishes were not sent (the client is closed
+                either way): the connection dropped before what was buffered
+                was written (the message gives the bytes left), or the client
+                was reconnecting and its outage buffer held publishes (the
+                message gives how many).
         """
         if self._status is Status.CLOSED:
             await trio.lowlevel.checkpoint()
@@ -1442,6 +1449,19 @@ class Client:
                     f"the connection dropped before {unsent} buffered bytes were written: "
                     "they were not sent"
                 )
+        elif self._status is Status.RECONNECTING:
+            # The outage buffer dies with the client: say so if it held publishes (a
+            # SUB or a PING in it is nobody's loss).
+            publishes = sum(publish for _, _, publish in _commands(self._out))
+            # Closed before the checkpoint: a reconnect meanwhile must not send part of them.
+            self._abort(None)
+            await trio.lowlevel.checkpoint()
+            if publishes:
+                raise ConnectionLost(
+                    f"the client closed while reconnecting: {publishes} buffered "
+                    f"{'publish was' if publishes == 1 else 'publishes were'} not sent"
+                )
+            return
         await trio.lowlevel.checkpoint()
 
     def _closed_reason(self) -> str:
@@ -2009,22 +2029,35 @@ def _unwritten_from(data: bytearray, written: int) -> int:
     either, so that the next connection gets the pair.
     """
     start, before = 0, -1
-    while start < len(data):
-        eol = data.find(b"\r\n", start)
-        if eol < 0:
-            break  # (not reached: data ends with a whole command)
-        end = eol + 2
-        if data[start] == 0x48 or data.startswith(b"PUB ", start):  # HPUB, PUB
-            end += int(data[data.rfind(b" ", start, eol) + 1 : eol]) + 2
+    for begin, end, _ in _commands(data):
         if end > written:
             break
-        start, before = end, start
+        start, before = end, begin
     if before >= 0 and data.startswith(b"UNSUB ", start) and data.startswith(b"SUB ", before):
         sub_line = data[before : data.find(b"\r\n", before)]
         unsub_line = data[start : data.find(b"\r\n", start)]
         if sub_line.rsplit(b" ", 1)[1] == unsub_line.split(b" ", 2)[1]:
             return before
     return start
+
+
+def _commands(data: bytearray) -> Iterator[tuple[int, int, bool]]:
+    """Each command of ``data`` (what this client writes): its start, its end, whether it publishes.
+
+    ``data`` starts with a command; a PUB/HPUB's payload is skipped by the size
+    its line gives, never searched. A cold path (a disconnect, a close).
+    """
+    start = 0
+    while start < len(data):
+        eol = data.find(b"\r\n", start)
+        if eol < 0:
+            return  # (not reached: data ends with a whole command)
+        end = eol + 2
+        publish = data[start] == 0x48 or data.startswith(b"PUB ", start)  # HPUB, PUB
+        if publish:
+            end += int(data[data.rfind(b" ", start, eol) + 1 : eol]) + 2
+        yield start, end, publish
+        start = end
 
 
 def _payload_bytes(payload: object) -> bytes:

@@ -102,7 +102,10 @@ class ConnectionLost(NatsError, trio.BrokenResourceError):
     """The connection to the server dropped while this operation waited for it.
 
     Raised by ``flush()`` when the connection drops before its PONG arrives:
-    what was published before it may or may not have reached the server.
+    what was published before it may or may not have reached the server; by
+    ``request()`` when it drops after the request was written; and by
+    ``close()`` and ``drain()`` when publishes they were to write were not
+    sent (the connection dropped first, or the client was reconnecting).
     """
 
     def __init__(self, reason: str) -> None:
