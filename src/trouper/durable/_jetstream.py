@@ -458,7 +458,9 @@ class JetStreamStore:
         poll_expires, heartbeat: each long poll lasts ``poll_expires`` seconds
             on the server, which sends a heartbeat every ``heartbeat`` seconds
             while it waits (a lost poll is noticed after two missed ones).
-        replicas: copies of each stream in a JetStream cluster.
+        replicas: copies of each stream in a JetStream cluster: of each stream
+            it makes, and of a mailbox's stream when a host opens it (the
+            dead-letter and state streams, once made, keep theirs).
         codec: decodes dead letters' messages as they are listed.
         name: the connection's name in the server's monitoring.
     """
@@ -646,8 +648,8 @@ class JetStreamStore:
             self._nursery.start_soon(self._retrier, receive)
             self._nursery.start_soon(self._keeper)
             try:
-                await self._ensure(self._dead_config())
-                await self._ensure(self._state_config())
+                await self._make_if_missing(self._dead_config())
+                await self._make_if_missing(self._state_config())
             except (NatsError, JetStreamError) as error:
                 raise StoreError(self._name, f"cannot make its streams: {error}") from error
         except BaseException:
@@ -773,6 +775,19 @@ class JetStreamStore:
             duplicate_window=window,
             num_replicas=replicas,
         )
+
+    async def _make_if_missing(self, config: StreamConfig) -> None:
+        """Make the stream of ``config`` if there is none; one that exists is left as it is.
+
+        For the dead-letter and state streams, which every store of the prefix
+        shares: their limits and replicas, once made, are the operator's (an
+        update with trouper's configuration would undo them at each open).
+        """
+        try:
+            await self.client.jetstream().add_stream(config)
+        except JetStreamError as error:
+            if error.err_code != 10058:  # exists, with another configuration: kept
+                raise
 
     async def _ensure(self, config: StreamConfig) -> StreamInfo:
         js = self.client.jetstream()
@@ -1462,8 +1477,8 @@ class JetStreamStore:
                         self._streams.discard(mailbox)
                         await self._make_missing(mailbox, options)
                     else:
-                        await self._ensure(self._dead_config())
-                        await self._ensure(self._state_config())
+                        await self._make_if_missing(self._dead_config())
+                        await self._make_if_missing(self._state_config())
                 except (NoResponders, ConnectionLost):
                     pause = max(pause, 0.2)
                 except ConnectionClosed as error:

@@ -1,0 +1,44 @@
+"""Review: opening a store leaves an operator's settings on the dead-letter and state streams.
+
+docs/durable.md lets an operator put limits on ``<prefix>_dead`` (a
+``discard: new`` limit, say); every store open replaced both streams'
+configuration with trouper's defaults, so each runtime that started undid the
+operator's limits, and a runtime with the default ``replicas=1`` took a
+cluster's copies of dead letters and states down to one.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from js_support import Job, store_for
+
+import trouper
+from trouper.durable import durable_ref
+from trouper.nats import DiscardPolicy
+from trouper.testing import NatsServer
+
+pytestmark = pytest.mark.real_clock
+
+
+async def test_a_store_opened_again_keeps_the_operators_limits_on_its_dead_and_state_streams(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Limits set on the dead-letter and state streams survive the next store's open."""
+    store = store_for(js_server.url, prefix)
+    async with trouper.open_runtime(store=store) as rt:
+        await durable_ref(rt, "jobs").tell(Job(1))
+        js = store.client.jetstream()
+        dead = (await js.stream_info(f"{prefix}_dead")).config
+        state = (await js.stream_info(f"{prefix}_state")).config
+        await js.update_stream(
+            attrs.evolve(dead, max_msgs=1000, max_age=86400.0, discard=DiscardPolicy.NEW)
+        )
+        await js.update_stream(attrs.evolve(state, max_bytes=1 << 20, description="ops"))
+    store = store_for(js_server.url, prefix)
+    async with trouper.open_runtime(store=store):
+        js = store.client.jetstream()
+        dead = (await js.stream_info(f"{prefix}_dead")).config
+        state = (await js.stream_info(f"{prefix}_state")).config
+    assert (dead.max_msgs, dead.max_age, dead.discard) == (1000, 86400.0, DiscardPolicy.NEW)
+    assert (state.max_bytes, state.description) == (1 << 20, "ops")
