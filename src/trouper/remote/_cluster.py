@@ -58,10 +58,13 @@ burst of tells to one actor into one NATS message. The per-sender sequence
 numbers let a receiver count the messages that an outage lost
 (``statistics().lost``): core NATS is at most once. When this node's own
 connection drops, every ask in flight fails with ``NodeUnreachable`` (its
-reply could never come) and asks made meanwhile fail at once; after the
-reconnect every watch is registered again, in case a ``terminated`` was lost,
-and every node alive is sent ``recheck``: it registers its watches here again,
-since a ``terminated`` this node sent may have been lost with the connection.
+reply could never come) and asks made meanwhile fail at once; an answer to
+another node's ask that does not fit in the outage buffer is remembered, and
+after the reconnect its asker gets ``NodeUnreachable`` instead (it would wait
+until its deadline); every watch is registered again, in case a
+``terminated`` was lost, and every node alive is sent ``recheck``: it
+registers its watches here again, since a ``terminated`` this node sent may
+have been lost with the connection.
 A node heard again after it was found gone is sent ``recheck`` too (its
 watches here were dropped; it drops its proxies for this node). A watch
 request that meets "no responders" on a node heard from lately waits for that
@@ -182,6 +185,9 @@ _FORGOTTEN: Final = 4096
 
 _ENDED: Final = 4096
 """Stops reported to watching nodes whose reasons are remembered, in case the notice was lost."""
+
+_LOST_REPLIES: Final = 4096
+"""Replies lost while this node was cut off that it remembers, to fail their asks once back."""
 
 
 @attrs.frozen
@@ -323,8 +329,9 @@ class _Proxy:
 _unpack_entry = ENTRY.unpack_from
 _pack_entry = ENTRY.pack
 
-_Reply = tuple[str, bytes]
-"""Where an ask from another node is answered: the asking node's reply subject and the token."""
+_Reply = tuple[str, bytes, str]
+"""Where an ask from another node is answered: the asking node's reply subject and the token,
+and the subject it was asked on (which names the actor asked)."""
 
 
 class _Held:
@@ -411,6 +418,9 @@ class Cluster:
         # The last ask token handed out (tokens are never reused).
         self._pending: dict[int, Pending] = {}
         # Asks from this node waiting for their replies, by token.
+        self._lost_replies: deque[_Reply] = deque(maxlen=_LOST_REPLIES)
+        # Asks from other nodes whose answers were lost while this node was cut off (the
+        # newest _LOST_REPLIES): told so once it is back.
         self._forgotten: dict[str, None] = {}
         # Incarnations of nodes gone silent whose records were dropped (at most _FORGOTTEN,
         # oldest first): one heard again is back, as if its record were kept.
@@ -789,6 +799,7 @@ class Cluster:
         elif isinstance(event, Reconnected):
             log.info("node %r reconnected to the cluster at %s", self.node, event.server)
             self._reconnects += 1
+            self._tell_lost_replies()
             for peer in self._peers.values():
                 for watch in peer.watches.values():
                     self._start(self._establish_watch, peer, watch)
@@ -1169,7 +1180,7 @@ class Cluster:
                 if last is None or seq != last + 1:
                     self._count_lost(data, seq, last)
                 last = seq
-                reply = None if pos < size or asked is None else (asked, data[size:])
+                reply = None if pos < size or asked is None else (asked, data[size:], subject)
                 try:
                     message = codec.decode_blob(blob)
                 except UndecodableMessage as error:
@@ -1235,7 +1246,7 @@ class Cluster:
                 message = blob
             letters.post(DeadLetter(message, address, RESTARTED, error))
         if asked is not None:
-            self._answer((asked, data[size:]), outcome.Error(error))
+            self._answer((asked, data[size:], subject), outcome.Error(error))
 
     def _undecodable_message(
         self,
@@ -1258,7 +1269,7 @@ class Cluster:
         """
         error = self._dead_frame(data, self._address_of(subject))
         if asked is not None:
-            self._answer((asked, (bytes(8) + data)[-8:]), outcome.Error(error))
+            self._answer((asked, (bytes(8) + data)[-8:], subject), outcome.Error(error))
 
     def _dead_frame(self, data: bytes, recipient: Address) -> UndecodableMessage:
         """Bytes that are no trouper frame, or one cut short: a dead letter; the error."""
@@ -1381,7 +1392,7 @@ class Cluster:
         outbox = self._outbox
         if outbox is None:
             return
-        subject, token = reply
+        subject, token, _ = reply
         if isinstance(result, outcome.Value):
             value = result.value
             try:
@@ -1400,7 +1411,7 @@ class Cluster:
         if len(payload) > client.max_payload:  # it could not cross: say so, or no answer comes
             too_big = MaxPayloadExceeded(len(payload), client.max_payload)
             payload = FAILED + token + pack(error_to_wire(too_big, self.node))
-        self._respond(subject, payload)
+        self._respond(subject, payload, reply)
 
     def _respond_to(self, msg: Msg, payload: bytes) -> None:
         """Answer a request (a watch, a lookup, a name check) as ``_respond`` does.
@@ -1414,11 +1425,13 @@ class Cluster:
             assert msg.reply is not None
             self._respond(msg.reply, payload)
 
-    def _respond(self, subject: str, payload: bytes) -> None:
+    def _respond(self, subject: str, payload: bytes, asked: _Reply | None = None) -> None:
         """Send an answer (to an ask, a watch, a lookup) now, or in order once there is room.
 
         A full write buffer queues it in the outbox instead of dropping it
         (the asker would wait in vain); cut off, it is lost and counted unsent.
+        The answer to an ask (``asked``) lost so is remembered: once this node
+        is back, its asker is told (``_tell_lost_replies``).
         """
         outbox = self._outbox
         client = self._client
@@ -1429,14 +1442,35 @@ class Cluster:
                 client.publish_nowait(subject, payload)
             except OutboundBufferFull:
                 if client.status is Status.CONNECTED:
-                    outbox.raw(subject, payload)  # sent once the server has read the rest
+                    # Sent once the server has read the rest.
+                    outbox.raw(subject, payload, answer=asked)
                 else:
-                    self._unsent += 1
+                    self._reply_lost(asked)
             except NatsError:
-                self._unsent += 1
+                self._reply_lost(asked)
         else:
-            outbox.raw(subject, payload)
+            outbox.raw(subject, payload, answer=asked)
             outbox.publish_now()
+
+    def _reply_lost(self, asked: _Reply | None) -> None:
+        """An answer could not be written (cut off): count it; remember an ask's to tell later."""
+        self._unsent += 1
+        if asked is not None:
+            self._lost_replies.append(asked)
+
+    def _tell_lost_replies(self) -> None:
+        """Back in the cluster: fail each ask whose reply was lost meanwhile (``NodeUnreachable``).
+
+        Its asker, whose own connection may have stayed up, would otherwise
+        wait for it until its deadline. An asker that gave up meanwhile
+        ignores it, as any late answer.
+        """
+        lost, self._lost_replies = self._lost_replies, deque(maxlen=_LOST_REPLIES)
+        why = f"its reply was lost while node {self.node!r} was cut off from the cluster"
+        for asked in lost:
+            subject, token, actor = asked
+            error = NodeUnreachable(self._address_of(actor), why)
+            self._respond(subject, FAILED + token + pack(error_to_wire(error, self.node)), asked)
 
     def _on_reply(self, msg: Msg) -> None:
         data = msg.data
@@ -1724,7 +1758,10 @@ class Cluster:
 
     def _batch_lost(self, batch: Batch) -> None:
         """A batch could not be written at all: its tells become dead letters."""
-        if not batch.messages:  # an ask (failed by the outbox), an answer, a control message
+        if batch.answer is not None:  # an ask's answer: its asker is told once this node is back
+            self._reply_lost(batch.answer)
+            return
+        if not batch.messages:  # an ask (failed by the outbox), another answer, a control message
             return
         address = batch.address
         peer = self._peer(address.node)

@@ -24,7 +24,8 @@ The batches still queued for a node found gone are taken off the queue
 (``drop``): their tells become dead letters, as later ones to it do.
 While the connection is down, batches go to the client's outage buffer; a
 batch that does not fit is lost: its tells become dead letters ("node
-unreachable") and its ask fails with ``NodeUnreachable``.
+unreachable"), its ask fails with ``NodeUnreachable``, and an answer's asker
+is told once the node is back (``on_lost`` gets the batch's ``answer``).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ _NOBODY = Address("-", "/")
 class Batch:
     """Messages for one subject that leave as one NATS message (a frame of entries)."""
 
-    __slots__ = ("address", "data", "headers", "messages", "pending", "reply", "subject")
+    __slots__ = ("address", "answer", "data", "headers", "messages", "pending", "reply", "subject")
 
     def __init__(
         self, subject: str, address: Address, head: bytes, headers: HeadersLike | None = None
@@ -91,6 +92,8 @@ class Batch:
         # That ask (or watch request), to fail if the batch cannot be sent.
         self.headers = headers
         # NATS headers (a tell's msg_id); such a batch holds that one message.
+        self.answer: tuple[str, bytes, str] | None = None
+        # The ask it answers (the node's record of it), for on_lost to tell its asker later.
 
 
 class Outbox:
@@ -196,14 +199,17 @@ class Outbox:
         *,
         reply: str | None = None,
         pending: Pending | None = None,
+        answer: tuple[str, bytes, str] | None = None,
     ) -> None:
         """Queue a message that is no frame (an answer, a control message), in order.
 
         With ``reply``, a request (a watch): ``pending`` is failed if it cannot be sent.
+        With ``answer``, the answer to that ask (``on_lost`` gets it back on the batch).
         """
         batch = self._new(subject, _NOBODY, payload)
         batch.reply = reply
         batch.pending = pending
+        batch.answer = answer
 
     def seal(self, prefix: str) -> None:
         """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
