@@ -99,7 +99,22 @@ class PoolFactory:
         return Pool(self)
 
     def trouper_endpoint(self, cell: Cell) -> PoolEndpoint:
-        """The routing endpoint of the pool run by ``cell`` (one per pool started)."""
+        """The routing endpoint of the pool run by ``cell`` (one per pool started).
+
+        Raises:
+            ValueError: the pool actor itself was given a durable mailbox (the
+                ``mailbox=`` of the spawn or ``ChildSpec`` that starts it), which
+                would keep only its control requests; it is closed again.
+        """
+        if cell.mailbox.durable:
+            # Left open, it would stay "in use" under the pool's name for the whole run.
+            cell.mailbox.close()
+            raise ValueError(
+                f"the mailbox of pool {cell.address.path} is given to the spawn or ChildSpec "
+                "that starts it, where it would hold only the pool's Resize and Members "
+                "requests, not its members' messages: pass mailbox= to spawn_pool or "
+                "pool(..., router=Balancing()) instead (its members then share it)"
+            )
         runtime = cell.runtime
         size = self.member.mailbox_size
         if size is None:
