@@ -76,6 +76,7 @@ those pulls, drops them) and of each reconnect.
 
 from __future__ import annotations
 
+import copy
 import enum
 import math
 import random
@@ -663,7 +664,8 @@ class Client:
     __slots__ = (
         "_checked",
         "_current",
-        "_draining",
+        "_drain_done",
+        "_drain_error",
         "_dropped",
         "_flush_due",
         "_flusher",
@@ -715,8 +717,11 @@ class Client:
         self._options = options
         # Where the client is (see the table in the module docstring).
         self._status = Status.RECONNECTING
-        # Whether drain() runs: set once, kept across reconnects until the close.
-        self._draining = False
+        # Made by the drain() that starts a drain (None before), kept across
+        # reconnects, set when that drain ends; a drain() called meanwhile waits on it.
+        self._drain_done: trio.Event | None = None
+        # What ended the drain (None: it finished), for the drain() calls that waited on it.
+        self._drain_error: NatsError | None = None
         # Why the client closed (None while open or after a plain close).
         self._reason: BaseException | None = None
         # Servers to try, in order; the current one included.
@@ -817,6 +822,11 @@ class Client:
         self._run_scope = trio.CancelScope()
         # An exception a user callback raised: it leaves the client, not a reconnect.
         self._user_error: BaseException | None = None
+
+    @property
+    def _draining(self) -> bool:
+        """Whether a drain started (it goes on across reconnects until the close)."""
+        return self._drain_done is not None
 
     def __repr__(self) -> str:
         server = self._current.address if self._current else "-"
@@ -1357,19 +1367,27 @@ class Client:
         connection). Before the close a PING/PONG round trip makes sure the
         server has everything published until then. Requests still waiting
         keep their replies until the close. The deadline is the caller's
-        cancel scope; if cancelled, the client is closed at once.
+        cancel scope; if cancelled, the client is closed at once. Called while
+        another ``drain()`` runs, it waits for that drain to end and raises
+        what ended it (``ConnectionClosed`` if that call was cancelled); once
+        the client is closed it returns at once.
 
         Raises:
             ConnectionClosed: the client gave up reconnecting (what was
-                published during the outage was not sent).
+                published during the outage was not sent), or the drain this
+                call waited for was cancelled.
             ConnectionLost: publishes were not sent: the connection dropped
                 while the close wrote them, or after the last PING/PONG with
                 publishes made since in the outage buffer (the client is closed).
         """
-        if self._status is Status.CLOSED or self._draining:
+        done = self._drain_done
+        if done is not None and not done.is_set():
+            await self._wait_drained(done)
+            return
+        if self._status is Status.CLOSED:
             await trio.lowlevel.checkpoint()
             return
-        self._draining = True
+        self._drain_done = done = trio.Event()
         # Listed now: a reconnect while draining ends them (their buffers stay to be read).
         subs = [s for s in self._subs.values() if s is not self._reply_sub]
         try:
@@ -1387,8 +1405,29 @@ class Client:
                 await sub._wait_read()
             await self._flush_across_outages()
             await self._close_gracefully()
+        except BaseException as error:
+            self._drain_error = (
+                error
+                if isinstance(error, NatsError)
+                else ConnectionClosed(
+                    f"the drain was stopped by {type(error).__name__}: the client closed at once"
+                )
+            )
+            raise
         finally:
             self._abort(None)
+            done.set()
+
+    async def _wait_drained(self, done: trio.Event) -> None:
+        """Wait for the drain another call runs; raise what ended it. Cancelled, it closes."""
+        try:
+            await done.wait()
+        except BaseException:
+            self._abort(None)
+            raise
+        error = self._drain_error
+        if error is not None:
+            raise copy.copy(error)  # (one exception object is not raised in two tasks)
 
     async def _flush_across_outages(self) -> None:
         """``flush()``, again after each reconnect, until the server has answered it."""
