@@ -903,13 +903,10 @@ class Cell:
         self, message: object, reason: DeadLetterReason | str, error: BaseException | None = None
     ) -> None:
         """Report ``message`` to this actor as undeliverable, failing its ask if it is one."""
-        cls = type(message)
-        if cls is Ask:
-            message.settle(outcome.Error(ActorStopped(self.address)))  # type: ignore[attr-defined]
-            message = message.message  # type: ignore[attr-defined]
-        elif cls is Carried:
-            message = message.message  # type: ignore[attr-defined]
-        self.runtime.dead_letters.post(DeadLetter(message, self.address, reason, error))
+        if type(message) is Ask:
+            message.settle(outcome.Error(ActorStopped(self.address)))
+        # (Any envelope: an ask, a message carrying contexts or a msg_id, as told.)
+        self.runtime.dead_letters.post(DeadLetter(message_of(message), self.address, reason, error))
 
     # --- commands and parking ------------------------------------------------
 
