@@ -49,6 +49,12 @@ def _prefix(instance: object, attribute: attrs.Attribute[str], value: str) -> No
     parse_subject(value)
 
 
+def _attempts(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    # (The client compares it with a server's failures only once the connection drops.)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"{attribute.name} must be a count >= 0 or inf, got {value!r}")
+
+
 def _count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{attribute.name} must be an int >= 0, got {value!r}")
@@ -90,7 +96,7 @@ class Nats:
     """Seconds before a server that failed is tried again (doubling per failure)."""
     reconnect_max_wait: float = attrs.field(default=2.0, kw_only=True, validator=_positive_seconds)
     """The longest wait between two tries of one server."""
-    max_reconnect_attempts: float = attrs.field(default=math.inf, kw_only=True)
+    max_reconnect_attempts: float = attrs.field(default=math.inf, kw_only=True, validator=_attempts)
     """Failed tries in a row after which a server is given up (by default a node never gives up)."""
     connect_timeout: float = attrs.field(default=2.0, kw_only=True, validator=_positive_seconds)
     """Seconds one connection attempt (and its handshake) may take."""
