@@ -14,7 +14,7 @@ import pytest
 from js_support import Job, store_for
 
 import trouper
-from trouper.durable import durable_ref
+from trouper.durable import Durable, durable_ref
 from trouper.nats import DiscardPolicy
 from trouper.testing import NatsServer
 
@@ -42,3 +42,33 @@ async def test_a_store_opened_again_keeps_the_operators_limits_on_its_dead_and_s
         state = (await js.stream_info(f"{prefix}_state")).config
     assert (dead.max_msgs, dead.max_age, dead.discard) == (1000, 86400.0, DiscardPolicy.NEW)
     assert (state.max_bytes, state.description) == (1 << 20, "ops")
+
+
+class Idle(trouper.Actor):
+    """Takes jobs and does nothing."""
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        pass
+
+
+async def test_a_host_opening_a_mailbox_applies_its_options_and_keeps_the_operators_limits(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A host's options win on its mailbox's stream; settings trouper does not set stay.
+
+    The stream's ``max_msg_size`` an operator lowered (docs/durable.md: "the
+    server's to check") and its ``max_age`` went back to none whenever a host
+    opened the mailbox.
+    """
+    store = store_for(js_server.url, prefix)
+    async with trouper.open_runtime(store=store) as rt:
+        await durable_ref(rt, "jobs").tell(Job(1))
+        js = store.client.jetstream()
+        name = store.stream_name("jobs")
+        config = (await js.stream_info(name)).config
+        await js.update_stream(attrs.evolve(config, max_msg_size=4096, max_age=86400.0))
+        await rt.spawn(Idle, name="jobs", mailbox=Durable(capacity=7, dedup_window=30.0))
+        config = (await js.stream_info(name)).config
+    assert (config.max_msgs_per_subject, config.duplicate_window) == (7, 30.0)
+    assert (config.max_msg_size, config.max_age) == (4096, 86400.0)

@@ -70,6 +70,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Final
 
+import attrs
 import outcome
 import trio
 from trio.lowlevel import Task, current_task, reschedule, wait_task_rescheduled
@@ -790,13 +791,20 @@ class JetStreamStore:
                 raise
 
     async def _ensure(self, config: StreamConfig) -> StreamInfo:
+        """Make the stream of ``config``, or bring the one that exists to it in trouper's fields.
+
+        The fields a mailbox's options and layout set (``_MAILBOX_FIELDS``) are
+        ``config``'s; the others (an operator's ``max_msg_size``, ``max_age``,
+        ``max_bytes``...) are kept.
+        """
         js = self.client.jetstream()
         try:
             return await js.add_stream(config)
         except JetStreamError as error:
             if error.err_code != 10058:  # in use with another configuration
                 raise
-            return await js.update_stream(config)
+        old = (await js.stream_info(config.name)).config
+        return await js.update_stream(_with_fields_of(old, config))
 
     async def _ensure_mailbox(self, mailbox: str, options: Durable | None) -> StreamInfo | None:
         """Make ``mailbox``'s stream, or bring it to ``options`` (a host's: they win).
@@ -838,15 +846,14 @@ class JetStreamStore:
             old = info.config
             if self.subject(mailbox) + ".>" not in old.subjects:
                 capacity = old.max_msgs if old.max_msgs > 0 else old.max_msgs_per_subject
-                await js.update_stream(
-                    self._mailbox_stream(
-                        mailbox,
-                        description=old.description or f"trouper: durable mailbox {mailbox!r}",
-                        capacity=capacity,
-                        window=old.duplicate_window,
-                        replicas=old.num_replicas,
-                    ),
+                new = self._mailbox_stream(
+                    mailbox,
+                    description=old.description or f"trouper: durable mailbox {mailbox!r}",
+                    capacity=capacity,
+                    window=old.duplicate_window,
+                    replicas=old.num_replicas,
                 )
+                await js.update_stream(_with_fields_of(old, new))
         self._streams.add(mailbox)
 
     async def open_feed(
@@ -874,6 +881,7 @@ class JetStreamStore:
                 info = await self._ensure_mailbox(mailbox, options)
                 assert info is not None
                 depth.read, depth.mark = info.state.messages, mark
+                self._note_limit(mailbox, info.config.max_msg_size)  # an operator's, kept
                 consumer = await js.pull_subscribe(
                     self.stream_name(mailbox),
                     CONSUMER,
@@ -1956,6 +1964,26 @@ class JetStreamStore:
             len(self._staged) + len(self._open),
             self._failure is not None,
         )
+
+
+_MAILBOX_FIELDS: Final = (
+    "subjects",
+    "description",
+    "retention",
+    "storage",
+    "max_msgs",
+    "max_msgs_per_subject",
+    "discard",
+    "discard_new_per_subject",
+    "duplicate_window",
+    "num_replicas",
+)
+"""The fields of a mailbox's stream its options and trouper's layout set (``_mailbox_stream``)."""
+
+
+def _with_fields_of(old: StreamConfig, config: StreamConfig) -> StreamConfig:
+    """``old`` with the fields trouper sets taken from ``config``: the others stay as they are."""
+    return attrs.evolve(old, **{name: getattr(config, name) for name in _MAILBOX_FIELDS})
 
 
 def _check_size(publish: _Publish, limit: int) -> None:
