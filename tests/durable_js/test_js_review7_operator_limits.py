@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from js_support import Job, store_for
+from js_support import Job, eventually, store_for
 
 import trouper
 from trouper.durable import Durable, durable_ref
-from trouper.nats import DiscardPolicy
+from trouper.nats import DiscardPolicy, StreamConfig
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -72,3 +72,44 @@ async def test_a_host_opening_a_mailbox_applies_its_options_and_keeps_the_operat
         config = (await js.stream_info(name)).config
     assert (config.max_msgs_per_subject, config.duplicate_window) == (7, 30.0)
     assert (config.max_msg_size, config.max_age) == (4096, 86400.0)
+
+
+async def test_an_update_of_a_stream_not_trouper_s_under_the_mailbox_names_leaves_the_store_working(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """An operator's stream named like a mailbox's (``<prefix>_mailbox_jobs_copy``) is let be.
+
+    The store follows the server's advisories of stream updates and read the
+    mailbox's name back from the stream's: ``jobs_copy`` is no name it
+    escapes, and the error raised in the client's reader, which failed the
+    connection and with it the store (and the runtime). ``mailbox_statistics``
+    raised the same error for such a stream on a subject under the mailboxes'.
+    """
+    store = store_for(js_server.url, prefix)
+    got: list[int] = []
+    async with trouper.open_runtime(store=store) as rt:
+        await rt.spawn(Recorder, got, name="jobs", mailbox=Durable())
+        js = store.client.jetstream()
+        copy = StreamConfig(
+            f"{prefix}_mailbox_jobs_copy", subjects=[f"{prefix}.mailbox.jobs_copy_x"]
+        )
+        await js.add_stream(copy)
+        await js.update_stream(attrs.evolve(copy, max_msgs=10))
+        ref = durable_ref(rt, "jobs")
+        await ref.tell(Job(1))
+        await eventually(lambda: got == [1])
+        await ref.tell(Job(2))
+        await eventually(lambda: got == [1, 2])
+        assert not rt.store.statistics().failed
+        assert [box.name for box in await rt.store.mailbox_statistics()] == ["jobs"]
+
+
+class Recorder(trouper.Actor):
+    """Records each job's number."""
+
+    def __init__(self, got: list[int]) -> None:
+        self.got = got
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        self.got.append(message.n)

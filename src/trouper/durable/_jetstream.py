@@ -162,6 +162,19 @@ def _untoken(token: str) -> str:
     return data.decode()
 
 
+def _name_of(token: str) -> str | None:
+    """The name ``_token`` made ``token`` from, or None if it is no such token (not trouper's).
+
+    Stream names and subjects under the prefix may be an operator's (a copy
+    of a mailbox's stream, say): ``_untoken`` raises on them.
+    """
+    try:
+        name = _untoken(token)
+    except ValueError:  # an escape that is not two hex digits, or not UTF-8
+        return None
+    return name if _token(name) == token else None
+
+
 def _parse_version(text: object) -> tuple[int, ...]:
     parts: list[int] = []
     for part in str(text).split("-")[0].split("."):
@@ -984,9 +997,12 @@ class JetStreamStore:
         streams = f"{self.prefix}_mailbox_"
 
         def updated(msg: Msg) -> None:
+            # On the client's reader task: nothing here may raise.
             stream = msg.subject.rpartition(".")[2]
             if stream.startswith(streams):
-                send.send_nowait(_untoken(stream[len(streams) :]))
+                mailbox = _name_of(stream[len(streams) :])
+                if mailbox is not None:
+                    send.send_nowait(mailbox)
 
         try:
             advisories = await client.subscribe(
@@ -1930,12 +1946,16 @@ class JetStreamStore:
         for subject, count in (
             await js.subject_counts(self._dead_stream, self._dead_subject(None))
         ).items():
-            dead[_untoken(subject.rsplit(".", 1)[1])] = count
+            name = _name_of(subject.rsplit(".", 1)[1])
+            if name is not None:
+                dead[name] = count
         found: dict[str, MailboxStatistics] = {}
         for stream in await js.stream_names(f"{self.prefix}.mailbox.>"):
             if not stream.startswith(marker):
                 continue
-            name = _untoken(stream[len(marker) :])
+            name = _name_of(stream[len(marker) :])
+            if name is None:
+                continue  # an operator's stream named like a mailbox's
             info = await js.stream_info(stream)
             in_flight = 0
             ready = info.state.messages
