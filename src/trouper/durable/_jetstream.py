@@ -34,7 +34,9 @@ state is a publish too. Many publishes are in flight at once, none has a
 task: each ack is counted by a callback, and when a batch's last one came
 the batch is durable (its waiters wake, its ``after_commit`` callbacks run:
 that is where a handled message is acked, after its outputs). A publish
-whose answer was lost with a connection is sent again; one that found no
+whose answer was lost with a connection is sent again, and one whose answer
+did not come within the client's ``reply_timeout`` is sent again after a
+pause (either may have been stored: the key keeps it once); one that found no
 stream (a mailbox nobody opened yet) makes the stream and is sent again;
 one refused because the mailbox is full is sent again after a pause (so
 ``tell`` waits while it is full), or sooner when this process makes room:
@@ -108,6 +110,7 @@ from trouper.nats import (
     NoResponders,
     PubAck,
     PullFeed,
+    ReplyTimeout,
     RetentionPolicy,
     Status,
     StorageType,
@@ -1414,7 +1417,10 @@ class JetStreamStore:
             if mailbox is not None and _over_max_msg_size(result) and self._limits_due is not None:
                 self._limits_due.send_nowait(mailbox)  # refuse the next one at check_tell
             full = mailbox is not None and _full(result)
-            if isinstance(result, NoResponders) or _busy(result) or full:
+            # No answer in time (a cluster without a leader, say): it may be stored or not,
+            # so it is sent again with its key, after a pause, as if the server were busy.
+            unanswered = isinstance(result, ReplyTimeout)
+            if isinstance(result, NoResponders) or _busy(result) or full or unanswered:
                 publish.missing = isinstance(result, NoResponders)
                 if full and mailbox is not None:
                     publish.full = True
@@ -1475,6 +1481,8 @@ class JetStreamStore:
 
     async def _retrier(self, receive: trio.MemoryReceiveChannel[_Publish]) -> None:
         """Send again the publishes that found no stream, a busy server or a full mailbox.
+
+        Or no answer within the client's ``reply_timeout`` (sent again as after a busy one).
 
         Takes everything waiting at once: makes each missing stream once, waits
         once if some found a full mailbox or a busy server, then sends them all.
