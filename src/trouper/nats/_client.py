@@ -970,11 +970,12 @@ class Client:
         The message is buffered and written by the client's writer task, in
         order with every other publish of this client. While connected, it
         waits only if the write buffer is over ``write_buffer_size``
-        (backpressure); while reconnecting, the message goes to the outage
-        buffer, sent after the reconnect. A cancellation point on every call;
-        it yields to the scheduler at least once per 64 KiB published (not per
-        message, so a loop of publishes neither starves other tasks nor pays
-        a scheduler round trip per message). If cancelled, nothing was sent.
+        (backpressure), before the message is checked and buffered; while
+        reconnecting, the message goes to the outage buffer, sent after the
+        reconnect. A cancellation point on every call; it yields to the
+        scheduler at least once per 64 KiB published (not per message, so a
+        loop of publishes neither starves other tasks nor pays a scheduler
+        round trip per message). If cancelled, nothing was sent.
 
         Raises:
             MaxPayloadExceeded: headers and payload exceed the server's ``max_payload``.
@@ -985,8 +986,10 @@ class Client:
                 is sent as its bytes).
         """
         await checkpoint_if_cancelled()
-        added = self._buffer_publish(subject, payload, reply, headers)
-        await self._after_write(added)
+        if len(self._out) > self._options.write_buffer_size:
+            # Before buffering, so that a publish cancelled while it waits sent nothing.
+            await self._wait_for_room()
+        await self._yield_now_and_then(self._buffer_publish(subject, payload, reply, headers))
 
     def publish_nowait(
         self,
@@ -1014,13 +1017,21 @@ class Client:
         if len(self._out) > self._options.write_buffer_size and self._status is not (
             Status.RECONNECTING
         ):
-            while len(self._out) > self._options.write_buffer_size and self._status in (
-                Status.CONNECTED,
-                Status.DRAINING,
-            ):
-                await self._room_lot.park()
-            self._yield_budget = _YIELD_EVERY
-            return
+            await self._wait_for_room()
+        else:
+            await self._yield_now_and_then(added)
+
+    async def _wait_for_room(self) -> None:
+        """Wait while connected with the write buffer over ``write_buffer_size`` (backpressure)."""
+        while len(self._out) > self._options.write_buffer_size and self._status in (
+            Status.CONNECTED,
+            Status.DRAINING,
+        ):
+            await self._room_lot.park()
+            self._yield_budget = _YIELD_EVERY  # (it yielded)
+
+    async def _yield_now_and_then(self, added: int) -> None:
+        """Yield to the scheduler once ``_YIELD_EVERY`` bytes were written since the last time."""
         self._yield_budget = budget = self._yield_budget - added
         if budget <= 0:
             self._yield_budget = _YIELD_EVERY
