@@ -751,41 +751,48 @@ async def spawn_cell(
             option = "mailbox" if given is not None else f"{_label(factory)}.default_mailbox"
             check_mailbox_factory(mailbox, option)
             own_mailbox = mailbox.open_mailbox(runtime, chosen, size)
-    cell = Cell(
-        runtime,
-        guardian,
-        child_id,
-        factory,
-        args,
-        kwargs,
-        name=name,
-        mailbox=own_mailbox,
-        owns_mailbox=shared_mailbox is None,
-        throughput=runtime.throughput if throughput is None else check_throughput(throughput),
-        restart=restart or Restart.TRANSIENT,
-        shutdown=None if shutdown is None else check_seconds("shutdown", shutdown),
-        spec=spec,
-    )
-    if own_mailbox.settles:
-        own_mailbox.attach(cell)
-    make_endpoint = getattr(factory, "trouper_endpoint", None)
-    if make_endpoint is not None:
-        cell.ref = ActorRef(cell.address, make_endpoint(cell))
-    if not guardian.is_open:
-        await guardian.open()
-    context = cell.context = ActorContext(cell)
-    instance = instantiate(context, factory, args, kwargs)
-    if name is not None and name in runtime.names:
-        raise NameTaken(name)  # taken while the guardian's nursery was opening
-    if guardian.find(child_id) is not None:
-        raise DuplicateChild(guardian.address, child_id)  # (likewise: the first child's id)
-    # A settling mailbox prepares each instance before its on_start (a durable one
-    # loads the actor's state): such an actor always goes through its first start.
-    default_start = type(instance).on_start is Actor.on_start and not own_mailbox.settles
     try:
-        cell.begin(instance, started=default_start)
-    except RuntimeError:  # the nursery closed under us: the runtime is stopping
-        raise RuntimeClosed(runtime.node) from None
+        cell = Cell(
+            runtime,
+            guardian,
+            child_id,
+            factory,
+            args,
+            kwargs,
+            name=name,
+            mailbox=own_mailbox,
+            owns_mailbox=shared_mailbox is None,
+            throughput=runtime.throughput if throughput is None else check_throughput(throughput),
+            restart=restart or Restart.TRANSIENT,
+            shutdown=None if shutdown is None else check_seconds("shutdown", shutdown),
+            spec=spec,
+        )
+        if own_mailbox.settles:
+            own_mailbox.attach(cell)
+        make_endpoint = getattr(factory, "trouper_endpoint", None)
+        if make_endpoint is not None:
+            cell.ref = ActorRef(cell.address, make_endpoint(cell))
+        if not guardian.is_open:
+            await guardian.open()
+        context = cell.context = ActorContext(cell)
+        instance = instantiate(context, factory, args, kwargs)
+        if name is not None and name in runtime.names:
+            raise NameTaken(name)  # taken while the guardian's nursery was opening
+        if guardian.find(child_id) is not None:
+            raise DuplicateChild(guardian.address, child_id)  # (likewise: the first child's id)
+        # A settling mailbox prepares each instance before its on_start (a durable one
+        # loads the actor's state): such an actor always goes through its first start.
+        default_start = type(instance).on_start is Actor.on_start and not own_mailbox.settles
+        try:
+            cell.begin(instance, started=default_start)
+        except RuntimeError:  # the nursery closed under us: the runtime is stopping
+            raise RuntimeClosed(runtime.node) from None
+    except BaseException:
+        if shared_mailbox is None:
+            # No task will ever consume it (or close it as it finalizes): a mailbox
+            # left open would hold its name (a durable one's, for good).
+            own_mailbox.close()
+        raise
     # Registered once its task exists: if it is cancelled before it runs, its
     # finalization (which always runs) unregisters it.
     if name is not None:
