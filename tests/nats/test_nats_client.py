@@ -333,7 +333,7 @@ async def test_invalid_subjects_are_refused(nats_url: str) -> None:
 
 async def test_connect_refuses_bad_options() -> None:
     """Misused options raise ValueError naming the option."""
-    with pytest.raises(ValueError, match=r"^ping_interval must be seconds >= 0, got -1$"):
+    with pytest.raises(ValueError, match=r"^ping_interval must be seconds > 0, got -1$"):
         async with connect("nats://127.0.0.1:1", ping_interval=-1):
             pass
     with pytest.raises(ValueError, match="must use nats:// or tls://"):

@@ -2173,21 +2173,22 @@ async def connect(
         no_echo: do not receive our own publishes on our own subscriptions.
         inbox_prefix: the prefix of reply subjects.
         ping_interval, max_outstanding_pings: PING every ``ping_interval``
-            seconds; that many unanswered PINGs mean the connection is stale.
+            seconds (> 0, ``math.inf``: never); that many unanswered PINGs
+            mean the connection is stale.
         reply_timeout: seconds (> 0, ``math.inf``: for ever) a request that no
             task waits on (``JetStream.publish_soon``, ``JsMsg.ack_nowait`` with
             ``on_confirmed``) waits for its reply once written (up to a quarter
             more); then its callback gets ``ReplyTimeout``. ``request()`` waits
             on its caller's deadline alone.
         allow_reconnect: reconnect after a failure (otherwise close).
-        max_reconnect_attempts: failed attempts in a row after which a server is
-            given up (``math.inf``: never); the client closes when none is left.
+        max_reconnect_attempts: failed attempts in a row (a count >= 0) after which
+            a server is given up (``math.inf``: never); the client closes when none is left.
         reconnect_wait, reconnect_max_wait, reconnect_jitter: the wait before a
             server is tried again doubles from ``reconnect_wait`` up to
             ``reconnect_max_wait``, plus up to ``reconnect_jitter`` at random.
         reconnect_buffer_size: bytes of publishes kept while disconnected.
         write_buffer_size: bytes buffered before ``publish`` waits (backpressure).
-        connect_timeout: seconds allowed for one connection and its handshake.
+        connect_timeout: seconds (> 0) allowed for one connection and its handshake.
         randomize: try the servers in random order (spreads clients over a cluster).
         pending_msgs_limit, pending_bytes_limit: default buffer bounds of subscriptions.
         on_event: a plain function called with each ``ClientEvent``; it must not block.
@@ -2202,20 +2203,29 @@ async def connect(
     if not servers:
         raise ValueError("connect() needs at least one server URL")
     for label, value in (
-        ("ping_interval", ping_interval),
         ("reconnect_wait", reconnect_wait),
         ("reconnect_max_wait", reconnect_max_wait),
         ("reconnect_jitter", reconnect_jitter),
-        ("connect_timeout", connect_timeout),
     ):
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
             raise ValueError(f"{label} must be seconds >= 0, got {value!r}")
-    if (
-        isinstance(reply_timeout, bool)
-        or not isinstance(reply_timeout, int | float)
-        or not (reply_timeout > 0)
+    # 0 would not do: PINGs back to back (stale at once), a connection with no time to open.
+    for label, value in (
+        ("ping_interval", ping_interval),
+        ("connect_timeout", connect_timeout),
+        ("reply_timeout", reply_timeout),
     ):
-        raise ValueError(f"reply_timeout must be seconds > 0, got {reply_timeout!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"{label} must be seconds > 0, got {value!r}")
+    if (
+        isinstance(max_reconnect_attempts, bool)
+        or not isinstance(max_reconnect_attempts, int | float)
+        or not max_reconnect_attempts >= 0
+    ):
+        # (compared with a server's failures only once a connection drops)
+        raise ValueError(
+            f"max_reconnect_attempts must be a count >= 0 or inf, got {max_reconnect_attempts!r}"
+        )
     _check_limit("max_outstanding_pings", max_outstanding_pings)
     _check_limit("pending_msgs_limit", pending_msgs_limit)
     _check_limit("pending_bytes_limit", pending_bytes_limit)
