@@ -449,14 +449,18 @@ class Instruments:
         """
         carried_only = self._carried_only
         pauses: list[Awaitable[None]] = []
-        for hook in self.handler_started:
-            owner = getattr(hook, "__self__", None)
-            own = None if contexts is None else contexts.get(owner)
-            if own is None and owner in carried_only:
-                continue
-            pause = hook(actor, message, own)
-            if pause is not None:
-                pauses.append(pause)
+        try:
+            for hook in self.handler_started:
+                owner = getattr(hook, "__self__", None)
+                own = None if contexts is None else contexts.get(owner)
+                if own is None and owner in carried_only:
+                    continue
+                pause = hook(actor, message, own)
+                if pause is not None:
+                    pauses.append(pause)
+        except BaseException:
+            _close(pauses)  # the handler fails without running: they will never be awaited
+            raise
         if not pauses:
             return None
         return pauses[0] if len(pauses) == 1 else _in_turn(pauses)
@@ -486,8 +490,20 @@ class Instruments:
 
 
 async def _in_turn(pauses: list[Awaitable[None]]) -> None:
+    for index, pause in enumerate(pauses):
+        try:
+            await pause
+        except BaseException:
+            _close(pauses[index + 1 :])  # (cut off: the rest will never be awaited)
+            raise
+
+
+def _close(pauses: list[Awaitable[None]]) -> None:
+    """Close the pauses that will never be awaited (a coroutine left so would warn)."""
     for pause in pauses:
-        await pause
+        close = getattr(pause, "close", None)
+        if close is not None:
+            close()
 
 
 def _observe(hook: Callable[..., object], *args: object) -> object:
