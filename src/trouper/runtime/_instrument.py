@@ -191,9 +191,11 @@ class Instrument:
     ) -> None:
         """``actor``'s handler for ``message`` returned, raised, or was cut off.
 
-        Called once for each ``handler_started`` call, in the actor's task:
-        also when a restart or a stop cancels the handler (or its pause), with
-        ``outcome.cut_by`` saying which.
+        Each ``handler_started`` call is followed by one call of this hook, in
+        the actor's task, while the instrument stays installed: also when a
+        restart or a stop cancels the handler (or its pause), with
+        ``outcome.cut_by`` saying which. (One installed while a handler runs
+        may see its end without its start.)
         """
 
     def timer_fired(self, actor: Cell, target: ActorRef[object], message: object) -> None:
