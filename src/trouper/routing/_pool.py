@@ -104,11 +104,9 @@ class PoolFactory:
         Raises:
             ValueError: the pool actor itself was given a durable mailbox (the
                 ``mailbox=`` of the spawn or ``ChildSpec`` that starts it), which
-                would keep only its control requests; it is closed again.
+                would keep only its control requests (the failed spawn closes it).
         """
         if cell.mailbox.durable:
-            # Left open, it would stay "in use" under the pool's name for the whole run.
-            cell.mailbox.close()
             raise ValueError(
                 f"the mailbox of pool {cell.address.path} is given to the spawn or ChildSpec "
                 "that starts it, where it would hold only the pool's Resize and Members "
