@@ -98,7 +98,6 @@ from trouper.errors import (
     NodeUnreachable,
     UndecodableMessage,
     UnencodableMessage,
-    UnhandledMessage,
     UnregisteredMessageType,
 )
 from trouper.nats import (
@@ -1573,8 +1572,8 @@ class Cluster:
                 await endpoint.ask_when_room(message, answer)
             else:
                 await self._ask_pool_when_room(endpoint, message, answer)
-        except (ActorStopped, UnhandledMessage) as error:
-            answer(outcome.Error(error))
+        except Exception as error:  # stopped, unhandled, or its mailbox failed: the answer
+            answer(outcome.Error(error))  # (as _ask_local's; raised here, it ended the node)
 
     async def _ask_pool_when_room(
         self,
