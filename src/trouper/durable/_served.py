@@ -100,6 +100,9 @@ Also the most refusals of a run's writes it remembers (beyond, the oldest
 message's dead letter would say its handler never finished).
 """
 
+_ASKS_SWEPT_AT = 64
+"""Asks a queue holds before it first drops those whose askers gave up (then twice the live ones)."""
+
 _BURIALS_KEPT = 10_000
 """Refused dead letters a queue remembers (each keeps its error); beyond, the oldest runs again."""
 
@@ -206,8 +209,12 @@ class ServedQueue(DurableQueue):
         self._burials: dict[int, tuple[str, BaseException | None]] = {}
         # When each held message was first delivered here (wall seconds), by sequence.
         self._first_seen: dict[int, float] = {}
-        # Asks waiting in this process for their message, by token.
+        # Asks waiting in this process for their message, by token. One whose message
+        # another host handles is never answered here: once its asker gave up (it is
+        # abandoned), the next sweep drops it (see ``_stage_append``).
         self._asks: dict[str, Ask] = {}
+        # The size of ``_asks`` at which the next ask sweeps it (>= _ASKS_SWEPT_AT).
+        self._asks_swept_at = _ASKS_SWEPT_AT
         # Tokens are this prefix and a count: unique across processes sharing the mailbox.
         self._token_prefix = secrets.token_hex(6) + "-"
         self._tokens = 0
@@ -254,9 +261,15 @@ class ServedQueue(DurableQueue):
             )
         token = None
         if companion is not None:
+            asks = self._asks
+            if len(asks) >= self._asks_swept_at:
+                # Drop the asks whose askers gave up: at most one sweep per as many
+                # asks as it leaves, so each ask pays a constant share.
+                self._asks = asks = {t: ask for t, ask in asks.items() if not ask.abandoned}
+                self._asks_swept_at = max(_ASKS_SWEPT_AT, 2 * len(asks))
             self._tokens += 1
             token = f"{self._token_prefix}{self._tokens}"
-            self._asks[token] = companion
+            asks[token] = companion
         self._reserved += 1
         return batch.add(ServedAppend(self, encoded, msg_id, key, token, beyond))
 
