@@ -101,7 +101,7 @@ message's dead letter would say its handler never finished).
 """
 
 _ASKS_SWEPT_AT = 64
-"""Asks a queue holds before it first drops those whose askers gave up (then twice the live ones)."""
+"""Asks a queue holds before it first drops those whose askers gave up (then 2x the live ones)."""
 
 _BURIALS_KEPT = 10_000
 """Refused dead letters a queue remembers (each keeps its error); beyond, the oldest runs again."""
