@@ -66,7 +66,7 @@ from trouper.runtime.lowlevel import (
     WithMsgId,
     current_cell,
     message_of,
-    release_frames,
+    release_frames_unless_failing,
     stage_if_in_transaction,
 )
 
@@ -295,11 +295,10 @@ class _Rerouting(PoolEndpoint):
         target = self._member_or_error(message)
         if not isinstance(target, Cell):
             member.dead_letter(item, DeadLetterReason.ROUTING_FAILED, target)
-            if not member.runtime.failing:
-                # The frames the error went through have all finished: their
-                # locals go (what the router built, the endpoint), as the engine
-                # lets a reported failure's go; the traceback stays.
-                release_frames(target)
+            # The frames the error went through have all finished: their locals
+            # go (what the router built, the endpoint), as the engine lets a
+            # reported failure's go; the traceback stays.
+            release_frames_unless_failing(member.runtime, target)
         else:
             _put_system(target, item)
 
