@@ -472,7 +472,7 @@ class Runtime:
         await cell.wait_stopped()
 
     async def restart(self, ref: ActorRef[object]) -> None:
-        """Restart an actor: end its instance, start a fresh one; return once it has started.
+        """Restart an actor: end its instance, start a fresh one; return once that start has run.
 
         The running handler finishes first (it gets the actor's ``shutdown``
         seconds, then it is cancelled); the old instance's ``on_stop`` runs and
@@ -482,7 +482,10 @@ class Runtime:
         decisions, is counted in the actor's restart count and reported as
         ``RESTARTED``, and does not count toward the restart intensity. Whatever
         the actor's restart kind (a ``TEMPORARY`` one too: its kind says what
-        follows its own exits, and this is none) it is restarted. Called
+        follows its own exits, and this is none) it is restarted. If the new
+        instance's ``on_start`` raises, that is the actor's failure like any
+        other (``FAILED``, then its supervisor decides, as it would have after
+        a decided restart) and this returns: the actor has not started. Called
         by the actor on itself, it returns at once and the restart follows
         the running handler. If the actor or its supervisor begins to stop
         before the restart is carried out, it returns without restarting it.
