@@ -6,6 +6,7 @@ import attrs
 import trio
 
 from trouper import Actor, ActorRef, handler
+from trouper.routing import Balancing
 from trouper.testing import Deadlock, Delay, FaultPlan, Simulation, run_simulation
 
 
@@ -88,4 +89,27 @@ def test_late_tells_of_one_message_are_each_listed_in_told_order() -> None:
     assert result.error.waits == (
         "/fwd's late tell waits for room in the mailbox of /stuck (since t=1.5000)",
         "/fwd2's late tell waits for room in the mailbox of /stuck (since t=1.7500)",
+    )
+
+
+def test_a_late_tell_waiting_for_room_in_a_balancing_pool_is_listed_for_the_pool() -> None:
+    """A pool's late tell waits in its shared mailbox: listed as waiting in the pool's."""
+
+    async def pooled(sim: Simulation) -> object:
+        pool = await sim.runtime.spawn_pool(
+            Stuck, 1, router=Balancing(), name="pool", mailbox_size=1
+        )
+        forwarder = await sim.runtime.spawn(Forwarder, pool, name="fwd")
+        await pool.tell(Block())  # the member waits for ever
+        await trio.sleep(0.5)
+        await pool.tell(Ping(1))  # fills the shared mailbox
+        await forwarder.tell(Ping(2))  # delayed to t=1.5, then waits for room
+        await trio.Event().wait()
+        return None
+
+    plan = FaultPlan(Delay(("/fwd", "/pool"), 1.0, 1.0))
+    result = run_simulation(pooled, seed=1, faults=plan)
+    assert isinstance(result.error, Deadlock), result.error
+    assert result.error.waits == (
+        "/fwd's late tell waits for room in the mailbox of /pool (since t=1.5000)",
     )
