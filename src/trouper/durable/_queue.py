@@ -736,7 +736,10 @@ class DurableQueue:
             return False
         message, msg_id, companion = _unwrap(item)
         encoded = self._codec.encode(message)
-        self._stage_append(self._open_batch(), message, encoded, msg_id, companion)
+        batch = self._open_batch()
+        self._stage_append(batch, message, encoded, msg_id, companion)
+        if companion is not None:
+            batch.after_failure(_answer_failure(companion))
         return True
 
     async def put(self, item: object) -> bool:
@@ -814,9 +817,10 @@ class DurableQueue:
             return
         self._check()
         message, msg_id, companion = _unwrap(item)
-        self._stage_append(
-            self._open_batch(), message, self._codec.encode(message), msg_id, companion
-        )
+        batch = self._open_batch()
+        self._stage_append(batch, message, self._codec.encode(message), msg_id, companion)
+        if companion is not None:
+            batch.after_failure(_answer_failure(companion))
 
     # --- what the cell calls ----------------------------------------------------
 
@@ -1397,11 +1401,30 @@ class DurableQueue:
         log.error("%s: a message was not stored: %s", self.name, _describe(_refusal(error)))
 
     def store_failed(self, error: BaseException) -> None:
-        """The store failed: hand out nothing more, fail parked senders, tell ``on_failure``."""
+        """The store failed: hand out nothing more, fail parked senders, tell ``on_failure``.
+
+        Asks waiting for messages not handed to a handler (prefetched, still
+        on disk, or waiting out a backoff) get the failure now: nothing will
+        deliver those messages again in this process, and a stop, which
+        would fail them, may come only after their askers gave up.
+        """
         if self._failure is not None:
             return
         self._failure = error
+        asks = [
+            item.companion
+            for item in self.items
+            if type(item) is Delivery and item.companion is not None
+        ]
+        asks.extend(self._companions.values())
+        self._companions.clear()
+        for _, _, _, delivery in self._timers:
+            if delivery is not None and delivery.companion is not None:
+                asks.append(delivery.companion)
+                delivery.companion = None
         self.items.clear()
+        for ask in asks:
+            ask.settle(outcome.Error(copy_failure(error)))
         for task in self.producers:
             reschedule(task, outcome.Error(StoreFailed(*error.args)))
         self.producers.clear()
@@ -1796,6 +1819,15 @@ def _describe(error: BaseException) -> str:
     except Exception as broken:  # a user's error with a broken __str__
         text = f"<str() raised {type(broken).__name__}>"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _answer_failure(ask: Ask) -> Callable[[BaseException], None]:
+    """What answers ``ask`` if the commit of its message fails (nobody else waits for it)."""
+
+    def answer(error: BaseException) -> None:
+        ask.settle(outcome.Error(error))
+
+    return answer
 
 
 def _copy_refusal(error: StoreRefused) -> StoreRefused:
