@@ -81,7 +81,7 @@ class Stalled:
     """What the filler told "acct", with what ``tell`` returned, in order."""
     letters: list[DeadLetter]
     """Web's dead letters since the outbox filled."""
-    restart: Callable[[], None]
+    stop_filling: Callable[[], None]
     """Ends the filler's loop once the tell waiting now returns (call before ``restarted``)."""
     bank: Client
     """Bank's connection (not through the relay)."""
@@ -97,6 +97,7 @@ class Stalled:
 
 @asynccontextmanager
 async def stalled(server: NatsServer, prefix: str) -> AsyncIterator[tuple[Stalled, Relay]]:
+    """Web, its writes held by a relay, with a tell to bank's first process waiting for room."""
     relay = Relay(server.url)
     frames: list[bytes] = []
     async with trio.open_nursery() as outer:
@@ -119,7 +120,7 @@ async def stalled(server: NatsServer, prefix: str) -> AsyncIterator[tuple[Stalle
             letters: list[DeadLetter] = []
             stop = False
 
-            def restart() -> None:
+            def stop_filling() -> None:
                 nonlocal stop
                 stop = True
 
@@ -139,7 +140,7 @@ async def stalled(server: NatsServer, prefix: str) -> AsyncIterator[tuple[Stalle
             await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full: fill waits
             web.dead_letters.listen(letters.append)
             # (No cancel in a finally: a test's failure would give way to the Cancelled.)
-            yield Stalled(web, target, told, letters, restart, bank, frames, prefix), relay
+            yield Stalled(web, target, told, letters, stop_filling, bank, frames, prefix), relay
             relay.release()
             nursery.cancel_scope.cancel()
         outer.cancel_scope.cancel()
@@ -151,7 +152,7 @@ async def test_a_tell_waiting_for_room_while_its_node_restarts_is_a_dead_letter(
     """Told to the old process: not sent to the new one, a dead letter ("node unreachable")."""
     async with stalled(cluster_server, prefix) as (stall, relay):
         waiting = len(stall.told) + 1
-        stall.restart()
+        stall.stop_filling()
         await stall.restarted()
         with trio.fail_after(20):
             await wait_for(lambda: len(stall.told) == waiting)
@@ -183,7 +184,7 @@ async def test_an_ask_waiting_for_room_while_its_node_restarts_fails(
             nursery.start_soon(ask)
             await trio.testing.wait_all_tasks_blocked(0.2)
             assert outcomes == []
-            stall.restart()
+            stall.stop_filling()
             await stall.restarted()
             with trio.fail_after(5):
                 await wait_for(lambda: len(outcomes) == 1)
