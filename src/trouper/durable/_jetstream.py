@@ -575,6 +575,9 @@ class JetStreamStore:
         self._beyonds = 0
         # Tasks waiting for every open commit (flush), each with the commits it waits for.
         self._flushers: list[tuple[Task, set[_Commit]]] = []
+        # The result of a task's batch settled while that task sent it, in ``durable``
+        # (see ``_answer``): taken there at once, so empty between two calls.
+        self._early: dict[Task, outcome.Outcome[None]] = {}
         # Tasks cancelled in ``durable`` while their batch was in flight: each leaves
         # (with its cancellation) when a publish of its batch parks in the retrier.
         self._leaving: dict[Task, tuple[WriteBatch, trio.lowlevel.RaiseCancelT]] = {}
@@ -1187,6 +1190,11 @@ class JetStreamStore:
         task = current_task()
         batch.waiters.append(task)
         self._take_staged(until=batch)
+        if self._early:
+            early = self._early.pop(task, None)
+            if early is not None:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return early.unwrap()
 
         def abort(raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
             # Cancelled while in flight: wait for the answer (one round trip),
@@ -1603,11 +1611,23 @@ class JetStreamStore:
             callback()
         if batch.waiters:
             for task in batch.waiters:
-                reschedule(task, outcome.Value(None))
+                self._answer(task, outcome.Value(None))
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None
         self._release_flushers(commit)
+
+    def _answer(self, task: Task, result: outcome.Outcome[None]) -> None:
+        """Wake ``task``, waiting in ``durable``, with ``result``.
+
+        Unless it is the task running: its batch was settled while it sent it
+        (a publish refused by the client), before it parked. Trio reschedules
+        only a parked task: the result is kept for ``durable`` to return.
+        """
+        if task is current_task():
+            self._early[task] = result
+        else:
+            reschedule(task, result)
 
     def _let_leave(self, batch: WriteBatch) -> None:
         """Reschedule, with their cancellation, the tasks that asked to leave ``batch``'s wait."""
@@ -1680,7 +1700,7 @@ class JetStreamStore:
         batch = commit.batch
         if batch.waiters:
             for task in batch.waiters:
-                reschedule(task, outcome.Error(_copy(failure)))
+                self._answer(task, outcome.Error(_copy(failure)))
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None
@@ -1724,7 +1744,7 @@ class JetStreamStore:
         for batch in self._staged:
             if batch.waiters:
                 for task in batch.waiters:
-                    reschedule(task, outcome.Error(StoreFailed(*failure.args)))
+                    self._answer(task, outcome.Error(StoreFailed(*failure.args)))
                 if self._leaving:
                     self._stay(batch.waiters)
                 batch.waiters = None
