@@ -1380,8 +1380,9 @@ class Client:
         keep their replies until the close. The deadline is the caller's
         cancel scope; if cancelled, the client is closed at once. Called while
         another ``drain()`` runs, it waits for that drain to end and raises
-        what ended it (``ConnectionClosed`` if that call was cancelled); once
-        the client is closed it returns at once.
+        what ended it (``ConnectionClosed`` if that call was cancelled);
+        called while a ``close()`` writes the buffer, it waits as ``close()``
+        does; once the client is closed it returns at once.
 
         Raises:
             ConnectionClosed: the client gave up reconnecting (what was
@@ -1396,7 +1397,7 @@ class Client:
             await self._wait_drained(done)
             return
         if self._status is Status.CLOSED:
-            await trio.lowlevel.checkpoint()
+            await self.close()  # (a close() writing the buffer: wait for it as it says)
             return
         self._drain_done = done = trio.Event()
         # Listed now: a reconnect while draining ends them (their buffers stay to be read).
@@ -1467,8 +1468,10 @@ class Client:
         reconnecting there is no connection to write to and ``close()`` does
         not wait for one (``drain()`` does): the outage buffer is dropped, and
         if it held publishes ``close()`` raises ``ConnectionLost`` saying how
-        many. Idempotent. If cancelled, the connection is closed at once
-        without writing the rest.
+        many. Idempotent: called while another ``close()`` (or the end of a
+        ``drain()``) writes the buffer, it waits for those bytes too and
+        raises as that call does; once closed, it returns at once. If
+        cancelled, the connection is closed at once without writing the rest.
 
         Raises:
             ConnectionLost: publishes were not sent (the client is closed
@@ -1477,7 +1480,7 @@ class Client:
                 was reconnecting and its outage buffer held publishes (the
                 message gives how many).
         """
-        if self._status is Status.CLOSED:
+        if self._status is Status.CLOSED and self._run_scope.cancel_called:
             await trio.lowlevel.checkpoint()
             return
         try:
@@ -1486,20 +1489,13 @@ class Client:
             self._abort(None)
 
     async def _close_gracefully(self) -> None:
-        if self._status in (Status.CONNECTED, Status.DRAINING):
-            self._status = Status.CLOSED
-            self._reason = None
-            while (self._out or self._writing is not None) and not self._run_scope.cancel_called:
-                await self._room_lot.park()
-            # Left unwritten: the connection dropped (or the client was aborted) first.
-            writing = self._writing
-            unsent = len(self._out) + (0 if writing is None else len(writing) - self._written)
-            if unsent:
-                raise ConnectionLost(
-                    f"the connection dropped before {unsent} buffered bytes were written: "
-                    "they were not sent"
-                )
-        elif self._status is Status.RECONNECTING:
+        """Write what is buffered and return (the caller then aborts), as ``close()`` says.
+
+        A graceful close runs while the status is ``CLOSED`` and the run is not
+        cancelled yet: a call meanwhile waits for the same bytes.
+        """
+        status = self._status
+        if status is Status.RECONNECTING:
             # The outage buffer dies with the client: say so if it held publishes (a
             # SUB or a PING in it is nobody's loss).
             publishes = sum(publish for _, _, publish in _commands(self._out))
@@ -1512,6 +1508,22 @@ class Client:
                     f"{'publish was' if publishes == 1 else 'publishes were'} not sent"
                 )
             return
+        if status is not Status.CLOSED:  # CONNECTED, DRAINING
+            self._status = Status.CLOSED
+            self._reason = None
+        elif self._run_scope.cancel_called:  # closed for good
+            await trio.lowlevel.checkpoint()
+            return
+        while (self._out or self._writing is not None) and not self._run_scope.cancel_called:
+            await self._room_lot.park()
+        # Left unwritten: the connection dropped (or the client was aborted) first.
+        writing = self._writing
+        unsent = len(self._out) + (0 if writing is None else len(writing) - self._written)
+        if unsent:
+            raise ConnectionLost(
+                f"the connection dropped before {unsent} buffered bytes were written: "
+                "they were not sent"
+            )
         await trio.lowlevel.checkpoint()
 
     def _closed_reason(self) -> str:
