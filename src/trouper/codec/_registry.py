@@ -4,8 +4,11 @@ A name is the contract between the code and what it stored or sent: a row
 written today is read back by a later version of the code through its name
 alone, so one name means one class and one class has one name, both ways,
 for the life of a registry. Registrations only add; nothing is ever
-unregistered, so anything derived from a registry (a codec's hooks) never
-goes stale.
+unregistered, so a name never changes meaning. A codec reads the registry
+when it builds a class's hooks (once), so a class registered after a codec
+first used it keeps, in that codec, what it had then: an unregistered union
+member's ``module.QualName`` tag, the strict field policy. Hence: register
+at import time.
 """
 
 from __future__ import annotations
