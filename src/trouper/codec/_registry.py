@@ -20,7 +20,12 @@ from typing import TypeVar
 import attrs
 
 from trouper._text import type_name
-from trouper.codec._names import BUILTIN_NAMES, check_message_name, default_name
+from trouper.codec._names import (
+    BUILTIN_NAMES,
+    MAX_NAME_LENGTH,
+    check_message_name,
+    default_name,
+)
 from trouper.errors import MessageTypeConflict, UnknownMessageType, UnregisteredMessageType
 
 __all__ = [
@@ -152,6 +157,9 @@ class MessageRegistry:
         """
         cls = self._by_name.get(name)
         if cls is None:
+            if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
+                # Read from a payload, it may be of any length; so long, it names no type.
+                name = name[: MAX_NAME_LENGTH - 3] + "..."
             raise UnknownMessageType(name)
         return cls
 
