@@ -58,7 +58,10 @@ The client's status moves along this table; nothing else changes it::
 A drain survives an outage (``_draining`` stays set): subscribing stays
 refused, the subscriptions it ends are not made again on the next
 connection (what was on its way to them was lost with the old one), and the
-drain goes on there, outage buffer first.
+drain goes on there, outage buffer first. A graceful close writes what is
+buffered with the status already ``CLOSED`` and the run not yet cancelled; a
+``close()`` or ``drain()`` called meanwhile waits for the same bytes, and a
+``drain()`` called during a drain waits for that drain (``_drain_done``).
 
 Request/reply uses one wildcard subscription, ``<inbox>.*``, made on first
 use; each request registers a handler under a fresh token, and the inbox
