@@ -620,6 +620,9 @@ class DurableQueue:
         self._served: trio.Event | None = None
         # The closed queue this one replaces (same store and name), if any.
         self._predecessor: DurableQueue | None = None
+        # Whether claimed appends were staged and not committed when the queue
+        # closed: the serving task clears the claims again once they have.
+        self._late_claims = False
 
     def __repr__(self) -> str:
         return f"<DurableQueue {self.name!r} depth {self._depth + self._reserved}>"
@@ -885,6 +888,10 @@ class DurableQueue:
         stale = self._stale
         for delivery_id in taken:
             stale[delivery_id] = stale.get(delivery_id, 0) + 1
+        if self._pending_claims:
+            # A handler's send claimed here commits in its ack's batch, which
+            # a group commit may take after the one with the release below.
+            self._late_claims = True
         self._reset_memory()
         self._turn_away(asks, returned)
         if self._failure is None and not self._detached:
@@ -1510,6 +1517,8 @@ class DurableQueue:
                     # on_failure) or was closed under the queue: from now on
                     # it hands out nothing and waits to be closed.
                     self._halted = True
+            if self._late_claims:
+                await self._release_late_claims()  # before a replacing queue opens
         finally:
             if self._deferred:
                 with contextlib.suppress(StoreFailed, trio.ClosedResourceError):
@@ -1568,6 +1577,9 @@ class DurableQueue:
     async def _step(self) -> None:
         if self._deferred:
             self._ack_deferred()  # before the next read: see ``_ack_stale``
+        if self._late_claims:
+            await self._release_late_claims()  # before a reopening
+            return
         if self._halted or self._failure is not None or (self.closed and not self._attach_needed):
             await self._wait(math.inf)
             return
@@ -1610,6 +1622,20 @@ class DurableQueue:
         if self._failure is None:
             with contextlib.suppress(StoreFailed, trio.ClosedResourceError):
                 self._open_batch().release(self.name)
+
+    async def _release_late_claims(self) -> None:
+        """Clear the claims again once the claimed appends staged before the close committed.
+
+        The close's release may commit before them (a group commit stops near
+        2000 rows, and a handler's send to this mailbox is in its ack's batch,
+        which may be staged after this queue's), leaving the watermark of a
+        clean stop set: the next open would charge each message below it a
+        delivery that never ran, and dead-letter it at ``max_deliveries``.
+        """
+        self._late_claims = False
+        with contextlib.suppress(StoreFailed, trio.ClosedResourceError):
+            await self.store.flush()
+        self._closed_meanwhile()
 
     async def _next_suspect(self) -> None:
         generation = self._generation
