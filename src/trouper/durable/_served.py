@@ -17,6 +17,10 @@ the consuming side; putting is the same (an append staged in a batch,
   a delay).
 - Several consumers, in several processes, may share one mailbox: each
   message goes to one of them at a time.
+- Depth: ``len()`` is the store's figure of the mailbox's stored, unsettled
+  messages (``DeliveringStore.depth``: the server's count at its last read,
+  with this process's own writes and settlements since) plus the appends
+  this queue staged; no call reads the server.
 - Settling ``HANDLED``: the handler's sends to durable mailboxes and the
   actor's new state go in one batch; the sends carry dedup keys derived
   from this message (``<mailbox>/<sequence>/<n>``), so a redelivery of it
