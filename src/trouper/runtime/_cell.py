@@ -784,12 +784,13 @@ class Cell:
         target = self.mailbox if mailbox is None else mailbox
         if fate.delay > 0:
             late = LateDelivery(message_of(item), fate, self.runtime.now() + fate.delay)
-            if self._late is None:
-                self._late = []
-            self._late.append(late)
             self.runtime.root.nursery.start_soon(
                 self._deliver_late, late, item, target, 2 if fate.duplicate else 1
             )
+            # Listed once its task is sure to run (and to unlist it as it ends).
+            if self._late is None:
+                self._late = []
+            self._late.append(late)
             return True
         delivered = self._put_copy(item, target)
         if fate.duplicate:
