@@ -131,3 +131,11 @@ def test_an_outcome_says_what_cut_its_handler_off() -> None:
     assert (cut.ok, cut.cut_by) == (False, Command.STOP)
     assert cut != HandlerOutcome(error)
     assert cut == HandlerOutcome(error, cut_by=Command.STOP)
+
+
+def test_equal_outcomes_hash_alike() -> None:
+    """Outcomes equal by value (two equal replies) have one hash, as a set or dict needs."""
+    first, second = HandlerOutcome(None, [1, 2]), HandlerOutcome(None, [1, 2])
+    assert first == second
+    assert hash(first) == hash(second)
+    assert len({first, second}) == 1

@@ -124,7 +124,9 @@ class HandlerOutcome:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((type(self.error), id(self.value), self.cut_by))
+        # Not the value (a reply may be unhashable), and never its id: outcomes equal by
+        # value must hash alike. Equal errors are one object, so of one type.
+        return hash((type(self.error), self.cut_by))
 
     def __repr__(self) -> str:
         cut = "" if self.cut_by is None else f", cut_by={self.cut_by}"
