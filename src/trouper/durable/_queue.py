@@ -683,6 +683,21 @@ class DurableQueue:
             self.store.stage(batch)
         return batch
 
+    def _ack_batch(self, sends: bool) -> WriteBatch:
+        """The batch for an ack (with its sends, state and outbox): the last one opened for acks.
+
+        An ack without sends joins the open batch of acks with sends, if there
+        is one, rather than a batch of tells staged after it: acks then commit
+        in the order they were made, so the state saved is the last handler's
+        (the last save of a key wins) and the outbox releases keep their order.
+        """
+        batch = self._transactions
+        if not sends and (batch is None or batch.sealed):
+            batch = self._batch
+        if batch is None or batch.sealed:
+            batch = self._open_transactions() if sends else self._open_batch()
+        return batch
+
     def _stage_append(
         self,
         batch: WriteBatch,
@@ -980,7 +995,10 @@ class DurableQueue:
             # delivery as failed with that error: nothing of the handler commits.
             state = self._state_data() if self._stateful else None
             sends = item._sends
-            batch = self._batch if sends is None else self._transactions
+            # ``_ack_batch``, inline (once per message).
+            batch = self._transactions
+            if sends is None and (batch is None or batch.sealed):
+                batch = self._batch
             if batch is None or batch.sealed:
                 try:
                     batch = self._open_batch() if sends is None else self._open_transactions()
@@ -1090,7 +1108,7 @@ class DurableQueue:
             return
         sends = item._sends
         try:
-            batch = self._open_batch() if sends is None else self._open_transactions()
+            batch = self._ack_batch(sends is not None)
         except (StoreFailed, trio.ClosedResourceError):
             self._halted = True
             self._stale_settled(delivery_id)
