@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from durable_support import Taker, make_store, serving
@@ -25,7 +26,7 @@ async def _settle_three(
             delivery.send(other, f"sent by m{n}")
         delivery.save_state(str(n).encode())
         if released is not None:
-            delivery.after_commit(lambda n=n: released.append(n))
+            delivery.after_commit(functools.partial(released.append, n))
         queue.settle(delivery, MailboxEnding.HANDLED, None)
 
 

@@ -1340,6 +1340,8 @@ class DurableQueue:
                     if record.accepted:
                         stored += 1
                         unread = True
+                        if record.companion is not None:
+                            self._turn_away_late(record)  # a refused one's is ``refused``'s
                     continue
                 if claim:
                     claims += 1
@@ -1397,6 +1399,18 @@ class DurableQueue:
                 self._kicked.set()  # a window's worth may be fetched (else settling kicks)
         if self.producers:
             self.admit()
+
+    def _turn_away_late(self, record: _Put) -> None:
+        """Fail the ask of an append staged before a close, which could not see it.
+
+        Its message is stored: the actor it was asked of stopped, so a later
+        incarnation that does not know the ask delivers it, as after any stop
+        (see ``close``).
+        """
+        ask = record.companion
+        if ask is not None and self.address is not None:
+            record.companion = None
+            ask.settle(outcome.Error(ActorStopped(self.address)))
 
     def refused(self, refusals: Sequence[tuple[Append, StoreRefused]]) -> None:
         """Messages put here were refused alone: fail their asks, tell ``on_refused``.

@@ -1,0 +1,72 @@
+"""An ask whose message is stored only after its actor stopped is answered ``ActorStopped``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+import trio.testing
+from durable_support import Charge, GatedStore, sqlite
+
+import trouper
+from trouper.durable import Durable, SqliteStore, WriteBatch
+from trouper.errors import ActorStopped
+
+
+class HeldStages(GatedStore):
+    """A store whose batches staged while ``hold`` is set reach it only at ``release()``."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.staged: list[WriteBatch] = []
+
+    async def __aenter__(self) -> HeldStages:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)
+
+    def stage(self, batch: WriteBatch) -> None:
+        if self.hold:
+            self.staged.append(batch)
+        else:
+            self.inner.stage(batch)
+
+    def release(self) -> None:
+        self.hold = False
+        for batch in self.staged:
+            self.inner.stage(batch)
+        self.staged.clear()
+
+
+class Charges(trouper.Actor):
+    """Answers each charge with its total."""
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> int:
+        return message.total
+
+
+async def test_an_ask_stored_after_its_actor_stopped_gets_actor_stopped(tmp_path: Path) -> None:
+    """The stop does not see the ask (its append is on its way); its commit answers it."""
+    store = HeldStages(sqlite(tmp_path / "s.db"))
+    answers: list[object] = []
+
+    async def ask(ref: trouper.ActorRef[object]) -> None:
+        with trio.move_on_after(60):  # on virtual time: never answered, it gives up
+            try:
+                answers.append(await ref.ask(Charge("a", 1)))
+            except ActorStopped as error:
+                answers.append(error)
+
+    async with trouper.open_runtime(store=store) as rt:
+        ref = await rt.spawn(Charges, name="charges", mailbox=Durable())
+        async with trio.open_nursery() as nursery:
+            store.hold = True
+            nursery.start_soon(ask, ref)
+            await trio.testing.wait_all_tasks_blocked()  # staged, not committed
+            await rt.stop(ref)
+            store.release()
+            await rt.store.flush()
+    assert [type(answer) for answer in answers] == [ActorStopped]
