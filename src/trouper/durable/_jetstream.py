@@ -2090,8 +2090,10 @@ def _fitted(facts: dict[str, object], room: int) -> str:
     """``facts`` as JSON in at most ``room`` bytes if it can be: long texts cut to fit.
 
     A reason over 500 characters keeps its first and last 250; a traceback
-    keeps as much of its end (the error) as the room allows, or nothing.
-    What cannot be cut (the numbers, the mailbox's name) may leave it longer.
+    keeps as much of its end (the error) as the room allows, or nothing; if
+    that is still too long (a long mailbox name beside a message at the size
+    limit), the reason keeps as much of its start and end as fits. What
+    cannot be cut (the numbers, the mailbox's name) may leave it longer.
     """
     text = json.dumps(facts)
     if len(text) <= room:
@@ -2111,7 +2113,20 @@ def _fitted(facts: dict[str, object], room: int) -> str:
                 return text
             keep = keep[len(keep) // 4 or 1 :]
         facts["traceback"] = None
-    return json.dumps(facts)
+    text = json.dumps(facts)
+    reason = facts.get("reason")
+    if len(text) > room and isinstance(reason, str):
+        chars = len(reason) - (len(text) - room) - 7  # " [...] " replaces what goes
+        while chars > 0:
+            head = chars // 2
+            facts["reason"] = f"{reason[:head]} [...] {reason[len(reason) - (chars - head) :]}"
+            text = json.dumps(facts)  # escapes, as above
+            if len(text) <= room:
+                return text
+            chars -= len(text) - room
+        facts["reason"] = "[...]"
+        text = json.dumps(facts)
+    return text
 
 
 _HEADROOM: Final = 64 * 1024
