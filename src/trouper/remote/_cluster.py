@@ -1003,6 +1003,10 @@ class Cluster:
             reply=f"{prefix}.node.{self.node}.{token}",
             pending=answer,
         )
+        # The node has its time to answer from when the request is written, not from when it
+        # joined this node's backlog (a full write buffer): else that is reported as its silence.
+        with suppress(NatsError):  # (cut off: the answer fails, and the reconnect asks again)
+            await outbox.handed_on()
         with trio.move_on_after(max(2.0, 4 * peer.interval)) as scope:
             try:
                 data = await answer.wait()
