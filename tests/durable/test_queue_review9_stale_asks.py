@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 from durable_support import Charge, GatedStore, sqlite
@@ -11,6 +12,7 @@ from durable_support import Charge, GatedStore, sqlite
 import trouper
 from trouper.durable import Durable, SqliteStore, WriteBatch
 from trouper.errors import ActorStopped
+from trouper.routing import Balancing
 
 
 class HeldStages(GatedStore):
@@ -48,7 +50,10 @@ class Charges(trouper.Actor):
         return message.total
 
 
-async def test_an_ask_stored_after_its_actor_stopped_gets_actor_stopped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool", [False, True], ids=["actor", "balancing-pool"])
+async def test_an_ask_stored_after_its_actor_stopped_gets_actor_stopped(
+    tmp_path: Path, pool: bool
+) -> None:
     """The stop does not see the ask (its append is on its way); its commit answers it."""
     store = HeldStages(sqlite(tmp_path / "s.db"))
     answers: list[object] = []
@@ -61,7 +66,12 @@ async def test_an_ask_stored_after_its_actor_stopped_gets_actor_stopped(tmp_path
                 answers.append(error)
 
     async with trouper.open_runtime(store=store) as rt:
-        ref = await rt.spawn(Charges, name="charges", mailbox=Durable())
+        if pool:
+            ref = await rt.spawn_pool(
+                Charges, 2, router=Balancing(), name="charges", mailbox=Durable()
+            )
+        else:
+            ref = await rt.spawn(Charges, name="charges", mailbox=Durable())
         async with trio.open_nursery() as nursery:
             store.hold = True
             nursery.start_soon(ask, ref)

@@ -454,6 +454,10 @@ class ActorMailbox(DurableQueue):
             data = self._state if self._started is None else self._started
             instance.state = self._decode_state(cls, data)  # type: ignore[attr-defined]
 
+    def _stopped_address(self) -> Address | None:
+        # A pool's members do not own the mailbox: its asks were the pool's.
+        return self.address if self.address is not None else self._recipient
+
     def _posted(self, delivery: Delivery, reason: str, error: BaseException | None) -> None:
         address = self._recipient
         assert address is not None

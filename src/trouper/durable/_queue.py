@@ -1408,9 +1408,14 @@ class DurableQueue:
         (see ``close``).
         """
         ask = record.companion
-        if ask is not None and self.address is not None:
+        address = self._stopped_address()
+        if ask is not None and address is not None:
             record.companion = None
-            ask.settle(outcome.Error(ActorStopped(self.address)))
+            ask.settle(outcome.Error(ActorStopped(address)))
+
+    def _stopped_address(self) -> Address | None:
+        """The address a late ask's ``ActorStopped`` names: the actor's (a pool's, in the layer)."""
+        return self.address
 
     def refused(self, refusals: Sequence[tuple[Append, StoreRefused]]) -> None:
         """Messages put here were refused alone: fail their asks, tell ``on_refused``.
