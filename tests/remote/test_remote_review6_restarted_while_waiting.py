@@ -56,11 +56,11 @@ class Relay:
         self, source: trio.SocketStream, sink: trio.SocketStream, outward: bool
     ) -> None:
         while True:
-            if outward:
-                await self.flowing.wait()
             data = await source.receive_some()
             if not data:
                 return
+            if outward:  # held: what was read waits here, and the sockets' buffers fill
+                await self.flowing.wait()
             await sink.send_all(data)
 
     def hold(self) -> None:

@@ -1,4 +1,4 @@
-"""A watch request queued behind this node's own backlog is not reported as the other's silence."""
+"""A request the server has not read yet is not timed out as if the other nodes were silent."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from test_remote_review_full_buffer import CHUNK, Chunk
 from test_remote_review_notices import watched
 
 import trouper
-from trouper.remote import Nats, cluster_of
+from trouper.remote import Nats, cluster_of, locate
 from trouper.testing import NatsServer
 
 
@@ -75,3 +75,42 @@ async def test_a_watch_request_behind_a_full_outbox_is_not_timed_out_before_it_i
             await settle(lambda: len(seen) == 1)
         outer.cancel_scope.cancel()
     assert seen == [Watched("/acct", "bank", "")]
+
+
+async def test_a_lookup_not_yet_read_by_the_server_is_not_a_no_from_every_node(
+    cluster_server: NatsServer, prefix: str, mock_clock: trio.testing.MockClock
+) -> None:
+    """Bank has the name and answers once it is asked: ``locate`` finds it, not ``None``.
+
+    The clock stands still unless jumped: the jump passes the lookup's two
+    heartbeat intervals while the server has not read web's request.
+    """
+    found: list[object] = []
+    relay = Relay(cluster_server.url)
+    async with trio.open_nursery() as outer:
+        port = await outer.start(relay.serve)
+        near = Nats(f"nats://127.0.0.1:{port}", prefix=prefix, heartbeat=1.0)
+        far = Nats(cluster_server.url, prefix=prefix, heartbeat=1.0)
+        async with (
+            trouper.open_runtime(node="bank", transport=far) as bank,
+            trouper.open_runtime(node="web", transport=near) as web,
+        ):
+            acct = await bank.spawn(Account, 0, name="acct")
+            await settle(lambda: cluster_of(web).nodes() == ("bank", "web"))
+
+            async def look() -> None:
+                found.append(await locate(web, "acct"))
+
+            async with trio.open_nursery() as nursery:
+                relay.hold()
+                try:  # (released whatever happens: leaving would wait for the server forever)
+                    nursery.start_soon(look)
+                    await trio.testing.wait_all_tasks_blocked(0.2)  # its request is held
+                    mock_clock.jump(10)  # past its two intervals (2 s)
+                    await trio.testing.wait_all_tasks_blocked(0.2)
+                    assert found == []
+                finally:
+                    relay.release()
+                await settle(lambda: found != [])
+        outer.cancel_scope.cancel()
+    assert found == [acct]

@@ -516,8 +516,9 @@ class Cluster:
         Looks here first, then asks every node of the cluster at once and
         returns as soon as one has it, or ``None`` once every node heard
         from has said it does not (a node that does not answer within two
-        heartbeat intervals counts as not having it). The deadline is the
-        caller's cancel scope. The ref's address is the actor's real one.
+        heartbeat intervals, from when the server has the request, counts as
+        not having it). The deadline is the caller's cancel scope. The ref's
+        address is the actor's real one.
 
         Raises:
             ValueError: ``name`` cannot be an actor name.
@@ -557,6 +558,11 @@ class Cluster:
             await client.publish(
                 f"{self._prefix}.locate", pack(["locate", name, self.node]), reply=inbox
             )
+            # The nodes have their two intervals from when the server has the request, not
+            # from when it joined this node's unwritten bytes: else that reads as "nobody".
+            with suppress(NatsError):  # (dropped meanwhile: done is set, and it is said below)
+                if not done.is_set():
+                    await client.flush()
             with trio.move_on_after(2 * self._interval()):
                 await done.wait()
         except NatsError as error:  # (it could not be sent: cut off, or closed)
