@@ -48,3 +48,20 @@ async def test_close_while_reconnecting_without_publishes_returns() -> None:
             await nc.subscribe("made.in.the.outage")
             assert nc.statistics().buffered_bytes > 0
             assert await close_outcome(nc) == "closed"
+
+
+async def test_an_error_leaving_the_block_is_not_hidden_by_the_close_s() -> None:
+    """The block's own error and close()'s ConnectionLost both leave connect(), as a group."""
+    with (
+        trio.fail_after(5),
+        pytest.RaisesGroup(
+            pytest.RaisesExc(KeyError, match=r"^'the block'$"),
+            pytest.RaisesExc(ConnectionLost, match=r"^the client closed while reconnecting: "),
+            flatten_subgroups=True,
+        ),
+    ):
+        async with fake_server() as server, connected(server, **SLOW_RECONNECT) as (nc, peer):
+            await peer.close()
+            await wait_for(lambda: nc.status is Status.RECONNECTING)
+            await nc.publish("lost", b"one")
+            raise KeyError("the block")

@@ -2170,9 +2170,10 @@ async def connect(
 
     ``async with trouper.nats.connect("nats://127.0.0.1:4222") as nc:``. The
     first connection is made before the block starts; leaving the block closes
-    the client (``close()``: what is buffered is written first). Background
-    work (reading, writing, pinging, reconnecting) runs in a nursery of the
-    client's own.
+    the client (``close()``: what is buffered is written first; if it raises
+    while the block leaves with an error of its own, both leave as one group).
+    Background work (reading, writing, pinging, reconnecting) runs in a
+    nursery of the client's own.
 
     Args:
         servers: one URL or several (a list, or one string with commas):
@@ -2286,7 +2287,18 @@ async def connect(
             nursery.start_soon(client._run, stream, parser)
             try:
                 yield client
-            finally:
+            except BaseException as error:
+                try:
+                    await client.close()
+                except Exception as close_error:
+                    # Raised alone, it would hide the block's own error: both leave.
+                    raise BaseExceptionGroup(
+                        "the block raised, and closing the client failed", [error, close_error]
+                    ) from None
+                finally:
+                    client._abort(client._reason)
+                raise
+            else:
                 try:
                     await client.close()
                 finally:
