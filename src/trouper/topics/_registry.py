@@ -618,9 +618,12 @@ class TopicRegistry:
         subscribe it with ``DROP`` there.
 
         Each matching queue group gives the message to one of its members,
-        in turn (counted like a subscriber); if that member leaves the group
-        (unsubscribed, or its actor stopped for good) before it took the
-        message, the group's next member gets it. On a runtime that joined a
+        in turn (counted like a subscriber), after the plain subscribers. The
+        member is picked when the publish reaches the group, so one that left
+        the group or began its stop for good while the publish waited gets no
+        turn; if the member picked leaves the group while the publish waits
+        for room in its mailbox, the group's next member gets the message (a
+        group left empty takes it nowhere). On a runtime that joined a
         cluster, a subject the cluster shares goes to the other nodes first
         (an error encoding it leaves this call with nothing delivered), and
         its queue groups are served by the cluster, through the server.
@@ -643,8 +646,9 @@ class TopicRegistry:
         if plan is None:
             plan = self._user_plan(subject)
         await checkpoint_if_cancelled()
+        groups: tuple[_Group, ...] = ()
         if self._routed:
-            plan = await self._route(subject, message, plan)
+            groups = await self._route(subject, message)
         delivered = 0
         waited = False
         wrapped: Published | None = None
@@ -680,6 +684,15 @@ class TopicRegistry:
                 reached is None and await self._redeliver(subject, message, subscription)
             ):
                 delivered += 1
+        for group in groups:
+            # Picked at its turn, not when the publish began: a member that left the
+            # group or began its stop for good while the publish waited is passed over.
+            member = group.pick()
+            if member is None:
+                continue  # the group emptied meanwhile: as if it had gone before
+            waited = waited or not member._drop
+            if await self._hand_over(subject, message, member):
+                delivered += 1
         if not waited:
             await cancel_shielded_checkpoint()
         return delivered
@@ -692,26 +705,38 @@ class TopicRegistry:
         waited on an earlier subscriber, or on ``left`` itself). A queue
         group's message goes to the group's next member; a plain subscriber
         still subscribed through another pattern that matches gets it through
-        that one. Delivered as ``publish`` delivers; returns whether a
-        mailbox got it (``False``: nobody stands in, as if ``left`` had ended
-        before the publish, or it was dropped or failed: a dead letter).
+        that one. Returns whether a mailbox got it (``False``: nobody stands
+        in, as if ``left`` had ended before the publish, or it was dropped or
+        failed: a dead letter).
         """
-        while (stand_in := self._stand_in(subject, left)) is not None:
-            item: object = Published(subject, message) if stand_in._with_subject else message
+        return await self._hand_over(subject, message, self._stand_in(subject, left))
+
+    async def _hand_over(self, subject: str, message: object, taker: Subscription | None) -> bool:
+        """Deliver a message to ``taker`` as ``publish`` does, or to its stand-in if it leaves.
+
+        ``taker`` unsubscribed while the publish waits for room in its mailbox
+        hands the message on to what stands in for it (``_stand_in``), and so
+        on. Returns whether a mailbox got it.
+        """
+        while taker is not None:
+            item: object = Published(subject, message) if taker._with_subject else message
             try:
-                if stand_in._drop:
+                if taker._drop:
                     try:
-                        return stand_in._send_nowait(item)
+                        return taker._send_nowait(item)
                     except MailboxFull:
-                        self._slow(stand_in, item)
+                        self._slow(taker, item)
                         return False
-                reached = await _send_unless_unsubscribed(stand_in, item)
+                mailbox = taker._mailbox
+                if mailbox is not None and not mailbox.full:
+                    return await taker._send(item)  # in at once: no wait
+                reached = await _send_unless_unsubscribed(taker, item)
             except Exception as error:
-                self._failed(stand_in, item, error)
+                self._failed(taker, item, error)
                 return False
             if reached is not None:
                 return reached
-            left = stand_in
+            taker = self._stand_in(subject, taker)
         return False
 
     def _stand_in(self, subject: str, left: Subscription) -> Subscription | None:
@@ -726,21 +751,20 @@ class TopicRegistry:
                 return subscription
         return None
 
-    async def _route(self, subject: str, message: object, plan: _Plan) -> _Plan:
-        """With queue groups or a relay: relay ``message`` first, then add the groups' picks.
+    async def _route(self, subject: str, message: object) -> tuple[_Group, ...]:
+        """With queue groups or a relay: relay ``message`` first; return the groups to serve here.
 
         A publish the relay shares with the cluster reaches this node's queue
         groups through the cluster (each message to one member cluster-wide),
-        so they are picked here only when it is not shared.
+        so they are served here only when it is not shared. Each group's
+        member is picked when its turn in the publish comes.
         """
         shared = False
         if self._relay is not None:
             shared = await self._relay.relay(subject, message)
         if self._groups and not shared:
-            picks = [m for g in self._group_index.match(subject) if (m := g.pick()) is not None]
-            if picks:
-                return (*plan, *picks)
-        return plan
+            return tuple(self._group_index.match(subject))
+        return ()
 
     # --- other nodes ----------------------------------------------------------------
 
