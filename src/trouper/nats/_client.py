@@ -1563,7 +1563,13 @@ class Client:
     def _report(self, event: ClientEvent) -> None:
         on_event = self._options.on_event
         if on_event is not None:
-            on_event(event)
+            try:
+                on_event(event)
+            except BaseException as error:
+                # The user's error, whatever its type (an OSError too): it closes the
+                # client and leaves connect()'s block; it is no broken connection.
+                self._user_error = error
+                raise
 
     # --- the connection --------------------------------------------------------
 
@@ -2207,7 +2213,9 @@ async def connect(
         connect_timeout: seconds (> 0) allowed for one connection and its handshake.
         randomize: try the servers in random order (spreads clients over a cluster).
         pending_msgs_limit, pending_bytes_limit: default buffer bounds of subscriptions.
-        on_event: a plain function called with each ``ClientEvent``; it must not block.
+        on_event: a plain function called with each ``ClientEvent``; it must not
+            block, and if it raises, the client closes and the error leaves the
+            ``async with`` (as a subscription callback's does).
 
     Raises:
         AuthorizationError: a server refused the credentials.
