@@ -140,8 +140,8 @@ from trio.lowlevel import (
 
 from trouper.actors import ActorRef
 from trouper.errors import CallbackAskUnsupported, MailboxFull, RuntimeClosed
-from trouper.runtime import Runtime
-from trouper.runtime.lowlevel import Cell, MemoryMailbox, SendKind
+from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
+from trouper.runtime.lowlevel import Cell, MemoryMailbox, SendKind, release_frames_unless_failing
 
 __all__ = ["LINGER", "Call", "Crossing", "LingerClock", "holds_cancelled"]
 
@@ -672,10 +672,10 @@ class Crossing:
             try:
                 sent = _put_nowait(ref, message, awaited=call is not None)
             except Exception as error:
-                self._delivered(key, call, error)
+                self._delivered(ref, message, call, error)
                 return
             if sent:
-                self._delivered(key, call, None)
+                self._delivered(ref, message, call, None)
                 return
             lane = self._open_lane(key, ref)
         lane.append(_Item(message, call, asking=False))
@@ -692,23 +692,38 @@ class Crossing:
                         lane = self._open_lane(key, ref)
                         break
                 except Exception as error:
-                    log.error("a message told from asyncio was lost", exc_info=error)
+                    self._refused(ref, message, error)
                 delivered += 1
         if lane is not None:
             lane.extend(_Item(message, None, asking=False) for message in messages[delivered:])
         if delivered:
             self._arrived(key, delivered)
 
-    def _delivered(self, key: object, call: Call | None, error: Exception | None) -> None:
+    def _delivered(
+        self, ref: ActorRef[object], message: object, call: Call | None, error: Exception | None
+    ) -> None:
         if call is not None:
             if error is None:
                 call.resolve(None)
             else:
                 call.reject(error)
             return
-        self._arrived(key, 1)
+        self._arrived(ref.endpoint, 1)
         if error is not None:
-            log.error("a message told from asyncio was lost", exc_info=error)
+            self._refused(ref, message, error)
+
+    def _refused(self, ref: ActorRef[object], message: object, error: Exception) -> None:
+        """``ref``'s endpoint refused a message told nowait (a pool whose key raised).
+
+        Its caller was told the message was on its way and cannot be given the
+        error now: it becomes a dead letter with the error, as a topic message
+        or another node's tell that an endpoint refuses does.
+        """
+        runtime = self._runtime
+        runtime.dead_letters.post(
+            DeadLetter(message, ref.address, DeadLetterReason.DELIVERY_FAILED, error)
+        )
+        release_frames_unless_failing(runtime, error)
 
     def _arrived(self, key: object, count: int) -> None:
         """Count ``count`` tell_nowait messages to ``key`` as no longer on their way."""
@@ -740,11 +755,11 @@ class Crossing:
                         sent = _put_nowait(ref, item.message, awaited=call is not None)
                     except Exception as error:
                         lane.popleft()
-                        self._delivered(key, call, error)
+                        self._delivered(ref, item.message, call, error)
                         continue
                     if sent:
                         lane.popleft()
-                        self._delivered(key, call, None)
+                        self._delivered(ref, item.message, call, None)
                         continue
                 await self._wait_in_lane(ref, item)  # no room: wait for it
                 lane.popleft()
@@ -790,7 +805,7 @@ class Crossing:
             except Exception as failure:
                 error = failure
         if call is None:
-            self._delivered(ref.endpoint, None, error)
+            self._delivered(ref, item.message, None, error)
             return
         call.scope = None
         if queued is not None:
