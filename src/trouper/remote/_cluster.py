@@ -1019,16 +1019,13 @@ class Cluster:
             except NoResponders:
                 if peer.state is Liveness.ALIVE:
                     return  # heard from lately, so reconnecting: its recheck or silence settles it
-                self._terminated(
-                    peer,
-                    address.path,
-                    NodeUnreachable(address, f"no node {peer.node!r} is in the cluster"),
-                )
+                why = f"no node {peer.node!r} is in the cluster"
+                self._end_watch(peer, watch, NodeUnreachable(address, why))
                 return
             except (NatsError, NodeUnreachable):  # (the latter: it could not be written)
                 if client.status is Status.CLOSED:  # no reconnect will make it again
                     why = "this node's connection to the cluster is closed"
-                    self._terminated(peer, address.path, NodeUnreachable(address, why))
+                    self._end_watch(peer, watch, NodeUnreachable(address, why))
                 return  # cut off: the watch is made again after the reconnect
         if scope.cancelled_caught:
             if peer.watches.get(address.path) is watch and not peer.gone:
@@ -1047,7 +1044,7 @@ class Cluster:
                 raise WireError("a watch answer is a list")
             if said[0] == "gone":
                 wired = said[1] if len(said) > 1 else None
-                self._terminated(peer, address.path, _reason_from_wire(wired, address))
+                self._end_watch(peer, watch, _reason_from_wire(wired, address))
         except WireError as error:
             log.warning(
                 "node %r: a malformed watch answer from %r: %s", self.node, peer.node, error
@@ -1062,6 +1059,17 @@ class Cluster:
             answer.settle(outcome.Error(NoResponders(msg.subject)))
         else:
             answer.settle(outcome.Value(msg.data))
+
+    def _end_watch(self, peer: Peer, watch: _Watch, reason: BaseException | None) -> None:
+        """``_terminated``, for what one request of ``watch`` was answered.
+
+        Not if the watch was withdrawn since: a watch made after it at the same
+        path has its own request, and its answer (this one may be older: the
+        actor may have started between the two) is the one that counts.
+        """
+        path = watch.endpoint.address.path
+        if peer.watches.get(path) is watch:
+            self._terminated(peer, path, reason)
 
     def _terminated(self, peer: Peer | None, path: str, reason: BaseException | None) -> None:
         """The watched actor at ``path`` on ``peer`` stopped: tell its watchers here, once."""
