@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trouper.nats import ProtocolError
-from trouper.nats.protocol import ErrEvent, Event, Parser, PingEvent
+from trouper.nats.protocol import ErrEvent, Event, MsgEvent, Parser, PingEvent
 
 
 def _parse_split(data: bytes, cut: int, *, max_control_line: int) -> list[Event]:
@@ -36,3 +36,24 @@ def test_a_control_line_over_the_limit_is_refused_at_every_split() -> None:
     for cut in range(len(data) + 1):
         with pytest.raises(ProtocolError, match=r"^control line longer than 16 bytes"):
             _parse_split(data, cut, max_control_line=16)
+
+
+@pytest.mark.parametrize(
+    ("frame", "subject", "reply"),
+    [
+        (b"MSG raw.\xff 1 2\r\nhi\r\n", "raw.\udcff", None),
+        (b"MSG raw.ok 1 _INBOX.\xfe 2\r\nhi\r\n", "raw.ok", "_INBOX.\udcfe"),
+        (b"HMSG raw.\xff 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", "raw.\udcff", None),
+    ],
+    ids=["subject", "reply", "hmsg"],
+)
+def test_a_subject_that_is_not_utf8_does_not_break_the_stream(
+    frame: bytes, subject: str, reply: str | None
+) -> None:
+    """Subjects come from other publishers (the server passes any bytes): kept, never refused."""
+    data = frame + b"PING\r\n"
+    for cut in range(len(data) + 1):
+        message, ping = _parse_split(data, cut, max_control_line=1024)
+        assert isinstance(message, MsgEvent)
+        assert (message.subject, message.reply, message.payload) == (subject, reply, b"hi")
+        assert ping == PingEvent()

@@ -25,7 +25,8 @@ CRLF, a control line longer than ``max_control_line``) raises
 
 Header *content* comes from other publishers, not the server, so it never
 breaks the connection: a header line without a colon is skipped, and a block
-without the ``NATS/1.0`` status line has no status.
+without the ``NATS/1.0`` status line has no status. Subjects too: one that is
+not UTF-8 is decoded with its stray bytes as surrogates (``surrogateescape``).
 
 The command encoders build the bytes the client sends; the client inlines
 the hot one (``PUB``) but sends the same bytes as ``pub_command``.
@@ -386,6 +387,9 @@ class Parser:
         return self._other_line(buf[pos:end])
 
     def _msg_line(self, line: bytes | bytearray, *, headers: bool) -> Event | None:
+        # Subjects come from publishers (the server passes any bytes but whitespace): one
+        # that is not UTF-8 is kept, its stray bytes as surrogates, never refused. (The
+        # inlined MSG path decodes strictly and comes here when that fails.)
         parts = line.split()
         count = len(parts)
         try:
@@ -393,7 +397,7 @@ class Parser:
                 if count == 5:
                     reply = None
                 elif count == 6:
-                    reply = parts[3].decode()
+                    reply = parts[3].decode(errors="surrogateescape")
                 else:
                     raise ValueError
                 header_size = int(parts[-2])
@@ -404,7 +408,7 @@ class Parser:
                 if count == 4:
                     reply = None
                 elif count == 5:
-                    reply = parts[3].decode()
+                    reply = parts[3].decode(errors="surrogateescape")
                 else:
                     raise ValueError
                 header_size = -1
@@ -412,7 +416,7 @@ class Parser:
                 if total < 0:
                     raise ValueError
             sid = int(parts[2])
-            subject = parts[1].decode()
+            subject = parts[1].decode(errors="surrogateescape")
         except ValueError:
             raise ProtocolError(f"malformed message line: {bytes(line)[:200]!r}") from None
         pending = (sid, subject, reply, header_size, total)
