@@ -653,7 +653,8 @@ def make_converter(
             if inner is identity:
                 return identity
             if _is_number(element):
-                # One pass in C over the items' classes, not a call per item.
+                # One pass in C over the items' classes, not a call per item; the
+                # hook runs only when a bool is among them, to refuse it by index.
                 return lambda value: (
                     [inner(v) for v in value] if bool in map(type, value) else value
                 )
