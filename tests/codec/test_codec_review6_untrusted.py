@@ -1,16 +1,20 @@
-"""A type name read from untrusted data is shown bounded when no type has it."""
+"""A refusal of untrusted data is bounded: an unknown name is cut, unexpected fields counted."""
 
 from __future__ import annotations
 
 import re
+import sys
 
+import attrs
 import msgpack  # type: ignore[import-untyped]
 import pytest
 
 from trouper.codec import Codec, MessageRegistry
-from trouper.errors import UnknownMessageType
+from trouper.errors import MessageMismatch, UnknownMessageType
 
+REGISTRY = MessageRegistry()
 CODEC = Codec(MessageRegistry())
+STRICT = Codec(REGISTRY)
 LONG = "app." + "x" * 100_000
 
 
@@ -35,3 +39,41 @@ def test_an_unknown_name_of_the_longest_allowed_length_is_shown_whole() -> None:
     name = "app." + "y" * 251
     with pytest.raises(UnknownMessageType, match=_unknown(name)):
         CODEC.decode(name, msgpack.packb({}))
+
+
+@REGISTRY.message("review6.small")
+@attrs.frozen
+class Small:
+    """A class with one field: every other key of a payload is unexpected."""
+
+    a: int = 0
+
+
+def _calls_to_refuse(payload: bytes) -> int:
+    """How many Python functions run while the codec refuses ``payload``."""
+    calls = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(profile)
+    try:
+        with pytest.raises(MessageMismatch):
+            STRICT.decode("review6.small", payload)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_naming_unexpected_fields_costs_the_same_for_a_hundred_or_a_hundred_thousand() -> None:
+    """Only the first twenty are named, so only they are sorted out and written (mixed keys too)."""
+
+    def fields(count: int) -> bytes:
+        keys: dict[str | bytes, int] = {f"k{i:06}": 0 for i in range(count)}
+        keys.update({f"b{i:06}".encode(): 0 for i in range(count)})
+        packed: bytes = msgpack.packb(keys)
+        return packed
+
+    _calls_to_refuse(fields(1))  # (the first refusal builds the detailed hooks)
+    assert _calls_to_refuse(fields(100_000)) == _calls_to_refuse(fields(100))

@@ -10,7 +10,8 @@ what went wrong there, in field order, joined by ``"; "``:
 
 - ``KeyError(name)`` noted with that very attribute: ``missing field 'order_id'``;
 - ``ForbiddenExtraKeysError``: ``unexpected field 'amount'`` for each (``unexpected key
-  b'amount' (not a str)`` for a bytes key, which msgpack allows);
+  b'amount' (not a str)`` for a bytes key, which msgpack allows), the first ``MAX_NAMED``
+  written and the others counted;
 - ``Expected``: ``field 'total' expected int, got 'abc'``;
 - an exception of the class itself, without a note (a validator or
   ``__attrs_post_init__`` refused the values): ``Charge refused the values: ...``;
@@ -18,6 +19,8 @@ what went wrong there, in field order, joined by ``"; "``:
 """
 
 from __future__ import annotations
+
+import heapq
 
 import attrs
 from cattrs.errors import (
@@ -58,6 +61,8 @@ class Explanation:
     """(path, address, why) of each ref that could not be resolved."""
     cause: BaseException | None
     """The first error raised by user code (a validator, a resolver), worth chaining."""
+    unwritten: int = 0
+    """Problems counted but not written: they came past ``MAX_NAMED`` of their kind."""
 
     @property
     def text(self) -> str:
@@ -67,8 +72,10 @@ class Explanation:
             f"{where(path)}cannot resolve the ref to {address}: {why}"
             for path, address, why in self.refs
         )
-        if len(parts) > MAX_NAMED:
-            parts[MAX_NAMED:] = [f"and {len(parts) - MAX_NAMED} more problems"]
+        # The unwritten ones come after MAX_NAMED others, so they would not be named either.
+        total = len(parts) + self.unwritten
+        if total > MAX_NAMED:
+            parts[MAX_NAMED:] = [f"and {total - MAX_NAMED} more problems"]
         return "; ".join(parts)
 
 
@@ -77,8 +84,9 @@ def explain(error: BaseException) -> Explanation:
     problems: list[str] = []
     refs: list[tuple[Path, Address, str]] = []
     causes: list[BaseException] = []
-    _walk(error, (), problems, refs, causes)
-    return Explanation(tuple(problems), tuple(refs), causes[0] if causes else None)
+    unwritten = [0]
+    _walk(error, (), problems, refs, causes, unwritten)
+    return Explanation(tuple(problems), tuple(refs), causes[0] if causes else None, unwritten[0])
 
 
 def _walk(
@@ -87,14 +95,21 @@ def _walk(
     problems: list[str],
     refs: list[tuple[Path, Address, str]],
     causes: list[BaseException],
+    unwritten: list[int],
 ) -> None:
     if isinstance(error, ForbiddenExtraKeysError):
         # msgpack lets a map key be bytes too, which names no field: said after the str ones.
-        for name in sorted(error.extra_fields, key=_field_order):
-            if name.__class__ is str:
-                problems.append(f"unexpected field {render_path((*path, name))!r}")
-            else:
-                problems.append(f"{where(path)}unexpected key {short(name)} (not a str)")
+        # A payload may hold any number: past MAX_NAMED they could never be named, so only
+        # the first MAX_NAMED in that order are picked out (in C for str keys) and written.
+        extra = error.extra_fields
+        fields = heapq.nsmallest(MAX_NAMED, [name for name in extra if name.__class__ is str])
+        keys = []
+        if len(fields) < MAX_NAMED:
+            others = [name for name in extra if name.__class__ is not str]
+            keys = heapq.nsmallest(MAX_NAMED - len(fields), others, key=repr)
+        problems.extend(f"unexpected field {render_path((*path, name))!r}" for name in fields)
+        problems.extend(f"{where(path)}unexpected key {short(key)} (not a str)" for key in keys)
+        unwritten[0] += len(extra) - len(fields) - len(keys)
     elif isinstance(error, BaseValidationError):
         for sub in error.exceptions:
             note = _note(sub)
@@ -102,14 +117,14 @@ def _walk(
                 if type(sub) is KeyError and sub.args == (note.name,):
                     problems.append(f"missing field {render_path((*path, note.name))!r}")
                 else:
-                    _walk(sub, (*path, note.name), problems, refs, causes)
+                    _walk(sub, (*path, note.name), problems, refs, causes, unwritten)
             elif isinstance(note, IterableValidationNote):
                 index = note.index
                 # A map key as it came: bytes keys (msgpack allows them) show as bytes.
                 step = index if isinstance(index, int) else (index,)
-                _walk(sub, (*path, step), problems, refs, causes)
+                _walk(sub, (*path, step), problems, refs, causes, unwritten)
             elif isinstance(sub, ForbiddenExtraKeysError):
-                _walk(sub, path, problems, refs, causes)
+                _walk(sub, path, problems, refs, causes, unwritten)
             elif isinstance(sub, Truncated):
                 problems.append(
                     f"{where(path)}stopped at {sub.count} misfits, the rest not checked"
@@ -137,11 +152,6 @@ def _walk(
     else:
         problems.append(f"{where(path)}{describe(error)}")
         causes.append(error)
-
-
-def _field_order(name: object) -> tuple[bool, str]:
-    """Sort the str keys of a map by name, then any other keys by their repr."""
-    return (True, repr(name)) if name.__class__ is not str else (False, str(name))
 
 
 def _subject(path: Path) -> str:
