@@ -140,6 +140,44 @@ def _unstructure_tree(value: Any) -> Any:
     return value
 
 
+class _Pinned:
+    """The registry as a codec's hooks read it: each class's tag and field policy as first read.
+
+    A codec's two converters build their hooks at different times (the
+    detailed one on the first failure); a class registered in between would
+    give them different union tags or field policies, and the detailed hooks
+    would accept what the fast ones refused. Both read through one ``_Pinned``.
+    Safe from several threads: the first answer stored for a class is kept.
+    """
+
+    __slots__ = ("_lenient", "_names", "_registry")
+
+    def __init__(self, registry: MessageRegistry) -> None:
+        self._registry = registry  # where the answers come from, the first time
+        self._names: dict[type, str | None] = {}  # a class's name, None if unregistered
+        self._lenient: dict[type, bool] = {}  # whether a class ignores unknown fields
+
+    def _name(self, cls: type) -> str | None:
+        name = self._names.get(cls)
+        if name is None and cls not in self._names:
+            registry = self._registry
+            name = self._names.setdefault(cls, registry.name_of(cls) if cls in registry else None)
+        return name
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, type) and self._name(item) is not None
+
+    def name_of(self, cls: type) -> str:
+        name = self._name(cls)
+        return self._registry.name_of(cls) if name is None else name
+
+    def ignores_unknown_fields(self, cls: type) -> bool:
+        lenient = self._lenient.get(cls)
+        if lenient is None:
+            lenient = self._lenient.setdefault(cls, self._registry.ignores_unknown_fields(cls))
+        return lenient
+
+
 class Codec:
     """Turns registered messages into ``Encoded`` bytes and back; one per runtime or store.
 
@@ -156,7 +194,9 @@ class Codec:
 
     Args:
         registry: where message types are looked up (``DEFAULT_REGISTRY`` if
-            not given). Classes registered after the codec was made are found.
+            not given). Classes registered after the codec was made are found;
+            a class's union tag and field policy are read once, when the codec
+            first needs them (register at import time).
         resolver: turns the address of an ``ActorRef`` read from a payload
             back into a ref. It is fixed per codec, because the hooks that call
             it are built once and a codec belongs to one runtime. Without one,
@@ -169,6 +209,7 @@ class Codec:
         "_decoders",
         "_detailed",
         "_encoders",
+        "_pinned",
         "_registry",
         "_resolver",
     )
@@ -180,8 +221,10 @@ class Codec:
         self._registry = DEFAULT_REGISTRY if registry is None else registry
         # Turns addresses back into refs; closed over by the converter's ref hook.
         self._resolver = resolver
+        # What both converters' hooks read of the registry (tags, field policies), pinned.
+        self._pinned = _Pinned(self._registry)
         # trouper's cattrs converter for this codec; it caches a hook per type.
-        self._converter = make_converter(self._registry, resolver, detailed=False)
+        self._converter = make_converter(self._pinned, resolver, detailed=False)
         # The same rules with cattrs' detailed validation, made on the first
         # failure to say which fields failed; None until then.
         self._detailed: Converter | None = None
@@ -348,7 +391,7 @@ class Codec:
     def _undecodable(self, name: str, cls: type, data: object) -> UndecodableMessage:
         """Structure ``data`` again with detailed validation and say why it fails."""
         if self._detailed is None:
-            self._detailed = make_converter(self._registry, self._resolver, detailed=True)
+            self._detailed = make_converter(self._pinned, self._resolver, detailed=True)
         if cls.__module__ == "builtins":
             structure = self._decoders[name][1]
         else:
