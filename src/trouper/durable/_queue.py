@@ -903,6 +903,8 @@ class DurableQueue:
         stale = self._stale
         for delivery_id in taken:
             stale[delivery_id] = stale.get(delivery_id, 0) + 1
+        if self._stale_gone:
+            self._stale_gone.intersection_update(stale)  # the rest are held by no one now
         if self._pending_claims:
             # A handler's send claimed here commits in its ack's batch, which
             # a group commit may take after the one with the release below.
@@ -1151,7 +1153,11 @@ class DurableQueue:
             self._stale[delivery_id] = count - 1
         else:
             del self._stale[delivery_id]
-            self._stale_gone.discard(delivery_id)
+            if not self._holds(delivery_id):
+                # Kept while the current generation holds a delivery of it: one
+                # that turns stale in turn must not count out a row that the
+                # next opening, after its deletion, did not count.
+                self._stale_gone.discard(delivery_id)
 
     def _without_counted_out(
         self, rows: list[StoredMessage], prepared: list[Delivery | None] | None
