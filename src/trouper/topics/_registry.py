@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol
 
 import attrs
@@ -65,6 +66,7 @@ from trouper.runtime import ActorEvent, DeadLetter, DeadLetterReason, EventKind,
 from trouper.runtime.lowlevel import (
     Cell,
     Mailbox,
+    SendKind,
     cell_of,
     register_extension,
     release_frames_unless_failing,
@@ -171,6 +173,9 @@ class Subscription:
     # The in-memory mailbox of a local actor subscriber (a publish that finds room in it
     # cannot wait), else None: a publish to it may wait, and unsubscribing must end that.
     _mailbox: Mailbox | None = attrs.field(default=None, init=False)
+    # With _mailbox: put a message in it now, reported to the instruments as the tell
+    # that a backpressure publish is (it never waits: only called while there is room).
+    _tell_now: Callable[[object], bool] = attrs.field(init=False)
     # The mailbox of the local actor behind the subscriber (a pool's ref: the pool
     # actor's), of any kind, else None (another node's ref): once it is closed
     # the actor is stopping for good, and a queue group passes over it.
@@ -181,8 +186,10 @@ class Subscription:
     def __attrs_post_init__(self) -> None:
         self._drop = self._overflow is Overflow.DROP
         endpoint = self._ref.endpoint
+        self._tell_now = self._send_nowait
         if isinstance(endpoint, Cell) and not endpoint.mailbox.durable:
             self._mailbox = endpoint.mailbox
+            self._tell_now = partial(endpoint.send_nowait_as, kind=SendKind.TELL)
         try:
             cell = cell_of(self._ref)
         except TypeError:
@@ -673,10 +680,11 @@ class TopicRegistry:
                 else:
                     mailbox = subscription._mailbox
                     if mailbox is not None and not mailbox.full:
-                        reached = await subscription._send(item)  # in at once: no wait
+                        # In at once, with no checkpoint per subscriber: the publish's last.
+                        reached = subscription._tell_now(item)
                     else:
                         reached = await _send_unless_unsubscribed(subscription, item)
-                    waited = True
+                        waited = True
             except Exception as error:
                 self._failed(subscription, item, error)
                 continue
@@ -690,7 +698,6 @@ class TopicRegistry:
             member = group.pick()
             if member is None:
                 continue  # the group emptied meanwhile: as if it had gone before
-            waited = waited or not member._drop
             if await self._hand_over(subject, message, member):
                 delivered += 1
         if not waited:
@@ -729,7 +736,7 @@ class TopicRegistry:
                         return False
                 mailbox = taker._mailbox
                 if mailbox is not None and not mailbox.full:
-                    return await taker._send(item)  # in at once: no wait
+                    return taker._tell_now(item)  # in at once: no wait
                 reached = await _send_unless_unsubscribed(taker, item)
             except Exception as error:
                 self._failed(taker, item, error)
