@@ -626,9 +626,10 @@ class TopicRegistry:
 
         Each matching queue group gives the message to one of its members,
         in turn (counted like a subscriber), after the plain subscribers. The
-        member is picked when the publish reaches the group, so one that left
-        the group or began its stop for good while the publish waited gets no
-        turn; if the member picked leaves the group while the publish waits
+        member is picked among the group's members when the publish reaches
+        the group, so one that left the group or began its stop for good while
+        the publish waited gets no turn (and one that joined a group still there
+        may get it); if the member picked leaves the group while the publish waits
         for room in its mailbox, the group's next member gets the message (a
         group left empty takes it nowhere). On a runtime that joined a
         cluster, a subject the cluster shares goes to the other nodes first
