@@ -8,11 +8,13 @@ and the error leaves the block, naming the reason it closed.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import trio
-from nats_fake import connected, fake_server
+from nats_fake import FakeServer, connected, fake_server
 
-from trouper.nats import AsyncError, ClientEvent, Closed
+from trouper.nats import AsyncError, ClientEvent, Closed, LameDuck, connect
 
 pytestmark = pytest.mark.real_clock
 
@@ -38,3 +40,28 @@ async def test_an_os_error_from_on_event_leaves_the_block() -> None:
     assert [type(event) for event in events] == [AsyncError, Closed]
     assert isinstance(events[-1], Closed)
     assert isinstance(events[-1].reason, OSError)
+
+
+async def test_an_os_error_from_on_event_during_the_handshake_leaves_connect() -> None:
+    """Raised for a LameDuck in the first INFO, it is no failed attempt; the socket closes."""
+
+    def on_event(event: ClientEvent) -> None:
+        if isinstance(event, LameDuck):
+            raise OSError("the event log is full")
+
+    closed = trio.Event()
+
+    async def serve(server: FakeServer) -> None:
+        peer = await server.accept()
+        await peer.handshake(ldm=True)
+        with contextlib.suppress(EOFError):
+            await peer.read_line()  # nothing comes: the client closes its end
+        closed.set()
+
+    with trio.fail_after(5):
+        async with fake_server() as server, trio.open_nursery() as nursery:
+            nursery.start_soon(serve, server)
+            with pytest.raises(OSError, match=r"^the event log is full$"):
+                async with connect(server.url, on_event=on_event):
+                    pass
+            await closed.wait()

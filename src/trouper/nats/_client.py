@@ -1607,10 +1607,10 @@ class Client:
                         await stream.send_all(PONG)
                     elif isinstance(event, InfoEvent):
                         info = event.info
+                self._on_info(info, server)  # (on_event may raise: the stream is closed then)
             except BaseException:
                 await trio.aclose_forcefully(stream)
                 raise
-        self._on_info(info, server)
         self._current = server
         return stream, parser
 
@@ -1676,6 +1676,8 @@ class Client:
                 refused = error
                 errors.append(f"{server.address}: {error}")
             except _CONNECT_ERRORS as error:
+                if error is self._user_error:
+                    raise  # on_event's own error (an OSError too): no failed attempt
                 errors.append(f"{server.address}: {_describe(error)}")
             else:
                 self._status = Status.CONNECTED
@@ -1982,6 +1984,8 @@ class Client:
             try:
                 stream, parser = await self._open(server)
             except _CONNECT_ERRORS as error:
+                if error is self._user_error:
+                    raise  # on_event's own error (an OSError too): no failed attempt
                 server.failures += 1
                 server.next_attempt = trio.current_time() + self._backoff(server)
                 last_error = error
