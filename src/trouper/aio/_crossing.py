@@ -458,7 +458,7 @@ class Crossing:
         if cell is not None:
             future = self._loop.create_future()
             try:
-                envelope = cell.ask_soon(message, partial(_settle, future))
+                envelope = cell.ask_soon(message, partial(_settle, self._clock, future))
             except MailboxFull:
                 pass  # wait for room in the actor's lane, as a job
             except Exception:
@@ -875,8 +875,14 @@ def _raised_by(future: asyncio.Future[object], error: BaseException) -> bool:
     return future.done() and not future.cancelled() and future.exception() is error
 
 
-def _settle(future: asyncio.Future[object], result: outcome.Outcome[object]) -> None:
-    """Hand an ask's reply (or error) to its asyncio caller, unless it has given up."""
+def _settle(
+    clock: LingerClock, future: asyncio.Future[object], result: outcome.Outcome[object]
+) -> None:
+    """Hand an ask's reply (or error) to its asyncio caller, unless it has given up.
+
+    A completion: Trio lingers after it (``clock``), for the caller's next call.
+    """
+    clock.active = True
     if not future.done():
         if type(result) is outcome.Value:
             future.set_result(result.value)
