@@ -1535,7 +1535,11 @@ class Client:
         return f"the client is closed: {self._reason}"
 
     def _abort(self, reason: BaseException | None) -> None:
-        """Close now: no more I/O, every waiter woken with the right error."""
+        """Close now: no more I/O, every waiter woken with the right error.
+
+        A reply callback that raises (a user's ``on_ack``) does not stop it half
+        way: the first such error is raised once everything is done.
+        """
         already = self._run_scope.cancel_called
         self._status = Status.CLOSED
         if already:
@@ -1547,8 +1551,13 @@ class Client:
             if waiter is not None:
                 waiter.settle(outcome.Error(closed))
         self._pongs.clear()
+        failed: BaseException | None = None
         for handler in list(self._reply_handlers.values()):
-            handler(closed)
+            try:
+                handler(closed)
+            except BaseException as error:  # a user's callback (on_ack...): raised at the end
+                if failed is None:
+                    failed = error
         self._reply_handlers.clear()
         self._link_watchers.clear()
         end_error = None if reason is None else ConnectionClosed(self._closed_reason())
@@ -1559,6 +1568,9 @@ class Client:
         self._reconnected_lot.unpark_all()
         self._writer_lot.unpark_all()
         self._report(Closed(reason))
+        if failed is not None:
+            self._user_error = failed
+            raise failed
 
     def _report(self, event: ClientEvent) -> None:
         on_event = self._options.on_event
