@@ -589,6 +589,9 @@ class DurableQueue:
         # The batch being filled with the acks of handlers that sent messages, their
         # sends and states: the store may not refuse a send alone (None or sealed).
         self._transactions: WriteBatch | None = None
+        # The batch acks without sends join (None or sealed: see ``_ack_batch``):
+        # ``_transactions`` while it is open, else the open ``_batch``.
+        self._acking: WriteBatch | None = None
         # Last state saved or loaded, and whether it is known.
         self._state: bytes | None = None
         self._state_known = False
@@ -679,7 +682,7 @@ class DurableQueue:
         """The batch for handlers' acks with their sends: they commit together or not at all."""
         batch = self._transactions
         if batch is None or batch.sealed:
-            self._transactions = batch = WriteBatch()
+            self._transactions = self._acking = batch = WriteBatch()
             self.store.stage(batch)
         return batch
 
@@ -687,15 +690,20 @@ class DurableQueue:
         """The batch for an ack (with its sends, state and outbox): the last one opened for acks.
 
         An ack without sends joins the open batch of acks with sends, if there
-        is one, rather than a batch of tells staged after it: acks then commit
-        in the order they were made, so the state saved is the last handler's
-        (the last save of a key wins) and the outbox releases keep their order.
+        is one (``_acking``), rather than a batch of tells staged after it:
+        acks then commit in the order they were made, so the state saved is
+        the last handler's (the last save of a key wins) and the outbox
+        releases keep their order. Once that batch is sealed, the open batch
+        of tells is newer than it, and takes them.
         """
-        batch = self._transactions
-        if not sends and (batch is None or batch.sealed):
-            batch = self._batch
+        if sends:
+            batch = self._transactions
+            if batch is None or batch.sealed:
+                batch = self._open_transactions()
+            return batch
+        batch = self._acking
         if batch is None or batch.sealed:
-            batch = self._open_transactions() if sends else self._open_batch()
+            batch = self._acking = self._open_batch()
         return batch
 
     def _stage_append(
@@ -752,12 +760,18 @@ class DurableQueue:
         self._check()
         if self.closed or self.producers or self._depth + self._reserved >= self.size:
             return False
-        message, msg_id, companion = _unwrap(item)
-        encoded = self._codec.encode(message)
-        batch = self._open_batch()
-        self._stage_append(batch, message, encoded, msg_id, companion)
-        if companion is not None:
-            batch.after_failure(_answer_failure(companion))
+        cls = type(item)
+        if cls is WithMsgId or cls is Ask:
+            message, msg_id, companion = _unwrap(item)
+            encoded = self._codec.encode(message)
+            batch = self._open_batch()
+            self._stage_append(batch, message, encoded, msg_id, companion)
+            if companion is not None:
+                # Nobody waits for this commit but its asker.
+                batch.after_failure(_answer_failure(companion))
+            return True
+        encoded = self._codec.encode(item)
+        self._stage_append(self._open_batch(), item, encoded, None, None)
         return True
 
     async def put(self, item: object) -> bool:
@@ -997,13 +1011,10 @@ class DurableQueue:
             # delivery as failed with that error: nothing of the handler commits.
             state = self._state_data() if self._stateful else None
             sends = item._sends
-            # ``_ack_batch``, inline (once per message).
-            batch = self._transactions
-            if sends is None and (batch is None or batch.sealed):
-                batch = self._batch
+            batch = self._acking if sends is None else self._transactions
             if batch is None or batch.sealed:
                 try:
-                    batch = self._open_batch() if sends is None else self._open_transactions()
+                    batch = self._ack_batch(sends is not None)
                 except (StoreFailed, trio.ClosedResourceError):
                     self._halted = True
                     return False
