@@ -48,7 +48,8 @@ stored message: handled, it is acked, making room once whatever the order
 of that ack and the reopened mailbox's opening (reads of the store hold
 such acks back until they return); otherwise it stays stored as it is.
 Once the store has failed, nothing more is written, and ``Retry`` and
-``GiveUp`` are still not failures of the actor.
+``GiveUp`` are still not failures of the actor; the asks of messages no
+handler has started get the store's failure.
 
 Recovery: when the store says the mailbox stopped uncleanly, the serving
 task hands out the suspects one at a time through ``next_suspect`` (each
@@ -890,8 +891,9 @@ class DurableQueue:
         The stored messages stay for the next incarnation (or a ``reopen``).
         Asks waiting for messages not yet handled fail with ``ActorStopped``
         (returned instead when no cell is attached, for the caller to fail);
-        the system notices that were waiting are returned. Parked senders get
-        False.
+        one whose message is still on its way to the store fails so once it
+        is stored. The system notices that were waiting are returned. Parked
+        senders get False.
         """
         if self.closed:
             return []
