@@ -925,12 +925,17 @@ class TopicRegistry:
 
     def _on_dead_letter(self, letter: DeadLetter) -> None:
         owned = self._by_owner.get(letter.recipient)
-        if owned and letter.reason == _STOPPED_REASON and _closing(next(iter(owned))._ref):
+        if (
+            owned
+            and letter.reason == _STOPPED_REASON
+            and all(_closing(subscription._ref) for subscription in owned)
+        ):
             # The recipient's mailbox is closed: it is stopping for good and its
             # STOPPED event is on the way. Forget it now, so that the dead
             # letters of its own queue are not reported back to it. (A dead
             # letter of an earlier incarnation under the same address, told
-            # through a stale ref, leaves the living actor's subscriptions.)
+            # through a stale ref, leaves the living actor's subscriptions,
+            # also when a ref that reaches it by path subscribed first.)
             self._forget(letter.recipient)
             owned = None
         if self._reporting or not len(self._system.index):
