@@ -831,9 +831,11 @@ class TopicRegistry:
 
         For the relay: the member whose turn it is, or the next one if that
         one's actor has stopped or its delivery raised (a dead letter to it
-        either way); delivered as by ``deliver_nowait``. When every member
-        here is stopping, the one whose turn it is gets it as a dead letter,
-        as ``publish`` does, and no other. Returns whether the group took it
+        either way); delivered as by ``deliver_nowait``. A full ``DROP``
+        member whose turn it is loses it (a dead letter, counted), as in
+        ``publish``, and no other gets it. When every member here is
+        stopping, the one whose turn it is gets it as a dead letter, as
+        ``publish`` does, and no other. Returns whether the group took it
         here, a member or that dead letter (``False``: the group has no member
         left here, or each member's delivery failed).
         """
@@ -844,8 +846,9 @@ class TopicRegistry:
             member = group.pick()
             if member is None:
                 break
-            if self._offer(subject, message, (member,), offer):
-                return True
+            dropped = member._dropped
+            if self._offer(subject, message, (member,), offer) or member._dropped != dropped:
+                return True  # it has the message, or lost it to its full mailbox
             mailbox = member._actor_mailbox
             if mailbox is not None and mailbox.closed:
                 return True  # picked although stopping: so is every member (a dead letter to it)
