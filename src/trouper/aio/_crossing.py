@@ -387,12 +387,18 @@ class Crossing:
         self._queue(self._start, (call, fn, args))
         return await self._outcome(call)  # type: ignore[return-value]
 
-    async def call_sync(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` in the pump's step (Trio's context) and return its result."""
+    async def call_sync(
+        self, fn: Callable[..., T], *args: object, undo: Callable[[T], None] | None = None
+    ) -> T:
+        """``fn(*args)`` in the pump's step (Trio's context) and return its result.
+
+        ``undo(result)``, if given, runs in Trio when the caller is cancelled
+        after ``fn`` returned but before it could take the result.
+        """
         self._check_awaiting_caller()
         call = Call(self._loop.create_future())
         self._queue(self._run_sync, (call, fn, args))
-        return await self._outcome(call)  # type: ignore[return-value]
+        return await self._outcome(call, undo)  # type: ignore[arg-type, return-value]
 
     async def tell(self, ref: ActorRef[object], message: object) -> None:
         """``await ref.tell(message)`` from asyncio: returns once the message is in the mailbox."""
@@ -485,12 +491,18 @@ class Crossing:
         self._queue(self._ask, (ref, message, call))
         return await self._outcome(call)
 
-    async def _outcome(self, call: Call) -> object:
+    async def _outcome(self, call: Call, undo: Callable[[object], None] | None = None) -> object:
         try:
             return await call.future
         except asyncio.CancelledError:
-            if call.future.cancelled() and not self._closed:
-                self._queue(call.withdraw, ())
+            future = call.future
+            if not self._closed:
+                if future.cancelled():
+                    self._queue(call.withdraw, ())
+                elif undo is not None and future.done() and future.exception() is None:
+                    # Done, but the caller was cancelled before it resumed: it
+                    # never gets the result, so what the call made is taken back.
+                    self._queue(undo, (future.result(),))
             raise
         except TypeError as error:
             if _raised_by(call.future, error):

@@ -195,7 +195,9 @@ class AioRuntime:
         name for ``pattern`` (each publish goes to one member in turn). End
         the subscription with ``unsubscribe`` (its own ``cancel()`` is for Trio
         code). The registry's errors (``InvalidSubject``, ``ValueError`` for a
-        bad ``overflow`` or ``queue``) are raised here.
+        bad ``overflow`` or ``queue``) are raised here. Cancelled, it leaves no
+        subscription behind, also when the cancellation lands after the
+        subscription was made but before this returned it.
         """
         runtime, actor = self._runtime, _trio_ref(ref)
 
@@ -204,7 +206,11 @@ class AioRuntime:
                 actor, pattern, with_subject=with_subject, overflow=overflow, queue=queue
             )
 
-        return await self._crossing.call_sync(subscribe)
+        def undo(subscription: Subscription) -> None:
+            # Made, but its caller was cancelled before it got it: nobody could end it.
+            runtime.topics.unsubscribe(subscription)
+
+        return await self._crossing.call_sync(subscribe, undo=undo)
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         """End ``subscription`` (``TopicRegistry.unsubscribe``). Idempotent."""
