@@ -452,7 +452,7 @@ class Crossing:
         if jobs:
             # A burst: messages to the same actor in the same context share a job.
             last_context, fn, args = jobs[-1]
-            if fn is self._burst and args[0] is ref and last_context == context:
+            if fn is self._burst and args[0] is ref and _same_context(last_context, context):
                 args[1].append(message)  # type: ignore[attr-defined]
                 return
         jobs.append((context, self._burst, (ref, [message])))
@@ -864,6 +864,19 @@ def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> boo
     except MailboxFull:
         return False
     return True
+
+
+def _same_context(first: contextvars.Context, second: contextvars.Context) -> bool:
+    """Whether two copies of callers' contexts hold equal values (one job may serve both).
+
+    Copies of one unchanged context compare at once; others compare their
+    values, whose ``==`` is the application's: one that raises (a NumPy
+    array's truth value) makes them different, never the caller's error.
+    """
+    try:
+        return first == second
+    except Exception:
+        return False
 
 
 async def _pass_turn() -> None:
