@@ -509,7 +509,8 @@ class ServedQueue(DurableQueue):
             state = self._state_data() if self._stateful and current else None
             sends = item._sends
             try:
-                batch = self._open_batch() if sends is None else self._open_transactions()
+                # Acks commit in the order they were made (see ``_ack_batch``).
+                batch = self._ack_batch(sends is not None)
             except (StoreFailed, trio.ClosedResourceError):
                 self._halted = True
                 return False
