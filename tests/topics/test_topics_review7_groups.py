@@ -57,3 +57,26 @@ async def test_a_member_whose_stop_begins_while_the_publish_waits_gets_no_turn(
         ("plain", "full"),
         ("plain", "job"),
     ]
+
+
+class Keeper(Actor):
+    """Keeps every message it receives, as is."""
+
+    def __init__(self, kept: list[object]) -> None:
+        self.kept = kept
+
+    async def receive(self, message: object) -> None:
+        self.kept.append(message)
+
+
+async def test_a_group_member_shares_the_publishs_published_wrapper(runtime: Runtime) -> None:
+    """One ``Published`` per publish: a plain subscriber and a group member get the same one."""
+    kept: list[object] = []
+    plain = await runtime.spawn(Keeper, kept)
+    member = await runtime.spawn(Keeper, kept)
+    runtime.topics.subscribe(plain, "jobs", with_subject=True)
+    runtime.topics.subscribe(member, "jobs", with_subject=True, queue="workers")
+    assert await runtime.topics.publish("jobs", "job") == 2
+    await trio.testing.wait_all_tasks_blocked()
+    first, second = kept
+    assert first is second

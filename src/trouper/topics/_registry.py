@@ -662,7 +662,7 @@ class TopicRegistry:
         wrapped: Published | None = None
         for subscription in plan:
             if not subscription._active:
-                if await self._redeliver(subject, message, subscription):
+                if await self._redeliver(subject, message, subscription, wrapped):
                     delivered += 1
                 continue
             item = message
@@ -690,7 +690,7 @@ class TopicRegistry:
                 self._failed(subscription, item, error)
                 continue
             if reached or (
-                reached is None and await self._redeliver(subject, message, subscription)
+                reached is None and await self._redeliver(subject, message, subscription, wrapped)
             ):
                 delivered += 1
         for group in groups:
@@ -699,13 +699,17 @@ class TopicRegistry:
             member = group.pick()
             if member is None:
                 continue  # the group emptied meanwhile: as if it had gone before
-            if await self._hand_over(subject, message, member):
+            if member._with_subject and wrapped is None:
+                wrapped = Published(subject, message)
+            if await self._hand_over(subject, message, member, wrapped):
                 delivered += 1
         if not waited:
             await cancel_shielded_checkpoint()
         return delivered
 
-    async def _redeliver(self, subject: str, message: object, left: Subscription) -> bool:
+    async def _redeliver(
+        self, subject: str, message: object, left: Subscription, wrapped: Published | None
+    ) -> bool:
         """Deliver a message through what stands in for ``left``, which ended before it took it.
 
         ``left`` was unsubscribed, or its actor stopped for good, after the
@@ -717,17 +721,28 @@ class TopicRegistry:
         in, as if ``left`` had ended before the publish, or it was dropped or
         failed: a dead letter).
         """
-        return await self._hand_over(subject, message, self._stand_in(subject, left))
+        return await self._hand_over(subject, message, self._stand_in(subject, left), wrapped)
 
-    async def _hand_over(self, subject: str, message: object, taker: Subscription | None) -> bool:
+    async def _hand_over(
+        self,
+        subject: str,
+        message: object,
+        taker: Subscription | None,
+        wrapped: Published | None,
+    ) -> bool:
         """Deliver a message to ``taker`` as ``publish`` does, or to its stand-in if it leaves.
 
         ``taker`` unsubscribed while the publish waits for room in its mailbox
         hands the message on to what stands in for it (``_stand_in``), and so
-        on. Returns whether a mailbox got it.
+        on. ``wrapped`` is the publish's ``Published``, if made yet. Returns
+        whether a mailbox got it.
         """
         while taker is not None:
-            item: object = Published(subject, message) if taker._with_subject else message
+            item: object = message
+            if taker._with_subject:
+                if wrapped is None:
+                    wrapped = Published(subject, message)
+                item = wrapped
             try:
                 if taker._drop:
                     try:
