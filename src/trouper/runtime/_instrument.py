@@ -85,10 +85,16 @@ class Interception:
 
     drop: bool = False
     """Lose the message (a tell returns normally; an ask waits as for a lost reply)."""
-    delay: float = 0.0
-    """Deliver it this many seconds later (a tell returns at once)."""
+    delay: float = attrs.field(default=0.0)
+    """Deliver it this many seconds later (a tell returns at once); >= 0, never NaN."""
     duplicate: bool = False
     """Deliver it twice."""
+
+    @delay.validator
+    def _check_delay(self, _attribute: object, value: float) -> None:
+        # Checked where it is given: NaN and negatives would otherwise mean "deliver now".
+        if not value >= 0:
+            raise ValueError(f"delay must be >= 0 seconds, got {value!r}")
 
 
 class HandlerOutcome:
