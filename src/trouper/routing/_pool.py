@@ -29,7 +29,10 @@ become a dead letter.
 
 When the pool actor stops for good, one listener per runtime on its
 ``STOPPED`` event (sent from the cell's synchronous finalization, so also
-after a cancelled stop) closes the endpoint.
+after a cancelled stop) closes the endpoint. A pool whose spawn fails after its endpoint was made
+(cancelled while its parent's children's nursery opens, its name taken
+meanwhile) never runs: the engine calls ``trouper_spawn_failed``, which
+forgets and closes the endpoint at once.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from trouper.routing._routers import Balancing, RoundRobin, Router
 from trouper.runtime import ActorEvent, EventKind, EventLog, Listener, Runtime
 from trouper.runtime.lowlevel import (
     Cell,
+    Endpoint,
     Guardian,
     MailboxFactory,
     cell_of,
@@ -126,6 +130,18 @@ class PoolFactory:
         endpoint = endpoint_for(self.router, self.size, size, shared).attach(cell)
         _track(runtime, endpoint)
         return endpoint
+
+    def trouper_spawn_failed(self, cell: Cell, endpoint: Endpoint[object]) -> None:
+        """The pool's spawn failed after ``trouper_endpoint``: forget and close its endpoint.
+
+        No pool actor will ever stop to close it: its shared mailbox (a durable
+        one holds the pool's name in the store) is closed now.
+        """
+        assert isinstance(endpoint, PoolEndpoint)
+        pools = _open_pools.get(cell.runtime)
+        if pools is not None:
+            pools.forget(endpoint)
+        endpoint.close()
 
 
 def pool(
@@ -339,12 +355,22 @@ class _OpenPools:
             # runtime without pools does not even build the events.
             self._listener = self._events.listen(self._on_stop, kinds=[EventKind.STOPPED])
 
+    def forget(self, endpoint: PoolEndpoint) -> None:
+        """Stop tracking ``endpoint`` (its pool never ran: its spawn failed)."""
+        address = endpoint.cell.address
+        if self._pools.get(address) is endpoint:
+            del self._pools[address]
+            self._stop_listening()
+
     def _on_stop(self, event: ActorEvent) -> None:
         endpoint = self._pools.get(event.address)
         if endpoint is None or endpoint.cell.state is not ActorState.STOPPED:
             return
         del self._pools[event.address]
         endpoint.close()
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
         if not self._pools and self._listener is not None:
             self._listener.cancel()
             self._listener = None

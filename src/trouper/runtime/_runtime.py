@@ -131,6 +131,16 @@ class EndpointFactory(Protocol):
         """Return the endpoint the actor's ref delivers through, for the cell just made."""
         ...
 
+    def trouper_spawn_failed(self, cell: Cell, endpoint: Endpoint[object]) -> None:
+        """The spawn of ``cell`` failed after ``trouper_endpoint`` made ``endpoint``.
+
+        No actor will ever run behind it (the spawn was cancelled, its name or id
+        was taken meanwhile, the runtime is closing, the factory raised): release
+        what the endpoint holds. Called once, synchronously, as the spawn's error
+        leaves it. Optional: a factory without it is told nothing.
+        """
+        ...
+
 
 class Runtime:
     """A running actor system: spawn actors, find them by name, stop them, look at them.
@@ -714,7 +724,9 @@ async def spawn_cell(
     of an actor that has no runtime-wide name (a pool's ``member-3``); by
     default an actor is named by ``name``, or automatically (``Class-N``).
     A factory that has a ``trouper_endpoint(cell)`` method (``EndpointFactory``)
-    gives the endpoint the actor's ref delivers through, instead of the cell.
+    gives the endpoint the actor's ref delivers through, instead of the cell;
+    if the spawn fails after that, its ``trouper_spawn_failed(cell, endpoint)``
+    is called.
 
     Raises:
         RuntimeClosed: the runtime has stopped or is stopping.
@@ -754,6 +766,7 @@ async def spawn_cell(
             option = "mailbox" if given is not None else f"{_label(factory)}.default_mailbox"
             check_mailbox_factory(mailbox, option)
             own_mailbox = mailbox.open_mailbox(runtime, chosen, size)
+    endpoint: Endpoint[object] | None = None
     try:
         cell = Cell(
             runtime,
@@ -774,7 +787,8 @@ async def spawn_cell(
             own_mailbox.attach(cell)
         make_endpoint = getattr(factory, "trouper_endpoint", None)
         if make_endpoint is not None:
-            cell.ref = ActorRef(cell.address, make_endpoint(cell))
+            endpoint = make_endpoint(cell)
+            cell.ref = ActorRef(cell.address, endpoint)
         if not guardian.is_open:
             await guardian.open()
         context = cell.context = ActorContext(cell)
@@ -795,6 +809,12 @@ async def spawn_cell(
             # No task will ever consume it (or close it as it finalizes): a mailbox
             # left open would hold its name (a durable one's, for good).
             own_mailbox.close()
+        if endpoint is not None:
+            # Likewise for what the factory's endpoint holds (a pool's shared
+            # mailbox): no cell will ever stop to let it go.
+            spawn_failed = getattr(factory, "trouper_spawn_failed", None)
+            if spawn_failed is not None:
+                spawn_failed(cell, endpoint)
         raise
     # Registered once its task exists: if it is cancelled before it runs, its
     # finalization (which always runs) unregisters it.
