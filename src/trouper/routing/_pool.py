@@ -341,7 +341,10 @@ class _OpenPools:
     """A runtime's pools that have not stopped, and the listener that closes them."""
 
     _events: EventLog
-    _pools: dict[Address, PoolEndpoint] = attrs.field(factory=dict)
+    _pools: dict[Address, list[PoolEndpoint]] = attrs.field(factory=dict)
+    # The endpoints of the pools at each address that have not stopped. Most
+    # often one; two when spawns of the same pool raced and the loser's spawn
+    # has not failed yet (it must not push the winner out).
     _listener: Listener | None = None
 
     def track(self, endpoint: PoolEndpoint) -> None:
@@ -349,7 +352,7 @@ class _OpenPools:
         if endpoint.cell.state is ActorState.STOPPED:
             endpoint.close()
             return
-        self._pools[endpoint.cell.address] = endpoint
+        self._pools.setdefault(endpoint.cell.address, []).append(endpoint)
         if self._listener is None:
             # Listen only while a pool is open, and only to stops, so that a
             # runtime without pools does not even build the events.
@@ -357,18 +360,27 @@ class _OpenPools:
 
     def forget(self, endpoint: PoolEndpoint) -> None:
         """Stop tracking ``endpoint`` (its pool never ran: its spawn failed)."""
-        address = endpoint.cell.address
-        if self._pools.get(address) is endpoint:
-            del self._pools[address]
-            self._stop_listening()
+        self._keep(endpoint.cell.address, lambda kept: kept is not endpoint)
 
     def _on_stop(self, event: ActorEvent) -> None:
-        endpoint = self._pools.get(event.address)
-        if endpoint is None or endpoint.cell.state is not ActorState.STOPPED:
-            return
-        del self._pools[event.address]
-        endpoint.close()
-        self._stop_listening()
+        if event.address not in self._pools:
+            return  # not a pool (every actor's stop comes here)
+        stopped = self._keep(event.address, lambda kept: kept.cell.state is not ActorState.STOPPED)
+        for endpoint in stopped:
+            endpoint.close()
+
+    def _keep(self, address: Address, keep: Callable[[PoolEndpoint], bool]) -> list[PoolEndpoint]:
+        """Keep tracking the endpoints at ``address`` that ``keep`` says; return the others."""
+        endpoints = self._pools.get(address)
+        if endpoints is None:
+            return []
+        dropped = [endpoint for endpoint in endpoints if not keep(endpoint)]
+        if dropped:
+            endpoints[:] = [endpoint for endpoint in endpoints if keep(endpoint)]
+            if not endpoints:
+                del self._pools[address]
+            self._stop_listening()
+        return dropped
 
     def _stop_listening(self) -> None:
         if not self._pools and self._listener is not None:
