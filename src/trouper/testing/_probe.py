@@ -34,6 +34,7 @@ from trio.lowlevel import (
 from trouper._validate import check_name, check_seconds
 from trouper.actors import ActorRef, Address, Terminated
 from trouper.runtime import Runtime
+from trouper.testing._simulation import _simulation_of
 
 __all__ = ["Received", "TestProbe"]
 
@@ -113,7 +114,16 @@ class _ProbeEndpoint:
             return Abort.SUCCEEDED
 
         self.probe._arrive(received)
-        return await trio.lowlevel.wait_task_rescheduled(abort)
+        sim = _simulation_of(self.probe._runtime)
+        if sim is None:
+            return await trio.lowlevel.wait_task_rescheduled(abort)
+        # No cell's hook sees an ask to a probe: noted here, so that a deadlock or
+        # max_time report names the asker that waits for the test's reply.
+        token = sim.wait_begins(f"an answer from {self.probe.address.path} to {message!r}")
+        try:
+            return await trio.lowlevel.wait_task_rescheduled(abort)
+        finally:
+            sim.wait_ends(token)
 
 
 def _deadline(within: float) -> float:

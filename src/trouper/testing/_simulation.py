@@ -683,6 +683,14 @@ class Simulation:
             raise self._stopped
 
 
+def _simulation_of(runtime: Runtime) -> Simulation | None:
+    """The simulation whose runtime ``runtime`` is, if it is one (its instrument says)."""
+    for instrument in runtime.instruments:
+        if isinstance(instrument, _Faults):
+            return instrument.sim
+    return None
+
+
 def _may_wait_for_room(actor: Cell) -> bool:
     """Whether a tell to ``actor``'s ref may wait for room: a mailbox it goes into is full.
 
