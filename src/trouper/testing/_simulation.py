@@ -514,6 +514,9 @@ class Simulation:
         comes first: an ask its asker gave up, or that its actor's stop
         answered, is no longer a wait.
         """
+        return self._note_wait(what, _waiting_frame())
+
+    def _note_wait(self, what: str, frame: FrameType | None) -> int:
         waits = self._waits
         if len(waits) >= self._prune_at:
             for token, wait in tuple(waits.items()):
@@ -521,8 +524,18 @@ class Simulation:
                     del waits[token]
             self._prune_at = max(64, 2 * len(waits))
         token = next(self._wait_ids)
-        waits[token] = _Wait(self.sender(), what, self.now(), current_task(), _waiting_frame())
+        waits[token] = _Wait(self.sender(), what, self.now(), current_task(), frame)
         return token
+
+    def _ask_wait_begins(self, what: str) -> int | None:
+        """Note the wait of the ask being made, as ``wait_begins``; ``None`` for a callback ask.
+
+        No task waits for the answer to a callback ask (``Cell.ask_soon``): its
+        hooks are called from synchronous code, and nothing would end its wait
+        when it ends without a handler (abandoned, dropped, answered by a stop).
+        """
+        frame = _waiting_frame()
+        return None if frame is None else self._note_wait(what, frame)
 
     def late_ask_begins(self, what: str) -> None:
         """Note that the current task's ask waits while a ``Delay`` holds it back.
@@ -530,17 +543,15 @@ class Simulation:
         Its ``ask_begins``, once the delay is over, goes on with this wait.
         A callback ask (no task waits for it) notes nothing.
         """
-        token = self.wait_begins(what)
-        if self._waits[token].frame is None:
-            self.wait_ends(token)
-        else:
+        token = self._ask_wait_begins(what)
+        if token is not None:
             self._late_asks[current_task()] = token
 
-    def ask_begins(self, what: str) -> int:
+    def ask_begins(self, what: str) -> int | None:
         """Note that the current task's ask, being sent, waits for its answer; return the token.
 
         An ask a ``Delay`` held back goes on with the wait ``late_ask_begins`` noted
-        when it was made.
+        when it was made. A callback ask notes nothing (``None``).
         """
         late = self._late_asks.pop(current_task(), None)
         if late is not None:
@@ -548,7 +559,7 @@ class Simulation:
             if wait is not None and wait.frame is _waiting_frame():
                 return late  # this very ask (its frame runs), sent after its delay
             self.wait_ends(late)  # an earlier one, given up during its delay
-        return self.wait_begins(what)
+        return self._ask_wait_begins(what)
 
     def wait_ends(self, token: int) -> None:
         """The wait noted as ``token`` is over."""
@@ -738,7 +749,7 @@ class _Faults(Instrument):
         if route.drop:
             sim.record(TraceKind.FAULT, sender, f"drop {sent}")
             if kind is SendKind.ASK:
-                sim.wait_begins(f"an answer from {path} to {message!r}")
+                sim._ask_wait_begins(f"an answer from {path} to {message!r}")
             return Interception(drop=True)
         if route.delay:
             sim.record(TraceKind.FAULT, sender, f"delay {route.delay:.4f}s {sent}")
