@@ -380,12 +380,24 @@ class Crossing:
         self._jobs.append((contextvars.copy_context(), fn, args))
         self._unpark()
 
-    async def call(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
-        """``await fn(*args)`` in a Trio task and return its result (or raise its error)."""
+    async def call(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        *args: object,
+        undo: Callable[[T], Awaitable[object]] | None = None,
+    ) -> T:
+        """``await fn(*args)`` in a Trio task and return its result (or raise its error).
+
+        ``undo(result)``, if given, runs in a Trio task of its own when the
+        caller was cancelled too late to cancel ``fn``: after it returned, or
+        while it returned, before the withdrawal reached Trio. The caller
+        never gets the result then.
+        """
         self._check_awaiting_caller()
         call = Call(self._loop.create_future())
-        self._queue(self._start, (call, fn, args))
-        return await self._outcome(call)  # type: ignore[return-value]
+        self._queue(self._start, (call, fn, args, undo))
+        undo_soon = None if undo is None else partial(self._undo, undo)
+        return await self._outcome(call, undo_soon)  # type: ignore[return-value]
 
     async def call_sync(
         self, fn: Callable[..., T], *args: object, undo: Callable[[T], None] | None = None
@@ -577,15 +589,24 @@ class Crossing:
             call.resolve(value)
 
     def _start(
-        self, call: Call, fn: Callable[..., Awaitable[object]], args: tuple[object, ...]
+        self,
+        call: Call,
+        fn: Callable[..., Awaitable[object]],
+        args: tuple[object, ...],
+        undo: Callable[[object], Awaitable[object]] | None,
     ) -> None:
-        self._nursery.start_soon(self._perform, call, fn, args)
+        self._nursery.start_soon(self._perform, call, fn, args, undo)
+
+    def _undo(self, undo: Callable[[T], Awaitable[object]], result: T) -> None:
+        """Start ``undo(result)``: the caller gave up the result of a call that returned it."""
+        self._nursery.start_soon(undo, result)
 
     async def _perform(
         self,
         call: Call,
         fn: Callable[..., Awaitable[object]],
         args: tuple[object, ...],
+        undo: Callable[[object], Awaitable[object]] | None = None,
         *,
         asking: bool = False,
     ) -> None:
@@ -613,7 +634,12 @@ class Crossing:
                     else:
                         raise  # Trio's to handle: the call's scope, or the closing runtime
                 else:
-                    call.resolve(value)
+                    if undo is not None and call.future.cancelled():
+                        # The caller gave up while fn returned, too late for its
+                        # withdrawal: it never gets the result, which is taken back.
+                        self._undo(undo, value)
+                    else:
+                        call.resolve(value)
         finally:
             call.scope = None
             # Cancelled from above: the runtime is closing under the call.

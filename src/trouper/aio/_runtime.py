@@ -126,8 +126,10 @@ class AioRuntime:
         Takes what ``Runtime.spawn`` takes, passed through: ``factory(*args,
         **kwargs)`` builds the instance, and the spawn options (``name``,
         ``mailbox_size``, ``throughput``, ``restart``, ``shutdown``, ...) are
-        keyword-only. Cancelled before the actor has started, the spawn is
-        undone.
+        keyword-only. Cancelled, it leaves no actor behind: before the actor
+        has started the spawn is undone, and after (the cancellation landed
+        once Trio started it, before this returned its handle) the actor is
+        stopped.
 
         Raises:
             NameTaken: ``name`` belongs to a living actor.
@@ -139,7 +141,11 @@ class AioRuntime:
         async def spawn() -> ActorRef[object]:
             return await runtime.spawn(factory, *args, **options_and_kwargs)  # type: ignore[arg-type]
 
-        return AioRef(await self._crossing.call(spawn), self._crossing)
+        async def undo(ref: ActorRef[object]) -> None:
+            # Started, but its caller was cancelled before it got the ref: nobody could stop it.
+            await runtime.stop(ref)
+
+        return AioRef(await self._crossing.call(spawn, undo=undo), self._crossing)
 
     async def stop(self, ref: AnyRef) -> None:
         """Stop an actor for good and wait until it has stopped (``Runtime.stop``)."""
