@@ -46,7 +46,8 @@ VERSION = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 
-# Version 1, the current layout. Times are wall-clock seconds (see _clock).
+# Version 2, the current layout (a new store is made so; older ones are migrated
+# by _MIGRATIONS). Times are wall-clock seconds (see _clock).
 _TABLES = """
 CREATE TABLE mailboxes (
     id INTEGER PRIMARY KEY,
