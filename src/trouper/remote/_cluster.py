@@ -145,7 +145,12 @@ from trouper.remote.wire import (
     unpack,
 )
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import Cell, Endpoint, register_extension, release_frames
+from trouper.runtime.lowlevel import (
+    Cell,
+    Endpoint,
+    register_extension,
+    release_frames_unless_failing,
+)
 from trouper.topics import Subscription as TopicSubscription
 from trouper.topics import TopicRegistry, pattern_matches
 
@@ -1354,8 +1359,7 @@ class Cluster:
         self._runtime.dead_letters.post(
             DeadLetter(message, ref.address, DeadLetterReason.DELIVERY_FAILED, error)
         )
-        if not self._runtime.failing:
-            release_frames(error)  # (its locals: the router's, say)
+        release_frames_unless_failing(self._runtime, error)  # (its locals: the router's, say)
 
     def _delivering(self, headers: Headers | None) -> AbstractContextManager[None]:
         """Where a message from another node is delivered: what its headers carry is current.
