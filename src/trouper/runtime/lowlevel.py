@@ -30,7 +30,9 @@ for it: ``send`` and ``send_nowait`` (each says whether the message reached a
 mailbox or became a dead letter), ``ask``, and ``watch`` / ``unwatch`` for
 death watch (``Watcher``). A cell, a pool and a remote node are peers behind
 the same ref. A factory with a ``trouper_endpoint(cell)`` method
-(``EndpointFactory``) gives its actors' refs an endpoint of its own.
+(``EndpointFactory``) gives its actors' refs an endpoint of its own; its
+``trouper_spawn_failed(cell, endpoint)``, if it has one, is told when the
+spawn fails after the endpoint was made (no actor will run behind it).
 ``Ask`` is an ask in flight; ``Cell.ask_soon`` queues one with a callback
 instead of a waiting task (an endpoint that cannot answer by callback, a
 broadcast pool, raises ``trouper.errors.CallbackAskUnsupported``, also
