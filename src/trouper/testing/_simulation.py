@@ -634,13 +634,23 @@ class Simulation:
                     guardians.append(guardian)
 
     def _stop(self, why: Deadlock | MaxTimeExceeded) -> None:
-        """End the run with ``why`` (the watchdog's verdict): trace it, cancel the system."""
-        self._stopped = why
-        self.record("fault", MAIN, str(why).splitlines()[0])
-        if self._body is not None:
-            self._body.cancel()
+        """End the run with ``why`` (the watchdog's verdict): trace it, cancel the system.
+
+        Once the system has ended (the runtime's shutdown runs), or at a second
+        verdict (the system did not end when cancelled, or its actors' shutdown
+        can never end), the shutdown is cut short: nothing else would end it.
+        """
+        if self._stopped is None:
+            self._stopped = why
+            self.record("fault", MAIN, str(why).splitlines()[0])
+            if self._body is not None:
+                self._body.cancel()
+                return
+        if self._outer is not None:
+            self._outer.cancel()
 
     async def _watch(self, steps: _Steps) -> None:
+        # Watches the system and then the runtime's shutdown, until cancelled.
         # The step count when the last wake found no deadline pending (None: one was).
         still: int | None = None
         limit = math.inf if self.max_time is None else self._start + self.max_time
@@ -654,17 +664,22 @@ class Simulation:
                     still = steps.count
                     continue
                 self._stop(Deadlock(self.now(), self._waits_going_on()))
-                return
+                still = None
+                continue
             now = trio.current_time()
-            if now >= limit:
+            if now >= limit and self._stopped is None:
                 assert self.max_time is not None
                 waits = self._waits_going_on()
                 self._stop(MaxTimeExceeded(self.seed, self.now(), self.max_time, waits))
-                return
+                still = None
+                continue
             # Let the clock jump to the next deadline, or to the limit (a task in
-            # wait_all_tasks_blocked would keep it from jumping).
+            # wait_all_tasks_blocked would keep it from jumping). Once the run is
+            # stopped, its shutdown has its own deadlines: only a deadlock cuts it.
             still = None
-            await trio.sleep_until(min(now + until_next, limit))
+            await trio.sleep_until(
+                min(now + until_next, limit if self._stopped is None else math.inf)
+            )
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -676,18 +691,28 @@ class Simulation:
         runtime.instruments.add(_Faults(self))
         runtime.events.listen(self._on_event, kinds=[EventKind.GAVE_UP])
         block_error: Exception | None = None
+        runtime_error: Exception | None = None
         with self._bounded():
-            async with running(runtime), trio.open_nursery() as nursery:
+            # The watchdog watches the runtime's shutdown too: one that can never end
+            # (``shutdown_timeout=math.inf``) would otherwise hang the run.
+            async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._watchdog)
                 try:
-                    with trio.CancelScope() as self._body:
-                        yield self
-                except Exception as error:  # raised below, not wrapped in the nursery's group
-                    block_error = error
+                    async with running(runtime):
+                        try:
+                            with trio.CancelScope() as self._body:
+                                yield self
+                        except Exception as error:  # raised below, not in the nursery's group
+                            block_error = error
+                        finally:
+                            self._body = None
+                except Exception as error:  # the runtime's failure: raised below, as it is
+                    runtime_error = error
                 finally:
-                    self._body = None
                     nursery.cancel_scope.cancel()
+        if runtime_error is not None:
+            raise runtime_error
         if block_error is not None:
             raise block_error
         if self._stopped is not None:

@@ -1,0 +1,60 @@
+"""Review: a run whose runtime's shutdown can never end fails, as a run stuck before it does."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import trio
+
+from trouper import Actor, handler
+from trouper.testing import Deadlock, MaxTimeExceeded, Simulation, run_simulation, simulate
+
+
+class Stubborn(Actor):
+    """Its ``on_stop`` never returns: it waits on nothing that will happen."""
+
+    async def on_stop(self) -> None:
+        await trio.Event().wait()
+
+    @handler
+    async def note(self, msg: str) -> None:
+        pass
+
+
+class Ticking(Actor):
+    """Its ``on_stop`` never returns, but always has a deadline pending."""
+
+    ticks = 0
+
+    async def on_stop(self) -> None:
+        while True:
+            await trio.sleep(1)
+            self.ticks += 1
+
+    @handler
+    async def note(self, msg: str) -> None:
+        pass
+
+
+def test_a_shutdown_that_waits_for_ever_is_a_deadlock() -> None:
+    """No deadline bounds the shutdown: nothing can ever happen, the run says so (no hang)."""
+
+    async def system(sim: Simulation) -> str:
+        await sim.runtime.spawn(Stubborn, name="stubborn", shutdown=math.inf)
+        return "done"
+
+    result = run_simulation(system, seed=1, shutdown_timeout=math.inf)
+    assert isinstance(result.error, Deadlock)
+    assert str(result.error).startswith("deadlock at t=0.0000: every task waits")
+    assert result.value == "done"
+
+
+async def test_a_shutdown_that_goes_on_past_max_time_exceeds_it() -> None:
+    """Virtual time passes in the shutdown, for ever: max_time bounds it as any run."""
+    start = trio.current_time()
+    with trio.fail_after(1000):  # only reached if the run goes on
+        with pytest.raises(MaxTimeExceeded, match=r"^seed 1 has not finished at t=60\.0000 "):
+            async with simulate(seed=1, max_time=60, shutdown_timeout=math.inf) as sim:
+                await sim.runtime.spawn(Ticking, name="ticking", shutdown=math.inf)
+    assert trio.current_time() == start + 60
