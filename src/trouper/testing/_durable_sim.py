@@ -287,6 +287,7 @@ async def _incarnation(
     crashed = False
     value: T | None = None
     error: BaseException | None = None
+    runtime_error: BaseException | None = None
 
     async def crash(scope: trio.CancelScope, at: float) -> None:
         nonlocal crashed
@@ -300,25 +301,34 @@ async def _incarnation(
 
     try:
         with sim._bounded() as killed:
-            async with running(runtime), trio.open_nursery() as nursery:
-                sim._runtime, sim._store, sim._nursery = runtime, store, nursery
-                nursery.start_soon(sim._watchdog)
-                if crash_at is not None:
-                    nursery.start_soon(crash, killed, crash_at)
+            # The watchdog watches the runtime's shutdown too: one that can never end
+            # (``shutdown_timeout=math.inf``) would otherwise hang the run.
+            async with trio.open_nursery() as watching:
+                watching.start_soon(sim._watchdog)
                 try:
-                    with trio.CancelScope() as sim._body:
-                        value = await system(sim)
+                    async with running(runtime), trio.open_nursery() as nursery:
+                        sim._runtime, sim._store, sim._nursery = runtime, store, nursery
+                        if crash_at is not None:
+                            nursery.start_soon(crash, killed, crash_at)
+                        try:
+                            with trio.CancelScope() as sim._body:
+                                value = await system(sim)
+                        except Exception as failure:  # the system's own, not in a nursery's group
+                            error = failure
+                        finally:
+                            sim._body = None
+                            if not crashed:
+                                nursery.cancel_scope.cancel()
+                except Exception as failure:  # the runtime's failure, as it is
+                    runtime_error = failure
                 finally:
-                    sim._body = None
-                    if not crashed:
-                        nursery.cancel_scope.cancel()
-    except Exception as failure:  # the system's own error, or the runtime's
-        if not crashed:
-            error = failure
+                    watching.cancel_scope.cancel()
     finally:
         sim._runtime = sim._store = None
     if crashed:
         return True, None, None
+    if runtime_error is not None:
+        error = runtime_error
     if error is None and sim._stopped is not None:
         error = sim._stopped
     return False, value, error

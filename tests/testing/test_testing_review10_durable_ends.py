@@ -1,0 +1,83 @@
+"""Review: a durable simulation ends as ``run_simulation`` does: errors as raised, never hung."""
+
+from __future__ import annotations
+
+import math
+
+import trio
+
+from trouper import Actor, handler
+from trouper.testing import (
+    Deadlock,
+    DurableSimulation,
+    MaxTimeExceeded,
+    run_durable_simulation,
+    run_simulation,
+)
+
+
+class Stubborn(Actor):
+    """Its ``on_stop`` never returns: it waits on nothing that will happen."""
+
+    async def on_stop(self) -> None:
+        await trio.Event().wait()
+
+    @handler
+    async def note(self, msg: str) -> None:
+        pass
+
+
+class Ticking(Actor):
+    """Its ``on_stop`` never returns, but always has a deadline pending."""
+
+    ticks = 0
+
+    async def on_stop(self) -> None:
+        while True:
+            await trio.sleep(1)
+            self.ticks += 1
+
+    @handler
+    async def note(self, msg: str) -> None:
+        pass
+
+
+async def failing(sim: DurableSimulation) -> None:
+    raise ValueError("the system's own error")
+
+
+def test_the_systems_error_is_the_results_error_as_raised() -> None:
+    """Not wrapped in an ExceptionGroup of the simulation's nursery, as in run_simulation."""
+    durable = run_durable_simulation(failing, seed=1, crashes=(1.0,))
+    plain = run_simulation(failing, seed=1)  # type: ignore[arg-type]
+    assert type(durable.error) is type(plain.error) is ValueError
+    assert str(durable.error) == str(plain.error) == "the system's own error"
+
+
+def test_a_shutdown_that_waits_for_ever_is_a_deadlock() -> None:
+    """An incarnation whose shutdown can never end fails with Deadlock instead of hanging."""
+
+    async def system(sim: DurableSimulation) -> str:
+        await sim.runtime.spawn(Stubborn, name="stubborn", shutdown=math.inf)
+        return "done"
+
+    result = run_durable_simulation(system, seed=1, shutdown_timeout=math.inf)
+    assert isinstance(result.error, Deadlock)
+    assert str(result.error).startswith("deadlock at t=0.0000: every task waits")
+    assert result.value == "done"
+
+
+def test_a_shutdown_that_goes_on_past_max_time_exceeds_it() -> None:
+    """Virtual time passes in the shutdown for ever: max_time bounds it, across incarnations."""
+
+    async def system(sim: DurableSimulation) -> str:
+        await sim.runtime.spawn(Ticking, name="ticking", shutdown=math.inf)
+        await trio.sleep(2)
+        return "done"
+
+    result = run_durable_simulation(
+        system, seed=1, crashes=(1.0,), max_time=60, shutdown_timeout=math.inf
+    )
+    assert isinstance(result.error, MaxTimeExceeded)
+    assert str(result.error).startswith("seed 1 has not finished at t=60.0000 ")
+    assert result.crashes == (1.0,)
