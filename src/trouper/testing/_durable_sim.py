@@ -304,9 +304,9 @@ async def _incarnation(
             # The watchdog watches the runtime's shutdown too: one that can never end
             # (``shutdown_timeout=math.inf``) would otherwise hang the run.
             async with trio.open_nursery() as watching:
-                watching.start_soon(sim._watchdog)
                 try:
                     async with running(runtime), trio.open_nursery() as nursery:
+                        watching.start_soon(sim._watchdog)  # once the runtime has started
                         sim._runtime, sim._store, sim._nursery = runtime, store, nursery
                         if crash_at is not None:
                             nursery.start_soon(crash, killed, crash_at)

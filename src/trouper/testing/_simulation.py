@@ -697,9 +697,9 @@ class Simulation:
             # (``shutdown_timeout=math.inf``) would otherwise hang the run.
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._watchdog)
                 try:
                     async with running(runtime):
+                        nursery.start_soon(self._watchdog)  # once the runtime has started
                         try:
                             with trio.CancelScope() as self._body:
                                 yield self
