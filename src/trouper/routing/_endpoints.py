@@ -618,9 +618,7 @@ class BalancingEndpoint(PoolEndpoint):
         if instruments.intercept_send:
             fate = instruments.intercept(cell, message, SendKind.TELL)
             if fate is not None:
-                delivered = cell.intercepted_tell(fate, item, mailbox)
-                await checkpoint()
-                return delivered
+                return await cell.intercepted_send(fate, item, mailbox)
         if instruments.message_sent and not mailbox.durable:
             item = cell.carrying(message, SendKind.TELL)
         if not mailbox.durable and mailbox.put_nowait(item):

@@ -490,9 +490,7 @@ class Cell:
             if instruments.intercept_send:
                 fate = instruments.intercept(self, message, kind)
                 if fate is not None:
-                    delivered = self.intercepted_tell(fate, item)
-                    await checkpoint()
-                    return delivered
+                    return await self.intercepted_send(fate, item)
             if instruments.message_sent and not mailbox.durable:
                 contexts = instruments.sent(self, message, kind)
                 if contexts is not None:
@@ -796,6 +794,34 @@ class Cell:
         if fate.duplicate:
             self._put_copy(item, target)
         return delivered
+
+    async def intercepted_send(
+        self, fate: Interception, item: object, mailbox: Mailbox | None = None
+    ) -> bool:
+        """An awaited tell as ``fate`` says: ``intercepted_tell``, but the message waits for room.
+
+        Queued now, the message itself waits for room in a full mailbox, as
+        any awaited tell does (put without waiting, it was a dead letter and
+        a duplicate fault lost the message it was to repeat); its duplicate,
+        if any, follows it at once and is a dead letter if it finds no room.
+        """
+        if fate.drop or fate.delay > 0:
+            delivered = self.intercepted_tell(fate, item, mailbox)
+            await checkpoint()
+            return delivered
+        target = self.mailbox if mailbox is None else mailbox
+        if not target.durable and target.put_nowait(item):
+            if fate.duplicate:
+                self._put_copy(item, target)
+            await cancel_shielded_checkpoint()
+            return True
+        if target.closed or not await target.put(item):
+            self.dead_letter(item, _STOPPED_REASON)
+            await cancel_shielded_checkpoint()
+            return False
+        if fate.duplicate:
+            self._put_copy(item, target)
+        return True
 
     def _put_copy(self, item: object, mailbox: Mailbox) -> bool:
         if mailbox.put_nowait(item):
