@@ -129,7 +129,11 @@ class Actor:
         """Run before the first message; ``spawn`` returns once it has completed."""
 
     async def on_stop(self) -> None:
-        """Run after the last message, when the actor stops or before it restarts."""
+        """Run after the last message, when the actor stops or before it restarts.
+
+        An error it raises is logged and reported as a failure (``EventKind.FAILED``);
+        the stop or restart goes on.
+        """
 
     async def on_restart(self, error: BaseException) -> None:
         """Run on the new instance, before ``on_start``, when it replaces a failed one."""

@@ -1678,8 +1678,11 @@ class Cell:
             return  # a stop that is a cancellation never starts on_stop
         try:
             await instance.on_stop()
-        except Exception:
+        except Exception as error:
             log.exception("%s: on_stop raised (ignored, the stop goes on)", self.address.path)
+            # A lifecycle hook that raised: the instruments hear of it (the event log's
+            # FAILED, a simulation's trace), though it changes nothing of the stop.
+            self._failed(error)
 
     def _cancelled_from_outside(self) -> bool:
         """Whether the task is cancelled by something other than its own stop deadline."""
