@@ -34,4 +34,5 @@ async def test_an_on_stop_that_raises_is_a_failed_event_and_the_stop_goes_on() -
         (EventKind.STOPPED, "/bad"),
     ]
     failed = events[0].reason
-    assert isinstance(failed, RuntimeError) and str(failed) == "could not flush"
+    assert isinstance(failed, RuntimeError)
+    assert str(failed) == "could not flush"
