@@ -1185,6 +1185,8 @@ class JetStreamStore:
         """
         if batch.sealed:
             raise RuntimeError("durable() takes a batch that is still open")
+        # A failure (or the close) dropped what was staged: no commit would take this batch.
+        self._writable()
         if batch.waiters is None:
             batch.waiters = []
         task = current_task()
@@ -1741,14 +1743,11 @@ class JetStreamStore:
             self._failure = failure
         for commit in list(self._open):
             self._fail_commit(commit, failure)
-        for batch in self._staged:
-            if batch.waiters:
-                for task in batch.waiters:
-                    self._answer(task, outcome.Error(StoreFailed(*failure.args)))
-                if self._leaving:
-                    self._stay(batch.waiters)
-                batch.waiters = None
-        self._staged.clear()
+        # Dropped unpublished: each fails as a commit of it would (waiters, failure
+        # callbacks, reservations), its batch left open (``durable`` raises the failure).
+        staged, self._staged = self._staged, []
+        for batch in staged:
+            self._fail_commit(_Commit(batch), failure)
         for task, _ in self._flushers:
             reschedule(task, outcome.Error(StoreFailed(*failure.args)))
         self._flushers.clear()
@@ -2083,7 +2082,12 @@ _HEADERS_MAX: Final = 60 * 1024
 """Bytes of headers a dead letter may have (JetStream refuses over 64 KiB of them)."""
 
 _DEAD_RESERVE: Final = 1024
-"""Bytes of ``max_payload`` a mailbox's message leaves free for its dead letter's facts."""
+"""Bytes of ``max_payload`` a mailbox's message leaves free for its dead letter's facts.
+
+The mailbox's name, never cut, is in the facts and in the dead letter's key;
+it fits, since the server keeps stream names (which hold its token) to 255
+bytes (tests/durable_js/test_js_review9_dead_name.py tries the worst names).
+"""
 
 
 def _fitted(facts: dict[str, object], room: int) -> str:
