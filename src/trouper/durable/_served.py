@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import partial
 from random import Random
@@ -194,8 +195,10 @@ class ServedQueue(DurableQueue):
         # sequence: the latest delivery of each, settled when its outcome is
         # durable. A redelivery of one held here is not handed over again.
         self._receipts: dict[int, Received] = {}
-        # Retry endings seen by this process, by sequence (they are not failures).
-        self._retries: dict[int, int] = {}
+        # Retry endings seen by this process, by sequence (they are not failures). At
+        # most ``_RETURNS_KEPT`` entries, the oldest forgotten first (one retried here
+        # and then handled by another host is never seen settled here).
+        self._retries: OrderedDict[int, int] = OrderedDict()
         # Deliveries this process gave back without running them (prefetched when
         # its actor stopped, or interrupted by the stop), by sequence: the server
         # counted each, the attempt does not. At most ``_RETURNS_KEPT`` entries
@@ -211,8 +214,10 @@ class ServedQueue(DurableQueue):
         # error to dead-letter them with when they come back (they do not run
         # again). At most ``_BURIALS_KEPT`` entries.
         self._burials: dict[int, tuple[str, BaseException | None]] = {}
-        # When each held message was first delivered here (wall seconds), by sequence.
-        self._first_seen: dict[int, float] = {}
+        # When each message was first delivered here (wall seconds), by sequence: kept
+        # while it may come back (nacked here). At most ``_RETURNS_KEPT`` entries, the
+        # oldest forgotten first (its next delivery here is then its first).
+        self._first_seen: OrderedDict[int, float] = OrderedDict()
         # Asks waiting in this process for their message, by token. One whose message
         # another host handles is never answered here: once its asker gave up (it is
         # abandoned), the next sweep drops it (see ``_stage_append``).
@@ -405,7 +410,12 @@ class ServedQueue(DurableQueue):
             return
         receipts[sequence] = received
         now = trio.current_time()
-        first = self._first_seen.setdefault(sequence, wall_now())
+        first_seen = self._first_seen
+        first = first_seen.get(sequence)
+        if first is None:
+            first = first_seen[sequence] = wall_now()
+            if len(first_seen) > _RETURNS_KEPT:
+                first_seen.popitem(last=False)
         retries = self._retries.get(sequence, 0)
         companion = None if received.ask is None else self._asks.get(received.ask)
         attempt = received.deliveries
@@ -633,6 +643,9 @@ class ServedQueue(DurableQueue):
     def _settled(self, item: Delivery, current: bool) -> None:
         if not current:
             return
+        # Added by ``_hand_over`` (the polled queue's bookkeeping, unused here): dropped
+        # as that queue's ``_settled`` does, or every message ever handed over stays.
+        self._known.discard(item.id)
         self._outstanding -= 1
         if self.producers:
             self.admit()
@@ -644,7 +657,10 @@ class ServedQueue(DurableQueue):
         self, item: Delivery, delay: float, *, retries: int, now: float, keep_ask: bool
     ) -> None:
         if retries > item._retries:
-            self._retries[item.id] = retries
+            kept = self._retries
+            kept[item.id] = retries
+            if len(kept) > _RETURNS_KEPT:
+                kept.popitem(last=False)
         if not keep_ask:
             self._forget_ask(item)
         self._nack(item.id, delay)
@@ -745,6 +761,7 @@ class ServedQueue(DurableQueue):
                 returned.append(item)
         self.items.clear()
         self._outstanding = 0
+        self._known.clear()  # those being handled settle as of an older generation
         # What is still held was taken (being handled, or settling): its ask is
         # its handler's to answer (as on SQLite); see ``_settle_unhandled``.
         taken = {received.ask for received in self._receipts.values()}
