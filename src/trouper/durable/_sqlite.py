@@ -1089,6 +1089,11 @@ class SqliteStore:
         """False: the mailbox reads, claims and redelivers (a ``PolledStore``)."""
         return False
 
+    @property
+    def threads(self) -> bool:
+        """Whether SQLite runs in the store's own threads (the default), not on Trio's thread."""
+        return self._threads
+
     async def __aenter__(self) -> SqliteStore:
         await self.open()
         return self

@@ -82,7 +82,7 @@ from trio.lowlevel import Task, current_task
 
 from trouper._text import describe
 from trouper.actors import ActorRef
-from trouper.durable import set_wall_clock
+from trouper.durable import SqliteStore, set_wall_clock
 from trouper.runtime import ActorEvent, DeadLetter, EventKind, Runtime
 from trouper.runtime.lowlevel import (
     Cell,
@@ -277,7 +277,8 @@ def _check_runtime_options(
     A bad option is the caller's mistake, not the failure of a run.
 
     Raises:
-        ValueError: an option is reserved, or ``Runtime`` refuses its value.
+        ValueError: an option is reserved, ``Runtime`` refuses its value, or the
+            ``store`` runs SQLite in threads.
         TypeError: ``Runtime`` takes no such option, or refuses its type.
     """
     for key in reserved:
@@ -286,6 +287,13 @@ def _check_runtime_options(
                 f"runtime option {key} is the simulation's own (it sets {', '.join(reserved)}), "
                 f"got {options[key]!r}"
             )
+    store = options.get("store")
+    if isinstance(store, SqliteStore) and store.threads:
+        # Every task waiting for its thread, the watchdog would see a deadlock.
+        raise ValueError(
+            "a simulation's store must run SQLite on Trio's thread: "
+            f"SqliteStore(path, threads=False), got {store!r} (threads=True)"
+        )
     Runtime(**options)  # type: ignore[arg-type]
 
 
