@@ -203,17 +203,17 @@ class ServedQueue(DurableQueue):
         # its actor stopped, or interrupted by the stop), by sequence: the server
         # counted each, the attempt does not. At most ``_RETURNS_KEPT`` entries
         # (one given back and handled elsewhere is never forgotten here).
-        self._returned: dict[int, int] = {}
+        self._returned: OrderedDict[int, int] = OrderedDict()
         # Why the store refused the writes of each message's last run here, by
         # sequence: the reason of its dead letter if it comes back with its
         # deliveries used up. Dropped when it is handed over again (that run's
         # ending is then the last), acked or dead-lettered; at most
         # ``_RETURNS_KEPT`` entries.
-        self._refused: dict[int, str] = {}
+        self._refused: OrderedDict[int, str] = OrderedDict()
         # Messages whose dead letter the store refused, by sequence: the reason and
         # error to dead-letter them with when they come back (they do not run
         # again). At most ``_BURIALS_KEPT`` entries.
-        self._burials: dict[int, tuple[str, BaseException | None]] = {}
+        self._burials: OrderedDict[int, tuple[str, BaseException | None]] = OrderedDict()
         # When each message was first delivered here (wall seconds), by sequence: kept
         # while it may come back (nacked here). At most ``_RETURNS_KEPT`` entries, the
         # oldest forgotten first (its next delivery here is then its first).
@@ -594,7 +594,7 @@ class ServedQueue(DurableQueue):
         returned = self._returned
         returned[sequence] = returned.get(sequence, 0) + 1
         if len(returned) > _RETURNS_KEPT:
-            del returned[next(iter(returned))]
+            returned.popitem(last=False)
 
     def _ack(self, sequence: int) -> None:
         received = self._receipts.pop(sequence, None)
@@ -616,7 +616,7 @@ class ServedQueue(DurableQueue):
         refused = self._refused
         refused[item.id] = refusal
         if len(refused) > _RETURNS_KEPT:
-            del refused[next(iter(refused))]
+            refused.popitem(last=False)
         failures = max(1, item.attempt - item._retries)
         delay = retry_delay(self.options.backoff, failures, self._random)
         log.error(
@@ -705,7 +705,7 @@ class ServedQueue(DurableQueue):
         burials = self._burials
         burials[sequence] = (reason, error)
         if len(burials) > _BURIALS_KEPT:
-            del burials[next(iter(burials))]
+            burials.popitem(last=False)
         delay = retry_delay(self.options.backoff, self.options.max_deliveries, self._random)
         log.error(
             "%s: message %s is dead-lettered again in %.3g s: its dead letter was refused: %s",
