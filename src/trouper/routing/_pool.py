@@ -374,18 +374,19 @@ class _OpenPools:
         endpoints = self._pools.get(address)
         if endpoints is None:
             return []
-        dropped = [endpoint for endpoint in endpoints if not keep(endpoint)]
+        kept: list[PoolEndpoint] = []
+        dropped: list[PoolEndpoint] = []
+        for endpoint in endpoints:
+            (kept if keep(endpoint) else dropped).append(endpoint)
         if dropped:
-            endpoints[:] = [endpoint for endpoint in endpoints if keep(endpoint)]
-            if not endpoints:
+            if kept:
+                self._pools[address] = kept
+            else:
                 del self._pools[address]
-            self._stop_listening()
+                if not self._pools and self._listener is not None:
+                    self._listener.cancel()
+                    self._listener = None
         return dropped
-
-    def _stop_listening(self) -> None:
-        if not self._pools and self._listener is not None:
-            self._listener.cancel()
-            self._listener = None
 
 
 # Keyed weakly, and the value holds no reference to the runtime once its pools
