@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Protocol
 
 import attrs
@@ -98,6 +97,9 @@ _PLAN_LIMIT = 1024
 
 _STOPPED_REASON = DeadLetterReason.ACTOR_STOPPED
 """The dead-letter reason the engine gives once an actor's mailbox is closed."""
+
+_TELL = SendKind.TELL
+"""How a backpressure publish that finds room is reported: the tell it stands for."""
 
 
 def system_subject(kind: EventKind) -> str:
@@ -170,12 +172,10 @@ class Subscription:
     _drop: bool = attrs.field(init=False)
     _active: bool = attrs.field(default=True, init=False)
     _dropped: int = attrs.field(default=0, init=False)
-    # The in-memory mailbox of a local actor subscriber (a publish that finds room in it
-    # cannot wait), else None: a publish to it may wait, and unsubscribing must end that.
-    _mailbox: Mailbox | None = attrs.field(default=None, init=False)
-    # With _mailbox: put a message in it now, reported to the instruments as the tell
-    # that a backpressure publish is (it never waits: only called while there is room).
-    _tell_now: Callable[[object], bool] = attrs.field(init=False)
+    # A local actor subscriber with an in-memory mailbox (a publish that finds room in
+    # it puts the message in at once, reported as a tell: it cannot wait), else None:
+    # a publish to it may wait, and unsubscribing must end that.
+    _cell: Cell | None = attrs.field(default=None, init=False)
     # The mailbox of the local actor behind the subscriber (a pool's ref: the pool
     # actor's), of any kind, else None (another node's ref): once it is closed
     # the actor is stopping for good, and a queue group passes over it.
@@ -186,10 +186,8 @@ class Subscription:
     def __attrs_post_init__(self) -> None:
         self._drop = self._overflow is Overflow.DROP
         endpoint = self._ref.endpoint
-        self._tell_now = self._send_nowait
         if isinstance(endpoint, Cell) and not endpoint.mailbox.durable:
-            self._mailbox = endpoint.mailbox
-            self._tell_now = partial(endpoint.send_nowait_as, kind=SendKind.TELL)
+            self._cell = endpoint
         try:
             cell = cell_of(self._ref)
         except TypeError:
@@ -679,10 +677,10 @@ class TopicRegistry:
                         self._slow(subscription, item)
                         continue
                 else:
-                    mailbox = subscription._mailbox
-                    if mailbox is not None and not mailbox.full:
+                    cell = subscription._cell
+                    if cell is not None and not cell.mailbox.full:
                         # In at once, with no checkpoint per subscriber: the publish's last.
-                        reached = subscription._tell_now(item)
+                        reached = cell.send_nowait_as(item, _TELL)
                     else:
                         reached = await _send_unless_unsubscribed(subscription, item)
                         waited = True
@@ -750,9 +748,9 @@ class TopicRegistry:
                     except MailboxFull:
                         self._slow(taker, item)
                         return False
-                mailbox = taker._mailbox
-                if mailbox is not None and not mailbox.full:
-                    return taker._tell_now(item)  # in at once: no wait
+                cell = taker._cell
+                if cell is not None and not cell.mailbox.full:
+                    return cell.send_nowait_as(item, _TELL)  # in at once: no wait
                 reached = await _send_unless_unsubscribed(taker, item)
             except Exception as error:
                 self._failed(taker, item, error)
