@@ -605,10 +605,10 @@ class Simulation:
             assert self.max_time is not None
             waits = self._waits_going_on()
             error = MaxTimeExceeded(self.seed, self.now(), self.max_time, waits, self.spin_steps)
+            # Cancels the system (its actors stop next, if they can), or, once it has
+            # ended, cuts its shutdown short.
             self._stop(error)
-            if self._body is not None:
-                return  # the system is cancelled: its actors stop next, if they can
-        if self._outer is not None:
+        elif self._outer is not None:
             self._outer.cancel()  # it spins past its stop (an actor that never waits)
 
     def _waits_going_on(self) -> tuple[str, ...]:
