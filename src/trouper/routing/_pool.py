@@ -29,10 +29,10 @@ become a dead letter.
 
 When the pool actor stops for good, one listener per runtime on its
 ``STOPPED`` event (sent from the cell's synchronous finalization, so also
-after a cancelled stop) closes the endpoint. A pool whose spawn fails after its endpoint was made
-(cancelled while its parent's children's nursery opens, its name taken
-meanwhile) never runs: the engine calls ``trouper_spawn_failed``, which
-forgets and closes the endpoint at once.
+after a cancelled stop) closes the endpoint. A pool whose spawn fails after
+its endpoint was made (cancelled while its parent's children's nursery
+opens, its name taken meanwhile) never runs: the engine calls
+``trouper_spawn_failed``, which forgets and closes the endpoint at once.
 """
 
 from __future__ import annotations
