@@ -37,12 +37,13 @@ spawn fails after the endpoint was made (no actor will run behind it).
 instead of a waiting task (an endpoint that cannot answer by callback, a
 broadcast pool, raises ``trouper.errors.CallbackAskUnsupported``, also
 importable from here, from its ``ask_soon``);
-``message_of(item)`` is the message inside any mailbox item; ``Cell.late_deliveries``
-lists the tells an ``Interception`` delayed that are on their way to a cell
-(``LateDelivery``: the message, its fate, when it is due, whether it waits for room). An endpoint
-whose tells may go into a mailbox other than its cell's (a balancing pool's
-shared one) derives from ``SharingEndpoint`` and says, with
-``shared_mailbox_full()``, whether that mailbox is full.
+``message_of(item)`` is the message inside any mailbox item;
+``Cell.late_deliveries`` lists the tells an ``Interception`` delayed that are
+on their way to a cell (``LateDelivery``: the message, its fate, when it is
+due, whether it waits for room). An endpoint whose tells may go into a
+mailbox other than its cell's (a balancing pool's shared one) derives from
+``SharingEndpoint`` and says, with ``shared_mailbox_full()``, whether that
+mailbox is full.
 
 Attaching a layer: ``register_extension(key, factory)`` makes
 ``runtime.extension(key)`` build the layer's object per runtime on first use
