@@ -23,6 +23,7 @@ class BadStop(trouper.Actor):
 
 
 async def test_an_on_stop_that_raises_is_a_failed_event_and_the_stop_goes_on() -> None:
+    """The error is a FAILED event of the actor, before its STOPPED; it stops all the same."""
     events: list[ActorEvent] = []
     async with trouper.open_runtime() as rt:
         rt.events.listen(events.append, kinds=[EventKind.FAILED, EventKind.STOPPED])

@@ -29,6 +29,8 @@ class SlowLog(Actor):
 
 @pytest.mark.parametrize("pooled", [False, True])
 def test_a_duplicated_tell_to_a_full_mailbox_waits_for_room_and_arrives(pooled: bool) -> None:
+    """Each message told to a full mailbox (an actor's, or a balancing pool's) still arrives."""
+
     async def system(sim: Simulation) -> list[str]:
         seen: list[str] = []
         if pooled:  # a balancing pool's shared mailbox, full
