@@ -147,17 +147,20 @@ class RemoteEndpoint:
             cluster._unreachable(message, self.address, peer)
             await cancel_shielded_checkpoint()
             return False
-        tag = peer.tag  # the process it is for: a new one after a wait must not get it
-        while outbox.full:  # woken by room, by the node going or by this node leaving
-            await outbox.wait_room()
-            if peer.dropped:
-                peer = self._repeer()
-            if cluster._outbox is None or peer.gone:  # left, or the node went, meanwhile
-                cluster._unreachable(message, self.address, peer)
-                return False
-            if _restarted(peer, tag):
-                cluster._unreachable(message, self.address, peer, restarted(peer.node))
-                return False
+        if outbox.full:
+            # The process it is for: a new one after the wait must not get it (read here,
+            # off the path of a tell that does not wait).
+            tag = peer.tag
+            while outbox.full:  # woken by room, by the node going or by this node leaving
+                await outbox.wait_room()
+                if peer.dropped:
+                    peer = self._repeer()
+                if cluster._outbox is None or peer.gone:  # left, or the node went, meanwhile
+                    cluster._unreachable(message, self.address, peer)
+                    return False
+                if _restarted(peer, tag):
+                    cluster._unreachable(message, self.address, peer, restarted(peer.node))
+                    return False
         size = self._queue_tell(message, msg_id)
         # A burst of tells is published when the sender yields, so yield once per
         # so many bytes (cancellation is checked on every call).
