@@ -126,7 +126,7 @@ from trouper.remote._endpoint import (
     Liveness,
     Pending,
     RemoteEndpoint,
-    restarted,
+    why_restarted,
 )
 from trouper.remote._outbox import Batch, Outbox
 from trouper.remote.wire import (
@@ -895,7 +895,7 @@ class Cluster:
                 raise WireError("a heartbeat interval is finite seconds > 0")
             if peer.incarnation != incarnation:
                 if peer.incarnation is not None and not peer.gone:
-                    self._gone(peer, restarted(node))
+                    self._gone(peer, why_restarted(node))
                 self._forget(peer.incarnation)
                 peer.seq = 0  # number the messages to this incarnation from 1
                 peer.tag = tag

@@ -35,7 +35,7 @@ __all__ = [
     "Liveness",
     "Pending",
     "RemoteEndpoint",
-    "restarted",
+    "why_restarted",
 ]
 
 MSG_ID_HEADER: Final = "Trouper-Msg-Id"
@@ -61,12 +61,12 @@ GONE: Final = Liveness.GONE
 _pack_entry = ENTRY.pack
 
 
-def restarted(node: str) -> str:
+def why_restarted(node: str) -> str:
     """Why messages for a process of ``node`` that has restarted since cannot go."""
     return f"node {node!r} restarted"
 
 
-def _restarted(peer: Peer, tag: bytes) -> bool:
+def _restarted_since(peer: Peer, tag: bytes) -> bool:
     """Whether ``peer`` runs another process than ``tag`` names (zeros: any process will do).
 
     A tell or ask made while the node ran one process is for that process's
@@ -158,8 +158,8 @@ class RemoteEndpoint:
                 if cluster._outbox is None or peer.gone:  # left, or the node went, meanwhile
                     cluster._unreachable(message, self.address, peer)
                     return False
-                if _restarted(peer, tag):
-                    cluster._unreachable(message, self.address, peer, restarted(peer.node))
+                if _restarted_since(peer, tag):
+                    cluster._unreachable(message, self.address, peer, why_restarted(peer.node))
                     return False
         size = self._queue_tell(message, msg_id)
         # A burst of tells is published when the sender yields, so yield once per
@@ -270,8 +270,8 @@ class RemoteEndpoint:
                 raise NodeUnreachable(address, peer.why)
             if tag is None:
                 tag = peer.tag
-            elif _restarted(peer, tag):
-                raise NodeUnreachable(address, restarted(peer.node))
+            elif _restarted_since(peer, tag):
+                raise NodeUnreachable(address, why_restarted(peer.node))
             if client.status is not Status.CONNECTED:
                 raise NodeUnreachable(address, "this node's connection to the cluster is down")
             if not outbox.full:
