@@ -287,7 +287,6 @@ async def _incarnation(
     crashed = False
     value: T | None = None
     error: BaseException | None = None
-    runtime_error: BaseException | None = None
 
     async def crash(scope: trio.CancelScope, at: float) -> None:
         nonlocal crashed
@@ -320,15 +319,13 @@ async def _incarnation(
                             if not crashed:
                                 nursery.cancel_scope.cancel()
                 except Exception as failure:  # the runtime's failure, as it is
-                    runtime_error = failure
+                    error = failure  # (it outranks the system's, caught before it)
                 finally:
                     watching.cancel_scope.cancel()
     finally:
         sim._runtime = sim._store = None
     if crashed:
         return True, None, None
-    if runtime_error is not None:
-        error = runtime_error
     if error is None and sim._stopped is not None:
         error = sim._stopped
     return False, value, error
