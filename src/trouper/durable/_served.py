@@ -451,6 +451,18 @@ class ServedQueue(DurableQueue):
         delivery = self._delivery(received, attempt, message, retries, first, companion)
         self._hand_over(delivery, now)
 
+    def _hand_over(self, delivery: Delivery, now: float) -> None:
+        """Queue ``delivery`` for the cell (``DurableQueue._hand_over`` without its ``_known``).
+
+        That set serves the polled queue's reads of the store; here a message
+        held is known by its receipt (``_receipts``), and nothing reads it.
+        """
+        delivery._delivered_at = now
+        self.items.append(delivery)
+        self._outstanding += 1
+        if self._consumers:
+            self._wake_one()
+
     def _used_up(self, sequence: int, used: int) -> tuple[str, None]:
         """The reason of the dead letter of ``sequence``, back with its deliveries used up.
 
@@ -643,9 +655,6 @@ class ServedQueue(DurableQueue):
     def _settled(self, item: Delivery, current: bool) -> None:
         if not current:
             return
-        # Added by ``_hand_over`` (the polled queue's bookkeeping, unused here): dropped
-        # as that queue's ``_settled`` does, or every message ever handed over stays.
-        self._known.discard(item.id)
         self._outstanding -= 1
         if self.producers:
             self.admit()
@@ -761,7 +770,6 @@ class ServedQueue(DurableQueue):
                 returned.append(item)
         self.items.clear()
         self._outstanding = 0
-        self._known.clear()  # those being handled settle as of an older generation
         # What is still held was taken (being handled, or settling): its ask is
         # its handler's to answer (as on SQLite); see ``_settle_unhandled``.
         taken = {received.ask for received in self._receipts.values()}
