@@ -1446,12 +1446,12 @@ class Cluster:
             assert msg.reply is not None
             self._respond(msg.reply, payload)
 
-    def _respond(self, subject: str, payload: bytes, asked: _Reply | None = None) -> None:
+    def _respond(self, subject: str, payload: bytes, reply: _Reply | None = None) -> None:
         """Send an answer (to an ask, a watch, a lookup) now, or in order once there is room.
 
         A full write buffer queues it in the outbox instead of dropping it
         (the asker would wait in vain); cut off, it is lost and counted unsent.
-        The answer to an ask (``asked``) lost so is remembered: once this node
+        The answer to an ask (``reply``) lost so is remembered: once this node
         is back, its asker is told (``_tell_lost_replies``).
         """
         outbox = self._outbox
@@ -1464,20 +1464,20 @@ class Cluster:
             except OutboundBufferFull:
                 if client.status is Status.CONNECTED:
                     # Sent once the server has read the rest.
-                    outbox.raw(subject, payload, answer=asked)
+                    outbox.raw(subject, payload, answer=reply)
                 else:
-                    self._reply_lost(asked)
+                    self._reply_lost(reply)
             except NatsError:
-                self._reply_lost(asked)
+                self._reply_lost(reply)
         else:
-            outbox.raw(subject, payload, answer=asked)
+            outbox.raw(subject, payload, answer=reply)
             outbox.publish_now()
 
-    def _reply_lost(self, asked: _Reply | None) -> None:
+    def _reply_lost(self, reply: _Reply | None) -> None:
         """An answer could not be written (cut off): count it; remember an ask's to tell later."""
         self._unsent += 1
-        if asked is not None:
-            self._lost_replies.append(asked)
+        if reply is not None:
+            self._lost_replies.append(reply)
 
     def _tell_lost_replies(self) -> None:
         """Back in the cluster: fail each ask whose reply was lost meanwhile (``NodeUnreachable``).
@@ -1488,10 +1488,10 @@ class Cluster:
         """
         lost, self._lost_replies = self._lost_replies, deque(maxlen=_LOST_REPLIES)
         why = f"its reply was lost while node {self.node!r} was cut off from the cluster"
-        for asked in lost:
-            subject, token, actor = asked
-            error = NodeUnreachable(self._address_of(actor), why)
-            self._respond(subject, FAILED + token + pack(error_to_wire(error, self.node)), asked)
+        for reply in lost:
+            subject, token, asked_on = reply
+            error = NodeUnreachable(self._address_of(asked_on), why)
+            self._respond(subject, FAILED + token + pack(error_to_wire(error, self.node)), reply)
 
     def _on_reply(self, msg: Msg) -> None:
         data = msg.data
