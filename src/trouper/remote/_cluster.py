@@ -1066,7 +1066,7 @@ class Cluster:
             answer.settle(outcome.Value(msg.data))
 
     def _end_watch(self, peer: Peer, watch: _Watch, reason: BaseException | None) -> None:
-        """``_terminated``, for what one request of ``watch`` was answered.
+        """End ``watch`` with ``reason`` (``_terminated``): the answer to one of its requests.
 
         Not if the watch was withdrawn since: a watch made after it at the same
         path has its own request, and its answer (this one may be older: the
@@ -1778,8 +1778,12 @@ class Cluster:
     # --- tells that cannot go ---------------------------------------------------------------------
 
     def _batch_lost(self, batch: Batch) -> None:
-        """A batch could not be written at all: its tells become dead letters."""
-        if batch.answer is not None:  # an ask's answer: its asker is told once this node is back
+        """A batch could not be written at all: its tells become dead letters.
+
+        An ask's answer is remembered instead (``_reply_lost``), so that its
+        asker is told once this node is back.
+        """
+        if batch.answer is not None:
             self._reply_lost(batch.answer)
             return
         if not batch.messages:  # an ask (failed by the outbox), another answer, a control message
