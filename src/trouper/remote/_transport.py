@@ -50,7 +50,7 @@ def _prefix(instance: object, attribute: attrs.Attribute[str], value: str) -> No
 
 
 def _attempts(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    # (The client compares it with a server's failures only once the connection drops.)
+    # (Checked when made, as every option: connect() would refuse it only as the node joins.)
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ValueError(f"{attribute.name} must be a count >= 0 or inf, got {value!r}")
 
