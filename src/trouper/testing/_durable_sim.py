@@ -306,7 +306,7 @@ async def _incarnation(
                 try:
                     async with running(runtime), trio.open_nursery() as nursery:
                         watching.start_soon(sim._watchdog)  # once the runtime has started
-                        sim._runtime, sim._store, sim._nursery = runtime, store, nursery
+                        sim._runtime, sim._store = runtime, store
                         if crash_at is not None:
                             nursery.start_soon(crash, killed, crash_at)
                         try:

@@ -418,7 +418,6 @@ class Simulation:
         self._events: list[TraceEvent] = []
         self._start = 0.0
         self._runtime: Runtime | None = None
-        self._nursery: trio.Nursery | None = None
         self._body: trio.CancelScope | None = None
         self._counts: dict[str, int] = {}
         # Messages delivered to each actor path so far: an actor restarted, spawned again at
@@ -704,7 +703,6 @@ class Simulation:
             # The watchdog watches the runtime's shutdown too: one that can never end
             # (``shutdown_timeout=math.inf``) would otherwise hang the run.
             async with trio.open_nursery() as nursery:
-                self._nursery = nursery
                 try:
                     async with running(runtime):
                         nursery.start_soon(self._watchdog)  # once the runtime has started
