@@ -1483,11 +1483,8 @@ class Client:
                 was reconnecting and its outage buffer held publishes (the
                 message gives how many).
         """
-        if self._status is Status.CLOSED and self._run_scope.cancel_called:
-            await trio.lowlevel.checkpoint()
-            return
         try:
-            await self._close_gracefully()
+            await self._close_gracefully()  # (closed for good: a checkpoint, no more)
         finally:
             self._abort(None)
 
