@@ -2316,13 +2316,10 @@ async def connect(
                     raise BaseExceptionGroup(
                         "the block raised, and closing the client failed", [error, close_error]
                     ) from None
-                finally:
-                    client._abort(client._reason)
                 raise
             else:
-                try:
-                    await client.close()
-                finally:
-                    client._abort(client._reason)
+                await client.close()
+            finally:
+                client._abort(client._reason)
     finally:
         client._stop_flushing()
