@@ -697,8 +697,7 @@ class Simulation:
         self._runtime = runtime
         runtime.instruments.add(_Faults(self))
         runtime.events.listen(self._on_event, kinds=[EventKind.GAVE_UP])
-        block_error: Exception | None = None
-        runtime_error: Exception | None = None
+        failure: Exception | None = None
         with self._bounded():
             # The watchdog watches the runtime's shutdown too: one that can never end
             # (``shutdown_timeout=math.inf``) would otherwise hang the run.
@@ -710,17 +709,15 @@ class Simulation:
                             with trio.CancelScope() as self._body:
                                 yield self
                         except Exception as error:  # raised below, not in the nursery's group
-                            block_error = error
+                            failure = error
                         finally:
                             self._body = None
                 except Exception as error:  # the runtime's failure: raised below, as it is
-                    runtime_error = error
+                    failure = error  # (it outranks the block's, caught before it)
                 finally:
                     nursery.cancel_scope.cancel()
-        if runtime_error is not None:
-            raise runtime_error
-        if block_error is not None:
-            raise block_error
+        if failure is not None:
+            raise failure
         if self._stopped is not None:
             raise self._stopped
 
