@@ -11,6 +11,7 @@ import trio
 import trio.testing
 from remote_support import Balance, nodes, wait_for
 from test_remote_review_full_buffer import CHUNK, Chunk
+from test_remote_review_notices import Relay
 
 import trouper.nats
 from trouper import ActorRef, Runtime
@@ -26,48 +27,6 @@ pytestmark = pytest.mark.real_clock
 OLD, NEW = "ab" * 8, "cd" * 8
 """The incarnations of node "bank" before and after its restart."""
 WHY = "node 'bank' restarted"
-
-
-class Relay:
-    """Relays TCP connections to a server; ``hold`` stops reading what clients write."""
-
-    def __init__(self, url: str) -> None:
-        self.port = int(url.rpartition(":")[2])
-        # The server's port.
-        self.flowing = trio.Event()
-        # Set while what clients write is relayed.
-        self.flowing.set()
-
-    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        task_status.started(listeners[0].socket.getsockname()[1])
-        await trio.serve_listeners(self._relay, listeners)
-
-    async def _relay(self, near: trio.SocketStream) -> None:
-        async with (
-            near,
-            await trio.open_tcp_stream("127.0.0.1", self.port) as far,
-            trio.open_nursery() as nursery,
-        ):
-            nursery.start_soon(self._pump, near, far, True)
-            nursery.start_soon(self._pump, far, near, False)
-
-    async def _pump(
-        self, source: trio.SocketStream, sink: trio.SocketStream, outward: bool
-    ) -> None:
-        while True:
-            data = await source.receive_some()
-            if not data:
-                return
-            if outward:  # held: what was read waits here, and the sockets' buffers fill
-                await self.flowing.wait()
-            await sink.send_all(data)
-
-    def hold(self) -> None:
-        self.flowing = trio.Event()
-
-    def release(self) -> None:
-        self.flowing.set()
 
 
 @attrs.define

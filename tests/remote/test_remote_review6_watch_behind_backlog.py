@@ -7,9 +7,8 @@ from collections.abc import Callable
 import trio
 import trio.testing
 from remote_support import Account, Seen, Watched, Watcher, WatchIt
-from test_remote_review6_restarted_while_waiting import Relay
 from test_remote_review_full_buffer import CHUNK, Chunk
-from test_remote_review_notices import watched
+from test_remote_review_notices import Relay, watched
 
 import trouper
 from trouper.remote import Nats, cluster_of, locate

@@ -199,7 +199,11 @@ async def test_a_notice_lost_with_the_watched_nodes_connection_is_made_good(
 
 
 class Relay:
-    """Relays TCP connections to a server; ``cut`` drops them and refuses more until ``heal``."""
+    """Relays TCP connections to a server; ``cut`` drops them and refuses more until ``heal``.
+
+    ``hold`` stops relaying what clients write (read once held, it waits here
+    while the sockets' buffers fill) until ``release``.
+    """
 
     def __init__(self, url: str) -> None:
         self.port = int(url.rpartition(":")[2])
@@ -212,6 +216,9 @@ class Relay:
         # Whether what clients write is dropped instead of relayed.
         self.swallowed = 0
         """Bytes clients wrote that were dropped."""
+        self.flowing = trio.Event()
+        # Set while what clients write is relayed (not held).
+        self.flowing.set()
 
     async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -233,6 +240,8 @@ class Relay:
         self, source: trio.SocketStream, sink: trio.SocketStream, outward: bool
     ) -> None:
         async for data in source:
+            if outward and not self.flowing.is_set():
+                await self.flowing.wait()
             if outward and self.swallowing:
                 self.swallowed += len(data)
             else:
@@ -249,6 +258,12 @@ class Relay:
 
     def heal(self) -> None:
         self.refusing = self.swallowing = False
+
+    def hold(self) -> None:
+        self.flowing = trio.Event()
+
+    def release(self) -> None:
+        self.flowing.set()
 
 
 def watched(runtime: trouper.Runtime, name: str) -> bool:
