@@ -128,7 +128,7 @@ from trouper.remote._endpoint import (
     RemoteEndpoint,
     why_restarted,
 )
-from trouper.remote._outbox import Batch, Outbox
+from trouper.remote._outbox import Batch, Outbox, Reply
 from trouper.remote.wire import (
     ENTRY,
     FAILED,
@@ -333,17 +333,13 @@ class _Proxy:
 _unpack_entry = ENTRY.unpack_from
 _pack_entry = ENTRY.pack
 
-_Reply = tuple[str, bytes, str]
-"""Where an ask from another node is answered: the asking node's reply subject and the token,
-and the subject it was asked on (which names the actor asked)."""
-
 
 class _Held:
     """A message from another node waiting for room in a full mailbox."""
 
     __slots__ = ("headers", "message", "reply")
 
-    def __init__(self, message: object, headers: Headers | None, reply: _Reply | None) -> None:
+    def __init__(self, message: object, headers: Headers | None, reply: Reply | None) -> None:
         self.message = message
         # What was sent.
         self.headers = headers
@@ -422,7 +418,7 @@ class Cluster:
         # The last ask token handed out (tokens are never reused).
         self._pending: dict[int, Pending] = {}
         # Asks from this node waiting for their replies, by token.
-        self._lost_replies: deque[_Reply] = deque(maxlen=_LOST_REPLIES)
+        self._lost_replies: deque[Reply] = deque(maxlen=_LOST_REPLIES)
         # Asks from other nodes whose answers were lost while this node was cut off (the
         # newest _LOST_REPLIES): told so once it is back.
         self._forgotten: dict[str, None] = {}
@@ -1188,7 +1184,7 @@ class Cluster:
             if last is None and data[8:16] != self._incarnation and data[8:16] != NO_INCARNATION:
                 self._stale_frame(subject, data, size, asked)  # (a pair never seen: stale?)
                 return
-            reply: _Reply | None
+            reply: Reply | None
             codec = self._codec
             while pos < size:
                 seq, length = _unpack_entry(data, pos)
@@ -1276,7 +1272,7 @@ class Cluster:
         target: _Target,
         blob: bytes,
         error: UndecodableMessage,
-        reply: _Reply | None,
+        reply: Reply | None,
     ) -> None:
         address = self._address_of(subject) if target is _NOBODY else target[0].address
         self._post_undecodable(blob, address, error)
@@ -1304,7 +1300,7 @@ class Cluster:
         self._undecodable += 1
         self._runtime.dead_letters.post(DeadLetter(data, recipient, str(error), error))
 
-    def _no_actor(self, subject: str, message: object, reply: _Reply | None) -> None:
+    def _no_actor(self, subject: str, message: object, reply: Reply | None) -> None:
         """A message for a path where no actor lives here: a dead letter, ``ActorStopped``."""
         address = self._address_of(subject)
         self._runtime.dead_letters.post(
@@ -1388,7 +1384,7 @@ class Cluster:
         self,
         ref: ActorRef[object],
         message: object,
-        reply: _Reply,
+        reply: Reply,
         headers: Headers | None = None,
     ) -> None:
         ask_soon = getattr(ref.endpoint, "ask_soon", None)
@@ -1408,7 +1404,7 @@ class Cluster:
         except Exception as error:  # refused (stopped, unhandled), or routing it raised: its answer
             self._answer(reply, outcome.Error(error))
 
-    def _answer(self, reply: _Reply, result: outcome.Outcome[object]) -> None:
+    def _answer(self, reply: Reply, result: outcome.Outcome[object]) -> None:
         """Send an ask's outcome back to the asking node (``Cell.ask_soon``'s callback)."""
         outbox = self._outbox
         if outbox is None:
@@ -1446,7 +1442,7 @@ class Cluster:
             assert msg.reply is not None
             self._respond(msg.reply, payload)
 
-    def _respond(self, subject: str, payload: bytes, reply: _Reply | None = None) -> None:
+    def _respond(self, subject: str, payload: bytes, reply: Reply | None = None) -> None:
         """Send an answer (to an ask, a watch, a lookup) now, or in order once there is room.
 
         A full write buffer queues it in the outbox instead of dropping it
@@ -1473,7 +1469,7 @@ class Cluster:
             outbox.raw(subject, payload, answer=reply)
             outbox.publish_now()
 
-    def _reply_lost(self, reply: _Reply | None) -> None:
+    def _reply_lost(self, reply: Reply | None) -> None:
         """An answer could not be written (cut off): count it; remember an ask's to tell later."""
         self._unsent += 1
         if reply is not None:
@@ -1576,7 +1572,7 @@ class Cluster:
                 del self._backlogs[ref]
             self._held -= len(backlog)
 
-    async def _ask_when_room(self, ref: ActorRef[object], message: object, reply: _Reply) -> None:
+    async def _ask_when_room(self, ref: ActorRef[object], message: object, reply: Reply) -> None:
         """Put a held ask in ``ref``'s mailbox, waiting for room, before the drain goes on.
 
         Its answer comes by callback, so the drain waits for room, not for the

@@ -54,13 +54,17 @@ if TYPE_CHECKING:
     from trouper.nats import Client
     from trouper.remote._endpoint import Pending
 
-__all__ = ["BATCH_BYTES", "QUEUE_BYTES", "Batch", "Outbox"]
+__all__ = ["BATCH_BYTES", "QUEUE_BYTES", "Batch", "Outbox", "Reply"]
 
 BATCH_BYTES: Final = 64 * 1024
 """A batch closes once it holds this many bytes (or the server's ``max_payload``, if less)."""
 
 QUEUE_BYTES: Final = 4 * 1024 * 1024
 """Bytes queued and not yet published beyond which ``send`` waits (backpressure)."""
+
+Reply = tuple[str, bytes, str]
+"""Where an ask from another node is answered: the asking node's reply subject and the token,
+and the subject it was asked on (which names the actor asked)."""
 
 _pack_entry = ENTRY.pack
 _ENTRY_HEAD: Final = ENTRY.size
@@ -92,7 +96,7 @@ class Batch:
         # That ask (or watch request), to fail if the batch cannot be sent.
         self.headers = headers
         # NATS headers (a tell's msg_id); such a batch holds that one message.
-        self.answer: tuple[str, bytes, str] | None = None
+        self.answer: Reply | None = None
         # The ask it answers (the node's record of it), for on_lost to tell its asker later.
 
 
@@ -199,7 +203,7 @@ class Outbox:
         *,
         reply: str | None = None,
         pending: Pending | None = None,
-        answer: tuple[str, bytes, str] | None = None,
+        answer: Reply | None = None,
     ) -> None:
         """Queue a message that is no frame (an answer, a control message), in order.
 
