@@ -731,8 +731,11 @@ class ServedQueue(DurableQueue):
 
     def _forget(self, sequence: int) -> None:
         """Drop what is remembered of ``sequence`` besides its receipt (acked or dead-lettered)."""
-        self._retries.pop(sequence, None)
-        self._returned.pop(sequence, None)
+        # Per message settled: the maps that are mostly empty are looked at only if not.
+        if self._retries:
+            self._retries.pop(sequence, None)
+        if self._returned:
+            self._returned.pop(sequence, None)
         self._first_seen.pop(sequence, None)
         if self._refused:
             self._refused.pop(sequence, None)
