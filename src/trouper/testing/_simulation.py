@@ -428,8 +428,8 @@ class Simulation:
         self._cells: weakref.WeakKeyDictionary[Task, Cell] = weakref.WeakKeyDictionary()
         self._waits: dict[int, _Wait] = {}
         self._wait_ids = iter(range(1, 1 << 62))
-        # Past this many waits, ``wait_begins`` forgets the ones no longer going on (whose
-        # end no hook reported), so that they never pile up; doubles with the live ones.
+        # Past this many waits, noting one (``_note_wait``) forgets those no longer going on
+        # (whose end no hook reported), so that they never pile up; doubles with the live ones.
         self._prune_at = 64
         self._room_waits: dict[Task, int] = {}
         self._late_asks: dict[Task, int] = {}
@@ -524,6 +524,7 @@ class Simulation:
         return self._note_wait(what, _waiting_frame())
 
     def _note_wait(self, what: str, frame: FrameType | None) -> int:
+        """Note a wait of the current task, going on while ``frame`` runs (None: until it ends)."""
         waits = self._waits
         if len(waits) >= self._prune_at:
             for token, wait in tuple(waits.items()):
