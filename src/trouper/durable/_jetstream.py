@@ -1599,9 +1599,11 @@ class JetStreamStore:
             for mailbox, records in by_mailbox.items():
                 depth = self._depths.get(mailbox)
                 if depth is not None:
+                    stored = 0  # counted here: one write of the depth per mailbox and commit
                     for record in records:
                         if record.accepted:
-                            depth.changes += 1
+                            stored += 1
+                    depth.changes += stored
                 listener = listeners.get(mailbox)
                 if listener is not None:
                     listener.appended(records)
