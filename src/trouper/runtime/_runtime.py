@@ -125,20 +125,17 @@ class MailboxFactory(Protocol):
 
 
 class EndpointFactory(Protocol):
-    """A factory whose actors' refs deliver through an endpoint of its own (a pool's router)."""
+    """A factory whose actors' refs deliver through an endpoint of its own (a pool's router).
+
+    It may also have ``trouper_spawn_failed(cell, endpoint)`` (not part of the
+    protocol, so a factory without it still is one): called once, synchronously,
+    when the spawn of ``cell`` fails after ``trouper_endpoint`` made ``endpoint``
+    (the spawn was cancelled, its name or id was taken meanwhile, the runtime
+    is closing, the factory raised), so that it releases what the endpoint holds.
+    """
 
     def trouper_endpoint(self, cell: Cell) -> Endpoint[object]:
         """Return the endpoint the actor's ref delivers through, for the cell just made."""
-        ...
-
-    def trouper_spawn_failed(self, cell: Cell, endpoint: Endpoint[object]) -> None:
-        """The spawn of ``cell`` failed after ``trouper_endpoint`` made ``endpoint``.
-
-        No actor will ever run behind it (the spawn was cancelled, its name or id
-        was taken meanwhile, the runtime is closing, the factory raised): release
-        what the endpoint holds. Called once, synchronously, as the spawn's error
-        leaves it. Optional: a factory without it is told nothing.
-        """
         ...
 
 
