@@ -314,7 +314,7 @@ class ServedQueue(DurableQueue):
             self._on_refused(self._refused_message(record), error)
 
     def store_failed(self, error: BaseException) -> None:
-        """The store failed: hand out nothing more, fail parked senders, tell ``on_failure``."""
+        """The store failed: as ``DurableQueue.store_failed``, and the feed's wait is woken."""
         super().store_failed(error)
         if self._feed is not None:
             self._feed.wake()
