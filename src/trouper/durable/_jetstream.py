@@ -1614,24 +1614,28 @@ class JetStreamStore:
         for callback in batch.callbacks():
             callback()
         if batch.waiters:
-            for task in batch.waiters:
-                self._answer(task, outcome.Value(None))
+            self._answer(batch.waiters, None)
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None
         self._release_flushers(commit)
 
-    def _answer(self, task: Task, result: outcome.Outcome[None]) -> None:
-        """Wake ``task``, waiting in ``durable``, with ``result``.
+    def _answer(self, waiters: list[Task], failure: StoreFailed | None) -> None:
+        """Wake the tasks waiting in ``durable`` for a batch: with None, or a copy of ``failure``.
 
-        Unless it is the task running: its batch was settled while it sent it
+        Unless one is the task running: its batch was settled while it sent it
         (a publish refused by the client), before it parked. Trio reschedules
         only a parked task: the result is kept for ``durable`` to return.
         """
-        if task is current_task():
-            self._early[task] = result
-        else:
-            reschedule(task, result)
+        running = current_task()  # once per batch: its waiters are one per put
+        for task in waiters:
+            result: outcome.Outcome[None] = (
+                outcome.Value(None) if failure is None else outcome.Error(_copy(failure))
+            )
+            if task is running:
+                self._early[task] = result
+            else:
+                reschedule(task, result)
 
     def _let_leave(self, batch: WriteBatch) -> None:
         """Reschedule, with their cancellation, the tasks that asked to leave ``batch``'s wait."""
@@ -1703,8 +1707,7 @@ class JetStreamStore:
         self._open.pop(commit, None)
         batch = commit.batch
         if batch.waiters:
-            for task in batch.waiters:
-                self._answer(task, outcome.Error(_copy(failure)))
+            self._answer(batch.waiters, failure)
             if self._leaving:
                 self._stay(batch.waiters)
             batch.waiters = None
