@@ -646,11 +646,19 @@ class ServedQueue(DurableQueue):
             _settle_quietly(partial(received.receipt.nak_nowait, delay=delay))
 
     def _forget_ask(self, item: Delivery) -> None:
-        if item.companion is not None:
-            for token, ask in list(self._asks.items()):
-                if ask is item.companion:
-                    del self._asks[token]
-                    break
+        ask = item.companion
+        if ask is None:
+            return
+        # Found by the token its message carries: no scan of every ask waiting here.
+        received = self._receipts.get(item.id)
+        token = None if received is None else received.ask
+        if token is not None and self._asks.get(token) is ask:
+            del self._asks[token]
+            return
+        for token, waiting in list(self._asks.items()):
+            if waiting is ask:
+                del self._asks[token]
+                break
 
     def _settled(self, item: Delivery, current: bool) -> None:
         if not current:
