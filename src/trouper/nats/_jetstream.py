@@ -1052,7 +1052,12 @@ class JetStream:
         With ``config``, the consumer is created (or updated) with it and the
         name ``durable``; without, an existing consumer is bound, or one with
         the default configuration is made.
+
+        Raises:
+            ValueError: ``stream`` or ``durable`` is not a valid name (nothing is made).
         """
+        _check_name("stream", stream)
+        _check_name("consumer", durable)
         if config is None:
             try:
                 await self.consumer_info(stream, durable)
