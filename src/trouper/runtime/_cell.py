@@ -79,7 +79,7 @@ from trio.lowlevel import (
     wait_task_rescheduled,
 )
 
-from trouper._text import describe, type_name
+from trouper._text import class_label, describe, type_name
 from trouper.actors import (
     Actor,
     ActorRef,
@@ -1820,7 +1820,17 @@ class Cell:
     def strategy(self) -> Strategy:
         """How this actor supervises its children (its instance's or class's, or the default)."""
         source = self.instance if self.instance is not None else self.actor_class
-        return source.supervisor_strategy or self.runtime.default_strategy
+        strategy = source.supervisor_strategy
+        if strategy is None:
+            return self.runtime.default_strategy
+        if not isinstance(strategy, Strategy):
+            # (``OneForAll`` for ``OneForAll()``): refused at the first child, not
+            # at its first failure, where the supervisor's worker crashed the runtime.
+            raise ValueError(
+                f"{class_label(self.actor_class)}.supervisor_strategy must be a Strategy "
+                f"(OneForOne(), OneForAll() or RestForOne()) or None, got {strategy!r}"
+            )
+        return strategy
 
     @property
     def children_guardian(self) -> Guardian | None:

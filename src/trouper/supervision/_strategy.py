@@ -187,6 +187,15 @@ class Strategy:
         if value is not None and not isinstance(value, Backoff):
             raise ValueError(f"backoff must be a Backoff or None, got {value!r}")
 
+    def __attrs_post_init__(self) -> None:
+        if type(self).affected is Strategy.affected:
+            # The base names no children to restart: a supervisor given it would
+            # fail inside its own worker at the first restart, not here.
+            raise ValueError(
+                f"{type(self).__name__} does not say which children to restart: "
+                "use OneForOne, OneForAll or RestForOne (or a subclass defining affected())"
+            )
+
     def directive_for(self, error: BaseException) -> Directive:
         """Return the directive for ``error``: the first match along its MRO, else RESTART."""
         for cls in type(error).__mro__:
