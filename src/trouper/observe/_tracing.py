@@ -155,10 +155,14 @@ class Tracing(Instrument):
             return
         span, token = active
         error = outcome.error
-        if error is not None:
-            _fail(span, error)
-        span.end()
-        self._detach(token)
+        try:
+            if error is not None:
+                _fail(span, error)
+        finally:
+            # Whatever the error's text does, the span ends and the cell's task
+            # leaves it: a span left current would parent what the task does next.
+            span.end()
+            self._detach(token)
 
     def inject_headers(self, headers: dict[str, str]) -> None:
         """Write the sender's current context into a message's headers for another node."""
@@ -171,7 +175,14 @@ class Tracing(Instrument):
 
 
 def _fail(span: Span, error: BaseException) -> None:
+    """Mark ``span`` failed by ``error``; never raises (a user's error may break its ``str``)."""
     from opentelemetry.trace import Status, StatusCode
 
-    span.record_exception(error)
-    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    try:
+        text = str(error)
+    except Exception as broken:
+        text = f"<str() raised {type(broken).__name__}>"
+    else:
+        # The SDK's ``record_exception`` reads ``str(error)`` too: no event without it.
+        span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {text}"))
