@@ -72,6 +72,7 @@ from trouper.durable._queue import (
     EncodedMessage,
     MessageCodec,
     Retry,
+    _answer_failure,
     _bad_msg_id,
     _copy_refusal,
     _dead_letter_facts,
@@ -294,7 +295,11 @@ class ServedQueue(DurableQueue):
         self._check()
         message, msg_id, companion = _unwrap(item)
         encoded = self._codec.encode(message)
-        self._stage_append(self._open_batch(), message, encoded, msg_id, companion, beyond=True)
+        batch = self._open_batch()
+        self._stage_append(batch, message, encoded, msg_id, companion, beyond=True)
+        if companion is not None:
+            # Nobody waits for this commit but its asker (as ``put_nowait``).
+            batch.after_failure(_answer_failure(companion))
 
     def appended(self, appends: Sequence[Append]) -> None:
         """Release the reservations of this queue's appends now durable, or refused."""
@@ -314,8 +319,28 @@ class ServedQueue(DurableQueue):
             self._on_refused(self._refused_message(record), error)
 
     def store_failed(self, error: BaseException) -> None:
-        """The store failed: as ``DurableQueue.store_failed``, and the feed's wait is woken."""
+        """The store failed: as ``DurableQueue.store_failed``, and the feed's wait is woken.
+
+        The asks waiting here for messages not handed to a handler get the
+        failure too, not only those of prefetched deliveries: messages still
+        in the stream (beyond the prefetch window, or nacked by ``Retry``) are
+        not delivered here any more. An ask whose message is being handled or
+        settling is its handler's to answer (as in ``close``).
+        """
+        if self._failure is not None:
+            return
+        prefetched = {item.id for item in self.items if type(item) is Delivery}
+        taken = {
+            received.ask
+            for sequence, received in self._receipts.items()
+            if sequence not in prefetched
+        }
         super().store_failed(error)
+        asks = self._asks
+        self._asks = {token: ask for token, ask in asks.items() if token in taken}
+        for token, ask in asks.items():
+            if token not in taken:
+                ask.settle(outcome.Error(copy_failure(error)))
         if self._feed is not None:
             self._feed.wake()
 
