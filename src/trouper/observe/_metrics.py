@@ -586,13 +586,15 @@ class _TimedMetrics(Metrics):
         if type(context) is not float:
             return  # not timed (or another clock's: the engine never mixes them)
         now = self._clock()
-        self._starts[actor] = now
         tally = self._tallies.get(actor.actor_class) or self._tally(actor.actor_class)
         wait = now - context
         tally.wait[bisect_left(BUCKETS, wait)] += 1
         tally.wait_sum += wait
         if self._wait_histogram is not None:
             self._wait_histogram.record(wait, {_ATTRIBUTE: tally.label})
+            # The handler starts after the SDK's record (microseconds): not its time.
+            now = self._clock()
+        self._starts[actor] = now
 
     def handler_finished(
         self, actor: Cell, message: object, context: object, outcome: HandlerOutcome
