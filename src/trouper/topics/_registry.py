@@ -452,8 +452,11 @@ class TopicRegistry:
             ActorStopped: ``ref``'s actor has already stopped for good.
             ValueError: ``overflow`` is not an ``Overflow``, is
                 ``BACKPRESSURE`` for a system pattern, ``queue`` is not a
-                valid name or is given for a system pattern, or ``ref`` is an
-                actor of another runtime.
+                valid name or is given for a system pattern, ``ref`` is an
+                actor of another runtime, or ``ref`` is an actor with a durable
+                mailbox and ``with_subject`` is true or ``pattern`` is a system
+                pattern (its mailbox could store neither ``Published`` nor the
+                runtime's reports).
             TypeError: ``ref`` is not an ``ActorRef``, or ``with_subject`` not a bool.
         """
         self._runtime.check_thread("subscribe")
@@ -478,6 +481,7 @@ class TopicRegistry:
                 "with overflow=Overflow.DROP (the default for them)"
             )
         owner = self._check_alive(ref)
+        _check_storable(ref, pattern, with_subject, system)
         endpoint = ref.endpoint
         subscription = Subscription(
             self,
@@ -1014,6 +1018,34 @@ async def _send_unless_unsubscribed(subscription: Subscription, item: object) ->
         finally:
             waits.remove(scope)
     return None  # unsubscribed while waiting: nothing delivered (the caller finds a stand-in)
+
+
+def _check_storable(ref: ActorRef[object], pattern: str, with_subject: bool, system: bool) -> None:
+    """Refuse to subscribe an actor with a durable mailbox for what its mailbox cannot store.
+
+    A ``Published`` carries any message, and a report (``DeadLetter``,
+    ``ActorEvent``) any message and error: no codec writes them, so each
+    publish would only become a dead letter (a report, not even that).
+
+    Raises:
+        ValueError: ``ref`` is an actor with a durable mailbox, and ``with_subject``
+            is true or ``pattern`` is a system pattern.
+    """
+    endpoint = ref.endpoint
+    if not (with_subject or system) or not (
+        isinstance(endpoint, Cell) and endpoint.mailbox.durable
+    ):
+        return
+    prefix = f"{ref.address} has a durable mailbox, which stores only registered message types: "
+    if system:
+        raise ValueError(
+            f"{prefix}the runtime's reports on {pattern!r} cannot be stored; "
+            "subscribe an actor with an in-memory mailbox to them"
+        )
+    raise ValueError(
+        f"{prefix}subscribe it without with_subject=True (Published carries any message "
+        "and cannot be stored)"
+    )
 
 
 def _is_report(message: object) -> bool:
