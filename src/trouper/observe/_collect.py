@@ -25,7 +25,7 @@ frame is kept alive, and forgotten when the actor stops.
 from __future__ import annotations
 
 import traceback
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, cast
@@ -340,7 +340,9 @@ class Collector(Instrument):
         self._seq = 0
         # Per live actor path, its latest failures; insertion order is least recently failed
         # first. An actor's entry goes when it stops (a new actor of its name starts with none).
-        self._failures: dict[str, deque[_FailureRecord]] = {}
+        # An OrderedDict: forgetting the oldest of a plain dict (``next(iter(d))``)
+        # walks the holes its deletions left, O(actors) per failure at the cap.
+        self._failures: OrderedDict[str, deque[_FailureRecord]] = OrderedDict()
         # How many failures each actor keeps.
         self._keep_failures = failures_per_actor
         # How many actors keep failures.
@@ -380,13 +382,15 @@ class Collector(Instrument):
         """Record a failure of ``actor``, in the feed and in its recent failures."""
         path = actor.address.path
         self._add("failed", actor, path, error)
-        kept = self._failures.pop(path, None)
+        failures = self._failures
+        kept = failures.get(path)
         if kept is None:
-            kept = deque(maxlen=self._keep_failures)
-            if len(self._failures) >= self._max_actors:
-                del self._failures[next(iter(self._failures))]
+            if len(failures) >= self._max_actors:
+                failures.popitem(last=False)
+            kept = failures[path] = deque(maxlen=self._keep_failures)
+        else:
+            failures.move_to_end(path)
         kept.append(_FailureRecord(trio.current_time(), error))
-        self._failures[path] = kept
 
     def actor_restarted(self, actor: Cell, error: BaseException | None) -> None:
         """Record that ``actor``'s supervisor restarted it."""
