@@ -1307,7 +1307,10 @@ class PullConsumer:
         cannot deliver too); one made during the outage goes out on the next
         connection, however long the outage. A pull refused for now (a 409
         ``Exceeded MaxWaiting``...) is asked again after a pause, 50 ms
-        doubling with each such refusal in a row up to 1 s.
+        doubling with each such refusal in a row up to 1 s. A pull with no
+        responder (503) makes a reader ask for the consumer: if it or its
+        stream is not found, the stream ends with that ``JetStreamError``;
+        else (a cluster electing its leader) it pulls again after such a pause.
         Leaving the block stops pulling; messages the server had already sent
         are delivered again after ``ack_wait``.
         """
@@ -1337,6 +1340,7 @@ class MessageStream:
         "_error",
         "_expires",
         "_lot",
+        "_missing",
         "_outstanding",
         "_pulled_at",
         "_refusals",
@@ -1359,8 +1363,11 @@ class MessageStream:
         self._pulled_at = -math.inf
         # Pulls refused for now in a row (409 Exceeded MaxWaiting...); 0 once one is taken.
         self._refusals = 0
-        # trio.current_time() before which no pull is made (after such a refusal).
+        # trio.current_time() before which no pull is made (after such a refusal,
+        # or inf while a pull answered by no responder is looked into).
         self._retry_at = -math.inf
+        # Whether a pull had no responder (503) and no reader has asked why yet.
+        self._missing = False
         # Messages received and not yet read (at most _batch).
         self._buffer: deque[JsMsg] = deque()
         # Readers waiting for a message.
@@ -1418,6 +1425,33 @@ class MessageStream:
             self._refusals += 1
             self._retry_at = trio.current_time() + _pause_after(self._refusals)
             self._lot.unpark_all()  # to pull again at _retry_at, not at the pull's expiry
+        elif status == 503:
+            # No responder: the consumer or its stream is gone (for good), or the
+            # consumer has no leader for now (a cluster electing one). No pull is
+            # made until a reader has asked the server which (_look_into_missing).
+            self._outstanding = 0
+            self._missing = True
+            self._retry_at = math.inf
+            self._lot.unpark_all()
+
+    async def _look_into_missing(self) -> None:
+        """After a pull had no responder: end the stream if the consumer is gone, else pause."""
+        self._missing = False
+        try:
+            await self._consumer.info()
+        except JetStreamError as error:
+            if error.err_code in (10014, 10059):  # consumer, or stream, not found
+                self._fail(error)
+                return
+        except NatsError:
+            pass  # no answer either (no leader yet, a drop...): pull again after the pause
+        except BaseException:
+            self._missing = True  # cancelled: the next reader asks again
+            self._lot.unpark_all()
+            raise
+        self._refusals += 1
+        self._retry_at = trio.current_time() + _pause_after(self._refusals)
+        self._lot.unpark_all()
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -1440,13 +1474,18 @@ class MessageStream:
 
         Raises:
             JetStreamError: the server refused the pulls for good: a 409 (consumer
-                deleted, a batch over its ``max_batch``...) or a bad request (400).
+                deleted, a batch over its ``max_batch``...) or a bad request (400);
+                or a pull had no responder and the consumer, or its stream, is
+                not found (404, ``err_code`` 10014 or 10059).
             ConnectionClosed: the client closed.
         """
         await checkpoint_if_cancelled()
         while not self._buffer:
             if self._error is not None:
                 raise self._error
+            if self._missing:
+                await self._look_into_missing()
+                continue
             client = self._client
             # While reconnecting, no pull ends: those buffered go out after.
             live = client._status is not Status.RECONNECTING

@@ -1,0 +1,49 @@
+"""Review 8: ``consume()`` of a consumer that is gone ends with an error instead of hanging.
+
+A pull to a consumer that no longer exists has no responder: the server
+answers it with a 503 status, not with the 409 ``Consumer Deleted`` that
+pulls waiting at the deletion get. The stream ignored the 503, took the
+pull for outstanding until its expiry (30 s by default), pulled again, and
+so on for ever: its reader waited without end and never learnt why (while
+``fetch`` raised ``NoResponders`` at once).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import trio
+
+from trouper.nats import JetStreamError, StorageType, StreamConfig, connect
+
+pytestmark = pytest.mark.real_clock
+
+_names = itertools.count()
+
+
+@pytest.mark.parametrize(("gone", "err_code"), [("consumer", 10014), ("stream", 10059)])
+async def test_consume_of_a_missing_consumer_raises_not_found(
+    nats_url: str, gone: str, err_code: int
+) -> None:
+    """With its consumer (or stream) deleted before any pull, consume()'s reader gets a 404."""
+    name = f"R8C{next(_names)}"
+    with trio.fail_after(5):
+        async with connect(nats_url) as nc:
+            js = nc.jetstream()
+            await js.add_stream(
+                StreamConfig(name, subjects=[f"{name}.>"], storage=StorageType.MEMORY)
+            )
+            consumer = await js.pull_subscribe(name, "gone")
+            if gone == "consumer":
+                await js.delete_consumer(name, "gone")
+            else:
+                await js.delete_stream(name)
+            try:
+                async with consumer.consume(batch=4) as messages:
+                    with pytest.raises(JetStreamError) as raised:
+                        await messages.next_msg()
+                assert (raised.value.code, raised.value.err_code) == (404, err_code)
+            finally:
+                if gone == "consumer":
+                    await js.delete_stream(name)
