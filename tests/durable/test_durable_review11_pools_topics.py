@@ -10,7 +10,8 @@ import trio
 from durable_support import Charge, sqlite
 
 import trouper
-from trouper.durable import Durable
+from trouper.durable import Durable, durable_ref
+from trouper.routing import Balancing, Resize
 from trouper.topics import Published
 
 
@@ -67,3 +68,21 @@ async def test_a_durable_subscriber_to_system_topics_is_refused_at_subscribe(
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             rt.topics.subscribe(ref, "trouper.system.>")
         assert len(rt.topics) == 0
+
+
+class Worker(trouper.Actor):
+    """Replies with the job's id."""
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> str:
+        return message.order_id
+
+
+async def test_a_durable_ref_to_a_pool_asks_it_after_a_shrink(tmp_path: Path) -> None:
+    """The ref stands for the pool, not for the member started last: a resize leaves it working."""
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        jobs = await rt.spawn_pool(Worker, 2, router=Balancing(), name="jobs", mailbox=Durable())
+        ref = durable_ref(rt, "jobs")
+        assert await ref.ask(Charge("a", 1)) == "a"
+        await jobs.ask(Resize(1))  # member-2, started last, stops; the pool lives on
+        assert await ref.ask(Charge("b", 1)) == "b"

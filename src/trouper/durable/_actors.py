@@ -306,6 +306,10 @@ class ActorMailbox(DurableQueue):
         self._layer = layer
         # The cells consuming it: one, or a balancing pool's members.
         self._cells: list[Cell] = []
+        # The cell that stands for it (what a ``durable_ref`` delivers through, asks and
+        # watches): the actor's own, or the balancing pool's (never one of its members,
+        # which a resize stops while the pool and its mailbox go on).
+        self._host: Cell | None = None
         # Set once the serving task has started (None before anyone started it).
         self._serving: trio.Event | None = None
         # Whether a balancing pool's members share it (durable state is refused).
@@ -332,12 +336,14 @@ class ActorMailbox(DurableQueue):
         self._cells = [*(c for c in self._cells if not c.stopped), cell]
         if cell.owns_mailbox:
             self.address = self._recipient = cell.address
+            self._host = cell
         else:
             # A pool member: the pool's endpoint fails waiting asks when it closes
             # the mailbox; dead letters are addressed to the pool.
             self._shared = True
             owner = cell.parent.owner
-            self._recipient = cell.address if owner is None else owner.address
+            self._host = cell if owner is None else owner
+            self._recipient = self._host.address
 
     async def prepare(self, instance: Actor) -> None:
         """Start serving (first instance), then load the actor's state into ``instance.state``.
@@ -504,10 +510,10 @@ class _MailboxEndpoint:
 
     def _local(self) -> ActorRef[object] | None:
         mailbox = self.layer.mailboxes.get(self.name)
-        if mailbox is None or mailbox.closed or not mailbox._cells:
+        if mailbox is None or mailbox.closed:
             return None
-        cell = mailbox._cells[-1]
-        return None if cell.stopped else cell.ref
+        host = mailbox._host
+        return None if host is None or host.stopped else host.ref
 
     def _batch(self, message: object, msg_id: str | None) -> WriteBatch:
         batch = WriteBatch()
@@ -603,7 +609,8 @@ def durable_ref(runtime: Runtime, name: str, *, options: Durable | None = None) 
     a ``JetStreamStore`` the processes that host ``name`` on the same server
     take it, at least once; on a ``SqliteStore`` it waits for the actor's
     next start in this runtime. If this runtime hosts the actor, the ref
-    delivers through it (and ``ask`` works); otherwise ``ask`` raises
+    delivers through it (and ``ask`` works; a balancing pool's mailbox:
+    through the pool, whatever its resizes); otherwise ``ask`` raises
     ``ActorStopped``. ``options`` make the mailbox if nobody has yet (its
     host's own options replace them when it opens it).
 
