@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from durable_support import Charge, sqlite
 
 import trouper
@@ -86,3 +87,32 @@ async def test_a_durable_ref_to_a_pool_asks_it_after_a_shrink(tmp_path: Path) ->
         assert await ref.ask(Charge("a", 1)) == "a"
         await jobs.ask(Resize(1))  # member-2, started last, stops; the pool lives on
         assert await ref.ask(Charge("b", 1)) == "b"
+
+
+class Watcher(trouper.Actor):
+    """Watches a ref from its start; records the path of each Terminated."""
+
+    def __init__(self, ref: trouper.ActorRef[object], seen: list[str]) -> None:
+        self.ref = ref
+        self.seen = seen
+
+    async def on_start(self) -> None:
+        self.ctx.watch(self.ref)
+
+    @trouper.handler
+    async def terminated(self, message: trouper.Terminated) -> None:
+        self.seen.append(message.ref.address.path)
+
+
+async def test_a_durable_ref_to_a_pool_watches_the_pool(tmp_path: Path) -> None:
+    """Watching through the ref is told when the pool stops, not when a resize stops a member."""
+    seen: list[str] = []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        jobs = await rt.spawn_pool(Worker, 2, router=Balancing(), name="jobs", mailbox=Durable())
+        await rt.spawn(Watcher, durable_ref(rt, "jobs"), seen)
+        await jobs.ask(Resize(1))
+        await trio.testing.wait_all_tasks_blocked()
+        assert seen == []
+        await rt.stop(jobs)
+        await trio.testing.wait_all_tasks_blocked()
+        assert seen == ["/jobs"]
