@@ -37,6 +37,10 @@ an actor stops every child, last started first, then fails its owner
 child that exceeded (top-level actors are independent services) and, as the
 runtime's options say, fails the runtime.
 
+A child that its owner's ``on_start`` starts while the worker carries out a
+decision waits for it under ``OneForAll`` and ``RestForOne`` (``wait_for_decisions``):
+it depends on the earlier children, which the restart has stopped.
+
 ``stop_all`` stops every child, one at a time, last started first, each
 within its own deadline, and ends the worker and the pending backoffs.
 """
@@ -57,7 +61,14 @@ from trouper.errors import ChildFailed, RestartIntensityExceeded
 from trouper.runtime._cell import Cell
 from trouper.runtime._lifecycle import Command, Phase
 from trouper.runtime._observe import ActorEvent, EventKind
-from trouper.supervision import Decision, Directive, Restart, Strategy, Supervision
+from trouper.supervision import (
+    Decision,
+    Directive,
+    OneForOne,
+    Restart,
+    Strategy,
+    Supervision,
+)
 
 if TYPE_CHECKING:
     from trouper.runtime._runtime import Runtime
@@ -128,6 +139,7 @@ class Guardian:
         "_nursery",
         "_opening",
         "_queue",
+        "_quiet",
         "_worker",
         "_worker_task",
         "address",
@@ -176,6 +188,8 @@ class Guardian:
         # The worker task, once it has begun (a worker never cancels itself).
         self._backoffs: set[trio.CancelScope] = set()
         # The scopes of backoff timers not yet passed.
+        self._quiet: trio.Event | None = None
+        # Set when the worker ends (made by a new child waiting for it, else None).
 
     def __repr__(self) -> str:
         return f"<Guardian {self.path or '/'} {len(self._children)} children>"
@@ -267,6 +281,36 @@ class Guardian:
                 self._worker = None
                 self._worker_task = None
                 self._ensure_worker()  # jobs queued while this worker was ending
+                if self._worker is None:
+                    self._set_quiet()
+
+    async def wait_for_decisions(self) -> None:
+        """Before a child starts in its owner's ``on_start``: wait for the decisions in hand.
+
+        Under ``OneForAll`` and ``RestForOne`` a child depends on those started
+        before it. When one of those fails while ``on_start`` is still starting
+        the later ones (a ``Supervisor`` its specs), the restart being carried
+        out has some of them stopped: a child started meanwhile would run
+        without them and outside the restart. It starts once the worker is
+        done, as OTP's supervisor decides no exit before its ``init`` has
+        started every child and so restarts them all in order. A ``OneForOne``
+        child depends on none; a child added later (``StartChild``) joins the
+        children as they are.
+        """
+        owner = self.owner
+        if owner is None or owner.phase is not Phase.STARTING:
+            return
+        if isinstance(self.strategy, OneForOne):
+            return
+        while self._worker is not None and not self.closing:
+            if self._quiet is None:
+                self._quiet = trio.Event()
+            await self._quiet.wait()
+
+    def _set_quiet(self) -> None:
+        quiet, self._quiet = self._quiet, None
+        if quiet is not None:
+            quiet.set()
 
     async def _decide(self, job: _Exit) -> None:
         cell, error = job.cell, job.error
@@ -420,6 +464,7 @@ class Guardian:
         budget ran out before every child had stopped.
         """
         self.closing = True
+        self._set_quiet()  # (a child waiting to start is refused now)
         self._drop_queue()
         worker = self._worker
         if worker is not None and self._worker_task is not current_task():

@@ -731,6 +731,7 @@ async def spawn_cell(
         NameTaken, DuplicateChild, TypeError, ValueError: bad or taken names and options.
     """
     await checkpoint_if_cancelled()
+    await guardian.wait_for_decisions()
     if runtime.closed or (guardian.closing and guardian.owner is None):
         raise RuntimeClosed(runtime.node)
     if guardian.closing:
