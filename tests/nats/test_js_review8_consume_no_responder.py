@@ -13,9 +13,9 @@ import json
 
 import pytest
 import trio
-from nats_fake import Peer, connected, fake_server, hmsg_frame, msg_frame
+from nats_fake import Peer, connected, fake_server, hmsg_frame, msg_frame, wait_for
 
-from trouper.nats import PullConsumer
+from trouper.nats import JsMsg, PullConsumer
 
 pytestmark = pytest.mark.real_clock
 
@@ -64,3 +64,25 @@ async def test_consume_pulls_again_soon_after_a_503_when_the_consumer_exists() -
                 msg = await messages.next_msg()
     assert msg.data == b"x"
     assert asked == ["pull", "info", "pull"]
+
+
+async def test_a_feed_pulls_again_after_a_pause_after_a_503_when_the_consumer_exists() -> None:
+    """A PullFeed's wait() asks for the consumer after a 503, returns after 50 ms; it reads."""
+    asked: list[str] = []
+    got: list[JsMsg] = []
+    with trio.fail_after(5):
+        async with fake_server() as server, connected(server) as (nc, peer):
+            feed = PullConsumer(nc.jetstream(), "ORDERS", "worker").feed(got.append, expires=30)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_no_responder_then_serve, peer, asked)
+                pulled = trio.current_time()
+                feed.pull(10)
+                await feed.wait()
+                woken = trio.current_time()
+                assert feed.requested == 0
+                feed.pull(10)
+                await wait_for(lambda: bool(got))
+            feed.close()
+    assert asked == ["pull", "info", "pull"]
+    assert [m.data for m in got] == [b"x"]
+    assert woken - pulled >= 0.05  # the pause of a first refusal

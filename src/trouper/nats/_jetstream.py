@@ -709,6 +709,22 @@ def _pause_after(refusals: int) -> float:
     return min(_REFUSED_PAUSE * (1 << min(refusals - 1, 16)), _REFUSED_PAUSE_MAX)
 
 
+async def _not_found(consumer: PullConsumer) -> JetStreamError | None:
+    """After a pull had no responder (503): the error if the consumer or its stream is gone.
+
+    ``None`` if the server says it is there, or cannot say (no leader yet in
+    a cluster, a drop...): the caller pulls again after a pause.
+    """
+    try:
+        await consumer.info()
+    except JetStreamError as error:
+        if error.err_code in (10014, 10059):  # consumer, or stream, not found
+            return error
+    except NatsError:
+        pass
+    return None
+
+
 _PUB_ACK: Final = re.compile(
     rb'\{"stream":"([^"\\]+)",\s*"seq":(\d+)(,\s*"duplicate":\s*true)?\}\Z'
 )
@@ -1438,17 +1454,14 @@ class MessageStream:
         """After a pull had no responder: end the stream if the consumer is gone, else pause."""
         self._missing = False
         try:
-            await self._consumer.info()
-        except JetStreamError as error:
-            if error.err_code in (10014, 10059):  # consumer, or stream, not found
-                self._fail(error)
-                return
-        except NatsError:
-            pass  # no answer either (no leader yet, a drop...): pull again after the pause
+            gone = await _not_found(self._consumer)
         except BaseException:
             self._missing = True  # cancelled: the next reader asks again
             self._lot.unpark_all()
             raise
+        if gone is not None:
+            self._fail(gone)
+            return
         self._refusals += 1
         self._retry_at = trio.current_time() + _pause_after(self._refusals)
         self._lot.unpark_all()
@@ -1547,6 +1560,7 @@ class PullFeed:
         "_heartbeat",
         "_kicked",
         "_last_heard",
+        "_missing",
         "_paused",
         "_refusals",
         "_retry_at",
@@ -1590,6 +1604,8 @@ class PullFeed:
         self._retry_at = math.inf
         # Whether _kicked was set by such a refusal only (wait() then waits for _retry_at).
         self._paused = False
+        # Whether a pull had no responder (503) and wait() has not asked why yet.
+        self._missing = False
         # What ended the feed (the consumer deleted, the client closed), or None.
         self._error: BaseException | None = None
         # The CONSUMER.MSG.NEXT subject.
@@ -1663,6 +1679,11 @@ class PullFeed:
             # Woken to look at _retry_at, wait() returns then, for the owner to pull again.
             self._retry_at = self._last_heard + _pause_after(self._refusals)
             self._paused = True
+        elif status == 503:
+            # No responder: the consumer or its stream is gone, or has no leader
+            # for now; wait() asks the server which before the owner pulls again.
+            self.requested = 0
+            self._missing = True
         self._kicked.set()
 
     def pull(self, batch: int) -> None:
@@ -1706,14 +1727,33 @@ class PullFeed:
         up to 1 s, with ``requested`` 0: pulled again at once, it would be
         refused again at once.
 
+        A pull with no responder (503) makes it ask for the consumer: found (a
+        cluster electing its leader), it returns after such a pause too.
+
         Raises:
             JetStreamError: the server refused the pulls for good: a 409 (consumer
-                deleted, a batch over its ``max_batch``...) or a bad request (400).
+                deleted, a batch over its ``max_batch``...) or a bad request (400);
+                or a pull had no responder and the consumer, or its stream, is
+                not found (404, ``err_code`` 10014 or 10059).
             ConnectionClosed: the client closed.
         """
         while True:
             if self._error is not None:
                 raise self._error
+            if self._missing:
+                self._missing = False
+                try:
+                    gone = await _not_found(self._consumer)
+                except BaseException:
+                    self._missing = True  # cancelled: the next wait() asks again
+                    raise
+                if gone is not None:
+                    self._fail(gone)
+                    continue
+                self._refusals += 1  # there: pull again after a refusal's pause
+                self._retry_at = trio.current_time() + _pause_after(self._refusals)
+                self._paused = True
+                continue
             if self._kicked.is_set():
                 self._kicked = trio.Event()
                 if not (self._paused and self._retry_at > trio.current_time()):
