@@ -38,8 +38,9 @@ child that exceeded (top-level actors are independent services) and, as the
 runtime's options say, fails the runtime.
 
 A child that its owner's ``on_start`` starts while the worker carries out a
-decision waits for it under ``OneForAll`` and ``RestForOne`` (``wait_for_decisions``):
-it depends on the earlier children, which the restart has stopped.
+decision (or a restart's backoff) waits for it under ``OneForAll`` and
+``RestForOne`` (``wait_for_decisions``): it depends on the earlier children,
+which the restart has stopped.
 
 ``stop_all`` stops every child, one at a time, last started first, each
 within its own deadline, and ends the worker and the pending backoffs.
@@ -189,7 +190,8 @@ class Guardian:
         self._backoffs: set[trio.CancelScope] = set()
         # The scopes of backoff timers not yet passed.
         self._quiet: trio.Event | None = None
-        # Set when the worker ends (made by a new child waiting for it, else None).
+        # Set when the worker ends (made by a new child waiting for it, else None);
+        # a backoff's start is a job of a worker, so its end sets it too.
 
     def __repr__(self) -> str:
         return f"<Guardian {self.path or '/'} {len(self._children)} children>"
@@ -290,19 +292,19 @@ class Guardian:
         Under ``OneForAll`` and ``RestForOne`` a child depends on those started
         before it. When one of those fails while ``on_start`` is still starting
         the later ones (a ``Supervisor`` its specs), the restart being carried
-        out has some of them stopped: a child started meanwhile would run
-        without them and outside the restart. It starts once the worker is
-        done, as OTP's supervisor decides no exit before its ``init`` has
-        started every child and so restarts them all in order. A ``OneForOne``
-        child depends on none; a child added later (``StartChild``) joins the
-        children as they are.
+        out has some of them stopped (for its backoff too): a child started
+        meanwhile would run without them and outside the restart. It starts
+        once the worker is done and no restart waits for its backoff, as OTP's
+        supervisor decides no exit before its ``init`` has started every child
+        and so restarts them all in order. A ``OneForOne`` child depends on
+        none; a child added later (``StartChild``) joins the children as they are.
         """
         owner = self.owner
         if owner is None or owner.phase is not Phase.STARTING:
             return
         if isinstance(self.strategy, OneForOne):
             return
-        while self._worker is not None and not self.closing:
+        while (self._worker is not None or self._backoffs) and not self.closing:
             if self._quiet is None:
                 self._quiet = trio.Event()
             await self._quiet.wait()
@@ -383,13 +385,18 @@ class Guardian:
                 await cell.wait_until(_ended)
         start = _DelayedStart(tuple(restarting), tuple(c.restart_ticket for c in restarting), cause)
         if delay > 0:
-            self.nursery.start_soon(self._after_backoff, start, delay)
+            # Listed now, not when its task begins: a child waiting for the restart
+            # (wait_for_decisions) must not find it neither in hand nor in a backoff.
+            scope = trio.CancelScope()
+            self._backoffs.add(scope)
+            self.nursery.start_soon(self._after_backoff, start, delay, scope)
         else:
             await self._start_group(start)
 
-    async def _after_backoff(self, start: _DelayedStart, delay: float) -> None:
-        with trio.CancelScope() as scope:
-            self._backoffs.add(scope)
+    async def _after_backoff(
+        self, start: _DelayedStart, delay: float, scope: trio.CancelScope
+    ) -> None:
+        with scope:
             try:
                 await trio.sleep(delay)
             finally:
