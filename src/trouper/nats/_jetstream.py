@@ -46,6 +46,7 @@ import trio
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled
 
+from trouper._validate import check_positive_int
 from trouper._waiting import Waiter
 from trouper.nats._client import Msg, Status, Subscription
 from trouper.nats._errors import (
@@ -644,11 +645,18 @@ def _decode(msg: Msg) -> dict[str, Any]:
         raise JetStreamError(0, 0, f"the server's answer is not an object: {msg.data[:200]!r}")
     error = body.get("error")
     if isinstance(error, dict):
-        raise JetStreamError(
-            int(error.get("code", 0)),
-            int(error.get("err_code", 0)),
-            str(error.get("description", "")),
-        )
+        numbers = []
+        for field in ("code", "err_code"):
+            number = error.get(field, 0)
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise JetStreamError(
+                    0,
+                    0,
+                    f"the server's error has a {field} that is not an integer: "
+                    f"{number!r} in {str(error)[:200]}",
+                )
+            numbers.append(number)
+        raise JetStreamError(numbers[0], numbers[1], str(error.get("description", "")))
     return body
 
 
@@ -751,25 +759,58 @@ def _pub_ack(msg: Msg) -> PubAck:
         raise JetStreamError(0, 0, f"not a publish acknowledgement: {msg.data[:200]!r}") from None
 
 
+def _check_msg_id(msg_id: str) -> str:
+    """Return ``msg_id`` if it can deduplicate: a non-empty header value.
+
+    The server ignores an empty ``Nats-Msg-Id``: publishes "with the same id"
+    ``""`` would all be stored.
+    """
+    if not isinstance(msg_id, str) or not msg_id:
+        raise ValueError(f"msg_id must be a non-empty string (or None for no id), got {msg_id!r}")
+    return _check_value(msg_id)
+
+
+def _check_last_seq(value: int) -> int:
+    """Return ``value`` if it is an ``expected_last_seq``: an int >= 0 (0: nothing stored)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected_last_seq must be an int >= 0, got {value!r}")
+    return value
+
+
+def _given_twice(argument: str, header: str) -> ValueError:
+    return ValueError(
+        f"{argument}= sets the {header} header, which headers already holds: give it one way only"
+    )
+
+
 def _publish_headers(
     headers: HeadersLike | None,
     msg_id: str | None,
     expected_stream: str | None,
     expected_last_seq: int | None,
 ) -> HeadersLike | None:
-    extra: list[tuple[str, str]] = []
+    """``headers`` with those the arguments set added.
+
+    A header set both in ``headers`` and by its argument is refused rather
+    than sent twice (the server would read one of the two, not saying which).
+    """
+    extra: list[tuple[str, str, str]] = []
     if msg_id is not None:
-        extra.append(("Nats-Msg-Id", msg_id))
+        extra.append(("msg_id", "Nats-Msg-Id", _check_msg_id(msg_id)))
     if expected_stream is not None:
-        extra.append(("Nats-Expected-Stream", expected_stream))
+        extra.append(("expected_stream", "Nats-Expected-Stream", expected_stream))
     if expected_last_seq is not None:
-        extra.append(("Nats-Expected-Last-Sequence", str(expected_last_seq)))
+        last = str(_check_last_seq(expected_last_seq))
+        extra.append(("expected_last_seq", "Nats-Expected-Last-Sequence", last))
     if not extra:
         return headers
     if headers is None:
-        return Headers(extra)
+        return Headers([(header, value) for _, header, value in extra])
     base = headers if isinstance(headers, Headers) else Headers(headers)
-    return Headers([*base.pairs(), *extra])
+    for argument, header, _ in extra:
+        if header in base:
+            raise _given_twice(argument, header)
+    return Headers([*base.pairs(), *((header, value) for _, header, value in extra)])
 
 
 _BARE_BLOCK: Final = b"NATS/1.0\r\n\r\n"
@@ -781,10 +822,14 @@ def _msg_id_block(headers: HeadersLike | None, msg_id: str) -> bytes:
 
     Built from the block ``headers`` keeps (see ``encode_headers``), so a
     ``Headers`` published again and again with a new id each time is not
-    encoded nor checked again; only the id is.
+    encoded nor checked again; only the id is. A block that already holds a
+    ``Nats-Msg-Id`` is refused, as ``_publish_headers`` does (its header
+    lines each start after a CRLF, and no value holds one).
     """
-    _check_value(msg_id)
+    _check_msg_id(msg_id)
     base = _BARE_BLOCK if headers is None else encode_headers(headers)
+    if b"\r\nNats-Msg-Id:" in base:
+        raise _given_twice("msg_id", "Nats-Msg-Id")
     return b"%sNats-Msg-Id: %s\r\n\r\n" % (base[:-2], msg_id.encode())
 
 
@@ -903,10 +948,17 @@ class JetStream:
         ``msg_id`` (the ``Nats-Msg-Id`` header) makes the stream store the
         message once within its ``duplicate_window``: a second publish with the
         same id gets a ``PubAck`` with ``duplicate=True`` and is not stored.
+        It must not be empty (the server would ignore it: pass ``None`` for no
+        id). ``expected_stream`` and ``expected_last_seq`` (an int >= 0; 0:
+        the stream holds nothing yet) set ``Nats-Expected-Stream`` and
+        ``Nats-Expected-Last-Sequence``. Each of these headers may also come in
+        ``headers``, but not both ways at once.
 
         Raises:
             NoResponders: no stream takes ``subject``.
             JetStreamError: the stream refused it (an expectation failed, it is full...).
+            ValueError: an empty ``msg_id``, a bad ``expected_last_seq``, or a
+                header given both in ``headers`` and by its argument (nothing was sent).
         """
         headers = _publish_headers(headers, msg_id, expected_stream, expected_last_seq)
         reply = await self._client.request(subject, payload, headers=headers)
@@ -936,9 +988,12 @@ class JetStream:
         at the latest ``reply_timeout`` (and up to a quarter more) after the
         publish is written; ``on_ack`` must not block.
 
+        ``msg_id`` is checked as by ``publish``.
+
         Raises:
             MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
-                as ``Client.publish_nowait`` (nothing was sent, ``on_ack`` is not called).
+                as ``Client.publish_nowait`` (nothing was sent, ``on_ack`` is not called);
+                ValueError also as ``publish`` for ``msg_id``.
         """
         client = self._client
 
@@ -977,15 +1032,17 @@ class JetStream:
 
         ``next_by_subject`` (a pattern) with ``seq`` gives the first message at
         or after ``seq`` whose subject matches it; ``last_by_subject`` the
-        newest message of that subject.
+        newest message of that subject. ``seq`` is a stream sequence, an
+        int >= 1.
 
         Raises:
             JetStreamError: no such message (``code`` 404, ``err_code`` 10037) or stream.
+            ValueError: ``seq`` is not an int >= 1, or nothing says which message.
         """
         _check_name("stream", stream)
         request: dict[str, object] = {}
         if seq is not None:
-            request["seq"] = seq
+            request["seq"] = check_positive_int("seq", seq)
         if last_by_subject is not None:
             request["last_by_subj"] = last_by_subject
         if next_by_subject is not None:
@@ -1013,8 +1070,10 @@ class JetStream:
 
         Raises:
             JetStreamError: no such stream, or the message is not there (``err_code`` 10057).
+            ValueError: ``seq`` is not an int >= 1.
         """
         _check_name("stream", stream)
+        check_positive_int("seq", seq)
         body = await self._api(f"STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})
         return bool(body.get("success", False))
 
@@ -1130,6 +1189,8 @@ class PublishPipeline:
     ) -> None:
         """Send one acknowledged publish; wait only while ``max_in_flight`` are unanswered.
 
+        The arguments are those of ``JetStream.publish``, checked the same way.
+
         Raises:
             JetStreamError, NoResponders: an earlier publish of the pipeline failed.
             ConnectionLost: the connection dropped after an earlier publish was
@@ -1137,11 +1198,11 @@ class PublishPipeline:
             MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed: as ``Client.publish``.
         """
         await checkpoint_if_cancelled()
+        headers = _publish_headers(headers, msg_id, expected_stream, expected_last_seq)
         while self._in_flight >= self._max and self._error is None:
             await self._lot.park()
         if self._error is not None:
             raise self._error
-        headers = _publish_headers(headers, msg_id, expected_stream, expected_last_seq)
         client = self._client
         index = len(self.acks)
         self.acks.append(None)
