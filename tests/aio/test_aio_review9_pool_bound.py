@@ -12,12 +12,6 @@ from trouper.routing import Balancing
 pytestmark = pytest.mark.real_clock
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trouper.runtime.lowlevel.SharingEndpoint says only whether its shared mailbox is "
-    "full (shared_mailbox_full), not its size and depth: the bridge cannot count what it has "
-    "on its way into it without a shared_mailbox() (see the aio review of 2026-12-01)",
-)
 def test_tell_nowait_to_a_balancing_pool_is_bounded_by_its_shared_mailbox() -> None:
     """The pool's own ``mailbox_size=`` bounds what the loop sends ahead, not the runtime's."""
 

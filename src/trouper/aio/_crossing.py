@@ -103,8 +103,10 @@ of this runtime it reads the mailbox's depth (a read, not a call: Trio is
 between two steps while asyncio code runs) and counts the messages the loop
 already has on their way to it; a message that finds
 the mailbox full anyway when it crosses (filled meanwhile from Trio) joins
-the lane, never lost. For other endpoints (a pool, a remote node) the loop
-bounds what it has on its way to each at the runtime's ``mailbox_size``.
+the lane, never lost. A balancing pool (a ``SharingEndpoint`` with a
+``shared_mailbox()``) is bounded the same way by the mailbox its members
+share. For other endpoints (another pool, a remote node) the loop bounds what
+it has on its way to each at the runtime's ``mailbox_size``.
 
 When the bridge's nursery is cancelled (the runtime has closed), the pump
 marks the crossing closed, so later calls raise ``RuntimeClosed`` at once, and
@@ -141,7 +143,13 @@ from trio.lowlevel import (
 from trouper.actors import ActorRef
 from trouper.errors import CallbackAskUnsupported, MailboxFull, RuntimeClosed
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
-from trouper.runtime.lowlevel import Cell, MemoryMailbox, SendKind, release_frames_unless_failing
+from trouper.runtime.lowlevel import (
+    Cell,
+    MemoryMailbox,
+    SendKind,
+    SharingEndpoint,
+    release_frames_unless_failing,
+)
 
 __all__ = ["LINGER", "Call", "Crossing", "LingerClock", "holds_cancelled"]
 
@@ -456,6 +464,10 @@ class Crossing:
             mailbox = key.mailbox
             if not mailbox.closed and (mailbox.full or waiting + len(mailbox) >= mailbox.size):
                 raise MailboxFull(ref.address, mailbox.size)
+        elif isinstance(key, SharingEndpoint) and (shared := key.shared_mailbox()) is not None:
+            # A balancing pool: the members' shared mailbox is where its tells go.
+            if not shared.closed and (shared.full or waiting + len(shared) >= shared.size):
+                raise MailboxFull(ref.address, shared.size)
         elif waiting >= self._limit:
             raise MailboxFull(ref.address, self._limit)
         self._waiting[key] = waiting + 1

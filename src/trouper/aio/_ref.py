@@ -65,13 +65,14 @@ class AioRef(Generic[M]):
 
         Raises ``MailboxFull`` when the actor's mailbox, counting the
         messages the loop already has on their way to it, is full (for a
-        pool or a remote actor, when the runtime's ``mailbox_size`` messages
-        are on their way). A message that finds the mailbox full anyway when
-        it crosses (filled meanwhile from Trio) waits for room, in order,
-        never lost. One that the endpoint refuses as it crosses (a
-        consistent-hash pool whose ``key`` raises), whose error can no longer
-        be raised here, becomes a dead letter with reason
-        ``"delivery failed"`` and the error.
+        balancing pool, the mailbox its members share, sized by the pool's
+        ``mailbox_size=``; for another pool or a remote actor, when the
+        runtime's ``mailbox_size`` messages are on their way). A message
+        that finds the mailbox full anyway when it crosses (filled meanwhile
+        from Trio) waits for room, in order, never lost. One that the
+        endpoint refuses as it crosses (a consistent-hash pool whose ``key``
+        raises), whose error can no longer be raised here, becomes a dead
+        letter with reason ``"delivery failed"`` and the error.
 
         Raises:
             MailboxFull: the mailbox has no room for it.

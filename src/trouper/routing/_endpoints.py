@@ -569,11 +569,9 @@ class BalancingEndpoint(PoolEndpoint):
         super().__init__(size)
         self.shared = mailbox
 
-    def shared_mailbox_full(self) -> bool:
-        """Whether the members' shared mailbox is full (a tell to the pool would wait)."""
-        mailbox = self.shared
-        assert mailbox is not None
-        return mailbox.full
+    def shared_mailbox(self) -> Mailbox | None:
+        """The mailbox every member takes from, which the pool's tells go into."""
+        return self.shared
 
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Put the message in the shared mailbox, waiting while it is full (``ActorRef.tell``).

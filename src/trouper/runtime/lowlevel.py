@@ -125,9 +125,14 @@ class SharingEndpoint:
 
     __slots__ = ()
 
+    def shared_mailbox(self) -> Mailbox | None:
+        """The shared mailbox tells go into (``None``: none, they go to members' own)."""
+        return None
+
     def shared_mailbox_full(self) -> bool:
         """Whether the shared mailbox tells go into is full (``False``: none, or room)."""
-        return False
+        mailbox = self.shared_mailbox()
+        return mailbox is not None and mailbox.full
 
 
 __all__ = [
