@@ -395,9 +395,17 @@ def _refusal(request: Request, allow_control: bool) -> str | None:
             "(a guard against requests from other sites)"
         )
     origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin is not None and not _same_origin(origin, request.headers.get("host")):
         return f"refused a control request from another origin ({origin})"
     return None
+
+
+def _same_origin(origin: str, host: str | None) -> bool:
+    """Whether an ``Origin`` header names ``host``; not if it cannot be read (``http://[x``)."""
+    try:
+        return host is not None and urlsplit(origin).netloc == host
+    except ValueError:
+        return False
 
 
 class _NoUpdates:
