@@ -13,6 +13,7 @@ from durable_support import make_store
 from test_dead_letter_queue import bury
 
 from trouper.durable.__main__ import main as cli
+from trouper.errors import NotAStore
 
 
 async def _store_with_a_dead_letter(path: Path) -> None:
@@ -68,3 +69,17 @@ def test_inspect_says_a_directory_is_not_a_store_file(
     """A directory given as the store is named as such, not as a missing file."""
     assert cli(["inspect", str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"error: store '{tmp_path}': it is a directory, not a file\n"
+
+
+@pytest.mark.parametrize("command", [["inspect"], ["redrive", "orders", "--all"]])
+async def test_a_file_that_is_not_sqlite_is_named_not_a_store_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A text file is 'not a trouper store', said as the store says it (the name once)."""
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n")
+    with pytest.raises(NotAStore) as raised:
+        await make_store(path).open()
+    assert cli([command[0], str(path), *command[1:]]) == 1
+    assert capsys.readouterr().err == f"error: {raised.value}\n"
+    assert path.read_text() == "not a database\n"

@@ -72,6 +72,8 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
     try:
         check_header(path)
         empty = path.stat().st_size == 0
+    except StoreError:  # an OSError too: NotAStore as check_header says it, not wrapped
+        raise
     except OSError as error:  # unreadable: permissions, I/O
         raise StoreError(name, error.strerror or str(error)) from error
     if empty:
