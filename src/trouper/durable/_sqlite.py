@@ -1144,7 +1144,8 @@ class SqliteStore:
 
     def _open_writer(self) -> _Writing:
         path = self._name
-        lock_path = path + "-lock"
+        # Beside the file itself, symlinks resolved: one lock whatever path opens it.
+        lock_path = os.path.realpath(path) + "-lock"
         try:
             check_header(self.path)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
