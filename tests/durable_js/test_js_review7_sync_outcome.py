@@ -10,7 +10,7 @@ the store as leaving, for good).
 
 from __future__ import annotations
 
-import sys
+import inspect
 import types
 
 import pytest
@@ -39,7 +39,8 @@ class RunningScheduled(trio.abc.Instrument):
     def task_scheduled(self, task: trio.lowlevel.Task) -> None:
         if task is not trio.lowlevel.current_task():
             return
-        frame: types.FrameType | None = sys._getframe(1)  # trio's Instruments.call
+        here = inspect.currentframe()
+        frame: types.FrameType | None = None if here is None else here.f_back  # Instruments.call
         while frame is not None and frame.f_code.co_name != "reschedule":
             frame = frame.f_back
         # Past Runner.reschedule and trio.lowlevel.reschedule's wrapper, to who called it.

@@ -103,7 +103,7 @@ class Racer(Actor):
         self.got = got
         self.second: BaseException | None = None
 
-    async def _second(self) -> None:
+    async def spawn_again(self) -> None:
         try:
             await self.ctx.spawn_pool(Worker, 1, self.got, router=Balancing(), name="jobs")
         except NameTaken as error:
@@ -112,7 +112,7 @@ class Racer(Actor):
     @handler
     async def start_twice(self, message: StartTwice) -> str:
         async with trio.open_nursery() as nursery:
-            trio.lowlevel.add_instrument(SpawnAtFirstTask(nursery, self._second))
+            trio.lowlevel.add_instrument(SpawnAtFirstTask(nursery, self.spawn_again))
             await self.ctx.spawn_pool(Worker, 1, self.got, router=Balancing(), name="jobs")
         return repr(self.second)
 
