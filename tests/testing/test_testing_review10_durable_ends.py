@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import trio
+from shutdown_support import Stubborn, Ticking
 
-from trouper import Actor, handler
 from trouper.testing import (
     Deadlock,
     DurableSimulation,
@@ -14,32 +14,6 @@ from trouper.testing import (
     run_durable_simulation,
     run_simulation,
 )
-
-
-class Stubborn(Actor):
-    """Its ``on_stop`` never returns: it waits on nothing that will happen."""
-
-    async def on_stop(self) -> None:
-        await trio.Event().wait()
-
-    @handler
-    async def note(self, msg: str) -> None:
-        pass
-
-
-class Ticking(Actor):
-    """Its ``on_stop`` never returns, but always has a deadline pending."""
-
-    ticks = 0
-
-    async def on_stop(self) -> None:
-        while True:
-            await trio.sleep(1)
-            self.ticks += 1
-
-    @handler
-    async def note(self, msg: str) -> None:
-        pass
 
 
 async def failing(sim: DurableSimulation) -> None:

@@ -6,35 +6,9 @@ import math
 
 import pytest
 import trio
+from shutdown_support import Stubborn, Ticking
 
-from trouper import Actor, handler
 from trouper.testing import Deadlock, MaxTimeExceeded, Simulation, run_simulation, simulate
-
-
-class Stubborn(Actor):
-    """Its ``on_stop`` never returns: it waits on nothing that will happen."""
-
-    async def on_stop(self) -> None:
-        await trio.Event().wait()
-
-    @handler
-    async def note(self, msg: str) -> None:
-        pass
-
-
-class Ticking(Actor):
-    """Its ``on_stop`` never returns, but always has a deadline pending."""
-
-    ticks = 0
-
-    async def on_stop(self) -> None:
-        while True:
-            await trio.sleep(1)
-            self.ticks += 1
-
-    @handler
-    async def note(self, msg: str) -> None:
-        pass
 
 
 def test_a_shutdown_that_waits_for_ever_is_a_deadlock() -> None:
