@@ -11,7 +11,16 @@ import attrs
 import trio
 
 import trouper
-from trouper.durable import DeadLetterRecord, Delivery, DurableQueue, JetStreamStore
+from trouper.durable import (
+    DeadLetterRecord,
+    Delivery,
+    Durable,
+    DurableQueue,
+    GiveUp,
+    JetStreamStore,
+    durable_ref,
+)
+from trouper.errors import StoreRefused
 from trouper.testing import NatsServer
 
 
@@ -66,6 +75,40 @@ class Sink(trouper.Actor):
     @trouper.handler
     async def done(self, message: Done) -> None:
         self.got.append(message)
+
+
+class Refuser(trouper.Actor):
+    """Gives up on every ``Done`` with a reason longer than a dead letter keeps."""
+
+    @trouper.handler
+    async def done(self, message: Done) -> None:
+        raise GiveUp("r" * 3000 + " the end")
+
+
+async def bury_largest_tell(
+    rt: trouper.Runtime, name: str, *, step: int
+) -> tuple[int, DeadLetterRecord]:
+    """Spawn a ``Refuser`` as ``name``, tell it the largest ``Done`` a tell takes: size, record.
+
+    The size is searched down from 1 MiB - 1 KiB, ``step`` bytes a refusal
+    (refused tells are not staged); the dead letter is awaited (bounded).
+    """
+    await rt.spawn(Refuser, name=name, mailbox=Durable(backoff=(0.05,), max_deliveries=3))
+    ref = durable_ref(rt, name)
+    size = 1024 * 1024 - 1024
+    while True:
+        try:
+            await ref.tell(Done(1, "y" * size))
+            break
+        except StoreRefused:
+            size -= step
+
+    async def buried() -> bool:
+        return bool(await dead_letters(rt, name))
+
+    await eventually(buried, seconds=5.0)
+    (record,) = await dead_letters(rt, name)
+    return size, record
 
 
 async def eventually(condition: Callable[[], object], seconds: float = 10.0) -> None:

@@ -14,22 +14,12 @@ worst names the server takes (a reserve of 700 bytes fails the last one).
 from __future__ import annotations
 
 import pytest
-from js_support import Done, dead_letters, eventually, store_for
+from js_support import Done, bury_largest_tell, store_for
 
 import trouper
-from trouper.durable import Durable, GiveUp, durable_ref
-from trouper.errors import StoreRefused
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
-
-
-class Refuser(trouper.Actor):
-    """Gives up on every ``Done`` with a long reason."""
-
-    @trouper.handler
-    async def done(self, message: Done) -> None:
-        raise GiveUp("r" * 3000 + " the end")
 
 
 @pytest.mark.parametrize(
@@ -42,23 +32,8 @@ async def test_a_message_told_at_the_limit_is_dead_lettered_from_a_non_ascii_nam
 
     Each name is as long as the stream name it makes allows.
     """
-    options = Durable(backoff=(0.05,), max_deliveries=3)
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
-        await rt.spawn(Refuser, name=name, mailbox=options)
-        ref = durable_ref(rt, name)
-        size = 1024 * 1024 - 1024
-        while True:  # the largest text the tell takes (refused ones are not staged)
-            try:
-                await ref.tell(Done(1, "y" * size))
-                break
-            except StoreRefused:
-                size -= 64
-
-        async def buried() -> bool:
-            return bool(await dead_letters(rt, name))
-
-        await eventually(buried, seconds=5.0)
-        (record,) = await dead_letters(rt, name)
+        size, record = await bury_largest_tell(rt, name, step=64)
     assert record.message == Done(1, "y" * size)
     assert record.mailbox == name
     assert record.reason.startswith("gave up: rrrr")
