@@ -12,15 +12,43 @@ mailbox's) likewise pulled again after each two silent heartbeats, for ever.
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
 
-from trouper.nats import JetStreamError, PullFeed, StorageType, StreamConfig, connect
+from trouper.nats import (
+    JetStreamError,
+    PullConsumer,
+    PullFeed,
+    StorageType,
+    StreamConfig,
+    connect,
+)
 
 pytestmark = pytest.mark.real_clock
 
 _names = itertools.count()
+
+
+@asynccontextmanager
+async def consumer_whose(nats_url: str, gone: str) -> AsyncIterator[PullConsumer]:
+    """A pull consumer, then its consumer (``gone="consumer"``) or its stream deleted."""
+    name = f"R8C{next(_names)}"
+    async with connect(nats_url) as nc:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name, subjects=[f"{name}.>"], storage=StorageType.MEMORY))
+        consumer = await js.pull_subscribe(name, "gone")
+        if gone == "consumer":
+            await js.delete_consumer(name, "gone")
+        else:
+            await js.delete_stream(name)
+        try:
+            yield consumer
+        finally:
+            if gone == "consumer":
+                await js.delete_stream(name)
 
 
 @pytest.mark.parametrize(("gone", "err_code"), [("consumer", 10014), ("stream", 10059)])
@@ -28,26 +56,12 @@ async def test_consume_of_a_missing_consumer_raises_not_found(
     nats_url: str, gone: str, err_code: int
 ) -> None:
     """With its consumer (or stream) deleted before any pull, consume()'s reader gets a 404."""
-    name = f"R8C{next(_names)}"
     with trio.fail_after(5):
-        async with connect(nats_url) as nc:
-            js = nc.jetstream()
-            await js.add_stream(
-                StreamConfig(name, subjects=[f"{name}.>"], storage=StorageType.MEMORY)
-            )
-            consumer = await js.pull_subscribe(name, "gone")
-            if gone == "consumer":
-                await js.delete_consumer(name, "gone")
-            else:
-                await js.delete_stream(name)
-            try:
-                async with consumer.consume(batch=4) as messages:
-                    with pytest.raises(JetStreamError) as raised:
-                        await messages.next_msg()
-                assert (raised.value.code, raised.value.err_code) == (404, err_code)
-            finally:
-                if gone == "consumer":
-                    await js.delete_stream(name)
+        async with consumer_whose(nats_url, gone) as consumer:
+            async with consumer.consume(batch=4) as messages:
+                with pytest.raises(JetStreamError) as raised:
+                    await messages.next_msg()
+            assert (raised.value.code, raised.value.err_code) == (404, err_code)
 
 
 async def own(feed: PullFeed) -> None:
@@ -63,18 +77,8 @@ async def test_a_feed_of_a_missing_consumer_raises_not_found(
     nats_url: str, gone: str, err_code: int
 ) -> None:
     """With its consumer (or stream) deleted before a pull, a PullFeed's wait() gets a 404."""
-    name = f"R8C{next(_names)}"
     with trio.fail_after(5):
-        async with connect(nats_url) as nc:
-            js = nc.jetstream()
-            await js.add_stream(
-                StreamConfig(name, subjects=[f"{name}.>"], storage=StorageType.MEMORY)
-            )
-            consumer = await js.pull_subscribe(name, "gone")
-            if gone == "consumer":
-                await js.delete_consumer(name, "gone")
-            else:
-                await js.delete_stream(name)
+        async with consumer_whose(nats_url, gone) as consumer:
             feed = consumer.feed(print, expires=30)
             try:
                 feed.pull(4)
@@ -83,5 +87,3 @@ async def test_a_feed_of_a_missing_consumer_raises_not_found(
                 assert (raised.value.code, raised.value.err_code) == (404, err_code)
             finally:
                 feed.close()
-                if gone == "consumer":
-                    await js.delete_stream(name)
