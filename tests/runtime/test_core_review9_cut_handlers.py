@@ -38,14 +38,20 @@ class Ends(Instrument):
         self.calls.append(("finished", message, type(outcome.error), outcome.cut_by))
 
 
+async def _handling(rt: trouper.Runtime, message: str) -> trouper.ActorRef[object]:
+    """A ``Stuck`` actor (a shutdown second) told ``message``, once it has settled."""
+    ref = await rt.spawn(Stuck, name="stuck", shutdown=1.0)
+    await ref.tell(message)
+    await trio.testing.wait_all_tasks_blocked()
+    return ref
+
+
 async def test_a_handler_cut_off_by_a_restart_is_finished_once_cut_by_terminate() -> None:
     """The restart's end of the instance is what cut it; the new instance's handler is plain."""
     ends = Ends()
     async with trouper.open_runtime() as rt:
         rt.instruments.add(ends)
-        ref = await rt.spawn(Stuck, name="stuck", shutdown=1.0)
-        await ref.tell("stuck")
-        await trio.testing.wait_all_tasks_blocked()
+        ref = await _handling(rt, "stuck")
         start = trio.current_time()
         await rt.restart(ref)
         assert trio.current_time() == start + 1.0  # the handler had its shutdown second
@@ -71,9 +77,7 @@ async def test_a_handler_cut_off_by_a_stop_is_finished_once_cut_by_stop() -> Non
     async with trouper.open_runtime() as rt:
         rt.instruments.add(ends)
         rt.instruments.add(Stops())
-        ref = await rt.spawn(Stuck, name="stuck", shutdown=1.0)
-        await ref.tell("stuck")
-        await trio.testing.wait_all_tasks_blocked()
+        ref = await _handling(rt, "stuck")
         await rt.stop(ref)
         assert ends.calls == [
             ("started", "stuck"),
@@ -87,9 +91,7 @@ async def test_a_handler_cut_off_by_the_runtime_closing_is_finished_once() -> No
     ends = Ends()
     async with trouper.open_runtime() as rt:
         rt.instruments.add(ends)
-        ref = await rt.spawn(Stuck, name="stuck", shutdown=1.0)
-        await ref.tell("stuck")
-        await trio.testing.wait_all_tasks_blocked()
+        await _handling(rt, "stuck")
     assert ends.calls == [
         ("started", "stuck"),
         ("finished", "stuck", ActorStopped, Command.STOP),
@@ -112,9 +114,7 @@ async def test_a_paused_handler_cut_off_by_a_restart_is_finished_once() -> None:
     ends = Pauses()
     async with trouper.open_runtime() as rt:
         rt.instruments.add(ends)
-        ref = await rt.spawn(Stuck, name="stuck", shutdown=1.0)
-        await ref.tell("pause")
-        await trio.testing.wait_all_tasks_blocked()
+        ref = await _handling(rt, "pause")
         await rt.restart(ref)
         await trio.testing.wait_all_tasks_blocked()
         assert ends.calls == [
