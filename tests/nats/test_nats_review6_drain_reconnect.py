@@ -7,17 +7,35 @@ after the reconnect, and ``drain()`` returns only then.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 import trio
 import trio.testing
-from nats_fake import FakeServer, connected, fake_server, msg_frame, wait_for
+from nats_fake import FakeServer, Peer, connected, fake_server, msg_frame, wait_for
 
-from trouper.nats import Client, ConnectionClosed, Status
+from trouper.nats import Client, ConnectionClosed, Status, Subscription
 
 pytestmark = pytest.mark.real_clock
 
 FAST_RECONNECT: dict[str, object] = {"reconnect_wait": 0.01, "reconnect_jitter": 0.0}
 DRAINING = r"^the client is draining: it takes no new subscriptions$"
+
+
+@asynccontextmanager
+async def subscribed_to_work() -> AsyncIterator[
+    tuple[FakeServer, Client, Peer, trio.Nursery, Subscription]
+]:
+    """A client of a scripted server (fast reconnects) subscribed to ``work``, and a nursery."""
+    async with (
+        fake_server() as server,
+        connected(server, **FAST_RECONNECT) as (nc, peer),
+        trio.open_nursery() as nursery,
+    ):
+        sub = await nc.subscribe("work")
+        await peer.read_until("SUB work")
+        yield server, nc, peer, nursery, sub
 
 
 async def serve_until_closed(server: FakeServer, commands: list[str]) -> None:
@@ -57,13 +75,7 @@ async def test_drop_during_drain_flush_keeps_draining_and_sends_the_outage_buffe
     commands: list[str] = []
     drained: list[object] = []
     with trio.fail_after(5):
-        async with (
-            fake_server() as server,
-            connected(server, **FAST_RECONNECT) as (nc, peer),
-            trio.open_nursery() as nursery,
-        ):
-            sub = await nc.subscribe("work")
-            await peer.read_until("SUB work")
+        async with subscribed_to_work() as (server, nc, peer, nursery, sub):
             nursery.start_soon(drain_into, nc, drained)
             await peer.read_until("PING")
             await peer.close()
@@ -82,13 +94,7 @@ async def test_drop_while_drain_waits_for_readers_keeps_draining() -> None:
     commands: list[str] = []
     drained: list[object] = []
     with trio.fail_after(5):
-        async with (
-            fake_server() as server,
-            connected(server, **FAST_RECONNECT) as (nc, peer),
-            trio.open_nursery() as nursery,
-        ):
-            sub = await nc.subscribe("work")
-            await peer.read_until("SUB work")
+        async with subscribed_to_work() as (server, nc, peer, nursery, sub):
             nursery.start_soon(drain_into, nc, drained)
             await peer.read_until("PING")
             await peer.send(msg_frame("work", 1, b"unread") + b"PONG\r\n")
@@ -107,13 +113,7 @@ async def test_draining_client_refuses_subscriptions_after_the_reconnect() -> No
     """Once reconnected mid-drain the status is DRAINING again and subscribing stays refused."""
     drained: list[object] = []
     with trio.fail_after(5):
-        async with (
-            fake_server() as server,
-            connected(server, **FAST_RECONNECT) as (nc, peer),
-            trio.open_nursery() as nursery,
-        ):
-            sub = await nc.subscribe("work")
-            await peer.read_until("SUB work")
+        async with subscribed_to_work() as (server, nc, peer, nursery, sub):
             await peer.send(msg_frame("work", 1, b"unread"))
             await wait_for(lambda: sub.statistics().pending_msgs == 1)
             nursery.start_soon(drain_into, nc, drained)
@@ -139,13 +139,7 @@ async def test_drain_called_while_reconnecting_waits_for_buffered_messages() -> 
     commands: list[str] = []
     drained: list[object] = []
     with trio.fail_after(5):
-        async with (
-            fake_server() as server,
-            connected(server, **FAST_RECONNECT) as (nc, peer),
-            trio.open_nursery() as nursery,
-        ):
-            sub = await nc.subscribe("work")
-            await peer.read_until("SUB work")
+        async with subscribed_to_work() as (server, nc, peer, nursery, sub):
             await peer.send(msg_frame("work", 1, b"unread"))
             await wait_for(lambda: sub.statistics().pending_msgs == 1)
             await peer.close()
