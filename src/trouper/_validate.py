@@ -50,7 +50,7 @@ def check_seconds(name: str, value: float) -> float:
     return value
 
 
-def check_positive_int(name: str, value: int) -> int:
+def check_positive_int(name: str, value: object) -> int:
     """Return ``value`` if it is an int >= 1 (a count of things; a bool is not one)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from trouper._validate import check_positive_int
 from trouper.actors import ActorRef, Request
 
 __all__ = ["CONTROL", "Members", "Resize", "check_size"]
@@ -11,9 +12,7 @@ __all__ = ["CONTROL", "Members", "Resize", "check_size"]
 
 def check_size(value: object) -> int:
     """Return ``value`` if it is an int >= 1 (a pool size)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"size must be an int >= 1, got {value!r}")
-    return value
+    return check_positive_int("size", value)
 
 
 def _check_size(_instance: object, _attribute: object, value: int) -> None:
