@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 import trio.testing
-from topic_actors import NamedGated, publish_counted
+from topic_actors import NamedGated, publish_counted, spawn_held
 
 from trouper import Actor, Runtime
 from trouper.runtime import DeadLetter
@@ -19,12 +19,10 @@ async def test_a_member_unsubscribed_while_the_publish_waits_on_it_hands_over(
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    a = await spawn_held(runtime, "a", gate, journal)
     b = await runtime.spawn(NamedGated, "b", gate, journal)
     left = runtime.topics.subscribe(a, "jobs", queue="workers")
     runtime.topics.subscribe(b, "jobs", queue="workers")
-    await a.tell("busy")
-    await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")
@@ -41,14 +39,12 @@ async def test_a_picked_member_unsubscribed_before_its_turn_hands_over(runtime: 
     """A member picked, then unsubscribed while the publish waits on another: b gets it."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    plain = await runtime.spawn(NamedGated, "plain", gate, journal, mailbox_size=1)
+    plain = await spawn_held(runtime, "plain", gate, journal)
     a = await runtime.spawn(NamedGated, "a", gate, journal)
     b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(plain, "jobs")
     left = runtime.topics.subscribe(a, "jobs", queue="workers")
     runtime.topics.subscribe(b, "jobs", queue="workers")
-    await plain.tell("busy")
-    await plain.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")
@@ -71,14 +67,12 @@ async def test_a_picked_member_stopped_before_its_turn_hands_over(runtime: Runti
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    plain = await runtime.spawn(NamedGated, "plain", gate, journal, mailbox_size=1)
+    plain = await spawn_held(runtime, "plain", gate, journal)
     a = await runtime.spawn(NamedGated, "a", trio.Event(), journal)
     b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(plain, "jobs")
     runtime.topics.subscribe(a, "jobs", queue="workers")
     runtime.topics.subscribe(b, "jobs", queue="workers")
-    await plain.tell("busy")
-    await plain.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")
@@ -97,10 +91,8 @@ async def test_a_group_left_empty_mid_publish_takes_nothing(runtime: Runtime) ->
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    a = await spawn_held(runtime, "a", gate, journal)
     left = runtime.topics.subscribe(a, "jobs", queue="workers")
-    await a.tell("busy")
-    await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")

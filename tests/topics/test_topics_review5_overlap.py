@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 import trio.testing
-from topic_actors import NamedGated, publish_counted
+from topic_actors import NamedGated, publish_counted, spawn_held
 
 from trouper import Runtime
 from trouper.runtime import DeadLetter
@@ -16,13 +16,11 @@ async def test_cancelling_the_serving_subscription_before_its_turn_keeps_the_oth
     """b's first pattern is cancelled while the publish waits on a: b's second still brings it."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    a = await spawn_held(runtime, "a", gate, journal)
     b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(a, "prices.nyse")
     first = runtime.topics.subscribe(b, "prices.*")
     runtime.topics.subscribe(b, "prices.nyse")
-    await a.tell("busy")
-    await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "prices.nyse", "quote")
@@ -42,11 +40,9 @@ async def test_cancelling_the_subscription_a_publish_waits_on_keeps_the_other(
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    b = await runtime.spawn(NamedGated, "b", gate, journal, mailbox_size=1)
+    b = await spawn_held(runtime, "b", gate, journal)
     first = runtime.topics.subscribe(b, "prices.*")
     runtime.topics.subscribe(b, "prices.nyse")
-    await b.tell("busy")
-    await b.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "prices.nyse", "quote")
@@ -64,13 +60,11 @@ async def test_cancelling_the_only_matching_subscription_still_skips(runtime: Ru
     """b's other pattern does not match the subject: b is skipped, as before."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    a = await spawn_held(runtime, "a", gate, journal)
     b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(a, "prices.nyse")
     only = runtime.topics.subscribe(b, "prices.*")
     runtime.topics.subscribe(b, "prices.lse")
-    await a.tell("busy")
-    await a.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "prices.nyse", "quote")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 from test_topics_review3_stopping import offer_now
-from topic_actors import NamedGated
+from topic_actors import NamedGated, spawn_held
 
 from trouper import Runtime
 from trouper.runtime import DeadLetter, DeadLetterReason
@@ -20,12 +20,10 @@ async def test_deliver_to_group_drops_for_a_full_drop_member_as_publish_does(
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate = trio.Event()
-    a = await runtime.spawn(NamedGated, "a", gate, journal, mailbox_size=1)
+    a = await spawn_held(runtime, "a", gate, journal)
     b = await runtime.spawn(NamedGated, "b", gate, journal)
     dropping = runtime.topics.subscribe(a, "jobs", queue="workers", overflow=Overflow.DROP)
     runtime.topics.subscribe(b, "jobs", queue="workers", overflow=Overflow.DROP)
-    await a.tell("busy")
-    await a.tell("full")
     await trio.testing.wait_all_tasks_blocked()
     taken = runtime.topics.deliver_to_group("jobs", "workers", "jobs", "job", offer_now)
     local = await runtime.topics.publish("jobs", "next")  # b's turn now

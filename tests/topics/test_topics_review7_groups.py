@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 import trio.testing
-from topic_actors import NamedGated, publish_counted
+from topic_actors import NamedGated, publish_counted, spawn_held
 
 from trouper import Actor, Runtime
 from trouper.runtime import DeadLetter
@@ -33,14 +33,12 @@ async def test_a_member_whose_stop_begins_while_the_publish_waits_gets_no_turn(
     letters: list[DeadLetter] = []
     runtime.dead_letters.listen(letters.append)
     gate, release = trio.Event(), trio.Event()
-    plain = await runtime.spawn(NamedGated, "plain", gate, journal, mailbox_size=1)
+    plain = await spawn_held(runtime, "plain", gate, journal)
     a = await runtime.spawn(Stopping, "a", release, journal)
     b = await runtime.spawn(NamedGated, "b", gate, journal)
     runtime.topics.subscribe(plain, "jobs")
     runtime.topics.subscribe(a, "jobs", queue="workers")
     runtime.topics.subscribe(b, "jobs", queue="workers")
-    await plain.tell("busy")
-    await plain.tell("full")
     counts: list[int] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(publish_counted, runtime, counts, "jobs", "job")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from trouper import Actor, Runtime
+from trouper import Actor, ActorRef, Runtime
 
 
 class Collector(Actor):
@@ -56,3 +56,13 @@ async def publish_counted(
 ) -> None:
     """Publish ``message`` on ``subject`` and append how many subscribers it reached."""
     counts.append(await runtime.topics.publish(subject, message))
+
+
+async def spawn_held(
+    runtime: Runtime, name: str, gate: trio.Event, journal: list[tuple[str, object]]
+) -> ActorRef[object]:
+    """Spawn a ``NamedGated`` with a full mailbox of one: "busy" held by ``gate``, "full" queued."""
+    ref = await runtime.spawn(NamedGated, name, gate, journal, mailbox_size=1)
+    await ref.tell("busy")
+    await ref.tell("full")
+    return ref
