@@ -178,3 +178,23 @@ async def wait_for(predicate: Callable[[], bool]) -> None:
     """
     while not predicate():  # noqa: ASYNC110 - the state comes from outside this task
         await trio.sleep(0.001)
+
+
+async def drain_into(nc: Client, outcome: list[object]) -> None:
+    """Run ``drain()`` and record how it ended (``"drained"``, or the error)."""
+    try:
+        await nc.drain()
+    except Exception as error:
+        outcome.append(error)
+    else:
+        outcome.append("drained")
+
+
+async def close_into(nc: Client, outcome: list[object]) -> None:
+    """Run ``close()`` and record how it ended (``"closed"``, or the error)."""
+    try:
+        await nc.close()
+    except Exception as error:
+        outcome.append(error)
+    else:
+        outcome.append("closed")

@@ -9,25 +9,15 @@ from __future__ import annotations
 
 import pytest
 import trio
-from nats_fake import connected, fake_server, wait_for
+from nats_fake import close_into, connected, fake_server, wait_for
 
-from trouper.nats import Client, ConnectionLost, Status
+from trouper.nats import ConnectionLost, Status
 
 pytestmark = pytest.mark.real_clock
 
 PAYLOAD = b"x" * (512 * 1024)
 PILE = 32
 """16 MiB published: more than a loopback connection's socket buffers take."""
-
-
-async def close_into(nc: Client, outcome: list[object]) -> None:
-    """Run ``close()`` and record how it ended."""
-    try:
-        await nc.close()
-    except Exception as error:
-        outcome.append(error)
-    else:
-        outcome.append("closed")
 
 
 async def test_close_raises_when_the_connection_drops_before_the_buffer_is_written() -> None:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 import trio.testing
-from nats_fake import FakeServer, Peer, connected, fake_server, msg_frame, wait_for
+from nats_fake import FakeServer, Peer, connected, drain_into, fake_server, msg_frame, wait_for
 
 from trouper.nats import Client, ConnectionClosed, Status, Subscription
 
@@ -50,16 +50,6 @@ async def serve_until_closed(server: FakeServer, commands: list[str]) -> None:
                 await peer.send(b"PONG\r\n")
     except (EOFError, trio.BrokenResourceError):
         pass
-
-
-async def drain_into(nc: Client, outcome: list[object]) -> None:
-    """Run ``drain()`` and record how it ended."""
-    try:
-        await nc.drain()
-    except Exception as error:
-        outcome.append(error)
-    else:
-        outcome.append("drained")
 
 
 async def refused_then_publish_in_outage(nc: Client) -> None:

@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import pytest
 import trio
-from nats_fake import Peer, connected, fake_server, wait_for
+from nats_fake import Peer, close_into, connected, fake_server, wait_for
 
-from trouper.nats import Client, Status
+from trouper.nats import Status
 
 pytestmark = pytest.mark.real_clock
 
 PAYLOAD = b"x" * (512 * 1024)
 PILE = 16
 """8 MiB published: more than a loopback connection's socket buffers take."""
-
-
-async def close_into(nc: Client, outcome: list[object]) -> None:
-    """Run ``close()`` and record how it ended."""
-    try:
-        await nc.close()
-    except Exception as error:
-        outcome.append(error)
-    else:
-        outcome.append("closed")
 
 
 async def count_publishes(peer: Peer, counted: list[int]) -> None:

@@ -5,21 +5,11 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
-from nats_fake import connected, fake_server, wait_for
+from nats_fake import connected, drain_into, fake_server, wait_for
 
 from trouper.nats import Client, ConnectionClosed, Status
 
 pytestmark = pytest.mark.real_clock
-
-
-async def drain_into(nc: Client, outcome: list[object]) -> None:
-    """Run ``drain()`` and record how it ended."""
-    try:
-        await nc.drain()
-    except Exception as error:
-        outcome.append(error)
-    else:
-        outcome.append("drained")
 
 
 async def test_second_drain_returns_when_the_first_has_finished() -> None:
