@@ -59,14 +59,16 @@ A job is one of:
 
 - a plain call, done in the pump's own step (``subscribe``, ``unsubscribe``,
   withdrawing a call, ``run_sync``);
-- a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait`` on the Trio ref in
-  the pump's step (for an awaited ``tell`` to an actor of this runtime, ``Cell.send_nowait_as``,
-  so that the instruments see a ``TELL``; to a durable mailbox it always waits in a lane, as ``await
-  tell`` does in Trio, until the message is held). If the mailbox is full (for an
-  actor of this runtime, read before the send is tried: a refused try would reach the
-  instruments as a send of its own, and the wait for room again), the message starts the actor's
-  *lane*: a queue served in order by one Trio task (``await tell``, a ``tell_nowait``
-  with ``Cell.send_as`` so that the instruments still see a ``TELL_NOWAIT``, and for
+- a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait``
+  on the Trio ref in the pump's step (for an awaited ``tell`` to an actor of
+  this runtime, ``Cell.send_nowait_as``, so that the instruments see a
+  ``TELL``; to a durable mailbox it always waits in a lane, as ``await tell``
+  does in Trio, until the message is held). If the mailbox is full (for an
+  actor of this runtime, read before the send is tried: a refused try would
+  reach the instruments as a send of its own, and the wait for room again),
+  the message starts the actor's *lane*: a queue served in order by one Trio
+  task (``await tell``, a ``tell_nowait`` with ``Cell.send_as`` so that the
+  instruments still see a ``TELL_NOWAIT``, and for
   an ask the endpoint's ``ask_when_room``, which waits for room but not for
   the reply, else ``ref.ask`` in a task of its own that the lane lets run to
   its first wait, its message in or queued for room, before going on), which
@@ -886,8 +888,9 @@ def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> boo
 
     ``ref.tell_nowait(message)``, or for a caller's ``await tell`` (``awaited``)
     to an actor of this runtime, ``Cell.send_nowait_as`` a ``TELL``: the
-    instruments see the kind the caller used. A durable mailbox holds a told message only once its
-    ``put`` returned: an awaited tell to one always waits for it (in a lane).
+    instruments see the kind the caller used. A durable mailbox holds a told
+    message only once its ``put`` returned: an awaited tell to one always
+    waits for it (in a lane).
     """
     endpoint = ref.endpoint
     if _refuses(endpoint):

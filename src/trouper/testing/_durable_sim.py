@@ -19,10 +19,10 @@ come then does not happen.
 The store runs SQLite on Trio's thread (``SqliteStore(threads=False)``): no
 thread decides when a commit's result arrives, so the same seed gives the
 same trace; its wall clock starts at a fixed epoch (``set_wall_clock``), so
-the times it records are the same too. After the run the store is opened once more and its mailboxes
-and dead letters are put in the result, for ``check`` to verify invariants
-after the last recovery (``explore_durable`` runs many seeds and reports the
-first that breaks one).
+the times it records are the same too. After the run the store is opened
+once more and its mailboxes and dead letters are put in the result, for
+``check`` to verify invariants after the last recovery (``explore_durable``
+runs many seeds and reports the first that breaks one).
 """
 
 from __future__ import annotations
