@@ -1466,6 +1466,25 @@ class JetStreamStore:
             and publish.mailbox in self._listeners
         )
 
+    def _refusal(self, publish: _Publish | None, error: BaseException, how: str) -> StoreRefused:
+        """The ``StoreRefused`` naming what ``publish`` wrote, logged as an error while open.
+
+        ``how`` says what became of it ("refused", or "refused alone" for a
+        tell its batch commits without).
+        """
+        what = self._refused_write(publish)
+        refusal = StoreRefused(self._name, f"{what}: {error}")
+        refusal.__cause__ = error
+        if self._phase == "open":
+            log.error(
+                "durable store %s: a write was %s (the store goes on): %s: %s",
+                self._name,
+                how,
+                what,
+                error,
+            )
+        return refusal
+
     def _refuse_alone(self, publish: _Publish, error: NatsError | ValueError) -> None:
         """Record ``publish`` (a tell of a separable batch) as refused alone, ``accepted`` False.
 
@@ -1474,16 +1493,7 @@ class JetStreamStore:
         """
         record = publish.record
         assert record is not None
-        what = self._refused_write(publish)
-        refusal = StoreRefused(self._name, f"{what}: {error}")
-        refusal.__cause__ = error
-        if self._phase == "open":
-            log.error(
-                "durable store %s: a write was refused alone (the store goes on): %s: %s",
-                self._name,
-                what,
-                error,
-            )
+        refusal = self._refusal(publish, error, "refused alone")
         batch = publish.commit.batch
         if batch.refused is None:
             batch.refused = []
@@ -1693,16 +1703,7 @@ class JetStreamStore:
             # not a refusal wrapped around it.
             failure = error
         else:
-            what = self._refused_write(publish)
-            failure = StoreRefused(self._name, f"{what}: {error}")
-            failure.__cause__ = error
-            if self._phase == "open":
-                log.error(
-                    "durable store %s: a write was refused (the store goes on): %s: %s",
-                    self._name,
-                    what,
-                    error,
-                )
+            failure = self._refusal(publish, error, "refused")
         commit.error = failure
         self._open.pop(commit, None)
         batch = commit.batch
