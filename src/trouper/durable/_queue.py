@@ -698,10 +698,7 @@ class DurableQueue:
         of tells is newer than it, and takes them.
         """
         if sends:
-            batch = self._transactions
-            if batch is None or batch.sealed:
-                batch = self._open_transactions()
-            return batch
+            return self._open_transactions()
         batch = self._acking
         if batch is None or batch.sealed:
             batch = self._acking = self._open_batch()
