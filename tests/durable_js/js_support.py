@@ -77,6 +77,17 @@ class Sink(trouper.Actor):
         self.got.append(message)
 
 
+class JobSink(trouper.Actor):
+    """Collects each ``Job``'s number."""
+
+    def __init__(self, got: list[int]) -> None:
+        self.got = got
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        self.got.append(message.n)
+
+
 class Refuser(trouper.Actor):
     """Gives up on every ``Done`` with a reason longer than a dead letter keeps."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from js_support import Job, eventually, store_for
+from js_support import Job, JobSink, eventually, store_for
 
 import trouper
 from trouper.durable import Durable, durable_ref
@@ -88,7 +88,7 @@ async def test_an_update_of_a_stream_not_trouper_s_under_the_mailbox_names_leave
     store = store_for(js_server.url, prefix)
     got: list[int] = []
     async with trouper.open_runtime(store=store) as rt:
-        await rt.spawn(Recorder, got, name="jobs", mailbox=Durable())
+        await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
         js = store.client.jetstream()
         copy = StreamConfig(
             f"{prefix}_mailbox_jobs_copy", subjects=[f"{prefix}.mailbox.jobs_copy_x"]
@@ -102,14 +102,3 @@ async def test_an_update_of_a_stream_not_trouper_s_under_the_mailbox_names_leave
         await eventually(lambda: got == [1, 2])
         assert not rt.store.statistics().failed
         assert [box.name for box in await rt.store.mailbox_statistics()] == ["jobs"]
-
-
-class Recorder(trouper.Actor):
-    """Records each job's number."""
-
-    def __init__(self, got: list[int]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def job(self, message: Job) -> None:
-        self.got.append(message.n)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import trio
-from js_support import Job, eventually
+from js_support import Job, JobSink, eventually
 
 import trouper
 from trouper.durable import Durable, JetStreamStore, durable_ref
@@ -20,17 +20,6 @@ from trouper.nats import Msg, connect
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
-
-
-class Recorder(trouper.Actor):
-    """Records each job's number."""
-
-    def __init__(self, got: list[int]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def job(self, message: Job) -> None:
-        self.got.append(message.n)
 
 
 async def test_a_tell_whose_answer_timed_out_is_sent_again_and_stored_once(
@@ -55,7 +44,7 @@ async def test_a_tell_whose_answer_timed_out_is_sent_again_and_stored_once(
                 await eventually(lambda: len(swallowed) >= 2)  # sent again, not refused
                 silent.unsubscribe_nowait()
                 await other.flush()
-            await rt.spawn(Recorder, got, name="jobs", mailbox=Durable())
+            await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
             await eventually(lambda: got)
             await trio.sleep(0.3)  # a copy would have come by now
             assert not rt.store.statistics().failed
