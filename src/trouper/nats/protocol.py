@@ -354,7 +354,7 @@ class Parser:
             # A CR at the very end may be the first half of the CRLF: not part of the line.
             if size - pos - (buf[-1] == 13) > self._max_control_line:
                 raise ProtocolError(f"control line longer than {self._max_control_line} bytes")
-            # A CR at the very end may be the first half of the CRLF.
+            # The next search starts at that CR, so that a CRLF split by the reads is found.
             self._scan = size - 1 if size > pos else pos
             return None
         if end - pos > self._max_control_line:
