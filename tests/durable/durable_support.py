@@ -19,6 +19,7 @@ from trouper.durable import (
     Retry,
     SqliteStore,
     Store,
+    WriteBatch,
 )
 from trouper.runtime.lowlevel import MailboxEnding
 
@@ -204,3 +205,35 @@ class GatedStore:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
+
+
+class HeldWrites(GatedStore):
+    """A store whose batches staged while ``hold`` is set reach it only at ``release()``.
+
+    So a read made meanwhile commits before them, as a fetch may in one group
+    commit of ``SqliteStore`` (fetches go first). Opened and closed with
+    ``async with`` as the store it wraps.
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.staged: list[WriteBatch] = []
+
+    async def __aenter__(self) -> HeldWrites:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)
+
+    def stage(self, batch: WriteBatch) -> None:
+        if self.hold:
+            self.staged.append(batch)
+        else:
+            self.inner.stage(batch)
+
+    def release(self) -> None:
+        self.hold = False
+        for batch in self.staged:
+            self.inner.stage(batch)
+        self.staged.clear()

@@ -7,39 +7,12 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from durable_support import Charge, GatedStore, sqlite
+from durable_support import Charge, HeldWrites, sqlite
 
 import trouper
-from trouper.durable import Durable, SqliteStore, WriteBatch
+from trouper.durable import Durable
 from trouper.errors import ActorStopped
 from trouper.routing import Balancing
-
-
-class HeldStages(GatedStore):
-    """A store whose batches staged while ``hold`` is set reach it only at ``release()``."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        super().__init__(store)
-        self.staged: list[WriteBatch] = []
-
-    async def __aenter__(self) -> HeldStages:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.inner.__aexit__(*exc)
-
-    def stage(self, batch: WriteBatch) -> None:
-        if self.hold:
-            self.staged.append(batch)
-        else:
-            self.inner.stage(batch)
-
-    def release(self) -> None:
-        self.hold = False
-        for batch in self.staged:
-            self.inner.stage(batch)
-        self.staged.clear()
 
 
 class Charges(trouper.Actor):
@@ -55,7 +28,7 @@ async def test_an_ask_stored_after_its_actor_stopped_gets_actor_stopped(
     tmp_path: Path, pool: bool
 ) -> None:
     """The stop does not see the ask (its append is on its way); its commit answers it."""
-    store = HeldStages(sqlite(tmp_path / "s.db"))
+    store = HeldWrites(sqlite(tmp_path / "s.db"))
     answers: list[object] = []
 
     async def ask(ref: trouper.ActorRef[object]) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from durable_support import GatedStore, Taker, make_store, serving
+from durable_support import GatedStore, HeldWrites, Taker, make_store, serving
 
-from trouper.durable import Durable, GiveUp, MailboxOpening, Retry, SqliteStore, WriteBatch
+from trouper.durable import Durable, GiveUp, MailboxOpening, Retry
 from trouper.runtime.lowlevel import MailboxEnding
 
 OPTIONS = Durable(capacity=3, max_deliveries=1)
@@ -218,30 +218,6 @@ async def test_a_stale_delivery_that_saved_the_mailbox_state_is_handled_again(
         await store.flush()
         (stats,) = await store.mailbox_statistics()
         assert stats.depth == queue.depth == 0
-
-
-class HeldWrites(GatedStore):
-    """A store whose batches staged while ``hold`` is set reach it only at ``release()``.
-
-    So a read made meanwhile commits before them, as a fetch may in one group
-    commit of ``SqliteStore`` (fetches go first).
-    """
-
-    def __init__(self, store: SqliteStore) -> None:
-        super().__init__(store)
-        self.staged: list[WriteBatch] = []
-
-    def stage(self, batch: WriteBatch) -> None:
-        if self.hold:
-            self.staged.append(batch)
-        else:
-            self.inner.stage(batch)
-
-    def release(self) -> None:
-        self.hold = False
-        for batch in self.staged:
-            self.inner.stage(batch)
-        self.staged.clear()
 
 
 async def test_a_message_a_stale_ack_counted_out_is_not_fetched_again(tmp_path: Path) -> None:
