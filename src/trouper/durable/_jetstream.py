@@ -301,7 +301,10 @@ class _Depth:
         self.wanted = False
 
     def count(self) -> int | None:
-        """The mailbox's stored, unsettled messages as far as this process knows (None: unread)."""
+        """The mailbox's stored, unsettled messages as far as this process knows (None: unread).
+
+        Marks the depth ``wanted``: asking is what keeps ``_read_depths`` reading it.
+        """
         self.wanted = True
         read = self.read
         if read is None:
