@@ -672,12 +672,18 @@ def _fresh_inbox(
     its inboxes at once when it reconnects) and those still in the outage
     buffer. Made during an outage, the new subscription's SUB waits in the
     outage buffer, ahead of every pull made to it, and goes out once.
+    While the client drains there is none to move to: the drain ends
+    every subscription and refuses new ones, so ``sub`` stays, ended, and
+    pulls made to it deliver nothing (this runs in the client's own task
+    at a drop, where a refusal would end the client).
     """
     if sub.active:
         if client._status is not Status.RECONNECTING:
             client._send_unsub(sub)  # (the lost connection took the server's copy)
         client._forget(sub)
         sub._end(None)
+    if client._draining:
+        return sub
     return client._subscribe_now(client.new_inbox(), callback=callback)
 
 
