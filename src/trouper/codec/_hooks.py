@@ -465,7 +465,21 @@ def make_converter(
                 return member
         raise Expected(_type_label(tp), value)
 
-    conv.register_structure_hook_func(_is_enum, structure_enum)
+    # A member is written as its value, so only an enum whose values msgpack
+    # gives back as they went can be read: a tuple value comes back a list,
+    # which is no member's value, and every payload would be refused. Refused
+    # when the hook is built, so the sender is told once, naming the field.
+    def enum_structure(tp: Any) -> StructureHook:
+        for member in tp:
+            if builtin_problem(member._value_) is not None:
+                raise UnsupportedType(
+                    f"{_type_label(tp)}: an enum's values must be builtin values (None, bool, "
+                    "int, float, str, bytes, or lists and dicts of them) to be read back, but "
+                    f"{_type_label(tp)}.{member.name}'s value is {short(member._value_)}"
+                )
+        return structure_enum
+
+    conv.register_structure_hook_factory(_is_enum, enum_structure)
 
     # A member of another enum would be written as its value and read back as
     # this enum's member of that value, if it has one: refused.
