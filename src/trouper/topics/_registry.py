@@ -66,6 +66,7 @@ from trouper.runtime.lowlevel import (
     Cell,
     Mailbox,
     SendKind,
+    SharingEndpoint,
     cell_of,
     register_extension,
     release_frames_unless_failing,
@@ -453,10 +454,10 @@ class TopicRegistry:
             ValueError: ``overflow`` is not an ``Overflow``, is
                 ``BACKPRESSURE`` for a system pattern, ``queue`` is not a
                 valid name or is given for a system pattern, ``ref`` is an
-                actor of another runtime, or ``ref`` is an actor with a durable
-                mailbox and ``with_subject`` is true or ``pattern`` is a system
-                pattern (its mailbox could store neither ``Published`` nor the
-                runtime's reports).
+                actor of another runtime, or ``ref`` is an actor (or a balancing
+                pool) with a durable mailbox and ``with_subject`` is true or
+                ``pattern`` is a system pattern (its mailbox could store neither
+                ``Published`` nor the runtime's reports).
             TypeError: ``ref`` is not an ``ActorRef``, or ``with_subject`` not a bool.
         """
         self._runtime.check_thread("subscribe")
@@ -1021,20 +1022,28 @@ async def _send_unless_unsubscribed(subscription: Subscription, item: object) ->
 
 
 def _check_storable(ref: ActorRef[object], pattern: str, with_subject: bool, system: bool) -> None:
-    """Refuse to subscribe an actor with a durable mailbox for what its mailbox cannot store.
+    """Refuse to subscribe a ref whose durable mailbox cannot store what it would be sent.
 
     A ``Published`` carries any message, and a report (``DeadLetter``,
     ``ActorEvent``) any message and error: no codec writes them, so each
-    publish would only become a dead letter (a report, not even that).
+    publish would only become a dead letter (a report, not even that). The
+    mailbox is the one the ref's tells go into: an actor's own, or the one a
+    balancing pool's members share (``Durable()`` makes the pool durable).
 
     Raises:
-        ValueError: ``ref`` is an actor with a durable mailbox, and ``with_subject``
-            is true or ``pattern`` is a system pattern.
+        ValueError: ``ref`` is an actor or a balancing pool with a durable mailbox,
+            and ``with_subject`` is true or ``pattern`` is a system pattern.
     """
+    if not (with_subject or system):
+        return
     endpoint = ref.endpoint
-    if not (with_subject or system) or not (
-        isinstance(endpoint, Cell) and endpoint.mailbox.durable
-    ):
+    if isinstance(endpoint, Cell):
+        mailbox: Mailbox | None = endpoint.mailbox
+    elif isinstance(endpoint, SharingEndpoint):
+        mailbox = endpoint.shared_mailbox()
+    else:
+        return
+    if mailbox is None or not mailbox.durable:
         return
     prefix = f"{ref.address} has a durable mailbox, which stores only registered message types: "
     if system:
