@@ -1649,6 +1649,9 @@ class Cell:
         with trio.move_on_at(end_by):
             await self._call_on_stop()
             await self._stop_children()
+        # Also when the deadline cut on_stop off before _stop_children: a timer it
+        # started ends with this instance, never telling the next one.
+        self._cancel_timers()
         host, self._host = self._host, None
         self._guardian = None
         if host is not None:
