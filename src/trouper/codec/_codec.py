@@ -441,6 +441,8 @@ def _find_unpackable(data: object) -> tuple[Path, str | None]:
             for k in item:
                 if not isinstance(k, _PACKABLE):
                     return path, f"a key is a {type_name(type(k))}, which cannot be encoded"
+                if isinstance(k, str) and (problem := _not_utf8(k)) is not None:
+                    return path, f"a key, {short(k)}, {problem}"
             stack.extend(
                 (v, (*path, k if isinstance(k, str) else (short(k),)))
                 for k, v in reversed(list(item.items()))
@@ -448,9 +450,28 @@ def _find_unpackable(data: object) -> tuple[Path, str | None]:
         elif isinstance(item, int) and not isinstance(item, bool):
             if not -(2**63) <= item < 2**64:
                 return path, f"{short(item)} is out of msgpack's integer range"
+        elif isinstance(item, str):
+            problem = _not_utf8(item)
+            if problem is not None:
+                return path, f"{short(item)} {problem}"
         elif not isinstance(item, _PACKABLE):
             return path, f"cannot encode a {type_name(type(item))}"
     return (), None
+
+
+def _not_utf8(text: str) -> str | None:
+    """Say where ``text`` holds what UTF-8 cannot write (a lone surrogate), or ``None``.
+
+    A file name read with ``surrogateescape`` keeps its undecodable bytes so.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (
+            f"holds a lone surrogate {text[error.start]!r} at index {error.start}, "
+            "which UTF-8 cannot encode"
+        )
+    return None
 
 
 def _problem(path: Path, error: Exception) -> str:
