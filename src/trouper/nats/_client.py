@@ -1225,10 +1225,13 @@ class Client:
         pending_msgs_limit: int | None = None,
         pending_bytes_limit: int | None = None,
         callback: Callable[[Msg], None] | None = None,
+        replies: bool = False,
     ) -> Subscription:
+        # replies: the client's own reply subscription, which a drain leaves up until
+        # the close (requests made while it drains need it), so it does not refuse it.
         if self._status is Status.CLOSED:
             raise ConnectionClosed(self._closed_reason())
-        if self._draining:
+        if self._draining and not replies:
             raise ConnectionClosed("the client is draining: it takes no new subscriptions")
         check_subject(subject)
         if queue is not None:
@@ -1274,7 +1277,9 @@ class Client:
     def _reply_subject(self, handler: ReplyHandler) -> tuple[str, str]:
         """Register ``handler`` for a fresh reply subject; return (token, subject)."""
         if self._reply_sub is None:
-            self._reply_sub = self._subscribe_now(self._inbox + "*", callback=self._on_reply)
+            self._reply_sub = self._subscribe_now(
+                self._inbox + "*", callback=self._on_reply, replies=True
+            )
         self._next_token += 1
         token = f"{self._next_token:x}"
         self._reply_handlers[token] = handler
@@ -1380,7 +1385,8 @@ class Client:
         what was on its way to the subscriptions was lost with the
         connection). Before the close a PING/PONG round trip makes sure the
         server has everything published until then. Requests still waiting
-        keep their replies until the close. The deadline is the caller's
+        keep their replies until the close, and requests made meanwhile (to
+        answer or acknowledge what is read) get theirs. The deadline is the caller's
         cancel scope; if cancelled, the client is closed at once. Called while
         another ``drain()`` runs, it waits for that drain to end and raises
         what ended it (``ConnectionClosed`` if that call was cancelled);
