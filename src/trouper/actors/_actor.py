@@ -39,6 +39,10 @@ _HOOK_NAMES = ("on_start", "on_stop", "on_restart", "receive")
 # unlike a ContextVar, costs no allocation per spawn).
 _constructing = threading.local()
 _constructing.context = None
+# Message types resolved through their MRO (or to ``receive``) and cached per
+# class, at most this many: past it the cache starts again from the declared
+# handlers, so that message classes made at run time are not kept for ever.
+_RESOLVED_LIMIT = 1024
 
 
 def handler(fn: F) -> F:
@@ -140,7 +144,12 @@ class Actor:
 
     @classmethod
     def _trouper_resolve(cls, message_type: type) -> HandlerFunction | None:
-        """Find (once) the handler for a type with no exact entry; cache the answer."""
+        """Find (once) the handler for a type with no exact entry; cache the answer.
+
+        The cache holds at most ``_RESOLVED_LIMIT`` such answers: when it is
+        full it is emptied back to the declared handlers (in place: a cell
+        serving an actor holds the dict).
+        """
         found: HandlerFunction | None = None
         for base in message_type.__mro__[1:]:
             found = cls._trouper_handlers.get(base)
@@ -148,7 +157,11 @@ class Actor:
                 break
         else:
             found = getattr(cls, "receive", None)
-        cls._trouper_dispatch[message_type] = found
+        dispatch = cls._trouper_dispatch
+        if len(dispatch) >= len(cls._trouper_handlers) + _RESOLVED_LIMIT:
+            dispatch.clear()
+            dispatch.update(cls._trouper_handlers)
+        dispatch[message_type] = found
         return found
 
     @classmethod
