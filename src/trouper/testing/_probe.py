@@ -14,6 +14,8 @@ with a cancel scope around each line, and every wait is on virtual time.
 from __future__ import annotations
 
 import itertools
+import types
+import typing
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -131,17 +133,31 @@ def _deadline(within: float) -> float:
     return trio.current_time() + check_seconds("within", within)
 
 
+def _is_union(matcher: Matcher) -> bool:
+    """Whether ``matcher`` is a union of types (``A | B``, ``Union[A, B]``, ``Optional[A]``).
+
+    A union alias names an actor's protocol; it is neither a type nor a predicate
+    (``typing.Union`` is callable, and calling it raises).
+    """
+    return isinstance(matcher, types.UnionType) or typing.get_origin(matcher) is typing.Union
+
+
 def _describe(matcher: Matcher) -> str:
     if isinstance(matcher, type):
         return f"a {matcher.__qualname__}"
+    if _is_union(matcher):
+        return " or ".join(
+            "None" if member is type(None) else _describe(member)
+            for member in typing.get_args(matcher)
+        )
     if callable(matcher):
         return f"a message matching {getattr(matcher, '__name__', repr(matcher))}"
     return repr(matcher)
 
 
 def _matches(matcher: Matcher, message: object) -> bool:
-    if isinstance(matcher, type):
-        return isinstance(message, matcher)
+    if isinstance(matcher, type) or _is_union(matcher):
+        return isinstance(message, matcher)  # type: ignore[arg-type]
     if callable(matcher):
         return bool(matcher(message))
     return message == matcher
@@ -220,7 +236,7 @@ class TestProbe(ActorRef[object]):
         return received.message
 
     async def expect(self, matcher: Matcher, *, within: float = DEFAULT_WITHIN) -> object:
-        """Take the next message; it must match (a type, a predicate, or an equal value).
+        """Take the next message; it must match (a type or a union, a predicate, an equal value).
 
         A predicate that raises takes nothing: its error goes up, the message stays.
 
@@ -287,11 +303,12 @@ class TestProbe(ActorRef[object]):
             self._inbox.extendleft(reversed(taken))
             raise
 
-    async def fish_for(
-        self, predicate: Callable[[object], bool], *, within: float = DEFAULT_WITHIN
-    ) -> object:
-        """Skip messages until one satisfies ``predicate``; return it.
+    async def fish_for(self, predicate: Matcher, *, within: float = DEFAULT_WITHIN) -> object:
+        """Skip messages until one matches; return it.
 
+        ``predicate`` matches as ``expect``'s matcher does: a type (or a union of
+        types) by ``isinstance``, a function by what it returns, another value by
+        equality. A predicate that raises takes nothing; its error goes up.
         Cancelled, it skips none: the messages it had skipped stay first in line.
 
         Raises:
@@ -306,7 +323,7 @@ class TestProbe(ActorRef[object]):
                 if received is None:
                     break
                 skipped.append(received)  # until the predicate has said (it may raise)
-                if predicate(received.message):
+                if _matches(predicate, received.message):
                     skipped.pop()
                     break
         if received is None:
