@@ -1266,7 +1266,12 @@ class Cell:
             if first:
                 self._failed(error)
                 self._pending = None
-                self.stop_reason = error
+                guardian = self._guardian
+                gave_up = None if guardian is None else guardian.gave_up
+                # Its children's supervision gave up while on_start ran: that is why the
+                # start failed, on_start's own error (a child refused, or stopped, by the
+                # give-up) only its consequence.
+                self.stop_reason = error if gave_up is None else gave_up
                 self._enter(Phase.STOPPING)
                 self._refuse_mail()
                 await self._stop_children()

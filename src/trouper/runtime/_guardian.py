@@ -145,6 +145,7 @@ class Guardian:
         "_worker_task",
         "address",
         "closing",
+        "gave_up",
         "owner",
         "path",
         "runtime",
@@ -175,6 +176,9 @@ class Guardian:
         # The decision state: restart history, backoff streaks.
         self.closing = False
         # True once the guardian stops its children for good (it takes no new ones).
+        self.gave_up: BaseException | None = None
+        # Why the owner fails, once this guardian gave up on its children (set before it
+        # stops them: an owner still in its first on_start fails its start with it).
         self._nursery = nursery
         # Where the children run; for an actor, opened with the first child.
         self._opening: trio.Event | None = None
@@ -450,6 +454,7 @@ class Guardian:
             if not (decision.gave_up and runtime.on_root_give_up == "stop"):
                 runtime.escalated(cell, failure)
             return
+        self.gave_up = failure
         await self.stop_all(failed=cell, error=error)
         self.owner.command(Command.FAIL, failure)
 

@@ -1,0 +1,47 @@
+"""Review: a supervisor whose children's supervision gives up during its first start says why.
+
+Under ``OneForOne`` a child that fails while its ``Supervisor`` is still
+starting the later specs is decided at once; when that gives up, the
+supervisor's next ``start_child`` was refused ("is stopping") and the
+supervisor's ``spawn`` raised ``StartFailed`` caused by that refusal, the
+real failure (the intensity exceeded, and the child's error under it) lost.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+import trouper
+from trouper import Actor, ChildSpec, OneForOne, Supervisor, handler
+from trouper.errors import RestartIntensityExceeded, StartFailed
+
+
+class CrashesAtOnce(Actor):
+    """Fails on the message its own ``on_start`` sends it."""
+
+    async def on_start(self) -> None:
+        self.ctx.self_ref.tell_nowait("boom")
+
+    @handler
+    async def boom(self, message: str) -> None:
+        raise ValueError("crashed right after its start")
+
+
+class NeverStarts(Actor):
+    """Its ``on_start`` waits until its stop cuts it off."""
+
+    async def on_start(self) -> None:
+        await trio.sleep_forever()
+
+
+async def test_a_give_up_during_a_first_start_is_the_cause_of_its_start_failed() -> None:
+    """``StartFailed.__cause__`` is the give-up, whose cause is the child's error."""
+    async with trouper.open_runtime() as rt:
+        specs = [ChildSpec("a", CrashesAtOnce), ChildSpec("b", NeverStarts)]
+        with pytest.raises(StartFailed) as raised:
+            await rt.spawn(Supervisor, specs, strategy=OneForOne(max_restarts=0), name="sup")
+        gave_up = raised.value.__cause__
+        assert isinstance(gave_up, RestartIntensityExceeded)
+        assert repr(gave_up.__cause__) == "ValueError('crashed right after its start')"
+        assert rt.lookup("sup") is None
