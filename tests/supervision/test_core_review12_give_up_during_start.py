@@ -13,8 +13,9 @@ import pytest
 import trio
 
 import trouper
-from trouper import Actor, ChildSpec, OneForOne, Supervisor, handler
+from trouper import Actor, ChildSpec, Directive, OneForOne, Supervisor, handler
 from trouper.errors import RestartIntensityExceeded, StartFailed
+from trouper.runtime import ActorEvent, EventKind
 
 
 class CrashesAtOnce(Actor):
@@ -45,3 +46,37 @@ async def test_a_give_up_during_a_first_start_is_the_cause_of_its_start_failed()
         assert isinstance(gave_up, RestartIntensityExceeded)
         assert repr(gave_up.__cause__) == "ValueError('crashed right after its start')"
         assert rt.lookup("sup") is None
+
+
+class StartsCrashingChildrenOnRestart(Actor):
+    """Starts no child first; each later instance starts ``CrashesAtOnce``, then ``NeverStarts``."""
+
+    starts = 0
+
+    async def on_start(self) -> None:
+        type(self).starts += 1
+        if type(self).starts > 1:
+            await self.ctx.spawn(CrashesAtOnce, name="crasher")
+            await self.ctx.spawn(NeverStarts, name="stuck")
+
+
+class GivesUpAtOnce(StartsCrashingChildrenOnRestart):
+    """Its children's supervision gives up on the first failure."""
+
+    supervisor_strategy = OneForOne(max_restarts=0)
+
+
+async def test_a_give_up_during_a_restarts_on_start_is_what_the_parents_directives_see() -> None:
+    """The failed restart is the give-up: a directive for ``RestartIntensityExceeded`` applies."""
+    stops: list[ActorEvent] = []
+    root = OneForOne(directives={RestartIntensityExceeded: Directive.STOP})
+    async with trouper.open_runtime(root_strategy=root) as rt:
+        rt.events.listen(stops.append, kinds=[EventKind.STOPPED])
+        ref = await rt.spawn(GivesUpAtOnce, name="owner")
+        await rt.restart(ref)
+        await trio.sleep(10)
+        assert rt.lookup("owner") is None
+    owner = [event for event in stops if event.address.path == "/owner"]
+    assert len(owner) == 1
+    assert isinstance(owner[0].reason, RestartIntensityExceeded)
+    assert GivesUpAtOnce.starts == 2  # stopped by the directive, never restarted again

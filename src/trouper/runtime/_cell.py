@@ -1263,20 +1263,21 @@ class Cell:
                 await self.instance.on_restart(cause)
             await self.instance.on_start()
         except Exception as error:
+            guardian = self._guardian
+            gave_up = None if guardian is None else guardian.gave_up
+            # Its children's supervision gave up while on_start ran: that is why the start
+            # failed (what its supervisor's directives see), on_start's own error (a child
+            # refused, or stopped, by the give-up) only its consequence.
+            failure = error if gave_up is None else gave_up
             if first:
                 self._failed(error)
                 self._pending = None
-                guardian = self._guardian
-                gave_up = None if guardian is None else guardian.gave_up
-                # Its children's supervision gave up while on_start ran: that is why the
-                # start failed, on_start's own error (a child refused, or stopped, by the
-                # give-up) only its consequence.
-                self.stop_reason = error if gave_up is None else gave_up
+                self.stop_reason = failure
                 self._enter(Phase.STOPPING)
                 self._refuse_mail()
                 await self._stop_children()
-                return error
-            return error
+                return failure
+            return failure
         self.started = True
         self._enter(Phase.RUNNING)
         self.runtime.instruments.started(self)
