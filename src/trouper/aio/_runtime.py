@@ -147,6 +147,38 @@ class AioRuntime:
 
         return AioRef(await self._crossing.call(spawn, undo=undo), self._crossing)
 
+    async def spawn_pool(
+        self,
+        factory: Callable[..., Actor],
+        size: int,
+        *args: object,
+        **options_and_kwargs: object,
+    ) -> AioRef[object]:
+        """Start a top-level pool of ``size`` actors behind one handle (``Runtime.spawn_pool``).
+
+        Takes what ``Runtime.spawn_pool`` takes, passed through: ``router``,
+        ``name``, ``mailbox_size`` and the other options keyword-only, the rest
+        for ``factory``. Returns once every member has run its ``on_start``.
+        Cancelled, it leaves no pool behind, as ``spawn`` leaves no actor: the
+        pool is stopped if it started before its caller could take the handle.
+
+        Raises:
+            ValueError: a bad size, router or option (see ``Runtime.spawn_pool``).
+            NameTaken: ``name`` belongs to a living actor.
+            StartFailed: a member (or the pool) could not start.
+            RuntimeClosed: the runtime is shutting down or closed.
+        """
+        runtime = self._runtime
+
+        async def spawn_pool() -> ActorRef[object]:
+            return await runtime.spawn_pool(factory, size, *args, **options_and_kwargs)  # type: ignore[arg-type]
+
+        async def undo(ref: ActorRef[object]) -> None:
+            # Started, but its caller was cancelled before it got the handle.
+            await runtime.stop(ref)
+
+        return AioRef(await self._crossing.call(spawn_pool, undo=undo), self._crossing)
+
     async def stop(self, ref: AnyRef) -> None:
         """Stop an actor for good and wait until it has stopped (``Runtime.stop``)."""
         await self._crossing.call(self._runtime.stop, _trio_ref(ref))
@@ -232,11 +264,11 @@ class AioRuntime:
     async def run(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
         """``await fn(*args)`` in a Trio task of the runtime and return its result.
 
-        For the Trio API the bridge does not wrap (``rt.run(rt.runtime.spawn_pool,
-        Worker, 4)``). Cancelling the caller cancels the task. Whatever
-        ``fn`` raises, also an error that is no ``Exception``, is raised here
-        and leaves the runtime running (as ``trio.from_thread.run`` does); an
-        error it raises once its caller has been cancelled is logged.
+        For the Trio API the bridge does not wrap (``rt.run(rt.runtime.store.flush)``).
+        Cancelling the caller cancels the task. Whatever ``fn`` raises, also an
+        error that is no ``Exception``, is raised here and leaves the runtime
+        running (as ``trio.from_thread.run`` does); an error it raises once its
+        caller has been cancelled is logged.
         """
         return await self._crossing.call(fn, *args)
 
