@@ -247,13 +247,17 @@ class _Rerouting(PoolEndpoint):
             return self._member(message).send_nowait(message, msg_id)
         return self._dead_send_nowait(message)
 
+    def _member_to_ask(self, message: object) -> Cell:
+        """The member an ``ask`` of ``message`` goes to (by default, as a tell's)."""
+        return self._member(message)
+
     async def ask(self, message: object) -> object:
         """Ask the member the router picks (``ActorRef.ask``)."""
         if type(message) in CONTROL:
             return await self.cell.ask(message)
         if self.members:
             try:
-                member = self._member(message)
+                member = self._member_to_ask(message)
             except Exception:
                 await checkpoint()  # refused at once (a hash key failed): still a checkpoint
                 raise
@@ -337,6 +341,25 @@ class RoundRobinEndpoint(_Rerouting):
                 candidate = members[turn % len(members)]
                 if not candidate.mailbox.closed:
                     return candidate
+        return member
+
+    def _member_to_ask(self, message: object) -> Cell:
+        """The member in turn, passing over those that could not answer the asking handler.
+
+        A member's handler asking its own pool waits on the reply: the turn may
+        fall on it, or on a member that waits (along a chain of asks) on it,
+        neither of which can take the ask before that reply. The next member
+        in turn that can is asked instead; if none can, the one in turn is
+        (and ``Cell.ask`` refuses it: ``AskCycle``).
+        """
+        member = self._member(message)
+        asker = _asking_handler()
+        if asker is None or _chain_to(member, asker) is None:
+            return member
+        for _ in range(len(self.members) - 1):
+            candidate = self._member(message)
+            if _chain_to(candidate, asker) is None and not candidate.mailbox.closed:
+                return candidate
         return member
 
 
