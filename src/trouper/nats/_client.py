@@ -1940,18 +1940,30 @@ class Client:
         self._pongs.clear()
         # Requests already written may have been answered on the lost connection:
         # their replies are gone, so they fail now rather than at their deadline.
-        # Those still in the outage buffer go out after the reconnect.
+        # Those still in the outage buffer go out after the reconnect. A user's
+        # callback (on_ack...) that raises does not stop this half way: its error
+        # closes the client once the drop is reported (as in _abort).
+        failed: BaseException | None = None
         for token, end in list(self._requests.items()):
             if end <= self._taken:
                 handler = self._reply_handlers.get(token)
                 if handler is not None:
-                    handler(
-                        ConnectionLost(f"the connection dropped after the request was sent: {why}")
-                    )
+                    try:
+                        handler(
+                            ConnectionLost(
+                                f"the connection dropped after the request was sent: {why}"
+                            )
+                        )
+                    except BaseException as error:
+                        if failed is None:
+                            failed = error
         for watcher in list(self._link_watchers):
             watcher._connection_lost()
         self._room_lot.unpark_all()
         self._report(Disconnected(reason))
+        if failed is not None:
+            self._user_error = failed
+            raise failed
 
     def _keep_unwritten(self) -> None:
         """Put back in front of ``_out`` every command the lost connection did not take whole.
