@@ -235,8 +235,7 @@ def test_too_deep_a_payload_is_refused() -> None:
         (b"\x91" * 3000 + b"\xc0", "not valid msgpack (nested too deeply)"),
         (
             msgpack.packb({1: "int key"}),
-            "not valid msgpack "
-            "(ValueError('int is not allowed for map key when strict_map_key=True'))",
+            "a map has an int key; only str keys are read",
         ),
         (
             msgpack.packb(msgpack.ExtType(5, b"xx")),

@@ -21,6 +21,7 @@ a class is found only among those registered.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -90,7 +91,24 @@ _unpackb = msgpack.unpackb
 _packb = msgpack.packb
 
 
+_MAP_KEY = re.compile(r"(\w+) is not allowed for map key when strict_map_key=True")
+"""msgpack's refusal of a map key that is not a str (nor bytes): valid msgpack all the same."""
+
+_MSGPACK_KINDS = {
+    "int": "an int",
+    "float": "a float",
+    "bool": "a bool",
+    "NoneType": "a nil",
+    "list": "an array",
+    "tuple": "an array",
+    "dict": "a map",
+}
+
+
 def _unpack_problem(error: Exception) -> str:
+    if isinstance(error, ValueError) and (key := _MAP_KEY.fullmatch(str(error))) is not None:
+        kind = _MSGPACK_KINDS.get(key[1], f"a {key[1]}")
+        return f"a map has {kind} key; only str keys are read"
     if isinstance(error, msgpack.ExtraData):
         return "not valid msgpack (bytes left over after the value)"
     if isinstance(error, msgpack.StackError):
