@@ -14,7 +14,7 @@ import trio
 
 import trouper
 from trouper import Actor, ChildSpec, Directive, OneForOne, Supervisor, handler
-from trouper.errors import RestartIntensityExceeded, StartFailed
+from trouper.errors import HandlerError, RestartIntensityExceeded, StartFailed
 from trouper.runtime import ActorEvent, EventKind
 
 
@@ -80,3 +80,45 @@ async def test_a_give_up_during_a_restarts_on_start_is_what_the_parents_directiv
     assert len(owner) == 1
     assert isinstance(owner[0].reason, RestartIntensityExceeded)
     assert GivesUpAtOnce.starts == 2  # stopped by the directive, never restarted again
+
+
+class Crashes(Actor):
+    """Fails on every message."""
+
+    @handler
+    async def boom(self, message: str) -> str:
+        raise ValueError("child crashed")
+
+
+class AsksItsChild(Actor):
+    """Has its child crash, then asks it: the give-up has stopped it by then."""
+
+    supervisor_strategy = OneForOne(max_restarts=0)
+    starts = 0
+
+    async def on_start(self) -> None:
+        type(self).starts += 1
+        self.child = await self.ctx.spawn(Crashes, name="child")
+
+    @handler
+    async def work(self, message: str) -> str:
+        await self.child.tell("crash")
+        await trio.sleep(1)
+        return str(await self.child.ask("are you there?"))
+
+
+async def test_a_handler_failing_from_a_give_up_is_that_give_up_to_the_parents_directives() -> None:
+    """The handler's ``ActorStopped`` follows from the give-up: the directive sees the give-up."""
+    stops: list[ActorEvent] = []
+    root = OneForOne(directives={RestartIntensityExceeded: Directive.STOP})
+    async with trouper.open_runtime(root_strategy=root) as rt:
+        rt.events.listen(stops.append, kinds=[EventKind.STOPPED])
+        ref = await rt.spawn(AsksItsChild, name="owner")
+        with pytest.raises(HandlerError):
+            await ref.ask("work")
+        await trio.sleep(10)
+        assert rt.lookup("owner") is None
+    owner = [event for event in stops if event.address.path == "/owner"]
+    assert len(owner) == 1
+    assert isinstance(owner[0].reason, RestartIntensityExceeded)
+    assert AsksItsChild.starts == 1  # stopped by the directive, never restarted

@@ -1222,6 +1222,14 @@ class Cell:
                     self._pending = None
                     self._pending_reason = None
             self._failed(error)
+            gave_up = self._gave_up()
+            if gave_up is not None and gave_up is not error:
+                # Its children's supervision gave up while the instance ran: that is the
+                # failure its supervisor decides on (what its directives see); what the
+                # instance raised meanwhile (a child stopped or refused by the give-up)
+                # is its consequence, heard by the instruments just now.
+                release_frames_unless_failing(self.runtime, error)
+                error = gave_up
             if self._failure is not None and self._failure is not error:
                 self._release_failure()
             self._failure = error
@@ -1229,6 +1237,11 @@ class Cell:
         self.exits += 1
         self.parent.child_exited(self, self.exits, error)
         return await self._next_command()
+
+    def _gave_up(self) -> BaseException | None:
+        """Why the instance fails, if its children's supervision gave up (else None)."""
+        guardian = self._guardian
+        return None if guardian is None else guardian.gave_up
 
     def _failed(self, error: BaseException) -> None:
         runtime = self.runtime
@@ -1263,21 +1276,19 @@ class Cell:
                 await self.instance.on_restart(cause)
             await self.instance.on_start()
         except Exception as error:
-            guardian = self._guardian
-            gave_up = None if guardian is None else guardian.gave_up
-            # Its children's supervision gave up while on_start ran: that is why the start
-            # failed (what its supervisor's directives see), on_start's own error (a child
-            # refused, or stopped, by the give-up) only its consequence.
-            failure = error if gave_up is None else gave_up
             if first:
                 self._failed(error)
                 self._pending = None
-                self.stop_reason = failure
+                # Its children's supervision gave up while on_start ran: that is why the
+                # start failed, on_start's own error (a child refused, or stopped, by the
+                # give-up) only its consequence (as ``_report`` says of a later start).
+                gave_up = self._gave_up()
+                self.stop_reason = error if gave_up is None else gave_up
                 self._enter(Phase.STOPPING)
                 self._refuse_mail()
                 await self._stop_children()
-                return failure
-            return failure
+                return error
+            return error
         self.started = True
         self._enter(Phase.RUNNING)
         self.runtime.instruments.started(self)
