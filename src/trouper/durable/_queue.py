@@ -775,12 +775,15 @@ class DurableQueue:
     async def put(self, item: object) -> bool:
         """Wait for room, append ``item``, and return True once it is durable.
 
-        Returns False if the mailbox was closed while waiting (nothing was put).
-        If cancelled while waiting for room, nothing was put; once the append
-        is staged it completes even if cancelled meanwhile. A duplicate
-        ``msg_id`` is dropped by the commit and still returns True. As the
-        engine's in-memory mailbox, it checks for cancellation only where it
-        waits for room: the sender (the cell's ``send``) checks just before.
+        Returns False if the mailbox is closed (nothing was put). If it closes
+        while the put waits for room (its actor stopped), a message is stored
+        all the same, beyond the capacity, for the actor's next incarnation,
+        and an ask returns False (not stored). If cancelled while waiting for
+        room, nothing was put; once the append is staged it completes even if
+        cancelled meanwhile. A duplicate ``msg_id`` is dropped by the commit
+        and still returns True. As the engine's in-memory mailbox, it checks
+        for cancellation only where it waits for room: the sender (the cell's
+        ``send``) checks just before.
 
         Raises:
             StoreRefused: the store refused this message alone (the other
@@ -809,10 +812,16 @@ class DurableQueue:
                 del self.producers[task]
                 return Abort.SUCCEEDED
 
-            # True: admitted with a reservation made for us. False: closed.
-            if not await wait_task_rescheduled(abort):
+            # True: admitted with a reservation made for us. None: the mailbox
+            # closed meanwhile (its actor stopped; see ``close``). False: closed,
+            # and the message is not to be stored.
+            admitted: bool | None = await wait_task_rescheduled(abort)
+            if admitted is False:
                 return False
-            self._reserved -= 1
+            if admitted:
+                self._reserved -= 1
+            if admitted is None or self.closed:
+                return await self._put_closed(message, encoded, msg_id, companion)
         batch = self._batch
         if batch is None or batch.sealed:
             # A batch of its own, staged as this task waits for it: a sender
@@ -830,6 +839,27 @@ class DurableQueue:
             await self.store.durable(batch)
         if batch.refused is not None:
             _raise_if_refused(batch.refused, record)
+        return True
+
+    async def _put_closed(
+        self, message: object, encoded: EncodedMessage, msg_id: str | None, companion: Ask | None
+    ) -> bool:
+        """``put`` for a sender let in, or waiting for room, when the mailbox closed.
+
+        Its tell was made while the actor lived: the message is stored for the
+        actor's next incarnation, beyond the capacity, as one told while the
+        actor stops (``True`` once durable). An ask is refused (``False``: the
+        cell fails it with ``ActorStopped``): the next incarnation could not
+        answer it, and stored without it, it would wait for ever.
+        """
+        if companion is not None:
+            return False
+        batch = TellBatch()
+        self._stage_append(batch, message, encoded, msg_id, None)
+        try:
+            await self.store.stage_and_wait(batch)
+        except trio.ClosedResourceError:
+            return False  # the runtime closed its store meanwhile: not stored
         return True
 
     def put_system(self, item: object) -> None:
@@ -890,7 +920,8 @@ class DurableQueue:
         (returned instead when no cell is attached, for the caller to fail);
         one whose message is still on its way to the store fails so once it
         is stored. The system notices that were waiting are returned. Parked
-        senders get False.
+        senders' messages are stored for the next incarnation, beyond the
+        capacity (their asks are refused: see ``put``).
         """
         if self.closed:
             return []
@@ -923,6 +954,11 @@ class DurableQueue:
             # a group commit may take after the one with the release below.
             self._late_claims = True
         self._reset_memory()
+        for task in self.producers:
+            # Their tells were made while the actor lived: stored for its next
+            # incarnation (see ``_put_closed``), not dead letters in memory.
+            reschedule(task, outcome.Value(None))
+        self.producers.clear()
         self._turn_away(asks, returned)
         if self._failure is None and not self._detached:
             # If the store is gone, the next open finds the claims: an unclean stop.
