@@ -24,6 +24,7 @@ from zlib import crc32
 
 import attrs
 
+from trouper._text import type_name
 from trouper.supervision import Strategy
 
 __all__ = [
@@ -55,12 +56,22 @@ def key_hash(key: object) -> int:
     ``repr()`` (stable for ints, tuples of them, frozen attrs values; not for
     objects whose repr shows their ``id``). Python's ``hash()`` is never used:
     it changes with ``PYTHONHASHSEED``.
+
+    Raises:
+        TypeError: ``key``'s class has no repr of its own (``object.__repr__``
+            shows the id, so equal keys would get different positions).
     """
     if isinstance(key, bytes):
         data = key
     elif isinstance(key, str):
         data = key.encode()
     else:
+        if type(key).__repr__ is object.__repr__:
+            raise TypeError(
+                f"key_hash cannot place a {type_name(type(key))}: its repr is object.__repr__, "
+                "which shows its id, so equal keys would land on different members; return a "
+                "str, bytes, int or a value with a repr of its own (a frozen attrs class)"
+            )
         data = repr(key).encode()
     return _mix(crc32(data))
 
@@ -128,7 +139,8 @@ class ConsistentHash(Router):
     """
 
     key: Callable[[object], object] = attrs.field(validator=_check_key)
-    """Maps a message to its key: ``str``, ``bytes``, ``int`` or a value with a stable repr."""
+    """Maps a message to its key: ``str``, ``bytes``, ``int`` or a value with a stable repr
+    (one whose class has no repr of its own is refused: ``key_hash``)."""
     virtual_nodes: int = attrs.field(default=100, validator=_check_virtual_nodes)
     """Points per member on the ring: more spreads keys more evenly."""
 
