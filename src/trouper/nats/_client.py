@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import inspect
 import math
 import random
 import secrets
@@ -1182,6 +1183,7 @@ class Client:
         Raises:
             ConnectionClosed: the client is closed or draining.
             ValueError: a bad subject, queue name or limit.
+            TypeError: ``callback`` is not a plain function (an ``async def``, say).
         """
         await checkpoint_if_cancelled()
         sub = self._subscribe_now(
@@ -1213,6 +1215,7 @@ class Client:
         Raises:
             ConnectionClosed: the client is closed or draining.
             ValueError: a bad subject, queue name or ``max_msgs``.
+            TypeError: ``callback`` is not a plain function (an ``async def``, say).
         """
         return self._subscribe_now(subject, queue=queue, max_msgs=max_msgs, callback=callback)
 
@@ -1250,6 +1253,8 @@ class Client:
         )
         _check_limit("pending_msgs_limit", msgs_limit)
         _check_limit("pending_bytes_limit", bytes_limit)
+        if callback is not None:
+            _check_callback("callback", callback)
         sid = self._next_sid
         self._next_sid += 1
         sub = Subscription(self, sid, subject, queue, max_msgs, msgs_limit, bytes_limit, callback)
@@ -2169,6 +2174,24 @@ def _payload_bytes(payload: object) -> bytes:
     raise TypeError(f"a payload must be bytes, got {type(payload).__name__}")
 
 
+def _check_callback(what: str, callback: object) -> None:
+    """Refuse what the reader task cannot call: a non-callable, or an ``async def``.
+
+    Called synchronously, an ``async def`` returns a coroutine nobody awaits:
+    what it was given (a message, an ack, an event) would be dropped unseen.
+    """
+    if not callable(callback):
+        raise TypeError(f"{what} must be a plain function, got {callback!r}")
+    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+        getattr(callback, "__call__", None)  # noqa: B004 - an object whose __call__ is async
+    ):
+        raise TypeError(
+            f"{what} must be a plain function: the client's reader task calls it and "
+            f"cannot await it, got the async function {callback!r} (start a task from a "
+            "plain function, or read the subscription with 'async for')"
+        )
+
+
 def _check_limit(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
@@ -2252,6 +2275,7 @@ async def connect(
         AuthorizationError: a server refused the credentials.
         ConnectError: no server could be reached.
         ValueError: a bad URL or option.
+        TypeError: ``on_event`` is not a plain function (an ``async def``, say).
     """
     if isinstance(servers, str):
         servers = [url for url in servers.split(",") if url.strip()]
@@ -2291,6 +2315,8 @@ async def connect(
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(f"{label} must be an int >= 0, got {size!r}")
     check_subject(inbox_prefix, "inbox prefix", wildcards=False)
+    if on_event is not None:
+        _check_callback("on_event", on_event)
     options = _Options(
         servers=tuple(servers),
         name=name,

@@ -48,7 +48,7 @@ from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_
 
 from trouper._validate import check_positive_int
 from trouper._waiting import Waiter
-from trouper.nats._client import Msg, Status, Subscription
+from trouper.nats._client import Msg, Status, Subscription, _check_callback
 from trouper.nats._errors import (
     AlreadyAcknowledged,
     ConnectionClosed,
@@ -522,6 +522,7 @@ class JsMsg:
         if on_confirmed is None:
             client._buffer_publish(self.reply, payload, None, None)
         else:
+            _check_callback("on_confirmed", on_confirmed)
 
             def on_reply(msg: Msg | NatsError) -> None:
                 if isinstance(msg, NatsError):
@@ -554,6 +555,7 @@ class JsMsg:
             AlreadyAcknowledged: it was settled already.
             OutboundBufferFull: reconnecting, and the outage buffer has no room.
             ConnectionClosed: the client is closed.
+            TypeError: ``on_confirmed`` is not a plain function (an ``async def``, say).
         """
         self._settle_nowait("ack", b"+ACK", on_confirmed)
 
@@ -1000,7 +1002,9 @@ class JetStream:
             MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
                 as ``Client.publish_nowait`` (nothing was sent, ``on_ack`` is not called);
                 ValueError also as ``publish`` for ``msg_id``.
+            TypeError: ``on_ack`` is not a plain function (an ``async def``, say).
         """
+        _check_callback("on_ack", on_ack)
         client = self._client
 
         def on_reply(msg: Msg | NatsError) -> None:
@@ -1648,6 +1652,7 @@ class PullFeed:
             raise ValueError(f"expires must be seconds > 0, got {expires!r}")
         if not 0 < heartbeat <= expires / 2:
             raise ValueError(f"heartbeat must be seconds in (0, expires/2], got {heartbeat!r}")
+        _check_callback("callback", callback)
         client = consumer._js._client
         # The consumer pulled from, and the client pulled through.
         self._consumer = consumer
