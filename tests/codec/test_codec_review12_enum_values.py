@@ -90,3 +90,44 @@ def test_an_enum_of_builtin_values_round_trips(mood: Mood) -> None:
     codec = Codec(REGISTRY)
     encoded = codec.encode(Feel(mood))
     assert codec.decode(encoded.type_name, encoded.payload) == Feel(mood)
+
+
+class Mode(enum.Enum):
+    """A member whose value is None: in an optional field, it would be read back as None."""
+
+    OFF = None
+    ON = "on"
+
+
+@REGISTRY.message("review12.switch")
+@attrs.frozen
+class Switch:
+    """An optional field of an enum that has a None-valued member."""
+
+    mode: Mode | None = None
+
+
+@REGISTRY.message("review12.plain-switch")
+@attrs.frozen
+class PlainSwitch:
+    """The same enum, not optional: its None is the member."""
+
+    mode: Mode
+
+
+def test_an_optional_enum_with_a_none_member_is_refused_at_encode() -> None:
+    """``Mode.OFF`` would be written as nil and read back as the field's None: refused."""
+    with pytest.raises(UnencodableMessage) as refused:
+        Codec(REGISTRY).encode(Switch(Mode.OFF))
+    assert str(refused.value) == (
+        "cannot encode test_codec_review12_enum_values.Switch: field 'mode' cannot be read back: "
+        "UnsupportedType(\"Mode | None: Mode.OFF's value is None, which the field reads as "
+        'None, not as the member")'
+    )
+
+
+def test_an_enum_with_a_none_member_round_trips_where_it_is_not_optional() -> None:
+    """Not optional, a nil can only be the member."""
+    codec = Codec(REGISTRY)
+    encoded = codec.encode(PlainSwitch(Mode.OFF))
+    assert codec.decode(encoded.type_name, encoded.payload) == PlainSwitch(Mode.OFF)

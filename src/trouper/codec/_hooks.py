@@ -826,6 +826,15 @@ def make_converter(
 
     def union_structure(tp: Any) -> StructureHook:
         has_none, classes, others = union_parts(tp)
+        for other in others if has_none else ():
+            # Its member of value None is written as nil, which the union reads as None.
+            members: list[Any] = list(other) if _is_enum(other) else []  # type: ignore[call-overload]
+            none = next((m for m in members if m._value_ is None), None)
+            if none is not None:
+                raise UnsupportedType(
+                    f"{_type_label(tp)}: {_type_label(other)}.{none.name}'s value is None, "
+                    "which the field reads as None, not as the member"
+                )
         label = _type_label(tp)
         if len(classes) + len(others) == 1:
             (only,) = classes or others
