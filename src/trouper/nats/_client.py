@@ -2029,7 +2029,12 @@ class Client:
             self._reconnected_lot.unpark_all()
             for watcher in list(self._link_watchers):
                 watcher._reconnected()
-            self._report(Reconnected(server.address))
+            try:
+                self._report(Reconnected(server.address))
+            except BaseException:
+                # on_event's own error closes the client: the new connection with it.
+                await trio.aclose_forcefully(stream)
+                raise
             return stream, parser
 
     def _backoff(self, server: _Server) -> float:
