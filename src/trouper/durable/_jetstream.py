@@ -916,13 +916,16 @@ class JetStreamStore:
                     ),
                 )
                 break
-            except NoResponders:
-                # JetStream is not ready (a server restarting): try again shortly.
-                self._writable()
-                await trio.sleep(0.2)
             except ConnectionClosed as error:
                 raise StoreFailed(self._name, str(error)) from error
             except NatsError as error:
+                if _passing(error):
+                    # JetStream is not ready (a server restarting), or the connection
+                    # dropped with a request out (made or not, it is made again the
+                    # same): try again shortly, as a publish would be.
+                    self._writable()
+                    await trio.sleep(0.2)
+                    continue
                 # The server refused the stream or the consumer (another consumer
                 # took the work queue, a limit, a permission): the mailbox cannot be
                 # served, which its runtime learns as the store's failure.
@@ -1177,9 +1180,10 @@ class JetStreamStore:
 
         A cancelled wait ends once a publish of ``batch`` waits to be sent
         again (its mailbox is full, its stream is being made, the server is
-        not ready), at once if one does already: ``trio.Cancelled`` then says
-        nothing of whether the batch is stored; it still is, when it can be,
-        as a staged batch would be. A wait whose publishes are all in flight
+        not ready, the connection dropped), at once if one does already or
+        the client is reconnecting: ``trio.Cancelled`` then says nothing of
+        whether the batch is stored; it still is, when it can be, as a
+        staged batch would be. A wait whose publishes are all in flight
         ends with their answers (one round trip).
 
         Raises:
@@ -1203,15 +1207,26 @@ class JetStreamStore:
 
         def abort(raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
             # Cancelled while in flight: wait for the answer (one round trip),
-            # and leave then if the publish is parked (a full mailbox...).
+            # and leave then if the publish is parked (a full mailbox...), or
+            # now if it is (the client is reconnecting: its answer comes after
+            # the outage, however long that lasts).
             commit = next((c for c in self._open if c.batch is batch), None)
-            if commit is not None and commit.parked and batch.waiters is not None:
+            if (
+                commit is not None
+                and (commit.parked or self._outage())
+                and batch.waiters is not None
+            ):
                 batch.waiters.remove(task)
                 return trio.lowlevel.Abort.SUCCEEDED
             self._leaving[task] = (batch, raise_cancel)
             return trio.lowlevel.Abort.FAILED
 
         await wait_task_rescheduled(abort)
+
+    def _outage(self) -> bool:
+        """Whether the client is reconnecting (what it publishes waits for the next connection)."""
+        client = self._client
+        return client is not None and client.status is Status.RECONNECTING
 
     async def flush(self) -> None:
         """Wait until everything staged before this call is stored, and the settlements sent.
@@ -1420,6 +1435,9 @@ class JetStreamStore:
         try:
             if isinstance(result, ConnectionLost):
                 self._send(publish)  # the same dedup key: stored once either way
+                if self._leaving:
+                    # Sent again after the outage, however long: a cancelled waiter leaves.
+                    self._let_leave(commit.batch)
                 return
             if isinstance(result, ConnectionClosed):
                 self._fail_store(result)
@@ -1855,17 +1873,25 @@ class JetStreamStore:
     # --- reading ---------------------------------------------------------------------
 
     async def load_state(self, key: str) -> bytes | None:
-        """Return the state saved last under ``key`` (a last-by-subject get), or None."""
-        self._writable()
-        try:
-            found = await self.client.jetstream().get_msg(
-                self._state_stream, last_by_subject=self._state_subject(key)
-            )
-        except JetStreamError as error:
-            if error.code == 404:
-                return None
-            raise
-        return found.data
+        """Return the state saved last under ``key`` (a last-by-subject get), or None.
+
+        A server not ready, or a connection that dropped with the read out, is
+        waited out (read again every 0.2 s), as opening the mailbox does.
+        """
+        while True:
+            self._writable()
+            try:
+                found = await self.client.jetstream().get_msg(
+                    self._state_stream, last_by_subject=self._state_subject(key)
+                )
+            except NatsError as error:
+                if isinstance(error, JetStreamError) and error.code == 404:
+                    return None
+                if not _passing(error):
+                    raise
+                await trio.sleep(0.2)
+                continue
+            return found.data
 
     async def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
         """Iterate over the dead-letter stream (of one mailbox or all), oldest first."""
@@ -2169,6 +2195,16 @@ def _full(error: NatsError) -> bool:
 def _over_max_msg_size(error: NatsError) -> bool:
     """Whether a refused publish was over its stream's ``max_msg_size``."""
     return isinstance(error, JetStreamError) and error.err_code == 10054
+
+
+def _passing(error: NatsError) -> bool:
+    """Whether a request to JetStream's API failed for now, so that asking again may work.
+
+    Its server is not ready (no responder, busy) or the connection dropped
+    with the request out (the client reconnects: a closed client is
+    ``ConnectionClosed``, not this).
+    """
+    return isinstance(error, NoResponders | ConnectionLost) or _busy(error)
 
 
 def _busy(error: NatsError) -> bool:

@@ -1,0 +1,255 @@
+"""Review: a connection that drops, or a server that is away, at awkward moments of a store.
+
+A tell whose deadline passes during an outage leaves then (its message is
+stored once the server is back), opening a mailbox or loading an actor's
+state waits a dropped connection out instead of failing the store (and
+with it the runtime).
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import trio
+import trio.testing
+from js_support import Job, JobSink, eventually
+
+import trouper
+from trouper.durable import Durable, JetStreamStore, durable_ref
+from trouper.nats import Client, Status, connect
+from trouper.testing import NatsServer
+
+pytestmark = pytest.mark.real_clock
+
+
+class Relay:
+    """Relays TCP connections to a server; it can drop what clients write, and cut them.
+
+    ``swallow_from(marker)``: from the first bytes a client writes that hold
+    ``marker`` on, what clients write is dropped (the server never sees it,
+    nor answers it). ``cut()`` closes every relayed connection and refuses
+    new ones until ``heal()``, which also relays again what clients write.
+    """
+
+    def __init__(self, url: str) -> None:
+        # The server's port.
+        self.port = int(url.rpartition(":")[2])
+        # One scope per relayed connection; cancelling it closes both sides.
+        self.scopes: list[trio.CancelScope] = []
+        # Whether new connections are closed at once.
+        self.refusing = False
+        # The bytes from which on what clients write is dropped, or None.
+        self.marker: bytes | None = None
+        # Set once something a client wrote was dropped.
+        self.swallowed = trio.Event()
+
+    async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+        """Accept connections; report the relay's URL once listening."""
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        task_status.started(f"nats://127.0.0.1:{listeners[0].socket.getsockname()[1]}")
+        await trio.serve_listeners(self._relay, listeners)
+
+    async def _relay(self, near: trio.SocketStream) -> None:
+        async with near:
+            if self.refusing:
+                return
+            async with await trio.open_tcp_stream("127.0.0.1", self.port) as far:
+                with trio.CancelScope() as scope:
+                    self.scopes.append(scope)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._pump, near, far, True)
+                        nursery.start_soon(self._pump, far, near, False)
+
+    async def _pump(self, source: trio.SocketStream, sink: trio.SocketStream, out: bool) -> None:
+        async for data in source:
+            if out and self.marker is not None and (self.swallowed.is_set() or self.marker in data):
+                self.swallowed.set()
+                continue
+            await sink.send_all(data)
+
+    def swallow_from(self, marker: bytes) -> None:
+        """Drop what clients write, from the first write that holds ``marker``."""
+        self.marker = marker
+        self.swallowed = trio.Event()
+
+    def cut(self) -> None:
+        """Close every relayed connection, and refuse new ones until ``heal``."""
+        self.refusing = True
+        for scope in self.scopes:
+            scope.cancel()
+        self.scopes.clear()
+
+    def heal(self) -> None:
+        """Accept connections again and relay all that clients write."""
+        self.refusing = False
+        self.marker = None
+
+
+def client_store(client: Client, prefix: str) -> JetStreamStore:
+    """A store on the caller's ``client``, with test-sized timings."""
+    return JetStreamStore(
+        client=client, prefix=prefix, ack_wait=2.0, poll_expires=2.0, heartbeat=0.5
+    )
+
+
+@trouper.message("js-review12.tally")
+@attrs.frozen
+class Tally:
+    """A durable actor's state: the jobs it saw."""
+
+    seen: tuple[int, ...] = ()
+
+
+class Counter(trouper.Actor):
+    """A durable actor with state: records each job's number in it."""
+
+    state: Tally
+
+    def __init__(self, got: list[int]) -> None:
+        self.got = got
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        self.state = Tally((*self.state.seen, message.n))
+        self.got.append(message.n)
+
+
+async def test_a_tell_cancelled_while_the_server_is_away_leaves_and_is_stored_after(
+    own_js_server: NatsServer, prefix: str
+) -> None:
+    """The server stopped: a tell whose deadline passes leaves then, not when the server is back.
+
+    Its publish waited in the client's outage buffer, and the cancelled wait
+    for its answer (Abort.FAILED: "one round trip") lasted as long as the
+    outage, up to the client's last reconnect attempt (half an hour with the
+    defaults). Its message is stored once the server is back, as a staged one.
+    """
+    got: list[int] = []
+    async with (
+        connect(own_js_server.url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
+        jobs = durable_ref(rt, "jobs")
+        await jobs.tell(Job(0))
+        await own_js_server.astop()
+        await eventually(lambda: client.status is Status.RECONNECTING)
+        with trio.fail_after(10):  # the outage lasts until the tell has left
+            with trio.move_on_after(0.2) as scope:
+                await jobs.tell(Job(1))
+        assert scope.cancelled_caught
+        await own_js_server.astart()
+        await eventually(lambda: got == [0, 1])
+
+
+async def test_a_tell_cancelled_whose_answer_is_lost_with_its_connection_leaves(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A cancelled tell waits for its publish's answer; lost with the connection, it leaves.
+
+    The publish is sent again after the reconnect: the cancelled teller
+    waited for that, however long the outage. It is stored once.
+    """
+    got: list[int] = []
+    relay = Relay(js_server.url)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(relay.serve)
+        async with (
+            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
+            trouper.open_runtime(store=client_store(client, prefix)) as rt,
+        ):
+            await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
+            jobs = durable_ref(rt, "jobs")
+            left = trio.Event()
+
+            async def tell() -> None:
+                with trio.CancelScope() as scope:
+                    cancel.append(scope)
+                    await jobs.tell(Job(1))
+                left.set()
+
+            cancel: list[trio.CancelScope] = []
+            relay.swallow_from(f"{prefix}.mailbox.jobs ".encode())
+            nursery.start_soon(tell)
+            await relay.swallowed.wait()
+            cancel[0].cancel()  # while connected: it waits for the answer
+            await trio.testing.wait_all_tasks_blocked()
+            assert not left.is_set()
+            relay.cut()
+            with trio.fail_after(10):  # the relay refuses until the tell has left
+                await left.wait()
+            relay.heal()
+            await eventually(lambda: got == [1])
+            await rt.store.flush()
+            assert got == [1]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_connection_dropped_while_a_mailbox_opens_fails_neither_it_nor_the_runtime(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """The connection drops with the mailbox's stream request out: it is asked again.
+
+    The request's ConnectionLost was taken for the server refusing the
+    mailbox: the store failed ("it accepts no more writes") and the runtime
+    stopped with it, for a connection that came back a moment later.
+    """
+    got: list[int] = []
+    relay = Relay(js_server.url)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(relay.serve)
+        async with (
+            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
+            trouper.open_runtime(store=client_store(client, prefix)) as rt,
+        ):
+            relay.swallow_from(b"STREAM.CREATE")
+            spawned = trio.Event()
+
+            async def spawn() -> None:
+                await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
+                spawned.set()
+
+            nursery.start_soon(spawn)
+            await relay.swallowed.wait()
+            relay.cut()
+            relay.heal()
+            with trio.fail_after(10):
+                await spawned.wait()
+            await durable_ref(rt, "jobs").tell(Job(1))
+            await eventually(lambda: got == [1])
+            assert not rt.store.statistics().failed
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_connection_dropped_while_a_state_loads_does_not_fail_the_start(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """The connection drops with the read of an actor's saved state out: it is read again.
+
+    The read's ConnectionLost left the actor's start: its spawn failed for a
+    connection that came back a moment later.
+    """
+    got: list[int] = []
+    relay = Relay(js_server.url)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(relay.serve)
+        async with (
+            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
+            trouper.open_runtime(store=client_store(client, prefix)) as rt,
+        ):
+            relay.swallow_from(b"STREAM.MSG.GET")
+            spawned = trio.Event()
+
+            async def spawn() -> None:
+                await rt.spawn(Counter, got, name="counter", mailbox=Durable())
+                spawned.set()
+
+            nursery.start_soon(spawn)
+            await relay.swallowed.wait()
+            relay.cut()
+            relay.heal()
+            with trio.fail_after(10):
+                await spawned.wait()
+            await durable_ref(rt, "counter").tell(Job(1))
+            await eventually(lambda: got == [1])
+        nursery.cancel_scope.cancel()
