@@ -49,8 +49,10 @@ def handler(fn: F) -> F:
     """Mark an ``async def`` method as the handler for the messages its annotation names.
 
     The method takes one parameter besides ``self``; its annotation is a class
-    or a union of classes, and messages of those classes (or their subclasses)
-    are dispatched to it. The return value is the reply to an ``ask``. The
+    or a union of classes, and messages of those classes (or their subclasses,
+    registered ones included: a ``collections.abc.Mapping`` handler takes a
+    ``dict``, the most specific abstract class winning) are dispatched to it.
+    The return value is the reply to an ``ask``. The
     method stays an ordinary method: it can still be called directly.
 
     Handlers are inherited, from mixins that are not actors too; the nearest
@@ -156,7 +158,9 @@ class Actor:
             if found is not None:
                 break
         else:
-            found = getattr(cls, "receive", None)
+            found = _virtual_handler(cls._trouper_handlers, message_type)
+            if found is None:
+                found = getattr(cls, "receive", None)
         dispatch = cls._trouper_dispatch
         if len(dispatch) >= len(cls._trouper_handlers) + _RESOLVED_LIMIT:
             dispatch.clear()
@@ -191,6 +195,34 @@ class Actor:
     def handles(cls, message_type: type) -> bool:
         """Tell whether instances of this class take messages of ``message_type``."""
         return cls.handler_for(message_type) is not None
+
+
+def _virtual_handler(
+    handlers: Mapping[type, HandlerFunction], message_type: type
+) -> HandlerFunction | None:
+    """The handler of an abstract class ``message_type`` is registered with, if any.
+
+    ``dict`` is a ``collections.abc.Mapping`` and ``int`` a ``numbers.Integral``
+    for ``issubclass`` without either being in its MRO (``ABCMeta.register``,
+    ``__subclasshook__``). As ``functools.singledispatch`` does, the most
+    specific of the matching classes wins (``Integral`` before ``Real``); among
+    unrelated ones, the first declared. A class ``issubclass`` refuses (a
+    protocol that is not ``runtime_checkable``) matches nothing.
+    """
+    matches: list[type] = []
+    for declared in handlers:
+        try:
+            if issubclass(message_type, declared):
+                matches.append(declared)
+        except TypeError:
+            continue
+    if not matches:
+        return None
+    best = matches[0]
+    for candidate in matches[1:]:
+        if issubclass(candidate, best) and candidate is not best:
+            best = candidate
+    return handlers[best]
 
 
 def _check_hooks(cls: type[Actor]) -> None:
