@@ -1816,6 +1816,7 @@ class Client:
             error = server_error(event.text)
             if is_fatal(event.text):
                 raise error
+            failed: BaseException | None = None
             if isinstance(error, PermissionsViolation) and error.operation == "subscription":
                 for sub in list(self._subs.values()):
                     if sub.subject == error.subject:
@@ -1828,8 +1829,16 @@ class Client:
                             for token in list(self._requests):
                                 handler = self._reply_handlers.get(token)
                                 if handler is not None:
-                                    handler(error)
+                                    try:
+                                        handler(error)
+                                    except BaseException as raised:  # a user's on_ack...
+                                        if failed is None:
+                                            failed = raised
             self._report(AsyncError(error))
+            if failed is not None:
+                # The user's error, whatever its type: it closes the client (as in _abort).
+                self._user_error = failed
+                raise failed
         elif isinstance(event, InfoEvent):
             self._on_info(event.info, self._current)
 
