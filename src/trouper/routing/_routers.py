@@ -175,8 +175,17 @@ class HashRing:
 
         Raises:
             ValueError: ``ids`` is empty or has duplicates, or ``virtual_nodes`` < 1.
+            TypeError: ``ids`` is a str (a sequence of letters, not of ids), or an
+                id is not a non-empty str.
         """
         _check_virtual_nodes(None, None, virtual_nodes)
+        if isinstance(ids, str):
+            raise TypeError(f"ids must be a sequence of member ids (str), got the str {ids!r}")
+        for position, member in enumerate(ids, start=1):
+            if not isinstance(member, str) or not member:
+                raise TypeError(
+                    f"member ids must be non-empty str, got {member!r} at position {position}"
+                )
         if not ids:
             raise ValueError("a ring needs at least one member id")
         if len(set(ids)) != len(ids):
