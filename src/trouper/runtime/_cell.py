@@ -1091,6 +1091,15 @@ class Cell:
         """Wait until the actor has stopped for good."""
         await self.wait_until(_is_stopped)
 
+    async def wait_task_ended(self) -> None:
+        """Wait until the actor has stopped for good and its task has ended.
+
+        A stop at once finalizes the actor in the stopper's task, a moment
+        before the actor's own task ends: a new life (``reset_for_new_life``)
+        begins only after that, never beside it.
+        """
+        await self.wait_until(_task_ended)
+
     def notify(self) -> None:
         """Wake the tasks in ``wait_until`` whose condition now holds."""
         waiters = self._waiters
@@ -1172,6 +1181,12 @@ class Cell:
                     self._finalize()
             finally:
                 del _acting[task]
+                if self.task is task:
+                    # Only now may the cell begin a new life (``wait_task_ended``): a
+                    # stop at once finalized it while this task still had to end.
+                    self.task = None
+                    if self._waiters:
+                        self.notify()
 
     async def _lifecycle(self) -> None:
         command, reason = (Command.RESUME, None) if self.started else (Command.START, None)
@@ -1733,7 +1748,6 @@ class Cell:
         self._enter(Phase.STOPPED)
         self._pending = None
         self._scope = None
-        self.task = None
         self.asking = None
         self._cancel_timers()
         if self._spawner is not None:
@@ -1890,7 +1904,10 @@ class Cell:
         )
 
     def reset_for_new_life(self) -> None:
-        """Make a stopped child startable again from its spec (same ref, same mailbox)."""
+        """Make a stopped child startable again from its spec (same ref, same mailbox).
+
+        Only once its last task has ended (``wait_task_ended``).
+        """
         self.mailbox.reopen()
         self.phase = Phase.STARTING
         self.stop_reason = None
@@ -1909,3 +1926,7 @@ def _only_cancelled(error: BaseException) -> bool:
 
 def _is_stopped(cell: Cell) -> bool:
     return cell.phase is Phase.STOPPED
+
+
+def _task_ended(cell: Cell) -> bool:
+    return cell.phase is Phase.STOPPED and cell.task is None

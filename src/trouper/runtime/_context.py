@@ -277,6 +277,7 @@ class ActorContext(Context):
                 "started again; start a new one with StartChild"
             )
         await self.stop_child(child_id)
+        await child.wait_task_ended()  # (not beside the stopped life's task)
         names = self._cell.runtime.names
         if child.name is not None:
             if child.name in names:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import attrs
 
 from trouper.actors import Actor, ActorRef, Reject, Request, handler
-from trouper.errors import ChildNotFound, NameTaken, StartFailed
+from trouper.errors import ChildNotFound
 from trouper.supervision import ChildInfo, ChildSpec, OneForOne, Strategy, check_unique_ids
 
 __all__ = [
@@ -73,8 +73,8 @@ class Supervisor(Actor):
     taken, a child that cannot start) is rejected: the ``ask`` raises
     ``DuplicateChild``, ``ChildNotFound``, ``NameTaken``, ``StartFailed`` (or
     the factory's own error; ``ValueError`` for a ``RestartChild`` of a child
-    not started from a spec, or of a ``TEMPORARY`` one) and the supervisor
-    goes on.
+    not started from a spec, or of a ``TEMPORARY`` one; ``ActorStopped`` for a
+    child stopped before its start completed) and the supervisor goes on.
 
     Raises:
         ValueError: when built with duplicate child ids or a bad strategy.
@@ -115,8 +115,10 @@ class Supervisor(Actor):
         """Start a child again from its spec; reply with its ref (or reject)."""
         try:
             return await self.ctx.restart_child(message.id)
-        except (ChildNotFound, StartFailed, NameTaken, ValueError) as error:
-            # (ValueError: a child not from a spec, or a TEMPORARY one: not restartable)
+        except Exception as error:
+            # Any start error is the asker's answer, as for StartChild: an unknown id, a
+            # child not from a spec or TEMPORARY (ValueError), its name taken, its start
+            # failed, or stopped (ActorStopped) before it completed.
             return Reject(error)
 
     @handler
