@@ -55,6 +55,7 @@ from trouper.nats._errors import (
     JetStreamError,
     NatsError,
     NoResponders,
+    OutboundBufferFull,
 )
 from trouper.nats.protocol import (
     Headers,
@@ -1392,7 +1393,8 @@ class PullConsumer:
         if its end went unheard, ``expires`` seconds later). A pull made before
         the connection drops is renewed at once (on a new inbox, so the old one
         cannot deliver too); one made during the outage goes out on the next
-        connection, however long the outage. A pull refused for now (a 409
+        connection, however long the outage (with the outage buffer full, it
+        is made once reconnected: a reader is not failed for it). A pull refused for now (a 409
         ``Exceeded MaxWaiting``...) is asked again after a pause, 50 ms
         doubling with each such refusal in a row up to 1 s. A pull with no
         responder (503) makes a reader ask for the consumer: if it or its
@@ -1549,7 +1551,15 @@ class MessageStream:
         js = self._consumer._js
         request = {"batch": wanted, "expires": round(self._expires * _NANOS)}
         subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self._consumer.stream}.{self._consumer.name}"
-        self._client._buffer_publish(subject, json.dumps(request).encode(), self._sub.subject, None)
+        try:
+            self._client._buffer_publish(
+                subject, json.dumps(request).encode(), self._sub.subject, None
+            )
+        except OutboundBufferFull:
+            # Reconnecting (the only time a publish finds no room) with the outage
+            # buffer full: the outage passes, so pull once reconnected (_reconnected
+            # wakes the readers) instead of failing the reader.
+            return
         self._outstanding += wanted
         self._pulled_at = trio.current_time()
 
@@ -1578,7 +1588,7 @@ class MessageStream:
             if self._outstanding * 2 <= self._batch:
                 self._pull()
             deadline = self._pulled_at + self._expires if live else math.inf
-            if not self._outstanding:
+            if not self._outstanding and live:
                 deadline = max(self._retry_at, trio.current_time())  # a refusal's pause
             with trio.move_on_at(deadline):
                 await self._lot.park()
