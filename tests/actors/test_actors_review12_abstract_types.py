@@ -8,6 +8,7 @@ neither has the ABC in its MRO: such messages were unhandled.
 
 from __future__ import annotations
 
+import abc
 import numbers
 from collections.abc import Mapping, Sequence
 
@@ -74,3 +75,30 @@ async def test_what_no_abstract_class_takes_is_still_unhandled(runtime: Runtime)
     assert not OnlyMappings.handles(set)
     with pytest.raises(UnhandledMessage):
         await only.ask({1})
+
+
+class Fussy(abc.ABC):
+    """An abstract class whose subclass check raises for anything it does not know."""
+
+    @abc.abstractmethod
+    def fuss(self) -> None:
+        """What a fussy message does."""
+
+    @classmethod
+    def __subclasshook__(cls, other: type) -> bool:
+        raise RuntimeError("fussy")
+
+
+class FussyOrNot(Actor):
+    @handler
+    async def fussy(self, message: Fussy) -> str:
+        return "fussy"
+
+    async def receive(self, message: object) -> str:
+        return "receive"
+
+
+async def test_an_abstract_class_whose_check_raises_matches_nothing(runtime: Runtime) -> None:
+    """Its error is not the message's: the message goes on to ``receive``."""
+    actor = await runtime.spawn(FussyOrNot)
+    assert await actor.ask(3) == "receive"

@@ -207,21 +207,26 @@ def _virtual_handler(
     ``__subclasshook__``). As ``functools.singledispatch`` does, the most
     specific of the matching classes wins (``Integral`` before ``Real``); among
     unrelated ones, the first declared. A class ``issubclass`` refuses (a
-    protocol that is not ``runtime_checkable``) matches nothing.
+    protocol that is not ``runtime_checkable``, a ``__subclasshook__`` that
+    raises) matches nothing: the cell calls this outside any handler, where
+    an error would not be the message's.
     """
     matches: list[type] = []
     for declared in handlers:
         try:
             if issubclass(message_type, declared):
                 matches.append(declared)
-        except TypeError:
+        except Exception:
             continue
     if not matches:
         return None
     best = matches[0]
     for candidate in matches[1:]:
-        if issubclass(candidate, best) and candidate is not best:
-            best = candidate
+        try:
+            if issubclass(candidate, best):
+                best = candidate
+        except Exception:
+            continue
     return handlers[best]
 
 
