@@ -185,15 +185,27 @@ class Actor:
 
         The exact type's handler, else the nearest base class's along the
         message type's MRO, else ``receive`` if the class defines one.
+
+        Raises:
+            TypeError: ``message_type`` is not a class (a message itself, say).
         """
         try:
             return cls._trouper_dispatch[message_type]
-        except KeyError:
+        except (KeyError, TypeError):
+            if not isinstance(message_type, type):
+                raise TypeError(
+                    f"message_type must be a class (type(message) for a message), "
+                    f"got {message_type!r}"
+                ) from None
             return cls._trouper_resolve(message_type)
 
     @classmethod
     def handles(cls, message_type: type) -> bool:
-        """Tell whether instances of this class take messages of ``message_type``."""
+        """Tell whether instances of this class take messages of ``message_type``.
+
+        Raises:
+            TypeError: ``message_type`` is not a class (a message itself, say).
+        """
         return cls.handler_for(message_type) is not None
 
 
