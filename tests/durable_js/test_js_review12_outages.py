@@ -15,8 +15,8 @@ import trio.testing
 from js_support import Job, JobSink, eventually
 
 import trouper
-from trouper.durable import Durable, JetStreamStore, durable_ref
-from trouper.nats import Client, Status, connect
+from trouper.durable import Durable, JetStreamStore, Received, durable_ref
+from trouper.nats import Client, OutboundBufferFull, Status, connect
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -42,6 +42,8 @@ class Relay:
         self.marker: bytes | None = None
         # Set once something a client wrote was dropped.
         self.swallowed = trio.Event()
+        # Connections refused (closed at once) so far.
+        self.refused = 0
 
     async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         """Accept connections; report the relay's URL once listening."""
@@ -52,6 +54,7 @@ class Relay:
     async def _relay(self, near: trio.SocketStream) -> None:
         async with near:
             if self.refusing:
+                self.refused += 1
                 return
             async with await trio.open_tcp_stream("127.0.0.1", self.port) as far:
                 with trio.CancelScope() as scope:
@@ -83,6 +86,17 @@ class Relay:
         """Accept connections again and relay all that clients write."""
         self.refusing = False
         self.marker = None
+
+
+def fill_the_outage_buffer(client: Client) -> None:
+    """Publish junk while ``client`` reconnects until its outage buffer takes no more."""
+    assert client.status is Status.RECONNECTING
+    for size in (1024, 32, 0):  # down to the smallest publish: no room for any other
+        while True:
+            try:
+                client.publish_nowait("review12.junk", b"x" * size)
+            except OutboundBufferFull:
+                break
 
 
 def client_store(client: Client, prefix: str) -> JetStreamStore:
@@ -251,5 +265,154 @@ async def test_a_connection_dropped_while_a_state_loads_does_not_fail_the_start(
             with trio.fail_after(10):
                 await spawned.wait()
             await durable_ref(rt, "counter").tell(Job(1))
+            await eventually(lambda: got == [1])
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_tell_the_outage_buffer_has_no_room_for_waits_for_the_server(
+    own_js_server: NatsServer, prefix: str
+) -> None:
+    """The client's outage buffer is full: a tell waits through the outage, then is stored.
+
+    It was refused as for good (``StoreRefused``: "nothing of it was stored,
+    and the store goes on", logged as an error), its ``tell_nowait`` twin a
+    dead letter, for a server that was only restarting.
+    """
+    got: list[int] = []
+    async with (
+        connect(
+            own_js_server.url,
+            reconnect_wait=0.1,
+            reconnect_max_wait=0.2,
+            reconnect_buffer_size=64 * 1024,
+        ) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
+        await own_js_server.astop()
+        await eventually(lambda: client.status is Status.RECONNECTING)
+        fill_the_outage_buffer(client)
+        told = trio.Event()
+        async with trio.open_nursery() as nursery:
+
+            async def tell() -> None:
+                await durable_ref(rt, "jobs").tell(Job(1))
+                told.set()
+
+            nursery.start_soon(tell)
+            await trio.testing.wait_all_tasks_blocked()
+            assert not told.is_set()
+            await own_js_server.astart()
+        await eventually(lambda: got == [1])
+
+
+async def test_a_mailbox_opened_while_the_outage_buffer_is_full_opens_after_the_outage(
+    own_js_server: NatsServer, prefix: str
+) -> None:
+    """A durable actor spawned while the outage buffer is full starts once the server is back.
+
+    Its stream request, refused by the client for room, was taken for the
+    server refusing the mailbox: the store failed and the runtime with it.
+    """
+    got: list[int] = []
+    async with (
+        connect(
+            own_js_server.url,
+            reconnect_wait=0.1,
+            reconnect_max_wait=0.2,
+            reconnect_buffer_size=64 * 1024,
+        ) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        await own_js_server.astop()
+        await eventually(lambda: client.status is Status.RECONNECTING)
+        fill_the_outage_buffer(client)
+        async with trio.open_nursery() as nursery:
+
+            async def spawn() -> None:
+                await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
+
+            nursery.start_soon(spawn)
+            await trio.testing.wait_all_tasks_blocked()
+            await own_js_server.astart()
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await eventually(lambda: got == [1])
+        assert not rt.store.statistics().failed
+
+
+async def test_a_feed_pulled_while_the_outage_buffer_is_full_pulls_after_the_outage(
+    own_js_server: NatsServer, prefix: str
+) -> None:
+    """``Feed.pull`` while the outage buffer is full does not raise: it pulls once back.
+
+    It raised ``OutboundBufferFull``, which ended the mailbox's feed: reopened
+    a second later, with the leases it held dropped, so the handlers still
+    running lost their ``+WPI`` and their messages went to other hosts.
+    """
+    came: list[Received] = []
+    async with (
+        connect(
+            own_js_server.url,
+            reconnect_wait=0.1,
+            reconnect_max_wait=0.2,
+            reconnect_buffer_size=64 * 1024,
+        ) as client,
+        trouper.open_runtime(store=client_store(client, prefix)) as rt,
+    ):
+        store = rt.store
+        assert isinstance(store, JetStreamStore)
+        feed = await store.open_feed("fed", Durable(), came.append)
+        try:
+            await durable_ref(rt, "fed").tell(Job(1))
+            await own_js_server.astop()
+            await eventually(lambda: client.status is Status.RECONNECTING)
+            fill_the_outage_buffer(client)
+            feed.pull(1)
+            await own_js_server.astart()
+            with trio.fail_after(10):
+                while not came:
+                    await feed.wait()
+            assert [received.type_name for received in came] == ["js-test.job"]
+        finally:
+            feed.close()
+
+
+async def test_a_tell_whose_stream_is_being_made_across_a_full_outage_buffer_is_stored(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A tell to a mailbox nobody opened, whose stream is made while the outage buffer is full.
+
+    The stream's request, refused by the client for room, left the store's
+    retrier with ``OutboundBufferFull``: the store's tasks were cancelled and
+    the runtime failed with it.
+    """
+    got: list[int] = []
+    relay = Relay(js_server.url)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(relay.serve)
+        async with (
+            connect(
+                url, reconnect_wait=0.1, reconnect_max_wait=0.1, reconnect_buffer_size=64 * 1024
+            ) as client,
+            trouper.open_runtime(store=client_store(client, prefix)) as rt,
+        ):
+            relay.swallow_from(b"STREAM.INFO")  # the retrier's look for the missing stream
+            told = trio.Event()
+
+            async def tell() -> None:
+                await durable_ref(rt, "later").tell(Job(1))
+                told.set()
+
+            nursery.start_soon(tell)
+            await relay.swallowed.wait()
+            relay.cut()
+            await eventually(lambda: client.status is Status.RECONNECTING)
+            fill_the_outage_buffer(client)
+            # Reconnect attempts every 0.1 s: the retrier looks again meanwhile (0.2 s).
+            await eventually(lambda: relay.refused >= 6)
+            relay.heal()
+            with trio.fail_after(10):
+                await told.wait()
+            await rt.spawn(JobSink, got, name="later", mailbox=Durable())
             await eventually(lambda: got == [1])
         nursery.cancel_scope.cancel()

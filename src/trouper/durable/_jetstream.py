@@ -36,7 +36,9 @@ the batch is durable (its waiters wake, its ``after_commit`` callbacks run:
 that is where a handled message is acked, after its outputs). A publish
 whose answer was lost with a connection is sent again, and one whose answer
 did not come within the client's ``reply_timeout`` is sent again after a
-pause (either may have been stored: the key keeps it once); one that found no
+pause (either may have been stored: the key keeps it once), and one the
+client's outage buffer has no room for (a long outage) is sent again after a
+pause, until the client is back or gives up; one that found no
 stream (a mailbox nobody opened yet) makes the stream and is sent again;
 one refused because the mailbox is full is sent again after a pause (so
 ``tell`` waits while it is full), or sooner when this process makes room:
@@ -108,6 +110,7 @@ from trouper.nats import (
     Msg,
     NatsError,
     NoResponders,
+    OutboundBufferFull,
     PubAck,
     PullFeed,
     ReplyTimeout,
@@ -420,7 +423,13 @@ class _LeasedFeed:
         room = self.window - len(self.held) - self._feed.requested
         if room > 0 and self.deferred:
             batch = min(room, self.deferred)
-            self._feed.pull(batch)
+            try:
+                self._feed.pull(batch)
+            except OutboundBufferFull:
+                # Reconnecting, its outage buffer full: pulled once the client is back
+                # (the feed's wait returns then). Not the feed's end, which would drop
+                # the leases held, and with them the +WPI of handlers still running.
+                return
             self.deferred -= batch
 
     def wake(self) -> None:
@@ -432,7 +441,8 @@ class _LeasedFeed:
 
         Raises:
             ConnectionClosed: the feed was closed, or the client (then the store fails).
-            JetStreamError, OutboundBufferFull: as ``PullFeed.pull``.
+            JetStreamError: as ``PullFeed.pull`` (a pull the outage buffer has no room
+                for waits for the reconnect instead).
         """
         try:
             await self._feed.wait()
@@ -1406,17 +1416,31 @@ class JetStreamStore:
         self._acked(commit)
 
     def _send(self, publish: _Publish) -> None:
-        publish.commit.remaining += 1
+        """Publish ``publish`` (counted in its commit until answered).
+
+        The client reconnecting with its outage buffer full takes nothing
+        more: the publish waits in the retrier and is sent again after a
+        pause, as one refused for room (the tell waits through the outage).
+        """
+        commit = publish.commit
+        commit.remaining += 1
         js = self._js
         if js is None:
             js = self._js = self.client.jetstream()
-        js.publish_soon(
-            publish.subject,
-            publish.payload,
-            publish.answered,
-            headers=publish.headers,
-            msg_id=publish.key,
-        )
+        try:
+            js.publish_soon(
+                publish.subject,
+                publish.payload,
+                publish.answered,
+                headers=publish.headers,
+                msg_id=publish.key,
+            )
+        except OutboundBufferFull:
+            commit.parked += 1
+            assert self._retry is not None
+            self._retry.send_nowait(publish)
+            if self._leaving:
+                self._let_leave(commit.batch)
 
     def _on_ack(self, publish: _Publish, result: PubAck | NatsError) -> None:
         commit = publish.commit
@@ -1552,7 +1576,7 @@ class JetStreamStore:
                     else:
                         await self._make_if_missing(self._dead_config())
                         await self._make_if_missing(self._state_config())
-                except (NoResponders, ConnectionLost):
+                except (NoResponders, ConnectionLost, OutboundBufferFull):
                     pause = max(pause, 0.2)
                 except ConnectionClosed as error:
                     self._fail_store(error)
@@ -2200,11 +2224,11 @@ def _over_max_msg_size(error: NatsError) -> bool:
 def _passing(error: NatsError) -> bool:
     """Whether a request to JetStream's API failed for now, so that asking again may work.
 
-    Its server is not ready (no responder, busy) or the connection dropped
-    with the request out (the client reconnects: a closed client is
-    ``ConnectionClosed``, not this).
+    Its server is not ready (no responder, busy), the connection dropped
+    with the request out, or the client's outage buffer had no room for it
+    (the client reconnects: a closed client is ``ConnectionClosed``, not this).
     """
-    return isinstance(error, NoResponders | ConnectionLost) or _busy(error)
+    return isinstance(error, NoResponders | ConnectionLost | OutboundBufferFull) or _busy(error)
 
 
 def _busy(error: NatsError) -> bool:
