@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 
@@ -77,7 +77,8 @@ class Supervisor(Actor):
     child stopped before its start completed) and the supervisor goes on.
 
     Raises:
-        ValueError: when built with duplicate child ids or a bad strategy.
+        ValueError: when built with duplicate child ids, children given as an
+            iterator (used up by the first instance) or a bad strategy.
     """
 
     def __init__(
@@ -85,6 +86,14 @@ class Supervisor(Actor):
     ) -> None:
         if strategy is not None and not isinstance(strategy, Strategy):
             raise ValueError(f"strategy must be a Strategy, got {strategy!r}")
+        if isinstance(children, Iterator):
+            # The factory's arguments build every instance: a restarted supervisor
+            # would find the iterator used up and start no child, silently.
+            raise ValueError(
+                "children must be a list or tuple of ChildSpec values, not an iterator: "
+                "each instance of the supervisor (a restart builds a new one) starts them, "
+                f"and an iterator is used up by the first; got {children!r}"
+            )
         self.specs = check_unique_ids(children)
         self.supervisor_strategy = strategy or OneForOne()
 
