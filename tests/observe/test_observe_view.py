@@ -281,15 +281,16 @@ async def test_restart_starts_a_supervisors_child_anew() -> None:
     assert (after, kinds) == (before, ["stopped", "started"])
 
 
-async def test_restart_refuses_an_actor_without_a_supervisor_parent() -> None:
-    """Only children of a ``Supervisor`` can be restarted from outside."""
+async def test_restart_restarts_an_actor_without_a_supervisor_parent() -> None:
+    """An actor whose parent is not a ``Supervisor`` is restarted as ``Runtime.restart`` does."""
     async with trouper.open_runtime() as rt:
-        await rt.spawn(Echo, name="a")
-        with (
-            Observer(rt) as observer,
-            pytest.raises(ValueError, match=r"^/a cannot be restarted from outside"),
-        ):
+        ref = await rt.spawn(Starting, name="a")
+        with Observer(rt) as observer:
             await observer.restart("/a")
+            kinds = [item.kind for item in observer.feed().items]
+        assert rt.lookup("a") == ref
+        assert await ref.ask("still here") == "still here"
+    assert kinds == ["restarted", "started"]
 
 
 @pytest.mark.parametrize(

@@ -641,22 +641,20 @@ class Observer:
         await self.runtime.stop(cell.ref)
 
     async def restart(self, path: str) -> None:
-        """Restart the actor at ``path`` through its ``Supervisor`` (``RestartChild``).
+        """Restart the actor at ``path``: end its instance and start a fresh one (same ref).
 
-        The supervisor stops it and starts it again from its spec (same ref).
+        A ``Supervisor``'s child is restarted by its supervisor from its spec
+        (``RestartChild``); any other actor as ``Runtime.restart`` does.
 
         Raises:
             LookupError: there is no actor at ``path``.
-            ValueError: its parent is not a ``trouper.Supervisor`` (the engine
-                has no restart of a running actor from outside).
+            ActorError: it stopped for good, or its fresh instance failed to start.
         """
         cell = find(self.runtime, path)
         if cell is None:
             raise LookupError(f"no actor at {path}")
         owner = cell.parent.owner
         if owner is None or not isinstance(owner.instance, Supervisor):
-            raise ValueError(
-                f"{path} cannot be restarted from outside: only the children of a "
-                "trouper.Supervisor can (stop it instead)"
-            )
+            await self.runtime.restart(cell.ref)
+            return
         await owner.ref.ask(RestartChild(cell.child_id))
