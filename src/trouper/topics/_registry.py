@@ -593,10 +593,13 @@ class TopicRegistry:
     def _listen(self) -> None:
         """Listen to the runtime's reports exactly while subscriptions need them."""
         runtime = self._runtime
+        # Whether any subscription is active (a registered group has members): not
+        # ``len(self)``, which counts every group's members at each (un)subscribe.
+        active = bool(self._user.index or self._system.index or self._groups)
         if self._events is None:
-            if len(self):
+            if active:
                 self._events = runtime.events.listen(self._on_event)
-        elif not len(self):
+        elif not active:
             self._events.cancel()
             self._events = None
         if self._letters is None:
