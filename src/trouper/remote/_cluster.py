@@ -677,7 +677,9 @@ class Cluster:
             await client.subscribe(f"{prefix}.reply.{node}.*.*", callback=self._on_reply)
             if options.topics:
                 await client.subscribe(f"{prefix}.topic.>", callback=self._on_topic)
-            await client.flush()
+            # The server has the subscriptions once this returns (a drop meanwhile is waited
+            # out: the client makes them again when it reconnects).
+            await _flush_across_drops(client)
             topics: TopicRegistry = self._runtime.topics
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -717,12 +719,25 @@ class Cluster:
         self._nursery = None
 
     async def _check_name_is_free(self, client: Client, node: str) -> None:
-        with trio.move_on_after(max(1.0, 2 * self._interval())):
-            try:
-                await client.request(f"{self._prefix}.node.{node}", pack(["whois"]))
-            except NoResponders:
-                return
-            raise NodeNameTaken(node)
+        """Raise ``NodeNameTaken`` if a node answers to ``node``; no answer in time means free.
+
+        A drop before the answer came is waited out (the client reconnects by
+        itself) and the question asked again: it is no answer.
+        """
+        while True:
+            lost = False
+            with trio.move_on_after(max(1.0, 2 * self._interval())):
+                try:
+                    await client.request(f"{self._prefix}.node.{node}", pack(["whois"]))
+                except NoResponders:
+                    return
+                except ConnectionLost:
+                    lost = True
+                else:
+                    raise NodeNameTaken(node)
+            if not lost:
+                return  # nobody answered in time
+            await _flush_across_drops(client)
 
     def _heartbeat(self, client: Client, kind: str) -> None:
         beat = [kind, self._incarnation.hex(), self._interval()]
@@ -1828,6 +1843,23 @@ class _Nobody:
 _NOBODY_ENDPOINT = _Nobody()
 _NOBODY: _Target = (ActorRef(Address("-", "/"), _NOBODY_ENDPOINT), None, _NOBODY_ENDPOINT)
 """What ``_target`` returns for a path no living local actor has."""
+
+
+async def _flush_across_drops(client: Client) -> None:
+    """``client.flush()``, again after each drop, until the server has answered it.
+
+    The client reconnects by itself and subscribes again, so while a node
+    joins a drop is waited out, not the join's failure.
+
+    Raises:
+        ConnectionClosed: the client gave up reconnecting.
+    """
+    while True:
+        try:
+            await client.flush()
+        except ConnectionLost:
+            continue  # (flush() waits for the reconnect, or raises if it never comes)
+        return
 
 
 def _reason_from_wire(wired: object, address: Address) -> BaseException | None:
