@@ -515,9 +515,21 @@ class _MailboxEndpoint:
         host = mailbox._host
         return None if host is None or host.stopped else host.ref
 
+    def _sending(self) -> DurableQueue:
+        """``sender``, with the options the mailbox's host opened it with here, if one did.
+
+        A host's options replace the ref's once it has opened the mailbox: a
+        msg_id told while the actor is stopped is kept for the host's dedup
+        window, not the ref's (the defaults' 120 s, say, against ``None``).
+        """
+        sender = self.sender
+        hosted = self.layer.mailboxes.get(self.name)
+        sender.options = self.options if hosted is None else hosted.options
+        return sender
+
     def _batch(self, message: object, msg_id: str | None) -> WriteBatch:
         batch = WriteBatch()
-        sender = self.sender
+        sender = self._sending()
         sender._stage_append(batch, message, sender.encode(message), msg_id, None)
         return batch
 
@@ -541,7 +553,7 @@ class _MailboxEndpoint:
         if not self.layer.runtime.in_transaction:
             return False  # the usual case: no callback to build
         release = functools.partial(self._stage_unawaited, message, msg_id)
-        return stage_if_in_transaction(self.sender, message, msg_id, release)
+        return stage_if_in_transaction(self._sending(), message, msg_id, release)
 
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Append ``message`` to the mailbox; return once it is durable."""
