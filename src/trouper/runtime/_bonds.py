@@ -21,6 +21,7 @@ Everything here is synchronous and runs in the runtime's thread.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from trouper.actors import ActorRef, Watcher
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
 
 __all__ = ["Bonds"]
+
+log = logging.getLogger("trouper")
 
 
 class Bonds:
@@ -45,11 +48,26 @@ class Bonds:
         # Local cells linked to this one; the link is recorded on both sides.
 
     def release(self, cell: Cell, reason: BaseException | None) -> None:
-        """``cell`` stopped for good: tell its watchers and links, withdraw its own watches."""
+        """``cell`` stopped for good: tell its watchers and links, withdraw its own watches.
+
+        A watched ref's endpoint or a watcher (a layer's: a remote node's) that
+        raises is logged and passed over: the others are still told, and the
+        stop, which is finalizing, goes on.
+        """
         for ref in self.watching:
-            ref.endpoint.unwatch(cell)
+            try:
+                ref.endpoint.unwatch(cell)
+            except Exception:
+                log.exception("%s: unwatching %r raised (ignored)", cell.address.path, ref)
         for watcher in self.watchers:
-            watcher.terminated(cell.ref, reason)
+            try:
+                watcher.terminated(cell.ref, reason)
+            except Exception:
+                log.exception(
+                    "%s: telling watcher %r of the stop raised (ignored)",
+                    cell.address.path,
+                    watcher,
+                )
         for linked in self.links:
             linked.bonds.links.pop(cell, None)
             linked.linked_stopped(cell, reason)
