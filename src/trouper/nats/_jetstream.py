@@ -627,6 +627,9 @@ converter: Final = _make_converter()
 _STREAM_FIELDS: Final = frozenset(f.name for f in attrs.fields(StreamConfig))
 """The stream settings ``StreamConfig`` models (an update sends them as given)."""
 
+_CONSUMER_FIELDS: Final = frozenset(f.name for f in attrs.fields(ConsumerConfig))
+"""The consumer settings ``ConsumerConfig`` models (an update sends them as given)."""
+
 
 # --- the API ---------------------------------------------------------------------
 
@@ -916,16 +919,43 @@ class JetStream:
         return int(body.get("purged", 0))
 
     async def add_consumer(self, stream: str, config: ConsumerConfig) -> ConsumerInfo:
-        """Create (or update, if the change is allowed) a consumer of ``stream``."""
+        """Create (or update, if the change is allowed) a consumer of ``stream``.
+
+        The server replaces a whole configuration, so a named consumer that
+        exists is read first and the settings ``ConsumerConfig`` does not
+        model (``max_batch``, ``max_expires``, ``metadata``...) are sent back as
+        they are: an update changes the fields of ``config`` only, never those
+        trouper cannot show (as ``update_stream``). Two requests then, not
+        atomic: a change made by someone else in between to an unmodelled
+        setting is undone.
+        """
         _check_name("stream", stream)
         name = config.durable_name or config.name
         subject = f"CONSUMER.CREATE.{stream}"
+        wanted = converter.unstructure(config)
         if name:
             subject += f".{_check_name('consumer', name)}"
-        body = await self._api(
-            subject, {"stream_name": stream, "config": converter.unstructure(config)}
-        )
+            wanted = {**await self._unmodelled_consumer_settings(stream, name, wanted), **wanted}
+        body = await self._api(subject, {"stream_name": stream, "config": wanted})
         return converter.structure(body, ConsumerInfo)
+
+    async def _unmodelled_consumer_settings(
+        self, stream: str, name: str, wanted: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The settings of consumer ``name`` that ``ConsumerConfig`` lacks ({} if it is new)."""
+        try:
+            current = await self._api(f"CONSUMER.INFO.{stream}.{name}")
+        except JetStreamError as error:
+            if error.err_code in (10014, 10059):  # no such consumer (or stream): nothing to keep
+                return {}
+            raise
+        held = current.get("config")
+        if not isinstance(held, dict):
+            return {}
+        kept = {k: v for k, v in held.items() if k not in _CONSUMER_FIELDS}
+        if "filter_subject" in wanted:
+            kept.pop("filter_subjects", None)  # the new filter replaces the old ones
+        return kept
 
     async def consumer_info(self, stream: str, name: str) -> ConsumerInfo:
         """A consumer's configuration and progress.
