@@ -1129,8 +1129,9 @@ class JetStreamStore:
 
         Raises:
             StoreRefused: the message and its headers are over ``max_payload``
-                less 1 KiB, or over the stream's ``max_msg_size``; nothing of
-                it was staged. Its ``__cause__`` is a ``ValueError`` saying
+                less 1 KiB, or over the stream's ``max_msg_size``, or its
+                ``msg_id`` holds a CR or LF (a header value cannot); nothing
+                of it was staged. Its ``__cause__`` is a ``ValueError`` saying
                 the limit, as a refused batch's is.
         """
         client = self._client
@@ -1141,10 +1142,18 @@ class JetStreamStore:
         stream_limit = self._msg_limits.get(mailbox, -1) if self._msg_limits else -1
         if (
             size + _HEADROOM + _DEAD_RESERVE <= limit
-            and (msg_id is None or len(msg_id) < 4096)
+            and (
+                msg_id is None or (len(msg_id) < 4096 and "\r" not in msg_id and "\n" not in msg_id)
+            )
             and (stream_limit < 0 or size + _HEADROOM <= stream_limit)
         ):
             return
+        if msg_id is not None and ("\r" in msg_id or "\n" in msg_id):
+            # Its headers would be refused at the commit, with the other tells of its batch.
+            bad = ValueError(f"a msg_id goes in a header, which cannot hold CR or LF: {msg_id!r}")
+            raise StoreRefused(
+                self._name, f"a message for the durable mailbox {mailbox!r}: {bad}"
+            ) from bad
         fields = {"Trouper-Type": type_name}
         if msg_id is not None:
             fields["Trouper-Msg-Id"] = msg_id
