@@ -1548,7 +1548,11 @@ class Cell:
             if instruments.handler_finished:
                 self._cut_off(message, contexts, ended)
             if settles:
-                mailbox.settle(item, MailboxEnding.RETURNED, None)
+                try:
+                    mailbox.settle(item, MailboxEnding.RETURNED, None)
+                except Exception:
+                    # Raised here it would replace the cancellation that is unwinding.
+                    log.exception("%s: returning a message raised (ignored)", self.address.path)
             raise
         finally:
             if settles:
