@@ -1452,7 +1452,11 @@ class Cluster:
         leaves, straight on the connection (``NatsError`` if it cannot).
         """
         if self._outbox is None:
-            msg.respond_nowait(payload)
+            try:
+                msg.respond_nowait(payload)
+            except ValueError as error:
+                assert msg.reply is not None
+                self._unanswerable(msg.reply, error)
         else:
             assert msg.reply is not None
             self._respond(msg.reply, payload)
@@ -1463,7 +1467,10 @@ class Cluster:
         A full write buffer queues it in the outbox instead of dropping it
         (the asker would wait in vain); cut off, it is lost and counted unsent.
         The answer to an ask (``reply``) lost so is remembered: once this node
-        is back, its asker is told (``_tell_lost_replies``).
+        is back, its asker is told (``_tell_lost_replies``). A reply subject
+        nothing can be published to (a wildcard in it: any client may send
+        one) loses the answer too; it never raises (from a subscription's
+        callback, that would cut the node off).
         """
         outbox = self._outbox
         client = self._client
@@ -1480,9 +1487,16 @@ class Cluster:
                     self._reply_lost(reply)
             except NatsError:
                 self._reply_lost(reply)
+            except ValueError as error:
+                self._unanswerable(subject, error)
         else:
             outbox.raw(subject, payload, answer=reply)
             outbox.publish_now()
+
+    def _unanswerable(self, subject: str, error: ValueError) -> None:
+        """An answer whose reply subject cannot be published to (not ours): counted, logged."""
+        self._unsent += 1
+        log.warning("node %r: an answer to %r could not be sent: %s", self.node, subject, error)
 
     def _reply_lost(self, reply: Reply | None) -> None:
         """An answer could not be written (cut off): count it; remember an ask's to tell later."""
