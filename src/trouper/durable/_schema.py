@@ -31,6 +31,7 @@ Every function here runs in the store's writer thread, never on Trio's.
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
@@ -119,7 +120,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 
 
 def check_header(path: Path) -> None:
-    """Refuse a non-empty file that does not start with SQLite's header (nothing is opened)."""
+    """Refuse a non-empty file that does not start with SQLite's header (nothing is opened).
+
+    A path that is there but is no regular file (a FIFO, a device) is refused
+    before it is read: reading a FIFO would wait for a writer, for good.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a directory fails its open, saying so
+        raise StoreError(str(path), "it is not a regular file")
     try:
         with path.open("rb") as file:
             header = file.read(len(SQLITE_HEADER))
