@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import TracebackType
+
 import attrs
 
 __all__ = ["Reject"]
@@ -40,3 +42,19 @@ class Reject:
 
     error: BaseException = attrs.field(validator=_check_error)
     """What the asker's ``ask`` raises."""
+    # ``error``'s traceback when this was made (None, or where the handler caught it).
+    _origin: TracebackType | None = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_origin", self.error.__traceback__)
+
+    def to_raise(self) -> BaseException:
+        """``error`` with its traceback as it was when this ``Reject`` was made.
+
+        What an asker raises. Raising an exception adds the raiser's frames to
+        its traceback: a ``Reject`` kept and returned again and again (a
+        module-level constant for a fixed refusal) would otherwise make its
+        error's traceback grow with every ask, keeping every earlier asker's
+        frames alive.
+        """
+        return self.error.with_traceback(self._origin)

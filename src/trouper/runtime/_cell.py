@@ -1414,7 +1414,7 @@ class Cell:
             if envelope is not None:
                 self.current = None
                 if type(result) is Reject:
-                    envelope.settle(outcome.Error(result.error))
+                    envelope.settle(outcome.Error(result.to_raise()))
                 else:
                     envelope.settle(outcome.Value(result))
             elif type(result) is Reject:
@@ -1622,7 +1622,7 @@ class Cell:
         if envelope is not None:
             self.current = None
             if type(result) is Reject:
-                envelope.settle(outcome.Error(result.error))
+                envelope.settle(outcome.Error(result.to_raise()))
             else:
                 envelope.settle(outcome.Value(result))
         elif type(result) is Reject:
