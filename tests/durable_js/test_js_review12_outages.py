@@ -12,7 +12,7 @@ import attrs
 import pytest
 import trio
 import trio.testing
-from js_support import Job, JobSink, eventually
+from js_support import Job, JobSink, eventually, store_for
 
 import trouper
 from trouper.durable import Durable, JetStreamStore, Received, durable_ref
@@ -416,3 +416,44 @@ async def test_a_tell_whose_stream_is_being_made_across_a_full_outage_buffer_is_
             await rt.spawn(JobSink, got, name="later", mailbox=Durable())
             await eventually(lambda: got == [1])
         nursery.cancel_scope.cancel()
+
+
+class Gated(trouper.Actor):
+    """Records each job once its handler has started and once ``gate`` let it end."""
+
+    def __init__(self, got: list[str], gate: trio.Event) -> None:
+        self.got = got
+        self.gate = gate
+
+    @trouper.handler
+    async def job(self, message: Job) -> None:
+        self.got.append(f"start {message.n}")
+        await self.gate.wait()
+        self.got.append(f"end {message.n}")
+
+
+async def test_a_runtime_left_while_its_server_is_away_does_not_raise_for_its_ack(
+    own_js_server: NatsServer, prefix: str
+) -> None:
+    """An ack left in the outage buffer at the end is redelivery's business, not an error.
+
+    The store closed the connection it made, whose close raised
+    ``ConnectionLost`` ("2 buffered publishes were not sent": the ack and a
+    ``+WPI``) out of ``open_runtime``'s block, as an exception group. The
+    message is delivered again once the server is back, as for any lost ack.
+    """
+    got: list[str] = []
+    gate = trio.Event()
+    store = store_for(own_js_server.url, prefix)
+    async with trouper.open_runtime(store=store) as rt:
+        await rt.spawn(Gated, got, gate, name="jobs", mailbox=Durable())
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await eventually(lambda: got == ["start 1"])
+        await own_js_server.astop()
+        await eventually(lambda: store.client.status is Status.RECONNECTING)
+        gate.set()
+        await eventually(lambda: got == ["start 1", "end 1"])
+    await own_js_server.astart()
+    async with trouper.open_runtime(store=store_for(own_js_server.url, prefix)) as rt:
+        await rt.spawn(Gated, got, gate, name="jobs", mailbox=Durable())
+        await eventually(lambda: got[2:] == ["start 1", "end 1"])

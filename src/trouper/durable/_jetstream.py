@@ -717,9 +717,11 @@ class JetStreamStore:
         """Publish what is staged, wait (5 s at most) for its acks, stop (idempotent).
 
         Deliveries held and not settled are redelivered by the server after
-        ``ack_wait``; a connection the store made is closed. A connection that
-        closed (or a store that failed) meanwhile ends the wait: the store is
-        closed all the same.
+        ``ack_wait``; a connection the store made is closed, without an error
+        for what an outage left unsent (the commits among it fail with "the
+        store was closed"; the settlements are made up for by redelivery). A
+        connection that closed (or a store that failed) meanwhile ends the
+        wait: the store is closed all the same.
         """
         if self._phase != "open":
             return
@@ -743,7 +745,14 @@ class JetStreamStore:
         if self._stack is not None:
             # Left outside any scope opened here: the stack holds a nursery
             # entered in open(), which must be exited where it was entered.
-            await self._stack.aclose()
+            try:
+                await self._stack.aclose()
+            except* ConnectionLost as unsent:
+                # Our connection closed with writes an outage left unsent: the commits
+                # among them failed above (their senders were told), the rest are
+                # settlements and +WPIs, whose messages the server delivers again
+                # after ack_wait, as for any lost ack. Not an error of the close.
+                log.debug("durable store %s: closed with writes unsent (%r)", self._name, unsent)
         self._listeners.clear()
 
     # --- streams ------------------------------------------------------------------
