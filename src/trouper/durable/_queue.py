@@ -300,6 +300,7 @@ class Delivery:
     __slots__ = (
         "_after",
         "_delivered_at",
+        "_encoded",
         "_first",
         "_generation",
         "_queue",
@@ -324,6 +325,7 @@ class Delivery:
         first_delivered_at: float | None,
         companion: Ask | None,
         generation: int,
+        encoded: tuple[str, bytes] | None = None,
     ) -> None:
         # The queue it came from (the store its sends must share to join the ack).
         self._queue = queue
@@ -346,6 +348,9 @@ class Delivery:
         self._delivered_at = 0.0
         # The queue's generation when handed over; an older one only settles in the store.
         self._generation = generation
+        # (type name, payload) as stored, or None: a redelivery decodes the message
+        # again from them, so it is the message as stored, whatever a run changed in it.
+        self._encoded = encoded
         # (target queue, message, encoded, msg_id) appended with the ack.
         self._sends: list[tuple[DurableQueue, object, EncodedMessage, str | None]] | None = None
         # Callbacks run once the ack has committed (the outbox).
@@ -1237,6 +1242,7 @@ class DurableQueue:
                 # Given back unhandled: what its interrupted run staged does not
                 # commit (the next run stages its own; kept, the ack would send twice).
                 item._sends = item._after = item._state = None
+                item.message = self._as_stored(item)
                 self.items.appendleft(item)
                 if self._consumers:
                     self._wake_one()
@@ -1248,6 +1254,22 @@ class DurableQueue:
 
     def _returned_stale(self, item: Delivery) -> None:
         """A delivery of an older generation came back unhandled: it stays stored as it is."""
+
+    def _as_stored(self, item: Delivery) -> object:
+        """``item``'s message decoded again from its stored bytes, for its next delivery.
+
+        A run may have changed the object it was given (a dict it popped a key
+        from): the next one gets the message as stored, as it would after a
+        restart. Without its bytes, or if they do not decode here (a ref to
+        another node, say), the object as it is.
+        """
+        encoded = item._encoded
+        if encoded is None:
+            return item.message
+        try:
+            return self._codec.decode(*encoded)
+        except Exception:
+            return item.message
 
     def _failed(self, item: Delivery, error: BaseException | None) -> bool:
         now = wall_now()
@@ -1323,7 +1345,7 @@ class DurableQueue:
             self._open_batch().settle_suspect(self.name)
         again = Delivery(
             self,
-            item.message,
+            self._as_stored(item),
             item.id,
             item.msg_id,
             item.attempt + 1,
@@ -1331,6 +1353,7 @@ class DurableQueue:
             first,
             item.companion if keep_ask else None,
             self._generation,
+            item._encoded,
         )
         self._sequence += 1
         heapq.heappush(self._timers, (trio.current_time() + delay, self._sequence, item.id, again))
@@ -1419,6 +1442,7 @@ class DurableQueue:
                             None,
                             record.companion,
                             generation,
+                            (record.type_name, record.payload),
                         ),
                         now,
                     )
@@ -1564,6 +1588,7 @@ class DurableQueue:
             row.first_delivered_at,
             companion,
             self._generation,
+            (row.type_name, row.payload),
         )
 
     def _bury_unhandled(self, delivery: Delivery, reason: str, error: BaseException | None) -> None:
@@ -1889,6 +1914,7 @@ class DurableQueue:
                 row.first_delivered_at,
                 companions.pop(delivery_id, None) if companions else None,
                 generation,
+                (row.type_name, row.payload),
             )
             delivery._delivered_at = now
             items.append(delivery)
