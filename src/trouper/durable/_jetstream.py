@@ -836,7 +836,11 @@ class JetStreamStore:
 
         The fields a mailbox's options and layout set (``_MAILBOX_FIELDS``) are
         ``config``'s; the others (an operator's ``max_msg_size``, ``max_age``,
-        ``max_bytes``...) are kept.
+        ``max_bytes``...) are kept. A capacity (``max_msgs_per_subject``)
+        lower than the stream's is applied only if the mailbox holds no more
+        messages than it: the server applies a lowered limit to the messages
+        it holds, deleting the oldest beyond it. Else the stream keeps its
+        own (said in a warning), until a later open finds the mailbox drained.
         """
         js = self.client.jetstream()
         try:
@@ -845,7 +849,23 @@ class JetStreamStore:
             if error.err_code != 10058:  # in use with another configuration
                 raise
         old = (await js.stream_info(config.name)).config
-        return await js.update_stream(_with_fields_of(old, config))
+        new = _with_fields_of(old, config)
+        if _per_subject(new.max_msgs_per_subject) < _per_subject(old.max_msgs_per_subject):
+            subject = config.subjects[0]  # the tells', where the capacity applies
+            held = (await js.subject_counts(config.name, subject)).get(subject, 0)
+            if held > new.max_msgs_per_subject:
+                log.warning(
+                    "durable store %s: the stream %s keeps its capacity of %s messages, not the "
+                    "%s asked: it holds %s, and the server would delete the oldest beyond a "
+                    "lowered capacity",
+                    self._name,
+                    config.name,
+                    old.max_msgs_per_subject,
+                    new.max_msgs_per_subject,
+                    held,
+                )
+                new = attrs.evolve(new, max_msgs_per_subject=old.max_msgs_per_subject)
+        return await js.update_stream(new)
 
     async def _ensure_mailbox(self, mailbox: str, options: Durable | None) -> StreamInfo | None:
         """Make ``mailbox``'s stream, or bring it to ``options`` (a host's: they win).
@@ -2108,6 +2128,11 @@ _MAILBOX_FIELDS: Final = (
 def _with_fields_of(old: StreamConfig, config: StreamConfig) -> StreamConfig:
     """``old`` with the fields trouper sets taken from ``config``: the others stay as they are."""
     return attrs.evolve(old, **{name: getattr(config, name) for name in _MAILBOX_FIELDS})
+
+
+def _per_subject(limit: int) -> float:
+    """A stream's ``max_msgs_per_subject`` as a number of messages (-1, none: infinity)."""
+    return math.inf if limit < 0 else limit
 
 
 def _check_size(publish: _Publish, limit: int) -> None:
