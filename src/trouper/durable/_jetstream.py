@@ -1255,9 +1255,9 @@ class JetStreamStore:
 
         def abort(raise_cancel: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
             # Cancelled while in flight: wait for the answer (one round trip),
-            # and leave then if the publish is parked (a full mailbox...), or
-            # now if it is (the client is reconnecting: its answer comes after
-            # the outage, however long that lasts).
+            # and leave then if the publish is parked (a full mailbox...). Leave
+            # now if it is parked already, or if the client is reconnecting (the
+            # answer would come after the outage, however long that lasts).
             commit = next((c for c in self._open if c.batch is batch), None)
             if (
                 commit is not None
