@@ -1457,6 +1457,11 @@ class DurableQueue:
                     self._behind = record.id
                 unread = True
                 continue
+            if type(record) is _Put and record.companion is not None:
+                # Put through the queue this one replaced (its actor stopped, then was
+                # spawned again, before the commit): that queue no longer hears the
+                # store, so its late ask is answered here, as it would have been there.
+                record.queue._turn_away_late(record)
             if not record.accepted:
                 continue
             stored += 1
