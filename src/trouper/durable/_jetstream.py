@@ -1968,7 +1968,19 @@ class JetStreamStore:
                     return
                 raise
             seq = found.seq + 1
-            yield self._record(found.seq, found.data, found.headers)
+            try:
+                record = self._record(found.seq, found.data, found.headers)
+            except (ValueError, KeyError, TypeError) as error:
+                # Not written by trouper (another publisher on the subject): listed
+                # as it is, so it can be seen and discarded, not breaking the listing.
+                token = found.subject.rsplit(".", 1)[-1]
+                reason = f"unreadable dead-letter record ({type(error).__name__}: {error})"
+                log.warning("durable store: dead letter %d: %s", found.seq, reason)
+                record = DeadLetterRecord(
+                    found.seq, _name_of(token) or token, "", found.data, None, 0, reason,
+                    None, 0.0, None, None, 0.0, None,
+                )  # fmt: skip
+            yield record
 
     def _record(self, seq: int, data: bytes, headers: Headers | None) -> DeadLetterRecord:
         facts = None if headers is None else headers.get("Trouper-Dead")
