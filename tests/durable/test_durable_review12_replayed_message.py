@@ -16,7 +16,8 @@ import trio
 from durable_support import sqlite
 
 import trouper
-from trouper.durable import Delivery, Durable, Retry
+from trouper.durable import Delivery, Durable, GiveUp, Retry
+from trouper.runtime import DeadLetter
 from trouper.supervision import OneForOne
 
 OPTIONS = Durable(backoff=(1.0,))
@@ -85,3 +86,36 @@ async def test_a_message_a_restart_cut_off_comes_back_as_it_was_stored(tmp_path:
         await rt.restart(ref)
         await trio.sleep(1)
     assert seen == [{"token": "t-1", "n": 1}, {"token": "t-1", "n": 1}]
+
+
+class GivesUp(trouper.Actor):
+    """Pops the token from each order, then gives it up."""
+
+    @trouper.handler
+    async def order(self, message: dict) -> None:  # type: ignore[type-arg]
+        message.pop("token")
+        raise GiveUp("no stock")
+
+
+class Letters(trouper.Actor):
+    """Keeps the runtime's dead letters."""
+
+    def __init__(self, heard: list[DeadLetter]) -> None:
+        self.heard = heard
+
+    @trouper.handler
+    async def letter(self, message: DeadLetter) -> None:
+        self.heard.append(message)
+
+
+async def test_the_dead_letter_posted_carries_the_message_as_it_was_stored(tmp_path: Path) -> None:
+    """The store's dead letter and the runtime's ``DeadLetter`` hold the same message."""
+    heard: list[DeadLetter] = []
+    async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
+        rt.topics.subscribe(await rt.spawn(Letters, heard), "trouper.system.dead_letters")
+        ref = await rt.spawn(GivesUp, name="gives-up", mailbox=OPTIONS)
+        await ref.tell({"token": "t-1", "n": 1})
+        await trio.sleep(1)
+        (stored,) = [dead async for dead in rt.store.dead_letters("gives-up")]
+    assert stored.message == {"token": "t-1", "n": 1}
+    assert [letter.message for letter in heard] == [{"token": "t-1", "n": 1}]

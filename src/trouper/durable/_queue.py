@@ -1382,9 +1382,13 @@ class DurableQueue:
     def _notify_dead_letter(
         self, batch: WriteBatch, item: Delivery, reason: str, error: BaseException | None
     ) -> None:
-        """Call ``on_dead_letter`` once ``batch``, which dead-letters ``item``, is durable."""
+        """Call ``on_dead_letter`` once ``batch``, which dead-letters ``item``, is durable.
+
+        With the message as stored (the dead letter's), not as a run left it.
+        """
         if self._on_dead_letter is not None:
             on_dead_letter = self._on_dead_letter
+            item.message = self._as_stored(item)
             batch.after_commit(lambda: on_dead_letter(item, reason, error))
 
     # --- state -------------------------------------------------------------------
