@@ -852,8 +852,9 @@ class BalancingEndpoint(PoolEndpoint):
         assert mailbox is not None
         if mailbox.closed:
             return
-        # Parked senders are woken with "not put" and report their own
-        # message as a dead letter: only the queued ones are ours to report.
+        # Parked senders are woken and settle their own message (an in-memory
+        # mailbox's report it as a dead letter; a durable one's store it for
+        # the pool's next start): only the queued ones are ours to report.
         for item in mailbox.close():
             self.cell.dead_letter(item, DeadLetterReason.ACTOR_STOPPED)
 
