@@ -69,16 +69,36 @@ async def until(condition: Callable[[], bool]) -> None:
             await trio.sleep(0.01)
 
 
+async def start_node(name: str, url: str) -> trio.Process:
+    """Start the node ``name`` and wait for its "ready" (``SystemExit`` if it exits first)."""
+    args = [sys.executable, str(Path(__file__).with_name("node.py")), url, "cluster-demo", name]
+    proc = await trio.lowlevel.open_process(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    line = b""
+    while not line.endswith(b"\n"):
+        data = await proc.stdout.receive_some(1)  # type: ignore[union-attr]
+        if not data:  # its output closed: it exited (its error went to stderr)
+            proc.kill()
+            await proc.wait()
+            raise SystemExit(f"node {name} exited before it was ready (code {proc.returncode})")
+        line += data
+    return proc
+
+
 async def main(url: str) -> None:
-    procs = {}
-    for name in NODES:
-        args = [sys.executable, str(Path(__file__).with_name("node.py")), url, "cluster-demo", name]
-        procs[name] = proc = await trio.lowlevel.open_process(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        line = b""
-        while not line.endswith(b"\n"):  # wait for its "ready"
-            line += await proc.stdout.receive_some(1)  # type: ignore[union-attr]
+    procs: dict[str, trio.Process] = {}
+    try:
+        for name in NODES:
+            procs[name] = await start_node(name, url)
+        await run(url, procs)
+    finally:
+        for proc in procs.values():
+            if proc.returncode is None:
+                proc.kill()  # a node left behind would try to reconnect for ever
+            await proc.wait()
+
+
+async def run(url: str, procs: dict[str, trio.Process]) -> None:
+    """Coordinate the started nodes: news, two rounds of jobs, n2 killed in between."""
     board = Board()
     transport = Nats(url, prefix="cluster-demo", heartbeat=HEARTBEAT)
     async with trouper.open_runtime(node="coordinator", transport=transport) as rt:
