@@ -1819,7 +1819,7 @@ class Client:
             failed: BaseException | None = None
             if isinstance(error, PermissionsViolation) and error.operation == "subscription":
                 for sub in list(self._subs.values()):
-                    if sub.subject == error.subject:
+                    if error._refuses(sub.subject, sub.queue, sub.sid):
                         self._forget(sub)
                         sub._end(error)
                         if sub is self._reply_sub:

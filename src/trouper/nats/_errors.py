@@ -182,6 +182,22 @@ class PermissionsViolation(ServerError, PermissionError):
         match = _PERMISSION.match(self.text)
         return match.group(2) if match else ""
 
+    def _refuses(self, subject: str, queue: str | None, sid: int) -> bool:
+        """Whether this refusal is of the subscription ``sid`` to ``subject`` in ``queue``.
+
+        The server names the queue group of a refused queue subscription
+        (``... to "a" using queue "q"``) and no group for a plain one, so a
+        plain and a queue subscription to one subject are told apart; a
+        refusal at a configuration reload names the sid too.
+        """
+        if self.operation != "subscription" or self.subject != subject:
+            return False
+        named_queue = _REFUSED_QUEUE.search(self.text)
+        if (named_queue.group(1) if named_queue else None) != (queue or None):
+            return False
+        named_sid = _REFUSED_SID.search(self.text)
+        return named_sid is None or named_sid.group(1) == str(sid)
+
 
 class ProtocolViolation(ServerError, ValueError):
     """The server says the client broke the protocol or one of its limits.
@@ -342,6 +358,8 @@ class JetStreamError(NatsError, RuntimeError):
 
 
 _PERMISSION = re.compile(r'permissions violation for (\w+) to "?([^"]*)"?', re.IGNORECASE)
+_REFUSED_QUEUE = re.compile(r'" using queue "([^"]*)"', re.IGNORECASE)
+_REFUSED_SID = re.compile(r'\(sid "([^"]*)"\)\s*$', re.IGNORECASE)
 
 _BY_PREFIX: tuple[tuple[str, type[ServerError]], ...] = (
     ("authorization violation", AuthorizationError),
