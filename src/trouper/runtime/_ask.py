@@ -22,7 +22,9 @@ waiting in it can never finish. Each cell records the cell its handler is
 asking (``asking``, set only while the handler's own task waits), and
 ``check_cycle`` follows that chain from the target before a new ask is queued:
 if it reaches the asker, the ask fails at once with ``AskCycle`` naming the
-actors in order, instead of hanging both.
+actors in order, instead of hanging both. A handler waiting for the
+``on_start`` of an actor it spawns is, likewise, ``asking`` that actor
+meanwhile: an ask back to it from that ``on_start`` is a cycle too.
 """
 
 from __future__ import annotations

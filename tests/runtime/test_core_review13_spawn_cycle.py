@@ -1,0 +1,82 @@
+"""Review: an actor whose ``on_start`` asks the handler that is spawning it gets ``AskCycle``.
+
+The spawning handler waits for the child's ``on_start`` and takes no message
+meanwhile, so the ask back could never be answered: both hung until the
+runtime stopped, where a cycle of plain asks fails at once.
+"""
+
+from __future__ import annotations
+
+import trio
+
+import trouper
+from trouper import Actor, handler
+from trouper.errors import AskCycle, StartFailed
+
+
+class AsksParentOnStart(Actor):
+    async def on_start(self) -> None:
+        parent = self.ctx.parent
+        assert parent is not None
+        await parent.ask(1)
+
+
+class AsksThroughRelay(Actor):
+    def __init__(self, relay: trouper.ActorRef[object]) -> None:
+        self.relay = relay
+
+    async def on_start(self) -> None:
+        await self.relay.ask("parent")
+
+
+class Parent(Actor):
+    @handler
+    async def number(self, message: int) -> int:
+        return message + 1
+
+    @handler
+    async def spawn_child(self, message: str) -> object:
+        try:
+            if message == "direct":
+                await self.ctx.spawn(AsksParentOnStart, name="child")
+            else:
+                relay = self.ctx.runtime.lookup("relay")
+                assert relay is not None
+                await self.ctx.spawn(AsksThroughRelay, relay, name="child")
+        except StartFailed as error:
+            return error.__cause__
+        return "started"
+
+
+class Relay(Actor):
+    @handler
+    async def ask_on(self, message: str) -> object:
+        target = self.ctx.runtime.lookup(message)
+        assert target is not None
+        return await target.ask(1)
+
+
+async def test_a_child_asking_its_spawning_parent_in_on_start_fails_with_ask_cycle() -> None:
+    """The child's ask raises AskCycle at once; the parent's spawn raises StartFailed."""
+    async with trouper.open_runtime() as rt:
+        parent = await rt.spawn(Parent, name="parent")
+        start = trio.current_time()
+        with trio.fail_after(1):
+            cause = await parent.ask("direct")
+        assert isinstance(cause, AskCycle)
+        assert cause.cycle == ("/parent/child", "/parent", "/parent/child")
+        assert trio.current_time() == start
+        assert await parent.ask(1) == 2  # the parent serves on
+
+
+async def test_a_cycle_through_another_actor_back_to_the_spawner_is_found() -> None:
+    """child's on_start asks relay, relay asks the spawning parent: relay's ask is the cycle."""
+    async with trouper.open_runtime() as rt:
+        await rt.spawn(Relay, name="relay")
+        parent = await rt.spawn(Parent, name="parent")
+        with trio.fail_after(1):
+            cause = await parent.ask("relayed")
+        # The child's ask failed with the relay's handler error, whose cause is the cycle.
+        assert isinstance(cause, trouper.errors.HandlerError)
+        assert isinstance(cause.__cause__, AskCycle)
+        assert cause.__cause__.cycle == ("/relay", "/parent", "/parent/child", "/relay")
