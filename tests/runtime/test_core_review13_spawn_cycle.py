@@ -80,3 +80,54 @@ async def test_a_cycle_through_another_actor_back_to_the_spawner_is_found() -> N
         assert isinstance(cause, trouper.errors.HandlerError)
         assert isinstance(cause.__cause__, AskCycle)
         assert cause.__cause__.cycle == ("/relay", "/parent", "/parent/child", "/relay")
+
+
+class Leaf(Actor):
+    pass
+
+
+class AsksStopperOnStop(Actor):
+    """Has a child (so its stop has no deadline) and asks "stopper" from on_stop."""
+
+    def __init__(self, seen: list[object]) -> None:
+        self.seen = seen
+
+    async def on_start(self) -> None:
+        await self.ctx.spawn(Leaf)
+
+    async def on_stop(self) -> None:
+        stopper = self.ctx.runtime.lookup("stopper")
+        assert stopper is not None
+        try:
+            self.seen.append(await stopper.ask(1))
+        except AskCycle as error:
+            self.seen.append(error)
+
+
+class Stopper(Actor):
+    @handler
+    async def number(self, message: int) -> int:
+        return message + 1
+
+    @handler
+    async def stop_it(self, message: str) -> str:
+        target = self.ctx.runtime.lookup(message)
+        assert target is not None
+        await self.ctx.runtime.stop(target)
+        return "stopped"
+
+
+async def test_on_stop_asking_the_handler_that_stops_it_gets_ask_cycle() -> None:
+    """rt.stop from a handler waits on the stop: on_stop's ask back is a cycle, not a hang."""
+    seen: list[object] = []
+    async with trouper.open_runtime() as rt:
+        stopper = await rt.spawn(Stopper, name="stopper")
+        await rt.spawn(AsksStopperOnStop, seen, name="victim")
+        start = trio.current_time()
+        with trio.fail_after(1):
+            assert await stopper.ask("victim") == "stopped"
+        assert trio.current_time() == start
+        assert len(seen) == 1
+        assert isinstance(seen[0], AskCycle)
+        assert seen[0].cycle == ("/victim", "/stopper", "/victim")
+        assert await stopper.ask(1) == 2

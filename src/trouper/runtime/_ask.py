@@ -23,8 +23,9 @@ asking (``asking``, set only while the handler's own task waits), and
 ``check_cycle`` follows that chain from the target before a new ask is queued:
 if it reaches the asker, the ask fails at once with ``AskCycle`` naming the
 actors in order, instead of hanging both. A handler waiting for the
-``on_start`` of an actor it spawns is, likewise, ``asking`` that actor
-meanwhile: an ask back to it from that ``on_start`` is a cycle too.
+start, stop or restart of another actor (``spawn``, ``rt.stop``) is,
+likewise, ``asking`` that actor meanwhile (``Cell.waited_on``): an ask back
+to it from that actor's hooks is a cycle too.
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from threading import get_ident
 from typing import TYPE_CHECKING, Protocol, cast
@@ -1085,7 +1086,36 @@ class Cell:
                 self._waiters.remove(waiter)
             return Abort.SUCCEEDED
 
-        await wait_task_rescheduled(abort)
+        with self.waited_on():
+            await wait_task_rescheduled(abort)
+
+    @contextmanager
+    def waited_on(self) -> Iterator[None]:
+        """While an actor's own task waits on this actor's start, stop or restart, it asks it.
+
+        Such a handler (or hook) takes no message until this actor's hooks are
+        done, as if it waited on an ask to it: an ask back to it from those
+        hooks, directly or through others, is a cycle (``AskCycle`` at once,
+        not a hang until a deadline, or for good when there is none). Not
+        marked if the chain of asks from this actor already leads to the
+        waiter: chains stay acyclic, which ``check_cycle`` relies on.
+        """
+        task = current_task()
+        waiter = _acting.get(task)
+        if waiter is None or waiter.task is not task or waiter.asking is not None:
+            yield  # not an actor's own task (a timer's, the supervisor's), or asking already
+            return
+        cell: Cell | None = self
+        while cell is not None:
+            if cell is waiter:
+                yield
+                return
+            cell = cell.asking
+        waiter.asking = self
+        try:
+            yield
+        finally:
+            waiter.asking = None
 
     async def wait_stopped(self) -> None:
         """Wait until the actor has stopped for good."""
@@ -1143,7 +1173,8 @@ class Cell:
             self.cancel()
             return Abort.SUCCEEDED
 
-        await wait_task_rescheduled(abort)
+        with self.waited_on():
+            await wait_task_rescheduled(abort)
 
     def _release_spawner(self, result: outcome.Outcome[None]) -> None:
         spawner, self._spawner = self._spawner, None

@@ -42,7 +42,7 @@ from trouper._validate import (
 )
 from trouper.actors import Actor, ActorRef, instantiate
 from trouper.errors import ActorStopped, DuplicateChild, NameTaken, RuntimeClosed
-from trouper.runtime._cell import Cell, current_cell
+from trouper.runtime._cell import Cell
 from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._instrument import Instruments
@@ -512,7 +512,8 @@ class Runtime:
         if cell.task is not None and cell.task is current_task():
             await cancel_shielded_checkpoint()
             return
-        await done.wait()
+        with cell.waited_on():
+            await done.wait()
 
     def tree(self) -> ActorTree:
         """The live hierarchy as data; ``str()`` of it is a readable rendering."""
@@ -822,19 +823,8 @@ async def spawn_cell(
     if default_start:
         # Nothing to wait for: the actor is started as spawn returns.
         await runtime.quick_checkpoint()
-        return cell
-    spawner = current_cell()
-    if spawner is None or spawner.task is not current_task():
+    else:
         await cell.wait_first_start()
-        return cell
-    # A handler (or hook) waiting for its child's on_start takes no message meanwhile,
-    # as if it waited on an ask to the child: an ask back to it from that on_start,
-    # directly or through others, closes a cycle (AskCycle at once, not a hang).
-    spawner.asking = cell
-    try:
-        await cell.wait_first_start()
-    finally:
-        spawner.asking = None
     return cell
 
 
