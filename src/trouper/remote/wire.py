@@ -38,9 +38,10 @@ ref's address (a handler may answer with a ref, which the codec takes only
 inside messages) or ``FAILED`` then the error as msgpack.
 
 Errors cross as data: trouper's own errors and Python's builtin exceptions
-whose arguments are plain values are rebuilt as themselves on the other side;
-anything else (and always the error a handler raised, which ``HandlerError``
-carries) becomes a ``RemoteError``: type name, message and traceback as text.
+whose arguments are plain values (16 KiB of them at most, as msgpack) are
+rebuilt as themselves on the other side; anything else (and always the error
+a handler raised, which ``HandlerError`` carries) becomes a ``RemoteError``:
+type name, message and traceback as text.
 Nothing is ever unpickled or imported by name from the data.
 """
 
@@ -99,6 +100,11 @@ REF: Final = b"\x02"
 
 _TEXT_LIMIT: Final = 16 * 1024
 """Characters of a remote message or traceback kept (the end of a traceback)."""
+
+_ARGS_LIMIT: Final = 16 * 1024
+"""Bytes (as msgpack) an error's arguments may take to cross as themselves; larger ones
+cross as a ``RemoteError`` with its text cut, so a notice or answer carrying an error
+always fits in one NATS message (a ``terminated`` too large to publish was lost)."""
 
 _DEPTH_LIMIT: Final = 32
 """Levels of lists and tuples an error's arguments may nest (deeper would exhaust the stack)."""
@@ -277,24 +283,27 @@ def error_to_wire(error: BaseException, node: str) -> dict[str, object]:
         return {
             "kind": "handler",
             "address": [address.node, address.path],
-            "description": error.args[1],
+            "description": _cut(error.args[1]),
             "remote": _remote_to_wire(remote),
         }
     cls = type(error)
+    kind = None
     if isinstance(error, ActorError) and getattr(errors, cls.__name__, None) is cls:
-        try:
-            return {"kind": "trouper", "type": cls.__name__, "args": _value_to_wire(error.args)}
-        except WireError:
-            pass
+        kind = "trouper"
     elif (
         cls.__module__ == "builtins"
         and isinstance(error, Exception)
         and not isinstance(error, BaseExceptionGroup)
     ):
+        kind = "builtin"
+    if kind is not None:
         try:
-            return {"kind": "builtin", "type": cls.__name__, "args": _value_to_wire(error.args)}
+            args = _value_to_wire(error.args)
         except WireError:
             pass
+        else:
+            if len(_packb(args)) <= _ARGS_LIMIT:
+                return {"kind": kind, "type": cls.__name__, "args": args}
     return {"kind": "remote", "remote": _remote_to_wire(remote_error_of(error, node))}
 
 
