@@ -697,6 +697,7 @@ class Client:
         "_reconnects",
         "_reply_handlers",
         "_reply_sub",
+        "_request_subjects",
         "_requests",
         "_room_lot",
         "_run_scope",
@@ -753,6 +754,9 @@ class Client:
         # Requests waiting for a reply: token -> the _queued their bytes end at
         # (in the order they were made, so in the order of their ends).
         self._requests: dict[str, int] = {}
+        # The subject each of _requests was published to (a refused publish, -ERR
+        # 'Permissions Violation for Publish to "x"', fails those to "x" at once).
+        self._request_subjects: dict[str, str] = {}
         # Those of _requests that no task waits on (the expirer fails them after
         # reply_timeout): token -> the subject, in the same order.
         self._unattended: dict[str, str] = {}
@@ -1320,6 +1324,7 @@ class Client:
             self._reply_handlers.pop(token, None)
             raise
         self._requests[token] = self._queued
+        self._request_subjects[token] = subject
         if not attended:
             self._unattended[token] = subject
         return token, added
@@ -1327,6 +1332,7 @@ class Client:
     def _forget_request(self, token: str) -> None:
         self._reply_handlers.pop(token, None)
         self._requests.pop(token, None)
+        self._request_subjects.pop(token, None)
         self._unattended.pop(token, None)
 
     def _on_reply(self, msg: Msg) -> None:
@@ -1352,6 +1358,8 @@ class Client:
 
         Raises:
             NoResponders: nobody subscribes to ``subject`` (the server said 503).
+            PermissionsViolation: the server refused the publish (this user may
+                not publish to ``subject``); it is reported as an ``AsyncError`` too.
             ConnectionLost: the connection dropped after the request was written.
             MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
                 as ``publish``.
@@ -1834,6 +1842,8 @@ class Client:
                                     except BaseException as raised:  # a user's on_ack...
                                         if failed is None:
                                             failed = raised
+            elif isinstance(error, PermissionsViolation) and error.operation == "publish":
+                failed = self._refuse_requests(error)
             self._report(AsyncError(error))
             if failed is not None:
                 # The user's error, whatever its type: it closes the client (as in _abort).
@@ -1841,6 +1851,30 @@ class Client:
                 raise failed
         elif isinstance(event, InfoEvent):
             self._on_info(event.info, self._current)
+
+    def _refuse_requests(self, error: PermissionsViolation) -> BaseException | None:
+        """Fail the written requests to the subject whose publish the server refused.
+
+        The server drops a refused publish, so no reply can come. Those still
+        buffered are left: each gets its own refusal once written. Every
+        handler hears it; the first error one raised (a user's on_ack) is returned.
+        """
+        failed: BaseException | None = None
+        subjects, taken = self._request_subjects, self._taken
+        for token, end in list(self._requests.items()):
+            if end > taken:
+                break  # (in the order of their ends) not written yet
+            if subjects.get(token) != error.subject:
+                continue
+            handler = self._reply_handlers.get(token)
+            self._forget_request(token)
+            if handler is not None:
+                try:
+                    handler(error)
+                except BaseException as raised:
+                    if failed is None:
+                        failed = raised
+        return failed
 
     async def _writer(self, stream: trio.abc.Stream, parser: Parser) -> None:
         # Bytes that come soon after a send (while it ran, or within

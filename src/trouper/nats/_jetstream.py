@@ -996,6 +996,7 @@ class JetStream:
         Raises:
             NoResponders: no stream takes ``subject``.
             JetStreamError: the stream refused it (an expectation failed, it is full...).
+            PermissionsViolation: the server refused the publish (nothing was stored).
             ValueError: an empty ``msg_id``, a bad ``expected_last_seq``, or a
                 header given both in ``headers`` and by its argument (nothing was sent).
         """
@@ -1019,6 +1020,7 @@ class JetStream:
         ``on_ack`` is called from the client's reader task with the ``PubAck``,
         or with the error: ``NoResponders`` (no stream takes ``subject``, or
         JetStream is not ready), ``JetStreamError`` (the stream refused it),
+        ``PermissionsViolation`` (the server refused the publish: nothing was stored),
         ``ConnectionLost`` (the connection dropped after it was written: it
         may or may not be stored; publish it again with the same ``msg_id``),
         ``ReplyTimeout`` (no answer within the client's ``reply_timeout`` of
@@ -1274,6 +1276,7 @@ class PublishPipeline:
         # A request: its handler hears ConnectionLost if the connection drops
         # once it is written (its ack is lost), as js.publish does.
         client._requests[token] = client._queued
+        client._request_subjects[token] = subject
         self._tokens.add(token)
         self._in_flight += 1
         await client._after_write(added)
