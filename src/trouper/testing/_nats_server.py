@@ -122,6 +122,28 @@ def _free_port() -> int:
         return port
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+"""The escapes of the server's config strings (its lexer knows these and ``\\xXX``)."""
+
+
+def _quoted(value: object) -> str:
+    """``value`` as a double-quoted string of the server's config, exactly as given.
+
+    Written as it is, a backslash began an escape (``\\t`` became a tab: a password
+    no client could send) and a quote ended the string (a config that did not parse).
+    """
+    return '"' + "".join(_escaped(char) for char in str(value)) + '"'
+
+
+def _escaped(char: str) -> str:
+    """One character of a config string: an escape where the server's lexer needs one."""
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if ord(char) < 0x20 or char == "\x7f":
+        return f"\\x{ord(char):02x}"
+    return char
+
+
 class NatsServer:
     """One ``nats-server`` process on 127.0.0.1, with JetStream in a temporary directory.
 
@@ -204,17 +226,19 @@ class NatsServer:
     def _config_text(self) -> str:
         lines = [f"listen: 127.0.0.1:{self.port}"]
         if self._jetstream:
-            lines.append(f'jetstream {{ store_dir: "{self.store_dir}" }}')
+            lines.append(f"jetstream {{ store_dir: {_quoted(self.store_dir)} }}")
         if self._user is not None:
-            lines.append(
-                f'authorization {{ user: "{self._user}", password: "{self._password or ""}" }}'
-            )
+            user, password = _quoted(self._user), _quoted(self._password or "")
+            lines.append(f"authorization {{ user: {user}, password: {password} }}")
         elif self._token is not None:
-            lines.append(f'authorization {{ token: "{self._token}" }}')
+            lines.append(f"authorization {{ token: {_quoted(self._token)} }}")
         if self._tls is not None:
-            tls = [f'cert_file: "{self._tls.cert_file}"', f'key_file: "{self._tls.key_file}"']
+            tls = [
+                f"cert_file: {_quoted(self._tls.cert_file)}",
+                f"key_file: {_quoted(self._tls.key_file)}",
+            ]
             if self._tls.ca_file is not None:
-                tls += [f'ca_file: "{self._tls.ca_file}"', "verify: true"]
+                tls += [f"ca_file: {_quoted(self._tls.ca_file)}", "verify: true"]
             if self._tls_handshake_first:
                 tls.append("handshake_first: true")
             lines.append("tls { " + ", ".join(tls) + " }")

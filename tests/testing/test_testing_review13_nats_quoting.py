@@ -1,0 +1,42 @@
+"""Review: a ``NatsServer``'s credentials reach the server as given, whatever their characters."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from trouper.testing import NatsServer
+
+# Each was written into the server's config as it is: ``\t`` became a tab (a password the
+# client could never send), and a quote or another backslash made a config that does not parse.
+AWKWARD = [r"a\tb", 'say "hi"', r"back\slash", "tab\there", "new\nline", "bell\x07", r"end\\"]
+
+
+def connects(server: NatsServer, credentials: dict[str, str]) -> bytes:
+    """CONNECT with ``credentials`` and PING: the server's first answer (``PONG`` when let in)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        replies.readline()  # INFO
+        connect = {"verbose": False, "pedantic": False, **credentials}
+        sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
+        return replies.readline().strip()
+
+
+@pytest.mark.parametrize("password", AWKWARD)
+def test_a_password_with_quotes_backslashes_or_control_characters_lets_its_user_in(
+    password: str,
+) -> None:
+    """The user connects with exactly the password the server was given."""
+    with NatsServer(user='u"1', password=password, jetstream=False) as server:
+        assert connects(server, {"user": 'u"1', "pass": password}) == b"PONG"
+
+
+@pytest.mark.parametrize("token", AWKWARD)
+def test_a_token_with_quotes_backslashes_or_control_characters_lets_its_client_in(
+    token: str,
+) -> None:
+    """A client connects with exactly the token the server was given."""
+    with NatsServer(token=token, jetstream=False) as server:
+        assert connects(server, {"auth_token": token}) == b"PONG"
