@@ -40,3 +40,9 @@ def test_a_token_with_quotes_backslashes_or_control_characters_lets_its_client_i
     """A client connects with exactly the token the server was given."""
     with NatsServer(token=token, jetstream=False) as server:
         assert connects(server, {"auth_token": token}) == b"PONG"
+
+
+def test_a_password_without_a_user_is_refused_rather_than_ignored() -> None:
+    """It made a server anyone could use, as if no password had been given."""
+    with pytest.raises(ValueError, match=r"^a password needs a user \(user=\.\.\.\), got none$"):
+        NatsServer(password="secret", jetstream=False)

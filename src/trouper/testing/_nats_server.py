@@ -176,6 +176,9 @@ class NatsServer:
     ) -> None:
         if token is not None and user is not None:
             raise ValueError("give a user/password or a token, not both")
+        if password is not None and user is None:
+            # Without a user the server would have no authorization at all.
+            raise ValueError("a password needs a user (user=...), got none")
         self.binary = binary if binary is not None else find_nats_server()
         """The executable run."""
         if binary is not None:
