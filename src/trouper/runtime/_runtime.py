@@ -42,7 +42,7 @@ from trouper._validate import (
 )
 from trouper.actors import Actor, ActorRef, instantiate
 from trouper.errors import ActorStopped, DuplicateChild, NameTaken, RuntimeClosed
-from trouper.runtime._cell import Cell
+from trouper.runtime._cell import Cell, current_cell
 from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._instrument import Instruments
@@ -455,8 +455,9 @@ class Runtime:
         (a durable mailbox stores it for the next incarnation instead). A
         stopped actor is not restarted, whatever its restart kind. Stopping
         a stopped actor does nothing.
-        Called by the actor on itself, it returns at once and the stop takes
-        effect when the running handler returns.
+        Called by the actor on itself, or by one of its descendants (whose
+        own stop is part of it), it returns at once and the stop takes effect
+        when the running handler returns.
 
         Raises:
             TypeError: ``ref`` is not a ref to an actor of this process.
@@ -473,7 +474,7 @@ class Runtime:
         if cell.stopped:  # stopped at once (idle, nothing to wait for)
             await self.quick_checkpoint()
             return
-        if cell.task is not None and cell.task is current_task():
+        if _called_from_within(cell):
             await cancel_shielded_checkpoint()
             return
         await cell.wait_stopped()
@@ -493,8 +494,9 @@ class Runtime:
         instance's ``on_start`` raises, that is the actor's failure like any
         other (``FAILED``, then its supervisor decides, as it would have after
         a decided restart) and this returns: the actor has not started. Called
-        by the actor on itself, it returns at once and the restart follows
-        the running handler. If the actor or its supervisor begins to stop
+        by the actor on itself, or by one of its descendants (which the
+        restart stops), it returns at once and the restart follows the
+        running handler. If the actor or its supervisor begins to stop
         before the restart is carried out, it returns without restarting it.
 
         Raises:
@@ -509,7 +511,7 @@ class Runtime:
         if cell.phase is Phase.STOPPED:
             raise ActorStopped(cell.address)
         done = cell.parent.request_restart(cell)
-        if cell.task is not None and cell.task is current_task():
+        if _called_from_within(cell):
             await cancel_shielded_checkpoint()
             return
         with cell.waited_on():
@@ -653,6 +655,26 @@ class _Pools(Protocol):
         shutdown: float | None,
         **kwargs: object,
     ) -> ActorRef[object]: ...
+
+
+def _called_from_within(cell: Cell) -> bool:
+    """Whether the caller is ``cell``'s own task or one of its descendants' (not a timer's).
+
+    Such a caller cannot wait for ``cell`` to stop or restart: that waits for
+    the caller's own handler to return (it is stopped on the way), which
+    would be waiting for it, until a deadline cut the handler off, or for
+    good when there is none (an actor with children). The stop or restart
+    follows the handler instead, as when an actor stops itself.
+    """
+    task = current_task()
+    caller = current_cell()
+    if caller is None or caller.task is not task:
+        return False
+    while caller is not None:
+        if caller is cell:
+            return True
+        caller = caller.parent.owner
+    return False
 
 
 def check_ref(ref: object, what: str) -> None:
