@@ -754,8 +754,10 @@ class Client:
         # Requests waiting for a reply: token -> the _queued their bytes end at
         # (in the order they were made, so in the order of their ends).
         self._requests: dict[str, int] = {}
-        # The subject each of _requests was published to (a refused publish, -ERR
-        # 'Permissions Violation for Publish to "x"', fails those to "x" at once).
+        # The subject each of _requests was published to, and that of the pulls of
+        # fetch, consume and feeds (token of their reply-table entry): a refused
+        # publish (-ERR 'Permissions Violation for Publish to "x"') fails those
+        # to "x" at once, since the server dropped it and no answer can come.
         self._request_subjects: dict[str, str] = {}
         # Those of _requests that no task waits on (the expirer fails them after
         # reply_timeout): token -> the subject, in the same order.
@@ -1853,18 +1855,16 @@ class Client:
             self._on_info(event.info, self._current)
 
     def _refuse_requests(self, error: PermissionsViolation) -> BaseException | None:
-        """Fail the written requests to the subject whose publish the server refused.
+        """Fail the written requests (and pulls) to the subject whose publish the server refused.
 
-        The server drops a refused publish, so no reply can come. Those still
-        buffered are left: each gets its own refusal once written. Every
+        The server drops a refused publish, so no reply can come. Requests
+        still buffered are left: each gets its own refusal once written. Every
         handler hears it; the first error one raised (a user's on_ack) is returned.
         """
         failed: BaseException | None = None
-        subjects, taken = self._request_subjects, self._taken
-        for token, end in list(self._requests.items()):
-            if end > taken:
-                break  # (in the order of their ends) not written yet
-            if subjects.get(token) != error.subject:
+        requests, taken = self._requests, self._taken
+        for token, subject in list(self._request_subjects.items()):
+            if subject != error.subject or requests.get(token, 0) > taken:
                 continue
             handler = self._reply_handlers.get(token)
             self._forget_request(token)

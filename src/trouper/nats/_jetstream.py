@@ -1387,12 +1387,14 @@ class PullConsumer:
         try:
             subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
             added = client._buffer_publish(subject, json.dumps(request).encode(), inbox, None)
+            client._request_subjects[token] = subject  # (a refused pull fails it)
             await client._after_write(added)
             # The server ends the pull; if that end is lost (a reconnect), stop anyway.
             with trio.move_on_after((0 if no_wait else expires) + _PULL_GRACE):
                 await done.wait()
         finally:
             client._reply_handlers.pop(token, None)
+            client._request_subjects.pop(token, None)
             client._unsubscribe(sub)
         return msgs
 
@@ -1500,6 +1502,10 @@ class MessageStream:
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
         # Our entry in the client's reply table, only to hear that it closed.
         self._token, _ = client._reply_subject(self._on_message)
+        # A pull the server refuses (publish permissions) ends the stream with that error.
+        client._request_subjects[self._token] = (
+            f"{consumer._js._prefix}.CONSUMER.MSG.NEXT.{consumer.stream}.{consumer.name}"
+        )
         client._link_watchers.add(self)
 
     def _connection_lost(self) -> None:
@@ -1639,6 +1645,7 @@ class MessageStream:
 
     def _close(self) -> None:
         self._client._reply_handlers.pop(self._token, None)
+        self._client._request_subjects.pop(self._token, None)
         self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
@@ -1731,6 +1738,8 @@ class PullFeed:
         # up for lost), and our reply-table entry (to hear of a close).
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
         self._token, _ = client._reply_subject(self._on_closed)
+        # A pull the server refuses (publish permissions) ends the feed with that error.
+        client._request_subjects[self._token] = self._subject
         client._link_watchers.add(self)
 
     def _on_closed(self, msg: Msg | NatsError) -> None:
@@ -1897,6 +1906,7 @@ class PullFeed:
     def close(self) -> None:
         """Stop: unsubscribe (idempotent); a task in ``wait()`` gets ``ConnectionClosed``."""
         self._client._reply_handlers.pop(self._token, None)
+        self._client._request_subjects.pop(self._token, None)
         self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
