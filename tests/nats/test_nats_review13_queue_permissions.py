@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+from nats_fake import connected, fake_server, msg_frame
 
 from trouper.nats import AsyncError, ClientEvent, PermissionsViolation, connect
 from trouper.testing import NatsServer
@@ -55,3 +56,21 @@ async def test_refused_plain_subscription_leaves_the_queue_one_receiving() -> No
             await nc.publish("jobs", b"for the queue")
             msg = await queued.next_msg()
     assert msg.data == b"for the queue"
+
+
+async def test_refusal_naming_a_sid_ends_that_subscription_only() -> None:
+    """At a reload the server names the sid it removed: other subscriptions to it stay."""
+    with trio.fail_after(5):
+        async with fake_server() as server, connected(server) as (nc, peer):
+            kept = await nc.subscribe("a")
+            removed = await nc.subscribe("a")
+            await peer.read_until(f"SUB a {removed.sid}")
+            await peer.send(
+                b'-ERR \'Permissions Violation for Subscription to "a" '
+                b'(sid "%d")\'\r\n' % removed.sid
+            )
+            with pytest.raises(PermissionsViolation):
+                await removed.next_msg()
+            await peer.send(msg_frame("a", kept.sid, b"still"))
+            msg = await kept.next_msg()
+    assert msg.data == b"still"
