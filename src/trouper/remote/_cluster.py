@@ -86,6 +86,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import outcome
 import trio
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from trouper._validate import check_name
 from trouper.actors import ActorRef, Address, Watcher
@@ -1669,20 +1670,26 @@ class Cluster:
         cluster shares.
         """
         client = self._client
-        if client is None or not self._shares(subject):
+        outbox = self._outbox
+        if client is None or outbox is None or not self._shares(subject):
             return False
         blob = self._codec.encode_blob(message)
         data = self._topic_head + _pack_entry(self._topic_seq + 1, len(blob)) + blob
         if len(data) > client.max_payload:  # as a tell: the sender hears it cannot cross
             raise MaxPayloadExceeded(len(data), client.max_payload)
-        self._topic_seq = seq = self._topic_seq + 1
-        try:
-            await client.publish(f"{self._prefix}.topic.{subject}", data)
-        except (NatsError, ValueError):
-            self._topic_seq = seq - 1
-            self._unsent += 1
-        else:
-            self._sent += 1
+        await checkpoint_if_cancelled()
+        # Through the outbox, as a tell: written straight to the connection, it overtook
+        # the tells queued before it (an actor told and subscribed got them out of order).
+        while outbox.full:  # woken by room, or by this node leaving
+            await outbox.wait_room()
+            if self._outbox is not outbox:  # left meanwhile: it cannot go
+                self._unsent += 1
+                return True
+        self._topic_seq += 1
+        outbox.raw(f"{self._prefix}.topic.{subject}", data)
+        outbox.publish_now()
+        self._sent += 1
+        await cancel_shielded_checkpoint()
         return True
 
     def _shares(self, subject: str) -> bool:
@@ -1812,6 +1819,8 @@ class Cluster:
             self._reply_lost(batch.answer)
             return
         if not batch.messages:  # an ask (failed by the outbox), another answer, a control message
+            if batch.subject.startswith(f"{self._prefix}.topic."):  # a publish: counted unsent
+                self._unsent += 1
             return
         address = batch.address
         peer = self._peer(address.node)

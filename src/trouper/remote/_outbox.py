@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-Tells, asks, answers and control messages of a node leave through one
+Tells, asks, answers, topic publishes and control messages of a node leave through one
 queue of *batches*, each one NATS message to one subject. A tell goes into
 its target's *open* batch (one per subject, still taking entries), so a
 burst of tells to one actor costs NATS one message, not one per tell; a
