@@ -46,3 +46,9 @@ def test_a_password_without_a_user_is_refused_rather_than_ignored() -> None:
     """It made a server anyone could use, as if no password had been given."""
     with pytest.raises(ValueError, match=r"^a password needs a user \(user=\.\.\.\), got none$"):
         NatsServer(password="secret", jetstream=False)
+
+
+def test_handshake_first_without_tls_is_refused_rather_than_ignored() -> None:
+    """It made a plain server, as if the option had not been given."""
+    with pytest.raises(ValueError, match=r"^tls_handshake_first needs tls=TlsFiles\(\.\.\.\)$"):
+        NatsServer(tls_handshake_first=True, jetstream=False)

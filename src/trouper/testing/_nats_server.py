@@ -179,6 +179,8 @@ class NatsServer:
         if password is not None and user is None:
             # Without a user the server would have no authorization at all.
             raise ValueError("a password needs a user (user=...), got none")
+        if tls_handshake_first and tls is None:
+            raise ValueError("tls_handshake_first needs tls=TlsFiles(...)")
         self.binary = binary if binary is not None else find_nats_server()
         """The executable run."""
         if binary is not None:
