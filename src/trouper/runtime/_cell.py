@@ -1775,6 +1775,10 @@ class Cell:
             for timer in tuple(self._timers):
                 timer.cancel()
 
+    def cancel_timers(self) -> None:
+        """Cancel the actor's live timers (a spawn that failed after its instance was built)."""
+        self._cancel_timers()
+
     # --- finalizing ---------------------------------------------------------
 
     def _finalize(self) -> None:

@@ -788,8 +788,9 @@ async def spawn_cell(
             check_mailbox_factory(mailbox, option)
             own_mailbox = mailbox.open_mailbox(runtime, chosen, size)
     endpoint: Endpoint[object] | None = None
+    made: Cell | None = None
     try:
-        cell = Cell(
+        cell = made = Cell(
             runtime,
             guardian,
             child_id,
@@ -826,6 +827,10 @@ async def spawn_cell(
         except RuntimeError:  # the nursery closed under us: the runtime is stopping
             raise RuntimeClosed(runtime.node) from None
     except BaseException:
+        if made is not None:
+            # Timers its instance started in __init__ run already, in the parent's
+            # nursery: no task of the cell will ever end them, as its end would.
+            made.cancel_timers()
         if shared_mailbox is None:
             # No task will ever consume it (or close it as it finalizes): a mailbox
             # left open would hold its name (a durable one's, for good).
