@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -52,3 +55,33 @@ def test_handshake_first_without_tls_is_refused_rather_than_ignored() -> None:
     """It made a plain server, as if the option had not been given."""
     with pytest.raises(ValueError, match=r"^tls_handshake_first needs tls=TlsFiles\(\.\.\.\)$"):
         NatsServer(tls_handshake_first=True, jetstream=False)
+
+
+NON_ASCII = r"""
+import json, socket
+from trouper.testing import NatsServer
+
+user, password = "j\u00fcrgen", "p\u00e4ssw\u00f6rd\u20ac"  # the command line stays ASCII
+with NatsServer(user=user, password=password, jetstream=False) as server:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        replies.readline()
+        connect = {"verbose": False, "user": user, "pass": password}
+        sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
+        print(replies.readline().strip().decode())
+"""
+
+
+def test_non_ascii_credentials_reach_the_server_whatever_the_locale_encoding() -> None:
+    """The config is UTF-8, as the server reads it, not the locale's encoding (ASCII here)."""
+    environment = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(
+        [sys.executable, "-c", NON_ASCII],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        env=environment,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "PONG"), done.stderr[-2000:]

@@ -280,7 +280,7 @@ class NatsServer:
             NatsServerError: it exited for another reason, or was not ready in time.
         """
         config = self.directory / "nats-server.conf"
-        config.write_text(self._config_text())
+        config.write_text(self._config_text(), encoding="utf-8")  # as the server reads it
         with open(self.log_file, "ab") as log:
             # Where this start's output begins: an earlier start's "ready" is not this one's.
             since = log.tell()
