@@ -1098,7 +1098,9 @@ class Cell:
         hooks, directly or through others, is a cycle (``AskCycle`` at once,
         not a hang until a deadline, or for good when there is none). Not
         marked if the chain of asks from this actor already leads to the
-        waiter: chains stay acyclic, which ``check_cycle`` relies on.
+        waiter (chains stay acyclic, which ``check_cycle`` relies on): this
+        actor's handler then waits on the waiter, so a stop waited on here
+        cuts that handler off at once, as its deadline would later (or never).
         """
         task = current_task()
         waiter = _acting.get(task)
@@ -1108,6 +1110,9 @@ class Cell:
         cell: Cell | None = self
         while cell is not None:
             if cell is waiter:
+                serving = self._serving
+                if self._pending is Command.STOP and serving is not None:
+                    serving.cancel()
                 yield
                 return
             cell = cell.asking
@@ -1617,7 +1622,9 @@ class Cell:
         """
         if _only_cancelled(ended):
             serving = self._serving
-            restart = serving is not None and serving.cancel_called
+            restart = (
+                serving is not None and serving.cancel_called and self._pending is not Command.STOP
+            )
             by = Command.TERMINATE if restart else Command.STOP
             self.runtime.instruments.finished(
                 self, message, contexts, ActorStopped(self.address), cut_by=by

@@ -1,0 +1,63 @@
+"""Review: a stop waited on by the actor its target's handler is asking cuts that handler off.
+
+A child whose handler asks its ``Supervisor`` to stop it (``StopChild`` of its
+own id, as OTP code calls ``supervisor:terminate_child``) waits on the reply;
+the supervisor's handler waits for the child's stop, which waited for the
+child's handler: cut off only at its ``shutdown`` deadline, and never when the
+child has children of its own (no deadline). The handler can never finish: the
+stop cuts it off at once (its asker gets ``ActorStopped``) and goes on.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+import trouper
+from trouper import Actor, ActorState, ChildSpec, handler
+from trouper.errors import ActorStopped
+from trouper.runtime import StopChild, Supervisor, WhichChildren
+
+
+class Leaf(Actor):
+    pass
+
+
+class Quitter(Actor):
+    """Has a child of its own; asked anything, it asks its supervisor to stop it."""
+
+    def __init__(self, stopped: list[float]) -> None:
+        self.stopped = stopped
+
+    async def on_start(self) -> None:
+        await self.ctx.spawn(Leaf)
+
+    async def on_stop(self) -> None:
+        self.stopped.append(trio.current_time())
+
+    @handler
+    async def quit(self, message: str) -> str:
+        supervisor = self.ctx.parent
+        assert supervisor is not None
+        await supervisor.ask(StopChild("quitter"))
+        return "unreachable"
+
+
+async def test_a_child_asking_its_supervisor_to_stop_it_is_stopped_at_once() -> None:
+    """The child's asker gets ActorStopped at once; on_stop runs; the supervisor serves on."""
+    stopped: list[float] = []
+    async with trouper.open_runtime() as rt:
+        supervisor = await rt.spawn(
+            Supervisor, [ChildSpec("quitter", Quitter, args=(stopped,))], name="sup"
+        )
+        quitter = rt.find("/sup/quitter")
+        assert quitter is not None
+        start = trio.current_time()
+        with trio.fail_after(100), pytest.raises(ActorStopped):
+            await quitter.ask("quit")
+        assert trio.current_time() == start
+        await trio.testing.wait_all_tasks_blocked()
+        assert stopped == [start]
+        children = await supervisor.ask(WhichChildren())
+        assert [(c.id, c.state) for c in children] == [("quitter", ActorState.STOPPED)]
