@@ -203,7 +203,18 @@ def unpack(data: bytes | memoryview) -> object:
 # --- errors -------------------------------------------------------------------
 
 
+def _encodable(text: str) -> bool:
+    """Whether msgpack can carry ``text`` (it is UTF-8: no lone surrogate)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _cut(text: str, keep_end: bool = False) -> str:
+    if not _encodable(text):  # a lone surrogate (os.fsdecode's, of a name not UTF-8): escaped
+        text = text.encode("utf-8", "backslashreplace").decode()
     if len(text) <= _TEXT_LIMIT:
         return text
     return "..." + text[-_TEXT_LIMIT:] if keep_end else text[:_TEXT_LIMIT] + "..."
@@ -223,6 +234,8 @@ def _value_to_wire(value: object, depth: int = 0) -> object:
     if value is None or isinstance(value, bool | int | float | str | bytes):
         if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
             raise WireError("an int out of msgpack's range")
+        if isinstance(value, str) and not _encodable(value):
+            raise WireError("a text msgpack cannot carry (a lone surrogate)")
         return value
     if isinstance(value, Address):
         return {"$address": [value.node, value.path]}
