@@ -296,7 +296,7 @@ def error_to_wire(error: BaseException, node: str) -> dict[str, object]:
         return {
             "kind": "handler",
             "address": [address.node, address.path],
-            "description": _cut(error.args[1]),
+            "description": _cut(str(error.args[1])),
             "remote": _remote_to_wire(remote),
         }
     cls = type(error)
