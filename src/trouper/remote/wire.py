@@ -310,8 +310,13 @@ def error_to_wire(error: BaseException, node: str) -> dict[str, object]:
     ):
         kind = "builtin"
     if kind is not None:
+        arguments = error.args
+        if isinstance(error, OSError) and len(arguments) == 2 and error.filename is not None:
+            # Its file names are no arguments: OSError(errno, strerror, filename, winerror,
+            # filename2) makes them again.
+            arguments = (*arguments, error.filename, None, error.filename2)
         try:
-            args = _value_to_wire(error.args)
+            args = _value_to_wire(arguments)
         except WireError:
             pass
         else:
