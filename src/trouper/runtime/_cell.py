@@ -1782,9 +1782,17 @@ class Cell:
             for timer in tuple(self._timers):
                 timer.cancel()
 
-    def cancel_timers(self) -> None:
-        """Cancel the actor's live timers (a spawn that failed after its instance was built)."""
+    def discard(self, reason: BaseException | None) -> None:
+        """End what the instance of a spawn that failed started in ``__init__``.
+
+        No task of the cell will ever run to end it: its timers are cancelled,
+        and its watches and links released as a stop's are (a linked actor
+        hears of ``reason``, as of an ``on_start`` that raised).
+        """
         self._cancel_timers()
+        bonds, self._bonds = self._bonds, None
+        if bonds is not None:
+            bonds.release(self, reason)
 
     # --- finalizing ---------------------------------------------------------
 

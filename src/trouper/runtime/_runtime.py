@@ -826,11 +826,11 @@ async def spawn_cell(
             cell.begin(instance, started=default_start)
         except RuntimeError:  # the nursery closed under us: the runtime is stopping
             raise RuntimeClosed(runtime.node) from None
-    except BaseException:
+    except BaseException as error:
         if made is not None:
-            # Timers its instance started in __init__ run already, in the parent's
-            # nursery: no task of the cell will ever end them, as its end would.
-            made.cancel_timers()
+            # Timers its instance started in __init__ run already, in the parent's nursery,
+            # and its watches and links are recorded: no task of the cell will ever end them.
+            made.discard(error if isinstance(error, Exception) else None)
         if shared_mailbox is None:
             # No task will ever consume it (or close it as it finalizes): a mailbox
             # left open would hold its name (a durable one's, for good).
