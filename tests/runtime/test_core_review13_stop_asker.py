@@ -61,3 +61,47 @@ async def test_a_child_asking_its_supervisor_to_stop_it_is_stopped_at_once() -> 
         assert stopped == [start]
         children = await supervisor.ask(WhichChildren())
         assert [(c.id, c.state) for c in children] == [("quitter", ActorState.STOPPED)]
+
+
+class Child(Actor):
+    """Has a child of its own; asked anything, it asks its parent (which restarts it)."""
+
+    async def on_start(self) -> None:
+        await self.ctx.spawn(Leaf)
+
+    @handler
+    async def go(self, message: str) -> object:
+        parent = self.ctx.parent
+        assert parent is not None
+        return await parent.ask(1)
+
+
+class Restarter(Actor):
+    def __init__(self, starts: list[float]) -> None:
+        self.starts = starts
+
+    async def on_start(self) -> None:
+        self.child = await self.ctx.spawn(Child, name="child")
+
+    @handler
+    async def restart_asker(self, message: int) -> str:
+        await self.ctx.runtime.restart(self.child)
+        self.starts.append(trio.current_time())
+        return "restarted"
+
+
+async def test_restarting_the_actor_whose_ask_is_being_answered_cuts_its_handler_off() -> None:
+    """The child's asker gets ActorStopped at once; the restart completes."""
+    starts: list[float] = []
+    async with trouper.open_runtime() as rt:
+        await rt.spawn(Restarter, starts, name="parent")
+        child = rt.lookup("child")
+        assert child is not None
+        start = trio.current_time()
+        with trio.fail_after(100), pytest.raises(ActorStopped):
+            await child.ask("go")
+        await trio.testing.wait_all_tasks_blocked()
+        assert starts == [start]
+        info = rt.tree().find("/parent/child")
+        assert info is not None
+        assert info.restart_count == 1

@@ -135,6 +135,7 @@ _acting: dict[Task, Cell] = {}
 
 _Next = tuple[Command, BaseException | None]
 _STOPPED_REASON = DeadLetterReason.ACTOR_STOPPED
+_ENDING = (Command.STOP, Command.TERMINATE)
 
 
 def current_cell() -> Cell | None:
@@ -224,6 +225,7 @@ class Cell:
     """Runs one actor: its mailbox, its task, its instances, its children."""
 
     __slots__ = (
+        "_blocking",
         "_bonds",
         "_deferred",
         "_end_by",
@@ -356,6 +358,10 @@ class Cell:
         # The scope around serving, while the cell serves: a restart's TERMINATE puts
         # the actor's ``shutdown`` deadline on it, so a running handler cannot hold the
         # restart up for longer.
+        self._blocking = 0
+        # How many actors its running handler is asking (directly or through others) now
+        # wait on its stop or restart (``waited_on``): while > 0, a STOP or TERMINATE
+        # cuts that handler off at once, as it can never return.
         self._stop_deadline = math.inf
         # When a stop must be over: the scope's and the children host's deadline.
         self._end_by = math.inf
@@ -954,6 +960,8 @@ class Cell:
             elif command is Command.TERMINATE and self._serving is not None and not self._parked:
                 self._end_by = self.runtime.now() + self.stop_timeout
                 self._serving.deadline = self._end_by
+                if self._blocking:
+                    self._serving.cancel()  # its handler waits on who waits on this restart
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
             self._deferred = reason
@@ -1110,10 +1118,14 @@ class Cell:
         cell: Cell | None = self
         while cell is not None:
             if cell is waiter:
-                serving = self._serving
-                if self._pending is Command.STOP and serving is not None:
-                    serving.cancel()
-                yield
+                self._blocking += 1
+                try:
+                    serving = self._serving
+                    if self._pending in _ENDING and serving is not None and not self._parked:
+                        serving.cancel()  # (a restart not commanded yet: ``command`` cuts it)
+                    yield
+                finally:
+                    self._blocking -= 1
                 return
             cell = cell.asking
         waiter.asking = self
