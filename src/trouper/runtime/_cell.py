@@ -429,7 +429,7 @@ class Cell:
         """The tells an ``Interception`` delayed to this actor, not yet delivered, in told order.
 
         Each stays listed until its delivery is over (it got in, or became a
-        dead letter, or its task was cancelled with the runtime); its
+        dead letter: its actor stopped, or the runtime closed first); its
         ``waiting_for_room`` says whether it waits in a full mailbox now.
         """
         return tuple(self._late) if self._late else ()
@@ -852,8 +852,9 @@ class Cell:
     ) -> None:
         try:
             await trio.sleep_until(late.due)
-            for _ in range(copies):
+            while copies:
                 if mailbox.closed:
+                    copies -= 1
                     self.dead_letter(item, _STOPPED_REASON)
                     continue
                 late._waiting = mailbox.full
@@ -861,10 +862,16 @@ class Cell:
                     put = await mailbox.put(item)
                 finally:
                     late._waiting = False
+                copies -= 1
                 if not put:
                     self.dead_letter(item, _STOPPED_REASON)
         finally:
             self._late.remove(late)  # type: ignore[union-attr]  # (noted as it was started)
+            # Cancelled with the runtime (it closed before the tell was due, or while
+            # it waited for room; a cancelled put puts nothing): the copies not put
+            # are lost as a message left in a stopped actor's mailbox is, and say so.
+            for _ in range(copies):
+                self.dead_letter(item, _STOPPED_REASON)
 
     async def intercepted_ask(
         self, fate: Interception, message: object, mailbox: Mailbox | None = None
@@ -901,11 +908,16 @@ class Cell:
         return True
 
     async def _ask_late(self, envelope: Ask, delay: float, mailbox: Mailbox) -> None:
-        await trio.sleep(delay)
-        if envelope.abandoned:
-            return
-        if mailbox.closed or not await mailbox.put(envelope):
-            self.dead_letter(envelope, _STOPPED_REASON)
+        queued = False
+        try:
+            await trio.sleep(delay)
+            queued = not envelope.abandoned and not mailbox.closed and await mailbox.put(envelope)
+        finally:
+            # Not queued (the actor stopped, or the runtime closed before it was due
+            # or while it waited for room): answered ``ActorStopped`` as an ask left
+            # in a stopped actor's mailbox is, unless the asker withdrew it.
+            if not queued and not envelope.abandoned:
+                self.dead_letter(envelope, _STOPPED_REASON)
 
     def carrying(self, message: object, kind: SendKind) -> object:
         """What to queue for ``message`` sent to this cell: it with the contexts its
