@@ -283,11 +283,36 @@ class _Group:
     queue: str
     # The active members, in subscribe order; never empty while the group is registered.
     members: list[Subscription] = attrs.field(factory=list)
-    # Where the next pick starts in members (taken modulo their number).
+    # One member per ref (its earliest), in the order the refs joined: a ref subscribed
+    # to the group twice (an actor that joins in on_start, after a restart) has one turn.
+    turns: list[Subscription] = attrs.field(factory=list)
+    # Where the next pick starts in turns (taken modulo their number).
     turn: int = 0
 
+    def join(self, subscription: Subscription) -> None:
+        """Add a member; a ref already in the group gets no second turn."""
+        self.members.append(subscription)
+        ref = subscription._ref
+        if all(member._ref != ref for member in self.turns):
+            self.turns.append(subscription)
+
+    def leave(self, subscription: Subscription) -> None:
+        """Take a member out; its ref keeps its turn through another membership, if any."""
+        self.members.remove(subscription)
+        turns = self.turns
+        try:
+            index = turns.index(subscription)
+        except ValueError:
+            return  # not its ref's turn-holder
+        ref = subscription._ref
+        for member in self.members:
+            if member._ref == ref:
+                turns[index] = member
+                return
+        del turns[index]
+
     def pick(self) -> Subscription | None:
-        """The member whose turn it is, round-robin (``None`` if there is none).
+        """The member whose turn it is, round-robin over refs (``None`` if there is none).
 
         A local member whose mailbox is closed (stopping for good, its
         subscriptions not yet forgotten) is passed over for the next open one,
@@ -295,7 +320,7 @@ class _Group:
         member whose turn it is (its message becomes a dead letter). Members
         with no local actor are always open to it.
         """
-        members = self.members
+        members = self.turns
         count = len(members)
         if not count:
             return None
@@ -426,7 +451,8 @@ class TopicRegistry:
         With ``queue``, the subscription joins the queue group named
         ``queue`` for ``pattern`` (as NATS's queue groups: the group is the
         pair): each message published on a matching subject goes to one
-        member of the group, in turn, besides every plain subscriber. On a
+        member of the group, in turn, besides every plain subscriber; a ref
+        has one turn however many of its subscriptions joined. On a
         runtime that joined a cluster (``trouper.remote``) the group spans
         the nodes: one member across all of them gets each message.
 
@@ -511,18 +537,18 @@ class TopicRegistry:
             group = self._groups[key] = _Group(subscription._pattern, queue)
             self._group_index.add(group.pattern, group)
             self._routed = True
-            group.members.append(subscription)
+            group.join(subscription)
             if self._relay is not None:
                 self._relay.group_joined(group.pattern, queue)
         else:
-            group.members.append(subscription)
+            group.join(subscription)
 
     def _leave(self, subscription: Subscription, queue: str) -> None:
         key = (subscription._pattern, queue)
         group = self._groups.get(key)
         if group is None:
             return
-        group.members.remove(subscription)
+        group.leave(subscription)
         if not group.members:
             del self._groups[key]
             self._group_index.remove(group.pattern, group)
@@ -865,7 +891,7 @@ class TopicRegistry:
         group = self._groups.get((pattern, queue))
         if group is None:
             return False
-        for _ in range(len(group.members)):
+        for _ in range(len(group.turns)):
             member = group.pick()
             if member is None:
                 break
