@@ -70,6 +70,8 @@ from trouper.runtime.lowlevel import (
     Ask,
     Cell,
     Guardian,
+    Mailbox,
+    SharingEndpoint,
     register_extension,
     stage_if_in_transaction,
 )
@@ -483,12 +485,17 @@ class ServedActorMailbox(ActorMailbox, ServedQueue):
     """A durable actor's mailbox on a store that redelivers itself (``JetStreamStore``)."""
 
 
-class _MailboxEndpoint:
+class _MailboxEndpoint(SharingEndpoint):
     """Delivers to a durable mailbox by name, wherever (and whether) its actor runs.
 
     A tell appends to the mailbox in the store: through the living actor's
     cell if this runtime hosts it, else straight into the store (at least
     once; on a shared store, the processes that host the mailbox take it).
+    Its tells go into no cell's mailbox of its own, so it says which one
+    they go into (``shared_mailbox``), as a balancing pool's endpoint does:
+    what looks at a ref's mailbox (a topic refusing what a durable mailbox
+    cannot store, the asyncio bridge waiting for a durable tell's commit)
+    then sees a durable one.
     """
 
     __slots__ = ("address", "layer", "name", "options", "sender")
@@ -514,6 +521,15 @@ class _MailboxEndpoint:
             return None
         host = mailbox._host
         return None if host is None or host.stopped else host.ref
+
+    def shared_mailbox(self) -> Mailbox | None:
+        """The durable mailbox tells go into: the open one of this runtime's host, or ``sender``.
+
+        ``sender`` is closed (it only stages appends): a tell to a mailbox
+        nobody hosts here never waits for room.
+        """
+        hosted = self.layer.mailboxes.get(self.name)
+        return self.sender if hosted is None or hosted.closed else hosted
 
     def _sending(self) -> DurableQueue:
         """``sender``, with the options the mailbox's host opened it with here, if one did.
