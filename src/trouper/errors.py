@@ -311,6 +311,16 @@ class AskCycle(ActorError, RuntimeError):
     or through a chain of actors, on an ask to the asker (an actor asking itself
     is the shortest cycle). ``cycle`` names the actors in order, the asker first
     and last. Nothing was queued.
+
+    A handler (or hook) waiting for another actor's start, stop or restart
+    (``spawn`` waiting for its ``on_start``, ``rt.stop``, ``rt.restart``,
+    ``stop_child``) counts as asking that actor while it waits: an ask back to
+    the waiting actor from the other's ``on_start`` or ``on_stop``, directly or
+    through others, raises this too (from a first ``on_start``, the ``spawn``
+    then raises ``StartFailed`` with it as ``__cause__``).
+    ``rt.stop`` and ``rt.restart`` of the calling actor or of one of its
+    ancestors do not wait: they return at once and take effect when the
+    running handler returns.
     """
 
     def __init__(self, cycle: tuple[str, ...]) -> None:
