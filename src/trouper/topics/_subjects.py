@@ -5,13 +5,13 @@ Theory of operation
 Subjects follow the NATS grammar, so that a topic maps one to one onto a NATS
 subject: a subject is a non-empty string of tokens separated by ``.``; each
 token is non-empty and holds neither whitespace (any character for which
-``str.isspace()`` is true) nor ``.``. A published subject has no wildcards. A
-subscription pattern may use ``*`` as a whole token (exactly one token) and
-``>`` as its last token (one or more trailing tokens). A token that mixes a
-wildcard with other characters (``a*``, ``foo>``) is rejected in both, although
-NATS would read it as a literal: it is nearly always a mistake. Every error is
-an ``InvalidSubject`` whose problem names what is wrong; token positions in
-those problems count from 1.
+``str.isspace()`` is true), NUL (which the NATS server refuses) nor ``.``. A
+published subject has no wildcards. A subscription pattern may use ``*`` as a
+whole token (exactly one token) and ``>`` as its last token (one or more
+trailing tokens). A token that mixes a wildcard with other characters (``a*``,
+``foo>``) is rejected in both, although NATS would read it as a literal: it is
+nearly always a mistake. Every error is an ``InvalidSubject`` whose problem
+names what is wrong; token positions in those problems count from 1.
 
 ``pattern_matches`` is the reference semantics, one pattern against one
 subject. ``SubjectIndex`` answers the same question for many patterns at once:
@@ -38,10 +38,10 @@ __all__ = ["IndexStatistics", "SubjectIndex", "parse_pattern", "parse_subject", 
 
 T = TypeVar("T", bound=Hashable)
 
-# A cheap test on the whole text before looking for whitespace token by token.
-# For str patterns, re's ``\s`` is defined by the same Unicode table as
+# A cheap test on the whole text before looking for whitespace (or NUL) token by
+# token. For str patterns, re's ``\s`` is defined by the same Unicode table as
 # ``str.isspace()`` (a test pins the two together over every code point).
-_WHITESPACE = re.compile(r"\s")
+_WHITESPACE = re.compile(r"[\s\0]")
 
 # Cached match results, per index; the cache is cleared when it reaches this
 # size, which keeps it bounded without the bookkeeping of an LRU.
@@ -58,8 +58,11 @@ def _tokens(text: object, *, noun: str, wildcards: bool) -> tuple[str, ...]:
     for position, token in enumerate(tokens, start=1):
         if not token:
             raise InvalidSubject(text, f"empty token at position {position}")
-        if has_whitespace and any(char.isspace() for char in token):
-            raise InvalidSubject(text, f"token {token!r} contains whitespace")
+        if has_whitespace:
+            if any(char.isspace() for char in token):
+                raise InvalidSubject(text, f"token {token!r} contains whitespace")
+            if "\0" in token:
+                raise InvalidSubject(text, f"token {token!r} contains a NUL character")
         if token in ("*", ">"):
             if not wildcards:
                 raise InvalidSubject(
@@ -79,7 +82,7 @@ def parse_subject(subject: str) -> tuple[str, ...]:
 
     Raises:
         InvalidSubject: ``subject`` is not a str, is empty, has an empty token,
-            a token with whitespace, or a wildcard (alone or mixed in a token).
+            a token with whitespace or NUL, or a wildcard (alone or mixed in a token).
             The first problem from the left is the one reported.
     """
     return _tokens(subject, noun="subject", wildcards=False)
@@ -92,7 +95,7 @@ def parse_pattern(pattern: str) -> tuple[str, ...]:
 
     Raises:
         InvalidSubject: ``pattern`` is not a str, is empty, has an empty token,
-            a token with whitespace, a token that mixes a wildcard with other
+            a token with whitespace or NUL, a token that mixes a wildcard with other
             characters, or a ``>`` that is not the last token. The first
             problem from the left is the one reported.
     """
