@@ -24,32 +24,34 @@ Layout, under a prefix (``trouper`` by default), for each durable mailbox
   ``<prefix>.state.<t>``) that keeps one message per subject, read back by
   a last-by-subject get.
 
-Writing: a ``WriteBatch`` is sealed and published when the store takes it
-(at the end of the scheduler pass that staged it, or at once when someone
-waits for it): each append is a publish with acknowledgement whose
-``Nats-Msg-Id`` is its dedup key (``u:<msg_id>`` for a sender's id,
-``d:<key>`` for a handler's derived key, ``g:<store>.<n>`` otherwise, so that
-publishing it again after a lost connection cannot store it twice); each
-state is a publish too. Many publishes are in flight at once, none has a
-task: each ack is counted by a callback, and when a batch's last one came
-the batch is durable (its waiters wake, its ``after_commit`` callbacks run:
-that is where a handled message is acked, after its outputs). A publish
-whose answer was lost with a connection is sent again, and one whose answer
-did not come within the client's ``reply_timeout`` is sent again after a
-pause (either may have been stored: the key keeps it once), and one the
-client's outage buffer has no room for (a long outage) is sent again after a
-pause, until the client is back or gives up; one that found no
-stream (a mailbox nobody opened yet) makes the stream and is sent again;
-one refused because the mailbox is full is sent again after a pause (so
-``tell`` waits while it is full), or sooner when this process makes room:
-while such publishes wait, the leases of that mailbox settle with a request
-(``on_confirmed``), and the server's answer (the message is gone: a plain
-ack may still be queued in the server when the next publish arrives) ends
-the pause. Any other refusal fails its batch with ``StoreRefused`` (the
-store goes on); a dead letter or a state refused for room is one of them
-(their streams fill only by an operator's limits, which no ack undoes). A
-tell too large for the server is refused before it is staged
-(``check_tell``), so that it does not sink the other tells of its batch.
+Writing: a ``WriteBatch`` is sealed and published when the store takes it (at
+the end of the scheduler pass that staged it, or at once when someone waits
+for it): each append is a publish with acknowledgement whose ``Nats-Msg-Id``
+is its dedup key (``u:<msg_id>`` for a sender's id, ``d:<key>`` for a
+handler's derived key, ``g:<store>.<n>`` otherwise, so that publishing it
+again after a lost connection cannot store it twice); each state is a publish
+too, never sent again once a newer state of its actor was sent (stored after
+it, it would undo it): it ends as that one does. Many publishes are in flight
+at once, none has a task: each ack is counted by a callback, and when a
+batch's last one came the batch is durable (its waiters wake, its
+``after_commit`` callbacks run: that is where a handled message is acked,
+after its outputs). A publish whose answer was lost with a connection is sent
+again, and one whose answer did not come within the client's
+``reply_timeout`` is sent again after a pause (either may have been stored:
+the key keeps it once), and one the client's outage buffer has no room for (a
+long outage) is sent again after a pause, until the client is back or gives
+up; one that found no stream (a mailbox nobody opened yet) makes the stream
+and is sent again; one refused because the mailbox is full is sent again
+after a pause (so ``tell`` waits while it is full), or sooner when this
+process makes room: while such publishes wait, the leases of that mailbox
+settle with a request (``on_confirmed``), and the server's answer (the
+message is gone: a plain ack may still be queued in the server when the next
+publish arrives) ends the pause. Any other refusal fails its batch with
+``StoreRefused`` (the store goes on); a dead letter or a state refused for
+room is one of them (their streams fill only by an operator's limits, which
+no ack undoes). A tell too large for the server is refused before it is
+staged (``check_tell``), so that it does not sink the other tells of its
+batch.
 
 Reading: ``open_feed`` makes the stream and consumer and returns a long
 poll (``trouper.nats.PullFeed``) whose messages become ``Received`` values.
@@ -215,6 +217,7 @@ class _Publish:
 
     __slots__ = (
         "commit",
+        "followers",
         "full",
         "headers",
         "key",
@@ -222,7 +225,10 @@ class _Publish:
         "missing",
         "payload",
         "record",
+        "sent",
+        "state",
         "store",
+        "stored",
         "subject",
         "waits",
     )
@@ -237,6 +243,8 @@ class _Publish:
         key: str | None,
         record: Append | None,
         mailbox: str | None,
+        *,
+        state: bool = False,
     ) -> None:
         # The store it belongs to (told its answer).
         self.store = store
@@ -257,6 +265,15 @@ class _Publish:
         self.missing = False
         # Whether its last try found the mailbox full (counted in the store's _full).
         self.full = False
+        # Whether it saves an actor's state (the last one stored on its subject wins).
+        self.state = state
+        # Whether it was sent once (a state's later sends are sent again, see _send).
+        self.sent = False
+        # A state's end: None until answered for good, then whether it was stored.
+        self.stored: bool | None = None
+        # Older states of its subject whose sending again it made needless (None: none):
+        # each ends as it ends (stored, or failed), see _send.
+        self.followers: list[_Publish] | None = None
 
     def answered(self, result: PubAck | NatsError) -> None:
         """Take the server's answer (called by the client's reader task)."""
@@ -586,6 +603,11 @@ class JetStreamStore:
         # per subject, so the per-subject limit that is the capacity never refuses them).
         self._beyond_prefix = secrets.token_hex(8) + "-"
         self._beyonds = 0
+        # The state publish of each state subject sent last and not yet answered for good:
+        # an older one of that subject is not sent again after it (see _send).
+        self._states_sent: dict[str, _Publish] = {}
+        # The state publishes of each such subject sent and not ended (> 0).
+        self._states_open: dict[str, int] = {}
         # Tasks waiting for every open commit (flush), each with the commits it waits for.
         self._flushers: list[tuple[Task, set[_Commit]]] = []
         # The result of a task's batch settled while that task sent it, in ``durable``
@@ -1433,6 +1455,7 @@ class JetStreamStore:
                             None,
                             None,
                             None,
+                            state=True,
                         )
                     )
             limit = self.client.max_payload
@@ -1462,6 +1485,27 @@ class JetStreamStore:
         """
         commit = publish.commit
         commit.remaining += 1
+        if publish.state:
+            subject = publish.subject
+            latest = self._states_sent.get(subject)
+            if publish.sent and latest is not None and latest is not publish:
+                # A newer state of the actor went out since this one was last sent:
+                # sent again now, this one would be stored after it and undo it. The
+                # newer holds everything this one did: this one ends as that one does.
+                if latest.stored is None:
+                    if latest.followers is None:
+                        latest.followers = []
+                    latest.followers.append(publish)
+                    return
+                if latest.stored:
+                    self._state_done(publish, stored=True)
+                    self._acked(commit)
+                    return
+                # The newer was refused: nothing newer is stored, this one may be.
+            if not publish.sent:
+                publish.sent = True
+                self._states_open[subject] = self._states_open.get(subject, 0) + 1
+            self._states_sent[subject] = publish
         js = self._js
         if js is None:
             js = self._js = self.client.jetstream()
@@ -1482,6 +1526,8 @@ class JetStreamStore:
 
     def _on_ack(self, publish: _Publish, result: PubAck | NatsError) -> None:
         commit = publish.commit
+        if publish.state and (isinstance(result, PubAck) or commit.error is not None):
+            self._state_ended(publish, result)
         if commit.error is not None:
             return
         if isinstance(result, PubAck):
@@ -1534,7 +1580,42 @@ class JetStreamStore:
             commit.remaining += 1  # taken back above; _acked counts this publish done
             self._acked(commit)
             return
+        if publish.state:
+            self._state_ended(publish, result)
         self._fail_commit(commit, result, publish)
+
+    def _state_ended(self, publish: _Publish, result: PubAck | BaseException) -> None:
+        """``publish`` (a state) will not be sent again: end the older states that waited on it.
+
+        Stored, it stored theirs too (it holds what they did); not, they fail with it.
+        """
+        stored = isinstance(result, PubAck)
+        self._state_done(publish, stored=stored)
+        followers = publish.followers
+        if followers is None:
+            return
+        publish.followers = None
+        for follower in followers:
+            self._state_done(follower, stored=stored)
+            if follower.commit.error is not None:
+                continue
+            if isinstance(result, PubAck):
+                self._acked(follower.commit)
+            else:
+                self._fail_commit(follower.commit, result, follower)
+
+    def _state_done(self, publish: _Publish, *, stored: bool) -> None:
+        """Note that the state ``publish`` ended; forget its subject once none of it is open."""
+        if publish.stored is not None or not publish.sent:
+            return
+        publish.stored = stored
+        subject = publish.subject
+        left = self._states_open[subject] - 1
+        if left:
+            self._states_open[subject] = left
+        else:
+            del self._states_open[subject]
+            self._states_sent.pop(subject, None)
 
     def _separable(self, publish: _Publish) -> bool:
         """Whether ``publish`` may be refused alone: a tell of a separable batch, heard here.
@@ -1763,6 +1844,8 @@ class JetStreamStore:
         The client refuses a publish at once when it is closed: that is the
         store's failure (its watch may not have run yet), not one refusal.
         """
+        if publish is not None and publish.state:
+            self._state_ended(publish, error)
         if isinstance(error, ConnectionClosed):
             self._fail_store(error)
             if self._failure is not None:
