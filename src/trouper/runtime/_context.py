@@ -147,6 +147,7 @@ class ActorContext(Context):
 
         Raises:
             ActorStopped: this actor has stopped for good (a context kept after it).
+            RuntimeError: called from outside the runtime's Trio run (another thread).
         """
         return start_timer(self._living(), delay, None, target, message)
 
@@ -156,6 +157,7 @@ class ActorContext(Context):
         Raises:
             ActorStopped: this actor has stopped for good (a context kept after it):
                 its timers are cancelled when it stops, and this one never would be.
+            RuntimeError: called from outside the runtime's Trio run (another thread).
         """
         return start_timer(self._living(), interval, interval, target, message)
 

@@ -49,8 +49,11 @@ def start_timer(
     """Schedule ``message`` for ``target`` after ``delay``, then every ``interval`` if given.
 
     A tell that raises (a consistent-hash pool's ``key``) ends the timer and
-    fails its actor with the error, as a handler's tell would.
+    fails its actor with the error, as a handler's tell would. Called from
+    outside the runtime's Trio run (another thread) it raises ``RuntimeError``
+    and schedules nothing.
     """
+    cell.runtime.check_thread("send_later" if interval is None else "every")
     if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf:
         raise ValueError(f"delay must be finite seconds >= 0, got {delay!r}")
     if interval is not None and (
