@@ -141,6 +141,9 @@ CONSUMER: Final = "trouper"
 _FULL_PAUSE: Final = 0.05
 """Seconds before a publish refused by a full mailbox is tried again (doubling to 1 s)."""
 
+_MAX_PREFIX: Final = 255 - len("_mailbox_") - 1
+"""The longest prefix: the server keeps stream names to 255 bytes, a mailbox's adds 10 or more."""
+
 _DEPTH_PERIOD: Final = 1.0
 """Seconds between two reads of a hosted mailbox's stored count, while its depth is being read."""
 
@@ -500,6 +503,7 @@ class JetStreamStore:
         client: a connected client to use instead.
         prefix: the names of its streams and subjects start with it; stores
             with different prefixes on one server do not see each other.
+            Letters, digits and '-', at most 245 of them (``ValueError``).
         ack_wait: seconds without an ack after which a delivered message is
             delivered again (a handler that runs longer is delivered twice).
         poll_expires, heartbeat: each long poll lasts ``poll_expires`` seconds
@@ -527,8 +531,15 @@ class JetStreamStore:
     ) -> None:
         if (servers is None) == (client is None):
             raise ValueError("give JetStreamStore either server URLs or a connected client")
-        if not prefix or _token(prefix) != prefix or "_" in prefix:
+        if servers is not None and not servers:
+            raise ValueError(f"give JetStreamStore at least one server URL, got {servers!r}")
+        if not isinstance(prefix, str) or not prefix or _token(prefix) != prefix or "_" in prefix:
             raise ValueError(f"prefix must be letters, digits and '-', got {prefix!r}")
+        if len(prefix) > _MAX_PREFIX:
+            raise ValueError(
+                f"prefix must be at most {_MAX_PREFIX} characters (its streams' names, "
+                f"<prefix>_mailbox_<name>, are limited to 255), got {len(prefix)}"
+            )
         for label, value in (("ack_wait", ack_wait), ("poll_expires", poll_expires)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{label} must be seconds > 0, got {value!r}")
