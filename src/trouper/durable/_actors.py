@@ -216,6 +216,27 @@ def _find(runtime: Runtime, address: Address) -> Cell | None:
     return cell
 
 
+class _StateRegistry(MessageRegistry):
+    """A state class's own registry, whose field policies are the messages' registry's too.
+
+    The state class is its only registration (named as state). A class in its
+    fields (a list of ``Line``, say) registered as a message with
+    ``ignore_unknown_fields=True`` drops a field it lost in state as it does
+    in a message: the codec asks this registry about every class it decodes.
+    """
+
+    __slots__ = ("_messages",)
+
+    def __init__(self, messages: MessageRegistry) -> None:
+        super().__init__()
+        # The runtime codec's registry, where message classes say their field policy.
+        self._messages = messages
+
+    def ignores_unknown_fields(self, cls: type) -> bool:
+        """Whether payloads of ``cls`` may carry fields it does not have, here or as a message."""
+        return super().ignores_unknown_fields(cls) or self._messages.ignores_unknown_fields(cls)
+
+
 class _Layer:
     """The durable layer of one runtime: its codec, its state codecs, its open mailboxes."""
 
@@ -246,9 +267,10 @@ class _Layer:
         codec = self.state_codecs.get(cls)
         if codec is None:
             # Its own registry, where it is named as state; the unknown-field policy is
-            # the one it was registered with as a message, if it was (docs/messages.md),
-            # so that a state class can lose a field between runs as a message can.
-            registry = MessageRegistry()
+            # the one it (or a class in its fields) was registered with as a message, if
+            # it was (docs/messages.md), so that a state class can lose a field between
+            # runs as a message can.
+            registry = _StateRegistry(self.codec.registry)
             lenient = self.codec.registry.ignores_unknown_fields(cls)
             registry.register(cls, _STATE_NAME, ignore_unknown_fields=lenient)
             codec = self.state_codecs[cls] = Codec(registry, resolver=self.resolve)
