@@ -28,7 +28,8 @@ class Portal:
     thread that hosts the runtime (its Trio thread, or the asyncio loop that
     hosts Trio as a guest) it raises ``RuntimeError`` at once instead of
     waiting for itself forever; use the async API there (or ``trouper.aio``).
-    Once the runtime has stopped, calls raise ``RuntimeClosed``. Typical
+    Once the runtime has stopped, calls raise ``RuntimeClosed``, and so does
+    a call still running when it ends (it is cancelled then). Typical
     users: a synchronous web framework's request handlers, a CLI, a worker
     started with ``trio.to_thread.run_sync``.
     """
@@ -48,7 +49,8 @@ class Portal:
 
         Raises:
             RuntimeError: called from the thread that hosts the runtime.
-            RuntimeClosed: the runtime has stopped (or its Trio run ended during the call).
+            RuntimeClosed: the runtime has stopped, or it ended during the call
+                (what still ran then was cancelled), or so did its Trio run.
         """
         if threading.get_ident() == self._thread:
             raise RuntimeError(
@@ -60,11 +62,31 @@ class Portal:
         if runtime.closed:
             raise RuntimeClosed(runtime.node)
         try:
-            return trio.from_thread.run(fn, *args, trio_token=self._token)
+            return trio.from_thread.run(self._bound, fn, *args, trio_token=self._token)
         except (trio.RunFinishedError, trio.Cancelled):
             # Cancelled: the task running the call was cancelled, which Trio
             # does to such tasks only as the run ends, with the runtime gone.
             raise RuntimeClosed(runtime.node) from None
+
+    async def _bound(self, fn: Callable[..., Awaitable[T]], *args: object) -> T:
+        """``await fn(*args)`` in a task of Trio's own, cancelled as the runtime ends.
+
+        Trio runs a call from a thread in a system task, which only the end of
+        the whole run cancels: a call the runtime's end did not finish (one
+        waiting on something other than its actors) kept the thread waiting
+        after the runtime had gone, for good while the run went on.
+        """
+        runtime = self._runtime
+        if runtime.closed:  # (closed between the thread's check and now)
+            raise RuntimeClosed(runtime.node)
+        calls = runtime._portal_calls
+        with trio.CancelScope() as scope:
+            calls.add(scope)
+            try:
+                return await fn(*args)
+            finally:
+                calls.discard(scope)
+        raise RuntimeClosed(runtime.node)  # cancelled as the runtime ended
 
     def tell(self, ref: ActorRef[object], message: object) -> None:
         """``await ref.tell(message)`` from this thread (waits while the mailbox is full)."""

@@ -237,6 +237,9 @@ class Runtime:
         self._close_requested = trio.Event()
         self._finished = trio.Event()
         self._token: trio.lowlevel.TrioToken | None = None
+        self._portal_calls: set[trio.CancelScope] = set()
+        # The scopes of the portal calls running now (``Portal.run``): cancelled as the
+        # runtime ends, so that no thread waits on a call the runtime will never finish.
         self._extensions: dict[str, object] = {}
         self._quick_ops = 0
         # Operations completed at once since the last yield (see ``quick_checkpoint``).
@@ -971,6 +974,8 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
                 raise single from None
     finally:
         runtime.closed = True
+        for scope in runtime._portal_calls:
+            scope.cancel()
         runtime._finished.set()
     if body_error is not None:
         raise body_error
