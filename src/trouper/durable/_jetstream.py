@@ -1715,6 +1715,8 @@ class JetStreamStore:
                     if not _busy(error):
                         for publish in group:
                             if publish.mailbox == mailbox:
+                                if publish.state:
+                                    self._state_ended(publish, error)
                                 self._fail_commit(publish.commit, error, publish)
                         continue
                     pause = max(pause, 0.2)
@@ -1729,7 +1731,11 @@ class JetStreamStore:
                     publish.full = False
                     self._not_full(publish.mailbox)
                 commit = publish.commit
-                if commit.error is not None or self._failure is not None:
+                failed = commit.error or self._failure
+                if failed is not None:
+                    if publish.state:
+                        # Not sent again: the older states waiting on it end with it.
+                        self._state_ended(publish, failed)
                     continue
                 commit.remaining -= 1
                 commit.parked -= 1
