@@ -349,10 +349,13 @@ class ActorMailbox(DurableQueue):
         # first answer wins).
         self._unsaved: BaseException | None = None
         # Whether the instance's state has not been looked at since ``prepare`` loaded it
-        # (its ``on_start`` may have changed it): the next delivery opened looks.
+        # (its ``on_start`` may have changed it) or since a message that is no stored
+        # delivery (a ``Terminated``) was opened (its handler may change it): the next
+        # delivery opened looks.
         self._fresh = False
-        # The state as ``on_start`` left it, if that differs from the saved one and no
-        # ack has saved it yet: what a failure before that ack rolls back to.
+        # The state as ``on_start`` (or the handler of such a message) left it, if that
+        # differs from the saved one and no ack has saved it yet: what a failure before
+        # that ack rolls back to.
         self._started: bytes | None = None
 
     def attach(self, cell: Cell) -> None:
@@ -419,20 +422,27 @@ class ActorMailbox(DurableQueue):
 
     def open_item(self, item: object) -> tuple[object, Ask | None, object]:
         """The message of ``item``, its waiting ask, and its delivery (``ctx.delivery``)."""
-        # ``DurableQueue.open_item`` inline (once per message), plus the first delivery's
-        # look at what ``on_start`` did: change both together.
+        # ``DurableQueue.open_item`` inline (once per message), plus the look of the
+        # delivery after ``on_start`` or another message's handler at what it did:
+        # change both together.
         if type(item) is Delivery:
             if self._fresh:
                 self._note_started()
             return item.message, item.companion, item
+        if self._state_codec is not None:
+            # Its handler's changes are saved with the next ack; no failure of
+            # a delivery after it is to roll them back.
+            self._fresh = True
         return item, None, None
 
     def _note_started(self) -> None:
-        """Keep the state as ``on_start`` left it, if it changed what was loaded.
+        """Keep the state as ``on_start`` left it, if it changed what was saved.
 
         Those changes are saved with the next ack; a failure before then must
         roll back to them, not to the saved state (``on_start`` does not run
         again unless the actor restarts, which loads the saved state again).
+        The same holds for what the handler of a message that is no stored
+        delivery (a ``Terminated``, say: it comes once) changed.
         """
         self._fresh = False
         instance = self._cells[0].instance if self._cells else None
@@ -443,8 +453,7 @@ class ActorMailbox(DurableQueue):
             data = self._state_codec.encode(state).payload
         except Exception:
             return  # the ack fails, saying why
-        if data != self._state:
-            self._started = data
+        self._started = None if data == self._state else data
 
     def _state_data(self) -> bytes | None:
         cls = self._state_type
