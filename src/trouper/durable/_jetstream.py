@@ -2127,8 +2127,9 @@ class JetStreamStore:
         """Publish dead letters back to their mailboxes (deliveries from zero); return how many.
 
         Each is published with a key made from its dead-letter sequence (a
-        redrive repeated after a crash does not store it twice), then deleted
-        from the dead-letter stream.
+        redrive repeated after a crash, or run by two processes at once, does
+        not store it twice), then deleted from the dead-letter stream; one
+        another call deleted first is not counted here.
         """
         mailbox, ids = checked_dead_letter_choice(mailbox, ids)
         self._writable()
@@ -2153,20 +2154,32 @@ class JetStreamStore:
             depth = self._depths.get(record.mailbox)
             if depth is not None and not ack.duplicate:
                 depth.changes += 1
-            await js.delete_msg(self._dead_stream, record.id)
-            count += 1
+            count += await self._delete_dead(js, record.id)
         return count
 
     async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
-        """Delete dead letters for good; return how many."""
+        """Delete dead letters for good; return how many (not those another call deleted first)."""
         mailbox, ids = checked_dead_letter_choice(mailbox, ids)
         self._writable()
         js = self.client.jetstream()
         count = 0
         for record in await self._chosen(mailbox, ids):
-            await js.delete_msg(self._dead_stream, record.id)
-            count += 1
+            count += await self._delete_dead(js, record.id)
         return count
+
+    async def _delete_dead(self, js: JetStream, seq: int) -> int:
+        """Delete dead letter ``seq``: 1, or 0 if another call took it since it was listed.
+
+        Another process's ``redrive`` or ``discard`` of the same letters may
+        run at once: a letter already gone is theirs (and counted there).
+        """
+        try:
+            await js.delete_msg(self._dead_stream, seq)
+        except JetStreamError as error:
+            if error.err_code != 10057:  # no message found
+                raise
+            return 0
+        return 1
 
     async def mailbox_statistics(self) -> list[MailboxStatistics]:
         """The counts of every mailbox under this prefix, by name, as the server reports them.
