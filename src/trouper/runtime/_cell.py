@@ -124,6 +124,7 @@ __all__ = [
     "Transaction",
     "act_for",
     "current_cell",
+    "own_cell",
     "stage_if_in_transaction",
 ]
 
@@ -141,6 +142,13 @@ _ENDING = (Command.STOP, Command.TERMINATE)
 def current_cell() -> Cell | None:
     """The cell whose task, or one of whose timers, runs now (``None`` for any other task)."""
     return _acting.get(current_task())
+
+
+def own_cell() -> Cell | None:
+    """The cell whose own task runs now (``None`` for a timer's task and any other)."""
+    task = current_task()
+    cell = _acting.get(task)
+    return cell if cell is not None and cell.task is task else None
 
 
 def act_for(cell: Cell | None) -> None:
@@ -225,8 +233,8 @@ class Cell:
     """Runs one actor: its mailbox, its task, its instances, its children."""
 
     __slots__ = (
-        "_blocking",
         "_bonds",
+        "_cycle_waits",
         "_deferred",
         "_end_by",
         "_failure",
@@ -358,10 +366,10 @@ class Cell:
         # The scope around serving, while the cell serves: a restart's TERMINATE puts
         # the actor's ``shutdown`` deadline on it, so a running handler cannot hold the
         # restart up for longer.
-        self._blocking = 0
+        self._cycle_waits = 0
         # How many actors its running handler is asking (directly or through others) now
-        # wait on its stop or restart (``waited_on``): while > 0, a STOP or TERMINATE
-        # cuts that handler off at once, as it can never return.
+        # wait on its stop or restart (``waited_on``): while > 0, the handler can never
+        # return, so a STOP (at the wait's start) or a TERMINATE cuts it off at once.
         self._stop_deadline = math.inf
         # When a stop must be over: the scope's and the children host's deadline.
         self._end_by = math.inf
@@ -972,7 +980,7 @@ class Cell:
             elif command is Command.TERMINATE and self._serving is not None and not self._parked:
                 self._end_by = self.runtime.now() + self.stop_timeout
                 self._serving.deadline = self._end_by
-                if self._blocking:
+                if self._cycle_waits:
                     self._serving.cancel()  # its handler waits on who waits on this restart
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
@@ -1092,7 +1100,10 @@ class Cell:
             self.notify()
 
     async def wait_until(self, done: Callable[[Cell], bool]) -> None:
-        """Wait until ``done(self)`` holds; it is checked at each change of phase."""
+        """Wait until ``done(self)`` holds, checked at each change of phase and as the task ends.
+
+        Waiting from an actor's own task counts as asking this one (``waited_on``).
+        """
         if done(self):
             await cancel_shielded_checkpoint()
             return
@@ -1122,22 +1133,21 @@ class Cell:
         actor's handler then waits on the waiter, so a stop waited on here
         cuts that handler off at once, as its deadline would later (or never).
         """
-        task = current_task()
-        waiter = _acting.get(task)
-        if waiter is None or waiter.task is not task or waiter.asking is not None:
+        waiter = own_cell()
+        if waiter is None or waiter.asking is not None:
             yield  # not an actor's own task (a timer's, the supervisor's), or asking already
             return
         cell: Cell | None = self
         while cell is not None:
             if cell is waiter:
-                self._blocking += 1
+                self._cycle_waits += 1
                 try:
                     serving = self._serving
                     if self._pending in _ENDING and serving is not None and not self._parked:
                         serving.cancel()  # (a restart not commanded yet: ``command`` cuts it)
                     yield
                 finally:
-                    self._blocking -= 1
+                    self._cycle_waits -= 1
                 return
             cell = cell.asking
         waiter.asking = self

@@ -30,7 +30,6 @@ from trio.lowlevel import (
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
     current_root_task,
-    current_task,
 )
 
 from trouper._validate import (
@@ -42,7 +41,7 @@ from trouper._validate import (
 )
 from trouper.actors import Actor, ActorRef, instantiate
 from trouper.errors import ActorStopped, DuplicateChild, NameTaken, RuntimeClosed
-from trouper.runtime._cell import Cell, current_cell
+from trouper.runtime._cell import Cell, own_cell
 from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._instrument import Instruments
@@ -669,10 +668,7 @@ def _called_from_within(cell: Cell) -> bool:
     good when there is none (an actor with children). The stop or restart
     follows the handler instead, as when an actor stops itself.
     """
-    task = current_task()
-    caller = current_cell()
-    if caller is None or caller.task is not task:
-        return False
+    caller = own_cell()
     while caller is not None:
         if caller is cell:
             return True
