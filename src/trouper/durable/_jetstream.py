@@ -2186,7 +2186,8 @@ class JetStreamStore:
 
         ``in_flight`` is the consumer's delivered-and-unacked count (nacked
         messages waiting out a delay included); ``delayed`` is always 0 (the
-        server does not report it apart).
+        server does not report it apart). A mailbox whose stream is deleted
+        while they are read is left out.
         """
         self._writable()
         js = self.client.jetstream()
@@ -2205,16 +2206,21 @@ class JetStreamStore:
             name = _name_of(stream[len(marker) :])
             if name is None:
                 continue  # an operator's stream named like a mailbox's
-            info = await js.stream_info(stream)
-            in_flight = 0
-            ready = info.state.messages
             try:
-                consumer = await js.consumer_info(stream, CONSUMER)
-                in_flight = consumer.num_ack_pending
-                ready = consumer.num_pending
+                info = await js.stream_info(stream)
+                in_flight = 0
+                ready = info.state.messages
+                try:
+                    consumer = await js.consumer_info(stream, CONSUMER)
+                    in_flight = consumer.num_ack_pending
+                    ready = consumer.num_pending
+                except JetStreamError as error:
+                    if error.err_code != 10014:  # no consumer: nobody hosted it yet
+                        raise
             except JetStreamError as error:
-                if error.err_code != 10014:
+                if error.err_code != 10059:
                     raise
+                continue  # deleted since it was listed: no such mailbox any more
             found[name] = MailboxStatistics(
                 name, info.state.messages, ready, in_flight, 0, dead.get(name, 0)
             )
