@@ -9,6 +9,9 @@ real failure (the intensity exceeded, and the child's error under it) lost.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 import trio
 
@@ -66,19 +69,32 @@ class GivesUpAtOnce(StartsCrashingChildrenOnRestart):
     supervisor_strategy = OneForOne(max_restarts=0)
 
 
-async def test_a_give_up_during_a_restarts_on_start_is_what_the_parents_directives_see() -> None:
-    """The failed restart is the give-up: a directive for ``RestartIntensityExceeded`` applies."""
-    stops: list[ActorEvent] = []
+@asynccontextmanager
+async def open_runtime_stopping_give_ups(
+    stops: list[ActorEvent],
+) -> AsyncIterator[trouper.Runtime]:
+    """A runtime whose root stops a child that gave up; ``stops`` gets its STOPPED events."""
     root = OneForOne(directives={RestartIntensityExceeded: Directive.STOP})
     async with trouper.open_runtime(root_strategy=root) as rt:
         rt.events.listen(stops.append, kinds=[EventKind.STOPPED])
+        yield rt
+
+
+def why_owner_stopped(stops: list[ActorEvent]) -> BaseException | None:
+    """The reason of the one stop of "/owner" among ``stops``."""
+    (owner,) = [event for event in stops if event.address.path == "/owner"]
+    return owner.reason
+
+
+async def test_a_give_up_during_a_restarts_on_start_is_what_the_parents_directives_see() -> None:
+    """The failed restart is the give-up: a directive for ``RestartIntensityExceeded`` applies."""
+    stops: list[ActorEvent] = []
+    async with open_runtime_stopping_give_ups(stops) as rt:
         ref = await rt.spawn(GivesUpAtOnce, name="owner")
         await rt.restart(ref)
         await trio.sleep(10)
         assert rt.lookup("owner") is None
-    owner = [event for event in stops if event.address.path == "/owner"]
-    assert len(owner) == 1
-    assert isinstance(owner[0].reason, RestartIntensityExceeded)
+    assert isinstance(why_owner_stopped(stops), RestartIntensityExceeded)
     assert GivesUpAtOnce.starts == 2  # stopped by the directive, never restarted again
 
 
@@ -110,15 +126,11 @@ class AsksItsChild(Actor):
 async def test_a_handler_failing_from_a_give_up_is_that_give_up_to_the_parents_directives() -> None:
     """The handler's ``ActorStopped`` follows from the give-up: the directive sees the give-up."""
     stops: list[ActorEvent] = []
-    root = OneForOne(directives={RestartIntensityExceeded: Directive.STOP})
-    async with trouper.open_runtime(root_strategy=root) as rt:
-        rt.events.listen(stops.append, kinds=[EventKind.STOPPED])
+    async with open_runtime_stopping_give_ups(stops) as rt:
         ref = await rt.spawn(AsksItsChild, name="owner")
         with pytest.raises(HandlerError):
             await ref.ask("work")
         await trio.sleep(10)
         assert rt.lookup("owner") is None
-    owner = [event for event in stops if event.address.path == "/owner"]
-    assert len(owner) == 1
-    assert isinstance(owner[0].reason, RestartIntensityExceeded)
+    assert isinstance(why_owner_stopped(stops), RestartIntensityExceeded)
     assert AsksItsChild.starts == 1  # stopped by the directive, never restarted

@@ -12,6 +12,8 @@ so each test repeats the restart.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import trio
 
@@ -37,14 +39,23 @@ class SlowLaterStarts(Actor):
         return self.number
 
 
+async def supervisors_of_slow(
+    rt: trouper.Runtime, failures: list[ActorEvent]
+) -> AsyncIterator[tuple[int, trouper.ActorRef[object]]]:
+    """Eight times, a new supervisor of a new "slow", stopped after; ``failures`` hears FAILED."""
+    rt.events.listen(failures.append, kinds=[EventKind.FAILED])
+    for attempt in range(8):
+        SlowLaterStarts.made = 0
+        sup = await rt.spawn(Supervisor, [ChildSpec("slow", SlowLaterStarts)])
+        yield attempt, sup
+        await rt.stop(sup)
+
+
 async def test_mail_during_the_new_on_start_of_a_restart_child_waits_for_it() -> None:
     """A message told while the new instance starts is handled by it, once it has started."""
     failures: list[ActorEvent] = []
     async with trouper.open_runtime() as rt:
-        rt.events.listen(failures.append, kinds=[EventKind.FAILED])
-        for attempt in range(8):
-            SlowLaterStarts.made = 0
-            sup = await rt.spawn(Supervisor, [ChildSpec("slow", SlowLaterStarts)])
+        async for attempt, sup in supervisors_of_slow(rt, failures):
             child = rt.find(f"{sup.address.path}/slow")
             assert child is not None
 
@@ -56,7 +67,6 @@ async def test_mail_during_the_new_on_start_of_a_restart_child_waits_for_it() ->
                 nursery.start_soon(tell_it_while_it_starts)
                 await sup.ask(RestartChild("slow"))
             assert await child.ask("which?") == 2, attempt
-            await rt.stop(sup)
     assert failures == []
 
 
@@ -64,10 +74,7 @@ async def test_a_child_stopped_during_its_restart_child_start_is_rejected() -> N
     """Stopped while its new ``on_start`` runs: ``RestartChild`` is rejected, nothing fails."""
     failures: list[ActorEvent] = []
     async with trouper.open_runtime() as rt:
-        rt.events.listen(failures.append, kinds=[EventKind.FAILED])
-        for attempt in range(8):
-            SlowLaterStarts.made = 0
-            sup = await rt.spawn(Supervisor, [ChildSpec("slow", SlowLaterStarts)])
+        async for attempt, sup in supervisors_of_slow(rt, failures):
 
             async def stop_it_while_it_starts(path: str = f"{sup.address.path}/slow") -> None:
                 await trio.sleep(1)
@@ -81,5 +88,4 @@ async def test_a_child_stopped_during_its_restart_child_start_is_rejected() -> N
                     await sup.ask(RestartChild("slow"))
             [info] = await sup.ask(WhichChildren())
             assert info.state is trouper.ActorState.STOPPED, attempt
-            await rt.stop(sup)
     assert failures == []
