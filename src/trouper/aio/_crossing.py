@@ -62,9 +62,9 @@ A job is one of:
 - a delivery (``tell``, ``tell_nowait``, off the direct route): ``tell_nowait``
   on the Trio ref in the pump's step (for an awaited ``tell`` to an actor of
   this runtime, ``Cell.send_nowait_as``, so that the instruments see a
-  ``TELL``; to a durable mailbox, an actor's or a balancing pool's shared one,
-  it always waits in a lane, as ``await tell`` does in Trio, until the message
-  is held). If the mailbox is full (for an
+  ``TELL``; to a durable mailbox, an actor's, a balancing pool's shared one or
+  a ``durable_ref``'s, it always waits in a lane, as ``await tell`` does in
+  Trio, until the message is held). If the mailbox is full (for an
   actor of this runtime, read before the send is tried: a refused try would
   reach the instruments as a send of its own, and the wait for room again),
   the message starts the actor's *lane*: a queue served in order by one Trio
@@ -891,29 +891,28 @@ def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> boo
     to an actor of this runtime, ``Cell.send_nowait_as`` a ``TELL``: the
     instruments see the kind the caller used. A durable mailbox holds a told
     message only once its ``put`` returned: an awaited tell to one (an actor's,
-    or the one a balancing pool's members share) always waits for it (in a lane).
+    the one a balancing pool's members share, a ``durable_ref``'s) always waits
+    for it (in a lane).
     """
     endpoint = ref.endpoint
-    if _refuses(endpoint):
-        return False
     try:
-        if awaited and isinstance(endpoint, Cell):
-            if endpoint.mailbox.durable:
+        if isinstance(endpoint, Cell):
+            mailbox = endpoint.mailbox
+            if mailbox.full:
+                return False  # not tried: see _refuses
+            if awaited:
+                if mailbox.durable:
+                    return False
+                endpoint.send_nowait_as(message, SendKind.TELL)
+                return True
+        elif awaited and isinstance(endpoint, SharingEndpoint):
+            shared = endpoint.shared_mailbox()
+            if shared is not None and shared.durable:
                 return False
-            endpoint.send_nowait_as(message, SendKind.TELL)
-        elif awaited and isinstance(endpoint, SharingEndpoint) and _durable(endpoint):
-            return False
-        else:
-            ref.tell_nowait(message)
+        ref.tell_nowait(message)
     except MailboxFull:
         return False
     return True
-
-
-def _durable(endpoint: SharingEndpoint) -> bool:
-    """Whether the mailbox a pool's tells go into (its members' shared one) is durable."""
-    shared = endpoint.shared_mailbox()
-    return shared is not None and shared.durable
 
 
 def _same_context(first: contextvars.Context, second: contextvars.Context) -> bool:

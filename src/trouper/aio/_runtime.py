@@ -141,11 +141,7 @@ class AioRuntime:
         async def spawn() -> ActorRef[object]:
             return await runtime.spawn(factory, *args, **options_and_kwargs)  # type: ignore[arg-type]
 
-        async def undo(ref: ActorRef[object]) -> None:
-            # Started, but its caller was cancelled before it got the ref: nobody could stop it.
-            await runtime.stop(ref)
-
-        return AioRef(await self._crossing.call(spawn, undo=undo), self._crossing)
+        return await self._started(spawn)
 
     async def spawn_pool(
         self,
@@ -173,11 +169,15 @@ class AioRuntime:
         async def spawn_pool() -> ActorRef[object]:
             return await runtime.spawn_pool(factory, size, *args, **options_and_kwargs)  # type: ignore[arg-type]
 
-        async def undo(ref: ActorRef[object]) -> None:
-            # Started, but its caller was cancelled before it got the handle.
-            await runtime.stop(ref)
+        return await self._started(spawn_pool)
 
-        return AioRef(await self._crossing.call(spawn_pool, undo=undo), self._crossing)
+    async def _started(self, start: Callable[[], Awaitable[ActorRef[object]]]) -> AioRef[object]:
+        """``await start()`` in a Trio task; the handle of the actor (or pool) it started.
+
+        Started, but its caller cancelled before it got the handle: it is
+        stopped, since nobody else holds its ref to stop it.
+        """
+        return AioRef(await self._crossing.call(start, undo=self._runtime.stop), self._crossing)
 
     async def stop(self, ref: AnyRef) -> None:
         """Stop an actor for good and wait until it has stopped (``Runtime.stop``)."""
