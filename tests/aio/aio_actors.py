@@ -91,6 +91,19 @@ class Stubborn(Actor):
         await trio.sleep_forever()
 
 
+class Starts(Actor):
+    """Notes in ``started`` that its ``on_start`` ran; replies to any message with it."""
+
+    def __init__(self, started: list[bool]) -> None:
+        self.started = started
+
+    async def on_start(self) -> None:
+        self.started.append(True)
+
+    async def receive(self, message: object) -> object:
+        return message
+
+
 class SlowStarter(Actor):
     """``on_start`` sets ``started`` and waits for ``gate``: a spawn that takes its time."""
 

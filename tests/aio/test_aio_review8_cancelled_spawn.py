@@ -4,41 +4,42 @@ asyncio can cancel a task whose awaited future already holds its result (the
 cancellation lands before the task resumes), or cancel it while Trio's spawn
 returns, too late for Trio to undo it: either way the caller sees
 ``CancelledError`` and never the ref, so nobody could stop the actor. A
-cancelled call leaves nothing done, as ``AioRuntime.subscribe`` does.
+cancelled call leaves nothing done, as ``AioRuntime.subscribe`` does. So for a
+pool (review 12): ``rt.run(rt.runtime.spawn_pool, ...)`` had nothing to undo one.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
-from aio_actors import run, until
+from aio_actors import Starts, run, until
 
-from trouper import Actor
-from trouper.aio import open_runtime
+from trouper.aio import AioRef, AioRuntime, open_runtime
 
 pytestmark = pytest.mark.real_clock
 
-
-class Starts(Actor):
-    """Notes in ``started`` that its ``on_start`` ran (and returned: nothing follows)."""
-
-    def __init__(self, started: list[bool]) -> None:
-        self.started = started
-
-    async def on_start(self) -> None:
-        self.started.append(True)
+Spawn = Callable[[AioRuntime, list[bool]], Awaitable[AioRef[object]]]
 
 
-def test_a_spawn_cancelled_after_the_actor_started_is_undone() -> None:
-    """Cancelled between the actor's start and the caller's resuming: the actor is stopped."""
+@pytest.mark.parametrize(
+    ("spawn", "members"),
+    [
+        (lambda rt, started: rt.spawn(Starts, started, name="late"), 1),
+        (lambda rt, started: rt.spawn_pool(Starts, 2, started, name="late"), 2),
+    ],
+    ids=["actor", "pool"],
+)
+def test_a_spawn_cancelled_after_the_actor_started_is_undone(spawn: Spawn, members: int) -> None:
+    """Cancelled between the start (every member's) and the caller's resuming: it is stopped."""
 
     async def main() -> tuple[bool, bool]:
         async with open_runtime() as rt:
             started: list[bool] = []
-            spawning = asyncio.create_task(rt.spawn(Starts, started, name="late"))
-            await until(lambda: bool(started))  # started in Trio; the caller not yet resumed
+            spawning = asyncio.ensure_future(spawn(rt, started))
+            await until(lambda: len(started) == members)  # started in Trio; caller not resumed
             spawning.cancel()
             await asyncio.wait({spawning})
             await rt.run_sync(lambda: None)  # after anything the cancellation queued
