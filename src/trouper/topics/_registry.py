@@ -480,9 +480,10 @@ class TopicRegistry:
             ValueError: ``overflow`` is not an ``Overflow``, is
                 ``BACKPRESSURE`` for a system pattern, ``queue`` is not a
                 valid name or is given for a system pattern, ``ref`` is an
-                actor of another runtime, or ``ref`` is an actor (or a balancing
-                pool) with a durable mailbox and ``with_subject`` is true or
-                ``pattern`` is a system pattern (its mailbox could store neither
+                actor of another runtime, or ``ref``'s tells go into a durable
+                mailbox (an actor's, a balancing pool's shared one, a
+                ``durable_ref``'s) and ``with_subject`` is true or ``pattern``
+                is a system pattern (that mailbox could store neither
                 ``Published`` nor the runtime's reports).
             TypeError: ``ref`` is not an ``ActorRef``, or ``with_subject`` not a bool.
         """
@@ -1056,12 +1057,13 @@ def _check_storable(ref: ActorRef[object], pattern: str, with_subject: bool, sys
     A ``Published`` carries any message, and a report (``DeadLetter``,
     ``ActorEvent``) any message and error: no codec writes them, so each
     publish would only become a dead letter (a report, not even that). The
-    mailbox is the one the ref's tells go into: an actor's own, or the one a
-    balancing pool's members share (``Durable()`` makes the pool durable).
+    mailbox is the one the ref's tells go into: an actor's own, the one a
+    balancing pool's members share (``Durable()`` makes the pool durable), or
+    the one a ``durable_ref`` names.
 
     Raises:
-        ValueError: ``ref`` is an actor or a balancing pool with a durable mailbox,
-            and ``with_subject`` is true or ``pattern`` is a system pattern.
+        ValueError: ``ref``'s tells go into a durable mailbox, and ``with_subject``
+            is true or ``pattern`` is a system pattern.
     """
     if not (with_subject or system):
         return

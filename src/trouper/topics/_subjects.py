@@ -38,10 +38,10 @@ __all__ = ["IndexStatistics", "SubjectIndex", "parse_pattern", "parse_subject", 
 
 T = TypeVar("T", bound=Hashable)
 
-# A cheap test on the whole text before looking for whitespace (or NUL) token by
+# A cheap test on the whole text before looking for whitespace or NUL token by
 # token. For str patterns, re's ``\s`` is defined by the same Unicode table as
 # ``str.isspace()`` (a test pins the two together over every code point).
-_WHITESPACE = re.compile(r"[\s\0]")
+_REFUSED_CHARACTER = re.compile(r"[\s\0]")
 
 # Cached match results, per index; the cache is cleared when it reaches this
 # size, which keeps it bounded without the bookkeeping of an LRU.
@@ -54,11 +54,11 @@ def _tokens(text: object, *, noun: str, wildcards: bool) -> tuple[str, ...]:
     if not text:
         raise InvalidSubject(text, f"a {noun} must be a non-empty string")
     tokens = tuple(text.split("."))
-    has_whitespace = _WHITESPACE.search(text) is not None
+    has_refused = _REFUSED_CHARACTER.search(text) is not None
     for position, token in enumerate(tokens, start=1):
         if not token:
             raise InvalidSubject(text, f"empty token at position {position}")
-        if has_whitespace:
+        if has_refused:
             if any(char.isspace() for char in token):
                 raise InvalidSubject(text, f"token {token!r} contains whitespace")
             if "\0" in token:
