@@ -184,7 +184,9 @@ class Actor:
         """The function that handles messages of ``message_type``, or ``None``.
 
         The exact type's handler, else the nearest base class's along the
-        message type's MRO, else ``receive`` if the class defines one.
+        message type's MRO, else the most specific abstract class's it is
+        registered with (``dict`` for a ``collections.abc.Mapping`` handler),
+        else ``receive`` if the class defines one.
 
         Raises:
             TypeError: ``message_type`` is not a class (a message itself, say).
