@@ -878,6 +878,8 @@ def _cycle(asker: Cell, pool: Cell, chain: list[Cell]) -> AskCycle:
 
 def _chain_to(member: Cell, asker: Cell) -> list[Cell] | None:
     """The chain of asks from ``member`` to ``asker`` (both included), or ``None``."""
+    if member.asking is None:  # the common case, without building a chain
+        return [member] if member is asker else None
     chain: list[Cell] = []
     cell: Cell | None = member
     while cell is not None and cell not in chain:

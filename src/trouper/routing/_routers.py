@@ -39,6 +39,9 @@ __all__ = [
 
 _MASK = 0xFFFFFFFF
 
+# What a class with no repr of its own inherits (read once, not per key hashed).
+_OBJECT_REPR = object.__repr__
+
 
 def _mix(h: int) -> int:
     """Scatter a CRC (linear, so similar inputs give related values) over 32 bits."""
@@ -66,7 +69,7 @@ def key_hash(key: object) -> int:
     elif isinstance(key, str):
         data = key.encode()
     else:
-        if type(key).__repr__ is object.__repr__:
+        if type(key).__repr__ is _OBJECT_REPR:
             raise TypeError(
                 f"key_hash cannot place a {type_name(type(key))}: its repr is object.__repr__, "
                 "which shows its id, so equal keys would land on different members; return a "
