@@ -92,6 +92,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from importlib import metadata
 from time import perf_counter
+from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -691,13 +692,13 @@ class Client:
         "_partial",
         "_ping_ends",
         "_pongs",
+        "_pulls",
         "_queued",
         "_reason",
         "_reconnected_lot",
         "_reconnects",
         "_reply_handlers",
         "_reply_sub",
-        "_request_subjects",
         "_requests",
         "_room_lot",
         "_run_scope",
@@ -751,14 +752,15 @@ class Client:
         # _queued - _taken == len(_out).
         self._queued = 0
         self._taken = 0
-        # Requests waiting for a reply: token -> the _queued their bytes end at
-        # (in the order they were made, so in the order of their ends).
-        self._requests: dict[str, int] = {}
-        # The subject each of _requests was published to, and that of the pulls of
-        # fetch, consume and feeds (token of their reply-table entry): a refused
-        # publish (-ERR 'Permissions Violation for Publish to "x"') fails those
-        # to "x" at once, since the server dropped it and no answer can come.
-        self._request_subjects: dict[str, str] = {}
+        # Requests waiting for a reply: token -> the _queued their bytes end at and
+        # the subject they were published to (in the order they were made, so in
+        # the order of their ends). A refused publish (-ERR 'Permissions Violation
+        # for Publish to "x"') fails those written to "x" at once, since the
+        # server dropped it and no answer can come.
+        self._requests: dict[str, tuple[int, str]] = {}
+        # The pulls of fetch, consume and feeds: token of their reply-table entry ->
+        # the CONSUMER.MSG.NEXT subject they pull on (a refused pull fails them too).
+        self._pulls: dict[str, str] = {}
         # Those of _requests that no task waits on (the expirer fails them after
         # reply_timeout): token -> the subject, in the same order.
         self._unattended: dict[str, str] = {}
@@ -1325,8 +1327,7 @@ class Client:
         except BaseException:
             self._reply_handlers.pop(token, None)
             raise
-        self._requests[token] = self._queued
-        self._request_subjects[token] = subject
+        self._requests[token] = (self._queued, subject)
         if not attended:
             self._unattended[token] = subject
         return token, added
@@ -1334,7 +1335,6 @@ class Client:
     def _forget_request(self, token: str) -> None:
         self._reply_handlers.pop(token, None)
         self._requests.pop(token, None)
-        self._request_subjects.pop(token, None)
         self._unattended.pop(token, None)
 
     def _on_reply(self, msg: Msg) -> None:
@@ -1861,13 +1861,14 @@ class Client:
         still buffered are left: each gets its own refusal once written. Every
         handler hears it; the first error one raised (a user's on_ack) is returned.
         """
+        refused, taken = error.subject, self._taken
+        tokens = [t for t, (end, to) in self._requests.items() if to == refused and end <= taken]
+        tokens += [token for token, to in self._pulls.items() if to == refused]
         failed: BaseException | None = None
-        requests, taken = self._requests, self._taken
-        for token, subject in list(self._request_subjects.items()):
-            if subject != error.subject or requests.get(token, 0) > taken:
-                continue
+        for token in tokens:
             handler = self._reply_handlers.get(token)
             self._forget_request(token)
+            self._pulls.pop(token, None)
             if handler is not None:
                 try:
                     handler(error)
@@ -1957,7 +1958,8 @@ class Client:
             unattended, requests = self._unattended, self._requests
             expired = []
             for token, subject in unattended.items():
-                if requests.get(token, mark + 1) > mark:
+                request = requests.get(token)
+                if request is None or request[0] > mark:
                     break
                 expired.append((token, subject))
             for token, subject in expired:
@@ -1992,7 +1994,7 @@ class Client:
         # callback (on_ack...) that raises does not stop this half way: its error
         # closes the client once the drop is reported (as in _abort).
         failed: BaseException | None = None
-        for token, end in list(self._requests.items()):
+        for token, (end, _) in list(self._requests.items()):
             if end <= self._taken:
                 handler = self._reply_handlers.get(token)
                 if handler is not None:
@@ -2222,17 +2224,25 @@ def _payload_bytes(payload: object) -> bytes:
     raise TypeError(f"a payload must be bytes, got {type(payload).__name__}")
 
 
+_FUNCTIONS: Final = (FunctionType, MethodType)
+"""Callables whose ``__call__`` cannot be async when they are not (a def, a bound method)."""
+
+
 def _check_callback(what: str, callback: object) -> None:
     """Refuse what the reader task cannot call: a non-callable, or an ``async def``.
 
     Called synchronously, an ``async def`` returns a coroutine nobody awaits:
     what it was given (a message, an ack, an event) would be dropped unseen.
     """
-    if not callable(callback):
+    if type(callback) in _FUNCTIONS:  # the common case (an on_ack per publish): one look
+        is_async = inspect.iscoroutinefunction(callback)
+    elif not callable(callback):
         raise TypeError(f"{what} must be a plain function, got {callback!r}")
-    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-        getattr(callback, "__call__", None)  # noqa: B004 - an object whose __call__ is async
-    ):
+    else:
+        is_async = inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+            getattr(callback, "__call__", None)  # noqa: B004 - an object whose __call__ is async
+        )
+    if is_async:
         raise TypeError(
             f"{what} must be a plain function: the client's reader task calls it and "
             f"cannot await it, got the async function {callback!r} (start a task from a "

@@ -1275,8 +1275,7 @@ class PublishPipeline:
             raise
         # A request: its handler hears ConnectionLost if the connection drops
         # once it is written (its ack is lost), as js.publish does.
-        client._requests[token] = client._queued
-        client._request_subjects[token] = subject
+        client._requests[token] = (client._queued, subject)
         self._tokens.add(token)
         self._in_flight += 1
         await client._after_write(added)
@@ -1322,6 +1321,10 @@ class PullConsumer:
         """Its configuration and progress."""
         return await self._js.consumer_info(self.stream, self.name)
 
+    def _pull_subject(self) -> str:
+        """The ``CONSUMER.MSG.NEXT`` subject its pulls are published to."""
+        return f"{self._js._prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
+
     async def fetch(
         self, batch: int = 1, *, expires: float = 5.0, no_wait: bool = False
     ) -> list[JsMsg]:
@@ -1345,8 +1348,7 @@ class PullConsumer:
             raise ValueError(f"batch must be an int >= 1, got {batch!r}")
         if not expires > 0 or math.isinf(expires):
             raise ValueError(f"expires must be seconds > 0, got {expires!r}")
-        js = self._js
-        client = js._client
+        client = self._js._client
         msgs: list[JsMsg] = []
         done: Waiter[object] = Waiter()
 
@@ -1385,16 +1387,16 @@ class PullConsumer:
         sub = client._subscribe_now(inbox, callback=on_message)
         token, _ = client._reply_subject(on_message)
         try:
-            subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
+            subject = self._pull_subject()
             added = client._buffer_publish(subject, json.dumps(request).encode(), inbox, None)
-            client._request_subjects[token] = subject  # (a refused pull fails it)
+            client._pulls[token] = subject  # (a refused pull fails it)
             await client._after_write(added)
             # The server ends the pull; if that end is lost (a reconnect), stop anyway.
             with trio.move_on_after((0 if no_wait else expires) + _PULL_GRACE):
                 await done.wait()
         finally:
             client._reply_handlers.pop(token, None)
-            client._request_subjects.pop(token, None)
+            client._pulls.pop(token, None)
             client._unsubscribe(sub)
         return msgs
 
@@ -1470,6 +1472,7 @@ class MessageStream:
         "_refusals",
         "_retry_at",
         "_sub",
+        "_subject",
         "_token",
     )
 
@@ -1478,6 +1481,8 @@ class MessageStream:
         # The consumer pulled from, and the client pulled through.
         self._consumer = consumer
         self._client = client
+        # The CONSUMER.MSG.NEXT subject.
+        self._subject = consumer._pull_subject()
         # Messages asked for at a time, and how long each pull lasts on the server.
         self._batch = batch
         self._expires = expires
@@ -1503,9 +1508,7 @@ class MessageStream:
         # Our entry in the client's reply table, only to hear that it closed.
         self._token, _ = client._reply_subject(self._on_message)
         # A pull the server refuses (publish permissions) ends the stream with that error.
-        client._request_subjects[self._token] = (
-            f"{consumer._js._prefix}.CONSUMER.MSG.NEXT.{consumer.stream}.{consumer.name}"
-        )
+        client._pulls[self._token] = self._subject
         client._link_watchers.add(self)
 
     def _connection_lost(self) -> None:
@@ -1587,12 +1590,10 @@ class MessageStream:
         wanted = self._batch - self._outstanding - len(self._buffer)
         if wanted <= 0 or trio.current_time() < self._retry_at:
             return
-        js = self._consumer._js
         request = {"batch": wanted, "expires": round(self._expires * _NANOS)}
-        subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{self._consumer.stream}.{self._consumer.name}"
         try:
             self._client._buffer_publish(
-                subject, json.dumps(request).encode(), self._sub.subject, None
+                self._subject, json.dumps(request).encode(), self._sub.subject, None
             )
         except OutboundBufferFull:
             # Reconnecting (the only time a publish finds no room) with the outage
@@ -1645,7 +1646,7 @@ class MessageStream:
 
     def _close(self) -> None:
         self._client._reply_handlers.pop(self._token, None)
-        self._client._request_subjects.pop(self._token, None)
+        self._client._pulls.pop(self._token, None)
         self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
@@ -1731,15 +1732,13 @@ class PullFeed:
         # What ended the feed (the consumer deleted, the client closed), or None.
         self._error: BaseException | None = None
         # The CONSUMER.MSG.NEXT subject.
-        self._subject = (
-            f"{consumer._js._prefix}.CONSUMER.MSG.NEXT.{consumer.stream}.{consumer.name}"
-        )
+        self._subject = consumer._pull_subject()
         # The inbox the server delivers to (a new one whenever pulls are given
         # up for lost), and our reply-table entry (to hear of a close).
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
         self._token, _ = client._reply_subject(self._on_closed)
         # A pull the server refuses (publish permissions) ends the feed with that error.
-        client._request_subjects[self._token] = self._subject
+        client._pulls[self._token] = self._subject
         client._link_watchers.add(self)
 
     def _on_closed(self, msg: Msg | NatsError) -> None:
@@ -1906,7 +1905,7 @@ class PullFeed:
     def close(self) -> None:
         """Stop: unsubscribe (idempotent); a task in ``wait()`` gets ``ConnectionClosed``."""
         self._client._reply_handlers.pop(self._token, None)
-        self._client._request_subjects.pop(self._token, None)
+        self._client._pulls.pop(self._token, None)
         self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
