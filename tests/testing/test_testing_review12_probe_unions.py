@@ -61,21 +61,16 @@ async def test_expect_a_union_says_which_types_it_wanted(runtime: trouper.Runtim
     )
 
 
-async def test_fish_for_a_union_skips_other_messages(runtime: trouper.Runtime) -> None:
-    """``fish_for`` takes a union too (it is a predicate of ``isinstance``)."""
-    p = TestProbe(runtime)
-    await p.tell("noise")
-    await p.tell(Deposit(2))
-    assert await p.fish_for(AccountMsg) == Deposit(2)
-
-
-async def test_fish_for_a_type_skips_messages_of_other_types(runtime: trouper.Runtime) -> None:
-    """``fish_for(Deposit)`` matched by ``isinstance``, not by calling ``Deposit("noise")``.
+@pytest.mark.parametrize("matcher", [Deposit, AccountMsg], ids=["type", "union"])
+async def test_fish_for_a_type_or_union_skips_messages_of_other_types(
+    runtime: trouper.Runtime, matcher: object
+) -> None:
+    """``fish_for`` matches a type or a union by ``isinstance``, as ``expect`` does.
 
     Called as a predicate, an attrs class of one field made a truthy instance of any
-    message, so the first message was taken whatever it was.
+    message, so the first message was taken whatever it was (and a union raised).
     """
     p = TestProbe(runtime)
     await p.tell("noise")
     await p.tell(Deposit(5))
-    assert await p.fish_for(Deposit) == Deposit(5)
+    assert await p.fish_for(matcher) == Deposit(5)
