@@ -47,6 +47,8 @@ simulation's probes have the same paths in every run of a seed, whatever ran bef
 process; no two probes of a runtime share a path (they would be equal refs)."""
 
 Matcher = type | Callable[[object], bool] | object
+"""What ``expect`` and ``fish_for`` match a message against: a class or a union of classes
+(by ``isinstance``), a predicate (by what it returns), any other value (by equality)."""
 
 
 @attrs.define(eq=False)
