@@ -654,7 +654,7 @@ class Observer:
         if cell is None:
             raise LookupError(f"no actor at {path}")
         owner = cell.parent.owner
-        if owner is None or not isinstance(owner.instance, Supervisor):
+        if owner is not None and isinstance(owner.instance, Supervisor):
+            await owner.ref.ask(RestartChild(cell.child_id))
+        else:
             await self.runtime.restart(cell.ref)
-            return
-        await owner.ref.ask(RestartChild(cell.child_id))
