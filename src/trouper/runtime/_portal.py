@@ -88,9 +88,13 @@ class Portal:
                 calls.discard(scope)
         raise RuntimeClosed(runtime.node)  # cancelled as the runtime ended
 
-    def tell(self, ref: ActorRef[object], message: object) -> None:
-        """``await ref.tell(message)`` from this thread (waits while the mailbox is full)."""
-        self.run(ref.tell, message)
+    def tell(self, ref: ActorRef[object], message: object) -> bool:
+        """``await ref.tell(message)`` from this thread (waits while the mailbox is full).
+
+        Returns what ``tell`` returns: whether the message reached the mailbox
+        (``False``: it became a dead letter, its actor stopped).
+        """
+        return self.run(ref.tell, message)
 
     def ask(
         self, ref: ActorRef[object], message: object, *, timeout: float | None = None
