@@ -79,14 +79,20 @@ class Batch:
     __slots__ = ("address", "answer", "data", "headers", "messages", "pending", "reply", "subject")
 
     def __init__(
-        self, subject: str, address: Address, head: bytes, headers: HeadersLike | None = None
+        self,
+        subject: str,
+        address: Address,
+        data: bytearray | bytes,
+        headers: HeadersLike | None = None,
     ) -> None:
         self.subject = subject
         # Where it goes.
         self.address = address
         # The actor it is for (dead letters name it); the node's root for control messages.
-        self.data = bytearray(head)
-        # The frame: the head, then one entry per message (or a control message's bytes).
+        self.data = data
+        # The frame, a bytearray: the head, then one entry per message. A message that is
+        # no frame (an answer, a control message, a publish) keeps its bytes as given:
+        # nothing is added to it, so it is copied only once, into the connection's buffer.
         self.messages: list[object] = []
         # The tells in it, in order, to make dead letters of if it cannot be sent.
         self.reply: str | None = None
@@ -122,7 +128,8 @@ class Outbox:
         self._queue: deque[Batch] = deque()
         # Batches not yet published, oldest first.
         self._open: dict[str, Batch] = {}
-        # The batch of each subject still taking tells (always also in _queue).
+        # The batch of each subject still taking tells (always also in _queue; a frame,
+        # so its data is a bytearray that the tells are added to).
         self._queued = 0
         # Bytes in _queue.
         self._lot = ParkingLot()
@@ -151,7 +158,7 @@ class Outbox:
         if batch is None or len(batch.data) + _ENTRY_HEAD + len(blob) > self._limit():
             if batch is not None:
                 del self._open[subject]
-            batch = self._open[subject] = self._new(subject, address, head)
+            batch = self._open[subject] = self._new(subject, address, bytearray(head))
         data = batch.data
         before = len(data)
         data += _pack_entry(seq, len(blob))
@@ -183,7 +190,7 @@ class Outbox:
             or headers is not None
             or len(batch.data) + _ENTRY_HEAD + len(blob) + _TOKEN > self._limit()
         ):
-            batch = self._new(subject, address, head, headers)
+            batch = self._new(subject, address, bytearray(head), headers)
         data = batch.data
         before = len(data)
         data += _pack_entry(seq, len(blob))
@@ -244,11 +251,15 @@ class Outbox:
             self._room.unpark_all()
 
     def _new(
-        self, subject: str, address: Address, head: bytes, headers: HeadersLike | None = None
+        self,
+        subject: str,
+        address: Address,
+        data: bytearray | bytes,
+        headers: HeadersLike | None = None,
     ) -> Batch:
-        batch = Batch(subject, address, head, headers)
+        batch = Batch(subject, address, data, headers)
         self._queue.append(batch)
-        self._queued += len(head)
+        self._queued += len(data)
         if self._lot:
             self._lot.unpark()
         return batch
@@ -264,7 +275,7 @@ class Outbox:
             batch = queue[0]
             try:
                 client.publish_nowait(
-                    batch.subject, bytes(batch.data), reply=batch.reply, headers=batch.headers
+                    batch.subject, batch.data, reply=batch.reply, headers=batch.headers
                 )
             except OutboundBufferFull:
                 if client.status is Status.CONNECTED:

@@ -205,6 +205,8 @@ def unpack(data: bytes | memoryview) -> object:
 
 def _encodable(text: str) -> bool:
     """Whether msgpack can carry ``text`` (it is UTF-8: no lone surrogate)."""
+    if text.isascii():  # (known without a look at the characters: no copy made)
+        return True
     try:
         text.encode()
     except UnicodeEncodeError:
