@@ -610,12 +610,21 @@ class TopicRegistry:
         else:
             (self._system if subscription._system else self._user).remove(subscription)
 
-    def _forget(self, owner: Address) -> None:
+    def _forget(self, owner: Address, *, stopped: bool = False) -> None:
         owned = self._by_owner.pop(owner, None)
-        if owned:
-            for subscription in owned:
-                self._remove(subscription)
-            self._listen()
+        if not owned:
+            return
+        if stopped:
+            # The actor at ``owner`` stopped: a ref with no cell there (a
+            # ``durable_ref``) reaches its stored mailbox, which outlives it, so
+            # that ref's subscriptions stay until unsubscribed.
+            kept = {s: None for s in owned if not _has_cell(s._ref)}
+            if kept:
+                self._by_owner[owner] = kept
+                owned = {s: None for s in owned if s not in kept}
+        for subscription in owned:
+            self._remove(subscription)
+        self._listen()
 
     def _listen(self) -> None:
         """Listen to the runtime's reports exactly while subscriptions need them."""
@@ -972,7 +981,7 @@ class TopicRegistry:
 
     def _on_event(self, event: ActorEvent) -> None:
         if event.kind is EventKind.STOPPED:
-            self._forget(event.address)
+            self._forget(event.address, stopped=True)
         if len(self._system.index):
             self._report(_EVENT_SUBJECTS[event.kind], event)
 
@@ -1114,6 +1123,14 @@ def _closing(ref: ActorRef[object]) -> bool:
         return cell_of(ref).mailbox.closed
     except TypeError:
         return True
+
+
+def _has_cell(ref: ActorRef[object]) -> bool:
+    try:
+        cell_of(ref)
+    except TypeError:
+        return False
+    return True
 
 
 def _owner_of(ref: ActorRef[object]) -> Address:
