@@ -221,6 +221,21 @@ async def wait_for(condition: Callable[[], bool], *, step: float = 0.005) -> Non
         await trio.sleep(step)
 
 
+async def watch_from(
+    watching: Runtime, watched: Runtime, target: ActorRef[object], seen: list[object]
+) -> None:
+    """A new ``Watcher`` on ``watching`` watches ``target`` (on ``watched``), telling ``seen``.
+
+    Returns once ``watched`` has the watch: the server has it, and ``watched``
+    hears ``watching`` as its one peer.
+    """
+    watcher = await watching.spawn(Watcher)
+    report = await watching.spawn(Seen, seen)
+    await watcher.tell(WatchIt(target, report))
+    await trouper.remote.cluster_of(watching).flush()
+    await wait_for(lambda: trouper.remote.cluster_of(watched).statistics().peers == 1)
+
+
 @trouper.message("remote_test.watchers")
 @attrs.frozen
 class CountWatchers(trouper.Request[int]):

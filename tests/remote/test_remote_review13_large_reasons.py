@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 import trio
-from remote_support import Explode, Seen, Watched, Watcher, WatchIt, nodes, wait_for
+from remote_support import Explode, Watched, nodes, wait_for, watch_from
 
 from trouper import Actor, Restart, handler
 from trouper.errors import HandlerError, RemoteError
-from trouper.remote import Nats, cluster_of
+from trouper.remote import Nats
 
 pytestmark = pytest.mark.real_clock
 
@@ -38,13 +38,9 @@ async def test_an_actor_stopped_by_a_huge_error_is_reported_to_a_watcher_on_anot
     seen: list[object] = []
     async with nodes(transport, "bank", "web") as (bank, web):
         await bank.spawn(Bomb, name="bomb", restart=Restart.TEMPORARY)
-        watcher = await web.spawn(Watcher)
-        report = await web.spawn(Seen, seen)
         bomb = web.remote("bank", "bomb")
         with trio.fail_after(10):
-            await watcher.tell(WatchIt(bomb, report))
-            await cluster_of(web).flush()
-            await wait_for(lambda: cluster_of(bank).statistics().peers == 1)
+            await watch_from(web, bank, bomb, seen)
             await bomb.tell(Explode("x"))
             await wait_for(lambda: bool(seen))
     assert seen == [Watched("/bomb", "bank", "RemoteError")]
@@ -58,16 +54,11 @@ async def test_a_watch_of_an_actor_that_stopped_by_a_huge_error_gets_its_reason(
     async with nodes(transport, "bank", "web") as (bank, web):
         await bank.spawn(Bomb, name="bomb", restart=Restart.TEMPORARY)
         bomb = web.remote("bank", "bomb")
-        first = await web.spawn(Watcher)
-        report = await web.spawn(Seen, seen)
         with trio.fail_after(10):
-            await first.tell(WatchIt(bomb, report))
-            await wait_for(lambda: cluster_of(bank).statistics().peers == 1)
-            await cluster_of(web).flush()
+            await watch_from(web, bank, bomb, seen)
             await bomb.tell(Explode("y"))
             await wait_for(lambda: len(seen) == 1)
-            second = await web.spawn(Watcher)
-            await second.tell(WatchIt(bomb, report))
+            await watch_from(web, bank, bomb, seen)  # a watch of an actor gone
             await wait_for(lambda: len(seen) == 2)
     assert seen == [Watched("/bomb", "bank", "RemoteError")] * 2
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 import trio
-from remote_support import Explode, Seen, Watched, Watcher, WatchIt, nodes, wait_for
+from remote_support import Explode, Watched, nodes, wait_for, watch_from
 
 from trouper import Actor, Restart, handler
 from trouper.errors import HandlerError, RemoteError
-from trouper.remote import Nats, cluster_of
+from trouper.remote import Nats
 
 pytestmark = pytest.mark.real_clock
 
@@ -37,13 +37,9 @@ async def test_an_actor_stopped_by_an_error_naming_an_undecodable_file_is_report
     seen: list[object] = []
     async with nodes(transport, "bank", "web") as (bank, web):
         await bank.spawn(Reader, name="reader", restart=Restart.TEMPORARY)
-        watcher = await web.spawn(Watcher)
-        report = await web.spawn(Seen, seen)
         reader = web.remote("bank", "reader")
         with trio.fail_after(10):
-            await watcher.tell(WatchIt(reader, report))
-            await cluster_of(web).flush()
-            await wait_for(lambda: cluster_of(bank).statistics().peers == 1)
+            await watch_from(web, bank, reader, seen)
             await reader.tell(Explode("go"))
             await wait_for(lambda: bool(seen))
     assert seen == [Watched("/reader", "bank", "RemoteError")]
