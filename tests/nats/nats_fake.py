@@ -15,7 +15,7 @@ from typing import Any
 import trio
 import trio.lowlevel
 
-from trouper.nats import Client, connect
+from trouper.nats import Client, Subscription, connect
 
 DEFAULT_INFO: dict[str, object] = {
     "server_id": "FAKE",
@@ -178,6 +178,15 @@ async def wait_for(predicate: Callable[[], bool]) -> None:
     """
     while not predicate():  # noqa: ASYNC110 - the state comes from outside this task
         await trio.sleep(0.001)
+
+
+async def unread_work(nc: Client, peer: Peer, payload: bytes) -> Subscription:
+    """A subscription to "work" holding one unread message, ``payload`` (what a drain waits for)."""
+    sub = await nc.subscribe("work")
+    await peer.read_until("SUB work")
+    await peer.send(msg_frame("work", sub.sid, payload))
+    await wait_for(lambda: sub.statistics().pending_msgs == 1)
+    return sub
 
 
 async def drain_into(nc: Client, outcome: list[object]) -> None:

@@ -11,7 +11,7 @@ import contextlib
 
 import pytest
 import trio
-from nats_fake import connected, drain_into, fake_server, msg_frame, wait_for
+from nats_fake import connected, drain_into, fake_server, unread_work, wait_for
 
 from trouper.nats import Disconnected, PullConsumer, Status
 
@@ -37,10 +37,7 @@ async def test_drop_during_drain_with_pulls_open_lets_the_drain_finish(puller: s
                 stack.callback(consumer.feed(lambda m: None).close)
             else:
                 await stack.enter_async_context(consumer.consume())
-            sub = await nc.subscribe("work")
-            await peer.read_until("SUB work")
-            await peer.send(msg_frame("work", sub.sid, b"x"))
-            await wait_for(lambda: sub.statistics().pending_msgs == 1)
+            sub = await unread_work(nc, peer, b"x")
             nursery.start_soon(drain_into, nc, drained)
             # The drain waits for "work" to be read; the connection drops meanwhile.
             await peer.read_until("PING")

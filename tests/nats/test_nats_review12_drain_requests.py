@@ -12,7 +12,7 @@ import contextlib
 
 import pytest
 import trio
-from nats_fake import connected, drain_into, fake_server, msg_frame, wait_for
+from nats_fake import connected, drain_into, fake_server, msg_frame, unread_work, wait_for
 
 pytestmark = pytest.mark.real_clock
 
@@ -26,10 +26,7 @@ async def test_first_request_during_drain_gets_its_reply() -> None:
             connected(server) as (nc, peer),
             trio.open_nursery() as nursery,
         ):
-            sub = await nc.subscribe("work")
-            await peer.read_until("SUB work")
-            await peer.send(msg_frame("work", sub.sid, b"job"))
-            await wait_for(lambda: sub.statistics().pending_msgs == 1)
+            sub = await unread_work(nc, peer, b"job")
             nursery.start_soon(drain_into, nc, drained)
             await peer.read_until("UNSUB")
             await peer.read_until("PING")
