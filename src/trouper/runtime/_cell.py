@@ -1632,6 +1632,18 @@ class Cell:
                     self.runtime.in_transaction -= 1
                     self.runtime.recount_special_sends()
         if settles:
+            if envelope is None and isinstance(result, BaseException):
+                # ``return GiveUp(...)`` for ``raise``: an exception returned to a
+                # tell reaches nobody, and the message would be acknowledged as
+                # handled with the handler's decision lost. It fails the handler.
+                returned = TypeError(
+                    f"the handler returned {result!r} instead of raising it "
+                    "(returned to a tell, it would reach nobody)"
+                )
+                self.current = None
+                if instruments.handler_finished:
+                    instruments.finished(self, message, contexts, returned)
+                return self._settle_failed(item, returned, envelope)
             try:
                 mailbox.settle(item, MailboxEnding.HANDLED, None)
             except Exception as error:
