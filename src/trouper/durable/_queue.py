@@ -325,7 +325,7 @@ class Delivery:
         first_delivered_at: float | None,
         companion: Ask | None,
         generation: int,
-        encoded: tuple[str, bytes] | None = None,
+        encoded: EncodedMessage | None = None,
     ) -> None:
         # The queue it came from (the store its sends must share to join the ack).
         self._queue = queue
@@ -348,8 +348,9 @@ class Delivery:
         self._delivered_at = 0.0
         # The queue's generation when handed over; an older one only settles in the store.
         self._generation = generation
-        # (type name, payload) as stored, or None: a redelivery decodes the message
-        # again from them, so it is the message as stored, whatever a run changed in it.
+        # The message as stored (the record or row it came from: kept, not copied), or
+        # None: a redelivery decodes the message again from it, so it is the message as
+        # stored, whatever a run changed in it.
         self._encoded = encoded
         # (target queue, message, encoded, msg_id) appended with the ack.
         self._sends: list[tuple[DurableQueue, object, EncodedMessage, str | None]] | None = None
@@ -1267,7 +1268,7 @@ class DurableQueue:
         if encoded is None:
             return item.message
         try:
-            return self._codec.decode(*encoded)
+            return self._codec.decode(encoded.type_name, encoded.payload)
         except Exception:
             return item.message
 
@@ -1446,7 +1447,7 @@ class DurableQueue:
                             None,
                             record.companion,
                             generation,
-                            (record.type_name, record.payload),
+                            record,
                         ),
                         now,
                     )
@@ -1597,7 +1598,7 @@ class DurableQueue:
             row.first_delivered_at,
             companion,
             self._generation,
-            (row.type_name, row.payload),
+            row,
         )
 
     def _bury_unhandled(self, delivery: Delivery, reason: str, error: BaseException | None) -> None:
@@ -1923,7 +1924,7 @@ class DurableQueue:
                 row.first_delivered_at,
                 companions.pop(delivery_id, None) if companions else None,
                 generation,
-                (row.type_name, row.payload),
+                row,
             )
             delivery._delivered_at = now
             items.append(delivery)

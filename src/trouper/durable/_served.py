@@ -526,7 +526,7 @@ class ServedQueue(DurableQueue):
             first,
             companion,
             self._generation,
-            (received.type_name, received.payload),  # a returned delivery is decoded anew
+            received,  # a returned delivery is decoded anew from it
         )
 
     # --- settling -------------------------------------------------------------------
