@@ -8,6 +8,8 @@ with it the runtime).
 
 from __future__ import annotations
 
+import contextlib
+
 import attrs
 import pytest
 import trio
@@ -99,6 +101,18 @@ def fill_the_outage_buffer(client: Client) -> None:
                 break
 
 
+def small_buffer_client(
+    url: str, *, reconnect_max_wait: float = 0.2
+) -> contextlib.AbstractAsyncContextManager[Client]:
+    """A client of ``url`` that reconnects quickly, its outage buffer 64 KiB (soon full)."""
+    return connect(
+        url,
+        reconnect_wait=0.1,
+        reconnect_max_wait=reconnect_max_wait,
+        reconnect_buffer_size=64 * 1024,
+    )
+
+
 def client_store(client: Client, prefix: str) -> JetStreamStore:
     """A store on the caller's ``client``, with test-sized timings."""
     return JetStreamStore(
@@ -126,6 +140,41 @@ class Counter(trouper.Actor):
     async def job(self, message: Job) -> None:
         self.state = Tally((*self.state.seen, message.n))
         self.got.append(message.n)
+
+
+async def spawn_across_a_dropped_request(
+    js_server: NatsServer, prefix: str, marker: bytes, actor: type[JobSink | Counter]
+) -> None:
+    """Spawn ``actor`` durably, its request holding ``marker`` lost with the connection; tell it.
+
+    The spawn ends once the connection is back, the store not failed, and
+    the actor handles a job told then.
+    """
+    got: list[int] = []
+    relay = Relay(js_server.url)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(relay.serve)
+        async with (
+            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
+            trouper.open_runtime(store=client_store(client, prefix)) as rt,
+        ):
+            relay.swallow_from(marker)
+            spawned = trio.Event()
+
+            async def spawn() -> None:
+                await rt.spawn(actor, got, name="jobs", mailbox=Durable())
+                spawned.set()
+
+            nursery.start_soon(spawn)
+            await relay.swallowed.wait()
+            relay.cut()
+            relay.heal()
+            with trio.fail_after(10):
+                await spawned.wait()
+            await durable_ref(rt, "jobs").tell(Job(1))
+            await eventually(lambda: got == [1])
+            assert not rt.store.statistics().failed
+        nursery.cancel_scope.cancel()
 
 
 async def test_a_tell_cancelled_while_the_server_is_away_leaves_and_is_stored_after(
@@ -208,31 +257,7 @@ async def test_a_connection_dropped_while_a_mailbox_opens_fails_neither_it_nor_t
     mailbox: the store failed ("it accepts no more writes") and the runtime
     stopped with it, for a connection that came back a moment later.
     """
-    got: list[int] = []
-    relay = Relay(js_server.url)
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(relay.serve)
-        async with (
-            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
-            trouper.open_runtime(store=client_store(client, prefix)) as rt,
-        ):
-            relay.swallow_from(b"STREAM.CREATE")
-            spawned = trio.Event()
-
-            async def spawn() -> None:
-                await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
-                spawned.set()
-
-            nursery.start_soon(spawn)
-            await relay.swallowed.wait()
-            relay.cut()
-            relay.heal()
-            with trio.fail_after(10):
-                await spawned.wait()
-            await durable_ref(rt, "jobs").tell(Job(1))
-            await eventually(lambda: got == [1])
-            assert not rt.store.statistics().failed
-        nursery.cancel_scope.cancel()
+    await spawn_across_a_dropped_request(js_server, prefix, b"STREAM.CREATE", JobSink)
 
 
 async def test_a_connection_dropped_while_a_state_loads_does_not_fail_the_start(
@@ -243,30 +268,7 @@ async def test_a_connection_dropped_while_a_state_loads_does_not_fail_the_start(
     The read's ConnectionLost left the actor's start: its spawn failed for a
     connection that came back a moment later.
     """
-    got: list[int] = []
-    relay = Relay(js_server.url)
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(relay.serve)
-        async with (
-            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
-            trouper.open_runtime(store=client_store(client, prefix)) as rt,
-        ):
-            relay.swallow_from(b"STREAM.MSG.GET")
-            spawned = trio.Event()
-
-            async def spawn() -> None:
-                await rt.spawn(Counter, got, name="counter", mailbox=Durable())
-                spawned.set()
-
-            nursery.start_soon(spawn)
-            await relay.swallowed.wait()
-            relay.cut()
-            relay.heal()
-            with trio.fail_after(10):
-                await spawned.wait()
-            await durable_ref(rt, "counter").tell(Job(1))
-            await eventually(lambda: got == [1])
-        nursery.cancel_scope.cancel()
+    await spawn_across_a_dropped_request(js_server, prefix, b"STREAM.MSG.GET", Counter)
 
 
 async def test_a_tell_the_outage_buffer_has_no_room_for_waits_for_the_server(
@@ -280,12 +282,7 @@ async def test_a_tell_the_outage_buffer_has_no_room_for_waits_for_the_server(
     """
     got: list[int] = []
     async with (
-        connect(
-            own_js_server.url,
-            reconnect_wait=0.1,
-            reconnect_max_wait=0.2,
-            reconnect_buffer_size=64 * 1024,
-        ) as client,
+        small_buffer_client(own_js_server.url) as client,
         trouper.open_runtime(store=client_store(client, prefix)) as rt,
     ):
         await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
@@ -316,12 +313,7 @@ async def test_a_mailbox_opened_while_the_outage_buffer_is_full_opens_after_the_
     """
     got: list[int] = []
     async with (
-        connect(
-            own_js_server.url,
-            reconnect_wait=0.1,
-            reconnect_max_wait=0.2,
-            reconnect_buffer_size=64 * 1024,
-        ) as client,
+        small_buffer_client(own_js_server.url) as client,
         trouper.open_runtime(store=client_store(client, prefix)) as rt,
     ):
         await own_js_server.astop()
@@ -351,12 +343,7 @@ async def test_a_feed_pulled_while_the_outage_buffer_is_full_pulls_after_the_out
     """
     came: list[Received] = []
     async with (
-        connect(
-            own_js_server.url,
-            reconnect_wait=0.1,
-            reconnect_max_wait=0.2,
-            reconnect_buffer_size=64 * 1024,
-        ) as client,
+        small_buffer_client(own_js_server.url) as client,
         trouper.open_runtime(store=client_store(client, prefix)) as rt,
     ):
         store = rt.store
@@ -391,9 +378,7 @@ async def test_a_tell_whose_stream_is_being_made_across_a_full_outage_buffer_is_
     async with trio.open_nursery() as nursery:
         url = await nursery.start(relay.serve)
         async with (
-            connect(
-                url, reconnect_wait=0.1, reconnect_max_wait=0.1, reconnect_buffer_size=64 * 1024
-            ) as client,
+            small_buffer_client(url, reconnect_max_wait=0.1) as client,
             trouper.open_runtime(store=client_store(client, prefix)) as rt,
         ):
             relay.swallow_from(b"STREAM.INFO")  # the retrier's look for the missing stream
