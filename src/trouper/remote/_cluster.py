@@ -1452,14 +1452,13 @@ class Cluster:
         While the node joins (subscribed, its outbox not yet running) or
         leaves, straight on the connection (``NatsError`` if it cannot).
         """
+        assert msg.reply is not None
         if self._outbox is None:
             try:
                 msg.respond_nowait(payload)
             except ValueError as error:
-                assert msg.reply is not None
                 self._unanswerable(msg.reply, error)
         else:
-            assert msg.reply is not None
             self._respond(msg.reply, payload)
 
     def _respond(self, subject: str, payload: bytes, reply: Reply | None = None) -> None:
@@ -1665,6 +1664,10 @@ class Cluster:
     async def relay(self, subject: str, message: object) -> bool:
         """Publish a local publish to the cluster, if it shares the subject (a ``TopicRelay``).
 
+        It leaves through the outbox, in order with the tells queued before it,
+        and waits for room there as a tell does; one that cannot leave (this
+        node left meanwhile, or it is cut off) is counted unsent.
+
         Raises ``UnregisteredMessageType``, ``UnencodableMessage`` or
         ``MaxPayloadExceeded`` before anything is delivered, for a subject the
         cluster shares.
@@ -1674,9 +1677,9 @@ class Cluster:
         if client is None or outbox is None or not self._shares(subject):
             return False
         blob = self._codec.encode_blob(message)
-        data = self._topic_head + _pack_entry(self._topic_seq + 1, len(blob)) + blob
-        if len(data) > client.max_payload:  # as a tell: the sender hears it cannot cross
-            raise MaxPayloadExceeded(len(data), client.max_payload)
+        size = len(self._topic_head) + ENTRY.size + len(blob)
+        if size > client.max_payload:  # as a tell: the sender hears it cannot cross
+            raise MaxPayloadExceeded(size, client.max_payload)
         await checkpoint_if_cancelled()
         # Through the outbox, as a tell: written straight to the connection, it overtook
         # the tells queued before it (an actor told and subscribed got them out of order).
@@ -1685,7 +1688,10 @@ class Cluster:
             if self._outbox is not outbox:  # left meanwhile: it cannot go
                 self._unsent += 1
                 return True
-        self._topic_seq += 1
+        # Numbered once it goes, not before it waits: publishes that waited together
+        # carried one number, and the receiver counted the next one's skip as lost.
+        self._topic_seq = seq = self._topic_seq + 1
+        data = self._topic_head + _pack_entry(seq, len(blob)) + blob
         outbox.raw(f"{self._prefix}.topic.{subject}", data)
         outbox.publish_now()
         self._sent += 1
