@@ -325,7 +325,7 @@ class Delivery:
         first_delivered_at: float | None,
         companion: Ask | None,
         generation: int,
-        encoded: EncodedMessage | None = None,
+        encoded: EncodedMessage,
     ) -> None:
         # The queue it came from (the store its sends must share to join the ack).
         self._queue = queue
@@ -348,9 +348,9 @@ class Delivery:
         self._delivered_at = 0.0
         # The queue's generation when handed over; an older one only settles in the store.
         self._generation = generation
-        # The message as stored (the record or row it came from: kept, not copied), or
-        # None: a redelivery decodes the message again from it, so it is the message as
-        # stored, whatever a run changed in it.
+        # The message as stored (the record or row it came from: kept, not copied): a
+        # redelivery decodes the message again from it, so it is the message as stored,
+        # whatever a run changed in it.
         self._encoded = encoded
         # (target queue, message, encoded, msg_id) appended with the ack.
         self._sends: list[tuple[DurableQueue, object, EncodedMessage, str | None]] | None = None
@@ -1261,12 +1261,10 @@ class DurableQueue:
 
         A run may have changed the object it was given (a dict it popped a key
         from): the next one gets the message as stored, as it would after a
-        restart. Without its bytes, or if they do not decode here (a ref to
-        another node, say), the object as it is.
+        restart. If its bytes do not decode here (a ref to another node, say),
+        the object as it is.
         """
         encoded = item._encoded
-        if encoded is None:
-            return item.message
         try:
             return self._codec.decode(encoded.type_name, encoded.payload)
         except Exception:
