@@ -30,6 +30,7 @@ class Stuck(trouper.Actor):
 async def test_a_message_a_restart_cut_off_comes_back_as_it_was_stored(
     js_server: NatsServer, prefix: str
 ) -> None:
+    """The run cut off by the restart changed it; the next delivery gets it whole."""
     seen: list[dict[str, object]] = []
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
         ref = await rt.spawn(Stuck, seen, name="stuck", mailbox=Durable(), shutdown=0.2)
