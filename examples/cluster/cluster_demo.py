@@ -85,6 +85,7 @@ async def start_node(name: str, url: str) -> trio.Process:
 
 
 async def main(url: str) -> None:
+    """Start the three nodes and run the demo; the nodes still running are killed if it fails."""
     procs: dict[str, trio.Process] = {}
     try:
         for name in NODES:
