@@ -220,7 +220,6 @@ class _Publish:
 
     __slots__ = (
         "commit",
-        "followers",
         "full",
         "headers",
         "key",
@@ -228,10 +227,7 @@ class _Publish:
         "missing",
         "payload",
         "record",
-        "sent",
-        "state",
         "store",
-        "stored",
         "subject",
         "waits",
     )
@@ -246,8 +242,6 @@ class _Publish:
         key: str | None,
         record: Append | None,
         mailbox: str | None,
-        *,
-        state: bool = False,
     ) -> None:
         # The store it belongs to (told its answer).
         self.store = store
@@ -268,19 +262,30 @@ class _Publish:
         self.missing = False
         # Whether its last try found the mailbox full (counted in the store's _full).
         self.full = False
-        # Whether it saves an actor's state (the last one stored on its subject wins).
-        self.state = state
-        # Whether it was sent once (a state's later sends are sent again, see _send).
-        self.sent = False
-        # A state's end: None until answered for good, then whether it was stored.
-        self.stored: bool | None = None
-        # Older states of its subject whose sending again it made needless (None: none):
-        # each ends as it ends (stored, or failed), see _send.
-        self.followers: list[_Publish] | None = None
 
     def answered(self, result: PubAck | NatsError) -> None:
         """Take the server's answer (called by the client's reader task)."""
         self.store._on_ack(self, result)
+
+
+class _StatePublish(_Publish):
+    """The publish of an actor's state: the last one stored on its subject wins.
+
+    Its own class, so that the tells' publishes (the many) carry none of
+    what orders a subject's states (see ``JetStreamStore._send``).
+    """
+
+    __slots__ = ("followers", "sent", "stored")
+
+    def __init__(self, store: JetStreamStore, commit: _Commit, subject: str, data: bytes) -> None:
+        super().__init__(store, commit, subject, data, None, None, None, None)
+        # Whether it was sent once (its later sends are sent again, see _send).
+        self.sent = False
+        # None until answered for good, then whether it was stored.
+        self.stored: bool | None = None
+        # Older states of its subject whose sending again it made needless (None: none):
+        # each ends as it ends (stored, or failed), see _send.
+        self.followers: list[_StatePublish] | None = None
 
 
 class _Commit:
@@ -616,7 +621,7 @@ class JetStreamStore:
         self._beyonds = 0
         # The state publish of each state subject sent last and not yet answered for good:
         # an older one of that subject is not sent again after it (see _send).
-        self._states_sent: dict[str, _Publish] = {}
+        self._states_sent: dict[str, _StatePublish] = {}
         # The state publishes of each such subject sent and not ended (> 0).
         self._states_open: dict[str, int] = {}
         # Tasks waiting for every open commit (flush), each with the commits it waits for.
@@ -1457,17 +1462,7 @@ class JetStreamStore:
                 for state_key, data in last.items():
                     self._rows += 1
                     publishes.append(
-                        _Publish(
-                            self,
-                            commit,
-                            self._state_subject(state_key),
-                            data,
-                            None,
-                            None,
-                            None,
-                            None,
-                            state=True,
-                        )
+                        _StatePublish(self, commit, self._state_subject(state_key), data)
                     )
             limit = self.client.max_payload
             for current in publishes:
@@ -1496,7 +1491,7 @@ class JetStreamStore:
         """
         commit = publish.commit
         commit.remaining += 1
-        if publish.state:
+        if type(publish) is _StatePublish:
             subject = publish.subject
             latest = self._states_sent.get(subject)
             if publish.sent and latest is not None and latest is not publish:
@@ -1537,7 +1532,9 @@ class JetStreamStore:
 
     def _on_ack(self, publish: _Publish, result: PubAck | NatsError) -> None:
         commit = publish.commit
-        if publish.state and (isinstance(result, PubAck) or commit.error is not None):
+        if type(publish) is _StatePublish and (
+            isinstance(result, PubAck) or commit.error is not None
+        ):
             self._state_ended(publish, result)
         if commit.error is not None:
             return
@@ -1591,15 +1588,16 @@ class JetStreamStore:
             commit.remaining += 1  # taken back above; _acked counts this publish done
             self._acked(commit)
             return
-        if publish.state:
-            self._state_ended(publish, result)
+        self._state_ended(publish, result)
         self._fail_commit(commit, result, publish)
 
     def _state_ended(self, publish: _Publish, result: PubAck | BaseException) -> None:
-        """``publish`` (a state) will not be sent again: end the older states that waited on it.
+        """``publish``, if a state, will not be sent again: end the older states that waited on it.
 
         Stored, it stored theirs too (it holds what they did); not, they fail with it.
         """
+        if type(publish) is not _StatePublish:
+            return
         stored = isinstance(result, PubAck)
         self._state_done(publish, stored=stored)
         followers = publish.followers
@@ -1615,7 +1613,7 @@ class JetStreamStore:
             else:
                 self._fail_commit(follower.commit, result, follower)
 
-    def _state_done(self, publish: _Publish, *, stored: bool) -> None:
+    def _state_done(self, publish: _StatePublish, *, stored: bool) -> None:
         """Note that the state ``publish`` ended; forget its subject once none of it is open."""
         if publish.stored is not None or not publish.sent:
             return
@@ -1715,8 +1713,7 @@ class JetStreamStore:
                     if not _busy(error):
                         for publish in group:
                             if publish.mailbox == mailbox:
-                                if publish.state:
-                                    self._state_ended(publish, error)
+                                self._state_ended(publish, error)
                                 self._fail_commit(publish.commit, error, publish)
                         continue
                     pause = max(pause, 0.2)
@@ -1733,9 +1730,8 @@ class JetStreamStore:
                 commit = publish.commit
                 failed = commit.error or self._failure
                 if failed is not None:
-                    if publish.state:
-                        # Not sent again: the older states waiting on it end with it.
-                        self._state_ended(publish, failed)
+                    # Not sent again: the older states waiting on a state end with it.
+                    self._state_ended(publish, failed)
                     continue
                 commit.remaining -= 1
                 commit.parked -= 1
@@ -1861,7 +1857,7 @@ class JetStreamStore:
         The client refuses a publish at once when it is closed: that is the
         store's failure (its watch may not have run yet), not one refusal.
         """
-        if publish is not None and publish.state:
+        if publish is not None:
             self._state_ended(publish, error)
         if isinstance(error, ConnectionClosed):
             self._fail_store(error)
