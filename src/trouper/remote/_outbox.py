@@ -274,8 +274,8 @@ class Outbox:
         while queue:
             batch = queue[0]
             try:
-                client.publish_nowait(
-                    batch.subject, batch.data, reply=batch.reply, headers=batch.headers
+                client.publish_nowait(  # (bytes() copies a frame; a message's bytes pass as is)
+                    batch.subject, bytes(batch.data), reply=batch.reply, headers=batch.headers
                 )
             except OutboundBufferFull:
                 if client.status is Status.CONNECTED:
