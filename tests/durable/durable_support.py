@@ -171,6 +171,17 @@ class Billing(trouper.Actor):
         self.state.charged[message.order_id] = message.total
 
 
+class OrderIds(trouper.Actor):
+    """Records the order id of each charge it handles."""
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> None:
+        self.seen.append(message.order_id)
+
+
 class Orders(trouper.Actor):
     """Charges each order it is told, from its handler (the send commits with the ack)."""
 

@@ -11,23 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from durable_support import Charge, sqlite
+from durable_support import Charge, OrderIds, sqlite
 
 import trouper
 from trouper.durable import Durable, durable_ref
 
 FOR_GOOD = Durable(dedup_window=None)
-
-
-class Recorder(trouper.Actor):
-    """Records the order id of each charge it handles."""
-
-    def __init__(self, seen: list[str]) -> None:
-        self.seen = seen
-
-    @trouper.handler
-    async def charge(self, message: Charge) -> None:
-        self.seen.append(message.order_id)
 
 
 async def test_a_msg_id_told_while_the_actor_is_stopped_is_kept_for_its_dedup_window(
@@ -36,11 +25,11 @@ async def test_a_msg_id_told_while_the_actor_is_stopped_is_kept_for_its_dedup_wi
     """``dedup_window=None`` on the actor: the id told through the ref is kept for good."""
     seen: list[str] = []
     async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
-        ref = await rt.spawn(Recorder, seen, name="rec", mailbox=FOR_GOOD)
+        ref = await rt.spawn(OrderIds, seen, name="rec", mailbox=FOR_GOOD)
         await rt.stop(ref)
         await durable_ref(rt, "rec").tell(Charge("first", 1), msg_id="o-1")
         await trio.sleep(200)  # past the default window of 120 s
-        await rt.spawn(Recorder, seen, name="rec", mailbox=FOR_GOOD)
+        await rt.spawn(OrderIds, seen, name="rec", mailbox=FOR_GOOD)
         await durable_ref(rt, "rec").tell(Charge("again", 1), msg_id="o-1")
         await rt.store.flush()
         await trio.testing.wait_all_tasks_blocked()
@@ -57,7 +46,7 @@ async def test_a_ref_made_with_options_uses_them_until_a_host_opens_the_mailbox(
         await ref.tell(Charge("first", 1), msg_id="o-1")
         await trio.sleep(20)
         await ref.tell(Charge("second", 1), msg_id="o-1")  # the window is over
-        await rt.spawn(Recorder, seen, name="rec", mailbox=FOR_GOOD)
+        await rt.spawn(OrderIds, seen, name="rec", mailbox=FOR_GOOD)
         await rt.store.flush()
         await trio.testing.wait_all_tasks_blocked()
     assert seen == ["first", "second"]

@@ -12,31 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from durable_support import Charge, sqlite
+from durable_support import Charge, OrderIds, sqlite
 
 import trouper
 from trouper.durable import Durable, durable_ref
-
-
-class Sub(trouper.Actor):
-    def __init__(self, got: list[str]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def charge(self, message: Charge) -> None:
-        self.got.append(message.order_id)
 
 
 async def test_a_durable_ref_subscription_outlives_a_stop_of_its_actor(tmp_path: Path) -> None:
     """Published while the actor is stopped: stored, handled at its next start."""
     got: list[str] = []
     async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
-        actor = await rt.spawn(Sub, got, name="sub", mailbox=Durable())
+        actor = await rt.spawn(OrderIds, got, name="sub", mailbox=Durable())
         rt.topics.subscribe(durable_ref(rt, "sub"), "c.>")
         assert await rt.topics.publish("c.x", Charge("a", 1)) == 1
         await trio.sleep(1)
         await rt.stop(actor)
         assert await rt.topics.publish("c.x", Charge("b", 1)) == 1
-        await rt.spawn(Sub, got, name="sub", mailbox=Durable())
+        await rt.spawn(OrderIds, got, name="sub", mailbox=Durable())
         await trio.sleep(1)
     assert got == ["a", "b"]
