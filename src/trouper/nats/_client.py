@@ -88,7 +88,7 @@ import secrets
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from importlib import metadata
 from time import perf_counter
@@ -1569,13 +1569,7 @@ class Client:
             if waiter is not None:
                 waiter.settle(outcome.Error(closed))
         self._pongs.clear()
-        failed: BaseException | None = None
-        for handler in list(self._reply_handlers.values()):
-            try:
-                handler(closed)
-            except BaseException as error:  # a user's callback (on_ack...): raised at the end
-                if failed is None:
-                    failed = error
+        failed = _tell_each(list(self._reply_handlers.values()), lambda: closed)
         self._reply_handlers.clear()
         self._link_watchers.clear()
         end_error = None if reason is None else ConnectionClosed(self._closed_reason())
@@ -1836,14 +1830,11 @@ class Client:
                             # No reply can come: the waiting requests fail now,
                             # and the next request subscribes again.
                             self._reply_sub = None
-                            for token in list(self._requests):
-                                handler = self._reply_handlers.get(token)
-                                if handler is not None:
-                                    try:
-                                        handler(error)
-                                    except BaseException as raised:  # a user's on_ack...
-                                        if failed is None:
-                                            failed = raised
+                            handlers = self._reply_handlers
+                            failed = _tell_each(
+                                (handlers.get(token) for token in list(self._requests)),
+                                lambda: error,
+                            )
             elif isinstance(error, PermissionsViolation) and error.operation == "publish":
                 failed = self._refuse_requests(error)
             self._report(AsyncError(error))
@@ -1864,18 +1855,14 @@ class Client:
         refused, taken = error.subject, self._taken
         tokens = [t for t, (end, to) in self._requests.items() if to == refused and end <= taken]
         tokens += [token for token, to in self._pulls.items() if to == refused]
-        failed: BaseException | None = None
-        for token in tokens:
+
+        def forgotten(token: str) -> ReplyHandler | None:
             handler = self._reply_handlers.get(token)
             self._forget_request(token)
             self._pulls.pop(token, None)
-            if handler is not None:
-                try:
-                    handler(error)
-                except BaseException as raised:
-                    if failed is None:
-                        failed = raised
-        return failed
+            return handler
+
+        return _tell_each(map(forgotten, tokens), lambda: error)  # (each forgotten as it hears)
 
     async def _writer(self, stream: trio.abc.Stream, parser: Parser) -> None:
         # Bytes that come soon after a send (while it ran, or within
@@ -1993,20 +1980,15 @@ class Client:
         # Those still in the outage buffer go out after the reconnect. A user's
         # callback (on_ack...) that raises does not stop this half way: its error
         # closes the client once the drop is reported (as in _abort).
-        failed: BaseException | None = None
-        for token, (end, _) in list(self._requests.items()):
-            if end <= self._taken:
-                handler = self._reply_handlers.get(token)
-                if handler is not None:
-                    try:
-                        handler(
-                            ConnectionLost(
-                                f"the connection dropped after the request was sent: {why}"
-                            )
-                        )
-                    except BaseException as error:
-                        if failed is None:
-                            failed = error
+        handlers = self._reply_handlers
+        failed = _tell_each(
+            (
+                handlers.get(token)
+                for token, (end, _) in list(self._requests.items())
+                if end <= self._taken
+            ),
+            lambda: ConnectionLost(f"the connection dropped after the request was sent: {why}"),
+        )
         for watcher in list(self._link_watchers):
             watcher._connection_lost()
         self._room_lot.unpark_all()
@@ -2248,6 +2230,25 @@ def _check_callback(what: str, callback: object) -> None:
             f"cannot await it, got the async function {callback!r} (start a task from a "
             "plain function, or read the subscription with 'async for')"
         )
+
+
+def _tell_each(
+    handlers: Iterable[ReplyHandler | None], error: Callable[[], NatsError]
+) -> BaseException | None:
+    """Call each reply handler with ``error()``, every one even if one raises; ``None`` is skipped.
+
+    Returns the first error a handler raised (a user's ``on_ack``...), which
+    the caller raises once its own work is done: it closes the client.
+    """
+    failed: BaseException | None = None
+    for handler in handlers:
+        if handler is not None:
+            try:
+                handler(error())
+            except BaseException as raised:
+                if failed is None:
+                    failed = raised
+    return failed
 
 
 def _check_limit(name: str, value: int) -> None:
