@@ -9,6 +9,7 @@ with it the runtime).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 
 import attrs
 import pytest
@@ -113,6 +114,31 @@ def small_buffer_client(
     )
 
 
+@contextlib.asynccontextmanager
+async def relayed_runtime(
+    js_server: NatsServer, prefix: str, *, small_buffer: bool = False
+) -> AsyncIterator[tuple[Relay, trio.Nursery, Client, trouper.Runtime]]:
+    """A runtime whose store's client reaches ``js_server`` through a ``Relay``.
+
+    Yields the relay, a nursery for the test's tasks (cancelled at the end),
+    the client (``small_buffer``: ``small_buffer_client``'s) and the runtime.
+    """
+    relay = Relay(js_server.url)
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(relay.serve)
+        client = (
+            small_buffer_client(url, reconnect_max_wait=0.1)
+            if small_buffer
+            else connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2)
+        )
+        async with (
+            client as connected,
+            trouper.open_runtime(store=client_store(connected, prefix)) as rt,
+        ):
+            yield relay, nursery, connected, rt
+        nursery.cancel_scope.cancel()
+
+
 def client_store(client: Client, prefix: str) -> JetStreamStore:
     """A store on the caller's ``client``, with test-sized timings."""
     return JetStreamStore(
@@ -151,30 +177,23 @@ async def spawn_across_a_dropped_request(
     the actor handles a job told then.
     """
     got: list[int] = []
-    relay = Relay(js_server.url)
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(relay.serve)
-        async with (
-            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
-            trouper.open_runtime(store=client_store(client, prefix)) as rt,
-        ):
-            relay.swallow_from(marker)
-            spawned = trio.Event()
+    async with relayed_runtime(js_server, prefix) as (relay, nursery, _client, rt):
+        relay.swallow_from(marker)
+        spawned = trio.Event()
 
-            async def spawn() -> None:
-                await rt.spawn(actor, got, name="jobs", mailbox=Durable())
-                spawned.set()
+        async def spawn() -> None:
+            await rt.spawn(actor, got, name="jobs", mailbox=Durable())
+            spawned.set()
 
-            nursery.start_soon(spawn)
-            await relay.swallowed.wait()
-            relay.cut()
-            relay.heal()
-            with trio.fail_after(10):
-                await spawned.wait()
-            await durable_ref(rt, "jobs").tell(Job(1))
-            await eventually(lambda: got == [1])
-            assert not rt.store.statistics().failed
-        nursery.cancel_scope.cancel()
+        nursery.start_soon(spawn)
+        await relay.swallowed.wait()
+        relay.cut()
+        relay.heal()
+        with trio.fail_after(10):
+            await spawned.wait()
+        await durable_ref(rt, "jobs").tell(Job(1))
+        await eventually(lambda: got == [1])
+        assert not rt.store.statistics().failed
 
 
 async def test_a_tell_cancelled_while_the_server_is_away_leaves_and_is_stored_after(
@@ -214,38 +233,31 @@ async def test_a_tell_cancelled_whose_answer_is_lost_with_its_connection_leaves(
     waited for that, however long the outage. It is stored once.
     """
     got: list[int] = []
-    relay = Relay(js_server.url)
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(relay.serve)
-        async with (
-            connect(url, reconnect_wait=0.1, reconnect_max_wait=0.2) as client,
-            trouper.open_runtime(store=client_store(client, prefix)) as rt,
-        ):
-            await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
-            jobs = durable_ref(rt, "jobs")
-            left = trio.Event()
+    async with relayed_runtime(js_server, prefix) as (relay, nursery, _client, rt):
+        await rt.spawn(JobSink, got, name="jobs", mailbox=Durable())
+        jobs = durable_ref(rt, "jobs")
+        left = trio.Event()
 
-            async def tell() -> None:
-                with trio.CancelScope() as scope:
-                    cancel.append(scope)
-                    await jobs.tell(Job(1))
-                left.set()
+        async def tell() -> None:
+            with trio.CancelScope() as scope:
+                cancel.append(scope)
+                await jobs.tell(Job(1))
+            left.set()
 
-            cancel: list[trio.CancelScope] = []
-            relay.swallow_from(f"{prefix}.mailbox.jobs ".encode())
-            nursery.start_soon(tell)
-            await relay.swallowed.wait()
-            cancel[0].cancel()  # while connected: it waits for the answer
-            await trio.testing.wait_all_tasks_blocked()
-            assert not left.is_set()
-            relay.cut()
-            with trio.fail_after(10):  # the relay refuses until the tell has left
-                await left.wait()
-            relay.heal()
-            await eventually(lambda: got == [1])
-            await rt.store.flush()
-            assert got == [1]
-        nursery.cancel_scope.cancel()
+        cancel: list[trio.CancelScope] = []
+        relay.swallow_from(f"{prefix}.mailbox.jobs ".encode())
+        nursery.start_soon(tell)
+        await relay.swallowed.wait()
+        cancel[0].cancel()  # while connected: it waits for the answer
+        await trio.testing.wait_all_tasks_blocked()
+        assert not left.is_set()
+        relay.cut()
+        with trio.fail_after(10):  # the relay refuses until the tell has left
+            await left.wait()
+        relay.heal()
+        await eventually(lambda: got == [1])
+        await rt.store.flush()
+        assert got == [1]
 
 
 async def test_a_connection_dropped_while_a_mailbox_opens_fails_neither_it_nor_the_runtime(
@@ -374,33 +386,31 @@ async def test_a_tell_whose_stream_is_being_made_across_a_full_outage_buffer_is_
     the runtime failed with it.
     """
     got: list[int] = []
-    relay = Relay(js_server.url)
-    async with trio.open_nursery() as nursery:
-        url = await nursery.start(relay.serve)
-        async with (
-            small_buffer_client(url, reconnect_max_wait=0.1) as client,
-            trouper.open_runtime(store=client_store(client, prefix)) as rt,
-        ):
-            relay.swallow_from(b"STREAM.INFO")  # the retrier's look for the missing stream
-            told = trio.Event()
+    async with relayed_runtime(js_server, prefix, small_buffer=True) as (
+        relay,
+        nursery,
+        client,
+        rt,
+    ):
+        relay.swallow_from(b"STREAM.INFO")  # the retrier's look for the missing stream
+        told = trio.Event()
 
-            async def tell() -> None:
-                await durable_ref(rt, "later").tell(Job(1))
-                told.set()
+        async def tell() -> None:
+            await durable_ref(rt, "later").tell(Job(1))
+            told.set()
 
-            nursery.start_soon(tell)
-            await relay.swallowed.wait()
-            relay.cut()
-            await eventually(lambda: client.status is Status.RECONNECTING)
-            fill_the_outage_buffer(client)
-            # Reconnect attempts every 0.1 s: the retrier looks again meanwhile (0.2 s).
-            await eventually(lambda: relay.refused >= 6)
-            relay.heal()
-            with trio.fail_after(10):
-                await told.wait()
-            await rt.spawn(JobSink, got, name="later", mailbox=Durable())
-            await eventually(lambda: got == [1])
-        nursery.cancel_scope.cancel()
+        nursery.start_soon(tell)
+        await relay.swallowed.wait()
+        relay.cut()
+        await eventually(lambda: client.status is Status.RECONNECTING)
+        fill_the_outage_buffer(client)
+        # Reconnect attempts every 0.1 s: the retrier looks again meanwhile (0.2 s).
+        await eventually(lambda: relay.refused >= 6)
+        relay.heal()
+        with trio.fail_after(10):
+            await told.wait()
+        await rt.spawn(JobSink, got, name="later", mailbox=Durable())
+        await eventually(lambda: got == [1])
 
 
 class Gated(trouper.Actor):
