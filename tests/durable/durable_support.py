@@ -171,6 +171,17 @@ class Billing(trouper.Actor):
         self.state.charged[message.order_id] = message.total
 
 
+class ChargeSink(trouper.Actor):
+    """Records each charge it is told."""
+
+    def __init__(self, got: list[object]) -> None:
+        self.got = got
+
+    @trouper.handler
+    async def charge(self, message: Charge) -> None:
+        self.got.append(message)
+
+
 class OrderIds(trouper.Actor):
     """Records the order id of each charge it handles."""
 

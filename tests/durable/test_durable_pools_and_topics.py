@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from durable_support import Charge, Place, sqlite
+from durable_support import Charge, ChargeSink, Place, sqlite
 
 import trouper
 from trouper.durable import Delivery, Durable
@@ -88,21 +88,12 @@ async def test_only_a_balancing_pool_takes_a_mailbox() -> None:
             await rt.spawn_pool(Worker, 2, [], router=RoundRobin(), mailbox=Durable())
 
 
-class Subscriber(trouper.Actor):
-    def __init__(self, got: list[object]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def charge(self, message: Charge) -> None:
-        self.got.append(message)
-
-
 async def test_a_durable_subscriber_receives_each_publish_durably(tmp_path: Path) -> None:
     """A publish to a durable subscriber returns once the message is stored in its mailbox."""
     got: list[object] = []
     gate = trio.Event()
 
-    class Held(Subscriber):
+    class Held(ChargeSink):
         @trouper.handler
         async def charge(self, message: Charge) -> None:
             await gate.wait()
@@ -138,7 +129,7 @@ async def test_a_publish_from_a_durable_handler_commits_with_its_ack(tmp_path: P
     got: list[object] = []
     gate = trio.Event()
     async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
-        rt.topics.subscribe(await rt.spawn(Subscriber, got, name="sub", mailbox=Durable()), ">")
+        rt.topics.subscribe(await rt.spawn(ChargeSink, got, name="sub", mailbox=Durable()), ">")
         publisher = await rt.spawn(Publisher, gate, name="pub", mailbox=Durable(max_deliveries=1))
         await publisher.tell(Place("ok", 1))
         await publisher.tell(Place("bad", 0))

@@ -14,23 +14,12 @@ from pathlib import Path
 import attrs
 import pytest
 import trio
-from durable_support import Charge, sqlite
+from durable_support import Charge, ChargeSink, sqlite
 
 import trouper
 from trouper.aio import open_runtime as open_aio_runtime
 from trouper.durable import Durable, SqliteStore, durable_ref
 from trouper.errors import StoreFailed
-
-
-class Subscriber(trouper.Actor):
-    """Records what it is told."""
-
-    def __init__(self, got: list[object]) -> None:
-        self.got = got
-
-    @trouper.handler
-    async def charge(self, message: Charge) -> None:
-        self.got.append(message)
 
 
 @pytest.mark.parametrize("hosted", [False, True])
@@ -42,7 +31,7 @@ async def test_a_durable_ref_subscribed_with_subject_is_refused_at_subscribe(
     async with trouper.open_runtime(store=sqlite(tmp_path / "s.db")) as rt:
         rt.dead_letters.listen(letters.append)
         if hosted:
-            await rt.spawn(Subscriber, [], name="sub", mailbox=Durable())
+            await rt.spawn(ChargeSink, [], name="sub", mailbox=Durable())
         ref = durable_ref(rt, "sub")
         message = (
             "trouper://local/sub has a durable mailbox, which stores only registered "
@@ -111,7 +100,7 @@ def test_an_awaited_tell_from_asyncio_through_a_durable_ref_is_stored_when_it_re
 
     async def consume() -> None:
         async with trouper.open_runtime(store=SqliteStore(tmp_path / "s.db")) as rt:
-            await rt.spawn(Subscriber, got, name="sub", mailbox=Durable())
+            await rt.spawn(ChargeSink, got, name="sub", mailbox=Durable())
             await trio.sleep(1)
 
     trio.run(consume, clock=trio.testing.MockClock(autojump_threshold=0))
