@@ -422,9 +422,9 @@ class ActorMailbox(DurableQueue):
 
     def open_item(self, item: object) -> tuple[object, Ask | None, object]:
         """The message of ``item``, its waiting ask, and its delivery (``ctx.delivery``)."""
-        # ``DurableQueue.open_item`` inline (once per message), plus the look of the
-        # delivery after ``on_start`` or another message's handler at what it did:
-        # change both together.
+        # ``DurableQueue.open_item`` inline (once per message), plus, at the first
+        # delivery after ``on_start`` or after a message that is no stored delivery,
+        # a look at what that changed in the state: change both together.
         if type(item) is Delivery:
             if self._fresh:
                 self._note_started()
