@@ -18,77 +18,12 @@ import trio.testing
 from js_support import Job, JobSink, eventually, store_for
 
 import trouper
+from relay_support import Relay
 from trouper.durable import Durable, JetStreamStore, Received, durable_ref
 from trouper.nats import Client, OutboundBufferFull, Status, connect
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
-
-
-class Relay:
-    """Relays TCP connections to a server; it can drop what clients write, and cut them.
-
-    ``swallow_from(marker)``: from the first bytes a client writes that hold
-    ``marker`` on, what clients write is dropped (the server never sees it,
-    nor answers it). ``cut()`` closes every relayed connection and refuses
-    new ones until ``heal()``, which also relays again what clients write.
-    """
-
-    def __init__(self, url: str) -> None:
-        # The server's port.
-        self.port = int(url.rpartition(":")[2])
-        # One scope per relayed connection; cancelling it closes both sides.
-        self.scopes: list[trio.CancelScope] = []
-        # Whether new connections are closed at once.
-        self.refusing = False
-        # The bytes from which on what clients write is dropped, or None.
-        self.marker: bytes | None = None
-        # Set once something a client wrote was dropped.
-        self.swallowed = trio.Event()
-        # Connections refused (closed at once) so far.
-        self.refused = 0
-
-    async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Accept connections; report the relay's URL once listening."""
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        task_status.started(f"nats://127.0.0.1:{listeners[0].socket.getsockname()[1]}")
-        await trio.serve_listeners(self._relay, listeners)
-
-    async def _relay(self, near: trio.SocketStream) -> None:
-        async with near:
-            if self.refusing:
-                self.refused += 1
-                return
-            async with await trio.open_tcp_stream("127.0.0.1", self.port) as far:
-                with trio.CancelScope() as scope:
-                    self.scopes.append(scope)
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._pump, near, far, True)
-                        nursery.start_soon(self._pump, far, near, False)
-
-    async def _pump(self, source: trio.SocketStream, sink: trio.SocketStream, out: bool) -> None:
-        async for data in source:
-            if out and self.marker is not None and (self.swallowed.is_set() or self.marker in data):
-                self.swallowed.set()
-                continue
-            await sink.send_all(data)
-
-    def swallow_from(self, marker: bytes) -> None:
-        """Drop what clients write, from the first write that holds ``marker``."""
-        self.marker = marker
-        self.swallowed = trio.Event()
-
-    def cut(self) -> None:
-        """Close every relayed connection, and refuse new ones until ``heal``."""
-        self.refusing = True
-        for scope in self.scopes:
-            scope.cancel()
-        self.scopes.clear()
-
-    def heal(self) -> None:
-        """Accept connections again and relay all that clients write."""
-        self.refusing = False
-        self.marker = None
 
 
 def fill_the_outage_buffer(client: Client) -> None:
@@ -125,7 +60,7 @@ async def relayed_runtime(
     """
     relay = Relay(js_server.url)
     async with trio.open_nursery() as nursery:
-        url = await nursery.start(relay.serve)
+        url = f"nats://127.0.0.1:{await nursery.start(relay.serve)}"
         client = (
             small_buffer_client(url, reconnect_max_wait=0.1)
             if small_buffer

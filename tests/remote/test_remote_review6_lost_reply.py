@@ -7,9 +7,9 @@ import pytest
 import trio
 from remote_support import wait_for
 from test_remote_review_full_buffer import Chunk
-from test_remote_review_notices import Relay
 
 import trouper
+from relay_support import Relay
 from trouper import Actor, handler
 from trouper.errors import NodeUnreachable
 from trouper.remote import Nats, cluster_of

@@ -11,9 +11,9 @@ import trio
 import trio.testing
 from remote_support import Balance, nodes, wait_for
 from test_remote_review_full_buffer import CHUNK, Chunk
-from test_remote_review_notices import Relay
 
 import trouper.nats
+from relay_support import Relay
 from trouper import ActorRef, Runtime
 from trouper.errors import NodeUnreachable
 from trouper.nats import Client, Msg

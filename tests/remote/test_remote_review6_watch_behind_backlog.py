@@ -9,9 +9,10 @@ import trio
 import trio.testing
 from remote_support import Account, Seen, Watched, Watcher, WatchIt
 from test_remote_review_full_buffer import CHUNK, Chunk
-from test_remote_review_notices import Relay, watched
+from test_remote_review_notices import watched
 
 import trouper
+from relay_support import Relay
 from trouper.remote import Nats, cluster_of, locate
 from trouper.testing import NatsServer
 

@@ -8,6 +8,7 @@ from remote_support import Account, Balance, Note, Seen, nodes, wait_for
 
 import trouper
 import trouper.nats
+from relay_support import Relay
 from trouper import Actor, Terminated, handler
 from trouper.codec import Codec
 from trouper.errors import NodeUnreachable, UndecodableMessage
@@ -188,7 +189,7 @@ async def test_a_notice_lost_with_the_watched_nodes_connection_is_made_good(
                 await wait_for(lambda: watched(bank, "acct"))
                 relay.swallow()  # what bank writes now is lost, and bank cannot tell yet
                 await bank.stop(acct)
-                await wait_for(lambda: relay.swallowed > 0)  # the notice
+                await wait_for(relay.swallowed.is_set)  # the notice
                 relay.cut()
                 relay.heal()
                 await wait_for(lambda: cluster_of(bank).statistics().reconnects == 1)
@@ -196,74 +197,6 @@ async def test_a_notice_lost_with_the_watched_nodes_connection_is_made_good(
             assert cluster_of(web).nodes() == cluster_of(bank).nodes() == ("bank", "web")
         nursery.cancel_scope.cancel()
     assert seen[0].reason is None
-
-
-class Relay:
-    """Relays TCP connections to a server; ``cut`` drops them and refuses more until ``heal``.
-
-    ``hold`` stops relaying what clients write (read once held, it waits here
-    while the sockets' buffers fill) until ``release``.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.port = int(url.rpartition(":")[2])
-        # The server's port.
-        self.open_streams: list[trio.CancelScope] = []
-        # One scope per relayed connection; cancelling it closes both sides.
-        self.refusing = False
-        # Whether new connections are closed at once.
-        self.swallowing = False
-        # Whether what clients write is dropped instead of relayed.
-        self.swallowed = 0
-        """Bytes clients wrote that were dropped."""
-        self.flowing = trio.Event()
-        # Set while what clients write is relayed (not held).
-        self.flowing.set()
-
-    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        task_status.started(listeners[0].socket.getsockname()[1])
-        await trio.serve_listeners(self._relay, listeners)
-
-    async def _relay(self, near: trio.SocketStream) -> None:
-        async with near:
-            if self.refusing:
-                return
-            async with await trio.open_tcp_stream("127.0.0.1", self.port) as far:
-                with trio.CancelScope() as scope:
-                    self.open_streams.append(scope)
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._pump, near, far, True)
-                        nursery.start_soon(self._pump, far, near, False)
-
-    async def _pump(
-        self, source: trio.SocketStream, sink: trio.SocketStream, outward: bool
-    ) -> None:
-        async for data in source:
-            if outward and not self.flowing.is_set():
-                await self.flowing.wait()
-            if outward and self.swallowing:
-                self.swallowed += len(data)
-            else:
-                await sink.send_all(data)
-
-    def cut(self) -> None:
-        self.refusing = True
-        for scope in self.open_streams:
-            scope.cancel()
-        self.open_streams.clear()
-
-    def swallow(self) -> None:
-        self.swallowing = True
-
-    def heal(self) -> None:
-        self.refusing = self.swallowing = False
-
-    def hold(self) -> None:
-        self.flowing = trio.Event()
-
-    def release(self) -> None:
-        self.flowing.set()
 
 
 def watched(runtime: trouper.Runtime, name: str) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import trio
 from remote_support import Account, Balance, Note, nodes, wait_for
-from test_remote_review_notices import Journal, Relay, watched
+from test_remote_review_notices import Journal, watched
 
 import trouper
+from relay_support import Relay
 from trouper import Terminated
 from trouper.errors import NodeUnreachable
 from trouper.remote import Nats, cluster_of
