@@ -40,8 +40,7 @@ import trio.testing
 
 from trouper._text import describe
 from trouper.durable import DeadLetterRecord, MailboxStatistics, SqliteStore, set_wall_clock
-from trouper.runtime import EventKind, Runtime
-from trouper.runtime.lowlevel import running
+from trouper.runtime import Runtime
 from trouper.testing._faults import MAIN, FaultPlan
 from trouper.testing._simulation import (
     DEFAULT_MAX_TIME,
@@ -51,7 +50,6 @@ from trouper.testing._simulation import (
     _check_check,
     _check_runtime_options,
     _check_system,
-    _Faults,
     _iter_seeds,
     _name,
     _problem_of,
@@ -282,8 +280,6 @@ async def _incarnation(
         store=store,
         **options,  # type: ignore[arg-type]
     )
-    runtime.instruments.add(_Faults(sim))
-    runtime.events.listen(sim._on_event, kinds=[EventKind.GAVE_UP])
     crashed = False
     value: T | None = None
     error: BaseException | None = None
@@ -299,29 +295,21 @@ async def _incarnation(
         scope.cancel()
 
     try:
-        with sim._bounded() as killed:
-            # The watchdog watches the runtime's shutdown too: one that can never end
-            # (``shutdown_timeout=math.inf``) would otherwise hang the run.
-            async with trio.open_nursery() as watching:
-                try:
-                    async with running(runtime), trio.open_nursery() as nursery:
-                        watching.start_soon(sim._watchdog)  # once the runtime has started
-                        sim._runtime, sim._store = runtime, store
-                        if crash_at is not None:
-                            nursery.start_soon(crash, killed, crash_at)
-                        try:
-                            with trio.CancelScope() as sim._body:
-                                value = await system(sim)
-                        except Exception as failure:  # the system's own, not in a nursery's group
-                            error = failure
-                        finally:
-                            sim._body = None
-                            if not crashed:
-                                nursery.cancel_scope.cancel()
-                except Exception as failure:  # the runtime's failure, as it is
-                    error = failure  # (it outranks the system's, caught before it)
-                finally:
-                    watching.cancel_scope.cancel()
+        async with sim._watched(runtime) as killed, trio.open_nursery() as nursery:
+            sim._runtime, sim._store = runtime, store
+            if crash_at is not None:
+                nursery.start_soon(crash, killed, crash_at)
+            try:
+                with trio.CancelScope() as sim._body:
+                    value = await system(sim)
+            except Exception as failure:  # the system's own, not in a nursery's group
+                error = failure
+            finally:
+                sim._body = None
+                if not crashed:
+                    nursery.cancel_scope.cancel()
+    except Exception as failure:  # the runtime's failure, as it is (it outranks the system's)
+        error = failure
     finally:
         sim._runtime = sim._store = None
     if crashed:

@@ -692,33 +692,47 @@ class Simulation:
     # --- lifecycle ------------------------------------------------------------------
 
     @asynccontextmanager
+    async def _watched(self, runtime: Runtime) -> AsyncIterator[trio.CancelScope]:
+        """Run ``runtime`` for the block, faults injected, watched until its shutdown has ended.
+
+        Gives the scope that kills the run (cancelled when it spins, or by a
+        crash). The block catches its own error (it would go up in a nursery's
+        group); the runtime's failure goes up as it is, in its place. The
+        watchdog watches the runtime's shutdown too: one that can never end
+        (``shutdown_timeout=math.inf``) would otherwise hang the run.
+        """
+        runtime.instruments.add(_Faults(self))
+        runtime.events.listen(self._on_event, kinds=[EventKind.GAVE_UP])
+        failure: Exception | None = None
+        with self._bounded() as outer:
+            async with trio.open_nursery() as watching:
+                try:
+                    async with running(runtime):
+                        watching.start_soon(self._watchdog)  # once the runtime has started
+                        yield outer
+                except Exception as error:  # raised below, not in the nursery's group
+                    failure = error
+                finally:
+                    watching.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    @asynccontextmanager
     async def _running(self, options: Mapping[str, object]) -> AsyncIterator[Simulation]:
         self._start = trio.current_time()
         runtime = Runtime(node="sim", seed=self.seed, **options)  # type: ignore[arg-type]
         self._runtime = runtime
-        runtime.instruments.add(_Faults(self))
-        runtime.events.listen(self._on_event, kinds=[EventKind.GAVE_UP])
-        failure: Exception | None = None
-        with self._bounded():
-            # The watchdog watches the runtime's shutdown too: one that can never end
-            # (``shutdown_timeout=math.inf``) would otherwise hang the run.
-            async with trio.open_nursery() as nursery:
-                try:
-                    async with running(runtime):
-                        nursery.start_soon(self._watchdog)  # once the runtime has started
-                        try:
-                            with trio.CancelScope() as self._body:
-                                yield self
-                        except Exception as error:  # raised below, not in the nursery's group
-                            failure = error
-                        finally:
-                            self._body = None
-                except Exception as error:  # the runtime's failure: raised below, as it is
-                    failure = error  # (it outranks the block's, caught before it)
-                finally:
-                    nursery.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+        block_error: Exception | None = None
+        async with self._watched(runtime):  # the runtime's failure outranks the block's
+            try:
+                with trio.CancelScope() as self._body:
+                    yield self
+            except Exception as error:
+                block_error = error
+            finally:
+                self._body = None
+        if block_error is not None:
+            raise block_error
         if self._stopped is not None:
             raise self._stopped
 
