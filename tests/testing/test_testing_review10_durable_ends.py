@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import trio
-from shutdown_support import Stubborn, Ticking
+from shutdown_support import Ticking
 
 from trouper.testing import (
-    Deadlock,
     DurableSimulation,
     MaxTimeExceeded,
     run_durable_simulation,
@@ -26,19 +25,6 @@ def test_the_systems_error_is_the_results_error_as_raised() -> None:
     plain = run_simulation(failing, seed=1)  # type: ignore[arg-type]
     assert type(durable.error) is type(plain.error) is ValueError
     assert str(durable.error) == str(plain.error) == "the system's own error"
-
-
-def test_a_shutdown_that_waits_for_ever_is_a_deadlock() -> None:
-    """An incarnation whose shutdown can never end fails with Deadlock instead of hanging."""
-
-    async def system(sim: DurableSimulation) -> str:
-        await sim.runtime.spawn(Stubborn, name="stubborn", shutdown=math.inf)
-        return "done"
-
-    result = run_durable_simulation(system, seed=1, shutdown_timeout=math.inf)
-    assert isinstance(result.error, Deadlock)
-    assert str(result.error).startswith("deadlock at t=0.0000: every task waits")
-    assert result.value == "done"
 
 
 def test_a_shutdown_that_goes_on_past_max_time_exceeds_it() -> None:

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 import trio
 from shutdown_support import Stubborn, Ticking
 
-from trouper.testing import Deadlock, MaxTimeExceeded, Simulation, run_simulation, simulate
+from trouper.testing import (
+    Deadlock,
+    DurableSimulationResult,
+    MaxTimeExceeded,
+    Simulation,
+    SimulationResult,
+    run_durable_simulation,
+    run_simulation,
+    simulate,
+)
 
 
-def test_a_shutdown_that_waits_for_ever_is_a_deadlock() -> None:
+@pytest.mark.parametrize("run", [run_simulation, run_durable_simulation])
+def test_a_shutdown_that_waits_for_ever_is_a_deadlock(
+    run: Callable[..., SimulationResult[str] | DurableSimulationResult[str]],
+) -> None:
     """No deadline bounds the shutdown: nothing can ever happen, the run says so (no hang)."""
 
     async def system(sim: Simulation) -> str:
         await sim.runtime.spawn(Stubborn, name="stubborn", shutdown=math.inf)
         return "done"
 
-    result = run_simulation(system, seed=1, shutdown_timeout=math.inf)
+    result = run(system, seed=1, shutdown_timeout=math.inf)
     assert isinstance(result.error, Deadlock)
     assert str(result.error).startswith("deadlock at t=0.0000: every task waits")
     assert result.value == "done"
