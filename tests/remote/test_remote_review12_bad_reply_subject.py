@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 from remote_support import Account, Balance, nodes, wait_for
+from test_remote_review_full_buffer import Flood, Flooder
 
+import trouper
+from relay_support import Relay
 from trouper.codec import Codec
 from trouper.remote import Nats, cluster_of, locate
 from trouper.remote.wire import NO_INCARNATION, frame, pack
@@ -59,3 +63,26 @@ async def test_requests_with_a_wildcard_reply_subject_leave_the_node_up(
             found = await locate(web, "acct")
             assert found is not None
             assert found.address.node == "bank"
+
+
+async def test_an_answer_queued_behind_others_and_dropped_is_counted_unsent(
+    cluster_server: NatsServer, prefix: str
+) -> None:
+    """A name check answered while the write buffer is full: dropped once it leaves, counted."""
+    async with trio.open_nursery() as nursery:
+        relay = Relay(cluster_server.url)
+        port = await nursery.start(relay.serve)
+        transport = Nats(f"nats://127.0.0.1:{port}", prefix=prefix, heartbeat=30.0)
+        async with trouper.open_runtime(node="bank", transport=transport) as bank:
+            flooder = await bank.spawn(Flooder)
+            cluster = cluster_of(bank)
+            with trio.fail_after(20):
+                relay.hold()  # what bank writes waits: its buffer fills, then its outbox
+                await flooder.tell(Flood(40))
+                await trio.testing.wait_all_tasks_blocked(0.2)
+                await publish_raw(cluster_server, [(f"{prefix}.node.bank", pack(["whois"]))])
+                await trio.testing.wait_all_tasks_blocked(0.2)  # bank has read it, answered
+                relay.release()
+                await wait_for(lambda: cluster.statistics().unsent == 1)
+                assert cluster.connected
+        nursery.cancel_scope.cancel()

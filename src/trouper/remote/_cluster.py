@@ -1482,7 +1482,7 @@ class Cluster:
             except OutboundBufferFull:
                 if client.status is Status.CONNECTED:
                     # Sent once the server has read the rest.
-                    outbox.raw(subject, payload, answer=reply)
+                    outbox.raw(subject, payload, answer=reply, counted=True)
                 else:
                     self._reply_lost(reply)
             except NatsError:
@@ -1490,7 +1490,7 @@ class Cluster:
             except ValueError as error:
                 self._unanswerable(subject, error)
         else:
-            outbox.raw(subject, payload, answer=reply)
+            outbox.raw(subject, payload, answer=reply, counted=True)
             outbox.publish_now()
 
     def _unanswerable(self, subject: str, error: ValueError) -> None:
@@ -1692,7 +1692,7 @@ class Cluster:
         # carried one number, and the receiver counted the next one's skip as lost.
         self._topic_seq = seq = self._topic_seq + 1
         data = self._topic_head + _pack_entry(seq, len(blob)) + blob
-        outbox.raw(f"{self._prefix}.topic.{subject}", data)
+        outbox.raw(f"{self._prefix}.topic.{subject}", data, counted=True)
         outbox.publish_now()
         self._sent += 1
         await cancel_shielded_checkpoint()
@@ -1818,15 +1818,14 @@ class Cluster:
     def _batch_lost(self, batch: Batch) -> None:
         """A batch could not be written at all: its tells become dead letters.
 
-        An ask's answer is remembered instead (``_reply_lost``), so that its
-        asker is told once this node is back.
+        An answer or a publish is counted unsent; an ask's answer is also
+        remembered (``_reply_lost``), so that its asker is told once this node
+        is back.
         """
-        if batch.answer is not None:
+        if batch.counted:  # an answer or a publish
             self._reply_lost(batch.answer)
             return
-        if not batch.messages:  # an ask (failed by the outbox), another answer, a control message
-            if batch.subject.startswith(f"{self._prefix}.topic."):  # a publish: counted unsent
-                self._unsent += 1
+        if not batch.messages:  # a request (failed by the outbox), a control message
             return
         address = batch.address
         peer = self._peer(address.node)

@@ -76,7 +76,17 @@ _NOBODY = Address("-", "/")
 class Batch:
     """Messages for one subject that leave as one NATS message (a frame of entries)."""
 
-    __slots__ = ("address", "answer", "data", "headers", "messages", "pending", "reply", "subject")
+    __slots__ = (
+        "address",
+        "answer",
+        "counted",
+        "data",
+        "headers",
+        "messages",
+        "pending",
+        "reply",
+        "subject",
+    )
 
     def __init__(
         self,
@@ -104,6 +114,10 @@ class Batch:
         # NATS headers (a tell's msg_id); such a batch holds that one message.
         self.answer: Reply | None = None
         # The ask it answers (the node's record of it), for on_lost to tell its asker later.
+        self.counted = False
+        # Whether its loss counts as one message unsent: an answer or a topic publish (a
+        # batch of tells counts each of them; a request fails its asker; a control message
+        # is not counted).
 
 
 class Outbox:
@@ -211,16 +225,19 @@ class Outbox:
         reply: str | None = None,
         pending: Pending | None = None,
         answer: Reply | None = None,
+        counted: bool = False,
     ) -> None:
-        """Queue a message that is no frame (an answer, a control message), in order.
+        """Queue a message that is no frame (an answer, a control message, a publish), in order.
 
         With ``reply``, a request (a watch): ``pending`` is failed if it cannot be sent.
         With ``answer``, the answer to that ask (``on_lost`` gets it back on the batch).
+        With ``counted``, a message whose loss counts as unsent (an answer, a publish).
         """
         batch = self._new(subject, _NOBODY, payload)
         batch.reply = reply
         batch.pending = pending
         batch.answer = answer
+        batch.counted = counted
 
     def seal(self, prefix: str) -> None:
         """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
