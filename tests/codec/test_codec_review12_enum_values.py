@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Literal
 
 import attrs
 import pytest
@@ -131,3 +132,47 @@ def test_an_enum_with_a_none_member_round_trips_where_it_is_not_optional() -> No
     codec = Codec(REGISTRY)
     encoded = codec.encode(PlainSwitch(Mode.OFF))
     assert codec.decode(encoded.type_name, encoded.payload) == PlainSwitch(Mode.OFF)
+
+
+@REGISTRY.message("review12.literal-switch")
+@attrs.frozen
+class LiteralSwitch:
+    """An optional field of a Literal that names the None-valued member."""
+
+    mode: Literal[Mode.OFF, Mode.ON] | None = None
+
+
+def test_an_optional_literal_of_a_none_member_is_refused_at_encode() -> None:
+    """As for the enum itself: ``Mode.OFF`` in the Literal would come back as the field's None."""
+    with pytest.raises(UnencodableMessage) as refused:
+        Codec(REGISTRY).encode(LiteralSwitch(Mode.OFF))
+    assert str(refused.value) == (
+        "cannot encode test_codec_review12_enum_values.LiteralSwitch: field 'mode' cannot be "
+        "read back: UnsupportedType(\"Literal[<Mode.OFF: None>, <Mode.ON: 'on'>] | None: "
+        "Mode.OFF's value is None, which the field reads as None, not as the member\")"
+    )
+
+
+class Light(enum.Enum):
+    """Another enum with a member of value "on", as ``Mode.ON``."""
+
+    ON = "on"
+
+
+@REGISTRY.message("review12.either-on")
+@attrs.frozen
+class EitherOn:
+    """A Literal of two members written alike: "on"."""
+
+    on: Literal[Mode.ON, Light.ON]
+
+
+def test_a_literal_of_two_values_written_alike_is_refused_at_encode() -> None:
+    """Both are written "on": a reader would take each for the last one named."""
+    with pytest.raises(UnencodableMessage) as refused:
+        Codec(REGISTRY).encode(EitherOn(Mode.ON))
+    assert str(refused.value) == (
+        "cannot encode test_codec_review12_enum_values.EitherOn: field 'on' cannot be read "
+        "back: UnsupportedType(\"Literal[<Mode.ON: 'on'>, <Light.ON: 'on'>]: Mode.ON and "
+        "Light.ON are both written as 'on', so they cannot be told apart\")"
+    )

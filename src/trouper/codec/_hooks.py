@@ -321,6 +321,22 @@ def _is_literal(tp: Any) -> bool:
     return typing.get_origin(tp) is typing.Literal
 
 
+def _written_as_nil(tp: Any) -> enum.Enum | None:
+    """A value of ``tp`` written as nil but not None: an enum member whose value is None.
+
+    An optional field reads a nil as None, never as that member.
+    """
+    values = list(tp) if _is_enum(tp) else typing.get_args(tp) if _is_literal(tp) else ()
+    return next((v for v in values if isinstance(v, enum.Enum) and v._value_ is None), None)
+
+
+def _literal_label(value: Any) -> str:
+    """An enum member as ``Mode.OFF``, any other value as its repr."""
+    if isinstance(value, enum.Enum):
+        return f"{_type_label(type(value))}.{value.name}"
+    return repr(value)
+
+
 def _is_number(tp: Any) -> bool:
     return tp is int or tp is float
 
@@ -496,14 +512,19 @@ def make_converter(
     conv.register_unstructure_hook_factory(_is_enum, enum_unstructure)
 
     # Literals: one of the values named, of its own class (True is not 1).
+    # Two values written alike (members of two enums of one value, or a member and
+    # its value) could not be told apart by a reader: refused when the hook is built.
     def literal_structure(tp: Any) -> StructureHook:
+        label = _type_label(tp)
         allowed: dict[tuple[type, Any], Any] = {}
         for arg in typing.get_args(tp):
-            if isinstance(arg, enum.Enum):
-                allowed[arg.value.__class__, arg.value] = arg
-            else:
-                allowed[arg.__class__, arg] = arg
-        label = _type_label(tp)
+            written = arg.value if isinstance(arg, enum.Enum) else arg
+            other = allowed.setdefault((written.__class__, written), arg)
+            if other is not arg:
+                raise UnsupportedType(
+                    f"{label}: {_literal_label(other)} and {_literal_label(arg)} are both "
+                    f"written as {short(written)}, so they cannot be told apart"
+                )
 
         def structure(value: Any, _: Any) -> Any:
             try:
@@ -827,12 +848,10 @@ def make_converter(
     def union_structure(tp: Any) -> StructureHook:
         has_none, classes, others = union_parts(tp)
         for other in others if has_none else ():
-            # Its member of value None is written as nil, which the union reads as None.
-            members: list[Any] = list(other) if _is_enum(other) else []  # type: ignore[call-overload]
-            none = next((m for m in members if m._value_ is None), None)
+            none = _written_as_nil(other)
             if none is not None:
                 raise UnsupportedType(
-                    f"{_type_label(tp)}: {_type_label(other)}.{none.name}'s value is None, "
+                    f"{_type_label(tp)}: {_literal_label(none)}'s value is None, "
                     "which the field reads as None, not as the member"
                 )
         label = _type_label(tp)
