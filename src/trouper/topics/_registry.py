@@ -616,9 +616,9 @@ class TopicRegistry:
             return
         if stopped:
             # The actor at ``owner`` stopped: a ref with no cell there (a
-            # ``durable_ref``) reaches its stored mailbox, which outlives it, so
-            # that ref's subscriptions stay until unsubscribed.
-            kept = {s: None for s in owned if not _has_cell(s._ref)}
+            # ``durable_ref``: no local actor's mailbox) reaches its stored mailbox,
+            # which outlives it, so that ref's subscriptions stay until unsubscribed.
+            kept = {s: None for s in owned if s._actor_mailbox is None}
             if kept:
                 self._by_owner[owner] = kept
                 owned = {s: None for s in owned if s not in kept}
@@ -1123,14 +1123,6 @@ def _closing(ref: ActorRef[object]) -> bool:
         return cell_of(ref).mailbox.closed
     except TypeError:
         return True
-
-
-def _has_cell(ref: ActorRef[object]) -> bool:
-    try:
-        cell_of(ref)
-    except TypeError:
-        return False
-    return True
 
 
 def _owner_of(ref: ActorRef[object]) -> Address:
