@@ -148,6 +148,7 @@ from trouper.errors import CallbackAskUnsupported, MailboxFull, RuntimeClosed
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
 from trouper.runtime.lowlevel import (
     Cell,
+    Mailbox,
     MemoryMailbox,
     SendKind,
     SharingEndpoint,
@@ -460,17 +461,21 @@ class Crossing:
             return
         key = ref.endpoint
         waiting = self._waiting.get(key, 0)
+        # The mailbox its tells go into: an actor's of this runtime, or the one a
+        # balancing pool's members share.
+        mailbox: Mailbox | None
         if isinstance(key, Cell):
-            # An actor of this runtime: its mailbox's room, as it is now, bounds
-            # what the loop sends ahead (a read: Trio is between two steps).
-            # Full counts the senders waiting for room, who go first.
             mailbox = key.mailbox
+        elif isinstance(key, SharingEndpoint):
+            mailbox = key.shared_mailbox()
+        else:
+            mailbox = None
+        if mailbox is not None:
+            # Its room, as it is now, bounds what the loop sends ahead (a read:
+            # Trio is between two steps). Full counts the senders waiting for
+            # room, who go first.
             if not mailbox.closed and (mailbox.full or waiting + len(mailbox) >= mailbox.size):
                 raise MailboxFull(ref.address, mailbox.size)
-        elif isinstance(key, SharingEndpoint) and (shared := key.shared_mailbox()) is not None:
-            # A balancing pool: the members' shared mailbox is where its tells go.
-            if not shared.closed and (shared.full or waiting + len(shared) >= shared.size):
-                raise MailboxFull(ref.address, shared.size)
         elif waiting >= self._limit:
             raise MailboxFull(ref.address, self._limit)
         self._waiting[key] = waiting + 1
