@@ -40,8 +40,11 @@ class Block:
 class Ticker(Actor):
     """Ticks every virtual second; waits for ever on ``Block``."""
 
+    period = 1.0
+    """Virtual seconds between two ticks."""
+
     async def on_start(self) -> None:
-        self.ctx.every(1.0, self.ctx.self_ref, Tick())
+        self.ctx.every(self.period, self.ctx.self_ref, Tick())
 
     @handler
     async def tick(self, message: Tick) -> None:
@@ -52,16 +55,27 @@ class Ticker(Actor):
         await trio.Event().wait()
 
 
-async def stuck(sim: Simulation) -> None:
+class MinuteTicker(Ticker):
+    """Ticks every virtual minute: a timer always pending, for hours, in few steps."""
+
+    period = 60.0
+
+
+async def stuck(sim: Simulation, ticker: type[Ticker] = Ticker) -> None:
     """Start a ``Ticker``, then wait for ever on another actor's answer."""
-    await sim.runtime.spawn(Ticker, name="ticker")
-    blocked = await sim.runtime.spawn(Ticker, name="blocked")
+    await sim.runtime.spawn(ticker, name="ticker")
+    blocked = await sim.runtime.spawn(ticker, name="blocked")
     await blocked.ask(Block())
 
 
+async def stuck_for_hours(sim: Simulation) -> None:
+    """``stuck`` with ``MinuteTicker``s: past the default bound at 60 ticks an hour, not 3600."""
+    await stuck(sim, MinuteTicker)
+
+
 async def long(sim: Simulation) -> float:
-    """Tick for two virtual hours, then finish."""
-    await sim.runtime.spawn(Ticker, name="ticker")
+    """Tick (every virtual minute) for two virtual hours, then finish."""
+    await sim.runtime.spawn(MinuteTicker, name="ticker")
     await trio.sleep(7200)
     return sim.now()
 
@@ -86,7 +100,7 @@ def test_a_stuck_system_with_a_periodic_timer_stops_at_max_time() -> None:
 
 def test_the_default_max_time_is_one_virtual_hour() -> None:
     """With no ``max_time`` given, a stuck run stops after 3600 virtual seconds."""
-    assert over_time(run_simulation(stuck, seed=1).error).time == 3600.0
+    assert over_time(run_simulation(stuck_for_hours, seed=1).error).time == 3600.0
 
 
 def test_max_time_none_lets_a_run_go_on_as_long_as_it_needs() -> None:
