@@ -1504,7 +1504,7 @@ class JetStreamStore:
                     latest.followers.append(publish)
                     return
                 if latest.stored:
-                    self._state_done(publish, stored=True)
+                    self._state_ended(publish, None)
                     self._acked(commit)
                     return
                 # The newer was refused: nothing newer is stored, this one may be.
@@ -1535,7 +1535,7 @@ class JetStreamStore:
         if type(publish) is _StatePublish and (
             isinstance(result, PubAck) or commit.error is not None
         ):
-            self._state_ended(publish, result)
+            self._state_ended(publish, None if isinstance(result, PubAck) else result)
         if commit.error is not None:
             return
         if isinstance(result, PubAck):
@@ -1588,30 +1588,29 @@ class JetStreamStore:
             commit.remaining += 1  # taken back above; _acked counts this publish done
             self._acked(commit)
             return
-        self._state_ended(publish, result)
         self._fail_commit(commit, result, publish)
 
-    def _state_ended(self, publish: _Publish, result: PubAck | BaseException) -> None:
+    def _state_ended(self, publish: _Publish, failure: BaseException | None) -> None:
         """``publish``, if a state, will not be sent again: end the older states that waited on it.
 
-        Stored, it stored theirs too (it holds what they did); not, they fail with it.
+        Stored (``failure`` None), it stored theirs too (it holds what they
+        did); not, they fail with it. Each ends the ones that waited on it in
+        turn (it may have had some when it came to wait itself).
         """
         if type(publish) is not _StatePublish:
             return
-        stored = isinstance(result, PubAck)
-        self._state_done(publish, stored=stored)
+        self._state_done(publish, stored=failure is None)
         followers = publish.followers
         if followers is None:
             return
         publish.followers = None
         for follower in followers:
-            self._state_done(follower, stored=stored)
-            if follower.commit.error is not None:
+            if failure is not None:
+                self._fail_commit(follower.commit, failure, follower)  # (ends it, as below)
                 continue
-            if isinstance(result, PubAck):
+            self._state_ended(follower, None)
+            if follower.commit.error is None:
                 self._acked(follower.commit)
-            else:
-                self._fail_commit(follower.commit, result, follower)
 
     def _state_done(self, publish: _StatePublish, *, stored: bool) -> None:
         """Note that the state ``publish`` ended; forget its subject once none of it is open."""
@@ -1713,7 +1712,6 @@ class JetStreamStore:
                     if not _busy(error):
                         for publish in group:
                             if publish.mailbox == mailbox:
-                                self._state_ended(publish, error)
                                 self._fail_commit(publish.commit, error, publish)
                         continue
                     pause = max(pause, 0.2)
@@ -1857,12 +1855,10 @@ class JetStreamStore:
         The client refuses a publish at once when it is closed: that is the
         store's failure (its watch may not have run yet), not one refusal.
         """
-        if publish is not None:
-            self._state_ended(publish, error)
         if isinstance(error, ConnectionClosed):
             self._fail_store(error)
             if self._failure is not None:
-                self._fail_commit(commit, self._failure)
+                self._fail_commit(commit, self._failure, publish)
                 return
         self._fail_commit(commit, error, publish)
 
@@ -1873,7 +1869,10 @@ class JetStreamStore:
 
         A refusal is raised as ``StoreRefused`` naming what was refused (the
         store goes on), logged as an error while the store is open.
+        ``publish``, not sent again, ends the older states waiting on it.
         """
+        if publish is not None:
+            self._state_ended(publish, error)
         if commit.error is not None:
             return
         failure: StoreFailed
