@@ -762,8 +762,8 @@ class Client:
         # the CONSUMER.MSG.NEXT subject they pull on (a refused pull fails them too).
         self._pulls: dict[str, str] = {}
         # Those of _requests that no task waits on (the expirer fails them after
-        # reply_timeout): token -> the subject, in the same order.
-        self._unattended: dict[str, str] = {}
+        # reply_timeout), in the same order: a set kept in order (the values are None).
+        self._unattended: dict[str, None] = {}
         # Told of every disconnect and reconnect: the pull feeds and message
         # streams, each there from its making until it closes.
         self._link_watchers: set[_LinkWatcher] = set()
@@ -1298,6 +1298,20 @@ class Client:
         self._reply_handlers[token] = handler
         return token, self._inbox + token
 
+    def _pull_entry(self, subject: str, handler: ReplyHandler) -> str:
+        """Register ``handler`` of pulls made on ``subject``; return its token.
+
+        An entry of the reply table (``handler`` hears the close) and of
+        ``_pulls`` (it hears a refused pull), until ``_forget_pulls``.
+        """
+        token, _ = self._reply_subject(handler)
+        self._pulls[token] = subject
+        return token
+
+    def _forget_pulls(self, token: str) -> None:
+        self._reply_handlers.pop(token, None)
+        self._pulls.pop(token, None)
+
     def _request_soon(
         self,
         subject: str,
@@ -1329,7 +1343,7 @@ class Client:
             raise
         self._requests[token] = (self._queued, subject)
         if not attended:
-            self._unattended[token] = subject
+            self._unattended[token] = None
         return token, added
 
     def _forget_request(self, token: str) -> None:
@@ -1944,11 +1958,11 @@ class Client:
             mark = marks.popleft()
             unattended, requests = self._unattended, self._requests
             expired = []
-            for token, subject in unattended.items():
+            for token in unattended:
                 request = requests.get(token)
                 if request is None or request[0] > mark:
                     break
-                expired.append((token, subject))
+                expired.append((token, request[1]))
             for token, subject in expired:
                 handler = self._reply_handlers.get(token)
                 self._forget_request(token)

@@ -729,20 +729,29 @@ def _pause_after(refusals: int) -> float:
     return min(_REFUSED_PAUSE * (1 << min(refusals - 1, 16)), _REFUSED_PAUSE_MAX)
 
 
-async def _not_found(consumer: PullConsumer) -> JetStreamError | None:
-    """After a pull had no responder (503): the error if the consumer or its stream is gone.
+async def _look_into_missing(puller: MessageStream | PullFeed) -> bool:
+    """After a pull of ``puller`` had no responder (503): whether its consumer is gone.
 
-    ``None`` if the server says it is there, or cannot say (no leader yet in
-    a cluster, a drop...): the caller pulls again after a pause.
+    Gone (the consumer, or its stream, not found), ``puller`` fails with that
+    error. Else (the server says it is there, or cannot say: no leader yet in
+    a cluster, a drop...) a refusal is counted: ``puller`` pulls again after
+    its pause. Cancelled, it is left for the next caller to ask again.
     """
+    puller._missing = False
     try:
-        await consumer.info()
+        await puller._consumer.info()
     except JetStreamError as error:
         if error.err_code in (10014, 10059):  # consumer, or stream, not found
-            return error
+            puller._fail(error)
+            return True
     except NatsError:
         pass
-    return None
+    except BaseException:
+        puller._missing = True  # cancelled
+        raise
+    puller._refusals += 1
+    puller._retry_at = trio.current_time() + _pause_after(puller._refusals)
+    return False
 
 
 _PUB_ACK: Final = re.compile(
@@ -1251,7 +1260,6 @@ class PublishPipeline:
         self.acks.append(None)
 
         def on_reply(msg: Msg | NatsError) -> None:
-            client._forget_request(token)
             self._tokens.discard(token)
             self._in_flight -= 1
             try:
@@ -1266,16 +1274,13 @@ class PublishPipeline:
             if self._lot:
                 self._lot.unpark_all()
 
-        token, reply = client._reply_subject(on_reply)
-        try:
-            added = client._buffer_publish(subject, payload, reply, headers, own_reply=True)
-        except BaseException:
-            client._reply_handlers.pop(token, None)
-            self.acks.pop()
-            raise
         # A request: its handler hears ConnectionLost if the connection drops
         # once it is written (its ack is lost), as js.publish does.
-        client._requests[token] = (client._queued, subject)
+        try:
+            token, added = client._request_soon(subject, payload, headers, on_reply, attended=True)
+        except BaseException:
+            self.acks.pop()
+            raise
         self._tokens.add(token)
         self._in_flight += 1
         await client._after_write(added)
@@ -1385,18 +1390,16 @@ class PullConsumer:
         # subscription of their own; the reply table only tells us of a close.
         inbox = client.new_inbox()
         sub = client._subscribe_now(inbox, callback=on_message)
-        token, _ = client._reply_subject(on_message)
+        subject = self._pull_subject()
+        token = client._pull_entry(subject, on_message)  # (a refused pull fails it)
         try:
-            subject = self._pull_subject()
             added = client._buffer_publish(subject, json.dumps(request).encode(), inbox, None)
-            client._pulls[token] = subject  # (a refused pull fails it)
             await client._after_write(added)
             # The server ends the pull; if that end is lost (a reconnect), stop anyway.
             with trio.move_on_after((0 if no_wait else expires) + _PULL_GRACE):
                 await done.wait()
         finally:
-            client._reply_handlers.pop(token, None)
-            client._pulls.pop(token, None)
+            client._forget_pulls(token)
             client._unsubscribe(sub)
         return msgs
 
@@ -1505,10 +1508,9 @@ class MessageStream:
         self._error: BaseException | None = None
         # The inbox subscription the server delivers to (a new one after each drop).
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
-        # Our entry in the client's reply table, only to hear that it closed.
-        self._token, _ = client._reply_subject(self._on_message)
-        # A pull the server refuses (publish permissions) ends the stream with that error.
-        client._pulls[self._token] = self._subject
+        # Our entry in the client's reply table, only to hear that it closed, or
+        # that the server refused a pull (publish permissions): the stream ends.
+        self._token = client._pull_entry(self._subject, self._on_message)
         client._link_watchers.add(self)
 
     def _connection_lost(self) -> None:
@@ -1567,19 +1569,10 @@ class MessageStream:
 
     async def _look_into_missing(self) -> None:
         """After a pull had no responder: end the stream if the consumer is gone, else pause."""
-        self._missing = False
         try:
-            gone = await _not_found(self._consumer)
-        except BaseException:
-            self._missing = True  # cancelled: the next reader asks again
-            self._lot.unpark_all()
-            raise
-        if gone is not None:
-            self._fail(gone)
-            return
-        self._refusals += 1
-        self._retry_at = trio.current_time() + _pause_after(self._refusals)
-        self._lot.unpark_all()
+            await _look_into_missing(self)
+        finally:
+            self._lot.unpark_all()  # (cancelled: for the next reader to ask again)
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -1645,8 +1638,7 @@ class MessageStream:
         return await self.next_msg()
 
     def _close(self) -> None:
-        self._client._reply_handlers.pop(self._token, None)
-        self._client._pulls.pop(self._token, None)
+        self._client._forget_pulls(self._token)
         self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
@@ -1734,11 +1726,10 @@ class PullFeed:
         # The CONSUMER.MSG.NEXT subject.
         self._subject = consumer._pull_subject()
         # The inbox the server delivers to (a new one whenever pulls are given
-        # up for lost), and our reply-table entry (to hear of a close).
+        # up for lost), and our reply-table entry (to hear of a close, or of a
+        # pull the server refused (publish permissions): the feed ends).
         self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
-        self._token, _ = client._reply_subject(self._on_closed)
-        # A pull the server refuses (publish permissions) ends the feed with that error.
-        client._pulls[self._token] = self._subject
+        self._token = client._pull_entry(self._subject, self._on_closed)
         client._link_watchers.add(self)
 
     def _on_closed(self, msg: Msg | NatsError) -> None:
@@ -1864,18 +1855,8 @@ class PullFeed:
             if self._error is not None:
                 raise self._error
             if self._missing:
-                self._missing = False
-                try:
-                    gone = await _not_found(self._consumer)
-                except BaseException:
-                    self._missing = True  # cancelled: the next wait() asks again
-                    raise
-                if gone is not None:
-                    self._fail(gone)
-                    continue
-                self._refusals += 1  # there: pull again after a refusal's pause
-                self._retry_at = trio.current_time() + _pause_after(self._refusals)
-                self._paused = True
+                if not await _look_into_missing(self):
+                    self._paused = True  # there: pull again after a refusal's pause
                 continue
             if self._kicked.is_set():
                 self._kicked = trio.Event()
@@ -1904,8 +1885,7 @@ class PullFeed:
 
     def close(self) -> None:
         """Stop: unsubscribe (idempotent); a task in ``wait()`` gets ``ConnectionClosed``."""
-        self._client._reply_handlers.pop(self._token, None)
-        self._client._pulls.pop(self._token, None)
+        self._client._forget_pulls(self._token)
         self._client._link_watchers.discard(self)
         if self._sub.active:
             self._client._unsubscribe(self._sub)
