@@ -1703,13 +1703,13 @@ class JetStreamStore:
                     else:
                         await self._make_if_missing(self._dead_config())
                         await self._make_if_missing(self._state_config())
-                except (NoResponders, ConnectionLost, OutboundBufferFull):
-                    pause = max(pause, 0.2)
                 except ConnectionClosed as error:
                     self._fail_store(error)
                     return
-                except JetStreamError as error:
-                    if not _busy(error):
+                except NatsError as error:
+                    if not _passing(error):
+                        # Refused (a limit, a permission...): as in open_feed, though
+                        # the writes that needed it fail alone and the store goes on.
                         for publish in group:
                             if publish.mailbox == mailbox:
                                 self._fail_commit(publish.commit, error, publish)
