@@ -4,11 +4,11 @@ Theory of operation
 -------------------
 A runtime opened with ``transport=Nats(...)`` makes its ``Cluster`` (the
 ``"remote"`` extension) and ``join``s: one NATS connection, seven callback
-subscriptions and three background tasks (heartbeats, the liveness check,
-the outbox), all in the runtime's Trio thread. Nothing spends a task per
-message: the client's reader task calls the callbacks, which decode and put
-messages straight into mailboxes (``send_nowait``) or queue asks with a
-reply callback (``Cell.ask_soon``).
+subscriptions (and one more while joining) and three background tasks
+(heartbeats, the liveness check, the outbox), all in the runtime's Trio
+thread. Nothing spends a task per message: the client's reader task calls
+the callbacks, which decode and put messages straight into mailboxes
+(``send_nowait``) or queue asks with a reply callback (``Cell.ask_soon``).
 
 Inbound, in the order of arrival (one connection per node, so messages from
 one node arrive in the order it sent them):
@@ -45,6 +45,12 @@ one node arrive in the order it sent them):
   subscribers here; one queue subscription per queue group with members here
   takes the group's messages.
 - ``P.locate``: cluster-wide name lookups.
+- ``P.claim.<me>``, only while joining: another runtime's claim to this node's
+  name. Each joiner claims its name before it asks whether the name is free
+  (``whois``); one that hears a rival's claim before the server has its
+  subscriptions gives way. The server keeps each connection's order, so of two
+  runtimes joining under one name at once, one hears the other's claim in time,
+  or the other's ``whois`` finds it subscribed: they never both get in.
 - ``P.reply.<me>.*.*``: the answers to this node's asks, one subject per
   ask waiting (``P.reply.<me>.<node asked>.<number>``), so that the server's
   "no responders" on it fails that ask alone; each answer carries its token.
@@ -374,6 +380,8 @@ class Cluster:
         # What this node sends to other nodes' actors, in order (while joined).
         self._incarnation = secrets.token_bytes(8)
         # Identifies this run of the node in frames and heartbeats.
+        self._rival = False
+        # Whether another runtime claimed this node's name while this one joined (``join``).
         self._codec = Codec(resolver=self.resolve)
         # Turns messages into bytes; refs in them into local or remote refs.
         self._prefix = "trouper"
@@ -669,6 +677,9 @@ class Cluster:
             write_buffer_size=_WRITE_BUFFER,
             on_event=self._on_client_event,
         ) as client:
+            # Claimed before it is checked: see "P.claim.<me>" above.
+            claims = await client.subscribe(f"{prefix}.claim.{node}", callback=self._on_claim)
+            await client.publish(f"{prefix}.claim.{node}", self._incarnation)
             await self._check_name_is_free(client, node)
             await client.subscribe(f"{prefix}.actor.{node}.>", callback=self._on_actor_message)
             await client.subscribe(f"{prefix}.node.{node}", callback=self._on_control)
@@ -681,6 +692,9 @@ class Cluster:
             # The server has the subscriptions once this returns (a drop meanwhile is waited
             # out: the client makes them again when it reconnects).
             await _flush_across_drops(client)
+            if self._rival:  # claimed by another before the server had this one's subscriptions
+                raise NodeNameTaken(node)
+            await claims.unsubscribe()
             topics: TopicRegistry = self._runtime.topics
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -739,6 +753,11 @@ class Cluster:
             if not lost:
                 return  # nobody answered in time
             await _flush_across_drops(client)
+
+    def _on_claim(self, msg: Msg) -> None:
+        """Another runtime claims this node's name as both join (this one's own claim is not)."""
+        if msg.data != self._incarnation:
+            self._rival = True
 
     def _heartbeat(self, client: Client, kind: str) -> None:
         beat = [kind, self._incarnation.hex(), self._interval()]
