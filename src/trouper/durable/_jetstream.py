@@ -141,6 +141,9 @@ CONSUMER: Final = "trouper"
 _FULL_PAUSE: Final = 0.05
 """Seconds before a publish refused by a full mailbox is tried again (doubling to 1 s)."""
 
+_PASSING_PAUSE: Final = 0.2
+"""Seconds before a request that failed for now (``_passing``) is made again."""
+
 _MAX_PREFIX: Final = 255 - len("_mailbox_") - 1
 """The longest prefix: the server keeps stream names to 255 bytes, a mailbox's adds 10 or more."""
 
@@ -1001,7 +1004,7 @@ class JetStreamStore:
                     # dropped with a request out (made or not, it is made again the
                     # same): try again shortly, as a publish would be.
                     self._writable()
-                    await trio.sleep(0.2)
+                    await trio.sleep(_PASSING_PAUSE)
                     continue
                 # The server refused the stream or the consumer (another consumer
                 # took the work queue, a limit, a permission): the mailbox cannot be
@@ -1714,7 +1717,7 @@ class JetStreamStore:
                             if publish.mailbox == mailbox:
                                 self._fail_commit(publish.commit, error, publish)
                         continue
-                    pause = max(pause, 0.2)
+                    pause = max(pause, _PASSING_PAUSE)
             for publish in group:
                 if not publish.missing:
                     pause = max(pause, publish.waits)
@@ -2046,7 +2049,7 @@ class JetStreamStore:
                     return None
                 if not _passing(error):
                     raise
-                await trio.sleep(0.2)
+                await trio.sleep(_PASSING_PAUSE)
                 continue
             return found.data
 
