@@ -25,7 +25,7 @@ ACK = "$JS.ACK.ORDERS.worker.1.7.7.1700000000000000000.0"
 INFO = {"stream_name": "ORDERS", "name": "worker", "config": {"durable_name": "worker"}}
 
 
-async def _no_responder_then_serve(peer: Peer, asked: list[str]) -> None:
+async def no_responder_then_serve(peer: Peer, asked: list[str]) -> None:
     """Answer the first pull with a 503, the consumer's info with itself, the next pull with one."""
     sids: dict[str, int] = {}
     pulls = 0
@@ -60,7 +60,7 @@ async def test_consume_pulls_again_soon_after_a_503_when_the_consumer_exists() -
                 consumer.consume(batch=10, expires=30) as messages,
                 trio.open_nursery() as nursery,
             ):
-                nursery.start_soon(_no_responder_then_serve, peer, asked)
+                nursery.start_soon(no_responder_then_serve, peer, asked)
                 msg = await messages.next_msg()
     assert msg.data == b"x"
     assert asked == ["pull", "info", "pull"]
@@ -74,7 +74,7 @@ async def test_a_feed_pulls_again_after_a_pause_after_a_503_when_the_consumer_ex
         async with fake_server() as server, connected(server) as (nc, peer):
             feed = PullConsumer(nc.jetstream(), "ORDERS", "worker").feed(got.append, expires=30)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_no_responder_then_serve, peer, asked)
+                nursery.start_soon(no_responder_then_serve, peer, asked)
                 pulled = trio.current_time()
                 feed.pull(10)
                 await feed.wait()

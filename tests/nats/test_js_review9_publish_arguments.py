@@ -37,7 +37,8 @@ _names = itertools.count()
 
 
 @asynccontextmanager
-async def _stream(nats_url: str) -> AsyncIterator[tuple[Client, JetStream, str]]:
+async def memory_stream(nats_url: str) -> AsyncIterator[tuple[Client, JetStream, str]]:
+    """A client, its JetStream and a fresh memory stream's name (on ``<name>.>``), deleted after."""
     name = f"R9P{next(_names)}"
     with trio.fail_after(10):
         async with connect(nats_url) as nc:
@@ -56,7 +57,7 @@ _EMPTY_ID = r"^msg_id must be a non-empty string \(or None for no id\), got ''$"
 
 async def test_an_empty_msg_id_is_refused_and_nothing_is_stored(nats_url: str) -> None:
     """publish, publish_soon and a pipeline's publish refuse msg_id="" before sending."""
-    async with _stream(nats_url) as (_, js, name):
+    async with memory_stream(nats_url) as (_, js, name):
         with pytest.raises(ValueError, match=_EMPTY_ID):
             await js.publish(f"{name}.a", b"x", msg_id="")
         acks: list[PubAck | NatsError] = []
@@ -86,7 +87,7 @@ async def test_a_header_given_both_ways_is_refused(
         rf"^{argument}= sets the {header} header, which headers already holds: "
         "give it one way only$"
     )
-    async with _stream(nats_url) as (_, js, name):
+    async with memory_stream(nats_url) as (_, js, name):
         headers = {header: "a"}
         with pytest.raises(ValueError, match=message):
             await js.publish(f"{name}.a", b"x", headers=headers, **{argument: value})  # type: ignore[arg-type]
@@ -106,7 +107,7 @@ async def test_get_msg_and_delete_msg_refuse_a_seq_that_is_not_a_sequence(
 ) -> None:
     """seq must be an int >= 1: a bool, a negative, zero, a float or a str raise ValueError."""
     message = rf"^seq must be an int >= 1, got {seq!r}$".replace("(", r"\(").replace(")", r"\)")
-    async with _stream(nats_url) as (_, js, name):
+    async with memory_stream(nats_url) as (_, js, name):
         await js.publish(f"{name}.a", b"x")
         with pytest.raises(ValueError, match=message):
             await js.get_msg(name, seq=seq)  # type: ignore[arg-type]
@@ -121,7 +122,7 @@ async def test_get_msg_and_delete_msg_refuse_a_seq_that_is_not_a_sequence(
 async def test_expected_last_seq_refuses_what_is_not_a_sequence(nats_url: str, seq: object) -> None:
     """expected_last_seq must be an int >= 0 (0: the stream is empty); nothing is sent otherwise."""
     message = rf"^expected_last_seq must be an int >= 0, got {seq!r}$"
-    async with _stream(nats_url) as (_, js, name):
+    async with memory_stream(nats_url) as (_, js, name):
         with pytest.raises(ValueError, match=message):
             await js.publish(f"{name}.a", b"x", expected_last_seq=seq)  # type: ignore[arg-type]
         async with js.publish_pipeline() as pipe:
