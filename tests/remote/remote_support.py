@@ -236,6 +236,23 @@ async def watch_from(
     await wait_for(lambda: trouper.remote.cluster_of(watched).statistics().peers == 1)
 
 
+async def stop_watched(
+    watching: Runtime, watched: Runtime, factory: type[Actor], name: str, seen: list[object]
+) -> ActorRef[object]:
+    """Start ``factory`` as ``name`` on ``watched``, watch it from ``watching``, fail it.
+
+    It is told ``Explode``, which it answers by raising; started ``TEMPORARY``,
+    it stops for good. Returns its remote ref once the watcher's report (the
+    reason ``factory`` raised, as it crossed) is in ``seen``.
+    """
+    await watched.spawn(factory, name=name, restart=trouper.Restart.TEMPORARY)
+    ref = watching.remote(watched.node, name)
+    await watch_from(watching, watched, ref, seen)
+    await ref.tell(Explode("x"))
+    await wait_for(lambda: bool(seen))
+    return ref
+
+
 @trouper.message("remote_test.watchers")
 @attrs.frozen
 class CountWatchers(trouper.Request[int]):

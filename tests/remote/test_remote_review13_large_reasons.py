@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 import trio
-from remote_support import Explode, Watched, nodes, wait_for, watch_from
+from remote_support import Explode, Watched, nodes, stop_watched, wait_for, watch_from
 
-from trouper import Actor, Restart, handler
+from trouper import Actor, handler
 from trouper.errors import HandlerError, RemoteError
 from trouper.remote import Nats
 
@@ -37,12 +37,8 @@ async def test_an_actor_stopped_by_a_huge_error_is_reported_to_a_watcher_on_anot
     """The watcher gets ``Terminated`` with the error, its text cut; nothing is dropped."""
     seen: list[object] = []
     async with nodes(transport, "bank", "web") as (bank, web):
-        await bank.spawn(Bomb, name="bomb", restart=Restart.TEMPORARY)
-        bomb = web.remote("bank", "bomb")
         with trio.fail_after(10):
-            await watch_from(web, bank, bomb, seen)
-            await bomb.tell(Explode("x"))
-            await wait_for(lambda: bool(seen))
+            await stop_watched(web, bank, Bomb, "bomb", seen)
     assert seen == [Watched("/bomb", "bank", "RemoteError")]
 
 
@@ -52,12 +48,8 @@ async def test_a_watch_of_an_actor_that_stopped_by_a_huge_error_gets_its_reason(
     """The watch's answer ("gone", with the remembered reason) fits in one message too."""
     seen: list[object] = []
     async with nodes(transport, "bank", "web") as (bank, web):
-        await bank.spawn(Bomb, name="bomb", restart=Restart.TEMPORARY)
-        bomb = web.remote("bank", "bomb")
         with trio.fail_after(10):
-            await watch_from(web, bank, bomb, seen)
-            await bomb.tell(Explode("y"))
-            await wait_for(lambda: len(seen) == 1)
+            bomb = await stop_watched(web, bank, Bomb, "bomb", seen)
             await watch_from(web, bank, bomb, seen)  # a watch of an actor gone
             await wait_for(lambda: len(seen) == 2)
     assert seen == [Watched("/bomb", "bank", "RemoteError")] * 2

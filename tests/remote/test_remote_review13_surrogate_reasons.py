@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 import trio
-from remote_support import Explode, Watched, nodes, wait_for, watch_from
+from remote_support import Explode, Watched, nodes, stop_watched
 
-from trouper import Actor, Restart, handler
+from trouper import Actor, handler
 from trouper.errors import HandlerError, RemoteError
 from trouper.remote import Nats
 
@@ -36,12 +36,8 @@ async def test_an_actor_stopped_by_an_error_naming_an_undecodable_file_is_report
     """The watcher on the other node gets ``Terminated``; the notice is not lost."""
     seen: list[object] = []
     async with nodes(transport, "bank", "web") as (bank, web):
-        await bank.spawn(Reader, name="reader", restart=Restart.TEMPORARY)
-        reader = web.remote("bank", "reader")
         with trio.fail_after(10):
-            await watch_from(web, bank, reader, seen)
-            await reader.tell(Explode("go"))
-            await wait_for(lambda: bool(seen))
+            await stop_watched(web, bank, Reader, "reader", seen)
     assert seen == [Watched("/reader", "bank", "RemoteError")]
 
 
