@@ -1594,6 +1594,13 @@ class Client:
         self._reconnected_lot.unpark_all()
         self._writer_lot.unpark_all()
         self._report(Closed(reason))
+        self._raise_held(failed)
+
+    def _raise_held(self, failed: BaseException | None) -> None:
+        """Raise ``failed``, a user's callback's error (see ``_tell_each``), if any.
+
+        The user's error, whatever its type: it closes the client (as ``_report``'s).
+        """
         if failed is not None:
             self._user_error = failed
             raise failed
@@ -1852,10 +1859,7 @@ class Client:
             elif isinstance(error, PermissionsViolation) and error.operation == "publish":
                 failed = self._refuse_requests(error)
             self._report(AsyncError(error))
-            if failed is not None:
-                # The user's error, whatever its type: it closes the client (as in _abort).
-                self._user_error = failed
-                raise failed
+            self._raise_held(failed)
         elif isinstance(event, InfoEvent):
             self._on_info(event.info, self._current)
 
@@ -2007,9 +2011,7 @@ class Client:
             watcher._connection_lost()
         self._room_lot.unpark_all()
         self._report(Disconnected(reason))
-        if failed is not None:
-            self._user_error = failed
-            raise failed
+        self._raise_held(failed)
 
     def _keep_unwritten(self) -> None:
         """Put back in front of ``_out`` every command the lost connection did not take whole.
