@@ -42,7 +42,7 @@ from trouper.errors import AskCycle
 if TYPE_CHECKING:
     from trouper.runtime._cell import Cell
 
-__all__ = ["Ask", "ReplyCallback", "check_cycle"]
+__all__ = ["Ask", "ReplyCallback", "ask_chain", "check_cycle"]
 
 log = logging.getLogger("trouper")
 
@@ -113,16 +113,28 @@ class Ask:
         return result.unwrap()
 
 
+def ask_chain(start: Cell, end: Cell) -> list[Cell] | None:
+    """The chain of asks from ``start`` to ``end`` (both included), or ``None`` if it ends first.
+
+    The chain followed is ``start``, the cell ``start``'s handler is asking
+    (``asking``), and so on; it never loops (``check_cycle`` keeps it so).
+    """
+    cell: Cell | None = start
+    chain: list[Cell] = []
+    while cell is not None:
+        chain.append(cell)
+        if cell is end:
+            return chain
+        cell = cell.asking
+    return None
+
+
 def check_cycle(asker: Cell, target: Cell) -> None:
     """Raise ``AskCycle`` if ``asker`` asking ``target`` would close a cycle of asks.
 
     ``asker`` is the cell whose handler makes the ask; the chain followed is
     ``target``, the cell ``target``'s handler is asking, and so on.
     """
-    cell: Cell | None = target
-    chain = [asker]
-    while cell is not None:
-        chain.append(cell)
-        if cell is asker:
-            raise AskCycle(tuple(c.address.path for c in chain))
-        cell = cell.asking
+    chain = ask_chain(target, asker)
+    if chain is not None:
+        raise AskCycle(tuple(c.address.path for c in (asker, *chain)))

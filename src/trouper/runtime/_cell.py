@@ -103,7 +103,7 @@ from trouper.errors import (
     StartFailed,
     UnhandledMessage,
 )
-from trouper.runtime._ask import Ask, check_cycle
+from trouper.runtime._ask import Ask, ask_chain, check_cycle
 from trouper.runtime._bonds import Bonds
 from trouper.runtime._envelopes import Carried, WithMsgId, message_of
 from trouper.runtime._frames import release_frames_unless_failing
@@ -1137,19 +1137,16 @@ class Cell:
         if waiter is None or waiter.asking is not None:
             yield  # not an actor's own task (a timer's, the supervisor's), or asking already
             return
-        cell: Cell | None = self
-        while cell is not None:
-            if cell is waiter:
-                self._cycle_waits += 1
-                try:
-                    serving = self._serving
-                    if self._pending in _ENDING and serving is not None and not self._parked:
-                        serving.cancel()  # (a restart not commanded yet: ``command`` cuts it)
-                    yield
-                finally:
-                    self._cycle_waits -= 1
-                return
-            cell = cell.asking
+        if ask_chain(self, waiter) is not None:
+            self._cycle_waits += 1
+            try:
+                serving = self._serving
+                if self._pending in _ENDING and serving is not None and not self._parked:
+                    serving.cancel()  # (a restart not commanded yet: ``command`` cuts it)
+                yield
+            finally:
+                self._cycle_waits -= 1
+            return
         waiter.asking = self
         try:
             yield
