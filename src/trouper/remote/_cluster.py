@@ -1518,7 +1518,10 @@ class Cluster:
         log.warning("node %r: an answer to %r could not be sent: %s", self.node, subject, error)
 
     def _reply_lost(self, reply: Reply | None) -> None:
-        """An answer could not be written (cut off): count it; remember an ask's to tell later."""
+        """An answer (or a publish: ``reply`` is ``None``) could not be written: count it.
+
+        An ask's answer is remembered, to tell its asker once this node is back.
+        """
         self._unsent += 1
         if reply is not None:
             self._lost_replies.append(reply)
