@@ -1527,11 +1527,19 @@ class JetStreamStore:
                 msg_id=publish.key,
             )
         except OutboundBufferFull:
-            commit.parked += 1
-            assert self._retry is not None
-            self._retry.send_nowait(publish)
-            if self._leaving:
-                self._let_leave(commit.batch)
+            self._park(publish)
+
+    def _park(self, publish: _Publish) -> None:
+        """Hand ``publish`` (counted in its commit) to the retrier, to be sent again after a pause.
+
+        A waiter of its batch that was cancelled leaves now (see ``durable``).
+        """
+        commit = publish.commit
+        commit.parked += 1
+        assert self._retry is not None
+        self._retry.send_nowait(publish)
+        if self._leaving:
+            self._let_leave(commit.batch)
 
     def _on_ack(self, publish: _Publish, result: PubAck | NatsError) -> None:
         commit = publish.commit
@@ -1576,11 +1584,7 @@ class JetStreamStore:
                     publish.full = True
                     self._full[mailbox] = self._full.get(mailbox, 0) + 1
                 commit.remaining += 1
-                commit.parked += 1
-                assert self._retry is not None
-                self._retry.send_nowait(publish)
-                if self._leaving:
-                    self._let_leave(commit.batch)
+                self._park(publish)
                 return
         except (NatsError, ValueError) as error:
             self._unsent(commit, error, publish)
