@@ -369,7 +369,7 @@ class Cell:
         self._cycle_waits = 0
         # How many actors its running handler is asking (directly or through others) now
         # wait on its stop or restart (``waited_on``): while > 0, the handler can never
-        # return, so a STOP (at the wait's start) or a TERMINATE cuts it off at once.
+        # return, so a STOP or a TERMINATE cuts it off at once (``_cut_waited_on``).
         self._stop_deadline = math.inf
         # When a stop must be over: the scope's and the children host's deadline.
         self._end_by = math.inf
@@ -980,8 +980,8 @@ class Cell:
             elif command is Command.TERMINATE and self._serving is not None and not self._parked:
                 self._end_by = self.runtime.now() + self.stop_timeout
                 self._serving.deadline = self._end_by
-                if self._cycle_waits:
-                    self._serving.cancel()  # its handler waits on who waits on this restart
+            if self._cycle_waits:
+                self._cut_waited_on()
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
             self._deferred = reason
@@ -1140,9 +1140,7 @@ class Cell:
         if ask_chain(self, waiter) is not None:
             self._cycle_waits += 1
             try:
-                serving = self._serving
-                if self._pending in _ENDING and serving is not None and not self._parked:
-                    serving.cancel()  # (a restart not commanded yet: ``command`` cuts it)
+                self._cut_waited_on()  # (a stop or restart not commanded yet: ``command`` cuts)
                 yield
             finally:
                 self._cycle_waits -= 1
@@ -1152,6 +1150,17 @@ class Cell:
             yield
         finally:
             waiter.asking = None
+
+    def _cut_waited_on(self) -> None:
+        """Cut the running handler off if this actor ends while ``_cycle_waits`` > 0.
+
+        That handler asks (through others) an actor waiting on this stop or
+        restart: it can never return, and its deadline would cut it off only
+        later (or never, with children).
+        """
+        serving = self._serving
+        if self._pending in _ENDING and serving is not None and not self._parked:
+            serving.cancel()
 
     async def wait_stopped(self) -> None:
         """Wait until the actor has stopped for good."""
