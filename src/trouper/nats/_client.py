@@ -107,6 +107,7 @@ from trio.lowlevel import (
     wait_writable,
 )
 
+from trouper._validate import check_positive_int
 from trouper._waiting import Waiter
 from trouper.nats._errors import (
     AuthorizationError,
@@ -1259,8 +1260,8 @@ class Client:
             if pending_bytes_limit is None
             else pending_bytes_limit
         )
-        _check_limit("pending_msgs_limit", msgs_limit)
-        _check_limit("pending_bytes_limit", bytes_limit)
+        check_positive_int("pending_msgs_limit", msgs_limit)
+        check_positive_int("pending_bytes_limit", bytes_limit)
         if callback is not None:
             _check_callback("callback", callback)
         sid = self._next_sid
@@ -2267,11 +2268,6 @@ def _tell_each(
     return failed
 
 
-def _check_limit(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-
-
 @asynccontextmanager
 async def connect(
     servers: str | Sequence[str] = DEFAULT_URL,
@@ -2380,9 +2376,9 @@ async def connect(
         raise ValueError(
             f"max_reconnect_attempts must be a count >= 0 or inf, got {max_reconnect_attempts!r}"
         )
-    _check_limit("max_outstanding_pings", max_outstanding_pings)
-    _check_limit("pending_msgs_limit", pending_msgs_limit)
-    _check_limit("pending_bytes_limit", pending_bytes_limit)
+    check_positive_int("max_outstanding_pings", max_outstanding_pings)
+    check_positive_int("pending_msgs_limit", pending_msgs_limit)
+    check_positive_int("pending_bytes_limit", pending_bytes_limit)
     for label, size in (
         ("reconnect_buffer_size", reconnect_buffer_size),
         ("write_buffer_size", write_buffer_size),

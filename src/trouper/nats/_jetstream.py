@@ -631,6 +631,17 @@ _CONSUMER_FIELDS: Final = frozenset(f.name for f in attrs.fields(ConsumerConfig)
 """The consumer settings ``ConsumerConfig`` models (an update sends them as given)."""
 
 
+def _unmodelled(info: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """The settings of an info answer's ``config`` that are not ``fields`` (a config class's).
+
+    An update sends them back as they are (the server replaces a whole configuration).
+    """
+    held = info.get("config")
+    if not isinstance(held, dict):
+        return {}
+    return {k: v for k, v in held.items() if k not in fields}
+
+
 # --- the API ---------------------------------------------------------------------
 
 
@@ -899,11 +910,7 @@ class JetStream:
         someone else in between to an unmodelled setting is undone.
         """
         _check_name("stream", config.name)
-        current = await self._api(f"STREAM.INFO.{config.name}")
-        held = current.get("config")
-        kept = {}
-        if isinstance(held, dict):
-            kept = {k: v for k, v in held.items() if k not in _STREAM_FIELDS}
+        kept = _unmodelled(await self._api(f"STREAM.INFO.{config.name}"), _STREAM_FIELDS)
         body = await self._api(
             f"STREAM.UPDATE.{config.name}", {**kept, **converter.unstructure(config)}
         )
@@ -958,10 +965,7 @@ class JetStream:
             if error.err_code in (10014, 10059):  # no such consumer (or stream): nothing to keep
                 return {}
             raise
-        held = current.get("config")
-        if not isinstance(held, dict):
-            return {}
-        kept = {k: v for k, v in held.items() if k not in _CONSUMER_FIELDS}
+        kept = _unmodelled(current, _CONSUMER_FIELDS)
         if "filter_subject" in wanted:
             kept.pop("filter_subjects", None)  # the new filter replaces the old ones
         return kept
@@ -1203,12 +1207,7 @@ class PublishPipeline:
     __slots__ = ("_client", "_error", "_in_flight", "_lot", "_max", "_tokens", "acks")
 
     def __init__(self, client: Client, max_in_flight: int) -> None:
-        if (
-            isinstance(max_in_flight, bool)
-            or not isinstance(max_in_flight, int)
-            or max_in_flight < 1
-        ):
-            raise ValueError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        check_positive_int("max_in_flight", max_in_flight)
         # The connection.
         self._client = client
         # The bound on unacknowledged publishes.
@@ -1349,8 +1348,7 @@ class PullConsumer:
                 refused it as a bad request (400).
         """
         await checkpoint_if_cancelled()
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        check_positive_int("batch", batch)
         if not expires > 0 or math.isinf(expires):
             raise ValueError(f"expires must be seconds > 0, got {expires!r}")
         client = self._js._client
@@ -1443,8 +1441,7 @@ class PullConsumer:
         Leaving the block stops pulling; messages the server had already sent
         are delivered again after ``ack_wait``.
         """
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        check_positive_int("batch", batch)
         if not expires > 0 or math.isinf(expires):
             raise ValueError(f"expires must be seconds > 0, got {expires!r}")
         stream = MessageStream(self, batch, expires)
@@ -1809,8 +1806,7 @@ class PullFeed:
         """
         if self._error is not None:
             raise self._error
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        check_positive_int("batch", batch)
         request = b'{"batch":%d,"expires":%d,"idle_heartbeat":%d}' % (
             batch,
             round(self._expires * _NANOS),
