@@ -428,6 +428,12 @@ class Cell:
         return self.phase is Phase.STOPPED
 
     @property
+    def stopping_for_good(self) -> bool:
+        """Whether the actor stops for good: a stop is pending, under way, or over."""
+        phase = self.phase
+        return self._pending is Command.STOP or phase is Phase.STOPPING or phase is Phase.STOPPED
+
+    @property
     def parked(self) -> bool:
         """Whether the cell's task is parked, waiting for mail or a command."""
         return self._parked

@@ -376,7 +376,12 @@ class Guardian:
         """
         # Temporary children are never restarted by a decision: in a group they are
         # stopped (OTP). The kind says what follows an exit; a restart asked for is none.
-        restarting = group if asked else [c for c in group if c.restart is not Restart.TEMPORARY]
+        # One stopping for good meanwhile is ended with the group, but not restarted.
+        restarting = [
+            c
+            for c in group
+            if (asked or c.restart is not Restart.TEMPORARY) and not c.stopping_for_good
+        ]
         for cell in restarting:
             self._count_restart(cell, cause)
         for cell in reversed(group):
