@@ -1848,6 +1848,10 @@ class Cell:
         hears of ``reason``, as of an ``on_start`` that raised).
         """
         self._cancel_timers()
+        self._release_bonds(reason)
+
+    def _release_bonds(self, reason: BaseException | None) -> None:
+        """Tell watchers and links of the end (for ``reason``), withdraw the actor's watches."""
         bonds, self._bonds = self._bonds, None
         if bonds is not None:
             bonds.release(self, reason)
@@ -1884,9 +1888,7 @@ class Cell:
         if self.name is not None and runtime.names.get(self.name) is self:
             del runtime.names[self.name]
         runtime.instruments.stopped(self, reason)
-        bonds, self._bonds = self._bonds, None
-        if bonds is not None:
-            bonds.release(self, reason)
+        self._release_bonds(reason)
         self.instance = None
         self.started = False
         self.parent.child_stopped(self)
