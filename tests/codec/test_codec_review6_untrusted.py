@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 
@@ -50,19 +51,27 @@ class Small:
 
 
 def _calls_to_refuse(payload: bytes) -> int:
-    """How many Python functions run while the codec refuses ``payload``."""
+    """How many Python functions run while the codec refuses ``payload``.
+
+    The garbage collector is off meanwhile: a collection would run the finalizers
+    of whatever earlier tests left behind, and they would be counted too.
+    """
     calls = 0
 
     def profile(frame: object, event: str, arg: object) -> None:
         nonlocal calls
         calls += event == "call"
 
+    collecting = gc.isenabled()
+    gc.disable()
     sys.setprofile(profile)
     try:
         with pytest.raises(MessageMismatch):
             STRICT.decode("review6.small", payload)
     finally:
         sys.setprofile(None)
+        if collecting:
+            gc.enable()
     return calls
 
 
