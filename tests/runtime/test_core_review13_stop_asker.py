@@ -105,3 +105,47 @@ async def test_restarting_the_actor_whose_ask_is_being_answered_cuts_its_handler
         info = rt.tree().find("/parent/child")
         assert info is not None
         assert info.restart_count == 1
+
+
+class Slow(Actor):
+    """Takes ten seconds to end an instance: its supervisor's worker is busy meanwhile."""
+
+    async def on_stop(self) -> None:
+        await trio.sleep(10)
+
+
+class BusyRestarter(Restarter):
+    """A ``Restarter`` with a slow child started before the one it restarts."""
+
+    async def on_start(self) -> None:
+        await self.ctx.spawn(Slow, name="slow")
+        await super().on_start()
+
+
+async def test_a_stop_before_the_restart_cuts_off_the_handler_asking_the_waiter() -> None:
+    """The child stops at once and its asker gets ActorStopped; the parent serves on."""
+    async with trouper.open_runtime() as rt:
+        await rt.spawn(BusyRestarter, [], name="parent")
+        slow, child = rt.lookup("slow"), rt.lookup("child")
+        assert slow is not None
+        assert child is not None
+        start = trio.current_time()
+        asked: list[str] = []
+
+        async def ask_child() -> None:
+            with pytest.raises(ActorStopped):
+                await child.ask("go")
+            asked.append("ActorStopped")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(rt.restart, slow)
+            await trio.testing.wait_all_tasks_blocked()  # the worker ends the slow one
+            nursery.start_soon(ask_child)
+            await trio.testing.wait_all_tasks_blocked()  # the parent waits on the restart
+            with trio.fail_after(100):
+                await rt.stop(child)
+            assert trio.current_time() == start
+        assert asked == ["ActorStopped"]
+        info = rt.tree().find("/parent")
+        assert info is not None
+        assert info.state is ActorState.RUNNING
