@@ -864,7 +864,8 @@ class JetStreamStore:
 
         For the dead-letter and state streams, which every store of the prefix
         shares: their limits and replicas, once made, are the operator's (an
-        update with trouper's configuration would undo them at each open).
+        update with trouper's configuration would undo them at each open). And
+        for a mailbox's that a sender found missing: its host's options win.
         """
         try:
             await self.client.jetstream().add_stream(config)
@@ -938,12 +939,10 @@ class JetStreamStore:
         except JetStreamError as error:
             if error.err_code != 10059:  # stream not found
                 raise
-            config = self._mailbox_config(mailbox, Durable() if options is None else options)
-            try:
-                await js.add_stream(config)
-            except JetStreamError as error:
-                if error.err_code != 10058:  # made meanwhile, with other options
-                    raise
+            # Made meanwhile (with other options, say), it is left as it is.
+            await self._make_if_missing(
+                self._mailbox_config(mailbox, Durable() if options is None else options)
+            )
         else:
             old = info.config
             if self.subject(mailbox) + ".>" not in old.subjects:
