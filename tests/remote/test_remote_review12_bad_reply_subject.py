@@ -86,3 +86,38 @@ async def test_an_answer_queued_behind_others_and_dropped_is_counted_unsent(
                 await wait_for(lambda: cluster.statistics().unsent == 1)
                 assert cluster.connected
         nursery.cancel_scope.cancel()
+
+
+async def test_an_ask_answer_queued_behind_others_and_dropped_is_not_sent_again(
+    cluster_server: NatsServer, prefix: str
+) -> None:
+    """Its reply subject takes nothing, later either: not kept to be sent after a reconnect."""
+    async with trio.open_nursery() as nursery:
+        relay = Relay(cluster_server.url)
+        port = await nursery.start(relay.serve)
+        transport = Nats(
+            f"nats://127.0.0.1:{port}", prefix=prefix, heartbeat=30.0, reconnect_wait=0.05
+        )
+        async with trouper.open_runtime(node="bank", transport=transport) as bank:
+            await bank.spawn(Account, 5, name="acct")
+            flooder = await bank.spawn(Flooder)
+            cluster = cluster_of(bank)
+            ask = frame(b"\x01" * 8, NO_INCARNATION, [(1, Codec().encode_blob(Balance()))])
+            with trio.fail_after(20):
+                relay.hold()  # what bank writes waits: its buffer fills, then its outbox
+                await flooder.tell(Flood(40))
+                await trio.testing.wait_all_tasks_blocked(0.2)
+                await publish_raw(
+                    cluster_server, [(f"{prefix}.actor.bank.acct", ask + (7).to_bytes(8, "big"))]
+                )
+                await trio.testing.wait_all_tasks_blocked(0.2)  # bank has read it, answered
+                relay.release()
+                await wait_for(lambda: cluster.statistics().sent == 40)  # the flood is out
+                await cluster.flush()
+                assert cluster.statistics().unsent == 1
+                relay.cut()
+                await wait_for(lambda: not cluster.connected)
+                relay.heal()
+                await wait_for(lambda: cluster.statistics().reconnects == 1)
+                assert cluster.statistics().unsent == 1
+        nursery.cancel_scope.cancel()

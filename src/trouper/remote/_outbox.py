@@ -298,7 +298,12 @@ class Outbox:
                 if client.status is Status.CONNECTED:
                     return  # the task publishes the rest once there is room
                 self._lose(batch)
-            except (ConnectionClosed, MaxPayloadExceeded, ValueError):
+            except (ConnectionClosed, MaxPayloadExceeded):
+                self._lose(batch)
+            except ValueError:
+                # A subject nothing can be published to (an answer's reply subject, which
+                # any client may send): it takes nothing later either, so no asker is told.
+                batch.answer = None
                 self._lose(batch)
             self._done(batch)
 
