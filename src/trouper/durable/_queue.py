@@ -1479,7 +1479,7 @@ class DurableQueue:
             self._heard.extend(record.id for record in appends if record.accepted)
         if unread:
             self._live = False
-            if self._outstanding <= self.options.prefetch // 2:
+            if self._outstanding <= self._refill:
                 self._kicked.set()  # a window's worth may be fetched (else settling kicks)
         if self.producers:
             self.admit()
@@ -1721,7 +1721,7 @@ class DurableQueue:
             await self._fire_timers()
             return
         room = self.options.prefetch - self._outstanding - self._pending_claims
-        if not self._live and room > 0 and self._outstanding <= self.options.prefetch // 2:
+        if not self._live and room > 0 and self._outstanding <= self._refill:
             await self._fetch(room)
             return
         await self._wait(self._timers[0][0] if self._timers else math.inf)
