@@ -678,7 +678,7 @@ _READY_WAIT = 0.002  # seconds a fetch's ``prepare`` waits at most for its COMMI
 _CHUNK = 100  # rows per multi-row INSERT or DELETE statement of a small group
 _BIG_CHUNK = 500  # rows per statement of a large group (a multiple of _CHUNK), if SQLite allows
 _GROUP_ROWS = 2000  # rows a group takes before the rest waits for the next commit
-_WAKE_SLICE = 32  # tasks woken per pass of the scheduler once their commit is done
+_WAKE_SLICE = 16  # tasks woken per pass of the scheduler once their commit is done
 
 
 def _insert_sql(count: int) -> str:
