@@ -671,9 +671,11 @@ class TopicRegistry:
         member is picked among the group's members when the publish reaches
         the group, so one that left the group or began its stop for good while
         the publish waited gets no turn (and one that joined a group still there
-        may get it); if the member picked leaves the group while the publish waits
-        for room in its mailbox, the group's next member gets the message (a
-        group left empty takes it nowhere). On a runtime that joined a
+        may get it); if the member picked leaves the group (unsubscribed, or its
+        stop for good begins: then its dead letter all the same) while the
+        publish waits for room in its mailbox, the group's next member gets the
+        message (a group left empty, or whose every member is stopping, takes
+        it nowhere else). On a runtime that joined a
         cluster, a subject the cluster shares goes to the other nodes first
         (an error encoding it leaves this call with nothing delivered), and
         its queue groups are served by the cluster, through the server.
@@ -797,10 +799,29 @@ class TopicRegistry:
                 cell = taker._cell
                 if cell is not None and not cell.mailbox.full:
                     return cell.send_nowait_as(item, _TELL)  # in at once: no wait
+                # A local actor's mailbox still open as the wait begins, else None.
+                opened = taker._actor_mailbox
+                if opened is not None and opened.closed:
+                    opened = None
                 reached = await _send_unless_unsubscribed(taker, item)
             except Exception as error:
                 self._failed(taker, item, error)
                 return False
+            if (
+                reached is False
+                and opened is not None
+                and opened.closed
+                and taker._queue is not None
+            ):
+                # A member whose stop for good began while the publish waited for room:
+                # its mailbox refused the message (a dead letter to it, as the engine
+                # makes of every send a stop refuses); the group's next member takes it,
+                # unless every member is stopping (that dead letter is then the one).
+                taker = self._stand_in(subject, taker)
+                stopping = None if taker is None else taker._actor_mailbox
+                if stopping is not None and stopping.closed:
+                    return False
+                continue
             if reached is not None:
                 return reached
             taker = self._stand_in(subject, taker)
