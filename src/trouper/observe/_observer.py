@@ -45,6 +45,7 @@ from trouper.observe._source import (
     is_alive,
     mailbox_depth,
     restart_kind,
+    restartable_from_spec,
     restarts,
     router_of,
     strategy_of,
@@ -643,8 +644,11 @@ class Observer:
     async def restart(self, path: str) -> None:
         """Restart the actor at ``path``: end its instance and start a fresh one (same ref).
 
-        A ``Supervisor``'s child is restarted by its supervisor from its spec
-        (``RestartChild``); any other actor as ``Runtime.restart`` does.
+        A ``Supervisor``'s child started from a spec that is not ``TEMPORARY``
+        is restarted by its supervisor from that spec (``RestartChild``, which
+        also starts it again once stopped); any other actor, such a
+        supervisor's spawned or ``TEMPORARY`` children included (which
+        ``RestartChild`` refuses), as ``Runtime.restart`` does.
 
         Raises:
             LookupError: there is no actor at ``path``.
@@ -654,7 +658,11 @@ class Observer:
         if cell is None:
             raise LookupError(f"no actor at {path}")
         owner = cell.parent.owner
-        if owner is not None and isinstance(owner.instance, Supervisor):
+        if (
+            owner is not None
+            and isinstance(owner.instance, Supervisor)
+            and restartable_from_spec(cell)
+        ):
             await owner.ref.ask(RestartChild(cell.child_id))
         else:
             await self.runtime.restart(cell.ref)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from trouper.actors import ActorState
 from trouper.runtime import Runtime
 from trouper.runtime.lowlevel import Cell, Guardian, Instrument
+from trouper.supervision import Restart
 
 __all__ = [
     "attach",
@@ -32,6 +33,7 @@ __all__ = [
     "find",
     "mailbox_depth",
     "restart_kind",
+    "restartable_from_spec",
     "restarts",
     "router_of",
     "strategy_of",
@@ -112,6 +114,16 @@ def restarts(cell: Cell) -> int:
 def restart_kind(cell: Cell) -> str:
     """The cell's restart kind (``permanent``, ``transient``, ``temporary``)."""
     return cell.restart.value
+
+
+def restartable_from_spec(cell: Cell) -> bool:
+    """Whether the cell's supervisor can start it again from its spec (not ``TEMPORARY``).
+
+    A child spawned without a spec, or from a ``TEMPORARY`` one, is refused
+    by ``Supervisor``'s ``RestartChild``.
+    """
+    spec = cell.spec
+    return spec is not None and spec.restart is not Restart.TEMPORARY
 
 
 def router_of(cell: Cell) -> str | None:
