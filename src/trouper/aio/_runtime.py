@@ -371,15 +371,22 @@ class _GuestRun:
     async def __aenter__(self) -> AioRuntime:
         if self._loop is not None:
             raise RuntimeError("this open_runtime() has already been entered")
-        loop = self._loop = asyncio.get_running_loop()
-        owner = asyncio.current_task()
-        if owner is None:
-            raise RuntimeError("trouper.aio.open_runtime() must run in an asyncio task")
+        # Trio first: in a Trio program there is no asyncio loop either, and the
+        # way out is trouper.open_runtime.
         if trio.lowlevel.in_trio_run():
             raise RuntimeError(
                 "a Trio run is already active in this thread: one trouper.aio runtime "
                 "per event loop (and in Trio code, use trouper.open_runtime)"
             )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            owner = None
+        else:
+            owner = asyncio.current_task()
+        if owner is None:
+            raise RuntimeError("trouper.aio.open_runtime() must run in an asyncio task")
+        self._loop = loop
         self._owner = owner
         self._ready = loop.create_future()
         self._done = loop.create_future()
