@@ -275,10 +275,14 @@ class Pool(Actor):
     async def resize(self, message: Resize) -> Reject | None:
         """Grow or shrink to ``message.size`` members; reject if a new member cannot start."""
         endpoint = self.endpoint
+        # Members whose stop for good has begun are counted by none of the sizes: they
+        # leave now, not when their Terminated comes. Their numbers stay taken while
+        # their cells finish stopping (a child's id is its own until then).
+        taken = {_number(cell) for cell in endpoint.members}
+        self._drop_stopping()
         current = endpoint.members
         endpoint.size = message.size
         if message.size > len(current):
-            taken = {_number(cell) for cell in current}
             free = (n for n in itertools.count(1) if n not in taken)
             for number in itertools.islice(free, message.size - len(current)):
                 try:
@@ -293,6 +297,8 @@ class Pool(Actor):
                         # stopping every member, and the pool fails next (a
                         # restart starts as many members as it has now).
                         return Reject(ActorStopped(self._cell.address))
+                    if not endpoint.members:
+                        self.ctx.stop()  # its last members were stopping: none is left
                     return Reject(error)
         elif message.size < len(current):
             leaving = current[message.size :]
@@ -303,6 +309,20 @@ class Pool(Actor):
             for cell in reversed(leaving):
                 await self._stop_member(cell)
         return None
+
+    def _drop_stopping(self) -> None:
+        """Take the members whose stop for good has begun out of the pool, now."""
+        endpoint = self.endpoint
+        guardian = self._cell.children_guardian
+        if guardian is not None and guardian.closing:
+            return  # a give-up stops them all: the pool restarts with as many (member_stopped)
+        staying = [cell for cell in endpoint.members if not cell.stopping_for_good]
+        if len(staying) == len(endpoint.members):
+            return
+        for cell in endpoint.members:
+            if cell.stopping_for_good:
+                self.ctx.unwatch(cell.ref)  # gone already: its Terminated has nothing to do
+        endpoint.set_members(staying)
 
     async def _stop_member(self, cell: Cell) -> None:
         if cell.state is ActorState.STOPPED:
