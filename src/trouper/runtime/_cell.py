@@ -252,6 +252,7 @@ class Cell:
         "_stop_deadline",
         "_timers",
         "_waiters",
+        "_waits_in_cycle",
         "actor_class",
         "address",
         "args",
@@ -370,6 +371,11 @@ class Cell:
         # How many actors its running handler is asking (directly or through others) now
         # wait on its stop or restart (``waited_on``): while > 0, the handler can never
         # return, so a STOP or a TERMINATE cuts it off at once (``_cut_waited_on``).
+        self._waits_in_cycle: Cell | None = None
+        # The actor whose start, stop or restart its running handler waits on while that
+        # actor's handler asks (through others) this one (``waited_on``), else None: if
+        # this actor ends first, its handler is cut off, unless that actor's is already
+        # (that actor's end may wait behind this one's, in the same supervisor's worker).
         self._stop_deadline = math.inf
         # When a stop must be over: the scope's and the children host's deadline.
         self._end_by = math.inf
@@ -986,7 +992,7 @@ class Cell:
             elif command is Command.TERMINATE and self._serving is not None and not self._parked:
                 self._end_by = self.runtime.now() + self.stop_timeout
                 self._serving.deadline = self._end_by
-            if self._cycle_waits:
+            if self._cycle_waits or self._waits_in_cycle is not None:
                 self._cut_waited_on()
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
@@ -1137,7 +1143,9 @@ class Cell:
         marked if the chain of asks from this actor already leads to the
         waiter (chains stay acyclic, which ``check_cycle`` relies on): this
         actor's handler then waits on the waiter, so a stop waited on here
-        cuts that handler off at once, as its deadline would later (or never).
+        cuts that handler off at once, as its deadline would later (or never);
+        if the waiter's own stop or restart is pending, or comes, before this
+        actor's, the waiter's handler is cut off instead (``_cut_waited_on``).
         """
         waiter = own_cell()
         if waiter is None or waiter.asking is not None:
@@ -1145,11 +1153,16 @@ class Cell:
             return
         if ask_chain(self, waiter) is not None:
             self._cycle_waits += 1
+            waiter._waits_in_cycle = self
             try:
-                self._cut_waited_on()  # (a stop or restart not commanded yet: ``command`` cuts)
+                # One side is cut off if its end is pending already (else ``command``
+                # cuts it when it comes): this actor's handler, or else the waiter's.
+                if not self._cut_waited_on():
+                    waiter._cut_waited_on()
                 yield
             finally:
                 self._cycle_waits -= 1
+                waiter._waits_in_cycle = None
             return
         waiter.asking = self
         try:
@@ -1157,16 +1170,30 @@ class Cell:
         finally:
             waiter.asking = None
 
-    def _cut_waited_on(self) -> None:
-        """Cut the running handler off if this actor ends while ``_cycle_waits`` > 0.
+    def _cut_waited_on(self) -> bool:
+        """Cut the running handler off if this actor ends in a cycle of waits; say if it did.
 
-        That handler asks (through others) an actor waiting on this stop or
-        restart: it can never return, and its deadline would cut it off only
-        later (or never, with children).
+        While ``_cycle_waits`` > 0 that handler asks (through others) an actor
+        waiting on this stop or restart: it can never return, and its deadline
+        would cut it off only later (or never, with children). While it waits
+        itself on the end of such an actor (``_waits_in_cycle``), it returns
+        only once that actor's handler is cut off, which may never come: that
+        actor's restart may be queued in the supervisor's worker behind this
+        one's, or it may wait in ``on_start``, which nothing cuts. It is cut
+        off here unless that actor's handler is already.
         """
         serving = self._serving
-        if self._pending in _ENDING and serving is not None and not self._parked:
-            serving.cancel()
+        if self._pending not in _ENDING or serving is None or self._parked:
+            return False
+        if not self._cycle_waits:
+            waited = self._waits_in_cycle
+            if waited is None or ask_chain(waited, self) is None:
+                return False  # (the cycle is broken: that actor's handler was cut off)
+            other = waited._serving
+            if other is not None and other.cancel_called and waited._pending in _ENDING:
+                return False  # that actor's handler is being cut off: the cycle breaks
+        serving.cancel()
+        return True
 
     async def wait_stopped(self) -> None:
         """Wait until the actor has stopped for good."""

@@ -1,0 +1,106 @@
+"""Review: two actors that each wait on the other's restart (or stop) are resolved at once.
+
+A's handler restarts B while B's handler restarts A: the supervisor carries
+restarts out one at a time, so A's restart waited behind B's, which waited for
+B's handler, which waited for A's restart. Nothing was cut (A had no restart
+pending yet) until B's ``shutdown`` deadline cut B's handler, and never when B
+has children of its own (no deadline). Likewise when A waits in ``on_start``,
+which no stop or restart cuts. The waiter whose own end is pending is cut off
+instead (its asker gets ``ActorStopped``), as an ask closing a cycle fails.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import trio
+import trio.testing
+
+import trouper
+from trouper import Actor, ActorRef, handler
+
+
+class Leaf(Actor):
+    pass
+
+
+class Peer(Actor):
+    """Asked ``"restart"`` or ``"stop"``, waits a second, then does that to its peer.
+
+    Its peer is the actor named ``a`` if it is ``b``, else ``b``.
+    """
+
+    def __init__(self, kids: bool) -> None:
+        self.kids = kids
+
+    async def on_start(self) -> None:
+        if self.kids:
+            await self.ctx.spawn(Leaf)
+
+    @handler
+    async def act(self, message: str) -> str:
+        await trio.sleep(1)
+        rt = self.ctx.runtime
+        peer = rt.lookup("a" if self.ctx.self_ref.address.path == "/b" else "b")
+        assert peer is not None
+        if message == "restart":
+            await rt.restart(peer)
+        else:
+            await rt.stop(peer)
+        return "done"
+
+
+@pytest.mark.parametrize("kids", [False, True], ids=["leaves", "with-children"])
+async def test_two_handlers_restarting_each_other_are_resolved_at_once(kids: bool) -> None:
+    """One handler is cut off (ActorStopped), the other returns; both are restarted, at once."""
+    async with trouper.open_runtime() as rt:
+        a = await rt.spawn(Peer, kids, name="a")
+        b = await rt.spawn(Peer, kids, name="b")
+        start = trio.current_time()
+        answers: dict[str, str] = {}
+
+        async def ask(ref: ActorRef[object]) -> None:
+            try:
+                answers[ref.address.path] = str(await ref.ask("restart"))
+            except trouper.errors.ActorStopped:
+                answers[ref.address.path] = "ActorStopped"
+
+        with trio.fail_after(100):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ask, a)
+                nursery.start_soon(ask, b)
+        assert trio.current_time() == start + 1
+        assert sorted(answers.values()) == ["ActorStopped", "done"]
+        await trio.testing.wait_all_tasks_blocked()
+        for path in ("/a", "/b"):
+            info = rt.tree().find(path)
+            assert info is not None
+            assert (info.state.value, info.restart_count) == ("running", 1)
+
+
+class RestartsPeerOnStart(Actor):
+    """Its ``on_start`` waits a second, then restarts ``peer``."""
+
+    def __init__(self, peer: ActorRef[object]) -> None:
+        self.peer = peer
+
+    async def on_start(self) -> None:
+        await trio.sleep(1)
+        await self.ctx.runtime.restart(self.peer)
+
+
+async def test_a_handler_stopping_an_actor_whose_on_start_restarts_it_is_cut_off() -> None:
+    """B's handler waits on A's stop, A's on_start on B's restart: B is cut off, then A stops."""
+    async with trouper.open_runtime() as rt:
+        b = await rt.spawn(Peer, False, name="b")
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(rt.spawn, RestartsPeerOnStart, b, name="a"))
+            with trio.fail_after(100), pytest.raises(trouper.errors.ActorStopped):
+                await b.ask("stop")
+        assert trio.current_time() == start + 1
+        assert rt.lookup("a") is None
+        info = rt.tree().find("/b")
+        assert info is not None
+        assert (info.state.value, info.restart_count) == ("running", 1)
