@@ -1008,19 +1008,17 @@ class TopicRegistry:
 
     def _on_dead_letter(self, letter: DeadLetter) -> None:
         owned = self._by_owner.get(letter.recipient)
-        if (
-            owned
-            and letter.reason == _STOPPED_REASON
-            and all(_closing(subscription._ref) for subscription in owned)
-        ):
+        if owned and letter.reason == _STOPPED_REASON and _stopping(owned):
             # The recipient's mailbox is closed: it is stopping for good and its
             # STOPPED event is on the way. Forget it now, so that the dead
             # letters of its own queue are not reported back to it. (A dead
             # letter of an earlier incarnation under the same address, told
             # through a stale ref, leaves the living actor's subscriptions,
-            # also when a ref that reaches it by path subscribed first.)
-            self._forget(letter.recipient)
-            owned = None
+            # also when a ref that reaches it by path subscribed first.) As
+            # that event does, it keeps the refs with no local actor (by path,
+            # a ``durable_ref``), which stay subscribed until cancelled.
+            self._forget(letter.recipient, stopped=True)
+            owned = self._by_owner.get(letter.recipient)
         if self._reporting or not len(self._system.index):
             return
         if owned and _is_report(letter.message) and any(s._system for s in owned):
@@ -1138,12 +1136,21 @@ def _check_queue(queue: object) -> None:
         ) from error
 
 
-def _closing(ref: ActorRef[object]) -> bool:
-    """Whether ``ref``'s local actor takes no more messages (any ref with no local cell: yes)."""
-    try:
-        return cell_of(ref).mailbox.closed
-    except TypeError:
-        return True
+def _stopping(owned: dict[Subscription, None]) -> bool:
+    """Whether the local actor that one owner's subscriptions reach takes no more messages.
+
+    Only the subscriptions of refs to a local actor say so (an actor's, a stale
+    incarnation's, a pool's); with none of them, no: a ref with no local actor
+    stops with nobody here.
+    """
+    local = False
+    for subscription in owned:
+        mailbox = subscription._actor_mailbox
+        if mailbox is not None:
+            if not mailbox.closed:
+                return False
+            local = True
+    return local
 
 
 def _owner_of(ref: ActorRef[object]) -> Address:
