@@ -309,7 +309,10 @@ class _Group:
             if member._ref == ref:
                 turns[index] = member
                 return
+        # The member whose turn is next keeps it: one before it leaving moves it down.
+        position = self.turn % len(turns)
         del turns[index]
+        self.turn = position - 1 if index < position else position
 
     def pick(self) -> Subscription | None:
         """The member whose turn it is, round-robin over refs (``None`` if there is none).
