@@ -1152,6 +1152,12 @@ class SqliteStore:
         except OSError as error:
             if isinstance(error, StoreError):
                 raise
+            directory = os.path.dirname(lock_path)
+            if isinstance(error, FileNotFoundError | NotADirectoryError) and not os.path.isdir(
+                directory
+            ):
+                # Said of the lock file, the error would name a file the user never gave.
+                raise StoreError(path, f"no such directory: {directory!r}") from error
             raise StoreError(path, _describe(error)) from error
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
