@@ -25,7 +25,10 @@ if it reaches the asker, the ask fails at once with ``AskCycle`` naming the
 actors in order, instead of hanging both. A handler waiting for the
 start, stop or restart of another actor (``spawn``, ``rt.stop``) is,
 likewise, ``asking`` that actor meanwhile (``Cell.waited_on``): an ask back
-to it from that actor's hooks is a cycle too.
+to it from that actor's hooks is a cycle too. A wait that closes a cycle is
+not marked (the chain stays acyclic); the first of the two actors whose stop
+or restart comes while its handler is in the cycle is cut off instead (its
+asker gets ``ActorStopped``).
 """
 
 from __future__ import annotations
