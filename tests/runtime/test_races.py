@@ -394,13 +394,15 @@ async def _stop_a_queued_child_as_the_worker_finishes() -> list[str]:
     journal: list[str] = []
     late: list[str] = []
     async with trouper.open_runtime() as rt:
-        sup = await rt.spawn(
+        await rt.spawn(
             Supervisor,
             [
+                # (x before the group: a child added during a restart starts after it)
+                ChildSpec("x", Phased, (journal, "x", 0, 0)),
                 ChildSpec("y", Phased, (journal, "y", 0, 1)),  # ends in 1 s
                 ChildSpec("z", Phased, (journal, "z", 1, 0)),  # starts in 1 s
             ],
-            strategy=OneForAll(),
+            strategy=RestForOne(),
             name="sup",
         )
         start = trio.current_time()
@@ -410,7 +412,7 @@ async def _stop_a_queued_child_as_the_worker_finishes() -> list[str]:
         )
         await find(rt, "/sup/y").tell(Crash())  # the worker is busy until z settles at +2 s
         await trio.sleep(0.5)
-        x = await start_child(sup, ChildSpec("x", Phased, (journal, "x", 0, 0)))
+        x = find(rt, "/sup/x")
         await x.tell(Crash())  # x's failure queues behind the worker
         await trio.sleep_until(start + 2)  # the same tick as z's on_start returning
         await rt.stop(x)  # stopped for good: its queued failure is stale
@@ -419,8 +421,8 @@ async def _stop_a_queued_child_as_the_worker_finishes() -> list[str]:
 
 
 async def test_a_queued_exit_of_a_child_stopped_meanwhile_restarts_nothing() -> None:
-    """OneForAll, worker busy; x fails (queued), then rt.stop(x) in the tick the worker
-    finishes. For some schedules y and z are restarted a second time.
+    """RestForOne, worker busy restarting y and z; x, before them, fails (queued), then
+    rt.stop(x) in the tick the worker finishes. For some schedules all three are restarted.
     """
     # Only some schedules order the worker before x's own task; 40 tries find one.
     results = [await _stop_a_queued_child_as_the_worker_finishes() for _ in range(40)]

@@ -37,10 +37,13 @@ an actor stops every child, last started first, then fails its owner
 child that exceeded (top-level actors are independent services) and, as the
 runtime's options say, fails the runtime.
 
-A child that its owner's ``on_start`` starts while the worker carries out a
-decision (or a restart's backoff) waits for it under ``OneForAll`` and
-``RestForOne`` (``wait_for_decisions``): it depends on the earlier children,
-which the restart has stopped.
+A child started while the worker carries out a decision (or a restart's
+backoff) waits for it under ``OneForAll`` and ``RestForOne``
+(``wait_for_decisions``): it depends on the earlier children, which the
+restart has stopped, as OTP's supervisor takes ``start_child`` only after the
+restart in hand. The owner's own task waiting so waits on the child the worker
+waits on (``Cell.waited_on``): that child's handler asking the owner is a
+cycle, cut off as any other.
 
 ``stop_all`` stops every child, one at a time, last started first, each
 within its own deadline, and ends the worker and the pending backoffs.
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -59,7 +63,8 @@ from trio.lowlevel import Task, checkpoint, current_task
 from trouper._text import class_label, describe
 from trouper.actors import Address
 from trouper.errors import ChildFailed, RestartIntensityExceeded
-from trouper.runtime._cell import Cell
+from trouper.runtime._ask import ask_chain
+from trouper.runtime._cell import Cell, own_cell
 from trouper.runtime._lifecycle import Command, Phase
 from trouper.runtime._observe import ActorEvent, EventKind
 from trouper.supervision import (
@@ -119,6 +124,10 @@ _STOPS_PER_CHECKPOINT = 256
 # loop still gets a turn.
 
 
+def _stopped(cell: Cell) -> bool:
+    return cell.phase is Phase.STOPPED
+
+
 def _ended(cell: Cell) -> bool:
     return cell.phase is Phase.ENDED or cell.phase is Phase.STOPPED
 
@@ -137,6 +146,7 @@ class Guardian:
     __slots__ = (
         "_backoffs",
         "_children",
+        "_member",
         "_nursery",
         "_opening",
         "_queue",
@@ -194,8 +204,11 @@ class Guardian:
         self._backoffs: set[trio.CancelScope] = set()
         # The scopes of backoff timers not yet passed.
         self._quiet: trio.Event | None = None
-        # Set when the worker ends (made by a new child waiting for it, else None);
-        # a backoff's start is a job of a worker, so its end sets it too.
+        # Set when the worker ends or moves on to another child (made by a new child
+        # waiting for it, else None); a backoff's start is a job of a worker, so its end
+        # sets it too.
+        self._member: Cell | None = None
+        # The child the worker waits on now (to end, stop or start), else None.
 
     def __repr__(self) -> str:
         return f"<Guardian {self.path or '/'} {len(self._children)} children>"
@@ -291,27 +304,39 @@ class Guardian:
                     self._set_quiet()
 
     async def wait_for_decisions(self) -> None:
-        """Before a child starts in its owner's ``on_start``: wait for the decisions in hand.
+        """Before a child starts: wait for the decisions in hand.
 
         Under ``OneForAll`` and ``RestForOne`` a child depends on those started
-        before it. When one of those fails while ``on_start`` is still starting
-        the later ones (a ``Supervisor`` its specs), the restart being carried
-        out has some of them stopped (for its backoff too): a child started
-        meanwhile would run without them and outside the restart. It starts
-        once the worker is done and no restart waits for its backoff, as OTP's
-        supervisor decides no exit before its ``init`` has started every child
-        and so restarts them all in order. A ``OneForOne`` child depends on
-        none; a child added later (``StartChild``) joins the children as they are.
+        before it. While the worker carries out a restart (or a restart waits
+        for its backoff), some of them are stopped: a child started meanwhile
+        (by the owner's ``on_start``, ``StartChild``, ``ctx.spawn``) would run
+        without them and outside the restart. It starts once the worker is done
+        and no restart waits for its backoff, as OTP's supervisor handles a
+        ``start_child`` only after the restart it is carrying out. A
+        ``OneForOne`` child depends on none: it starts at once.
+
+        The owner's own task waits meanwhile on the child the worker waits on
+        (``Cell.waited_on``): that child's handler asking the owner is cut off
+        (or gets ``AskCycle``), as in any cycle of asks. A child whose hook
+        (``on_start``, ``on_stop``) already waits on the owner can be cut off
+        by nothing: the new child starts at once then, without waiting.
         """
         owner = self.owner
-        if owner is None or owner.phase is not Phase.STARTING:
+        if owner is None or isinstance(self.strategy, OneForOne):
             return
-        if isinstance(self.strategy, OneForOne):
-            return
+        own = own_cell() is owner
         while (self._worker is not None or self._backoffs) and not self.closing:
             if self._quiet is None:
                 self._quiet = trio.Event()
-            await self._quiet.wait()
+            moved = self._quiet
+            member = self._member
+            if member is None or not own:
+                await moved.wait()
+            elif member.phase is not Phase.RUNNING and ask_chain(member, owner) is not None:
+                return  # its hook waits on the owner: the restart can never end first
+            else:
+                with member.waited_on():
+                    await moved.wait()
 
     def _set_quiet(self) -> None:
         quiet, self._quiet = self._quiet, None
@@ -340,7 +365,8 @@ class Guardian:
             cell.command(Command.RESUME)
         elif directive is Directive.STOP:
             cell.command(Command.STOP, error)
-            await cell.wait_stopped()  # one exit at a time: this one is over when it has stopped
+            # one exit at a time: this one is over when it has stopped
+            await self._wait_for(cell, _stopped)
         elif directive is Directive.RESTART:
             ids = set(decision.restart)
             group = [c for c in self._children.values() if c.child_id in ids]
@@ -388,10 +414,10 @@ class Guardian:
             cell.restart_ticket += 1
             if cell.restart is Restart.TEMPORARY and not asked:
                 cell.command(Command.STOP)
-                await cell.wait_stopped()
+                await self._wait_for(cell, _stopped)
             else:
                 cell.command(Command.TERMINATE)
-                await cell.wait_until(_ended)
+                await self._wait_for(cell, _ended)
         start = _DelayedStart(tuple(restarting), tuple(c.restart_ticket for c in restarting), cause)
         if delay > 0:
             # Listed now, not when its task begins: a child waiting for the restart
@@ -421,7 +447,7 @@ class Guardian:
             if cell.restart_ticket != ticket or cell.phase is not Phase.ENDED:
                 continue  # superseded by a later restart, or stopped meanwhile
             cell.command(Command.START, start.cause)
-            await cell.wait_until(_settled)
+            await self._wait_for(cell, _settled)
             if _exited(cell):
                 # It exited again, and its exit is queued: the members after it (which
                 # may depend on it) wait for the decision, as OTP starts none after a
@@ -432,6 +458,15 @@ class Guardian:
                         _DelayedStart(cells[index + 1 :], tickets[index + 1 :], start.cause)
                     )
                 return
+
+    async def _wait_for(self, cell: Cell, done: Callable[[Cell], bool]) -> None:
+        """Wait until ``done(cell)``; an owner waiting for decisions waits on ``cell`` meanwhile."""
+        self._member = cell
+        self._set_quiet()  # (wakes such an owner: it waits on this child now)
+        try:
+            await cell.wait_until(done)
+        finally:
+            self._member = None
 
     def _count_restart(self, cell: Cell, cause: BaseException | None) -> None:
         cell.restart_count += 1
