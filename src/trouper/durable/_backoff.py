@@ -70,9 +70,23 @@ RetryBackoff = ExponentialJitter | tuple[float, ...]
 
 
 def retry_delay(backoff: RetryBackoff, failures: int, random: Random) -> float:
-    """Seconds to wait after ``failures`` failures (1 is the first) under ``backoff``."""
+    """Seconds to wait after ``failures`` failures (1 is the first) under ``backoff``.
+
+    Raises:
+        TypeError: ``backoff`` is neither an ``ExponentialJitter`` nor a tuple
+            of delays (``Durable`` makes a list one), or ``failures`` is not an int.
+        ValueError: ``backoff`` is an empty tuple, or ``failures`` is < 1.
+    """
+    if type(failures) is not int:
+        raise TypeError(f"failures must be an int >= 1, got {failures!r}")
     if failures < 1:
         raise ValueError(f"failures must be >= 1, got {failures}")
     if isinstance(backoff, tuple):
+        if not backoff:
+            raise ValueError("backoff delays must not be empty")
         return backoff[min(failures, len(backoff)) - 1]
+    if not isinstance(backoff, ExponentialJitter):
+        raise TypeError(
+            f"backoff must be an ExponentialJitter or a tuple of delays, got {backoff!r}"
+        )
     return random.uniform(0.0, backoff.cap(failures))
