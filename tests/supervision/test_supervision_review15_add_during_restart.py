@@ -16,7 +16,7 @@ import trio.testing
 import trouper
 from trouper import Actor, ChildSpec, OneForAll, RestForOne, Strategy, Supervisor, handler
 from trouper.errors import AskCycle, HandlerError
-from trouper.runtime import StartChild, WhichChildren
+from trouper.runtime import RestartChild, StartChild, StopChild, WhichChildren
 
 
 class First(Actor):
@@ -152,4 +152,31 @@ async def test_a_member_starting_a_sibling_from_on_start_during_the_restart_does
         "start first at 0.5",
         "start adder at 0.5",
         "start late at 0.5",
+    ]
+
+
+@pytest.mark.parametrize("strategy", [OneForAll(), RestForOne()])
+async def test_a_stopped_child_restarted_during_a_group_restart_starts_after_the_group(
+    strategy: Strategy,
+) -> None:
+    """``late`` was stopped; ``RestartChild`` asked at 1 starts it at 2.5, after the group."""
+    log: list[str] = []
+    specs = [
+        ChildSpec("first", First, (log,)),
+        ChildSpec("slow", SlowToEnd, (log,)),
+        ChildSpec("late", Late, (log,)),
+    ]
+    async with trouper.open_runtime() as rt:
+        sup = await rt.spawn(Supervisor, specs, strategy=strategy)
+        await sup.ask(StopChild("late"))
+        await trio.sleep(1)
+        await sup.ask(RestartChild("late"))
+        assert trio.current_time() == 2.5
+    assert log == [
+        "start first at 0",
+        "start slow at 0",
+        "start late at 0",
+        "start first at 2.5",
+        "start slow at 2.5",
+        "start late at 2.5",
     ]

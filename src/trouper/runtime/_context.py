@@ -278,6 +278,8 @@ class ActorContext(Context):
                 f"child {child_id!r} of {self._cell.address.path} is TEMPORARY: it is never "
                 "started again; start a new one with StartChild"
             )
+        # (as a new child: after a group restart in hand, not beside it)
+        await self._cell.guardian.wait_for_decisions()
         await self.stop_child(child_id)
         await child.wait_task_ended()  # (not beside the stopped life's task)
         names = self._cell.runtime.names

@@ -309,7 +309,8 @@ class Guardian:
         Under ``OneForAll`` and ``RestForOne`` a child depends on those started
         before it. While the worker carries out a restart (or a restart waits
         for its backoff), some of them are stopped: a child started meanwhile
-        (by the owner's ``on_start``, ``StartChild``, ``ctx.spawn``) would run
+        (by the owner's ``on_start``, ``StartChild``, ``ctx.spawn``, or again by
+        ``RestartChild``) would run
         without them and outside the restart. It starts once the worker is done
         and no restart waits for its backoff, as OTP's supervisor handles a
         ``start_child`` only after the restart it is carrying out. A
