@@ -327,6 +327,26 @@ class RoundRobinEndpoint(_Rerouting):
         super().__init__(size)
         self._turn = 0
 
+    def set_members(self, members: Sequence[Cell]) -> None:
+        """Route to ``members``; the member whose turn is next keeps it.
+
+        If that member has left, the turn goes to the first one after it (in the
+        old order) that stays: members leaving never make one lose its turn.
+        """
+        before = self.members
+        super().set_members(members)
+        if not before or not self.members:
+            self._turn = 0
+            return
+        start = self._turn % len(before)
+        positions = {cell: index for index, cell in enumerate(self.members)}
+        for step in range(len(before)):
+            index = positions.get(before[(start + step) % len(before)])
+            if index is not None:
+                self._turn = index
+                return
+        self._turn = 0  # every member changed: start from the first
+
     def _member(self, message: object) -> Cell:
         members = self.members
         turn = self._turn
