@@ -115,12 +115,18 @@ async def test_a_tell_waiting_for_room_is_cancelled_by_its_deadline(
     js_server: NatsServer, prefix: str
 ) -> None:
     """A tell waiting for room in a full mailbox obeys its cancel scope, as in memory."""
+    seen: list[int] = []
+    options = Durable(capacity=1)
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
-        ref = durable_ref(rt, "jobs", options=Durable(capacity=1))
+        ref = durable_ref(rt, "jobs", options=options)
         await ref.tell(Job(0))
         with trio.fail_after(5), trio.move_on_after(0.3) as scope:
             await ref.tell(Job(1))
         (stats,) = await rt.store.mailbox_statistics()
+        # Room: the cancelled tell's publish (which may still be stored) would hold the
+        # runtime's close for its 5 s.
+        await rt.spawn(Recorder, seen, name="jobs", mailbox=options)
+        await eventually(lambda: seen)
     assert scope.cancelled_caught
     assert stats.depth == 1
 

@@ -45,7 +45,9 @@ async def test_messages_given_back_by_a_stopped_actor_are_not_charged_deliveries
     seen: list[tuple[int, int]] = []
     options = Durable(max_deliveries=5)
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
-        ref = await rt.spawn(Blocker, seen, trio.Event(), name="jobs", mailbox=options)
+        ref = await rt.spawn(
+            Blocker, seen, trio.Event(), name="jobs", mailbox=options, shutdown=0.2
+        )
         for n in range(4):
             await ref.tell(Job(n))
         await eventually(lambda: seen)
