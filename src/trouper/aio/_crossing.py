@@ -424,8 +424,12 @@ class Crossing:
         self._queue(self._run_sync, (call, fn, args))
         return await self._outcome(call, undo)  # type: ignore[arg-type, return-value]
 
-    async def tell(self, ref: ActorRef[object], message: object) -> None:
-        """``await ref.tell(message)`` from asyncio: returns once the message is in the mailbox."""
+    async def tell(self, ref: ActorRef[object], message: object) -> bool:
+        """``await ref.tell(message)`` from asyncio: returns once the message is in the mailbox.
+
+        Returns what ``ActorRef.tell`` returns: whether the message reached the
+        mailbox (``False``: it became a dead letter, its actor stopped).
+        """
         cell = self._direct(ref)
         if cell is not None and len(cell.mailbox) < cell.mailbox.size:
             # With room, no wait (as asyncio.Queue.put): no yield, so nothing overtakes it.
@@ -439,10 +443,10 @@ class Crossing:
                     # A dead letter (the actor has stopped): a producer loop must
                     # still let the loop run, or nothing could time it out.
                     await _pass_turn()
-                return
+                return delivered
         call = Call(self._loop.create_future())
         self._queue(self._deliver, (ref, message, call))
-        await self._outcome(call)
+        return await self._outcome(call)  # type: ignore[return-value]
 
     def tell_nowait(self, ref: ActorRef[object], message: object) -> None:
         """Queue ``message`` for ``ref`` at the next crossing, without waiting.
@@ -728,12 +732,12 @@ class Crossing:
             if call is not None and call.future.cancelled():
                 return  # withdrawn before it crossed
             try:
-                sent = _put_nowait(ref, message, awaited=call is not None)
+                reached = _put_nowait(ref, message, awaited=call is not None)
             except Exception as error:
                 self._delivered(ref, message, call, error)
                 return
-            if sent:
-                self._delivered(ref, message, call, None)
+            if reached is not None:
+                self._delivered(ref, message, call, None, reached=reached)
                 return
             lane = self._open_lane(key, ref)
         lane.append(_Item(message, call, asking=False))
@@ -746,7 +750,7 @@ class Crossing:
         if lane is None:
             for message in messages:
                 try:
-                    if not _put_nowait(ref, message, awaited=False):
+                    if _put_nowait(ref, message, awaited=False) is None:
                         lane = self._open_lane(key, ref)
                         break
                 except Exception as error:
@@ -758,11 +762,18 @@ class Crossing:
             self._arrived(key, delivered)
 
     def _delivered(
-        self, ref: ActorRef[object], message: object, call: Call | None, error: Exception | None
+        self,
+        ref: ActorRef[object],
+        message: object,
+        call: Call | None,
+        error: Exception | None,
+        *,
+        reached: bool = True,
     ) -> None:
+        """A delivery is over: ``reached`` the mailbox (or a dead letter), or failed (``error``)."""
         if call is not None:
             if error is None:
-                call.resolve(None)
+                call.resolve(reached)
             else:
                 call.reject(error)
             return
@@ -810,14 +821,14 @@ class Crossing:
                     continue
                 if not item.asking:
                     try:
-                        sent = _put_nowait(ref, item.message, awaited=call is not None)
+                        reached = _put_nowait(ref, item.message, awaited=call is not None)
                     except Exception as error:
                         lane.popleft()
                         self._delivered(ref, item.message, call, error)
                         continue
-                    if sent:
+                    if reached is not None:
                         lane.popleft()
-                        self._delivered(ref, item.message, call, None)
+                        self._delivered(ref, item.message, call, None, reached=reached)
                         continue
                 await self._wait_in_lane(ref, item)  # no room: wait for it
                 lane.popleft()
@@ -846,6 +857,7 @@ class Crossing:
             return
         error: Exception | None = None
         queued: _Abandonable | None = None
+        reached = False
         with trio.CancelScope() as scope:
             if call is not None:
                 call.scope = scope
@@ -859,7 +871,7 @@ class Crossing:
                     # A tell_nowait the loop accepted: the instruments see what its caller did.
                     await cell.send_as(item.message, SendKind.TELL_NOWAIT)
                 else:
-                    await ref.tell(item.message)
+                    reached = await ref.tell(item.message) is not False
             except Exception as failure:
                 error = failure
         if call is None:
@@ -873,7 +885,7 @@ class Crossing:
                 call.envelope = queued  # until _replied: what a withdrawal abandons
             return
         if error is None:
-            call.resolve(None)
+            call.resolve(reached)  # (a withdrawn ask's future is cancelled: nothing is set)
         else:
             call.reject(error)
         self._rouse()
@@ -889,8 +901,10 @@ def _refuses(endpoint: object) -> bool:
     return isinstance(endpoint, Cell) and endpoint.mailbox.full
 
 
-def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> bool:
-    """Send ``message`` to ``ref`` now; ``False``, with nothing sent, if it has no room now.
+def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> bool | None:
+    """Send ``message`` to ``ref`` now; ``None``, with nothing sent, if it has no room now.
+
+    Else whether it reached the mailbox (``False``: it became a dead letter).
 
     ``ref.tell_nowait(message)``, or for a caller's ``await tell`` (``awaited``)
     to an actor of this runtime, ``Cell.send_nowait_as`` a ``TELL``: the
@@ -904,20 +918,19 @@ def _put_nowait(ref: ActorRef[object], message: object, *, awaited: bool) -> boo
         if isinstance(endpoint, Cell):
             mailbox = endpoint.mailbox
             if mailbox.full:
-                return False  # not tried: see _refuses
+                return None  # not tried: see _refuses
             if awaited:
                 if mailbox.durable:
-                    return False
-                endpoint.send_nowait_as(message, SendKind.TELL)
-                return True
+                    return None
+                return endpoint.send_nowait_as(message, SendKind.TELL)
         elif awaited and isinstance(endpoint, SharingEndpoint):
             shared = endpoint.shared_mailbox()
             if shared is not None and shared.durable:
-                return False
-        ref.tell_nowait(message)
+                return None
+        # (``is not False``: an endpoint that returns nothing sent it; never sent twice)
+        return ref.tell_nowait(message) is not False
     except MailboxFull:
-        return False
-    return True
+        return None
 
 
 def _same_context(first: contextvars.Context, second: contextvars.Context) -> bool:

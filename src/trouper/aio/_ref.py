@@ -45,12 +45,12 @@ class AioRef(Generic[M]):
         """The actor's ``ActorRef``: put this in messages; actors and Trio code use it."""
         return self._ref
 
-    async def tell(self, message: M) -> None:
+    async def tell(self, message: M) -> bool:
         """Send ``message`` without waiting for it to be handled.
 
-        Returns once the message is in the actor's mailbox, waiting while
-        the mailbox is full (backpressure). If the actor has stopped, the
-        message becomes a dead letter and this returns normally, after
+        Returns ``True`` once the message is in the actor's mailbox, waiting
+        while the mailbox is full (backpressure). If the actor has stopped,
+        the message becomes a dead letter and this returns ``False``, after
         letting the loop run once (a producer loop can still be timed out). If the
         caller is cancelled before the message reached the mailbox, it is
         not sent.
@@ -58,7 +58,7 @@ class AioRef(Generic[M]):
         Raises:
             RuntimeClosed: the runtime is closed.
         """
-        await self._crossing.tell(self._ref, message)  # type: ignore[arg-type]
+        return await self._crossing.tell(self._ref, message)  # type: ignore[arg-type]
 
     def tell_nowait(self, message: M) -> None:
         """Send ``message`` without waiting; it reaches the mailbox at the next crossing.
