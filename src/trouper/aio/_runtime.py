@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import signal
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import outcome
 import trio
@@ -269,8 +270,24 @@ class AioRuntime:
         error that is no ``Exception``, is raised here and leaves the runtime
         running (as ``trio.from_thread.run`` does); an error it raises once its
         caller has been cancelled is logged.
+
+        Raises:
+            TypeError: ``fn`` returned something that cannot be awaited (a
+                synchronous function, which has run: use ``run_sync``).
         """
-        return await self._crossing.call(fn, *args)
+
+        async def run() -> T:
+            awaitable: object = fn(*args)  # (typed async, but a user may pass any callable)
+            if not inspect.isawaitable(awaitable):
+                name = getattr(fn, "__qualname__", repr(fn))
+                raise TypeError(
+                    f"run expects an async function, but {name} returned "
+                    f"{type(awaitable).__name__}, which cannot be awaited: call a synchronous "
+                    "function with run_sync()"
+                )
+            return await cast("Awaitable[T]", awaitable)
+
+        return await self._crossing.call(run)
 
     async def run_sync(self, fn: Callable[..., T], *args: object) -> T:
         """Call ``fn(*args)`` in the runtime's Trio context and return its result.
