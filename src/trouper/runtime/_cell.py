@@ -249,6 +249,7 @@ class Cell:
         "_scope",
         "_serving",
         "_spawner",
+        "_starting",
         "_stop_deadline",
         "_timers",
         "_waiters",
@@ -367,6 +368,9 @@ class Cell:
         # The scope around serving, while the cell serves: a restart's TERMINATE puts
         # the actor's ``shutdown`` deadline on it, so a running handler cannot hold the
         # restart up for longer.
+        self._starting: trio.CancelScope | None = None
+        # The scope around the start's hooks (``on_restart``, ``on_start``) while they run:
+        # in a cycle of waits, a STOP or TERMINATE cuts them off as it cuts a handler.
         self._cycle_waits = 0
         # How many actors its running handler is asking (directly or through others) now
         # wait on its stop or restart (``waited_on``): while > 0, the handler can never
@@ -1179,17 +1183,19 @@ class Cell:
         itself on the end of such an actor (``_waits_in_cycle``), it returns
         only once that actor's handler is cut off, which may never come: that
         actor's restart may be queued in the supervisor's worker behind this
-        one's, or it may wait in ``on_start``, which nothing cuts. It is cut
-        off here unless that actor's handler is already.
+        one's. It is cut off here unless that actor's handler is already. The
+        hooks of a start (``on_restart``, ``on_start``) waiting in such a cycle
+        are cut off as a handler is: the instance has not started, and its
+        STOP or TERMINATE follows (no ``on_stop``).
         """
-        serving = self._serving
+        serving = self._serving if self._serving is not None else self._starting
         if self._pending not in _ENDING or serving is None or self._parked:
             return False
         if not self._cycle_waits:
             waited = self._waits_in_cycle
             if waited is None or ask_chain(waited, self) is None:
                 return False  # (the cycle is broken: that actor's handler was cut off)
-            other = waited._serving
+            other = waited._serving if waited._serving is not None else waited._starting
             if other is not None and other.cancel_called and waited._pending in _ENDING:
                 return False  # that actor's handler is being cut off: the cycle breaks
         serving.cancel()
@@ -1396,9 +1402,14 @@ class Cell:
                 self.actor_class = type(self.instance)
             if self.mailbox.settles:
                 await self.mailbox.prepare(self.instance)
-            if cause is not None:
-                await self.instance.on_restart(cause)
-            await self.instance.on_start()
+            with trio.CancelScope() as starting:
+                self._starting = starting
+                try:
+                    if cause is not None:
+                        await self.instance.on_restart(cause)
+                    await self.instance.on_start()
+                finally:
+                    self._starting = None
         except Exception as error:
             if first:
                 self._failed(error)
@@ -1413,6 +1424,10 @@ class Cell:
                 await self._stop_children()
                 return error
             return error
+        if starting.cancelled_caught:
+            # Cut off in a cycle of waits (``_cut_waited_on``): not started, its STOP or
+            # TERMINATE pending, which serving takes at once (and no on_stop runs).
+            return None
         self.started = True
         self._enter(Phase.RUNNING)
         self.runtime.instruments.started(self)
