@@ -333,6 +333,11 @@ class Observer:
         page_size: children of one level shown at a time.
         max_rows: rows a tree view holds at most.
         keep: feed entries kept.
+
+    Raises:
+        TypeError: ``runtime`` is not a ``trouper.Runtime`` (``trouper.aio``'s
+            ``AioRuntime`` has it as ``rt.runtime``).
+        ValueError: ``page_size``, ``max_rows`` or ``keep`` is not an int >= 1.
     """
 
     def __init__(
@@ -344,6 +349,12 @@ class Observer:
         max_rows: int = 300,
         keep: int = 500,
     ) -> None:
+        if not isinstance(runtime, Runtime):
+            # (an AioRuntime, most likely: its hooks and cells are its Trio runtime's)
+            raise TypeError(
+                "the view watches a trouper.Runtime (from trouper.aio, pass rt.runtime), "
+                f"got {runtime!r}"
+            )
         check_positive_int("page_size", page_size)
         check_positive_int("max_rows", max_rows)
         self.runtime = runtime
