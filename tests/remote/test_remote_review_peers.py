@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import trio
 from remote_support import Account, Balance, Note, nodes, wait_for
@@ -17,11 +18,19 @@ from trouper.testing import NatsServer
 pytestmark = pytest.mark.real_clock
 
 
+def forgetful(transport: Nats) -> Nats:
+    """``transport`` with a short heartbeat: its node forgets others after ten of its own (2.5 s).
+
+    The other nodes keep the usual heartbeat, so a stall under load fakes no death.
+    """
+    return attrs.evolve(transport, heartbeat=0.25)
+
+
 async def test_records_of_nodes_never_heard_from_are_dropped_and_their_refs_still_work(
     transport: Nats,
 ) -> None:
     """Fifty node names addressed once are forgotten; a ref kept meanwhile reaches its node."""
-    async with nodes(transport, "web") as (web,):
+    async with nodes(forgetful(transport), "web") as (web,):
         cluster = cluster_of(web)
         early = web.remote("late", "acct")
         for i in range(50):
@@ -39,7 +48,7 @@ async def test_records_of_nodes_never_heard_from_are_dropped_and_their_refs_stil
 
 async def test_the_record_of_a_node_that_left_is_dropped_after_a_while(transport: Nats) -> None:
     """A node that left is gone at once, and forgotten later; asking it still says unreachable."""
-    async with nodes(transport, "web") as (web,):
+    async with nodes(forgetful(transport), "web") as (web,):
         cluster = cluster_of(web)
         ref = web.remote("brief", "acct")
         async with trouper.open_runtime(node="brief", transport=transport) as brief:
