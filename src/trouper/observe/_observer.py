@@ -481,7 +481,10 @@ class Observer:
             path=cell.address.path,
             router=router_of(cell) or "",
             members=len(members),
-            shown=tuple(self._row(member, 0, open=False) for member in members[:_SHOWN]),
+            shown=tuple(
+                self._row(member, member.address.path.count("/"), open=False)
+                for member in members[:_SHOWN]
+            ),
             rate=sum(self._rates.get(member, 0.0) for member in members),
             queued=sum(mailboxes.values()),
         )
