@@ -36,7 +36,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, ExitStack, contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from time import perf_counter
 from typing import Any
 
@@ -205,27 +205,44 @@ async def serve_nats_py(url: str) -> None:
 
 
 @contextmanager
-def far(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+def far(*args: str) -> Iterator[None]:
     """A far-side process of this module, once it printed ``ready``; ended when left."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.remote_bench", "--serve", *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
+    with _far_all([args]):
+        yield
+
+
+@contextmanager
+def _far_all(specs: Sequence[tuple[str, ...]]) -> Iterator[None]:
+    """Far-side processes of this module, started together, once each printed ``ready``.
+
+    Each is ended (its stdin closed) when the block is left, all at once.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if line != b"ready\n":
-            raise RuntimeError(f"the far process did not start: {line!r}")
-        yield process
+        for args in specs:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.remote_bench", "--serve", *args],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+            )
+        for process in processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if line != b"ready\n":
+                raise RuntimeError(f"the far process did not start: {line!r}")
+        yield
     finally:
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in processes:
+            if process.stdin is not None:
+                process.stdin.close()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 # --- trouper (Trio) ------------------------------------------------------------------------
@@ -325,14 +342,6 @@ def trouper_work(url: str, n: int, workers: int) -> float:
 
     with _far_all([("trouper", url, prefix, name, "worker") for name in names]):
         return trio.run(main)
-
-
-@contextmanager
-def _far_all(specs: Sequence[tuple[str, ...]]) -> Iterator[None]:
-    with ExitStack() as stack:
-        for spec in specs:
-            stack.enter_context(far(*spec))
-        yield
 
 
 # --- nats-py (asyncio) ---------------------------------------------------------------------
