@@ -1,6 +1,7 @@
 """Observability: the live web view of a runtime, OpenTelemetry metrics and tracing, actor logs.
 
-May import ``trouper.runtime``, ``trouper.topics``, ``trouper.routing`` (and Starlette, Hypercorn).
+May import ``trouper.runtime``, ``trouper.topics``, ``trouper.routing`` (with the actors and
+supervision values beneath them; and Starlette, Hypercorn).
 """
 
 from trouper._exports import publish
