@@ -13,25 +13,33 @@ from typing import Any
 
 import pytest
 
-from bench_support import run_bench
+from bench_support import run_benches
 
 QuickRun = tuple[str, dict[str, Any]]
 """The printed table and the JSON results of one ``--quick`` run."""
 
 
 @pytest.fixture(scope="module")
-def keys() -> list[str]:
-    return [line.split()[0] for line in run_bench("bench", "--list", timeout=60).splitlines()]
+def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, QuickRun]:
+    """What ``bench --list`` printed, and a ``--quick`` run beside it."""
+    path = tmp_path_factory.mktemp("bench") / "results.json"
+    listing, table = run_benches(
+        ("bench", "--list"),
+        ("bench", "--quick", "--repeat", "1", "--quiet", "--json", str(path)),
+        timeout=60,
+    )
+    results: dict[str, Any] = json.loads(path.read_text())
+    return listing, (table, results)
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
-    path = tmp_path_factory.mktemp("bench") / "results.json"
-    table = run_bench(
-        "bench", "--quick", "--repeat", "1", "--quiet", "--json", str(path), timeout=60
-    )
-    results: dict[str, Any] = json.loads(path.read_text())
-    return table, results
+def keys(runs: tuple[str, QuickRun]) -> list[str]:
+    return [line.split()[0] for line in runs[0].splitlines()]
+
+
+@pytest.fixture(scope="module")
+def quick_run(runs: tuple[str, QuickRun]) -> QuickRun:
+    return runs[1]
 
 
 def test_every_workload_gives_a_result(keys: list[str], quick_run: QuickRun) -> None:
