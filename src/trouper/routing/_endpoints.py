@@ -543,7 +543,10 @@ class BroadcastEndpoint(PoolEndpoint):
                 if chain is not None:
                     await checkpoint()  # refused at once: still a checkpoint, as Cell.ask's is
                     raise _cycle(asker, self.cell, chain)
+            # It waits on every member: an ask back to it through any of them
+            # (not only the first) closes a cycle, which ``Cell.ask`` must see.
             asker.asking = members[0]
+            asker.asking_also = members[1:]
         results: list[outcome.Outcome[object] | None] = [None] * len(members)
         try:
             async with trio.open_nursery() as nursery:
@@ -552,6 +555,7 @@ class BroadcastEndpoint(PoolEndpoint):
         finally:
             if asker is not None:
                 asker.asking = None
+                asker.asking_also = ()
         return [result.unwrap() for result in results if result is not None]
 
 
@@ -900,14 +904,7 @@ def _chain_to(member: Cell, asker: Cell) -> list[Cell] | None:
     """The chain of asks from ``member`` to ``asker`` (both included), or ``None``."""
     if member.asking is None:  # the common case, without building a chain
         return [member] if member is asker else None
-    chain: list[Cell] = []
-    cell: Cell | None = member
-    while cell is not None and cell not in chain:
-        chain.append(cell)
-        if cell is asker:
-            return chain
-        cell = cell.asking
-    return None
+    return member.ask_chain_to(asker)
 
 
 def endpoint_for(

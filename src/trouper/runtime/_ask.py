@@ -19,8 +19,9 @@ left waiting either way.
 Ask cycles: an actor whose handler awaits an ask cannot take another message
 until the reply comes, so a chain of asks that comes back to an actor already
 waiting in it can never finish. Each cell records the cell its handler is
-asking (``asking``, set only while the handler's own task waits), and
-``check_cycle`` follows that chain from the target before a new ask is queued:
+asking (``asking``, set only while the handler's own task waits; a
+broadcast ask waits on several cells at once, the others in ``asking_also``),
+and ``check_cycle`` follows those chains from the target before a new ask is queued:
 if it reaches the asker, the ask fails at once with ``AskCycle`` naming the
 actors in order, instead of hanging both. A handler waiting for the
 start, stop or restart of another actor (``spawn``, ``rt.stop``) is,
@@ -117,19 +118,36 @@ class Ask:
 
 
 def ask_chain(start: Cell, end: Cell) -> list[Cell] | None:
-    """The chain of asks from ``start`` to ``end`` (both included), or ``None`` if it ends first.
+    """The chain of asks from ``start`` to ``end`` (both included), or ``None`` if there is none.
 
-    The chain followed is ``start``, the cell ``start``'s handler is asking
-    (``asking``), and so on; it never loops (``check_cycle`` keeps it so).
+    The chain followed is ``start``, a cell ``start``'s handler is asking
+    (``asking``, or one of ``asking_also`` while it waits on several at once,
+    as a broadcast ask does), and so on: the first such chain, trying
+    ``asking`` before ``asking_also``. The graph never loops
+    (``check_cycle`` keeps it so); a cell seen twice is followed once.
     """
-    cell: Cell | None = start
+    if start.asking is None:  # the common case: no walk
+        return [start] if start is end else None
     chain: list[Cell] = []
-    while cell is not None:
-        chain.append(cell)
-        if cell is end:
-            return chain
-        cell = cell.asking
-    return None
+    # Depth-first: each entry is a cell on the chain and the cells it still may lead to.
+    stack: list[tuple[Cell, list[Cell]]] = []
+    seen: set[int] = set()
+    cell = start
+    while True:
+        if id(cell) not in seen:
+            seen.add(id(cell))
+            chain.append(cell)
+            if cell is end:
+                return chain
+            nexts = [] if cell.asking is None else [cell.asking, *cell.asking_also]
+            nexts.reverse()
+            stack.append((cell, nexts))
+        while stack and not stack[-1][1]:
+            stack.pop()
+            chain.pop()
+        if not stack:
+            return None
+        cell = stack[-1][1].pop()
 
 
 def check_cycle(asker: Cell, target: Cell) -> None:

@@ -258,6 +258,7 @@ class Cell:
         "address",
         "args",
         "asking",
+        "asking_also",
         "child_id",
         "context",
         "current",
@@ -401,6 +402,9 @@ class Cell:
         # The ask whose handler runs now (failed with ActorStopped if the cell dies).
         self.asking: Cell | None = None
         # The cell this actor's handler waits on an ask to (ask cycles), or None.
+        self.asking_also: tuple[Cell, ...] = ()
+        # The other cells it waits on at once (a broadcast pool's members after the
+        # first, which is ``asking``); empty unless ``asking`` is set.
         self.delivery: object = None
         # The running handler's delivery from a settling mailbox (``ctx.delivery``), or None.
         # --- made on first use --------------------------------------------------------
@@ -1135,6 +1139,16 @@ class Cell:
 
         with self.waited_on():
             await wait_task_rescheduled(abort)
+
+    def ask_chain_to(self, end: Cell) -> list[Cell] | None:
+        """The chain of asks from this actor to ``end`` (both included), or ``None``.
+
+        Followed as ``check_cycle`` follows it: the cell this actor's handler is
+        asking (``asking``, or one of ``asking_also``), the one that cell's is
+        asking, and so on. For layers above that wait on cells themselves (a
+        pool's ask) and must refuse a cycle through any of them.
+        """
+        return ask_chain(self, end)
 
     @contextmanager
     def waited_on(self) -> Iterator[None]:
@@ -1907,6 +1921,7 @@ class Cell:
         self._pending = None
         self._scope = None
         self.asking = None
+        self.asking_also = ()
         self._cancel_timers()
         if self._spawner is not None:
             # The first start never completed: the spawner learns why only now,
