@@ -251,6 +251,27 @@ class _Layer:
         self.mailboxes: dict[str, ActorMailbox] = {}
         # State class -> the codec of its values (a registry of its own each).
         self.state_codecs: dict[type, Codec] = {}
+        self._bind_store_codec()
+
+    def _bind_store_codec(self) -> None:
+        """Let the store's dead-letter listing read refs back as refs of this runtime.
+
+        A store decodes the messages of the dead letters it lists with its own
+        ``codec``, made without a runtime (``Codec()``), which cannot turn the
+        address of a ref back into a ref: a dead letter carrying one (a
+        reply-to ref) was listed with ``message`` None. The store serves one
+        runtime, this one, so its trouper ``Codec`` without a resolver is
+        replaced by one on the same registry that resolves here (as the
+        mailboxes' codec does). A codec the user gave with a resolver of its
+        own, or a codec of another kind, is left as it is.
+        """
+        try:
+            store: object = self.runtime.store
+        except RuntimeError:
+            return  # no store: nothing lists dead letters
+        codec = getattr(store, "codec", None)
+        if type(codec) is Codec and codec.resolver is None:
+            store.codec = Codec(codec.registry, resolver=self.resolve)  # type: ignore[attr-defined]
 
     def resolve(self, address: Address) -> ActorRef[object]:
         """The ref an address read from the store stands for.

@@ -107,7 +107,12 @@ class DeadLetterRecord:
     dead_at: float
     """When it was moved to the dead-letter queue."""
     message: object = None
-    """The message, decoded by the store's codec; None if it cannot be decoded here."""
+    """The message, decoded by the store's codec; None if it cannot be decoded here.
+
+    A ref in it resolves in the store's runtime once that runtime's durable
+    layer bound the store's codec (docs/durable.md); a store with no runtime
+    cannot resolve refs.
+    """
 
 
 @attrs.frozen
