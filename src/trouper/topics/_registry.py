@@ -181,8 +181,9 @@ class Subscription:
     # actor's), of any kind, else None (another node's ref): once it is closed
     # the actor is stopping for good, and a queue group passes over it.
     _actor_mailbox: Mailbox | None = attrs.field(default=None, init=False)
-    # The cancel scopes of the publishes waiting on this subscriber now (None: none yet).
-    _waits: list[trio.CancelScope] | None = attrs.field(default=None, init=False)
+    # The publishes waiting on this subscriber through this subscription now (None:
+    # none yet); each one's ``via`` is this subscription.
+    _waits: list[_Wait] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._drop = self._overflow is Overflow.DROP
@@ -602,9 +603,34 @@ class TopicRegistry:
         self._remove(subscription)
         self._listen()
         if subscription._waits:
-            # Publishes waiting for room in its mailbox give up on it and move on.
-            for scope in subscription._waits:
-                scope.cancel()
+            # Publishes waiting for room in its mailbox give up on it and move on,
+            # except where another of its ref's subscriptions stands in for it.
+            for wait in list(subscription._waits):
+                self._end_wait(wait)
+
+    def _end_wait(self, wait: _Wait) -> None:
+        """End a publish's wait on a subscription just ended, or hand it to its stand-in.
+
+        A local actor's cell takes a message whole or not at all: its wait is
+        cancelled and the publish delivers through the stand-in afresh
+        (``_redeliver``), in the stand-in's manner. Any other endpoint (a
+        broadcast pool: one mailbox per member) may have given the message to
+        some of its mailboxes already: sent again, they would get it twice. Its
+        wait goes on instead, now through the ref's other matching subscription
+        (which ending cancels it), and finishes as it began.
+        """
+        left = wait.via
+        if left._queue is None and not isinstance(left._ref.endpoint, Cell):
+            stand_in = self._stand_in(wait.subject, left)
+            if stand_in is not None and stand_in._active:
+                assert left._waits is not None
+                left._waits.remove(wait)
+                wait.via = stand_in
+                if stand_in._waits is None:
+                    stand_in._waits = []
+                stand_in._waits.append(wait)
+                return
+        wait.scope.cancel()
 
     def _remove(self, subscription: Subscription) -> None:
         subscription._active = False
@@ -731,7 +757,7 @@ class TopicRegistry:
                         # In at once, with no checkpoint per subscriber: the publish's last.
                         reached = cell.send_nowait_as(item, _TELL)
                     else:
-                        reached = await _send_unless_unsubscribed(subscription, item)
+                        reached = await _send_unless_unsubscribed(subscription, item, subject)
                         waited = True
             except Exception as error:
                 self._failed(subscription, item, error)
@@ -806,7 +832,7 @@ class TopicRegistry:
                 opened = taker._actor_mailbox
                 if opened is not None and opened.closed:
                     opened = None
-                reached = await _send_unless_unsubscribed(taker, item)
+                reached = await _send_unless_unsubscribed(taker, item, subject)
             except Exception as error:
                 self._failed(taker, item, error)
                 return False
@@ -1064,21 +1090,41 @@ class TopicRegistry:
             self._reporting = reporting
 
 
-async def _send_unless_unsubscribed(subscription: Subscription, item: object) -> bool | None:
+class _Wait:
+    """A publish waiting on a subscriber: what ``unsubscribe`` ends, or hands on."""
+
+    __slots__ = ("scope", "subject", "via")
+
+    def __init__(self, scope: trio.CancelScope, subject: str, via: Subscription) -> None:
+        self.scope = scope
+        # The publish's cancel scope around the send.
+        self.subject = subject
+        # The subject published on (what a stand-in must match).
+        self.via = via
+        # The subscription it waits through now; its ``_waits`` holds this.
+
+
+async def _send_unless_unsubscribed(
+    subscription: Subscription, item: object, subject: str
+) -> bool | None:
     """``send`` that ``unsubscribe`` can end while it waits: then nothing was delivered (``None``).
 
     A cancel scope costs about as much as the send, so only sends that may
     wait (a full mailbox, or an endpoint other than a local cell) pay for one.
+    Ending the subscription may hand the wait on instead (``_end_wait``).
     """
-    waits = subscription._waits
-    if waits is None:
-        waits = subscription._waits = []
     with trio.CancelScope() as scope:
-        waits.append(scope)
+        wait = _Wait(scope, subject, subscription)
+        waits = subscription._waits
+        if waits is None:
+            waits = subscription._waits = []
+        waits.append(wait)
         try:
             return await subscription._send(item)
         finally:
-            waits.remove(scope)
+            via_waits = wait.via._waits
+            assert via_waits is not None
+            via_waits.remove(wait)
     return None  # unsubscribed while waiting: nothing delivered (the caller finds a stand-in)
 
 
