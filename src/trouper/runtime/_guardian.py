@@ -124,6 +124,16 @@ _STOPS_PER_CHECKPOINT = 256
 # loop still gets a turn.
 
 
+def _within(cell: Cell, ancestor: Cell) -> bool:
+    """Whether ``cell`` is ``ancestor`` or one of its descendants."""
+    current: Cell | None = cell
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = current.parent.owner
+    return False
+
+
 def _stopped(cell: Cell) -> bool:
     return cell.phase is Phase.STOPPED
 
@@ -316,25 +326,39 @@ class Guardian:
         ``start_child`` only after the restart it is carrying out. A
         ``OneForOne`` child depends on none: it starts at once.
 
-        The owner's own task waits meanwhile on the child the worker waits on
-        (``Cell.waited_on``): that child's handler asking the owner is cut off
-        (or gets ``AskCycle``), as in any cycle of asks. A child whose hook
+        The root waits so too (``rt.spawn`` under a group-restarting
+        ``root_strategy``). The owner's own task (at the root, any actor's own
+        task) waits meanwhile on the child the worker waits on
+        (``Cell.waited_on``): that child's handler asking it is cut off
+        (or gets ``AskCycle``), as in any cycle of asks. An actor the restart
+        ends itself (at the root: the top-level actor it ends, or a descendant
+        of it) waits on its own end, which cuts its handler off when it comes. A child whose hook
         (``on_start``, ``on_stop``) already waits on the owner can be cut off
         by nothing: the new child starts at once then, without waiting.
         """
-        owner = self.owner
-        if owner is None or isinstance(self.strategy, OneForOne):
+        if isinstance(self.strategy, OneForOne):
             return
-        own = own_cell() is owner
+        caller = own_cell()
+        # The actor whose own task waits here and so holds its mailbox: the owner
+        # (a child added by its handler or hooks); at the root (``rt.spawn`` with a
+        # group-restarting ``root_strategy``) any actor's. Other tasks block none.
+        waiter = caller if self.owner is None or caller is self.owner else None
         while (self._worker is not None or self._backoffs) and not self.closing:
             if self._quiet is None:
                 self._quiet = trio.Event()
             moved = self._quiet
             member = self._member
-            if member is None or not own:
+            if member is None or waiter is None:
                 await moved.wait()
-            elif member.phase is not Phase.RUNNING and ask_chain(member, owner) is not None:
-                return  # its hook waits on the owner: the restart can never end first
+            elif _within(waiter, member):
+                # The restart ends the waiter's own top-level actor (the root's only),
+                # the waiter with it, and waits on that: the waiter waits on its own
+                # end, which cuts its handler off when it comes (``_cut_waited_on``),
+                # as its deadline would later; it starts nothing beside the group.
+                with waiter.waited_on():
+                    await moved.wait()
+            elif member.phase is not Phase.RUNNING and ask_chain(member, waiter) is not None:
+                return  # its hook waits on the waiter: the restart can never end first
             else:
                 with member.waited_on():
                     await moved.wait()
