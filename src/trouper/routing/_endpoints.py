@@ -303,8 +303,29 @@ class _Rerouting(PoolEndpoint):
             # go (what the router built, the endpoint), as the engine lets a
             # reported failure's go; the traceback stays.
             release_frames_unless_failing(member.runtime, target)
-        else:
+        elif self._follows(item, member, target):
             _put_system(target, item)
+
+    def _follows(self, item: object, source: Cell, target: Cell) -> bool:
+        """Move what an ask's asker waits on from ``source`` to ``target``; whether it may go.
+
+        A handler waiting on an ask that moves to another member waits on that
+        member now: its ``asking`` follows the ask, so that an ask back to it
+        through the new member is found a cycle (``AskCycle``), not a hang. If
+        the new member already waits on the asker, the ask fails at once
+        with ``AskCycle`` (``False``: it is not put anywhere).
+        """
+        if type(item) is not Ask or item.abandoned:
+            return True
+        asker = item.asker
+        if asker is None or asker.asking is not source:
+            return True
+        chain = _chain_to(target, asker)
+        if chain is not None:
+            item.settle(outcome.Error(_cycle(asker, self.cell, chain)))
+            return False
+        asker.asking = target
+        return True
 
     def _member_or_error(self, message: object) -> Cell | Exception:
         """The member the router picks for ``message``, or the error it raised.
@@ -450,7 +471,8 @@ class ConsistentHashEndpoint(_Rerouting):
         items.clear()
         items.extend(keep)
         for owner, item in moves:
-            _put_system(owner, item)
+            if self._follows(item, member, owner):
+                _put_system(owner, item)
 
     def _member(self, message: object) -> Cell:
         points = self._points

@@ -57,7 +57,7 @@ ReplyCallback = Callable[["outcome.Outcome[object]"], None]
 class Ask:
     """An ask in flight: the message, and how its reply reaches the asker."""
 
-    __slots__ = ("abandoned", "contexts", "message", "on_reply", "result", "task")
+    __slots__ = ("abandoned", "asker", "contexts", "message", "on_reply", "result", "task")
 
     def __init__(self, message: object, on_reply: ReplyCallback | None = None) -> None:
         self.message = message
@@ -72,11 +72,15 @@ class Ask:
         # Called with the reply instead of waking a task (asks made without a task).
         self.contexts: dict[object, object] | None = None
         # What instruments carry with the ask (``Instrument.message_sent``), by instrument.
+        self.asker: Cell | None = None
+        # The actor whose handler waits on this ask (its ``asking`` names the cell the
+        # ask was put to: a layer that moves the ask to another cell moves that too).
 
     def settle(self, result: outcome.Outcome[object]) -> None:
         """Deliver the reply (or error) to the asker, now or when it parks. Idempotent."""
         if self.abandoned:
             return
+        self.asker = None  # answered: nobody waits on it any more
         on_reply = self.on_reply
         if on_reply is not None:
             self.abandoned = True  # one reply only
@@ -102,6 +106,7 @@ class Ask:
         """Withdraw the ask: a cell that meets it skips it, a late reply is dropped."""
         self.abandoned = True
         self.task = None
+        self.asker = None
 
     def _abort(self, _: object) -> Abort:
         self.abandon()

@@ -683,6 +683,7 @@ class Cell:
             # Already while it waits for room (or a simulated delay): the target's
             # handler may ask back meanwhile.
             asker.asking = self
+            envelope.asker = asker
         try:
             instruments = runtime.instruments
             watched = instruments.watch_sends
