@@ -31,3 +31,14 @@ def test_naming_jetstream_store_loads_it() -> None:
         "assert JetStreamStore.__module__ == 'trouper.durable', JetStreamStore.__module__"
     )
     assert {"trouper.durable._jetstream", "trouper.nats"} <= loaded
+
+
+def test_importing_durable_leaves_trio_testing_unloaded() -> None:
+    """The virtual-time check does not import trio.testing, which imports pytest."""
+    probe = (
+        "import sys, trouper.durable\nprint('trio.testing' in sys.modules, 'pytest' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "False"]

@@ -21,11 +21,16 @@ clock), so on virtual time I/O takes no time and a simulation replays.
 from __future__ import annotations
 
 import math
+import sys
 import time
+import typing
+from typing import TYPE_CHECKING
 
 import trio
-import trio.testing
 from trio.lowlevel import RunVar
+
+if TYPE_CHECKING:
+    from trio.testing import MockClock
 
 __all__ = [
     "hold_virtual_time",
@@ -103,11 +108,22 @@ def _hold_state() -> _Hold | None:
     try:
         return _holds.get()
     except LookupError:
-        state = (
-            _Hold() if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock) else None
-        )
+        state = _Hold() if _mock_clock() is not None else None
         _holds.set(state)
         return state
+
+
+def _mock_clock() -> MockClock | None:
+    """This run's clock if it is a MockClock, else None.
+
+    ``trio.testing`` is not imported here: it imports pytest (about 80 ms),
+    and a run whose clock is a MockClock has imported it already.
+    """
+    testing = sys.modules.get("trio.testing")
+    clock = trio.lowlevel.current_clock()
+    if testing is not None and isinstance(clock, testing.MockClock):
+        return typing.cast("MockClock", clock)
+    return None
 
 
 def on_virtual_time() -> bool:
@@ -121,8 +137,8 @@ def hold_virtual_time() -> None:
     if state is None:
         return
     if state.count == 0:
-        clock = trio.lowlevel.current_clock()
-        assert isinstance(clock, trio.testing.MockClock)
+        clock = _mock_clock()
+        assert clock is not None
         state.saved = clock.autojump_threshold
         clock.autojump_threshold = math.inf
     state.count += 1
@@ -135,6 +151,6 @@ def release_virtual_time() -> None:
         return
     state.count -= 1
     if state.count == 0:
-        clock = trio.lowlevel.current_clock()
-        assert isinstance(clock, trio.testing.MockClock)
+        clock = _mock_clock()
+        assert clock is not None
         clock.autojump_threshold = state.saved
