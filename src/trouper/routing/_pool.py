@@ -256,9 +256,15 @@ class Pool(Actor):
 
     async def _start_member(self, number: int) -> None:
         spec, endpoint = self.spec, self.endpoint
+        guardian = self._cell.guardian
+        # The members depend on none of each other: when the pool stops (or gives
+        # up), every member's stop begins at once, so a pool whose members are all
+        # busy (a broadcast reaches each) stops within one member's shutdown
+        # deadline, as one busy actor does, not within the sum of them.
+        guardian.stop_together = True
         cell = await spawn_cell(
             self._cell.runtime,
-            self._cell.guardian,
+            guardian,
             spec.factory,
             spec.args,
             dict(spec.kwargs),

@@ -46,7 +46,11 @@ waits on (``Cell.waited_on``): that child's handler asking the owner is a
 cycle, cut off as any other.
 
 ``stop_all`` stops every child, one at a time, last started first, each
-within its own deadline, and ends the worker and the pending backoffs.
+within its own deadline, and ends the worker and the pending backoffs. A
+guardian whose children depend on none of each other (a pool's members:
+``stop_together``) begins every child's stop at once, last started first,
+then waits for them all: each still has its own deadline, and the stop takes
+as long as the slowest child's instead of the sum of them.
 """
 
 from __future__ import annotations
@@ -169,6 +173,7 @@ class Guardian:
         "owner",
         "path",
         "runtime",
+        "stop_together",
         "strategy",
         "supervision",
     )
@@ -196,6 +201,10 @@ class Guardian:
         # The decision state: restart history, backoff streaks.
         self.closing = False
         # True once the guardian stops its children for good (it takes no new ones).
+        self.stop_together = False
+        # Whether ``stop_all`` begins every child's stop at once (a pool's members,
+        # which depend on none of each other), so that the stop takes as long as the
+        # slowest child's, not the sum of them; else one child after the other.
         self.gave_up: BaseException | None = None
         # Why the owner fails, once this guardian gave up on its children (set before it
         # stops them: an owner still in its first on_start fails its start with it).
@@ -549,10 +558,23 @@ class Guardian:
         for scope in tuple(self._backoffs):
             scope.cancel()
         at_once = 0
-        for cell in reversed(tuple(self._children.values())):
+        children = tuple(reversed(self._children.values()))
+        if self.stop_together:
+            # Every stop begins now, last started first; the loop below then only
+            # waits, so each child's deadline runs from here, not from its turn.
+            for cell in children:
+                if cell.phase is Phase.STOPPED:
+                    continue
+                cell.command(Command.STOP, error if cell is failed else None)
+                if cell.stopped:
+                    at_once += 1
+                    if not at_once % _STOPS_PER_CHECKPOINT:
+                        await checkpoint()
+        for cell in children:
             if cell.phase is Phase.STOPPED:
                 continue
-            cell.command(Command.STOP, error if cell is failed else None)
+            if not self.stop_together:
+                cell.command(Command.STOP, error if cell is failed else None)
             if cell.stopped:  # stopped at once: nothing to wait for
                 at_once += 1
                 if not at_once % _STOPS_PER_CHECKPOINT:
