@@ -2,7 +2,9 @@
 
 - ``inspect STORE [--json] [--limit N]`` prints each mailbox with its depth,
   ready, in-flight, delayed and dead counts, then the dead letters (id,
-  type, attempts, the first line of the reason). It only reads.
+  type, attempts, the first line of the reason, and why its message does not
+  decode here if it does not: the command line imports no message classes
+  and has no runtime to resolve refs). It only reads.
 - ``redrive STORE MAILBOX (--id N ... | --all)`` moves those dead letters
   back to their mailbox (deliveries from zero); ``discard`` with the same
   arguments deletes them for good. Both take the store's lock, so they are

@@ -21,9 +21,10 @@ from urllib.parse import quote
 import attrs
 import trio
 
+from trouper.codec import Codec
 from trouper.durable._schema import APPLICATION_ID, VERSION, check_header, store_error
 from trouper.durable._sqlite import SqliteStore, mailbox_counts
-from trouper.durable._store import DeadLetterRecord, MailboxStatistics
+from trouper.durable._store import DeadLetterRecord, MailboxStatistics, decoded
 from trouper.errors import NotAStore, StoreError, StoreVersionTooNew
 
 __all__ = ["StoreReport", "change_dead_letters", "inspect_store", "render_json", "render_text"]
@@ -45,7 +46,11 @@ class StoreReport:
     mailboxes: tuple[MailboxStatistics, ...]
     """Every mailbox's counts, by name."""
     dead_letters: tuple[DeadLetterRecord, ...]
-    """Dead letters, oldest first (at most the limit asked for)."""
+    """Dead letters, oldest first (at most the limit asked for).
+
+    Each decoded with the default registry and no runtime (refs cannot be
+    resolved), ``decode_error`` saying why one was not.
+    """
     dead_total: int
     """How many dead letters there are in all."""
 
@@ -121,11 +126,14 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
         raise store_error(name, error) from error
     finally:
         connection.close()
+    codec = Codec()
     return StoreReport(
         path=name,
         version=version,
         mailboxes=tuple(mailboxes),
-        dead_letters=tuple(DeadLetterRecord(*row) for row in rows),
+        # Decoded as a store with no runtime lists them (the default registry, no
+        # refs): a message that does not decode here says why (``decode_error``).
+        dead_letters=tuple(decoded(DeadLetterRecord(*row), codec) for row in rows),
         dead_total=total,
     )
 
@@ -199,18 +207,37 @@ def render_text(report: StoreReport) -> str:
                 f"  #{dead.id} {dead.mailbox} {dead.type_name} attempts={dead.attempts}: "
                 f"{_first_line(dead.reason)}"
             )
+            if dead.decode_error is not None:
+                lines.append(f"    not decoded: {_first_line(dead.decode_error)}")
     return "\n".join(lines) + "\n"
 
 
 def render_json(report: StoreReport) -> str:
-    """The report as JSON (payloads as hex, times as wall-clock seconds)."""
+    """The report as JSON (payloads as hex, times as wall-clock seconds).
+
+    A dead letter's ``message`` is the decoded message's ``repr``, or null
+    when it did not decode (``decode_error`` says why).
+    """
     document = {
         "path": report.path,
         "version": report.version,
         "mailboxes": [attrs.asdict(m) for m in report.mailboxes],
         "dead_total": report.dead_total,
-        "dead_letters": [
-            {**attrs.asdict(d), "payload": d.payload.hex()} for d in report.dead_letters
-        ],
+        "dead_letters": [_dead_letter_json(d) for d in report.dead_letters],
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def _dead_letter_json(dead: DeadLetterRecord) -> dict[str, object]:
+    fields = attrs.asdict(dead, recurse=False)
+    fields["payload"] = dead.payload.hex()
+    # A message is any value (bytes, refs, a user's class): JSON shows what it reads as.
+    fields["message"] = None if dead.decode_error is not None else _repr(dead.message)
+    return fields
+
+
+def _repr(message: object) -> str:
+    try:
+        return repr(message)
+    except Exception as error:  # a user's class with a broken __repr__
+        return f"<{type(message).__name__}: repr() raised {type(error).__name__}>"

@@ -94,6 +94,7 @@ from trouper.durable._store import (
     WriteBatch,
     checked_dead_letter_choice,
     copy_failure,
+    decoded,
     run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed, StoreRefused
@@ -2080,6 +2081,7 @@ class JetStreamStore:
                 record = DeadLetterRecord(
                     found.seq, _name_of(token) or token, "", found.data, None, 0, reason,
                     None, 0.0, None, None, 0.0, None,
+                    "the dead-letter record is unreadable: there is no message to decode",
                 )  # fmt: skip
             yield record
 
@@ -2094,11 +2096,7 @@ class JetStreamStore:
             # Stored by an earlier trouper: the whole record as JSON, the payload in base64.
             body = json.loads(data)
             payload = base64.b64decode(body["payload"])
-        try:
-            message = self.codec.decode(body["type_name"], payload)
-        except Exception:
-            message = None
-        return DeadLetterRecord(
+        record = DeadLetterRecord(
             seq,
             body["mailbox"],
             body["type_name"],
@@ -2111,8 +2109,9 @@ class JetStreamStore:
             body.get("first_delivered_at"),
             body.get("last_delivered_at"),
             float(body["dead_at"]),
-            message,
         )
+        # A message that does not decode here is listed with why (decode_error).
+        return decoded(record, self.codec)
 
     async def _chosen(
         self, mailbox: str | None, ids: Sequence[int] | None

@@ -54,7 +54,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import attrs
 import outcome
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
@@ -79,6 +78,7 @@ from trouper.durable._store import (
     WriteBatch,
     checked_dead_letter_choice,
     copy_failure,
+    decoded,
     run_failure_callbacks,
 )
 from trouper.errors import StoreError, StoreFailed, StoreLocked
@@ -909,12 +909,8 @@ class _DeadLetterPages:
                 raise StopAsyncIteration
             self._after = page[-1].id
             self._buffer = page[::-1]
-        record = self._buffer.pop()
-        try:
-            message = self._store.codec.decode(record.type_name, record.payload)
-        except Exception:
-            return record  # its type is unknown here, or it no longer fits: message None
-        return attrs.evolve(record, message=message)
+        # A message that does not decode here is listed with why (decode_error).
+        return decoded(self._buffer.pop(), self._store.codec)
 
 
 def _dead_letter_page(

@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import ClassVar, NamedTuple, Protocol
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol
 
 import attrs
 from trio.lowlevel import Task
 
-from trouper.errors import StoreFailed, StoreRefused
+from trouper._text import describe
+from trouper.codec import Codec
+from trouper.errors import StoreFailed, StoreRefused, UndecodableMessage, UnresolvableRef
+
+if TYPE_CHECKING:
+    from trouper.durable._queue import MessageCodec
 
 __all__ = [
     "Append",
@@ -45,6 +50,13 @@ __all__ = [
     "TellBatch",
     "WriteBatch",
 ]
+
+# Said after an unresolvable ref's reason when the codec has no resolver at all.
+_NO_RUNTIME = (
+    " (refs resolve only through rt.store of a runtime that has made its durable layer, "
+    "with its first durable mailbox or durable_ref; a store opened alone, or listed by "
+    "the command line, cannot resolve them)"
+)
 
 log = logging.getLogger("trouper")
 
@@ -112,6 +124,15 @@ class DeadLetterRecord:
     A ref in it resolves in the store's runtime once that runtime's durable
     layer bound the store's codec (docs/durable.md); a store with no runtime
     cannot resolve refs.
+    """
+    decode_error: str | None = None
+    """Why ``message`` could not be decoded here, or None when it was decoded.
+
+    The codec's reason, one line: no class is registered under ``type_name``
+    in this process, the payload no longer fits its class (with the fields
+    that do not fit, and why), it holds a ref that cannot be resolved (a
+    store listed without a runtime has no resolver), or it is not well-formed.
+    ``type_name`` and ``payload`` are there either way.
     """
 
 
@@ -687,6 +708,34 @@ class DeliveringStore(Store, Protocol):
         last_delivered_at: float | None,
     ) -> None:
         """Move ``message`` to the dead-letter queue in ``batch`` (its receipt settled after it)."""
+
+
+def decoded(record: DeadLetterRecord, codec: MessageCodec) -> DeadLetterRecord:
+    """``record`` with its message decoded by ``codec``, or with why it could not be.
+
+    Used by every store's ``dead_letters`` (and the command line): a message
+    that does not decode is listed with ``message`` None and ``decode_error``
+    saying why, never silently; nothing the codec raises (an ``Exception``)
+    escapes.
+    """
+    try:
+        message = codec.decode(record.type_name, record.payload)
+    except Exception as error:
+        return attrs.evolve(record, message=None, decode_error=_decode_error(record, codec, error))
+    return attrs.evolve(record, message=message, decode_error=None)
+
+
+def _decode_error(record: DeadLetterRecord, codec: MessageCodec, error: Exception) -> str:
+    """The one-line reason a dead letter's payload did not decode with ``codec``."""
+    if not isinstance(error, UndecodableMessage):  # another codec's error: say which
+        return f"cannot decode {record.type_name!r}: {describe(error)}"
+    try:
+        text = str(error)
+    except Exception:  # a text that cannot be made must not break the listing
+        text = describe(error)
+    if isinstance(error, UnresolvableRef) and isinstance(codec, Codec) and codec.resolver is None:
+        text += _NO_RUNTIME
+    return text
 
 
 def copy_failure(failure: BaseException) -> StoreFailed:
