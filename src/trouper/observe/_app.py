@@ -340,7 +340,7 @@ def make_app(
             if request.method == "HEAD"
             else _Updates(observer, ticker, _ViewQuery(request), _since(request))
         )
-        return StreamingResponse(
+        return _EventStream(
             updates,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -406,6 +406,45 @@ def _same_origin(origin: str, host: str | None) -> bool:
         return host is not None and urlsplit(origin).netloc == host
     except ValueError:
         return False
+
+
+class _EventStream(StreamingResponse):
+    """A streamed answer that the client's leaving cuts, but whose own end nothing cuts.
+
+    Starlette's ``StreamingResponse`` (for a server of ASGI spec below 2.4, as
+    Hypercorn is) sends the body beside a listener for ``http.disconnect``, and
+    whichever ends first cancels the other. When the stream ends from our side
+    (the view closing), its last send is where Hypercorn, its answer complete,
+    tells the app ``http.disconnect`` and, once the server is closing, closes the
+    socket: the listener's cancel then cut that close short, and the connection
+    stayed open until the view's shutdown grace ran out. Here the listener is
+    stopped before the last send.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ended = False  # the body ran to its end (the client did not leave first)
+        async with trio.open_nursery() as nursery:
+
+            async def until_the_client_leaves() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(until_the_client_leaves)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            async for chunk in self.body_iterator:
+                body = chunk.encode(self.charset) if isinstance(chunk, str) else bytes(chunk)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            ended = True
+            nursery.cancel_scope.cancel()
+        if ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class _NoUpdates:

@@ -18,7 +18,7 @@ from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 
-from trouper._validate import check_positive_int
+from trouper._validate import check_positive_int, check_seconds
 from trouper.observe._app import Ticker, is_loopback_address, make_app
 from trouper.observe._metrics import Metrics
 from trouper.observe._observer import Observer
@@ -31,8 +31,8 @@ __all__ = ["ServedView", "check_host", "open_view", "serve"]
 
 log = logging.getLogger("trouper.observe")
 
-_GRACE = 1.0
-"""Seconds open connections get to finish when the view closes."""
+_SHUTDOWN = 1.0
+"""Seconds open connections get to finish when the view closes, unless told otherwise."""
 
 _STALLED = 5.0
 """Seconds a client may leave what was sent to it unread before its connection is cut.
@@ -91,10 +91,11 @@ def check_host(host: str, *, allow_remote: bool = False) -> str:
     return host
 
 
-def _check(port: int, interval: float, max_connections: int) -> None:
+def _check(port: int, interval: float, max_connections: int, shutdown: float) -> None:
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
     check_positive_int("max_connections", max_connections)
+    check_seconds("shutdown", shutdown)
     # Finite: an infinite one never updates the page, and JSON (``/api/config``) cannot carry it.
     if (
         not isinstance(interval, int | float)
@@ -117,6 +118,7 @@ async def open_view(
     page_size: int = 50,
     max_rows: int = 300,
     max_connections: int = 64,
+    shutdown: float = _SHUTDOWN,
 ) -> AsyncIterator[ServedView]:
     """Serve the live view of ``runtime`` for the duration of an ``async with`` block.
 
@@ -150,26 +152,30 @@ async def open_view(
             being refused, it is closed unanswered. So the view never holds
             more than ``max_connections + 16`` connections open, however many
             a client opens.
+        shutdown: seconds a connection still busy gets to finish once the
+            block is left, after which it is cut. The update streams end and
+            the idle connections close at once; an answer being written to a
+            slow client may need them.
 
     Raises:
         ValueError: a bad option, or a non-loopback ``host`` without ``allow_remote``.
         OSError: the address cannot be listened on (the port is taken).
     """
     check_host(host, allow_remote=allow_remote)
-    _check(port, interval, max_connections)
+    _check(port, interval, max_connections, shutdown)
     observer = Observer(runtime, metrics=metrics, page_size=page_size, max_rows=max_rows)
     ticker = Ticker(observer, interval)
     app = make_app(observer, ticker, allow_control=allow_control, loopback_only=not allow_remote)
     config = Config()
     config.accesslog = None
     config.errorlog = log
-    config.graceful_timeout = _GRACE
+    config.graceful_timeout = shutdown
     # One request at a time on a connection, whatever its protocol: HTTP/2 (which Hypercorn
     # speaks to a client that opens with its preface, or asks for h2c) would carry up to 100
     # update streams on each connection, and max_connections would bound nothing.
     config.h2_max_concurrent_streams = 1
     sock = _bound(host, port)
-    server = _Server(cast("ASGIFramework", app), config, sock, max_connections)
+    server = _Server(cast("ASGIFramework", app), config, sock, max_connections, shutdown)
     with observer, closing(sock):  # (closed by the server once it runs; twice does no harm)
         try:
             async with trio.open_nursery() as nursery:
@@ -201,11 +207,16 @@ class _Server:
     descriptor of the application's process), so the view accepts them itself
     and hands each one under the cap to Hypercorn's ``TCPServer``, as
     Hypercorn's worker does. ``close()`` stops accepting; open connections then
-    get ``_GRACE`` seconds to finish (Hypercorn's graceful shutdown).
+    get ``shutdown`` seconds to finish (Hypercorn's graceful shutdown).
     """
 
     def __init__(
-        self, app: ASGIFramework, config: Config, sock: socket.socket, max_connections: int
+        self,
+        app: ASGIFramework,
+        config: Config,
+        sock: socket.socket,
+        max_connections: int,
+        shutdown: float,
     ) -> None:
         self._app = ASGIWrapper(app)  # the app, as Hypercorn's protocols call it
         self._config = config  # Hypercorn's options (timeouts, logs)
@@ -216,9 +227,10 @@ class _Server:
         self._refusing = 0  # connections being answered 503 now (<= _REFUSING)
         self._busy = _busy_answer(max_connections)  # the whole 503 answer
         self._accepting = trio.CancelScope()  # the accept loop's, cancelled by close()
+        self._shutdown = shutdown  # seconds connections get to finish after close()
 
     def close(self) -> None:
-        """Stop accepting; connections being served get ``_GRACE`` seconds to finish."""
+        """Stop accepting; connections being served get ``shutdown`` seconds to finish."""
         self._accepting.cancel()
 
     async def run(self, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
@@ -239,7 +251,7 @@ class _Server:
                     await self._accept(listener, connections)
             finally:
                 await self._context.terminated.set()
-                connections.cancel_scope.deadline = trio.current_time() + _GRACE
+                connections.cancel_scope.deadline = trio.current_time() + self._shutdown
 
     async def _accept(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
         while True:
@@ -347,6 +359,7 @@ async def serve(
     page_size: int = 50,
     max_rows: int = 300,
     max_connections: int = 64,
+    shutdown: float = _SHUTDOWN,
     task_status: trio.TaskStatus[ServedView] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the live view of ``runtime`` until cancelled (for ``nursery.start``).
@@ -370,6 +383,7 @@ async def serve(
         page_size=page_size,
         max_rows=max_rows,
         max_connections=max_connections,
+        shutdown=shutdown,
     ) as view:
         task_status.started(view)
         await trio.sleep_forever()

@@ -1,0 +1,170 @@
+"""Review 16: leaving ``open_view`` ends the update streams and closes every connection at once.
+
+When a stream ended from our side (the view closing), Starlette's streaming
+answer cancelled Hypercorn's close of the socket, so a view with a page open
+took its whole shutdown grace to close. The view here is given a long grace
+(``SHUTDOWN``); its close must take a fraction of it (``PROMPT``), and the
+clients must have seen their streams end.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+import trio
+
+import trouper
+from trouper.observe import open_view
+
+pytestmark = pytest.mark.real_clock
+
+SHUTDOWN = 10.0
+"""The grace the view gives open connections here: a close that waits for it is plain to see."""
+
+PROMPT = 2.0
+"""Seconds leaving the view may take here at most (a prompt close takes milliseconds)."""
+
+DEADLINE = 30.0
+"""Seconds any one test may take."""
+
+EVENTS = b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+LAST_CHUNK = b"\r\n0\r\n\r\n"
+"""How a chunked answer (the update stream) ends: the empty chunk."""
+
+
+async def _connect(port: int, clients: AsyncExitStack) -> trio.SocketStream:
+    """A connection to the view, closed with ``clients``."""
+    return await clients.enter_async_context(await trio.open_tcp_stream("127.0.0.1", port))
+
+
+async def _follow(port: int, clients: AsyncExitStack) -> tuple[trio.SocketStream, bytes]:
+    """A client of the update stream that has read its first update, and what it read."""
+    stream = await _connect(port, clients)
+    await stream.send_all(EVENTS)
+    head = b""
+    while b"event: update" not in head:
+        head += await stream.receive_some(65536)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    return stream, head
+
+
+async def _rest(stream: trio.SocketStream) -> bytes:
+    """What is left to read on ``stream`` until the server closes it."""
+    with trio.fail_after(PROMPT):
+        data = b""
+        while chunk := await stream.receive_some(65536):
+            data += chunk
+        return data
+
+
+@pytest.mark.parametrize("pages", [1, 5])
+async def test_leaving_the_view_ends_the_update_streams_and_closes_at_once(pages: int) -> None:
+    """Each page that follows the view sees its stream end, and the view closes promptly."""
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
+            with trio.CancelScope() as closing:
+                async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
+                    followers = [await _follow(view.port, clients) for _ in range(pages)]
+                    closing.deadline = trio.current_time() + PROMPT
+            assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
+            for client, head in followers:
+                assert (head + await _rest(client)).endswith(LAST_CHUNK)
+
+
+async def test_a_stream_its_client_never_read_does_not_hold_the_close() -> None:
+    """A client that asked for the stream and read nothing yet finds it ended once it reads."""
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
+            with trio.CancelScope() as closing:
+                async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
+                    client = await _connect(view.port, clients)
+                    await client.send_all(EVENTS)
+                    await trio.sleep(0.2)  # a few updates sent, none read
+                    closing.deadline = trio.current_time() + PROMPT
+            assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
+            rest = await _rest(client)
+            assert rest.startswith(b"HTTP/1.1 200 ")
+            assert rest.endswith(LAST_CHUNK)
+
+
+async def test_a_connection_kept_alive_after_a_head_of_the_stream_is_closed_at_once() -> None:
+    """``HEAD /api/events`` (an empty stream) leaves its connection idle, which the close ends."""
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
+            with trio.CancelScope() as closing:
+                async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
+                    client = await _connect(view.port, clients)
+                    await client.send_all(b"HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        head += await client.receive_some(65536)
+                    assert head.startswith(b"HTTP/1.1 200 ")
+                    closing.deadline = trio.current_time() + PROMPT
+            assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
+            assert await _rest(client) == b""
+
+
+async def test_connections_without_a_stream_do_not_hold_the_close() -> None:
+    """A silent client, a half-sent request, an idle kept-alive one, a half-closed one: closed."""
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
+            with trio.CancelScope() as closing:
+                async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
+                    await _connect(view.port, clients)  # says nothing
+                    await (await _connect(view.port, clients)).send_all(b"GET /api/su")  # half
+                    idle = await _connect(view.port, clients)  # one answer, then kept alive
+                    await idle.send_all(b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    answer = b""
+                    while not answer.endswith(b"}"):
+                        answer += await idle.receive_some(65536)
+                    half_closed, _ = await _follow(view.port, clients)  # then sends its EOF
+                    await half_closed.send_eof()
+                    await trio.sleep(0.2)
+                    closing.deadline = trio.current_time() + PROMPT
+            assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
+
+
+async def test_an_http2_update_stream_ends_and_its_connection_closes_at_once() -> None:
+    """A stream followed over HTTP/2 (on the plain socket) ends with the view, as HTTP/1.1's."""
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    connection.initiate_connection()
+    connection.send_headers(
+        1,
+        [
+            (":method", "GET"),
+            (":path", "/api/events"),
+            (":scheme", "http"),
+            (":authority", "127.0.0.1"),
+        ],
+        end_stream=True,
+    )
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
+            with trio.CancelScope() as closing:
+                async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
+                    client = await _connect(view.port, clients)
+                    await client.send_all(connection.data_to_send())
+                    events: list[h2.events.Event] = []
+                    while not any(isinstance(event, h2.events.DataReceived) for event in events):
+                        events += connection.receive_data(await client.receive_some(65536))
+                    (answer,) = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+                    assert dict(answer.headers)[b":status"] == b"200"
+                    assert not any(isinstance(e, h2.events.StreamEnded) for e in events)
+                    closing.deadline = trio.current_time() + PROMPT
+            assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
+            events = connection.receive_data(await _rest(client))
+            assert any(isinstance(event, h2.events.StreamEnded) for event in events)
+
+
+@pytest.mark.parametrize("bad", [-1, True, "1", float("nan")])
+async def test_a_bad_shutdown_is_refused(bad: object) -> None:
+    """``shutdown`` must be seconds >= 0."""
+    async with trouper.open_runtime() as rt:
+        with pytest.raises(ValueError, match=r"^shutdown must be seconds >= 0, got "):
+            async with open_view(rt, port=0, shutdown=bad):  # type: ignore[arg-type]
+                pass
