@@ -497,6 +497,10 @@ class BroadcastEndpoint(PoolEndpoint):
 
     __slots__ = ()
 
+    def splits_sends(self) -> bool:
+        """Yes: a tell cut short has reached the members before the one it waited on."""
+        return True
+
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Tell every member, one after the other (``ActorRef.tell``).
 

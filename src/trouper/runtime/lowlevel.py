@@ -43,7 +43,8 @@ on their way to a cell (``LateDelivery``: the message, its fate, when it is
 due, whether it waits for room). An endpoint whose tells may go into a
 mailbox other than its cell's (a balancing pool's shared one) derives from
 ``SharingEndpoint`` and says, with ``shared_mailbox_full()``, whether that
-mailbox is full.
+mailbox is full; one whose tell goes into several mailboxes one after the
+other (a broadcast pool's) says so with ``splits_sends()``.
 
 Attaching a layer: ``register_extension(key, factory)`` makes
 ``runtime.extension(key)`` build the layer's object per runtime on first use
@@ -133,6 +134,16 @@ class SharingEndpoint:
         """Whether the shared mailbox tells go into is full (``False``: none, or room)."""
         mailbox = self.shared_mailbox()
         return mailbox is not None and mailbox.full
+
+    def splits_sends(self) -> bool:
+        """Whether a tell cut short may have reached some of its mailboxes and not others.
+
+        ``False`` by default: a tell goes into one mailbox, whole or not at
+        all. A broadcast pool's says ``True`` (one mailbox per member, told one
+        after the other): what cancels its wait must not send the message
+        again elsewhere as if nobody had it.
+        """
+        return False
 
 
 __all__ = [

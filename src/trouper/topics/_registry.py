@@ -580,9 +580,10 @@ class TopicRegistry:
         for room in this subscriber's mailbox gives up on it and moves on: once
         this returns, the subscription delivers nothing more (what is already in
         the mailbox stays). A message skipped so is neither counted nor a dead
-        letter; a queue group's goes to the group's next member instead, and a
-        subscriber still subscribed through another pattern that matches gets
-        it through that one.
+        letter; a queue group's goes to the group's next member instead (unless
+        this member is a broadcast pool, some of whose members may have it: it
+        stays theirs), and a subscriber still subscribed through another pattern
+        that matches gets it through that one.
 
         Raises:
             ValueError: ``subscription`` belongs to another registry.
@@ -617,10 +618,14 @@ class TopicRegistry:
         broadcast pool: one mailbox per member) may have given the message to
         some of its mailboxes already: sent again, they would get it twice. Its
         wait goes on instead, now through the ref's other matching subscription
-        (which ending cancels it), and finishes as it began.
+        (which ending cancels it), and finishes as it began. A queue group's
+        stand-in is another member: a pool whose tell may have reached some of
+        its members (``splits_sends``) is cut off there and keeps the message,
+        so that no second member of the group gets it.
         """
         left = wait.via
-        if left._queue is None and not isinstance(left._ref.endpoint, Cell):
+        endpoint = left._ref.endpoint
+        if left._queue is None and not isinstance(endpoint, Cell):
             stand_in = self._stand_in(wait.subject, left)
             if stand_in is not None and stand_in._active:
                 assert left._waits is not None
@@ -630,6 +635,11 @@ class TopicRegistry:
                     stand_in._waits = []
                 stand_in._waits.append(wait)
                 return
+        elif left._queue is not None and isinstance(endpoint, SharingEndpoint):
+            # A queue group's message reaches one member: one whose mailboxes may
+            # have part of it already (a broadcast pool's first members) keeps its
+            # turn, and the group's next member does not get the message too.
+            wait.kept = endpoint.splits_sends()
         wait.scope.cancel()
 
     def _remove(self, subscription: Subscription) -> None:
@@ -1093,7 +1103,7 @@ class TopicRegistry:
 class _Wait:
     """A publish waiting on a subscriber: what ``unsubscribe`` ends, or hands on."""
 
-    __slots__ = ("scope", "subject", "via")
+    __slots__ = ("kept", "scope", "subject", "via")
 
     def __init__(self, scope: trio.CancelScope, subject: str, via: Subscription) -> None:
         self.scope = scope
@@ -1102,6 +1112,9 @@ class _Wait:
         # The subject published on (what a stand-in must match).
         self.via = via
         # The subscription it waits through now; its ``_waits`` holds this.
+        self.kept = False
+        # Set when its end leaves the message where it went (some mailboxes of the
+        # subscriber may have it): nobody stands in for it.
 
 
 async def _send_unless_unsubscribed(
@@ -1111,7 +1124,9 @@ async def _send_unless_unsubscribed(
 
     A cancel scope costs about as much as the send, so only sends that may
     wait (a full mailbox, or an endpoint other than a local cell) pay for one.
-    Ending the subscription may hand the wait on instead (``_end_wait``).
+    Ending the subscription may hand the wait on instead (``_end_wait``), or
+    keep what was delivered of the message there, for nobody to stand in
+    (``False``: not counted).
     """
     with trio.CancelScope() as scope:
         wait = _Wait(scope, subject, subscription)
@@ -1125,6 +1140,8 @@ async def _send_unless_unsubscribed(
             via_waits = wait.via._waits
             assert via_waits is not None
             via_waits.remove(wait)
+    if wait.kept:
+        return False  # part of it may be there: nobody else gets it
     return None  # unsubscribed while waiting: nothing delivered (the caller finds a stand-in)
 
 
