@@ -9,6 +9,7 @@ clients must have seen their streams end.
 
 from __future__ import annotations
 
+import socket
 from contextlib import AsyncExitStack
 
 import h2.config
@@ -18,6 +19,7 @@ import pytest
 import trio
 
 import trouper
+from trouper import Actor
 from trouper.observe import open_view
 
 pytestmark = pytest.mark.real_clock
@@ -159,6 +161,54 @@ async def test_an_http2_update_stream_ends_and_its_connection_closes_at_once() -
             assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
             events = connection.receive_data(await _rest(client))
             assert any(isinstance(event, h2.events.StreamEnded) for event in events)
+
+
+async def test_a_client_that_reads_nothing_does_not_hold_the_close_past_shutdown() -> None:
+    """A stream stalled in a write to a full socket is cut ``shutdown`` seconds into the close.
+
+    The write is shielded in Hypercorn (no cancel reaches it); the kernel's
+    ``TCP_USER_TIMEOUT`` (5 s, Linux only) ended it before, not ``shutdown``.
+    """
+    client = trio.socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+    async def watchdog() -> None:
+        await trio.sleep(DEADLINE)
+        client.close()  # unread data: the server's write fails, so a stuck close ends
+
+    with client:
+        async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
+            nursery.start_soon(watchdog)
+            with trio.CancelScope() as closing:
+                async with open_view(rt, port=0, interval=0.01, shutdown=0.25) as view:
+                    await client.connect(("127.0.0.1", view.port))
+                    await client.send(EVENTS)
+                    gone = await rt.spawn(Actor, name="gone")
+                    await rt.stop(gone)
+                    for _ in range(100):  # a second of full updates: 100 dead letters of 300
+                        for _ in range(100):
+                            gone.tell_nowait("x" * 300)
+                        await trio.sleep(0.01)
+                    closing.deadline = trio.current_time() + PROMPT
+            nursery.cancel_scope.cancel()
+    assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
+
+
+async def test_a_connection_being_refused_does_not_hold_the_close() -> None:
+    """A connection past the cap, waiting for its request to be answered 503, is dropped."""
+    refused_for = 1.0  # seconds a refusal waits for the request, at most
+    with trio.fail_after(DEADLINE):
+        async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
+            with trio.CancelScope() as closing:
+                async with open_view(
+                    rt, port=0, interval=0.05, shutdown=SHUTDOWN, max_connections=1
+                ) as view:
+                    await _follow(view.port, clients)
+                    refused = await _connect(view.port, clients)  # sends no request
+                    await trio.sleep(0.1)  # (accepted by now, and waiting for its request)
+                    closing.deadline = trio.current_time() + refused_for / 2
+            assert not closing.cancelled_caught, f"the view took over {refused_for / 2} s to close"
+            assert await _rest(refused) == b""
 
 
 @pytest.mark.parametrize("bad", [-1, True, "1", float("nan")])

@@ -39,9 +39,10 @@ _STALLED = 5.0
 
 Hypercorn writes to a socket under a shielded cancel scope, so a client that
 stops reading (a stream piped into a pager, a frozen tab) once the buffers are
-full would hold its task, and the view's close, for ever: no cancellation
-reaches that write. The kernel's ``TCP_USER_TIMEOUT`` (Linux; inherited by
-accepted sockets) aborts such a connection, which ends the write.
+full would hold its task for ever: no cancellation reaches that write. The
+kernel's ``TCP_USER_TIMEOUT`` (Linux; inherited by accepted sockets) aborts
+such a connection, which ends the write. (The view's close does not wait for
+it: ``_Server`` closes the sockets still open once ``shutdown`` has passed.)
 """
 
 
@@ -206,8 +207,11 @@ class _Server:
     Hypercorn's own ``serve`` accepts every connection it can (each one a file
     descriptor of the application's process), so the view accepts them itself
     and hands each one under the cap to Hypercorn's ``TCPServer``, as
-    Hypercorn's worker does. ``close()`` stops accepting; open connections then
-    get ``shutdown`` seconds to finish (Hypercorn's graceful shutdown).
+    Hypercorn's worker does. ``close()`` stops accepting and drops the
+    connections being refused; the ones served then get ``shutdown`` seconds to
+    finish (Hypercorn's graceful shutdown), after which they are cancelled, and
+    the sockets of any still open are closed under them (a cancel does not reach
+    Hypercorn's writes, which are shielded).
     """
 
     def __init__(
@@ -223,8 +227,13 @@ class _Server:
         self._context = WorkerContext(None)  # tells connections the server is closing
         self._socket = sock  # bound, not yet listening; the listener owns it once run
         self._max_connections = max_connections  # connections served at once at most
-        self._connections = 0  # connections being served now (<= _max_connections)
-        self._refusing = 0  # connections being answered 503 now (<= _REFUSING)
+        # The connections being served now (at most _max_connections), each removed once its
+        # task has closed it; _served_less is set (and replaced) whenever one is removed.
+        self._served: set[trio.SocketStream] = set()
+        self._served_less = trio.Event()
+        # The cancel scopes of the connections being answered 503 now (at most _REFUSING),
+        # each a refusal's deadline; close() cancels them.
+        self._refusals: set[trio.CancelScope] = set()
         self._busy = _busy_answer(max_connections)  # the whole 503 answer
         self._accepting = trio.CancelScope()  # the accept loop's, cancelled by close()
         self._shutdown = shutdown  # seconds connections get to finish after close()
@@ -232,6 +241,8 @@ class _Server:
     def close(self) -> None:
         """Stop accepting; connections being served get ``shutdown`` seconds to finish."""
         self._accepting.cancel()
+        for refusal in self._refusals:  # (nothing more to tell them: the server is going)
+            refusal.cancel()
 
     async def run(self, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen, report the page's URL, and serve until ``close()``."""
@@ -252,6 +263,22 @@ class _Server:
             finally:
                 await self._context.terminated.set()
                 connections.cancel_scope.deadline = trio.current_time() + self._shutdown
+                connections.start_soon(self._cut_late)
+
+    async def _cut_late(self) -> None:
+        """Close the sockets of the connections still served ``shutdown`` seconds from now.
+
+        Their tasks are cancelled then, but a task in Hypercorn's write to a
+        client that reads nothing (shielded) would not see it before the
+        kernel gives up on the client (``_STALLED``, and only on Linux): closing
+        the socket ends that write at once.
+        """
+        with trio.CancelScope(shield=True):  # (the connections' nursery is being cancelled)
+            with trio.move_on_after(self._shutdown):
+                while self._served:
+                    await self._served_less.wait()
+            for stream in self._served:
+                stream.socket.close()
 
     async def _accept(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
         while True:
@@ -263,12 +290,13 @@ class _Server:
                 log.error("trouper.observe cannot accept a connection (%s); retrying", error)
                 await trio.sleep(0.1)
                 continue
-            if self._connections < self._max_connections:
-                self._connections += 1
+            if len(self._served) < self._max_connections:
+                self._served.add(stream)
                 connections.start_soon(self._serve, stream)
-            elif self._refusing < _REFUSING:
-                self._refusing += 1
-                connections.start_soon(self._refuse, stream)
+            elif len(self._refusals) < _REFUSING:
+                refusal = trio.CancelScope(deadline=trio.current_time() + _REFUSE_WAIT)
+                self._refusals.add(refusal)
+                connections.start_soon(self._refuse, stream, refusal)
             else:
                 await trio.aclose_forcefully(stream)
 
@@ -282,14 +310,19 @@ class _Server:
                 stream,  # type: ignore[arg-type]  # (typed for TLS; plain streams are handled)
             )
         finally:
-            self._connections -= 1
             # (as trio.serve_listeners: TCPServer's own close is lost if cancelled)
             await trio.aclose_forcefully(stream)
+            self._served.discard(stream)
+            self._served_less.set()
+            self._served_less = trio.Event()
 
-    async def _refuse(self, stream: trio.SocketStream) -> None:
-        """Answer 503 and close: after the request's head, so the close resets nothing unread."""
+    async def _refuse(self, stream: trio.SocketStream, refusal: trio.CancelScope) -> None:
+        """Answer 503 and close: after the request's head, so the close resets nothing unread.
+
+        ``refusal`` bounds the whole answer (``_REFUSE_WAIT``, or the view's close).
+        """
         try:
-            with trio.move_on_after(_REFUSE_WAIT):
+            with refusal:
                 head = b""
                 while b"\r\n\r\n" not in head and len(head) < 16384:
                     chunk = await stream.receive_some(4096)
@@ -303,7 +336,7 @@ class _Server:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         finally:
-            self._refusing -= 1
+            self._refusals.discard(refusal)
             await trio.aclose_forcefully(stream)
 
 
