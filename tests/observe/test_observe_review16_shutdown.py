@@ -218,3 +218,25 @@ async def test_a_bad_shutdown_is_refused(bad: object) -> None:
         with pytest.raises(ValueError, match=r"^shutdown must be seconds >= 0, got "):
             async with open_view(rt, port=0, shutdown=bad):  # type: ignore[arg-type]
                 pass
+
+
+async def test_a_connection_kept_alive_after_a_head_of_the_stream_times_out_as_others_do() -> None:
+    """After ``HEAD /api/events``, the idle connection is closed at the keep-alive timeout.
+
+    The same cut that held the close dropped Hypercorn's idle watch of that
+    connection: it stayed open (a place of ``max_connections``) until the client went.
+    """
+    keep_alive = 5.0  # Hypercorn's keep-alive timeout
+    with trio.fail_after(DEADLINE):
+        async with (
+            trouper.open_runtime() as rt,
+            open_view(rt, port=0, interval=0.05) as view,
+            AsyncExitStack() as clients,
+        ):
+            client = await _connect(view.port, clients)
+            await client.send_all(b"HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            with trio.fail_after(keep_alive + PROMPT):
+                answer = b""
+                while chunk := await client.receive_some(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
