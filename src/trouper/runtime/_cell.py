@@ -1003,9 +1003,26 @@ class Cell:
                 self._serving.deadline = self._end_by
             if self._cycle_waits or self._waits_in_cycle is not None:
                 self._cut_waited_on()
+            elif command is Command.STOP or command is Command.TERMINATE:
+                self._stop_starting_child()
             self._unpark()
         elif verdict is Verdict.DEFER and self._deferred is None:
             self._deferred = reason
+
+    def _stop_starting_child(self) -> None:
+        """Stop now a child of its own whose start the running handler (or hook) waits on.
+
+        This actor's end, beginning now, stops its children once that handler
+        returns: the child's start serves nothing, and the handler (in
+        ``spawn``) would hold the end up for as long as the child's
+        ``on_start`` takes, for good if it never returns, an actor with
+        children having no deadline of its own by default. Stopped now, the
+        child's own ``shutdown`` bounds its start; ``spawn`` then raises
+        ``ActorStopped`` (or returns, if ``on_start`` completed first).
+        """
+        waited = self.asking
+        if waited is not None and waited.phase is Phase.STARTING and waited.parent.owner is self:
+            waited.command(Command.STOP)
 
     def _refuse_mail(self) -> None:
         """A stop for good begins: close the mailbox to senders now, not once it is over.
