@@ -71,6 +71,7 @@ from trouper.runtime.lowlevel import (
     Cell,
     Guardian,
     Mailbox,
+    MailboxEnding,
     SharingEndpoint,
     register_extension,
     stage_if_in_transaction,
@@ -378,6 +379,10 @@ class ActorMailbox(DurableQueue):
         # differs from the saved one and no ack has saved it yet: what a failure before
         # that ack rolls back to.
         self._started: bytes | None = None
+        # Whether the instance's state is to be set back to the saved one (``_state``) before
+        # the next delivery opens: a run's state was refused by the store after that run
+        # ended (``ServedActorMailbox``), so what the instance holds was never stored.
+        self._reload = False
 
     def attach(self, cell: Cell) -> None:
         """Meet a consuming cell: the actor's, or one of a balancing pool's members."""
@@ -467,6 +472,12 @@ class ActorMailbox(DurableQueue):
         """
         self._fresh = False
         instance = self._cells[0].instance if self._cells else None
+        if self._reload:
+            self._reload = False
+            if instance is not None and self._state_type is not None:
+                self._started = None
+                instance.state = self._decode_state(self._state_type, self._state)  # type: ignore[attr-defined]
+                return
         state = getattr(instance, "state", None)
         if self._state_codec is None or type(state) is not self._state_type:
             return  # the ack refuses it, saying why
@@ -534,7 +545,54 @@ class ActorMailbox(DurableQueue):
 
 
 class ServedActorMailbox(ActorMailbox, ServedQueue):
-    """A durable actor's mailbox on a store that redelivers itself (``JetStreamStore``)."""
+    """A durable actor's mailbox on a store that redelivers itself (``JetStreamStore``).
+
+    A handled message's new state is published before its ack and may be
+    refused by the server after the handler ended (a state over its
+    ``max_payload``): the message is then delivered again, and the state the
+    instance holds was never stored. It is set back to the last state stored
+    before the next delivery opens, so the rerun, and what comes after it,
+    start from what the store holds (a state too large would otherwise be
+    refused with every later message too).
+    """
+
+    def __init__(self, layer: _Layer, name: str, options: Durable) -> None:
+        super().__init__(layer, name, options)
+        # The state each handled message staged with its ack, by sequence, until its
+        # batch is stored (``_ack``) or refused (``_commit_refused``); in staging order.
+        self._staging: dict[int, bytes | None] = {}
+        # The last state known stored (``_state`` whenever nothing is being staged).
+        self._stored: bytes | None = None
+
+    def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> bool:
+        """Settle ``item`` (see ``ServedQueue.settle``), noting the state its ack stages."""
+        if not self._stateful or ending is not MailboxEnding.HANDLED or type(item) is not Delivery:
+            return super().settle(item, ending, error)
+        before = self._state
+        absorbed = super().settle(item, ending, error)
+        if self._state is not before:
+            if not self._staging:
+                self._stored = before  # nothing was on its way: ``before`` is stored
+            self._staging[item.id] = self._state
+        return absorbed
+
+    def _ack(self, sequence: int) -> None:
+        if self._staging:
+            staged = self._staging.pop(sequence, _NOTHING)
+            if staged is not _NOTHING:
+                self._stored = typing.cast(bytes | None, staged)
+        super()._ack(sequence)
+
+    def _commit_refused(self, item: Delivery, error: BaseException) -> None:
+        if self._staging and self._staging.pop(item.id, _NOTHING) is not _NOTHING:
+            # Its state was not stored: later runs start again from the stored one.
+            self._state = self._stored
+            self._reload = self._fresh = True
+        super()._commit_refused(item, error)
+
+
+_NOTHING = object()
+"""No state staged for a sequence (``None`` is a state: none saved)."""
 
 
 class _MailboxEndpoint(SharingEndpoint):
