@@ -34,12 +34,19 @@ class Add:
     blob: int = 0
 
 
+@trouper.message("test.durable.r16js.peek")
+@attrs.frozen
+class Peek:
+    """Ask for the total and the count of starts."""
+
+
 @attrs.define
 class Total:
     """Durable state: a running total, and a blob that can make it too large to store."""
 
     total: int = 0
     blob: str = ""
+    starts: int = 0
 
 
 class Adder(trouper.Actor):
@@ -59,6 +66,10 @@ class Adder(trouper.Actor):
         if message.blob:
             self.state.blob = "x" * message.blob
         return self.state.total
+
+    @trouper.handler
+    async def peek(self, message: Peek) -> tuple[int, int]:
+        return self.state.total, self.state.starts
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +113,28 @@ async def test_a_refused_state_is_rolled_back_before_the_next_run(server: NatsSe
         adder = await rt.spawn(Adder, starts, name="adder", mailbox=options)
         with trio.fail_after(10):
             assert await adder.ask(Add(0)) == 1101  # what was stored
+
+
+class CountingAdder(Adder):
+    """An ``Adder`` whose ``on_start`` counts its starts in the state (saved with the next ack)."""
+
+    async def on_start(self) -> None:
+        self.state.starts += 1
+
+
+async def test_a_refused_run_keeps_what_on_start_changed(server: NatsServer) -> None:
+    """The rollback goes to the state as ``on_start`` left it: the next ack saves that change."""
+    options = Durable(max_deliveries=1, backoff=(0.1,))
+    async with trouper.open_runtime(store=store(server, "r16o")) as rt:
+        adder = await rt.spawn(CountingAdder, [], name="adder", mailbox=options)
+        await adder.tell(Add(10, blob=2_000_000))  # the first ack, with on_start's change: refused
+        with trio.fail_after(10):
+            for _ in itertools.count():  # the server delivers in its own time
+                if await dead_letters(rt):
+                    break
+                await trio.sleep(0.01)
+            assert await adder.ask(Add(1)) == 1
+    async with trouper.open_runtime(store=store(server, "r16o")) as rt:
+        adder = await rt.spawn(Adder, [], name="adder", mailbox=options)
+        with trio.fail_after(10):
+            assert await adder.ask(Peek()) == (1, 1)  # on_start's count was saved

@@ -379,10 +379,13 @@ class ActorMailbox(DurableQueue):
         # differs from the saved one and no ack has saved it yet: what a failure before
         # that ack rolls back to.
         self._started: bytes | None = None
-        # Whether the instance's state is to be set back to the saved one (``_state``) before
-        # the next delivery opens: a run's state was refused by the store after that run
-        # ended (``ServedActorMailbox``), so what the instance holds was never stored.
+        # Whether the instance's state is to be set back before the next delivery opens:
+        # a run's state was refused by the store after that run ended, and no newer one
+        # is on its way (``ServedActorMailbox``), so what the instance holds was never
+        # stored. It goes back to ``_reload_to`` (the state as ``on_start`` left it, if
+        # that refused run was to save it) or else to the saved state (``_state``).
         self._reload = False
+        self._reload_to: bytes | None = None
 
     def attach(self, cell: Cell) -> None:
         """Meet a consuming cell: the actor's, or one of a balancing pool's members."""
@@ -424,6 +427,7 @@ class ActorMailbox(DurableQueue):
         self._state_codec = self._layer.state_codec(cls)
         self._stateful = True
         self._fresh, self._started = True, None
+        self._reload, self._reload_to = False, None  # loaded afresh below
         data = await self.load_state()
         instance.state = self._decode_state(cls, data)  # type: ignore[attr-defined]
 
@@ -473,10 +477,11 @@ class ActorMailbox(DurableQueue):
         self._fresh = False
         instance = self._cells[0].instance if self._cells else None
         if self._reload:
-            self._reload = False
+            data = self._state if self._reload_to is None else self._reload_to
+            self._reload, self._reload_to = False, None
             if instance is not None and self._state_type is not None:
-                self._started = None
-                instance.state = self._decode_state(self._state_type, self._state)  # type: ignore[attr-defined]
+                instance.state = self._decode_state(self._state_type, data)  # type: ignore[attr-defined]
+                self._started = None if data == self._state else data
                 return
         state = getattr(instance, "state", None)
         if self._state_codec is None or type(state) is not self._state_type:
@@ -558,9 +563,11 @@ class ServedActorMailbox(ActorMailbox, ServedQueue):
 
     def __init__(self, layer: _Layer, name: str, options: Durable) -> None:
         super().__init__(layer, name, options)
-        # The state each handled message staged with its ack, by sequence, until its
-        # batch is stored (``_ack``) or refused (``_commit_refused``); in staging order.
-        self._staging: dict[int, bytes | None] = {}
+        # Each handled message whose ack stages a new state, by sequence, in staging order
+        # (the order their outcomes come in), until its batch is stored (``_ack``) or
+        # refused (``_commit_refused``): (that state, the state as ``on_start`` left it
+        # if this ack was to save it, else None).
+        self._staging: dict[int, tuple[bytes | None, bytes | None]] = {}
         # The last state known stored (``_state`` whenever nothing is being staged).
         self._stored: bytes | None = None
 
@@ -568,31 +575,42 @@ class ServedActorMailbox(ActorMailbox, ServedQueue):
         """Settle ``item`` (see ``ServedQueue.settle``), noting the state its ack stages."""
         if not self._stateful or ending is not MailboxEnding.HANDLED or type(item) is not Delivery:
             return super().settle(item, ending, error)
-        before = self._state
+        before, started = self._state, self._started
         absorbed = super().settle(item, ending, error)
         if self._state is not before:
             if not self._staging:
                 self._stored = before  # nothing was on its way: ``before`` is stored
-            self._staging[item.id] = self._state
+            self._staging[item.id] = (self._state, started)
         return absorbed
 
     def _ack(self, sequence: int) -> None:
         if self._staging:
-            staged = self._staging.pop(sequence, _NOTHING)
-            if staged is not _NOTHING:
-                self._stored = typing.cast(bytes | None, staged)
+            entry = self._staging.pop(sequence, None)
+            if entry is not None:
+                self._stored = entry[0]
+                if not self._staging:
+                    # The newest state is stored, and the instance's descends from it.
+                    self._reload, self._reload_to = False, None
         super()._ack(sequence)
 
     def _commit_refused(self, item: Delivery, error: BaseException) -> None:
-        if self._staging and self._staging.pop(item.id, _NOTHING) is not _NOTHING:
-            # Its state was not stored: later runs start again from the stored one.
-            self._state = self._stored
-            self._reload = self._fresh = True
+        entry = self._staging.pop(item.id, None) if self._staging else None
+        if entry is not None:
+            started = entry[1]
+            if self._staging:
+                # A newer state, made from this one, is on its way: its outcome decides
+                # (what ``on_start`` left goes with it).
+                newer = next(iter(self._staging))
+                data, its_started = self._staging[newer]
+                if its_started is None and started is not None:
+                    self._staging[newer] = (data, started)
+            else:
+                # Not stored: the next run starts again from the stored state.
+                self._state = self._stored
+                if started is not None:
+                    self._reload_to = started
+                self._reload = self._fresh = True
         super()._commit_refused(item, error)
-
-
-_NOTHING = object()
-"""No state staged for a sequence (``None`` is a state: none saved)."""
 
 
 class _MailboxEndpoint(SharingEndpoint):
