@@ -75,7 +75,8 @@ def retry_delay(backoff: RetryBackoff, failures: int, random: Random) -> float:
     Raises:
         TypeError: ``backoff`` is neither an ``ExponentialJitter`` nor a tuple
             of delays (``Durable`` makes a list one), or ``failures`` is not an int.
-        ValueError: ``backoff`` is an empty tuple, or ``failures`` is < 1.
+        ValueError: ``backoff`` is an empty tuple or holds a delay that is not a
+            finite number >= 0 (as ``Durable`` refuses it), or ``failures`` is < 1.
     """
     if type(failures) is not int:
         raise TypeError(f"failures must be an int >= 1, got {failures!r}")
@@ -84,6 +85,9 @@ def retry_delay(backoff: RetryBackoff, failures: int, random: Random) -> float:
     if isinstance(backoff, tuple):
         if not backoff:
             raise ValueError("backoff delays must not be empty")
+        for delay in backoff:  # a few, checked on a failure's path only
+            if not (_is_number(delay) and delay >= 0 and math.isfinite(delay)):
+                raise ValueError(f"backoff delays must be finite numbers >= 0, got {delay!r}")
         return backoff[min(failures, len(backoff)) - 1]
     if not isinstance(backoff, ExponentialJitter):
         raise TypeError(
