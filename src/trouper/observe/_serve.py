@@ -6,7 +6,7 @@ import errno
 import logging
 import math
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, closing
 from typing import TYPE_CHECKING, cast
 
@@ -176,7 +176,9 @@ async def open_view(
     # update streams on each connection, and max_connections would bound nothing.
     config.h2_max_concurrent_streams = 1
     sock = _bound(host, port)
-    server = _Server(cast("ASGIFramework", app), config, sock, max_connections, shutdown)
+    server = _Server(
+        cast("ASGIFramework", app), config, sock, max_connections, shutdown, ticker.all_answered
+    )
     with observer, closing(sock):  # (closed by the server once it runs; twice does no harm)
         try:
             async with trio.open_nursery() as nursery:
@@ -221,6 +223,7 @@ class _Server:
         sock: socket.socket,
         max_connections: int,
         shutdown: float,
+        answered: Callable[[], Awaitable[None]],
     ) -> None:
         self._app = ASGIWrapper(app)  # the app, as Hypercorn's protocols call it
         self._config = config  # Hypercorn's options (timeouts, logs)
@@ -237,6 +240,7 @@ class _Server:
         self._busy = _busy_answer(max_connections)  # the whole 503 answer
         self._accepting = trio.CancelScope()  # the accept loop's, cancelled by close()
         self._shutdown = shutdown  # seconds connections get to finish after close()
+        self._answered = answered  # waits until the app's streams, told to end, have ended
 
     def close(self) -> None:
         """Stop accepting; connections being served get ``shutdown`` seconds to finish."""
@@ -261,12 +265,22 @@ class _Server:
                 with self._accepting:
                     await self._accept(listener, connections)
             finally:
+                deadline = trio.current_time() + self._shutdown
+                if self._accepting.cancel_called:  # (closing, not failing)
+                    # The streams' answers complete before Hypercorn hears that the server
+                    # terminates, so that each connection ends as after any answer: kept
+                    # alive (then closed as idle), a request the client sent behind its
+                    # stream answered first. (A connection that completes an answer once
+                    # terminated, with a request waiting behind it, closes its socket but
+                    # leaves its reader parked until cancelled, in Hypercorn 0.18.)
+                    with trio.CancelScope(deadline=deadline, shield=True):
+                        await self._answered()
                 await self._context.terminated.set()
-                connections.cancel_scope.deadline = trio.current_time() + self._shutdown
-                connections.start_soon(self._cut_late)
+                connections.cancel_scope.deadline = deadline
+                connections.start_soon(self._cut_late, deadline)
 
-    async def _cut_late(self) -> None:
-        """Close the sockets of the connections still served ``shutdown`` seconds from now.
+    async def _cut_late(self, deadline: float) -> None:
+        """Close the sockets of the connections still served at ``deadline``.
 
         Their tasks are cancelled then, but a task in Hypercorn's write to a
         client that reads nothing (shielded) would not see it before the
@@ -274,7 +288,7 @@ class _Server:
         the socket ends that write at once.
         """
         with trio.CancelScope(shield=True):  # (the connections' nursery is being cancelled)
-            with trio.move_on_after(self._shutdown):
+            with trio.move_on_at(deadline):
                 while self._served:
                     await self._served_less.wait()
             for stream in self._served:
@@ -310,11 +324,13 @@ class _Server:
                 stream,  # type: ignore[arg-type]  # (typed for TLS; plain streams are handled)
             )
         finally:
-            # (as trio.serve_listeners: TCPServer's own close is lost if cancelled)
-            await trio.aclose_forcefully(stream)
-            self._served.discard(stream)
-            self._served_less.set()
-            self._served_less = trio.Event()
+            try:
+                # (as trio.serve_listeners: TCPServer's own close is lost if cancelled)
+                await trio.aclose_forcefully(stream)
+            finally:  # (which re-raises a cancel from outside, having closed the stream)
+                self._served.discard(stream)
+                self._served_less.set()
+                self._served_less = trio.Event()
 
     async def _refuse(self, stream: trio.SocketStream, refusal: trio.CancelScope) -> None:
         """Answer 503 and close: after the request's head, so the close resets nothing unread.
