@@ -268,11 +268,11 @@ class _Server:
                 deadline = trio.current_time() + self._shutdown
                 if self._accepting.cancel_called:  # (closing, not failing)
                     # The streams' answers complete before Hypercorn hears that the server
-                    # terminates, so that each connection ends as after any answer: kept
-                    # alive (then closed as idle), a request the client sent behind its
-                    # stream answered first. (A connection that completes an answer once
-                    # terminated, with a request waiting behind it, closes its socket but
-                    # leaves its reader parked until cancelled, in Hypercorn 0.18.)
+                    # terminates: a connection that completes an answer after that closes
+                    # its socket but, if the client sent a request behind it, leaves its
+                    # reader parked until cancelled (Hypercorn 0.18), which held the close
+                    # for the whole grace. Completed before, each connection is kept alive,
+                    # then closed as idle.
                     with trio.CancelScope(deadline=deadline, shield=True):
                         await self._answered()
                 await self._context.terminated.set()
