@@ -165,3 +165,18 @@ def test_the_command_line_says_a_type_it_does_not_know(tmp_path: Path) -> None:
     assert lines[order + 1] == (
         "    not decoded: no message type is registered as 'test.durable.r16.order' in this process"
     )
+
+
+class OwnCodec(Codec):
+    """A codec of the user's own (a subclass): the runtime leaves it as it is."""
+
+
+async def test_a_codec_the_runtime_keeps_is_not_told_to_use_a_runtime(tmp_path: Path) -> None:
+    """A ``Codec`` subclass without a resolver, in a runtime: no advice that a runtime helps."""
+    path = tmp_path / "s.db"
+    await bury_order_and_quote(path)
+    async with trouper.open_runtime(store=make_store(path, codec=OwnCodec())) as rt:
+        await rt.spawn(Refuser, name="shop", mailbox=Durable())  # the durable layer is made
+        _, quote = [dead async for dead in rt.store.dead_letters("shop")]
+    assert quote.decode_error is not None
+    assert quote.decode_error.endswith("that cannot be resolved: this codec has no resolver")

@@ -733,7 +733,8 @@ def _decode_error(record: DeadLetterRecord, codec: MessageCodec, error: Exceptio
         text = str(error)
     except Exception:  # a text that cannot be made must not break the listing
         text = describe(error)
-    if isinstance(error, UnresolvableRef) and isinstance(codec, Codec) and codec.resolver is None:
+    # Only a plain Codec: the one a runtime binds (a subclass, or one given a resolver, it keeps).
+    if isinstance(error, UnresolvableRef) and type(codec) is Codec and codec.resolver is None:
         text += _NO_RUNTIME
     return text
 
