@@ -6,16 +6,23 @@ import trio
 import trio.testing
 
 from trouper import Actor, ActorRef, Runtime
-from trouper.routing import Broadcast, RoundRobin, members
+from trouper.routing import Broadcast, RoundRobin, members, resize
 from trouper.topics import Subscription
 
 
 class Journaling(Actor):
     """Journals ``(its path, message)``; ``"busy"`` holds it until ``gate`` is set."""
 
-    def __init__(self, gate: trio.Event, journal: list[tuple[str, object]]) -> None:
+    def __init__(
+        self, gate: trio.Event, journal: list[tuple[str, object]], slow_starts: int = 0
+    ) -> None:
         self.gate = gate
         self.journal = journal
+        self.slow_starts = slow_starts
+
+    async def on_start(self) -> None:
+        if self.ctx.self_ref.address.path.endswith(f"member-{self.slow_starts}"):
+            await trio.sleep(1)  # the pool's handler (a Resize) waits on this start
 
     async def receive(self, message: object) -> None:
         if message == "busy":
@@ -94,3 +101,38 @@ async def test_a_round_robin_pool_leaving_its_group_mid_publish_hands_the_messag
     quotes = [path for path, message in journal if message == "quote"]
     assert quotes == ["/other"]
     assert counts == [1]
+
+
+async def test_a_broadcast_pool_stopping_as_it_leaves_its_group_keeps_the_message(
+    runtime: Runtime,
+) -> None:
+    """The pool's stop begins (its Resize still running), then it leaves: no second member."""
+    journal: list[tuple[str, object]] = []
+    gate = trio.Event()
+    pool = await runtime.spawn_pool(
+        Journaling, 2, gate, journal, 3, router=Broadcast(), name="pool", mailbox_size=1
+    )
+    _, second = await members(pool)
+    await second.tell("busy")
+    await trio.testing.wait_all_tasks_blocked()
+    await second.tell("full")
+    other = await runtime.spawn(Journaling, gate, journal, name="other")
+    joined = runtime.topics.subscribe(pool, "prices.*", queue="workers")
+    runtime.topics.subscribe(other, "prices.*", queue="workers")
+    counts: list[int] = []
+
+    async def publish() -> None:
+        counts.append(await runtime.topics.publish("prices.nyse", "quote"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(publish)
+        nursery.start_soon(resize, pool, 3)  # member-3 takes 1 s to start
+        await trio.testing.wait_all_tasks_blocked()  # member-1 has it; waits on member-2
+        nursery.start_soon(runtime.stop, pool)  # the pool's own mailbox closes now
+        await trio.testing.wait_all_tasks_blocked()
+        joined.cancel()
+        gate.set()
+    await trio.testing.wait_all_tasks_blocked()
+    quotes = [path for path, message in journal if message == "quote"]
+    assert quotes == ["/pool/member-1"]
+    assert counts == [0]

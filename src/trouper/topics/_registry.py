@@ -767,7 +767,8 @@ class TopicRegistry:
                         # In at once, with no checkpoint per subscriber: the publish's last.
                         reached = cell.send_nowait_as(item, _TELL)
                     else:
-                        reached = await _send_unless_unsubscribed(subscription, item, subject)
+                        sent = await _send_unless_unsubscribed(subscription, item, subject)
+                        reached = False if isinstance(sent, _Kept) else sent  # (never: no group)
                         waited = True
             except Exception as error:
                 self._failed(subscription, item, error)
@@ -842,10 +843,13 @@ class TopicRegistry:
                 opened = taker._actor_mailbox
                 if opened is not None and opened.closed:
                     opened = None
-                reached = await _send_unless_unsubscribed(taker, item, subject)
+                sent = await _send_unless_unsubscribed(taker, item, subject)
             except Exception as error:
                 self._failed(taker, item, error)
                 return False
+            if isinstance(sent, _Kept):
+                return False  # left with part of it, maybe: it stays there, for nobody else
+            reached = sent
             if (
                 reached is False
                 and opened is not None
@@ -1117,16 +1121,25 @@ class _Wait:
         # subscriber may have it): nobody stands in for it.
 
 
+class _Kept:
+    """What a send ended by ``unsubscribe`` returns when what it delivered stays (``_end_wait``)."""
+
+    __slots__ = ()
+
+
+_KEPT = _Kept()
+
+
 async def _send_unless_unsubscribed(
     subscription: Subscription, item: object, subject: str
-) -> bool | None:
+) -> bool | _Kept | None:
     """``send`` that ``unsubscribe`` can end while it waits: then nothing was delivered (``None``).
 
     A cancel scope costs about as much as the send, so only sends that may
     wait (a full mailbox, or an endpoint other than a local cell) pay for one.
     Ending the subscription may hand the wait on instead (``_end_wait``), or
     keep what was delivered of the message there, for nobody to stand in
-    (``False``: not counted).
+    (``_KEPT``: not counted, not handed on, whatever else the caller sees).
     """
     with trio.CancelScope() as scope:
         wait = _Wait(scope, subject, subscription)
@@ -1141,7 +1154,7 @@ async def _send_unless_unsubscribed(
             assert via_waits is not None
             via_waits.remove(wait)
     if wait.kept:
-        return False  # part of it may be there: nobody else gets it
+        return _KEPT  # part of it may be there: nobody else gets it
     return None  # unsubscribed while waiting: nothing delivered (the caller finds a stand-in)
 
 
