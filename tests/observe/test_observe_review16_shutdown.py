@@ -4,7 +4,10 @@ When a stream ended from our side (the view closing), Starlette's streaming
 answer cancelled Hypercorn's close of the socket, so a view with a page open
 took its whole shutdown grace to close. The view here is given a long grace
 (``SHUTDOWN``); its close must take a fraction of it (``PROMPT``), and the
-clients must have seen their streams end.
+clients must have seen their streams end. The other ways a client held the
+close: an empty stream (``HEAD``), HTTP/2, a request pipelined behind the
+stream, a connection being refused, a client that reads nothing (held until
+the kernel gave up on it, not ``shutdown``), and ``serve`` cancelled.
 """
 
 from __future__ import annotations
