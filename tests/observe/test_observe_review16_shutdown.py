@@ -18,6 +18,7 @@ from contextlib import AsyncExitStack
 import h2.config
 import h2.connection
 import h2.events
+import hypercorn.config
 import pytest
 import trio
 
@@ -271,13 +272,17 @@ async def test_a_bad_shutdown_is_refused(bad: object) -> None:
                 pass
 
 
-async def test_a_connection_kept_alive_after_a_head_of_the_stream_times_out_as_others_do() -> None:
+async def test_a_connection_kept_alive_after_a_head_of_the_stream_times_out_as_others_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """After ``HEAD /api/events``, the idle connection is closed at the keep-alive timeout.
 
     The same cut that held the close dropped Hypercorn's idle watch of that
     connection: it stayed open (a place of ``max_connections``) until the client went.
+    Hypercorn's keep-alive timeout (5 s by default) is shortened to 0.5 s for the test.
     """
-    keep_alive = 5.0  # Hypercorn's keep-alive timeout
+    keep_alive = 0.5
+    monkeypatch.setattr(hypercorn.config.Config, "keep_alive_timeout", keep_alive)
     with trio.fail_after(DEADLINE):
         async with (
             trouper.open_runtime() as rt,
