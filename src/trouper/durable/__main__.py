@@ -1,10 +1,11 @@
 """``python -m trouper.durable``: look into a store, redrive or discard its dead letters.
 
-- ``inspect STORE [--json] [--limit N]`` prints each mailbox with its depth,
-  ready, in-flight, delayed and dead counts, then the dead letters (id,
-  type, attempts, the first line of the reason, and why its message does not
-  decode here if it does not: the command line imports no message classes
-  and has no runtime to resolve refs). It only reads.
+- ``inspect STORE [--json] [--limit N] [--import MODULE ...]`` prints each
+  mailbox with its depth, ready, in-flight, delayed and dead counts, then the
+  dead letters (id, type, attempts, the first line of the reason, and why its
+  message does not decode here if it does not: the command line knows only
+  the message classes of the modules given to ``--import``, and has no
+  runtime to resolve refs). It only reads.
 - ``redrive STORE MAILBOX (--id N ... | --all)`` moves those dead letters
   back to their mailbox (deliveries from zero); ``discard`` with the same
   arguments deletes them for good. Both take the store's lock, so they are
@@ -15,16 +16,20 @@
 Exit status 0; 1 with the reason on stderr if the file is not a store this
 trouper can read (or is locked, or an id or the mailbox is not there); 1,
 quietly, if the reader of the output stops early (``| head``); 2 for a
-usage error.
+usage error, and for a module given to ``--import`` that cannot be imported
+(the module and why on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
+from trouper._text import describe
 from trouper.durable._inspect import (
     change_dead_letters,
     inspect_store,
@@ -48,6 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     inspect.add_argument(
         "--limit", type=int, default=100, help="dead letters to list at most (default 100)"
     )
+    inspect.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help=(
+            "import MODULE (e.g. shop.messages) before reading, so that the message types it "
+            "registers show decoded (repeat for more; found as Python finds modules: the "
+            "current directory, PYTHONPATH)"
+        ),
+    )
     for name, does in (
         ("redrive", "move dead letters back to their mailbox (deliveries from zero)"),
         ("discard", "delete dead letters for good"),
@@ -70,12 +87,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _change(args.command, args.store, args.mailbox, args.ids)
     if args.limit < 0:
         parser.error(f"--limit must be >= 0, got {args.limit}")
+    for module in args.imports:
+        problem = _import(module)
+        if problem is not None:
+            print(f"error: --import {module!r}: {problem}", file=sys.stderr)
+            return 2
+    if args.imports:
+        hint = " (no module given to --import registers it: --import the one that does)"
+    else:
+        hint = " (--import the module that registers it to see it decoded)"
     try:
-        report = inspect_store(args.store, limit=args.limit)
+        report = inspect_store(args.store, limit=args.limit, unknown_type_hint=hint)
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return _write(render_json(report) if args.json else render_text(report))
+
+
+def _import(module: str) -> str | None:
+    """Import ``module`` (a user's, registering message types); None, or why it failed.
+
+    Whatever it prints goes to stderr, so that it cannot spoil the output
+    (``--json`` read by a program). Anything it raises is reported, not shown
+    as a traceback: a module's own error, or ``sys.exit`` called as it loads.
+    """
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            importlib.import_module(module)
+    except (Exception, SystemExit) as error:
+        problem = f"cannot import it: {_said(error)}"
+        if module.endswith(".py") or os.sep in module or "/" in module:
+            problem += " (give a module's dotted name, such as shop.messages, not a file)"
+        return problem
+    return None
+
+
+def _said(error: BaseException) -> str:
+    """``Type: text`` of an error (``describe``'s form if its text cannot be made)."""
+    try:
+        text = str(error)
+    except Exception:
+        return describe(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _change(command: str, store: str, mailbox: str, ids: list[int] | None) -> int:

@@ -48,15 +48,22 @@ class StoreReport:
     dead_letters: tuple[DeadLetterRecord, ...]
     """Dead letters, oldest first (at most the limit asked for).
 
-    Each decoded with the default registry and no runtime (refs cannot be
-    resolved), ``decode_error`` saying why one was not.
+    Each decoded with the default registry (the classes of the modules
+    imported) and no runtime (refs cannot be resolved), ``decode_error``
+    saying why one was not.
     """
     dead_total: int
     """How many dead letters there are in all."""
 
 
-def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
+def inspect_store(
+    path: str | Path, *, limit: int = 100, unknown_type_hint: str = ""
+) -> StoreReport:
     """Read ``path``'s mailboxes and up to ``limit`` dead letters, without writing anything.
+
+    Messages are decoded with the default registry, so with the classes the
+    modules imported so far registered; ``unknown_type_hint`` is added to the
+    ``decode_error`` of a type name none of them is registered under.
 
     Raises:
         StoreError: the file does not exist or cannot be read.
@@ -133,7 +140,10 @@ def inspect_store(path: str | Path, *, limit: int = 100) -> StoreReport:
         mailboxes=tuple(mailboxes),
         # Decoded as a store with no runtime lists them (the default registry, no
         # refs): a message that does not decode here says why (``decode_error``).
-        dead_letters=tuple(decoded(DeadLetterRecord(*row), codec) for row in rows),
+        dead_letters=tuple(
+            decoded(DeadLetterRecord(*row), codec, unknown_type_hint=unknown_type_hint)
+            for row in rows
+        ),
         dead_total=total,
     )
 

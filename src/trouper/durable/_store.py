@@ -28,7 +28,13 @@ from trio.lowlevel import Task
 
 from trouper._text import describe
 from trouper.codec import Codec
-from trouper.errors import StoreFailed, StoreRefused, UndecodableMessage, UnresolvableRef
+from trouper.errors import (
+    StoreFailed,
+    StoreRefused,
+    UndecodableMessage,
+    UnknownMessageType,
+    UnresolvableRef,
+)
 
 if TYPE_CHECKING:
     from trouper.durable._queue import MessageCodec
@@ -710,18 +716,25 @@ class DeliveringStore(Store, Protocol):
         """Move ``message`` to the dead-letter queue in ``batch`` (its receipt settled after it)."""
 
 
-def decoded(record: DeadLetterRecord, codec: MessageCodec) -> DeadLetterRecord:
+def decoded(
+    record: DeadLetterRecord, codec: MessageCodec, *, unknown_type_hint: str = ""
+) -> DeadLetterRecord:
     """``record`` with its message decoded by ``codec``, or with why it could not be.
 
     Used by every store's ``dead_letters`` (and the command line): a message
     that does not decode is listed with ``message`` None and ``decode_error``
     saying why, never silently; nothing the codec raises (an ``Exception``)
-    escapes.
+    escapes. ``unknown_type_hint`` is added to the reason of a type name
+    that no class is registered under (the command line's advice to import
+    the module that registers it).
     """
     try:
         message = codec.decode(record.type_name, record.payload)
     except Exception as error:
-        return attrs.evolve(record, message=None, decode_error=_decode_error(record, codec, error))
+        reason = _decode_error(record, codec, error)
+        if isinstance(error, UnknownMessageType):
+            reason += unknown_type_hint
+        return attrs.evolve(record, message=None, decode_error=reason)
     return attrs.evolve(record, message=message, decode_error=None)
 
 
