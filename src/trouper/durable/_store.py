@@ -59,9 +59,8 @@ __all__ = [
 
 # Said after an unresolvable ref's reason when the codec has no resolver at all.
 _NO_RUNTIME = (
-    " (refs resolve only through rt.store of a runtime that has made its durable layer, "
-    "with its first durable mailbox or durable_ref; a store opened alone, or listed by "
-    "the command line, cannot resolve them)"
+    " (refs resolve only through rt.store of a runtime, open_runtime(store=...); "
+    "a store opened alone, or listed by the command line, cannot resolve them)"
 )
 
 log = logging.getLogger("trouper")
@@ -127,9 +126,9 @@ class DeadLetterRecord:
     message: object = None
     """The message, decoded by the store's codec; None if it cannot be decoded here.
 
-    A ref in it resolves in the store's runtime once that runtime's durable
-    layer bound the store's codec (docs/durable.md); a store with no runtime
-    cannot resolve refs.
+    A ref in it resolves in the store's runtime, which binds the store's
+    codec as it starts (docs/durable.md); a store with no runtime cannot
+    resolve refs.
     """
     decode_error: str | None = None
     """Why ``message`` could not be decoded here, or None when it was decoded.

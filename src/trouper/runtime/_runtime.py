@@ -9,8 +9,9 @@ is still running then is cancelled.
 The layers above the engine (topics, pools) attach to a runtime as
 *extensions*: a layer registers a factory under a key when it is imported
 (``register_extension``), and ``runtime.extension(key)`` makes that layer's
-object for the runtime on first use. ``rt.topics`` and ``rt.spawn_pool`` are
-conveniences over it; the engine imports no layer above it.
+object for the runtime on first use (the durable layer's, as a runtime with a
+store starts: it binds the store's codec to the runtime). ``rt.topics`` and
+``rt.spawn_pool`` are conveniences over it; the engine imports no layer above it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ _EXTENSIONS: dict[str, Callable[[Runtime], object]] = {}
 
 QUICK_OPS_PER_YIELD = 16
 """Spawns and stops that complete at once between two yields to the scheduler."""
+
+
+_STORE_LAYER = "durable"
+"""The layer made as a runtime with a store starts (``trouper.durable``'s, if imported)."""
 
 
 def register_extension(key: str, factory: Callable[[Runtime], object]) -> None:
@@ -897,7 +902,8 @@ async def open_runtime(
         store: where durable mailboxes keep their messages (a
             ``trouper.durable.SqliteStore``); opened before the block's actors
             start, closed after the last one stops. A store that cannot be opened
-            (not a store, locked, corrupt) raises here.
+            (not a store, locked, corrupt) raises here. Once open, its dead
+            letters list refs as refs of this runtime (``rt.store.dead_letters``).
         transport: how this runtime, as node ``node``, reaches other nodes (a
             ``trouper.remote.Nats``); attached once the runtime runs, detached
             after the last actor has stopped.
@@ -946,6 +952,11 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
             try:
                 async with trio.open_nursery() as nursery:
                     runtime._begin(nursery)
+                    if runtime._store is not None and _STORE_LAYER in _EXTENSIONS:
+                        # Made now, not at the first durable mailbox: it binds the store's
+                        # codec to this runtime, so rt.store lists a dead letter holding
+                        # a ref with that ref from the block's first line.
+                        runtime.extension(_STORE_LAYER)
                     async with AsyncExitStack() as attached:
                         if runtime.transport is not None:
                             await attached.enter_async_context(runtime.transport.attach(runtime))
