@@ -1795,14 +1795,10 @@ class Client:
         # the tasks its callbacks feed (actors) keep pace with a large receive.
         transport = stream if isinstance(stream, SocketTransport) else None
         budget = _YIELD_EVERY_MSGS
+        # The parser may already hold events: what came in the handshake's last
+        # receive behind its PONG (nats-server sends an INFO there). They are
+        # handled first, not left until the server happens to send more.
         while True:
-            data = await receive(_RECEIVE_SIZE)
-            if not data:
-                raise ConnectionLost("the server closed the connection")
-            if transport is not None and not transport.waited:
-                await cancel_shielded_checkpoint()
-            budget = _YIELD_EVERY_MSGS
-            feed(data)
             while (event := next_event()) is not None:
                 if type(event) is MsgEvent:
                     sid, subject, reply, payload, headers, status, description = event
@@ -1823,6 +1819,13 @@ class Client:
                             await cancel_shielded_checkpoint()
                 else:
                     self._on_control(event)
+            data = await receive(_RECEIVE_SIZE)
+            if not data:
+                raise ConnectionLost("the server closed the connection")
+            if transport is not None and not transport.waited:
+                await cancel_shielded_checkpoint()
+            budget = _YIELD_EVERY_MSGS
+            feed(data)
 
     def _on_control(self, event: object) -> None:
         if isinstance(event, PingEvent):
