@@ -1714,7 +1714,7 @@ class Cluster:
         # carried one number, and the receiver counted the next one's skip as lost.
         self._topic_seq = seq = self._topic_seq + 1
         data = self._topic_head + _pack_entry(seq, len(blob)) + blob
-        outbox.raw(f"{self._prefix}.topic.{subject}", data, counted=True)
+        outbox.publish(f"{self._prefix}.topic.{subject}", data)
         outbox.publish_now()
         self._sent += 1
         await cancel_shielded_checkpoint()

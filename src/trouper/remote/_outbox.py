@@ -8,9 +8,11 @@ its target's *open* batch (one per subject, still taking entries), so a
 burst of tells to one actor costs NATS one message, not one per tell; a
 batch closes when it reaches ``BATCH_BYTES``, when an ask joins it (the
 ask is its last entry, and the NATS message's reply subject is the ask's),
-or when it is published. One task, ``run``, publishes the queue in order
-whenever it has something (it is woken when the queue stops being empty,
-so it runs once the sender yields). Asks and answers wait for nobody:
+when it is published, or when a topic publish is queued after it (an actor
+both told and subscribed gets them in the order they were sent). One task,
+``run``, publishes the queue in order whenever it has something (it is
+woken when the queue stops being empty, so it runs once the sender
+yields). Asks and answers wait for nobody:
 ``publish_now`` publishes the queue at once, in order, up to the first
 batch that does not fit in the connection's write buffer. So the order of
 everything a node sends to one subject is the order it was added in.
@@ -238,6 +240,17 @@ class Outbox:
         batch.pending = pending
         batch.answer = answer
         batch.counted = counted
+
+    def publish(self, subject: str, payload: bytes) -> None:
+        """Queue a topic publish, in order with every tell queued before it, to any actor.
+
+        It closes every open batch: an actor on another node may be both told
+        and subscribed, and a tell (or an ask) made after the publish must not
+        join a batch queued before it (while the write buffer is full, the
+        queue holds such batches).
+        """
+        self._open.clear()
+        self.raw(subject, payload, counted=True)
 
     def seal(self, prefix: str) -> None:
         """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
