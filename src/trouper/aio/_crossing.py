@@ -68,13 +68,14 @@ A job is one of:
   actor of this runtime, read before the send is tried: a refused try would
   reach the instruments as a send of its own, and the wait for room again),
   the message starts the actor's *lane*: a queue served in order by one Trio
-  task (``await tell``, a ``tell_nowait`` with ``Cell.send_as`` so that the
-  instruments still see a ``TELL_NOWAIT``, and for
-  an ask the endpoint's ``ask_when_room``, which waits for room but not for
-  the reply, else ``ref.ask`` in a task of its own that the lane lets run to
-  its first wait, its message in or queued for room, before going on), which
-  every later delivery and ask from the loop to that actor joins until it is
-  empty, so messages from the loop keep their order without a later tell
+  task, which sends each message in a copy of its own caller's context
+  (``await tell``, a ``tell_nowait`` with ``Cell.send_as`` so that the
+  instruments still see a ``TELL_NOWAIT``, and for an ask the endpoint's
+  ``ask_when_room``, which waits for room but not for the reply, else
+  ``ref.ask`` in a task of its own that the lane lets run to its first wait,
+  its message in or queued for room, before going on), which every later
+  delivery and ask from the loop to that actor joins until it is empty, so
+  messages from the loop keep their order without a later tell
   waiting for an earlier ask's reply.
   Consecutive ``tell_nowait`` calls to one actor in one context (a burst)
   share a job: the later ones append their message to the last queued job;
@@ -125,12 +126,13 @@ import contextvars
 import inspect
 import logging
 import math
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from functools import partial
 from threading import get_ident
 from time import perf_counter
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import outcome
 import trio
@@ -260,15 +262,24 @@ _AskWhenRoom = Callable[
 
 
 class _Item:
-    """A message waiting in a lane: what to send, and who awaits it (``None`` for tell_nowait)."""
+    """A message waiting in a lane: what to send, who awaits it, and in what context."""
 
-    __slots__ = ("asking", "call", "message")
+    __slots__ = ("asking", "call", "context", "message")
 
-    def __init__(self, message: object, call: Call | None, *, asking: bool) -> None:
+    def __init__(
+        self,
+        message: object,
+        call: Call | None,
+        context: contextvars.Context,
+        *,
+        asking: bool,
+    ) -> None:
         self.message = message
         # The message, as the loop's caller gave it.
         self.call = call
         # The awaiting caller's call; None for a tell_nowait, which nobody awaits.
+        self.context = context
+        # A copy of its caller's context: the lane sends it there, not in the lane's own.
         self.asking = asking
         # Whether this is an ask (served with ``await ask``) rather than a tell.
 
@@ -697,7 +708,7 @@ class Crossing:
         key = ref.endpoint
         lane = self._lanes.get(key)
         if lane is not None:
-            lane.append(_Item(message, call, asking=True))
+            lane.append(_Item(message, call, contextvars.copy_context(), asking=True))
             return
         if call.future.cancelled():
             return  # withdrawn before it crossed
@@ -714,7 +725,8 @@ class Crossing:
                 return
         # No room, or no callback ask: the ask starts a lane, which later
         # sends to this endpoint join, so that none overtakes it.
-        lane = self._lanes[key] = deque([_Item(message, call, asking=True)])
+        item = _Item(message, call, contextvars.copy_context(), asking=True)
+        lane = self._lanes[key] = deque([item])
         self._nursery.start_soon(self._serve_lane, ref, lane)
 
     def _replied(self, call: Call, result: outcome.Outcome[object]) -> None:
@@ -740,7 +752,7 @@ class Crossing:
                 self._delivered(ref, message, call, None, reached=reached)
                 return
             lane = self._open_lane(key, ref)
-        lane.append(_Item(message, call, asking=False))
+        lane.append(_Item(message, call, contextvars.copy_context(), asking=False))
 
     def _tell_all(self, ref: ActorRef[object], messages: list[object]) -> None:
         """Deliver messages told nowait, in order (a job: one per burst to one actor)."""
@@ -757,7 +769,10 @@ class Crossing:
                     self._refused(ref, message, error)
                 delivered += 1
         if lane is not None:
-            lane.extend(_Item(message, None, asking=False) for message in messages[delivered:])
+            context = contextvars.copy_context()  # (one burst: one caller's context)
+            lane.extend(
+                _Item(message, None, context, asking=False) for message in messages[delivered:]
+            )
         if delivered:
             self._arrived(key, delivered)
 
@@ -819,18 +834,13 @@ class Crossing:
                 if call is not None and call.future.cancelled():
                     lane.popleft()  # withdrawn before its turn
                     continue
-                if not item.asking:
-                    try:
-                        reached = _put_nowait(ref, item.message, awaited=call is not None)
-                    except Exception as error:
-                        lane.popleft()
-                        self._delivered(ref, item.message, call, error)
-                        continue
-                    if reached is not None:
-                        lane.popleft()
-                        self._delivered(ref, item.message, call, None, reached=reached)
-                        continue
-                await self._wait_in_lane(ref, item)  # no room: wait for it
+                # Each message is sent in its own caller's context (the instruments
+                # see it there), not in the lane's, which is its first caller's.
+                if not item.asking and item.context.run(self._put_item, ref, item):
+                    lane.popleft()
+                    continue
+                # No room: wait for it.
+                await _in_context(item.context, self._wait_in_lane(ref, item))
                 lane.popleft()
         finally:
             # Cancelled from above (the runtime is closing): what is left is not sent.
@@ -839,6 +849,21 @@ class Crossing:
                 if item.call is not None:
                     item.call.reject(RuntimeClosed(self._node))
             self._arrived(key, sum(item.call is None for item in lane))
+
+    def _put_item(self, ref: ActorRef[object], item: _Item) -> bool:
+        """Send a told message of a lane now if there is room; whether it is done with.
+
+        Done with: in the mailbox, a dead letter, or refused by the endpoint.
+        """
+        try:
+            reached = _put_nowait(ref, item.message, awaited=item.call is not None)
+        except Exception as error:
+            self._delivered(ref, item.message, item.call, error)
+            return True
+        if reached is None:
+            return False
+        self._delivered(ref, item.message, item.call, None, reached=reached)
+        return True
 
     async def _wait_in_lane(self, ref: ActorRef[object], item: _Item) -> None:
         """Send the lane's head, waiting for room; an ask's reply is not waited for here."""
@@ -889,6 +914,32 @@ class Crossing:
         else:
             call.reject(error)
         self._rouse()
+
+
+@types.coroutine
+def _in_context(
+    context: contextvars.Context, coroutine: Coroutine[Any, Any, T]
+) -> Generator[Any, Any, T]:
+    """Await ``coroutine`` with each of its steps run in ``context``.
+
+    What a task does for its own coroutine (``Context.run`` around each
+    ``send``), for one await in a task whose own context is another
+    caller's: the lane's, which sends each caller's message in a copy of that
+    caller's context. Trio's traps pass through unchanged; the task stays
+    the same (its cancel scopes, ``current_task()``), only the context differs.
+    """
+    step: Callable[[Any], Any] = coroutine.send
+    value: Any = None
+    while True:
+        try:
+            trap = context.run(step, value)
+        except StopIteration as done:
+            return cast("T", done.value)
+        try:
+            value, step = (yield trap), coroutine.send
+        except BaseException as error:
+            # Thrown into the awaiting task (a close): on into the coroutine.
+            value, step = error, coroutine.throw
 
 
 def _refuses(endpoint: object) -> bool:
