@@ -576,9 +576,12 @@ class _NextSuspect(_Op):
                 )
                 return None
             message = _stored(self.mailbox, row)
-            if message.deliveries - message.retries >= self.max_deliveries:
+            # Retries do not count toward max_deliveries (docs/durable.md), nor in the
+            # reason: N is the deliveries that failed, as JetStream's reason says.
+            counted = message.deliveries - message.retries
+            if counted >= self.max_deliveries:
                 reason = (
-                    f"gave up after {message.deliveries} deliveries: the process stopped "
+                    f"gave up after {counted} deliveries: the process stopped "
                     "while it was being handled"
                 )
                 connection.execute(
