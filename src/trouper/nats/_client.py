@@ -460,6 +460,7 @@ class Subscription:
         "_lot",
         "_max_msgs",
         "_msgs_limit",
+        "_on_refused",
         "_pending",
         "_pending_bytes",
         "_sub_end",
@@ -479,6 +480,7 @@ class Subscription:
         msgs_limit: int,
         bytes_limit: int,
         callback: Callable[[Msg], None] | None,
+        on_refused: ReplyHandler | None = None,
     ) -> None:
         # The client it belongs to.
         self._client = client
@@ -497,6 +499,9 @@ class Subscription:
         self._bytes_limit = bytes_limit
         # Called by the reader task with each message, instead of buffering.
         self._callback = callback
+        # Called with the server's refusal of the SUB (PermissionsViolation), for
+        # the client's own subscriptions whose owner waits elsewhere (a pull's inbox).
+        self._on_refused = on_refused
         # Messages waiting to be read, oldest first; empty with a callback.
         self._pending: deque[Msg] = deque()
         # Sum of len(data) over _pending.
@@ -1238,9 +1243,11 @@ class Client:
         pending_bytes_limit: int | None = None,
         callback: Callable[[Msg], None] | None = None,
         replies: bool = False,
+        on_refused: ReplyHandler | None = None,
     ) -> Subscription:
         # replies: the client's own reply subscription, which a drain leaves up until
         # the close (requests made while it drains need it), so it does not refuse it.
+        # on_refused: told if the server refuses the SUB (see Subscription._on_refused).
         if self._status is Status.CLOSED:
             raise ConnectionClosed(self._closed_reason())
         if self._draining and not replies:
@@ -1266,7 +1273,9 @@ class Client:
             _check_callback("callback", callback)
         sid = self._next_sid
         self._next_sid += 1
-        sub = Subscription(self, sid, subject, queue, max_msgs, msgs_limit, bytes_limit, callback)
+        sub = Subscription(
+            self, sid, subject, queue, max_msgs, msgs_limit, bytes_limit, callback, on_refused
+        )
         self._subs[sid] = sub
         self._write(sub_command(subject, queue, sid))
         if max_msgs is not None:
@@ -1860,6 +1869,9 @@ class Client:
                                 (handlers.get(token) for token in list(self._requests)),
                                 lambda: error,
                             )
+                        elif sub._on_refused is not None:
+                            # A pull's own inbox: no pulled message can come.
+                            failed = failed or _tell_each((sub._on_refused,), lambda: error)
             elif isinstance(error, PermissionsViolation) and error.operation == "publish":
                 failed = self._refuse_requests(error)
             self._report(AsyncError(error))

@@ -701,7 +701,7 @@ def _fresh_inbox(
         sub._end(None)
     if client._draining:
         return sub
-    return client._subscribe_now(client.new_inbox(), callback=callback)
+    return client._subscribe_now(client.new_inbox(), callback=callback, on_refused=sub._on_refused)
 
 
 def _still_owed(msg: Msg, asked: int) -> int:
@@ -1387,7 +1387,7 @@ class PullConsumer:
         # Pulled messages keep their own subjects, so they are told apart by a
         # subscription of their own; the reply table only tells us of a close.
         inbox = client.new_inbox()
-        sub = client._subscribe_now(inbox, callback=on_message)
+        sub = client._subscribe_now(inbox, callback=on_message, on_refused=on_message)
         subject = self._pull_subject()
         token = client._pull_entry(subject, on_message)  # (a refused pull fails it)
         try:
@@ -1504,7 +1504,9 @@ class MessageStream:
         # What ended the stream (a 409, the client closing), raised to readers.
         self._error: BaseException | None = None
         # The inbox subscription the server delivers to (a new one after each drop).
-        self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
+        self._sub = client._subscribe_now(
+            client.new_inbox(), callback=self._on_message, on_refused=self._on_message
+        )
         # Our entry in the client's reply table, only to hear that it closed, or
         # that the server refused a pull (publish permissions): the stream ends.
         self._token = client._pull_entry(self._subject, self._on_message)
@@ -1725,7 +1727,9 @@ class PullFeed:
         # The inbox the server delivers to (a new one whenever pulls are given
         # up for lost), and our reply-table entry (to hear of a close, or of a
         # pull the server refused (publish permissions): the feed ends).
-        self._sub = client._subscribe_now(client.new_inbox(), callback=self._on_message)
+        self._sub = client._subscribe_now(
+            client.new_inbox(), callback=self._on_message, on_refused=self._on_closed
+        )
         self._token = client._pull_entry(self._subject, self._on_closed)
         client._link_watchers.add(self)
 
