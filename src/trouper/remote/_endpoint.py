@@ -114,7 +114,9 @@ class RemoteEndpoint:
 
     An unregistered or unencodable message raises ``UnregisteredMessageType`` or
     ``UnencodableMessage`` from the call, before anything is sent, and one over
-    the server's ``max_payload`` raises ``MaxPayloadExceeded``.
+    the server's ``max_payload`` raises ``MaxPayloadExceeded``, also when the
+    node is gone (not a dead letter or ``NodeUnreachable``; once this node has
+    left, only the encoding is checked: no server says what fits).
     """
 
     __slots__ = ("_cluster", "_peer", "_subject", "address")
@@ -144,10 +146,14 @@ class RemoteEndpoint:
         if peer.dropped:
             peer = self._repeer()
         if outbox is None or peer.state is GONE:
+            self._encode(message, msg_id)  # a message that can never cross says so first
             cluster._unreachable(message, self.address, peer)
             await cancel_shielded_checkpoint()
             return False
+        encoded = None
         if outbox.full:
+            # Refused before it waits, as it would be at once with room (it stays encoded).
+            encoded = self._encode(message, msg_id)
             # The process it is for: a new one after the wait must not get it (read here,
             # off the path of a tell that does not wait).
             tag = peer.tag
@@ -161,7 +167,7 @@ class RemoteEndpoint:
                 if _restarted_since(peer, tag):
                     cluster._unreachable(message, self.address, peer, why_restarted(peer.node))
                     return False
-        size = self._queue_tell(message, msg_id)
+        size = self._queue_tell(message, msg_id, encoded)
         # A burst of tells is published when the sender yields, so yield once per
         # so many bytes (cancellation is checked on every call).
         budget = cluster._yield_budget - size
@@ -183,6 +189,7 @@ class RemoteEndpoint:
         if peer.dropped:
             peer = self._repeer()
         if outbox is None or peer.state is GONE:
+            self._encode(message, msg_id)  # a message that can never cross says so first
             cluster._unreachable(message, self.address, peer)
             return False
         if outbox.full:
@@ -195,8 +202,31 @@ class RemoteEndpoint:
         peer = self._peer = self._cluster._peer(self.address.node)
         return peer
 
-    def _queue_tell(self, message: object, msg_id: str | None) -> int:
-        """Encode ``message`` and queue it for the remote actor; return its encoded size.
+    def _encode(self, message: object, msg_id: str | None) -> tuple[bytes, Headers | None]:
+        """``message``'s blob and the headers it goes with, checked to fit ``max_payload``.
+
+        Raises:
+            UnregisteredMessageType, UnencodableMessage: it cannot be encoded.
+            MaxPayloadExceeded: it is too large to cross.
+        """
+        cluster = self._cluster
+        blob = cluster._codec.encode_blob(message)
+        instruments = cluster._runtime.instruments
+        headers = (
+            None
+            if msg_id is None and not instruments.inject_headers
+            else _headers(instruments, msg_id)
+        )
+        self._check_size(blob, headers)
+        return blob, headers
+
+    def _queue_tell(
+        self,
+        message: object,
+        msg_id: str | None,
+        encoded: tuple[bytes, Headers | None] | None = None,
+    ) -> int:
+        """Encode ``message`` (unless ``encoded``) and queue it; return its encoded size.
 
         It joins the subject's open batch, unless it carries headers (a
         ``msg_id``, or what the instruments send along: a trace context),
@@ -206,14 +236,17 @@ class RemoteEndpoint:
         outbox = cluster._outbox
         assert outbox is not None
         peer = self._peer
-        blob = cluster._codec.encode_blob(message)
-        instruments = cluster._runtime.instruments
-        headers = (
-            None
-            if msg_id is None and not instruments.inject_headers
-            else _headers(instruments, msg_id)
-        )
-        self._check_size(blob, headers)
+        if encoded is None:  # (_encode, inlined: the path of every tell)
+            blob = cluster._codec.encode_blob(message)
+            instruments = cluster._runtime.instruments
+            headers = (
+                None
+                if msg_id is None and not instruments.inject_headers
+                else _headers(instruments, msg_id)
+            )
+            self._check_size(blob, headers)
+        else:
+            blob, headers = encoded
         peer.seq = seq = peer.seq + 1
         if headers is None:  # (also when the instruments had nothing to add)
             outbox.tell(self._subject, self.address, peer.head, seq, blob, message)
@@ -256,6 +289,8 @@ class RemoteEndpoint:
         if get_ident() != runtime.thread:
             runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
+        # Before anything else: a message that can never cross says so, whatever the node's state.
+        blob, headers = self._encode(message, None)
         address = self.address
         tag: bytes | None = None  # the process it is for: a new one after a wait must not get it
         while True:  # once, unless it waits for room: all may have changed meanwhile
@@ -277,9 +312,6 @@ class RemoteEndpoint:
             if not outbox.full:
                 break
             await outbox.wait_room()  # (woken also when the node goes or this node leaves)
-        blob = cluster._codec.encode_blob(message)
-        headers = _headers(runtime.instruments, None)
-        self._check_size(blob, headers)
         cluster._tokens = token = cluster._tokens + 1
         pending = Pending(address)
         cluster._pending[token] = pending
