@@ -116,7 +116,9 @@ When the bridge's nursery is cancelled (the runtime has closed), the pump
 marks the crossing closed, so later calls raise ``RuntimeClosed`` at once, and
 runs what was still queued: deliveries reach the engine (a stopped actor's
 messages become dead letters) and every call still awaited fails with the
-closed-runtime error.
+closed-runtime error. A lane cancelled with messages in it (an abort) fails
+its awaited ones the same way, and makes its told-nowait ones dead letters
+(``"actor stopped"``), as an abort makes the messages in the mailboxes.
 """
 
 from __future__ import annotations
@@ -844,10 +846,16 @@ class Crossing:
                 lane.popleft()
         finally:
             # Cancelled from above (the runtime is closing): what is left is not sent.
+            # An awaiting caller is told; a message told nowait, whose caller was
+            # told it is on its way, is a dead letter, as the mailboxes' are.
             del self._lanes[key]
             for item in lane:
                 if item.call is not None:
                     item.call.reject(RuntimeClosed(self._node))
+                else:
+                    self._runtime.dead_letters.post(
+                        DeadLetter(item.message, ref.address, DeadLetterReason.ACTOR_STOPPED)
+                    )
             self._arrived(key, sum(item.call is None for item in lane))
 
     def _put_item(self, ref: ActorRef[object], item: _Item) -> bool:
