@@ -390,11 +390,17 @@ FATAL_PREFIXES = (
     "maximum payload violation",
     "maximum control line exceeded",
     "maximum connections exceeded",
+    "maximum account active connections exceeded",
     "secure connection - tls required",
     "invalid client protocol",
+    "no responders requires headers support",
+    "failed account registration",
     "slow consumer",
 )
 """``-ERR`` texts after which the server closes the connection.
+
+``maximum account active connections exceeded`` comes during a session too,
+to the clients a server kicks when their account goes over its limit.
 
 Not ``maximum subscriptions exceeded``: the server refuses that one SUB and
 keeps the connection (dropping it made the client re-send every SUB on a new
