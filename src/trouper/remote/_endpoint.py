@@ -20,7 +20,7 @@ from trouper.errors import ActorStopped, MailboxFull, NodeUnreachable
 from trouper.nats import ConnectionClosed, Headers, MaxPayloadExceeded, OutboundBufferFull, Status
 from trouper.nats.protocol import encode_headers
 from trouper.remote._outbox import QUEUE_BYTES
-from trouper.remote.wire import ENTRY, NO_INCARNATION, actor_subject
+from trouper.remote.wire import ENTRY, FRAME_HEAD, NO_INCARNATION, actor_subject
 from trouper.runtime import DeadLetter, DeadLetterReason
 
 if TYPE_CHECKING:
@@ -59,6 +59,12 @@ class Liveness(enum.Enum):
 GONE: Final = Liveness.GONE
 
 _pack_entry = ENTRY.pack
+
+_FRAMING: Final = FRAME_HEAD + ENTRY.size
+"""Bytes a frame of one message adds to its blob: the incarnations and the entry's head."""
+
+_TOKEN: Final = 8
+"""Bytes of the token that ends an ask's frame."""
 
 
 def why_restarted(node: str) -> str:
@@ -202,8 +208,12 @@ class RemoteEndpoint:
         peer = self._peer = self._cluster._peer(self.address.node)
         return peer
 
-    def _encode(self, message: object, msg_id: str | None) -> tuple[bytes, Headers | None]:
+    def _encode(
+        self, message: object, msg_id: str | None, extra: int = 0
+    ) -> tuple[bytes, Headers | None]:
         """``message``'s blob and the headers it goes with, checked to fit ``max_payload``.
+
+        ``extra``: bytes its frame ends with besides (an ask's token).
 
         Raises:
             UnregisteredMessageType, UnencodableMessage: it cannot be encoded.
@@ -217,7 +227,7 @@ class RemoteEndpoint:
             if msg_id is None and not instruments.inject_headers
             else _headers(instruments, msg_id)
         )
-        self._check_size(blob, headers)
+        self._check_size(blob, headers, extra)
         return blob, headers
 
     def _queue_tell(
@@ -257,13 +267,19 @@ class RemoteEndpoint:
         cluster._sent += 1
         return len(blob)
 
-    def _check_size(self, blob: bytes, headers: Headers | None) -> None:
-        """Raise ``MaxPayloadExceeded`` if ``blob`` cannot cross, with its headers and frame."""
+    def _check_size(self, blob: bytes, headers: Headers | None, extra: int = 0) -> None:
+        """Raise ``MaxPayloadExceeded`` if ``blob`` cannot cross, with its headers and frame.
+
+        The size is the NATS message's, as the server counts it: the headers,
+        the frame's heads, the blob and ``extra`` bytes after it (an ask's token).
+        """
         client = self._cluster._client
         if client is None:
             return
-        size = len(blob) if headers is None else len(blob) + len(encode_headers(headers))
-        if size + 64 > client.max_payload:  # (64: the frame's heads, an ask's token)
+        size = _FRAMING + len(blob) + extra
+        if headers is not None:
+            size += len(encode_headers(headers))
+        if size > client.max_payload:
             raise MaxPayloadExceeded(size, client.max_payload)
 
     async def ask(self, message: object) -> object:
@@ -290,7 +306,7 @@ class RemoteEndpoint:
             runtime.refuse_foreign_thread("ask")
         await checkpoint_if_cancelled()
         # Before anything else: a message that can never cross says so, whatever the node's state.
-        blob, headers = self._encode(message, None)
+        blob, headers = self._encode(message, None, _TOKEN)
         address = self.address
         tag: bytes | None = None  # the process it is for: a new one after a wait must not get it
         while True:  # once, unless it waits for room: all may have changed meanwhile
