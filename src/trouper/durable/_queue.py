@@ -1787,10 +1787,12 @@ class DurableQueue:
         if not spent:
             self._hand_over(delivery, trio.current_time())
             return
-        # It kept stopping the process: dead without running again.
+        # It kept stopping the process: dead without running again. Its N is what
+        # max_deliveries counts (not the Retries), as the stores' reasons say.
         self._bury_unhandled(
             delivery,
-            f"gave up after {ran} deliveries: the process stopped while it was being handled",
+            f"gave up after {ran - row.retries} deliveries: the process stopped while it "
+            "was being handled",
             None,
         )
 
