@@ -120,17 +120,6 @@ async def test_a_ref_without_a_runtime_says_the_store_has_none(tmp_path: Path) -
     assert "refs resolve only through rt.store of a runtime" in quote.decode_error
 
 
-async def test_a_ref_in_a_runtime_without_a_durable_layer_says_so(tmp_path: Path) -> None:
-    """rt.store before any durable mailbox: the ref is unresolvable, and why is given."""
-    path = tmp_path / "s.db"
-    await bury_order_and_quote(path)
-    async with trouper.open_runtime(store=make_store(path)) as rt:
-        _, quote = [dead async for dead in rt.store.dead_letters("shop")]
-    assert quote.message is None
-    assert quote.decode_error is not None
-    assert "refs resolve only through rt.store of a runtime" in quote.decode_error
-
-
 def test_the_command_line_shows_why_beside_the_dead_letter(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -164,6 +153,7 @@ def test_the_command_line_says_a_type_it_does_not_know(tmp_path: Path) -> None:
     order = next(i for i, line in enumerate(lines) if "test.durable.r16.order" in line)
     assert lines[order + 1] == (
         "    not decoded: no message type is registered as 'test.durable.r16.order' in this process"
+        " (--import the module that registers it to see it decoded)"
     )
 
 
