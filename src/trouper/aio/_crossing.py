@@ -853,9 +853,8 @@ class Crossing:
                 if item.call is not None:
                     item.call.reject(RuntimeClosed(self._node))
                 else:
-                    self._runtime.dead_letters.post(
-                        DeadLetter(item.message, ref.address, DeadLetterReason.ACTOR_STOPPED)
-                    )
+                    letter = DeadLetter(item.message, ref.address, DeadLetterReason.ACTOR_STOPPED)
+                    item.context.run(self._runtime.dead_letters.post, letter)
             self._arrived(key, sum(item.call is None for item in lane))
 
     def _put_item(self, ref: ActorRef[object], item: _Item) -> bool:
