@@ -38,8 +38,11 @@ one node arrive in the order it sent them):
   again (a healed partition) is alive again; what was reported stays
   reported. The record (``Peer``) of a node gone or never heard from for
   ``_FORGET_AFTER`` intervals, with no ask, watch or proxy on it, is dropped,
-  so that records stay bounded; its incarnation is remembered (bounded too)
-  if it went silent, so that it is still known as back if heard again.
+  so that records stay bounded; if it went silent, its incarnation and why
+  it went are remembered (bounded too), and a record made again for it
+  starts gone: the server may still hold its subscriptions (a dead host's,
+  until the server's pings time out), which would take an ask nobody
+  answers; heard again, it is back.
 - ``P.topic.>``: topics published on other nodes (this node's own come back
   too and are skipped by their incarnation), delivered to the plain
   subscribers here; one queue subscription per queue group with members here
@@ -192,7 +195,7 @@ _FORGET_AFTER: Final = 10
 (Gone, or never heard from, with no ask, watch or proxy of its.)"""
 
 _FORGOTTEN: Final = 4096
-"""Incarnations of dropped records of nodes gone silent, remembered to know them when back."""
+"""Nodes gone silent whose records were dropped, remembered as gone (and to know them when back)."""
 
 _ENDED: Final = 4096
 """Stops reported to watching nodes whose reasons are remembered, in case the notice was lost."""
@@ -430,9 +433,10 @@ class Cluster:
         self._lost_replies: deque[Reply] = deque(maxlen=_LOST_REPLIES)
         # Asks from other nodes whose answers were lost while this node was cut off (the
         # newest _LOST_REPLIES): told so once it is back.
-        self._forgotten: dict[str, None] = {}
-        # Incarnations of nodes gone silent whose records were dropped (at most _FORGOTTEN,
-        # oldest first): one heard again is back, as if its record were kept.
+        self._forgotten: dict[str, tuple[str, str]] = {}
+        # The incarnation of each node gone silent whose record was dropped, and why it went,
+        # by name (at most _FORGOTTEN, oldest first): a record made again for it starts gone,
+        # and it is back when heard again, as if its record were kept.
         self._watch_answers: dict[int, Pending] = {}
         # Watch requests from this node waiting for their answers, by token.
         self._lookups: set[trio.Event] = set()
@@ -620,6 +624,12 @@ class Cluster:
         peer = self._peers.get(node)
         if peer is None:
             peer = self._peers[node] = Peer(node, self._incarnation, self._reply_prefix)
+            remembered = self._forgotten.pop(node, None)
+            if remembered is not None:  # gone silent, its record dropped: still gone
+                peer.incarnation, peer.why = remembered
+                peer.state = Liveness.GONE
+                peer.tag = bytes.fromhex(peer.incarnation)
+                peer.head = self._incarnation + peer.tag
         return peer
 
     def _find_local(self, path: str) -> ActorRef[object] | None:
@@ -812,10 +822,12 @@ class Cluster:
         for peer in idle:
             del self._peers[peer.node]
             if peer.gone and peer.left != peer.incarnation and peer.incarnation is not None:
-                forgotten = self._forgotten  # gone silent: it may yet come back
+                # Gone silent: the server may still hold its subscriptions, and it may yet
+                # come back.
+                forgotten = self._forgotten
                 if len(forgotten) >= _FORGOTTEN:
                     del forgotten[next(iter(forgotten))]
-                forgotten[peer.incarnation] = None
+                forgotten[peer.node] = (peer.incarnation, peer.why)
             self._forget(peer.incarnation)
             peer.state = Liveness.GONE
             peer.why = f"node {peer.node!r} is forgotten"
@@ -936,10 +948,8 @@ class Cluster:
             peer.interval = float(interval)
             peer.last_seen = trio.current_time()
             if peer.state is not Liveness.ALIVE or peer.incarnation != incarnation:
+                # (Also gone silent, its record dropped since: _peer made it again as gone.)
                 back = peer.gone and peer.incarnation == incarnation
-                if peer.incarnation is None and incarnation in self._forgotten:
-                    del self._forgotten[incarnation]
-                    back = True  # gone silent, its record dropped since, and now heard again
                 if peer.gone:
                     log.info("node %r is back in the cluster", node)
                 peer.incarnation = incarnation
