@@ -2047,7 +2047,10 @@ class Client:
         if writing is not None:
             stream += writing
             written += self._written
-        if written < len(stream):  # (over TLS the whole send counts as taken: no scan)
+        # Without the writer's send, the direct send's cut command goes on at the front
+        # of _out (the connection broke before the writer took it). Over TLS the whole
+        # send counts as taken: no scan.
+        if writing is None or written < len(stream):
             stream += self._out
             self._out = stream[_unwritten_from(stream, written) :]
             self._taken = self._queued - len(self._out)
