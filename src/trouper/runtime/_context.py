@@ -168,13 +168,13 @@ class ActorContext(Context):
         as a local one is.
 
         Raises:
-            TypeError: ``ref`` is not a ref, or its endpoint has no ``watch`` and
-                ``unwatch``; nothing is recorded.
+            TypeError: ``ref`` is not a ref, or a ref of another runtime's actor,
+                or its endpoint has no ``watch`` and ``unwatch``; nothing is recorded.
             ActorStopped: this actor has stopped for good (a context kept after
                 it): nothing is recorded, the watched side never holds a stale watcher.
         """
         me = self._living()
-        _runtime.check_ref(ref, "watch")
+        _runtime.check_ref(ref, "watch", me.runtime)
         if ref == me.ref or (me._bonds is not None and ref in me._bonds.watching):
             return
         endpoint = ref.endpoint
@@ -194,8 +194,8 @@ class ActorContext(Context):
 
     def unwatch(self, ref: ActorRef[object]) -> None:
         """Stop watching ``ref``; a ``Terminated`` not yet handled is withdrawn."""
-        _runtime.check_ref(ref, "unwatch")
         me = self._cell
+        _runtime.check_ref(ref, "unwatch", me.runtime)
         if me._bonds is not None and ref in me._bonds.watching:
             del me._bonds.watching[ref]
             _unwatch(ref, me)
@@ -205,10 +205,12 @@ class ActorContext(Context):
         """Tie this actor's fate to ``ref``'s, both ways; see ``Context.link``.
 
         Raises:
+            TypeError: ``ref`` is not a ref to an actor of this runtime.
             ActorStopped: this actor has stopped for good (a context kept after
                 it): no link is recorded on either side.
         """
-        me, other = self._living(), _local(ref, "link")
+        me = self._living()
+        other = _local(me, ref, "link")
         if other is me or other in me.bonds.links:
             return
         if other.phase is Phase.STOPPED:
@@ -219,7 +221,8 @@ class ActorContext(Context):
 
     def unlink(self, ref: ActorRef[object]) -> None:
         """Remove the link with ``ref``, both ways."""
-        me, other = self._cell, _local(ref, "unlink")
+        me = self._cell
+        other = _local(me, ref, "unlink")
         me.bonds.links.pop(other, None)
         other.bonds.links.pop(me, None)
 
@@ -317,8 +320,8 @@ def _unwatch(ref: ActorRef[object], watcher: Cell) -> None:
         unwatch(watcher)
 
 
-def _local(ref: ActorRef[object], what: str) -> Cell:
-    _runtime.check_ref(ref, what)
+def _local(me: Cell, ref: ActorRef[object], what: str) -> Cell:
+    _runtime.check_ref(ref, what, me.runtime)
     try:
         return _runtime.cell_of(ref)
     except TypeError:

@@ -467,11 +467,12 @@ class Runtime:
         when the running handler returns.
 
         Raises:
-            TypeError: ``ref`` is not a ref to an actor of this process.
+            TypeError: ``ref`` is not a ref to an actor of this runtime (a
+                name, a remote actor's ref, a ref of another runtime).
             RuntimeError: called from outside the runtime's Trio thread.
         """
         self.check_thread("stop")
-        check_ref(ref, "stop")
+        check_ref(ref, "stop", self)
         cell = cell_of(ref)
         await checkpoint_if_cancelled()
         if cell.phase is Phase.STOPPED:
@@ -508,11 +509,12 @@ class Runtime:
 
         Raises:
             ActorStopped: the actor has stopped for good.
-            TypeError: ``ref`` is not a ref to an actor of this process.
+            TypeError: ``ref`` is not a ref to an actor of this runtime (a
+                name, a remote actor's ref, a ref of another runtime).
             RuntimeError: called from outside the runtime's Trio thread.
         """
         self.check_thread("restart")
-        check_ref(ref, "restart")
+        check_ref(ref, "restart", self)
         cell = cell_of(ref)
         await checkpoint_if_cancelled()
         if cell.phase is Phase.STOPPED:
@@ -681,11 +683,28 @@ def _called_from_within(cell: Cell) -> bool:
     return False
 
 
-def check_ref(ref: object, what: str) -> None:
-    """Raise ``TypeError`` if ``ref`` is not an ``ActorRef`` (a name, most likely)."""
+def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
+    """Raise ``TypeError`` if ``ref`` is not an ``ActorRef`` (a name, most likely).
+
+    Given ``runtime``, also if ``ref`` is a ref to a local actor of another
+    runtime (beside it in the same Trio run, or in another thread): what
+    acts on an actor's cell (stop, restart, watch, link) must run in that
+    actor's own runtime, where its cell's state is safe to touch. A ref
+    delivering elsewhere (another node's actor) passes.
+    """
     if not isinstance(ref, ActorRef):
         raise TypeError(
             f"{what} takes an ActorRef (rt.lookup(name) finds one by name), got {ref!r}"
+        )
+    if runtime is None:
+        return
+    endpoint = ref.endpoint
+    cell = endpoint if isinstance(endpoint, Cell) else getattr(endpoint, "cell", None)
+    if isinstance(cell, Cell) and cell.runtime is not runtime:
+        raise TypeError(
+            f"{what} takes a ref to an actor of runtime {runtime.node!r}; {ref!r} belongs "
+            f"to another runtime (node {cell.runtime.node!r}): {what} it from that runtime "
+            "(its portal, from another thread)"
         )
 
 
