@@ -792,6 +792,19 @@ class Cluster:
                     self._gone(
                         peer, f"node {peer.node!r} sent no heartbeat for {2 * peer.interval:g} s"
                     )
+            if self._unheard():
+                # The same for asks to nodes never heard from: a subscription the server keeps
+                # for one that died (or stalled) before this node heard it takes them, and no
+                # "no responders" comes; a live node is heard within one of its heartbeats.
+                with trio.move_on_after(_SETTLE_BOUND), suppress(NatsError):
+                    await client.flush()
+                silence = 2 * self._interval()
+                for peer in self._unheard():
+                    why = f"no node {peer.node!r} is in the cluster"
+                    why += f" (none was heard from in {silence:g} s)"
+                    for pending in list(peer.asks.values()):
+                        if pending.since + silence <= trio.current_time():
+                            pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
             self._drop_forgotten()
             wake = trio.current_time() + self._interval()
             for peer in self._peers.values():
@@ -832,6 +845,16 @@ class Cluster:
             peer.state = Liveness.GONE
             peer.why = f"node {peer.node!r} is forgotten"
             peer.dropped = True
+
+    def _unheard(self) -> list[Peer]:
+        """The nodes never heard from with an ask waiting for two of this node's intervals."""
+        horizon = trio.current_time() - 2 * self._interval()
+        return [
+            peer
+            for peer in self._peers.values()
+            if peer.state is Liveness.UNKNOWN
+            and any(pending.since <= horizon for pending in peer.asks.values())
+        ]
 
     def _overdue(self) -> list[Peer]:
         """The nodes alive so far that have been silent for two of their intervals."""

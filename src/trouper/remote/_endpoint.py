@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import math
 from threading import get_ident
 from typing import TYPE_CHECKING, Final
 
 import attrs
+import trio
 from trio.lowlevel import (
     cancel_shielded_checkpoint,
     checkpoint_if_cancelled,
@@ -85,12 +87,15 @@ def _restarted_since(peer: Peer, tag: bytes) -> bool:
 class Pending(Waiter[bytes]):
     """An ask waiting for its reply: the reply's bytes, or the error that ended the wait."""
 
-    __slots__ = ("address",)
+    __slots__ = ("address", "since")
 
     def __init__(self, address: Address) -> None:
         super().__init__()
         self.address = address
         # The actor asked (for the errors that end the wait).
+        self.since = math.inf
+        # trio.current_time() when it was sent to a node never heard from (which fails it if
+        # the node stays silent); infinity for one to a node heard from.
 
 
 class RemoteEndpoint:
@@ -330,6 +335,8 @@ class RemoteEndpoint:
             await outbox.wait_room()  # (woken also when the node goes or this node leaves)
         cluster._tokens = token = cluster._tokens + 1
         pending = Pending(address)
+        if peer.state is Liveness.UNKNOWN:  # (it fails if the node stays silent: _check_liveness)
+            pending.since = trio.current_time()
         cluster._pending[token] = pending
         # Its own reply subject, so that a "no responders" names it: an answered
         # ask's, or a new one (see Peer.free).
