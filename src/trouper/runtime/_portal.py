@@ -32,6 +32,10 @@ class Portal:
     a call still running when it ends (it is cancelled then). Typical
     users: a synchronous web framework's request handlers, a CLI, a worker
     started with ``trio.to_thread.run_sync``.
+
+    The calls that take a ref take an ``ActorRef``: anything else (a name,
+    ``trouper.aio``'s ``AioRef``, whose ``ActorRef`` is ``aio_ref.ref``) raises
+    ``TypeError`` in the calling thread, before anything crosses.
     """
 
     __slots__ = ("_runtime", "_thread", "_token")
@@ -94,6 +98,7 @@ class Portal:
         Returns what ``tell`` returns: whether the message reached the mailbox
         (``False``: it became a dead letter, its actor stopped).
         """
+        _check_ref(ref, "portal.tell")
         return self.run(ref.tell, message)
 
     def ask(
@@ -105,6 +110,7 @@ class Portal:
         deadline from, so this one takes ``timeout`` (seconds, ``None`` for
         none) and raises ``trio.TooSlowError`` when it passes.
         """
+        _check_ref(ref, "portal.ask")
         if timeout is None:
             return self.run(ref.ask, message)
 
@@ -131,6 +137,7 @@ class Portal:
 
     def stop(self, ref: ActorRef[object]) -> None:
         """``await runtime.stop(ref)`` from this thread."""
+        _check_ref(ref, "portal.stop")
         self.run(self._runtime.stop, ref)
 
     def publish(self, subject: str, message: object) -> int:
@@ -143,6 +150,7 @@ class Portal:
 
     def subscribe(self, ref: ActorRef[object], pattern: str, **options: object) -> Subscription:
         """``runtime.topics.subscribe(ref, pattern, **options)`` from this thread."""
+        _check_ref(ref, "portal.subscribe")
 
         async def subscribe() -> Subscription:
             return self._runtime.topics.subscribe(ref, pattern, **options)  # type: ignore[arg-type]
@@ -156,3 +164,10 @@ class Portal:
             self._runtime.topics.unsubscribe(subscription)
 
         self.run(unsubscribe)
+
+
+def _check_ref(ref: object, what: str) -> None:
+    """``check_ref`` in the calling thread: a bad ref is refused before anything crosses."""
+    from trouper.runtime._runtime import check_ref  # (that module imports this one)
+
+    check_ref(ref, what)

@@ -693,6 +693,12 @@ def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
     delivering elsewhere (another node's actor) passes.
     """
     if not isinstance(ref, ActorRef):
+        if isinstance(getattr(ref, "ref", None), ActorRef):
+            # trouper.aio's AioRef (which the engine does not import): its ActorRef is .ref.
+            raise TypeError(
+                f"{what} takes an ActorRef, got {ref!r}, a handle for asyncio code "
+                "(trouper.aio): pass its ActorRef (aio_ref.ref)"
+            )
         raise TypeError(
             f"{what} takes an ActorRef (rt.lookup(name) finds one by name), got {ref!r}"
         )
