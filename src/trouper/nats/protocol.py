@@ -26,7 +26,9 @@ CRLF, a control line longer than ``max_control_line``) raises
 Header *content* comes from other publishers, not the server, so it never
 breaks the connection: a header line without a colon is skipped, and a block
 without the ``NATS/1.0`` status line has no status. Subjects too: one that is
-not UTF-8 is decoded with its stray bytes as surrogates (``surrogateescape``).
+not UTF-8 is decoded with its stray bytes as surrogates (``surrogateescape``),
+and arguments are split at spaces and tabs only, as the server splits them
+(a subject may hold ``\x0b`` or ``\x0c``).
 
 The command encoders build the bytes the client sends; the client inlines
 the hot one (``PUB``) but sends the same bytes as ``pub_command``.
@@ -365,14 +367,16 @@ class Parser:
         if buf.startswith(b"MSG ", pos):
             # The hot path, inlined: a well-formed MSG whose payload is all here.
             # Anything else takes _msg_line, which waits for the rest or raises.
-            parts = buf[pos + 4 : end].split()
+            # Split at single spaces, as the server writes the line (bytes.split()
+            # would also cut at \x0b and \x0c, which a subject may hold).
+            parts = buf[pos + 4 : end].split(b" ")
             count = len(parts)
             if count == 3 or count == 4:
                 try:
                     total = int(parts[-1])
                     sid = int(parts[1])
                     subject = parts[0].decode()
-                    reply = parts[2].decode() if count == 4 else None
+                    reply = (parts[2].decode() or None) if count == 4 else None
                 except ValueError:
                     total = -1
                 start = end + 2
@@ -390,7 +394,7 @@ class Parser:
         # Subjects come from publishers (the server passes any bytes but whitespace): one
         # that is not UTF-8 is kept, its stray bytes as surrogates, never refused. (The
         # inlined MSG path decodes strictly and comes here when that fails.)
-        parts = line.split()
+        parts = _split_args(line)
         count = len(parts)
         try:
             if headers:
@@ -476,6 +480,19 @@ class Parser:
         if op in (b"MSG", b"HMSG"):
             return self._msg_line(bytearray(op + b" " + rest), headers=op == b"HMSG")  # type: ignore[return-value]
         raise ProtocolError(f"unknown protocol operation: {bytes(line)[:200]!r}")
+
+
+def _split_args(line: bytes | bytearray) -> Sequence[bytes | bytearray]:
+    """The arguments of a control line: what spaces and tabs separate, as the server splits.
+
+    Not ``bytes.split()``, which also cuts at ``\x0b`` and ``\x0c``: the
+    server passes those in subjects (its ``splitArg`` splits at spaces and
+    tabs only), so they belong to the subject or reply they are in.
+    """
+    parts: Sequence[bytes | bytearray] = line.split(b" ")
+    if b"" in parts or b"\t" in line:  # not single spaces: be lenient
+        parts = [part for part in line.replace(b"\t", b" ").split(b" ") if part]
+    return parts
 
 
 def parse_header_block(block: bytes | bytearray) -> tuple[Headers, int | None, str]:
