@@ -1874,6 +1874,8 @@ class Client:
                             failed = failed or _tell_each((sub._on_refused,), lambda: error)
             elif isinstance(error, PermissionsViolation) and error.operation == "publish":
                 failed = self._refuse_requests(error)
+            elif isinstance(error, PermissionsViolation) and error._refused_reply():
+                failed = self._refuse_reply(error)
             self._report(AsyncError(error))
             self._raise_held(failed)
         elif isinstance(event, InfoEvent):
@@ -1897,6 +1899,24 @@ class Client:
             return handler
 
         return _tell_each(map(forgotten, tokens), lambda: error)  # (each forgotten as it hears)
+
+    def _refuse_reply(self, error: PermissionsViolation) -> BaseException | None:
+        """Fail what waits for replies on the subject the server refused as a reply subject.
+
+        The server refuses a publish whose reply subject it reserves (``_R_.``,
+        ``_GR_.``, ``$JS.ACK.``: an ``inbox_prefix`` of those) and drops it:
+        the request with that reply, or the pulls of the inbox subscription
+        to it, can get no answer. Returns the first error a handler raised.
+        """
+        reply = error._refused_reply()
+        handlers: list[ReplyHandler | None] = []
+        if reply.startswith(self._inbox):
+            token = reply[len(self._inbox) :]
+            if token in self._requests:
+                handlers.append(self._reply_handlers.get(token))
+                self._forget_request(token)
+        handlers += [sub._on_refused for sub in self._subs.values() if sub.subject == reply]
+        return _tell_each(handlers, lambda: error)
 
     async def _writer(self, stream: trio.abc.Stream, parser: Parser) -> None:
         # Bytes that come soon after a send (while it ran, or within

@@ -182,6 +182,11 @@ class PermissionsViolation(ServerError, PermissionError):
         match = _PERMISSION.match(self.text)
         return match.group(2) if match else ""
 
+    def _refused_reply(self) -> str:
+        """The reply subject a publish was refused for (reserved: ``_R_.``...), else ""."""
+        match = _REFUSED_REPLY.match(self.text)
+        return match.group(1) if match else ""
+
     def _refuses(self, subject: str, queue: str | None, sid: int) -> bool:
         """Whether this refusal is of the subscription ``sid`` to ``subject`` in ``queue``.
 
@@ -358,6 +363,7 @@ class JetStreamError(NatsError, RuntimeError):
 
 
 _PERMISSION = re.compile(r'permissions violation for (\w+) to "?([^"]*)"?', re.IGNORECASE)
+_REFUSED_REPLY = re.compile(r'permissions violation for publish with reply of "([^"]*)"', re.I)
 _REFUSED_QUEUE = re.compile(r'" using queue "([^"]*)"', re.IGNORECASE)
 _REFUSED_SID = re.compile(r'\(sid "([^"]*)"\)\s*$', re.IGNORECASE)
 
