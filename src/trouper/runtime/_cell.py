@@ -100,6 +100,7 @@ from trouper.errors import (
     HandlerError,
     LinkedActorFailed,
     MailboxFull,
+    RuntimeClosed,
     StartFailed,
     UnhandledMessage,
 )
@@ -1281,6 +1282,8 @@ class Cell:
 
         Raises:
             StartFailed: the first ``on_start`` raised; nothing of the actor runs.
+            RuntimeClosed: the runtime's close stopped the actor first.
+            ActorStopped: something else stopped it first (``rt.stop``, its parent).
         """
         self._spawner = current_task()
 
@@ -1943,8 +1946,14 @@ class Cell:
         self._cancel_timers()
         if self._spawner is not None:
             # The first start never completed: the spawner learns why only now,
-            # once nothing of the actor runs any more.
-            failure: BaseException = ActorStopped(self.address)
+            # once nothing of the actor runs any more. Stopped by the runtime's
+            # close, it is the close the spawner hears of (spawn's RuntimeClosed),
+            # not the stop of an actor it never got a ref to.
+            failure: BaseException = (
+                RuntimeClosed(self.runtime.node)
+                if self.runtime.closed
+                else ActorStopped(self.address)
+            )
             if reason is not None:
                 failure = StartFailed(self.address, describe(reason))
                 failure.__cause__ = reason

@@ -396,7 +396,11 @@ class Runtime:
         Raises:
             NameTaken: ``name`` belongs to a living actor.
             StartFailed: the first ``on_start`` raised (``__cause__``); nothing keeps running.
-            RuntimeClosed: the runtime has stopped or is stopping.
+            RuntimeClosed: the runtime has stopped or is stopping, or it began to
+                stop before the actor's first ``on_start`` completed (its close
+                stopped the actor; nothing of it keeps running).
+            ActorStopped: the actor was stopped otherwise before its first
+                ``on_start`` completed (found by name or path, and stopped).
             RuntimeError: called from outside the runtime's Trio thread.
             TypeError: ``mailbox`` (or the class's ``default_mailbox``) is not a
                 mailbox factory instance: a class such as ``Durable`` is refused
@@ -778,7 +782,11 @@ async def spawn_cell(
     is called.
 
     Raises:
-        RuntimeClosed: the runtime has stopped or is stopping.
+        RuntimeClosed: the runtime has stopped or is stopping, or began to stop
+            before the actor's first ``on_start`` completed.
+        ActorStopped: the actor was stopped otherwise before that (by name, or
+            its parent stopped).
+        StartFailed: the first ``on_start`` raised.
         RuntimeError: the guardian's owner is stopping (it takes no new children).
         NameTaken, DuplicateChild, TypeError, ValueError: bad or taken names and options.
     """
