@@ -292,7 +292,10 @@ class Disconnected:
     """The connection dropped; the client reconnects unless it gives up (then ``Closed``)."""
 
     reason: BaseException | None
-    """What ended the connection (``None`` if the server just closed it)."""
+    """What ended the connection (``ConnectionLost`` if the server just closed it).
+
+    Typed ``None``-able for compatibility; the client always gives a reason.
+    """
 
 
 @attrs.frozen
