@@ -3,8 +3,8 @@
 ``tell`` and ``ask`` across runtimes are messages and work (from the right
 thread); ``stop``, ``restart``, ``watch``, ``unwatch``, ``link`` and ``unlink``
 act on the actor's cell, which belongs to its own runtime (and, in another
-thread, to another Trio run): each raises ``TypeError`` and leaves that actor
-alone.
+thread, to another Trio run): each raises ``ValueError`` (as
+``topics.subscribe`` does for such a subscriber) and leaves that actor alone.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Binder(Actor):
         for call in (self.ctx.watch, self.ctx.unwatch, self.ctx.link, self.ctx.unlink):
             try:
                 call(message)
-            except TypeError as error:
+            except ValueError as error:
                 outcomes.append(str(error))
             else:
                 outcomes.append("accepted")
@@ -46,15 +46,15 @@ class Binder(Actor):
 
 
 async def test_stop_and_restart_refuse_a_ref_of_another_runtime_in_the_same_run() -> None:
-    """``a.stop(b_ref)`` raises ``TypeError`` naming the other runtime; ``b``'s actor runs on."""
+    """``a.stop(b_ref)`` raises ``ValueError`` naming the other runtime; ``b``'s actor runs on."""
     async with trouper.open_runtime(node="a") as a, trouper.open_runtime(node="b") as b:
         ref = await b.spawn(Echo, name="echo")
         with pytest.raises(
-            TypeError, match=rf"^stop takes a ref to an actor of runtime 'a'; .*{OTHER}"
+            ValueError, match=rf"^stop takes a ref to an actor of runtime 'a'; .*{OTHER}"
         ):
             await a.stop(ref)
         with pytest.raises(
-            TypeError, match=rf"^restart takes a ref to an actor of runtime 'a'; .*{OTHER}"
+            ValueError, match=rf"^restart takes a ref to an actor of runtime 'a'; .*{OTHER}"
         ):
             await a.restart(ref)
         assert await ref.ask("still here") == "still here"
@@ -101,7 +101,7 @@ async def test_stop_refuses_a_ref_of_a_runtime_in_another_thread() -> None:
         ref = await trio.to_thread.run_sync(refs.get, True, 10)
         async with trouper.open_runtime(node="a") as a:
             with pytest.raises(
-                TypeError, match=rf"^stop takes a ref to an actor of runtime 'a'; .*{OTHER}"
+                ValueError, match=rf"^stop takes a ref to an actor of runtime 'a'; .*{OTHER}"
             ):
                 await a.stop(ref)
     finally:

@@ -168,8 +168,10 @@ class ActorContext(Context):
         as a local one is.
 
         Raises:
-            TypeError: ``ref`` is not a ref, or a ref of another runtime's actor,
-                or its endpoint has no ``watch`` and ``unwatch``; nothing is recorded.
+            TypeError: ``ref`` is not a ref, or its endpoint has no ``watch`` and
+                ``unwatch``; nothing is recorded.
+            ValueError: ``ref`` is a ref to an actor of another runtime; nothing
+                is recorded.
             ActorStopped: this actor has stopped for good (a context kept after
                 it): nothing is recorded, the watched side never holds a stale watcher.
         """
@@ -205,7 +207,8 @@ class ActorContext(Context):
         """Tie this actor's fate to ``ref``'s, both ways; see ``Context.link``.
 
         Raises:
-            TypeError: ``ref`` is not a ref to an actor of this runtime.
+            TypeError: ``ref`` is not a ref to an actor of this process.
+            ValueError: ``ref`` is a ref to an actor of another runtime.
             ActorStopped: this actor has stopped for good (a context kept after
                 it): no link is recorded on either side.
         """

@@ -471,8 +471,9 @@ class Runtime:
         when the running handler returns.
 
         Raises:
-            TypeError: ``ref`` is not a ref to an actor of this runtime (a
-                name, a remote actor's ref, a ref of another runtime).
+            TypeError: ``ref`` is not a ref to an actor of this process (a
+                name, a remote actor's ref).
+            ValueError: ``ref`` is a ref to an actor of another runtime.
             RuntimeError: called from outside the runtime's Trio thread.
         """
         self.check_thread("stop")
@@ -513,8 +514,9 @@ class Runtime:
 
         Raises:
             ActorStopped: the actor has stopped for good.
-            TypeError: ``ref`` is not a ref to an actor of this runtime (a
-                name, a remote actor's ref, a ref of another runtime).
+            TypeError: ``ref`` is not a ref to an actor of this process (a
+                name, a remote actor's ref).
+            ValueError: ``ref`` is a ref to an actor of another runtime.
             RuntimeError: called from outside the runtime's Trio thread.
         """
         self.check_thread("restart")
@@ -690,11 +692,11 @@ def _called_from_within(cell: Cell) -> bool:
 def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
     """Raise ``TypeError`` if ``ref`` is not an ``ActorRef`` (a name, most likely).
 
-    Given ``runtime``, also if ``ref`` is a ref to a local actor of another
-    runtime (beside it in the same Trio run, or in another thread): what
-    acts on an actor's cell (stop, restart, watch, link) must run in that
-    actor's own runtime, where its cell's state is safe to touch. A ref
-    delivering elsewhere (another node's actor) passes.
+    Given ``runtime``, raise ``ValueError`` if ``ref`` is a ref to a local actor
+    of another runtime (beside it in the same Trio run, or in another thread),
+    as ``topics.subscribe`` does: what acts on an actor's cell (stop, restart,
+    watch, link) must run in that actor's own runtime, where its cell's state
+    is safe to touch. A ref delivering elsewhere (another node's actor) passes.
     """
     if not isinstance(ref, ActorRef):
         if isinstance(getattr(ref, "ref", None), ActorRef):
@@ -711,7 +713,7 @@ def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
     endpoint = ref.endpoint
     cell = endpoint if isinstance(endpoint, Cell) else getattr(endpoint, "cell", None)
     if isinstance(cell, Cell) and cell.runtime is not runtime:
-        raise TypeError(
+        raise ValueError(
             f"{what} takes a ref to an actor of runtime {runtime.node!r}; {ref!r} belongs "
             f"to another runtime (node {cell.runtime.node!r}): {what} it from that runtime "
             "(its portal, from another thread)"
