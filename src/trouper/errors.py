@@ -120,7 +120,8 @@ class ActorStopped(ActorError, trio.BrokenResourceError):
     Also raised by ``watch``, ``link``, ``spawn``, ``spawn_pool``,
     ``start_child``, ``send_later`` and ``every`` on the context of an actor
     that has stopped for good (a context a task kept after the stop), with
-    that actor's address.
+    that actor's address; and by ``spawn`` when the new actor was stopped
+    (by a name, say) before its first ``on_start`` completed.
     """
 
     def __init__(self, address: Address) -> None:
@@ -349,7 +350,8 @@ class RuntimeClosed(ActorError, RuntimeError):
     Raised by ``spawn`` (also through the portal) after ``aclose()``, after the
     runtime's block has been left or cancelled, and by the portal (and the
     asyncio bridge's ``run``) once the runtime's thread no longer runs it, or
-    when its run ends during the call.
+    when its run ends during the call. ``spawn`` raises it too when the
+    runtime's close stopped the actor it was starting.
     """
 
     def __init__(self, node: str) -> None:

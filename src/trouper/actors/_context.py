@@ -224,11 +224,16 @@ class Context(abc.ABC):
         Raises:
             TypeError: ``ref`` is not a ref, or its endpoint cannot be watched
                 (it has no ``watch`` and ``unwatch``); nothing is recorded.
+            ValueError: ``ref`` is an actor of another runtime.
         """
 
     @abc.abstractmethod
     def unwatch(self, ref: ActorRef[object]) -> None:
-        """Stop watching ``ref``; a ``Terminated`` not yet delivered will not be."""
+        """Stop watching ``ref``; a ``Terminated`` not yet delivered will not be.
+
+        Raises:
+            ValueError: ``ref`` is an actor of another runtime.
+        """
 
     @abc.abstractmethod
     def link(self, ref: ActorRef[object]) -> None:
@@ -237,11 +242,18 @@ class Context(abc.ABC):
         When either stops for good after a failure, the other fails with
         ``LinkedActorFailed``, unless it traps exits; an actor that traps exits
         receives ``Exited(ref, reason)`` for every stop of a linked actor.
+
+        Raises:
+            ValueError: ``ref`` is an actor of another runtime.
         """
 
     @abc.abstractmethod
     def unlink(self, ref: ActorRef[object]) -> None:
-        """Remove the link with ``ref``, both ways."""
+        """Remove the link with ``ref``, both ways.
+
+        Raises:
+            ValueError: ``ref`` is an actor of another runtime.
+        """
 
     @abc.abstractmethod
     async def start_child(self, spec: ChildSpec) -> ActorRef[object]:
