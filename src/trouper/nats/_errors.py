@@ -178,14 +178,22 @@ class PermissionsViolation(ServerError, PermissionError):
 
     @property
     def subject(self) -> str:
-        """The subject the server refused ("" if the text does not name one)."""
+        """The subject the server refused ("" if the text does not name one).
+
+        As it was sent: the server quotes it with Go's ``%q``, whose escapes
+        are undone (a byte that is not UTF-8 comes back as a surrogate, as
+        the client decodes the subjects it receives).
+        """
         match = _PERMISSION.match(self.text)
-        return match.group(2) if match else ""
+        if not match:
+            return ""
+        quoted = match.group(2)
+        return match.group(4) if quoted is None else _go_unquote(quoted)
 
     def _refused_reply(self) -> str:
         """The reply subject a publish was refused for (reserved: ``_R_.``...), else ""."""
         match = _REFUSED_REPLY.match(self.text)
-        return match.group(1) if match else ""
+        return _go_unquote(match.group(1)) if match else ""
 
     def _refuses(self, subject: str, queue: str | None, sid: int) -> bool:
         """Whether this refusal is of the subscription ``sid`` to ``subject`` in ``queue``.
@@ -195,12 +203,13 @@ class PermissionsViolation(ServerError, PermissionError):
         plain and a queue subscription to one subject are told apart; a
         refusal at a configuration reload names the sid too.
         """
-        if self.operation != "subscription" or self.subject != subject:
+        match = _PERMISSION.match(self.text)
+        if not match or self.operation != "subscription" or self.subject != subject:
             return False
-        named_queue = _REFUSED_QUEUE.search(self.text)
-        if (named_queue.group(1) if named_queue else None) != (queue or None):
+        named_queue = match.group(3)
+        if (None if named_queue is None else _go_unquote(named_queue)) != (queue or None):
             return False
-        named_sid = _REFUSED_SID.search(self.text)
+        named_sid = _REFUSED_SID.search(self.text, match.end())
         return named_sid is None or named_sid.group(1) == str(sid)
 
 
@@ -362,10 +371,56 @@ class JetStreamError(NatsError, RuntimeError):
         return f"JetStream error {self.args[0]} ({self.args[1]}): {self.args[2]}"
 
 
-_PERMISSION = re.compile(r'permissions violation for (\w+) to "?([^"]*)"?', re.IGNORECASE)
-_REFUSED_REPLY = re.compile(r'permissions violation for publish with reply of "([^"]*)"', re.I)
-_REFUSED_QUEUE = re.compile(r'" using queue "([^"]*)"', re.IGNORECASE)
+_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+"""A string quoted by Go's ``%q`` (what nats-server names subjects with); group: its inside."""
+_PERMISSION = re.compile(
+    rf"permissions violation for (\w+) to (?:{_QUOTED}(?: using queue {_QUOTED})?|([^\"]*))",
+    re.IGNORECASE,
+)
+"""Groups: the operation, the quoted subject and queue group, or an unquoted subject."""
+_REFUSED_REPLY = re.compile(rf"permissions violation for publish with reply of {_QUOTED}", re.I)
 _REFUSED_SID = re.compile(r'\(sid "([^"]*)"\)\s*$', re.IGNORECASE)
+
+_GO_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34}
+_GO_HEX_WIDTHS = {"x": 2, "u": 4, "U": 8}
+
+
+def _is_hex(digits: str) -> bool:
+    return all(digit in "0123456789abcdefABCDEF" for digit in digits)
+
+
+def _go_unquote(text: str) -> str:
+    """Undo the escapes of Go's ``%q`` (``text`` without its quotes); anything else is kept.
+
+    ``\\xNN`` is a raw byte: one that is not UTF-8 comes back as a surrogate
+    (``surrogateescape``), as the client decodes the subjects it receives.
+    """
+    if "\\" not in text:
+        return text
+    out = bytearray()
+    i, size = 0, len(text)
+    while i < size:
+        char = text[i]
+        kind = text[i + 1] if char == "\\" and i + 1 < size else ""
+        width = _GO_HEX_WIDTHS.get(kind)
+        if width is not None:
+            digits = text[i + 2 : i + 2 + width]
+            value = int(digits, 16) if len(digits) == width and _is_hex(digits) else -1
+            if 0 <= value <= 0x10FFFF:
+                if kind == "x":
+                    out.append(value)
+                else:
+                    out += chr(value).encode("utf-8", "surrogatepass")
+                i += 2 + width
+                continue
+        elif kind in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[kind])
+            i += 2
+            continue
+        out += char.encode("utf-8", "surrogateescape")
+        i += 1
+    return out.decode("utf-8", "surrogateescape")
+
 
 _BY_PREFIX: tuple[tuple[str, type[ServerError]], ...] = (
     ("authorization violation", AuthorizationError),
