@@ -4,36 +4,9 @@ from __future__ import annotations
 
 import trio
 import trio.testing
+from topic_actors import held_broadcast_pool
 
-from trouper import Actor, ActorRef, Runtime
-from trouper.routing import Broadcast, members
-
-
-class Journaling(Actor):
-    """Journals ``(its path, message)``; ``"busy"`` holds it until ``gate`` is set."""
-
-    def __init__(self, gate: trio.Event, journal: list[tuple[str, object]]) -> None:
-        self.gate = gate
-        self.journal = journal
-
-    async def receive(self, message: object) -> None:
-        if message == "busy":
-            await self.gate.wait()
-        self.journal.append((self.ctx.self_ref.address.path, message))
-
-
-async def _held_pool(
-    runtime: Runtime, gate: trio.Event, journal: list[tuple[str, object]]
-) -> ActorRef[object]:
-    """A two-member broadcast pool whose member-2 is busy (until ``gate``) with a full mailbox."""
-    pool = await runtime.spawn_pool(
-        Journaling, 2, gate, journal, router=Broadcast(), name="pool", mailbox_size=1
-    )
-    _, second = await members(pool)
-    await second.tell("busy")
-    await trio.testing.wait_all_tasks_blocked()
-    await second.tell("full")
-    return pool
+from trouper import Runtime
 
 
 async def test_a_broadcast_pool_whose_waited_pattern_ends_gets_the_publish_once_per_member(
@@ -42,7 +15,7 @@ async def test_a_broadcast_pool_whose_waited_pattern_ends_gets_the_publish_once_
     """member-2 is full; the pattern the publish waits on ends: the other one does not resend it."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    pool = await _held_pool(runtime, gate, journal)
+    pool = await held_broadcast_pool(runtime, gate, journal)
     first = runtime.topics.subscribe(pool, "prices.*")
     runtime.topics.subscribe(pool, "prices.nyse")
     counts: list[int] = []
@@ -68,7 +41,7 @@ async def test_ending_both_patterns_of_a_waited_broadcast_pool_ends_the_wait(
     """The wait handed to the second pattern ends with it: member-2 never gets the publish."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    pool = await _held_pool(runtime, gate, journal)
+    pool = await held_broadcast_pool(runtime, gate, journal)
     first = runtime.topics.subscribe(pool, "prices.*")
     second = runtime.topics.subscribe(pool, "prices.nyse")
     counts: list[int] = []

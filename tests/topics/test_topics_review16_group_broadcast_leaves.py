@@ -4,44 +4,11 @@ from __future__ import annotations
 
 import trio
 import trio.testing
+from topic_actors import Journaling, held_broadcast_pool
 
-from trouper import Actor, ActorRef, Runtime
+from trouper import Runtime
 from trouper.routing import Broadcast, RoundRobin, members, resize
 from trouper.topics import Subscription
-
-
-class Journaling(Actor):
-    """Journals ``(its path, message)``; ``"busy"`` holds it until ``gate`` is set."""
-
-    def __init__(
-        self, gate: trio.Event, journal: list[tuple[str, object]], slow_starts: int = 0
-    ) -> None:
-        self.gate = gate
-        self.journal = journal
-        self.slow_starts = slow_starts
-
-    async def on_start(self) -> None:
-        if self.ctx.self_ref.address.path.endswith(f"member-{self.slow_starts}"):
-            await trio.sleep(1)  # the pool's handler (a Resize) waits on this start
-
-    async def receive(self, message: object) -> None:
-        if message == "busy":
-            await self.gate.wait()
-        self.journal.append((self.ctx.self_ref.address.path, message))
-
-
-async def _held_pool(
-    runtime: Runtime, gate: trio.Event, journal: list[tuple[str, object]]
-) -> ActorRef[object]:
-    """A two-member broadcast pool whose member-2 is busy (until ``gate``) with a full mailbox."""
-    pool = await runtime.spawn_pool(
-        Journaling, 2, gate, journal, router=Broadcast(), name="pool", mailbox_size=1
-    )
-    _, second = await members(pool)
-    await second.tell("busy")
-    await trio.testing.wait_all_tasks_blocked()
-    await second.tell("full")
-    return pool
 
 
 async def _publish_then_leave(
@@ -69,7 +36,7 @@ async def test_a_broadcast_pool_leaving_its_group_mid_publish_keeps_the_message(
     """member-1 has it, member-2 is full, the pool leaves: the next group member does not get it."""
     journal: list[tuple[str, object]] = []
     gate = trio.Event()
-    pool = await _held_pool(runtime, gate, journal)
+    pool = await held_broadcast_pool(runtime, gate, journal)
     other = await runtime.spawn(Journaling, gate, journal, name="other")
     joined = runtime.topics.subscribe(pool, "prices.*", queue="workers")
     runtime.topics.subscribe(other, "prices.*", queue="workers")
