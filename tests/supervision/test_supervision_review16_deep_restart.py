@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 import trio
 import trio.testing
+from restart_actors import Trigger, lookup
 
 import trouper
 from trouper import Actor, ActorRef, OneForAll, Runtime, handler
@@ -66,28 +67,6 @@ class Parent(Actor):
         await self.ctx.spawn(Child, self.eager, name="child")
 
 
-class Trigger(Actor):
-    """Fails at t=1, once for the whole run (``fired`` outlives its instances)."""
-
-    def __init__(self, fired: list[float]) -> None:
-        self.fired = fired
-
-    async def on_start(self) -> None:
-        if not self.fired:
-            self.fired.append(1)
-            self.ctx.send_later(1, self.ctx.self_ref, "boom")
-
-    @handler
-    async def boom(self, message: str) -> None:
-        raise ValueError(message)
-
-
-def _ref(rt: Runtime, name: str) -> ActorRef[object]:
-    ref = rt.lookup(name)
-    assert ref is not None, name
-    return ref
-
-
 async def _ask(
     ref: ActorRef[object], message: object, answers: dict[str, object], key: str
 ) -> None:
@@ -100,7 +79,7 @@ async def _ask(
 async def _the_tree_is_back(rt: Runtime) -> None:
     """The group restarted: a fresh ``grand`` answers."""
     await trio.testing.wait_all_tasks_blocked()  # the restart's second half, at this instant
-    assert await _ref(rt, "grand").ask(Work(0)) == trio.current_time()
+    assert await lookup(rt, "grand").ask(Work(0)) == trio.current_time()
 
 
 async def test_a_grandchilds_handler_that_returns_in_time_answers_its_asker() -> None:
@@ -109,7 +88,7 @@ async def test_a_grandchilds_handler_that_returns_in_time_answers_its_asker() ->
     async with trouper.open_runtime(root_strategy=OneForAll()) as rt:
         await rt.spawn(Parent, True, name="parent")
         await rt.spawn(Trigger, [], name="trigger")
-        grand = _ref(rt, "grand")
+        grand = lookup(rt, "grand")
         with trio.fail_after(60):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_ask, grand, Work(3), answers, "running")
@@ -126,7 +105,7 @@ async def test_a_grandchilds_handler_that_never_returns_is_cut_at_its_shutdown()
         await rt.spawn(Parent, True, name="parent")
         await rt.spawn(Trigger, [], name="trigger")
         with trio.fail_after(60):
-            await _ask(_ref(rt, "grand"), Work(float("inf")), answers, "running")
+            await _ask(lookup(rt, "grand"), Work(float("inf")), answers, "running")
             assert answers == {"running": "ActorStopped at 6"}
             await _the_tree_is_back(rt)
 
@@ -138,12 +117,12 @@ async def test_a_child_spawning_a_grandchild_during_the_restart_answers_its_aske
         await rt.spawn(Parent, False, name="parent")
         await rt.spawn(Trigger, [], name="trigger")
         with trio.fail_after(60):
-            await _ask(_ref(rt, "child"), SpawnGrand(3), answers, "spawn")
+            await _ask(lookup(rt, "child"), SpawnGrand(3), answers, "spawn")
             assert answers == {"spawn": 3.0}
             await trio.testing.wait_all_tasks_blocked()
             # The grandchild started during its parent's stop stopped with it: the
             # new tree has none, and a second run of the spawn starts one afresh.
             assert rt.lookup("grand") is None
-            await _ask(_ref(rt, "child"), SpawnGrand(0), answers, "again")
+            await _ask(lookup(rt, "child"), SpawnGrand(0), answers, "again")
             assert answers["again"] == trio.current_time()
             await _the_tree_is_back(rt)

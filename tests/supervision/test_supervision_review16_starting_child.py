@@ -14,9 +14,10 @@ import attrs
 import pytest
 import trio
 import trio.testing
+from restart_actors import Trigger, lookup
 
 import trouper
-from trouper import Actor, ActorRef, HandlerError, OneForAll, Runtime, handler
+from trouper import Actor, ActorRef, HandlerError, OneForAll, handler
 from trouper.errors import ActorStopped
 
 
@@ -51,28 +52,6 @@ class Holder(Actor):
         await self.ctx.spawn(Spawner, name="spawner")
 
 
-class Trigger(Actor):
-    """Fails at t=1, once for the whole run (``fired`` outlives its instances)."""
-
-    def __init__(self, fired: list[float]) -> None:
-        self.fired = fired
-
-    async def on_start(self) -> None:
-        if not self.fired:
-            self.fired.append(1)
-            self.ctx.send_later(1, self.ctx.self_ref, "boom")
-
-    @handler
-    async def boom(self, message: str) -> None:
-        raise ValueError(message)
-
-
-def _ref(rt: Runtime, name: str) -> ActorRef[object]:
-    ref = rt.lookup(name)
-    assert ref is not None, name
-    return ref
-
-
 async def _ask_spawn(ref: ActorRef[object], answers: list[object]) -> None:
     try:
         answers.append(await ref.ask(SpawnChild(float("inf"))))
@@ -86,7 +65,7 @@ async def test_ending_an_actor_whose_handler_spawns_a_child_that_never_starts(ho
     answers: list[object] = []
     async with trouper.open_runtime() as rt:
         holder = await rt.spawn(Holder, name="holder")
-        spawner = _ref(rt, "spawner")
+        spawner = lookup(rt, "spawner")
         with trio.fail_after(60):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_ask_spawn, spawner, answers)
@@ -99,7 +78,7 @@ async def test_ending_an_actor_whose_handler_spawns_a_child_that_never_starts(ho
         assert answers == [("ActorStopped", 6.0)]
         assert rt.lookup("starting") is None
         if how == "restart":
-            assert await _ref(rt, "spawner").ask(SpawnChild(0)) == 6.0
+            assert await lookup(rt, "spawner").ask(SpawnChild(0)) == 6.0
         await rt.stop(holder)
 
 
@@ -110,17 +89,17 @@ async def test_a_root_group_restart_is_not_held_by_a_grandchild_that_never_start
         await rt.spawn(Holder, name="holder")
         await rt.spawn(Trigger, [], name="trigger")
         with trio.fail_after(60):
-            await _ask_spawn(_ref(rt, "spawner"), answers)
+            await _ask_spawn(lookup(rt, "spawner"), answers)
             assert answers == [("ActorStopped", 6.0)]
             await trio.testing.wait_all_tasks_blocked()  # the restart's second half
-            assert await _ref(rt, "spawner").ask(SpawnChild(0)) == 6.0
+            assert await lookup(rt, "spawner").ask(SpawnChild(0)) == 6.0
 
 
 async def test_a_child_that_starts_before_its_deadline_is_returned_by_spawn() -> None:
     """A child starting in 3 s, under a stop at 1: spawn returns it at 3, then it stops."""
     async with trouper.open_runtime() as rt:
         await rt.spawn(Holder, name="holder")
-        spawner = _ref(rt, "spawner")
+        spawner = lookup(rt, "spawner")
         answers: list[object] = []
 
         async def ask() -> None:
