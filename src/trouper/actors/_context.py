@@ -202,7 +202,9 @@ class Context(abc.ABC):
         """Tell ``message`` to ``target`` after ``delay`` seconds, unless cancelled first.
 
         If that tell raises (a consistent-hash pool's ``key``), this actor fails
-        with the error, as if a handler had raised it.
+        with the error, as if a handler had raised it. A ``target`` of a runtime
+        in another thread, which no tell from this one reaches, raises
+        ``ValueError`` here and schedules nothing.
         """
 
     @abc.abstractmethod
@@ -211,7 +213,8 @@ class Context(abc.ABC):
 
         Ticks are at fixed times (start + k * interval) and do not drift; a
         tick waits while the target's mailbox is full. A tick whose tell
-        raises ends the timer and fails this actor with the error.
+        raises ends the timer and fails this actor with the error. A ``target``
+        of a runtime in another thread raises ``ValueError``, as ``send_later``'s.
         """
 
     @abc.abstractmethod

@@ -148,6 +148,8 @@ class ActorContext(Context):
         Raises:
             ActorStopped: this actor has stopped for good (a context kept after it).
             RuntimeError: called from outside the runtime's Trio run (another thread).
+            ValueError: ``target`` is an actor of a runtime in another thread,
+                which no tell from this one reaches; nothing is scheduled.
         """
         return start_timer(self._living(), delay, None, target, message)
 
@@ -158,6 +160,8 @@ class ActorContext(Context):
             ActorStopped: this actor has stopped for good (a context kept after it):
                 its timers are cancelled when it stops, and this one never would be.
             RuntimeError: called from outside the runtime's Trio run (another thread).
+            ValueError: ``target`` is an actor of a runtime in another thread,
+                which no tell from this one reaches; nothing is scheduled.
         """
         return start_timer(self._living(), interval, interval, target, message)
 

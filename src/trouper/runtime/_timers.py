@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import trio
 
 from trouper.actors import ActorRef, Timer
-from trouper.runtime._cell import act_for
+from trouper.runtime._cell import Cell, act_for
 from trouper.runtime._lifecycle import Command
 
 if TYPE_CHECKING:
-    from trouper.runtime._cell import Cell
+    from trouper.runtime._runtime import Runtime
 
 __all__ = ["start_timer"]
 
@@ -51,9 +51,11 @@ def start_timer(
     A tell that raises (a consistent-hash pool's ``key``) ends the timer and
     fails its actor with the error, as a handler's tell would. Called from
     outside the runtime's Trio run (another thread) it raises ``RuntimeError``
-    and schedules nothing.
+    and schedules nothing; given a ref of a runtime in another thread (which
+    no tell from this one reaches), ``ValueError``, and schedules nothing.
     """
-    cell.runtime.check_thread("send_later" if interval is None else "every")
+    what = "send_later" if interval is None else "every"
+    cell.runtime.check_thread(what)
     if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay < math.inf:
         raise ValueError(f"delay must be finite seconds >= 0, got {delay!r}")
     if interval is not None and (
@@ -64,10 +66,29 @@ def start_timer(
         raise ValueError(f"interval must be finite seconds > 0, got {interval!r}")
     if not isinstance(target, ActorRef):
         raise TypeError(f"target must be an ActorRef, got {target!r}")
+    _check_same_thread(cell.runtime, target, what)
     timer = _Timer(cell)
     cell.timer_nursery.start_soon(_run, timer, delay, interval, target, message)
     cell.timers.add(timer)
     return timer
+
+
+def _check_same_thread(runtime: Runtime, target: ActorRef[object], what: str) -> None:
+    """Raise ``ValueError`` if ``target`` is an actor of a runtime in another thread.
+
+    Its tell, when the timer fired, would raise ``RuntimeError`` (a tell does
+    not cross threads) and fail the timer's actor, again after each restart
+    until its supervisor gave up. A runtime beside this one in the same Trio
+    run is told as any actor is, and passes; so does a remote actor's ref.
+    """
+    endpoint = target.endpoint
+    other = endpoint if isinstance(endpoint, Cell) else getattr(endpoint, "cell", None)
+    if isinstance(other, Cell) and other.runtime.thread != runtime.thread:
+        raise ValueError(
+            f"{what} takes a ref to an actor that runtime {runtime.node!r} can tell; "
+            f"{target!r} belongs to another runtime (node {other.runtime.node!r}) in another "
+            f"thread, where the timer's tell could not reach it: {what} it from that runtime"
+        )
 
 
 async def _run(
