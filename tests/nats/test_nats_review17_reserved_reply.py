@@ -3,69 +3,60 @@
 nats-server reserves some reply subjects (``_R_.``, ``_GR_.``, ``$JS.ACK.``)
 and refuses a client's publish that uses one as its reply with ``-ERR
 'Permissions Violation for Publish with Reply of "_R_...."'``, dropping it. A
-client whose ``inbox_prefix`` is one of those got that only as an
+client whose ``inbox_prefix`` was one of those got that only as an
 ``AsyncError``: each request waited out its caller's deadline, each ``fetch``
-returned ``[]`` after ``expires``, as if nobody had answered.
+returned ``[]`` after ``expires``, as if nobody had answered. (``connect`` now
+refuses such a prefix, review 18; the fake server plays the refusal here.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import trio
+from nats_fake import Peer, connected, fake_server
 
-from trouper.nats import (
-    AsyncError,
-    ClientEvent,
-    PermissionsViolation,
-    PullConsumer,
-    StorageType,
-    StreamConfig,
-    connect,
-)
+from trouper.nats import AsyncError, ClientEvent, PermissionsViolation, PullConsumer
 
 pytestmark = pytest.mark.real_clock
 
-_REFUSAL = r'^server error: Permissions Violation for Publish with Reply of "_R_\.\w+(\.1)?"$'
+
+async def _refuse_reply(peer: Peer, subject: str) -> str:
+    """Read the PUB to ``subject`` and refuse it for its reply, as nats-server does; the reply."""
+    line = await peer.read_until(f"PUB {subject} ")
+    reply = line.split()[2]
+    await peer.send(
+        f"-ERR 'Permissions Violation for Publish with Reply of \"{reply}\"'\r\n".encode()
+    )
+    return reply
 
 
-@pytest.fixture
-async def stream(nats_url: str) -> AsyncIterator[str]:
-    """A stream R17R holding one message, with a pull consumer "c"."""
-    async with connect(nats_url) as nc:
-        js = nc.jetstream()
-        await js.add_stream(StreamConfig("R17R", subjects=["r17r"], storage=StorageType.MEMORY))
-        try:
-            await js.publish("r17r", b"waiting")
-            await js.pull_subscribe("R17R", "c")
-            yield "R17R"
-        finally:
-            await js.delete_stream("R17R")
-
-
-async def test_a_request_whose_reply_the_server_refuses_raises_the_refusal(nats_url: str) -> None:
+async def test_a_request_whose_reply_the_server_refuses_raises_the_refusal() -> None:
     """request() raises the PermissionsViolation at once (still reported), not at its deadline."""
     events: list[ClientEvent] = []
     with trio.fail_after(5):
         async with (
-            connect(nats_url) as service,
-            connect(nats_url, inbox_prefix="_R_", on_event=events.append) as nc,
+            fake_server() as server,
+            connected(server, on_event=events.append) as (nc, peer),
+            trio.open_nursery() as nursery,
         ):
-            await service.subscribe("r17.svc", callback=lambda m: m.respond_nowait(b"ok"))
-            await service.flush()
-            with pytest.raises(PermissionsViolation, match=_REFUSAL):
+            nursery.start_soon(lambda: _refuse_reply(peer, "r17.svc"))
+            with pytest.raises(PermissionsViolation) as raised:
                 await nc.request("r17.svc", b"x")
-            await nc.flush()
+    assert str(raised.value).startswith(
+        'server error: Permissions Violation for Publish with Reply of "_INBOX.'
+    )
     assert [type(event) for event in events[:1]] == [AsyncError]
 
 
-async def test_a_fetch_whose_reply_the_server_refuses_raises_the_refusal(
-    nats_url: str, stream: str
-) -> None:
+async def test_a_fetch_whose_reply_the_server_refuses_raises_the_refusal() -> None:
     """fetch() raises the PermissionsViolation at once, not [] after expires."""
     with trio.fail_after(3):
-        async with connect(nats_url, inbox_prefix="_R_") as nc:
-            pull = PullConsumer(nc.jetstream(), stream, "c")
-            with pytest.raises(PermissionsViolation, match=_REFUSAL):
+        async with (
+            fake_server() as server,
+            connected(server) as (nc, peer),
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(lambda: _refuse_reply(peer, "$JS.API.CONSUMER.MSG.NEXT.R17R.c"))
+            pull = PullConsumer(nc.jetstream(), "R17R", "c")
+            with pytest.raises(PermissionsViolation, match=r"Publish with Reply of \"_INBOX\."):
                 await pull.fetch(1, expires=5)

@@ -184,6 +184,8 @@ _YIELD_EVERY: Final = 64 * 1024
 """``publish`` yields to the scheduler at least once per this many bytes published."""
 _YIELD_EVERY_MSGS: Final = 128
 """``next_msg`` yields at least once per this many messages taken; the reader, handed on."""
+_RESERVED_REPLIES: Final = ("_R_.", "_GR_.", "$JS.ACK.")
+"""Reply prefixes nats-server keeps for itself (service imports, gateways, JetStream acks)."""
 _SUBJECT_CACHE: Final = 4096
 """Subjects remembered as valid (publishing to a known subject skips the check)."""
 
@@ -1907,7 +1909,8 @@ class Client:
         """Fail what waits for replies on the subject the server refused as a reply subject.
 
         The server refuses a publish whose reply subject it reserves (``_R_.``,
-        ``_GR_.``, ``$JS.ACK.``: an ``inbox_prefix`` of those) and drops it:
+        ``_GR_.``, ``$JS.ACK.``: ``connect`` refuses such an ``inbox_prefix``,
+        but a publish may name one) and drops it:
         the request with that reply, or the pulls of the inbox subscription
         to it, can get no answer. Returns the first error a handler raised.
         """
@@ -2359,7 +2362,8 @@ async def connect(
         tls_handshake_first: do the TLS handshake before the server's INFO
             (the server's ``handshake_first`` option); otherwise upgrade after INFO.
         no_echo: do not receive our own publishes on our own subscriptions.
-        inbox_prefix: the prefix of reply subjects.
+        inbox_prefix: the prefix of reply subjects (not one the server reserves:
+            ``_R_``, ``_GR_``, ``$JS.ACK`` or under them).
         ping_interval, max_outstanding_pings: PING every ``ping_interval``
             seconds (> 0, ``math.inf``: never); that many unanswered PINGs
             mean the connection is stale.
@@ -2386,7 +2390,7 @@ async def connect(
     Raises:
         AuthorizationError: a server refused the credentials.
         ConnectError: no server could be reached.
-        ValueError: a bad URL or option.
+        ValueError: a bad URL or option (an ``inbox_prefix`` the server reserves).
         TypeError: ``on_event`` is not a plain function (an ``async def``, say).
     """
     if isinstance(servers, str):
@@ -2427,6 +2431,13 @@ async def connect(
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(f"{label} must be an int >= 0, got {size!r}")
     check_subject(inbox_prefix, "inbox prefix", wildcards=False)
+    if any(f"{inbox_prefix}.".startswith(reserved) for reserved in _RESERVED_REPLIES):
+        # Every request would fail: the server refuses (and drops) a publish whose
+        # reply subject starts with one of these (isReservedReply, its client.go).
+        raise ValueError(
+            "inbox_prefix must not begin with a reply prefix the server reserves "
+            f"(_R_., _GR_., $JS.ACK.): it refuses such replies, got {inbox_prefix!r}"
+        )
     if on_event is not None:
         _check_callback("on_event", on_event)
     options = _Options(
