@@ -53,6 +53,7 @@ from trouper.aio._crossing import Crossing, LingerClock, holds_cancelled
 from trouper.aio._ref import AioRef
 from trouper.runtime import ActorTree, Portal, Runtime
 from trouper.runtime import open_runtime as open_trio_runtime
+from trouper.runtime.lowlevel import cell_of
 from trouper.topics import Overflow, Subscription
 
 __all__ = ["AioRuntime", "open_runtime"]
@@ -114,10 +115,38 @@ class AioRuntime:
     # --- actors -------------------------------------------------------------------
 
     def ref(self, ref: AnyRef) -> AioRef[object]:
-        """The asyncio handle of ``ref`` (an ``ActorRef`` from a reply, say); equal to it."""
+        """The asyncio handle of ``ref`` (an ``ActorRef`` from a reply, say); equal to it.
+
+        Raises:
+            TypeError: ``ref`` is neither an ``AioRef`` nor an ``ActorRef``.
+            ValueError: ``ref`` is an actor of a runtime in another thread, which
+                asyncio code on this loop cannot tell (that thread's runtime can,
+                or its portal from here).
+        """
+        actor_ref = _trio_ref(ref)
+        self._check_same_thread(actor_ref)
         if isinstance(ref, AioRef):
             return ref
-        return AioRef(_trio_ref(ref), self._crossing)
+        return AioRef(actor_ref, self._crossing)
+
+    def _check_same_thread(self, ref: ActorRef[object]) -> None:
+        """Refuse ``ref`` if its actor's runtime runs in another thread than this one.
+
+        Its handle's every tell and ask would be refused as it crossed (a tell
+        does not cross threads): refused here instead, where the mistake is. A
+        remote actor's ref, or one of another runtime in this thread, passes.
+        """
+        try:
+            other = cell_of(ref).runtime
+        except TypeError:  # not a local actor's: a remote one's, told through its node
+            return
+        runtime = self._runtime
+        if other.thread != runtime.thread:
+            raise ValueError(
+                f"ref takes a ref to an actor that runtime {runtime.node!r} can tell; "
+                f"{ref!r} belongs to another runtime (node {other.node!r}) in another "
+                "thread: reach it through that runtime's portal (its rt.portal)"
+            )
 
     async def spawn(
         self, factory: Callable[..., Actor], *args: object, **options_and_kwargs: object
