@@ -968,6 +968,13 @@ class Cluster:
                 peer.head = self._incarnation + tag
                 if self._outbox is not None:
                     self._outbox.seal(f"{self._prefix}.actor.{node}.")
+            if (
+                interval < peer.interval
+                and peer.state is Liveness.ALIVE
+                and self._wake_liveness is not None
+            ):
+                # Its silence is due sooner than the check was set for: set it again.
+                self._wake_liveness.cancel()
             peer.interval = float(interval)
             peer.last_seen = trio.current_time()
             if peer.state is not Liveness.ALIVE or peer.incarnation != incarnation:
