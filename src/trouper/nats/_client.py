@@ -1622,6 +1622,10 @@ class Client:
 
     def _report(self, event: ClientEvent) -> None:
         on_event = self._options.on_event
+        if self._run_scope.cancel_called and type(event) is not Closed:
+            # Closed is the last event: once _abort cancelled the run (then
+            # reported Closed), the reader may still finish the batch it holds.
+            return
         if on_event is not None:
             try:
                 on_event(event)
