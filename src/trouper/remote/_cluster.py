@@ -718,7 +718,9 @@ class Cluster:
                 try:
                     yield self
                 finally:
-                    topics.set_relay(None)
+                    # Left, publishes stay here, but one on a subject the cluster shared is
+                    # still checked to encode: a message that could never cross says so.
+                    topics.set_relay(_LeftRelay(self))
                     # What was handed on goes first (a full write buffer may hold some of it
                     # back), then the goodbye, all within one bound; what is left then is lost.
                     deadline = trio.current_time() + _FLUSH_BOUND
@@ -1928,6 +1930,33 @@ class _Nobody:
 
     def unwatch(self, watcher: Watcher) -> None:
         raise AssertionError("unreachable")
+
+
+class _LeftRelay:
+    """The topic relay of a node that left: publishes stay here, each checked as it would cross.
+
+    A publish on a subject the cluster shared raises ``UnregisteredMessageType``
+    or ``UnencodableMessage`` for a message that could never cross, as while the
+    node was in (not ``MaxPayloadExceeded``: no server says what fits any
+    more), before anything is delivered here; it reaches no other node.
+    """
+
+    __slots__ = ("_cluster",)
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster  # the cluster it left (its codec and shared subjects)
+
+    async def relay(self, subject: str, message: object) -> bool:
+        cluster = self._cluster
+        if cluster._shares(subject):
+            cluster._codec.encode_blob(message)
+        return False  # (its queue groups are served here)
+
+    def group_joined(self, pattern: str, queue: str) -> None:
+        pass  # no server to join a group on
+
+    def group_left(self, pattern: str, queue: str) -> None:
+        pass
 
 
 _NOBODY_ENDPOINT = _Nobody()
