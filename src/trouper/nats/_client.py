@@ -302,7 +302,11 @@ class Disconnected:
 
 @attrs.frozen
 class Reconnected:
-    """A new connection is up; subscriptions were re-made and the outage buffer sent."""
+    """A new connection is up; its subscriptions and the outage buffer are queued on it.
+
+    Queued, not yet written: the writer sends them next, ahead of anything
+    published from then on.
+    """
 
     server: str
     """The server now connected to, as ``host:port``."""
