@@ -187,6 +187,7 @@ async def open_view(
                     url = await nursery.start(server.run)
                 except BaseException:
                     ticker.close()
+                    server.close()  # (if it started: only close() ends it)
                     raise
                 try:
                     yield ServedView(
@@ -213,7 +214,9 @@ class _Server:
     connections being refused; the ones served then get ``shutdown`` seconds to
     finish (Hypercorn's graceful shutdown), after which they are cancelled, and
     the sockets of any still open are closed under them (a cancel does not reach
-    Hypercorn's writes, which are shielded).
+    Hypercorn's writes, which are shielded). Only ``close()`` (or a failure)
+    ends ``run()``: a cancel from outside does not reach the connections, so
+    that they close as on ``close()``, streams ended with their last chunk.
     """
 
     def __init__(
@@ -259,9 +262,21 @@ class _Server:
             raise
         host = f"[{address[0]}]" if sock.family == socket.AF_INET6 else address[0]
         listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
-        async with listener, trio.open_nursery() as connections:
+        async with listener:
+            # Shielded: a cancel from outside (serve() stopped by its caller's scope) neither
+            # cuts the connections short nor ends the streams without their last chunk. The
+            # server closes as when the view's block is left, from close() (which open_view
+            # calls either way), within its own deadline (shutdown).
+            with trio.CancelScope(shield=True):
+                await self._serve_all(listener, f"http://{host}:{address[1]}/", task_status)
+
+    async def _serve_all(
+        self, listener: trio.SocketListener, url: str, task_status: trio.TaskStatus[str]
+    ) -> None:
+        """Accept and serve connections until ``close()``, then close them."""
+        async with trio.open_nursery() as connections:
             try:
-                task_status.started(f"http://{host}:{address[1]}/")
+                task_status.started(url)
                 with self._accepting:
                     await self._accept(listener, connections)
             finally:
