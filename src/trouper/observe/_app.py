@@ -464,6 +464,17 @@ class _EventStream(StreamingResponse):
             await self._answer(receive, send)
 
     async def _answer(self, receive: Receive, send: Send) -> None:
+        try:
+            await self._stream(receive, send)
+        except BaseExceptionGroup as group:
+            # The body's error (or the client's side's) leaves as itself, as from any other
+            # answer, so that it is logged as the error it is, not as a group of one.
+            error = group.exceptions[0] if len(group.exceptions) == 1 else None
+            if not isinstance(error, Exception) or isinstance(error, BaseExceptionGroup):
+                raise
+            raise error from None
+
+    async def _stream(self, receive: Receive, send: Send) -> None:
         ended = False  # the body ran to its end (the client did not leave first)
         async with trio.open_nursery() as nursery:
 
