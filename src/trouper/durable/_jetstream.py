@@ -139,6 +139,13 @@ MIN_SERVER: Final = (2, 10)
 CONSUMER: Final = "trouper"
 """The durable pull consumer every host of a mailbox shares."""
 
+LONGEST_DELAY: Final = 100 * 365.25 * 24 * 3600.0
+"""The longest delay a redelivery waits (100 years): a ``Retry`` or backoff longer waits this.
+
+The server counts delays in int64 nanoseconds from now (about 292 years, and
+its due times wrap past the year 2262): a longer delay would be taken as none.
+"""
+
 _FULL_PAUSE: Final = 0.05
 """Seconds before a publish refused by a full mailbox is tried again (doubling to 1 s)."""
 
@@ -390,8 +397,13 @@ class _Lease:
         self.feed.depth.changes -= 1
 
     def nak_nowait(self, *, delay: float | None = None) -> None:
-        """Refuse it for ``delay`` seconds (see ``JsMsg.nak_nowait``)."""
+        """Refuse it for ``delay`` seconds, at most ``LONGEST_DELAY`` (see ``JsMsg.nak_nowait``)."""
         self._release()
+        if delay is not None and delay > LONGEST_DELAY:
+            # The server reads a longer one as no delay at all (beyond int64
+            # nanoseconds), or wraps its due time past the year 2262: either
+            # way redelivered at once, which a Retry(after=1e12) must not be.
+            delay = LONGEST_DELAY
         self.msg.nak_nowait(delay=delay)
 
     def term_nowait(self, *, reason: str | None = None) -> None:
