@@ -180,6 +180,14 @@ class ServedQueue(DurableQueue):
                 "a store that delivers itself keeps message ids for a window, "
                 "give dedup_window in seconds"
             )
+        if isinstance(options, Durable) and not _fits_nanos(options.dedup_window):
+            # Refused here, before the server: it would refuse the stream's
+            # duplicate_window, and a refused stream fails the whole store.
+            raise ValueError(
+                f"the durable mailbox {name!r} asks for dedup_window={options.dedup_window!r}: "
+                "the longest a store that delivers itself keeps ids is 9223372036 s "
+                "(JetStream's duplicate_window, int64 nanoseconds: about 292 years)"
+            )
         super().__init__(
             store,
             name,
@@ -836,6 +844,15 @@ class ServedQueue(DurableQueue):
             return
         self.closed = False
         self._resumed.set()
+
+
+_LONGEST_NANOS = 2**63 - 1
+"""The longest duration the server holds (Go's ``time.Duration``, int64 nanoseconds)."""
+
+
+def _fits_nanos(seconds: float | None) -> bool:
+    """Whether ``seconds`` (None: no limit) fits the server's durations, rounded as sent."""
+    return seconds is None or round(seconds * 1_000_000_000) <= _LONGEST_NANOS
 
 
 def _settle_quietly(settle: Callable[[], None]) -> None:
