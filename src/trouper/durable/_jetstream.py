@@ -146,6 +146,9 @@ The server counts delays in int64 nanoseconds from now (about 292 years, and
 its due times wrap past the year 2262): a longer delay would be taken as none.
 """
 
+_LONGEST_NANOS: Final = 2**63 - 1
+"""The longest duration the server holds (Go's ``time.Duration``, int64 nanoseconds)."""
+
 _FULL_PAUSE: Final = 0.05
 """Seconds before a publish refused by a full mailbox is tried again (doubling to 1 s)."""
 
@@ -526,10 +529,12 @@ class JetStreamStore:
             with different prefixes on one server do not see each other.
             Letters, digits and '-', at most 245 of them (``ValueError``).
         ack_wait: seconds without an ack after which a delivered message is
-            delivered again (a handler that runs longer is delivered twice).
+            delivered again (a handler that runs longer is delivered twice);
+            at most 9223372036 (int64 nanoseconds, ``ValueError``).
         poll_expires, heartbeat: each long poll lasts ``poll_expires`` seconds
-            on the server, which sends a heartbeat every ``heartbeat`` seconds
-            while it waits (a lost poll is noticed after two missed ones).
+            (at most 9223372036, as ``ack_wait``) on the server, which sends a
+            heartbeat every ``heartbeat`` seconds while it waits (a lost poll
+            is noticed after two missed ones).
         replicas: copies of each stream in a JetStream cluster: of each stream
             it makes, and of a mailbox's stream when a host opens it (the
             dead-letter and state streams, once made, keep theirs).
@@ -564,6 +569,12 @@ class JetStreamStore:
         for label, value in (("ack_wait", ack_wait), ("poll_expires", poll_expires)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{label} must be seconds > 0, got {value!r}")
+            if round(value * 1_000_000_000) > _LONGEST_NANOS:
+                # The server would refuse the consumer (or the pull), failing the store.
+                raise ValueError(
+                    f"{label} must be at most 9223372036 s (the server's int64 nanoseconds), "
+                    f"got {value!r}"
+                )
         if not 0 < heartbeat <= poll_expires / 2:
             raise ValueError(f"heartbeat must be seconds in (0, poll_expires/2], got {heartbeat!r}")
         if not (isinstance(replicas, int) and replicas >= 1):
