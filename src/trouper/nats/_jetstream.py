@@ -100,6 +100,8 @@ _REFUSED_PAUSE: Final = 0.05
 """Seconds before pulling again after a pull refused for now (409 Exceeded MaxWaiting...)."""
 _REFUSED_PAUSE_MAX: Final = 1.0
 """The longest such pause: it doubles with each refusal in a row, up to this."""
+_MAX_NANOS: Final = 2**63 - 1
+"""The longest duration the server takes: it holds durations as int64 nanoseconds (~292 years)."""
 _DURATION: Final = "nats_duration"
 """Field metadata key: the field is seconds in Python and nanoseconds on the wire."""
 
@@ -493,9 +495,7 @@ class JsMsg:
         if delay is None:
             await self._settle("nak", b"-NAK")
         else:
-            if not delay >= 0 or math.isinf(delay):
-                raise ValueError(f"delay must be seconds >= 0, got {delay!r}")
-            payload = b"-NAK " + json.dumps({"delay": int(delay * _NANOS)}).encode()
+            payload = b"-NAK " + json.dumps({"delay": _delay_nanos(delay)}).encode()
             await self._settle("nak", payload)
 
     async def in_progress(self) -> None:
@@ -565,9 +565,7 @@ class JsMsg:
         if delay is None:
             self._settle_nowait("nak", b"-NAK")
             return
-        if not delay >= 0 or math.isinf(delay):
-            raise ValueError(f"delay must be seconds >= 0, got {delay!r}")
-        self._settle_nowait("nak", b'-NAK {"delay": %d}' % int(delay * _NANOS))
+        self._settle_nowait("nak", b'-NAK {"delay": %d}' % _delay_nanos(delay))
 
     def term_nowait(
         self,
@@ -586,12 +584,33 @@ class JsMsg:
 # --- the converter ----------------------------------------------------------
 
 
+def _delay_nanos(delay: float) -> int:
+    """A NAK's ``delay`` in nanoseconds, refused unless the server can hold it."""
+    nanos = delay * _NANOS if delay >= 0 and not math.isinf(delay) else -1
+    if not 0 <= nanos <= _MAX_NANOS:
+        raise ValueError(
+            f"delay must be seconds >= 0 and at most {_MAX_NANOS // _NANOS} "
+            f"(the server's int64 nanoseconds), got {delay!r}"
+        )
+    return int(nanos)
+
+
+def _nanos(value: float) -> int:
+    nanos = round(value * _NANOS) if not math.isinf(value) and not math.isnan(value) else None
+    if nanos is None or abs(nanos) > _MAX_NANOS:
+        raise ValueError(
+            f"a duration must be finite seconds, at most {_MAX_NANOS // _NANOS} "
+            f"(the server's int64 nanoseconds), got {value!r}"
+        )
+    return nanos
+
+
 def _to_nanos(value: float | tuple[float, ...] | None) -> int | list[int] | None:
     if value is None:
         return None
     if isinstance(value, tuple):
-        return [round(v * _NANOS) for v in value]
-    return round(value * _NANOS)
+        return [_nanos(v) for v in value]
+    return _nanos(value)
 
 
 def _from_nanos(value: object, kind: object) -> float | tuple[float, ...] | None:
