@@ -21,6 +21,7 @@ import h2.events
 import hypercorn.config
 import pytest
 import trio
+from event_clients import EVENTS, LAST_CHUNK, PROMPT, connect_view, follow_events, read_rest
 
 import trouper
 from trouper import Actor
@@ -31,41 +32,8 @@ pytestmark = pytest.mark.real_clock
 SHUTDOWN = 10.0
 """The grace the view gives open connections here: a close that waits for it is plain to see."""
 
-PROMPT = 2.0
-"""Seconds leaving the view may take here at most (a prompt close takes milliseconds)."""
-
 DEADLINE = 30.0
 """Seconds any one test may take."""
-
-EVENTS = b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-
-LAST_CHUNK = b"\r\n0\r\n\r\n"
-"""How a chunked answer (the update stream) ends: the empty chunk."""
-
-
-async def _connect(port: int, clients: AsyncExitStack) -> trio.SocketStream:
-    """A connection to the view, closed with ``clients``."""
-    return await clients.enter_async_context(await trio.open_tcp_stream("127.0.0.1", port))
-
-
-async def _follow(port: int, clients: AsyncExitStack) -> tuple[trio.SocketStream, bytes]:
-    """A client of the update stream that has read its first update, and what it read."""
-    stream = await _connect(port, clients)
-    await stream.send_all(EVENTS)
-    head = b""
-    while b"event: update" not in head:
-        head += await stream.receive_some(65536)
-    assert head.startswith(b"HTTP/1.1 200 ")
-    return stream, head
-
-
-async def _rest(stream: trio.SocketStream) -> bytes:
-    """What is left to read on ``stream`` until the server closes it."""
-    with trio.fail_after(PROMPT):
-        data = b""
-        while chunk := await stream.receive_some(65536):
-            data += chunk
-        return data
 
 
 @pytest.mark.parametrize("pages", [1, 5])
@@ -75,11 +43,11 @@ async def test_leaving_the_view_ends_the_update_streams_and_closes_at_once(pages
         async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
             with trio.CancelScope() as closing:
                 async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
-                    followers = [await _follow(view.port, clients) for _ in range(pages)]
+                    followers = [await follow_events(view.port, clients) for _ in range(pages)]
                     closing.deadline = trio.current_time() + PROMPT
             assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
             for client, head in followers:
-                assert (head + await _rest(client)).endswith(LAST_CHUNK)
+                assert (head + await read_rest(client)).endswith(LAST_CHUNK)
 
 
 async def test_a_stream_its_client_never_read_does_not_hold_the_close() -> None:
@@ -88,12 +56,12 @@ async def test_a_stream_its_client_never_read_does_not_hold_the_close() -> None:
         async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
             with trio.CancelScope() as closing:
                 async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
-                    client = await _connect(view.port, clients)
+                    client = await connect_view(view.port, clients)
                     await client.send_all(EVENTS)
                     await trio.sleep(0.2)  # a few updates sent, none read
                     closing.deadline = trio.current_time() + PROMPT
             assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
-            rest = await _rest(client)
+            rest = await read_rest(client)
             assert rest.startswith(b"HTTP/1.1 200 ")
             assert rest.endswith(LAST_CHUNK)
 
@@ -104,7 +72,7 @@ async def test_a_connection_kept_alive_after_a_head_of_the_stream_is_closed_at_o
         async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
             with trio.CancelScope() as closing:
                 async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
-                    client = await _connect(view.port, clients)
+                    client = await connect_view(view.port, clients)
                     await client.send_all(b"HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                     head = b""
                     while b"\r\n\r\n" not in head:
@@ -112,7 +80,7 @@ async def test_a_connection_kept_alive_after_a_head_of_the_stream_is_closed_at_o
                     assert head.startswith(b"HTTP/1.1 200 ")
                     closing.deadline = trio.current_time() + PROMPT
             assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
-            assert await _rest(client) == b""
+            assert await read_rest(client) == b""
 
 
 async def test_connections_without_a_stream_do_not_hold_the_close() -> None:
@@ -121,14 +89,14 @@ async def test_connections_without_a_stream_do_not_hold_the_close() -> None:
         async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
             with trio.CancelScope() as closing:
                 async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
-                    await _connect(view.port, clients)  # says nothing
-                    await (await _connect(view.port, clients)).send_all(b"GET /api/su")  # half
-                    idle = await _connect(view.port, clients)  # one answer, then kept alive
+                    await connect_view(view.port, clients)  # says nothing
+                    await (await connect_view(view.port, clients)).send_all(b"GET /api/su")  # half
+                    idle = await connect_view(view.port, clients)  # one answer, then kept alive
                     await idle.send_all(b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                     answer = b""
                     while not answer.endswith(b"}"):
                         answer += await idle.receive_some(65536)
-                    half_closed, _ = await _follow(view.port, clients)  # then sends its EOF
+                    half_closed, _ = await follow_events(view.port, clients)  # then sends its EOF
                     await half_closed.send_eof()
                     await trio.sleep(0.2)
                     closing.deadline = trio.current_time() + PROMPT
@@ -153,7 +121,7 @@ async def test_an_http2_update_stream_ends_and_its_connection_closes_at_once() -
         async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
             with trio.CancelScope() as closing:
                 async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
-                    client = await _connect(view.port, clients)
+                    client = await connect_view(view.port, clients)
                     await client.send_all(connection.data_to_send())
                     events: list[h2.events.Event] = []
                     while not any(isinstance(event, h2.events.DataReceived) for event in events):
@@ -163,7 +131,7 @@ async def test_an_http2_update_stream_ends_and_its_connection_closes_at_once() -
                     assert not any(isinstance(e, h2.events.StreamEnded) for e in events)
                     closing.deadline = trio.current_time() + PROMPT
             assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
-            events = connection.receive_data(await _rest(client))
+            events = connection.receive_data(await read_rest(client))
             assert any(isinstance(event, h2.events.StreamEnded) for event in events)
 
 
@@ -178,7 +146,7 @@ async def test_a_request_sent_behind_the_stream_does_not_hold_the_close() -> Non
         async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
             with trio.CancelScope() as closing:
                 async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
-                    client = await _connect(view.port, clients)
+                    client = await connect_view(view.port, clients)
                     await client.send_all(
                         EVENTS + b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                     )
@@ -187,7 +155,7 @@ async def test_a_request_sent_behind_the_stream_does_not_hold_the_close() -> Non
                         head += await client.receive_some(65536)
                     closing.deadline = trio.current_time() + PROMPT
             assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
-            stream, end, after = (head + await _rest(client)).partition(LAST_CHUNK)
+            stream, end, after = (head + await read_rest(client)).partition(LAST_CHUNK)
             assert stream.startswith(b"HTTP/1.1 200 ")
             assert end == LAST_CHUNK
             # Then the answer to the request behind, or part of it, or nothing: Hypercorn
@@ -202,11 +170,11 @@ async def test_cancelling_serve_while_a_page_follows_closes_at_once() -> None:
             with trio.CancelScope() as closing:
                 async with trio.open_nursery() as nursery:
                     view: ServedView = await nursery.start(_serve_with_shutdown, rt, SHUTDOWN)
-                    client, _ = await _follow(view.port, clients)
+                    client, _ = await follow_events(view.port, clients)
                     nursery.cancel_scope.cancel()
                     closing.deadline = trio.current_time() + PROMPT
             assert not closing.cancelled_caught, f"the view took over {PROMPT} s to close"
-            await _rest(client)
+            await read_rest(client)
 
 
 async def _serve_with_shutdown(
@@ -255,12 +223,12 @@ async def test_a_connection_being_refused_does_not_hold_the_close() -> None:
                 async with open_view(
                     rt, port=0, interval=0.05, shutdown=SHUTDOWN, max_connections=1
                 ) as view:
-                    await _follow(view.port, clients)
-                    refused = await _connect(view.port, clients)  # sends no request
+                    await follow_events(view.port, clients)
+                    refused = await connect_view(view.port, clients)  # sends no request
                     await trio.sleep(0.1)  # (accepted by now, and waiting for its request)
                     closing.deadline = trio.current_time() + refused_for / 2
             assert not closing.cancelled_caught, f"the view took over {refused_for / 2} s to close"
-            assert await _rest(refused) == b""
+            assert await read_rest(refused) == b""
 
 
 @pytest.mark.parametrize("bad", [-1, True, "1", float("nan")])
@@ -289,7 +257,7 @@ async def test_a_connection_kept_alive_after_a_head_of_the_stream_times_out_as_o
             open_view(rt, port=0, interval=0.05) as view,
             AsyncExitStack() as clients,
         ):
-            client = await _connect(view.port, clients)
+            client = await connect_view(view.port, clients)
             await client.send_all(b"HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             with trio.fail_after(keep_alive + PROMPT):
                 answer = b""

@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 import trio
+from event_clients import EVENTS, LAST_CHUNK, PROMPT, follow_events, read_rest
 
 import trouper
 from trouper import Actor
@@ -25,42 +26,14 @@ pytestmark = pytest.mark.real_clock
 SHUTDOWN = 10.0
 """The grace the view gives open connections here: a cancel that waits for it is plain to see."""
 
-PROMPT = 2.0
-"""Seconds the cancel may take here at most (a prompt one takes milliseconds)."""
-
 DEADLINE = 30.0
 """Seconds any one test may take."""
-
-EVENTS = b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-
-LAST_CHUNK = b"\r\n0\r\n\r\n"
-"""How a chunked answer (the update stream) ends: the empty chunk."""
 
 
 async def _serve(
     rt: trouper.Runtime, shutdown: float, *, task_status: trio.TaskStatus[ServedView]
 ) -> None:
     await serve(rt, port=0, interval=0.05, shutdown=shutdown, task_status=task_status)
-
-
-async def _follow(port: int, clients: AsyncExitStack) -> tuple[trio.SocketStream, bytes]:
-    """A client of the update stream that has read its first update, and what it read."""
-    stream = await clients.enter_async_context(await trio.open_tcp_stream("127.0.0.1", port))
-    await stream.send_all(EVENTS)
-    head = b""
-    while b"event: update" not in head:
-        head += await stream.receive_some(65536)
-    assert head.startswith(b"HTTP/1.1 200 ")
-    return stream, head
-
-
-async def _rest(stream: trio.SocketStream) -> bytes:
-    """What is left to read on ``stream`` until the server closes it (EOF, not a reset)."""
-    with trio.fail_after(PROMPT):
-        data = b""
-        while chunk := await stream.receive_some(65536):
-            data += chunk
-        return data
 
 
 @pytest.mark.parametrize("pages", [1, 3])
@@ -71,12 +44,12 @@ async def test_cancelling_serve_ends_each_stream_with_its_last_chunk(pages: int)
             with trio.CancelScope() as closing:
                 async with trio.open_nursery() as nursery:
                     view: ServedView = await nursery.start(_serve, rt, SHUTDOWN)
-                    followers = [await _follow(view.port, clients) for _ in range(pages)]
+                    followers = [await follow_events(view.port, clients) for _ in range(pages)]
                     nursery.cancel_scope.cancel()
                     closing.deadline = trio.current_time() + PROMPT
             assert not closing.cancelled_caught, f"the cancel took over {PROMPT} s"
             for client, head in followers:
-                assert (head + await _rest(client)).endswith(LAST_CHUNK)
+                assert (head + await read_rest(client)).endswith(LAST_CHUNK)
 
 
 async def test_a_cancel_of_the_view_block_ends_the_streams_and_still_leaves_as_a_cancel() -> None:
@@ -85,13 +58,13 @@ async def test_a_cancel_of_the_view_block_ends_the_streams_and_still_leaves_as_a
         async with trouper.open_runtime() as rt, AsyncExitStack() as clients:
             with trio.CancelScope() as outside:
                 async with open_view(rt, port=0, interval=0.05, shutdown=SHUTDOWN) as view:
-                    client, head = await _follow(view.port, clients)
+                    client, head = await follow_events(view.port, clients)
                     outside.cancel()
                     cancelled_at = trio.current_time()
                     await trio.sleep_forever()
             assert outside.cancelled_caught  # (the cancel left the block as itself)
             assert trio.current_time() - cancelled_at < PROMPT
-            assert (head + await _rest(client)).endswith(LAST_CHUNK)
+            assert (head + await read_rest(client)).endswith(LAST_CHUNK)
 
 
 async def test_cancelling_serve_with_a_client_that_reads_nothing_is_bounded_by_shutdown() -> None:
