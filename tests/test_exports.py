@@ -56,7 +56,7 @@ SURFACE = {
         "MemoryMailbox", "Phase",
         "ReplyCallback", "SendKind", "SharingEndpoint", "Transaction", "Transport", "Verdict",
         "Watcher",
-        "WithMsgId", "admit", "cell_of", "current_cell",
+        "WithMsgId", "admit", "cell_of", "check_reachable", "current_cell",
         "message_of", "register_extension", "release_frames", "release_frames_unless_failing",
         "running", "spawn_cell",
         "stage_if_in_transaction",

@@ -53,7 +53,7 @@ from trouper.aio._crossing import Crossing, LingerClock, holds_cancelled
 from trouper.aio._ref import AioRef
 from trouper.runtime import ActorTree, Portal, Runtime
 from trouper.runtime import open_runtime as open_trio_runtime
-from trouper.runtime.lowlevel import cell_of
+from trouper.runtime.lowlevel import check_reachable
 from trouper.topics import Overflow, Subscription
 
 __all__ = ["AioRuntime", "open_runtime"]
@@ -124,29 +124,16 @@ class AioRuntime:
                 or its portal from here).
         """
         actor_ref = _trio_ref(ref)
-        self._check_same_thread(actor_ref)
+        # Its handle's every tell and ask would be refused as it crossed.
+        check_reachable(
+            actor_ref,
+            "ref",
+            self._runtime,
+            ": reach it through that runtime's portal (its rt.portal)",
+        )
         if isinstance(ref, AioRef):
             return ref
         return AioRef(actor_ref, self._crossing)
-
-    def _check_same_thread(self, ref: ActorRef[object]) -> None:
-        """Refuse ``ref`` if its actor's runtime runs in another thread than this one.
-
-        Its handle's every tell and ask would be refused as it crossed (a tell
-        does not cross threads): refused here instead, where the mistake is. A
-        remote actor's ref, or one of another runtime in this thread, passes.
-        """
-        try:
-            other = cell_of(ref).runtime
-        except TypeError:  # not a local actor's: a remote one's, told through its node
-            return
-        runtime = self._runtime
-        if other.thread != runtime.thread:
-            raise ValueError(
-                f"ref takes a ref to an actor that runtime {runtime.node!r} can tell; "
-                f"{ref!r} belongs to another runtime (node {other.node!r}) in another "
-                "thread: reach it through that runtime's portal (its rt.portal)"
-            )
 
     async def spawn(
         self, factory: Callable[..., Actor], *args: object, **options_and_kwargs: object

@@ -152,6 +152,33 @@ def own_cell() -> Cell | None:
     return cell if cell is not None and cell.task is task else None
 
 
+def local_cell(ref: ActorRef[object]) -> Cell | None:
+    """The cell behind ``ref`` if it is a local actor's (a pool's: the pool actor's), else None."""
+    endpoint = ref.endpoint
+    if isinstance(endpoint, Cell):
+        return endpoint
+    cell = getattr(endpoint, "cell", None)
+    return cell if isinstance(cell, Cell) else None
+
+
+def check_reachable(ref: ActorRef[object], what: str, runtime: Runtime, remedy: str) -> None:
+    """Raise ``ValueError`` if ``ref`` is an actor of a runtime in a thread not ``runtime``'s.
+
+    No tell made in ``runtime``'s thread reaches such an actor (a tell does
+    not cross threads), so a layer that will tell it later (a timer, an
+    asyncio handle) refuses it at once, where the mistake is. A runtime beside
+    ``runtime`` in the same thread passes, as does a remote actor's ref.
+    ``remedy`` ends the message: what to do instead.
+    """
+    cell = local_cell(ref)
+    if cell is not None and cell.runtime.thread != runtime.thread:
+        raise ValueError(
+            f"{what} takes a ref to an actor that runtime {runtime.node!r} can tell; "
+            f"{ref!r} belongs to another runtime (node {cell.runtime.node!r}) in another "
+            f"thread{remedy}"
+        )
+
+
 def act_for(cell: Cell | None) -> None:
     """Treat the current task as acting for ``cell`` (a timer's task); ``None`` undoes it."""
     if cell is None:

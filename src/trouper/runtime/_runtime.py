@@ -42,7 +42,7 @@ from trouper._validate import (
 )
 from trouper.actors import Actor, ActorRef, instantiate
 from trouper.errors import ActorStopped, DuplicateChild, NameTaken, RuntimeClosed
-from trouper.runtime._cell import Cell, own_cell
+from trouper.runtime._cell import Cell, local_cell, own_cell
 from trouper.runtime._context import ActorContext
 from trouper.runtime._guardian import Guardian
 from trouper.runtime._instrument import Instruments
@@ -710,9 +710,8 @@ def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
         )
     if runtime is None:
         return
-    endpoint = ref.endpoint
-    cell = endpoint if isinstance(endpoint, Cell) else getattr(endpoint, "cell", None)
-    if isinstance(cell, Cell) and cell.runtime is not runtime:
+    cell = local_cell(ref)
+    if cell is not None and cell.runtime is not runtime:
         raise ValueError(
             f"{what} takes a ref to an actor of runtime {runtime.node!r}; {ref!r} belongs "
             f"to another runtime (node {cell.runtime.node!r}): {what} it from that runtime "
@@ -726,13 +725,10 @@ def cell_of(ref: ActorRef[object]) -> Cell:
     Raises:
         TypeError: ``ref`` is not a ref to a local actor.
     """
-    endpoint = ref.endpoint
-    if isinstance(endpoint, Cell):
-        return endpoint
-    cell = getattr(endpoint, "cell", None)
-    if isinstance(cell, Cell):
-        return cell
-    raise TypeError(f"{ref!r} is not a ref to an actor of this process")
+    cell = local_cell(ref)
+    if cell is None:
+        raise TypeError(f"{ref!r} is not a ref to an actor of this process")
+    return cell
 
 
 def _label(factory: Callable[..., object]) -> str:

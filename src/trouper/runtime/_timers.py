@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import trio
 
 from trouper.actors import ActorRef, Timer
-from trouper.runtime._cell import Cell, act_for
+from trouper.runtime._cell import act_for, check_reachable
 from trouper.runtime._lifecycle import Command
 
 if TYPE_CHECKING:
-    from trouper.runtime._runtime import Runtime
+    from trouper.runtime._cell import Cell
 
 __all__ = ["start_timer"]
 
@@ -66,29 +66,18 @@ def start_timer(
         raise ValueError(f"interval must be finite seconds > 0, got {interval!r}")
     if not isinstance(target, ActorRef):
         raise TypeError(f"target must be an ActorRef, got {target!r}")
-    _check_same_thread(cell.runtime, target, what)
+    # Its tell would raise when the timer fired, failing the timer's actor
+    # after each restart until its supervisor gave up: refused now.
+    check_reachable(
+        target,
+        what,
+        cell.runtime,
+        f", where the timer's tell could not reach it: {what} it from that runtime",
+    )
     timer = _Timer(cell)
     cell.timer_nursery.start_soon(_run, timer, delay, interval, target, message)
     cell.timers.add(timer)
     return timer
-
-
-def _check_same_thread(runtime: Runtime, target: ActorRef[object], what: str) -> None:
-    """Raise ``ValueError`` if ``target`` is an actor of a runtime in another thread.
-
-    Its tell, when the timer fired, would raise ``RuntimeError`` (a tell does
-    not cross threads) and fail the timer's actor, again after each restart
-    until its supervisor gave up. A runtime beside this one in the same Trio
-    run is told as any actor is, and passes; so does a remote actor's ref.
-    """
-    endpoint = target.endpoint
-    other = endpoint if isinstance(endpoint, Cell) else getattr(endpoint, "cell", None)
-    if isinstance(other, Cell) and other.runtime.thread != runtime.thread:
-        raise ValueError(
-            f"{what} takes a ref to an actor that runtime {runtime.node!r} can tell; "
-            f"{target!r} belongs to another runtime (node {other.runtime.node!r}) in another "
-            f"thread, where the timer's tell could not reach it: {what} it from that runtime"
-        )
 
 
 async def _run(

@@ -68,7 +68,8 @@ clears a suspended coroutine's frame (which would close the coroutine).
 
 The engine's parts, for layers that need them: ``Cell`` (runs one actor),
 ``Guardian`` (the supervising half of an actor or of the root, ``rt.root``),
-``spawn_cell``, ``cell_of`` (the local cell behind a ref), ``current_cell``
+``spawn_cell``, ``cell_of`` (the local cell behind a ref), ``check_reachable``
+(refuse an actor of a runtime in another thread, which no tell reaches), ``current_cell``
 (the actor whose task runs now), ``running`` (run a ``Runtime`` built by
 hand). Everything here may change between releases without notice.
 """
@@ -81,6 +82,7 @@ from trouper.runtime._cell import (
     Cell,
     LateDelivery,
     Transaction,
+    check_reachable,
     current_cell,
     stage_if_in_transaction,
 )
@@ -177,6 +179,7 @@ __all__ = [
     "WithMsgId",
     "admit",
     "cell_of",
+    "check_reachable",
     "current_cell",
     "message_of",
     "register_extension",
