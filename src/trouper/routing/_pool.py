@@ -246,6 +246,11 @@ class Pool(Actor):
             self.endpoint.reopen()
             _track(self._cell.runtime, self.endpoint)
         self.endpoint.set_members(())
+        # The members depend on none of each other: when the pool stops (or gives
+        # up), every member's stop begins at once, so a pool whose members are all
+        # busy (a broadcast reaches each) stops within one member's shutdown
+        # deadline, as one busy actor does, not within the sum of them.
+        self._cell.guardian.stop_together = True
         for number in range(1, self.endpoint.size + 1):
             await self._start_member(number)
 
@@ -256,15 +261,9 @@ class Pool(Actor):
 
     async def _start_member(self, number: int) -> None:
         spec, endpoint = self.spec, self.endpoint
-        guardian = self._cell.guardian
-        # The members depend on none of each other: when the pool stops (or gives
-        # up), every member's stop begins at once, so a pool whose members are all
-        # busy (a broadcast reaches each) stops within one member's shutdown
-        # deadline, as one busy actor does, not within the sum of them.
-        guardian.stop_together = True
         cell = await spawn_cell(
             self._cell.runtime,
-            guardian,
+            self._cell.guardian,
             spec.factory,
             spec.args,
             dict(spec.kwargs),
