@@ -82,7 +82,7 @@ import trio
 from trio.lowlevel import Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.codec import Codec
-from trouper.durable._served import ServedAppend
+from trouper.durable._served import ServedAppend, fits_server_duration
 from trouper.durable._store import (
     Append,
     DeadLetterRecord,
@@ -145,9 +145,6 @@ LONGEST_DELAY: Final = 100 * 365.25 * 24 * 3600.0
 The server counts delays in int64 nanoseconds from now (about 292 years, and
 its due times wrap past the year 2262): a longer delay would be taken as none.
 """
-
-_LONGEST_NANOS: Final = 2**63 - 1
-"""The longest duration the server holds (Go's ``time.Duration``, int64 nanoseconds)."""
 
 _FULL_PAUSE: Final = 0.05
 """Seconds before a publish refused by a full mailbox is tried again (doubling to 1 s)."""
@@ -569,7 +566,7 @@ class JetStreamStore:
         for label, value in (("ack_wait", ack_wait), ("poll_expires", poll_expires)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{label} must be seconds > 0, got {value!r}")
-            if round(value * 1_000_000_000) > _LONGEST_NANOS:
+            if not fits_server_duration(value):
                 # The server would refuse the consumer (or the pull), failing the store.
                 raise ValueError(
                     f"{label} must be at most 9223372036 s (the server's int64 nanoseconds), "

@@ -180,7 +180,7 @@ class ServedQueue(DurableQueue):
                 "a store that delivers itself keeps message ids for a window, "
                 "give dedup_window in seconds"
             )
-        if isinstance(options, Durable) and not _fits_nanos(options.dedup_window):
+        if isinstance(options, Durable) and not fits_server_duration(options.dedup_window):
             # Refused here, before the server: it would refuse the stream's
             # duplicate_window, and a refused stream fails the whole store.
             raise ValueError(
@@ -850,7 +850,7 @@ _LONGEST_NANOS = 2**63 - 1
 """The longest duration the server holds (Go's ``time.Duration``, int64 nanoseconds)."""
 
 
-def _fits_nanos(seconds: float | None) -> bool:
+def fits_server_duration(seconds: float | None) -> bool:
     """Whether ``seconds`` (None: no limit) fits the server's durations, rounded as sent."""
     return seconds is None or round(seconds * 1_000_000_000) <= _LONGEST_NANOS
 
