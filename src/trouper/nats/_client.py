@@ -1887,8 +1887,8 @@ class Client:
                             failed = failed or _tell_each((sub._on_refused,), lambda: error)
             elif isinstance(error, PermissionsViolation) and error.operation == "publish":
                 failed = self._refuse_requests(error)
-            elif isinstance(error, PermissionsViolation) and error._refused_reply():
-                failed = self._refuse_reply(error)
+            elif isinstance(error, PermissionsViolation) and (reply := error._refused_reply()):
+                failed = self._refuse_reply(error, reply)
             self._report(AsyncError(error))
             self._raise_held(failed)
         elif isinstance(event, InfoEvent):
@@ -1913,7 +1913,7 @@ class Client:
 
         return _tell_each(map(forgotten, tokens), lambda: error)  # (each forgotten as it hears)
 
-    def _refuse_reply(self, error: PermissionsViolation) -> BaseException | None:
+    def _refuse_reply(self, error: PermissionsViolation, reply: str) -> BaseException | None:
         """Fail what waits for replies on the subject the server refused as a reply subject.
 
         The server refuses a publish whose reply subject it reserves (``_R_.``,
@@ -1922,7 +1922,6 @@ class Client:
         the request with that reply, or the pulls of the inbox subscription
         to it, can get no answer. Returns the first error a handler raised.
         """
-        reply = error._refused_reply()
         handlers: list[ReplyHandler | None] = []
         if reply.startswith(self._inbox):
             token = reply[len(self._inbox) :]
