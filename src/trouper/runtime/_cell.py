@@ -1052,6 +1052,21 @@ class Cell:
         if waited is not None and waited.phase is Phase.STARTING and waited.parent.owner is self:
             waited.command(Command.STOP)
 
+    def cut_running_at(self, deadline: float) -> None:
+        """Cut the running handler (or start hook) off at ``deadline`` at the latest.
+
+        For a stop for good already pending (``STOP`` taken, the task not yet
+        at it): the handler's asker gets ``ActorStopped`` as from any stop, and
+        the rest of the stop (children, ``on_stop``) keeps its own deadline. The
+        runtime's close counts the handler's grace from the close's start, not
+        from the actor's turn (``Guardian.stop_all``).
+        """
+        if self._pending is not Command.STOP or self._parked:
+            return
+        running = self._serving if self._serving is not None else self._starting
+        if running is not None and deadline < running.deadline:
+            running.deadline = deadline
+
     def _refuse_mail(self) -> None:
         """A stop for good begins: close the mailbox to senders now, not once it is over.
 

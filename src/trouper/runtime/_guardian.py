@@ -540,6 +540,7 @@ class Guardian:
         failed: Cell | None = None,
         error: BaseException | None = None,
         budget: float = math.inf,
+        asked_at: float | None = None,
     ) -> bool:
         """Stop every child for good, last started first, each within its shutdown deadline.
 
@@ -548,6 +549,15 @@ class Guardian:
         runtime's ``shutdown_timeout``); stopping children that stop at once
         (idle, nothing to wait for) costs none of it. Returns ``False`` if the
         budget ran out before every child had stopped.
+
+        ``asked_at`` (the runtime's close: every stop was asked for then, at
+        once) counts a child's grace for its running handler from then, not
+        from its turn: a handler still running when its turn comes is cut off
+        at ``asked_at`` plus the child's ``shutdown`` at the latest, so the
+        graces of handlers held up together do not add up one after the
+        other. Each child still stops in its turn (the ones started after it
+        have stopped, so it serves them while they do), and the rest of its
+        stop (its children, ``on_stop``) has its own deadline from its turn.
         """
         self.closing = True
         self._set_quiet()  # (a child waiting to start is refused now)
@@ -575,6 +585,8 @@ class Guardian:
                 continue
             if not self.stop_together:
                 cell.command(Command.STOP, error if cell is failed else None)
+                if asked_at is not None:
+                    cell.cut_running_at(asked_at + cell.stop_timeout)
             if cell.stopped:  # stopped at once: nothing to wait for
                 at_once += 1
                 if not at_once % _STOPS_PER_CHECKPOINT:
