@@ -44,7 +44,7 @@ _PORT_TRIES = 5
 
 
 class NatsServerError(RuntimeError):
-    """The ``nats-server`` binary is missing, too old, or did not start."""
+    """The ``nats-server`` binary is missing, cannot be run, is too old, or did not start."""
 
 
 @attrs.frozen
@@ -86,9 +86,12 @@ _checked_versions: dict[Path, tuple[int, ...]] = {}
 def _check_version(binary: Path) -> tuple[int, ...]:
     if binary in _checked_versions:
         return _checked_versions[binary]
-    done = subprocess.run(
-        [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
-    )
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise NatsServerError(f"cannot run {binary}: {error}") from error
     match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", done.stdout + done.stderr)
     if match is None:
         raise NatsServerError(f"cannot tell the version of {binary}: {done.stdout!r}")
@@ -257,8 +260,9 @@ class NatsServer:
         """Start the server (again) and wait until it accepts connections.
 
         Raises:
-            NatsServerError: it exited at start (its log says why: a port taken, a
-                bad option), was not ready in time, or this server was closed.
+            NatsServerError: its binary cannot be run (gone, not executable), it
+                exited at start (its log says why: a port taken, a bad option), was not
+                ready in time, or this server was closed.
         """
         if self._closed:
             raise NatsServerError("this NatsServer was closed: make a new one")
@@ -284,12 +288,15 @@ class NatsServer:
         with open(self.log_file, "ab") as log:
             # Where this start's output begins: an earlier start's "ready" is not this one's.
             since = log.tell()
-            self._process = subprocess.Popen(
-                [str(self.binary), "-c", str(config), *self._extra_args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+            try:
+                self._process = subprocess.Popen(
+                    [str(self.binary), "-c", str(config), *self._extra_args],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            except OSError as error:  # removed, or no longer executable, since it was checked
+                raise NatsServerError(f"cannot run {self.binary}: {error}") from error
         _running[self] = None
         deadline = time.monotonic() + _READY_TIMEOUT
         while True:
