@@ -279,6 +279,7 @@ class Cell:
         "_spawner",
         "_starting",
         "_stop_deadline",
+        "_stopped_start",
         "_timers",
         "_waiters",
         "_waits_in_cycle",
@@ -400,6 +401,11 @@ class Cell:
         self._starting: trio.CancelScope | None = None
         # The scope around the start's hooks (``on_restart``, ``on_start``) while they run:
         # in a cycle of waits, a STOP or TERMINATE cuts them off as it cuts a handler.
+        self._stopped_start: Cell | None = None
+        # The child whose start this actor's end stopped while the running handler (or
+        # start hook) waited on it in ``spawn`` (``_stop_starting_child``), until serving
+        # or the hooks are over: the refusal that spawn raises is the end cutting the
+        # handler off, as its deadline would, not a failure (``_cut_by_own_end``).
         self._cycle_waits = 0
         # How many actors its running handler is asking (directly or through others) now
         # wait on its stop or restart (``waited_on``): while > 0, the handler can never
@@ -1050,7 +1056,31 @@ class Cell:
         """
         waited = self.asking
         if waited is not None and waited.phase is Phase.STARTING and waited.parent.owner is self:
+            self._stopped_start = waited
             waited.command(Command.STOP)
+
+    def _cut_by_own_end(self, error: BaseException) -> bool:
+        """Whether ``error`` is a ``spawn``'s refusal of the child this actor's end stopped.
+
+        That child was stopped only because this actor ends (``_stop_starting_child``):
+        the handler (or hook) raising it is cut off by the end, as a deadline cuts
+        one off, not failed. Its asker gets ``ActorStopped`` and no failure is
+        reported, whichever way ``spawn`` said it (``ActorStopped`` with the child's
+        address; ``RuntimeClosed`` when the runtime's close is the end).
+        """
+        child = self._stopped_start
+        if child is None or self._pending not in _ENDING:
+            return False
+        if isinstance(error, RuntimeClosed):
+            return self.runtime.closed
+        return isinstance(error, ActorStopped) and error.address == child.address
+
+    def _cut_by_end(self, envelope: Ask | None) -> _Next:
+        """Leave serving as a handler cut off by the pending end (``_cut_by_own_end``)."""
+        self.current = None
+        if envelope is not None:
+            envelope.settle(outcome.Error(ActorStopped(self.address)))
+        return self._leave_serving()
 
     def cut_running_at(self, deadline: float) -> None:
         """Cut the running handler (or start hook) off at ``deadline`` at the latest.
@@ -1488,6 +1518,12 @@ class Cell:
                 finally:
                     self._starting = None
         except Exception as error:
+            if self._cut_by_own_end(error):
+                # Cut off by its end as in a cycle of waits (below): not started, its
+                # STOP or TERMINATE pending, no failure (nor StartFailed for a spawner).
+                self._stopped_start = None
+                return None
+            self._stopped_start = None
             if first:
                 self._failed(error)
                 self._pending = None
@@ -1525,6 +1561,7 @@ class Cell:
                 return await self._serve()
             finally:
                 self._serving = None
+                self._stopped_start = None
         envelope, self.current = self.current, None
         if envelope is not None:
             envelope.settle(outcome.Error(ActorStopped(self.address)))
@@ -1739,6 +1776,13 @@ class Cell:
                     await pause
             result = await handler(instance, message)
         except Exception as error:
+            if self._stopped_start is not None and self._cut_by_own_end(error):
+                if instruments.handler_finished:
+                    cut = ActorStopped(self.address)
+                    instruments.finished(self, message, contexts, cut, cut_by=self._pending)
+                if settles:
+                    self._return_item(item)
+                return self._cut_by_end(envelope)
             self.current = None
             if instruments.handler_finished:
                 instruments.finished(self, message, contexts, error)
@@ -1749,11 +1793,7 @@ class Cell:
             if instruments.handler_finished:
                 self._cut_off(message, contexts, ended)
             if settles:
-                try:
-                    mailbox.settle(item, MailboxEnding.RETURNED, None)
-                except Exception:
-                    # Raised here it would replace the cancellation that is unwinding.
-                    log.exception("%s: returning a message raised (ignored)", self.address.path)
+                self._return_item(item)
             raise
         finally:
             if settles:
@@ -1788,6 +1828,14 @@ class Cell:
             instruments.finished(self, message, contexts, None, result)
         self._answer(envelope, message, result)
         return None
+
+    def _return_item(self, item: object) -> None:
+        """Give a settling mailbox back the item of a handler cut off (redelivered later)."""
+        try:
+            self.mailbox.settle(item, MailboxEnding.RETURNED, None)
+        except Exception:
+            # Raised here it would replace the cancellation that is unwinding.
+            log.exception("%s: returning a message raised (ignored)", self.address.path)
 
     def _cut_off(self, message: object, contexts: Contexts, ended: BaseException) -> None:
         """Report a handler that never finished to ``handler_finished`` (``_handle_one``).
@@ -1876,6 +1924,8 @@ class Cell:
             )
 
     def _handler_failed(self, error: Exception, message: object, envelope: Ask | None) -> _Next:
+        if self._stopped_start is not None and self._cut_by_own_end(error):
+            return self._cut_by_end(envelope)
         if envelope is not None:
             failure = HandlerError(self.address, describe(error))
             failure.__cause__ = error
