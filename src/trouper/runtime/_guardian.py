@@ -50,7 +50,9 @@ within its own deadline, and ends the worker and the pending backoffs. A
 guardian whose children depend on none of each other (a pool's members:
 ``stop_together``) begins every child's stop at once, last started first,
 then waits for them all: each still has its own deadline, and the stop takes
-as long as the slowest child's instead of the sum of them.
+as long as the slowest child's instead of the sum of them. The runtime's close
+(``asked_at``) keeps the order, but a top-level actor's running handler has
+its grace from the close's start, not from its turn.
 """
 
 from __future__ import annotations
