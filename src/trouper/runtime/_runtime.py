@@ -944,14 +944,13 @@ async def open_runtime(
 
     Leaving the block stops every actor: top-level actors last-spawned first,
     each one's children before itself, ``on_stop`` run, pending asks failed
-    with ``ActorStopped``. A top-level actor's handler still running when its
-    turn comes has had its ``shutdown`` from the block's end (then it is cut
-    off): actors held in handlers stop within one grace, not one each. An
-    error that escalates past the root cancels the block and leaves it as
-    that error. Cancelling the block from outside
-    cancels every actor at once (their ``on_stop`` does not run) and leaves no
-    task behind. Once the block is left (or cancelled), ``spawn`` raises
-    ``RuntimeClosed``.
+    with ``ActorStopped``. A top-level actor's running handler is cut off at
+    the block's end plus the actor's ``shutdown`` at the latest, whenever its
+    turn comes: actors held in handlers stop within one grace together, not
+    one each. An error that escalates past the root cancels the block and
+    leaves it as that error. Cancelling the block from outside cancels every
+    actor at once (their ``on_stop`` does not run) and leaves no task behind.
+    Once the block is left (or cancelled), ``spawn`` raises ``RuntimeClosed``.
     """
     runtime = Runtime(
         node=node,
