@@ -41,6 +41,19 @@ class Parent(Actor):
         await trio.sleep_forever()
 
 
+@attrs.frozen
+class SpawnNested:
+    pass
+
+
+class NestedParent(Parent):
+    """Asked ``SpawnNested``, spawns a ``StartsAChild``, whose own child never starts."""
+
+    @handler
+    async def spawn_nested(self, message: SpawnNested) -> None:
+        await self.ctx.spawn(StartsAChild)
+
+
 class StartsAChild(Actor):
     """Its ``on_start`` spawns a child that never starts."""
 
@@ -53,7 +66,7 @@ async def _outcome_of_ask(
 ) -> type[BaseException]:
     """Ask a new ``Parent`` ``message``, end it at 1 s (``how``); return what the ask raised."""
     rt.events.listen(events.append, kinds=[EventKind.FAILED])
-    parent = await rt.spawn(Parent, name="parent")
+    parent = await rt.spawn(NestedParent, name="parent")
     raised: list[type[BaseException]] = []
 
     async def ask() -> None:
@@ -112,6 +125,18 @@ async def test_a_handler_ended_in_a_spawn_is_reported_cut_off_to_the_instruments
     assert raised is trouper.ActorStopped
     assert events == []
     assert ends.ends == [("SpawnSlow", "ActorStopped", cut_by)]
+
+
+async def test_an_actor_ended_while_its_grandchild_starts_fails_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Handler in spawn(child), child's on_start in spawn(grandchild): ActorStopped, no failure."""
+    events: list[ActorEvent] = []
+    async with trouper.open_runtime() as rt:
+        raised = await _outcome_of_ask(rt, SpawnNested(), "stop", events)
+    assert raised is trouper.ActorStopped
+    assert events == []
+    assert "failed" not in caplog.text
 
 
 async def test_the_same_as_when_its_handler_is_cut_off_elsewhere() -> None:
