@@ -10,8 +10,12 @@ instant (virtual seconds since the start) the runtime is killed as a process
 would be: the store stops at once (``SqliteStore.simulate_crash``: what was
 staged and not committed is lost, the claim watermarks stay), then every
 task of the runtime is cancelled, no ``on_stop`` runs, nothing is committed
-on the way out. A new runtime (the next *incarnation*) then opens the same
-file and ``system(sim)`` is called again (``sim.incarnation`` says which);
+on the way out. From the kill on, no handler of that runtime starts (one
+about to waits for the cancellation), and nothing it does is traced,
+counted for a ``Crash`` rule or drawn from the fault plan: what its tasks do
+until they are cancelled is not the life of the process. A new runtime (the
+next *incarnation*) then opens the same file and ``system(sim)`` is called
+again (``sim.incarnation`` says which);
 it spawns the same durable actors, which recover what was stored. The run
 ends when an incarnation's ``system`` returns: a crash instant still to
 come then does not happen.
@@ -291,6 +295,7 @@ async def _incarnation(
             TraceKind.FAULT, MAIN, f"crash: the runtime is killed (incarnation {sim.incarnation})"
         )
         crashed = True
+        sim._killed = True  # no handler of this runtime starts again, nothing more is traced
         await store.simulate_crash()
         scope.cancel()
 
@@ -312,6 +317,7 @@ async def _incarnation(
         error = failure
     finally:
         sim._runtime = sim._store = None
+        sim._killed = False  # every task of the killed runtime has ended
     if crashed:
         return True, None, None
     if error is None and sim._stopped is not None:

@@ -441,6 +441,10 @@ class Simulation:
         # Counts task steps while the run lasts, its shutdown included (``_bounded``).
         self._outer: trio.CancelScope | None = None
         # Around the runtime and its shutdown: cancelled when a run spins on once stopped.
+        self._killed = False
+        # Whether the running runtime was killed (a durable simulation's crash), until its
+        # tasks have all ended: its cancellation is on its way, so none of its handlers starts
+        # again, and nothing it does is traced, counted or draws a fault.
 
     @property
     def runtime(self) -> Runtime:
@@ -468,9 +472,15 @@ class Simulation:
     def record(self, kind: TraceKind | str, actor: str, detail: str) -> None:
         """Add an event to the trace (also for the system's own notes: kind ``fault`` etc.).
 
+        Nothing is recorded of a runtime killed by a durable simulation's crash, from
+        the kill until its next incarnation: a killed process does nothing more.
+
         Raises:
             ValueError: ``kind`` is not a ``TraceKind``.
         """
+        if self._killed:
+            TraceKind(kind)  # refused all the same if it is no kind
+            return
         self._events.append(TraceEvent(round(self.now(), 9), TraceKind(kind), actor, detail))
 
     def _on_event(self, event: ActorEvent) -> None:
@@ -768,6 +778,11 @@ class _DelayedTell(Interception):
     """The path of the actor that told it, or ``<main>``."""
 
 
+async def _killed_handler() -> None:
+    """What a handler of a killed runtime does before it starts: wait to be cancelled."""
+    await trio.sleep_forever()
+
+
 class _Faults(Instrument):
     """The simulation's instrument: it injects the fault plan and records the trace."""
 
@@ -780,6 +795,8 @@ class _Faults(Instrument):
     def intercept_send(self, actor: Cell, message: object, kind: SendKind) -> Interception | None:
         """Trace the send; drop, delay or duplicate it as the plan draws."""
         sim = self.sim
+        if sim._killed:
+            return None  # a send of a killed runtime: nothing of it is traced or drawn
         sender, path = sim.sender(), actor.address.path
         sim.record(TraceKind.SEND, sender, f"{kind.value} {message!r} -> {path}")
         route = sim.faults.route(sender, path, sim._fault_rng)
@@ -821,8 +838,14 @@ class _Faults(Instrument):
     def handler_started(
         self, actor: Cell, message: object, context: object
     ) -> Awaitable[None] | None:
-        """Pause, count and trace the delivery; crash it as the plan says."""
+        """Pause, count and trace the delivery; crash it as the plan says.
+
+        A handler of a killed runtime never starts: it waits for the cancellation
+        the kill has on its way (between the kill and it, the runtime's tasks run).
+        """
         sim = self.sim
+        if sim._killed:
+            return _killed_handler()
         until = sim.faults.pause_until(actor.address.path, sim.now())
         if until is not None:
             sim.record(TraceKind.FAULT, actor.address.path, f"pause until t={until:.4f}")
@@ -832,6 +855,8 @@ class _Faults(Instrument):
 
     async def _paused(self, actor: Cell, message: object, until: float) -> None:
         await trio.sleep_until(until)
+        if self.sim._killed:
+            await trio.sleep_forever()  # its runtime was killed as the pause ended
         self._deliver(actor, message)
 
     def _deliver(self, actor: Cell, message: object) -> None:
