@@ -445,7 +445,8 @@ class _EventStream(StreamingResponse):
     socket: the listener's cancel then cut that close short, and the connection
     stayed open until the view's shutdown grace ran out. Here the listener is
     stopped before the last send. The answer counts as one the ticker's
-    ``all_answered()`` waits for.
+    ``all_answered()`` waits for. An error of the body ends the answer as well,
+    with its last chunk, and is raised then.
     """
 
     def __init__(
@@ -467,15 +468,16 @@ class _EventStream(StreamingResponse):
         try:
             await self._stream(receive, send)
         except BaseExceptionGroup as group:
-            # The body's error (or the client's side's) leaves as itself, as from any other
-            # answer, so that it is logged as the error it is, not as a group of one.
+            # An error of a send (or of the client's side) leaves as itself, as from any
+            # other answer, so that it is logged as the error it is, not as a group of one.
             error = group.exceptions[0] if len(group.exceptions) == 1 else None
             if not isinstance(error, Exception) or isinstance(error, BaseExceptionGroup):
                 raise
             raise error from None
 
     async def _stream(self, receive: Receive, send: Send) -> None:
-        ended = False  # the body ran to its end (the client did not leave first)
+        ended = False  # the body ran to its end, or raised (the client did not leave first)
+        failure: Exception | None = None  # what the body raised, raised again once ended
         async with trio.open_nursery() as nursery:
 
             async def until_the_client_leaves() -> None:
@@ -491,13 +493,26 @@ class _EventStream(StreamingResponse):
                     "headers": self.raw_headers,
                 }
             )
-            async for chunk in self.body_iterator:
+            chunks = aiter(self.body_iterator)
+            while True:
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except Exception as error:
+                    # The answer still ends as an answer (its last chunk): a client sees a
+                    # finished stream and reconnects, not a protocol error. The error is
+                    # raised once it has, to be logged as any other answer's.
+                    failure = error
+                    break
                 body = chunk.encode(self.charset) if isinstance(chunk, str) else bytes(chunk)
                 await send({"type": "http.response.body", "body": body, "more_body": True})
             ended = True
             nursery.cancel_scope.cancel()
         if ended:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if failure is not None:
+            raise failure
 
 
 class _NoUpdates:
