@@ -210,9 +210,10 @@ class _Server:
     Hypercorn's own ``serve`` accepts every connection it can (each one a file
     descriptor of the application's process), so the view accepts them itself
     and hands each one under the cap to Hypercorn's ``TCPServer``, as
-    Hypercorn's worker does. ``close()`` stops accepting and drops the
-    connections being refused; the ones served then get ``shutdown`` seconds to
-    finish (Hypercorn's graceful shutdown), after which they are cancelled, and
+    Hypercorn's worker does. ``close()`` stops accepting (the listening socket
+    closes at once: a connection the kernel would queue is refused instead) and
+    drops the connections being refused; the ones served then get ``shutdown``
+    seconds to finish (Hypercorn's graceful shutdown), after which they are cancelled, and
     the sockets of any still open are closed under them (a cancel does not reach
     Hypercorn's writes, which are shielded). Only ``close()`` (or a failure)
     ends ``run()``: a cancel from outside does not reach the connections, so
@@ -280,6 +281,9 @@ class _Server:
                 with self._accepting:
                     await self._accept(listener, connections)
             finally:
+                # No connection is taken from now on: one the kernel queued would wait
+                # unserved through the grace below, then be reset.
+                await listener.aclose()
                 deadline = trio.current_time() + self._shutdown
                 if self._accepting.cancel_called:  # (closing, not failing)
                     # The streams' answers complete before Hypercorn hears that the server
