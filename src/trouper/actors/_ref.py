@@ -61,6 +61,14 @@ class Endpoint(Protocol[M]):
     ``send`` and ``send_nowait`` themselves, bound once per ref, so users
     call them directly (``msg_id`` by keyword). Exported by
     ``trouper.runtime.lowlevel``.
+
+    An endpoint whose operations must run in one runtime's Trio thread (a
+    cell, a remote node's) may say which in an optional ``runtime``
+    attribute: that ``Runtime``, or ``None`` for an endpoint of no runtime in
+    particular (as one without the attribute is). The engine reads it to
+    refuse, where a layer takes the ref, one it could only tell from another
+    thread (``lowlevel.check_reachable``). It is not a member of this
+    protocol, so that endpoints of no runtime need not declare it.
     """
 
     async def send(self, message: M, msg_id: str | None = None) -> bool:

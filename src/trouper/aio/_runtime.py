@@ -119,9 +119,9 @@ class AioRuntime:
 
         Raises:
             TypeError: ``ref`` is neither an ``AioRef`` nor an ``ActorRef``.
-            ValueError: ``ref`` is an actor of a runtime in another thread, which
-                asyncio code on this loop cannot tell (that thread's runtime can,
-                or its portal from here).
+            ValueError: ``ref`` is an actor of a runtime in another thread, or a
+                remote actor's ref that runtime made, which asyncio code on this
+                loop cannot tell (that thread's runtime can, or its portal from here).
         """
         actor_ref = _trio_ref(ref)
         # Its handle's every tell and ask would be refused as it crossed.

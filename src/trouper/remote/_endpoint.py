@@ -27,6 +27,7 @@ from trouper.runtime import DeadLetter, DeadLetterReason
 
 if TYPE_CHECKING:
     from trouper.remote._cluster import Cluster, Peer
+    from trouper.runtime import Runtime
     from trouper.runtime.lowlevel import Instruments
 
 __all__ = [
@@ -144,6 +145,11 @@ class RemoteEndpoint:
 
     def __repr__(self) -> str:
         return f"<RemoteEndpoint {self.address}>"
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime of this node, in whose Trio thread alone the endpoint sends."""
+        return self._cluster._runtime
 
     async def send(self, message: object, msg_id: str | None = None) -> bool:
         """Send ``message`` to the remote actor (``tell``); see the class docstring."""
@@ -418,6 +424,11 @@ class HereEndpoint:
 
     def __repr__(self) -> str:
         return f"<HereEndpoint {self.address}>"
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime of this node, whose actors alone the endpoint finds, in its thread."""
+        return self._cluster._runtime
 
     def _found(self, operation: str) -> Endpoint[object] | None:
         """The endpoint of the actor living at the address now, or ``None``."""

@@ -162,19 +162,25 @@ def local_cell(ref: ActorRef[object]) -> Cell | None:
 
 
 def check_reachable(ref: ActorRef[object], what: str, runtime: Runtime, remedy: str) -> None:
-    """Raise ``ValueError`` if ``ref`` is an actor of a runtime in a thread not ``runtime``'s.
+    """Raise ``ValueError`` if ``ref`` belongs to a runtime in a thread not ``runtime``'s.
 
-    No tell made in ``runtime``'s thread reaches such an actor (a tell does
+    A ref belongs to the runtime its endpoint names (``Endpoint``): a local
+    actor's, or the node whose connection a remote actor's ref sends through.
+    No tell made in ``runtime``'s thread goes through such a ref (a tell does
     not cross threads), so a layer that will tell it later (a timer, an
     asyncio handle) refuses it at once, where the mistake is. A runtime beside
-    ``runtime`` in the same thread passes, as does a remote actor's ref.
+    ``runtime`` in the same thread passes, as does a ref of no runtime.
     ``remedy`` ends the message: what to do instead.
     """
     cell = local_cell(ref)
-    if cell is not None and cell.runtime.thread != runtime.thread:
+    # (A pool's endpoint names no runtime: its cell does.)
+    home: Runtime | None = (
+        cell.runtime if cell is not None else getattr(ref.endpoint, "runtime", None)
+    )
+    if home is not None and home.thread != runtime.thread:
         raise ValueError(
             f"{what} takes a ref to an actor that runtime {runtime.node!r} can tell; "
-            f"{ref!r} belongs to another runtime (node {cell.runtime.node!r}) in another "
+            f"{ref!r} belongs to another runtime (node {home.node!r}) in another "
             f"thread{remedy}"
         )
 

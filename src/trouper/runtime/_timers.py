@@ -51,8 +51,9 @@ def start_timer(
     A tell that raises (a consistent-hash pool's ``key``) ends the timer and
     fails its actor with the error, as a handler's tell would. Called from
     outside the runtime's Trio run (another thread) it raises ``RuntimeError``
-    and schedules nothing; given a ref of a runtime in another thread (which
-    no tell from this one reaches), ``ValueError``, and schedules nothing.
+    and schedules nothing; given a ref of a runtime in another thread (an actor
+    of it, or a remote actor's ref it made: no tell from this thread goes
+    through either), ``ValueError``, and schedules nothing.
     """
     what = "send_later" if interval is None else "every"
     cell.runtime.check_thread(what)
