@@ -19,10 +19,10 @@ the same view cost one tree between them. So an update is bounded in size
 messages the actors handle. The page's view
 state (open nodes, pages) is in the stream's query: changing it reopens the
 stream, with the feed cursor (``since``) so that nothing is missed.
-Closing the view closes the ticker, which ends every stream; the server waits
-for their answers to complete (``Ticker.all_answered``) before it tells
-Hypercorn that it terminates, so that each connection then ends as after any
-answer.
+Closing the view closes the ticker, which ends every stream with its last
+chunk (as does an error in a stream's body, which is then logged); the server
+has told Hypercorn that it terminates, so each connection closes once its
+answer is complete.
 
 Safety: the page and the API only read. ``POST /api/stop/{path}`` and
 ``/api/restart/{path}`` answer 403 unless the view was served with
@@ -40,8 +40,7 @@ import ipaddress
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -117,8 +116,7 @@ class Ticker:
     sample finds no stream waiting for the next one, the ticker idles until a
     stream waits again (and no sooner than an interval after the last sample).
     ``refresh()`` samples at once for an answer that reads the last sample, if
-    that is older than an interval. ``close()`` ends the streams;
-    ``all_answered()`` waits until their answers are complete.
+    that is older than an interval. ``close()`` ends the streams.
     """
 
     def __init__(self, observer: Observer, interval: float) -> None:
@@ -132,8 +130,6 @@ class Ticker:
         self._scope = trio.CancelScope()  # the running loop's scope, cancelled by close()
         self._wanted = trio.Event()  # set when a stream waits (the idle ticker resumes)
         self._sampled_at = -math.inf  # Trio's clock at the last sample
-        self._answering = 0  # update streams whose answers are not complete yet
-        self._answered = trio.Event()  # set (and replaced) when _answering drops to 0
 
     async def run(self) -> None:
         """Sample every ``interval`` seconds while a stream waits, until closed."""
@@ -174,23 +170,6 @@ class Ticker:
         self.closed = True
         self._scope.cancel()
         self._tick.set()
-
-    @contextmanager
-    def answering(self) -> Iterator[None]:
-        """Count an update stream's answer as being sent for the duration of the block."""
-        self._answering += 1
-        try:
-            yield
-        finally:
-            self._answering -= 1
-            if not self._answering:
-                self._answered.set()
-                self._answered = trio.Event()
-
-    async def all_answered(self) -> None:
-        """Wait until no update stream's answer is being sent (once closed: they all end)."""
-        while self._answering:
-            await self._answered.wait()
 
 
 class _LoopbackOnly:
@@ -367,7 +346,6 @@ def make_app(
         )
         return _EventStream(
             updates,
-            ticker,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -444,27 +422,11 @@ class _EventStream(StreamingResponse):
     tells the app ``http.disconnect`` and, once the server is closing, closes the
     socket: the listener's cancel then cut that close short, and the connection
     stayed open until the view's shutdown grace ran out. Here the listener is
-    stopped before the last send. The answer counts as one the ticker's
-    ``all_answered()`` waits for. An error of the body ends the answer as well,
+    stopped before the last send. An error of the body ends the answer as well,
     with its last chunk, and is raised then.
     """
 
-    def __init__(
-        self,
-        content: AsyncIterator[str],
-        ticker: Ticker,
-        *,
-        media_type: str,
-        headers: Mapping[str, str],
-    ) -> None:
-        super().__init__(content, media_type=media_type, headers=headers)
-        self.ticker = ticker  # counts this answer while it is sent
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        with self.ticker.answering():
-            await self._answer(receive, send)
-
-    async def _answer(self, receive: Receive, send: Send) -> None:
         try:
             await self._stream(receive, send)
         except BaseExceptionGroup as group:

@@ -6,7 +6,7 @@ import errno
 import logging
 import math
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from typing import TYPE_CHECKING, cast
 
@@ -176,9 +176,7 @@ async def open_view(
     # update streams on each connection, and max_connections would bound nothing.
     config.h2_max_concurrent_streams = 1
     sock = _bound(host, port)
-    server = _Server(
-        cast("ASGIFramework", app), config, sock, max_connections, shutdown, ticker.all_answered
-    )
+    server = _Server(cast("ASGIFramework", app), config, sock, max_connections, shutdown)
     with observer, closing(sock):  # (closed by the server once it runs; twice does no harm)
         try:
             async with trio.open_nursery() as nursery:
@@ -212,10 +210,11 @@ class _Server:
     and hands each one under the cap to Hypercorn's ``TCPServer``, as
     Hypercorn's worker does. ``close()`` stops accepting (the listening socket
     closes at once: a connection the kernel would queue is refused instead) and
-    drops the connections being refused; the ones served then get ``shutdown``
-    seconds to finish (Hypercorn's graceful shutdown), after which they are cancelled, and
-    the sockets of any still open are closed under them (a cancel does not reach
-    Hypercorn's writes, which are shielded). Only ``close()`` (or a failure)
+    drops the connections being refused; the ones served then close once their
+    answer is complete (Hypercorn's graceful shutdown; a request a client sent
+    behind it is not answered), within ``shutdown`` seconds, after which they
+    are cancelled, and the sockets of any still open are closed under them (a
+    cancel does not reach Hypercorn's writes, which are shielded). Only ``close()`` (or a failure)
     ends ``run()``: a cancel from outside does not reach the connections, so
     that they close as on ``close()``, streams ended with their last chunk.
     """
@@ -227,7 +226,6 @@ class _Server:
         sock: socket.socket,
         max_connections: int,
         shutdown: float,
-        answered: Callable[[], Awaitable[None]],
     ) -> None:
         self._app = ASGIWrapper(app)  # the app, as Hypercorn's protocols call it
         self._config = config  # Hypercorn's options (timeouts, logs)
@@ -244,7 +242,6 @@ class _Server:
         self._busy = _busy_answer(max_connections)  # the whole 503 answer
         self._accepting = trio.CancelScope()  # the accept loop's, cancelled by close()
         self._shutdown = shutdown  # seconds connections get to finish after close()
-        self._answered = answered  # waits until the app's streams, told to end, have ended
 
     def close(self) -> None:
         """Stop accepting; connections being served get ``shutdown`` seconds to finish."""
@@ -281,20 +278,17 @@ class _Server:
                 with self._accepting:
                     await self._accept(listener, connections)
             finally:
+                # Told before the streams end (ticker.close() woke them with this task, and
+                # the set has no checkpoint), each connection closes once its answer is
+                # complete: a request the client sent behind it is never answered, rather
+                # than answered or cut by chance (Hypercorn's idle close racing with it).
+                # (_Served ends the task of such a connection, whose reader Hypercorn
+                # leaves parked on that request.)
+                await self._context.terminated.set()
                 # No connection is taken from now on: one the kernel queued would wait
-                # unserved through the grace below, then be reset.
+                # unserved through the shutdown grace, then be reset.
                 await listener.aclose()
                 deadline = trio.current_time() + self._shutdown
-                if self._accepting.cancel_called:  # (closing, not failing)
-                    # The streams' answers complete before Hypercorn hears that the server
-                    # terminates: a connection that completes an answer after that closes
-                    # its socket but, if the client sent a request behind it, leaves its
-                    # reader parked until cancelled (Hypercorn 0.18), which held the close
-                    # for the whole grace. Completed before, each connection is kept alive,
-                    # then closed as idle.
-                    with trio.CancelScope(deadline=deadline, shield=True):
-                        await self._answered()
-                await self._context.terminated.set()
                 connections.cancel_scope.deadline = deadline
                 connections.start_soon(self._cut_late, deadline)
 
@@ -335,13 +329,15 @@ class _Server:
 
     async def _serve(self, stream: trio.SocketStream) -> None:
         try:
-            await TCPServer(
-                self._app,
-                self._config,
-                self._context,
-                ConnectionState({}),
-                stream,  # type: ignore[arg-type]  # (typed for TLS; plain streams are handled)
-            )
+            with trio.CancelScope() as connection:
+                await TCPServer(
+                    self._app,
+                    self._config,
+                    self._context,
+                    ConnectionState({}),
+                    # (typed for TLS streams; a plain one is served as a socket's)
+                    _Served(stream, connection, self._context),  # type: ignore[arg-type]
+                )
         finally:
             try:
                 # (as trio.serve_listeners: TCPServer's own close is lost if cancelled)
@@ -373,6 +369,48 @@ class _Server:
         finally:
             self._refusals.discard(refusal)
             await trio.aclose_forcefully(stream)
+
+
+class _Served:
+    """A served connection's stream, which ends the connection's task if closed in the close.
+
+    Hypercorn 0.18 closes a connection whose answer completes once the server
+    terminates, but if its client sent a request behind that answer, leaves the
+    connection's reader parked on it (h11 paused, waiting to be told it may read)
+    until it is cancelled: that held the view's close for its whole grace. Nothing
+    more can be sent or read on a closed socket, so its task is cancelled then.
+    (Before the server terminates, Hypercorn closes a connection only once its
+    answers are done with, or its client is gone; its task ends by itself.)
+    It has what Hypercorn uses of a plain ``trio.SocketStream`` (no TLS).
+    """
+
+    def __init__(
+        self, stream: trio.SocketStream, connection: trio.CancelScope, context: WorkerContext
+    ) -> None:
+        self.socket = stream.socket  # (Hypercorn reads the addresses of both ends here)
+        self._stream = stream  # the accepted connection; the server closes it again after
+        self._connection = connection  # the scope of the connection's task
+        self._context = context  # says whether the server terminates
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Receive from the client, as ``trio.SocketStream.receive_some``."""
+        return await self._stream.receive_some(max_bytes)
+
+    async def send_all(self, data: bytes) -> None:
+        """Send to the client, as ``trio.SocketStream.send_all``."""
+        await self._stream.send_all(data)
+
+    async def send_eof(self) -> None:
+        """Close the sending side, as ``trio.SocketStream.send_eof``."""
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        """Close the connection; once the server terminates, end its task too."""
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._context.terminated.is_set():
+                self._connection.cancel()
 
 
 def _busy_answer(max_connections: int) -> bytes:
