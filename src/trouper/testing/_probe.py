@@ -151,6 +151,27 @@ def _is_union(matcher: Matcher) -> bool:
     return isinstance(matcher, types.UnionType) or typing.get_origin(matcher) is typing.Union
 
 
+def _check_matcher(method: str, matcher: Matcher) -> None:
+    """Refuse a parameterized generic (``list[int]``, ``Box[int]``), also as a union member.
+
+    Such a matcher is callable, so it would be taken for a predicate: calling it
+    builds a value of the message (``list[int]("ab")``), which is truthy, and a
+    message of another type would match.
+
+    Raises:
+        TypeError: ``matcher`` is one, or a union holds one.
+    """
+    for member in typing.get_args(matcher) if _is_union(matcher) else (matcher,):
+        origin = typing.get_origin(member)
+        if origin is None:
+            continue
+        instead = f"expect {origin.__qualname__}, or " if isinstance(origin, type) else ""
+        raise TypeError(
+            f"{method}({matcher!r}): {member!r} is a parameterized generic, which cannot be "
+            f"matched (isinstance cannot check its parameters): {instead}pass a predicate"
+        )
+
+
 def _describe(matcher: Matcher) -> str:
     if isinstance(matcher, type):
         return f"a {matcher.__qualname__}"
@@ -263,7 +284,10 @@ class TestProbe(ActorRef[object]):
             AssertionError: nothing arrived within ``within`` seconds, or the next
                 message does not match; the message lists what arrived.
             ValueError: ``within`` is not a number of seconds >= 0.
+            TypeError: ``matcher`` is a parameterized generic (``list[int]``,
+                ``Box[int]``), or a union holds one: ``isinstance`` cannot check it.
         """
+        _check_matcher("expect", matcher)
         received = await self._next(_deadline(within))
         if received is None:
             raise self._failure(_describe(matcher), within, [])
@@ -333,7 +357,9 @@ class TestProbe(ActorRef[object]):
         Raises:
             AssertionError: none did within ``within`` seconds; the skipped ones are listed.
             ValueError: ``within`` is not a number of seconds >= 0.
+            TypeError: ``predicate`` is a parameterized generic, as for ``expect``.
         """
+        _check_matcher("fish_for", predicate)
         deadline = _deadline(within)
         skipped: list[Received] = []
         with self._put_back_if_cancelled(skipped):
