@@ -139,6 +139,46 @@ async def test_an_actor_ended_while_its_grandchild_starts_fails_nothing(
     assert "failed" not in caplog.text
 
 
+class SpawnsTopLevel(Actor):
+    """Asked ``SpawnSlow``, spawns a top-level actor that never starts (``rt.spawn``)."""
+
+    def __init__(self, rt: trouper.Runtime, journal: list[str]) -> None:
+        self.rt = rt
+        self.journal = journal
+
+    @handler
+    async def spawn_slow(self, message: SpawnSlow) -> None:
+        await self.rt.spawn(NeverStarts)
+
+    async def on_stop(self) -> None:
+        self.journal.append(f"on_stop at {trio.current_time()}")
+
+
+async def test_closing_while_a_handler_spawns_a_top_level_actor_fails_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The close stops the new actor first (last started); its spawn's refusal is no failure."""
+    events: list[ActorEvent] = []
+    raised: list[type[BaseException]] = []
+    journal: list[str] = []
+    async with trio.open_nursery() as nursery, trouper.open_runtime() as rt:
+        rt.events.listen(events.append, kinds=[EventKind.FAILED])
+        ref = await rt.spawn(SpawnsTopLevel, rt, journal)
+
+        async def ask() -> None:
+            try:
+                await ref.ask(SpawnSlow())
+            except Exception as error:
+                raised.append(type(error))
+
+        nursery.start_soon(ask)
+        await trio.testing.wait_all_tasks_blocked()
+    assert raised == [trouper.ActorStopped]
+    assert events == []
+    assert "failed" not in caplog.text
+    assert journal == ["on_stop at 5.0"]
+
+
 async def test_the_same_as_when_its_handler_is_cut_off_elsewhere() -> None:
     """What an ask gets when the stop cuts a handler off in a sleep (the reference)."""
     events: list[ActorEvent] = []

@@ -1065,27 +1065,42 @@ class Cell:
             self._stopped_start = waited
             waited.command(Command.STOP)
 
-    def _cut_by_own_end(self, error: BaseException) -> bool:
-        """Whether ``error`` is a ``spawn``'s refusal of the child this actor's end stopped.
+    def _cut_by_own_end(self, error: BaseException, *, hook: bool = False) -> bool:
+        """Whether ``error`` is this actor's end (or the runtime's close) refusing what it did.
 
-        That child was stopped only because this actor ends (``_stop_starting_child``):
-        the handler (or hook) raising it is cut off by the end, as a deadline cuts
-        one off, not failed. Its asker gets ``ActorStopped`` and no failure is
-        reported, whichever way ``spawn`` said it (``ActorStopped`` with the child's
-        address; ``RuntimeClosed`` when the runtime's close is the end).
+        Such a refusal cuts the running handler (or start hook) off, as a
+        deadline does; it is no failure: its asker gets ``ActorStopped`` and no
+        failure is reported. It is ``spawn``'s refusal of the child this actor's
+        end stopped (``_stop_starting_child``): ``ActorStopped`` with that child's
+        address; or ``RuntimeClosed`` while the runtime closes, once this actor's
+        end is pending or, for a handler, its supervisor stops its children for
+        good (the close stopped first the actor a ``rt.spawn`` of its handler was
+        starting, the last one started): no decision is to be made then, and the
+        actor waits for its stop (``_leave_cut_off``).
         """
-        child = self._stopped_start
-        if child is None or self._pending not in _ENDING:
-            return False
+        ending = self._pending in _ENDING
         if isinstance(error, RuntimeClosed):
-            return self.runtime.closed
-        return isinstance(error, ActorStopped) and error.address == child.address
+            return self.runtime.closed and (ending or (not hook and self.parent.closing))
+        child = self._stopped_start
+        return (
+            ending
+            and child is not None
+            and isinstance(error, ActorStopped)
+            and error.address == child.address
+        )
 
-    def _cut_by_end(self, envelope: Ask | None) -> _Next:
-        """Leave serving as a handler cut off by the pending end (``_cut_by_own_end``)."""
+    def _leave_cut_off(self, envelope: Ask | None) -> _Next:
+        """Leave serving after a handler was cut off by a refusal (``_cut_by_own_end``).
+
+        Without an end pending (its supervisor is stopping its children for
+        good), the actor exits: its exit is dropped as the supervisor closes,
+        and it parks, taking no message, until its stop comes in its turn.
+        """
         self.current = None
         if envelope is not None:
             envelope.settle(outcome.Error(ActorStopped(self.address)))
+        if self._pending is None:
+            self._pending = Command.EXIT
         return self._leave_serving()
 
     def cut_running_at(self, deadline: float) -> None:
@@ -1524,7 +1539,7 @@ class Cell:
                 finally:
                     self._starting = None
         except Exception as error:
-            if self._cut_by_own_end(error):
+            if self._cut_by_own_end(error, hook=True):
                 # Cut off by its end as in a cycle of waits (below): not started, its
                 # STOP or TERMINATE pending, no failure (nor StartFailed for a spawner).
                 self._stopped_start = None
@@ -1782,13 +1797,13 @@ class Cell:
                     await pause
             result = await handler(instance, message)
         except Exception as error:
-            if self._stopped_start is not None and self._cut_by_own_end(error):
+            if self._cut_by_own_end(error):
                 if instruments.handler_finished:
-                    cut = ActorStopped(self.address)
-                    instruments.finished(self, message, contexts, cut, cut_by=self._pending)
+                    cut, by = ActorStopped(self.address), self._pending or Command.STOP
+                    instruments.finished(self, message, contexts, cut, cut_by=by)
                 if settles:
                     self._return_item(item)
-                return self._cut_by_end(envelope)
+                return self._leave_cut_off(envelope)
             self.current = None
             if instruments.handler_finished:
                 instruments.finished(self, message, contexts, error)
@@ -1930,8 +1945,8 @@ class Cell:
             )
 
     def _handler_failed(self, error: Exception, message: object, envelope: Ask | None) -> _Next:
-        if self._stopped_start is not None and self._cut_by_own_end(error):
-            return self._cut_by_end(envelope)
+        if self._cut_by_own_end(error):
+            return self._leave_cut_off(envelope)
         if envelope is not None:
             failure = HandlerError(self.address, describe(error))
             failure.__cause__ = error
