@@ -108,10 +108,12 @@ class RemoteEndpoint:
 
     - ``send`` / ``send_nowait`` (``tell``, ``tell_nowait``): encode the message
       and queue it in this node's outbox, in order with everything else the
-      node sends to that actor; a burst of tells leaves as one NATS message
-      once the sender yields. ``True`` means *handed on*: queued to be written
-      to the server, at most once, not that it reached the actor. FIFO holds
-      per sender and receiver. ``False``: the node is known to be gone, or
+      node sends to that node's actors; a burst of tells to one actor leaves as
+      one NATS message once the sender yields. ``True`` means *handed on*:
+      queued to be written to the server, at most once, not that it reached the
+      actor. FIFO holds per sender and receiver, whichever refs the sender uses
+      (one by registered name and one by path reach the actor in the order
+      told). ``False``: the node is known to be gone, or
       this node has left the cluster; the message became a dead letter ("node
       unreachable"), as it does later if it cannot be written at all.
       ``send`` checks for cancellation on every call and yields once per 64

@@ -4,11 +4,17 @@ Theory of operation
 -------------------
 Tells, asks, answers, topic publishes and control messages of a node leave through one
 queue of *batches*, each one NATS message to one subject. A tell goes into
-its target's *open* batch (one per subject, still taking entries), so a
-burst of tells to one actor costs NATS one message, not one per tell; a
+its target's *open* batch (still taking entries), so a burst of tells to
+one actor costs NATS one message, not one per tell. A node has at most one
+open batch, the last queued for it: a tell to another of its subjects starts
+a new one, so what a node sends to another leaves in the order it was made,
+whatever subject it names (two refs to one actor, by its registered name and
+by its path, have two; and the receiver reads the sender's one sequence of
+numbers per node in order, or it would count gaps that are no loss). A
 batch closes when it reaches ``BATCH_BYTES``, when an ask joins it (the
 ask is its last entry, and the NATS message's reply subject is the ask's),
-when it is published, or when a topic publish is queued after it (an actor
+when it is published, when a tell or ask to another subject of its node is
+queued after it, or when a topic publish is queued after it (an actor
 both told and subscribed gets them in the order they were sent). One task,
 ``run``, publishes the queue in order whenever it has something (it is
 woken when the queue stops being empty, so it runs once the sender
@@ -144,8 +150,8 @@ class Outbox:
         self._queue: deque[Batch] = deque()
         # Batches not yet published, oldest first.
         self._open: dict[str, Batch] = {}
-        # The batch of each subject still taking tells (always also in _queue; a frame,
-        # so its data is a bytearray that the tells are added to).
+        # The batch still taking tells of each node (by name): the last one queued for it,
+        # always also in _queue; a frame, so its data is a bytearray the tells are added to.
         self._queued = 0
         # Bytes in _queue.
         self._lot = ParkingLot()
@@ -169,12 +175,15 @@ class Outbox:
     def tell(
         self, subject: str, address: Address, head: bytes, seq: int, blob: bytes, message: object
     ) -> None:
-        """Queue a tell: into ``subject``'s open batch, or a new one."""
-        batch = self._open.get(subject)
-        if batch is None or len(batch.data) + _ENTRY_HEAD + len(blob) > self._limit():
-            if batch is not None:
-                del self._open[subject]
-            batch = self._open[subject] = self._new(subject, address, bytearray(head))
+        """Queue a tell: into its node's open batch if that is ``subject``'s, or a new one."""
+        node = address.node
+        batch = self._open.get(node)
+        if (
+            batch is None
+            or batch.subject != subject
+            or len(batch.data) + _ENTRY_HEAD + len(blob) > self._limit()
+        ):
+            batch = self._open[node] = self._new(subject, address, bytearray(head))
         data = batch.data
         before = len(data)
         data += _pack_entry(seq, len(blob))
@@ -198,11 +207,13 @@ class Outbox:
     ) -> None:
         """Queue an ask (it ends ``subject``'s open batch) or a tell with headers (alone).
 
-        An ask's frame ends with its ``token`` (8 bytes), which the answer carries back.
+        Either closes its node's open batch. An ask's frame ends with its
+        ``token`` (8 bytes), which the answer carries back.
         """
-        batch = self._open.pop(subject, None)
+        batch = self._open.pop(address.node, None)
         if (
             batch is None
+            or batch.subject != subject
             or headers is not None
             or len(batch.data) + _ENTRY_HEAD + len(blob) + _TOKEN > self._limit()
         ):
@@ -254,8 +265,9 @@ class Outbox:
 
     def seal(self, prefix: str) -> None:
         """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
-        for subject in [subject for subject in self._open if subject.startswith(prefix)]:
-            del self._open[subject]
+        for node, batch in list(self._open.items()):
+            if batch.subject.startswith(prefix):
+                del self._open[node]
 
     def drop(self, prefix: str) -> None:
         """Take the batches for subjects under ``prefix`` off the queue, as lost (a node gone).
@@ -271,8 +283,8 @@ class Outbox:
         # The new queue first: a dead letter's listener may queue more.
         self._queue = deque(batch for batch in queue if not batch.subject.startswith(prefix))
         for batch in dropped:
-            if self._open.get(batch.subject) is batch:
-                del self._open[batch.subject]
+            if self._open.get(batch.address.node) is batch:
+                del self._open[batch.address.node]
             self._queued -= len(batch.data)
             self._done_count += 1
         for batch in dropped:
@@ -323,8 +335,8 @@ class Outbox:
     def _done(self, batch: Batch) -> None:
         self._queue.popleft()
         self._done_count += 1
-        if self._open.get(batch.subject) is batch:
-            del self._open[batch.subject]
+        if self._open.get(batch.address.node) is batch:
+            del self._open[batch.address.node]
         self._queued -= len(batch.data)
         if self._room and not self.full:
             self._room.unpark_all()
