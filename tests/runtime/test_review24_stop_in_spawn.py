@@ -179,6 +179,55 @@ async def test_closing_while_a_handler_spawns_a_top_level_actor_fails_nothing(
     assert journal == ["on_stop at 5.0"]
 
 
+@attrs.frozen
+class SpawnLater:
+    pass
+
+
+class Keeper(Actor):
+    """Has a child from the start (so no stop deadline of its own); asked ``SpawnLater``,
+    spawns a child that never starts after 2 s."""
+
+    async def on_start(self) -> None:
+        await self.ctx.spawn(Parent)
+
+    @handler
+    async def spawn_later(self, message: SpawnLater) -> None:
+        await trio.sleep(2)
+        await self.ctx.spawn(NeverStarts)
+
+
+@pytest.mark.parametrize("how", ["stop", "restart"])
+async def test_a_spawn_begun_after_the_end_began_does_not_hold_it(
+    how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ended at 1, its handler spawns at 2 a child that never starts: over at 7, not never."""
+    events: list[ActorEvent] = []
+    raised: list[type[BaseException]] = []
+    async with trouper.open_runtime() as rt:
+        rt.events.listen(events.append, kinds=[EventKind.FAILED])
+        keeper = await rt.spawn(Keeper)
+
+        async def ask() -> None:
+            try:
+                await keeper.ask(SpawnLater())
+            except Exception as error:
+                raised.append(type(error))
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ask)
+                await trio.sleep(1)
+                if how == "stop":
+                    await rt.stop(keeper)
+                else:
+                    await rt.restart(keeper)
+        assert trio.current_time() == 7.0
+    assert raised == [trouper.ActorStopped]
+    assert events == []
+    assert "failed" not in caplog.text
+
+
 async def test_the_same_as_when_its_handler_is_cut_off_elsewhere() -> None:
     """What an ask gets when the stop cuts a handler off in a sleep (the reference)."""
     events: list[ActorEvent] = []

@@ -1386,6 +1386,12 @@ class Cell:
             return Abort.SUCCEEDED
 
         with self.waited_on():
+            owner = self.parent.owner
+            if owner is not None and owner._pending in _ENDING:
+                # The owner's end began before its handler (or hook) came to wait here:
+                # stopped now, as when the end comes during the wait, so that the
+                # child's own shutdown bounds the start the end would wait for.
+                owner._stop_starting_child()
             await wait_task_rescheduled(abort)
 
     def _release_spawner(self, result: outcome.Outcome[None]) -> None:
