@@ -381,7 +381,13 @@ class Parser:
                     total = -1
                 start = end + 2
                 stop = start + total
-                if total >= 0 and len(buf) >= stop + 2 and buf.startswith(b"\r\n", stop):
+                # An empty subject ("MSG  1 2") takes _msg_line too, which refuses it.
+                if (
+                    total >= 0
+                    and subject
+                    and len(buf) >= stop + 2
+                    and buf.startswith(b"\r\n", stop)
+                ):
                     self._pos = self._scan = stop + 2
                     payload = self._copy(buf, start, stop)
                     return _new_msg_event((sid, subject, reply, payload, None, None, ""))
