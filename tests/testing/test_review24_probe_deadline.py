@@ -85,3 +85,22 @@ async def test_a_message_after_the_deadline_is_not_taken(runtime: trouper.Runtim
     with pytest.raises(AssertionError, match=r"within 0\.5s \(now t=0\.5000\).*\n  nothing$"):
         await p.expect(Hello, within=0.5)
     assert await p.expect(Hello, within=0.5) in (Hello(1), Hello(2))
+
+
+async def test_a_task_that_never_waits_does_not_hang_a_wait_at_its_deadline(
+    runtime: trouper.Runtime,
+) -> None:
+    """Beside a task looping on checkpoints, ``expect_no_message(within=0)`` still returns."""
+    p = TestProbe(runtime)
+
+    async def spin() -> None:
+        while True:
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(spin)
+        await p.expect_no_message(within=0)
+        await p.tell(Hello(3))
+        with pytest.raises(AssertionError, match=r"expected no message within 0s"):
+            await p.expect_no_message(within=0)
+        nursery.cancel_scope.cancel()

@@ -24,11 +24,10 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import trio
-import trio.testing
 
 from trouper.runtime import ActorEvent, DeadLetter, EventKind, Runtime, open_runtime
 from trouper.testing._probe import TestProbe
-from trouper.testing._virtual_time import run_on_virtual_time
+from trouper.testing._virtual_time import SETTLE_STEPS, run_on_virtual_time, settle
 
 _FIXTURES = frozenset({"runtime", "probe"})
 
@@ -114,7 +113,7 @@ async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
             rt.events.listen(failures.append, kinds=[EventKind.FAILED])
             rt.dead_letters.listen(dead_letters.append)
             yield rt
-        spinning = await _settle()
+        spinning = await settle()
     finally:
         trio.lowlevel.remove_instrument(starts)
     # New tasks, not a difference of counts: the test's task, which ended meanwhile,
@@ -156,10 +155,6 @@ def _tasks() -> set[trio.lowlevel.Task]:
         tasks.add(task)
         stack.extend(child for nursery in task.child_nurseries for child in nursery.child_tasks)
     return tasks
-
-
-SETTLE_STEPS = 10_000
-"""Task steps the leak check waits for tasks to end or wait; a task still stepping never waits."""
 
 
 class _Starts(trio.abc.Instrument):
@@ -211,50 +206,6 @@ def _ancestors(task: trio.lowlevel.Task) -> list[trio.lowlevel.Task]:
         found.append(nursery.parent_task)
         nursery = nursery.parent_task.parent_nursery
     return found
-
-
-class _Spins(trio.abc.Instrument):
-    """Counts task steps for ``_settle`` and cuts its wait short past ``SETTLE_STEPS``."""
-
-    def __init__(self, waiter: trio.lowlevel.Task, scope: trio.CancelScope) -> None:
-        self.waiter = waiter
-        # The task that waits: its own steps do not count.
-        self.scope = scope
-        # Around the wait: cancelled past the bound.
-        self.steps = 0
-        self.last: dict[trio.lowlevel.Task, int] = {}
-        # The step at which each task last stepped.
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        if task is self.waiter:
-            return
-        self.steps += 1
-        self.last[task] = self.steps
-        if self.steps == SETTLE_STEPS:
-            self.scope.cancel()
-
-    def spinning(self) -> set[trio.lowlevel.Task]:
-        """The tasks that stepped near the bound: they never wait."""
-        if self.steps < SETTLE_STEPS:
-            return set()
-        return {task for task, step in self.last.items() if step > SETTLE_STEPS // 2}
-
-
-async def _settle() -> set[trio.lowlevel.Task]:
-    """Wait until every other task waits, for at most ``SETTLE_STEPS`` of their steps.
-
-    A task that loops on checkpoints without ever waiting would keep
-    ``wait_all_tasks_blocked`` (and virtual time) from ever going on. Return
-    the tasks still stepping when the bound cut the wait short.
-    """
-    with trio.CancelScope() as scope:
-        spins = _Spins(trio.lowlevel.current_task(), scope)
-        trio.lowlevel.add_instrument(spins)
-        try:
-            await trio.testing.wait_all_tasks_blocked()
-        finally:
-            trio.lowlevel.remove_instrument(spins)
-    return spins.spinning()
 
 
 @pytest.fixture
