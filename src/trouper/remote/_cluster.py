@@ -880,7 +880,7 @@ class Cluster:
             self._tell_lost_replies()
             for peer in self._peers.values():
                 for watch in peer.watches.values():
-                    self._start(self._establish_watch, peer, watch)
+                    self._establish_watch(peer, watch)
                 if peer.state is Liveness.ALIVE:  # a terminated this node sent may be lost too
                     self._recheck(peer, forgot=False)
         elif isinstance(event, Closed):
@@ -1041,7 +1041,7 @@ class Cluster:
         watch = peer.watches.get(address.path)
         if watch is None:
             watch = peer.watches[address.path] = _Watch(endpoint)
-            self._start(self._establish_watch, peer, watch)
+            self._establish_watch(peer, watch)
         watch.watchers[watcher] = None
 
     def _unwatch(self, endpoint: RemoteEndpoint, watcher: Watcher) -> None:
@@ -1055,38 +1055,47 @@ class Cluster:
             del peer.watches[address.path]
             self._control(address.node, ["unwatch", self.node, address.path])
 
-    async def _establish_watch(self, peer: Peer, watch: _Watch) -> None:
+    def _establish_watch(self, peer: Peer, watch: _Watch) -> None:
         """Ask the watched actor's node to tell this node when the actor stops.
 
-        The request goes through the outbox, in order with the unwatches (and
-        ``recheck``) to that node: one that overtook an earlier unwatch would
-        have its proxy dropped there, and one overtaken by a later unwatch
-        would leave a proxy that watches for nobody. The answer comes on a
-        subject of its own (``P.node.<this node>.<token>``).
+        The request is queued now, in the outbox, in order with the tells,
+        unwatches (and ``recheck``) to that node: a tell made right after the
+        watch (which may stop the actor) must not overtake it, one that overtook
+        an earlier unwatch would have its proxy dropped there, and one overtaken
+        by a later unwatch would leave a proxy that watches for nobody. A task
+        waits for the answer, which comes on a subject of its own
+        (``P.node.<this node>.<token>``).
         """
         client = self._client
         outbox = self._outbox
         address = watch.endpoint.address
         if client is None or outbox is None or peer.watches.get(address.path) is not watch:
-            return  # left, or unwatched before the request could go: asking would leak a proxy
+            return  # left, or unwatched meanwhile: asking would leak a proxy
         self._tokens = token = self._tokens + 1
         answer = self._watch_answers[token] = Pending(address)
-        try:
-            await self._await_watch(client, outbox, peer, watch, token, answer)
-        finally:
-            del self._watch_answers[token]
-
-    async def _await_watch(
-        self, client: Client, outbox: Outbox, peer: Peer, watch: _Watch, token: int, answer: Pending
-    ) -> None:
-        address = watch.endpoint.address
         prefix = self._prefix
         outbox.raw(
             f"{prefix}.node.{peer.node}",
             pack(["watch", self.node, address.path]),
+            to=peer.node,
             reply=f"{prefix}.node.{self.node}.{token}",
             pending=answer,
         )
+        self._start(self._await_watch, client, outbox, peer, watch, token, answer)
+
+    async def _await_watch(
+        self, client: Client, outbox: Outbox, peer: Peer, watch: _Watch, token: int, answer: Pending
+    ) -> None:
+        """Wait for the answer to watch request ``token`` (``_establish_watch``), act on it."""
+        try:
+            await self._watch_answered(client, outbox, peer, watch, answer)
+        finally:
+            del self._watch_answers[token]
+
+    async def _watch_answered(
+        self, client: Client, outbox: Outbox, peer: Peer, watch: _Watch, answer: Pending
+    ) -> None:
+        address = watch.endpoint.address
         # The node has its time to answer from when the request is written, not from when it
         # joined this node's backlog (a full write buffer): else that is reported as its silence.
         with suppress(NatsError):  # (cut off: the answer fails, and the reconnect asks again)
@@ -1178,7 +1187,7 @@ class Cluster:
         """Send a control message in order with this node's tells to ``node``."""
         outbox = self._outbox
         if outbox is not None:
-            outbox.raw(f"{self._prefix}.node.{node}", pack(message))
+            outbox.raw(f"{self._prefix}.node.{node}", pack(message), to=node)
 
     def _on_control(self, msg: Msg) -> None:
         try:
@@ -1219,7 +1228,7 @@ class Cluster:
             for proxy in self._proxies.pop(node, {}).values():
                 proxy.ref.endpoint.unwatch(proxy)
         for watch in peer.watches.values():
-            self._start(self._establish_watch, peer, watch)
+            self._establish_watch(peer, watch)
 
     def _watched_from(self, node: str, path: str, msg: Msg) -> None:
         ref = self._find_local(path)

@@ -235,6 +235,7 @@ class Outbox:
         subject: str,
         payload: bytes,
         *,
+        to: str | None = None,
         reply: str | None = None,
         pending: Pending | None = None,
         answer: Reply | None = None,
@@ -242,10 +243,14 @@ class Outbox:
     ) -> None:
         """Queue a message that is no frame (an answer, a control message, a publish), in order.
 
+        With ``to``, a control message for that node: its open batch closes, so
+        that the tells queued after this go after it (a watch before a tell).
         With ``reply``, a request (a watch): ``pending`` is failed if it cannot be sent.
         With ``answer``, the answer to that ask (``on_lost`` gets it back on the batch).
         With ``counted``, a message whose loss counts as unsent (an answer, a publish).
         """
+        if to is not None:
+            self._open.pop(to, None)
         batch = self._new(subject, _NOBODY, payload)
         batch.reply = reply
         batch.pending = pending
