@@ -514,7 +514,8 @@ def parse_header_block(block: bytes | bytearray) -> tuple[Headers, int | None, s
         rest = first[8:].strip()
         if rest:
             code, _, text = rest.partition(" ")
-            if code.isdigit():
+            # ASCII digits only: str.isdigit() also holds for "²" (int() refuses it) and "٥٠٣".
+            if code.isascii() and code.isdigit():
                 status = int(code)
                 description = text.strip()
         lines = lines[1:]
