@@ -1,4 +1,4 @@
-"""A ``nats-server`` binary that cannot be run is a ``NatsServerError`` naming it."""
+"""``NatsServer``: a binary that cannot run is a ``NatsServerError``; a bad port, a ValueError."""
 
 from __future__ import annotations
 
@@ -44,3 +44,15 @@ def test_a_binary_gone_before_the_start_is_a_nats_server_error(tmp_path: Path) -
     finally:
         server.close()
     assert not server.directory.exists()
+
+
+@pytest.mark.parametrize("port", [-1, 0, 65536, "4222", True, 4222.0])
+def test_a_port_that_is_not_one_is_refused_before_any_start(port: object) -> None:
+    """``port=-1`` started a server on a random port whose url said ``:-1``; 0 and others failed."""
+    with pytest.raises(
+        ValueError,
+        match=r"^port must be an int from 1 to 65535 \(None: a free one\), got "
+        + re.escape(repr(port))
+        + "$",
+    ):
+        NatsServer(port=port, jetstream=False)  # type: ignore[arg-type]

@@ -184,6 +184,13 @@ class NatsServer:
             raise ValueError("a password needs a user (user=...), got none")
         if tls_handshake_first and tls is None:
             raise ValueError("tls_handshake_first needs tls=TlsFiles(...)")
+        if port is not None and not (
+            isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
+        ):
+            # The server takes -1 for a random port: it ran where no url said (":-1").
+            raise ValueError(
+                f"port must be an int from 1 to 65535 (None: a free one), got {port!r}"
+            )
         self.binary = binary if binary is not None else find_nats_server()
         """The executable run."""
         if binary is not None:
