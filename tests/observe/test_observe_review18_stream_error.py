@@ -11,6 +11,7 @@ import logging
 
 import pytest
 import trio
+from event_clients import LAST_CHUNK
 
 import trouper
 from trouper.observe import PoolInfo, open_view
@@ -34,8 +35,11 @@ async def test_an_error_in_the_stream_body_is_logged_as_the_bare_error(
             view.observer.pools = broken  # type: ignore[method-assign]
             async with await trio.open_tcp_stream("127.0.0.1", view.port) as client:
                 await client.send_all(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                while await client.receive_some(65536):  # until the server cuts the stream
-                    pass
+                received = b""
+                while chunk := await client.receive_some(65536):  # until the stream ends
+                    received += chunk
+                    if received.endswith(LAST_CHUNK):
+                        break  # ended (61d7309): the connection stays open for the next request
     errors = [record.exc_info[1] for record in caplog.records if record.exc_info]
     assert errors
     assert all(isinstance(error, RuntimeError) for error in errors), errors
