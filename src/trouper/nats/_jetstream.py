@@ -675,7 +675,7 @@ def _check_name(what: str, name: str) -> str:
 def _decode(msg: Msg) -> dict[str, Any]:
     try:
         body = json.loads(msg.data)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested too deep: RecursionError)
         raise JetStreamError(0, 0, f"the server's answer is not JSON: {msg.data[:200]!r}") from None
     if not isinstance(body, dict):
         raise JetStreamError(0, 0, f"the server's answer is not an object: {msg.data[:200]!r}")

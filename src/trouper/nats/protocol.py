@@ -478,7 +478,7 @@ class Parser:
         if op == b"INFO":
             try:
                 info = json.loads(rest)
-            except ValueError:
+            except (ValueError, RecursionError):  # (nested too deep: RecursionError)
                 raise ProtocolError(f"INFO is not JSON: {rest[:200]!r}") from None
             if not isinstance(info, dict):
                 raise ProtocolError(f"INFO is not a JSON object: {rest[:200]!r}")
