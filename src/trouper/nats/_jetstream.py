@@ -1137,7 +1137,7 @@ class JetStream:
                 headers,
                 str(message.get("time", "")),
             )
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):  # (a "message" not an object)
             raise JetStreamError(0, 0, f"not a stored message: {str(body)[:200]!r}") from None
 
     async def delete_msg(self, stream: str, seq: int) -> bool:
