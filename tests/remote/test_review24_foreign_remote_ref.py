@@ -63,14 +63,16 @@ def _with_node_a_in_a_thread(
     transport: Nats,
     check: Callable[[list[ActorRef[object]]], None],
 ) -> None:
-    """Node ``a`` runs in a thread; ``check`` gets its refs to node ``c`` and to itself."""
+    """Node ``a`` runs in a thread; ``check`` gets its refs to node ``c`` and to a name of its own.
+
+    The second has no actor behind it yet: a ref that finds it on ``a`` when used.
+    """
     handed: queue.Queue[list[ActorRef[object]]] = queue.Queue()
     release = threading.Event()
 
     async def node_a() -> None:
         async with nodes(transport, "a") as (a,):
-            await a.spawn(Notes, [], name="here")
-            handed.put([a.remote("c", "sink"), a.remote("a", "here")])
+            handed.put([a.remote("c", "sink"), a.remote("a", "later")])
             await trio.to_thread.run_sync(release.wait, 20)
 
     thread = threading.Thread(target=trio.run, args=(node_a,))
@@ -132,3 +134,38 @@ async def test_timers_take_a_remote_ref_of_a_runtime_beside_them(transport: Nats
             with trio.fail_after(20):
                 await wait_for(lambda: len(seen) >= 3)
     assert seen[:3] == ["tick", "tick", "tick"]
+
+
+class Watches(Actor):
+    """Sent a ref, watches it; replies with what ``watch`` raised (or ``"watching"``)."""
+
+    @handler
+    async def watch_it(self, message: ActorRef) -> str:  # type: ignore[type-arg]
+        try:
+            self.ctx.watch(message)
+        except RuntimeError as error:
+            return str(error)
+        return "watching"
+
+
+def test_watch_refuses_a_remote_ref_of_a_runtime_in_another_thread(transport: Nats) -> None:
+    """``ctx.watch`` raises ``RuntimeError`` as a tell through it does; nothing is recorded.
+
+    It registered the watch in that runtime's node from this thread, queueing
+    the request on its outbox and waking its Trio task from a foreign run.
+    """
+
+    def check(refs: list[ActorRef[object]]) -> None:
+        async def main() -> None:
+            async with trouper.open_runtime(node="b") as b:
+                watcher = await b.spawn(Watches)
+                for ref in refs:
+                    assert await watcher.ask(ref) == (
+                        "watch() was called from outside the Trio run that hosts runtime 'a' "
+                        "(another thread, or asyncio code beside it); from another thread use "
+                        "rt.portal (portal.run), from asyncio code use trouper.aio"
+                    )
+
+        trio.run(main)
+
+    _with_node_a_in_a_thread(transport, check)

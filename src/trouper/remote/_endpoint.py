@@ -390,11 +390,25 @@ class RemoteEndpoint:
         return cluster._read_reply(data, address)
 
     def watch(self, watcher: Watcher) -> None:
-        """Tell ``watcher`` once when the remote actor stops, or its node is gone."""
+        """Tell ``watcher`` once when the remote actor stops, or its node is gone.
+
+        Raises:
+            RuntimeError: called from outside the runtime's Trio thread (as ``tell``).
+        """
+        runtime = self._cluster._runtime
+        if get_ident() != runtime.thread:
+            runtime.refuse_foreign_thread("watch")
         self._cluster._watch(self, watcher)
 
     def unwatch(self, watcher: Watcher) -> None:
-        """Stop telling ``watcher``."""
+        """Stop telling ``watcher``.
+
+        Raises:
+            RuntimeError: called from outside the runtime's Trio thread (as ``tell``).
+        """
+        runtime = self._cluster._runtime
+        if get_ident() != runtime.thread:
+            runtime.refuse_foreign_thread("unwatch")
         self._cluster._unwatch(self, watcher)
 
     def ref(self) -> ActorRef[object]:
