@@ -112,3 +112,45 @@ async def test_an_actor_behind_a_held_one_still_has_its_own_grace_for_on_stop() 
         closing = trio.current_time()
     assert trio.current_time() - closing == 7.0
     assert journal == ["slow stopped"]
+
+
+@attrs.frozen
+class Crash:
+    pass
+
+
+class RestartsSlowly(Actor):
+    """Crashes on ``Crash``; every instance after the first never completes ``on_start``."""
+
+    def __init__(self, starts: list[int]) -> None:
+        self.starts = starts
+
+    async def on_start(self) -> None:
+        self.starts.append(1)
+        if len(self.starts) > 1:
+            await trio.sleep_forever()
+
+    @handler
+    async def crash(self, message: Crash) -> None:
+        raise ValueError("crash")
+
+
+async def test_a_restart_held_in_on_start_has_its_grace_from_the_close_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An on_start held in a restart, behind a held actor: cut at the close's grace, 5 s."""
+    caplog.set_level(logging.CRITICAL)  # (the crash's own log is not what this test is about)
+    stopped: list[str] = []
+    closing = 0.0
+    async with trouper.open_runtime() as rt:
+        rt.events.listen(
+            lambda event: stopped.append(event.address.path), kinds=[EventKind.STOPPED]
+        )
+        restarting = await rt.spawn(RestartsSlowly, [], name="restarting")
+        held = await rt.spawn(Holder, [], "held", name="held")
+        await held.tell(Hold())
+        await restarting.tell(Crash())
+        await trio.testing.wait_all_tasks_blocked()
+        closing = trio.current_time()
+    assert trio.current_time() - closing == 5.0
+    assert stopped == ["/held", "/restarting"]
