@@ -706,7 +706,8 @@ class _MailboxEndpoint(SharingEndpoint):
             return await local.endpoint.send(message, msg_id)
         await checkpoint_if_cancelled()
         if self._staged(message, msg_id):
-            await cancel_shielded_checkpoint()
+            if self.layer.runtime.quick_op_yields():  # staged: as ``Cell.send``'s staged send
+                await cancel_shielded_checkpoint()
             return True
         await self.layer.runtime.store.submit(self._batch(message, msg_id))
         return True

@@ -659,7 +659,8 @@ class BalancingEndpoint(PoolEndpoint):
         mailbox = self.shared
         assert mailbox is not None
         if stage_if_in_transaction(mailbox, message, msg_id, partial(self._release, message)):
-            await cancel_shielded_checkpoint()
+            if runtime.quick_op_yields():  # staged: as ``Cell.send``'s staged send
+                await cancel_shielded_checkpoint()
             return True
         if runtime.special_sends and runtime.instruments.watch_sends:
             return await self._send_watched(mailbox, message, msg_id)

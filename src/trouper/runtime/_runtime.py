@@ -259,10 +259,21 @@ class Runtime:
         spawning or stopping many actors still lets other tasks run, without
         paying a scheduler round (as much work as the spawn itself) for each.
         """
+        if self.quick_op_yields():
+            await cancel_shielded_checkpoint()
+
+    def quick_op_yields(self) -> bool:
+        """Count an operation that completed at once; say whether it should yield now.
+
+        ``quick_checkpoint`` without the coroutine, for a hot path that awaits
+        ``cancel_shielded_checkpoint()`` itself when this says so: a send staged
+        in a handler's transaction (it delivers nothing before the commit).
+        """
         self._quick_ops += 1
         if self._quick_ops >= QUICK_OPS_PER_YIELD:
             self._quick_ops = 0
-            await cancel_shielded_checkpoint()
+            return True
+        return False
 
     def recount_special_sends(self) -> None:
         """Recompute ``special_sends`` (after instruments or transactions change)."""
