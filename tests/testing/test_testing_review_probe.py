@@ -96,7 +96,7 @@ async def test_expect_terminated_that_failed_stops_watching(runtime: trouper.Run
 
     p = TestProbe(runtime)
     idle = await runtime.spawn(Idle)
-    with pytest.raises(AssertionError, match=r"expected a message matching terminated_of_ref"):
+    with pytest.raises(AssertionError, match=r"expected the Terminated of /"):
         await p.expect_terminated(idle, within=1)
     await runtime.stop(idle)
     await p.expect_no_message()

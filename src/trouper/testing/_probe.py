@@ -291,13 +291,17 @@ class TestProbe(ActorRef[object]):
                 ``Box[int]``), or a union holds one: ``isinstance`` cannot check it.
         """
         _check_matcher("expect", matcher)
+        return await self._expect(matcher, _describe(matcher), within)
+
+    async def _expect(self, matcher: Matcher, expected: str, within: float) -> object:
+        """``expect``, whose failure says ``expected`` (what was awaited, in words)."""
         received = await self._next(_deadline(within))
         if received is None:
-            raise self._failure(_describe(matcher), within, [])
+            raise self._failure(expected, within, [])
         with self._put_back_if_cancelled([received]):  # a predicate that raises took nothing
             matched = _matches(matcher, received.message)
         if not matched:
-            raise self._failure(_describe(matcher), within, [received])
+            raise self._failure(expected, within, [received])
         return self._take(received)
 
     async def expect_no_message(self, *, within: float = 1.0) -> None:
@@ -423,7 +427,8 @@ class TestProbe(ActorRef[object]):
             return isinstance(message, Terminated) and message.ref == ref
 
         try:
-            message = await self.expect(terminated_of_ref, within=within)
+            expected = f"the Terminated of {ref.address.path}"
+            message = await self._expect(terminated_of_ref, expected, within)
         except BaseException:
             # Failed or cancelled: its Terminated, when it comes, is not awaited any more.
             unwatch = getattr(ref.endpoint, "unwatch", None)
