@@ -36,7 +36,8 @@ async def locate(runtime: Runtime, name: str) -> ActorRef[object] | None:
     every node at once. The deadline is the caller's cancel scope.
 
     Raises:
-        RuntimeError: the runtime has no transport.
+        RuntimeError: the runtime has no transport, or this is called from
+            outside the runtime's Trio run (another thread).
         NodeUnreachable: this node is cut off from the cluster (also when its
             connection drops while it waits: the answers may be lost).
     """

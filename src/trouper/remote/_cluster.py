@@ -538,7 +538,9 @@ class Cluster:
             ValueError: ``name`` cannot be an actor name.
             NodeUnreachable: this node is not in a cluster, or is cut off from it
                 (also when its connection drops while it waits: answers may be lost).
+            RuntimeError: called from outside the runtime's Trio run (another thread).
         """
+        self._runtime.check_thread("locate")
         check_name(name)
         local = self._runtime.lookup(name)
         if local is not None:
@@ -600,7 +602,9 @@ class Cluster:
 
         Raises:
             NodeUnreachable: this node is not in a cluster, or is cut off from it.
+            RuntimeError: called from outside the runtime's Trio run (another thread).
         """
+        self._runtime.check_thread("flush")
         client = self._connected_client(Address(self.node, "/"))
         outbox = self._outbox
         try:

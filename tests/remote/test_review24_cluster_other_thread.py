@@ -1,0 +1,77 @@
+"""Review 24: ``locate`` and ``Cluster.flush`` refuse a call from outside their runtime's thread.
+
+Both used the node's NATS connection (a new inbox and subscription, a publish,
+a flush) and its outbox from whatever Trio run awaited them, so a call from
+another thread's run worked on another run's Trio objects (an ``await`` there
+never returned, or failed inside Trio). They now raise ``RuntimeError`` naming
+the portal, as ``spawn`` and ``tell`` do, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import pytest
+import trio
+from remote_support import nodes
+
+import trouper
+from trouper import Runtime
+from trouper.remote import Nats, cluster_of
+
+pytestmark = pytest.mark.real_clock
+
+
+def _refused(what: str) -> str:
+    return (
+        f"{what}() was called from outside the Trio run that hosts runtime 'a' (another "
+        "thread, or asyncio code beside it); from another thread use rt.portal (portal.run), "
+        "from asyncio code use trouper.aio"
+    )
+
+
+def test_locate_and_flush_refuse_another_thread(transport: Nats) -> None:
+    """From another thread's Trio run: ``RuntimeError`` at once, the node unharmed."""
+    handed: queue.Queue[Runtime] = queue.Queue()
+    release = threading.Event()
+    after: list[object] = []
+
+    async def node_a() -> None:
+        async with nodes(transport, "a") as (a,):
+            handed.put(a)
+            await trio.to_thread.run_sync(release.wait, 20)
+            # Still whole: its own lookups and flushes work.
+            after.append(await trouper.remote.locate(a, "nobody"))
+            await cluster_of(a).flush()
+            after.append("flushed")
+
+    thread = threading.Thread(target=trio.run, args=(node_a,))
+    thread.start()
+    outcomes: list[str] = []
+    try:
+        a = handed.get(True, 20)
+
+        async def main() -> None:
+            with trio.fail_after(10):
+                calls: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+                    ("locate", partial(trouper.remote.locate, a, "nobody")),
+                    ("flush", cluster_of(a).flush),
+                ]
+                for what, call in calls:
+                    try:
+                        await call()
+                    except RuntimeError as error:
+                        outcomes.append(str(error))
+                    else:
+                        outcomes.append(f"{what} returned")
+
+        trio.run(main)
+    finally:
+        release.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    assert outcomes == [_refused("locate"), _refused("flush")]
+    assert after == [None, "flushed"]
