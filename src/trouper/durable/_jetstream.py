@@ -29,18 +29,23 @@ the end of the scheduler pass that staged it, or at once when someone waits
 for it): each append is a publish with acknowledgement whose ``Nats-Msg-Id``
 is its dedup key (``u:<msg_id>`` for a sender's id, ``d:<key>`` for a
 handler's derived key, ``g:<store>.<n>`` otherwise, so that publishing it
-again after a lost connection cannot store it twice); each state is a publish
-too, never sent again once a newer state of its actor was sent (stored after
-it, it would undo it): it ends as that one does. Many publishes are in flight
-at once, none has a task: each ack is counted by a callback, and when a
-batch's last one came the batch is durable (its waiters wake, its
-``after_commit`` callbacks run: that is where a handled message is acked,
-after its outputs). A publish whose answer was lost with a connection is sent
-again, and one whose answer did not come within the client's
-``reply_timeout`` is sent again after a pause (either may have been stored:
-the key keeps it once), and one the client's outage buffer has no room for (a
-long outage) is sent again after a pause, until the client is back or gives
-up; one that found no stream (a mailbox nobody opened yet) makes the stream
+again after a lost connection cannot store it twice). Each state is a
+publish too, and its batch's commit point: it holds what the runs of its
+batch and of every older one of its actor did, so it is sent only once the
+other writes of its batch are stored and the older states of its subject
+are (one state per subject in flight; the states ready behind it go as the
+newest of them, the others ending as it ends). A batch refused refuses the
+newer states of its subjects waiting behind its own, unsent
+(``EarlierStateRefused``): no stored state holds the effect of a run that is
+delivered again. Many publishes are in flight at once, none has a task: each
+ack is counted by a callback, and when a batch's last one came the batch is
+durable (its waiters wake, its ``after_commit`` callbacks run: that is where
+a handled message is acked, after its outputs). A publish whose answer was
+lost with a connection is sent again, and one whose answer did not come
+within the client's ``reply_timeout`` is sent again after a pause (either may
+have been stored: the key keeps it once), and one the client's outage buffer
+has no room for (a long outage) is sent again after a pause, until the client
+is back or gives up; one that found no stream (a mailbox nobody opened yet) makes the stream
 and is sent again; one refused because the mailbox is full is sent again
 after a pause (so ``tell`` waits while it is full), or sooner when this
 process makes room: while such publishes wait, the leases of that mailbox
@@ -82,7 +87,7 @@ import trio
 from trio.lowlevel import Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.codec import Codec
-from trouper.durable._served import ServedAppend, fits_server_duration
+from trouper.durable._served import EarlierStateRefused, ServedAppend, fits_server_duration
 from trouper.durable._store import (
     Append,
     DeadLetterRecord,
@@ -283,26 +288,24 @@ class _StatePublish(_Publish):
     """The publish of an actor's state: the last one stored on its subject wins.
 
     Its own class, so that the tells' publishes (the many) carry none of
-    what orders a subject's states (see ``JetStreamStore._send``).
+    what orders a subject's states. A state is the commit point of its
+    batch: it is sent once every other write of its batch is stored and
+    every older state of its subject is (see ``JetStreamStore._advance``).
     """
 
-    __slots__ = ("followers", "sent", "stored")
+    __slots__ = ("followers",)
 
     def __init__(self, store: JetStreamStore, commit: _Commit, subject: str, data: bytes) -> None:
         super().__init__(store, commit, subject, data, None, None, None, None)
-        # Whether it was sent once (its later sends are sent again, see _send).
-        self.sent = False
-        # None until answered for good, then whether it was stored.
-        self.stored: bool | None = None
-        # Older states of its subject whose sending again it made needless (None: none):
-        # each ends as it ends (stored, or failed), see _send.
+        # Older states of its subject, ready when it was sent, that it holds and stands for
+        # (None: none): each ends as it ends (stored, or failed), see _state_ended.
         self.followers: list[_StatePublish] | None = None
 
 
 class _Commit:
     """A batch being published: done when every one of its publishes is acknowledged."""
 
-    __slots__ = ("batch", "error", "parked", "remaining")
+    __slots__ = ("batch", "doomed", "error", "parked", "ready", "remaining", "states")
 
     def __init__(self, batch: WriteBatch) -> None:
         # The batch (sealed).
@@ -315,6 +318,13 @@ class _Commit:
         # Why it failed, if it did (its waiters get it, its callbacks never run): a
         # StoreRefused (one write refused), or the store's failure.
         self.error: StoreFailed | None = None
+        # Its states not stored yet (counted in ``remaining``), or None: none, or it failed.
+        self.states: list[_StatePublish] | None = None
+        # Whether every publish of it but its states is answered: its states may be sent.
+        self.ready = False
+        # Why it was refused before anything of it was sent, and the publish refused, while
+        # an older state of its actor was on its way: it fails once that one ended.
+        self.doomed: tuple[BaseException, _Publish | None] | None = None
 
 
 class _Depth:
@@ -643,11 +653,14 @@ class JetStreamStore:
         # per subject, so the per-subject limit that is the capacity never refuses them).
         self._beyond_prefix = secrets.token_hex(8) + "-"
         self._beyonds = 0
-        # The state publish of each state subject sent last and not yet answered for good:
-        # an older one of that subject is not sent again after it (see _send).
-        self._states_sent: dict[str, _StatePublish] = {}
-        # The state publishes of each such subject sent and not ended (> 0).
-        self._states_open: dict[str, int] = {}
+        # The states of each state subject taken and not sent yet, oldest batch first
+        # (never empty): each waits for its batch's other writes and the older ones.
+        self._chains: dict[str, list[_StatePublish]] = {}
+        # The state of each state subject sent and not answered for good (one at most:
+        # the next is sent once it is stored, see _advance).
+        self._flying: dict[str, _StatePublish] = {}
+        # Whether _take_staged is publishing what it took (it does not take more meanwhile).
+        self._taking = False
         # Tasks waiting for every open commit (flush), each with the commits it waits for.
         self._flushers: list[tuple[Task, set[_Commit]]] = []
         # The result of a task's batch settled while that task sent it, in ``durable``
@@ -1322,7 +1335,7 @@ class JetStreamStore:
             commit = next((c for c in self._open if c.batch is batch), None)
             if (
                 commit is not None
-                and (commit.parked or self._outage())
+                and (commit.parked or self._outage() or self._behind(commit))
                 and batch.waiters is not None
             ):
                 batch.waiters.remove(task)
@@ -1401,8 +1414,12 @@ class JetStreamStore:
             taken, self._staged = staged[: index + 1], staged[index + 1 :]
         self._commits += 1
         self._largest_group = max(self._largest_group, len(taken))
-        for batch in taken:
-            self._publish_batch(batch)
+        self._taking = True
+        try:
+            for batch in taken:
+                self._publish_batch(batch)
+        finally:
+            self._taking = False
 
     def _publish_batch(self, batch: WriteBatch) -> None:
         batch.sealed = True
@@ -1499,11 +1516,130 @@ class JetStreamStore:
                 refused = {id(record) for record, _ in batch.refused}
                 publishes = [p for p in publishes if id(p.record) not in refused]
             for current in publishes:
-                self._send(current)
+                if type(current) is _StatePublish:
+                    self._hold(current)
+                else:
+                    self._send(current)
         except (NatsError, ValueError) as error:
+            states = [p for p in publishes if type(p) is _StatePublish]
+            if commit.states is None and states and self._waits_for_older(states, error):
+                # Refused before anything was sent, while an older state of its actor is
+                # on its way: refused once that one ended (refusals come in staging order,
+                # as the mailbox that sets its actor's state back reads them).
+                commit.doomed = (error, current)
+                for state in states:
+                    self._hold(state)
+                self._acked(commit)
+                return
             self._unsent(commit, error, current)
             return
         self._acked(commit)
+
+    def _waits_for_older(self, states: list[_StatePublish], error: BaseException) -> bool:
+        """Whether a refusal of a batch with ``states`` is to wait for older states to end."""
+        if isinstance(error, ConnectionClosed):
+            return False
+        return any(s.subject in self._flying or s.subject in self._chains for s in states)
+
+    def _hold(self, publish: _StatePublish) -> None:
+        """Count ``publish`` in its commit and queue it on its subject, to be sent by _advance.
+
+        A state holds what the runs of its batch and of every older batch of
+        its actor did: stored while one of those is refused, it would keep
+        the effect of a run that is delivered again (and run again). So it is
+        sent only once the other writes of its batch are stored and the older
+        states of its subject are; an older one refused refuses it too.
+        """
+        commit = publish.commit
+        commit.remaining += 1
+        if commit.states is None:
+            commit.states = []
+        commit.states.append(publish)
+        chain = self._chains.get(publish.subject)
+        if chain is None:
+            self._chains[publish.subject] = [publish]
+        else:
+            chain.append(publish)
+
+    def _advance(self, subject: str) -> None:
+        """Send the next state of ``subject``, if none is in flight and its batch is ready.
+
+        The ready states at the head of the subject's queue go as one: the
+        newest is sent, the older ones follow it (it holds what they did).
+        A batch with states of several subjects is sent once each of them is
+        at the head of its subject's queue, and is followed by none.
+        """
+        if subject in self._flying:
+            return
+        chain = self._chains.get(subject)
+        if chain is None:
+            return
+        count = 0
+        for state in chain:
+            states = state.commit.states
+            if (
+                not state.commit.ready
+                or states is None
+                or len(states) != 1
+                or state.commit.doomed is not None
+            ):
+                break
+            count += 1
+        if count:
+            group = chain[:count]
+            del chain[:count]
+            if not chain:
+                del self._chains[subject]
+            newest = group[-1]
+            if count > 1:
+                newest.followers = group[:-1]
+            self._flying[subject] = newest
+            self._send_state(newest)
+            return
+        commit = chain[0].commit
+        states = commit.states
+        if not commit.ready or states is None:
+            return
+        for state in states:
+            waiting = self._chains.get(state.subject)
+            if state.subject in self._flying or waiting is None or waiting[0] is not state:
+                return  # an older state of one of its subjects goes first
+        if commit.doomed is not None:
+            error, refused = commit.doomed
+            self._fail_commit(commit, error, refused)
+            return
+        for state in states:
+            waiting = self._chains[state.subject]
+            del waiting[0]
+            if not waiting:
+                del self._chains[state.subject]
+            self._flying[state.subject] = state
+        for state in list(states):
+            self._send_state(state)
+
+    def _send_state(self, publish: _StatePublish) -> None:
+        """Send a state taken out of its subject's queue (``_hold`` counted it already)."""
+        commit = publish.commit
+        if commit.error is not None:
+            self._state_ended(publish, commit.error)
+            return
+        commit.remaining -= 1  # _send counts it again
+        try:
+            self._send(publish)
+        except (NatsError, ValueError) as error:
+            self._unsent(commit, error, publish)
+
+    def _behind(self, commit: _Commit) -> bool:
+        """Whether a state of ``commit`` waits for an older state of its subject (maybe long)."""
+        for state in commit.states or ():
+            chain = self._chains.get(state.subject)
+            if (
+                chain is not None
+                and state in chain
+                and (state.subject in self._flying or chain[0] is not state)
+            ):
+                return True
+        return False
 
     def _send(self, publish: _Publish) -> None:
         """Publish ``publish`` (counted in its commit until answered).
@@ -1514,27 +1650,6 @@ class JetStreamStore:
         """
         commit = publish.commit
         commit.remaining += 1
-        if type(publish) is _StatePublish:
-            subject = publish.subject
-            latest = self._states_sent.get(subject)
-            if publish.sent and latest is not None and latest is not publish:
-                # A newer state of the actor went out since this one was last sent:
-                # sent again now, this one would be stored after it and undo it. The
-                # newer holds everything this one did: this one ends as that one does.
-                if latest.stored is None:
-                    if latest.followers is None:
-                        latest.followers = []
-                    latest.followers.append(publish)
-                    return
-                if latest.stored:
-                    self._state_ended(publish, None)
-                    self._acked(commit)
-                    return
-                # The newer was refused: nothing newer is stored, this one may be.
-            if not publish.sent:
-                publish.sent = True
-                self._states_open[subject] = self._states_open.get(subject, 0) + 1
-            self._states_sent[subject] = publish
         js = self._js
         if js is None:
             js = self._js = self.client.jetstream()
@@ -1566,7 +1681,9 @@ class JetStreamStore:
         if type(publish) is _StatePublish and (
             isinstance(result, PubAck) or commit.error is not None
         ):
+            # Stored: its commit (and its followers') counts it; else its commit failed.
             self._state_ended(publish, None if isinstance(result, PubAck) else result)
+            return
         if commit.error is not None:
             return
         if isinstance(result, PubAck):
@@ -1618,39 +1735,77 @@ class JetStreamStore:
         self._fail_commit(commit, result, publish)
 
     def _state_ended(self, publish: _Publish, failure: BaseException | None) -> None:
-        """``publish``, if a state, will not be sent again: end the older states that waited on it.
+        """``publish``, if a state, will not be sent again: end it and the states it stands for.
 
-        Stored (``failure`` None), it stored theirs too (it holds what they
-        did); not, they fail with it. Each ends the ones that waited on it in
-        turn (it may have had some when it came to wait itself).
+        Stored (``failure`` None), it stored its followers too (it holds what
+        they did): each of their commits, and its own, counts it; not, its
+        followers' commits fail with it (its own fails by its caller, which
+        refuses the newer states of its subject). Then the next state of its
+        subject may go.
         """
         if type(publish) is not _StatePublish:
             return
-        self._state_done(publish, stored=failure is None)
-        followers = publish.followers
-        if followers is None:
-            return
-        publish.followers = None
-        for follower in followers:
-            if failure is not None:
-                self._fail_commit(follower.commit, failure, follower)  # (ends it, as below)
-                continue
-            self._state_ended(follower, None)
-            if follower.commit.error is None:
-                self._acked(follower.commit)
-
-    def _state_done(self, publish: _StatePublish, *, stored: bool) -> None:
-        """Note that the state ``publish`` ended; forget its subject once none of it is open."""
-        if publish.stored is not None or not publish.sent:
-            return
-        publish.stored = stored
         subject = publish.subject
-        left = self._states_open[subject] - 1
-        if left:
-            self._states_open[subject] = left
-        else:
-            del self._states_open[subject]
-            self._states_sent.pop(subject, None)
+        if self._flying.get(subject) is publish:
+            del self._flying[subject]
+        followers = publish.followers
+        publish.followers = None
+        for follower in followers or ():
+            if failure is not None:
+                self._fail_commit(follower.commit, failure, follower)
+            else:
+                self._state_stored(follower)
+        if failure is None:
+            self._state_stored(publish)
+        elif publish.commit.error is None:
+            return  # its commit fails now: that refuses the newer ones first (_drop_states)
+        self._advance(subject)
+
+    def _state_stored(self, publish: _StatePublish) -> None:
+        """Count the stored state ``publish`` in its commit (unless that failed meanwhile)."""
+        commit = publish.commit
+        states = commit.states
+        if states is not None and commit.error is None:
+            states.remove(publish)
+            if not states:
+                commit.states = None
+            self._acked(commit)
+
+    def _drop_states(self, commit: _Commit) -> None:
+        """``commit`` failed: its states waiting are dropped, and the newer ones of their subjects.
+
+        Each newer state of those subjects was made from a run of this commit
+        (or of an older one): stored, it would keep the effect of a run that
+        is delivered again. It is refused with ``EarlierStateRefused`` (its
+        own messages are delivered again, uncharged). A state of it in flight
+        stays so until answered: nothing newer of its subject is sent first.
+        """
+        states = commit.states
+        if states is None:
+            return
+        commit.states = None
+        for state in states:
+            subject = state.subject
+            chain = self._chains.get(subject)
+            if chain is None:
+                continue
+            # Sent already (in flight, or ended by its answer), everything waiting is newer.
+            index = chain.index(state) if state in chain else 0
+            newer = chain[index:]
+            del chain[index:]
+            if not chain:
+                del self._chains[subject]
+            for other in newer:
+                waiting = other.commit.states
+                if other is state or waiting is None or other.commit.error is not None:
+                    continue
+                # Out of its commit's states first: dropping that commit's other states
+                # must not take this one for a state sent already.
+                waiting.remove(other)
+                if not waiting:
+                    other.commit.states = None
+                self._fail_commit(other.commit, EarlierStateRefused.after(commit.error), other)
+            self._advance(subject)
 
     def _separable(self, publish: _Publish) -> bool:
         """Whether ``publish`` may be refused alone: a tell of a separable batch, heard here.
@@ -1799,6 +1954,12 @@ class JetStreamStore:
     def _acked(self, commit: _Commit) -> None:
         commit.remaining -= 1
         if commit.remaining:
+            states = commit.states
+            if states is not None and not commit.ready and commit.remaining == len(states):
+                # Its other writes are stored: its states may go (the commit point).
+                commit.ready = True
+                for state in list(states):
+                    self._advance(state.subject)
             return
         del self._open[commit]
         batch = commit.batch
@@ -1898,6 +2059,11 @@ class JetStreamStore:
         store goes on), logged as an error while the store is open.
         ``publish``, not sent again, ends the older states waiting on it.
         """
+        if commit.states and commit.error is None and self._failure is None and not self._taking:
+            # Its refusal refuses the newer states of its subjects: those staged and not
+            # taken yet too, made before it was heard (see _drop_states). Taken now,
+            # while this one still holds their subjects, they wait behind it.
+            self._take_staged()
         if publish is not None:
             self._state_ended(publish, error)
         if commit.error is not None:
@@ -1922,6 +2088,8 @@ class JetStreamStore:
             if type(record) is ServedAppend:
                 # Not stored: the room its queue reserved for it is free again.
                 record.queue.appended((record,))
+        # After its own callbacks: the newer states it refuses fail oldest first.
+        self._drop_states(commit)
         self._release_flushers(commit)
 
     def _refused_write(self, publish: _Publish | None) -> str:

@@ -95,7 +95,7 @@ from trouper.runtime.lowlevel import Ask, MailboxEnding
 if TYPE_CHECKING:
     from trouper.runtime.lowlevel import Ask
 
-__all__ = ["ServedAppend", "ServedQueue"]
+__all__ = ["EarlierStateRefused", "ServedAppend", "ServedQueue"]
 
 log = logging.getLogger("trouper")
 
@@ -111,6 +111,22 @@ _ASKS_SWEPT_AT = 64
 
 _BURIALS_KEPT = 10_000
 """Refused dead letters a queue remembers (each keeps its error); beyond, the oldest runs again."""
+
+
+class EarlierStateRefused(Exception):
+    """Why a store did not store a state: it was made from an older one that was not stored.
+
+    The cause of the ``StoreRefused`` a delivering store fails such a batch
+    with: the messages it acks are delivered again, uncharged (their runs
+    did nothing wrong), once the instance's state is set back.
+    """
+
+    @classmethod
+    def after(cls, older: BaseException | None) -> EarlierStateRefused:
+        """The refusal of a state made from one whose batch failed with ``older``."""
+        cause = None if older is None else (older.__cause__ or older)
+        why = "" if cause is None else f": {_describe(cause)}"
+        return cls(f"it was made from an older state of its actor, not stored{why}")
 
 
 class ServedAppend(Append):
@@ -656,8 +672,17 @@ class ServedQueue(DurableQueue):
         staying held here. The handler did not fail (its supervisor is not
         told), but the delivery counts toward ``max_deliveries``: a message
         whose runs are all refused is dead-lettered with the refusal
-        (``_used_up``) rather than delivered for ever.
+        (``_used_up``) rather than delivered for ever. A batch refused only
+        because its state was made from an older refused one
+        (``EarlierStateRefused``) is given back instead: delivered again at
+        once, uncharged.
         """
+        if isinstance(_refusal(error), EarlierStateRefused):
+            # Refused for an older run's writes: this run is not charged, and runs again
+            # at once (after the older one's refusal set the state back).
+            log.info("%s: message %s is delivered again: %s", self.name, item.id, error)
+            self._give_back(item.id)
+            return
         refusal = _describe(_refusal(error))
         refused = self._refused
         refused[item.id] = refusal

@@ -1,0 +1,107 @@
+"""Review 24: on JetStream, a refused run's effect never reaches the store in a newer state.
+
+A handled message's state was published with its batch at once, and the
+state of the next message (made from it in memory) with the next batch. When
+the server refused the first batch after the second had staged its state
+(a send of the first waited for room, then was refused), the second state
+was stored all the same: it held the refused run's effect, and that run,
+delivered again, applied it a second time (Add(1), Add(10) after 100: 112 stored,
+not 111). The state of the refused run itself was stored too, beside the refusal
+of its send.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from js_support import Job, eventually, store_for
+
+import trouper
+from trouper.durable import Delivery, Durable, durable_ref
+from trouper.testing import NatsServer
+
+pytestmark = pytest.mark.real_clock  # the server is another process
+
+
+@trouper.message("test.durable.r24js.add")
+@attrs.frozen
+class Add:
+    """Add ``n`` to the total; with ``send``, also tell ``Job(n)`` to the target (first run)."""
+
+    n: int
+    send: bool = False
+
+
+@trouper.message("test.durable.r24js.peek")
+@attrs.frozen
+class Peek:
+    """Ask for the total."""
+
+
+@attrs.define
+class Total:
+    """Durable state: a running total."""
+
+    total: int = 0
+
+
+class Adder(trouper.Actor):
+    """Adds each ``Add`` to its state; records each run: (n, attempt, total it starts from)."""
+
+    state: Total
+
+    def __init__(self, runs: list[tuple[int, int, int]]) -> None:
+        self.runs = runs
+
+    @trouper.handler
+    async def add(self, message: Add) -> int:
+        delivery = self.ctx.delivery
+        assert isinstance(delivery, Delivery)
+        self.runs.append((message.n, delivery.attempt, self.state.total))
+        self.state.total += message.n
+        if message.send and delivery.attempt == 1:
+            await durable_ref(self.ctx.runtime, "target").tell(Job(message.n))
+        return self.state.total
+
+    @trouper.handler
+    async def peek(self, message: Peek) -> int:
+        return self.state.total
+
+
+async def test_a_state_made_from_a_refused_run_is_not_stored(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Add(1) refused after Add(10) staged 111: both run again from 100; 111 is stored."""
+    runs: list[tuple[int, int, int]] = []
+    options = Durable(max_deliveries=5, backoff=(0.1,))
+    store = store_for(js_server.url, prefix)
+    async with trouper.open_runtime(store=store) as rt:
+        await durable_ref(rt, "target").tell(Job(0))  # makes the target's stream
+        js = store.client.jetstream()
+        name = store.stream_name("target")
+        config = (await js.stream_info(name)).config
+        await js.update_stream(
+            attrs.evolve(config, max_msgs=1)
+        )  # an operator's limit: the target is full
+        adder = await rt.spawn(Adder, runs, name="adder", mailbox=options)
+        assert await adder.ask(Add(100)) == 100  # a state stored
+        await adder.tell(Add(1, send=True))  # its send waits for room in the target
+        await eventually(lambda: len(runs) == 2)
+        assert await adder.ask(Add(10)) == 111  # its state is made from Add(1)'s
+        # Add(1)'s send is refused for good at its next try: its batch is refused.
+        await js.update_stream(attrs.evolve(config, max_msgs=-1, max_msg_size=1))
+
+        async def settled() -> bool:
+            (stats,) = [s for s in await rt.store.mailbox_statistics() if s.name == "adder"]
+            return stats.depth == 0 and len(runs) >= 4
+
+        await eventually(settled)
+        await rt.store.flush()
+        assert await adder.ask(Peek()) == 111
+    assert runs[:3] == [(100, 1, 0), (1, 1, 100), (10, 1, 101)]
+    # Each ran again from a state without the refused Add(1), in whichever order they came;
+    # Add(10) is not charged a delivery for Add(1)'s refusal.
+    assert set(runs[3:]) in ({(1, 2, 100), (10, 1, 101)}, {(10, 1, 100), (1, 2, 110)})
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        adder = await rt.spawn(Adder, [], name="adder", mailbox=options)
+        assert await adder.ask(Peek()) == 111  # what was stored: each Add once
