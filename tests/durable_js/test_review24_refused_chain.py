@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
+import trio
 from js_support import Job, eventually, store_for
 
 import trouper
@@ -101,6 +102,75 @@ async def test_a_state_made_from_a_refused_run_is_not_stored(
     assert runs[:3] == [(100, 1, 0), (1, 1, 100), (10, 1, 101)]
     # Each ran again from a state without the refused Add(1), in whichever order they came;
     # Add(10) is not charged a delivery for Add(1)'s refusal.
+    assert set(runs[3:]) in ({(1, 2, 100), (10, 1, 101)}, {(10, 1, 100), (1, 2, 110)})
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        adder = await rt.spawn(Adder, [], name="adder", mailbox=options)
+        assert await adder.ask(Peek()) == 111  # what was stored: each Add once
+
+
+@trouper.message("test.durable.r24js.add-held")
+@attrs.frozen
+class AddHeld:
+    """Add ``n`` to the total, then wait for the actor's gate (first run only) before returning."""
+
+    n: int
+
+
+class HeldAdder(Adder):
+    """An ``Adder`` whose ``AddHeld`` runs wait for a gate the test opens."""
+
+    def __init__(self, runs: list[tuple[int, int, int]], gate: trio.Event) -> None:
+        super().__init__(runs)
+        self.gate = gate
+
+    @trouper.handler
+    async def add_held(self, message: AddHeld) -> int:
+        delivery = self.ctx.delivery
+        assert isinstance(delivery, Delivery)
+        self.runs.append((message.n, delivery.attempt, self.state.total))
+        self.state.total += message.n
+        if delivery.attempt == 1:
+            await self.gate.wait()
+        return self.state.total
+
+
+async def test_a_run_going_on_when_an_older_run_is_refused_saves_no_state(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """A run that began from the refused run's state and ends after the refusal runs again.
+
+    Add(1) is refused while AddHeld(10), begun from its state (101), waits:
+    that run's state (111) was saved when it ended, and Add(1) ran again on
+    it (112 stored).
+    """
+    runs: list[tuple[int, int, int]] = []
+    gate = trio.Event()
+    options = Durable(max_deliveries=5, backoff=(0.1,))
+    store = store_for(js_server.url, prefix)
+    async with trouper.open_runtime(store=store) as rt:
+        await durable_ref(rt, "target").tell(Job(0))  # makes the target's stream
+        js = store.client.jetstream()
+        name = store.stream_name("target")
+        config = (await js.stream_info(name)).config
+        # An operator's limit: the target is full.
+        await js.update_stream(attrs.evolve(config, max_msgs=1))
+        adder = await rt.spawn(HeldAdder, runs, gate, name="adder", mailbox=options)
+        assert await adder.ask(Add(100)) == 100  # a state stored
+        await adder.tell(Add(1, send=True))  # its send waits for room in the target
+        await adder.tell(AddHeld(10))
+        await eventually(lambda: len(runs) == 3)  # AddHeld(10) waits, from 101
+        await js.update_stream(attrs.evolve(config, max_msgs=-1, max_msg_size=1))
+        await rt.store.flush()  # Add(1)'s batch is refused (its send's next try)
+        gate.set()
+
+        async def settled() -> bool:
+            (stats,) = [s for s in await rt.store.mailbox_statistics() if s.name == "adder"]
+            return stats.depth == 0 and len(runs) >= 4
+
+        await eventually(settled)
+        await rt.store.flush()
+        assert await adder.ask(Peek()) == 111
+    assert runs[:3] == [(100, 1, 0), (1, 1, 100), (10, 1, 101)]
     assert set(runs[3:]) in ({(1, 2, 100), (10, 1, 101)}, {(10, 1, 100), (1, 2, 110)})
     async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
         adder = await rt.spawn(Adder, [], name="adder", mailbox=options)

@@ -178,6 +178,11 @@ class ServedQueue(DurableQueue):
     handled in this process.
     """
 
+    # Whether the actor's state in memory holds a run whose writes the store refused, to
+    # be set back before the next delivery opens: the actors' layer's (``ServedActorMailbox``
+    # sets it on the instance); a run handled meanwhile saves nothing (see ``settle``).
+    _reload = False
+
     def __init__(
         self,
         store: DeliveringStore,
@@ -571,6 +576,15 @@ class ServedQueue(DurableQueue):
             return self._settle_unwritable(item, ending, error)
         if ending is _HANDLED:
             current = item._generation == self._generation
+            if current and self._reload and self._stateful:
+                # The store refused an older run's writes while this one went on: it began
+                # from a state holding that run, which is set back before the next delivery
+                # opens. Saved, its state would keep the refused run's effect, applied again
+                # by its rerun: this run is given back, to run again (uncharged) from there.
+                self._give_back(item.id)
+                self._forget_ask(item)
+                self._settled(item, current)
+                return False
             if not current and self._changes_own_state(item):
                 # The mailbox's state is the current generation's (saved, it would
                 # also become what that generation rolls back to): the message
