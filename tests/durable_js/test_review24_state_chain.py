@@ -16,7 +16,7 @@ import trio.testing
 
 from trouper.durable import JetStreamStore, WriteBatch
 from trouper.errors import StoreRefused
-from trouper.nats import Msg, Subscription, connect
+from trouper.nats import Msg, StreamConfig, Subscription, connect
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -115,3 +115,44 @@ async def test_states_staged_while_one_is_in_flight_go_as_the_newest_once_it_is_
                 with trio.fail_after(10):
                     await store.flush()
     assert outcomes == [(b"1", None), (b"2", None), (b"3", None)]
+
+
+async def test_a_batch_refused_behind_an_older_state_fails_after_that_one_ended(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Its refusal is heard once the older batch committed: refusals come in staging order.
+
+    The mailbox that sets its actor's state back reads a refusal heard while
+    an older state is on its way as if that one were newer (it would decide):
+    the refused run's state stayed in memory and was saved with the next run.
+    """
+    outcomes: list[tuple[bytes, BaseException | None]] = []
+    async with connect(js_server.url) as client:
+        store = JetStreamStore(
+            client=client, prefix=prefix, ack_wait=2.0, poll_expires=2.0, heartbeat=0.5
+        )
+        async with store:
+            js = client.jetstream()
+            await js.delete_stream(f"{prefix}_state")
+            box = f"{prefix}.mailbox.box"
+            await js.add_stream(
+                StreamConfig(store.stream_name("box"), subjects=[box, f"{box}.>"], max_msg_size=8)
+            )
+            async with connect(js_server.url) as impostor:
+                sub = await impostor.subscribe(f"{prefix}.state.>")
+                await impostor.flush()
+                store.stage(state(b"1", outcomes))
+                s1 = await next_state(sub)
+                second = state(b"2", outcomes)
+                second.append("box", "t", b"more than eight bytes")  # refused by the server
+                heard = trio.Event()
+                second.after_failure(lambda _: heard.set())
+                store.stage(second)
+                await trio.testing.wait_all_tasks_blocked()  # its publishes are out
+                await client.flush()  # and the server's refusal of the append is read
+                await s1.respond(stored(prefix, 1))
+                with trio.fail_after(10):
+                    await heard.wait()
+                    await store.flush()
+    assert [(data, error is None) for data, error in outcomes] == [(b"1", True), (b"2", False)]
+    assert "message size exceeds maximum allowed" in str(outcomes[1][1])

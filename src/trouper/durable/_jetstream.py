@@ -2059,11 +2059,20 @@ class JetStreamStore:
         store goes on), logged as an error while the store is open.
         ``publish``, not sent again, ends the older states waiting on it.
         """
-        if commit.states and commit.error is None and self._failure is None and not self._taking:
-            # Its refusal refuses the newer states of its subjects: those staged and not
-            # taken yet too, made before it was heard (see _drop_states). Taken now,
-            # while this one still holds their subjects, they wait behind it.
-            self._take_staged()
+        if commit.states and commit.error is None and self._failure is None:
+            if not isinstance(error, StoreFailed) and self._behind(commit):
+                # Refused while an older state of its actor is on its way: it fails once
+                # that one ended, so that refusals come in staging order (the mailbox
+                # that sets its actor's state back reads them so), see _advance.
+                if commit.doomed is None:
+                    commit.doomed = (error, publish)
+                commit.ready = True
+                return
+            if not self._taking:
+                # Its refusal refuses the newer states of its subjects: those staged and
+                # not taken yet too, made before it was heard (see _drop_states). Taken
+                # now, while this one still holds their subjects, they wait behind it.
+                self._take_staged()
         if publish is not None:
             self._state_ended(publish, error)
         if commit.error is not None:
