@@ -122,7 +122,9 @@ _TELL_DOC = """Send ``message`` without waiting for it to be handled: ``await re
 Waits while the target's mailbox is full (backpressure). Messages from one
 sender to one receiver arrive in the order they were told. If the target
 has stopped, the message becomes a dead letter and this returns ``False``;
-otherwise ``True``. A checkpoint: if cancelled, the message was not sent.
+otherwise ``True``. A checkpoint: if cancelled, the message was not sent
+(staged by a durable handler, to be delivered with its ack, it is a
+cancellation point, and a schedule point once in 16 such sends).
 
 To an actor with a durable mailbox, returns once the message is stored;
 ``msg_id=`` then deduplicates: a second message with the same id for the
