@@ -37,7 +37,7 @@ import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 import cattrs
@@ -92,6 +92,8 @@ __all__ = [
     "StreamState",
     "converter",
 ]
+
+_T = TypeVar("_T")
 
 _NANOS: Final = 1_000_000_000
 _PULL_GRACE: Final = 2.0
@@ -696,6 +698,37 @@ def _decode(msg: Msg) -> dict[str, Any]:
     return body
 
 
+def _answer_error(what: str, problem: str, body: object) -> JetStreamError:
+    """The error for an answer the call cannot read: ``what`` it should be, and why not."""
+    return JetStreamError(0, 0, f"not {what}: {problem} in {str(body)[:200]!r}")
+
+
+def _structured(body: dict[str, Any], cls: type[_T], what: str) -> _T:
+    """``body`` as a ``cls`` (through ``converter``), or ``JetStreamError`` saying what is wrong.
+
+    A server (or something answering in its place) may send any JSON: a
+    field of the wrong type must not escape as cattrs' ``ClassValidationError``
+    (an exception group) or a bare ``ValueError``.
+    """
+    try:
+        return converter.structure(body, cls)
+    except cattrs.BaseValidationError as error:
+        problem = "; ".join(cattrs.transform_error(error))
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as error:
+        problem = str(error)
+    raise _answer_error(what, problem, body)
+
+
+def _int_field(body: dict[str, Any], field: str, what: str) -> int:
+    """``body[field]`` (0 if absent or null) if it is an integer, else ``JetStreamError``."""
+    value = body.get(field)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _answer_error(what, f"{field} is not an integer: {value!r}", body)
+    return value
+
+
 def _fresh_inbox(
     client: Client, sub: Subscription, callback: Callable[[Msg], None]
 ) -> Subscription:
@@ -806,7 +839,7 @@ def _pub_ack(msg: Msg) -> PubAck:
             bool(body.get("duplicate", False)),
             body.get("domain"),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):  # (a "seq" of Infinity: Overflow)
         raise JetStreamError(0, 0, f"not a publish acknowledgement: {msg.data[:200]!r}") from None
 
 
@@ -916,7 +949,7 @@ class JetStream:
         """Create a stream; making an identical one again is not an error."""
         _check_name("stream", config.name)
         body = await self._api(f"STREAM.CREATE.{config.name}", converter.unstructure(config))
-        return converter.structure(body, StreamInfo)
+        return _structured(body, StreamInfo, "a stream info")
 
     async def update_stream(self, config: StreamConfig) -> StreamInfo:
         """Change a stream's configuration (what the server allows to change).
@@ -933,7 +966,7 @@ class JetStream:
         body = await self._api(
             f"STREAM.UPDATE.{config.name}", {**kept, **converter.unstructure(config)}
         )
-        return converter.structure(body, StreamInfo)
+        return _structured(body, StreamInfo, "a stream info")
 
     async def stream_info(self, name: str) -> StreamInfo:
         """A stream's configuration and state.
@@ -942,7 +975,7 @@ class JetStream:
             JetStreamError: no such stream (``err_code`` 10059).
         """
         body = await self._api(f"STREAM.INFO.{_check_name('stream', name)}")
-        return converter.structure(body, StreamInfo)
+        return _structured(body, StreamInfo, "a stream info")
 
     async def delete_stream(self, name: str) -> None:
         """Delete a stream and its messages and consumers."""
@@ -951,7 +984,7 @@ class JetStream:
     async def purge_stream(self, name: str) -> int:
         """Delete every message of a stream; return how many there were."""
         body = await self._api(f"STREAM.PURGE.{_check_name('stream', name)}")
-        return int(body.get("purged", 0))
+        return _int_field(body, "purged", "a purge answer")
 
     async def add_consumer(self, stream: str, config: ConsumerConfig) -> ConsumerInfo:
         """Create (or update, if the change is allowed) a consumer of ``stream``.
@@ -972,7 +1005,7 @@ class JetStream:
             subject += f".{_check_name('consumer', name)}"
             wanted = {**await self._unmodelled_consumer_settings(stream, name, wanted), **wanted}
         body = await self._api(subject, {"stream_name": stream, "config": wanted})
-        return converter.structure(body, ConsumerInfo)
+        return _structured(body, ConsumerInfo, "a consumer info")
 
     async def _unmodelled_consumer_settings(
         self, stream: str, name: str, wanted: dict[str, Any]
@@ -997,7 +1030,7 @@ class JetStream:
         """
         _check_name("stream", stream)
         body = await self._api(f"CONSUMER.INFO.{stream}.{_check_name('consumer', name)}")
-        return converter.structure(body, ConsumerInfo)
+        return _structured(body, ConsumerInfo, "a consumer info")
 
     async def delete_consumer(self, stream: str, name: str) -> None:
         """Delete a consumer."""
@@ -1137,7 +1170,8 @@ class JetStream:
                 headers,
                 str(message.get("time", "")),
             )
-        except (AttributeError, KeyError, TypeError, ValueError):  # (a "message" not an object)
+        # (A "message" not an object: AttributeError; a "seq" of Infinity: OverflowError.)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
             raise JetStreamError(0, 0, f"not a stored message: {str(body)[:200]!r}") from None
 
     async def delete_msg(self, stream: str, seq: int) -> bool:
@@ -1150,7 +1184,10 @@ class JetStream:
         _check_name("stream", stream)
         check_positive_int("seq", seq)
         body = await self._api(f"STREAM.MSG.DELETE.{stream}", {"seq": seq, "no_erase": True})
-        return bool(body.get("success", False))
+        success = body.get("success", False)
+        if not isinstance(success, bool):
+            raise _answer_error("a delete answer", f"success is not a boolean: {success!r}", body)
+        return success
 
     async def stream_names(self, subject: str | None = None) -> list[str]:
         """The names of the streams (those that take ``subject``, a pattern, if given)."""
@@ -1161,8 +1198,12 @@ class JetStream:
                 request["subject"] = subject
             body = await self._api("STREAM.NAMES", request)
             page = body.get("streams") or []
-            names.extend(str(name) for name in page)
-            if not page or len(names) >= int(body.get("total", 0)):
+            if not isinstance(page, list) or not all(isinstance(name, str) for name in page):
+                raise _answer_error(
+                    "a stream names answer", f"streams is not a list of names: {page!r}", body
+                )
+            names.extend(page)
+            if not page or len(names) >= _int_field(body, "total", "a stream names answer"):
                 return names
 
     async def subject_counts(self, stream: str, subjects: str) -> dict[str, int]:
@@ -1173,10 +1214,17 @@ class JetStream:
             body = await self._api(
                 f"STREAM.INFO.{stream}", {"subjects_filter": subjects, "offset": len(counts)}
             )
-            page = (body.get("state") or {}).get("subjects") or {}
-            for name, count in page.items():
-                counts[str(name)] = int(count)
-            if not page or len(counts) >= int(body.get("total", 0) or 0):
+            state = body.get("state") or {}
+            page = state.get("subjects") if isinstance(state, dict) else state
+            page = page or {}
+            if not isinstance(page, dict) or not all(
+                isinstance(count, int) and not isinstance(count, bool) for count in page.values()
+            ):
+                raise _answer_error(
+                    "a subject counts answer", f"state.subjects is not counts: {page!r}", body
+                )
+            counts.update(page)
+            if not page or len(counts) >= _int_field(body, "total", "a subject counts answer"):
                 return counts
 
     @asynccontextmanager
