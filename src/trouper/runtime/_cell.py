@@ -112,7 +112,7 @@ from trouper.runtime._host import ChildrenHost
 from trouper.runtime._instrument import Contexts, Interception, SendKind
 from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
 from trouper.runtime._mailbox import Mailbox, MailboxEnding, MemoryMailbox
-from trouper.runtime._observe import DeadLetter, DeadLetterReason
+from trouper.runtime._observe import ActorEvent, DeadLetter, DeadLetterReason, EventKind
 from trouper.supervision import ChildSpec, Restart, Strategy
 
 if TYPE_CHECKING:
@@ -2015,10 +2015,37 @@ class Cell:
         try:
             await instance.on_stop()
         except Exception as error:
-            log.exception("%s: on_stop raised (ignored, the stop goes on)", self.address.path)
-            # A lifecycle hook that raised: the instruments hear of it (the event log's
-            # FAILED, a simulation's trace), though it changes nothing of the stop.
-            self._failed(error)
+            self._on_stop_failed(error)
+
+    def _on_stop_failed(self, error: Exception) -> None:
+        """Report an ``on_stop`` that raised: one log record, and a FAILED to the instruments.
+
+        The record says what happened and carries the traceback. The instruments
+        hear of the failure all the same (a simulation's trace, the event log's
+        listeners), though it changes nothing of the stop; the event log, which
+        would log its FAILED event at ERROR with the same traceback, only tells
+        its listeners, so that one error is one record.
+        """
+        runtime = self.runtime
+        path = self.address.path
+        log.error("%s: on_stop raised (ignored, the stop goes on)", path, exc_info=error)
+        events = runtime.events
+        for hook in runtime.instruments.actor_failed:
+            try:
+                if hook == events.actor_failed:
+                    if events._listeners:  # what EventLog.emit does after its logging
+                        event = ActorEvent(
+                            EventKind.FAILED,
+                            self.address,
+                            class_label(self.actor_class),
+                            error,
+                            runtime.now(),
+                        )
+                        events._notify(event)
+                else:
+                    hook(self, error)
+            except Exception:
+                log.exception("trouper instrument hook %r raised (ignored)", hook)
 
     def _cancelled_from_outside(self) -> bool:
         """Whether the task is cancelled by something other than its own stop deadline."""
