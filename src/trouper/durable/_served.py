@@ -474,7 +474,17 @@ class ServedQueue(DurableQueue):
         companion = None if received.ask is None else self._asks.get(received.ask)
         attempt = received.deliveries
         if self._returned:
-            attempt -= self._returned.get(sequence, 0)
+            returned = self._returned.get(sequence, 0)
+            if returned >= attempt:
+                # The server counts from 1 again (the mailbox's consumer was made again):
+                # the returns remembered here were counted by the one before.
+                del self._returned[sequence]
+                returned = 0
+            attempt -= returned
+        if retries >= attempt:
+            # The same for the Retry endings: each was one delivery of the consumer before.
+            self._retries.pop(sequence, None)
+            retries = 0
         used = attempt - 1 - retries
         if used >= self.options.max_deliveries or (self._burials and sequence in self._burials):
             burial = self._burials.pop(sequence, None) if self._burials else None
