@@ -23,7 +23,7 @@ import trio
 
 from trouper.codec import Codec
 from trouper.durable._schema import APPLICATION_ID, VERSION, check_header, store_error
-from trouper.durable._sqlite import SqliteStore, mailbox_counts
+from trouper.durable._sqlite import SqliteStore, change_exactly, mailbox_counts
 from trouper.durable._store import DeadLetterRecord, MailboxStatistics, decoded
 from trouper.errors import NotAStore, StoreError, StoreVersionTooNew
 
@@ -171,17 +171,9 @@ def change_dead_letters(
 
 async def _change(path: str, mailbox: str, ids: Sequence[int] | None, discard: bool) -> int:
     async with SqliteStore(path) as store:
-        if ids is not None:
-            held = {dead.id async for dead in store.dead_letters(mailbox)}
-            missing = sorted({i for i in ids if i not in held})
-            if missing:
-                listed = ", ".join(f"#{i}" for i in missing)
-                raise StoreError(
-                    path, f"no dead letter {listed} in mailbox {mailbox!r} (nothing changed)"
-                )
-        if discard:
-            return await store.discard(mailbox, ids=ids)
-        return await store.redrive(mailbox, ids=ids)
+        # The ids are checked in the transaction that changes them, by id alone:
+        # no message of a (perhaps large) dead-letter queue is read or decoded.
+        return await change_exactly(store, mailbox, ids, discard=discard)
 
 
 def _first_line(text: str) -> str:

@@ -615,17 +615,45 @@ class _NextSuspect(_Op):
             )
 
 
-class _Redrive(_Op):
-    __slots__ = ("_appends", "ids", "mailbox")
+def _missing_ids(
+    connection: sqlite3.Connection, mailbox: str | None, ids: Sequence[int] | None
+) -> list[int]:
+    """The ``ids`` that are not dead letters (of ``mailbox``), sorted; reads ids alone."""
+    if ids is None:
+        return []
+    where, params = _filters(mailbox, ids)
+    held = {
+        row[0]
+        for row in connection.execute(
+            f"SELECT d.id FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox WHERE {where}",
+            params,
+        )
+    }
+    return sorted({i for i in ids if i not in held})
 
-    def __init__(self, mailbox: str | None, ids: Sequence[int] | None) -> None:
+
+class _Redrive(_Op):
+    __slots__ = ("_appends", "exact", "ids", "mailbox", "missing")
+
+    def __init__(
+        self, mailbox: str | None, ids: Sequence[int] | None, *, exact: bool = False
+    ) -> None:
         super().__init__()
         self.mailbox = mailbox
         self.ids = ids
         self._appends: list[Append] = []
+        # With ``exact``: nothing is changed unless every id is a dead letter of
+        # the mailbox; ``missing`` lists those that are not (checked in the
+        # transaction that would change them).
+        self.exact = exact
+        self.missing: list[int] = []
 
     def run(self, writing: _Writing, now: float) -> object:
         connection = writing.connection
+        if self.exact:
+            self.missing = _missing_ids(connection, self.mailbox, self.ids)
+            if self.missing:
+                return 0
         where, params = _filters(self.mailbox, self.ids)
         rows = connection.execute(
             "SELECT d.id, d.mailbox, b.name, d.type_name, d.payload, d.msg_id, d.enqueued_at "
@@ -647,14 +675,23 @@ class _Redrive(_Op):
 
 
 class _Discard(_Op):
-    __slots__ = ("ids", "mailbox")
+    __slots__ = ("exact", "ids", "mailbox", "missing")
 
-    def __init__(self, mailbox: str | None, ids: Sequence[int] | None) -> None:
+    def __init__(
+        self, mailbox: str | None, ids: Sequence[int] | None, *, exact: bool = False
+    ) -> None:
         super().__init__()
         self.mailbox = mailbox
         self.ids = ids
+        # As ``_Redrive``'s.
+        self.exact = exact
+        self.missing: list[int] = []
 
     def run(self, writing: _Writing, now: float) -> object:
+        if self.exact:
+            self.missing = _missing_ids(writing.connection, self.mailbox, self.ids)
+            if self.missing:
+                return 0
         where, params = _filters(self.mailbox, self.ids)
         cursor = writing.connection.execute(
             "DELETE FROM dead_letters WHERE id IN (SELECT d.id FROM dead_letters d "
@@ -1791,3 +1828,31 @@ class SqliteStore:
 
 def _counts_now(now: float, connection: sqlite3.Connection) -> list[MailboxStatistics]:
     return mailbox_counts(connection, now)
+
+
+async def change_exactly(
+    store: SqliteStore, mailbox: str, ids: Sequence[int] | None, *, discard: bool
+) -> int:
+    """Redrive (or discard) ``mailbox``'s dead letters ``ids`` (all if None); return how many.
+
+    Unlike ``store.redrive`` and ``store.discard``, changes nothing unless
+    every id is a dead letter of ``mailbox``, checked by id alone (no message
+    is read or decoded) in the transaction that changes them. For the
+    command line.
+
+    Raises:
+        StoreError: an id is not a dead letter of the mailbox (each such id is named).
+    """
+    checked_mailbox, ids = checked_dead_letter_choice(mailbox, ids)
+    op = (
+        _Discard(checked_mailbox, ids, exact=True)
+        if discard
+        else _Redrive(checked_mailbox, ids, exact=True)
+    )
+    result: int = await store._run_op(op)
+    if op.missing:
+        listed = ", ".join(f"#{i}" for i in op.missing)
+        raise StoreError(
+            store._name, f"no dead letter {listed} in mailbox {mailbox!r} (nothing changed)"
+        )
+    return result
