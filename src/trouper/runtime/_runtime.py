@@ -408,10 +408,14 @@ class Runtime:
             NameTaken: ``name`` belongs to a living actor.
             StartFailed: the first ``on_start`` raised (``__cause__``); nothing keeps running.
             RuntimeClosed: the runtime has stopped or is stopping, or it began to
-                stop before the actor's first ``on_start`` completed (its close
-                stopped the actor; nothing of it keeps running).
-            ActorStopped: the actor was stopped otherwise before its first
-                ``on_start`` completed (found by name or path, and stopped).
+                stop while the actor's first ``on_start`` ran and its close cut
+                that ``on_start`` off (at the actor's ``shutdown``; nothing of it
+                keeps running). If ``on_start`` completed within that grace,
+                ``spawn`` returns the ref and the actor stops with the close.
+            ActorStopped: the actor was stopped otherwise (found by name or path,
+                and stopped) while its first ``on_start`` ran, and the stop cut
+                that ``on_start`` off; if it completed first, ``spawn`` returns
+                the ref of the actor, which then stops.
             RuntimeError: called from outside the runtime's Trio thread.
             TypeError: ``mailbox`` (or the class's ``default_mailbox``) is not a
                 mailbox factory instance: a class such as ``Durable`` is refused
@@ -795,9 +799,11 @@ async def spawn_cell(
 
     Raises:
         RuntimeClosed: the runtime has stopped or is stopping, or began to stop
-            before the actor's first ``on_start`` completed.
-        ActorStopped: the actor was stopped otherwise before that (by name, or
-            its parent stopped).
+            while the actor's first ``on_start`` ran and cut it off (if it
+            completed first, the cell is returned and the actor stops with the
+            close).
+        ActorStopped: the actor was stopped otherwise (by name, or its parent
+            stopped) and that cut its first ``on_start`` off (same rule).
         StartFailed: the first ``on_start`` raised.
         RuntimeError: the guardian's owner is stopping (it takes no new children).
         NameTaken, DuplicateChild, TypeError, ValueError: bad or taken names and options.
