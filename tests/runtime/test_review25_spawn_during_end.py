@@ -49,7 +49,10 @@ class StartsIn10(StartsIn2):
 
 
 async def _spawn(
-    rt: trouper.Runtime, factory: type[Actor], journal: list[str], results: list[object]
+    rt: trouper.Runtime,
+    factory: type[Actor],
+    journal: list[str],
+    results: list[tuple[object, float]],
 ) -> None:
     try:
         ref = await rt.spawn(factory, journal, name="slow", shutdown=3)
@@ -62,7 +65,7 @@ async def _spawn(
 async def test_a_start_the_close_lets_complete_returns_the_ref_and_the_actor_stops() -> None:
     """Close at t=1, on_start done at t=2 (within its 3 s): spawn returns the ref; on_stop runs."""
     journal: list[str] = []
-    results: list[object] = []
+    results: list[tuple[object, float]] = []
     async with trio.open_nursery() as nursery:
         rt = await trouper.start_runtime(nursery)
         nursery.start_soon(_spawn, rt, StartsIn2, journal, results)
@@ -78,7 +81,7 @@ async def test_a_start_the_close_lets_complete_returns_the_ref_and_the_actor_sto
 async def test_a_start_the_close_cuts_off_raises_runtime_closed() -> None:
     """Close at t=1, on_start would take 10 s: cut at its 3 s shutdown, RuntimeClosed at t=4."""
     journal: list[str] = []
-    results: list[object] = []
+    results: list[tuple[object, float]] = []
     async with trio.open_nursery() as nursery:
         rt = await trouper.start_runtime(nursery)
         nursery.start_soon(_spawn, rt, StartsIn10, journal, results)
@@ -91,7 +94,7 @@ async def test_a_start_the_close_cuts_off_raises_runtime_closed() -> None:
 async def test_a_start_a_stop_by_name_lets_complete_returns_the_ref_and_the_actor_stops() -> None:
     """Stopped by name at t=1, on_start done at t=2: spawn returns the ref; rt.stop returns then."""
     journal: list[str] = []
-    results: list[object] = []
+    results: list[tuple[object, float]] = []
     async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
         nursery.start_soon(_spawn, rt, StartsIn2, journal, results)
         await trio.sleep(1)
@@ -109,7 +112,7 @@ async def test_a_start_a_stop_by_name_lets_complete_returns_the_ref_and_the_acto
 async def test_a_start_a_stop_by_name_cuts_off_raises_actor_stopped() -> None:
     """Stopped by name at t=1, on_start would take 10 s: cut at t=4, ActorStopped."""
     journal: list[str] = []
-    results: list[object] = []
+    results: list[tuple[object, float]] = []
     async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
         nursery.start_soon(_spawn, rt, StartsIn10, journal, results)
         await trio.sleep(1)
