@@ -15,7 +15,7 @@ import trio
 import trio.testing
 
 from trouper.durable import JetStreamStore, WriteBatch
-from trouper.errors import StoreRefused
+from trouper.errors import StoreFailed, StoreRefused
 from trouper.nats import Msg, StreamConfig, Subscription, connect
 from trouper.testing import NatsServer
 
@@ -156,3 +156,28 @@ async def test_a_batch_refused_behind_an_older_state_fails_after_that_one_ended(
                     await store.flush()
     assert [(data, error is None) for data, error in outcomes] == [(b"1", True), (b"2", False)]
     assert "message size exceeds maximum allowed" in str(outcomes[1][1])
+
+
+async def test_states_waiting_when_the_store_closes_fail_with_its_closing(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """s1 unanswered, s2 behind it: both batches fail with "the store was closed"."""
+    outcomes: list[tuple[bytes, BaseException | None]] = []
+    async with connect(js_server.url) as client:
+        store = JetStreamStore(
+            client=client, prefix=prefix, ack_wait=2.0, poll_expires=2.0, heartbeat=0.5
+        )
+        async with store:
+            await client.jetstream().delete_stream(f"{prefix}_state")
+            async with connect(js_server.url) as impostor:
+                sub = await impostor.subscribe(f"{prefix}.state.>")
+                await impostor.flush()
+                store.stage(state(b"1", outcomes))
+                await next_state(sub)  # never answered: the close waits 5 s for it
+                store.stage(state(b"2", outcomes))
+                await trio.testing.wait_all_tasks_blocked()
+    assert [data for data, _ in outcomes] == [b"1", b"2"]
+    for _, error in outcomes:
+        assert isinstance(error, StoreFailed)
+        assert not isinstance(error, StoreRefused)
+        assert "the store was closed" in str(error)

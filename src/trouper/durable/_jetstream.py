@@ -1777,7 +1777,8 @@ class JetStreamStore:
         Each newer state of those subjects was made from a run of this commit
         (or of an older one): stored, it would keep the effect of a run that
         is delivered again. It is refused with ``EarlierStateRefused`` (its
-        own messages are delivered again, uncharged). A state of it in flight
+        own messages are delivered again, uncharged), or fails with the
+        store's failure once the store failed or closed. A state of it in flight
         stays so until answered: nothing newer of its subject is sent first.
         """
         states = commit.states
@@ -1804,7 +1805,8 @@ class JetStreamStore:
                 waiting.remove(other)
                 if not waiting:
                     other.commit.states = None
-                self._fail_commit(other.commit, EarlierStateRefused.after(commit.error), other)
+                cause = self._failure or EarlierStateRefused.after(commit.error)
+                self._fail_commit(other.commit, cause, other)
             self._advance(subject)
 
     def _separable(self, publish: _Publish) -> bool:
