@@ -22,6 +22,18 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _finite(value: float) -> bool:
+    """Whether the number ``value`` is finite as a float (an int too large for one is not).
+
+    Seconds become times by float arithmetic, which such an int would make
+    raise ``OverflowError`` later (as ``math.isfinite`` does on it here).
+    """
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 @attrs.frozen
 class ExponentialJitter:
     """Exponential backoff with full jitter: failure n waits ``uniform(0, cap(n))``.
@@ -40,19 +52,19 @@ class ExponentialJitter:
 
     @initial.validator
     def _check_initial(self, _attribute: object, value: float) -> None:
-        if not (_is_number(value) and value > 0 and math.isfinite(value)):
+        if not (_is_number(value) and value > 0 and _finite(value)):
             raise ValueError(f"initial must be a finite number > 0, got {value!r}")
 
     @maximum.validator
     def _check_maximum(self, _attribute: object, value: float) -> None:
-        if not (_is_number(value) and value >= self.initial and math.isfinite(value)):
+        if not (_is_number(value) and value >= self.initial and _finite(value)):
             raise ValueError(
                 f"maximum must be a finite number >= initial ({self.initial!r}), got {value!r}"
             )
 
     @multiplier.validator
     def _check_multiplier(self, _attribute: object, value: float) -> None:
-        if not (_is_number(value) and value >= 1 and math.isfinite(value)):
+        if not (_is_number(value) and value >= 1 and _finite(value)):
             raise ValueError(f"multiplier must be a finite number >= 1, got {value!r}")
 
     def cap(self, failures: int) -> float:
@@ -86,7 +98,7 @@ def retry_delay(backoff: RetryBackoff, failures: int, random: Random) -> float:
         if not backoff:
             raise ValueError("backoff delays must not be empty")
         for delay in backoff:  # a few, checked on a failure's path only
-            if not (_is_number(delay) and delay >= 0 and math.isfinite(delay)):
+            if not (_is_number(delay) and delay >= 0 and _finite(delay)):
                 raise ValueError(f"backoff delays must be finite numbers >= 0, got {delay!r}")
         return backoff[min(failures, len(backoff)) - 1]
     if not isinstance(backoff, ExponentialJitter):

@@ -78,7 +78,13 @@ import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
 from trouper.actors import Exited, Terminated
-from trouper.durable._backoff import ExponentialJitter, RetryBackoff, _is_number, retry_delay
+from trouper.durable._backoff import (
+    ExponentialJitter,
+    RetryBackoff,
+    _finite,
+    _is_number,
+    retry_delay,
+)
 from trouper.durable._clock import wall_now
 from trouper.durable._store import (
     Append,
@@ -131,7 +137,7 @@ def _backoff(value: object) -> RetryBackoff:
         if not value:
             raise ValueError("backoff delays must not be empty")
         for delay in value:
-            if not (_is_number(delay) and delay >= 0 and math.isfinite(delay)):
+            if not (_is_number(delay) and delay >= 0 and _finite(delay)):
                 raise ValueError(f"backoff delays must be finite numbers >= 0, got {delay!r}")
         return tuple(float(delay) for delay in value)
     raise TypeError(f"backoff must be an ExponentialJitter or a sequence of delays, got {value!r}")
@@ -183,7 +189,7 @@ class Durable:
 
     @dedup_window.validator
     def _check_dedup_window(self, _attribute: object, value: float | None) -> None:
-        if value is not None and not (_is_number(value) and value >= 0 and math.isfinite(value)):
+        if value is not None and not (_is_number(value) and value >= 0 and _finite(value)):
             raise ValueError(f"dedup_window must be None or a finite number >= 0, got {value!r}")
 
     def open_mailbox(self, runtime: object, name: str | None, size: float) -> DurableQueue:
@@ -209,7 +215,7 @@ class Retry(Exception):
     """
 
     def __init__(self, after: float) -> None:
-        if not (_is_number(after) and after >= 0 and math.isfinite(after)):
+        if not (_is_number(after) and after >= 0 and _finite(after)):
             raise ValueError(f"after must be a finite number >= 0, got {after!r}")
         super().__init__(after)
 
