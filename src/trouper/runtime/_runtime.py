@@ -714,7 +714,10 @@ def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
     of another runtime (beside it in the same Trio run, or in another thread),
     as ``topics.subscribe`` does: what acts on an actor's cell (stop, restart,
     watch, link) must run in that actor's own runtime, where its cell's state
-    is safe to touch. A ref delivering elsewhere (another node's actor) passes.
+    is safe to touch. A ref delivering elsewhere (another node's actor)
+    passes, unless its endpoint names a runtime (``Endpoint``: the node whose
+    connection it goes through) in another thread, whose state only that
+    thread may touch: the same ``ValueError`` then, naming that runtime.
     """
     if not isinstance(ref, ActorRef):
         if isinstance(getattr(ref, "ref", None), ActorRef):
@@ -729,10 +732,20 @@ def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
     if runtime is None:
         return
     cell = local_cell(ref)
-    if cell is not None and cell.runtime is not runtime:
+    home: Runtime | None
+    if cell is not None:
+        home = cell.runtime
+        foreign = home is not runtime
+    else:
+        # A remote actor's ref: one made by a runtime beside this one in the same Trio run
+        # works from here (watch goes through that node); one of another thread does not.
+        home = getattr(ref.endpoint, "runtime", None)
+        foreign = home is not None and home.thread != runtime.thread
+    if foreign:
+        assert home is not None
         raise ValueError(
             f"{what} takes a ref to an actor of runtime {runtime.node!r}; {ref!r} belongs "
-            f"to another runtime (node {cell.runtime.node!r}): {what} it from that runtime "
+            f"to another runtime (node {home.node!r}): {what} it from that runtime "
             "(its portal, from another thread)"
         )
 
