@@ -322,10 +322,16 @@ class Closed:
 
 @attrs.frozen
 class AsyncError:
-    """An error that belongs to no call: a ``-ERR`` that keeps the connection, a slow consumer."""
+    """An error that belongs to no call: a ``-ERR`` that keeps the connection, a slow consumer.
+
+    Also a publish buffered during an outage and dropped at the reconnect,
+    because the new server's ``max_payload`` is smaller than it
+    (``MaxPayloadExceeded``): it was not sent.
+    """
 
     error: NatsError
-    """A ``ServerError`` (such as ``PermissionsViolation``) or ``SlowConsumer``."""
+    """A ``ServerError`` (such as ``PermissionsViolation``), ``SlowConsumer`` or
+    ``MaxPayloadExceeded``."""
 
 
 @attrs.frozen
@@ -999,7 +1005,9 @@ class Client:
         waits only if the write buffer is over ``write_buffer_size``
         (backpressure), before the message is checked and buffered; while
         reconnecting, the message goes to the outage buffer, sent after the
-        reconnect. A cancellation point on every call; it yields to the
+        reconnect (or, if the new server's ``max_payload`` is smaller than it,
+        dropped and reported as ``AsyncError(MaxPayloadExceeded)``). A
+        cancellation point on every call; it yields to the
         scheduler at least once per 64 KiB published (not per message, so a
         loop of publishes neither starves other tasks nor pays a scheduler
         round trip per message). If cancelled, nothing was sent.
@@ -2118,6 +2126,7 @@ class Client:
                 last_error = error
                 continue
             server.failures = 0
+            oversized, failed = self._drop_oversized()
             self._resubscribe()
             self._status = Status.DRAINING if self._draining else Status.CONNECTED
             self._reconnects += 1
@@ -2126,11 +2135,73 @@ class Client:
                 watcher._reconnected()
             try:
                 self._report(Reconnected(server.address))
+                for unsent in oversized:
+                    self._report(AsyncError(unsent))
+                self._raise_held(failed)
             except BaseException:
                 # on_event's own error closes the client: the new connection with it.
                 await trio.aclose_forcefully(stream)
                 raise
             return stream, parser
+
+    def _drop_oversized(self) -> tuple[list[MaxPayloadExceeded], BaseException | None]:
+        """Take out of the outage buffer each publish over the new server's ``max_payload``.
+
+        A publish buffered during an outage was checked against the old
+        server's ``max_payload``; sent to a server that takes less, it would
+        be answered with the fatal ``-ERR 'Maximum Payload Violation'``,
+        losing the connection and what it had taken. Each such publish is
+        dropped instead: a request's handler hears ``MaxPayloadExceeded``
+        (its caller, or its ``on_ack``, learns it was not sent); the others
+        are returned, to be reported as ``AsyncError(MaxPayloadExceeded)``.
+        Returns them and the first error a request's handler raised (see
+        ``_tell_each``). A cold path (a reconnect): the buffer's commands are
+        scanned, payloads skipped.
+        """
+        limit, out, taken = self._max_payload, self._out, self._taken
+        dropped: list[tuple[int, int, int]] = []  # (start, end, size) in out
+        for start, end, publish in _commands(out):
+            if publish:
+                size = end - out.find(b"\r\n", start) - 4
+                if size > limit:
+                    dropped.append((start, end, size))
+        if not dropped:
+            return [], None
+        # Everything positioned after a dropped command moves back by its length.
+        cuts = [(taken + end, end - start) for start, end, _ in dropped]
+
+        def moved(position: int) -> int:
+            return position - sum(length for cut_end, length in cuts if cut_end <= position)
+
+        by_end = {end: token for token, (end, _) in self._requests.items() if end > taken}
+        handlers: list[tuple[ReplyHandler | None, NatsError]] = []
+        lost: list[MaxPayloadExceeded] = []
+        for start, end, size in reversed(dropped):
+            del out[start:end]
+            token = by_end.get(taken + end)
+            if token is None:
+                lost.append(MaxPayloadExceeded(size, limit))
+            else:
+                handlers.append((self._reply_handlers.get(token), MaxPayloadExceeded(size, limit)))
+                self._forget_request(token)
+        lost.reverse()
+        handlers.reverse()
+        requests = self._requests
+        for token, (end, subject) in list(requests.items()):
+            requests[token] = (moved(end), subject)  # (in place: the order stays)
+        ends = self._ping_ends
+        ends.extend([moved(ends.popleft()) for _ in range(len(ends))])
+        for sub in self._subs.values():
+            sub._sub_end = moved(sub._sub_end)
+        self._queued = taken + len(out)
+        failed: BaseException | None = None
+        for handler, error in handlers:  # every one even if one raises (as _tell_each)
+            if handler is not None:
+                try:
+                    handler(error)
+                except BaseException as raised:
+                    failed = failed or raised
+        return lost, failed
 
     def _backoff(self, server: _Server) -> float:
         options = self._options
