@@ -504,7 +504,10 @@ class Cluster:
 
         Raises:
             ValueError: ``node`` or ``name`` cannot be a node or an actor name.
+            RuntimeError: called from outside the runtime's Trio run (another
+                thread): it would fill this node's caches from there.
         """
+        self._runtime.check_thread("ref")
         check_token(node, "a node name")
         check_name(name)
         address = Address(node, "/" + name)

@@ -304,8 +304,10 @@ class Runtime:
         """A ref to the actor registered as ``name`` on ``node`` (``trouper.remote``).
 
         Raises:
-            RuntimeError: the runtime has no transport to other nodes.
+            RuntimeError: the runtime has no transport to other nodes, or this
+                is called from outside the runtime's Trio thread.
         """
+        self.check_thread("remote")
         if self.transport is None:
             raise RuntimeError(
                 "this runtime has no transport: open it with "

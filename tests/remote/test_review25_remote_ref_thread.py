@@ -1,0 +1,80 @@
+"""Review 25: ``rt.remote`` and ``Cluster.ref`` refuse a call from outside their runtime's thread.
+
+``Cluster.ref`` (what ``rt.remote`` returns) had no thread check, unlike
+``locate`` and ``flush``: called from another thread it filled the node's
+endpoint and peer caches from there, racing its own Trio thread, and handed
+back a ref whose every use from that thread was refused anyway. Both now
+raise the ``RuntimeError`` naming the portal before touching anything.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+import pytest
+import trio
+from remote_support import nodes
+
+from trouper import ActorRef, Runtime
+from trouper.remote import Nats, cluster_of
+
+pytestmark = pytest.mark.real_clock
+
+
+def _refused(what: str) -> str:
+    return (
+        f"{what}() was called from outside the Trio run that hosts runtime 'a' (another "
+        "thread, or asyncio code beside it); from another thread use rt.portal (portal.run), "
+        "from asyncio code use trouper.aio"
+    )
+
+
+def test_remote_and_cluster_ref_refuse_another_thread(transport: Nats) -> None:
+    """From a plain thread and from another thread's Trio run: ``RuntimeError``, nothing cached."""
+    handed: queue.Queue[Runtime] = queue.Queue()
+    release = threading.Event()
+    peers_after: list[int] = []
+    made_after: list[ActorRef[object]] = []
+
+    async def node_a() -> None:
+        async with nodes(transport, "a") as (a,):
+            handed.put(a)
+            await trio.to_thread.run_sync(release.wait, 20)
+            # Nothing was cached from the other thread: node "c" is still unknown here.
+            peers_after.append(cluster_of(a).statistics().peers)
+            made_after.append(a.remote("c", "sink"))  # its own thread still makes refs
+
+    thread = threading.Thread(target=trio.run, args=(node_a,))
+    thread.start()
+    outcomes: list[str] = []
+    try:
+        a = handed.get(True, 20)
+        calls: list[tuple[str, Callable[[], ActorRef[object]]]] = [
+            ("remote", lambda: a.remote("c", "sink")),
+            ("ref", lambda: cluster_of(a).ref("c", "sink")),
+        ]
+
+        def attempt() -> None:
+            for what, call in calls:
+                try:
+                    call()
+                except RuntimeError as error:
+                    outcomes.append(str(error))
+                else:
+                    outcomes.append(f"{what} returned")
+
+        attempt()  # a thread with no Trio run
+
+        async def main() -> None:
+            attempt()
+
+        trio.run(main)  # another thread's Trio run
+    finally:
+        release.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    assert outcomes == [_refused("remote"), _refused("ref")] * 2
+    assert peers_after == [0]
+    assert [str(ref.address) for ref in made_after] == ["trouper://c/sink"]
