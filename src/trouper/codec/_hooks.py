@@ -355,8 +355,12 @@ _SEQUENCES: dict[Any, type] = {
     collections.abc.MutableSet: set,
     frozenset: frozenset,
     collections.abc.Set: frozenset,
+    collections.deque: collections.deque,
 }
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+# Subclasses of dict (OrderedDict, Counter, defaultdict) decode to their own
+# class, through the same strict hooks as dict: left to cattrs, their payload
+# would not be checked to be a map, nor their keys to be str.
 
 
 def _origin(tp: Any) -> Any:
@@ -372,7 +376,33 @@ def _is_tuple(tp: Any) -> bool:
 
 
 def _is_mapping(tp: Any) -> bool:
-    return _origin(tp) in _MAPPINGS
+    origin = _origin(tp)
+    return origin in _MAPPINGS or (isinstance(origin, type) and issubclass(origin, dict))
+
+
+def _mapping_args(tp: Any) -> tuple[Any, Any]:
+    """The key and value types of a mapping annotation (a ``Counter[K]``'s values are ints)."""
+    args = typing.get_args(tp)
+    counter = _origin(tp) is collections.Counter
+    if len(args) == 2:
+        return args[0], args[1]
+    if args:
+        return args[0], int if counter else Any
+    return str, int if counter else Any
+
+
+def _mapping_kind(tp: Any, element: Any) -> Callable[[dict[Any, Any]], Any] | None:
+    """What builds a decoded mapping from a dict: ``None`` for a dict itself.
+
+    A defaultdict's default factory is its value type, as cattrs does.
+    """
+    origin = _origin(tp)
+    if origin in _MAPPINGS:
+        return None
+    if issubclass(origin, collections.defaultdict):
+        return functools.partial(collections.defaultdict, element)
+    kind: Callable[[dict[Any, Any]], Any] = origin
+    return kind
 
 
 def make_converter(
@@ -745,8 +775,7 @@ def make_converter(
     conv.register_unstructure_hook_factory(_is_tuple, tuple_unstructure)
 
     def check_keys(tp: Any) -> tuple[Any, Any]:
-        args = typing.get_args(tp)
-        key, value = args if args else (str, Any)
+        key, value = _mapping_args(tp)
         if not (key is str or (_is_enum(key) and all(isinstance(m.value, str) for m in key))):
             raise UnsupportedType(
                 f"{_type_label(tp)}: dict keys must be str or an enum of str values, "
@@ -778,7 +807,14 @@ def make_converter(
                 raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
             return items
 
-        return structure
+        kind = _mapping_kind(tp, element)
+        if kind is None:
+            return structure
+
+        def structure_kind(value: Any, tp: Any) -> Any:
+            return kind(structure(value, tp))
+
+        return structure_kind
 
     def mapping_unstructure(tp: Any) -> UnstructureHook:
         key, element = check_keys(tp)
@@ -946,7 +982,7 @@ def inner_values(tp: Any, value: object, path: Path) -> list[tuple[Any, object, 
         return [(ftp, getattr(value, name), (*path, name)) for name, ftp in field_types(cls)]
     args = typing.get_args(tp)
     if _is_mapping(tp) and isinstance(value, dict):
-        element = args[1] if args else Any
+        element = _mapping_args(tp)[1]
         return [(element, v, (*path, (k,))) for k, v in value.items()]
     if not isinstance(value, list | tuple):
         return []
