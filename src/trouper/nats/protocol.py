@@ -400,6 +400,11 @@ class Parser:
         # Subjects come from publishers (the server passes any bytes but whitespace): one
         # that is not UTF-8 is kept, its stray bytes as surrogates, never refused. (The
         # inlined MSG path decodes strictly and comes here when that fails.)
+        if not headers:
+            spaced = _spaced_msg(line)
+            if spaced is not None:
+                self._pending = spaced
+                return self._payload(spaced)
         parts = _split_args(line)
         count = len(parts)
         try:
@@ -486,6 +491,36 @@ class Parser:
         if op in (b"MSG", b"HMSG"):
             return self._msg_line(bytearray(op + b" " + rest), headers=op == b"HMSG")  # type: ignore[return-value]
         raise ProtocolError(f"unknown protocol operation: {bytes(line)[:200]!r}")
+
+
+def _spaced_msg(line: bytes | bytearray) -> tuple[int, str, str | None, int, int] | None:
+    """A MSG line as ``Parser.next_event``'s inlined path reads it, or ``None`` if it would not.
+
+    That path splits at single spaces only, so a tab inside an argument
+    stays in it (``MSG a\tb 1 2``: subject ``a\tb``). The same line whose
+    payload comes in a later read is read here first the same way, so that
+    its sid, subject and reply do not depend on where a read ended; only a
+    line the inlined path refuses (runs of spaces, a tab between arguments,
+    a subject that is not UTF-8) is read leniently by ``_split_args``. The
+    inlined path itself does no more work for it. Returns what
+    ``Parser._pending`` holds: (sid, subject, reply, -1, total).
+    """
+    if not line.startswith(b"MSG "):
+        return None
+    parts = line[4:].split(b" ")
+    count = len(parts)
+    if count != 3 and count != 4:
+        return None
+    try:
+        total = int(parts[-1])
+        sid = int(parts[1])
+        subject = parts[0].decode()
+        reply = (parts[2].decode() or None) if count == 4 else None
+    except ValueError:
+        return None
+    if total < 0 or not subject:
+        return None
+    return (sid, subject, reply, -1, total)
 
 
 def _split_args(line: bytes | bytearray) -> Sequence[bytes | bytearray]:
