@@ -769,7 +769,18 @@ def make_converter(
             inner = unhook_for(args[0] if args else Any)
             return lambda value: [inner(v) for v in value]
         hooks = [unhook_for(arg) for arg in args if arg != ()]
-        return lambda value: [h(v) for h, v in zip(hooks, value, strict=True)]
+        label = f"a tuple of {len(hooks)} items"
+
+        def unstructure_fixed(value: Any) -> Any:
+            try:
+                return [h(v) for h, v in zip(hooks, value, strict=True)]
+            except ValueError:
+                # zip's own words ("argument 2 is longer") name no field nor length.
+                if isinstance(value, collections.abc.Sized) and len(value) == len(hooks):
+                    raise  # an item's own hook raised it
+                raise Expected(label, value) from None
+
+        return unstructure_fixed
 
     conv.register_structure_hook_factory(_is_tuple, tuple_structure)
     conv.register_unstructure_hook_factory(_is_tuple, tuple_unstructure)
@@ -848,7 +859,16 @@ def make_converter(
             raise Unresolvable(address, describe(error)) from error
 
     conv.register_structure_hook_func(_is_ref, structure_ref)
-    conv.register_unstructure_hook_func(_is_ref, lambda ref: address_unstructure(ref.address))
+
+    def unstructure_ref(ref: Any) -> Any:
+        try:
+            address = ref.address
+        except AttributeError:
+            # An Address, or None in a field that is not optional: not a ref.
+            raise Expected("an ActorRef", ref) from None
+        return address_unstructure(address)
+
+    conv.register_unstructure_hook_func(_is_ref, unstructure_ref)
 
     # Unions.
     def union_parts(tp: Any) -> tuple[bool, list[Any], list[type]]:
