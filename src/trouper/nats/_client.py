@@ -1404,8 +1404,9 @@ class Client:
             PermissionsViolation: the server refused the publish (this user may
                 not publish to ``subject``); it is reported as an ``AsyncError`` too.
             ConnectionLost: the connection dropped after the request was written.
-            MaxPayloadExceeded, OutboundBufferFull, ConnectionClosed, ValueError:
-                as ``publish``.
+            MaxPayloadExceeded: as ``publish``; or, made while reconnecting, it is
+                over the ``max_payload`` of the server reconnected to (not sent).
+            OutboundBufferFull, ConnectionClosed, ValueError: as ``publish``.
         """
         await checkpoint_if_cancelled()
         waiter: Waiter[object] = Waiter()

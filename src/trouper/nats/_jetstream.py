@@ -1090,7 +1090,9 @@ class JetStream:
         may or may not be stored; publish it again with the same ``msg_id``),
         ``ReplyTimeout`` (no answer within the client's ``reply_timeout`` of
         its being written: it may or may not be stored, as for
-        ``ConnectionLost``), ``ConnectionClosed``. It is called exactly once,
+        ``ConnectionLost``), ``MaxPayloadExceeded`` (made during an outage, it
+        is over the ``max_payload`` of the server reconnected to: it was not
+        sent), ``ConnectionClosed``. It is called exactly once,
         at the latest ``reply_timeout`` (and up to a quarter more) after the
         publish is written; ``on_ack`` must not block.
 
