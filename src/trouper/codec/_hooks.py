@@ -45,6 +45,7 @@ ref raises ``Unresolvable``.
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import datetime
 import enum
 import functools
@@ -305,6 +306,11 @@ def _is_union(tp: Any) -> bool:
 
 def _is_attrs(tp: Any) -> bool:
     return attrs.has(tp) or attrs.has(typing.get_origin(tp) or object)
+
+
+def _is_dataclass(tp: Any) -> bool:
+    origin = _origin(tp)
+    return isinstance(origin, type) and dataclasses.is_dataclass(origin) and not attrs.has(origin)
 
 
 def _is_ref(tp: Any) -> bool:
@@ -673,6 +679,15 @@ def make_converter(
 
     conv.register_unstructure_hook_factory(_is_attrs, attrs_unstructure)
 
+    # A dataclass nested in a message follows the same rules (cattrs generates
+    # its code alike); left to cattrs' own hooks, a subclass would lose its
+    # own fields on the way, and a payload that is not a map would be refused
+    # with an AttributeError. It cannot be a message itself, nor be told apart
+    # from another class in a union: the registry and the tags are for attrs
+    # classes.
+    conv.register_structure_hook_factory(_is_dataclass, attrs_structure)
+    conv.register_unstructure_hook_factory(_is_dataclass, attrs_unstructure)
+
     # Containers. The fast converter lets the first failure through; the
     # detailed one goes through every element once and raises them all,
     # each noted with its index or key.
@@ -1034,10 +1049,13 @@ def unchecked(hook: UnstructureHook) -> UnstructureHook:
 def _wrong_class(declared: type, actual: type) -> str:
     """Say that a value of ``actual`` sits in a field declared ``declared``."""
     if issubclass(actual, declared):
-        return (
+        problem = (
             f"expected {type_name(declared)}, got its subclass {type_name(actual)}, whose own "
-            "fields the field would drop (declare it as a union of both classes to carry either)"
+            "fields the field would drop"
         )
+        if attrs.has(declared):
+            problem += " (declare it as a union of both classes to carry either)"
+        return problem
     return f"expected {type_name(declared)}, got {type_name(actual)}"
 
 
