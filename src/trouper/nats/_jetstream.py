@@ -36,7 +36,7 @@ import math
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -761,10 +761,14 @@ def _still_owed(msg: Msg, asked: int) -> int:
 
     The server says it in ``Nats-Pending-Messages``; without that header (or
     with an unreadable one) the pull is taken to have released all it asked.
+    Only ASCII digits make a count: ``int()`` would also read ``-5`` (a
+    count that makes the caller's outstanding pulls grow), ``1_0`` and the
+    digits of other scripts.
     """
     if msg.headers is not None:
-        with suppress(ValueError):
-            return int(msg.headers.get("Nats-Pending-Messages", asked))
+        count = msg.headers.get("Nats-Pending-Messages", "").strip()
+        if count.isascii() and count.isdigit():
+            return int(count)
     return asked
 
 
