@@ -1363,6 +1363,8 @@ class PublishPipeline:
         Raises:
             JetStreamError, NoResponders: a publish failed (the first failure).
             ConnectionLost: the connection dropped after a publish was written.
+            MaxPayloadExceeded: a publish made during an outage was over the
+                ``max_payload`` of the server reconnected to (it was not sent).
         """
         await checkpoint_if_cancelled()
         while self._in_flight and self._error is None:
