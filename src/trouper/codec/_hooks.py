@@ -106,6 +106,7 @@ MAX_NESTING = 511
 TOO_DEEP = f"nested too deeply (more than {MAX_NESTING} levels: does it contain itself?)"
 """What is said of a value nested deeper than ``MAX_NESTING``."""
 _SHORT = 60
+_PATH_SHOWN = 300  # characters of a path, its middle cut out past that
 MAX_MISFITS = 10
 """How many failing elements of one list or map a payload's refusal names."""
 
@@ -218,17 +219,36 @@ def builtin_problem(value: object) -> NotBuiltin | None:
 
 
 def render_path(path: Path) -> str:
-    """``("item", "qty")`` → ``item.qty``; ``("lines", 2)`` → ``lines[2]``; keys as ``["usd"]``."""
-    text = ""
+    """``("item", "qty")`` → ``item.qty``; ``("lines", 2)`` → ``lines[2]``; keys as ``["usd"]``.
+
+    A path longer than ``_PATH_SHOWN`` characters (a payload nested deep, as a
+    crafted one may be) keeps its first and last steps around `` ... ``.
+    """
+    pieces = []
     for step in path:
         if isinstance(step, int):
-            text += f"[{step}]"
+            pieces.append(f"[{step}]")
         elif isinstance(step, tuple):
-            text += "[" + _cut(_quote(step[0])) + "]"
+            pieces.append("[" + _cut(_quote(step[0])) + "]")
         else:
             step = _cut(step)  # a name read from a payload may be of any length
-            text += f".{step}" if text else step
-    return text
+            pieces.append(f".{step}" if pieces else step)
+    text = "".join(pieces)
+    if len(text) <= _PATH_SHOWN:
+        return text
+    return _ends(pieces) + " ... " + _ends(reversed(pieces), backwards=True).removeprefix(".")
+
+
+def _ends(pieces: collections.abc.Iterable[str], *, backwards: bool = False) -> str:
+    """The leading pieces (the trailing ones if ``backwards``) of a path, about half its room."""
+    kept: list[str] = []
+    length = 0
+    for piece in pieces:
+        length += len(piece)
+        if length > _PATH_SHOWN // 2 and kept:
+            break
+        kept.append(piece)
+    return "".join(reversed(kept) if backwards else kept)
 
 
 def _cut(text: str) -> str:
