@@ -53,6 +53,7 @@ async def test_an_on_stop_error_is_one_log_record_and_still_a_failed_event(
     (record,) = records
     assert "on_stop raised" in record.getMessage()
     assert "/bad" in record.getMessage()
+    assert getattr(record, "actor", None) == "/bad"  # as the FAILED record said
     assert record.exc_info is not None
     error = record.exc_info[1]
     assert isinstance(error, RuntimeError)

@@ -2028,7 +2028,12 @@ class Cell:
         """
         runtime = self.runtime
         path = self.address.path
-        log.error("%s: on_stop raised (ignored, the stop goes on)", path, exc_info=error)
+        log.error(
+            "%s: on_stop raised (ignored, the stop goes on)",
+            path,
+            exc_info=error,
+            extra={"actor": path},  # as the event log's FAILED record would have it
+        )
         events = runtime.events
         for hook in runtime.instruments.actor_failed:
             try:
