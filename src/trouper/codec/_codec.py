@@ -282,7 +282,8 @@ class Codec:
             UnencodableMessage: a field holds a value that cannot be written;
                 the message names the field. Also raised, the first time a
                 class is encoded, if the codec could not decode it (a field
-                type it has no rule for, such as a generic ``T``).
+                type it has no rule for, such as a generic ``T``), and when
+                ``message`` is a class rather than an instance of one.
         """
         name, unstructure = self._encoders.get(message.__class__) or self._encoder(message)
         try:
@@ -357,6 +358,14 @@ class Codec:
     def _encoder(self, message: object) -> tuple[str, Any]:
         entry = self._encoders.get(message.__class__)
         if entry is None:
+            if isinstance(message, type):
+                # tell(Ping) for tell(Ping()): "type is not registered" would
+                # send the user to register a class that already is.
+                raise UnencodableMessage(
+                    type_name(message),
+                    "the class itself was given, not a message "
+                    f"(an instance of it, such as {message.__name__}(...))",
+                )
             cls = message.__class__
             name = self._registry.name_of(cls)
             try:
