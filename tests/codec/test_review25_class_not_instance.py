@@ -55,3 +55,12 @@ def test_an_unregistered_instance_is_still_unregistered() -> None:
 
     with pytest.raises(UnregisteredMessageType):
         CODEC.encode(Pong())
+
+
+def test_name_of_an_instance_is_a_type_error_saying_so() -> None:
+    """name_of(Ping()) for name_of(Ping): a TypeError naming what came, not an AttributeError."""
+    with pytest.raises(
+        TypeError,
+        match=exactly(f"name_of() takes a message type (a class), got an instance of {LABEL}.Ping"),
+    ):
+        REGISTRY.name_of(Ping())  # type: ignore[arg-type]

@@ -143,9 +143,15 @@ class MessageRegistry:
         Raises:
             UnregisteredMessageType: ``cls`` is not registered (its subclasses
                 and superclasses do not count).
+            TypeError: ``cls`` is not a class (an instance of one, say).
         """
         name = self._by_type.get(cls)
         if name is None:
+            if not isinstance(cls, type):
+                raise TypeError(
+                    "name_of() takes a message type (a class), got an instance of "
+                    f"{type_name(type(cls))}"
+                )
             raise UnregisteredMessageType(type_name(cls))
         return name
 
