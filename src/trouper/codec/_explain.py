@@ -40,6 +40,7 @@ from trouper.codec._hooks import (
     Truncated,
     UnknownVariant,
     Unresolvable,
+    cut,
     render_path,
     short,
     where,
@@ -49,6 +50,7 @@ __all__ = ["MAX_NAMED", "Explanation", "explain"]
 
 MAX_NAMED = 20
 """How many problems a payload's refusal names; the others are counted (a payload is untrusted)."""
+_WHY_SHOWN = 120  # characters of a resolver's refusal (it may repeat a long address)
 
 
 @attrs.frozen
@@ -68,8 +70,9 @@ class Explanation:
     def text(self) -> str:
         """The problems, the unresolved refs included, on one line; past ``MAX_NAMED``, a count."""
         parts = list(self.problems)
+        # The address comes from the payload, and a resolver's words often repeat it.
         parts.extend(
-            f"{where(path)}cannot resolve the ref to {address}: {why}"
+            f"{where(path)}cannot resolve the ref to {cut(str(address))}: {cut(why, _WHY_SHOWN)}"
             for path, address, why in self.refs
         )
         # The unwritten ones come after MAX_NAMED others, so they would not be named either.

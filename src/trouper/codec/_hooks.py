@@ -78,6 +78,7 @@ __all__ = [
     "UnknownVariant",
     "Unresolvable",
     "builtin_problem",
+    "cut",
     "field_types",
     "inner_values",
     "make_converter",
@@ -178,7 +179,7 @@ def short(value: object) -> str:
         text = repr(value)
     except Exception as error:
         return f"<{type_name(type(value))}, whose repr raised {type(error).__name__}>"
-    return _cut(text)
+    return cut(text)
 
 
 class NotBuiltin(Exception):
@@ -229,9 +230,9 @@ def render_path(path: Path) -> str:
         if isinstance(step, int):
             pieces.append(f"[{step}]")
         elif isinstance(step, tuple):
-            pieces.append("[" + _cut(_quote(step[0])) + "]")
+            pieces.append("[" + cut(_quote(step[0])) + "]")
         else:
-            step = _cut(step)  # a name read from a payload may be of any length
+            step = cut(step)  # a name read from a payload may be of any length
             pieces.append(f".{step}" if pieces else step)
     text = "".join(pieces)
     if len(text) <= _PATH_SHOWN:
@@ -251,9 +252,9 @@ def _ends(pieces: collections.abc.Iterable[str], *, backwards: bool = False) -> 
     return "".join(reversed(kept) if backwards else kept)
 
 
-def _cut(text: str) -> str:
-    """``text``, cut as ``short`` cuts a value's repr."""
-    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
+def cut(text: str, limit: int = _SHORT) -> str:
+    """``text``, cut as ``short`` cuts a value's repr (to ``limit`` characters)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _quote(key: object) -> str:
