@@ -50,7 +50,8 @@ __all__ = ["MAX_NAMED", "Explanation", "explain"]
 
 MAX_NAMED = 20
 """How many problems a payload's refusal names; the others are counted (a payload is untrusted)."""
-_WHY_SHOWN = 120  # characters of a resolver's refusal (it may repeat a long address)
+_WHY_SHOWN = 120  # characters of user code's refusal (a resolver's, a validator's): it may
+# repeat a long value of the payload; the whole error is the cause
 
 
 @attrs.frozen
@@ -135,7 +136,8 @@ def _walk(
             else:
                 # No note: the class itself refused the values it was built with.
                 label = class_label(error.cl)
-                problems.append(f"{where(path)}{label} refused the values: {describe(sub)}")
+                why = cut(describe(sub), _WHY_SHOWN)
+                problems.append(f"{where(path)}{label} refused the values: {why}")
                 causes.append(sub)
     elif isinstance(error, Expected):
         problems.append(f"{_subject(path)}expected {error.expected}, got {short(error.got)}")
@@ -153,7 +155,7 @@ def _walk(
     elif isinstance(error, RecursionError):
         problems.append(f"{where(path)}nested too deeply")
     else:
-        problems.append(f"{where(path)}{describe(error)}")
+        problems.append(f"{where(path)}{cut(describe(error), _WHY_SHOWN)}")
         causes.append(error)
 
 
