@@ -594,6 +594,9 @@ class DurableQueue:
         # Redeliveries: (Trio deadline, sequence, id, delivery or None to re-read).
         self._timers: list[tuple[float, int, int, Delivery | None]] = []
         self._sequence = 0
+        # Redeliveries whose timers fired, while their hand-out is being recorded
+        # (``_mark_redelivered``): held as timers are, until handed over.
+        self._firing: list[Delivery] = []
         # Companions of appends not handed over at commit (asks, by id).
         self._companions: dict[int, Ask] = {}
         # The batch being filled for the next commit (None or sealed: start another):
@@ -956,6 +959,10 @@ class DurableQueue:
             taken.discard(delivery_id)
             if delivery is not None and delivery.companion is not None:
                 asks.append(delivery.companion)
+        for delivery in self._firing:
+            taken.discard(delivery.id)
+            if delivery.companion is not None:
+                asks.append(delivery.companion)
         stale = self._stale
         for delivery_id in taken:
             stale[delivery_id] = stale.get(delivery_id, 0) + 1
@@ -994,6 +1001,7 @@ class DurableQueue:
         self.items.clear()
         self._known.clear()
         self._timers.clear()
+        self._firing = []
         self._companions.clear()
         self._outstanding = 0
         self._pending_claims = 0
@@ -1552,7 +1560,7 @@ class DurableQueue:
         ]
         asks.extend(self._companions.values())
         self._companions.clear()
-        for _, _, _, delivery in self._timers:
+        for delivery in [*(timer[3] for timer in self._timers), *self._firing]:
             if delivery is not None and delivery.companion is not None:
                 asks.append(delivery.companion)
                 delivery.companion = None
@@ -1806,15 +1814,28 @@ class DurableQueue:
         now = trio.current_time()
         timers = self._timers
         reread: list[int] = []
+        fired: list[Delivery] = []
         while timers and timers[0][0] <= now:
             _, _, delivery_id, delivery = heapq.heappop(timers)
             if delivery is not None and delivery_id <= self._claimed:
-                self._hand_over(delivery, now)
+                fired.append(delivery)
             else:
                 reread.append(delivery_id)
+        generation = self._generation
+        if fired:
+            try:
+                await self._mark_redelivered(fired)
+            except BaseException:
+                self._unfire(generation)
+                raise
+            if generation != self._generation:
+                return  # closed meanwhile: the close saw them (``_firing``)
+            self._firing = []
+            now = trio.current_time()
+            for delivery in fired:
+                self._hand_over(delivery, now)
         if not reread:
             return
-        generation = self._generation
         self._reading = True
         try:
             rows = await self._polled.fetch(self.name, ids=reread, limit=len(reread))
@@ -1823,8 +1844,8 @@ class DurableQueue:
         if generation != self._generation:
             self._closed_meanwhile()
             return
-        now = trio.current_time()
         counted_out = self._counted_out
+        fired = []
         for row in rows:
             if row.id > self._claimed:
                 self._claimed = row.id
@@ -1832,9 +1853,56 @@ class DurableQueue:
                 continue  # acked by a stale delivery: gone once that ack commits
             delivery = self._from_row(row, row.deliveries + 1)
             if delivery is not None:
-                self._hand_over(delivery, now)
+                fired.append(delivery)
         gone = set(reread) - {row.id for row in rows if row.id not in counted_out}
         self._known.difference_update(gone)
+        if fired:
+            try:
+                await self._mark_redelivered(fired)
+            except BaseException:
+                self._unfire(generation)
+                raise
+            if generation != self._generation:
+                return
+            self._firing = []
+            now = trio.current_time()
+            for delivery in fired:
+                self._hand_over(delivery, now)
+
+    async def _mark_redelivered(self, deliveries: list[Delivery]) -> None:
+        """Record that ``deliveries`` are handed out again, and wait until it is durable.
+
+        A nack leaves a message's ``last_delivered_at`` before its
+        ``available_at``: waiting out its backoff, running nothing, so an
+        unclean stop does not charge it a delivery (``_OpenMailbox``). This
+        sets both to now, before the handler gets it: from here on a stop
+        charges it the delivery it may be running, as a claimed message is
+        (one that kills the process is dead-lettered in the end). Held in
+        ``_firing`` meanwhile (a close or a store failure sees them there).
+        """
+        self._firing = deliveries
+        wall = wall_now()
+        batch = WriteBatch()
+        for delivery in deliveries:
+            batch.nack(
+                delivery.id,
+                deliveries=delivery.attempt - 1,
+                retries=delivery._retries,
+                available_at=wall,
+                delivered_at=wall,
+                first_delivered_at=delivery._first if delivery._first is not None else wall,
+            )
+        await self.store.submit(batch)
+
+    def _unfire(self, generation: int) -> None:
+        """Recording a hand-out failed (the store failed, or cancelled): back to the timers."""
+        if generation != self._generation:
+            return
+        now = trio.current_time()
+        for delivery in self._firing:
+            self._sequence += 1
+            heapq.heappush(self._timers, (now, self._sequence, delivery.id, delivery))
+        self._firing = []
 
     def _prepare(self, rows: list[StoredMessage]) -> None:
         """Decode a window while the commit that claims it is on its way to the disk.

@@ -512,9 +512,13 @@ class _OpenMailbox(_Op):
             # An unclean stop: whatever was claimed and available may have been
             # in progress. Charge each one delivery (the one that may have run)
             # and make them suspects, handed out one at a time.
+            # Not one waiting out a backoff at the stop (delivered last before it is
+            # available again): it was running nothing. Handed out again, it was
+            # marked delivered (``DurableQueue._mark_redelivered``), and is charged.
             connection.execute(
                 "UPDATE messages SET deliveries = deliveries + 1 "
-                "WHERE mailbox = ? AND id <= ? AND available_at <= ?",
+                "WHERE mailbox = ? AND id <= ? AND available_at <= ? "
+                "AND NOT coalesce(last_delivered_at < available_at, 0)",
                 (box, claimed, now),
             )
             suspect = max(suspect or 0, claimed)
