@@ -40,7 +40,9 @@ delivery is the engine's ``Transaction``: sends to durable mailboxes on the
 same store are appended in the ack's batch, the others are released once it
 commits) and the actor's new state, in one batch (one transaction).
 ``FAILED`` with ``Retry`` or an error stages a nack and arms a timer on
-Trio's clock for the redelivery; at ``max_deliveries`` (or with ``GiveUp``,
+Trio's clock for the redelivery (recorded in the store before it is handed
+over, so that recovery charges a message running at a crash, not one that
+was waiting out its backoff); at ``max_deliveries`` (or with ``GiveUp``,
 or a payload that cannot be decoded) the message moves to the dead-letter
 queue instead. ``RETURNED`` puts it back at the front, uncounted. A
 delivery taken before a ``close`` (of an older generation) settles only its
