@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import re
+from typing import TypedDict
 
 import attrs
 import msgpack  # type: ignore[import-untyped]
@@ -139,3 +140,29 @@ def test_a_counter_of_int_keys_is_refused_at_encode() -> None:
     """A Counter's key type follows the same rule as a dict's."""
     with pytest.raises(UnencodableMessage, match="dict keys must be str"):
         CODEC.encode(CountNumbers(collections.Counter([1, 1])))
+
+
+class Totals(TypedDict):
+    """A typed dict: a subclass of dict whose fields cattrs checks."""
+
+    total: int
+
+
+@REGISTRY.message("review25.with-typed-dict")
+@attrs.frozen
+class WithTypedDict:
+    """A message holding a typed dict."""
+
+    totals: Totals
+
+
+def test_a_typed_dict_keeps_its_field_checks() -> None:
+    """A TypedDict is a dict subclass, but is not read as a dict of anything."""
+    with pytest.raises(
+        MessageMismatch,
+        match=exactly(
+            f"payload for 'review25.with-typed-dict' does not fit {LABEL}.WithTypedDict: "
+            "field 'totals.total' expected int, got 'x'"
+        ),
+    ):
+        CODEC.decode("review25.with-typed-dict", msgpack.packb({"totals": {"total": "x"}}))

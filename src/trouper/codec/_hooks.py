@@ -385,9 +385,11 @@ _SEQUENCES: dict[Any, type] = {
     collections.deque: collections.deque,
 }
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
-# Subclasses of dict (OrderedDict, Counter, defaultdict) decode to their own
-# class, through the same strict hooks as dict: left to cattrs, their payload
-# would not be checked to be a map, nor their keys to be str.
+# The dicts of the standard library decode to their own class, through the
+# same strict hooks as dict: left to cattrs, their payload would not be
+# checked to be a map, nor their keys to be str. (Not every subclass of dict:
+# a TypedDict is one, and cattrs checks its fields.)
+_DICT_KINDS = (collections.OrderedDict, collections.Counter, collections.defaultdict)
 
 
 def _origin(tp: Any) -> Any:
@@ -404,7 +406,7 @@ def _is_tuple(tp: Any) -> bool:
 
 def _is_mapping(tp: Any) -> bool:
     origin = _origin(tp)
-    return origin in _MAPPINGS or (isinstance(origin, type) and issubclass(origin, dict))
+    return origin in _MAPPINGS or origin in _DICT_KINDS
 
 
 def _mapping_args(tp: Any) -> tuple[Any, Any]:
@@ -426,7 +428,7 @@ def _mapping_kind(tp: Any, element: Any) -> Callable[[dict[Any, Any]], Any] | No
     origin = _origin(tp)
     if origin in _MAPPINGS:
         return None
-    if issubclass(origin, collections.defaultdict):
+    if origin is collections.defaultdict:
         return functools.partial(collections.defaultdict, element)
     kind: Callable[[dict[Any, Any]], Any] = origin
     return kind
