@@ -116,3 +116,27 @@ async def test_a_redelivery_read_back_after_a_restart_is_charged_if_it_runs_at_a
         reasons = [d.reason async for d in rt.store.dead_letters()]
     assert CALLS == [("hang", 1), ("hang", 2)]
     assert reasons == ["gave up after 1 deliveries: the process stopped while it was being handled"]
+
+
+async def test_a_redelivery_due_by_a_clean_restart_is_charged_if_it_runs_at_a_crash(
+    tmp_path: Path,
+) -> None:
+    """Its backoff ended while no runtime ran: read back with the others, still charged."""
+    CALLS.clear()
+    path = tmp_path / "s.db"
+    async with trouper.open_runtime(store=make_store(path)) as rt:
+        ref = await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+        await ref.tell(Job("hang", retry=True))
+        await trio.sleep(1)  # it waits out its 5 s: a clean stop now
+    await trio.sleep(10)
+    store = make_store(path)
+    async with trouper.open_runtime(store=store) as rt:
+        await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+        await trio.sleep(1)  # handed out at once: it hangs
+        await store.simulate_crash()
+    async with trouper.open_runtime(store=make_store(path)) as rt:
+        await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+        await trio.sleep(30)
+        reasons = [d.reason async for d in rt.store.dead_letters()]
+    assert CALLS == [("hang", 1), ("hang", 2)]
+    assert reasons == ["gave up after 1 deliveries: the process stopped while it was being handled"]

@@ -529,6 +529,14 @@ class _OpenMailbox(_Op):
                 "recovered_upto = ?, recovery_at = ? WHERE id = ?",
                 (suspect, recovered, recovery_at, box),
             )
+        # A message whose backoff has ended by now is read back with the rest, not
+        # through a redelivery timer that would record its hand-out: it is no longer
+        # waiting (available when last delivered), so a stop while it runs charges it.
+        connection.execute(
+            "UPDATE messages SET available_at = last_delivered_at WHERE mailbox = ? "
+            "AND available_at <= ? AND last_delivered_at < available_at",
+            (box, now),
+        )
         depth = connection.execute(
             "SELECT count(*) FROM messages WHERE mailbox = ?", (box,)
         ).fetchone()[0]
