@@ -69,6 +69,32 @@ CASES: list[tuple[str, Call, bytes, str]] = [
         "stored message",
     ),
     (
+        "get-msg-seq-text",
+        lambda js: js.get_msg("S", seq=1),
+        b'{"message":{"subject":"a","seq":"7"}}',
+        "stored message",
+    ),
+    (
+        "get-msg-subject-number",
+        lambda js: js.get_msg("S", seq=1),
+        b'{"message":{"subject":5,"seq":7}}',
+        "stored message",
+    ),
+    ("publish-seq-true", lambda js: js.publish("a"), b'{"stream":"S","seq":true}', "seq"),
+    ("publish-seq-text", lambda js: js.publish("a"), b'{"stream":"S","seq":"7"}', "seq"),
+    (
+        "publish-duplicate-text",
+        lambda js: js.publish("a"),
+        b'{"stream":"S","seq":7,"duplicate":"false"}',
+        "duplicate",
+    ),
+    (
+        "publish-domain-number",
+        lambda js: js.publish("a"),
+        b'{"stream":"S","seq":7,"domain":3}',
+        "domain",
+    ),
+    (
         "publish-infinite",
         lambda js: js.publish("a"),
         b'{"stream":"S","seq":Infinity}',

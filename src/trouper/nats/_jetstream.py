@@ -835,16 +835,21 @@ def _pub_ack(msg: Msg) -> PubAck:
         stream, seq, duplicate = match.groups()
         return PubAck(stream.decode(), int(seq), duplicate is not None, None)
     body = _decode(msg)
-    try:
-        # Built by hand: this runs once per acknowledged publish.
-        return PubAck(
-            str(body["stream"]),
-            int(body["seq"]),
-            bool(body.get("duplicate", False)),
-            body.get("domain"),
-        )
-    except (KeyError, TypeError, ValueError, OverflowError):  # (a "seq" of Infinity: Overflow)
-        raise JetStreamError(0, 0, f"not a publish acknowledgement: {msg.data[:200]!r}") from None
+    # Built by hand (this runs once per acknowledged publish), each field checked:
+    # int() or bool() would take "7", true or "false" for what they are not.
+    stream, seq = body.get("stream"), body.get("seq")
+    duplicate, domain = body.get("duplicate", False), body.get("domain")
+    if not isinstance(stream, str):
+        problem = f"stream is not a name: {stream!r}"
+    elif type(seq) is not int:
+        problem = f"seq is not an integer: {seq!r}"
+    elif not isinstance(duplicate, bool):
+        problem = f"duplicate is not a boolean: {duplicate!r}"
+    elif domain is not None and not isinstance(domain, str):
+        problem = f"domain is not a name: {domain!r}"
+    else:
+        return PubAck(stream, seq, duplicate, domain)
+    raise _answer_error("a publish acknowledgement", problem, body)
 
 
 def _check_msg_id(msg_id: str) -> str:
@@ -1166,12 +1171,15 @@ class JetStream:
         body = await self._api(f"STREAM.MSG.GET.{stream}", request)
         try:
             message = body["message"]
+            subject, seq = message["subject"], message["seq"]
+            if not isinstance(subject, str) or type(seq) is not int:
+                raise TypeError  # (int() and str() would take "7" and 5 for what they are not)
             headers = None
             if message.get("hdrs"):
                 headers, _, _ = parse_header_block(base64.b64decode(message["hdrs"]))
             return StreamMsg(
-                str(message["subject"]),
-                int(message["seq"]),
+                subject,
+                seq,
                 base64.b64decode(message.get("data") or b""),
                 headers,
                 str(message.get("time", "")),
