@@ -222,8 +222,8 @@ class Guardian:
         # The worker task's scope while it runs (None: no worker).
         self._worker_task: Task | None = None
         # The worker task, once it has begun (a worker never cancels itself).
-        self._backoffs: set[trio.CancelScope] = set()
-        # The scopes of backoff timers not yet passed.
+        self._backoffs: dict[trio.CancelScope, _DelayedStart] = {}
+        # The scopes of backoff timers not yet passed, and the start each one holds.
         self._quiet: trio.Event | None = None
         # Set when the worker ends or moves on to another child (made by a new child
         # waiting for it, else None); a backoff's start is a job of a worker, so its end
@@ -311,7 +311,7 @@ class Guardian:
                     elif type(job) is _RestartRequest:
                         try:
                             if not job.cell.stopped:
-                                await self._restart([job.cell], None, 0, asked=True)
+                                await self._restart_asked(job.cell)
                         finally:
                             job.done.set()
                     else:
@@ -426,6 +426,37 @@ class Guardian:
             self._enqueue(_RestartRequest(cell, done))
         return done
 
+    async def _restart_asked(self, cell: Cell) -> None:
+        """Carry out a restart asked for from outside (``Runtime.restart``).
+
+        A child whose group waits stopped in a restart's backoff (``OneForAll``,
+        ``RestForOne``) is not started alone, ahead of the members started
+        before it, on which it depends: the group's pending start is carried
+        out now instead, in start order (the wait cut short, as a restart
+        asked for cuts a lone child's wait short), and counts as this restart.
+        """
+        held = self._held_start(cell)
+        if held is None:
+            await self._restart([cell], None, 0, asked=True)
+            return
+        scope, start = held
+        del self._backoffs[scope]
+        scope.cancel()
+        self._count_restart(cell, None)
+        await self._start_group(start)
+
+    def _held_start(self, cell: Cell) -> tuple[trio.CancelScope, _DelayedStart] | None:
+        """The backoff holding ``cell``'s start with other members of its group, if any."""
+        if cell.phase is not Phase.ENDED:
+            return None
+        for scope, start in self._backoffs.items():
+            if len(start.cells) > 1 and any(
+                member is cell and member.restart_ticket == ticket
+                for member, ticket in zip(start.cells, start.tickets, strict=True)
+            ):
+                return scope, start
+        return None
+
     # --- the one restart routine ----------------------------------------------------
 
     async def _restart(
@@ -459,7 +490,7 @@ class Guardian:
             # Listed now, not when its task begins: a child waiting for the restart
             # (wait_for_decisions) must not find it neither in hand nor in a backoff.
             scope = trio.CancelScope()
-            self._backoffs.add(scope)
+            self._backoffs[scope] = start
             self.nursery.start_soon(self._after_backoff, start, delay, scope)
         else:
             await self._start_group(start)
@@ -471,7 +502,7 @@ class Guardian:
             try:
                 await trio.sleep(delay)
             finally:
-                self._backoffs.discard(scope)
+                self._backoffs.pop(scope, None)
             if not self.closing:
                 self._enqueue(start)
 

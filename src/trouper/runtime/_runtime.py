@@ -528,6 +528,8 @@ class Runtime:
         restart stops), it returns at once and the restart follows the
         running handler. If the actor or its supervisor begins to stop
         before the restart is carried out, it returns without restarting it.
+        An actor waiting stopped in its group's restart backoff (``OneForAll``,
+        ``RestForOne``) is restarted with its group, at once and in start order.
 
         Raises:
             ActorStopped: the actor has stopped for good.
