@@ -143,13 +143,13 @@ class Watches(Actor):
     async def watch_it(self, message: ActorRef) -> str:  # type: ignore[type-arg]
         try:
             self.ctx.watch(message)
-        except RuntimeError as error:
+        except ValueError as error:
             return str(error)
         return "watching"
 
 
 def test_watch_refuses_a_remote_ref_of_a_runtime_in_another_thread(transport: Nats) -> None:
-    """``ctx.watch`` raises ``RuntimeError`` as a tell through it does; nothing is recorded.
+    """``ctx.watch`` raises the ``ValueError`` of a foreign ref (check_ref); nothing is recorded.
 
     It registered the watch in that runtime's node from this thread, queueing
     the request on its outbox and waking its Trio task from a foreign run.
@@ -161,9 +161,9 @@ def test_watch_refuses_a_remote_ref_of_a_runtime_in_another_thread(transport: Na
                 watcher = await b.spawn(Watches)
                 for ref in refs:
                     assert await watcher.ask(ref) == (
-                        "watch() was called from outside the Trio run that hosts runtime 'a' "
-                        "(another thread, or asyncio code beside it); from another thread use "
-                        "rt.portal (portal.run), from asyncio code use trouper.aio"
+                        f"watch takes a ref to an actor of runtime 'b'; {ref!r} belongs to "
+                        "another runtime (node 'a'): watch it from that runtime (its portal, "
+                        "from another thread)"
                     )
 
         trio.run(main)
