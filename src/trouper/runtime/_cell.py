@@ -112,7 +112,7 @@ from trouper.runtime._host import ChildrenHost
 from trouper.runtime._instrument import Contexts, Interception, SendKind
 from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
 from trouper.runtime._mailbox import Mailbox, MailboxEnding, MemoryMailbox
-from trouper.runtime._observe import ActorEvent, DeadLetter, DeadLetterReason, EventKind
+from trouper.runtime._observe import DeadLetter, DeadLetterReason
 from trouper.supervision import ChildSpec, Restart, Strategy
 
 if TYPE_CHECKING:
@@ -2038,15 +2038,7 @@ class Cell:
         for hook in runtime.instruments.actor_failed:
             try:
                 if hook == events.actor_failed:
-                    if events._listeners:  # what EventLog.emit does after its logging
-                        event = ActorEvent(
-                            EventKind.FAILED,
-                            self.address,
-                            class_label(self.actor_class),
-                            error,
-                            runtime.now(),
-                        )
-                        events._notify(event)
+                    events.actor_failed_unlogged(self, error)
                 else:
                     hook(self, error)
             except Exception:

@@ -256,6 +256,23 @@ class EventLog(_Listeners[ActorEvent], Instrument):
         """Report ``FAILED``."""
         self._report(EventKind.FAILED, actor, error)
 
+    def actor_failed_unlogged(self, actor: Cell, error: BaseException) -> None:
+        """Report ``FAILED`` to the listeners only: the engine has logged that failure itself.
+
+        For an ``on_stop`` that raised, whose one log record the cell writes (an
+        error is one record, not two with the same traceback).
+        """
+        if self._listeners:
+            self._notify(
+                ActorEvent(
+                    EventKind.FAILED,
+                    actor.address,
+                    class_label(actor.actor_class),
+                    error,
+                    actor.runtime.now(),
+                )
+            )
+
     def actor_restarted(self, actor: Cell, error: BaseException | None) -> None:
         """Report ``RESTARTED``."""
         self._report(EventKind.RESTARTED, actor, error)
