@@ -16,7 +16,7 @@ EXAMPLES: list[tuple[errors.ActorError, type[BaseException], str]] = [
     (
         errors.MailboxFull(HERE, 10),
         trio.WouldBlock,
-        "mailbox of trouper://n1/a is full (10 messages)",
+        "mailbox of trouper://n1/a is full (capacity 10 messages)",
     ),
     (
         errors.UnhandledMessage(HERE, "int"),
@@ -253,3 +253,14 @@ def test_an_unreachable_node_reads_as_a_stopped_actor() -> None:
     error = errors.NodeUnreachable(HERE, "node 'n1' left the cluster")
     assert isinstance(error, errors.ActorStopped)
     assert (error.address, error.problem) == (HERE, "node 'n1' left the cluster")
+
+
+def test_an_unresolvable_ref_cuts_the_address_and_the_reason_it_read_from_a_payload() -> None:
+    """A 10 KB path, and a resolver's words repeating it, make a message of a few hundred chars."""
+    far = Address("n1", "/" + "a" * 10_000)
+    error = errors.UnresolvableRef("shop.order", "customer", far, f"no actor at {far}")
+    text = str(error)
+    assert len(text) < 400
+    assert text.startswith("payload for 'shop.order' holds a ref to trouper://n1/aaa")
+    assert "in field 'customer' that cannot be resolved: no actor at trouper://n1/aaa" in text
+    assert error.args[2] == far  # the whole address is kept

@@ -120,8 +120,9 @@ class ActorStopped(ActorError, trio.BrokenResourceError):
     Also raised by ``watch``, ``link``, ``spawn``, ``spawn_pool``,
     ``start_child``, ``send_later`` and ``every`` on the context of an actor
     that has stopped for good (a context a task kept after the stop), with
-    that actor's address; and by ``spawn`` when the new actor was stopped
-    (by a name, say) before its first ``on_start`` completed.
+    that actor's address; and by ``spawn`` when a stop of the new actor (by
+    a name, say) cut its first ``on_start`` off (an ``on_start`` that
+    completes within the stop's grace returns the ref of a stopping actor).
     """
 
     def __init__(self, address: Address) -> None:
@@ -172,7 +173,9 @@ class MailboxFull(ActorError, trio.WouldBlock):
         return self.args[0]  # type: ignore[no-any-return]
 
     def _message(self) -> str:
-        return f"mailbox of {self.address} is full ({self.args[1]} messages)"
+        # The capacity, not the depth: a durable mailbox whose capacity was lowered
+        # between runs may hold more.
+        return f"mailbox of {self.address} is full (capacity {self.args[1]} messages)"
 
 
 class UnhandledMessage(ActorError, TypeError):
@@ -574,6 +577,15 @@ class MessageMismatch(UndecodableMessage):
         return f"payload for {self.args[0]!r} does not fit {self.args[1]}: {self.args[2]}"
 
 
+_SHOWN = 120
+"""Characters of a text read from a payload that an error's message shows."""
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to ``_SHOWN`` characters: an address or a reason read from a payload."""
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
 class UnresolvableRef(UndecodableMessage, LookupError):
     """A payload holds an actor ref that its codec could not turn back into a ref.
 
@@ -585,8 +597,8 @@ class UnresolvableRef(UndecodableMessage, LookupError):
 
     def _message(self) -> str:
         return (
-            f"payload for {self.args[0]!r} holds a ref to {self.args[2]} in field "
-            f"{self.args[1]!r} that cannot be resolved: {self.args[3]}"
+            f"payload for {self.args[0]!r} holds a ref to {_cut(str(self.args[2]))} in field "
+            f"{self.args[1]!r} that cannot be resolved: {_cut(str(self.args[3]))}"
         )
 
 
