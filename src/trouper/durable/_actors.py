@@ -387,6 +387,10 @@ class ActorMailbox(DurableQueue):
         self._reload = False
         self._reload_to: bytes | None = None
 
+    def _holds_refused_run(self) -> bool:
+        """Whether the instance's state is to be set back before the next delivery opens."""
+        return self._reload
+
     def attach(self, cell: Cell) -> None:
         """Meet a consuming cell: the actor's, or one of a balancing pool's members."""
         self._cells = [*(c for c in self._cells if not c.stopped), cell]

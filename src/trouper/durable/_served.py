@@ -178,11 +178,6 @@ class ServedQueue(DurableQueue):
     handled in this process.
     """
 
-    # Whether the actor's state in memory holds a run whose writes the store refused, to
-    # be set back before the next delivery opens: the actors' layer's (``ServedActorMailbox``
-    # sets it on the instance); a run handled meanwhile saves nothing (see ``settle``).
-    _reload = False
-
     def __init__(
         self,
         store: DeliveringStore,
@@ -570,6 +565,15 @@ class ServedQueue(DurableQueue):
 
     # --- settling -------------------------------------------------------------------
 
+    def _holds_refused_run(self) -> bool:
+        """Whether the actor's state in memory holds a run whose writes the store refused.
+
+        That state is set back before the next delivery opens; a run handled
+        meanwhile saves nothing (see ``settle``). The actors' layer, which keeps
+        the state, answers (``ActorMailbox``); a queue without one holds none.
+        """
+        return False
+
     def settle(self, item: object, ending: MailboxEnding, error: BaseException | None) -> bool:
         """Record how a taken item ended (see ``DurableQueue.settle``); outputs before the ack.
 
@@ -586,7 +590,7 @@ class ServedQueue(DurableQueue):
             return self._settle_unwritable(item, ending, error)
         if ending is _HANDLED:
             current = item._generation == self._generation
-            if current and self._reload and self._stateful:
+            if current and self._stateful and self._holds_refused_run():
                 # The store refused an older run's writes while this one went on: it began
                 # from a state holding that run, which is set back before the next delivery
                 # opens. Saved, its state would keep the refused run's effect, applied again
