@@ -18,7 +18,8 @@ import trio
 from js_support import Job, eventually, store_for
 
 import trouper
-from trouper.durable import Delivery, Durable, durable_ref
+from trouper.durable import Delivery, Durable, JetStreamStore, durable_ref
+from trouper.nats import JetStream, StreamConfig
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock  # the server is another process
@@ -54,12 +55,17 @@ class Adder(trouper.Actor):
     def __init__(self, runs: list[tuple[int, int, int]]) -> None:
         self.runs = runs
 
-    @trouper.handler
-    async def add(self, message: Add) -> int:
+    def record_run(self, n: int) -> Delivery:
+        """Record this run of adding ``n``, then add it; return its delivery."""
         delivery = self.ctx.delivery
         assert isinstance(delivery, Delivery)
-        self.runs.append((message.n, delivery.attempt, self.state.total))
-        self.state.total += message.n
+        self.runs.append((n, delivery.attempt, self.state.total))
+        self.state.total += n
+        return delivery
+
+    @trouper.handler
+    async def add(self, message: Add) -> int:
+        delivery = self.record_run(message.n)
         if message.send and delivery.attempt == 1:
             await durable_ref(self.ctx.runtime, "target").tell(Job(message.n))
         return self.state.total
@@ -67,6 +73,38 @@ class Adder(trouper.Actor):
     @trouper.handler
     async def peek(self, message: Peek) -> int:
         return self.state.total
+
+
+async def fill_the_target(
+    rt: trouper.Runtime, store: JetStreamStore
+) -> tuple[JetStream, StreamConfig]:
+    """Make the target's stream and limit it to the one message it holds: the target is full.
+
+    Returns the JetStream context and the stream's config before the limit.
+    """
+    await durable_ref(rt, "target").tell(Job(0))  # makes the target's stream
+    js = store.client.jetstream()
+    config = (await js.stream_info(store.stream_name("target"))).config
+    await js.update_stream(attrs.evolve(config, max_msgs=1))  # an operator's limit
+    return js, config
+
+
+async def settle(rt: trouper.Runtime, runs: list[tuple[int, int, int]]) -> None:
+    """Wait until the adder's mailbox is empty and four runs were made, then flush the store."""
+
+    async def settled() -> bool:
+        (stats,) = [s for s in await rt.store.mailbox_statistics() if s.name == "adder"]
+        return stats.depth == 0 and len(runs) >= 4
+
+    await eventually(settled)
+    await rt.store.flush()
+
+
+async def stored_total(js_server: NatsServer, prefix: str, options: Durable) -> object:
+    """The total a new runtime on the same streams reads back: what was stored."""
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        adder = await rt.spawn(Adder, [], name="adder", mailbox=options)
+        return await adder.ask(Peek())
 
 
 async def test_a_state_made_from_a_refused_run_is_not_stored(
@@ -77,13 +115,7 @@ async def test_a_state_made_from_a_refused_run_is_not_stored(
     options = Durable(max_deliveries=5, backoff=(0.1,))
     store = store_for(js_server.url, prefix)
     async with trouper.open_runtime(store=store) as rt:
-        await durable_ref(rt, "target").tell(Job(0))  # makes the target's stream
-        js = store.client.jetstream()
-        name = store.stream_name("target")
-        config = (await js.stream_info(name)).config
-        await js.update_stream(
-            attrs.evolve(config, max_msgs=1)
-        )  # an operator's limit: the target is full
+        js, config = await fill_the_target(rt, store)
         adder = await rt.spawn(Adder, runs, name="adder", mailbox=options)
         assert await adder.ask(Add(100)) == 100  # a state stored
         await adder.tell(Add(1, send=True))  # its send waits for room in the target
@@ -91,21 +123,13 @@ async def test_a_state_made_from_a_refused_run_is_not_stored(
         assert await adder.ask(Add(10)) == 111  # its state is made from Add(1)'s
         # Add(1)'s send is refused for good at its next try: its batch is refused.
         await js.update_stream(attrs.evolve(config, max_msgs=-1, max_msg_size=1))
-
-        async def settled() -> bool:
-            (stats,) = [s for s in await rt.store.mailbox_statistics() if s.name == "adder"]
-            return stats.depth == 0 and len(runs) >= 4
-
-        await eventually(settled)
-        await rt.store.flush()
+        await settle(rt, runs)
         assert await adder.ask(Peek()) == 111
     assert runs[:3] == [(100, 1, 0), (1, 1, 100), (10, 1, 101)]
     # Each ran again from a state without the refused Add(1), in whichever order they came;
     # Add(10) is not charged a delivery for Add(1)'s refusal.
     assert set(runs[3:]) in ({(1, 2, 100), (10, 1, 101)}, {(10, 1, 100), (1, 2, 110)})
-    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
-        adder = await rt.spawn(Adder, [], name="adder", mailbox=options)
-        assert await adder.ask(Peek()) == 111  # what was stored: each Add once
+    assert await stored_total(js_server, prefix, options) == 111  # each Add once
 
 
 @trouper.message("test.durable.r24js.add-held")
@@ -125,11 +149,7 @@ class HeldAdder(Adder):
 
     @trouper.handler
     async def add_held(self, message: AddHeld) -> int:
-        delivery = self.ctx.delivery
-        assert isinstance(delivery, Delivery)
-        self.runs.append((message.n, delivery.attempt, self.state.total))
-        self.state.total += message.n
-        if delivery.attempt == 1:
+        if self.record_run(message.n).attempt == 1:
             await self.gate.wait()
         return self.state.total
 
@@ -148,12 +168,7 @@ async def test_a_run_going_on_when_an_older_run_is_refused_saves_no_state(
     options = Durable(max_deliveries=5, backoff=(0.1,))
     store = store_for(js_server.url, prefix)
     async with trouper.open_runtime(store=store) as rt:
-        await durable_ref(rt, "target").tell(Job(0))  # makes the target's stream
-        js = store.client.jetstream()
-        name = store.stream_name("target")
-        config = (await js.stream_info(name)).config
-        # An operator's limit: the target is full.
-        await js.update_stream(attrs.evolve(config, max_msgs=1))
+        js, config = await fill_the_target(rt, store)
         adder = await rt.spawn(HeldAdder, runs, gate, name="adder", mailbox=options)
         assert await adder.ask(Add(100)) == 100  # a state stored
         await adder.tell(Add(1, send=True))  # its send waits for room in the target
@@ -162,16 +177,8 @@ async def test_a_run_going_on_when_an_older_run_is_refused_saves_no_state(
         await js.update_stream(attrs.evolve(config, max_msgs=-1, max_msg_size=1))
         await rt.store.flush()  # Add(1)'s batch is refused (its send's next try)
         gate.set()
-
-        async def settled() -> bool:
-            (stats,) = [s for s in await rt.store.mailbox_statistics() if s.name == "adder"]
-            return stats.depth == 0 and len(runs) >= 4
-
-        await eventually(settled)
-        await rt.store.flush()
+        await settle(rt, runs)
         assert await adder.ask(Peek()) == 111
     assert runs[:3] == [(100, 1, 0), (1, 1, 100), (10, 1, 101)]
     assert set(runs[3:]) in ({(1, 2, 100), (10, 1, 101)}, {(10, 1, 100), (1, 2, 110)})
-    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
-        adder = await rt.spawn(Adder, [], name="adder", mailbox=options)
-        assert await adder.ask(Peek()) == 111  # what was stored: each Add once
+    assert await stored_total(js_server, prefix, options) == 111  # each Add once
