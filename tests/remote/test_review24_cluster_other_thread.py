@@ -9,14 +9,12 @@ the portal, as ``spawn`` and ``tell`` do, before anything is sent.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 import pytest
 import trio
-from remote_support import nodes
+from remote_threads import the_runtime, with_node_a_in_a_thread
 
 import trouper
 from trouper import Runtime
@@ -35,25 +33,16 @@ def _refused(what: str) -> str:
 
 def test_locate_and_flush_refuse_another_thread(transport: Nats) -> None:
     """From another thread's Trio run: ``RuntimeError`` at once, the node unharmed."""
-    handed: queue.Queue[Runtime] = queue.Queue()
-    release = threading.Event()
     after: list[object] = []
-
-    async def node_a() -> None:
-        async with nodes(transport, "a") as (a,):
-            handed.put(a)
-            await trio.to_thread.run_sync(release.wait, 20)
-            # Still whole: its own lookups and flushes work.
-            after.append(await trouper.remote.locate(a, "nobody"))
-            await cluster_of(a).flush()
-            after.append("flushed")
-
-    thread = threading.Thread(target=trio.run, args=(node_a,))
-    thread.start()
     outcomes: list[str] = []
-    try:
-        a = handed.get(True, 20)
 
+    async def still_whole(a: Runtime) -> None:
+        # Still whole: its own lookups and flushes work.
+        after.append(await trouper.remote.locate(a, "nobody"))
+        await cluster_of(a).flush()
+        after.append("flushed")
+
+    def check(a: Runtime) -> None:
         async def main() -> None:
             with trio.fail_after(10):
                 calls: list[tuple[str, Callable[[], Awaitable[object]]]] = [
@@ -69,9 +58,7 @@ def test_locate_and_flush_refuse_another_thread(transport: Nats) -> None:
                         outcomes.append(f"{what} returned")
 
         trio.run(main)
-    finally:
-        release.set()
-        thread.join(20)
-    assert not thread.is_alive()
+
+    with_node_a_in_a_thread(transport, the_runtime, check, after=still_whole)
     assert outcomes == [_refused("locate"), _refused("flush")]
     assert after == [None, "flushed"]

@@ -13,14 +13,12 @@ refused when set, naming that runtime.
 from __future__ import annotations
 
 import asyncio
-import queue
 import re
-import threading
-from collections.abc import Callable
 
 import pytest
 import trio
 from remote_support import Note, Notes, nodes, wait_for
+from remote_threads import refs_made_on_a, with_node_a_in_a_thread
 
 import trouper
 from trouper import Actor, ActorRef, handler
@@ -59,32 +57,6 @@ def _timer_refused(what: str, ref: ActorRef[object]) -> str:
     )
 
 
-def _with_node_a_in_a_thread(
-    transport: Nats,
-    check: Callable[[list[ActorRef[object]]], None],
-) -> None:
-    """Node ``a`` runs in a thread; ``check`` gets its refs to node ``c`` and to a name of its own.
-
-    The second has no actor behind it yet: a ref that finds it on ``a`` when used.
-    """
-    handed: queue.Queue[list[ActorRef[object]]] = queue.Queue()
-    release = threading.Event()
-
-    async def node_a() -> None:
-        async with nodes(transport, "a") as (a,):
-            handed.put([a.remote("c", "sink"), a.remote("a", "later")])
-            await trio.to_thread.run_sync(release.wait, 20)
-
-    thread = threading.Thread(target=trio.run, args=(node_a,))
-    thread.start()
-    try:
-        check(handed.get(True, 20))
-    finally:
-        release.set()
-        thread.join(20)
-    assert not thread.is_alive()
-
-
 def test_timers_refuse_a_remote_ref_of_a_runtime_in_another_thread(transport: Nats) -> None:
     """``ValueError`` naming the ref's runtime; nothing scheduled, the timer's actor runs on."""
 
@@ -102,7 +74,7 @@ def test_timers_refuse_a_remote_ref_of_a_runtime_in_another_thread(transport: Na
 
         trio.run(main)
 
-    _with_node_a_in_a_thread(transport, check)
+    with_node_a_in_a_thread(transport, refs_made_on_a, check)
 
 
 def test_aio_ref_refuses_a_remote_ref_of_a_runtime_in_another_thread(transport: Nats) -> None:
@@ -120,7 +92,7 @@ def test_aio_ref_refuses_a_remote_ref_of_a_runtime_in_another_thread(transport: 
 
         asyncio.run(main())
 
-    _with_node_a_in_a_thread(transport, check)
+    with_node_a_in_a_thread(transport, refs_made_on_a, check)
 
 
 async def test_timers_take_a_remote_ref_of_a_runtime_beside_them(transport: Nats) -> None:
@@ -168,4 +140,4 @@ def test_watch_refuses_a_remote_ref_of_a_runtime_in_another_thread(transport: Na
 
         trio.run(main)
 
-    _with_node_a_in_a_thread(transport, check)
+    with_node_a_in_a_thread(transport, refs_made_on_a, check)

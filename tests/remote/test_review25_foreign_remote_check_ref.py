@@ -14,15 +14,13 @@ them in the same Trio run still passes (``watch`` through it works).
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
-from collections.abc import Callable
 
 import attrs
 import pytest
 import trio
 from remote_support import Notes, nodes
+from remote_threads import refs_made_on_a, with_node_a_in_a_thread
 
 import trouper
 from trouper import Actor, ActorRef, Terminated, handler
@@ -77,28 +75,6 @@ def _refused(what: str, ref: ActorRef[object]) -> str:
     )
 
 
-def _with_node_a_in_a_thread(
-    transport: Nats, check: Callable[[list[ActorRef[object]]], None]
-) -> None:
-    """Node ``a`` runs in a thread; ``check`` gets its refs to ``c``'s sink and to a name of its."""
-    handed: queue.Queue[list[ActorRef[object]]] = queue.Queue()
-    release = threading.Event()
-
-    async def node_a() -> None:
-        async with nodes(transport, "a") as (a,):
-            handed.put([a.remote("c", "sink"), a.remote("a", "later")])
-            await trio.to_thread.run_sync(release.wait, 20)
-
-    thread = threading.Thread(target=trio.run, args=(node_a,))
-    thread.start()
-    try:
-        check(handed.get(True, 20))
-    finally:
-        release.set()
-        thread.join(20)
-    assert not thread.is_alive()
-
-
 def test_context_operations_refuse_a_remote_ref_of_a_runtime_in_another_thread(
     transport: Nats,
 ) -> None:
@@ -117,7 +93,7 @@ def test_context_operations_refuse_a_remote_ref_of_a_runtime_in_another_thread(
 
         trio.run(main)
 
-    _with_node_a_in_a_thread(transport, check)
+    with_node_a_in_a_thread(transport, refs_made_on_a, check)
 
 
 def test_stop_and_restart_refuse_a_remote_ref_of_a_runtime_in_another_thread(
@@ -136,7 +112,7 @@ def test_stop_and_restart_refuse_a_remote_ref_of_a_runtime_in_another_thread(
 
         trio.run(main)
 
-    _with_node_a_in_a_thread(transport, check)
+    with_node_a_in_a_thread(transport, refs_made_on_a, check)
 
 
 async def test_watch_takes_a_remote_ref_of_a_runtime_beside_it(transport: Nats) -> None:

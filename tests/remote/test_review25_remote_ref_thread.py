@@ -9,13 +9,11 @@ raise the ``RuntimeError`` naming the portal before touching anything.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable
 
 import pytest
 import trio
-from remote_support import nodes
+from remote_threads import the_runtime, with_node_a_in_a_thread
 
 from trouper import ActorRef, Runtime
 from trouper.remote import Nats, cluster_of
@@ -33,24 +31,16 @@ def _refused(what: str) -> str:
 
 def test_remote_and_cluster_ref_refuse_another_thread(transport: Nats) -> None:
     """From a plain thread and from another thread's Trio run: ``RuntimeError``, nothing cached."""
-    handed: queue.Queue[Runtime] = queue.Queue()
-    release = threading.Event()
     peers_after: list[int] = []
     made_after: list[ActorRef[object]] = []
-
-    async def node_a() -> None:
-        async with nodes(transport, "a") as (a,):
-            handed.put(a)
-            await trio.to_thread.run_sync(release.wait, 20)
-            # Nothing was cached from the other thread: node "c" is still unknown here.
-            peers_after.append(cluster_of(a).statistics().peers)
-            made_after.append(a.remote("c", "sink"))  # its own thread still makes refs
-
-    thread = threading.Thread(target=trio.run, args=(node_a,))
-    thread.start()
     outcomes: list[str] = []
-    try:
-        a = handed.get(True, 20)
+
+    async def nothing_cached(a: Runtime) -> None:
+        # Nothing was cached from the other thread: node "c" is still unknown here.
+        peers_after.append(cluster_of(a).statistics().peers)
+        made_after.append(a.remote("c", "sink"))  # its own thread still makes refs
+
+    def check(a: Runtime) -> None:
         calls: list[tuple[str, Callable[[], ActorRef[object]]]] = [
             ("remote", lambda: a.remote("c", "sink")),
             ("ref", lambda: cluster_of(a).ref("c", "sink")),
@@ -71,10 +61,8 @@ def test_remote_and_cluster_ref_refuse_another_thread(transport: Nats) -> None:
             attempt()
 
         trio.run(main)  # another thread's Trio run
-    finally:
-        release.set()
-        thread.join(20)
-    assert not thread.is_alive()
+
+    with_node_a_in_a_thread(transport, the_runtime, check, after=nothing_cached)
     assert outcomes == [_refused("remote"), _refused("ref")] * 2
     assert peers_after == [0]
     assert [str(ref.address) for ref in made_after] == ["trouper://c/sink"]
