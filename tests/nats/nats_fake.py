@@ -15,7 +15,8 @@ from typing import Any
 import trio
 import trio.lowlevel
 
-from trouper.nats import Client, Subscription, connect
+from trouper.nats import Client, ClientEvent, Msg, Subscription, connect
+from trouper.nats.protocol import Event, Parser
 
 DEFAULT_INFO: dict[str, object] = {
     "server_id": "FAKE",
@@ -42,6 +43,17 @@ def hmsg_frame(
     sizes = f"{len(header_block)} {len(header_block) + len(payload)}"
     head = f"HMSG {subject} {sid} {reply + ' ' if reply else ''}{sizes}\r\n"
     return head.encode() + header_block + payload + b"\r\n"
+
+
+def parse_split(data: bytes, cut: int, **parser_options: int) -> list[Event]:
+    """What a ``Parser(**parser_options)`` reads of ``data`` fed in two reads cut at ``cut``."""
+    parser = Parser(**parser_options)
+    events: list[Event] = []
+    for chunk in (data[:cut], data[cut:]):
+        parser.feed(chunk)
+        while (event := parser.next_event()) is not None:
+            events.append(event)
+    return events
 
 
 class Peer:
@@ -168,6 +180,35 @@ async def connected(server: FakeServer, **options: Any) -> AsyncIterator[tuple[C
                 while not peer:
                     await trio.lowlevel.checkpoint()
             yield client, peer[0]
+
+
+async def next_msg_after_replacement(
+    bad_frame: Callable[[int], bytes],
+) -> tuple[Msg, list[ClientEvent]]:
+    """The message a subscriber to ``x`` gets once its connection sent ``bad_frame(sid)``.
+
+    The fake server sends ``bad_frame`` (given the subscription's sid) on the
+    first connection, then, on the connection the client makes next, a message
+    "after" to ``x``. Returns that message and the events the client reported
+    (bounded: 10 s).
+    """
+    events: list[ClientEvent] = []
+    with trio.fail_after(10):
+        async with (
+            fake_server() as server,
+            connected(
+                server, on_event=events.append, reconnect_wait=0.01, reconnect_jitter=0.0
+            ) as (nc, peer),
+        ):
+            sub = await nc.subscribe("x")
+            await peer.read_until("SUB")
+            await peer.send(bad_frame(sub.sid))
+            second = await server.accept()
+            await second.handshake()
+            assert await second.read_until("SUB") == f"SUB x {sub.sid}"
+            await second.send(f"MSG x {sub.sid} 5\r\nafter\r\n".encode())
+            msg = await sub.next_msg()
+    return msg, events
 
 
 async def wait_for(predicate: Callable[[], bool]) -> None:

@@ -15,22 +15,13 @@ from __future__ import annotations
 
 import pytest
 import trio
+from nats_fake import parse_split
 
 from trouper.nats import ClientEvent, connect
-from trouper.nats.protocol import Event, MsgEvent, Parser, PingEvent
+from trouper.nats.protocol import MsgEvent, PingEvent
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
-
-
-def _parse_split(data: bytes, cut: int) -> list[Event]:
-    parser = Parser()
-    events: list[Event] = []
-    for chunk in (data[:cut], data[cut:]):
-        parser.feed(chunk)
-        while (event := parser.next_event()) is not None:
-            events.append(event)
-    return events
 
 
 @pytest.mark.parametrize(
@@ -51,7 +42,7 @@ def test_a_vertical_tab_or_form_feed_stays_in_its_subject(
     """The message keeps its sid, subject and reply, however the stream is cut."""
     data = frame + b"PING\r\n"
     for cut in range(len(data) + 1):
-        message, ping = _parse_split(data, cut)
+        message, ping = parse_split(data, cut)
         assert isinstance(message, MsgEvent), cut
         assert (message.sid, message.subject, message.reply) == (1, subject, reply), cut
         assert message.payload == b"hi"
@@ -66,7 +57,7 @@ def test_tabs_and_repeated_spaces_still_separate_arguments() -> None:
         b"HMSG  c\t3 12  14\r\nNATS/1.0\r\n\r\nhi\r\n"
     )
     for cut in range(len(data) + 1):
-        events = _parse_split(data, cut)
+        events = parse_split(data, cut)
         assert [(e.sid, e.subject, e.reply) for e in events if isinstance(e, MsgEvent)] == [
             (1, "a", "_R.x"),
             (2, "b", None),

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from nats_fake import parse_split
 
 from trouper.nats import ProtocolError
-from trouper.nats.protocol import ErrEvent, Event, MsgEvent, Parser, PingEvent
-
-
-def _parse_split(data: bytes, cut: int, *, max_control_line: int) -> list[Event]:
-    parser = Parser(max_control_line=max_control_line)
-    events: list[Event] = []
-    for chunk in (data[:cut], data[cut:]):
-        parser.feed(chunk)
-        while (event := parser.next_event()) is not None:
-            events.append(event)
-    return events
+from trouper.nats.protocol import ErrEvent, MsgEvent, PingEvent
 
 
 def test_a_control_line_of_exactly_the_limit_is_accepted_at_every_split() -> None:
@@ -24,7 +15,7 @@ def test_a_control_line_of_exactly_the_limit_is_accepted_at_every_split() -> Non
     assert len(line) == 16
     data = line + b"\r\n" + b"PING\r\n"
     for cut in range(len(data) + 1):
-        events = _parse_split(data, cut, max_control_line=16)
+        events = parse_split(data, cut, max_control_line=16)
         assert events == [ErrEvent("x" * 9), PingEvent()], cut
 
 
@@ -35,7 +26,7 @@ def test_a_control_line_over_the_limit_is_refused_at_every_split() -> None:
     data = line + b"\r\n" + b"PING\r\n"
     for cut in range(len(data) + 1):
         with pytest.raises(ProtocolError, match=r"^control line longer than 16 bytes"):
-            _parse_split(data, cut, max_control_line=16)
+            parse_split(data, cut, max_control_line=16)
 
 
 @pytest.mark.parametrize(
@@ -53,7 +44,7 @@ def test_a_subject_that_is_not_utf8_does_not_break_the_stream(
     """Subjects come from other publishers (the server passes any bytes): kept, never refused."""
     data = frame + b"PING\r\n"
     for cut in range(len(data) + 1):
-        message, ping = _parse_split(data, cut, max_control_line=1024)
+        message, ping = parse_split(data, cut, max_control_line=1024)
         assert isinstance(message, MsgEvent)
         assert (message.subject, message.reply, message.payload) == (subject, reply, b"hi")
         assert ping == PingEvent()

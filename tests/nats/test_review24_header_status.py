@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import pytest
 import trio
-from nats_fake import connected, fake_server, hmsg_frame
+from nats_fake import connected, fake_server, hmsg_frame, parse_split
 
 from trouper.nats import ClientEvent, Disconnected
-from trouper.nats.protocol import Event, MsgEvent, Parser, PingEvent
+from trouper.nats.protocol import MsgEvent, PingEvent
 
 pytestmark = pytest.mark.real_clock
 
 ODD_STATUS_LINES = ["NATS/1.0 ²", "NATS/1.0 ٥٠٣ No Responders", "NATS/1.0 ①0"]
-
-
-def _parse_split(data: bytes, cut: int) -> list[Event]:
-    parser = Parser()
-    events: list[Event] = []
-    for chunk in (data[:cut], data[cut:]):
-        parser.feed(chunk)
-        while (event := parser.next_event()) is not None:
-            events.append(event)
-    return events
 
 
 @pytest.mark.parametrize("status_line", ODD_STATUS_LINES)
@@ -38,7 +28,7 @@ def test_a_status_code_that_is_not_ascii_digits_is_no_status(status_line: str) -
     block = f"{status_line}\r\nA: 1\r\n\r\n".encode()
     data = hmsg_frame("s", 1, block, b"hi") + b"PING\r\n"
     for cut in range(len(data) + 1):
-        message, ping = _parse_split(data, cut)
+        message, ping = parse_split(data, cut)
         assert isinstance(message, MsgEvent), cut
         assert (message.status, message.description, message.payload) == (None, "", b"hi")
         assert message.headers is not None

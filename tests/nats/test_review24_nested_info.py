@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import pytest
 import trio
-from nats_fake import connected, fake_server
+from nats_fake import connected, fake_server, next_msg_after_replacement
 
 from trouper.nats import (
-    ClientEvent,
     Disconnected,
     JetStreamError,
     ProtocolError,
@@ -43,22 +42,8 @@ def test_an_info_nested_too_deep_is_a_protocol_error(line: bytes) -> None:
 
 async def test_the_client_replaces_a_connection_that_sends_such_an_info() -> None:
     """The client reports the ProtocolError and reconnects; its subscription works again."""
-    events: list[ClientEvent] = []
-    with trio.fail_after(10):
-        async with (
-            fake_server() as server,
-            connected(
-                server, on_event=events.append, reconnect_wait=0.01, reconnect_jitter=0.0
-            ) as (nc, peer),
-        ):
-            sub = await nc.subscribe("x")
-            await peer.read_until("SUB")
-            await peer.send(b"INFO " + b"[" * DEEP + b"\r\n")
-            second = await server.accept()
-            await second.handshake()
-            assert await second.read_until("SUB") == f"SUB x {sub.sid}"
-            await second.send(f"MSG x {sub.sid} 5\r\nafter\r\n".encode())
-            assert (await sub.next_msg()).data == b"after"
+    msg, events = await next_msg_after_replacement(lambda _: b"INFO " + b"[" * DEEP + b"\r\n")
+    assert msg.data == b"after"
     disconnected = [event for event in events if isinstance(event, Disconnected)]
     assert len(disconnected) == 1
     assert isinstance(disconnected[0].reason, ProtocolError)
