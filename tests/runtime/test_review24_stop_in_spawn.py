@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 import pytest
@@ -10,7 +11,7 @@ import trio
 import trio.testing
 
 import trouper
-from trouper import Actor, ActorEvent, EventKind, handler
+from trouper import Actor, ActorEvent, ActorRef, EventKind, handler
 from trouper.runtime.lowlevel import Cell, Command, HandlerOutcome, Instrument
 
 
@@ -61,6 +62,24 @@ class StartsAChild(Actor):
         await self.ctx.spawn(NeverStarts)
 
 
+async def _ask_noting_the_error(
+    ref: ActorRef[Any], message: object, raised: list[type[BaseException]]
+) -> None:
+    """Ask ``ref`` ``message``; add the type of what the ask raised to ``raised``."""
+    try:
+        await ref.ask(message)
+    except Exception as error:
+        raised.append(type(error))
+
+
+async def _end(rt: trouper.Runtime, ref: ActorRef[Any], how: str) -> None:
+    """``rt.stop`` or ``rt.restart`` the actor, as ``how`` says."""
+    if how == "stop":
+        await rt.stop(ref)
+    else:
+        await rt.restart(ref)
+
+
 async def _outcome_of_ask(
     rt: trouper.Runtime, message: object, how: str, events: list[ActorEvent]
 ) -> type[BaseException]:
@@ -68,20 +87,10 @@ async def _outcome_of_ask(
     rt.events.listen(events.append, kinds=[EventKind.FAILED])
     parent = await rt.spawn(NestedParent, name="parent")
     raised: list[type[BaseException]] = []
-
-    async def ask() -> None:
-        try:
-            await parent.ask(message)
-        except Exception as error:
-            raised.append(type(error))
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(ask)
+        nursery.start_soon(_ask_noting_the_error, parent, message, raised)
         await trio.sleep(1)
-        if how == "stop":
-            await rt.stop(parent)
-        else:
-            await rt.restart(parent)
+        await _end(rt, parent, how)
     return raised[0]
 
 
@@ -165,13 +174,7 @@ async def test_closing_while_a_handler_spawns_a_top_level_actor_fails_nothing(
         rt.events.listen(events.append, kinds=[EventKind.FAILED])
         ref = await rt.spawn(SpawnsTopLevel, rt, journal)
 
-        async def ask() -> None:
-            try:
-                await ref.ask(SpawnSlow())
-            except Exception as error:
-                raised.append(type(error))
-
-        nursery.start_soon(ask)
+        nursery.start_soon(_ask_noting_the_error, ref, SpawnSlow(), raised)
         await trio.testing.wait_all_tasks_blocked()
     assert raised == [trouper.ActorStopped]
     assert events == []
@@ -208,20 +211,11 @@ async def test_a_spawn_begun_after_the_end_began_does_not_hold_it(
         rt.events.listen(events.append, kinds=[EventKind.FAILED])
         keeper = await rt.spawn(Keeper)
 
-        async def ask() -> None:
-            try:
-                await keeper.ask(SpawnLater())
-            except Exception as error:
-                raised.append(type(error))
-
         with trio.fail_after(60):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(ask)
+                nursery.start_soon(_ask_noting_the_error, keeper, SpawnLater(), raised)
                 await trio.sleep(1)
-                if how == "stop":
-                    await rt.stop(keeper)
-                else:
-                    await rt.restart(keeper)
+                await _end(rt, keeper, how)
         assert trio.current_time() == 7.0
     assert raised == [trouper.ActorStopped]
     assert events == []
@@ -247,13 +241,7 @@ async def test_closing_the_runtime_while_a_handler_spawns_fails_nothing(
         rt.events.listen(events.append, kinds=[EventKind.FAILED])
         parent = await rt.spawn(Parent)
 
-        async def ask() -> None:
-            try:
-                await parent.ask(SpawnSlow())
-            except Exception as error:
-                raised.append(type(error))
-
-        nursery.start_soon(ask)
+        nursery.start_soon(_ask_noting_the_error, parent, SpawnSlow(), raised)
         await trio.testing.wait_all_tasks_blocked()
     assert raised == [trouper.ActorStopped]
     assert events == []

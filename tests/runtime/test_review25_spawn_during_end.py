@@ -10,6 +10,8 @@ close always made it raise.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import trio
 
@@ -62,15 +64,42 @@ async def _spawn(
         results.append((ref, trio.current_time()))
 
 
-async def test_a_start_the_close_lets_complete_returns_the_ref_and_the_actor_stops() -> None:
-    """Close at t=1, on_start done at t=2 (within its 3 s): spawn returns the ref; on_stop runs."""
+async def _spawn_then_close_at_1(
+    factory: type[Actor],
+) -> tuple[list[str], list[tuple[object, float]]]:
+    """Spawn ``factory`` as "slow" (3 s shutdown), close the runtime at t=1.
+
+    Returns the actor's journal and what the spawn gave (its ref or error type, and when).
+    """
     journal: list[str] = []
     results: list[tuple[object, float]] = []
     async with trio.open_nursery() as nursery:
         rt = await trouper.start_runtime(nursery)
-        nursery.start_soon(_spawn, rt, StartsIn2, journal, results)
+        nursery.start_soon(_spawn, rt, factory, journal, results)
         await trio.sleep(1)
         await rt.aclose()
+    return journal, results
+
+
+async def _spawn_then_stop_by_name_at_1(
+    rt: trouper.Runtime,
+    nursery: trio.Nursery,
+    factory: type[Actor],
+    journal: list[str],
+    results: list[tuple[object, float]],
+) -> ActorRef[Any]:
+    """Spawn ``factory`` as "slow" in ``nursery``, stop it by name at t=1; return its ref."""
+    nursery.start_soon(_spawn, rt, factory, journal, results)
+    await trio.sleep(1)
+    slow = rt.lookup("slow")
+    assert slow is not None
+    await rt.stop(slow)
+    return slow
+
+
+async def test_a_start_the_close_lets_complete_returns_the_ref_and_the_actor_stops() -> None:
+    """Close at t=1, on_start done at t=2 (within its 3 s): spawn returns the ref; on_stop runs."""
+    journal, results = await _spawn_then_close_at_1(StartsIn2)
     [(ref, when)] = results
     assert isinstance(ref, ActorRef)
     assert when == 2.0
@@ -80,13 +109,7 @@ async def test_a_start_the_close_lets_complete_returns_the_ref_and_the_actor_sto
 
 async def test_a_start_the_close_cuts_off_raises_runtime_closed() -> None:
     """Close at t=1, on_start would take 10 s: cut at its 3 s shutdown, RuntimeClosed at t=4."""
-    journal: list[str] = []
-    results: list[tuple[object, float]] = []
-    async with trio.open_nursery() as nursery:
-        rt = await trouper.start_runtime(nursery)
-        nursery.start_soon(_spawn, rt, StartsIn10, journal, results)
-        await trio.sleep(1)
-        await rt.aclose()
+    journal, results = await _spawn_then_close_at_1(StartsIn10)
     assert results == [(RuntimeClosed, 4.0)]
     assert journal == []  # not started: no on_stop
 
@@ -96,11 +119,7 @@ async def test_a_start_a_stop_by_name_lets_complete_returns_the_ref_and_the_acto
     journal: list[str] = []
     results: list[tuple[object, float]] = []
     async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
-        nursery.start_soon(_spawn, rt, StartsIn2, journal, results)
-        await trio.sleep(1)
-        slow = rt.lookup("slow")
-        assert slow is not None
-        await rt.stop(slow)
+        slow = await _spawn_then_stop_by_name_at_1(rt, nursery, StartsIn2, journal, results)
         assert trio.current_time() == 2.0
         assert not await slow.tell(Ping())
     [(ref, when)] = results
@@ -114,10 +133,6 @@ async def test_a_start_a_stop_by_name_cuts_off_raises_actor_stopped() -> None:
     journal: list[str] = []
     results: list[tuple[object, float]] = []
     async with trouper.open_runtime() as rt, trio.open_nursery() as nursery:
-        nursery.start_soon(_spawn, rt, StartsIn10, journal, results)
-        await trio.sleep(1)
-        slow = rt.lookup("slow")
-        assert slow is not None
-        await rt.stop(slow)
+        await _spawn_then_stop_by_name_at_1(rt, nursery, StartsIn10, journal, results)
     assert results == [(ActorStopped, 4.0)]
     assert journal == []
