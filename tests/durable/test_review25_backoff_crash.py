@@ -12,12 +12,14 @@ while it runs (a message that kills the process is dead-lettered in the end).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
 from durable_support import make_store
 
 import trouper
+from trouper import ActorRef
 from trouper.durable import Durable, Retry, SqliteStore
 
 CALLS: list[tuple[str, int]] = []
@@ -44,19 +46,29 @@ class Worker(trouper.Actor):
             await trio.sleep_forever()
 
 
+async def _spawn_worker(rt: trouper.Runtime) -> ActorRef[Any]:
+    """The ``Worker`` of mailbox "work", which gives a message one delivery."""
+    return await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+
+
+async def _recover(store: SqliteStore) -> list[tuple[str, str]]:
+    """Run the worker on ``store`` for 30 s; return the dead letters then (type name, reason)."""
+    async with trouper.open_runtime(store=store) as rt:
+        await _spawn_worker(rt)
+        await trio.sleep(30)
+        return [(d.type_name, d.reason) async for d in rt.store.dead_letters()]
+
+
 async def _crash_during_backoff(path: Path, *, restart_after: float) -> list[tuple[str, str]]:
     """Run a ``Retry`` job, stop uncleanly while it waits, restart later; return dead letters."""
     store = make_store(path)
     async with trouper.open_runtime(store=store) as rt:
-        ref = await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+        ref = await _spawn_worker(rt)
         await ref.tell(Job("j", retry=True))
         await trio.sleep(1)  # it waits out its 5 s now
         await store.simulate_crash()
     await trio.sleep(restart_after)
-    async with trouper.open_runtime(store=make_store(path)) as rt:
-        await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
-        await trio.sleep(30)
-        return [(d.type_name, d.reason) async for d in rt.store.dead_letters()]
+    return await _recover(make_store(path))
 
 
 async def test_a_message_waiting_out_a_retry_at_a_crash_is_not_charged(tmp_path: Path) -> None:
@@ -83,15 +95,12 @@ async def test_a_redelivery_running_at_a_crash_is_charged(tmp_path: Path) -> Non
     path = tmp_path / "s.db"
     store = make_store(path)
     async with trouper.open_runtime(store=store) as rt:
-        ref = await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+        ref = await _spawn_worker(rt)
         await ref.tell(Job("hang", retry=True))
         await trio.sleep(10)  # redelivered at 5 s: it hangs in its handler
         assert CALLS == [("hang", 1), ("hang", 2)]
         await store.simulate_crash()
-    async with trouper.open_runtime(store=SqliteStore(path, synchronous="normal")) as rt:
-        await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
-        await trio.sleep(30)
-        reasons = [d.reason async for d in rt.store.dead_letters()]
+    reasons = [reason for _, reason in await _recover(make_store(path))]
     assert CALLS == [("hang", 1), ("hang", 2)]
     assert reasons == ["gave up after 1 deliveries: the process stopped while it was being handled"]
 
@@ -105,15 +114,12 @@ async def test_a_redelivery_read_back_after_a_restart_is_charged_if_it_runs_at_a
     for wait in (2, 5):
         store = make_store(path)
         async with trouper.open_runtime(store=store) as rt:
-            ref = await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+            ref = await _spawn_worker(rt)
             if not CALLS:
                 await ref.tell(Job("hang", retry=True))
             await trio.sleep(wait)  # first run: it waits out its 5 s; second: it hangs (at 5 s)
             await store.simulate_crash()
-    async with trouper.open_runtime(store=make_store(path)) as rt:
-        await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
-        await trio.sleep(30)
-        reasons = [d.reason async for d in rt.store.dead_letters()]
+    reasons = [reason for _, reason in await _recover(make_store(path))]
     assert CALLS == [("hang", 1), ("hang", 2)]
     assert reasons == ["gave up after 1 deliveries: the process stopped while it was being handled"]
 
@@ -125,18 +131,15 @@ async def test_a_redelivery_due_by_a_clean_restart_is_charged_if_it_runs_at_a_cr
     CALLS.clear()
     path = tmp_path / "s.db"
     async with trouper.open_runtime(store=make_store(path)) as rt:
-        ref = await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+        ref = await _spawn_worker(rt)
         await ref.tell(Job("hang", retry=True))
         await trio.sleep(1)  # it waits out its 5 s: a clean stop now
     await trio.sleep(10)
     store = make_store(path)
     async with trouper.open_runtime(store=store) as rt:
-        await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
+        await _spawn_worker(rt)
         await trio.sleep(1)  # handed out at once: it hangs
         await store.simulate_crash()
-    async with trouper.open_runtime(store=make_store(path)) as rt:
-        await rt.spawn(Worker, name="work", mailbox=Durable(max_deliveries=1))
-        await trio.sleep(30)
-        reasons = [d.reason async for d in rt.store.dead_letters()]
+    reasons = [reason for _, reason in await _recover(make_store(path))]
     assert CALLS == [("hang", 1), ("hang", 2)]
     assert reasons == ["gave up after 1 deliveries: the process stopped while it was being handled"]
