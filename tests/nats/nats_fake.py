@@ -8,14 +8,14 @@ it sends exact bytes and reads the client's commands.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 import trio.lowlevel
 
-from trouper.nats import Client, ClientEvent, Msg, Subscription, connect
+from trouper.nats import Client, ClientEvent, JetStream, Msg, Status, Subscription, connect
 from trouper.nats.protocol import Event, Parser
 
 DEFAULT_INFO: dict[str, object] = {
@@ -209,6 +209,36 @@ async def next_msg_after_replacement(
             await second.send(f"MSG x {sub.sid} 5\r\nafter\r\n".encode())
             msg = await sub.next_msg()
     return msg, events
+
+
+async def api_call_outcome(
+    call: Callable[[JetStream], Awaitable[object]], request: str, answer: bytes
+) -> tuple[list[Exception], Status]:
+    """What a JetStream API ``call`` raised when the fake server answered it ``answer``.
+
+    The server reads the client's inbox subscription and the request (its
+    line starts with ``request``), then answers it. Returns the errors the call
+    raised (none or one) and the client's status once it ended (bounded: 10 s).
+    """
+    outcome: list[Exception] = []
+    with trio.fail_after(10):
+        async with fake_server() as server, connected(server) as (nc, peer):
+            async with trio.open_nursery() as nursery:
+
+                async def run() -> None:
+                    try:
+                        await call(nc.jetstream())
+                    except Exception as error:
+                        outcome.append(error)
+
+                nursery.start_soon(run)
+                inbox_sid = (await peer.read_until("SUB _INBOX.")).split()[-1]
+                reply = (await peer.read_until(request)).split()[2]
+                await peer.send(
+                    f"MSG {reply} {inbox_sid} {len(answer)}\r\n".encode() + answer + b"\r\n"
+                )
+            status = nc.status
+    return outcome, status
 
 
 async def wait_for(predicate: Callable[[], bool]) -> None:

@@ -10,8 +10,7 @@ block instead of replacing the connection.
 from __future__ import annotations
 
 import pytest
-import trio
-from nats_fake import connected, fake_server, next_msg_after_replacement
+from nats_fake import api_call_outcome, next_msg_after_replacement
 
 from trouper.nats import (
     Disconnected,
@@ -53,26 +52,10 @@ async def test_the_client_replaces_a_connection_that_sends_such_an_info() -> Non
 
 async def test_a_jetstream_answer_nested_too_deep_is_a_jetstream_error() -> None:
     """An API answer json cannot decode for its depth raises JetStreamError, not RecursionError."""
-    with trio.fail_after(10):
-        async with fake_server() as server, connected(server) as (nc, peer):
-            async with trio.open_nursery() as nursery:
-                outcome: list[BaseException] = []
-
-                async def ask() -> None:
-                    try:
-                        await nc.jetstream().account_info()
-                    except Exception as error:
-                        outcome.append(error)
-
-                nursery.start_soon(ask)
-                inbox_sid = (await peer.read_until("SUB _INBOX.")).split()[-1]
-                request = await peer.read_until("PUB $JS.API.INFO ")
-                reply = request.split()[2]
-                answer = b"[" * DEEP
-                await peer.send(
-                    f"MSG {reply} {inbox_sid} {len(answer)}\r\n".encode() + answer + b"\r\n"
-                )
-            assert nc.status is Status.CONNECTED
+    outcome, status = await api_call_outcome(
+        lambda js: js.account_info(), "PUB $JS.API.INFO ", b"[" * DEEP
+    )
+    assert status is Status.CONNECTED
     (error,) = outcome
     assert isinstance(error, JetStreamError)
     assert str(error).startswith("JetStream error 0 (0): the server's answer is not JSON: ")

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import trio
-from nats_fake import connected, fake_server
+from nats_fake import api_call_outcome
 
 from trouper.nats import JetStreamError, Status
 
@@ -23,27 +22,13 @@ async def test_a_stored_message_that_is_not_an_object_is_a_jetstream_error(
     message: object,
 ) -> None:
     """The call raises JetStreamError naming the answer; the connection stays up."""
-    outcome: list[BaseException] = []
-    with trio.fail_after(10):
-        async with fake_server() as server, connected(server) as (nc, peer):
-            async with trio.open_nursery() as nursery:
-
-                async def get() -> None:
-                    try:
-                        await nc.jetstream().get_msg("S", seq=1)
-                    except Exception as error:
-                        outcome.append(error)
-
-                nursery.start_soon(get)
-                inbox_sid = (await peer.read_until("SUB _INBOX.")).split()[-1]
-                reply = (await peer.read_until("PUB $JS.API.STREAM.MSG.GET.S ")).split()[2]
-                answer = json.dumps(
-                    {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}
-                ).encode()
-                await peer.send(
-                    f"MSG {reply} {inbox_sid} {len(answer)}\r\n".encode() + answer + b"\r\n"
-                )
-            assert nc.status is Status.CONNECTED
+    answer = json.dumps(
+        {"type": "io.nats.jetstream.api.v1.stream_msg_get_response", "message": message}
+    ).encode()
+    outcome, status = await api_call_outcome(
+        lambda js: js.get_msg("S", seq=1), "PUB $JS.API.STREAM.MSG.GET.S ", answer
+    )
+    assert status is Status.CONNECTED
     (error,) = outcome
     assert isinstance(error, JetStreamError)
     assert "not a stored message: " in str(error)

@@ -14,8 +14,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 import pytest
-import trio
-from nats_fake import connected, fake_server
+from nats_fake import api_call_outcome
 
 from trouper.nats import JetStream, JetStreamError, Status, StreamConfig
 
@@ -110,24 +109,8 @@ async def test_an_answer_with_a_field_of_the_wrong_type_is_a_jetstream_error(
     call: Call, answer: bytes, named: str
 ) -> None:
     """The call raises JetStreamError naming what was wrong; the connection stays up."""
-    outcome: list[BaseException] = []
-    with trio.fail_after(10):
-        async with fake_server() as server, connected(server) as (nc, peer):
-            async with trio.open_nursery() as nursery:
-
-                async def run() -> None:
-                    try:
-                        await call(nc.jetstream())
-                    except BaseException as error:
-                        outcome.append(error)
-
-                nursery.start_soon(run)
-                inbox_sid = (await peer.read_until("SUB _INBOX.")).split()[-1]
-                reply = (await peer.read_until("PUB ")).split()[2]
-                await peer.send(
-                    f"MSG {reply} {inbox_sid} {len(answer)}\r\n".encode() + answer + b"\r\n"
-                )
-            assert nc.status is Status.CONNECTED
+    outcome, status = await api_call_outcome(call, "PUB ", answer)
+    assert status is Status.CONNECTED
     (error,) = outcome
     assert type(error) is JetStreamError, repr(error)
     assert str(error).startswith("JetStream error 0 (0): not ")
