@@ -56,6 +56,15 @@ def refs_made_on_a(a: Runtime) -> list[ActorRef[object]]:
     return [a.remote("c", "sink"), a.remote("a", "later")]
 
 
+def refused_outside_a(what: str) -> str:
+    """The ``RuntimeError`` message of node ``a``'s ``what()`` called from outside its Trio run."""
+    return (
+        f"{what}() was called from outside the Trio run that hosts runtime 'a' (another "
+        "thread, or asyncio code beside it); from another thread use rt.portal (portal.run), "
+        "from asyncio code use trouper.aio"
+    )
+
+
 def the_runtime(a: Runtime) -> Runtime:
     """``a`` itself, handed as it is."""
     return a

@@ -14,21 +14,13 @@ from functools import partial
 
 import pytest
 import trio
-from remote_threads import the_runtime, with_node_a_in_a_thread
+from remote_threads import refused_outside_a, the_runtime, with_node_a_in_a_thread
 
 import trouper
 from trouper import Runtime
 from trouper.remote import Nats, cluster_of
 
 pytestmark = pytest.mark.real_clock
-
-
-def _refused(what: str) -> str:
-    return (
-        f"{what}() was called from outside the Trio run that hosts runtime 'a' (another "
-        "thread, or asyncio code beside it); from another thread use rt.portal (portal.run), "
-        "from asyncio code use trouper.aio"
-    )
 
 
 def test_locate_and_flush_refuse_another_thread(transport: Nats) -> None:
@@ -60,5 +52,5 @@ def test_locate_and_flush_refuse_another_thread(transport: Nats) -> None:
         trio.run(main)
 
     with_node_a_in_a_thread(transport, the_runtime, check, after=still_whole)
-    assert outcomes == [_refused("locate"), _refused("flush")]
+    assert outcomes == [refused_outside_a("locate"), refused_outside_a("flush")]
     assert after == [None, "flushed"]

@@ -13,20 +13,12 @@ from collections.abc import Callable
 
 import pytest
 import trio
-from remote_threads import the_runtime, with_node_a_in_a_thread
+from remote_threads import refused_outside_a, the_runtime, with_node_a_in_a_thread
 
 from trouper import ActorRef, Runtime
 from trouper.remote import Nats, cluster_of
 
 pytestmark = pytest.mark.real_clock
-
-
-def _refused(what: str) -> str:
-    return (
-        f"{what}() was called from outside the Trio run that hosts runtime 'a' (another "
-        "thread, or asyncio code beside it); from another thread use rt.portal (portal.run), "
-        "from asyncio code use trouper.aio"
-    )
 
 
 def test_remote_and_cluster_ref_refuse_another_thread(transport: Nats) -> None:
@@ -63,6 +55,6 @@ def test_remote_and_cluster_ref_refuse_another_thread(transport: Nats) -> None:
         trio.run(main)  # another thread's Trio run
 
     with_node_a_in_a_thread(transport, the_runtime, check, after=nothing_cached)
-    assert outcomes == [_refused("remote"), _refused("ref")] * 2
+    assert outcomes == [refused_outside_a("remote"), refused_outside_a("ref")] * 2
     assert peers_after == [0]
     assert [str(ref.address) for ref in made_after] == ["trouper://c/sink"]
