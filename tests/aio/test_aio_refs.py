@@ -182,7 +182,7 @@ def test_tell_nowait_raises_mailbox_full_when_no_room_is_left() -> None:
             await holder.tell(Note("a"))
             for tag in "bc":
                 holder.tell_nowait(Note(tag))
-            with pytest.raises(trouper.MailboxFull, match=r"is full \(3 messages\)$"):
+            with pytest.raises(trouper.MailboxFull, match=r"is full \(capacity 3 messages\)$"):
                 holder.tell_nowait(Note("d"))
             await gates.open(rt)
             await holder.ask(Note("e"))

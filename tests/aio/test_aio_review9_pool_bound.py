@@ -24,7 +24,7 @@ def test_tell_nowait_to_a_balancing_pool_is_bounded_by_its_shared_mailbox() -> N
             )
             for _ in range(3):
                 pool.tell_nowait(Deposit(1))
-            with pytest.raises(trouper.MailboxFull, match=r"is full \(3 messages\)$"):
+            with pytest.raises(trouper.MailboxFull, match=r"is full \(capacity 3 messages\)$"):
                 pool.tell_nowait(Deposit(1))
 
     run(main)

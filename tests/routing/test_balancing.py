@@ -142,7 +142,7 @@ async def test_tell_nowait_to_a_full_queue_raises_mailbox_full() -> None:
         pool.tell_nowait(Job(1))
         pool.tell_nowait(Job(2))
         with pytest.raises(
-            MailboxFull, match=r"^mailbox of trouper://local/jobs is full \(2 messages\)$"
+            MailboxFull, match=r"^mailbox of trouper://local/jobs is full \(capacity 2 messages\)$"
         ):
             pool.tell_nowait(Job(3))
 
