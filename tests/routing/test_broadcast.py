@@ -104,7 +104,8 @@ async def test_tell_nowait_delivers_to_all_members_or_none() -> None:
         await trio.testing.wait_all_tasks_blocked()
         (await members(pool))[1].tell_nowait(Note(9))
         with pytest.raises(
-            MailboxFull, match=r"^mailbox of trouper://local/all/member-2 is full \(capacity 1 messages\)$"
+            MailboxFull,
+            match=r"^mailbox of trouper://local/all/member-2 is full \(capacity 1 messages\)$",
         ):
             pool.tell_nowait(Note(2))
         gate.set()
