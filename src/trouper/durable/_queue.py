@@ -1824,18 +1824,8 @@ class DurableQueue:
             else:
                 reread.append(delivery_id)
         generation = self._generation
-        if fired:
-            try:
-                await self._mark_redelivered(fired)
-            except BaseException:
-                self._unfire(generation)
-                raise
-            if generation != self._generation:
-                return  # closed meanwhile: the close saw them (``_firing``)
-            self._firing = []
-            now = trio.current_time()
-            for delivery in fired:
-                self._hand_over(delivery, now)
+        if fired and not await self._hand_over_marked(fired, generation):
+            return
         if not reread:
             return
         self._reading = True
@@ -1859,17 +1849,26 @@ class DurableQueue:
         gone = set(reread) - {row.id for row in rows if row.id not in counted_out}
         self._known.difference_update(gone)
         if fired:
-            try:
-                await self._mark_redelivered(fired)
-            except BaseException:
-                self._unfire(generation)
-                raise
-            if generation != self._generation:
-                return
-            self._firing = []
-            now = trio.current_time()
-            for delivery in fired:
-                self._hand_over(delivery, now)
+            await self._hand_over_marked(fired, generation)
+
+    async def _hand_over_marked(self, fired: list[Delivery], generation: int) -> bool:
+        """Record ``fired`` as handed out again (``_mark_redelivered``), then hand them over.
+
+        Returns False, handing nothing over, if the mailbox closed meanwhile
+        (the close saw them in ``_firing``).
+        """
+        try:
+            await self._mark_redelivered(fired)
+        except BaseException:
+            self._unfire(generation)
+            raise
+        if generation != self._generation:
+            return False
+        self._firing = []
+        now = trio.current_time()
+        for delivery in fired:
+            self._hand_over(delivery, now)
+        return True
 
     async def _mark_redelivered(self, deliveries: list[Delivery]) -> None:
         """Record that ``deliveries`` are handed out again, and wait until it is durable.
