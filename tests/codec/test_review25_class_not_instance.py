@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import attrs
 import pytest
+from test_review25_support import exactly
 
 from trouper.codec import Codec, MessageRegistry
 from trouper.errors import UnencodableMessage, UnregisteredMessageType
@@ -19,11 +18,6 @@ LABEL = "test_review25_class_not_instance"
 @attrs.frozen
 class Ping:
     """A message with no fields."""
-
-
-def exactly(text: str) -> str:
-    """A ``match=`` pattern for exactly ``text``."""
-    return "^" + re.escape(text) + "$"
 
 
 @pytest.mark.parametrize("encode", [CODEC.encode, CODEC.encode_blob])

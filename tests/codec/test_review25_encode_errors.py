@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import cast
 
 import attrs
 import pytest
+from test_review25_support import exactly
 
 from trouper import ActorRef, Address
 from trouper.codec import Codec, MessageRegistry
@@ -33,11 +33,6 @@ class Ask:
 
     reply_to: ActorRef[int]
     copy_to: ActorRef[int] | None = None
-
-
-def exactly(text: str) -> str:
-    """A ``match=`` pattern for exactly ``text``."""
-    return "^" + re.escape(text) + "$"
 
 
 @pytest.mark.parametrize("xy", [(1, 2, 3), (1,)])
