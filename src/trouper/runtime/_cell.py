@@ -109,7 +109,7 @@ from trouper.runtime._bonds import Bonds
 from trouper.runtime._envelopes import Carried, WithMsgId, message_of
 from trouper.runtime._frames import release_frames_unless_failing
 from trouper.runtime._host import ChildrenHost
-from trouper.runtime._instrument import Contexts, Interception, SendKind
+from trouper.runtime._instrument import Contexts, Interception, SendKind, observe_hook
 from trouper.runtime._lifecycle import PUBLIC_STATE, Command, Phase, Verdict, admit
 from trouper.runtime._mailbox import Mailbox, MailboxEnding, MemoryMailbox
 from trouper.runtime._observe import DeadLetter, DeadLetterReason
@@ -2036,13 +2036,9 @@ class Cell:
         )
         events = runtime.events
         for hook in runtime.instruments.actor_failed:
-            try:
-                if hook == events.actor_failed:
-                    events.actor_failed_unlogged(self, error)
-                else:
-                    hook(self, error)
-            except Exception:
-                log.exception("trouper instrument hook %r raised (ignored)", hook)
+            if hook == events.actor_failed:
+                hook = events.actor_failed_unlogged
+            observe_hook(hook, self, error)
 
     def _cancelled_from_outside(self) -> bool:
         """Whether the task is cancelled by something other than its own stop deadline."""

@@ -367,12 +367,12 @@ class Instruments:
     def failed(self, actor: Cell, error: BaseException) -> None:
         """Call ``actor_failed`` hooks."""
         for hook in self.actor_failed:
-            _observe(hook, actor, error)
+            observe_hook(hook, actor, error)
 
     def restarted(self, actor: Cell, error: BaseException | None) -> None:
         """Call ``actor_restarted`` hooks."""
         for hook in self.actor_restarted:
-            _observe(hook, actor, error)
+            observe_hook(hook, actor, error)
 
     def stopped(self, actor: Cell, reason: BaseException | None) -> None:
         """Call ``actor_stopped`` hooks (once per stop: inlined)."""
@@ -385,23 +385,23 @@ class Instruments:
     def delivered(self, actor: Cell, message: object) -> None:
         """Call ``message_delivered`` hooks."""
         for hook in self.message_delivered:
-            _observe(hook, actor, message)
+            observe_hook(hook, actor, message)
 
     def timer(self, actor: Cell, target: ActorRef[object], message: object) -> None:
         """Call ``timer_fired`` hooks."""
         for hook in self.timer_fired:
-            _observe(hook, actor, target, message)
+            observe_hook(hook, actor, target, message)
 
     def dead(self, letter: DeadLetter) -> None:
         """Call ``dead_letter`` hooks."""
         for hook in self.dead_letter:
-            _observe(hook, letter)
+            observe_hook(hook, letter)
 
     def outgoing_headers(self) -> dict[str, str]:
         """Call ``inject_headers`` hooks; return the headers they added (maybe none)."""
         headers: dict[str, str] = {}
         for hook in self.inject_headers:
-            _observe(hook, headers)
+            observe_hook(hook, headers)
         return headers
 
     @contextmanager
@@ -415,14 +415,14 @@ class Instruments:
         undos: list[Callable[[], None]] = []
         if headers:
             for hook in self.extract_headers:
-                undo = _observe(hook, headers)
+                undo = observe_hook(hook, headers)
                 if undo is not None:
                     undos.append(cast("Callable[[], None]", undo))
         try:
             yield
         finally:
             for undo in reversed(undos):
-                _observe(undo)
+                observe_hook(undo)
 
     def finished(
         self,
@@ -516,7 +516,8 @@ def _close(pauses: list[Awaitable[None]]) -> None:
             close()
 
 
-def _observe(hook: Callable[..., object], *args: object) -> object:
+def observe_hook(hook: Callable[..., object], *args: object) -> object:
+    """Call an observing hook: one that raises is logged and ignored (its result, else None)."""
     try:
         return hook(*args)
     except Exception:

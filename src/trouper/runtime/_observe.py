@@ -204,6 +204,13 @@ _LEVELS = {
 }
 
 
+def _event(kind: EventKind, actor: Cell, reason: BaseException | None) -> ActorEvent:
+    """The event of ``kind`` that ``actor`` has now."""
+    return ActorEvent(
+        kind, actor.address, class_label(actor.actor_class), reason, actor.runtime.now()
+    )
+
+
 @attrs.define(eq=False)
 class EventLog(_Listeners[ActorEvent], Instrument):
     """Where lifecycle events go: logged at their level, listeners told at once.
@@ -263,15 +270,7 @@ class EventLog(_Listeners[ActorEvent], Instrument):
         error is one record, not two with the same traceback).
         """
         if self._listeners:
-            self._notify(
-                ActorEvent(
-                    EventKind.FAILED,
-                    actor.address,
-                    class_label(actor.actor_class),
-                    error,
-                    actor.runtime.now(),
-                )
-            )
+            self._notify(_event(EventKind.FAILED, actor, error))
 
     def actor_restarted(self, actor: Cell, error: BaseException | None) -> None:
         """Report ``RESTARTED``."""
@@ -284,11 +283,7 @@ class EventLog(_Listeners[ActorEvent], Instrument):
 
     def _report(self, kind: EventKind, actor: Cell, reason: BaseException | None) -> None:
         if kind in self._wanted or log.isEnabledFor(_LEVELS[kind]):
-            self.emit(
-                ActorEvent(
-                    kind, actor.address, class_label(actor.actor_class), reason, actor.runtime.now()
-                )
-            )
+            self.emit(_event(kind, actor, reason))
 
     def emit(self, event: ActorEvent) -> None:
         """Report an event: log it (failures at ERROR, restarts and give-ups at WARNING)."""
