@@ -237,11 +237,13 @@ def render_path(path: Path) -> str:
     text = "".join(pieces)
     if len(text) <= _PATH_SHOWN:
         return text
-    return _ends(pieces) + " ... " + _ends(reversed(pieces), backwards=True).removeprefix(".")
+    head = _half_room(pieces)
+    tail = _half_room(pieces[::-1])[::-1]
+    return "".join(head) + " ... " + "".join(tail).removeprefix(".")
 
 
-def _ends(pieces: collections.abc.Iterable[str], *, backwards: bool = False) -> str:
-    """The leading pieces (the trailing ones if ``backwards``) of a path, about half its room."""
+def _half_room(pieces: list[str]) -> list[str]:
+    """The leading ``pieces`` of a path that fit in about half its room (at least one)."""
     kept: list[str] = []
     length = 0
     for piece in pieces:
@@ -249,7 +251,7 @@ def _ends(pieces: collections.abc.Iterable[str], *, backwards: bool = False) -> 
         if length > _PATH_SHOWN // 2 and kept:
             break
         kept.append(piece)
-    return "".join(reversed(kept) if backwards else kept)
+    return kept
 
 
 def cut(text: str, limit: int = _SHORT) -> str:
