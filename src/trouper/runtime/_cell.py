@@ -1550,12 +1550,12 @@ class Cell:
                 finally:
                     self._starting = None
         except Exception as error:
-            if self._cut_by_own_end(error, hook=True):
+            cut = self._cut_by_own_end(error, hook=True)
+            self._stopped_start = None  # (read by that check; the hooks are over)
+            if cut:
                 # Cut off by its end as in a cycle of waits (below): not started, its
                 # STOP or TERMINATE pending, no failure (nor StartFailed for a spawner).
-                self._stopped_start = None
                 return None
-            self._stopped_start = None
             if first:
                 self._failed(error)
                 self._pending = None
