@@ -50,8 +50,9 @@ __all__ = ["MAX_NAMED", "Explanation", "explain"]
 
 MAX_NAMED = 20
 """How many problems a payload's refusal names; the others are counted (a payload is untrusted)."""
-_WHY_SHOWN = 120  # characters of user code's refusal (a resolver's, a validator's): it may
-# repeat a long value of the payload; the whole error is the cause
+_WHY_SHOWN = 120
+"""Characters shown of user code's refusal (a resolver's, a validator's), which may repeat a
+long value of the payload; the whole error is the ``__cause__``."""
 
 
 @attrs.frozen
