@@ -976,7 +976,7 @@ class Cluster:
                 peer.tag = tag
                 peer.head = self._incarnation + tag
                 if self._outbox is not None:
-                    self._outbox.seal(f"{self._prefix}.actor.{node}.")
+                    self._outbox.seal(node)
             if (
                 interval < peer.interval
                 and peer.state is Liveness.ALIVE

@@ -268,11 +268,9 @@ class Outbox:
         self._open.clear()
         self.raw(subject, payload, counted=True)
 
-    def seal(self, prefix: str) -> None:
-        """Close the open batches of the subjects under ``prefix`` (a node that restarted)."""
-        for node, batch in list(self._open.items()):
-            if batch.subject.startswith(prefix):
-                del self._open[node]
+    def seal(self, node: str) -> None:
+        """Close ``node``'s open batch (a node that restarted): later tells start a new one."""
+        self._open.pop(node, None)
 
     def drop(self, prefix: str) -> None:
         """Take the batches for subjects under ``prefix`` off the queue, as lost (a node gone).
