@@ -387,10 +387,14 @@ class _Served:
     def __init__(
         self, stream: trio.SocketStream, connection: trio.CancelScope, context: WorkerContext
     ) -> None:
-        self.socket = stream.socket  # (Hypercorn reads the addresses of both ends here)
         self._stream = stream  # the accepted connection; the server closes it again after
         self._connection = connection  # the scope of the connection's task
         self._context = context  # says whether the server terminates
+
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        """The connection's socket, where Hypercorn reads the addresses of both ends."""
+        return self._stream.socket
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Receive from the client, as ``trio.SocketStream.receive_some``."""
