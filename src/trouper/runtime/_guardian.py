@@ -112,6 +112,15 @@ class _DelayedStart:
     """The failure that caused the restart (for ``on_restart``)."""
 
 
+def _still_held(cell: Cell, ticket: int) -> bool:
+    """Whether a pending start taken with ``ticket`` is still ``cell``'s to carry out.
+
+    It is not once a later restart superseded it (the ticket moved on) or the
+    cell was stopped meanwhile (no longer ``ENDED``).
+    """
+    return cell.restart_ticket == ticket and cell.phase is Phase.ENDED
+
+
 @attrs.frozen
 class _RestartRequest:
     """A restart asked for from outside (``Runtime.restart``), not decided by the strategy."""
@@ -447,11 +456,9 @@ class Guardian:
 
     def _held_start(self, cell: Cell) -> tuple[trio.CancelScope, _DelayedStart] | None:
         """The backoff holding ``cell``'s start with other members of its group, if any."""
-        if cell.phase is not Phase.ENDED:
-            return None
         for scope, start in self._backoffs.items():
             if len(start.cells) > 1 and any(
-                member is cell and member.restart_ticket == ticket
+                member is cell and _still_held(member, ticket)
                 for member, ticket in zip(start.cells, start.tickets, strict=True)
             ):
                 return scope, start
@@ -511,7 +518,7 @@ class Guardian:
         for index, (cell, ticket) in enumerate(zip(cells, tickets, strict=True)):
             if self.closing:
                 return
-            if cell.restart_ticket != ticket or cell.phase is not Phase.ENDED:
+            if not _still_held(cell, ticket):
                 continue  # superseded by a later restart, or stopped meanwhile
             cell.command(Command.START, start.cause)
             await self._wait_for(cell, _settled)
