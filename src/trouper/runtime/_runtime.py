@@ -739,19 +739,19 @@ def check_ref(ref: object, what: str, runtime: Runtime | None = None) -> None:
     home: Runtime | None
     if cell is not None:
         home = cell.runtime
-        foreign = home is not runtime
+        if home is runtime:
+            return
     else:
         # A remote actor's ref: one made by a runtime beside this one in the same Trio run
         # works from here (watch goes through that node); one of another thread does not.
         home = getattr(ref.endpoint, "runtime", None)
-        foreign = home is not None and home.thread != runtime.thread
-    if foreign:
-        assert home is not None
-        raise ValueError(
-            f"{what} takes a ref to an actor of runtime {runtime.node!r}; {ref!r} belongs "
-            f"to another runtime (node {home.node!r}): {what} it from that runtime "
-            "(its portal, from another thread)"
-        )
+        if home is None or home.thread == runtime.thread:
+            return
+    raise ValueError(
+        f"{what} takes a ref to an actor of runtime {runtime.node!r}; {ref!r} belongs "
+        f"to another runtime (node {home.node!r}): {what} it from that runtime "
+        "(its portal, from another thread)"
+    )
 
 
 def cell_of(ref: ActorRef[object]) -> Cell:
