@@ -2175,18 +2175,21 @@ class Client:
             return position - sum(length for cut_end, length in cuts if cut_end <= position)
 
         by_end = {end: token for token, (end, _) in self._requests.items() if end > taken}
-        handlers: list[tuple[ReplyHandler | None, NatsError]] = []
+        handlers: list[ReplyHandler] = []
+        refused: list[MaxPayloadExceeded] = []  # (what handlers[i] is told)
         lost: list[MaxPayloadExceeded] = []
-        for start, end, size in reversed(dropped):
-            del out[start:end]
+        for _, end, size in dropped:
             token = by_end.get(taken + end)
             if token is None:
                 lost.append(MaxPayloadExceeded(size, limit))
             else:
-                handlers.append((self._reply_handlers.get(token), MaxPayloadExceeded(size, limit)))
+                handler = self._reply_handlers.get(token)
+                if handler is not None:
+                    handlers.append(handler)
+                    refused.append(MaxPayloadExceeded(size, limit))
                 self._forget_request(token)
-        lost.reverse()
-        handlers.reverse()
+        for start, end, _ in reversed(dropped):  # (from the end: what is before stays put)
+            del out[start:end]
         requests = self._requests
         for token, (end, subject) in list(requests.items()):
             requests[token] = (moved(end), subject)  # (in place: the order stays)
@@ -2195,14 +2198,8 @@ class Client:
         for sub in self._subs.values():
             sub._sub_end = moved(sub._sub_end)
         self._queued = taken + len(out)
-        failed: BaseException | None = None
-        for handler, error in handlers:  # every one even if one raises (as _tell_each)
-            if handler is not None:
-                try:
-                    handler(error)
-                except BaseException as raised:
-                    failed = failed or raised
-        return lost, failed
+        errors = iter(refused)
+        return lost, _tell_each(handlers, lambda: next(errors))
 
     def _backoff(self, server: _Server) -> float:
         options = self._options
