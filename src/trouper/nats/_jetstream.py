@@ -37,7 +37,7 @@ import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeGuard, TypeVar
 
 import attrs
 import cattrs
@@ -719,12 +719,20 @@ def _structured(body: dict[str, Any], cls: type[_T], what: str) -> _T:
     raise _answer_error(what, problem, body)
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    """Whether a JSON value is an integer: not a bool (an ``int`` to Python), a float or a string.
+
+    (``int()`` would take ``"7"``, ``7.5`` or ``true`` for what they are not.)
+    """
+    return type(value) is int
+
+
 def _int_field(body: dict[str, Any], field: str, what: str) -> int:
     """``body[field]`` (0 if absent or null) if it is an integer, else ``JetStreamError``."""
     value = body.get(field)
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_int(value):
         raise _answer_error(what, f"{field} is not an integer: {value!r}", body)
     return value
 
@@ -1172,8 +1180,8 @@ class JetStream:
         try:
             message = body["message"]
             subject, seq = message["subject"], message["seq"]
-            if not isinstance(subject, str) or type(seq) is not int:
-                raise TypeError  # (int() and str() would take "7" and 5 for what they are not)
+            if not isinstance(subject, str) or not _is_int(seq):
+                raise TypeError  # (str() would take 5 for a subject)
             headers = None
             if message.get("hdrs"):
                 headers, _, _ = parse_header_block(base64.b64decode(message["hdrs"]))
@@ -1231,9 +1239,7 @@ class JetStream:
             state = body.get("state") or {}
             page = state.get("subjects") if isinstance(state, dict) else state
             page = page or {}
-            if not isinstance(page, dict) or not all(
-                isinstance(count, int) and not isinstance(count, bool) for count in page.values()
-            ):
+            if not isinstance(page, dict) or not all(_is_int(count) for count in page.values()):
                 raise _answer_error(
                     "a subject counts answer", f"state.subjects is not counts: {page!r}", body
                 )
