@@ -10,6 +10,7 @@ exactly those, the last one repeating.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from random import Random
 
 import attrs
@@ -32,6 +33,25 @@ def _finite(value: float) -> bool:
         return math.isfinite(value)
     except OverflowError:
         return False
+
+
+def is_seconds(value: float) -> bool:
+    """Whether ``value`` is a finite number of seconds >= 0 (a delay, a window; no bool)."""
+    return _is_number(value) and value >= 0 and _finite(value)
+
+
+def check_delays(delays: Sequence[float]) -> None:
+    """Refuse explicit backoff ``delays`` that are empty or hold one that is not ``is_seconds``.
+
+    Raises:
+        ValueError: ``delays`` is empty, or holds a delay that is not a
+            finite number >= 0 (named in the message).
+    """
+    if not delays:
+        raise ValueError("backoff delays must not be empty")
+    for delay in delays:
+        if not is_seconds(delay):
+            raise ValueError(f"backoff delays must be finite numbers >= 0, got {delay!r}")
 
 
 @attrs.frozen
@@ -95,11 +115,7 @@ def retry_delay(backoff: RetryBackoff, failures: int, random: Random) -> float:
     if failures < 1:
         raise ValueError(f"failures must be >= 1, got {failures}")
     if isinstance(backoff, tuple):
-        if not backoff:
-            raise ValueError("backoff delays must not be empty")
-        for delay in backoff:  # a few, checked on a failure's path only
-            if not (_is_number(delay) and delay >= 0 and _finite(delay)):
-                raise ValueError(f"backoff delays must be finite numbers >= 0, got {delay!r}")
+        check_delays(backoff)  # a few, checked on a failure's path only
         return backoff[min(failures, len(backoff)) - 1]
     if not isinstance(backoff, ExponentialJitter):
         raise TypeError(

@@ -83,8 +83,8 @@ from trouper.actors import Exited, Terminated
 from trouper.durable._backoff import (
     ExponentialJitter,
     RetryBackoff,
-    _finite,
-    _is_number,
+    check_delays,
+    is_seconds,
     retry_delay,
 )
 from trouper.durable._clock import wall_now
@@ -136,11 +136,7 @@ def _backoff(value: object) -> RetryBackoff:
     if isinstance(value, ExponentialJitter):
         return value
     if isinstance(value, (list, tuple)):
-        if not value:
-            raise ValueError("backoff delays must not be empty")
-        for delay in value:
-            if not (_is_number(delay) and delay >= 0 and _finite(delay)):
-                raise ValueError(f"backoff delays must be finite numbers >= 0, got {delay!r}")
+        check_delays(value)
         return tuple(float(delay) for delay in value)
     raise TypeError(f"backoff must be an ExponentialJitter or a sequence of delays, got {value!r}")
 
@@ -191,7 +187,7 @@ class Durable:
 
     @dedup_window.validator
     def _check_dedup_window(self, _attribute: object, value: float | None) -> None:
-        if value is not None and not (_is_number(value) and value >= 0 and _finite(value)):
+        if value is not None and not is_seconds(value):
             raise ValueError(f"dedup_window must be None or a finite number >= 0, got {value!r}")
 
     def open_mailbox(self, runtime: object, name: str | None, size: float) -> DurableQueue:
@@ -217,7 +213,7 @@ class Retry(Exception):
     """
 
     def __init__(self, after: float) -> None:
-        if not (_is_number(after) and after >= 0 and _finite(after)):
+        if not is_seconds(after):
             raise ValueError(f"after must be a finite number >= 0, got {after!r}")
         super().__init__(after)
 
