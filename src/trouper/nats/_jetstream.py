@@ -61,6 +61,7 @@ from trouper.nats.protocol import (
     Headers,
     HeadersLike,
     _check_value,
+    _is_count,
     encode_headers,
     parse_header_block,
 )
@@ -769,13 +770,12 @@ def _still_owed(msg: Msg, asked: int) -> int:
 
     The server says it in ``Nats-Pending-Messages``; without that header (or
     with an unreadable one) the pull is taken to have released all it asked.
-    Only ASCII digits make a count: ``int()`` would also read ``-5`` (a
-    count that makes the caller's outstanding pulls grow), ``1_0`` and the
-    digits of other scripts.
+    Only ASCII digits make a count (``_is_count``): ``int()`` would also read
+    ``-5``, a count that makes the caller's outstanding pulls grow.
     """
     if msg.headers is not None:
         count = msg.headers.get("Nats-Pending-Messages", "").strip()
-        if count.isascii() and count.isdigit():
+        if _is_count(count):
             return int(count)
     return asked
 

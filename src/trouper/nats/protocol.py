@@ -173,6 +173,16 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _is_count(text: str) -> bool:
+    """Whether ``text`` is a count as the server writes one: ASCII digits only.
+
+    ``int()`` would also read ``-5``, ``+5``, ``1_0`` and the digits of other
+    scripts (``٥٠٣``); ``str.isdigit()`` alone also holds for ``²``, which
+    ``int()`` refuses.
+    """
+    return text.isascii() and text.isdigit()
+
+
 def _check_value(value: str) -> str:
     if not isinstance(value, str) or "\r" in value or "\n" in value:
         raise ValueError(f"a header value must be a string without CR or LF, got {value!r}")
@@ -549,8 +559,7 @@ def parse_header_block(block: bytes | bytearray) -> tuple[Headers, int | None, s
         rest = first[8:].strip()
         if rest:
             code, _, text = rest.partition(" ")
-            # ASCII digits only: str.isdigit() also holds for "²" (int() refuses it) and "٥٠٣".
-            if code.isascii() and code.isdigit():
+            if _is_count(code):
                 status = int(code)
                 description = text.strip()
         lines = lines[1:]
