@@ -57,6 +57,16 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_port(value: object, *, lowest: int, note: str = "") -> int:
+    """Return ``value`` if it is an int port from ``lowest`` (0: any free one) to 65535.
+
+    ``note`` goes after the range in the error (what else the option takes).
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= 65535:
+        raise ValueError(f"port must be an int from {lowest} to 65535{note}, got {value!r}")
+    return value
+
+
 def check_throughput(value: int) -> int:
     """Return ``value`` if it is an int >= 1."""
     return check_positive_int("throughput", value)

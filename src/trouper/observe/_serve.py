@@ -18,7 +18,7 @@ from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 
-from trouper._validate import check_positive_int, check_seconds
+from trouper._validate import check_port, check_positive_int, check_seconds
 from trouper.observe._app import Ticker, is_loopback_address, make_app
 from trouper.observe._metrics import Metrics
 from trouper.observe._observer import Observer
@@ -93,8 +93,7 @@ def check_host(host: str, *, allow_remote: bool = False) -> str:
 
 
 def _check(port: int, interval: float, max_connections: int, shutdown: float) -> None:
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
+    check_port(port, lowest=0)
     check_positive_int("max_connections", max_connections)
     check_seconds("shutdown", shutdown)
     # Finite: an infinite one never updates the page, and JSON (``/api/config``) cannot carry it.

@@ -31,6 +31,8 @@ from types import TracebackType
 import attrs
 import trio
 
+from trouper._validate import check_port
+
 __all__ = ["NatsServer", "NatsServerError", "TlsFiles", "find_nats_server"]
 
 MIN_VERSION = (2, 10)
@@ -184,13 +186,9 @@ class NatsServer:
             raise ValueError("a password needs a user (user=...), got none")
         if tls_handshake_first and tls is None:
             raise ValueError("tls_handshake_first needs tls=TlsFiles(...)")
-        if port is not None and not (
-            isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
-        ):
+        if port is not None:
             # The server takes -1 for a random port: it ran where no url said (":-1").
-            raise ValueError(
-                f"port must be an int from 1 to 65535 (None: a free one), got {port!r}"
-            )
+            check_port(port, lowest=1, note=" (None: a free one)")
         self.binary = binary if binary is not None else find_nats_server()
         """The executable run."""
         if binary is not None:
