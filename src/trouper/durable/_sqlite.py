@@ -627,25 +627,15 @@ class _NextSuspect(_Op):
             )
 
 
-def _missing_ids(
-    connection: sqlite3.Connection, mailbox: str | None, ids: Sequence[int] | None
-) -> list[int]:
-    """The ``ids`` that are not dead letters (of ``mailbox``), sorted; reads ids alone."""
-    if ids is None:
-        return []
-    where, params = _filters(mailbox, ids)
-    held = {
-        row[0]
-        for row in connection.execute(
-            f"SELECT d.id FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox WHERE {where}",
-            params,
-        )
-    }
-    return sorted({i for i in ids if i not in held})
+class _DeadLetterChange(_Op):
+    """Redrive or discard the dead letters ``ids`` of ``mailbox`` (None: all of each).
 
+    With ``exact``, nothing is changed unless every id is a dead letter of the
+    mailbox: ``missing`` lists, sorted, those that are not, checked by id
+    alone in the transaction that would change them.
+    """
 
-class _Redrive(_Op):
-    __slots__ = ("_appends", "exact", "ids", "mailbox", "missing")
+    __slots__ = ("exact", "ids", "mailbox", "missing")
 
     def __init__(
         self, mailbox: str | None, ids: Sequence[int] | None, *, exact: bool = False
@@ -653,19 +643,39 @@ class _Redrive(_Op):
         super().__init__()
         self.mailbox = mailbox
         self.ids = ids
-        self._appends: list[Append] = []
-        # With ``exact``: nothing is changed unless every id is a dead letter of
-        # the mailbox; ``missing`` lists those that are not (checked in the
-        # transaction that would change them).
         self.exact = exact
         self.missing: list[int] = []
 
+    def _refused(self, connection: sqlite3.Connection) -> bool:
+        """Whether, ``exact``, an id is no dead letter of the mailbox (noted in ``missing``)."""
+        if not self.exact or self.ids is None:
+            return False
+        where, params = _filters(self.mailbox, self.ids)
+        held = {
+            row[0]
+            for row in connection.execute(
+                "SELECT d.id FROM dead_letters d JOIN mailboxes b ON b.id = d.mailbox "
+                f"WHERE {where}",
+                params,
+            )
+        }
+        self.missing = sorted({i for i in self.ids if i not in held})
+        return bool(self.missing)
+
+
+class _Redrive(_DeadLetterChange):
+    __slots__ = ("_appends",)
+
+    def __init__(
+        self, mailbox: str | None, ids: Sequence[int] | None, *, exact: bool = False
+    ) -> None:
+        super().__init__(mailbox, ids, exact=exact)
+        self._appends: list[Append] = []
+
     def run(self, writing: _Writing, now: float) -> object:
         connection = writing.connection
-        if self.exact:
-            self.missing = _missing_ids(connection, self.mailbox, self.ids)
-            if self.missing:
-                return 0
+        if self._refused(connection):
+            return 0
         where, params = _filters(self.mailbox, self.ids)
         rows = connection.execute(
             "SELECT d.id, d.mailbox, b.name, d.type_name, d.payload, d.msg_id, d.enqueued_at "
@@ -686,24 +696,12 @@ class _Redrive(_Op):
         return self._appends
 
 
-class _Discard(_Op):
-    __slots__ = ("exact", "ids", "mailbox", "missing")
-
-    def __init__(
-        self, mailbox: str | None, ids: Sequence[int] | None, *, exact: bool = False
-    ) -> None:
-        super().__init__()
-        self.mailbox = mailbox
-        self.ids = ids
-        # As ``_Redrive``'s.
-        self.exact = exact
-        self.missing: list[int] = []
+class _Discard(_DeadLetterChange):
+    __slots__ = ()
 
     def run(self, writing: _Writing, now: float) -> object:
-        if self.exact:
-            self.missing = _missing_ids(writing.connection, self.mailbox, self.ids)
-            if self.missing:
-                return 0
+        if self._refused(writing.connection):
+            return 0
         where, params = _filters(self.mailbox, self.ids)
         cursor = writing.connection.execute(
             "DELETE FROM dead_letters WHERE id IN (SELECT d.id FROM dead_letters d "
