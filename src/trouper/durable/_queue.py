@@ -70,7 +70,7 @@ import sys
 import traceback
 import typing
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from random import Random
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -953,13 +953,9 @@ class DurableQueue:
             else:
                 returned.append(item)
         asks.extend(self._companions.values())
-        for _, _, delivery_id, delivery in self._timers:
+        for delivery_id, delivery in self._redeliveries():
             taken.discard(delivery_id)
             if delivery is not None and delivery.companion is not None:
-                asks.append(delivery.companion)
-        for delivery in self._firing:
-            taken.discard(delivery.id)
-            if delivery.companion is not None:
                 asks.append(delivery.companion)
         stale = self._stale
         for delivery_id in taken:
@@ -994,6 +990,17 @@ class DurableQueue:
         for task in self.producers:
             reschedule(task, outcome.Value(False))
         self.producers.clear()
+
+    def _redeliveries(self) -> Iterator[tuple[int, Delivery | None]]:
+        """The messages waiting to be delivered again, by id, with the delivery held (or None).
+
+        Those on a timer (None: to be read again), and those whose timer fired
+        while their hand-out is being recorded (``_firing``).
+        """
+        for _, _, delivery_id, delivery in self._timers:
+            yield delivery_id, delivery
+        for delivery in self._firing:
+            yield delivery.id, delivery
 
     def _reset_memory(self) -> None:
         self.items.clear()
@@ -1558,7 +1565,7 @@ class DurableQueue:
         ]
         asks.extend(self._companions.values())
         self._companions.clear()
-        for delivery in [*(timer[3] for timer in self._timers), *self._firing]:
+        for _, delivery in self._redeliveries():
             if delivery is not None and delivery.companion is not None:
                 asks.append(delivery.companion)
                 delivery.companion = None
