@@ -27,3 +27,12 @@ def type_name(cls: type) -> str:
 def class_label(cls: type) -> str:
     """A class's qualified name without the ``<locals>`` of enclosing functions."""
     return cls.__qualname__.rpartition("<locals>.")[2]
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in ``...`` if it was longer.
+
+    For what an error shows of a text read from outside (a payload's value,
+    an address, a user validator's words), which may be of any length.
+    """
+    return text if len(text) <= limit else text[: limit - 3] + "..."

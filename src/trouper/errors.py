@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from trouper._text import cut
+
 if TYPE_CHECKING:
     from trouper.actors import Address
 
@@ -581,11 +583,6 @@ _SHOWN = 120
 """Characters of a text read from a payload that an error's message shows."""
 
 
-def _cut(text: str) -> str:
-    """``text`` cut to ``_SHOWN`` characters: an address or a reason read from a payload."""
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
 class UnresolvableRef(UndecodableMessage, LookupError):
     """A payload holds an actor ref that its codec could not turn back into a ref.
 
@@ -596,9 +593,10 @@ class UnresolvableRef(UndecodableMessage, LookupError):
         ActorError.__init__(self, type_name, field, address, problem)
 
     def _message(self) -> str:
+        address, problem = cut(str(self.args[2]), _SHOWN), cut(str(self.args[3]), _SHOWN)
         return (
-            f"payload for {self.args[0]!r} holds a ref to {_cut(str(self.args[2]))} in field "
-            f"{self.args[1]!r} that cannot be resolved: {_cut(str(self.args[3]))}"
+            f"payload for {self.args[0]!r} holds a ref to {address} in field "
+            f"{self.args[1]!r} that cannot be resolved: {problem}"
         )
 
 

@@ -60,6 +60,7 @@ from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
+from trouper._text import cut as cut_to
 from trouper._text import describe, type_name
 from trouper.actors import ActorRef, Address
 
@@ -256,7 +257,7 @@ def _half_room(pieces: list[str]) -> list[str]:
 
 def cut(text: str, limit: int = _SHORT) -> str:
     """``text``, cut as ``short`` cuts a value's repr (to ``limit`` characters)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut_to(text, limit)
 
 
 def _quote(key: object) -> str:
