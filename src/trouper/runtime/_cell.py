@@ -2050,7 +2050,9 @@ class Cell:
         self._cancel_timers()
         guardian, self._guardian = self._guardian, None
         if guardian is not None:
-            await guardian.stop_all()
+            # In the runtime's close every actor's stop was asked for at its start, so
+            # a child's running handler has its grace from then, as a top-level one's.
+            await guardian.stop_all(asked_at=self.runtime.stopping_since)
         host, self._host = self._host, None
         if host is not None:
             host.cancel()

@@ -232,6 +232,8 @@ class Runtime:
         """The root task of the Trio run the runtime lives in, once it runs."""
         self.closed = False
         """Whether the runtime takes no new actors (its block ended, or it was closed)."""
+        self.stopping_since: float | None = None
+        """When the close began stopping every actor (``now()``), or ``None`` before it."""
         self.thread: int | None = None
         """The id of the thread the runtime runs in (``threading.get_ident()``), once it runs."""
         self._ids = itertools.count(1)
@@ -651,7 +653,11 @@ class Runtime:
         # Every top-level actor's stop is asked for now: a handler held up is cut off
         # within its grace from now, not from its turn (reverse start order), so two
         # held actors take one grace, not two back to back up to the cutoff.
-        if not await self.root.stop_all(budget=self.shutdown_timeout, asked_at=self.now()):
+        # Nested actors count it from there too (``Cell._stop_children``).
+        self.stopping_since = self.now()
+        if not await self.root.stop_all(
+            budget=self.shutdown_timeout, asked_at=self.stopping_since
+        ):
             log.warning(
                 "the runtime did not stop within %s s; cancelling what still runs",
                 self.shutdown_timeout,
