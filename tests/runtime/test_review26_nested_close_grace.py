@@ -1,4 +1,4 @@
-"""The close counts a nested actor's running handler's grace from its start, as a top-level one's."""
+"""The close counts a nested actor's held handler's grace from its start, as a top-level one's."""
 
 from __future__ import annotations
 

@@ -655,9 +655,7 @@ class Runtime:
         # held actors take one grace, not two back to back up to the cutoff.
         # Nested actors count it from there too (``Cell._stop_children``).
         self.stopping_since = self.now()
-        if not await self.root.stop_all(
-            budget=self.shutdown_timeout, asked_at=self.stopping_since
-        ):
+        if not await self.root.stop_all(budget=self.shutdown_timeout, asked_at=self.stopping_since):
             log.warning(
                 "the runtime did not stop within %s s; cancelling what still runs",
                 self.shutdown_timeout,
