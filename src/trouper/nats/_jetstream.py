@@ -400,22 +400,29 @@ class MsgMetadata:
 
         The longer form with a domain and an account hash is understood too.
 
+        Its five numbers are ASCII digits, as the server writes them (``int()``
+        alone would also read ``-1``, ``1_0`` or other scripts' digits).
+
         Raises:
-            ValueError: ``reply`` is not a JetStream ack subject.
+            ValueError: ``reply`` is not a JetStream ack subject, or one of its
+                numbers is not ASCII digits.
         """
         tokens = reply.split(".")
-        try:
-            if len(tokens) == 9 and tokens[:2] == ["$JS", "ACK"]:
-                domain = None
-                stream, consumer, *numbers = tokens[2:]
-            elif len(tokens) >= 11 and tokens[:2] == ["$JS", "ACK"]:
-                domain = None if tokens[2] == "_" else tokens[2]
-                stream, consumer, *numbers = tokens[4:11]
-            else:
-                raise ValueError
-            delivered, stream_seq, consumer_seq, nanos, pending = (int(n) for n in numbers)
-        except ValueError:
-            raise ValueError(f"not a JetStream ack subject: {reply!r}") from None
+        if len(tokens) == 9 and tokens[:2] == ["$JS", "ACK"]:
+            domain = None
+            stream, consumer, *numbers = tokens[2:]
+        elif len(tokens) >= 11 and tokens[:2] == ["$JS", "ACK"]:
+            domain = None if tokens[2] == "_" else tokens[2]
+            stream, consumer, *numbers = tokens[4:11]
+        else:
+            raise ValueError(f"not a JetStream ack subject: {reply!r}")
+        for number in numbers:
+            if not _is_count(number):
+                raise ValueError(
+                    f"not a JetStream ack subject: {reply!r} "
+                    f"(its numbers must be ASCII digits, got {number!r})"
+                )
+        delivered, stream_seq, consumer_seq, nanos, pending = (int(n) for n in numbers)
         return cls(
             stream,
             consumer,
