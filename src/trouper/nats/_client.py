@@ -1721,7 +1721,10 @@ class Client:
             self._report(LameDuck(server.address))
         self._info = info
         max_payload = info.get("max_payload")
-        if isinstance(max_payload, int) and max_payload > 0:
+        # A JSON integer above zero, not a boolean (an int to Python: true would be
+        # a limit of 1). Another value is ignored, as the other fields' bad values
+        # are: the limit stays what it was.
+        if type(max_payload) is int and max_payload > 0:
             self._max_payload = max_payload
         urls = info.get("connect_urls")
         if isinstance(urls, list):
