@@ -9,7 +9,11 @@ Options, per test with ``@pytest.mark.trouper(...)`` or for the whole suite
 in the ini file:
 
 - ``strict=True`` (ini ``trouper_strict = true``): fail the test if an actor
-  failed or a dead letter appeared during it.
+  failed or a dead letter appeared while it ran, or an actor failed while the
+  fixture stopped the runtime after it (an ``on_stop`` that raised). Dead
+  letters of that shutdown (messages still queued to the actors it stops)
+  are the fixture's doing, not the test's: they do not fail it, and are
+  listed in the test's report (section ``trouper``).
 - any other keyword is an ``open_runtime`` option for that test's runtime
   (``mailbox_size=10``, ``root_strategy=...``).
 """
@@ -90,7 +94,9 @@ async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     test's), and whether it never waits (still stepping after ``SETTLE_STEPS``
     steps, which ends the check instead of hanging it). With ``strict`` (marker
     or ini), the test also fails if an actor failed or a dead letter appeared
-    while it ran.
+    while it ran, or an actor failed while the runtime stopped after it; the
+    dead letters of that shutdown do not fail it (they are listed in the
+    report's ``trouper`` section).
     """
     marker = request.node.get_closest_marker("trouper")
     if marker is not None and marker.args:
@@ -113,6 +119,10 @@ async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
             rt.events.listen(failures.append, kinds=[EventKind.FAILED])
             rt.dead_letters.listen(dead_letters.append)
             yield rt
+            # The test has ended; what comes after is the runtime's shutdown, whose dead
+            # letters (messages still queued to the actors it stops) are not the test's.
+            in_test = len(dead_letters)
+            failed_in_test = len(failures)
         spinning = await settle()
     finally:
         trio.lowlevel.remove_instrument(starts)
@@ -132,9 +142,21 @@ async def runtime(request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
         pytest.fail(
             f"{len(leaked)} task(s) still run after the runtime stopped: " + "; ".join(reports)
         )
-    if strict and (failures or dead_letters):
-        lines = [f"failed: {event}" for event in failures]
-        lines += [str(letter) for letter in dead_letters]
+    if not strict:
+        return
+    if len(dead_letters) > in_test:
+        request.node.add_report_section(
+            "call",
+            "trouper",
+            "dead letters of the runtime's shutdown (not counted by strict):\n  "
+            + "\n  ".join(str(letter) for letter in dead_letters[in_test:]),
+        )
+    if failures or dead_letters[:in_test]:
+        lines = [f"failed: {event}" for event in failures[:failed_in_test]]
+        lines += [
+            f"failed while the runtime stopped: {event}" for event in failures[failed_in_test:]
+        ]
+        lines += [str(letter) for letter in dead_letters[:in_test]]
         pytest.fail("unexpected actor failures or dead letters (strict):\n  " + "\n  ".join(lines))
 
 
