@@ -200,11 +200,11 @@ class Codec:
     """Turns registered messages into ``Encoded`` bytes and back; one per runtime or store.
 
     What can be a message: the classes registered in ``registry`` (attrs
-    classes, whose fields may be attrs classes, enums, datetimes, tuples,
-    lists, dicts with str keys, sets, ``Optional`` and unions, refs and
-    addresses) and the builtin values (``None``, ``bool``, ``int``, ``float``,
-    ``str``, ``bytes``, and lists and dicts with str keys of them). See
-    docs/messages.md for the rules.
+    classes, whose fields may be attrs classes, enums, datetimes, UUIDs,
+    decimals, timedeltas, tuples, lists, dicts with str keys, sets,
+    ``Optional`` and unions, refs and addresses) and the builtin values
+    (``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, and lists
+    and dicts with str keys of them). See docs/messages.md for the rules.
 
     A codec is safe to share between tasks and threads: its tables only grow,
     and each entry is computed from values that never change. The resolver is

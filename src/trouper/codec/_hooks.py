@@ -29,7 +29,9 @@ its field's class (a subclass's own fields would be dropped; a union that
 names the subclass carries it); a date or time must be of its field's kind (a
 datetime, a subclass of date, is not a date here); an ``int`` or ``float``
 field must not hold a bool (a bool is an int to a type checker); a union
-field takes a value of one of its members, an enum field a member of its enum.
+field takes a value of one of its members, an enum field a member of its enum;
+a UUID, Decimal or timedelta field takes a value of its type (a Decimal a
+finite one).
 
 A union with two or more attrs classes is tagged: the member's map carries a
 ``"$type"`` key with the member's registered name (its ``module.QualName`` if
@@ -47,10 +49,13 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import datetime
+import decimal
 import enum
 import functools
+import re
 import types
 import typing
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -317,6 +322,14 @@ def _is_date_text(text: str) -> bool:
 
 
 _MOMENTS = (datetime.datetime, datetime.date, datetime.time)
+
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_UUID_LABEL = "UUID (8-4-4-4-12 hex digits text)"
+# The decimal standard's finite numeric string, in ASCII digits.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DECIMAL_LABEL = "Decimal (finite decimal text, such as '12.50' or '1E-7')"
+_MAX_DAYS = datetime.timedelta.max.days
+_TIMEDELTA_LABEL = "timedelta ([days, seconds 0-86399, microseconds 0-999999], ints)"
 
 
 def _moment_kind(value: datetime.date | datetime.time) -> str:
@@ -657,6 +670,78 @@ def make_converter(
     for moment in _MOMENTS:
         conv.register_structure_hook(moment, structure_datetime)
         conv.register_unstructure_hook(moment, moment_unstructure(moment))
+
+    # UUIDs, decimals and timedeltas: exact, and written as the field's type
+    # writes them (a subclass's own __str__ may write what no reader takes).
+    # A value of another type (a str in a UUID field) is refused by the
+    # sender: it would come back as the field's type, not as it went.
+    #
+    # A UUID is its RFC 4122 text rather than its 16 bytes: 20 bytes more, but
+    # a stored row or a dead letter shows the id that logs and databases show.
+    # Read: the 8-4-4-4-12 hex form in either case, not the other spellings
+    # uuid.UUID takes (braces, "urn:uuid:", no hyphens).
+    def structure_uuid(value: Any, tp: Any) -> Any:
+        if value.__class__ is str and _UUID_TEXT.fullmatch(value) is not None:
+            return tp(value)
+        raise Expected(_UUID_LABEL, value)
+
+    def unstructure_uuid(value: Any) -> Any:
+        if isinstance(value, uuid.UUID):
+            return uuid.UUID.__str__(value)
+        raise Expected("UUID", value)
+
+    conv.register_structure_hook(uuid.UUID, structure_uuid)
+    conv.register_unstructure_hook(uuid.UUID, unstructure_uuid)
+
+    # A Decimal is its text, which keeps its digits and exponent (1.50 is not
+    # 1.5 to a Decimal's str), never a float. Read: the numeric strings of the
+    # decimal standard, not Python's extras (spaces, "_", non-ASCII digits).
+    # Only finite values are carried: a Decimal field holds an amount, NaN
+    # never equals its own copy (a signaling one raises when compared), and an
+    # infinite amount is a bug best caught by its sender.
+    def structure_decimal(value: Any, tp: Any) -> Any:
+        if value.__class__ is str and _DECIMAL_TEXT.fullmatch(value) is not None:
+            try:
+                return tp(value)
+            except decimal.InvalidOperation:
+                pass  # an exponent past what decimal holds
+        raise Expected(_DECIMAL_LABEL, value)
+
+    def unstructure_decimal(value: Any) -> Any:
+        if not isinstance(value, decimal.Decimal):
+            raise Expected("Decimal", value)
+        if not value.is_finite():
+            raise Refused(
+                f"{short(value)} is not finite (a Decimal field carries finite values only)"
+            )
+        return decimal.Decimal.__str__(value)
+
+    conv.register_structure_hook(decimal.Decimal, structure_decimal)
+    conv.register_unstructure_hook(decimal.Decimal, unstructure_decimal)
+
+    # A timedelta is [days, seconds, microseconds], as it holds them: exact
+    # ints, where a count of microseconds would overflow msgpack's 64 bits
+    # (timedelta.max is about 8.6e19 µs). Read: those three ints within the
+    # ranges timedelta keeps them in, so each value has one written form.
+    def structure_timedelta(value: Any, tp: Any) -> Any:
+        if (
+            value.__class__ is list
+            and len(value) == 3
+            and all(part.__class__ is int for part in value)
+            and -_MAX_DAYS <= value[0] <= _MAX_DAYS
+            and 0 <= value[1] < 86400
+            and 0 <= value[2] < 1_000_000
+        ):
+            return tp(days=value[0], seconds=value[1], microseconds=value[2])
+        raise Expected(_TIMEDELTA_LABEL, value)
+
+    def unstructure_timedelta(value: Any) -> Any:
+        if isinstance(value, datetime.timedelta):
+            return [value.days, value.seconds, value.microseconds]
+        raise Expected("timedelta", value)
+
+    conv.register_structure_hook(datetime.timedelta, structure_timedelta)
+    conv.register_unstructure_hook(datetime.timedelta, unstructure_timedelta)
 
     # Any and object: builtin values only, checked both ways.
     def check_builtin(value: Any, _: Any = None) -> Any:
