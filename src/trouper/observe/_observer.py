@@ -167,7 +167,8 @@ class TreeView:
     time: float
     """Trio's clock when it was made."""
     actors: int
-    """Live actors in the whole runtime (most are not rows when it is large)."""
+    """Live actors in the whole runtime when it was made, as the rows show the tree (most are
+    not rows when it is large); not the last sample's count, which ``Summary.actors`` is."""
     rows: tuple[ActorRow | LevelSummary, ...]
     """Rows in drawing order; a ``LevelSummary`` comes before the page of children it sums up."""
     truncated: bool
@@ -543,6 +544,10 @@ class Observer:
     ) -> TreeView:
         """The tree as the page draws it, in at most ``max_rows`` rows.
 
+        The rows and the count of live actors are the tree as it is now (a
+        walk of every cell, to count them); only each row's ``rate`` is the
+        last sample's (the first call takes one).
+
         Args:
             open: paths whose children to show (within the row budget).
             closed: paths whose children to hide.
@@ -595,7 +600,8 @@ class Observer:
                     truncated = True
                     break
                 stack.append(self._level(shown.address.path, depth + 1, *level, rows))
-        return TreeView(trio.current_time(), self._summary.actors, tuple(rows), truncated)
+        live = sum(1 for cell, _ in walk(self.runtime) if is_alive(cell))
+        return TreeView(trio.current_time(), live, tuple(rows), truncated)
 
     def _level(
         self,
