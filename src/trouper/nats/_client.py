@@ -1202,7 +1202,9 @@ class Client:
         """Subscribe to ``subject`` (``*`` matches one token, ``>`` the rest).
 
         With ``queue``, the server gives each message to one member of the
-        queue group of that name. With ``max_msgs``, the subscription ends
+        queue group of that name: any non-empty string without spaces, tabs,
+        CR or LF (dots and wildcards are plain characters in it) but
+        ``_sys_``, which the server keeps for itself. With ``max_msgs``, the subscription ends
         after that many messages (the server is told, so none more are sent).
         With ``callback`` (a plain function), the client's reader task calls
         it with each message in order, and there is no buffer: it must not
@@ -1271,7 +1273,7 @@ class Client:
             raise ConnectionClosed("the client is draining: it takes no new subscriptions")
         check_subject(subject)
         if queue is not None:
-            check_subject(queue, "queue group")
+            _check_queue(queue)
         if max_msgs is not None and (
             isinstance(max_msgs, bool) or not isinstance(max_msgs, int) or max_msgs < 1
         ):
@@ -2337,6 +2339,33 @@ def _commands(data: bytearray) -> Iterator[tuple[int, int, bool]]:
             end += int(data[data.rfind(b" ", start, eol) + 1 : eol]) + 2
         yield start, end, publish
         start = end
+
+
+_QUEUE_SEPARATORS: Final = frozenset(" \t\r\n")
+"""What ends an argument of a SUB line for the server (its ``splitArg``)."""
+
+
+def _check_queue(queue: object) -> None:
+    """Refuse a queue group name the server would not read as one, as ``subscribe`` says.
+
+    The server takes any argument of the SUB line as the queue group and
+    groups members by its bytes: dots, wildcards, NUL or a form feed are
+    plain bytes to it (it is no subject). It refuses ``_sys_`` to clients.
+    """
+    if not isinstance(queue, str) or not queue or not _QUEUE_SEPARATORS.isdisjoint(queue):
+        raise ValueError(
+            f"a queue group must be a non-empty string without spaces, tabs, CR or LF, "
+            f"got {queue!r}"
+        )
+    if queue == "_sys_":
+        raise ValueError(
+            "the queue group '_sys_' is reserved by the server for its own subscriptions"
+        )
+    if not queue.isascii():
+        try:
+            queue.encode()
+        except UnicodeEncodeError:
+            raise ValueError(f"a queue group must be encodable as UTF-8, got {queue!r}") from None
 
 
 def _payload_bytes(payload: object) -> bytes:
