@@ -15,8 +15,9 @@ or would not come back as it went (a subclass of a nested attrs field's
 class, a datetime in a date field, a bool in an int field).
 Decoding trusts nothing: every failure becomes an ``UndecodableMessage`` whose
 text says which type and why, and nothing on the way imports a module or
-unpickles: msgpack reads only plain values, extension types are refused, and
-a class is found only among those registered.
+unpickles: msgpack reads only plain values, extension types are refused
+(the timestamp, ext type -1, which msgpack reads itself, by every hook, which
+names it), and a class is found only among those registered.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ _packb = msgpack.packb
 _MAP_KEY = re.compile(r"(\w+) is not allowed for map key when strict_map_key=True")
 """msgpack's refusal of a map key that is not a str (nor bytes): valid msgpack all the same."""
 
+_BAD_TIMESTAMP = re.compile(r"invalid timestamp data|nanoseconds must be")
+"""msgpack's refusal of an ext type -1 value (its timestamp) whose bytes hold no timestamp."""
+
 _MSGPACK_KINDS = {
     "int": "an int",
     "float": "a float",
@@ -102,6 +106,7 @@ _MSGPACK_KINDS = {
     "list": "an array",
     "tuple": "an array",
     "dict": "a map",
+    "Timestamp": "a msgpack timestamp extension (ext type -1)",
 }
 
 
@@ -117,6 +122,9 @@ def _unpack_problem(error: Exception) -> str:
         return "not valid msgpack (a byte that starts no value)"
     if isinstance(error, ValueError) and str(error) == "Unpack failed: incomplete input":
         return "not valid msgpack (it ends too soon)"
+    if isinstance(error, ValueError) and _BAD_TIMESTAMP.match(str(error)) is not None:
+        # msgpack reads ext type -1 itself, so this is not _refuse_extension's refusal.
+        return f"a msgpack timestamp extension (ext type -1) that holds no timestamp ({error})"
     return f"not valid msgpack ({describe(error)})"
 
 

@@ -12,7 +12,8 @@ what went wrong there, in field order, joined by ``"; "``:
 - ``ForbiddenExtraKeysError``: ``unexpected field 'amount'`` for each (``unexpected key
   b'amount' (not a str)`` for a bytes key, which msgpack allows), the first ``MAX_NAMED``
   written and the others counted;
-- ``Expected``: ``field 'total' expected int, got 'abc'``;
+- ``Expected``: ``field 'total' expected int, got 'abc'`` (a msgpack timestamp,
+  which msgpack reads as a value, is said to be one);
 - an exception of the class itself, without a note (a validator or
   ``__attrs_post_init__`` refused the values): ``Charge refused the values: ...``;
 - ``Unresolvable``: kept apart, for ``UnresolvableRef``.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import heapq
 
 import attrs
+import msgpack  # type: ignore[import-untyped]
 from cattrs.errors import (
     AttributeValidationNote,
     BaseValidationError,
@@ -141,7 +143,7 @@ def _walk(
                 problems.append(f"{where(path)}{label} refused the values: {why}")
                 causes.append(sub)
     elif isinstance(error, Expected):
-        problems.append(f"{_subject(path)}expected {error.expected}, got {short(error.got)}")
+        problems.append(f"{_subject(path)}expected {error.expected}, got {_shown(error.got)}")
     elif isinstance(error, NotBuiltin):
         problems.append(f"{where((*path, *error.path))}{error.problem}")
     elif isinstance(error, UnknownVariant):
@@ -158,6 +160,21 @@ def _walk(
     else:
         problems.append(f"{where(path)}{cut(describe(error), _WHY_SHOWN)}")
         causes.append(error)
+
+
+def _shown(value: object) -> str:
+    """A value read from a payload, as a refusal shows it; a msgpack timestamp said to be one.
+
+    msgpack reads its timestamp extension (ext type -1) itself, before the
+    codec's refusal of extension types sees it, so it reaches the hooks as a
+    value, whose repr alone would not say where it came from.
+    """
+    if value.__class__ is msgpack.Timestamp:
+        return (
+            f"the msgpack timestamp extension (ext type -1) {short(value)}, which trouper "
+            "never writes (it writes a datetime as ISO 8601 text)"
+        )
+    return short(value)
 
 
 def _subject(path: Path) -> str:
