@@ -200,11 +200,13 @@ def check_subject(subject: str, what: str = "subject", *, wildcards: bool = True
     token, as the server reads it). With ``wildcards`` (a subscription) ``*``
     may be any token and ``>`` the last one; without (what is published to,
     a reply subject) neither may be a token. Costs a few scans of the string
-    in C and allocates nothing unless a ``*`` or ``>`` is in it.
+    in C and allocates nothing unless a ``*`` or ``>`` or a character
+    outside ASCII is in it.
 
     Raises:
-        ValueError: it is empty, has an empty token, holds whitespace, or
-            holds a wildcard where it may not.
+        ValueError: it is empty, has an empty token, holds whitespace, holds
+            a wildcard where it may not, or has no UTF-8 form (a lone
+            surrogate).
     """
     if (
         not isinstance(subject, str)
@@ -217,6 +219,11 @@ def check_subject(subject: str, what: str = "subject", *, wildcards: bool = True
         raise ValueError(
             f"a {what} must be non-empty dot-separated tokens without whitespace, got {subject!r}"
         )
+    if not subject.isascii():
+        try:
+            subject.encode()
+        except UnicodeEncodeError:
+            raise ValueError(f"a {what} must be encodable as UTF-8, got {subject!r}") from None
     if ">" not in subject and ("*" not in subject or wildcards):
         return subject  # the usual case: no token can be a misplaced wildcard
     tokens = subject.split(".")
