@@ -26,9 +26,14 @@ CRLF, a control line longer than ``max_control_line``) raises
 Header *content* comes from other publishers, not the server, so it never
 breaks the connection: a header line without a colon is skipped, and a block
 without the ``NATS/1.0`` status line has no status. Subjects too: one that is
-not UTF-8 is decoded with its stray bytes as surrogates (``surrogateescape``),
-and arguments are split at spaces and tabs only, as the server splits them
-(a subject may hold ``\x0b`` or ``\x0c``).
+not UTF-8 is decoded with its stray bytes as surrogates (``surrogateescape``).
+A ``MSG`` or ``HMSG`` line is split at single spaces, as the server writes
+it, so a tab inside an argument stays in it (the server never writes one
+there: its own reading of ``PUB`` splits at tabs, and the hot path does not
+scan for one); a line that is not single-spaced is split at runs of spaces
+and tabs, as the server's ``splitArg`` reads a line. Never at ``\x0b`` or
+``\x0c``, which a subject may hold. Both ways, a line reads the same however
+the reads split the stream.
 
 The command encoders build the bytes the client sends; the client inlines
 the hot one (``PUB``) but sends the same bytes as ``pub_command``.
@@ -417,11 +422,10 @@ class Parser:
         # Subjects come from publishers (the server passes any bytes but whitespace): one
         # that is not UTF-8 is kept, its stray bytes as surrogates, never refused. (The
         # inlined MSG path decodes strictly and comes here when that fails.)
-        if not headers:
-            spaced = _spaced_msg(line)
-            if spaced is not None:
-                self._pending = spaced
-                return self._payload(spaced)
+        spaced = _spaced_msg(line, headers)
+        if spaced is not None:
+            self._pending = spaced
+            return self._payload(spaced)
         parts = _split_args(line)
         count = len(parts)
         try:
@@ -510,34 +514,45 @@ class Parser:
         raise ProtocolError(f"unknown protocol operation: {bytes(line)[:200]!r}")
 
 
-def _spaced_msg(line: bytes | bytearray) -> tuple[int, str, str | None, int, int] | None:
-    """A MSG line as ``Parser.next_event``'s inlined path reads it, or ``None`` if it would not.
+def _spaced_msg(
+    line: bytes | bytearray, headers: bool
+) -> tuple[int, str, str | None, int, int] | None:
+    """A MSG or HMSG line read as ``Parser.next_event``'s inlined path reads MSG, or ``None``.
 
     That path splits at single spaces only, so a tab inside an argument
     stays in it (``MSG a\tb 1 2``: subject ``a\tb``). The same line whose
     payload comes in a later read is read here first the same way, so that
-    its sid, subject and reply do not depend on where a read ended; only a
-    line the inlined path refuses (runs of spaces, a tab between arguments,
-    a subject that is not UTF-8) is read leniently by ``_split_args``. The
-    inlined path itself does no more work for it. Returns what
-    ``Parser._pending`` holds: (sid, subject, reply, -1, total).
+    its sid, subject and reply do not depend on where a read ended, and an
+    HMSG line with the same arguments reads as the MSG line does. Only a
+    line this refuses (runs of spaces, a tab between arguments, a subject
+    that is not UTF-8) is read leniently by ``_split_args``. The inlined
+    path itself does no more work for it. Returns what ``Parser._pending``
+    holds: (sid, subject, reply, header bytes or -1 for MSG, total).
     """
-    if not line.startswith(b"MSG "):
-        return None
-    parts = line[4:].split(b" ")
+    if headers:
+        if not line.startswith(b"HMSG "):
+            return None
+        parts = line[5:].split(b" ")
+        with_reply = 5
+    else:
+        if not line.startswith(b"MSG "):
+            return None
+        parts = line[4:].split(b" ")
+        with_reply = 4
     count = len(parts)
-    if count != 3 and count != 4:
+    if count != with_reply and count != with_reply - 1:
         return None
     try:
         total = int(parts[-1])
+        header_size = int(parts[-2]) if headers else -1
         sid = int(parts[1])
         subject = parts[0].decode()
-        reply = (parts[2].decode() or None) if count == 4 else None
+        reply = (parts[2].decode() or None) if count == with_reply else None
     except ValueError:
         return None
-    if total < 0 or not subject:
+    if total < 0 or not subject or header_size > total or (headers and header_size < 0):
         return None
-    return (sid, subject, reply, -1, total)
+    return (sid, subject, reply, header_size, total)
 
 
 def _split_args(line: bytes | bytearray) -> Sequence[bytes | bytearray]:
