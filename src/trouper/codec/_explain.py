@@ -149,8 +149,14 @@ def _walk(
     elif isinstance(error, UnknownVariant):
         choices = ", ".join(repr(choice) for choice in error.choices)
         tag = error.tag
-        what = f"has no {TAG!r} tag" if tag is None else f"has {TAG!r} {short(tag)}"
-        problems.append(f"{_subject(path)}{what}, expected one of {choices}")
+        if len(error.choices) == 1:
+            # A union of one class, whose map carried a tag: any tag, None included.
+            problems.append(
+                f"{_subject(path)}has {TAG!r} {short(tag)}, but its one class is {choices}"
+            )
+        else:
+            what = f"has no {TAG!r} tag" if tag is None else f"has {TAG!r} {short(tag)}"
+            problems.append(f"{_subject(path)}{what}, expected one of {choices}")
     elif isinstance(error, Unresolvable):
         refs.append((path, error.address, error.problem))
         if error.__cause__ is not None:

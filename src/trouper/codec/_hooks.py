@@ -37,7 +37,9 @@ A union with two or more attrs classes is tagged: the member's map carries a
 ``"$type"`` key with the member's registered name (its ``module.QualName`` if
 it is not registered), and decoding picks the member by that tag among the
 union's own members only. A union with one attrs class, scalars and ``None``
-needs no tag (the kind of the value decides).
+needs no tag (the kind of the value decides), and writes none; it reads a map
+tagged with its class's own name (a row written before ``A | B`` was narrowed
+to ``A | None``) and refuses any other tag.
 
 An ``ActorRef`` is written as its ``Address`` and read back through the
 codec's resolver, which the hooks close over; with no resolver, reading a
@@ -138,7 +140,11 @@ class Expected(Exception):
 
 
 class UnknownVariant(Exception):
-    """A tagged union's map has no tag, or a tag that names none of its members."""
+    """A tagged union's map has no tag, or one that names none of its members.
+
+    Also raised for a union with one attrs class (``choices`` holds its tag
+    alone) whose map has a tag other than that class's own.
+    """
 
     def __init__(self, tag: object, choices: tuple[str, ...]) -> None:
         super().__init__(tag, choices)
@@ -1040,6 +1046,17 @@ def make_converter(
         if len(classes) + len(others) == 1:
             (only,) = classes or others
             inner = hook_for(only)
+            if classes:
+                own = tag_of(only)
+
+                def structure_optional_class(value: Any, _: Any) -> Any:
+                    if value is None:
+                        return None
+                    if value.__class__ is dict and TAG in value:
+                        value = _untagged(value, own)
+                    return inner(value, only)
+
+                return structure_optional_class
 
             def structure_optional(value: Any, _: Any) -> Any:
                 if value is None:
@@ -1049,7 +1066,8 @@ def make_converter(
             return structure_optional
         scalars = frozenset(others)
         widen = float in scalars and int not in scalars
-        single = (classes[0], hook_for(classes[0])) if len(classes) == 1 else None
+        one = classes[0] if len(classes) == 1 else None
+        single = None if one is None else (one, hook_for(one), tag_of(one))
         tagged = {tag_of(cls): (cls, hook_for(cls)) for cls in classes}
         choices = tuple(tagged)
 
@@ -1057,6 +1075,8 @@ def make_converter(
             cls = value.__class__
             if cls is dict and classes:
                 if single is not None:
+                    if TAG in value:
+                        value = _untagged(value, single[2])
                     return single[1](value, single[0])
                 tag = value.get(TAG)
                 member = tagged.get(tag) if tag.__class__ is str else None
@@ -1155,6 +1175,21 @@ def unchecked(hook: UnstructureHook) -> UnstructureHook:
     """``hook`` without the check that a value is of its attrs class (the caller knows it is)."""
     inner: UnstructureHook = getattr(hook, "__wrapped__", hook)
     return inner
+
+
+def _untagged(value: dict[str, Any], own: str) -> dict[str, Any]:
+    """The fields of a tagged map read by a union with one attrs class, whose tag is ``own``.
+
+    Such a union writes no tag, but its rows may have been written while it
+    had more classes (``A | B`` narrowed to ``A | None``): the class's own tag
+    is dropped, and any other refused, since the row holds another class.
+    """
+    tag = value[TAG]
+    if tag.__class__ is not str or tag != own:
+        raise UnknownVariant(tag, (own,))
+    fields = dict(value)
+    del fields[TAG]
+    return fields
 
 
 def _wrong_class(declared: type, actual: type) -> str:
