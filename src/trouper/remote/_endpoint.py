@@ -27,6 +27,7 @@ from trouper.runtime import DeadLetter, DeadLetterReason
 
 if TYPE_CHECKING:
     from trouper.remote._cluster import Cluster, Peer
+    from trouper.remote._outbox import Batch, Outbox
     from trouper.runtime import Runtime
     from trouper.runtime.lowlevel import Instruments
 
@@ -301,7 +302,10 @@ class RemoteEndpoint:
         The request leaves at once, after what this node queued for the same
         actor, and the caller waits for the reply, its error, or the end of its
         cancel scope; nothing else bounds the wait, except that it fails as soon
-        as this node knows no reply can come.
+        as this node knows no reply can come. Cancelled while its request is
+        still in this node's outbox (behind a full write buffer), the request
+        is taken back and never sent; once written to the connection it may
+        still be handled, and its answer is dropped.
 
         Raises:
             NodeUnreachable: the node is gone (also while the ask waits, or it
@@ -351,6 +355,7 @@ class RemoteEndpoint:
         free = peer.free
         reply = free.pop() if free else f"{peer.reply_subject}.{token}"
         peer.asks[reply] = pending
+        batch: Batch | None = None  # the batch it waits in, while the write buffer is full
         try:
             peer.seq = seq = peer.seq + 1
             queue = not outbox.empty
@@ -364,7 +369,7 @@ class RemoteEndpoint:
                         raise NodeUnreachable(address, why) from None
                     queue = True  # the outbox sends it once the server has read the rest
             if queue:
-                outbox.alone(
+                batch = outbox.alone(
                     self._subject,
                     address,
                     peer.head,
@@ -380,7 +385,12 @@ class RemoteEndpoint:
             # Pending.wait, inlined: one coroutine fewer per ask.
             if pending.result is None:
                 pending.task = current_task()
-                data = await wait_task_rescheduled(pending.give_up)
+                try:
+                    data = await wait_task_rescheduled(pending.give_up)
+                except trio.Cancelled:
+                    if batch is not None:
+                        self._withdraw(outbox, batch, peer, seq)
+                    raise
             else:
                 data = await pending.wait()
         finally:
@@ -388,6 +398,18 @@ class RemoteEndpoint:
             peer.asks.pop(reply, None)
         free.append(reply)  # answered: no "no responders" can come on it now
         return cluster._read_reply(data, address)
+
+    def _withdraw(self, outbox: Outbox, batch: Batch, peer: Peer, seq: int) -> None:
+        """A cancelled ask (numbered ``seq``) not written yet is not sent: take it off the queue.
+
+        Once written (handed to the connection) it may still arrive and be
+        handled; its answer is then dropped (at most once).
+        """
+        head = bytes(batch.data[:FRAME_HEAD])
+        if outbox.withdraw(batch):
+            self._cluster._sent -= 1
+            if peer.head == head:  # (the entries queued after it were renumbered)
+                peer.seq -= 1
 
     def watch(self, watcher: Watcher) -> None:
         """Tell ``watcher`` once when the remote actor stops, or its node is gone.

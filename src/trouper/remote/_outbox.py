@@ -21,7 +21,10 @@ woken when the queue stops being empty, so it runs once the sender
 yields). Asks and answers wait for nobody:
 ``publish_now`` publishes the queue at once, in order, up to the first
 batch that does not fit in the connection's write buffer. So the order of
-everything a node sends to one subject is the order it was added in.
+everything a node sends to one subject is the order it was added in. An ask
+whose asker is cancelled while its batch is still queued is taken back
+(``withdraw``): what raised ``Cancelled`` was not sent, and the numbers after
+it close up.
 
 While the connection's write buffer is full, the task waits until the
 server has read it; meanwhile the queue grows, and ``send`` waits (and
@@ -56,7 +59,7 @@ from trouper.nats import (
     OutboundBufferFull,
     Status,
 )
-from trouper.remote.wire import ENTRY
+from trouper.remote.wire import ENTRY, FRAME_HEAD
 
 if TYPE_CHECKING:
     from trouper.nats import Client
@@ -75,6 +78,7 @@ Reply = tuple[str, bytes, str]
 and the subject it was asked on (which names the actor asked)."""
 
 _pack_entry = ENTRY.pack
+_unpack_entry = ENTRY.unpack_from
 _ENTRY_HEAD: Final = ENTRY.size
 _TOKEN: Final = 8
 """Bytes of the token that ends an ask's frame (the answer carries it back)."""
@@ -87,11 +91,13 @@ class Batch:
     __slots__ = (
         "address",
         "answer",
+        "asked_at",
         "counted",
         "data",
         "headers",
         "messages",
         "pending",
+        "queued",
         "reply",
         "subject",
     )
@@ -126,6 +132,11 @@ class Batch:
         # Whether its loss counts as one message unsent: an answer or a topic publish (a
         # batch of tells counts each of them; a request fails its asker; a control message
         # is not counted).
+        self.asked_at = 0
+        # Where the entry of the ask it ends with starts in data (meaningful while it ends
+        # with an ask's: ``Outbox.withdraw`` cuts the frame there).
+        self.queued = False
+        # Whether it is in its outbox's queue: neither published, lost nor withdrawn yet.
 
 
 class Outbox:
@@ -204,11 +215,12 @@ class Outbox:
         pending: Pending | None = None,
         headers: HeadersLike | None = None,
         message: object = None,
-    ) -> None:
+    ) -> Batch:
         """Queue an ask (it ends ``subject``'s open batch) or a tell with headers (alone).
 
         Either closes its node's open batch. An ask's frame ends with its
-        ``token`` (8 bytes), which the answer carries back.
+        ``token`` (8 bytes), which the answer carries back. Returns the batch
+        it is in (an ask's asker may ``withdraw`` it while it is queued).
         """
         batch = self._open.pop(address.node, None)
         if (
@@ -226,9 +238,11 @@ class Outbox:
             batch.messages.append(message)
         else:
             data += token.to_bytes(8, "big")
+            batch.asked_at = before
         batch.reply = reply
         batch.pending = pending
         self._queued += len(data) - before
+        return batch
 
     def raw(
         self,
@@ -288,6 +302,7 @@ class Outbox:
         for batch in dropped:
             if self._open.get(batch.address.node) is batch:
                 del self._open[batch.address.node]
+            batch.queued = False
             self._queued -= len(batch.data)
             self._done_count += 1
         for batch in dropped:
@@ -303,6 +318,7 @@ class Outbox:
         headers: HeadersLike | None = None,
     ) -> Batch:
         batch = Batch(subject, address, data, headers)
+        batch.queued = True
         self._queue.append(batch)
         self._queued += len(data)
         if self._lot:
@@ -335,7 +351,44 @@ class Outbox:
                 self._lose(batch)
             self._done(batch)
 
+    def withdraw(self, batch: Batch) -> bool:
+        """Take back the ask ending ``batch`` (its asker gave up) unless the batch left the queue.
+
+        An ask whose asker was cancelled before it was written is not sent at
+        all (Trio's rule: what raised ``Cancelled`` did not happen). The tells
+        before it in its batch stay, in order; the entries queued after it for
+        its node, under the same frame head, are numbered one less, so that the
+        receiver sees no gap (nothing was lost). Returns whether it was taken
+        back: ``False`` once its batch was handed to the connection (it may then
+        arrive, and its answer is dropped) or lost.
+        """
+        if not batch.queued or batch.reply is None:
+            return False
+        data = batch.data
+        assert isinstance(data, bytearray)  # (an ask's batch is a frame)
+        at = batch.asked_at
+        seq = _unpack_entry(data, at)[0]
+        head = bytes(data[:FRAME_HEAD])
+        batch.reply = None
+        batch.pending = None
+        if batch.messages:  # tells before it: they go as a batch of tells
+            self._queued -= len(data) - at
+            del data[at:]
+        else:
+            self._queue.remove(batch)
+            batch.queued = False
+            self._queued -= len(data)
+            self._done_count += 1  # (as if it had left: handed_on counts what left the queue)
+        node = batch.address.node
+        for later in self._queue:
+            if later.address is not _NOBODY and later.address.node == node:
+                _renumber(later, head, seq)
+        if self._room and not self.full:
+            self._room.unpark_all()
+        return True
+
     def _done(self, batch: Batch) -> None:
+        batch.queued = False
         self._queue.popleft()
         self._done_count += 1
         if self._open.get(batch.address.node) is batch:
@@ -403,3 +456,22 @@ class Outbox:
             batch = self._queue[0]
             self._lose(batch)
             self._done(batch)
+
+
+def _renumber(batch: Batch, head: bytes, withdrawn: int) -> None:
+    """Number ``batch``'s entries after ``withdrawn`` one less, if it is a frame headed ``head``.
+
+    The receiver reads one sequence of numbers per frame head; an entry taken
+    back before it was sent must leave no gap in it.
+    """
+    data = batch.data
+    if data[:FRAME_HEAD] != head:  # (another incarnation of the node: numbered apart)
+        return
+    assert isinstance(data, bytearray)
+    end = len(data) - (_TOKEN if batch.reply is not None else 0)
+    pos = FRAME_HEAD
+    while pos < end:
+        seq, length = _unpack_entry(data, pos)
+        if seq > withdrawn:
+            ENTRY.pack_into(data, pos, seq - 1, length)
+        pos += _ENTRY_HEAD + length
