@@ -57,6 +57,7 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from trouper._text import cut
 from trouper.errors import ActorError
 from trouper.observe._observer import Observer
 
@@ -243,8 +244,48 @@ def _error(status: int, text: str) -> JSONResponse:
     return _JSON({"error": text}, status_code=status)
 
 
+class _BadQuery(Exception):
+    """A query value (or header) the API cannot read; answered 400 with this text."""
+
+
+async def _bad_query(request: Request, error: Exception) -> Response:
+    return _error(400, str(error))
+
+
+_SHOWN_TEXT = 60
+"""Characters of a value read from a request that an error repeats at most."""
+
+
+def _count(what: str, text: str) -> int:
+    """``text`` as an int >= 0 written in at most 18 ASCII digits; else ``_BadQuery`` on ``what``.
+
+    ``int`` would also read ``-1``, ``+1``, ``1_0``, spaces and other scripts'
+    digits, and ``str.isdigit`` alone lets ``²`` through; 18 digits hold any
+    cursor, limit or offset and keep ``int`` from reading thousands of them.
+    """
+    if not (text.isascii() and text.isdigit()):
+        raise _BadQuery(
+            f"{what} must be a whole number >= 0 in ASCII digits, got {cut(text, _SHOWN_TEXT)!r}"
+        )
+    if len(text) > 18:
+        raise _BadQuery(f"{what} must have at most 18 digits, got {len(text)} digits")
+    return int(text)
+
+
+def _single(request: Request, name: str) -> str | None:
+    """The query's one value of ``name`` (``None`` if absent); given twice is refused."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise _BadQuery(f"{name} is given {len(values)} times: give it once")
+    return values[0] if values else None
+
+
 class _ViewQuery:
-    """The page's view state, from a request's query: open and closed paths, pages."""
+    """The page's view state, from a request's query: open and closed paths, pages.
+
+    Raises:
+        _BadQuery: a ``page`` is not ``PATH:N`` with ``N`` a count.
+    """
 
     __slots__ = ("closed", "key", "open", "pages")
 
@@ -257,19 +298,13 @@ class _ViewQuery:
         self.pages: dict[str, int] = {}  # per parent path, the first child shown
         for page in params.getlist("page")[-_VIEW_LIMIT:]:
             path, _, offset = page.rpartition(":")
-            number = _number(offset)
-            if path and number is not None:
-                self.pages[path] = number
+            if not path:
+                raise _BadQuery(
+                    f"page must be PATH:N (N the first child shown), got {cut(page, _SHOWN_TEXT)!r}"
+                )
+            self.pages[path] = _count(f"page {cut(page, _SHOWN_TEXT)}: the offset", offset)
         # Equal for two queries that show the same tree.
         self.key = (frozenset(self.open), frozenset(self.closed), frozenset(self.pages.items()))
-
-
-def _number(text: str) -> int | None:
-    """``text`` as an int if it is a plain ASCII number of at most 18 digits, else ``None``.
-
-    ``str.isdigit`` alone lets through ``²`` and numbers longer than ``int`` reads.
-    """
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _since(request: Request) -> int:
@@ -278,9 +313,18 @@ def _since(request: Request) -> int:
     A browser reopens a stream by itself at the same address (whose ``since``
     is the cursor of when the page opened it), saying in ``Last-Event-ID`` the
     last update it received since.
+
+    Raises:
+        _BadQuery: either is given but is not a count.
     """
-    cursors = (request.query_params.get("since"), request.headers.get("last-event-id"))
-    return max(_number(text or "") or 0 for text in cursors)
+    since = _single(request, "since")
+    header = request.headers.get("last-event-id")
+    cursors = [0]
+    if since is not None:
+        cursors.append(_count("since", since))
+    if header is not None:
+        cursors.append(_count("the Last-Event-ID header", header))
+    return max(cursors)
 
 
 def make_app(
@@ -328,9 +372,12 @@ def make_app(
         return _JSON([pool.to_json() for pool in observer.pools()])
 
     async def feed(request: Request) -> Response:
-        limit = _number(request.query_params.get("limit", ""))
+        limit = _single(request, "limit")
+        since = _since(request)
         return _JSON(
-            observer.feed(_since(request), limit=FEED_LIMIT if limit is None else limit).to_json()
+            observer.feed(
+                since, limit=FEED_LIMIT if limit is None else _count("limit", limit)
+            ).to_json()
         )
 
     async def metrics(request: Request) -> Response:
@@ -339,10 +386,10 @@ def make_app(
     async def events(request: Request) -> Response:
         # HEAD (``curl -I``) gets the stream's head alone: the updates never end, and the
         # connection would serve nothing after them.
+        # The query is read (and a bad one refused) for a HEAD too: it answers as the GET would.
+        view, since = _ViewQuery(request), _since(request)
         updates = (
-            _NoUpdates()
-            if request.method == "HEAD"
-            else _Updates(observer, ticker, _ViewQuery(request), _since(request))
+            _NoUpdates() if request.method == "HEAD" else _Updates(observer, ticker, view, since)
         )
         return _EventStream(
             updates,
@@ -384,7 +431,8 @@ def make_app(
             Route("/metrics", metrics),
             Route("/api/stop/{path:path}", control(observer.stop), methods=["POST"]),
             Route("/api/restart/{path:path}", control(observer.restart), methods=["POST"]),
-        ]
+        ],
+        exception_handlers={_BadQuery: _bad_query},
     )
     return _Hardened(_LoopbackOnly(app) if loopback_only else app)
 
