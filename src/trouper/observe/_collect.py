@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, cast
 import attrs
 import trio
 
+from trouper._text import class_label
 from trouper._validate import check_positive_int
-from trouper.observe._source import class_name
 from trouper.runtime import DeadLetter
 from trouper.runtime.lowlevel import Instrument
 
@@ -363,7 +363,7 @@ class Collector(Instrument):
     ) -> None:
         self._seq = seq = self._seq + 1
         self.counts[kind] += 1
-        actor_class = "" if cell is None else class_name(cell.actor_class)
+        actor_class = "" if cell is None else class_label(cell.actor_class)
         if error is not None:
             # Rendered now: the error's traceback would keep the failed frames alive.
             described = _describe(error)

@@ -39,8 +39,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from trouper._text import class_label
 from trouper._validate import check_positive_int
-from trouper.observe._source import class_name, is_alive, walk
+from trouper.observe._source import is_alive, walk
 from trouper.runtime import DeadLetter, DeadLetterReason, Runtime
 from trouper.runtime.lowlevel import HandlerOutcome, Instrument, SendKind
 
@@ -343,7 +344,7 @@ class Metrics(Instrument):
     def _tally(self, actor_class: type) -> _ClassTally:
         tally = self._tallies.get(actor_class)
         if tally is None:
-            tally = self._tallies[actor_class] = _ClassTally(class_name(actor_class))
+            tally = self._tallies[actor_class] = _ClassTally(class_label(actor_class))
         return tally
 
     def actor_started(self, actor: Cell) -> None:

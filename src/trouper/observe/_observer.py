@@ -33,6 +33,7 @@ from types import TracebackType
 import attrs
 import trio
 
+from trouper._text import class_label
 from trouper._validate import check_positive_int
 from trouper.actors import ActorState
 from trouper.observe._collect import Collector, Failure, Feed
@@ -40,7 +41,6 @@ from trouper.observe._metrics import Metrics
 from trouper.observe._source import (
     attach,
     children,
-    class_name,
     find,
     is_alive,
     mailbox_depth,
@@ -517,7 +517,7 @@ class Observer:
     def _row(self, cell: Cell, depth: int, *, open: bool, kids: int | None = None) -> ActorRow:
         return ActorRow(
             path=cell.address.path,
-            actor_class=class_name(cell.actor_class),
+            actor_class=class_label(cell.actor_class),
             state=cell.state.value,
             depth=depth,
             mailbox=mailbox_depth(cell),
@@ -621,7 +621,7 @@ class Observer:
                     count=len(cells),
                     offset=offset,
                     page_size=self.page_size,
-                    by_class=_count(class_name(cell.actor_class) for cell in cells),
+                    by_class=_count(class_label(cell.actor_class) for cell in cells),
                     by_state=_count(cell.state.value for cell in cells),
                     rate=sum(rates.get(cell, 0.0) for cell in cells),
                 )

@@ -29,7 +29,6 @@ from trouper.supervision import Restart
 __all__ = [
     "attach",
     "children",
-    "class_name",
     "find",
     "mailbox_depth",
     "restart_kind",
@@ -86,11 +85,6 @@ def find(runtime: Runtime, path: str) -> Cell | None:
             return None
         guardian = cell.children_guardian
     return cell
-
-
-def class_name(actor_class: type) -> str:
-    """A class's name as the tree shows it: qualified, without ``<locals>``."""
-    return actor_class.__qualname__.rpartition("<locals>.")[2]
 
 
 def mailbox_depth(cell: Cell) -> int:

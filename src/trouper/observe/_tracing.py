@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
-from trouper.observe._source import class_name
+from trouper._text import class_label
 from trouper.runtime.lowlevel import HandlerOutcome, Instrument, SendKind
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class Tracing(Instrument):
         parent = self._empty
         attributes: dict[str, str] = {
             "trouper.actor.path": actor.address.path,
-            "trouper.actor.class": class_name(actor.actor_class),
+            "trouper.actor.class": class_label(actor.actor_class),
             "trouper.message.type": type(message).__qualname__,
         }
         if type(context) is tuple:
@@ -139,7 +139,7 @@ class Tracing(Instrument):
         name = self._names.get(key)
         if name is None:
             name = self._names[key] = (
-                f"{class_name(actor.actor_class)} handle {type(message).__qualname__}"
+                f"{class_label(actor.actor_class)} handle {type(message).__qualname__}"
             )
         span = self._tracer.start_span(
             name, context=parent, kind=self._consumer, attributes=attributes
