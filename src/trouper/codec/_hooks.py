@@ -70,6 +70,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 from trouper._text import cut as cut_to
 from trouper._text import describe, type_name
 from trouper.actors import ActorRef, Address
+from trouper.codec._names import module_name
 
 __all__ = [
     "MAX_MISFITS",
@@ -1031,7 +1032,8 @@ def make_converter(
         origin = _origin(cls)
         if origin in names:
             return names.name_of(origin)
-        return f"{origin.__module__}.{origin.__qualname__}"
+        # As default_name: a class of a module run with -m is tagged as when imported.
+        return f"{module_name(origin)}.{origin.__qualname__}"
 
     def union_structure(tp: Any) -> StructureHook:
         has_none, classes, others = union_parts(tp)

@@ -12,12 +12,14 @@ builtin can never clash with one a user chose.
 from __future__ import annotations
 
 import re
+import sys
 
 __all__ = [
     "BUILTIN_NAMES",
     "MAX_NAME_LENGTH",
     "check_message_name",
     "default_name",
+    "module_name",
 ]
 
 MAX_NAME_LENGTH = 255
@@ -73,15 +75,37 @@ def _problem(name: str) -> str | None:
     return None
 
 
+def module_name(cls: type) -> str:
+    """The name of the module ``cls`` is defined in, as importing that module would call it.
+
+    A class of a module run as ``python -m pkg.mod`` has ``__main__`` as its
+    module, but ``pkg.mod`` when the module is imported: ``__main__``'s spec
+    says which, so the name does not depend on how the module was started.
+    A script run by its path has no spec (nor a module name): ``__main__``.
+    """
+    module = cls.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        name = getattr(spec, "name", None)
+        if isinstance(name, str) and name:
+            return name
+    return module
+
+
 def default_name(cls: type) -> str:
     """Return the name ``register`` gives ``cls`` when none is given: ``module.QualName``.
+
+    The module is named as importing it would name it: a class of a module
+    run with ``python -m shop.orders`` is ``shop.orders.Ping``, not
+    ``__main__.Ping``. A class of a script run by its path keeps
+    ``__main__``, which no import can give it: name such classes yourself.
 
     Raises:
         ValueError: ``cls`` is defined inside a function (its qualified name
             has ``<locals>``, so it names no stable place), or its module's
             name breaks the rule.
     """
-    name = f"{cls.__module__}.{cls.__qualname__}"
+    name = f"{module_name(cls)}.{cls.__qualname__}"
     if "<locals>" in cls.__qualname__:
         raise ValueError(
             f"cannot derive a message type name for {name} (it is defined inside a "
