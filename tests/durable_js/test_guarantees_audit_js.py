@@ -129,7 +129,7 @@ async def _old_server(listeners: list[trio.SocketListener], version: str) -> Non
     await trio.serve_listeners(serve, listeners)
 
 
-@pytest.mark.parametrize("version", ["2.9.25", "1.4.1"])
+@pytest.mark.parametrize("version", ["2.9.25", "1.4.1", "2.\u00b2"])
 async def test_open_runtime_refuses_a_server_older_than_2_10(version: str) -> None:
     """Sync to disk: a server older than 2.10 (no ``sync_interval: always``) is refused."""
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")

@@ -205,7 +205,7 @@ def _name_of(token: str) -> str | None:
 def _parse_version(text: object) -> tuple[int, ...]:
     parts: list[int] = []
     for part in str(text).split("-")[0].split("."):
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             break
         parts.append(int(part))
     return tuple(parts)
