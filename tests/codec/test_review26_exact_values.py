@@ -10,6 +10,8 @@ from typing import Any
 import attrs
 import msgpack  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_review25_support import assert_refused, exactly
 
 from trouper.codec import Codec, MessageRegistry
@@ -234,3 +236,20 @@ def test_a_subclass_of_uuid_is_written_as_a_uuid() -> None:
     assert isinstance(back, Ticketed)
     assert type(back.id) is uuid.UUID
     assert back.id == ID
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.uuids(),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.timedeltas(),
+)
+def test_any_finite_value_round_trips_exactly(
+    id: uuid.UUID, amount: decimal.Decimal, wait: datetime.timedelta
+) -> None:
+    """Any UUID, finite Decimal (digits and exponent) and timedelta comes back as it went."""
+    encoded = CODEC.encode(payment(id=id, amount=amount, wait=wait))
+    back = CODEC.decode(encoded.type_name, encoded.payload)
+    assert isinstance(back, Payment)
+    assert (back.id, back.wait) == (id, wait)
+    assert back.amount.as_tuple() == amount.as_tuple()
