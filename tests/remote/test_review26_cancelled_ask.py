@@ -132,6 +132,7 @@ async def test_an_ask_cancelled_alone_in_its_batch_is_never_sent(
         await trio.testing.wait_all_tasks_blocked(0.2)
         assert seen == ["last"]
         assert cluster_of(bank).statistics().lost == 0
+        assert cluster_of(bank).statistics().undecodable == 0  # (nothing left of it was sent)
 
 
 async def test_a_tell_cancelled_while_it_waits_for_room_is_never_sent(

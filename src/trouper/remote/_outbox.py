@@ -334,6 +334,9 @@ class Outbox:
         client = self._client
         while queue:
             batch = queue[0]
+            if not batch.data:  # an ask taken back (withdraw): nothing is left to send
+                self._done(batch)
+                continue
             try:
                 client.publish_nowait(  # (bytes() copies a frame; a message's bytes pass as is)
                     batch.subject, bytes(batch.data), reply=batch.reply, headers=batch.headers
@@ -374,11 +377,10 @@ class Outbox:
         if batch.messages:  # tells before it: they go as a batch of tells
             self._queued -= len(data) - at
             del data[at:]
-        else:
-            self._queue.remove(batch)
-            batch.queued = False
+        else:  # it was alone: the empty batch leaves the queue in its turn, unsent
+            # (not taken out of the middle: handed_on counts the batches that left in order)
             self._queued -= len(data)
-            self._done_count += 1  # (as if it had left: handed_on counts what left the queue)
+            data.clear()
         node = batch.address.node
         for later in self._queue:
             if later.address is not _NOBODY and later.address.node == node:
