@@ -138,7 +138,7 @@ async def test_an_ask_cancelled_alone_in_its_batch_is_never_sent(
 async def test_a_tell_cancelled_while_it_waits_for_room_is_never_sent(
     cluster_server: NatsServer, prefix: str, mock_clock: trio.testing.MockClock
 ) -> None:
-    """``tell`` raised ``Cancelled`` waiting for room in a full outbox: acct never gets it."""
+    """``tell`` (or ``ask``) raised ``Cancelled`` waiting for room in a full outbox: never sent."""
     outcomes: list[str] = []
     async with bank_and_web_behind_a_relay(cluster_server.url, prefix) as (relay, bank, web):
         seen: list[object] = []
@@ -160,18 +160,72 @@ async def test_a_tell_cancelled_while_it_waits_for_room_is_never_sent(
                     return
                 outcomes.append("cancelled")
 
+            async def ask(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+                with trio.CancelScope() as scope:
+                    task_status.started(scope)
+                    await acct.ask(Note("asked"))
+                    outcomes.append("answered")
+                    return
+                outcomes.append("cancelled")
+
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(fill)
                 await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
-                scope = await nursery.start(tell)
-                await trio.testing.wait_all_tasks_blocked(0.2)  # the tell waits for room
+                told = await nursery.start(tell)
+                asked = await nursery.start(ask)
+                await trio.testing.wait_all_tasks_blocked(0.2)  # both wait for room
+                told.cancel()
+                asked.cancel()
+                await trio.testing.wait_all_tasks_blocked(0.2)
+                assert outcomes == ["cancelled", "cancelled"]
+                nursery.cancel_scope.cancel()
+        finally:
+            relay.release()
+        assert await acct.tell(Note("last"))
+        await settle(lambda: len(seen) >= 1)
+        await cluster_of(web).flush()
+        await cluster_of(bank).flush()
+        await trio.testing.wait_all_tasks_blocked(0.2)
+    assert seen == ["last"]
+
+
+async def test_a_publish_cancelled_while_it_waits_for_room_is_never_sent(
+    cluster_server: NatsServer, prefix: str, mock_clock: trio.testing.MockClock
+) -> None:
+    """``publish`` raised ``Cancelled`` waiting for room: bank's subscriber never gets it."""
+    outcomes: list[str] = []
+    async with bank_and_web_behind_a_relay(cluster_server.url, prefix) as (relay, bank, web):
+        seen: list[object] = []
+        bank.topics.subscribe(await bank.spawn(Notes, seen), "news.*")
+        await settle(lambda: cluster_of(web).nodes() == ("bank", "web"))
+        sink = web.remote("bank", "sink")
+        relay.hold()
+        try:
+
+            async def fill() -> None:
+                while await sink.tell(Chunk(bytes(CHUNK))):
+                    pass
+
+            async def publish(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+                with trio.CancelScope() as scope:
+                    task_status.started(scope)
+                    await web.topics.publish("news.x", Note("cancelled"))
+                    outcomes.append("returned")
+                    return
+                outcomes.append("cancelled")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(fill)
+                await trio.testing.wait_all_tasks_blocked(0.2)  # the outbox is full
+                scope = await nursery.start(publish)
+                await trio.testing.wait_all_tasks_blocked(0.2)  # the publish waits for room
                 scope.cancel()
                 await trio.testing.wait_all_tasks_blocked(0.2)
                 assert outcomes == ["cancelled"]
                 nursery.cancel_scope.cancel()
         finally:
             relay.release()
-        assert await acct.tell(Note("last"))
+        await web.topics.publish("news.x", Note("last"))
         await settle(lambda: len(seen) >= 1)
         await cluster_of(web).flush()
         await cluster_of(bank).flush()
