@@ -169,7 +169,8 @@ def test_long_values_are_cut_in_the_message() -> None:
         ({"address": {"node": "n1", "path": 5}}, "field 'address.path' expected str, got 5"),
         (
             {"anything": [msgpack.Timestamp(1)]},
-            "field 'anything[0]': Timestamp is not a builtin value",
+            "field 'anything[0]': the msgpack timestamp extension (ext type -1), which trouper "
+            "never writes, is not a builtin value",
         ),
         (
             {"anything": {"k": {b"raw": 1}}},
@@ -239,7 +240,7 @@ def test_too_deep_a_payload_is_refused() -> None:
         ),
         (
             msgpack.packb(msgpack.ExtType(5, b"xx")),
-            "not valid msgpack (ValueError('msgpack extension type 5 is not allowed'))",
+            "a msgpack extension value (ext type 5, 2 bytes), which trouper never writes",
         ),
         (
             b"\xa2\xff\xfe",
@@ -341,7 +342,8 @@ def test_blobs_fail_like_payloads(blob: bytes, error: type[Exception], message: 
         (
             "list",
             msgpack.packb([1, [msgpack.Timestamp(0)]]),
-            "payload for 'list' does not fit list: at [1][0]: Timestamp is not a builtin value",
+            "payload for 'list' does not fit list: at [1][0]: the msgpack timestamp extension "
+            "(ext type -1), which trouper never writes, is not a builtin value",
         ),
         (
             "dict",

@@ -84,8 +84,15 @@ class Encoded:
     """The message's fields in msgpack (a map of field names for an attrs class)."""
 
 
+class _ExtensionRefused(ValueError):
+    """A msgpack extension value: valid msgpack, but no value trouper writes or reads."""
+
+
 def _refuse_extension(code: int, data: bytes) -> object:
-    raise ValueError(f"msgpack extension type {code} is not allowed")
+    raise _ExtensionRefused(
+        f"a msgpack extension value (ext type {code}, {len(data)} bytes), "
+        "which trouper never writes"
+    )
 
 
 _unpackb = msgpack.unpackb
@@ -114,6 +121,8 @@ def _unpack_problem(error: Exception) -> str:
     if isinstance(error, ValueError) and (key := _MAP_KEY.fullmatch(str(error))) is not None:
         kind = _MSGPACK_KINDS.get(key[1], f"a {key[1]}")
         return f"a map has {kind} key; only str keys are read"
+    if isinstance(error, _ExtensionRefused):
+        return str(error)
     if isinstance(error, msgpack.ExtraData):
         return "not valid msgpack (bytes left over after the value)"
     if isinstance(error, msgpack.StackError):

@@ -63,6 +63,7 @@ from typing import Any, Protocol
 
 import attrs
 import cattrs
+import msgpack  # type: ignore[import-untyped]
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
@@ -227,6 +228,12 @@ def builtin_problem(value: object) -> NotBuiltin | None:
                 if key.__class__ is not str:
                     return NotBuiltin(path, f"a dict key is {short(key)}, not a str")
                 stack.append((v, (*path, (key,))))
+        elif cls is msgpack.Timestamp:  # read by msgpack itself, before the ext refusal
+            return NotBuiltin(
+                path,
+                "the msgpack timestamp extension (ext type -1), which trouper never writes, "
+                "is not a builtin value",
+            )
         else:
             return NotBuiltin(path, f"{_type_label(cls)} is not a builtin value")
     return None
