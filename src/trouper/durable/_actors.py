@@ -26,6 +26,9 @@ name, plus what an actor needs on top of it:
   What ``on_start`` (or ``on_restart``) changed is saved with the next ack; a
   failure before that ack rolls back to the state as ``on_start`` left it (it
   does not run again unless the actor restarts, which loads the saved state).
+  So does what the handler of a notice (a ``Terminated``, which is not stored)
+  changed; if that handler fails (its actor resumed), its changes are rolled
+  back to the state as it found it.
   A state that cannot be encoded (or a ``self.state`` replaced by another
   type) fails the handler, as if it had raised: nothing of it commits, the
   state is rolled back, the message counts a failure (backoff,
@@ -464,10 +467,29 @@ class ActorMailbox(DurableQueue):
                 self._note_started()
             return item.message, item.companion, item
         if self._state_codec is not None:
+            # What changed before it (``on_start``, an earlier notice) is kept: this
+            # handler failing rolls back to it (``_settle_notice``), not further.
+            if self._fresh:
+                self._note_started()
             # Its handler's changes are saved with the next ack; no failure of
             # a delivery after it is to roll them back.
             self._fresh = True
         return item, None, None
+
+    def _settle_notice(self, ending: MailboxEnding) -> None:
+        """Roll back what the failed handler of a notice (a ``Terminated``) changed in the state.
+
+        A notice is not stored, so nothing of it is acked; but what its handler
+        changed would be saved with the next ack, and a handler that failed
+        (its actor resumed) must leave nothing: the state goes back to what it
+        was when that handler began (``open_item`` noted it).
+        """
+        if ending is not MailboxEnding.FAILED or self._state_type is None:
+            return
+        instance = self._cells[0].instance if self._cells else None
+        if instance is not None:
+            data = self._state if self._started is None else self._started
+            instance.state = self._decode_state(self._state_type, data)  # type: ignore[attr-defined]
 
     def _note_started(self) -> None:
         """Keep the state as ``on_start`` left it, if it changed what was saved.

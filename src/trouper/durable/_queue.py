@@ -1061,6 +1061,7 @@ class DurableQueue:
         a ``close`` only settles its stored message (see ``_settle_stale``).
         """
         if type(item) is not Delivery:
+            self._settle_notice(ending)
             return False
         if self._failure is not None or self._halted:
             return self._settle_unwritable(item, ending, error)
@@ -1325,6 +1326,9 @@ class DurableQueue:
 
     def _roll_back(self, item: Delivery) -> None:
         """Forget what a failed or returned handler changed in memory (the actors' layer does)."""
+
+    def _settle_notice(self, ending: MailboxEnding) -> None:
+        """A notice (``Terminated``, ``Exited``) was handled: nothing to store (the layer's)."""
 
     def _settled(self, item: Delivery, current: bool) -> None:
         if not current:

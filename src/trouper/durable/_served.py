@@ -585,6 +585,7 @@ class ServedQueue(DurableQueue):
         ``GiveUp`` are still absorbed (``DurableQueue._settle_unwritable``).
         """
         if type(item) is not Delivery:
+            self._settle_notice(ending)
             return False
         if self._failure is not None or self._halted:
             return self._settle_unwritable(item, ending, error)
