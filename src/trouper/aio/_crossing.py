@@ -129,12 +129,13 @@ import inspect
 import logging
 import math
 import types
+from asyncio import _get_running_loop
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from functools import partial
 from threading import get_ident
 from time import perf_counter
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, NoReturn, Protocol, TypeVar, cast
 
 import outcome
 import trio
@@ -171,6 +172,12 @@ LINGER = 0.0005
 _FOREIGN_THREAD = (
     "trouper.aio calls belong to the event loop's thread; "
     "other threads use the runtime's portal (rt.portal)"
+)
+
+_OTHER_LOOP = (
+    "trouper.aio calls belong to asyncio code on the event loop that opened the runtime, "
+    "not another one (a second asyncio.run, a pytest-asyncio fixture of another loop "
+    "scope): open the runtime on the loop that uses it"
 )
 
 _TRIO_TASK = (
@@ -323,7 +330,7 @@ class Crossing:
         runtime: Runtime,
     ) -> None:
         self._loop = loop
-        # The host loop; every future made here belongs to it.
+        # The host loop; every future made here belongs to it, and only its code may call.
         self._node = node
         # The runtime's node name, for the closed-runtime error.
         self._nursery = nursery
@@ -361,12 +368,26 @@ class Crossing:
 
         Raises:
             RuntimeClosed: the runtime is closed.
-            RuntimeError: the caller is another thread (other threads have the portal).
+            RuntimeError: the caller is another thread (other threads have the portal),
+                or asyncio code of another event loop of the loop's thread.
         """
         if self._closed:
             raise RuntimeClosed(self._node)
+        if _get_running_loop() is not self._loop:
+            self._refuse_caller()
+
+    def _refuse_caller(self) -> NoReturn:
+        """Raise the error of a caller outside the runtime's loop: another thread, or loop.
+
+        Off the hot path: the callers compare the running loop first (as cheap
+        as comparing threads), and come here only when it is not the runtime's.
+        """
         if get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
+        # The loop's thread, but another loop (or none) runs now: a send would
+        # reach a mailbox no actor takes from while this loop runs, and an
+        # awaited call would queue its work, then fail to await the other loop's future.
+        raise RuntimeError(_OTHER_LOOP)
 
     def _check_awaiting_caller(self) -> None:
         """Refuse, before anything is queued, a call that will await the loop's futures.
@@ -387,8 +408,8 @@ class Crossing:
         """
         if self._closed:
             raise RuntimeClosed(self._node)
-        if get_ident() != self._thread:
-            raise RuntimeError(_FOREIGN_THREAD)
+        if _get_running_loop() is not self._loop:
+            self._refuse_caller()
         key = ref.endpoint
         if (
             type(key) is Cell
