@@ -264,9 +264,19 @@ class ClientStatistics:
     in_bytes: int
     """Payload bytes of those messages."""
     out_msgs: int
-    """Messages published."""
+    """Messages published: counted when buffered, taken back if the client drops one unsent.
+
+    Dropped unsent: over the ``max_payload`` of a server reconnected to or of
+    an ``INFO`` that lowered it, or not written whole when the client ended
+    (the outage buffer at a close or when reconnecting gave up, the rest of
+    the write buffer when the connection dropped during ``close()`` or a
+    close was cancelled). So it includes those still buffered
+    (``buffered_bytes``) while the client runs, and those the socket took
+    before a connection dropped, whether or not the server read them; one
+    written again after a reconnect counts once.
+    """
     out_bytes: int
-    """Payload bytes published."""
+    """Payload bytes of the messages ``out_msgs`` counts (without headers)."""
     reconnects: int
     """Successful reconnections."""
     dropped: int
@@ -324,9 +334,10 @@ class Closed:
 class AsyncError:
     """An error that belongs to no call: a ``-ERR`` that keeps the connection, a slow consumer.
 
-    Also a publish buffered during an outage and dropped at the reconnect,
-    because the new server's ``max_payload`` is smaller than it
-    (``MaxPayloadExceeded``): it was not sent.
+    Also a publish dropped unsent because it is over a smaller ``max_payload``
+    (``MaxPayloadExceeded``): buffered during an outage, that of the server
+    reconnected to; still in the write buffer, that of an ``INFO`` the server
+    sent meanwhile.
     """
 
     error: NatsError
@@ -732,6 +743,7 @@ class Client:
         "_taken",
         "_trio_token",
         "_unattended",
+        "_unwritten_uncounted",
         "_user_error",
         "_writer_lot",
         "_writing",
@@ -851,6 +863,9 @@ class Client:
         self._in_msgs = self._in_bytes = self._out_msgs = self._out_bytes = 0
         self._reconnects = 0
         self._dropped = 0
+        # Whether the publishes never to be written were taken out of _out_msgs and
+        # _out_bytes (once, when the client ends: _uncount_unwritten).
+        self._unwritten_uncounted = False
         # The scope of _run, cancelled when the client closes.
         self._run_scope = trio.CancelScope()
         # An exception a user callback raised: it leaves the client, not a reconnect.
@@ -1005,8 +1020,9 @@ class Client:
         waits only if the write buffer is over ``write_buffer_size``
         (backpressure), before the message is checked and buffered; while
         reconnecting, the message goes to the outage buffer, sent after the
-        reconnect (or, if the new server's ``max_payload`` is smaller than it,
-        dropped and reported as ``AsyncError(MaxPayloadExceeded)``). A
+        reconnect. A buffered message over the ``max_payload`` of the server
+        reconnected to, or of an ``INFO`` that lowered it before the message
+        was written, is dropped and reported as ``AsyncError(MaxPayloadExceeded)``. A
         cancellation point on every call; it yields to the
         scheduler at least once per 64 KiB published (not per message, so a
         loop of publishes neither starves other tasks nor pays a scheduler
@@ -1406,8 +1422,9 @@ class Client:
             PermissionsViolation: the server refused the publish (this user may
                 not publish to ``subject``); it is reported as an ``AsyncError`` too.
             ConnectionLost: the connection dropped after the request was written.
-            MaxPayloadExceeded: as ``publish``; or, made while reconnecting, it is
-                over the ``max_payload`` of the server reconnected to (not sent).
+            MaxPayloadExceeded: as ``publish``; or, still buffered, it is over the
+                ``max_payload`` of the server reconnected to or of an ``INFO``
+                that lowered it (not sent).
             OutboundBufferFull, ConnectionClosed, ValueError: as ``publish``.
         """
         await checkpoint_if_cancelled()
@@ -1603,6 +1620,8 @@ class Client:
         way: the first such error is raised once everything is done.
         """
         already = self._run_scope.cancel_called
+        if self._status is Status.RECONNECTING:
+            self._uncount_unwritten()  # (no connection: nothing more is written)
         self._status = Status.CLOSED
         if already:
             return
@@ -1781,6 +1800,9 @@ class Client:
                         return
                     stream, parser = opened
             finally:
+                # Every connection is over: what was not written never will be (and a
+                # graceful close waiting for it learns that from this _abort).
+                self._uncount_unwritten()
                 self._abort(self._reason if self._user_error is None else self._user_error)
 
     async def _serve(self, stream: trio.abc.Stream, parser: Parser) -> BaseException | None:
@@ -1906,7 +1928,14 @@ class Client:
             self._report(AsyncError(error))
             self._raise_held(failed)
         elif isinstance(event, InfoEvent):
+            limit = self._max_payload
             self._on_info(event.info, self._current)
+            if self._max_payload < limit:
+                # What is still in the write buffer was checked against the old limit.
+                oversized, failed = self._drop_oversized()
+                for unsent in oversized:
+                    self._report(AsyncError(unsent))
+                self._raise_held(failed)
 
     def _refuse_requests(self, error: PermissionsViolation) -> BaseException | None:
         """Fail the written requests (and pulls) to the subject whose publish the server refused.
@@ -2151,28 +2180,42 @@ class Client:
             return stream, parser
 
     def _drop_oversized(self) -> tuple[list[MaxPayloadExceeded], BaseException | None]:
-        """Take out of the outage buffer each publish over the new server's ``max_payload``.
+        """Take out of ``_out`` each publish over the ``max_payload`` now in force.
 
-        A publish buffered during an outage was checked against the old
-        server's ``max_payload``; sent to a server that takes less, it would
-        be answered with the fatal ``-ERR 'Maximum Payload Violation'``,
-        losing the connection and what it had taken. Each such publish is
-        dropped instead: a request's handler hears ``MaxPayloadExceeded``
-        (its caller, or its ``on_ack``, learns it was not sent); the others
-        are returned, to be reported as ``AsyncError(MaxPayloadExceeded)``.
-        Returns them and the first error a request's handler raised (see
-        ``_tell_each``). A cold path (a reconnect): the buffer's commands are
-        scanned, payloads skipped.
+        A publish buffered during an outage, or before an INFO that lowered
+        the limit, was checked against the old ``max_payload``; sent to a
+        server that takes less, it would be answered with the fatal
+        ``-ERR 'Maximum Payload Violation'``, losing the connection and what
+        it had taken. Each such publish is dropped instead (and no longer
+        counted in ``out_msgs``): a request's handler hears
+        ``MaxPayloadExceeded`` (its caller, or its ``on_ack``, learns it was
+        not sent); the others are returned, to be reported as
+        ``AsyncError(MaxPayloadExceeded)``. Returns them and the first error a
+        request's handler raised (see ``_tell_each``). A command a direct send
+        began is left whole (its head is on the wire). A cold path (a
+        reconnect, an INFO): the buffer's commands are scanned, payloads skipped.
         """
         limit, out, taken = self._max_payload, self._out, self._taken
+        skip = 0  # where the first whole command of out starts
+        if self._partial and self._writing is None:
+            # out goes on with a command whose head a direct send sent (_head).
+            head = self._head
+            for _, end, _ in _commands(head + out):
+                if end > len(head):
+                    skip = end - len(head)
+                    break
         dropped: list[tuple[int, int, int]] = []  # (start, end, size) in out
-        for start, end, publish in _commands(out):
+        for start, end, publish in _commands(out[skip:]):
             if publish:
+                start += skip
+                end += skip
                 size = end - out.find(b"\r\n", start) - 4
                 if size > limit:
                     dropped.append((start, end, size))
         if not dropped:
             return [], None
+        for start, _, size in dropped:
+            self._uncount(out, start, size)
         # Everything positioned after a dropped command moves back by its length.
         cuts = [(taken + end, end - start) for start, end, _ in dropped]
 
@@ -2205,6 +2248,38 @@ class Client:
         self._queued = taken + len(out)
         errors = iter(refused)
         return lost, _tell_each(handlers, lambda: next(errors))
+
+    def _uncount(self, data: bytearray, start: int, size: int) -> None:
+        """Take out of the statistics the publish at ``data[start]``, dropped unsent.
+
+        ``size`` is its headers and payload; ``out_bytes`` counted the payload alone.
+        """
+        self._out_msgs -= 1
+        if data[start] == 0x48:  # HPUB ... <header bytes> <total>
+            size -= int(bytes(data[start : data.find(b"\r\n", start)]).split(b" ")[-2])
+        self._out_bytes -= size
+
+    def _uncount_unwritten(self) -> None:
+        """Take out of the statistics every publish the client will never write, once.
+
+        Called when no more bytes can be written (the client ends): those the
+        connection did not take whole, the rest of the writer's send and of a
+        direct send included (as ``_keep_unwritten`` finds them, without
+        moving them), and the whole outage buffer.
+        """
+        if self._unwritten_uncounted:
+            return
+        self._unwritten_uncounted = True
+        stream = bytearray(self._head) if self._partial else bytearray()
+        written = len(stream)
+        if self._writing is not None:
+            stream += self._writing
+            written += self._written
+        stream += self._out
+        unwritten = stream[_unwritten_from(stream, written) :]
+        for start, end, publish in _commands(unwritten):
+            if publish:
+                self._uncount(unwritten, start, end - unwritten.find(b"\r\n", start) - 4)
 
     def _backoff(self, server: _Server) -> float:
         options = self._options
