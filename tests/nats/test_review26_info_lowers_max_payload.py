@@ -30,6 +30,7 @@ from trouper.nats import (
     Msg,
     OutboundBufferFull,
     Status,
+    connect,
 )
 
 pytestmark = pytest.mark.real_clock
@@ -127,3 +128,49 @@ async def test_buffered_publishes_over_a_lowered_max_payload_are_dropped_and_rep
     small_request = outcomes["small request"]
     assert isinstance(small_request, Msg)
     assert small_request.data == b"answer"
+
+
+async def test_a_command_begun_on_the_wire_is_left_whole_when_the_limit_drops() -> None:
+    """The INFO comes while a publish is part sent: it goes out whole, the big one after it not."""
+    events: list[ClientEvent] = []
+    huge = 32 * 1024 * 1024  # more than the socket takes in one send
+
+    def trigger(msg: Msg) -> None:
+        nc.publish_nowait("huge", b"H" * huge)  # sent at once, in part: the rest is buffered
+        nc.publish_nowait("big", b"x" * 2000)
+        nc.publish_nowait("small", b"s")
+
+    with trio.fail_after(20):
+        async with fake_server() as server, trio.open_nursery() as nursery:
+            peers = []
+
+            async def serve() -> None:
+                peer = await server.accept()
+                await peer.handshake(max_payload=64 * 1024 * 1024)
+                peers.append(peer)
+
+            nursery.start_soon(serve)
+            async with connect(
+                server.url, on_event=events.append, write_buffer_size=128 * 1024 * 1024
+            ) as nc:
+                await wait_for(lambda: bool(peers))
+                peer = peers[0]
+                sub = await nc.subscribe("trigger", callback=trigger)
+                await peer.read_until("SUB trigger")
+                info = {"server_id": "FAKE", "max_payload": 1024}
+                # One receive: the callback publishes, then the reader reads the INFO.
+                await peer.send(
+                    msg_frame("trigger", sub.sid, b"go")
+                    + b"INFO "
+                    + json.dumps(info).encode()
+                    + b"\r\n"
+                )
+                line, payload = await peer.read_command()
+                assert line == f"PUB huge {huge}"
+                assert payload == b"H" * huge
+                assert (await peer.read_command()) == ("PUB small 1", b"s")
+                assert nc.status is Status.CONNECTED
+                await nc.close()
+    dropped = [event.error for event in events if isinstance(event, AsyncError)]
+    assert [type(error) for error in dropped] == [MaxPayloadExceeded]
+    assert dropped[0].args == (2000, 1024)

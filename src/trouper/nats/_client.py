@@ -2196,13 +2196,14 @@ class Client:
         reconnect, an INFO): the buffer's commands are scanned, payloads skipped.
         """
         limit, out, taken = self._max_payload, self._out, self._taken
-        skip = 0  # where the first whole command of out starts
+        skip = 0  # where the first command of out that nothing was sent of starts
         if self._partial and self._writing is None:
-            # out goes on with a command whose head a direct send sent (_head).
+            # out may go on with a command whose head a direct send sent (_head).
             head = self._head
-            for _, end, _ in _commands(head + out):
+            for start, end, _ in _commands(head + out):
                 if end > len(head):
-                    skip = end - len(head)
+                    if start < len(head):
+                        skip = end - len(head)
                     break
         dropped: list[tuple[int, int, int]] = []  # (start, end, size) in out
         for start, end, publish in _commands(out[skip:]):
