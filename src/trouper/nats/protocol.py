@@ -27,7 +27,8 @@ Header *content* comes from other publishers, not the server, so it never
 breaks the connection: a header line without a colon is skipped, and a block
 without the ``NATS/1.0`` status line has no status. Subjects too: one that is
 not UTF-8 is decoded with its stray bytes as surrogates (``surrogateescape``).
-A ``MSG`` or ``HMSG`` line is split at single spaces, as the server writes
+An operation's name ends at a space or a tab, as the server's parser reads
+it. A ``MSG`` or ``HMSG`` line is split at single spaces, as the server writes
 it, so a tab inside an argument stays in it (the server never writes one
 there: its own reading of ``PUB`` splits at tabs, and the hot path does not
 scan for one); a line that is not single-spaced is split at runs of spaces
@@ -42,6 +43,7 @@ the hot one (``PUB``) but sends the same bytes as ``pub_command``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Final, NamedTuple
@@ -82,6 +84,9 @@ _COPY_VIA_VIEW: Final = 2048
 """Payloads at least this long are copied out through a memoryview (one copy, not two)."""
 
 _HEADER_PREFIX: Final = b"NATS/1.0"
+
+_OP_END: Final = re.compile(rb"[ \t]")
+"""What ends the operation name of a control line."""
 
 
 class Headers(Mapping[str, str]):
@@ -489,9 +494,13 @@ class Parser:
             return view[start:end].tobytes()
 
     def _other_line(self, line: bytes | bytearray) -> Event:
-        op, _, rest = bytes(line).partition(b" ")
-        if not op:
-            op, _, rest = bytes(line).lstrip().partition(b" ")
+        data = bytes(line)
+        if data[:1] in (b" ", b"\t"):
+            data = data.lstrip()
+        # The operation ends at a space or a tab, as the server's parser reads it
+        # ("INFO\t{...}"); one separator, the rest is the arguments' own.
+        op, *rest_of_line = _OP_END.split(data, maxsplit=1)
+        rest = rest_of_line[0] if rest_of_line else b""
         op = op.upper()
         if op == b"PING":
             return _PING_EVENT
