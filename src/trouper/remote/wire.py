@@ -188,14 +188,23 @@ def pack(value: object) -> bytes:
     return packed
 
 
+class _ExtensionRefused(ValueError):
+    """A msgpack extension value: valid msgpack, but nothing ``pack`` writes."""
+
+
 def _refuse_extension(code: int, data: bytes) -> object:
-    raise ValueError(f"msgpack extension type {code} is not allowed")
+    raise _ExtensionRefused(
+        f"a msgpack extension value (ext type {code}, {len(data)} bytes), "
+        "which trouper never writes"
+    )
 
 
 def unpack(data: bytes | memoryview) -> object:
     """Read what ``pack`` wrote; raise ``WireError`` on anything else."""
     try:
         return _unpackb(data, ext_hook=_refuse_extension)
+    except _ExtensionRefused as error:
+        raise WireError(f"not a trouper control message ({error})") from None
     except Exception as error:
         raise WireError(f"not a trouper control message ({describe(error)})") from None
 
