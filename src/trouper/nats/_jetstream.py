@@ -1114,9 +1114,9 @@ class JetStream:
         may or may not be stored; publish it again with the same ``msg_id``),
         ``ReplyTimeout`` (no answer within the client's ``reply_timeout`` of
         its being written: it may or may not be stored, as for
-        ``ConnectionLost``), ``MaxPayloadExceeded`` (made during an outage, it
-        is over the ``max_payload`` of the server reconnected to: it was not
-        sent), ``ConnectionClosed``. It is called exactly once,
+        ``ConnectionLost``), ``MaxPayloadExceeded`` (still buffered, it is over
+        the ``max_payload`` of the server reconnected to, or of an ``INFO``
+        that lowered it: it was not sent), ``ConnectionClosed``. It is called exactly once,
         at the latest ``reply_timeout`` (and up to a quarter more) after the
         publish is written; ``on_ack`` must not block.
 
@@ -1384,8 +1384,9 @@ class PublishPipeline:
         Raises:
             JetStreamError, NoResponders: a publish failed (the first failure).
             ConnectionLost: the connection dropped after a publish was written.
-            MaxPayloadExceeded: a publish made during an outage was over the
-                ``max_payload`` of the server reconnected to (it was not sent).
+            MaxPayloadExceeded: a publish still buffered was over the
+                ``max_payload`` of the server reconnected to, or of an ``INFO``
+                that lowered it (it was not sent).
         """
         await checkpoint_if_cancelled()
         while self._in_flight and self._error is None:
