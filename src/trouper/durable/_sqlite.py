@@ -148,6 +148,31 @@ _ID_BLOCK = 1 << 16  # delivery ids reserved on disk at a time (one more write p
 _TRIED = "UPDATE mailboxes SET trying = NULL WHERE id = ?"
 
 
+# The files stores of this process have open, by (device, inode), each with the
+# lock file its store took (named when another name of the file is refused).
+# Guarded by ``_held_lock``: stores open in their own writer threads.
+_held: dict[tuple[int, int], str] = {}
+_held_lock = threading.RLock()
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    """A file's identity whatever its name: its device and inode."""
+    return status.st_dev, status.st_ino
+
+
+def _open_lock_file(lock_path: str) -> tuple[int, bool]:
+    """Open (or create) the lock file; return its descriptor and whether it was made here."""
+    while True:
+        try:
+            return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            pass
+        try:
+            return os.open(lock_path, os.O_RDWR), False
+        except FileNotFoundError:  # removed in between (a refused open cleaning up): again
+            continue
+
+
 def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
@@ -1083,8 +1108,15 @@ class SqliteStore:
         self._writing: _Writing | None = None
         # The reader thread's connection (touched only in that thread).
         self._reading: sqlite3.Connection | None = None
-        # The descriptor holding the exclusive flock on ``<file>-lock``.
+        # The descriptor holding the exclusive flock on ``<file>-lock`` (``_lock_path``),
+        # and whether this open made that file (removed again if the open fails).
         self._lock_fd: int | None = None
+        self._lock_path = ""
+        self._made_lock = False
+        # The descriptor holding the exclusive flock on the file itself, and the
+        # file's (device, inode) as ``_held`` knows it while the store is open.
+        self._file_fd: int | None = None
+        self._identity: tuple[int, int] | None = None
         # Batches and operations staged for the next group, in order.
         self._pending: list[_Entry] = []
         # Whether a group is in the writer thread now.
@@ -1190,32 +1222,106 @@ class SqliteStore:
 
     def _open_writer(self) -> _Writing:
         path = self._name
-        # Beside the file itself, symlinks resolved: one lock whatever path opens it.
+        self._take_locks()
+        try:
+            try:
+                # A statement cache for every size of the multi-row statements.
+                connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
+            except sqlite3.Error as error:
+                raise store_error(path, error) from error
+            return self._prepared(connection)
+        except BaseException:
+            # After the connection is closed: the file's descriptor goes last.
+            self._release_locks(failed=True)
+            raise
+
+    def _take_locks(self) -> None:
+        """Take the store's locks, or raise (``StoreLocked``...) holding none and making no file.
+
+        Two locks, both exclusive ``flock``s: on ``<file>-lock`` beside the
+        file's real path (symlinks resolved; older troupers take only this
+        one), and on the file itself, which is what makes one store of it
+        whatever its name (a hard link, another mount of its directory).
+        In this process a file already open is known by its identity
+        (device and inode) before anything opens it: closing a descriptor of
+        it here would drop the locks SQLite holds on it for its store.
+        """
+        path = self._name
         lock_path = os.path.realpath(path) + "-lock"
-        try:
-            check_header(self.path)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            if isinstance(error, StoreError):
-                raise
-            directory = os.path.dirname(lock_path)
-            if isinstance(error, FileNotFoundError | NotADirectoryError) and not os.path.isdir(
-                directory
-            ):
-                # Said of the lock file, the error would name a file the user never gave.
-                raise StoreError(path, f"no such directory: {directory!r}") from error
-            raise StoreError(path, _describe(error)) from error
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreLocked(path, lock_path) from None
-        self._lock_fd = fd
-        try:
-            # A statement cache for every size of the multi-row statements.
-            connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
-        except sqlite3.Error as error:
-            raise store_error(path, error) from error
+        with _held_lock:
+            try:
+                identity: tuple[int, int] | None = _identity(os.stat(path))
+            except OSError:  # not there yet (or unreachable: said below)
+                identity = None
+            holder = _held.get(identity) if identity is not None else None
+            if holder is not None:
+                raise StoreLocked(path, holder)
+            try:
+                check_header(self.path)
+                fd, made = _open_lock_file(lock_path)
+            except OSError as error:
+                if isinstance(error, StoreError):
+                    raise
+                directory = os.path.dirname(lock_path)
+                if isinstance(error, FileNotFoundError | NotADirectoryError) and not os.path.isdir(
+                    directory
+                ):
+                    # Said of the lock file, the error would name a file the user never gave.
+                    raise StoreError(path, f"no such directory: {directory!r}") from error
+                raise StoreError(path, _describe(error)) from error
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # Held by another: the lock file is its own now, made here or not.
+                os.close(fd)
+                raise StoreLocked(path, lock_path) from None
+            self._lock_fd, self._made_lock = fd, made
+            self._lock_path = lock_path
+            try:
+                # Created if new, as SQLite would (a directory fails SQLite's open, saying so).
+                flags = os.O_RDONLY | (os.O_CREAT if identity is None else 0)
+                file_fd = os.open(path, flags, 0o644)
+            except OSError as error:
+                self._release_locks(failed=True)
+                raise StoreError(path, _describe(error)) from error
+            try:
+                fcntl.flock(file_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # Another process has the same file open as a store, by another name:
+                # the file itself is what it holds (its lock file is not known here).
+                os.close(file_fd)
+                self._release_locks(failed=True)
+                raise StoreLocked(
+                    path, f"{os.path.realpath(path)}, the same file by another name"
+                ) from None
+            self._file_fd = file_fd
+            self._identity = _identity(os.fstat(file_fd))
+            _held[self._identity] = lock_path
+
+    def _release_locks(self, *, failed: bool = False) -> None:
+        """Release the store's locks once its connections are closed (``_take_locks``).
+
+        ``failed``: the open failed, so a lock file it made is removed (while
+        still locked), leaving the directory as it was; a lock file that was
+        there before stays.
+        """
+        with _held_lock:
+            if self._identity is not None:
+                _held.pop(self._identity, None)
+                self._identity = None
+            if self._file_fd is not None:
+                os.close(self._file_fd)
+                self._file_fd = None
+            if self._lock_fd is not None:
+                if failed and self._made_lock:
+                    with contextlib.suppress(OSError):
+                        os.unlink(self._lock_path)
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def _prepared(self, connection: sqlite3.Connection) -> _Writing:
+        """Make ``connection``'s file a current store and its writer; closed if it fails."""
+        path = self._name
         try:
             connection.execute("PRAGMA busy_timeout = 2000")
             prepare(connection, path, synchronous=self.synchronous, check=self._check)
@@ -1251,9 +1357,7 @@ class SqliteStore:
         if writer is not None:
             await writer.call(self._close_writer)
             writer.stop()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._release_locks()
 
     def _close_reader(self) -> None:
         if self._reading is not None:
