@@ -22,7 +22,13 @@ import attrs
 import trio
 
 from trouper.codec import Codec
-from trouper.durable._schema import APPLICATION_ID, VERSION, check_header, store_error
+from trouper.durable._schema import (
+    APPLICATION_ID,
+    VERSION,
+    check_header,
+    header_identity,
+    store_error,
+)
 from trouper.durable._sqlite import SqliteStore, change_exactly, mailbox_counts
 from trouper.durable._store import DeadLetterRecord, MailboxStatistics, decoded
 from trouper.errors import NotAStore, StoreError, StoreVersionTooNew
@@ -84,12 +90,17 @@ def inspect_store(
     try:
         check_header(path)
         empty = path.stat().st_size == 0
+        identity = None if empty else header_identity(path)
     except StoreError:  # an OSError too: NotAStore as check_header says it, not wrapped
         raise
     except OSError as error:  # unreadable: permissions, I/O
         raise StoreError(name, error.strerror or str(error)) from error
     if empty:
         raise NotAStore(name, "the file is empty")
+    if identity is not None:
+        # Refused before SQLite opens it: a read-only connection would leave the
+        # ``-wal`` and ``-shm`` files of a database in WAL mode beside it.
+        _check_identity(name, *identity)
     try:
         # Quoted: a name with ``%``, ``?`` or ``#`` would otherwise be read as URI syntax
         # and open another file (or none).
@@ -105,20 +116,7 @@ def inspect_store(
         connection.execute("PRAGMA query_only = 1")
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if application_id != APPLICATION_ID:
-            raise NotAStore(
-                name,
-                "it is an SQLite database of another application "
-                f"(application_id {application_id})",
-            )
-        if version > VERSION:
-            raise StoreVersionTooNew(name, version, VERSION)
-        if version < VERSION:
-            raise StoreError(
-                name,
-                f"schema version {version} is older than {VERSION}: open it with a runtime "
-                "once to migrate it",
-            )
+        _check_identity(name, application_id, version)
         mailboxes = mailbox_counts(connection, time.time())
         rows = connection.execute(
             "SELECT d.id, b.name, d.type_name, d.payload, d.msg_id, d.deliveries, d.reason, "
@@ -146,6 +144,23 @@ def inspect_store(
         ),
         dead_total=total,
     )
+
+
+def _check_identity(name: str, application_id: int, version: int) -> None:
+    """Refuse a file that is no trouper store, or one of a schema version this one cannot read."""
+    if application_id != APPLICATION_ID:
+        raise NotAStore(
+            name,
+            f"it is an SQLite database of another application (application_id {application_id})",
+        )
+    if version > VERSION:
+        raise StoreVersionTooNew(name, version, VERSION)
+    if version < VERSION:
+        raise StoreError(
+            name,
+            f"schema version {version} is older than {VERSION}: open it with a runtime "
+            "once to migrate it",
+        )
 
 
 def change_dead_letters(

@@ -30,13 +30,22 @@ Every function here runs in the store's writer thread, never on Trio's.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 from pathlib import Path
 
 from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
 
-__all__ = ["APPLICATION_ID", "SQLITE_HEADER", "VERSION", "check_header", "prepare", "store_error"]
+__all__ = [
+    "APPLICATION_ID",
+    "SQLITE_HEADER",
+    "VERSION",
+    "check_header",
+    "header_identity",
+    "prepare",
+    "store_error",
+]
 
 APPLICATION_ID = 0x54525052
 """``PRAGMA application_id`` of every trouper store: ``TRPR`` in ASCII."""
@@ -46,6 +55,10 @@ VERSION = 2
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
+
+# The size of an SQLite database's header; ``user_version`` is at offset 60,
+# ``application_id`` at 68, both 4-byte big-endian integers.
+_HEADER_SIZE = 100
 
 # Version 2, the current layout (a new store is made so; older ones are migrated
 # by _MIGRATIONS). Times are wall-clock seconds (see _clock).
@@ -138,6 +151,28 @@ def check_header(path: Path) -> None:
         return
     if header and header != SQLITE_HEADER:
         raise NotAStore(str(path), "it is not an SQLite database (no SQLite header)")
+
+
+def header_identity(path: Path) -> tuple[int, int] | None:
+    """``path``'s application id and schema version read from its header, if it is all there.
+
+    None when SQLite must be asked: a write-ahead log beside the file may hold
+    newer pages than the file (its header among them), and a header cut short
+    is for SQLite to judge. Without a log the file is the whole database, and
+    its header answers without opening it, so a reader refuses a file that is
+    no store without making the ``-wal`` and ``-shm`` files a read-only
+    connection makes and cannot remove.
+    """
+    logs = {f"{path}-wal", os.path.realpath(path) + "-wal"}
+    if any(os.path.lexists(log) for log in logs):
+        return None
+    with path.open("rb") as file:
+        header = file.read(_HEADER_SIZE)
+    if len(header) < _HEADER_SIZE or not header.startswith(SQLITE_HEADER):
+        return None
+    application_id = int.from_bytes(header[68:72], "big", signed=True)
+    version = int.from_bytes(header[60:64], "big", signed=True)
+    return application_id, version
 
 
 def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, check: bool) -> None:
