@@ -209,7 +209,10 @@ class Retry(Exception):
     The delivery is recorded (the next one has the next attempt number) but it
     does not count toward ``max_deliveries``, and the actor did not fail: it
     goes on with the next message, its supervisor is not told, and an ``ask``
-    waiting for the message waits for the redelivery.
+    waiting for the message waits for the redelivery. Raised in a nursery (by
+    one of its tasks, or its body), it reaches the handler's caller in an
+    exception group: a group holding only it still means ``Retry`` (one that
+    holds other exceptions too is a failure), and so for ``GiveUp``.
     """
 
     def __init__(self, after: float) -> None:
@@ -1120,7 +1123,7 @@ class DurableQueue:
         the store's failure, as no redelivery or dead letter will answer it.
         Any other error is a failure of the actor, as with a working store.
         """
-        if ending is not _FAILED or not isinstance(error, (Retry, GiveUp)):
+        if ending is not _FAILED or _decision_of(error) is None:
             return False
         ask = item.companion
         if ask is not None:
@@ -1152,7 +1155,7 @@ class DurableQueue:
                 self._ack_stale(item)
             return False
         self._stale_settled(item.id)
-        if ending is not _FAILED or not isinstance(error, (Retry, GiveUp)):
+        if ending is not _FAILED or _decision_of(error) is None:
             return False
         ask = item.companion
         if ask is not None and self.address is not None:
@@ -1295,17 +1298,18 @@ class DurableQueue:
         if error is None:
             self._bury(item, f"no handler for {type(item.message).__name__}", None)
             return False
-        if isinstance(error, Retry):
-            self._redeliver(item, error.after, retries=item._retries + 1, now=now, keep_ask=True)
+        decision = _decision_of(error)
+        if isinstance(decision, Retry):
+            self._redeliver(item, decision.after, retries=item._retries + 1, now=now, keep_ask=True)
             return True
-        if isinstance(error, GiveUp):
-            self._bury(item, f"gave up: {error.reason}", error)
+        if isinstance(decision, GiveUp):
+            self._bury(item, f"gave up: {decision.reason}", decision)
             ask = item.companion
             cell = current_cell()
             address = self.address or (None if cell is None else cell.address)
             if ask is not None and address is not None:
-                failure = HandlerError(address, f"gave up: {error.reason}")
-                failure.__cause__ = error
+                failure = HandlerError(address, f"gave up: {decision.reason}")
+                failure.__cause__ = decision
                 ask.settle(outcome.Error(failure))
             return True
         failures = item.attempt - item._retries
@@ -2022,6 +2026,20 @@ class DurableQueue:
             self._behind = 0
         elif fetched and 0 < self._behind <= last:
             self._behind = last + 1  # read up to here: what is left lies above
+
+
+def _decision_of(error: BaseException | None) -> Retry | GiveUp | None:
+    """The handler's decision about its message that ``error`` is (``Retry``, ``GiveUp``), or None.
+
+    A handler that works in a nursery gets what its tasks (or the nursery's
+    body) raise back in an exception group (Trio's groups are strict): a group
+    holding one exception, however deeply nested, stands for that exception,
+    so a ``Retry`` raised there is still a ``Retry``. A group of several
+    exceptions is a failure, whatever it holds.
+    """
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error if isinstance(error, (Retry, GiveUp)) else None
 
 
 def _wall(trio_time: float) -> float:

@@ -76,6 +76,7 @@ from trouper.durable._queue import (
     _bad_msg_id,
     _copy_refusal,
     _dead_letter_facts,
+    _decision_of,
     _describe,
     _refusal,
     _undecodable,
@@ -661,7 +662,8 @@ class ServedQueue(DurableQueue):
             if ending is _FAILED:
                 absorbed = self._failed(item, error)
                 ask = item.companion
-                if isinstance(error, Retry) and ask is not None and self.address is not None:
+                retry = isinstance(_decision_of(error), Retry)
+                if retry and ask is not None and self.address is not None:
                     item.companion = None
                     ask.settle(outcome.Error(ActorStopped(self.address)))
                 return absorbed
