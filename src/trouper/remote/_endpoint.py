@@ -357,7 +357,9 @@ class RemoteEndpoint:
         peer.asks[reply] = pending
         batch: Batch | None = None  # the batch it waits in, while the write buffer is full
         try:
-            peer.seq = seq = peer.seq + 1
+            # Its number is taken once it is written or queued, not before: one that raised
+            # here was never sent, and the receiver would count its number lost.
+            seq = peer.seq + 1
             queue = not outbox.empty
             if not queue:  # nothing to go first: publish it now, without a batch
                 frame = peer.head + _pack_entry(seq, len(blob)) + blob + token.to_bytes(8, "big")
@@ -368,6 +370,7 @@ class RemoteEndpoint:
                         why = "this node's connection to the cluster is down"
                         raise NodeUnreachable(address, why) from None
                     queue = True  # the outbox sends it once the server has read the rest
+            peer.seq = seq
             if queue:
                 batch = outbox.alone(
                     self._subject,
