@@ -1895,22 +1895,26 @@ class Cluster:
 
     # --- tells that cannot go ---------------------------------------------------------------------
 
-    def _batch_lost(self, batch: Batch) -> None:
-        """A batch could not be written at all: its tells become dead letters.
+    def _batch_lost(self, batch: Batch, why: str | None) -> None:
+        """A batch could not be written at all (``why``; a node gone if ``None``): count it.
 
-        An answer or a publish is counted unsent; an ask's answer is also
-        remembered (``_reply_lost``), so that its asker is told once this node
-        is back.
+        Its tells become dead letters saying ``why``. An answer or a publish
+        is counted unsent; an ask's answer is also remembered
+        (``_reply_lost``), so that its asker is told once this node is back.
+        An ask (which the outbox failed) is counted unsent, as a tell is: it
+        was counted sent when it was queued.
         """
         if batch.counted:  # an answer or a publish
             self._reply_lost(batch.answer)
             return
-        if not batch.messages:  # a request (failed by the outbox), a control message
+        if batch.pending is not None and isinstance(batch.data, bytearray):
+            self._unsent += 1  # an ask's frame (a watch request is a control message)
+        if not batch.messages:  # a request, a control message
             return
         address = batch.address
         peer = self._peer(address.node)
         for message in batch.messages:
-            self._unreachable(message, address, peer)
+            self._unreachable(message, address, peer, why)
 
     def _unreachable(
         self, message: object, address: Address, peer: Peer, why: str | None = None

@@ -36,7 +36,10 @@ The batches still queued for a node found gone are taken off the queue
 While the connection is down, batches go to the client's outage buffer; a
 batch that does not fit is lost: its tells become dead letters ("node
 unreachable"), its ask fails with ``NodeUnreachable``, and an answer's asker
-is told once the node is back (``on_lost`` gets the batch's ``answer``).
+is told once the node is back (``on_lost`` gets the batch's ``answer``). So
+is a batch over the server's ``max_payload`` once a reconnect lowered it
+(its ask fails with ``MaxPayloadExceeded``), and what is still queued when
+the node leaves (``close``). Each says why.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ _ENTRY_HEAD: Final = ENTRY.size
 _TOKEN: Final = 8
 """Bytes of the token that ends an ask's frame (the answer carries it back)."""
 _NOBODY = Address("-", "/")
+_CUT_OFF: Final = "this node's connection to the cluster is down"
+_LEFT: Final = "this node left the cluster"
 
 
 class Batch:
@@ -96,6 +101,7 @@ class Batch:
         "data",
         "headers",
         "messages",
+        "number",
         "pending",
         "queued",
         "reply",
@@ -137,6 +143,8 @@ class Batch:
         # with an ask's: ``Outbox.withdraw`` cuts the frame there).
         self.queued = False
         # Whether it is in its outbox's queue: neither published, lost nor withdrawn yet.
+        self.number = 0
+        # Its place in its outbox's order: one more than the batch queued before it.
 
 
 class Outbox:
@@ -144,8 +152,8 @@ class Outbox:
 
     __slots__ = (
         "_client",
-        "_done_count",
         "_lot",
+        "_numbered",
         "_on_lost",
         "_open",
         "_queue",
@@ -153,11 +161,12 @@ class Outbox:
         "_room",
     )
 
-    def __init__(self, client: Client, on_lost: Callable[[Batch], None]) -> None:
+    def __init__(self, client: Client, on_lost: Callable[[Batch, str | None], None]) -> None:
         self._client = client
         # The connection everything leaves through.
         self._on_lost = on_lost
-        # Called with each batch that could not be sent (its tells become dead letters).
+        # Called with each batch that could not be sent (its tells become dead letters) and
+        # why, or None for a node gone (the node's record says why).
         self._queue: deque[Batch] = deque()
         # Batches not yet published, oldest first.
         self._open: dict[str, Batch] = {}
@@ -169,9 +178,10 @@ class Outbox:
         # The publishing task parks here while the queue is empty.
         self._room = ParkingLot()
         # Senders wait here while _queued is over QUEUE_BYTES.
-        self._done_count = 0
-        # Batches ever taken off _queue, published or lost: the batches queued so far have all
-        # left it once it reaches its present value plus len(_queue).
+        self._numbered = 0
+        # Batches ever queued: the number of the last one. Numbers grow along _queue, so
+        # the batches queued up to one have all left it once its front has a higher number
+        # (whichever left first: a node's batches dropped from the middle count for nothing).
 
     @property
     def empty(self) -> bool:
@@ -304,9 +314,8 @@ class Outbox:
                 del self._open[batch.address.node]
             batch.queued = False
             self._queued -= len(batch.data)
-            self._done_count += 1
         for batch in dropped:
-            self._on_lost(batch)
+            self._on_lost(batch, None)
         if self._room and not self.full:
             self._room.unpark_all()
 
@@ -319,6 +328,7 @@ class Outbox:
     ) -> Batch:
         batch = Batch(subject, address, data, headers)
         batch.queued = True
+        self._numbered = batch.number = self._numbered + 1
         self._queue.append(batch)
         self._queued += len(data)
         if self._lot:
@@ -344,14 +354,18 @@ class Outbox:
             except OutboundBufferFull:
                 if client.status is Status.CONNECTED:
                     return  # the task publishes the rest once there is room
-                self._lose(batch)
-            except (ConnectionClosed, MaxPayloadExceeded):
-                self._lose(batch)
+                self._lose(batch, _CUT_OFF)
+            except ConnectionClosed:
+                self._lose(batch, _CUT_OFF)
+            except MaxPayloadExceeded as error:
+                # The server's max_payload was lowered (a reconnect to another server) after
+                # the batch was queued: it can never go; its ask fails with that error.
+                self._lose(batch, f"its message was not sent: {error}", error)
             except ValueError:
                 # A subject nothing can be published to (an answer's reply subject, which
                 # any client may send): it takes nothing later either, so no asker is told.
                 batch.answer = None
-                self._lose(batch)
+                self._lose(batch, None)
             self._done(batch)
 
     def withdraw(self, batch: Batch) -> bool:
@@ -378,7 +392,7 @@ class Outbox:
             self._queued -= len(data) - at
             del data[at:]
         else:  # it was alone: the empty batch leaves the queue in its turn, unsent
-            # (not taken out of the middle: handed_on counts the batches that left in order)
+            # (left in place: publish_now skips it when it reaches the front)
             self._queued -= len(data)
             data.clear()
         node = batch.address.node
@@ -392,19 +406,23 @@ class Outbox:
     def _done(self, batch: Batch) -> None:
         batch.queued = False
         self._queue.popleft()
-        self._done_count += 1
         if self._open.get(batch.address.node) is batch:
             del self._open[batch.address.node]
         self._queued -= len(batch.data)
         if self._room and not self.full:
             self._room.unpark_all()
 
-    def _lose(self, batch: Batch) -> None:
+    def _lose(self, batch: Batch, why: str | None, error: Exception | None = None) -> None:
+        """``batch`` cannot be sent, because ``why``: its ask fails, its tells become dead letters.
+
+        The ask fails with ``error`` if given, else with ``NodeUnreachable(why)``.
+        """
         pending = batch.pending
         if pending is not None:
-            why = "this node's connection to the cluster is down"
-            pending.settle(outcome.Error(NodeUnreachable(pending.address, why)))
-        self._on_lost(batch)
+            if error is None:
+                error = NodeUnreachable(pending.address, why or _CUT_OFF)
+            pending.settle(outcome.Error(error))
+        self._on_lost(batch, why)
 
     async def wait_room(self) -> None:
         """Wait until the queue is back under ``QUEUE_BYTES``, or ``wake`` is called (a checkpoint).
@@ -431,10 +449,11 @@ class Outbox:
         Raises:
             ConnectionLost, ConnectionClosed: as ``Client.flush``, while it waits for room.
         """
-        target = self._done_count + len(self._queue)
-        while self._done_count < target:
+        last = self._numbered
+        while self._queue and self._queue[0].number <= last:
             self.publish_now()
-            if self._done_count < target:  # the write buffer is full: wait until it is read
+            if self._queue and self._queue[0].number <= last:
+                # The write buffer is full: wait until it is read.
                 await self._client.flush()
         await trio.lowlevel.checkpoint()
 
@@ -456,7 +475,7 @@ class Outbox:
         self.publish_now()
         while self._queue:
             batch = self._queue[0]
-            self._lose(batch)
+            self._lose(batch, _LEFT)
             self._done(batch)
 
 
