@@ -6,9 +6,11 @@
   message does not decode here if it does not: the command line knows only
   the message classes of the modules given to ``--import``, and has no
   runtime to resolve refs). It only reads.
-- ``redrive STORE MAILBOX (--id N ... | --all)`` moves those dead letters
-  back to their mailbox (deliveries from zero); ``discard`` with the same
-  arguments deletes them for good. Both take the store's lock, so they are
+- ``redrive STORE MAILBOX (--id N ... | --all) [--to OTHER]`` moves those
+  dead letters back to their mailbox, or to mailbox ``OTHER`` (deliveries
+  from zero; one the store never held is made, and the output says their
+  messages wait there for an actor of that name); ``discard`` with the same
+  arguments but ``--to`` deletes them for good. Both take the store's lock, so they are
   refused while a runtime has the store open (from a running runtime, use
   ``rt.store.redrive`` and ``rt.store.discard``), and change nothing unless
   every id given is a dead letter of the mailbox.
@@ -36,6 +38,7 @@ from trouper.durable._inspect import (
     render_json,
     render_text,
 )
+from trouper.durable._store import checked_redrive_target
 from trouper.errors import StoreError
 
 
@@ -82,9 +85,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             help="a dead letter's id, as inspect lists it (repeat for more)",
         )
         which.add_argument("--all", action="store_true", help="every dead letter of the mailbox")
+        if name == "redrive":
+            command.add_argument(
+                "--to",
+                metavar="MAILBOX",
+                help=(
+                    "move them to this mailbox instead of their own (deliveries from zero; "
+                    "one the store never held is made, and they wait there for an actor of "
+                    "that name)"
+                ),
+            )
     args = parser.parse_args(argv)
     if args.command != "inspect":
-        return _change(args.command, args.store, args.mailbox, args.ids)
+        to: str | None = getattr(args, "to", None)
+        try:
+            checked_redrive_target(to)
+        except ValueError as error:
+            parser.error(f"--to: {error}")
+        return _change(args.command, args.store, args.mailbox, args.ids, to)
     if args.limit < 0:
         parser.error(f"--limit must be >= 0, got {args.limit}")
     for module in args.imports:
@@ -131,15 +149,23 @@ def _said(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _change(command: str, store: str, mailbox: str, ids: list[int] | None) -> int:
+def _change(command: str, store: str, mailbox: str, ids: list[int] | None, to: str | None) -> int:
     try:
-        count = change_dead_letters(store, mailbox, ids=ids, discard=command == "discard")
+        count, made = change_dead_letters(
+            store, mailbox, ids=ids, discard=command == "discard", to=to
+        )
     except StoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     letters = "dead letter" if count == 1 else "dead letters"
     if command == "discard":
         return _write(f"discarded {count} {letters} of {mailbox!r}\n")
+    if to is not None:
+        they = "it waits" if count == 1 else "they wait"
+        new = (
+            f" (a mailbox new to the store: {they} there for an actor named {to!r})" if made else ""
+        )
+        return _write(f"redrove {count} {letters} of {mailbox!r} to {to!r}{new}\n")
     mailboxes = "its mailbox" if count == 1 else "their mailbox"
     return _write(f"redrove {count} {letters} of {mailbox!r} to {mailboxes}\n")
 

@@ -30,7 +30,12 @@ from trouper.durable._schema import (
     store_error,
 )
 from trouper.durable._sqlite import SqliteStore, change_exactly, mailbox_counts
-from trouper.durable._store import DeadLetterRecord, MailboxStatistics, decoded
+from trouper.durable._store import (
+    DeadLetterRecord,
+    MailboxStatistics,
+    checked_redrive_target,
+    decoded,
+)
 from trouper.errors import NotAStore, StoreError, StoreVersionTooNew
 
 __all__ = ["StoreReport", "change_dead_letters", "inspect_store", "render_json", "render_text"]
@@ -164,12 +169,22 @@ def _check_identity(name: str, application_id: int, version: int) -> None:
 
 
 def change_dead_letters(
-    path: str | Path, mailbox: str, *, ids: Sequence[int] | None, discard: bool
-) -> int:
-    """Redrive (or discard) ``mailbox``'s dead letters ``ids`` (all if None); return how many.
+    path: str | Path,
+    mailbox: str,
+    *,
+    ids: Sequence[int] | None,
+    discard: bool,
+    to: str | None = None,
+) -> tuple[int, bool]:
+    """Redrive (or discard) ``mailbox``'s dead letters ``ids`` (all if None).
 
+    ``to`` redrives them to that mailbox instead of their own, made if the
+    store never held it (its messages wait there for an actor of that name).
     Runs its own Trio loop: call it from a command line, not from async code
     (which has ``rt.store.redrive`` and ``rt.store.discard``).
+
+    Returns:
+        How many, and whether ``to`` was a mailbox new to the store.
 
     Raises:
         StoreError: as ``inspect_store`` does (a missing file is not created,
@@ -177,18 +192,24 @@ def change_dead_letters(
             store, or an id is not one of its dead letters (then nothing is
             changed).
         StoreLocked: a runtime has the store open.
+        ValueError: ``to`` with ``discard``, or a ``to`` that could name no actor.
     """
+    checked_redrive_target(to)
+    if discard and to is not None:
+        raise ValueError("discard takes no target mailbox (to)")
     report = inspect_store(path, limit=0)
     if mailbox not in {m.name for m in report.mailboxes}:
         raise StoreError(report.path, f"no mailbox {mailbox!r}")
-    return trio.run(_change, report.path, mailbox, ids, discard)
+    return trio.run(_change, report.path, mailbox, ids, discard, to)
 
 
-async def _change(path: str, mailbox: str, ids: Sequence[int] | None, discard: bool) -> int:
+async def _change(
+    path: str, mailbox: str, ids: Sequence[int] | None, discard: bool, to: str | None
+) -> tuple[int, bool]:
     async with SqliteStore(path) as store:
         # The ids are checked in the transaction that changes them, by id alone:
         # no message of a (perhaps large) dead-letter queue is read or decoded.
-        return await change_exactly(store, mailbox, ids, discard=discard)
+        return await change_exactly(store, mailbox, ids, discard=discard, to=to)
 
 
 def _first_line(text: str) -> str:

@@ -77,6 +77,7 @@ from trouper.durable._store import (
     StoreStatistics,
     WriteBatch,
     checked_dead_letter_choice,
+    checked_redrive_target,
     copy_failure,
     decoded,
     run_failure_callbacks,
@@ -689,13 +690,29 @@ class _DeadLetterChange(_Op):
 
 
 class _Redrive(_DeadLetterChange):
-    __slots__ = ("_appends",)
+    """Redrive dead letters as new messages: to their own mailboxes, or all ``to`` one.
+
+    A message keeps its msg_id and is stored whatever the mailbox's dedup
+    window holds (a redrive is asked for by name, never a sender's retry);
+    the id is not added to the window either.
+    """
+
+    __slots__ = ("_appends", "new_target", "to")
 
     def __init__(
-        self, mailbox: str | None, ids: Sequence[int] | None, *, exact: bool = False
+        self,
+        mailbox: str | None,
+        ids: Sequence[int] | None,
+        *,
+        exact: bool = False,
+        to: str | None = None,
     ) -> None:
         super().__init__(mailbox, ids, exact=exact)
         self._appends: list[Append] = []
+        # The mailbox they all go to, or None: each back to its own.
+        self.to = to
+        # Whether ``to`` was new to the store, made by this redrive (not when none moved).
+        self.new_target = False
 
     def run(self, writing: _Writing, now: float) -> object:
         connection = writing.connection
@@ -708,6 +725,13 @@ class _Redrive(_DeadLetterChange):
             "ORDER BY d.id",
             params,
         ).fetchall()
+        if self.to is not None and rows:
+            self.new_target = (
+                connection.execute("SELECT 1 FROM mailboxes WHERE name = ?", (self.to,)).fetchone()
+                is None
+            )
+            target = writing.box(self.to)
+            rows = [(row[0], target, self.to, *row[3:]) for row in rows]
         for old_id, box, name, type_name, payload, msg_id, enqueued_at in rows:
             record = Append(name, type_name, payload, msg_id, None, False, None)
             record.id = writing.take_id()
@@ -1881,14 +1905,33 @@ class SqliteStore:
         mailbox, _ = checked_dead_letter_choice(mailbox, None)
         return _DeadLetterPages(self, mailbox)
 
-    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+    async def redrive(
+        self,
+        mailbox: str | None = None,
+        ids: Sequence[int] | None = None,
+        *,
+        to: str | None = None,
+    ) -> int:
         """Move dead letters back to their mailboxes as new messages; return how many.
 
         Their deliveries start from zero, their dedup ids are not checked again,
         and they count toward their mailbox's capacity once there (even beyond it).
+
+        With ``to``, every one chosen goes to that mailbox instead, as a
+        message told to it: its actor gets it (in this runtime, at once if it
+        runs). A mailbox the store never held is made; its messages wait
+        there, durable, until an actor of that name starts. A msg_id the
+        target's dedup window holds does not drop the message (it is kept and
+        delivered), and the id does not enter that window. All in one
+        transaction: each is in its new mailbox or still a dead letter.
+
+        Raises:
+            TypeError: ``mailbox``, ``ids`` or ``to`` is of the wrong type.
+            ValueError: ``to`` could name no actor (empty, with ``/`` or whitespace...).
         """
         mailbox, ids = checked_dead_letter_choice(mailbox, ids)
-        result: int = await self._run_op(_Redrive(mailbox, ids))
+        target = checked_redrive_target(to)
+        result: int = await self._run_op(_Redrive(mailbox, ids, to=target))
         return result
 
     async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
@@ -1945,23 +1988,35 @@ def _counts_now(now: float, connection: sqlite3.Connection) -> list[MailboxStati
 
 
 async def change_exactly(
-    store: SqliteStore, mailbox: str, ids: Sequence[int] | None, *, discard: bool
-) -> int:
-    """Redrive (or discard) ``mailbox``'s dead letters ``ids`` (all if None); return how many.
+    store: SqliteStore,
+    mailbox: str,
+    ids: Sequence[int] | None,
+    *,
+    discard: bool,
+    to: str | None = None,
+) -> tuple[int, bool]:
+    """Redrive (or discard) ``mailbox``'s dead letters ``ids`` (all if None).
 
     Unlike ``store.redrive`` and ``store.discard``, changes nothing unless
     every id is a dead letter of ``mailbox``, checked by id alone (no message
     is read or decoded) in the transaction that changes them. For the
-    command line.
+    command line. ``to`` redrives them to that mailbox (as ``store.redrive``).
+
+    Returns:
+        How many, and whether ``to`` was a mailbox new to the store (made by it).
 
     Raises:
         StoreError: an id is not a dead letter of the mailbox (each such id is named).
+        ValueError: ``to`` with ``discard``, or a ``to`` that could name no actor.
     """
     checked_mailbox, ids = checked_dead_letter_choice(mailbox, ids)
+    target = checked_redrive_target(to)
+    if discard and target is not None:
+        raise ValueError("discard takes no target mailbox (to)")
     op = (
         _Discard(checked_mailbox, ids, exact=True)
         if discard
-        else _Redrive(checked_mailbox, ids, exact=True)
+        else _Redrive(checked_mailbox, ids, exact=True, to=target)
     )
     result: int = await store._run_op(op)
     if op.missing:
@@ -1969,4 +2024,4 @@ async def change_exactly(
         raise StoreError(
             store._name, f"no dead letter {listed} in mailbox {mailbox!r} (nothing changed)"
         )
-    return result
+    return result, isinstance(op, _Redrive) and op.new_target

@@ -27,6 +27,7 @@ import attrs
 from trio.lowlevel import Task
 
 from trouper._text import describe
+from trouper._validate import check_name
 from trouper.codec import Codec
 from trouper.errors import (
     StoreFailed,
@@ -775,6 +776,23 @@ def run_failure_callbacks(
             callback(error())
         except Exception:
             log.exception("durable store %s: a failure callback raised", store)
+
+
+def checked_redrive_target(to: object) -> str | None:
+    """Check ``redrive``'s ``to`` before any store sees it: None, or a name an actor could have.
+
+    A durable mailbox is named by its actor (``spawn(..., name=...)``), so a
+    target no actor could have would keep its messages for good, unread.
+
+    Raises:
+        TypeError: ``to`` is not a string (nor None).
+        ValueError: it could name no actor (empty, with ``/`` or whitespace...).
+    """
+    if to is None:
+        return None
+    if not isinstance(to, str):
+        raise TypeError(f"to is a durable mailbox's name or None, not {to!r}")
+    return check_name(to, "the mailbox to redrive to")
 
 
 def checked_dead_letter_choice(
