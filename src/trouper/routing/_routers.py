@@ -18,6 +18,8 @@ the others: keys that belonged to a surviving member stay where they were.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from zlib import crc32
@@ -124,6 +126,17 @@ class Balancing(Router):
 def _check_key(_instance: object, _attribute: object, value: Callable[[object], object]) -> None:
     if not callable(value):
         raise TypeError(f"key must be callable (message -> key), got {value!r}")
+    if inspect.iscoroutinefunction(value) or (
+        not inspect.isroutine(value)
+        and not isinstance(value, type | functools.partial)
+        and inspect.iscoroutinefunction(type(value).__call__)
+    ):
+        # Its coroutine would be placed by its repr, which holds its address: each
+        # message on a member at random (and a "never awaited" warning).
+        raise TypeError(
+            f"key must map a message to its key at once, got the async function {value!r}: "
+            "a coroutine has no stable key (its repr holds its id); make key a plain function"
+        )
 
 
 def _check_virtual_nodes(_instance: object, _attribute: object, value: int) -> None:
@@ -143,7 +156,8 @@ class ConsistentHash(Router):
 
     key: Callable[[object], object] = attrs.field(validator=_check_key)
     """Maps a message to its key: ``str``, ``bytes``, ``int`` or a value with a stable repr
-    (one whose class has no repr of its own is refused: ``key_hash``)."""
+    (one whose class has no repr of its own is refused: ``key_hash``). A plain function: an
+    async one is refused with ``TypeError``."""
     virtual_nodes: int = attrs.field(default=100, validator=_check_virtual_nodes)
     """Points per member on the ring: more spreads keys more evenly."""
 
