@@ -35,6 +35,13 @@ class AsyncKey:
         return message.user
 
 
+class PlainKey:
+    """A callable object whose ``__call__`` is a plain method."""
+
+    def __call__(self, message: object) -> object:
+        return message
+
+
 def refusal(key: object) -> str:
     return (
         "^"
@@ -60,4 +67,5 @@ def test_an_async_key_is_refused_when_the_router_is_built(key: object) -> None:
 def test_a_plain_key_is_still_taken() -> None:
     """A plain function and a callable object are keys as before."""
     assert ConsistentHash(lambda message: message).virtual_nodes == 100
-    assert ConsistentHash(str.lower).key is str.lower
+    plain = PlainKey()
+    assert ConsistentHash(plain).key is plain
