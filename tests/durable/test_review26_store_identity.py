@@ -90,7 +90,11 @@ async def test_a_hard_link_of_a_store_open_in_another_process_is_refused(tmp_pat
         while not said.endswith(b"\n"):
             said += await process.stdout.receive_some(100)
         assert said == b"open\n"
-        with pytest.raises(StoreLocked, match=r"^store '.*alias\.db' is in use by another runtime"):
+        refused = (
+            r"^store '.*alias\.db' is in use by another runtime \(lock held on 'the store file "
+            r"itself, open under another name \(a hard link\)'\)$"
+        )
+        with pytest.raises(StoreLocked, match=refused):
             await make_store(link).open()
         await process.stdin.send_all(b"\n")
         await process.wait()
@@ -186,3 +190,57 @@ async def test_a_second_open_refused_by_the_lock_leaves_the_holders_lock_file(
         assert (tmp_path / "shop.db-lock").exists()
     async with make_store(path):
         pass
+
+
+async def test_a_database_its_application_has_open_is_refused_and_its_log_kept(
+    tmp_path: Path,
+) -> None:
+    """Refused while another program has it open, its ``-wal`` and ``-shm`` stay, its data too."""
+    path = tmp_path / "notes.db"
+    _foreign(path, wal=True)
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("INSERT INTO notes VALUES ('open')")
+        connection.commit()
+        before = sorted(os.listdir(tmp_path))
+        assert before == ["notes.db", "notes.db-shm", "notes.db-wal"]
+        with pytest.raises(NotAStore):
+            await make_store(path).open()
+        assert sorted(os.listdir(tmp_path)) == before
+        assert connection.execute("SELECT count(*) FROM notes").fetchone()[0] == 2
+
+
+def _crashed_foreign(path: Path) -> None:
+    """Another application's WAL database as its crash left it: its log holds committed pages."""
+    source = path.with_name("source.db")
+    connection = sqlite3.connect(source)
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
+        connection.execute("CREATE TABLE notes (text TEXT)")
+        connection.execute("INSERT INTO notes VALUES ('in the log')")
+        connection.commit()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").write_bytes(Path(f"{source}{suffix}").read_bytes())
+    finally:
+        connection.close()
+    source.unlink()
+
+
+def _contents(path: Path) -> tuple[bytes, bytes]:
+    """The database file's bytes and its log's."""
+    return path.read_bytes(), Path(f"{path}-wal").read_bytes()
+
+
+async def test_a_database_another_application_left_with_its_log_is_refused_untouched(
+    tmp_path: Path,
+) -> None:
+    """Refused, it keeps its ``-wal``: the store's probe neither checkpoints nor deletes it."""
+    path = tmp_path / "notes.db"
+    _crashed_foreign(path)
+    before = sorted(os.listdir(tmp_path))
+    assert before == ["notes.db", "notes.db-shm", "notes.db-wal"]
+    data, log = _contents(path)
+    with pytest.raises(NotAStore, match=r"another application \(application_id 0\)$"):
+        await make_store(path).open()
+    assert sorted(os.listdir(tmp_path)) == before
+    assert _contents(path) == (data, log)

@@ -34,6 +34,7 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
+from urllib.parse import quote
 
 from trouper.errors import NotAStore, StoreCorrupt, StoreError, StoreLocked, StoreVersionTooNew
 
@@ -42,6 +43,7 @@ __all__ = [
     "SQLITE_HEADER",
     "VERSION",
     "check_header",
+    "check_logged",
     "header_identity",
     "prepare",
     "store_error",
@@ -175,6 +177,55 @@ def header_identity(path: Path) -> tuple[int, int] | None:
     return application_id, version
 
 
+def check_logged(path: Path) -> None:
+    """Refuse, before the store's own connection reads it, a database whose log is beside it.
+
+    A file with a write-ahead log beside it (another application's, left by a
+    crash or open now) cannot be judged from its header. Read by the store's
+    connection, which writes, it would be refused all the same, but closing
+    that connection would checkpoint the log into the file and delete the
+    ``-wal`` and ``-shm``: a file refused as no store must be left as it was.
+    A read-only connection reads it instead, changing neither file nor log
+    (SQLite may rebuild the ``-shm`` index, or make it if it was missing).
+    A file without a log is left to ``prepare`` (SQLite's connection removes
+    the ``-wal`` and ``-shm`` it makes), and so is anything the read-only
+    connection cannot read (``prepare`` says why).
+
+    Raises:
+        NotAStore: it is a database of another application.
+        StoreVersionTooNew: it was written by a newer trouper.
+    """
+    logs = {f"{path}-wal", os.path.realpath(path) + "-wal"}
+    if not any(os.path.lexists(log) for log in logs):
+        return
+    try:
+        connection = sqlite3.connect(
+            f"file:{quote(str(path))}?mode=ro", uri=True, isolation_level=None, timeout=2.0
+        )
+    except sqlite3.Error:
+        return
+    try:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        objects = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.Error:
+        return
+    finally:
+        connection.close()
+    _refuse_foreign(str(path), application_id, version, fresh=application_id == 0 and objects == 0)
+
+
+def _refuse_foreign(path: str, application_id: int, version: int, *, fresh: bool) -> None:
+    """Refuse a database of another application, or of a newer trouper (a fresh one is neither)."""
+    if not fresh and application_id != APPLICATION_ID:
+        raise NotAStore(
+            path,
+            f"it is an SQLite database of another application (application_id {application_id})",
+        )
+    if not fresh and version > VERSION:
+        raise StoreVersionTooNew(path, version, VERSION)
+
+
 def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, check: bool) -> None:
     """Make ``connection``'s database a current trouper store, or raise without changing it.
 
@@ -196,13 +247,7 @@ def prepare(connection: sqlite3.Connection, path: str, *, synchronous: str, chec
     except sqlite3.DatabaseError as error:
         raise store_error(path, error) from error
     fresh = application_id == 0 and objects == 0
-    if not fresh and application_id != APPLICATION_ID:
-        raise NotAStore(
-            path,
-            f"it is an SQLite database of another application (application_id {application_id})",
-        )
-    if not fresh and version > VERSION:
-        raise StoreVersionTooNew(path, version, VERSION)
+    _refuse_foreign(path, application_id, version, fresh=fresh)
     try:
         if check:
             # Before anything is written: a damaged file is refused as it was,

@@ -34,9 +34,13 @@ written pages, so retrying could acknowledge what is not on disk
 recovers: what was not acknowledged is still there.
 
 One runtime per file: ``open`` takes an exclusive ``flock`` on ``<file>-lock``
-(held by the open file, so the kernel releases it when the process dies,
-even by SIGKILL) and refuses with ``StoreLocked`` if another store holds it,
-in this process or another. Readers that only inspect (the CLI) take no lock.
+and one on the file itself (held by the open files, so the kernel releases
+them when the process dies, even by SIGKILL) and refuses with ``StoreLocked``
+if another store holds either, in this process or another: the file's own
+lock catches another name of it (a hard link), and in this process a file a
+store has open is known by its device and inode before it is even opened.
+A refused open removes the lock file it made. Readers that only inspect
+(the CLI) take no lock.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ from trouper.durable._clock import (
     wall_now,
 )
 from trouper.durable._queue import MessageCodec
-from trouper.durable._schema import check_header, prepare, store_error
+from trouper.durable._schema import check_header, check_logged, prepare, store_error
 from trouper.durable._store import (
     Append,
     DeadLetterRecord,
@@ -1248,6 +1252,7 @@ class SqliteStore:
         path = self._name
         self._take_locks()
         try:
+            check_logged(self.path)
             try:
                 # A statement cache for every size of the multi-row statements.
                 connection = sqlite3.connect(path, isolation_level=None, cached_statements=512)
@@ -1316,7 +1321,7 @@ class SqliteStore:
                 os.close(file_fd)
                 self._release_locks(failed=True)
                 raise StoreLocked(
-                    path, f"{os.path.realpath(path)}, the same file by another name"
+                    path, "the store file itself, open under another name (a hard link)"
                 ) from None
             self._file_fd = file_fd
             self._identity = _identity(os.fstat(file_fd))
@@ -1338,6 +1343,9 @@ class SqliteStore:
                 self._file_fd = None
             if self._lock_fd is not None:
                 if failed and self._made_lock:
+                    # Unlinked while still locked. An opener that opened the old
+                    # file may lock it once it is gone while a later one locks a
+                    # new one: the lock on the store file itself still lets one in.
                     with contextlib.suppress(OSError):
                         os.unlink(self._lock_path)
                 os.close(self._lock_fd)
