@@ -103,7 +103,7 @@ class DeadLetterRecord:
     id: int
     """Its delivery id when it died (``redrive`` gives it a new one)."""
     mailbox: str
-    """The mailbox it was taken from (and where ``redrive`` puts it back)."""
+    """The mailbox it was taken from (where ``redrive`` puts it back, unless given ``to``)."""
     type_name: str
     """The message type's stable name."""
     payload: bytes
