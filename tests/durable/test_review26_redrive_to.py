@@ -46,7 +46,7 @@ async def test_redrive_to_another_mailbox_hands_the_dead_letters_to_its_actor(
         await first.tell(Charge("bad-2", 2))
         await trio.sleep(1)
         assert [d.mailbox async for d in rt.store.dead_letters()] == ["orders", "orders"]
-        assert await rt.store.redrive("orders", to="orders-v2") == 2  # type: ignore[call-arg]
+        assert await rt.store.redrive("orders", to="orders-v2") == 2
         await trio.sleep(1)
         # Given up on there too: their dead letters are now the new mailbox's.
         assert [d.mailbox async for d in rt.store.dead_letters()] == ["orders-v2", "orders-v2"]
@@ -82,7 +82,7 @@ async def test_a_msg_id_the_target_already_saw_does_not_drop_the_redriven_messag
         await target.tell(Charge("ok-1", 1), msg_id="m1")
         await first.tell(Charge("bad-1", 1), msg_id="m1")
         await trio.sleep(1)
-        assert await rt.store.redrive("orders", to="fixed") == 1  # type: ignore[call-arg]
+        assert await rt.store.redrive("orders", to="fixed") == 1
         await trio.sleep(1)
     assert seen[:2] == [("ok-1", "m1", 1), ("bad-1", "m1", 1)]
 

@@ -98,6 +98,7 @@ from trouper.durable._store import (
     StoreStatistics,
     WriteBatch,
     checked_dead_letter_choice,
+    checked_redrive_target,
     copy_failure,
     decoded,
     run_failure_callbacks,
@@ -2322,15 +2323,28 @@ class JetStreamStore:
             if wanted is None or record.id in wanted
         ]
 
-    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
+    async def redrive(
+        self,
+        mailbox: str | None = None,
+        ids: Sequence[int] | None = None,
+        *,
+        to: str | None = None,
+    ) -> int:
         """Publish dead letters back to their mailboxes (deliveries from zero); return how many.
 
         Each is published with a key made from its dead-letter sequence (a
         redrive repeated after a crash, or run by two processes at once, does
         not store it twice), then deleted from the dead-letter stream; one
-        another call deleted first is not counted here.
+        another call deleted first is not counted here. With ``to``, every one
+        chosen goes to that mailbox instead (its stream is made if missing, and
+        its messages wait there until an actor of that name starts).
+
+        Raises:
+            TypeError: ``mailbox``, ``ids`` or ``to`` is of the wrong type.
+            ValueError: ``to`` could name no actor (empty, with ``/`` or whitespace...).
         """
         mailbox, ids = checked_dead_letter_choice(mailbox, ids)
+        target = checked_redrive_target(to)
         self._writable()
         js = self.client.jetstream()
         count = 0
@@ -2338,19 +2352,20 @@ class JetStreamStore:
             headers = {"Trouper-Type": record.type_name}
             if record.msg_id is not None:
                 headers["Trouper-Msg-Id"] = record.msg_id
+            destination = record.mailbox if target is None else target
             while True:
                 try:
                     ack = await js.publish(
-                        self._beyond_subject(self.subject(record.mailbox)),
+                        self._beyond_subject(self.subject(destination)),
                         record.payload,
                         headers=headers,
                         msg_id=f"r:{record.id}",
                     )
                     break
                 except NoResponders:
-                    self._streams.discard(record.mailbox)
-                    await self._ensure_mailbox(record.mailbox, None)
-            depth = self._depths.get(record.mailbox)
+                    self._streams.discard(destination)
+                    await self._ensure_mailbox(destination, None)
+            depth = self._depths.get(destination)
             if depth is not None and not ack.duplicate:
                 depth.changes += 1
             count += await self._delete_dead(js, record.id)

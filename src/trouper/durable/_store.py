@@ -553,8 +553,17 @@ class Store(Protocol):
     def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
         """Iterate over the dead-letter queue (of one mailbox or all), oldest first."""
 
-    async def redrive(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
-        """Move dead letters back to their mailboxes (deliveries reset); return how many."""
+    async def redrive(
+        self,
+        mailbox: str | None = None,
+        ids: Sequence[int] | None = None,
+        *,
+        to: str | None = None,
+    ) -> int:
+        """Move dead letters back to their mailboxes, or all to ``to`` (deliveries reset).
+
+        Returns how many were moved.
+        """
 
     async def discard(self, mailbox: str | None = None, ids: Sequence[int] | None = None) -> int:
         """Delete dead letters for good; return how many."""
