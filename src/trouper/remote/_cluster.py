@@ -219,7 +219,13 @@ class ClusterStatistics:
     same node arrives, so losses at the very end of a stream are not counted.
     """
     unsent: int
-    """Messages that could not be sent: a node gone, or this node cut off with a full buffer."""
+    """Messages that could not be sent (tells, asks, answers, topic publishes).
+
+    A node gone, this node cut off with a full buffer or leaving before the
+    server read them, or a message over a ``max_payload`` lowered since it
+    was queued. A tell, an ask or a publish counted here was counted in
+    ``sent`` too, when it was queued.
+    """
     undecodable: int
     """Messages received that could not be decoded (each became a dead letter)."""
     overflowed: int

@@ -360,7 +360,7 @@ class Outbox:
             except MaxPayloadExceeded as error:
                 # The server's max_payload was lowered (a reconnect to another server) after
                 # the batch was queued: it can never go; its ask fails with that error.
-                self._lose(batch, f"its message was not sent: {error}", error)
+                self._lose(batch, f"it was not sent: {error} (lowered since it was queued)", error)
             except ValueError:
                 # A subject nothing can be published to (an answer's reply subject, which
                 # any client may send): it takes nothing later either, so no asker is told.
