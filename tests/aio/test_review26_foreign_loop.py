@@ -1,12 +1,14 @@
 """Review 26: a runtime's asyncio calls from another event loop of its thread are refused.
 
 A runtime opened on one loop and called from a second loop of the same thread
-(a pytest-asyncio fixture of a wider loop scope than its tests, a second
-``asyncio.run``) passed the thread check: a ``tell`` was put in a mailbox that
-no actor could take it from while the second loop ran, an ``ask`` or ``spawn``
-was queued and then failed with asyncio's "attached to a different loop",
-leaving the ask pending and the actor spawned, unheld. Each call now raises
-``RuntimeError`` saying so, before anything is sent.
+(a second ``asyncio.run``, a pytest-asyncio fixture of a wider loop scope than
+its tests) passed the thread check: an ``ask`` was queued to the actor, a
+``spawn`` (or ``stop``, ``run_sync`` ...) queued for the pump, and each then
+failed with asyncio's "got Future attached to a different loop", leaving the
+ask to be handled and the actor to be spawned, unheld, once the runtime's
+loop ran again. Calls other than sends now raise ``RuntimeError`` saying so
+before anything is queued; an ``ask`` (which, as a send, is not checked up
+front) is withdrawn as a cancelled one is, and raises the same error.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from aio_actors import DEADLINE, Account, Balance, Deposit
+from aio_actors import DEADLINE, Account, Balance, Withdraw
 
 from trouper.aio import AioRef, AioRuntime, open_runtime
 
@@ -29,19 +31,20 @@ OTHER_LOOP = re.escape(
 )
 
 
-def calls(rt: AioRuntime, account: AioRef[object]) -> dict[str, Callable[[], object]]:
-    """Each call of the asyncio API, by name, made on ``rt`` and ``account``."""
-    return {
-        "tell": lambda: account.tell(Deposit(1)),
-        "tell_nowait": lambda: account.tell_nowait(Deposit(1)),
-        "ask": lambda: account.ask(Balance()),
-        "spawn": lambda: rt.spawn(Account, 0, name="stray"),
-        "stop": lambda: rt.stop(account),
-        "publish": lambda: rt.publish("a.b", Deposit(1)),
-        "run_sync": lambda: rt.run_sync(len, ()),
-        "lookup": lambda: rt.lookup("account"),
-        "tree": rt.tree,
-    }
+def calls(
+    rt: AioRuntime, account: AioRef[object], pool: AioRef[object]
+) -> list[Callable[[], object]]:
+    """The calls of the asyncio API that refuse another loop, made on ``rt``'s actors."""
+    return [
+        lambda: account.ask(Withdraw(5)),  # straight to the actor (the direct route)
+        lambda: pool.ask(Withdraw(5)),  # through the bridge's pump
+        lambda: rt.spawn(Account, 0, name="stray"),
+        lambda: rt.stop(account),
+        lambda: rt.publish("a.b", Balance()),
+        lambda: rt.run_sync(len, ()),
+        lambda: rt.lookup("account"),
+        rt.tree,
+    ]
 
 
 async def attempt(call: Callable[[], object]) -> None:
@@ -52,30 +55,31 @@ async def attempt(call: Callable[[], object]) -> None:
             await result
 
 
-async def refused_everywhere(rt: AioRuntime, account: AioRef[object], match: str) -> None:
-    """Every call raises ``RuntimeError`` matching ``match``, coroutine or not."""
-    for call in calls(rt, account).values():
-        with pytest.raises(RuntimeError, match=rf"^{match}$"):
-            await attempt(call)
-
-
-def test_calls_from_a_second_loop_of_the_thread_are_refused_and_send_nothing() -> None:
-    """A second loop's calls raise; back on its own loop, the runtime saw none of them."""
+def test_calls_from_a_second_loop_of_the_thread_are_refused_and_do_nothing() -> None:
+    """A second loop's calls raise; back on its own loop, the runtime did none of them."""
     home = asyncio.new_event_loop()
     try:
         block = open_runtime()
 
-        async def enter() -> tuple[AioRuntime, AioRef[object]]:
+        async def enter() -> tuple[AioRuntime, AioRef[object], AioRef[object]]:
             rt = await block.__aenter__()
-            return rt, await rt.spawn(Account, 10, name="account")
+            account = await rt.spawn(Account, 10, name="account")
+            return rt, account, await rt.spawn_pool(Account, 1, 10)
 
-        rt, account = home.run_until_complete(enter())
+        rt, account, pool = home.run_until_complete(enter())
         try:
-            asyncio.run(refused_everywhere(rt, account, OTHER_LOOP))
+
+            async def elsewhere() -> None:
+                for call in calls(rt, account, pool):
+                    with pytest.raises(RuntimeError, match=rf"^{OTHER_LOOP}$"):
+                        await attempt(call)
+
+            asyncio.run(elsewhere())
 
             async def check() -> None:
                 async with asyncio.timeout(DEADLINE):
                     assert await account.ask(Balance()) == 10
+                    assert await pool.ask(Balance()) == 10
                     assert rt.lookup("stray") is None
 
             home.run_until_complete(check())

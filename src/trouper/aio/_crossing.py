@@ -135,7 +135,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from functools import partial
 from threading import get_ident
 from time import perf_counter
-from typing import Any, NoReturn, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import outcome
 import trio
@@ -330,7 +330,7 @@ class Crossing:
         runtime: Runtime,
     ) -> None:
         self._loop = loop
-        # The host loop; every future made here belongs to it, and only its code may call.
+        # The host loop; every future made here belongs to it (no other loop may await them).
         self._node = node
         # The runtime's node name, for the closed-runtime error.
         self._nursery = nursery
@@ -373,21 +373,22 @@ class Crossing:
         """
         if self._closed:
             raise RuntimeClosed(self._node)
-        if _get_running_loop() is not self._loop:
-            self._refuse_caller()
-
-    def _refuse_caller(self) -> NoReturn:
-        """Raise the error of a caller outside the runtime's loop: another thread, or loop.
-
-        Off the hot path: the callers compare the running loop first (as cheap
-        as comparing threads), and come here only when it is not the runtime's.
-        """
         if get_ident() != self._thread:
             raise RuntimeError(_FOREIGN_THREAD)
-        # The loop's thread, but another loop (or none) runs now: a send would
-        # reach a mailbox no actor takes from while this loop runs, and an
-        # awaited call would queue its work, then fail to await the other loop's future.
-        raise RuntimeError(_OTHER_LOOP)
+        if _get_running_loop() is not self._loop:
+            # The loop's thread, but another loop runs now (or none): an awaited
+            # call would queue its work, then fail to await this loop's future.
+            raise RuntimeError(_OTHER_LOOP)
+
+    def _foreign_loop(self, future: asyncio.Future[Any], error: RuntimeError) -> bool:
+        """Whether awaiting ``future`` raised ``error`` because another loop runs the caller.
+
+        asyncio's "got Future attached to a different loop": an ask or a send
+        that crossed as a job from a second loop of the loop's thread, which
+        the send path does not check up front (as cheap as it must be, it
+        compares threads only).
+        """
+        return not _raised_by(future, error) and _get_running_loop() is not self._loop
 
     def _check_awaiting_caller(self) -> None:
         """Refuse, before anything is queued, a call that will await the loop's futures.
@@ -403,13 +404,15 @@ class Crossing:
     def _direct(self, ref: ActorRef[object]) -> Cell | None:
         """The actor's cell if a send to ``ref`` may take the direct route now, else ``None``.
 
-        Checks the caller first (as ``check_caller``). The hot path of every
-        send from asyncio: plain reads only.
+        Checks the caller's thread first, not its loop (reading the running
+        loop costs a send a quarter more; an ask or job from another loop of
+        the thread is caught where it awaits: ``_foreign_loop``). The hot path
+        of every send from asyncio: plain reads only.
         """
         if self._closed:
             raise RuntimeClosed(self._node)
-        if _get_running_loop() is not self._loop:
-            self._refuse_caller()
+        if get_ident() != self._thread:
+            raise RuntimeError(_FOREIGN_THREAD)
         key = ref.endpoint
         if (
             type(key) is Cell
@@ -557,6 +560,12 @@ class Crossing:
                     future.cancel()
                     envelope.abandon()
                     raise RuntimeError(_TRIO_TASK) from None
+                except RuntimeError as error:
+                    if not self._foreign_loop(future, error):
+                        raise  # the reply's own error
+                    future.cancel()
+                    envelope.abandon()  # withdrawn, as a cancelled ask is
+                    raise RuntimeError(_OTHER_LOOP) from None
         call = Call(self._loop.create_future())
         self._queue(self._ask, (ref, message, call))
         return await self._outcome(call)
@@ -583,6 +592,15 @@ class Crossing:
             if not self._closed:
                 self._queue(call.withdraw, ())
             raise RuntimeError(_TRIO_TASK) from None
+        except RuntimeError as error:
+            if not self._foreign_loop(call.future, error):
+                raise  # the call's own error
+            # A job queued from another loop of the thread: withdrawn before
+            # the pump (which runs when the runtime's loop does) takes it.
+            call.future.cancel()
+            if not self._closed:
+                self._queue(call.withdraw, ())
+            raise RuntimeError(_OTHER_LOOP) from None
 
     # --- the Trio side -------------------------------------------------------------
 
