@@ -199,14 +199,42 @@ def _refuse_extension(code: int, data: bytes) -> object:
     )
 
 
+_TIMESTAMP_HEADS: Final = (b"\xd6\xff", b"\xd7\xff", b"\xc7\x0c\xff")
+"""How a msgpack timestamp (ext type -1, which msgpack reads itself) starts: 4, 8 or 12 bytes."""
+
+
 def unpack(data: bytes | memoryview) -> object:
     """Read what ``pack`` wrote; raise ``WireError`` on anything else."""
     try:
-        return _unpackb(data, ext_hook=_refuse_extension)
+        value = _unpackb(data, ext_hook=_refuse_extension)
     except _ExtensionRefused as error:
         raise WireError(f"not a trouper control message ({error})") from None
     except Exception as error:
         raise WireError(f"not a trouper control message ({describe(error)})") from None
+    # msgpack reads a timestamp without asking ext_hook; pack never writes one. Its bytes
+    # are looked for first (in C), so a control message without them is not walked.
+    raw = bytes(data)
+    if any(head in raw for head in _TIMESTAMP_HEADS) and _holds_timestamp(value):
+        raise WireError(
+            "not a trouper control message (a msgpack timestamp extension (ext type -1), "
+            "which trouper never writes)"
+        )
+    return value
+
+
+def _holds_timestamp(value: object) -> bool:
+    """Whether ``value`` (as msgpack read it) holds a ``msgpack.Timestamp``, at any depth."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, msgpack.Timestamp):
+            return True
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+    return False
 
 
 # --- errors -------------------------------------------------------------------
