@@ -43,7 +43,10 @@ class Resize(Request[None]):
 
 @attrs.frozen
 class Members(Request[tuple[ActorRef[object], ...]]):
-    """Ask a pool for its members' refs, in member order (``member-1`` first)."""
+    """Ask a pool for its members' refs, in member order (``member-1`` first).
+
+    A member whose stop for good has begun has left: it is not listed.
+    """
 
 
 CONTROL: frozenset[type] = frozenset({Resize, Members})

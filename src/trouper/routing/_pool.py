@@ -337,8 +337,16 @@ class Pool(Actor):
 
     @handler
     async def members(self, message: Members) -> tuple[ActorRef[object], ...]:
-        """Reply with the members' refs, in member order."""
-        return tuple(cell.ref for cell in self.endpoint.members)
+        """Reply with the refs of the members that stay, in member order.
+
+        A member whose stop for good has begun has left (as ``Resize`` counts),
+        even before the pool has handled its ``Terminated``.
+        """
+        cells = self.endpoint.members
+        guardian = self._cell.children_guardian
+        if guardian is None or not guardian.closing:  # (a give-up: the pool restarts with all)
+            cells = tuple(cell for cell in cells if not cell.stopping_for_good)
+        return tuple(cell.ref for cell in cells)
 
     @handler
     async def member_stopped(self, message: Terminated) -> None:
