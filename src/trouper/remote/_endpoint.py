@@ -315,6 +315,8 @@ class RemoteEndpoint:
             HandlerError: its handler raised (``remote`` carries what, as text).
             UnhandledMessage: the actor has no handler for the message's type.
             UnregisteredMessageType, UnencodableMessage: the message cannot be sent.
+            MaxPayloadExceeded: it is over the server's ``max_payload`` (also
+                once queued behind a full write buffer, if the server lowers it).
             UndecodableMessage: the reply cannot be decoded here.
         """
         cluster = self._cluster

@@ -37,8 +37,8 @@ While the connection is down, batches go to the client's outage buffer; a
 batch that does not fit is lost: its tells become dead letters ("node
 unreachable"), its ask fails with ``NodeUnreachable``, and an answer's asker
 is told once the node is back (``on_lost`` gets the batch's ``answer``). So
-is a batch over the server's ``max_payload`` once a reconnect lowered it
-(its ask fails with ``MaxPayloadExceeded``), and what is still queued when
+is a batch over the server's ``max_payload`` once the server lowered it (a
+reconnect, an ``INFO``; its ask fails with ``MaxPayloadExceeded``), and what is still queued when
 the node leaves (``close``). Each says why.
 """
 
@@ -179,9 +179,9 @@ class Outbox:
         self._room = ParkingLot()
         # Senders wait here while _queued is over QUEUE_BYTES.
         self._numbered = 0
-        # Batches ever queued: the number of the last one. Numbers grow along _queue, so
-        # the batches queued up to one have all left it once its front has a higher number
-        # (whichever left first: a node's batches dropped from the middle count for nothing).
+        # Batches ever queued: the number of the last one. Numbers grow along _queue, so the
+        # batches queued up to one have all left it once its front has a higher number (the
+        # batches of a node gone, dropped from the middle, change nothing there).
 
     @property
     def empty(self) -> bool:
@@ -358,8 +358,8 @@ class Outbox:
             except ConnectionClosed:
                 self._lose(batch, _CUT_OFF)
             except MaxPayloadExceeded as error:
-                # The server's max_payload was lowered (a reconnect to another server) after
-                # the batch was queued: it can never go; its ask fails with that error.
+                # The server's max_payload was lowered (a reconnect to another server, an
+                # INFO) after the batch was queued: it can never go; its ask fails so.
                 self._lose(batch, f"it was not sent: {error} (lowered since it was queued)", error)
             except ValueError:
                 # A subject nothing can be published to (an answer's reply subject, which
