@@ -25,6 +25,10 @@ message ends the request (404 no messages, 408 request expired, 409 a
 terminal condition). The metadata of
 each message (stream, consumer, delivery count, sequences, time, pending) is
 parsed from its ``$JS.ACK`` reply subject, to which the acks are published.
+A message with no ``$JS.ACK`` reply is no delivery (a stray publish to the
+inbox): it is dropped and the first of each puller is reported as
+``AsyncError(JetStreamError)``; a ``$JS.ACK`` subject that does not parse
+ends the pull (``_delivery``).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from trio.lowlevel import ParkingLot, cancel_shielded_checkpoint, checkpoint_if_
 
 from trouper._validate import check_positive_int
 from trouper._waiting import Waiter
-from trouper.nats._client import Msg, Status, Subscription, _check_callback
+from trouper.nats._client import AsyncError, Msg, Status, Subscription, _check_callback
 from trouper.nats._errors import (
     AlreadyAcknowledged,
     ConnectionClosed,
@@ -787,6 +791,56 @@ def _still_owed(msg: Msg, asked: int) -> int:
     return asked
 
 
+def _delivery(msg: Msg, client: Client, puller: str) -> JsMsg | JetStreamError | None:
+    """The ``JsMsg`` a pull's inbox received (a message with no status), or why it is none.
+
+    The server sends each delivery with its ``$JS.ACK`` reply subject, from
+    which its metadata is read and to which its acks go. Returns:
+
+    - the ``JsMsg``;
+    - a ``JetStreamError`` for a delivery whose ``$JS.ACK`` subject cannot be
+      read (a server writing them in a form this client does not know): it
+      could be neither handed over nor acked, and every later one would be
+      the same (each delivered again until ``max_deliver``, then lost), so
+      the caller fails its pull, stream or feed with it;
+    - ``None`` for a message with no ``$JS.ACK`` reply: not a delivery (the
+      server sends none such), a stray publish to the inbox. The caller
+      drops it and reports it (``_report_stray``), so that such a publish
+      is neither mistaken for a delivery nor able to end a pull that works.
+    """
+    reply = msg.reply or ""
+    try:
+        metadata = MsgMetadata.from_reply(reply)
+    except ValueError as error:
+        if not reply.startswith("$JS.ACK."):
+            return None
+        return JetStreamError(
+            0, 0, f"a delivery of {puller} on {msg.subject!r} cannot be read: {error}"
+        )
+    return JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, client)
+
+
+def _report_stray(msg: Msg, client: Client, puller: str) -> None:
+    """Report a message that came to ``puller``'s inbox and is no delivery (see ``_delivery``).
+
+    As ``AsyncError(JetStreamError(0, 0, ...))`` on the client's ``on_event``;
+    the caller reports the first of each puller only (a stray publisher
+    would flood the events).
+    """
+    how = f"reply {msg.reply!r}" if msg.reply else "no reply subject"
+    client._report(
+        AsyncError(
+            JetStreamError(
+                0,
+                0,
+                f"a message on {msg.subject!r} with {how} came to a pull inbox of {puller}: "
+                "not a JetStream delivery (those come with a $JS.ACK reply subject), "
+                "dropped; later ones to this puller are dropped unreported",
+            )
+        )
+    )
+
+
 _FINAL_409: Final = ("consumer deleted", "consumer is push based", "exceeded maxrequest")
 """409 texts after which a pull asked again is refused again (too big a batch...)."""
 
@@ -1439,10 +1493,16 @@ class PullConsumer:
         cancel scope bounds the wait too; messages that arrive after it was
         cancelled are delivered again by the server after ``ack_wait``.
 
+        A message on the pull's inbox without a ``$JS.ACK`` reply subject is no
+        delivery (the server sends none such): it is dropped, and the first
+        is reported to the client's ``on_event`` as ``AsyncError(JetStreamError)``.
+
         Raises:
             JetStreamError: the server ended the pull with a 409 (consumer
                 deleted, too many waiting pulls...) before any message came, or
-                refused it as a bad request (400).
+                refused it as a bad request (400); or a delivery's ``$JS.ACK``
+                subject cannot be read (code 0; what came is delivered again
+                after ``ack_wait``).
         """
         await checkpoint_if_cancelled()
         check_positive_int("batch", batch)
@@ -1451,21 +1511,25 @@ class PullConsumer:
         client = self._js._client
         msgs: list[JsMsg] = []
         done: Waiter[object] = Waiter()
+        strayed = False  # whether a stray message came (and was reported)
 
         def on_message(msg: Msg | NatsError) -> None:
+            nonlocal strayed
             if isinstance(msg, NatsError):
                 done.settle(outcome.Error(msg))
                 return
             status = msg.status
             if status is None:
-                reply = msg.reply or ""
-                try:
-                    metadata = MsgMetadata.from_reply(reply)
-                except ValueError:
-                    return
-                msgs.append(JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, client))
-                if len(msgs) >= batch:
-                    done.settle(outcome.Value(None))
+                delivered = _delivery(msg, client, repr(self))
+                if isinstance(delivered, JsMsg):
+                    msgs.append(delivered)
+                    if len(msgs) >= batch:
+                        done.settle(outcome.Value(None))
+                elif delivered is not None:
+                    done.settle(outcome.Error(delivered))
+                elif not strayed:
+                    strayed = True
+                    _report_stray(msg, client, repr(self))
             elif status in (404, 408):
                 done.settle(outcome.Value(None))
             elif status in (400, 409):  # a bad request, or a refusal
@@ -1568,6 +1632,7 @@ class MessageStream:
         "_pulled_at",
         "_refusals",
         "_retry_at",
+        "_strays",
         "_sub",
         "_subject",
         "_token",
@@ -1594,6 +1659,8 @@ class MessageStream:
         self._retry_at = -math.inf
         # Whether a pull had no responder (503) and no reader has asked why yet.
         self._missing = False
+        # Whether a message that is no delivery (a stray publish) came and was reported.
+        self._strays = False
         # Messages received and not yet read (at most _batch).
         self._buffer: deque[JsMsg] = deque()
         # Readers waiting for a message.
@@ -1628,17 +1695,18 @@ class MessageStream:
             return
         status = msg.status
         if status is None:
-            reply = msg.reply or ""
-            try:
-                metadata = MsgMetadata.from_reply(reply)
-            except ValueError:
+            delivered = _delivery(msg, self._client, repr(self._consumer))
+            if not isinstance(delivered, JsMsg):
+                if delivered is not None:
+                    self._fail(delivered)
+                elif not self._strays:
+                    self._strays = True
+                    _report_stray(msg, self._client, repr(self._consumer))
                 return
             self._outstanding = max(self._outstanding - 1, 0)
             if self._refusals:
                 self._refusals = 0  # a pull was taken
-            self._buffer.append(
-                JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, self._client)
-            )
+            self._buffer.append(delivered)
             if self._lot:
                 self._lot.unpark()
         elif status in (404, 408):
@@ -1699,7 +1767,8 @@ class MessageStream:
             JetStreamError: the server refused the pulls for good: a 409 (consumer
                 deleted, a batch over its ``max_batch``...) or a bad request (400);
                 or a pull had no responder and the consumer, or its stream, is
-                not found (404, ``err_code`` 10014 or 10059).
+                not found (404, ``err_code`` 10014 or 10059); or a delivery's
+                ``$JS.ACK`` subject cannot be read (code 0).
             ConnectionClosed: the client closed.
         """
         await checkpoint_if_cancelled()
@@ -1774,6 +1843,7 @@ class PullFeed:
         "_paused",
         "_refusals",
         "_retry_at",
+        "_strays",
         "_sub",
         "_subject",
         "_token",
@@ -1817,6 +1887,8 @@ class PullFeed:
         self._paused = False
         # Whether a pull had no responder (503) and wait() has not asked why yet.
         self._missing = False
+        # Whether a message that is no delivery (a stray publish) came and was reported.
+        self._strays = False
         # What ended the feed (the consumer deleted, the client closed), or None.
         self._error: BaseException | None = None
         # The CONSUMER.MSG.NEXT subject.
@@ -1859,10 +1931,13 @@ class PullFeed:
     def _on_message(self, msg: Msg) -> None:
         status = msg.status
         if status is None:
-            reply = msg.reply or ""
-            try:
-                metadata = MsgMetadata.from_reply(reply)
-            except ValueError:
+            delivered = _delivery(msg, self._client, repr(self._consumer))
+            if not isinstance(delivered, JsMsg):
+                if delivered is not None:
+                    self._fail(delivered)
+                elif not self._strays:
+                    self._strays = True
+                    _report_stray(msg, self._client, repr(self._consumer))
                 return
             self._last_heard = trio.current_time()
             if self._refusals:
@@ -1871,7 +1946,7 @@ class PullFeed:
                 self.requested -= 1
                 if not self.requested:
                     self._kicked.set()  # every message asked for came: the owner may pull again
-            self._callback(JsMsg(msg.subject, reply, msg.data, msg.headers, metadata, self._client))
+            self._callback(delivered)
             return
         self._last_heard = trio.current_time()
         if status == 100:
@@ -1945,7 +2020,8 @@ class PullFeed:
             JetStreamError: the server refused the pulls for good: a 409 (consumer
                 deleted, a batch over its ``max_batch``...) or a bad request (400);
                 or a pull had no responder and the consumer, or its stream, is
-                not found (404, ``err_code`` 10014 or 10059).
+                not found (404, ``err_code`` 10014 or 10059); or a delivery's
+                ``$JS.ACK`` subject cannot be read (code 0).
             ConnectionClosed: the client closed.
         """
         while True:
