@@ -939,6 +939,21 @@ def _check_last_seq(value: int) -> int:
     return value
 
 
+def _check_expected_stream(name: str) -> str:
+    """Return ``name`` if it can be an ``expected_stream``: a stream name.
+
+    The server ignores an empty ``Nats-Expected-Stream`` (the publish is
+    stored whatever stream takes it), and no stream's name holds a ``.``,
+    a space, ``*`` or ``>``, so such an expectation would fail every time.
+    """
+    if not isinstance(name, str) or not name or any(c in name for c in ". *>\t\r\n"):
+        raise ValueError(
+            "expected_stream must be a stream name (non-empty, without '.', '*', '>' or "
+            f"spaces), got {name!r}"
+        )
+    return name
+
+
 def _given_twice(argument: str, header: str) -> ValueError:
     return ValueError(
         f"{argument}= sets the {header} header, which headers already holds: give it one way only"
@@ -960,7 +975,8 @@ def _publish_headers(
     if msg_id is not None:
         extra.append(("msg_id", "Nats-Msg-Id", _check_msg_id(msg_id)))
     if expected_stream is not None:
-        extra.append(("expected_stream", "Nats-Expected-Stream", expected_stream))
+        stream = _check_expected_stream(expected_stream)
+        extra.append(("expected_stream", "Nats-Expected-Stream", stream))
     if expected_last_seq is not None:
         last = str(_check_last_seq(expected_last_seq))
         extra.append(("expected_last_seq", "Nats-Expected-Last-Sequence", last))
@@ -1133,15 +1149,17 @@ class JetStream:
         It must not be empty (the server would ignore it: pass ``None`` for no
         id). ``expected_stream`` and ``expected_last_seq`` (an int >= 0; 0:
         the stream holds nothing yet) set ``Nats-Expected-Stream`` and
-        ``Nats-Expected-Last-Sequence``. Each of these headers may also come in
-        ``headers``, but not both ways at once.
+        ``Nats-Expected-Last-Sequence``. ``expected_stream`` must be a stream
+        name (the server ignores an empty one). Each of these headers may also
+        come in ``headers``, but not both ways at once.
 
         Raises:
             NoResponders: no stream takes ``subject``.
             JetStreamError: the stream refused it (an expectation failed, it is full...).
             PermissionsViolation: the server refused the publish (nothing was stored).
-            ValueError: an empty ``msg_id``, a bad ``expected_last_seq``, or a
-                header given both in ``headers`` and by its argument (nothing was sent).
+            ValueError: an empty ``msg_id``, an ``expected_stream`` that is no
+                stream name, a bad ``expected_last_seq``, or a header given both in
+                ``headers`` and by its argument (nothing was sent).
         """
         headers = _publish_headers(headers, msg_id, expected_stream, expected_last_seq)
         reply = await self._client.request(subject, payload, headers=headers)
