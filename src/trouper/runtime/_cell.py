@@ -745,7 +745,14 @@ class Cell:
                 raise ActorStopped(self.address)
             if watched and instruments.message_delivered:
                 instruments.delivered(self, message)
-            return await envelope.wait()
+            try:
+                return await envelope.wait()
+            except trio.Cancelled:
+                # Withdrawn: unless its handler has begun, it must not hold a place in
+                # the mailbox (a tell's) until the actor gets to it and skips it.
+                if type(mailbox) is MemoryMailbox and self.current is not envelope:
+                    mailbox.ask_withdrawn()
+                raise
         finally:
             if asker is not None:
                 asker.asking = None

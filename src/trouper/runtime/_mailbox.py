@@ -201,7 +201,7 @@ class Mailbox(Protocol):
 class MemoryMailbox:
     """A bounded FIFO of messages in memory, consumed by one cell (or a pool's cells)."""
 
-    __slots__ = ("capacity", "closed", "consumers", "items", "producers", "size")
+    __slots__ = ("capacity", "closed", "consumers", "items", "producers", "size", "withdrawn")
 
     settles: ClassVar[bool] = False
     durable: ClassVar[bool] = False
@@ -222,6 +222,9 @@ class MemoryMailbox:
         self.producers: dict[Task, object] | None = None
         # Parked senders and their messages, oldest first; None or empty when none (read
         # by the consumer when it empties the deque: a plain attribute, not a property).
+        self.withdrawn = 0
+        # Asks withdrawn (their askers cancelled) since the last sweep, some perhaps still
+        # in ``items``: nonzero, a put that finds no room sweeps them out first.
 
     def __len__(self) -> int:
         return len(self.items)
@@ -232,6 +235,8 @@ class MemoryMailbox:
     @property
     def full(self) -> bool:
         """Whether ``put_nowait`` would refuse a message now: senders waiting for room go first."""
+        if self.withdrawn and len(self.items) >= self.size:
+            self._sweep_withdrawn()
         producers = self.producers
         return len(self.items) + (len(producers) if producers else 0) >= self.size
 
@@ -302,8 +307,38 @@ class MemoryMailbox:
         if self.items and self.consumers:
             self.wake_one()
 
+    def ask_withdrawn(self) -> None:
+        """An ask put here was withdrawn (its asker was cancelled): give its room back.
+
+        The ask, if still queued, is skipped when met; until then it would hold
+        a place a tell could take, and show in the mailbox's depth. Withdrawn
+        asks are swept out of ``items`` once they may be half of it, and
+        whenever a put finds no room: each sweep reads the deque once, so a
+        burst of withdrawals costs time in proportion to it, not its square,
+        and no put pays for any of it while there is room.
+        """
+        self.withdrawn += 1
+        if self.withdrawn * 2 >= len(self.items):
+            self._sweep_withdrawn()
+
+    def _sweep_withdrawn(self) -> None:
+        self.withdrawn = 0
+        items = self.items
+        kept = [item for item in items if type(item) is not Ask or not item.abandoned]
+        if len(kept) < len(items):
+            # In place: the consumer's serving loop holds this very deque.
+            items.clear()
+            items.extend(kept)
+
     def _room_after_waiting(self) -> bool:
-        """Room while senders wait: let them in first; whether room is left for one more."""
+        """Room while senders wait: let them in first; whether room is left for one more.
+
+        Withdrawn asks still queued are swept out first (``ask_withdrawn``).
+        """
+        if self.withdrawn:
+            self._sweep_withdrawn()
+            if not self.producers:
+                return len(self.items) < self.capacity
         if not self.producers or len(self.items) >= self.size:
             return False  # full, or closed (closing let every waiting sender go)
         self._let_in()
