@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import random
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -51,6 +51,7 @@ from trouper.testing._simulation import (
     SPIN_STEPS,
     WALL_CLOCK_EPOCH,
     Simulation,
+    _call_system,
     _check_check,
     _check_runtime_options,
     _check_system,
@@ -58,6 +59,7 @@ from trouper.testing._simulation import (
     _name,
     _problem_of,
     _quiet,
+    _raise_if_misused,
     _replay_options,
     _seeded,
 )
@@ -73,7 +75,8 @@ __all__ = [
 
 T = TypeVar("T")
 DurableSystem = Callable[["DurableSimulation"], Awaitable[T]]
-CrashPlan = Sequence[float] | Callable[[random.Random], Sequence[float]]
+CrashPlan = Iterable[float] | Callable[[random.Random], Iterable[float]]
+"""Crash instants (virtual seconds from the start), or a function of a seeded source giving them."""
 
 
 class DurableSimulation(Simulation):
@@ -260,6 +263,7 @@ async def _run(
         if incarnation:
             sim.record(TraceKind.FAULT, MAIN, f"restart: incarnation {incarnation}")
         crashed, value, error = await _incarnation(sim, system, crash_at, options)
+        _raise_if_misused(error)
         if not crashed:
             break
         assert crash_at is not None
@@ -306,7 +310,7 @@ async def _incarnation(
                 nursery.start_soon(crash, killed, crash_at)
             try:
                 with trio.CancelScope() as sim._body:
-                    value = await system(sim)
+                    value = await _call_system(system, sim)
             except Exception as failure:  # the system's own, not in a nursery's group
                 error = failure
             finally:
@@ -384,7 +388,8 @@ def explore_durable(
 
     A run breaks when it ends with an error, or ``check(result)`` raises
     ``AssertionError`` or returns ``False``. With ``crashes`` a function,
-    each seed draws its own crash instants. Anything else ``check`` raises
+    each seed draws its own crash instants; otherwise every seed has the
+    instants given (read once, so an iterator serves every seed). Anything else ``check`` raises
     goes up as it is, with a note naming the seed and the line that replays it.
     The replay line writes out the seed's crash instants, all of them (those
     after the run's end too: they are part of the run as planned).
@@ -399,6 +404,10 @@ def explore_durable(
     _check_check(check)
     _check_runtime_options(runtime_options, _RESERVED)
     options = _replay_options(max_time, spin_steps, runtime_options)
+    if not callable(crashes):
+        # Read once, and checked before any run: an iterator would give its instants
+        # to the first seed only, and explore the others without a crash.
+        crashes = _instants(crashes, 0)
     runs = 0
     for seed in _iter_seeds(seeds):
         runs += 1

@@ -110,6 +110,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+S = TypeVar("S", bound="Simulation")
 System = Callable[["Simulation"], Awaitable[T]]
 
 DEFAULT_MAX_TIME = 3600.0
@@ -800,9 +801,12 @@ class _Faults(Instrument):
         sender, path = sim.sender(), actor.address.path
         sim.record(TraceKind.SEND, sender, f"{kind.value} {message!r} -> {path}")
         route = sim.faults.route(sender, path, sim._fault_rng)
+        if kind is SendKind.TELL and not (route.drop or route.delay) and _may_wait_for_room(actor):
+            # Queued now (twice, if doubled), it waits for room as any tell does: a
+            # deadlock report names it. Its end is ``message_delivered``, or (a doubled
+            # tell, whose copies call no hook) the return of the send's frame.
+            sim._room_waits[current_task()] = sim.wait_begins(f"room in the mailbox of {path}")
         if not (route.drop or route.delay or route.duplicate):
-            if kind is SendKind.TELL and _may_wait_for_room(actor):
-                sim._room_waits[current_task()] = sim.wait_begins(f"room in the mailbox of {path}")
             return None
         # Every fault reads "<fault> [ask ]<message> -> <receiver>", a tell's and an ask's alike.
         sent = f"{'ask ' if kind is SendKind.ASK else ''}{message!r} -> {path}"
@@ -1029,10 +1033,41 @@ async def _run_system(
     error: BaseException | None = None
     try:
         async with simulation._running(options) as sim:
-            value = await system(sim)
+            value = await _call_system(system, sim)
     except Exception as failure:
         error = failure
+    _raise_if_misused(error)
     return SimulationResult(simulation.seed, simulation.faults, simulation.trace, value, error)
+
+
+class _NotAwaitable(TypeError):
+    """The system returned nothing to await: it is a plain function (the caller's mistake)."""
+
+
+async def _call_system(system: Callable[[S], Awaitable[T]], sim: S) -> T:
+    """``await system(sim)``; a call that returns no awaitable raises ``_NotAwaitable``.
+
+    A plain function cannot be told from a callable that returns an awaitable
+    before it is called, so it is refused at its first call, and raised by
+    ``_raise_if_misused`` once the run has ended rather than taken for the run's error.
+    """
+    called: object = system(sim)
+    if not inspect.isawaitable(called):
+        raise _NotAwaitable(
+            f"system must be an async function taking the simulation: {_name(system)}(sim) "
+            f"returned {called!r}, not an awaitable"
+        )
+    return await called  # type: ignore[no-any-return]
+
+
+def _raise_if_misused(error: BaseException | None) -> None:
+    """Raise the ``TypeError`` of a system that was no async function; else nothing.
+
+    Raises:
+        TypeError: ``error`` is a ``_NotAwaitable``.
+    """
+    if isinstance(error, _NotAwaitable):
+        raise TypeError(*error.args) from None
 
 
 @asynccontextmanager
