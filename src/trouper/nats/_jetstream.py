@@ -678,12 +678,39 @@ def _unmodelled(info: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
 # --- the API ---------------------------------------------------------------------
 
 
+def _is_name(name: object) -> bool:
+    """Whether ``name`` can name a stream or a consumer (and be one token of a subject)."""
+    return isinstance(name, str) and bool(name) and not any(c in name for c in ". *>\t\r\n")
+
+
 def _check_name(what: str, name: str) -> str:
-    if not isinstance(name, str) or not name or any(c in name for c in ". *>\t\r\n"):
+    if not _is_name(name):
         raise ValueError(
             f"a {what} name must be non-empty without '.', '*', '>' or spaces, got {name!r}"
         )
     return name
+
+
+def _consumer_name(config: ConsumerConfig) -> str | None:
+    """The name ``config`` gives its consumer (``None``: the server makes one up).
+
+    Raises:
+        ValueError: ``durable_name`` or ``name`` is set to no valid name, or
+            both are set and differ.
+    """
+    durable, name = config.durable_name, config.name
+    for what, value in (("durable_name", durable), ("name", name)):
+        if value is not None and not _is_name(value):
+            raise ValueError(
+                f"ConsumerConfig.{what} must be a consumer name (non-empty, without '.', "
+                f"'*', '>' or spaces) or None, got {value!r}"
+            )
+    if durable is not None and name is not None and durable != name:
+        raise ValueError(
+            f"ConsumerConfig has durable_name {durable!r} and name {name!r}: a consumer has "
+            "one name (set one of them, or both the same)"
+        )
+    return durable if durable is not None else name
 
 
 def _decode(msg: Msg) -> dict[str, Any]:
@@ -1090,13 +1117,19 @@ class JetStream:
         trouper cannot show (as ``update_stream``). Two requests then, not
         atomic: a change made by someone else in between to an unmodelled
         setting is undone.
+
+        Raises:
+            ValueError: ``stream``, ``config.durable_name`` or ``config.name`` is
+                not a valid name, or the last two are both set and differ (the
+                server would take the durable name and drop the other
+                unsaid); nothing is sent.
         """
         _check_name("stream", stream)
-        name = config.durable_name or config.name
+        name = _consumer_name(config)
         subject = f"CONSUMER.CREATE.{stream}"
         wanted = converter.unstructure(config)
-        if name:
-            subject += f".{_check_name('consumer', name)}"
+        if name is not None:
+            subject += f".{name}"
             wanted = {**await self._unmodelled_consumer_settings(stream, name, wanted), **wanted}
         body = await self._api(subject, {"stream_name": stream, "config": wanted})
         return _structured(body, ConsumerInfo, "a consumer info")
@@ -1347,14 +1380,24 @@ class JetStream:
         """A pull consumer named ``durable`` on ``stream``, created if needed.
 
         With ``config``, the consumer is created (or updated) with it and the
-        name ``durable``; without, an existing consumer is bound, or one with
-        the default configuration is made.
+        name ``durable`` (its ``durable_name`` and ``name`` are left unset, or
+        set to ``durable``); without, an existing consumer is bound, or one
+        with the default configuration is made.
 
         Raises:
-            ValueError: ``stream`` or ``durable`` is not a valid name (nothing is made).
+            ValueError: ``stream`` or ``durable`` is not a valid name, or
+                ``config`` names its consumer otherwise (nothing is made).
         """
         _check_name("stream", stream)
         _check_name("consumer", durable)
+        if config is not None:
+            named = _consumer_name(config)
+            if named is not None and named != durable:
+                raise ValueError(
+                    f"pull_subscribe's durable {durable!r} names the consumer, but its config "
+                    f"names it {named!r} (leave the config's durable_name and name unset, "
+                    "or the same)"
+                )
         if config is None:
             try:
                 await self.consumer_info(stream, durable)
