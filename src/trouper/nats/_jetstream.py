@@ -1549,7 +1549,10 @@ class PullConsumer:
         Waits until ``batch`` messages came or ``expires`` seconds passed on the
         server (status 408), and returns what came, possibly nothing. With
         ``no_wait``, returns at once with what is available (status 404 when
-        nothing is). If the server's end of the pull is lost (the connection
+        nothing is), except while the consumer has ``max_ack_pending``
+        messages unacknowledged and more waiting: the server then holds the
+        pull for an ack to free room, never ending it, and this returns what
+        came 2 s later. If the server's end of the pull is lost (the connection
         dropped), it returns what came 2 s after ``expires``. The caller's
         cancel scope bounds the wait too; messages that arrive after it was
         cancelled are delivered again by the server after ``ack_wait``.
