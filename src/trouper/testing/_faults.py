@@ -39,6 +39,16 @@ class InjectedCrash(Exception):
     """The error a ``Crash`` rule raises inside an actor, as if its handler had."""
 
 
+def literal(value: object) -> str:
+    """``repr(value)``, but an infinite float as ``math.inf``: a replay line must run as printed.
+
+    (``repr(math.inf)`` is ``inf``, which Python reads as an unknown name.)
+    """
+    if isinstance(value, float) and math.isinf(value):
+        return "math.inf" if value > 0 else "-math.inf"
+    return repr(value)
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -251,7 +261,7 @@ class Pause:
     """Which actors (a path pattern)."""
     at: float = attrs.field(validator=_start)
     """When the pause starts (finite, >= 0)."""
-    duration: float = attrs.field(validator=_length)
+    duration: float = attrs.field(validator=_length, repr=literal)
     """How long it lasts (> 0; ``math.inf``: the actor never handles again)."""
 
 

@@ -212,7 +212,10 @@ class TestProbe(ActorRef[object]):
             ValueError: a probe of this runtime has that name already, or the name
                 is not one path segment, as an actor's name (a non-empty string without
                 ``/``, whitespace, ``*`` or ``>``, and not only dots).
+            TypeError: ``runtime`` is not a ``Runtime``.
         """
+        if not isinstance(runtime, Runtime):
+            raise TypeError(f"TestProbe needs the Runtime it belongs to, got {runtime!r}")
         if name is not None:
             check_name(name, "a probe name")
         taken = _names.setdefault(runtime, set())
@@ -416,7 +419,10 @@ class TestProbe(ActorRef[object]):
             AssertionError: it did not stop within ``within`` seconds, or another
                 message came first (as with ``expect``).
             ValueError: ``within`` is not a number of seconds >= 0.
+            TypeError: ``ref`` is not an ``ActorRef``, or one that cannot be watched.
         """
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"expect_terminated watches an ActorRef, got {ref!r}")
         check_seconds("within", within)  # before watching
         watch = getattr(ref.endpoint, "watch", None)
         if watch is None:

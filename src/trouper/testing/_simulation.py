@@ -95,7 +95,7 @@ from trouper.runtime.lowlevel import (
     current_cell,
     running,
 )
-from trouper.testing._faults import MAIN, FaultPlan, InjectedCrash
+from trouper.testing._faults import MAIN, FaultPlan, InjectedCrash, literal
 from trouper.testing._trace import Trace, TraceEvent, TraceKind
 
 __all__ = [
@@ -1221,7 +1221,7 @@ def _replay_options(
     if spin_steps != SPIN_STEPS:
         options["spin_steps"] = spin_steps
     options.update(runtime_options)
-    return "".join(f", {key}={value!r}" for key, value in options.items())
+    return "".join(f", {key}={literal(value)}" for key, value in options.items())
 
 
 class _Ended(Protocol):

@@ -108,7 +108,20 @@ class Trace(Sequence[TraceEvent]):
         actor: str | None = None,
         contains: str | None = None,
     ) -> Trace:
-        """The events of the given kind(s), of ``actor`` (a path), whose detail contains a text."""
+        """The events of the given kind(s), of ``actor`` (a path), whose detail contains a text.
+
+        Raises:
+            ValueError: a kind is not a ``TraceKind``.
+            TypeError: ``actor`` or ``contains`` is not a str (a ref for its path would
+                match nothing).
+        """
+        if actor is not None and not isinstance(actor, str):
+            raise TypeError(
+                "actor must be an actor's path, a str such as '/bank/bob' (a ref's is "
+                f"ref.address.path), got {actor!r}"
+            )
+        if contains is not None and not isinstance(contains, str):
+            raise TypeError(f"contains must be a str, got {contains!r}")
         kinds = (kind,) if isinstance(kind, str) else kind
         if kinds is not None:
             unknown = [k for k in kinds if k not in KINDS]
@@ -144,7 +157,15 @@ class Trace(Sequence[TraceEvent]):
         return self.render()
 
     def first_difference(self, other: Trace) -> int | None:
-        """The index of the first event that differs from ``other``'s, or ``None`` if equal."""
+        """The index of the first event that differs from ``other``'s, or ``None`` if equal.
+
+        Raises:
+            TypeError: ``other`` is not a ``Trace``.
+        """
+        if not isinstance(other, Trace):
+            raise TypeError(
+                f"first_difference compares with a Trace (Trace(events)), got {other!r}"
+            )
         for index, (mine, theirs) in enumerate(zip(self._events, other._events, strict=False)):
             if mine != theirs:
                 return index
