@@ -113,7 +113,16 @@ _DURATION: Final = "nats_duration"
 """Field metadata key: the field is seconds in Python and nanoseconds on the wire."""
 
 
-def _strings(values: Iterable[str]) -> tuple[str, ...]:
+def _subjects(values: Iterable[str]) -> tuple[str, ...]:
+    """``StreamConfig.subjects`` as a tuple; one string is refused, not split into characters.
+
+    (``tuple("ab")`` is ``("a", "b")``: a stream on those two subjects.)
+    """
+    if isinstance(values, str | bytes):
+        raise TypeError(
+            f"subjects must be a sequence of subjects, got the string {values!r} "
+            f"(write subjects=[{values!r}])"
+        )
     return tuple(values)
 
 
@@ -197,8 +206,8 @@ class StreamConfig:
 
     name: str
     """The stream's name (no dots, spaces, ``*`` or ``>``)."""
-    subjects: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    """The subjects (patterns allowed) whose messages it stores."""
+    subjects: tuple[str, ...] = attrs.field(default=(), converter=_subjects)
+    """The subjects (patterns allowed) whose messages it stores (a list: one string is refused)."""
     description: str | None = None
     """Free text."""
     retention: RetentionPolicy = RetentionPolicy.LIMITS
