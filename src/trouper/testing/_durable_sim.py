@@ -42,7 +42,6 @@ import attrs
 import trio
 import trio.testing
 
-from trouper._text import describe
 from trouper.durable import DeadLetterRecord, MailboxStatistics, SqliteStore, set_wall_clock
 from trouper.runtime import Runtime
 from trouper.testing._faults import MAIN, FaultPlan
@@ -55,6 +54,7 @@ from trouper.testing._simulation import (
     _check_check,
     _check_runtime_options,
     _check_system,
+    _describe_problem,
     _iter_seeds,
     _name,
     _problem_of,
@@ -364,7 +364,7 @@ class DurableExploration:
             [
                 f"explored {self.runs} seeds: seed {self.failure.seed} breaks the check "
                 f"(crashes at {list(self.failure.crashes)})",
-                f"problem: {describe(self.problem) if self.problem else '?'}",
+                f"problem: {_describe_problem(self.problem)}",
                 f"replay:  {self.replay}",
                 "trace (last 40 events):",
                 self.failure.trace.render(limit=40),

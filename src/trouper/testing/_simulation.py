@@ -1134,12 +1134,31 @@ class Exploration:
         return "\n".join(
             [
                 f"explored {self.runs} seeds: seed {self.failure.seed} breaks the check",
-                f"problem: {describe(self.problem) if self.problem else '?'}",
+                f"problem: {_describe_problem(self.problem)}",
                 f"replay:  {self.replay}",
                 "trace (last 40 events):",
                 self.failure.trace.render(limit=40),
             ]
         )
+
+
+def _describe_problem(problem: BaseException | None) -> str:
+    """Why a run broke, for a report: ``TypeName('message')``, or its lines if it has several.
+
+    A deadlock's waits, or an assertion that pytest rewrote, read line by line:
+    the repr of a many-line message would show them as ``\\n`` escapes on one line.
+    """
+    if problem is None:
+        return "?"
+    text = describe(problem)
+    try:
+        lines = str(problem).splitlines()
+    except Exception:  # a broken __str__: ``describe`` says so
+        return text
+    if len(lines) < 2:
+        return text
+    first = f"{type(problem).__name__}: {lines[0]}"
+    return "\n".join([first, *(f"  {line}" for line in lines[1:])])
 
 
 def explore(
