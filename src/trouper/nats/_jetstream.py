@@ -618,15 +618,6 @@ def _delay_nanos(delay: float) -> int:
     return int(nanos)
 
 
-def _check_expires(expires: float) -> None:
-    """Refuse a pull's ``expires`` the server cannot hold (it would answer ``400 Bad Request``)."""
-    if not 0 < expires <= _MAX_NANOS // _NANOS:
-        raise ValueError(
-            f"expires must be seconds > 0 and at most {_MAX_NANOS // _NANOS} "
-            f"(the server's int64 nanoseconds), got {expires!r}"
-        )
-
-
 def _nanos(value: float) -> int:
     nanos = round(value * _NANOS) if not math.isinf(value) and not math.isnan(value) else None
     if nanos is None or abs(nanos) > _MAX_NANOS:
@@ -1588,7 +1579,8 @@ class PullConsumer:
         """
         await checkpoint_if_cancelled()
         check_positive_int("batch", batch)
-        _check_expires(expires)
+        if not expires > 0 or math.isinf(expires):
+            raise ValueError(f"expires must be seconds > 0, got {expires!r}")
         client = self._js._client
         msgs: list[JsMsg] = []
         done: Waiter[object] = Waiter()
@@ -1684,7 +1676,8 @@ class PullConsumer:
         are delivered again after ``ack_wait``.
         """
         check_positive_int("batch", batch)
-        _check_expires(expires)
+        if not expires > 0 or math.isinf(expires):
+            raise ValueError(f"expires must be seconds > 0, got {expires!r}")
         stream = MessageStream(self, batch, expires)
         try:
             yield stream
@@ -1937,7 +1930,8 @@ class PullFeed:
         expires: float,
         heartbeat: float,
     ) -> None:
-        _check_expires(expires)
+        if not expires > 0 or math.isinf(expires):
+            raise ValueError(f"expires must be seconds > 0, got {expires!r}")
         if not 0 < heartbeat <= expires / 2:
             raise ValueError(f"heartbeat must be seconds in (0, expires/2], got {heartbeat!r}")
         _check_callback("callback", callback)
