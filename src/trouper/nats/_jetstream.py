@@ -497,9 +497,13 @@ class JsMsg:
         The message counts as settled only once the server confirmed it;
         while the request waits, another ack of it is refused. If it raises
         (``OutboundBufferFull``: no ack was sent; the caller's deadline, or
-        ``ConnectionLost``: the server may or may not have applied it), the
-        message is left unsettled: settle it again (an ack applied twice is
-        harmless; a nak or term after an applied ack does nothing).
+        ``ConnectionLost``: the server may or may not have applied it;
+        ``NoResponders``: nothing takes the ack, as when the consumer was
+        deleted, or its ``ack_policy`` is ``NONE``), the message is left
+        unsettled: settle it again (an ack applied twice is harmless; a nak
+        or term after an applied ack does nothing).
+
+        There is no deadline of its own: the caller's cancel scope is it.
         """
         await checkpoint_if_cancelled()
         if self._state.settled:
