@@ -57,6 +57,7 @@ from trouper.testing._simulation import (
     _describe_problem,
     _iter_seeds,
     _name,
+    _noted,
     _problem_of,
     _quiet,
     _raise_if_misused,
@@ -412,21 +413,24 @@ def explore_durable(
     for seed in _iter_seeds(seeds):
         runs += 1
         instants = _instants(crashes, seed)
-        result = run_durable_simulation(
-            system,
-            seed=seed,
-            crashes=instants,
-            faults=faults,
-            path=None,
-            log=log,
-            max_time=max_time,
-            spin_steps=spin_steps,
-            **runtime_options,
-        )
+        plan = FaultPlan() if faults is None else faults
         replay = (
             f"run_durable_simulation({_name(system)}, seed={seed}, crashes={instants!r}, "
-            f"faults={result.faults!r}{options})"
+            f"faults={plan!r}{options})"
         )
+        where = f"seed {seed} (crashes at {sorted(instants)})"
+        with _noted(f"raised by the system in {where}; replay: {replay}"):
+            result = run_durable_simulation(
+                system,
+                seed=seed,
+                crashes=instants,
+                faults=faults,
+                path=None,
+                log=log,
+                max_time=max_time,
+                spin_steps=spin_steps,
+                **runtime_options,
+            )
         problem = _problem_of(
             result,
             check,

@@ -715,7 +715,7 @@ class Simulation:
         runtime.instruments.add(_Faults(self))
         runtime.events.listen(self._on_event, kinds=[EventKind.GAVE_UP])
         failure: Exception | None = None
-        with self._bounded() as outer:
+        with self._bounded() as outer, _unwrapped():
             async with trio.open_nursery() as watching:
                 try:
                     async with running(runtime):
@@ -746,6 +746,27 @@ class Simulation:
             raise block_error
         if self._stopped is not None:
             raise self._stopped
+
+
+@contextmanager
+def _unwrapped() -> Iterator[None]:
+    """Raise the one exception of a group the block's nursery made, as it is.
+
+    What is no ``Exception`` (``pytest.fail``, ``pytest.skip``, ``SystemExit``,
+    ``KeyboardInterrupt``, a cancellation) passes through the watchdog's nursery,
+    which would put it in a group of one: ``running`` (``open_runtime``) unwraps
+    it, and so does the simulation, so that ``pytest.raises`` and pytest see it.
+    A group of several goes up as it is.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if isinstance(error, BaseExceptionGroup):
+            raise
+        raise error from None
 
 
 def _simulation_of(runtime: Runtime) -> Simulation | None:
@@ -1206,16 +1227,18 @@ def explore(
     runs = 0
     for seed in _iter_seeds(seeds):
         runs += 1
-        result = run_simulation(
-            system,
-            seed=seed,
-            faults=faults,
-            log=log,
-            max_time=max_time,
-            spin_steps=spin_steps,
-            **runtime_options,
-        )
-        replay = f"run_simulation({_name(system)}, seed={seed}, faults={result.faults!r}{options})"
+        plan = FaultPlan() if faults is None else faults
+        replay = f"run_simulation({_name(system)}, seed={seed}, faults={plan!r}{options})"
+        with _noted(f"raised by the system in seed {seed}; replay: {replay}"):
+            result = run_simulation(
+                system,
+                seed=seed,
+                faults=faults,
+                log=log,
+                max_time=max_time,
+                spin_steps=spin_steps,
+                **runtime_options,
+            )
         problem = _problem_of(
             result, check, note=f"raised by the check of seed {seed}; replay: {replay}"
         )
@@ -1224,6 +1247,23 @@ def explore(
     if not runs:
         raise ValueError("seeds gave no seed: explore ran nothing")
     return Exploration(runs, None, None, None)
+
+
+@contextmanager
+def _noted(note: str) -> Iterator[None]:
+    """Add ``note`` (which seed, how to replay it) to what is no ``Exception`` the block raises.
+
+    An ``Exception`` of the system is its run's result, reported with the seed; a
+    ``BaseException`` (``pytest.fail``, ``SystemExit``) ends the exploration as it
+    is, and the note says where it came from.
+    """
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException as error:
+        error.add_note(note)
+        raise
 
 
 def _replay_options(
