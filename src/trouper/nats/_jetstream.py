@@ -1666,7 +1666,7 @@ class PullConsumer:
         stream asks the server for ``batch`` messages at a time and asks for more
         once half of them came, so at most ``batch`` wait in memory; each pull
         lasts ``expires`` seconds on the server and is renewed when it ends (or,
-        if its end went unheard, ``expires`` seconds later). A pull made before
+        if its end went unheard, 2 s after ``expires``). A pull made before
         the connection drops is renewed at once (on a new inbox, so the old one
         cannot deliver too); one made during the outage goes out on the next
         connection, however long the outage (with the outage buffer full, it
@@ -1858,11 +1858,17 @@ class MessageStream:
             client = self._client
             # While reconnecting, no pull ends: those buffered go out after.
             live = client._status is not Status.RECONNECTING
-            if live and trio.current_time() - self._pulled_at >= self._expires:
+            # The server's 408 comes after the pull's expiry on its own clock, which
+            # starts after ours: waited for only until our expiry, it would come after
+            # a renewal, take its count off the new pull, and the stream would pull
+            # again (twice the batch asked for). Unheard for a grace more, it is lost.
+            lost_at = self._pulled_at + self._expires + _PULL_GRACE
+            if live and trio.current_time() >= lost_at:
                 self._outstanding = 0  # the pull's end went unheard: renew it
             if self._outstanding * 2 <= self._batch:
                 self._pull()
-            deadline = self._pulled_at + self._expires if live else math.inf
+                lost_at = self._pulled_at + self._expires + _PULL_GRACE
+            deadline = lost_at if live else math.inf
             if not self._outstanding and live:
                 deadline = max(self._retry_at, trio.current_time())  # a refusal's pause
             with trio.move_on_at(deadline):
