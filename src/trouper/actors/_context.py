@@ -264,7 +264,9 @@ class Context(abc.ABC):
 
         Raises:
             DuplicateChild: a child with this id exists.
-            StartFailed: the child could not start (nothing of it keeps running).
+            StartFailed: the child could not start (nothing of it keeps running,
+                and it is not listed: its id is free for another try, as after
+                OTP's ``start_child`` returned ``{error, Reason}``).
         """
 
     @abc.abstractmethod

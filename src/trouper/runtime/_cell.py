@@ -1385,6 +1385,9 @@ class Cell:
     async def wait_first_start(self) -> None:
         """Wait until the first ``on_start`` has run (``spawn`` calls this).
 
+        Cancelled, it cancels the actor's start and returns (raising
+        ``trio.Cancelled``) once the actor has stopped for good.
+
         Raises:
             StartFailed: the first ``on_start`` raised; nothing of the actor runs.
             RuntimeClosed: the runtime's close stopped the actor first.
@@ -1404,7 +1407,16 @@ class Cell:
                 # stopped now, as when the end comes during the wait, so that the
                 # child's own shutdown bounds the start the end would wait for.
                 owner._stop_starting_child()
-            await wait_task_rescheduled(abort)
+            try:
+                await wait_task_rescheduled(abort)
+            except trio.Cancelled:
+                # The spawn is cancelled, and the actor with it (``abort``): it leaves
+                # once that is over, as a nursery's exit waits for its cancelled tasks,
+                # so that the actor's name and id are free when ``spawn`` raises (a
+                # retry must not find them taken, or not, as the scheduler had it).
+                with trio.CancelScope(shield=True):
+                    await self.wait_until(_is_stopped)
+                raise
 
     def _release_spawner(self, result: outcome.Outcome[None]) -> None:
         spawner, self._spawner = self._spawner, None

@@ -927,7 +927,18 @@ async def spawn_cell(
         # Nothing to wait for: the actor is started as spawn returns.
         await runtime.quick_checkpoint()
     else:
-        await cell.wait_first_start()
+        try:
+            await cell.wait_first_start()
+        except BaseException:
+            # Never started (it failed, was stopped or cancelled: it has stopped for
+            # good), so never the guardian's child: a spec child stays listed once
+            # stopped, but one whose start failed is not added (OTP's start_child
+            # returns {error, _} and keeps no spec), or a retry with its id would be
+            # refused as a duplicate of a child that never ran.
+            if cell.phase is Phase.STOPPED:
+                guardian.remove(cell)
+                guardian.supervision.forget(child_id)
+            raise
     return cell
 
 
