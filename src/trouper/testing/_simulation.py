@@ -351,7 +351,8 @@ class _Steps(trio.abc.Instrument):
     clock is read; ``sim.spin_steps`` steps at one instant end the run
     (``Simulation._spun``). Counts are a function of the seed, so the run ends
     at the same step each time. It also sees each task end, which ends the wait
-    of a tell or delayed ask the task gave up (no hook reports that).
+    of a tell or delayed ask the task gave up (no hook reports that), and each
+    task an actor's task starts, which notes the actor's task for ``sender``.
     """
 
     def __init__(self, sim: Simulation) -> None:
@@ -385,6 +386,16 @@ class _Steps(trio.abc.Instrument):
         elif self.count - self.since >= self.limit:
             self.since = self.count  # if it spins on, the next bound counts from here
             self.sim._spun()
+
+    def task_spawned(self, task: Task) -> None:
+        # An actor's task that starts one notes itself, so that the task it starts sends as
+        # the actor: in ``on_start`` no message has noted it yet (``Simulation._note_task``).
+        try:
+            cell = current_cell()
+        except RuntimeError:  # spawned from outside any task (a system task, at start-up)
+            return
+        if cell is not None:
+            self.sim._note_task(cell)
 
     def task_exited(self, task: Task) -> None:
         self.sim._task_ended(task)
