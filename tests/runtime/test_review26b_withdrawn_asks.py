@@ -88,3 +88,21 @@ async def test_a_full_mailbox_makes_room_of_cancelled_asks(awaited: bool) -> Non
         await trio.sleep(10)
         assert seen == ["work", 1, 2, 3, 5]
         assert rt.dead_letters.recent == ()
+
+
+async def test_a_withdrawn_ask_left_queued_at_a_stop_is_no_dead_letter() -> None:
+    """Queued tells become dead letters at the stop; an ask its asker withdrew does not."""
+    seen: list[object] = []
+    async with trouper.open_runtime(mailbox_size=10) as rt:
+        busy = await rt.spawn(Busy, seen, name="busy")
+        await busy.tell(Work())
+        await trio.testing.wait_all_tasks_blocked()
+        for n in (1, 2, 3, 4, 5):
+            busy.tell_nowait(Note(n))
+        with trio.move_on_after(1):
+            await busy.ask(Note(6))
+        assert depth(rt, "/busy") == 6  # (one withdrawn ask among five tells: not swept yet)
+        await rt.stop(busy)
+        assert [letter.message for letter in rt.dead_letters.recent] == [
+            Note(n) for n in (1, 2, 3, 4, 5)
+        ]

@@ -1029,8 +1029,14 @@ class Cell:
     def dead_letter(
         self, message: object, reason: DeadLetterReason | str, error: BaseException | None = None
     ) -> None:
-        """Report ``message`` to this actor as undeliverable, failing its ask if it is one."""
+        """Report ``message`` to this actor as undeliverable, failing its ask if it is one.
+
+        An ask its asker withdrew (cancelled) is nobody's letter: it is dropped
+        (a pool rerouting a stopped member's mail drops it so too).
+        """
         if type(message) is Ask:
+            if message.abandoned:
+                return
             message.settle(outcome.Error(ActorStopped(self.address)))
         # (Any envelope: an ask, a message carrying contexts or a msg_id, as told.)
         self.runtime.dead_letters.post(DeadLetter(message_of(message), self.address, reason, error))
