@@ -9,6 +9,7 @@ import trio.testing
 
 import trouper
 from trouper import Actor, MailboxFull, handler
+from trouper.runtime.lowlevel import Cell, Instrument
 
 
 @attrs.frozen
@@ -65,11 +66,26 @@ async def test_cancelled_asks_free_their_room_at_once() -> None:
         assert rt.dead_letters.recent == ()
 
 
+class Delivered(Instrument):
+    """Counts deliveries (so that sends take the instrumented path)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def message_delivered(self, actor: Cell, message: object) -> None:
+        self.count += 1
+
+
+@pytest.mark.parametrize("instrumented", [False, True])
 @pytest.mark.parametrize("awaited", [False, True])
-async def test_a_full_mailbox_makes_room_of_cancelled_asks(awaited: bool) -> None:
+async def test_a_full_mailbox_makes_room_of_cancelled_asks(
+    awaited: bool, instrumented: bool
+) -> None:
     """A cancelled ask among live messages is dropped when a tell finds the mailbox full."""
     seen: list[object] = []
     async with trouper.open_runtime(mailbox_size=4) as rt:
+        if instrumented:
+            rt.instruments.add(Delivered())
         busy = await rt.spawn(Busy, seen, name="busy")
         await busy.tell(Work())
         await trio.testing.wait_all_tasks_blocked()

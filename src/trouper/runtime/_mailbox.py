@@ -235,9 +235,11 @@ class MemoryMailbox:
     @property
     def full(self) -> bool:
         """Whether ``put_nowait`` would refuse a message now: senders waiting for room go first."""
-        if self.withdrawn and len(self.items) >= self.size:
-            self._sweep_withdrawn()
         producers = self.producers
+        if len(self.items) + (len(producers) if producers else 0) < self.size:
+            return False
+        if self.withdrawn:  # (only when full: a withdrawn ask may hold a place)
+            self._sweep_withdrawn()
         return len(self.items) + (len(producers) if producers else 0) >= self.size
 
     def put_nowait(self, item: object) -> bool:
