@@ -143,6 +143,7 @@ from trouper.nats.protocol import (
     check_subject,
     connect_command,
     encode_headers,
+    parse_header_block,
     sub_command,
     unsub_command,
 )
@@ -337,12 +338,24 @@ class AsyncError:
     Also a publish dropped unsent because it is over a smaller ``max_payload``
     (``MaxPayloadExceeded``): buffered during an outage, that of the server
     reconnected to; still in the write buffer, that of an ``INFO`` the server
-    sent meanwhile.
+    sent meanwhile. Such an event carries what the publish held (``subject``,
+    ``reply``, ``payload``, ``headers``), so that its publisher can tell which
+    message was lost and act on it (fail what waits for its reply, say); every
+    other ``AsyncError`` has ``subject`` ``None``. (A ``request``'s own publish
+    is never reported so: the request fails with the error instead.)
     """
 
     error: NatsError
     """A ``ServerError`` (such as ``PermissionsViolation``), ``SlowConsumer`` or
     ``MaxPayloadExceeded``."""
+    subject: str | None = None
+    """The subject of the publish dropped unsent; ``None`` unless the event reports one."""
+    reply: str | None = None
+    """The reply subject of the publish dropped unsent, if it had one."""
+    payload: bytes | None = attrs.field(default=None, repr=False)
+    """The payload of the publish dropped unsent (without its headers)."""
+    headers: Headers | None = None
+    """The headers of the publish dropped unsent, if it had any (``None`` for a plain ``PUB``)."""
 
 
 @attrs.frozen
@@ -1022,7 +1035,8 @@ class Client:
         reconnecting, the message goes to the outage buffer, sent after the
         reconnect. A buffered message over the ``max_payload`` of the server
         reconnected to, or of an ``INFO`` that lowered it before the message
-        was written, is dropped and reported as ``AsyncError(MaxPayloadExceeded)``. A
+        was written, is dropped and reported as ``AsyncError(MaxPayloadExceeded)``,
+        which carries its subject, reply subject, payload and headers. A
         cancellation point on every call; it yields to the
         scheduler at least once per 64 KiB published (not per message, so a
         loop of publishes neither starves other tasks nor pays a scheduler
@@ -1934,7 +1948,7 @@ class Client:
                 # What is still in the write buffer was checked against the old limit.
                 oversized, failed = self._drop_oversized()
                 for unsent in oversized:
-                    self._report(AsyncError(unsent))
+                    self._report(unsent)
                 self._raise_held(failed)
 
     def _refuse_requests(self, error: PermissionsViolation) -> BaseException | None:
@@ -2171,7 +2185,7 @@ class Client:
             try:
                 self._report(Reconnected(server.address))
                 for unsent in oversized:
-                    self._report(AsyncError(unsent))
+                    self._report(unsent)
                 self._raise_held(failed)
             except BaseException:
                 # on_event's own error closes the client: the new connection with it.
@@ -2179,7 +2193,7 @@ class Client:
                 raise
             return stream, parser
 
-    def _drop_oversized(self) -> tuple[list[MaxPayloadExceeded], BaseException | None]:
+    def _drop_oversized(self) -> tuple[list[AsyncError], BaseException | None]:
         """Take out of ``_out`` each publish over the ``max_payload`` now in force.
 
         A publish buffered during an outage, or before an INFO that lowered
@@ -2189,8 +2203,8 @@ class Client:
         it had taken. Each such publish is dropped instead (and no longer
         counted in ``out_msgs``): a request's handler hears
         ``MaxPayloadExceeded`` (its caller, or its ``on_ack``, learns it was
-        not sent); the others are returned, to be reported as
-        ``AsyncError(MaxPayloadExceeded)``. Returns them and the first error a
+        not sent); the others are returned, as the ``AsyncError(MaxPayloadExceeded)``
+        events that report them with what they held. Returns them and the first error a
         request's handler raised (see ``_tell_each``). A command a direct send
         began is left whole (its head is on the wire). A cold path (a
         reconnect, an INFO): the buffer's commands are scanned, payloads skipped.
@@ -2226,11 +2240,11 @@ class Client:
         by_end = {end: token for token, (end, _) in self._requests.items() if end > taken}
         handlers: list[ReplyHandler] = []
         refused: list[MaxPayloadExceeded] = []  # (what handlers[i] is told)
-        lost: list[MaxPayloadExceeded] = []
-        for _, end, size in dropped:
+        lost: list[AsyncError] = []
+        for start, end, size in dropped:
             token = by_end.get(taken + end)
             if token is None:
-                lost.append(MaxPayloadExceeded(size, limit))
+                lost.append(_dropped_publish(out, start, end, MaxPayloadExceeded(size, limit)))
             else:
                 handler = self._reply_handlers.get(token)
                 if handler is not None:
@@ -2396,6 +2410,25 @@ def _unwritten_from(data: bytearray, written: int) -> int:
         if sub_line.rsplit(b" ", 1)[1] == unsub_line.split(b" ", 2)[1]:
             return before
     return start
+
+
+def _dropped_publish(data: bytearray, start: int, end: int, error: NatsError) -> AsyncError:
+    """The ``AsyncError`` that reports the PUB/HPUB at ``data[start:end]`` dropped unsent.
+
+    It carries the publish's subject, reply subject, payload and headers, read
+    back from the command this client wrote (a cold path: a drop is rare).
+    """
+    eol = data.find(b"\r\n", start)
+    words = bytes(data[start:eol]).decode().split(" ")
+    body = bytes(data[eol + 2 : end - 2])
+    headers: Headers | None = None
+    if words[0] == "HPUB":  # HPUB <subject> [reply] <header bytes> <total bytes>
+        split = int(words[-2])
+        headers = parse_header_block(body[:split])[0]
+        body = body[split:]
+        words = words[:-1]
+    reply = words[2] if len(words) == 4 else None  # PUB <subject> [reply] <bytes>
+    return AsyncError(error, words[1], reply, body, headers)
 
 
 def _commands(data: bytearray) -> Iterator[tuple[int, int, bool]]:
