@@ -74,6 +74,11 @@ until its deadline); every watch is registered again, in case a
 ``terminated`` was lost, and every node alive is sent ``recheck``: it
 registers its watches here again, since a ``terminated`` this node sent may
 have been lost with the connection.
+A message the client drops unsent because the server lowered ``max_payload``
+after it was handed on (its ``AsyncError`` carries the message) is read back
+(``_publish_dropped``): a frame's tells become dead letters and its ask
+fails with ``MaxPayloadExceeded``, an answer's asker gets that error, each is
+counted unsent.
 A node heard again after it was found gone is sent ``recheck`` too (its
 watches here were dropped; it drops its proxies for this node). A watch
 request that meets "no responders" on a node heard from lately waits for that
@@ -348,6 +353,9 @@ class _Proxy:
 
 _unpack_entry = ENTRY.unpack_from
 _pack_entry = ENTRY.pack
+_ENTRY_HEAD: Final = ENTRY.size
+_TOKEN: Final = 8
+"""Bytes of the token that ends an ask's frame (and follows an answer's status byte)."""
 
 
 class _Held:
@@ -905,7 +913,12 @@ class Cluster:
             self._fail_watch_requests(ConnectionClosed())
             self._end_lookups()
         elif isinstance(event, AsyncError):
-            log.warning("node %r: %s", self.node, event.error)
+            error, subject = event.error, event.subject
+            if subject is not None and isinstance(error, MaxPayloadExceeded):
+                assert event.payload is not None  # (a dropped publish carries it)
+                self._publish_dropped(subject, event.reply, event.payload, error)
+            else:
+                log.warning("node %r: %s", self.node, error)
 
     def _recheck(self, peer: Peer, *, forgot: bool) -> None:
         """Ask ``peer`` to register its watches here again: a ``terminated`` may be lost.
@@ -1901,17 +1914,103 @@ class Cluster:
 
     # --- tells that cannot go ---------------------------------------------------------------------
 
-    def _batch_lost(self, batch: Batch, why: str | None) -> None:
+    def _publish_dropped(
+        self, subject: str, reply: str | None, payload: bytes, error: MaxPayloadExceeded
+    ) -> None:
+        """The client dropped a publish of this node's unsent: what it carried learns so.
+
+        The server's ``max_payload`` was lowered (an ``INFO``, a reconnect to
+        another server) after the publish was handed to the connection, and
+        before it was written. As for a batch the outbox still held
+        (``Outbox.publish_now``): a frame's tells become dead letters saying
+        why, the ask it ends with fails with ``error``, an answer is replaced
+        by ``error`` for its asker (or it would wait until its deadline), and
+        each is counted unsent. A cold path: the frame is read back from the
+        payload the client reports, so nothing is kept per message until
+        written (the receiver, missing the frame's numbers, counts them lost
+        once a later frame arrives).
+        """
+        why = f"it was not sent: {error} (lowered before the connection wrote it)"
+        prefix = self._prefix
+        actors = f"{prefix}.actor."
+        try:
+            if subject.startswith(actors):
+                node, _, token = subject[len(actors) :].partition(".")
+                self._frame_dropped(Address(node, path_of_token(token)), reply, payload, why)
+                if reply is not None:
+                    self._unsent += 1  # the ask (counted sent when it was queued)
+                    peer = self._peers.get(node)
+                    pending = None if peer is None else peer.asks.get(reply)
+                    if pending is not None:  # (else its asker gave up)
+                        pending.settle(outcome.Error(error))
+                return
+            if subject.startswith(f"{prefix}.reply.") and payload[:1] in (OK, REF, FAILED):
+                # An answer to another node's ask: its asker gets why instead, if that fits.
+                self._unsent += 1
+                answered = payload[1 : 1 + _TOKEN]
+                failed = FAILED + answered + pack(error_to_wire(error, self.node))
+                if len(failed) <= error.args[1]:
+                    self._respond(subject, failed)
+                    return
+            if subject.startswith(f"{prefix}.topic."):  # a topic publish
+                self._unsent += 1
+                log.warning("node %r: a publish on %r %s", self.node, subject, why)
+                return
+        except Exception:  # an event handler must never raise: it would close the connection
+            log.exception("node %r: a message to %r %s", self.node, subject, why)
+            return
+        log.warning("node %r: a message to %r %s", self.node, subject, why)
+
+    def _frame_dropped(self, address: Address, reply: str | None, data: bytes, why: str) -> None:
+        """Make dead letters of the tells of a frame for ``address`` the client dropped unsent.
+
+        With a ``reply`` subject the frame ends with an ask: its entry, the
+        last, and its token are no tell. Each tell's blob is decoded again
+        (this node encoded it); one that does not decode is posted as its bytes.
+        """
+        end = len(data) - (_TOKEN if reply is not None else 0)
+        blobs: list[bytes] = []
+        pos = FRAME_HEAD
+        while pos + _ENTRY_HEAD <= end:
+            _, length = _unpack_entry(data, pos)
+            pos += _ENTRY_HEAD
+            blobs.append(data[pos : pos + length])
+            pos += length
+        if reply is not None:
+            del blobs[-1:]
+        peer = self._peer(address.node)
+        codec = self._codec
+        for blob in blobs:
+            try:
+                message: object = codec.decode_blob(blob)
+            except UndecodableMessage:
+                message = blob
+            self._unreachable(message, address, peer, why)
+
+    def _batch_lost(self, batch: Batch, why: str | None, error: Exception | None) -> None:
         """A batch could not be written at all (``why``; a node gone if ``None``): count it.
 
         Its tells become dead letters saying ``why``. An answer or a publish
         is counted unsent; an ask's answer is also remembered
-        (``_reply_lost``), so that its asker is told once this node is back.
+        (``_reply_lost``), so that its asker is told once this node is back;
+        one over a ``max_payload`` lowered since it was queued (``error``) is
+        replaced by that error now instead (no reconnect may ever come).
         An ask (which the outbox failed) is counted unsent, as a tell is: it
         was counted sent when it was queued.
         """
         if batch.counted:  # an answer or a publish
-            self._reply_lost(batch.answer)
+            answer = batch.answer
+            outbox = self._outbox
+            if answer is not None and isinstance(error, MaxPayloadExceeded) and outbox is not None:
+                subject, token, _ = answer
+                failed = FAILED + token + pack(error_to_wire(error, self.node))
+                if len(failed) <= error.args[1]:  # (else it could never go either)
+                    self._unsent += 1
+                    # Queued behind what the outbox is publishing: it calls this from its
+                    # own loop, which publishes it next.
+                    outbox.raw(subject, failed, answer=answer, counted=True)
+                    return
+            self._reply_lost(answer)
             return
         if batch.pending is not None and isinstance(batch.data, bytearray):
             self._unsent += 1  # an ask's frame (a watch request is a control message)

@@ -38,8 +38,9 @@ batch that does not fit is lost: its tells become dead letters ("node
 unreachable"), its ask fails with ``NodeUnreachable``, and an answer's asker
 is told once the node is back (``on_lost`` gets the batch's ``answer``). So
 is a batch over the server's ``max_payload`` once the server lowered it (a
-reconnect, an ``INFO``; its ask fails with ``MaxPayloadExceeded``), and what is still queued when
-the node leaves (``close``). Each says why.
+reconnect, an ``INFO``; its ask fails with ``MaxPayloadExceeded``, and an
+answer's asker is told so at once, since no reconnect may come), and what is
+still queued when the node leaves (``close``). Each says why.
 """
 
 from __future__ import annotations
@@ -161,12 +162,15 @@ class Outbox:
         "_room",
     )
 
-    def __init__(self, client: Client, on_lost: Callable[[Batch, str | None], None]) -> None:
+    def __init__(
+        self, client: Client, on_lost: Callable[[Batch, str | None, Exception | None], None]
+    ) -> None:
         self._client = client
         # The connection everything leaves through.
         self._on_lost = on_lost
-        # Called with each batch that could not be sent (its tells become dead letters) and
-        # why, or None for a node gone (the node's record says why).
+        # Called with each batch that could not be sent (its tells become dead letters), why
+        # (or None for a node gone: the node's record says why), and the error its ask fails
+        # with if not NodeUnreachable (a MaxPayloadExceeded; None for a node gone).
         self._queue: deque[Batch] = deque()
         # Batches not yet published, oldest first.
         self._open: dict[str, Batch] = {}
@@ -315,7 +319,7 @@ class Outbox:
             batch.queued = False
             self._queued -= len(batch.data)
         for batch in dropped:
-            self._on_lost(batch, None)
+            self._on_lost(batch, None, None)
         if self._room and not self.full:
             self._room.unpark_all()
 
@@ -419,10 +423,9 @@ class Outbox:
         """
         pending = batch.pending
         if pending is not None:
-            if error is None:
-                error = NodeUnreachable(pending.address, why or _CUT_OFF)
-            pending.settle(outcome.Error(error))
-        self._on_lost(batch, why)
+            failed = error or NodeUnreachable(pending.address, why or _CUT_OFF)
+            pending.settle(outcome.Error(failed))
+        self._on_lost(batch, why, error)
 
     async def wait_room(self) -> None:
         """Wait until the queue is back under ``QUEUE_BYTES``, or ``wake`` is called (a checkpoint).
