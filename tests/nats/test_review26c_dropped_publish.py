@@ -23,6 +23,7 @@ from trouper.nats import (
     ClientEvent,
     Headers,
     MaxPayloadExceeded,
+    Status,
 )
 
 pytestmark = pytest.mark.real_clock
@@ -31,12 +32,17 @@ pytestmark = pytest.mark.real_clock
 async def _fill(nc: Client) -> None:
     """Publish 2000-byte messages on ``filler`` until the socket takes no more.
 
-    The write buffer is then left with less than 32 KiB (room for more).
+    The writer is then stuck on a send: what the write buffer holds stays
+    there (it still has room for more).
     """
-    while not nc.statistics().buffered_bytes:
+    while True:
         for _ in range(16):
             nc.publish_nowait("filler", b"x" * 2000)
         await trio.sleep(0.01)
+        if nc.statistics().buffered_bytes:
+            await trio.sleep(0.05)  # (the writer, had it not been stuck, took them by now)
+            if nc.statistics().buffered_bytes:
+                return
 
 
 async def test_a_dropped_publish_is_reported_with_its_subject_reply_payload_and_headers() -> None:
@@ -45,7 +51,7 @@ async def test_a_dropped_publish_is_reported_with_its_subject_reply_payload_and_
     with trio.fail_after(20):
         async with (
             fake_server() as server,
-            connected(server, on_event=events.append, write_buffer_size=64 * 1024) as (nc, peer),
+            connected(server, on_event=events.append, write_buffer_size=256 * 1024) as (nc, peer),
         ):
             # The peer reads nothing: once the socket is full, what is published stays buffered.
             await _fill(nc)
@@ -78,3 +84,32 @@ async def test_a_dropped_publish_is_reported_with_its_subject_reply_payload_and_
     fillers = [e for e in events if isinstance(e, AsyncError) and e.subject == "filler"]
     assert all(e.reply is None and e.payload == b"x" * 2000 for e in fillers)
     assert AsyncError(MaxPayloadExceeded(1, 0)).subject is None
+
+
+async def test_a_publish_dropped_at_a_reconnect_is_reported_with_what_it_held() -> None:
+    """The outage buffer's publish over the new server's max_payload names itself too."""
+    events: list[ClientEvent] = []
+    with trio.fail_after(10):
+        async with (
+            fake_server() as server,
+            connected(
+                server, on_event=events.append, reconnect_wait=0.01, reconnect_jitter=0.0
+            ) as (nc, peer),
+        ):
+            await peer.close()
+            await wait_for(lambda: nc.status is Status.RECONNECTING)
+            await nc.publish("asked.there", b"q" * 2000, reply="answers.9")
+            await nc.publish("small", b"s")
+            peer = await server.accept()
+            await peer.handshake(max_payload=1024)
+            assert (await peer.read_command()) == ("PUB small 1", b"s")
+            await nc.close()
+    (dropped,) = [event for event in events if isinstance(event, AsyncError)]
+    assert (dropped.subject, dropped.reply, dropped.payload, dropped.headers) == (
+        "asked.there",
+        "answers.9",
+        b"q" * 2000,
+        None,
+    )
+    assert isinstance(dropped.error, MaxPayloadExceeded)
+    assert dropped.error.args == (2000, 1024)
