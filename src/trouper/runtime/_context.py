@@ -289,9 +289,16 @@ class ActorContext(Context):
                 "started again; start a new one with StartChild"
             )
         # (as a new child: after a group restart in hand, not beside it)
-        await self._cell.guardian.wait_for_decisions()
+        guardian = self._cell.guardian
+        await guardian.wait_for_decisions()
         await self.stop_child(child_id)
         await child.wait_task_ended()  # (not beside the stopped life's task)
+        # Again: a sibling's failure may have begun a group restart while the child
+        # stopped, and that restart, which found it stopping, does not start it again.
+        # A new life begun in its midst would be ended with the group and never started.
+        await guardian.wait_for_decisions()
+        if guardian.closing:
+            raise RuntimeError(f"{guardian.path} is stopping: it cannot start new children")
         names = self._cell.runtime.names
         if child.name is not None:
             if child.name in names:
