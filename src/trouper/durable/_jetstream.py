@@ -158,7 +158,10 @@ _FULL_PAUSE: Final = 0.05
 _PASSING_PAUSE: Final = 0.2
 """Seconds before a request that failed for now (``_passing``) is made again."""
 
-_MAX_PREFIX: Final = 255 - len("_mailbox_") - 1
+_MAX_STREAM_NAME: Final = 255
+"""The longest stream name the server takes, in bytes."""
+
+_MAX_PREFIX: Final = _MAX_STREAM_NAME - len("_mailbox_") - 1
 """The longest prefix: the server keeps stream names to 255 bytes, a mailbox's adds 10 or more."""
 
 _DEPTH_PERIOD: Final = 1.0
@@ -698,6 +701,26 @@ class JetStreamStore:
         """The stream that holds ``mailbox``'s messages."""
         return f"{self.prefix}_mailbox_{_token(mailbox)}"
 
+    def _check_mailbox_name(self, mailbox: str) -> None:
+        """Refuse ``mailbox`` if its stream's name would pass the server's 255 bytes.
+
+        Asked, the server refuses the stream, and a mailbox that cannot be
+        opened fails the whole store (and the runtime with it): a name too
+        long is the caller's error, said before the server sees it.
+
+        Raises:
+            ValueError: ``mailbox``'s stream name is over 255 bytes.
+        """
+        name = self.stream_name(mailbox)
+        if len(name.encode()) > _MAX_STREAM_NAME:
+            raise ValueError(
+                f"the durable mailbox name {mailbox!r} is too long for a JetStreamStore with "
+                f"the prefix {self.prefix!r}: its stream's name {name[:40]}... would be "
+                f"{len(name.encode())} bytes, and the server takes at most {_MAX_STREAM_NAME} "
+                "(each character other than ASCII letters, digits and '-' takes 3 bytes per "
+                "byte of UTF-8)"
+            )
+
     def subject(self, mailbox: str) -> str:
         """The subject ``mailbox``'s messages are published on."""
         return f"{self.prefix}.mailbox.{_token(mailbox)}"
@@ -1001,12 +1024,15 @@ class JetStreamStore:
             StoreFailed: the store failed, or the server refused the mailbox's
                 stream or consumer (``__cause__`` is its error).
             trio.ClosedResourceError: the store is not open.
-            ValueError: ``options.dedup_window`` is None (JetStream keeps ids for a window).
+            ValueError: ``options.dedup_window`` is None (JetStream keeps ids for a
+                window), or ``mailbox``'s stream name would be over the server's 255
+                bytes (asked, the server's refusal would fail the store).
         """
         from trouper.durable._queue import Durable  # the layer above this module
 
         assert isinstance(options, Durable)
         self._writable()
+        self._check_mailbox_name(mailbox)
         js = self.client.jetstream()
         depth = self._depths.get(mailbox)
         if depth is None:
@@ -2341,10 +2367,13 @@ class JetStreamStore:
 
         Raises:
             TypeError: ``mailbox``, ``ids`` or ``to`` is of the wrong type.
-            ValueError: ``to`` could name no actor (empty, with ``/`` or whitespace...).
+            ValueError: ``to`` could name no actor (empty, with ``/`` or whitespace...),
+                or its stream's name would be too long for the server.
         """
         mailbox, ids = checked_dead_letter_choice(mailbox, ids)
         target = checked_redrive_target(to)
+        if target is not None:
+            self._check_mailbox_name(target)
         self._writable()
         js = self.client.jetstream()
         count = 0
