@@ -158,6 +158,12 @@ _FULL_PAUSE: Final = 0.05
 _PASSING_PAUSE: Final = 0.2
 """Seconds before a request that failed for now (``_passing``) is made again."""
 
+_SHORTEST_WINDOW: Final = 0.1
+"""The shortest ``duplicate_window`` the server takes (seconds): a shorter window is this."""
+
+_MOST_MESSAGES: Final = 2**63 - 1
+"""The largest ``max_msgs_per_subject`` the server takes (int64): a larger ``capacity`` is this."""
+
 _MAX_STREAM_NAME: Final = 255
 """The longest stream name the server takes, in bytes."""
 
@@ -895,7 +901,9 @@ class JetStreamStore:
             mailbox,
             description=f"trouper: durable mailbox {mailbox!r}",
             capacity=options.capacity,
-            window=max(window, 0.001),
+            # The server refuses a window under 100 ms (0 would be its default, 2 min),
+            # and a stream it refuses fails the whole store.
+            window=max(window, _SHORTEST_WINDOW),
             replicas=self._replicas,
         )
 
@@ -910,7 +918,9 @@ class JetStreamStore:
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             max_msgs=-1,
-            max_msgs_per_subject=capacity,
+            # The server holds it in an int64 and refuses the stream beyond (failing the
+            # store): a capacity past that is no limit the server could reach anyway.
+            max_msgs_per_subject=min(capacity, _MOST_MESSAGES),
             discard=DiscardPolicy.NEW,
             discard_new_per_subject=True,
             duplicate_window=window,
