@@ -960,6 +960,18 @@ class JetStreamStore:
                 raise
         old = (await js.stream_info(config.name)).config
         new = _with_fields_of(old, config)
+        if 0 < new.max_age < new.duplicate_window:
+            # An operator's max_age, kept: the server refuses a window longer than it,
+            # and a mailbox whose stream it refuses fails the whole store.
+            log.warning(
+                "durable store %s: the stream %s keeps message ids for its max_age of %s s, "
+                "not the dedup_window of %s s asked: the server takes no window longer",
+                self._name,
+                config.name,
+                new.max_age,
+                new.duplicate_window,
+            )
+            new = attrs.evolve(new, duplicate_window=new.max_age)
         if _per_subject(new.max_msgs_per_subject) < _per_subject(old.max_msgs_per_subject):
             subject = config.subjects[0]  # the tells', where the capacity applies
             held = (await js.subject_counts(config.name, subject)).get(subject, 0)
