@@ -167,6 +167,9 @@ _MOST_MESSAGES: Final = 2**63 - 1
 _MAX_STREAM_NAME: Final = 255
 """The longest stream name the server takes, in bytes."""
 
+_MAX_SUBJECT: Final = 2048
+"""The longest subject a state is published on, in bytes: well inside the server's 4 KiB line."""
+
 _MAX_PREFIX: Final = _MAX_STREAM_NAME - len("_mailbox_") - 1
 """The longest prefix: the server keeps stream names to 255 bytes, a mailbox's adds 10 or more."""
 
@@ -725,6 +728,28 @@ class JetStreamStore:
                 f"{len(name.encode())} bytes, and the server takes at most {_MAX_STREAM_NAME} "
                 "(each character other than ASCII letters, digits and '-' takes 3 bytes per "
                 "byte of UTF-8)"
+            )
+
+    def _check_subject(self, publish: _Publish) -> None:
+        """Refuse ``publish`` if its subject names no stream the server could have or take.
+
+        A mailbox whose stream name is too long cannot exist; a subject past
+        the server's control line (``max_control_line``, 4 KiB by default)
+        makes it close the connection, and the client would send it again
+        after each reconnect, stalling the store for good.
+
+        Raises:
+            ValueError: ``publish`` is for a mailbox whose stream name would be
+                over 255 bytes, or (a state) its subject is over ``_MAX_SUBJECT``.
+        """
+        if publish.mailbox is not None:
+            self._check_mailbox_name(publish.mailbox)
+        elif len(publish.subject) > _MAX_SUBJECT:
+            raise ValueError(
+                f"its subject {publish.subject[:60]}... is {len(publish.subject)} bytes, over "
+                f"the {_MAX_SUBJECT} a JetStreamStore sends (the server closes the connection "
+                "over a line longer than its max_control_line, 4 KiB by default): use a "
+                "shorter state key"
             )
 
     def subject(self, mailbox: str) -> str:
@@ -1557,6 +1582,8 @@ class JetStreamStore:
             for current in publishes:
                 try:
                     _check_size(current, limit)
+                    if len(current.subject) > _MAX_STREAM_NAME:
+                        self._check_subject(current)
                 except ValueError as error:
                     if not self._separable(current):
                         raise
