@@ -2479,15 +2479,20 @@ class JetStreamStore:
         ``in_flight`` is the consumer's delivered-and-unacked count (nacked
         messages waiting out a delay included); ``delayed`` is always 0 (the
         server does not report it apart). A mailbox whose stream is deleted
-        while they are read is left out.
+        while they are read is left out; a dead-letter stream an operator
+        deleted counts no dead letters.
         """
         self._writable()
         js = self.client.jetstream()
         marker = f"{self.prefix}_mailbox_"
         dead: dict[str, int] = {}
-        for subject, count in (
-            await js.subject_counts(self._dead_stream, self._dead_subject(None))
-        ).items():
+        try:
+            counts = await js.subject_counts(self._dead_stream, self._dead_subject(None))
+        except JetStreamError as error:
+            if error.err_code != 10059:
+                raise
+            counts = {}  # deleted by an operator: no dead letters (the next one makes it again)
+        for subject, count in counts.items():
             name = _name_of(subject.rsplit(".", 1)[1])
             if name is not None:
                 dead[name] = count
