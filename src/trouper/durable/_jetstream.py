@@ -2407,9 +2407,11 @@ class JetStreamStore:
     ) -> int:
         """Publish dead letters back to their mailboxes (deliveries from zero); return how many.
 
-        Each is published with a key made from its dead-letter sequence (a
-        redrive repeated after a crash, or run by two processes at once, does
-        not store it twice), then deleted from the dead-letter stream; one
+        Each is published with a key made from its dead-letter sequence and
+        time of death (a redrive repeated after a crash, or run by two
+        processes at once, does not store it twice; a letter of a dead-letter
+        stream made again, whose sequences start at 1 again, is not taken for
+        an older one), then deleted from the dead-letter stream; one
         another call deleted first is not counted here. With ``to``, every one
         chosen goes to that mailbox instead (its stream is made if missing, and
         its messages wait there until an actor of that name starts).
@@ -2437,7 +2439,10 @@ class JetStreamStore:
                         self._beyond_subject(self.subject(destination)),
                         record.payload,
                         headers=headers,
-                        msg_id=f"r:{record.id}",
+                        # Its id alone repeats once an operator remade the dead-letter
+                        # stream: a new letter would be dropped as an old one's copy, then
+                        # deleted. Its time of death is the same in every listing of it.
+                        msg_id=f"r:{record.id}:{record.dead_at!r}",
                     )
                     break
                 except NoResponders:
