@@ -2254,7 +2254,10 @@ class JetStreamStore:
             "last_delivered_at": last_delivered_at,
             "dead_at": wall_now(),
         }
-        key = f"dead:{_token(mailbox)}:{message.id}"
+        # The sequence alone repeats in a mailbox stream made again (a new message would
+        # be dropped as an old one's copy, then terminated); its stored time does not,
+        # and is the same on every delivery of the message: one dead letter per message.
+        key = f"dead:{_token(mailbox)}:{message.id}:{message.enqueued_at!r}"
         fields = {"Trouper-Type": message.type_name}
         if message.msg_id is not None:
             fields["Trouper-Msg-Id"] = message.msg_id
