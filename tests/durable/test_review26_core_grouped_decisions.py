@@ -69,6 +69,7 @@ async def test_a_give_up_raised_in_a_nursery_dead_letters_at_once(tmp_path: Path
         ref = await rt.spawn(InNursery, [], name="n", mailbox=Durable())
         with pytest.raises(HandlerError, match=r"gave up: negative total"):
             await ref.ask(Charge("a", -1))
+        await rt.store.flush()  # the burial commits after the asker's answer
         (dead,) = [d async for d in rt.store.dead_letters()]
     assert (dead.reason, dead.attempts, failures) == ("gave up: negative total", 1, [])
 
@@ -83,6 +84,7 @@ async def test_a_group_of_a_retry_and_an_error_is_a_failure(tmp_path: Path) -> N
         ref = await rt.spawn(InNursery, attempts, name="n", mailbox=options)
         with pytest.raises(HandlerError):
             await ref.ask(Charge("two", 1))
+        await rt.store.flush()  # the burial commits after the asker's answer
         (dead,) = [d async for d in rt.store.dead_letters()]
     assert (attempts, len(failures)) == ([(1, 0.0), (2, 5.0)], 1)
     assert dead.reason.endswith("(max_deliveries 1 reached)")
