@@ -2336,7 +2336,12 @@ class JetStreamStore:
             return found.data
 
     async def dead_letters(self, mailbox: str | None = None) -> AsyncIterator[DeadLetterRecord]:
-        """Iterate over the dead-letter stream (of one mailbox or all), oldest first."""
+        """Iterate over the dead-letter stream (of one mailbox or all), oldest first.
+
+        Raises:
+            TypeError: ``mailbox`` is not a name (nor None).
+        """
+        mailbox, _ = checked_dead_letter_choice(mailbox, None)
         js = self.client.jetstream()
         subject = self._dead_subject(mailbox)
         seq = 1
