@@ -579,6 +579,16 @@ class JetStreamStore:
             raise ValueError("give JetStreamStore either server URLs or a connected client")
         if servers is not None and not servers:
             raise ValueError(f"give JetStreamStore at least one server URL, got {servers!r}")
+        if servers is not None and not (
+            isinstance(servers, str)
+            or (
+                isinstance(servers, Sequence)  # bytes hold ints, refused below
+                and all(isinstance(url, str) for url in servers)
+            )
+        ):
+            raise TypeError(
+                f"servers is a NATS URL or a sequence of them (strings), got {servers!r}"
+            )
         if not isinstance(prefix, str) or not prefix or _token(prefix) != prefix or "_" in prefix:
             raise ValueError(f"prefix must be letters, digits and '-', got {prefix!r}")
         if len(prefix) > _MAX_PREFIX:
@@ -586,6 +596,13 @@ class JetStreamStore:
                 f"prefix must be at most {_MAX_PREFIX} characters (its streams' names, "
                 f"<prefix>_mailbox_<name>, are limited to 255), got {len(prefix)}"
             )
+        for label, value in (
+            ("ack_wait", ack_wait),
+            ("poll_expires", poll_expires),
+            ("heartbeat", heartbeat),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{label} must be seconds > 0, got {value!r}")
         for label, value in (("ack_wait", ack_wait), ("poll_expires", poll_expires)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{label} must be seconds > 0, got {value!r}")
@@ -597,7 +614,7 @@ class JetStreamStore:
                 )
         if not 0 < heartbeat <= poll_expires / 2:
             raise ValueError(f"heartbeat must be seconds in (0, poll_expires/2], got {heartbeat!r}")
-        if not (isinstance(replicas, int) and replicas >= 1):
+        if isinstance(replicas, bool) or not (isinstance(replicas, int) and replicas >= 1):
             raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
         # Where to connect (None with a client of the caller's).
         self._servers = servers
