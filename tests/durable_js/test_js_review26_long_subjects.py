@@ -16,6 +16,7 @@ from js_support import Job, JobSink, dead_letters, eventually, store_for
 import trouper
 from trouper.durable import Delivery, Durable, durable_ref
 from trouper.errors import StoreRefused
+from trouper.runtime import DeadLetter
 from trouper.testing import NatsServer
 
 pytestmark = pytest.mark.real_clock
@@ -78,3 +79,35 @@ async def test_a_state_key_too_long_for_a_subject_refuses_its_run_and_the_store_
             return got == [2]
 
         await eventually(handled)
+
+
+class Listener(trouper.Actor):
+    """Keeps the runtime's dead letters."""
+
+    def __init__(self, heard: list[DeadLetter]) -> None:
+        self.heard = heard
+
+    @trouper.handler
+    async def letter(self, message: DeadLetter) -> None:
+        self.heard.append(message)
+
+
+async def test_a_tell_nowait_to_a_mailbox_name_too_long_for_a_stream_is_a_dead_letter(
+    js_server: NatsServer, prefix: str
+) -> None:
+    """Posted to the runtime's dead letters, ``not stored: ValueError: ...``."""
+    heard: list[DeadLetter] = []
+    async with trouper.open_runtime(store=store_for(js_server.url, prefix)) as rt:
+        rt.topics.subscribe(await rt.spawn(Listener, heard), "trouper.system.dead_letters")
+        durable_ref(rt, "é" * 2000).tell_nowait(Job(1))
+        with trio.fail_after(5):
+            await rt.store.flush()
+
+        async def posted() -> bool:
+            return bool(heard)
+
+        await eventually(posted)
+        assert not rt.store.statistics().failed
+    (letter,) = heard
+    assert letter.message == Job(1)
+    assert letter.reason.startswith("not stored: ValueError: the durable mailbox name ")
