@@ -23,7 +23,7 @@ the consuming side; putting is the same (an append staged in a batch,
   this queue staged; no call reads the server.
 - Settling ``HANDLED``: the handler's sends to durable mailboxes and the
   actor's new state go in one batch; the sends carry dedup keys derived
-  from this message (``<mailbox>/<sequence>/<n>``), so a redelivery of it
+  from this message (``<mailbox>/<sequence>/<stored time>/<n>``), so a redelivery of it
   sends the same keys and the store drops the copies; once the batch is
   durable, the message is acked. There is no transaction: a crash between
   the two is absorbed by the deduplication window (docs/durable.md, "On
@@ -617,7 +617,13 @@ class ServedQueue(DurableQueue):
                 self._halted = True
                 return False
             if sends is not None:
-                prefix = f"{self.name}/{item.id}/"
+                # The sequence alone repeats in a mailbox stream made again (a new
+                # message's sends would be dropped as an old one's copies, then the
+                # message acked); its stored time does not, and is the same on every
+                # delivery of the message: every rerun of it sends the same keys.
+                received = item._encoded
+                assert isinstance(received, Received)
+                prefix = f"{self.name}/{item.id}/{received.enqueued_at!r}/"
                 for index, (target, message, encoded, msg_id) in enumerate(sends):
                     key = None if msg_id is not None else f"{prefix}{index}"
                     if isinstance(target, ServedQueue):
