@@ -1324,9 +1324,11 @@ class JetStreamStore:
         Raises:
             StoreRefused: the message and its headers are over ``max_payload``
                 less 1 KiB, or over the stream's ``max_msg_size``, or its
-                ``msg_id`` holds a CR or LF (a header value cannot); nothing
-                of it was staged. Its ``__cause__`` is a ``ValueError`` saying
-                the limit, as a refused batch's is.
+                ``msg_id`` is one a header cannot carry as it is (it holds a
+                CR or LF, begins or ends with whitespace, which a header value
+                loses, or is no UTF-8); nothing of it was staged. Its
+                ``__cause__`` is a ``ValueError`` saying the limit, as a
+                refused batch's is.
         """
         client = self._client
         if client is None:
@@ -1336,15 +1338,14 @@ class JetStreamStore:
         stream_limit = self._msg_limits.get(mailbox, -1) if self._msg_limits else -1
         if (
             size + _HEADROOM + _DEAD_RESERVE <= limit
-            and (
-                msg_id is None or (len(msg_id) < 4096 and "\r" not in msg_id and "\n" not in msg_id)
-            )
+            and (msg_id is None or (len(msg_id) < 4096 and _carried(msg_id)))
             and (stream_limit < 0 or size + _HEADROOM <= stream_limit)
         ):
             return
-        if msg_id is not None and ("\r" in msg_id or "\n" in msg_id):
-            # Its headers would be refused at the commit, with the other tells of its batch.
-            bad = ValueError(f"a msg_id goes in a header, which cannot hold CR or LF: {msg_id!r}")
+        if msg_id is not None and not _carried(msg_id):
+            # Its headers would be refused at the commit, with the other tells of its
+            # batch; or the id would come back changed (and dedup as another's).
+            bad = _uncarried(msg_id)
             raise StoreRefused(
                 self._name, f"a message for the durable mailbox {mailbox!r}: {bad}"
             ) from bad
@@ -1575,6 +1576,10 @@ class JetStreamStore:
                 else:
                     fields = {"Trouper-Type": type_name}
                     if msg_id is not None:
+                        if not _carried(msg_id):
+                            # A handler's send (not checked by a tell): refused, not
+                            # delivered with another id.
+                            raise _uncarried(msg_id)
                         fields["Trouper-Msg-Id"] = msg_id
                     if token is not None:
                         fields["Trouper-Ask"] = token
@@ -2591,6 +2596,31 @@ def _with_fields_of(old: StreamConfig, config: StreamConfig) -> StreamConfig:
 def _per_subject(limit: int) -> float:
     """A stream's ``max_msgs_per_subject`` as a number of messages (-1, none: infinity)."""
     return math.inf if limit < 0 else limit
+
+
+def _carried(msg_id: str) -> bool:
+    """Whether a header carries ``msg_id`` as it is (a value is stripped, and one line of UTF-8)."""
+    if "\r" in msg_id or "\n" in msg_id or msg_id != msg_id.strip():
+        return False
+    if msg_id.isascii():
+        return True
+    try:
+        msg_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _uncarried(msg_id: str) -> ValueError:
+    """The refusal of a msg_id a header does not carry as it is (see ``_carried``)."""
+    if "\r" in msg_id or "\n" in msg_id:
+        return ValueError(f"a msg_id goes in a header, which cannot hold CR or LF: {msg_id!r}")
+    if msg_id != msg_id.strip():
+        return ValueError(
+            "a msg_id goes in a header, whose value loses leading and trailing whitespace: "
+            f"{msg_id!r}"
+        )
+    return ValueError(f"a msg_id goes in a header as UTF-8, which cannot encode {msg_id!r}")
 
 
 def _check_size(publish: _Publish, limit: int) -> None:
