@@ -173,6 +173,12 @@ _MAX_SUBJECT: Final = 2048
 _MAX_PREFIX: Final = _MAX_STREAM_NAME - len("_mailbox_") - 1
 """The longest prefix: the server keeps stream names to 255 bytes, a mailbox's adds 10 or more."""
 
+_MIN_ACK_WAIT: Final = 0.1
+"""The shortest ``ack_wait``: its +WPI (every quarter) and an ack must reach the server in it."""
+
+_MIN_POLL_EXPIRES: Final = 1
+"""The shortest ``poll_expires`` (the NATS clients' floor): a pull expired when served gets none."""
+
 _DEPTH_PERIOD: Final = 1.0
 """Seconds between two reads of a hosted mailbox's stored count, while its depth is being read."""
 
@@ -550,9 +556,10 @@ class JetStreamStore:
             Letters, digits and '-', at most 245 of them (``ValueError``).
         ack_wait: seconds without an ack after which a delivered message is
             delivered again (a handler that runs longer is delivered twice);
-            at most 9223372036 (int64 nanoseconds, ``ValueError``).
+            at least 0.1 and at most 9223372036 (int64 nanoseconds),
+            ``ValueError`` otherwise.
         poll_expires, heartbeat: each long poll lasts ``poll_expires`` seconds
-            (at most 9223372036, as ``ack_wait``) on the server, which sends a
+            (at least 1, at most 9223372036) on the server, which sends a
             heartbeat every ``heartbeat`` seconds while it waits (a lost poll
             is noticed after two missed ones).
         replicas: copies of each stream in a JetStream cluster: of each stream
@@ -612,6 +619,20 @@ class JetStreamStore:
                     f"{label} must be at most 9223372036 s (the server's int64 nanoseconds), "
                     f"got {value!r}"
                 )
+        if ack_wait < _MIN_ACK_WAIT:
+            # Every message would be redelivered while handled, and the keeper would send
+            # +WPI in a loop of sleeps shorter than a round trip to the server.
+            raise ValueError(
+                f"ack_wait must be at least {_MIN_ACK_WAIT} s (a +WPI every ack_wait/4 and an "
+                f"ack must reach the server within it), got {ack_wait!r}"
+            )
+        if poll_expires < _MIN_POLL_EXPIRES:
+            # A pull expired when the server serves it is answered with a timeout and
+            # delivers nothing: polled again and again, the mailbox would get no message.
+            raise ValueError(
+                f"poll_expires must be at least {_MIN_POLL_EXPIRES} s (a pull must outlive its "
+                f"way to the server, as the NATS clients ask), got {poll_expires!r}"
+            )
         if not 0 < heartbeat <= poll_expires / 2:
             raise ValueError(f"heartbeat must be seconds in (0, poll_expires/2], got {heartbeat!r}")
         if isinstance(replicas, bool) or not (isinstance(replicas, int) and replicas >= 1):
