@@ -29,6 +29,20 @@ def class_label(cls: type) -> str:
     return cls.__qualname__.rpartition("<locals>.")[2]
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate).
+
+    ASCII text is known to be without a look at its characters (no copy made).
+    """
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def cut(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, ending in ``...`` if it was longer.
 

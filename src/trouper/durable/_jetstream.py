@@ -86,6 +86,7 @@ import outcome
 import trio
 from trio.lowlevel import Task, current_task, reschedule, wait_task_rescheduled
 
+from trouper._text import is_utf8
 from trouper.codec import Codec
 from trouper.durable._served import EarlierStateRefused, ServedAppend, fits_server_duration
 from trouper.durable._store import (
@@ -2621,15 +2622,9 @@ def _per_subject(limit: int) -> float:
 
 def _carried(msg_id: str) -> bool:
     """Whether a header carries ``msg_id`` as it is (a value is stripped, and one line of UTF-8)."""
-    if "\r" in msg_id or "\n" in msg_id or msg_id != msg_id.strip():
-        return False
-    if msg_id.isascii():
-        return True
-    try:
-        msg_id.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+    return (
+        "\r" not in msg_id and "\n" not in msg_id and msg_id == msg_id.strip() and is_utf8(msg_id)
+    )
 
 
 def _uncarried(msg_id: str) -> ValueError:

@@ -107,6 +107,7 @@ from trio.lowlevel import (
     wait_writable,
 )
 
+from trouper._text import is_utf8
 from trouper._validate import check_positive_int
 from trouper._waiting import Waiter
 from trouper.nats._errors import (
@@ -2470,11 +2471,8 @@ def _check_queue(queue: object) -> None:
         raise ValueError(
             "the queue group '_sys_' is reserved by the server for its own subscriptions"
         )
-    if not queue.isascii():
-        try:
-            queue.encode()
-        except UnicodeEncodeError:
-            raise ValueError(f"a queue group must be encodable as UTF-8, got {queue!r}") from None
+    if not is_utf8(queue):
+        raise ValueError(f"a queue group must be encodable as UTF-8, got {queue!r}")
 
 
 def _payload_bytes(payload: object) -> bytes:

@@ -986,7 +986,7 @@ def _check_expected_stream(name: str) -> str:
     stored whatever stream takes it), and no stream's name holds a ``.``,
     a space, ``*`` or ``>``, so such an expectation would fail every time.
     """
-    if not isinstance(name, str) or not name or any(c in name for c in ". *>\t\r\n"):
+    if not _is_name(name):
         raise ValueError(
             "expected_stream must be a stream name (non-empty, without '.', '*', '>' or "
             f"spaces), got {name!r}"

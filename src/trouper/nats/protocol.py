@@ -51,6 +51,7 @@ from typing import Final, NamedTuple
 import attrs
 
 from trouper._exports import publish
+from trouper._text import is_utf8
 from trouper.nats._errors import ProtocolError, is_fatal, server_error
 
 __all__ = [
@@ -229,11 +230,8 @@ def check_subject(subject: str, what: str = "subject", *, wildcards: bool = True
         raise ValueError(
             f"a {what} must be non-empty dot-separated tokens without whitespace, got {subject!r}"
         )
-    if not subject.isascii():
-        try:
-            subject.encode()
-        except UnicodeEncodeError:
-            raise ValueError(f"a {what} must be encodable as UTF-8, got {subject!r}") from None
+    if not is_utf8(subject):
+        raise ValueError(f"a {what} must be encodable as UTF-8, got {subject!r}")
     if ">" not in subject and ("*" not in subject or wildcards):
         return subject  # the usual case: no token can be a misplaced wildcard
     tokens = subject.split(".")

@@ -57,7 +57,7 @@ from urllib.parse import unquote
 import msgpack  # type: ignore[import-untyped]
 
 from trouper import errors
-from trouper._text import describe, type_name
+from trouper._text import describe, is_utf8, type_name
 from trouper.actors import Address
 from trouper.errors import ActorError, HandlerError, RemoteError
 
@@ -240,19 +240,8 @@ def _holds_timestamp(value: object) -> bool:
 # --- errors -------------------------------------------------------------------
 
 
-def _encodable(text: str) -> bool:
-    """Whether msgpack can carry ``text`` (it is UTF-8: no lone surrogate)."""
-    if text.isascii():  # (known without a look at the characters: no copy made)
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _cut(text: str, keep_end: bool = False) -> str:
-    if not _encodable(text):  # a lone surrogate (os.fsdecode's, of a name not UTF-8): escaped
+    if not is_utf8(text):  # a lone surrogate (os.fsdecode's, of a name not UTF-8): escaped
         text = text.encode("utf-8", "backslashreplace").decode()
     if len(text) <= _TEXT_LIMIT:
         return text
@@ -273,7 +262,7 @@ def _value_to_wire(value: object, depth: int = 0) -> object:
     if value is None or isinstance(value, bool | int | float | str | bytes):
         if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
             raise WireError("an int out of msgpack's range")
-        if isinstance(value, str) and not _encodable(value):
+        if isinstance(value, str) and not is_utf8(value):
             raise WireError("a text msgpack cannot carry (a lone surrogate)")
         return value
     if isinstance(value, Address):
