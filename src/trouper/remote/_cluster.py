@@ -1358,23 +1358,18 @@ class Cluster:
         address = self._address_of(subject)
         why = f"node {self.node!r} restarted: the message was sent to its earlier process"
         error = NodeUnreachable(address, why)
-        codec = self._codec
         letters = self._runtime.dead_letters
         pos = FRAME_HEAD
         while pos < size:
             _, length = _unpack_entry(data, pos)  # (struct.error: the caller's, as for any frame)
-            pos += 12
+            pos += _ENTRY_HEAD
             if pos + length > size:  # cut short: the entry would run into the ask's token
                 self._not_a_frame(subject, data, asked)
                 return
             blob = data[pos : pos + length]
             pos += length
             self._received += 1
-            try:
-                message: object = codec.decode_blob(blob)
-            except UndecodableMessage:
-                message = blob
-            letters.post(DeadLetter(message, address, RESTARTED, error))
+            letters.post(DeadLetter(self._letter_message(blob), address, RESTARTED, error))
         if asked is not None:
             self._answer((asked, data[size:], subject), outcome.Error(error))
 
@@ -1979,13 +1974,15 @@ class Cluster:
         if reply is not None:
             del blobs[-1:]
         peer = self._peer(address.node)
-        codec = self._codec
         for blob in blobs:
-            try:
-                message: object = codec.decode_blob(blob)
-            except UndecodableMessage:
-                message = blob
-            self._unreachable(message, address, peer, why)
+            self._unreachable(self._letter_message(blob), address, peer, why)
+
+    def _letter_message(self, blob: bytes) -> object:
+        """The message a dead letter of an entry's ``blob`` holds: decoded, or its bytes."""
+        try:
+            return self._codec.decode_blob(blob)
+        except UndecodableMessage:
+            return blob
 
     def _batch_lost(self, batch: Batch, why: str | None, error: Exception | None) -> None:
         """A batch could not be written at all (``why``; a node gone if ``None``): count it.
