@@ -79,6 +79,7 @@ import outcome
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
+from trouper._groups import single_leaf
 from trouper.actors import Exited, Terminated
 from trouper.durable._backoff import (
     ExponentialJitter,
@@ -2037,9 +2038,8 @@ def _decision_of(error: BaseException | None) -> Retry | GiveUp | None:
     so a ``Retry`` raised there is still a ``Retry``. A group of several
     exceptions is a failure, whatever it holds.
     """
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error if isinstance(error, (Retry, GiveUp)) else None
+    leaf = None if error is None else single_leaf(error)
+    return leaf if isinstance(leaf, (Retry, GiveUp)) else None
 
 
 def _wall(trio_time: float) -> float:

@@ -18,6 +18,7 @@ from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 
+from trouper._groups import single_leaf
 from trouper._validate import check_port, check_positive_int, check_seconds
 from trouper.observe._app import Ticker, is_loopback_address, make_app
 from trouper.observe._metrics import Metrics
@@ -195,7 +196,7 @@ async def open_view(
                     server.close()
         except BaseExceptionGroup as group:
             # One error (the body's, or the socket's) leaves as itself, as from the runtime.
-            single = _single_leaf(group)
+            single = single_leaf(group)
             if single is None:
                 raise
             raise single from None
@@ -444,16 +445,6 @@ def _bound(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-def _single_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception inside nested one-member groups, or ``None``."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        if len(error.exceptions) != 1:
-            return None
-        error = error.exceptions[0]
-    return error
 
 
 async def serve(

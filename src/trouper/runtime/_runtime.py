@@ -33,6 +33,7 @@ from trio.lowlevel import (
     current_root_task,
 )
 
+from trouper._groups import single_leaf
 from trouper._validate import (
     check_mailbox_factory,
     check_mailbox_size,
@@ -1060,7 +1061,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
                         await runtime._stop_actors()
                     runtime.root.nursery.cancel_scope.cancel()
             except BaseExceptionGroup as group:
-                single = _single_leaf(group)
+                single = single_leaf(group)
                 if single is None:
                     raise
                 raise single from None
@@ -1073,16 +1074,6 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
         raise body_error
     if runtime._failure is not None:
         raise runtime._failure
-
-
-def _single_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception inside nested one-member groups, or ``None``."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        if len(error.exceptions) != 1:
-            return None
-        error = error.exceptions[0]
-    return error
 
 
 async def start_runtime(nursery: trio.Nursery, **options: object) -> Runtime:

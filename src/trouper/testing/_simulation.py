@@ -80,6 +80,7 @@ import trio
 import trio.testing
 from trio.lowlevel import Task, current_task
 
+from trouper._groups import single_leaf
 from trouper._text import describe
 from trouper.actors import ActorRef
 from trouper.durable import SqliteStore, set_wall_clock
@@ -772,10 +773,8 @@ def _unwrapped() -> Iterator[None]:
     try:
         yield
     except BaseExceptionGroup as group:
-        error: BaseException = group
-        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-            error = error.exceptions[0]
-        if isinstance(error, BaseExceptionGroup):
+        error = single_leaf(group)
+        if error is None:
             raise
         raise error from None
 
